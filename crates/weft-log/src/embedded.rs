@@ -1,0 +1,521 @@
+//! The embedded backend: the whole log in one data directory.
+//!
+//! ```text
+//! DATA_DIR/
+//!   .lock                       held (flock) by the one process that owns the directory
+//!   topics/NAME/topic.json      the topic's TopicConfig
+//!   topics/NAME/P/              partition P's segments (see segment.rs)
+//!   tmp/                        topics being created (renamed into topics/ when complete)
+//!   trash/                      topics being deleted
+//! ```
+//! Consumer group offsets live in the compacted internal topic `_weft_consumer_offsets`.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::partition::Partition;
+use crate::segment::sync_dir;
+use crate::{
+    validate_topic_name, AppendResult, CommittedOffset, EventLog, LogError, PartitionDescription, ReadLimits,
+    ReadResult, Record, Result, TopicConfig, TopicDescription, INTERNAL_TOPIC_PREFIX,
+};
+
+/// The internal topic holding consumer group offsets.
+pub const OFFSETS_TOPIC: &str = "_weft_consumer_offsets";
+
+/// When an append counts as durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync before every append returns.
+    EveryBatch,
+    /// A background flusher fsyncs dirty partitions every `interval`; appends wait for the next flush.
+    GroupCommit { interval: Duration },
+}
+
+/// How to open an [`EmbeddedLog`].
+#[derive(Debug, Clone)]
+pub struct LogOptions {
+    pub data_dir: PathBuf,
+    pub durability: Durability,
+    /// How often retention and compaction run in the background.
+    pub maintenance_interval: Duration,
+    /// The largest batch one append may write.
+    pub max_batch_bytes: usize,
+}
+
+impl LogOptions {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        LogOptions {
+            data_dir: data_dir.into(),
+            durability: Durability::GroupCommit { interval: Duration::from_millis(5) },
+            maintenance_interval: Duration::from_secs(30),
+            max_batch_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+struct Topic {
+    config: TopicConfig,
+    partitions: Vec<Arc<Partition>>,
+}
+
+type OffsetKey = (String, String, u32);
+
+/// The topic map, shared with the background threads (which hold nothing else of the log, so
+/// dropping the last handle closes the log at once).
+type Topics = Arc<RwLock<BTreeMap<String, Arc<Topic>>>>;
+
+#[derive(Default)]
+struct StopSignal {
+    stopped: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl StopSignal {
+    /// Sleeps up to `interval`; returns true once the log is stopping.
+    fn sleep(&self, interval: Duration) -> bool {
+        let stopped = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
+        if *stopped {
+            return true;
+        }
+        let (stopped, _) = self.wake.wait_timeout(stopped, interval).unwrap_or_else(|e| e.into_inner());
+        *stopped
+    }
+
+    fn stop(&self) {
+        *self.stopped.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.wake.notify_all();
+    }
+}
+
+/// The embedded event log. Open it with [`EmbeddedLog::open`]; it implements [`EventLog`].
+pub struct EmbeddedLog {
+    options: LogOptions,
+    topics: Topics,
+    /// Serializes topic creation and deletion.
+    admin: Mutex<()>,
+    offsets: Mutex<BTreeMap<OffsetKey, CommittedOffset>>,
+    closed: AtomicBool,
+    /// Background threads sleep on this (without holding the log) so shutdown wakes them at once.
+    stop: Arc<StopSignal>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    unique: AtomicU64,
+    _dir_lock: File,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+impl EmbeddedLog {
+    /// Opens the log in `options.data_dir` (creating it), recovering every partition, and starts
+    /// the group-commit flusher and the retention/compaction thread.
+    pub fn open(options: LogOptions) -> Result<Arc<EmbeddedLog>> {
+        let data = &options.data_dir;
+        for sub in ["topics", "tmp", "trash"] {
+            let dir = data.join(sub);
+            std::fs::create_dir_all(&dir).map_err(LogError::io(&dir))?;
+        }
+        let lock_path = data.join(".lock");
+        let dir_lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(LogError::io(&lock_path))?;
+        dir_lock.try_lock().map_err(|_| LogError::Io {
+            path: data.clone(),
+            source: std::io::Error::other("the data directory is in use by another Weft process"),
+        })?;
+        for sub in ["tmp", "trash"] {
+            clear_dir(&data.join(sub))?;
+        }
+        let mut topics = BTreeMap::new();
+        let topics_dir = data.join("topics");
+        for entry in std::fs::read_dir(&topics_dir).map_err(LogError::io(&topics_dir))? {
+            let entry = entry.map_err(LogError::io(&topics_dir))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if validate_topic_name(&name).is_err() {
+                continue;
+            }
+            topics.insert(name.clone(), Arc::new(open_topic(&entry.path(), &name)?));
+        }
+        let log = Arc::new(EmbeddedLog {
+            options: options.clone(),
+            topics: Arc::new(RwLock::new(topics)),
+            admin: Mutex::new(()),
+            offsets: Mutex::new(BTreeMap::new()),
+            closed: AtomicBool::new(false),
+            stop: Arc::new(StopSignal::default()),
+            threads: Mutex::new(Vec::new()),
+            unique: AtomicU64::new(0),
+            _dir_lock: dir_lock,
+        });
+        if !log.topics_read().contains_key(OFFSETS_TOPIC) {
+            log.create_topic(OFFSETS_TOPIC, TopicConfig::compacted(1))?;
+        }
+        log.load_offsets()?;
+        let mut threads = Vec::new();
+        if let Durability::GroupCommit { interval } = options.durability {
+            let topics = Arc::clone(&log.topics);
+            threads.push(spawn_periodic("weft-log-flush", &log.stop, interval, move || flush_dirty(&topics))?);
+        }
+        let topics = Arc::clone(&log.topics);
+        threads.push(spawn_periodic("weft-log-maintain", &log.stop, options.maintenance_interval, move || {
+            if let Err(e) = maintain(&topics) {
+                eprintln!("weft-log: maintenance failed: {e}");
+            }
+        })?);
+        *log.threads.lock().unwrap_or_else(|e| e.into_inner()) = threads;
+        Ok(log)
+    }
+
+    pub fn options(&self) -> &LogOptions {
+        &self.options
+    }
+
+    fn topics_read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<Topic>>> {
+        self.topics.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn topic(&self, name: &str) -> Result<Arc<Topic>> {
+        self.topics_read().get(name).cloned().ok_or_else(|| LogError::TopicNotFound(name.to_string()))
+    }
+
+    fn partition(&self, topic: &str, partition: u32) -> Result<Arc<Partition>> {
+        let t = self.topic(topic)?;
+        t.partitions.get(partition as usize).cloned().ok_or(LogError::PartitionNotFound {
+            topic: topic.to_string(),
+            partition,
+            partitions: t.config.partitions,
+        })
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(LogError::Closed);
+        }
+        Ok(())
+    }
+
+    /// Writes a batch without waiting for it to become durable: the pipelining half of
+    /// [`EventLog::append`]. Pair it with [`EmbeddedLog::wait_durable`] before acknowledging.
+    pub fn append_pipelined(&self, topic: &str, partition: u32, records: &[Record]) -> Result<AppendResult> {
+        self.check_open()?;
+        let p = self.partition(topic, partition)?;
+        let sync = self.options.durability == Durability::EveryBatch;
+        p.append(records, now_ms(), sync, self.options.max_batch_bytes)
+    }
+
+    /// Blocks until `offset` of the partition is durable.
+    pub fn wait_durable(&self, topic: &str, partition: u32, offset: u64) -> Result<()> {
+        self.partition(topic, partition)?.wait_durable(offset, &self.closed)
+    }
+
+    /// Runs retention and compaction now (they also run every `maintenance_interval`).
+    pub fn run_maintenance(&self) -> Result<()> {
+        self.check_open()?;
+        maintain(&self.topics)
+    }
+
+    /// Flushes everything and stops background work; later calls fail with [`LogError::Closed`].
+    pub fn shutdown(&self) -> Result<()> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.stop.stop();
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        let current = std::thread::current().id();
+        for handle in threads {
+            if handle.thread().id() != current {
+                let _ = handle.join();
+            }
+        }
+        let mut first_error = None;
+        for topic in self.topics_read().values() {
+            for p in &topic.partitions {
+                if let Err(e) = p.close() {
+                    first_error.get_or_insert(e);
+                }
+                p.wake_all();
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    fn load_offsets(&self) -> Result<()> {
+        let p = self.partition(OFFSETS_TOPIC, 0)?;
+        let mut offsets = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
+        let mut position = p.log_start_offset();
+        loop {
+            let batch = p.read(position, ReadLimits { max_records: 10_000, max_bytes: 16 << 20 })?;
+            for record in &batch.records {
+                let Some(key) = record.key.as_deref().and_then(parse_offset_key) else { continue };
+                match record.value.as_deref().map(serde_json::from_slice::<CommittedOffset>) {
+                    Some(Ok(committed)) => {
+                        offsets.insert(key, committed);
+                    }
+                    None => {
+                        offsets.remove(&key);
+                    }
+                    Some(Err(e)) => eprintln!("weft-log: skipping unreadable committed offset {}: {e}", record.offset),
+                }
+            }
+            if batch.records.is_empty() || batch.next_offset >= batch.high_watermark {
+                return Ok(());
+            }
+            position = batch.next_offset;
+        }
+    }
+
+    fn append_durable(&self, topic: &str, partition: u32, records: &[Record]) -> Result<AppendResult> {
+        let result = self.append_pipelined(topic, partition, records)?;
+        if self.options.durability != Durability::EveryBatch {
+            self.wait_durable(topic, partition, result.last_offset)?;
+        }
+        Ok(result)
+    }
+}
+
+impl Drop for EmbeddedLog {
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown() {
+            eprintln!("weft-log: shutdown failed: {e}");
+        }
+    }
+}
+
+fn offset_key(group: &str, topic: &str, partition: u32) -> Vec<u8> {
+    format!("{group}\u{0}{topic}\u{0}{partition}").into_bytes()
+}
+
+fn parse_offset_key(bytes: &[u8]) -> Option<OffsetKey> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut parts = text.split('\u{0}');
+    let (group, topic, partition) = (parts.next()?, parts.next()?, parts.next()?.parse().ok()?);
+    Some((group.to_string(), topic.to_string(), partition))
+}
+
+fn validate_group(group: &str) -> Result<()> {
+    if group.is_empty() || group.len() > 255 || group.chars().any(char::is_control) {
+        return Err(LogError::InvalidGroup(group.to_string()));
+    }
+    Ok(())
+}
+
+fn partitions_where(topics: &Topics, keep: impl Fn(&Partition) -> bool) -> Vec<Arc<Partition>> {
+    let topics = topics.read().unwrap_or_else(|e| e.into_inner());
+    topics.values().flat_map(|t| t.partitions.iter()).filter(|p| keep(p)).cloned().collect()
+}
+
+fn flush_dirty(topics: &Topics) {
+    for p in partitions_where(topics, |p| p.dirty.load(Ordering::Acquire)) {
+        if let Err(e) = p.flush() {
+            eprintln!("weft-log: flush of {}/{} failed: {e}", p.topic, p.id);
+        }
+    }
+}
+
+fn maintain(topics: &Topics) -> Result<()> {
+    let now = now_ms();
+    for p in partitions_where(topics, |_| true) {
+        p.enforce_retention(now)?;
+        p.compact()?;
+    }
+    Ok(())
+}
+
+fn spawn_periodic(
+    name: &str,
+    stop: &Arc<StopSignal>,
+    interval: Duration,
+    work: impl Fn() + Send + 'static,
+) -> Result<JoinHandle<()>> {
+    let stop = Arc::clone(stop);
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            while !stop.sleep(interval) {
+                work();
+            }
+        })
+        .map_err(|e| LogError::Io { path: PathBuf::from(name), source: e })
+}
+
+fn open_topic(dir: &Path, name: &str) -> Result<Topic> {
+    let meta_path = dir.join("topic.json");
+    let bytes = std::fs::read(&meta_path).map_err(LogError::io(&meta_path))?;
+    let config: TopicConfig = serde_json::from_slice(&bytes).map_err(|e| LogError::Corrupt {
+        path: meta_path.clone(),
+        position: 0,
+        reason: e.to_string(),
+    })?;
+    let partitions = (0..config.partitions)
+        .map(|p| Partition::open(name, p, dir.join(p.to_string()), config.clone()).map(Arc::new))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Topic { config, partitions })
+}
+
+fn clear_dir(dir: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(LogError::io(dir))? {
+        let path = entry.map_err(LogError::io(dir))?.path();
+        let removed = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+        removed.map_err(LogError::io(&path))?;
+    }
+    Ok(())
+}
+
+impl EventLog for EmbeddedLog {
+    fn create_topic(&self, name: &str, config: TopicConfig) -> Result<TopicDescription> {
+        self.check_open()?;
+        validate_topic_name(name)?;
+        config.validate()?;
+        let _admin = self.admin.lock().unwrap_or_else(|e| e.into_inner());
+        if self.topics_read().contains_key(name) {
+            return Err(LogError::TopicExists(name.to_string()));
+        }
+        // Build the topic in tmp/ and rename it into place, so a crash never leaves half a topic.
+        let unique = self.unique.fetch_add(1, Ordering::Relaxed);
+        let staging = self.options.data_dir.join("tmp").join(format!("{name}.{unique}"));
+        std::fs::create_dir_all(&staging).map_err(LogError::io(&staging))?;
+        let meta = serde_json::to_vec_pretty(&config)
+            .map_err(|e| LogError::Io { path: staging.clone(), source: std::io::Error::other(e) })?;
+        let meta_path = staging.join("topic.json");
+        std::fs::write(&meta_path, meta).map_err(LogError::io(&meta_path))?;
+        File::open(&meta_path).and_then(|f| f.sync_all()).map_err(LogError::io(&meta_path))?;
+        for p in 0..config.partitions {
+            let dir = staging.join(p.to_string());
+            std::fs::create_dir_all(&dir).map_err(LogError::io(&dir))?;
+        }
+        sync_dir(&staging)?;
+        let final_dir = self.options.data_dir.join("topics").join(name);
+        std::fs::rename(&staging, &final_dir).map_err(LogError::io(&final_dir))?;
+        sync_dir(&self.options.data_dir.join("topics"))?;
+        let topic = Arc::new(open_topic(&final_dir, name)?);
+        self.topics.write().unwrap_or_else(|e| e.into_inner()).insert(name.to_string(), topic);
+        self.describe_topic(name)
+    }
+
+    fn delete_topic(&self, name: &str) -> Result<()> {
+        self.check_open()?;
+        if name.starts_with(INTERNAL_TOPIC_PREFIX) {
+            return Err(LogError::InvalidTopicName {
+                name: name.to_string(),
+                reason: "internal topics hold platform state and cannot be deleted".into(),
+            });
+        }
+        let _admin = self.admin.lock().unwrap_or_else(|e| e.into_inner());
+        let removed = self.topics.write().unwrap_or_else(|e| e.into_inner()).remove(name);
+        let Some(topic) = removed else { return Err(LogError::TopicNotFound(name.to_string())) };
+        for p in &topic.partitions {
+            p.wake_all();
+        }
+        let unique = self.unique.fetch_add(1, Ordering::Relaxed);
+        let dir = self.options.data_dir.join("topics").join(name);
+        let trash = self.options.data_dir.join("trash").join(format!("{name}.{unique}"));
+        std::fs::rename(&dir, &trash).map_err(LogError::io(&dir))?;
+        sync_dir(&self.options.data_dir.join("topics"))?;
+        std::fs::remove_dir_all(&trash).map_err(LogError::io(&trash))?;
+        // The group offsets of a deleted topic mean nothing any more.
+        let stale: Vec<OffsetKey> = {
+            let offsets = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
+            offsets.keys().filter(|(_, t, _)| t == name).cloned().collect()
+        };
+        if !stale.is_empty() {
+            let tombstones: Vec<Record> =
+                stale.iter().map(|(g, t, p)| Record { key: Some(offset_key(g, t, *p)), ..Record::default() }).collect();
+            let mut offsets = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
+            self.append_durable(OFFSETS_TOPIC, 0, &tombstones)?;
+            for key in stale {
+                offsets.remove(&key);
+            }
+        }
+        Ok(())
+    }
+
+    fn list_topics(&self) -> Vec<String> {
+        self.topics_read().keys().cloned().collect()
+    }
+
+    fn describe_topic(&self, name: &str) -> Result<TopicDescription> {
+        let topic = self.topic(name)?;
+        let partitions = topic
+            .partitions
+            .iter()
+            .map(|p| {
+                let (size_bytes, segments) = p.size_bytes();
+                PartitionDescription {
+                    partition: p.id,
+                    earliest_offset: p.log_start_offset(),
+                    latest_offset: p.high_watermark(),
+                    size_bytes,
+                    segments,
+                }
+            })
+            .collect();
+        Ok(TopicDescription { name: name.to_string(), config: topic.config.clone(), partitions })
+    }
+
+    fn topic_config(&self, name: &str) -> Result<TopicConfig> {
+        Ok(self.topic(name)?.config.clone())
+    }
+
+    fn append(&self, topic: &str, partition: u32, records: Vec<Record>) -> Result<AppendResult> {
+        self.append_durable(topic, partition, &records)
+    }
+
+    fn read(&self, topic: &str, partition: u32, offset: u64, limits: ReadLimits) -> Result<ReadResult> {
+        self.partition(topic, partition)?.read(offset, limits)
+    }
+
+    fn offset_for_timestamp(&self, topic: &str, partition: u32, timestamp: i64) -> Result<Option<u64>> {
+        self.partition(topic, partition)?.offset_for_timestamp(timestamp)
+    }
+
+    fn offsets(&self, topic: &str, partition: u32) -> Result<(u64, u64)> {
+        let p = self.partition(topic, partition)?;
+        Ok((p.log_start_offset(), p.high_watermark()))
+    }
+
+    fn subscribe(&self, topic: &str, partition: u32) -> Result<tokio::sync::watch::Receiver<u64>> {
+        Ok(self.partition(topic, partition)?.subscribe())
+    }
+
+    fn commit_offset(
+        &self,
+        group: &str,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        metadata: &str,
+    ) -> Result<CommittedOffset> {
+        validate_group(group)?;
+        self.partition(topic, partition)?;
+        let committed = CommittedOffset {
+            topic: topic.to_string(),
+            partition,
+            offset,
+            metadata: metadata.to_string(),
+            commit_timestamp: now_ms(),
+        };
+        let value = serde_json::to_vec(&committed)
+            .map_err(|e| LogError::InvalidRecord { index: 0, reason: format!("unencodable offset: {e}") })?;
+        let record = Record { key: Some(offset_key(group, topic, partition)), value: Some(value), ..Record::default() };
+        // Holding the map's lock across the append keeps the map in the log's order.
+        let mut offsets = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
+        self.append_durable(OFFSETS_TOPIC, 0, std::slice::from_ref(&record))?;
+        offsets.insert((group.to_string(), topic.to_string(), partition), committed.clone());
+        Ok(committed)
+    }
+
+    fn committed_offsets(&self, group: &str) -> Result<Vec<CommittedOffset>> {
+        validate_group(group)?;
+        let offsets = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(offsets.iter().filter(|((g, _, _), _)| g == group).map(|(_, c)| c.clone()).collect())
+    }
+}

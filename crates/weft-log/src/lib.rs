@@ -1,0 +1,175 @@
+//! Weft's event log: the durable, replayable store under every data product and all platform state.
+//!
+//! A log holds *topics*; a topic has a fixed number of *partitions*; a partition is an append-only
+//! sequence of records addressed by dense, monotonically increasing offsets (compaction may later
+//! leave gaps, never reorder). The [`EventLog`] trait is the contract the rest of Weft programs
+//! against; [`EmbeddedLog`] implements it on a local data directory, and a Kafka backend can
+//! implement the same trait.
+//!
+//! Invariants every backend keeps:
+//! - an append returns only once its records are durable under the configured [`Durability`];
+//! - readers never see a record that is not yet durable, so nothing a consumer saw can vanish in a crash;
+//! - a record is served exactly as it was appended, or not at all (checksums are verified on read).
+//!
+//! This crate knows nothing of schemas, products or SQL.
+
+mod batch;
+mod embedded;
+mod error;
+mod partition;
+mod partitioner;
+mod segment;
+mod topic;
+
+pub use embedded::{Durability, EmbeddedLog, LogOptions};
+pub use error::LogError;
+pub use partitioner::partition_for_key;
+pub use topic::{validate_topic_name, CleanupPolicy, TimestampType, TopicConfig};
+
+/// Result alias of this crate.
+pub type Result<T, E = LogError> = std::result::Result<T, E>;
+
+/// Topics whose names start with this prefix hold the platform's own state.
+pub const INTERNAL_TOPIC_PREFIX: &str = "_weft";
+
+/// A record header: a name and an optional opaque value (Kafka semantics).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub key: String,
+    pub value: Option<Vec<u8>>,
+}
+
+/// A record as a producer hands it to the log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Record {
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub headers: Vec<Header>,
+    /// Producer-given timestamp in epoch milliseconds; `None` means "use the append time".
+    /// Ignored when the topic's [`TimestampType`] is `LogAppendTime`.
+    pub timestamp: Option<i64>,
+}
+
+/// A record as the log stores and serves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    pub offset: u64,
+    /// Epoch milliseconds.
+    pub timestamp: i64,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub headers: Vec<Header>,
+}
+
+/// Where an acknowledged batch landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendResult {
+    pub partition: u32,
+    /// Offset of the first record of the batch.
+    pub base_offset: u64,
+    /// Offset of the last record of the batch.
+    pub last_offset: u64,
+    /// Timestamp assigned to the batch's first record (append time or producer time).
+    pub first_timestamp: i64,
+}
+
+/// What a read returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadResult {
+    pub records: Vec<StoredRecord>,
+    /// The offset to read from next.
+    pub next_offset: u64,
+    /// One past the last durable offset of the partition at the time of the read.
+    pub high_watermark: u64,
+    /// The first offset still held (retention may have removed earlier ones).
+    pub log_start_offset: u64,
+}
+
+/// Limits of one read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimits {
+    pub max_records: usize,
+    /// Soft limit: at least one record is returned even when it is larger.
+    pub max_bytes: usize,
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        ReadLimits { max_records: 500, max_bytes: 4 * 1024 * 1024 }
+    }
+}
+
+/// The state of one partition.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PartitionDescription {
+    pub partition: u32,
+    pub earliest_offset: u64,
+    /// One past the last durable offset (the high watermark).
+    pub latest_offset: u64,
+    pub size_bytes: u64,
+    pub segments: usize,
+}
+
+/// The state of one topic.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TopicDescription {
+    pub name: String,
+    pub config: TopicConfig,
+    pub partitions: Vec<PartitionDescription>,
+}
+
+/// A consumer group's committed position in one partition.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CommittedOffset {
+    pub topic: String,
+    pub partition: u32,
+    /// The next offset the group will read.
+    pub offset: u64,
+    #[serde(default)]
+    pub metadata: String,
+    /// Epoch milliseconds of the commit.
+    pub commit_timestamp: i64,
+}
+
+/// The contract every event-log backend keeps (see the crate documentation for its invariants).
+///
+/// Calls may block on disk or network I/O: async callers run them on a blocking thread pool.
+/// [`EventLog::subscribe`] is the one way to *wait* for new records without polling.
+pub trait EventLog: Send + Sync + 'static {
+    fn create_topic(&self, name: &str, config: TopicConfig) -> Result<TopicDescription>;
+    /// Deletes the topic and all its data.
+    fn delete_topic(&self, name: &str) -> Result<()>;
+    /// Topic names, sorted.
+    fn list_topics(&self) -> Vec<String>;
+    fn describe_topic(&self, name: &str) -> Result<TopicDescription>;
+    fn topic_config(&self, name: &str) -> Result<TopicConfig>;
+
+    /// Appends `records` to one partition as one checksummed batch and returns once it is durable.
+    fn append(&self, topic: &str, partition: u32, records: Vec<Record>) -> Result<AppendResult>;
+
+    /// Reads durable records starting at `offset` (the first record at or after it, since compaction
+    /// may have removed `offset` itself). Reading at the high watermark returns no records.
+    fn read(&self, topic: &str, partition: u32, offset: u64, limits: ReadLimits) -> Result<ReadResult>;
+
+    /// The first offset whose record timestamp is at or after `timestamp` (epoch ms), or `None` when
+    /// every durable record is older.
+    fn offset_for_timestamp(&self, topic: &str, partition: u32, timestamp: i64) -> Result<Option<u64>>;
+
+    /// `(earliest, latest)`: the log start offset and the high watermark.
+    fn offsets(&self, topic: &str, partition: u32) -> Result<(u64, u64)>;
+
+    /// A receiver of the partition's high watermark, updated whenever new records become durable.
+    fn subscribe(&self, topic: &str, partition: u32) -> Result<tokio::sync::watch::Receiver<u64>>;
+
+    /// Durably records that `group` has consumed `topic`/`partition` up to (not including) `offset`.
+    fn commit_offset(
+        &self,
+        group: &str,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        metadata: &str,
+    ) -> Result<CommittedOffset>;
+    /// All committed positions of a group, sorted by topic and partition.
+    fn committed_offsets(&self, group: &str) -> Result<Vec<CommittedOffset>>;
+}
