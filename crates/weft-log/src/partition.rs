@@ -391,7 +391,7 @@ impl Partition {
         let mut dropped_somewhere = false;
         for segment in &segments {
             let end = segment.scan(0, segment.readable_len(), |batch| {
-                crate::batch::for_each_record(&batch.header, batch.bytes, |view| {
+                let decoded = crate::batch::for_each_record(&batch.header, batch.bytes, |view| {
                     if view.offset < high_watermark {
                         if let Some(key) = view.key {
                             let tombstone = view.value.is_none();
@@ -403,7 +403,7 @@ impl Partition {
                     }
                     true
                 });
-                Ok(true)
+                decoded.map(|()| true).ok_or_else(|| "records do not match the batch header".to_string())
             })?;
             if let ScanEnd::Invalid { position, reason } = end {
                 return Err(segment.corrupt(position, reason));

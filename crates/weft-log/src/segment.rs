@@ -183,6 +183,9 @@ impl Segment {
                     batch.header.base_offset
                 ));
             }
+            if crate::batch::for_each_record(&batch.header, batch.bytes, |_| true).is_none() {
+                return Err("records do not match the batch header".into());
+            }
             expected_min = batch.header.last_offset() + 1;
             indexes.observe(batch.position, &batch.header);
             valid_len = batch.position + batch.header.total_len as u64;
@@ -274,8 +277,9 @@ impl Segment {
         i.checked_sub(1).map_or(0, |i| u64::from(indexes.times[i].position))
     }
 
-    /// Visits the verified batches in `[start, end)` in order. The visitor returns `Ok(false)` to
-    /// stop, or `Err(reason)` to declare the batch invalid. Stops at the first invalid batch.
+    /// Visits the batches in `[start, end)` whose header and checksum are valid, in order. Visitors
+    /// decode the records themselves (once) and return `Err(reason)` when they do not decode;
+    /// `Ok(false)` stops the scan. Stops at the first invalid batch.
     pub fn scan(
         &self,
         start: u64,
@@ -310,9 +314,6 @@ impl Segment {
             let bytes = &buf[offset_in_buf..offset_in_buf + header.total_len];
             if !header.checksum_ok(bytes) {
                 return Ok(ScanEnd::Invalid { position, reason: "checksum mismatch".into() });
-            }
-            if crate::batch::for_each_record(&header, bytes, |_| true).is_none() {
-                return Ok(ScanEnd::Invalid { position, reason: "records do not match the batch header".into() });
             }
             match visit(ScannedBatch { position, header, bytes }) {
                 Ok(true) => {}
