@@ -29,6 +29,12 @@ const INDEX_HEADER_LEN: usize = 24;
 const INDEX_ENTRY_LEN: usize = 12;
 /// Bytes read from the log at a time when scanning.
 const SCAN_CHUNK: usize = 256 * 1024;
+/// A thread keeps its scan buffer for the next scan unless a huge batch grew it beyond this.
+const MAX_KEPT_SCAN_BUFFER: usize = 16 << 20;
+
+thread_local! {
+    static SCAN_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 pub(crate) fn segment_file_name(base_offset: u64, extension: &str) -> String {
     format!("{base_offset:020}.{extension}")
@@ -286,7 +292,24 @@ impl Segment {
         end: u64,
         mut visit: impl FnMut(ScannedBatch<'_>) -> std::result::Result<bool, String>,
     ) -> Result<ScanEnd> {
-        let mut buf: Vec<u8> = Vec::new();
+        // Reuse this thread's scan buffer: a fresh multi-megabyte buffer per read costs more in
+        // page faults than the read itself.
+        let mut buf = SCAN_BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
+        buf.clear();
+        let end = self.scan_with(&mut buf, start, end, &mut visit);
+        if buf.capacity() <= MAX_KEPT_SCAN_BUFFER {
+            SCAN_BUFFER.with(|b| *b.borrow_mut() = buf);
+        }
+        end
+    }
+
+    fn scan_with(
+        &self,
+        buf: &mut Vec<u8>,
+        start: u64,
+        end: u64,
+        visit: &mut impl FnMut(ScannedBatch<'_>) -> std::result::Result<bool, String>,
+    ) -> Result<ScanEnd> {
         let mut buf_start = start;
         let mut position = start;
         while position < end {
@@ -295,7 +318,7 @@ impl Segment {
                 if end - position < HEADER_LEN as u64 {
                     return Ok(ScanEnd::Invalid { position, reason: "truncated batch header".into() });
                 }
-                self.fill(&mut buf, &mut buf_start, position, HEADER_LEN, end)?;
+                self.fill(buf, &mut buf_start, position, HEADER_LEN, end)?;
                 continue;
             }
             let Some(header) = BatchHeader::parse(&buf[offset_in_buf..]) else {
@@ -308,7 +331,7 @@ impl Segment {
                 });
             }
             if buf.len() < offset_in_buf + header.total_len {
-                self.fill(&mut buf, &mut buf_start, position, header.total_len, end)?;
+                self.fill(buf, &mut buf_start, position, header.total_len, end)?;
                 continue;
             }
             let bytes = &buf[offset_in_buf..offset_in_buf + header.total_len];
@@ -328,8 +351,12 @@ impl Segment {
     /// Refills `buf` so that it starts at `position` and holds at least `need` bytes (bounded by `end`).
     fn fill(&self, buf: &mut Vec<u8>, buf_start: &mut u64, position: u64, need: usize, end: u64) -> Result<()> {
         let want = need.max(SCAN_CHUNK).min((end - position) as usize);
-        buf.clear();
-        buf.resize(want, 0);
+        // Zero-filling is wasted work when the buffer already has the room: read_exact_at
+        // overwrites every byte it keeps.
+        if buf.len() < want {
+            buf.resize(want, 0);
+        }
+        buf.truncate(want);
         self.file.read_exact_at(buf, position).map_err(LogError::io(&self.path))?;
         *buf_start = position;
         Ok(())
