@@ -404,15 +404,13 @@ impl EventLog for EmbeddedLog {
     fn delete_topic(&self, name: &str) -> Result<()> {
         self.check_open()?;
         if name.starts_with(INTERNAL_TOPIC_PREFIX) {
-            return Err(LogError::InvalidTopicName {
-                name: name.to_string(),
-                reason: "internal topics hold platform state and cannot be deleted".into(),
-            });
+            return Err(LogError::InternalTopic(name.to_string()));
         }
         let _admin = self.admin.lock().unwrap_or_else(|e| e.into_inner());
         let removed = self.topics.write().unwrap_or_else(|e| e.into_inner()).remove(name);
         let Some(topic) = removed else { return Err(LogError::TopicNotFound(name.to_string())) };
         for p in &topic.partitions {
+            p.close_subscriptions();
             p.wake_all();
         }
         let unique = self.unique.fetch_add(1, Ordering::Relaxed);

@@ -7,6 +7,8 @@ pub enum LogError {
     TopicNotFound(String),
     #[error("topic '{0}' already exists")]
     TopicExists(String),
+    #[error("topic '{0}' is internal: it holds platform state and is changed only by the platform")]
+    InternalTopic(String),
     #[error("invalid topic name '{name}': {reason}")]
     InvalidTopicName { name: String, reason: String },
     #[error("topic '{topic}' has no partition {partition} (it has {partitions})")]

@@ -71,6 +71,9 @@ pub struct AppendResult {
     pub last_offset: u64,
     /// Timestamp assigned to the batch's first record (append time or producer time).
     pub first_timestamp: i64,
+    /// The append time: the timestamp of every record that had none, or of all records of a
+    /// `LogAppendTime` topic.
+    pub append_time: i64,
 }
 
 /// What a read returns.

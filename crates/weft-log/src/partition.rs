@@ -23,10 +23,11 @@ struct Writer {
 
 /// Why appends to a partition now fail (an fsync error leaves the page cache in an unknown state,
 /// so the partition refuses writes until it is reopened).
-#[derive(Default)]
 struct Durable {
     high_watermark: u64,
     failure: Option<String>,
+    /// Taken (closing every subscription) when the topic is deleted.
+    watermark_tx: Option<watch::Sender<u64>>,
 }
 
 pub(crate) struct Partition {
@@ -40,7 +41,6 @@ pub(crate) struct Partition {
     durable_changed: Condvar,
     /// Mirror of the high watermark for lock-free reads.
     high_watermark: AtomicU64,
-    watermark_tx: watch::Sender<u64>,
     /// Set by appends awaiting a group commit, cleared by the flusher.
     pub dirty: AtomicBool,
 }
@@ -78,7 +78,6 @@ impl Partition {
             }
         };
         segments.push(Arc::clone(&active));
-        let (watermark_tx, _) = watch::channel(next_offset);
         Ok(Partition {
             topic: topic.to_string(),
             id,
@@ -86,10 +85,13 @@ impl Partition {
             config,
             segments: RwLock::new(segments),
             writer: Mutex::new(Writer { active, next_offset, builder: BatchBuilder::default() }),
-            durable: Mutex::new(Durable { high_watermark: next_offset, failure: None }),
+            durable: Mutex::new(Durable {
+                high_watermark: next_offset,
+                failure: None,
+                watermark_tx: Some(watch::channel(next_offset).0),
+            }),
             durable_changed: Condvar::new(),
             high_watermark: AtomicU64::new(next_offset),
-            watermark_tx,
             dirty: AtomicBool::new(false),
         })
     }
@@ -111,8 +113,17 @@ impl Partition {
         (segments.iter().map(|s| s.written_len()).sum(), segments.len())
     }
 
+    /// A receiver of the high watermark; it reports the sender closed once the topic is deleted.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.watermark_tx.subscribe()
+        let durable = lock(&self.durable);
+        match &durable.watermark_tx {
+            Some(tx) => tx.subscribe(),
+            None => watch::channel(durable.high_watermark).1,
+        }
+    }
+
+    pub fn close_subscriptions(&self) {
+        lock(&self.durable).watermark_tx = None;
     }
 
     fn validate(&self, records: &[Record], max_batch_bytes: usize) -> Result<usize> {
@@ -166,13 +177,18 @@ impl Partition {
         }
         let count = u64::from(builder.record_count());
         let bytes = builder.finish();
-        let header = crate::batch::BatchHeader::parse(bytes)
-            .ok_or_else(|| active.corrupt(position, "unencodable batch".into()))?;
         let position = active.written_len();
+        let header = crate::batch::BatchHeader::parse(bytes)
+            .ok_or_else(|| active.corrupt(position, "the batch just encoded does not parse".into()))?;
         active.append(position, bytes, &header)?;
         *next_offset += count;
-        let result =
-            AppendResult { partition: self.id, base_offset, last_offset: base_offset + count - 1, first_timestamp };
+        let result = AppendResult {
+            partition: self.id,
+            base_offset,
+            last_offset: base_offset + count - 1,
+            first_timestamp,
+            append_time: now_ms,
+        };
         if sync {
             if let Err(e) = active.sync() {
                 self.fail(&e);
@@ -224,7 +240,9 @@ impl Partition {
         if next_offset > durable.high_watermark {
             durable.high_watermark = next_offset;
             self.high_watermark.store(next_offset, Ordering::Release);
-            self.watermark_tx.send_replace(next_offset);
+            if let Some(tx) = &durable.watermark_tx {
+                tx.send_replace(next_offset);
+            }
             self.durable_changed.notify_all();
         }
     }

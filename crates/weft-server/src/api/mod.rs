@@ -1,0 +1,114 @@
+//! The REST handlers, grouped by resource, and the extractors they share.
+//!
+//! The extractors here replace axum's own so that every rejection (a path that does not decode, a bad
+//! query parameter, a body over the limit, malformed JSON) is an [`ApiError`] with a message that says
+//! which parameter or field is wrong.
+
+pub mod codec;
+pub mod groups;
+pub mod records;
+pub mod topics;
+
+use crate::error::{ApiError, ErrorCode};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+
+/// Runs a log call on the blocking pool (log calls may wait on fsync or disk reads).
+pub(crate) async fn blocking<T, E, F>(call: F) -> Result<T, ApiError>
+where
+    F: FnOnce() -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: Into<ApiError> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(call).await {
+        Ok(result) => result.map_err(Into::into),
+        Err(e) => Err(ApiError::new(ErrorCode::Internal, format!("a log call failed: {e}"))),
+    }
+}
+
+/// The request body as bytes, within the configured body limit.
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        match Bytes::from_request(request, state).await {
+            Ok(bytes) => Ok(RawBody(bytes)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::new(
+                ErrorCode::TooLarge,
+                "the request body is larger than the server's limit (max_body_bytes)".to_string(),
+            )),
+            Err(rejection) => {
+                Err(ApiError::invalid(format!("cannot read the request body: {}", rejection.body_text())))
+            }
+        }
+    }
+}
+
+/// A JSON body; errors name the field path (`offsets[2].partition`) and serde's line and column.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let RawBody(bytes) = RawBody::from_request(request, state).await?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// Deserializes `bytes`, naming the path of the offending field when there is one.
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let mut error = ApiError::from_json(&inner);
+        if path != "." && inner.classify() == serde_json::error::Category::Data {
+            error.message = format!("invalid request body at {path}: {inner}");
+        }
+        error
+    })?;
+    Ok(value)
+}
+
+/// Query parameters; unknown parameters and bad values are 422 errors naming the parameter.
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        match Query::<T>::try_from_uri(&parts.uri) {
+            Ok(Query(params)) => Ok(QueryParams(params)),
+            Err(rejection) => Err(ApiError::invalid(format!("invalid query: {}", rejection.body_text()))),
+        }
+    }
+}
+
+/// The one path parameter of a route (a topic or group name), percent-decoded.
+pub struct PathParam(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(PathParam(value)),
+            Err(rejection) => Err(ApiError::invalid(format!("invalid path: {}", rejection.body_text()))),
+        }
+    }
+}
+
+/// Clients may read the platform's internal topics but never write them: forged records there
+/// would rewrite platform state (consumer offsets today; schemas and the catalog later).
+pub(crate) fn refuse_internal(topic: &str) -> Result<(), crate::error::ApiError> {
+    if topic.starts_with(weft_log::INTERNAL_TOPIC_PREFIX) {
+        return Err(weft_log::LogError::InternalTopic(topic.to_string()).into());
+    }
+    Ok(())
+}

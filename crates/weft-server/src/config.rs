@@ -1,0 +1,313 @@
+//! The server's one configuration struct and where its values come from.
+//!
+//! Each setting is taken from the first source that gives it: command-line flags, then the environment
+//! (`WEFT_*`), then the TOML file (`--config weft.toml`), then the defaults. Every source is first read
+//! into a [`ConfigLayer`] (all fields optional) so that the precedence is one function,
+//! [`ServerConfig::resolve`], and each source can be tested alone.
+//!
+//! The file's keys, with the environment variable of each:
+//!
+//! ```toml
+//! data_dir = "weft-data"            # WEFT_DATA_DIR
+//! listen = "127.0.0.1:8080"         # WEFT_LISTEN
+//! fsync = "batch"                   # WEFT_FSYNC: "batch" (fsync every append) or a group commit interval in ms
+//! max_body_bytes = 8388608          # WEFT_MAX_BODY_BYTES
+//! max_records_per_request = 10000   # WEFT_MAX_RECORDS_PER_REQUEST
+//! ```
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Deserialize;
+use weft_log::{Durability, LogOptions};
+
+use crate::ServerError;
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Where the embedded log keeps its files.
+    pub data_dir: PathBuf,
+    /// The address to listen on; port 0 picks a free port (see [`crate::Server::local_addr`]).
+    pub listen: SocketAddr,
+    pub fsync: FsyncPolicy,
+    /// The largest request body accepted; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// The most records one produce request may carry.
+    pub max_records_per_request: usize,
+}
+
+impl ServerConfig {
+    pub const DEFAULT_LISTEN: &'static str = "127.0.0.1:8080";
+    pub const DEFAULT_DATA_DIR: &'static str = "weft-data";
+    pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+    pub const DEFAULT_MAX_RECORDS_PER_REQUEST: usize = 10_000;
+
+    /// A configuration with defaults for everything but the data directory.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        ServerConfig {
+            data_dir: data_dir.into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            fsync: FsyncPolicy::default(),
+            max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
+            max_records_per_request: Self::DEFAULT_MAX_RECORDS_PER_REQUEST,
+        }
+    }
+
+    /// Merges the sources, highest precedence first: `flags`, then `env`, then the file named by
+    /// `flags.config` or `env.config` (when any), then the defaults.
+    pub fn resolve(flags: ConfigLayer, env: ConfigLayer) -> Result<Self, ServerError> {
+        let file = match flags.config.as_ref().or(env.config.as_ref()) {
+            Some(path) => ConfigLayer::from_file(path)?,
+            None => ConfigLayer::default(),
+        };
+        let merged = flags.or(env).or(file);
+        let defaults = ServerConfig::new(Self::DEFAULT_DATA_DIR);
+        let config = ServerConfig {
+            data_dir: merged.data_dir.unwrap_or(defaults.data_dir),
+            listen: merged.listen.unwrap_or(defaults.listen),
+            fsync: merged.fsync.unwrap_or(defaults.fsync),
+            max_body_bytes: merged.max_body_bytes.unwrap_or(defaults.max_body_bytes),
+            max_records_per_request: merged.max_records_per_request.unwrap_or(defaults.max_records_per_request),
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ServerError> {
+        let invalid = |key: &str, reason: &str| ServerError::Config(format!("{key}: {reason}"));
+        if self.max_body_bytes == 0 {
+            return Err(invalid("max_body_bytes", "must be at least 1"));
+        }
+        if self.max_records_per_request == 0 {
+            return Err(invalid("max_records_per_request", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// The options the embedded log is opened with.
+    pub fn log_options(&self) -> LogOptions {
+        let mut options = LogOptions::new(&self.data_dir);
+        options.durability = self.fsync.durability();
+        options
+    }
+}
+
+/// When an append is made durable (the log's [`Durability`] as configured by people).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    /// `fsync = "batch"`: every append is fsynced before it is acknowledged.
+    EveryBatch,
+    /// `fsync = 5` (milliseconds): appends wait for a shared fsync that runs at this interval.
+    GroupCommit { interval_ms: u64 },
+}
+
+impl Default for FsyncPolicy {
+    fn default() -> Self {
+        FsyncPolicy::GroupCommit { interval_ms: 5 }
+    }
+}
+
+impl FsyncPolicy {
+    pub fn durability(self) -> Durability {
+        match self {
+            FsyncPolicy::EveryBatch => Durability::EveryBatch,
+            FsyncPolicy::GroupCommit { interval_ms } => {
+                Durability::GroupCommit { interval: Duration::from_millis(interval_ms) }
+            }
+        }
+    }
+}
+
+impl FromStr for FsyncPolicy {
+    type Err = String;
+
+    /// `batch`, or a group commit interval in milliseconds (`5` or `5ms`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("batch") {
+            return Ok(FsyncPolicy::EveryBatch);
+        }
+        let digits = s.strip_suffix("ms").unwrap_or(s).trim();
+        match digits.parse::<u64>() {
+            Ok(interval_ms) if interval_ms > 0 => Ok(FsyncPolicy::GroupCommit { interval_ms }),
+            _ => Err(format!(
+                "invalid fsync policy '{s}': expected \"batch\" or a group commit interval in milliseconds (1 or more)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for FsyncPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FsyncPolicy::EveryBatch => f.write_str("batch"),
+            FsyncPolicy::GroupCommit { interval_ms } => write!(f, "{interval_ms}ms"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for FsyncPolicy {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Millis(u64),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)
+            .map_err(|_| serde::de::Error::custom("expected \"batch\" or a number of milliseconds"))?
+        {
+            Raw::Millis(ms) => format!("{ms}").parse(),
+            Raw::Text(text) => text.parse(),
+        }
+        .map_err(serde::de::Error::custom)
+    }
+}
+
+/// The settings one source gives; `None` means "this source does not say".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigLayer {
+    /// The TOML file to read (from `--config` or `WEFT_CONFIG`; never read from a file itself).
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub fsync: Option<FsyncPolicy>,
+    pub max_body_bytes: Option<usize>,
+    pub max_records_per_request: Option<usize>,
+}
+
+impl ConfigLayer {
+    /// Reads `WEFT_CONFIG`, `WEFT_DATA_DIR`, `WEFT_LISTEN`, `WEFT_FSYNC`, `WEFT_MAX_BODY_BYTES` and
+    /// `WEFT_MAX_RECORDS_PER_REQUEST` from the process environment.
+    pub fn from_env() -> Result<Self, ServerError> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`ConfigLayer::from_env`], with the variables looked up by `var`.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ServerError> {
+        fn parse<T: FromStr>(name: &str, value: Option<String>) -> Result<Option<T>, ServerError>
+        where
+            T::Err: fmt::Display,
+        {
+            value
+                .filter(|v| !v.is_empty())
+                .map(|v| v.parse::<T>().map_err(|e| ServerError::Config(format!("environment variable {name}: {e}"))))
+                .transpose()
+        }
+        Ok(ConfigLayer {
+            config: var("WEFT_CONFIG").filter(|v| !v.is_empty()).map(PathBuf::from),
+            data_dir: var("WEFT_DATA_DIR").filter(|v| !v.is_empty()).map(PathBuf::from),
+            listen: parse("WEFT_LISTEN", var("WEFT_LISTEN"))?,
+            fsync: parse("WEFT_FSYNC", var("WEFT_FSYNC"))?,
+            max_body_bytes: parse("WEFT_MAX_BODY_BYTES", var("WEFT_MAX_BODY_BYTES"))?,
+            max_records_per_request: parse("WEFT_MAX_RECORDS_PER_REQUEST", var("WEFT_MAX_RECORDS_PER_REQUEST"))?,
+        })
+    }
+
+    /// Reads a TOML file; unknown keys and bad values are errors that name the key and the line.
+    pub fn from_file(path: &Path) -> Result<Self, ServerError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ServerError::Config(format!("cannot read config file {}: {e}", path.display())))?;
+        Self::from_toml(&text).map_err(|e| ServerError::Config(format!("config file {}: {e}", path.display())))
+    }
+
+    /// Parses the file format (see the module documentation).
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        toml::from_str::<ConfigLayer>(text).map_err(|e| e.to_string().trim_end().to_string())
+    }
+
+    /// Each setting from `self` when it has one, else from `lower`.
+    pub fn or(self, lower: ConfigLayer) -> ConfigLayer {
+        ConfigLayer {
+            config: self.config.or(lower.config),
+            data_dir: self.data_dir.or(lower.data_dir),
+            listen: self.listen.or(lower.listen),
+            fsync: self.fsync.or(lower.fsync),
+            max_body_bytes: self.max_body_bytes.or(lower.max_body_bytes),
+            max_records_per_request: self.max_records_per_request.or(lower.max_records_per_request),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fsync_policy_parses_batch_and_intervals() {
+        assert_eq!("batch".parse::<FsyncPolicy>(), Ok(FsyncPolicy::EveryBatch));
+        assert_eq!("10".parse::<FsyncPolicy>(), Ok(FsyncPolicy::GroupCommit { interval_ms: 10 }));
+        assert_eq!("10ms".parse::<FsyncPolicy>(), Ok(FsyncPolicy::GroupCommit { interval_ms: 10 }));
+        assert!("0".parse::<FsyncPolicy>().is_err());
+        assert!("sometimes".parse::<FsyncPolicy>().unwrap_err().contains("batch"));
+        assert_eq!(
+            FsyncPolicy::GroupCommit { interval_ms: 3 }.durability(),
+            Durability::GroupCommit { interval: Duration::from_millis(3) }
+        );
+    }
+
+    #[test]
+    fn file_layer_reads_every_key() {
+        let layer = ConfigLayer::from_toml(
+            "data_dir = \"/d\"\nlisten = \"0.0.0.0:9000\"\nfsync = 20\nmax_body_bytes = 1000\nmax_records_per_request = 7\n",
+        )
+        .unwrap();
+        assert_eq!(layer.data_dir, Some(PathBuf::from("/d")));
+        assert_eq!(layer.listen, Some("0.0.0.0:9000".parse().unwrap()));
+        assert_eq!(layer.fsync, Some(FsyncPolicy::GroupCommit { interval_ms: 20 }));
+        assert_eq!(layer.max_body_bytes, Some(1000));
+        assert_eq!(layer.max_records_per_request, Some(7));
+        assert_eq!(ConfigLayer::from_toml("fsync = \"batch\"").unwrap().fsync, Some(FsyncPolicy::EveryBatch));
+    }
+
+    #[test]
+    fn unknown_file_key_names_key_and_line() {
+        let err = ConfigLayer::from_toml("listen = \"127.0.0.1:1\"\n\ncolour = \"red\"\n").unwrap_err();
+        assert!(err.contains("colour"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+        let err = ConfigLayer::from_toml("fsync = \"often\"\n").unwrap_err();
+        assert!(err.contains("line 1") && err.contains("batch"), "{err}");
+    }
+
+    #[test]
+    fn flags_beat_env_beat_file_beat_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("weft.toml");
+        std::fs::write(&file, "data_dir = \"/from-file\"\nlisten = \"127.0.0.1:3\"\nfsync = 9\nmax_body_bytes = 33\n")
+            .unwrap();
+        let file_name = file.to_string_lossy().into_owned();
+        let env = ConfigLayer::from_vars(|name| match name {
+            "WEFT_CONFIG" => Some(file_name.clone()),
+            "WEFT_LISTEN" => Some("127.0.0.1:2".into()),
+            "WEFT_FSYNC" => Some("batch".into()),
+            _ => None,
+        })
+        .unwrap();
+        let flags = ConfigLayer { listen: Some("127.0.0.1:1".parse().unwrap()), ..ConfigLayer::default() };
+        let config = ServerConfig::resolve(flags, env.clone()).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:1".parse().unwrap());
+        assert_eq!(config.fsync, FsyncPolicy::EveryBatch);
+        assert_eq!(config.data_dir, PathBuf::from("/from-file"));
+        assert_eq!(config.max_body_bytes, 33);
+        assert_eq!(config.max_records_per_request, ServerConfig::DEFAULT_MAX_RECORDS_PER_REQUEST);
+
+        let config = ServerConfig::resolve(ConfigLayer::default(), env).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:2".parse().unwrap());
+
+        let defaults = ServerConfig::resolve(ConfigLayer::default(), ConfigLayer::default()).unwrap();
+        assert_eq!(defaults, ServerConfig::new(ServerConfig::DEFAULT_DATA_DIR));
+        assert_eq!(defaults.listen.to_string(), ServerConfig::DEFAULT_LISTEN);
+    }
+
+    #[test]
+    fn bad_environment_value_names_the_variable() {
+        let err = ConfigLayer::from_vars(|name| (name == "WEFT_LISTEN").then(|| "nowhere".to_string())).unwrap_err();
+        assert!(err.to_string().contains("WEFT_LISTEN"), "{err}");
+    }
+}

@@ -1,0 +1,184 @@
+//! Test helpers: a real server on 127.0.0.1:0 over a temporary data directory, and a small HTTP client.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+use weft_server::{BackgroundServer, FsyncPolicy, ServerConfig};
+
+/// The configuration tests use: a free port, fast group commit, small limits that tests can exceed.
+pub fn test_config(data_dir: &Path) -> ServerConfig {
+    let mut config = ServerConfig::new(data_dir);
+    config.listen = "127.0.0.1:0".parse().expect("valid address");
+    config.fsync = FsyncPolicy::GroupCommit { interval_ms: 1 };
+    config.max_body_bytes = 256 * 1024;
+    config.max_records_per_request = 1000;
+    config
+}
+
+/// A server with its own data directory, stopped on drop.
+pub struct TestServer {
+    pub server: Option<BackgroundServer>,
+    pub dir: tempfile::TempDir,
+    pub api: Api,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        Self::start_with(|_| {})
+    }
+
+    pub fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = test_config(dir.path());
+        adjust(&mut config);
+        let server = BackgroundServer::start(config).expect("server starts");
+        let api = Api::new(&server.url());
+        TestServer { server: Some(server), dir, api }
+    }
+
+    /// Stops the server gracefully (the log is shut down), keeping the data directory.
+    pub fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().expect("clean shutdown");
+        }
+    }
+
+    /// Starts a new server on the same data directory.
+    pub fn restart(&mut self) {
+        self.stop();
+        let server = BackgroundServer::start(test_config(self.dir.path())).expect("server restarts");
+        self.api = Api::new(&server.url());
+        self.server = Some(server);
+    }
+}
+
+/// A JSON client that checks the API's error shape on every error response.
+pub struct Api {
+    pub base: String,
+    agent: ureq::Agent,
+}
+
+impl Api {
+    pub fn new(base: &str) -> Api {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build();
+        Api { base: base.to_string(), agent: config.into() }
+    }
+
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        Self::finish(self.agent.get(format!("{}{path}", self.base)).call())
+    }
+
+    pub fn get_text(&self, path: &str) -> (u16, String) {
+        let mut response = self.agent.get(format!("{}{path}", self.base)).call().expect("request");
+        let text = response.body_mut().read_to_string().expect("body");
+        (response.status().as_u16(), text)
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        Self::finish(self.agent.post(format!("{}{path}", self.base)).send_json(body))
+    }
+
+    pub fn post_raw(&self, path: &str, body: &[u8]) -> (u16, Value) {
+        Self::finish(
+            self.agent.post(format!("{}{path}", self.base)).header("content-type", "application/json").send(body),
+        )
+    }
+
+    pub fn delete(&self, path: &str) -> (u16, Value) {
+        Self::finish(self.agent.delete(format!("{}{path}", self.base)).call())
+    }
+
+    pub fn put(&self, path: &str, body: &Value) -> (u16, Value) {
+        Self::finish(self.agent.put(format!("{}{path}", self.base)).send_json(body))
+    }
+
+    fn finish(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, Value) {
+        let mut response = response.expect("HTTP exchange");
+        let status = response.status().as_u16();
+        let text = response.body_mut().with_config().limit(64 * 1024 * 1024).read_to_string().expect("body");
+        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("JSON body") };
+        if status >= 400 {
+            let code = body["error_code"].as_u64().unwrap_or_else(|| panic!("no error_code in {body}"));
+            assert_eq!(code / 100, u64::from(status), "error_code {code} does not carry status {status}");
+            assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "no message in {body}");
+            assert_eq!(body.as_object().map(|o| o.len()), Some(2), "extra fields in error {body}");
+        }
+        (status, body)
+    }
+
+    /// Creates a topic, asserting success.
+    pub fn create_topic(&self, name: &str, partitions: u32) -> Value {
+        let (status, body) = self.post("/api/v1/topics", &serde_json::json!({"name": name, "partitions": partitions}));
+        assert_eq!(status, 201, "{body}");
+        body
+    }
+
+    /// Produces records, asserting success, and returns the `offsets` array.
+    pub fn produce(&self, topic: &str, records: Value) -> Vec<Value> {
+        let (status, body) = self.post(&format!("/api/v1/topics/{topic}/records"), &records);
+        assert_eq!(status, 200, "{body}");
+        body["offsets"].as_array().expect("offsets").clone()
+    }
+
+    /// The high watermark of every partition of a topic.
+    pub fn latest_offsets(&self, topic: &str) -> Vec<u64> {
+        let (status, body) = self.get(&format!("/api/v1/topics/{topic}"));
+        assert_eq!(status, 200, "{body}");
+        body["partitions"]
+            .as_array()
+            .expect("partitions")
+            .iter()
+            .map(|p| p["latest_offset"].as_u64().expect("latest_offset"))
+            .collect()
+    }
+
+    /// Opens a server-sent events stream; each `(id, data)` event arrives on the returned channel.
+    pub fn sse(&self, path: &str) -> mpsc::Receiver<(Option<String>, Value)> {
+        self.sse_with_headers(path, &[])
+    }
+
+    /// Like [`Api::sse`], sending extra request headers (e.g. `Last-Event-ID`).
+    pub fn sse_with_headers(&self, path: &str, headers: &[(&str, &str)]) -> mpsc::Receiver<(Option<String>, Value)> {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let mut request = agent.get(format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.call().expect("stream request");
+        assert_eq!(response.status().as_u16(), 200);
+        let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert!(content_type.starts_with("text/event-stream"), "{content_type}");
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            let reader = BufReader::new(response.into_body().into_reader());
+            let mut id = None;
+            for line in reader.lines() {
+                let Ok(line) = line else { return };
+                if let Some(rest) = line.strip_prefix("id:") {
+                    id = Some(rest.trim().to_string());
+                } else if let Some(data) = line.strip_prefix("data:") {
+                    let value = serde_json::from_str(data.trim()).expect("event data is JSON");
+                    if sender.send((id.take(), value)).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        receiver
+    }
+}
+
+/// Receives `n` events or fails after a generous timeout.
+pub fn receive(events: &mpsc::Receiver<(Option<String>, Value)>, n: usize) -> Vec<(Option<String>, Value)> {
+    (0..n)
+        .map(|i| events.recv_timeout(Duration::from_secs(10)).unwrap_or_else(|e| panic!("event {i} of {n}: {e}")))
+        .collect()
+}

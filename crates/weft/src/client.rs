@@ -1,0 +1,115 @@
+//! The REST client the commands share: JSON in, JSON out, the server's error message on failure.
+
+use std::io::Read;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::Value;
+
+/// The largest response body the CLI reads (a read of 10,000 large records).
+const MAX_RESPONSE_BYTES: u64 = 512 * 1024 * 1024;
+
+pub struct Client {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl Client {
+    pub fn new(url: &str) -> Client {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        Client { base: url.trim_end_matches('/').to_string(), agent }
+    }
+
+    pub fn get(&self, path: &str) -> Result<Value> {
+        self.finish(path, self.agent.get(self.url(path)).call())
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> Result<Value> {
+        self.finish(path, self.agent.post(self.url(path)).send_json(body))
+    }
+
+    /// Posts a body that is already JSON text.
+    pub fn post_raw(&self, path: &str, json: &[u8]) -> Result<Value> {
+        self.finish(path, self.agent.post(self.url(path)).header("content-type", "application/json").send(json))
+    }
+
+    pub fn delete(&self, path: &str) -> Result<Value> {
+        self.finish(path, self.agent.delete(self.url(path)).call())
+    }
+
+    /// Opens a long-lived response (server-sent events) and returns its body as a reader.
+    pub fn stream(&self, path: &str) -> Result<impl Read> {
+        let response = self.agent.get(self.url(path)).header("accept", "text/event-stream").call();
+        let mut response = response.map_err(|e| self.unreachable(e))?;
+        if !response.status().is_success() {
+            let status = response.status().as_u16();
+            let text = response.body_mut().read_to_string().unwrap_or_default();
+            return Err(server_error(status, &text));
+        }
+        Ok(response.into_body().into_reader())
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn finish(&self, path: &str, response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Value> {
+        let mut response = response.map_err(|e| self.unreachable(e))?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE_BYTES)
+            .read_to_string()
+            .with_context(|| format!("reading the response to {path}"))?;
+        if !(200..300).contains(&status) {
+            return Err(server_error(status, &text));
+        }
+        if text.trim().is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(&text).with_context(|| format!("the server's answer to {path} is not JSON"))
+    }
+
+    fn unreachable(&self, error: ureq::Error) -> anyhow::Error {
+        anyhow!(
+            "cannot reach the Weft server at {}: {error} (is `weft serve` running? set --url or WEFT_URL)",
+            self.base
+        )
+    }
+}
+
+/// The server's `{"error_code", "message"}` as an error, or the raw body when it is not that shape.
+fn server_error(status: u16, body: &str) -> anyhow::Error {
+    match serde_json::from_str::<Value>(body) {
+        Ok(error) if error["message"].is_string() => {
+            anyhow!("{} (error {}, HTTP {status})", error["message"].as_str().unwrap_or_default(), error["error_code"])
+        }
+        _ => anyhow!("HTTP {status}: {}", body.trim()),
+    }
+}
+
+/// Percent-encodes one path segment or query value (RFC 3986 unreserved characters stay as they are).
+pub fn encode(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// The array `field` of a server answer.
+pub fn array<'a>(value: &'a Value, field: &str) -> Result<&'a Vec<Value>> {
+    match value[field].as_array() {
+        Some(array) => Ok(array),
+        None => bail!("the server's answer has no '{field}' array: {value}"),
+    }
+}

@@ -1,0 +1,263 @@
+//! `weft`: runs the Weft server, and works with a running one over its REST API.
+
+mod client;
+mod consume;
+mod produce;
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+use weft_server::{ConfigLayer, FsyncPolicy, Server, ServerConfig};
+
+use crate::client::{array, encode, Client};
+use crate::consume::Start;
+use crate::produce::LineFormat;
+
+/// Weft: a data mesh platform in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "weft", version, about)]
+struct Cli {
+    /// The server to talk to.
+    #[arg(long, global = true, env = "WEFT_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (flags beat WEFT_* environment variables, which beat the --config file).
+    Serve(ServeArgs),
+    /// Create, list, describe and delete topics.
+    #[command(subcommand)]
+    Topic(TopicCommand),
+    /// Produce JSON lines from a file or standard input.
+    Produce(ProduceArgs),
+    /// Print records as JSON lines.
+    Consume(ConsumeArgs),
+    /// Read and commit consumer group offsets.
+    #[command(subcommand)]
+    Group(GroupCommand),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Where the log keeps its data [env: WEFT_DATA_DIR] [default: weft-data].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Address to listen on [env: WEFT_LISTEN] [default: 127.0.0.1:8080].
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// A TOML configuration file [env: WEFT_CONFIG].
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// "batch" to fsync every append, or a group commit interval in milliseconds [env: WEFT_FSYNC] [default: 5].
+    #[arg(long)]
+    fsync: Option<FsyncPolicy>,
+    /// The largest request body accepted [env: WEFT_MAX_BODY_BYTES] [default: 8388608].
+    #[arg(long)]
+    max_body_bytes: Option<usize>,
+    /// The most records one produce request may carry [env: WEFT_MAX_RECORDS_PER_REQUEST] [default: 10000].
+    #[arg(long)]
+    max_records_per_request: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+enum TopicCommand {
+    /// Create a topic.
+    Create {
+        name: String,
+        #[arg(long, default_value_t = 1)]
+        partitions: u32,
+        /// Kafka topic configuration, e.g. --config retention.ms=86400000 (repeatable).
+        #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+        config: Vec<(String, String)>,
+    },
+    /// List topic names.
+    List,
+    /// Show a topic's partitions, offsets, sizes and configuration as JSON.
+    Describe { name: String },
+    /// Delete a topic and all its records.
+    Delete { name: String },
+}
+
+#[derive(Debug, Args)]
+struct ProduceArgs {
+    topic: String,
+    /// A JSON-lines file (standard input when absent or "-").
+    #[arg(long)]
+    file: Option<PathBuf>,
+    /// Records per request.
+    #[arg(long, default_value_t = 1000)]
+    batch: usize,
+    /// Use this field of each value as the record key.
+    #[arg(long, conflicts_with = "records")]
+    key_field: Option<String>,
+    /// Each line is a full record {"key", "value", "headers", "timestamp", "partition"} instead of a value.
+    #[arg(long)]
+    records: bool,
+}
+
+#[derive(Debug, Args)]
+struct ConsumeArgs {
+    topic: String,
+    /// Read one partition (all partitions when absent).
+    #[arg(long)]
+    partition: Option<u32>,
+    /// earliest, latest or an offset [default: earliest, or latest with --follow].
+    #[arg(long)]
+    from: Option<Start>,
+    /// Stop after this many records.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Keep printing records as they arrive.
+    #[arg(long)]
+    follow: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum GroupCommand {
+    /// Show a group's committed offsets as JSON.
+    Offsets { group: String },
+    /// Commit the next offset GROUP will read in TOPIC's PARTITION.
+    Commit {
+        group: String,
+        topic: String,
+        partition: u32,
+        offset: u64,
+        #[arg(long, default_value = "")]
+        metadata: String,
+    },
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(format!("expected KEY=VALUE, not '{s}'")),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A reader that stopped reading our output (`weft consume ... | head`) is not an error.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| cause.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe))
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let client = Client::new(&cli.url);
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Topic(TopicCommand::Create { name, partitions, config }) => {
+            let config: BTreeMap<String, String> = config.into_iter().collect();
+            let created =
+                client.post("/api/v1/topics", &json!({"name": name, "partitions": partitions, "config": config}))?;
+            writeln!(out, "created topic '{name}' with {} partitions", created["partition_count"])?;
+            Ok(())
+        }
+        Command::Topic(TopicCommand::List) => {
+            for name in array(&client.get("/api/v1/topics")?, "topics")? {
+                writeln!(out, "{}", name.as_str().unwrap_or_default())?;
+            }
+            Ok(())
+        }
+        Command::Topic(TopicCommand::Describe { name }) => {
+            let description = client.get(&format!("/api/v1/topics/{}", encode(&name)))?;
+            writeln!(out, "{}", serde_json::to_string_pretty(&description)?)?;
+            Ok(())
+        }
+        Command::Topic(TopicCommand::Delete { name }) => {
+            client.delete(&format!("/api/v1/topics/{}", encode(&name)))?;
+            writeln!(out, "deleted topic '{name}'")?;
+            Ok(())
+        }
+        Command::Produce(args) => {
+            let format =
+                if args.records { LineFormat::Records } else { LineFormat::Values { key_field: args.key_field } };
+            let produced = produce::run(&client, &args.topic, args.file.as_deref(), args.batch, &format)?;
+            writeln!(out, "produced {produced} records to '{}'", args.topic)?;
+            Ok(())
+        }
+        Command::Consume(args) => {
+            if args.follow {
+                let from = args.from.unwrap_or(Start::Latest);
+                consume::follow(&client, &args.topic, args.partition, from, args.limit, &mut out)?;
+            } else {
+                let from = args.from.unwrap_or(Start::Earliest);
+                consume::history(&client, &args.topic, args.partition, from, args.limit, &mut out)?;
+            }
+            Ok(())
+        }
+        Command::Group(GroupCommand::Offsets { group }) => {
+            let offsets = client.get(&format!("/api/v1/groups/{}/offsets", encode(&group)))?;
+            writeln!(out, "{}", serde_json::to_string_pretty(&offsets)?)?;
+            Ok(())
+        }
+        Command::Group(GroupCommand::Commit { group, topic, partition, offset, metadata }) => {
+            let body =
+                json!({"offsets": [{"topic": topic, "partition": partition, "offset": offset, "metadata": metadata}]});
+            client.post(&format!("/api/v1/groups/{}/offsets", encode(&group)), &body)?;
+            writeln!(out, "committed offset {offset} of {topic}/{partition} for group '{group}'")?;
+            Ok(())
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> Result<()> {
+    let flags = ConfigLayer {
+        config: args.config,
+        data_dir: args.data_dir,
+        listen: args.listen,
+        fsync: args.fsync,
+        max_body_bytes: args.max_body_bytes,
+        max_records_per_request: args.max_records_per_request,
+    };
+    let config = ServerConfig::resolve(flags, ConfigLayer::from_env()?)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    runtime.block_on(async {
+        let server = Server::bind(&config).await?;
+        let addr = server.local_addr()?;
+        eprintln!("weft listening on http://{addr} (data dir {}, fsync {})", config.data_dir.display(), config.fsync);
+        server.run(weft_server::shutdown_signal()).await?;
+        eprintln!("weft stopped");
+        Ok::<(), anyhow::Error>(())
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn key_values_parse() {
+        assert_eq!(parse_key_value("retention.ms=5"), Ok(("retention.ms".into(), "5".into())));
+        assert_eq!(parse_key_value("a=b=c"), Ok(("a".into(), "b=c".into())));
+        assert!(parse_key_value("novalue").is_err());
+        assert!(parse_key_value("=x").is_err());
+    }
+}
