@@ -1,0 +1,57 @@
+//! Weft's stream catalog: domains, data products, their lifecycle, search, lineage and history.
+//!
+//! # Map
+//! - [`model`]: domains ([`DomainSpec`], [`Domain`]) and data products ([`ProductSpec`], [`Product`],
+//!   [`Lifecycle`], ports), and the validation of what callers send.
+//! - [`values`]: small validated values (semantic versions, dates, freshness, tiers).
+//! - [`odps`]: import and export of products as Open Data Product Standard YAML, losslessly.
+//! - [`event`]: the catalog's events, the records of the internal topic [`CATALOG_TOPIC`].
+//! - [`search`]: the tantivy full-text and faceted index.
+//! - [`lineage`]: the product and field graph, walks and impact analysis.
+//! - [`schema`]: [`SchemaLookup`], what the catalog needs from the schema registry.
+//! - [`Catalog`]: the service tying them together.
+//!
+//! # Invariants
+//! - The log is the source of truth: every change is an event appended durably to [`CATALOG_TOPIC`]
+//!   *before* the in-memory state changes, and the state is rebuilt by replaying the topic on open with
+//!   the same function that applies live changes.
+//! - Commands validate everything before appending; a command's events are one atomic batch, so nothing
+//!   half-applies, even across a crash.
+//! - A published or deprecated product always meets the publishing requirements, and its served output
+//!   ports keep their topic, schema subject and format: breaking changes are new major versions.
+//! - The lineage graph is acyclic.
+//! - The catalog deletes no data: deleting a product needs it retired and an explicit flag, and the
+//!   server deletes its topics.
+//!
+//! # For the REST layer
+//! Commands take the acting user (`actor`) and typed inputs, and return typed results or a
+//! [`CatalogError`], whose [`CatalogError::status_and_code`] gives the HTTP status and error code. All
+//! methods are blocking (they append to the log): call them from `spawn_blocking`.
+//!
+//! Not here: HTTP, authorization (who may change which domain; [`Domain::role_of`] helps), access to a
+//! product's data, and the SQL layer (which will call [`Catalog::set_field_lineage`]).
+
+mod catalog;
+mod error;
+pub mod event;
+mod ids;
+pub mod lineage;
+pub mod model;
+pub mod odps;
+pub mod schema;
+pub mod search;
+mod state;
+pub mod values;
+
+pub use catalog::{Catalog, OpenStats, Transition, MAX_QUERY_CHARS, MAX_QUERY_TAGS};
+pub use error::CatalogError;
+pub use event::{CatalogEvent, EventEnvelope, HistoryEntry, CATALOG_TOPIC};
+pub use ids::{DomainName, ProductId};
+pub use lineage::{AffectedProduct, Certainty, Direction, FieldEdge, FieldRef, ImpactReport, LineageGraph};
+pub use model::{
+    CustomProperty, Domain, DomainSpec, InputPort, Lifecycle, Member, OutputPort, PortStatus, Product, ProductSpec,
+    Role, Status,
+};
+pub use schema::{FieldInfo, InMemorySchemas, SchemaLookup};
+pub use search::{SearchHit, SearchRequest, SearchResults};
+pub use values::{Format, Freshness, IsoDate, QualityTier, SemVer, SlaTier};

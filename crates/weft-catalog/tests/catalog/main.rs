@@ -1,0 +1,8 @@
+//! End-to-end tests of the catalog over a real embedded log (one test binary, several modules).
+
+mod common;
+mod lifecycle;
+mod lineage;
+mod odps;
+mod restart;
+mod search;
