@@ -1,0 +1,230 @@
+//! Validation of JSON values against an Avro schema, without allocating unless a value is rejected.
+
+use serde_json::{Map, Value};
+
+use super::{AvroSchema, AvroType, Field, LogicalType, NamedKind};
+use crate::json_schema::format::is_uuid;
+use crate::json_util::{kind, preview};
+use crate::validation::{InstancePath, ValidationError};
+
+pub(super) fn validate(schema: &AvroSchema, value: &Value) -> Result<(), ValidationError> {
+    check(schema, &schema.root, value, &InstancePath::Root)
+}
+
+/// Whether the value fits the type, for choosing a union branch: the same rules as `check`, but
+/// without building an error, so trying branches allocates nothing.
+pub(super) fn fits(schema: &AvroSchema, ty: &AvroType, value: &Value) -> bool {
+    match (ty, value) {
+        (AvroType::Null, Value::Null) | (AvroType::Boolean, Value::Bool(_)) => true,
+        (AvroType::Int(_), Value::Number(n)) => n.as_i64().is_some_and(|i| i32::try_from(i).is_ok()),
+        (AvroType::Long(_), Value::Number(n)) => n.as_i64().is_some(),
+        (AvroType::Float | AvroType::Double, Value::Number(_)) => true,
+        (AvroType::Bytes(_), Value::String(s)) => s.chars().all(|c| (c as u32) < 256),
+        (AvroType::String(Some(LogicalType::Uuid)), Value::String(s)) => is_uuid(s),
+        (AvroType::String(_), Value::String(_)) => true,
+        (AvroType::Array(items), Value::Array(values)) => values.iter().all(|v| fits(schema, items, v)),
+        (AvroType::Map(values), Value::Object(entries)) => entries.values().all(|v| fits(schema, values, v)),
+        (AvroType::Union(branches), _) => union_branch(schema, branches, value).is_some(),
+        (AvroType::Named(index), _) => match (&schema.named_type(*index).kind, value) {
+            (NamedKind::Record { fields, .. }, Value::Object(map)) => {
+                let mut present = 0;
+                for field in fields {
+                    match map.get(&field.name) {
+                        Some(v) => {
+                            present += 1;
+                            if !fits(schema, &field.ty, v) {
+                                return false;
+                            }
+                        }
+                        None if field.default.is_some() || accepts_null(&field.ty) => {}
+                        None => return false,
+                    }
+                }
+                present == map.len()
+            }
+            (NamedKind::Enum { symbols, .. }, Value::String(s)) => symbols.iter().any(|sym| sym == s),
+            (NamedKind::Fixed { size, .. }, Value::String(s)) => {
+                s.chars().all(|c| (c as u32) < 256) && s.chars().count() == *size
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// The branch of a union that a JSON value belongs to: the first branch the plain value fits, else the
+/// branch Avro's JSON encoding (`{"branch name": value}`) names.
+pub(super) fn union_branch<'v>(
+    schema: &AvroSchema,
+    branches: &[AvroType],
+    value: &'v Value,
+) -> Option<(usize, &'v Value)> {
+    if let Some(i) = branches.iter().position(|b| fits(schema, b, value)) {
+        return Some((i, value));
+    }
+    if let Value::Object(map) = value {
+        if map.len() == 1 {
+            let (name, inner) = map.iter().next()?;
+            let i = branches.iter().position(|b| {
+                let branch_name = schema.type_name(b);
+                branch_name == name || branch_name.rsplit('.').next() == Some(name.as_str())
+            })?;
+            if fits(schema, &branches[i], inner) {
+                return Some((i, inner));
+            }
+        }
+    }
+    None
+}
+
+pub(super) fn describe(schema: &AvroSchema, ty: &AvroType) -> String {
+    match ty {
+        AvroType::Union(branches) => {
+            let names: Vec<&str> = branches.iter().map(|b| schema.type_name(b)).collect();
+            format!("one of [{}]", names.join(", "))
+        }
+        AvroType::Named(i) => {
+            let def = schema.named_type(*i);
+            format!("{} '{}'", def.kind_name(), def.name)
+        }
+        AvroType::Int(Some(l)) | AvroType::Long(Some(l)) | AvroType::Bytes(Some(l)) | AvroType::String(Some(l)) => {
+            format!("{} ({})", schema.type_name(ty), l.name())
+        }
+        other => schema.type_name(other).to_string(),
+    }
+}
+
+fn mismatch(schema: &AvroSchema, ty: &AvroType, value: &Value, path: &InstancePath) -> ValidationError {
+    path.error(format!("expected {}, found {} {}", describe(schema, ty), kind(value), preview(value)))
+}
+
+fn check(schema: &AvroSchema, ty: &AvroType, value: &Value, path: &InstancePath) -> Result<(), ValidationError> {
+    match (ty, value) {
+        (AvroType::Null, Value::Null) => Ok(()),
+        (AvroType::Boolean, Value::Bool(_)) => Ok(()),
+        (AvroType::Int(_), Value::Number(n)) => match n.as_i64() {
+            Some(i) if i32::try_from(i).is_ok() => Ok(()),
+            Some(_) => Err(path.error(format!("{n} is out of the range of an Avro int (32 bits)"))),
+            None => Err(mismatch(schema, ty, value, path)),
+        },
+        (AvroType::Long(_), Value::Number(n)) => {
+            if n.as_i64().is_some() {
+                Ok(())
+            } else if n.is_u64() {
+                Err(path.error(format!("{n} is out of the range of an Avro long (64 bits)")))
+            } else {
+                Err(mismatch(schema, ty, value, path))
+            }
+        }
+        (AvroType::Float | AvroType::Double, Value::Number(_)) => Ok(()),
+        (AvroType::Bytes(_), Value::String(s)) => check_latin1(s, path),
+        (AvroType::String(Some(LogicalType::Uuid)), Value::String(s)) => {
+            if is_uuid(s) {
+                Ok(())
+            } else {
+                Err(path.error(format!("{} is not a UUID", preview(value))))
+            }
+        }
+        (AvroType::String(_), Value::String(_)) => Ok(()),
+        (AvroType::Array(items), Value::Array(values)) => {
+            for (i, item) in values.iter().enumerate() {
+                check(schema, items, item, &path.index(i))?;
+            }
+            Ok(())
+        }
+        (AvroType::Map(values), Value::Object(entries)) => {
+            for (key, item) in entries {
+                check(schema, values, item, &path.key(key))?;
+            }
+            Ok(())
+        }
+        (AvroType::Union(branches), _) => {
+            if union_branch(schema, branches, value).is_some() {
+                Ok(())
+            } else {
+                Err(mismatch(schema, ty, value, path))
+            }
+        }
+        (AvroType::Named(index), _) => {
+            let def = schema.named_type(*index);
+            match (&def.kind, value) {
+                (NamedKind::Record { fields, .. }, Value::Object(map)) => check_record(schema, fields, map, path),
+                (NamedKind::Enum { symbols, .. }, Value::String(s)) => {
+                    if symbols.iter().any(|sym| sym == s) {
+                        Ok(())
+                    } else {
+                        Err(path.error(format!(
+                            "{} is not a symbol of enum '{}' (symbols: {})",
+                            preview(value),
+                            def.name,
+                            symbols.join(", ")
+                        )))
+                    }
+                }
+                (NamedKind::Fixed { size, .. }, Value::String(s)) => {
+                    check_latin1(s, path)?;
+                    let len = s.chars().count();
+                    if len == *size {
+                        Ok(())
+                    } else {
+                        Err(path.error(format!("fixed '{}' holds exactly {size} bytes, found {len}", def.name)))
+                    }
+                }
+                _ => Err(mismatch(schema, ty, value, path)),
+            }
+        }
+        _ => Err(mismatch(schema, ty, value, path)),
+    }
+}
+
+fn check_record(
+    schema: &AvroSchema,
+    fields: &[Field],
+    map: &Map<String, Value>,
+    path: &InstancePath,
+) -> Result<(), ValidationError> {
+    let mut present = 0;
+    for field in fields {
+        match map.get(&field.name) {
+            Some(v) => {
+                present += 1;
+                check(schema, &field.ty, v, &path.key(&field.name))?;
+            }
+            None if field.default.is_some() || accepts_null(&field.ty) => {}
+            None => {
+                return Err(path.error(format!(
+                    "missing required field '{}' (of type {}, without a default)",
+                    field.name,
+                    describe(schema, &field.ty)
+                )))
+            }
+        }
+    }
+    if present < map.len() {
+        if let Some(unknown) = map.keys().find(|k| !fields.iter().any(|f| f.name == **k)) {
+            let known: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+            return Err(path
+                .key(unknown)
+                .error(format!("unknown field '{unknown}' (the record has: {})", known.join(", "))));
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn accepts_null(ty: &AvroType) -> bool {
+    match ty {
+        AvroType::Null => true,
+        AvroType::Union(branches) => branches.iter().any(|b| matches!(b, AvroType::Null)),
+        _ => false,
+    }
+}
+
+fn check_latin1(s: &str, path: &InstancePath) -> Result<(), ValidationError> {
+    match s.chars().position(|c| c as u32 > 255) {
+        None => Ok(()),
+        Some(i) => Err(path.error(format!(
+            "bytes are written as a string of code points 0 to 255, but character {i} is U+{:04X}",
+            s.chars().nth(i).map(|c| c as u32).unwrap_or(0)
+        ))),
+    }
+}

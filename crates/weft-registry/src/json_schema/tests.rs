@@ -1,0 +1,526 @@
+use serde_json::{json, Value};
+
+use super::*;
+
+fn schema(value: Value) -> JsonSchema {
+    JsonSchema::parse(&value.to_string()).unwrap_or_else(|e| panic!("{e}\n{value}"))
+}
+
+fn reject(schema: &JsonSchema, value: Value) -> ValidationError {
+    match schema.validate(&value) {
+        Ok(()) => panic!("accepted {value}"),
+        Err(e) => {
+            assert!(!schema.is_valid(&value));
+            e
+        }
+    }
+}
+
+fn accept(schema: &JsonSchema, value: Value) {
+    if let Err(e) = schema.validate(&value) {
+        panic!("rejected {value}: {e}");
+    }
+    assert!(schema.is_valid(&value));
+}
+
+fn order_schema() -> JsonSchema {
+    schema(json!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer", "minimum": 1},
+            "email": {"type": "string", "format": "email"},
+            "placed": {"type": "string", "format": "date-time"},
+            "ref": {"type": "string", "format": "uuid"},
+            "status": {"enum": ["NEW", "PAID"]},
+            "code": {"type": "string", "pattern": "^[A-Z]{3}-[0-9]+$", "minLength": 5, "maxLength": 10},
+            "price": {"type": "number", "exclusiveMinimum": 0, "maximum": 1000, "multipleOf": 0.01},
+            "lines": {"type": "array", "items": {"$ref": "#/definitions/line"}, "minItems": 1, "uniqueItems": true},
+            "note": {"type": ["string", "null"]}
+        },
+        "required": ["id", "email"],
+        "additionalProperties": false,
+        "definitions": {
+            "line": {"type": "object", "properties": {"sku": {"type": "string"}, "qty": {"type": "integer"}}, "required": ["sku"]}
+        }
+    }))
+}
+
+#[test]
+fn validates_draft_07_keywords_with_paths() {
+    let s = order_schema();
+    accept(
+        &s,
+        json!({"id": 1, "email": "a@b.org", "placed": "2024-01-01T00:00:00Z", "ref": "123e4567-e89b-12d3-a456-426614174000",
+               "status": "PAID", "code": "ABC-12", "price": 10.25, "lines": [{"sku": "x", "qty": 1}], "note": null}),
+    );
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (json!({"id": 1}), "", "missing required property 'email'"),
+        (json!({"id": 0, "email": "a@b.org"}), "/id", "less than the minimum 1"),
+        (json!({"id": 1.5, "email": "a@b.org"}), "/id", "expected integer"),
+        (json!({"id": 1, "email": "nope"}), "/email", "not a valid email"),
+        (json!({"id": 1, "email": "a@b.org", "placed": "yesterday"}), "/placed", "not a valid date-time"),
+        (json!({"id": 1, "email": "a@b.org", "ref": "x"}), "/ref", "not a valid uuid"),
+        (json!({"id": 1, "email": "a@b.org", "status": "LOST"}), "/status", "not one of the allowed values"),
+        (json!({"id": 1, "email": "a@b.org", "code": "abc-12"}), "/code", "does not match the pattern"),
+        (json!({"id": 1, "email": "a@b.org", "code": "AB-1"}), "/code", "shorter than minLength 5"),
+        (json!({"id": 1, "email": "a@b.org", "price": 0}), "/price", "not greater than the exclusive minimum 0"),
+        (json!({"id": 1, "email": "a@b.org", "price": 1000.5}), "/price", "greater than the maximum 1000"),
+        (json!({"id": 1, "email": "a@b.org", "price": 1.001}), "/price", "not a multiple of 0.01"),
+        (json!({"id": 1, "email": "a@b.org", "lines": []}), "/lines", "fewer than minItems 1"),
+        (json!({"id": 1, "email": "a@b.org", "lines": [{"qty": 1}]}), "/lines/0", "missing required property 'sku'"),
+        (json!({"id": 1, "email": "a@b.org", "lines": [{"sku": "a", "qty": "1"}]}), "/lines/0/qty", "expected integer"),
+        (json!({"id": 1, "email": "a@b.org", "lines": [{"sku": "a"}, {"sku": "a"}]}), "/lines", "uniqueItems"),
+        (
+            json!({"id": 1, "email": "a@b.org", "colour": "red"}),
+            "/colour",
+            "not allowed (additionalProperties is false)",
+        ),
+        (json!({"id": 1, "email": "a@b.org", "note": 3}), "/note", "expected null or string"),
+        (json!([1]), "", "expected object"),
+    ];
+    for (value, path, message) in cases {
+        let err = reject(&s, value.clone());
+        assert_eq!(err.path, path, "{value}: {err}");
+        assert!(err.message.contains(message), "{value}: {err}");
+    }
+}
+
+#[test]
+fn validates_2020_12_keywords() {
+    let s = schema(json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "properties": {
+            "point": {"type": "array", "prefixItems": [{"type": "number"}, {"type": "number"}], "items": false},
+            "tags": {"type": "array", "contains": {"const": "vip"}, "maxContains": 1},
+            "kind": {"$ref": "#/$defs/kind"},
+            "range": {"type": "number", "exclusiveMaximum": 10},
+            "anchor": {"$ref": "#pos"}
+        },
+        "dependentRequired": {"card": ["cvv"]},
+        "$defs": {"kind": {"enum": ["a", "b"]}, "pos": {"$anchor": "pos", "type": "integer", "minimum": 0}}
+    }));
+    accept(&s, json!({"point": [1, 2], "tags": ["vip", "x"], "kind": "a", "range": 9.9, "anchor": 3}));
+    assert_eq!(reject(&s, json!({"point": [1, 2, 3]})).path, "/point/2");
+    assert!(reject(&s, json!({"tags": ["x"]})).message.contains("0 items match 'contains'"));
+    assert!(reject(&s, json!({"tags": ["vip", "vip"]})).message.contains("at most 1"));
+    assert_eq!(reject(&s, json!({"kind": "c"})).path, "/kind");
+    assert!(reject(&s, json!({"range": 10})).message.contains("exclusive maximum 10"));
+    assert!(reject(&s, json!({"card": "1"})).message.contains("'cvv' is required when 'card' is present"));
+    assert_eq!(reject(&s, json!({"anchor": -1})).path, "/anchor");
+}
+
+#[test]
+fn combinators_and_conditionals() {
+    let s = schema(json!({
+        "type": "object",
+        "properties": {
+            "id": {"oneOf": [{"type": "integer"}, {"type": "string", "format": "uuid"}]},
+            "any": {"anyOf": [{"type": "string"}, {"type": "number", "minimum": 0}]},
+            "all": {"allOf": [{"type": "string"}, {"minLength": 2}]},
+            "not": {"not": {"type": "null"}},
+            "kind": {"type": "string"}
+        },
+        "if": {"properties": {"kind": {"const": "company"}}},
+        "then": {"required": ["vat"]},
+        "else": {"required": ["name"]}
+    }));
+    accept(&s, json!({"id": 7, "any": 3, "all": "ab", "not": 1, "kind": "person", "name": "x"}));
+    accept(&s, json!({"kind": "company", "vat": "X"}));
+    let err = reject(&s, json!({"name": "x", "any": -1}));
+    assert_eq!(err.path, "/any");
+    assert!(err.message.contains("matches no schema of anyOf (branch 0:"), "{err}");
+    assert!(reject(&s, json!({"name": "x", "all": "a"})).message.contains("minLength 2"));
+    assert!(reject(&s, json!({"name": "x", "not": null})).message.contains("'not'"));
+    assert!(reject(&s, json!({"kind": "company"})).message.contains("'vat'"));
+    assert!(reject(&s, json!({"kind": "person"})).message.contains("'name'"));
+    let one_of = schema(json!({"oneOf": [{"type": "number"}, {"type": "integer"}]}));
+    assert!(reject(&one_of, json!(1)).message.contains("more than one schema of oneOf"));
+    accept(&one_of, json!(1.5));
+}
+
+#[test]
+fn draft_04_exclusive_bounds_and_draft_07_ref_siblings() {
+    let s =
+        schema(json!({"$schema": "http://json-schema.org/draft-04/schema#", "maximum": 5, "exclusiveMaximum": true}));
+    accept(&s, json!(4.9));
+    reject(&s, json!(5));
+    // Before 2019-09, keywords beside $ref are ignored.
+    let s = schema(json!({"definitions": {"s": {"type": "string"}}, "$ref": "#/definitions/s", "maxLength": 1}));
+    accept(&s, json!("long string"));
+    let s = schema(
+        json!({"$schema": "https://json-schema.org/draft/2020-12/schema", "$defs": {"s": {"type": "string"}}, "$ref": "#/$defs/s", "maxLength": 1}),
+    );
+    reject(&s, json!("long string"));
+}
+
+#[test]
+fn recursive_schemas_work_and_ref_loops_are_bounded() {
+    let tree = schema(json!({
+        "type": "object",
+        "properties": {"value": {"type": "integer"}, "children": {"type": "array", "items": {"$ref": "#"}}}
+    }));
+    accept(&tree, json!({"value": 1, "children": [{"value": 2, "children": [{"value": 3}]}]}));
+    assert_eq!(
+        reject(&tree, json!({"children": [{"children": [{"value": "x"}]}]})).path,
+        "/children/0/children/0/value"
+    );
+    let looping =
+        json!({"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"allOf": [{"$ref": "#/$defs/a"}]}}, "$ref": "#/$defs/a"});
+    let err = JsonSchema::parse(&looping.to_string()).unwrap_err();
+    assert!(err.message.contains("$ref cycle"), "{err}");
+    assert!(JsonSchema::parse(r##"{"$ref": "#"}"##).is_err());
+    // Payloads built in memory can be deeper than parsed JSON allows: validation stops, not the stack.
+    let mut deep = json!({"value": 1});
+    for _ in 0..400 {
+        deep = json!({"children": [deep]});
+    }
+    assert!(reject(&tree, deep).message.contains("recursion too deep"));
+}
+
+#[test]
+fn schema_errors_are_precise() {
+    let cases: Vec<(&str, &str, &str)> = vec![
+        (r#"{"type": "strin"}"#, "/type", "unknown type 'strin'"),
+        (r#"{"properties": {"a": {"type": ["string", 5]}}}"#, "/properties/a/type/1", "must be a string"),
+        (r#"{"properties": {"a": {"minLength": -1}}}"#, "/properties/a/minLength", "non-negative integer"),
+        (r#"{"properties": {"a": {"pattern": "(unclosed"}}}"#, "/properties/a/pattern", "invalid regular expression"),
+        (r##"{"properties": {"a": {"$ref": "#/definitions/missing"}}}"##, "/properties/a/$ref", "cannot resolve $ref"),
+        (r#"{"required": "a"}"#, "/required", "must be an array"),
+        (r#"{"allOf": []}"#, "/allOf", "must not be empty"),
+        (r#"{"items": 5}"#, "/items", "must be an object or a boolean"),
+        (r#"{"$schema": "https://example.com/my-meta"}"#, "/$schema", "unsupported $schema"),
+        (
+            r#"{"$schema": "https://json-schema.org/draft/2020-12/schema", "items": [{}]}"#,
+            "/items",
+            "use 'prefixItems'",
+        ),
+        (r#"{"multipleOf": 0}"#, "/multipleOf", "greater than 0"),
+    ];
+    for (text, path, message) in cases {
+        let err = JsonSchema::parse(text).unwrap_err();
+        assert_eq!(err.path, path, "{text}: {err}");
+        assert!(err.message.contains(message), "{text}: {err}");
+    }
+    assert!(JsonSchema::parse("{\"type\": }").unwrap_err().message.starts_with("invalid JSON at line 1 column"));
+}
+
+#[test]
+fn references_to_other_schemas_resolve_by_name() {
+    let address = r#"{"type": "object", "properties": {"zip": {"type": "string", "pattern": "^[0-9]{5}$"}}, "$defs": {"city": {"type": "string"}}}"#;
+    let customer = r#"{"type": "object", "properties": {"home": {"$ref": "address.json"}, "city": {"$ref": "address.json#/$defs/city"}}}"#;
+    assert!(JsonSchema::parse(customer).is_err());
+    let s = JsonSchema::parse_with_references(customer, &[("address.json", address)]).unwrap();
+    accept(&s, json!({"home": {"zip": "12345"}, "city": "Paris"}));
+    assert_eq!(reject(&s, json!({"home": {"zip": "1"}})).path, "/home/zip");
+    assert_eq!(reject(&s, json!({"city": 1})).path, "/city");
+}
+
+#[test]
+fn canonical_text_ignores_layout_and_key_order() {
+    let a =
+        JsonSchema::parse(r#"{"type":"object","properties":{"b":{"type":"string"},"a":{"type":"integer"}}}"#).unwrap();
+    let b = JsonSchema::parse(
+        "{ \"properties\": { \"a\": {\"type\": \"integer\"},\n \"b\": {\"type\":\"string\"} }, \"type\": \"object\" }",
+    )
+    .unwrap();
+    assert_eq!(a.canonical_text(), b.canonical_text());
+    assert_eq!(a.canonical_text(), r#"{"properties":{"a":{"type":"integer"},"b":{"type":"string"}},"type":"object"}"#);
+}
+
+// ----- compatibility -----
+
+fn changes(reader: Value, writer: Value) -> Vec<(JsonSchemaChange, String)> {
+    schema(reader).incompatibilities_reading(&schema(writer)).into_iter().map(|i| (i.change, i.path)).collect()
+}
+
+fn obj(properties: Value, extra: Value) -> Value {
+    let mut schema = json!({"type": "object", "properties": properties});
+    for (k, v) in extra.as_object().unwrap() {
+        schema[k] = v.clone();
+    }
+    schema
+}
+
+#[test]
+fn types_may_widen_but_not_narrow() {
+    use JsonSchemaChange::*;
+    assert!(changes(json!({"type": "number"}), json!({"type": "integer"})).is_empty());
+    assert!(changes(json!({"type": ["string", "null"]}), json!({"type": "string"})).is_empty());
+    assert_eq!(changes(json!({"type": "integer"}), json!({"type": "number"})), vec![(TypeNarrowed, "#/type".into())]);
+    assert_eq!(changes(json!({"type": "string"}), json!({"type": "integer"})), vec![(TypeChanged, "#/type".into())]);
+    assert_eq!(changes(json!({"type": "string"}), json!({})), vec![(TypeNarrowed, "#/type".into())]);
+    assert!(changes(json!({}), json!({"type": "string"})).is_empty());
+    assert!(changes(json!(true), json!({"type": "string"})).is_empty());
+    assert_eq!(changes(json!(false), json!({"type": "string"}))[0].0, FalseSchemaAdded);
+}
+
+#[test]
+fn open_and_closed_content_models() {
+    use JsonSchemaChange::*;
+    let closed = json!({"additionalProperties": false});
+    let open = json!({});
+    let a = json!({"a": {"type": "string"}});
+    let ab = json!({"a": {"type": "string"}, "b": {"type": "integer"}});
+    // Adding an optional property to a closed model: old data never has it.
+    assert!(changes(obj(ab.clone(), closed.clone()), obj(a.clone(), closed.clone())).is_empty());
+    // Adding a required property to a closed model: old data lacks it.
+    assert_eq!(
+        changes(
+            obj(ab.clone(), json!({"additionalProperties": false, "required": ["b"]})),
+            obj(a.clone(), closed.clone())
+        ),
+        vec![(RequiredPropertyAddedToUnopenContentModel, "#/properties/b".into())]
+    );
+    // Adding a property to an open model: old data may hold anything under that name.
+    assert_eq!(
+        changes(obj(ab.clone(), open.clone()), obj(a.clone(), open.clone())),
+        vec![(PropertyAddedToOpenContentModel, "#/properties/b".into())]
+    );
+    // ...unless the old model was partially open with a schema the new property accepts.
+    assert!(changes(
+        obj(ab.clone(), json!({"additionalProperties": {"type": "integer"}})),
+        obj(a.clone(), json!({"additionalProperties": {"type": "integer"}}))
+    )
+    .is_empty());
+    assert_eq!(
+        changes(
+            obj(ab.clone(), json!({"additionalProperties": {"type": "integer"}})),
+            obj(a.clone(), json!({"additionalProperties": {"type": "string"}}))
+        )[0],
+        (PropertyAddedNotCoveredByPartiallyOpenContentModel, "#/properties/b".into())
+    );
+    // Removing a property from an open model is fine; from a closed one it is not.
+    assert!(changes(obj(a.clone(), open.clone()), obj(ab.clone(), open.clone())).is_empty());
+    assert_eq!(
+        changes(obj(a.clone(), closed.clone()), obj(ab.clone(), closed.clone())),
+        vec![(PropertyRemovedFromClosedContentModel, "#/properties/b".into())]
+    );
+    // Closing an open model.
+    assert_eq!(
+        changes(obj(a.clone(), closed.clone()), obj(a.clone(), open.clone())),
+        vec![(AdditionalPropertiesRemoved, "#/additionalProperties".into())]
+    );
+    assert!(changes(obj(a.clone(), open.clone()), obj(a.clone(), closed.clone())).is_empty());
+}
+
+#[test]
+fn required_enums_ranges_lengths_patterns_items() {
+    use JsonSchemaChange::*;
+    let a = json!({"a": {"type": "string"}});
+    assert_eq!(
+        changes(obj(a.clone(), json!({"required": ["a"]})), obj(a.clone(), json!({}))),
+        vec![(RequiredAttributeAdded, "#/required".into())]
+    );
+    assert!(changes(obj(a.clone(), json!({})), obj(a.clone(), json!({"required": ["a"]}))).is_empty());
+    assert!(changes(json!({"enum": ["a", "b", "c"]}), json!({"enum": ["a", "b"]})).is_empty());
+    assert_eq!(
+        changes(json!({"enum": ["a"]}), json!({"enum": ["a", "b"]})),
+        vec![(EnumArrayNarrowed, "#/enum".into())]
+    );
+    assert_eq!(changes(json!({"type": "string", "enum": ["a"]}), json!({"type": "string"}))[0].0, EnumArrayAdded);
+    assert_eq!(
+        changes(json!({"type": "integer", "maximum": 5}), json!({"type": "integer"})),
+        vec![(MaximumAdded, "#/maximum".into())]
+    );
+    assert_eq!(changes(json!({"maximum": 5}), json!({"maximum": 6})), vec![(MaximumDecreased, "#/maximum".into())]);
+    assert!(changes(json!({"maximum": 6}), json!({"maximum": 5})).is_empty());
+    assert!(changes(json!({"exclusiveMaximum": 6}), json!({"maximum": 5})).is_empty());
+    assert_eq!(changes(json!({"exclusiveMaximum": 5}), json!({"maximum": 5}))[0].0, MaximumDecreased);
+    assert_eq!(changes(json!({"minimum": 2}), json!({"minimum": 1}))[0].0, MinimumIncreased);
+    assert_eq!(
+        changes(json!({"type": "string", "maxLength": 5}), json!({"type": "string", "maxLength": 10}))[0].0,
+        MaxLengthDecreased
+    );
+    assert_eq!(changes(json!({"type": "string", "minLength": 1}), json!({"type": "string"}))[0].0, MinLengthAdded);
+    assert_eq!(changes(json!({"type": "string", "pattern": "^a"}), json!({"type": "string"}))[0].0, PatternAdded);
+    assert_eq!(
+        changes(json!({"type": "string", "pattern": "^a"}), json!({"type": "string", "pattern": "^b"}))[0].0,
+        PatternChanged
+    );
+    assert!(changes(json!({"type": "string"}), json!({"type": "string", "pattern": "^b", "maxLength": 3})).is_empty());
+    assert_eq!(
+        changes(
+            json!({"type": "array", "items": {"type": "integer"}}),
+            json!({"type": "array", "items": {"type": "number"}})
+        ),
+        vec![(TypeNarrowed, "#/items/type".into())]
+    );
+    assert_eq!(changes(json!({"type": "array", "maxItems": 2}), json!({"type": "array"}))[0].0, MaxItemsAdded);
+    assert_eq!(changes(json!({"type": "array", "uniqueItems": true}), json!({"type": "array"}))[0].0, UniqueItemsAdded);
+    assert_eq!(
+        changes(
+            json!({"type": "array", "items": [{"type": "string"}], "additionalItems": false}),
+            json!({"type": "array", "items": [{"type": "string"}, {"type": "string"}]})
+        )[0],
+        (ItemRemovedFromClosedContentModel, "#/additionalItems".into())
+    );
+}
+
+#[test]
+fn nested_paths_and_refs() {
+    let old = json!({"type": "object", "properties": {"address": {"$ref": "#/definitions/address"}},
+        "definitions": {"address": {"type": "object", "properties": {"zip": {"type": "string"}}}}});
+    let new = json!({"type": "object", "properties": {"address": {"type": "object", "properties": {"zip": {"type": "integer"}}}}});
+    let found = schema(new).incompatibilities_reading(&schema(old));
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].path, "#/properties/address/properties/zip/type");
+    assert!(found[0]
+        .describe("new", "old")
+        .contains("The new schema changed the type at path '#/properties/address/properties/zip/type'"));
+    // Recursive schemas terminate.
+    let tree = json!({"type": "object", "properties": {"kids": {"type": "array", "items": {"$ref": "#"}}}});
+    assert!(changes(tree.clone(), tree).is_empty());
+}
+
+#[test]
+fn combined_types() {
+    use JsonSchemaChange::*;
+    assert!(changes(json!({"anyOf": [{"type": "string"}, {"type": "integer"}]}), json!({"type": "string"})).is_empty());
+    assert!(changes(
+        json!({"oneOf": [{"type": "string"}, {"type": "integer"}, {"type": "null"}]}),
+        json!({"oneOf": [{"type": "string"}, {"type": "integer"}]})
+    )
+    .is_empty());
+    assert_eq!(
+        changes(json!({"oneOf": [{"type": "string"}]}), json!({"oneOf": [{"type": "string"}, {"type": "integer"}]})),
+        vec![(SumTypeNarrowed, "#/oneOf/1".into())]
+    );
+    assert_eq!(
+        changes(json!({"anyOf": [{"type": "string"}, {"type": "null"}]}), json!({"type": "integer"}))[0].0,
+        CombinedTypeChanged
+    );
+    assert_eq!(
+        changes(json!({"allOf": [{"type": "string"}, {"maxLength": 3}]}), json!({"type": "string"}))[0].0,
+        MaxLengthAdded
+    );
+}
+
+#[test]
+fn fast_path_agrees_with_exact_validation() {
+    let schemas = [
+        order_schema(),
+        schema(json!({
+            "type": "object",
+            "properties": {
+                "id": {"oneOf": [{"type": "integer"}, {"type": "string", "format": "uuid"}]},
+                "n": {"type": "number", "multipleOf": 0.5, "exclusiveMaximum": 10, "enum": [0, 1, 1.5, 2, 20]},
+                "s": {"type": "string", "minLength": 1, "maxLength": 3, "const": "ab"},
+                "t": {"type": "array", "prefixItems": [{"type": "integer"}], "items": {"type": "string"}, "maxItems": 3},
+                "u": {"type": "array", "uniqueItems": true},
+                "m": {"type": "object", "minProperties": 1, "maxProperties": 2},
+                "r": {"$ref": "#/$defs/r"}
+            },
+            "required": ["id"],
+            "additionalProperties": {"type": ["integer", "boolean"]},
+            "$defs": {"r": {"type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]}}
+        })),
+    ];
+    let samples = [
+        json!({"id": 1, "email": "a@b.org", "price": 10.25, "lines": [{"sku": "x", "qty": 1}], "note": null, "code": "ABC-12"}),
+        json!({"id": 1, "n": 1.5, "s": "ab", "t": [1, "a"], "u": [1, 2], "m": {"a": 1}, "r": {"x": 1}, "extra": true}),
+    ];
+    let mut checked = 0;
+    for schema in &schemas {
+        for sample in &samples {
+            for value in crate::test_support::mutations(sample) {
+                let bytes = serde_json::to_vec(&value).unwrap();
+                assert_eq!(schema.validate_bytes(&bytes), schema.validate(&value), "{value}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 500, "{checked}");
+    // A duplicate key counts once, as in a parsed value.
+    let duplicate = br#"{"id": 1, "m": {"a": 1, "a": 2}}"#;
+    assert_eq!(schemas[1].validate_bytes(duplicate), Ok(()));
+}
+
+#[test]
+fn long_ref_chains_neither_overflow_nor_hang() {
+    let mut defs = serde_json::Map::new();
+    for i in 0..5000 {
+        defs.insert(
+            format!("d{i}"),
+            json!({"type": "object", "properties": {"next": {"$ref": format!("#/$defs/d{}", i + 1)}}}),
+        );
+    }
+    defs.insert("d5000".into(), json!({"type": "string"}));
+    let text = json!({"$ref": "#/$defs/d0", "$defs": defs}).to_string();
+    let chain = JsonSchema::parse(&text).unwrap();
+    let found = chain.incompatibilities_reading(&chain);
+    assert!(found.iter().all(|i| i.detail.contains("too deeply")), "{found:?}");
+    // Validation follows the payload, whose nesting the JSON parser bounds.
+    let mut deep = json!({});
+    for _ in 0..100 {
+        deep = json!({"next": deep});
+    }
+    assert!(chain.validate(&deep).is_ok());
+    assert!(chain.validate_bytes(deep.to_string().as_bytes()).is_ok());
+}
+
+#[test]
+fn unevaluated_properties_and_items_see_through_composition() {
+    let s = schema(json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "allOf": [{"$ref": "#/$defs/base"}],
+        "properties": {"kind": {"const": "pro"}},
+        "if": {"properties": {"kind": {"const": "pro"}}, "required": ["kind"]},
+        "then": {"properties": {"seats": {"type": "integer"}}},
+        "unevaluatedProperties": false,
+        "$defs": {"base": {"properties": {"id": {"type": "integer"}}}}
+    }));
+    accept(&s, json!({"id": 1, "kind": "pro", "seats": 3}));
+    accept(&s, json!({"id": 1}));
+    let err = reject(&s, json!({"id": 1, "seats": 3}));
+    assert_eq!(err.path, "/seats");
+    assert!(err.message.contains("unevaluatedProperties is false"), "{err}");
+    let items = schema(json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "prefixItems": [{"type": "string"}],
+        "contains": {"type": "integer"},
+        "unevaluatedItems": {"type": "boolean"}
+    }));
+    accept(&items, json!(["a", 1, true, 2]));
+    assert_eq!(reject(&items, json!(["a", 1, "b"])).path, "/2");
+    // Before 2019-09 the keyword does not exist.
+    let old = schema(json!({"unevaluatedProperties": false}));
+    accept(&old, json!({"anything": 1}));
+}
+
+#[test]
+fn unanalysed_keywords_are_reported_when_added_or_changed() {
+    use JsonSchemaChange::*;
+    let with_if = json!({"type": "object", "if": {"required": ["a"]}, "then": {"required": ["b"]}});
+    assert!(changes(with_if.clone(), with_if.clone()).is_empty());
+    assert!(changes(json!({"type": "object"}), with_if.clone()).is_empty(), "removing a condition only widens");
+    let found = changes(with_if, json!({"type": "object"}));
+    assert_eq!(found, vec![(KeywordChanged, "#/if".into()), (KeywordChanged, "#/then".into())]);
+}
+
+#[test]
+fn mangled_schemas_never_panic() {
+    let mut rng = crate::test_support::Rng(0x0fed_cba9_8765_4321);
+    let original = order_schema();
+    let payload = json!({"id": 1, "email": "a@b.org", "lines": [{"sku": "x", "qty": 1}], "price": 3});
+    let (mut parsed, mut refused) = (0, 0);
+    for _ in 0..3000 {
+        let mut mangled = original.document().clone();
+        for _ in 0..1 + rng.below(3) {
+            crate::test_support::mutate_randomly(&mut mangled, &mut rng);
+        }
+        let Ok(schema) = JsonSchema::parse(&mangled.to_string()) else {
+            refused += 1;
+            continue;
+        };
+        parsed += 1;
+        let canonical = schema.canonical_text();
+        assert_eq!(JsonSchema::parse(&canonical).unwrap().canonical_text(), canonical);
+        let _ = schema.incompatibilities_reading(&original);
+        let _ = original.incompatibilities_reading(&schema);
+        let exact = schema.validate(&payload);
+        assert_eq!(schema.validate_bytes(payload.to_string().as_bytes()), exact, "{mangled}");
+    }
+    assert!(parsed > 300 && refused > 100, "parsed {parsed}, refused {refused}");
+}

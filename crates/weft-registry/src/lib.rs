@@ -1,0 +1,58 @@
+//! Weft's schema registry: schema formats, compatibility, payload validation and the registry state.
+//!
+//! The crate is layered so that each layer can be used (and tested) on its own:
+//!
+//! - [`avro`] and [`json_schema`] parse a schema text into a checked model with precise errors, give it a
+//!   canonical text (what deduplication compares), decide reader/writer compatibility, and compile it
+//!   into a validator for JSON payloads; [`avro`] also encodes and decodes Avro binary.
+//! - [`schema`] puts both formats behind one [`ParsedSchema`], which is what the registry stores.
+//! - [`compat`] holds the seven compatibility levels and turns format-level incompatibilities into the
+//!   messages the Confluent registry answers with.
+//! - [`wire`] reads and writes the Confluent wire format (magic byte 0, a big-endian schema id, the payload).
+//! - [`registry`] is the state machine of subjects, versions, ids, configs and modes ([`RegistryState`], a
+//!   pure `apply(event)`), and the [`Registry`] service that validates a command, appends its events to
+//!   the `_weft_schemas` topic of the event log and applies them. The state is rebuilt from that topic.
+//!
+//! The HTTP layer is deliberately not here: every Confluent REST endpoint maps to one [`Registry`] method
+//! (each method's documentation names its endpoint), bodies are the serde types of [`registry`] and
+//! [`api`], and every refusal is a [`RegistryError`] that knows its HTTP status and Confluent error code.
+//!
+//! Invariants the registry keeps:
+//! - schema ids are global, dense from 1 (IMPORT mode takes ids from the request), and never given to
+//!   another schema, even across restarts, crashes mid-write and hard deletes (a schema id's record is
+//!   never tombstoned, so compaction cannot forget it);
+//! - the same schema (same type, canonical text and references) always gets the same id, whatever the subject;
+//! - a subject's versions start at 1 and a new one is one past the highest it holds, soft-deleted included.
+//!
+//! Not done here: Protobuf, schema `metadata`/`ruleSet`, contexts, and `$ref`s relative to nested `$id`s.
+//! JSON Schema compatibility does not analyse `if`/`then`/`else`, `dependentSchemas`, `unevaluated*`,
+//! `propertyNames`, `contains` and `patternProperties`: adding or changing them is reported as
+//! incompatible (`KEYWORD_CHANGED`) rather than assumed harmless. Validation enforces all of them.
+
+pub mod api;
+pub mod avro;
+pub mod compat;
+mod error;
+pub mod json_schema;
+mod json_util;
+pub mod registry;
+pub mod schema;
+#[cfg(test)]
+mod test_support;
+mod validation;
+pub mod wire;
+
+pub use compat::{CompatibilityLevel, CompatibilityResult};
+pub use error::RegistryError;
+pub use registry::{
+    Mode, RegisterRequest, RegisteredSchema, Registry, RegistryEvent, RegistryState, SchemaInfo, SubjectVersion,
+    VersionSpec, SCHEMAS_TOPIC,
+};
+pub use schema::{ParsedSchema, SchemaDefinition, SchemaReference, SchemaType};
+pub use validation::ValidationError;
+
+/// A global schema id (Confluent: a positive 32-bit integer, dense from 1).
+pub type SchemaId = u32;
+
+/// Result alias of this crate.
+pub type Result<T, E = RegistryError> = std::result::Result<T, E>;

@@ -1,0 +1,431 @@
+//! The registry: a state machine ([`RegistryState`]) fed by events kept in the `_weft_schemas` topic, and
+//! the [`Registry`] service that turns Confluent API operations into those events.
+//!
+//! A write takes the writer lock, catches up with the log (so an append whose outcome was unknown is
+//! seen before deciding anything), plans the events against the state, appends them as one batch, and
+//! only then applies them. The state therefore never holds anything the log does not, and ids stay
+//! dense because planning and appending are serialized.
+//!
+//! One writer per log: two `Registry` instances appending to the same topic could both hand out the next
+//! id. (The embedded log locks its directory, so one server process is the writer.)
+//!
+//! # The Confluent REST API on this type
+//!
+//! | Endpoint | Method | Answer |
+//! |---|---|---|
+//! | `GET /schemas/types` | [`Registry::schema_types`] | `["AVRO","JSON"]` |
+//! | `GET /schemas?subjectPrefix&deleted&latestOnly` | [`Registry::schemas`] | `[RegisteredSchema]` |
+//! | `GET /schemas/ids/{id}` (and `/schema`) | [`Registry::schema_by_id`] | [`SchemaInfo`] (`maxId`: `state().max_id()`) |
+//! | `GET /schemas/ids/{id}/versions?deleted` | [`Registry::versions_of_id`] | `[SubjectVersion]` |
+//! | `GET /schemas/ids/{id}/subjects?deleted` | [`Registry::subjects_of_id`] | `[subject]` |
+//! | `GET /subjects?subjectPrefix&deleted` | [`Registry::subjects`] | `[subject]` |
+//! | `GET /subjects/{s}/versions?deleted` | [`Registry::versions`] | `[version]` |
+//! | `GET /subjects/{s}/versions/{v}?deleted` (and `/schema`) | [`Registry::version`] | [`RegisteredSchema`] |
+//! | `POST /subjects/{s}/versions?normalize` | [`Registry::register`] | [`crate::api::IdResponse`] |
+//! | `POST /subjects/{s}?deleted` | [`Registry::lookup`] | [`RegisteredSchema`] |
+//! | `DELETE /subjects/{s}?permanent` | [`Registry::delete_subject`] | `[version]` |
+//! | `DELETE /subjects/{s}/versions/{v}?permanent` | [`Registry::delete_version`] | `version` |
+//! | `GET /subjects/{s}/versions/{v}/referencedby` | [`Registry::referenced_by`] | `[id]` |
+//! | `POST /compatibility/subjects/{s}/versions[/{v}]?verbose` | [`Registry::check_compatibility`] | [`CompatibilityResult`] (drop `messages` unless verbose) |
+//! | `GET/PUT/DELETE /config[/{s}]?defaultToGlobal` | [`Registry::config`], [`Registry::set_config`], [`Registry::delete_config`] | [`crate::api::ConfigResponse`], [`crate::api::ConfigUpdate`] |
+//! | `GET/PUT/DELETE /mode[/{s}]?defaultToGlobal&force` | [`Registry::mode`], [`Registry::set_mode`], [`Registry::delete_mode`] | [`crate::api::ModeBody`] |
+//!
+//! `{v}` parses with [`VersionSpec::from_str`] (42202), levels and modes with `FromStr` (42203, 42204),
+//! and errors render with [`crate::api::ErrorBody::from_error`].
+mod event;
+mod state;
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+
+use serde::{Deserialize, Serialize};
+use weft_log::{EventLog, LogError, ReadLimits, TopicConfig};
+
+pub use event::RegistryEvent;
+pub use state::{Planned, RegistryState, VersionEntry};
+
+use crate::compat::{CompatibilityLevel, CompatibilityResult};
+use crate::schema::{ParsedSchema, SchemaDefinition, SchemaReference, SchemaType};
+use crate::{RegistryError, Result, SchemaId};
+
+/// The internal compacted topic holding the registry's events.
+pub const SCHEMAS_TOPIC: &str = "_weft_schemas";
+
+/// What a subject (or the whole registry) accepts (Confluent modes).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Mode {
+    #[default]
+    #[serde(rename = "READWRITE")]
+    ReadWrite,
+    #[serde(rename = "READONLY")]
+    ReadOnly,
+    #[serde(rename = "READONLY_OVERRIDE")]
+    ReadOnlyOverride,
+    /// Registration takes the schema id and version from the request, and skips compatibility checks.
+    #[serde(rename = "IMPORT")]
+    Import,
+}
+
+impl Mode {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Mode::ReadWrite => "READWRITE",
+            Mode::ReadOnly => "READONLY",
+            Mode::ReadOnlyOverride => "READONLY_OVERRIDE",
+            Mode::Import => "IMPORT",
+        }
+    }
+
+    fn is_read_only(&self) -> bool {
+        matches!(self, Mode::ReadOnly | Mode::ReadOnlyOverride)
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Mode {
+    type Err = RegistryError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "READWRITE" => Ok(Mode::ReadWrite),
+            "READONLY" => Ok(Mode::ReadOnly),
+            "READONLY_OVERRIDE" => Ok(Mode::ReadOnlyOverride),
+            "IMPORT" => Ok(Mode::Import),
+            _ => Err(RegistryError::InvalidMode(s.to_string())),
+        }
+    }
+}
+
+/// A version in a URL: a number, or `latest` (also `-1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionSpec {
+    Latest,
+    Number(u32),
+}
+
+impl FromStr for VersionSpec {
+    type Err = RegistryError;
+
+    /// Parses a URL segment; anything else than `latest`, `-1` or 1..=2^31-1 is 42202.
+    fn from_str(s: &str) -> Result<Self> {
+        if s.eq_ignore_ascii_case("latest") || s == "-1" {
+            return Ok(VersionSpec::Latest);
+        }
+        match s.parse::<u32>() {
+            Ok(n) if n >= 1 && n <= i32::MAX as u32 => Ok(VersionSpec::Number(n)),
+            _ => Err(RegistryError::InvalidVersion(s.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for VersionSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VersionSpec::Latest => f.write_str("latest"),
+            VersionSpec::Number(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// The body of `POST /subjects/{subject}/versions` (Confluent's `RegisterSchemaRequest`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterRequest {
+    pub schema: String,
+    #[serde(default)]
+    pub schema_type: SchemaType,
+    #[serde(default)]
+    pub references: Vec<SchemaReference>,
+    /// Only in IMPORT mode: the id to register the schema under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<SchemaId>,
+    /// Only in IMPORT mode (or equal to the next version): the version to register.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+}
+
+impl RegisterRequest {
+    pub fn new(definition: SchemaDefinition) -> Self {
+        RegisterRequest {
+            schema: definition.schema,
+            schema_type: definition.schema_type,
+            references: definition.references,
+            id: None,
+            version: None,
+        }
+    }
+
+    pub fn definition(&self) -> SchemaDefinition {
+        SchemaDefinition {
+            schema_type: self.schema_type,
+            schema: self.schema.clone(),
+            references: self.references.clone(),
+        }
+    }
+}
+
+impl From<SchemaDefinition> for RegisterRequest {
+    fn from(definition: SchemaDefinition) -> Self {
+        RegisterRequest::new(definition)
+    }
+}
+
+fn is_avro(schema_type: &SchemaType) -> bool {
+    *schema_type == SchemaType::Avro
+}
+
+/// A version of a subject, as `GET /subjects/{subject}/versions/{version}` answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisteredSchema {
+    pub subject: String,
+    pub version: u32,
+    pub id: SchemaId,
+    #[serde(default, skip_serializing_if = "is_avro")]
+    pub schema_type: SchemaType,
+    pub schema: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<SchemaReference>,
+}
+
+/// A schema by id, as `GET /schemas/ids/{id}` answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SchemaInfo {
+    #[serde(default, skip_serializing_if = "is_avro")]
+    pub schema_type: SchemaType,
+    pub schema: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<SchemaReference>,
+}
+
+impl From<&SchemaDefinition> for SchemaInfo {
+    fn from(definition: &SchemaDefinition) -> Self {
+        SchemaInfo {
+            schema_type: definition.schema_type,
+            schema: definition.schema.clone(),
+            references: definition.references.clone(),
+        }
+    }
+}
+
+/// A subject and version, as `GET /schemas/ids/{id}/versions` lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubjectVersion {
+    pub subject: String,
+    pub version: u32,
+}
+
+/// The schema registry service over an event log. Cheap to share (`Arc<Registry>`); every method may
+/// block on the log, so async callers use a blocking thread pool.
+pub struct Registry {
+    log: Arc<dyn EventLog>,
+    state: RwLock<RegistryState>,
+    /// The next log offset to apply; held while planning and appending, which serializes writes.
+    writer: Mutex<u64>,
+}
+
+impl Registry {
+    /// Opens the registry on `log`, creating `_weft_schemas` when missing and rebuilding the state from it.
+    pub fn open(log: Arc<dyn EventLog>) -> Result<Registry> {
+        match log.create_topic(SCHEMAS_TOPIC, TopicConfig::compacted(1)) {
+            Ok(_) | Err(LogError::TopicExists(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let registry = Registry { log, state: RwLock::new(RegistryState::new()), writer: Mutex::new(0) };
+        {
+            let mut next_offset = registry.writer.lock().unwrap_or_else(|e| e.into_inner());
+            registry.catch_up(&mut next_offset)?;
+        }
+        Ok(registry)
+    }
+
+    /// Read access to the state, for queries this type does not wrap. Writes wait while the guard lives:
+    /// drop it before calling a method that writes, or that thread deadlocks.
+    pub fn state(&self) -> RwLockReadGuard<'_, RegistryState> {
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Applies every record from `next_offset` up to the log's high watermark.
+    fn catch_up(&self, next_offset: &mut u64) -> Result<()> {
+        loop {
+            let read = match self.log.read(SCHEMAS_TOPIC, 0, *next_offset, ReadLimits::default()) {
+                Ok(read) => read,
+                // Records before the log start are gone (nothing of ours removes them, but be safe).
+                Err(LogError::OffsetOutOfRange { earliest, .. }) if earliest > *next_offset => {
+                    *next_offset = earliest;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if !read.records.is_empty() {
+                let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+                for record in &read.records {
+                    let event = RegistryEvent::from_record(record.key.as_deref(), record.value.as_deref())
+                        .map_err(|e| RegistryError::Store(format!("{SCHEMAS_TOPIC} offset {}: {e}", record.offset)))?;
+                    state.apply(&event);
+                }
+            }
+            let done = read.records.is_empty() || read.next_offset >= read.high_watermark;
+            *next_offset = read.next_offset.max(*next_offset);
+            if done {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Plans a command against the current state, makes its events durable, then applies them.
+    fn write<T>(&self, plan: impl FnOnce(&RegistryState) -> Result<Planned<T>>) -> Result<T> {
+        let mut next_offset = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        self.catch_up(&mut next_offset)?;
+        let (output, events) = plan(&self.state())?;
+        if events.is_empty() {
+            return Ok(output);
+        }
+        let records = events.iter().map(RegistryEvent::to_record).collect();
+        let appended = self.log.append(SCHEMAS_TOPIC, 0, records)?;
+        if appended.base_offset == *next_offset {
+            let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+            for event in &events {
+                state.apply(event);
+            }
+            *next_offset = appended.last_offset + 1;
+        } else {
+            // Someone else appended in between: replay the log in its order, our batch included.
+            self.catch_up(&mut next_offset)?;
+        }
+        Ok(output)
+    }
+
+    // ----- schemas -----
+
+    /// `GET /schemas/types`.
+    pub fn schema_types(&self) -> Vec<SchemaType> {
+        SchemaType::supported().to_vec()
+    }
+
+    /// `GET /schemas/ids/{id}` (40403 when unknown or only hard-deleted versions used it).
+    pub fn schema_by_id(&self, id: SchemaId) -> Result<SchemaInfo> {
+        self.state().schema_by_id(id)
+    }
+
+    /// The compiled schema of an id, to validate or decode payloads framed with it.
+    pub fn parsed_schema(&self, id: SchemaId) -> Result<Arc<ParsedSchema>> {
+        self.state().parsed_schema(id)
+    }
+
+    /// `GET /schemas/ids/{id}/versions?deleted=`.
+    pub fn versions_of_id(&self, id: SchemaId, include_deleted: bool) -> Result<Vec<SubjectVersion>> {
+        self.state().versions_of_id(id, include_deleted)
+    }
+
+    /// `GET /schemas/ids/{id}/subjects?deleted=`.
+    pub fn subjects_of_id(&self, id: SchemaId, include_deleted: bool) -> Result<Vec<String>> {
+        self.state().subjects_of_id(id, include_deleted)
+    }
+
+    // ----- subjects -----
+
+    /// `GET /subjects?subjectPrefix=&deleted=`.
+    pub fn subjects(&self, prefix: Option<&str>, include_deleted: bool) -> Vec<String> {
+        self.state().subjects(prefix, include_deleted)
+    }
+
+    /// `GET /schemas?subjectPrefix=&deleted=&latestOnly=`.
+    pub fn schemas(&self, prefix: Option<&str>, include_deleted: bool, latest_only: bool) -> Vec<RegisteredSchema> {
+        self.state().schemas(prefix, include_deleted, latest_only)
+    }
+
+    /// `GET /subjects/{subject}/versions?deleted=`.
+    pub fn versions(&self, subject: &str, include_deleted: bool) -> Result<Vec<u32>> {
+        self.state().versions(subject, include_deleted)
+    }
+
+    /// `GET /subjects/{subject}/versions/{version}?deleted=` (and `/schema` is its `schema` field).
+    pub fn version(&self, subject: &str, version: VersionSpec, include_deleted: bool) -> Result<RegisteredSchema> {
+        self.state().version(subject, version, include_deleted)
+    }
+
+    /// `POST /subjects/{subject}/versions`: registers a schema and returns its global id. Registering a
+    /// schema the subject already has returns its id again; the text is always normalized, so
+    /// `normalize=true` needs nothing more.
+    pub fn register(&self, subject: &str, request: &RegisterRequest) -> Result<SchemaId> {
+        self.write(|state| state.plan_register(subject, request))
+    }
+
+    /// `POST /subjects/{subject}?deleted=`: which version of the subject holds this schema.
+    pub fn lookup(&self, subject: &str, schema: &SchemaDefinition, include_deleted: bool) -> Result<RegisteredSchema> {
+        self.state().lookup(subject, schema, include_deleted)
+    }
+
+    /// `DELETE /subjects/{subject}?permanent=`: the deleted versions.
+    pub fn delete_subject(&self, subject: &str, permanent: bool) -> Result<Vec<u32>> {
+        self.write(|state| state.plan_delete_subject(subject, permanent))
+    }
+
+    /// `DELETE /subjects/{subject}/versions/{version}?permanent=`: the deleted version.
+    pub fn delete_version(&self, subject: &str, version: VersionSpec, permanent: bool) -> Result<u32> {
+        self.write(|state| state.plan_delete_version(subject, version, permanent))
+    }
+
+    /// `GET /subjects/{subject}/versions/{version}/referencedby`.
+    pub fn referenced_by(&self, subject: &str, version: VersionSpec) -> Result<Vec<SchemaId>> {
+        self.state().referenced_by(subject, version)
+    }
+
+    // ----- compatibility -----
+
+    /// `POST /compatibility/subjects/{subject}/versions/{version}` (`Some`) or `.../versions` (`None`);
+    /// the messages are the verbose answer.
+    pub fn check_compatibility(
+        &self,
+        subject: &str,
+        version: Option<VersionSpec>,
+        schema: &SchemaDefinition,
+    ) -> Result<CompatibilityResult> {
+        self.state().check_compatibility(subject, version, schema)
+    }
+
+    // ----- config -----
+
+    /// `GET /config` (`None`) or `GET /config/{subject}?defaultToGlobal=`.
+    pub fn config(&self, subject: Option<&str>, default_to_global: bool) -> Result<CompatibilityLevel> {
+        self.state().config(subject, default_to_global)
+    }
+
+    /// `PUT /config` or `PUT /config/{subject}`.
+    pub fn set_config(&self, subject: Option<&str>, level: CompatibilityLevel) -> Result<CompatibilityLevel> {
+        self.write(|state| state.plan_set_config(subject, level))
+    }
+
+    /// `DELETE /config` or `DELETE /config/{subject}`: the level that was set.
+    pub fn delete_config(&self, subject: Option<&str>) -> Result<CompatibilityLevel> {
+        self.write(|state| state.plan_delete_config(subject))
+    }
+
+    // ----- mode -----
+
+    /// `GET /mode` (`None`) or `GET /mode/{subject}?defaultToGlobal=`.
+    pub fn mode(&self, subject: Option<&str>, default_to_global: bool) -> Result<Mode> {
+        self.state().mode(subject, default_to_global)
+    }
+
+    /// `PUT /mode[/{subject}]?force=`.
+    pub fn set_mode(&self, subject: Option<&str>, mode: Mode, force: bool) -> Result<Mode> {
+        self.write(|state| state.plan_set_mode(subject, mode, force))
+    }
+
+    /// `DELETE /mode[/{subject}]`: the mode that was set.
+    pub fn delete_mode(&self, subject: Option<&str>) -> Result<Mode> {
+        self.write(|state| state.plan_delete_mode(subject))
+    }
+}
+
+#[cfg(test)]
+mod tests;
