@@ -33,6 +33,7 @@ pub mod api;
 pub mod avro;
 pub mod compat;
 mod error;
+mod fields;
 pub mod json_schema;
 mod json_util;
 pub mod registry;
@@ -44,6 +45,7 @@ pub mod wire;
 
 pub use compat::{CompatibilityLevel, CompatibilityResult};
 pub use error::RegistryError;
+pub use fields::{field_summaries, FieldSummary};
 pub use registry::{
     Mode, RegisterRequest, RegisteredSchema, Registry, RegistryEvent, RegistryState, SchemaInfo, SubjectVersion,
     VersionSpec, SCHEMAS_TOPIC,

@@ -21,6 +21,10 @@ pub enum ServerError {
     Serve(std::io::Error),
     #[error("the event log failed: {0}")]
     Log(#[from] LogError),
+    #[error("the schema registry failed to start: {0}")]
+    Registry(#[from] weft_registry::RegistryError),
+    #[error("the catalog failed to start: {0}")]
+    Catalog(#[from] weft_catalog::CatalogError),
     #[error("the server thread failed: {0}")]
     Thread(String),
 }

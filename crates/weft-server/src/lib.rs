@@ -25,6 +25,7 @@ pub mod api;
 pub mod config;
 pub mod error;
 pub mod metrics;
+pub mod schemas;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -40,7 +41,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use weft_catalog::Catalog;
 use weft_log::{EmbeddedLog, EventLog};
+use weft_registry::Registry;
 
 pub use config::{ConfigLayer, FsyncPolicy, ServerConfig};
 pub use error::{ApiError, ErrorCode, ServerError};
@@ -50,6 +53,10 @@ pub use metrics::Metrics;
 #[derive(Clone)]
 pub struct AppState {
     pub log: Arc<dyn EventLog>,
+    /// The schema registry, served under `/registry` with the Confluent REST API.
+    pub registry: Arc<Registry>,
+    /// The stream catalog: domains and data products.
+    pub catalog: Arc<Catalog>,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
     /// Picks the partition for a produce request's records that have neither key nor partition.
@@ -66,9 +73,11 @@ pub struct Limits {
 }
 
 impl AppState {
-    pub fn new(log: Arc<dyn EventLog>, limits: Limits) -> Self {
+    pub fn new(log: Arc<dyn EventLog>, registry: Arc<Registry>, catalog: Arc<Catalog>, limits: Limits) -> Self {
         AppState {
             log,
+            registry,
+            catalog,
             metrics: Arc::new(Metrics::default()),
             limits,
             round_robin: Arc::new(AtomicU32::new(0)),
@@ -97,6 +106,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/groups/{group}/offsets", get(groups::list).post(groups::commit))
         .route("/health", get(health))
         .route("/metrics", get(render_metrics))
+        .merge(api::catalog::routes())
+        .nest("/registry", api::registry::routes())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
@@ -170,12 +181,21 @@ impl Server {
             .await
             .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
         let options = config.log_options();
-        let log = tokio::task::spawn_blocking(move || EmbeddedLog::open(options))
-            .await
-            .map_err(|e| ServerError::Thread(e.to_string()))??;
+        // The platform's state is rebuilt from the log: the registry first, since the catalog reads
+        // schemas while it indexes.
+        let (log, registry, catalog) = tokio::task::spawn_blocking(move || {
+            let log = EmbeddedLog::open(options)?;
+            let shared: Arc<dyn EventLog> = log.clone();
+            let registry = Arc::new(Registry::open(shared.clone())?);
+            let lookup = Arc::new(schemas::RegistrySchemas::new(registry.clone()));
+            let catalog = Arc::new(Catalog::open(shared, lookup)?);
+            Ok::<_, ServerError>((log, registry, catalog))
+        })
+        .await
+        .map_err(|e| ServerError::Thread(e.to_string()))??;
         let limits =
             Limits { max_body_bytes: config.max_body_bytes, max_records_per_request: config.max_records_per_request };
-        let state = AppState::new(log.clone(), limits);
+        let state = AppState::new(log.clone(), registry, catalog, limits);
         Ok(Server { listener, log, state })
     }
 

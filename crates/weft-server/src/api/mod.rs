@@ -4,9 +4,11 @@
 //! query parameter, a body over the limit, malformed JSON) is an [`ApiError`] with a message that says
 //! which parameter or field is wrong.
 
+pub mod catalog;
 pub mod codec;
 pub mod groups;
 pub mod records;
+pub mod registry;
 pub mod topics;
 
 use crate::error::{ApiError, ErrorCode};

@@ -1,0 +1,183 @@
+//! A flat list of a schema's fields (dotted paths, types, docs): what the catalog searches and what
+//! field-level lineage names. Read from the schema text, so it works for every format alike.
+
+use serde_json::Value;
+
+use crate::SchemaType;
+
+/// One field of a schema; nested fields use dotted paths (`address.city`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldSummary {
+    pub path: String,
+    /// The type as the schema language writes it (`string`, `long`, `record Address`, `array<string>`...).
+    pub type_name: String,
+    pub doc: Option<String>,
+}
+
+/// Nesting deeper than this is not listed (recursive types would never end).
+const MAX_DEPTH: usize = 8;
+
+/// The fields of a schema text of the given type; empty when the text is not an object schema.
+pub fn field_summaries(schema_type: SchemaType, schema: &str) -> Vec<FieldSummary> {
+    let Ok(value) = serde_json::from_str::<Value>(schema) else { return Vec::new() };
+    let mut out = Vec::new();
+    match schema_type {
+        SchemaType::Avro => avro_fields(&value, "", 0, &mut out),
+        SchemaType::Json => json_fields(&value, "", 0, &mut out),
+        // Protobuf schemas are not JSON; they are refused at registration until supported.
+        SchemaType::Protobuf => {}
+    }
+    out
+}
+
+fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+/// The record inside an Avro type, looking through unions with null (optional records).
+fn avro_record(ty: &Value) -> Option<&Value> {
+    match ty {
+        Value::Object(o) if o.get("type").and_then(Value::as_str) == Some("record") => Some(ty),
+        Value::Array(branches) => {
+            let non_null: Vec<&Value> = branches.iter().filter(|b| b.as_str() != Some("null")).collect();
+            match non_null.as_slice() {
+                [single] => avro_record(single),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn avro_type_name(ty: &Value) -> String {
+    match ty {
+        Value::String(s) => s.clone(),
+        Value::Array(branches) => {
+            let names: Vec<String> = branches.iter().map(avro_type_name).collect();
+            format!("union<{}>", names.join(", "))
+        }
+        Value::Object(o) => {
+            let kind = o.get("type").and_then(Value::as_str).unwrap_or("unknown");
+            if let Some(logical) = o.get("logicalType").and_then(Value::as_str) {
+                return format!("{kind}({logical})");
+            }
+            match kind {
+                "array" => format!("array<{}>", o.get("items").map_or_else(String::new, avro_type_name)),
+                "map" => format!("map<{}>", o.get("values").map_or_else(String::new, avro_type_name)),
+                "record" | "enum" | "fixed" => {
+                    format!("{kind} {}", o.get("name").and_then(Value::as_str).unwrap_or_default())
+                }
+                other => other.to_string(),
+            }
+        }
+        _ => "unknown".to_string(),
+    }
+}
+
+fn avro_fields(schema: &Value, prefix: &str, depth: usize, out: &mut Vec<FieldSummary>) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    let Some(record) = avro_record(schema) else { return };
+    let Some(fields) = record.get("fields").and_then(Value::as_array) else { return };
+    for field in fields {
+        let Some(name) = field.get("name").and_then(Value::as_str) else { continue };
+        let ty = field.get("type").unwrap_or(&Value::Null);
+        let path = join(prefix, name);
+        out.push(FieldSummary {
+            path: path.clone(),
+            type_name: avro_type_name(ty),
+            doc: field.get("doc").and_then(Value::as_str).map(str::to_string),
+        });
+        avro_fields(ty, &path, depth + 1, out);
+    }
+}
+
+fn json_type_name(schema: &Value) -> String {
+    match schema.get("type") {
+        Some(Value::String(s)) if s == "array" => {
+            format!("array<{}>", schema.get("items").map_or_else(|| "any".to_string(), json_type_name))
+        }
+        Some(Value::String(s)) => match schema.get("format").and_then(Value::as_str) {
+            Some(format) => format!("{s}({format})"),
+            None => s.clone(),
+        },
+        Some(Value::Array(types)) => {
+            types.iter().filter_map(Value::as_str).filter(|t| *t != "null").collect::<Vec<_>>().join("|")
+        }
+        _ if schema.get("$ref").is_some() => "ref".to_string(),
+        _ if schema.get("properties").is_some() => "object".to_string(),
+        _ => "any".to_string(),
+    }
+}
+
+fn json_fields(schema: &Value, prefix: &str, depth: usize, out: &mut Vec<FieldSummary>) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else { return };
+    for (name, property) in properties {
+        let path = join(prefix, name);
+        out.push(FieldSummary {
+            path: path.clone(),
+            type_name: json_type_name(property),
+            doc: property.get("description").and_then(Value::as_str).map(str::to_string),
+        });
+        json_fields(property, &path, depth + 1, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths(fields: &[FieldSummary]) -> Vec<(&str, &str, Option<&str>)> {
+        fields.iter().map(|f| (f.path.as_str(), f.type_name.as_str(), f.doc.as_deref())).collect()
+    }
+
+    #[test]
+    fn avro_fields_are_flattened_with_types_and_docs() {
+        let schema = r#"{"type":"record","name":"Order","fields":[
+            {"name":"id","type":"string","doc":"order id"},
+            {"name":"placed","type":{"type":"long","logicalType":"timestamp-millis"}},
+            {"name":"address","type":["null",{"type":"record","name":"Address","fields":[{"name":"city","type":"string"}]}]},
+            {"name":"items","type":{"type":"array","items":"string"}}]}"#;
+        assert_eq!(
+            paths(&field_summaries(SchemaType::Avro, schema)),
+            vec![
+                ("id", "string", Some("order id")),
+                ("placed", "long(timestamp-millis)", None),
+                ("address", "union<null, record Address>", None),
+                ("address.city", "string", None),
+                ("items", "array<string>", None),
+            ]
+        );
+    }
+
+    #[test]
+    fn json_schema_properties_are_flattened() {
+        let schema = r#"{"type":"object","properties":{
+            "id":{"type":"string","description":"order id"},
+            "amount":{"type":["number","null"]},
+            "customer":{"type":"object","properties":{"email":{"type":"string","format":"email"}}}}}"#;
+        assert_eq!(
+            paths(&field_summaries(SchemaType::Json, schema)),
+            vec![
+                ("amount", "number", None),
+                ("customer", "object", None),
+                ("customer.email", "string(email)", None),
+                ("id", "string", Some("order id")),
+            ]
+        );
+    }
+
+    #[test]
+    fn non_object_schemas_have_no_fields() {
+        assert!(field_summaries(SchemaType::Avro, r#""string""#).is_empty());
+        assert!(field_summaries(SchemaType::Json, "not json").is_empty());
+    }
+}
