@@ -11,22 +11,10 @@ use std::time::Duration;
 
 use weft_log::EventLog;
 
-const TOPIC: &str = "crash";
-const PARTITIONS: u32 = 2;
+#[path = "../src/bin/weft-log-crash-writer/content.rs"]
+mod content;
 
-// Must match `expected_value` in src/bin/weft-log-crash-writer.rs.
-fn expected_value(partition: u32, offset: u64) -> Vec<u8> {
-    let mut x = (u64::from(partition) << 48) ^ offset.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    let len = 16 + (offset % 300) as usize;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
+use content::{expected_value, PARTITIONS, TOPIC};
 
 #[test]
 fn acknowledged_records_survive_sigkill() {

@@ -10,22 +10,9 @@ use std::time::Duration;
 
 use weft_log::{Durability, EmbeddedLog, EventLog, LogOptions, Record, TopicConfig};
 
-const TOPIC: &str = "crash";
-const PARTITIONS: u32 = 2;
+mod content;
 
-/// The content every record at `offset` of `partition` must have.
-fn expected_value(partition: u32, offset: u64) -> Vec<u8> {
-    let mut x = (u64::from(partition) << 48) ^ offset.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    let len = 16 + (offset % 300) as usize;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
+use content::{expected_value, PARTITIONS, TOPIC};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
