@@ -139,8 +139,9 @@ fn active_segment(dir: &Path) -> PathBuf {
     segments_of(dir, "t", 0, "log").pop().unwrap()
 }
 
-#[test]
-fn a_torn_tail_is_truncated_and_appends_continue() {
+/// A closed log whose topic `t` holds 10 batches of 3 records in one segment: the records, the
+/// segment file and its length, ready to be damaged.
+fn closed_log_of_ten_batches() -> (tempfile::TempDir, Vec<weft_log::StoredRecord>, PathBuf, u64) {
     let dir = tempfile::tempdir().unwrap();
     let log = common::open(dir.path());
     log.create_topic("t", TopicConfig::default()).unwrap();
@@ -149,6 +150,12 @@ fn a_torn_tail_is_truncated_and_appends_continue() {
     drop(log);
     let path = active_segment(dir.path());
     let len = std::fs::metadata(&path).unwrap().len();
+    (dir, before, path, len)
+}
+
+#[test]
+fn a_torn_tail_is_truncated_and_appends_continue() {
+    let (dir, before, path, len) = closed_log_of_ten_batches();
     // Cut the last batch in half, and add junk that looks like nothing.
     OpenOptions::new().write(true).open(&path).unwrap().set_len(len - 20).unwrap();
     let log = common::open(dir.path());
@@ -164,14 +171,7 @@ fn a_torn_tail_is_truncated_and_appends_continue() {
 
 #[test]
 fn flipped_bytes_at_the_tail_are_never_served() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = common::open(dir.path());
-    log.create_topic("t", TopicConfig::default()).unwrap();
-    fill(&log, "t", 10, 3);
-    let before = common::read_all(&*log, "t", 0);
-    drop(log);
-    let path = active_segment(dir.path());
-    let len = std::fs::metadata(&path).unwrap().len();
+    let (dir, before, path, len) = closed_log_of_ten_batches();
     let mut file = OpenOptions::new().write(true).read(true).open(&path).unwrap();
     file.seek(SeekFrom::Start(len - 5)).unwrap();
     file.write_all(b"XXXX").unwrap();
