@@ -1,0 +1,329 @@
+//! Streaming SQL benchmarks (no criterion): `cargo bench -p weft-sql --bench sql [-- NAME]`.
+//!
+//! - `filter_project`: decode + WHERE + projection + encode of 200-byte JSON events, one core,
+//!   operator path (goal: 1M events/s);
+//! - `tumbling_count_sum`: tumbling-window COUNT/SUM by key over the same events (goal: 300k/s);
+//! - `stream_table_join`: a stream enriched from a 1000-row table;
+//! - `end_to_end`: a persistent filter query through the embedded log (read, process, append, commit);
+//! - `latency`: produce one record, wait for the derived record (background query thread), p50/p99.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use weft_log::{Durability, EmbeddedLog, EventLog, LogOptions, Record, StoredRecord};
+use weft_sql::metastore::{Decoded, SourceDef};
+use weft_sql::parser::parse_statements;
+use weft_sql::plan::{plan_query, PlannedQuery, Purpose};
+use weft_sql::runtime::{Change, Origin, RowSink};
+use weft_sql::types::Value;
+use weft_sql::{ast::Statement, Engine, EngineOptions, StartFrom};
+
+const EVENTS: usize = 1_000_000;
+
+fn event(i: usize) -> Vec<u8> {
+    let status = if i.is_multiple_of(4) { 404 } else { 200 };
+    let country = ["DE", "FR", "US", "BR"][i % 4 / 2 + usize::from(i.is_multiple_of(3))];
+    format!(
+        r#"{{"user":"user-{:05}","ts":{},"url":"/products/category-{}/item-{:06}","status":{},"bytes":{},"country":"{}","agent":"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)"}}"#,
+        i % 1000,
+        1_600_000_000_000i64 + i as i64 * 10,
+        i % 17,
+        i,
+        status,
+        1000 + i % 5000,
+        country
+    )
+    .into_bytes()
+}
+
+fn records(n: usize) -> Vec<StoredRecord> {
+    (0..n)
+        .map(|i| StoredRecord {
+            offset: i as u64,
+            timestamp: 1_600_000_000_000 + i as i64 * 10,
+            key: Some(format!("user-{:05}", i % 1000).into_bytes()),
+            value: Some(event(i)),
+            headers: Vec::new(),
+        })
+        .collect()
+}
+
+const DDL: &str =
+    "CREATE STREAM PAGEVIEWS (ID STRING KEY, USER STRING, TS BIGINT, URL STRING, STATUS INT, BYTES BIGINT, \
+                   COUNTRY STRING, AGENT STRING) WITH (kafka_topic='pageviews', value_format='JSON', partitions=1);";
+
+fn source() -> SourceDef {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = EmbeddedLog::open(LogOptions::new(dir.path())).expect("log");
+    let engine = Engine::open(log, EngineOptions { background: false, ..EngineOptions::default() }).expect("engine");
+    engine.execute(DDL).expect("ddl");
+    engine.source("PAGEVIEWS").expect("source")
+}
+
+fn plan(sql: &str, source: &SourceDef) -> PlannedQuery {
+    let stmt = parse_statements(sql).expect("parse").remove(0).statement;
+    let query = match stmt {
+        Statement::Query(q) => q,
+        Statement::CreateAsSelect(c) => c.query,
+        other => panic!("not a query: {other:?}"),
+    };
+    let s = source.clone();
+    plan_query(&query, &move |_| Ok(s.clone()), Purpose::Persistent, Some("OUT")).expect("plan")
+}
+
+/// Encodes each change's value as the output topic would (JSON), and counts.
+struct EncodeSink {
+    count: usize,
+    bytes: usize,
+    columns: Vec<weft_sql::format::Column>,
+}
+
+impl RowSink for EncodeSink {
+    fn emit(&mut self, change: Change<'_>, _origin: Origin) -> weft_sql::Result<()> {
+        let mut buf = Vec::with_capacity(128);
+        buf.push(b'{');
+        for (i, (col, v)) in self.columns.iter().zip(change.cols.iter()).enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            weft_sql::format::write_json_str(&mut buf, &col.name);
+            buf.push(b':');
+            let v: &Value = v;
+            weft_sql::format::write_json(&mut buf, v, &col.ty);
+        }
+        buf.push(b'}');
+        self.bytes += buf.len();
+        self.count += 1;
+        Ok(())
+    }
+}
+
+fn run_operator(name: &str, sql: &str, inputs: &[StoredRecord], goal: f64) {
+    let source = source();
+    let planned = plan(sql, &source);
+    let columns =
+        planned.columns.iter().map(|c| weft_sql::format::Column { name: c.name.clone(), ty: c.ty.clone() }).collect();
+    let mut operator = planned.operator;
+    let mut reader = source.reader().expect("reader");
+    if let Some(mask) = operator.needed_columns(0, source.row_width()) {
+        reader.set_needed(&mask);
+    }
+    let mut sink = EncodeSink { count: 0, bytes: 0, columns };
+    let mut row = Vec::new();
+    let start = Instant::now();
+    for rec in inputs {
+        let origin = Origin { input: 0, partition: 0, offset: rec.offset };
+        let decoded = reader.decode(rec, 0, &mut row).expect("decode");
+        operator.process(0, &row, decoded, origin, &mut sink).expect("process");
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let rate = inputs.len() as f64 / secs;
+    println!(
+        "{name}: {} events in {:.3}s = {:.0} events/s ({:.0}% of the {:.0}/s goal); {} rows out, {:.1} MB out",
+        inputs.len(),
+        secs,
+        rate,
+        rate / goal * 100.0,
+        goal,
+        sink.count,
+        sink.bytes as f64 / 1e6
+    );
+}
+
+fn decode_only(inputs: &[StoredRecord]) {
+    let source = source();
+    let reader = source.reader().expect("reader");
+    let mut row = Vec::new();
+    let start = Instant::now();
+    let mut n = 0;
+    for rec in inputs {
+        if reader.decode(rec, 0, &mut row).expect("decode") == Decoded::Row {
+            n += 1;
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!("decode_only: {n} events in {secs:.3}s = {:.0} events/s", n as f64 / secs);
+}
+
+fn tmp_log() -> (tempfile::TempDir, Arc<EmbeddedLog>) {
+    let shm = std::path::Path::new("/dev/shm");
+    let dir = if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() }.expect("tempdir");
+    let mut options = LogOptions::new(dir.path());
+    options.durability = Durability::GroupCommit { interval: Duration::from_millis(2) };
+    let log = EmbeddedLog::open(options).expect("log");
+    (dir, log)
+}
+
+fn end_to_end(n: usize) {
+    let (_dir, log) = tmp_log();
+    let engine = Engine::open(
+        log.clone(),
+        EngineOptions { background: false, default_offset_reset: StartFrom::Earliest, ..EngineOptions::default() },
+    )
+    .expect("engine");
+    engine.execute(DDL).expect("ddl");
+    let mut batch = Vec::new();
+    for i in 0..n {
+        batch.push(Record {
+            key: Some(format!("user-{:05}", i % 1000).into_bytes()),
+            value: Some(event(i)),
+            headers: Vec::new(),
+            timestamp: Some(1_600_000_000_000 + i as i64),
+        });
+        if batch.len() == 5000 {
+            log.append("pageviews", 0, std::mem::take(&mut batch)).expect("append");
+        }
+    }
+    if !batch.is_empty() {
+        log.append("pageviews", 0, batch).expect("append");
+    }
+    engine
+        .execute("CREATE STREAM OUT AS SELECT ID, URL, BYTES * 2 AS B2 FROM PAGEVIEWS WHERE STATUS = 200 AND COUNTRY = 'DE';")
+        .expect("csas");
+    let start = Instant::now();
+    let consumed = engine.run_until_idle().expect("run");
+    let secs = start.elapsed().as_secs_f64();
+    let out = log.offsets("OUT", 0).expect("offsets").1;
+    println!(
+        "end_to_end (log read + filter/project + append + commit): {consumed} events in {secs:.3}s = {:.0} events/s, {out} written",
+        consumed as f64 / secs
+    );
+}
+
+fn latency(samples: usize) {
+    let (_dir, log) = tmp_log();
+    let engine =
+        Engine::open(log.clone(), EngineOptions { background: true, ..EngineOptions::default() }).expect("engine");
+    engine.execute(DDL).expect("ddl");
+    engine.execute("CREATE STREAM OUT AS SELECT ID, URL FROM PAGEVIEWS WHERE STATUS = 200;").expect("csas");
+    let mut rx = log.subscribe("OUT", 0).expect("subscribe");
+    let mut lat = Vec::with_capacity(samples);
+    let mut expected = log.offsets("OUT", 0).expect("offsets").1;
+    for i in 0..samples {
+        let start = Instant::now();
+        log.append(
+            "pageviews",
+            0,
+            vec![Record {
+                key: Some(b"k".to_vec()),
+                value: Some(event(i * 4 + 1)),
+                headers: Vec::new(),
+                timestamp: None,
+            }],
+        )
+        .expect("append");
+        expected += 1;
+        loop {
+            if *rx.borrow_and_update() >= expected {
+                break;
+            }
+            weft_sql::runtime::wait_for_change(std::slice::from_mut(&mut rx), Duration::from_millis(100));
+            if start.elapsed() > Duration::from_secs(5) {
+                panic!("no output after 5s");
+            }
+        }
+        lat.push(start.elapsed());
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    lat.sort();
+    let p = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)].as_secs_f64() * 1000.0;
+    println!(
+        "latency produce -> derived record ({samples} samples, group commit 2 ms, both appends durable): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        p(0.5),
+        p(0.99),
+        p(1.0)
+    );
+    engine.shutdown();
+}
+
+fn join_bench(n: usize) {
+    let (_dir, log) = tmp_log();
+    let engine = Engine::open(
+        log.clone(),
+        EngineOptions { background: false, default_offset_reset: StartFrom::Earliest, ..EngineOptions::default() },
+    )
+    .expect("engine");
+    engine.execute(DDL).expect("ddl");
+    let r = engine.execute(
+        "CREATE TABLE USERS (ID STRING PRIMARY KEY, NAME STRING, TIER STRING) WITH (kafka_topic='users', value_format='JSON', partitions=1);",
+    );
+    r.expect("table");
+    let users: Vec<Record> = (0..1000)
+        .map(|i| Record {
+            key: Some(format!("user-{i:05}").into_bytes()),
+            value: Some(format!(r#"{{"NAME":"name {i}","TIER":"gold"}}"#).into_bytes()),
+            headers: Vec::new(),
+            timestamp: Some(0),
+        })
+        .collect();
+    log.append("users", 0, users).expect("users");
+    let mut batch = Vec::new();
+    for i in 0..n {
+        batch.push(Record {
+            key: Some(format!("user-{:05}", i % 1000).into_bytes()),
+            value: Some(event(i)),
+            headers: Vec::new(),
+            timestamp: Some(1_600_000_000_000 + i as i64),
+        });
+        if batch.len() == 5000 {
+            log.append("pageviews", 0, std::mem::take(&mut batch)).expect("append");
+        }
+    }
+    if !batch.is_empty() {
+        log.append("pageviews", 0, batch).expect("append");
+    }
+    match engine.execute(
+        "CREATE STREAM ENRICHED AS SELECT P.ID AS ID, P.URL, U.NAME, U.TIER FROM PAGEVIEWS P JOIN USERS U ON P.ID = U.ID;",
+    ) {
+        Ok(_) => {}
+        Err(e) => {
+            println!("stream_table_join: not available ({e})");
+            return;
+        }
+    }
+    let start = Instant::now();
+    let consumed = engine.run_until_idle().expect("run");
+    let secs = start.elapsed().as_secs_f64();
+    let out = log.offsets("ENRICHED", 0).expect("offsets").1;
+    println!(
+        "stream_table_join (through the log): {consumed} records in {secs:.3}s = {:.0} records/s, {out} joined rows",
+        consumed as f64 / secs
+    );
+}
+
+fn main() {
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let want = |name: &str| filter.as_ref().is_none_or(|f| name.contains(f.as_str()));
+    let inputs = records(EVENTS);
+    let avg = inputs.iter().map(|r| r.value.as_ref().map_or(0, Vec::len)).sum::<usize>() / inputs.len();
+    println!("{} events of {avg} bytes on average", inputs.len());
+    if want("decode_only") {
+        decode_only(&inputs);
+    }
+    if want("filter_project") {
+        run_operator(
+            "filter_project",
+            "CREATE STREAM OUT AS SELECT ID, URL, BYTES * 2 AS B2 FROM PAGEVIEWS WHERE STATUS = 200 AND COUNTRY = 'DE';",
+            &inputs,
+            1_000_000.0,
+        );
+    }
+    if want("tumbling_count_sum") {
+        run_operator(
+            "tumbling_count_sum",
+            "CREATE TABLE OUT AS SELECT ID, COUNT(*) AS C, SUM(BYTES) AS B FROM PAGEVIEWS WINDOW TUMBLING (SIZE 1 MINUTE) \
+             GROUP BY ID;",
+            &inputs,
+            300_000.0,
+        );
+    }
+    if want("end_to_end") {
+        end_to_end(300_000);
+    }
+    if want("stream_table_join") {
+        join_bench(300_000);
+    }
+    if want("latency") {
+        latency(300);
+    }
+}

@@ -1,0 +1,1262 @@
+//! `GROUP BY` aggregations, windowed (TUMBLING, HOPPING, SESSION) or not.
+//!
+//! State is one entry per group (and window) in memory, mirrored to a compacted changelog topic
+//! `_weft_sql_<query id>_changelog` (one partition); a restarted query rebuilds its state by reading
+//! it (see `runtime` for how this keeps output exactly-once). Changelog records:
+//! - key: the group values as JSON, each followed by a 0 byte, then for windows the start and end as
+//!   8-byte big-endian integers; value: `{"g": [group values], "w": [start, end] | null,
+//!   "a": [accumulator states], "t": max timestamp, "e": emitted (EMIT FINAL)}`, or null when the
+//!   entry went away (a merged session);
+//! - key `\0stream-time`: the stream time as decimal text; this record closes every flush and
+//!   carries the `weft.sql` origin header of the last input applied.
+//!
+//! Semantics follow ksqlDB (Kafka Streams): windows are by event time (ROWTIME or the TIMESTAMP
+//! column); stream time is the largest timestamp seen; a record whose window ended at or before
+//! `stream time - grace` is late and dropped (grace defaults to 24 hours); `EMIT CHANGES` emits the
+//! updated row for every input, `EMIT FINAL` emits each window once, when stream time passes its end
+//! plus grace; a row that fails `HAVING` is emitted as a tombstone; merged session windows are
+//! deleted (tombstones) and the merged session emitted.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use weft_log::{EventLog, ReadLimits, Record, TopicConfig};
+
+use crate::ast::{Emit, Expr, Query, WindowKind, WindowSpec};
+use crate::error::{Result, SqlError};
+use crate::expr::{compile, Compiled, Scope, ScopeColumn};
+use crate::format::{from_json_value, to_json_value, write_json, WindowBounds, WindowType};
+use crate::metastore::{Decoded, Kind, SourceDef, WindowInfo, ROWTIME, WINDOWEND, WINDOWSTART};
+use crate::plan::{
+    check_output_names, column_expr, expand_select, unqualified, NamedItem, Operator, OutputColumn, Plan, PlannedQuery,
+    Purpose,
+};
+use crate::runtime::{origin_header, parse_origin, Change, Origin, RowSink};
+use crate::types::{SqlType, Value};
+
+/// Kafka Streams' default grace period (24 hours), which ksqlDB keeps when none is given.
+pub const DEFAULT_GRACE_MS: i64 = 24 * 3600 * 1000;
+/// COLLECT_LIST / COLLECT_SET keep at most this many values (ksqlDB's default limit).
+const COLLECT_LIMIT: usize = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AggKind {
+    CountStar,
+    Count,
+    Sum,
+    Avg,
+    Min,
+    Max,
+    CountDistinct,
+    Latest,
+    Earliest,
+    CollectList,
+    CollectSet,
+    TopK(usize),
+}
+
+#[derive(Debug)]
+struct AggSpec {
+    kind: AggKind,
+    arg: Option<Compiled>,
+    arg_type: SqlType,
+    result_type: SqlType,
+}
+
+/// One accumulator's state.
+#[derive(Debug, Clone, PartialEq)]
+enum Acc {
+    Count(i64),
+    Sum(Value),
+    Avg { sum: f64, count: i64 },
+    Extreme(Value),
+    Distinct(BTreeSet<String>),
+    ByOffset { value: Value, offset: i64 },
+    List(Vec<Value>),
+}
+
+impl AggSpec {
+    fn init(&self) -> Acc {
+        match self.kind {
+            AggKind::CountStar | AggKind::Count => Acc::Count(0),
+            AggKind::Sum => Acc::Sum(match self.result_type {
+                SqlType::Int => Value::Int(0),
+                SqlType::Bigint => Value::Bigint(0),
+                SqlType::Decimal { scale, .. } => Value::Decimal(crate::types::Decimal { unscaled: 0, scale }),
+                _ => Value::Double(0.0),
+            }),
+            AggKind::Avg => Acc::Avg { sum: 0.0, count: 0 },
+            AggKind::Min | AggKind::Max => Acc::Extreme(Value::Null),
+            AggKind::CountDistinct => Acc::Distinct(BTreeSet::new()),
+            AggKind::Latest | AggKind::Earliest => Acc::ByOffset { value: Value::Null, offset: -1 },
+            AggKind::CollectList | AggKind::CollectSet | AggKind::TopK(_) => Acc::List(Vec::new()),
+        }
+    }
+
+    fn update(&self, acc: &mut Acc, row: &[Value], offset: i64) {
+        let v = match &self.arg {
+            Some(a) => a.eval(row),
+            None => Cow::Owned(Value::Null),
+        };
+        // COUNT(*), COLLECT_LIST and COLLECT_SET see nulls; every other aggregate skips them.
+        let keeps_nulls = matches!(self.kind, AggKind::CountStar | AggKind::CollectList | AggKind::CollectSet);
+        if v.is_null() && !keeps_nulls {
+            return;
+        }
+        match (self.kind, acc) {
+            (AggKind::CountStar | AggKind::Count, Acc::Count(n)) => *n += 1,
+            (AggKind::Sum, Acc::Sum(s)) => *s = add(s, &v),
+            (AggKind::Avg, Acc::Avg { sum, count }) => {
+                *sum += v.as_f64().unwrap_or(0.0);
+                *count += 1;
+            }
+            (AggKind::Min, Acc::Extreme(cur)) if cur.is_null() || v.sql_cmp(cur) == Some(std::cmp::Ordering::Less) => {
+                *cur = v.into_owned();
+            }
+            (AggKind::Max, Acc::Extreme(cur))
+                if cur.is_null() || v.sql_cmp(cur) == Some(std::cmp::Ordering::Greater) =>
+            {
+                *cur = v.into_owned();
+            }
+            (AggKind::CountDistinct, Acc::Distinct(set)) => {
+                set.insert(crate::functions::to_display_string(&v));
+            }
+            (AggKind::Latest, Acc::ByOffset { value, offset: o }) if offset >= *o => {
+                *value = v.into_owned();
+                *o = offset;
+            }
+            (AggKind::Earliest, Acc::ByOffset { value, offset: o }) if *o < 0 || offset < *o => {
+                *value = v.into_owned();
+                *o = offset;
+            }
+            (AggKind::CollectList, Acc::List(items)) if items.len() < COLLECT_LIMIT => items.push(v.into_owned()),
+            (AggKind::CollectSet, Acc::List(items)) if items.len() < COLLECT_LIMIT && !items.contains(&v) => {
+                items.push(v.into_owned())
+            }
+            (AggKind::TopK(k), Acc::List(items)) => {
+                items.push(v.into_owned());
+                items.sort_by(|a, b| b.total_cmp(a));
+                items.truncate(k);
+            }
+            _ => {}
+        }
+    }
+
+    /// Removes a row's contribution (a table row that changed or went away).
+    fn undo(&self, acc: &mut Acc, row: &[Value]) {
+        let v = match &self.arg {
+            Some(a) => a.eval(row),
+            None => Cow::Owned(Value::Null),
+        };
+        let keeps_nulls = matches!(self.kind, AggKind::CountStar | AggKind::CollectList | AggKind::CollectSet);
+        if v.is_null() && !keeps_nulls {
+            return;
+        }
+        match (self.kind, acc) {
+            (AggKind::CountStar | AggKind::Count, Acc::Count(n)) => *n -= 1,
+            (AggKind::Sum, Acc::Sum(s)) => *s = subtract(s, &v),
+            (AggKind::Avg, Acc::Avg { sum, count }) => {
+                *sum -= v.as_f64().unwrap_or(0.0);
+                *count -= 1;
+            }
+            (AggKind::CollectList | AggKind::CollectSet, Acc::List(items)) => {
+                if let Some(i) = items.iter().position(|x| *x == *v) {
+                    items.remove(i);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Merges `other` (a later session) into `acc`.
+    fn merge(&self, acc: &mut Acc, other: Acc) {
+        match (acc, other) {
+            (Acc::Count(a), Acc::Count(b)) => *a += b,
+            (Acc::Sum(a), Acc::Sum(b)) => *a = add(a, &b),
+            (Acc::Avg { sum, count }, Acc::Avg { sum: s2, count: c2 }) => {
+                *sum += s2;
+                *count += c2;
+            }
+            (Acc::Extreme(a), Acc::Extreme(b)) => {
+                let ord = b.sql_cmp(a);
+                let take = !b.is_null()
+                    && (a.is_null()
+                        || (self.kind == AggKind::Min && ord == Some(std::cmp::Ordering::Less))
+                        || (self.kind == AggKind::Max && ord == Some(std::cmp::Ordering::Greater)));
+                if take {
+                    *a = b;
+                }
+            }
+            (Acc::Distinct(a), Acc::Distinct(b)) => a.extend(b),
+            (Acc::ByOffset { value, offset }, Acc::ByOffset { value: v2, offset: o2 }) => {
+                let take = o2 >= 0
+                    && (*offset < 0
+                        || (self.kind == AggKind::Latest && o2 > *offset)
+                        || (self.kind == AggKind::Earliest && o2 < *offset));
+                if take {
+                    *value = v2;
+                    *offset = o2;
+                }
+            }
+            (Acc::List(a), Acc::List(b)) => {
+                for v in b {
+                    if self.kind == AggKind::CollectSet && a.contains(&v) {
+                        continue;
+                    }
+                    a.push(v);
+                }
+                if let AggKind::TopK(k) = self.kind {
+                    a.sort_by(|x, y| y.total_cmp(x));
+                    a.truncate(k);
+                } else {
+                    a.truncate(COLLECT_LIMIT);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn result(&self, acc: &Acc) -> Value {
+        match acc {
+            Acc::Count(n) => Value::Bigint(*n),
+            Acc::Sum(v) => v.clone(),
+            Acc::Avg { sum, count } => Value::Double(if *count == 0 { 0.0 } else { sum / *count as f64 }),
+            Acc::Extreme(v) => v.clone(),
+            Acc::Distinct(s) => Value::Bigint(s.len() as i64),
+            Acc::ByOffset { value, .. } => value.clone(),
+            Acc::List(items) => Value::Array(items.clone()),
+        }
+    }
+
+    fn to_json(&self, acc: &Acc) -> serde_json::Value {
+        use serde_json::json;
+        match acc {
+            Acc::Count(n) => json!(n),
+            Acc::Sum(v) => to_json_value(v, &self.result_type),
+            Acc::Avg { sum, count } => json!([sum, count]),
+            Acc::Extreme(v) => to_json_value(v, &self.arg_type),
+            Acc::Distinct(s) => json!(s),
+            Acc::ByOffset { value, offset } => json!([to_json_value(value, &self.arg_type), offset]),
+            Acc::List(items) => {
+                serde_json::Value::Array(items.iter().map(|v| to_json_value(v, &self.arg_type)).collect())
+            }
+        }
+    }
+
+    fn acc_from_json(&self, j: &serde_json::Value) -> Option<Acc> {
+        let mut acc = self.init();
+        match &mut acc {
+            Acc::Count(n) => *n = j.as_i64()?,
+            Acc::Sum(v) => *v = from_json_value(j, &self.result_type).ok()?,
+            Acc::Avg { sum, count } => {
+                *sum = j.get(0)?.as_f64()?;
+                *count = j.get(1)?.as_i64()?;
+            }
+            Acc::Extreme(v) => *v = from_json_value(j, &self.arg_type).ok()?,
+            Acc::Distinct(s) => {
+                *s = j.as_array()?.iter().filter_map(|x| x.as_str().map(str::to_string)).collect();
+            }
+            Acc::ByOffset { value, offset } => {
+                *value = from_json_value(j.get(0)?, &self.arg_type).ok()?;
+                *offset = j.get(1)?.as_i64()?;
+            }
+            Acc::List(items) => {
+                *items = j.as_array()?.iter().filter_map(|x| from_json_value(x, &self.arg_type).ok()).collect();
+            }
+        }
+        Some(acc)
+    }
+}
+
+fn add(a: &Value, b: &Value) -> Value {
+    match (a, b) {
+        (Value::Int(x), _) => Value::Int(x.wrapping_add(b.as_i64().unwrap_or(0) as i32)),
+        (Value::Bigint(x), _) => Value::Bigint(x.wrapping_add(b.as_i64().unwrap_or(0))),
+        (Value::Decimal(x), Value::Decimal(y)) => {
+            let scale = x.scale;
+            match y.rescale(scale) {
+                Some(y) => Value::Decimal(crate::types::Decimal { unscaled: x.unscaled + y.unscaled, scale }),
+                None => a.clone(),
+            }
+        }
+        _ => Value::Double(a.as_f64().unwrap_or(0.0) + b.as_f64().unwrap_or(0.0)),
+    }
+}
+
+fn subtract(a: &Value, b: &Value) -> Value {
+    match b {
+        Value::Int(x) => add(a, &Value::Int(x.wrapping_neg())),
+        Value::Bigint(x) => add(a, &Value::Bigint(x.wrapping_neg())),
+        Value::Double(x) => add(a, &Value::Double(-x)),
+        Value::Decimal(d) => add(a, &Value::Decimal(crate::types::Decimal { unscaled: -d.unscaled, scale: d.scale })),
+        _ => a.clone(),
+    }
+}
+
+/// One group (and window) of state.
+#[derive(Debug, Clone)]
+struct Entry {
+    group: Vec<Value>,
+    window: Option<WindowBounds>,
+    accs: Vec<Acc>,
+    /// Largest input timestamp folded in.
+    max_ts: i64,
+    /// EMIT FINAL: already emitted.
+    emitted: bool,
+}
+
+/// The running aggregation.
+#[derive(Debug)]
+pub struct AggregateOp {
+    source_kind: Kind,
+    filter: Option<Compiled>,
+    group_by: Vec<Compiled>,
+    group_types: Vec<SqlType>,
+    aggs: Vec<AggSpec>,
+    having: Option<Compiled>,
+    items: Vec<Compiled>,
+    window: Option<WindowSpec>,
+    emit_final: bool,
+    rowtime: usize,
+    state: HashMap<Vec<u8>, Entry>,
+    /// Session windows per group key.
+    sessions: HashMap<Vec<u8>, Vec<WindowBounds>>,
+    stream_time: i64,
+    /// Table sources: the current row of every input key, to undo it when it changes.
+    table_rows: HashMap<Vec<u8>, Vec<Value>>,
+    key_width: usize,
+    changelog: Option<String>,
+    dirty: BTreeMap<Vec<u8>, bool>,
+    last_origin: Option<Origin>,
+    query_id: String,
+    out_row: Vec<Value>,
+}
+
+const STREAM_TIME_KEY: &[u8] = b"\x00stream-time";
+
+impl AggregateOp {
+    /// Marks the source-row columns the aggregation reads.
+    pub fn mark_columns(&self, mask: &mut [bool]) {
+        if let Some(f) = &self.filter {
+            f.mark_columns(mask);
+        }
+        self.group_by.iter().for_each(|g| g.mark_columns(mask));
+        self.aggs.iter().filter_map(|a| a.arg.as_ref()).for_each(|a| a.mark_columns(mask));
+    }
+
+    fn grace(&self) -> i64 {
+        self.window.and_then(|w| w.grace).unwrap_or(DEFAULT_GRACE_MS)
+    }
+
+    fn group_bytes(group: &[Cow<Value>], types: &[SqlType]) -> Vec<u8> {
+        let mut buf = Vec::with_capacity(32);
+        for (v, t) in group.iter().zip(types) {
+            write_json(&mut buf, v, t);
+            buf.push(0);
+        }
+        buf
+    }
+
+    fn state_key(group: &[u8], window: Option<WindowBounds>) -> Vec<u8> {
+        let mut k = group.to_vec();
+        if let Some(w) = window {
+            k.extend_from_slice(&w.start.to_be_bytes());
+            k.extend_from_slice(&w.end.to_be_bytes());
+        }
+        k
+    }
+
+    /// Whether the aggregated source is a table (its rows are rebuilt from the topic on restart).
+    pub fn aggregates_table(&self) -> bool {
+        self.source_kind == Kind::Table
+    }
+
+    fn table_key(&self, row: &[Value]) -> Vec<u8> {
+        let mut buf = Vec::new();
+        for v in &row[..self.key_width.min(row.len())] {
+            write_json(&mut buf, v, &SqlType::Null);
+            buf.push(0);
+        }
+        buf
+    }
+
+    /// Records a table row without aggregating it (restoring the table snapshot after a restart).
+    pub fn load_table_row(&mut self, row: &[Value], decoded: Decoded) {
+        let key = self.table_key(row);
+        match decoded {
+            Decoded::Row => {
+                self.table_rows.insert(key, row.to_vec());
+            }
+            Decoded::Tombstone => {
+                self.table_rows.remove(&key);
+            }
+        }
+    }
+
+    /// A table update: the old row leaves its group, the new one joins its group (Kafka Streams'
+    /// subtractor then adder); each changed group emits.
+    fn process_table(&mut self, row: &[Value], decoded: Decoded, origin: Origin, sink: &mut dyn RowSink) -> Result<()> {
+        let key = self.table_key(row);
+        let old = self.table_rows.remove(&key);
+        let new = (decoded == Decoded::Row && self.filter.as_ref().is_none_or(|f| f.test(row))).then(|| row.to_vec());
+        if let Some(n) = &new {
+            self.table_rows.insert(key, n.clone());
+        }
+        let ts = row.get(self.rowtime).and_then(Value::as_i64).unwrap_or(0);
+        self.last_origin = Some(origin);
+        let group_of = |op: &AggregateOp, r: &[Value]| -> Option<(Vec<u8>, Vec<Value>)> {
+            let g: Vec<Cow<Value>> = op.group_by.iter().map(|e| e.eval(r)).collect();
+            if g.iter().any(|v| v.is_null()) {
+                return None;
+            }
+            Some((Self::group_bytes(&g, &op.group_types), g.into_iter().map(Cow::into_owned).collect()))
+        };
+        let old_group = old.as_ref().and_then(|r| group_of(self, r));
+        let new_group = new.as_ref().and_then(|r| group_of(self, r));
+        if let (Some(o), Some((ob, _))) = (&old, &old_group) {
+            if let Some(entry) = self.state.get_mut(ob) {
+                for (spec, acc) in self.aggs.iter().zip(entry.accs.iter_mut()) {
+                    spec.undo(acc, o);
+                }
+                entry.max_ts = entry.max_ts.max(ts);
+            }
+            self.mark(ob, true);
+            let same = new_group.as_ref().is_some_and(|(nb, _)| nb == ob);
+            if !same {
+                let out_ts = self.state.get(ob).map_or(ts, |e| e.max_ts);
+                self.emit_entry(&ob.clone(), out_ts, origin, sink)?;
+            }
+        }
+        if let (Some(n), Some((nb, ng))) = (&new, &new_group) {
+            // Kafka Streams' table aggregation: a group only added to takes the record's timestamp;
+            // one subtracted from as well keeps the larger of the two.
+            let subtracted = old_group.as_ref().is_some_and(|(ob, _)| ob == nb);
+            if !subtracted {
+                if let Some(entry) = self.state.get_mut(nb) {
+                    entry.max_ts = ts;
+                }
+            }
+            let ng: Vec<Cow<Value>> = ng.iter().map(Cow::Borrowed).collect();
+            self.update_entry(nb, &ng, None, n, ts, origin.offset as i64, origin, sink)?;
+        }
+        Ok(())
+    }
+
+    pub fn process(&mut self, row: &[Value], decoded: Decoded, origin: Origin, sink: &mut dyn RowSink) -> Result<()> {
+        if self.source_kind == Kind::Table {
+            return self.process_table(row, decoded, origin, sink);
+        }
+        if decoded != Decoded::Row {
+            return Ok(());
+        }
+        if let Some(f) = &self.filter {
+            if !f.test(row) {
+                return Ok(());
+            }
+        }
+        // The group values may borrow constants of the GROUP BY expressions: hold those apart from
+        // `self` while the state is updated.
+        let group_by = std::mem::take(&mut self.group_by);
+        let result = self.process_stream(&group_by, row, origin, sink);
+        self.group_by = group_by;
+        result
+    }
+
+    fn process_stream(
+        &mut self,
+        group_by: &[Compiled],
+        row: &[Value],
+        origin: Origin,
+        sink: &mut dyn RowSink,
+    ) -> Result<()> {
+        let ts = row.get(self.rowtime).and_then(Value::as_i64).unwrap_or(0);
+        let group: Vec<Cow<Value>> = group_by.iter().map(|g| g.eval(row)).collect();
+        // ksqlDB drops records whose grouping key is null.
+        if group.iter().any(|g| g.is_null()) {
+            return Ok(());
+        }
+        let gbytes = Self::group_bytes(&group, &self.group_types);
+        let group_owned = group;
+        self.stream_time = self.stream_time.max(ts);
+        self.last_origin = Some(origin);
+        let offset = origin.offset as i64;
+        match self.window.map(|w| w.kind) {
+            None => self.update_entry(&gbytes, &group_owned, None, row, ts, offset, origin, sink)?,
+            Some(WindowKind::Tumbling { size }) => {
+                let start = ts - ts.rem_euclid(size);
+                let w = WindowBounds { start, end: start + size };
+                if w.end > self.stream_time - self.grace() {
+                    self.update_entry(&gbytes, &group_owned, Some(w), row, ts, offset, origin, sink)?;
+                }
+            }
+            Some(WindowKind::Hopping { size, advance }) => {
+                let last = ts - ts.rem_euclid(advance);
+                let mut starts = Vec::new();
+                let mut s = last;
+                while s > ts - size && s >= 0 {
+                    starts.push(s);
+                    s -= advance;
+                }
+                for start in starts.into_iter().rev() {
+                    let w = WindowBounds { start, end: start + size };
+                    if w.end > self.stream_time - self.grace() {
+                        self.update_entry(&gbytes, &group_owned, Some(w), row, ts, offset, origin, sink)?;
+                    }
+                }
+            }
+            Some(WindowKind::Session { gap }) => {
+                self.update_session(&gbytes, &group_owned, gap, row, ts, offset, origin, sink)?
+            }
+        }
+        if self.emit_final {
+            self.emit_closed(origin, sink)?;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn update_entry(
+        &mut self,
+        gbytes: &[u8],
+        group: &[Cow<Value>],
+        window: Option<WindowBounds>,
+        row: &[Value],
+        ts: i64,
+        offset: i64,
+        origin: Origin,
+        sink: &mut dyn RowSink,
+    ) -> Result<()> {
+        let key = Self::state_key(gbytes, window);
+        let aggs = &self.aggs;
+        // Look up before inserting: group values are only copied for a new entry.
+        let entry = match self.state.get_mut(&key) {
+            Some(e) => e,
+            None => self.state.entry(key.clone()).or_insert_with(|| Entry {
+                group: group.iter().map(|g| g.clone().into_owned()).collect(),
+                window,
+                accs: aggs.iter().map(AggSpec::init).collect(),
+                max_ts: ts,
+                emitted: false,
+            }),
+        };
+        for (spec, acc) in aggs.iter().zip(entry.accs.iter_mut()) {
+            spec.update(acc, row, offset);
+        }
+        entry.max_ts = entry.max_ts.max(ts);
+        // Kafka Streams stamps an aggregate with the largest timestamp folded into it.
+        let out_ts = entry.max_ts;
+        self.mark(&key, true);
+        if !self.emit_final {
+            self.emit_entry(&key, out_ts, origin, sink)?;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn update_session(
+        &mut self,
+        gbytes: &[u8],
+        group: &[Cow<Value>],
+        gap: i64,
+        row: &[Value],
+        ts: i64,
+        offset: i64,
+        origin: Origin,
+        sink: &mut dyn RowSink,
+    ) -> Result<()> {
+        let grace = self.grace();
+        let sessions = self.sessions.entry(gbytes.to_vec()).or_default();
+        // Sessions within the gap of the new record merge with it.
+        let (merging, keep): (Vec<WindowBounds>, Vec<WindowBounds>) =
+            sessions.iter().partition(|s| ts >= s.start - gap && ts <= s.end + gap);
+        let mut merged = WindowBounds { start: ts, end: ts };
+        for s in &merging {
+            merged.start = merged.start.min(s.start);
+            merged.end = merged.end.max(s.end);
+        }
+        if merged.end <= self.stream_time - grace {
+            return Ok(());
+        }
+        *sessions = keep;
+        sessions.push(merged);
+        let mut accs: Vec<Acc> = self.aggs.iter().map(AggSpec::init).collect();
+        let mut max_ts = ts;
+        let mut olds = merging.clone();
+        olds.sort_by_key(|s| s.start);
+        for old in &olds {
+            let key = Self::state_key(gbytes, Some(*old));
+            if let Some(e) = self.state.remove(&key) {
+                for ((spec, acc), other) in self.aggs.iter().zip(accs.iter_mut()).zip(e.accs) {
+                    spec.merge(acc, other);
+                }
+                max_ts = max_ts.max(e.max_ts);
+                self.mark(&key, false);
+                if *old != merged && !self.emit_final {
+                    // The merged-away session is deleted downstream.
+                    self.emit_tombstone(&e.group, *old, e.max_ts, origin, sink)?;
+                }
+            }
+        }
+        for (spec, acc) in self.aggs.iter().zip(accs.iter_mut()) {
+            spec.update(acc, row, offset);
+        }
+        let key = Self::state_key(gbytes, Some(merged));
+        self.state.insert(
+            key.clone(),
+            Entry {
+                group: group.iter().map(|g| g.clone().into_owned()).collect(),
+                window: Some(merged),
+                accs,
+                max_ts,
+                emitted: false,
+            },
+        );
+        self.mark(&key, true);
+        if !self.emit_final {
+            self.emit_entry(&key, max_ts, origin, sink)?;
+        }
+        Ok(())
+    }
+
+    fn mark(&mut self, key: &[u8], live: bool) {
+        if self.changelog.is_some() {
+            self.dirty.insert(key.to_vec(), live);
+        }
+    }
+
+    fn fill_row(&mut self, key: &[u8]) -> Option<()> {
+        let entry = self.state.get(key)?;
+        self.out_row.clear();
+        self.out_row.extend(entry.group.iter().cloned());
+        for (spec, acc) in self.aggs.iter().zip(&entry.accs) {
+            self.out_row.push(spec.result(acc));
+        }
+        let (ws, we) =
+            entry.window.map_or((Value::Null, Value::Null), |w| (Value::Bigint(w.start), Value::Bigint(w.end)));
+        self.out_row.push(ws);
+        self.out_row.push(we);
+        self.out_row.push(Value::Bigint(entry.max_ts));
+        Some(())
+    }
+
+    /// The current table as rows of the sink's source layout (key columns, value columns, ROWTIME,
+    /// ROWPARTITION, ROWOFFSET, and window bounds when windowed), for pull queries. `key_idx` and
+    /// `value_idx` pick the sink's columns out of the projection.
+    pub fn snapshot(&self, key_idx: &[usize], value_idx: &[usize], windowed: bool) -> Vec<Vec<Value>> {
+        let mut keys: Vec<&Vec<u8>> = self.state.keys().collect();
+        keys.sort();
+        let mut out = Vec::new();
+        for key in keys {
+            let Some(entry) = self.state.get(key) else { continue };
+            if self.emit_final && !entry.emitted {
+                continue;
+            }
+            let mut row: Vec<Value> = entry.group.clone();
+            row.extend(self.aggs.iter().zip(&entry.accs).map(|(spec, acc)| spec.result(acc)));
+            let (ws, we) =
+                entry.window.map_or((Value::Null, Value::Null), |w| (Value::Bigint(w.start), Value::Bigint(w.end)));
+            row.extend([ws.clone(), we.clone(), Value::Bigint(entry.max_ts)]);
+            if !self.having.as_ref().is_none_or(|h| h.test(&row)) {
+                continue;
+            }
+            let cols: Vec<Value> = self.items.iter().map(|c| c.eval(&row).into_owned()).collect();
+            let pick = |i: &usize| cols.get(*i).cloned().unwrap_or(Value::Null);
+            let mut source_row: Vec<Value> = key_idx.iter().map(pick).chain(value_idx.iter().map(pick)).collect();
+            source_row.extend([Value::Bigint(entry.max_ts), Value::Int(0), Value::Bigint(0)]);
+            if windowed {
+                source_row.extend([ws, we]);
+            }
+            out.push(source_row);
+        }
+        out
+    }
+
+    fn emit_entry(&mut self, key: &[u8], ts: i64, origin: Origin, sink: &mut dyn RowSink) -> Result<()> {
+        if self.fill_row(key).is_none() {
+            return Ok(());
+        }
+        let window = self.state.get(key).and_then(|e| e.window);
+        let row = std::mem::take(&mut self.out_row);
+        let pass = self.having.as_ref().is_none_or(|h| h.test(&row));
+        let cols: Vec<Cow<Value>> = self.items.iter().map(|c| c.eval(&row)).collect();
+        let r = sink.emit(Change { cols: &cols, tombstone: !pass, timestamp: ts, window }, origin);
+        drop(cols);
+        self.out_row = row;
+        r
+    }
+
+    fn emit_tombstone(
+        &mut self,
+        group: &[Value],
+        window: WindowBounds,
+        ts: i64,
+        origin: Origin,
+        sink: &mut dyn RowSink,
+    ) -> Result<()> {
+        let mut row: Vec<Value> = group.to_vec();
+        row.extend(self.aggs.iter().map(|_| Value::Null));
+        row.push(Value::Bigint(window.start));
+        row.push(Value::Bigint(window.end));
+        row.push(Value::Bigint(ts));
+        let cols: Vec<Cow<Value>> = self.items.iter().map(|c| c.eval(&row)).collect();
+        sink.emit(Change { cols: &cols, tombstone: true, timestamp: ts, window: Some(window) }, origin)
+    }
+
+    /// EMIT FINAL: emits windows that closed (end + grace <= stream time), oldest first.
+    fn emit_closed(&mut self, origin: Origin, sink: &mut dyn RowSink) -> Result<()> {
+        let close = self.stream_time - self.grace();
+        let mut due: Vec<(i64, i64, Vec<u8>)> = self
+            .state
+            .iter()
+            .filter(|(_, e)| !e.emitted && e.window.is_some_and(|w| w.end <= close))
+            .map(|(k, e)| (e.window.map_or(0, |w| w.start), e.window.map_or(0, |w| w.end), k.clone()))
+            .collect();
+        due.sort();
+        for (_, _, key) in due {
+            let ts = self.state.get(&key).map_or(0, |e| e.max_ts);
+            self.emit_entry(&key, ts, origin, sink)?;
+            if let Some(e) = self.state.get_mut(&key) {
+                e.emitted = true;
+            }
+            self.mark(&key, true);
+        }
+        Ok(())
+    }
+
+    pub fn on_idle(&mut self, _sink: &mut dyn RowSink) -> Result<usize> {
+        Ok(0)
+    }
+
+    fn changelog_topic(id: &str) -> String {
+        format!("_weft_sql_{id}_changelog")
+    }
+
+    /// Creates the changelog topic of a new query; returns its end offset.
+    pub fn init_changelog(&mut self, log: &dyn EventLog, id: &str) -> Result<u64> {
+        let topic = Self::changelog_topic(id);
+        self.query_id = id.to_string();
+        if log.describe_topic(&topic).is_err() {
+            match log.create_topic(&topic, TopicConfig::compacted(1)) {
+                Ok(_) | Err(weft_log::LogError::TopicExists(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.changelog = Some(topic.clone());
+        Ok(log.offsets(&topic, 0)?.1)
+    }
+
+    /// Rebuilds state from the changelog; returns, per input partition, the last input offset the
+    /// changelog already reflects.
+    pub fn restore(&mut self, log: &dyn EventLog, id: &str, _from: u64) -> Result<HashMap<(u8, u32), u64>> {
+        self.init_changelog(log, id)?;
+        let topic = Self::changelog_topic(id);
+        let mut applied: HashMap<(u8, u32), u64> = HashMap::new();
+        let (mut offset, end) = log.offsets(&topic, 0)?;
+        while offset < end {
+            let r = log.read(&topic, 0, offset, ReadLimits { max_records: 5000, ..ReadLimits::default() })?;
+            if r.records.is_empty() {
+                break;
+            }
+            for rec in &r.records {
+                if let Some(o) = parse_origin(&rec.headers, id) {
+                    let slot = applied.entry((o.input, o.partition)).or_insert(o.offset);
+                    *slot = (*slot).max(o.offset);
+                }
+                let Some(key) = rec.key.clone() else { continue };
+                if key == STREAM_TIME_KEY {
+                    if let Some(v) = &rec.value {
+                        if let Ok(t) = std::str::from_utf8(v).unwrap_or("").parse::<i64>() {
+                            self.stream_time = self.stream_time.max(t);
+                        }
+                    }
+                    continue;
+                }
+                match &rec.value {
+                    None => {
+                        self.state.remove(&key);
+                    }
+                    Some(v) => {
+                        if let Some(entry) = self.entry_from_json(v) {
+                            self.state.insert(key, entry);
+                        }
+                    }
+                }
+            }
+            offset = r.next_offset;
+        }
+        // Rebuild the session index.
+        self.sessions.clear();
+        for (key, e) in &self.state {
+            if let (Some(w), Some(WindowKind::Session { .. })) = (e.window, self.window.map(|w| w.kind)) {
+                if let Some(split) = key.len().checked_sub(16) {
+                    self.sessions.entry(key[..split].to_vec()).or_default().push(w);
+                }
+            }
+        }
+        Ok(applied)
+    }
+
+    fn entry_to_json(&self, e: &Entry) -> Vec<u8> {
+        let group: Vec<serde_json::Value> =
+            e.group.iter().zip(&self.group_types).map(|(v, t)| to_json_value(v, t)).collect();
+        let accs: Vec<serde_json::Value> = self.aggs.iter().zip(&e.accs).map(|(s, a)| s.to_json(a)).collect();
+        let j = serde_json::json!({
+            "g": group,
+            "w": e.window.map(|w| [w.start, w.end]),
+            "a": accs,
+            "t": e.max_ts,
+            "e": e.emitted,
+        });
+        serde_json::to_vec(&j).unwrap_or_default()
+    }
+
+    fn entry_from_json(&self, bytes: &[u8]) -> Option<Entry> {
+        let j: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+        let group = j["g"]
+            .as_array()?
+            .iter()
+            .zip(&self.group_types)
+            .map(|(v, t)| from_json_value(v, t).ok())
+            .collect::<Option<Vec<_>>>()?;
+        let window = j["w"]
+            .as_array()
+            .and_then(|w| Some(WindowBounds { start: w.first()?.as_i64()?, end: w.get(1)?.as_i64()? }));
+        let accs =
+            j["a"].as_array()?.iter().zip(&self.aggs).map(|(a, s)| s.acc_from_json(a)).collect::<Option<Vec<_>>>()?;
+        Some(Entry { group, window, accs, max_ts: j["t"].as_i64()?, emitted: j["e"].as_bool().unwrap_or(false) })
+    }
+
+    /// Writes changed entries to the changelog (after the output, see `runtime`); returns its end.
+    pub fn flush_changelog(&mut self, log: &dyn EventLog) -> Result<u64> {
+        let Some(topic) = self.changelog.clone() else { return Ok(0) };
+        if self.dirty.is_empty() {
+            return Ok(log.offsets(&topic, 0)?.1);
+        }
+        let dirty = std::mem::take(&mut self.dirty);
+        let mut records = Vec::with_capacity(dirty.len() + 1);
+        for (key, live) in dirty {
+            let value = if live { self.state.get(&key).map(|e| self.entry_to_json(e)) } else { None };
+            records.push(Record { key: Some(key), value, headers: Vec::new(), timestamp: None });
+        }
+        records.push(Record {
+            key: Some(STREAM_TIME_KEY.to_vec()),
+            value: Some(self.stream_time.to_string().into_bytes()),
+            headers: self.last_origin.map(|o| vec![origin_header(&self.query_id, o)]).unwrap_or_default(),
+            timestamp: None,
+        });
+        let r = log.append(&topic, 0, records)?;
+        self.purge_expired();
+        Ok(r.last_offset + 1)
+    }
+
+    /// Drops windows far past their close from memory (their changelog entries stay until compacted).
+    fn purge_expired(&mut self) {
+        let Some(spec) = self.window else { return };
+        let keep_for = spec.retention.unwrap_or(0).max(self.grace());
+        let horizon = self.stream_time - keep_for;
+        if self.state.len() < 100_000 {
+            return;
+        }
+        self.state.retain(|_, e| e.window.is_none_or(|w| w.end > horizon));
+        for sessions in self.sessions.values_mut() {
+            sessions.retain(|w| w.end > horizon);
+        }
+    }
+}
+
+fn map_children(e: &Expr, f: &mut dyn FnMut(&Expr) -> Result<Expr>) -> Result<Expr> {
+    Ok(match e {
+        Expr::Literal(_) | Expr::Column { .. } => e.clone(),
+        Expr::Negate(x) => Expr::Negate(Box::new(f(x)?)),
+        Expr::Not(x) => Expr::Not(Box::new(f(x)?)),
+        Expr::Binary { op, left, right } => {
+            Expr::Binary { op: *op, left: Box::new(f(left)?), right: Box::new(f(right)?) }
+        }
+        Expr::IsNull { expr, negated } => Expr::IsNull { expr: Box::new(f(expr)?), negated: *negated },
+        Expr::Between { expr, low, high, negated } => Expr::Between {
+            expr: Box::new(f(expr)?),
+            low: Box::new(f(low)?),
+            high: Box::new(f(high)?),
+            negated: *negated,
+        },
+        Expr::InList { expr, list, negated } => Expr::InList {
+            expr: Box::new(f(expr)?),
+            list: list.iter().map(&mut *f).collect::<Result<_>>()?,
+            negated: *negated,
+        },
+        Expr::Like { expr, pattern, escape, negated } => {
+            Expr::Like { expr: Box::new(f(expr)?), pattern: Box::new(f(pattern)?), escape: *escape, negated: *negated }
+        }
+        Expr::Case { operand, whens, otherwise } => Expr::Case {
+            operand: match operand {
+                Some(o) => Some(Box::new(f(o)?)),
+                None => None,
+            },
+            whens: whens.iter().map(|(w, t)| Ok((f(w)?, f(t)?))).collect::<Result<_>>()?,
+            otherwise: match otherwise {
+                Some(o) => Some(Box::new(f(o)?)),
+                None => None,
+            },
+        },
+        Expr::Cast { expr, ty } => Expr::Cast { expr: Box::new(f(expr)?), ty: ty.clone() },
+        Expr::Field { expr, field } => Expr::Field { expr: Box::new(f(expr)?), field: field.clone() },
+        Expr::Subscript { expr, index } => Expr::Subscript { expr: Box::new(f(expr)?), index: Box::new(f(index)?) },
+        Expr::Call { name, args, star, pos } => Expr::Call {
+            name: name.clone(),
+            args: args.iter().map(&mut *f).collect::<Result<_>>()?,
+            star: *star,
+            pos: *pos,
+        },
+        Expr::Array(items) => Expr::Array(items.iter().map(&mut *f).collect::<Result<_>>()?),
+        Expr::Map(entries) => Expr::Map(entries.iter().map(|(k, v)| Ok((f(k)?, f(v)?))).collect::<Result<_>>()?),
+        Expr::Struct(fields) => {
+            Expr::Struct(fields.iter().map(|(n, v)| Ok((n.clone(), f(v)?))).collect::<Result<_>>()?)
+        }
+    })
+}
+
+struct Rewriter<'a> {
+    groups: &'a [String],
+    aggs: Vec<(String, Expr)>,
+}
+
+impl Rewriter<'_> {
+    fn rewrite(&mut self, e: &Expr) -> Result<Expr> {
+        let text = unqualified(e);
+        if let Some(i) = self.groups.iter().position(|g| *g == text) {
+            return Ok(column_expr(None, &format!("KSQL_GRP_{i}")));
+        }
+        match e {
+            Expr::Call { name, .. } if crate::functions::is_aggregate(name) => {
+                let j = match self.aggs.iter().position(|(t, _)| *t == text) {
+                    Some(j) => j,
+                    None => {
+                        self.aggs.push((text, e.clone()));
+                        self.aggs.len() - 1
+                    }
+                };
+                Ok(column_expr(None, &format!("KSQL_AGG_{j}")))
+            }
+            Expr::Column { name, .. } if name == WINDOWSTART || name == WINDOWEND || name == ROWTIME => {
+                Ok(column_expr(None, name))
+            }
+            Expr::Column { .. } => {
+                Err(SqlError::analysis(format!("Non-aggregate SELECT expression(s) not part of GROUP BY: {e}")))
+            }
+            other => map_children(other, &mut |c| self.rewrite(c)),
+        }
+    }
+}
+
+fn agg_spec(call: &Expr, scope: &Scope) -> Result<AggSpec> {
+    let Expr::Call { name, args, star, .. } = call else {
+        return Err(SqlError::analysis("expected an aggregate call"));
+    };
+    let compiled: Vec<Compiled> = args.iter().map(|a| compile(a, scope)).collect::<Result<_>>()?;
+    let arity = |n: usize| -> Result<()> {
+        if compiled.len() == n {
+            Ok(())
+        } else {
+            Err(crate::functions::no_signature(name, &compiled.iter().map(|c| c.ty.clone()).collect::<Vec<_>>()))
+        }
+    };
+    let arg_type = compiled.first().map(|c| c.ty.clone()).unwrap_or(SqlType::Null);
+    let (kind, result_type) = match name.as_str() {
+        "COUNT" if *star || compiled.is_empty() => (AggKind::CountStar, SqlType::Bigint),
+        "COUNT" => {
+            arity(1)?;
+            (AggKind::Count, SqlType::Bigint)
+        }
+        "SUM" | "AVG" => {
+            arity(1)?;
+            if !arg_type.is_numeric() {
+                return Err(crate::functions::no_signature(name, std::slice::from_ref(&arg_type)));
+            }
+            if name == "SUM" {
+                (AggKind::Sum, arg_type.clone())
+            } else {
+                (AggKind::Avg, SqlType::Double)
+            }
+        }
+        "MIN" | "MAX" => {
+            arity(1)?;
+            if matches!(arg_type, SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_) | SqlType::Boolean) {
+                return Err(crate::functions::no_signature(name, std::slice::from_ref(&arg_type)));
+            }
+            (if name == "MIN" { AggKind::Min } else { AggKind::Max }, arg_type.clone())
+        }
+        "COUNT_DISTINCT" => {
+            arity(1)?;
+            (AggKind::CountDistinct, SqlType::Bigint)
+        }
+        "LATEST_BY_OFFSET" | "EARLIEST_BY_OFFSET" => {
+            if compiled.is_empty() || compiled.len() > 2 {
+                return Err(crate::functions::no_signature(
+                    name,
+                    &compiled.iter().map(|c| c.ty.clone()).collect::<Vec<_>>(),
+                ));
+            }
+            (if name == "LATEST_BY_OFFSET" { AggKind::Latest } else { AggKind::Earliest }, arg_type.clone())
+        }
+        "COLLECT_LIST" | "COLLECT_SET" => {
+            arity(1)?;
+            (
+                if name == "COLLECT_LIST" { AggKind::CollectList } else { AggKind::CollectSet },
+                SqlType::Array(Box::new(arg_type.clone())),
+            )
+        }
+        "TOPK" => {
+            arity(2)?;
+            let k =
+                compiled[1].as_const().and_then(Value::as_i64).filter(|k| *k > 0).ok_or_else(|| {
+                    SqlError::analysis("TOPK needs a positive integer literal as its second argument")
+                })?;
+            (AggKind::TopK(k as usize), SqlType::Array(Box::new(arg_type.clone())))
+        }
+        other => return Err(SqlError::Unsupported(format!("aggregate function {other}"))),
+    };
+    Ok(AggSpec { kind, arg: compiled.into_iter().next(), arg_type, result_type })
+}
+
+/// Plans a `GROUP BY` query over one stream.
+/// Expands `*` in a select list (for a qualifier, or for all sources).
+pub type StarExpander = Box<dyn Fn(Option<&str>) -> Result<Vec<NamedItem>>>;
+
+/// What an aggregation reads: one source, or the joined rows of a join.
+pub struct AggInput {
+    pub kind: Kind,
+    /// Row index of the record time.
+    pub rowtime: usize,
+    /// Table sources: how many leading row columns are the key.
+    pub key_width: usize,
+    /// `*` expansion.
+    pub star: StarExpander,
+    /// Plan steps up to the aggregation.
+    pub steps: Vec<String>,
+    pub inputs: Vec<SourceDef>,
+}
+
+/// Plans a `GROUP BY` query over one stream or table.
+pub fn plan_aggregate(
+    query: &Query,
+    source: SourceDef,
+    scope: Scope,
+    purpose: Purpose,
+    sink_name: Option<&str>,
+) -> Result<PlannedQuery> {
+    let qualifier = query.from.qualifier().to_string();
+    let src = source.clone();
+    let input = AggInput {
+        kind: source.kind,
+        rowtime: source.rowtime_index(),
+        key_width: source.key_columns.len(),
+        star: Box::new(move |_: Option<&str>| -> Result<Vec<NamedItem>> { Ok(crate::plan::star_of(&src, &qualifier)) }),
+        steps: vec![format!("SOURCE {} {} (topic: {})", source.kind.name(), source.name, source.topic)],
+        inputs: vec![source],
+    };
+    plan_aggregate_input(query, input, scope, purpose, sink_name)
+}
+
+/// Plans a `GROUP BY` over rows described by `input` and `scope`.
+pub fn plan_aggregate_input(
+    query: &Query,
+    input: AggInput,
+    scope: Scope,
+    purpose: Purpose,
+    sink_name: Option<&str>,
+) -> Result<PlannedQuery> {
+    let source_kind = input.kind;
+    if query.group_by.is_empty() {
+        return Err(SqlError::analysis(
+            "aggregate functions need a GROUP BY clause (ksqlDB has no global aggregation)",
+        ));
+    }
+    if source_kind == Kind::Table && query.window.is_some() {
+        return Err(SqlError::analysis("Windowed aggregations are only supported on streams, not tables"));
+    }
+    if !query.partition_by.is_empty() {
+        return Err(SqlError::analysis("PARTITION BY and GROUP BY cannot be used together"));
+    }
+    let filter = match &query.filter {
+        Some(f) => Some(compile(f, &scope)?),
+        None => None,
+    };
+    let groups: Vec<String> = query.group_by.iter().map(unqualified).collect();
+    let mut group_by = Vec::new();
+    let mut group_types = Vec::new();
+    for g in &query.group_by {
+        let c = compile(g, &scope)?;
+        group_types.push(c.ty.clone());
+        group_by.push(c);
+    }
+    let items = expand_select(&query.select, &*input.star)?;
+    check_output_names(&items, purpose)?;
+    let mut rewriter = Rewriter { groups: &groups, aggs: Vec::new() };
+    let mut rewritten = Vec::new();
+    for item in &items {
+        rewritten.push(rewriter.rewrite(&item.expr)?);
+    }
+    let having = match &query.having {
+        Some(h) => Some(rewriter.rewrite(h)?),
+        None => None,
+    };
+    let aggs: Vec<AggSpec> = rewriter.aggs.iter().map(|(_, e)| agg_spec(e, &scope)).collect::<Result<_>>()?;
+    if source_kind == Kind::Table {
+        // Only aggregations that can be undone can follow table updates (ksqlDB's TableUdaf).
+        let undoable = |k: AggKind| {
+            matches!(
+                k,
+                AggKind::CountStar
+                    | AggKind::Count
+                    | AggKind::Sum
+                    | AggKind::Avg
+                    | AggKind::CollectList
+                    | AggKind::CollectSet
+            )
+        };
+        if let Some((_, e)) = rewriter.aggs.iter().zip(&aggs).map(|(e, a)| (a, e)).find(|(a, _)| !undoable(a.kind)) {
+            let name = match &e.1 {
+                Expr::Call { name, .. } => name.clone(),
+                other => other.to_string(),
+            };
+            return Err(SqlError::analysis(format!(
+                "The aggregation function(s) ({name}) cannot be applied to a table source, only to a stream source."
+            )));
+        }
+    }
+    let mut agg_scope = Scope::default();
+    for (i, t) in group_types.iter().enumerate() {
+        agg_scope.columns.push(ScopeColumn { qualifier: None, name: format!("KSQL_GRP_{i}"), ty: t.clone() });
+    }
+    for (j, a) in aggs.iter().enumerate() {
+        agg_scope.columns.push(ScopeColumn {
+            qualifier: None,
+            name: format!("KSQL_AGG_{j}"),
+            ty: a.result_type.clone(),
+        });
+    }
+    for name in [WINDOWSTART, WINDOWEND, ROWTIME] {
+        agg_scope.columns.push(ScopeColumn { qualifier: None, name: name.into(), ty: SqlType::Bigint });
+    }
+    if query.window.is_none() {
+        for e in rewritten.iter().chain(having.iter()) {
+            let mut bad = None;
+            e.walk(&mut |x| {
+                if let Expr::Column { name, .. } = x {
+                    if name == WINDOWSTART || name == WINDOWEND {
+                        bad = Some(name.clone());
+                    }
+                }
+            });
+            if let Some(b) = bad {
+                return Err(SqlError::analysis(format!("{b} can only be used in a windowed aggregation")));
+            }
+        }
+    }
+    let mut compiled_items = Vec::new();
+    let mut columns = Vec::new();
+    let mut found = vec![false; groups.len()];
+    for (item, e) in items.iter().zip(&rewritten) {
+        let c = compile(e, &agg_scope)?;
+        let is_key = match e {
+            Expr::Column { name, .. } => match name.strip_prefix("KSQL_GRP_").and_then(|i| i.parse::<usize>().ok()) {
+                Some(i) if !found[i] => {
+                    found[i] = true;
+                    true
+                }
+                _ => false,
+            },
+            _ => false,
+        };
+        columns.push(OutputColumn { name: item.name.clone(), ty: c.ty.clone(), is_key });
+        compiled_items.push(c);
+    }
+    if purpose == Purpose::Persistent {
+        if let Some(i) = found.iter().position(|f| !f) {
+            return Err(SqlError::analysis(format!(
+                "The query used to build `{}` must include the grouping expression {} in its projection (eg, SELECT {}...).",
+                sink_name.unwrap_or("the sink"),
+                query.group_by[i],
+                query.group_by[i]
+            )));
+        }
+    }
+    let having = match having {
+        Some(h) => {
+            let c = compile(&h, &agg_scope)?;
+            if !matches!(c.ty, SqlType::Boolean | SqlType::Null) {
+                return Err(SqlError::analysis("HAVING clause must be a BOOLEAN expression"));
+            }
+            Some(c)
+        }
+        None => None,
+    };
+    let window_info = query.window.map(|w| match w.kind {
+        WindowKind::Tumbling { size } | WindowKind::Hopping { size, .. } => {
+            WindowInfo { kind: WindowType::Time, size_ms: Some(size) }
+        }
+        WindowKind::Session { .. } => WindowInfo { kind: WindowType::Session, size_ms: None },
+    });
+    let mut steps = input.steps;
+    if let Some(f) = &query.filter {
+        steps.push(format!("FILTER {f}"));
+    }
+    let mut agg_line = format!(
+        "AGGREGATE GROUP BY {} COMPUTE {}",
+        query.group_by.iter().map(|g| g.to_string()).collect::<Vec<_>>().join(", "),
+        rewriter.aggs.iter().map(|(_, e)| e.to_string()).collect::<Vec<_>>().join(", ")
+    );
+    if let Some(w) = &query.window {
+        let kind = match w.kind {
+            WindowKind::Tumbling { size } => format!("TUMBLING SIZE {size} ms"),
+            WindowKind::Hopping { size, advance } => format!("HOPPING SIZE {size} ms ADVANCE BY {advance} ms"),
+            WindowKind::Session { gap } => format!("SESSION {gap} ms"),
+        };
+        agg_line.push_str(&format!(" WINDOW {kind} GRACE {} ms", w.grace.unwrap_or(DEFAULT_GRACE_MS)));
+    }
+    steps.push(agg_line);
+    if let Some(h) = &query.having {
+        steps.push(format!("HAVING {h}"));
+    }
+    let proj: Vec<String> = items
+        .iter()
+        .zip(&columns)
+        .map(|(i, c)| format!("{} AS {}{}", i.expr, i.name, if c.is_key { " KEY" } else { "" }))
+        .collect();
+    steps.push(format!("PROJECT {}", proj.join(", ")));
+    if query.emit == Some(Emit::Final) {
+        steps.push("SUPPRESS UNTIL WINDOW CLOSES".into());
+    }
+    let rowtime = input.rowtime;
+    let op = AggregateOp {
+        source_kind,
+        filter,
+        group_by,
+        group_types,
+        aggs,
+        having,
+        items: compiled_items,
+        window: query.window,
+        emit_final: query.emit == Some(Emit::Final),
+        rowtime,
+        state: HashMap::new(),
+        sessions: HashMap::new(),
+        stream_time: i64::MIN / 2,
+        table_rows: HashMap::new(),
+        key_width: input.key_width,
+        changelog: None,
+        dirty: BTreeMap::new(),
+        last_origin: None,
+        query_id: String::new(),
+        out_row: Vec::new(),
+    };
+    Ok(PlannedQuery {
+        inputs: input.inputs,
+        operator: Operator::Aggregate(Box::new(op)),
+        columns,
+        kind: Kind::Table,
+        window: window_info,
+        limit: query.limit,
+        plan: Plan { steps },
+    })
+}

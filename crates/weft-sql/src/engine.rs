@@ -1,0 +1,1738 @@
+//! The engine: the catalog of streams, tables and persistent queries, and the one entry point
+//! ([`Engine::execute`]) that runs statements, as ksqlDB's `POST /ksql` does.
+//!
+//! Every statement that changes the catalog (CREATE, DROP, TERMINATE, INSERT INTO ... SELECT) is
+//! appended to the command topic `_weft_sql_commands` once it succeeded; [`Engine::open`] replays
+//! that topic, so streams, tables and persistent queries (with the same query ids) come back after a
+//! restart, and each query resumes from its committed positions (see [`crate::runtime`]).
+//!
+//! Command records (one partition, kept forever): value
+//! `{"seq": n, "statement": "<statement text>", "properties": {<request properties>}}`. Query ids
+//! derive from `seq` (`CSAS_<NAME>_<seq>`, `CTAS_<NAME>_<seq>`, `INSERTQUERY_<seq>`), so replay
+//! gives every query its id back.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde::Serialize;
+use weft_log::{partition_for_key, CleanupPolicy, EventLog, ReadLimits, Record, TopicConfig};
+
+use crate::ast::{
+    CreateAsSelect, CreateSource, Expr, KeyConstraint, ParsedStatement, PropValue, Properties, Query, SelectItem,
+    ShowKind, SourceKind, Statement,
+};
+use crate::error::{Result, SqlError};
+use crate::expr::{compile, Scope};
+use crate::format::{from_json_value, to_json_value, Column, Format};
+use crate::metastore::{Decoded, Kind, SourceDef, RESERVED_COLUMNS, ROWTIME};
+use crate::parser::parse_statements;
+use crate::plan::{plan_query, Operator, OutputColumn, Plan, PlannedQuery, Purpose};
+use crate::runtime::{
+    materialize, wait_for_change, Change, Origin, PersistentQuery, PushQuery, Row, RowSink, StartFrom,
+};
+use crate::types::{SqlType, Value};
+
+/// The topic holding the engine's command log.
+pub const COMMAND_TOPIC: &str = "_weft_sql_commands";
+
+/// How an [`Engine`] behaves.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Where queries start without `auto.offset.reset` (ksqlDB's default is `latest`).
+    pub default_offset_reset: StartFrom,
+    /// Run each persistent query on its own thread. When false, [`Engine::run_until_idle`] drives
+    /// them (tests, tools).
+    pub background: bool,
+    /// Partitions of topics created for derived sources when neither `PARTITIONS` nor an input says.
+    pub default_partitions: u32,
+    /// The schema registry behind the AVRO format (schemas of AVRO sources are inferred from it and
+    /// derived AVRO topics register theirs in it).
+    pub schema_registry: Option<crate::registry::RegistryHandle>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            default_offset_reset: StartFrom::Latest,
+            background: true,
+            default_partitions: 1,
+            schema_registry: None,
+        }
+    }
+}
+
+/// A column as `DESCRIBE` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldInfo {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// `"KEY"`, `"PRIMARY KEY"` or absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+/// A stream or table as `SHOW` and `DESCRIBE` show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourceInfo {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub topic: String,
+    pub key_format: String,
+    pub value_format: String,
+    pub windowed: bool,
+    pub fields: Vec<FieldInfo>,
+    pub statement: String,
+    pub read_queries: Vec<String>,
+    pub write_queries: Vec<String>,
+    pub timestamp: Option<String>,
+    pub partitions: u32,
+}
+
+/// A persistent query as `SHOW QUERIES` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueryInfo {
+    pub id: String,
+    pub statement: String,
+    pub sink: String,
+    pub sink_topic: String,
+    pub sources: Vec<String>,
+    pub state: String,
+    pub records_read: u64,
+    pub records_written: u64,
+    pub errors: u64,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TopicInfo {
+    pub name: String,
+    pub partitions: u32,
+}
+
+/// The outcome of one statement; each variant maps onto one ksqlDB REST response entity.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StatementResult {
+    /// CREATE STREAM/TABLE, DROP, TERMINATE, SET, INSERT VALUES: ksqlDB's `currentStatus`.
+    Status {
+        statement: String,
+        message: String,
+        query_id: Option<String>,
+    },
+    Streams {
+        statement: String,
+        streams: Vec<SourceInfo>,
+    },
+    Tables {
+        statement: String,
+        tables: Vec<SourceInfo>,
+    },
+    Queries {
+        statement: String,
+        queries: Vec<QueryInfo>,
+    },
+    Topics {
+        statement: String,
+        topics: Vec<TopicInfo>,
+    },
+    Description {
+        statement: String,
+        source: Box<SourceInfo>,
+        extended: bool,
+        /// `DESCRIBE EXTENDED`: the queries reading and writing the source, with their counters.
+        queries: Vec<QueryInfo>,
+    },
+    Explain {
+        statement: String,
+        query_id: Option<String>,
+        plan: String,
+        sink: Option<String>,
+    },
+    Properties {
+        statement: String,
+        properties: BTreeMap<String, String>,
+    },
+    Functions {
+        statement: String,
+        scalar: Vec<String>,
+        aggregate: Vec<String>,
+    },
+    /// A pull query's rows (projection order), values as JSON.
+    Rows {
+        statement: String,
+        columns: Vec<FieldInfo>,
+        rows: Vec<Vec<serde_json::Value>>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+struct Command {
+    seq: u64,
+    statement: String,
+    #[serde(default)]
+    properties: BTreeMap<String, String>,
+}
+
+struct QueryEntry {
+    statement: String,
+    sink: String,
+    sources: Vec<String>,
+    plan: Plan,
+    runner: Arc<Mutex<PersistentQuery>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct State {
+    sources: BTreeMap<String, SourceDef>,
+    queries: BTreeMap<String, QueryEntry>,
+    properties: BTreeMap<String, String>,
+    next_seq: u64,
+}
+
+/// The streaming SQL engine over one event log.
+pub struct Engine {
+    log: Arc<dyn EventLog>,
+    options: EngineOptions,
+    state: Mutex<State>,
+    /// Serializes catalog changes (check, act, record), so concurrent requests cannot both create
+    /// the same name or take the same query id.
+    ddl: Mutex<()>,
+    /// Counter of push query ids.
+    transient: std::sync::atomic::AtomicU64,
+    /// The command topic is being replayed.
+    replaying: AtomicBool,
+}
+
+fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn prop_text(props: &Properties, key: &str) -> Option<String> {
+    props.get(key).map(PropValue::as_text)
+}
+
+fn prop_u32(props: &Properties, key: &str) -> Result<Option<u32>> {
+    match props.get(key) {
+        None => Ok(None),
+        Some(v) => {
+            v.as_text().parse::<u32>().ok().filter(|n| *n > 0).map(Some).ok_or_else(|| {
+                SqlError::analysis(format!("invalid {key} '{}': expected a positive integer", v.as_text()))
+            })
+        }
+    }
+}
+
+/// `RETENTION_MS` for topics the statement creates (`None`: kept forever).
+fn prop_retention(props: &Properties) -> Result<Option<i64>> {
+    match props.get("RETENTION_MS") {
+        None => Ok(None),
+        Some(v) => match v.as_text().parse::<i64>() {
+            Ok(-1) => Ok(None),
+            Ok(ms) if ms > 0 => Ok(Some(ms)),
+            _ => Err(SqlError::analysis(format!(
+                "invalid RETENTION_MS '{}': expected a positive number of milliseconds or -1",
+                v.as_text()
+            ))),
+        },
+    }
+}
+
+const KNOWN_PROPERTIES: &[&str] = &[
+    "KAFKA_TOPIC",
+    "VALUE_FORMAT",
+    "KEY_FORMAT",
+    "FORMAT",
+    "PARTITIONS",
+    "REPLICAS",
+    "TIMESTAMP",
+    "TIMESTAMP_FORMAT",
+    "WRAP_SINGLE_VALUE",
+    "VALUE_DELIMITER",
+    "KEY_SCHEMA_ID",
+    "VALUE_SCHEMA_ID",
+    "RETENTION_MS",
+    "WINDOW_TYPE",
+    "WINDOW_SIZE",
+];
+
+/// `'30 seconds'` as milliseconds.
+fn parse_duration_text(text: &str) -> Option<i64> {
+    let mut parts = text.split_whitespace();
+    let n: i64 = parts.next()?.parse().ok()?;
+    let unit = parts.next()?.to_ascii_uppercase();
+    if parts.next().is_some() {
+        return None;
+    }
+    let factor = match unit.trim_end_matches('S') {
+        "MILLISECOND" => 1,
+        "SECOND" => 1000,
+        "MINUTE" => 60_000,
+        "HOUR" => 3_600_000,
+        "DAY" => 86_400_000,
+        _ => return None,
+    };
+    n.checked_mul(factor).filter(|ms| *ms > 0)
+}
+
+/// `WINDOW_TYPE` / `WINDOW_SIZE` of a source whose keys are windowed.
+fn window_props(props: &Properties) -> Result<Option<crate::metastore::WindowInfo>> {
+    use crate::format::WindowType;
+    let size = prop_text(props, "WINDOW_SIZE");
+    let Some(kind) = prop_text(props, "WINDOW_TYPE") else {
+        return match size {
+            Some(_) => Err(SqlError::analysis("'WINDOW_SIZE' requires 'WINDOW_TYPE'")),
+            None => Ok(None),
+        };
+    };
+    match kind.to_ascii_uppercase().as_str() {
+        "SESSION" => match size {
+            Some(_) => Err(SqlError::analysis("'WINDOW_SIZE' should not be set for SESSION windows.")),
+            None => Ok(Some(crate::metastore::WindowInfo { kind: WindowType::Session, size_ms: None })),
+        },
+        "TUMBLING" | "HOPPING" => {
+            let size = size.ok_or_else(|| {
+                SqlError::analysis(format!("'WINDOW_SIZE' is required for {} windows.", kind.to_ascii_uppercase()))
+            })?;
+            let ms = parse_duration_text(&size).ok_or_else(|| {
+                SqlError::analysis(format!("Configuration WINDOW_SIZE is invalid: Invalid duration: '{size}'"))
+            })?;
+            Ok(Some(crate::metastore::WindowInfo { kind: WindowType::Time, size_ms: Some(ms) }))
+        }
+        other => {
+            Err(SqlError::analysis(format!("Invalid WINDOW_TYPE '{other}': expected TUMBLING, HOPPING or SESSION")))
+        }
+    }
+}
+
+impl Engine {
+    /// Opens the engine over `log`, replaying the command topic.
+    pub fn open(log: Arc<dyn EventLog>, options: EngineOptions) -> Result<Engine> {
+        if !log.list_topics().iter().any(|t| t == COMMAND_TOPIC) {
+            let config = TopicConfig { partitions: 1, retention_ms: None, ..TopicConfig::default() };
+            match log.create_topic(COMMAND_TOPIC, config) {
+                Ok(_) | Err(weft_log::LogError::TopicExists(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let engine = Engine {
+            log,
+            options,
+            state: Mutex::new(State::default()),
+            ddl: Mutex::new(()),
+            transient: std::sync::atomic::AtomicU64::new(0),
+            replaying: AtomicBool::new(false),
+        };
+        engine.replaying.store(true, Ordering::SeqCst);
+        let replayed = engine.replay();
+        engine.replaying.store(false, Ordering::SeqCst);
+        replayed?;
+        engine.start_replayed()?;
+        Ok(engine)
+    }
+
+    fn replay(&self) -> Result<()> {
+        let (mut offset, end) = self.log.offsets(COMMAND_TOPIC, 0)?;
+        while offset < end {
+            let r = self.log.read(COMMAND_TOPIC, 0, offset, ReadLimits::default())?;
+            if r.records.is_empty() {
+                break;
+            }
+            for rec in &r.records {
+                let Some(value) = &rec.value else { continue };
+                let Ok(cmd) = serde_json::from_slice::<Command>(value) else { continue };
+                {
+                    let mut st = lock(&self.state);
+                    st.next_seq = cmd.seq;
+                    st.properties = cmd.properties.clone();
+                }
+                // A command that worked once and fails now (e.g. its topic was deleted) is skipped,
+                // so one bad command never blocks the others.
+                if let Ok(stmts) = parse_statements(&cmd.statement) {
+                    for s in stmts {
+                        let _ = self.execute_one(&s, true);
+                    }
+                }
+                let mut st = lock(&self.state);
+                st.next_seq = cmd.seq + 1;
+                st.properties.clear();
+            }
+            offset = r.next_offset;
+        }
+        Ok(())
+    }
+
+    /// The log the engine runs on.
+    pub fn log(&self) -> &Arc<dyn EventLog> {
+        &self.log
+    }
+
+    /// Runs statements in order (the body of ksqlDB's `POST /ksql`). Parsing happens first, so a
+    /// syntax error anywhere runs nothing; otherwise execution stops at the first failing statement
+    /// (earlier statements keep their effect).
+    pub fn execute(&self, text: &str) -> Result<Vec<StatementResult>> {
+        self.execute_with_properties(text, &BTreeMap::new())
+    }
+
+    /// [`Engine::execute`] with request properties (ksqlDB's `streamsProperties`, e.g.
+    /// `auto.offset.reset`).
+    pub fn execute_with_properties(
+        &self,
+        text: &str,
+        properties: &BTreeMap<String, String>,
+    ) -> Result<Vec<StatementResult>> {
+        let statements = parse_statements(text)?;
+        let saved = {
+            let mut st = lock(&self.state);
+            let saved = st.properties.clone();
+            st.properties.extend(properties.iter().map(|(k, v)| (k.clone(), v.clone())));
+            saved
+        };
+        let mut out = Vec::new();
+        let mut result = Ok(());
+        for s in &statements {
+            match self.execute_one(s, false) {
+                Ok(r) => out.push(r),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        {
+            // Request properties last for the request; SET persists beyond it.
+            let mut st = lock(&self.state);
+            for k in properties.keys() {
+                match saved.get(k) {
+                    Some(v) => st.properties.insert(k.clone(), v.clone()),
+                    None => st.properties.remove(k),
+                };
+            }
+        }
+        result.map(|_| out)
+    }
+
+    fn record_command(&self, text: &str) -> Result<()> {
+        let mut st = lock(&self.state);
+        let cmd = Command { seq: st.next_seq, statement: text.to_string(), properties: st.properties.clone() };
+        st.next_seq += 1;
+        drop(st);
+        let value = serde_json::to_vec(&cmd).map_err(|e| SqlError::Serde(e.to_string()))?;
+        self.log.append(COMMAND_TOPIC, 0, vec![Record { value: Some(value), ..Record::default() }])?;
+        Ok(())
+    }
+
+    fn execute_one(&self, parsed: &ParsedStatement, replaying: bool) -> Result<StatementResult> {
+        let text = parsed.text.clone();
+        let _ddl = match &parsed.statement {
+            Statement::CreateSource(_)
+            | Statement::CreateAsSelect(_)
+            | Statement::InsertInto { .. }
+            | Statement::Drop { .. }
+            | Statement::Terminate(_) => Some(self.ddl.lock().unwrap_or_else(|e| e.into_inner())),
+            _ => None,
+        };
+        match &parsed.statement {
+            Statement::CreateSource(c) => {
+                let r = self.create_source(c, &text, replaying)?;
+                if !replaying {
+                    self.record_command(&text)?;
+                }
+                Ok(r)
+            }
+            Statement::CreateAsSelect(c) => self.create_as_select(c, &text, replaying),
+            Statement::InsertInto { target, query } => self.insert_into(target, query, &text, replaying),
+            Statement::InsertValues { target, columns, values } => {
+                self.insert_values(target, columns.as_deref(), values, &text)
+            }
+            Statement::Query(q) => {
+                if q.emit.is_some() {
+                    return Err(SqlError::QueryEndpoint(
+                        "push queries (EMIT CHANGES) stream their rows: run them with Engine::query (POST /query)"
+                            .into(),
+                    ));
+                }
+                self.pull_query(q, &text)
+            }
+            Statement::Show { kind, extended } => Ok(self.show(*kind, *extended, &text)),
+            Statement::Describe { name, extended } => {
+                let st = lock(&self.state);
+                let source = st.sources.get(name).ok_or_else(|| unknown_source(name))?;
+                let info = describe(&st, source);
+                let queries = if *extended {
+                    query_infos(&st)
+                        .into_iter()
+                        .filter(|q| info.read_queries.contains(&q.id) || info.write_queries.contains(&q.id))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                Ok(StatementResult::Description {
+                    statement: text,
+                    source: Box::new(info),
+                    extended: *extended,
+                    queries,
+                })
+            }
+            Statement::DescribeFunction(name) => {
+                let known =
+                    crate::functions::SCALAR_FUNCTIONS.contains(&name.as_str()) || crate::functions::is_aggregate(name);
+                if !known {
+                    return Err(SqlError::analysis(format!("can't find any functions with the name '{name}'")));
+                }
+                Ok(StatementResult::Functions {
+                    statement: text,
+                    scalar: if crate::functions::is_aggregate(name) { vec![] } else { vec![name.clone()] },
+                    aggregate: if crate::functions::is_aggregate(name) { vec![name.clone()] } else { vec![] },
+                })
+            }
+            Statement::Explain(inner) => self.explain(inner, &text),
+            Statement::ExplainQuery(id) => {
+                let st = lock(&self.state);
+                let q = st
+                    .queries
+                    .get(id)
+                    .ok_or_else(|| SqlError::analysis(format!("query with id '{id}' does not exist")))?;
+                Ok(StatementResult::Explain {
+                    statement: q.statement.clone(),
+                    query_id: Some(id.clone()),
+                    plan: q.plan.to_string(),
+                    sink: Some(q.sink.clone()),
+                })
+            }
+            Statement::Drop { kind, name, if_exists, delete_topic } => {
+                let r = self.drop_source(*kind, name, *if_exists, *delete_topic, &text)?;
+                if !replaying {
+                    self.record_command(&text)?;
+                }
+                Ok(r)
+            }
+            Statement::Terminate(id) => {
+                let r = self.terminate(id.as_deref(), &text)?;
+                if !replaying {
+                    self.record_command(&text)?;
+                }
+                Ok(r)
+            }
+            Statement::Print { .. } => {
+                Err(SqlError::QueryEndpoint("PRINT streams records: run it with Engine::query (POST /query)".into()))
+            }
+            Statement::Set { name, value } => {
+                lock(&self.state).properties.insert(name.clone(), value.clone());
+                Ok(StatementResult::Status {
+                    statement: text,
+                    message: format!("Successfully changed local property '{name}' to '{value}'."),
+                    query_id: None,
+                })
+            }
+            Statement::Unset(name) => {
+                lock(&self.state).properties.remove(name);
+                Ok(StatementResult::Status {
+                    statement: text,
+                    message: format!("Successfully unset local property '{name}'."),
+                    query_id: None,
+                })
+            }
+        }
+    }
+
+    fn lookup(&self) -> impl Fn(&str) -> Result<SourceDef> + '_ {
+        move |name: &str| lock(&self.state).sources.get(name).cloned().ok_or_else(|| unknown_source(name))
+    }
+
+    fn start_from(&self) -> StartFrom {
+        let st = lock(&self.state);
+        StartFrom::from_property(
+            st.properties.get("auto.offset.reset").map(String::as_str),
+            self.options.default_offset_reset,
+        )
+    }
+
+    fn create_source(&self, c: &CreateSource, text: &str, replaying: bool) -> Result<StatementResult> {
+        let kind: Kind = c.kind.into();
+        for key in c.properties.keys() {
+            if !KNOWN_PROPERTIES.contains(&key.as_str()) {
+                return Err(SqlError::analysis(format!("invalid config variable(s) in the WITH clause: {key}")));
+            }
+        }
+        {
+            let st = lock(&self.state);
+            if let Some(existing) = st.sources.get(&c.name) {
+                if c.if_not_exists {
+                    return Ok(StatementResult::Status {
+                        statement: text.to_string(),
+                        message: format!("{} {} already exists", existing.kind.name(), c.name),
+                        query_id: None,
+                    });
+                }
+                if !c.or_replace {
+                    return Err(SqlError::analysis(format!(
+                        "Cannot add {} '{}': A {} with the same name already exists",
+                        kind.name().to_lowercase(),
+                        c.name,
+                        existing.kind.name().to_lowercase()
+                    )));
+                }
+                if existing.query_id.is_some() {
+                    return Err(SqlError::analysis(format!(
+                        "Cannot replace '{}': it is written by query {}",
+                        c.name,
+                        existing.query_id.clone().unwrap_or_default()
+                    )));
+                }
+            }
+        }
+        let topic = prop_text(&c.properties, "KAFKA_TOPIC").ok_or_else(|| {
+            SqlError::analysis("Missing required property \"KAFKA_TOPIC\" which has no default value.")
+        })?;
+        check_defaults(&c.properties)?;
+        let (key_format, value_format) = formats(&c.properties, None)?;
+        let mut key_columns = Vec::new();
+        let mut value_columns = Vec::new();
+        let mut seen = BTreeSet::new();
+        for col in &c.columns {
+            if !seen.insert(col.name.clone()) {
+                return Err(SqlError::analysis(format!("duplicate column name '{}'", col.name)));
+            }
+            if RESERVED_COLUMNS.contains(&col.name.as_str()) {
+                return Err(SqlError::analysis(format!(
+                    "'{}' is a reserved column name. You cannot use it as a name for a column.",
+                    col.name
+                )));
+            }
+            check_map_keys(&col.ty)?;
+            let column = Column { name: col.name.clone(), ty: col.ty.clone() };
+            match (col.key, kind) {
+                (KeyConstraint::None, _) => value_columns.push(column),
+                (KeyConstraint::Key, Kind::Stream) | (KeyConstraint::PrimaryKey, Kind::Table) => {
+                    key_columns.push(column)
+                }
+                (KeyConstraint::Key, Kind::Table) => {
+                    return Err(SqlError::analysis(format!(
+                        "Column `{}` is a 'KEY' column: please use 'PRIMARY KEY' for tables.",
+                        col.name
+                    )))
+                }
+                (KeyConstraint::PrimaryKey, Kind::Stream) => {
+                    return Err(SqlError::analysis(format!(
+                        "Column `{}` is a 'PRIMARY KEY' column: please use 'KEY' for streams.",
+                        col.name
+                    )))
+                }
+                (KeyConstraint::Headers, _) => {
+                    return Err(SqlError::Unsupported(format!("HEADERS column `{}`", col.name)));
+                }
+            }
+        }
+        if value_columns.is_empty() && matches!(value_format, Format::Avro | Format::JsonSr) {
+            // ksqlDB: value columns of AVRO and JSON_SR sources may come from the registry's latest schema.
+            let registry = self.options.schema_registry.as_ref().ok_or_else(|| {
+                SqlError::analysis(format!(
+                    "the {} format needs a schema registry: none is configured",
+                    value_format.name()
+                ))
+            })?;
+            let subject = format!("{topic}-value");
+            // VALUE_SCHEMA_ID pins a schema; otherwise the subject's latest version is used.
+            let schema = match prop_u32(&c.properties, "VALUE_SCHEMA_ID")? {
+                Some(id) => registry.0.schema_by_id(id).map_err(|e| {
+                    SqlError::analysis(format!("VALUE_SCHEMA_ID {id} is not in the schema registry: {e}"))
+                })?,
+                None => {
+                    registry
+                        .0
+                        .latest(&subject)
+                        .map_err(|e| {
+                            SqlError::analysis(format!(
+                                "no value schema for subject '{subject}' in the schema registry: {e}"
+                            ))
+                        })?
+                        .1
+                }
+            };
+            value_columns = match value_format {
+                Format::Avro => crate::avro::AvroSchema::parse(&schema)?.columns()?,
+                _ => crate::registry::columns_from_json_schema(&schema)?,
+            };
+        }
+        if key_columns.is_empty() && value_columns.is_empty() {
+            return Err(SqlError::analysis("the statement does not define any columns"));
+        }
+        if kind == Kind::Table && key_columns.is_empty() {
+            return Err(SqlError::analysis("Tables require a PRIMARY KEY. Please define the PRIMARY KEY."));
+        }
+        check_key_format(key_format, &key_columns)?;
+        if value_format == Format::Kafka && value_columns.len() > 1 {
+            return Err(SqlError::analysis(format!(
+                "The 'KAFKA' format only supports a single field. Got: {}",
+                value_columns.iter().map(|c| format!("`{}` {}", c.name, c.ty)).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        let (timestamp_column, timestamp_format) = timestamp_props(&c.properties, &key_columns, &value_columns)?;
+        let retention = prop_retention(&c.properties)?;
+        let partitions =
+            self.ensure_topic(&topic, prop_u32(&c.properties, "PARTITIONS")?, retention, kind, replaying, true)?;
+        let source = SourceDef {
+            name: c.name.clone(),
+            kind,
+            topic,
+            key_columns,
+            value_columns,
+            key_format,
+            value_format,
+            unwrap_single_value: matches!(c.properties.get("WRAP_SINGLE_VALUE"), Some(PropValue::Bool(false))),
+            window: window_props(&c.properties)?,
+            timestamp_column,
+            timestamp_format,
+            partitions,
+            statement: text.to_string(),
+            query_id: None,
+            read_only: c.read_only,
+            registry: self.options.schema_registry.clone(),
+        };
+        lock(&self.state).sources.insert(c.name.clone(), source);
+        let noun = if kind == Kind::Stream { "Stream" } else { "Table" };
+        Ok(StatementResult::Status { statement: text.to_string(), message: format!("{noun} created"), query_id: None })
+    }
+
+    /// Makes sure `topic` exists; returns its partition count.
+    fn ensure_topic(
+        &self,
+        topic: &str,
+        partitions: Option<u32>,
+        retention_ms: Option<i64>,
+        kind: Kind,
+        replaying: bool,
+        declared: bool,
+    ) -> Result<u32> {
+        match self.log.describe_topic(topic) {
+            Ok(d) => {
+                let actual = d.partitions.len() as u32;
+                if let Some(p) = partitions {
+                    if p != actual && !replaying {
+                        return Err(SqlError::analysis(format!(
+                            "A Kafka topic with the name '{topic}' already exists, with different partition count \
+                             ({actual}) than requested ({p})"
+                        )));
+                    }
+                }
+                Ok(actual)
+            }
+            Err(weft_log::LogError::TopicNotFound(_)) => {
+                let Some(p) = partitions.or((!declared).then_some(self.options.default_partitions)) else {
+                    return Err(SqlError::analysis(format!(
+                        "Topic '{topic}' does not exist. If you want to create a new topic for the {} please re-run \
+                         the statement providing the required 'PARTITIONS' configuration in the WITH clause (and, \
+                         optionally, 'REPLICAS').",
+                        kind.name().to_lowercase()
+                    )));
+                };
+                // Derived data is kept until RETENTION_MS says otherwise (the log is the history).
+                let mut config = TopicConfig { partitions: p, retention_ms, ..TopicConfig::default() };
+                if kind == Kind::Table {
+                    config.cleanup_policy = CleanupPolicy::Compact;
+                }
+                match self.log.create_topic(topic, config) {
+                    Ok(_) | Err(weft_log::LogError::TopicExists(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                Ok(p)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn plan(&self, query: &Query, purpose: Purpose, sink: Option<&str>) -> Result<PlannedQuery> {
+        plan_query(query, &self.lookup(), purpose, sink)
+    }
+
+    fn create_as_select(&self, c: &CreateAsSelect, text: &str, replaying: bool) -> Result<StatementResult> {
+        for key in c.properties.keys() {
+            if !KNOWN_PROPERTIES.contains(&key.as_str()) {
+                return Err(SqlError::analysis(format!("invalid config variable(s) in the WITH clause: {key}")));
+            }
+        }
+        {
+            let st = lock(&self.state);
+            if let Some(existing) = st.sources.get(&c.name) {
+                if c.if_not_exists {
+                    return Ok(StatementResult::Status {
+                        statement: text.to_string(),
+                        message: format!("{} {} already exists", existing.kind.name(), c.name),
+                        query_id: None,
+                    });
+                }
+                if !c.or_replace || existing.query_id.is_none() {
+                    return Err(SqlError::analysis(format!(
+                        "Cannot add {} '{}': A {} with the same name already exists",
+                        c.kind.name().to_lowercase(),
+                        c.name,
+                        existing.kind.name().to_lowercase()
+                    )));
+                }
+            }
+        }
+        if c.query.limit.is_some() {
+            return Err(SqlError::analysis(format!(
+                "CREATE {} AS SELECT statements don't support LIMIT clause.",
+                c.kind.name()
+            )));
+        }
+        if c.query.emit == Some(crate::ast::Emit::Final) && c.query.window.is_none() {
+            return Err(SqlError::analysis("EMIT FINAL is only supported for windowed aggregations"));
+        }
+        let planned = self.plan(&c.query, Purpose::Persistent, Some(&c.name))?;
+        let kind: Kind = c.kind.into();
+        if kind != planned.kind {
+            let (want, got) = (kind.name(), planned.kind.name());
+            return Err(SqlError::analysis(format!(
+                "Invalid result type. Your SELECT query produces a {got}. Please use CREATE {got} AS SELECT statement \
+                 instead of CREATE {want} AS SELECT."
+            )));
+        }
+        let input = &planned.inputs[0];
+        check_defaults(&c.properties)?;
+        let (key_format, value_format) = formats(&c.properties, Some(input))?;
+        let key_columns = planned.key_columns();
+        check_key_format(key_format, &key_columns)?;
+        let value_columns = planned.value_columns();
+        let topic = prop_text(&c.properties, "KAFKA_TOPIC").unwrap_or_else(|| c.name.clone());
+        let (timestamp_column, timestamp_format) = timestamp_props(&c.properties, &key_columns, &value_columns)?;
+        let partitions = prop_u32(&c.properties, "PARTITIONS")?
+            .unwrap_or_else(|| planned.inputs.iter().map(|i| i.partitions).max().unwrap_or(1));
+        let partitions =
+            self.ensure_topic(&topic, Some(partitions), prop_retention(&c.properties)?, kind, true, false)?;
+        let seq = lock(&self.state).next_seq;
+        // CREATE OR REPLACE keeps the query id, so the new query resumes where the old one stopped
+        // (ksqlDB's in-place upgrade); only stateless queries can be replaced that way.
+        let replaced =
+            if c.or_replace { lock(&self.state).sources.get(&c.name).and_then(|s| s.query_id.clone()) } else { None };
+        if replaced.is_some() && !matches!(planned.operator, Operator::Stateless(_)) {
+            return Err(SqlError::analysis(format!(
+                "Cannot upgrade {}: CREATE OR REPLACE only supports queries without aggregations or joins",
+                c.name
+            )));
+        }
+        let query_id = match &replaced {
+            Some(old) => old.clone(),
+            None => format!("{}_{}_{}", if kind == Kind::Stream { "CSAS" } else { "CTAS" }, c.name, seq),
+        };
+        let sink = SourceDef {
+            name: c.name.clone(),
+            kind,
+            topic,
+            key_columns,
+            value_columns,
+            key_format,
+            value_format,
+            unwrap_single_value: matches!(c.properties.get("WRAP_SINGLE_VALUE"), Some(PropValue::Bool(false))),
+            window: planned.window,
+            timestamp_column,
+            timestamp_format,
+            partitions,
+            statement: text.to_string(),
+            query_id: Some(query_id.clone()),
+            read_only: false,
+            registry: self.options.schema_registry.clone(),
+        };
+        if let Some(old) = &replaced {
+            // Stop the old query; the topic, the id and the committed positions stay.
+            self.stop_query(old, false);
+        }
+        self.start_query(&query_id, &c.query, planned, sink.clone(), text)?;
+        lock(&self.state).sources.insert(c.name.clone(), sink);
+        if !replaying {
+            self.record_command(text)?;
+        }
+        Ok(StatementResult::Status {
+            statement: text.to_string(),
+            message: format!("Created query with ID {query_id}"),
+            query_id: Some(query_id),
+        })
+    }
+
+    fn start_query(&self, id: &str, query: &Query, planned: PlannedQuery, sink: SourceDef, text: &str) -> Result<()> {
+        let sources: Vec<String> = planned.inputs.iter().map(|s| s.name.clone()).collect();
+        let plan = {
+            let mut plan = planned.plan.clone();
+            plan.steps.push(format!("SINK {} {} (topic: {})", sink.kind.name(), sink.name, sink.topic));
+            plan
+        };
+        // The query can be planned again from its statement and input definitions, to reopen it
+        // from the log after a failure.
+        let (query, inputs, sink_name) = (query.clone(), planned.inputs.clone(), sink.name.clone());
+        let rebuild: crate::runtime::Rebuild = Box::new(move || {
+            let lookup =
+                |name: &str| inputs.iter().find(|s| s.name == name).cloned().ok_or_else(|| unknown_source(name));
+            plan_query(&query, &lookup, Purpose::Persistent, Some(&sink_name))
+        });
+        let mut runner = PersistentQuery::open(id, self.log.clone(), planned, &sink, self.start_from())?;
+        runner.set_rebuild(rebuild);
+        let runner = Arc::new(Mutex::new(runner));
+        let stop = Arc::new(AtomicBool::new(false));
+        // While the command topic replays, queries only open: a later DROP or TERMINATE in the log
+        // must stop them before they process anything. Threads start once the replay is done.
+        let thread = if self.options.background && !self.replaying.load(Ordering::SeqCst) {
+            Some(self.spawn(id, runner.clone(), stop.clone())?)
+        } else {
+            None
+        };
+        let entry =
+            QueryEntry { statement: text.to_string(), sink: sink.name.clone(), sources, plan, runner, stop, thread };
+        lock(&self.state).queries.insert(id.to_string(), entry);
+        Ok(())
+    }
+
+    /// Stops a query; with `cleanup` (TERMINATE, DROP) its internal changelog topic goes too.
+    fn spawn(&self, id: &str, runner: Arc<Mutex<PersistentQuery>>, stop: Arc<AtomicBool>) -> Result<JoinHandle<()>> {
+        let log = self.log.clone();
+        std::thread::Builder::new()
+            .name(format!("weft-sql-{id}"))
+            .spawn(move || run_in_background(log, runner, stop))
+            .map_err(|e| SqlError::analysis(format!("cannot start a query thread: {e}")))
+    }
+
+    /// Starts the threads of the queries the replay opened.
+    fn start_replayed(&self) -> Result<()> {
+        if !self.options.background {
+            return Ok(());
+        }
+        let pending: Vec<(String, Arc<Mutex<PersistentQuery>>, Arc<AtomicBool>)> = lock(&self.state)
+            .queries
+            .iter()
+            .filter(|(_, q)| q.thread.is_none())
+            .map(|(id, q)| (id.clone(), q.runner.clone(), q.stop.clone()))
+            .collect();
+        for (id, runner, stop) in pending {
+            let handle = self.spawn(&id, runner, stop)?;
+            if let Some(q) = lock(&self.state).queries.get_mut(&id) {
+                q.thread = Some(handle);
+            }
+        }
+        Ok(())
+    }
+
+    fn stop_query(&self, id: &str, cleanup: bool) -> bool {
+        let entry = lock(&self.state).queries.remove(id);
+        match entry {
+            Some(mut e) => {
+                e.stop.store(true, Ordering::SeqCst);
+                if let Some(t) = e.thread.take() {
+                    t.thread().unpark();
+                    let _ = t.join();
+                }
+                if cleanup {
+                    let changelog = format!("_weft_sql_{id}_changelog");
+                    if self.log.list_topics().contains(&changelog) {
+                        let _ = self.log.delete_topic(&changelog);
+                    }
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn insert_into(&self, target: &str, query: &Query, text: &str, replaying: bool) -> Result<StatementResult> {
+        let sink = self.lookup()(target)?;
+        if sink.read_only {
+            return Err(SqlError::analysis(format!("cannot insert into read-only source {target}")));
+        }
+        if query.limit.is_some() {
+            return Err(SqlError::analysis("INSERT INTO statements don't support LIMIT clause."));
+        }
+        let planned = self.plan(query, Purpose::Persistent, Some(target))?;
+        if planned.kind != sink.kind {
+            return Err(SqlError::analysis(format!(
+                "Incompatible data sink and query result. Data sink ({target}) type is {} but select query result is {}.",
+                sink.kind.name(),
+                planned.kind.name()
+            )));
+        }
+        let same = |a: &[Column], b: &[Column]| {
+            a.len() == b.len() && a.iter().all(|x| b.iter().any(|y| y.name == x.name && y.ty == x.ty))
+        };
+        if !same(&planned.key_columns(), &sink.key_columns) || !same(&planned.value_columns(), &sink.value_columns) {
+            return Err(SqlError::analysis(format!(
+                "Incompatible schema between results and sink. Result schema is {}, sink schema is {}.",
+                schema_text(&planned.key_columns(), &planned.value_columns()),
+                schema_text(&sink.key_columns, &sink.value_columns)
+            )));
+        }
+        let seq = lock(&self.state).next_seq;
+        let query_id = format!("INSERTQUERY_{seq}");
+        self.start_query(&query_id, query, planned, sink, text)?;
+        if !replaying {
+            self.record_command(text)?;
+        }
+        Ok(StatementResult::Status {
+            statement: text.to_string(),
+            message: format!("Created query with ID {query_id}"),
+            query_id: Some(query_id),
+        })
+    }
+
+    fn insert_values(
+        &self,
+        target: &str,
+        columns: Option<&[String]>,
+        values: &[Expr],
+        text: &str,
+    ) -> Result<StatementResult> {
+        let source = self.lookup()(target)?;
+        if source.read_only {
+            return Err(SqlError::analysis(format!("cannot insert into read-only source {target}")));
+        }
+        let all: Vec<String> = source.key_columns.iter().chain(&source.value_columns).map(|c| c.name.clone()).collect();
+        let names: Vec<String> = columns.map(<[String]>::to_vec).unwrap_or_else(|| all.clone());
+        if names.len() != values.len() {
+            return Err(SqlError::analysis(format!(
+                "expected {} values but got {}: every listed column needs a value",
+                names.len(),
+                values.len()
+            )));
+        }
+        let mut row: BTreeMap<String, Value> = BTreeMap::new();
+        let empty = Scope::default();
+        for (name, e) in names.iter().zip(values) {
+            let ty = if name == ROWTIME {
+                SqlType::Bigint
+            } else {
+                source
+                    .key_columns
+                    .iter()
+                    .chain(&source.value_columns)
+                    .find(|c| &c.name == name)
+                    .map(|c| c.ty.clone())
+                    .ok_or_else(|| SqlError::analysis(format!("column name {name} does not exist in {target}")))?
+            };
+            let c = compile(e, &empty)?;
+            let v = c.eval(&[]).into_owned();
+            let v = if v.is_null() { v } else { crate::functions::cast_value(&v, &ty) };
+            if v.is_null() && !c.eval(&[]).is_null() {
+                return Err(SqlError::analysis(format!("Expected type {ty} for field {name} but got {e} ({})", c.ty)));
+            }
+            row.insert(name.clone(), v);
+        }
+        let null = Value::Null;
+        let keys: Vec<&Value> = source.key_columns.iter().map(|c| row.get(&c.name).unwrap_or(&null)).collect();
+        let vals: Vec<&Value> = source.value_columns.iter().map(|c| row.get(&c.name).unwrap_or(&null)).collect();
+        let key = source.key_codec().encode(&keys, None)?;
+        let mut value = Vec::new();
+        source.value_codec().encode(&vals, &mut value)?;
+        let partitions = self.log.describe_topic(&source.topic)?.partitions.len().max(1) as u32;
+        let partition = key.as_deref().map_or(0, |k| partition_for_key(k, partitions));
+        let timestamp = match row.get(ROWTIME) {
+            Some(v) => v.as_i64(),
+            None => None,
+        };
+        self.log.append(
+            &source.topic,
+            partition,
+            vec![Record { key, value: Some(value), headers: Vec::new(), timestamp }],
+        )?;
+        Ok(StatementResult::Status { statement: text.to_string(), message: "Inserted 1 row".into(), query_id: None })
+    }
+
+    fn show(&self, kind: ShowKind, _extended: bool, text: &str) -> StatementResult {
+        let st = lock(&self.state);
+        let statement = text.to_string();
+        match kind {
+            ShowKind::Streams | ShowKind::Tables => {
+                let want = if kind == ShowKind::Streams { Kind::Stream } else { Kind::Table };
+                let list: Vec<SourceInfo> =
+                    st.sources.values().filter(|s| s.kind == want).map(|s| describe(&st, s)).collect();
+                if kind == ShowKind::Streams {
+                    StatementResult::Streams { statement, streams: list }
+                } else {
+                    StatementResult::Tables { statement, tables: list }
+                }
+            }
+            ShowKind::Queries => StatementResult::Queries { statement, queries: query_infos(&st) },
+            ShowKind::Topics => {
+                let topics = self
+                    .log
+                    .list_topics()
+                    .into_iter()
+                    .filter(|t| !t.starts_with(weft_log::INTERNAL_TOPIC_PREFIX))
+                    .map(|name| {
+                        let partitions = self.log.describe_topic(&name).map_or(0, |d| d.partitions.len() as u32);
+                        TopicInfo { name, partitions }
+                    })
+                    .collect();
+                StatementResult::Topics { statement, topics }
+            }
+            ShowKind::Properties => StatementResult::Properties { statement, properties: st.properties.clone() },
+            ShowKind::Functions => StatementResult::Functions {
+                statement,
+                scalar: crate::functions::SCALAR_FUNCTIONS.iter().map(|s| s.to_string()).collect(),
+                aggregate: crate::functions::AGGREGATES.iter().map(|s| s.to_string()).collect(),
+            },
+        }
+    }
+
+    fn explain(&self, inner: &Statement, text: &str) -> Result<StatementResult> {
+        let (query, sink) = match inner {
+            Statement::Query(q) => (q, None),
+            Statement::CreateAsSelect(c) => (&c.query, Some(c.name.clone())),
+            Statement::InsertInto { target, query } => (query, Some(target.clone())),
+            _ => {
+                return Err(SqlError::analysis("EXPLAIN needs a query, CREATE ... AS SELECT or INSERT INTO ... SELECT"))
+            }
+        };
+        let purpose = if sink.is_some() { Purpose::Persistent } else { Purpose::Transient };
+        let planned = self.plan(query, purpose, sink.as_deref())?;
+        let mut plan = planned.plan.clone();
+        if let Some(s) = &sink {
+            plan.steps.push(format!("SINK {s}"));
+        }
+        Ok(StatementResult::Explain { statement: text.to_string(), query_id: None, plan: plan.to_string(), sink })
+    }
+
+    fn drop_source(
+        &self,
+        kind: SourceKind,
+        name: &str,
+        if_exists: bool,
+        delete_topic: bool,
+        text: &str,
+    ) -> Result<StatementResult> {
+        let kind: Kind = kind.into();
+        let source = {
+            let st = lock(&self.state);
+            match st.sources.get(name) {
+                None if if_exists => {
+                    return Ok(StatementResult::Status {
+                        statement: text.to_string(),
+                        message: format!("Source `{name}` does not exist."),
+                        query_id: None,
+                    })
+                }
+                None => return Err(unknown_source(name)),
+                Some(s) if s.kind != kind => {
+                    return Err(SqlError::analysis(format!(
+                        "Incompatible data source type is {}, but statement was DROP {}",
+                        s.kind.name(),
+                        kind.name()
+                    )))
+                }
+                Some(s) => s.clone(),
+            }
+        };
+        let (readers, writers) = {
+            let st = lock(&self.state);
+            let readers: Vec<String> = st
+                .queries
+                .iter()
+                .filter(|(_, q)| q.sources.iter().any(|s| s == name))
+                .map(|(id, _)| id.clone())
+                .collect();
+            let writers: Vec<String> =
+                st.queries.iter().filter(|(_, q)| q.sink == name).map(|(id, _)| id.clone()).collect();
+            (readers, writers)
+        };
+        if !readers.is_empty() {
+            return Err(SqlError::analysis(format!(
+                "Cannot drop {name}. The following queries read from this source: [{}] and the following queries write \
+                 into this source: [{}]. You need to terminate them before dropping {name}.",
+                readers.join(", "),
+                writers.join(", ")
+            )));
+        }
+        // ksqlDB terminates the query that created the source along with it.
+        for w in &writers {
+            self.stop_query(w, true);
+        }
+        lock(&self.state).sources.remove(name);
+        if delete_topic {
+            match self.log.delete_topic(&source.topic) {
+                Ok(()) | Err(weft_log::LogError::TopicNotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(StatementResult::Status {
+            statement: text.to_string(),
+            message: format!("Source `{name}` (topic: {}) was dropped.", source.topic),
+            query_id: None,
+        })
+    }
+
+    fn terminate(&self, id: Option<&str>, text: &str) -> Result<StatementResult> {
+        let ids: Vec<String> = match id {
+            Some(id) => {
+                if !lock(&self.state).queries.contains_key(id) {
+                    return Err(SqlError::analysis(format!("Unknown queryId: {id}")));
+                }
+                vec![id.to_string()]
+            }
+            None => lock(&self.state).queries.keys().cloned().collect(),
+        };
+        for id in &ids {
+            self.stop_query(id, true);
+            // The sink stays; it just has no writer any more.
+            let mut st = lock(&self.state);
+            for s in st.sources.values_mut() {
+                if s.query_id.as_deref() == Some(id) {
+                    s.query_id = None;
+                }
+            }
+        }
+        Ok(StatementResult::Status {
+            statement: text.to_string(),
+            message: if id.is_some() { "Query terminated.".into() } else { "All queries terminated.".into() },
+            query_id: id.map(str::to_string),
+        })
+    }
+
+    fn pull_query(&self, q: &Query, text: &str) -> Result<StatementResult> {
+        check_pull(q)?;
+        let planned = self.plan(q, Purpose::Transient, None)?;
+        let columns = planned.columns.clone();
+        let rows = self.run_pull(planned)?;
+        Ok(StatementResult::Rows {
+            statement: text.to_string(),
+            columns: field_infos(&columns),
+            rows: rows.iter().map(|r| row_to_json(r, &columns)).collect(),
+        })
+    }
+
+    /// Runs a pull query: over a table, its current rows; over a stream, the records so far.
+    fn run_pull(&self, planned: PlannedQuery) -> Result<Vec<Row>> {
+        let limit = planned.limit;
+        let source = planned.inputs.first().cloned().ok_or_else(|| SqlError::analysis("query has no source"))?;
+        let mut rows = Vec::new();
+        match (&planned.operator, source.kind) {
+            (Operator::Stateless(op), Kind::Table) => {
+                // A table an aggregation maintains is read from the query's state; other tables
+                // from their topic.
+                let runner =
+                    source.query_id.as_ref().and_then(|id| lock(&self.state).queries.get(id).map(|q| q.runner.clone()));
+                let snapshot = runner.and_then(|r| r.lock().unwrap_or_else(|e| e.into_inner()).table_snapshot());
+                let table: Vec<Row> = match snapshot {
+                    Some(rows) => rows,
+                    None => materialize(self.log.as_ref(), &source)?.into_values().collect(),
+                };
+                let mut sink = Collect(&mut rows);
+                for (i, row) in table.iter().enumerate() {
+                    let origin = Origin { input: 0, partition: 0, offset: i as u64 };
+                    op.process(row, Decoded::Row, origin, &mut sink)?;
+                }
+            }
+            (Operator::Stateless(_), Kind::Stream) => {
+                // A scan of the stream so far.
+                let mut push = PushQuery::open(self.log.clone(), planned, StartFrom::Earliest)?;
+                rows = push.drain_available()?;
+            }
+            _ => {
+                return Err(SqlError::Unsupported(
+                    "pull queries with aggregations or joins: query the materialized table instead".into(),
+                ))
+            }
+        }
+        if let Some(l) = limit {
+            rows.truncate(l as usize);
+        }
+        Ok(rows)
+    }
+
+    /// The body of ksqlDB's `POST /query`: a push query (`EMIT CHANGES`), a pull query or `PRINT`.
+    pub fn query(&self, sql: &str, properties: &BTreeMap<String, String>) -> Result<QueryHandle> {
+        let stmts = parse_statements(sql)?;
+        if stmts.len() != 1 {
+            return Err(SqlError::analysis("expected exactly one query"));
+        }
+        match &stmts[0].statement {
+            Statement::Print { .. } => Ok(QueryHandle::Print(self.print_topic(sql)?)),
+            Statement::Query(q) if q.emit.is_some() => {
+                Ok(QueryHandle::Push(Box::new(self.push_query(sql, properties)?)))
+            }
+            Statement::Query(q) => {
+                check_pull(q)?;
+                let planned = self.plan(q, Purpose::Transient, None)?;
+                let columns = planned.columns.clone();
+                let rows = self.run_pull(planned)?;
+                Ok(QueryHandle::Pull { columns, rows })
+            }
+            _ => Err(SqlError::analysis("POST /query runs SELECT and PRINT statements; use /ksql for the others")),
+        }
+    }
+
+    /// Starts `PRINT topic [FROM BEGINNING] [INTERVAL n] [LIMIT n]` (ksqlDB's `POST /query`).
+    pub fn print_topic(&self, sql: &str) -> Result<PrintQuery> {
+        let mut stmts = parse_statements(sql)?;
+        let Some(Statement::Print { topic, from_beginning, interval, limit }) = stmts.pop().map(|s| s.statement) else {
+            return Err(SqlError::analysis("expected a PRINT statement"));
+        };
+        // ksqlDB resolves unquoted names case-insensitively against existing topics.
+        let topics = self.log.list_topics();
+        let topic = topics
+            .iter()
+            .find(|t| **t == topic)
+            .or_else(|| topics.iter().find(|t| t.eq_ignore_ascii_case(&topic)))
+            .cloned()
+            .ok_or_else(|| SqlError::analysis(format!("Could not find topic '{topic}', or the KSQL user does not have permissions to list the topic. Topic names are case-sensitive.")))?;
+        let partitions = self.log.describe_topic(&topic)?.partitions.len() as u32;
+        let mut positions = Vec::new();
+        let mut receivers = Vec::new();
+        for p in 0..partitions {
+            let (earliest, latest) = self.log.offsets(&topic, p)?;
+            positions.push(if from_beginning { earliest } else { latest });
+            receivers.push(self.log.subscribe(&topic, p)?);
+        }
+        Ok(PrintQuery {
+            log: self.log.clone(),
+            topic,
+            positions,
+            receivers,
+            interval: interval.unwrap_or(1).max(1),
+            seen: 0,
+            limit,
+            printed: 0,
+        })
+    }
+
+    /// Starts a push query (`SELECT ... EMIT CHANGES`, ksqlDB's `POST /query`). `properties` may set
+    /// `auto.offset.reset` (`earliest` or `latest`, the default).
+    pub fn push_query(&self, sql: &str, properties: &BTreeMap<String, String>) -> Result<PushQuery> {
+        let mut stmts = parse_statements(sql)?;
+        if stmts.len() != 1 {
+            return Err(SqlError::analysis("expected exactly one SELECT statement"));
+        }
+        let Statement::Query(q) = stmts.remove(0).statement else {
+            return Err(SqlError::analysis("expected a SELECT statement"));
+        };
+        if q.emit.is_none() {
+            return Err(SqlError::analysis(
+                "a push query needs EMIT CHANGES; without it, use execute() for a pull query",
+            ));
+        }
+        let planned = self.plan(&q, Purpose::Transient, None)?;
+        let start = match properties.get("auto.offset.reset") {
+            Some(v) => StartFrom::from_property(Some(v), StartFrom::Latest),
+            None => {
+                let st = lock(&self.state);
+                StartFrom::from_property(st.properties.get("auto.offset.reset").map(String::as_str), StartFrom::Latest)
+            }
+        };
+        let source = planned.inputs.first().map(|s| s.name.clone()).unwrap_or_default();
+        let mut push = PushQuery::open(self.log.clone(), planned, start)?;
+        let n = self.transient.fetch_add(1, Ordering::Relaxed);
+        push.id = format!("transient_{source}_{n}");
+        Ok(push)
+    }
+
+    /// Runs a pull query given as text and returns its column descriptions and rows.
+    pub fn pull(&self, sql: &str) -> Result<(Vec<FieldInfo>, Vec<Vec<serde_json::Value>>)> {
+        match self.execute(sql)?.pop() {
+            Some(StatementResult::Rows { columns, rows, .. }) => Ok((columns, rows)),
+            _ => Err(SqlError::analysis("expected a pull query")),
+        }
+    }
+
+    /// Drives every persistent query until none has input left (when not running in background).
+    /// Returns the number of input records consumed.
+    pub fn run_until_idle(&self) -> Result<usize> {
+        let mut total = 0;
+        loop {
+            let runners: Vec<Arc<Mutex<PersistentQuery>>> =
+                lock(&self.state).queries.values().map(|q| q.runner.clone()).collect();
+            let mut progress = 0;
+            for r in runners {
+                let mut r = r.lock().unwrap_or_else(|e| e.into_inner());
+                if r.stats.failing {
+                    r.recover()?;
+                }
+                match r.run_until_idle() {
+                    Ok(n) => progress += n,
+                    Err(e) => {
+                        // The next call reopens the query from the log before polling again.
+                        r.stats.failing = true;
+                        r.stats.errors += 1;
+                        r.stats.last_error = Some(e.to_string());
+                        return Err(e);
+                    }
+                }
+            }
+            total += progress;
+            if progress == 0 {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// The definition of a stream or table.
+    pub fn source(&self, name: &str) -> Option<SourceDef> {
+        lock(&self.state).sources.get(name).cloned()
+    }
+
+    /// Every stream and table.
+    pub fn sources(&self) -> Vec<SourceDef> {
+        lock(&self.state).sources.values().cloned().collect()
+    }
+
+    /// Persistent queries and their counters.
+    pub fn queries(&self) -> Vec<QueryInfo> {
+        query_infos(&lock(&self.state))
+    }
+
+    /// Stops every query thread (the catalog stays in the command topic).
+    pub fn shutdown(&self) {
+        let ids: Vec<String> = lock(&self.state).queries.keys().cloned().collect();
+        for id in ids {
+            self.stop_query(&id, false);
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// What [`Engine::query`] started.
+pub enum QueryHandle {
+    /// Stream rows with [`PushQuery::next_rows`] until the client leaves or [`PushQuery::is_done`].
+    Push(Box<PushQuery>),
+    /// All rows at once.
+    Pull { columns: Vec<OutputColumn>, rows: Vec<Row> },
+    /// Stream lines with [`PrintQuery::next_lines`].
+    Print(PrintQuery),
+}
+
+/// ksqlDB's schema string of a result (`` `ID` STRING KEY, `X` INTEGER ``), for `/query` headers.
+pub fn schema_text_of(columns: &[OutputColumn]) -> String {
+    columns
+        .iter()
+        .map(|c| format!("`{}` {}{}", c.name, c.ty, if c.is_key { " KEY" } else { "" }))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A running `PRINT`: the topic's records as text lines, in ksqlDB's format.
+pub struct PrintQuery {
+    log: Arc<dyn EventLog>,
+    pub topic: String,
+    positions: Vec<u64>,
+    receivers: Vec<tokio::sync::watch::Receiver<u64>>,
+    interval: u64,
+    seen: u64,
+    limit: Option<u64>,
+    printed: u64,
+}
+
+impl PrintQuery {
+    pub fn is_done(&self) -> bool {
+        self.limit.is_some_and(|l| self.printed >= l)
+    }
+
+    /// The next lines (`rowtime: ..., key: ..., value: ..., partition: n`), waiting up to `timeout`.
+    pub fn next_lines(&mut self, timeout: Duration) -> Result<Vec<String>> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let mut lines = Vec::new();
+            for p in 0..self.positions.len() {
+                if self.is_done() {
+                    break;
+                }
+                let r = self.log.read(&self.topic, p as u32, self.positions[p], ReadLimits::default())?;
+                for rec in &r.records {
+                    if self.is_done() {
+                        break;
+                    }
+                    self.seen += 1;
+                    if !(self.seen - 1).is_multiple_of(self.interval) {
+                        continue;
+                    }
+                    let text = |b: &Option<Vec<u8>>| match b {
+                        None => "<null>".to_string(),
+                        Some(b) => String::from_utf8(b.clone()).unwrap_or_else(|_| crate::format::base64(b)),
+                    };
+                    let rowtime = crate::functions::format_millis(rec.timestamp, "yyyy/MM/dd HH:mm:ss.SSS", 0)
+                        .unwrap_or_default();
+                    lines.push(format!(
+                        "rowtime: {rowtime} Z, key: {}, value: {}, partition: {p}",
+                        text(&rec.key),
+                        text(&rec.value)
+                    ));
+                    self.printed += 1;
+                }
+                self.positions[p] = r.next_offset.max(self.positions[p]);
+            }
+            let now = std::time::Instant::now();
+            if !lines.is_empty() || self.is_done() || now >= deadline {
+                return Ok(lines);
+            }
+            wait_for_change(&mut self.receivers, deadline - now);
+        }
+    }
+}
+
+struct Collect<'a>(&'a mut Vec<Row>);
+
+impl RowSink for Collect<'_> {
+    fn emit(&mut self, change: Change<'_>, _origin: Origin) -> Result<()> {
+        if !change.tombstone {
+            self.0.push(change.cols.iter().map(|c| c.clone().into_owned()).collect());
+        }
+        Ok(())
+    }
+}
+
+fn run_in_background(log: Arc<dyn EventLog>, runner: Arc<Mutex<PersistentQuery>>, stop: Arc<AtomicBool>) {
+    let mut receivers = Vec::new();
+    {
+        let r = runner.lock().unwrap_or_else(|e| e.into_inner());
+        for (topic, p) in r.input_partitions() {
+            if let Ok(rx) = log.subscribe(&topic, p) {
+                receivers.push(rx);
+            }
+        }
+    }
+    while !stop.load(Ordering::SeqCst) {
+        let result = {
+            let mut r = runner.lock().unwrap_or_else(|e| e.into_inner());
+            // After a failure the in-memory state may be ahead of the log: reopen from the log first.
+            let result = if r.stats.failing { r.recover().map(|_| 1) } else { r.poll(crate::runtime::BATCH_RECORDS) };
+            if let Err(e) = &result {
+                r.stats.failing = true;
+                r.stats.errors += 1;
+                r.stats.last_error = Some(e.to_string());
+            }
+            result
+        };
+        match result {
+            Ok(0) => {
+                wait_for_change(&mut receivers, Duration::from_millis(200));
+            }
+            Ok(_) => {}
+            // A failing log is retried after a pause rather than spun on.
+            Err(_) => std::thread::sleep(Duration::from_millis(500)),
+        }
+    }
+}
+
+/// ksqlDB maps have STRING keys.
+fn check_map_keys(ty: &SqlType) -> Result<()> {
+    match ty {
+        SqlType::Map(k, v) => {
+            if **k != SqlType::String {
+                return Err(SqlError::analysis(format!("MAP keys must be STRING, found {ty}")));
+            }
+            check_map_keys(v)
+        }
+        SqlType::Array(inner) => check_map_keys(inner),
+        SqlType::Struct(fields) => fields.iter().try_for_each(|(_, t)| check_map_keys(t)),
+        _ => Ok(()),
+    }
+}
+
+fn unknown_source(name: &str) -> SqlError {
+    SqlError::analysis(format!("{name} does not exist."))
+}
+
+/// Properties accepted for compatibility whose only supported value is the default.
+fn check_defaults(props: &Properties) -> Result<()> {
+    if let Some(d) = prop_text(props, "VALUE_DELIMITER") {
+        if d != "," {
+            return Err(SqlError::Unsupported(format!("VALUE_DELIMITER '{d}' (DELIMITED values use ',')")));
+        }
+    }
+    Ok(())
+}
+
+fn formats(props: &Properties, inherit: Option<&SourceDef>) -> Result<(Format, Format)> {
+    let both = prop_text(props, "FORMAT");
+    let value = match (prop_text(props, "VALUE_FORMAT"), &both, inherit) {
+        (Some(v), _, _) => Format::parse(&v)?,
+        (None, Some(b), _) => Format::parse(b)?,
+        (None, None, Some(s)) => s.value_format,
+        (None, None, None) => {
+            return Err(SqlError::analysis("Statement is missing the 'VALUE_FORMAT' property from the WITH clause."))
+        }
+    };
+    let key = match (prop_text(props, "KEY_FORMAT"), &both, inherit) {
+        (Some(k), _, _) => Format::parse(&k)?,
+        (None, Some(b), _) => Format::parse(b)?,
+        (None, None, Some(s)) => s.key_format,
+        (None, None, None) => Format::Kafka,
+    };
+    if value == Format::None {
+        return Err(SqlError::analysis("the NONE format is only valid as a KEY_FORMAT"));
+    }
+    Ok((key, value))
+}
+
+fn check_key_format(format: Format, keys: &[Column]) -> Result<()> {
+    match format {
+        Format::Kafka if keys.len() > 1 => Err(SqlError::analysis(format!(
+            "The 'KAFKA' format only supports a single field. Got: {}: use KEY_FORMAT='JSON' for multiple key columns",
+            keys.iter().map(|c| format!("`{}` {}", c.name, c.ty)).collect::<Vec<_>>().join(", ")
+        ))),
+        Format::Kafka => {
+            if let Some(c) = keys.first() {
+                if !matches!(c.ty, SqlType::String | SqlType::Int | SqlType::Bigint | SqlType::Double | SqlType::Bytes)
+                {
+                    return Err(SqlError::analysis(format!("The 'KAFKA' format does not support type '{}'", c.ty)));
+                }
+            }
+            Ok(())
+        }
+        Format::Avro if !keys.is_empty() => {
+            Err(SqlError::Unsupported("KEY_FORMAT='AVRO' (use KAFKA or JSON keys)".into()))
+        }
+        Format::None if !keys.is_empty() => {
+            Err(SqlError::analysis("The 'NONE' key format cannot be used with key columns"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn timestamp_props(props: &Properties, keys: &[Column], values: &[Column]) -> Result<(Option<String>, Option<String>)> {
+    let Some(ts) = prop_text(props, "TIMESTAMP") else { return Ok((None, None)) };
+    let ts = ts.to_ascii_uppercase();
+    let ts = values.iter().chain(keys).find(|c| c.name == ts || c.name.eq_ignore_ascii_case(&ts)).ok_or_else(|| {
+        SqlError::analysis(format!("The TIMESTAMP column set in the WITH clause does not exist in the schema: '{ts}'"))
+    })?;
+    let format = prop_text(props, "TIMESTAMP_FORMAT");
+    match (&ts.ty, &format) {
+        (SqlType::Bigint | SqlType::Timestamp, _) | (SqlType::String, _) => {}
+        (t, _) => {
+            return Err(SqlError::analysis(format!(
+                "Timestamp column, `{}`, should be LONG(INT64), TIMESTAMP, or a String with a timestamp_format \
+                 specified. Found {t}",
+                ts.name
+            )))
+        }
+    }
+    Ok((Some(ts.name.clone()), format))
+}
+
+fn schema_text(keys: &[Column], values: &[Column]) -> String {
+    let mut parts: Vec<String> = keys.iter().map(|c| format!("`{}` {} KEY", c.name, c.ty)).collect();
+    parts.extend(values.iter().map(|c| format!("`{}` {}", c.name, c.ty)));
+    parts.join(", ")
+}
+
+fn describe(st: &State, s: &SourceDef) -> SourceInfo {
+    let key_word = if s.kind == Kind::Table { "PRIMARY KEY" } else { "KEY" };
+    let mut fields: Vec<FieldInfo> = s
+        .key_columns
+        .iter()
+        .map(|c| FieldInfo { name: c.name.clone(), ty: c.ty.to_string(), key: Some(key_word.into()) })
+        .collect();
+    fields.extend(s.value_columns.iter().map(|c| FieldInfo { name: c.name.clone(), ty: c.ty.to_string(), key: None }));
+    SourceInfo {
+        name: s.name.clone(),
+        kind: s.kind.name().into(),
+        topic: s.topic.clone(),
+        key_format: s.key_format.name().into(),
+        value_format: s.value_format.name().into(),
+        windowed: s.window.is_some(),
+        fields,
+        statement: s.statement.clone(),
+        read_queries: st
+            .queries
+            .iter()
+            .filter(|(_, q)| q.sources.contains(&s.name))
+            .map(|(id, _)| id.clone())
+            .collect(),
+        write_queries: st.queries.iter().filter(|(_, q)| q.sink == s.name).map(|(id, _)| id.clone()).collect(),
+        timestamp: s.timestamp_column.clone(),
+        partitions: s.partitions,
+    }
+}
+
+fn query_infos(st: &State) -> Vec<QueryInfo> {
+    st.queries
+        .iter()
+        .map(|(id, q)| {
+            let r = q.runner.lock().unwrap_or_else(|e| e.into_inner());
+            QueryInfo {
+                id: id.clone(),
+                statement: q.statement.clone(),
+                sink: q.sink.clone(),
+                sink_topic: st.sources.get(&q.sink).map(|s| s.topic.clone()).unwrap_or_default(),
+                sources: q.sources.clone(),
+                state: if r.stats.failing { "ERROR".into() } else { "RUNNING".into() },
+                records_read: r.stats.records_read,
+                records_written: r.stats.records_written,
+                errors: r.stats.errors,
+                last_error: r.stats.last_error.clone(),
+            }
+        })
+        .collect()
+}
+
+/// Column descriptions of a query result, for the REST header.
+pub fn field_infos(columns: &[OutputColumn]) -> Vec<FieldInfo> {
+    columns
+        .iter()
+        .map(|c| FieldInfo { name: c.name.clone(), ty: c.ty.to_string(), key: c.is_key.then(|| "KEY".to_string()) })
+        .collect()
+}
+
+/// A result row as JSON values, in ksqlDB's JSON representation.
+pub fn row_to_json(row: &[Value], columns: &[OutputColumn]) -> Vec<serde_json::Value> {
+    row.iter().zip(columns).map(|(v, c)| to_json_value(v, &c.ty)).collect()
+}
+
+/// A JSON value as the SQL value of a column (test inputs, REST inserts).
+pub fn json_to_value(v: &serde_json::Value, ty: &SqlType) -> Result<Value> {
+    from_json_value(v, ty)
+}
+
+/// ksqlDB's restrictions on pull queries (a `SELECT` without `EMIT`).
+fn check_pull(q: &Query) -> Result<()> {
+    let clause = if !q.group_by.is_empty() {
+        "GROUP BY"
+    } else if q.window.is_some() {
+        "WINDOW"
+    } else if !q.joins.is_empty() {
+        "JOIN"
+    } else if !q.partition_by.is_empty() {
+        "PARTITION BY"
+    } else if q.having.is_some() {
+        "HAVING"
+    } else {
+        // ROWPARTITION and ROWOFFSET have no meaning for a row read from state.
+        let disallowed = |exprs: &mut dyn Iterator<Item = &Expr>| -> Vec<String> {
+            let mut found: Vec<String> = Vec::new();
+            for e in exprs {
+                e.walk(&mut |x| {
+                    if let Expr::Column { name, .. } = x {
+                        if (name == "ROWPARTITION" || name == "ROWOFFSET") && !found.iter().any(|f| f == name) {
+                            found.push(name.clone());
+                        }
+                    }
+                });
+            }
+            found
+        };
+        let in_select = disallowed(&mut q.select.iter().filter_map(|s| match s {
+            SelectItem::Expr { expr, .. } => Some(expr),
+            _ => None,
+        }));
+        let in_where = disallowed(&mut q.filter.iter());
+        for (clause, cols) in [("SELECT", in_select), ("WHERE", in_where)] {
+            if !cols.is_empty() {
+                let list: Vec<String> = cols.iter().map(|c| format!("`{c}`")).collect();
+                return Err(SqlError::analysis(format!(
+                    "Pull queries don't support the following columns in {clause} clauses: {}",
+                    list.join(", ")
+                )));
+            }
+        }
+        return Ok(());
+    };
+    Err(SqlError::analysis(format!(
+        "Pull queries don't support {clause} clauses. See https://cnfl.io/queries for more info.\nAdd EMIT CHANGES if \
+         you intended to issue a push query."
+    )))
+}

@@ -1,0 +1,42 @@
+use weft_log::LogError;
+
+/// Everything the SQL engine refuses or fails at.
+#[derive(Debug, thiserror::Error)]
+pub enum SqlError {
+    /// The statement text is not valid ksqlDB syntax.
+    #[error("line {line}:{column}: {message}")]
+    Parse { line: u32, column: u32, message: String },
+    /// The statement is well formed but refers to something unknown or mixes types wrongly.
+    #[error("{0}")]
+    Analysis(String),
+    /// Valid ksqlDB that this engine does not implement yet.
+    #[error("not supported yet: {0}")]
+    Unsupported(String),
+    /// A record could not be read or written in the source's format.
+    #[error("serialization error: {0}")]
+    Serde(String),
+    /// A statement that streams (push query, PRINT) sent to the statement endpoint.
+    #[error("{0}")]
+    QueryEndpoint(String),
+    #[error(transparent)]
+    Log(#[from] LogError),
+}
+
+impl SqlError {
+    /// ksqlDB's REST error code for this error (`40001` bad statement, `40002` statement for the
+    /// `/query` endpoint, `50000` server error).
+    pub fn error_code(&self) -> u32 {
+        match self {
+            SqlError::Parse { .. } | SqlError::Analysis(_) | SqlError::Unsupported(_) => 40001,
+            SqlError::QueryEndpoint(_) => 40002,
+            SqlError::Serde(_) | SqlError::Log(_) => 50000,
+        }
+    }
+
+    pub(crate) fn analysis(message: impl Into<String>) -> SqlError {
+        SqlError::Analysis(message.into())
+    }
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = SqlError> = std::result::Result<T, E>;

@@ -1,0 +1,1080 @@
+//! Expression compilation and evaluation.
+//!
+//! An [`crate::ast::Expr`] is compiled once against a [`Scope`] into a [`Compiled`] tree whose column
+//! references are row indexes and whose types are known; evaluation walks the tree over a row slice
+//! and returns a `Cow` so that column references and constants never copy (filters allocate nothing).
+//!
+//! Semantics follow ksqlDB: a comparison, `BETWEEN`, `IN` or `LIKE` with a null operand is false;
+//! `AND`/`OR`/`NOT` use three-valued logic; an expression that fails at run time (division of
+//! integers by zero, a bad cast) yields null rather than stopping the query.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use crate::ast::{BinaryOp, Expr, Literal};
+use crate::error::{Result, SqlError};
+use crate::functions::{self, ScalarFn};
+use crate::types::{Decimal, SqlType, Value};
+
+/// One column visible to an expression.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScopeColumn {
+    /// The source name or alias that qualifies the column (`o.id`), if any.
+    pub qualifier: Option<String>,
+    pub name: String,
+    pub ty: SqlType,
+}
+
+/// The columns an expression may refer to, in row order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Scope {
+    pub columns: Vec<ScopeColumn>,
+}
+
+impl Scope {
+    pub fn resolve(&self, qualifier: Option<&str>, name: &str) -> Result<usize> {
+        let mut found = None;
+        for (i, c) in self.columns.iter().enumerate() {
+            let qualifier_ok = match qualifier {
+                Some(q) => c.qualifier.as_deref() == Some(q),
+                None => true,
+            };
+            if qualifier_ok && c.name == name {
+                if found.is_some() {
+                    return Err(SqlError::analysis(format!(
+                        "column '{name}' is ambiguous: qualify it with a source name or alias"
+                    )));
+                }
+                found = Some(i);
+            }
+        }
+        found.ok_or_else(|| {
+            let shown = match qualifier {
+                Some(q) => format!("{q}.{name}"),
+                None => name.to_string(),
+            };
+            SqlError::analysis(format!("column '{shown}' cannot be resolved"))
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NumKind {
+    Int,
+    Bigint,
+    Double,
+    Decimal { scale: u8 },
+    Str,
+}
+
+#[derive(Debug, Clone)]
+enum Node {
+    Const(Value),
+    Column(usize),
+    Negate(Box<Node>),
+    Not(Box<Node>),
+    Arith { op: BinaryOp, kind: NumKind, left: Box<Node>, right: Box<Node> },
+    Cmp { op: BinaryOp, left: Box<Node>, right: Box<Node> },
+    And(Box<Node>, Box<Node>),
+    Or(Box<Node>, Box<Node>),
+    IsNull { expr: Box<Node>, negated: bool },
+    Between { expr: Box<Node>, low: Box<Node>, high: Box<Node>, negated: bool },
+    In { expr: Box<Node>, list: Vec<Node>, negated: bool },
+    Like { expr: Box<Node>, pattern: LikeSource, negated: bool },
+    Case { whens: Vec<(Node, Node)>, otherwise: Option<Box<Node>> },
+    Cast { expr: Box<Node>, from: SqlType, to: SqlType },
+    Field { expr: Box<Node>, index: usize },
+    ArrayIndex { expr: Box<Node>, index: Box<Node> },
+    MapIndex { expr: Box<Node>, key: Box<Node> },
+    Call { f: ScalarFn, args: Vec<Node> },
+    MakeArray(Vec<Node>),
+    MakeMap(Vec<(Node, Node)>),
+    MakeStruct(Vec<Node>),
+}
+
+#[derive(Debug, Clone)]
+enum LikeSource {
+    Fixed(LikePattern),
+    Dynamic { pattern: Box<Node>, escape: Option<char> },
+}
+
+/// A compiled expression with its result type.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    node: Node,
+    pub ty: SqlType,
+}
+
+impl Compiled {
+    /// Evaluates over one row.
+    pub fn eval<'a>(&'a self, row: &'a [Value]) -> Cow<'a, Value> {
+        eval(&self.node, row)
+    }
+
+    /// Evaluates a predicate: null and false both reject.
+    pub fn test(&self, row: &[Value]) -> bool {
+        matches!(*self.eval(row), Value::Bool(true))
+    }
+
+    /// The row index when the expression is a bare column reference.
+    pub fn as_column(&self) -> Option<usize> {
+        match self.node {
+            Node::Column(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// Marks in `mask` every row index the expression reads.
+    pub fn mark_columns(&self, mask: &mut [bool]) {
+        mark(&self.node, mask);
+    }
+
+    /// The value when the expression is constant.
+    pub fn as_const(&self) -> Option<&Value> {
+        match &self.node {
+            Node::Const(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+fn mark(node: &Node, mask: &mut [bool]) {
+    let mut m = |n: &Node| mark(n, mask);
+    match node {
+        Node::Const(_) => {}
+        Node::Column(i) => {
+            if let Some(slot) = mask.get_mut(*i) {
+                *slot = true;
+            }
+        }
+        Node::Negate(e) | Node::Not(e) | Node::IsNull { expr: e, .. } | Node::Cast { expr: e, .. } => m(e),
+        Node::Field { expr, .. } => m(expr),
+        Node::Arith { left, right, .. }
+        | Node::Cmp { left, right, .. }
+        | Node::And(left, right)
+        | Node::Or(left, right) => {
+            m(left);
+            m(right);
+        }
+        Node::Between { expr, low, high, .. } => {
+            m(expr);
+            m(low);
+            m(high);
+        }
+        Node::In { expr, list, .. } => {
+            m(expr);
+            list.iter().for_each(&mut m);
+        }
+        Node::Like { expr, pattern, .. } => {
+            m(expr);
+            if let LikeSource::Dynamic { pattern, .. } = pattern {
+                m(pattern);
+            }
+        }
+        Node::Case { whens, otherwise } => {
+            for (w, t) in whens {
+                m(w);
+                m(t);
+            }
+            if let Some(o) = otherwise {
+                m(o);
+            }
+        }
+        Node::ArrayIndex { expr, index } => {
+            m(expr);
+            m(index);
+        }
+        Node::MapIndex { expr, key } => {
+            m(expr);
+            m(key);
+        }
+        Node::Call { args, .. } | Node::MakeArray(args) | Node::MakeStruct(args) => args.iter().for_each(&mut m),
+        Node::MakeMap(entries) => {
+            for (k, v) in entries {
+                m(k);
+                m(v);
+            }
+        }
+    }
+}
+
+/// Compiles `expr` against `scope`.
+pub fn compile(expr: &Expr, scope: &Scope) -> Result<Compiled> {
+    let (node, ty) = compile_node(expr, scope)?;
+    Ok(Compiled { node, ty })
+}
+
+fn literal_value(l: &Literal) -> Result<(Value, SqlType)> {
+    Ok(match l {
+        Literal::Null => (Value::Null, SqlType::Null),
+        Literal::Bool(b) => (Value::Bool(*b), SqlType::Boolean),
+        Literal::Integer(i) => match i32::try_from(*i) {
+            Ok(v) => (Value::Int(v), SqlType::Int),
+            Err(_) => (Value::Bigint(*i), SqlType::Bigint),
+        },
+        Literal::Decimal(s) => {
+            let d = Decimal::parse(s).ok_or_else(|| SqlError::analysis(format!("invalid decimal literal {s}")))?;
+            let precision = (d.integer_digits() + u32::from(d.scale)).max(1) as u8;
+            (Value::Decimal(d), SqlType::Decimal { precision: precision.max(d.scale), scale: d.scale })
+        }
+        Literal::Double(d) => (Value::Double(*d), SqlType::Double),
+        Literal::String(s) => (Value::String(s.clone()), SqlType::String),
+    })
+}
+
+fn boxed(n: Node) -> Box<Node> {
+    Box::new(n)
+}
+
+fn is_const(n: &Node) -> bool {
+    matches!(n, Node::Const(_))
+}
+
+/// The common type of CASE branches, IN lists and constructors.
+pub fn common_type(types: &[SqlType]) -> Result<SqlType> {
+    let mut out = SqlType::Null;
+    for t in types {
+        if *t == SqlType::Null {
+            continue;
+        }
+        if out == SqlType::Null {
+            out = t.clone();
+            continue;
+        }
+        if &out == t {
+            continue;
+        }
+        out = SqlType::widen_numeric(&out, t)
+            .ok_or_else(|| SqlError::analysis(format!("incompatible types {out} and {t}")))?;
+    }
+    Ok(out)
+}
+
+fn arith_type(op: BinaryOp, l: &SqlType, r: &SqlType) -> Result<(NumKind, SqlType)> {
+    if op == BinaryOp::Add && l == &SqlType::String && r == &SqlType::String {
+        return Ok((NumKind::Str, SqlType::String));
+    }
+    let l = if l == &SqlType::Null { r } else { l };
+    let r = if r == &SqlType::Null { l } else { r };
+    if l == &SqlType::Null {
+        return Ok((NumKind::Int, SqlType::Null));
+    }
+    if !l.is_numeric() || !r.is_numeric() {
+        return Err(SqlError::analysis(format!(
+            "unsupported arithmetic types: {l} {} {r}: arithmetic needs numbers",
+            op.symbol()
+        )));
+    }
+    let result = SqlType::widen_numeric(l, r).unwrap_or(SqlType::Double);
+    Ok(match result {
+        SqlType::Int => (NumKind::Int, SqlType::Int),
+        SqlType::Bigint => (NumKind::Bigint, SqlType::Bigint),
+        SqlType::Double => (NumKind::Double, SqlType::Double),
+        _ => {
+            // ksqlDB's decimal result shapes (DecimalUtil / ArithmeticBinaryExpression).
+            let (p1, s1) = l.decimal_shape().unwrap_or((10, 0));
+            let (p2, s2) = r.decimal_shape().unwrap_or((10, 0));
+            let (p, s) = match op {
+                BinaryOp::Add | BinaryOp::Sub => {
+                    let s = s1.max(s2);
+                    ((p1 - s1).max(p2 - s2) + s + 1, s)
+                }
+                BinaryOp::Mul => (p1 + p2 + 1, s1 + s2),
+                BinaryOp::Div => {
+                    let s = 6.max(s1 + p2 + 1);
+                    (p1 - s1 + s2 + s, s)
+                }
+                _ => {
+                    let s = s1.max(s2);
+                    ((p1 - s1).min(p2 - s2) + s, s)
+                }
+            };
+            let s = s.min(38);
+            (NumKind::Decimal { scale: s }, SqlType::Decimal { precision: p.clamp(1, 38).max(s), scale: s })
+        }
+    })
+}
+
+fn compile_node(expr: &Expr, scope: &Scope) -> Result<(Node, SqlType)> {
+    Ok(match expr {
+        Expr::Literal(l) => {
+            let (v, t) = literal_value(l)?;
+            (Node::Const(v), t)
+        }
+        Expr::Column { qualifier, name, .. } => {
+            let i = scope.resolve(qualifier.as_deref(), name)?;
+            (Node::Column(i), scope.columns[i].ty.clone())
+        }
+        Expr::Negate(e) => {
+            let (n, t) = compile_node(e, scope)?;
+            if !t.is_numeric() && t != SqlType::Null {
+                return Err(SqlError::analysis(format!("cannot negate a value of type {t}")));
+            }
+            (Node::Negate(boxed(n)), t)
+        }
+        Expr::Not(e) => {
+            let (n, t) = compile_node(e, scope)?;
+            expect_boolean(&t, "NOT")?;
+            (Node::Not(boxed(n)), SqlType::Boolean)
+        }
+        Expr::Binary { op, left, right } => {
+            let (l, lt) = compile_node(left, scope)?;
+            let (r, rt) = compile_node(right, scope)?;
+            match op {
+                BinaryOp::And | BinaryOp::Or => {
+                    expect_boolean(&lt, op.symbol())?;
+                    expect_boolean(&rt, op.symbol())?;
+                    let n =
+                        if *op == BinaryOp::And { Node::And(boxed(l), boxed(r)) } else { Node::Or(boxed(l), boxed(r)) };
+                    (n, SqlType::Boolean)
+                }
+                BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq => {
+                    if lt == SqlType::Null || rt == SqlType::Null {
+                        return Err(SqlError::analysis(format!(
+                            "Comparison with NULL not supported: {left} {} {right}",
+                            op.symbol()
+                        )));
+                    }
+                    if !lt.comparable_with(&rt) {
+                        return Err(SqlError::analysis(format!(
+                            "Cannot compare {left} ({lt}) to {right} ({rt}) with {}.",
+                            match op {
+                                BinaryOp::Eq => "EQUAL",
+                                BinaryOp::NotEq => "NOT_EQUAL",
+                                BinaryOp::Lt => "LESS_THAN",
+                                BinaryOp::LtEq => "LESS_THAN_OR_EQUAL",
+                                BinaryOp::Gt => "GREATER_THAN",
+                                _ => "GREATER_THAN_OR_EQUAL",
+                            }
+                        )));
+                    }
+                    (Node::Cmp { op: *op, left: boxed(l), right: boxed(r) }, SqlType::Boolean)
+                }
+                _ => {
+                    let (kind, ty) = arith_type(*op, &lt, &rt)?;
+                    (Node::Arith { op: *op, kind, left: boxed(l), right: boxed(r) }, ty)
+                }
+            }
+        }
+        Expr::IsNull { expr, negated } => {
+            let (n, _) = compile_node(expr, scope)?;
+            (Node::IsNull { expr: boxed(n), negated: *negated }, SqlType::Boolean)
+        }
+        Expr::Between { expr, low, high, negated } => {
+            let (e, et) = compile_node(expr, scope)?;
+            let (lo, lot) = compile_node(low, scope)?;
+            let (hi, hit) = compile_node(high, scope)?;
+            if !et.comparable_with(&lot) || !et.comparable_with(&hit) {
+                return Err(SqlError::analysis(format!("BETWEEN bounds of type {lot} and {hit} do not match {et}")));
+            }
+            (Node::Between { expr: boxed(e), low: boxed(lo), high: boxed(hi), negated: *negated }, SqlType::Boolean)
+        }
+        Expr::InList { expr, list, negated } => {
+            let (e, et) = compile_node(expr, scope)?;
+            let mut nodes = Vec::with_capacity(list.len());
+            for item in list {
+                let (n, t) = compile_node(item, scope)?;
+                if !et.comparable_with(&t) {
+                    return Err(SqlError::analysis(format!("IN list value {item} of type {t} does not match {et}")));
+                }
+                nodes.push(n);
+            }
+            (Node::In { expr: boxed(e), list: nodes, negated: *negated }, SqlType::Boolean)
+        }
+        Expr::Like { expr, pattern, escape, negated } => {
+            let (e, et) = compile_node(expr, scope)?;
+            let (p, pt) = compile_node(pattern, scope)?;
+            for t in [&et, &pt] {
+                if !matches!(t, SqlType::String | SqlType::Null) {
+                    return Err(SqlError::analysis(format!("LIKE needs STRING operands, found {t}")));
+                }
+            }
+            let pattern = match p {
+                Node::Const(Value::String(s)) => LikeSource::Fixed(LikePattern::new(&s, *escape)),
+                other => LikeSource::Dynamic { pattern: boxed(other), escape: *escape },
+            };
+            (Node::Like { expr: boxed(e), pattern, negated: *negated }, SqlType::Boolean)
+        }
+        Expr::Case { operand, whens, otherwise } => {
+            let operand = operand.as_ref().map(|o| compile_node(o, scope)).transpose()?;
+            let mut compiled = Vec::with_capacity(whens.len());
+            let mut types = Vec::new();
+            for (w, t) in whens {
+                let (wn, wt) = compile_node(w, scope)?;
+                let cond = match &operand {
+                    Some((on, ot)) => {
+                        if !ot.comparable_with(&wt) {
+                            return Err(SqlError::analysis(format!("CASE operand {ot} cannot be compared to {wt}")));
+                        }
+                        Node::Cmp { op: BinaryOp::Eq, left: boxed(on.clone()), right: boxed(wn) }
+                    }
+                    None => {
+                        expect_boolean(&wt, "WHEN")?;
+                        wn
+                    }
+                };
+                let (tn, tt) = compile_node(t, scope)?;
+                types.push(tt.clone());
+                compiled.push((cond, tn, tt));
+            }
+            let otherwise = match otherwise {
+                Some(o) => {
+                    let (n, t) = compile_node(o, scope)?;
+                    types.push(t.clone());
+                    Some((n, t))
+                }
+                None => None,
+            };
+            let ty = common_type(&types).map_err(|_| {
+                SqlError::analysis("invalid CASE expression: all THEN and ELSE results must have the same type")
+            })?;
+            if ty == SqlType::Null {
+                return Err(SqlError::analysis("Invalid Case expression. All case branches have NULL type"));
+            }
+            let compiled = compiled.into_iter().map(|(c, n, t)| (c, coerce(n, &t, &ty))).collect::<Vec<_>>();
+            let otherwise = otherwise.map(|(n, t)| boxed(coerce(n, &t, &ty)));
+            (Node::Case { whens: compiled, otherwise }, ty)
+        }
+        Expr::Cast { expr, ty } => {
+            let (n, from) = compile_node(expr, scope)?;
+            functions::check_cast(&from, ty)?;
+            if &from == ty {
+                (n, from)
+            } else {
+                let node = Node::Cast { expr: boxed(n), from: from.clone(), to: ty.clone() };
+                (fold(node), ty.clone())
+            }
+        }
+        Expr::Field { expr, field } => {
+            let (n, t) = compile_node(expr, scope)?;
+            let SqlType::Struct(fields) = &t else {
+                return Err(SqlError::analysis(format!("'->' needs a STRUCT but {expr} is {t}")));
+            };
+            let index = fields
+                .iter()
+                .position(|(name, _)| name == field)
+                .or_else(|| fields.iter().position(|(name, _)| name.eq_ignore_ascii_case(field)))
+                .ok_or_else(|| SqlError::analysis(format!("struct {expr} has no field '{field}'")))?;
+            (Node::Field { expr: boxed(n), index }, fields[index].1.clone())
+        }
+        Expr::Subscript { expr, index } => {
+            let (n, t) = compile_node(expr, scope)?;
+            let (i, it) = compile_node(index, scope)?;
+            match t {
+                SqlType::Array(inner) => {
+                    if !matches!(it, SqlType::Int | SqlType::Bigint | SqlType::Null) {
+                        return Err(SqlError::analysis(format!("array index must be an integer, found {it}")));
+                    }
+                    (Node::ArrayIndex { expr: boxed(n), index: boxed(i) }, *inner)
+                }
+                SqlType::Map(_, v) => (Node::MapIndex { expr: boxed(n), key: boxed(i) }, *v),
+                other => return Err(SqlError::analysis(format!("'[]' needs an ARRAY or a MAP but {expr} is {other}"))),
+            }
+        }
+        Expr::Call { name, args, star, .. } => {
+            if functions::is_aggregate(name) {
+                return Err(SqlError::analysis(format!(
+                    "aggregate function {name} is only allowed in the SELECT or HAVING of a GROUP BY query"
+                )));
+            }
+            if *star {
+                return Err(SqlError::analysis(format!("{name}(*) is only allowed as an aggregate")));
+            }
+            let mut nodes = Vec::with_capacity(args.len());
+            let mut types = Vec::with_capacity(args.len());
+            let mut args = args.as_slice();
+            // TIMESTAMPADD(SECONDS, 5, ts) and friends: the unit is a keyword, passed on as its length
+            // in milliseconds.
+            if functions::takes_time_unit(name) {
+                let unit = match args.first() {
+                    Some(Expr::Column { qualifier: None, name: unit, .. }) => functions::time_unit_millis(unit),
+                    _ => None,
+                };
+                let Some(millis) = unit else {
+                    return Err(SqlError::analysis(format!(
+                        "{name} expects a time unit (MILLISECONDS, SECONDS, MINUTES, HOURS, DAYS) as its first argument"
+                    )));
+                };
+                nodes.push(Node::Const(Value::Bigint(millis)));
+                types.push(SqlType::Bigint);
+                args = &args[1..];
+            }
+            for a in args {
+                let (n, t) = compile_node(a, scope)?;
+                nodes.push(n);
+                types.push(t);
+            }
+            let (f, ty) = functions::resolve(name, &types)?;
+            let node = Node::Call { f, args: nodes };
+            (if f.deterministic { fold(node) } else { node }, ty)
+        }
+        Expr::Array(items) => {
+            let mut nodes = Vec::new();
+            let mut types = Vec::new();
+            for i in items {
+                let (n, t) = compile_node(i, scope)?;
+                nodes.push(n);
+                types.push(t);
+            }
+            let inner = common_type(&types)?;
+            let nodes = nodes.into_iter().zip(&types).map(|(n, t)| coerce(n, t, &inner)).collect();
+            (Node::MakeArray(nodes), SqlType::Array(Box::new(inner)))
+        }
+        Expr::Map(entries) => {
+            let mut nodes = Vec::new();
+            let mut vtypes = Vec::new();
+            for (k, v) in entries {
+                let (kn, kt) = compile_node(k, scope)?;
+                let (vn, vt) = compile_node(v, scope)?;
+                let kn = if kt == SqlType::String {
+                    kn
+                } else {
+                    Node::Cast { expr: boxed(kn), from: kt, to: SqlType::String }
+                };
+                nodes.push((kn, vn));
+                vtypes.push(vt);
+            }
+            let vt = common_type(&vtypes)?;
+            let nodes = nodes.into_iter().zip(&vtypes).map(|((k, v), t)| (k, coerce(v, t, &vt))).collect();
+            (Node::MakeMap(nodes), SqlType::Map(Box::new(SqlType::String), Box::new(vt)))
+        }
+        Expr::Struct(fields) => {
+            let mut nodes = Vec::new();
+            let mut types = Vec::new();
+            for (name, e) in fields {
+                let (n, t) = compile_node(e, scope)?;
+                nodes.push(n);
+                types.push((name.clone(), t));
+            }
+            (Node::MakeStruct(nodes), SqlType::Struct(types))
+        }
+    })
+}
+
+/// Wraps `n` in a cast when its value must widen from `from` to `to` (INT branches of a DOUBLE CASE).
+fn coerce(n: Node, from: &SqlType, to: &SqlType) -> Node {
+    if from != to && from != &SqlType::Null && to.is_numeric() {
+        fold(Node::Cast { expr: boxed(n), from: from.clone(), to: to.clone() })
+    } else {
+        n
+    }
+}
+
+/// Evaluates a node whose inputs are all constant.
+fn fold(node: Node) -> Node {
+    let constant = match &node {
+        Node::Cast { expr, .. } => is_const(expr),
+        Node::Call { args, .. } => args.iter().all(is_const),
+        _ => false,
+    };
+    if constant {
+        let v = eval(&node, &[]).into_owned();
+        Node::Const(v)
+    } else {
+        node
+    }
+}
+
+fn expect_boolean(t: &SqlType, what: &str) -> Result<()> {
+    match t {
+        SqlType::Boolean | SqlType::Null => Ok(()),
+        other => Err(SqlError::analysis(format!("{what} needs a BOOLEAN operand, found {other}"))),
+    }
+}
+
+fn eval<'a>(node: &'a Node, row: &'a [Value]) -> Cow<'a, Value> {
+    match node {
+        Node::Const(v) => Cow::Borrowed(v),
+        Node::Column(i) => match row.get(*i) {
+            Some(v) => Cow::Borrowed(v),
+            None => Cow::Owned(Value::Null),
+        },
+        Node::Negate(e) => Cow::Owned(match &*eval(e, row) {
+            Value::Int(v) => Value::Int(v.wrapping_neg()),
+            Value::Bigint(v) => Value::Bigint(v.wrapping_neg()),
+            Value::Double(v) => Value::Double(-v),
+            Value::Decimal(d) => Value::Decimal(Decimal { unscaled: -d.unscaled, scale: d.scale }),
+            _ => Value::Null,
+        }),
+        Node::Not(e) => Cow::Owned(match &*eval(e, row) {
+            Value::Bool(b) => Value::Bool(!b),
+            _ => Value::Null,
+        }),
+        Node::Arith { op, kind, left, right } => {
+            let l = eval(left, row);
+            let r = eval(right, row);
+            Cow::Owned(arith(*op, *kind, &l, &r))
+        }
+        Node::Cmp { op, left, right } => {
+            let l = eval(left, row);
+            let r = eval(right, row);
+            Cow::Owned(Value::Bool(compare(*op, &l, &r)))
+        }
+        Node::And(l, r) => {
+            let a = eval(l, row);
+            if matches!(*a, Value::Bool(false)) {
+                return Cow::Owned(Value::Bool(false));
+            }
+            let b = eval(r, row);
+            Cow::Owned(match (&*a, &*b) {
+                (_, Value::Bool(false)) => Value::Bool(false),
+                (Value::Bool(true), Value::Bool(true)) => Value::Bool(true),
+                _ => Value::Null,
+            })
+        }
+        Node::Or(l, r) => {
+            let a = eval(l, row);
+            if matches!(*a, Value::Bool(true)) {
+                return Cow::Owned(Value::Bool(true));
+            }
+            let b = eval(r, row);
+            Cow::Owned(match (&*a, &*b) {
+                (_, Value::Bool(true)) => Value::Bool(true),
+                (Value::Bool(false), Value::Bool(false)) => Value::Bool(false),
+                _ => Value::Null,
+            })
+        }
+        Node::IsNull { expr, negated } => Cow::Owned(Value::Bool(eval(expr, row).is_null() != *negated)),
+        Node::Between { expr, low, high, negated } => {
+            let v = eval(expr, row);
+            let lo = eval(low, row);
+            let hi = eval(high, row);
+            let inside = match (v.sql_cmp(&lo), v.sql_cmp(&hi)) {
+                (Some(a), Some(b)) => Some(a != Ordering::Less && b != Ordering::Greater),
+                _ => None,
+            };
+            Cow::Owned(Value::Bool(match inside {
+                Some(inside) => inside != *negated,
+                None => false,
+            }))
+        }
+        Node::In { expr, list, negated } => {
+            let v = eval(expr, row);
+            if v.is_null() {
+                return Cow::Owned(Value::Bool(false));
+            }
+            let found = list.iter().any(|item| v.sql_cmp(&eval(item, row)) == Some(Ordering::Equal));
+            Cow::Owned(Value::Bool(found != *negated))
+        }
+        Node::Like { expr, pattern, negated } => {
+            let v = eval(expr, row);
+            let Value::String(s) = &*v else {
+                return Cow::Owned(Value::Bool(false));
+            };
+            let matched = match pattern {
+                LikeSource::Fixed(p) => p.matches(s),
+                LikeSource::Dynamic { pattern, escape } => match &*eval(pattern, row) {
+                    Value::String(p) => LikePattern::new(p, *escape).matches(s),
+                    _ => return Cow::Owned(Value::Bool(false)),
+                },
+            };
+            Cow::Owned(Value::Bool(matched != *negated))
+        }
+        Node::Case { whens, otherwise } => {
+            for (cond, then) in whens {
+                if matches!(*eval(cond, row), Value::Bool(true)) {
+                    return eval(then, row);
+                }
+            }
+            match otherwise {
+                Some(o) => eval(o, row),
+                None => Cow::Owned(Value::Null),
+            }
+        }
+        Node::Cast { expr, from, to } => Cow::Owned(functions::cast_typed(&eval(expr, row), from, to)),
+        Node::Field { expr, index } => match eval(expr, row) {
+            Cow::Borrowed(Value::Struct(fields)) => match fields.get(*index) {
+                Some(v) => Cow::Borrowed(v),
+                None => Cow::Owned(Value::Null),
+            },
+            Cow::Owned(Value::Struct(mut fields)) if *index < fields.len() => Cow::Owned(fields.swap_remove(*index)),
+            _ => Cow::Owned(Value::Null),
+        },
+        Node::ArrayIndex { expr, index } => {
+            let idx = eval(index, row).as_i64();
+            let arr = eval(expr, row);
+            let pick = |items: &Vec<Value>| -> Option<usize> {
+                let len = items.len() as i64;
+                let i = idx?;
+                // ksqlDB arrays are 1-based; negative indexes count from the end.
+                let pos = if i > 0 {
+                    i - 1
+                } else if i < 0 {
+                    len + i
+                } else {
+                    return None;
+                };
+                (0..len).contains(&pos).then_some(pos as usize)
+            };
+            match arr {
+                Cow::Borrowed(Value::Array(items)) => match pick(items) {
+                    Some(p) => Cow::Borrowed(&items[p]),
+                    None => Cow::Owned(Value::Null),
+                },
+                Cow::Owned(Value::Array(mut items)) => match pick(&items) {
+                    Some(p) => Cow::Owned(items.swap_remove(p)),
+                    None => Cow::Owned(Value::Null),
+                },
+                _ => Cow::Owned(Value::Null),
+            }
+        }
+        Node::MapIndex { expr, key } => {
+            let k = eval(key, row);
+            let key_string;
+            let k: &str = match &*k {
+                Value::String(s) => s,
+                Value::Null => return Cow::Owned(Value::Null),
+                other => {
+                    key_string = functions::to_display_string(other);
+                    &key_string
+                }
+            };
+            match eval(expr, row) {
+                Cow::Borrowed(Value::Map(m)) => match m.get(k) {
+                    Some(v) => Cow::Borrowed(v),
+                    None => Cow::Owned(Value::Null),
+                },
+                Cow::Owned(Value::Map(mut m)) => Cow::Owned(m.remove(k).unwrap_or(Value::Null)),
+                _ => Cow::Owned(Value::Null),
+            }
+        }
+        Node::Call { f, args } => {
+            let values: Vec<Value> = args.iter().map(|a| eval(a, row).into_owned()).collect();
+            Cow::Owned((f.eval)(&values))
+        }
+        Node::MakeArray(items) => Cow::Owned(Value::Array(items.iter().map(|i| eval(i, row).into_owned()).collect())),
+        Node::MakeMap(entries) => {
+            let mut m = BTreeMap::new();
+            for (k, v) in entries {
+                if let Value::String(k) = eval(k, row).into_owned() {
+                    m.insert(k, eval(v, row).into_owned());
+                }
+            }
+            Cow::Owned(Value::Map(m))
+        }
+        Node::MakeStruct(fields) => {
+            Cow::Owned(Value::Struct(fields.iter().map(|f| eval(f, row).into_owned()).collect()))
+        }
+    }
+}
+
+fn compare(op: BinaryOp, l: &Value, r: &Value) -> bool {
+    let Some(ord) = l.sql_cmp(r) else {
+        return false;
+    };
+    match op {
+        BinaryOp::Eq => ord == Ordering::Equal,
+        BinaryOp::NotEq => ord != Ordering::Equal,
+        BinaryOp::Lt => ord == Ordering::Less,
+        BinaryOp::LtEq => ord != Ordering::Greater,
+        BinaryOp::Gt => ord == Ordering::Greater,
+        BinaryOp::GtEq => ord != Ordering::Less,
+        _ => false,
+    }
+}
+
+fn arith(op: BinaryOp, kind: NumKind, l: &Value, r: &Value) -> Value {
+    if l.is_null() || r.is_null() {
+        return Value::Null;
+    }
+    match kind {
+        NumKind::Int => {
+            let (Some(a), Some(b)) = (l.as_i64(), r.as_i64()) else { return Value::Null };
+            let (a, b) = (a as i32, b as i32);
+            match op {
+                BinaryOp::Add => Value::Int(a.wrapping_add(b)),
+                BinaryOp::Sub => Value::Int(a.wrapping_sub(b)),
+                BinaryOp::Mul => Value::Int(a.wrapping_mul(b)),
+                BinaryOp::Div => a.checked_div(b).map_or(Value::Null, Value::Int),
+                _ => a.checked_rem(b).map_or(Value::Null, Value::Int),
+            }
+        }
+        NumKind::Bigint => {
+            let (Some(a), Some(b)) = (l.as_i64(), r.as_i64()) else { return Value::Null };
+            match op {
+                BinaryOp::Add => Value::Bigint(a.wrapping_add(b)),
+                BinaryOp::Sub => Value::Bigint(a.wrapping_sub(b)),
+                BinaryOp::Mul => Value::Bigint(a.wrapping_mul(b)),
+                BinaryOp::Div => a.checked_div(b).map_or(Value::Null, Value::Bigint),
+                _ => a.checked_rem(b).map_or(Value::Null, Value::Bigint),
+            }
+        }
+        NumKind::Double => {
+            let (Some(a), Some(b)) = (l.as_f64(), r.as_f64()) else { return Value::Null };
+            Value::Double(match op {
+                BinaryOp::Add => a + b,
+                BinaryOp::Sub => a - b,
+                BinaryOp::Mul => a * b,
+                BinaryOp::Div => a / b,
+                _ => a % b,
+            })
+        }
+        NumKind::Decimal { scale } => {
+            let to_dec = |v: &Value| match v {
+                Value::Decimal(d) => Some(*d),
+                Value::Int(i) => Some(Decimal { unscaled: i128::from(*i), scale: 0 }),
+                Value::Bigint(i) => Some(Decimal { unscaled: i128::from(*i), scale: 0 }),
+                _ => None,
+            };
+            let (Some(a), Some(b)) = (to_dec(l), to_dec(r)) else { return Value::Null };
+            decimal_arith(op, a, b, scale).map_or(Value::Null, Value::Decimal)
+        }
+        NumKind::Str => match (l, r) {
+            (Value::String(a), Value::String(b)) => {
+                let mut s = String::with_capacity(a.len() + b.len());
+                s.push_str(a);
+                s.push_str(b);
+                Value::String(s)
+            }
+            _ => Value::Null,
+        },
+    }
+}
+
+fn decimal_arith(op: BinaryOp, a: Decimal, b: Decimal, scale: u8) -> Option<Decimal> {
+    match op {
+        BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mod => {
+            let s = a.scale.max(b.scale);
+            let (x, y) = (a.rescale(s)?.unscaled, b.rescale(s)?.unscaled);
+            let v = match op {
+                BinaryOp::Add => x.checked_add(y)?,
+                BinaryOp::Sub => x.checked_sub(y)?,
+                _ => x.checked_rem(y)?,
+            };
+            Decimal { unscaled: v, scale: s }.rescale(scale)
+        }
+        BinaryOp::Mul => {
+            Decimal { unscaled: a.unscaled.checked_mul(b.unscaled)?, scale: a.scale + b.scale }.rescale(scale)
+        }
+        _ => {
+            if b.unscaled == 0 {
+                return None;
+            }
+            // a / b at `scale` digits, HALF_UP: (a.u * 10^(scale + b.s - a.s)) / b.u.
+            let shift = i32::from(scale) + i32::from(b.scale) - i32::from(a.scale);
+            let (num, den) = if shift >= 0 {
+                (a.unscaled.checked_mul(10i128.checked_pow(shift as u32)?)?, b.unscaled)
+            } else {
+                (a.unscaled, b.unscaled.checked_mul(10i128.checked_pow((-shift) as u32)?)?)
+            };
+            let q = num / den;
+            let r = num % den;
+            let adj = if r.abs().checked_mul(2)? >= den.abs() { num.signum() * den.signum() } else { 0 };
+            Some(Decimal { unscaled: q + adj, scale })
+        }
+    }
+}
+
+/// A compiled SQL `LIKE` pattern: `%` matches any run of characters, `_` exactly one.
+#[derive(Debug, Clone)]
+pub struct LikePattern {
+    parts: Vec<LikePart>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum LikePart {
+    Char(char),
+    One,
+    Any,
+}
+
+impl LikePattern {
+    pub fn new(pattern: &str, escape: Option<char>) -> LikePattern {
+        let mut parts = Vec::new();
+        let mut chars = pattern.chars();
+        while let Some(c) = chars.next() {
+            if Some(c) == escape {
+                if let Some(n) = chars.next() {
+                    parts.push(LikePart::Char(n));
+                }
+                continue;
+            }
+            parts.push(match c {
+                '%' => LikePart::Any,
+                '_' => LikePart::One,
+                c => LikePart::Char(c),
+            });
+        }
+        LikePattern { parts }
+    }
+
+    pub fn matches(&self, text: &str) -> bool {
+        // Iterative wildcard matching with single-star backtracking: O(n*m) worst case, no allocation
+        // beyond the character buffer.
+        let text: Vec<char> = text.chars().collect();
+        let (mut t, mut p) = (0usize, 0usize);
+        let mut star: Option<(usize, usize)> = None;
+        while t < text.len() {
+            match self.parts.get(p) {
+                Some(LikePart::Any) => {
+                    star = Some((p, t));
+                    p += 1;
+                }
+                Some(LikePart::One) => {
+                    t += 1;
+                    p += 1;
+                }
+                Some(LikePart::Char(c)) if *c == text[t] => {
+                    t += 1;
+                    p += 1;
+                }
+                _ => match star {
+                    Some((sp, st)) => {
+                        p = sp + 1;
+                        t = st + 1;
+                        star = Some((sp, st + 1));
+                    }
+                    None => return false,
+                },
+            }
+        }
+        self.parts[p..].iter().all(|x| *x == LikePart::Any)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parser::parse_expression;
+
+    fn scope() -> Scope {
+        let col = |name: &str, ty: SqlType| ScopeColumn { qualifier: Some("S".into()), name: name.into(), ty };
+        Scope {
+            columns: vec![
+                col("I", SqlType::Int),
+                col("B", SqlType::Bigint),
+                col("D", SqlType::Double),
+                col("S", SqlType::String),
+                col("N", SqlType::Int),
+                col("ARR", SqlType::Array(Box::new(SqlType::Int))),
+                col("M", SqlType::Map(Box::new(SqlType::String), Box::new(SqlType::Int))),
+                col("ST", SqlType::Struct(vec![("A".into(), SqlType::String), ("B".into(), SqlType::Int)])),
+                col("DEC", SqlType::Decimal { precision: 4, scale: 2 }),
+            ],
+        }
+    }
+
+    fn row() -> Vec<Value> {
+        vec![
+            Value::Int(7),
+            Value::Bigint(10_000_000_000),
+            Value::Double(2.5),
+            Value::String("hello".into()),
+            Value::Null,
+            Value::Array(vec![Value::Int(1), Value::Int(2), Value::Int(3)]),
+            Value::Map(BTreeMap::from([("k".to_string(), Value::Int(9))])),
+            Value::Struct(vec![Value::String("x".into()), Value::Int(4)]),
+            Value::Decimal(Decimal::parse("12.34").unwrap()),
+        ]
+    }
+
+    fn ev(text: &str) -> Value {
+        let c = compile(&parse_expression(text).unwrap(), &scope()).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let r = row();
+        c.eval(&r).into_owned()
+    }
+
+    fn ty(text: &str) -> SqlType {
+        compile(&parse_expression(text).unwrap(), &scope()).unwrap().ty
+    }
+
+    #[test]
+    fn arithmetic_types_and_values() {
+        assert_eq!(ev("i + 1"), Value::Int(8));
+        assert_eq!(ev("i / 2"), Value::Int(3));
+        assert_eq!(ev("-i % 4"), Value::Int(-3));
+        assert_eq!(ev("i / 0"), Value::Null);
+        assert_eq!(ev("i + b"), Value::Bigint(10_000_000_007));
+        assert_eq!(ev("i * d"), Value::Double(17.5));
+        assert_eq!(ev("n + 1"), Value::Null);
+        assert_eq!(ty("i + 1.5"), SqlType::Decimal { precision: 12, scale: 1 });
+        assert_eq!(ev("i + 1.5").to_string_for_test(), "8.5");
+        assert_eq!(ev("dec * 2").to_string_for_test(), "24.68");
+        assert_eq!(ev("dec / 4").to_string_for_test(), "3.0850000000000");
+        assert_eq!(ev("s + '!'"), Value::String("hello!".into()));
+        assert!(compile(&parse_expression("s + 1").unwrap(), &scope()).is_err());
+    }
+
+    #[test]
+    fn null_semantics() {
+        assert_eq!(ev("n = 1"), Value::Bool(false));
+        assert_eq!(ev("n <> 1"), Value::Bool(false));
+        assert_eq!(ev("n IS NULL"), Value::Bool(true));
+        assert_eq!(ev("i IS NOT NULL"), Value::Bool(true));
+        assert_eq!(ev("n = 1 OR i = 7"), Value::Bool(true));
+        assert_eq!(ev("NOT (n > 1)"), Value::Bool(true));
+        assert_eq!(ev("n BETWEEN 1 AND 2"), Value::Bool(false));
+        assert_eq!(ev("n NOT BETWEEN 1 AND 2"), Value::Bool(false));
+        assert_eq!(ev("n IN (1, 2)"), Value::Bool(false));
+    }
+
+    #[test]
+    fn predicates() {
+        assert_eq!(ev("i BETWEEN 7 AND 8"), Value::Bool(true));
+        assert_eq!(ev("d BETWEEN 2 AND 2.4"), Value::Bool(false));
+        assert_eq!(ev("i IN (1, 7)"), Value::Bool(true));
+        assert_eq!(ev("i NOT IN (1, 7)"), Value::Bool(false));
+        assert_eq!(ev("s LIKE 'h%o'"), Value::Bool(true));
+        assert_eq!(ev("s LIKE '_ello'"), Value::Bool(true));
+        assert_eq!(ev("s LIKE 'h%x'"), Value::Bool(false));
+        assert_eq!(ev("s NOT LIKE '%ll%'"), Value::Bool(false));
+        assert_eq!(ev("'50%' LIKE '50!%' ESCAPE '!'"), Value::Bool(true));
+        assert_eq!(ev("b > i"), Value::Bool(true));
+        assert!(compile(&parse_expression("s > 1").unwrap(), &scope()).is_err());
+    }
+
+    #[test]
+    fn case_struct_array_map() {
+        assert_eq!(ev("CASE WHEN i > 5 THEN 'big' WHEN i > 1 THEN 'small' END"), Value::String("big".into()));
+        assert_eq!(ev("CASE WHEN i > 50 THEN 'big' END"), Value::Null);
+        assert_eq!(ev("CASE i WHEN 1 THEN 'one' WHEN 7 THEN 'seven' ELSE 'other' END"), Value::String("seven".into()));
+        assert_eq!(ev("CASE WHEN i > 5 THEN 1 ELSE 2.5E0 END"), Value::Double(1.0));
+        assert_eq!(ev("st->a"), Value::String("x".into()));
+        assert_eq!(ev("st->b + 1"), Value::Int(5));
+        assert_eq!(ev("arr[1]"), Value::Int(1));
+        assert_eq!(ev("arr[-1]"), Value::Int(3));
+        assert_eq!(ev("arr[4]"), Value::Null);
+        assert_eq!(ev("m['k']"), Value::Int(9));
+        assert_eq!(ev("m['nope']"), Value::Null);
+        assert_eq!(ev("ARRAY[1, 2][2]"), Value::Int(2));
+        assert_eq!(ev("STRUCT(x := 1, y := 'a')->y"), Value::String("a".into()));
+        assert!(compile(&parse_expression("st->zz").unwrap(), &scope()).is_err());
+    }
+
+    #[test]
+    fn casts() {
+        assert_eq!(ev("CAST(i AS STRING)"), Value::String("7".into()));
+        assert_eq!(ev("CAST(d AS STRING)"), Value::String("2.5".into()));
+        assert_eq!(ev("CAST('12' AS INT) + 1"), Value::Int(13));
+        assert_eq!(ev("CAST('x' AS INT)"), Value::Null);
+        assert_eq!(ev("CAST(d AS INT)"), Value::Int(2));
+        assert_eq!(ev("CAST(dec AS DOUBLE)"), Value::Double(12.34));
+        assert_eq!(ev("CAST(d AS DECIMAL(3, 1))").to_string_for_test(), "2.5");
+        assert_eq!(ev("CAST(1000 AS DECIMAL(3, 1))"), Value::Null);
+        assert_eq!(ev("CAST('true' AS BOOLEAN)"), Value::Bool(true));
+    }
+
+    #[test]
+    fn like_patterns() {
+        let p = LikePattern::new("%a%b_", None);
+        assert!(p.matches("xxaxxbz"));
+        assert!(!p.matches("xxaxxb"));
+        assert!(LikePattern::new("%", None).matches(""));
+        assert!(LikePattern::new("a%%", None).matches("a"));
+    }
+
+    #[test]
+    fn resolution_errors() {
+        let e = compile(&parse_expression("nope + 1").unwrap(), &scope()).unwrap_err();
+        assert_eq!(e.to_string(), "column 'NOPE' cannot be resolved");
+        let e = compile(&parse_expression("COUNT(i)").unwrap(), &scope()).unwrap_err();
+        assert!(e.to_string().contains("aggregate"));
+    }
+
+    impl Value {
+        fn to_string_for_test(&self) -> String {
+            functions::to_display_string(self)
+        }
+    }
+}

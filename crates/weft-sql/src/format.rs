@@ -1,0 +1,979 @@
+//! Record formats: how a row's key and value columns become record bytes and back.
+//!
+//! - `JSON`: the value is an object whose fields are the columns; field names match columns
+//!   case-insensitively on read and are the column names on write (ksqlDB's JSON serde).
+//! - `KAFKA`: a single column in Kafka's primitive serializers: STRING as UTF-8, INT as 4 bytes
+//!   big-endian, BIGINT as 8, DOUBLE as an 8-byte IEEE 754 double.
+//! - `DELIMITED`: comma-separated values in column order, CSV quoting.
+//! - `NONE` (keys only): no key columns.
+//!
+//! Windowed keys (the keys of windowed aggregations) are the inner key followed by the window start
+//! (8 bytes big-endian) for time windows, or by the window end and then start for session windows,
+//! as Kafka Streams' windowed serdes write them.
+//!
+//! Decoding JSON goes straight from bytes into the row's slots (no intermediate JSON tree).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use crate::error::{Result, SqlError};
+use crate::functions::{java_double, parse_iso_timestamp};
+use crate::types::{Decimal, SqlType, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Format {
+    Json,
+    /// JSON in the Confluent wire format, with a JSON Schema in the registry.
+    JsonSr,
+    Avro,
+    Kafka,
+    Delimited,
+    None,
+}
+
+impl Format {
+    pub fn parse(text: &str) -> Result<Format> {
+        match text.to_ascii_uppercase().as_str() {
+            "JSON" => Ok(Format::Json),
+            "KAFKA" => Ok(Format::Kafka),
+            "DELIMITED" => Ok(Format::Delimited),
+            "NONE" => Ok(Format::None),
+            "AVRO" => Ok(Format::Avro),
+            "JSON_SR" => Ok(Format::JsonSr),
+            "PROTOBUF" | "PROTOBUF_NOSR" => Err(SqlError::Unsupported(format!(
+                "the {} format (JSON, JSON_SR, AVRO, KAFKA and DELIMITED work today)",
+                text
+            ))),
+            other => Err(SqlError::analysis(format!(
+                "unknown format '{other}': expected JSON, AVRO, KAFKA, DELIMITED or NONE"
+            ))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Json => "JSON",
+            Format::Avro => "AVRO",
+            Format::JsonSr => "JSON_SR",
+            Format::Kafka => "KAFKA",
+            Format::Delimited => "DELIMITED",
+            Format::None => "NONE",
+        }
+    }
+}
+
+/// A named, typed column.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Column {
+    pub name: String,
+    #[serde(with = "type_text")]
+    pub ty: SqlType,
+}
+
+mod type_text {
+    use crate::types::SqlType;
+
+    pub fn serialize<S: serde::Serializer>(ty: &SqlType, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&ty.to_string())
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SqlType, D::Error> {
+        let text: String = serde::Deserialize::deserialize(d)?;
+        crate::parser::parse_type(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Windowing of a source's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum WindowType {
+    Time,
+    Session,
+}
+
+/// Decodes and encodes one value schema.
+#[derive(Debug, Clone)]
+pub struct ValueCodec {
+    pub format: Format,
+    pub columns: Vec<Column>,
+    /// `WRAP_SINGLE_VALUE=false`: a single column written as a bare value.
+    pub unwrapped: bool,
+    /// Columns a reader needs; the others are skipped while decoding JSON. Empty means all.
+    pub needed: Vec<bool>,
+    /// Schema-registry access of AVRO and JSON_SR values.
+    pub schema: Option<std::sync::Arc<crate::registry::SchemaCodec>>,
+}
+
+fn no_registry() -> SqlError {
+    SqlError::analysis(
+        "the AVRO and JSON_SR formats need a schema registry: open the engine with one \
+         (EngineOptions::schema_registry)",
+    )
+}
+
+impl ValueCodec {
+    /// Decodes `bytes` into `out[0..columns.len()]` (which the caller has filled with nulls).
+    pub fn decode_into(&self, bytes: &[u8], out: &mut [Value]) -> Result<()> {
+        match self.format {
+            Format::Json => self.decode_json(bytes, out),
+            Format::Kafka => {
+                let Some(col) = self.columns.first() else { return Ok(()) };
+                out[0] = decode_kafka(&col.ty, bytes)?;
+                Ok(())
+            }
+            Format::Delimited => decode_delimited(&self.columns, bytes, out),
+            Format::Avro => match self.schema.as_deref() {
+                Some(crate::registry::SchemaCodec::Avro(codec)) => codec.decode_into(&self.columns, bytes, out),
+                _ => Err(no_registry()),
+            },
+            Format::JsonSr => self.decode_json(crate::registry::split_wire(bytes)?.1, out),
+            Format::None => Ok(()),
+        }
+    }
+
+    fn decode_json(&self, bytes: &[u8], out: &mut [Value]) -> Result<()> {
+        match self.unwrapped {
+            false => {
+                let mut de = serde_json::Deserializer::from_slice(bytes);
+                RowSeed { columns: &self.columns, needed: &self.needed, out }
+                    .deserialize(&mut de)
+                    .map_err(|e| SqlError::Serde(format!("invalid JSON value: {e}")))?;
+                de.end().map_err(|e| SqlError::Serde(format!("invalid JSON value: {e}")))
+            }
+            true => {
+                let Some(col) = self.columns.first() else { return Ok(()) };
+                let mut de = serde_json::Deserializer::from_slice(bytes);
+                out[0] = TypedSeed(&col.ty)
+                    .deserialize(&mut de)
+                    .map_err(|e| SqlError::Serde(format!("invalid JSON value: {e}")))?;
+                Ok(())
+            }
+        }
+    }
+
+    fn encode_json(&self, values: &[&Value], buf: &mut Vec<u8>) {
+        if self.unwrapped {
+            if let (Some(col), Some(v)) = (self.columns.first(), values.first()) {
+                write_json(buf, v, &col.ty);
+            }
+            return;
+        }
+        buf.push(b'{');
+        for (i, (col, v)) in self.columns.iter().zip(values).enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            write_json_str(buf, &col.name);
+            buf.push(b':');
+            write_json(buf, v, &col.ty);
+        }
+        buf.push(b'}');
+    }
+
+    pub fn encode(&self, values: &[&Value], buf: &mut Vec<u8>) -> Result<()> {
+        match self.format {
+            Format::Json => {
+                self.encode_json(values, buf);
+                Ok(())
+            }
+            Format::Kafka => {
+                if let Some(v) = values.first() {
+                    encode_kafka(v, buf)?;
+                }
+                Ok(())
+            }
+            Format::Delimited => {
+                for (i, v) in values.iter().enumerate() {
+                    if i > 0 {
+                        buf.push(b',');
+                    }
+                    let text = match v {
+                        Value::Null => String::new(),
+                        other => crate::functions::to_display_string(other),
+                    };
+                    if text.contains([',', '"', '\n']) {
+                        buf.push(b'"');
+                        buf.extend_from_slice(text.replace('"', "\"\"").as_bytes());
+                        buf.push(b'"');
+                    } else {
+                        buf.extend_from_slice(text.as_bytes());
+                    }
+                }
+                Ok(())
+            }
+            Format::Avro => match self.schema.as_deref() {
+                Some(crate::registry::SchemaCodec::Avro(codec)) => codec.encode(&self.columns, values, buf),
+                _ => Err(no_registry()),
+            },
+            Format::JsonSr => {
+                let id = match self.schema.as_deref() {
+                    Some(crate::registry::SchemaCodec::JsonSr(writer)) => writer.id(&self.columns)?,
+                    _ => return Err(no_registry()),
+                };
+                buf.push(0);
+                buf.extend_from_slice(&id.to_be_bytes());
+                self.encode_json(values, buf);
+                Ok(())
+            }
+            Format::None => Ok(()),
+        }
+    }
+}
+
+/// Decodes and encodes key columns, optionally windowed.
+#[derive(Debug, Clone)]
+pub struct KeyCodec {
+    pub format: Format,
+    pub columns: Vec<Column>,
+    pub window: Option<WindowType>,
+}
+
+/// Window bounds carried by a windowed key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowBounds {
+    pub start: i64,
+    pub end: i64,
+}
+
+impl KeyCodec {
+    /// Decodes a key into `out[0..columns.len()]`, returning the window bounds of windowed keys
+    /// (the end of time windows is filled in by the caller, who knows the window size).
+    pub fn decode_into(&self, bytes: Option<&[u8]>, out: &mut [Value]) -> Result<Option<WindowBounds>> {
+        let Some(bytes) = bytes else {
+            out.iter_mut().for_each(|v| *v = Value::Null);
+            return Ok(None);
+        };
+        let (inner, bounds) = match self.window {
+            None => (bytes, None),
+            Some(WindowType::Time) => {
+                let split =
+                    bytes.len().checked_sub(8).ok_or_else(|| SqlError::Serde("windowed key too short".into()))?;
+                let start = read_i64(&bytes[split..]);
+                (&bytes[..split], Some(WindowBounds { start, end: start }))
+            }
+            Some(WindowType::Session) => {
+                let split =
+                    bytes.len().checked_sub(16).ok_or_else(|| SqlError::Serde("session key too short".into()))?;
+                let end = read_i64(&bytes[split..split + 8]);
+                let start = read_i64(&bytes[split + 8..]);
+                (&bytes[..split], Some(WindowBounds { start, end }))
+            }
+        };
+        match self.format {
+            Format::None => {}
+            Format::Kafka => {
+                if let Some(col) = self.columns.first() {
+                    match (&mut out[0], &col.ty) {
+                        (Value::String(buf), SqlType::String) => {
+                            let s = std::str::from_utf8(inner)
+                                .map_err(|_| SqlError::Serde("KAFKA STRING is not UTF-8".into()))?;
+                            buf.clear();
+                            buf.push_str(s);
+                        }
+                        (slot, ty) => *slot = decode_kafka(ty, inner)?,
+                    }
+                }
+            }
+            Format::Json => {
+                let codec = ValueCodec {
+                    format: Format::Json,
+                    columns: self.columns.clone(),
+                    unwrapped: self.columns.len() == 1,
+                    needed: Vec::new(),
+                    schema: None,
+                };
+                codec.decode_into(inner, out)?;
+            }
+            Format::Delimited => decode_delimited(&self.columns, inner, out)?,
+            Format::Avro | Format::JsonSr => return Err(SqlError::Unsupported("AVRO and JSON_SR keys".into())),
+        }
+        Ok(bounds)
+    }
+
+    /// Encodes key values; `None` when there are no key columns or the single key is null.
+    pub fn encode(&self, values: &[&Value], window: Option<WindowBounds>) -> Result<Option<Vec<u8>>> {
+        if self.columns.is_empty() && window.is_none() {
+            return Ok(None);
+        }
+        if values.len() == 1 && values[0].is_null() && window.is_none() {
+            return Ok(None);
+        }
+        let mut buf = Vec::new();
+        match self.format {
+            Format::None => {}
+            Format::Kafka => {
+                if let Some(v) = values.first() {
+                    encode_kafka(v, &mut buf)?;
+                }
+            }
+            Format::Json => {
+                let codec = ValueCodec {
+                    format: Format::Json,
+                    columns: self.columns.clone(),
+                    unwrapped: self.columns.len() == 1,
+                    needed: Vec::new(),
+                    schema: None,
+                };
+                codec.encode(values, &mut buf)?;
+            }
+            Format::Delimited => {
+                let codec = ValueCodec {
+                    format: Format::Delimited,
+                    columns: self.columns.clone(),
+                    unwrapped: false,
+                    needed: Vec::new(),
+                    schema: None,
+                };
+                codec.encode(values, &mut buf)?;
+            }
+            Format::Avro | Format::JsonSr => return Err(SqlError::Unsupported("AVRO and JSON_SR keys".into())),
+        }
+        match (self.window, window) {
+            (Some(WindowType::Time), Some(w)) => buf.extend_from_slice(&w.start.to_be_bytes()),
+            (Some(WindowType::Session), Some(w)) => {
+                buf.extend_from_slice(&w.end.to_be_bytes());
+                buf.extend_from_slice(&w.start.to_be_bytes());
+            }
+            _ => {}
+        }
+        Ok(Some(buf))
+    }
+}
+
+fn read_i64(b: &[u8]) -> i64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[..8]);
+    i64::from_be_bytes(a)
+}
+
+fn decode_kafka(ty: &SqlType, bytes: &[u8]) -> Result<Value> {
+    let wrong = |n: usize| SqlError::Serde(format!("KAFKA {ty} needs {n} bytes, found {}", bytes.len()));
+    Ok(match ty {
+        SqlType::String => Value::String(
+            String::from_utf8(bytes.to_vec()).map_err(|_| SqlError::Serde("KAFKA STRING is not UTF-8".into()))?,
+        ),
+        SqlType::Int => Value::Int(i32::from_be_bytes(bytes.try_into().map_err(|_| wrong(4))?)),
+        SqlType::Bigint => Value::Bigint(i64::from_be_bytes(bytes.try_into().map_err(|_| wrong(8))?)),
+        SqlType::Double => Value::Double(f64::from_be_bytes(bytes.try_into().map_err(|_| wrong(8))?)),
+        SqlType::Bytes => Value::Bytes(bytes.to_vec()),
+        other => return Err(SqlError::Serde(format!("the KAFKA format does not support {other}"))),
+    })
+}
+
+fn encode_kafka(v: &Value, buf: &mut Vec<u8>) -> Result<()> {
+    match v {
+        Value::Null => {}
+        Value::String(s) => buf.extend_from_slice(s.as_bytes()),
+        Value::Int(i) => buf.extend_from_slice(&i.to_be_bytes()),
+        Value::Bigint(i) | Value::Timestamp(i) => buf.extend_from_slice(&i.to_be_bytes()),
+        Value::Double(d) => buf.extend_from_slice(&d.to_be_bytes()),
+        Value::Bytes(b) => buf.extend_from_slice(b),
+        other => return Err(SqlError::Serde(format!("the KAFKA format cannot write {other:?}"))),
+    }
+    Ok(())
+}
+
+fn decode_delimited(columns: &[Column], bytes: &[u8], out: &mut [Value]) -> Result<()> {
+    let text = std::str::from_utf8(bytes).map_err(|_| SqlError::Serde("DELIMITED value is not UTF-8".into()))?;
+    let mut fields = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => fields.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    fields.push(cur);
+    if fields.len() != columns.len() {
+        return Err(SqlError::Serde(format!(
+            "DELIMITED value has {} fields but the schema has {} columns",
+            fields.len(),
+            columns.len()
+        )));
+    }
+    for (i, (field, col)) in fields.iter().zip(columns).enumerate() {
+        out[i] = if field.is_empty() && col.ty != SqlType::String {
+            Value::Null
+        } else {
+            let v = crate::functions::cast_value(&Value::String(field.clone()), &col.ty);
+            if v.is_null() && !field.is_empty() {
+                return Err(SqlError::Serde(format!("'{field}' is not a valid {}", col.ty)));
+            }
+            v
+        };
+    }
+    Ok(())
+}
+
+// ---- JSON writing ----
+
+pub fn write_json_str(buf: &mut Vec<u8>, s: &str) {
+    buf.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: Option<&[u8]> = match b {
+            b'"' => Some(b"\\\""),
+            b'\\' => Some(b"\\\\"),
+            b'\n' => Some(b"\\n"),
+            b'\r' => Some(b"\\r"),
+            b'\t' => Some(b"\\t"),
+            0..=0x1f => None,
+            _ => continue,
+        };
+        buf.extend_from_slice(&bytes[start..i]);
+        match escape {
+            Some(e) => buf.extend_from_slice(e),
+            None => buf.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
+        }
+        start = i + 1;
+    }
+    buf.extend_from_slice(&bytes[start..]);
+    buf.push(b'"');
+}
+
+/// Writes a value as ksqlDB's JSON serde does (decimals as numbers, timestamps as epoch ms, dates
+/// as epoch days, bytes as base64).
+pub fn write_json(buf: &mut Vec<u8>, v: &Value, ty: &SqlType) {
+    use std::io::Write;
+    match v {
+        Value::Null => buf.extend_from_slice(b"null"),
+        Value::Bool(b) => buf.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Int(i) => {
+            let _ = write!(buf, "{i}");
+        }
+        Value::Bigint(i) | Value::Timestamp(i) | Value::Time(i) => {
+            let _ = write!(buf, "{i}");
+        }
+        Value::Date(d) => {
+            let _ = write!(buf, "{d}");
+        }
+        Value::Double(d) => {
+            if d.is_finite() {
+                let s = java_double(*d);
+                if s.contains('E') {
+                    let _ = write!(buf, "{d:?}");
+                } else {
+                    buf.extend_from_slice(s.as_bytes());
+                }
+            } else {
+                buf.extend_from_slice(b"null");
+            }
+        }
+        Value::Decimal(d) => {
+            let _ = write!(buf, "{d}");
+        }
+        Value::String(s) => write_json_str(buf, s),
+        Value::Bytes(b) => write_json_str(buf, &base64(b)),
+        Value::Array(items) => {
+            let inner = match ty {
+                SqlType::Array(t) => t.as_ref(),
+                _ => &SqlType::Null,
+            };
+            buf.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    buf.push(b',');
+                }
+                write_json(buf, item, inner);
+            }
+            buf.push(b']');
+        }
+        Value::Map(m) => {
+            let inner = match ty {
+                SqlType::Map(_, t) => t.as_ref(),
+                _ => &SqlType::Null,
+            };
+            buf.push(b'{');
+            for (i, (k, item)) in m.iter().enumerate() {
+                if i > 0 {
+                    buf.push(b',');
+                }
+                write_json_str(buf, k);
+                buf.push(b':');
+                write_json(buf, item, inner);
+            }
+            buf.push(b'}');
+        }
+        Value::Struct(fields) => {
+            buf.push(b'{');
+            if let SqlType::Struct(defs) = ty {
+                for (i, ((name, t), item)) in defs.iter().zip(fields).enumerate() {
+                    if i > 0 {
+                        buf.push(b',');
+                    }
+                    write_json_str(buf, name);
+                    buf.push(b':');
+                    write_json(buf, item, t);
+                }
+            }
+            buf.push(b'}');
+        }
+    }
+}
+
+/// A value as a `serde_json::Value` (for the REST layer and tests).
+pub fn to_json_value(v: &Value, ty: &SqlType) -> serde_json::Value {
+    let mut buf = Vec::new();
+    write_json(&mut buf, v, ty);
+    serde_json::from_slice(&buf).unwrap_or(serde_json::Value::Null)
+}
+
+/// A `serde_json::Value` as a SQL value of `ty` (INSERT VALUES, test inputs); null when it does not fit.
+pub fn from_json_value(v: &serde_json::Value, ty: &SqlType) -> Result<Value> {
+    let text = serde_json::to_vec(v).map_err(|e| SqlError::Serde(e.to_string()))?;
+    let mut de = serde_json::Deserializer::from_slice(&text);
+    TypedSeed(ty).deserialize(&mut de).map_err(|e| SqlError::Serde(e.to_string()))
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+pub fn base64(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+pub fn unbase64(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in text.bytes().filter(|c| *c != b'=') {
+        let v = B64.iter().position(|x| *x == c)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+// ---- JSON reading ----
+
+struct RowSeed<'a> {
+    columns: &'a [Column],
+    needed: &'a [bool],
+    out: &'a mut [Value],
+}
+
+impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+/// The column a JSON field feeds: an exact name match wins, else a case-insensitive one. `hint` is
+/// tried first (fields usually come in schema order).
+fn find_column(columns: &[Column], key: &str, hint: usize) -> Option<usize> {
+    if let Some(c) = columns.get(hint) {
+        if c.name == key {
+            return Some(hint);
+        }
+    }
+    let mut insensitive = None;
+    for (i, c) in columns.iter().enumerate() {
+        if c.name == key {
+            return Some(i);
+        }
+        if insensitive.is_none() && c.name.eq_ignore_ascii_case(key) {
+            insensitive = Some(i);
+        }
+    }
+    insensitive
+}
+
+impl<'de> Visitor<'de> for RowSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+        // Values are written in place (string buffers are reused); columns the object lacks are null.
+        let mut seen = SeenSet::new(self.columns.len());
+        let mut field = 0;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match find_column(self.columns, &key, field) {
+                Some(i) if self.needed.get(i).copied().unwrap_or(true) => {
+                    seen.insert(i);
+                    if self.columns[i].ty == SqlType::String {
+                        map.next_value_seed(StringInto(&mut self.out[i]))?;
+                    } else {
+                        self.out[i] = map.next_value_seed(TypedSeed(&self.columns[i].ty))?;
+                    }
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            field += 1;
+        }
+        for (i, slot) in self.out.iter_mut().enumerate() {
+            if !seen.contains(i) {
+                *slot = Value::Null;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Which columns an object set: a bit mask, spilling to a vector past 64 columns.
+enum SeenSet {
+    Small(u64),
+    Large(Vec<bool>),
+}
+
+impl SeenSet {
+    fn new(n: usize) -> SeenSet {
+        if n <= 64 {
+            SeenSet::Small(0)
+        } else {
+            SeenSet::Large(vec![false; n])
+        }
+    }
+
+    fn insert(&mut self, i: usize) {
+        match self {
+            SeenSet::Small(m) => *m |= 1 << i,
+            SeenSet::Large(v) => v[i] = true,
+        }
+    }
+
+    fn contains(&self, i: usize) -> bool {
+        match self {
+            SeenSet::Small(m) => m & (1 << i) != 0,
+            SeenSet::Large(v) => v[i],
+        }
+    }
+}
+
+/// Reads a JSON value into a STRING slot, reusing its buffer; non-string JSON keeps its JSON text.
+struct StringInto<'a>(&'a mut Value);
+
+impl StringInto<'_> {
+    fn set(self, s: &str) {
+        match self.0 {
+            Value::String(buf) => {
+                buf.clear();
+                buf.push_str(s);
+            }
+            slot => *slot = Value::String(s.to_string()),
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for StringInto<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StringInto<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value for a STRING column")
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<(), E> {
+        self.set(s);
+        Ok(())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> std::result::Result<(), E> {
+        *self.0 = Value::Null;
+        Ok(())
+    }
+
+    fn visit_none<E: de::Error>(self) -> std::result::Result<(), E> {
+        self.visit_unit()
+    }
+
+    fn visit_bool<E: de::Error>(self, b: bool) -> std::result::Result<(), E> {
+        self.set(if b { "true" } else { "false" });
+        Ok(())
+    }
+
+    fn visit_i64<E: de::Error>(self, i: i64) -> std::result::Result<(), E> {
+        self.set(&i.to_string());
+        Ok(())
+    }
+
+    fn visit_u64<E: de::Error>(self, u: u64) -> std::result::Result<(), E> {
+        self.set(&u.to_string());
+        Ok(())
+    }
+
+    fn visit_f64<E: de::Error>(self, x: f64) -> std::result::Result<(), E> {
+        self.set(&serde_json::Value::from(x).to_string());
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> std::result::Result<(), A::Error> {
+        let v: serde_json::Value = serde::Deserialize::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+        self.set(&v.to_string());
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> std::result::Result<(), A::Error> {
+        let v: serde_json::Value = serde::Deserialize::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        self.set(&v.to_string());
+        Ok(())
+    }
+}
+
+/// Reads one JSON value as a SQL value of the given type, coercing as ksqlDB's JSON serde does.
+struct TypedSeed<'a>(&'a SqlType);
+
+impl<'de> DeserializeSeed<'de> for TypedSeed<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Value, D::Error> {
+        match self.0 {
+            SqlType::String => {
+                // Non-string JSON in a STRING column keeps its JSON text.
+                let v = serde_json::Value::deserialize_any_value(d)?;
+                Ok(match v {
+                    serde_json::Value::Null => Value::Null,
+                    serde_json::Value::String(s) => Value::String(s),
+                    other => Value::String(other.to_string()),
+                })
+            }
+            _ => d.deserialize_any(self),
+        }
+    }
+}
+
+trait AnyValue<'de>: Sized {
+    fn deserialize_any_value<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error>;
+}
+
+impl<'de> AnyValue<'de> for serde_json::Value {
+    fn deserialize_any_value<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        serde::Deserialize::deserialize(d)
+    }
+}
+
+impl<'de> Visitor<'de> for TypedSeed<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "a JSON value for a {} column", self.0)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> std::result::Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> std::result::Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_bool<E: de::Error>(self, b: bool) -> std::result::Result<Value, E> {
+        match self.0 {
+            SqlType::Boolean => Ok(Value::Bool(b)),
+            SqlType::String => Ok(Value::String(b.to_string())),
+            t => Err(E::custom(format!("can't convert boolean to {t}"))),
+        }
+    }
+
+    fn visit_i64<E: de::Error>(self, i: i64) -> std::result::Result<Value, E> {
+        Ok(match self.0 {
+            SqlType::Int => Value::Int(i32::try_from(i).map_err(|_| E::custom(format!("{i} does not fit INTEGER")))?),
+            SqlType::Bigint => Value::Bigint(i),
+            SqlType::Double => Value::Double(i as f64),
+            SqlType::Decimal { precision, scale } => {
+                crate::functions::fit_decimal(Decimal { unscaled: i128::from(i), scale: 0 }, *precision, *scale)
+            }
+            SqlType::Timestamp => Value::Timestamp(i),
+            SqlType::Time => Value::Time(i),
+            SqlType::Date => Value::Date(i32::try_from(i).map_err(|_| E::custom("date out of range"))?),
+            SqlType::String => Value::String(i.to_string()),
+            t => return Err(E::custom(format!("can't convert number to {t}"))),
+        })
+    }
+
+    fn visit_u64<E: de::Error>(self, u: u64) -> std::result::Result<Value, E> {
+        match i64::try_from(u) {
+            Ok(i) => self.visit_i64(i),
+            Err(_) => self.visit_f64(u as f64),
+        }
+    }
+
+    fn visit_f64<E: de::Error>(self, x: f64) -> std::result::Result<Value, E> {
+        Ok(match self.0 {
+            SqlType::Int => Value::Int(x as i32),
+            SqlType::Bigint => Value::Bigint(x as i64),
+            SqlType::Double => Value::Double(x),
+            SqlType::Decimal { precision, scale } => match Decimal::parse(&format!("{x}")) {
+                Some(d) => crate::functions::fit_decimal(d, *precision, *scale),
+                None => Value::Null,
+            },
+            SqlType::String => Value::String(java_double(x)),
+            t => return Err(E::custom(format!("can't convert number to {t}"))),
+        })
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<Value, E> {
+        let bad = || E::custom(format!("can't convert '{s}' to {}", self.0));
+        Ok(match self.0 {
+            SqlType::String => Value::String(s.to_string()),
+            SqlType::Bytes => Value::Bytes(unbase64(s).ok_or_else(bad)?),
+            SqlType::Timestamp => {
+                Value::Timestamp(s.parse::<i64>().ok().or_else(|| parse_iso_timestamp(s)).ok_or_else(bad)?)
+            }
+            t => {
+                let v = crate::functions::cast_value(&Value::String(s.to_string()), t);
+                if v.is_null() {
+                    return Err(bad());
+                }
+                v
+            }
+        })
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Value, A::Error> {
+        let SqlType::Array(inner) = self.0 else {
+            return Err(de::Error::custom(format!("can't convert an array to {}", self.0)));
+        };
+        let mut items = Vec::new();
+        while let Some(v) = seq.next_element_seed(TypedSeed(inner))? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Value, A::Error> {
+        match self.0 {
+            SqlType::Map(_, inner) => {
+                let mut m = BTreeMap::new();
+                while let Some(k) = map.next_key::<String>()? {
+                    let v = map.next_value_seed(TypedSeed(inner))?;
+                    m.insert(k, v);
+                }
+                Ok(Value::Map(m))
+            }
+            SqlType::Struct(fields) => {
+                let mut out = vec![Value::Null; fields.len()];
+                while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    let pos = fields
+                        .iter()
+                        .position(|(n, _)| *n == *k)
+                        .or_else(|| fields.iter().position(|(n, _)| n.eq_ignore_ascii_case(&k)));
+                    match pos {
+                        Some(i) => out[i] = map.next_value_seed(TypedSeed(&fields[i].1))?,
+                        None => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(Value::Struct(out))
+            }
+            t => Err(de::Error::custom(format!("can't convert an object to {t}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cols() -> Vec<Column> {
+        vec![
+            Column { name: "ID".into(), ty: SqlType::Bigint },
+            Column { name: "name".into(), ty: SqlType::String },
+            Column { name: "TAGS".into(), ty: SqlType::Array(Box::new(SqlType::Int)) },
+            Column {
+                name: "ADDR".into(),
+                ty: SqlType::Struct(vec![("CITY".into(), SqlType::String), ("ZIP".into(), SqlType::Int)]),
+            },
+            Column { name: "PRICE".into(), ty: SqlType::Decimal { precision: 4, scale: 2 } },
+        ]
+    }
+
+    #[test]
+    fn json_round_trip_with_coercion() {
+        let codec =
+            ValueCodec { format: Format::Json, columns: cols(), unwrapped: false, needed: Vec::new(), schema: None };
+        let mut row = vec![Value::Null; 5];
+        codec
+            .decode_into(
+                br#"{"id":"12","NAME":7,"tags":[1,2],"addr":{"city":"x","Zip":9,"extra":1},"price":1.5,"other":{}}"#,
+                &mut row,
+            )
+            .unwrap();
+        assert_eq!(row[0], Value::Bigint(12));
+        assert_eq!(row[1], Value::String("7".into()), "field names match columns case-insensitively");
+        assert_eq!(row[2], Value::Array(vec![Value::Int(1), Value::Int(2)]));
+        assert_eq!(row[3], Value::Struct(vec![Value::String("x".into()), Value::Int(9)]));
+        assert_eq!(row[4], Value::Decimal(Decimal { unscaled: 150, scale: 2 }));
+        let mut buf = Vec::new();
+        codec.encode(&row.iter().collect::<Vec<_>>(), &mut buf).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        assert_eq!(v, serde_json::json!({"ID":12,"name":"7","TAGS":[1,2],"ADDR":{"CITY":"x","ZIP":9},"PRICE":1.50}));
+        assert!(codec.decode_into(b"[1]", &mut row).is_err());
+        assert!(codec.decode_into(br#"{"id":"x"}"#, &mut row).is_err());
+    }
+
+    #[test]
+    fn kafka_and_windowed_keys() {
+        let k = KeyCodec {
+            format: Format::Kafka,
+            columns: vec![Column { name: "K".into(), ty: SqlType::Int }],
+            window: Some(WindowType::Time),
+        };
+        let bytes = k.encode(&[&Value::Int(5)], Some(WindowBounds { start: 1000, end: 2000 })).unwrap().unwrap();
+        assert_eq!(bytes.len(), 12);
+        let mut out = vec![Value::Null];
+        let w = k.decode_into(Some(&bytes), &mut out).unwrap();
+        assert_eq!(out[0], Value::Int(5));
+        assert_eq!(w.unwrap().start, 1000);
+    }
+
+    #[test]
+    fn delimited_and_base64() {
+        let codec = ValueCodec {
+            format: Format::Delimited,
+            columns: vec![
+                Column { name: "A".into(), ty: SqlType::Int },
+                Column { name: "B".into(), ty: SqlType::String },
+            ],
+            unwrapped: false,
+            needed: Vec::new(),
+            schema: None,
+        };
+        let mut row = vec![Value::Null; 2];
+        codec.decode_into(b"4,\"x,y\"", &mut row).unwrap();
+        assert_eq!(row, vec![Value::Int(4), Value::String("x,y".into())]);
+        let mut buf = Vec::new();
+        codec.encode(&row.iter().collect::<Vec<_>>(), &mut buf).unwrap();
+        assert_eq!(buf, b"4,\"x,y\"");
+        assert_eq!(base64(b"hello"), "aGVsbG8=");
+        assert_eq!(unbase64("aGVsbG8=").unwrap(), b"hello");
+    }
+}

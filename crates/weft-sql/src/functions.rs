@@ -1,0 +1,1944 @@
+//! Scalar functions, casts and the date/time helpers they share (ksqlDB's built-in UDFs).
+//!
+//! Functions return null for null inputs unless documented otherwise (COALESCE, IFNULL, CONCAT),
+//! and null instead of failing on bad input, as ksqlDB does after logging the error.
+
+use std::collections::BTreeMap;
+
+use crate::error::{Result, SqlError};
+use crate::types::{Decimal, SqlType, Value};
+
+/// A resolved scalar function.
+#[derive(Clone, Copy)]
+pub struct ScalarFn {
+    pub name: &'static str,
+    pub eval: fn(&[Value]) -> Value,
+    /// False for functions whose result changes between calls (RANDOM, UNIX_TIMESTAMP()).
+    pub deterministic: bool,
+}
+
+impl std::fmt::Debug for ScalarFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+/// Aggregate function names (resolved by the aggregation planner, not here).
+pub const AGGREGATES: &[&str] = &[
+    "COUNT",
+    "SUM",
+    "AVG",
+    "MIN",
+    "MAX",
+    "COUNT_DISTINCT",
+    "LATEST_BY_OFFSET",
+    "EARLIEST_BY_OFFSET",
+    "COLLECT_LIST",
+    "COLLECT_SET",
+    "TOPK",
+];
+
+pub fn is_aggregate(name: &str) -> bool {
+    AGGREGATES.contains(&name)
+}
+
+/// Functions whose first argument is a time unit keyword (`TIMESTAMPADD(SECONDS, 5, ts)`).
+pub fn takes_time_unit(name: &str) -> bool {
+    matches!(name, "TIMESTAMPADD" | "TIMESTAMPSUB" | "DATEADD" | "DATESUB" | "TIMEADD" | "TIMESUB")
+}
+
+/// The length of a time unit keyword in milliseconds.
+pub fn time_unit_millis(unit: &str) -> Option<i64> {
+    Some(match unit.to_ascii_uppercase().trim_end_matches('S') {
+        "MILLISECOND" => 1,
+        "SECOND" => 1000,
+        "MINUTE" => 60_000,
+        "HOUR" => 3_600_000,
+        "DAY" => 86_400_000,
+        _ => return None,
+    })
+}
+
+/// `unit millis, interval, value` of the TIMESTAMPADD family as milliseconds to add.
+fn interval_millis(a: &[Value], sign: i64) -> Option<i64> {
+    a[0].as_i64()?.checked_mul(a[1].as_i64()?)?.checked_mul(sign)
+}
+
+/// Names of the scalar functions, for `SHOW FUNCTIONS`.
+pub const SCALAR_FUNCTIONS: &[&str] = &[
+    "ABS",
+    "ACOS",
+    "ARRAY_CONCAT",
+    "ARRAY_CONTAINS",
+    "ARRAY_DISTINCT",
+    "ARRAY_EXCEPT",
+    "ARRAY_INTERSECT",
+    "ARRAY_JOIN",
+    "ARRAY_LENGTH",
+    "ARRAY_MAX",
+    "ARRAY_MIN",
+    "ARRAY_REMOVE",
+    "ARRAY_SORT",
+    "ARRAY_UNION",
+    "AS_MAP",
+    "ASIN",
+    "ATAN",
+    "ATAN2",
+    "CBRT",
+    "CEIL",
+    "CHR",
+    "COALESCE",
+    "CONCAT",
+    "CONCAT_WS",
+    "DATEADD",
+    "DATESUB",
+    "COS",
+    "DEGREES",
+    "DATETOSTRING",
+    "ELT",
+    "EXP",
+    "EXTRACTJSONFIELD",
+    "FIELD",
+    "FLOOR",
+    "FORMAT_DATE",
+    "FORMAT_TIMESTAMP",
+    "FROM_DAYS",
+    "FROM_UNIXTIME",
+    "GENERATE_SERIES",
+    "GREATEST",
+    "IFNULL",
+    "INITCAP",
+    "INSTR",
+    "IS_JSON_STRING",
+    "JSON_ARRAY_LENGTH",
+    "JSON_KEYS",
+    "JSON_RECORDS",
+    "LCASE",
+    "LEAST",
+    "LEN",
+    "LN",
+    "LOG",
+    "LPAD",
+    "LTRIM",
+    "MAP_KEYS",
+    "MAP_UNION",
+    "MAP_VALUES",
+    "MASK",
+    "NULLIF",
+    "PARSE_DATE",
+    "PARSE_TIMESTAMP",
+    "PI",
+    "POWER",
+    "RADIANS",
+    "RANDOM",
+    "REPLACE",
+    "ROUND",
+    "RPAD",
+    "RTRIM",
+    "SIGN",
+    "SIN",
+    "SLICE",
+    "SPLIT",
+    "SQRT",
+    "STRINGTODATE",
+    "STRINGTOTIMESTAMP",
+    "SUBSTRING",
+    "TAN",
+    "TIMEADD",
+    "TIMESTAMPADD",
+    "TIMESTAMPSUB",
+    "TIMESTAMPTOSTRING",
+    "TIMESUB",
+    "TRIM",
+    "UCASE",
+    "UNIX_DATE",
+    "UNIX_TIMESTAMP",
+];
+
+type EvalFn = fn(&[Value]) -> Value;
+
+fn f(name: &'static str, eval: EvalFn) -> ScalarFn {
+    ScalarFn { name, eval, deterministic: true }
+}
+
+/// ksqlDB's error for a call no signature of the function accepts.
+pub fn no_signature(name: &str, types: &[SqlType]) -> SqlError {
+    let list: Vec<String> = types.iter().map(|t| t.to_string()).collect();
+    SqlError::analysis(format!("Function '{name}' does not accept parameters ({})", list.join(", ")))
+}
+
+fn arity(name: &str, types: &[SqlType], min: usize, max: usize) -> Result<()> {
+    if types.len() < min || types.len() > max {
+        return Err(no_signature(name, types));
+    }
+    Ok(())
+}
+
+fn want(name: &str, t: &SqlType, ok: bool, expected: &str) -> Result<()> {
+    if ok || *t == SqlType::Null {
+        Ok(())
+    } else {
+        Err(SqlError::analysis(format!("Function '{name}' does not accept parameters ({t}): it expects {expected}")))
+    }
+}
+
+fn is_string(t: &SqlType) -> bool {
+    matches!(t, SqlType::String | SqlType::Null)
+}
+
+fn is_integer(t: &SqlType) -> bool {
+    matches!(t, SqlType::Int | SqlType::Bigint | SqlType::Null)
+}
+
+/// Resolves a scalar function call by name and argument types.
+pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
+    let t0 = types.first().cloned().unwrap_or(SqlType::Null);
+    let strings = |min, max| -> Result<()> {
+        arity(name, types, min, max)?;
+        for t in types {
+            want(name, t, is_string(t), "STRING arguments")?;
+        }
+        Ok(())
+    };
+    Ok(match name {
+        "UCASE" | "UPPER" => {
+            strings(1, 1)?;
+            (f("UCASE", |a| map_str(&a[0], |s| Value::String(s.to_uppercase()))), SqlType::String)
+        }
+        "LCASE" | "LOWER" => {
+            strings(1, 1)?;
+            (f("LCASE", |a| map_str(&a[0], |s| Value::String(s.to_lowercase()))), SqlType::String)
+        }
+        "LEN" | "LENGTH" => {
+            arity(name, types, 1, 1)?;
+            want(name, &t0, matches!(t0, SqlType::String | SqlType::Bytes), "STRING or BYTES")?;
+            (
+                f("LEN", |a| match &a[0] {
+                    Value::String(s) => Value::Int(s.chars().count() as i32),
+                    Value::Bytes(b) => Value::Int(b.len() as i32),
+                    _ => Value::Null,
+                }),
+                SqlType::Int,
+            )
+        }
+        "TRIM" => {
+            strings(1, 1)?;
+            (f("TRIM", |a| map_str(&a[0], |s| Value::String(s.trim().to_string()))), SqlType::String)
+        }
+        "LTRIM" => {
+            strings(1, 1)?;
+            (f("LTRIM", |a| map_str(&a[0], |s| Value::String(s.trim_start().to_string()))), SqlType::String)
+        }
+        "RTRIM" => {
+            strings(1, 1)?;
+            (f("RTRIM", |a| map_str(&a[0], |s| Value::String(s.trim_end().to_string()))), SqlType::String)
+        }
+        "INITCAP" => {
+            strings(1, 1)?;
+            (f("INITCAP", |a| map_str(&a[0], |s| Value::String(initcap(s)))), SqlType::String)
+        }
+        "CONCAT" => {
+            if types.is_empty() {
+                return Err(no_signature(name, types));
+            }
+            for t in types {
+                want(name, t, matches!(t, SqlType::String | SqlType::Bytes), "STRING arguments")?;
+            }
+            (
+                f("CONCAT", |a| {
+                    // CONCAT skips null arguments (ksqlDB: null inputs are ignored).
+                    let mut out = String::new();
+                    for v in a {
+                        if let Value::String(s) = v {
+                            out.push_str(s);
+                        }
+                    }
+                    Value::String(out)
+                }),
+                SqlType::String,
+            )
+        }
+        "CONCAT_WS" => {
+            if types.len() < 2 {
+                return Err(no_signature(name, types));
+            }
+            strings(2, usize::MAX)?;
+            (
+                f("CONCAT_WS", |a| {
+                    let Value::String(sep) = &a[0] else { return Value::Null };
+                    let parts: Vec<&str> = a[1..].iter().filter_map(Value::as_str).collect();
+                    Value::String(parts.join(sep))
+                }),
+                SqlType::String,
+            )
+        }
+        "SUBSTRING" => {
+            arity(name, types, 2, 3)?;
+            want(name, &t0, is_string(&t0), "a STRING")?;
+            for t in &types[1..] {
+                want(name, t, is_integer(t), "integer positions")?;
+            }
+            (f("SUBSTRING", substring), SqlType::String)
+        }
+        "REPLACE" => {
+            strings(3, 3)?;
+            (
+                f("REPLACE", |a| match (&a[0], &a[1], &a[2]) {
+                    (Value::String(s), Value::String(from), Value::String(to)) => {
+                        Value::String(if from.is_empty() { s.clone() } else { s.replace(from.as_str(), to) })
+                    }
+                    _ => Value::Null,
+                }),
+                SqlType::String,
+            )
+        }
+        "INSTR" => {
+            arity(name, types, 2, 2)?;
+            (
+                f("INSTR", |a| match (&a[0], &a[1]) {
+                    (Value::String(s), Value::String(sub)) => {
+                        Value::Int(s.find(sub.as_str()).map_or(0, |b| s[..b].chars().count() as i32 + 1))
+                    }
+                    _ => Value::Null,
+                }),
+                SqlType::Int,
+            )
+        }
+        "LPAD" | "RPAD" => {
+            arity(name, types, 3, 3)?;
+            let left = name == "LPAD";
+            let eval: fn(&[Value]) -> Value = if left { |a| pad(a, true) } else { |a| pad(a, false) };
+            (f(if left { "LPAD" } else { "RPAD" }, eval), SqlType::String)
+        }
+        "SPLIT" => {
+            strings(2, 2)?;
+            (
+                f("SPLIT", |a| match (&a[0], &a[1]) {
+                    (Value::String(s), Value::String(d)) => Value::Array(if d.is_empty() {
+                        s.chars().map(|c| Value::String(c.to_string())).collect()
+                    } else {
+                        s.split(d.as_str()).map(|p| Value::String(p.to_string())).collect()
+                    }),
+                    _ => Value::Null,
+                }),
+                SqlType::Array(Box::new(SqlType::String)),
+            )
+        }
+        "CHR" => {
+            arity(name, types, 1, 1)?;
+            (
+                f("CHR", |a| match &a[0] {
+                    Value::Int(i) => u32::try_from(*i)
+                        .ok()
+                        .and_then(char::from_u32)
+                        .map_or(Value::Null, |c| Value::String(c.to_string())),
+                    Value::String(s) => {
+                        let hex = s.strip_prefix("\\u").or_else(|| s.strip_prefix("U+")).unwrap_or(s);
+                        u32::from_str_radix(hex, 16)
+                            .ok()
+                            .and_then(char::from_u32)
+                            .map_or(Value::Null, |c| Value::String(c.to_string()))
+                    }
+                    _ => Value::Null,
+                }),
+                SqlType::String,
+            )
+        }
+        "ELT" => {
+            if types.is_empty() {
+                return Err(no_signature(name, types));
+            }
+            (
+                f("ELT", |a| {
+                    let Some(i) = a[0].as_i64() else { return Value::Null };
+                    if i < 1 {
+                        return Value::Null;
+                    }
+                    a.get(i as usize).cloned().unwrap_or(Value::Null)
+                }),
+                SqlType::String,
+            )
+        }
+        "FIELD" => {
+            if types.is_empty() {
+                return Err(no_signature(name, types));
+            }
+            (
+                f("FIELD", |a| {
+                    let Value::String(s) = &a[0] else { return Value::Int(0) };
+                    Value::Int(a[1..].iter().position(|v| v.as_str() == Some(s)).map_or(0, |p| p as i32 + 1))
+                }),
+                SqlType::Int,
+            )
+        }
+        "ABS" => {
+            numeric_one(name, types)?;
+            (
+                f("ABS", |a| match &a[0] {
+                    Value::Int(v) => Value::Int(v.wrapping_abs()),
+                    Value::Bigint(v) => Value::Bigint(v.wrapping_abs()),
+                    Value::Double(v) => Value::Double(v.abs()),
+                    Value::Decimal(d) => Value::Decimal(Decimal { unscaled: d.unscaled.abs(), scale: d.scale }),
+                    _ => Value::Null,
+                }),
+                t0,
+            )
+        }
+        "SIGN" => {
+            numeric_one(name, types)?;
+            (
+                f("SIGN", |a| match a[0].as_f64() {
+                    Some(v) if v > 0.0 => Value::Int(1),
+                    Some(v) if v < 0.0 => Value::Int(-1),
+                    Some(_) => Value::Int(0),
+                    None => Value::Null,
+                }),
+                SqlType::Int,
+            )
+        }
+        "CEIL" | "FLOOR" => {
+            numeric_one(name, types)?;
+            let ceil = name == "CEIL";
+            let eval: fn(&[Value]) -> Value =
+                if ceil { |a| round_like(&a[0], f64::ceil) } else { |a| round_like(&a[0], f64::floor) };
+            let ty = match &t0 {
+                SqlType::Decimal { precision, .. } => SqlType::Decimal { precision: *precision, scale: 0 },
+                t => t.clone(),
+            };
+            (f(if ceil { "CEIL" } else { "FLOOR" }, eval), ty)
+        }
+        "ROUND" => {
+            arity(name, types, 1, 2)?;
+            want(name, &t0, t0.is_numeric(), "a number")?;
+            if types.len() == 2 {
+                want(name, &types[1], is_integer(&types[1]), "an integer number of decimal places")?;
+                let ty = match &t0 {
+                    SqlType::Decimal { .. } => t0.clone(),
+                    _ => SqlType::Double,
+                };
+                (f("ROUND", round_places), ty)
+            } else {
+                // ROUND(INT) is INT, ROUND(BIGINT|DOUBLE) is BIGINT, ROUND(DECIMAL(p, s)) is DECIMAL(p - s, 0).
+                let ty = match &t0 {
+                    SqlType::Int => SqlType::Int,
+                    SqlType::Decimal { precision, scale } => {
+                        SqlType::Decimal { precision: (precision - scale).max(1), scale: 0 }
+                    }
+                    _ => SqlType::Bigint,
+                };
+                (f("ROUND", round_half_up), ty)
+            }
+        }
+        "CBRT" | "DEGREES" | "RADIANS" | "SIN" | "COS" | "TAN" | "ASIN" | "ACOS" | "ATAN" => {
+            numeric_one(name, types)?;
+            let (n, op): (&'static str, fn(&[Value]) -> Value) = match name {
+                "CBRT" => ("CBRT", |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.cbrt()))),
+                "DEGREES" => ("DEGREES", |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.to_degrees()))),
+                "RADIANS" => ("RADIANS", |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.to_radians()))),
+                "SIN" => ("SIN", |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.sin()))),
+                "COS" => ("COS", |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.cos()))),
+                "TAN" => ("TAN", |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.tan()))),
+                "ASIN" => ("ASIN", |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.asin()))),
+                "ACOS" => ("ACOS", |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.acos()))),
+                _ => ("ATAN", |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.atan()))),
+            };
+            (f(n, op), SqlType::Double)
+        }
+        "ATAN2" => {
+            arity(name, types, 2, 2)?;
+            for t in types {
+                want(name, t, t.is_numeric() || *t == SqlType::Null, "numeric arguments")?;
+            }
+            (
+                f("ATAN2", |a| match (a[0].as_f64(), a[1].as_f64()) {
+                    (Some(y), Some(x)) => Value::Double(y.atan2(x)),
+                    _ => Value::Null,
+                }),
+                SqlType::Double,
+            )
+        }
+        "LOG" => {
+            arity(name, types, 1, 2)?;
+            for t in types {
+                want(name, t, t.is_numeric() || *t == SqlType::Null, "numeric arguments")?;
+            }
+            let op: fn(&[Value]) -> Value = if types.len() == 1 {
+                |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.log10()))
+            } else {
+                // ksqlDB: NaN for a base of 0 or 1 or a negative base or value; -Infinity at 0.
+                |a| match (a[0].as_f64(), a[1].as_f64()) {
+                    (Some(b), Some(v)) if b <= 0.0 || b == 1.0 || v < 0.0 => Value::Double(f64::NAN),
+                    (Some(b), Some(v)) => Value::Double(v.ln() / b.ln()),
+                    _ => Value::Null,
+                }
+            };
+            (f("LOG", op), SqlType::Double)
+        }
+        "MASK" => {
+            strings(1, 5)?;
+            (
+                f("MASK", |a| {
+                    let Value::String(s) = &a[0] else { return Value::Null };
+                    // Upper, lower, digit, other; a NULL mask keeps those characters.
+                    let defaults = ['X', 'x', 'n', '-'];
+                    let mut masks: [Option<char>; 4] = defaults.map(Some);
+                    for (i, m) in masks.iter_mut().enumerate() {
+                        if let Some(v) = a.get(i + 1) {
+                            *m = match v {
+                                Value::String(t) => t.chars().next(),
+                                _ => None,
+                            };
+                        }
+                    }
+                    let out: String = s
+                        .chars()
+                        .map(|c| {
+                            let class = if c.is_uppercase() {
+                                0
+                            } else if c.is_lowercase() {
+                                1
+                            } else if c.is_ascii_digit() {
+                                2
+                            } else {
+                                3
+                            };
+                            masks[class].unwrap_or(c)
+                        })
+                        .collect();
+                    Value::String(out)
+                }),
+                SqlType::String,
+            )
+        }
+        "SLICE" => {
+            arity(name, types, 3, 3)?;
+            want(name, &t0, matches!(t0, SqlType::Array(_)), "an ARRAY")?;
+            for t in &types[1..] {
+                want(name, t, is_integer(t), "INT bounds")?;
+            }
+            (
+                // 1-based, both ends included; a NULL bound is open; bounds outside the array give NULL.
+                f("SLICE", |a| {
+                    let Value::Array(items) = &a[0] else { return Value::Null };
+                    let start = if a[1].is_null() { Some(0) } else { a[1].as_i64().map(|v| v - 1) };
+                    let end = if a[2].is_null() { Some(items.len() as i64) } else { a[2].as_i64() };
+                    match (start, end) {
+                        (Some(s), Some(e)) if s >= 0 && e <= items.len() as i64 && s <= e => {
+                            Value::Array(items[s as usize..e as usize].to_vec())
+                        }
+                        _ => Value::Null,
+                    }
+                }),
+                t0.clone(),
+            )
+        }
+        "GENERATE_SERIES" => {
+            arity(name, types, 2, 3)?;
+            for t in types {
+                want(name, t, is_integer(t), "INT or BIGINT arguments")?;
+            }
+            let big = types[..2].contains(&SqlType::Bigint);
+            let op: fn(&[Value]) -> Value = if big {
+                |a| series(a).map_or(Value::Null, |v| Value::Array(v.into_iter().map(Value::Bigint).collect()))
+            } else {
+                |a| {
+                    series(a).map_or(Value::Null, |v| {
+                        Value::Array(v.into_iter().map(|x| i32::try_from(x).map_or(Value::Null, Value::Int)).collect())
+                    })
+                }
+            };
+            (f("GENERATE_SERIES", op), SqlType::Array(Box::new(if big { SqlType::Bigint } else { SqlType::Int })))
+        }
+        "MAP_UNION" => {
+            arity(name, types, 2, 2)?;
+            let mut ty = SqlType::Null;
+            for t in types {
+                match t {
+                    SqlType::Map(..) if ty == SqlType::Null => ty = t.clone(),
+                    SqlType::Map(..) | SqlType::Null => {}
+                    _ => return Err(no_signature(name, types)),
+                }
+            }
+            (
+                f("MAP_UNION", |a| match (&a[0], &a[1]) {
+                    (Value::Map(x), Value::Map(y)) => {
+                        let mut m = x.clone();
+                        m.extend(y.iter().map(|(k, v)| (k.clone(), v.clone())));
+                        Value::Map(m)
+                    }
+                    (Value::Map(x), _) | (_, Value::Map(x)) => Value::Map(x.clone()),
+                    _ => Value::Null,
+                }),
+                ty,
+            )
+        }
+        "AS_MAP" => {
+            arity(name, types, 2, 2)?;
+            let vt = match (&types[0], &types[1]) {
+                (SqlType::Array(k), SqlType::Array(v)) if is_string(k) => (**v).clone(),
+                (SqlType::Null, SqlType::Array(v)) => (**v).clone(),
+                (SqlType::Array(k), SqlType::Null) if is_string(k) => SqlType::Null,
+                _ => return Err(no_signature(name, types)),
+            };
+            (
+                f("AS_MAP", |a| match (&a[0], &a[1]) {
+                    (Value::Array(keys), Value::Array(vals)) => {
+                        let mut m = BTreeMap::new();
+                        for (i, k) in keys.iter().enumerate() {
+                            if let Value::String(k) = k {
+                                m.insert(k.clone(), vals.get(i).cloned().unwrap_or(Value::Null));
+                            }
+                        }
+                        Value::Map(m)
+                    }
+                    _ => Value::Null,
+                }),
+                SqlType::Map(Box::new(SqlType::String), Box::new(vt)),
+            )
+        }
+        "PI" => {
+            arity(name, types, 0, 0)?;
+            (f("PI", |_| Value::Double(std::f64::consts::PI)), SqlType::Double)
+        }
+        "ARRAY_DISTINCT" | "ARRAY_MAX" | "ARRAY_MIN" | "ARRAY_SORT" | "ARRAY_JOIN" | "ARRAY_REMOVE"
+        | "ARRAY_CONCAT" | "ARRAY_EXCEPT" | "ARRAY_INTERSECT" | "ARRAY_UNION" => return resolve_array_fn(name, types),
+        "SQRT" | "EXP" | "LN" => {
+            numeric_one(name, types)?;
+            let (n, eval): (&'static str, fn(&[Value]) -> Value) = match name {
+                "SQRT" => ("SQRT", |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.sqrt()))),
+                "EXP" => ("EXP", |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.exp()))),
+                _ => ("LN", |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.ln()))),
+            };
+            (f(n, eval), SqlType::Double)
+        }
+        "POWER" => {
+            arity(name, types, 2, 2)?;
+            (
+                f("POWER", |a| match (a[0].as_f64(), a[1].as_f64()) {
+                    (Some(x), Some(y)) => Value::Double(x.powf(y)),
+                    _ => Value::Null,
+                }),
+                SqlType::Double,
+            )
+        }
+        "RANDOM" => {
+            arity(name, types, 0, 0)?;
+            (ScalarFn { name: "RANDOM", eval: |_| Value::Double(random_f64()), deterministic: false }, SqlType::Double)
+        }
+        "GREATEST" | "LEAST" => {
+            if types.is_empty() {
+                return Err(no_signature(name, types));
+            }
+            let ty = crate::expr::common_type(types)?;
+            let greatest = name == "GREATEST";
+            let eval: fn(&[Value]) -> Value = if greatest { |a| extreme(a, true) } else { |a| extreme(a, false) };
+            (f(if greatest { "GREATEST" } else { "LEAST" }, eval), ty)
+        }
+        "COALESCE" => {
+            if types.is_empty() {
+                return Err(no_signature(name, types));
+            }
+            let ty = crate::expr::common_type(types)
+                .map_err(|_| SqlError::analysis("function COALESCE needs arguments of one type"))?;
+            (f("COALESCE", |a| a.iter().find(|v| !v.is_null()).cloned().unwrap_or(Value::Null)), ty)
+        }
+        "IFNULL" => {
+            arity(name, types, 2, 2)?;
+            let ty = crate::expr::common_type(types)
+                .map_err(|_| SqlError::analysis("function IFNULL needs arguments of one type"))?;
+            (f("IFNULL", |a| if a[0].is_null() { a[1].clone() } else { a[0].clone() }), ty)
+        }
+        "NULLIF" => {
+            arity(name, types, 2, 2)?;
+            (
+                f("NULLIF", |a| {
+                    if a[0].sql_cmp(&a[1]) == Some(std::cmp::Ordering::Equal) {
+                        Value::Null
+                    } else {
+                        a[0].clone()
+                    }
+                }),
+                t0,
+            )
+        }
+        "ARRAY_LENGTH" => {
+            arity(name, types, 1, 1)?;
+            (
+                f("ARRAY_LENGTH", |a| match &a[0] {
+                    Value::Array(v) => Value::Int(v.len() as i32),
+                    _ => Value::Null,
+                }),
+                SqlType::Int,
+            )
+        }
+        "ARRAY_CONTAINS" => {
+            arity(name, types, 2, 2)?;
+            (
+                f("ARRAY_CONTAINS", |a| match &a[0] {
+                    Value::Array(v) => {
+                        Value::Bool(v.iter().any(|x| x == &a[1] || x.sql_cmp(&a[1]) == Some(std::cmp::Ordering::Equal)))
+                    }
+                    _ => Value::Bool(false),
+                }),
+                SqlType::Boolean,
+            )
+        }
+        "MAP_KEYS" => {
+            arity(name, types, 1, 1)?;
+            (
+                f("MAP_KEYS", |a| match &a[0] {
+                    Value::Map(m) => Value::Array(m.keys().map(|k| Value::String(k.clone())).collect()),
+                    _ => Value::Null,
+                }),
+                SqlType::Array(Box::new(SqlType::String)),
+            )
+        }
+        "MAP_VALUES" => {
+            arity(name, types, 1, 1)?;
+            let vt = match &t0 {
+                SqlType::Map(_, v) => (**v).clone(),
+                _ => SqlType::Null,
+            };
+            (
+                f("MAP_VALUES", |a| match &a[0] {
+                    Value::Map(m) => Value::Array(m.values().cloned().collect()),
+                    _ => Value::Null,
+                }),
+                SqlType::Array(Box::new(vt)),
+            )
+        }
+        "EXTRACTJSONFIELD" => {
+            strings(2, 2)?;
+            (f("EXTRACTJSONFIELD", extract_json_field), SqlType::String)
+        }
+        "IS_JSON_STRING" => {
+            strings(1, 1)?;
+            (
+                f("IS_JSON_STRING", |a| match &a[0] {
+                    Value::String(s) => Value::Bool(serde_json::from_str::<serde_json::Value>(s).is_ok()),
+                    _ => Value::Bool(false),
+                }),
+                SqlType::Boolean,
+            )
+        }
+        "JSON_ARRAY_LENGTH" => {
+            strings(1, 1)?;
+            (
+                f("JSON_ARRAY_LENGTH", |a| match json_of(&a[0]) {
+                    Some(serde_json::Value::Array(items)) => Value::Int(items.len() as i32),
+                    _ => Value::Null,
+                }),
+                SqlType::Int,
+            )
+        }
+        "JSON_KEYS" => {
+            strings(1, 1)?;
+            (
+                f("JSON_KEYS", |a| match json_of(&a[0]) {
+                    Some(serde_json::Value::Object(m)) => {
+                        Value::Array(m.keys().map(|k| Value::String(k.clone())).collect())
+                    }
+                    _ => Value::Null,
+                }),
+                SqlType::Array(Box::new(SqlType::String)),
+            )
+        }
+        "JSON_RECORDS" => {
+            strings(1, 1)?;
+            (
+                f("JSON_RECORDS", |a| match json_of(&a[0]) {
+                    Some(serde_json::Value::Object(m)) => {
+                        Value::Map(m.iter().map(|(k, v)| (k.clone(), Value::String(v.to_string()))).collect())
+                    }
+                    _ => Value::Null,
+                }),
+                SqlType::Map(Box::new(SqlType::String), Box::new(SqlType::String)),
+            )
+        }
+        "TIMESTAMPADD" | "TIMESTAMPSUB" | "DATEADD" | "DATESUB" | "TIMEADD" | "TIMESUB" => {
+            // Compiled with the unit first, as milliseconds (see `takes_time_unit`).
+            arity(name, types, 3, 3)?;
+            want(name, &types[1], is_integer(&types[1]), "an INT interval")?;
+            let (target, n, op): (SqlType, &'static str, EvalFn) = match name {
+                "TIMESTAMPADD" => (SqlType::Timestamp, "TIMESTAMPADD", |a| match (&a[2], interval_millis(a, 1)) {
+                    (Value::Timestamp(t), Some(d)) => t.checked_add(d).map_or(Value::Null, Value::Timestamp),
+                    _ => Value::Null,
+                }),
+                "TIMESTAMPSUB" => (SqlType::Timestamp, "TIMESTAMPSUB", |a| match (&a[2], interval_millis(a, -1)) {
+                    (Value::Timestamp(t), Some(d)) => t.checked_add(d).map_or(Value::Null, Value::Timestamp),
+                    _ => Value::Null,
+                }),
+                "DATEADD" | "DATESUB" => {
+                    let op: fn(&[Value]) -> Value =
+                        if name == "DATEADD" { |a| shift_date(a, 1) } else { |a| shift_date(a, -1) };
+                    (SqlType::Date, if name == "DATEADD" { "DATEADD" } else { "DATESUB" }, op)
+                }
+                _ => {
+                    let op: fn(&[Value]) -> Value =
+                        if name == "TIMEADD" { |a| shift_time(a, 1) } else { |a| shift_time(a, -1) };
+                    (SqlType::Time, if name == "TIMEADD" { "TIMEADD" } else { "TIMESUB" }, op)
+                }
+            };
+            want(name, &types[2], types[2] == target || types[2] == SqlType::Null, &format!("a {target} value"))?;
+            (f(n, op), target)
+        }
+        "TIMESTAMPTOSTRING" => {
+            arity(name, types, 2, 3)?;
+            want(name, &t0, is_integer(&t0), "BIGINT epoch milliseconds")?;
+            (
+                f("TIMESTAMPTOSTRING", |a| match (a[0].as_i64(), &a[1]) {
+                    (Some(ms), Value::String(fmt)) => {
+                        let offset = match a.get(2) {
+                            Some(Value::String(tz)) => match parse_zone(tz) {
+                                Some(o) => o,
+                                None => return Value::Null,
+                            },
+                            Some(_) => return Value::Null,
+                            None => 0,
+                        };
+                        format_millis(ms, fmt, offset).map_or(Value::Null, Value::String)
+                    }
+                    _ => Value::Null,
+                }),
+                SqlType::String,
+            )
+        }
+        "STRINGTOTIMESTAMP" => {
+            strings(2, 3)?;
+            (
+                f("STRINGTOTIMESTAMP", |a| match parse_with_zone_arg(a) {
+                    Some(ms) => Value::Bigint(ms),
+                    None => Value::Null,
+                }),
+                SqlType::Bigint,
+            )
+        }
+        "FORMAT_TIMESTAMP" => {
+            arity(name, types, 2, 3)?;
+            (
+                f("FORMAT_TIMESTAMP", |a| match (&a[0], &a[1]) {
+                    (Value::Timestamp(ms), Value::String(fmt)) => {
+                        let offset = match a.get(2) {
+                            Some(Value::String(tz)) => match parse_zone(tz) {
+                                Some(o) => o,
+                                None => return Value::Null,
+                            },
+                            _ => 0,
+                        };
+                        format_millis(*ms, fmt, offset).map_or(Value::Null, Value::String)
+                    }
+                    _ => Value::Null,
+                }),
+                SqlType::String,
+            )
+        }
+        "PARSE_TIMESTAMP" => {
+            strings(2, 3)?;
+            (f("PARSE_TIMESTAMP", |a| parse_with_zone_arg(a).map_or(Value::Null, Value::Timestamp)), SqlType::Timestamp)
+        }
+        "DATETOSTRING" | "FORMAT_DATE" => {
+            arity(name, types, 2, 2)?;
+            (
+                f("FORMAT_DATE", |a| {
+                    let days = match &a[0] {
+                        Value::Date(d) => i64::from(*d),
+                        Value::Int(d) => i64::from(*d),
+                        _ => return Value::Null,
+                    };
+                    match &a[1] {
+                        Value::String(fmt) => {
+                            format_millis(days * 86_400_000, fmt, 0).map_or(Value::Null, Value::String)
+                        }
+                        _ => Value::Null,
+                    }
+                }),
+                SqlType::String,
+            )
+        }
+        "STRINGTODATE" => {
+            strings(2, 2)?;
+            (
+                f("STRINGTODATE", |a| match (&a[0], &a[1]) {
+                    (Value::String(s), Value::String(fmt)) => {
+                        parse_millis(s, fmt, 0).map_or(Value::Null, |ms| Value::Int(ms.div_euclid(86_400_000) as i32))
+                    }
+                    _ => Value::Null,
+                }),
+                SqlType::Int,
+            )
+        }
+        "PARSE_DATE" => {
+            strings(2, 2)?;
+            (
+                f("PARSE_DATE", |a| match (&a[0], &a[1]) {
+                    (Value::String(s), Value::String(fmt)) => {
+                        parse_millis(s, fmt, 0).map_or(Value::Null, |ms| Value::Date(ms.div_euclid(86_400_000) as i32))
+                    }
+                    _ => Value::Null,
+                }),
+                SqlType::Date,
+            )
+        }
+        "UNIX_TIMESTAMP" => {
+            arity(name, types, 0, 1)?;
+            if types.is_empty() {
+                (
+                    ScalarFn { name: "UNIX_TIMESTAMP", eval: |_| Value::Bigint(now_ms()), deterministic: false },
+                    SqlType::Bigint,
+                )
+            } else {
+                (
+                    f("UNIX_TIMESTAMP", |a| match &a[0] {
+                        Value::Timestamp(ms) => Value::Bigint(*ms),
+                        _ => Value::Null,
+                    }),
+                    SqlType::Bigint,
+                )
+            }
+        }
+        "UNIX_DATE" => {
+            arity(name, types, 0, 1)?;
+            if types.is_empty() {
+                (
+                    ScalarFn {
+                        name: "UNIX_DATE",
+                        eval: |_| Value::Int(now_ms().div_euclid(86_400_000) as i32),
+                        deterministic: false,
+                    },
+                    SqlType::Int,
+                )
+            } else {
+                (
+                    f("UNIX_DATE", |a| match &a[0] {
+                        Value::Date(d) => Value::Int(*d),
+                        _ => Value::Null,
+                    }),
+                    SqlType::Int,
+                )
+            }
+        }
+        "FROM_UNIXTIME" => {
+            arity(name, types, 1, 1)?;
+            (f("FROM_UNIXTIME", |a| a[0].as_i64().map_or(Value::Null, Value::Timestamp)), SqlType::Timestamp)
+        }
+        "FROM_DAYS" => {
+            arity(name, types, 1, 1)?;
+            (f("FROM_DAYS", |a| a[0].as_i64().map_or(Value::Null, |d| Value::Date(d as i32))), SqlType::Date)
+        }
+        _ => return Err(SqlError::analysis(format!("unknown function '{name}'"))),
+    })
+}
+
+fn numeric_one(name: &str, types: &[SqlType]) -> Result<()> {
+    arity(name, types, 1, 1)?;
+    want(name, &types[0], types[0].is_numeric(), "a number")
+}
+
+fn map_str(v: &Value, f: impl FnOnce(&str) -> Value) -> Value {
+    match v {
+        Value::String(s) => f(s),
+        _ => Value::Null,
+    }
+}
+
+fn initcap(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut start = true;
+    for c in s.chars() {
+        if c.is_whitespace() {
+            start = true;
+            out.push(c);
+        } else if start {
+            out.extend(c.to_uppercase());
+            start = false;
+        } else {
+            out.extend(c.to_lowercase());
+        }
+    }
+    out
+}
+
+/// ksqlDB SUBSTRING: 1-based start; a negative start counts from the end; out-of-range parts are cut.
+fn substring(a: &[Value]) -> Value {
+    let Value::String(s) = &a[0] else { return Value::Null };
+    let Some(pos) = a[1].as_i64() else { return Value::Null };
+    let chars: Vec<char> = s.chars().collect();
+    let len = chars.len() as i64;
+    let start = if pos > 0 {
+        pos - 1
+    } else if pos < 0 {
+        (len + pos).max(0)
+    } else {
+        0
+    };
+    let end = match a.get(2) {
+        Some(v) => match v.as_i64() {
+            Some(n) => start.saturating_add(n.max(0)),
+            None => return Value::Null,
+        },
+        None => len,
+    };
+    let (start, end) = (start.clamp(0, len) as usize, end.clamp(0, len) as usize);
+    if start >= end {
+        return Value::String(String::new());
+    }
+    Value::String(chars[start..end].iter().collect())
+}
+
+const MAX_PAD: i64 = 16 << 20;
+
+fn pad(a: &[Value], left: bool) -> Value {
+    let (Value::String(s), Some(len), Value::String(p)) = (&a[0], a[1].as_i64(), &a[2]) else {
+        return Value::Null;
+    };
+    // A negative or absurd length (over 16 MiB) yields null rather than an allocation storm.
+    if !(0..=MAX_PAD).contains(&len) || (p.is_empty() && (len as usize) > s.chars().count()) {
+        return Value::Null;
+    }
+    let len = len as usize;
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() >= len {
+        return Value::String(chars[..len].iter().collect());
+    }
+    let fill: String = p.chars().cycle().take(len - chars.len()).collect();
+    Value::String(if left { format!("{fill}{s}") } else { format!("{s}{fill}") })
+}
+
+fn round_like(v: &Value, op: fn(f64) -> f64) -> Value {
+    match v {
+        Value::Int(_) | Value::Bigint(_) => v.clone(),
+        Value::Double(d) => Value::Double(op(*d)),
+        Value::Decimal(d) => {
+            let f = 10i128.pow(u32::from(d.scale));
+            let q = d.unscaled.div_euclid(f);
+            let floor = q;
+            let result = if op(0.5) == 1.0 && d.unscaled.rem_euclid(f) != 0 { floor + 1 } else { floor };
+            Value::Decimal(Decimal { unscaled: result, scale: 0 })
+        }
+        _ => Value::Null,
+    }
+}
+
+/// Java's `Math.round`: half up toward positive infinity.
+fn round_half_up(a: &[Value]) -> Value {
+    match &a[0] {
+        Value::Int(_) => a[0].clone(),
+        Value::Bigint(v) => Value::Bigint(*v),
+        Value::Double(d) => Value::Bigint((d + 0.5).floor() as i64),
+        Value::Decimal(d) => d.rescale(0).map_or(Value::Null, Value::Decimal),
+        _ => Value::Null,
+    }
+}
+
+fn round_places(a: &[Value]) -> Value {
+    let Some(places) = a[1].as_i64() else { return Value::Null };
+    match &a[0] {
+        Value::Decimal(d) => {
+            let places = places.clamp(0, 38) as u8;
+            match d.rescale(places).and_then(|r| r.rescale(d.scale)) {
+                Some(r) => Value::Decimal(r),
+                None => Value::Null,
+            }
+        }
+        v => match v.as_f64() {
+            Some(x) => {
+                // BigDecimal.setScale(places, HALF_UP) on the decimal text of x.
+                let text = format!("{x}");
+                match Decimal::parse(&text).and_then(|d| d.rescale(places.clamp(0, 30) as u8)) {
+                    Some(d) => Value::Double(d.to_f64()),
+                    None => Value::Double(x),
+                }
+            }
+            None => Value::Null,
+        },
+    }
+}
+
+fn extreme(a: &[Value], greatest: bool) -> Value {
+    let mut best: Option<&Value> = None;
+    for v in a.iter().filter(|v| !v.is_null()) {
+        best = match best {
+            None => Some(v),
+            Some(b) => {
+                let ord = v.sql_cmp(b).unwrap_or(std::cmp::Ordering::Equal);
+                if (greatest && ord == std::cmp::Ordering::Greater) || (!greatest && ord == std::cmp::Ordering::Less) {
+                    Some(v)
+                } else {
+                    Some(b)
+                }
+            }
+        };
+    }
+    best.cloned().unwrap_or(Value::Null)
+}
+
+fn random_f64() -> f64 {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new(now_ms() as u64 ^ 0x9E37_79B9_7F4A_7C15);
+    }
+    STATE.with(|s| {
+        let mut x = s.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        s.set(x);
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    })
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// EXTRACTJSONFIELD(json, '$.a.b[0]'): the value as a string (strings unquoted), or null.
+fn extract_json_field(a: &[Value]) -> Value {
+    let (Value::String(json), Value::String(path)) = (&a[0], &a[1]) else { return Value::Null };
+    let Ok(mut v) = serde_json::from_str::<serde_json::Value>(json) else { return Value::Null };
+    let Some(rest) = path.trim().strip_prefix('$') else { return Value::Null };
+    let mut rest = rest;
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            let key = &r[..end];
+            v = match v {
+                serde_json::Value::Object(mut m) => m.remove(key).unwrap_or(serde_json::Value::Null),
+                _ => return Value::Null,
+            };
+            rest = &r[end..];
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let Some(end) = r.find(']') else { return Value::Null };
+            let inner = r[..end].trim();
+            v = if let Some(key) = inner.strip_prefix(['\'', '"']).and_then(|k| k.strip_suffix(['\'', '"'])) {
+                match v {
+                    serde_json::Value::Object(mut m) => m.remove(key).unwrap_or(serde_json::Value::Null),
+                    _ => return Value::Null,
+                }
+            } else {
+                let Ok(i) = inner.parse::<usize>() else { return Value::Null };
+                match v {
+                    serde_json::Value::Array(mut arr) if i < arr.len() => arr.swap_remove(i),
+                    _ => return Value::Null,
+                }
+            };
+            rest = &r[end + 1..];
+        } else {
+            return Value::Null;
+        }
+    }
+    match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::String(s) => Value::String(s),
+        other => Value::String(other.to_string()),
+    }
+}
+
+// ---- casts ----
+
+/// Refuses casts ksqlDB refuses at analysis time.
+pub fn check_cast(from: &SqlType, to: &SqlType) -> Result<()> {
+    use SqlType::*;
+    let ok = match (from, to) {
+        (Null, _) => true,
+        (a, b) if a == b => true,
+        (_, String) => true,
+        (String, Boolean | Int | Bigint | Double | Decimal { .. } | Timestamp | Date | Time | Bytes) => true,
+        (a, b) if a.is_numeric() && b.is_numeric() => true,
+        (Boolean, Int | Bigint) => false,
+        (Timestamp, Date | Time) | (Date, Timestamp) => true,
+        (Array(a), Array(b)) => check_cast(a, b).is_ok(),
+        (Map(_, a), Map(_, b)) => check_cast(a, b).is_ok(),
+        (Struct(_), Struct(_)) => true,
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(SqlError::analysis(format!("Cast of {from} to {to} is not supported")))
+    }
+}
+
+/// Casts a value whose type is known: structs convert field by field by name, and complex values
+/// print with their field names (`Struct{F0=1,f1=3}`), as ksqlDB does.
+pub fn cast_typed(v: &Value, from: &SqlType, to: &SqlType) -> Value {
+    match (v, from, to) {
+        (Value::Null, _, _) => Value::Null,
+        (_, _, SqlType::String) => Value::String(display_typed(v, from)),
+        (Value::Struct(fields), SqlType::Struct(from_fields), SqlType::Struct(to_fields)) => Value::Struct(
+            to_fields
+                .iter()
+                .map(|(name, t)| {
+                    match from_fields.iter().position(|(n, _)| n == name || n.eq_ignore_ascii_case(name)) {
+                        Some(i) => fields.get(i).map_or(Value::Null, |f| cast_typed(f, &from_fields[i].1, t)),
+                        None => Value::Null,
+                    }
+                })
+                .collect(),
+        ),
+        (Value::Array(items), SqlType::Array(fi), SqlType::Array(ti)) => {
+            Value::Array(items.iter().map(|i| cast_typed(i, fi, ti)).collect())
+        }
+        (Value::Map(m), SqlType::Map(_, fv), SqlType::Map(_, tv)) => {
+            Value::Map(m.iter().map(|(k, x)| (k.clone(), cast_typed(x, fv, tv))).collect())
+        }
+        _ => cast_value(v, to),
+    }
+}
+
+/// The string form of a value of a known type (struct fields with their names).
+pub fn display_typed(v: &Value, ty: &SqlType) -> String {
+    match (v, ty) {
+        (Value::Struct(fields), SqlType::Struct(defs)) => {
+            let parts: Vec<String> =
+                defs.iter().zip(fields).map(|((n, t), f)| format!("{n}={}", display_typed(f, t))).collect();
+            format!("Struct{{{}}}", parts.join(","))
+        }
+        (Value::Array(items), SqlType::Array(t)) => {
+            let parts: Vec<String> = items.iter().map(|i| display_typed(i, t)).collect();
+            format!("[{}]", parts.join(", "))
+        }
+        (Value::Map(m), SqlType::Map(_, t)) => {
+            let parts: Vec<String> = m.iter().map(|(k, x)| format!("{k}={}", display_typed(x, t))).collect();
+            format!("{{{}}}", parts.join(", "))
+        }
+        _ => to_display_string(v),
+    }
+}
+
+/// Casts a value; null when the value does not convert (ksqlDB logs and yields null).
+pub fn cast_value(v: &Value, to: &SqlType) -> Value {
+    match (v, to) {
+        (Value::Null, _) => Value::Null,
+        (_, SqlType::String) => Value::String(to_display_string(v)),
+        (Value::String(s), SqlType::Int) => s.trim().parse::<i32>().map_or(Value::Null, Value::Int),
+        (Value::String(s), SqlType::Bigint) => s.trim().parse::<i64>().map_or(Value::Null, Value::Bigint),
+        (Value::String(s), SqlType::Double) => s.trim().parse::<f64>().map_or(Value::Null, Value::Double),
+        (Value::String(s), SqlType::Boolean) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "t" | "yes" | "y" => Value::Bool(true),
+            "false" | "f" | "no" | "n" => Value::Bool(false),
+            _ => Value::Null,
+        },
+        (Value::String(s), SqlType::Decimal { precision, scale }) => {
+            Decimal::parse(s).map_or(Value::Null, |d| fit_decimal(d, *precision, *scale))
+        }
+        (Value::String(s), SqlType::Timestamp) => parse_iso_timestamp(s).map_or(Value::Null, Value::Timestamp),
+        (Value::String(s), SqlType::Date) => {
+            parse_millis(s, "yyyy-MM-dd", 0).map_or(Value::Null, |ms| Value::Date(ms.div_euclid(86_400_000) as i32))
+        }
+        (Value::String(s), SqlType::Time) => parse_time_of_day(s).map_or(Value::Null, Value::Time),
+        (Value::String(s), SqlType::Bytes) => Value::Bytes(s.as_bytes().to_vec()),
+        (Value::Int(_) | Value::Bigint(_) | Value::Double(_) | Value::Decimal(_), SqlType::Int) => match v {
+            Value::Double(d) => Value::Int(*d as i32),
+            Value::Decimal(d) => Value::Int((d.unscaled / 10i128.pow(u32::from(d.scale))) as i32),
+            other => other.as_i64().map_or(Value::Null, |i| Value::Int(i as i32)),
+        },
+        (Value::Int(_) | Value::Bigint(_) | Value::Double(_) | Value::Decimal(_), SqlType::Bigint) => match v {
+            Value::Double(d) => Value::Bigint(*d as i64),
+            Value::Decimal(d) => Value::Bigint((d.unscaled / 10i128.pow(u32::from(d.scale))) as i64),
+            other => other.as_i64().map_or(Value::Null, Value::Bigint),
+        },
+        (Value::Int(_) | Value::Bigint(_) | Value::Double(_) | Value::Decimal(_), SqlType::Double) => {
+            v.as_f64().map_or(Value::Null, Value::Double)
+        }
+        (Value::Int(i), SqlType::Decimal { precision, scale }) => {
+            fit_decimal(Decimal { unscaled: i128::from(*i), scale: 0 }, *precision, *scale)
+        }
+        (Value::Bigint(i), SqlType::Decimal { precision, scale }) => {
+            fit_decimal(Decimal { unscaled: i128::from(*i), scale: 0 }, *precision, *scale)
+        }
+        (Value::Decimal(d), SqlType::Decimal { precision, scale }) => fit_decimal(*d, *precision, *scale),
+        (Value::Double(x), SqlType::Decimal { precision, scale }) => {
+            Decimal::parse(&format!("{x}")).map_or(Value::Null, |d| fit_decimal(d, *precision, *scale))
+        }
+        (Value::Timestamp(ms), SqlType::Date) => Value::Date(ms.div_euclid(86_400_000) as i32),
+        (Value::Timestamp(ms), SqlType::Time) => Value::Time(ms.rem_euclid(86_400_000)),
+        (Value::Date(d), SqlType::Timestamp) => Value::Timestamp(i64::from(*d) * 86_400_000),
+        (Value::Array(items), SqlType::Array(inner)) => {
+            Value::Array(items.iter().map(|i| cast_value(i, inner)).collect())
+        }
+        (Value::Map(m), SqlType::Map(_, inner)) => {
+            Value::Map(m.iter().map(|(k, v)| (k.clone(), cast_value(v, inner))).collect::<BTreeMap<_, _>>())
+        }
+        (v, t) if value_has_type(v, t) => v.clone(),
+        _ => Value::Null,
+    }
+}
+
+fn value_has_type(v: &Value, t: &SqlType) -> bool {
+    matches!(
+        (v, t),
+        (Value::Bool(_), SqlType::Boolean)
+            | (Value::Int(_), SqlType::Int)
+            | (Value::Bigint(_), SqlType::Bigint)
+            | (Value::Double(_), SqlType::Double)
+            | (Value::Bytes(_), SqlType::Bytes)
+            | (Value::Timestamp(_), SqlType::Timestamp)
+            | (Value::Date(_), SqlType::Date)
+            | (Value::Time(_), SqlType::Time)
+            | (Value::Struct(_), SqlType::Struct(_))
+    )
+}
+
+/// Rescales to `scale` (HALF_UP) and checks the value fits `precision` digits.
+pub fn fit_decimal(d: Decimal, precision: u8, scale: u8) -> Value {
+    match d.rescale(scale) {
+        Some(r) if r.integer_digits() <= u32::from(precision - scale.min(precision)) => Value::Decimal(r),
+        _ => Value::Null,
+    }
+}
+
+/// Java's `Double.toString`.
+pub fn java_double(d: f64) -> String {
+    if d.is_nan() {
+        return "NaN".into();
+    }
+    if d.is_infinite() {
+        return if d > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+    }
+    if d == 0.0 {
+        return if d.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+    }
+    let a = d.abs();
+    if (1e-3..1e7).contains(&a) {
+        let s = format!("{d}");
+        if s.contains('.') {
+            s
+        } else {
+            format!("{s}.0")
+        }
+    } else {
+        let s = format!("{d:e}");
+        let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
+        let mantissa = if mantissa.contains('.') { mantissa.to_string() } else { format!("{mantissa}.0") };
+        format!("{mantissa}E{exp}")
+    }
+}
+
+/// The string form ksqlDB gives a value (CAST to STRING, string concatenation of keys).
+pub fn to_display_string(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Bigint(i) => i.to_string(),
+        Value::Double(d) => java_double(*d),
+        Value::Decimal(d) => d.to_string(),
+        Value::String(s) => s.clone(),
+        Value::Bytes(b) => b.iter().map(|x| format!("{x:02x}")).collect(),
+        Value::Timestamp(ms) => format_millis(*ms, "yyyy-MM-dd'T'HH:mm:ss.SSS", 0).unwrap_or_default(),
+        Value::Date(d) => format_millis(i64::from(*d) * 86_400_000, "yyyy-MM-dd", 0).unwrap_or_default(),
+        Value::Time(ms) => format_millis(*ms, "HH:mm:ss", 0).unwrap_or_default(),
+        Value::Array(items) => {
+            let parts: Vec<String> = items.iter().map(to_display_string).collect();
+            format!("[{}]", parts.join(", "))
+        }
+        Value::Map(m) => {
+            let parts: Vec<String> = m.iter().map(|(k, v)| format!("{k}={}", to_display_string(v))).collect();
+            format!("{{{}}}", parts.join(", "))
+        }
+        Value::Struct(fields) => {
+            let parts: Vec<String> = fields.iter().map(to_display_string).collect();
+            format!("Struct{{{}}}", parts.join(","))
+        }
+    }
+}
+
+// ---- dates and times ----
+
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The civil date of a day number.
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// A zone id or offset as minutes east of UTC: `UTC`, `GMT`, `Z`, `+02:00`, `-0530`, `UTC+1`.
+pub fn parse_zone(tz: &str) -> Option<i64> {
+    let tz = tz.trim();
+    let rest = match tz {
+        "UTC" | "GMT" | "Z" | "Etc/UTC" | "Etc/GMT" => return Some(0),
+        _ => tz.strip_prefix("UTC").or_else(|| tz.strip_prefix("GMT")).unwrap_or(tz),
+    };
+    let (sign, digits) = match rest.as_bytes().first()? {
+        b'+' => (1, &rest[1..]),
+        b'-' => (-1, &rest[1..]),
+        _ => return None,
+    };
+    let digits: String = digits.chars().filter(|c| *c != ':').collect();
+    if !digits.bytes().all(|b| b.is_ascii_digit()) || digits.is_empty() || digits.len() > 4 {
+        return None;
+    }
+    let (h, m) = if digits.len() <= 2 {
+        (digits.parse::<i64>().ok()?, 0)
+    } else {
+        let split = digits.len() - 2;
+        (digits[..split].parse::<i64>().ok()?, digits[split..].parse::<i64>().ok()?)
+    };
+    Some(sign * (h * 60 + m))
+}
+
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+
+/// Splits a Java `DateTimeFormatter` pattern into letter runs and literals.
+fn pattern_parts(fmt: &str) -> Vec<(Option<char>, String)> {
+    let mut parts: Vec<(Option<char>, String)> = Vec::new();
+    let mut chars = fmt.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            let mut lit = String::new();
+            if chars.peek() == Some(&'\'') {
+                chars.next();
+                parts.push((None, "'".into()));
+                continue;
+            }
+            for n in chars.by_ref() {
+                if n == '\'' {
+                    break;
+                }
+                lit.push(n);
+            }
+            parts.push((None, lit));
+        } else if c.is_ascii_alphabetic() {
+            let mut run = c.to_string();
+            while chars.peek() == Some(&c) {
+                run.push(c);
+                chars.next();
+            }
+            parts.push((Some(c), run));
+        } else {
+            parts.push((None, c.to_string()));
+        }
+    }
+    parts
+}
+
+/// Formats epoch milliseconds with a Java date pattern at a fixed UTC offset in minutes.
+pub fn format_millis(ms: i64, fmt: &str, offset_minutes: i64) -> Option<String> {
+    let local = ms.checked_add(offset_minutes * 60_000)?;
+    let days = local.div_euclid(86_400_000);
+    let in_day = local.rem_euclid(86_400_000);
+    let (y, mo, d) = civil_from_days(days);
+    let (h, mi, s, milli) = (in_day / 3_600_000, in_day / 60_000 % 60, in_day / 1000 % 60, in_day % 1000);
+    let mut out = String::new();
+    for (letter, run) in pattern_parts(fmt) {
+        let n = run.len();
+        let num = |v: i64, width: usize| format!("{v:0width$}");
+        match letter {
+            None => out.push_str(&run),
+            Some('y') | Some('u') => out.push_str(&if n == 2 { num(y.rem_euclid(100), 2) } else { num(y, n) }),
+            Some('M') => out.push_str(&match n {
+                1 | 2 => num(i64::from(mo), n),
+                3 => MONTHS[(mo - 1) as usize].to_string(),
+                _ => return None,
+            }),
+            Some('d') => out.push_str(&num(i64::from(d), n)),
+            Some('D') => out.push_str(&num(days - days_from_civil(y, 1, 1) + 1, n)),
+            Some('H') => out.push_str(&num(h, n)),
+            Some('h') => out.push_str(&num(if h % 12 == 0 { 12 } else { h % 12 }, n)),
+            Some('a') => out.push_str(if h < 12 { "AM" } else { "PM" }),
+            Some('m') => out.push_str(&num(mi, n)),
+            Some('s') => out.push_str(&num(s, n)),
+            Some('S') => {
+                let digits = format!("{milli:03}");
+                out.push_str(&if n <= 3 { digits[..n].to_string() } else { format!("{digits}{}", "0".repeat(n - 3)) });
+            }
+            Some('E') => out.push_str(WEEKDAYS[days.rem_euclid(7) as usize]),
+            Some('X') | Some('x') | Some('Z') => {
+                if offset_minutes == 0 && letter == Some('X') {
+                    out.push('Z');
+                } else {
+                    let sign = if offset_minutes < 0 { '-' } else { '+' };
+                    let a = offset_minutes.abs();
+                    let (hh, mm) = (a / 60, a % 60);
+                    let text = match (letter, n) {
+                        (Some('Z'), _) => format!("{sign}{hh:02}{mm:02}"),
+                        (_, 1) if mm == 0 => format!("{sign}{hh:02}"),
+                        (_, 1) | (_, 2) => format!("{sign}{hh:02}{mm:02}"),
+                        _ => format!("{sign}{hh:02}:{mm:02}"),
+                    };
+                    out.push_str(&text);
+                }
+            }
+            Some(_) => return None,
+        }
+    }
+    Some(out)
+}
+
+/// Parses text with a Java date pattern; fields absent from the pattern default to 1970-01-01 00:00.
+pub fn parse_millis(text: &str, fmt: &str, default_offset_minutes: i64) -> Option<i64> {
+    let (mut y, mut mo, mut d, mut h, mut mi, mut s, mut ms) = (1970i64, 1u32, 1u32, 0i64, 0i64, 0i64, 0i64);
+    let mut pm: Option<bool> = None;
+    let mut offset = default_offset_minutes;
+    let bytes = text.as_bytes();
+    let mut i = 0usize;
+    let parts = pattern_parts(fmt);
+    for (idx, (letter, run)) in parts.iter().enumerate() {
+        let n = run.len();
+        // Adjacent numeric fields (yyyyMMdd) need fixed widths; otherwise read all digits.
+        let next_is_numeric = matches!(parts.get(idx + 1), Some((Some(c), _)) if "yuMdHhmsSD".contains(*c));
+        let limit = |max: usize| if next_is_numeric { n.max(1) } else { max };
+        match letter {
+            None => {
+                if !text[i..].starts_with(run.as_str()) {
+                    return None;
+                }
+                i += run.len();
+            }
+            Some('y') | Some('u') => {
+                let neg = bytes.get(i) == Some(&b'-');
+                if neg {
+                    i += 1;
+                }
+                let v = read_digits(text, &mut i, limit(9))?;
+                y = if n == 2 {
+                    2000 + v
+                } else if neg {
+                    -v
+                } else {
+                    v
+                };
+            }
+            Some('M') if n >= 3 => {
+                let name = text.get(i..i + 3)?;
+                mo = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(name))? as u32 + 1;
+                i += 3;
+            }
+            Some('M') => mo = u32::try_from(read_digits(text, &mut i, limit(2))?).ok()?,
+            Some('d') => d = u32::try_from(read_digits(text, &mut i, limit(2))?).ok()?,
+            Some('H') | Some('h') => h = read_digits(text, &mut i, limit(2))?,
+            Some('m') => mi = read_digits(text, &mut i, limit(2))?,
+            Some('s') => s = read_digits(text, &mut i, limit(2))?,
+            Some('S') => {
+                let start = i;
+                let v = read_digits(text, &mut i, limit(9))?;
+                let width = (i - start) as u32;
+                ms = if width >= 3 { v / 10i64.pow(width - 3) } else { v * 10i64.pow(3 - width) };
+            }
+            Some('a') => {
+                let t = text.get(i..i + 2)?;
+                pm = Some(t.eq_ignore_ascii_case("PM"));
+                i += 2;
+            }
+            Some('E') => {
+                let t = text.get(i..i + 3)?;
+                WEEKDAYS.iter().position(|w| w.eq_ignore_ascii_case(t))?;
+                i += 3;
+            }
+            Some('X') | Some('x') | Some('Z') | Some('z') | Some('V') | Some('O') => {
+                let rest = &text[i..];
+                let end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
+                offset = parse_zone(&rest[..end])?;
+                i += end;
+            }
+            Some(_) => return None,
+        }
+    }
+    if i != bytes.len() || !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 59 {
+        return None;
+    }
+    if let Some(pm) = pm {
+        h = h % 12 + if pm { 12 } else { 0 };
+    }
+    let days = days_from_civil(y, mo, d);
+    Some(days * 86_400_000 + h * 3_600_000 + mi * 60_000 + s * 1000 + ms - offset * 60_000)
+}
+
+fn read_digits(text: &str, i: &mut usize, limit: usize) -> Option<i64> {
+    let bytes = text.as_bytes();
+    let start = *i;
+    while *i < bytes.len() && bytes[*i].is_ascii_digit() && *i - start < limit {
+        *i += 1;
+    }
+    if *i == start {
+        return None;
+    }
+    text[start..*i].parse().ok()
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+fn parse_with_zone_arg(a: &[Value]) -> Option<i64> {
+    let (Value::String(s), Value::String(fmt)) = (&a[0], &a[1]) else { return None };
+    let offset = match a.get(2) {
+        Some(Value::String(tz)) => parse_zone(tz)?,
+        Some(_) => return None,
+        None => 0,
+    };
+    parse_millis(s, fmt, offset)
+}
+
+/// ISO-8601 timestamps as ksqlDB accepts them: `2020-01-02`, `2020-01-02T03:04`, `...:05.678`, with an
+/// optional `Z` or offset.
+pub fn parse_iso_timestamp(s: &str) -> Option<i64> {
+    let s = s.trim();
+    for fmt in [
+        "yyyy-MM-dd'T'HH:mm:ss.SSSX",
+        "yyyy-MM-dd'T'HH:mm:ss.SSS",
+        "yyyy-MM-dd'T'HH:mm:ssX",
+        "yyyy-MM-dd'T'HH:mm:ss",
+        "yyyy-MM-dd'T'HH:mmX",
+        "yyyy-MM-dd'T'HH:mm",
+        "yyyy-MM-dd'T'HH",
+        "yyyy-MM-dd",
+    ] {
+        if let Some(ms) = parse_millis(s, fmt, 0) {
+            return Some(ms);
+        }
+    }
+    None
+}
+
+fn parse_time_of_day(s: &str) -> Option<i64> {
+    for fmt in ["HH:mm:ss.SSS", "HH:mm:ss", "HH:mm"] {
+        if let Some(ms) = parse_millis(s, fmt, 0) {
+            return Some(ms);
+        }
+    }
+    None
+}
+
+/// Parses a string compared with a temporal value into that value's type.
+pub fn parse_temporal_like(like: &Value, s: &str) -> Option<Value> {
+    match like {
+        Value::Timestamp(_) => parse_iso_timestamp(s).map(Value::Timestamp),
+        Value::Date(_) => parse_millis(s, "yyyy-MM-dd", 0).map(|ms| Value::Date(ms.div_euclid(86_400_000) as i32)),
+        Value::Time(_) => parse_time_of_day(s).map(Value::Time),
+        _ => None,
+    }
+}
+
+/// GENERATE_SERIES(start, end [, step]): `None` for a zero step or one pointing away from `end`.
+fn series(a: &[Value]) -> Option<Vec<i64>> {
+    let (start, end) = (a[0].as_i64()?, a[1].as_i64()?);
+    let step = match a.get(2) {
+        Some(v) => v.as_i64()?,
+        None => {
+            if end >= start {
+                1
+            } else {
+                -1
+            }
+        }
+    };
+    if step == 0 || (end > start && step < 0) || (end < start && step > 0) {
+        return None;
+    }
+    // Bounded: a series longer than this is refused rather than exhausting memory.
+    let count = (end.checked_sub(start)? / step).checked_add(1)?;
+    if count > 1_000_000 {
+        return None;
+    }
+    Some((0..count).map(|i| start + i * step).collect())
+}
+
+fn shift_date(a: &[Value], sign: i64) -> Value {
+    match (&a[2], interval_millis(a, sign)) {
+        (Value::Date(d), Some(ms)) => {
+            let days = (i64::from(*d) * 86_400_000 + ms).div_euclid(86_400_000);
+            i32::try_from(days).map_or(Value::Null, Value::Date)
+        }
+        _ => Value::Null,
+    }
+}
+
+fn shift_time(a: &[Value], sign: i64) -> Value {
+    match (&a[2], interval_millis(a, sign)) {
+        (Value::Time(t), Some(ms)) => Value::Time((t + ms.rem_euclid(86_400_000)).rem_euclid(86_400_000)),
+        _ => Value::Null,
+    }
+}
+
+fn json_of(v: &Value) -> Option<serde_json::Value> {
+    match v {
+        Value::String(s) => serde_json::from_str(s).ok(),
+        _ => None,
+    }
+}
+
+fn same_element(a: &Value, b: &Value) -> bool {
+    a == b || a.sql_cmp(b) == Some(std::cmp::Ordering::Equal)
+}
+
+fn distinct_into(out: &mut Vec<Value>, items: impl IntoIterator<Item = Value>, keep: impl Fn(&Value) -> bool) {
+    for v in items {
+        if keep(&v) && !out.iter().any(|x| same_element(x, &v)) {
+            out.push(v);
+        }
+    }
+}
+
+/// The collection functions over arrays (ksqlDB's `ARRAY_*`).
+fn resolve_array_fn(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
+    let (min, max) = match name {
+        "ARRAY_DISTINCT" | "ARRAY_MAX" | "ARRAY_MIN" => (1, 1),
+        "ARRAY_SORT" | "ARRAY_JOIN" => (1, 2),
+        _ => (2, 2),
+    };
+    arity(name, types, min, max)?;
+    let arrays = match name {
+        "ARRAY_CONCAT" | "ARRAY_EXCEPT" | "ARRAY_INTERSECT" | "ARRAY_UNION" => 2,
+        _ => 1,
+    };
+    let mut elem = SqlType::Null;
+    for t in &types[..arrays] {
+        match t {
+            SqlType::Array(e) if elem == SqlType::Null => elem = (**e).clone(),
+            SqlType::Array(_) | SqlType::Null => {}
+            _ => return Err(no_signature(name, types)),
+        }
+    }
+    let primitive = !matches!(elem, SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_));
+    if matches!(name, "ARRAY_MAX" | "ARRAY_MIN" | "ARRAY_SORT" | "ARRAY_JOIN") && !primitive {
+        return Err(no_signature(name, types));
+    }
+    if matches!(name, "ARRAY_SORT" | "ARRAY_JOIN") && types.len() == 2 && !is_string(&types[1]) {
+        return Err(no_signature(name, types));
+    }
+    let array = SqlType::Array(Box::new(elem.clone()));
+    Ok(match name {
+        "ARRAY_DISTINCT" => (
+            f("ARRAY_DISTINCT", |a| match &a[0] {
+                Value::Array(items) => {
+                    let mut out = Vec::new();
+                    distinct_into(&mut out, items.iter().cloned(), |_| true);
+                    Value::Array(out)
+                }
+                _ => Value::Null,
+            }),
+            array,
+        ),
+        "ARRAY_MAX" | "ARRAY_MIN" => {
+            let op: fn(&[Value]) -> Value = if name == "ARRAY_MAX" {
+                |a| array_extreme(&a[0], std::cmp::Ordering::Greater)
+            } else {
+                |a| array_extreme(&a[0], std::cmp::Ordering::Less)
+            };
+            (f(if name == "ARRAY_MAX" { "ARRAY_MAX" } else { "ARRAY_MIN" }, op), elem)
+        }
+        "ARRAY_SORT" => (
+            f("ARRAY_SORT", |a| {
+                let Value::Array(items) = &a[0] else { return Value::Null };
+                let desc = match a.get(1) {
+                    None => false,
+                    Some(Value::String(d)) if d.eq_ignore_ascii_case("DESC") => true,
+                    Some(Value::String(d)) if d.eq_ignore_ascii_case("ASC") => false,
+                    Some(_) => return Value::Null,
+                };
+                let (mut vals, nulls): (Vec<Value>, Vec<Value>) = items.iter().cloned().partition(|v| !v.is_null());
+                vals.sort_by(|x, y| x.sql_cmp(y).unwrap_or(std::cmp::Ordering::Equal));
+                if desc {
+                    vals.reverse();
+                }
+                vals.extend(nulls);
+                Value::Array(vals)
+            }),
+            array,
+        ),
+        "ARRAY_JOIN" => (
+            f("ARRAY_JOIN", |a| {
+                let Value::Array(items) = &a[0] else { return Value::Null };
+                let delimiter = match a.get(1) {
+                    Some(Value::String(d)) => d.as_str(),
+                    Some(_) => "",
+                    None => ",",
+                };
+                let parts: Vec<String> = items.iter().map(to_display_string).collect();
+                Value::String(parts.join(delimiter))
+            }),
+            SqlType::String,
+        ),
+        "ARRAY_REMOVE" => (
+            f("ARRAY_REMOVE", |a| match &a[0] {
+                Value::Array(items) => Value::Array(
+                    items
+                        .iter()
+                        .filter(|v| if a[1].is_null() { !v.is_null() } else { !same_element(v, &a[1]) })
+                        .cloned()
+                        .collect(),
+                ),
+                _ => Value::Null,
+            }),
+            array,
+        ),
+        "ARRAY_CONCAT" => (
+            f("ARRAY_CONCAT", |a| match (&a[0], &a[1]) {
+                (Value::Array(x), Value::Array(y)) => Value::Array(x.iter().chain(y).cloned().collect()),
+                (Value::Array(x), _) | (_, Value::Array(x)) => Value::Array(x.clone()),
+                _ => Value::Null,
+            }),
+            array,
+        ),
+        "ARRAY_EXCEPT" => (
+            f("ARRAY_EXCEPT", |a| match (&a[0], &a[1]) {
+                (Value::Array(x), Value::Array(y)) => {
+                    let mut out = Vec::new();
+                    distinct_into(&mut out, x.iter().cloned(), |v| !y.iter().any(|w| same_element(v, w)));
+                    Value::Array(out)
+                }
+                _ => Value::Null,
+            }),
+            array,
+        ),
+        "ARRAY_INTERSECT" => (
+            f("ARRAY_INTERSECT", |a| match (&a[0], &a[1]) {
+                (Value::Array(x), Value::Array(y)) => {
+                    let mut out = Vec::new();
+                    distinct_into(&mut out, x.iter().cloned(), |v| y.iter().any(|w| same_element(v, w)));
+                    Value::Array(out)
+                }
+                _ => Value::Null,
+            }),
+            array,
+        ),
+        _ => (
+            f("ARRAY_UNION", |a| match (&a[0], &a[1]) {
+                (Value::Array(x), Value::Array(y)) => {
+                    let mut out = Vec::new();
+                    distinct_into(&mut out, x.iter().chain(y).cloned(), |_| true);
+                    Value::Array(out)
+                }
+                _ => Value::Null,
+            }),
+            array,
+        ),
+    })
+}
+
+/// The largest (`Greater`) or smallest (`Less`) non-null element; NULL when there is none.
+fn array_extreme(v: &Value, want: std::cmp::Ordering) -> Value {
+    let Value::Array(items) = v else { return Value::Null };
+    let mut best: Option<&Value> = None;
+    for x in items.iter().filter(|x| !x.is_null()) {
+        if best.is_none_or(|b| x.sql_cmp(b) == Some(want)) {
+            best = Some(x);
+        }
+    }
+    best.cloned().unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(name: &str, args: Vec<Value>) -> Value {
+        let types: Vec<SqlType> = args
+            .iter()
+            .map(|v| match v {
+                Value::Int(_) => SqlType::Int,
+                Value::Bigint(_) => SqlType::Bigint,
+                Value::Double(_) => SqlType::Double,
+                Value::String(_) => SqlType::String,
+                Value::Decimal(d) => SqlType::Decimal { precision: 10, scale: d.scale },
+                Value::Timestamp(_) => SqlType::Timestamp,
+                _ => SqlType::Null,
+            })
+            .collect();
+        let (f, _) = resolve(name, &types).unwrap();
+        (f.eval)(&args)
+    }
+
+    fn s(v: &str) -> Value {
+        Value::String(v.into())
+    }
+
+    #[test]
+    fn string_functions() {
+        assert_eq!(call("SUBSTRING", vec![s("hello"), Value::Int(2)]), s("ello"));
+        assert_eq!(call("SUBSTRING", vec![s("hello"), Value::Int(2), Value::Int(3)]), s("ell"));
+        assert_eq!(call("SUBSTRING", vec![s("hello"), Value::Int(-3)]), s("llo"));
+        assert_eq!(call("SUBSTRING", vec![s("hello"), Value::Int(10)]), s(""));
+        assert_eq!(call("CONCAT", vec![s("a"), Value::Null, s("b")]), s("ab"));
+        assert_eq!(call("CONCAT_WS", vec![s("-"), s("a"), Value::Null, s("b")]), s("a-b"));
+        assert_eq!(call("UCASE", vec![s("aBc")]), s("ABC"));
+        assert_eq!(call("LCASE", vec![Value::Null]), Value::Null);
+        assert_eq!(call("LEN", vec![s("héllo")]), Value::Int(5));
+        assert_eq!(call("INITCAP", vec![s("the quICK fox")]), s("The Quick Fox"));
+        assert_eq!(call("LPAD", vec![s("ab"), Value::Int(5), s("xy")]), s("xyxab"));
+        assert_eq!(call("RPAD", vec![s("abcdef"), Value::Int(3), s("x")]), s("abc"));
+        assert_eq!(call("INSTR", vec![s("corporate"), s("or")]), Value::Int(2));
+        assert_eq!(call("REPLACE", vec![s("aXbX"), s("X"), s("-")]), s("a-b-"));
+        assert_eq!(call("SPLIT", vec![s("a,b"), s(",")]), Value::Array(vec![s("a"), s("b")]));
+        assert_eq!(call("TRIM", vec![s("  x ")]), s("x"));
+    }
+
+    #[test]
+    fn math_functions() {
+        assert_eq!(call("ABS", vec![Value::Int(-3)]), Value::Int(3));
+        assert_eq!(call("ROUND", vec![Value::Double(2.5)]), Value::Bigint(3));
+        assert_eq!(call("ROUND", vec![Value::Double(-2.5)]), Value::Bigint(-2));
+        assert_eq!(call("ROUND", vec![Value::Double(1.2345), Value::Int(2)]), Value::Double(1.23));
+        assert_eq!(call("ROUND", vec![Value::Double(1.235), Value::Int(2)]), Value::Double(1.24));
+        assert_eq!(call("CEIL", vec![Value::Double(1.2)]), Value::Double(2.0));
+        assert_eq!(call("FLOOR", vec![Value::Double(-1.2)]), Value::Double(-2.0));
+        assert_eq!(call("GREATEST", vec![Value::Int(1), Value::Int(5), Value::Null]), Value::Int(5));
+        assert_eq!(call("COALESCE", vec![Value::Null, Value::Int(2)]), Value::Int(2));
+        assert_eq!(call("IFNULL", vec![Value::Null, Value::Int(2)]), Value::Int(2));
+        assert_eq!(call("SQRT", vec![Value::Int(16)]), Value::Double(4.0));
+    }
+
+    #[test]
+    fn time_functions() {
+        assert_eq!(
+            call("TIMESTAMPTOSTRING", vec![Value::Bigint(1_600_000_000_123), s("yyyy-MM-dd HH:mm:ss.SSS")]),
+            s("2020-09-13 12:26:40.123")
+        );
+        assert_eq!(
+            call("TIMESTAMPTOSTRING", vec![Value::Bigint(0), s("yyyy-MM-dd'T'HH:mm:ssX"), s("+02:00")]),
+            s("1970-01-01T02:00:00+02")
+        );
+        assert_eq!(
+            call("STRINGTOTIMESTAMP", vec![s("2020-09-13 12:26:40.123"), s("yyyy-MM-dd HH:mm:ss.SSS")]),
+            Value::Bigint(1_600_000_000_123)
+        );
+        assert_eq!(call("STRINGTOTIMESTAMP", vec![s("nonsense"), s("yyyy")]), Value::Null);
+        assert_eq!(call("STRINGTOTIMESTAMP", vec![s("2019-02-29"), s("yyyy-MM-dd")]), Value::Null);
+        assert_eq!(call("STRINGTODATE", vec![s("1970-01-11"), s("yyyy-MM-dd")]), Value::Int(10));
+        assert_eq!(parse_iso_timestamp("1970-01-01T00:00:01.5Z"), Some(1500));
+        assert_eq!(parse_iso_timestamp("1970-01-01T00:00:01.500Z"), Some(1500));
+        assert_eq!(parse_iso_timestamp("1970-01-02"), Some(86_400_000));
+        for days in [-800_000i64, -1, 0, 1, 18_000, 2_932_896] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+    }
+
+    #[test]
+    fn json_and_display() {
+        let j = s(r#"{"a":{"b":[1,{"c":"x"}]},"n":null}"#);
+        assert_eq!(call("EXTRACTJSONFIELD", vec![j.clone(), s("$.a.b[1].c")]), s("x"));
+        assert_eq!(call("EXTRACTJSONFIELD", vec![j.clone(), s("$.a.b[0]")]), s("1"));
+        assert_eq!(call("EXTRACTJSONFIELD", vec![j.clone(), s("$.n")]), Value::Null);
+        assert_eq!(call("EXTRACTJSONFIELD", vec![j, s("$.zz")]), Value::Null);
+        assert_eq!(java_double(1.0), "1.0");
+        assert_eq!(java_double(1.5e10), "1.5E10");
+        assert_eq!(java_double(0.0001), "1.0E-4");
+        assert_eq!(java_double(123.25), "123.25");
+    }
+}

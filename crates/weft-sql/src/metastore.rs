@@ -1,0 +1,270 @@
+//! Streams and tables the engine knows, and how a record of one becomes a row.
+//!
+//! A source row is laid out as: key columns, value columns, then the pseudo-columns `ROWTIME`,
+//! `ROWPARTITION`, `ROWOFFSET`, and for windowed sources `WINDOWSTART`, `WINDOWEND`.
+
+use serde::{Deserialize, Serialize};
+use weft_log::StoredRecord;
+
+use crate::ast::SourceKind;
+use crate::error::{Result, SqlError};
+use crate::expr::{Scope, ScopeColumn};
+use crate::format::{Column, Format, KeyCodec, ValueCodec, WindowType};
+use crate::types::{SqlType, Value};
+
+pub const ROWTIME: &str = "ROWTIME";
+pub const ROWPARTITION: &str = "ROWPARTITION";
+pub const ROWOFFSET: &str = "ROWOFFSET";
+pub const WINDOWSTART: &str = "WINDOWSTART";
+pub const WINDOWEND: &str = "WINDOWEND";
+
+/// Names users may not give columns.
+pub const RESERVED_COLUMNS: &[&str] = &[ROWTIME, ROWPARTITION, ROWOFFSET, WINDOWSTART, WINDOWEND];
+
+/// The window of a windowed source's keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowInfo {
+    pub kind: WindowType,
+    /// Size of time windows (their end is start + size); `None` for sessions.
+    pub size_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Kind {
+    Stream,
+    Table,
+}
+
+impl From<SourceKind> for Kind {
+    fn from(k: SourceKind) -> Kind {
+        match k {
+            SourceKind::Stream => Kind::Stream,
+            SourceKind::Table => Kind::Table,
+        }
+    }
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Stream => "STREAM",
+            Kind::Table => "TABLE",
+        }
+    }
+}
+
+/// A stream or table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceDef {
+    pub name: String,
+    pub kind: Kind,
+    pub topic: String,
+    pub key_columns: Vec<Column>,
+    pub value_columns: Vec<Column>,
+    pub key_format: Format,
+    pub value_format: Format,
+    #[serde(default)]
+    pub unwrap_single_value: bool,
+    pub window: Option<WindowInfo>,
+    /// The value column that gives the record time instead of the record timestamp.
+    pub timestamp_column: Option<String>,
+    pub timestamp_format: Option<String>,
+    pub partitions: u32,
+    /// The statement that created the source.
+    pub statement: String,
+    /// The persistent query writing the source, for CREATE ... AS SELECT.
+    pub query_id: Option<String>,
+    pub read_only: bool,
+    /// Where AVRO schemas live (set by the engine; not persisted).
+    #[serde(skip)]
+    pub registry: Option<crate::registry::RegistryHandle>,
+}
+
+impl SourceDef {
+    pub fn data_width(&self) -> usize {
+        self.key_columns.len() + self.value_columns.len()
+    }
+
+    /// Width of a source row including pseudo-columns.
+    pub fn row_width(&self) -> usize {
+        self.data_width() + if self.window.is_some() { 5 } else { 3 }
+    }
+
+    pub fn rowtime_index(&self) -> usize {
+        self.data_width()
+    }
+
+    /// The columns expressions over this source see, qualified by `qualifier`.
+    pub fn scope(&self, qualifier: &str) -> Scope {
+        let q = Some(qualifier.to_string());
+        let mut columns: Vec<ScopeColumn> = self
+            .key_columns
+            .iter()
+            .chain(&self.value_columns)
+            .map(|c| ScopeColumn { qualifier: q.clone(), name: c.name.clone(), ty: c.ty.clone() })
+            .collect();
+        let mut pseudo = vec![(ROWTIME, SqlType::Bigint), (ROWPARTITION, SqlType::Int), (ROWOFFSET, SqlType::Bigint)];
+        if self.window.is_some() {
+            pseudo.push((WINDOWSTART, SqlType::Bigint));
+            pseudo.push((WINDOWEND, SqlType::Bigint));
+        }
+        for (name, ty) in pseudo {
+            columns.push(ScopeColumn { qualifier: q.clone(), name: name.to_string(), ty });
+        }
+        Scope { columns }
+    }
+
+    /// Whether `name` is a key column.
+    pub fn is_key(&self, name: &str) -> bool {
+        self.key_columns.iter().any(|c| c.name == name)
+    }
+
+    pub fn key_codec(&self) -> KeyCodec {
+        KeyCodec { format: self.key_format, columns: self.key_columns.clone(), window: self.window.map(|w| w.kind) }
+    }
+
+    pub fn value_codec(&self) -> ValueCodec {
+        ValueCodec {
+            format: self.value_format,
+            columns: self.value_columns.clone(),
+            unwrapped: self.unwrap_single_value && self.value_columns.len() == 1,
+            needed: Vec::new(),
+            schema: match (self.value_format, &self.registry) {
+                (Format::Avro, Some(r)) => Some(std::sync::Arc::new(crate::registry::SchemaCodec::Avro(
+                    crate::avro::AvroCodec::new(r.clone(), format!("{}-value", self.topic)),
+                ))),
+                (Format::JsonSr, Some(r)) => Some(std::sync::Arc::new(crate::registry::SchemaCodec::JsonSr(
+                    crate::registry::JsonSrWriter::new(r.clone(), format!("{}-value", self.topic)),
+                ))),
+                _ => None,
+            },
+        }
+    }
+
+    pub fn reader(&self) -> Result<SourceReader> {
+        let timestamp = match &self.timestamp_column {
+            Some(name) => {
+                let index = self
+                    .value_columns
+                    .iter()
+                    .position(|c| &c.name == name)
+                    .map(|i| i + self.key_columns.len())
+                    .or_else(|| self.key_columns.iter().position(|c| &c.name == name))
+                    .ok_or_else(|| SqlError::analysis(format!("TIMESTAMP column '{name}' does not exist")))?;
+                Some((index, self.timestamp_format.clone()))
+            }
+            None => None,
+        };
+        Ok(SourceReader {
+            key: self.key_codec(),
+            value: self.value_codec(),
+            key_width: self.key_columns.len(),
+            width: self.row_width(),
+            data_width: self.data_width(),
+            window: self.window,
+            timestamp,
+        })
+    }
+}
+
+/// What decoding one record gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decoded {
+    /// The row is filled in.
+    Row,
+    /// A null value: a table deletion (the key columns and pseudo-columns are filled in).
+    Tombstone,
+}
+
+/// Decodes records of one source into rows.
+#[derive(Debug, Clone)]
+pub struct SourceReader {
+    key: KeyCodec,
+    value: ValueCodec,
+    key_width: usize,
+    data_width: usize,
+    width: usize,
+    window: Option<WindowInfo>,
+    timestamp: Option<(usize, Option<String>)>,
+}
+
+impl SourceReader {
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Restricts JSON decoding to the columns `mask` (over the source row) marks; the others are
+    /// skipped without being materialized. The TIMESTAMP column is always decoded.
+    pub fn set_needed(&mut self, mask: &[bool]) {
+        let mut needed: Vec<bool> = (0..self.data_width - self.key_width)
+            .map(|i| mask.get(self.key_width + i).copied().unwrap_or(true))
+            .collect();
+        if let Some((ts, _)) = &self.timestamp {
+            if let Some(slot) = ts.checked_sub(self.key_width).and_then(|i| needed.get_mut(i)) {
+                *slot = true;
+            }
+        }
+        self.value.needed = needed;
+    }
+
+    /// Decodes `record` of `partition` into `row` (resized to the source's row width).
+    pub fn decode(&self, record: &StoredRecord, partition: u32, row: &mut Vec<Value>) -> Result<Decoded> {
+        // Slots are overwritten in place so string buffers are reused from record to record.
+        if row.len() != self.width {
+            row.clear();
+            row.resize(self.width, Value::Null);
+        }
+        let bounds = self.key.decode_into(record.key.as_deref(), &mut row[..self.key_width])?;
+        let values = &mut row[self.key_width..self.data_width];
+        let outcome = match &record.value {
+            Some(v) => {
+                if let Err(e) = self.value.decode_into(v, values) {
+                    values.iter_mut().for_each(|v| *v = Value::Null);
+                    return Err(e);
+                }
+                Decoded::Row
+            }
+            None => {
+                values.iter_mut().for_each(|v| *v = Value::Null);
+                Decoded::Tombstone
+            }
+        };
+        let mut rowtime = record.timestamp;
+        if let (Some((index, format)), Decoded::Row) = (&self.timestamp, outcome) {
+            rowtime = match (&row[*index], format) {
+                (Value::Bigint(ms) | Value::Timestamp(ms), _) => *ms,
+                (Value::Int(ms), _) => i64::from(*ms),
+                (Value::String(s), Some(fmt)) => crate::functions::parse_millis(s, fmt, 0)
+                    .ok_or_else(|| SqlError::Serde(format!("cannot parse timestamp '{s}' with format '{fmt}'")))?,
+                (Value::String(s), None) => s
+                    .parse::<i64>()
+                    .ok()
+                    .or_else(|| crate::functions::parse_iso_timestamp(s))
+                    .ok_or_else(|| SqlError::Serde(format!("cannot parse timestamp '{s}'")))?,
+                (Value::Null, _) => return Err(SqlError::Serde("the TIMESTAMP column is null".into())),
+                (other, _) => return Err(SqlError::Serde(format!("invalid TIMESTAMP column value {other:?}"))),
+            };
+        }
+        let d = self.data_width;
+        row[d] = Value::Bigint(rowtime);
+        row[d + 1] = Value::Int(partition as i32);
+        row[d + 2] = Value::Bigint(record.offset as i64);
+        if let Some(w) = self.window {
+            match bounds {
+                Some(b) => {
+                    let end = match w.size_ms {
+                        Some(size) => b.start + size,
+                        None => b.end,
+                    };
+                    row[d + 3] = Value::Bigint(b.start);
+                    row[d + 4] = Value::Bigint(end);
+                }
+                None => {
+                    row[d + 3] = Value::Null;
+                    row[d + 4] = Value::Null;
+                }
+            }
+        }
+        Ok(outcome)
+    }
+}

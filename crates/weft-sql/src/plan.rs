@@ -1,0 +1,521 @@
+//! The planner: turns a parsed `SELECT` into a [`PlannedQuery`], an executable operator plus a
+//! printable [`Plan`] (what `EXPLAIN` shows).
+//!
+//! Key rules follow ksqlDB: the key of a derived stream or table is the source key (no change),
+//! the `PARTITION BY` expressions, or the `GROUP BY` expressions, and the projection must name
+//! every key column, so that the output schema says which columns are the key.
+
+use std::fmt;
+
+use crate::aggregate::{plan_aggregate, AggregateOp};
+use crate::ast::{Expr, Query, SelectItem};
+use crate::error::{Result, SqlError};
+use crate::expr::{compile, Compiled, Scope};
+use crate::format::Column;
+use crate::join::{plan_join, JoinOp};
+use crate::metastore::{Kind, SourceDef, WindowInfo, RESERVED_COLUMNS};
+use crate::types::SqlType;
+
+/// A printable query plan: one line per step, sink first, source last (as ksqlDB prints its
+/// logical plan).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Plan {
+    pub steps: Vec<String>,
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (depth, step) in self.steps.iter().rev().enumerate() {
+            writeln!(f, "{}> [ {step} ]", " ".repeat(depth * 2))?;
+        }
+        Ok(())
+    }
+}
+
+/// A column of the query's result, in projection order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputColumn {
+    pub name: String,
+    pub ty: SqlType,
+    pub is_key: bool,
+}
+
+/// What runs the query.
+#[derive(Debug)]
+pub enum Operator {
+    Stateless(StatelessOp),
+    Aggregate(Box<AggregateOp>),
+    Join(Box<JoinOp>),
+    /// A join whose rows feed an aggregation (`... JOIN ... GROUP BY`).
+    JoinAggregate(Box<JoinOp>, Box<AggregateOp>),
+}
+
+/// Filter and projection (and re-keying) of one stream or table: no state.
+#[derive(Debug)]
+pub struct StatelessOp {
+    pub source_kind: Kind,
+    pub filter: Option<Compiled>,
+    /// Projection in select order.
+    pub items: Vec<Compiled>,
+    /// Row index of ROWTIME in the source row.
+    pub rowtime: usize,
+    /// Row indexes of WINDOWSTART / WINDOWEND for windowed sources.
+    pub window_bounds: Option<(usize, usize)>,
+    /// Table functions (`EXPLODE(array)`): their arguments over the source row. Each input row
+    /// gives as many output rows as the longest array; the items read element `i` of each array
+    /// (NULL past its end) as the extra row column `table_fn_base + k`.
+    pub table_fns: Vec<Compiled>,
+    pub table_fn_base: usize,
+}
+
+/// A planned query, ready to run.
+#[derive(Debug)]
+pub struct PlannedQuery {
+    pub inputs: Vec<SourceDef>,
+    pub operator: Operator,
+    pub columns: Vec<OutputColumn>,
+    pub kind: Kind,
+    pub window: Option<WindowInfo>,
+    pub limit: Option<u64>,
+    pub plan: Plan,
+}
+
+impl PlannedQuery {
+    pub fn key_columns(&self) -> Vec<Column> {
+        self.columns.iter().filter(|c| c.is_key).map(|c| Column { name: c.name.clone(), ty: c.ty.clone() }).collect()
+    }
+
+    pub fn value_columns(&self) -> Vec<Column> {
+        self.columns.iter().filter(|c| !c.is_key).map(|c| Column { name: c.name.clone(), ty: c.ty.clone() }).collect()
+    }
+}
+
+/// Where a query's result goes, which decides the key checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// CREATE ... AS SELECT / INSERT INTO: the projection must include the key columns.
+    Persistent,
+    /// A push or pull query: rows go to a client.
+    Transient,
+}
+
+/// One select item after `*` expansion, with its output name.
+#[derive(Debug, Clone)]
+pub struct NamedItem {
+    pub name: String,
+    pub expr: Expr,
+    /// Whether `*` produced the item.
+    pub from_star: bool,
+    /// Whether the name was given with `AS`.
+    pub aliased: bool,
+}
+
+/// ksqlDB's naming in joins: an unaliased `Q.NAME` is called `Q_NAME` when several joined sources
+/// have a column `NAME`.
+pub(crate) fn disambiguate_join_names(items: &mut [NamedItem], sources: &[(&str, &SourceDef)]) {
+    for item in items.iter_mut().filter(|i| !i.from_star && !i.aliased) {
+        let Expr::Column { qualifier, name, .. } = &item.expr else { continue };
+        let owners: Vec<&str> = sources
+            .iter()
+            .filter(|(_, s)| s.key_columns.iter().chain(&s.value_columns).any(|c| &c.name == name))
+            .map(|(q, _)| *q)
+            .collect();
+        if owners.len() > 1 {
+            if let Some(q) = qualifier.as_deref().or(owners.first().copied()) {
+                item.name = format!("{q}_{name}");
+            }
+        }
+    }
+}
+
+/// Expands `*` and names every item (alias, column or field name, else `KSQL_COL_n`).
+pub fn expand_select(
+    select: &[SelectItem],
+    star: &dyn Fn(Option<&str>) -> Result<Vec<NamedItem>>,
+) -> Result<Vec<NamedItem>> {
+    let mut out: Vec<NamedItem> = Vec::new();
+    let mut generated = 0;
+    for item in select {
+        match item {
+            SelectItem::Wildcard => out.extend(star(None)?.into_iter().map(|i| NamedItem { from_star: true, ..i })),
+            SelectItem::QualifiedWildcard(q) => {
+                out.extend(star(Some(q))?.into_iter().map(|i| NamedItem { from_star: true, ..i }))
+            }
+            SelectItem::Expr { expr, alias } => {
+                let name = match alias.clone().or_else(|| expr.implicit_name()) {
+                    Some(n) => n,
+                    None => {
+                        let mut n;
+                        loop {
+                            n = format!("KSQL_COL_{generated}");
+                            generated += 1;
+                            let taken =
+                                select.iter().any(|s| matches!(s, SelectItem::Expr { alias: Some(a), .. } if *a == n));
+                            if !taken {
+                                break;
+                            }
+                        }
+                        n
+                    }
+                };
+                out.push(NamedItem { name, expr: expr.clone(), from_star: false, aliased: alias.is_some() });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Refuses two output columns with the same name.
+pub fn check_unique_names(items: &[NamedItem]) -> Result<()> {
+    for (i, item) in items.iter().enumerate() {
+        if items[..i].iter().any(|o| o.name == item.name) {
+            return Err(SqlError::analysis(format!(
+                "duplicate column name '{}' in the projection: give one of them an alias with AS",
+                item.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn column_expr(qualifier: Option<&str>, name: &str) -> Expr {
+    Expr::Column { qualifier: qualifier.map(str::to_string), name: name.to_string(), pos: Default::default() }
+}
+
+/// The expression with column qualifiers of `source` removed, for matching GROUP BY and PARTITION BY
+/// expressions against projection items written with or without qualifiers.
+pub(crate) fn unqualified(e: &Expr) -> String {
+    fn strip(e: &Expr) -> Expr {
+        match e {
+            Expr::Column { name, pos, .. } => Expr::Column { qualifier: None, name: name.clone(), pos: *pos },
+            Expr::Negate(x) => Expr::Negate(Box::new(strip(x))),
+            Expr::Not(x) => Expr::Not(Box::new(strip(x))),
+            Expr::Binary { op, left, right } => {
+                Expr::Binary { op: *op, left: Box::new(strip(left)), right: Box::new(strip(right)) }
+            }
+            Expr::Cast { expr, ty } => Expr::Cast { expr: Box::new(strip(expr)), ty: ty.clone() },
+            Expr::Field { expr, field } => Expr::Field { expr: Box::new(strip(expr)), field: field.clone() },
+            Expr::Subscript { expr, index } => {
+                Expr::Subscript { expr: Box::new(strip(expr)), index: Box::new(strip(index)) }
+            }
+            Expr::Call { name, args, star, pos } => {
+                Expr::Call { name: name.clone(), args: args.iter().map(strip).collect(), star: *star, pos: *pos }
+            }
+            other => other.clone(),
+        }
+    }
+    strip(e).to_string()
+}
+
+/// Plans a query over the sources `lookup` resolves.
+pub fn plan_query(
+    query: &Query,
+    lookup: &dyn Fn(&str) -> Result<SourceDef>,
+    purpose: Purpose,
+    sink_name: Option<&str>,
+) -> Result<PlannedQuery> {
+    if select_has_table_functions(query) {
+        if !query.group_by.is_empty() || select_has_aggregates(query) {
+            return Err(SqlError::analysis("Table functions cannot be used with aggregations."));
+        }
+        if !query.joins.is_empty() {
+            return Err(SqlError::Unsupported("table functions (EXPLODE) in a join".into()));
+        }
+    }
+    if !query.joins.is_empty() {
+        if !query.group_by.is_empty() || query.window.is_some() || select_has_aggregates(query) {
+            return crate::join::plan_join_aggregate(query, lookup, purpose, sink_name);
+        }
+        return plan_join(query, lookup, purpose, sink_name);
+    }
+    let source = lookup(&query.from.name)?;
+    let qualifier = query.from.qualifier().to_string();
+    let scope = source.scope(&qualifier);
+    if !query.group_by.is_empty() || select_has_aggregates(query) {
+        return plan_aggregate(query, source, scope, purpose, sink_name);
+    }
+    if query.window.is_some() {
+        return Err(SqlError::analysis("WINDOW clause requires a GROUP BY clause"));
+    }
+    if query.having.is_some() {
+        return Err(SqlError::analysis("HAVING clause requires a GROUP BY clause"));
+    }
+    plan_stateless(query, source, &scope, purpose, sink_name)
+}
+
+/// The qualifier of the extra row columns that carry table function results.
+const TABLE_FN_QUALIFIER: &str = "__TABLE_FN";
+
+pub(crate) fn is_table_function(name: &str) -> bool {
+    name.eq_ignore_ascii_case("EXPLODE")
+}
+
+fn select_has_table_functions(query: &Query) -> bool {
+    let mut found = false;
+    for item in &query.select {
+        if let SelectItem::Expr { expr, .. } = item {
+            expr.walk(&mut |e| found |= matches!(e, Expr::Call { name, .. } if is_table_function(name)));
+        }
+    }
+    found
+}
+
+pub(crate) fn select_has_aggregates(query: &Query) -> bool {
+    let mut found = false;
+    for item in &query.select {
+        if let SelectItem::Expr { expr, .. } = item {
+            expr.walk(&mut |e| {
+                if let Expr::Call { name, .. } = e {
+                    if crate::functions::is_aggregate(name) {
+                        found = true;
+                    }
+                }
+            });
+        }
+    }
+    found
+}
+
+/// `*` over one source: key columns then value columns (and window bounds of windowed sources).
+pub(crate) fn star_of(source: &SourceDef, qualifier: &str) -> Vec<NamedItem> {
+    let mut items: Vec<NamedItem> = source
+        .key_columns
+        .iter()
+        .map(|c| NamedItem {
+            name: c.name.clone(),
+            expr: column_expr(Some(qualifier), &c.name),
+            from_star: false,
+            aliased: false,
+        })
+        .collect();
+    if source.window.is_some() {
+        for name in [crate::metastore::WINDOWSTART, crate::metastore::WINDOWEND] {
+            items.push(NamedItem {
+                name: name.to_string(),
+                expr: column_expr(Some(qualifier), name),
+                from_star: false,
+                aliased: false,
+            });
+        }
+    }
+    items.extend(source.value_columns.iter().map(|c| NamedItem {
+        name: c.name.clone(),
+        expr: column_expr(Some(qualifier), &c.name),
+        from_star: false,
+        aliased: false,
+    }));
+    items
+}
+
+pub(crate) fn check_output_names(items: &[NamedItem], purpose: Purpose) -> Result<()> {
+    check_unique_names(items)?;
+    if purpose == Purpose::Persistent {
+        for item in items {
+            if RESERVED_COLUMNS.contains(&item.name.as_str()) {
+                return Err(SqlError::analysis(format!(
+                    "'{}' is a reserved column name: give the expression an alias with AS",
+                    item.name
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn plan_stateless(
+    query: &Query,
+    source: SourceDef,
+    scope: &Scope,
+    purpose: Purpose,
+    sink_name: Option<&str>,
+) -> Result<PlannedQuery> {
+    let qualifier = query.from.qualifier().to_string();
+    let src = source.clone();
+    let q2 = qualifier.clone();
+    let star = move |q: Option<&str>| -> Result<Vec<NamedItem>> {
+        if let Some(q) = q {
+            if q != q2 {
+                return Err(SqlError::analysis(format!("unknown source '{q}' in '{q}.*'")));
+            }
+        }
+        Ok(star_of(&src, &q2))
+    };
+    let mut items = expand_select(&query.select, &star)?;
+    // Window bounds of a windowed source are part of its key in ksqlDB; keep them as values here.
+    let windowed_source = source.window.is_some();
+    if windowed_source
+        && query.select.iter().any(|s| matches!(s, SelectItem::Wildcard))
+        && purpose == Purpose::Persistent
+    {
+        items.retain(|i| i.name != crate::metastore::WINDOWSTART && i.name != crate::metastore::WINDOWEND);
+    }
+    check_output_names(&items, purpose)?;
+    let filter = match &query.filter {
+        Some(f) => {
+            let c = compile(f, scope)?;
+            if !matches!(c.ty, SqlType::Boolean | SqlType::Null) {
+                return Err(SqlError::analysis(format!("WHERE clause must be a BOOLEAN expression, found {}", c.ty)));
+            }
+            Some(c)
+        }
+        None => None,
+    };
+    let kind = source.kind;
+    if !query.partition_by.is_empty() && kind == Kind::Table {
+        return Err(SqlError::analysis(
+            "PARTITION BY is only supported on streams: tables are keyed by their PRIMARY KEY",
+        ));
+    }
+    // PARTITION BY NULL leaves the output without key columns (ksqlDB's KEY_FORMAT NONE).
+    let partition_null = matches!(query.partition_by.as_slice(), [Expr::Literal(crate::ast::Literal::Null)]);
+    let key_exprs: Vec<String> = if partition_null {
+        Vec::new()
+    } else if query.partition_by.is_empty() {
+        source.key_columns.iter().map(|c| c.name.clone()).collect()
+    } else {
+        query.partition_by.iter().map(unqualified).collect()
+    };
+    // `SELECT *` re-keyed by an expression it does not contain gets that expression as its key.
+    if query.select.iter().any(|s| matches!(s, SelectItem::Wildcard)) && !partition_null {
+        let mut generated = 0;
+        for (p, text) in query.partition_by.iter().zip(&key_exprs) {
+            if items.iter().any(|i| unqualified(&i.expr) == *text) {
+                continue;
+            }
+            let name = p.implicit_name().unwrap_or_else(|| {
+                let n = format!("KSQL_COL_{generated}");
+                generated += 1;
+                n
+            });
+            items.insert(0, NamedItem { name, expr: p.clone(), from_star: false, aliased: false });
+        }
+    }
+    // Table functions become extra columns after the source row.
+    let table_fn_base = scope.columns.len();
+    let mut table_fns: Vec<Compiled> = Vec::new();
+    let mut ext_scope = scope.clone();
+    let mut rewritten: Vec<Expr> = Vec::with_capacity(items.len());
+    for item in &items {
+        let mut e = item.expr.clone();
+        let mut failure = None;
+        e.rewrite(&mut |x| {
+            let Expr::Call { name, args, pos, .. } = x else { return false };
+            if !is_table_function(name) {
+                return false;
+            }
+            let arg = match args.as_slice() {
+                [a] => compile(a, scope),
+                _ => Err(SqlError::analysis(format!("Function 'explode' takes 1 argument, got {}", args.len()))),
+            };
+            match arg {
+                Ok(c) => match c.ty.clone() {
+                    SqlType::Array(elem) => {
+                        let col = format!("__TABLE_FN_{}", table_fns.len());
+                        ext_scope.columns.push(crate::expr::ScopeColumn {
+                            qualifier: Some(TABLE_FN_QUALIFIER.into()),
+                            name: col.clone(),
+                            ty: *elem,
+                        });
+                        table_fns.push(c);
+                        *x = Expr::Column { qualifier: Some(TABLE_FN_QUALIFIER.into()), name: col, pos: *pos };
+                    }
+                    other => {
+                        failure.get_or_insert(SqlError::analysis(format!(
+                            "Function 'explode' does not accept parameters ({other}).\nValid alternatives are:\n\
+                             explode(ARRAY<DECIMAL> input)\nexplode(ARRAY<T> list)"
+                        )));
+                    }
+                },
+                Err(err) => {
+                    failure.get_or_insert(err);
+                }
+            }
+            true
+        });
+        if let Some(err) = failure {
+            return Err(err);
+        }
+        rewritten.push(e);
+    }
+    if !table_fns.is_empty() && kind == Kind::Table {
+        return Err(SqlError::analysis("Table functions (EXPLODE) are only supported on streams."));
+    }
+    let mut compiled = Vec::with_capacity(items.len());
+    let mut columns = Vec::with_capacity(items.len());
+    let mut key_found: Vec<Option<(String, bool)>> = vec![None; key_exprs.len()];
+    for (item, expr) in items.iter().zip(&rewritten) {
+        let c = compile(expr, &ext_scope)?;
+        let text = unqualified(&item.expr);
+        let is_key = match key_exprs.iter().position(|k| *k == text) {
+            Some(p) => match &key_found[p] {
+                // Naming a key twice explicitly is an error; a copy next to `*` is a value column.
+                Some((first, false)) if purpose == Purpose::Persistent && !item.from_star => {
+                    return Err(SqlError::analysis(format!(
+                        "The projection contains a key column (`{text}`) more than once, aliased as: {first} and {}.",
+                        item.name
+                    )));
+                }
+                Some(_) => false,
+                None => {
+                    key_found[p] = Some((item.name.clone(), item.from_star));
+                    true
+                }
+            },
+            None => false,
+        };
+        columns.push(OutputColumn { name: item.name.clone(), ty: c.ty.clone(), is_key });
+        compiled.push(c);
+    }
+    if purpose == Purpose::Persistent {
+        if let Some(missing) = key_exprs.iter().zip(&key_found).find(|(_, found)| found.is_none()).map(|(k, _)| k) {
+            let sink = sink_name.unwrap_or("the sink");
+            return Err(SqlError::analysis(if query.partition_by.is_empty() {
+                format!(
+                    "Key missing from projection (ie, SELECT). The query used to build `{sink}` must include the key \
+                     column {missing} in its projection (eg, SELECT {missing}...)."
+                )
+            } else {
+                format!(
+                    "The query used to build `{sink}` must include the partitioning expression {missing} in its \
+                     projection (eg, SELECT {missing}...)."
+                )
+            }));
+        }
+    }
+    for p in &query.partition_by {
+        compile(p, scope)?;
+    }
+    let mut steps = vec![format!("SOURCE {} {} (topic: {})", kind.name(), source.name, source.topic)];
+    if let Some(f) = &query.filter {
+        steps.push(format!("FILTER {f}"));
+    }
+    if !query.partition_by.is_empty() {
+        let keys: Vec<String> = query.partition_by.iter().map(|e| e.to_string()).collect();
+        steps.push(format!("REPARTITION BY {}", keys.join(", ")));
+    }
+    let proj: Vec<String> = items
+        .iter()
+        .zip(&columns)
+        .map(|(i, c)| format!("{} AS {}{}", i.expr, i.name, if c.is_key { " KEY" } else { "" }))
+        .collect();
+    steps.push(format!("PROJECT {}", proj.join(", ")));
+    let rowtime = source.rowtime_index();
+    let window_bounds = source.window.map(|_| (rowtime + 3, rowtime + 4));
+    Ok(PlannedQuery {
+        window: if query.partition_by.is_empty() { source.window } else { None },
+        inputs: vec![source],
+        operator: Operator::Stateless(StatelessOp {
+            source_kind: kind,
+            filter,
+            items: compiled,
+            rowtime,
+            window_bounds,
+            table_fns,
+            table_fn_base,
+        }),
+        columns,
+        kind,
+        limit: query.limit,
+        plan: Plan { steps },
+    })
+}

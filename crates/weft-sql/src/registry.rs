@@ -1,0 +1,185 @@
+//! The schema registry as the engine sees it, and the Confluent wire format shared by the
+//! registry-backed formats (AVRO, JSON_SR): magic byte 0, the schema id as 4 bytes big-endian, then
+//! the payload.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value as Json};
+
+use crate::error::{Result, SqlError};
+use crate::format::Column;
+use crate::types::SqlType;
+
+/// The kind of a registered schema (Confluent's `schemaType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaType {
+    Avro,
+    Json,
+}
+
+impl SchemaType {
+    /// The name Confluent's REST API uses (`AVRO`, `JSON`).
+    pub fn name(self) -> &'static str {
+        match self {
+            SchemaType::Avro => "AVRO",
+            SchemaType::Json => "JSON",
+        }
+    }
+}
+
+/// The schema registry the engine needs (the server implements it over Weft's registry).
+pub trait SchemaRegistry: Send + Sync {
+    /// Registers `schema` under `subject`, returning its global id (the existing id when the same
+    /// schema is already registered).
+    fn register(&self, subject: &str, schema_type: SchemaType, schema: &str) -> Result<u32>;
+    /// The schema with global id `id`.
+    fn schema_by_id(&self, id: u32) -> Result<String>;
+    /// The latest version of `subject`: its id and schema.
+    fn latest(&self, subject: &str) -> Result<(u32, String)>;
+}
+
+/// A shareable handle on a registry (comparable by identity so source definitions stay `PartialEq`).
+#[derive(Clone)]
+pub struct RegistryHandle(pub Arc<dyn SchemaRegistry>);
+
+impl fmt::Debug for RegistryHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SchemaRegistry")
+    }
+}
+
+impl PartialEq for RegistryHandle {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+/// Splits a wire-format record into its schema id and payload.
+pub fn split_wire(bytes: &[u8]) -> Result<(u32, &[u8])> {
+    if bytes.len() < 5 || bytes[0] != 0 {
+        return Err(SqlError::Serde("not in the Confluent wire format (magic byte 0 and a 4-byte schema id)".into()));
+    }
+    Ok((u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]), &bytes[5..]))
+}
+
+/// The JSON Schema ksqlDB-style for columns (every property optional and nullable).
+pub fn json_schema_for(columns: &[Column]) -> Json {
+    fn ty(t: &SqlType) -> Json {
+        let inner = match t {
+            SqlType::Boolean => json!({"type": "boolean"}),
+            SqlType::Int | SqlType::Bigint | SqlType::Date | SqlType::Time | SqlType::Timestamp => {
+                json!({"type": "integer"})
+            }
+            SqlType::Double | SqlType::Decimal { .. } => json!({"type": "number"}),
+            SqlType::String | SqlType::Bytes | SqlType::Null => json!({"type": "string"}),
+            SqlType::Array(i) => json!({"type": "array", "items": ty(i)}),
+            SqlType::Map(_, v) => json!({"type": "object", "additionalProperties": ty(v)}),
+            SqlType::Struct(fields) => json!({
+                "type": "object",
+                "properties": fields.iter().map(|(n, t)| (n.clone(), ty(t))).collect::<serde_json::Map<_, _>>(),
+            }),
+        };
+        json!({"oneOf": [{"type": "null"}, inner]})
+    }
+    json!({
+        "type": "object",
+        "properties": columns.iter().map(|c| (c.name.clone(), ty(&c.ty))).collect::<serde_json::Map<_, _>>(),
+    })
+}
+
+/// Columns from a JSON Schema object (for JSON_SR sources declared without columns).
+pub fn columns_from_json_schema(text: &str) -> Result<Vec<Column>> {
+    fn ty(j: &Json) -> Result<SqlType> {
+        if let Some(branches) = j.get("oneOf").or_else(|| j.get("anyOf")).and_then(Json::as_array) {
+            let non_null: Vec<&Json> = branches.iter().filter(|b| b.get("type") != Some(&json!("null"))).collect();
+            return match non_null.as_slice() {
+                [one] => ty(one),
+                _ => Err(SqlError::Unsupported("JSON Schema unions of several types".into())),
+            };
+        }
+        let t = match j.get("type") {
+            Some(Json::Array(types)) => types.iter().find(|t| *t != "null").cloned().unwrap_or(Json::Null),
+            Some(t) => t.clone(),
+            None => Json::Null,
+        };
+        Ok(match t.as_str().unwrap_or("") {
+            "boolean" => SqlType::Boolean,
+            "integer" => SqlType::Bigint,
+            "number" => SqlType::Double,
+            "string" => SqlType::String,
+            "array" => SqlType::Array(Box::new(ty(j.get("items").unwrap_or(&Json::Null))?)),
+            "object" => match (j.get("properties").and_then(Json::as_object), j.get("additionalProperties")) {
+                (Some(props), _) => SqlType::Struct(
+                    props.iter().map(|(n, p)| Ok((n.to_ascii_uppercase(), ty(p)?))).collect::<Result<_>>()?,
+                ),
+                (None, Some(v)) if v.is_object() => SqlType::Map(Box::new(SqlType::String), Box::new(ty(v)?)),
+                _ => return Err(SqlError::Unsupported("JSON Schema objects without properties".into())),
+            },
+            other => return Err(SqlError::Unsupported(format!("JSON Schema type '{other}'"))),
+        })
+    }
+    let j: Json = serde_json::from_str(text).map_err(|e| SqlError::Serde(format!("invalid JSON Schema: {e}")))?;
+    match ty(&j)? {
+        SqlType::Struct(fields) => Ok(fields.into_iter().map(|(name, ty)| Column { name, ty }).collect()),
+        other => Ok(vec![Column { name: "ROWVAL".into(), ty: other }]),
+    }
+}
+
+/// The registered id a JSON_SR writer stamps on its records (registered on first use).
+pub struct JsonSrWriter {
+    registry: RegistryHandle,
+    subject: String,
+    id: Mutex<Option<u32>>,
+}
+
+impl fmt::Debug for JsonSrWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "JsonSrWriter({})", self.subject)
+    }
+}
+
+impl JsonSrWriter {
+    pub fn new(registry: RegistryHandle, subject: String) -> JsonSrWriter {
+        JsonSrWriter { registry, subject, id: Mutex::new(None) }
+    }
+
+    /// The schema id for `columns`, registering their JSON Schema the first time.
+    pub fn id(&self, columns: &[Column]) -> Result<u32> {
+        let mut id = self.id.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(id) = *id {
+            return Ok(id);
+        }
+        let new = self.registry.0.register(&self.subject, SchemaType::Json, &json_schema_for(columns).to_string())?;
+        *id = Some(new);
+        Ok(new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_schema_round_trip_of_columns() {
+        let columns = vec![
+            Column { name: "A".into(), ty: SqlType::Bigint },
+            Column { name: "B".into(), ty: SqlType::Array(Box::new(SqlType::String)) },
+            Column { name: "C".into(), ty: SqlType::Struct(vec![("X".into(), SqlType::Double)]) },
+            Column { name: "D".into(), ty: SqlType::Map(Box::new(SqlType::String), Box::new(SqlType::Boolean)) },
+        ];
+        let text = json_schema_for(&columns).to_string();
+        let mut back = columns_from_json_schema(&text).unwrap();
+        back.sort_by(|a, b| a.name.cmp(&b.name));
+        assert_eq!(back, columns);
+        assert!(split_wire(b"\x01abcd").is_err());
+        assert_eq!(split_wire(b"\x00\x00\x00\x00\x07{}").unwrap(), (7, &b"{}"[..]));
+    }
+}
+
+/// The registry-backed codec of a value format.
+#[derive(Debug)]
+pub enum SchemaCodec {
+    Avro(crate::avro::AvroCodec),
+    JsonSr(JsonSrWriter),
+}

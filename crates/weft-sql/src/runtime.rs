@@ -1,0 +1,1083 @@
+//! Running queries over the log: reading input partitions, driving an [`Operator`], writing the
+//! output topic, and committing progress so a restarted query neither loses nor duplicates output.
+//!
+//! Exactly-once effect, without transactions:
+//! 1. every output append carries, on its last record, a `weft.sql` header naming the query and the
+//!    input record (input, partition, offset) that produced it;
+//! 2. stateful operators write their changelog *after* the output and mark it the same way;
+//! 3. input positions are committed last, as consumer-group offsets of the group `_weft_sql_<id>`,
+//!    with the output and changelog end offsets at that moment as commit metadata.
+//!
+//! On restart the query resumes from the committed input positions, reads the output written since
+//! the commit to learn, per output partition, the last input offset already written, and drops
+//! re-derived output up to it; stateful operators likewise skip input their restored changelog has
+//! already applied. Processing is deterministic, so the replayed prefix is exactly what was written.
+//!
+//! Formats (all UTF-8):
+//! - `weft.sql` header value: `<query id>|<input index>|<input partition>|<input offset>`, on the
+//!   last record each input partition contributed to an append;
+//! - commit metadata (consumer group `_weft_sql_<query id>`, one commit per input partition):
+//!   `{"outputs": [<end offset of output partition 0>, ...], "changelog": <end offset or null>}`.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake};
+use std::time::{Duration, Instant};
+
+use weft_log::{partition_for_key, EventLog, Header, ReadLimits, Record};
+
+use crate::error::{Result, SqlError};
+use crate::format::{KeyCodec, ValueCodec, WindowBounds};
+use crate::metastore::{Decoded, Kind, SourceDef, SourceReader};
+use crate::plan::{Operator, PlannedQuery, StatelessOp};
+use crate::types::Value;
+
+/// Input records read per partition and batch: one output append and one commit per batch.
+pub const BATCH_RECORDS: usize = 5000;
+
+/// The header that marks output and changelog appends with their origin.
+pub const ORIGIN_HEADER: &str = "weft.sql";
+
+/// The input record a change derives from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    pub input: u8,
+    pub partition: u32,
+    pub offset: u64,
+}
+
+/// One change of a query's result: columns in projection order.
+pub struct Change<'a> {
+    pub cols: &'a [Cow<'a, Value>],
+    /// A deletion of the key (only key columns are meaningful).
+    pub tombstone: bool,
+    pub timestamp: i64,
+    pub window: Option<WindowBounds>,
+}
+
+/// Receives a query's changes.
+pub trait RowSink {
+    fn emit(&mut self, change: Change<'_>, origin: Origin) -> Result<()>;
+}
+
+impl StatelessOp {
+    pub fn process(&self, row: &[Value], decoded: Decoded, origin: Origin, sink: &mut dyn RowSink) -> Result<()> {
+        let timestamp = row.get(self.rowtime).and_then(Value::as_i64).unwrap_or(0);
+        let window = self.window_bounds.map(|(s, e)| WindowBounds {
+            start: row.get(s).and_then(Value::as_i64).unwrap_or(0),
+            end: row.get(e).and_then(Value::as_i64).unwrap_or(0),
+        });
+        let pass = decoded == Decoded::Row && self.filter.as_ref().is_none_or(|f| f.test(row));
+        if !pass {
+            // A table row that is deleted or no longer matches is deleted downstream. A stream record
+            // with a null value passes through as one unless a WHERE clause drops it (ksqlDB).
+            let forward = self.source_kind == Kind::Table || (decoded == Decoded::Tombstone && self.filter.is_none());
+            if forward {
+                let cols: Vec<Cow<Value>> = self.items.iter().map(|c| c.eval(row)).collect();
+                return sink.emit(Change { cols: &cols, tombstone: true, timestamp, window }, origin);
+            }
+            return Ok(());
+        }
+        if !self.table_fns.is_empty() {
+            return self.explode(row, timestamp, window, origin, sink);
+        }
+        let cols: Vec<Cow<Value>> = self.items.iter().map(|c| c.eval(row)).collect();
+        sink.emit(Change { cols: &cols, tombstone: false, timestamp, window }, origin)
+    }
+
+    /// One output row per array element (the longest array's length; shorter ones give NULL).
+    fn explode(
+        &self,
+        row: &[Value],
+        timestamp: i64,
+        window: Option<WindowBounds>,
+        origin: Origin,
+        sink: &mut dyn RowSink,
+    ) -> Result<()> {
+        let arrays: Vec<Cow<Value>> = self.table_fns.iter().map(|c| c.eval(row)).collect();
+        let len_of = |v: &Value| if let Value::Array(a) = v { a.len() } else { 0 };
+        let n = arrays.iter().map(|a| len_of(a)).max().unwrap_or(0);
+        let base = self.table_fn_base;
+        let mut ext: Vec<Value> = row.iter().take(base).cloned().collect();
+        ext.resize(base + arrays.len(), Value::Null);
+        for i in 0..n {
+            for (k, a) in arrays.iter().enumerate() {
+                ext[base + k] = match a.as_ref() {
+                    Value::Array(items) => items.get(i).cloned().unwrap_or(Value::Null),
+                    _ => Value::Null,
+                };
+            }
+            let cols: Vec<Cow<Value>> = self.items.iter().map(|c| c.eval(&ext)).collect();
+            sink.emit(Change { cols: &cols, tombstone: false, timestamp, window }, origin)?;
+        }
+        Ok(())
+    }
+}
+
+impl Operator {
+    /// The source-row columns of input `input` the operator reads (`None`: all of them).
+    pub fn needed_columns(&self, _input: usize, width: usize) -> Option<Vec<bool>> {
+        let mut mask = vec![false; width];
+        match self {
+            Operator::Stateless(op) => {
+                if let Some(f) = &op.filter {
+                    f.mark_columns(&mut mask);
+                }
+                op.items.iter().for_each(|c| c.mark_columns(&mut mask));
+                op.table_fns.iter().for_each(|c| c.mark_columns(&mut mask));
+            }
+            Operator::Aggregate(op) => op.mark_columns(&mut mask),
+            Operator::Join(_) | Operator::JoinAggregate(..) => return None,
+        }
+        Some(mask)
+    }
+
+    /// Feeds one decoded input row.
+    pub fn process(
+        &mut self,
+        input: usize,
+        row: &[Value],
+        decoded: Decoded,
+        origin: Origin,
+        sink: &mut dyn RowSink,
+    ) -> Result<()> {
+        match self {
+            Operator::Stateless(op) => op.process(row, decoded, origin, sink),
+            Operator::Aggregate(op) => op.process(row, decoded, origin, sink),
+            Operator::Join(op) => op.process(input, row, decoded, origin, sink),
+            Operator::JoinAggregate(join, aggregate) => {
+                join.process(input, row, decoded, origin, &mut FeedAggregate { aggregate, sink })
+            }
+        }
+    }
+
+    /// The join of a join or join-then-aggregate query.
+    pub fn join_mut(&mut self) -> Option<&mut crate::join::JoinOp> {
+        match self {
+            Operator::Join(op) | Operator::JoinAggregate(op, _) => Some(op),
+            _ => None,
+        }
+    }
+
+    /// The aggregation of an aggregate or join-then-aggregate query.
+    pub fn aggregate_mut(&mut self) -> Option<&mut crate::aggregate::AggregateOp> {
+        match self {
+            Operator::Aggregate(op) | Operator::JoinAggregate(_, op) => Some(op),
+            _ => None,
+        }
+    }
+}
+
+/// Feeds joined rows into an aggregation.
+struct FeedAggregate<'a> {
+    aggregate: &'a mut crate::aggregate::AggregateOp,
+    sink: &'a mut dyn RowSink,
+}
+
+impl RowSink for FeedAggregate<'_> {
+    fn emit(&mut self, change: Change<'_>, origin: Origin) -> Result<()> {
+        if change.tombstone {
+            return Ok(());
+        }
+        let row: Vec<Value> = change.cols.iter().map(|c| c.clone().into_owned()).collect();
+        self.aggregate.process(&row, Decoded::Row, origin, self.sink)
+    }
+}
+
+impl Operator {}
+
+/// Writes changes to a topic in the sink's formats.
+pub struct TopicSink {
+    log: Arc<dyn EventLog>,
+    pub topic: String,
+    partitions: u32,
+    key_codec: KeyCodec,
+    value_codec: ValueCodec,
+    key_idx: Vec<usize>,
+    value_idx: Vec<usize>,
+    /// Projection index of the column giving output timestamps.
+    timestamp_idx: Option<usize>,
+    query_id: String,
+    /// Tables live in compacted topics, where a record without a key cannot be written.
+    requires_key: bool,
+    /// Changes dropped because a table row had a null key.
+    pub dropped: u64,
+    pending: Vec<Vec<Record>>,
+    /// Per output partition: the index in `pending` of the last record of each input partition.
+    last_origin: Vec<Vec<(Origin, usize)>>,
+    /// Per (input, partition): per output partition, the last input offset already written.
+    written: HashMap<(u8, u32), Vec<Option<u64>>>,
+    pub records_written: u64,
+}
+
+impl TopicSink {
+    pub fn new(log: Arc<dyn EventLog>, query_id: &str, planned: &PlannedQuery, sink: &SourceDef) -> Result<TopicSink> {
+        let mut key_idx = Vec::new();
+        let mut value_idx = Vec::new();
+        for (i, c) in planned.columns.iter().enumerate() {
+            if c.is_key {
+                key_idx.push(i);
+            } else {
+                value_idx.push(i);
+            }
+        }
+        // INSERT INTO: map the query's columns onto the target's by name.
+        let key_idx = map_by_name(&sink.key_columns, &planned.columns, &key_idx)?;
+        let value_idx = map_by_name(&sink.value_columns, &planned.columns, &value_idx)?;
+        let timestamp_idx =
+            sink.timestamp_column.as_ref().and_then(|t| planned.columns.iter().position(|c| &c.name == t));
+        let partitions = log.describe_topic(&sink.topic)?.partitions.len().max(1) as u32;
+        Ok(TopicSink {
+            log,
+            topic: sink.topic.clone(),
+            partitions,
+            key_codec: sink.key_codec(),
+            value_codec: sink.value_codec(),
+            key_idx,
+            value_idx,
+            timestamp_idx,
+            query_id: query_id.to_string(),
+            requires_key: sink.kind == Kind::Table,
+            dropped: 0,
+            pending: vec![Vec::new(); partitions as usize],
+            last_origin: vec![Vec::new(); partitions as usize],
+            written: HashMap::new(),
+            records_written: 0,
+        })
+    }
+
+    pub fn partitions(&self) -> u32 {
+        self.partitions
+    }
+
+    /// Learns what a previous run already wrote, scanning each output partition from `from[p]`.
+    pub fn recover(&mut self, from: &[u64]) -> Result<()> {
+        for p in 0..self.partitions {
+            let mut offset = from.get(p as usize).copied().unwrap_or(0);
+            loop {
+                let r =
+                    self.log.read(&self.topic, p, offset, ReadLimits { max_records: 2000, ..ReadLimits::default() });
+                let r = match r {
+                    Ok(r) => r,
+                    Err(weft_log::LogError::OffsetOutOfRange { earliest, .. }) if earliest > offset => {
+                        offset = earliest;
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                if r.records.is_empty() {
+                    break;
+                }
+                for rec in &r.records {
+                    if let Some(origin) = parse_origin(&rec.headers, &self.query_id) {
+                        let slot = self
+                            .written
+                            .entry((origin.input, origin.partition))
+                            .or_insert_with(|| vec![None; self.partitions as usize]);
+                        let cur = &mut slot[p as usize];
+                        *cur = Some(cur.map_or(origin.offset, |c| c.max(origin.offset)));
+                    }
+                }
+                offset = r.next_offset;
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends pending records, marking each append with its origin.
+    pub fn flush(&mut self) -> Result<()> {
+        for p in 0..self.partitions as usize {
+            if self.pending[p].is_empty() {
+                continue;
+            }
+            let mut records = std::mem::take(&mut self.pending[p]);
+            for (origin, index) in std::mem::take(&mut self.last_origin[p]) {
+                if let Some(r) = records.get_mut(index) {
+                    r.headers.push(origin_header(&self.query_id, origin));
+                }
+            }
+            self.records_written += records.len() as u64;
+            self.log.append(&self.topic, p as u32, records)?;
+        }
+        Ok(())
+    }
+
+    /// The end offset of every output partition.
+    pub fn end_offsets(&self) -> Result<Vec<u64>> {
+        (0..self.partitions).map(|p| Ok(self.log.offsets(&self.topic, p)?.1)).collect()
+    }
+}
+
+fn map_by_name(
+    target: &[crate::format::Column],
+    cols: &[crate::plan::OutputColumn],
+    own: &[usize],
+) -> Result<Vec<usize>> {
+    if target.len() == own.len() && target.iter().zip(own).all(|(t, i)| t.name == cols[*i].name) {
+        return Ok(own.to_vec());
+    }
+    target
+        .iter()
+        .map(|t| {
+            cols.iter().position(|c| c.name == t.name).ok_or_else(|| {
+                SqlError::analysis(format!("the query does not produce column '{}' of the target", t.name))
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn origin_header(query_id: &str, o: Origin) -> Header {
+    Header {
+        key: ORIGIN_HEADER.to_string(),
+        value: Some(format!("{query_id}|{}|{}|{}", o.input, o.partition, o.offset).into_bytes()),
+    }
+}
+
+pub(crate) fn parse_origin(headers: &[Header], query_id: &str) -> Option<Origin> {
+    let h = headers.iter().find(|h| h.key == ORIGIN_HEADER)?;
+    let text = std::str::from_utf8(h.value.as_deref()?).ok()?;
+    let mut parts = text.rsplitn(4, '|');
+    let offset = parts.next()?.parse().ok()?;
+    let partition = parts.next()?.parse().ok()?;
+    let input = parts.next()?.parse().ok()?;
+    (parts.next()? == query_id).then_some(Origin { input, partition, offset })
+}
+
+impl RowSink for TopicSink {
+    fn emit(&mut self, change: Change<'_>, origin: Origin) -> Result<()> {
+        let key_vals: Vec<&Value> = self.key_idx.iter().map(|i| &*change.cols[*i]).collect();
+        let key = self.key_codec.encode(&key_vals, change.window)?;
+        if key.is_none() && self.requires_key {
+            self.dropped += 1;
+            return Ok(());
+        }
+        let p = match &key {
+            Some(k) => partition_for_key(k, self.partitions),
+            None => origin.partition % self.partitions,
+        };
+        if let Some(slot) = self.written.get(&(origin.input, origin.partition)) {
+            if slot[p as usize].is_some_and(|w| origin.offset <= w) {
+                return Ok(());
+            }
+        }
+        let value = if change.tombstone {
+            None
+        } else {
+            let vals: Vec<&Value> = self.value_idx.iter().map(|i| &*change.cols[*i]).collect();
+            let mut buf = Vec::with_capacity(128);
+            self.value_codec.encode(&vals, &mut buf)?;
+            Some(buf)
+        };
+        let timestamp = match self.timestamp_idx {
+            Some(i) => change.cols[i].as_i64().unwrap_or(change.timestamp),
+            None => change.timestamp,
+        };
+        let pending = &mut self.pending[p as usize];
+        pending.push(Record { key, value, headers: Vec::new(), timestamp: Some(timestamp) });
+        let index = pending.len() - 1;
+        let marks = &mut self.last_origin[p as usize];
+        match marks.iter_mut().find(|(o, _)| o.input == origin.input && o.partition == origin.partition) {
+            Some(m) => *m = (origin, index),
+            None => marks.push((origin, index)),
+        }
+        Ok(())
+    }
+}
+
+/// Where a query starts reading when it has no committed position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartFrom {
+    Earliest,
+    Latest,
+}
+
+impl StartFrom {
+    pub fn from_property(value: Option<&str>, default: StartFrom) -> StartFrom {
+        match value.map(|v| v.trim().to_ascii_lowercase()) {
+            Some(v) if v == "earliest" => StartFrom::Earliest,
+            Some(v) if v == "latest" => StartFrom::Latest,
+            _ => default,
+        }
+    }
+}
+
+/// Read positions over one input source.
+struct InputCursor {
+    topic: String,
+    reader: SourceReader,
+    positions: Vec<u64>,
+}
+
+impl InputCursor {
+    fn open(
+        log: &dyn EventLog,
+        source: &SourceDef,
+        start: StartFrom,
+        needed: Option<Vec<bool>>,
+    ) -> Result<InputCursor> {
+        let partitions = log.describe_topic(&source.topic)?.partitions.len() as u32;
+        let mut positions = Vec::with_capacity(partitions as usize);
+        for p in 0..partitions {
+            let (earliest, latest) = log.offsets(&source.topic, p)?;
+            positions.push(if start == StartFrom::Earliest { earliest } else { latest });
+        }
+        let mut reader = source.reader()?;
+        if let Some(mask) = needed {
+            reader.set_needed(&mask);
+        }
+        Ok(InputCursor { topic: source.topic.clone(), reader, positions })
+    }
+}
+
+/// Feeds a join its table side from the start of the topic up to the cursor's positions.
+fn load_table_state(log: &dyn EventLog, input: &InputCursor, load: &mut dyn FnMut(&[Value], Decoded)) -> Result<()> {
+    let mut row = Vec::new();
+    for (p, end) in input.positions.iter().enumerate() {
+        let (mut offset, _) = log.offsets(&input.topic, p as u32)?;
+        while offset < *end {
+            let r =
+                log.read(&input.topic, p as u32, offset, ReadLimits { max_records: 5000, ..ReadLimits::default() })?;
+            if r.records.is_empty() {
+                break;
+            }
+            for rec in r.records.iter().filter(|r| r.offset < *end) {
+                if let Ok(decoded) = input.reader.decode(rec, p as u32, &mut row) {
+                    load(&row, decoded);
+                }
+            }
+            offset = r.next_offset;
+        }
+    }
+    Ok(())
+}
+
+/// Discards what it is given (state rebuilds).
+struct Discard;
+
+impl RowSink for Discard {
+    fn emit(&mut self, _change: Change<'_>, _origin: Origin) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Rebuilds stream-stream join buffers: replays, in timestamp order and without output, the input
+/// records from `span` ms before the latest committed record up to the committed positions.
+fn replay_join_buffers(
+    log: &dyn EventLog,
+    inputs: &[InputCursor],
+    span: i64,
+    op: &mut crate::join::JoinOp,
+) -> Result<()> {
+    let mut latest = i64::MIN;
+    for input in inputs {
+        for (p, pos) in input.positions.iter().enumerate() {
+            if *pos == 0 {
+                continue;
+            }
+            let r =
+                log.read(&input.topic, p as u32, pos - 1, ReadLimits { max_records: 1, ..ReadLimits::default() })?;
+            if let Some(rec) = r.records.first() {
+                latest = latest.max(rec.timestamp);
+            }
+        }
+    }
+    if latest == i64::MIN {
+        return Ok(());
+    }
+    let horizon = latest.saturating_sub(span);
+    let mut records: Vec<(i64, usize, u32, weft_log::StoredRecord)> = Vec::new();
+    for (idx, input) in inputs.iter().enumerate() {
+        for (p, end) in input.positions.iter().enumerate() {
+            let (earliest, _) = log.offsets(&input.topic, p as u32)?;
+            let mut offset = log.offset_for_timestamp(&input.topic, p as u32, horizon)?.unwrap_or(*end).max(earliest);
+            while offset < *end {
+                let r = log.read(
+                    &input.topic,
+                    p as u32,
+                    offset,
+                    ReadLimits { max_records: 5000, ..ReadLimits::default() },
+                )?;
+                if r.records.is_empty() {
+                    break;
+                }
+                for rec in r.records.into_iter().filter(|r| r.offset < *end) {
+                    records.push((rec.timestamp, idx, p as u32, rec));
+                }
+                offset = r.next_offset;
+            }
+        }
+    }
+    records.sort_by_key(|(ts, idx, p, rec)| (*ts, *idx, *p, rec.offset));
+    let mut row = Vec::new();
+    for (_, idx, p, rec) in records {
+        if let Ok(decoded) = inputs[idx].reader.decode(&rec, p, &mut row) {
+            let origin = Origin { input: idx as u8, partition: p, offset: rec.offset };
+            op.process(idx, &row, decoded, origin, &mut Discard)?;
+        }
+    }
+    Ok(())
+}
+
+/// Counters of a running query.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct QueryStats {
+    pub records_read: u64,
+    pub records_written: u64,
+    /// Input records that could not be decoded or processed (ksqlDB's processing log).
+    pub errors: u64,
+    pub last_error: Option<String>,
+    /// The last poll failed (the log refused a read, append or commit); it is retried.
+    pub failing: bool,
+}
+
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+struct CommitMeta {
+    outputs: Vec<u64>,
+    #[serde(default)]
+    changelog: Option<u64>,
+}
+
+/// A persistent query: input topics to an output topic, resumable.
+pub struct PersistentQuery {
+    pub id: String,
+    log: Arc<dyn EventLog>,
+    inputs: Vec<InputCursor>,
+    operator: Operator,
+    sink: TopicSink,
+    group: String,
+    row: Vec<Value>,
+    /// Per (input, partition): the last input offset whose state change is already in the changelog.
+    applied: HashMap<(u8, u32), u64>,
+    pub stats: QueryStats,
+    /// Plans the query again, for [`PersistentQuery::recover`].
+    rebuild: Option<Rebuild>,
+    sink_def: Option<SourceDef>,
+}
+
+/// Plans a persistent query again (its operator state is rebuilt from the log afterwards).
+pub type Rebuild = Box<dyn Fn() -> Result<PlannedQuery> + Send>;
+
+impl PersistentQuery {
+    /// Opens the query, resuming from its committed positions when it has any.
+    pub fn open(
+        id: &str,
+        log: Arc<dyn EventLog>,
+        planned: PlannedQuery,
+        sink_def: &SourceDef,
+        start: StartFrom,
+    ) -> Result<PersistentQuery> {
+        let group = format!("_weft_sql_{id}");
+        let mut inputs = Vec::new();
+        for (i, source) in planned.inputs.iter().enumerate() {
+            let needed = planned.operator.needed_columns(i, source.row_width());
+            inputs.push(InputCursor::open(log.as_ref(), source, start, needed)?);
+        }
+        let mut sink = TopicSink::new(log.clone(), id, &planned, sink_def)?;
+        let mut operator = planned.operator;
+        let committed = log.committed_offsets(&group)?;
+        let mut applied = HashMap::new();
+        if committed.is_empty() {
+            // A new query: pin its start so a restart before the first batch does not move it.
+            let ends = sink.end_offsets()?;
+            let changelog_end = match operator.aggregate_mut() {
+                Some(op) => Some(op.init_changelog(log.as_ref(), id)?),
+                None => None,
+            };
+            let meta =
+                serde_json::to_string(&CommitMeta { outputs: ends, changelog: changelog_end }).unwrap_or_default();
+            for input in &inputs {
+                for (p, pos) in input.positions.iter().enumerate() {
+                    log.commit_offset(&group, &input.topic, p as u32, *pos, &meta)?;
+                }
+            }
+        } else {
+            let mut output_from: Option<Vec<u64>> = None;
+            let mut changelog_from: Option<u64> = None;
+            for c in &committed {
+                for input in inputs.iter_mut() {
+                    if input.topic == c.topic {
+                        if let Some(pos) = input.positions.get_mut(c.partition as usize) {
+                            *pos = c.offset;
+                        }
+                    }
+                }
+                let meta: CommitMeta = serde_json::from_str(&c.metadata).unwrap_or_default();
+                output_from = Some(match output_from {
+                    None => meta.outputs,
+                    Some(prev) => prev
+                        .iter()
+                        .zip(meta.outputs.iter().chain(std::iter::repeat(&0)))
+                        .map(|(a, b)| *a.min(b))
+                        .collect(),
+                });
+                if let Some(cl) = meta.changelog {
+                    changelog_from = Some(changelog_from.map_or(cl, |c: u64| c.min(cl)));
+                }
+            }
+            sink.recover(&output_from.unwrap_or_default())?;
+            if let Some(op) = operator.aggregate_mut() {
+                applied = op.restore(log.as_ref(), id, changelog_from.unwrap_or(0))?;
+            }
+        }
+        if let Some(op) = operator.join_mut() {
+            for (idx, input) in inputs.iter().enumerate() {
+                if op.is_table_input(idx) {
+                    load_table_state(log.as_ref(), input, &mut |row, d| op.load_table(idx, row, d))?;
+                }
+            }
+        }
+        if let (Some(op), false) = (operator.join_mut(), committed.is_empty()) {
+            if let Some(span) = op.replay_span() {
+                replay_join_buffers(log.as_ref(), &inputs, span, op)?;
+            }
+        }
+        match &mut operator {
+            Operator::Aggregate(op) if op.aggregates_table() => {
+                // The snapshot must include rows the restored changelog already reflects.
+                let mut input = InputCursor {
+                    topic: inputs[0].topic.clone(),
+                    reader: inputs[0].reader.clone(),
+                    positions: inputs[0].positions.clone(),
+                };
+                for (p, pos) in input.positions.iter_mut().enumerate() {
+                    if let Some(a) = applied.get(&(0, p as u32)) {
+                        *pos = (*pos).max(a + 1);
+                    }
+                }
+                load_table_state(log.as_ref(), &input, &mut |row, d| op.load_table_row(row, d))?;
+            }
+            _ => {}
+        }
+        Ok(PersistentQuery {
+            id: id.to_string(),
+            log,
+            inputs,
+            operator,
+            sink,
+            group,
+            row: Vec::new(),
+            applied,
+            stats: QueryStats::default(),
+            rebuild: None,
+            sink_def: Some(sink_def.clone()),
+        })
+    }
+
+    /// Makes [`PersistentQuery::recover`] possible.
+    pub fn set_rebuild(&mut self, rebuild: Rebuild) {
+        self.rebuild = Some(rebuild);
+    }
+
+    /// After a failed poll (a batch may be half written), throws the in-memory state away and
+    /// reopens the query from the log, exactly as a restart would; polling may then resume.
+    pub fn recover(&mut self) -> Result<()> {
+        let (Some(rebuild), Some(sink)) = (self.rebuild.take(), self.sink_def.clone()) else {
+            return Err(SqlError::analysis(format!("query {} cannot be rebuilt", self.id)));
+        };
+        let reopened = rebuild()
+            .and_then(|planned| PersistentQuery::open(&self.id, self.log.clone(), planned, &sink, StartFrom::Earliest));
+        match reopened {
+            Ok(mut fresh) => {
+                fresh.rebuild = Some(rebuild);
+                fresh.stats = std::mem::take(&mut self.stats);
+                fresh.stats.failing = false;
+                *self = fresh;
+                Ok(())
+            }
+            Err(e) => {
+                self.rebuild = Some(rebuild);
+                Err(e)
+            }
+        }
+    }
+
+    /// The table an aggregation maintains, as rows of its sink's layout (pull queries read it
+    /// instead of scanning the sink topic); `None` for other queries.
+    pub fn table_snapshot(&self) -> Option<Vec<Row>> {
+        match &self.operator {
+            Operator::Aggregate(op) => {
+                Some(op.snapshot(&self.sink.key_idx, &self.sink.value_idx, self.sink.key_codec.window.is_some()))
+            }
+            _ => None,
+        }
+    }
+
+    /// The topics and partitions this query reads, for waiting on new input.
+    pub fn input_partitions(&self) -> Vec<(String, u32)> {
+        self.inputs.iter().flat_map(|i| (0..i.positions.len() as u32).map(move |p| (i.topic.clone(), p))).collect()
+    }
+
+    /// Processes what input is available (up to `max_records` per partition); returns how many
+    /// input records were consumed.
+    pub fn poll(&mut self, max_records: usize) -> Result<usize> {
+        let mut total = 0;
+        if self.inputs.len() > 1 {
+            total = self.poll_merged(max_records)?;
+        } else {
+            for p in 0..self.inputs.first().map_or(0, |i| i.positions.len()) {
+                total += self.poll_partition(0, p as u32, max_records)?;
+            }
+        }
+        if total == 0 {
+            // Time-driven output (EMIT FINAL, stream-stream join outer rows) may still be due.
+            let n = match self.operator.aggregate_mut() {
+                Some(op) => op.on_idle(&mut self.sink)?,
+                None => 0,
+            };
+            if n > 0 {
+                self.sink.flush()?;
+            }
+        }
+        Ok(total)
+    }
+
+    /// Several inputs (joins): one batch from every partition, processed in timestamp order, as
+    /// Kafka Streams picks the record with the lowest timestamp among its inputs.
+    fn poll_merged(&mut self, max_records: usize) -> Result<usize> {
+        let mut batches: Vec<(usize, u32, std::collections::VecDeque<weft_log::StoredRecord>, u64)> = Vec::new();
+        for idx in 0..self.inputs.len() {
+            for p in 0..self.inputs[idx].positions.len() {
+                let input = &self.inputs[idx];
+                let pos = input.positions[p];
+                let limits = ReadLimits { max_records, ..ReadLimits::default() };
+                match self.log.read(&input.topic, p as u32, pos, limits) {
+                    Ok(r) if !r.records.is_empty() => batches.push((idx, p as u32, r.records.into(), r.next_offset)),
+                    Ok(_) => {}
+                    Err(weft_log::LogError::OffsetOutOfRange { earliest, .. }) if earliest > pos => {
+                        self.inputs[idx].positions[p] = earliest;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        let mut total = 0;
+        loop {
+            let next = batches
+                .iter()
+                .enumerate()
+                .filter_map(|(i, b)| b.2.front().map(|r| (r.timestamp, b.0, i)))
+                .min()
+                .map(|(_, _, i)| i);
+            let Some(i) = next else { break };
+            let (idx, p) = (batches[i].0, batches[i].1);
+            let Some(rec) = batches[i].2.pop_front() else { break };
+            total += 1;
+            self.process_record(idx, p, &rec)?;
+        }
+        if total == 0 {
+            return Ok(0);
+        }
+        self.sink.flush()?;
+        let changelog_end = match self.operator.aggregate_mut() {
+            Some(op) => Some(op.flush_changelog(self.log.as_ref())?),
+            None => None,
+        };
+        self.stats.records_written = self.sink.records_written;
+        let meta = CommitMeta { outputs: self.sink.end_offsets()?, changelog: changelog_end };
+        let meta = serde_json::to_string(&meta).unwrap_or_default();
+        for (idx, p, _, next) in batches {
+            self.inputs[idx].positions[p as usize] = next;
+            self.log.commit_offset(&self.group, &self.inputs[idx].topic, p, next, &meta)?;
+        }
+        Ok(total)
+    }
+
+    fn process_record(&mut self, idx: usize, p: u32, rec: &weft_log::StoredRecord) -> Result<()> {
+        self.stats.records_read += 1;
+        if self.applied.get(&(idx as u8, p)).is_some_and(|a| rec.offset <= *a) {
+            return Ok(());
+        }
+        let origin = Origin { input: idx as u8, partition: p, offset: rec.offset };
+        let decoded = match self.inputs[idx].reader.decode(rec, p, &mut self.row) {
+            Ok(d) => d,
+            Err(e) => {
+                self.stats.errors += 1;
+                self.stats.last_error = Some(e.to_string());
+                return Ok(());
+            }
+        };
+        if let Err(e) = self.operator.process(idx, &self.row, decoded, origin, &mut self.sink) {
+            match e {
+                SqlError::Log(_) => return Err(e),
+                other => {
+                    self.stats.errors += 1;
+                    self.stats.last_error = Some(other.to_string());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn poll_partition(&mut self, idx: usize, p: u32, max_records: usize) -> Result<usize> {
+        let input = &self.inputs[idx];
+        let pos = input.positions[p as usize];
+        let read = match self.log.read(&input.topic, p, pos, ReadLimits { max_records, ..ReadLimits::default() }) {
+            Ok(r) => r,
+            Err(weft_log::LogError::OffsetOutOfRange { earliest, .. }) if earliest > pos => {
+                self.inputs[idx].positions[p as usize] = earliest;
+                return Ok(0);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if read.records.is_empty() {
+            if read.next_offset > pos {
+                self.inputs[idx].positions[p as usize] = read.next_offset;
+            }
+            return Ok(0);
+        }
+        let n = read.records.len();
+        for rec in &read.records {
+            self.process_record(idx, p, rec)?;
+        }
+        self.sink.flush()?;
+        let changelog_end = match self.operator.aggregate_mut() {
+            Some(op) => Some(op.flush_changelog(self.log.as_ref())?),
+            None => None,
+        };
+        self.stats.records_written = self.sink.records_written;
+        self.inputs[idx].positions[p as usize] = read.next_offset;
+        let meta = CommitMeta { outputs: self.sink.end_offsets()?, changelog: changelog_end };
+        let meta = serde_json::to_string(&meta).unwrap_or_default();
+        self.log.commit_offset(&self.group, &self.inputs[idx].topic, p, read.next_offset, &meta)?;
+        Ok(n)
+    }
+
+    /// Drains all available input.
+    pub fn run_until_idle(&mut self) -> Result<usize> {
+        let mut total = 0;
+        loop {
+            let n = self.poll(BATCH_RECORDS)?;
+            if n == 0 {
+                return Ok(total);
+            }
+            total += n;
+        }
+    }
+}
+
+// ---- transient (push) queries ----
+
+/// A row of a push or pull query, in projection order.
+pub type Row = Vec<Value>;
+
+struct Collector {
+    rows: VecDeque<Row>,
+    /// Tables: the latest row per key, so a push query over a table shows updates.
+    include_tombstones: bool,
+}
+
+impl RowSink for Collector {
+    fn emit(&mut self, change: Change<'_>, _origin: Origin) -> Result<()> {
+        if change.tombstone && !self.include_tombstones {
+            return Ok(());
+        }
+        self.rows.push_back(change.cols.iter().map(|c| c.clone().into_owned()).collect());
+        Ok(())
+    }
+}
+
+/// A push query (`SELECT ... EMIT CHANGES`): rows stream until the client stops or `LIMIT` is hit.
+pub struct PushQuery {
+    /// An id for the REST header (`transient_<SOURCE>_<n>`, ksqlDB style); set by the engine.
+    pub id: String,
+    log: Arc<dyn EventLog>,
+    inputs: Vec<InputCursor>,
+    operator: Operator,
+    collector: Collector,
+    row: Vec<Value>,
+    limit: Option<u64>,
+    emitted: u64,
+    pub columns: Vec<crate::plan::OutputColumn>,
+    receivers: Vec<tokio::sync::watch::Receiver<u64>>,
+}
+
+impl PushQuery {
+    pub fn open(log: Arc<dyn EventLog>, planned: PlannedQuery, start: StartFrom) -> Result<PushQuery> {
+        let mut inputs = Vec::new();
+        let mut receivers = Vec::new();
+        for (i, source) in planned.inputs.iter().enumerate() {
+            let needed = planned.operator.needed_columns(i, source.row_width());
+            let cursor = InputCursor::open(log.as_ref(), source, start, needed)?;
+            for p in 0..cursor.positions.len() as u32 {
+                receivers.push(log.subscribe(&source.topic, p)?);
+            }
+            inputs.push(cursor);
+        }
+        let mut operator = planned.operator;
+        if let Some(op) = operator.join_mut() {
+            for (idx, input) in inputs.iter().enumerate() {
+                if op.is_table_input(idx) {
+                    load_table_state(log.as_ref(), input, &mut |row, d| op.load_table(idx, row, d))?;
+                }
+            }
+        }
+        Ok(PushQuery {
+            id: String::new(),
+            log,
+            inputs,
+            operator,
+            collector: Collector { rows: VecDeque::new(), include_tombstones: false },
+            row: Vec::new(),
+            limit: planned.limit,
+            emitted: 0,
+            columns: planned.columns,
+            receivers,
+        })
+    }
+
+    /// Whether the query has produced its `LIMIT` of rows.
+    pub fn is_done(&self) -> bool {
+        self.limit.is_some_and(|l| self.emitted >= l)
+    }
+
+    /// The next rows, waiting up to `timeout` for input when none are ready. An empty result means
+    /// no row arrived in time (or the query is done).
+    pub fn next_rows(&mut self, timeout: Duration) -> Result<Vec<Row>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.is_done() {
+                return Ok(Vec::new());
+            }
+            self.pump()?;
+            if !self.collector.rows.is_empty() {
+                let mut out: Vec<Row> = self.collector.rows.drain(..).collect();
+                if let Some(limit) = self.limit {
+                    let room = (limit - self.emitted) as usize;
+                    out.truncate(room);
+                }
+                self.emitted += out.len() as u64;
+                return Ok(out);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(Vec::new());
+            }
+            wait_for_change(&mut self.receivers, deadline - now);
+        }
+    }
+
+    /// Every row the input available now produces (up to `LIMIT`): a scan, for pull queries over
+    /// streams.
+    pub fn drain_available(&mut self) -> Result<Vec<Row>> {
+        let mut out = Vec::new();
+        while !self.is_done() {
+            let read = self.pump()?;
+            let mut rows: Vec<Row> = self.collector.rows.drain(..).collect();
+            if let Some(limit) = self.limit {
+                rows.truncate((limit - self.emitted) as usize);
+            }
+            self.emitted += rows.len() as u64;
+            out.extend(rows);
+            if read == 0 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Processes one batch of every partition; returns how many records were read.
+    fn pump(&mut self) -> Result<usize> {
+        // One batch from every partition, processed in timestamp order (as persistent joins are).
+        let mut records: Vec<(i64, usize, u32, weft_log::StoredRecord)> = Vec::new();
+        for idx in 0..self.inputs.len() {
+            for p in 0..self.inputs[idx].positions.len() {
+                let input = &self.inputs[idx];
+                let pos = input.positions[p];
+                let read = match self.log.read(&input.topic, p as u32, pos, ReadLimits::default()) {
+                    Ok(r) => r,
+                    Err(weft_log::LogError::OffsetOutOfRange { earliest, .. }) if earliest > pos => {
+                        self.inputs[idx].positions[p] = earliest;
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                self.inputs[idx].positions[p] = read.next_offset.max(pos);
+                records.extend(read.records.into_iter().map(|r| (r.timestamp, idx, p as u32, r)));
+            }
+        }
+        if self.inputs.len() > 1 {
+            records.sort_by_key(|(ts, idx, p, r)| (*ts, *idx, *p, r.offset));
+        }
+        for (_, idx, p, rec) in &records {
+            let origin = Origin { input: *idx as u8, partition: *p, offset: rec.offset };
+            let Ok(decoded) = self.inputs[*idx].reader.decode(rec, *p, &mut self.row) else { continue };
+            // Evaluation problems drop the row, as in persistent queries.
+            let _ = self.operator.process(*idx, &self.row, decoded, origin, &mut self.collector);
+        }
+        Ok(records.len())
+    }
+}
+
+struct ThreadWaker(std::thread::Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Blocks until one of `receivers` sees a new high watermark or `timeout` passes.
+pub fn wait_for_change(receivers: &mut [tokio::sync::watch::Receiver<u64>], timeout: Duration) -> bool {
+    if receivers.is_empty() {
+        std::thread::sleep(timeout.min(Duration::from_millis(50)));
+        return false;
+    }
+    let waker = Arc::new(ThreadWaker(std::thread::current())).into();
+    let mut cx = Context::from_waker(&waker);
+    let deadline = Instant::now() + timeout;
+    type Changed<'a> =
+        Pin<Box<dyn Future<Output = std::result::Result<(), tokio::sync::watch::error::RecvError>> + 'a>>;
+    let mut futures: Vec<Changed<'_>> = receivers.iter_mut().map(|r| Box::pin(r.changed()) as Changed<'_>).collect();
+    loop {
+        for f in futures.iter_mut() {
+            match f.as_mut().poll(&mut cx) {
+                Poll::Ready(Ok(())) => return true,
+                Poll::Ready(Err(_)) => {
+                    // The partition went away: do not spin.
+                    std::thread::sleep(Duration::from_millis(10));
+                    return true;
+                }
+                Poll::Pending => {}
+            }
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        std::thread::park_timeout(deadline - now);
+    }
+}
+
+/// Materializes a table's topic: the latest row per key (pull queries).
+pub fn materialize(log: &dyn EventLog, source: &SourceDef) -> Result<BTreeMap<Vec<u8>, Row>> {
+    let reader = source.reader()?;
+    let partitions = log.describe_topic(&source.topic)?.partitions.len() as u32;
+    let mut out = BTreeMap::new();
+    let mut row = Vec::new();
+    for p in 0..partitions {
+        let (mut offset, end) = log.offsets(&source.topic, p)?;
+        while offset < end {
+            let r = log.read(&source.topic, p, offset, ReadLimits { max_records: 5000, ..ReadLimits::default() })?;
+            if r.records.is_empty() {
+                break;
+            }
+            for rec in &r.records {
+                let Some(key) = rec.key.clone() else { continue };
+                match reader.decode(rec, p, &mut row) {
+                    Ok(Decoded::Row) => {
+                        out.insert(key, row.clone());
+                    }
+                    Ok(Decoded::Tombstone) => {
+                        out.remove(&key);
+                    }
+                    Err(_) => {}
+                }
+            }
+            offset = r.next_offset;
+        }
+    }
+    Ok(out)
+}

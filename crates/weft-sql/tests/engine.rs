@@ -1,0 +1,532 @@
+//! End-to-end engine tests: crashes between the steps of a batch, push queries, background
+//! queries and catalog replay.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use weft_log::{
+    AppendResult, CommittedOffset, Durability, EmbeddedLog, EventLog, LogError, LogOptions, ReadLimits, ReadResult,
+    Record, TopicConfig, TopicDescription,
+};
+use weft_sql::{Engine, EngineOptions, StartFrom, StatementResult};
+
+/// Delegates to a real log, failing chosen calls once their budget runs out (a crash mid-batch).
+struct FlakyLog {
+    inner: Arc<EmbeddedLog>,
+    /// Successful query commits left before commits fail.
+    commits_left: AtomicUsize,
+    /// Successful appends to topics containing `fail_topic` left before they fail.
+    appends_left: AtomicUsize,
+    fail_topic: String,
+}
+
+impl FlakyLog {
+    fn fail(&self) -> LogError {
+        LogError::Closed
+    }
+}
+
+impl EventLog for FlakyLog {
+    fn create_topic(&self, name: &str, config: TopicConfig) -> weft_log::Result<TopicDescription> {
+        self.inner.create_topic(name, config)
+    }
+    fn delete_topic(&self, name: &str) -> weft_log::Result<()> {
+        self.inner.delete_topic(name)
+    }
+    fn list_topics(&self) -> Vec<String> {
+        self.inner.list_topics()
+    }
+    fn describe_topic(&self, name: &str) -> weft_log::Result<TopicDescription> {
+        self.inner.describe_topic(name)
+    }
+    fn topic_config(&self, name: &str) -> weft_log::Result<TopicConfig> {
+        self.inner.topic_config(name)
+    }
+    fn append(&self, topic: &str, partition: u32, records: Vec<Record>) -> weft_log::Result<AppendResult> {
+        if !self.fail_topic.is_empty() && topic.contains(&self.fail_topic) {
+            let left = self.appends_left.load(Ordering::SeqCst);
+            if left == 0 {
+                return Err(self.fail());
+            }
+            self.appends_left.store(left - 1, Ordering::SeqCst);
+        }
+        self.inner.append(topic, partition, records)
+    }
+    fn read(&self, topic: &str, partition: u32, offset: u64, limits: ReadLimits) -> weft_log::Result<ReadResult> {
+        self.inner.read(topic, partition, offset, limits)
+    }
+    fn offset_for_timestamp(&self, topic: &str, partition: u32, timestamp: i64) -> weft_log::Result<Option<u64>> {
+        self.inner.offset_for_timestamp(topic, partition, timestamp)
+    }
+    fn offsets(&self, topic: &str, partition: u32) -> weft_log::Result<(u64, u64)> {
+        self.inner.offsets(topic, partition)
+    }
+    fn subscribe(&self, topic: &str, partition: u32) -> weft_log::Result<tokio::sync::watch::Receiver<u64>> {
+        self.inner.subscribe(topic, partition)
+    }
+    fn commit_offset(
+        &self,
+        group: &str,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        metadata: &str,
+    ) -> weft_log::Result<CommittedOffset> {
+        if group.starts_with("_weft_sql_") {
+            let left = self.commits_left.load(Ordering::SeqCst);
+            if left == 0 {
+                return Err(self.fail());
+            }
+            self.commits_left.store(left - 1, Ordering::SeqCst);
+        }
+        self.inner.commit_offset(group, topic, partition, offset, metadata)
+    }
+    fn committed_offsets(&self, group: &str) -> weft_log::Result<Vec<CommittedOffset>> {
+        self.inner.committed_offsets(group)
+    }
+}
+
+fn open_log(dir: &std::path::Path) -> Arc<EmbeddedLog> {
+    let mut options = LogOptions::new(dir);
+    options.durability = Durability::GroupCommit { interval: Duration::from_millis(1) };
+    EmbeddedLog::open(options).expect("open log")
+}
+
+fn options(background: bool) -> EngineOptions {
+    EngineOptions { default_offset_reset: StartFrom::Earliest, background, ..EngineOptions::default() }
+}
+
+fn produce(log: &dyn EventLog, topic: &str, key: &str, value: &str, ts: i64) {
+    let record = Record {
+        key: Some(key.as_bytes().to_vec()),
+        value: Some(value.as_bytes().to_vec()),
+        headers: Vec::new(),
+        timestamp: Some(ts),
+    };
+    log.append(topic, 0, vec![record]).expect("produce");
+}
+
+fn values(log: &dyn EventLog, topic: &str) -> Vec<(String, serde_json::Value)> {
+    let mut out = Vec::new();
+    let mut offset = 0;
+    loop {
+        let r = log.read(topic, 0, offset, ReadLimits::default()).expect("read");
+        if r.records.is_empty() {
+            return out;
+        }
+        for rec in r.records {
+            let key = rec.key.map(|k| String::from_utf8_lossy(&k).to_string()).unwrap_or_default();
+            let value = rec.value.map(|v| serde_json::from_slice(&v).expect("json")).unwrap_or(serde_json::Value::Null);
+            out.push((key, value));
+        }
+        offset = r.next_offset;
+    }
+}
+
+const DDL: &str = "CREATE STREAM S (ID STRING KEY, V INT) WITH (kafka_topic='s', value_format='JSON', partitions=1);";
+
+fn shm_dir() -> tempfile::TempDir {
+    let shm = std::path::Path::new("/dev/shm");
+    if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() }.expect("tempdir")
+}
+
+#[test]
+fn crash_after_output_before_commit_neither_loses_nor_duplicates() {
+    let dir = shm_dir();
+    {
+        let real = open_log(dir.path());
+        // One commit: the query's initial position; the first batch's commit then fails.
+        let flaky = Arc::new(FlakyLog {
+            inner: real.clone(),
+            commits_left: AtomicUsize::new(1),
+            appends_left: AtomicUsize::new(0),
+            fail_topic: String::new(),
+        });
+        let engine = Engine::open(flaky, options(false)).expect("engine");
+        engine.execute(DDL).expect("ddl");
+        engine.execute("CREATE STREAM O AS SELECT ID, V FROM S WHERE V > 0;").expect("csas");
+        for i in 0..5 {
+            produce(real.as_ref(), "s", &format!("k{i}"), &format!("{{\"V\": {}}}", i + 1), i);
+        }
+        assert!(engine.run_until_idle().is_err(), "the commit must fail");
+        assert_eq!(values(real.as_ref(), "O").len(), 5, "the output was written before the failed commit");
+    }
+    let log = open_log(dir.path());
+    let engine = Engine::open(log.clone(), options(false)).expect("reopen");
+    produce(log.as_ref(), "s", "k5", "{\"V\": 6}", 5);
+    engine.run_until_idle().expect("run");
+    let out = values(log.as_ref(), "O");
+    let keys: Vec<&str> = out.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, vec!["k0", "k1", "k2", "k3", "k4", "k5"]);
+}
+
+#[test]
+fn aggregation_crash_before_changelog_and_before_commit() {
+    for (commits, appends) in [(1usize, 0usize), (1, 1)] {
+        // (1, 0): the changelog append fails after the output append.
+        // (1, 1): the changelog append succeeds, then the commit fails.
+        let dir = shm_dir();
+        {
+            let real = open_log(dir.path());
+            let flaky = Arc::new(FlakyLog {
+                inner: real.clone(),
+                commits_left: AtomicUsize::new(commits),
+                appends_left: AtomicUsize::new(appends),
+                fail_topic: "_changelog".into(),
+            });
+            let engine = Engine::open(flaky, options(false)).expect("engine");
+            engine.execute(DDL).expect("ddl");
+            engine.execute("CREATE TABLE O AS SELECT ID, COUNT(*) AS C FROM S GROUP BY ID;").expect("ctas");
+            for i in 0..3 {
+                produce(real.as_ref(), "s", "a", "{\"V\": 1}", i);
+            }
+            assert!(engine.run_until_idle().is_err(), "case {commits}/{appends} must crash");
+        }
+        let log = open_log(dir.path());
+        let engine = Engine::open(log.clone(), options(false)).expect("reopen");
+        produce(log.as_ref(), "s", "a", "{\"V\": 1}", 3);
+        engine.run_until_idle().expect("run");
+        let counts: Vec<i64> = values(log.as_ref(), "O").iter().map(|(_, v)| v["C"].as_i64().unwrap_or(-1)).collect();
+        assert_eq!(counts, vec![1, 2, 3, 4], "case {commits}/{appends}");
+    }
+}
+
+#[test]
+fn catalog_and_query_ids_survive_a_restart() {
+    let dir = shm_dir();
+    {
+        let log = open_log(dir.path());
+        let engine = Engine::open(log, options(false)).expect("engine");
+        engine.execute(DDL).expect("ddl");
+        let r = engine.execute("CREATE STREAM O AS SELECT ID, V FROM S;").expect("csas");
+        assert!(matches!(&r[0], StatementResult::Status { query_id: Some(id), .. } if id == "CSAS_O_1"));
+        engine.execute("CREATE STREAM GONE AS SELECT ID, V FROM S; DROP STREAM GONE;").expect("drop");
+    }
+    let log = open_log(dir.path());
+    let engine = Engine::open(log, options(false)).expect("reopen");
+    let ids: Vec<String> = engine.queries().into_iter().map(|q| q.id).collect();
+    assert_eq!(ids, vec!["CSAS_O_1".to_string()]);
+    assert!(engine.source("GONE").is_none());
+    match &engine.execute("DESCRIBE O;").expect("describe")[0] {
+        StatementResult::Description { source, .. } => {
+            assert_eq!(source.fields.len(), 2);
+            assert_eq!(source.write_queries, vec!["CSAS_O_1".to_string()]);
+        }
+        other => panic!("{other:?}"),
+    }
+    match &engine.execute("DESCRIBE EXTENDED O;").expect("describe extended")[0] {
+        StatementResult::Description { queries, extended: true, .. } => {
+            assert_eq!(queries.iter().map(|q| q.id.as_str()).collect::<Vec<_>>(), vec!["CSAS_O_1"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    // The next query id continues after the replayed commands.
+    let r = engine.execute("CREATE STREAM O2 AS SELECT ID, V FROM S;").expect("csas");
+    assert!(matches!(&r[0], StatementResult::Status { query_id: Some(id), .. } if id == "CSAS_O2_4"), "{r:?}");
+}
+
+#[test]
+fn push_query_streams_rows_until_its_limit() {
+    let dir = shm_dir();
+    let log = open_log(dir.path());
+    let engine = Engine::open(log.clone(), options(true)).expect("engine");
+    engine.execute(DDL).expect("ddl");
+    produce(log.as_ref(), "s", "before", "{\"V\": 1}", 0);
+    let props = BTreeMap::from([("auto.offset.reset".to_string(), "earliest".to_string())]);
+    let mut push =
+        engine.push_query("SELECT ID, V * 10 AS X FROM S WHERE V > 0 EMIT CHANGES LIMIT 3;", &props).expect("push");
+    assert_eq!(push.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), vec!["ID", "X"]);
+    assert!(push.id.starts_with("transient_S_"), "{}", push.id);
+    let writer = {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            for i in 0..5 {
+                std::thread::sleep(Duration::from_millis(20));
+                produce(log.as_ref(), "s", &format!("k{i}"), &format!("{{\"V\": {i}}}"), i);
+            }
+        })
+    };
+    let mut rows = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !push.is_done() && Instant::now() < deadline {
+        rows.extend(push.next_rows(Duration::from_millis(200)).expect("rows"));
+    }
+    writer.join().expect("writer");
+    assert!(push.is_done());
+    let got: Vec<String> = rows.iter().map(|r| format!("{:?}", r)).collect();
+    assert_eq!(rows.len(), 3, "{got:?}");
+    assert_eq!(rows[0], vec![weft_sql::types::Value::String("before".into()), weft_sql::types::Value::Int(10)]);
+    assert_eq!(rows[1][1], weft_sql::types::Value::Int(10));
+    assert_eq!(rows[2][1], weft_sql::types::Value::Int(20));
+}
+
+#[test]
+fn background_queries_process_new_input() {
+    let dir = shm_dir();
+    let log = open_log(dir.path());
+    let engine = Engine::open(log.clone(), options(true)).expect("engine");
+    engine.execute(DDL).expect("ddl");
+    engine.execute("CREATE TABLE O AS SELECT ID, SUM(V) AS T FROM S GROUP BY ID;").expect("ctas");
+    for i in 1..=4 {
+        produce(log.as_ref(), "s", "a", &format!("{{\"V\": {i}}}"), i);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = values(log.as_ref(), "O");
+        if out.last().is_some_and(|(_, v)| v["T"] == 10) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no result in time: {out:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (_, rows) = engine.pull("SELECT T FROM O WHERE ID = 'a';").expect("pull");
+    assert_eq!(rows, vec![vec![serde_json::json!(10)]]);
+    engine.execute("TERMINATE ALL;").expect("terminate");
+    assert!(engine.queries().is_empty());
+}
+
+#[test]
+fn errors_carry_positions_and_nothing_runs_after_a_syntax_error() {
+    let dir = shm_dir();
+    let log = open_log(dir.path());
+    let engine = Engine::open(log, options(false)).expect("engine");
+    let err = engine.execute(&format!("{DDL}\nCREATE STREAM X AS SELEC * FROM S;")).expect_err("syntax");
+    assert_eq!(err.to_string(), "line 2:20: expected 'SELECT' but found 'SELEC'");
+    assert!(engine.source("S").is_none(), "a syntax error anywhere runs nothing");
+    let results =
+        engine.execute(&format!("{DDL} SHOW STREAMS; EXPLAIN SELECT ID FROM S WHERE V > 1 EMIT CHANGES;")).expect("ok");
+    match &results[2] {
+        StatementResult::Explain { plan, .. } => {
+            assert_eq!(
+                plan, "> [ PROJECT ID AS ID KEY ]\n  > [ FILTER (V > 1) ]\n    > [ SOURCE STREAM S (topic: s) ]\n",
+                "{plan}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn print_shows_records_from_the_beginning() {
+    let dir = shm_dir();
+    let log = open_log(dir.path());
+    let engine = Engine::open(log.clone(), options(false)).expect("engine");
+    engine.execute(DDL).expect("ddl");
+    produce(log.as_ref(), "s", "k1", "{\"V\": 1}", 1_600_000_000_000);
+    produce(log.as_ref(), "s", "k2", "{\"V\": 2}", 1_600_000_000_001);
+    let mut print = engine.print_topic("PRINT S FROM BEGINNING LIMIT 1;").expect("print");
+    let lines = print.next_lines(Duration::from_millis(100)).expect("lines");
+    assert_eq!(lines, vec!["rowtime: 2020/09/13 12:26:40.000 Z, key: k1, value: {\"V\": 1}, partition: 0".to_string()]);
+    assert!(print.is_done());
+    assert!(engine.print_topic("PRINT nope;").is_err());
+}
+
+#[test]
+fn query_endpoint_runs_pull_push_and_print() {
+    let dir = shm_dir();
+    let log = open_log(dir.path());
+    let engine = Engine::open(log.clone(), options(false)).expect("engine");
+    engine.execute(DDL).expect("ddl");
+    produce(log.as_ref(), "s", "a", "{\"V\": 3}", 0);
+    let err = engine.execute("SELECT * FROM S EMIT CHANGES;").expect_err("push via execute");
+    assert_eq!(err.error_code(), 40002);
+    assert_eq!(engine.execute("SELEC 1;").expect_err("syntax").error_code(), 40001);
+    let earliest = BTreeMap::from([("auto.offset.reset".to_string(), "earliest".to_string())]);
+    match engine.query("SELECT ID, V FROM S;", &earliest).expect("pull") {
+        weft_sql::QueryHandle::Pull { columns, rows } => {
+            assert_eq!(weft_sql::schema_text_of(&columns), "`ID` STRING KEY, `V` INTEGER");
+            assert_eq!(weft_sql::row_to_json(&rows[0], &columns), vec![serde_json::json!("a"), serde_json::json!(3)]);
+        }
+        _ => panic!("expected a pull result"),
+    }
+    match engine.query("SELECT ID, COUNT(*) AS C FROM S GROUP BY ID EMIT CHANGES;", &earliest).expect("push") {
+        weft_sql::QueryHandle::Push(mut push) => {
+            let rows = push.next_rows(Duration::from_millis(200)).expect("rows");
+            assert_eq!(rows, vec![vec![weft_sql::types::Value::String("a".into()), weft_sql::types::Value::Bigint(1)]]);
+        }
+        _ => panic!("expected a push query"),
+    }
+    assert!(matches!(engine.query("PRINT 's' FROM BEGINNING;", &earliest), Ok(weft_sql::QueryHandle::Print(_))));
+    let err = engine.execute("CREATE STREAM O AS SELECT * FROM S LIMIT 1;").expect_err("limit");
+    assert!(err.to_string().contains("don't support LIMIT"), "{err}");
+}
+
+#[test]
+fn push_query_over_a_stream_table_join() {
+    let dir = shm_dir();
+    let log = open_log(dir.path());
+    let engine = Engine::open(log.clone(), options(false)).expect("engine");
+    engine
+        .execute(
+            "CREATE STREAM O (ID STRING KEY, UID STRING) WITH (kafka_topic='o', value_format='JSON', partitions=1);
+             CREATE TABLE U (ID STRING PRIMARY KEY, NAME STRING) WITH (kafka_topic='u', value_format='JSON', partitions=1);",
+        )
+        .expect("ddl");
+    produce(log.as_ref(), "u", "u1", "{\"NAME\": \"alice\"}", 0);
+    let mut push = engine
+        .push_query("SELECT O.UID AS UID, U.NAME FROM O JOIN U ON O.UID = U.ID EMIT CHANGES;", &BTreeMap::new())
+        .expect("push");
+    produce(log.as_ref(), "o", "o1", "{\"UID\": \"u1\"}", 5);
+    let rows = push.next_rows(Duration::from_secs(2)).expect("rows");
+    assert_eq!(
+        rows,
+        vec![vec![weft_sql::types::Value::String("u1".into()), weft_sql::types::Value::String("alice".into())]]
+    );
+}
+
+#[test]
+fn concurrent_statements_do_not_collide() {
+    let dir = shm_dir();
+    let log = open_log(dir.path());
+    let engine = Arc::new(Engine::open(log, options(false)).expect("engine"));
+    engine.execute(DDL).expect("ddl");
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let engine = engine.clone();
+            std::thread::spawn(move || {
+                for i in 0..5 {
+                    let _ = engine.execute(&format!("CREATE STREAM D{t}_{i} AS SELECT ID, V FROM S;"));
+                    let _ = engine.execute("CREATE STREAM SAME AS SELECT ID, V FROM S;");
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("thread");
+    }
+    let ids: Vec<String> = engine.queries().into_iter().map(|q| q.id).collect();
+    let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(ids.len(), unique.len(), "query ids are unique: {ids:?}");
+    assert_eq!(ids.len(), 21, "20 distinct streams and one SAME: {ids:?}");
+}
+
+#[test]
+fn a_failed_batch_is_recovered_in_process_without_duplicates() {
+    for (fail_topic, appends) in [("", 0usize), ("_changelog", 0)] {
+        let dir = shm_dir();
+        let real = open_log(dir.path());
+        let flaky = Arc::new(FlakyLog {
+            inner: real.clone(),
+            commits_left: AtomicUsize::new(1),
+            appends_left: AtomicUsize::new(appends),
+            fail_topic: fail_topic.to_string(),
+        });
+        let engine = Engine::open(flaky.clone(), options(false)).expect("engine");
+        engine.execute(DDL).expect("ddl");
+        engine.execute("CREATE TABLE O AS SELECT ID, COUNT(*) AS C FROM S GROUP BY ID;").expect("ctas");
+        for i in 0..3 {
+            produce(real.as_ref(), "s", "a", "{\"V\": 1}", i);
+        }
+        assert!(engine.run_until_idle().is_err(), "the batch must fail");
+        // The log heals; the engine reopens the query from the log and carries on.
+        flaky.commits_left.store(usize::MAX, Ordering::SeqCst);
+        flaky.appends_left.store(usize::MAX, Ordering::SeqCst);
+        engine.run_until_idle().expect("recovered");
+        produce(real.as_ref(), "s", "a", "{\"V\": 1}", 3);
+        engine.run_until_idle().expect("run");
+        let counts: Vec<i64> = values(real.as_ref(), "O").iter().map(|(_, v)| v["C"].as_i64().unwrap_or(-1)).collect();
+        assert_eq!(counts, vec![1, 2, 3, 4], "failing {fail_topic:?}");
+        let q = &engine.queries()[0];
+        assert_eq!(q.state, "RUNNING");
+    }
+}
+
+#[test]
+fn aggregation_over_several_partitions() {
+    let dir = shm_dir();
+    let log = open_log(dir.path());
+    let engine = Engine::open(log.clone(), options(false)).expect("engine");
+    engine
+        .execute("CREATE STREAM P (ID STRING KEY, G STRING) WITH (kafka_topic='p', value_format='JSON', partitions=3);")
+        .expect("ddl");
+    engine.execute("CREATE TABLE T AS SELECT G, COUNT(*) AS C FROM P GROUP BY G;").expect("ctas");
+    for i in 0..60 {
+        let key = format!("k{i}");
+        let partition = weft_log::partition_for_key(key.as_bytes(), 3);
+        let record = Record {
+            key: Some(key.into_bytes()),
+            value: Some(format!("{{\"G\": \"g{}\"}}", i % 4).into_bytes()),
+            headers: Vec::new(),
+            timestamp: Some(i),
+        };
+        log.append("p", partition, vec![record]).expect("produce");
+    }
+    engine.run_until_idle().expect("run");
+    let (_, rows) = engine.pull("SELECT G, C FROM T;").expect("pull");
+    let mut rows: Vec<(String, i64)> =
+        rows.iter().map(|r| (r[0].as_str().unwrap_or("").to_string(), r[1].as_i64().unwrap_or(0))).collect();
+    rows.sort();
+    let expected: Vec<(String, i64)> = (0..4).map(|g| (format!("g{g}"), 15)).collect();
+    assert_eq!(rows, expected);
+    assert_eq!(engine.queries()[0].records_read, 60);
+}
+
+#[test]
+fn background_queries_resume_after_a_restart() {
+    let dir = shm_dir();
+    let wait_for = |log: &dyn EventLog, n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while values(log, "O").len() < n {
+            assert!(Instant::now() < deadline, "only {} of {n} outputs", values(log, "O").len());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    {
+        let log = open_log(dir.path());
+        let engine = Engine::open(log.clone(), options(true)).expect("engine");
+        engine.execute(DDL).expect("ddl");
+        engine
+            .execute("CREATE STREAM O AS SELECT ID, V FROM S; CREATE STREAM GONE AS SELECT ID FROM S;")
+            .expect("csas");
+        engine.execute("DROP STREAM GONE DELETE TOPIC;").expect("drop");
+        produce(log.as_ref(), "s", "a", "{\"V\": 1}", 0);
+        wait_for(log.as_ref(), 1);
+    }
+    let log = open_log(dir.path());
+    let engine = Engine::open(log.clone(), options(true)).expect("reopen");
+    produce(log.as_ref(), "s", "b", "{\"V\": 2}", 1);
+    wait_for(log.as_ref(), 2);
+    let keys: Vec<String> = values(log.as_ref(), "O").into_iter().map(|(k, _)| k).collect();
+    assert_eq!(keys, vec!["a", "b"]);
+    assert!(!log.list_topics().contains(&"GONE".to_string()));
+    assert_eq!(engine.queries().len(), 1);
+}
+
+#[test]
+fn handles_cross_threads() {
+    fn send<T: Send>() {}
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Engine>();
+    send::<weft_sql::PushQuery>();
+    send::<weft_sql::PrintQuery>();
+    send::<weft_sql::QueryHandle>();
+    send_sync::<StatementResult>();
+}
+
+#[test]
+fn push_query_explodes_arrays_and_explain_shows_the_table_function() {
+    let dir = shm_dir();
+    let log = open_log(dir.path());
+    let engine = Engine::open(log.clone(), options(false)).expect("engine");
+    engine
+        .execute(
+            "CREATE STREAM A (ID STRING KEY, XS ARRAY<INT>) WITH (kafka_topic='a', value_format='JSON', partitions=1);",
+        )
+        .expect("ddl");
+    produce(log.as_ref(), "a", "k", "{\"XS\": [1, 2, 3]}", 5);
+    produce(log.as_ref(), "a", "empty", "{\"XS\": []}", 6);
+    let props = BTreeMap::from([("auto.offset.reset".to_string(), "earliest".to_string())]);
+    let mut push = engine.push_query("SELECT ID, EXPLODE(XS) AS X FROM A EMIT CHANGES LIMIT 3;", &props).expect("push");
+    let mut rows = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !push.is_done() && Instant::now() < deadline {
+        rows.extend(push.next_rows(Duration::from_millis(100)).expect("rows"));
+    }
+    let xs: Vec<weft_sql::types::Value> = rows.iter().map(|r| r[1].clone()).collect();
+    assert_eq!(xs, [1, 2, 3].map(weft_sql::types::Value::Int).to_vec());
+    let explained = engine.execute("EXPLAIN SELECT ID, EXPLODE(XS) AS X FROM A EMIT CHANGES;").expect("explain");
+    let text = serde_json::to_string(&explained).expect("json");
+    assert!(text.contains("EXPLODE(XS)"), "{text}");
+}

@@ -1,0 +1,512 @@
+//! The declarative test harness: runs the JSON cases in `tests/cases/*.json`.
+//!
+//! A case file is `{"comments": [...], "tests": [case, ...]}`, modelled on ksqlDB's query-validation
+//! tests. A case:
+//!
+//! ```json
+//! {
+//!   "name": "filter with BETWEEN",
+//!   "statements": ["CREATE STREAM ...;", "CREATE STREAM OUTPUT AS SELECT ...;"],
+//!   "properties": {"auto.offset.reset": "earliest"},
+//!   "inputs": [{"topic": "t", "key": "k", "value": {"A": 1}, "timestamp": 0}],
+//!   "restart_inputs": [{"topic": "t", "key": "k", "value": {"A": 2}, "timestamp": 5}],
+//!   "outputs": [{"topic": "OUTPUT", "key": "k", "value": {"A": 1}, "timestamp": 0,
+//!                "window": {"start": 0, "end": 1000, "type": "time"}}],
+//!   "pull": [{"sql": "SELECT * FROM T WHERE K = 'k';", "rows": [["k", 1]]}],
+//!   "expected_error": {"message": "does not exist"}
+//! }
+//! ```
+//!
+//! Inputs are processed one at a time, in order (as ksqlDB's test driver does), and are encoded
+//! with the formats of a source declared on their topic (a JSON value is
+//! written as given, so the engine's own JSON decoding is exercised); `null` values are tombstones.
+//! With `restart_inputs`, the engine and the log are closed after the first inputs are processed,
+//! reopened from disk, `restart_statements` run, and the remaining inputs fed. Outputs are compared per topic, in order, for
+//! every topic named in `outputs` and every sink of a CREATE ... AS SELECT; numbers compare by value.
+//! `properties` defaults to `auto.offset.reset = earliest`.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use serde::Deserialize;
+use serde_json::Value as Json;
+use weft_log::{partition_for_key, Durability, EmbeddedLog, EventLog, LogOptions, ReadLimits, Record};
+use weft_sql::format::{Format, WindowType};
+use weft_sql::registry::{RegistryHandle, SchemaRegistry, SchemaType};
+
+thread_local! {
+    /// Schemas a case registers before its statements run.
+    static PRE_REGISTER: RefCell<Vec<(String, String)>> = const { RefCell::new(Vec::new()) };
+}
+use weft_sql::metastore::SourceDef;
+use weft_sql::{Engine, EngineOptions, StartFrom, StatementResult};
+
+#[derive(Debug, Deserialize)]
+pub struct CaseFile {
+    pub tests: Vec<Case>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Case {
+    pub name: String,
+    pub statements: Vec<String>,
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
+    #[serde(default)]
+    pub inputs: Vec<InputRecord>,
+    #[serde(default)]
+    pub restart_inputs: Option<Vec<InputRecord>>,
+    /// Statements run after the restart, before `restart_inputs`.
+    #[serde(default)]
+    pub restart_statements: Vec<String>,
+    #[serde(default)]
+    pub outputs: Vec<OutputRecord>,
+    #[serde(default)]
+    pub pull: Vec<PullCheck>,
+    #[serde(default)]
+    pub expected_error: Option<ExpectedError>,
+    /// Schemas registered before the statements run: `[{"subject": ..., "schema": {...}}]`.
+    #[serde(default)]
+    pub schemas: Vec<SchemaSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SchemaSpec {
+    pub subject: String,
+    pub schema: Json,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InputRecord {
+    pub topic: String,
+    #[serde(default)]
+    pub key: Json,
+    /// Window bounds of a windowed key: `{"start": ms, "end": ms}`.
+    #[serde(default)]
+    pub window: Option<Json>,
+    #[serde(default)]
+    pub value: Json,
+    #[serde(default)]
+    pub timestamp: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+pub struct OutputRecord {
+    pub topic: String,
+    #[serde(default)]
+    pub key: Json,
+    #[serde(default)]
+    pub value: Json,
+    #[serde(default)]
+    pub timestamp: Option<i64>,
+    #[serde(default)]
+    pub window: Option<Json>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PullCheck {
+    pub sql: String,
+    #[serde(default)]
+    pub rows: Vec<Vec<Json>>,
+    /// Compare the rows as a multiset (ksqlDB leaves the order of a table scan unspecified).
+    #[serde(default)]
+    pub unordered: bool,
+    /// The pull query must fail with an error containing this text.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ExpectedError {
+    pub message: String,
+}
+
+/// An in-memory schema registry, persisted next to the log so it survives restarts in a case.
+pub struct FileRegistry {
+    path: std::path::PathBuf,
+    schemas: Mutex<Vec<(String, String)>>,
+}
+
+impl FileRegistry {
+    fn open(dir: &Path) -> Arc<FileRegistry> {
+        let path = dir.join("registry.json");
+        let schemas = std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+        Arc::new(FileRegistry { path, schemas: Mutex::new(schemas) })
+    }
+}
+
+impl SchemaRegistry for FileRegistry {
+    fn register(&self, subject: &str, _schema_type: SchemaType, schema: &str) -> weft_sql::Result<u32> {
+        let mut s = self.schemas.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = s.iter().position(|(sub, sch)| sub == subject && sch == schema) {
+            return Ok(i as u32 + 1);
+        }
+        s.push((subject.to_string(), schema.to_string()));
+        let _ = std::fs::write(&self.path, serde_json::to_vec(&*s).unwrap_or_default());
+        Ok(s.len() as u32)
+    }
+
+    fn schema_by_id(&self, id: u32) -> weft_sql::Result<String> {
+        let s = self.schemas.lock().unwrap_or_else(|e| e.into_inner());
+        id.checked_sub(1)
+            .and_then(|i| s.get(i as usize))
+            .map(|x| x.1.clone())
+            .ok_or_else(|| weft_sql::SqlError::Serde(format!("schema {id} not found")))
+    }
+
+    fn latest(&self, subject: &str) -> weft_sql::Result<(u32, String)> {
+        let s = self.schemas.lock().unwrap_or_else(|e| e.into_inner());
+        s.iter()
+            .enumerate()
+            .rev()
+            .find(|(_, (sub, _))| sub == subject)
+            .map(|(i, (_, sch))| (i as u32 + 1, sch.clone()))
+            .ok_or_else(|| weft_sql::SqlError::Serde(format!("subject {subject} not found")))
+    }
+}
+
+fn open_engine(dir: &Path) -> (Arc<EmbeddedLog>, Engine) {
+    let registry = FileRegistry::open(dir);
+    for (subject, schema) in PRE_REGISTER.with(|p| p.borrow().clone()) {
+        let _ = registry.register(&subject, SchemaType::Avro, &schema);
+    }
+    let registry: Arc<dyn SchemaRegistry> = registry;
+    let mut options = LogOptions::new(dir);
+    options.durability = Durability::GroupCommit { interval: std::time::Duration::from_millis(1) };
+    let log = EmbeddedLog::open(options).expect("open log");
+    let options = EngineOptions {
+        default_offset_reset: StartFrom::Earliest,
+        background: false,
+        default_partitions: 1,
+        schema_registry: Some(RegistryHandle(registry)),
+    };
+    let dyn_log: Arc<dyn EventLog> = log.clone();
+    let engine = Engine::open(dyn_log, options).expect("open engine");
+    (log, engine)
+}
+
+/// Runs one case; `Err` describes the mismatch.
+pub fn run_case(case: &Case) -> Result<(), String> {
+    // tmpfs when there is one: fsync is what the cases would otherwise wait on.
+    let shm = Path::new("/dev/shm");
+    let dir = if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() }.map_err(|e| e.to_string())?;
+    PRE_REGISTER
+        .with(|p| *p.borrow_mut() = case.schemas.iter().map(|s| (s.subject.clone(), s.schema.to_string())).collect());
+    let (log, engine) = open_engine(dir.path());
+    let mut props = case.properties.clone();
+    props.entry("auto.offset.reset".into()).or_insert_with(|| "earliest".into());
+    let text = case.statements.join("\n");
+    let result = engine.execute_with_properties(&text, &props);
+    if let Some(expected) = &case.expected_error {
+        return match result {
+            Err(e) if e.to_string().contains(&expected.message) => Ok(()),
+            Err(e) => Err(format!("expected an error containing {:?}, got: {e}", expected.message)),
+            Ok(_) => Err(format!("expected an error containing {:?}, but the statements succeeded", expected.message)),
+        };
+    }
+    let results = result.map_err(|e| format!("statements failed: {e}"))?;
+    let _ = results.iter().filter(|r| matches!(r, StatementResult::Status { .. })).count();
+    let mut sinks: BTreeSet<String> = BTreeSet::new();
+    for s in engine.sources() {
+        if s.query_id.is_some() {
+            sinks.insert(s.topic.clone());
+        }
+    }
+    produce(&engine, log.as_ref(), &case.inputs)?;
+    engine.run_until_idle().map_err(|e| format!("query failed: {e}"))?;
+    let (log, engine) = match &case.restart_inputs {
+        Some(more) => {
+            drop(engine);
+            drop(log);
+            let (log, engine) = open_engine(dir.path());
+            if !case.restart_statements.is_empty() {
+                engine
+                    .execute_with_properties(&case.restart_statements.join("\n"), &props)
+                    .map_err(|e| format!("statements after the restart failed: {e}"))?;
+            }
+            produce(&engine, log.as_ref(), more)?;
+            engine.run_until_idle().map_err(|e| format!("query failed after restart: {e}"))?;
+            (log, engine)
+        }
+        None => (log, engine),
+    };
+    let mut topics: BTreeSet<String> = case.outputs.iter().map(|o| o.topic.clone()).collect();
+    topics.extend(sinks);
+    for topic in &topics {
+        let expected: Vec<&OutputRecord> = case.outputs.iter().filter(|o| &o.topic == topic).collect();
+        let actual = read_topic(&engine, log.as_ref(), topic)?;
+        compare_topic(topic, &expected, &actual)?;
+    }
+    for check in &case.pull {
+        let result = engine.pull(&check.sql);
+        if let Some(expected) = &check.error {
+            match result {
+                Err(e) if e.to_string().contains(expected.as_str()) => continue,
+                Err(e) => {
+                    return Err(format!(
+                        "pull query {:?}: expected an error containing {expected:?}, got: {e}",
+                        check.sql
+                    ))
+                }
+                Ok(_) => return Err(format!("pull query {:?}: expected an error containing {expected:?}", check.sql)),
+            }
+        }
+        let (_, mut rows) = result.map_err(|e| format!("pull query {:?} failed: {e}", check.sql))?;
+        let mut want = check.rows.clone();
+        if check.unordered {
+            rows.sort_by_key(|r| Json::Array(r.clone()).to_string());
+            want.sort_by_key(|r| Json::Array(r.clone()).to_string());
+        }
+        let same = rows.len() == want.len()
+            && rows.iter().zip(&want).all(|(a, b)| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| json_eq(x, y)));
+        if !same {
+            return Err(format!("pull query {:?}: expected rows {:?}, got {:?}", check.sql, check.rows, rows));
+        }
+    }
+    Ok(())
+}
+
+fn source_on_topic(engine: &Engine, topic: &str) -> Option<SourceDef> {
+    let mut sources = engine.sources();
+    // Prefer sources declared with columns over derived ones.
+    sources.sort_by_key(|s| s.query_id.is_some());
+    sources.into_iter().find(|s| s.topic == topic)
+}
+
+fn produce(engine: &Engine, log: &dyn EventLog, inputs: &[InputRecord]) -> Result<(), String> {
+    for input in inputs {
+        let source = source_on_topic(engine, &input.topic);
+        let window = input.window.as_ref().map(|w| weft_sql::format::WindowBounds {
+            start: w.get("start").and_then(Json::as_i64).unwrap_or(0),
+            end: w.get("end").and_then(Json::as_i64).unwrap_or(0),
+        });
+        let key = encode_key(source.as_ref(), &input.key, window)?;
+        let value = match (&input.value, source.as_ref().map(|s| s.value_format)) {
+            (Json::Null, _) => None,
+            (Json::String(s), Some(Format::Delimited)) => Some(s.as_bytes().to_vec()),
+            (v, Some(Format::Avro | Format::JsonSr)) => {
+                let s = source.as_ref().ok_or("no source")?;
+                let vals: Vec<weft_sql::types::Value> = s
+                    .value_columns
+                    .iter()
+                    .map(|c| {
+                        let field = v.get(&c.name).or_else(|| {
+                            v.as_object()
+                                .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(&c.name)).map(|x| x.1))
+                        });
+                        weft_sql::engine::json_to_value(field.unwrap_or(&Json::Null), &c.ty).map_err(|e| e.to_string())
+                    })
+                    .collect::<Result<_, _>>()?;
+                let mut buf = Vec::new();
+                s.value_codec().encode(&vals.iter().collect::<Vec<_>>(), &mut buf).map_err(|e| e.to_string())?;
+                Some(buf)
+            }
+            (v, Some(Format::Kafka)) => {
+                let s = source.as_ref().ok_or("no source")?;
+                let col = s.value_columns.first().ok_or("KAFKA value without a column")?;
+                let sql = weft_sql::engine::json_to_value(v, &col.ty).map_err(|e| e.to_string())?;
+                let codec = s.value_codec();
+                let mut buf = Vec::new();
+                codec.encode(&[&sql], &mut buf).map_err(|e| e.to_string())?;
+                Some(buf)
+            }
+            (Json::String(s), _) if s.starts_with("RAW:") => Some(s.as_bytes()[4..].to_vec()),
+            (v, _) => Some(serde_json::to_vec(v).map_err(|e| e.to_string())?),
+        };
+        let partitions = log.describe_topic(&input.topic).map_err(|e| e.to_string())?.partitions.len() as u32;
+        let partition = key.as_deref().map_or(0, |k| partition_for_key(k, partitions));
+        log.append(
+            &input.topic,
+            partition,
+            vec![Record { key, value, headers: Vec::new(), timestamp: Some(input.timestamp.unwrap_or(0)) }],
+        )
+        .map_err(|e| format!("produce to {}: {e}", input.topic))?;
+        // Like ksqlDB's test driver, each input is processed before the next one is produced, so the
+        // processing order across topics is the order of the case's inputs.
+        engine.run_until_idle().map_err(|e| format!("query failed: {e}"))?;
+    }
+    Ok(())
+}
+
+fn encode_key(
+    source: Option<&SourceDef>,
+    key: &Json,
+    window: Option<weft_sql::format::WindowBounds>,
+) -> Result<Option<Vec<u8>>, String> {
+    if key.is_null() {
+        return Ok(None);
+    }
+    let Some(source) = source else {
+        return Ok(Some(match key {
+            Json::String(s) => s.as_bytes().to_vec(),
+            other => other.to_string().into_bytes(),
+        }));
+    };
+    let codec = source.key_codec();
+    let values: Vec<weft_sql::types::Value> = if codec.columns.len() == 1 {
+        vec![weft_sql::engine::json_to_value(key, &codec.columns[0].ty).map_err(|e| e.to_string())?]
+    } else {
+        codec
+            .columns
+            .iter()
+            .map(|c| {
+                let v = key.get(&c.name).cloned().unwrap_or(Json::Null);
+                weft_sql::engine::json_to_value(&v, &c.ty).map_err(|e| e.to_string())
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let refs: Vec<&weft_sql::types::Value> = values.iter().collect();
+    codec.encode(&refs, window).map_err(|e| e.to_string())
+}
+
+struct Actual {
+    key: Json,
+    value: Json,
+    timestamp: i64,
+    window: Option<(i64, i64, &'static str)>,
+}
+
+fn read_topic(engine: &Engine, log: &dyn EventLog, topic: &str) -> Result<Vec<Actual>, String> {
+    let source = engine
+        .sources()
+        .into_iter()
+        .find(|s| s.topic == topic && s.query_id.is_some())
+        .or_else(|| source_on_topic(engine, topic));
+    let partitions = match log.describe_topic(topic) {
+        Ok(d) => d.partitions.len() as u32,
+        Err(_) => return Ok(Vec::new()),
+    };
+    let mut records = Vec::new();
+    for p in 0..partitions {
+        let mut offset = 0;
+        loop {
+            let r = log.read(topic, p, offset, ReadLimits::default()).map_err(|e| e.to_string())?;
+            if r.records.is_empty() {
+                break;
+            }
+            offset = r.next_offset;
+            records.extend(r.records);
+        }
+    }
+    let mut out = Vec::new();
+    for rec in records {
+        let (key, window) = match &source {
+            Some(s) => decode_key(s, rec.key.as_deref())?,
+            None => (rec.key.as_ref().map_or(Json::Null, |k| Json::String(String::from_utf8_lossy(k).into())), None),
+        };
+        let value = match (&rec.value, source.as_ref().map(|s| s.value_format)) {
+            (None, _) => Json::Null,
+            (Some(v), Some(Format::Json) | None) => {
+                serde_json::from_slice(v).map_err(|e| format!("output is not JSON: {e}"))?
+            }
+            (Some(v), Some(Format::Delimited)) => Json::String(String::from_utf8_lossy(v).into()),
+            (Some(v), Some(Format::Avro | Format::JsonSr)) => {
+                let s = source.as_ref().ok_or("no source")?;
+                let mut row = vec![weft_sql::types::Value::Null; s.value_columns.len()];
+                s.value_codec().decode_into(v, &mut row).map_err(|e| e.to_string())?;
+                let mut m = serde_json::Map::new();
+                for (c, x) in s.value_columns.iter().zip(&row) {
+                    m.insert(c.name.clone(), weft_sql::format::to_json_value(x, &c.ty));
+                }
+                Json::Object(m)
+            }
+            (Some(v), Some(_)) => {
+                let s = source.as_ref().ok_or("no source")?;
+                let mut row = vec![weft_sql::types::Value::Null; s.value_columns.len()];
+                s.value_codec().decode_into(v, &mut row).map_err(|e| e.to_string())?;
+                weft_sql::format::to_json_value(&row[0], &s.value_columns[0].ty)
+            }
+        };
+        out.push(Actual { key, value, timestamp: rec.timestamp, window });
+    }
+    Ok(out)
+}
+
+type WindowOut = Option<(i64, i64, &'static str)>;
+
+fn decode_key(source: &SourceDef, key: Option<&[u8]>) -> Result<(Json, WindowOut), String> {
+    let codec = source.key_codec();
+    let mut row = vec![weft_sql::types::Value::Null; codec.columns.len()];
+    let bounds = codec.decode_into(key, &mut row).map_err(|e| format!("bad output key: {e}"))?;
+    let json = if key.is_none() {
+        Json::Null
+    } else if codec.columns.len() == 1 {
+        weft_sql::format::to_json_value(&row[0], &codec.columns[0].ty)
+    } else if codec.columns.is_empty() {
+        Json::Null
+    } else {
+        let mut m = serde_json::Map::new();
+        for (c, v) in codec.columns.iter().zip(&row) {
+            m.insert(c.name.clone(), weft_sql::format::to_json_value(v, &c.ty));
+        }
+        Json::Object(m)
+    };
+    let window = match (bounds, source.window) {
+        (Some(b), Some(w)) => {
+            let end = w.size_ms.map_or(b.end, |s| b.start + s);
+            Some((b.start, end, if w.kind == WindowType::Session { "session" } else { "time" }))
+        }
+        _ => None,
+    };
+    Ok((json, window))
+}
+
+fn compare_topic(topic: &str, expected: &[&OutputRecord], actual: &[Actual]) -> Result<(), String> {
+    let show_actual = || {
+        actual
+            .iter()
+            .map(|a| {
+                let w = a.window.map(|(s, e, _)| format!(" window [{s}, {e})")).unwrap_or_default();
+                format!("  key {} value {} ts {}{w}", a.key, a.value, a.timestamp)
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    if expected.len() != actual.len() {
+        return Err(format!(
+            "topic {topic}: expected {} records, got {}:\n{}",
+            expected.len(),
+            actual.len(),
+            show_actual()
+        ));
+    }
+    for (i, (e, a)) in expected.iter().zip(actual).enumerate() {
+        let mut ok = json_eq(&e.key, &a.key) && json_eq(&e.value, &a.value);
+        if let Some(ts) = e.timestamp {
+            ok &= ts == a.timestamp;
+        }
+        if let Some(w) = &e.window {
+            let start = w.get("start").and_then(Json::as_i64);
+            let end = w.get("end").and_then(Json::as_i64);
+            ok &= a.window.is_some_and(|(s, en, _)| Some(s) == start && Some(en) == end);
+        }
+        if !ok {
+            return Err(format!(
+                "topic {topic}, record {i}: expected key {} value {} ts {:?} window {:?}; actual records:\n{}",
+                e.key,
+                e.value,
+                e.timestamp,
+                e.window,
+                show_actual()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// JSON equality with numbers compared by value (1 == 1.0).
+pub fn json_eq(a: &Json, b: &Json) -> bool {
+    match (a, b) {
+        (Json::Number(x), Json::Number(y)) => match (x.as_f64(), y.as_f64()) {
+            (Some(x), Some(y)) => x == y || (x - y).abs() <= 1e-9 * x.abs().max(y.abs()),
+            _ => x == y,
+        },
+        (Json::Array(x), Json::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b)),
+        (Json::Object(x), Json::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
