@@ -69,13 +69,41 @@ impl ErrorCode {
 /// An error answered to an HTTP client; every error response of the server is one of these.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
+    /// The server's own code. For an error a domain crate numbered itself ([`ApiError::numbered`]), the
+    /// server code of the same status; [`ApiError::error_code`] is what the client gets.
     pub code: ErrorCode,
     pub message: String,
+    /// `(status, error_code)` of an error numbered by a domain crate (the catalog, the registry): they
+    /// follow the same convention with their own numbering per resource, so they go out unchanged.
+    numbered: Option<(u16, u32)>,
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError { code, message: message.into() }
+        ApiError { code, message: message.into(), numbered: None }
+    }
+
+    /// An error a domain crate numbered itself, answered with exactly that status and code.
+    pub fn numbered(status: u16, error_code: u32, message: impl Into<String>) -> Self {
+        let code = match status {
+            400 => ErrorCode::MalformedJson,
+            403 => ErrorCode::InternalTopic,
+            404 => ErrorCode::RouteNotFound,
+            405 => ErrorCode::MethodNotAllowed,
+            409 => ErrorCode::TopicExists,
+            413 => ErrorCode::TooLarge,
+            416 => ErrorCode::OffsetOutOfRange,
+            422 => ErrorCode::InvalidInput,
+            503 => ErrorCode::Unavailable,
+            _ => ErrorCode::Internal,
+        };
+        let numbered = StatusCode::from_u16(status).is_ok().then_some((status, error_code));
+        ApiError { code, message: message.into(), numbered }
+    }
+
+    /// The `error_code` the client receives.
+    pub fn error_code(&self) -> u32 {
+        self.numbered.map_or(self.code as u32, |(_, code)| code)
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -91,17 +119,24 @@ impl ApiError {
     }
 
     pub fn status(&self) -> StatusCode {
-        self.code.status()
+        self.numbered.and_then(|(status, _)| StatusCode::from_u16(status).ok()).unwrap_or(self.code.status())
     }
 }
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.message, self.code as u32)
+        write!(f, "{} ({})", self.message, self.error_code())
     }
 }
 
 impl std::error::Error for ApiError {}
+
+impl From<weft_catalog::CatalogError> for ApiError {
+    fn from(error: weft_catalog::CatalogError) -> Self {
+        let (status, code) = error.status_and_code();
+        ApiError::numbered(status, code, error.to_string())
+    }
+}
 
 impl From<LogError> for ApiError {
     fn from(error: LogError) -> Self {
@@ -124,16 +159,19 @@ impl From<LogError> for ApiError {
     }
 }
 
-#[derive(serde::Serialize, serde::Deserialize)]
-struct ErrorBody {
-    error_code: u32,
-    message: String,
+/// Every error response's body.
+#[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// The HTTP status followed by two digits, e.g. 40402.
+    pub error_code: u32,
+    pub message: String,
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { error_code: self.code as u32, message: self.message };
-        (self.code.status(), Json(body)).into_response()
+        let status = self.status();
+        let body = ErrorBody { error_code: self.error_code(), message: self.message };
+        (status, Json(body)).into_response()
     }
 }
 
@@ -168,6 +206,14 @@ mod tests {
             assert_eq!(api.code, code);
             assert_eq!(api.message, message);
         }
+    }
+
+    #[test]
+    fn catalog_errors_keep_their_own_codes() {
+        let api = ApiError::from(weft_catalog::CatalogError::ProductNotFound("a.b".into()));
+        assert_eq!((api.status(), api.error_code()), (StatusCode::NOT_FOUND, 40402));
+        assert_eq!(api.code.status(), StatusCode::NOT_FOUND);
+        assert_eq!(api.to_string(), "data product 'a.b' does not exist (40402)");
     }
 
     #[test]

@@ -15,8 +15,11 @@
 //! | `GET /api/v1/topics/{topic}/records` | read records by offset, position or timestamp |
 //! | `GET /api/v1/topics/{topic}/records/stream` | live tail as server-sent events |
 //! | `POST`, `GET /api/v1/groups/{group}/offsets` | commit, read a consumer group's offsets |
+//! | `/api/v1/domains...`, `/api/v1/products...` | the stream catalog and products' data ([`api::catalog`]) |
+//! | `GET /api/v1/openapi.json` | the OpenAPI 3 document of every `/api/v1` route |
 //! | `GET /health` | `{"status":"ok"}` |
 //! | `GET /metrics` | Prometheus text format |
+//! | `/registry/...` | the Confluent Schema Registry REST API ([`api::registry`]) |
 //!
 //! [`serve`] runs the server until a shutdown future completes; [`Server`] splits binding from running
 //! so callers can learn the bound port; [`BackgroundServer`] runs one on its own thread (tests, embedding).
@@ -97,16 +100,11 @@ impl AppState {
 
 /// The whole HTTP API over `state`.
 pub fn router(state: AppState) -> Router {
-    use api::{groups, records, topics};
     Router::new()
-        .route("/api/v1/topics", get(topics::list).post(topics::create))
-        .route("/api/v1/topics/{topic}", get(topics::describe).delete(topics::delete))
-        .route("/api/v1/topics/{topic}/records", get(records::consume).post(records::produce))
-        .route("/api/v1/topics/{topic}/records/stream", get(records::stream))
-        .route("/api/v1/groups/{group}/offsets", get(groups::list).post(groups::commit))
+        // Every /api/v1 route, listed where the OpenAPI document is checked against them.
+        .merge(api::v1().into_router())
         .route("/health", get(health))
         .route("/metrics", get(render_metrics))
-        .merge(api::catalog::routes())
         .nest("/registry", api::registry::routes())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -142,11 +140,9 @@ async fn observe_http(State(state): State<AppState>, request: Request, next: Nex
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |path| path.as_str()).to_string();
     let mut response = next.run(request).await;
     let status = response.status();
-    let is_json = response
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("application/json"));
+    let is_json = response.headers().get(CONTENT_TYPE).and_then(|value| value.to_str().ok()).is_some_and(|value| {
+        value.starts_with("application/json") || value.starts_with(api::registry::CONTENT_TYPE_V1)
+    });
     if (status.is_client_error() || status.is_server_error()) && !is_json {
         let body = axum::body::to_bytes(response.into_body(), 64 * 1024).await.unwrap_or_default();
         let code = match status.as_u16() {

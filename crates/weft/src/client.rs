@@ -41,6 +41,35 @@ impl Client {
         self.finish(path, self.agent.delete(self.url(path)).call())
     }
 
+    /// Any request with a body of the given media type, made as `actor` (the `X-Weft-Actor` header the
+    /// catalog records in its history).
+    pub fn send(&self, method: &str, path: &str, actor: &str, body: Option<(&str, &[u8])>) -> Result<Value> {
+        let mut request =
+            ureq::http::Request::builder().method(method).uri(self.url(path)).header("x-weft-actor", actor);
+        let bytes = match body {
+            Some((content_type, bytes)) => {
+                request = request.header("content-type", content_type);
+                bytes.to_vec()
+            }
+            None => Vec::new(),
+        };
+        let request = request.body(bytes).with_context(|| format!("building the request to {path}"))?;
+        self.finish(path, self.agent.run(request))
+    }
+
+    /// Copies a response body (an export) to `out` as it arrives; returns the bytes copied.
+    pub fn download(&self, path: &str, out: &mut impl std::io::Write) -> Result<u64> {
+        let mut response = self.agent.get(self.url(path)).call().map_err(|e| self.unreachable(e))?;
+        if !response.status().is_success() {
+            let status = response.status().as_u16();
+            let text = response.body_mut().read_to_string().unwrap_or_default();
+            return Err(server_error(status, &text));
+        }
+        let mut body = response.into_body().into_reader();
+        std::io::copy(&mut body, out)
+            .with_context(|| format!("downloading {path} (the server may have failed mid-way)"))
+    }
+
     /// Opens a long-lived response (server-sent events) and returns its body as a reader.
     pub fn stream(&self, path: &str) -> Result<impl Read> {
         let response = self.agent.get(self.url(path)).header("accept", "text/event-stream").call();

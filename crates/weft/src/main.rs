@@ -2,7 +2,10 @@
 
 mod client;
 mod consume;
+mod domain;
 mod produce;
+mod product;
+mod schema;
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -26,6 +29,9 @@ struct Cli {
     /// The server to talk to.
     #[arg(long, global = true, env = "WEFT_URL", default_value = "http://127.0.0.1:8080")]
     url: String,
+    /// Who makes catalog changes, recorded in their history (authentication comes later).
+    #[arg(long, global = true, env = "WEFT_ACTOR", default_value = "anonymous")]
+    actor: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -44,6 +50,15 @@ enum Command {
     /// Read and commit consumer group offsets.
     #[command(subcommand)]
     Group(GroupCommand),
+    /// Create, show, list, change and delete the catalog's domains.
+    #[command(subcommand)]
+    Domain(domain::DomainCommand),
+    /// Data products: create, find, publish, deprecate, retire, lineage, export, apply ODPS files.
+    #[command(subcommand)]
+    Product(product::ProductCommand),
+    /// Register, get, list and check schemas in the schema registry.
+    #[command(subcommand)]
+    Schema(schema::SchemaCommand),
 }
 
 #[derive(Debug, Args)]
@@ -218,6 +233,9 @@ fn run(cli: Cli) -> Result<()> {
             writeln!(out, "committed offset {offset} of {topic}/{partition} for group '{group}'")?;
             Ok(())
         }
+        Command::Domain(command) => domain::run(&client, &cli.actor, command, &mut out),
+        Command::Product(command) => product::run(&client, &cli.actor, command, &mut out),
+        Command::Schema(command) => schema::run(&client, command, &mut out),
     }
 }
 

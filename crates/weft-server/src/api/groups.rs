@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use weft_log::{CommittedOffset, LogError};
 
 use super::{blocking, JsonBody, PathParam};
@@ -12,13 +13,13 @@ use crate::error::ApiError;
 use crate::AppState;
 
 /// `POST /api/v1/groups/{group}/offsets` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommitRequest {
     pub offsets: Vec<CommitEntry>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommitEntry {
     pub topic: String,
@@ -29,14 +30,22 @@ pub struct CommitEntry {
     pub metadata: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct GroupOffsets {
     pub group: String,
+    /// `{"topic", "partition", "offset", "metadata", ...}` per committed partition.
+    #[schema(value_type = Vec<Object>)]
     pub offsets: Vec<CommittedOffset>,
 }
 
 /// Commits every entry, after checking that each names an existing topic and partition, so a request
 /// with one bad entry commits nothing.
+#[utoipa::path(post, path = "/api/v1/groups/{group}/offsets", tag = "groups",
+    params(("group" = String, Path, description = "The consumer group")),
+    request_body = CommitRequest,
+    responses((status = 200, description = "The committed offsets", body = GroupOffsets),
+        (status = 404, description = "No such topic (40401) or partition (40402)", body = crate::api::openapi::ErrorBody),
+        (status = 422, description = "A bad group name (42205) or an empty request (42201)", body = crate::api::openapi::ErrorBody)))]
 pub async fn commit(
     State(state): State<AppState>,
     PathParam(group): PathParam,
@@ -85,6 +94,9 @@ fn at_entry(index: usize, error: LogError) -> ApiError {
     api
 }
 
+#[utoipa::path(get, path = "/api/v1/groups/{group}/offsets", tag = "groups",
+    params(("group" = String, Path, description = "The consumer group")),
+    responses((status = 200, description = "The group's committed offsets", body = GroupOffsets)))]
 pub async fn list(State(state): State<AppState>, PathParam(group): PathParam) -> Result<Json<GroupOffsets>, ApiError> {
     let log = state.log.clone();
     let name = group.clone();

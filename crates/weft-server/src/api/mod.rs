@@ -6,17 +6,98 @@
 
 pub mod catalog;
 pub mod codec;
+pub mod domains;
 pub mod groups;
+pub mod openapi;
+pub mod product_data;
+pub mod products;
 pub mod records;
 pub mod registry;
 pub mod topics;
 
 use crate::error::{ApiError, ErrorCode};
+use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::handler::Handler;
 use axum::http::request::Parts;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
+use axum::routing::{self, MethodRouter};
+use axum::Router;
 use serde::de::DeserializeOwned;
+
+/// Every route under `/api/v1`. The OpenAPI document must describe exactly these (a test checks it).
+pub fn v1() -> ApiRoutes {
+    ApiRoutes::new()
+        .get("/api/v1/topics", topics::list)
+        .post("/api/v1/topics", topics::create)
+        .get("/api/v1/topics/{topic}", topics::describe)
+        .delete("/api/v1/topics/{topic}", topics::delete)
+        .get("/api/v1/topics/{topic}/records", records::consume)
+        .post("/api/v1/topics/{topic}/records", records::produce)
+        .get("/api/v1/topics/{topic}/records/stream", records::stream)
+        .get("/api/v1/groups/{group}/offsets", groups::list)
+        .post("/api/v1/groups/{group}/offsets", groups::commit)
+        .get("/api/v1/openapi.json", openapi::serve)
+        .merge(catalog::routes())
+}
+
+/// A router that remembers the method and path of every route it was given, so the routes can be
+/// compared with the OpenAPI document.
+pub struct ApiRoutes {
+    router: Router<AppState>,
+    routes: Vec<(Method, &'static str)>,
+}
+
+impl Default for ApiRoutes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ApiRoutes {
+    pub fn new() -> Self {
+        ApiRoutes { router: Router::new(), routes: Vec::new() }
+    }
+
+    fn add(mut self, method: Method, path: &'static str, route: MethodRouter<AppState>) -> Self {
+        // Routing one path twice merges the methods.
+        self.router = self.router.route(path, route);
+        self.routes.push((method, path));
+        self
+    }
+
+    pub fn get<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.add(Method::GET, path, routing::get(handler))
+    }
+
+    pub fn post<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.add(Method::POST, path, routing::post(handler))
+    }
+
+    pub fn put<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.add(Method::PUT, path, routing::put(handler))
+    }
+
+    pub fn delete<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.add(Method::DELETE, path, routing::delete(handler))
+    }
+
+    pub fn merge(mut self, other: ApiRoutes) -> Self {
+        self.router = self.router.merge(other.router);
+        self.routes.extend(other.routes);
+        self
+    }
+
+    /// The routes, in the order they were added.
+    pub fn routes(&self) -> &[(Method, &'static str)] {
+        &self.routes
+    }
+
+    pub fn into_router(self) -> Router<AppState> {
+        self.router
+    }
+}
 
 /// Runs a log call on the blocking pool (log calls may wait on fsync or disk reads).
 pub(crate) async fn blocking<T, E, F>(call: F) -> Result<T, ApiError>

@@ -13,6 +13,7 @@ use futures_util::stream::Stream;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
+use utoipa::{IntoParams, ToSchema};
 use weft_log::{partition_for_key, LogError, ReadLimits, Record, TimestampType};
 
 use super::codec::{record_json, record_size, to_log_record};
@@ -25,19 +26,23 @@ pub const MAX_READ_LIMIT: usize = 10_000;
 /// Records returned by a read that gives no `limit`.
 pub const DEFAULT_READ_LIMIT: usize = 100;
 /// Soft byte limit of one read (one record is returned even when larger).
-const READ_MAX_BYTES: usize = 16 * 1024 * 1024;
+pub(crate) const READ_MAX_BYTES: usize = 16 * 1024 * 1024;
 /// Records fetched per log read while tailing.
 const TAIL_BATCH: usize = 500;
 /// How often a live tail sends a comment so proxies keep the connection open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// One record of a produce request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProduceRecord {
+    /// Any JSON; stored as its JSON text.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub key: Option<Value>,
+    /// Any JSON; stored as its JSON text.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub value: Option<Value>,
     /// Header names to string values (`null` for a header without a value).
     #[serde(default)]
@@ -50,14 +55,14 @@ pub struct ProduceRecord {
     pub partition: Option<u32>,
 }
 
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq, Eq, ToSchema)]
 pub struct ProducedOffset {
     pub partition: u32,
     pub offset: u64,
     pub timestamp: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ProduceResponse {
     /// One entry per request record, in request order.
     pub offsets: Vec<ProducedOffset>,
@@ -136,6 +141,14 @@ fn plan_produce(
 /// partition. Partitions are appended concurrently, each append waiting for its own fsync; should one
 /// of them fail (an I/O error: everything a client can get wrong was refused before), the others may
 /// still have been written, as with any multi-partition Kafka produce.
+#[utoipa::path(post, path = "/api/v1/topics/{topic}/records", tag = "records",
+    params(("topic" = String, Path, description = "The topic name")),
+    request_body = Vec<ProduceRecord>,
+    responses((status = 200, description = "Each record's partition, offset and timestamp, in request order", body = ProduceResponse),
+        (status = 403, description = "An internal topic (40301)", body = crate::api::openapi::ErrorBody),
+        (status = 404, description = "No such topic (40401) or partition (40402)", body = crate::api::openapi::ErrorBody),
+        (status = 413, description = "Too large (41301) or too many records (41302)", body = crate::api::openapi::ErrorBody),
+        (status = 422, description = "An invalid record (42204)", body = crate::api::openapi::ErrorBody)))]
 pub async fn produce(
     State(state): State<AppState>,
     PathParam(topic): PathParam,
@@ -222,18 +235,27 @@ pub enum StartFrom {
 }
 
 /// `GET /api/v1/topics/{topic}/records` parameters: one of `offset`, `from`, `timestamp` (default `from=earliest`).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ReadQuery {
+    /// Needed when the topic has several partitions.
     pub partition: Option<u32>,
+    /// Start at this offset...
     pub offset: Option<u64>,
+    /// ...or at the earliest or latest (default earliest)...
+    #[param(value_type = Option<String>)]
     pub from: Option<StartFrom>,
+    /// ...or at the first record at or after this time (epoch milliseconds).
     pub timestamp: Option<i64>,
+    /// 1 to 10000 (default 100).
     pub limit: Option<usize>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ReadResponse {
+    /// `{"partition", "offset", "timestamp", "key", "value", "headers"}` (see `api/codec.rs`).
+    #[schema(value_type = Vec<Object>)]
     pub records: Vec<Value>,
     pub next_offset: u64,
     pub high_watermark: u64,
@@ -289,17 +311,28 @@ async fn single_partition(state: &AppState, topic: &str, partition: Option<u32>)
 }
 
 /// `GET /api/v1/topics/{topic}/records`.
+#[utoipa::path(get, path = "/api/v1/topics/{topic}/records", tag = "records",
+    params(("topic" = String, Path, description = "The topic name"), ReadQuery),
+    responses((status = 200, description = "Records and the next offset", body = ReadResponse),
+        (status = 404, description = "No such topic (40401) or partition (40402)", body = crate::api::openapi::ErrorBody),
+        (status = 416, description = "The offset is out of range (41601)", body = crate::api::openapi::ErrorBody),
+        (status = 422, description = "A bad parameter (42201)", body = crate::api::openapi::ErrorBody)))]
 pub async fn consume(
     State(state): State<AppState>,
     PathParam(topic): PathParam,
     QueryParams(query): QueryParams<ReadQuery>,
 ) -> Result<Json<ReadResponse>, ApiError> {
+    read_records(&state, topic, query).await.map(Json)
+}
+
+/// Reads one partition of `topic` (shared by the topic and data product routes).
+pub(crate) async fn read_records(state: &AppState, topic: String, query: ReadQuery) -> Result<ReadResponse, ApiError> {
     let limit = query.limit.unwrap_or(DEFAULT_READ_LIMIT);
     if !(1..=MAX_READ_LIMIT).contains(&limit) {
         return Err(ApiError::invalid(format!("limit must be between 1 and {MAX_READ_LIMIT}, not {limit}")));
     }
     let start = Start::from_params(query.offset, query.from, query.timestamp)?;
-    let partition = single_partition(&state, &topic, query.partition).await?;
+    let partition = single_partition(state, &topic, query.partition).await?;
     let log = state.log.clone();
     let metrics = state.metrics.clone();
     let read = blocking(move || {
@@ -311,19 +344,23 @@ pub async fn consume(
     })
     .await?;
     state.metrics.consumed_records.add(read.records.len() as u64);
-    Ok(Json(ReadResponse {
+    Ok(ReadResponse {
         records: read.records.iter().map(|record| record_json(partition, record)).collect(),
         next_offset: read.next_offset,
         high_watermark: read.high_watermark,
-    }))
+    })
 }
 
 /// `GET /api/v1/topics/{topic}/records/stream` parameters (default `from=latest`, every partition).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct TailQuery {
+    /// One partition (default: every partition).
     pub partition: Option<u32>,
     pub offset: Option<u64>,
+    /// earliest or latest (default latest).
+    #[param(value_type = Option<String>)]
     pub from: Option<StartFrom>,
 }
 
@@ -332,11 +369,26 @@ pub struct TailQuery {
 /// apart). A reconnecting `EventSource` sends `Last-Event-ID`; a one-partition tail then resumes after
 /// that offset (unless `offset` or `from` is given). The response ends when the topic goes away or the
 /// server shuts down.
+#[utoipa::path(get, path = "/api/v1/topics/{topic}/records/stream", tag = "records",
+    params(("topic" = String, Path, description = "The topic name"), TailQuery,
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume a one-partition tail after this offset")),
+    responses((status = 200, description = "Server-sent events, one record per event, id = offset", content_type = "text/event-stream", body = String),
+        (status = 404, description = "No such topic (40401) or partition (40402)", body = crate::api::openapi::ErrorBody)))]
 pub async fn stream(
     State(state): State<AppState>,
     PathParam(topic): PathParam,
     QueryParams(query): QueryParams<TailQuery>,
     headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    tail(&state, topic, query, &headers).await
+}
+
+/// The live tail of `topic` (shared by the topic and data product routes).
+pub(crate) async fn tail(
+    state: &AppState,
+    topic: String,
+    query: TailQuery,
+    headers: &HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let log = state.log.clone();
     let name = topic.clone();
@@ -357,7 +409,7 @@ pub async fn stream(
         (None, None, None) => Start::From(StartFrom::Latest),
     };
     let tailed: Vec<u32> = match query.partition {
-        Some(_) => vec![single_partition(&state, &topic, query.partition).await?],
+        Some(_) => vec![single_partition(state, &topic, query.partition).await?],
         None if matches!(start, Start::Offset(_)) && partitions > 1 => {
             return Err(ApiError::invalid(format!(
                 "offset needs a partition: topic '{topic}' has {partitions} partitions"
@@ -428,7 +480,7 @@ impl Tail {
                 }
                 Err(error) => {
                     let error = ApiError::from(error);
-                    let data = serde_json::json!({"error_code": error.code as u32, "message": error.message});
+                    let data = serde_json::json!({"error_code": error.error_code(), "message": error.message});
                     let _ = self.events.send(Event::default().event("error").data(data.to_string())).await;
                     return;
                 }

@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use weft_log::{PartitionDescription, TopicConfig, TopicDescription, INTERNAL_TOPIC_PREFIX};
 
 use super::{blocking, JsonBody, PathParam, QueryParams};
@@ -13,7 +14,7 @@ use crate::error::ApiError;
 use crate::AppState;
 
 /// `POST /api/v1/topics` body: `{"name": "orders", "partitions": 3, "config": {"retention.ms": 86400000}}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTopic {
     pub name: String,
@@ -21,6 +22,7 @@ pub struct CreateTopic {
     pub partitions: u32,
     /// Kafka topic configuration keys; values may be JSON strings or numbers.
     #[serde(default)]
+    #[schema(value_type = BTreeMap<String, String>)]
     pub config: BTreeMap<String, ConfigValue>,
 }
 
@@ -48,10 +50,12 @@ impl ConfigValue {
 }
 
 /// A topic as the API shows it: partitions with their offsets and sizes, config as Kafka keys.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TopicView {
     pub name: String,
     pub partition_count: usize,
+    /// `{"partition", "earliest_offset", "latest_offset", "size_bytes", "segments"}` per partition.
+    #[schema(value_type = Vec<Object>)]
     pub partitions: Vec<PartitionDescription>,
     pub config: BTreeMap<String, String>,
 }
@@ -67,6 +71,12 @@ impl From<TopicDescription> for TopicView {
     }
 }
 
+/// Creates a topic; internal `_weft*` names are refused.
+#[utoipa::path(post, path = "/api/v1/topics", tag = "topics", request_body = CreateTopic,
+    responses((status = 201, description = "The topic", body = TopicView),
+        (status = 403, description = "An internal topic name (40301)", body = crate::api::openapi::ErrorBody),
+        (status = 409, description = "The topic exists (40901)", body = crate::api::openapi::ErrorBody),
+        (status = 422, description = "A bad name (42202) or configuration (42203)", body = crate::api::openapi::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<CreateTopic>,
@@ -80,19 +90,22 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(description.into())))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Also list the platform's internal topics (names starting with `_weft`).
     #[serde(default)]
     pub internal: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TopicList {
     pub topics: Vec<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/topics", tag = "topics", params(ListQuery),
+    responses((status = 200, description = "Topic names", body = TopicList)))]
 pub async fn list(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<ListQuery>,
@@ -105,12 +118,21 @@ pub async fn list(
     Ok(Json(TopicList { topics }))
 }
 
+#[utoipa::path(get, path = "/api/v1/topics/{topic}", tag = "topics",
+    params(("topic" = String, Path, description = "The topic name")),
+    responses((status = 200, description = "Partitions with offsets and sizes, configuration", body = TopicView),
+        (status = 404, description = "No such topic (40401)", body = crate::api::openapi::ErrorBody)))]
 pub async fn describe(State(state): State<AppState>, PathParam(topic): PathParam) -> Result<Json<TopicView>, ApiError> {
     let log = state.log.clone();
     let description = blocking(move || log.describe_topic(&topic)).await?;
     Ok(Json(description.into()))
 }
 
+#[utoipa::path(delete, path = "/api/v1/topics/{topic}", tag = "topics",
+    params(("topic" = String, Path, description = "The topic name")),
+    responses((status = 204, description = "Deleted"),
+        (status = 403, description = "An internal topic (40301)", body = crate::api::openapi::ErrorBody),
+        (status = 404, description = "No such topic (40401)", body = crate::api::openapi::ErrorBody)))]
 pub async fn delete(State(state): State<AppState>, PathParam(topic): PathParam) -> Result<StatusCode, ApiError> {
     let log = state.log.clone();
     blocking(move || log.delete_topic(&topic)).await?;

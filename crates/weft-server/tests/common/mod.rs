@@ -100,6 +100,25 @@ impl Api {
         Self::finish(self.agent.put(format!("{}{path}", self.base)).send_json(body))
     }
 
+    /// Any request, with extra headers and a raw body; the answer keeps its headers and bytes.
+    pub fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Reply {
+        let uri = format!("{}{path}", self.base);
+        let mut request = ureq::http::Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(body.map(<[u8]>::to_vec).unwrap_or_default()).expect("request");
+        let mut response = self.agent.run(request).expect("HTTP exchange");
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.as_str().to_string(), value.to_str().unwrap_or_default().to_string()))
+            .collect();
+        let body = response.body_mut().with_config().limit(64 * 1024 * 1024).read_to_vec().expect("body");
+        Reply { status, headers, body }
+    }
+
     fn finish(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, Value) {
         let mut response = response.expect("HTTP exchange");
         let status = response.status().as_u16();
@@ -181,4 +200,39 @@ pub fn receive(events: &mpsc::Receiver<(Option<String>, Value)>, n: usize) -> Ve
     (0..n)
         .map(|i| events.recv_timeout(Duration::from_secs(10)).unwrap_or_else(|e| panic!("event {i} of {n}: {e}")))
         .collect()
+}
+
+/// An answer with its headers and raw body (see [`Api::send`]).
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// A response header (names are lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8(self.body.clone()).expect("UTF-8 body")
+    }
+
+    /// The body as JSON, checking the error shape of error answers as [`Api::get`] does.
+    pub fn json(&self) -> Value {
+        let body: Value =
+            serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()));
+        if self.status >= 400 {
+            let code = body["error_code"].as_u64().unwrap_or_else(|| panic!("no error_code in {body}"));
+            assert_eq!(code / 100, u64::from(self.status), "error_code {code} does not carry status {}", self.status);
+            assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "no message in {body}");
+        }
+        body
+    }
+
+    /// `(status, error_code)` of an answer.
+    pub fn code(&self) -> (u16, Option<u64>) {
+        (self.status, self.json()["error_code"].as_u64())
+    }
 }

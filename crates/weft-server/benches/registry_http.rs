@@ -1,0 +1,158 @@
+//! Schema lookups by id over real HTTP: `GET /registry/schemas/ids/{id}`, the call every Confluent
+//! deserializer makes for a schema id it has not cached (goal: 50k requests/s on 2 cores; the Confluent
+//! registry does about 4.5k/s on 2 CPUs).
+//!
+//! The server runs in-process on 127.0.0.1:0 (its usual 2-worker runtime, a temporary data directory);
+//! a minimal HTTP/1.1 client on one thread drives it with `WEFT_BENCH_CONNECTIONS` (default 32)
+//! keep-alive connections for `WEFT_BENCH_SECONDS` (default 5) and reports requests/s and latency
+//! percentiles. Loopback only; bounded in time and in requests.
+//!
+//! `cargo bench -p weft-server --bench registry_http`
+
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use weft_server::{BackgroundServer, FsyncPolicy, ServerConfig};
+
+/// Distinct schemas registered, and looked up round-robin.
+const SCHEMAS: u32 = 100;
+/// A hard bound on requests per connection, whatever the duration.
+const MAX_REQUESTS_PER_CONNECTION: usize = 2_000_000;
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn main() {
+    let connections = env_or("WEFT_BENCH_CONNECTIONS", 32).clamp(1, 1024) as usize;
+    let seconds = env_or("WEFT_BENCH_SECONDS", 5).clamp(1, 120);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = ServerConfig::new(dir.path());
+    config.listen = "127.0.0.1:0".parse().expect("address");
+    config.fsync = FsyncPolicy::GroupCommit { interval_ms: 1 };
+    let server = BackgroundServer::start(config).expect("server starts");
+    let addr = server.addr();
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("client runtime");
+    runtime.block_on(async move {
+        register_schemas(addr).await;
+        // Warm up: every id once, so the first measured requests are not parses.
+        let mut warm = Connection::open(addr).await;
+        for id in 1..=SCHEMAS {
+            warm.get(&format!("/registry/schemas/ids/{id}")).await;
+        }
+
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..connections)
+            .map(|c| {
+                tokio::spawn(async move {
+                    let mut connection = Connection::open(addr).await;
+                    let mut latencies = Vec::with_capacity(64 * 1024);
+                    let mut id = (c as u32 % SCHEMAS) + 1;
+                    while Instant::now() < deadline && latencies.len() < MAX_REQUESTS_PER_CONNECTION {
+                        let sent = Instant::now();
+                        connection.get(&format!("/registry/schemas/ids/{id}")).await;
+                        latencies.push(sent.elapsed().as_micros() as u32);
+                        id = id % SCHEMAS + 1;
+                    }
+                    latencies
+                })
+            })
+            .collect();
+        let mut latencies = Vec::new();
+        for task in tasks {
+            latencies.extend(task.await.expect("client task"));
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        latencies.sort_unstable();
+        let percentile = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
+        println!(
+            "GET /registry/schemas/ids/{{id}}: {} requests over {connections} keep-alive connections in {elapsed:.2} s",
+            latencies.len()
+        );
+        println!(
+            "  {:.0} requests/s, latency p50 {} µs, p99 {} µs, max {} µs",
+            latencies.len() as f64 / elapsed,
+            percentile(0.50),
+            percentile(0.99),
+            latencies.last().copied().unwrap_or(0)
+        );
+    });
+    server.stop().expect("server stops");
+}
+
+async fn register_schemas(addr: std::net::SocketAddr) {
+    let mut connection = Connection::open(addr).await;
+    for i in 1..=SCHEMAS {
+        let schema = format!(
+            r#"{{"type":"record","name":"Event{i}","namespace":"bench","fields":[{{"name":"id","type":"long"}},{{"name":"payload","type":"string"}},{{"name":"amount","type":["null","double"],"default":null}}]}}"#
+        );
+        let body = serde_json::json!({ "schema": schema }).to_string();
+        let (status, answer) = connection.post(&format!("/registry/subjects/bench-{i}-value/versions"), &body).await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    }
+}
+
+/// One keep-alive HTTP/1.1 connection: a request, then its whole response, then the next.
+struct Connection {
+    stream: TcpStream,
+    buffer: Vec<u8>,
+}
+
+impl Connection {
+    async fn open(addr: std::net::SocketAddr) -> Connection {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        Connection { stream, buffer: Vec::with_capacity(16 * 1024) }
+    }
+
+    async fn get(&mut self, path: &str) -> (u16, Vec<u8>) {
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: bench\r\nAccept: application/vnd.schemaregistry.v1+json\r\n\r\n");
+        self.exchange(request.as_bytes()).await
+    }
+
+    async fn post(&mut self, path: &str, body: &str) -> (u16, Vec<u8>) {
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/vnd.schemaregistry.v1+json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        self.exchange(request.as_bytes()).await
+    }
+
+    async fn exchange(&mut self, request: &[u8]) -> (u16, Vec<u8>) {
+        self.stream.write_all(request).await.expect("send");
+        loop {
+            if let Some((status, head, length)) = parse_head(&self.buffer) {
+                if self.buffer.len() >= head + length {
+                    let body = self.buffer[head..head + length].to_vec();
+                    self.buffer.drain(..head + length);
+                    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+                    return (status, body);
+                }
+            }
+            let mut chunk = [0u8; 16 * 1024];
+            let n = self.stream.read(&mut chunk).await.expect("receive");
+            assert!(n > 0, "the server closed the connection");
+            self.buffer.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+/// The status, the length of the head (through the blank line) and the Content-Length, once the whole
+/// head has arrived.
+fn parse_head(buffer: &[u8]) -> Option<(u16, usize, usize)> {
+    let end = buffer.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let head = std::str::from_utf8(&buffer[..end]).ok()?;
+    let status = head.get(9..12)?.parse().ok()?;
+    let length = head
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length").then(|| value.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    Some((status, end, length))
+}

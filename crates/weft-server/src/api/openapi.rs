@@ -1,0 +1,136 @@
+//! The OpenAPI 3 document of every `/api/v1` route, generated from the handlers' annotations
+//! (`#[utoipa::path]`) and served at `GET /api/v1/openapi.json`.
+//!
+//! Paths are listed by hand in [`ApiDoc`]; a test compares them with the routes [`super::v1`] registers,
+//! method by method, so a route cannot be added without its documentation.
+
+use std::sync::OnceLock;
+
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use utoipa::OpenApi;
+
+use super::{domains, groups, product_data, products, records, topics};
+pub use crate::error::ErrorBody;
+
+/// The document: `ApiDoc::openapi()`.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Weft REST API",
+        description = "Topics and records of the event log, consumer groups, and the stream catalog: domains, \
+                       data products, their lifecycle, search, lineage, ODPS documents and their data. Every error \
+                       is `{\"error_code\", \"message\"}`; the code is the HTTP status followed by two digits."
+    ),
+    paths(
+        topics::list,
+        topics::create,
+        topics::describe,
+        topics::delete,
+        records::consume,
+        records::produce,
+        records::stream,
+        groups::list,
+        groups::commit,
+        serve,
+        domains::list,
+        domains::create,
+        domains::get,
+        domains::update,
+        domains::delete,
+        domains::history,
+        domains::products,
+        products::list,
+        products::create,
+        products::apply,
+        products::search,
+        products::get,
+        products::update,
+        products::delete,
+        products::publish,
+        products::deprecate,
+        products::retire,
+        products::history,
+        products::export_odps,
+        products::import_odps,
+        products::upstream,
+        products::downstream,
+        products::field_lineage,
+        products::set_field_lineage,
+        products::impact,
+        product_data::sample,
+        product_data::records,
+        product_data::stream,
+        product_data::export,
+    ),
+    components(schemas(ErrorBody))
+)]
+pub struct ApiDoc;
+
+/// The document as JSON, built once.
+pub fn document() -> &'static str {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        ApiDoc::openapi().to_pretty_json().unwrap_or_else(|e| {
+            serde_json::json!({"error_code": 50001, "message": format!("the OpenAPI document failed: {e}")}).to_string()
+        })
+    })
+}
+
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta",
+    responses((status = 200, description = "The OpenAPI 3 document of the API", body = Object)))]
+pub async fn serve() -> Response {
+    ([(CONTENT_TYPE, "application/json")], document()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde_json::Value;
+
+    #[test]
+    fn the_document_describes_exactly_the_registered_routes() {
+        let document: Value = serde_json::from_str(super::document()).unwrap();
+        assert!(document["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "{}", document["openapi"]);
+        let mut documented = BTreeSet::new();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for method in ["get", "post", "put", "delete", "patch", "head", "options"] {
+                if item.get(method).is_some() {
+                    documented.insert((method.to_uppercase(), path.clone()));
+                }
+            }
+        }
+        let registered: BTreeSet<(String, String)> =
+            crate::api::v1().routes().iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+        let undocumented: Vec<_> = registered.difference(&documented).collect();
+        let unrouted: Vec<_> = documented.difference(&registered).collect();
+        assert!(undocumented.is_empty(), "routes without documentation: {undocumented:?}");
+        assert!(unrouted.is_empty(), "documented routes that are not routed: {unrouted:?}");
+    }
+
+    #[test]
+    fn every_reference_resolves() {
+        fn refs<'a>(value: &'a Value, found: &mut Vec<&'a str>) {
+            match value {
+                Value::Object(map) => {
+                    if let Some(Value::String(target)) = map.get("$ref") {
+                        found.push(target);
+                    }
+                    map.values().for_each(|v| refs(v, found));
+                }
+                Value::Array(items) => items.iter().for_each(|v| refs(v, found)),
+                _ => {}
+            }
+        }
+        let document: Value = serde_json::from_str(super::document()).unwrap();
+        let mut found = Vec::new();
+        refs(&document, &mut found);
+        assert!(found.len() > 10, "{found:?}");
+        for target in found {
+            let name = target.strip_prefix("#/components/schemas/").unwrap_or(target);
+            assert!(document["components"]["schemas"].get(name).is_some(), "dangling reference {target}");
+        }
+    }
+}

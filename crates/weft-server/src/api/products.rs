@@ -1,0 +1,549 @@
+//! `/api/v1/products`: data products' metadata, lifecycle, search, lineage, history and ODPS documents.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use weft_catalog::search::FacetCounts;
+use weft_catalog::{
+    CatalogError, FieldEdge, ImpactReport, IsoDate, LineageGraph, Product, ProductId, ProductSpec, QualityTier,
+    SearchRequest, SearchResults, Status, Transition,
+};
+
+use super::catalog::{call, expected_revision, Actor};
+use super::domains::{History, ProductList, RevisionQuery};
+use super::openapi::ErrorBody;
+use super::{blocking, JsonBody, PathParam, QueryParams, RawBody};
+use crate::error::ApiError;
+use crate::AppState;
+
+/// The media type of ODPS documents.
+pub const YAML: &str = "application/yaml";
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Only this domain's products.
+    pub domain: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/products", tag = "products", params(ListQuery),
+    responses((status = 200, description = "Products, by id", body = ProductList),
+        (status = 404, description = "No such domain (40401)", body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    QueryParams(query): QueryParams<ListQuery>,
+) -> Result<Json<ProductList>, ApiError> {
+    let products = call(&state, move |catalog| catalog.products(query.domain.as_deref())).await?;
+    Ok(Json(ProductList { products }))
+}
+
+/// Creates a draft product from a `ProductSpec` (its domain is the first part of its `id`).
+#[utoipa::path(post, path = "/api/v1/products", tag = "products",
+    params(("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change (default anonymous)")),
+    request_body(content = Object, description = "A ProductSpec: id, name, owner, description, documentation, qualityTier, slaTier, freshnessObjective, tags, version, outputPorts, inputPorts, customProperties"),
+    responses((status = 201, description = "The product, as a draft", body = Object),
+        (status = 404, description = "No such domain (40401)", body = ErrorBody),
+        (status = 409, description = "The product exists (40901)", body = ErrorBody),
+        (status = 422, description = "An invalid field (42201), id (42202) or a lineage cycle (42205)", body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    Actor(actor): Actor,
+    JsonBody(spec): JsonBody<ProductSpec>,
+) -> Result<(StatusCode, Json<Product>), ApiError> {
+    let product = call(&state, move |catalog| catalog.create_product(&actor, spec)).await?;
+    Ok((StatusCode::CREATED, Json(product)))
+}
+
+#[utoipa::path(get, path = "/api/v1/products/{id}", tag = "products",
+    params(("id" = String, Path, description = "The product id, DOMAIN.NAME")),
+    responses((status = 200, description = "The product", body = Object),
+        (status = 404, description = "No such product (40402)", body = ErrorBody)))]
+pub async fn get(State(state): State<AppState>, PathParam(id): PathParam) -> Result<Json<Product>, ApiError> {
+    Ok(Json(call(&state, move |catalog| catalog.product(&id)).await?))
+}
+
+/// Replaces a product's spec. A published or deprecated product keeps its served output ports (a
+/// breaking change is a new major version) and the publishing requirements.
+#[utoipa::path(put, path = "/api/v1/products/{id}", tag = "products",
+    params(("id" = String, Path, description = "The product id"), RevisionQuery,
+        ("If-Match" = Option<String>, Header, description = "The revision the change is based on"),
+        ("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change (default anonymous)")),
+    request_body(content = Object, description = "A ProductSpec"),
+    responses((status = 200, description = "The product", body = Object),
+        (status = 403, description = "Retired, read-only (40302), or a breaking change (40303)", body = ErrorBody),
+        (status = 404, description = "No such product (40402)", body = ErrorBody),
+        (status = 409, description = "A stale revision (40902)", body = ErrorBody),
+        (status = 422, description = "An invalid field (42201) or missing publishing requirements (42204)", body = ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    PathParam(id): PathParam,
+    QueryParams(query): QueryParams<RevisionQuery>,
+    headers: HeaderMap,
+    Actor(actor): Actor,
+    JsonBody(spec): JsonBody<ProductSpec>,
+) -> Result<Json<Product>, ApiError> {
+    let revision = expected_revision(&headers, query.if_revision)?;
+    Ok(Json(call(&state, move |catalog| catalog.update_product(&actor, &id, spec, revision)).await?))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct DeleteQuery {
+    /// Must be true: deleting a product is explicit.
+    #[serde(default)]
+    pub confirm: bool,
+    /// Also delete the topics of the product's output ports (those no other product uses).
+    #[serde(default)]
+    pub delete_topics: bool,
+}
+
+/// What deleting a product did.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Deleted {
+    #[schema(value_type = Object)]
+    pub product: Product,
+    /// The topics of its output ports; the catalog deletes no data, so they stay unless `deleteTopics`.
+    pub topics: Vec<String>,
+    pub deleted_topics: Vec<String>,
+}
+
+/// Deletes a retired product (`?confirm=true`); with `deleteTopics=true` also its output ports' topics.
+#[utoipa::path(delete, path = "/api/v1/products/{id}", tag = "products",
+    params(("id" = String, Path, description = "The product id"), DeleteQuery,
+        ("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change (default anonymous)")),
+    responses((status = 200, description = "The deleted product and its topics", body = Deleted),
+        (status = 403, description = "Not retired, or no confirmation (40302)", body = ErrorBody),
+        (status = 404, description = "No such product (40402)", body = ErrorBody),
+        (status = 409, description = "Other products still consume it (40903)", body = ErrorBody)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    PathParam(id): PathParam,
+    QueryParams(query): QueryParams<DeleteQuery>,
+    Actor(actor): Actor,
+) -> Result<Json<Deleted>, ApiError> {
+    let product = call(&state, move |catalog| catalog.delete_product(&actor, &id, query.confirm)).await?;
+    let mut topics: Vec<String> = product.spec.output_ports.iter().map(|p| p.topic.clone()).collect();
+    topics.sort();
+    topics.dedup();
+    let mut deleted_topics = Vec::new();
+    if query.delete_topics {
+        let catalog = state.catalog.clone();
+        let log = state.log.clone();
+        let candidates = topics.clone();
+        deleted_topics = blocking(move || {
+            let in_use: Vec<String> = catalog
+                .products(None)?
+                .iter()
+                .flat_map(|p| p.spec.output_ports.iter().map(|o| o.topic.clone()))
+                .collect();
+            let mut deleted = Vec::new();
+            for topic in candidates.into_iter().filter(|t| !in_use.contains(t)) {
+                match log.delete_topic(&topic) {
+                    Ok(()) => deleted.push(topic),
+                    Err(weft_log::LogError::TopicNotFound(_)) => {}
+                    Err(e) => return Err(ApiError::from(e)),
+                }
+            }
+            Ok::<_, ApiError>(deleted)
+        })
+        .await?;
+    }
+    Ok(Json(Deleted { product, topics, deleted_topics }))
+}
+
+async fn transition(
+    state: &AppState,
+    id: String,
+    actor: String,
+    transition: Transition,
+    revision: Option<u64>,
+) -> Result<Json<Product>, ApiError> {
+    Ok(Json(call(state, move |catalog| catalog.transition(&actor, &id, transition, revision)).await?))
+}
+
+/// draft -> published, once its domain exists, it has a description, a quality tier and an output port
+/// with a registered schema.
+#[utoipa::path(post, path = "/api/v1/products/{id}/publish", tag = "lifecycle",
+    params(("id" = String, Path, description = "The product id"), RevisionQuery,
+        ("If-Match" = Option<String>, Header, description = "The revision the change is based on"),
+        ("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change (default anonymous)")),
+    responses((status = 200, description = "The published product", body = Object),
+        (status = 403, description = "Not a draft (40301)", body = ErrorBody),
+        (status = 404, description = "No such product (40402)", body = ErrorBody),
+        (status = 422, description = "Publishing requirements not met, listed (42204)", body = ErrorBody)))]
+pub async fn publish(
+    State(state): State<AppState>,
+    PathParam(id): PathParam,
+    QueryParams(query): QueryParams<RevisionQuery>,
+    headers: HeaderMap,
+    Actor(actor): Actor,
+) -> Result<Json<Product>, ApiError> {
+    let revision = expected_revision(&headers, query.if_revision)?;
+    transition(&state, id, actor, Transition::Publish, revision).await
+}
+
+/// `POST /api/v1/products/{id}/deprecate` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeprecateRequest {
+    /// Why consumers should move away.
+    pub reason: String,
+    /// YYYY-MM-DD, today or later: the product is served until then.
+    #[schema(value_type = String, format = Date)]
+    pub sunset: IsoDate,
+    /// The product consumers should move to.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub successor: Option<ProductId>,
+}
+
+/// published -> deprecated, with a reason, a sunset date and optionally a successor.
+#[utoipa::path(post, path = "/api/v1/products/{id}/deprecate", tag = "lifecycle",
+    params(("id" = String, Path, description = "The product id"), RevisionQuery,
+        ("If-Match" = Option<String>, Header, description = "The revision the change is based on"),
+        ("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change (default anonymous)")),
+    request_body = DeprecateRequest,
+    responses((status = 200, description = "The deprecated product", body = Object),
+        (status = 403, description = "Not published (40301)", body = ErrorBody),
+        (status = 422, description = "A bad reason, sunset or successor (42201)", body = ErrorBody)))]
+pub async fn deprecate(
+    State(state): State<AppState>,
+    PathParam(id): PathParam,
+    QueryParams(query): QueryParams<RevisionQuery>,
+    headers: HeaderMap,
+    Actor(actor): Actor,
+    JsonBody(request): JsonBody<DeprecateRequest>,
+) -> Result<Json<Product>, ApiError> {
+    let revision = expected_revision(&headers, query.if_revision)?;
+    let DeprecateRequest { reason, sunset, successor } = request;
+    transition(&state, id, actor, Transition::Deprecate { reason, sunset, successor }, revision).await
+}
+
+/// deprecated -> retired (on or after the sunset date), or draft -> retired.
+#[utoipa::path(post, path = "/api/v1/products/{id}/retire", tag = "lifecycle",
+    params(("id" = String, Path, description = "The product id"), RevisionQuery,
+        ("If-Match" = Option<String>, Header, description = "The revision the change is based on"),
+        ("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change (default anonymous)")),
+    responses((status = 200, description = "The retired product", body = Object),
+        (status = 403, description = "Published, before the sunset, or already retired (40301)", body = ErrorBody)))]
+pub async fn retire(
+    State(state): State<AppState>,
+    PathParam(id): PathParam,
+    QueryParams(query): QueryParams<RevisionQuery>,
+    headers: HeaderMap,
+    Actor(actor): Actor,
+) -> Result<Json<Product>, ApiError> {
+    let revision = expected_revision(&headers, query.if_revision)?;
+    transition(&state, id, actor, Transition::Retire, revision).await
+}
+
+#[utoipa::path(get, path = "/api/v1/products/{id}/history", tag = "products",
+    params(("id" = String, Path, description = "The product id")),
+    responses((status = 200, description = "Every change, oldest first (also of a deleted product)", body = History),
+        (status = 404, description = "No such product, ever (40402)", body = ErrorBody)))]
+pub async fn history(State(state): State<AppState>, PathParam(id): PathParam) -> Result<Json<History>, ApiError> {
+    let history = call(&state, move |catalog| catalog.product_history(&id)).await?;
+    Ok(Json(History { history }))
+}
+
+// ----- search -----
+
+/// `GET /api/v1/products/search` parameters (`tag` may be repeated).
+#[derive(Debug, Default, IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+#[allow(dead_code)] // Documents the parameters; they are parsed by `search_request`.
+pub struct SearchQuery {
+    /// Words to look for (`"exact phrase"`, `+must`, `-not` are understood); empty for everything.
+    q: Option<String>,
+    domain: Option<String>,
+    #[param(value_type = Option<String>)]
+    quality_tier: Option<QualityTier>,
+    #[param(value_type = Option<String>)]
+    status: Option<Status>,
+    /// Repeat for several tags; every one must be on the product.
+    tag: Option<Vec<String>>,
+    owner: Option<String>,
+    /// 1 to 1000 (default 20).
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+/// The search answer: how many match, the page of hits, and facet counts over every match.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchResponse {
+    pub total: usize,
+    /// `{"id", "name", "description", "owner", "status", "qualityTier", "tags", "score"}`, best first.
+    #[schema(value_type = Vec<Object>)]
+    pub hits: Vec<weft_catalog::SearchHit>,
+    /// Facet (`domain`, `qualityTier`, `status`, `tags`, `owner`) -> value -> number of matches.
+    #[schema(value_type = BTreeMap<String, BTreeMap<String, u64>>)]
+    pub facets: BTreeMap<String, FacetCounts>,
+}
+
+fn search_request(uri: &Uri) -> Result<SearchRequest, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded_pairs(uri.query().unwrap_or_default())?;
+    let mut request = SearchRequest::default();
+    let number = |name: &str, value: &str| {
+        value
+            .parse::<usize>()
+            .map_err(|_| ApiError::invalid(format!("invalid query: {name} must be a number, not {value:?}")))
+    };
+    for (name, value) in pairs {
+        let catalog_error = |e: CatalogError| ApiError::invalid(format!("invalid query: {name}: {e}"));
+        match name.as_str() {
+            "q" => request.text = value,
+            "domain" => request.domain = Some(value),
+            "qualityTier" => request.quality_tier = Some(value.parse().map_err(catalog_error)?),
+            "status" => request.status = Some(Status::parse(&value).map_err(catalog_error)?),
+            "tag" => request.tags.push(value),
+            "owner" => request.owner = Some(value),
+            "limit" => {
+                let limit = number(&name, &value)?;
+                if !(1..=weft_catalog::search::MAX_LIMIT).contains(&limit) {
+                    return Err(ApiError::invalid(format!(
+                        "invalid query: limit must be between 1 and {}, not {limit}",
+                        weft_catalog::search::MAX_LIMIT
+                    )));
+                }
+                request.limit = limit;
+            }
+            "offset" => request.offset = number(&name, &value)?,
+            _ => {
+                return Err(ApiError::invalid(format!(
+                    "invalid query: unknown parameter '{name}' (expected q, domain, qualityTier, status, tag, owner, limit, offset)"
+                )))
+            }
+        }
+    }
+    Ok(request)
+}
+
+/// A query string as (name, value) pairs, percent-decoded, repeated names kept.
+fn serde_urlencoded_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError> {
+    let uri: Uri = format!("/?{query}").parse().map_err(|_| ApiError::invalid("invalid query string"))?;
+    match axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&uri) {
+        Ok(axum::extract::Query(pairs)) => Ok(pairs),
+        Err(rejection) => Err(ApiError::invalid(format!("invalid query: {}", rejection.body_text()))),
+    }
+}
+
+/// Full-text search with facet filters and facet counts.
+#[utoipa::path(get, path = "/api/v1/products/search", tag = "products", params(SearchQuery),
+    responses((status = 200, description = "Hits and facet counts", body = SearchResponse),
+        (status = 422, description = "A bad parameter (42201)", body = ErrorBody)))]
+pub async fn search(State(state): State<AppState>, uri: Uri) -> Result<Json<SearchResponse>, ApiError> {
+    let request = search_request(&uri)?;
+    let SearchResults { total, hits, facets } = call(&state, move |catalog| catalog.search(&request)).await?;
+    Ok(Json(SearchResponse { total, hits, facets }))
+}
+
+// ----- lineage -----
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DepthQuery {
+    /// How many edges away to go (all when absent).
+    pub depth: Option<usize>,
+}
+
+#[utoipa::path(get, path = "/api/v1/products/{id}/lineage/upstream", tag = "lineage",
+    params(("id" = String, Path, description = "The product id"), DepthQuery),
+    responses((status = 200, description = "The products it derives from: {root, direction, nodes, edges, fieldEdges}", body = Object),
+        (status = 404, description = "No such product (40402)", body = ErrorBody)))]
+pub async fn upstream(
+    State(state): State<AppState>,
+    PathParam(id): PathParam,
+    QueryParams(query): QueryParams<DepthQuery>,
+) -> Result<Json<LineageGraph>, ApiError> {
+    Ok(Json(call(&state, move |catalog| catalog.upstream(&id, query.depth)).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/products/{id}/lineage/downstream", tag = "lineage",
+    params(("id" = String, Path, description = "The product id"), DepthQuery),
+    responses((status = 200, description = "The products derived from it: {root, direction, nodes, edges, fieldEdges}", body = Object),
+        (status = 404, description = "No such product (40402)", body = ErrorBody)))]
+pub async fn downstream(
+    State(state): State<AppState>,
+    PathParam(id): PathParam,
+    QueryParams(query): QueryParams<DepthQuery>,
+) -> Result<Json<LineageGraph>, ApiError> {
+    Ok(Json(call(&state, move |catalog| catalog.downstream(&id, query.depth)).await?))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ImpactQuery {
+    /// Only the impact of a change to this field.
+    pub field: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/products/{id}/impact", tag = "lineage",
+    params(("id" = String, Path, description = "The product id"), ImpactQuery),
+    responses((status = 200, description = "The affected products and owners: {product, field, affected, owners}", body = Object),
+        (status = 404, description = "No such product (40402) or field (40403)", body = ErrorBody)))]
+pub async fn impact(
+    State(state): State<AppState>,
+    PathParam(id): PathParam,
+    QueryParams(query): QueryParams<ImpactQuery>,
+) -> Result<Json<ImpactReport>, ApiError> {
+    Ok(Json(call(&state, move |catalog| catalog.impact(&id, query.field.as_deref())).await?))
+}
+
+/// `{"edges": [{"from": {"product", "field"}, "to": {"product", "field"}}]}`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FieldLineage {
+    #[schema(value_type = Vec<Object>)]
+    pub edges: Vec<FieldEdge>,
+}
+
+#[utoipa::path(get, path = "/api/v1/products/{id}/lineage/fields", tag = "lineage",
+    params(("id" = String, Path, description = "The product id")),
+    responses((status = 200, description = "The field lineage into the product", body = FieldLineage),
+        (status = 404, description = "No such product (40402)", body = ErrorBody)))]
+pub async fn field_lineage(
+    State(state): State<AppState>,
+    PathParam(id): PathParam,
+) -> Result<Json<FieldLineage>, ApiError> {
+    let edges = call(&state, move |catalog| catalog.field_lineage(&id)).await?;
+    Ok(Json(FieldLineage { edges }))
+}
+
+/// Replaces the product's field lineage: each edge says which input product's field one of its fields is computed from.
+#[utoipa::path(put, path = "/api/v1/products/{id}/lineage/fields", tag = "lineage",
+    params(("id" = String, Path, description = "The product id"),
+        ("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change (default anonymous)")),
+    request_body = FieldLineage,
+    responses((status = 200, description = "The field lineage as stored (sorted, deduplicated)", body = FieldLineage),
+        (status = 404, description = "No such product (40402) or field (40403)", body = ErrorBody),
+        (status = 422, description = "An edge from a product that is not an input (42201)", body = ErrorBody)))]
+pub async fn set_field_lineage(
+    State(state): State<AppState>,
+    PathParam(id): PathParam,
+    Actor(actor): Actor,
+    JsonBody(body): JsonBody<FieldLineage>,
+) -> Result<Json<FieldLineage>, ApiError> {
+    let edges = call(&state, move |catalog| catalog.set_field_lineage(&actor, &id, body.edges)).await?;
+    Ok(Json(FieldLineage { edges }))
+}
+
+// ----- ODPS -----
+
+/// The product as an Open Data Product Standard YAML document.
+#[utoipa::path(get, path = "/api/v1/products/{id}/odps", tag = "odps",
+    params(("id" = String, Path, description = "The product id")),
+    responses((status = 200, description = "The ODPS document", content_type = "application/yaml", body = String),
+        (status = 404, description = "No such product (40402)", body = ErrorBody)))]
+pub async fn export_odps(State(state): State<AppState>, PathParam(id): PathParam) -> Result<Response, ApiError> {
+    let yaml = call(&state, move |catalog| catalog.export_odps(&id)).await?;
+    Ok(([(CONTENT_TYPE, YAML)], yaml).into_response())
+}
+
+/// What applying an ODPS document did.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Applied {
+    /// `created`, `updated` or `unchanged` (applying the same document twice changes nothing).
+    pub result: String,
+    #[schema(value_type = Object)]
+    pub product: Product,
+}
+
+async fn apply_document(
+    state: &AppState,
+    actor: String,
+    yaml: String,
+    path_id: Option<String>,
+) -> Result<(StatusCode, Json<Applied>), ApiError> {
+    let result = call(state, move |catalog| {
+        let id = weft_catalog::odps::parse(&yaml)?.id;
+        if let Some(path_id) = path_id.filter(|p| *p != id) {
+            return Err(CatalogError::InvalidOdps(format!(
+                "the document describes product '{id}' but was sent to product '{path_id}'"
+            )));
+        }
+        let before = catalog.product(&id).ok().map(|p| p.revision);
+        let product = catalog.import_odps(&actor, &yaml)?;
+        let result = match before {
+            None => "created",
+            Some(revision) if revision == product.revision => "unchanged",
+            Some(_) => "updated",
+        };
+        Ok((result, product))
+    })
+    .await?;
+    let status = if result.0 == "created" { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(Applied { result: result.0.to_string(), product: result.1 })))
+}
+
+fn yaml_body(body: &[u8]) -> Result<String, ApiError> {
+    String::from_utf8(body.to_vec()).map_err(|e| {
+        ApiError::from(CatalogError::InvalidOdps(format!(
+            "the document is not UTF-8 text (byte {})",
+            e.utf8_error().valid_up_to()
+        )))
+    })
+}
+
+/// Creates or updates the product from an ODPS YAML document and moves it to the document's status;
+/// idempotent. The document's `id` must be the path's.
+#[utoipa::path(put, path = "/api/v1/products/{id}/odps", tag = "odps",
+    params(("id" = String, Path, description = "The product id"),
+        ("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change (default anonymous)")),
+    request_body(content = String, content_type = "application/yaml", description = "An ODPS document"),
+    responses((status = 200, description = "Updated or unchanged", body = Applied),
+        (status = 201, description = "Created", body = Applied),
+        (status = 422, description = "An unreadable document, with line and column (42203)", body = ErrorBody)))]
+pub async fn import_odps(
+    State(state): State<AppState>,
+    PathParam(id): PathParam,
+    Actor(actor): Actor,
+    RawBody(body): RawBody,
+) -> Result<(StatusCode, Json<Applied>), ApiError> {
+    apply_document(&state, actor, yaml_body(&body)?, Some(id)).await
+}
+
+/// Like `PUT /api/v1/products/{id}/odps`, for the product the document names (`weft product apply`).
+#[utoipa::path(post, path = "/api/v1/products:apply", tag = "odps",
+    params(("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change (default anonymous)")),
+    request_body(content = String, content_type = "application/yaml", description = "An ODPS document"),
+    responses((status = 200, description = "Updated or unchanged", body = Applied),
+        (status = 201, description = "Created", body = Applied),
+        (status = 422, description = "An unreadable document, with line and column (42203)", body = ErrorBody)))]
+pub async fn apply(
+    State(state): State<AppState>,
+    Actor(actor): Actor,
+    RawBody(body): RawBody,
+) -> Result<(StatusCode, Json<Applied>), ApiError> {
+    apply_document(&state, actor, yaml_body(&body)?, None).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_parameters_repeat_and_refuse_unknowns() {
+        let uri: Uri = "/s?q=order%20events&tag=a&tag=b%20c&status=published&limit=5".parse().unwrap();
+        let request = search_request(&uri).unwrap();
+        assert_eq!(request.text, "order events");
+        assert_eq!(request.tags, ["a", "b c"]);
+        assert_eq!(request.status, Some(Status::Published));
+        assert_eq!(request.limit, 5);
+        for bad in ["/s?limit=0", "/s?limit=x", "/s?status=gone", "/s?qualityTier=gold", "/s?colour=red"] {
+            let uri: Uri = bad.parse().unwrap();
+            assert!(search_request(&uri).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! End-to-end tests of `weft domain ...` and `weft product ...` against a real server.
+
+use std::process::{Command, Output};
+
+use serde_json::{json, Value};
+use weft_server::{BackgroundServer, FsyncPolicy, ServerConfig};
+
+struct Env {
+    server: BackgroundServer,
+    dir: tempfile::TempDir,
+}
+
+fn start() -> Env {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = ServerConfig::new(dir.path().join("data"));
+    config.listen = "127.0.0.1:0".parse().expect("address");
+    config.fsync = FsyncPolicy::GroupCommit { interval_ms: 1 };
+    let server = BackgroundServer::start(config).expect("server starts");
+    Env { server, dir }
+}
+
+impl Env {
+    fn weft(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(args)
+            .env("WEFT_URL", self.server.url())
+            .env("WEFT_ACTOR", "alice")
+            .output()
+            .expect("weft runs")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let output = self.weft(args);
+        assert!(output.status.success(), "weft {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).expect("UTF-8 output")
+    }
+
+    fn fails(&self, args: &[&str]) -> String {
+        let output = self.weft(args);
+        assert!(!output.status.success(), "weft {args:?} succeeded: {}", String::from_utf8_lossy(&output.stdout));
+        String::from_utf8(output.stderr).expect("UTF-8 output")
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_string_lossy().into_owned()
+    }
+
+    fn post(&self, path: &str, body: &Value) {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let response = agent.post(format!("{}{path}", self.server.url())).send_json(body).expect("request");
+        assert!(response.status().is_success(), "POST {path}: {}", response.status());
+    }
+}
+
+const ODPS: &str = "apiVersion: v1.0.0
+kind: DataProduct
+id: orders.placed
+name: Placed orders
+status: active
+description:
+  purpose: Every order placed in the shop
+tags: [orders]
+outputPorts:
+  - name: events
+    version: 1.0.0
+    customProperties:
+      - property: topic
+        value: orders.placed
+      - property: schemaSubject
+        value: orders.placed-value
+      - property: format
+        value: json
+customProperties:
+  - property: owner
+    value: alice
+  - property: qualityTier
+    value: curated
+";
+
+#[test]
+fn domains_and_products_through_the_cli() {
+    let env = start();
+    let out = env.ok(&["domain", "create", "orders", "--team", "team-orders", "--owner", "alice", "--member", "bob"]);
+    assert_eq!(out, "created domain 'orders'\n");
+    assert!(env.fails(&["domain", "create", "orders", "--team", "t", "--owner", "a"]).contains("already exists"));
+    assert!(env.fails(&["domain", "create", "billing", "--team", "t"]).contains("--owner"));
+    env.ok(&["domain", "create", "finance", "--team", "team-finance", "--owner", "erin"]);
+    assert_eq!(
+        env.ok(&["domain", "list"]),
+        "finance\tteam-finance\terin (owner)\norders\tteam-orders\talice (owner), bob (member)\n"
+    );
+    let out = env.ok(&["domain", "update", "orders", "--description", "Orders and carts"]);
+    assert_eq!(out, "updated domain 'orders' (revision 2)\n");
+    assert_eq!(
+        env.ok(&["domain", "update", "orders", "--description", "Orders and carts"]),
+        "domain 'orders' unchanged\n"
+    );
+    let domain: Value = serde_json::from_str(&env.ok(&["domain", "get", "orders"])).expect("JSON");
+    assert_eq!(domain["spec"]["description"], "Orders and carts");
+
+    // apply -f: create, then nothing to change.
+    env.post("/api/v1/topics", &json!({"name": "orders.placed"}));
+    env.post(
+        "/registry/subjects/orders.placed-value/versions",
+        &json!({"schema": r#"{"type":"record","name":"Order","fields":[{"name":"id","type":"string"},{"name":"amount","type":"double"}]}"#}),
+    );
+    let file = env.path("product.yaml");
+    std::fs::write(&file, ODPS).expect("write ODPS");
+    assert_eq!(env.ok(&["product", "apply", "-f", &file]), "created product 'orders.placed' (published)\n");
+    assert_eq!(env.ok(&["product", "apply", "-f", &file]), "product 'orders.placed' unchanged\n");
+    std::fs::write(&file, ODPS.replace("tags: [orders]", "tags: [orders, shop]")).expect("write ODPS");
+    assert_eq!(env.ok(&["product", "apply", "-f", &file]), "updated product 'orders.placed' (published)\n");
+    std::fs::write(&file, "kind: DataProduct\nid: [oops\n").expect("write ODPS");
+    let error = env.fails(&["product", "apply", "-f", &file]);
+    assert!(error.contains("invalid ODPS document") && error.contains("line"), "{error}");
+
+    let out = env.ok(&[
+        "product",
+        "create",
+        "finance.revenue",
+        "--owner",
+        "erin",
+        "--description",
+        "Daily revenue",
+        "--quality-tier",
+        "authoritative",
+        "--tag",
+        "money",
+        "--topic",
+        "finance.revenue",
+    ]);
+    assert_eq!(out, "created product 'finance.revenue' (draft)\n");
+    let spec = env.path("report.json");
+    std::fs::write(
+        &spec,
+        json!({"id": "finance.report", "name": "Report", "owner": "erin",
+               "inputPorts": [{"name": "revenue", "product": "finance.revenue"}, {"name": "orders", "product": "orders.placed"}]})
+        .to_string(),
+    )
+    .expect("write spec");
+    env.ok(&["product", "create", "-f", &spec]);
+    let product: Value = serde_json::from_str(&env.ok(&["product", "get", "finance.revenue"])).expect("JSON");
+    assert_eq!(product["spec"]["outputPorts"][0]["schemaSubject"], "finance.revenue-value");
+    assert_eq!(
+        env.ok(&["product", "list", "--domain", "finance"]),
+        "finance.report\tdraft\t-\tReport\nfinance.revenue\tdraft\tauthoritative\tfinance.revenue\n"
+    );
+    let out = env.ok(&["product", "search", "orders", "--status", "published"]);
+    assert!(out.starts_with("orders.placed\tpublished\tcurated\tPlaced orders\n1 matching\n"), "{out}");
+    assert!(out.contains("domain: orders (1)"), "{out}");
+    let out = env.ok(&["product", "lineage", "orders.placed", "--downstream"]);
+    assert_eq!(out, "downstream:\n  finance.report (draft, erin)\n");
+    let out = env.ok(&["product", "lineage", "finance.report", "--depth", "1"]);
+    assert!(
+        out.starts_with("upstream:\n  ")
+            && out.contains("finance.revenue (draft, erin)")
+            && out.ends_with("downstream:\n"),
+        "{out}"
+    );
+
+    // Data out through the product.
+    env.post("/api/v1/topics/orders.placed/records", &json!([{"key": "o1", "value": {"id": "o1", "amount": 2.5}}]));
+    let lines = env.ok(&["product", "export", "orders.placed"]);
+    let record: Value = serde_json::from_str(lines.trim()).expect("a JSON line");
+    assert_eq!(record["value"]["amount"], 2.5);
+    let csv = env.path("orders.csv");
+    env.ok(&["product", "export", "orders.placed", "--format", "csv", "--output", &csv]);
+    let text = std::fs::read_to_string(&csv).expect("CSV written");
+    assert!(text.starts_with("partition,offset,timestamp,key,id,amount\r\n0,0,"), "{text}");
+    assert!(text.ends_with(",o1,o1,2.5\r\n"), "{text}");
+
+    // The lifecycle, with refusals as clear errors.
+    assert!(env.fails(&["product", "retire", "orders.placed"]).contains("deprecate it first"));
+    assert!(env.fails(&["product", "publish", "finance.revenue"]).contains("registered schema"));
+    env.ok(&["product", "deprecate", "orders.placed", "--reason", "replaced", "--sunset", "2999-01-01"]);
+    assert!(env.fails(&["product", "retire", "orders.placed"]).contains("sunset date 2999-01-01 has not come yet"));
+    assert_eq!(env.ok(&["product", "retire", "finance.report"]), "retired product 'finance.report'\n");
+    assert!(env.fails(&["product", "delete", "finance.report"]).contains("--yes"));
+    assert_eq!(env.ok(&["product", "delete", "finance.report", "--yes"]), "deleted product 'finance.report'\n");
+    assert!(env.fails(&["product", "get", "finance.report"]).contains("error 40402"));
+    assert!(env.fails(&["domain", "delete", "finance"]).contains("finance.revenue"));
+    env.post(
+        "/registry/subjects/finance.revenue-value/versions",
+        &json!({"schema": r#"{"type":"record","name":"Revenue","fields":[{"name":"total","type":"double"}]}"#}),
+    );
+    assert_eq!(env.ok(&["product", "publish", "finance.revenue"]), "published product 'finance.revenue'\n");
+    env.ok(&["domain", "create", "scratch", "--team", "t", "--owner", "alice"]);
+    assert_eq!(env.ok(&["domain", "delete", "scratch"]), "deleted domain 'scratch'\n");
+    assert!(env.fails(&["domain", "get", "scratch"]).contains("error 40401"));
+
+    let history: Value = serde_json::from_str(&env.ok(&["domain", "get", "orders"])).expect("JSON");
+    assert_eq!(history["revision"], 2);
+}

@@ -1,0 +1,197 @@
+"""Confluent's own Python client (confluent-kafka) against Weft's schema registry.
+
+Usage: test_registry_client.py REGISTRY_URL   (e.g. http://127.0.0.1:8080/registry)
+
+Run by crates/weft-server/tests/registry_python_client.rs on a fresh server; exits non-zero on the first
+failed check. Every check prints one line, so a failure shows how far the client got.
+"""
+
+import json
+import sys
+
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+
+ORDER_V1 = {
+    "type": "record",
+    "name": "Order",
+    "namespace": "weft.test",
+    "fields": [
+        {"name": "id", "type": "long"},
+        {"name": "amount", "type": "double"},
+    ],
+}
+# BACKWARD compatible with v1: the new field has a default.
+ORDER_V2 = {
+    "type": "record",
+    "name": "Order",
+    "namespace": "weft.test",
+    "fields": [
+        {"name": "id", "type": "long"},
+        {"name": "amount", "type": "double"},
+        {"name": "currency", "type": "string", "default": "EUR"},
+    ],
+}
+# Not BACKWARD compatible with v2: a new field without a default.
+ORDER_BAD = {
+    "type": "record",
+    "name": "Order",
+    "namespace": "weft.test",
+    "fields": [
+        {"name": "id", "type": "long"},
+        {"name": "amount", "type": "double"},
+        {"name": "currency", "type": "string", "default": "EUR"},
+        {"name": "customer", "type": "string"},
+    ],
+}
+PAYMENT_JSON = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "title": "Payment",
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "cents": {"type": "integer", "minimum": 0},
+    },
+    "required": ["id", "cents"],
+    "additionalProperties": False,
+}
+
+checks = 0
+
+
+def check(condition, what):
+    global checks
+    if not condition:
+        print(f"FAILED: {what}", flush=True)
+        sys.exit(1)
+    checks += 1
+    print(f"ok: {what}", flush=True)
+
+
+def expect_error(call, status, code, what):
+    try:
+        call()
+    except SchemaRegistryError as e:
+        check(
+            e.http_status_code == status and e.error_code == code,
+            f"{what} -> HTTP {e.http_status_code}, error {e.error_code}: {e.error_message}",
+        )
+        return
+    check(False, f"{what} should have failed with {status}/{code}")
+
+
+def main():
+    url = sys.argv[1]
+    client = SchemaRegistryClient({"url": url})
+
+    check(client.get_subjects() == [], "a fresh registry has no subjects")
+    check(sorted(client.get_schema_types()) == ["AVRO", "JSON"], "schema types are AVRO and JSON")
+
+    # Avro: serialize with auto-registration, deserialize by the id in the frame.
+    topic = "orders"
+    value_ctx = SerializationContext(topic, MessageField.VALUE)
+    serializer = AvroSerializer(client, json.dumps(ORDER_V1))
+    record = {"id": 42, "amount": 12.5}
+    framed = serializer(record, value_ctx)
+    check(framed[0] == 0 and len(framed) > 5, "Avro record framed with magic byte 0")
+    avro_id = int.from_bytes(framed[1:5], "big")
+    check(avro_id == 1, f"first schema gets id 1 (got {avro_id})")
+    fresh_client = SchemaRegistryClient({"url": url})
+    deserializer = AvroDeserializer(fresh_client)
+    check(deserializer(framed, value_ctx) == record, "Avro record round-trips through the registry")
+
+    latest = client.get_latest_version("orders-value")
+    check(latest.schema_id == avro_id and latest.version == 1, "get_latest_version gives id 1, version 1")
+    check(latest.subject == "orders-value", "the subject is orders-value (TopicNameStrategy)")
+    check(json.loads(latest.schema.schema_str)["name"] == "weft.test.Order", "the stored schema is the Order record")
+
+    again = client.register_schema("orders-value", Schema(json.dumps(ORDER_V1), "AVRO"))
+    check(again == avro_id, "registering the same schema again gives the same id")
+
+    # Compatibility under the default BACKWARD level.
+    check(client.get_compatibility() == "BACKWARD", "the global compatibility level is BACKWARD")
+    check(
+        client.test_compatibility("orders-value", Schema(json.dumps(ORDER_V2), "AVRO")) is True,
+        "adding a field with a default is BACKWARD compatible",
+    )
+    v2_id = client.register_schema("orders-value", Schema(json.dumps(ORDER_V2), "AVRO"))
+    check(v2_id == 2, f"the compatible change registers as id 2 (got {v2_id})")
+    check(
+        client.test_compatibility("orders-value", Schema(json.dumps(ORDER_BAD), "AVRO")) is False,
+        "adding a field without a default is not BACKWARD compatible",
+    )
+    check(
+        client.test_compatibility_all_versions("orders-value", Schema(json.dumps(ORDER_BAD), "AVRO")) is False,
+        "the incompatible change fails against all versions too",
+    )
+    expect_error(
+        lambda: client.register_schema("orders-value", Schema(json.dumps(ORDER_BAD), "AVRO")),
+        409,
+        409,
+        "registering the incompatible change",
+    )
+    check(client.get_versions("orders-value") == [1, 2], "orders-value has versions [1, 2]")
+    v1 = client.get_version("orders-value", 1)
+    check(v1.schema_id == avro_id, "version 1 keeps id 1")
+
+    check(client.set_compatibility("orders-value", "NONE")["compatibility"] == "NONE", "set_compatibility NONE")
+    check(client.get_compatibility("orders-value") == "NONE", "the subject level reads back as NONE")
+    bad_id = client.register_schema("orders-value", Schema(json.dumps(ORDER_BAD), "AVRO"))
+    check(bad_id == 3, f"under NONE the change registers as id 3 (got {bad_id})")
+    check(client.get_compatibility() == "BACKWARD", "the global level is still BACKWARD")
+
+    # The same schema under another subject reuses its id.
+    copied = client.register_schema("orders-copy", Schema(json.dumps(ORDER_V1), "AVRO"))
+    check(copied == avro_id, "the same schema under a second subject gets the same id")
+    subjects = sorted(client.get_subjects_by_schema_id(avro_id))
+    check(subjects == ["orders-copy", "orders-value"], f"id 1 is used by both subjects ({subjects})")
+    found = client.lookup_schema("orders-copy", Schema(json.dumps(ORDER_V1), "AVRO"))
+    check(found.version == 1 and found.schema_id == avro_id, "lookup_schema finds version 1 of orders-copy")
+
+    # JSON Schema.
+    payments_ctx = SerializationContext("payments", MessageField.VALUE)
+    json_serializer = JSONSerializer(json.dumps(PAYMENT_JSON), client)
+    payment = {"id": "p-1", "cents": 1250}
+    framed = json_serializer(payment, payments_ctx)
+    json_id = int.from_bytes(framed[1:5], "big")
+    check(framed[0] == 0 and json_id == 4, f"JSON record framed with the next id, 4 (got {json_id})")
+    json_deserializer = JSONDeserializer(None, schema_registry_client=SchemaRegistryClient({"url": url}))
+    check(json_deserializer(framed, payments_ctx) == payment, "JSON record round-trips through the registry")
+    fetched = SchemaRegistryClient({"url": url}).get_schema(json_id)
+    check(fetched.schema_type == "JSON", "the JSON schema reads back with schemaType JSON")
+
+    # Deletes: soft, then permanent; a permanent delete needs a soft delete first.
+    expect_error(
+        lambda: client.delete_subject("orders-copy", permanent=True),
+        404,
+        40405,
+        "a permanent delete before a soft delete",
+    )
+    check(client.delete_subject("orders-copy") == [1], "soft delete of orders-copy deletes version 1")
+    check("orders-copy" not in client.get_subjects(), "a soft-deleted subject is not listed")
+    check("orders-copy" in client.get_subjects(deleted=True), "it is listed with deleted=true")
+    expect_error(lambda: client.get_latest_version("orders-copy"), 404, 40401, "latest of a soft-deleted subject")
+    check(client.delete_subject("orders-copy", permanent=True) == [1], "the permanent delete deletes version 1")
+    check("orders-copy" not in client.get_subjects(deleted=True), "a hard-deleted subject is gone")
+    check(SchemaRegistryClient({"url": url}).get_schema(avro_id).schema_str, "id 1 still serves orders-value")
+    expect_error(lambda: client.get_schema(999), 404, 40403, "an unknown schema id")
+    expect_error(lambda: client.get_version("orders-value", 9), 404, 40402, "an unknown version")
+    expect_error(lambda: client.get_latest_version("nope"), 404, 40401, "an unknown subject")
+    expect_error(
+        lambda: client.set_compatibility("orders-value", "SOMETIMES"), 422, 42203, "an invalid compatibility level"
+    )
+
+    # Subject names with characters that need URL encoding.
+    odd = "team/a:orders value"
+    odd_id = client.register_schema(odd, Schema(json.dumps(ORDER_V1), "AVRO"))
+    check(odd_id == avro_id, "a subject named with '/', ':' and a space registers")
+    check(client.get_latest_version(odd).subject == odd, "and reads back under its exact name")
+
+    print(f"all {checks} checks passed", flush=True)
+
+
+if __name__ == "__main__":
+    main()
