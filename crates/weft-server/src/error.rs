@@ -25,6 +25,8 @@ pub enum ServerError {
     Registry(#[from] weft_registry::RegistryError),
     #[error("the catalog failed to start: {0}")]
     Catalog(#[from] weft_catalog::CatalogError),
+    #[error("the SQL engine failed to start: {0}")]
+    Sql(#[from] weft_sql::SqlError),
     #[error("the server thread failed: {0}")]
     Thread(String),
 }

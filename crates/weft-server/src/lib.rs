@@ -20,6 +20,7 @@
 //! | `GET /health` | `{"status":"ok"}` |
 //! | `GET /metrics` | Prometheus text format |
 //! | `/registry/...` | the Confluent Schema Registry REST API ([`api::registry`]) |
+//! | `POST /ksql`, `POST /query`, `GET /info`, `GET /healthcheck` | ksqlDB's REST API over the SQL engine ([`api::ksql`]) |
 //!
 //! [`serve`] runs the server until a shutdown future completes; [`Server`] splits binding from running
 //! so callers can learn the bound port; [`BackgroundServer`] runs one on its own thread (tests, embedding).
@@ -47,6 +48,7 @@ use tokio::sync::watch;
 use weft_catalog::Catalog;
 use weft_log::{EmbeddedLog, EventLog};
 use weft_registry::Registry;
+use weft_sql::{Engine, EngineOptions};
 
 pub use config::{ConfigLayer, FsyncPolicy, ServerConfig};
 pub use error::{ApiError, ErrorCode, ServerError};
@@ -60,6 +62,8 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     /// The stream catalog: domains and data products.
     pub catalog: Arc<Catalog>,
+    /// The streaming SQL engine, served with ksqlDB's REST API ([`api::ksql`]).
+    pub sql: Arc<Engine>,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
     /// Picks the partition for a produce request's records that have neither key nor partition.
@@ -76,11 +80,18 @@ pub struct Limits {
 }
 
 impl AppState {
-    pub fn new(log: Arc<dyn EventLog>, registry: Arc<Registry>, catalog: Arc<Catalog>, limits: Limits) -> Self {
+    pub fn new(
+        log: Arc<dyn EventLog>,
+        registry: Arc<Registry>,
+        catalog: Arc<Catalog>,
+        sql: Arc<Engine>,
+        limits: Limits,
+    ) -> Self {
         AppState {
             log,
             registry,
             catalog,
+            sql,
             metrics: Arc::new(Metrics::default()),
             limits,
             round_robin: Arc::new(AtomicU32::new(0)),
@@ -106,6 +117,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(render_metrics))
         .nest("/registry", api::registry::routes())
+        .merge(api::ksql::routes())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
@@ -141,7 +153,9 @@ async fn observe_http(State(state): State<AppState>, request: Request, next: Nex
     let mut response = next.run(request).await;
     let status = response.status();
     let is_json = response.headers().get(CONTENT_TYPE).and_then(|value| value.to_str().ok()).is_some_and(|value| {
-        value.starts_with("application/json") || value.starts_with(api::registry::CONTENT_TYPE_V1)
+        value.starts_with("application/json")
+            || value.starts_with(api::registry::CONTENT_TYPE_V1)
+            || value.starts_with(api::ksql::KSQL_CONTENT_TYPE)
     });
     if (status.is_client_error() || status.is_server_error()) && !is_json {
         let body = axum::body::to_bytes(response.into_body(), 64 * 1024).await.unwrap_or_default();
@@ -179,19 +193,27 @@ impl Server {
         let options = config.log_options();
         // The platform's state is rebuilt from the log: the registry first, since the catalog reads
         // schemas while it indexes.
-        let (log, registry, catalog) = tokio::task::spawn_blocking(move || {
+        let (log, registry, catalog, sql) = tokio::task::spawn_blocking(move || {
             let log = EmbeddedLog::open(options)?;
             let shared: Arc<dyn EventLog> = log.clone();
             let registry = Arc::new(Registry::open(shared.clone())?);
             let lookup = Arc::new(schemas::RegistrySchemas::new(registry.clone()));
-            let catalog = Arc::new(Catalog::open(shared, lookup)?);
-            Ok::<_, ServerError>((log, registry, catalog))
+            let catalog = Arc::new(Catalog::open(shared.clone(), lookup)?);
+            // The SQL engine last: its persistent queries start running as soon as it opens.
+            let sql_registry = Arc::new(schemas::SqlSchemas::new(registry.clone()));
+            let engine_options = EngineOptions {
+                background: true,
+                schema_registry: Some(weft_sql::registry::RegistryHandle(sql_registry)),
+                ..EngineOptions::default()
+            };
+            let sql = Arc::new(Engine::open(shared, engine_options)?);
+            Ok::<_, ServerError>((log, registry, catalog, sql))
         })
         .await
         .map_err(|e| ServerError::Thread(e.to_string()))??;
         let limits =
             Limits { max_body_bytes: config.max_body_bytes, max_records_per_request: config.max_records_per_request };
-        let state = AppState::new(log.clone(), registry, catalog, limits);
+        let state = AppState::new(log.clone(), registry, catalog, sql, limits);
         Ok(Server { listener, log, state })
     }
 
@@ -213,11 +235,17 @@ impl Server {
             })
             .await
             .map_err(ServerError::Serve);
-        // Whatever happened to the listener, the log is flushed and closed.
-        let closed = tokio::task::spawn_blocking(move || log.shutdown())
-            .await
-            .map_err(|e| ServerError::Thread(e.to_string()))
-            .and_then(|result| result.map_err(ServerError::from));
+        // Whatever happened to the listener, the SQL engine's query threads stop, then the log is
+        // flushed and closed.
+        let sql = state.sql.clone();
+        drop(state);
+        let closed = tokio::task::spawn_blocking(move || {
+            sql.shutdown();
+            log.shutdown()
+        })
+        .await
+        .map_err(|e| ServerError::Thread(e.to_string()))
+        .and_then(|result| result.map_err(ServerError::from));
         served.and(closed)
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use weft_catalog::{FieldInfo, SchemaLookup};
-use weft_registry::{field_summaries, Registry, VersionSpec};
+use weft_registry::{field_summaries, RegisterRequest, Registry, SchemaDefinition, SchemaType, VersionSpec};
 
 /// Adapts the [`Registry`] to the catalog's [`SchemaLookup`].
 pub struct RegistrySchemas {
@@ -29,5 +29,45 @@ impl SchemaLookup for RegistrySchemas {
     fn subject_exists(&self, subject: &str, version: Option<u32>) -> bool {
         let spec = version.map_or(VersionSpec::Latest, VersionSpec::Number);
         self.registry.version(subject, spec, false).is_ok()
+    }
+}
+
+/// Adapts the [`Registry`] to the SQL engine's [`weft_sql::registry::SchemaRegistry`] (AVRO and
+/// JSON_SR sources read their schemas from it; derived sources register theirs in it).
+pub struct SqlSchemas {
+    registry: Arc<Registry>,
+}
+
+impl SqlSchemas {
+    pub fn new(registry: Arc<Registry>) -> Self {
+        SqlSchemas { registry }
+    }
+}
+
+fn sql_error(e: weft_registry::RegistryError) -> weft_sql::SqlError {
+    weft_sql::SqlError::Serde(format!("schema registry: {e}"))
+}
+
+impl weft_sql::registry::SchemaRegistry for SqlSchemas {
+    fn register(
+        &self,
+        subject: &str,
+        schema_type: weft_sql::registry::SchemaType,
+        schema: &str,
+    ) -> weft_sql::Result<u32> {
+        let schema_type = match schema_type {
+            weft_sql::registry::SchemaType::Avro => SchemaType::Avro,
+            weft_sql::registry::SchemaType::Json => SchemaType::Json,
+        };
+        let definition = SchemaDefinition { schema_type, schema: schema.to_string(), references: Vec::new() };
+        self.registry.register(subject, &RegisterRequest::new(definition)).map_err(sql_error)
+    }
+
+    fn schema_by_id(&self, id: u32) -> weft_sql::Result<String> {
+        self.registry.schema_by_id(id).map(|info| info.schema).map_err(sql_error)
+    }
+
+    fn latest(&self, subject: &str) -> weft_sql::Result<(u32, String)> {
+        self.registry.version(subject, VersionSpec::Latest, false).map(|v| (v.id, v.schema)).map_err(sql_error)
     }
 }

@@ -82,6 +82,18 @@ impl Client {
         Ok(response.into_body().into_reader())
     }
 
+    /// Posts JSON and returns the (long-lived, chunked) response body as a reader.
+    pub fn post_stream(&self, path: &str, body: &Value) -> Result<impl Read> {
+        let response = self.agent.post(self.url(path)).send_json(body);
+        let mut response = response.map_err(|e| self.unreachable(e))?;
+        if !response.status().is_success() {
+            let status = response.status().as_u16();
+            let text = response.body_mut().read_to_string().unwrap_or_default();
+            return Err(server_error(status, &text));
+        }
+        Ok(response.into_body().into_reader())
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

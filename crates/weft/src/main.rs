@@ -6,6 +6,7 @@ mod domain;
 mod produce;
 mod product;
 mod schema;
+mod sql;
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -59,6 +60,8 @@ enum Command {
     /// Register, get, list and check schemas in the schema registry.
     #[command(subcommand)]
     Schema(schema::SchemaCommand),
+    /// Run ksqlDB statements (-f FILE or -e TEXT) or stream one query (-e "SELECT ... EMIT CHANGES;").
+    Sql(sql::SqlArgs),
 }
 
 #[derive(Debug, Args)]
@@ -236,6 +239,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Domain(command) => domain::run(&client, &cli.actor, command, &mut out),
         Command::Product(command) => product::run(&client, &cli.actor, command, &mut out),
         Command::Schema(command) => schema::run(&client, command, &mut out),
+        Command::Sql(args) => sql::run(&client, args, &mut out),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod codec;
 pub mod domains;
 pub mod groups;
+pub mod ksql;
 pub mod openapi;
 pub mod product_data;
 pub mod products;
