@@ -3,21 +3,10 @@
 use std::process::{Command, Output};
 
 use serde_json::{json, Value};
-use weft_server::{BackgroundServer, FsyncPolicy, ServerConfig};
 
-struct Env {
-    server: BackgroundServer,
-    dir: tempfile::TempDir,
-}
+mod common;
 
-fn start() -> Env {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = ServerConfig::new(dir.path().join("data"));
-    config.listen = "127.0.0.1:0".parse().expect("address");
-    config.fsync = FsyncPolicy::GroupCommit { interval_ms: 1 };
-    let server = BackgroundServer::start(config).expect("server starts");
-    Env { server, dir }
-}
+use common::{start, Env};
 
 impl Env {
     fn weft(&self, args: &[&str]) -> Output {
