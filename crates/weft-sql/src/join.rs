@@ -106,6 +106,23 @@ fn key_bytes_of(v: &Value, ty: &SqlType) -> Vec<u8> {
 }
 
 impl JoinOp {
+    /// The output columns of a joined row; a key column that evaluates to null (the other side
+    /// was missing in an outer join) takes the join key, as ksqlDB's output keys do.
+    fn project<'a>(&'a self, joined: &'a [Value], key: &Value) -> Vec<Cow<'a, Value>> {
+        self.items
+            .iter()
+            .zip(&self.key_items)
+            .map(|(c, is_key)| {
+                let v = c.eval(joined);
+                if *is_key && v.is_null() {
+                    Cow::Owned(key.clone())
+                } else {
+                    v
+                }
+            })
+            .collect()
+    }
+
     fn key_bytes(&self, v: &Value) -> Vec<u8> {
         let mut buf = Vec::with_capacity(16);
         write_json(&mut buf, v, &self.key_type);
@@ -139,19 +156,7 @@ impl JoinOp {
         let pass = !tombstone && self.filter.as_ref().is_none_or(|f| f.test(&joined));
         let result = if pass || matches!(self.shape, Shape::TableTable | Shape::ForeignKey) {
             // The key column takes the join key even when its side is missing (outer joins).
-            let cols: Vec<Cow<Value>> = self
-                .items
-                .iter()
-                .zip(&self.key_items)
-                .map(|(c, is_key)| {
-                    let v = c.eval(&joined);
-                    if *is_key && v.is_null() {
-                        Cow::Owned(key.clone())
-                    } else {
-                        v
-                    }
-                })
-                .collect();
+            let cols = self.project(&joined, key);
             sink.emit(Change { cols: &cols, tombstone: !pass, timestamp: ts, window: None }, origin)
         } else {
             Ok(())
@@ -281,19 +286,7 @@ impl JoinOp {
                     joined.push(first_key.clone());
                 }
                 let result = if self.filter.as_ref().is_none_or(|f| f.test(&joined)) {
-                    let cols: Vec<Cow<Value>> = self
-                        .items
-                        .iter()
-                        .zip(&self.key_items)
-                        .map(|(c, is_key)| {
-                            let v = c.eval(&joined);
-                            if *is_key && v.is_null() {
-                                Cow::Owned(first_key.clone())
-                            } else {
-                                v
-                            }
-                        })
-                        .collect();
+                    let cols = self.project(&joined, &first_key);
                     sink.emit(Change { cols: &cols, tombstone: false, timestamp: ts, window: None }, origin)
                 } else {
                     Ok(())
