@@ -330,6 +330,10 @@ pub struct AggregateOp {
     last_origin: Option<Origin>,
     query_id: String,
     out_row: Vec<Value>,
+    /// Scratch buffers for the group bytes and state key of each record (no allocation per record
+    /// for groups already in the state).
+    group_buf: Vec<u8>,
+    key_buf: Vec<u8>,
 }
 
 const STREAM_TIME_KEY: &[u8] = b"\x00stream-time";
@@ -350,11 +354,24 @@ impl AggregateOp {
 
     fn group_bytes(group: &[Cow<Value>], types: &[SqlType]) -> Vec<u8> {
         let mut buf = Vec::with_capacity(32);
+        Self::write_group_bytes(&mut buf, group, types);
+        buf
+    }
+
+    fn write_group_bytes(buf: &mut Vec<u8>, group: &[Cow<Value>], types: &[SqlType]) {
         for (v, t) in group.iter().zip(types) {
-            write_json(&mut buf, v, t);
+            write_json(buf, v, t);
             buf.push(0);
         }
-        buf
+    }
+
+    fn write_state_key(buf: &mut Vec<u8>, group: &[u8], window: Option<WindowBounds>) {
+        buf.clear();
+        buf.extend_from_slice(group);
+        if let Some(w) = window {
+            buf.extend_from_slice(&w.start.to_be_bytes());
+            buf.extend_from_slice(&w.end.to_be_bytes());
+        }
     }
 
     fn state_key(group: &[u8], window: Option<WindowBounds>) -> Vec<u8> {
@@ -475,18 +492,33 @@ impl AggregateOp {
         if group.iter().any(|g| g.is_null()) {
             return Ok(());
         }
-        let gbytes = Self::group_bytes(&group, &self.group_types);
-        let group_owned = group;
+        let mut gbytes = std::mem::take(&mut self.group_buf);
+        gbytes.clear();
+        Self::write_group_bytes(&mut gbytes, &group, &self.group_types);
+        let result = self.process_group(&gbytes, &group, row, ts, origin, sink);
+        self.group_buf = gbytes;
+        result
+    }
+
+    fn process_group(
+        &mut self,
+        gbytes: &[u8],
+        group_owned: &[Cow<Value>],
+        row: &[Value],
+        ts: i64,
+        origin: Origin,
+        sink: &mut dyn RowSink,
+    ) -> Result<()> {
         self.stream_time = self.stream_time.max(ts);
         self.last_origin = Some(origin);
         let offset = origin.offset as i64;
         match self.window.map(|w| w.kind) {
-            None => self.update_entry(&gbytes, &group_owned, None, row, ts, offset, origin, sink)?,
+            None => self.update_entry(gbytes, group_owned, None, row, ts, offset, origin, sink)?,
             Some(WindowKind::Tumbling { size }) => {
                 let start = ts - ts.rem_euclid(size);
                 let w = WindowBounds { start, end: start + size };
                 if w.end > self.stream_time - self.grace() {
-                    self.update_entry(&gbytes, &group_owned, Some(w), row, ts, offset, origin, sink)?;
+                    self.update_entry(gbytes, group_owned, Some(w), row, ts, offset, origin, sink)?;
                 }
             }
             Some(WindowKind::Hopping { size, advance }) => {
@@ -500,12 +532,12 @@ impl AggregateOp {
                 for start in starts.into_iter().rev() {
                     let w = WindowBounds { start, end: start + size };
                     if w.end > self.stream_time - self.grace() {
-                        self.update_entry(&gbytes, &group_owned, Some(w), row, ts, offset, origin, sink)?;
+                        self.update_entry(gbytes, group_owned, Some(w), row, ts, offset, origin, sink)?;
                     }
                 }
             }
             Some(WindowKind::Session { gap }) => {
-                self.update_session(&gbytes, &group_owned, gap, row, ts, offset, origin, sink)?
+                self.update_session(gbytes, group_owned, gap, row, ts, offset, origin, sink)?
             }
         }
         if self.emit_final {
@@ -526,12 +558,30 @@ impl AggregateOp {
         origin: Origin,
         sink: &mut dyn RowSink,
     ) -> Result<()> {
-        let key = Self::state_key(gbytes, window);
+        let mut key = std::mem::take(&mut self.key_buf);
+        Self::write_state_key(&mut key, gbytes, window);
+        let result = self.update_keyed(&key, group, window, row, ts, offset, origin, sink);
+        self.key_buf = key;
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn update_keyed(
+        &mut self,
+        key: &[u8],
+        group: &[Cow<Value>],
+        window: Option<WindowBounds>,
+        row: &[Value],
+        ts: i64,
+        offset: i64,
+        origin: Origin,
+        sink: &mut dyn RowSink,
+    ) -> Result<()> {
         let aggs = &self.aggs;
-        // Look up before inserting: group values are only copied for a new entry.
-        let entry = match self.state.get_mut(&key) {
+        // Look up before inserting: the key and group values are only copied for a new entry.
+        let entry = match self.state.get_mut(key) {
             Some(e) => e,
-            None => self.state.entry(key.clone()).or_insert_with(|| Entry {
+            None => self.state.entry(key.to_vec()).or_insert_with(|| Entry {
                 group: group.iter().map(|g| g.clone().into_owned()).collect(),
                 window,
                 accs: aggs.iter().map(AggSpec::init).collect(),
@@ -545,9 +595,9 @@ impl AggregateOp {
         entry.max_ts = entry.max_ts.max(ts);
         // Kafka Streams stamps an aggregate with the largest timestamp folded into it.
         let out_ts = entry.max_ts;
-        self.mark(&key, true);
+        self.mark(key, true);
         if !self.emit_final {
-            self.emit_entry(&key, out_ts, origin, sink)?;
+            self.emit_entry(key, out_ts, origin, sink)?;
         }
         Ok(())
     }
@@ -626,8 +676,16 @@ impl AggregateOp {
 
     fn fill_row(&mut self, key: &[u8]) -> Option<()> {
         let entry = self.state.get(key)?;
-        self.out_row.clear();
-        self.out_row.extend(entry.group.iter().cloned());
+        // Group values are copied into the previous row's slots, reusing their string buffers.
+        let n = entry.group.len();
+        self.out_row.truncate(n);
+        for (i, v) in entry.group.iter().enumerate() {
+            match (self.out_row.get_mut(i), v) {
+                (Some(Value::String(dst)), Value::String(src)) => dst.clone_from(src),
+                (Some(slot), v) => *slot = v.clone(),
+                (None, v) => self.out_row.push(v.clone()),
+            }
+        }
         for (spec, acc) in self.aggs.iter().zip(&entry.accs) {
             self.out_row.push(spec.result(acc));
         }
@@ -678,9 +736,9 @@ impl AggregateOp {
         let window = self.state.get(key).and_then(|e| e.window);
         let row = std::mem::take(&mut self.out_row);
         let pass = self.having.as_ref().is_none_or(|h| h.test(&row));
-        let cols: Vec<Cow<Value>> = self.items.iter().map(|c| c.eval(&row)).collect();
-        let r = sink.emit(Change { cols: &cols, tombstone: !pass, timestamp: ts, window }, origin);
-        drop(cols);
+        let r = crate::runtime::with_evaluated(&self.items, &row, |cols| {
+            sink.emit(Change { cols, tombstone: !pass, timestamp: ts, window }, origin)
+        });
         self.out_row = row;
         r
     }
@@ -1249,6 +1307,8 @@ pub fn plan_aggregate_input(
         last_origin: None,
         query_id: String::new(),
         out_row: Vec::new(),
+        group_buf: Vec::new(),
+        key_buf: Vec::new(),
     };
     Ok(PlannedQuery {
         inputs: input.inputs,

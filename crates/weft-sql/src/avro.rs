@@ -205,50 +205,72 @@ impl AvroSchema {
     }
 }
 
+/// The Avro type ksqlDB derives for a SQL type (`path` names nested records).
+fn avro_type(t: &SqlType, path: &str) -> Json {
+    match t {
+        SqlType::Boolean => json!("boolean"),
+        SqlType::Int => json!("int"),
+        SqlType::Bigint => json!("long"),
+        SqlType::Double => json!("double"),
+        SqlType::String | SqlType::Null => json!("string"),
+        SqlType::Bytes => json!("bytes"),
+        SqlType::Decimal { precision, scale } => {
+            json!({"type": "bytes", "logicalType": "decimal", "precision": precision, "scale": scale})
+        }
+        SqlType::Timestamp => json!({"type": "long", "logicalType": "timestamp-millis"}),
+        SqlType::Date => json!({"type": "int", "logicalType": "date"}),
+        SqlType::Time => json!({"type": "int", "logicalType": "time-millis"}),
+        SqlType::Array(i) => json!({"type": "array", "items": optional(avro_type(i, path))}),
+        SqlType::Map(_, v) => json!({"type": "map", "values": optional(avro_type(v, path))}),
+        SqlType::Struct(fields) => json!({
+            "type": "record",
+            "name": path,
+            "fields": fields.iter().map(|(n, t)| {
+                json!({"name": n, "type": optional(avro_type(t, &format!("{path}_{n}"))), "default": null})
+            }).collect::<Vec<_>>(),
+        }),
+    }
+}
+
+fn optional(t: Json) -> Json {
+    json!(["null", t])
+}
+
 /// The Avro schema ksqlDB derives for columns.
 pub fn schema_for(columns: &[Column]) -> Json {
-    fn ty(t: &SqlType, path: &str) -> Json {
-        match t {
-            SqlType::Boolean => json!("boolean"),
-            SqlType::Int => json!("int"),
-            SqlType::Bigint => json!("long"),
-            SqlType::Double => json!("double"),
-            SqlType::String | SqlType::Null => json!("string"),
-            SqlType::Bytes => json!("bytes"),
-            SqlType::Decimal { precision, scale } => {
-                json!({"type": "bytes", "logicalType": "decimal", "precision": precision, "scale": scale})
-            }
-            SqlType::Timestamp => json!({"type": "long", "logicalType": "timestamp-millis"}),
-            SqlType::Date => json!({"type": "int", "logicalType": "date"}),
-            SqlType::Time => json!({"type": "int", "logicalType": "time-millis"}),
-            SqlType::Array(i) => json!({"type": "array", "items": optional(ty(i, path))}),
-            SqlType::Map(_, v) => json!({"type": "map", "values": optional(ty(v, path))}),
-            SqlType::Struct(fields) => json!({
-                "type": "record",
-                "name": path,
-                "fields": fields.iter().map(|(n, t)| {
-                    json!({"name": n, "type": optional(ty(t, &format!("{path}_{n}"))), "default": null})
-                }).collect::<Vec<_>>(),
-            }),
-        }
-    }
-    fn optional(t: Json) -> Json {
-        json!(["null", t])
-    }
     json!({
         "type": "record",
         "name": "KsqlDataSourceSchema",
         "namespace": "io.confluent.ksql.avro_schemas",
         "fields": columns.iter().map(|c| {
-            json!({"name": c.name, "type": optional(ty(&c.ty, &format!("KsqlDataSourceSchema_{}", c.name))), "default": null})
+            json!({
+                "name": c.name,
+                "type": optional(avro_type(&c.ty, &format!("KsqlDataSourceSchema_{}", c.name))),
+                "default": null,
+            })
         }).collect::<Vec<_>>(),
     })
+}
+
+/// The schema of a single column written unwrapped (ksqlDB's single key column, or a value with
+/// `WRAP_SINGLE_VALUE=false`): the column's type itself, a struct being a record in ksqlDB's
+/// namespace. A null key is a record without key bytes, so the type is not a union with null.
+pub fn unwrapped_schema_for(column: &Column) -> Json {
+    match avro_type(&column.ty, "KsqlDataSourceSchema") {
+        Json::Object(mut o) if column.ty.is_struct() => {
+            o.insert("namespace".into(), json!("io.confluent.ksql.avro_schemas"));
+            Json::Object(o)
+        }
+        other => other,
+    }
 }
 
 /// Encodes and decodes one source's Avro values.
 pub struct AvroCodec {
     registry: RegistryHandle,
     subject: String,
+    /// A single column written as a bare datum instead of a one-field record.
+    unwrapped: bool,
     /// The id and schema used to write (registered on first use).
     writer: Mutex<Option<(u32, Arc<AvroSchema>)>>,
     /// Writer schemas by id, as met in records.
@@ -263,7 +285,36 @@ impl fmt::Debug for AvroCodec {
 
 impl AvroCodec {
     pub fn new(registry: RegistryHandle, subject: String) -> AvroCodec {
-        AvroCodec { registry, subject, writer: Mutex::new(None), readers: Mutex::new(HashMap::new()) }
+        AvroCodec { registry, subject, unwrapped: false, writer: Mutex::new(None), readers: Mutex::new(HashMap::new()) }
+    }
+
+    /// A codec writing a single column as a bare datum (ksqlDB's `UNWRAP_SINGLES`), as keys of one
+    /// column always are.
+    pub fn unwrapped(mut self, unwrapped: bool) -> AvroCodec {
+        self.unwrapped = unwrapped;
+        self
+    }
+
+    /// The id and parsed schema this codec writes with, registering the schema the first time.
+    fn writer(&self, columns: &[Column]) -> Result<(u32, Arc<AvroSchema>)> {
+        let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(x) = &*w {
+            return Ok(x.clone());
+        }
+        let text = match (self.unwrapped, columns) {
+            (true, [single]) => unwrapped_schema_for(single),
+            _ => schema_for(columns),
+        }
+        .to_string();
+        let id = self.registry.0.register(&self.subject, SchemaType::Avro, &text)?;
+        let x = (id, Arc::new(AvroSchema::parse(&text)?));
+        *w = Some(x.clone());
+        Ok(x)
+    }
+
+    /// Registers the schema for `columns` now (sinks register theirs when created, as ksqlDB does).
+    pub fn register(&self, columns: &[Column]) -> Result<u32> {
+        Ok(self.writer(columns)?.0)
     }
 
     fn reader_schema(&self, id: u32) -> Result<Arc<AvroSchema>> {
@@ -281,6 +332,17 @@ impl AvroCodec {
         let (id, payload) = crate::registry::split_wire(bytes)?;
         let schema = self.reader_schema(id)?;
         let mut r = Reader { buf: payload, pos: 0 };
+        // An unwrapped column reads the whole datum, unless the writer wrapped a non-struct column
+        // in a record anyway (then its fields map onto the column by name, as for wrapped data).
+        let whole = match (self.unwrapped, columns, schema.as_ref()) {
+            (true, [c], AvroSchema::Record { .. }) => c.ty.is_struct(),
+            (true, [_], _) => true,
+            _ => false,
+        };
+        if whole {
+            out[0] = read_datum(&mut r, &schema, Some(&columns[0].ty))?;
+            return Ok(());
+        }
         match schema.as_ref() {
             AvroSchema::Record { fields, .. } => {
                 out.iter_mut().for_each(|v| *v = Value::Null);
@@ -307,28 +369,18 @@ impl AvroCodec {
 
     /// Encodes values (one per column) in the wire format, registering the schema on first use.
     pub fn encode(&self, columns: &[Column], values: &[&Value], buf: &mut Vec<u8>) -> Result<()> {
-        let (id, schema) = {
-            let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-            match &*w {
-                Some(x) => x.clone(),
-                None => {
-                    let text = schema_for(columns).to_string();
-                    let id = self.registry.0.register(&self.subject, SchemaType::Avro, &text)?;
-                    let x = (id, Arc::new(AvroSchema::parse(&text)?));
-                    *w = Some(x.clone());
-                    x
-                }
-            }
-        };
+        let (id, schema) = self.writer(columns)?;
         buf.push(0);
         buf.extend_from_slice(&id.to_be_bytes());
-        let AvroSchema::Record { fields, .. } = schema.as_ref() else {
-            return Err(bad("writer schema is not a record"));
-        };
-        for ((_, fs), v) in fields.iter().zip(values) {
-            write_datum(buf, fs, v)?;
+        match schema.as_ref() {
+            AvroSchema::Record { fields, .. } if !(self.unwrapped && columns.len() == 1) => {
+                for ((_, fs), v) in fields.iter().zip(values) {
+                    write_datum(buf, fs, v)?;
+                }
+                Ok(())
+            }
+            single => write_datum(buf, single, values.first().copied().unwrap_or(&Value::Null)),
         }
-        Ok(())
     }
 }
 

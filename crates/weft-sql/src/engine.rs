@@ -196,6 +196,14 @@ struct State {
     next_seq: u64,
 }
 
+/// What [`Engine::execute_each`] ran: the results of the statements that succeeded, in order, and
+/// the first failing statement's text and error (the statements after it did not run).
+#[derive(Debug)]
+pub struct Executed {
+    pub results: Vec<StatementResult>,
+    pub failed: Option<(String, SqlError)>,
+}
+
 /// The streaming SQL engine over one event log.
 pub struct Engine {
     log: Arc<dyn EventLog>,
@@ -208,6 +216,8 @@ pub struct Engine {
     transient: std::sync::atomic::AtomicU64,
     /// The command topic is being replayed.
     replaying: AtomicBool,
+    /// Asked before a DROP (the catalog's veto); see [`Engine::set_drop_guard`].
+    drop_guard: std::sync::RwLock<Option<Arc<dyn crate::lineage::DropGuard>>>,
 }
 
 fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -328,6 +338,7 @@ impl Engine {
             ddl: Mutex::new(()),
             transient: std::sync::atomic::AtomicU64::new(0),
             replaying: AtomicBool::new(false),
+            drop_guard: std::sync::RwLock::new(None),
         };
         engine.replaying.store(true, Ordering::SeqCst);
         let replayed = engine.replay();
@@ -387,6 +398,17 @@ impl Engine {
         text: &str,
         properties: &BTreeMap<String, String>,
     ) -> Result<Vec<StatementResult>> {
+        let executed = self.execute_each(text, properties)?;
+        match executed.failed {
+            Some((_, error)) => Err(error),
+            None => Ok(executed.results),
+        }
+    }
+
+    /// [`Engine::execute_with_properties`] that keeps the results of the statements that ran before
+    /// a failing one (they took effect), as ksqlDB's `POST /ksql` reports them in the error's
+    /// `entities`. `Err` only for text that does not parse, in which case nothing ran.
+    pub fn execute_each(&self, text: &str, properties: &BTreeMap<String, String>) -> Result<Executed> {
         let statements = parse_statements(text)?;
         let saved = {
             let mut st = lock(&self.state);
@@ -394,13 +416,13 @@ impl Engine {
             st.properties.extend(properties.iter().map(|(k, v)| (k.clone(), v.clone())));
             saved
         };
-        let mut out = Vec::new();
-        let mut result = Ok(());
+        let mut results = Vec::new();
+        let mut failed = None;
         for s in &statements {
             match self.execute_one(s, false) {
-                Ok(r) => out.push(r),
+                Ok(r) => results.push(r),
                 Err(e) => {
-                    result = Err(e);
+                    failed = Some((s.text.clone(), e));
                     break;
                 }
             }
@@ -415,7 +437,7 @@ impl Engine {
                 };
             }
         }
-        result.map(|_| out)
+        Ok(Executed { results, failed })
     }
 
     fn record_command(&self, text: &str) -> Result<()> {
@@ -660,6 +682,33 @@ impl Engine {
                 Format::Avro => crate::avro::AvroSchema::parse(&schema)?.columns()?,
                 _ => crate::registry::columns_from_json_schema(&schema)?,
             };
+        }
+        if key_columns.is_empty() && matches!(key_format, Format::Avro | Format::JsonSr) {
+            // ksqlDB: key columns of AVRO and JSON_SR keys may come from the registry's `<topic>-key`.
+            let registry = self.options.schema_registry.as_ref().ok_or_else(|| {
+                SqlError::analysis(format!(
+                    "the {} key format needs a schema registry: none is configured",
+                    key_format.name()
+                ))
+            })?;
+            let subject = format!("{topic}-key");
+            let schema = match prop_u32(&c.properties, "KEY_SCHEMA_ID")? {
+                Some(id) => registry.0.schema_by_id(id).map_err(|e| {
+                    SqlError::analysis(format!("KEY_SCHEMA_ID {id} is not in the schema registry: {e}"))
+                })?,
+                None => {
+                    registry
+                        .0
+                        .latest(&subject)
+                        .map_err(|e| {
+                            SqlError::analysis(format!(
+                                "no key schema for subject '{subject}' in the schema registry: {e}"
+                            ))
+                        })?
+                        .1
+                }
+            };
+            key_columns = crate::registry::key_columns_from_schema(key_format, &schema)?;
         }
         if key_columns.is_empty() && value_columns.is_empty() {
             return Err(SqlError::analysis("the statement does not define any columns"));
@@ -1125,6 +1174,16 @@ impl Engine {
                 Some(s) => s.clone(),
             }
         };
+        let guard = self.drop_guard.read().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(guard) = guard.filter(|_| !self.replaying.load(Ordering::SeqCst)) {
+            let dependents = guard.dependents(name, &source.topic);
+            if !dependents.is_empty() {
+                return Err(SqlError::analysis(format!(
+                    "Cannot drop {name}: published data products depend on it: {}",
+                    dependents.join(", ")
+                )));
+            }
+        }
         let (readers, writers) = {
             let st = lock(&self.state);
             let readers: Vec<String> = st
@@ -1371,6 +1430,69 @@ impl Engine {
         lock(&self.state).sources.get(name).cloned()
     }
 
+    /// Installs the hook asked before every `DROP STREAM` / `DROP TABLE` (not during the replay of
+    /// the command topic: a drop that was recorded happened).
+    pub fn set_drop_guard(&self, guard: Arc<dyn crate::lineage::DropGuard>) {
+        *self.drop_guard.write().unwrap_or_else(|e| e.into_inner()) = Some(guard);
+    }
+
+    /// The column lineage of a stream or table written by persistent queries (`CREATE ... AS
+    /// SELECT`, `INSERT INTO ... SELECT`, including terminated ones that created it); `None` for an
+    /// unknown name or a source no query writes.
+    pub fn lineage(&self, name: &str) -> Option<crate::lineage::QueryLineage> {
+        let (sink, written_by, sources) = {
+            let st = lock(&self.state);
+            let sink = st.sources.get(name)?.clone();
+            let mut written_by: Vec<(Option<String>, String)> = st
+                .queries
+                .iter()
+                .filter(|(_, q)| q.sink == name)
+                .map(|(id, q)| (Some(id.clone()), q.statement.clone()))
+                .collect();
+            if !written_by.iter().any(|(_, text)| *text == sink.statement) {
+                written_by.insert(0, (None, sink.statement.clone()));
+            }
+            (sink, written_by, st.sources.clone())
+        };
+        let lookup = |n: &str| sources.get(n).cloned();
+        let mut lineage = crate::lineage::QueryLineage {
+            sink: sink.name.clone(),
+            sink_topic: sink.topic.clone(),
+            query_ids: Vec::new(),
+            inputs: Vec::new(),
+            columns: Vec::new(),
+        };
+        let mut found = false;
+        for (id, text) in written_by {
+            let Ok(statements) = parse_statements(&text) else { continue };
+            for parsed in statements {
+                let query = match &parsed.statement {
+                    Statement::CreateAsSelect(c) => &c.query,
+                    Statement::InsertInto { query, .. } => query,
+                    _ => continue,
+                };
+                found = true;
+                let (inputs, columns) = crate::lineage::lineage_of(query, &sink, &lookup);
+                for input in inputs {
+                    if !lineage.inputs.contains(&input) {
+                        lineage.inputs.push(input);
+                    }
+                }
+                if lineage.columns.is_empty() {
+                    lineage.columns = columns;
+                } else {
+                    for (have, more) in lineage.columns.iter_mut().zip(columns) {
+                        have.inputs.extend(more.inputs);
+                        have.inputs.sort();
+                        have.inputs.dedup();
+                    }
+                }
+            }
+            lineage.query_ids.extend(id);
+        }
+        found.then_some(lineage)
+    }
+
     /// Every stream and table.
     pub fn sources(&self) -> Vec<SourceDef> {
         lock(&self.state).sources.values().cloned().collect()
@@ -1583,9 +1705,6 @@ fn check_key_format(format: Format, keys: &[Column]) -> Result<()> {
                 }
             }
             Ok(())
-        }
-        Format::Avro if !keys.is_empty() => {
-            Err(SqlError::Unsupported("KEY_FORMAT='AVRO' (use KAFKA or JSON keys)".into()))
         }
         Format::None if !keys.is_empty() => {
             Err(SqlError::analysis("The 'NONE' key format cannot be used with key columns"))

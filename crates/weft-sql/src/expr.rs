@@ -107,6 +107,11 @@ pub struct Compiled {
 }
 
 impl Compiled {
+    /// A reference to row index `index` (of type `ty`), compiled without a scope.
+    pub fn column(index: usize, ty: SqlType) -> Compiled {
+        Compiled { node: Node::Column(index), ty }
+    }
+
     /// Evaluates over one row.
     pub fn eval<'a>(&'a self, row: &'a [Value]) -> Cow<'a, Value> {
         eval(&self.node, row)

@@ -133,42 +133,16 @@ impl ValueCodec {
     }
 
     fn decode_json(&self, bytes: &[u8], out: &mut [Value]) -> Result<()> {
-        match self.unwrapped {
-            false => {
-                let mut de = serde_json::Deserializer::from_slice(bytes);
-                RowSeed { columns: &self.columns, needed: &self.needed, out }
-                    .deserialize(&mut de)
-                    .map_err(|e| SqlError::Serde(format!("invalid JSON value: {e}")))?;
-                de.end().map_err(|e| SqlError::Serde(format!("invalid JSON value: {e}")))
-            }
-            true => {
-                let Some(col) = self.columns.first() else { return Ok(()) };
-                let mut de = serde_json::Deserializer::from_slice(bytes);
-                out[0] = TypedSeed(&col.ty)
-                    .deserialize(&mut de)
-                    .map_err(|e| SqlError::Serde(format!("invalid JSON value: {e}")))?;
-                Ok(())
-            }
-        }
+        decode_json(&self.columns, &self.needed, self.unwrapped, bytes, out)
     }
 
     fn encode_json(&self, values: &[&Value], buf: &mut Vec<u8>) {
-        if self.unwrapped {
-            if let (Some(col), Some(v)) = (self.columns.first(), values.first()) {
-                write_json(buf, v, &col.ty);
-            }
-            return;
-        }
-        buf.push(b'{');
-        for (i, (col, v)) in self.columns.iter().zip(values).enumerate() {
-            if i > 0 {
-                buf.push(b',');
-            }
-            write_json_str(buf, &col.name);
-            buf.push(b':');
-            write_json(buf, v, &col.ty);
-        }
-        buf.push(b'}');
+        encode_json(&self.columns, self.unwrapped, values, buf)
+    }
+
+    /// Registers the value schema of AVRO and JSON_SR now (sinks do so when they are created).
+    pub fn register_schema(&self) -> Result<()> {
+        register_schema(self.format, self.schema.as_deref(), &self.columns)
     }
 
     pub fn encode(&self, values: &[&Value], buf: &mut Vec<u8>) -> Result<()> {
@@ -184,22 +158,7 @@ impl ValueCodec {
                 Ok(())
             }
             Format::Delimited => {
-                for (i, v) in values.iter().enumerate() {
-                    if i > 0 {
-                        buf.push(b',');
-                    }
-                    let text = match v {
-                        Value::Null => String::new(),
-                        other => crate::functions::to_display_string(other),
-                    };
-                    if text.contains([',', '"', '\n']) {
-                        buf.push(b'"');
-                        buf.extend_from_slice(text.replace('"', "\"\"").as_bytes());
-                        buf.push(b'"');
-                    } else {
-                        buf.extend_from_slice(text.as_bytes());
-                    }
-                }
+                encode_delimited(values, buf);
                 Ok(())
             }
             Format::Avro => match self.schema.as_deref() {
@@ -222,11 +181,17 @@ impl ValueCodec {
 }
 
 /// Decodes and encodes key columns, optionally windowed.
+///
+/// AVRO and JSON_SR keys are in the Confluent wire format with their schema under the subject
+/// `<topic>-key`; as in ksqlDB, a single key column is written unwrapped (the bare value, its schema
+/// the column's type) and several key columns as a record (object) with one field per column.
 #[derive(Debug, Clone)]
 pub struct KeyCodec {
     pub format: Format,
     pub columns: Vec<Column>,
     pub window: Option<WindowType>,
+    /// Schema-registry access of AVRO and JSON_SR keys.
+    pub schema: Option<std::sync::Arc<crate::registry::SchemaCodec>>,
 }
 
 /// Window bounds carried by a windowed key.
@@ -236,7 +201,46 @@ pub struct WindowBounds {
     pub end: i64,
 }
 
+fn register_schema(format: Format, schema: Option<&crate::registry::SchemaCodec>, columns: &[Column]) -> Result<()> {
+    match (format, schema) {
+        (Format::Avro, Some(crate::registry::SchemaCodec::Avro(codec))) => codec.register(columns).map(|_| ()),
+        (Format::JsonSr, Some(crate::registry::SchemaCodec::JsonSr(writer))) => writer.id(columns).map(|_| ()),
+        (Format::Avro | Format::JsonSr, _) => Err(no_registry()),
+        _ => Ok(()),
+    }
+}
+
 impl KeyCodec {
+    /// The key codec of a source on `topic`; `registry` serves AVRO and JSON_SR keys.
+    pub fn new(
+        format: Format,
+        columns: Vec<Column>,
+        window: Option<WindowType>,
+        registry: Option<&crate::registry::RegistryHandle>,
+        topic: &str,
+    ) -> KeyCodec {
+        let unwrapped = columns.len() == 1;
+        let subject = format!("{topic}-key");
+        let schema = match (format, registry) {
+            (Format::Avro, Some(r)) => Some(crate::registry::SchemaCodec::Avro(
+                crate::avro::AvroCodec::new(r.clone(), subject).unwrapped(unwrapped),
+            )),
+            (Format::JsonSr, Some(r)) => Some(crate::registry::SchemaCodec::JsonSr(
+                crate::registry::JsonSrWriter::new(r.clone(), subject).unwrapped(unwrapped),
+            )),
+            _ => None,
+        };
+        KeyCodec { format, columns, window, schema: schema.map(std::sync::Arc::new) }
+    }
+
+    /// Registers the key schema of AVRO and JSON_SR keys now (sinks do so when they are created).
+    pub fn register_schema(&self) -> Result<()> {
+        if self.columns.is_empty() {
+            return Ok(());
+        }
+        register_schema(self.format, self.schema.as_deref(), &self.columns)
+    }
+
     /// Decodes a key into `out[0..columns.len()]`, returning the window bounds of windowed keys
     /// (the end of time windows is filled in by the caller, who knows the window size).
     pub fn decode_into(&self, bytes: Option<&[u8]>, out: &mut [Value]) -> Result<Option<WindowBounds>> {
@@ -260,6 +264,7 @@ impl KeyCodec {
                 (&bytes[..split], Some(WindowBounds { start, end }))
             }
         };
+        let unwrapped = self.columns.len() == 1;
         match self.format {
             Format::None => {}
             Format::Kafka => {
@@ -275,18 +280,13 @@ impl KeyCodec {
                     }
                 }
             }
-            Format::Json => {
-                let codec = ValueCodec {
-                    format: Format::Json,
-                    columns: self.columns.clone(),
-                    unwrapped: self.columns.len() == 1,
-                    needed: Vec::new(),
-                    schema: None,
-                };
-                codec.decode_into(inner, out)?;
-            }
+            Format::Json => decode_json(&self.columns, &[], unwrapped, inner, out)?,
+            Format::JsonSr => decode_json(&self.columns, &[], unwrapped, crate::registry::split_wire(inner)?.1, out)?,
+            Format::Avro => match self.schema.as_deref() {
+                Some(crate::registry::SchemaCodec::Avro(codec)) => codec.decode_into(&self.columns, inner, out)?,
+                _ => return Err(no_registry()),
+            },
             Format::Delimited => decode_delimited(&self.columns, inner, out)?,
-            Format::Avro | Format::JsonSr => return Err(SqlError::Unsupported("AVRO and JSON_SR keys".into())),
         }
         Ok(bounds)
     }
@@ -300,6 +300,7 @@ impl KeyCodec {
             return Ok(None);
         }
         let mut buf = Vec::new();
+        let unwrapped = self.columns.len() == 1;
         match self.format {
             Format::None => {}
             Format::Kafka => {
@@ -307,27 +308,21 @@ impl KeyCodec {
                     encode_kafka(v, &mut buf)?;
                 }
             }
-            Format::Json => {
-                let codec = ValueCodec {
-                    format: Format::Json,
-                    columns: self.columns.clone(),
-                    unwrapped: self.columns.len() == 1,
-                    needed: Vec::new(),
-                    schema: None,
+            Format::Json => encode_json(&self.columns, unwrapped, values, &mut buf),
+            Format::JsonSr => {
+                let id = match self.schema.as_deref() {
+                    Some(crate::registry::SchemaCodec::JsonSr(writer)) => writer.id(&self.columns)?,
+                    _ => return Err(no_registry()),
                 };
-                codec.encode(values, &mut buf)?;
+                buf.push(0);
+                buf.extend_from_slice(&id.to_be_bytes());
+                encode_json(&self.columns, unwrapped, values, &mut buf);
             }
-            Format::Delimited => {
-                let codec = ValueCodec {
-                    format: Format::Delimited,
-                    columns: self.columns.clone(),
-                    unwrapped: false,
-                    needed: Vec::new(),
-                    schema: None,
-                };
-                codec.encode(values, &mut buf)?;
-            }
-            Format::Avro | Format::JsonSr => return Err(SqlError::Unsupported("AVRO and JSON_SR keys".into())),
+            Format::Avro => match self.schema.as_deref() {
+                Some(crate::registry::SchemaCodec::Avro(codec)) => codec.encode(&self.columns, values, &mut buf)?,
+                _ => return Err(no_registry()),
+            },
+            Format::Delimited => encode_delimited(values, &mut buf),
         }
         match (self.window, window) {
             (Some(WindowType::Time), Some(w)) => buf.extend_from_slice(&w.start.to_be_bytes()),
@@ -338,6 +333,60 @@ impl KeyCodec {
             _ => {}
         }
         Ok(Some(buf))
+    }
+}
+
+/// JSON (also the payload of JSON_SR) into `out`: an object whose fields are the columns, or the
+/// bare value of a single unwrapped column.
+fn decode_json(columns: &[Column], needed: &[bool], unwrapped: bool, bytes: &[u8], out: &mut [Value]) -> Result<()> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    if unwrapped {
+        let Some(col) = columns.first() else { return Ok(()) };
+        out[0] =
+            TypedSeed(&col.ty).deserialize(&mut de).map_err(|e| SqlError::Serde(format!("invalid JSON value: {e}")))?;
+    } else {
+        RowSeed { columns, needed, out }
+            .deserialize(&mut de)
+            .map_err(|e| SqlError::Serde(format!("invalid JSON value: {e}")))?;
+    }
+    de.end().map_err(|e| SqlError::Serde(format!("invalid JSON value: {e}")))
+}
+
+fn encode_json(columns: &[Column], unwrapped: bool, values: &[&Value], buf: &mut Vec<u8>) {
+    if unwrapped {
+        if let (Some(col), Some(v)) = (columns.first(), values.first()) {
+            write_json(buf, v, &col.ty);
+        }
+        return;
+    }
+    buf.push(b'{');
+    for (i, (col, v)) in columns.iter().zip(values).enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        write_json_str(buf, &col.name);
+        buf.push(b':');
+        write_json(buf, v, &col.ty);
+    }
+    buf.push(b'}');
+}
+
+fn encode_delimited(values: &[&Value], buf: &mut Vec<u8>) {
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        let text = match v {
+            Value::Null => std::borrow::Cow::Borrowed(""),
+            other => std::borrow::Cow::Owned(crate::functions::to_display_string(other)),
+        };
+        if text.contains([',', '"', '\n']) {
+            buf.push(b'"');
+            buf.extend_from_slice(text.replace('"', "\"\"").as_bytes());
+            buf.push(b'"');
+        } else {
+            buf.extend_from_slice(text.as_bytes());
+        }
     }
 }
 
@@ -585,16 +634,23 @@ impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
 }
 
 /// The column a JSON field feeds: an exact name match wins, else a case-insensitive one. `hint` is
-/// tried first (fields usually come in schema order).
+/// tried first (fields usually come in schema order, often in another case than the columns).
 fn find_column(columns: &[Column], key: &str, hint: usize) -> Option<usize> {
+    // Length and first byte settle most comparisons without a call to memcmp.
+    let exact =
+        |name: &str| name.len() == key.len() && name.as_bytes().first() == key.as_bytes().first() && name == key;
     if let Some(c) = columns.get(hint) {
-        if c.name == key {
+        if exact(&c.name) {
             return Some(hint);
+        }
+        // The hinted column matches but for case: it wins unless another column matches exactly.
+        if c.name.eq_ignore_ascii_case(key) {
+            return Some(columns.iter().position(|c| exact(&c.name)).unwrap_or(hint));
         }
     }
     let mut insensitive = None;
     for (i, c) in columns.iter().enumerate() {
-        if c.name == key {
+        if exact(&c.name) {
             return Some(i);
         }
         if insensitive.is_none() && c.name.eq_ignore_ascii_case(key) {
@@ -602,6 +658,38 @@ fn find_column(columns: &[Column], key: &str, hint: usize) -> Option<usize> {
         }
     }
     insensitive
+}
+
+/// A JSON object key, borrowed from the input unless it has escapes (serde's own `Cow<str>`
+/// always allocates: one allocation per field per record).
+struct FieldName;
+
+impl<'de> DeserializeSeed<'de> for FieldName {
+    type Value = std::borrow::Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FieldName {
+    type Value = std::borrow::Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> std::result::Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Borrowed(s))
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Owned(s.to_string()))
+    }
+
+    fn visit_string<E: de::Error>(self, s: String) -> std::result::Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Owned(s))
+    }
 }
 
 impl<'de> Visitor<'de> for RowSeed<'_> {
@@ -615,7 +703,7 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
         // Values are written in place (string buffers are reused); columns the object lacks are null.
         let mut seen = SeenSet::new(self.columns.len());
         let mut field = 0;
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+        while let Some(key) = map.next_key_seed(FieldName)? {
             match find_column(self.columns, &key, field) {
                 Some(i) if self.needed.get(i).copied().unwrap_or(true) => {
                     seen.insert(i);
@@ -880,7 +968,7 @@ impl<'de> Visitor<'de> for TypedSeed<'_> {
             }
             SqlType::Struct(fields) => {
                 let mut out = vec![Value::Null; fields.len()];
-                while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                while let Some(k) = map.next_key_seed(FieldName)? {
                     let pos = fields
                         .iter()
                         .position(|(n, _)| *n == *k)
@@ -942,17 +1030,134 @@ mod tests {
 
     #[test]
     fn kafka_and_windowed_keys() {
-        let k = KeyCodec {
-            format: Format::Kafka,
-            columns: vec![Column { name: "K".into(), ty: SqlType::Int }],
-            window: Some(WindowType::Time),
-        };
+        let k = KeyCodec::new(
+            Format::Kafka,
+            vec![Column { name: "K".into(), ty: SqlType::Int }],
+            Some(WindowType::Time),
+            None,
+            "t",
+        );
         let bytes = k.encode(&[&Value::Int(5)], Some(WindowBounds { start: 1000, end: 2000 })).unwrap().unwrap();
         assert_eq!(bytes.len(), 12);
         let mut out = vec![Value::Null];
         let w = k.decode_into(Some(&bytes), &mut out).unwrap();
         assert_eq!(out[0], Value::Int(5));
         assert_eq!(w.unwrap().start, 1000);
+    }
+
+    fn registry() -> crate::registry::RegistryHandle {
+        crate::registry::RegistryHandle(std::sync::Arc::new(crate::avro::tests::MemoryRegistry::default()))
+    }
+
+    #[test]
+    fn avro_keys_in_the_wire_format() {
+        let registry = registry();
+        let single = KeyCodec::new(
+            Format::Avro,
+            vec![Column { name: "ID".into(), ty: SqlType::Int }],
+            None,
+            Some(&registry),
+            "t",
+        );
+        let bytes = single.encode(&[&Value::Int(-3)], None).unwrap().unwrap();
+        // Magic byte, schema id 1, then the bare Avro int (zig-zag): no record around one column.
+        assert_eq!(bytes, vec![0, 0, 0, 0, 1, 5]);
+        assert_eq!(registry.0.latest("t-key").unwrap(), (1, "\"int\"".to_string()));
+        let mut out = vec![Value::Null];
+        single.decode_into(Some(&bytes), &mut out).unwrap();
+        assert_eq!(out, vec![Value::Int(-3)]);
+        assert_eq!(single.encode(&[&Value::Null], None).unwrap(), None, "a null key is no key bytes");
+
+        let multi = KeyCodec::new(
+            Format::Avro,
+            vec![Column { name: "A".into(), ty: SqlType::String }, Column { name: "B".into(), ty: SqlType::Bigint }],
+            Some(WindowType::Time),
+            Some(&registry),
+            "m",
+        );
+        let window = Some(WindowBounds { start: 7, end: 7 });
+        let bytes = multi.encode(&[&Value::String("x".into()), &Value::Null], window).unwrap().unwrap();
+        // Record of optional fields: branch 1 + "x", branch 0 (null); then the window start.
+        assert_eq!(bytes[5..], [2, 2, b'x', 0, 0, 0, 0, 0, 0, 0, 0, 7]);
+        let mut out = vec![Value::Null, Value::Null];
+        assert_eq!(multi.decode_into(Some(&bytes), &mut out).unwrap(), window);
+        assert_eq!(out, vec![Value::String("x".into()), Value::Null]);
+        assert!(multi.decode_into(Some(b"\x01\x00\x00\x00\x02\x00"), &mut out).is_err(), "no magic byte");
+    }
+
+    #[test]
+    fn avro_keys_written_by_other_producers() {
+        let registry = registry();
+        // A Confluent producer's `long` key read into an INT column, and a record key whose fields
+        // come in another order than the key columns.
+        let long_id = registry.0.register("t-key", crate::registry::SchemaType::Avro, "\"long\"").unwrap();
+        let rec_id = registry
+            .0
+            .register(
+                "u-key",
+                crate::registry::SchemaType::Avro,
+                r#"{"type":"record","name":"K","fields":[{"name":"b","type":"long"},{"name":"a","type":"string"}]}"#,
+            )
+            .unwrap();
+        let single = KeyCodec::new(
+            Format::Avro,
+            vec![Column { name: "K".into(), ty: SqlType::Int }],
+            None,
+            Some(&registry),
+            "t",
+        );
+        let mut bytes = vec![0];
+        bytes.extend_from_slice(&long_id.to_be_bytes());
+        bytes.push(84);
+        let mut out = vec![Value::Null];
+        single.decode_into(Some(&bytes), &mut out).unwrap();
+        assert_eq!(out, vec![Value::Int(42)]);
+        let multi = KeyCodec::new(
+            Format::Avro,
+            vec![Column { name: "A".into(), ty: SqlType::String }, Column { name: "B".into(), ty: SqlType::Bigint }],
+            None,
+            Some(&registry),
+            "u",
+        );
+        let mut bytes = vec![0];
+        bytes.extend_from_slice(&rec_id.to_be_bytes());
+        bytes.extend_from_slice(&[4, 2, b'z']);
+        let mut out = vec![Value::Null, Value::Null];
+        multi.decode_into(Some(&bytes), &mut out).unwrap();
+        assert_eq!(out, vec![Value::String("z".into()), Value::Bigint(2)]);
+    }
+
+    #[test]
+    fn json_sr_keys_in_the_wire_format() {
+        let registry = registry();
+        let single = KeyCodec::new(
+            Format::JsonSr,
+            vec![Column { name: "ID".into(), ty: SqlType::String }],
+            None,
+            Some(&registry),
+            "t",
+        );
+        let bytes = single.encode(&[&Value::String("k".into())], None).unwrap().unwrap();
+        assert_eq!(bytes, b"\x00\x00\x00\x00\x01\"k\"");
+        let (_, schema) = registry.0.latest("t-key").unwrap();
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&schema).unwrap(),
+            serde_json::json!({"oneOf": [{"type": "null"}, {"type": "string"}]})
+        );
+        let mut out = vec![Value::Null];
+        single.decode_into(Some(&bytes), &mut out).unwrap();
+        assert_eq!(out, vec![Value::String("k".into())]);
+        let multi = KeyCodec::new(
+            Format::JsonSr,
+            vec![Column { name: "A".into(), ty: SqlType::Int }, Column { name: "B".into(), ty: SqlType::Int }],
+            None,
+            Some(&registry),
+            "m",
+        );
+        let bytes = multi.encode(&[&Value::Int(1), &Value::Int(2)], None).unwrap().unwrap();
+        assert_eq!(&bytes[5..], br#"{"A":1,"B":2}"#);
+        let no_registry = KeyCodec::new(Format::Avro, multi.columns.clone(), None, None, "m");
+        assert!(no_registry.encode(&[&Value::Int(1), &Value::Int(2)], None).is_err());
     }
 
     #[test]

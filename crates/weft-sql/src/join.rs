@@ -1,4 +1,5 @@
-//! Joins of two sources: stream-table, table-table and stream-stream (`WITHIN`).
+//! Joins: stream-table, table-table (on primary keys, or foreign-key) and stream-stream
+//! (`WITHIN`), and chains of them (ksqlDB's n-way joins: `a JOIN b ON ... JOIN c ON ...`).
 //!
 //! The joined row is the left source row followed by the right source row (nulls for a missing
 //! side); `WHERE` and the projection are evaluated over it. Semantics follow ksqlDB:
@@ -11,6 +12,10 @@
 //!   `GRACE PERIOD`, an unmatched LEFT/OUTER row is emitted with nulls once its window closes; without
 //!   one it is emitted at once (ksqlDB's semantics before grace periods).
 //!
+//! A chain is a left-deep tree of two-sided joins: each [`JoinOp`] may hold the join whose result
+//! is its left side (`inner`), which emits every column of the sources joined so far plus its key
+//! and timestamp into the next join (tombstones included, so table-table chains retract).
+//!
 //! State is rebuilt after a restart from the inputs themselves: table sides by re-reading the table
 //! topics up to the committed positions, stream-stream buffers by replaying (without output) the
 //! input records of the last `before + after + grace` before the committed positions.
@@ -18,11 +23,11 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
-use crate::ast::{BinaryOp, Expr, JoinKind, Query, SelectItem, Within};
+use crate::ast::{BinaryOp, Expr, Join, JoinKind, Query, SelectItem, Within};
 use crate::error::{Result, SqlError};
 use crate::expr::{compile, Compiled, Scope};
 use crate::format::write_json;
-use crate::metastore::{Decoded, Kind, SourceDef};
+use crate::metastore::{Decoded, Kind, SourceDef, RESERVED_COLUMNS};
 use crate::plan::{
     check_output_names, column_expr, expand_select, NamedItem, Operator, OutputColumn, Plan, PlannedQuery, Purpose,
 };
@@ -81,6 +86,52 @@ pub struct JoinOp {
     /// Foreign-key joins: the left table's primary key, and the left keys referring to each right key.
     left_pk: Option<Compiled>,
     fk_index: HashMap<Vec<u8>, std::collections::BTreeSet<Vec<u8>>>,
+    /// n-way joins: the join whose result is this join's left side. Its inputs come first (global
+    /// inputs `0..n`), this join's right side is input `n`.
+    inner: Option<Box<JoinOp>>,
+    /// The join feeds another: each output row ends with the join key (set in tombstones too), then
+    /// the output timestamp is appended by [`ChainSink`].
+    append_key: bool,
+}
+
+/// Where a global input index of a join chain goes.
+enum Route {
+    /// To the inner join, with this index.
+    Inner(usize),
+    /// To this join: 0 is the left side, 1.. the right side(s).
+    Own(usize),
+}
+
+/// Feeds an inner join's output into the next join of the chain as its left rows.
+struct ChainSink<'a> {
+    outer: &'a mut JoinOp,
+    sink: &'a mut dyn RowSink,
+    /// Restoring state: fold the rows into the outer join without emitting.
+    load_only: bool,
+}
+
+impl RowSink for ChainSink<'_> {
+    fn emit(&mut self, change: Change<'_>, origin: Origin) -> Result<()> {
+        let mut row: Vec<Value> = Vec::with_capacity(change.cols.len() + 1);
+        row.extend(change.cols.iter().map(|c| c.clone().into_owned()));
+        row.push(Value::Bigint(change.timestamp));
+        let decoded = if change.tombstone { Decoded::Tombstone } else { Decoded::Row };
+        if self.load_only {
+            self.outer.load_own(0, &row, decoded);
+            Ok(())
+        } else {
+            self.outer.process_own(0, &row, decoded, origin, self.sink)
+        }
+    }
+}
+
+/// Discards what it is given (state restores).
+struct Discard;
+
+impl RowSink for Discard {
+    fn emit(&mut self, _change: Change<'_>, _origin: Origin) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The name of ksqlDB's synthetic join key column.
@@ -109,18 +160,61 @@ impl JoinOp {
     /// The output columns of a joined row; a key column that evaluates to null (the other side
     /// was missing in an outer join) takes the join key, as ksqlDB's output keys do.
     fn project<'a>(&'a self, joined: &'a [Value], key: &Value) -> Vec<Cow<'a, Value>> {
-        self.items
-            .iter()
-            .zip(&self.key_items)
-            .map(|(c, is_key)| {
-                let v = c.eval(joined);
-                if *is_key && v.is_null() {
-                    Cow::Owned(key.clone())
+        let mut out: Vec<Cow<'a, Value>> = Vec::with_capacity(self.items.len() + usize::from(self.append_key));
+        out.extend(self.items.iter().zip(&self.key_items).map(|(c, is_key)| {
+            let v = c.eval(joined);
+            if *is_key && v.is_null() {
+                Cow::Owned(key.clone())
+            } else {
+                v
+            }
+        }));
+        if self.append_key {
+            out.push(Cow::Owned(key.clone()));
+        }
+        out
+    }
+
+    /// How many inputs the join chain ending here reads.
+    fn input_count(&self) -> usize {
+        let own = match self.shape {
+            Shape::StreamTable => 1 + self.sides.len(),
+            _ => 2,
+        };
+        match &self.inner {
+            Some(inner) => inner.input_count() + own - 1,
+            None => own,
+        }
+    }
+
+    fn route(&self, input: usize) -> Route {
+        match &self.inner {
+            Some(inner) => {
+                let n = inner.input_count();
+                if input < n {
+                    Route::Inner(input)
                 } else {
-                    v
+                    Route::Own(input - n + 1)
                 }
-            })
-            .collect()
+            }
+            None => Route::Own(input),
+        }
+    }
+
+    /// Runs `input` through the inner join, whose output feeds this one.
+    fn through_inner(
+        &mut self,
+        input: usize,
+        row: &[Value],
+        decoded: Decoded,
+        origin: Origin,
+        sink: &mut dyn RowSink,
+        load_only: bool,
+    ) -> Result<()> {
+        let Some(mut inner) = self.inner.take() else { return Ok(()) };
+        let result = inner.process(input, row, decoded, origin, &mut ChainSink { outer: self, sink, load_only });
+        self.inner = Some(inner);
+        result
     }
 
     fn key_bytes(&self, v: &Value) -> Vec<u8> {
@@ -165,8 +259,22 @@ impl JoinOp {
         result
     }
 
-    /// Folds a table record into the join state without emitting (restoring after a restart).
+    /// Folds a table record of input `input` into the join state without emitting (restoring after
+    /// a restart). In a chain, a table feeding an inner join also updates the state the inner
+    /// join's result is held in by the joins after it.
     pub fn load_table(&mut self, input: usize, row: &[Value], decoded: Decoded) {
+        match self.route(input) {
+            Route::Own(local) => self.load_own(local, row, decoded),
+            Route::Inner(i) => {
+                let origin = Origin { input: i as u8, partition: 0, offset: 0 };
+                // Nothing reaches the sink: the chain only folds rows into state.
+                let _ = self.through_inner(i, row, decoded, origin, &mut Discard, true);
+            }
+        }
+    }
+
+    /// [`JoinOp::load_table`] for this join's own inputs (0 left, 1.. right).
+    fn load_own(&mut self, input: usize, row: &[Value], decoded: Decoded) {
         if let (Shape::ForeignKey, 0, Some(pk_expr)) = (self.shape, input, &self.left_pk) {
             let pk = pk_expr.eval(row).into_owned();
             if pk.is_null() {
@@ -227,24 +335,48 @@ impl JoinOp {
     }
 
     /// For stream-stream joins: how far back (ms) records can still join or emit, so a restart
-    /// rebuilds the buffers by replaying that much input.
+    /// rebuilds the buffers by replaying that much input (in a chain, the spans add up: a record
+    /// reaches the last join through every window before it).
     pub fn replay_span(&self) -> Option<i64> {
-        match self.shape {
+        let own = match self.shape {
             Shape::StreamStream(w) => Some(w.before + w.after + w.grace.unwrap_or(crate::aggregate::DEFAULT_GRACE_MS)),
             _ => None,
+        };
+        match (own, self.inner.as_ref().and_then(|i| i.replay_span())) {
+            (Some(a), Some(b)) => Some(a.saturating_add(b)),
+            (a, b) => a.or(b),
         }
     }
 
     /// Whether input `input` is a table side (state rebuilt from its topic).
     pub fn is_table_input(&self, input: usize) -> bool {
-        match self.shape {
-            Shape::StreamTable => input >= 1,
-            Shape::TableTable | Shape::ForeignKey => true,
-            Shape::StreamStream(_) => false,
+        match self.route(input) {
+            Route::Inner(i) => self.inner.as_ref().is_some_and(|inner| inner.is_table_input(i)),
+            Route::Own(local) => match self.shape {
+                Shape::StreamTable => local >= 1,
+                Shape::TableTable | Shape::ForeignKey => true,
+                Shape::StreamStream(_) => false,
+            },
         }
     }
 
+    /// Feeds one record of input `input` (the sources in FROM order).
     pub fn process(
+        &mut self,
+        input: usize,
+        row: &[Value],
+        decoded: Decoded,
+        origin: Origin,
+        sink: &mut dyn RowSink,
+    ) -> Result<()> {
+        match self.route(input) {
+            Route::Own(local) => self.process_own(local, row, decoded, origin, sink),
+            Route::Inner(i) => self.through_inner(i, row, decoded, origin, sink, false),
+        }
+    }
+
+    /// [`JoinOp::process`] for this join's own inputs (0 left, 1.. right).
+    fn process_own(
         &mut self,
         input: usize,
         row: &[Value],
@@ -255,7 +387,7 @@ impl JoinOp {
         match self.shape {
             Shape::StreamTable => {
                 if input >= 1 {
-                    self.load_table(input, row, decoded);
+                    self.load_own(input, row, decoded);
                     return Ok(());
                 }
                 if decoded != Decoded::Row {
@@ -307,7 +439,7 @@ impl JoinOp {
                 let kb = self.key_bytes(&key);
                 let other_present =
                     if input == 0 { self.right_table.contains_key(&kb) } else { self.left_table.contains_key(&kb) };
-                self.load_table(input, row, decoded);
+                self.load_own(input, row, decoded);
                 let l = self.left_table.get(&kb).cloned();
                 let r = self.right_table.get(&kb).cloned();
                 // Kafka Streams' KTable-KTable joins: no output when the side that decides the result is
@@ -455,7 +587,7 @@ impl JoinOp {
         let Some(pk_expr) = self.left_pk.clone() else { return Ok(()) };
         let rowtime = if input == 0 { self.left_rowtime } else { self.right_rowtime };
         let ts = row.get(rowtime).and_then(Value::as_i64).unwrap_or(0);
-        self.load_table(input, row, decoded);
+        self.load_own(input, row, decoded);
         if input == 0 {
             let pk = pk_expr.eval(row).into_owned();
             if pk.is_null() {
@@ -741,6 +873,8 @@ fn plan_stream_tables(
         synthetic_key,
         left_pk: None,
         fk_index: HashMap::new(),
+        inner: None,
+        append_key: false,
     };
     Ok(PlannedQuery {
         inputs: all,
@@ -814,7 +948,385 @@ pub fn plan_join_aggregate(
     Ok(PlannedQuery { operator: Operator::JoinAggregate(join_op, agg_op), ..planned })
 }
 
-/// Plans a query with one JOIN.
+/// The left side of one join of a chain: a source, or the result of the joins before it
+/// (`a JOIN b ON ... JOIN c ON ...` joins `c` with the result of `a JOIN b`).
+struct LeftSide {
+    /// The sources joined so far, in FROM order, with their qualifiers.
+    sources: Vec<(String, SourceDef)>,
+    /// The columns of a left row: every column of every source so far, then (for an intermediate
+    /// result) the hidden key and timestamp columns of each join before.
+    scope: Scope,
+    kind: Kind,
+    /// Expressions over the left row whose value is the left row's key (ksqlDB's key equivalence:
+    /// after `a.x = b.y` both `a.x` and `b.y` are the key).
+    key_set: Vec<Expr>,
+    /// An intermediate result's hidden key and timestamp columns (row indexes).
+    hidden: Option<(usize, usize)>,
+    rowtime: usize,
+    width: usize,
+    /// The join producing an intermediate left side.
+    inner: Option<Box<JoinOp>>,
+    steps: Vec<String>,
+}
+
+/// The qualifier of the hidden columns an intermediate join result carries.
+const HIDDEN_QUALIFIER: &str = "__JOIN";
+
+impl LeftSide {
+    fn source(qualifier: String, source: SourceDef) -> LeftSide {
+        let key_set = match source.key_columns.as_slice() {
+            [k] => vec![column_expr(Some(&qualifier), &k.name)],
+            _ => Vec::new(),
+        };
+        LeftSide {
+            scope: source.scope(&qualifier),
+            kind: source.kind,
+            key_set,
+            hidden: None,
+            rowtime: source.rowtime_index(),
+            width: source.row_width(),
+            inner: None,
+            steps: vec![format!(
+                "SOURCE {} {} AS {qualifier} (topic: {})",
+                source.kind.name(),
+                source.name,
+                source.topic
+            )],
+            sources: vec![(qualifier, source)],
+        }
+    }
+
+    fn is_key(&self, e: &Expr) -> bool {
+        let text = canonical(e, &self.scope);
+        self.key_set.iter().any(|k| canonical(k, &self.scope) == text)
+    }
+}
+
+/// An expression with every column qualified by the source it resolves to, so that `ID` and
+/// `T.ID` compare equal.
+fn canonical(e: &Expr, scope: &Scope) -> String {
+    let mut e = e.clone();
+    e.rewrite(&mut |x| {
+        if let Expr::Column { qualifier, name, .. } = x {
+            if let Ok(i) = scope.resolve(qualifier.as_deref(), name) {
+                qualifier.clone_from(&scope.columns[i].qualifier);
+            }
+            return true;
+        }
+        false
+    });
+    e.to_string()
+}
+
+/// One join of a chain, analysed: what runs and what the result is keyed by.
+struct Stage {
+    shape: Shape,
+    kind: JoinKind,
+    left_key: Compiled,
+    right_key: Compiled,
+    left_expr: Expr,
+    right_expr: Expr,
+    left_pk: Option<Compiled>,
+    /// The left row's columns, the right row's, then the synthetic `ROWKEY` when there is one.
+    scope: Scope,
+    synthetic_key: bool,
+    /// A full outer join is keyed by the synthetic `ROWKEY` only: either side may be missing.
+    full_outer: bool,
+    /// Expressions equal to the result's key.
+    key_set: Vec<Expr>,
+    /// The type of the result's key.
+    key_type: SqlType,
+    right_width: usize,
+    right_rowtime: usize,
+}
+
+/// The sources each side of `ON a = b` refers to (`left` are the sources joined before `rq`).
+fn referenced_sources(e: &Expr, left: &[(String, SourceDef)], rq: &str, right: &SourceDef) -> Vec<String> {
+    let has = |s: &SourceDef, name: &str| {
+        s.key_columns.iter().chain(&s.value_columns).any(|c| c.name == name) || RESERVED_COLUMNS.contains(&name)
+    };
+    let mut out: Vec<String> = Vec::new();
+    e.walk(&mut |x| {
+        let Expr::Column { qualifier, name, .. } = x else { return };
+        let owner = match qualifier {
+            Some(q) => Some(q.clone()),
+            None if has(right, name) => Some(rq.to_string()),
+            None => left.iter().find(|(_, s)| has(s, name)).map(|(q, _)| q.clone()),
+        };
+        if let Some(o) = owner {
+            if !out.contains(&o) {
+                out.push(o);
+            }
+        }
+    });
+    out
+}
+
+/// ksqlDB's checks that a join's criteria compare the joined source with the sources before it
+/// (made for every join before any is planned, as ksqlDB's analyzer does).
+fn check_join_references(on: &Expr, left: &[(String, SourceDef)], rq: &str, right: &SourceDef) -> Result<()> {
+    let Expr::Binary { op: BinaryOp::Eq, left: a, right: b } = on else { return Ok(()) };
+    let (ra, rb) = (referenced_sources(a, left, rq, right), referenced_sources(b, left, rq, right));
+    if let ([x], [y]) = (ra.as_slice(), rb.as_slice()) {
+        if x == y {
+            return Err(SqlError::analysis(format!(
+                "Each side of the join must reference exactly one source and not the same source. Left side \
+                 references `{x}` and right references `{y}`"
+            )));
+        }
+        if x != rq && y != rq {
+            return Err(SqlError::analysis(format!(
+                "A join criteria is expected to reference the source (`{rq}`) in the FROM clause, instead the right \
+                 source references `{y}` and the left source references `{x}`"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Analyses the join of `right` onto `left`: its shape (which ksqlDB allows which), its key
+/// expressions, and the key of its result.
+fn plan_stage(left: &LeftSide, join: &Join, rq: &str, right: &SourceDef) -> Result<Stage> {
+    let left_name = left.sources[0].1.name.clone();
+    if left.sources.iter().any(|(q, _)| q == rq) {
+        return Err(SqlError::analysis(if left.sources.len() == 1 {
+            format!("both sides of the join are called {rq}: give them different aliases")
+        } else {
+            format!("N-way joins do not support multiple occurrences of the same source. Source: '{rq}'")
+        }));
+    }
+    let right_scope = right.scope(rq);
+    let shape = match (left.kind, right.kind, join.within) {
+        (Kind::Stream, Kind::Stream, Some(w)) => Shape::StreamStream(w),
+        (Kind::Stream, Kind::Stream, None) => {
+            return Err(SqlError::analysis(
+                "Stream-Stream joins must have a WITHIN clause specified. None was provided.",
+            ))
+        }
+        (_, _, Some(_)) => return Err(SqlError::analysis("A WITHIN clause is only valid in a stream-stream join")),
+        (Kind::Stream, Kind::Table, None) => Shape::StreamTable,
+        (Kind::Table, Kind::Table, None) => Shape::TableTable,
+        (Kind::Table, Kind::Stream, None) => {
+            return Err(SqlError::analysis(format!(
+                "Invalid join order: table-stream joins are not supported; only stream-table joins. Got {left_name} {} \
+                 JOIN {}.",
+                join.kind.name(),
+                right.name
+            )))
+        }
+    };
+    if shape == Shape::StreamTable && matches!(join.kind, JoinKind::FullOuter | JoinKind::Right) {
+        let kind = if join.kind == JoinKind::FullOuter { "full-outer" } else { "right" };
+        return Err(SqlError::analysis(format!(
+            "Invalid join type: {kind} join not supported for stream-table join. Got {left_name} {} JOIN {}.",
+            join.kind.name(),
+            right.name
+        )));
+    }
+    let (left_key, right_key, left_expr, right_expr) = split_on(&join.on, &left.scope, &right_scope)?;
+    if left_key.ty != right_key.ty {
+        return Err(SqlError::analysis(format!(
+            "Invalid join condition: types don't match. Got {}{{{}}} = {}{{{}}}.",
+            left_expr, left_key.ty, right_expr, right_key.ty
+        )));
+    }
+    if right.kind == Kind::Table && !is_primary_key(&right_expr, right) {
+        return Err(SqlError::analysis(if shape == Shape::StreamTable {
+            format!(
+                "Invalid join condition: stream-table joins require to join on the table's primary key. Got {left_expr} \
+                 = {right_expr}."
+            )
+        } else {
+            format!(
+                "Invalid join condition: table-table joins require to join on the primary key of the right input \
+                 table. Got {left_expr} = {right_expr}. The table {} must be joined on its PRIMARY KEY.",
+                right.name
+            )
+        }));
+    }
+    let left_is_key = left.is_key(&left_expr);
+    // A table joined on a non-key column of the left table: a foreign-key join (INNER or LEFT),
+    // keyed by the left table's primary key.
+    let foreign_key = shape == Shape::TableTable && !left_is_key;
+    if foreign_key && !matches!(join.kind, JoinKind::Inner | JoinKind::Left) {
+        return Err(SqlError::analysis(format!(
+            "Invalid join type: foreign-key table-table joins support only INNER and LEFT joins. Got {left_name} {} \
+             JOIN {}.",
+            join.kind.name(),
+            right.name
+        )));
+    }
+    let hidden_key = |scope: &Scope| -> Result<Option<Compiled>> {
+        match left.hidden {
+            Some((k, _)) => {
+                let col = &scope.columns[k];
+                Ok(Some(compile(&column_expr(col.qualifier.as_deref(), &col.name), scope)?))
+            }
+            None => Ok(None),
+        }
+    };
+    let left_pk = if foreign_key {
+        match hidden_key(&left.scope)? {
+            Some(k) if left.key_set.iter().any(|e| matches!(e, Expr::Column { .. })) => Some(k),
+            Some(_) => {
+                return Err(SqlError::Unsupported(
+                    "a foreign-key join on the result of a join keyed by a synthetic ROWKEY".into(),
+                ))
+            }
+            None => {
+                let (lq, source) = &left.sources[0];
+                let pk = source
+                    .key_columns
+                    .first()
+                    .ok_or_else(|| SqlError::analysis("the left table has no PRIMARY KEY"))?;
+                Some(compile(&column_expr(Some(lq), &pk.name), &left.scope)?)
+            }
+        }
+    } else {
+        None
+    };
+    // An intermediate result is probed through its key column when the join expression is its key:
+    // that column is set even in tombstones and in rows an outer join padded with nulls.
+    let left_key = match (left_is_key, hidden_key(&left.scope)?) {
+        (true, Some(k)) => k,
+        _ => left_key,
+    };
+    let mut scope = left.scope.clone();
+    scope.columns.extend(right_scope.columns);
+    // ksqlDB's synthetic key column `ROWKEY`: the join key, whichever side has it.
+    let synthetic_key = !scope.columns.iter().any(|c| c.name == SYNTHETIC_KEY);
+    if synthetic_key {
+        scope.columns.push(crate::expr::ScopeColumn {
+            qualifier: None,
+            name: SYNTHETIC_KEY.into(),
+            ty: left_key.ty.clone(),
+        });
+    }
+    let full_outer = join.kind == JoinKind::FullOuter && synthetic_key;
+    let key_set = if left_pk.is_some() {
+        left.key_set.clone()
+    } else if full_outer {
+        Vec::new()
+    } else {
+        let mut set: Vec<Expr> = if left_is_key { left.key_set.clone() } else { Vec::new() };
+        for e in [&left_expr, &right_expr] {
+            let text = canonical(e, &scope);
+            if !set.iter().any(|k| canonical(k, &scope) == text) {
+                set.push(e.clone());
+            }
+        }
+        set
+    };
+    let shape = if foreign_key { Shape::ForeignKey } else { shape };
+    let key_type = left_pk.as_ref().map_or_else(|| left_key.ty.clone(), |pk| pk.ty.clone());
+    Ok(Stage {
+        shape,
+        kind: join.kind,
+        left_key,
+        right_key,
+        left_expr,
+        right_expr,
+        left_pk,
+        scope,
+        synthetic_key,
+        full_outer,
+        key_set,
+        key_type,
+        right_width: right.row_width(),
+        right_rowtime: right.rowtime_index(),
+    })
+}
+
+impl Stage {
+    fn step(&self, rq: &str, right: &SourceDef) -> [String; 2] {
+        let shape_text = match self.shape {
+            Shape::StreamTable => "STREAM-TABLE".to_string(),
+            Shape::TableTable => "TABLE-TABLE".to_string(),
+            Shape::ForeignKey => "TABLE-TABLE FOREIGN KEY".to_string(),
+            Shape::StreamStream(w) => format!(
+                "STREAM-STREAM WITHIN ({} ms, {} ms){}",
+                w.before,
+                w.after,
+                w.grace.map(|g| format!(" GRACE {g} ms")).unwrap_or_default()
+            ),
+        };
+        [
+            format!("SOURCE {} {} AS {rq} (topic: {})", right.kind.name(), right.name, right.topic),
+            format!("{} JOIN {shape_text} ON {} = {}", self.kind.name(), self.left_expr, self.right_expr),
+        ]
+    }
+
+    fn result_kind(&self) -> Kind {
+        if matches!(self.shape, Shape::TableTable | Shape::ForeignKey) {
+            Kind::Table
+        } else {
+            Kind::Stream
+        }
+    }
+
+    /// The running join of this stage, fed by `left.inner` (if any).
+    fn into_op(
+        self,
+        left: &mut LeftSide,
+        items: Vec<Compiled>,
+        key_items: Vec<bool>,
+        filter: Option<Compiled>,
+        append_key: bool,
+    ) -> JoinOp {
+        let sides = if self.shape == Shape::StreamTable {
+            vec![TableSide {
+                kind: self.kind,
+                probe: self.left_key.clone(),
+                own_key: self.right_key.clone(),
+                key_type: self.left_key.ty.clone(),
+                width: self.right_width,
+                rows: HashMap::new(),
+            }]
+        } else {
+            Vec::new()
+        };
+        JoinOp {
+            shape: self.shape,
+            kind: self.kind,
+            key_type: self.left_key.ty.clone(),
+            left_key: self.left_key,
+            right_key: self.right_key,
+            left_width: left.width,
+            right_width: self.right_width,
+            left_rowtime: left.rowtime,
+            right_rowtime: self.right_rowtime,
+            filter,
+            items,
+            key_items,
+            left_table: HashMap::new(),
+            right_table: HashMap::new(),
+            left_buf: HashMap::new(),
+            right_buf: HashMap::new(),
+            pending: BTreeMap::new(),
+            side_time: [i64::MIN / 2; 2],
+            next_id: 0,
+            stream_time: i64::MIN / 2,
+            joined: Vec::new(),
+            sides,
+            synthetic_key: self.synthetic_key,
+            left_pk: self.left_pk,
+            fk_index: HashMap::new(),
+            inner: left.inner.take(),
+            append_key,
+        }
+    }
+}
+
+/// Plans a query with joins: `a JOIN b ON ...` and chains of them (ksqlDB's n-way joins), each
+/// join's left side being the result of the joins before it.
+///
+/// Which combinations are allowed, and the key of each result, follow ksqlDB: stream-stream joins
+/// need `WITHIN`; a table is joined on its primary key (or, table-table, on a column of the left
+/// table: a foreign-key join); a result is keyed by its join expression, and the expressions the
+/// join made equal to it (`a.x = b.x` makes `a.x` and `b.x` the key, and a later join on `a.x`
+/// keeps both), or by the synthetic `ROWKEY` for full outer joins. The result of a join feeding
+/// another carries every column of the sources joined so far plus hidden key and timestamp
+/// columns; `WHERE` and the projection run after the last join.
 pub fn plan_join(
     query: &Query,
     lookup: &dyn Fn(&str) -> Result<SourceDef>,
@@ -826,112 +1338,100 @@ pub fn plan_join(
     for join in &query.joins {
         check_join_sides(&join.on)?;
     }
-    if first.kind == Kind::Stream
-        && joined.iter().all(|s| s.kind == Kind::Table)
-        && query.joins.iter().all(|j| j.within.is_none())
-    {
-        return plan_stream_tables(query, first, joined, purpose, sink_name);
+    let mut before = vec![(query.from.qualifier().to_string(), first.clone())];
+    for (join, right) in query.joins.iter().zip(&joined) {
+        let rq = join.source.qualifier().to_string();
+        check_join_references(&join.on, &before, &rq, right)?;
+        before.push((rq, right.clone()));
     }
-    if query.joins.len() > 1 {
-        return Err(SqlError::Unsupported(
-            "joins of more than two sources, except a stream joined with several tables".into(),
-        ));
-    }
-    let join = &query.joins[0];
-    let left = lookup(&query.from.name)?;
-    let right = lookup(&join.source.name)?;
-    let (lq, rq) = (query.from.qualifier().to_string(), join.source.qualifier().to_string());
-    if lq == rq {
-        return Err(SqlError::analysis(format!("both sides of the join are called {lq}: give them different aliases")));
-    }
-    let shape = match (left.kind, right.kind, join.within) {
-        (Kind::Stream, Kind::Stream, Some(w)) => Shape::StreamStream(w),
-        (Kind::Stream, Kind::Stream, None) => {
-            return Err(SqlError::analysis(
-                "Stream-Stream joins must have a WITHIN clause specified. None was provided.",
-            ))
+    if let ([join], [table]) = (query.joins.as_slice(), joined.as_slice()) {
+        if first.kind == Kind::Stream && table.kind == Kind::Table && join.within.is_none() {
+            return plan_stream_tables(query, first, joined, purpose, sink_name);
         }
-        (_, _, Some(_)) => return Err(SqlError::analysis("A WITHIN clause is only valid in a stream-stream join")),
-        // Planned by `plan_stream_tables`.
-        (Kind::Stream, Kind::Table, None) => return plan_stream_tables(query, left, vec![right], purpose, sink_name),
-        (Kind::Table, Kind::Table, None) => Shape::TableTable,
-        (Kind::Table, Kind::Stream, None) => {
-            return Err(SqlError::analysis(format!(
-                "Invalid join order: table-stream joins are not supported; only stream-table joins. Got {} {} JOIN {}.",
-                left.name,
-                join.kind.name(),
-                right.name
-            )))
+    }
+    let mut left = LeftSide::source(query.from.qualifier().to_string(), first);
+    let last = query.joins.len() - 1;
+    for (k, (join, right)) in query.joins.iter().zip(joined).enumerate() {
+        let rq = join.source.qualifier().to_string();
+        let stage = plan_stage(&left, join, &rq, &right)?;
+        left.steps.extend(stage.step(&rq, &right));
+        if k == last {
+            return finish_join(query, left, stage, rq, right, purpose, sink_name);
         }
-    };
-    let left_scope = left.scope(&lq);
-    let right_scope = right.scope(&rq);
-    let (left_key, right_key, left_expr, right_expr) = split_on(&join.on, &left_scope, &right_scope)?;
-    if left_key.ty != right_key.ty {
-        return Err(SqlError::analysis(format!(
-            "Invalid join condition: types don't match. Got {}{{{}}} = {}{{{}}}.",
-            left_expr, left_key.ty, right_expr, right_key.ty
-        )));
+        left = intermediate(left, stage, rq, right, k);
     }
-    if right.kind == Kind::Table && !is_primary_key(&right_expr, &right) {
-        return Err(SqlError::analysis(format!(
-            "Invalid join condition: table-table joins require to join on the primary key of the right input table. \
-             Got {left_expr} = {right_expr}. The table {} must be joined on its PRIMARY KEY.",
-            right.name
-        )));
+    Err(SqlError::analysis("a join needs at least one JOIN clause"))
+}
+
+/// The result of a join that feeds another: every column of the sources so far, then its key
+/// and timestamp as hidden columns.
+fn intermediate(mut left: LeftSide, stage: Stage, rq: String, right: SourceDef, k: usize) -> LeftSide {
+    let width = left.scope.columns.len() + right.row_width();
+    // Every column but the stage's own synthetic ROWKEY: the next joins see their own.
+    let items: Vec<Compiled> =
+        stage.scope.columns[..width].iter().enumerate().map(|(i, c)| Compiled::column(i, c.ty.clone())).collect();
+    let mut scope = Scope { columns: stage.scope.columns[..width].to_vec() };
+    scope.columns.push(crate::expr::ScopeColumn {
+        qualifier: Some(HIDDEN_QUALIFIER.into()),
+        name: format!("KEY_{k}"),
+        ty: stage.key_type.clone(),
+    });
+    scope.columns.push(crate::expr::ScopeColumn {
+        qualifier: Some(HIDDEN_QUALIFIER.into()),
+        name: format!("ROWTIME_{k}"),
+        ty: SqlType::Bigint,
+    });
+    let kind = stage.result_kind();
+    let key_set = stage.key_set.clone();
+    let key_items = vec![false; items.len()];
+    let op = stage.into_op(&mut left, items, key_items, None, true);
+    let mut sources = std::mem::take(&mut left.sources);
+    sources.push((rq, right));
+    LeftSide {
+        sources,
+        kind,
+        key_set,
+        hidden: Some((width, width + 1)),
+        rowtime: width + 1,
+        width: width + 2,
+        inner: Some(Box::new(op)),
+        steps: std::mem::take(&mut left.steps),
+        scope,
     }
-    // A table joined on a non-key column of the left table: a foreign-key join (INNER or LEFT).
-    let foreign_key = shape == Shape::TableTable && !is_primary_key(&left_expr, &left);
-    let shape = if foreign_key {
-        if !matches!(join.kind, JoinKind::Inner | JoinKind::Left) {
-            return Err(SqlError::analysis(format!(
-                "Invalid join type: foreign-key table-table joins support only INNER and LEFT joins. Got {} {} JOIN {}.",
-                left.name,
-                join.kind.name(),
-                right.name
-            )));
-        }
-        Shape::ForeignKey
-    } else {
-        shape
-    };
-    let left_pk = if foreign_key {
-        let pk = left.key_columns.first().ok_or_else(|| SqlError::analysis("the left table has no PRIMARY KEY"))?;
-        Some(compile(&column_expr(Some(&lq), &pk.name), &left_scope)?)
-    } else {
-        None
-    };
-    if left.kind == Kind::Table && !foreign_key && !is_primary_key(&left_expr, &left) {
-        return Err(SqlError::analysis(format!(
-            "Invalid join condition: table-table joins require to join on the primary key of the left input table. \
-             Got {left_expr} = {right_expr}. The table {} must be joined on its PRIMARY KEY.",
-            left.name
-        )));
-    }
-    let mut scope = left_scope.clone();
-    scope.columns.extend(right_scope.columns.iter().cloned());
-    // ksqlDB's synthetic key column `ROWKEY`: the join key, whichever side has it.
-    let synthetic_key = !scope.columns.iter().any(|c| c.name == SYNTHETIC_KEY);
-    if synthetic_key {
-        scope.columns.push(crate::expr::ScopeColumn {
-            qualifier: None,
-            name: SYNTHETIC_KEY.into(),
-            ty: left_key.ty.clone(),
-        });
-    }
+}
+
+/// The last join of a query: `WHERE`, the projection and the result's key.
+fn finish_join(
+    query: &Query,
+    mut left: LeftSide,
+    stage: Stage,
+    rq: String,
+    right: SourceDef,
+    purpose: Purpose,
+    sink_name: Option<&str>,
+) -> Result<PlannedQuery> {
+    let scope = stage.scope.clone();
     let filter = match &query.filter {
         Some(f) => {
             let c = compile(f, &scope)?;
             if !matches!(c.ty, SqlType::Boolean | SqlType::Null) {
                 return Err(SqlError::analysis(format!("WHERE clause must be a BOOLEAN expression, found {}", c.ty)));
             }
+            left.steps.push(format!("FILTER {f}"));
             Some(c)
         }
         None => None,
     };
-    let (l2, r2, lq2, rq2) = (left.clone(), right.clone(), lq.clone(), rq.clone());
-    let full_outer = join.kind == JoinKind::FullOuter && synthetic_key;
+    let mut sources = left.sources.clone();
+    sources.push((rq.clone(), right.clone()));
+    let full_outer = stage.full_outer;
+    let star_sources = sources.clone();
     let star = move |q: Option<&str>| -> Result<Vec<NamedItem>> {
+        if let Some(q) = q {
+            if !star_sources.iter().any(|(qual, _)| qual == q) {
+                return Err(SqlError::analysis(format!("unknown source '{q}' in '{q}.*'")));
+            }
+        }
         let mut out = Vec::new();
         // A full outer join is keyed by the synthetic ROWKEY, which `*` includes (ksqlDB).
         if full_outer && q.is_none() {
@@ -942,7 +1442,7 @@ pub fn plan_join(
                 aliased: false,
             });
         }
-        for (src, qual) in [(&l2, &lq2), (&r2, &rq2)] {
+        for (qual, src) in &star_sources {
             if q.is_some_and(|q| q != qual.as_str()) {
                 continue;
             }
@@ -955,32 +1455,26 @@ pub fn plan_join(
                 });
             }
         }
-        if let Some(q) = q {
-            if q != lq2 && q != rq2 {
-                return Err(SqlError::analysis(format!("unknown source '{q}' in '{q}.*'")));
-            }
-        }
         Ok(out)
     };
     let mut items = expand_select(&query.select, &star)?;
-    crate::plan::disambiguate_join_names(&mut items, &[(lq.as_str(), &left), (rq.as_str(), &right)]);
+    let named: Vec<(&str, &SourceDef)> = sources.iter().map(|(q, s)| (q.as_str(), s)).collect();
+    crate::plan::disambiguate_join_names(&mut items, &named);
     check_output_names(&items, purpose)?;
-    // The key is the join expression of either side (or the synthetic ROWKEY), as a bare column; a
-    // full outer join is keyed by ROWKEY only, since either side may be missing.
-    let column_targets: Vec<usize> = [&left_expr, &right_expr]
+    // The key is any column the result's key expressions name, or the synthetic ROWKEY; a full
+    // outer join is keyed by ROWKEY only, a foreign-key join by the left primary key.
+    let key_columns: Vec<&Expr> = stage.key_set.iter().filter(|e| matches!(e, Expr::Column { .. })).collect();
+    let column_targets: Vec<usize> = key_columns
         .iter()
         .filter_map(|e| match e {
             Expr::Column { qualifier, name, .. } => scope.resolve(qualifier.as_deref(), name).ok(),
             _ => None,
         })
         .collect();
-    let synthetic_index = synthetic_key.then(|| scope.columns.len() - 1);
-    let left_pk_index = match (&left_pk, left.key_columns.first()) {
-        (Some(_), Some(pk)) => scope.resolve(Some(&lq), &pk.name).ok(),
-        _ => None,
-    };
-    let key_targets: Vec<usize> = if let Some(i) = left_pk_index {
-        vec![i]
+    let synthetic_index = stage.synthetic_key.then(|| scope.columns.len() - 1);
+    let foreign_key = stage.left_pk.is_some();
+    let key_targets: Vec<usize> = if foreign_key {
+        column_targets.clone()
     } else if full_outer {
         synthetic_index.into_iter().collect()
     } else {
@@ -988,16 +1482,20 @@ pub fn plan_join(
     };
     let mut compiled = Vec::new();
     let mut columns = Vec::new();
-    let mut key_found: Option<(String, bool)> = None;
+    // The first projected key column is the key; another column equal to the key (`b.x` next to
+    // `a.x` after `ON a.x = b.x`) is a value column, but the same column twice is refused.
+    let mut key_found: Option<(String, bool, Option<usize>)> = None;
     for item in &items {
         let c = compile(&item.expr, &scope)?;
         let is_join_column = c.as_column().is_some_and(|i| key_targets.contains(&i));
         let is_key = match (&key_found, is_join_column) {
             (None, true) => {
-                key_found = Some((item.name.clone(), item.from_star));
+                key_found = Some((item.name.clone(), item.from_star, c.as_column()));
                 true
             }
-            (Some((first, false)), true) if purpose == Purpose::Persistent && !item.from_star => {
+            (Some((first, false, index)), true)
+                if purpose == Purpose::Persistent && !item.from_star && *index == c.as_column() =>
+            {
                 let mut names = [first.clone(), item.name.clone()];
                 names.sort();
                 return Err(SqlError::analysis(format!(
@@ -1012,90 +1510,50 @@ pub fn plan_join(
     }
     if purpose == Purpose::Persistent && key_found.is_none() {
         let sink = sink_name.unwrap_or("the sink");
-        return Err(SqlError::analysis(if let (Some(_), Some(pk)) = (left_pk_index, left.key_columns.first()) {
-            format!(
-                "The query used to build `{sink}` must include the primary key {lq}.{} of the left table in its \
-                 projection (eg, SELECT {lq}.{}...).",
-                pk.name, pk.name
-            )
-        } else if full_outer || column_targets.is_empty() {
-            format!(
+        let names: Vec<String> = key_columns.iter().map(|e| e.to_string()).collect();
+        return Err(SqlError::analysis(match names.as_slice() {
+            [pk, ..] if foreign_key => format!(
+                "The query used to build `{sink}` must include the primary key {pk} of the left table in its \
+                 projection (eg, SELECT {pk}...)."
+            ),
+            [] => format!(
                 "The query used to build `{sink}` must include the join expression ROWKEY in its projection (eg, SELECT \
                  ROWKEY...).\nROWKEY was added as a synthetic key column because the join criteria did not match any \
                  source column."
-            )
-        } else if column_targets.len() == 1 {
-            let e = if matches!(left_expr, Expr::Column { .. }) { &left_expr } else { &right_expr };
-            format!("The query used to build `{sink}` must include the join expression {e} in its projection (eg, SELECT {e}...).")
-        } else {
-            format!(
-                "The query used to build `{sink}` must include the join expressions {left_expr} or {right_expr} in its \
-                 projection (eg, SELECT {left_expr}...)."
-            )
+            ),
+            _ if full_outer => format!(
+                "The query used to build `{sink}` must include the join expression ROWKEY in its projection (eg, SELECT \
+                 ROWKEY...).\nROWKEY was added as a synthetic key column because the join criteria did not match any \
+                 source column."
+            ),
+            [one] => format!(
+                "The query used to build `{sink}` must include the join expression {one} in its projection (eg, SELECT \
+                 {one}...)."
+            ),
+            [init @ .., last] => format!(
+                "The query used to build `{sink}` must include the join expressions {} or {last} in its projection (eg, \
+                 SELECT {}...).",
+                init.join(", "),
+                init[0]
+            ),
         }));
     }
-    let kind_out = if matches!(shape, Shape::TableTable | Shape::ForeignKey) { Kind::Table } else { Kind::Stream };
-    let mut steps = vec![
-        format!("SOURCE {} {} AS {lq} (topic: {})", left.kind.name(), left.name, left.topic),
-        format!("SOURCE {} {} AS {rq} (topic: {})", right.kind.name(), right.name, right.topic),
-    ];
-    let shape_text = match shape {
-        Shape::StreamTable => "STREAM-TABLE".to_string(),
-        Shape::TableTable => "TABLE-TABLE".to_string(),
-        Shape::ForeignKey => "TABLE-TABLE FOREIGN KEY".to_string(),
-        Shape::StreamStream(w) => {
-            format!(
-                "STREAM-STREAM WITHIN ({} ms, {} ms){}",
-                w.before,
-                w.after,
-                w.grace.map(|g| format!(" GRACE {g} ms")).unwrap_or_default()
-            )
-        }
-    };
-    steps.push(format!("{} JOIN {shape_text} ON {} = {}", join.kind.name(), left_expr, right_expr));
-    if let Some(f) = &query.filter {
-        steps.push(format!("FILTER {f}"));
-    }
+    let kind_out = stage.result_kind();
     let proj: Vec<String> = items
         .iter()
         .zip(&columns)
         .map(|(i, c)| format!("{} AS {}{}", i.expr, i.name, if c.is_key { " KEY" } else { "" }))
         .collect();
-    steps.push(format!("PROJECT {}", proj.join(", ")));
-    let op = JoinOp {
-        shape,
-        kind: join.kind,
-        key_type: left_key.ty.clone(),
-        left_key,
-        right_key,
-        left_width: left.row_width(),
-        right_width: right.row_width(),
-        left_rowtime: left.rowtime_index(),
-        right_rowtime: right.rowtime_index(),
-        filter,
-        items: compiled,
-        key_items: columns.iter().map(|c| c.is_key).collect(),
-        left_table: HashMap::new(),
-        right_table: HashMap::new(),
-        left_buf: HashMap::new(),
-        right_buf: HashMap::new(),
-        pending: BTreeMap::new(),
-        side_time: [i64::MIN / 2; 2],
-        next_id: 0,
-        stream_time: i64::MIN / 2,
-        joined: Vec::new(),
-        sides: Vec::new(),
-        synthetic_key,
-        left_pk,
-        fk_index: HashMap::new(),
-    };
+    left.steps.push(format!("PROJECT {}", proj.join(", ")));
+    let key_items = columns.iter().map(|c| c.is_key).collect();
+    let op = stage.into_op(&mut left, compiled, key_items, filter, false);
     Ok(PlannedQuery {
-        inputs: vec![left, right],
+        inputs: sources.into_iter().map(|(_, s)| s).collect(),
         operator: Operator::Join(Box::new(op)),
         columns,
         kind: kind_out,
         window: None,
         limit: query.limit,
-        plan: Plan { steps },
+        plan: Plan { steps: left.steps },
     })
 }

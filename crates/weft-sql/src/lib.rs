@@ -51,6 +51,7 @@ pub mod format;
 pub mod functions;
 pub mod join;
 pub mod lexer;
+pub mod lineage;
 pub mod metastore;
 pub mod parser;
 pub mod plan;

@@ -120,7 +120,13 @@ impl SourceDef {
     }
 
     pub fn key_codec(&self) -> KeyCodec {
-        KeyCodec { format: self.key_format, columns: self.key_columns.clone(), window: self.window.map(|w| w.kind) }
+        KeyCodec::new(
+            self.key_format,
+            self.key_columns.clone(),
+            self.window.map(|w| w.kind),
+            self.registry.as_ref(),
+            &self.topic,
+        )
     }
 
     pub fn value_codec(&self) -> ValueCodec {

@@ -115,9 +115,11 @@ pub struct NamedItem {
 pub(crate) fn disambiguate_join_names(items: &mut [NamedItem], sources: &[(&str, &SourceDef)]) {
     for item in items.iter_mut().filter(|i| !i.from_star && !i.aliased) {
         let Expr::Column { qualifier, name, .. } = &item.expr else { continue };
+        // Every source has the pseudo-columns (ROWTIME, ...): `S.ROWTIME` is called `S_ROWTIME`.
+        let pseudo = RESERVED_COLUMNS.contains(&name.as_str());
         let owners: Vec<&str> = sources
             .iter()
-            .filter(|(_, s)| s.key_columns.iter().chain(&s.value_columns).any(|c| &c.name == name))
+            .filter(|(_, s)| pseudo || s.key_columns.iter().chain(&s.value_columns).any(|c| &c.name == name))
             .map(|(q, _)| *q)
             .collect();
         if owners.len() > 1 {

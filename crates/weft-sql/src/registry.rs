@@ -65,6 +65,19 @@ pub fn split_wire(bytes: &[u8]) -> Result<(u32, &[u8])> {
 
 /// The JSON Schema ksqlDB-style for columns (every property optional and nullable).
 pub fn json_schema_for(columns: &[Column]) -> Json {
+    json!({
+        "type": "object",
+        "properties": columns.iter().map(|c| (c.name.clone(), json_type(&c.ty))).collect::<serde_json::Map<_, _>>(),
+    })
+}
+
+/// The JSON Schema of a single column written unwrapped (a key of one column): its type itself.
+pub fn unwrapped_json_schema_for(column: &Column) -> Json {
+    json_type(&column.ty)
+}
+
+/// The JSON Schema of a SQL type, nullable.
+fn json_type(t: &SqlType) -> Json {
     fn ty(t: &SqlType) -> Json {
         let inner = match t {
             SqlType::Boolean => json!({"type": "boolean"}),
@@ -82,10 +95,7 @@ pub fn json_schema_for(columns: &[Column]) -> Json {
         };
         json!({"oneOf": [{"type": "null"}, inner]})
     }
-    json!({
-        "type": "object",
-        "properties": columns.iter().map(|c| (c.name.clone(), ty(&c.ty))).collect::<serde_json::Map<_, _>>(),
-    })
+    ty(t)
 }
 
 /// Columns from a JSON Schema object (for JSON_SR sources declared without columns).
@@ -126,10 +136,26 @@ pub fn columns_from_json_schema(text: &str) -> Result<Vec<Column>> {
     }
 }
 
+/// Key columns from the schema registered under `<topic>-key` (CREATE STREAM/TABLE without key
+/// columns and an AVRO or JSON_SR key): a record (object) gives one key column per field, any
+/// other schema the single column `ROWKEY` (ksqlDB's unwrapped single key).
+pub fn key_columns_from_schema(format: crate::format::Format, text: &str) -> Result<Vec<Column>> {
+    let columns = match format {
+        crate::format::Format::Avro => crate::avro::AvroSchema::parse(text)?.columns()?,
+        _ => columns_from_json_schema(text)?,
+    };
+    Ok(match columns.as_slice() {
+        [single] if single.name == "ROWVAL" => vec![Column { name: "ROWKEY".into(), ty: single.ty.clone() }],
+        _ => columns,
+    })
+}
+
 /// The registered id a JSON_SR writer stamps on its records (registered on first use).
 pub struct JsonSrWriter {
     registry: RegistryHandle,
     subject: String,
+    /// A single column written as a bare JSON value, its schema being the column's type.
+    unwrapped: bool,
     id: Mutex<Option<u32>>,
 }
 
@@ -141,7 +167,13 @@ impl fmt::Debug for JsonSrWriter {
 
 impl JsonSrWriter {
     pub fn new(registry: RegistryHandle, subject: String) -> JsonSrWriter {
-        JsonSrWriter { registry, subject, id: Mutex::new(None) }
+        JsonSrWriter { registry, subject, unwrapped: false, id: Mutex::new(None) }
+    }
+
+    /// A writer of a single column as a bare value (ksqlDB's `UNWRAP_SINGLES`).
+    pub fn unwrapped(mut self, unwrapped: bool) -> JsonSrWriter {
+        self.unwrapped = unwrapped;
+        self
     }
 
     /// The schema id for `columns`, registering their JSON Schema the first time.
@@ -150,7 +182,11 @@ impl JsonSrWriter {
         if let Some(id) = *id {
             return Ok(id);
         }
-        let new = self.registry.0.register(&self.subject, SchemaType::Json, &json_schema_for(columns).to_string())?;
+        let schema = match (self.unwrapped, columns) {
+            (true, [single]) => unwrapped_json_schema_for(single),
+            _ => json_schema_for(columns),
+        };
+        let new = self.registry.0.register(&self.subject, SchemaType::Json, &schema.to_string())?;
         *id = Some(new);
         Ok(new)
     }

@@ -58,6 +58,27 @@ pub struct Change<'a> {
     pub window: Option<WindowBounds>,
 }
 
+/// Evaluates `items` over `row` and hands the values to `f`, on the stack for the usual few
+/// columns (no allocation per record).
+pub(crate) fn with_evaluated<'a, R>(
+    items: &'a [crate::expr::Compiled],
+    row: &'a [Value],
+    f: impl FnOnce(&[Cow<'a, Value>]) -> R,
+) -> R {
+    const STACK: usize = 8;
+    const NULL: Cow<'static, Value> = Cow::Owned(Value::Null);
+    if items.len() <= STACK {
+        let mut cols: [Cow<'a, Value>; STACK] = [NULL; STACK];
+        for (slot, c) in cols.iter_mut().zip(items) {
+            *slot = c.eval(row);
+        }
+        f(&cols[..items.len()])
+    } else {
+        let cols: Vec<Cow<Value>> = items.iter().map(|c| c.eval(row)).collect();
+        f(&cols)
+    }
+}
+
 /// Receives a query's changes.
 pub trait RowSink {
     fn emit(&mut self, change: Change<'_>, origin: Origin) -> Result<()>;
@@ -84,8 +105,7 @@ impl StatelessOp {
         if !self.table_fns.is_empty() {
             return self.explode(row, timestamp, window, origin, sink);
         }
-        let cols: Vec<Cow<Value>> = self.items.iter().map(|c| c.eval(row)).collect();
-        sink.emit(Change { cols: &cols, tombstone: false, timestamp, window }, origin)
+        with_evaluated(&self.items, row, |cols| sink.emit(Change { cols, tombstone: false, timestamp, window }, origin))
     }
 
     /// One output row per array element (the longest array's length; shorter ones give NULL).
@@ -230,12 +250,18 @@ impl TopicSink {
         let timestamp_idx =
             sink.timestamp_column.as_ref().and_then(|t| planned.columns.iter().position(|c| &c.name == t));
         let partitions = log.describe_topic(&sink.topic)?.partitions.len().max(1) as u32;
+        // ksqlDB registers a sink's key and value schemas (`<topic>-key`, `<topic>-value`) when the
+        // query starts, so consumers find them before the first record.
+        let key_codec = sink.key_codec();
+        key_codec.register_schema()?;
+        let value_codec = sink.value_codec();
+        value_codec.register_schema()?;
         Ok(TopicSink {
             log,
             topic: sink.topic.clone(),
             partitions,
-            key_codec: sink.key_codec(),
-            value_codec: sink.value_codec(),
+            key_codec,
+            value_codec,
             key_idx,
             value_idx,
             timestamp_idx,
@@ -472,7 +498,7 @@ fn replay_join_buffers(
     op: &mut crate::join::JoinOp,
 ) -> Result<()> {
     let mut latest = i64::MIN;
-    for input in inputs {
+    for (_, input) in inputs.iter().enumerate().filter(|(idx, _)| !op.is_table_input(*idx)) {
         for (p, pos) in input.positions.iter().enumerate() {
             if *pos == 0 {
                 continue;
@@ -489,7 +515,8 @@ fn replay_join_buffers(
     }
     let horizon = latest.saturating_sub(span);
     let mut records: Vec<(i64, usize, u32, weft_log::StoredRecord)> = Vec::new();
-    for (idx, input) in inputs.iter().enumerate() {
+    // Table inputs of a join chain are already loaded up to the committed positions.
+    for (idx, input) in inputs.iter().enumerate().filter(|(idx, _)| !op.is_table_input(*idx)) {
         for (p, end) in input.positions.iter().enumerate() {
             let (earliest, _) = log.offsets(&input.topic, p as u32)?;
             let mut offset = log.offset_for_timestamp(&input.topic, p as u32, horizon)?.unwrap_or(*end).max(earliest);

@@ -32,6 +32,10 @@ pub enum SqlType {
 }
 
 impl SqlType {
+    pub fn is_struct(&self) -> bool {
+        matches!(self, SqlType::Struct(_))
+    }
+
     pub fn is_numeric(&self) -> bool {
         matches!(self, SqlType::Int | SqlType::Bigint | SqlType::Double | SqlType::Decimal { .. })
     }

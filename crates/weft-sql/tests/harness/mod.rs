@@ -13,9 +13,17 @@
 //!   "outputs": [{"topic": "OUTPUT", "key": "k", "value": {"A": 1}, "timestamp": 0,
 //!                "window": {"start": 0, "end": 1000, "type": "time"}}],
 //!   "pull": [{"sql": "SELECT * FROM T WHERE K = 'k';", "rows": [["k", 1]]}],
+//!   "schemas": [{"subject": "t-value", "schema": {"type": "record", ...}}],
+//!   "registered": [{"subject": "OUTPUT-key", "schema": "int"}],
 //!   "expected_error": {"message": "does not exist"}
 //! }
 //! ```
+//!
+//! `schemas` are registered in the schema registry before the statements run (AVRO and JSON_SR
+//! sources infer their columns from them); `registered` checks, after all inputs, that the latest
+//! schema of each subject equals the given JSON (AVRO and JSON_SR sinks register `<topic>-key` and
+//! `<topic>-value`). Inputs and outputs of AVRO and JSON_SR keys and values are encoded and decoded
+//! in the Confluent wire format by the source's own codec, so `key` and `value` stay plain JSON.
 //!
 //! Inputs are processed one at a time, in order (as ksqlDB's test driver does), and are encoded
 //! with the formats of a source declared on their topic (a JSON value is
@@ -70,6 +78,9 @@ pub struct Case {
     /// Schemas registered before the statements run: `[{"subject": ..., "schema": {...}}]`.
     #[serde(default)]
     pub schemas: Vec<SchemaSpec>,
+    /// The latest schema each subject must have once the case ran.
+    #[serde(default)]
+    pub registered: Vec<SchemaSpec>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -238,6 +249,19 @@ pub fn run_case(case: &Case) -> Result<(), String> {
         let expected: Vec<&OutputRecord> = case.outputs.iter().filter(|o| &o.topic == topic).collect();
         let actual = read_topic(&engine, log.as_ref(), topic)?;
         compare_topic(topic, &expected, &actual)?;
+    }
+    let registry = FileRegistry::open(dir.path());
+    for expected in &case.registered {
+        let (_, text) = registry
+            .latest(&expected.subject)
+            .map_err(|e| format!("subject {} was not registered: {e}", expected.subject))?;
+        let actual: Json = serde_json::from_str(&text).map_err(|e| format!("registered schema is not JSON: {e}"))?;
+        if actual != expected.schema {
+            return Err(format!(
+                "subject {}: expected schema {}, registered {actual}",
+                expected.subject, expected.schema
+            ));
+        }
     }
     for check in &case.pull {
         let result = engine.pull(&check.sql);
