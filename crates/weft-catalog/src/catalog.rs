@@ -12,9 +12,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use weft_log::{CleanupPolicy, EventLog, LogError, ReadLimits, TopicConfig};
 
+use crate::access::{
+    check_text, may_decide, request_number, AccessDecision, AccessFilter, AccessRequest, AccessStatus, MAX_ACCESS_TEXT,
+};
+use crate::derived::{schema_field, DerivedLineage};
 use crate::event::{CatalogEvent, EventEnvelope, HistoryEntry, CATALOG_TOPIC};
-use crate::lineage::{self, Direction, FieldEdge, ImpactReport, LineageGraph};
-use crate::model::{Domain, DomainSpec, Lifecycle, PortStatus, Product, ProductSpec, Status};
+use crate::lineage::{self, Direction, FieldEdge, FieldRef, ImpactReport, LineageGraph};
+use crate::model::{Domain, DomainSpec, InputPort, Lifecycle, OutputPort, PortStatus, Product, ProductSpec, Status};
 use crate::odps::{self, OdpsDocument};
 use crate::schema::{FieldInfo, SchemaLookup};
 use crate::search::{SearchHit, SearchIndex, SearchRequest, SearchResults};
@@ -676,6 +680,269 @@ impl Catalog {
         Ok(lineage::impact(&state, &id, field))
     }
 
+    // ----- streaming SQL -----
+
+    /// Creates a draft product derived by a streaming query, with its field lineage, in one atomic
+    /// change. `spec` carries the product's metadata and output port; its input ports are made here:
+    /// one per (non-retired) product with a served output port on one of `lineage.input_topics`,
+    /// else one naming the bare topic. Field lineage edges come from those products' columns; a
+    /// column the schemas of either side do not have (a key column, say, which is not in the value
+    /// schema) gets no edge.
+    pub fn create_derived_product(
+        &self,
+        actor: &str,
+        mut spec: ProductSpec,
+        lineage: &DerivedLineage,
+    ) -> Result<(Product, Vec<FieldEdge>)> {
+        check_actor(actor)?;
+        let _write = self.lock_writes();
+        let (product, edges) = {
+            let state = self.read_state();
+            let mut by_topic: BTreeMap<&str, Vec<ProductId>> = BTreeMap::new();
+            for topic in &lineage.input_topics {
+                if by_topic.contains_key(topic.as_str()) {
+                    continue;
+                }
+                let mut upstreams = Vec::new();
+                for p in state.products.values().filter(|p| p.status() != Status::Retired && p.id() != &spec.id) {
+                    let Some(port) = served_ports(p).find(|o| o.topic == *topic) else { continue };
+                    spec.input_ports.push(InputPort {
+                        name: p.id().to_string(),
+                        product: Some(p.id().clone()),
+                        port: Some(port.name.clone()),
+                        version: Some(port.version.clone()),
+                        topic: None,
+                        custom_properties: Vec::new(),
+                        extensions: Default::default(),
+                    });
+                    upstreams.push(p.id().clone());
+                }
+                if upstreams.is_empty() {
+                    spec.input_ports.push(InputPort {
+                        name: topic.clone(),
+                        product: None,
+                        port: None,
+                        version: None,
+                        topic: Some(topic.clone()),
+                        custom_properties: Vec::new(),
+                        extensions: Default::default(),
+                    });
+                }
+                by_topic.insert(topic, upstreams);
+            }
+            spec.validate()?;
+            let own_fields = known_field_names(self.schemas.as_ref(), &spec);
+            let mut edges = BTreeSet::new();
+            for field in &lineage.fields {
+                let Some(to) = schema_field(own_fields.as_ref(), &field.field) else { continue };
+                for source in &field.from {
+                    for upstream in by_topic.get(source.topic.as_str()).into_iter().flatten() {
+                        let known = state
+                            .products
+                            .get(upstream)
+                            .and_then(|p| known_field_names(self.schemas.as_ref(), &p.spec));
+                        let Some(from) = schema_field(known.as_ref(), &source.column) else { continue };
+                        edges.insert(FieldEdge {
+                            from: FieldRef { product: upstream.clone(), field: from },
+                            to: FieldRef { product: spec.id.clone(), field: to.clone() },
+                        });
+                    }
+                }
+            }
+            (plan_create(&state, spec)?, edges.into_iter().collect::<Vec<_>>())
+        };
+        let mut events = vec![CatalogEvent::ProductCreated { after: product.clone() }];
+        if !edges.is_empty() {
+            events.push(CatalogEvent::FieldLineageSet {
+                product: product.id().clone(),
+                before: Vec::new(),
+                after: edges.clone(),
+            });
+        }
+        self.commit(actor, events)?;
+        Ok((product, edges))
+    }
+
+    /// The published or deprecated products that depend on `topic`: one of their served output
+    /// ports is on it, an input port names it, or an input port reads an upstream product's port on
+    /// it. Drafts and retired products have no consumers to protect. Sorted by id.
+    pub fn products_depending_on_topic(&self, topic: &str) -> Vec<ProductId> {
+        let state = self.read_state();
+        let upstream_reads = |input: &InputPort| {
+            let Some(upstream) = input.product.as_ref().and_then(|u| state.products.get(u)) else { return false };
+            served_ports(upstream).any(|o| o.topic == topic && input.port.as_ref().is_none_or(|name| *name == o.name))
+        };
+        state
+            .products
+            .values()
+            .filter(|p| matches!(p.status(), Status::Published | Status::Deprecated))
+            .filter(|p| {
+                served_ports(p).any(|o| o.topic == topic)
+                    || p.spec.input_ports.iter().any(|i| i.topic.as_deref() == Some(topic) || upstream_reads(i))
+            })
+            .map(|p| p.id().clone())
+            .collect()
+    }
+
+    // ----- access requests -----
+
+    /// Asks, as `actor`, to consume `product` for `purpose` (on behalf of `consumer`, a team or
+    /// domain, when given). A retired product takes no requests, and a requester has at most one
+    /// pending request per product.
+    pub fn request_access(
+        &self,
+        actor: &str,
+        product: &str,
+        purpose: &str,
+        consumer: Option<&str>,
+    ) -> Result<AccessRequest> {
+        check_actor(actor)?;
+        let id = ProductId::parse(product)?;
+        check_text("purpose", purpose, true, MAX_ACCESS_TEXT)?;
+        if let Some(consumer) = consumer {
+            check_text("consumer", consumer, true, 200)?;
+        }
+        let _write = self.lock_writes();
+        let request = {
+            let state = self.read_state();
+            let p = state.products.get(&id).ok_or_else(|| CatalogError::ProductNotFound(id.to_string()))?;
+            if p.status() == Status::Retired {
+                return Err(CatalogError::Forbidden {
+                    product: id.to_string(),
+                    reason: "a retired product takes no access requests".into(),
+                });
+            }
+            if let Some(open) = state
+                .access
+                .values()
+                .find(|r| r.product == id && r.requester == actor && r.status == AccessStatus::Pending)
+            {
+                return Err(CatalogError::AccessConflict(format!(
+                    "{actor} already has a pending request for '{id}' ({}); wait for its decision",
+                    open.id
+                )));
+            }
+            let number = state.access.keys().next_back().map_or(1, |n| n + 1);
+            AccessRequest {
+                id: format!("ar-{number}"),
+                product: id,
+                requester: actor.to_string(),
+                consumer: consumer.map(str::to_string),
+                purpose: purpose.to_string(),
+                status: AccessStatus::Pending,
+                requested_at: now_ms(),
+                decided_by: None,
+                decided_at: None,
+                reason: None,
+            }
+        };
+        self.commit(actor, vec![CatalogEvent::AccessRequested { request: request.clone() }])?;
+        Ok(request)
+    }
+
+    /// Approves or denies a pending request, or revokes an approved one. Only the product's owner or
+    /// an owner of its domain decides; a retired product's requests can be denied or revoked, not
+    /// approved.
+    pub fn decide_access(
+        &self,
+        actor: &str,
+        request: &str,
+        decision: AccessDecision,
+        reason: Option<&str>,
+    ) -> Result<AccessRequest> {
+        check_actor(actor)?;
+        if let Some(reason) = reason {
+            check_text("reason", reason, false, MAX_ACCESS_TEXT)?;
+        }
+        let number = request_number(request).ok_or_else(|| CatalogError::AccessRequestNotFound(request.to_string()))?;
+        let _write = self.lock_writes();
+        let (before, after) = {
+            let state = self.read_state();
+            let before =
+                state.access.get(&number).ok_or_else(|| CatalogError::AccessRequestNotFound(request.to_string()))?;
+            let product = state
+                .products
+                .get(&before.product)
+                .ok_or_else(|| CatalogError::ProductNotFound(before.product.to_string()))?;
+            if !may_decide(actor, product, state.domains.get(&product.id().domain())) {
+                return Err(CatalogError::NotAllowed {
+                    actor: actor.to_string(),
+                    action: format!("{} access request {}", decision.as_str(), before.id),
+                    reason: format!(
+                        "only the owner of '{}' ({}) or an owner of domain '{}' decides about access to it",
+                        product.id(),
+                        product.spec.owner,
+                        product.id().domain()
+                    ),
+                });
+            }
+            let (from, to) = decision.transition();
+            if before.status != from {
+                return Err(CatalogError::AccessConflict(format!(
+                    "{} is {}; only a {} request can be {}",
+                    before.id,
+                    before.status.as_str(),
+                    from.as_str(),
+                    to.as_str()
+                )));
+            }
+            if decision == AccessDecision::Approve && product.status() == Status::Retired {
+                return Err(CatalogError::Forbidden {
+                    product: product.id().to_string(),
+                    reason: "a retired product grants no access".into(),
+                });
+            }
+            let mut after = before.clone();
+            after.status = to;
+            after.decided_by = Some(actor.to_string());
+            after.decided_at = Some(now_ms());
+            after.reason = reason.map(str::to_string).filter(|r| !r.trim().is_empty());
+            (before.clone(), after)
+        };
+        self.commit(actor, vec![CatalogEvent::AccessDecided { before, after: after.clone() }])?;
+        Ok(after)
+    }
+
+    pub fn access_request(&self, request: &str) -> Result<AccessRequest> {
+        let state = self.read_state();
+        request_number(request)
+            .and_then(|n| state.access.get(&n))
+            .cloned()
+            .ok_or_else(|| CatalogError::AccessRequestNotFound(request.to_string()))
+    }
+
+    /// The requests matching every field of `filter`, oldest first.
+    pub fn access_requests(&self, filter: &AccessFilter) -> Vec<AccessRequest> {
+        let state = self.read_state();
+        state
+            .access
+            .values()
+            .filter(|r| filter.requester.as_ref().is_none_or(|u| *u == r.requester))
+            .filter(|r| filter.status.is_none_or(|s| s == r.status))
+            .filter(|r| filter.product.as_ref().is_none_or(|p| *p == r.product))
+            .filter(|r| {
+                filter.approver.as_ref().is_none_or(|user| {
+                    state
+                        .products
+                        .get(&r.product)
+                        .is_some_and(|p| may_decide(user, p, state.domains.get(&p.id().domain())))
+                })
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// The approved (not revoked) requests of a product: who may consume it.
+    pub fn grants(&self, product: &str) -> Result<Vec<AccessRequest>> {
+        let id = ProductId::parse(product)?;
+        if !self.read_state().products.contains_key(&id) {
+            return Err(CatalogError::ProductNotFound(id.to_string()));
+        }
+        let filter =
+            AccessFilter { status: Some(AccessStatus::Approved), product: Some(id), ..AccessFilter::default() };
+        Ok(self.access_requests(&filter))
+    }
+
     // ----- planning (validation against the state; nothing is written) -----
 
     fn plan_update(
@@ -828,6 +1095,11 @@ impl Catalog {
         }
         gaps
     }
+}
+
+/// The output ports still served (not retired).
+fn served_ports(product: &Product) -> impl Iterator<Item = &OutputPort> {
+    product.spec.output_ports.iter().filter(|o| o.status != PortStatus::Retired)
 }
 
 fn retired_read_only(id: &ProductId) -> CatalogError {

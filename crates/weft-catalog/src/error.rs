@@ -23,6 +23,8 @@ pub enum CatalogError {
     DomainNotFound(String),
     #[error("data product '{0}' does not exist")]
     ProductNotFound(String),
+    #[error("access request '{0}' does not exist")]
+    AccessRequestNotFound(String),
     /// A lineage or impact query names a field the product's schema does not have.
     #[error("data product '{product}' has no field '{field}'")]
     FieldNotFound { product: String, field: String },
@@ -34,6 +36,13 @@ pub enum CatalogError {
     /// Optimistic concurrency: the caller's view of the entity is stale.
     #[error("{entity} is at revision {current}, but the change was based on revision {expected}: reload it and retry")]
     RevisionConflict { entity: String, current: u64, expected: u64 },
+    /// An access request that conflicts with the current state (a duplicate, or a decision its
+    /// status does not allow).
+    #[error("access request: {0}")]
+    AccessConflict(String),
+    /// The actor may not make this change (not an owner of the product or its domain).
+    #[error("{actor} may not {action}: {reason}")]
+    NotAllowed { actor: String, action: String, reason: String },
     /// The entity is still referenced and cannot go away.
     #[error("{entity} cannot be deleted: {reason}")]
     InUse { entity: String, reason: String },
@@ -78,6 +87,9 @@ impl CatalogError {
             CatalogError::DomainNotFound(_) => (404, 40401),
             CatalogError::ProductNotFound(_) => (404, 40402),
             CatalogError::FieldNotFound { .. } => (404, 40403),
+            CatalogError::AccessRequestNotFound(_) => (404, 40405),
+            CatalogError::AccessConflict(_) => (409, 40904),
+            CatalogError::NotAllowed { .. } => (403, 40304),
             CatalogError::DomainExists(_) | CatalogError::ProductExists(_) => (409, 40901),
             CatalogError::RevisionConflict { .. } => (409, 40902),
             CatalogError::InUse { .. } => (409, 40903),

@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::access::AccessRequest;
 use crate::lineage::FieldEdge;
 use crate::model::{Domain, Lifecycle, Product};
 use crate::{CatalogError, DomainName, ProductId};
@@ -57,6 +58,15 @@ pub enum CatalogEvent {
         before: Vec<FieldEdge>,
         after: Vec<FieldEdge>,
     },
+    /// Someone asked to consume a product (the request is pending).
+    AccessRequested {
+        request: AccessRequest,
+    },
+    /// An owner approved, denied or revoked a request.
+    AccessDecided {
+        before: AccessRequest,
+        after: AccessRequest,
+    },
 }
 
 impl CatalogEvent {
@@ -68,6 +78,9 @@ impl CatalogEvent {
             CatalogEvent::ProductUpdated { before, after } => diff_fields(&before.spec, &after.spec),
             CatalogEvent::ProductStatusChanged { .. } => vec!["lifecycle".into()],
             CatalogEvent::FieldLineageSet { .. } => vec!["fieldLineage".into()],
+            CatalogEvent::AccessRequested { .. } | CatalogEvent::AccessDecided { .. } => {
+                vec!["accessRequests".into()]
+            }
             CatalogEvent::DomainCreated { .. }
             | CatalogEvent::DomainDeleted { .. }
             | CatalogEvent::ProductCreated { .. }
@@ -88,6 +101,10 @@ impl CatalogEvent {
             CatalogEvent::ProductDeleted { before } => product_key(before.id()),
             CatalogEvent::ProductStatusChanged { id, .. } | CatalogEvent::FieldLineageSet { product: id, .. } => {
                 product_key(id)
+            }
+            // Access requests are part of the product's history.
+            CatalogEvent::AccessRequested { request } | CatalogEvent::AccessDecided { after: request, .. } => {
+                product_key(&request.product)
             }
         }
     }

@@ -9,6 +9,9 @@
 //! - [`search`]: the tantivy full-text and faceted index.
 //! - [`lineage`]: the product and field graph, walks and impact analysis.
 //! - [`schema`]: [`SchemaLookup`], what the catalog needs from the schema registry.
+//! - [`access`]: access requests and grants ([`Catalog::request_access`], [`Catalog::decide_access`]).
+//! - [`derived`]: products derived by streaming queries ([`Catalog::create_derived_product`]), in
+//!   topics and columns, so the catalog does not depend on the SQL layer.
 //! - [`Catalog`]: the service tying them together.
 //!
 //! # Invariants
@@ -28,10 +31,14 @@
 //! [`CatalogError`], whose [`CatalogError::status_and_code`] gives the HTTP status and error code. All
 //! methods are blocking (they append to the log): call them from `spawn_blocking`.
 //!
-//! Not here: HTTP, authorization (who may change which domain; [`Domain::role_of`] helps), access to a
-//! product's data, and the SQL layer (which will call [`Catalog::set_field_lineage`]).
+//! Not here: HTTP, authorization of metadata changes (who may change which domain; [`Domain::role_of`]
+//! helps; only access decisions check it), enforcing grants on reads of a product's data, and the SQL
+//! layer (the server translates a query's lineage into a [`DerivedLineage`], and asks
+//! [`Catalog::products_depending_on_topic`] before a `DROP`).
 
+pub mod access;
 mod catalog;
+pub mod derived;
 mod error;
 pub mod event;
 mod ids;
@@ -43,7 +50,9 @@ pub mod search;
 mod state;
 pub mod values;
 
+pub use access::{AccessDecision, AccessFilter, AccessRequest, AccessStatus};
 pub use catalog::{Catalog, OpenStats, Transition, MAX_QUERY_CHARS, MAX_QUERY_TAGS};
+pub use derived::{DerivedField, DerivedLineage, TopicColumn};
 pub use error::CatalogError;
 pub use event::{CatalogEvent, EventEnvelope, HistoryEntry, CATALOG_TOPIC};
 pub use ids::{DomainName, ProductId};

@@ -192,7 +192,8 @@ pub struct OutputPort {
 }
 
 /// Something the product is derived from. `product` names an upstream Weft product (a lineage edge);
-/// `None` means an external source the catalog does not know.
+/// `None` means an external source the catalog does not know, which `topic` may name (a topic of the
+/// log no product publishes, e.g. the input of a streaming query).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InputPort {
@@ -204,6 +205,9 @@ pub struct InputPort {
     pub port: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<SemVer>,
+    /// The topic read, for an input that is not a Weft product.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub custom_properties: Vec<CustomProperty>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -300,7 +304,7 @@ pub const RESERVED_PRODUCT_PROPERTIES: [&str; 8] = [
     "successor",
 ];
 pub const RESERVED_OUTPUT_PORT_PROPERTIES: [&str; 4] = ["topic", "schemaSubject", "format", "portStatus"];
-pub const RESERVED_INPUT_PORT_PROPERTIES: [&str; 2] = ["product", "port"];
+pub const RESERVED_INPUT_PORT_PROPERTIES: [&str; 3] = ["product", "port", "topic"];
 
 fn short_text(field: &str, value: &str, required: bool) -> Result<(), CatalogError> {
     if required && value.trim().is_empty() {
@@ -414,6 +418,16 @@ impl ProductSpec {
             }
             if let Some(p) = &port.port {
                 short_text(&field("port"), p, true)?;
+            }
+            if let Some(topic) = &port.topic {
+                if port.product.is_some() {
+                    return Err(CatalogError::invalid(
+                        field("topic"),
+                        "an input port names either an upstream product or a topic, not both",
+                    ));
+                }
+                weft_log::validate_topic_name(topic)
+                    .map_err(|e| CatalogError::invalid(field("topic"), e.to_string()))?;
             }
             custom_properties(&field("customProperties"), &port.custom_properties, &RESERVED_INPUT_PORT_PROPERTIES)?;
         }

@@ -15,7 +15,7 @@
 //! | output port `name`, `version`, `description` | the same fields of an `outputPorts` entry |
 //! | output port `topic`, `schemaSubject`, `format`, `status` | its `customProperties` `topic`, `schemaSubject`, `format`, `portStatus` |
 //! | input port `name`, `version` | the same fields of an `inputPorts` entry |
-//! | input port `product`, `port` (the upstream Weft product) | its `customProperties` `product`, `port` |
+//! | input port `product`, `port` (the upstream Weft product), `topic` (a bare topic) | its `customProperties` `product`, `port`, `topic` |
 //! | other custom properties | `customProperties`, after Weft's own, in their order |
 //! | anything else (`apiVersion`, `tenant`, `team`, `support`, `contractId`, `sbom`, unknown fields...) | kept verbatim at its level |
 //!
@@ -280,12 +280,14 @@ impl OdpsDocument {
             let product =
                 take_string(&mut props, "product", &at)?.map(|p| contextual(&at, ProductId::parse(&p))).transpose()?;
             let upstream_port = take_string(&mut props, "port", &at)?;
+            let topic = take_string(&mut props, "topic", &at)?;
             let version = port.version.as_deref().map(|v| contextual(&at, SemVer::parse(v))).transpose()?;
             input_ports.push(InputPort {
                 name: port.name.clone(),
                 product,
                 port: upstream_port,
                 version,
+                topic,
                 custom_properties: props,
                 extensions: port.extensions.clone(),
             });
@@ -388,6 +390,9 @@ impl OdpsDocument {
                 }
                 if let Some(port) = &p.port {
                     props.push(prop("port", port.as_str()));
+                }
+                if let Some(topic) = &p.topic {
+                    props.push(prop("topic", topic.as_str()));
                 }
                 props.extend(p.custom_properties.iter().cloned());
                 OdpsInputPort {

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::Column;
 use tantivy::indexer::{LogMergePolicy, NoMergePolicy};
-use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, TermQuery};
+use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, Query, QueryParser, RegexQuery, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, TEXT};
 use tantivy::{
     DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, SegmentOrdinal, SegmentReader, TantivyDocument, Term,
@@ -287,6 +287,31 @@ impl SearchIndex {
         Ok(())
     }
 
+    /// Search as you type: while the last word is still being typed ("shipm"), products whose words
+    /// start with it match too, below whole-word matches. `None` when the text does not end in a plain
+    /// word of at least two characters (shorter prefixes would expand to most of the dictionary).
+    fn as_you_type(&self, text: &str) -> Option<Box<dyn Query>> {
+        if text.ends_with(char::is_whitespace) {
+            return None;
+        }
+        let (rest, last) = text.rsplit_once(char::is_whitespace).unwrap_or(("", text));
+        if last.chars().count() < 2 || !last.chars().all(char::is_alphanumeric) {
+            return None;
+        }
+        // Alphanumeric characters are never regex syntax; the default tokenizer lower-cases terms.
+        let pattern = format!("{}.*", last.to_lowercase());
+        let f = &self.fields;
+        let mut prefixes: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for field in [f.name, f.tags, f.description, f.schema_fields] {
+            prefixes.push((Occur::Should, Box::new(RegexQuery::from_pattern(&pattern, field).ok()?)));
+        }
+        let mut branch: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(BooleanQuery::new(prefixes)))];
+        if !rest.trim().is_empty() {
+            branch.push((Occur::Must, self.parser.parse_query_lenient(rest).0));
+        }
+        Some(Box::new(BoostQuery::new(Box::new(BooleanQuery::new(branch)), 0.5)))
+    }
+
     /// The matching product ids with scores (best first), the total, and the facet counts.
     pub fn search(&self, request: &SearchRequest) -> Result<RawResults, CatalogError> {
         let f = &self.fields;
@@ -299,6 +324,10 @@ impl SearchIndex {
         if !text.is_empty() {
             // Lenient: user input never fails; what cannot be parsed is searched as plain words.
             let (query, _errors) = self.parser.parse_query_lenient(text);
+            let query = match self.as_you_type(request.text.trim_start()) {
+                Some(prefixed) => Box::new(BooleanQuery::new(vec![(Occur::Should, query), (Occur::Should, prefixed)])),
+                None => query,
+            };
             clauses.push((Occur::Must, query));
         }
         let mut filters: Vec<(usize, &str)> = Vec::new();

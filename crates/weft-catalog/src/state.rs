@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 
+use crate::access::{request_number, AccessRequest};
 use crate::event::{domain_key, product_key, CatalogEvent, EventEnvelope};
 use crate::lineage::FieldEdge;
 use crate::model::{Domain, Product};
@@ -30,6 +31,8 @@ pub(crate) struct State {
     pub field_lineage: HashMap<ProductId, Vec<FieldEdge>>,
     /// Entity key -> offsets of its events in the catalog topic.
     pub history: HashMap<String, Vec<u64>>,
+    /// Access requests by their number (`ar-N`).
+    pub access: BTreeMap<u64, AccessRequest>,
     /// The offset of the last event applied.
     pub last_offset: Option<u64>,
 }
@@ -81,6 +84,12 @@ impl State {
                     self.field_lineage.insert(product.clone(), after);
                 }
                 Touched::Product(product)
+            }
+            CatalogEvent::AccessRequested { request: r } | CatalogEvent::AccessDecided { after: r, .. } => {
+                if let Some(n) = request_number(&r.id) {
+                    self.access.insert(n, r);
+                }
+                Touched::None
             }
         }
     }

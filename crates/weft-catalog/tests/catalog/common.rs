@@ -117,6 +117,7 @@ pub fn input_port(upstream: &str) -> InputPort {
         product: Some(id(upstream)),
         port: Some("events".into()),
         version: None,
+        topic: None,
         custom_properties: vec![],
         extensions: Default::default(),
     }

@@ -150,3 +150,25 @@ fn the_index_follows_changes_and_schema_versions() {
     let fx = fx.restart();
     assert_eq!(fx.catalog.search(&text("order")).unwrap(), before);
 }
+
+#[test]
+fn the_word_being_typed_matches_as_a_prefix_below_whole_words() {
+    let fx = seeded();
+    // "settl" is no word of any product, but "settlements" (name) and "settlement_id" (field) start with it.
+    assert_eq!(ids(&fx, &text("settl")), ["payments.settlements"]);
+    assert_eq!(ids(&fx, &text("Logis")), ["shipping.parcels"]);
+    // Words combine as with whole words (either matches, both rank first): "sales" is on two products,
+    // only one of them also has a word starting with "parc".
+    assert_eq!(ids(&fx, &text("sales parc")), ["shipping.parcels", "orders.order-events"]);
+    // A finished word (trailing space) is no prefix any more; one letter is too short to expand.
+    assert!(ids(&fx, &text("settl ")).is_empty());
+    assert!(ids(&fx, &text("s")).is_empty());
+    // A whole-word match ranks above a product matched only by the prefix.
+    let mut d = fx.publishable("shipping.orderly", &[("x", "")]);
+    d.name = "Orderly".into();
+    d.description = "Nothing else".into();
+    fx.catalog.create_product(ACTOR, d).unwrap();
+    let hits = ids(&fx, &text("order"));
+    assert_eq!(hits.first().map(String::as_str), Some("orders.order-events"));
+    assert_eq!(hits.last().map(String::as_str), Some("shipping.orderly"));
+}
