@@ -16,9 +16,12 @@
 //! | `GET /api/v1/topics/{topic}/records/stream` | live tail as server-sent events |
 //! | `POST`, `GET /api/v1/groups/{group}/offsets` | commit, read a consumer group's offsets |
 //! | `/api/v1/domains...`, `/api/v1/products...` | the stream catalog and products' data ([`api::catalog`]) |
+//! | `POST /api/v1/products/from-sql` | a draft product from a stream or table a persistent query writes ([`api::from_sql`]) |
+//! | `/api/v1/access-requests...`, `/api/v1/products/{id}/access-requests`, `.../grants` | access requests and grants ([`api::access`]) |
 //! | `GET /api/v1/openapi.json` | the OpenAPI 3 document of every `/api/v1` route |
 //! | `GET /health` | `{"status":"ok"}` |
 //! | `GET /metrics` | Prometheus text format |
+//! | `GET /ui/...`, `GET /`, `/explore`, `/products/{id}`... | the web application ([`web`]): its files and, for its page URLs, `index.html` |
 //! | `/registry/...` | the Confluent Schema Registry REST API ([`api::registry`]) |
 //! | `POST /ksql`, `POST /query`, `GET /info`, `GET /healthcheck` | ksqlDB's REST API over the SQL engine ([`api::ksql`]) |
 //!
@@ -30,6 +33,7 @@ pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod schemas;
+pub mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -118,6 +122,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(render_metrics))
         .nest("/registry", api::registry::routes())
         .merge(api::ksql::routes())
+        // The web application: /ui/... files and index.html for its page URLs.
+        .merge(web::routes(web::WebSource::from_env()))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
@@ -207,6 +213,8 @@ impl Server {
                 ..EngineOptions::default()
             };
             let sql = Arc::new(Engine::open(shared, engine_options)?);
+            // Dropping a stream or table that published data products depend on is refused.
+            sql.set_drop_guard(Arc::new(api::from_sql::CatalogDropGuard(catalog.clone())));
             Ok::<_, ServerError>((log, registry, catalog, sql))
         })
         .await

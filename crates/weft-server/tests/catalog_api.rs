@@ -715,7 +715,8 @@ fn the_openapi_document_covers_every_route() {
             .replace("{topic}", "no-such-topic")
             .replace("{group}", "g")
             .replace("{name}", "nowhere")
-            .replace("{id}", "nowhere.nothing");
+            .replace("{id}", "nowhere.nothing")
+            .replace("{req}", "ar-999");
         for method in ["get", "post", "put", "delete"] {
             let Some(operation) = item.get(method) else { continue };
             assert!(operation["responses"].is_object(), "{method} {path}");

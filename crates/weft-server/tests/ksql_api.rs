@@ -1,7 +1,10 @@
-//! ksqlDB's REST API over real HTTP: `/ksql`, `/query`, `/info`, `/healthcheck`.
+//! ksqlDB's REST API over real HTTP: `/ksql`, `/query`, `/query-stream`, `/close-query`, `/info`,
+//! `/healthcheck`.
 
 mod common;
 
+use std::io::{BufRead, BufReader};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::{Api, TestServer};
@@ -158,4 +161,206 @@ fn persistent_queries_survive_a_restart_without_duplicates() {
     assert_eq!(ids, vec!["a", "b", "c"]);
     let shown = ksql(&server.api, "SHOW QUERIES;");
     assert_eq!(shown[0]["queries"].as_array().map(Vec::len), Some(1), "{shown}");
+}
+
+const DELIMITED: &str = "application/vnd.ksqlapi.delimited.v1";
+
+/// An open `/query-stream` answer: its status, content type, and its lines as they arrive.
+struct Stream {
+    status: u16,
+    content_type: String,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Stream {
+    fn next_line(&self) -> String {
+        self.lines.recv_timeout(Duration::from_secs(10)).expect("a line of the stream within 10 s")
+    }
+
+    /// Every remaining line, asserting that the body ends within 10 s.
+    fn rest(&self) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut lines = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => lines.push(line),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return lines,
+                Err(mpsc::RecvTimeoutError::Timeout) => panic!("the stream did not end; so far {lines:?}"),
+            }
+        }
+    }
+}
+
+/// Posts `body` to `path` and reads the answer line by line on a thread (the body may never end).
+fn open_stream(api: &Api, path: &str, body: &Value, accept: Option<&str>) -> Stream {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut request = agent.post(format!("{}{path}", api.base));
+    if let Some(accept) = accept {
+        request = request.header("accept", accept);
+    }
+    let response = request.send(body.to_string().as_bytes()).expect("HTTP exchange");
+    let status = response.status().as_u16();
+    let content_type =
+        response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let (sender, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(response.into_body().into_reader()).lines() {
+            let Ok(line) = line else { return };
+            if sender.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    Stream { status, content_type, lines }
+}
+
+fn parse(line: &str) -> Value {
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+}
+
+#[test]
+fn query_stream_serves_push_and_pull_queries_in_both_framings() {
+    let server = TestServer::start();
+    let api = &server.api;
+    ksql(api, DDL);
+    produce(api, &[("a", 1), ("b", -2), ("a", 3)]);
+    let push =
+        json!({"sql": "SELECT ID, V FROM S EMIT CHANGES LIMIT 2;", "properties": {"auto.offset.reset": "earliest"}});
+
+    // Delimited, asked for and by default (ksqlDB's default for this endpoint): metadata, rows, end.
+    for accept in [Some(DELIMITED), None] {
+        let stream = open_stream(api, "/query-stream", &push, accept);
+        assert_eq!(stream.status, 200);
+        assert_eq!(stream.content_type, DELIMITED);
+        let lines = stream.rest();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        let metadata = parse(&lines[0]);
+        assert!(metadata["queryId"].as_str().is_some_and(|id| !id.is_empty()), "{metadata}");
+        assert_eq!(metadata["columnNames"], json!(["ID", "V"]));
+        assert_eq!(metadata["columnTypes"], json!(["STRING", "INTEGER"]));
+        assert_eq!(parse(&lines[1]), json!(["a", 1]));
+        assert_eq!(parse(&lines[2]), json!(["b", -2]));
+    }
+
+    // application/json: the same items as one array; `streamsProperties` is taken as well.
+    let body =
+        json!({"sql": "SELECT V FROM S EMIT CHANGES LIMIT 3;", "streamsProperties": {"auto.offset.reset": "earliest"}});
+    let reply = api.send("POST", "/query-stream", &[("accept", "application/json")], Some(body.to_string().as_bytes()));
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    let items = reply.json();
+    let items = items.as_array().expect("one JSON array");
+    assert_eq!(items[0]["columnNames"], json!(["V"]), "{items:?}");
+    assert_eq!(items[1..], [json!([1]), json!([-2]), json!([3])], "{items:?}");
+
+    // A pull query: metadata without a query id, its rows, then the end.
+    ksql(api, "CREATE TABLE T AS SELECT ID, SUM(V) AS TOTAL FROM S GROUP BY ID;");
+    wait_for_values(api, "T", 3);
+    let pull = json!({"sql": "SELECT ID, TOTAL FROM T WHERE ID = 'a';"});
+    let lines = open_stream(api, "/query-stream", &pull, Some(DELIMITED)).rest();
+    let metadata = parse(&lines[0]);
+    assert!(metadata.get("queryId").is_none(), "{metadata}");
+    assert_eq!(metadata["columnNames"], json!(["ID", "TOTAL"]));
+    assert_eq!(lines[1..].iter().map(|l| parse(l)).collect::<Vec<_>>(), vec![json!(["a", 4])]);
+    let reply = api.send("POST", "/query-stream", &[("accept", "application/json")], Some(pull.to_string().as_bytes()));
+    assert_eq!(reply.json(), json!([{"columnNames": ["ID", "TOTAL"], "columnTypes": ["STRING", "INTEGER"]}, ["a", 4]]));
+}
+
+#[test]
+fn query_stream_errors_have_ksqldb_shape() {
+    let server = TestServer::start();
+    let api = &server.api;
+    ksql(api, DDL);
+    let send = |body: &[u8]| api.send("POST", "/query-stream", &[("accept", DELIMITED)], Some(body));
+
+    let reply = send(b"{not json");
+    assert_eq!(reply.code(), (400, Some(40000)), "{}", reply.text());
+    assert_eq!(reply.json()["@type"], "generic_error");
+    assert!(reply.json()["message"].as_str().is_some_and(|m| m.starts_with("Invalid JSON in request")));
+    let reply = send(br#"{"properties": {}}"#);
+    assert_eq!(reply.code(), (400, Some(40000)), "{}", reply.text());
+    assert!(reply.json()["message"].as_str().is_some_and(|m| m.contains("'sql'")), "{}", reply.text());
+    let reply = send(br#"{"sql": "SELECT * FROM S EMIT CHANGES;", "properties": 3}"#);
+    assert_eq!(reply.code(), (400, Some(40000)), "{}", reply.text());
+
+    // A bad statement: statement_error with its text and the position in the message.
+    let reply = send(br#"{"sql": "SELECT ID FRM S EMIT CHANGES;"}"#);
+    assert_eq!(reply.code(), (400, Some(40001)), "{}", reply.text());
+    let error = reply.json();
+    assert_eq!(error["@type"], "statement_error", "{error}");
+    assert_eq!(error["statementText"], "SELECT ID FRM S EMIT CHANGES;", "{error}");
+    assert!(error["message"].as_str().is_some_and(|m| m.contains("line 1:")), "{error}");
+    let reply = send(br#"{"sql": "SELECT * FROM NOPE EMIT CHANGES;"}"#);
+    assert_eq!(reply.code(), (400, Some(40001)), "{}", reply.text());
+    // Statements and PRINT belong to other endpoints.
+    let reply = send(br#"{"sql": "SHOW STREAMS;"}"#);
+    assert_eq!(reply.code(), (400, Some(40001)), "{}", reply.text());
+    let reply = send(br#"{"sql": "PRINT 's';"}"#);
+    assert_eq!(reply.code(), (400, Some(40001)), "{}", reply.text());
+}
+
+#[test]
+fn close_query_ends_a_running_push_query() {
+    let server = TestServer::start();
+    let api = &server.api;
+    ksql(api, DDL);
+    let stream = open_stream(api, "/query-stream", &json!({"sql": "SELECT ID FROM S EMIT CHANGES;"}), Some(DELIMITED));
+    assert_eq!(stream.status, 200);
+    let id = parse(&stream.next_line())["queryId"].as_str().expect("queryId").to_string();
+    // The query starts at the latest offsets: rows produced now arrive while it runs.
+    produce(api, &[("x", 1)]);
+    assert_eq!(parse(&stream.next_line()), json!(["x"]));
+
+    let close = |id: &str| {
+        let body = json!({"queryId": id}).to_string();
+        api.send("POST", "/close-query", &[("content-type", "application/json")], Some(body.as_bytes()))
+    };
+    let reply = close(&id);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(stream.rest(), Vec::<String>::new(), "the stream ends after /close-query");
+    // Closed queries are forgotten; unknown ids and bad bodies are ksqlDB's 40000.
+    let reply = close(&id);
+    assert_eq!(reply.code(), (400, Some(40000)), "{}", reply.text());
+    assert_eq!(reply.json()["message"], format!("No query with id {id}"));
+    let reply = api.send("POST", "/close-query", &[], Some(b"{\"queryId\": 7}"));
+    assert_eq!(reply.code(), (400, Some(40000)), "{}", reply.text());
+
+    // A query that ended by its LIMIT cannot be closed any more either.
+    produce(api, &[("y", 2)]);
+    let limited =
+        json!({"sql": "SELECT ID FROM S EMIT CHANGES LIMIT 1;", "properties": {"auto.offset.reset": "earliest"}});
+    let stream = open_stream(api, "/query-stream", &limited, None);
+    let id = parse(&stream.next_line())["queryId"].as_str().expect("queryId").to_string();
+    assert_eq!(stream.rest(), vec!["[\"x\"]".to_string()]);
+    assert_eq!(close(&id).code(), (400, Some(40000)));
+}
+
+#[test]
+fn ksql_errors_carry_the_results_of_the_statements_before() {
+    let server = TestServer::start();
+    let api = &server.api;
+    let text = "CREATE STREAM A (X INT) WITH (kafka_topic='a', value_format='JSON', partitions=1);\n\
+                SHOW STREAMS;\n\
+                DESCRIBE NOPE;\n\
+                CREATE STREAM B (X INT) WITH (kafka_topic='b', value_format='JSON', partitions=1);";
+    let (status, error) = ksql_at(api, "/ksql", text, json!({}));
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(error["@type"], "statement_error", "{error}");
+    assert_eq!(error["error_code"], 40001, "{error}");
+    assert_eq!(error["statementText"], "DESCRIBE NOPE", "{error}");
+    let entities = error["entities"].as_array().expect("entities");
+    assert_eq!(entities.len(), 2, "{error}");
+    assert_eq!(entities[0]["@type"], "currentStatus", "{error}");
+    assert_eq!(entities[1]["@type"], "streams", "{error}");
+    // What ran before the failure took effect; what came after did not run.
+    let shown = ksql(api, "SHOW STREAMS;");
+    let names: Vec<&str> =
+        shown[0]["streams"].as_array().expect("streams").iter().filter_map(|s| s["name"].as_str()).collect();
+    assert_eq!(names, vec!["A"], "{shown}");
+
+    // A syntax error anywhere runs nothing: no entities.
+    let (status, error) = ksql_at(api, "/ksql", "SHOW STREAMS; SHOW TABLS;", json!({}));
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(error["entities"], json!([]), "{error}");
 }

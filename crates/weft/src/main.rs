@@ -1,7 +1,9 @@
 //! `weft`: runs the Weft server, and works with a running one over its REST API.
 
+mod access;
 mod client;
 mod consume;
+mod demo;
 mod domain;
 mod produce;
 mod product;
@@ -41,6 +43,8 @@ struct Cli {
 enum Command {
     /// Run the server (flags beat WEFT_* environment variables, which beat the --config file).
     Serve(ServeArgs),
+    /// Run the server with a live demo data mesh: five domains, products, SQL-derived products, generators.
+    Demo(demo::DemoArgs),
     /// Create, list, describe and delete topics.
     #[command(subcommand)]
     Topic(TopicCommand),
@@ -57,10 +61,14 @@ enum Command {
     /// Data products: create, find, publish, deprecate, retire, lineage, export, apply ODPS files.
     #[command(subcommand)]
     Product(product::ProductCommand),
+    /// Access to data products: request, list, approve, deny, revoke.
+    #[command(subcommand)]
+    Access(access::AccessCommand),
     /// Register, get, list and check schemas in the schema registry.
     #[command(subcommand)]
     Schema(schema::SchemaCommand),
-    /// Run ksqlDB statements (-f FILE or -e TEXT) or stream one query (-e "SELECT ... EMIT CHANGES;").
+    /// Run ksqlDB statements (-f FILE or -e TEXT), stream one query (-e "SELECT ... EMIT CHANGES;"),
+    /// or, with neither, an interactive prompt with history.
     Sql(sql::SqlArgs),
 }
 
@@ -184,6 +192,7 @@ fn run(cli: Cli) -> Result<()> {
     let mut out = stdout.lock();
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Demo(args) => demo::run(args),
         Command::Topic(TopicCommand::Create { name, partitions, config }) => {
             let config: BTreeMap<String, String> = config.into_iter().collect();
             let created =
@@ -238,6 +247,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Domain(command) => domain::run(&client, &cli.actor, command, &mut out),
         Command::Product(command) => product::run(&client, &cli.actor, command, &mut out),
+        Command::Access(command) => access::run(&client, &cli.actor, command, &mut out),
         Command::Schema(command) => schema::run(&client, command, &mut out),
         Command::Sql(args) => sql::run(&client, args, &mut out),
     }

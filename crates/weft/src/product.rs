@@ -43,6 +43,33 @@ pub enum ProductCommand {
         #[arg(long, default_value = "json", requires = "topic")]
         format: String,
     },
+    /// Create a draft product from a stream or table a persistent query writes: its output port is the
+    /// source's topic, its inputs and field lineage come from the query.
+    FromSql {
+        /// The stream or table, as SQL names it (e.g. ORDERS_ENRICHED).
+        source: String,
+        /// The product id: NAME within --domain, or DOMAIN.NAME.
+        #[arg(long)]
+        id: String,
+        /// The domain that will own the product.
+        #[arg(long)]
+        domain: String,
+        /// The display name [default: the source's name].
+        #[arg(long)]
+        name: Option<String>,
+        /// The accountable person or team [default: the acting user].
+        #[arg(long)]
+        owner: Option<String>,
+        /// What the product holds [default: a sentence naming the source and its inputs].
+        #[arg(long)]
+        description: Option<String>,
+        /// raw, curated or authoritative.
+        #[arg(long)]
+        quality_tier: Option<String>,
+        /// A tag (repeatable).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+    },
     /// Show a product as JSON.
     Get { id: String },
     /// List products: id, status, quality tier, name.
@@ -199,6 +226,20 @@ pub fn run(client: &Client, actor: &str, command: ProductCommand, out: &mut impl
             let body = serde_json::to_vec(&spec)?;
             let created = client.send("POST", "/api/v1/products", actor, Some(("application/json", &body)))?;
             writeln!(out, "created product '{}' (draft)", created["spec"]["id"].as_str().unwrap_or_default())?;
+        }
+        ProductCommand::FromSql { source, id, domain, name, owner, description, quality_tier, tags } => {
+            let body = serde_json::to_vec(&json!({"source": source, "id": id, "domain": domain, "name": name,
+                "owner": owner, "description": description, "qualityTier": quality_tier, "tags": tags}))?;
+            let made = client.send("POST", "/api/v1/products/from-sql", actor, Some(("application/json", &body)))?;
+            let product = &made["product"]["spec"];
+            writeln!(out, "created product '{}' (draft) from {source}", product["id"].as_str().unwrap_or_default())?;
+            for port in product["inputPorts"].as_array().into_iter().flatten() {
+                let from = port["product"].as_str().or(port["topic"].as_str()).unwrap_or_default();
+                let kind = if port["product"].is_string() { "product" } else { "topic" };
+                writeln!(out, "  input {kind} {from}")?;
+            }
+            let edges = made["fieldEdges"].as_array().map_or(0, Vec::len);
+            writeln!(out, "  {edges} field lineage edge(s)")?;
         }
         ProductCommand::Get { id } => {
             writeln!(out, "{}", serde_json::to_string_pretty(&client.get(&product_path(&id))?)?)?;

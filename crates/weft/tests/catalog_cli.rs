@@ -180,3 +180,62 @@ fn domains_and_products_through_the_cli() {
     let history: Value = serde_json::from_str(&env.ok(&["domain", "get", "orders"])).expect("JSON");
     assert_eq!(history["revision"], 2);
 }
+
+#[test]
+fn a_product_is_made_from_a_derived_stream() {
+    let env = start();
+    env.ok(&["domain", "create", "sales", "--team", "team-sales", "--owner", "alice"]);
+    env.ok(&[
+        "sql",
+        "-e",
+        "CREATE STREAM CLICKS (ID STRING KEY, URL STRING) WITH (kafka_topic='clicks', value_format='JSON', \
+         partitions=1); CREATE STREAM PAGES AS SELECT ID, UCASE(URL) AS PAGE FROM CLICKS;",
+    ]);
+    let out = env.ok(&["product", "from-sql", "PAGES", "--id", "pages", "--domain", "sales", "--tag", "web"]);
+    assert_eq!(
+        out,
+        "created product 'sales.pages' (draft) from PAGES\n  input topic clicks\n  0 field lineage edge(s)\n"
+    );
+    let product: Value = serde_json::from_str(&env.ok(&["product", "get", "sales.pages"])).expect("JSON");
+    assert_eq!(product["spec"]["outputPorts"][0]["topic"], "PAGES");
+    assert_eq!(product["spec"]["owner"], "alice");
+    let error = env.fails(&["product", "from-sql", "CLICKS", "--id", "clicks", "--domain", "sales"]);
+    assert!(error.contains("not written by a persistent query"), "{error}");
+}
+
+#[test]
+fn access_is_requested_and_decided_through_the_cli() {
+    let env = start();
+    env.ok(&["domain", "create", "sales", "--team", "team-sales", "--owner", "alice"]);
+    env.ok(&["product", "create", "sales.orders", "--owner", "alice"]);
+    let as_dave = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(args)
+            .env("WEFT_URL", env.server.url())
+            .env("WEFT_ACTOR", "dave")
+            .output()
+            .expect("weft runs");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (ok, out, _) =
+        as_dave(&["access", "request", "sales.orders", "--purpose", "Revenue report", "--consumer", "finance"]);
+    assert!(ok);
+    assert_eq!(out, "requested access to 'sales.orders': ar-1 (pending)\n");
+    let (ok, _, error) = as_dave(&["access", "approve", "ar-1"]);
+    assert!(!ok && error.contains("may not approve"), "{error}");
+    assert_eq!(
+        env.ok(&["access", "list", "--approver", "alice", "--status", "pending"]),
+        "ar-1\tpending\tsales.orders\tdave\tRevenue report\n"
+    );
+    assert_eq!(env.ok(&["access", "approve", "ar-1", "--reason", "ok"]), "ar-1 is approved (sales.orders for dave)\n");
+    assert!(env.fails(&["access", "deny", "ar-1"]).contains("only a pending request can be denied"));
+    assert_eq!(env.ok(&["access", "revoke", "ar-1"]), "ar-1 is revoked (sales.orders for dave)\n");
+    assert_eq!(
+        env.ok(&["access", "list", "--requester", "dave"]),
+        "ar-1\trevoked\tsales.orders\tdave\tRevenue report\n"
+    );
+}

@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use weft_catalog::{Catalog, CatalogError};
 
-use super::{domains, product_data, products, ApiRoutes};
+use super::{domains, insights, product_data, products, ApiRoutes};
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -32,6 +32,13 @@ pub fn routes() -> ApiRoutes {
         .post("/api/v1/products", products::create)
         .post("/api/v1/products:apply", products::apply)
         .get("/api/v1/products/search", products::search)
+        .post("/api/v1/products/from-sql", super::from_sql::from_sql)
+        .post("/api/v1/products/{id}/access-requests", super::access::request)
+        .get("/api/v1/products/{id}/grants", super::access::grants)
+        .get("/api/v1/access-requests", super::access::list)
+        .post("/api/v1/access-requests/{req}/approve", super::access::approve)
+        .post("/api/v1/access-requests/{req}/deny", super::access::deny)
+        .post("/api/v1/access-requests/{req}/revoke", super::access::revoke)
         .get("/api/v1/products/{id}", products::get)
         .put("/api/v1/products/{id}", products::update)
         .delete("/api/v1/products/{id}", products::delete)
@@ -50,6 +57,8 @@ pub fn routes() -> ApiRoutes {
         .get("/api/v1/products/{id}/records", product_data::records)
         .get("/api/v1/products/{id}/records/stream", product_data::stream)
         .get("/api/v1/products/{id}/export", product_data::export)
+        .get("/api/v1/products/{id}/profile", insights::profile)
+        .get("/api/v1/products/{id}/stats", insights::stats)
 }
 
 /// Who makes a change: the `X-Weft-Actor` header, or `anonymous`.

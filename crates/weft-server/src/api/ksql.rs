@@ -5,15 +5,28 @@
 //! | --- | --- |
 //! | `POST /ksql` | `{"ksql": "...;", "streamsProperties": {...}}`: runs statements, answers a JSON array of ksqlDB entities |
 //! | `POST /query` | a push query (streamed chunked JSON array: a header, then rows), a pull query or `PRINT` |
+//! | `POST /query-stream` | `{"sql": "...", "properties": {...}}`: a push or pull query, as newline-delimited JSON or one JSON array |
+//! | `POST /close-query` | `{"queryId": "..."}`: ends a push query running on `/query-stream` |
 //! | `GET /info` | `{"KsqlServerInfo": {...}}` |
 //! | `GET /healthcheck` | `{"isHealthy": true, "details": {...}}` |
 //!
 //! Errors keep ksqlDB's shape: `{"@type": "statement_error", "error_code": 40001, "message": "...",
-//! "statementText": "...", "entities": []}` (HTTP 400; 500 for server errors). Request bodies may be
-//! sent as `application/vnd.ksql.v1+json` or `application/json`.
+//! "statementText": "...", "entities": [...]}` (HTTP 400; 500 for server errors), where `entities`
+//! holds the results of the statements of the request that ran before the failing one. Request
+//! bodies may be sent as `application/vnd.ksql.v1+json` or `application/json`.
+//!
+//! `/query-stream` and `/close-query` are ksqlDB's "HTTP/2 streaming API" (served here over
+//! HTTP/1.1 with a chunked body). As in ksqlDB (`QueryStreamHandler`), the answer is
+//! `application/vnd.ksqlapi.delimited.v1` unless the client accepts only `application/json`:
+//! delimited, a metadata line `{"queryId", "columnNames", "columnTypes"}` (`queryId` for push
+//! queries only) and then one JSON array of column values per line; JSON, the same items as one
+//! array. Errors before the first row are `{"@type": "generic_error" | "statement_error",
+//! "error_code", "message"}` with HTTP 400; an error while streaming is written as one more item of
+//! that shape. Unlike the old `/query`, there is no final "Limit Reached" item: the body just ends.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -22,9 +35,12 @@ use axum::http::header::{ACCEPT, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
 use serde_json::{json, Value as Json};
-use weft_sql::{row_to_json, schema_text_of, FieldInfo, QueryHandle, QueryInfo, SourceInfo, SqlError, StatementResult};
+use weft_sql::plan::OutputColumn;
+use weft_sql::{
+    row_to_json, schema_text_of, FieldInfo, PushQuery, QueryHandle, QueryInfo, SourceInfo, SqlError, StatementResult,
+};
 
 use super::RawBody;
 use crate::AppState;
@@ -32,16 +48,67 @@ use crate::AppState;
 /// ksqlDB's versioned content type.
 pub const KSQL_CONTENT_TYPE: &str = "application/vnd.ksql.v1+json";
 
+/// The newline-delimited answer of `/query-stream` (ksqlDB's default for that endpoint).
+pub const DELIMITED_CONTENT_TYPE: &str = "application/vnd.ksqlapi.delimited.v1";
+
 /// How long one wait for push-query rows lasts before checking whether the client is still there.
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// The same for `/query-stream`, shorter so that `/close-query` ends a query promptly.
+const STREAM_POLL_INTERVAL: Duration = Duration::from_millis(50);
 
 /// The ksqlDB routes (merged at the server root).
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/ksql", post(ksql))
         .route("/query", post(query))
+        .route("/query-stream", post(query_stream))
+        .route("/close-query", post(close_query))
         .route("/info", get(info))
         .route("/healthcheck", get(healthcheck))
+        .layer(Extension(RunningQueries::default()))
+}
+
+/// The push queries streaming on `/query-stream`, by id, each with the flag `/close-query` raises.
+#[derive(Clone, Default)]
+struct RunningQueries(Arc<Mutex<HashMap<String, Arc<AtomicBool>>>>);
+
+impl RunningQueries {
+    fn register(&self, id: &str) -> Registration {
+        let closed = Arc::new(AtomicBool::new(false));
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string(), closed.clone());
+        Registration { queries: self.clone(), id: id.to_string(), closed }
+    }
+
+    /// Asks the query to end; `false` when no such query runs.
+    fn close(&self, id: &str) -> bool {
+        match self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(id) {
+            Some(closed) => {
+                closed.store(true, Ordering::Relaxed);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// A running query's entry, removed however its stream ends (LIMIT, close, client gone, error).
+struct Registration {
+    queries: RunningQueries,
+    id: String,
+    closed: Arc<AtomicBool>,
+}
+
+impl Registration {
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.queries.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.id);
+    }
 }
 
 /// The body of `/ksql` and `/query`.
@@ -52,16 +119,41 @@ struct KsqlRequest {
 
 /// ksqlDB's error response.
 fn error_response(headers: &HeaderMap, code: u32, message: &str, statement: &str) -> Response {
-    let status = if code >= 50000 { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::BAD_REQUEST };
-    let kind = if code == 40000 || code >= 50000 { "generic_error" } else { "statement_error" };
+    error_response_with(headers, code, message, statement, Vec::new())
+}
+
+/// ksqlDB's error response whose `entities` are the results of the statements that ran before.
+fn error_response_with(
+    headers: &HeaderMap,
+    code: u32,
+    message: &str,
+    statement: &str,
+    entities: Vec<Json>,
+) -> Response {
     let body = json!({
-        "@type": kind,
+        "@type": error_kind(code),
         "error_code": code,
         "message": message,
         "statementText": statement,
-        "entities": [],
+        "entities": entities,
     });
-    json_response(headers, status, &body)
+    json_response(headers, error_status(code), &body)
+}
+
+fn error_status(code: u32) -> StatusCode {
+    if code >= 50000 {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        StatusCode::BAD_REQUEST
+    }
+}
+
+fn error_kind(code: u32) -> &'static str {
+    if code == 40000 || code >= 50000 {
+        "generic_error"
+    } else {
+        "statement_error"
+    }
 }
 
 fn sql_error_response(headers: &HeaderMap, error: &SqlError, statement: &str) -> Response {
@@ -123,11 +215,16 @@ async fn ksql(State(state): State<AppState>, headers: HeaderMap, RawBody(bytes):
     };
     let engine = state.sql.clone();
     let text = request.ksql.clone();
-    let outcome = tokio::task::spawn_blocking(move || engine.execute_with_properties(&text, &request.properties)).await;
+    let outcome = tokio::task::spawn_blocking(move || engine.execute_each(&text, &request.properties)).await;
     match outcome {
-        Ok(Ok(results)) => {
-            let entities: Vec<Json> = results.iter().map(entity).collect();
-            json_response(&headers, StatusCode::OK, &Json::Array(entities))
+        Ok(Ok(executed)) => {
+            let entities: Vec<Json> = executed.results.iter().map(entity).collect();
+            match executed.failed {
+                None => json_response(&headers, StatusCode::OK, &Json::Array(entities)),
+                Some((statement, e)) => {
+                    error_response_with(&headers, e.error_code(), &e.to_string(), &statement, entities)
+                }
+            }
         }
         Ok(Err(e)) => sql_error_response(&headers, &e, &request.ksql),
         Err(e) => error_response(&headers, 50000, &format!("the statement failed: {e}"), &request.ksql),
@@ -380,6 +477,195 @@ async fn query(State(state): State<AppState>, headers: HeaderMap, RawBody(bytes)
             });
             stream_response("text/plain; charset=utf-8", receiver)
         }
+    }
+}
+
+/// The body of `/query-stream`: `{"sql": "...", "properties": {...}}` (`streamsProperties` is taken
+/// too, as ksqlDB's own curl example sends it).
+struct QueryStreamRequest {
+    sql: String,
+    properties: BTreeMap<String, String>,
+}
+
+/// An error of the streaming API, in ksqlDB's shape for it (no `entities`).
+fn stream_error(code: u32, message: &str, statement: Option<&str>) -> Response {
+    let mut body = json!({"@type": error_kind(code), "error_code": code, "message": message});
+    if let Some(statement) = statement {
+        body["statementText"] = json!(statement);
+    }
+    (error_status(code), [(CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+/// Parses a streaming API body; `Err` is the 40000 error's message (ksqlDB: "Invalid JSON in request").
+fn parse_query_stream_request(bytes: &[u8]) -> Result<QueryStreamRequest, String> {
+    let body: Json = serde_json::from_slice(bytes).map_err(|e| format!("Invalid JSON in request: {e}"))?;
+    let Some(sql) = body.get("sql").and_then(Json::as_str) else {
+        return Err("Invalid JSON in request: the body needs a string field 'sql'".to_string());
+    };
+    let mut properties = BTreeMap::new();
+    for field in ["streamsProperties", "properties"] {
+        match body.get(field) {
+            None | Some(Json::Null) => {}
+            Some(Json::Object(map)) => {
+                for (name, value) in map {
+                    let value = match value {
+                        Json::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    properties.insert(name.clone(), value);
+                }
+            }
+            Some(_) => return Err(format!("Invalid JSON in request: '{field}' must be an object")),
+        }
+    }
+    Ok(QueryStreamRequest { sql: sql.to_string(), properties })
+}
+
+/// Whether a `/query-stream` client gets one JSON array rather than delimited lines: only when it
+/// accepts `application/json` and not the delimited type (ksqlDB's default).
+fn wants_json_array(headers: &HeaderMap) -> bool {
+    let accept = headers.get(ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    accept.contains("application/json") && !accept.contains(DELIMITED_CONTENT_TYPE)
+}
+
+/// Writes `/query-stream` items in the chosen framing.
+struct Framing {
+    json_array: bool,
+    first: bool,
+}
+
+impl Framing {
+    fn item(&mut self, item: &Json) -> Bytes {
+        let text = if !self.json_array {
+            format!("{item}\n")
+        } else if self.first {
+            format!("[{item}")
+        } else {
+            format!(",{item}")
+        };
+        self.first = false;
+        Bytes::from(text)
+    }
+
+    fn end(&self) -> Option<Bytes> {
+        self.json_array.then(|| Bytes::from_static(if self.first { b"[]" } else { b"]" }))
+    }
+
+    fn content_type(&self) -> &'static str {
+        if self.json_array {
+            "application/json"
+        } else {
+            DELIMITED_CONTENT_TYPE
+        }
+    }
+}
+
+/// ksqlDB's query metadata item: column names and types, and the id of a push query.
+fn query_metadata(id: Option<&str>, columns: &[OutputColumn]) -> Json {
+    let mut metadata = json!({
+        "columnNames": columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+        "columnTypes": columns.iter().map(|c| c.ty.to_string()).collect::<Vec<_>>(),
+    });
+    if let Some(id) = id {
+        metadata["queryId"] = json!(id);
+    }
+    metadata
+}
+
+/// `POST /query-stream`.
+async fn query_stream(
+    State(state): State<AppState>,
+    Extension(running): Extension<RunningQueries>,
+    headers: HeaderMap,
+    RawBody(bytes): RawBody,
+) -> Response {
+    let request = match parse_query_stream_request(&bytes) {
+        Ok(request) => request,
+        Err(message) => return stream_error(40000, &message, None),
+    };
+    let engine = state.sql.clone();
+    let text = request.sql.clone();
+    let handle = match tokio::task::spawn_blocking(move || engine.query(&text, &request.properties)).await {
+        Ok(Ok(handle)) => handle,
+        Ok(Err(e)) => return stream_error(e.error_code(), &e.to_string(), Some(&request.sql)),
+        Err(e) => return stream_error(50000, &format!("the query failed: {e}"), Some(&request.sql)),
+    };
+    let mut framing = Framing { json_array: wants_json_array(&headers), first: true };
+    let content_type = framing.content_type();
+    match handle {
+        QueryHandle::Pull { columns, rows } => {
+            let mut body = Vec::new();
+            body.extend_from_slice(&framing.item(&query_metadata(None, &columns)));
+            for row in &rows {
+                body.extend_from_slice(&framing.item(&Json::Array(row_to_json(row, &columns))));
+            }
+            if let Some(end) = framing.end() {
+                body.extend_from_slice(&end);
+            }
+            (StatusCode::OK, [(CONTENT_TYPE, content_type)], body).into_response()
+        }
+        QueryHandle::Push(push) => {
+            let (sender, receiver) = tokio::sync::mpsc::channel::<Bytes>(16);
+            let registration = running.register(&push.id);
+            let shutdown = state.shutdown_receiver();
+            tokio::task::spawn_blocking(move || stream_push(*push, registration, framing, shutdown, sender));
+            stream_response(content_type, receiver)
+        }
+        QueryHandle::Print(_) => {
+            stream_error(40001, "PRINT is not served by /query-stream: send it to /query", Some(&request.sql))
+        }
+    }
+}
+
+/// Streams a push query's rows until its LIMIT, `/close-query`, the client leaving or shutdown.
+fn stream_push(
+    mut push: PushQuery,
+    registration: Registration,
+    mut framing: Framing,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    sender: tokio::sync::mpsc::Sender<Bytes>,
+) {
+    if sender.blocking_send(framing.item(&query_metadata(Some(&push.id), &push.columns))).is_err() {
+        return;
+    }
+    while !push.is_done() && !registration.is_closed() && !*shutdown.borrow_and_update() {
+        if sender.is_closed() {
+            // The client went away: dropping the handle and the registration is the cleanup.
+            return;
+        }
+        match push.next_rows(STREAM_POLL_INTERVAL) {
+            Ok(rows) => {
+                for row in rows {
+                    if sender.blocking_send(framing.item(&Json::Array(row_to_json(&row, &push.columns)))).is_err() {
+                        return;
+                    }
+                }
+            }
+            Err(e) => {
+                let error = json!({"@type": "generic_error", "error_code": e.error_code(), "message": e.to_string()});
+                let _ = sender.blocking_send(framing.item(&error));
+                break;
+            }
+        }
+    }
+    if let Some(end) = framing.end() {
+        let _ = sender.blocking_send(end);
+    }
+}
+
+/// `POST /close-query`: `{"queryId": "..."}`; an empty 200 answer once the query is told to end.
+async fn close_query(Extension(running): Extension<RunningQueries>, RawBody(bytes): RawBody) -> Response {
+    let body: Json = match serde_json::from_slice(&bytes) {
+        Ok(body) => body,
+        Err(e) => return stream_error(40000, &format!("Invalid JSON in request: {e}"), None),
+    };
+    let Some(id) = body.get("queryId").and_then(Json::as_str) else {
+        return stream_error(40000, "Invalid JSON in request: the body needs a string field 'queryId'", None);
+    };
+    if running.close(id) {
+        StatusCode::OK.into_response()
+    } else {
+        stream_error(40000, &format!("No query with id {id}"), None)
     }
 }
 

@@ -4,16 +4,21 @@
 //! query parameter, a body over the limit, malformed JSON) is an [`ApiError`] with a message that says
 //! which parameter or field is wrong.
 
+pub mod access;
+pub mod audit;
 pub mod catalog;
 pub mod codec;
 pub mod domains;
+pub mod from_sql;
 pub mod groups;
+pub mod insights;
 pub mod ksql;
 pub mod openapi;
 pub mod product_data;
 pub mod products;
 pub mod records;
 pub mod registry;
+pub mod sql_check;
 pub mod topics;
 
 use crate::error::{ApiError, ErrorCode};
@@ -41,6 +46,8 @@ pub fn v1() -> ApiRoutes {
         .post("/api/v1/groups/{group}/offsets", groups::commit)
         .get("/api/v1/openapi.json", openapi::serve)
         .merge(catalog::routes())
+        .get("/api/v1/history", audit::history)
+        .post("/api/v1/sql/validate", sql_check::validate)
 }
 
 /// A router that remembers the method and path of every route it was given, so the routes can be

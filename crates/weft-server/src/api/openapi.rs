@@ -10,7 +10,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use utoipa::OpenApi;
 
-use super::{domains, groups, product_data, products, records, topics};
+use super::{domains, groups, insights, product_data, products, records, topics};
 pub use crate::error::ErrorBody;
 
 /// The document: `ApiDoc::openapi()`.
@@ -62,6 +62,17 @@ pub use crate::error::ErrorBody;
         product_data::records,
         product_data::stream,
         product_data::export,
+        insights::profile,
+        insights::stats,
+        super::from_sql::from_sql,
+        super::access::request,
+        super::access::list,
+        super::access::approve,
+        super::access::deny,
+        super::access::revoke,
+        super::access::grants,
+        super::audit::history,
+        super::sql_check::validate,
     ),
     components(schemas(ErrorBody))
 )]

@@ -1,0 +1,210 @@
+// The shell: a History API router that loads one page module per URL, highlights the nav, keeps the
+// actor selector, and catches a page's failure so the rest of the app keeps working.
+//
+// Page modules: `export async function render(root, params, ctx)`; root is the emptied <main>, params
+// the decoded path parameters plus `query` (URLSearchParams), ctx = {navigate(path, {replace}),
+// setTitle(text), signal (aborted when the page is left)}. render may return a cleanup function.
+
+import { getActor, setActor } from './lib/api.js';
+import { h, clear, toast } from './lib/dom.js';
+
+const ROUTES = [
+  { pattern: /^\/$/, page: 'explore', nav: 'explore' },
+  { pattern: /^\/explore\/?$/, page: 'explore', nav: 'explore' },
+  { pattern: /^\/products\/([^/]+)\/?$/, page: 'product', nav: 'explore', keys: ['id'] },
+  { pattern: /^\/create\/?$/, page: 'create', nav: 'create' },
+  { pattern: /^\/manage\/?$/, page: 'manage', nav: 'manage' },
+  { pattern: /^\/manage\/([^/]+)\/?$/, page: 'manage', nav: 'manage', keys: ['id'] },
+  { pattern: /^\/domains\/?$/, page: 'domains', nav: 'domains' },
+  { pattern: /^\/domains\/([^/]+)\/?$/, page: 'domains', nav: 'domains', keys: ['name'] },
+  { pattern: /^\/governance\/?$/, page: 'governance', nav: 'governance' },
+  { pattern: /^\/access\/?$/, page: 'access', nav: 'access' },
+];
+
+const main = document.getElementById('main');
+let current = null; // {cleanup, controller}
+let generation = 0;
+let firstRender = true;
+
+function match(pathname) {
+  for (const route of ROUTES) {
+    const found = route.pattern.exec(pathname);
+    if (found) {
+      const params = {};
+      (route.keys || []).forEach((key, i) => {
+        try {
+          params[key] = decodeURIComponent(found[i + 1]);
+        } catch {
+          params[key] = found[i + 1];
+        }
+      });
+      return { route, params };
+    }
+  }
+  return null;
+}
+
+function highlightNav(nav) {
+  for (const link of document.querySelectorAll('.site-nav a[data-nav]')) {
+    if (link.dataset.nav === nav) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+}
+
+function setTitle(text) {
+  document.title = text ? `${text} · Weft` : 'Weft';
+}
+
+function leave() {
+  if (!current) return;
+  current.controller.abort();
+  if (typeof current.cleanup === 'function') {
+    try {
+      current.cleanup();
+    } catch (error) {
+      console.warn('page cleanup failed', error);
+    }
+  }
+  current = null;
+}
+
+function showFailure(title, error) {
+  clear(main);
+  main.appendChild(h('div', { class: 'page-header' }, h('h1', null, title)));
+  main.appendChild(h('div', { class: 'alert alert--error', role: 'alert', 'data-testid': 'page-error' },
+    h('p', { class: 'alert__title' }, 'This page failed to load'),
+    h('p', null, (error && error.message) || String(error)),
+    h('p', { style: { margin: 0 } },
+      h('button', { type: 'button', class: 'btn btn--small', onclick: () => render() }, 'Try again'), ' ',
+      h('a', { href: '/explore', class: 'btn btn--small btn--ghost' }, 'Go to Explore'))));
+}
+
+async function render() {
+  const token = ++generation;
+  leave();
+  const url = new URL(window.location.href);
+  const found = match(url.pathname);
+  clear(main);
+  if (!found) {
+    highlightNav(null);
+    setTitle('Not found');
+    main.appendChild(h('div', { class: 'page-header' }, h('h1', null, 'Page not found')));
+    main.appendChild(h('div', { class: 'empty', 'data-testid': 'not-found' },
+      h('p', { class: 'empty__title' }, `Nothing lives at ${url.pathname}`),
+      h('p', null, h('a', { href: '/explore' }, 'Explore the data products'))));
+    return;
+  }
+  const { route, params } = found;
+  params.query = url.searchParams;
+  highlightNav(route.nav);
+  const controller = new AbortController();
+  current = { controller, cleanup: null };
+  const ctx = { navigate, setTitle, signal: controller.signal };
+  try {
+    const module = await import(`./pages/${route.page}.js`);
+    if (token !== generation) return;
+    const cleanup = await module.render(main, params, ctx);
+    if (token !== generation) {
+      if (typeof cleanup === 'function') cleanup();
+      return;
+    }
+    current.cleanup = cleanup;
+  } catch (error) {
+    if (token !== generation || controller.signal.aborted) return;
+    console.error(error);
+    showFailure(route.page[0].toUpperCase() + route.page.slice(1), error);
+  }
+  if (!firstRender) {
+    // Move focus to the new page for screen readers and keyboard users, as a full load would.
+    const heading = main.querySelector('h1');
+    if (heading) {
+      heading.setAttribute('tabindex', '-1');
+      heading.focus({ preventScroll: true });
+    } else {
+      main.focus({ preventScroll: true });
+    }
+    window.scrollTo(0, 0);
+  }
+  firstRender = false;
+}
+
+export function navigate(path, { replace = false } = {}) {
+  const target = new URL(path, window.location.href);
+  if (target.origin !== window.location.origin) {
+    window.location.assign(target.href);
+    return;
+  }
+  const href = target.pathname + target.search + target.hash;
+  if (replace) window.history.replaceState(null, '', href);
+  else window.history.pushState(null, '', href);
+  render();
+}
+
+// Same-origin links to pages go through the router; files (/ui, /api, exports) and modified clicks do not.
+document.addEventListener('click', (event) => {
+  if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  const link = event.target.closest && event.target.closest('a[href]');
+  if (!link || link.hasAttribute('download')) return;
+  // SVG links (the lineage graph) have SVGAnimatedString href/target properties: read the attributes.
+  const target = link.getAttribute('target');
+  if (target && target !== '_self') return;
+  const url = new URL(link.getAttribute('href'), window.location.href);
+  if (url.origin !== window.location.origin) return;
+  if (/^\/(ui|api|registry|ksql|query|metrics|health)(\/|$)/.test(url.pathname)) return;
+  if (url.pathname === window.location.pathname && url.search === window.location.search && url.hash) return;
+  if (!match(url.pathname)) return;
+  event.preventDefault();
+  navigate(url.pathname + url.search + url.hash);
+});
+
+window.addEventListener('popstate', () => render());
+
+window.addEventListener('unhandledrejection', (event) => {
+  const reason = event.reason;
+  if (reason && (reason.name === 'AbortError' || reason.name === 'TimeoutError')) {
+    event.preventDefault();
+    return;
+  }
+  toast(`Something went wrong: ${(reason && reason.message) || reason}`, 'error');
+});
+
+// The actor selector: who the UI acts as (sent as X-Weft-Actor). Changing it re-renders the page.
+function setupActor() {
+  const form = document.getElementById('actor-form');
+  const input = document.getElementById('actor-input');
+  if (!form || !input) return;
+  input.value = getActor();
+  const commit = () => {
+    const name = input.value.trim();
+    if (!name) {
+      input.value = getActor();
+      return;
+    }
+    if (name === getActor()) return;
+    setActor(name);
+    toast(`Now acting as ${name}`, 'info');
+    render();
+  };
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    commit();
+  });
+  input.addEventListener('change', commit);
+  window.addEventListener('weft:actor', (event) => {
+    if (input.value !== event.detail) input.value = event.detail;
+  });
+  // Suggest the people the catalog knows: domain members.
+  fetch('/api/v1/domains', { headers: { Accept: 'application/json' } })
+    .then((response) => (response.ok ? response.json() : null))
+    .then((body) => {
+      if (!body) return;
+      const list = document.getElementById('actor-suggestions');
+      const names = new Set(['admin']);
+      for (const domain of body.domains || []) for (const member of (domain.spec || domain).members || []) names.add(member.user);
+      for (const name of [...names].sort()) list.appendChild(h('option', { value: name }));
+    })
+    .catch(() => {});
+}
+
+setupActor();
+render();

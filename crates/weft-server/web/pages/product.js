@@ -1,0 +1,715 @@
+// Product page: everything about one data product, in tabs (?tab= keeps the tab in the URL).
+//
+// Data: GET /api/v1/products/{id}, /stats (records, freshness, throughput per minute), /profile (per field),
+// /sample, /records/stream (live tail, SSE), /lineage/upstream + /lineage/downstream, /history,
+// /registry/subjects/{subject}/versions/latest (the output port's schema), the domain (members: who
+// may manage), and the access API (/products/{id}/grants, /access-requests?product=) when it answers.
+// Contracts and dead letters arrive with governance: their panels say so instead of showing numbers.
+//
+// data-testid hooks:
+//   product-header, product-name (the <h1>), product-id, manage-link, request-access, deprecation-notice
+//   stat-records, stat-freshness, stat-throughput, stat-dead-letters   (summary numbers)
+//   tab-<overview|schema|data|profile|lineage|consumers|history>, panel-<same>
+//   overview: product-description, product-documentation, product-props, output-ports, contract-panel,
+//             throughput-chart, dead-letters-panel
+//   schema:   schema-table, schema-field (row; data-field = dotted name)
+//   data:     live-tail, tail-toggle (Pause/Resume), tail-count, tail-records, tail-record (row), sample-table
+//   profile:  profile-fields, field-profile (card; data-field)
+//   lineage:  lineage-graph (svg), lineage-node (svg <a>, data-id)
+//   consumers: consumers-panel, grants-table, access-requests-table
+//   history:  history-list, history-entry
+
+import { api, getActor, isAbort, seg } from '../lib/api.js';
+import { h, svg, clear, ensureStyle, fmtAgo, fmtNumber, fmtTime } from '../lib/dom.js';
+import { statusBadge, tierBadge, slaBadge, badge, skeleton, emptyState, errorState, props, tabs } from '../lib/ui.js';
+import { barChart, histogram, lineChart } from '../lib/charts.js';
+import { openAccessRequestDialog } from './access.js';
+
+const TABS = [
+  ['overview', 'Overview'], ['schema', 'Schema'], ['data', 'Live data'], ['profile', 'Profile'],
+  ['lineage', 'Lineage'], ['consumers', 'Consumers & access'], ['history', 'History'],
+];
+const TAIL_KEEP = 100;
+
+export async function render(root, params, ctx) {
+  ensureStyle('/ui/pages/product.css');
+  const id = params.id;
+  const base = `/api/v1/products/${seg(id)}`;
+  const signal = ctx.signal;
+  const cleanups = [];
+  ctx.setTitle(id);
+
+  const header = h('div', { class: 'page-header product-header', 'data-testid': 'product-header' },
+    h('div', null, h('div', { class: 'skeleton skeleton--title', style: { width: '260px' } }), skeleton('lines', 1)));
+  const stats = h('div', { class: 'stats product-stats' }, ['Records', 'Last record', 'Last hour', 'Dead letters'].map((label) =>
+    h('div', { class: 'panel stat' }, h('span', { class: 'stat__label' }, label), h('span', { class: 'stat__value' }, '…'))));
+  const body = h('div', { class: 'product-body' }, skeleton('block'));
+  root.append(
+    h('nav', { class: 'breadcrumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '/explore' }, 'Explore'), ' / ',
+      h('a', { href: `/domains/${seg(id.split('.')[0])}` }, id.split('.')[0]), ' / ', h('span', { 'aria-current': 'page' }, id)),
+    header, stats, body);
+
+  let product;
+  try {
+    product = await api(base, { signal });
+  } catch (error) {
+    if (isAbort(error)) return undefined;
+    clear(header);
+    header.appendChild(h('h1', { 'data-testid': 'product-name' }, id));
+    clear(stats);
+    clear(body);
+    body.appendChild(error.status === 404
+      ? emptyState('No such data product', `Nothing in the catalog is called ${id}.`, h('a', { class: 'btn', href: '/explore' }, 'Back to Explore'))
+      : errorState(error, () => ctx.navigate(window.location.pathname + window.location.search, { replace: true })));
+    return undefined;
+  }
+  const spec = product.spec;
+  ctx.setTitle(spec.name || id);
+  const status = product.lifecycle.status;
+  const port = choosePort(spec);
+  const domainName = id.split('.')[0];
+  const domainPromise = api(`/api/v1/domains/${seg(domainName)}`, { signal }).catch(() => null);
+  const statsPromise = port ? api(`${base}/stats`, { signal }) : Promise.resolve(null);
+  statsPromise.catch(() => {});
+
+  // ----- header -----
+  clear(header);
+  const actions = h('div', { class: 'page-header__actions' });
+  header.append(
+    h('div', { class: 'product-header__main' },
+      h('div', { class: 'row product-header__badges' }, statusBadge(status), tierBadge(spec.qualityTier), slaBadge(spec.slaTier),
+        h('span', { class: 'badge badge--plain', title: 'Version' }, `v${spec.version}`)),
+      h('h1', { 'data-testid': 'product-name' }, spec.name || id),
+      h('p', { class: 'lead product-header__id' }, h('span', { class: 'mono', 'data-testid': 'product-id' }, id), ' · owned by ',
+        h('strong', null, spec.owner || '—'), ' in ', h('a', { href: `/domains/${seg(domainName)}` }, domainName))),
+    actions);
+  if (status === 'published' || status === 'deprecated') {
+    const request = h('button', { type: 'button', class: 'btn', 'data-testid': 'request-access' }, 'Request access');
+    request.addEventListener('click', async () => {
+      if (await openAccessRequestDialog(id)) consumersRefresh();
+    });
+    actions.appendChild(request);
+  }
+  domainPromise.then((domain) => {
+    const actor = getActor();
+    const members = (domain && domain.spec && domain.spec.members) || [];
+    const canManage = actor === spec.owner || actor === 'admin' || members.some((m) => m.user === actor && m.role === 'owner');
+    if (canManage && !signal.aborted) {
+      actions.appendChild(h('a', { class: 'btn btn--primary', href: `/manage/${seg(id)}`, 'data-testid': 'manage-link' }, 'Manage'));
+    }
+  });
+  if (product.lifecycle.status === 'deprecated') {
+    const lc = product.lifecycle;
+    header.after(h('div', { class: 'alert alert--warning', role: 'note', 'data-testid': 'deprecation-notice' },
+      h('p', { class: 'alert__title' }, `Deprecated: served until ${lc.sunset}`),
+      h('p', { style: { margin: 0 } }, lc.reason || '', lc.successor ? [' Move to ', h('a', { href: `/products/${seg(lc.successor)}` }, lc.successor), '.'] : null)));
+  } else if (status === 'retired') {
+    header.after(h('div', { class: 'alert alert--info', role: 'note' }, 'This product is retired: its data is no longer served.'));
+  }
+
+  // ----- summary numbers -----
+  const fillStats = (s) => {
+    clear(stats);
+    const freshnessNote = s && s.freshnessObjectiveSeconds && s.freshnessMs !== null
+      ? (s.freshnessMs <= s.freshnessObjectiveSeconds * 1000 ? badge('within objective', 'ok') : badge('stale', 'warn'))
+      : null;
+    const items = [
+      ['Records', s ? fmtNumber(s.records) : '—', 'stat-records', s ? `in ${s.partitions} partition${s.partitions === 1 ? '' : 's'}` : 'no output port'],
+      ['Last record', s && s.lastRecordAt ? fmtAgo(s.lastRecordAt) : 'never', 'stat-freshness',
+        s && s.lastRecordAt ? fmtTime(s.lastRecordAt) : 'no records yet', freshnessNote],
+      ['Last hour', s ? fmtNumber(s.windowRecords) : '—', 'stat-throughput', s ? `${fmtNumber(s.windowRecords / 60)} / min on average` : ''],
+      ['Dead letters', 'None tracked', 'stat-dead-letters', 'arrives with data contracts'],
+    ];
+    for (const [label, value, testid, hint, extra] of items) {
+      stats.appendChild(h('div', { class: 'panel stat', 'data-testid': testid },
+        h('span', { class: 'stat__label' }, label),
+        h('span', { class: 'stat__value' }, value),
+        h('span', { class: 'hint' }, hint, extra ? [' ', extra] : null)));
+    }
+  };
+  statsPromise.then((s) => {
+    if (!signal.aborted) fillStats(s);
+  }, (error) => {
+    if (isAbort(error)) return;
+    fillStats(null);
+    stats.appendChild(h('p', { class: 'hint', style: { gridColumn: '1 / -1' } }, `Statistics unavailable: ${error.message}`));
+  });
+
+  // ----- tabs -----
+  let consumersRefresh = () => {};
+  const initial = TABS.some(([t]) => t === params.query.get('tab')) ? params.query.get('tab') : 'overview';
+  const tabset = tabs({
+    label: 'Product sections',
+    selected: initial,
+    onChange: (tab) => {
+      const url = new URL(window.location.href);
+      if (tab === 'overview') url.searchParams.delete('tab');
+      else url.searchParams.set('tab', tab);
+      window.history.replaceState(null, '', url.pathname + url.search);
+    },
+    tabs: TABS.map(([tabId, label]) => ({
+      id: tabId,
+      label,
+      render: (panel) => {
+        const renderers = {
+          overview: () => renderOverview(panel, product, port, statsPromise, signal),
+          schema: () => renderSchema(panel, port, signal),
+          data: () => cleanups.push(renderData(panel, base, port, status, signal)),
+          profile: () => renderProfile(panel, base, port, status, signal),
+          lineage: () => renderLineage(panel, base, id, signal),
+          consumers: () => {
+            consumersRefresh = () => renderConsumers(panel, base, id, signal);
+            consumersRefresh();
+          },
+          history: () => renderHistory(panel, base, signal),
+        };
+        renderers[tabId]();
+      },
+    })),
+  });
+  clear(body);
+  body.appendChild(tabset.element);
+
+  return () => {
+    for (const cleanup of cleanups) if (typeof cleanup === 'function') cleanup();
+  };
+}
+
+/// The port the data routes read by default: the served port with the highest version.
+function choosePort(spec) {
+  const served = (spec.outputPorts || []).filter((p) => p.status !== 'retired');
+  const key = (v) => String(v || '0.0.0').split('.').map((n) => parseInt(n, 10) || 0);
+  served.sort((a, b) => {
+    const x = key(a.version);
+    const y = key(b.version);
+    return y[0] - x[0] || y[1] - x[1] || y[2] - x[2];
+  });
+  return served[0] || null;
+}
+
+function panel(title, testid, ...children) {
+  return h('section', { class: 'panel', 'data-testid': testid, 'aria-label': title },
+    h('div', { class: 'panel__header' }, h('h2', null, title)), children);
+}
+
+function paragraphs(text) {
+  return String(text).split(/\n{2,}/).map((p) => h('p', null, p));
+}
+
+// ----- overview -----
+function renderOverview(el, product, port, statsPromise, signal) {
+  const spec = product.spec;
+  const lc = product.lifecycle;
+  const about = panel('About', 'product-about',
+    h('div', { 'data-testid': 'product-description', class: 'product-text' },
+      spec.description ? paragraphs(spec.description) : h('p', { class: 'muted' }, 'No description yet.')),
+    spec.documentation
+      ? h('details', { class: 'product-docs', 'data-testid': 'product-documentation', open: spec.documentation.length < 600 },
+        h('summary', null, 'Documentation'), h('div', { class: 'product-text' }, paragraphs(spec.documentation)))
+      : null,
+    spec.tags && spec.tags.length
+      ? h('ul', { class: 'tags', 'aria-label': 'Tags' }, spec.tags.map((t) => h('li', null, h('a', { class: 'tag', href: `/explore?tag=${encodeURIComponent(t)}` }, t))))
+      : null);
+  const details = panel('Details', 'product-props', props([
+    ['Owner', spec.owner],
+    ['Domain', h('a', { href: `/domains/${seg(spec.id.split('.')[0])}` }, spec.id.split('.')[0])],
+    ['Status', [statusBadge(lc.status), lc.status === 'deprecated' ? ` until ${lc.sunset}` : null]],
+    ['Version', spec.version],
+    ['Quality tier', tierBadge(spec.qualityTier)],
+    ['SLA', spec.slaTier ? slaBadge(spec.slaTier) : 'None declared'],
+    ['Freshness objective', spec.freshnessObjective || 'None declared'],
+    ['Created', fmtTime(product.createdAt)],
+    ['Updated', `${fmtTime(product.updatedAt)} (revision ${product.revision})`],
+  ]));
+  const ports = panel('Output ports', 'output-ports',
+    (spec.outputPorts || []).length
+      ? h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
+        h('thead', null, h('tr', null, ['Port', 'Version', 'Topic', 'Schema subject', 'Format', 'Status'].map((c) => h('th', { scope: 'col' }, c)))),
+        h('tbody', null, spec.outputPorts.map((p) => h('tr', null,
+          h('td', null, p.name, port && p.name === port.name && p.version === port.version ? [' ', badge('default', 'info')] : null),
+          h('td', null, p.version), h('td', { class: 'mono' }, p.topic), h('td', { class: 'mono' }, p.schemaSubject || '—'),
+          h('td', null, p.format || '—'), h('td', null, p.status || 'active'))))))
+      : emptyState('No output ports', 'A product needs an output port with a registered schema before it can be published.'),
+    (spec.inputPorts || []).length
+      ? [h('h3', { class: 'product-subhead' }, 'Input ports'), h('ul', { class: 'plain-list' }, spec.inputPorts.map((p) => h('li', null,
+        h('strong', null, p.name), ': ', p.product ? h('a', { href: `/products/${seg(p.product)}` }, p.product) : h('span', { class: 'mono' }, p.topic || '—'),
+        p.port ? ` (${p.port})` : null)))]
+      : null);
+  const chartBox = h('div', { class: 'chart-box', 'data-testid': 'throughput-chart' }, skeleton('block'));
+  const activity = panel('Throughput and freshness', 'activity-panel', chartBox);
+  const contract = panel('Data contract', 'contract-panel',
+    emptyState('No contract yet', 'Data contracts (rules records must satisfy, enforced on write) arrive with governance. Until then records are not checked beyond their schema.'));
+  const dead = panel('Dead letters', 'dead-letters-panel',
+    emptyState('No dead-letter queue yet', 'Records rejected by a contract will be counted and shown here once contracts exist.'));
+  el.appendChild(h('div', { class: 'product-overview' },
+    h('div', { class: 'product-overview__main stack' }, about, activity, ports),
+    h('div', { class: 'product-overview__side stack' }, details, contract, dead)));
+  statsPromise.then((s) => {
+    if (signal.aborted) return;
+    clear(chartBox);
+    if (!s) {
+      chartBox.appendChild(emptyState('No data', 'This product has no output port to measure.'));
+      return;
+    }
+    const minute = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+    const chartWidth = Math.max(300, Math.min(1100, chartBox.clientWidth || 720));
+    chartBox.append(...[
+      h('p', { class: 'hint' }, `Records per minute over the last hour, from record timestamps. ${s.lastRecordAt ? `Last record ${fmtAgo(s.lastRecordAt)} (${fmtTime(s.lastRecordAt)})` : 'No records yet'}${s.freshnessObjectiveSeconds ? `; objective: within ${fmtDuration(s.freshnessObjectiveSeconds)}` : ''}.`),
+      lineChart(s.throughput.map((b) => ({ x: b.start, y: b.count })), {
+        title: 'Records per minute, last hour', xFormat: (x) => minute.format(new Date(x)), yFormat: (y) => fmtNumber(y),
+        width: chartWidth, height: 180,
+      }),
+      s.truncated ? h('p', { class: 'hint' }, 'Counting stopped at the read limit: the counts are lower bounds.') : null,
+      freshnessMeter(s)].filter(Boolean));
+  }, (error) => {
+    if (isAbort(error)) return;
+    clear(chartBox);
+    chartBox.appendChild(errorState(error));
+  });
+}
+
+/// The newest record's age against the freshness objective, as a native <meter> (read out by screen readers).
+function freshnessMeter(s) {
+  if (!s.lastRecordAt || !s.freshnessObjectiveSeconds) return null;
+  const age = Math.max(0, Math.round(s.freshnessMs / 1000));
+  const objective = s.freshnessObjectiveSeconds;
+  const within = age <= objective;
+  return h('div', { class: 'freshness', 'data-testid': 'freshness-meter' },
+    h('label', { for: 'freshness-meter' }, 'Freshness: ', h('strong', null, fmtDuration(age)), ` old, objective ${fmtDuration(objective)} `,
+      badge(within ? 'within objective' : 'stale', within ? 'ok' : 'warn')),
+    h('meter', { id: 'freshness-meter', min: '0', max: String(objective * 2), low: String(objective * 0.75), high: String(objective),
+      optimum: '0', value: String(Math.min(age, objective * 2)) }, `${fmtDuration(age)} of ${fmtDuration(objective)}`));
+}
+
+function fmtDuration(seconds) {
+  if (seconds < 60) return `${seconds} s`;
+  if (seconds < 3600) return `${fmtNumber(seconds / 60, { maximumFractionDigits: 1 })} min`;
+  if (seconds < 86400) return `${fmtNumber(seconds / 3600, { maximumFractionDigits: 1 })} h`;
+  return `${fmtNumber(seconds / 86400, { maximumFractionDigits: 1 })} d`;
+}
+
+// ----- schema -----
+const CLASSIFICATION_KEYS = ['classification', 'classifications', 'pii', 'sensitivity', 'x-classification', 'x-pii', 'confidentiality', 'tags'];
+
+function classificationOf(node) {
+  const found = [];
+  if (!node || typeof node !== 'object') return found;
+  for (const key of CLASSIFICATION_KEYS) {
+    const value = node[key];
+    if (value === undefined || value === null || value === false) continue;
+    if (value === true) found.push(key.replace(/^x-/, ''));
+    else if (Array.isArray(value)) found.push(...value.map(String));
+    else found.push(String(value));
+  }
+  return found;
+}
+
+function avroType(type) {
+  if (typeof type === 'string') return type;
+  if (Array.isArray(type)) {
+    const parts = type.map(avroType);
+    const nonNull = parts.filter((p) => p !== 'null');
+    return nonNull.length === 1 && parts.length === 2 ? `${nonNull[0]} (nullable)` : parts.join(' | ');
+  }
+  if (type && typeof type === 'object') {
+    if (type.logicalType) return `${type.type} (${type.logicalType})`;
+    if (type.type === 'array') return `array<${avroType(type.items)}>`;
+    if (type.type === 'map') return `map<${avroType(type.values)}>`;
+    if (type.type === 'enum') return `enum ${type.name}`;
+    if (type.type === 'record') return `record ${type.name}`;
+    return String(type.type);
+  }
+  return '?';
+}
+
+function avroFields(schema, prefix, out, depth = 0) {
+  for (const field of (schema && schema.fields) || []) {
+    const name = prefix ? `${prefix}.${field.name}` : field.name;
+    out.push({ name, type: avroType(field.type), doc: field.doc || '', classification: classificationOf(field), depth });
+    const inner = Array.isArray(field.type) ? field.type.find((t) => t && t.type === 'record') : field.type;
+    if (inner && inner.type === 'record' && depth < 5) avroFields(inner, name, out, depth + 1);
+  }
+}
+
+function jsonSchemaFields(schema, prefix, out, depth = 0) {
+  const required = new Set((schema && schema.required) || []);
+  for (const [key, prop] of Object.entries((schema && schema.properties) || {})) {
+    const name = prefix ? `${prefix}.${key}` : key;
+    let type = Array.isArray(prop.type) ? prop.type.join(' | ') : prop.type || (prop.$ref ? prop.$ref : prop.enum ? 'enum' : 'any');
+    if (prop.format) type += ` (${prop.format})`;
+    if (type === 'array' && prop.items) type = `array<${prop.items.type || 'any'}>`;
+    out.push({ name, type: required.has(key) ? type : `${type} (optional)`, doc: prop.description || prop.title || '', classification: classificationOf(prop), depth });
+    if (prop.type === 'object' && prop.properties && depth < 5) jsonSchemaFields(prop, name, out, depth + 1);
+  }
+}
+
+async function renderSchema(el, port, signal) {
+  if (!port || !port.schemaSubject) {
+    el.appendChild(emptyState('No schema', 'This product has no output port with a schema subject.'));
+    return;
+  }
+  el.appendChild(skeleton('lines', 5));
+  try {
+    const latest = await api(`/registry/subjects/${seg(port.schemaSubject)}/versions/latest`, { signal });
+    clear(el);
+    const type = latest.schemaType || 'AVRO';
+    let parsed = null;
+    try {
+      parsed = JSON.parse(latest.schema);
+    } catch {
+      parsed = null;
+    }
+    const fields = [];
+    if (parsed && type === 'AVRO') avroFields(parsed, '', fields);
+    else if (parsed && type === 'JSON') jsonSchemaFields(parsed, '', fields);
+    el.appendChild(h('div', { class: 'row schema-meta' },
+      h('span', null, 'Subject ', h('code', null, latest.subject)),
+      badge(`version ${latest.version}`, 'info'), badge(`id ${latest.id}`, 'plain'), badge(type, 'plain'),
+      h('span', { class: 'hint' }, `Port ${port.name} v${port.version}, topic `, h('code', null, port.topic))));
+    if (fields.length) {
+      el.appendChild(h('div', { class: 'table-wrap' }, h('table', { class: 'table', 'data-testid': 'schema-table' },
+        h('caption', { class: 'visually-hidden' }, `Fields of ${latest.subject}`),
+        h('thead', null, h('tr', null, ['Field', 'Type', 'Description', 'Classification'].map((c) => h('th', { scope: 'col' }, c)))),
+        h('tbody', null, fields.map((f) => h('tr', { 'data-testid': 'schema-field', 'data-field': f.name },
+          h('td', { class: 'mono schema-name', style: { paddingLeft: `${12 + f.depth * 16}px` } }, f.name),
+          h('td', { class: 'mono' }, f.type),
+          h('td', null, f.doc || h('span', { class: 'muted' }, '—')),
+          h('td', null, f.classification.length ? f.classification.map((c) => badge(c, /pii|personal|sensitive|confidential|secret/i.test(c) ? 'warn' : 'plain')) : h('span', { class: 'muted', 'aria-label': 'None' }, '—'))))))));
+    }
+    el.appendChild(h('details', { class: 'schema-raw' }, h('summary', null, 'Schema text'),
+      h('pre', null, parsed ? JSON.stringify(parsed, null, 2) : latest.schema)));
+  } catch (error) {
+    if (isAbort(error)) return;
+    clear(el);
+    el.appendChild(error.status === 404
+      ? emptyState('Schema not registered', `No schema is registered under ${port.schemaSubject} yet.`)
+      : errorState(error));
+  }
+}
+
+// ----- live data -----
+function compact(value) {
+  if (value === null || value === undefined) return 'null';
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return text.length > 400 ? `${text.slice(0, 399)}…` : text;
+}
+
+function recordRow(record, testid) {
+  return h('tr', { 'data-testid': testid },
+    h('td', { class: 'nowrap' }, fmtTime(record.timestamp)),
+    h('td', { class: 'num mono' }, `${record.partition}:${record.offset}`),
+    h('td', { class: 'mono cell-key' }, compact(record.key)),
+    h('td', { class: 'mono cell-value' }, compact(record.value)));
+}
+
+function recordTable(testid, caption, rows) {
+  return h('div', { class: 'table-wrap' }, h('table', { class: 'table records-table', 'data-testid': testid },
+    h('caption', { class: 'visually-hidden' }, caption),
+    h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Time'), h('th', { scope: 'col', class: 'num' }, 'Partition:offset'),
+      h('th', { scope: 'col' }, 'Key'), h('th', { scope: 'col' }, 'Value'))),
+    rows));
+}
+
+function renderData(el, base, port, status, signal) {
+  if (!port || status === 'retired') {
+    el.appendChild(emptyState('No data to show', status === 'retired' ? 'Retired products no longer serve data.' : 'This product has no output port.'));
+    return null;
+  }
+  let paused = false;
+  let received = 0;
+  let buffered = [];
+  let source = null;
+  const tbody = h('tbody', { 'data-testid': 'tail-records' });
+  const countEl = h('span', { class: 'tail-count', 'data-testid': 'tail-count', 'aria-live': 'polite', 'aria-atomic': 'true' }, 'Waiting for new records…');
+  const statusDot = h('span', { class: 'live-dot', 'aria-hidden': 'true' });
+  const toggle = h('button', { type: 'button', class: 'btn btn--small', 'data-testid': 'tail-toggle', 'aria-pressed': 'false' }, 'Pause');
+  const placeholder = h('tr', { class: 'tail-empty' }, h('td', { colspan: '4', class: 'muted' }, 'New records appear here as they are written.'));
+  tbody.appendChild(placeholder);
+  const updateCount = () => {
+    countEl.textContent = `${fmtNumber(received)} new record${received === 1 ? '' : 's'} since you opened this tab${paused && buffered.length ? `, ${buffered.length} held while paused` : ''}`;
+  };
+  const show = (record) => {
+    placeholder.remove();
+    tbody.insertBefore(recordRow(record, 'tail-record'), tbody.firstChild);
+    while (tbody.childNodes.length > TAIL_KEEP) tbody.removeChild(tbody.lastChild);
+  };
+  toggle.addEventListener('click', () => {
+    paused = !paused;
+    toggle.textContent = paused ? 'Resume' : 'Pause';
+    toggle.setAttribute('aria-pressed', String(paused));
+    statusDot.classList.toggle('is-paused', paused);
+    if (!paused) {
+      buffered.forEach(show);
+      buffered = [];
+    }
+    updateCount();
+  });
+  const live = h('section', { class: 'panel', 'data-testid': 'live-tail', 'aria-label': 'Live tail' },
+    h('div', { class: 'panel__header' }, h('h2', null, statusDot, 'Live tail'), h('div', { class: 'row' }, countEl, toggle)),
+    recordTable('tail-table', 'Records arriving now, newest first', tbody));
+  const sampleBox = h('div', null, skeleton('lines', 4));
+  const sample = h('section', { class: 'panel', 'aria-label': 'Sample records' },
+    h('div', { class: 'panel__header' }, h('h2', null, 'Latest records'),
+      h('div', { class: 'btn-group' },
+        h('a', { class: 'btn btn--small', href: `${base}/export?format=jsonl`, download: '', 'data-testid': 'export-jsonl' }, 'Export JSON lines'),
+        h('a', { class: 'btn btn--small', href: `${base}/export?format=csv`, download: '', 'data-testid': 'export-csv' }, 'Export CSV'))),
+    sampleBox);
+  el.append(h('div', { class: 'stack' }, live, sample));
+
+  source = new EventSource(`${base}/records/stream?from=latest`);
+  source.onmessage = (event) => {
+    let record;
+    try {
+      record = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    received += 1;
+    if (paused) {
+      buffered.push(record);
+      if (buffered.length > TAIL_KEEP) buffered.shift();
+    } else {
+      show(record);
+    }
+    updateCount();
+  };
+  source.onerror = () => {
+    statusDot.classList.add('is-off');
+  };
+  source.onopen = () => statusDot.classList.remove('is-off');
+
+  api(`${base}/sample?limit=20`, { signal }).then((s) => {
+    clear(sampleBox);
+    if (!s.records.length) {
+      sampleBox.appendChild(emptyState('No records yet', `Nothing has been written to ${s.topic} yet.`));
+      return;
+    }
+    const rows = h('tbody', null, [...s.records].reverse().map((r) => recordRow(r, 'sample-record')));
+    sampleBox.appendChild(recordTable('sample-table', 'The latest records, newest first', rows));
+  }, (error) => {
+    if (isAbort(error)) return;
+    clear(sampleBox);
+    sampleBox.appendChild(errorState(error));
+  });
+
+  return () => {
+    if (source) source.close();
+  };
+}
+
+// ----- profile -----
+async function renderProfile(el, base, port, status, signal) {
+  if (!port || status === 'retired') {
+    el.appendChild(emptyState('Nothing to profile', status === 'retired' ? 'Retired products no longer serve data.' : 'This product has no output port.'));
+    return;
+  }
+  el.appendChild(skeleton('cards', 4));
+  try {
+    const p = await api(`${base}/profile?limit=1000`, { signal });
+    clear(el);
+    if (!p.records) {
+      el.appendChild(emptyState('No records to profile', `Nothing has been written to ${p.topic} yet.`));
+      return;
+    }
+    el.appendChild(h('p', { class: 'hint' }, `Computed over the latest ${fmtNumber(p.records)} records (${fmtTime(p.from)} to ${fmtTime(p.to)}).`));
+    el.appendChild(h('div', { class: 'grid profile-grid', 'data-testid': 'profile-fields' }, p.fields.map((f) => fieldCard(f, p.records))));
+  } catch (error) {
+    if (isAbort(error)) return;
+    clear(el);
+    el.appendChild(errorState(error));
+  }
+}
+
+function fieldCard(f, total) {
+  const nullPct = total ? (100 * f.nulls) / total : 0;
+  const facts = [
+    ['Values', fmtNumber(f.count)],
+    ['Nulls', `${fmtNumber(f.nulls)} (${fmtNumber(nullPct, { maximumFractionDigits: 1 })}%)`],
+    ['Distinct', fmtNumber(f.distinct)],
+  ];
+  if (f.min !== undefined) facts.push(['Min', fmtNumber(f.min)], ['Max', fmtNumber(f.max)], ['Mean', fmtNumber(f.mean)]);
+  if (f.minLength !== undefined) facts.push(['Length', f.minLength === f.maxLength ? String(f.minLength) : `${f.minLength}–${f.maxLength}`]);
+  let chart = null;
+  if (f.histogram && f.histogram.length > 1) {
+    chart = histogram(f.histogram, { title: `Distribution of ${f.name}` });
+  } else if (f.topValues && f.topValues.length && f.topValues[0].count > 1) {
+    chart = barChart(f.topValues.map((v) => ({ label: compact(v.value), value: v.count })), { title: `Most frequent values of ${f.name}` });
+  }
+  return h('article', { class: 'card field-card', 'data-testid': 'field-profile', 'data-field': f.name },
+    h('div', { class: 'row' }, h('h3', { class: 'card__title mono' }, f.name), h('span', { class: 'spacer' }),
+      badge(f.schemaType || f.type, 'plain')),
+    f.doc ? h('p', { class: 'hint', style: { margin: 0 } }, f.doc) : null,
+    f.count > 1 && f.distinct === f.count ? h('p', { class: 'hint', style: { margin: 0 } }, 'Every value is distinct.') : null,
+    h('div', { class: 'null-bar', role: 'img', 'aria-label': `${fmtNumber(100 - nullPct, { maximumFractionDigits: 1 })}% filled` },
+      h('span', { style: { width: `${100 - nullPct}%` } })),
+    h('dl', { class: 'field-facts' }, facts.map(([k, v]) => h('div', null, h('dt', null, k), h('dd', null, v)))),
+    chart);
+}
+
+// ----- lineage -----
+async function renderLineage(el, base, id, signal) {
+  el.appendChild(skeleton('block'));
+  try {
+    const [up, down] = await Promise.all([api(`${base}/lineage/upstream`, { signal }), api(`${base}/lineage/downstream`, { signal })]);
+    clear(el);
+    const nodes = new Map();
+    for (const n of up.nodes) nodes.set(n.id, { ...n, column: -n.depth });
+    for (const n of down.nodes) if (!nodes.has(n.id) || n.depth > 0) nodes.set(n.id, { ...n, column: n.id === id ? 0 : n.depth });
+    const edges = new Map();
+    for (const e of [...up.edges, ...down.edges]) edges.set(`${e.from}→${e.to}`, e);
+    if (nodes.size <= 1) {
+      el.appendChild(emptyState('No lineage yet', 'This product has no upstream inputs and no downstream consumers in the catalog.'));
+      return;
+    }
+    el.appendChild(h('p', { class: 'hint' }, 'Upstream products on the left, consumers on the right. Select a product to open it.'));
+    el.appendChild(h('div', { class: 'lineage-wrap' }, lineageGraph([...nodes.values()], [...edges.values()], id)));
+    const fieldEdges = [...(up.fieldEdges || []), ...(down.fieldEdges || [])];
+    if (fieldEdges.length) {
+      el.appendChild(h('details', { class: 'lineage-fields' }, h('summary', null, `Field lineage (${fieldEdges.length})`),
+        h('ul', { class: 'plain-list mono' }, fieldEdges.map((e) => h('li', null, `${e.from.product}.${e.from.field} → ${e.to.product}.${e.to.field}`)))));
+    }
+  } catch (error) {
+    if (isAbort(error)) return;
+    clear(el);
+    el.appendChild(errorState(error));
+  }
+}
+
+function lineageGraph(nodes, edges, rootId) {
+  const W = 220;
+  const H = 54;
+  const GX = 70;
+  const GY = 18;
+  const columns = new Map();
+  for (const n of nodes) {
+    if (!columns.has(n.column)) columns.set(n.column, []);
+    columns.get(n.column).push(n);
+  }
+  const keys = [...columns.keys()].sort((a, b) => a - b);
+  const rows = Math.max(...[...columns.values()].map((c) => c.length));
+  const width = keys.length * W + (keys.length - 1) * GX + 8;
+  const height = rows * H + (rows - 1) * GY + 8;
+  const pos = new Map();
+  keys.forEach((k, ci) => {
+    const col = columns.get(k).sort((a, b) => a.id.localeCompare(b.id));
+    const offset = ((rows - col.length) * (H + GY)) / 2;
+    col.forEach((n, ri) => pos.set(n.id, { x: 4 + ci * (W + GX), y: 4 + offset + ri * (H + GY) }));
+  });
+  const root = svg('svg', { class: 'lineage', viewBox: `0 0 ${width} ${height}`, width, height, role: 'group',
+    'aria-label': `Lineage of ${rootId}: ${nodes.length} products`, 'data-testid': 'lineage-graph' },
+  svg('title', null, `Lineage of ${rootId}`),
+  svg('defs', null, svg('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: '9', refY: '5', markerWidth: '7', markerHeight: '7', orient: 'auto-start-reverse' },
+    svg('path', { d: 'M0,0 L10,5 L0,10 z', class: 'lineage__arrowhead' }))));
+  for (const e of edges) {
+    const a = pos.get(e.from);
+    const b = pos.get(e.to);
+    if (!a || !b) continue;
+    const x1 = a.x + W;
+    const y1 = a.y + H / 2;
+    const x2 = b.x;
+    const y2 = b.y + H / 2;
+    const mx = (x1 + x2) / 2;
+    root.appendChild(svg('path', { class: 'lineage__edge', d: `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2 - 2},${y2}`, 'marker-end': 'url(#arrow)' },
+      svg('title', null, `${e.from} feeds ${e.to}`)));
+  }
+  for (const n of nodes) {
+    const p = pos.get(n.id);
+    const isRoot = n.id === rootId;
+    const label = `${n.name || n.id} (${n.id}), ${n.status}${isRoot ? ', this product' : n.column < 0 ? ', upstream' : ', downstream'}`;
+    const group = svg(isRoot ? 'g' : 'a', { class: `lineage__node${isRoot ? ' is-root' : ''} status-${n.status}`, 'data-testid': 'lineage-node', 'data-id': n.id,
+      ...(isRoot ? { 'aria-label': label, role: 'img' } : { href: `/products/${encodeURIComponent(n.id)}`, 'aria-label': label }) },
+    svg('title', null, label),
+    svg('rect', { x: p.x, y: p.y, width: W, height: H, rx: 8 }),
+    svg('text', { x: p.x + 12, y: p.y + 22, class: 'lineage__name' }, truncate(n.name || n.id, 24)),
+    svg('text', { x: p.x + 12, y: p.y + 40, class: 'lineage__id' }, truncate(n.status === 'published' ? n.id : `${n.id} · ${n.status}`, 27)));
+    root.appendChild(group);
+  }
+  return root;
+}
+
+function truncate(text, n) {
+  const s = String(text);
+  return s.length > n ? `${s.slice(0, n - 1)}…` : s;
+}
+
+// ----- consumers and access -----
+const REQUEST_BADGE = { pending: 'warn', approved: 'ok', denied: 'error', revoked: 'plain' };
+
+function table(testid, columns, rows) {
+  return h('div', { class: 'table-wrap' }, h('table', { class: 'table', 'data-testid': testid },
+    h('thead', null, h('tr', null, columns.map((c) => h('th', { scope: 'col' }, c)))),
+    h('tbody', null, rows.map((cells) => h('tr', null, cells.map((c) => h('td', null, c)))))));
+}
+
+// Fills `box` from `load()`, or shows `empty` / the error; aborted loads leave it alone.
+function fill(box, load, render, empty) {
+  load().then((items) => {
+    clear(box);
+    box.appendChild(items.length ? render(items) : empty);
+  }, (error) => {
+    if (isAbort(error)) return;
+    clear(box);
+    box.appendChild(errorState(error));
+  });
+}
+
+function renderConsumers(el, base, id, signal) {
+  clear(el);
+  const downstreamBox = h('div', null, skeleton('lines', 2));
+  const grantsBox = h('div', null, skeleton('lines', 2));
+  const requestsBox = h('div', null, skeleton('lines', 2));
+  el.appendChild(h('div', { class: 'stack', 'data-testid': 'consumers-panel' },
+    panel('Consuming products', 'consuming-products', downstreamBox),
+    panel('Access grants', 'grants-panel', grantsBox),
+    panel('Access requests', 'access-requests-panel', requestsBox)));
+  fill(downstreamBox,
+    () => api(`${base}/lineage/downstream`, { signal }).then((down) => down.nodes.filter((n) => n.depth === 1)),
+    (direct) => h('ul', { class: 'plain-list' }, direct.map((n) => h('li', null,
+      h('a', { href: `/products/${seg(n.id)}` }, n.name || n.id), ' ', h('span', { class: 'mono hint' }, n.id), ' ',
+      statusBadge(n.status), ` · owner ${n.owner}`))),
+    emptyState('No products consume this one', 'Products that name this one in an input port appear here.'));
+  // Grants are recorded, not yet enforced on reads: that comes with authentication.
+  fill(grantsBox,
+    () => api(`${base}/grants`, { signal }).then((body) => body.grants),
+    (grants) => table('grants-table', ['Granted to', 'Consumer', 'Purpose', 'Approved by', 'Since'],
+      grants.map((g) => [g.requester, g.consumer || '—', g.purpose, g.decidedBy || '—', fmtTime(g.decidedAt)])),
+    emptyState('No grants', 'Nobody has been granted access to this product yet.'));
+  fill(requestsBox,
+    () => api(`/api/v1/access-requests?product=${encodeURIComponent(id)}`, { signal }).then((body) => body.requests),
+    (requests) => table('access-requests-table', ['Requester', 'Purpose', 'Status', 'Requested'],
+      requests.map((r) => [r.requester, r.purpose, badge(r.status, REQUEST_BADGE[r.status] || 'plain'), fmtTime(r.requestedAt)])),
+    emptyState('No access requests', 'Requests to use this product appear here.'));
+}
+
+// ----- history -----
+function describe(entry) {
+  const e = entry.event || {};
+  switch (e.type) {
+    case 'ProductCreated': return 'Created';
+    case 'ProductUpdated': return `Updated ${(entry.changed || []).join(', ') || 'the spec'}`;
+    case 'ProductStatusChanged': return `${e.before && e.before.status} → ${e.after && e.after.status}${e.after && e.after.reason ? `: ${e.after.reason}` : ''}`;
+    case 'ProductDeleted': return 'Deleted';
+    case 'FieldLineageSet': return `Field lineage set (${(e.after || []).length} edges)`;
+    default: return e.type || 'Changed';
+  }
+}
+
+async function renderHistory(el, base, signal) {
+  el.appendChild(skeleton('lines', 4));
+  try {
+    const body = await api(`${base}/history`, { signal });
+    clear(el);
+    const entries = [...body.history].reverse();
+    if (!entries.length) {
+      el.appendChild(emptyState('No history', 'Nothing has changed yet.'));
+      return;
+    }
+    el.appendChild(h('ol', { class: 'timeline', 'data-testid': 'history-list', reversed: true }, entries.map((entry) => h('li', { class: 'timeline__item', 'data-testid': 'history-entry' },
+      h('div', { class: 'timeline__what' }, describe(entry)),
+      h('div', { class: 'hint' }, h('time', { datetime: new Date(entry.at).toISOString() }, fmtTime(entry.at)), ` · by ${entry.actor}`)))));
+  } catch (error) {
+    if (isAbort(error)) return;
+    clear(el);
+    el.appendChild(errorState(error));
+  }
+}

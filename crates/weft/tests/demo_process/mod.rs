@@ -1,0 +1,131 @@
+//! `weft demo` as a child process on a free loopback port: what the demo and browser tests start.
+#![allow(dead_code)] // each test file uses a different part of it
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How long a start may take (the first one builds the whole mesh).
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub struct Demo {
+    child: Child,
+    pub url: String,
+    /// Everything the process printed so far (both streams), for failure messages.
+    output: mpsc::Receiver<String>,
+    pub log: Vec<String>,
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+impl Demo {
+    /// Starts `weft demo` on `data_dir` and returns once it printed that the mesh is ready.
+    pub fn start(data_dir: &Path, port: u16) -> Demo {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(["demo", "--data-dir"])
+            .arg(data_dir)
+            .args(["--addr", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("weft demo starts");
+        let (tx, output) = mpsc::channel();
+        for stream in [
+            child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        let mut demo = Demo { child, url: format!("http://127.0.0.1:{port}"), output, log: Vec::new() };
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if demo.log.iter().any(|line| line.contains("demo mesh ready")) {
+                return demo;
+            }
+            if let Ok(Some(status)) = demo.child.try_wait() {
+                demo.drain();
+                panic!("weft demo exited with {status} before it was ready:\n{}", demo.log.join("\n"));
+            }
+            if Instant::now() > deadline {
+                demo.drain();
+                let _ = demo.child.kill();
+                panic!("weft demo was not ready within {START_TIMEOUT:?}:\n{}", demo.log.join("\n"));
+            }
+            if let Ok(line) = demo.output.recv_timeout(Duration::from_millis(100)) {
+                demo.log.push(line);
+            }
+        }
+    }
+
+    /// Collects what the process printed since the last call.
+    pub fn drain(&mut self) {
+        while let Ok(line) = self.output.try_recv() {
+            self.log.push(line);
+        }
+    }
+
+    /// Stops it the way Ctrl-C does and waits for it to exit.
+    pub fn stop(mut self) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-INT", &pid]).status().expect("kill runs");
+        assert!(sent.success(), "could not signal weft demo ({pid})");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                std::thread::sleep(Duration::from_millis(50));
+                self.drain();
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                self.drain();
+                panic!("weft demo did not stop within 20 s of SIGINT:\n{}", self.log.join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Value {
+        get(&self.url, path)
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// GET `base + path` as JSON; panics with the server's answer on failure.
+pub fn get(base: &str, path: &str) -> Value {
+    let mut response = ureq::get(format!("{base}{path}")).call().unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    response.body_mut().read_json().unwrap_or_else(|e| panic!("GET {path}: not JSON: {e}"))
+}
+
+/// A fresh data directory under the system's temporary directory.
+pub fn temp_data_dir() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("demo");
+    (dir, data)
+}
