@@ -1,0 +1,291 @@
+// The web application's user flows, in a real browser, against a running `weft demo`:
+//   node tests/e2e/flows.mjs http://127.0.0.1:PORT SCREENSHOT_DIR [FLOW...]
+// (crates/weft/tests/web_e2e.rs runs it). The flows build on each other in this order: a product
+// derived with SQL here is then published, found, traced in lineage, requested, granted and deprecated.
+// Any console error or page error in any flow fails the run.
+
+import { Harness, api, assert, eventually } from './harness.mjs';
+
+const [baseUrl, screenshotDir, ...only] = process.argv.slice(2);
+if (!baseUrl || !screenshotDir) {
+  console.error('usage: node tests/e2e/flows.mjs BASE_URL SCREENSHOT_DIR [FLOW...]');
+  process.exit(2);
+}
+
+// The product the flows derive with SQL: orders over 100 EUR, in the orders domain (owner alice).
+const DERIVED_SOURCE = 'E2E_BIG_ORDERS';
+const DERIVED_LOCAL = 'big-orders';
+const DERIVED_ID = `orders.${DERIVED_LOCAL}`;
+const OWNER = 'alice';
+const CONSUMER = 'erin';
+
+/// Makes `name` the acting user through the header's "Acting as" field; the shell re-renders the page.
+async function switchActor(h, page, name) {
+  const input = page.getByLabel('Acting as');
+  await input.fill(name);
+  await input.press('Enter');
+  await eventually(`the actor becomes ${name}`, () => page.evaluate(() => localStorage.getItem('weft.actor')).then((a) => a === name));
+}
+
+async function oneH1(page) {
+  await eventually('the page has exactly one <h1>', async () => (await page.locator('h1').count()) === 1);
+  return (await page.locator('h1').textContent()).trim();
+}
+
+// ------------------------------------------------------------------------------------------------
+// Every page renders, with one heading, without errors: a screenshot of each.
+
+async function pages(h) {
+  const page = h.page;
+  const visits = [
+    ['explore', '/'],
+    ['explore-filtered', '/explore?q=orders'],
+    ['product', '/products/orders.placed'],
+    ['product-schema', '/products/orders.placed?tab=schema'],
+    ['product-lineage', '/products/orders.enriched?tab=lineage'],
+    ['create', '/create'],
+    ['manage', '/manage'],
+    ['manage-product', '/manage/orders.placed'],
+    ['domains', '/domains'],
+    ['domain', '/domains/payments'],
+    ['governance', '/governance'],
+    ['access', '/access'],
+  ];
+  for (const [name, path] of visits) {
+    await h.step(`page ${path}`, async () => {
+      const response = await page.goto(h.url(path));
+      assert(response && response.ok(), `GET ${path} answered ${response && response.status()}`);
+      const title = await oneH1(page);
+      assert(title.length > 0, `${path} has an empty <h1>`);
+      // Let the page fetch its data before the picture.
+      await page.waitForLoadState('networkidle').catch(() => {});
+      await h.shot(name);
+    });
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Find a product by search and by facet, open it, and see live records arrive.
+
+async function discover(h) {
+  const page = h.page;
+  const card = (id) => page.locator(`[data-testid="product-card"][data-id="${id}"]`);
+  await h.step('search for payments in Explore', async () => {
+    await page.goto(h.url('/explore'));
+    await page.getByLabel('Search data products').fill('payment');
+    await eventually('the search finds payments.transactions', () => card('payments.transactions').isVisible());
+    await eventually('the search leaves out unrelated products', async () => (await card('inventory.items').count()) === 0);
+    await eventually('the URL keeps the query (shareable)', async () => new URL(page.url()).searchParams.get('q') === 'payment');
+    await h.shot('explore-search');
+  });
+  await h.step('narrow Explore with the domain facet', async () => {
+    await page.goto(h.url('/explore'));
+    await page.locator('[data-testid="facet-option"][data-facet="domain"][data-value="shipping"]').click();
+    await eventually('only shipping products are listed', async () =>
+      (await card('shipping.shipments').isVisible()) && (await card('orders.placed').count()) === 0,
+    );
+    await h.shot('explore-facet');
+  });
+  await h.step('open a product and watch live records arrive', async () => {
+    await card('shipping.shipments').getByRole('link').first().click();
+    await eventually('the product page opened', async () => new URL(page.url()).pathname === '/products/shipping.shipments');
+    await oneH1(page);
+    await page.getByTestId('tab-data').click();
+    const rows = page.getByTestId('tail-record');
+    const first = await eventually('live records appear', async () => (await rows.count()) || 0, 20_000);
+    await eventually('more live records arrive', async () => (await rows.count()) > first, 20_000);
+    await h.shot('product-live');
+  });
+}
+
+// ------------------------------------------------------------------------------------------------
+// Derive a stream with SQL: an error first, shown inline, then the fix; create it; publish it.
+
+async function create(h) {
+  const page = h.page;
+  await h.step(`act as ${OWNER}`, async () => {
+    await page.goto(h.url('/create'));
+    await switchActor(h, page, OWNER);
+  });
+  const editor = page.getByLabel('SQL', { exact: true });
+  const status = page.getByTestId('sql-status');
+  await h.step('a SQL error is shown where it is', async () => {
+    await page.goto(h.url('/create'));
+    await editor.fill(
+      `CREATE STREAM ${DERIVED_SOURCE} WITH (VALUE_FORMAT='JSON_SR') AS\n  SELECT ORDER_ID, CUSTOMER_ID, TOTAL_AMOUNT, CHANEL\n  FROM ORDERS\n  WHERE TOTAL_AMOUNT > 100\n  EMIT CHANGES;`,
+    );
+    await eventually('the editor marks the statement invalid', async () => (await status.getAttribute('data-state')) === 'invalid');
+    const error = page.getByTestId('sql-error').first();
+    await error.waitFor();
+    assert(/CHANEL/i.test(await error.textContent()), `the error names the unknown column: ${await error.textContent()}`);
+    assert((await error.getAttribute('data-line')) === '2', 'the error points at line 2');
+    assert(await page.getByTestId('create-run').isDisabled(), 'an invalid statement cannot be run');
+    await h.shot('create-error');
+  });
+  await h.step('the fix validates and previews live rows', async () => {
+    await editor.fill(
+      `CREATE STREAM ${DERIVED_SOURCE} WITH (VALUE_FORMAT='JSON_SR') AS\n  SELECT ORDER_ID, CUSTOMER_ID, TOTAL_AMOUNT, CHANNEL\n  FROM ORDERS\n  WHERE TOTAL_AMOUNT > 100\n  EMIT CHANGES;`,
+    );
+    await eventually('the editor marks the statement valid', async () => (await status.getAttribute('data-state')) === 'valid');
+    await page.getByTestId('preview-run').click();
+    await eventually('the preview shows rows', async () => (await page.getByTestId('preview-row').count()) > 0, 30_000);
+    await page.getByTestId('preview-stop').click().catch(() => {});
+    await h.shot('create-preview');
+  });
+  await h.step('create the stream', async () => {
+    await page.getByTestId('create-run').click();
+    await page.getByTestId('dialog-confirm').click();
+    await eventually('the statement ran', async () => /done/i.test(await page.getByTestId('create-result').textContent()));
+    await page.getByTestId('publish-form').waitFor();
+    await h.shot('create-done');
+  });
+  await h.step('describe it as a draft product', async () => {
+    const form = page.getByTestId('publish-form');
+    await form.getByLabel('Domain', { exact: true }).selectOption('orders');
+    await form.getByLabel('Product id (in the domain)', { exact: true }).fill(DERIVED_LOCAL);
+    await form.getByLabel('Display name', { exact: true }).fill('Big orders');
+    await form.getByLabel('Description', { exact: true }).fill('Orders over 100 EUR, for the key-account team.');
+    await form.getByLabel('Quality tier', { exact: true }).selectOption('curated');
+    await page.getByTestId('publish-submit').click();
+    await eventually('the manage page of the draft opened', async () => new URL(page.url()).pathname === `/manage/${DERIVED_ID}`);
+    await page.getByTestId('product-status').waitFor();
+    assert(/draft/i.test(await page.getByTestId('product-status').textContent()), 'the new product is a draft');
+    await h.shot('manage-draft');
+  });
+  await h.step('publish it', async () => {
+    await page.getByTestId('action-publish').click();
+    await page.getByTestId('dialog-confirm').click();
+    await eventually('the product is published', async () =>
+      /published/i.test(await page.getByTestId('product-status').textContent()),
+    );
+    const product = await api(h.baseUrl, `/api/v1/products/${DERIVED_ID}`);
+    assert(product.lifecycle.status === 'published', 'the catalog says published');
+    const upstream = (product.spec.inputPorts || []).map((p) => p.product);
+    assert(upstream.includes('orders.placed'), `its input port names orders.placed: ${JSON.stringify(upstream)}`);
+    await h.shot('manage-published');
+  });
+}
+
+// ------------------------------------------------------------------------------------------------
+// The new product in Explore and in its source's lineage graph.
+
+async function lineage(h) {
+  const page = h.page;
+  await h.step('the new product is found in Explore', async () => {
+    await page.goto(h.url('/explore?q=big'));
+    await eventually('Explore lists Big orders', () => page.locator(`[data-testid="product-card"][data-id="${DERIVED_ID}"]`).isVisible());
+    await h.shot('explore-new-product');
+  });
+  await h.step("it is in its source's lineage graph", async () => {
+    await page.goto(h.url('/products/orders.placed?tab=lineage'));
+    const graph = page.getByTestId('lineage-graph');
+    await graph.waitFor();
+    await eventually('the graph shows the derived product', async () =>
+      (await graph.locator(`[data-testid="lineage-node"][data-id="${DERIVED_ID}"]`).count()) > 0,
+    );
+    await h.shot('lineage-graph');
+  });
+}
+
+// ------------------------------------------------------------------------------------------------
+// Another team asks for access; the owner grants it.
+
+async function access(h) {
+  const page = h.page;
+  await h.step(`${CONSUMER} requests access`, async () => {
+    await page.goto(h.url(`/products/${DERIVED_ID}`));
+    await switchActor(h, page, CONSUMER);
+    await page.getByTestId('request-access').click();
+    const dialog = page.getByTestId('access-request-dialog');
+    await dialog.getByLabel(/purpose/i).fill('Ship big orders with insured carriers');
+    await dialog.getByTestId('dialog-confirm').click();
+    await dialog.waitFor({ state: 'hidden' });
+    await h.shot('access-requested');
+  });
+  await h.step(`${OWNER} sees it pending and grants it`, async () => {
+    await page.goto(h.url('/access'));
+    await switchActor(h, page, OWNER);
+    await page.reload();
+    const pending = page.getByTestId('access-pending').getByTestId('access-request').filter({ has: page.locator(`[data-product="${DERIVED_ID}"]`) })
+      .or(page.getByTestId('access-pending').locator(`[data-testid="access-request"][data-product="${DERIVED_ID}"]`))
+      .first();
+    await pending.waitFor();
+    await h.shot('access-pending');
+    await pending.getByTestId('access-approve').click();
+    const decision = page.getByTestId('access-decision-dialog');
+    await decision.getByLabel(/reason/i).fill('Approved for fulfilment');
+    await decision.getByTestId('dialog-confirm').click();
+    await eventually('the request is approved', async () => {
+      const answer = await api(h.baseUrl, `/api/v1/products/${DERIVED_ID}/grants`);
+      const grants = Array.isArray(answer) ? answer : answer.grants || [];
+      return grants.some((g) => JSON.stringify(g).includes(CONSUMER));
+    });
+    await h.shot('access-granted');
+  });
+  await h.step(`${CONSUMER} sees the grant`, async () => {
+    await switchActor(h, page, CONSUMER);
+    await page.goto(h.url('/access'));
+    await eventually('the grant is listed', async () =>
+      (await page.getByTestId('access-grants').locator(`[data-product="${DERIVED_ID}"]`).count()) > 0,
+    );
+    await h.shot('access-consumer-grants');
+  });
+}
+
+// ------------------------------------------------------------------------------------------------
+// The owner deprecates the product.
+
+async function deprecate(h) {
+  const page = h.page;
+  await h.step(`${OWNER} deprecates it`, async () => {
+    await page.goto(h.url(`/manage/${DERIVED_ID}`));
+    await switchActor(h, page, OWNER);
+    await page.getByTestId('action-deprecate').click();
+    const dialog = page.getByTestId('deprecate-dialog');
+    await dialog.getByTestId('deprecate-reason').or(dialog.getByLabel(/reason/i)).first().fill('Replaced by orders.enriched with a filter');
+    const sunset = new Date(Date.now() + 90 * 86_400_000).toISOString().slice(0, 10);
+    await dialog.getByTestId('deprecate-sunset').or(dialog.getByLabel(/sunset/i)).first().fill(sunset);
+    await dialog.getByTestId('dialog-confirm').click();
+    await eventually('the product is deprecated', async () =>
+      /deprecated/i.test(await page.getByTestId('product-status').textContent()),
+    );
+    const product = await api(h.baseUrl, `/api/v1/products/${DERIVED_ID}`);
+    assert(product.lifecycle.status === 'deprecated' && product.lifecycle.sunset === sunset, JSON.stringify(product.lifecycle));
+    await h.shot('manage-deprecated');
+  });
+  await h.step('Explore shows it as deprecated', async () => {
+    await page.goto(h.url(`/products/${DERIVED_ID}`));
+    await eventually('the product page says deprecated', async () => /deprecated/i.test(await page.locator('main').textContent()));
+    await h.shot('product-deprecated');
+  });
+}
+
+const FLOWS = { pages, discover, create, lineage, access, deprecate };
+
+const selected = only.length ? only : Object.keys(FLOWS);
+const unknown = selected.filter((name) => !FLOWS[name]);
+if (unknown.length) {
+  console.error(`unknown flow(s) ${unknown.join(', ')}; known: ${Object.keys(FLOWS).join(', ')}`);
+  process.exit(2);
+}
+
+const h = new Harness(baseUrl, screenshotDir);
+let failed = false;
+try {
+  await h.launch();
+  for (const name of selected) {
+    console.log(`flow ${name}`);
+    await FLOWS[name](h);
+  }
+} catch (error) {
+  failed = true;
+  console.error(`\nFAILED: ${error.stack || error.message}`);
+} finally {
+  await h.close();
+}
+if (h.errors.length) {
+  failed = true;
+  console.error(`\n${h.errors.length} browser error(s):\n${h.errors.join('\n')}`);
+}
+console.log(`${h.shots} screenshot(s) in ${screenshotDir}`);
+process.exit(failed ? 1 : 0);
