@@ -22,11 +22,12 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
-use weft_catalog::{CatalogError, FieldInfo, Lifecycle, OutputPort, PortStatus, Product, SchemaLookup};
+use weft_catalog::{FieldInfo, OutputPort, Product, SchemaLookup};
 use weft_log::{EventLog, LogError, ReadLimits, StoredRecord};
 
 use super::catalog::call;
 use super::openapi::ErrorBody;
+use super::product_data::pick_port;
 use super::records::READ_MAX_BYTES;
 use super::{blocking, PathParam, QueryParams};
 use crate::error::ApiError;
@@ -50,37 +51,6 @@ const MAX_DEPTH: usize = 4;
 
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as i64)
-}
-
-/// The output port read, as `product_data` picks it.
-fn pick_port(product: &Product, wanted: Option<&str>) -> Result<OutputPort, ApiError> {
-    let id = product.id().to_string();
-    if let Lifecycle::Retired = product.lifecycle {
-        return Err(CatalogError::Forbidden {
-            product: id,
-            reason: "it is retired: its data is no longer served".into(),
-        }
-        .into());
-    }
-    let served: Vec<&OutputPort> =
-        product.spec.output_ports.iter().filter(|p| p.status != PortStatus::Retired).collect();
-    let chosen = match wanted {
-        Some(wanted) => {
-            served.iter().filter(|p| p.name == wanted).max_by(|a, b| a.version.cmp(&b.version)).or_else(|| {
-                let (name, major) = wanted.rsplit_once('@')?;
-                let major: u64 = major.parse().ok()?;
-                served.iter().find(|p| p.name == name && p.version.major == major)
-            })
-        }
-        None => served.iter().max_by(|a, b| a.version.cmp(&b.version)),
-    };
-    chosen.map(|p| (*p).clone()).ok_or_else(|| {
-        let reason = match wanted {
-            None => format!("data product '{id}' has no served output port, so it has no data to read"),
-            Some(name) => format!("data product '{id}' has no served output port '{name}'"),
-        };
-        CatalogError::InvalidInput { field: "port".into(), reason }.into()
-    })
 }
 
 async fn product_port(state: &AppState, id: String, port: Option<String>) -> Result<(Product, OutputPort), ApiError> {

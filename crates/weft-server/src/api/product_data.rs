@@ -47,9 +47,9 @@ struct Served {
     headers: HeaderMap,
 }
 
-/// Picks the output port to read and refuses retired products. `deprecated_at` is when a deprecated
-/// product was deprecated (epoch milliseconds), for the `Deprecation` header.
-fn resolve(product: Product, port: Option<&str>, deprecated_at: Option<i64>) -> Result<Served, ApiError> {
+/// The output port a read uses: the one `wanted` names (`NAME`, or `NAME@MAJOR` for an older major
+/// version), else the served port with the highest version. Retired products serve no data.
+pub(crate) fn pick_port(product: &Product, wanted: Option<&str>) -> Result<OutputPort, ApiError> {
     let id = product.id().to_string();
     if let Lifecycle::Retired = product.lifecycle {
         return Err(CatalogError::Forbidden {
@@ -60,10 +60,9 @@ fn resolve(product: Product, port: Option<&str>, deprecated_at: Option<i64>) -> 
     }
     let served: Vec<&OutputPort> =
         product.spec.output_ports.iter().filter(|p| p.status != PortStatus::Retired).collect();
-    let chosen = match port {
+    let chosen = match wanted {
         Some(wanted) => {
             let by_name = served.iter().filter(|p| p.name == wanted).max_by(|a, b| a.version.cmp(&b.version));
-            // `NAME@MAJOR` picks an older major version of a port.
             let by_major = || {
                 let (name, major) = wanted.rsplit_once('@')?;
                 let major: u64 = major.parse().ok()?;
@@ -73,19 +72,25 @@ fn resolve(product: Product, port: Option<&str>, deprecated_at: Option<i64>) -> 
         }
         None => served.iter().max_by(|a, b| a.version.cmp(&b.version)),
     };
-    let Some(chosen) = chosen.map(|p| (*p).clone()) else {
+    chosen.map(|p| (*p).clone()).ok_or_else(|| {
         let names: Vec<String> = served.iter().map(|p| format!("{} v{}", p.name, p.version)).collect();
         let reason = if names.is_empty() {
             format!("data product '{id}' has no served output port, so it has no data to read")
         } else {
-            let name = port.unwrap_or_default();
+            let name = wanted.unwrap_or_default();
             format!(
                 "data product '{id}' has no served output port '{name}' (it has: {}; NAME@MAJOR picks a major version)",
                 names.join(", ")
             )
         };
-        return Err(CatalogError::InvalidInput { field: "port".into(), reason }.into());
-    };
+        CatalogError::InvalidInput { field: "port".into(), reason }.into()
+    })
+}
+
+/// The port to read ([`pick_port`]) and the headers every answer carries. `deprecated_at` is when a
+/// deprecated product was deprecated (epoch milliseconds), for the `Deprecation` header.
+fn resolve(product: Product, port: Option<&str>, deprecated_at: Option<i64>) -> Result<Served, ApiError> {
+    let chosen = pick_port(&product, port)?;
     let mut headers = HeaderMap::new();
     if let Lifecycle::Deprecated { sunset, successor, .. } = &product.lifecycle {
         // RFC 9745: the moment the deprecation took effect, as a structured-field date.
