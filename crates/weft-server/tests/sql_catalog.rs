@@ -152,3 +152,37 @@ fn a_product_is_made_from_a_derived_stream_and_protects_it_from_drop() {
     assert_eq!((status, body["error_code"].as_u64()), (400, Some(40001)), "{body}");
     assert!(body["message"].as_str().unwrap_or_default().contains("sales.enriched-orders"), "{body}");
 }
+
+#[test]
+fn a_plain_json_derived_stream_gets_a_schema_and_can_be_published() {
+    let server = TestServer::start();
+    let api = &server.api;
+    setup(api);
+    ksql_ok(
+        api,
+        "CREATE STREAM BIG_ORDERS WITH (kafka_topic='big_orders', value_format='JSON') AS \
+         SELECT K, ID, AMOUNT FROM ORDERS WHERE AMOUNT > 10;",
+    );
+    // ksqlDB registers no schema for plain JSON; from-sql describes the output columns instead.
+    assert_eq!(api.get("/registry/subjects/big_orders-value/versions").0, 404);
+    let request = json!({"source": "BIG_ORDERS", "id": "big-orders", "domain": "sales",
+                         "description": "Orders over 10", "qualityTier": "curated"});
+    let (status, body) = as_alice(api, "POST", "/api/v1/products/from-sql", &request);
+    assert_eq!(status, 201, "{body}");
+    let (status, latest) = api.get("/registry/subjects/big_orders-value/versions/latest");
+    assert_eq!(status, 200, "{latest}");
+    assert_eq!(latest["schemaType"], "JSON");
+    let schema: Value = serde_json::from_str(latest["schema"].as_str().expect("schema text")).expect("JSON Schema");
+    let mut properties: Vec<&String> = schema["properties"].as_object().expect("properties").keys().collect();
+    properties.sort();
+    // The key column K is in the record key, not in the value.
+    assert_eq!(properties, ["AMOUNT", "ID"]);
+    // Nullable, as ksqlDB's JSON_SR schemas are.
+    assert_eq!(schema["properties"]["AMOUNT"], json!({"oneOf": [{"type": "null"}, {"type": "number"}]}));
+    let (status, body) = as_alice(api, "POST", "/api/v1/products/sales.big-orders/publish", &Value::Null);
+    assert_eq!(status, 200, "{body}");
+    // Field lineage now has a schema to land on.
+    let (status, fields) = api.get("/api/v1/products/sales.big-orders/lineage/fields");
+    assert_eq!(status, 200, "{fields}");
+    assert!(fields.to_string().contains("AMOUNT"), "{fields}");
+}

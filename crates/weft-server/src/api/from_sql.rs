@@ -16,7 +16,10 @@ use weft_catalog::{
     Catalog, DerivedField, DerivedLineage, FieldEdge, Format, OutputPort, Product, ProductId, ProductSpec, QualityTier,
     SemVer, TopicColumn,
 };
+use weft_registry::{RegisterRequest, Registry, SchemaDefinition, SchemaType, VersionSpec};
+use weft_sql::format::Column;
 use weft_sql::lineage::{DropGuard, QueryLineage};
+use weft_sql::registry::json_schema_for;
 
 use super::catalog::Actor;
 use super::openapi::ErrorBody;
@@ -74,7 +77,7 @@ pub struct FromSqlResponse {
 
 /// Creates a draft product from a stream or table written by a persistent query: its output port is
 /// the source's topic (value schema subject `TOPIC-value`, which the query registers for AVRO and
-/// JSON_SR), its input ports the products publishing the query's input topics (or the bare topics),
+/// JSON_SR, and this call for plain JSON), its input ports the products publishing the query's input topics (or the bare topics),
 /// and its field lineage the query's column lineage.
 #[utoipa::path(post, path = "/api/v1/products/from-sql", tag = "products",
     params(("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change (default anonymous)")),
@@ -89,7 +92,7 @@ pub async fn from_sql(
     Actor(actor): Actor,
     JsonBody(request): JsonBody<FromSqlRequest>,
 ) -> Result<(StatusCode, Json<FromSqlResponse>), ApiError> {
-    let (catalog, sql) = (state.catalog.clone(), state.sql.clone());
+    let (catalog, sql, registry) = (state.catalog.clone(), state.sql.clone(), state.registry.clone());
     let response = blocking(move || {
         let id = product_id(&request.id, &request.domain)?;
         let source = sql.source(&request.source).ok_or_else(|| {
@@ -122,6 +125,10 @@ pub async fn from_sql(
                 ))
             }
         };
+        let subject = format!("{}-value", source.topic);
+        if source.value_format == weft_sql::format::Format::Json {
+            describe_json_output(&registry, &subject, &source.value_columns)?;
+        }
         let inputs: Vec<&str> = lineage.inputs.iter().map(|i| i.name.as_str()).collect();
         let mut spec = ProductSpec::new(
             id,
@@ -139,7 +146,7 @@ pub async fn from_sql(
             version: SemVer::new(1, 0, 0),
             description: format!("The records of {} {}", source.kind.name().to_lowercase(), source.name),
             topic: source.topic.clone(),
-            schema_subject: format!("{}-value", source.topic),
+            schema_subject: subject,
             format,
             status: Default::default(),
             custom_properties: Vec::new(),
@@ -151,6 +158,21 @@ pub async fn from_sql(
     })
     .await?;
     Ok((StatusCode::CREATED, Json(response)))
+}
+
+/// Plain JSON values have no schema in the registry (ksqlDB registers none), but a product's output
+/// port needs one to be published: the query's output columns are described with the JSON Schema that
+/// `JSON_SR` would have registered. A schema already there (registered by hand) is kept.
+fn describe_json_output(registry: &Registry, subject: &str, columns: &[Column]) -> Result<(), ApiError> {
+    if registry.version(subject, VersionSpec::Latest, false).is_ok() {
+        return Ok(());
+    }
+    let schema = json_schema_for(columns).to_string();
+    let definition = SchemaDefinition { schema_type: SchemaType::Json, schema, references: Vec::new() };
+    registry.register(subject, &RegisterRequest::new(definition)).map_err(|e| {
+        ApiError::numbered(500, 50001, format!("could not register the JSON Schema of the query's output: {e}"))
+    })?;
+    Ok(())
 }
 
 /// `NAME` in `domain`, or `DOMAIN.NAME` whose domain must be `domain`.

@@ -504,9 +504,9 @@ export async function render(root, params, ctx) {
           options: [
             { value: 'JSON_SR', label: 'JSON_SR (JSON with a registered schema)' },
             { value: 'AVRO', label: 'AVRO' },
-            { value: 'JSON', label: 'JSON (no registered schema: its product could not be published)' },
+            { value: 'JSON', label: 'JSON (schema registered only when it becomes a product)' },
           ],
-          hint: 'A data product needs a registered schema: JSON_SR or AVRO.',
+          hint: 'JSON_SR and AVRO register the schema as the query starts; plain JSON gets one when published as a product.',
         },
       ],
       confirmLabel: 'Rewrite the SQL',
