@@ -25,17 +25,15 @@ const ARGS = [
 // short enough that a broken page fails fast.
 export const TIMEOUT = 15_000;
 
-// Chromium logs every 4xx answer as a console error ("Failed to load resource"). The flows provoke
-// some on purpose (a SQL error, a refused action), and the page shows them to the user: those are not
-// page bugs. Only 4xx answers from the API are let through; a 5xx, a missing /ui file or any error the
-// page itself logs fails the run.
-function isExpectedApiRefusal(message) {
-  const url = message.location()?.url || '';
+// Chromium logs every 4xx answer as a console error ("Failed to load resource"). A step that provokes
+// a refusal on purpose (and checks that the page shows it) names the API path it expects it from in
+// `step(name, body, { refusals: [/regex/] })`; any other 4xx, a 5xx, a missing /ui file or any error
+// the page itself logs fails the run.
+function isDeclaredRefusal(message, refusals) {
   const text = message.text();
-  return (
-    /^Failed to load resource: the server responded with a status of 4\d\d/.test(text) &&
-    /\/(api\/v1|ksql|query|query-stream|registry)\b/.test(new URL(url, 'http://x').pathname)
-  );
+  if (!/^Failed to load resource: the server responded with a status of 4\d\d/.test(text)) return false;
+  const path = new URL(message.location()?.url || '', 'http://x').pathname;
+  return refusals.some((pattern) => pattern.test(path));
 }
 
 export class Harness {
@@ -45,6 +43,7 @@ export class Harness {
     this.errors = [];
     this.shots = 0;
     this.currentStep = '(start)';
+    this.refusals = [];
     mkdirSync(screenshotDir, { recursive: true });
   }
 
@@ -60,7 +59,7 @@ export class Harness {
   async newPage() {
     const page = await this.context.newPage();
     page.on('console', (message) => {
-      if (message.type() === 'error' && !isExpectedApiRefusal(message)) {
+      if (message.type() === 'error' && !isDeclaredRefusal(message, this.refusals)) {
         this.errors.push(`[${this.currentStep}] console error: ${message.text()} (${message.location()?.url || '?'})`);
       }
     });
@@ -88,8 +87,9 @@ export class Harness {
   }
 
   /// Runs one named step; a failure says which step, with a screenshot of where it stood.
-  async step(name, body) {
+  async step(name, body, { refusals = [] } = {}) {
     this.currentStep = name;
+    this.refusals = refusals;
     const started = Date.now();
     try {
       await body();
