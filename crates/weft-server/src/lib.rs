@@ -23,7 +23,7 @@
 //! | `GET /metrics` | Prometheus text format |
 //! | `GET /ui/...`, `GET /`, `/explore`, `/products/{id}`... | the web application ([`web`]): its files and, for its page URLs, `index.html` |
 //! | `/registry/...` | the Confluent Schema Registry REST API ([`api::registry`]) |
-//! | `POST /ksql`, `POST /query`, `GET /info`, `GET /healthcheck` | ksqlDB's REST API over the SQL engine ([`api::ksql`]) |
+//! | `POST /ksql`, `/query`, `/query-stream`, `/close-query`, `/inserts-stream`, `GET /info`, `/healthcheck` | ksqlDB's REST API over the SQL engine ([`api::ksql`]) |
 //!
 //! [`serve`] runs the server until a shutdown future completes; [`Server`] splits binding from running
 //! so callers can learn the bound port; [`BackgroundServer`] runs one on its own thread (tests, embedding).

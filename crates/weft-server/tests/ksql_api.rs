@@ -1,4 +1,4 @@
-//! ksqlDB's REST API over real HTTP: `/ksql`, `/query`, `/query-stream`, `/close-query`, `/info`,
+//! ksqlDB's REST API over real HTTP: `/ksql`, `/query`, `/query-stream`, `/close-query`, `/inserts-stream`, `/info`,
 //! `/healthcheck`.
 
 mod common;
@@ -363,4 +363,47 @@ fn ksql_errors_carry_the_results_of_the_statements_before() {
     let (status, error) = ksql_at(api, "/ksql", "SHOW STREAMS; SHOW TABLS;", json!({}));
     assert_eq!(status, 400, "{error}");
     assert_eq!(error["entities"], json!([]), "{error}");
+}
+
+#[test]
+fn inserts_stream_acknowledges_every_row_and_refuses_bad_ones_alone() {
+    let server = TestServer::start();
+    let api = &server.api;
+    ksql(api, DDL);
+    let body = [
+        r#"{"target": "s"}"#,
+        r#"{"ID": "a", "V": 1}"#,
+        r#"{"id": "b", "v": 2, "ROWTIME": 1700000000000}"#,
+        r#"{"ID": "c", "NOPE": 3}"#,
+        r#"{"ID": "d", "V": "not a number"}"#,
+        r#"[1, 2]"#,
+        r#"{"ID": "e", "V": 5"#,
+        r#"{"ID": "f", "V": 6}"#,
+    ]
+    .join("\n");
+    let reply = api.send("POST", "/inserts-stream", &[("content-type", "application/json")], Some(body.as_bytes()));
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let acks: Vec<Value> = reply.text().lines().map(parse).collect();
+    let statuses: Vec<(&str, u64)> =
+        acks.iter().map(|a| (a["status"].as_str().unwrap_or("?"), a["seq"].as_u64().unwrap_or(99))).collect();
+    assert_eq!(
+        statuses,
+        [("ok", 0), ("ok", 1), ("error", 2), ("error", 3), ("error", 4), ("error", 5), ("ok", 6)],
+        "{acks:?}"
+    );
+    assert!(acks[2]["message"].as_str().unwrap_or_default().contains("NOPE"), "{}", acks[2]);
+    assert!(acks[3]["message"].as_str().unwrap_or_default().contains('V'), "{}", acks[3]);
+    // Exactly the acknowledged rows are in the topic, in order, with the ROWTIME given.
+    let values = wait_for_values(api, "s", 3);
+    assert_eq!(values, [json!({"ID": "a", "V": 1}), json!({"ID": "b", "V": 2}), json!({"ID": "f", "V": 6})]);
+    let (_, records) = api.get("/api/v1/topics/s/records?from=earliest&limit=10");
+    assert_eq!(records["records"][1]["timestamp"], 1_700_000_000_000i64);
+
+    // The first line must name the target.
+    let reply = api.send("POST", "/inserts-stream", &[], Some(br#"{"nope": 1}"#));
+    assert_eq!(reply.status, 400);
+    assert_eq!(parse(&reply.text())["error_code"], 40000);
+    let reply = api.send("POST", "/inserts-stream", &[], Some(b"{\"target\": \"MISSING\"}\n{\"ID\": \"x\"}"));
+    let ack = parse(reply.text().trim());
+    assert_eq!((ack["status"].as_str(), ack["seq"].as_u64()), (Some("error"), Some(0)), "{ack}");
 }

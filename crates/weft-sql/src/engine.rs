@@ -1069,6 +1069,44 @@ impl Engine {
             }
             row.insert(name.clone(), v);
         }
+        self.append_row(&source, &row)?;
+        Ok(StatementResult::Status { statement: text.to_string(), message: "Inserted 1 row".into(), query_id: None })
+    }
+
+    /// Inserts one row given as a JSON object of column names (case-insensitive, as unquoted SQL
+    /// names are) to values, as ksqlDB's `/inserts-stream` does; `ROWTIME` sets the record time.
+    /// Unknown columns and values of the wrong type are refused, naming the column.
+    pub fn insert_json(&self, target: &str, row: &serde_json::Map<String, serde_json::Value>) -> Result<()> {
+        let source = self.lookup()(&target.to_uppercase()).or_else(|_| self.lookup()(target))?;
+        if source.read_only {
+            return Err(SqlError::analysis(format!("cannot insert into read-only source {}", source.name)));
+        }
+        let mut values: BTreeMap<String, Value> = BTreeMap::new();
+        for (field, json) in row {
+            let upper = field.to_uppercase();
+            let (name, ty) = if upper == ROWTIME {
+                (upper, SqlType::Bigint)
+            } else {
+                let column = source
+                    .key_columns
+                    .iter()
+                    .chain(&source.value_columns)
+                    .find(|c| c.name == upper || c.name == *field)
+                    .ok_or_else(|| {
+                        SqlError::analysis(format!("column name {field} does not exist in {}", source.name))
+                    })?;
+                (column.name.clone(), column.ty.clone())
+            };
+            let value = from_json_value(json, &ty)
+                .map_err(|e| SqlError::analysis(format!("invalid value for column {field} ({ty}): {e}")))?;
+            values.insert(name, value);
+        }
+        self.append_row(&source, &values)
+    }
+
+    /// Encodes a row of named values as `source`'s key and value and appends it to its topic, in the
+    /// partition its key hashes to.
+    fn append_row(&self, source: &SourceDef, row: &BTreeMap<String, Value>) -> Result<()> {
         let null = Value::Null;
         let keys: Vec<&Value> = source.key_columns.iter().map(|c| row.get(&c.name).unwrap_or(&null)).collect();
         let vals: Vec<&Value> = source.value_columns.iter().map(|c| row.get(&c.name).unwrap_or(&null)).collect();
@@ -1086,7 +1124,7 @@ impl Engine {
             partition,
             vec![Record { key, value: Some(value), headers: Vec::new(), timestamp }],
         )?;
-        Ok(StatementResult::Status { statement: text.to_string(), message: "Inserted 1 row".into(), query_id: None })
+        Ok(())
     }
 
     fn show(&self, kind: ShowKind, _extended: bool, text: &str) -> StatementResult {

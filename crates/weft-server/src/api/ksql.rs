@@ -7,6 +7,7 @@
 //! | `POST /query` | a push query (streamed chunked JSON array: a header, then rows), a pull query or `PRINT` |
 //! | `POST /query-stream` | `{"sql": "...", "properties": {...}}`: a push or pull query, as newline-delimited JSON or one JSON array |
 //! | `POST /close-query` | `{"queryId": "..."}`: ends a push query running on `/query-stream` |
+//! | `POST /inserts-stream` | `{"target": "..."}` then one JSON row per line: inserts them, one acknowledgement per row |
 //! | `GET /info` | `{"KsqlServerInfo": {...}}` |
 //! | `GET /healthcheck` | `{"isHealthy": true, "details": {...}}` |
 //!
@@ -64,6 +65,7 @@ pub fn routes() -> Router<AppState> {
         .route("/query", post(query))
         .route("/query-stream", post(query_stream))
         .route("/close-query", post(close_query))
+        .route("/inserts-stream", post(inserts_stream))
         .route("/info", get(info))
         .route("/healthcheck", get(healthcheck))
         .layer(Extension(RunningQueries::default()))
@@ -666,6 +668,51 @@ async fn close_query(Extension(running): Extension<RunningQueries>, RawBody(byte
         StatusCode::OK.into_response()
     } else {
         stream_error(40000, &format!("No query with id {id}"), None)
+    }
+}
+
+/// `POST /inserts-stream`: newline-delimited JSON, first `{"target": "STREAM"}`, then one object
+/// per row (column name to value). Answers one acknowledgement per row, in order, newline-delimited:
+/// `{"status": "ok", "seq": N}` or `{"status": "error", "seq": N, "error_code": ..., "message": ...}`;
+/// a bad row does not stop the rows after it. The rows are read once the request body is complete
+/// (ksqlDB acknowledges while the body is still arriving, which needs HTTP/2's full duplex).
+async fn inserts_stream(State(state): State<AppState>, RawBody(bytes): RawBody) -> Response {
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(text) => text,
+        Err(e) => return stream_error(40000, &format!("Invalid JSON in request: not UTF-8: {e}"), None),
+    };
+    let mut lines = text.lines().map(str::trim).filter(|line| !line.is_empty());
+    let header: Json = match lines.next().map(serde_json::from_str) {
+        Some(Ok(header)) => header,
+        Some(Err(e)) => return stream_error(40000, &format!("Invalid JSON in request: the first line: {e}"), None),
+        None => return stream_error(40000, "Invalid JSON in request: the body is empty", None),
+    };
+    let Some(target) = header.get("target").and_then(Json::as_str).map(str::to_string) else {
+        return stream_error(40000, "Invalid JSON in request: the first line needs a string field 'target'", None);
+    };
+    let rows: Vec<String> = lines.map(str::to_string).collect();
+    let engine = state.sql.clone();
+    let acks = tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        for (seq, line) in rows.iter().enumerate() {
+            let outcome = match serde_json::from_str::<Json>(line) {
+                Ok(Json::Object(row)) => engine.insert_json(&target, &row).map_err(|e| (e.error_code(), e.to_string())),
+                Ok(_) => Err((40000, "a row must be a JSON object of column names to values".to_string())),
+                Err(e) => Err((40000, format!("Invalid JSON in row: {e}"))),
+            };
+            let ack = match outcome {
+                Ok(()) => json!({"status": "ok", "seq": seq}),
+                Err((code, message)) => json!({"status": "error", "seq": seq, "error_code": code, "message": message}),
+            };
+            out.extend_from_slice(ack.to_string().as_bytes());
+            out.push(b'\n');
+        }
+        out
+    })
+    .await;
+    match acks {
+        Ok(body) => (StatusCode::OK, [(CONTENT_TYPE, DELIMITED_CONTENT_TYPE)], body).into_response(),
+        Err(e) => stream_error(50000, &format!("the inserts failed: {e}"), None),
     }
 }
 
