@@ -29,7 +29,8 @@ use crate::expr::{compile, Compiled, Scope};
 use crate::format::write_json;
 use crate::metastore::{Decoded, Kind, SourceDef, RESERVED_COLUMNS};
 use crate::plan::{
-    check_output_names, column_expr, expand_select, NamedItem, Operator, OutputColumn, Plan, PlannedQuery, Purpose,
+    check_output_names, column_expr, compile_where, expand_select, joined_star, NamedItem, Operator, OutputColumn,
+    Plan, PlannedQuery, Purpose,
 };
 use crate::runtime::{Change, Origin, RowSink};
 use crate::types::{SqlType, Value};
@@ -774,10 +775,7 @@ fn plan_stream_tables(
     }
     let filter = match &query.filter {
         Some(f) => {
-            let c = compile(f, &scope)?;
-            if !matches!(c.ty, SqlType::Boolean | SqlType::Null) {
-                return Err(SqlError::analysis(format!("WHERE clause must be a BOOLEAN expression, found {}", c.ty)));
-            }
+            let c = compile_where(f, &scope)?;
             steps.push(format!("FILTER {f}"));
             Some(c)
         }
@@ -785,31 +783,8 @@ fn plan_stream_tables(
     };
     let mut all = vec![stream.clone()];
     all.extend(tables.iter().cloned());
-    let (all2, quals2) = (all.clone(), qualifiers.clone());
-    let star = move |q: Option<&str>| -> Result<Vec<NamedItem>> {
-        if let Some(q) = q {
-            if !quals2.iter().any(|x| x == q) {
-                return Err(SqlError::analysis(format!("unknown source '{q}' in '{q}.*'")));
-            }
-        }
-        let mut out = Vec::new();
-        for (src, qual) in all2.iter().zip(&quals2) {
-            if q.is_some_and(|q| q != qual.as_str()) {
-                continue;
-            }
-            for c in src.key_columns.iter().chain(&src.value_columns) {
-                out.push(NamedItem {
-                    name: format!("{qual}_{}", c.name),
-                    expr: column_expr(Some(qual), &c.name),
-                    from_star: false,
-                    aliased: false,
-                });
-            }
-        }
-        Ok(out)
-    };
-    let mut items = expand_select(&query.select, &star)?;
     let named: Vec<(&str, &SourceDef)> = qualifiers.iter().map(String::as_str).zip(all.iter()).collect();
+    let mut items = expand_select(&query.select, &|q: Option<&str>| joined_star(&named, q))?;
     crate::plan::disambiguate_join_names(&mut items, &named);
     check_output_names(&items, purpose)?;
     // The key is the first join's expression, named by any projected column it refers to.
@@ -1413,10 +1388,7 @@ fn finish_join(
     let scope = stage.scope.clone();
     let filter = match &query.filter {
         Some(f) => {
-            let c = compile(f, &scope)?;
-            if !matches!(c.ty, SqlType::Boolean | SqlType::Null) {
-                return Err(SqlError::analysis(format!("WHERE clause must be a BOOLEAN expression, found {}", c.ty)));
-            }
+            let c = compile_where(f, &scope)?;
             left.steps.push(format!("FILTER {f}"));
             Some(c)
         }
@@ -1425,13 +1397,8 @@ fn finish_join(
     let mut sources = left.sources.clone();
     sources.push((rq.clone(), right.clone()));
     let full_outer = stage.full_outer;
-    let star_sources = sources.clone();
-    let star = move |q: Option<&str>| -> Result<Vec<NamedItem>> {
-        if let Some(q) = q {
-            if !star_sources.iter().any(|(qual, _)| qual == q) {
-                return Err(SqlError::analysis(format!("unknown source '{q}' in '{q}.*'")));
-            }
-        }
+    let named: Vec<(&str, &SourceDef)> = sources.iter().map(|(q, s)| (q.as_str(), s)).collect();
+    let star = |q: Option<&str>| -> Result<Vec<NamedItem>> {
         let mut out = Vec::new();
         // A full outer join is keyed by the synthetic ROWKEY, which `*` includes (ksqlDB).
         if full_outer && q.is_none() {
@@ -1442,23 +1409,10 @@ fn finish_join(
                 aliased: false,
             });
         }
-        for (qual, src) in &star_sources {
-            if q.is_some_and(|q| q != qual.as_str()) {
-                continue;
-            }
-            for c in src.key_columns.iter().chain(&src.value_columns) {
-                out.push(NamedItem {
-                    name: format!("{qual}_{}", c.name),
-                    expr: column_expr(Some(qual), &c.name),
-                    from_star: false,
-                    aliased: false,
-                });
-            }
-        }
+        out.extend(joined_star(&named, q)?);
         Ok(out)
     };
     let mut items = expand_select(&query.select, &star)?;
-    let named: Vec<(&str, &SourceDef)> = sources.iter().map(|(q, s)| (q.as_str(), s)).collect();
     crate::plan::disambiguate_join_names(&mut items, &named);
     check_output_names(&items, purpose)?;
     // The key is any column the result's key expressions name, or the synthetic ROWKEY; a full

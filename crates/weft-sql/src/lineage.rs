@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::ast::{BinaryOp, Expr, Query};
 use crate::join::SYNTHETIC_KEY;
 use crate::metastore::{SourceDef, RESERVED_COLUMNS};
-use crate::plan::{column_expr, disambiguate_join_names, expand_select, star_of, NamedItem};
+use crate::plan::{disambiguate_join_names, expand_select, joined_star, star_of, NamedItem};
 
 /// An input of a persistent query.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -112,28 +112,16 @@ pub(crate) fn lineage_of(
 /// The select items with their output names, named as the planner names them.
 fn named_items(query: &Query, sources: &[(String, SourceDef)]) -> Vec<NamedItem> {
     let joined = !query.joins.is_empty();
+    let named: Vec<(&str, &SourceDef)> = sources.iter().map(|(q, s)| (q.as_str(), s)).collect();
     let star = |q: Option<&str>| -> crate::Result<Vec<NamedItem>> {
-        let mut out = Vec::new();
-        for (qualifier, source) in sources.iter().filter(|(qualifier, _)| q.is_none_or(|q| q == qualifier)) {
-            if joined {
-                // Joins name `*` columns `QUALIFIER_COLUMN` (see `join.rs`).
-                for c in source.key_columns.iter().chain(&source.value_columns) {
-                    out.push(NamedItem {
-                        name: format!("{qualifier}_{}", c.name),
-                        expr: column_expr(Some(qualifier), &c.name),
-                        from_star: false,
-                        aliased: false,
-                    });
-                }
-            } else {
-                out.extend(star_of(source, qualifier));
-            }
+        if joined {
+            return joined_star(&named, q);
         }
-        Ok(out)
+        let wanted = sources.iter().filter(|(qualifier, _)| q.is_none_or(|q| q == qualifier));
+        Ok(wanted.flat_map(|(qualifier, source)| star_of(source, qualifier)).collect())
     };
     let mut items = expand_select(&query.select, &star).unwrap_or_default();
     if joined {
-        let named: Vec<(&str, &SourceDef)> = sources.iter().map(|(q, s)| (q.as_str(), s)).collect();
         disambiguate_join_names(&mut items, &named);
     }
     items

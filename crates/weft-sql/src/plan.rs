@@ -309,6 +309,36 @@ pub(crate) fn star_of(source: &SourceDef, qualifier: &str) -> Vec<NamedItem> {
     items
 }
 
+/// `*` over joined sources as ksqlDB names it: every key and value column of each source (or of the
+/// one `only` names, for `Q.*`) as `QUALIFIER_COLUMN`.
+pub(crate) fn joined_star(sources: &[(&str, &SourceDef)], only: Option<&str>) -> Result<Vec<NamedItem>> {
+    if let Some(q) = only {
+        if !sources.iter().any(|(qualifier, _)| *qualifier == q) {
+            return Err(SqlError::analysis(format!("unknown source '{q}' in '{q}.*'")));
+        }
+    }
+    let wanted = sources.iter().filter(|(qualifier, _)| only.is_none_or(|q| q == *qualifier));
+    Ok(wanted
+        .flat_map(|(qualifier, source)| {
+            source.key_columns.iter().chain(&source.value_columns).map(move |c| NamedItem {
+                name: format!("{qualifier}_{}", c.name),
+                expr: column_expr(Some(qualifier), &c.name),
+                from_star: false,
+                aliased: false,
+            })
+        })
+        .collect())
+}
+
+/// A `WHERE` clause, which must be a boolean (or NULL) expression.
+pub(crate) fn compile_where(filter: &Expr, scope: &Scope) -> Result<Compiled> {
+    let c = compile(filter, scope)?;
+    if !matches!(c.ty, SqlType::Boolean | SqlType::Null) {
+        return Err(SqlError::analysis(format!("WHERE clause must be a BOOLEAN expression, found {}", c.ty)));
+    }
+    Ok(c)
+}
+
 pub(crate) fn check_output_names(items: &[NamedItem], purpose: Purpose) -> Result<()> {
     check_unique_names(items)?;
     if purpose == Purpose::Persistent {
@@ -352,16 +382,7 @@ fn plan_stateless(
         items.retain(|i| i.name != crate::metastore::WINDOWSTART && i.name != crate::metastore::WINDOWEND);
     }
     check_output_names(&items, purpose)?;
-    let filter = match &query.filter {
-        Some(f) => {
-            let c = compile(f, scope)?;
-            if !matches!(c.ty, SqlType::Boolean | SqlType::Null) {
-                return Err(SqlError::analysis(format!("WHERE clause must be a BOOLEAN expression, found {}", c.ty)));
-            }
-            Some(c)
-        }
-        None => None,
-    };
+    let filter = query.filter.as_ref().map(|f| compile_where(f, scope)).transpose()?;
     let kind = source.kind;
     if !query.partition_by.is_empty() && kind == Kind::Table {
         return Err(SqlError::analysis(
