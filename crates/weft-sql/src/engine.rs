@@ -652,62 +652,16 @@ impl Engine {
                 }
             }
         }
+        // ksqlDB: the columns of AVRO and JSON_SR values and keys may come from the registry.
         if value_columns.is_empty() && matches!(value_format, Format::Avro | Format::JsonSr) {
-            // ksqlDB: value columns of AVRO and JSON_SR sources may come from the registry's latest schema.
-            let registry = self.options.schema_registry.as_ref().ok_or_else(|| {
-                SqlError::analysis(format!(
-                    "the {} format needs a schema registry: none is configured",
-                    value_format.name()
-                ))
-            })?;
-            let subject = format!("{topic}-value");
-            // VALUE_SCHEMA_ID pins a schema; otherwise the subject's latest version is used.
-            let schema = match prop_u32(&c.properties, "VALUE_SCHEMA_ID")? {
-                Some(id) => registry.0.schema_by_id(id).map_err(|e| {
-                    SqlError::analysis(format!("VALUE_SCHEMA_ID {id} is not in the schema registry: {e}"))
-                })?,
-                None => {
-                    registry
-                        .0
-                        .latest(&subject)
-                        .map_err(|e| {
-                            SqlError::analysis(format!(
-                                "no value schema for subject '{subject}' in the schema registry: {e}"
-                            ))
-                        })?
-                        .1
-                }
-            };
+            let schema = self.registered_schema(&c.properties, &topic, value_format, "value")?;
             value_columns = match value_format {
                 Format::Avro => crate::avro::AvroSchema::parse(&schema)?.columns()?,
                 _ => crate::registry::columns_from_json_schema(&schema)?,
             };
         }
         if key_columns.is_empty() && matches!(key_format, Format::Avro | Format::JsonSr) {
-            // ksqlDB: key columns of AVRO and JSON_SR keys may come from the registry's `<topic>-key`.
-            let registry = self.options.schema_registry.as_ref().ok_or_else(|| {
-                SqlError::analysis(format!(
-                    "the {} key format needs a schema registry: none is configured",
-                    key_format.name()
-                ))
-            })?;
-            let subject = format!("{topic}-key");
-            let schema = match prop_u32(&c.properties, "KEY_SCHEMA_ID")? {
-                Some(id) => registry.0.schema_by_id(id).map_err(|e| {
-                    SqlError::analysis(format!("KEY_SCHEMA_ID {id} is not in the schema registry: {e}"))
-                })?,
-                None => {
-                    registry
-                        .0
-                        .latest(&subject)
-                        .map_err(|e| {
-                            SqlError::analysis(format!(
-                                "no key schema for subject '{subject}' in the schema registry: {e}"
-                            ))
-                        })?
-                        .1
-                }
-            };
+            let schema = self.registered_schema(&c.properties, &topic, key_format, "key")?;
             key_columns = crate::registry::key_columns_from_schema(key_format, &schema)?;
         }
         if key_columns.is_empty() && value_columns.is_empty() {
@@ -985,6 +939,29 @@ impl Engine {
                 true
             }
             None => false,
+        }
+    }
+
+    /// The schema text of a source's `part` ("key" or "value") in the registry: the one
+    /// `KEY_SCHEMA_ID` / `VALUE_SCHEMA_ID` pins, else the latest of subject `<topic>-<part>`.
+    fn registered_schema(&self, properties: &Properties, topic: &str, format: Format, part: &str) -> Result<String> {
+        let registry = self.options.schema_registry.as_ref().ok_or_else(|| {
+            let what = if part == "key" { format!("{} key", format.name()) } else { format.name().to_string() };
+            SqlError::analysis(format!("the {what} format needs a schema registry: none is configured"))
+        })?;
+        let id_property = format!("{}_SCHEMA_ID", part.to_uppercase());
+        match prop_u32(properties, &id_property)? {
+            Some(id) => registry
+                .0
+                .schema_by_id(id)
+                .map_err(|e| SqlError::analysis(format!("{id_property} {id} is not in the schema registry: {e}"))),
+            None => {
+                let subject = format!("{topic}-{part}");
+                let (_, schema) = registry.0.latest(&subject).map_err(|e| {
+                    SqlError::analysis(format!("no {part} schema for subject '{subject}' in the schema registry: {e}"))
+                })?;
+                Ok(schema)
+            }
         }
     }
 
