@@ -60,6 +60,14 @@ impl Transition {
     }
 }
 
+/// The output port governing a topic ([`Catalog::port_on_topic`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicPort {
+    pub product: ProductId,
+    pub status: Status,
+    pub port: OutputPort,
+}
+
 /// What opening the catalog did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -761,6 +769,27 @@ impl Catalog {
         }
         self.commit(actor, events)?;
         Ok((product, edges))
+    }
+
+    /// The output port that governs the records on `topic`: what format and schema writers must use
+    /// and readers can expect. Among the served ports of products that are not retired, a published or
+    /// deprecated product's wins over a draft's, then the highest port version, then the smallest id,
+    /// so the answer is the same on every call. `None` for a topic no product serves.
+    pub fn port_on_topic(&self, topic: &str) -> Option<TopicPort> {
+        let state = self.read_state();
+        state
+            .products_on_topic(topic)
+            .filter(|p| p.status() != Status::Retired)
+            .flat_map(|p| served_ports(p).filter(|o| o.topic == topic).map(move |o| (p, o)))
+            .max_by(|(a, pa), (b, pb)| {
+                let live = |p: &Product| matches!(p.status(), Status::Published | Status::Deprecated);
+                live(a).cmp(&live(b)).then(pa.version.cmp(&pb.version)).then(b.id().cmp(a.id()))
+            })
+            .map(|(product, port)| TopicPort {
+                product: product.id().clone(),
+                status: product.status(),
+                port: port.clone(),
+            })
     }
 
     /// The published or deprecated products that depend on `topic`: one of their served output

@@ -27,6 +27,9 @@ pub(crate) struct State {
     pub products: BTreeMap<ProductId, Product>,
     /// Product -> the products that list it as an input.
     pub downstream: HashMap<ProductId, BTreeSet<ProductId>>,
+    /// Topic -> the products with an output port on it (any port status), so the write and read paths
+    /// find the port governing a topic without scanning every product.
+    pub output_topics: HashMap<String, BTreeSet<ProductId>>,
     /// Product -> its field-level lineage edges (each edge's `to.product` is the product).
     pub field_lineage: HashMap<ProductId, Vec<FieldEdge>>,
     /// Entity key -> offsets of its events in the catalog topic.
@@ -57,6 +60,9 @@ impl State {
                 self.unlink(&id);
                 for upstream in after.upstream_ids() {
                     self.downstream.entry(upstream).or_default().insert(id.clone());
+                }
+                for port in &after.spec.output_ports {
+                    self.output_topics.entry(port.topic.clone()).or_default().insert(id.clone());
                 }
                 self.products.insert(id.clone(), after);
                 Touched::Product(id)
@@ -94,7 +100,7 @@ impl State {
         }
     }
 
-    /// Removes the lineage edges into `id` (from its current inputs).
+    /// Removes the lineage edges into `id` (from its current inputs) and its output topics.
     fn unlink(&mut self, id: &ProductId) {
         let Some(current) = self.products.get(id) else { return };
         for upstream in current.upstream_ids() {
@@ -105,6 +111,19 @@ impl State {
                 }
             }
         }
+        for port in &current.spec.output_ports {
+            if let Some(set) = self.output_topics.get_mut(&port.topic) {
+                set.remove(id);
+                if set.is_empty() {
+                    self.output_topics.remove(&port.topic);
+                }
+            }
+        }
+    }
+
+    /// The products with an output port on `topic`, in id order.
+    pub fn products_on_topic<'a>(&'a self, topic: &str) -> impl Iterator<Item = &'a Product> + 'a {
+        self.output_topics.get(topic).into_iter().flatten().filter_map(|id| self.products.get(id))
     }
 
     /// The products of a domain, in id order.

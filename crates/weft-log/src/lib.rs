@@ -23,7 +23,7 @@ mod topic;
 
 pub use embedded::{Durability, EmbeddedLog, LogOptions};
 pub use error::LogError;
-pub use partitioner::partition_for_key;
+pub use partitioner::{partition_for, partition_for_key, StickyPartitions};
 pub use topic::{validate_topic_name, CleanupPolicy, TimestampType, TopicConfig};
 
 /// Result alias of this crate.
@@ -31,6 +31,12 @@ pub type Result<T, E = LogError> = std::result::Result<T, E>;
 
 /// Topics whose names start with this prefix hold the platform's own state.
 pub const INTERNAL_TOPIC_PREFIX: &str = "_weft";
+
+/// Whether `topic` holds the platform's own state (clients may read it; only the component that owns
+/// it writes it).
+pub fn is_internal_topic(topic: &str) -> bool {
+    topic.starts_with(INTERNAL_TOPIC_PREFIX)
+}
 
 /// A record header: a name and an optional opaque value (Kafka semantics).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -38,6 +38,35 @@ pub fn partition_for_key(key: &[u8], partitions: u32) -> u32 {
     ((murmur2(key) & 0x7fff_ffff) as u32) % partitions.max(1)
 }
 
+/// The partition of one record of a batch: where its key hashes to, or the batch's `sticky`
+/// partition when it has no key (Kafka's default partitioner, KIP-480: keyless records of one batch
+/// stay together instead of being spread one by one).
+pub fn partition_for(key: Option<&[u8]>, partitions: u32, sticky: u32) -> u32 {
+    match key {
+        Some(key) => partition_for_key(key, partitions),
+        None => sticky % partitions.max(1),
+    }
+}
+
+/// Hands out the sticky partition of each batch: the next partition round the ring, so keyless
+/// load spreads over every partition batch by batch. (Kafka picks the next sticky partition at
+/// random, weighted by queue sizes; a ring gives the same spread and is reproducible in tests.)
+#[derive(Debug, Default)]
+pub struct StickyPartitions {
+    next: std::sync::atomic::AtomicU32,
+}
+
+impl StickyPartitions {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The sticky partition of the next batch among `partitions`.
+    pub fn next(&self, partitions: u32) -> u32 {
+        self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % partitions.max(1)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,9 @@
 //! restart, and each query resumes from its committed positions (see [`crate::runtime`]).
 //!
 //! Command records (one partition, kept forever): value
-//! `{"seq": n, "statement": "<statement text>", "properties": {<request properties>}}`. Query ids
+//! `{"seq": n, "statement": "<statement text>", "properties": {<request properties>}, "principal":
+//! "<who ran it>"}`; a persistent query reads and writes as the principal whose statement started it
+//! (commands written before principals were recorded run as [`ANONYMOUS`]). Query ids
 //! derive from `seq` (`CSAS_<NAME>_<seq>`, `CTAS_<NAME>_<seq>`, `INSERTQUERY_<seq>`), so replay
 //! gives every query its id back.
 
@@ -18,8 +20,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use serde::Serialize;
-use weft_log::{partition_for_key, CleanupPolicy, EventLog, ReadLimits, Record, TopicConfig};
+use weft_log::{CleanupPolicy, EventLog, ReadLimits, Record, TopicConfig};
 
+use crate::access::{DataAccess, DataPath, LogAccess};
 use crate::ast::{
     CreateAsSelect, CreateSource, Expr, KeyConstraint, ParsedStatement, PropValue, Properties, Query, SelectItem,
     ShowKind, SourceKind, Statement,
@@ -38,6 +41,9 @@ use crate::types::{SqlType, Value};
 /// The topic holding the engine's command log.
 pub const COMMAND_TOPIC: &str = "_weft_sql_commands";
 
+/// The principal of calls that name none (and of commands recorded before principals were).
+pub const ANONYMOUS: &str = "anonymous";
+
 /// How an [`Engine`] behaves.
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
@@ -51,6 +57,18 @@ pub struct EngineOptions {
     /// The schema registry behind the AVRO format (schemas of AVRO sources are inferred from it and
     /// derived AVRO topics register theirs in it).
     pub schema_registry: Option<crate::registry::RegistryHandle>,
+    /// The write and read paths of user data (the mesh's); `None`: the log as it is ([`LogAccess`]).
+    pub data_access: Option<AccessHandle>,
+}
+
+/// A shareable [`DataAccess`] for [`EngineOptions`].
+#[derive(Clone)]
+pub struct AccessHandle(pub Arc<dyn DataAccess>);
+
+impl std::fmt::Debug for AccessHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DataAccess")
+    }
 }
 
 impl Default for EngineOptions {
@@ -60,6 +78,7 @@ impl Default for EngineOptions {
             background: true,
             default_partitions: 1,
             schema_registry: None,
+            data_access: None,
         }
     }
 }
@@ -176,6 +195,8 @@ struct Command {
     statement: String,
     #[serde(default)]
     properties: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    principal: Option<String>,
 }
 
 struct QueryEntry {
@@ -207,6 +228,8 @@ pub struct Executed {
 /// The streaming SQL engine over one event log.
 pub struct Engine {
     log: Arc<dyn EventLog>,
+    /// User data goes through here, never through `log` (see [`crate::access`]).
+    data: Arc<dyn DataAccess>,
     options: EngineOptions,
     state: Mutex<State>,
     /// Serializes catalog changes (check, act, record), so concurrent requests cannot both create
@@ -331,8 +354,13 @@ impl Engine {
                 Err(e) => return Err(e.into()),
             }
         }
+        let data = match &options.data_access {
+            Some(handle) => handle.0.clone(),
+            None => Arc::new(LogAccess::new(log.clone())),
+        };
         let engine = Engine {
             log,
+            data,
             options,
             state: Mutex::new(State::default()),
             ddl: Mutex::new(()),
@@ -365,9 +393,10 @@ impl Engine {
                 }
                 // A command that worked once and fails now (e.g. its topic was deleted) is skipped,
                 // so one bad command never blocks the others.
+                let principal = cmd.principal.as_deref().unwrap_or(ANONYMOUS);
                 if let Ok(stmts) = parse_statements(&cmd.statement) {
                     for s in stmts {
-                        let _ = self.execute_one(&s, true);
+                        let _ = self.execute_one(&s, true, principal);
                     }
                 }
                 let mut st = lock(&self.state);
@@ -409,6 +438,17 @@ impl Engine {
     /// a failing one (they took effect), as ksqlDB's `POST /ksql` reports them in the error's
     /// `entities`. `Err` only for text that does not parse, in which case nothing ran.
     pub fn execute_each(&self, text: &str, properties: &BTreeMap<String, String>) -> Result<Executed> {
+        self.execute_each_as(ANONYMOUS, text, properties)
+    }
+
+    /// [`Engine::execute_each`] for `principal`: what the statements read and write, they read and
+    /// write as `principal`, and the persistent queries they start keep running as `principal`.
+    pub fn execute_each_as(
+        &self,
+        principal: &str,
+        text: &str,
+        properties: &BTreeMap<String, String>,
+    ) -> Result<Executed> {
         let statements = parse_statements(text)?;
         let saved = {
             let mut st = lock(&self.state);
@@ -419,7 +459,7 @@ impl Engine {
         let mut results = Vec::new();
         let mut failed = None;
         for s in &statements {
-            match self.execute_one(s, false) {
+            match self.execute_one(s, false, principal) {
                 Ok(r) => results.push(r),
                 Err(e) => {
                     failed = Some((s.text.clone(), e));
@@ -440,9 +480,14 @@ impl Engine {
         Ok(Executed { results, failed })
     }
 
-    fn record_command(&self, text: &str) -> Result<()> {
+    fn record_command(&self, text: &str, principal: &str) -> Result<()> {
         let mut st = lock(&self.state);
-        let cmd = Command { seq: st.next_seq, statement: text.to_string(), properties: st.properties.clone() };
+        let cmd = Command {
+            seq: st.next_seq,
+            statement: text.to_string(),
+            properties: st.properties.clone(),
+            principal: Some(principal.to_string()),
+        };
         st.next_seq += 1;
         drop(st);
         let value = serde_json::to_vec(&cmd).map_err(|e| SqlError::Serde(e.to_string()))?;
@@ -450,7 +495,7 @@ impl Engine {
         Ok(())
     }
 
-    fn execute_one(&self, parsed: &ParsedStatement, replaying: bool) -> Result<StatementResult> {
+    fn execute_one(&self, parsed: &ParsedStatement, replaying: bool, principal: &str) -> Result<StatementResult> {
         let text = parsed.text.clone();
         let _ddl = match &parsed.statement {
             Statement::CreateSource(_)
@@ -464,14 +509,14 @@ impl Engine {
             Statement::CreateSource(c) => {
                 let r = self.create_source(c, &text, replaying)?;
                 if !replaying {
-                    self.record_command(&text)?;
+                    self.record_command(&text, principal)?;
                 }
                 Ok(r)
             }
-            Statement::CreateAsSelect(c) => self.create_as_select(c, &text, replaying),
-            Statement::InsertInto { target, query } => self.insert_into(target, query, &text, replaying),
+            Statement::CreateAsSelect(c) => self.create_as_select(c, &text, replaying, principal),
+            Statement::InsertInto { target, query } => self.insert_into(target, query, &text, replaying, principal),
             Statement::InsertValues { target, columns, values } => {
-                self.insert_values(target, columns.as_deref(), values, &text)
+                self.insert_values(target, columns.as_deref(), values, &text, principal)
             }
             Statement::Query(q) => {
                 if q.emit.is_some() {
@@ -480,7 +525,7 @@ impl Engine {
                             .into(),
                     ));
                 }
-                self.pull_query(q, &text)
+                self.pull_query(q, &text, principal)
             }
             Statement::Show { kind, extended } => Ok(self.show(*kind, *extended, &text)),
             Statement::Describe { name, extended } => {
@@ -531,14 +576,14 @@ impl Engine {
             Statement::Drop { kind, name, if_exists, delete_topic } => {
                 let r = self.drop_source(*kind, name, *if_exists, *delete_topic, &text)?;
                 if !replaying {
-                    self.record_command(&text)?;
+                    self.record_command(&text, principal)?;
                 }
                 Ok(r)
             }
             Statement::Terminate(id) => {
                 let r = self.terminate(id.as_deref(), &text)?;
                 if !replaying {
-                    self.record_command(&text)?;
+                    self.record_command(&text, principal)?;
                 }
                 Ok(r)
             }
@@ -755,7 +800,13 @@ impl Engine {
         plan_query(query, &self.lookup(), purpose, sink)
     }
 
-    fn create_as_select(&self, c: &CreateAsSelect, text: &str, replaying: bool) -> Result<StatementResult> {
+    fn create_as_select(
+        &self,
+        c: &CreateAsSelect,
+        text: &str,
+        replaying: bool,
+        principal: &str,
+    ) -> Result<StatementResult> {
         for key in c.properties.keys() {
             if !KNOWN_PROPERTIES.contains(&key.as_str()) {
                 return Err(SqlError::analysis(format!("invalid config variable(s) in the WITH clause: {key}")));
@@ -806,6 +857,8 @@ impl Engine {
         check_key_format(key_format, &key_columns)?;
         let value_columns = planned.value_columns();
         let topic = prop_text(&c.properties, "KAFKA_TOPIC").unwrap_or_else(|| c.name.clone());
+        // Refused before the topic is made or the query starts (the write path would refuse every record).
+        self.data.check_write(principal, &topic)?;
         let (timestamp_column, timestamp_format) = timestamp_props(&c.properties, &key_columns, &value_columns)?;
         let partitions = prop_u32(&c.properties, "PARTITIONS")?
             .unwrap_or_else(|| planned.inputs.iter().map(|i| i.partitions).max().unwrap_or(1));
@@ -848,10 +901,10 @@ impl Engine {
             // Stop the old query; the topic, the id and the committed positions stay.
             self.stop_query(old, false);
         }
-        self.start_query(&query_id, &c.query, planned, sink.clone(), text)?;
+        self.start_query(&query_id, &c.query, planned, sink.clone(), text, principal)?;
         lock(&self.state).sources.insert(c.name.clone(), sink);
         if !replaying {
-            self.record_command(text)?;
+            self.record_command(text, principal)?;
         }
         Ok(StatementResult::Status {
             statement: text.to_string(),
@@ -860,7 +913,15 @@ impl Engine {
         })
     }
 
-    fn start_query(&self, id: &str, query: &Query, planned: PlannedQuery, sink: SourceDef, text: &str) -> Result<()> {
+    fn start_query(
+        &self,
+        id: &str,
+        query: &Query,
+        planned: PlannedQuery,
+        sink: SourceDef,
+        text: &str,
+        principal: &str,
+    ) -> Result<()> {
         let sources: Vec<String> = planned.inputs.iter().map(|s| s.name.clone()).collect();
         let plan = {
             let mut plan = planned.plan.clone();
@@ -875,7 +936,8 @@ impl Engine {
                 |name: &str| inputs.iter().find(|s| s.name == name).cloned().ok_or_else(|| unknown_source(name));
             plan_query(&query, &lookup, Purpose::Persistent, Some(&sink_name))
         });
-        let mut runner = PersistentQuery::open(id, self.log.clone(), planned, &sink, self.start_from())?;
+        let data = DataPath::new(self.data.clone(), principal);
+        let mut runner = PersistentQuery::open(id, self.log.clone(), data, planned, &sink, self.start_from())?;
         runner.set_rebuild(rebuild);
         let runner = Arc::new(Mutex::new(runner));
         let stop = Arc::new(AtomicBool::new(false));
@@ -965,11 +1027,19 @@ impl Engine {
         }
     }
 
-    fn insert_into(&self, target: &str, query: &Query, text: &str, replaying: bool) -> Result<StatementResult> {
+    fn insert_into(
+        &self,
+        target: &str,
+        query: &Query,
+        text: &str,
+        replaying: bool,
+        principal: &str,
+    ) -> Result<StatementResult> {
         let sink = self.lookup()(target)?;
         if sink.read_only {
             return Err(SqlError::analysis(format!("cannot insert into read-only source {target}")));
         }
+        self.data.check_write(principal, &sink.topic)?;
         if query.limit.is_some() {
             return Err(SqlError::analysis("INSERT INTO statements don't support LIMIT clause."));
         }
@@ -993,9 +1063,9 @@ impl Engine {
         }
         let seq = lock(&self.state).next_seq;
         let query_id = format!("INSERTQUERY_{seq}");
-        self.start_query(&query_id, query, planned, sink, text)?;
+        self.start_query(&query_id, query, planned, sink, text, principal)?;
         if !replaying {
-            self.record_command(text)?;
+            self.record_command(text, principal)?;
         }
         Ok(StatementResult::Status {
             statement: text.to_string(),
@@ -1010,11 +1080,13 @@ impl Engine {
         columns: Option<&[String]>,
         values: &[Expr],
         text: &str,
+        principal: &str,
     ) -> Result<StatementResult> {
         let source = self.lookup()(target)?;
         if source.read_only {
             return Err(SqlError::analysis(format!("cannot insert into read-only source {target}")));
         }
+        self.data.check_write(principal, &source.topic)?;
         let all: Vec<String> = source.key_columns.iter().chain(&source.value_columns).map(|c| c.name.clone()).collect();
         let names: Vec<String> = columns.map(<[String]>::to_vec).unwrap_or_else(|| all.clone());
         if names.len() != values.len() {
@@ -1046,7 +1118,7 @@ impl Engine {
             }
             row.insert(name.clone(), v);
         }
-        self.append_row(&source, &row)?;
+        self.append_row(&source, &row, principal)?;
         Ok(StatementResult::Status { statement: text.to_string(), message: "Inserted 1 row".into(), query_id: None })
     }
 
@@ -1054,10 +1126,21 @@ impl Engine {
     /// names are) to values, as ksqlDB's `/inserts-stream` does; `ROWTIME` sets the record time.
     /// Unknown columns and values of the wrong type are refused, naming the column.
     pub fn insert_json(&self, target: &str, row: &serde_json::Map<String, serde_json::Value>) -> Result<()> {
+        self.insert_json_as(ANONYMOUS, target, row)
+    }
+
+    /// [`Engine::insert_json`] for `principal`.
+    pub fn insert_json_as(
+        &self,
+        principal: &str,
+        target: &str,
+        row: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<()> {
         let source = self.lookup()(&target.to_uppercase()).or_else(|_| self.lookup()(target))?;
         if source.read_only {
             return Err(SqlError::analysis(format!("cannot insert into read-only source {}", source.name)));
         }
+        self.data.check_write(principal, &source.topic)?;
         let mut values: BTreeMap<String, Value> = BTreeMap::new();
         for (field, json) in row {
             let upper = field.to_uppercase();
@@ -1078,30 +1161,24 @@ impl Engine {
                 .map_err(|e| SqlError::analysis(format!("invalid value for column {field} ({ty}): {e}")))?;
             values.insert(name, value);
         }
-        self.append_row(&source, &values)
+        self.append_row(&source, &values, principal)
     }
 
-    /// Encodes a row of named values as `source`'s key and value and appends it to its topic, in the
-    /// partition its key hashes to.
-    fn append_row(&self, source: &SourceDef, row: &BTreeMap<String, Value>) -> Result<()> {
+    /// Encodes a row of named values as `source`'s key and value and writes it to its topic through
+    /// the write path, which partitions it as Kafka's default partitioner does.
+    fn append_row(&self, source: &SourceDef, row: &BTreeMap<String, Value>, principal: &str) -> Result<()> {
         let null = Value::Null;
         let keys: Vec<&Value> = source.key_columns.iter().map(|c| row.get(&c.name).unwrap_or(&null)).collect();
         let vals: Vec<&Value> = source.value_columns.iter().map(|c| row.get(&c.name).unwrap_or(&null)).collect();
         let key = source.key_codec().encode(&keys, None)?;
         let mut value = Vec::new();
         source.value_codec().encode(&vals, &mut value)?;
-        let partitions = self.log.describe_topic(&source.topic)?.partitions.len().max(1) as u32;
-        let partition = key.as_deref().map_or(0, |k| partition_for_key(k, partitions));
         let timestamp = match row.get(ROWTIME) {
             Some(v) => v.as_i64(),
             None => None,
         };
-        self.log.append(
-            &source.topic,
-            partition,
-            vec![Record { key, value: Some(value), headers: Vec::new(), timestamp }],
-        )?;
-        Ok(())
+        let record = Record { key, value: Some(value), headers: Vec::new(), timestamp };
+        self.data.write(principal, &source.topic, vec![(None, record)])
     }
 
     fn show(&self, kind: ShowKind, _extended: bool, text: &str) -> StatementResult {
@@ -1264,11 +1341,11 @@ impl Engine {
         })
     }
 
-    fn pull_query(&self, q: &Query, text: &str) -> Result<StatementResult> {
+    fn pull_query(&self, q: &Query, text: &str, principal: &str) -> Result<StatementResult> {
         check_pull(q)?;
         let planned = self.plan(q, Purpose::Transient, None)?;
         let columns = planned.columns.clone();
-        let rows = self.run_pull(planned)?;
+        let rows = self.run_pull(planned, principal)?;
         Ok(StatementResult::Rows {
             statement: text.to_string(),
             columns: field_infos(&columns),
@@ -1277,9 +1354,11 @@ impl Engine {
     }
 
     /// Runs a pull query: over a table, its current rows; over a stream, the records so far.
-    fn run_pull(&self, planned: PlannedQuery) -> Result<Vec<Row>> {
+    fn run_pull(&self, planned: PlannedQuery, principal: &str) -> Result<Vec<Row>> {
         let limit = planned.limit;
         let source = planned.inputs.first().cloned().ok_or_else(|| SqlError::analysis("query has no source"))?;
+        let data = DataPath::new(self.data.clone(), principal);
+        data.check_read(&source.topic)?;
         let mut rows = Vec::new();
         match (&planned.operator, source.kind) {
             (Operator::Stateless(op), Kind::Table) => {
@@ -1290,7 +1369,7 @@ impl Engine {
                 let snapshot = runner.and_then(|r| r.lock().unwrap_or_else(|e| e.into_inner()).table_snapshot());
                 let table: Vec<Row> = match snapshot {
                     Some(rows) => rows,
-                    None => materialize(self.log.as_ref(), &source)?.into_values().collect(),
+                    None => materialize(self.log.as_ref(), &data, &source)?.into_values().collect(),
                 };
                 let mut sink = Collect(&mut rows);
                 for (i, row) in table.iter().enumerate() {
@@ -1300,7 +1379,7 @@ impl Engine {
             }
             (Operator::Stateless(_), Kind::Stream) => {
                 // A scan of the stream so far.
-                let mut push = PushQuery::open(self.log.clone(), planned, StartFrom::Earliest)?;
+                let mut push = PushQuery::open(self.log.clone(), data, planned, StartFrom::Earliest)?;
                 rows = push.drain_available()?;
             }
             _ => {
@@ -1317,20 +1396,25 @@ impl Engine {
 
     /// The body of ksqlDB's `POST /query`: a push query (`EMIT CHANGES`), a pull query or `PRINT`.
     pub fn query(&self, sql: &str, properties: &BTreeMap<String, String>) -> Result<QueryHandle> {
+        self.query_as(ANONYMOUS, sql, properties)
+    }
+
+    /// [`Engine::query`] for `principal` (whose reads the query's are).
+    pub fn query_as(&self, principal: &str, sql: &str, properties: &BTreeMap<String, String>) -> Result<QueryHandle> {
         let stmts = parse_statements(sql)?;
         if stmts.len() != 1 {
             return Err(SqlError::analysis("expected exactly one query"));
         }
         match &stmts[0].statement {
-            Statement::Print { .. } => Ok(QueryHandle::Print(self.print_topic(sql)?)),
+            Statement::Print { .. } => Ok(QueryHandle::Print(self.print_topic_as(principal, sql)?)),
             Statement::Query(q) if q.emit.is_some() => {
-                Ok(QueryHandle::Push(Box::new(self.push_query(sql, properties)?)))
+                Ok(QueryHandle::Push(Box::new(self.push_query_as(principal, sql, properties)?)))
             }
             Statement::Query(q) => {
                 check_pull(q)?;
                 let planned = self.plan(q, Purpose::Transient, None)?;
                 let columns = planned.columns.clone();
-                let rows = self.run_pull(planned)?;
+                let rows = self.run_pull(planned, principal)?;
                 Ok(QueryHandle::Pull { columns, rows })
             }
             _ => Err(SqlError::analysis("POST /query runs SELECT and PRINT statements; use /ksql for the others")),
@@ -1339,6 +1423,11 @@ impl Engine {
 
     /// Starts `PRINT topic [FROM BEGINNING] [INTERVAL n] [LIMIT n]` (ksqlDB's `POST /query`).
     pub fn print_topic(&self, sql: &str) -> Result<PrintQuery> {
+        self.print_topic_as(ANONYMOUS, sql)
+    }
+
+    /// [`Engine::print_topic`] for `principal`.
+    pub fn print_topic_as(&self, principal: &str, sql: &str) -> Result<PrintQuery> {
         let mut stmts = parse_statements(sql)?;
         let Some(Statement::Print { topic, from_beginning, interval, limit }) = stmts.pop().map(|s| s.statement) else {
             return Err(SqlError::analysis("expected a PRINT statement"));
@@ -1351,6 +1440,8 @@ impl Engine {
             .or_else(|| topics.iter().find(|t| t.eq_ignore_ascii_case(&topic)))
             .cloned()
             .ok_or_else(|| SqlError::analysis(format!("Could not find topic '{topic}', or the KSQL user does not have permissions to list the topic. Topic names are case-sensitive.")))?;
+        let data = DataPath::new(self.data.clone(), principal);
+        data.check_read(&topic)?;
         let partitions = self.log.describe_topic(&topic)?.partitions.len() as u32;
         let mut positions = Vec::new();
         let mut receivers = Vec::new();
@@ -1360,7 +1451,7 @@ impl Engine {
             receivers.push(self.log.subscribe(&topic, p)?);
         }
         Ok(PrintQuery {
-            log: self.log.clone(),
+            data,
             topic,
             positions,
             receivers,
@@ -1374,6 +1465,16 @@ impl Engine {
     /// Starts a push query (`SELECT ... EMIT CHANGES`, ksqlDB's `POST /query`). `properties` may set
     /// `auto.offset.reset` (`earliest` or `latest`, the default).
     pub fn push_query(&self, sql: &str, properties: &BTreeMap<String, String>) -> Result<PushQuery> {
+        self.push_query_as(ANONYMOUS, sql, properties)
+    }
+
+    /// [`Engine::push_query`] for `principal` (whose reads the query's are).
+    pub fn push_query_as(
+        &self,
+        principal: &str,
+        sql: &str,
+        properties: &BTreeMap<String, String>,
+    ) -> Result<PushQuery> {
         let mut stmts = parse_statements(sql)?;
         if stmts.len() != 1 {
             return Err(SqlError::analysis("expected exactly one SELECT statement"));
@@ -1395,7 +1496,8 @@ impl Engine {
             }
         };
         let source = planned.inputs.first().map(|s| s.name.clone()).unwrap_or_default();
-        let mut push = PushQuery::open(self.log.clone(), planned, start)?;
+        let data = DataPath::new(self.data.clone(), principal);
+        let mut push = PushQuery::open(self.log.clone(), data, planned, start)?;
         let n = self.transient.fetch_add(1, Ordering::Relaxed);
         push.id = format!("transient_{source}_{n}");
         Ok(push)
@@ -1554,7 +1656,7 @@ pub fn schema_text_of(columns: &[OutputColumn]) -> String {
 
 /// A running `PRINT`: the topic's records as text lines, in ksqlDB's format.
 pub struct PrintQuery {
-    log: Arc<dyn EventLog>,
+    data: DataPath,
     pub topic: String,
     positions: Vec<u64>,
     receivers: Vec<tokio::sync::watch::Receiver<u64>>,
@@ -1578,7 +1680,7 @@ impl PrintQuery {
                 if self.is_done() {
                     break;
                 }
-                let r = self.log.read(&self.topic, p as u32, self.positions[p], ReadLimits::default())?;
+                let r = self.data.read(&self.topic, p as u32, self.positions[p], ReadLimits::default())?;
                 for rec in &r.records {
                     if self.is_done() {
                         break;

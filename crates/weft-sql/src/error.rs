@@ -18,17 +18,22 @@ pub enum SqlError {
     /// A statement that streams (push query, PRINT) sent to the statement endpoint.
     #[error("{0}")]
     QueryEndpoint(String),
+    /// The platform refused a read or write of a topic (an internal topic written; later, no grant).
+    #[error("{0}")]
+    Forbidden(String),
     #[error(transparent)]
     Log(#[from] LogError),
 }
 
 impl SqlError {
     /// ksqlDB's REST error code for this error (`40001` bad statement, `40002` statement for the
-    /// `/query` endpoint, `50000` server error).
+    /// `/query` endpoint, `40301` a topic the platform refuses, `50000` server error).
     pub fn error_code(&self) -> u32 {
         match self {
             SqlError::Parse { .. } | SqlError::Analysis(_) | SqlError::Unsupported(_) => 40001,
             SqlError::QueryEndpoint(_) => 40002,
+            // ksqlDB's ERROR_CODE_FORBIDDEN_KAFKA_ACCESS.
+            SqlError::Forbidden(_) => 40301,
             SqlError::Serde(_) | SqlError::Log(_) => 50000,
         }
     }

@@ -41,6 +41,7 @@
 //! fails (the log refused a write) is reopened from the log and carries on, with the same
 //! exactly-once guarantee as after a restart.
 
+pub mod access;
 pub mod aggregate;
 pub mod ast;
 pub mod avro;
@@ -59,9 +60,10 @@ pub mod registry;
 pub mod runtime;
 pub mod types;
 
+pub use access::{DataAccess, DataPath, LogAccess, Routed};
 pub use engine::{
-    row_to_json, schema_text_of, Engine, EngineOptions, FieldInfo, PrintQuery, QueryHandle, QueryInfo, SourceInfo,
-    StatementResult,
+    row_to_json, schema_text_of, AccessHandle, Engine, EngineOptions, FieldInfo, PrintQuery, QueryHandle, QueryInfo,
+    SourceInfo, StatementResult,
 };
 pub use error::{Result, SqlError};
 pub use runtime::{PushQuery, Row, StartFrom};

@@ -8,6 +8,10 @@
 //! 3. input positions are committed last, as consumer-group offsets of the group `_weft_sql_<id>`,
 //!    with the output and changelog end offsets at that moment as commit metadata.
 //!
+//! Input records are read and output records written through the query's [`DataPath`] (the
+//! platform's one read and write path, as the principal that started the query); the changelog,
+//! the commits and the scan of the query's own output on restart use the log directly.
+//!
 //! On restart the query resumes from the committed input positions, reads the output written since
 //! the commit to learn, per output partition, the last input offset already written, and drops
 //! re-derived output up to it; stateful operators likewise skip input their restored changelog has
@@ -27,8 +31,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake};
 use std::time::{Duration, Instant};
 
-use weft_log::{partition_for_key, EventLog, Header, ReadLimits, Record};
+use weft_log::{partition_for, EventLog, Header, ReadLimits, Record};
 
+use crate::access::DataPath;
 use crate::error::{Result, SqlError};
 use crate::format::{KeyCodec, ValueCodec, WindowBounds};
 use crate::metastore::{Decoded, Kind, SourceDef, SourceReader};
@@ -212,6 +217,7 @@ impl Operator {}
 /// Writes changes to a topic in the sink's formats.
 pub struct TopicSink {
     log: Arc<dyn EventLog>,
+    data: DataPath,
     pub topic: String,
     partitions: u32,
     key_codec: KeyCodec,
@@ -234,7 +240,14 @@ pub struct TopicSink {
 }
 
 impl TopicSink {
-    pub fn new(log: Arc<dyn EventLog>, query_id: &str, planned: &PlannedQuery, sink: &SourceDef) -> Result<TopicSink> {
+    pub fn new(
+        log: Arc<dyn EventLog>,
+        data: DataPath,
+        query_id: &str,
+        planned: &PlannedQuery,
+        sink: &SourceDef,
+    ) -> Result<TopicSink> {
+        data.check_write(&sink.topic)?;
         let mut key_idx = Vec::new();
         let mut value_idx = Vec::new();
         for (i, c) in planned.columns.iter().enumerate() {
@@ -258,6 +271,7 @@ impl TopicSink {
         value_codec.register_schema()?;
         Ok(TopicSink {
             log,
+            data,
             topic: sink.topic.clone(),
             partitions,
             key_codec,
@@ -313,8 +327,11 @@ impl TopicSink {
         Ok(())
     }
 
-    /// Appends pending records, marking each append with its origin.
+    /// Writes pending records through the write path, marking each partition's last record of an
+    /// input partition with its origin. The partitions were chosen in [`RowSink::emit`] (the
+    /// deduplication on restart depends on them), so every record goes where it was planned.
     pub fn flush(&mut self) -> Result<()> {
+        let mut routed = Vec::new();
         for p in 0..self.partitions as usize {
             if self.pending[p].is_empty() {
                 continue;
@@ -326,9 +343,12 @@ impl TopicSink {
                 }
             }
             self.records_written += records.len() as u64;
-            self.log.append(&self.topic, p as u32, records)?;
+            routed.extend(records.into_iter().map(|r| (Some(p as u32), r)));
         }
-        Ok(())
+        if routed.is_empty() {
+            return Ok(());
+        }
+        self.data.write(&self.topic, routed)
     }
 
     /// The end offset of every output partition.
@@ -380,10 +400,9 @@ impl RowSink for TopicSink {
             self.dropped += 1;
             return Ok(());
         }
-        let p = match &key {
-            Some(k) => partition_for_key(k, self.partitions),
-            None => origin.partition % self.partitions,
-        };
+        // Kafka's default partitioner, with the input partition as the sticky partition of keyless
+        // output: deterministic, so a replayed change lands where the first run wrote it.
+        let p = partition_for(key.as_deref(), self.partitions, origin.partition);
         if let Some(slot) = self.written.get(&(origin.input, origin.partition)) {
             if slot[p as usize].is_some_and(|w| origin.offset <= w) {
                 return Ok(());
@@ -440,10 +459,12 @@ struct InputCursor {
 impl InputCursor {
     fn open(
         log: &dyn EventLog,
+        data: &DataPath,
         source: &SourceDef,
         start: StartFrom,
         needed: Option<Vec<bool>>,
     ) -> Result<InputCursor> {
+        data.check_read(&source.topic)?;
         let partitions = log.describe_topic(&source.topic)?.partitions.len() as u32;
         let mut positions = Vec::with_capacity(partitions as usize);
         for p in 0..partitions {
@@ -459,13 +480,18 @@ impl InputCursor {
 }
 
 /// Feeds a join its table side from the start of the topic up to the cursor's positions.
-fn load_table_state(log: &dyn EventLog, input: &InputCursor, load: &mut dyn FnMut(&[Value], Decoded)) -> Result<()> {
+fn load_table_state(
+    log: &dyn EventLog,
+    data: &DataPath,
+    input: &InputCursor,
+    load: &mut dyn FnMut(&[Value], Decoded),
+) -> Result<()> {
     let mut row = Vec::new();
     for (p, end) in input.positions.iter().enumerate() {
         let (mut offset, _) = log.offsets(&input.topic, p as u32)?;
         while offset < *end {
             let r =
-                log.read(&input.topic, p as u32, offset, ReadLimits { max_records: 5000, ..ReadLimits::default() })?;
+                data.read(&input.topic, p as u32, offset, ReadLimits { max_records: 5000, ..ReadLimits::default() })?;
             if r.records.is_empty() {
                 break;
             }
@@ -493,6 +519,7 @@ impl RowSink for Discard {
 /// records from `span` ms before the latest committed record up to the committed positions.
 fn replay_join_buffers(
     log: &dyn EventLog,
+    data: &DataPath,
     inputs: &[InputCursor],
     span: i64,
     op: &mut crate::join::JoinOp,
@@ -504,7 +531,7 @@ fn replay_join_buffers(
                 continue;
             }
             let r =
-                log.read(&input.topic, p as u32, pos - 1, ReadLimits { max_records: 1, ..ReadLimits::default() })?;
+                data.read(&input.topic, p as u32, pos - 1, ReadLimits { max_records: 1, ..ReadLimits::default() })?;
             if let Some(rec) = r.records.first() {
                 latest = latest.max(rec.timestamp);
             }
@@ -521,7 +548,7 @@ fn replay_join_buffers(
             let (earliest, _) = log.offsets(&input.topic, p as u32)?;
             let mut offset = log.offset_for_timestamp(&input.topic, p as u32, horizon)?.unwrap_or(*end).max(earliest);
             while offset < *end {
-                let r = log.read(
+                let r = data.read(
                     &input.topic,
                     p as u32,
                     offset,
@@ -571,6 +598,7 @@ struct CommitMeta {
 pub struct PersistentQuery {
     pub id: String,
     log: Arc<dyn EventLog>,
+    data: DataPath,
     inputs: Vec<InputCursor>,
     operator: Operator,
     sink: TopicSink,
@@ -592,6 +620,7 @@ impl PersistentQuery {
     pub fn open(
         id: &str,
         log: Arc<dyn EventLog>,
+        data: DataPath,
         planned: PlannedQuery,
         sink_def: &SourceDef,
         start: StartFrom,
@@ -600,9 +629,9 @@ impl PersistentQuery {
         let mut inputs = Vec::new();
         for (i, source) in planned.inputs.iter().enumerate() {
             let needed = planned.operator.needed_columns(i, source.row_width());
-            inputs.push(InputCursor::open(log.as_ref(), source, start, needed)?);
+            inputs.push(InputCursor::open(log.as_ref(), &data, source, start, needed)?);
         }
-        let mut sink = TopicSink::new(log.clone(), id, &planned, sink_def)?;
+        let mut sink = TopicSink::new(log.clone(), data.clone(), id, &planned, sink_def)?;
         let mut operator = planned.operator;
         let committed = log.committed_offsets(&group)?;
         let mut applied = HashMap::new();
@@ -652,13 +681,13 @@ impl PersistentQuery {
         if let Some(op) = operator.join_mut() {
             for (idx, input) in inputs.iter().enumerate() {
                 if op.is_table_input(idx) {
-                    load_table_state(log.as_ref(), input, &mut |row, d| op.load_table(idx, row, d))?;
+                    load_table_state(log.as_ref(), &data, input, &mut |row, d| op.load_table(idx, row, d))?;
                 }
             }
         }
         if let (Some(op), false) = (operator.join_mut(), committed.is_empty()) {
             if let Some(span) = op.replay_span() {
-                replay_join_buffers(log.as_ref(), &inputs, span, op)?;
+                replay_join_buffers(log.as_ref(), &data, &inputs, span, op)?;
             }
         }
         match &mut operator {
@@ -674,13 +703,14 @@ impl PersistentQuery {
                         *pos = (*pos).max(a + 1);
                     }
                 }
-                load_table_state(log.as_ref(), &input, &mut |row, d| op.load_table_row(row, d))?;
+                load_table_state(log.as_ref(), &data, &input, &mut |row, d| op.load_table_row(row, d))?;
             }
             _ => {}
         }
         Ok(PersistentQuery {
             id: id.to_string(),
             log,
+            data,
             inputs,
             operator,
             sink,
@@ -704,8 +734,9 @@ impl PersistentQuery {
         let (Some(rebuild), Some(sink)) = (self.rebuild.take(), self.sink_def.clone()) else {
             return Err(SqlError::analysis(format!("query {} cannot be rebuilt", self.id)));
         };
-        let reopened = rebuild()
-            .and_then(|planned| PersistentQuery::open(&self.id, self.log.clone(), planned, &sink, StartFrom::Earliest));
+        let reopened = rebuild().and_then(|planned| {
+            PersistentQuery::open(&self.id, self.log.clone(), self.data.clone(), planned, &sink, StartFrom::Earliest)
+        });
         match reopened {
             Ok(mut fresh) => {
                 fresh.rebuild = Some(rebuild);
@@ -770,10 +801,10 @@ impl PersistentQuery {
                 let input = &self.inputs[idx];
                 let pos = input.positions[p];
                 let limits = ReadLimits { max_records, ..ReadLimits::default() };
-                match self.log.read(&input.topic, p as u32, pos, limits) {
+                match self.data.read(&input.topic, p as u32, pos, limits) {
                     Ok(r) if !r.records.is_empty() => batches.push((idx, p as u32, r.records.into(), r.next_offset)),
                     Ok(_) => {}
-                    Err(weft_log::LogError::OffsetOutOfRange { earliest, .. }) if earliest > pos => {
+                    Err(SqlError::Log(weft_log::LogError::OffsetOutOfRange { earliest, .. })) if earliest > pos => {
                         self.inputs[idx].positions[p] = earliest;
                     }
                     Err(e) => return Err(e.into()),
@@ -841,9 +872,9 @@ impl PersistentQuery {
     fn poll_partition(&mut self, idx: usize, p: u32, max_records: usize) -> Result<usize> {
         let input = &self.inputs[idx];
         let pos = input.positions[p as usize];
-        let read = match self.log.read(&input.topic, p, pos, ReadLimits { max_records, ..ReadLimits::default() }) {
+        let read = match self.data.read(&input.topic, p, pos, ReadLimits { max_records, ..ReadLimits::default() }) {
             Ok(r) => r,
-            Err(weft_log::LogError::OffsetOutOfRange { earliest, .. }) if earliest > pos => {
+            Err(SqlError::Log(weft_log::LogError::OffsetOutOfRange { earliest, .. })) if earliest > pos => {
                 self.inputs[idx].positions[p as usize] = earliest;
                 return Ok(0);
             }
@@ -910,7 +941,7 @@ impl RowSink for Collector {
 pub struct PushQuery {
     /// An id for the REST header (`transient_<SOURCE>_<n>`, ksqlDB style); set by the engine.
     pub id: String,
-    log: Arc<dyn EventLog>,
+    data: DataPath,
     inputs: Vec<InputCursor>,
     operator: Operator,
     collector: Collector,
@@ -922,12 +953,12 @@ pub struct PushQuery {
 }
 
 impl PushQuery {
-    pub fn open(log: Arc<dyn EventLog>, planned: PlannedQuery, start: StartFrom) -> Result<PushQuery> {
+    pub fn open(log: Arc<dyn EventLog>, data: DataPath, planned: PlannedQuery, start: StartFrom) -> Result<PushQuery> {
         let mut inputs = Vec::new();
         let mut receivers = Vec::new();
         for (i, source) in planned.inputs.iter().enumerate() {
             let needed = planned.operator.needed_columns(i, source.row_width());
-            let cursor = InputCursor::open(log.as_ref(), source, start, needed)?;
+            let cursor = InputCursor::open(log.as_ref(), &data, source, start, needed)?;
             for p in 0..cursor.positions.len() as u32 {
                 receivers.push(log.subscribe(&source.topic, p)?);
             }
@@ -937,13 +968,13 @@ impl PushQuery {
         if let Some(op) = operator.join_mut() {
             for (idx, input) in inputs.iter().enumerate() {
                 if op.is_table_input(idx) {
-                    load_table_state(log.as_ref(), input, &mut |row, d| op.load_table(idx, row, d))?;
+                    load_table_state(log.as_ref(), &data, input, &mut |row, d| op.load_table(idx, row, d))?;
                 }
             }
         }
         Ok(PushQuery {
             id: String::new(),
-            log,
+            data,
             inputs,
             operator,
             collector: Collector { rows: VecDeque::new(), include_tombstones: false },
@@ -1013,9 +1044,9 @@ impl PushQuery {
             for p in 0..self.inputs[idx].positions.len() {
                 let input = &self.inputs[idx];
                 let pos = input.positions[p];
-                let read = match self.log.read(&input.topic, p as u32, pos, ReadLimits::default()) {
+                let read = match self.data.read(&input.topic, p as u32, pos, ReadLimits::default()) {
                     Ok(r) => r,
-                    Err(weft_log::LogError::OffsetOutOfRange { earliest, .. }) if earliest > pos => {
+                    Err(SqlError::Log(weft_log::LogError::OffsetOutOfRange { earliest, .. })) if earliest > pos => {
                         self.inputs[idx].positions[p] = earliest;
                         continue;
                     }
@@ -1079,7 +1110,8 @@ pub fn wait_for_change(receivers: &mut [tokio::sync::watch::Receiver<u64>], time
 }
 
 /// Materializes a table's topic: the latest row per key (pull queries).
-pub fn materialize(log: &dyn EventLog, source: &SourceDef) -> Result<BTreeMap<Vec<u8>, Row>> {
+pub fn materialize(log: &dyn EventLog, data: &DataPath, source: &SourceDef) -> Result<BTreeMap<Vec<u8>, Row>> {
+    data.check_read(&source.topic)?;
     let reader = source.reader()?;
     let partitions = log.describe_topic(&source.topic)?.partitions.len() as u32;
     let mut out = BTreeMap::new();
@@ -1087,7 +1119,7 @@ pub fn materialize(log: &dyn EventLog, source: &SourceDef) -> Result<BTreeMap<Ve
     for p in 0..partitions {
         let (mut offset, end) = log.offsets(&source.topic, p)?;
         while offset < end {
-            let r = log.read(&source.topic, p, offset, ReadLimits { max_records: 5000, ..ReadLimits::default() })?;
+            let r = data.read(&source.topic, p, offset, ReadLimits { max_records: 5000, ..ReadLimits::default() })?;
             if r.records.is_empty() {
                 break;
             }

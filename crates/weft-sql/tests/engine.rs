@@ -530,3 +530,48 @@ fn push_query_explodes_arrays_and_explain_shows_the_table_function() {
     let text = serde_json::to_string(&explained).expect("json");
     assert!(text.contains("EXPLODE(XS)"), "{text}");
 }
+
+/// Internal `_weft*` topics hold platform state: SQL may read them, but no statement writes them
+/// (INSERT VALUES, `/inserts-stream`'s insert_json, CREATE ... AS SELECT into one, INSERT INTO ...
+/// SELECT), and nothing reaches the topic.
+#[test]
+fn no_statement_writes_an_internal_topic() {
+    let dir = tempfile::tempdir().expect("dir");
+    let log = open_log(dir.path());
+    let engine = Engine::open(log.clone(), options(false)).expect("engine");
+    log.create_topic("_weft_state", TopicConfig::default()).expect("topic");
+    produce(log.as_ref(), "_weft_state", "k", r#"{"V": 1}"#, 1);
+    log.create_topic("plain", TopicConfig::default()).expect("topic");
+    produce(log.as_ref(), "plain", "k", r#"{"V": 2}"#, 2);
+    engine
+        .execute(
+            "CREATE STREAM STATE (ID STRING KEY, V INT) WITH (KAFKA_TOPIC='_weft_state', VALUE_FORMAT='JSON');
+             CREATE STREAM PLAIN (ID STRING KEY, V INT) WITH (KAFKA_TOPIC='plain', VALUE_FORMAT='JSON');",
+        )
+        .expect("declaring a stream over an internal topic is reading, which is allowed");
+
+    let forbidden = |result: Result<Vec<StatementResult>, weft_sql::SqlError>, what: &str| match result {
+        Err(e) => {
+            assert_eq!(e.error_code(), 40301, "{what}: {e}");
+            assert!(e.to_string().contains("_weft"), "{what}: {e}");
+        }
+        Ok(_) => panic!("{what} wrote an internal topic"),
+    };
+    forbidden(engine.execute("INSERT INTO STATE (ID, V) VALUES ('x', 9);"), "INSERT VALUES");
+    forbidden(engine.execute("INSERT INTO STATE SELECT * FROM PLAIN;"), "INSERT INTO ... SELECT");
+    forbidden(
+        engine.execute("CREATE STREAM SNEAKY WITH (KAFKA_TOPIC='_weft_sneaky') AS SELECT * FROM PLAIN;"),
+        "CREATE STREAM AS SELECT",
+    );
+    let row = serde_json::json!({"ID": "x", "V": 9});
+    let error = engine.insert_json("STATE", row.as_object().expect("object")).expect_err("insert_json");
+    assert_eq!(error.error_code(), 40301, "{error}");
+    engine.run_until_idle().expect("run");
+
+    assert_eq!(values(log.as_ref(), "_weft_state").len(), 1, "only the record the platform wrote");
+    assert!(!log.list_topics().contains(&"_weft_sneaky".to_string()), "no topic made for the refused sink");
+    assert!(engine.source("SNEAKY").is_none() && engine.queries().is_empty());
+    // Reading the internal topic still works.
+    let (_, rows) = engine.pull("SELECT V FROM STATE;").expect("pull");
+    assert_eq!(rows, vec![vec![serde_json::json!(1)]]);
+}

@@ -192,6 +192,7 @@ fn open_engine(dir: &Path) -> (Arc<EmbeddedLog>, Engine) {
         background: false,
         default_partitions: 1,
         schema_registry: Some(RegistryHandle(registry)),
+        data_access: None,
     };
     let dyn_log: Arc<dyn EventLog> = log.clone();
     let engine = Engine::open(dyn_log, options).expect("open engine");
