@@ -807,7 +807,7 @@ impl PersistentQuery {
                     Err(SqlError::Log(weft_log::LogError::OffsetOutOfRange { earliest, .. })) if earliest > pos => {
                         self.inputs[idx].positions[p] = earliest;
                     }
-                    Err(e) => return Err(e.into()),
+                    Err(e) => return Err(e),
                 }
             }
         }
@@ -878,7 +878,7 @@ impl PersistentQuery {
                 self.inputs[idx].positions[p as usize] = earliest;
                 return Ok(0);
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         };
         if read.records.is_empty() {
             if read.next_offset > pos {
@@ -1050,7 +1050,7 @@ impl PushQuery {
                         self.inputs[idx].positions[p] = earliest;
                         continue;
                     }
-                    Err(e) => return Err(e.into()),
+                    Err(e) => return Err(e),
                 };
                 self.inputs[idx].positions[p] = read.next_offset.max(pos);
                 records.extend(read.records.into_iter().map(|r| (r.timestamp, idx, p as u32, r)));
