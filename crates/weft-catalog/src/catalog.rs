@@ -60,6 +60,46 @@ impl Transition {
     }
 }
 
+/// At most this many events are looked at by one [`Catalog::history_page`] call.
+pub const HISTORY_SCAN_BUDGET: u64 = 5_000;
+
+/// Which part of the catalog's history [`Catalog::history_page`] returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HistoryQuery {
+    /// Only entries older than this offset (the `next` of the previous page).
+    pub before: Option<u64>,
+    pub limit: usize,
+    /// Only changes made by this actor.
+    pub actor: Option<String>,
+    /// Only changes to this domain or to its products.
+    pub domain: Option<String>,
+}
+
+/// One change, with the entity it is about (`domain/NAME` or `product/ID`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EntityHistoryEntry {
+    pub entity: String,
+    #[serde(flatten)]
+    pub entry: HistoryEntry,
+}
+
+/// A page of the catalog's history, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryPage {
+    pub entries: Vec<EntityHistoryEntry>,
+    /// Where the next (older) page starts; `None` when the beginning was reached.
+    pub next: Option<u64>,
+}
+
+/// The domain an entity key belongs to: `domain/NAME` is NAME, `product/DOMAIN.NAME` is DOMAIN.
+fn domain_of_entity(entity: &str) -> &str {
+    match entity.split_once('/') {
+        Some(("domain", name)) => name,
+        Some(("product", id)) => id.split_once('.').map_or(id, |(domain, _)| domain),
+        _ => entity,
+    }
+}
+
 /// The output port governing a topic ([`Catalog::port_on_topic`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicPort {
@@ -452,6 +492,52 @@ impl Catalog {
 
     // ----- history -----
 
+    /// A page of the whole catalog's history, newest first: the catalog topic read backwards, as an
+    /// audit log answering "what happened lately, anywhere". Pages are cut by offset (`before`), which
+    /// is stable while new changes arrive; at most [`HISTORY_SCAN_BUDGET`] events are looked at per
+    /// call, so a filter that rarely matches cannot make one call read the whole history (the answer's
+    /// `next` says where to go on).
+    pub fn history_page(&self, query: &HistoryQuery) -> Result<HistoryPage> {
+        const CHUNK: u64 = 256;
+        let limit = query.limit.max(1);
+        let (earliest, latest) = self.log.offsets(CATALOG_TOPIC, 0)?;
+        let mut end = query.before.unwrap_or(latest).min(latest);
+        let stop = end.saturating_sub(HISTORY_SCAN_BUDGET).max(earliest);
+        let mut entries = Vec::new();
+        while end > stop && entries.len() < limit {
+            let start = end.saturating_sub(CHUNK).max(stop);
+            let mut chunk = Vec::new();
+            let mut at = start;
+            // A read may stop early at its byte limit: read on until the chunk is complete.
+            while at < end {
+                let max_records = usize::try_from(end - at).unwrap_or(usize::MAX);
+                let batch = self.log.read(CATALOG_TOPIC, 0, at, ReadLimits { max_records, max_bytes: 8 << 20 })?;
+                let Some(last) = batch.records.last().map(|r| r.offset) else { break };
+                chunk.extend(batch.records.into_iter().filter(|r| r.offset < end));
+                at = last + 1;
+            }
+            for record in chunk.into_iter().rev() {
+                let envelope = EventEnvelope::from_record(record.offset, record.value.as_deref())?;
+                let entity = envelope.event.entity_key();
+                let keep = query.actor.as_deref().is_none_or(|a| envelope.actor == a)
+                    && query.domain.as_deref().is_none_or(|d| domain_of_entity(&entity) == d);
+                // Everything at or after `end` has been looked at.
+                end = record.offset;
+                if keep {
+                    entries.push(EntityHistoryEntry { entity, entry: HistoryEntry::new(record.offset, envelope) });
+                    if entries.len() == limit {
+                        break;
+                    }
+                }
+            }
+            if entries.len() < limit {
+                end = start;
+            }
+        }
+        let next = (end > earliest).then_some(end);
+        Ok(HistoryPage { entries, next })
+    }
+
     fn entries(&self, offsets: &[u64]) -> Result<Vec<HistoryEntry>> {
         let mut entries = Vec::with_capacity(offsets.len());
         for &offset in offsets {
@@ -769,6 +855,11 @@ impl Catalog {
         }
         self.commit(actor, events)?;
         Ok((product, edges))
+    }
+
+    /// Every product (any status) with an output port (any port status) on `topic`, in id order.
+    pub fn products_on_topic(&self, topic: &str) -> Vec<ProductId> {
+        self.read_state().products_on_topic(topic).map(|p| p.id().clone()).collect()
     }
 
     /// The output port that governs the records on `topic`: what format and schema writers must use
@@ -1291,6 +1382,13 @@ fn known_field_names(schemas: &dyn SchemaLookup, spec: &ProductSpec) -> Option<B
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entities_belong_to_their_domain() {
+        assert_eq!(domain_of_entity("domain/orders"), "orders");
+        assert_eq!(domain_of_entity("product/orders.events"), "orders");
+        assert_eq!(domain_of_entity("product/plain"), "plain");
+    }
 
     #[test]
     fn the_catalog_can_be_shared_across_threads() {

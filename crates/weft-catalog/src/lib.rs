@@ -51,7 +51,10 @@ mod state;
 pub mod values;
 
 pub use access::{AccessDecision, AccessFilter, AccessRequest, AccessStatus};
-pub use catalog::{Catalog, OpenStats, TopicPort, Transition, MAX_QUERY_CHARS, MAX_QUERY_TAGS};
+pub use catalog::{
+    Catalog, EntityHistoryEntry, HistoryPage, HistoryQuery, OpenStats, TopicPort, Transition, HISTORY_SCAN_BUDGET,
+    MAX_QUERY_CHARS, MAX_QUERY_TAGS,
+};
 pub use derived::{DerivedField, DerivedLineage, TopicColumn};
 pub use error::CatalogError;
 pub use event::{CatalogEvent, EventEnvelope, HistoryEntry, CATALOG_TOPIC};

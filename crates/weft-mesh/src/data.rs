@@ -1,0 +1,211 @@
+//! The one write path and the one read path of user data.
+//!
+//! **Architecture Invariant:** every record that reaches a user topic passes [`DataPlane::write`],
+//! whoever writes it (REST produce, the CLI, the demo's generators, SQL `INSERT`, `/inserts-stream`, a
+//! persistent query's output); every record read from a user topic or product passes
+//! [`DataPlane::read_partition`] (reads by offset or time, samples, live tails, exports, profiles, and
+//! SQL sources through [`crate::sql::MeshAccess`]). The rules on user data have exactly one home each:
+//!
+//! - internal `_weft*` topics are never written by clients ([`DataPlane::check_write`]);
+//! - records without an explicit partition are placed by Kafka's default partitioner (murmur2 of the
+//!   key bytes; the keyless records of one write go to one sticky partition), so a key lands where a
+//!   Kafka client would put it;
+//! - the data contract check (per record, with a dead-letter outcome) belongs in `write` between
+//!   placement and append, and the grant check in [`DataPlane::check_read`], each for the principal
+//!   the caller names.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use weft_catalog::Catalog;
+use weft_log::{partition_for, EventLog, ReadLimits, ReadResult, Record, StickyPartitions, TimestampType};
+use weft_registry::Registry;
+use weft_sql::Routed;
+
+use crate::error::{MeshError, Result};
+use crate::metrics::DataMetrics;
+use crate::records::{encode_headers, encode_key, record_size, JsonRecord, ValueEncoder};
+
+/// One partition's append and the timestamps its records were given.
+type Appended = weft_log::Result<(weft_log::AppendResult, Vec<i64>)>;
+
+/// Where one written record landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placed {
+    pub partition: u32,
+    pub offset: u64,
+    /// The record's timestamp as stored (the append time on a `LogAppendTime` topic).
+    pub timestamp: i64,
+}
+
+/// The write and read paths, shared by the mesh and the SQL engine.
+pub struct DataPlane {
+    pub(crate) log: Arc<dyn EventLog>,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) catalog: Arc<Catalog>,
+    pub(crate) metrics: Arc<DataMetrics>,
+    sticky: StickyPartitions,
+}
+
+impl DataPlane {
+    pub(crate) fn new(
+        log: Arc<dyn EventLog>,
+        registry: Arc<Registry>,
+        catalog: Arc<Catalog>,
+        metrics: Arc<DataMetrics>,
+    ) -> DataPlane {
+        DataPlane { log, registry, catalog, metrics, sticky: StickyPartitions::new() }
+    }
+
+    /// Whether `principal` may write `topic`. Internal topics hold platform state and are written only
+    /// by the component that owns them, never through this path.
+    pub fn check_write(&self, _principal: &str, topic: &str) -> Result<()> {
+        if weft_log::is_internal_topic(topic) {
+            return Err(weft_log::LogError::InternalTopic(topic.to_string()).into());
+        }
+        Ok(())
+    }
+
+    /// Whether `principal` may read `topic`. Every reader may today (platform state included, read-only);
+    /// grants on products will be checked here.
+    pub fn check_read(&self, _principal: &str, _topic: &str) -> Result<()> {
+        Ok(())
+    }
+
+    /// JSON records (REST produce, the CLI, the demo) encoded as the topic's output port declares (see
+    /// [`crate::records`]) and written. Every record is checked and encoded before anything is
+    /// appended, so a bad record refuses the whole request and nothing is written.
+    pub fn produce(&self, principal: &str, topic: &str, records: Vec<JsonRecord>) -> Result<Vec<Placed>> {
+        self.check_write(principal, topic)?;
+        let config = self.log.topic_config(topic)?;
+        let port = self.catalog.port_on_topic(topic);
+        let encoder = ValueEncoder::for_port(&self.registry, port.as_ref())?;
+        let now = crate::context::now_ms();
+        let mut routed = Vec::with_capacity(records.len());
+        for (index, record) in records.into_iter().enumerate() {
+            let invalid = |field: &str, reason: String| MeshError::InvalidRecord { index, field: field.into(), reason };
+            if let Some(partition) = record.partition.filter(|&p| p >= config.partitions) {
+                return Err(invalid(
+                    "partition",
+                    format!("topic '{topic}' has no partition {partition} (it has {})", config.partitions),
+                ));
+            }
+            if let Some(timestamp) = record.timestamp.filter(|&t| t < 0) {
+                return Err(invalid("timestamp", format!("{timestamp} is negative; use epoch milliseconds")));
+            }
+            let value = encoder.encode(record.value).map_err(|(field, reason)| invalid(&field, reason))?;
+            // Kafka's producer stamps records on the client side: every record's timestamp is known
+            // before the append, so the answer can report each one.
+            let stored = Record {
+                key: encode_key(record.key),
+                value,
+                headers: encode_headers(record.headers),
+                timestamp: Some(record.timestamp.unwrap_or(now)),
+            };
+            routed.push((record.partition, stored));
+        }
+        self.write(principal, topic, routed)
+    }
+
+    /// The one write path: places each record (its own partition, or Kafka's default partitioner),
+    /// appends one batch per partition, and says where each record landed, in input order. Partitions
+    /// are appended concurrently, each waiting for its own durability; should one fail (an I/O error:
+    /// what a client can get wrong was refused before), others may have been written, as with any
+    /// multi-partition Kafka produce.
+    pub fn write(&self, principal: &str, topic: &str, records: Vec<Routed>) -> Result<Vec<Placed>> {
+        self.check_write(principal, topic)?;
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let config = self.log.topic_config(topic)?;
+        let sticky = self.sticky.next(config.partitions);
+        let total = records.len();
+        let mut batches: BTreeMap<u32, (Vec<usize>, Vec<Record>)> = BTreeMap::new();
+        let mut bytes = 0u64;
+        for (index, (partition, record)) in records.into_iter().enumerate() {
+            let partition =
+                partition.unwrap_or_else(|| partition_for(record.key.as_deref(), config.partitions, sticky));
+            if partition >= config.partitions {
+                return Err(weft_log::LogError::PartitionNotFound {
+                    topic: topic.to_string(),
+                    partition,
+                    partitions: config.partitions,
+                }
+                .into());
+            }
+            bytes += record_size(&record) as u64;
+            let batch = batches.entry(partition).or_default();
+            batch.0.push(index);
+            batch.1.push(record);
+        }
+        let append = |partition: u32, records: Vec<Record>| {
+            let timestamps: Vec<i64> = records.iter().map(|r| r.timestamp.unwrap_or_default()).collect();
+            let started = Instant::now();
+            let appended = self.log.append(topic, partition, records);
+            self.metrics.append_latency.observe(started.elapsed());
+            appended.map(|appended| (appended, timestamps))
+        };
+        let results: Vec<(Vec<usize>, Appended)> = if batches.len() == 1 {
+            batches.into_iter().map(|(partition, (indices, records))| (indices, append(partition, records))).collect()
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = batches
+                    .into_iter()
+                    .map(|(partition, (indices, records))| (indices, scope.spawn(move || append(partition, records))))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|(indices, handle)| {
+                        let result = handle.join().unwrap_or(Err(weft_log::LogError::Closed));
+                        (indices, result)
+                    })
+                    .collect()
+            })
+        };
+        let mut placed: Vec<Option<Placed>> = vec![None; total];
+        let mut failure = None;
+        for (indices, result) in results {
+            match result {
+                Ok((appended, timestamps)) => {
+                    for (n, (index, timestamp)) in indices.into_iter().zip(timestamps).enumerate() {
+                        let timestamp = match config.timestamp_type {
+                            TimestampType::LogAppendTime => appended.append_time,
+                            TimestampType::CreateTime => timestamp,
+                        };
+                        placed[index] = Some(Placed {
+                            partition: appended.partition,
+                            offset: appended.base_offset + n as u64,
+                            timestamp,
+                        });
+                    }
+                }
+                Err(error) => failure = failure.or(Some(error)),
+            }
+        }
+        if let Some(error) = failure {
+            return Err(error.into());
+        }
+        self.metrics.produced_records.add(total as u64);
+        self.metrics.produced_bytes.add(bytes);
+        Ok(placed.into_iter().flatten().collect())
+    }
+
+    /// The one read of user data: one partition of `topic` from `offset`, for `principal`.
+    pub fn read_partition(
+        &self,
+        principal: &str,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        limits: ReadLimits,
+    ) -> Result<ReadResult> {
+        self.check_read(principal, topic)?;
+        let started = Instant::now();
+        let read = self.log.read(topic, partition, offset, limits);
+        self.metrics.read_latency.observe(started.elapsed());
+        let read = read?;
+        self.metrics.consumed_records.add(read.records.len() as u64);
+        Ok(read)
+    }
+}

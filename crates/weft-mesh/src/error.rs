@@ -1,0 +1,69 @@
+//! The mesh's one error type: the domain crates' errors, kept typed, and what the mesh itself refuses.
+//!
+//! Nothing here knows HTTP: the server maps each variant (and each domain error's variant) to its one
+//! status and code in its error table.
+
+use weft_catalog::CatalogError;
+use weft_log::LogError;
+use weft_registry::RegistryError;
+use weft_sql::SqlError;
+
+/// Everything a mesh call refuses or fails at.
+#[derive(Debug, thiserror::Error)]
+pub enum MeshError {
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Sql(#[from] SqlError),
+
+    /// One record of a write cannot be written as it is (`field` is `key`, `value`, `value.amount`,
+    /// `partition`, ...); nothing of the request was written.
+    #[error("invalid record at [{index}].{field}: {reason}")]
+    InvalidRecord { index: usize, field: String, reason: String },
+    /// A well-formed request whose parameters are out of range or contradict each other.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// A product's output port declares a format with a schema, but its subject has none yet.
+    #[error(
+        "data product '{product}' declares {format} records on topic '{topic}', but its schema subject \
+         '{subject}' has no schema: register one first"
+    )]
+    PortSchemaMissing { product: String, topic: String, subject: String, format: String },
+    /// A port's format the write path cannot encode JSON records into.
+    #[error("data product '{product}' declares {format} records on topic '{topic}', which Weft cannot encode yet")]
+    UnsupportedFormat { product: String, topic: String, format: String },
+    /// A retired product serves no data.
+    #[error("data product '{0}' is retired: its data is no longer served")]
+    ProductRetired(String),
+    /// The product has no served output port matching the request.
+    #[error("{0}")]
+    PortNotFound(String),
+    /// `from-sql`: no stream or table of that name.
+    #[error("stream or table '{0}' does not exist")]
+    SqlSourceNotFound(String),
+    /// `from-sql`: the source is not written by a persistent query, so it has no lineage.
+    #[error(
+        "{0} is not written by a persistent query (CREATE STREAM|TABLE ... AS SELECT or INSERT INTO ... SELECT), \
+         so there is no lineage to derive a product from: create the product with POST /api/v1/products instead"
+    )]
+    NotDerived(String),
+    /// `from-sql`: the source's value format has no schema subject a product's port could name.
+    #[error(
+        "{source_name} has value format {format}, which has no schema subject: a product's output port needs \
+         AVRO, JSON or JSON_SR values"
+    )]
+    FormatWithoutSchema { source_name: String, format: String },
+    /// A topic that products serve or read cannot be deleted.
+    #[error("topic '{topic}' cannot be deleted: {} depend on it (retire them first)", products.join(", "))]
+    TopicInUse { topic: String, products: Vec<String> },
+    /// A failure inside the platform that is not the caller's doing.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = MeshError> = std::result::Result<T, E>;

@@ -1,0 +1,533 @@
+//! The mesh: Weft's service layer between the HTTP server and the domain crates.
+//!
+//! **Architecture Invariant:** `weft-mesh` is the only crate that knows all the others (the log, the
+//! registry, the catalog, the SQL engine); `weft-server` knows HTTP and this crate only. Every
+//! operation the platform offers is one method of [`Mesh`] taking a [`RequestContext`] (who asks, the
+//! request's id, when), and every workflow that spans domain crates lives here, not in a handler.
+//!
+//! # Map
+//! - [`Mesh`]: opens and wires the log, registry, catalog and SQL engine ([`Mesh::open`]); its methods
+//!   are the platform's operations, each change logged with its principal and request id.
+//! - [`data`]: the one write path and the one read path of user data ([`DataPlane`]), where internal
+//!   topics are refused and Kafka's partitioner places records; [`read`] builds pages, tails, samples
+//!   and scans on it; [`records`] is the one place where records cross between JSON and bytes
+//!   (encoding values as a product's port declares, decoding the Confluent wire format).
+//! - [`sql`]: the SQL engine's access to data through the same paths, `from-sql`, the drop guard.
+//! - [`schemas`]: the registry as the catalog and the SQL engine see it, and re-indexing products
+//!   after their schemas change.
+//! - [`export`], [`profile`]: exports of a product's data, field profiles and throughput.
+//! - [`metrics`]: what the data paths count.
+//!
+//! All methods block on log I/O: async callers run them on a blocking thread pool.
+//!
+//! The domain crates are re-exported ([`catalog`], [`registry`], [`sql`](crate::weft_sql),
+//! [`log`]) so callers name their types through this crate.
+
+mod context;
+pub mod data;
+mod error;
+pub mod export;
+pub mod metrics;
+pub mod profile;
+pub mod read;
+pub mod records;
+pub mod schemas;
+pub mod sql;
+
+use std::sync::Arc;
+
+pub use weft_catalog as catalog;
+pub use weft_log as log;
+pub use weft_registry as registry;
+pub use weft_sql;
+
+pub use context::{next_request_id, RequestContext, ANONYMOUS, MAX_PRINCIPAL_CHARS};
+pub use data::{DataPlane, Placed};
+pub use error::{MeshError, Result};
+
+use weft_catalog::{
+    AccessDecision, AccessRequest, Catalog, Domain, DomainSpec, FieldEdge, Product, ProductSpec, Transition,
+};
+use weft_log::{CommittedOffset, EmbeddedLog, EventLog, LogOptions, TopicConfig, TopicDescription};
+use weft_registry::{CompatibilityLevel, Mode, RegisterRequest, Registry, SchemaId, VersionSpec};
+use weft_sql::{Engine, EngineOptions};
+
+use crate::metrics::DataMetrics;
+use crate::records::JsonRecord;
+
+/// How a mesh opens.
+#[derive(Debug, Clone)]
+pub struct MeshOptions {
+    /// The embedded log's directory and durability.
+    pub log: LogOptions,
+    /// Run persistent queries on their own threads (false: tests drive them).
+    pub run_queries: bool,
+}
+
+impl MeshOptions {
+    pub fn new(log: LogOptions) -> Self {
+        MeshOptions { log, run_queries: true }
+    }
+}
+
+/// The platform, opened.
+pub struct Mesh {
+    log: Arc<dyn EventLog>,
+    /// Kept to shut the embedded log down (flush and stop its threads).
+    embedded: Option<Arc<EmbeddedLog>>,
+    registry: Arc<Registry>,
+    catalog: Arc<Catalog>,
+    sql: Arc<Engine>,
+    data: Arc<DataPlane>,
+    metrics: Arc<DataMetrics>,
+}
+
+/// What `apply` of an ODPS document did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+impl Applied {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Applied::Created => "created",
+            Applied::Updated => "updated",
+            Applied::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// What deleting a product did.
+#[derive(Debug, Clone)]
+pub struct DeletedProduct {
+    pub product: Product,
+    /// The topics of its output ports; the catalog deletes no data, so they stay unless asked.
+    pub topics: Vec<String>,
+    pub deleted_topics: Vec<String>,
+}
+
+/// One consumer-group commit of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffsetCommit {
+    pub topic: String,
+    pub partition: u32,
+    pub offset: u64,
+    pub metadata: String,
+}
+
+impl Mesh {
+    /// Opens the embedded log in `options.log` and the platform on it.
+    pub fn open(options: MeshOptions) -> Result<Mesh> {
+        let embedded = EmbeddedLog::open(options.log)?;
+        let shared: Arc<dyn EventLog> = embedded.clone();
+        let mut mesh = Mesh::open_on(shared, options.run_queries)?;
+        mesh.embedded = Some(embedded);
+        Ok(mesh)
+    }
+
+    /// Opens the platform on any log backend: its state is rebuilt from the log's internal topics,
+    /// the registry first (the catalog reads schemas while it indexes), the SQL engine last (its
+    /// persistent queries start running as soon as it opens).
+    pub fn open_on(log: Arc<dyn EventLog>, run_queries: bool) -> Result<Mesh> {
+        let registry = Arc::new(Registry::open(log.clone())?);
+        let lookup = Arc::new(schemas::RegistrySchemas::new(registry.clone()));
+        let catalog = Arc::new(Catalog::open(log.clone(), lookup)?);
+        let metrics = Arc::new(DataMetrics::default());
+        let data = Arc::new(DataPlane::new(log.clone(), registry.clone(), catalog.clone(), metrics.clone()));
+        let sql_registry = Arc::new(schemas::SqlSchemas::new(registry.clone(), catalog.clone()));
+        let engine_options = EngineOptions {
+            background: run_queries,
+            schema_registry: Some(weft_sql::registry::RegistryHandle(sql_registry)),
+            data_access: Some(weft_sql::AccessHandle(Arc::new(sql::MeshAccess(data.clone())))),
+            ..EngineOptions::default()
+        };
+        let sql = Arc::new(Engine::open(log.clone(), engine_options)?);
+        // Dropping a stream or table that published data products depend on is refused.
+        sql.set_drop_guard(Arc::new(sql::CatalogDropGuard(catalog.clone())));
+        Ok(Mesh { log, embedded: None, registry, catalog, sql, data, metrics })
+    }
+
+    /// Stops the SQL engine's queries, then flushes and closes the log.
+    pub fn shutdown(&self) -> Result<()> {
+        self.sql.shutdown();
+        if let Some(embedded) = &self.embedded {
+            embedded.shutdown()?;
+        }
+        Ok(())
+    }
+
+    /// The catalog, for reading (changes go through the mesh's methods).
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The schema registry, for reading (changes go through the mesh's methods).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The SQL engine, for reading its catalog (statements go through [`Mesh::sql_execute`] and
+    /// [`Mesh::sql_query`]).
+    pub fn sql(&self) -> &Engine {
+        &self.sql
+    }
+
+    /// The write and read paths of user data.
+    pub fn data(&self) -> &DataPlane {
+        &self.data
+    }
+
+    pub(crate) fn registry_arc(&self) -> Arc<Registry> {
+        self.registry.clone()
+    }
+
+    /// What the data paths count.
+    pub fn metrics(&self) -> &Arc<DataMetrics> {
+        &self.metrics
+    }
+
+    // ----- topics and consumer groups -----
+
+    pub fn topics(&self) -> Vec<String> {
+        self.log.list_topics()
+    }
+
+    pub fn describe_topic(&self, name: &str) -> Result<TopicDescription> {
+        Ok(self.log.describe_topic(name)?)
+    }
+
+    pub fn create_topic(&self, ctx: &RequestContext, name: &str, config: TopicConfig) -> Result<TopicDescription> {
+        if weft_log::is_internal_topic(name) {
+            return Err(weft_log::LogError::InternalTopic(name.to_string()).into());
+        }
+        let created = self.log.create_topic(name, config)?;
+        changed(ctx, "create_topic", name);
+        Ok(created)
+    }
+
+    /// Deletes a topic and its data, unless a published or deprecated product serves or reads it (the
+    /// same guard SQL's `DROP` has): such a topic goes once its products are retired.
+    pub fn delete_topic(&self, ctx: &RequestContext, name: &str) -> Result<()> {
+        let dependents = self.catalog.products_depending_on_topic(name);
+        if !dependents.is_empty() {
+            return Err(MeshError::TopicInUse {
+                topic: name.to_string(),
+                products: dependents.iter().map(ToString::to_string).collect(),
+            });
+        }
+        self.log.delete_topic(name)?;
+        changed(ctx, "delete_topic", name);
+        Ok(())
+    }
+
+    /// Commits a consumer group's positions, all or none checked first. Groups named `_weft*` are the
+    /// platform's own (persistent queries keep their exactly-once positions there) and refused.
+    pub fn commit_offsets(
+        &self,
+        ctx: &RequestContext,
+        group: &str,
+        commits: Vec<OffsetCommit>,
+    ) -> Result<Vec<CommittedOffset>> {
+        if group.starts_with(weft_log::INTERNAL_TOPIC_PREFIX) {
+            return Err(MeshError::InvalidRequest(format!(
+                "consumer group '{group}' is internal: groups named {}* hold the platform's own positions",
+                weft_log::INTERNAL_TOPIC_PREFIX
+            )));
+        }
+        let mut committed = Vec::with_capacity(commits.len());
+        for commit in commits {
+            committed.push(self.log.commit_offset(
+                group,
+                &commit.topic,
+                commit.partition,
+                commit.offset,
+                &commit.metadata,
+            )?);
+        }
+        changed(ctx, "commit_offsets", group);
+        Ok(committed)
+    }
+
+    pub fn committed_offsets(&self, group: &str) -> Result<Vec<CommittedOffset>> {
+        Ok(self.log.committed_offsets(group)?)
+    }
+
+    // ----- data -----
+
+    /// JSON records into `topic` through the write path (see [`DataPlane::produce`]).
+    pub fn produce(&self, ctx: &RequestContext, topic: &str, records: Vec<JsonRecord>) -> Result<Vec<Placed>> {
+        self.data.produce(ctx.principal(), topic, records)
+    }
+
+    // ----- schemas -----
+
+    /// Registers a schema under `subject` (Confluent's `POST /subjects/{s}/versions`); the products
+    /// using the subject are re-indexed when its latest schema changed.
+    pub fn register_schema(&self, ctx: &RequestContext, subject: &str, request: &RegisterRequest) -> Result<SchemaId> {
+        let before = self.registry.version(subject, VersionSpec::Latest, false).ok().map(|v| v.id);
+        let id = self.registry.register(subject, request)?;
+        if before != Some(id) {
+            schemas::schema_changed(&self.catalog, subject);
+            changed(ctx, "register_schema", subject);
+        }
+        Ok(id)
+    }
+
+    pub fn delete_subject(&self, ctx: &RequestContext, subject: &str, permanent: bool) -> Result<Vec<u32>> {
+        let deleted = self.registry.delete_subject(subject, permanent)?;
+        schemas::schema_changed(&self.catalog, subject);
+        changed(ctx, "delete_subject", subject);
+        Ok(deleted)
+    }
+
+    pub fn delete_schema_version(
+        &self,
+        ctx: &RequestContext,
+        subject: &str,
+        version: VersionSpec,
+        permanent: bool,
+    ) -> Result<u32> {
+        let deleted = self.registry.delete_version(subject, version, permanent)?;
+        schemas::schema_changed(&self.catalog, subject);
+        changed(ctx, "delete_schema_version", &format!("{subject}/{deleted}"));
+        Ok(deleted)
+    }
+
+    pub fn set_compatibility(
+        &self,
+        ctx: &RequestContext,
+        subject: Option<&str>,
+        level: CompatibilityLevel,
+    ) -> Result<CompatibilityLevel> {
+        let set = self.registry.set_config(subject, level)?;
+        changed(ctx, "set_compatibility", subject.unwrap_or("(global)"));
+        Ok(set)
+    }
+
+    pub fn delete_compatibility(&self, ctx: &RequestContext, subject: Option<&str>) -> Result<CompatibilityLevel> {
+        let deleted = self.registry.delete_config(subject)?;
+        changed(ctx, "delete_compatibility", subject.unwrap_or("(global)"));
+        Ok(deleted)
+    }
+
+    pub fn set_mode(&self, ctx: &RequestContext, subject: Option<&str>, mode: Mode, force: bool) -> Result<Mode> {
+        let set = self.registry.set_mode(subject, mode, force)?;
+        changed(ctx, "set_mode", subject.unwrap_or("(global)"));
+        Ok(set)
+    }
+
+    pub fn delete_mode(&self, ctx: &RequestContext, subject: Option<&str>) -> Result<Mode> {
+        let deleted = self.registry.delete_mode(subject)?;
+        changed(ctx, "delete_mode", subject.unwrap_or("(global)"));
+        Ok(deleted)
+    }
+
+    // ----- the catalog -----
+
+    pub fn create_domain(&self, ctx: &RequestContext, spec: DomainSpec) -> Result<Domain> {
+        let domain = self.catalog.create_domain(ctx.principal(), spec)?;
+        changed(ctx, "create_domain", domain.name().as_str());
+        Ok(domain)
+    }
+
+    pub fn update_domain(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+        spec: DomainSpec,
+        if_revision: Option<u64>,
+    ) -> Result<Domain> {
+        let domain = self.catalog.update_domain(ctx.principal(), name, spec, if_revision)?;
+        changed(ctx, "update_domain", name);
+        Ok(domain)
+    }
+
+    pub fn delete_domain(&self, ctx: &RequestContext, name: &str) -> Result<Domain> {
+        let domain = self.catalog.delete_domain(ctx.principal(), name)?;
+        changed(ctx, "delete_domain", name);
+        Ok(domain)
+    }
+
+    pub fn create_product(&self, ctx: &RequestContext, spec: ProductSpec) -> Result<Product> {
+        let product = self.catalog.create_product(ctx.principal(), spec)?;
+        changed(ctx, "create_product", product.id().as_str());
+        Ok(product)
+    }
+
+    pub fn update_product(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        spec: ProductSpec,
+        if_revision: Option<u64>,
+    ) -> Result<Product> {
+        let product = self.catalog.update_product(ctx.principal(), id, spec, if_revision)?;
+        changed(ctx, "update_product", id);
+        Ok(product)
+    }
+
+    pub fn transition(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        transition: Transition,
+        if_revision: Option<u64>,
+    ) -> Result<Product> {
+        let action = match &transition {
+            Transition::Publish => "publish_product",
+            Transition::Deprecate { .. } => "deprecate_product",
+            Transition::Retire => "retire_product",
+        };
+        let product = self.catalog.transition(ctx.principal(), id, transition, if_revision)?;
+        changed(ctx, action, id);
+        Ok(product)
+    }
+
+    /// Deletes a retired product (`confirm` must be true); with `delete_topics`, also the topics of its
+    /// output ports that no other product has a port on.
+    pub fn delete_product(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        confirm: bool,
+        delete_topics: bool,
+    ) -> Result<DeletedProduct> {
+        let product = self.catalog.delete_product(ctx.principal(), id, confirm)?;
+        changed(ctx, "delete_product", id);
+        let mut topics: Vec<String> = product.spec.output_ports.iter().map(|p| p.topic.clone()).collect();
+        topics.sort();
+        topics.dedup();
+        let mut deleted_topics = Vec::new();
+        if delete_topics {
+            for topic in &topics {
+                if !self.catalog.products_on_topic(topic).is_empty() {
+                    continue;
+                }
+                match self.log.delete_topic(topic) {
+                    Ok(()) => {
+                        changed(ctx, "delete_topic", topic);
+                        deleted_topics.push(topic.clone());
+                    }
+                    Err(weft_log::LogError::TopicNotFound(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(DeletedProduct { product, topics, deleted_topics })
+    }
+
+    /// Creates or updates the product an ODPS document describes and moves it to the document's status;
+    /// idempotent. With `expected_id`, the document must describe that product.
+    pub fn apply_odps(
+        &self,
+        ctx: &RequestContext,
+        yaml: &str,
+        expected_id: Option<&str>,
+    ) -> Result<(Applied, Product)> {
+        let id = weft_catalog::odps::parse(yaml)?.id;
+        if let Some(expected) = expected_id.filter(|expected| *expected != id) {
+            return Err(weft_catalog::CatalogError::InvalidOdps(format!(
+                "the document describes product '{id}' but was sent to product '{expected}'"
+            ))
+            .into());
+        }
+        let before = self.catalog.product(&id).ok().map(|p| p.revision);
+        let product = self.catalog.import_odps(ctx.principal(), yaml)?;
+        let applied = match before {
+            None => Applied::Created,
+            Some(revision) if revision == product.revision => Applied::Unchanged,
+            Some(_) => Applied::Updated,
+        };
+        if applied != Applied::Unchanged {
+            changed(ctx, "apply_odps", &id);
+        }
+        Ok((applied, product))
+    }
+
+    pub fn set_field_lineage(
+        &self,
+        ctx: &RequestContext,
+        product: &str,
+        edges: Vec<FieldEdge>,
+    ) -> Result<Vec<FieldEdge>> {
+        let set = self.catalog.set_field_lineage(ctx.principal(), product, edges)?;
+        changed(ctx, "set_field_lineage", product);
+        Ok(set)
+    }
+
+    pub fn request_access(
+        &self,
+        ctx: &RequestContext,
+        product: &str,
+        purpose: &str,
+        consumer: Option<&str>,
+    ) -> Result<AccessRequest> {
+        let request = self.catalog.request_access(ctx.principal(), product, purpose, consumer)?;
+        changed(ctx, "request_access", &request.id);
+        Ok(request)
+    }
+
+    pub fn decide_access(
+        &self,
+        ctx: &RequestContext,
+        request: &str,
+        decision: AccessDecision,
+        reason: Option<&str>,
+    ) -> Result<AccessRequest> {
+        let decided = self.catalog.decide_access(ctx.principal(), request, decision, reason)?;
+        changed(ctx, "decide_access", request);
+        Ok(decided)
+    }
+
+    // ----- SQL -----
+
+    /// Runs statements as `ctx`'s principal (ksqlDB's `POST /ksql`).
+    pub fn sql_execute(
+        &self,
+        ctx: &RequestContext,
+        text: &str,
+        properties: &std::collections::BTreeMap<String, String>,
+    ) -> Result<weft_sql::engine::Executed> {
+        let executed = self.sql.execute_each_as(ctx.principal(), text, properties)?;
+        for result in &executed.results {
+            if let weft_sql::StatementResult::Status { statement, .. } = result {
+                tracing::info!(
+                    principal = ctx.principal(),
+                    request_id = ctx.request_id(),
+                    action = "sql",
+                    statement = statement.as_str(),
+                    "sql statement ran"
+                );
+            }
+        }
+        Ok(executed)
+    }
+
+    /// A push or pull query or `PRINT` as `ctx`'s principal (ksqlDB's `POST /query`).
+    pub fn sql_query(
+        &self,
+        ctx: &RequestContext,
+        text: &str,
+        properties: &std::collections::BTreeMap<String, String>,
+    ) -> Result<weft_sql::QueryHandle> {
+        Ok(self.sql.query_as(ctx.principal(), text, properties)?)
+    }
+
+    /// One row into a stream (ksqlDB's `/inserts-stream`).
+    pub fn sql_insert(
+        &self,
+        ctx: &RequestContext,
+        target: &str,
+        row: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<()> {
+        Ok(self.sql.insert_json_as(ctx.principal(), target, row)?)
+    }
+}
+
+/// The log line of every state change: who, which request, what, on what.
+fn changed(ctx: &RequestContext, action: &str, object: &str) {
+    tracing::info!(principal = ctx.principal(), request_id = ctx.request_id(), action, object, "state changed");
+}
