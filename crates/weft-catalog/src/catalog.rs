@@ -24,6 +24,7 @@ use crate::schema::{FieldInfo, SchemaLookup};
 use crate::search::{SearchHit, SearchIndex, SearchRequest, SearchResults};
 use crate::state::{State, Touched};
 use crate::values::IsoDate;
+use crate::error::PublishGap;
 use crate::{CatalogError, DomainName, ProductId};
 
 type Result<T, E = CatalogError> = std::result::Result<T, E>;
@@ -250,7 +251,7 @@ impl Catalog {
         // The change is durable and applied; an index failure must not report it as failed. The index
         // is rebuilt from the log on the next start.
         if let Err(e) = self.reindex(&touched) {
-            eprintln!("weft-catalog: search index update failed (rebuilt on restart): {e}");
+            tracing::warn!(error = %e, "the search index update failed; it is rebuilt on restart");
         }
         Ok(())
     }
@@ -452,10 +453,7 @@ impl Catalog {
                 });
             }
             if !confirm {
-                return Err(CatalogError::Forbidden {
-                    product: id.to_string(),
-                    reason: "deleting a product needs the explicit confirmation flag".into(),
-                });
+                return Err(CatalogError::ConfirmationRequired { product: id.to_string() });
             }
             let consumers: Vec<String> = state.downstream_of(&id).map(ProductId::to_string).collect();
             if !consumers.is_empty() {
@@ -1084,7 +1082,7 @@ impl Catalog {
             check_compatible(before, &spec)?;
             let gaps = self.publish_gaps(state, &spec);
             if !gaps.is_empty() {
-                return Err(CatalogError::PublishRequirements { product: id.to_string(), missing: gaps });
+                return Err(CatalogError::PublishRequirements { product: id.to_string(), gaps });
             }
         }
         let after = Product {
@@ -1127,7 +1125,7 @@ impl Catalog {
             (Lifecycle::Draft, Transition::Publish) => {
                 let gaps = self.publish_gaps(state, spec);
                 if !gaps.is_empty() {
-                    return Err(CatalogError::PublishRequirements { product: id.to_string(), missing: gaps });
+                    return Err(CatalogError::PublishRequirements { product: id.to_string(), gaps });
                 }
                 Ok(Lifecycle::Published)
             }
@@ -1187,33 +1185,61 @@ impl Catalog {
     }
 
     /// What governance demands of a product others consume, as a list of what is missing.
-    fn publish_gaps(&self, state: &State, spec: &ProductSpec) -> Vec<String> {
+    fn publish_gaps(&self, state: &State, spec: &ProductSpec) -> Vec<PublishGap> {
         let mut gaps = Vec::new();
         if !state.domains.contains_key(&spec.id.domain()) {
-            gaps.push(format!("its domain '{}' does not exist", spec.id.domain()));
-        }
-        if spec.description.trim().is_empty() {
-            gaps.push("description is empty".into());
-        }
-        if spec.quality_tier.is_none() {
-            gaps.push("qualityTier is not set (raw, curated or authoritative)".into());
-        }
-        let active: Vec<_> = spec.output_ports.iter().filter(|p| p.status != PortStatus::Retired).collect();
-        if active.is_empty() {
-            gaps.push("it has no output port that is not retired".into());
-        } else if !active.iter().any(|p| self.schemas.subject_exists(&p.schema_subject, None)) {
-            let subjects: Vec<&str> = active.iter().map(|p| p.schema_subject.as_str()).collect();
-            gaps.push(format!(
-                "no output port has a registered schema (register one of the subjects: {})",
-                subjects.join(", ")
+            gaps.push(PublishGap::new(
+                "id",
+                "domain-exists",
+                format!("its domain '{}' does not exist", spec.id.domain()),
             ));
         }
-        for upstream in spec.input_ports.iter().filter_map(|p| p.product.as_ref()) {
+        if spec.description.trim().is_empty() {
+            gaps.push(PublishGap::new("description", "description-required", "description is empty"));
+        }
+        if spec.quality_tier.is_none() {
+            gaps.push(PublishGap::new(
+                "qualityTier",
+                "quality-tier-required",
+                "qualityTier is not set (raw, curated or authoritative)",
+            ));
+        }
+        let active: Vec<(usize, &OutputPort)> =
+            spec.output_ports.iter().enumerate().filter(|(_, p)| p.status != PortStatus::Retired).collect();
+        if active.is_empty() {
+            gaps.push(PublishGap::new(
+                "outputPorts",
+                "output-port-required",
+                "it has no output port that is not retired",
+            ));
+        } else if !active.iter().any(|(_, p)| self.schemas.subject_exists(&p.schema_subject, None)) {
+            let subjects: Vec<&str> = active.iter().map(|(_, p)| p.schema_subject.as_str()).collect();
+            gaps.push(PublishGap::new(
+                format!("outputPorts[{}].schemaSubject", active[0].0),
+                "schema-registered",
+                format!(
+                    "no output port has a registered schema (register one of the subjects: {})",
+                    subjects.join(", ")
+                ),
+            ));
+        }
+        for (i, port) in spec.input_ports.iter().enumerate() {
+            let Some(upstream) = &port.product else { continue };
             if state.products.get(upstream).is_some_and(|p| p.status() == Status::Retired) {
-                gaps.push(format!("its input '{upstream}' is retired"));
+                gaps.push(PublishGap::new(
+                    format!("inputPorts[{i}].product"),
+                    "input-not-retired",
+                    format!("its input '{upstream}' is retired"),
+                ));
             }
         }
         gaps
+    }
+
+    /// What `spec` still lacks to be published (empty: it can be), without changing anything: the
+    /// one place the publishing rules are written, asked by forms as they are filled in.
+    pub fn publish_check(&self, spec: &ProductSpec) -> Vec<PublishGap> {
+        self.publish_gaps(&self.read_state(), spec)
     }
 }
 

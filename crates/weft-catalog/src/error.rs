@@ -1,8 +1,5 @@
-//! The catalog's one error type.
-//!
-//! [`CatalogError::status_and_code`] gives the HTTP status and the Confluent-style `error_code` (the status
-//! followed by two digits telling errors of one status apart) that the REST layer answers with, as
-//! `{"error_code": code, "message": err.to_string()}`. Messages name the entity, the field and what to do.
+//! The catalog's one error type. Each variant is one kind of refusal or failure (the server gives each
+//! its own status and code in its error table); messages name the entity, the field and what to do.
 
 use weft_log::LogError;
 
@@ -50,16 +47,24 @@ pub enum CatalogError {
     /// A lifecycle transition the product's current status does not allow.
     #[error("data product '{product}' cannot go from {from} to {to}: {reason}")]
     ForbiddenTransition { product: String, from: &'static str, to: &'static str, reason: String },
-    /// A change the product's status forbids (editing a retired product, deleting without the flag...).
+    /// A change the product's lifecycle status forbids (editing a retired product, deleting one that
+    /// is not retired, asking a retired product for access...).
     #[error("data product '{product}': {reason}")]
     Forbidden { product: String, reason: String },
+    /// Deleting a product is explicit: the request must confirm it.
+    #[error("deleting data product '{product}' needs the explicit confirmation flag")]
+    ConfirmationRequired { product: String },
     /// A change to a product others consume that needs a new major version.
     #[error("data product '{product}': {reason}")]
     BreakingChange { product: String, reason: String },
 
-    /// Publishing (or editing a published product) without the metadata governance demands.
-    #[error("data product '{product}' does not meet the publishing requirements: {}", missing.join("; "))]
-    PublishRequirements { product: String, missing: Vec<String> },
+    /// Publishing (or editing a published product) without the metadata governance demands; each gap
+    /// names the field and the rule it breaks.
+    #[error(
+        "data product '{product}' does not meet the publishing requirements: {}",
+        gaps.iter().map(|g| g.message.as_str()).collect::<Vec<_>>().join("; ")
+    )]
+    PublishRequirements { product: String, gaps: Vec<PublishGap> },
     /// The change would make the lineage graph cyclic; `path` is the cycle, first node repeated last.
     #[error("lineage cycle: {}", path.join(" -> "))]
     LineageCycle { path: Vec<String> },
@@ -76,32 +81,6 @@ pub enum CatalogError {
 }
 
 impl CatalogError {
-    /// `(http_status, error_code)`, Confluent style.
-    pub fn status_and_code(&self) -> (u16, u32) {
-        match self {
-            CatalogError::InvalidInput { .. } => (422, 42201),
-            CatalogError::InvalidId { .. } => (422, 42202),
-            CatalogError::InvalidOdps(_) => (422, 42203),
-            CatalogError::PublishRequirements { .. } => (422, 42204),
-            CatalogError::LineageCycle { .. } => (422, 42205),
-            CatalogError::DomainNotFound(_) => (404, 40401),
-            CatalogError::ProductNotFound(_) => (404, 40402),
-            CatalogError::FieldNotFound { .. } => (404, 40403),
-            CatalogError::AccessRequestNotFound(_) => (404, 40405),
-            CatalogError::AccessConflict(_) => (409, 40904),
-            CatalogError::NotAllowed { .. } => (403, 40304),
-            CatalogError::DomainExists(_) | CatalogError::ProductExists(_) => (409, 40901),
-            CatalogError::RevisionConflict { .. } => (409, 40902),
-            CatalogError::InUse { .. } => (409, 40903),
-            CatalogError::ForbiddenTransition { .. } => (403, 40301),
-            CatalogError::Forbidden { .. } => (403, 40302),
-            CatalogError::BreakingChange { .. } => (403, 40303),
-            CatalogError::Log(LogError::Closed) => (503, 50301),
-            CatalogError::Log(LogError::Corrupt { .. }) | CatalogError::CorruptEvent { .. } => (500, 50002),
-            CatalogError::Log(_) | CatalogError::Search(_) | CatalogError::Internal(_) => (500, 50001),
-        }
-    }
-
     pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         CatalogError::InvalidInput { field: field.into(), reason: reason.into() }
     }
@@ -113,34 +92,47 @@ impl From<tantivy::TantivyError> for CatalogError {
     }
 }
 
+/// One publishing requirement a product does not meet.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PublishGap {
+    /// The spec field to fix: `description`, `qualityTier`, `outputPorts`, `outputPorts[0].schemaSubject`,
+    /// `inputPorts[1].product`, `id` (its domain).
+    pub field: String,
+    /// Which rule: `domain-exists`, `description-required`, `quality-tier-required`,
+    /// `output-port-required`, `schema-registered`, `input-not-retired`.
+    pub rule: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl PublishGap {
+    pub(crate) fn new(field: impl Into<String>, rule: &str, message: impl Into<String>) -> Self {
+        PublishGap { field: field.into(), rule: rule.to_string(), message: message.into() }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn codes_start_with_their_status() {
-        let errors = [
-            CatalogError::invalid("name", "empty"),
-            CatalogError::ProductNotFound("a.b".into()),
-            CatalogError::ProductExists("a.b".into()),
-            CatalogError::ForbiddenTransition {
-                product: "a.b".into(),
-                from: "draft",
-                to: "deprecated",
-                reason: "x".into(),
-            },
-            CatalogError::LineageCycle { path: vec!["a.b".into(), "a.c".into(), "a.b".into()] },
-            CatalogError::Log(LogError::Closed),
-        ];
-        for e in errors {
-            let (status, code) = e.status_and_code();
-            assert_eq!(u32::from(status), code / 100, "{e}");
-        }
-    }
-
-    #[test]
     fn cycle_message_shows_the_path() {
         let e = CatalogError::LineageCycle { path: vec!["a.x".into(), "b.y".into(), "a.x".into()] };
         assert_eq!(e.to_string(), "lineage cycle: a.x -> b.y -> a.x");
+    }
+
+    #[test]
+    fn publishing_gaps_read_as_one_message() {
+        let e = CatalogError::PublishRequirements {
+            product: "a.b".into(),
+            gaps: vec![
+                PublishGap::new("description", "description-required", "description is empty"),
+                PublishGap::new("qualityTier", "quality-tier-required", "qualityTier is not set"),
+            ],
+        };
+        assert_eq!(
+            e.to_string(),
+            "data product 'a.b' does not meet the publishing requirements: description is empty; qualityTier is not set"
+        );
     }
 }

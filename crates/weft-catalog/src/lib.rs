@@ -28,7 +28,7 @@
 //!
 //! # For the REST layer
 //! Commands take the acting user (`actor`) and typed inputs, and return typed results or a
-//! [`CatalogError`], whose [`CatalogError::status_and_code`] gives the HTTP status and error code. All
+//! [`CatalogError`], one variant per kind of refusal (the server's error table gives each its code). All
 //! methods are blocking (they append to the log): call them from `spawn_blocking`.
 //!
 //! Not here: HTTP, authorization of metadata changes (who may change which domain; [`Domain::role_of`]
@@ -56,7 +56,7 @@ pub use catalog::{
     MAX_QUERY_CHARS, MAX_QUERY_TAGS,
 };
 pub use derived::{DerivedField, DerivedLineage, TopicColumn};
-pub use error::CatalogError;
+pub use error::{CatalogError, PublishGap};
 pub use event::{CatalogEvent, EventEnvelope, HistoryEntry, CATALOG_TOPIC};
 pub use ids::{DomainName, ProductId};
 pub use lineage::{AffectedProduct, Certainty, Direction, FieldEdge, FieldRef, ImpactReport, LineageGraph};

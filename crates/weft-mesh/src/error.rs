@@ -24,6 +24,12 @@ pub enum MeshError {
     /// `partition`, ...); nothing of the request was written.
     #[error("invalid record at [{index}].{field}: {reason}")]
     InvalidRecord { index: usize, field: String, reason: String },
+    /// An error about one part of a request (`offsets[2]`), kept as the error it is.
+    #[error("{at}: {source}")]
+    At { at: String, source: Box<MeshError> },
+    /// Consumer groups named `_weft*` hold the platform's own positions.
+    #[error("consumer group '{0}' is internal: groups named _weft* hold the platform's own positions")]
+    InternalGroup(String),
     /// A well-formed request whose parameters are out of range or contradict each other.
     #[error("{0}")]
     InvalidRequest(String),

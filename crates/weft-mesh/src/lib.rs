@@ -223,8 +223,9 @@ impl Mesh {
         Ok(())
     }
 
-    /// Commits a consumer group's positions, all or none checked first. Groups named `_weft*` are the
-    /// platform's own (persistent queries keep their exactly-once positions there) and refused.
+    /// Commits a consumer group's positions: every entry is checked (its topic and partition exist)
+    /// before any is committed. Groups named `_weft*` are the platform's own (persistent queries keep
+    /// their exactly-once positions there) and refused.
     pub fn commit_offsets(
         &self,
         ctx: &RequestContext,
@@ -232,20 +233,30 @@ impl Mesh {
         commits: Vec<OffsetCommit>,
     ) -> Result<Vec<CommittedOffset>> {
         if group.starts_with(weft_log::INTERNAL_TOPIC_PREFIX) {
-            return Err(MeshError::InvalidRequest(format!(
-                "consumer group '{group}' is internal: groups named {}* hold the platform's own positions",
-                weft_log::INTERNAL_TOPIC_PREFIX
-            )));
+            return Err(MeshError::InternalGroup(group.to_string()));
+        }
+        let mut partitions: std::collections::BTreeMap<&str, u32> = std::collections::BTreeMap::new();
+        for (index, commit) in commits.iter().enumerate() {
+            let at = |error: weft_log::LogError| MeshError::At { at: format!("offsets[{index}]"), source: Box::new(error.into()) };
+            let count = match partitions.get(commit.topic.as_str()) {
+                Some(count) => *count,
+                None => {
+                    let count = self.log.topic_config(&commit.topic).map_err(at)?.partitions;
+                    partitions.insert(&commit.topic, count);
+                    count
+                }
+            };
+            if commit.partition >= count {
+                return Err(at(weft_log::LogError::PartitionNotFound {
+                    topic: commit.topic.clone(),
+                    partition: commit.partition,
+                    partitions: count,
+                }));
+            }
         }
         let mut committed = Vec::with_capacity(commits.len());
-        for commit in commits {
-            committed.push(self.log.commit_offset(
-                group,
-                &commit.topic,
-                commit.partition,
-                commit.offset,
-                &commit.metadata,
-            )?);
+        for commit in &commits {
+            committed.push(self.log.commit_offset(group, &commit.topic, commit.partition, commit.offset, &commit.metadata)?);
         }
         changed(ctx, "commit_offsets", group);
         Ok(committed)

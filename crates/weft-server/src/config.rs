@@ -22,7 +22,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use serde::Deserialize;
-use weft_log::{Durability, LogOptions};
+use weft_mesh::log::{Durability, LogOptions};
 
 use crate::ServerError;
 
@@ -38,6 +38,39 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// The most records one produce request may carry.
     pub max_records_per_request: usize,
+    /// How log lines are written: human-readable text, or one JSON object per line.
+    pub log_format: LogFormat,
+}
+
+/// How the server writes its log lines (one per request, one per change, warnings and errors).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!("'{other}' is not a log format: use text or json")),
+        }
+    }
+}
+
+impl fmt::Display for LogFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        })
+    }
 }
 
 impl ServerConfig {
@@ -54,6 +87,7 @@ impl ServerConfig {
             fsync: FsyncPolicy::default(),
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
             max_records_per_request: Self::DEFAULT_MAX_RECORDS_PER_REQUEST,
+            log_format: LogFormat::default(),
         }
     }
 
@@ -72,6 +106,7 @@ impl ServerConfig {
             fsync: merged.fsync.unwrap_or(defaults.fsync),
             max_body_bytes: merged.max_body_bytes.unwrap_or(defaults.max_body_bytes),
             max_records_per_request: merged.max_records_per_request.unwrap_or(defaults.max_records_per_request),
+            log_format: merged.log_format.unwrap_or(defaults.log_format),
         };
         config.validate()?;
         Ok(config)
@@ -180,11 +215,12 @@ pub struct ConfigLayer {
     pub fsync: Option<FsyncPolicy>,
     pub max_body_bytes: Option<usize>,
     pub max_records_per_request: Option<usize>,
+    pub log_format: Option<LogFormat>,
 }
 
 impl ConfigLayer {
-    /// Reads `WEFT_CONFIG`, `WEFT_DATA_DIR`, `WEFT_LISTEN`, `WEFT_FSYNC`, `WEFT_MAX_BODY_BYTES` and
-    /// `WEFT_MAX_RECORDS_PER_REQUEST` from the process environment.
+    /// Reads `WEFT_CONFIG`, `WEFT_DATA_DIR`, `WEFT_LISTEN`, `WEFT_FSYNC`, `WEFT_MAX_BODY_BYTES`,
+    /// `WEFT_MAX_RECORDS_PER_REQUEST` and `WEFT_LOG_FORMAT` from the process environment.
     pub fn from_env() -> Result<Self, ServerError> {
         Self::from_vars(|name| std::env::var(name).ok())
     }
@@ -207,6 +243,7 @@ impl ConfigLayer {
             fsync: parse("WEFT_FSYNC", var("WEFT_FSYNC"))?,
             max_body_bytes: parse("WEFT_MAX_BODY_BYTES", var("WEFT_MAX_BODY_BYTES"))?,
             max_records_per_request: parse("WEFT_MAX_RECORDS_PER_REQUEST", var("WEFT_MAX_RECORDS_PER_REQUEST"))?,
+            log_format: parse("WEFT_LOG_FORMAT", var("WEFT_LOG_FORMAT"))?,
         })
     }
 
@@ -231,6 +268,7 @@ impl ConfigLayer {
             fsync: self.fsync.or(lower.fsync),
             max_body_bytes: self.max_body_bytes.or(lower.max_body_bytes),
             max_records_per_request: self.max_records_per_request.or(lower.max_records_per_request),
+            log_format: self.log_format.or(lower.log_format),
         }
     }
 }
@@ -255,9 +293,11 @@ mod tests {
     #[test]
     fn file_layer_reads_every_key() {
         let layer = ConfigLayer::from_toml(
-            "data_dir = \"/d\"\nlisten = \"0.0.0.0:9000\"\nfsync = 20\nmax_body_bytes = 1000\nmax_records_per_request = 7\n",
+            "data_dir = \"/d\"\nlisten = \"0.0.0.0:9000\"\nfsync = 20\nmax_body_bytes = 1000\nmax_records_per_request = 7\n\
+             log_format = \"json\"\n",
         )
         .unwrap();
+        assert_eq!(layer.log_format, Some(LogFormat::Json));
         assert_eq!(layer.data_dir, Some(PathBuf::from("/d")));
         assert_eq!(layer.listen, Some("0.0.0.0:9000".parse().unwrap()));
         assert_eq!(layer.fsync, Some(FsyncPolicy::GroupCommit { interval_ms: 20 }));

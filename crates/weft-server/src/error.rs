@@ -1,14 +1,22 @@
-//! The one error shape of the API, `{"error_code": <int>, "message": "..."}`, and the library's error.
+//! The one error shape of the API, `{"error_code": <int>, "message": "..."}`, the one table of its
+//! codes, and the library's error.
 //!
 //! Error codes follow the Confluent REST Proxy convention: the HTTP status followed by two digits that
 //! tell errors of the same status apart, so clients can branch on the code without parsing messages.
+//! Each code has exactly one meaning ([`ErrorCode`]); every error of the mesh and of the domain
+//! crates maps to one of them here, by its variant, so a new variant cannot go without a code. The
+//! registry under `/registry` and ksqlDB's API under `/ksql` answer with their own projects' codes
+//! (Confluent's and ksqlDB's), which their clients branch on; those tables live with their handlers.
 
 use std::fmt;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use weft_log::LogError;
+use weft_mesh::catalog::CatalogError;
+use weft_mesh::log::LogError;
+use weft_mesh::weft_sql::SqlError;
+use weft_mesh::MeshError;
 
 /// What went wrong at the library boundary (starting or running the server).
 #[derive(Debug, thiserror::Error)]
@@ -19,31 +27,81 @@ pub enum ServerError {
     Bind { addr: std::net::SocketAddr, source: std::io::Error },
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
-    #[error("the event log failed: {0}")]
-    Log(#[from] LogError),
-    #[error("the schema registry failed to start: {0}")]
-    Registry(#[from] weft_registry::RegistryError),
-    #[error("the catalog failed to start: {0}")]
-    Catalog(#[from] weft_catalog::CatalogError),
-    #[error("the SQL engine failed to start: {0}")]
-    Sql(#[from] weft_sql::SqlError),
+    #[error("the platform failed to start: {0}")]
+    Mesh(#[from] MeshError),
     #[error("the server thread failed: {0}")]
     Thread(String),
 }
 
-/// The API's error codes (see the module documentation).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCode {
+macro_rules! error_codes {
+    ($($(#[doc = $doc:literal])* $name:ident = $code:literal,)+) => {
+        /// Every `error_code` of `/api/v1`, each with one meaning.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[doc = $doc])* $name = $code,)+
+        }
+
+        impl ErrorCode {
+            /// The whole table, in code order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$name,)+];
+
+            /// What the code means (its documentation line), for the table in the API's documentation.
+            pub fn meaning(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$name => concat!($($doc),+).trim_ascii(),)+
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
     /// The body is not JSON at all (syntax error, truncated).
     MalformedJson = 40001,
+    /// `from-sql`: the stream or table is not written by a persistent query, so it has no lineage.
+    NotDerived = 40002,
+    /// `from-sql`: the source's value format has no schema subject for a product's output port.
+    FormatWithoutSchema = 40003,
+    /// Internal `_weft*` topics and consumer groups hold platform state: clients may read them, not change them.
+    InternalState = 40301,
+    /// The product's lifecycle status does not allow this (a retired product is read-only and serves no data).
+    ProductStatusForbids = 40302,
+    /// A change to a published product that needs a new major version.
+    BreakingChange = 40303,
+    /// The acting user may not make this change (not an owner of the product or its domain).
+    NotAllowed = 40304,
+    /// A lifecycle transition the product's current status does not allow.
+    ForbiddenTransition = 40305,
+    /// Deleting needs the explicit confirmation flag.
+    ConfirmationRequired = 40306,
     /// No route has this path.
     RouteNotFound = 40400,
-    /// Internal `_weft*` topics hold platform state: clients may read them, not change them.
-    InternalTopic = 40301,
+    /// No such topic.
     TopicNotFound = 40401,
+    /// The topic has no such partition.
     PartitionNotFound = 40402,
+    /// No such domain.
+    DomainNotFound = 40403,
+    /// No such data product.
+    ProductNotFound = 40404,
+    /// The product's schema has no such field.
+    FieldNotFound = 40405,
+    /// No such access request.
+    AccessRequestNotFound = 40406,
+    /// No such SQL stream or table.
+    SqlSourceNotFound = 40407,
+    /// The product has no served output port of that name or version.
+    PortNotFound = 40408,
+    /// The route does not take this method.
     MethodNotAllowed = 40500,
-    TopicExists = 40901,
+    /// The topic, domain or product to create already exists.
+    AlreadyExists = 40901,
+    /// Optimistic concurrency: the change was based on an older revision.
+    RevisionConflict = 40902,
+    /// Still referenced: a domain with products, a product others consume, a topic products depend on.
+    InUse = 40903,
+    /// An access request's status does not allow the decision, or a request is already pending.
+    AccessConflict = 40904,
     /// The request body is larger than `max_body_bytes`, or a batch larger than the log takes.
     TooLarge = 41301,
     /// A produce request has more than `max_records_per_request` records.
@@ -52,12 +110,31 @@ pub enum ErrorCode {
     OffsetOutOfRange = 41601,
     /// Well-formed JSON or query parameters with a wrong field, type or value.
     InvalidInput = 42201,
-    InvalidTopicName = 42202,
+    /// An invalid name or id (topic, domain, product).
+    InvalidName = 42202,
+    /// An invalid topic configuration.
     InvalidTopicConfig = 42203,
+    /// A record that cannot be written as it is (its value does not fit the product's schema, a bad partition or timestamp).
     InvalidRecord = 42204,
+    /// An invalid consumer group name.
     InvalidGroup = 42205,
+    /// An ODPS document that cannot be read.
+    InvalidOdps = 42206,
+    /// The product does not meet the publishing requirements (each gap listed).
+    PublishRequirements = 42207,
+    /// The change would make the lineage graph cyclic.
+    LineageCycle = 42208,
+    /// The product's output port declares a schema format, but its subject has no schema yet.
+    PortSchemaMissing = 42209,
+    /// The product's output port declares a format records cannot be encoded in yet.
+    UnsupportedFormat = 42210,
+    /// A failure inside the server.
     Internal = 50001,
+    /// Stored data failed its checksum.
     CorruptData = 50002,
+    /// The storage failed (details in the server's log, never in the answer).
+    StorageError = 50003,
+    /// The server is shutting down.
     Unavailable = 50301,
 }
 
@@ -68,44 +145,23 @@ impl ErrorCode {
     }
 }
 
-/// An error answered to an HTTP client; every error response of the server is one of these.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An error answered to an HTTP client; every `/api/v1` error response is one of these.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
-    /// The server's own code. For an error a domain crate numbered itself ([`ApiError::numbered`]), the
-    /// server code of the same status; [`ApiError::error_code`] is what the client gets.
     pub code: ErrorCode,
     pub message: String,
-    /// `(status, error_code)` of an error numbered by a domain crate (the catalog, the registry): they
-    /// follow the same convention with their own numbering per resource, so they go out unchanged.
-    numbered: Option<(u16, u32)>,
+    /// Structured detail some errors carry (the publishing gaps), sent beside the message.
+    pub details: Option<serde_json::Value>,
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError { code, message: message.into(), numbered: None }
-    }
-
-    /// An error a domain crate numbered itself, answered with exactly that status and code.
-    pub fn numbered(status: u16, error_code: u32, message: impl Into<String>) -> Self {
-        let code = match status {
-            400 => ErrorCode::MalformedJson,
-            403 => ErrorCode::InternalTopic,
-            404 => ErrorCode::RouteNotFound,
-            405 => ErrorCode::MethodNotAllowed,
-            409 => ErrorCode::TopicExists,
-            413 => ErrorCode::TooLarge,
-            416 => ErrorCode::OffsetOutOfRange,
-            422 => ErrorCode::InvalidInput,
-            503 => ErrorCode::Unavailable,
-            _ => ErrorCode::Internal,
-        };
-        let numbered = StatusCode::from_u16(status).is_ok().then_some((status, error_code));
-        ApiError { code, message: message.into(), numbered }
+        ApiError { code, message: message.into(), details: None }
     }
 
     /// The `error_code` the client receives.
     pub fn error_code(&self) -> u32 {
-        self.numbered.map_or(self.code as u32, |(_, code)| code)
+        self.code as u32
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -121,7 +177,7 @@ impl ApiError {
     }
 
     pub fn status(&self) -> StatusCode {
-        self.numbered.and_then(|(status, _)| StatusCode::from_u16(status).ok()).unwrap_or(self.code.status())
+        self.code.status()
     }
 }
 
@@ -133,29 +189,117 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-impl From<weft_catalog::CatalogError> for ApiError {
-    fn from(error: weft_catalog::CatalogError) -> Self {
-        let (status, code) = error.status_and_code();
-        ApiError::numbered(status, code, error.to_string())
+/// The code of a log error.
+fn log_code(error: &LogError) -> ErrorCode {
+    match error {
+        LogError::TopicNotFound(_) => ErrorCode::TopicNotFound,
+        LogError::TopicExists(_) => ErrorCode::AlreadyExists,
+        LogError::InternalTopic(_) => ErrorCode::InternalState,
+        LogError::InvalidTopicName { .. } => ErrorCode::InvalidName,
+        LogError::PartitionNotFound { .. } => ErrorCode::PartitionNotFound,
+        LogError::InvalidConfig { .. } => ErrorCode::InvalidTopicConfig,
+        LogError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
+        LogError::InvalidRecord { .. } | LogError::EmptyBatch => ErrorCode::InvalidRecord,
+        LogError::BatchTooLarge { .. } => ErrorCode::TooLarge,
+        LogError::InvalidGroup(_) => ErrorCode::InvalidGroup,
+        LogError::Corrupt { .. } => ErrorCode::CorruptData,
+        LogError::Closed => ErrorCode::Unavailable,
+        LogError::Io { .. } => ErrorCode::StorageError,
     }
 }
 
 impl From<LogError> for ApiError {
     fn from(error: LogError) -> Self {
+        let code = log_code(&error);
+        match code {
+            // Paths and OS errors belong in the operator's log, not in answers to clients.
+            ErrorCode::StorageError | ErrorCode::CorruptData => {
+                tracing::error!(error = %error, "storage failure");
+                let message = match code {
+                    ErrorCode::CorruptData => "stored data failed its checksum; the server's log names the file",
+                    _ => "the storage failed; the server's log has the details",
+                };
+                ApiError::new(code, message)
+            }
+            _ => ApiError::new(code, error.to_string()),
+        }
+    }
+}
+
+impl From<CatalogError> for ApiError {
+    fn from(error: CatalogError) -> Self {
+        let error = match error {
+            CatalogError::Log(log) => return log.into(),
+            other => other,
+        };
         let code = match &error {
-            LogError::TopicNotFound(_) => ErrorCode::TopicNotFound,
-            LogError::TopicExists(_) => ErrorCode::TopicExists,
-            LogError::InternalTopic(_) => ErrorCode::InternalTopic,
-            LogError::InvalidTopicName { .. } => ErrorCode::InvalidTopicName,
-            LogError::PartitionNotFound { .. } => ErrorCode::PartitionNotFound,
-            LogError::InvalidConfig { .. } => ErrorCode::InvalidTopicConfig,
-            LogError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
-            LogError::InvalidRecord { .. } | LogError::EmptyBatch => ErrorCode::InvalidRecord,
-            LogError::BatchTooLarge { .. } => ErrorCode::TooLarge,
-            LogError::InvalidGroup(_) => ErrorCode::InvalidGroup,
-            LogError::Corrupt { .. } => ErrorCode::CorruptData,
-            LogError::Closed => ErrorCode::Unavailable,
-            LogError::Io { .. } => ErrorCode::Internal,
+            CatalogError::InvalidId { .. } => ErrorCode::InvalidName,
+            CatalogError::InvalidInput { .. } => ErrorCode::InvalidInput,
+            CatalogError::InvalidOdps(_) => ErrorCode::InvalidOdps,
+            CatalogError::DomainNotFound(_) => ErrorCode::DomainNotFound,
+            CatalogError::ProductNotFound(_) => ErrorCode::ProductNotFound,
+            CatalogError::AccessRequestNotFound(_) => ErrorCode::AccessRequestNotFound,
+            CatalogError::FieldNotFound { .. } => ErrorCode::FieldNotFound,
+            CatalogError::DomainExists(_) | CatalogError::ProductExists(_) => ErrorCode::AlreadyExists,
+            CatalogError::RevisionConflict { .. } => ErrorCode::RevisionConflict,
+            CatalogError::AccessConflict(_) => ErrorCode::AccessConflict,
+            CatalogError::NotAllowed { .. } => ErrorCode::NotAllowed,
+            CatalogError::InUse { .. } => ErrorCode::InUse,
+            CatalogError::ForbiddenTransition { .. } => ErrorCode::ForbiddenTransition,
+            CatalogError::Forbidden { .. } => ErrorCode::ProductStatusForbids,
+            CatalogError::ConfirmationRequired { .. } => ErrorCode::ConfirmationRequired,
+            CatalogError::BreakingChange { .. } => ErrorCode::BreakingChange,
+            CatalogError::PublishRequirements { .. } => ErrorCode::PublishRequirements,
+            CatalogError::LineageCycle { .. } => ErrorCode::LineageCycle,
+            CatalogError::CorruptEvent { .. } => ErrorCode::CorruptData,
+            CatalogError::Search(_) | CatalogError::Internal(_) | CatalogError::Log(_) => ErrorCode::Internal,
+        };
+        let details = match &error {
+            CatalogError::PublishRequirements { gaps, .. } => Some(serde_json::json!({ "gaps": gaps })),
+            _ => None,
+        };
+        ApiError { code, message: error.to_string(), details }
+    }
+}
+
+impl From<SqlError> for ApiError {
+    fn from(error: SqlError) -> Self {
+        match error {
+            SqlError::Log(log) => log.into(),
+            SqlError::Forbidden(message) => ApiError::new(ErrorCode::InternalState, message),
+            SqlError::Parse { .. } | SqlError::Analysis(_) | SqlError::Unsupported(_) | SqlError::QueryEndpoint(_) => {
+                ApiError::invalid(error.to_string())
+            }
+            SqlError::Serde(_) => ApiError::new(ErrorCode::Internal, error.to_string()),
+        }
+    }
+}
+
+impl From<MeshError> for ApiError {
+    fn from(error: MeshError) -> Self {
+        let code = match error {
+            MeshError::Log(e) => return e.into(),
+            MeshError::Catalog(e) => return e.into(),
+            MeshError::Sql(e) => return e.into(),
+            // Outside `/registry`, a registry refusal is the platform's own doing.
+            MeshError::Registry(e) => return ApiError::new(ErrorCode::Internal, e.to_string()),
+            MeshError::At { at, source } => {
+                let mut api = ApiError::from(*source);
+                api.message = format!("{at}: {}", api.message);
+                return api;
+            }
+            MeshError::InvalidRecord { .. } => ErrorCode::InvalidRecord,
+            MeshError::InvalidRequest(_) => ErrorCode::InvalidInput,
+            MeshError::InternalGroup(_) => ErrorCode::InternalState,
+            MeshError::PortSchemaMissing { .. } => ErrorCode::PortSchemaMissing,
+            MeshError::UnsupportedFormat { .. } => ErrorCode::UnsupportedFormat,
+            MeshError::ProductRetired(_) => ErrorCode::ProductStatusForbids,
+            MeshError::PortNotFound(_) => ErrorCode::PortNotFound,
+            MeshError::SqlSourceNotFound(_) => ErrorCode::SqlSourceNotFound,
+            MeshError::NotDerived(_) => ErrorCode::NotDerived,
+            MeshError::FormatWithoutSchema { .. } => ErrorCode::FormatWithoutSchema,
+            MeshError::TopicInUse { .. } => ErrorCode::InUse,
+            MeshError::Internal(_) => ErrorCode::Internal,
         };
         ApiError::new(code, error.to_string())
     }
@@ -167,12 +311,17 @@ pub struct ErrorBody {
     /// The HTTP status followed by two digits, e.g. 40402.
     pub error_code: u32,
     pub message: String,
+    /// Publishing requirements not met: `[{"field", "rule", "message"}]` (42207 only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub gaps: Option<serde_json::Value>,
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = ErrorBody { error_code: self.error_code(), message: self.message };
+        let gaps = self.details.and_then(|mut d| d.get_mut("gaps").map(serde_json::Value::take));
+        let body = ErrorBody { error_code: self.code as u32, message: self.message, gaps };
         (status, Json(body)).into_response()
     }
 }
@@ -182,19 +331,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_carry_their_status() {
-        assert_eq!(ErrorCode::TopicNotFound.status(), StatusCode::NOT_FOUND);
-        assert_eq!(ErrorCode::TooManyRecords.status(), StatusCode::PAYLOAD_TOO_LARGE);
-        assert_eq!(ErrorCode::OffsetOutOfRange.status(), StatusCode::RANGE_NOT_SATISFIABLE);
-        assert_eq!(ErrorCode::InvalidGroup.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(ErrorCode::Unavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
+    fn every_code_has_one_meaning_and_carries_its_status() {
+        let mut seen = std::collections::BTreeMap::new();
+        for code in ErrorCode::ALL {
+            let number = *code as u32;
+            assert!(seen.insert(number, code).is_none(), "{number} is used twice");
+            assert!((40_000..60_000).contains(&number), "{number}");
+            assert_eq!(u32::from(code.status().as_u16()), number / 100, "{code:?}");
+            assert!(!code.meaning().is_empty(), "{code:?} has no meaning");
+        }
+        let meanings: std::collections::BTreeSet<&str> = ErrorCode::ALL.iter().map(|c| c.meaning()).collect();
+        assert_eq!(meanings.len(), ErrorCode::ALL.len(), "two codes share a meaning");
     }
 
     #[test]
     fn log_errors_map_to_codes() {
         let cases = [
             (LogError::TopicNotFound("t".into()), ErrorCode::TopicNotFound),
-            (LogError::TopicExists("t".into()), ErrorCode::TopicExists),
+            (LogError::TopicExists("t".into()), ErrorCode::AlreadyExists),
             (
                 LogError::PartitionNotFound { topic: "t".into(), partition: 3, partitions: 1 },
                 ErrorCode::PartitionNotFound,
@@ -211,11 +365,30 @@ mod tests {
     }
 
     #[test]
-    fn catalog_errors_keep_their_own_codes() {
-        let api = ApiError::from(weft_catalog::CatalogError::ProductNotFound("a.b".into()));
-        assert_eq!((api.status(), api.error_code()), (StatusCode::NOT_FOUND, 40402));
-        assert_eq!(api.code.status(), StatusCode::NOT_FOUND);
-        assert_eq!(api.to_string(), "data product 'a.b' does not exist (40402)");
+    fn storage_errors_leave_paths_out_of_the_answer() {
+        let error = LogError::Io {
+            path: "/var/lib/weft/topics/orders/0/00000000000000000000.log".into(),
+            source: std::io::Error::other("disk on fire"),
+        };
+        let api = ApiError::from(error);
+        assert_eq!(api.code, ErrorCode::StorageError);
+        assert!(!api.message.contains("/var/lib") && !api.message.contains("disk on fire"), "{}", api.message);
+    }
+
+    #[test]
+    fn catalog_errors_get_their_codes_and_gaps() {
+        let api = ApiError::from(CatalogError::ProductNotFound("a.b".into()));
+        assert_eq!((api.status(), api.error_code()), (StatusCode::NOT_FOUND, 40404));
+        assert_eq!(api.to_string(), "data product 'a.b' does not exist (40404)");
+        let gap = weft_mesh::catalog::PublishGap {
+            field: "description".into(),
+            rule: "description-required".into(),
+            message: "description is empty".into(),
+        };
+        let api = ApiError::from(CatalogError::PublishRequirements { product: "a.b".into(), gaps: vec![gap] });
+        assert_eq!(api.error_code(), 42207);
+        let body = api.details.expect("details");
+        assert_eq!(body["gaps"][0]["field"], "description");
     }
 
     #[test]

@@ -1,8 +1,12 @@
-//! Weft's HTTP server: a JSON REST API over the event log, plus health and Prometheus metrics.
+//! Weft's HTTP server: the platform's REST API, the Confluent registry API, ksqlDB's API, the web
+//! application, health and Prometheus metrics.
 //!
-//! The handlers in [`api`] only translate HTTP into calls on an [`EventLog`] and back; the log owns every
-//! rule about topics, records and offsets. Everything the API answers with on failure is an
-//! [`ApiError`], one JSON shape: `{"error_code": <int>, "message": "..."}`.
+//! **Architecture Invariant:** this is the only crate that knows HTTP, and it knows one other crate of
+//! Weft's: the mesh ([`weft_mesh`]). A handler parses the request, builds the request's context (who
+//! asks, the request id), calls one method of [`weft_mesh::Mesh`], and maps the answer; rules and
+//! workflows live in the mesh and the domain crates. Everything `/api/v1` answers with on failure is an
+//! [`ApiError`], one JSON shape: `{"error_code": <int>, "message": "..."}` with one code table
+//! ([`ErrorCode`]).
 //!
 //! Routes (all JSON unless said otherwise):
 //!
@@ -32,46 +36,40 @@ pub mod api;
 pub mod config;
 pub mod error;
 pub mod metrics;
-pub mod schemas;
 pub mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU32;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::header::CONTENT_TYPE;
+use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use weft_catalog::Catalog;
-use weft_log::{EmbeddedLog, EventLog};
-use weft_registry::Registry;
-use weft_sql::{Engine, EngineOptions};
+use weft_mesh::{Mesh, MeshOptions};
 
-pub use config::{ConfigLayer, FsyncPolicy, ServerConfig};
+pub use config::{ConfigLayer, FsyncPolicy, LogFormat, ServerConfig};
+pub use weft_mesh;
 pub use error::{ApiError, ErrorCode, ServerError};
 pub use metrics::Metrics;
+
+/// The header carrying a request's id: taken from the client when it sends a usable one, else made
+/// up; always echoed in the response, and in the request's log line and the changes it makes.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
-    pub log: Arc<dyn EventLog>,
-    /// The schema registry, served under `/registry` with the Confluent REST API.
-    pub registry: Arc<Registry>,
-    /// The stream catalog: domains and data products.
-    pub catalog: Arc<Catalog>,
-    /// The streaming SQL engine, served with ksqlDB's REST API ([`api::ksql`]).
-    pub sql: Arc<Engine>,
+    /// The platform: every handler calls one of its methods.
+    pub mesh: Arc<Mesh>,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
-    /// Picks the partition for a produce request's records that have neither key nor partition.
-    round_robin: Arc<AtomicU32>,
     /// Set to `true` when the server begins to shut down, so endless responses (live tails) end.
     shutting_down: Arc<watch::Sender<bool>>,
 }
@@ -84,23 +82,9 @@ pub struct Limits {
 }
 
 impl AppState {
-    pub fn new(
-        log: Arc<dyn EventLog>,
-        registry: Arc<Registry>,
-        catalog: Arc<Catalog>,
-        sql: Arc<Engine>,
-        limits: Limits,
-    ) -> Self {
-        AppState {
-            log,
-            registry,
-            catalog,
-            sql,
-            metrics: Arc::new(Metrics::default()),
-            limits,
-            round_robin: Arc::new(AtomicU32::new(0)),
-            shutting_down: Arc::new(watch::channel(false).0),
-        }
+    pub fn new(mesh: Arc<Mesh>, limits: Limits) -> Self {
+        let metrics = Arc::new(Metrics::new(mesh.metrics().clone()));
+        AppState { mesh, metrics, limits, shutting_down: Arc::new(watch::channel(false).0) }
     }
 
     /// Ends live tails; called when graceful shutdown begins.
@@ -150,12 +134,27 @@ async fn method_not_allowed(request: Request) -> ApiError {
     )
 }
 
-/// Counts and times every request, and turns any error response that is not yet in the API's JSON
-/// shape (an extractor's or the framework's own) into one, so clients only ever parse one error shape.
-async fn observe_http(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// A request's id, in its extensions (see [`REQUEST_ID_HEADER`]).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// The client's request id when it is a usable one (1 to 100 visible ASCII characters).
+fn client_request_id(request: &Request) -> Option<String> {
+    let value = request.headers().get(REQUEST_ID_HEADER)?.to_str().ok()?.trim();
+    let usable = !value.is_empty() && value.len() <= 100 && value.bytes().all(|b| b.is_ascii_graphic());
+    usable.then(|| value.to_string())
+}
+
+/// Gives every request an id, counts and times it, logs one line for it (method, route, status,
+/// duration, actor, request id), and turns any error response that is not yet in the API's JSON shape
+/// (an extractor's or the framework's own) into one, so clients only ever parse one error shape.
+async fn observe_http(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
+    let request_id = client_request_id(&request).unwrap_or_else(weft_mesh::next_request_id);
+    request.extensions_mut().insert(RequestId(request_id.clone()));
     let method = request.method().to_string();
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |path| path.as_str()).to_string();
+    let actor = api::context::actor_of(request.headers()).unwrap_or_else(|_| "(invalid)".to_string());
     let mut response = next.run(request).await;
     let status = response.status();
     let is_json = response.headers().get(CONTENT_TYPE).and_then(|value| value.to_str().ok()).is_some_and(|value| {
@@ -179,50 +178,45 @@ async fn observe_http(State(state): State<AppState>, request: Request, next: Nex
         *converted.status_mut() = status;
         response = converted;
     }
-    state.metrics.record_http(&method, &route, response.status().as_u16(), started.elapsed());
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    state.metrics.record_http(&method, &route, status, elapsed);
+    tracing::info!(
+        target: "weft::http",
+        method = method.as_str(),
+        route = route.as_str(),
+        status,
+        duration_ms = elapsed.as_secs_f64() * 1000.0,
+        actor = actor.as_str(),
+        request_id = request_id.as_str(),
+        "request"
+    );
     response
 }
 
-/// A server bound to its address with its log open, not yet answering requests.
+/// A server bound to its address with the platform open, not yet answering requests.
 pub struct Server {
     listener: TcpListener,
-    log: Arc<EmbeddedLog>,
     state: AppState,
 }
 
 impl Server {
-    /// Binds `config.listen` and opens the embedded log in `config.data_dir`.
+    /// Binds `config.listen` and opens the platform on the embedded log in `config.data_dir`.
     pub async fn bind(config: &ServerConfig) -> Result<Server, ServerError> {
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
-        let options = config.log_options();
-        // The platform's state is rebuilt from the log: the registry first, since the catalog reads
-        // schemas while it indexes.
-        let (log, registry, catalog, sql) = tokio::task::spawn_blocking(move || {
-            let log = EmbeddedLog::open(options)?;
-            let shared: Arc<dyn EventLog> = log.clone();
-            let registry = Arc::new(Registry::open(shared.clone())?);
-            let lookup = Arc::new(schemas::RegistrySchemas::new(registry.clone()));
-            let catalog = Arc::new(Catalog::open(shared.clone(), lookup)?);
-            // The SQL engine last: its persistent queries start running as soon as it opens.
-            let sql_registry = Arc::new(schemas::SqlSchemas::new(registry.clone()));
-            let engine_options = EngineOptions {
-                background: true,
-                schema_registry: Some(weft_sql::registry::RegistryHandle(sql_registry)),
-                ..EngineOptions::default()
-            };
-            let sql = Arc::new(Engine::open(shared, engine_options)?);
-            // Dropping a stream or table that published data products depend on is refused.
-            sql.set_drop_guard(Arc::new(api::from_sql::CatalogDropGuard(catalog.clone())));
-            Ok::<_, ServerError>((log, registry, catalog, sql))
-        })
-        .await
-        .map_err(|e| ServerError::Thread(e.to_string()))??;
+        let options = MeshOptions::new(config.log_options());
+        let mesh = tokio::task::spawn_blocking(move || Mesh::open(options))
+            .await
+            .map_err(|e| ServerError::Thread(e.to_string()))??;
         let limits =
             Limits { max_body_bytes: config.max_body_bytes, max_records_per_request: config.max_records_per_request };
-        let state = AppState::new(log.clone(), registry, catalog, sql, limits);
-        Ok(Server { listener, log, state })
+        let state = AppState::new(Arc::new(mesh), limits);
+        Ok(Server { listener, state })
     }
 
     /// The address actually bound (useful with port 0).
@@ -230,10 +224,15 @@ impl Server {
         self.listener.local_addr().map_err(ServerError::Serve)
     }
 
+    /// The platform this server serves (the demo drives its generators through it).
+    pub fn mesh(&self) -> Arc<Mesh> {
+        self.state.mesh.clone()
+    }
+
     /// Answers requests until `shutdown` completes, then stops accepting connections, lets in-flight
-    /// requests finish, ends live tails, and shuts the log down.
+    /// requests finish, ends live tails, and shuts the platform down.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
-        let Server { listener, log, state } = self;
+        let Server { listener, state } = self;
         let app = router(state.clone());
         let signal_state = state.clone();
         let served = axum::serve(listener, app)
@@ -245,25 +244,36 @@ impl Server {
             .map_err(ServerError::Serve);
         // Whatever happened to the listener, the SQL engine's query threads stop, then the log is
         // flushed and closed.
-        let sql = state.sql.clone();
+        let mesh = state.mesh.clone();
         drop(state);
-        let closed = tokio::task::spawn_blocking(move || {
-            sql.shutdown();
-            log.shutdown()
-        })
-        .await
-        .map_err(|e| ServerError::Thread(e.to_string()))
-        .and_then(|result| result.map_err(ServerError::from));
+        let closed = tokio::task::spawn_blocking(move || mesh.shutdown())
+            .await
+            .map_err(|e| ServerError::Thread(e.to_string()))
+            .and_then(|result| result.map_err(ServerError::from));
         served.and(closed)
     }
 }
 
-/// Binds, opens the log and serves until `shutdown` completes (see [`Server::run`]).
+/// Binds, opens the platform and serves until `shutdown` completes (see [`Server::run`]).
 pub async fn serve(
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     Server::bind(&config).await?.run(shutdown).await
+}
+
+/// Sends the process's log lines (requests, changes, warnings) to standard error, as text or JSON, at
+/// the levels `filter` names (`tracing-subscriber`'s `EnvFilter` syntax, e.g. `info,weft::http=warn`);
+/// the `WEFT_LOG` environment variable overrides `filter`. Call once, before serving.
+pub fn init_logging(format: LogFormat, filter: &str) {
+    let filter = std::env::var("WEFT_LOG").ok().filter(|f| !f.trim().is_empty()).unwrap_or_else(|| filter.to_string());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // A second call (tests starting several servers) keeps the first subscriber.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
 }
 
 /// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM.

@@ -45,7 +45,7 @@ fn consumers_request_and_owners_decide() {
     assert_eq!(status, 422, "{body}");
     let (status, body) =
         as_user(api, "dave", "POST", "/api/v1/products/sales.nope/access-requests", Some(&json!({"purpose": "x"})));
-    assert_eq!((status, body["error_code"].as_u64()), (404, Some(40402)), "{body}");
+    assert_eq!((status, body["error_code"].as_u64()), (404, Some(40404)), "{body}");
     let (status, _) = as_user(api, "erin", "POST", path, Some(&json!({"purpose": "Fraud model"})));
     assert_eq!(status, 201);
 
@@ -70,7 +70,7 @@ fn consumers_request_and_owners_decide() {
     let (status, body) = as_user(api, "alice", "POST", "/api/v1/access-requests/ar-2/approve", None);
     assert_eq!((status, body["error_code"].as_u64()), (409, Some(40904)), "{body}");
     let (status, body) = as_user(api, "alice", "POST", "/api/v1/access-requests/ar-7/revoke", None);
-    assert_eq!((status, body["error_code"].as_u64()), (404, Some(40405)), "{body}");
+    assert_eq!((status, body["error_code"].as_u64()), (404, Some(40406)), "{body}");
     let (status, body) =
         as_user(api, "alice", "POST", "/api/v1/access-requests/ar-1/deny", Some(&json!({"colour": "red"})));
     assert_eq!(status, 422, "{body}");
@@ -96,5 +96,5 @@ fn consumers_request_and_owners_decide() {
     assert_eq!((status, &body["status"]), (200, &json!("revoked")), "{body}");
     assert!(ids(&api.get("/api/v1/products/sales.orders/grants").1, "grants").is_empty());
     let (status, body) = api.get("/api/v1/products/sales.nope/grants");
-    assert_eq!((status, body["error_code"].as_u64()), (404, Some(40402)), "{body}");
+    assert_eq!((status, body["error_code"].as_u64()), (404, Some(40404)), "{body}");
 }

@@ -136,7 +136,13 @@ fn produce_and_consume_round_trip() {
         assert_eq!(record["partition"], 0);
         assert_eq!(record["offset"], i);
         assert_eq!(record["timestamp"], offsets[i]["timestamp"]);
-        assert_eq!(record["key"], sent.get("key").cloned().unwrap_or(Value::Null), "key of record {i}");
+        // Keys are Kafka's bytes: a string is its UTF-8, so it reads back as that string; an object
+        // or array reads back as JSON; other JSON (here `true`) as its text.
+        let key = match sent.get("key") {
+            Some(Value::Bool(flag)) => Value::String(flag.to_string()),
+            other => other.cloned().unwrap_or(Value::Null),
+        };
+        assert_eq!(record["key"], key, "key of record {i}");
         assert_eq!(record["value"], sent.get("value").cloned().unwrap_or(Value::Null), "value of record {i}");
         assert!(record.get("value_encoding").is_none());
     }
@@ -200,8 +206,9 @@ fn produce_partitions_by_key_explicit_partition_and_round_robin() {
     let offsets = api.produce("keyed", Value::Array(keyed.clone()));
     let mut partition_of_key = std::collections::BTreeMap::new();
     for (record, offset) in keyed.iter().zip(&offsets) {
-        let key = serde_json::to_vec(&record["key"]).unwrap();
-        let expected = weft_log::partition_for_key(&key, 4);
+        // A string key is hashed as its UTF-8 bytes, exactly as Kafka's default partitioner does.
+        let key = record["key"].as_str().unwrap().as_bytes();
+        let expected = weft_log::partition_for_key(key, 4);
         assert_eq!(offset["partition"], expected, "record {record}");
         let previous = partition_of_key.insert(record["key"].to_string(), expected);
         assert!(previous.is_none() || previous == Some(expected));
@@ -230,7 +237,22 @@ fn produce_partitions_by_key_explicit_partition_and_round_robin() {
     let total: u64 = api.latest_offsets("keyed").iter().sum();
     assert_eq!(total, 40 + 2 + 12);
 
-    let (status, body) = api.get("/api/v1/topics/keyed/records");
+    // Without a partition, a read covers every partition, merged by timestamp, and says where each
+    // partition's next page starts.
+    let (status, body) = api.get("/api/v1/topics/keyed/records?limit=10000");
+    assert_eq!(status, 200, "{body}");
+    let read = body["records"].as_array().unwrap();
+    assert_eq!(read.len() as u64, total);
+    let stamps: Vec<i64> = read.iter().map(|r| r["timestamp"].as_i64().unwrap()).collect();
+    assert!(stamps.windows(2).all(|w| w[0] <= w[1]), "merged oldest first: {stamps:?}");
+    let next: Vec<String> =
+        api.latest_offsets("keyed").iter().enumerate().map(|(p, end)| format!("{p}:{end}")).collect();
+    assert_eq!(body["next"], next.join(","));
+    assert!(body.get("next_offset").is_none(), "one next offset only for a one-partition read: {body}");
+    // The cursor pages on from there: nothing is left.
+    let (_, body) = api.get(&format!("/api/v1/topics/keyed/records?cursor={}", next.join(",")));
+    assert_eq!(body["records"], json!([]));
+    let (status, body) = api.get("/api/v1/topics/keyed/records?offset=3");
     assert_eq!((status, body["error_code"].as_u64()), (422, Some(42201)), "{body}");
     assert!(body["message"].as_str().unwrap().contains("partition"), "{body}");
     let (status, body) =
@@ -401,7 +423,8 @@ fn live_tail_delivers_records_produced_after_subscribing() {
 
     let events = receive(&tail, 3);
     let ids: Vec<Option<String>> = events.iter().map(|(id, _)| id.clone()).collect();
-    assert_eq!(ids, vec![Some("1".into()), Some("2".into()), Some("3".into())], "event id = offset, no old records");
+    // The event id is the cursor right after the record: partition 0's next offset.
+    assert_eq!(ids, vec![Some("0:2".into()), Some("0:3".into()), Some("0:4".into())], "no old records");
     assert_eq!(events[0].1["key"], "a");
     assert_eq!(events[1].1["value"], 2);
     assert_eq!(events[2].1["value"], json!({"third": true}));
@@ -412,13 +435,16 @@ fn live_tail_delivers_records_produced_after_subscribing() {
     assert_eq!(events[3].1["offset"], 3);
     let events = receive(&from_offset, 3);
     assert_eq!(events[0].1["offset"], 1);
-    // A reconnecting EventSource resumes after the last event it saw.
+    // A reconnecting EventSource resumes after the last event it saw (a cursor, or the offset a
+    // one-partition tail's ids used to be).
+    let resumed = api.sse_with_headers("/api/v1/topics/live/records/stream", &[("last-event-id", "0:3")]);
+    assert_eq!(receive(&resumed, 1)[0].0.as_deref(), Some("0:4"));
     let resumed = api.sse_with_headers("/api/v1/topics/live/records/stream", &[("last-event-id", "2")]);
-    assert_eq!(receive(&resumed, 1)[0].0.as_deref(), Some("3"));
+    assert_eq!(receive(&resumed, 1)[0].0.as_deref(), Some("0:4"));
 
     let (status, text) = api.get_text("/metrics");
     assert_eq!(status, 200);
-    assert!(text.contains("weft_consumed_records_total 11\n"), "{text}");
+    assert!(text.contains("weft_consumed_records_total 12\n"), "{text}");
 
     // Shutdown ends open tails instead of waiting for them forever.
     server.stop();

@@ -102,7 +102,7 @@ fn domains_are_created_read_updated_and_deleted_with_history() {
     let (status, body) = api.get("/api/v1/domains/orders");
     assert_eq!((status, &body), (200, &created));
     let (status, body) = api.get("/api/v1/domains/nowhere");
-    assert_eq!((status, body["error_code"].as_u64()), (404, Some(40401)), "{body}");
+    assert_eq!((status, body["error_code"].as_u64()), (404, Some(40403)), "{body}");
 
     let mut changed = domain("orders");
     changed["description"] = json!("Orders, carts and checkouts");
@@ -140,7 +140,7 @@ fn domains_are_created_read_updated_and_deleted_with_history() {
     let (status, body) = api.delete("/api/v1/domains/orders");
     assert_eq!(status, 200, "{body}");
     let (status, body) = api.get("/api/v1/domains/orders");
-    assert_eq!((status, body["error_code"].as_u64()), (404, Some(40401)), "{body}");
+    assert_eq!((status, body["error_code"].as_u64()), (404, Some(40403)), "{body}");
 
     let (status, body) = api.get("/api/v1/domains/orders/history");
     assert_eq!(status, 200, "{body}");
@@ -160,7 +160,7 @@ fn the_product_lifecycle_is_enforced_with_codes() {
     api.create_topic("orders.placed.v1", 1);
 
     let (status, body) = api.post("/api/v1/products", &product("billing.x", "t"));
-    assert_eq!((status, body["error_code"].as_u64()), (404, Some(40401)), "{body}");
+    assert_eq!((status, body["error_code"].as_u64()), (404, Some(40403)), "{body}");
     let (status, body) = api.post("/api/v1/products", &product("orders", "t"));
     assert_eq!((status, body["error_code"].as_u64()), (422, Some(42201)), "{body}");
     assert!(body["message"].as_str().unwrap().contains("expected DOMAIN.NAME"), "{body}");
@@ -177,11 +177,11 @@ fn the_product_lifecycle_is_enforced_with_codes() {
 
     // Publishing needs a registered schema for an output port.
     let reply = api.send("POST", "/api/v1/products/orders.placed/publish", &[], None);
-    assert_eq!(reply.code(), (422, Some(42204)), "{}", reply.text());
+    assert_eq!(reply.code(), (422, Some(42207)), "{}", reply.text());
     assert!(reply.text().contains("orders.placed.v1-value"), "{}", reply.text());
     let (status, body) =
         api.post("/api/v1/products/orders.placed/deprecate", &json!({"reason": "r", "sunset": today()}));
-    assert_eq!((status, body["error_code"].as_u64()), (403, Some(40301)), "{body}");
+    assert_eq!((status, body["error_code"].as_u64()), (403, Some(40305)), "{body}");
 
     register_schema(api, "orders.placed.v1-value", ORDER_SCHEMA);
     let stale = api.send("POST", "/api/v1/products/orders.placed/publish", &[("if-match", "9")], None);
@@ -191,9 +191,9 @@ fn the_product_lifecycle_is_enforced_with_codes() {
     assert_eq!(published["revision"], 2);
 
     let reply = api.send("POST", "/api/v1/products/orders.placed/publish", &[], None);
-    assert_eq!(reply.code(), (403, Some(40301)), "{}", reply.text());
+    assert_eq!(reply.code(), (403, Some(40305)), "{}", reply.text());
     let reply = api.send("POST", "/api/v1/products/orders.placed/retire", &[], None);
-    assert_eq!(reply.code(), (403, Some(40301)), "{}", reply.text());
+    assert_eq!(reply.code(), (403, Some(40305)), "{}", reply.text());
     assert!(reply.text().contains("deprecate it first"), "{}", reply.text());
 
     // A published product's served port keeps its topic.
@@ -224,19 +224,19 @@ fn the_product_lifecycle_is_enforced_with_codes() {
     let reply = api.send("POST", "/api/v1/products/orders.placed/retire", &[("x-weft-actor", "dave")], None);
     assert_eq!(reply.status, 200, "{}", reply.text());
     let reply = api.send("POST", "/api/v1/products/orders.placed/retire", &[], None);
-    assert_eq!(reply.code(), (403, Some(40301)), "{}", reply.text());
+    assert_eq!(reply.code(), (403, Some(40305)), "{}", reply.text());
     let (status, body) = api.put("/api/v1/products/orders.placed", &described);
     assert_eq!((status, body["error_code"].as_u64()), (403, Some(40302)), "{body}");
 
     let (status, body) = api.delete("/api/v1/products/orders.placed");
-    assert_eq!((status, body["error_code"].as_u64()), (403, Some(40302)), "{body}");
+    assert_eq!((status, body["error_code"].as_u64()), (403, Some(40306)), "{body}");
     let (status, body) = api.delete("/api/v1/products/orders.placed?confirm=true&deleteTopics=true");
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["deletedTopics"], json!(["orders.placed.v1"]));
     let (status, body) = api.get("/api/v1/topics/orders.placed.v1");
     assert_eq!((status, body["error_code"].as_u64()), (404, Some(40401)), "{body}");
     let (status, body) = api.get("/api/v1/products/orders.placed");
-    assert_eq!((status, body["error_code"].as_u64()), (404, Some(40402)), "{body}");
+    assert_eq!((status, body["error_code"].as_u64()), (404, Some(40404)), "{body}");
 
     let (status, body) = api.get("/api/v1/products/orders.placed/history");
     assert_eq!(status, 200, "{body}");
@@ -255,7 +255,7 @@ fn the_product_lifecycle_is_enforced_with_codes() {
     );
     assert_eq!(history[4]["actor"], "dave");
     let (status, body) = api.get("/api/v1/products/orders.never/history");
-    assert_eq!((status, body["error_code"].as_u64()), (404, Some(40402)), "{body}");
+    assert_eq!((status, body["error_code"].as_u64()), (404, Some(40404)), "{body}");
 }
 
 #[test]
@@ -312,7 +312,7 @@ fn search_returns_hits_and_facets() {
     let (_, body) = api.get("/api/v1/products");
     assert_eq!(body["products"].as_array().map(Vec::len), Some(3), "{body}");
     let (status, body) = api.get("/api/v1/products?domain=nowhere");
-    assert_eq!((status, body["error_code"].as_u64()), (404, Some(40401)), "{body}");
+    assert_eq!((status, body["error_code"].as_u64()), (404, Some(40403)), "{body}");
     let (status, body) = api.get("/api/v1/products?owner=alice");
     assert_eq!((status, body["error_code"].as_u64()), (422, Some(42201)), "{body}");
 }
@@ -357,7 +357,7 @@ fn lineage_walks_impact_and_field_lineage() {
     let (status, body) = api.get("/api/v1/products/finance.report/lineage/upstream?depth=x");
     assert_eq!((status, body["error_code"].as_u64()), (422, Some(42201)), "{body}");
     let (status, body) = api.get("/api/v1/products/orders.nope/lineage/upstream");
-    assert_eq!((status, body["error_code"].as_u64()), (404, Some(40402)), "{body}");
+    assert_eq!((status, body["error_code"].as_u64()), (404, Some(40404)), "{body}");
 
     let edges = json!({"edges": [{"from": {"product": "orders.placed", "field": "amount"}, "to": {"product": "finance.revenue", "field": "total"}}]});
     let (status, body) = api.put("/api/v1/products/finance.revenue/lineage/fields", &edges);
@@ -366,7 +366,7 @@ fn lineage_walks_impact_and_field_lineage() {
     assert_eq!(api.get("/api/v1/products/finance.revenue/lineage/fields"), (200, edges.clone()));
     let unknown_field = json!({"edges": [{"from": {"product": "orders.placed", "field": "colour"}, "to": {"product": "finance.revenue", "field": "total"}}]});
     let (status, body) = api.put("/api/v1/products/finance.revenue/lineage/fields", &unknown_field);
-    assert_eq!((status, body["error_code"].as_u64()), (404, Some(40403)), "{body}");
+    assert_eq!((status, body["error_code"].as_u64()), (404, Some(40405)), "{body}");
     let not_an_input = json!({"edges": [{"from": {"product": "finance.report", "field": "total"}, "to": {"product": "finance.revenue", "field": "total"}}]});
     let (status, body) = api.put("/api/v1/products/finance.revenue/lineage/fields", &not_an_input);
     assert_eq!((status, body["error_code"].as_u64()), (422, Some(42201)), "{body}");
@@ -382,13 +382,13 @@ fn lineage_walks_impact_and_field_lineage() {
     assert_eq!(affected, [("finance.revenue", "known"), ("finance.report", "possible")], "{body}");
     assert_eq!(body["owners"], json!(["alice", "erin"]));
     let (status, body) = api.get("/api/v1/products/orders.placed/impact?field=colour");
-    assert_eq!((status, body["error_code"].as_u64()), (404, Some(40403)), "{body}");
+    assert_eq!((status, body["error_code"].as_u64()), (404, Some(40405)), "{body}");
 
     // orders.placed consuming finance.report would close a cycle.
     let mut cyclic = product("orders.placed", "orders.placed");
     cyclic["inputPorts"] = json!([{"name": "report", "product": "finance.report"}]);
     let (status, body) = api.put("/api/v1/products/orders.placed", &cyclic);
-    assert_eq!((status, body["error_code"].as_u64()), (422, Some(42205)), "{body}");
+    assert_eq!((status, body["error_code"].as_u64()), (422, Some(42208)), "{body}");
     assert!(body["message"].as_str().unwrap().contains("orders.placed -> "), "{body}");
 }
 
@@ -453,15 +453,15 @@ fn odps_documents_apply_idempotently_and_export_as_yaml() {
     assert_eq!((reply.status, reply.json()["result"].as_str()), (200, Some("updated")), "{}", reply.text());
 
     let reply = api.send("PUT", "/api/v1/products/orders.other/odps", &yaml, Some(ODPS.as_bytes()));
-    assert_eq!(reply.code(), (422, Some(42203)), "{}", reply.text());
+    assert_eq!(reply.code(), (422, Some(42206)), "{}", reply.text());
     let broken = "apiVersion: v1.0.0\nkind: DataProduct\nid: [orders.placed\n";
     let reply = api.send("POST", "/api/v1/products:apply", &yaml, Some(broken.as_bytes()));
-    assert_eq!(reply.code(), (422, Some(42203)), "{}", reply.text());
+    assert_eq!(reply.code(), (422, Some(42206)), "{}", reply.text());
     assert!(reply.json()["message"].as_str().unwrap().contains("line"), "{}", reply.text());
     let reply = api.send("POST", "/api/v1/products:apply", &yaml, Some(&[0xff, 0xfe]));
-    assert_eq!(reply.code(), (422, Some(42203)), "{}", reply.text());
+    assert_eq!(reply.code(), (422, Some(42206)), "{}", reply.text());
     let reply = api.send("GET", "/api/v1/products/orders.nope/odps", &[], None);
-    assert_eq!(reply.code(), (404, Some(40402)), "{}", reply.text());
+    assert_eq!(reply.code(), (404, Some(40404)), "{}", reply.text());
 }
 
 #[test]
@@ -476,7 +476,7 @@ fn malformed_bodies_and_unknown_products_answer_with_codes() {
     assert!(body["message"].as_str().unwrap().contains("name"), "{body}");
     for path in ["", "/history", "/sample", "/records", "/export?format=csv", "/lineage/fields", "/impact"] {
         let (status, body) = api.get(&format!("/api/v1/products/orders.nope{path}"));
-        assert_eq!((status, body["error_code"].as_u64()), (404, Some(40402)), "{path}: {body}");
+        assert_eq!((status, body["error_code"].as_u64()), (404, Some(40404)), "{path}: {body}");
     }
     let (status, body) = api.get("/api/v1/products/not-an-id");
     assert_eq!((status, body["error_code"].as_u64()), (422, Some(42202)), "{body}");
@@ -520,12 +520,20 @@ fn a_products_data_is_read_through_its_output_port() {
     assert_eq!(body["records"].as_array().map(Vec::len), Some(3));
     let (_, body) = api.get("/api/v1/products/orders.placed/records?partition=0&timestamp=1003");
     assert_eq!(body["records"][0]["timestamp"], 1004, "{body}");
+    // Without a partition: every partition, merged by timestamp.
     let (status, body) = api.get("/api/v1/products/orders.placed/records");
-    assert_eq!((status, body["error_code"].as_u64()), (422, Some(42201)), "{body}");
+    assert_eq!(status, 200, "{body}");
+    let stamps: Vec<u64> = body["records"].as_array().unwrap().iter().map(|r| r["timestamp"].as_u64().unwrap()).collect();
+    assert_eq!(stamps, [1000, 1001, 1002, 1003, 1004, 1005]);
+    assert_eq!(body["next"], "0:3,1:3");
+    let (_, body) = api.get("/api/v1/products/orders.placed/records?limit=4");
+    let (_, rest) = api.get(&format!("/api/v1/products/orders.placed/records?cursor={}", body["next"].as_str().unwrap()));
+    let stamps: Vec<u64> = rest["records"].as_array().unwrap().iter().map(|r| r["timestamp"].as_u64().unwrap()).collect();
+    assert_eq!(stamps, [1004, 1005], "the cursor pages on where the first page stopped");
     let (status, body) = api.get("/api/v1/products/orders.placed/records?partition=0&limit=zero");
     assert_eq!((status, body["error_code"].as_u64()), (422, Some(42201)), "{body}");
     let (status, body) = api.get("/api/v1/products/orders.placed/sample?port=nope");
-    assert_eq!((status, body["error_code"].as_u64()), (422, Some(42201)), "{body}");
+    assert_eq!((status, body["error_code"].as_u64()), (404, Some(40408)), "{body}");
     assert!(body["message"].as_str().unwrap().contains("events v1.0.0"), "{body}");
     let (status, body) = api.get("/api/v1/products/orders.placed/sample?limit=5000");
     assert_eq!((status, body["error_code"].as_u64()), (422, Some(42201)), "{body}");
@@ -533,7 +541,7 @@ fn a_products_data_is_read_through_its_output_port() {
     // The live tail through the product.
     let events = api.sse("/api/v1/products/orders.placed/records/stream?partition=0&from=earliest");
     let first = receive(&events, 3);
-    assert_eq!(first.iter().map(|(id, _)| id.clone().unwrap()).collect::<Vec<_>>(), ["0", "1", "2"]);
+    assert_eq!(first.iter().map(|(id, _)| id.clone().unwrap()).collect::<Vec<_>>(), ["0:1", "0:2", "0:3"]);
     api.produce(
         "orders.placed",
         json!([{"partition": 0, "value": {"id": "late", "amount": 1.0, "quantity": 1, "paid": true}}]),
@@ -633,10 +641,10 @@ fn the_latest_major_port_is_read_unless_another_is_named() {
     assert_eq!(read("?port=events"), ("orders.v2".to_string(), "new".to_string()));
     assert_eq!(read("?port=events%401"), ("orders.v1".to_string(), "old".to_string()));
     let (status, body) = api.get("/api/v1/products/orders.placed/sample?port=audit");
-    assert_eq!((status, body["error_code"].as_u64()), (422, Some(42201)), "{body}");
+    assert_eq!((status, body["error_code"].as_u64()), (404, Some(40408)), "{body}");
     assert!(body["message"].as_str().unwrap().contains("events v1.2.0, events v2.0.0"), "{body}");
     let (status, body) = api.get("/api/v1/products/orders.placed/sample?port=events%403");
-    assert_eq!((status, body["error_code"].as_u64()), (422, Some(42201)), "{body}");
+    assert_eq!((status, body["error_code"].as_u64()), (404, Some(40408)), "{body}");
 }
 
 #[test]
@@ -660,7 +668,7 @@ fn a_deprecated_product_names_its_successor() {
         "/api/v1/products/orders.placed-v2/deprecate",
         &json!({"reason": "r", "sunset": "2999-01-01", "successor": "orders.placed-v2"}),
     );
-    assert_eq!((status, body["error_code"].as_u64()), (403, Some(40301)), "{body}");
+    assert_eq!((status, body["error_code"].as_u64()), (403, Some(40305)), "{body}");
 }
 
 #[test]

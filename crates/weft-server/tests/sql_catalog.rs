@@ -122,7 +122,7 @@ fn a_product_is_made_from_a_derived_stream_and_protects_it_from_drop() {
     assert_eq!((status, body["error_code"].as_u64()), (409, Some(40901)), "{body}");
     let unknown = json!({"source": "NOPE", "id": "x", "domain": "sales"});
     let (status, body) = as_alice(api, "POST", "/api/v1/products/from-sql", &unknown);
-    assert_eq!((status, body["error_code"].as_u64()), (404, Some(40404)), "{body}");
+    assert_eq!((status, body["error_code"].as_u64()), (404, Some(40407)), "{body}");
     let plain = json!({"source": "ORDERS", "id": "x", "domain": "sales"});
     let (status, body) = as_alice(api, "POST", "/api/v1/products/from-sql", &plain);
     assert_eq!((status, body["error_code"].as_u64()), (400, Some(40002)), "{body}");

@@ -9,8 +9,12 @@
 //!
 //! The generators are one thread writing every domain's events at a realistic pace (about fifteen
 //! events a second in all) with keys that agree across domains: orders name customers and SKUs that
-//! exist, payments follow orders, shipments follow captured payments. A few events a minute are
-//! deliberately defective (see [`Defect`]) so that data contracts have something to catch.
+//! exist, payments follow orders, shipments follow captured payments. They write through the mesh's
+//! one write path (as a producer inside the platform would), so what each product's port declares is
+//! what lands on its topic: Avro in the Confluent wire format for orders, payments and shipments, JSON
+//! checked against its JSON Schema for the others, string keys as their UTF-8 bytes. A few events a
+//! minute are deliberately defective (see [`Defect`]): those that break their product's schema are
+//! refused by the write path, the others (a negative amount) wait for data contracts.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
@@ -22,6 +26,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::{json, Value};
+use weft_mesh::records::JsonRecord;
+use weft_mesh::{Mesh, MeshError, RequestContext};
 use weft_server::{Server, ServerConfig};
 
 use crate::client::{encode, Client};
@@ -37,15 +43,26 @@ pub struct DemoArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
+    /// Delete the data directory first and build the demo mesh afresh.
+    #[arg(long)]
+    reset: bool,
 }
 
 /// Runs the server with the demo mesh until Ctrl-C or SIGTERM.
 pub fn run(args: DemoArgs) -> Result<()> {
+    if args.reset && args.data_dir.exists() {
+        std::fs::remove_dir_all(&args.data_dir)
+            .with_context(|| format!("deleting {} for --reset", args.data_dir.display()))?;
+    }
     let mut config = ServerConfig::new(&args.data_dir);
     config.listen = args.addr;
+    // The web app polls: one line per request would drown what the demo has to say (WEFT_LOG shows them).
+    weft_server::init_logging(config.log_format, "info,weft::http=warn");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async move {
         let server = Server::bind(&config).await?;
+        let mesh = server.mesh();
+        refuse_pre_mesh_demo(&mesh, &config.data_dir)?;
         let addr = server.local_addr()?;
         let url = format!("http://{addr}");
         eprintln!("weft demo: server listening on {url} (data dir {})", config.data_dir.display());
@@ -80,10 +97,9 @@ pub fn run(args: DemoArgs) -> Result<()> {
         print_banner(&url, &summary);
 
         let generator_stopping = stopping.clone();
-        let generator_url = url.clone();
         let generator = std::thread::Builder::new()
             .name("weft-demo-generators".into())
-            .spawn(move || generate(&Client::new(&generator_url), summary.next_order, &generator_stopping))
+            .spawn(move || generate(&mesh, summary.next_order, &generator_stopping))
             .context("starting the generators")?;
 
         let served = server_task.await.context("the server task failed")?;
@@ -93,6 +109,24 @@ pub fn run(args: DemoArgs) -> Result<()> {
         eprintln!("weft demo stopped; start it again with the same --data-dir to carry on");
         Ok::<(), anyhow::Error>(())
     })
+}
+
+/// A demo directory from before the mesh's write path declared its SQL sources over the Avro products
+/// as JSON (their topics held JSON then); now that the topics hold what the ports declare, those
+/// streams and the published products derived from them cannot follow, and the drop guard rightly
+/// refuses to drop them. Such a directory is refused with the way out rather than left half-working.
+fn refuse_pre_mesh_demo(mesh: &Mesh, data_dir: &std::path::Path) -> Result<()> {
+    let stale = mesh.sql().source("ORDERS").is_some_and(|orders| {
+        orders.value_format != weft_mesh::weft_sql::format::Format::Avro
+    });
+    if stale {
+        bail!(
+            "{} holds a demo mesh made by an earlier Weft, whose SQL streams read the Avro products as JSON; \
+             start afresh with `weft demo --reset` (or choose another --data-dir)",
+            data_dir.display()
+        );
+    }
+    Ok(())
 }
 
 /// What setup found or made, for the banner and the generators.
@@ -445,13 +479,13 @@ fn stock_movement_schema() -> Value {
 const SQL_SOURCES: &str = "
 CREATE TABLE IF NOT EXISTS CUSTOMERS (CUSTOMER_ID STRING PRIMARY KEY, NAME STRING, EMAIL STRING, COUNTRY STRING,
     SEGMENT STRING, LOYALTY_TIER STRING)
-  WITH (KAFKA_TOPIC='customers.profiles', KEY_FORMAT='JSON', VALUE_FORMAT='JSON');
+  WITH (KAFKA_TOPIC='customers.profiles', KEY_FORMAT='KAFKA', VALUE_FORMAT='JSON');
 CREATE STREAM IF NOT EXISTS ORDERS (ORDER_ID STRING KEY, CUSTOMER_ID STRING, CHANNEL STRING, CURRENCY STRING,
-    TOTAL_AMOUNT DOUBLE, PLACED_AT BIGINT)
-  WITH (KAFKA_TOPIC='orders.placed', KEY_FORMAT='JSON', VALUE_FORMAT='JSON');
+    TOTAL_AMOUNT DOUBLE, PLACED_AT TIMESTAMP)
+  WITH (KAFKA_TOPIC='orders.placed', KEY_FORMAT='KAFKA', VALUE_FORMAT='AVRO');
 CREATE STREAM IF NOT EXISTS PAYMENTS (PAYMENT_ID STRING KEY, ORDER_ID STRING, AMOUNT DOUBLE, CURRENCY STRING,
     METHOD STRING, STATUS STRING)
-  WITH (KAFKA_TOPIC='payments.transactions', KEY_FORMAT='JSON', VALUE_FORMAT='JSON');
+  WITH (KAFKA_TOPIC='payments.transactions', KEY_FORMAT='KAFKA', VALUE_FORMAT='AVRO');
 ";
 
 /// A product derived with SQL: the statement that creates its stream or table, and its catalog entry.
@@ -474,7 +508,7 @@ const DERIVED: [DerivedDef; 2] = [
         id: "orders.enriched",
         source: "ORDERS_ENRICHED",
         sql: "CREATE STREAM IF NOT EXISTS ORDERS_ENRICHED
-  WITH (KAFKA_TOPIC='orders.enriched', KEY_FORMAT='JSON', VALUE_FORMAT='JSON', PARTITIONS=3) AS
+  WITH (KAFKA_TOPIC='orders.enriched', KEY_FORMAT='KAFKA', VALUE_FORMAT='JSON', PARTITIONS=3) AS
   SELECT O.CUSTOMER_ID AS CUSTOMER_ID, O.ORDER_ID AS ORDER_ID, O.CHANNEL AS CHANNEL, O.TOTAL_AMOUNT AS TOTAL_AMOUNT,
          O.CURRENCY AS CURRENCY, C.NAME AS CUSTOMER_NAME, C.COUNTRY AS COUNTRY, C.SEGMENT AS SEGMENT,
          C.LOYALTY_TIER AS LOYALTY_TIER
@@ -633,19 +667,6 @@ fn setup(client: &Client) -> Result<Summary> {
             .with_context(|| format!("registering the schema of '{}'", source.id))?;
     }
 
-    // Reference data, once: the generators only ever refer to these customers and SKUs.
-    if api.record_count("customers.profiles")? == 0 {
-        let now = now_ms();
-        let records: Vec<Value> = (1..=CUSTOMERS).map(|n| keyed(&customer_id(n), customer(n, now))).collect();
-        api.produce("customers.profiles", &records)?;
-        created.push(format!("{CUSTOMERS} customers"));
-    }
-    if api.record_count("inventory.items")? == 0 {
-        let records: Vec<Value> = items().iter().map(|item| keyed(&item.sku, item.to_json())).collect();
-        api.produce("inventory.items", &records)?;
-        created.push(format!("{} SKUs", records.len()));
-    }
-
     let existing = products(&api)?;
     for source in &SOURCES {
         let domain = domain_of(source.id);
@@ -670,6 +691,20 @@ fn setup(client: &Client) -> Result<Summary> {
             created.push(format!("product {}", source.id));
         }
         publish_if_draft(&api, owner, source.id, existing.get(source.id).map(String::as_str))?;
+    }
+
+    // Reference data, once, after the products: their ports decide how records are written. The
+    // generators only ever refer to these customers and SKUs.
+    if api.record_count("customers.profiles")? == 0 {
+        let now = now_ms();
+        let records: Vec<Value> = (1..=CUSTOMERS).map(|n| keyed(&customer_id(n), customer(n, now))).collect();
+        api.produce("customers.profiles", &records)?;
+        created.push(format!("{CUSTOMERS} customers"));
+    }
+    if api.record_count("inventory.items")? == 0 {
+        let records: Vec<Value> = items().iter().map(|item| keyed(&item.sku, item.to_json())).collect();
+        api.produce("inventory.items", &records)?;
+        created.push(format!("{} SKUs", records.len()));
     }
 
     api.ksql(SQL_SOURCES).context("declaring the SQL sources over the source topics")?;
@@ -951,7 +986,10 @@ struct Generator {
     /// Fractional events carried from one tick to the next, per kind.
     carry: [f64; 4],
     /// Outgoing records per topic in this tick.
-    out: Vec<(&'static str, Vec<Value>)>,
+    out: Vec<(&'static str, Vec<JsonRecord>)>,
+    /// This tick's defective records, each written on its own: the write path refuses those that break
+    /// their product's schema, and a refusal must not take good records with it.
+    defects: Vec<(&'static str, JsonRecord)>,
 }
 
 impl Generator {
@@ -966,16 +1004,20 @@ impl Generator {
             shipments_due: Vec::new(),
             carry: [0.0; 4],
             out: SOURCES.iter().map(|s| (s.id, Vec::new())).collect(),
+            defects: Vec::new(),
         }
     }
 
     fn emit(&mut self, topic: &str, key: &str, value: Value, defect: Option<Defect>) {
-        let mut headers = json!({"producer": "weft-demo"});
+        let mut headers = std::collections::BTreeMap::from([("producer".to_string(), Some("weft-demo".to_string()))]);
         if let Some(defect) = defect {
-            headers["demo-defect"] = defect.name().into();
+            headers.insert("demo-defect".to_string(), Some(defect.name().to_string()));
         }
-        if let Some((_, records)) = self.out.iter_mut().find(|(t, _)| *t == topic) {
-            records.push(json!({"key": key, "value": value, "headers": headers}));
+        let record = JsonRecord { key: Some(key.into()), value: Some(value), headers, ..JsonRecord::default() };
+        let Some((topic, records)) = self.out.iter_mut().find(|(t, _)| *t == topic) else { return };
+        match defect {
+            Some(_) => self.defects.push((topic, record)),
+            None => records.push(record),
         }
     }
 
@@ -1120,14 +1162,25 @@ impl Generator {
         self.emit("inventory.stock-movements", sku, value, None);
     }
 
-    /// Sends this tick's records, one request per topic.
-    fn flush(&mut self, api: &Api) -> Result<()> {
+    /// Writes this tick's records, one batch per topic, then each defective record on its own.
+    fn flush(&mut self, mesh: &Mesh, ctx: &RequestContext) -> Result<()> {
         for (topic, records) in &mut self.out {
             if records.is_empty() {
                 continue;
             }
             let batch = std::mem::take(records);
-            api.produce(topic, &batch).with_context(|| format!("writing {} records to '{topic}'", batch.len()))?;
+            let count = batch.len();
+            mesh.produce(ctx, topic, batch).with_context(|| format!("writing {count} records to '{topic}'"))?;
+        }
+        for (topic, record) in std::mem::take(&mut self.defects) {
+            match mesh.produce(ctx, topic, vec![record]) {
+                Ok(_) => {}
+                // The write path checks every record against its product's schema.
+                Err(refused @ MeshError::InvalidRecord { .. }) => {
+                    tracing::info!(topic, reason = %refused, "the write path refused a defective demo record");
+                }
+                Err(error) => return Err(error).with_context(|| format!("writing a record to '{topic}'")),
+            }
         }
         Ok(())
     }
@@ -1135,8 +1188,8 @@ impl Generator {
 
 /// Writes the mesh's events until `stopping` is set. Failures (the server draining, a full disk) are
 /// reported at most every ten seconds and retried with fresh events: a demo keeps going.
-fn generate(client: &Client, next_order: u64, stopping: &AtomicBool) {
-    let api = Api { client };
+fn generate(mesh: &Mesh, next_order: u64, stopping: &AtomicBool) {
+    let ctx = RequestContext::system("demo-generators");
     let mut generator = Generator::new(next_order);
     let mut last = Instant::now();
     let mut last_error: Option<Instant> = None;
@@ -1145,7 +1198,7 @@ fn generate(client: &Client, next_order: u64, stopping: &AtomicBool) {
         let dt = last.elapsed().as_secs_f64().min(2.0);
         last = Instant::now();
         generator.tick(now_ms(), dt);
-        if let Err(error) = generator.flush(&api) {
+        if let Err(error) = generator.flush(mesh, &ctx) {
             if stopping.load(Ordering::SeqCst) {
                 break;
             }
@@ -1154,6 +1207,7 @@ fn generate(client: &Client, next_order: u64, stopping: &AtomicBool) {
                 last_error = Some(Instant::now());
             }
             generator.out.iter_mut().for_each(|(_, records)| records.clear());
+            generator.defects.clear();
         }
     }
 }
@@ -1179,10 +1233,20 @@ mod tests {
             now += 250;
             generator.tick(now, 0.25);
         }
-        let records = |topic: &str| generator.out.iter().find(|(t, _)| *t == topic).map(|(_, r)| r.clone()).unwrap();
+        let as_json = |r: &JsonRecord| json!({"key": r.key, "value": r.value, "headers": r.headers});
+        // Every record of a topic, the defective ones (written on their own) included.
+        let records = |topic: &str| -> Vec<Value> {
+            let good = generator.out.iter().filter(|(t, _)| *t == topic).flat_map(|(_, r)| r.iter());
+            let bad = generator.defects.iter().filter(|(t, _)| *t == topic).map(|(_, r)| r);
+            good.chain(bad).map(as_json).collect()
+        };
         let orders = records("orders.placed");
         let payments = records("payments.transactions");
         let shipments = records("shipping.shipments");
+        assert!(
+            generator.out.iter().flat_map(|(_, r)| r).all(|r| !r.headers.contains_key("demo-defect")),
+            "defective records are kept apart from the batches"
+        );
         // About 3 orders a second over 100 seconds.
         assert!((200..=400).contains(&orders.len()), "{} orders", orders.len());
         let order_ids: BTreeSet<&str> = orders.iter().filter_map(|o| o["value"]["order_id"].as_str()).collect();

@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
-use weft_server::{ConfigLayer, FsyncPolicy, Server, ServerConfig};
+use weft_server::{ConfigLayer, FsyncPolicy, LogFormat, Server, ServerConfig};
 
 use crate::client::{array, encode, Client};
 use crate::consume::Start;
@@ -92,6 +92,10 @@ struct ServeArgs {
     /// The most records one produce request may carry [env: WEFT_MAX_RECORDS_PER_REQUEST] [default: 10000].
     #[arg(long)]
     max_records_per_request: Option<usize>,
+    /// Log lines as "text" or "json" (one object per line) [env: WEFT_LOG_FORMAT] [default: text]; levels
+    /// come from WEFT_LOG (e.g. "info,weft::http=warn").
+    #[arg(long)]
+    log_format: Option<LogFormat>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -261,8 +265,10 @@ fn serve(args: ServeArgs) -> Result<()> {
         fsync: args.fsync,
         max_body_bytes: args.max_body_bytes,
         max_records_per_request: args.max_records_per_request,
+        log_format: args.log_format,
     };
     let config = ServerConfig::resolve(flags, ConfigLayer::from_env()?)?;
+    weft_server::init_logging(config.log_format, "info");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async {
         let server = Server::bind(&config).await?;

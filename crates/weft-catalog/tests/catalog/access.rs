@@ -2,10 +2,10 @@
 
 use weft_catalog::{AccessDecision, AccessFilter, AccessStatus, Transition};
 
-use crate::common::{id, Fixture, ACTOR};
+use crate::common::{id, kind, Fixture, ACTOR};
 
-fn codes(e: weft_catalog::CatalogError) -> (u16, u32) {
-    e.status_and_code()
+fn codes(e: weft_catalog::CatalogError) -> &'static str {
+    kind(&e)
 }
 
 #[test]
@@ -20,28 +20,28 @@ fn owners_decide_and_the_rules_hold_across_a_restart() {
     assert_eq!(r1.consumer.as_deref(), Some("finance"));
     // One pending request per requester and product; others may ask too.
     let dup = c.request_access("dave", "orders.placed", "again", None).unwrap_err();
-    assert_eq!(codes(dup), (409, 40904));
+    assert_eq!(codes(dup), "AccessConflict");
     let r2 = c.request_access("erin", "orders.placed", "Fraud model", None).expect("request");
     assert_eq!(r2.id, "ar-2");
-    assert_eq!(codes(c.request_access("dave", "orders.placed", " ", None).unwrap_err()), (422, 42201));
-    assert_eq!(codes(c.request_access("dave", "orders.nope", "x", None).unwrap_err()), (404, 40402));
+    assert_eq!(codes(c.request_access("dave", "orders.placed", " ", None).unwrap_err()), "InvalidInput");
+    assert_eq!(codes(c.request_access("dave", "orders.nope", "x", None).unwrap_err()), "ProductNotFound");
 
     // A domain member who is not an owner may not decide; the requester neither.
     let err = c.decide_access("bob", "ar-1", AccessDecision::Approve, None).unwrap_err();
     assert!(err.to_string().contains("only the owner of 'orders.placed'"), "{err}");
-    assert_eq!(codes(err), (403, 40304));
-    assert_eq!(codes(c.decide_access("dave", "ar-1", AccessDecision::Approve, None).unwrap_err()), (403, 40304));
+    assert_eq!(codes(err), "NotAllowed");
+    assert_eq!(codes(c.decide_access("dave", "ar-1", AccessDecision::Approve, None).unwrap_err()), "NotAllowed");
     // A revoke needs an approval first.
-    assert_eq!(codes(c.decide_access(ACTOR, "ar-1", AccessDecision::Revoke, None).unwrap_err()), (409, 40904));
+    assert_eq!(codes(c.decide_access(ACTOR, "ar-1", AccessDecision::Revoke, None).unwrap_err()), "AccessConflict");
 
     let approved = c.decide_access(ACTOR, "ar-1", AccessDecision::Approve, Some("ok for reporting")).expect("approve");
     assert_eq!(approved.status, AccessStatus::Approved);
     assert_eq!(approved.decided_by.as_deref(), Some(ACTOR));
     assert_eq!(approved.reason.as_deref(), Some("ok for reporting"));
-    assert_eq!(codes(c.decide_access(ACTOR, "ar-1", AccessDecision::Deny, None).unwrap_err()), (409, 40904));
+    assert_eq!(codes(c.decide_access(ACTOR, "ar-1", AccessDecision::Deny, None).unwrap_err()), "AccessConflict");
     c.decide_access(ACTOR, "ar-2", AccessDecision::Deny, Some("no PII for models")).expect("deny");
-    assert_eq!(codes(c.decide_access(ACTOR, "ar-9", AccessDecision::Deny, None).unwrap_err()), (404, 40405));
-    assert_eq!(codes(c.decide_access(ACTOR, "bogus", AccessDecision::Deny, None).unwrap_err()), (404, 40405));
+    assert_eq!(codes(c.decide_access(ACTOR, "ar-9", AccessDecision::Deny, None).unwrap_err()), "AccessRequestNotFound");
+    assert_eq!(codes(c.decide_access(ACTOR, "bogus", AccessDecision::Deny, None).unwrap_err()), "AccessRequestNotFound");
 
     let grants = c.grants("orders.placed").expect("grants");
     assert_eq!(grants.iter().map(|g| g.requester.as_str()).collect::<Vec<_>>(), ["dave"]);
@@ -87,8 +87,8 @@ fn the_product_owner_decides_and_retired_products_take_no_requests() {
     c.request_access("erin", "orders.placed", "Reports", None).expect("request");
     c.transition(ACTOR, "orders.placed", Transition::Retire, None).expect("retire the draft");
     let err = c.request_access("frank", "orders.placed", "Reports", None).unwrap_err();
-    assert_eq!(codes(err), (403, 40302));
-    assert_eq!(codes(c.decide_access(ACTOR, "ar-2", AccessDecision::Approve, None).unwrap_err()), (403, 40302));
+    assert_eq!(codes(err), "Forbidden");
+    assert_eq!(codes(c.decide_access(ACTOR, "ar-2", AccessDecision::Approve, None).unwrap_err()), "Forbidden");
     c.decide_access(ACTOR, "ar-2", AccessDecision::Deny, None).expect("deny still works");
     c.decide_access("carol", "ar-1", AccessDecision::Revoke, None).expect("revoke still works");
 }

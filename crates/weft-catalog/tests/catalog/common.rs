@@ -141,3 +141,33 @@ pub fn today() -> IsoDate {
 pub fn future() -> IsoDate {
     IsoDate::parse("2999-12-31").expect("date")
 }
+
+/// The kind of a catalog error, named as its variant: tests say which refusal they expect.
+pub fn kind(error: &weft_catalog::CatalogError) -> &'static str {
+    use weft_catalog::CatalogError as E;
+    match error {
+        E::InvalidId { .. } => "InvalidId",
+        E::InvalidInput { .. } => "InvalidInput",
+        E::InvalidOdps(_) => "InvalidOdps",
+        E::DomainNotFound(_) => "DomainNotFound",
+        E::ProductNotFound(_) => "ProductNotFound",
+        E::AccessRequestNotFound(_) => "AccessRequestNotFound",
+        E::FieldNotFound { .. } => "FieldNotFound",
+        E::DomainExists(_) => "DomainExists",
+        E::ProductExists(_) => "ProductExists",
+        E::RevisionConflict { .. } => "RevisionConflict",
+        E::AccessConflict(_) => "AccessConflict",
+        E::NotAllowed { .. } => "NotAllowed",
+        E::InUse { .. } => "InUse",
+        E::ForbiddenTransition { .. } => "ForbiddenTransition",
+        E::Forbidden { .. } => "Forbidden",
+        E::ConfirmationRequired { .. } => "ConfirmationRequired",
+        E::BreakingChange { .. } => "BreakingChange",
+        E::PublishRequirements { .. } => "PublishRequirements",
+        E::LineageCycle { .. } => "LineageCycle",
+        E::Log(_) => "Log",
+        E::CorruptEvent { .. } => "CorruptEvent",
+        E::Search(_) => "Search",
+        E::Internal(_) => "Internal",
+    }
+}

@@ -57,18 +57,27 @@ fn publishing_lists_every_missing_requirement() {
     spec.quality_tier = None;
     fx.catalog.create_product(ACTOR, spec).unwrap();
     let err = fx.catalog.transition(ACTOR, "orders.events", Transition::Publish, None).unwrap_err();
-    assert_eq!(err.status_and_code(), (422, 42204));
-    let CatalogError::PublishRequirements { product, missing } = &err else { panic!("{err:?}") };
+    assert_eq!(kind(&err), "PublishRequirements");
+    let CatalogError::PublishRequirements { product, gaps } = &err else { panic!("{err:?}") };
     assert_eq!(product, "orders.events");
+    let gaps: Vec<(&str, &str, &str)> =
+        gaps.iter().map(|g| (g.field.as_str(), g.rule.as_str(), g.message.as_str())).collect();
     assert_eq!(
-        missing,
-        &vec![
-            "description is empty".to_string(),
-            "qualityTier is not set (raw, curated or authoritative)".to_string(),
-            "no output port has a registered schema (register one of the subjects: orders.events.events.v1-value)"
-                .to_string(),
+        gaps,
+        [
+            ("description", "description-required", "description is empty"),
+            ("qualityTier", "quality-tier-required", "qualityTier is not set (raw, curated or authoritative)"),
+            (
+                "outputPorts[0].schemaSubject",
+                "schema-registered",
+                "no output port has a registered schema (register one of the subjects: orders.events.events.v1-value)"
+            ),
         ]
     );
+    // The same rules, asked without changing anything.
+    let spec = fx.catalog.product("orders.events").unwrap().spec;
+    let checked: Vec<String> = fx.catalog.publish_check(&spec).into_iter().map(|g| g.rule).collect();
+    assert_eq!(checked, ["description-required", "quality-tier-required", "schema-registered"]);
     assert!(err.to_string().starts_with("data product 'orders.events' does not meet the publishing requirements: "));
     // Nothing was recorded.
     assert_eq!(fx.catalog.product("orders.events").unwrap().revision, 1);
@@ -99,7 +108,7 @@ fn refused_transitions_say_why() {
         forbidden(fx.catalog.transition(ACTOR, "orders.pub", Transition::Publish, None).unwrap_err());
     assert_eq!((from, to, reason.as_str()), ("published", "published", "it is already published"));
     let err = fx.catalog.transition(ACTOR, "orders.pub", Transition::Retire, None).unwrap_err();
-    assert_eq!(err.status_and_code(), (403, 40301));
+    assert_eq!(kind(&err), "ForbiddenTransition");
     assert_eq!(
         err.to_string(),
         "data product 'orders.pub' cannot go from published to retired: deprecate it first, with a reason and a \
@@ -148,7 +157,7 @@ fn deprecation_needs_valid_details() {
     ];
     for (t, expected) in cases {
         let err = fx.catalog.transition(ACTOR, "orders.events", t, None).unwrap_err();
-        assert_eq!(err.status_and_code().1, 42201, "{err}");
+        assert_eq!(kind(&err), "InvalidInput", "{err}");
         assert!(err.to_string().starts_with(expected), "{err}");
     }
     let draft = fx.publishable("orders.retired", &[]);
@@ -166,24 +175,23 @@ fn unknown_products_and_stale_revisions() {
     fx.domain("orders");
     let err = fx.catalog.transition(ACTOR, "orders.nope", Transition::Publish, None).unwrap_err();
     assert_eq!(
-        (err.status_and_code(), err.to_string()),
-        ((404, 40402), "data product 'orders.nope' does not exist".into())
+        (kind(&err), err.to_string()), ("ProductNotFound", "data product 'orders.nope' does not exist".into())
     );
     let err = fx.catalog.transition(ACTOR, "nope", Transition::Publish, None).unwrap_err();
-    assert_eq!(err.status_and_code(), (422, 42202));
+    assert_eq!(kind(&err), "InvalidId");
 
     fx.published("orders.events", &[]);
     let err = fx.catalog.transition(ACTOR, "orders.events", deprecate(future(), None), Some(1)).unwrap_err();
-    assert_eq!(err.status_and_code(), (409, 40902));
+    assert_eq!(kind(&err), "RevisionConflict");
     assert_eq!(
         err.to_string(),
         "data product 'orders.events' is at revision 2, but the change was based on revision 1: reload it and retry"
     );
 
     let err = fx.catalog.create_product(ACTOR, publishable_spec("nodomain.x")).unwrap_err();
-    assert_eq!((err.status_and_code(), err.to_string()), ((404, 40401), "domain 'nodomain' does not exist".into()));
+    assert_eq!((kind(&err), err.to_string()), ("DomainNotFound", "domain 'nodomain' does not exist".into()));
     let err = fx.catalog.create_product(ACTOR, publishable_spec("orders.events")).unwrap_err();
-    assert_eq!(err.status_and_code(), (409, 40901));
+    assert_eq!(kind(&err), "ProductExists");
     let err = fx.catalog.create_product("", publishable_spec("orders.other")).unwrap_err();
     assert!(err.to_string().starts_with("invalid actor"), "{err}");
 }
@@ -213,7 +221,7 @@ fn published_products_change_compatibly() {
     let mut bad = spec.clone();
     bad.description.clear();
     let err = fx.catalog.update_product(ACTOR, "orders.events", bad, None).unwrap_err();
-    assert_eq!(err.status_and_code(), (422, 42204));
+    assert_eq!(kind(&err), "PublishRequirements");
 
     // Versions never go down.
     let mut bad = spec.clone();
@@ -225,7 +233,7 @@ fn published_products_change_compatibly() {
     let mut bad = spec.clone();
     bad.output_ports[0].schema_subject = "other-value".into();
     let err = fx.catalog.update_product(ACTOR, "orders.events", bad, None).unwrap_err();
-    assert_eq!(err.status_and_code(), (403, 40303));
+    assert_eq!(kind(&err), "BreakingChange");
     assert!(
         err.to_string().contains(
             "changing the schema subject of output port 'events' v1 from 'orders.events.events.v1-value' to \
@@ -286,7 +294,7 @@ fn drafts_change_freely_and_retired_products_are_read_only() {
     fx.catalog.transition(ACTOR, "orders.events", Transition::Retire, None).unwrap();
     changed.description = "new".into();
     let err = fx.catalog.update_product(ACTOR, "orders.events", changed, None).unwrap_err();
-    assert_eq!(err.status_and_code(), (403, 40302));
+    assert_eq!(kind(&err), "Forbidden");
     assert_eq!(err.to_string(), "data product 'orders.events': a retired product is read-only");
 }
 
@@ -296,17 +304,18 @@ fn deletion_needs_retirement_and_the_flag() {
     fx.domain("orders");
     fx.published("orders.events", &[]);
     let err = fx.catalog.delete_product(ACTOR, "orders.events", true).unwrap_err();
-    assert_eq!(err.status_and_code(), (403, 40302));
+    assert_eq!(kind(&err), "Forbidden");
     assert!(err.to_string().contains("only a retired product can be deleted, and it is published"), "{err}");
 
     fx.catalog.transition(ACTOR, "orders.events", deprecate(today(), None), None).unwrap();
     fx.catalog.transition(ACTOR, "orders.events", Transition::Retire, None).unwrap();
     let err = fx.catalog.delete_product(ACTOR, "orders.events", false).unwrap_err();
+    assert_eq!(kind(&err), "ConfirmationRequired");
     assert!(err.to_string().contains("needs the explicit confirmation flag"), "{err}");
 
     let deleted = fx.catalog.delete_product(ACTOR, "orders.events", true).unwrap();
     assert_eq!(deleted.spec.output_ports[0].topic, "orders.events.events.v1");
-    assert_eq!(fx.catalog.product("orders.events").unwrap_err().status_and_code(), (404, 40402));
+    assert_eq!(kind(&fx.catalog.product("orders.events").unwrap_err()), "ProductNotFound");
     // The history outlives the product.
     let history = fx.catalog.product_history("orders.events").unwrap();
     assert_eq!(history.len(), 5);
@@ -325,7 +334,7 @@ fn consumed_products_and_non_empty_domains_are_not_deleted() {
     fx.catalog.create_product(ACTOR, downstream).unwrap();
     fx.catalog.transition(ACTOR, "orders.events", Transition::Retire, None).unwrap();
     let err = fx.catalog.delete_product(ACTOR, "orders.events", true).unwrap_err();
-    assert_eq!(err.status_and_code(), (409, 40903));
+    assert_eq!(kind(&err), "InUse");
     assert_eq!(
         err.to_string(),
         "data product 'orders.events' cannot be deleted: billing.invoices still list(s) it as an input port"
@@ -339,7 +348,7 @@ fn domains_are_validated_updated_and_deleted() {
     let fx = Fixture::new();
     fx.domain("orders");
     let err = fx.catalog.create_domain(ACTOR, domain_spec("orders")).unwrap_err();
-    assert_eq!((err.status_and_code(), err.to_string()), ((409, 40901), "domain 'orders' already exists".into()));
+    assert_eq!((kind(&err), err.to_string()), ("DomainExists", "domain 'orders' already exists".into()));
 
     let mut spec = domain_spec("orders");
     spec.contact = "#orders".into();
@@ -347,15 +356,15 @@ fn domains_are_validated_updated_and_deleted() {
     assert_eq!(updated.revision, 2);
     assert_eq!(updated.role_of("bob"), Some(weft_catalog::Role::Member));
     let err = fx.catalog.update_domain("bob", "orders", spec.clone(), Some(1)).unwrap_err();
-    assert_eq!(err.status_and_code(), (409, 40902));
+    assert_eq!(kind(&err), "RevisionConflict");
 
     let mut no_owner = spec.clone();
     no_owner.members.retain(|m| m.role != weft_catalog::Role::Owner);
     let err = fx.catalog.update_domain("bob", "orders", no_owner, None).unwrap_err();
-    assert_eq!(err.status_and_code(), (422, 42201));
+    assert_eq!(kind(&err), "InvalidInput");
 
     fx.catalog.delete_domain(ACTOR, "orders").unwrap();
-    assert_eq!(fx.catalog.domain("orders").unwrap_err().status_and_code(), (404, 40401));
+    assert_eq!(kind(&fx.catalog.domain("orders").unwrap_err()), "DomainNotFound");
     let history = fx.catalog.domain_history("orders").unwrap();
     let kinds: Vec<&str> = history
         .iter()

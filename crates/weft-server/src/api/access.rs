@@ -9,11 +9,10 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use weft_catalog::{AccessDecision, AccessFilter, AccessRequest, AccessStatus, ProductId};
+use weft_mesh::catalog::{AccessDecision, AccessFilter, AccessRequest, AccessStatus, ProductId};
 
-use super::catalog::{call, Actor};
 use super::openapi::ErrorBody;
-use super::{parse_json, JsonBody, PathParam, QueryParams, RawBody};
+use super::{call, parse_json, Ctx, JsonBody, PathParam, QueryParams, RawBody};
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -35,16 +34,16 @@ pub struct NewAccessRequest {
     request_body = NewAccessRequest,
     responses((status = 201, description = "The pending request", body = Object),
         (status = 403, description = "The product is retired (40302)", body = ErrorBody),
-        (status = 404, description = "No such product (40402)", body = ErrorBody),
+        (status = 404, description = "No such product (40404)", body = ErrorBody),
         (status = 409, description = "The requester already has a pending request for it (40904)", body = ErrorBody),
         (status = 422, description = "A blank or too long purpose or consumer (42201)", body = ErrorBody)))]
 pub async fn request(
     State(state): State<AppState>,
     PathParam(id): PathParam,
-    Actor(actor): Actor,
+    Ctx(ctx): Ctx,
     JsonBody(body): JsonBody<NewAccessRequest>,
 ) -> Result<(StatusCode, Json<AccessRequest>), ApiError> {
-    let request = call(&state, move |c| c.request_access(&actor, &id, &body.purpose, body.consumer.as_deref())).await?;
+    let request = call(&state, move |mesh| mesh.request_access(&ctx, &id, &body.purpose, body.consumer.as_deref())).await?;
     Ok((StatusCode::CREATED, Json(request)))
 }
 
@@ -83,7 +82,7 @@ pub async fn list(
         status: query.status.as_deref().map(AccessStatus::parse).transpose()?,
         product: query.product.as_deref().map(ProductId::parse).transpose()?,
     };
-    let requests = call(&state, move |c| Ok(c.access_requests(&filter))).await?;
+    let requests = call(&state, move |mesh| Ok(mesh.catalog().access_requests(&filter))).await?;
     Ok(Json(AccessRequestList { requests }))
 }
 
@@ -98,14 +97,14 @@ pub struct DecisionBody {
 
 async fn decide(
     state: &AppState,
-    actor: String,
+    ctx: weft_mesh::RequestContext,
     request: String,
     decision: AccessDecision,
     body: &[u8],
 ) -> Result<Json<AccessRequest>, ApiError> {
     let body: DecisionBody =
         if body.iter().all(u8::is_ascii_whitespace) { DecisionBody::default() } else { parse_json(body)? };
-    let decided = call(state, move |c| c.decide_access(&actor, &request, decision, body.reason.as_deref())).await?;
+    let decided = call(state, move |mesh| mesh.decide_access(&ctx, &request, decision, body.reason.as_deref())).await?;
     Ok(Json(decided))
 }
 
@@ -116,15 +115,15 @@ async fn decide(
     request_body(content = DecisionBody, description = "Optional: {\"reason\"}"),
     responses((status = 200, description = "The approved request", body = Object),
         (status = 403, description = "Not an owner (40304), or a retired product (40302)", body = ErrorBody),
-        (status = 404, description = "No such request (40405)", body = ErrorBody),
+        (status = 404, description = "No such request (40406)", body = ErrorBody),
         (status = 409, description = "The request is not pending (40904)", body = ErrorBody)))]
 pub async fn approve(
     State(state): State<AppState>,
     PathParam(request): PathParam,
-    Actor(actor): Actor,
+    Ctx(ctx): Ctx,
     RawBody(body): RawBody,
 ) -> Result<Json<AccessRequest>, ApiError> {
-    decide(&state, actor, request, AccessDecision::Approve, &body).await
+    decide(&state, ctx, request, AccessDecision::Approve, &body).await
 }
 
 /// pending -> denied, by the product's owner or an owner of its domain.
@@ -134,15 +133,15 @@ pub async fn approve(
     request_body(content = DecisionBody, description = "Optional: {\"reason\"}"),
     responses((status = 200, description = "The denied request", body = Object),
         (status = 403, description = "Not an owner (40304)", body = ErrorBody),
-        (status = 404, description = "No such request (40405)", body = ErrorBody),
+        (status = 404, description = "No such request (40406)", body = ErrorBody),
         (status = 409, description = "The request is not pending (40904)", body = ErrorBody)))]
 pub async fn deny(
     State(state): State<AppState>,
     PathParam(request): PathParam,
-    Actor(actor): Actor,
+    Ctx(ctx): Ctx,
     RawBody(body): RawBody,
 ) -> Result<Json<AccessRequest>, ApiError> {
-    decide(&state, actor, request, AccessDecision::Deny, &body).await
+    decide(&state, ctx, request, AccessDecision::Deny, &body).await
 }
 
 /// approved -> revoked, by the product's owner or an owner of its domain.
@@ -152,15 +151,15 @@ pub async fn deny(
     request_body(content = DecisionBody, description = "Optional: {\"reason\"}"),
     responses((status = 200, description = "The revoked request", body = Object),
         (status = 403, description = "Not an owner (40304)", body = ErrorBody),
-        (status = 404, description = "No such request (40405)", body = ErrorBody),
+        (status = 404, description = "No such request (40406)", body = ErrorBody),
         (status = 409, description = "The request is not approved (40904)", body = ErrorBody)))]
 pub async fn revoke(
     State(state): State<AppState>,
     PathParam(request): PathParam,
-    Actor(actor): Actor,
+    Ctx(ctx): Ctx,
     RawBody(body): RawBody,
 ) -> Result<Json<AccessRequest>, ApiError> {
-    decide(&state, actor, request, AccessDecision::Revoke, &body).await
+    decide(&state, ctx, request, AccessDecision::Revoke, &body).await
 }
 
 /// Who may consume a product.
@@ -174,8 +173,8 @@ pub struct GrantList {
 #[utoipa::path(get, path = "/api/v1/products/{id}/grants", tag = "access",
     params(("id" = String, Path, description = "The product id")),
     responses((status = 200, description = "The approved requests", body = GrantList),
-        (status = 404, description = "No such product (40402)", body = ErrorBody)))]
+        (status = 404, description = "No such product (40404)", body = ErrorBody)))]
 pub async fn grants(State(state): State<AppState>, PathParam(id): PathParam) -> Result<Json<GrantList>, ApiError> {
-    let grants = call(&state, move |c| c.grants(&id)).await?;
+    let grants = call(&state, move |mesh| Ok(mesh.catalog().grants(&id)?)).await?;
     Ok(Json(GrantList { grants }))
 }

@@ -5,10 +5,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use weft_catalog::{Domain, DomainSpec, HistoryEntry, Product};
+use weft_mesh::catalog::{Domain, DomainSpec, HistoryEntry, Product};
 
-use super::catalog::{call, expected_revision, Actor};
-use super::{JsonBody, PathParam, QueryParams};
+use super::{call, expected_revision, Ctx, JsonBody, PathParam, QueryParams};
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -45,7 +44,7 @@ pub struct RevisionQuery {
 #[utoipa::path(get, path = "/api/v1/domains", tag = "domains",
     responses((status = 200, description = "Every domain, by name", body = DomainList)))]
 pub async fn list(State(state): State<AppState>) -> Result<Json<DomainList>, ApiError> {
-    let domains = call(&state, |catalog| Ok(catalog.domains())).await?;
+    let domains = call(&state, |mesh| Ok(mesh.catalog().domains())).await?;
     Ok(Json(DomainList { domains }))
 }
 
@@ -58,10 +57,10 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<DomainList>, Api
         (status = 422, description = "An invalid field (42201) or name (42202)", body = crate::api::openapi::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
-    Actor(actor): Actor,
+    Ctx(ctx): Ctx,
     JsonBody(spec): JsonBody<DomainSpec>,
 ) -> Result<(StatusCode, Json<Domain>), ApiError> {
-    let domain = call(&state, move |catalog| catalog.create_domain(&actor, spec)).await?;
+    let domain = call(&state, move |mesh| mesh.create_domain(&ctx, spec)).await?;
     Ok((StatusCode::CREATED, Json(domain)))
 }
 
@@ -70,7 +69,7 @@ pub async fn create(
     responses((status = 200, description = "The domain", body = Object),
         (status = 404, description = "No such domain (40401)", body = crate::api::openapi::ErrorBody)))]
 pub async fn get(State(state): State<AppState>, PathParam(name): PathParam) -> Result<Json<Domain>, ApiError> {
-    Ok(Json(call(&state, move |catalog| catalog.domain(&name)).await?))
+    Ok(Json(call(&state, move |mesh| Ok(mesh.catalog().domain(&name)?)).await?))
 }
 
 /// Replaces a domain's description, team, contact and members (the body's `name` must be the path's).
@@ -87,11 +86,11 @@ pub async fn update(
     PathParam(name): PathParam,
     QueryParams(query): QueryParams<RevisionQuery>,
     headers: HeaderMap,
-    Actor(actor): Actor,
+    Ctx(ctx): Ctx,
     JsonBody(spec): JsonBody<DomainSpec>,
 ) -> Result<Json<Domain>, ApiError> {
     let revision = expected_revision(&headers, query.if_revision)?;
-    Ok(Json(call(&state, move |catalog| catalog.update_domain(&actor, &name, spec, revision)).await?))
+    Ok(Json(call(&state, move |mesh| mesh.update_domain(&ctx, &name, spec, revision)).await?))
 }
 
 /// Deletes a domain that has no products left.
@@ -104,9 +103,9 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     PathParam(name): PathParam,
-    Actor(actor): Actor,
+    Ctx(ctx): Ctx,
 ) -> Result<Json<Domain>, ApiError> {
-    Ok(Json(call(&state, move |catalog| catalog.delete_domain(&actor, &name)).await?))
+    Ok(Json(call(&state, move |mesh| mesh.delete_domain(&ctx, &name)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/domains/{name}/history", tag = "domains",
@@ -114,7 +113,7 @@ pub async fn delete(
     responses((status = 200, description = "Every change, oldest first (also of a deleted domain)", body = History),
         (status = 404, description = "No such domain, ever (40401)", body = crate::api::openapi::ErrorBody)))]
 pub async fn history(State(state): State<AppState>, PathParam(name): PathParam) -> Result<Json<History>, ApiError> {
-    let history = call(&state, move |catalog| catalog.domain_history(&name)).await?;
+    let history = call(&state, move |mesh| Ok(mesh.catalog().domain_history(&name)?)).await?;
     Ok(Json(History { history }))
 }
 
@@ -126,6 +125,6 @@ pub async fn products(
     State(state): State<AppState>,
     PathParam(name): PathParam,
 ) -> Result<Json<ProductList>, ApiError> {
-    let products = call(&state, move |catalog| catalog.products(Some(&name))).await?;
+    let products = call(&state, move |mesh| Ok(mesh.catalog().products(Some(&name))?)).await?;
     Ok(Json(ProductList { products }))
 }

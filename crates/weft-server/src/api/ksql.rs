@@ -38,13 +38,21 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde_json::{json, Value as Json};
-use weft_sql::plan::OutputColumn;
-use weft_sql::{
+use weft_mesh::weft_sql::plan::OutputColumn;
+use weft_mesh::weft_sql::{
     row_to_json, schema_text_of, FieldInfo, PushQuery, QueryHandle, QueryInfo, SourceInfo, SqlError, StatementResult,
 };
 
-use super::RawBody;
+use super::{Ctx, RawBody};
 use crate::AppState;
+
+/// The SQL engine's error of a mesh call (the mesh's SQL calls fail only with the engine's errors).
+fn sql_error(error: weft_mesh::MeshError) -> SqlError {
+    match error {
+        weft_mesh::MeshError::Sql(e) => e,
+        other => SqlError::Forbidden(other.to_string()),
+    }
+}
 
 /// ksqlDB's versioned content type.
 pub const KSQL_CONTENT_TYPE: &str = "application/vnd.ksql.v1+json";
@@ -210,14 +218,17 @@ fn parse_request(headers: &HeaderMap, bytes: &[u8]) -> Result<KsqlRequest, (Stri
 }
 
 /// `POST /ksql`.
-async fn ksql(State(state): State<AppState>, headers: HeaderMap, RawBody(bytes): RawBody) -> Response {
+async fn ksql(State(state): State<AppState>, Ctx(ctx): Ctx, headers: HeaderMap, RawBody(bytes): RawBody) -> Response {
     let request = match parse_request(&headers, &bytes) {
         Ok(request) => request,
         Err((message, statement)) => return error_response(&headers, 40000, &message, &statement),
     };
-    let engine = state.sql.clone();
+    let mesh = state.mesh.clone();
     let text = request.ksql.clone();
-    let outcome = tokio::task::spawn_blocking(move || engine.execute_each(&text, &request.properties)).await;
+    let outcome = tokio::task::spawn_blocking(move || {
+        mesh.sql_execute(&ctx, &text, &request.properties).map_err(sql_error)
+    })
+    .await;
     match outcome {
         Ok(Ok(executed)) => {
             let entities: Vec<Json> = executed.results.iter().map(entity).collect();
@@ -390,15 +401,15 @@ fn entity(result: &StatementResult) -> Json {
 static PULL_QUERIES: AtomicU64 = AtomicU64::new(0);
 
 /// `POST /query`.
-async fn query(State(state): State<AppState>, headers: HeaderMap, RawBody(bytes): RawBody) -> Response {
+async fn query(State(state): State<AppState>, Ctx(ctx): Ctx, headers: HeaderMap, RawBody(bytes): RawBody) -> Response {
     let request = match parse_request(&headers, &bytes) {
         Ok(request) => request,
         Err((message, statement)) => return error_response(&headers, 40000, &message, &statement),
     };
-    let engine = state.sql.clone();
+    let mesh = state.mesh.clone();
     let text = request.ksql.clone();
     let properties = request.properties.clone();
-    let handle = match tokio::task::spawn_blocking(move || engine.query(&text, &properties)).await {
+    let handle = match tokio::task::spawn_blocking(move || mesh.sql_query(&ctx, &text, &properties).map_err(sql_error)).await {
         Ok(Ok(handle)) => handle,
         Ok(Err(e)) => return sql_error_response(&headers, &e, &request.ksql),
         Err(e) => return error_response(&headers, 50000, &format!("the query failed: {e}"), &request.ksql),
@@ -578,6 +589,7 @@ fn query_metadata(id: Option<&str>, columns: &[OutputColumn]) -> Json {
 async fn query_stream(
     State(state): State<AppState>,
     Extension(running): Extension<RunningQueries>,
+    Ctx(ctx): Ctx,
     headers: HeaderMap,
     RawBody(bytes): RawBody,
 ) -> Response {
@@ -585,9 +597,13 @@ async fn query_stream(
         Ok(request) => request,
         Err(message) => return stream_error(40000, &message, None),
     };
-    let engine = state.sql.clone();
+    let mesh = state.mesh.clone();
     let text = request.sql.clone();
-    let handle = match tokio::task::spawn_blocking(move || engine.query(&text, &request.properties)).await {
+    let handle = match tokio::task::spawn_blocking(move || {
+        mesh.sql_query(&ctx, &text, &request.properties).map_err(sql_error)
+    })
+    .await
+    {
         Ok(Ok(handle)) => handle,
         Ok(Err(e)) => return stream_error(e.error_code(), &e.to_string(), Some(&request.sql)),
         Err(e) => return stream_error(50000, &format!("the query failed: {e}"), Some(&request.sql)),
@@ -676,7 +692,7 @@ async fn close_query(Extension(running): Extension<RunningQueries>, RawBody(byte
 /// `{"status": "ok", "seq": N}` or `{"status": "error", "seq": N, "error_code": ..., "message": ...}`;
 /// a bad row does not stop the rows after it. The rows are read once the request body is complete
 /// (ksqlDB acknowledges while the body is still arriving, which needs HTTP/2's full duplex).
-async fn inserts_stream(State(state): State<AppState>, RawBody(bytes): RawBody) -> Response {
+async fn inserts_stream(State(state): State<AppState>, Ctx(ctx): Ctx, RawBody(bytes): RawBody) -> Response {
     let text = match std::str::from_utf8(&bytes) {
         Ok(text) => text,
         Err(e) => return stream_error(40000, &format!("Invalid JSON in request: not UTF-8: {e}"), None),
@@ -691,12 +707,14 @@ async fn inserts_stream(State(state): State<AppState>, RawBody(bytes): RawBody) 
         return stream_error(40000, "Invalid JSON in request: the first line needs a string field 'target'", None);
     };
     let rows: Vec<String> = lines.map(str::to_string).collect();
-    let engine = state.sql.clone();
+    let mesh = state.mesh.clone();
     let acks = tokio::task::spawn_blocking(move || {
         let mut out = Vec::new();
         for (seq, line) in rows.iter().enumerate() {
             let outcome = match serde_json::from_str::<Json>(line) {
-                Ok(Json::Object(row)) => engine.insert_json(&target, &row).map_err(|e| (e.error_code(), e.to_string())),
+                Ok(Json::Object(row)) => {
+                    mesh.sql_insert(&ctx, &target, &row).map_err(sql_error).map_err(|e| (e.error_code(), e.to_string()))
+                }
                 Ok(_) => Err((40000, "a row must be a JSON object of column names to values".to_string())),
                 Err(e) => Err((40000, format!("Invalid JSON in row: {e}"))),
             };

@@ -6,8 +6,7 @@
 
 pub mod access;
 pub mod audit;
-pub mod catalog;
-pub mod codec;
+pub mod context;
 pub mod domains;
 pub mod from_sql;
 pub mod groups;
@@ -27,10 +26,13 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::handler::Handler;
 use axum::http::request::Parts;
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::routing::{self, MethodRouter};
 use axum::Router;
 use serde::de::DeserializeOwned;
+use weft_mesh::{Mesh, MeshError};
+
+pub use context::Ctx;
 
 /// Every route under `/api/v1`. The OpenAPI document must describe exactly these (a test checks it).
 pub fn v1() -> ApiRoutes {
@@ -45,7 +47,45 @@ pub fn v1() -> ApiRoutes {
         .get("/api/v1/groups/{group}/offsets", groups::list)
         .post("/api/v1/groups/{group}/offsets", groups::commit)
         .get("/api/v1/openapi.json", openapi::serve)
-        .merge(catalog::routes())
+        .get("/api/v1/domains", domains::list)
+        .post("/api/v1/domains", domains::create)
+        .get("/api/v1/domains/{name}", domains::get)
+        .put("/api/v1/domains/{name}", domains::update)
+        .delete("/api/v1/domains/{name}", domains::delete)
+        .get("/api/v1/domains/{name}/history", domains::history)
+        .get("/api/v1/domains/{name}/products", domains::products)
+        .get("/api/v1/products", products::list)
+        .post("/api/v1/products", products::create)
+        .post("/api/v1/products:apply", products::apply)
+        .post("/api/v1/products:check", products::check)
+        .get("/api/v1/products/search", products::search)
+        .post("/api/v1/products/from-sql", from_sql::from_sql)
+        .post("/api/v1/products/{id}/access-requests", access::request)
+        .get("/api/v1/products/{id}/grants", access::grants)
+        .get("/api/v1/access-requests", access::list)
+        .post("/api/v1/access-requests/{req}/approve", access::approve)
+        .post("/api/v1/access-requests/{req}/deny", access::deny)
+        .post("/api/v1/access-requests/{req}/revoke", access::revoke)
+        .get("/api/v1/products/{id}", products::get)
+        .put("/api/v1/products/{id}", products::update)
+        .delete("/api/v1/products/{id}", products::delete)
+        .post("/api/v1/products/{id}/publish", products::publish)
+        .post("/api/v1/products/{id}/deprecate", products::deprecate)
+        .post("/api/v1/products/{id}/retire", products::retire)
+        .get("/api/v1/products/{id}/history", products::history)
+        .get("/api/v1/products/{id}/odps", products::export_odps)
+        .put("/api/v1/products/{id}/odps", products::import_odps)
+        .get("/api/v1/products/{id}/lineage/upstream", products::upstream)
+        .get("/api/v1/products/{id}/lineage/downstream", products::downstream)
+        .get("/api/v1/products/{id}/lineage/fields", products::field_lineage)
+        .put("/api/v1/products/{id}/lineage/fields", products::set_field_lineage)
+        .get("/api/v1/products/{id}/impact", products::impact)
+        .get("/api/v1/products/{id}/sample", product_data::sample)
+        .get("/api/v1/products/{id}/records", product_data::records)
+        .get("/api/v1/products/{id}/records/stream", product_data::stream)
+        .get("/api/v1/products/{id}/export", product_data::export)
+        .get("/api/v1/products/{id}/profile", insights::profile)
+        .get("/api/v1/products/{id}/stats", insights::stats)
         .get("/api/v1/history", audit::history)
         .post("/api/v1/sql/validate", sql_check::validate)
 }
@@ -107,16 +147,16 @@ impl ApiRoutes {
     }
 }
 
-/// Runs a log call on the blocking pool (log calls may wait on fsync or disk reads).
-pub(crate) async fn blocking<T, E, F>(call: F) -> Result<T, ApiError>
+/// Runs a mesh call on the blocking pool (mesh calls append to the log and may wait on fsync).
+pub(crate) async fn call<T, F>(state: &AppState, f: F) -> Result<T, ApiError>
 where
-    F: FnOnce() -> Result<T, E> + Send + 'static,
+    F: FnOnce(&Mesh) -> Result<T, MeshError> + Send + 'static,
     T: Send + 'static,
-    E: Into<ApiError> + Send + 'static,
 {
-    match tokio::task::spawn_blocking(call).await {
-        Ok(result) => result.map_err(Into::into),
-        Err(e) => Err(ApiError::new(ErrorCode::Internal, format!("a log call failed: {e}"))),
+    let mesh = state.mesh.clone();
+    match tokio::task::spawn_blocking(move || f(&mesh)).await {
+        Ok(result) => result.map_err(ApiError::from),
+        Err(e) => Err(ApiError::new(ErrorCode::Internal, format!("a platform call failed: {e}"))),
     }
 }
 
@@ -195,11 +235,47 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParam {
     }
 }
 
-/// Clients may read the platform's internal topics but never write them: forged records there
-/// would rewrite platform state (consumer offsets today; schemas and the catalog later).
-pub(crate) fn refuse_internal(topic: &str) -> Result<(), crate::error::ApiError> {
-    if topic.starts_with(weft_log::INTERNAL_TOPIC_PREFIX) {
-        return Err(weft_log::LogError::InternalTopic(topic.to_string()).into());
+/// The revision a change is based on: the `If-Match` header (`"3"` or `3`) or the `ifRevision` query
+/// parameter; both may be given only when they agree.
+pub(crate) fn expected_revision(headers: &HeaderMap, query: Option<u64>) -> Result<Option<u64>, ApiError> {
+    let header = match headers.get("if-match") {
+        None => None,
+        Some(value) => {
+            let text = value.to_str().unwrap_or_default().trim();
+            let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
+            match text.parse::<u64>() {
+                Ok(revision) => Some(revision),
+                Err(_) => {
+                    return Err(ApiError::invalid(format!(
+                        "the If-Match header must be a revision number such as \"3\", not {text:?}"
+                    )))
+                }
+            }
+        }
+    };
+    match (header, query) {
+        (Some(a), Some(b)) if a != b => Err(ApiError::invalid(format!(
+            "the If-Match header ({a}) and the ifRevision parameter ({b}) disagree: give one of them"
+        ))),
+        (a, b) => Ok(a.or(b)),
     }
-    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn revisions_come_from_if_match_or_the_query() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(expected_revision(&headers, None).ok(), Some(None));
+        assert_eq!(expected_revision(&headers, Some(4)).ok(), Some(Some(4)));
+        headers.insert("if-match", HeaderValue::from_static("\"3\""));
+        assert_eq!(expected_revision(&headers, None).ok(), Some(Some(3)));
+        assert_eq!(expected_revision(&headers, Some(3)).ok(), Some(Some(3)));
+        assert!(expected_revision(&headers, Some(4)).is_err());
+        headers.insert("if-match", HeaderValue::from_static("*"));
+        assert!(expected_revision(&headers, None).is_err());
+    }
 }

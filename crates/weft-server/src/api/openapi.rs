@@ -43,6 +43,7 @@ pub use crate::error::ErrorBody;
         products::list,
         products::create,
         products::apply,
+        products::check,
         products::search,
         products::get,
         products::update,
@@ -82,7 +83,16 @@ pub struct ApiDoc;
 pub fn document() -> &'static str {
     static DOCUMENT: OnceLock<String> = OnceLock::new();
     DOCUMENT.get_or_init(|| {
-        ApiDoc::openapi().to_pretty_json().unwrap_or_else(|e| {
+        let mut doc = ApiDoc::openapi();
+        // The error code table, from the one definition of the codes.
+        let table: Vec<String> = crate::error::ErrorCode::ALL
+            .iter()
+            .map(|code| format!("| {} | {} |", *code as u32, code.meaning()))
+            .collect();
+        let description = doc.info.description.take().unwrap_or_default();
+        doc.info.description =
+            Some(format!("{description}\n\n| error_code | meaning |\n|---|---|\n{}", table.join("\n")));
+        doc.to_pretty_json().unwrap_or_else(|e| {
             serde_json::json!({"error_code": 50001, "message": format!("the OpenAPI document failed: {e}")}).to_string()
         })
     })

@@ -9,16 +9,15 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use weft_catalog::search::FacetCounts;
-use weft_catalog::{
+use weft_mesh::catalog::search::FacetCounts;
+use weft_mesh::catalog::{
     CatalogError, FieldEdge, ImpactReport, IsoDate, LineageGraph, Product, ProductId, ProductSpec, QualityTier,
     SearchRequest, SearchResults, Status, Transition,
 };
 
-use super::catalog::{call, expected_revision, Actor};
 use super::domains::{History, ProductList, RevisionQuery};
 use super::openapi::ErrorBody;
-use super::{blocking, JsonBody, PathParam, QueryParams, RawBody};
+use super::{call, expected_revision, Ctx, JsonBody, PathParam, QueryParams, RawBody};
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -40,7 +39,7 @@ pub async fn list(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<ListQuery>,
 ) -> Result<Json<ProductList>, ApiError> {
-    let products = call(&state, move |catalog| catalog.products(query.domain.as_deref())).await?;
+    let products = call(&state, move |mesh| Ok(mesh.catalog().products(query.domain.as_deref())?)).await?;
     Ok(Json(ProductList { products }))
 }
 
@@ -54,10 +53,10 @@ pub async fn list(
         (status = 422, description = "An invalid field (42201), id (42202) or a lineage cycle (42205)", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
-    Actor(actor): Actor,
+    Ctx(ctx): Ctx,
     JsonBody(spec): JsonBody<ProductSpec>,
 ) -> Result<(StatusCode, Json<Product>), ApiError> {
-    let product = call(&state, move |catalog| catalog.create_product(&actor, spec)).await?;
+    let product = call(&state, move |mesh| mesh.create_product(&ctx, spec)).await?;
     Ok((StatusCode::CREATED, Json(product)))
 }
 
@@ -66,7 +65,7 @@ pub async fn create(
     responses((status = 200, description = "The product", body = Object),
         (status = 404, description = "No such product (40402)", body = ErrorBody)))]
 pub async fn get(State(state): State<AppState>, PathParam(id): PathParam) -> Result<Json<Product>, ApiError> {
-    Ok(Json(call(&state, move |catalog| catalog.product(&id)).await?))
+    Ok(Json(call(&state, move |mesh| Ok(mesh.catalog().product(&id)?)).await?))
 }
 
 /// Replaces a product's spec. A published or deprecated product keeps its served output ports (a
@@ -86,11 +85,11 @@ pub async fn update(
     PathParam(id): PathParam,
     QueryParams(query): QueryParams<RevisionQuery>,
     headers: HeaderMap,
-    Actor(actor): Actor,
+    Ctx(ctx): Ctx,
     JsonBody(spec): JsonBody<ProductSpec>,
 ) -> Result<Json<Product>, ApiError> {
     let revision = expected_revision(&headers, query.if_revision)?;
-    Ok(Json(call(&state, move |catalog| catalog.update_product(&actor, &id, spec, revision)).await?))
+    Ok(Json(call(&state, move |mesh| mesh.update_product(&ctx, &id, spec, revision)).await?))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -128,46 +127,21 @@ pub async fn delete(
     State(state): State<AppState>,
     PathParam(id): PathParam,
     QueryParams(query): QueryParams<DeleteQuery>,
-    Actor(actor): Actor,
+    Ctx(ctx): Ctx,
 ) -> Result<Json<Deleted>, ApiError> {
-    let product = call(&state, move |catalog| catalog.delete_product(&actor, &id, query.confirm)).await?;
-    let mut topics: Vec<String> = product.spec.output_ports.iter().map(|p| p.topic.clone()).collect();
-    topics.sort();
-    topics.dedup();
-    let mut deleted_topics = Vec::new();
-    if query.delete_topics {
-        let catalog = state.catalog.clone();
-        let log = state.log.clone();
-        let candidates = topics.clone();
-        deleted_topics = blocking(move || {
-            let in_use: Vec<String> = catalog
-                .products(None)?
-                .iter()
-                .flat_map(|p| p.spec.output_ports.iter().map(|o| o.topic.clone()))
-                .collect();
-            let mut deleted = Vec::new();
-            for topic in candidates.into_iter().filter(|t| !in_use.contains(t)) {
-                match log.delete_topic(&topic) {
-                    Ok(()) => deleted.push(topic),
-                    Err(weft_log::LogError::TopicNotFound(_)) => {}
-                    Err(e) => return Err(ApiError::from(e)),
-                }
-            }
-            Ok::<_, ApiError>(deleted)
-        })
-        .await?;
-    }
-    Ok(Json(Deleted { product, topics, deleted_topics }))
+    let deleted =
+        call(&state, move |mesh| mesh.delete_product(&ctx, &id, query.confirm, query.delete_topics)).await?;
+    Ok(Json(Deleted { product: deleted.product, topics: deleted.topics, deleted_topics: deleted.deleted_topics }))
 }
 
 async fn transition(
     state: &AppState,
     id: String,
-    actor: String,
+    ctx: weft_mesh::RequestContext,
     transition: Transition,
     revision: Option<u64>,
 ) -> Result<Json<Product>, ApiError> {
-    Ok(Json(call(state, move |catalog| catalog.transition(&actor, &id, transition, revision)).await?))
+    Ok(Json(call(state, move |mesh| mesh.transition(&ctx, &id, transition, revision)).await?))
 }
 
 /// draft -> published, once its domain exists, it has a description, a quality tier and an output port
@@ -185,10 +159,10 @@ pub async fn publish(
     PathParam(id): PathParam,
     QueryParams(query): QueryParams<RevisionQuery>,
     headers: HeaderMap,
-    Actor(actor): Actor,
+    Ctx(ctx): Ctx,
 ) -> Result<Json<Product>, ApiError> {
     let revision = expected_revision(&headers, query.if_revision)?;
-    transition(&state, id, actor, Transition::Publish, revision).await
+    transition(&state, id, ctx, Transition::Publish, revision).await
 }
 
 /// `POST /api/v1/products/{id}/deprecate` body.
@@ -220,12 +194,12 @@ pub async fn deprecate(
     PathParam(id): PathParam,
     QueryParams(query): QueryParams<RevisionQuery>,
     headers: HeaderMap,
-    Actor(actor): Actor,
+    Ctx(ctx): Ctx,
     JsonBody(request): JsonBody<DeprecateRequest>,
 ) -> Result<Json<Product>, ApiError> {
     let revision = expected_revision(&headers, query.if_revision)?;
     let DeprecateRequest { reason, sunset, successor } = request;
-    transition(&state, id, actor, Transition::Deprecate { reason, sunset, successor }, revision).await
+    transition(&state, id, ctx, Transition::Deprecate { reason, sunset, successor }, revision).await
 }
 
 /// deprecated -> retired (on or after the sunset date), or draft -> retired.
@@ -240,10 +214,10 @@ pub async fn retire(
     PathParam(id): PathParam,
     QueryParams(query): QueryParams<RevisionQuery>,
     headers: HeaderMap,
-    Actor(actor): Actor,
+    Ctx(ctx): Ctx,
 ) -> Result<Json<Product>, ApiError> {
     let revision = expected_revision(&headers, query.if_revision)?;
-    transition(&state, id, actor, Transition::Retire, revision).await
+    transition(&state, id, ctx, Transition::Retire, revision).await
 }
 
 #[utoipa::path(get, path = "/api/v1/products/{id}/history", tag = "products",
@@ -251,8 +225,27 @@ pub async fn retire(
     responses((status = 200, description = "Every change, oldest first (also of a deleted product)", body = History),
         (status = 404, description = "No such product, ever (40402)", body = ErrorBody)))]
 pub async fn history(State(state): State<AppState>, PathParam(id): PathParam) -> Result<Json<History>, ApiError> {
-    let history = call(&state, move |catalog| catalog.product_history(&id)).await?;
+    let history = call(&state, move |mesh| Ok(mesh.catalog().product_history(&id)?)).await?;
     Ok(Json(History { history }))
+}
+
+/// What publishing still needs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublishCheck {
+    /// Empty when the spec can be published: `[{"field", "rule", "message"}]`, in the order the rules run.
+    #[schema(value_type = Vec<Object>)]
+    pub gaps: Vec<weft_mesh::catalog::PublishGap>,
+}
+
+/// The publishing requirements `spec` does not meet yet, checked by the catalog's own rules without
+/// changing anything (forms ask it as they are filled in).
+#[utoipa::path(post, path = "/api/v1/products:check", tag = "lifecycle",
+    request_body(content = Object, description = "A ProductSpec"),
+    responses((status = 200, description = "The gaps, each naming its field and rule", body = PublishCheck),
+        (status = 422, description = "A spec that does not parse (42201)", body = ErrorBody)))]
+pub async fn check(State(state): State<AppState>, JsonBody(spec): JsonBody<ProductSpec>) -> Result<Json<PublishCheck>, ApiError> {
+    let gaps = call(&state, move |mesh| Ok(mesh.catalog().publish_check(&spec))).await?;
+    Ok(Json(PublishCheck { gaps }))
 }
 
 // ----- search -----
@@ -283,7 +276,7 @@ pub struct SearchResponse {
     pub total: usize,
     /// `{"id", "name", "description", "owner", "status", "qualityTier", "tags", "score"}`, best first.
     #[schema(value_type = Vec<Object>)]
-    pub hits: Vec<weft_catalog::SearchHit>,
+    pub hits: Vec<weft_mesh::catalog::SearchHit>,
     /// Facet (`domain`, `qualityTier`, `status`, `tags`, `owner`) -> value -> number of matches.
     #[schema(value_type = BTreeMap<String, BTreeMap<String, u64>>)]
     pub facets: BTreeMap<String, FacetCounts>,
@@ -308,10 +301,10 @@ fn search_request(uri: &Uri) -> Result<SearchRequest, ApiError> {
             "owner" => request.owner = Some(value),
             "limit" => {
                 let limit = number(&name, &value)?;
-                if !(1..=weft_catalog::search::MAX_LIMIT).contains(&limit) {
+                if !(1..=weft_mesh::catalog::search::MAX_LIMIT).contains(&limit) {
                     return Err(ApiError::invalid(format!(
                         "invalid query: limit must be between 1 and {}, not {limit}",
-                        weft_catalog::search::MAX_LIMIT
+                        weft_mesh::catalog::search::MAX_LIMIT
                     )));
                 }
                 request.limit = limit;
@@ -342,7 +335,7 @@ fn serde_urlencoded_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError
         (status = 422, description = "A bad parameter (42201)", body = ErrorBody)))]
 pub async fn search(State(state): State<AppState>, uri: Uri) -> Result<Json<SearchResponse>, ApiError> {
     let request = search_request(&uri)?;
-    let SearchResults { total, hits, facets } = call(&state, move |catalog| catalog.search(&request)).await?;
+    let SearchResults { total, hits, facets } = call(&state, move |mesh| Ok(mesh.catalog().search(&request)?)).await?;
     Ok(Json(SearchResponse { total, hits, facets }))
 }
 
@@ -365,7 +358,7 @@ pub async fn upstream(
     PathParam(id): PathParam,
     QueryParams(query): QueryParams<DepthQuery>,
 ) -> Result<Json<LineageGraph>, ApiError> {
-    Ok(Json(call(&state, move |catalog| catalog.upstream(&id, query.depth)).await?))
+    Ok(Json(call(&state, move |mesh| Ok(mesh.catalog().upstream(&id, query.depth)?)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/products/{id}/lineage/downstream", tag = "lineage",
@@ -377,7 +370,7 @@ pub async fn downstream(
     PathParam(id): PathParam,
     QueryParams(query): QueryParams<DepthQuery>,
 ) -> Result<Json<LineageGraph>, ApiError> {
-    Ok(Json(call(&state, move |catalog| catalog.downstream(&id, query.depth)).await?))
+    Ok(Json(call(&state, move |mesh| Ok(mesh.catalog().downstream(&id, query.depth)?)).await?))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -397,7 +390,7 @@ pub async fn impact(
     PathParam(id): PathParam,
     QueryParams(query): QueryParams<ImpactQuery>,
 ) -> Result<Json<ImpactReport>, ApiError> {
-    Ok(Json(call(&state, move |catalog| catalog.impact(&id, query.field.as_deref())).await?))
+    Ok(Json(call(&state, move |mesh| Ok(mesh.catalog().impact(&id, query.field.as_deref())?)).await?))
 }
 
 /// `{"edges": [{"from": {"product", "field"}, "to": {"product", "field"}}]}`.
@@ -416,7 +409,7 @@ pub async fn field_lineage(
     State(state): State<AppState>,
     PathParam(id): PathParam,
 ) -> Result<Json<FieldLineage>, ApiError> {
-    let edges = call(&state, move |catalog| catalog.field_lineage(&id)).await?;
+    let edges = call(&state, move |mesh| Ok(mesh.catalog().field_lineage(&id)?)).await?;
     Ok(Json(FieldLineage { edges }))
 }
 
@@ -431,10 +424,10 @@ pub async fn field_lineage(
 pub async fn set_field_lineage(
     State(state): State<AppState>,
     PathParam(id): PathParam,
-    Actor(actor): Actor,
+    Ctx(ctx): Ctx,
     JsonBody(body): JsonBody<FieldLineage>,
 ) -> Result<Json<FieldLineage>, ApiError> {
-    let edges = call(&state, move |catalog| catalog.set_field_lineage(&actor, &id, body.edges)).await?;
+    let edges = call(&state, move |mesh| mesh.set_field_lineage(&ctx, &id, body.edges)).await?;
     Ok(Json(FieldLineage { edges }))
 }
 
@@ -446,7 +439,7 @@ pub async fn set_field_lineage(
     responses((status = 200, description = "The ODPS document", content_type = "application/yaml", body = String),
         (status = 404, description = "No such product (40402)", body = ErrorBody)))]
 pub async fn export_odps(State(state): State<AppState>, PathParam(id): PathParam) -> Result<Response, ApiError> {
-    let yaml = call(&state, move |catalog| catalog.export_odps(&id)).await?;
+    let yaml = call(&state, move |mesh| Ok(mesh.catalog().export_odps(&id)?)).await?;
     Ok(([(CONTENT_TYPE, YAML)], yaml).into_response())
 }
 
@@ -462,29 +455,13 @@ pub struct Applied {
 
 async fn apply_document(
     state: &AppState,
-    actor: String,
+    ctx: weft_mesh::RequestContext,
     yaml: String,
     path_id: Option<String>,
 ) -> Result<(StatusCode, Json<Applied>), ApiError> {
-    let result = call(state, move |catalog| {
-        let id = weft_catalog::odps::parse(&yaml)?.id;
-        if let Some(path_id) = path_id.filter(|p| *p != id) {
-            return Err(CatalogError::InvalidOdps(format!(
-                "the document describes product '{id}' but was sent to product '{path_id}'"
-            )));
-        }
-        let before = catalog.product(&id).ok().map(|p| p.revision);
-        let product = catalog.import_odps(&actor, &yaml)?;
-        let result = match before {
-            None => "created",
-            Some(revision) if revision == product.revision => "unchanged",
-            Some(_) => "updated",
-        };
-        Ok((result, product))
-    })
-    .await?;
-    let status = if result.0 == "created" { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(Applied { result: result.0.to_string(), product: result.1 })))
+    let (applied, product) = call(state, move |mesh| mesh.apply_odps(&ctx, &yaml, path_id.as_deref())).await?;
+    let status = if applied == weft_mesh::Applied::Created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(Applied { result: applied.as_str().to_string(), product })))
 }
 
 fn yaml_body(body: &[u8]) -> Result<String, ApiError> {
@@ -508,10 +485,10 @@ fn yaml_body(body: &[u8]) -> Result<String, ApiError> {
 pub async fn import_odps(
     State(state): State<AppState>,
     PathParam(id): PathParam,
-    Actor(actor): Actor,
+    Ctx(ctx): Ctx,
     RawBody(body): RawBody,
 ) -> Result<(StatusCode, Json<Applied>), ApiError> {
-    apply_document(&state, actor, yaml_body(&body)?, Some(id)).await
+    apply_document(&state, ctx, yaml_body(&body)?, Some(id)).await
 }
 
 /// Like `PUT /api/v1/products/{id}/odps`, for the product the document names (`weft product apply`).
@@ -523,10 +500,10 @@ pub async fn import_odps(
         (status = 422, description = "An unreadable document, with line and column (42203)", body = ErrorBody)))]
 pub async fn apply(
     State(state): State<AppState>,
-    Actor(actor): Actor,
+    Ctx(ctx): Ctx,
     RawBody(body): RawBody,
 ) -> Result<(StatusCode, Json<Applied>), ApiError> {
-    apply_document(&state, actor, yaml_body(&body)?, None).await
+    apply_document(&state, ctx, yaml_body(&body)?, None).await
 }
 
 #[cfg(test)]

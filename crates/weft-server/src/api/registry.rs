@@ -3,7 +3,9 @@
 //! works unchanged.
 //!
 //! Each handler parses the request, calls the one [`Registry`] method its endpoint maps to (see the table
-//! in `weft_registry::registry`) on the blocking pool, and renders the answer. Requests are read as JSON
+//! in `weft_registry::registry`) on the blocking pool, and renders the answer; changes go through the
+//! mesh's methods of the same name, which record who made them and re-index the catalog's products
+//! whose schemas changed. Requests are read as JSON
 //! whatever their content type (Confluent accepts `application/vnd.schemaregistry.v1+json`,
 //! `application/vnd.schemaregistry+json`, `application/json`, and none); answers are
 //! `application/vnd.schemaregistry.v1+json`. Errors are Confluent's: `{"error_code", "message"}` with the
@@ -12,7 +14,6 @@
 //! (400, 404, 405, 413, 422).
 
 use std::str::FromStr;
-use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
@@ -25,8 +26,11 @@ use axum::Router;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::json;
-use weft_registry::api::{ConfigResponse, ConfigUpdate, ErrorBody, IdResponse, ModeBody};
-use weft_registry::{RegisterRequest, Registry, RegistryError, SchemaId, VersionSpec};
+use weft_mesh::registry::api::{ConfigResponse, ConfigUpdate, ErrorBody, IdResponse, ModeBody};
+use weft_mesh::registry::{RegisterRequest, Registry, RegistryError, SchemaId, VersionSpec};
+use weft_mesh::{Mesh, MeshError};
+
+use super::Ctx;
 
 use crate::AppState;
 
@@ -126,26 +130,31 @@ async fn method_not_allowed() -> SchemaRegistryError {
     SchemaRegistryError::http(405, "HTTP 405 Method Not Allowed")
 }
 
-/// Runs a registry call on the blocking pool: writes append to the log and may wait on fsync.
-/// The catalog searches the field names of each product's latest schema: after the latest version
-/// of a subject changes, re-index the products that use it. The registry change already stands, so a
-/// failure here is logged, not answered (a restart re-indexes everything from the log).
-async fn refresh_catalog(state: &AppState, subject: String) {
-    let catalog = state.catalog.clone();
-    let refreshed = tokio::task::spawn_blocking(move || catalog.schema_changed(&subject)).await;
-    if let Ok(Err(e)) = refreshed {
-        eprintln!("weft: re-indexing the catalog after a schema change failed: {e}");
-    }
-}
-
-async fn call<T, F>(registry: &Arc<Registry>, f: F) -> Result<T, SchemaRegistryError>
+/// Runs a registry read on the blocking pool.
+async fn call<T, F>(state: &AppState, f: F) -> Result<T, SchemaRegistryError>
 where
     F: FnOnce(&Registry) -> Result<T, RegistryError> + Send + 'static,
     T: Send + 'static,
 {
-    let registry = registry.clone();
-    match tokio::task::spawn_blocking(move || f(&registry)).await {
+    let mesh = state.mesh.clone();
+    match tokio::task::spawn_blocking(move || f(mesh.registry())).await {
         Ok(result) => result.map_err(SchemaRegistryError::from),
+        Err(e) => Err(SchemaRegistryError::new(500, 50001, format!("a registry call failed: {e}"))),
+    }
+}
+
+/// Runs a registry change through the mesh on the blocking pool: writes append to the log and may wait
+/// on fsync.
+async fn change<T, F>(state: &AppState, f: F) -> Result<T, SchemaRegistryError>
+where
+    F: FnOnce(&Mesh) -> Result<T, MeshError> + Send + 'static,
+    T: Send + 'static,
+{
+    let mesh = state.mesh.clone();
+    match tokio::task::spawn_blocking(move || f(&mesh)).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(MeshError::Registry(error))) => Err(SchemaRegistryError::from(error)),
+        Ok(Err(other)) => Err(SchemaRegistryError::new(500, 50001, other.to_string())),
         Err(e) => Err(SchemaRegistryError::new(500, 50001, format!("a registry call failed: {e}"))),
     }
 }
@@ -272,7 +281,7 @@ async fn root() -> Answer {
 
 /// `GET /schemas/types`.
 async fn schema_types(State(state): State<AppState>) -> Answer {
-    Reply::json(&state.registry.schema_types())
+    Reply::json(&state.mesh.registry().schema_types())
 }
 
 /// `GET /schemas?subjectPrefix=&deleted=&latestOnly=&offset=&limit=`.
@@ -281,7 +290,7 @@ async fn schemas(State(state): State<AppState>, params: Params) -> Answer {
     let (deleted, latest_only) = (params.flag("deleted"), params.flag("latestOnly"));
     let offset = params.number("offset")?.unwrap_or(0).max(0) as usize;
     let limit = params.number("limit")?.filter(|limit| *limit >= 0).map(|limit| limit as usize);
-    let all = call(&state.registry, move |r| Ok(r.schemas(prefix.as_deref(), deleted, latest_only))).await?;
+    let all = call(&state, move |r| Ok(r.schemas(prefix.as_deref(), deleted, latest_only))).await?;
     let page: Vec<_> = all.into_iter().skip(offset).take(limit.unwrap_or(usize::MAX)).collect();
     Reply::json(&page)
 }
@@ -294,8 +303,8 @@ async fn schema_by_id(State(state): State<AppState>, Segments(id): Segments<Stri
     // The hot path of every deserializer: an in-memory read under the state's read lock, which writers
     // hold only while applying already-durable events (never across log I/O), so it runs inline rather
     // than paying a hop to the blocking pool.
-    let info = state.registry.schema_by_id(id)?;
-    let max_id = fetch_max_id.then(|| state.registry.state().max_id());
+    let info = state.mesh.registry().schema_by_id(id)?;
+    let max_id = fetch_max_id.then(|| state.mesh.registry().state().max_id());
     match max_id {
         None => Reply::json(&info),
         Some(max_id) => {
@@ -309,7 +318,7 @@ async fn schema_by_id(State(state): State<AppState>, Segments(id): Segments<Stri
 /// `GET /schemas/ids/{id}/schema`: the schema text alone.
 async fn schema_text_by_id(State(state): State<AppState>, Segments(id): Segments<String>) -> Answer {
     let id = schema_id(&id)?;
-    let info = call(&state.registry, move |r| r.schema_by_id(id)).await?;
+    let info = call(&state, move |r| r.schema_by_id(id)).await?;
     Ok(Reply::text(info.schema))
 }
 
@@ -317,14 +326,14 @@ async fn schema_text_by_id(State(state): State<AppState>, Segments(id): Segments
 async fn versions_of_id(State(state): State<AppState>, Segments(id): Segments<String>, params: Params) -> Answer {
     let id = schema_id(&id)?;
     let deleted = params.flag("deleted");
-    Reply::json(&call(&state.registry, move |r| r.versions_of_id(id, deleted)).await?)
+    Reply::json(&call(&state, move |r| r.versions_of_id(id, deleted)).await?)
 }
 
 /// `GET /schemas/ids/{id}/subjects?deleted=`.
 async fn subjects_of_id(State(state): State<AppState>, Segments(id): Segments<String>, params: Params) -> Answer {
     let id = schema_id(&id)?;
     let deleted = params.flag("deleted");
-    Reply::json(&call(&state.registry, move |r| r.subjects_of_id(id, deleted)).await?)
+    Reply::json(&call(&state, move |r| r.subjects_of_id(id, deleted)).await?)
 }
 
 // ----- handlers: subjects -----
@@ -333,13 +342,13 @@ async fn subjects_of_id(State(state): State<AppState>, Segments(id): Segments<St
 async fn subjects(State(state): State<AppState>, params: Params) -> Answer {
     let prefix = params.get("subjectPrefix").map(str::to_string);
     let deleted = params.flag("deleted");
-    Reply::json(&call(&state.registry, move |r| Ok(r.subjects(prefix.as_deref(), deleted))).await?)
+    Reply::json(&call(&state, move |r| Ok(r.subjects(prefix.as_deref(), deleted))).await?)
 }
 
 /// `GET /subjects/{subject}/versions?deleted=`.
 async fn versions(State(state): State<AppState>, Segments(subject): Segments<String>, params: Params) -> Answer {
     let deleted = params.flag("deleted");
-    Reply::json(&call(&state.registry, move |r| r.versions(&subject, deleted)).await?)
+    Reply::json(&call(&state, move |r| r.versions(&subject, deleted)).await?)
 }
 
 /// `GET /subjects/{subject}/versions/{version}?deleted=`.
@@ -350,7 +359,7 @@ async fn version(
 ) -> Answer {
     let version = version_spec(&version)?;
     let deleted = params.flag("deleted");
-    Reply::json(&call(&state.registry, move |r| r.version(&subject, version, deleted)).await?)
+    Reply::json(&call(&state, move |r| r.version(&subject, version, deleted)).await?)
 }
 
 /// `GET /subjects/{subject}/versions/{version}/schema?deleted=`: the schema text alone.
@@ -361,7 +370,7 @@ async fn version_schema_text(
 ) -> Answer {
     let version = version_spec(&version)?;
     let deleted = params.flag("deleted");
-    let registered = call(&state.registry, move |r| r.version(&subject, version, deleted)).await?;
+    let registered = call(&state, move |r| r.version(&subject, version, deleted)).await?;
     Ok(Reply::text(registered.schema))
 }
 
@@ -371,7 +380,7 @@ async fn referenced_by(
     Segments((subject, version)): Segments<(String, String)>,
 ) -> Answer {
     let version = version_spec(&version)?;
-    Reply::json(&call(&state.registry, move |r| r.referenced_by(&subject, version)).await?)
+    Reply::json(&call(&state, move |r| r.referenced_by(&subject, version)).await?)
 }
 
 /// `POST /subjects/{subject}/versions?normalize=`: `{"id": n}`. Schemas are always stored normalized,
@@ -379,11 +388,10 @@ async fn referenced_by(
 async fn register(
     State(state): State<AppState>,
     Segments(subject): Segments<String>,
+    Ctx(ctx): Ctx,
     RegistryJson(request): RegistryJson<RegisterRequest>,
 ) -> Answer {
-    let registered = subject.clone();
-    let id = call(&state.registry, move |r| r.register(&subject, &request)).await?;
-    refresh_catalog(&state, registered).await;
+    let id = change(&state, move |mesh| mesh.register_schema(&ctx, &subject, &request)).await?;
     Reply::json(&IdResponse { id })
 }
 
@@ -395,15 +403,18 @@ async fn lookup(
     RegistryJson(request): RegistryJson<RegisterRequest>,
 ) -> Answer {
     let deleted = params.flag("deleted");
-    Reply::json(&call(&state.registry, move |r| r.lookup(&subject, &request.definition(), deleted)).await?)
+    Reply::json(&call(&state, move |r| r.lookup(&subject, &request.definition(), deleted)).await?)
 }
 
 /// `DELETE /subjects/{subject}?permanent=`: the deleted versions.
-async fn delete_subject(State(state): State<AppState>, Segments(subject): Segments<String>, params: Params) -> Answer {
+async fn delete_subject(
+    State(state): State<AppState>,
+    Segments(subject): Segments<String>,
+    Ctx(ctx): Ctx,
+    params: Params,
+) -> Answer {
     let permanent = params.flag("permanent");
-    let deleted = subject.clone();
-    let versions = call(&state.registry, move |r| r.delete_subject(&subject, permanent)).await?;
-    refresh_catalog(&state, deleted).await;
+    let versions = change(&state, move |mesh| mesh.delete_subject(&ctx, &subject, permanent)).await?;
     Reply::json(&versions)
 }
 
@@ -411,13 +422,12 @@ async fn delete_subject(State(state): State<AppState>, Segments(subject): Segmen
 async fn delete_version(
     State(state): State<AppState>,
     Segments((subject, version)): Segments<(String, String)>,
+    Ctx(ctx): Ctx,
     params: Params,
 ) -> Answer {
     let version = version_spec(&version)?;
     let permanent = params.flag("permanent");
-    let deleted = subject.clone();
-    let version = call(&state.registry, move |r| r.delete_version(&subject, version, permanent)).await?;
-    refresh_catalog(&state, deleted).await;
+    let version = change(&state, move |mesh| mesh.delete_schema_version(&ctx, &subject, version, permanent)).await?;
     Reply::json(&version)
 }
 
@@ -432,7 +442,7 @@ async fn check_compatibility(
 ) -> Answer {
     let verbose = params.flag("verbose");
     let result =
-        call(&state.registry, move |r| r.check_compatibility(&subject, version, &request.definition())).await?;
+        call(&state, move |r| r.check_compatibility(&subject, version, &request.definition())).await?;
     if verbose {
         Reply::json(&json!({"is_compatible": result.is_compatible, "messages": result.messages}))
     } else {
@@ -465,46 +475,51 @@ async fn check_compatibility_version(
 
 /// `GET /config`.
 async fn config(State(state): State<AppState>) -> Answer {
-    let level = call(&state.registry, |r| r.config(None, true)).await?;
+    let level = call(&state, |r| r.config(None, true)).await?;
     Reply::json(&ConfigResponse { compatibility_level: level })
 }
 
 /// `GET /config/{subject}?defaultToGlobal=`.
 async fn subject_config(State(state): State<AppState>, Segments(subject): Segments<String>, params: Params) -> Answer {
     let default_to_global = params.flag("defaultToGlobal");
-    let level = call(&state.registry, move |r| r.config(Some(&subject), default_to_global)).await?;
+    let level = call(&state, move |r| r.config(Some(&subject), default_to_global)).await?;
     Reply::json(&ConfigResponse { compatibility_level: level })
 }
 
-async fn put_config(state: AppState, subject: Option<String>, update: ConfigUpdate) -> Answer {
+async fn put_config(state: AppState, ctx: weft_mesh::RequestContext, subject: Option<String>, update: ConfigUpdate) -> Answer {
     let level = update.level()?;
-    let level = call(&state.registry, move |r| r.set_config(subject.as_deref(), level)).await?;
+    let level = change(&state, move |mesh| mesh.set_compatibility(&ctx, subject.as_deref(), level)).await?;
     Reply::json(&ConfigUpdate { compatibility: level.as_str().to_string() })
 }
 
 /// `PUT /config`: `{"compatibility": "FULL"}`.
-async fn set_config(State(state): State<AppState>, RegistryJson(update): RegistryJson<ConfigUpdate>) -> Answer {
-    put_config(state, None, update).await
+async fn set_config(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    RegistryJson(update): RegistryJson<ConfigUpdate>,
+) -> Answer {
+    put_config(state, ctx, None, update).await
 }
 
 /// `PUT /config/{subject}`.
 async fn set_subject_config(
     State(state): State<AppState>,
     Segments(subject): Segments<String>,
+    Ctx(ctx): Ctx,
     RegistryJson(update): RegistryJson<ConfigUpdate>,
 ) -> Answer {
-    put_config(state, Some(subject), update).await
+    put_config(state, ctx, Some(subject), update).await
 }
 
 /// `DELETE /config`: the level that was set; the global level is BACKWARD again.
-async fn delete_config(State(state): State<AppState>) -> Answer {
-    let level = call(&state.registry, |r| r.delete_config(None)).await?;
+async fn delete_config(State(state): State<AppState>, Ctx(ctx): Ctx) -> Answer {
+    let level = change(&state, move |mesh| mesh.delete_compatibility(&ctx, None)).await?;
     Reply::json(&ConfigResponse { compatibility_level: level })
 }
 
 /// `DELETE /config/{subject}`: the level that was set.
-async fn delete_subject_config(State(state): State<AppState>, Segments(subject): Segments<String>) -> Answer {
-    let level = call(&state.registry, move |r| r.delete_config(Some(&subject))).await?;
+async fn delete_subject_config(State(state): State<AppState>, Segments(subject): Segments<String>, Ctx(ctx): Ctx) -> Answer {
+    let level = change(&state, move |mesh| mesh.delete_compatibility(&ctx, Some(&subject))).await?;
     Reply::json(&ConfigResponse { compatibility_level: level })
 }
 
@@ -512,48 +527,60 @@ async fn delete_subject_config(State(state): State<AppState>, Segments(subject):
 
 /// `GET /mode`.
 async fn mode(State(state): State<AppState>) -> Answer {
-    let mode = call(&state.registry, |r| r.mode(None, true)).await?;
+    let mode = call(&state, |r| r.mode(None, true)).await?;
     Reply::json(&ModeBody::from(mode))
 }
 
 /// `GET /mode/{subject}?defaultToGlobal=`.
 async fn subject_mode(State(state): State<AppState>, Segments(subject): Segments<String>, params: Params) -> Answer {
     let default_to_global = params.flag("defaultToGlobal");
-    let mode = call(&state.registry, move |r| r.mode(Some(&subject), default_to_global)).await?;
+    let mode = call(&state, move |r| r.mode(Some(&subject), default_to_global)).await?;
     Reply::json(&ModeBody::from(mode))
 }
 
-async fn put_mode(state: AppState, subject: Option<String>, params: &Params, body: ModeBody) -> Answer {
+async fn put_mode(
+    state: AppState,
+    ctx: weft_mesh::RequestContext,
+    subject: Option<String>,
+    params: &Params,
+    body: ModeBody,
+) -> Answer {
     let mode = body.mode()?;
     let force = params.flag("force");
-    let mode = call(&state.registry, move |r| r.set_mode(subject.as_deref(), mode, force)).await?;
+    let mode = change(&state, move |mesh| mesh.set_mode(&ctx, subject.as_deref(), mode, force)).await?;
     Reply::json(&ModeBody::from(mode))
 }
 
 /// `PUT /mode?force=`: `{"mode": "READONLY"}`.
-async fn set_mode(State(state): State<AppState>, params: Params, RegistryJson(body): RegistryJson<ModeBody>) -> Answer {
-    put_mode(state, None, &params, body).await
+async fn set_mode(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    params: Params,
+    RegistryJson(body): RegistryJson<ModeBody>,
+) -> Answer {
+    put_mode(state, ctx, None, &params, body).await
 }
 
 /// `PUT /mode/{subject}?force=`.
 async fn set_subject_mode(
     State(state): State<AppState>,
     Segments(subject): Segments<String>,
+    Ctx(ctx): Ctx,
     params: Params,
     RegistryJson(body): RegistryJson<ModeBody>,
 ) -> Answer {
-    put_mode(state, Some(subject), &params, body).await
+    put_mode(state, ctx, Some(subject), &params, body).await
 }
 
 /// `DELETE /mode`: the mode that was set; the global mode is READWRITE again.
-async fn delete_mode(State(state): State<AppState>) -> Answer {
-    let mode = call(&state.registry, |r| r.delete_mode(None)).await?;
+async fn delete_mode(State(state): State<AppState>, Ctx(ctx): Ctx) -> Answer {
+    let mode = change(&state, move |mesh| mesh.delete_mode(&ctx, None)).await?;
     Reply::json(&ModeBody::from(mode))
 }
 
 /// `DELETE /mode/{subject}`: the mode that was set.
-async fn delete_subject_mode(State(state): State<AppState>, Segments(subject): Segments<String>) -> Answer {
-    let mode = call(&state.registry, move |r| r.delete_mode(Some(&subject))).await?;
+async fn delete_subject_mode(State(state): State<AppState>, Segments(subject): Segments<String>, Ctx(ctx): Ctx) -> Answer {
+    let mode = change(&state, move |mesh| mesh.delete_mode(&ctx, Some(&subject))).await?;
     Reply::json(&ModeBody::from(mode))
 }
 

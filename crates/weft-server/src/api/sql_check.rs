@@ -10,13 +10,13 @@ use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use weft_sql::ast::{SourceKind, Statement};
-use weft_sql::lexer::{tokenize, Tok};
-use weft_sql::parser::parse_statements;
-use weft_sql::{Engine, SqlError};
+use weft_mesh::weft_sql::ast::{SourceKind, Statement};
+use weft_mesh::weft_sql::lexer::{tokenize, Tok};
+use weft_mesh::weft_sql::parser::parse_statements;
+use weft_mesh::weft_sql::{Engine, SqlError};
 
 use super::openapi::ErrorBody;
-use super::{blocking, JsonBody};
+use super::{call, JsonBody};
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -87,8 +87,7 @@ pub async fn validate(
             format!("the SQL text is {} bytes; validation takes at most {MAX_SQL_BYTES}", request.sql.len()),
         ));
     }
-    let engine = state.sql.clone();
-    let validation = blocking(move || Ok::<_, ApiError>(check(&engine, &request.sql))).await?;
+    let validation = call(&state, move |mesh| Ok(check(mesh.sql(), &request.sql))).await?;
     Ok(Json(validation))
 }
 

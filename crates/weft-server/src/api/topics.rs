@@ -7,9 +7,9 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use weft_log::{PartitionDescription, TopicConfig, TopicDescription, INTERNAL_TOPIC_PREFIX};
+use weft_mesh::log::{PartitionDescription, TopicConfig, TopicDescription, INTERNAL_TOPIC_PREFIX};
 
-use super::{blocking, JsonBody, PathParam, QueryParams};
+use super::{call, Ctx, JsonBody, PathParam, QueryParams};
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -79,14 +79,13 @@ impl From<TopicDescription> for TopicView {
         (status = 422, description = "A bad name (42202) or configuration (42203)", body = crate::api::openapi::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
+    Ctx(ctx): Ctx,
     JsonBody(request): JsonBody<CreateTopic>,
 ) -> Result<(StatusCode, Json<TopicView>), ApiError> {
-    super::refuse_internal(&request.name)?;
     let entries: BTreeMap<String, String> =
         request.config.into_iter().map(|(key, value)| (key, value.into_text())).collect();
     let config = TopicConfig::from_kafka(request.partitions, &entries)?;
-    let log = state.log.clone();
-    let description = blocking(move || log.create_topic(&request.name, config)).await?;
+    let description = call(&state, move |mesh| mesh.create_topic(&ctx, &request.name, config)).await?;
     Ok((StatusCode::CREATED, Json(description.into())))
 }
 
@@ -110,8 +109,7 @@ pub async fn list(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<ListQuery>,
 ) -> Result<Json<TopicList>, ApiError> {
-    let log = state.log.clone();
-    let mut topics = blocking(move || Ok::<_, weft_log::LogError>(log.list_topics())).await?;
+    let mut topics = call(&state, |mesh| Ok(mesh.topics())).await?;
     if !query.internal {
         topics.retain(|name| !name.starts_with(INTERNAL_TOPIC_PREFIX));
     }
@@ -123,8 +121,7 @@ pub async fn list(
     responses((status = 200, description = "Partitions with offsets and sizes, configuration", body = TopicView),
         (status = 404, description = "No such topic (40401)", body = crate::api::openapi::ErrorBody)))]
 pub async fn describe(State(state): State<AppState>, PathParam(topic): PathParam) -> Result<Json<TopicView>, ApiError> {
-    let log = state.log.clone();
-    let description = blocking(move || log.describe_topic(&topic)).await?;
+    let description = call(&state, move |mesh| mesh.describe_topic(&topic)).await?;
     Ok(Json(description.into()))
 }
 
@@ -132,9 +129,13 @@ pub async fn describe(State(state): State<AppState>, PathParam(topic): PathParam
     params(("topic" = String, Path, description = "The topic name")),
     responses((status = 204, description = "Deleted"),
         (status = 403, description = "An internal topic (40301)", body = crate::api::openapi::ErrorBody),
-        (status = 404, description = "No such topic (40401)", body = crate::api::openapi::ErrorBody)))]
-pub async fn delete(State(state): State<AppState>, PathParam(topic): PathParam) -> Result<StatusCode, ApiError> {
-    let log = state.log.clone();
-    blocking(move || log.delete_topic(&topic)).await?;
+        (status = 404, description = "No such topic (40401)", body = crate::api::openapi::ErrorBody),
+        (status = 409, description = "Published or deprecated products serve or read it (40903)", body = crate::api::openapi::ErrorBody)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    PathParam(topic): PathParam,
+    Ctx(ctx): Ctx,
+) -> Result<StatusCode, ApiError> {
+    call(&state, move |mesh| mesh.delete_topic(&ctx, &topic)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
