@@ -217,35 +217,16 @@ impl EmbeddedLog {
         self.partition(topic, partition)?.wait_durable(offset, &self.closed)
     }
 
-    /// Runs retention and compaction now (they also run every `maintenance_interval`).
+    /// Runs retention and compaction now (they also run every `maintenance_interval`); see
+    /// [`EventLog::run_maintenance`].
     pub fn run_maintenance(&self) -> Result<()> {
-        self.check_open()?;
-        maintain(&self.topics)
+        <Self as EventLog>::run_maintenance(self)
     }
 
     /// Flushes everything and stops background work; later calls fail with [`LogError::Closed`].
+    /// See [`EventLog::shutdown`].
     pub fn shutdown(&self) -> Result<()> {
-        if self.closed.swap(true, Ordering::AcqRel) {
-            return Ok(());
-        }
-        self.stop.stop();
-        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
-        let current = std::thread::current().id();
-        for handle in threads {
-            if handle.thread().id() != current {
-                let _ = handle.join();
-            }
-        }
-        let mut first_error = None;
-        for topic in self.topics_read().values() {
-            for p in &topic.partitions {
-                if let Err(e) = p.close() {
-                    first_error.get_or_insert(e);
-                }
-                p.wake_all();
-            }
-        }
-        first_error.map_or(Ok(()), Err)
+        <Self as EventLog>::shutdown(self)
     }
 
     fn load_offsets(&self) -> Result<()> {
@@ -437,10 +418,14 @@ impl EventLog for EmbeddedLog {
     }
 
     fn list_topics(&self) -> Vec<String> {
+        if self.check_open().is_err() {
+            return Vec::new();
+        }
         self.topics_read().keys().cloned().collect()
     }
 
     fn describe_topic(&self, name: &str) -> Result<TopicDescription> {
+        self.check_open()?;
         let topic = self.topic(name)?;
         let partitions = topic
             .partitions
@@ -460,6 +445,7 @@ impl EventLog for EmbeddedLog {
     }
 
     fn topic_config(&self, name: &str) -> Result<TopicConfig> {
+        self.check_open()?;
         Ok(self.topic(name)?.config.clone())
     }
 
@@ -468,19 +454,23 @@ impl EventLog for EmbeddedLog {
     }
 
     fn read(&self, topic: &str, partition: u32, offset: u64, limits: ReadLimits) -> Result<ReadResult> {
+        self.check_open()?;
         self.partition(topic, partition)?.read(offset, limits)
     }
 
     fn offset_for_timestamp(&self, topic: &str, partition: u32, timestamp: i64) -> Result<Option<u64>> {
+        self.check_open()?;
         self.partition(topic, partition)?.offset_for_timestamp(timestamp)
     }
 
     fn offsets(&self, topic: &str, partition: u32) -> Result<(u64, u64)> {
+        self.check_open()?;
         let p = self.partition(topic, partition)?;
         Ok((p.log_start_offset(), p.high_watermark()))
     }
 
     fn subscribe(&self, topic: &str, partition: u32) -> Result<tokio::sync::watch::Receiver<u64>> {
+        self.check_open()?;
         Ok(self.partition(topic, partition)?.subscribe())
     }
 
@@ -492,6 +482,7 @@ impl EventLog for EmbeddedLog {
         offset: u64,
         metadata: &str,
     ) -> Result<CommittedOffset> {
+        self.check_open()?;
         validate_group(group)?;
         self.partition(topic, partition)?;
         let committed = CommittedOffset {
@@ -512,8 +503,39 @@ impl EventLog for EmbeddedLog {
     }
 
     fn committed_offsets(&self, group: &str) -> Result<Vec<CommittedOffset>> {
+        self.check_open()?;
         validate_group(group)?;
         let offsets = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
         Ok(offsets.iter().filter(|((g, _, _), _)| g == group).map(|(_, c)| c.clone()).collect())
+    }
+
+    fn run_maintenance(&self) -> Result<()> {
+        self.check_open()?;
+        maintain(&self.topics)
+    }
+
+    fn shutdown(&self) -> Result<()> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.stop.stop();
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        let current = std::thread::current().id();
+        for handle in threads {
+            if handle.thread().id() != current {
+                let _ = handle.join();
+            }
+        }
+        let mut first_error = None;
+        for topic in self.topics_read().values() {
+            for p in &topic.partitions {
+                if let Err(e) = p.close() {
+                    first_error.get_or_insert(e);
+                }
+                p.close_subscriptions();
+                p.wake_all();
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 }
