@@ -12,8 +12,20 @@
 //! - a record is served exactly as it was appended, or not at all (checksums are verified on read).
 //!
 //! This crate knows nothing of schemas, products or SQL.
+//!
+//! # Conformance
+//!
+//! Any backend must pass `weft_log::conformance` (cargo feature `conformance`): one function per
+//! property of the [`EventLog`] contract (topics and their errors, dense offsets, exact read-back,
+//! read limits, the end of the log, timestamp lookups, subscriptions, consumer groups, persistence
+//! across reopen, shutdown, compaction, and a proptest model of random histories), run against any
+//! backend through a small `LogHarness` that opens and reopens it. `tests/conformance.rs` runs the
+//! suite against [`EmbeddedLog`] in both durability modes; the embedded backend's own tests (segment
+//! files, torn tails, corruption, index rebuild, retention, crashes) stay beside it in `tests/`.
 
 mod batch;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod embedded;
 mod error;
 mod partition;
