@@ -28,6 +28,7 @@ mod batch;
 pub mod conformance;
 mod embedded;
 mod error;
+mod files;
 mod partition;
 mod partitioner;
 mod segment;

@@ -14,6 +14,8 @@ use weft_log::{
 /// Opens embedded logs in temporary directories.
 struct Embedded {
     durability: Durability,
+    /// `None` keeps the default.
+    max_open_files: Option<usize>,
 }
 
 impl Embedded {
@@ -22,6 +24,9 @@ impl Embedded {
         options.durability = self.durability;
         // Maintenance runs when the suite asks for it, not behind its back.
         options.maintenance_interval = Duration::from_secs(3600);
+        if let Some(max) = self.max_open_files {
+            options.max_open_files = max;
+        }
         EmbeddedLog::open(options).expect("open the embedded log")
     }
 }
@@ -42,8 +47,12 @@ impl LogHarness for Embedded {
     }
 }
 
-const GROUP_COMMIT: Embedded = Embedded { durability: Durability::GroupCommit { interval: Duration::from_millis(1) } };
-const EVERY_BATCH: Embedded = Embedded { durability: Durability::EveryBatch };
+const GROUP_COMMIT_MS: Durability = Durability::GroupCommit { interval: Duration::from_millis(1) };
+const GROUP_COMMIT: Embedded = Embedded { durability: GROUP_COMMIT_MS, max_open_files: None };
+const EVERY_BATCH: Embedded = Embedded { durability: Durability::EveryBatch, max_open_files: None };
+/// Two open segment files for the whole log: nearly every read and append reopens a file, and
+/// compaction and retention retire files that are closed as often as open.
+const TWO_OPEN_FILES: Embedded = Embedded { durability: GROUP_COMMIT_MS, max_open_files: Some(2) };
 
 #[test]
 fn group_commit_log_passes_the_conformance_suite() {
@@ -53,6 +62,11 @@ fn group_commit_log_passes_the_conformance_suite() {
 #[test]
 fn every_batch_log_passes_the_conformance_suite() {
     conformance::run_all(&EVERY_BATCH);
+}
+
+#[test]
+fn a_log_with_two_open_files_passes_the_conformance_suite() {
+    conformance::run_all(&TWO_OPEN_FILES);
 }
 
 /// One way of breaking the contract.
