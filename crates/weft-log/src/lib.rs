@@ -153,8 +153,10 @@ pub struct CommittedOffset {
 /// [`EventLog::subscribe`] is the one way to *wait* for new records without polling.
 ///
 /// Everything a server needs from a running log is here, including [`EventLog::run_maintenance`]
-/// and [`EventLog::shutdown`]; only opening a log is backend-specific (its options differ). What an
-/// implementation must do is executable: `weft_log::conformance` (feature `conformance`).
+/// and [`EventLog::shutdown`]; only opening a log is backend-specific (its options differ), and so
+/// is [`EmbeddedLog::append_pipelined`] with [`EmbeddedLog::wait_durable`]: they hand out offsets
+/// before durability, which a Kafka producer cannot (it learns offsets from the acknowledgement).
+/// What an implementation must do is executable: `weft_log::conformance` (feature `conformance`).
 pub trait EventLog: Send + Sync + 'static {
     fn create_topic(&self, name: &str, config: TopicConfig) -> Result<TopicDescription>;
     /// Deletes the topic and all its data.
