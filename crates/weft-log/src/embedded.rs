@@ -18,6 +18,7 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::files::{default_max_open_files, FileCache};
 use crate::partition::Partition;
 use crate::segment::sync_dir;
 use crate::{
@@ -46,6 +47,12 @@ pub struct LogOptions {
     pub maintenance_interval: Duration,
     /// The largest batch one append may write.
     pub max_batch_bytes: usize,
+    /// How many segment files may be open at once (at least 1). Segments are opened on demand and
+    /// the least recently used closed, so any number of partitions fits in the process's
+    /// descriptor limit. Files with writes not yet fsynced, and deleted segments still being read,
+    /// stay open beyond it. Defaults to a quarter of the process's soft `RLIMIT_NOFILE` at the time
+    /// of [`LogOptions::new`], between 64 and 16,384.
+    pub max_open_files: usize,
 }
 
 impl LogOptions {
@@ -55,6 +62,7 @@ impl LogOptions {
             durability: Durability::GroupCommit { interval: Duration::from_millis(5) },
             maintenance_interval: Duration::from_secs(30),
             max_batch_bytes: 64 * 1024 * 1024,
+            max_open_files: default_max_open_files(),
         }
     }
 }
@@ -97,6 +105,8 @@ impl StopSignal {
 pub struct EmbeddedLog {
     options: LogOptions,
     topics: Topics,
+    /// Every partition's segment files, opened on demand under `options.max_open_files`.
+    files: Arc<FileCache>,
     /// Serializes topic creation and deletion.
     admin: Mutex<()>,
     offsets: Mutex<BTreeMap<OffsetKey, CommittedOffset>>,
@@ -135,6 +145,7 @@ impl EmbeddedLog {
         for sub in ["tmp", "trash"] {
             clear_dir(&data.join(sub))?;
         }
+        let files = FileCache::new(options.max_open_files);
         let mut topics = BTreeMap::new();
         let topics_dir = data.join("topics");
         for entry in std::fs::read_dir(&topics_dir).map_err(LogError::io(&topics_dir))? {
@@ -143,11 +154,12 @@ impl EmbeddedLog {
             if validate_topic_name(&name).is_err() {
                 continue;
             }
-            topics.insert(name.clone(), Arc::new(open_topic(&entry.path(), &name)?));
+            topics.insert(name.clone(), Arc::new(open_topic(&entry.path(), &name, &files)?));
         }
         let log = Arc::new(EmbeddedLog {
             options: options.clone(),
             topics: Arc::new(RwLock::new(topics)),
+            files,
             admin: Mutex::new(()),
             offsets: Mutex::new(BTreeMap::new()),
             closed: AtomicBool::new(false),
@@ -217,35 +229,16 @@ impl EmbeddedLog {
         self.partition(topic, partition)?.wait_durable(offset, &self.closed)
     }
 
-    /// Runs retention and compaction now (they also run every `maintenance_interval`).
+    /// Runs retention and compaction now (they also run every `maintenance_interval`); see
+    /// [`EventLog::run_maintenance`].
     pub fn run_maintenance(&self) -> Result<()> {
-        self.check_open()?;
-        maintain(&self.topics)
+        <Self as EventLog>::run_maintenance(self)
     }
 
     /// Flushes everything and stops background work; later calls fail with [`LogError::Closed`].
+    /// See [`EventLog::shutdown`].
     pub fn shutdown(&self) -> Result<()> {
-        if self.closed.swap(true, Ordering::AcqRel) {
-            return Ok(());
-        }
-        self.stop.stop();
-        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
-        let current = std::thread::current().id();
-        for handle in threads {
-            if handle.thread().id() != current {
-                let _ = handle.join();
-            }
-        }
-        let mut first_error = None;
-        for topic in self.topics_read().values() {
-            for p in &topic.partitions {
-                if let Err(e) = p.close() {
-                    first_error.get_or_insert(e);
-                }
-                p.wake_all();
-            }
-        }
-        first_error.map_or(Ok(()), Err)
+        <Self as EventLog>::shutdown(self)
     }
 
     fn load_offsets(&self) -> Result<()> {
@@ -347,7 +340,7 @@ fn spawn_periodic(
         .map_err(|e| LogError::Io { path: PathBuf::from(name), source: e })
 }
 
-fn open_topic(dir: &Path, name: &str) -> Result<Topic> {
+fn open_topic(dir: &Path, name: &str, files: &Arc<FileCache>) -> Result<Topic> {
     let meta_path = dir.join("topic.json");
     let bytes = std::fs::read(&meta_path).map_err(LogError::io(&meta_path))?;
     let config: TopicConfig = serde_json::from_slice(&bytes).map_err(|e| LogError::Corrupt {
@@ -356,7 +349,7 @@ fn open_topic(dir: &Path, name: &str) -> Result<Topic> {
         reason: e.to_string(),
     })?;
     let partitions = (0..config.partitions)
-        .map(|p| Partition::open(name, p, dir.join(p.to_string()), config.clone()).map(Arc::new))
+        .map(|p| Partition::open(name, p, dir.join(p.to_string()), config.clone(), Arc::clone(files)).map(Arc::new))
         .collect::<Result<Vec<_>>>()?;
     Ok(Topic { config, partitions })
 }
@@ -396,7 +389,7 @@ impl EventLog for EmbeddedLog {
         let final_dir = self.options.data_dir.join("topics").join(name);
         std::fs::rename(&staging, &final_dir).map_err(LogError::io(&final_dir))?;
         sync_dir(&self.options.data_dir.join("topics"))?;
-        let topic = Arc::new(open_topic(&final_dir, name)?);
+        let topic = Arc::new(open_topic(&final_dir, name, &self.files)?);
         self.topics.write().unwrap_or_else(|e| e.into_inner()).insert(name.to_string(), topic);
         self.describe_topic(name)
     }
@@ -437,10 +430,14 @@ impl EventLog for EmbeddedLog {
     }
 
     fn list_topics(&self) -> Vec<String> {
+        if self.check_open().is_err() {
+            return Vec::new();
+        }
         self.topics_read().keys().cloned().collect()
     }
 
     fn describe_topic(&self, name: &str) -> Result<TopicDescription> {
+        self.check_open()?;
         let topic = self.topic(name)?;
         let partitions = topic
             .partitions
@@ -460,6 +457,7 @@ impl EventLog for EmbeddedLog {
     }
 
     fn topic_config(&self, name: &str) -> Result<TopicConfig> {
+        self.check_open()?;
         Ok(self.topic(name)?.config.clone())
     }
 
@@ -468,19 +466,23 @@ impl EventLog for EmbeddedLog {
     }
 
     fn read(&self, topic: &str, partition: u32, offset: u64, limits: ReadLimits) -> Result<ReadResult> {
+        self.check_open()?;
         self.partition(topic, partition)?.read(offset, limits)
     }
 
     fn offset_for_timestamp(&self, topic: &str, partition: u32, timestamp: i64) -> Result<Option<u64>> {
+        self.check_open()?;
         self.partition(topic, partition)?.offset_for_timestamp(timestamp)
     }
 
     fn offsets(&self, topic: &str, partition: u32) -> Result<(u64, u64)> {
+        self.check_open()?;
         let p = self.partition(topic, partition)?;
         Ok((p.log_start_offset(), p.high_watermark()))
     }
 
     fn subscribe(&self, topic: &str, partition: u32) -> Result<tokio::sync::watch::Receiver<u64>> {
+        self.check_open()?;
         Ok(self.partition(topic, partition)?.subscribe())
     }
 
@@ -492,6 +494,7 @@ impl EventLog for EmbeddedLog {
         offset: u64,
         metadata: &str,
     ) -> Result<CommittedOffset> {
+        self.check_open()?;
         validate_group(group)?;
         self.partition(topic, partition)?;
         let committed = CommittedOffset {
@@ -512,8 +515,39 @@ impl EventLog for EmbeddedLog {
     }
 
     fn committed_offsets(&self, group: &str) -> Result<Vec<CommittedOffset>> {
+        self.check_open()?;
         validate_group(group)?;
         let offsets = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
         Ok(offsets.iter().filter(|((g, _, _), _)| g == group).map(|(_, c)| c.clone()).collect())
+    }
+
+    fn run_maintenance(&self) -> Result<()> {
+        self.check_open()?;
+        maintain(&self.topics)
+    }
+
+    fn shutdown(&self) -> Result<()> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.stop.stop();
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        let current = std::thread::current().id();
+        for handle in threads {
+            if handle.thread().id() != current {
+                let _ = handle.join();
+            }
+        }
+        let mut first_error = None;
+        for topic in self.topics_read().values() {
+            for p in &topic.partitions {
+                if let Err(e) = p.close() {
+                    first_error.get_or_insert(e);
+                }
+                p.close_subscriptions();
+                p.wake_all();
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 }

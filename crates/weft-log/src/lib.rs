@@ -12,10 +12,23 @@
 //! - a record is served exactly as it was appended, or not at all (checksums are verified on read).
 //!
 //! This crate knows nothing of schemas, products or SQL.
+//!
+//! # Conformance
+//!
+//! Any backend must pass `weft_log::conformance` (cargo feature `conformance`): one function per
+//! property of the [`EventLog`] contract (topics and their errors, dense offsets, exact read-back,
+//! read limits, the end of the log, timestamp lookups, subscriptions, consumer groups, persistence
+//! across reopen, shutdown, compaction, and a proptest model of random histories), run against any
+//! backend through a small `LogHarness` that opens and reopens it. `tests/conformance.rs` runs the
+//! suite against [`EmbeddedLog`] in both durability modes; the embedded backend's own tests (segment
+//! files, torn tails, corruption, index rebuild, retention, crashes) stay beside it in `tests/`.
 
 mod batch;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod embedded;
 mod error;
+mod files;
 mod partition;
 mod partitioner;
 mod segment;
@@ -144,6 +157,12 @@ pub struct CommittedOffset {
 ///
 /// Calls may block on disk or network I/O: async callers run them on a blocking thread pool.
 /// [`EventLog::subscribe`] is the one way to *wait* for new records without polling.
+///
+/// Everything a server needs from a running log is here, including [`EventLog::run_maintenance`]
+/// and [`EventLog::shutdown`]; only opening a log is backend-specific (its options differ), and so
+/// is [`EmbeddedLog::append_pipelined`] with [`EmbeddedLog::wait_durable`]: they hand out offsets
+/// before durability, which a Kafka producer cannot (it learns offsets from the acknowledgement).
+/// What an implementation must do is executable: `weft_log::conformance` (feature `conformance`).
 pub trait EventLog: Send + Sync + 'static {
     fn create_topic(&self, name: &str, config: TopicConfig) -> Result<TopicDescription>;
     /// Deletes the topic and all its data.
@@ -181,4 +200,26 @@ pub trait EventLog: Send + Sync + 'static {
     ) -> Result<CommittedOffset>;
     /// All committed positions of a group, sorted by topic and partition.
     fn committed_offsets(&self, group: &str) -> Result<Vec<CommittedOffset>>;
+
+    /// Applies retention (`retention.ms`, `retention.bytes`) and compaction now, instead of waiting
+    /// for the backend's own schedule; returns once that pass is over.
+    ///
+    /// Every backend keeps: the newest records of a partition (its active segment, in a segmented
+    /// backend) are never removed; retention moves the log start offset forward and never past the
+    /// high watermark; compaction removes only records superseded by a later record of the same key
+    /// (and keys whose latest record is a tombstone), never reorders or renumbers what stays. A
+    /// backend whose broker runs retention and compaction on its own schedule (Kafka) may return
+    /// `Ok(())` without doing anything: callers use this to trim sooner, never to be correct.
+    fn run_maintenance(&self) -> Result<()>;
+
+    /// Closes the log: makes pending appends durable, stops the backend's background work, ends
+    /// every subscription (their receivers report the sender closed) and wakes callers waiting for
+    /// durability. Returns the first error met while flushing.
+    ///
+    /// Every backend keeps: once `shutdown` has returned, every call that can fail fails with
+    /// [`LogError::Closed`] (and [`EventLog::list_topics`], which cannot fail, lists nothing);
+    /// calling `shutdown` again returns `Ok(())`; everything acknowledged before it is found again
+    /// when the same log is opened anew. Dropping the last handle of an open log should shut it
+    /// down too, but callers that want to see flush errors call this.
+    fn shutdown(&self) -> Result<()>;
 }

@@ -9,6 +9,7 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 use tokio::sync::watch;
 
 use crate::batch::{decode_records, encoded_record_len, push_view, BatchBuilder, HEADER_LEN};
+use crate::files::FileCache;
 use crate::segment::{segment_file_name, sync_dir, ScanEnd, Segment};
 use crate::{
     AppendResult, CleanupPolicy, LogError, ReadLimits, ReadResult, Record, Result, StoredRecord, TimestampType,
@@ -35,6 +36,8 @@ pub(crate) struct Partition {
     pub id: u32,
     dir: PathBuf,
     config: TopicConfig,
+    /// The log's open segment files, shared by every partition.
+    files: Arc<FileCache>,
     segments: RwLock<Vec<Arc<Segment>>>,
     writer: Mutex<Writer>,
     durable: Mutex<Durable>,
@@ -51,7 +54,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Partition {
     /// Opens (recovering) or creates the partition stored in `dir`.
-    pub fn open(topic: &str, id: u32, dir: PathBuf, config: TopicConfig) -> Result<Partition> {
+    pub fn open(topic: &str, id: u32, dir: PathBuf, config: TopicConfig, files: Arc<FileCache>) -> Result<Partition> {
         std::fs::create_dir_all(&dir).map_err(LogError::io(&dir))?;
         let mut bases = Vec::new();
         for entry in std::fs::read_dir(&dir).map_err(LogError::io(&dir))? {
@@ -68,12 +71,12 @@ impl Partition {
         bases.sort_unstable();
         let mut segments = Vec::with_capacity(bases.len().max(1));
         let (active, next_offset) = match bases.split_last() {
-            None => (Arc::new(Segment::create(&dir, 0)?), 0),
+            None => (Arc::new(Segment::create(&files, &dir, 0)?), 0),
             Some((&last, sealed)) => {
                 for &base in sealed {
-                    segments.push(Arc::new(Segment::open_sealed(&dir, base)?));
+                    segments.push(Arc::new(Segment::open_sealed(&files, &dir, base)?));
                 }
-                let (active, next) = Segment::recover_active(&dir, last)?;
+                let (active, next) = Segment::recover_active(&files, &dir, last)?;
                 (Arc::new(active), next.unwrap_or(last))
             }
         };
@@ -83,6 +86,7 @@ impl Partition {
             id,
             dir,
             config,
+            files,
             segments: RwLock::new(segments),
             writer: Mutex::new(Writer { active, next_offset, builder: BatchBuilder::default() }),
             durable: Mutex::new(Durable {
@@ -210,7 +214,7 @@ impl Partition {
             return Err(e);
         }
         self.publish(&writer.active, writer.active.written_len(), writer.next_offset);
-        let next = Arc::new(Segment::create(&self.dir, writer.next_offset)?);
+        let next = Arc::new(Segment::create(&self.files, &self.dir, writer.next_offset)?);
         self.segments.write().unwrap_or_else(|e| e.into_inner()).push(Arc::clone(&next));
         writer.active = next;
         Ok(())
@@ -386,6 +390,13 @@ impl Partition {
             segments.drain(..count).collect()
         };
         for segment in &doomed {
+            // Readers that took the segment list before the drain keep reading the deleted file;
+            // nobody else can reach the segment any more (the count only falls), so when no
+            // reader holds it there is nothing to keep open. Should keeping it open fail, those
+            // readers get an I/O error instead: the segment is out of the list either way.
+            if segment.retire(Arc::strong_count(segment) > 1).is_err() {
+                let _ = segment.retire(false);
+            }
             remove_segment_files(&self.dir, segment.base_offset);
         }
         Ok(doomed.len())
@@ -469,10 +480,13 @@ impl Partition {
         }
         std::fs::write(&cleaned_path, &out).map_err(LogError::io(&cleaned_path))?;
         std::fs::File::open(&cleaned_path).and_then(|f| f.sync_all()).map_err(LogError::io(&cleaned_path))?;
+        // From here on the old segment's name may name the cleaned file, so its readers must keep
+        // its descriptor (should the rename fail, the segment stays, readable through it).
+        segment.retire(true)?;
         // The rename is the commit point: before it the old segment stands, after it the new one.
         std::fs::rename(&cleaned_path, segment.path()).map_err(LogError::io(segment.path()))?;
         sync_dir(&self.dir)?;
-        let replacement = Arc::new(Segment::open_sealed(&self.dir, segment.base_offset)?);
+        let replacement = Arc::new(Segment::open_sealed(&self.files, &self.dir, segment.base_offset)?);
         let mut segments = self.segments.write().unwrap_or_else(|e| e.into_inner());
         if let Some(slot) = segments.iter_mut().find(|s| s.base_offset == segment.base_offset) {
             *slot = replacement;
@@ -489,5 +503,81 @@ impl Partition {
 fn remove_segment_files(dir: &Path, base_offset: u64) {
     for ext in ["log", "index", "timeindex"] {
         let _ = std::fs::remove_file(dir.join(segment_file_name(base_offset, ext)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Readers that took the segment list before compaction or retention replaced or deleted a
+    //! segment, while the file cache had closed its descriptor.
+
+    use super::*;
+
+    /// Every record of `segment`, read through the segment itself (as a reader holding it does).
+    fn records_of(segment: &Segment) -> Result<Vec<StoredRecord>> {
+        let mut out = Vec::new();
+        let end = segment.scan(0, segment.readable_len(), |batch| {
+            let views = decode_records(&batch.header, batch.bytes).ok_or("undecodable batch")?;
+            out.extend(views.iter().map(|v| v.to_stored()));
+            Ok(true)
+        })?;
+        assert_eq!(end, ScanEnd::Complete);
+        Ok(out)
+    }
+
+    fn partition(dir: &Path, config: TopicConfig, files: &Arc<FileCache>) -> Partition {
+        let partition = Partition::open("t", 0, dir.to_path_buf(), config, Arc::clone(files)).unwrap();
+        for i in 0..60 {
+            let record = Record {
+                key: Some(format!("k{}", i % 3).into_bytes()),
+                value: Some(vec![i as u8; 100]),
+                ..Record::default()
+            };
+            partition.append(&[record], 1_000 + i, true, 1 << 20).unwrap();
+        }
+        partition
+    }
+
+    #[test]
+    fn a_reader_of_a_compacted_segment_reads_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = FileCache::new(1);
+        let config = TopicConfig { segment_bytes: 1024, ..TopicConfig::compacted(1) };
+        let p = partition(dir.path(), config, &files);
+        let held = p.segments();
+        let before = records_of(&held[0]).unwrap();
+        // Reading the active segment takes the only descriptor from the first segment.
+        p.read(59, ReadLimits::default()).unwrap();
+        assert!(p.compact().unwrap() > 0);
+        // Reading the replacement and the rest would push the old file out of a one-file cache,
+        // after which its name leads to the replacement.
+        let compacted = records_of(&p.segments()[0]).unwrap();
+        assert!(compacted.len() < before.len());
+        p.read(0, ReadLimits::default()).unwrap();
+        assert_eq!(records_of(&held[0]).unwrap(), before, "the old segment's reader saw other data");
+        // Once the last reader lets go, the old file's descriptor is closed.
+        let open = files.open_files();
+        drop(held);
+        assert!(files.open_files() < open);
+    }
+
+    #[test]
+    fn a_reader_of_a_deleted_segment_reads_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = FileCache::new(1);
+        let config = TopicConfig { segment_bytes: 1024, retention_bytes: Some(2048), ..TopicConfig::default() };
+        let p = partition(dir.path(), config.clone(), &files);
+        let held = p.segments();
+        let before = records_of(&held[0]).unwrap();
+        p.read(59, ReadLimits::default()).unwrap();
+        assert!(p.enforce_retention(10_000).unwrap() > 0);
+        assert!(!held[0].path().exists());
+        assert_eq!(records_of(&held[0]).unwrap(), before);
+        // Without readers, deleted segments keep no descriptor.
+        drop(held);
+        let other = tempfile::tempdir().unwrap();
+        let q = partition(other.path(), config, &files);
+        assert!(q.enforce_retention(10_000).unwrap() > 0);
+        assert!(files.open_files() <= 1, "{} files open", files.open_files());
     }
 }

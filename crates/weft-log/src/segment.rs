@@ -10,15 +10,18 @@
 //! are written only when a segment is sealed; an index that is missing, short, or describes a log of
 //! another length is rebuilt by scanning the log. The active segment's index lives in memory and is
 //! rebuilt by the recovery scan on start.
+//!
+//! A segment does not own a descriptor: its log file is opened on demand through the log's bounded
+//! [`FileCache`](crate::files) and may be closed and reopened between two reads (see `files.rs`).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use crate::batch::{BatchHeader, HEADER_LEN};
+use crate::files::{CachedFile, FileCache};
 use crate::{LogError, Result};
 
 /// Bytes of log between two index entries.
@@ -88,8 +91,8 @@ pub(crate) struct ScannedBatch<'a> {
 
 pub(crate) struct Segment {
     pub base_offset: u64,
-    path: PathBuf,
-    file: File,
+    /// Opened on demand: the cache bounds how many segments hold a descriptor (see files.rs).
+    file: Arc<CachedFile>,
     indexes: RwLock<Indexes>,
     /// Bytes readers may see: everything up to here is durable.
     readable_len: AtomicU64,
@@ -100,24 +103,16 @@ pub(crate) struct Segment {
 
 impl Segment {
     /// Creates a new empty segment file (the next active segment).
-    pub fn create(dir: &Path, base_offset: u64) -> Result<Segment> {
-        let path = dir.join(segment_file_name(base_offset, "log"));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .map_err(LogError::io(&path))?;
+    pub fn create(files: &Arc<FileCache>, dir: &Path, base_offset: u64) -> Result<Segment> {
+        let file = CachedFile::create(files, &dir.join(segment_file_name(base_offset, "log")))?;
         sync_dir(dir)?;
-        Ok(Segment::from_parts(base_offset, path, file, Indexes { max_timestamp: i64::MIN, ..Indexes::default() }, 0))
+        Ok(Segment::from_parts(base_offset, file, Indexes { max_timestamp: i64::MIN, ..Indexes::default() }, 0))
     }
 
-    fn from_parts(base_offset: u64, path: PathBuf, file: File, indexes: Indexes, len: u64) -> Segment {
+    fn from_parts(base_offset: u64, file: Arc<CachedFile>, indexes: Indexes, len: u64) -> Segment {
         let max_timestamp = indexes.max_timestamp;
         Segment {
             base_offset,
-            path,
             file,
             indexes: RwLock::new(indexes),
             readable_len: AtomicU64::new(len),
@@ -126,17 +121,10 @@ impl Segment {
         }
     }
 
-    fn open_file(path: &Path) -> Result<(File, u64)> {
-        let file = OpenOptions::new().read(true).write(true).open(path).map_err(LogError::io(path))?;
-        let len = file.metadata().map_err(LogError::io(path))?.len();
-        Ok((file, len))
-    }
-
     /// Opens a sealed segment, trusting its index files when they describe this exact log file and
     /// rebuilding them otherwise.
-    pub fn open_sealed(dir: &Path, base_offset: u64) -> Result<Segment> {
-        let path = dir.join(segment_file_name(base_offset, "log"));
-        let (file, len) = Segment::open_file(&path)?;
+    pub fn open_sealed(files: &Arc<FileCache>, dir: &Path, base_offset: u64) -> Result<Segment> {
+        let (file, len) = CachedFile::open(files, &dir.join(segment_file_name(base_offset, "log")))?;
         let loaded = read_index_file(&dir.join(segment_file_name(base_offset, "index")), len)
             .zip(read_index_file(&dir.join(segment_file_name(base_offset, "timeindex")), len));
         if let Some((offsets, times)) = loaded {
@@ -144,10 +132,10 @@ impl Segment {
                 let max_timestamp = times.last().map_or(i64::MIN, |e| e.key);
                 let last_indexed_position = offsets.last().map(|e| u64::from(e.position));
                 let indexes = Indexes { offsets, times, last_indexed_position, max_timestamp };
-                return Ok(Segment::from_parts(base_offset, path, file, indexes, len));
+                return Ok(Segment::from_parts(base_offset, file, indexes, len));
             }
         }
-        let segment = Segment::from_parts(base_offset, path, file, Indexes::default(), len);
+        let segment = Segment::from_parts(base_offset, file, Indexes::default(), len);
         let (valid_len, _) = segment.rebuild_indexes(len)?;
         segment.written_len.store(valid_len.max(len), Ordering::Release);
         segment.write_index_files()?;
@@ -157,15 +145,14 @@ impl Segment {
     /// Opens the last segment after a restart: scans every batch, truncates a torn or corrupt tail,
     /// rebuilds the in-memory index and makes what remains durable. Returns the segment and the
     /// offset after its last record (`None` when it holds no record).
-    pub fn recover_active(dir: &Path, base_offset: u64) -> Result<(Segment, Option<u64>)> {
-        let path = dir.join(segment_file_name(base_offset, "log"));
-        let (file, len) = Segment::open_file(&path)?;
-        let segment = Segment::from_parts(base_offset, path, file, Indexes::default(), len);
+    pub fn recover_active(files: &Arc<FileCache>, dir: &Path, base_offset: u64) -> Result<(Segment, Option<u64>)> {
+        let (file, len) = CachedFile::open(files, &dir.join(segment_file_name(base_offset, "log")))?;
+        let segment = Segment::from_parts(base_offset, file, Indexes::default(), len);
         let (valid_len, last_offset) = segment.rebuild_indexes(len)?;
         if valid_len < len {
-            segment.file.set_len(valid_len).map_err(LogError::io(&segment.path))?;
+            segment.file.set_len(valid_len)?;
         }
-        segment.file.sync_data().map_err(LogError::io(&segment.path))?;
+        segment.file.sync_data()?;
         segment.readable_len.store(valid_len, Ordering::Release);
         segment.written_len.store(valid_len, Ordering::Release);
         // Stale index files of a segment that is active again would describe another length.
@@ -201,7 +188,7 @@ impl Segment {
         if let ScanEnd::Invalid { position, reason } = end {
             eprintln!(
                 "weft-log: {}: discarding {} bytes from position {position}: {reason}",
-                self.path.display(),
+                self.path().display(),
                 len - position
             );
         }
@@ -211,7 +198,7 @@ impl Segment {
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        self.file.path()
     }
 
     pub fn readable_len(&self) -> u64 {
@@ -233,11 +220,9 @@ impl Segment {
 
     /// Writes a finished batch at `position` (the current end). The caller serializes writers.
     pub fn append(&self, position: u64, batch: &[u8], header: &BatchHeader) -> Result<()> {
-        if let Err(source) = self.file.write_all_at(batch, position) {
-            // Leave no partial batch behind: the next append would land after garbage.
-            let _ = self.file.set_len(position);
-            return Err(LogError::Io { path: self.path.clone(), source });
-        }
+        // On failure the file is cut back to `position`: no partial batch for the next append to
+        // land after.
+        self.file.write_all_at(batch, position)?;
         self.indexes.write().unwrap_or_else(|e| e.into_inner()).observe(position, header);
         self.max_timestamp.fetch_max(header.max_timestamp, Ordering::AcqRel);
         self.written_len.store(position + batch.len() as u64, Ordering::Release);
@@ -245,7 +230,13 @@ impl Segment {
     }
 
     pub fn sync(&self) -> Result<()> {
-        self.file.sync_data().map_err(LogError::io(&self.path))
+        self.file.sync_data()
+    }
+
+    /// The segment leaves its partition (see [`CachedFile::retire`]): with `readers`, its file
+    /// stays readable for them after its name is gone.
+    pub fn retire(&self, readers: bool) -> Result<()> {
+        self.file.retire(readers)
     }
 
     /// Fsyncs the log and writes its index files: the segment is complete.
@@ -255,7 +246,7 @@ impl Segment {
     }
 
     fn write_index_files(&self) -> Result<()> {
-        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let dir = self.path().parent().unwrap_or(Path::new("."));
         let len = self.written_len();
         let indexes = self.indexes.read().unwrap_or_else(|e| e.into_inner());
         // The time index's last entry must carry the segment's final maximum timestamp.
@@ -357,14 +348,14 @@ impl Segment {
             buf.resize(want, 0);
         }
         buf.truncate(want);
-        self.file.read_exact_at(buf, position).map_err(LogError::io(&self.path))?;
+        self.file.read_exact_at(buf, position)?;
         *buf_start = position;
         Ok(())
     }
 
     /// Turns an invalid scan end inside data that was once durable into a corruption error.
     pub fn corrupt(&self, position: u64, reason: String) -> LogError {
-        LogError::Corrupt { path: self.path.clone(), position, reason }
+        LogError::Corrupt { path: self.path().to_path_buf(), position, reason }
     }
 }
 

@@ -1,5 +1,6 @@
-//! Behaviour of the embedded log: topics, rolling, retention, recovery from damage, consumer
-//! offsets, durability modes and notifications.
+//! Behaviour only the embedded log has: its files, segment rolling and index files, retention,
+//! recovery from damage, the data directory lock and pipelined appends. What every backend must do
+//! is the conformance suite's (`tests/conformance.rs`).
 
 mod common;
 
@@ -35,35 +36,22 @@ fn small(partitions: u32) -> TopicConfig {
     TopicConfig { partitions, segment_bytes: 1024, retention_ms: None, ..TopicConfig::default() }
 }
 
+/// The directory side of topics (their behaviour is the conformance suite's): a deleted topic's
+/// files are gone, and a topic created again under its name starts from empty files.
 #[test]
-fn topics_are_created_listed_described_and_deleted() {
+fn deleted_topics_leave_no_files() {
     let dir = tempfile::tempdir().unwrap();
     let log = common::open(dir.path());
-    let description = log.create_topic("orders", TopicConfig { partitions: 3, ..TopicConfig::default() }).unwrap();
-    assert_eq!(description.partitions.len(), 3);
-    assert!(matches!(log.create_topic("orders", TopicConfig::default()), Err(LogError::TopicExists(_))));
-    assert!(matches!(log.create_topic("bad name", TopicConfig::default()), Err(LogError::InvalidTopicName { .. })));
-    assert!(matches!(
-        log.create_topic("zero", TopicConfig { partitions: 0, ..TopicConfig::default() }),
-        Err(LogError::InvalidConfig { .. })
-    ));
-    assert_eq!(log.list_topics(), vec!["_weft_consumer_offsets".to_string(), "orders".to_string()]);
-    log.append("orders", 2, vec![common::record(None, Some("x"), None)]).unwrap();
-    assert!(matches!(
-        log.append("orders", 3, vec![common::record(None, Some("x"), None)]),
-        Err(LogError::PartitionNotFound { partition: 3, partitions: 3, .. })
-    ));
-    assert_eq!(log.describe_topic("orders").unwrap().partitions[2].latest_offset, 1);
-    drop(log);
-
-    let log = common::open(dir.path());
-    assert_eq!(log.describe_topic("orders").unwrap().partitions[2].latest_offset, 1);
+    log.create_topic("orders", small(3)).unwrap();
+    fill(&log, "orders", 40, 5);
+    assert!(segments_of(dir.path(), "orders", 0, "log").len() > 1);
     log.delete_topic("orders").unwrap();
-    assert!(matches!(log.describe_topic("orders"), Err(LogError::TopicNotFound(_))));
-    assert!(log.delete_topic("_weft_consumer_offsets").is_err());
     assert!(!dir.path().join("topics").join("orders").exists());
-    // A topic of the same name starts afresh.
-    log.create_topic("orders", TopicConfig::default()).unwrap();
+    assert_eq!(std::fs::read_dir(dir.path().join("trash")).unwrap().count(), 0, "the trash keeps the topic");
+    log.create_topic("orders", small(1)).unwrap();
+    assert_eq!(segments_of(dir.path(), "orders", 0, "log").len(), 1);
+    drop(log);
+    let log = common::open(dir.path());
     assert_eq!(log.offsets("orders", 0).unwrap(), (0, 0));
 }
 
@@ -75,36 +63,6 @@ fn a_data_directory_has_one_owner() {
     assert!(second.is_err_and(|e| e.to_string().contains("in use")));
     drop(log);
     common::open(dir.path());
-}
-
-#[test]
-fn bad_appends_are_refused_and_write_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = common::open(dir.path());
-    log.create_topic("c", TopicConfig::compacted(1)).unwrap();
-    let err = log
-        .append("c", 0, vec![common::record(Some("a"), Some("1"), None), common::record(None, Some("2"), None)])
-        .unwrap_err();
-    assert!(matches!(err, LogError::InvalidRecord { index: 1, .. }), "{err}");
-    assert!(matches!(log.append("c", 0, vec![]), Err(LogError::EmptyBatch)));
-    assert_eq!(log.offsets("c", 0).unwrap(), (0, 0));
-    assert!(matches!(log.append("missing", 0, vec![Record::default()]), Err(LogError::TopicNotFound(_))));
-}
-
-#[test]
-fn reads_outside_the_log_are_out_of_range_and_reads_at_the_end_are_empty() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = common::open(dir.path());
-    log.create_topic("t", TopicConfig::default()).unwrap();
-    fill(&log, "t", 1, 5);
-    let at_end = log.read("t", 0, 5, ReadLimits::default()).unwrap();
-    assert!(at_end.records.is_empty());
-    assert_eq!((at_end.next_offset, at_end.high_watermark), (5, 5));
-    let err = log.read("t", 0, 6, ReadLimits::default()).unwrap_err();
-    assert!(matches!(err, LogError::OffsetOutOfRange { requested: 6, earliest: 0, latest: 5, .. }), "{err}");
-    // max_bytes is soft: one record always comes back.
-    let one = log.read("t", 0, 0, ReadLimits { max_records: 10, max_bytes: 1 }).unwrap();
-    assert_eq!(one.records.len(), 1);
 }
 
 #[test]
@@ -246,48 +204,15 @@ fn retention_deletes_whole_old_segments_only() {
     assert_eq!(log.describe_topic("old").unwrap().partitions[0].earliest_offset, p.earliest_offset);
 }
 
+/// Group commit: a pipelined append is invisible until the flusher makes it durable.
 #[test]
-fn consumer_offsets_are_durable_and_follow_their_topic() {
+fn a_pipelined_append_is_invisible_until_durable() {
     let dir = tempfile::tempdir().unwrap();
-    let log = common::open(dir.path());
-    log.create_topic("a", TopicConfig { partitions: 2, ..TopicConfig::default() }).unwrap();
-    log.create_topic("b", TopicConfig::default()).unwrap();
-    log.commit_offset("g1", "a", 1, 10, "m").unwrap();
-    log.commit_offset("g1", "a", 1, 12, "").unwrap();
-    log.commit_offset("g1", "b", 0, 3, "").unwrap();
-    log.commit_offset("g2", "a", 0, 1, "").unwrap();
-    assert!(matches!(log.commit_offset("", "a", 0, 1, ""), Err(LogError::InvalidGroup(_))));
-    assert!(matches!(log.commit_offset("g1", "a", 5, 1, ""), Err(LogError::PartitionNotFound { .. })));
-    assert!(matches!(log.commit_offset("g1", "zz", 0, 1, ""), Err(LogError::TopicNotFound(_))));
-    drop(log);
-    let log = common::open(dir.path());
-    let g1: Vec<(String, u32, u64)> =
-        log.committed_offsets("g1").unwrap().into_iter().map(|c| (c.topic, c.partition, c.offset)).collect();
-    assert_eq!(g1, vec![("a".into(), 1, 12), ("b".into(), 0, 3)]);
-    log.delete_topic("a").unwrap();
-    drop(log);
-    let log = common::open(dir.path());
-    assert_eq!(log.committed_offsets("g1").unwrap().len(), 1);
-    assert!(log.committed_offsets("g2").unwrap().is_empty());
-}
-
-#[test]
-fn every_batch_durability_and_subscriptions() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut options = LogOptions::new(dir.path());
-    options.durability = Durability::EveryBatch;
-    let log = EmbeddedLog::open(options).unwrap();
-    log.create_topic("t", TopicConfig::default()).unwrap();
-    let mut rx = log.subscribe("t", 0).unwrap();
-    assert_eq!(*rx.borrow_and_update(), 0);
-    log.append("t", 0, vec![common::record(None, Some("a"), None), common::record(None, Some("b"), None)]).unwrap();
-    assert!(rx.has_changed().unwrap());
-    assert_eq!(*rx.borrow_and_update(), 2);
-    // Group commit: a pipelined append is invisible until the flusher makes it durable.
-    drop(log);
     let mut options = LogOptions::new(dir.path());
     options.durability = Durability::GroupCommit { interval: Duration::from_millis(50) };
     let log = EmbeddedLog::open(options).unwrap();
+    log.create_topic("t", TopicConfig::default()).unwrap();
+    log.append("t", 0, vec![common::record(None, Some("a"), None), common::record(None, Some("b"), None)]).unwrap();
     let result = log.append_pipelined("t", 0, &[common::record(None, Some("c"), None)]).unwrap();
     assert_eq!(result.base_offset, 2);
     assert_eq!(log.offsets("t", 0).unwrap().1, 2, "visible before it was durable");
@@ -295,17 +220,4 @@ fn every_batch_durability_and_subscriptions() {
     assert_eq!(log.offsets("t", 0).unwrap().1, 3);
     log.shutdown().unwrap();
     assert!(matches!(log.append("t", 0, vec![Record::default()]), Err(LogError::Closed)));
-}
-
-#[test]
-fn log_append_time_overrides_producer_timestamps() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = common::open(dir.path());
-    let mut config = TopicConfig::default();
-    config.set("message.timestamp.type", "LogAppendTime").unwrap();
-    log.create_topic("t", config).unwrap();
-    let result = log.append("t", 0, vec![common::record(None, Some("a"), Some(5))]).unwrap();
-    let read = log.read("t", 0, 0, ReadLimits::default()).unwrap();
-    assert_ne!(read.records[0].timestamp, 5);
-    assert_eq!(read.records[0].timestamp, result.first_timestamp);
 }

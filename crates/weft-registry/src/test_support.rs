@@ -260,4 +260,13 @@ impl EventLog for MemoryLog {
     fn committed_offsets(&self, _: &str) -> weft_log::Result<Vec<CommittedOffset>> {
         Ok(Vec::new())
     }
+
+    // A test double, not a backend: nothing to trim, flush or stop.
+    fn run_maintenance(&self) -> weft_log::Result<()> {
+        Ok(())
+    }
+
+    fn shutdown(&self) -> weft_log::Result<()> {
+        Ok(())
+    }
 }

@@ -86,6 +86,12 @@ impl EventLog for FlakyLog {
     fn committed_offsets(&self, group: &str) -> weft_log::Result<Vec<CommittedOffset>> {
         self.inner.committed_offsets(group)
     }
+    fn run_maintenance(&self) -> weft_log::Result<()> {
+        self.inner.run_maintenance()
+    }
+    fn shutdown(&self) -> weft_log::Result<()> {
+        self.inner.shutdown()
+    }
 }
 
 fn open_log(dir: &std::path::Path) -> Arc<EmbeddedLog> {
