@@ -5,29 +5,20 @@
 //! block's byte size, then the items), ended by a zero count; a union is the branch index then the value;
 //! an enum is the symbol index; fixed is its bytes; a record is its fields in order.
 
-use std::fmt;
-
 use serde_json::{Map, Number, Value};
 
 use super::json::{accepts_null, describe, union_branch};
 use super::{AvroSchema, AvroType, NamedKind};
-use crate::json_util::{kind, preview};
+use crate::json::{kind, preview};
 use crate::validation::{InstancePath, ValidationError};
 
 /// Why bytes are not a datum of the schema, and at which byte.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid Avro data at byte {position}: {message}")]
 pub struct DecodeError {
     pub position: usize,
     pub message: String,
 }
-
-impl fmt::Display for DecodeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid Avro data at byte {}: {}", self.position, self.message)
-    }
-}
-
-impl std::error::Error for DecodeError {}
 
 pub(crate) fn write_long(n: i64, out: &mut Vec<u8>) {
     let mut z = ((n << 1) ^ (n >> 63)) as u64;

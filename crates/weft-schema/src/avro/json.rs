@@ -3,8 +3,8 @@
 use serde_json::{Map, Value};
 
 use super::{AvroSchema, AvroType, Field, LogicalType, NamedKind};
+use crate::json::{kind, preview};
 use crate::json_schema::format::is_uuid;
-use crate::json_util::{kind, preview};
 use crate::validation::{InstancePath, ValidationError};
 
 pub(super) fn validate(schema: &AvroSchema, value: &Value) -> Result<(), ValidationError> {

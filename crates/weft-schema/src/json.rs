@@ -1,4 +1,5 @@
-//! Small JSON helpers shared by both schema formats.
+//! Small JSON helpers shared by both schema formats and by what reports on them: equality as JSON Schema
+//! defines it, a canonical text, and short renderings of values for messages.
 
 use serde_json::Value;
 
@@ -48,6 +49,7 @@ pub(crate) fn write_canonical(value: &Value, out: &mut String) {
     }
 }
 
+/// `value` as compact JSON with object keys sorted.
 pub(crate) fn canonical(value: &Value) -> String {
     let mut out = String::new();
     write_canonical(value, &mut out);
@@ -59,7 +61,7 @@ pub(crate) fn write_string(s: &str, out: &mut String) {
 }
 
 /// JSON equality where numbers compare by value (`1` equals `1.0`), as JSON Schema's `enum` and `const` need.
-pub(crate) fn json_equal(a: &Value, b: &Value) -> bool {
+pub fn json_equal(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => {
             if let (Some(x), Some(y)) = (x.as_i64(), y.as_i64()) {
@@ -79,7 +81,7 @@ pub(crate) fn json_equal(a: &Value, b: &Value) -> bool {
 }
 
 /// The JSON kind of a value, for messages.
-pub(crate) fn kind(value: &Value) -> &'static str {
+pub fn kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "boolean",
@@ -92,7 +94,7 @@ pub(crate) fn kind(value: &Value) -> &'static str {
 }
 
 /// A short rendering of a value for messages: long values are cut.
-pub(crate) fn preview(value: &Value) -> String {
+pub fn preview(value: &Value) -> String {
     let text = value.to_string();
     if text.chars().count() > 60 {
         let cut: String = text.chars().take(57).collect();
@@ -103,7 +105,7 @@ pub(crate) fn preview(value: &Value) -> String {
 }
 
 /// Escapes one JSON-pointer segment (RFC 6901).
-pub(crate) fn pointer_escape(segment: &str) -> String {
+pub fn pointer_escape(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")
 }
 

@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 pub use binary::DecodeError;
+pub(crate) use parse::located;
 pub use parse::AvroParseError;
 pub use resolve::{AvroIncompatibility, AvroIncompatibilityKind};
 

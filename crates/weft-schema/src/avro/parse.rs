@@ -1,31 +1,28 @@
 //! Avro schema declarations to [`AvroSchema`] (Avro spec: "Schema Declaration", "Names").
 
 use std::collections::HashMap;
-use std::fmt;
 
 use serde_json::{Map, Value};
 
 use super::{AvroSchema, AvroType, Field, FieldOrder, LogicalType, NamedKind, NamedType};
-use crate::json_util::{kind, parse_json, pointer_escape, preview};
+use crate::json::{kind, parse_json, pointer_escape, preview};
 
 /// Why a schema text is not a valid Avro schema, and where (a JSON pointer into the schema document).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", located(path))]
 pub struct AvroParseError {
     pub path: String,
     pub message: String,
 }
 
-impl fmt::Display for AvroParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            write!(f, "{}", self.message)
-        } else {
-            write!(f, "at {}: {}", self.path, self.message)
-        }
+/// The `at /pointer: ` prefix of a located message (nothing for the document itself).
+pub(crate) fn located(path: &str) -> String {
+    if path.is_empty() {
+        String::new()
+    } else {
+        format!("at {path}: ")
     }
 }
-
-impl std::error::Error for AvroParseError {}
 
 const PRIMITIVES: [&str; 8] = ["null", "boolean", "int", "long", "float", "double", "bytes", "string"];
 

@@ -262,10 +262,6 @@ fn added_field_needs_a_default_removed_field_is_fine() {
     assert_eq!(found[0].kind, AvroIncompatibilityKind::ReaderFieldMissingDefaultValue);
     assert_eq!(found[0].path, "/fields/1");
     assert_eq!(found[0].detail, "b");
-    assert_eq!(
-        found[0].describe("new", "old"),
-        "The field 'b' at path '/fields/1' in the new schema has no default value and is missing in the old schema"
-    );
     assert!(incompatibilities(v2_default, v1).is_empty());
     // The old schema reads new data by ignoring the added field.
     assert!(incompatibilities(v1, v2_no_default).is_empty());
@@ -280,7 +276,6 @@ fn field_aliases_and_type_aliases_match() {
     let renamed = r#"{"type":"record","name":"New","fields":[{"name":"a","type":"int"}]}"#;
     let found = incompatibilities(renamed, writer);
     assert_eq!(found[0].kind, AvroIncompatibilityKind::NameMismatch);
-    assert_eq!(found[0].describe("new", "old"), "The name of the schema has changed (path '/name')");
     assert_eq!(found[0].detail, "expected: Old");
     // As in Avro's Java resolver, names compare unqualified: moving a type to a namespace is compatible.
     let moved = r#"{"type":"record","name":"Old","namespace":"com.acme","fields":[{"name":"a","type":"int"}]}"#;
@@ -539,7 +534,7 @@ fn fast_path_agrees_with_exact_validation() {
     let mut checked = 0;
     for schema in &schemas {
         for sample in &samples {
-            for value in crate::test_support::mutations(sample) {
+            for value in crate::testing::mutations(sample) {
                 let bytes = serde_json::to_vec(&value).unwrap();
                 let exact = schema.validate_json(&value);
                 let fast = schema.validate_json_bytes(&bytes);
@@ -601,14 +596,14 @@ fn binary_validation_agrees_with_decoding() {
 
 #[test]
 fn mangled_schemas_never_panic() {
-    let mut rng = crate::test_support::Rng(0x1234_5678_9abc_def1);
+    let mut rng = crate::testing::Rng(0x1234_5678_9abc_def1);
     let original = parse(ORDER);
     let value: serde_json::Value = serde_json::from_str(ORDER).unwrap();
     let (mut parsed, mut refused) = (0, 0);
     for _ in 0..3000 {
         let mut mangled = value.clone();
         for _ in 0..1 + rng.below(3) {
-            crate::test_support::mutate_randomly(&mut mangled, &mut rng);
+            crate::testing::mutate_randomly(&mut mangled, &mut rng);
         }
         let Ok(schema) = AvroSchema::parse(&mangled.to_string()) else {
             refused += 1;

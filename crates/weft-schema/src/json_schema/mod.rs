@@ -10,21 +10,17 @@
 //! `uri`, as Confluent's validator does; other formats are annotations. `pattern` uses Rust's `regex`
 //! syntax (no look-around or back-references; a schema using them is refused with the reason).
 
-pub(crate) mod compat;
 pub mod format;
 mod stream;
 
 use std::collections::{HashMap, HashSet};
-use std::fmt;
 
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use crate::json_util::{canonical, json_equal, kind, parse_json, pointer_escape, preview};
+use crate::json::{canonical, json_equal, kind, parse_json, pointer_escape, preview};
 use crate::validation::{InstancePath, ValidationError};
 use format::Format;
-
-pub use compat::{JsonIncompatibility, JsonSchemaChange};
 
 /// The JSON Schema dialect a schema is written in, from its `$schema` (draft-07 when absent).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -37,23 +33,12 @@ pub enum Draft {
 }
 
 /// Why a text is not a valid JSON Schema, and where (a JSON pointer into the schema document).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", crate::avro::located(path))]
 pub struct JsonSchemaError {
     pub path: String,
     pub message: String,
 }
-
-impl fmt::Display for JsonSchemaError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            write!(f, "{}", self.message)
-        } else {
-            write!(f, "at {}: {}", self.path, self.message)
-        }
-    }
-}
-
-impl std::error::Error for JsonSchemaError {}
 
 const NULL: u8 = 1;
 const BOOLEAN: u8 = 2;
@@ -258,14 +243,12 @@ impl JsonSchema {
         self.eval::<Quick>(self.root, value, &InstancePath::Root, 0).is_ok()
     }
 
-    /// What about `reader` (`self`) rejects data that `writer` accepts, as Confluent reports JSON Schema
-    /// differences; empty when `self` accepts everything `writer` does.
-    pub fn incompatibilities_reading(&self, writer: &JsonSchema) -> Vec<JsonIncompatibility> {
-        compat::check(self, writer)
-    }
-
-    pub(crate) fn docs(&self) -> &[(String, Value)] {
-        &self.docs
+    /// Where a `$ref` written in document `from` points: the document (0 is this schema, then its
+    /// references in the order they were given) and the subschema there. For tools that read the schema
+    /// documents themselves, such as a compatibility check.
+    pub fn resolve_ref(&self, from: usize, reference: &str) -> Option<(usize, &Value)> {
+        let (doc, pointer) = resolve_ref(&self.docs, from, reference)?;
+        Some((doc, resolve_pointer(&self.docs[doc].1, &pointer)?))
     }
 
     fn eval<M: Mode>(&self, node: usize, value: &Value, path: &InstancePath, depth: usize) -> Result<(), M::Err> {
@@ -783,7 +766,7 @@ fn child(pointer: &str, segment: &str) -> String {
 }
 
 /// Resolves a JSON pointer (with `%`-escapes, as URI fragments carry them) in a document.
-pub(crate) fn resolve_pointer<'v>(doc: &'v Value, pointer: &str) -> Option<&'v Value> {
+fn resolve_pointer<'v>(doc: &'v Value, pointer: &str) -> Option<&'v Value> {
     if pointer.contains('%') {
         doc.pointer(&percent_decode(pointer))
     } else {
@@ -811,7 +794,7 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// Finds where a `$ref` points: `(document index, JSON pointer)`.
-pub(crate) fn resolve_ref(docs: &[(String, Value)], current: usize, reference: &str) -> Option<(usize, String)> {
+fn resolve_ref(docs: &[(String, Value)], current: usize, reference: &str) -> Option<(usize, String)> {
     let (base, fragment) = match reference.find('#') {
         Some(hash) => (&reference[..hash], &reference[hash + 1..]),
         None => (reference, ""),

@@ -1,5 +1,6 @@
 //! Whether a reader schema can read data written with a writer schema (Avro spec: "Schema Resolution"),
-//! reporting every incompatibility with its location, as Avro's Java `SchemaCompatibility` does.
+//! reporting every incompatibility with its location, as Avro's Java `SchemaCompatibility` does. How
+//! they are worded to a registry's clients is the registry's business.
 
 use std::collections::HashSet;
 
@@ -37,35 +38,6 @@ pub struct AvroIncompatibility {
     pub path: String,
     /// The field name, missing symbols or types involved.
     pub detail: String,
-}
-
-impl AvroIncompatibility {
-    /// Confluent's description, with `reader` and `writer` naming the two schemas ("new", "old"); the
-    /// detail goes in Confluent's `additionalInfo`.
-    pub fn describe(&self, reader: &str, writer: &str) -> String {
-        let path = &self.path;
-        let detail = &self.detail;
-        match self.kind {
-            AvroIncompatibilityKind::NameMismatch => {
-                format!("The name of the schema has changed (path '{path}')")
-            }
-            AvroIncompatibilityKind::FixedSizeMismatch => format!(
-                "The size of FIXED type field at path '{path}' in the {reader} schema does not match with the {writer} schema"
-            ),
-            AvroIncompatibilityKind::MissingEnumSymbols => format!(
-                "The {reader} schema is missing enum symbols '{detail}' at path '{path}' in the {writer} schema"
-            ),
-            AvroIncompatibilityKind::ReaderFieldMissingDefaultValue => format!(
-                "The field '{detail}' at path '{path}' in the {reader} schema has no default value and is missing in the {writer} schema"
-            ),
-            AvroIncompatibilityKind::TypeMismatch => format!(
-                "The type (path '{path}') of a field in the {reader} schema does not match with the {writer} schema"
-            ),
-            AvroIncompatibilityKind::MissingUnionBranch => format!(
-                "The {reader} schema is missing a type inside a union field at path '{path}' in the {writer} schema"
-            ),
-        }
-    }
 }
 
 pub(super) fn check(reader: &AvroSchema, writer: &AvroSchema) -> Vec<AvroIncompatibility> {
