@@ -261,7 +261,7 @@ struct Loc<'a> {
 
 static TRUE: Value = Value::Bool(true);
 /// Comparisons nested deeper than this (through `$ref` chains) are reported rather than followed.
-const MAX_DEPTH: usize = 128;
+use weft_schema::MAX_DEPTH;
 static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
 
 /// Keywords that constrain documents; a schema with none of them accepts everything.
