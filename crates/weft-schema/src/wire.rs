@@ -16,6 +16,7 @@ pub enum WireError {
 }
 
 /// Appends the 5-byte header for `schema_id` to `out`.
+#[inline]
 pub fn write_header(schema_id: u32, out: &mut Vec<u8>) {
     out.push(MAGIC_BYTE);
     out.extend_from_slice(&schema_id.to_be_bytes());
@@ -30,6 +31,7 @@ pub fn frame(schema_id: u32, payload: &[u8]) -> Vec<u8> {
 }
 
 /// Splits a framed message into its schema id and payload, without copying.
+#[inline]
 pub fn split(message: &[u8]) -> Result<(u32, &[u8]), WireError> {
     match message {
         [MAGIC_BYTE, a, b, c, d, payload @ ..] => Ok((u32::from_be_bytes([*a, *b, *c, *d]), payload)),

@@ -45,25 +45,30 @@ pub struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    #[inline]
     pub fn new(bytes: &'a [u8]) -> Reader<'a> {
         Reader { bytes, pos: 0, budget: bytes.len().saturating_mul(2).saturating_add(ITEMS_WITHOUT_BYTES), depth: 0 }
     }
 
     /// The position of the next byte to read.
+    #[inline]
     pub fn position(&self) -> usize {
         self.pos
     }
 
     /// An error at the current position.
+    #[cold]
     pub fn error(&self, message: impl Into<String>) -> DecodeError {
         DecodeError { position: self.pos, message: message.into() }
     }
 
+    #[cold]
     fn error_at(position: usize, message: impl Into<String>) -> DecodeError {
         DecodeError { position, message: message.into() }
     }
 
     /// Succeeds when every byte was read: a datum is the whole input.
+    #[inline]
     pub fn finish(&self) -> Result<(), DecodeError> {
         match self.bytes.len() - self.pos {
             0 => Ok(()),
@@ -74,6 +79,7 @@ impl<'a> Reader<'a> {
     /// Enters a nested value; every recursive decoder calls this (and [`Reader::leave`]) around each
     /// value it decodes (a union's branch is the same value, not a nested one), so that no datum of a
     /// recursive type can nest deeper than [`MAX_DEPTH`].
+    #[inline]
     pub fn enter(&mut self) -> Result<(), DecodeError> {
         if self.depth >= MAX_DEPTH {
             return Err(self.error(format!("the data nests deeper than {MAX_DEPTH} levels")));
@@ -82,10 +88,12 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
+    #[inline]
     pub fn leave(&mut self) {
         self.depth = self.depth.saturating_sub(1);
     }
 
+    #[inline]
     pub fn long(&mut self) -> Result<i64, DecodeError> {
         let start = self.pos;
         let mut z: u64 = 0;
@@ -110,12 +118,14 @@ impl<'a> Reader<'a> {
         Ok(((z >> 1) as i64) ^ -((z & 1) as i64))
     }
 
+    #[inline]
     pub fn int(&mut self) -> Result<i32, DecodeError> {
         let start = self.pos;
         let n = self.long()?;
         i32::try_from(n).map_err(|_| Self::error_at(start, format!("{n} does not fit an int")))
     }
 
+    #[inline]
     pub fn boolean(&mut self) -> Result<bool, DecodeError> {
         match self.take(1)?[0] {
             0 => Ok(false),
@@ -124,11 +134,13 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     pub fn float(&mut self) -> Result<f32, DecodeError> {
         let raw = self.take(4)?;
         Ok(f32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]))
     }
 
+    #[inline]
     pub fn double(&mut self) -> Result<f64, DecodeError> {
         let raw = self.take(8)?;
         let mut array = [0u8; 8];
@@ -137,6 +149,7 @@ impl<'a> Reader<'a> {
     }
 
     /// `len` bytes, which must be there.
+    #[inline]
     pub fn fixed(&mut self, len: usize) -> Result<&'a [u8], DecodeError> {
         let remaining = self.bytes.len() - self.pos;
         if remaining < len {
@@ -147,10 +160,12 @@ impl<'a> Reader<'a> {
         Ok(slice)
     }
 
+    #[inline]
     fn take(&mut self, len: usize) -> Result<&'a [u8], DecodeError> {
         self.fixed(len)
     }
 
+    #[inline]
     fn length(&mut self) -> Result<usize, DecodeError> {
         let start = self.pos;
         let n = self.long()?;
@@ -158,12 +173,14 @@ impl<'a> Reader<'a> {
     }
 
     /// A `bytes` value.
+    #[inline]
     pub fn bytes(&mut self) -> Result<&'a [u8], DecodeError> {
         let len = self.length()?;
         self.fixed(len)
     }
 
     /// A `string` value, which must be UTF-8.
+    #[inline]
     pub fn string(&mut self) -> Result<&'a str, DecodeError> {
         let len = self.length()?;
         let start = self.pos;
@@ -173,6 +190,7 @@ impl<'a> Reader<'a> {
 
     /// The unscaled value of a `decimal`, stored in `bytes` (`fixed` is `None`) or in a `fixed` of that
     /// size. Values beyond 128 bits are refused.
+    #[inline]
     pub fn decimal(&mut self, fixed: Option<usize>) -> Result<i128, DecodeError> {
         let start = self.pos;
         let bytes = match fixed {
@@ -187,6 +205,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The number of items of the next block of an array or map; 0 ends it.
+    #[inline]
     pub fn block(&mut self) -> Result<usize, DecodeError> {
         let start = self.pos;
         let count = self.long()?;
@@ -204,6 +223,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The branch index of a union of `branches` branches.
+    #[inline]
     pub fn branch(&mut self, branches: usize) -> Result<usize, DecodeError> {
         let start = self.pos;
         let index = self.long()?;
@@ -213,6 +233,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The symbol index of an enum named `name` with `symbols` symbols.
+    #[inline]
     pub fn symbol(&mut self, name: &str, symbols: usize) -> Result<usize, DecodeError> {
         let start = self.pos;
         let index = self.int()?;
@@ -300,6 +321,7 @@ impl<'a> Reader<'a> {
 }
 
 /// Appends a zig-zag varint: an `int`, a `long`, a length, a count, a union branch or an enum symbol.
+#[inline]
 pub fn write_long(n: i64, out: &mut Vec<u8>) {
     let mut z = ((n << 1) ^ (n >> 63)) as u64;
     while z >= 0x80 {
@@ -309,25 +331,30 @@ pub fn write_long(n: i64, out: &mut Vec<u8>) {
     out.push(z as u8);
 }
 
+#[inline]
 pub fn write_boolean(b: bool, out: &mut Vec<u8>) {
     out.push(u8::from(b));
 }
 
+#[inline]
 pub fn write_float(f: f32, out: &mut Vec<u8>) {
     out.extend_from_slice(&f.to_le_bytes());
 }
 
+#[inline]
 pub fn write_double(f: f64, out: &mut Vec<u8>) {
     out.extend_from_slice(&f.to_le_bytes());
 }
 
 /// A `bytes` value: its length, then the bytes.
+#[inline]
 pub fn write_bytes(bytes: &[u8], out: &mut Vec<u8>) {
     write_long(bytes.len() as i64, out);
     out.extend_from_slice(bytes);
 }
 
 /// A `string` value: its UTF-8 length, then the UTF-8.
+#[inline]
 pub fn write_string(s: &str, out: &mut Vec<u8>) {
     write_bytes(s.as_bytes(), out);
 }

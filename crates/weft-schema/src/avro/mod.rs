@@ -234,7 +234,7 @@ impl AvroSchema {
     }
 
     /// The name of a type as a union branch is named in Avro's JSON encoding.
-    pub(crate) fn type_name<'a>(&'a self, ty: &'a AvroType) -> &'a str {
+    pub fn type_name<'a>(&'a self, ty: &'a AvroType) -> &'a str {
         match ty {
             AvroType::Null => "null",
             AvroType::Boolean => "boolean",
