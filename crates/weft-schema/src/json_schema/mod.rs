@@ -1,5 +1,11 @@
-//! JSON Schema (draft-04, -06, -07, 2019-09 and 2020-12): parsing with precise errors, a canonical text,
-//! a compiled validator, and compatibility ([`JsonSchema::incompatibilities_reading`]).
+//! JSON Schema (draft-04, -06, -07, 2019-09 and 2020-12): parsing with precise errors, a canonical text
+//! and a compiled validator.
+//!
+//! The public surface is deliberately narrow (compile a schema, validate a value or bytes, located
+//! errors, and the documents for tools that read them), so that the validator can be replaced without
+//! its users noticing. Whether one schema accepts what another does is not a question JSON Schema
+//! answers; the registry answers it by Confluent's rules, from [`JsonSchema::document`] and
+//! [`JsonSchema::resolve_ref`].
 //!
 //! A schema is compiled once into a flat list of nodes, each a list of keyword checks with its
 //! subschemas and `$ref`s resolved to node indices, so validating a payload walks the payload and those
@@ -10,7 +16,7 @@
 //! `uri`, as Confluent's validator does; other formats are annotations. `pattern` uses Rust's `regex`
 //! syntax (no look-around or back-references; a schema using them is refused with the reason).
 
-pub mod format;
+pub(crate) mod format;
 mod stream;
 
 use std::collections::{HashMap, HashSet};
