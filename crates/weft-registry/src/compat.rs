@@ -1,6 +1,13 @@
 //! The seven compatibility levels and how a new schema is checked against a subject's earlier versions,
 //! with the messages the Confluent registry answers (`{errorType:..., description:...}`, then
 //! `{oldSchemaVersion: n}`, `{oldSchema: '...'}`, `{compatibility: 'LEVEL'}` for each failing version).
+//!
+//! Whether an Avro reader reads a writer's data is the Avro specification's schema resolution
+//! (`weft-schema`); whether a JSON Schema accepts what another accepts is Confluent's rule set
+//! ([`json_schema`]). Both are worded here.
+
+pub mod avro;
+pub mod json_schema;
 
 use std::fmt;
 use std::str::FromStr;
@@ -124,10 +131,10 @@ pub fn check(level: CompatibilityLevel, new: &ParsedSchema, previous: &[Previous
     for old in against {
         let mut found = Vec::new();
         if level.checks_backward() {
-            found.extend(ParsedSchema::incompatibilities(new, old.schema, "new", "old"));
+            found.extend(incompatibilities(new, old.schema, "new", "old"));
         }
         if level.checks_forward() {
-            found.extend(ParsedSchema::incompatibilities(old.schema, new, "old", "new"));
+            found.extend(incompatibilities(old.schema, new, "old", "new"));
         }
         if !found.is_empty() {
             messages.extend(found);
@@ -137,6 +144,41 @@ pub fn check(level: CompatibilityLevel, new: &ParsedSchema, previous: &[Previous
         }
     }
     CompatibilityResult { is_compatible: messages.is_empty(), messages }
+}
+
+/// Every reason `reader` cannot read what `writer` wrote, as Confluent-style message strings naming the
+/// schemas `reader_label` and `writer_label` ("new", "old").
+pub fn incompatibilities(
+    reader: &ParsedSchema,
+    writer: &ParsedSchema,
+    reader_label: &str,
+    writer_label: &str,
+) -> Vec<String> {
+    match (reader, writer) {
+        (ParsedSchema::Avro(r), ParsedSchema::Avro(w)) => r
+            .incompatibilities_reading(w)
+            .iter()
+            .map(|i| {
+                format!(
+                    "{{errorType:'{}', description:'{}', additionalInfo:'{}'}}",
+                    i.kind.as_str(),
+                    avro::describe(i, reader_label, writer_label),
+                    i.detail
+                )
+            })
+            .collect(),
+        (ParsedSchema::Json(r), ParsedSchema::Json(w)) => json_schema::incompatibilities(r, w)
+            .iter()
+            .map(|i| {
+                format!("{{errorType:'{}', description:'{}'}}", i.change.as_str(), i.describe(reader_label, writer_label))
+            })
+            .collect(),
+        _ => vec![format!(
+            "{{errorType:'SCHEMA_TYPE_CHANGED', description:'Incompatible because of different schema type: the {reader_label} schema is {} and the {writer_label} schema is {}'}}",
+            reader.schema_type(),
+            writer.schema_type()
+        )],
+    }
 }
 
 #[cfg(test)]

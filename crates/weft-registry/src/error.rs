@@ -81,6 +81,13 @@ impl RegistryError {
     }
 }
 
+/// A schema text that does not parse (or a type that is not supported) is Confluent's "invalid schema".
+impl From<weft_schema::SchemaError> for RegistryError {
+    fn from(err: weft_schema::SchemaError) -> Self {
+        RegistryError::InvalidSchema(err.to_string())
+    }
+}
+
 impl From<weft_log::LogError> for RegistryError {
     fn from(err: weft_log::LogError) -> Self {
         RegistryError::Store(err.to_string())

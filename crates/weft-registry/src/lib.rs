@@ -1,14 +1,14 @@
-//! Weft's schema registry: schema formats, compatibility, payload validation and the registry state.
+//! Weft's schema registry: subjects, versions, ids, compatibility levels and modes, kept in the event log.
 //!
-//! The crate is layered so that each layer can be used (and tested) on its own:
+//! The formats are not here: `weft-schema` parses Avro and JSON Schema with precise errors, gives
+//! canonical texts (what deduplication compares), resolves an Avro reader against a writer, validates
+//! payloads and frames them in the Confluent wire format. This crate re-exports it ([`avro`],
+//! [`json_schema`], [`wire`], [`ParsedSchema`], [`SchemaType`], [`field_summaries`]) and builds on it:
 //!
-//! - [`avro`] and [`json_schema`] parse a schema text into a checked model with precise errors, give it a
-//!   canonical text (what deduplication compares), decide reader/writer compatibility, and compile it
-//!   into a validator for JSON payloads; [`avro`] also encodes and decodes Avro binary.
-//! - [`schema`] puts both formats behind one [`ParsedSchema`], which is what the registry stores.
-//! - [`compat`] holds the seven compatibility levels and turns format-level incompatibilities into the
-//!   messages the Confluent registry answers with.
-//! - [`wire`] reads and writes the Confluent wire format (magic byte 0, a big-endian schema id, the payload).
+//! - [`schema`] holds what a client submits ([`SchemaDefinition`], with [`SchemaReference`]s to other
+//!   subjects), which the registry resolves and parses into a [`ParsedSchema`].
+//! - [`compat`] holds the seven compatibility levels, Confluent's rules for JSON Schema differences,
+//!   and the messages the Confluent registry answers with for Avro and JSON Schema incompatibilities.
 //! - [`registry`] is the state machine of subjects, versions, ids, configs and modes ([`RegistryState`], a
 //!   pure `apply(event)`), and the [`Registry`] service that validates a command, appends its events to
 //!   the `_weft_schemas` topic of the event log and applies them. The state is rebuilt from that topic.
@@ -30,28 +30,22 @@
 //! incompatible (`KEYWORD_CHANGED`) rather than assumed harmless. Validation enforces all of them.
 
 pub mod api;
-pub mod avro;
 pub mod compat;
 mod error;
-mod fields;
-pub mod json_schema;
-mod json_util;
 pub mod registry;
 pub mod schema;
 #[cfg(test)]
 mod test_support;
-mod validation;
-pub mod wire;
 
 pub use compat::{CompatibilityLevel, CompatibilityResult};
 pub use error::RegistryError;
-pub use fields::{field_summaries, FieldSummary};
 pub use registry::{
     Mode, RegisterRequest, RegisteredSchema, Registry, RegistryEvent, RegistryState, SchemaInfo, SubjectVersion,
     VersionSpec, SCHEMAS_TOPIC,
 };
 pub use schema::{ParsedSchema, SchemaDefinition, SchemaReference, SchemaType};
-pub use validation::ValidationError;
+pub use weft_schema::{avro, json_schema, wire};
+pub use weft_schema::{field_summaries, FieldSummary, ValidationError};
 
 /// A global schema id (Confluent: a positive 32-bit integer, dense from 1).
 pub type SchemaId = u32;

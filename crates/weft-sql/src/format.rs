@@ -124,10 +124,12 @@ impl ValueCodec {
             }
             Format::Delimited => decode_delimited(&self.columns, bytes, out),
             Format::Avro => match self.schema.as_deref() {
-                Some(crate::registry::SchemaCodec::Avro(codec)) => codec.decode_into(&self.columns, bytes, out),
+                Some(crate::registry::SchemaCodec::Avro(codec)) => {
+                    codec.decode_into(&self.columns, &self.needed, bytes, out)
+                }
                 _ => Err(no_registry()),
             },
-            Format::JsonSr => self.decode_json(crate::registry::split_wire(bytes)?.1, out),
+            Format::JsonSr => self.decode_json(split_wire(bytes)?, out),
             Format::None => Ok(()),
         }
     }
@@ -170,8 +172,7 @@ impl ValueCodec {
                     Some(crate::registry::SchemaCodec::JsonSr(writer)) => writer.id(&self.columns)?,
                     _ => return Err(no_registry()),
                 };
-                buf.push(0);
-                buf.extend_from_slice(&id.to_be_bytes());
+                weft_schema::wire::write_header(id, buf);
                 self.encode_json(values, buf);
                 Ok(())
             }
@@ -281,9 +282,9 @@ impl KeyCodec {
                 }
             }
             Format::Json => decode_json(&self.columns, &[], unwrapped, inner, out)?,
-            Format::JsonSr => decode_json(&self.columns, &[], unwrapped, crate::registry::split_wire(inner)?.1, out)?,
+            Format::JsonSr => decode_json(&self.columns, &[], unwrapped, split_wire(inner)?, out)?,
             Format::Avro => match self.schema.as_deref() {
-                Some(crate::registry::SchemaCodec::Avro(codec)) => codec.decode_into(&self.columns, inner, out)?,
+                Some(crate::registry::SchemaCodec::Avro(codec)) => codec.decode_into(&self.columns, &[], inner, out)?,
                 _ => return Err(no_registry()),
             },
             Format::Delimited => decode_delimited(&self.columns, inner, out)?,
@@ -314,8 +315,7 @@ impl KeyCodec {
                     Some(crate::registry::SchemaCodec::JsonSr(writer)) => writer.id(&self.columns)?,
                     _ => return Err(no_registry()),
                 };
-                buf.push(0);
-                buf.extend_from_slice(&id.to_be_bytes());
+                weft_schema::wire::write_header(id, &mut buf);
                 encode_json(&self.columns, unwrapped, values, &mut buf);
             }
             Format::Avro => match self.schema.as_deref() {
@@ -334,6 +334,11 @@ impl KeyCodec {
         }
         Ok(Some(buf))
     }
+}
+
+/// The JSON payload of a JSON_SR record, after the Confluent wire format's header.
+fn split_wire(bytes: &[u8]) -> Result<&[u8]> {
+    weft_schema::wire::split(bytes).map(|(_, payload)| payload).map_err(|e| SqlError::Serde(e.to_string()))
 }
 
 /// JSON (also the payload of JSON_SR) into `out`: an object whose fields are the columns, or the

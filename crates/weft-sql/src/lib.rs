@@ -10,7 +10,9 @@
 //!   `EXPLODE`, `GROUP BY` with windows, and joins;
 //! - [`mod@format`], [`avro`] and [`registry`] read and write record keys and values (JSON, JSON_SR,
 //!   AVRO, KAFKA, DELIMITED); AVRO and JSON_SR use a schema registry the caller provides
-//!   ([`registry::SchemaRegistry`], passed in [`EngineOptions::schema_registry`]);
+//!   ([`registry::SchemaRegistry`], passed in [`EngineOptions::schema_registry`]). Avro itself and the
+//!   Confluent wire format are `weft-schema`'s; [`avro`] keeps only the mapping between SQL columns
+//!   and Avro schemas and the decoding into (encoding from) SQL values;
 //! - [`runtime`] runs persistent queries with an exactly-once effect over the log, push queries and
 //!   pull queries;
 //! - [`engine`] keeps the catalog (replayed from the command topic `_weft_sql_commands`) and runs

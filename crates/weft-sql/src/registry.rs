@@ -1,6 +1,6 @@
-//! The schema registry as the engine sees it, and the Confluent wire format shared by the
-//! registry-backed formats (AVRO, JSON_SR): magic byte 0, the schema id as 4 bytes big-endian, then
-//! the payload.
+//! The schema registry as the engine sees it, and what the registry-backed formats (AVRO, JSON_SR)
+//! need of it: registering the schemas derived from columns, and columns from registered schemas.
+//! Their records are in the Confluent wire format, read and written by `weft_schema::wire`.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -53,14 +53,6 @@ impl PartialEq for RegistryHandle {
     fn eq(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
-}
-
-/// Splits a wire-format record into its schema id and payload.
-pub fn split_wire(bytes: &[u8]) -> Result<(u32, &[u8])> {
-    if bytes.len() < 5 || bytes[0] != 0 {
-        return Err(SqlError::Serde("not in the Confluent wire format (magic byte 0 and a 4-byte schema id)".into()));
-    }
-    Ok((u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]), &bytes[5..]))
 }
 
 /// The JSON Schema ksqlDB-style for columns (every property optional and nullable).
@@ -208,8 +200,6 @@ mod tests {
         let mut back = columns_from_json_schema(&text).unwrap();
         back.sort_by(|a, b| a.name.cmp(&b.name));
         assert_eq!(back, columns);
-        assert!(split_wire(b"\x01abcd").is_err());
-        assert_eq!(split_wire(b"\x00\x00\x00\x00\x07{}").unwrap(), (7, &b"{}"[..]));
     }
 }
 

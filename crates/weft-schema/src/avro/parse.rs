@@ -1,31 +1,29 @@
 //! Avro schema declarations to [`AvroSchema`] (Avro spec: "Schema Declaration", "Names").
 
-use std::collections::HashMap;
-use std::fmt;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
 use super::{AvroSchema, AvroType, Field, FieldOrder, LogicalType, NamedKind, NamedType};
-use crate::json_util::{kind, parse_json, pointer_escape, preview};
+use crate::json::{kind, parse_json, pointer_escape, preview};
+use crate::MAX_DEPTH;
 
 /// Why a schema text is not a valid Avro schema, and where (a JSON pointer into the schema document).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", located(path))]
 pub struct AvroParseError {
     pub path: String,
     pub message: String,
 }
 
-impl fmt::Display for AvroParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            write!(f, "{}", self.message)
-        } else {
-            write!(f, "at {}: {}", self.path, self.message)
-        }
+/// The `at /pointer: ` prefix of a located message (nothing for the document itself).
+pub(crate) fn located(path: &str) -> String {
+    if path.is_empty() {
+        String::new()
+    } else {
+        format!("at {path}: ")
     }
 }
-
-impl std::error::Error for AvroParseError {}
 
 const PRIMITIVES: [&str; 8] = ["null", "boolean", "int", "long", "float", "double", "bytes", "string"];
 
@@ -33,7 +31,7 @@ const PRIMITIVES: [&str; 8] = ["null", "boolean", "int", "long", "float", "doubl
 const NAMED_ATTRIBUTES: [&str; 8] = ["type", "name", "namespace", "doc", "aliases", "fields", "symbols", "default"];
 
 pub(super) fn parse(text: &str, references: &[&str]) -> Result<AvroSchema, AvroParseError> {
-    let mut parser = Parser { named: Vec::new(), names: HashMap::new(), path: Vec::new() };
+    let mut parser = Parser { named: Vec::new(), names: HashMap::new(), path: Vec::new(), depth: 0 };
     for (i, reference) in references.iter().enumerate() {
         let value = parse_json(reference)
             .map_err(|message| AvroParseError { path: String::new(), message: format!("reference {i}: {message}") })?;
@@ -52,6 +50,8 @@ struct Parser {
     named: Vec<NamedType>,
     names: HashMap<String, usize>,
     path: Vec<String>,
+    /// Type declarations being parsed, one inside the other.
+    depth: usize,
 }
 
 impl Parser {
@@ -85,6 +85,18 @@ impl Parser {
     }
 
     fn parse_type(&mut self, value: &Value, namespace: Option<&str>) -> Result<AvroType, AvroParseError> {
+        // Every recursion of the parser goes through here; so do the walks of the parsed tree later
+        // (canonical forms, encoding, decoding), which therefore nest no deeper than this allows.
+        if self.depth >= MAX_DEPTH {
+            return Err(self.error(format!("the schema nests deeper than {MAX_DEPTH} levels")));
+        }
+        self.depth += 1;
+        let parsed = self.parse_declaration(value, namespace);
+        self.depth -= 1;
+        parsed
+    }
+
+    fn parse_declaration(&mut self, value: &Value, namespace: Option<&str>) -> Result<AvroType, AvroParseError> {
         match value {
             Value::String(name) => self.type_by_name(name, namespace),
             Value::Array(branches) => self.parse_union(branches, namespace),
@@ -132,7 +144,7 @@ impl Parser {
 
     fn parse_union(&mut self, branches: &[Value], namespace: Option<&str>) -> Result<AvroType, AvroParseError> {
         let mut types = Vec::with_capacity(branches.len());
-        let mut seen: Vec<String> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::with_capacity(branches.len());
         for (i, branch) in branches.iter().enumerate() {
             let ty = self.within(i, |p| p.parse_type(branch, namespace))?;
             if matches!(ty, AvroType::Union(_)) {
@@ -148,7 +160,7 @@ impl Parser {
                     format!("the union already has a branch of type '{key}'; union branches must differ"),
                 ));
             }
-            seen.push(key);
+            seen.insert(key);
             types.push(ty);
         }
         Ok(AvroType::Union(types))
@@ -241,7 +253,7 @@ impl Parser {
             doc,
             kind: NamedKind::Fixed { size: 0, logical: None },
             props: custom_props(map, &NAMED_ATTRIBUTES),
-            field_index: HashMap::new(),
+            index: HashMap::new(),
         });
         self.names.insert(full.clone(), index);
         Ok((index, full))
@@ -311,11 +323,12 @@ impl Parser {
             None => return Err(self.error(format!("the record '{full}' needs \"fields\""))),
         };
         let mut fields: Vec<Field> = Vec::with_capacity(fields_value.len());
-        let mut field_index = HashMap::new();
+        // Names and aliases by hash: a record of n fields is checked in O(n), not O(n²).
+        let mut field_index: HashMap<String, usize> = HashMap::with_capacity(fields_value.len());
         for (i, field_value) in fields_value.iter().enumerate() {
             let field =
                 self.within("fields", |p| p.within(i, |p| p.parse_field(field_value, inner_namespace.as_deref())))?;
-            if field_index.contains_key(&field.name) && fields.iter().any(|f| f.name == field.name) {
+            if field_index.get(&field.name).is_some_and(|&j| fields[j].name == field.name) {
                 return Err(self.error_at(
                     &["fields".to_string(), i.to_string()],
                     format!("the record '{full}' already has a field named '{}'", field.name),
@@ -329,19 +342,16 @@ impl Parser {
         }
         let named = &mut self.named[index];
         named.kind = NamedKind::Record { fields, is_error };
-        named.field_index = field_index;
+        named.index = field_index;
         // Defaults are checked once the record is complete, so a default may mention the record itself.
         if let NamedKind::Record { fields, .. } = &self.named[index].kind {
-            let fields = fields.clone();
             for (i, field) in fields.iter().enumerate() {
-                if let Some(default) = &field.default {
-                    let checked = check_default(&self.named, &field.ty, default);
-                    if let Err(reason) = checked {
-                        return Err(self.error_at(
-                            &["fields".to_string(), i.to_string(), "default".to_string()],
-                            format!("invalid default for field '{}': {reason}", field.name),
-                        ));
-                    }
+                let Some(default) = &field.default else { continue };
+                if let Err(reason) = check_default(&self.named, &field.ty, default, 0) {
+                    return Err(self.error_at(
+                        &["fields".to_string(), i.to_string(), "default".to_string()],
+                        format!("invalid default for field '{}': {reason}", field.name),
+                    ));
                 }
             }
         }
@@ -412,6 +422,8 @@ impl Parser {
             None => return Err(self.error(format!("the enum '{full}' needs \"symbols\""))),
         };
         let mut symbols: Vec<String> = Vec::with_capacity(symbols_value.len());
+        // Symbols by hash: duplicates are found, and symbols later looked up, without scanning.
+        let mut symbol_index: HashMap<String, usize> = HashMap::with_capacity(symbols_value.len());
         for (i, symbol) in symbols_value.iter().enumerate() {
             let Value::String(symbol) = symbol else {
                 return Err(self.error_at(&["symbols".to_string(), i.to_string()], "a symbol must be a string"));
@@ -423,7 +435,7 @@ impl Parser {
                     format!("invalid symbol '{symbol}': '.' is not allowed"),
                 ));
             }
-            if symbols.contains(symbol) {
+            if symbol_index.insert(symbol.clone(), i).is_some() {
                 return Err(self.error_at(
                     &["symbols".to_string(), i.to_string()],
                     format!("the enum '{full}' already has the symbol '{symbol}'"),
@@ -431,9 +443,10 @@ impl Parser {
             }
             symbols.push(symbol.clone());
         }
+        // Avro spec, "Enums": the default, if given, must be one of the symbols.
         let default = match map.get("default") {
             None | Some(Value::Null) => None,
-            Some(Value::String(d)) if symbols.contains(d) => Some(d.clone()),
+            Some(Value::String(d)) if symbol_index.contains_key(d) => Some(d.clone()),
             Some(other) => {
                 return Err(self.error_at(
                     &["default".to_string()],
@@ -442,6 +455,7 @@ impl Parser {
             }
         };
         self.named[index].kind = NamedKind::Enum { symbols, default };
+        self.named[index].index = symbol_index;
         Ok(AvroType::Named(index))
     }
 
@@ -577,9 +591,13 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-/// Checks a field default against its type (Avro spec: "default values ... the JSON encoding of the type").
-/// A union default may match any branch (Avro 1.11 relaxed the former first-branch rule).
-pub(super) fn check_default(named: &[NamedType], ty: &AvroType, value: &Value) -> Result<(), String> {
+/// Checks a field default against its type (Avro spec 1.11, "Complex Types", records: a default is the
+/// JSON encoding of a value of the field's type, and "default values for union fields correspond to the
+/// first schema in the union"). `depth` counts the levels of the default value being checked.
+pub(super) fn check_default(named: &[NamedType], ty: &AvroType, value: &Value, depth: usize) -> Result<(), String> {
+    if depth >= MAX_DEPTH {
+        return Err(format!("the default nests deeper than {MAX_DEPTH} levels"));
+    }
     let mismatch = |expected: &str| Err(format!("expected {expected}, found {}", preview(value)));
     match ty {
         AvroType::Null => {
@@ -628,7 +646,7 @@ pub(super) fn check_default(named: &[NamedType], ty: &AvroType, value: &Value) -
         AvroType::Array(items) => match value {
             Value::Array(values) => {
                 for (i, v) in values.iter().enumerate() {
-                    check_default(named, items, v).map_err(|e| format!("item {i}: {e}"))?;
+                    check_default(named, items, v, depth + 1).map_err(|e| format!("item {i}: {e}"))?;
                 }
                 Ok(())
             }
@@ -637,24 +655,27 @@ pub(super) fn check_default(named: &[NamedType], ty: &AvroType, value: &Value) -
         AvroType::Map(values) => match value {
             Value::Object(entries) => {
                 for (k, v) in entries {
-                    check_default(named, values, v).map_err(|e| format!("entry '{k}': {e}"))?;
+                    check_default(named, values, v, depth + 1).map_err(|e| format!("entry '{k}': {e}"))?;
                 }
                 Ok(())
             }
             _ => mismatch("an object"),
         },
         AvroType::Union(branches) => {
-            if branches.iter().any(|b| check_default(named, b, value).is_ok()) {
-                Ok(())
-            } else {
-                mismatch("a value of one of the union's branches")
-            }
+            let Some(first) = branches.first() else { return mismatch("nothing (the union is empty)") };
+            check_default(named, first, value, depth + 1).map_err(|reason| {
+                let first_name = match first {
+                    AvroType::Named(i) => named.get(*i).map_or("a named type", |def| def.name.as_str()),
+                    other => primitive_kind_name(other),
+                };
+                format!("a union's default must be a value of its first branch ({first_name}): {reason}")
+            })
         }
         AvroType::Named(index) => {
             let Some(def) = named.get(*index) else { return Ok(()) };
             match &def.kind {
-                NamedKind::Enum { symbols, .. } => match value.as_str() {
-                    Some(s) if symbols.iter().any(|sym| sym == s) => Ok(()),
+                NamedKind::Enum { .. } => match value.as_str() {
+                    Some(s) if def.symbol(s).is_some() => Ok(()),
                     _ => mismatch(&format!("one of the symbols of '{}'", def.name)),
                 },
                 NamedKind::Fixed { size, .. } => match value.as_str() {
@@ -665,7 +686,7 @@ pub(super) fn check_default(named: &[NamedType], ty: &AvroType, value: &Value) -
                     let Value::Object(map) = value else { return mismatch("an object") };
                     for field in fields {
                         match map.get(&field.name) {
-                            Some(v) => check_default(named, &field.ty, v)
+                            Some(v) => check_default(named, &field.ty, v, depth + 1)
                                 .map_err(|e| format!("field '{}': {e}", field.name))?,
                             None if field.default.is_some() => {}
                             None => return Err(format!("field '{}' is missing and has no default", field.name)),

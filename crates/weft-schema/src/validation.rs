@@ -1,26 +1,13 @@
 //! What a payload validation failure says, and the allocation-free instance path validators carry.
 
-use std::fmt;
-
 /// A payload that does not conform to its schema: where (a JSON pointer into the payload) and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("at {}: {message}", if path.is_empty() { "the document root" } else { path.as_str() })]
 pub struct ValidationError {
     /// JSON pointer (RFC 6901) to the offending value in the payload; empty for the payload itself.
     pub path: String,
     pub message: String,
 }
-
-impl fmt::Display for ValidationError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            write!(f, "at the document root: {}", self.message)
-        } else {
-            write!(f, "at {}: {}", self.path, self.message)
-        }
-    }
-}
-
-impl std::error::Error for ValidationError {}
 
 /// Parses a JSON payload, or says where it is not JSON.
 pub(crate) fn parse_payload(bytes: &[u8]) -> Result<serde_json::Value, ValidationError> {

@@ -1,14 +1,17 @@
-//! JSON Schema compatibility: whether every document a writer schema accepts is accepted by a reader
-//! schema, reported as Confluent reports JSON Schema differences (open vs closed content models, added
-//! and removed properties, `required`, narrowed types, enums, ranges, lengths, patterns, items, combined
-//! types). Only the incompatible differences are returned.
+//! JSON Schema compatibility, by Confluent's rules: whether every document a writer schema accepts is
+//! accepted by a reader schema, reported as Confluent reports JSON Schema differences (open vs closed
+//! content models, added and removed properties, `required`, narrowed types, enums, ranges, lengths,
+//! patterns, items, combined types). Only the incompatible differences are returned.
+//!
+//! JSON Schema defines no schema resolution, so unlike Avro's (in `weft-schema`) these rules are the
+//! registry's: they compare the two schema documents, following `$ref`s with
+//! [`JsonSchema::resolve_ref`], and never look inside the compiled validator.
 
 use std::collections::HashSet;
 
 use serde_json::{Map, Value};
-
-use super::{resolve_ref, value_bits, Draft, JsonSchema, ARRAY, INTEGER, NUMBER, OBJECT, STRING};
-use crate::json_util::{json_equal, pointer_escape, preview};
+use weft_schema::json::{json_equal, pointer_escape, preview};
+use weft_schema::json_schema::{Draft, JsonSchema};
 
 /// The kind of an incompatible difference, named as Confluent's JSON Schema `Difference.Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,10 +195,62 @@ impl JsonIncompatibility {
     }
 }
 
-pub(super) fn check(reader: &JsonSchema, writer: &JsonSchema) -> Vec<JsonIncompatibility> {
+/// What about `reader` rejects data that `writer` accepts; empty when `reader` accepts everything `writer`
+/// does.
+pub fn incompatibilities(reader: &JsonSchema, writer: &JsonSchema) -> Vec<JsonIncompatibility> {
     let mut checker = Checker { reader, writer, visiting: HashSet::new(), found: Vec::new() };
-    checker.check(Loc { doc: 0, value: &writer.docs()[0].1 }, Loc { doc: 0, value: &reader.docs()[0].1 }, "#");
+    checker.check(Loc { doc: 0, value: writer.document() }, Loc { doc: 0, value: reader.document() }, "#");
     checker.found
+}
+
+// JSON types as bits, for comparing `type` keywords. The validator in weft-schema has its own
+// representation; these rules read schema documents only, so they keep theirs.
+const NULL: u8 = 1;
+const BOOLEAN: u8 = 2;
+const OBJECT: u8 = 4;
+const ARRAY: u8 = 8;
+const NUMBER: u8 = 16;
+const STRING: u8 = 32;
+const INTEGER: u8 = 64;
+
+fn type_bit(name: &str) -> Option<u8> {
+    Some(match name {
+        "null" => NULL,
+        "boolean" => BOOLEAN,
+        "object" => OBJECT,
+        "array" => ARRAY,
+        "number" => NUMBER,
+        "string" => STRING,
+        "integer" => INTEGER,
+        _ => return None,
+    })
+}
+
+fn type_names(bits: u8) -> String {
+    let names: Vec<&str> = ["null", "boolean", "object", "array", "number", "string", "integer"]
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| bits & (1 << i) != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    names.join(" or ")
+}
+
+/// The type bits of a value (an integral number is both `number` and `integer`).
+fn value_bits(value: &Value) -> u8 {
+    match value {
+        Value::Null => NULL,
+        Value::Bool(_) => BOOLEAN,
+        Value::Object(_) => OBJECT,
+        Value::Array(_) => ARRAY,
+        Value::String(_) => STRING,
+        Value::Number(n)
+            if n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0 && f.is_finite()) =>
+        {
+            NUMBER | INTEGER
+        }
+        Value::Number(_) => NUMBER,
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -206,7 +261,7 @@ struct Loc<'a> {
 
 static TRUE: Value = Value::Bool(true);
 /// Comparisons nested deeper than this (through `$ref` chains) are reported rather than followed.
-const MAX_DEPTH: usize = 128;
+use weft_schema::MAX_DEPTH;
 static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
 
 /// Keywords that constrain documents; a schema with none of them accepts everything.
@@ -268,10 +323,8 @@ fn is_false(value: &Value) -> bool {
 /// Type bits a schema allows (all when it has no `type`); `number` includes `integer`.
 fn type_bits(map: &Map<String, Value>) -> u8 {
     let bits = match map.get("type") {
-        Some(Value::String(name)) => super::type_bit(name).unwrap_or(0),
-        Some(Value::Array(names)) => {
-            names.iter().filter_map(Value::as_str).filter_map(super::type_bit).fold(0, |a, b| a | b)
-        }
+        Some(Value::String(name)) => type_bit(name).unwrap_or(0),
+        Some(Value::Array(names)) => names.iter().filter_map(Value::as_str).filter_map(type_bit).fold(0, |a, b| a | b),
         _ => {
             // An enum or const without a type allows the types of its values.
             match (map.get("enum"), map.get("const")) {
@@ -305,8 +358,7 @@ impl<'a> Checker<'a> {
     fn deref(&self, schema: &'a JsonSchema, mut loc: Loc<'a>) -> Loc<'a> {
         for _ in 0..32 {
             let Some(reference) = loc.value.get("$ref").and_then(Value::as_str) else { return loc };
-            let Some((doc, pointer)) = resolve_ref(schema.docs(), loc.doc, reference) else { return loc };
-            let Some(value) = super::resolve_pointer(&schema.docs()[doc].1, &pointer) else { return loc };
+            let Some((doc, value)) = schema.resolve_ref(loc.doc, reference) else { return loc };
             loc = Loc { doc, value };
         }
         loc
@@ -423,7 +475,7 @@ impl<'a> Checker<'a> {
             self.report(
                 change,
                 &format!("{path}/type"),
-                format!("old allows {}, new allows {}", super::type_names(wt), super::type_names(rt)),
+                format!("old allows {}, new allows {}", type_names(wt), type_names(rt)),
             );
             return;
         }
@@ -863,3 +915,6 @@ fn tuple(map: &Map<String, Value>, draft: Draft) -> (Vec<&Value>, &Value, Keywor
         None => (Vec::new(), &TRUE, ("items", "items")),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,5 +1,11 @@
-//! JSON Schema (draft-04, -06, -07, 2019-09 and 2020-12): parsing with precise errors, a canonical text,
-//! a compiled validator, and compatibility ([`JsonSchema::incompatibilities_reading`]).
+//! JSON Schema (draft-04, -06, -07, 2019-09 and 2020-12): parsing with precise errors, a canonical text
+//! and a compiled validator.
+//!
+//! The public surface is deliberately narrow (compile a schema, validate a value or bytes, located
+//! errors, and the documents for tools that read them), so that the validator can be replaced without
+//! its users noticing. Whether one schema accepts what another does is not a question JSON Schema
+//! answers; the registry answers it by Confluent's rules, from [`JsonSchema::document`] and
+//! [`JsonSchema::resolve_ref`].
 //!
 //! A schema is compiled once into a flat list of nodes, each a list of keyword checks with its
 //! subschemas and `$ref`s resolved to node indices, so validating a payload walks the payload and those
@@ -10,21 +16,19 @@
 //! `uri`, as Confluent's validator does; other formats are annotations. `pattern` uses Rust's `regex`
 //! syntax (no look-around or back-references; a schema using them is refused with the reason).
 
-pub(crate) mod compat;
-pub mod format;
+pub(crate) mod format;
 mod stream;
 
 use std::collections::{HashMap, HashSet};
-use std::fmt;
+use std::sync::OnceLock;
 
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use crate::json_util::{canonical, json_equal, kind, parse_json, pointer_escape, preview};
+use crate::json::{canonical, first_duplicate, json_equal, kind, parse_json, pointer_escape, preview};
 use crate::validation::{InstancePath, ValidationError};
+use crate::MAX_DEPTH;
 use format::Format;
-
-pub use compat::{JsonIncompatibility, JsonSchemaChange};
 
 /// The JSON Schema dialect a schema is written in, from its `$schema` (draft-07 when absent).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -37,23 +41,12 @@ pub enum Draft {
 }
 
 /// Why a text is not a valid JSON Schema, and where (a JSON pointer into the schema document).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", crate::avro::located(path))]
 pub struct JsonSchemaError {
     pub path: String,
     pub message: String,
 }
-
-impl fmt::Display for JsonSchemaError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            write!(f, "{}", self.message)
-        } else {
-            write!(f, "at {}: {}", self.path, self.message)
-        }
-    }
-}
-
-impl std::error::Error for JsonSchemaError {}
 
 const NULL: u8 = 1;
 const BOOLEAN: u8 = 2;
@@ -158,6 +151,28 @@ enum Check {
     UnevaluatedItems(usize),
 }
 
+impl Check {
+    /// Whether the keyword applies subschemas (to the value or to values inside it): the recursive ones.
+    fn applies_subschemas(&self) -> bool {
+        matches!(
+            self,
+            Check::Properties { .. }
+                | Check::PropertyNames(_)
+                | Check::DependentSchemas(_)
+                | Check::Items { .. }
+                | Check::Contains { .. }
+                | Check::AllOf(_)
+                | Check::AnyOf(_)
+                | Check::OneOf(_)
+                | Check::Not(_)
+                | Check::Ref(_)
+                | Check::UnevaluatedProperties(_)
+                | Check::UnevaluatedItems(_)
+                | Check::IfThenElse { .. }
+        )
+    }
+}
+
 #[derive(Debug, Default)]
 struct Node {
     checks: Vec<Check>,
@@ -168,15 +183,12 @@ struct Node {
 pub struct JsonSchema {
     draft: Draft,
     /// The schema document (index 0) and the documents of its references, by reference name.
-    docs: Vec<(String, Value)>,
+    docs: Documents,
     nodes: Vec<Node>,
     /// How each node is checked on the fast path, while parsing.
     plans: Vec<stream::Plan>,
     root: usize,
 }
-
-/// Validation recursion deeper than this (through `$ref` cycles that consume no payload) is refused.
-const MAX_DEPTH: usize = 256;
 
 impl JsonSchema {
     /// Parses and compiles a schema text.
@@ -196,11 +208,11 @@ impl JsonSchema {
             })?;
             docs.push((name.to_string(), value));
         }
-        Self::compile(docs)
+        Self::compile(Documents::new(docs))
     }
 
-    fn compile(docs: Vec<(String, Value)>) -> Result<JsonSchema, JsonSchemaError> {
-        let draft = match docs[0].1.get("$schema") {
+    fn compile(docs: Documents) -> Result<JsonSchema, JsonSchemaError> {
+        let draft = match docs.get(0).get("$schema") {
             None => Draft::Draft7,
             Some(Value::String(uri)) => draft_of(uri).ok_or_else(|| JsonSchemaError {
                 path: "/$schema".into(),
@@ -220,7 +232,8 @@ impl JsonSchema {
         let root = compiler.compile(0, String::new())?;
         compiler.compile_pending()?;
         compiler.refuse_cycles()?;
-        let nodes = compiler.nodes;
+        let mut nodes = compiler.nodes;
+        let root = skip_pure_refs(&mut nodes, root);
         let plans = nodes.iter().map(stream::plan).collect();
         Ok(JsonSchema { draft, docs, nodes, plans, root })
     }
@@ -231,12 +244,12 @@ impl JsonSchema {
 
     /// The schema document.
     pub fn document(&self) -> &Value {
-        &self.docs[0].1
+        self.docs.get(0)
     }
 
     /// The text the registry stores and deduplicates on: compact JSON with object keys sorted.
     pub fn canonical_text(&self) -> String {
-        canonical(&self.docs[0].1)
+        canonical(self.docs.get(0))
     }
 
     /// Checks a payload; the error names the first violation and where it is.
@@ -258,19 +271,21 @@ impl JsonSchema {
         self.eval::<Quick>(self.root, value, &InstancePath::Root, 0).is_ok()
     }
 
-    /// What about `reader` (`self`) rejects data that `writer` accepts, as Confluent reports JSON Schema
-    /// differences; empty when `self` accepts everything `writer` does.
-    pub fn incompatibilities_reading(&self, writer: &JsonSchema) -> Vec<JsonIncompatibility> {
-        compat::check(self, writer)
-    }
-
-    pub(crate) fn docs(&self) -> &[(String, Value)] {
-        &self.docs
+    /// Where a `$ref` written in document `from` points: the document (0 is this schema, then its
+    /// references in the order they were given) and the subschema there. For tools that read the schema
+    /// documents themselves, such as a compatibility check.
+    pub fn resolve_ref(&self, from: usize, reference: &str) -> Option<(usize, &Value)> {
+        let (doc, pointer) = self.docs.resolve_ref(from, reference)?;
+        Some((doc, resolve_pointer(self.docs.get(doc), &pointer)?))
     }
 
     fn eval<M: Mode>(&self, node: usize, value: &Value, path: &InstancePath, depth: usize) -> Result<(), M::Err> {
-        if depth > MAX_DEPTH {
-            return Err(M::fail(path, || "schema recursion too deep (a $ref cycle that consumes no input?)".into()));
+        // Each subschema applied to a value and each value inside it is one level: deep payloads and long
+        // chains of `$ref`s both stop here.
+        if depth >= MAX_DEPTH {
+            return Err(M::fail(path, || {
+                format!("validation nests deeper than {MAX_DEPTH} levels (of the payload, or of subschemas and $refs)")
+            }));
         }
         for check in &self.nodes[node].checks {
             self.eval_check::<M>(node, check, value, path, depth)?;
@@ -289,7 +304,7 @@ impl JsonSchema {
         out: &mut HashSet<&'v str>,
     ) {
         let Value::Object(map) = value else { return };
-        if depth > MAX_DEPTH {
+        if depth >= MAX_DEPTH {
             return;
         }
         let valid = |n: usize| self.eval::<Quick>(n, value, &InstancePath::Root, depth + 1).is_ok();
@@ -341,7 +356,7 @@ impl JsonSchema {
     /// Which items of an array the keywords of `node` and its in-place subschemas evaluate.
     fn evaluated_items(&self, top: usize, node: usize, value: &Value, depth: usize, out: &mut [bool]) {
         let Value::Array(items) = value else { return };
-        if depth > MAX_DEPTH {
+        if depth >= MAX_DEPTH {
             return;
         }
         let valid = |n: usize, v: &Value| self.eval::<Quick>(n, v, &InstancePath::Root, depth + 1).is_ok();
@@ -389,6 +404,246 @@ impl JsonSchema {
         path: &InstancePath,
         depth: usize,
     ) -> Result<(), M::Err> {
+        // Keywords that look at the value alone are checked in a function of their own, so that the
+        // frames of the recursion (one per level of payload and of subschemas) stay small.
+        if check.applies_subschemas() {
+            self.eval_applicator::<M>(node, check, value, path, depth)
+        } else {
+            self.eval_assertion::<M>(check, value, path)
+        }
+    }
+
+    fn eval_applicator<M: Mode>(
+        &self,
+        node: usize,
+        check: &Check,
+        value: &Value,
+        path: &InstancePath,
+        depth: usize,
+    ) -> Result<(), M::Err> {
+        // The keywords with loops and locals of their own have functions of their own, for the same reason.
+        match (check, value) {
+            (Check::Properties { index, patterns, additional, .. }, Value::Object(map)) => {
+                self.eval_properties::<M>(index, patterns, *additional, map, path, depth)
+            }
+            (Check::PropertyNames(schema), Value::Object(map)) => {
+                self.eval_property_names::<M>(*schema, map, path, depth)
+            }
+            (Check::DependentSchemas(dependencies), Value::Object(map)) => {
+                for (trigger, schema) in dependencies {
+                    if map.contains_key(trigger) {
+                        self.eval::<M>(*schema, value, path, depth + 1)?;
+                    }
+                }
+                Ok(())
+            }
+            (Check::Items { prefix, rest }, Value::Array(items)) => {
+                self.eval_items::<M>(prefix, *rest, items, path, depth)
+            }
+            (Check::Contains { schema, min, max }, Value::Array(items)) => {
+                self.eval_contains::<M>(*schema, *min, *max, items, path, depth)
+            }
+            (Check::AllOf(schemas), _) => {
+                for schema in schemas {
+                    self.eval::<M>(*schema, value, path, depth + 1)?;
+                }
+                Ok(())
+            }
+            (Check::AnyOf(schemas), _) => {
+                if schemas.iter().any(|s| self.eval::<Quick>(*s, value, path, depth + 1).is_ok()) {
+                    Ok(())
+                } else {
+                    Err(M::fail(path, || self.explain_branches("anyOf", schemas, value, path, depth)))
+                }
+            }
+            (Check::OneOf(schemas), _) => self.eval_one_of::<M>(schemas, value, path, depth),
+            (Check::Not(schema), _) => {
+                if self.eval::<Quick>(*schema, value, path, depth + 1).is_ok() {
+                    Err(M::fail(path, || "the value matches the schema in 'not'".into()))
+                } else {
+                    Ok(())
+                }
+            }
+            (Check::Ref(schema), _) => self.eval::<M>(*schema, value, path, depth + 1),
+            (Check::UnevaluatedProperties(schema), Value::Object(map)) => {
+                self.eval_unevaluated_properties::<M>(node, *schema, value, map, path, depth)
+            }
+            (Check::UnevaluatedItems(schema), Value::Array(items)) => {
+                self.eval_unevaluated_items::<M>(node, *schema, value, items, path, depth)
+            }
+            (Check::IfThenElse { condition, then, otherwise }, _) => {
+                let branch =
+                    if self.eval::<Quick>(*condition, value, path, depth + 1).is_ok() { then } else { otherwise };
+                match branch {
+                    Some(branch) => self.eval::<M>(*branch, value, path, depth + 1),
+                    None => Ok(()),
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn eval_properties<M: Mode>(
+        &self,
+        index: &stream::KeyTable,
+        patterns: &[(Regex, usize)],
+        additional: Option<usize>,
+        map: &Map<String, Value>,
+        path: &InstancePath,
+        depth: usize,
+    ) -> Result<(), M::Err> {
+        for (key, item) in map {
+            let mut matched = false;
+            if let Some(node) = index.get(key).and_then(|entry| entry.node) {
+                matched = true;
+                self.eval::<M>(node, item, &path.key(key), depth + 1)?;
+            }
+            for (regex, schema) in patterns {
+                if regex.is_match(key) {
+                    matched = true;
+                    self.eval::<M>(*schema, item, &path.key(key), depth + 1)?;
+                }
+            }
+            if let (false, Some(schema)) = (matched, additional) {
+                if matches!(self.nodes[schema].checks.as_slice(), [Check::False]) {
+                    return Err(M::fail(&path.key(key), || {
+                        format!("property '{key}' is not allowed (additionalProperties is false)")
+                    }));
+                }
+                self.eval::<M>(schema, item, &path.key(key), depth + 1)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn eval_property_names<M: Mode>(
+        &self,
+        schema: usize,
+        map: &Map<String, Value>,
+        path: &InstancePath,
+        depth: usize,
+    ) -> Result<(), M::Err> {
+        for key in map.keys() {
+            let name = Value::String(key.clone());
+            if self.eval::<Quick>(schema, &name, path, depth + 1).is_err() {
+                return Err(M::fail(&path.key(key), || {
+                    format!("the property name '{key}' is not allowed by propertyNames")
+                }));
+            }
+        }
+        Ok(())
+    }
+
+    fn eval_items<M: Mode>(
+        &self,
+        prefix: &[usize],
+        rest: Option<usize>,
+        items: &[Value],
+        path: &InstancePath,
+        depth: usize,
+    ) -> Result<(), M::Err> {
+        for (i, item) in items.iter().enumerate() {
+            let Some(schema) = prefix.get(i).copied().or(rest) else { break };
+            if i >= prefix.len() && matches!(self.nodes[schema].checks.as_slice(), [Check::False]) {
+                return Err(M::fail(&path.index(i), || format!("the array may hold at most {} items", prefix.len())));
+            }
+            self.eval::<M>(schema, item, &path.index(i), depth + 1)?;
+        }
+        Ok(())
+    }
+
+    fn eval_contains<M: Mode>(
+        &self,
+        schema: usize,
+        min: usize,
+        max: Option<usize>,
+        items: &[Value],
+        path: &InstancePath,
+        depth: usize,
+    ) -> Result<(), M::Err> {
+        let count = items
+            .iter()
+            .enumerate()
+            .filter(|(i, item)| self.eval::<Quick>(schema, item, &path.index(*i), depth + 1).is_ok())
+            .count();
+        if count < min || max.is_some_and(|max| count > max) {
+            return Err(M::fail(path, || {
+                format!(
+                    "{count} items match 'contains', expected at least {min}{}",
+                    max.map(|m| format!(" and at most {m}")).unwrap_or_default()
+                )
+            }));
+        }
+        Ok(())
+    }
+
+    fn eval_one_of<M: Mode>(
+        &self,
+        schemas: &[usize],
+        value: &Value,
+        path: &InstancePath,
+        depth: usize,
+    ) -> Result<(), M::Err> {
+        let mut first_valid: Option<usize> = None;
+        for (i, s) in schemas.iter().enumerate() {
+            if self.eval::<Quick>(*s, value, path, depth + 1).is_ok() {
+                if let Some(first) = first_valid {
+                    return Err(M::fail(path, || {
+                        format!("the value matches more than one schema of oneOf (branches {first} and {i})")
+                    }));
+                }
+                first_valid = Some(i);
+            }
+        }
+        if first_valid.is_none() {
+            return Err(M::fail(path, || self.explain_branches("oneOf", schemas, value, path, depth)));
+        }
+        Ok(())
+    }
+
+    fn eval_unevaluated_properties<M: Mode>(
+        &self,
+        node: usize,
+        schema: usize,
+        value: &Value,
+        map: &Map<String, Value>,
+        path: &InstancePath,
+        depth: usize,
+    ) -> Result<(), M::Err> {
+        let mut evaluated = HashSet::new();
+        self.evaluated_properties(node, node, value, depth, &mut evaluated);
+        for (key, item) in map.iter().filter(|(k, _)| !evaluated.contains(k.as_str())) {
+            if matches!(self.nodes[schema].checks.as_slice(), [Check::False]) {
+                return Err(M::fail(&path.key(key), || {
+                    format!("property '{key}' is not allowed (unevaluatedProperties is false)")
+                }));
+            }
+            self.eval::<M>(schema, item, &path.key(key), depth + 1)?;
+        }
+        Ok(())
+    }
+
+    fn eval_unevaluated_items<M: Mode>(
+        &self,
+        node: usize,
+        schema: usize,
+        value: &Value,
+        items: &[Value],
+        path: &InstancePath,
+        depth: usize,
+    ) -> Result<(), M::Err> {
+        let mut evaluated = vec![false; items.len()];
+        self.evaluated_items(node, node, value, depth, &mut evaluated);
+        for (i, item) in items.iter().enumerate().filter(|(i, _)| !evaluated[*i]) {
+            if matches!(self.nodes[schema].checks.as_slice(), [Check::False]) {
+                return Err(M::fail(&path.index(i), || format!("item {i} is not allowed (unevaluatedItems is false)")));
+            }
+            self.eval::<M>(schema, item, &path.index(i), depth + 1)?;
+        }
+        Ok(())
+    }
+
+    fn eval_assertion<M: Mode>(&self, check: &Check, value: &Value, path: &InstancePath) -> Result<(), M::Err> {
         match check {
             Check::False => return Err(M::fail(path, || "no value is allowed here (schema false)".into())),
             Check::Type(bits) => {
@@ -487,31 +742,6 @@ impl JsonSchema {
                     }
                 }
             }
-            Check::Properties { index, patterns, additional, .. } => {
-                if let Value::Object(map) = value {
-                    for (key, item) in map {
-                        let mut matched = false;
-                        if let Some(node) = index.get(key).and_then(|entry| entry.node) {
-                            matched = true;
-                            self.eval::<M>(node, item, &path.key(key), depth + 1)?;
-                        }
-                        for (regex, schema) in patterns {
-                            if regex.is_match(key) {
-                                matched = true;
-                                self.eval::<M>(*schema, item, &path.key(key), depth + 1)?;
-                            }
-                        }
-                        if let (false, Some(schema)) = (matched, additional) {
-                            if matches!(self.nodes[*schema].checks.as_slice(), [Check::False]) {
-                                return Err(M::fail(&path.key(key), || {
-                                    format!("property '{key}' is not allowed (additionalProperties is false)")
-                                }));
-                            }
-                            self.eval::<M>(*schema, item, &path.key(key), depth + 1)?;
-                        }
-                    }
-                }
-            }
             Check::Required(names) => {
                 if let Value::Object(map) = value {
                     for name in names {
@@ -539,18 +769,6 @@ impl JsonSchema {
                     }
                 }
             }
-            Check::PropertyNames(schema) => {
-                if let Value::Object(map) = value {
-                    for key in map.keys() {
-                        let name = Value::String(key.clone());
-                        if self.eval::<Quick>(*schema, &name, path, depth + 1).is_err() {
-                            return Err(M::fail(&path.key(key), || {
-                                format!("the property name '{key}' is not allowed by propertyNames")
-                            }));
-                        }
-                    }
-                }
-            }
             Check::DependentRequired(dependencies) => {
                 if let Value::Object(map) = value {
                     for (trigger, names) in dependencies {
@@ -561,34 +779,6 @@ impl JsonSchema {
                                 }));
                             }
                         }
-                    }
-                }
-            }
-            Check::DependentSchemas(dependencies) => {
-                if let Value::Object(map) = value {
-                    for (trigger, schema) in dependencies {
-                        if map.contains_key(trigger) {
-                            self.eval::<M>(*schema, value, path, depth + 1)?;
-                        }
-                    }
-                }
-            }
-            Check::Items { prefix, rest } => {
-                if let Value::Array(items) = value {
-                    for (i, item) in items.iter().enumerate() {
-                        let schema = match prefix.get(i) {
-                            Some(schema) => *schema,
-                            None => match rest {
-                                Some(schema) => *schema,
-                                None => break,
-                            },
-                        };
-                        if i >= prefix.len() && matches!(self.nodes[schema].checks.as_slice(), [Check::False]) {
-                            return Err(M::fail(&path.index(i), || {
-                                format!("the array may hold at most {} items", prefix.len())
-                            }));
-                        }
-                        self.eval::<M>(schema, item, &path.index(i), depth + 1)?;
                     }
                 }
             }
@@ -608,101 +798,24 @@ impl JsonSchema {
             }
             Check::UniqueItems => {
                 if let Value::Array(items) = value {
-                    for i in 0..items.len() {
-                        for j in (i + 1)..items.len() {
-                            if json_equal(&items[i], &items[j]) {
-                                return Err(M::fail(path, || {
-                                    format!("items {i} and {j} are equal, but uniqueItems is set")
-                                }));
-                            }
-                        }
+                    if let Some((i, j)) = first_duplicate(items) {
+                        return Err(M::fail(path, || format!("items {i} and {j} are equal, but uniqueItems is set")));
                     }
                 }
             }
-            Check::Contains { schema, min, max } => {
-                if let Value::Array(items) = value {
-                    let count = items
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, item)| self.eval::<Quick>(*schema, item, &path.index(*i), depth + 1).is_ok())
-                        .count();
-                    if count < *min || max.is_some_and(|max| count > max) {
-                        return Err(M::fail(path, || {
-                            format!(
-                                "{count} items match 'contains', expected at least {min}{}",
-                                max.map(|m| format!(" and at most {m}")).unwrap_or_default()
-                            )
-                        }));
-                    }
-                }
-            }
-            Check::AllOf(schemas) => {
-                for schema in schemas {
-                    self.eval::<M>(*schema, value, path, depth + 1)?;
-                }
-            }
-            Check::AnyOf(schemas) => {
-                if !schemas.iter().any(|s| self.eval::<Quick>(*s, value, path, depth + 1).is_ok()) {
-                    return Err(M::fail(path, || self.explain_branches("anyOf", schemas, value, path, depth)));
-                }
-            }
-            Check::OneOf(schemas) => {
-                let mut first_valid: Option<usize> = None;
-                for (i, s) in schemas.iter().enumerate() {
-                    if self.eval::<Quick>(*s, value, path, depth + 1).is_ok() {
-                        if let Some(first) = first_valid {
-                            return Err(M::fail(path, || {
-                                format!("the value matches more than one schema of oneOf (branches {first} and {i})")
-                            }));
-                        }
-                        first_valid = Some(i);
-                    }
-                }
-                if first_valid.is_none() {
-                    return Err(M::fail(path, || self.explain_branches("oneOf", schemas, value, path, depth)));
-                }
-            }
-            Check::Not(schema) => {
-                if self.eval::<Quick>(*schema, value, path, depth + 1).is_ok() {
-                    return Err(M::fail(path, || "the value matches the schema in 'not'".into()));
-                }
-            }
-            Check::Ref(schema) => self.eval::<M>(*schema, value, path, depth + 1)?,
-            Check::UnevaluatedProperties(schema) => {
-                if let Value::Object(map) = value {
-                    let mut evaluated = HashSet::new();
-                    self.evaluated_properties(node, node, value, depth, &mut evaluated);
-                    for (key, item) in map.iter().filter(|(k, _)| !evaluated.contains(k.as_str())) {
-                        if matches!(self.nodes[*schema].checks.as_slice(), [Check::False]) {
-                            return Err(M::fail(&path.key(key), || {
-                                format!("property '{key}' is not allowed (unevaluatedProperties is false)")
-                            }));
-                        }
-                        self.eval::<M>(*schema, item, &path.key(key), depth + 1)?;
-                    }
-                }
-            }
-            Check::UnevaluatedItems(schema) => {
-                if let Value::Array(items) = value {
-                    let mut evaluated = vec![false; items.len()];
-                    self.evaluated_items(node, node, value, depth, &mut evaluated);
-                    for (i, item) in items.iter().enumerate().filter(|(i, _)| !evaluated[*i]) {
-                        if matches!(self.nodes[*schema].checks.as_slice(), [Check::False]) {
-                            return Err(M::fail(&path.index(i), || {
-                                format!("item {i} is not allowed (unevaluatedItems is false)")
-                            }));
-                        }
-                        self.eval::<M>(*schema, item, &path.index(i), depth + 1)?;
-                    }
-                }
-            }
-            Check::IfThenElse { condition, then, otherwise } => {
-                let branch =
-                    if self.eval::<Quick>(*condition, value, path, depth + 1).is_ok() { then } else { otherwise };
-                if let Some(branch) = branch {
-                    self.eval::<M>(*branch, value, path, depth + 1)?;
-                }
-            }
+            Check::Properties { .. }
+            | Check::PropertyNames(_)
+            | Check::DependentSchemas(_)
+            | Check::Items { .. }
+            | Check::Contains { .. }
+            | Check::AllOf(_)
+            | Check::AnyOf(_)
+            | Check::OneOf(_)
+            | Check::Not(_)
+            | Check::Ref(_)
+            | Check::UnevaluatedProperties(_)
+            | Check::UnevaluatedItems(_)
+            | Check::IfThenElse { .. } => {}
         }
         Ok(())
     }
@@ -764,7 +877,7 @@ fn draft_of(uri: &str) -> Option<Draft> {
 }
 
 struct Compiler<'a> {
-    docs: &'a [(String, Value)],
+    docs: &'a Documents,
     draft: Draft,
     nodes: Vec<Node>,
     /// (document, JSON pointer) to node: each location is compiled once, which also ends `$ref` cycles.
@@ -783,7 +896,7 @@ fn child(pointer: &str, segment: &str) -> String {
 }
 
 /// Resolves a JSON pointer (with `%`-escapes, as URI fragments carry them) in a document.
-pub(crate) fn resolve_pointer<'v>(doc: &'v Value, pointer: &str) -> Option<&'v Value> {
+fn resolve_pointer<'v>(doc: &'v Value, pointer: &str) -> Option<&'v Value> {
     if pointer.contains('%') {
         doc.pointer(&percent_decode(pointer))
     } else {
@@ -810,48 +923,135 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Finds where a `$ref` points: `(document index, JSON pointer)`.
-pub(crate) fn resolve_ref(docs: &[(String, Value)], current: usize, reference: &str) -> Option<(usize, String)> {
-    let (base, fragment) = match reference.find('#') {
-        Some(hash) => (&reference[..hash], &reference[hash + 1..]),
-        None => (reference, ""),
-    };
-    let doc = if base.is_empty() {
-        current
-    } else {
-        docs.iter().position(|(name, value)| {
-            name == base
-                || value
-                    .get("$id")
-                    .and_then(Value::as_str)
-                    .is_some_and(|id| id.trim_end_matches('#') == base || id.rsplit('/').next() == Some(base))
-        })?
-    };
-    if fragment.is_empty() || fragment.starts_with('/') {
-        let pointer = fragment.to_string();
-        resolve_pointer(&docs[doc].1, &pointer)?;
-        return Some((doc, if pointer.contains('%') { percent_decode(&pointer) } else { pointer }));
-    }
-    find_anchor(&docs[doc].1, fragment, String::new()).map(|pointer| (doc, pointer))
+/// The schema document (index 0) and the documents of its references, with their anchors.
+#[derive(Debug)]
+struct Documents {
+    docs: Vec<(String, Value)>,
+    /// Per document, its anchors to their JSON pointers, found in one walk the first time a `$ref`
+    /// names an anchor: each such `$ref` is then a lookup, not a search of the whole document.
+    anchors: Vec<OnceLock<HashMap<String, String>>>,
 }
 
-/// The location of `$anchor: name` (2019-09+) or `$id: "#name"` (draft-07 and before).
-fn find_anchor(value: &Value, name: &str, pointer: String) -> Option<String> {
+impl Documents {
+    fn new(docs: Vec<(String, Value)>) -> Documents {
+        let anchors = docs.iter().map(|_| OnceLock::new()).collect();
+        Documents { docs, anchors }
+    }
+
+    fn get(&self, doc: usize) -> &Value {
+        &self.docs[doc].1
+    }
+
+    /// Finds where a `$ref` points: `(document index, JSON pointer)`.
+    fn resolve_ref(&self, current: usize, reference: &str) -> Option<(usize, String)> {
+        let (base, fragment) = match reference.find('#') {
+            Some(hash) => (&reference[..hash], &reference[hash + 1..]),
+            None => (reference, ""),
+        };
+        let doc = if base.is_empty() {
+            current
+        } else {
+            self.docs.iter().position(|(name, value)| {
+                name == base
+                    || value
+                        .get("$id")
+                        .and_then(Value::as_str)
+                        .is_some_and(|id| id.trim_end_matches('#') == base || id.rsplit('/').next() == Some(base))
+            })?
+        };
+        if fragment.is_empty() || fragment.starts_with('/') {
+            let pointer = fragment.to_string();
+            resolve_pointer(self.get(doc), &pointer)?;
+            return Some((doc, if pointer.contains('%') { percent_decode(&pointer) } else { pointer }));
+        }
+        let anchors = self.anchors[doc].get_or_init(|| {
+            let mut anchors = HashMap::new();
+            collect_anchors(self.get(doc), String::new(), &mut anchors);
+            anchors
+        });
+        anchors.get(fragment).map(|pointer| (doc, pointer.clone()))
+    }
+}
+
+/// Records where `$anchor: name` (2019-09+), `$dynamicAnchor: name` or `$id: "#name"` (draft-07 and
+/// before) are, keeping the first location of each name in document order. Documents come from JSON
+/// text, so this recursion nests no deeper than the JSON parser allows.
+fn collect_anchors(value: &Value, pointer: String, out: &mut HashMap<String, String>) {
     match value {
         Value::Object(map) => {
-            let is_anchor = map.get("$anchor").and_then(Value::as_str) == Some(name)
-                || map.get("$dynamicAnchor").and_then(Value::as_str) == Some(name)
-                || map.get("$id").and_then(Value::as_str).is_some_and(|id| id.strip_prefix('#') == Some(name));
-            if is_anchor {
-                return Some(pointer);
+            let names = [
+                map.get("$anchor").and_then(Value::as_str),
+                map.get("$dynamicAnchor").and_then(Value::as_str),
+                map.get("$id").and_then(Value::as_str).and_then(|id| id.strip_prefix('#')),
+            ];
+            for name in names.into_iter().flatten() {
+                out.entry(name.to_string()).or_insert_with(|| pointer.clone());
             }
-            map.iter().find_map(|(k, v)| find_anchor(v, name, child(&pointer, k)))
+            for (k, v) in map {
+                collect_anchors(v, child(&pointer, k), out);
+            }
         }
         Value::Array(items) => {
-            items.iter().enumerate().find_map(|(i, v)| find_anchor(v, name, format!("{pointer}/{i}")))
+            for (i, v) in items.iter().enumerate() {
+                collect_anchors(v, format!("{pointer}/{i}"), out);
+            }
         }
-        _ => None,
+        _ => {}
     }
+}
+
+/// Points every reference to a node that is only a `$ref` at the node it refers to, so that following a
+/// `$ref` costs no level of validation: a payload can nest as deep as [`MAX_DEPTH`] through a recursive
+/// schema. Cycles of such nodes were refused before. Returns where the root now points.
+fn skip_pure_refs(nodes: &mut [Node], root: usize) -> usize {
+    let pure_ref = |node: &Node| match node.checks.as_slice() {
+        [Check::Ref(target)] => Some(*target),
+        _ => None,
+    };
+    let target: Vec<usize> = (0..nodes.len())
+        .map(|start| {
+            let mut n = start;
+            // A chain is at most as long as there are nodes (cycles were refused).
+            for _ in 0..nodes.len() {
+                match pure_ref(&nodes[n]) {
+                    Some(next) => n = next,
+                    None => break,
+                }
+            }
+            n
+        })
+        .collect();
+    for node in nodes.iter_mut() {
+        for check in &mut node.checks {
+            let mut remap = |n: &mut usize| *n = target[*n];
+            match check {
+                Check::Properties { props, index, patterns, additional } => {
+                    props.iter_mut().for_each(|(_, n)| remap(n));
+                    patterns.iter_mut().for_each(|(_, n)| remap(n));
+                    additional.iter_mut().for_each(&mut remap);
+                    *index = stream::KeyTable::new(props, &[]);
+                }
+                Check::PropertyNames(n)
+                | Check::Not(n)
+                | Check::Ref(n)
+                | Check::UnevaluatedProperties(n)
+                | Check::UnevaluatedItems(n)
+                | Check::Contains { schema: n, .. } => remap(n),
+                Check::DependentSchemas(v) => v.iter_mut().for_each(|(_, n)| remap(n)),
+                Check::Items { prefix, rest } => {
+                    prefix.iter_mut().for_each(&mut remap);
+                    rest.iter_mut().for_each(&mut remap);
+                }
+                Check::AllOf(v) | Check::AnyOf(v) | Check::OneOf(v) => v.iter_mut().for_each(&mut remap),
+                Check::IfThenElse { condition, then, otherwise } => {
+                    remap(condition);
+                    then.iter_mut().chain(otherwise.iter_mut()).for_each(&mut remap);
+                }
+                _ => {}
+            }
+        }
+    }
+    target[root]
 }
 
 /// Subschemas a node applies to the same value (not to a child of it).
@@ -931,7 +1131,7 @@ impl Compiler<'_> {
     fn compile_pending(&mut self) -> Result<(), JsonSchemaError> {
         while let Some((index, doc, pointer)) = self.pending.pop() {
             let docs = self.docs;
-            let value = resolve_pointer(&docs[doc].1, &pointer).ok_or_else(|| err(&pointer, "dangling location"))?;
+            let value = resolve_pointer(docs.get(doc), &pointer).ok_or_else(|| err(&pointer, "dangling location"))?;
             self.nodes[index].checks = self.compile_checks(doc, &pointer, value)?;
         }
         Ok(())
@@ -959,7 +1159,7 @@ impl Compiler<'_> {
             let Value::String(reference) = reference else {
                 return Err(err(&child(pointer, "$ref"), "$ref must be a string"));
             };
-            let (target_doc, target) = resolve_ref(self.docs, doc, reference).ok_or_else(|| {
+            let (target_doc, target) = self.docs.resolve_ref(doc, reference).ok_or_else(|| {
                 err(
                     &child(pointer, "$ref"),
                     format!("cannot resolve $ref '{reference}': no such location in this schema or its references"),

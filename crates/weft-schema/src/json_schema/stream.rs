@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use super::{Check, JsonSchema, Node, Quick, ARRAY, BOOLEAN, INTEGER, NULL, NUMBER, OBJECT, STRING};
 use crate::validation::InstancePath;
+use crate::MAX_DEPTH;
 
 /// How one node is checked while parsing.
 #[derive(Debug)]
@@ -165,7 +166,7 @@ fn is_scalar(value: &Value) -> bool {
 /// Whether `bytes` hold one JSON document valid for `schema` (false also when unsure).
 pub(super) fn quick_check(schema: &JsonSchema, bytes: &[u8]) -> bool {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    Seed { schema, node: schema.root }.deserialize(&mut deserializer).is_ok() && deserializer.end().is_ok()
+    Seed { schema, node: schema.root, depth: 0 }.deserialize(&mut deserializer).is_ok() && deserializer.end().is_ok()
 }
 
 fn reject<T, E: serde::de::Error>() -> Result<T, E> {
@@ -176,19 +177,27 @@ fn reject<T, E: serde::de::Error>() -> Result<T, E> {
 struct Seed<'s> {
     schema: &'s JsonSchema,
     node: usize,
+    /// Nodes entered above this one, as the exact validator counts them: deeper than [`MAX_DEPTH`] is
+    /// left to it (it refuses, and says so).
+    depth: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for Seed<'_> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        if self.depth >= MAX_DEPTH {
+            return reject();
+        }
         match &self.schema.plans[self.node] {
             Plan::Any => IgnoredAny::deserialize(deserializer).map(|_| ()),
             Plan::Reject => reject(),
-            Plan::Delegate(target) => Seed { schema: self.schema, node: *target }.deserialize(deserializer),
+            Plan::Delegate(target) => {
+                Seed { schema: self.schema, node: *target, depth: self.depth + 1 }.deserialize(deserializer)
+            }
             Plan::Materialize => {
                 let value = Value::deserialize(deserializer)?;
-                match self.schema.eval::<Quick>(self.node, &value, &InstancePath::Root, 0) {
+                match self.schema.eval::<Quick>(self.node, &value, &InstancePath::Root, self.depth) {
                     Ok(()) => Ok(()),
                     Err(()) => reject(),
                 }
@@ -196,6 +205,7 @@ impl<'de> DeserializeSeed<'de> for Seed<'_> {
             Plan::Visit { keys, required_mask } => deserializer.deserialize_any(NodeVisitor {
                 schema: self.schema,
                 node: self.node,
+                depth: self.depth,
                 keys,
                 required_mask: *required_mask,
             }),
@@ -256,6 +266,7 @@ impl Scalar<'_> {
 struct NodeVisitor<'s> {
     schema: &'s JsonSchema,
     node: usize,
+    depth: usize,
     keys: &'s KeyTable,
     required_mask: u64,
 }
@@ -362,7 +373,9 @@ impl<'de> Visitor<'de> for NodeVisitor<'_> {
         loop {
             let node = prefix.get(count).copied().or(rest);
             let more = match node {
-                Some(node) => seq.next_element_seed(Seed { schema: self.schema, node })?.is_some(),
+                Some(node) => {
+                    seq.next_element_seed(Seed { schema: self.schema, node, depth: self.depth + 1 })?.is_some()
+                }
                 None => seq.next_element::<IgnoredAny>()?.is_some(),
             };
             if !more {
@@ -395,7 +408,7 @@ impl<'de> Visitor<'de> for NodeVisitor<'_> {
             count += 1;
             seen |= key.required_bit;
             match key.node.or(additional) {
-                Some(node) => map.next_value_seed(Seed { schema: self.schema, node })?,
+                Some(node) => map.next_value_seed(Seed { schema: self.schema, node, depth: self.depth + 1 })?,
                 None => {
                     map.next_value::<IgnoredAny>()?;
                 }

@@ -1,9 +1,11 @@
 //! Whether a reader schema can read data written with a writer schema (Avro spec: "Schema Resolution"),
-//! reporting every incompatibility with its location, as Avro's Java `SchemaCompatibility` does.
+//! reporting every incompatibility with its location, as Avro's Java `SchemaCompatibility` does. How
+//! they are worded to a registry's clients is the registry's business.
 
 use std::collections::HashSet;
 
 use super::{AvroSchema, AvroType, NamedKind};
+use crate::MAX_DEPTH;
 
 /// The kinds of incompatibility, named as Avro's `SchemaIncompatibilityType` (and so as Confluent reports them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,35 +41,6 @@ pub struct AvroIncompatibility {
     pub detail: String,
 }
 
-impl AvroIncompatibility {
-    /// Confluent's description, with `reader` and `writer` naming the two schemas ("new", "old"); the
-    /// detail goes in Confluent's `additionalInfo`.
-    pub fn describe(&self, reader: &str, writer: &str) -> String {
-        let path = &self.path;
-        let detail = &self.detail;
-        match self.kind {
-            AvroIncompatibilityKind::NameMismatch => {
-                format!("The name of the schema has changed (path '{path}')")
-            }
-            AvroIncompatibilityKind::FixedSizeMismatch => format!(
-                "The size of FIXED type field at path '{path}' in the {reader} schema does not match with the {writer} schema"
-            ),
-            AvroIncompatibilityKind::MissingEnumSymbols => format!(
-                "The {reader} schema is missing enum symbols '{detail}' at path '{path}' in the {writer} schema"
-            ),
-            AvroIncompatibilityKind::ReaderFieldMissingDefaultValue => format!(
-                "The field '{detail}' at path '{path}' in the {reader} schema has no default value and is missing in the {writer} schema"
-            ),
-            AvroIncompatibilityKind::TypeMismatch => format!(
-                "The type (path '{path}') of a field in the {reader} schema does not match with the {writer} schema"
-            ),
-            AvroIncompatibilityKind::MissingUnionBranch => format!(
-                "The {reader} schema is missing a type inside a union field at path '{path}' in the {writer} schema"
-            ),
-        }
-    }
-}
-
 pub(super) fn check(reader: &AvroSchema, writer: &AvroSchema) -> Vec<AvroIncompatibility> {
     let mut checker = Checker {
         reader,
@@ -76,6 +49,7 @@ pub(super) fn check(reader: &AvroSchema, writer: &AvroSchema) -> Vec<AvroIncompa
         known_compatible: HashSet::new(),
         path: Vec::new(),
         found: Vec::new(),
+        depth: 0,
     };
     checker.check(&reader.root, &writer.root);
     checker.found
@@ -90,6 +64,8 @@ struct Checker<'a> {
     known_compatible: HashSet<(usize, usize)>,
     path: Vec<String>,
     found: Vec<AvroIncompatibility>,
+    /// Comparisons in progress, one inside the other (named types referring to others nest them).
+    depth: usize,
 }
 
 impl Checker<'_> {
@@ -140,6 +116,21 @@ impl Checker<'_> {
     }
 
     fn check(&mut self, reader: &AvroType, writer: &AvroType) {
+        // Types nest only as deep as the parser allows, but named types chain them without end:
+        // stay off the stack's edge.
+        if self.depth >= MAX_DEPTH {
+            self.report(
+                AvroIncompatibilityKind::TypeMismatch,
+                format!("the schemas nest too deeply to compare (deeper than {MAX_DEPTH} levels)"),
+            );
+            return;
+        }
+        self.depth += 1;
+        self.check_types(reader, writer);
+        self.depth -= 1;
+    }
+
+    fn check_types(&mut self, reader: &AvroType, writer: &AvroType) {
         use AvroType as T;
         // A writer union is readable when every branch it may have written is.
         if let T::Union(writer_branches) = writer {
@@ -211,28 +202,23 @@ impl Checker<'_> {
             return;
         }
         let reported_before = self.found.len();
-        // Named types nest only as deep as they are declared, but references chain them: stay off the stack's edge.
-        if self.in_progress.len() > 256 {
-            self.report(AvroIncompatibilityKind::TypeMismatch, "the schemas nest too deeply to compare".into());
-            self.in_progress.remove(&(r, w));
-            return;
-        }
         let reader = self.reader.named_type(r);
         let writer = self.writer.named_type(w);
         // As Avro's Java `SchemaCompatibility` (and so Confluent): the unqualified names are equal, or a
         // reader alias is the writer's full name. Moving a type to another namespace stays compatible.
         let names_match = reader.short_name() == writer.short_name() || reader.aliases.contains(&writer.name);
         match (&reader.kind, &writer.kind) {
-            (NamedKind::Record { fields: reader_fields, .. }, NamedKind::Record { fields: writer_fields, .. }) => {
+            (NamedKind::Record { fields: reader_fields, .. }, NamedKind::Record { .. }) => {
                 if !names_match {
                     let detail = format!("expected: {}", writer.name);
                     self.at(&["name"], |c| c.report(AvroIncompatibilityKind::NameMismatch, detail));
                 }
                 for (i, field) in reader_fields.iter().enumerate() {
-                    let writer_field = writer_fields
-                        .iter()
-                        .find(|wf| wf.name == field.name)
-                        .or_else(|| writer_fields.iter().find(|wf| field.aliases.contains(&wf.name)));
+                    // Avro spec: a writer field of the reader field's name, else of one of its aliases.
+                    let writer_field = writer
+                        .field(&field.name)
+                        .or_else(|| field.aliases.iter().find_map(|alias| writer.field(alias)))
+                        .map(|(_, wf)| wf);
                     match writer_field {
                         Some(wf) => self.at(&["fields", &i.to_string(), "type"], |c| c.check(&field.ty, &wf.ty)),
                         None if field.default.is_some() => {}
@@ -245,12 +231,12 @@ impl Checker<'_> {
                     }
                 }
             }
-            (NamedKind::Enum { symbols: reader_symbols, default }, NamedKind::Enum { symbols: writer_symbols, .. }) => {
+            (NamedKind::Enum { default, .. }, NamedKind::Enum { symbols: writer_symbols, .. }) => {
                 if !names_match {
                     let detail = format!("expected: {}", writer.name);
                     self.at(&["name"], |c| c.report(AvroIncompatibilityKind::NameMismatch, detail));
                 }
-                let missing: Vec<&String> = writer_symbols.iter().filter(|s| !reader_symbols.contains(s)).collect();
+                let missing: Vec<&String> = writer_symbols.iter().filter(|s| reader.symbol(s).is_none()).collect();
                 // Avro 1.9+: a reader enum default stands in for symbols it does not know.
                 if !missing.is_empty() && default.is_none() {
                     let detail = missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");

@@ -13,23 +13,29 @@ use serde_json::Value;
 use super::json::accepts_null;
 use super::{AvroSchema, AvroType, LogicalType, NamedKind};
 use crate::json_schema::format::is_uuid;
+use crate::MAX_DEPTH;
 
 /// Whether `bytes` hold one JSON document valid for `schema` (false also when unsure).
 pub(super) fn quick_check(schema: &AvroSchema, bytes: &[u8]) -> bool {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    Seed { schema, ty: &schema.root }.deserialize(&mut deserializer).is_ok() && deserializer.end().is_ok()
+    Seed { schema, ty: &schema.root, depth: 0 }.deserialize(&mut deserializer).is_ok() && deserializer.end().is_ok()
 }
 
 #[derive(Clone, Copy)]
 struct Seed<'s> {
     schema: &'s AvroSchema,
     ty: &'s AvroType,
+    /// Values above this one; deeper than [`MAX_DEPTH`] is left to the exact validator, which refuses it.
+    depth: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for Seed<'_> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        if self.depth >= MAX_DEPTH {
+            return reject();
+        }
         deserializer.deserialize_any(self)
     }
 }
@@ -38,7 +44,11 @@ fn reject<E: serde::de::Error>() -> Result<(), E> {
     Err(E::custom("invalid"))
 }
 
-impl Seed<'_> {
+impl<'s> Seed<'s> {
+    fn child(&self, ty: &'s AvroType) -> Seed<'s> {
+        Seed { schema: self.schema, ty, depth: self.depth + 1 }
+    }
+
     /// The branches to consider: the union's, or the type itself.
     fn branches(&self) -> &[AvroType] {
         match self.ty {
@@ -62,7 +72,7 @@ impl Seed<'_> {
             AvroType::String(_) => true,
             AvroType::Bytes(_) => s.chars().all(|c| (c as u32) < 256),
             AvroType::Named(i) => match &self.schema.named_type(*i).kind {
-                NamedKind::Enum { symbols, .. } => symbols.iter().any(|sym| sym == s),
+                NamedKind::Enum { .. } => self.schema.named_type(*i).symbol(s).is_some(),
                 NamedKind::Fixed { size, .. } => s.chars().all(|c| (c as u32) < 256) && s.chars().count() == *size,
                 NamedKind::Record { .. } => false,
             },
@@ -126,7 +136,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
         let Some(AvroType::Array(items)) = self.branches().iter().find(|b| matches!(b, AvroType::Array(_))) else {
             return reject();
         };
-        while seq.next_element_seed(Seed { schema: self.schema, ty: items })?.is_some() {}
+        while seq.next_element_seed(self.child(items))?.is_some() {}
         Ok(())
     }
 
@@ -140,7 +150,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
         match object_branch {
             Some(AvroType::Map(values)) => {
                 while map.next_key::<IgnoredAny>()?.is_some() {
-                    map.next_value_seed(Seed { schema, ty: values })?;
+                    map.next_value_seed(self.child(values))?;
                 }
                 Ok(())
             }
@@ -150,7 +160,8 @@ impl<'de> Visitor<'de> for Seed<'_> {
                 if fields.len() > 64 {
                     // Too many fields to track in a bitmask: check the materialized value instead.
                     let value = map_to_value(map)?;
-                    return if super::json::fits(schema, &AvroType::Named(*i), &value) { Ok(()) } else { reject() };
+                    let fits = super::json::fits(schema, &AvroType::Named(*i), &value, self.depth);
+                    return if fits { Ok(()) } else { reject() };
                 }
                 let mut present = 0u64;
                 let mut hint = 0;
@@ -161,7 +172,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
                         return reject();
                     }
                     present |= bit;
-                    map.next_value_seed(Seed { schema, ty: &fields[index].ty })?;
+                    map.next_value_seed(self.child(&fields[index].ty))?;
                 }
                 for (index, field) in fields.iter().enumerate() {
                     if present & (1u64 << index) == 0 && field.default.is_none() && !accepts_null(&field.ty) {
@@ -211,9 +222,9 @@ impl<'de> Visitor<'de> for FieldSeed<'_> {
         if fields.get(self.hint).is_some_and(|f| f.name == key) {
             return Ok(self.hint);
         }
-        match self.def.field_index.get(key) {
-            Some(&index) if fields[index].name == key => Ok(index),
-            _ => Err(E::custom("invalid")),
+        match self.def.field(key) {
+            Some((index, _)) => Ok(index),
+            None => Err(E::custom("invalid")),
         }
     }
 }

@@ -2,18 +2,24 @@
 
 use serde_json::{Map, Value};
 
-use super::{AvroSchema, AvroType, Field, LogicalType, NamedKind};
+use super::{AvroSchema, AvroType, Field, LogicalType, NamedKind, NamedType};
+use crate::json::{kind, preview};
 use crate::json_schema::format::is_uuid;
-use crate::json_util::{kind, preview};
 use crate::validation::{InstancePath, ValidationError};
+use crate::MAX_DEPTH;
 
 pub(super) fn validate(schema: &AvroSchema, value: &Value) -> Result<(), ValidationError> {
-    check(schema, &schema.root, value, &InstancePath::Root)
+    check(schema, &schema.root, value, &InstancePath::Root, 0)
 }
 
 /// Whether the value fits the type, for choosing a union branch: the same rules as `check`, but
-/// without building an error, so trying branches allocates nothing.
-pub(super) fn fits(schema: &AvroSchema, ty: &AvroType, value: &Value) -> bool {
+/// without building an error, so trying branches allocates nothing. `depth` is the value's level in the
+/// payload: values nested deeper than [`MAX_DEPTH`] do not fit. A union is no level of its own (the
+/// branch is the same value), so that every walk of a payload counts levels alike.
+pub(super) fn fits(schema: &AvroSchema, ty: &AvroType, value: &Value, depth: usize) -> bool {
+    if depth >= MAX_DEPTH {
+        return false;
+    }
     match (ty, value) {
         (AvroType::Null, Value::Null) | (AvroType::Boolean, Value::Bool(_)) => true,
         (AvroType::Int(_), Value::Number(n)) => n.as_i64().is_some_and(|i| i32::try_from(i).is_ok()),
@@ -22,9 +28,9 @@ pub(super) fn fits(schema: &AvroSchema, ty: &AvroType, value: &Value) -> bool {
         (AvroType::Bytes(_), Value::String(s)) => s.chars().all(|c| (c as u32) < 256),
         (AvroType::String(Some(LogicalType::Uuid)), Value::String(s)) => is_uuid(s),
         (AvroType::String(_), Value::String(_)) => true,
-        (AvroType::Array(items), Value::Array(values)) => values.iter().all(|v| fits(schema, items, v)),
-        (AvroType::Map(values), Value::Object(entries)) => entries.values().all(|v| fits(schema, values, v)),
-        (AvroType::Union(branches), _) => union_branch(schema, branches, value).is_some(),
+        (AvroType::Array(items), Value::Array(values)) => values.iter().all(|v| fits(schema, items, v, depth + 1)),
+        (AvroType::Map(values), Value::Object(entries)) => entries.values().all(|v| fits(schema, values, v, depth + 1)),
+        (AvroType::Union(branches), _) => union_branch(schema, branches, value, depth).is_some(),
         (AvroType::Named(index), _) => match (&schema.named_type(*index).kind, value) {
             (NamedKind::Record { fields, .. }, Value::Object(map)) => {
                 let mut present = 0;
@@ -32,7 +38,7 @@ pub(super) fn fits(schema: &AvroSchema, ty: &AvroType, value: &Value) -> bool {
                     match map.get(&field.name) {
                         Some(v) => {
                             present += 1;
-                            if !fits(schema, &field.ty, v) {
+                            if !fits(schema, &field.ty, v, depth + 1) {
                                 return false;
                             }
                         }
@@ -42,7 +48,7 @@ pub(super) fn fits(schema: &AvroSchema, ty: &AvroType, value: &Value) -> bool {
                 }
                 present == map.len()
             }
-            (NamedKind::Enum { symbols, .. }, Value::String(s)) => symbols.iter().any(|sym| sym == s),
+            (NamedKind::Enum { .. }, Value::String(s)) => schema.named_type(*index).symbol(s).is_some(),
             (NamedKind::Fixed { size, .. }, Value::String(s)) => {
                 s.chars().all(|c| (c as u32) < 256) && s.chars().count() == *size
             }
@@ -58,8 +64,9 @@ pub(super) fn union_branch<'v>(
     schema: &AvroSchema,
     branches: &[AvroType],
     value: &'v Value,
+    depth: usize,
 ) -> Option<(usize, &'v Value)> {
-    if let Some(i) = branches.iter().position(|b| fits(schema, b, value)) {
+    if let Some(i) = branches.iter().position(|b| fits(schema, b, value, depth)) {
         return Some((i, value));
     }
     if let Value::Object(map) = value {
@@ -69,7 +76,7 @@ pub(super) fn union_branch<'v>(
                 let branch_name = schema.type_name(b);
                 branch_name == name || branch_name.rsplit('.').next() == Some(name.as_str())
             })?;
-            if fits(schema, &branches[i], inner) {
+            if fits(schema, &branches[i], inner, depth) {
                 return Some((i, inner));
             }
         }
@@ -94,11 +101,47 @@ pub(super) fn describe(schema: &AvroSchema, ty: &AvroType) -> String {
     }
 }
 
+/// Why no branch of a union takes the value: too deep a value fits none, and says so.
+pub(super) fn union_mismatch(
+    schema: &AvroSchema,
+    ty: &AvroType,
+    value: &Value,
+    path: &InstancePath,
+    depth: usize,
+) -> ValidationError {
+    if reaches(value, MAX_DEPTH.saturating_sub(depth)) {
+        path.error(format!("the value nests deeper than {MAX_DEPTH} levels"))
+    } else {
+        mismatch(schema, ty, value, path)
+    }
+}
+
+/// Whether `value` holds values `levels` levels below it.
+fn reaches(value: &Value, levels: usize) -> bool {
+    if levels == 0 {
+        return true;
+    }
+    match value {
+        Value::Array(items) => items.iter().any(|v| reaches(v, levels - 1)),
+        Value::Object(map) => map.values().any(|v| reaches(v, levels - 1)),
+        _ => false,
+    }
+}
+
 fn mismatch(schema: &AvroSchema, ty: &AvroType, value: &Value, path: &InstancePath) -> ValidationError {
     path.error(format!("expected {}, found {} {}", describe(schema, ty), kind(value), preview(value)))
 }
 
-fn check(schema: &AvroSchema, ty: &AvroType, value: &Value, path: &InstancePath) -> Result<(), ValidationError> {
+fn check(
+    schema: &AvroSchema,
+    ty: &AvroType,
+    value: &Value,
+    path: &InstancePath,
+    depth: usize,
+) -> Result<(), ValidationError> {
+    if depth >= MAX_DEPTH {
+        return Err(path.error(format!("the value nests deeper than {MAX_DEPTH} levels")));
+    }
     match (ty, value) {
         (AvroType::Null, Value::Null) => Ok(()),
         (AvroType::Boolean, Value::Bool(_)) => Ok(()),
@@ -128,29 +171,31 @@ fn check(schema: &AvroSchema, ty: &AvroType, value: &Value, path: &InstancePath)
         (AvroType::String(_), Value::String(_)) => Ok(()),
         (AvroType::Array(items), Value::Array(values)) => {
             for (i, item) in values.iter().enumerate() {
-                check(schema, items, item, &path.index(i))?;
+                check(schema, items, item, &path.index(i), depth + 1)?;
             }
             Ok(())
         }
         (AvroType::Map(values), Value::Object(entries)) => {
             for (key, item) in entries {
-                check(schema, values, item, &path.key(key))?;
+                check(schema, values, item, &path.key(key), depth + 1)?;
             }
             Ok(())
         }
         (AvroType::Union(branches), _) => {
-            if union_branch(schema, branches, value).is_some() {
+            if union_branch(schema, branches, value, depth).is_some() {
                 Ok(())
             } else {
-                Err(mismatch(schema, ty, value, path))
+                Err(union_mismatch(schema, ty, value, path, depth))
             }
         }
         (AvroType::Named(index), _) => {
             let def = schema.named_type(*index);
             match (&def.kind, value) {
-                (NamedKind::Record { fields, .. }, Value::Object(map)) => check_record(schema, fields, map, path),
+                (NamedKind::Record { fields, .. }, Value::Object(map)) => {
+                    check_record(schema, def, fields, map, path, depth)
+                }
                 (NamedKind::Enum { symbols, .. }, Value::String(s)) => {
-                    if symbols.iter().any(|sym| sym == s) {
+                    if def.symbol(s).is_some() {
                         Ok(())
                     } else {
                         Err(path.error(format!(
@@ -179,16 +224,18 @@ fn check(schema: &AvroSchema, ty: &AvroType, value: &Value, path: &InstancePath)
 
 fn check_record(
     schema: &AvroSchema,
+    def: &NamedType,
     fields: &[Field],
     map: &Map<String, Value>,
     path: &InstancePath,
+    depth: usize,
 ) -> Result<(), ValidationError> {
     let mut present = 0;
     for field in fields {
         match map.get(&field.name) {
             Some(v) => {
                 present += 1;
-                check(schema, &field.ty, v, &path.key(&field.name))?;
+                check(schema, &field.ty, v, &path.key(&field.name), depth + 1)?;
             }
             None if field.default.is_some() || accepts_null(&field.ty) => {}
             None => {
@@ -201,7 +248,7 @@ fn check_record(
         }
     }
     if present < map.len() {
-        if let Some(unknown) = map.keys().find(|k| !fields.iter().any(|f| f.name == **k)) {
+        if let Some(unknown) = map.keys().find(|k| def.field(k).is_none()) {
             let known: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
             return Err(path
                 .key(unknown)

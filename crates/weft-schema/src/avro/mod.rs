@@ -4,8 +4,9 @@
 //! A schema is a tree of [`AvroType`]s whose named types (records, enums, fixed) live once in
 //! [`AvroSchema::named`] and are referred to by index, so recursive types are plain data.
 
-mod binary;
+pub mod binary;
 mod canonical;
+mod datum;
 mod json;
 mod parse;
 mod resolve;
@@ -15,7 +16,8 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-pub use binary::DecodeError;
+pub use binary::{DecimalOverflow, DecodeError};
+pub(crate) use parse::located;
 pub use parse::AvroParseError;
 pub use resolve::{AvroIncompatibility, AvroIncompatibilityKind};
 
@@ -104,11 +106,28 @@ pub struct NamedType {
     pub doc: Option<String>,
     pub kind: NamedKind,
     pub props: Vec<(String, Value)>,
-    /// Field name (and field alias) to field index, for records.
-    pub(crate) field_index: HashMap<String, usize>,
+    /// Lookups by name, so that no operation scans a record's fields or an enum's symbols: a record's
+    /// field names and field aliases to the field's position (a name wins over another field's alias),
+    /// an enum's symbols to their index.
+    pub(crate) index: HashMap<String, usize>,
 }
 
 impl NamedType {
+    /// The field of a record named `name` (aliases do not count), with its position.
+    pub fn field(&self, name: &str) -> Option<(usize, &Field)> {
+        let NamedKind::Record { fields, .. } = &self.kind else { return None };
+        let position = *self.index.get(name)?;
+        fields.get(position).filter(|f| f.name == name).map(|f| (position, f))
+    }
+
+    /// The index of a symbol of an enum.
+    pub fn symbol(&self, symbol: &str) -> Option<usize> {
+        match &self.kind {
+            NamedKind::Enum { .. } => self.index.get(symbol).copied(),
+            _ => None,
+        }
+    }
+
     /// The name without its namespace.
     pub fn short_name(&self) -> &str {
         self.name.rsplit('.').next().unwrap_or(&self.name)
@@ -191,7 +210,7 @@ impl AvroSchema {
     /// Encodes a JSON value as Avro binary, appending to `out` (nothing is appended on error).
     pub fn encode_json(&self, value: &Value, out: &mut Vec<u8>) -> Result<(), crate::ValidationError> {
         let start = out.len();
-        let result = binary::encode(self, value, out);
+        let result = datum::encode(self, value, out);
         if result.is_err() {
             out.truncate(start);
         }
@@ -201,13 +220,13 @@ impl AvroSchema {
     /// Checks that `bytes` are exactly one Avro binary datum of the schema, without decoding it into
     /// anything: what validating a Confluent-framed Avro payload takes.
     pub fn validate_binary(&self, bytes: &[u8]) -> Result<(), DecodeError> {
-        binary::validate(self, bytes)
+        datum::validate(self, bytes)
     }
 
     /// Decodes one Avro binary datum into JSON (the mapping [`AvroSchema::validate_json`] accepts);
     /// the whole input must be consumed.
     pub fn decode_to_json(&self, bytes: &[u8]) -> Result<Value, DecodeError> {
-        binary::decode(self, bytes)
+        datum::decode(self, bytes)
     }
 
     pub(crate) fn named_type(&self, index: usize) -> &NamedType {
@@ -215,7 +234,7 @@ impl AvroSchema {
     }
 
     /// The name of a type as a union branch is named in Avro's JSON encoding.
-    pub(crate) fn type_name<'a>(&'a self, ty: &'a AvroType) -> &'a str {
+    pub fn type_name<'a>(&'a self, ty: &'a AvroType) -> &'a str {
         match ty {
             AvroType::Null => "null",
             AvroType::Boolean => "boolean",

@@ -8,7 +8,7 @@
 //!   the same stored form yields the same schema id.
 
 use super::{AvroSchema, AvroType, FieldOrder, LogicalType, NamedKind};
-use crate::json_util::{write_canonical, write_string};
+use crate::json::{write_canonical, write_string};
 
 pub(super) fn parsing_canonical_form(schema: &AvroSchema) -> String {
     let mut writer = Writer { schema, out: String::new(), defined: vec![false; schema.named.len()], full: false };
