@@ -141,6 +141,9 @@ fn yaml_options() -> serde_saphyr::Options {
     budget.max_depth = MAX_DEPTH;
     budget.max_nodes = MAX_EXPANDED_NODES;
     budget.max_total_scalar_bytes = MAX_EXPANDED_BYTES;
+    // Expansion is counted in total (above), which bounds it; a ratio of aliases to anchors
+    // would also refuse a plain document reusing one anchor in a hundred ports.
+    budget.enforce_alias_anchor_ratio = false;
     let mut alias_limits = serde_saphyr::options::AliasLimits::default();
     alias_limits.max_total_replayed_events = MAX_EXPANDED_NODES;
     alias_limits.max_replay_stack_depth = MAX_DEPTH;
