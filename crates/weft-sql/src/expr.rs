@@ -633,25 +633,15 @@ fn expect_boolean(t: &SqlType, what: &str) -> Result<()> {
 // Evaluation recurses once per tree level (a per-record loop cannot afford an explicit stack's
 // allocation), so every frame on that path is kept small: `eval` only dispatches, and each
 // operator's work is in its own function, which holds just that operator's locals. In a debug
-// build, where frames are not shared between match arms, this is what keeps a tree of
-// `parser::MAX_EXPR_DEPTH` levels within a 2 MiB thread (`tests/depth.rs`); an optimized build
-// inlines them back.
+// build, where frames are not shared between match arms and nothing is inlined, this is what
+// keeps a tree of `parser::MAX_EXPR_DEPTH` levels within a 2 MiB thread (`tests/depth.rs`); the
+// optimized build inlines the helpers back into `eval` (which it would not do by itself across
+// the recursion), so the per-record path costs what a single `match` did.
 fn eval<'a>(node: &'a Node, row: &'a [Value]) -> Cow<'a, Value> {
     // Each arm is one call whose result is this function's result: the frame holds no temporaries.
     match node {
         Node::Const(v) => Cow::Borrowed(v),
         Node::Column(i) => column(row, *i),
-        Node::Field { expr, index } => eval_field(expr, *index, row),
-        Node::ArrayIndex { expr, index } => eval_array_index(expr, index, row),
-        Node::MapIndex { expr, key } => eval_map_index(expr, key, row),
-        Node::Case { whens, otherwise } => eval_case(whens, otherwise.as_deref(), row),
-        _ => Cow::Owned(eval_owned(node, row)),
-    }
-}
-
-/// The operators whose result is a new value.
-fn eval_owned(node: &Node, row: &[Value]) -> Value {
-    match node {
         Node::Negate(e) => negate(e, row),
         Node::Not(e) => not(e, row),
         Node::Arith { op, kind, left, right } => eval_arith(*op, *kind, left, right, row),
@@ -662,18 +652,19 @@ fn eval_owned(node: &Node, row: &[Value]) -> Value {
         Node::Between { expr, low, high, negated } => eval_between(expr, low, high, *negated, row),
         Node::In { expr, list, negated } => eval_in(expr, list, *negated, row),
         Node::Like { expr, pattern, negated } => eval_like(expr, pattern, *negated, row),
+        Node::Case { whens, otherwise } => eval_case(whens, otherwise.as_deref(), row),
         Node::Cast { expr, from, to } => eval_cast(expr, from, to, row),
+        Node::Field { expr, index } => eval_field(expr, *index, row),
+        Node::ArrayIndex { expr, index } => eval_array_index(expr, index, row),
+        Node::MapIndex { expr, key } => eval_map_index(expr, key, row),
         Node::Call { f, args } => eval_call(f, args, row),
         Node::MakeArray(items) => eval_array(items, row),
         Node::MakeMap(entries) => eval_map(entries, row),
         Node::MakeStruct(fields) => eval_struct(fields, row),
-        Node::Const(_) | Node::Column(_) | Node::Field { .. } | Node::ArrayIndex { .. } | Node::MapIndex { .. } => {
-            eval(node, row).into_owned()
-        }
-        Node::Case { .. } => eval(node, row).into_owned(),
     }
 }
 
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn column(row: &[Value], i: usize) -> Cow<'_, Value> {
     match row.get(i) {
         Some(v) => Cow::Borrowed(v),
@@ -681,82 +672,94 @@ fn column(row: &[Value], i: usize) -> Cow<'_, Value> {
     }
 }
 
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn eval_field<'a>(expr: &'a Node, index: usize, row: &'a [Value]) -> Cow<'a, Value> {
     field(eval(expr, row), index)
 }
 
-fn eval_is_null(expr: &Node, negated: bool, row: &[Value]) -> Value {
-    Value::Bool(eval(expr, row).is_null() != negated)
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_is_null<'a>(expr: &'a Node, negated: bool, row: &'a [Value]) -> Cow<'a, Value> {
+    Cow::Owned(Value::Bool(eval(expr, row).is_null() != negated))
 }
 
-fn eval_cast(expr: &Node, from: &SqlType, to: &SqlType, row: &[Value]) -> Value {
-    functions::cast_typed(&eval(expr, row), from, to)
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_cast<'a>(expr: &'a Node, from: &SqlType, to: &SqlType, row: &'a [Value]) -> Cow<'a, Value> {
+    Cow::Owned(functions::cast_typed(&eval(expr, row), from, to))
 }
 
-fn eval_array(items: &[Node], row: &[Value]) -> Value {
-    Value::Array(eval_all(items, row))
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_array<'a>(items: &'a [Node], row: &'a [Value]) -> Cow<'a, Value> {
+    Cow::Owned(Value::Array(eval_all(items, row)))
 }
 
-fn eval_struct(fields: &[Node], row: &[Value]) -> Value {
-    Value::Struct(eval_all(fields, row))
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_struct<'a>(fields: &'a [Node], row: &'a [Value]) -> Cow<'a, Value> {
+    Cow::Owned(Value::Struct(eval_all(fields, row)))
 }
 
-fn negate(e: &Node, row: &[Value]) -> Value {
-    match &*eval(e, row) {
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn negate<'a>(e: &'a Node, row: &'a [Value]) -> Cow<'a, Value> {
+    Cow::Owned(match &*eval(e, row) {
         Value::Int(v) => Value::Int(v.wrapping_neg()),
         Value::Bigint(v) => Value::Bigint(v.wrapping_neg()),
         Value::Double(v) => Value::Double(-v),
         Value::Decimal(d) => Value::Decimal(Decimal { unscaled: -d.unscaled, scale: d.scale }),
         _ => Value::Null,
-    }
+    })
 }
 
-fn not(e: &Node, row: &[Value]) -> Value {
-    match &*eval(e, row) {
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn not<'a>(e: &'a Node, row: &'a [Value]) -> Cow<'a, Value> {
+    Cow::Owned(match &*eval(e, row) {
         Value::Bool(b) => Value::Bool(!b),
         _ => Value::Null,
-    }
+    })
 }
 
-fn eval_arith(op: BinaryOp, kind: NumKind, left: &Node, right: &Node, row: &[Value]) -> Value {
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_arith<'a>(op: BinaryOp, kind: NumKind, left: &'a Node, right: &'a Node, row: &'a [Value]) -> Cow<'a, Value> {
     let l = eval(left, row);
     let r = eval(right, row);
-    arith(op, kind, &l, &r)
+    Cow::Owned(arith(op, kind, &l, &r))
 }
 
-fn eval_cmp(op: BinaryOp, left: &Node, right: &Node, row: &[Value]) -> Value {
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_cmp<'a>(op: BinaryOp, left: &'a Node, right: &'a Node, row: &'a [Value]) -> Cow<'a, Value> {
     let l = eval(left, row);
     let r = eval(right, row);
-    Value::Bool(compare(op, &l, &r))
+    Cow::Owned(Value::Bool(compare(op, &l, &r)))
 }
 
-fn eval_and(l: &Node, r: &Node, row: &[Value]) -> Value {
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_and<'a>(l: &'a Node, r: &'a Node, row: &'a [Value]) -> Cow<'a, Value> {
     let a = eval(l, row);
     if matches!(*a, Value::Bool(false)) {
-        return Value::Bool(false);
+        return Cow::Owned(Value::Bool(false));
     }
     let b = eval(r, row);
-    match (&*a, &*b) {
+    Cow::Owned(match (&*a, &*b) {
         (_, Value::Bool(false)) => Value::Bool(false),
         (Value::Bool(true), Value::Bool(true)) => Value::Bool(true),
         _ => Value::Null,
-    }
+    })
 }
 
-fn eval_or(l: &Node, r: &Node, row: &[Value]) -> Value {
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_or<'a>(l: &'a Node, r: &'a Node, row: &'a [Value]) -> Cow<'a, Value> {
     let a = eval(l, row);
     if matches!(*a, Value::Bool(true)) {
-        return Value::Bool(true);
+        return Cow::Owned(Value::Bool(true));
     }
     let b = eval(r, row);
-    match (&*a, &*b) {
+    Cow::Owned(match (&*a, &*b) {
         (_, Value::Bool(true)) => Value::Bool(true),
         (Value::Bool(false), Value::Bool(false)) => Value::Bool(false),
         _ => Value::Null,
-    }
+    })
 }
 
-fn eval_between(expr: &Node, low: &Node, high: &Node, negated: bool, row: &[Value]) -> Value {
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_between<'a>(expr: &'a Node, low: &'a Node, high: &'a Node, negated: bool, row: &'a [Value]) -> Cow<'a, Value> {
     let v = eval(expr, row);
     let lo = eval(low, row);
     let hi = eval(high, row);
@@ -764,36 +767,39 @@ fn eval_between(expr: &Node, low: &Node, high: &Node, negated: bool, row: &[Valu
         (Some(a), Some(b)) => Some(a != Ordering::Less && b != Ordering::Greater),
         _ => None,
     };
-    Value::Bool(match inside {
+    Cow::Owned(Value::Bool(match inside {
         Some(inside) => inside != negated,
         None => false,
-    })
+    }))
 }
 
-fn eval_in(expr: &Node, list: &[Node], negated: bool, row: &[Value]) -> Value {
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_in<'a>(expr: &'a Node, list: &'a [Node], negated: bool, row: &'a [Value]) -> Cow<'a, Value> {
     let v = eval(expr, row);
     if v.is_null() {
-        return Value::Bool(false);
+        return Cow::Owned(Value::Bool(false));
     }
     let found = list.iter().any(|item| v.sql_cmp(&eval(item, row)) == Some(Ordering::Equal));
-    Value::Bool(found != negated)
+    Cow::Owned(Value::Bool(found != negated))
 }
 
-fn eval_like(expr: &Node, pattern: &LikeSource, negated: bool, row: &[Value]) -> Value {
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_like<'a>(expr: &'a Node, pattern: &'a LikeSource, negated: bool, row: &'a [Value]) -> Cow<'a, Value> {
     let v = eval(expr, row);
     let Value::String(s) = &*v else {
-        return Value::Bool(false);
+        return Cow::Owned(Value::Bool(false));
     };
     let matched = match pattern {
         LikeSource::Fixed(p) => p.matches(s),
         LikeSource::Dynamic { pattern, escape } => match &*eval(pattern, row) {
             Value::String(p) => LikePattern::new(p, *escape).matches(s),
-            _ => return Value::Bool(false),
+            _ => return Cow::Owned(Value::Bool(false)),
         },
     };
-    Value::Bool(matched != negated)
+    Cow::Owned(Value::Bool(matched != negated))
 }
 
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn eval_case<'a>(whens: &'a [(Node, Node)], otherwise: Option<&'a Node>, row: &'a [Value]) -> Cow<'a, Value> {
     for (cond, then) in whens {
         if matches!(*eval(cond, row), Value::Bool(true)) {
@@ -806,6 +812,7 @@ fn eval_case<'a>(whens: &'a [(Node, Node)], otherwise: Option<&'a Node>, row: &'
     }
 }
 
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn field(v: Cow<'_, Value>, index: usize) -> Cow<'_, Value> {
     match v {
         Cow::Borrowed(Value::Struct(fields)) => match fields.get(index) {
@@ -817,6 +824,7 @@ fn field(v: Cow<'_, Value>, index: usize) -> Cow<'_, Value> {
     }
 }
 
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn eval_array_index<'a>(expr: &'a Node, index: &'a Node, row: &'a [Value]) -> Cow<'a, Value> {
     let idx = eval(index, row).as_i64();
     let arr = eval(expr, row);
@@ -846,6 +854,7 @@ fn eval_array_index<'a>(expr: &'a Node, index: &'a Node, row: &'a [Value]) -> Co
     }
 }
 
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn eval_map_index<'a>(expr: &'a Node, key: &'a Node, row: &'a [Value]) -> Cow<'a, Value> {
     let k = eval(key, row);
     let key_string;
@@ -867,23 +876,26 @@ fn eval_map_index<'a>(expr: &'a Node, key: &'a Node, row: &'a [Value]) -> Cow<'a
     }
 }
 
-fn eval_call(f: &ScalarFn, args: &[Node], row: &[Value]) -> Value {
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_call<'a>(f: &ScalarFn, args: &'a [Node], row: &'a [Value]) -> Cow<'a, Value> {
     let values = eval_all(args, row);
-    (f.eval)(&values)
+    Cow::Owned((f.eval)(&values))
 }
 
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn eval_all(nodes: &[Node], row: &[Value]) -> Vec<Value> {
     nodes.iter().map(|n| eval(n, row).into_owned()).collect()
 }
 
-fn eval_map(entries: &[(Node, Node)], row: &[Value]) -> Value {
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_map<'a>(entries: &'a [(Node, Node)], row: &'a [Value]) -> Cow<'a, Value> {
     let mut m = BTreeMap::new();
     for (k, v) in entries {
         if let Value::String(k) = eval(k, row).into_owned() {
             m.insert(k, eval(v, row).into_owned());
         }
     }
-    Value::Map(m)
+    Cow::Owned(Value::Map(m))
 }
 
 fn compare(op: BinaryOp, l: &Value, r: &Value) -> bool {
