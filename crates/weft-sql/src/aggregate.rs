@@ -922,67 +922,45 @@ impl AggregateOp {
     }
 }
 
-fn map_children(e: &Expr, f: &mut dyn FnMut(&Expr) -> Result<Expr>) -> Result<Expr> {
-    Ok(match e {
-        Expr::Literal(_) | Expr::Column { .. } => e.clone(),
-        Expr::Negate(x) => Expr::Negate(Box::new(f(x)?)),
-        Expr::Not(x) => Expr::Not(Box::new(f(x)?)),
-        Expr::Binary { op, left, right } => {
-            Expr::Binary { op: *op, left: Box::new(f(left)?), right: Box::new(f(right)?) }
-        }
-        Expr::IsNull { expr, negated } => Expr::IsNull { expr: Box::new(f(expr)?), negated: *negated },
-        Expr::Between { expr, low, high, negated } => Expr::Between {
-            expr: Box::new(f(expr)?),
-            low: Box::new(f(low)?),
-            high: Box::new(f(high)?),
-            negated: *negated,
-        },
-        Expr::InList { expr, list, negated } => Expr::InList {
-            expr: Box::new(f(expr)?),
-            list: list.iter().map(&mut *f).collect::<Result<_>>()?,
-            negated: *negated,
-        },
-        Expr::Like { expr, pattern, escape, negated } => {
-            Expr::Like { expr: Box::new(f(expr)?), pattern: Box::new(f(pattern)?), escape: *escape, negated: *negated }
-        }
-        Expr::Case { operand, whens, otherwise } => Expr::Case {
-            operand: match operand {
-                Some(o) => Some(Box::new(f(o)?)),
-                None => None,
-            },
-            whens: whens.iter().map(|(w, t)| Ok((f(w)?, f(t)?))).collect::<Result<_>>()?,
-            otherwise: match otherwise {
-                Some(o) => Some(Box::new(f(o)?)),
-                None => None,
-            },
-        },
-        Expr::Cast { expr, ty } => Expr::Cast { expr: Box::new(f(expr)?), ty: ty.clone() },
-        Expr::Field { expr, field } => Expr::Field { expr: Box::new(f(expr)?), field: field.clone() },
-        Expr::Subscript { expr, index } => Expr::Subscript { expr: Box::new(f(expr)?), index: Box::new(f(index)?) },
-        Expr::Call { name, args, star, pos } => Expr::Call {
-            name: name.clone(),
-            args: args.iter().map(&mut *f).collect::<Result<_>>()?,
-            star: *star,
-            pos: *pos,
-        },
-        Expr::Array(items) => Expr::Array(items.iter().map(&mut *f).collect::<Result<_>>()?),
-        Expr::Map(entries) => Expr::Map(entries.iter().map(|(k, v)| Ok((f(k)?, f(v)?))).collect::<Result<_>>()?),
-        Expr::Struct(fields) => {
-            Expr::Struct(fields.iter().map(|(n, v)| Ok((n.clone(), f(v)?))).collect::<Result<_>>()?)
-        }
-    })
-}
-
 struct Rewriter<'a> {
     groups: &'a [String],
     aggs: Vec<(String, Expr)>,
 }
 
 impl Rewriter<'_> {
+    /// The expression over the aggregation's output row: group expressions and aggregate calls
+    /// become columns. Rewritten in place by the iterative `Expr::rewrite`, parents first, so the
+    /// first error met is the one a left-to-right reading finds.
     fn rewrite(&mut self, e: &Expr) -> Result<Expr> {
+        let mut out = e.clone();
+        let mut failure = None;
+        out.rewrite(&mut |x| {
+            if failure.is_some() {
+                return true;
+            }
+            match self.replacement(x) {
+                Ok(Some(column)) => {
+                    *x = column;
+                    true
+                }
+                Ok(None) => false,
+                Err(err) => {
+                    failure = Some(err);
+                    true
+                }
+            }
+        });
+        match failure {
+            Some(err) => Err(err),
+            None => Ok(out),
+        }
+    }
+
+    /// The column that replaces `e`, if any; `None` to look at its children.
+    fn replacement(&mut self, e: &Expr) -> Result<Option<Expr>> {
         let text = unqualified(e);
         if let Some(i) = self.groups.iter().position(|g| *g == text) {
-            return Ok(column_expr(None, &format!("KSQL_GRP_{i}")));
+            return Ok(Some(column_expr(None, &format!("KSQL_GRP_{i}"))));
         }
         match e {
             Expr::Call { name, .. } if crate::functions::is_aggregate(name) => {
@@ -993,15 +971,15 @@ impl Rewriter<'_> {
                         self.aggs.len() - 1
                     }
                 };
-                Ok(column_expr(None, &format!("KSQL_AGG_{j}")))
+                Ok(Some(column_expr(None, &format!("KSQL_AGG_{j}"))))
             }
             Expr::Column { name, .. } if name == WINDOWSTART || name == WINDOWEND || name == ROWTIME => {
-                Ok(column_expr(None, name))
+                Ok(Some(column_expr(None, name)))
             }
             Expr::Column { .. } => {
                 Err(SqlError::analysis(format!("Non-aggregate SELECT expression(s) not part of GROUP BY: {e}")))
             }
-            other => map_children(other, &mut |c| self.rewrite(c)),
+            _ => Ok(None),
         }
     }
 }

@@ -364,107 +364,101 @@ impl Expr {
     }
 
     /// Visits this expression and its sub-expressions mutably, parents first; `f` returning true
-    /// skips the children of the expression it was given (it replaced it).
+    /// skips the children of the expression it was given (it replaced it). Iterative, so that no
+    /// tree costs stack.
     pub fn rewrite(&mut self, f: &mut dyn FnMut(&mut Expr) -> bool) {
-        if f(self) {
-            return;
-        }
-        match self {
-            Expr::Literal(_) | Expr::Column { .. } => {}
-            Expr::Negate(e) | Expr::Not(e) => e.rewrite(f),
-            Expr::Binary { left, right, .. } => {
-                left.rewrite(f);
-                right.rewrite(f);
+        let mut stack: Vec<&mut Expr> = vec![self];
+        while let Some(e) = stack.pop() {
+            if f(e) {
+                continue;
             }
-            Expr::IsNull { expr, .. } | Expr::Cast { expr, .. } | Expr::Field { expr, .. } => expr.rewrite(f),
-            Expr::Between { expr, low, high, .. } => {
-                expr.rewrite(f);
-                low.rewrite(f);
-                high.rewrite(f);
-            }
-            Expr::InList { expr, list, .. } => {
-                expr.rewrite(f);
-                list.iter_mut().for_each(|e| e.rewrite(f));
-            }
-            Expr::Like { expr, pattern, .. } => {
-                expr.rewrite(f);
-                pattern.rewrite(f);
-            }
-            Expr::Case { operand, whens, otherwise } => {
-                if let Some(o) = operand {
-                    o.rewrite(f);
-                }
-                for (w, t) in whens {
-                    w.rewrite(f);
-                    t.rewrite(f);
-                }
-                if let Some(o) = otherwise {
-                    o.rewrite(f);
-                }
-            }
-            Expr::Subscript { expr, index } => {
-                expr.rewrite(f);
-                index.rewrite(f);
-            }
-            Expr::Call { args, .. } | Expr::Array(args) => args.iter_mut().for_each(|e| e.rewrite(f)),
-            Expr::Map(entries) => {
-                for (k, v) in entries {
-                    k.rewrite(f);
-                    v.rewrite(f);
-                }
-            }
-            Expr::Struct(fields) => fields.iter_mut().for_each(|(_, e)| e.rewrite(f)),
+            let first = stack.len();
+            e.children_mut(&mut stack);
+            stack[first..].reverse();
         }
     }
 
-    /// Visits this expression and every sub-expression, parents first.
+    /// Visits this expression and every sub-expression, parents first (children left to right).
+    /// Iterative, so that no tree costs stack.
     pub fn walk<'a>(&'a self, f: &mut dyn FnMut(&'a Expr)) {
-        f(self);
+        let mut stack: Vec<&'a Expr> = vec![self];
+        while let Some(e) = stack.pop() {
+            f(e);
+            let first = stack.len();
+            e.children(&mut stack);
+            stack[first..].reverse();
+        }
+    }
+
+    /// Appends the direct sub-expressions, in the order they are written.
+    pub fn children<'a>(&'a self, out: &mut Vec<&'a Expr>) {
         match self {
             Expr::Literal(_) | Expr::Column { .. } => {}
-            Expr::Negate(e) | Expr::Not(e) => e.walk(f),
-            Expr::Binary { left, right, .. } => {
-                left.walk(f);
-                right.walk(f);
+            Expr::Negate(e) | Expr::Not(e) => out.push(e),
+            Expr::IsNull { expr, .. } | Expr::Cast { expr, .. } | Expr::Field { expr, .. } => out.push(expr),
+            Expr::Binary { left: a, right: b, .. }
+            | Expr::Like { expr: a, pattern: b, .. }
+            | Expr::Subscript { expr: a, index: b } => {
+                out.push(a);
+                out.push(b);
             }
-            Expr::IsNull { expr, .. } | Expr::Cast { expr, .. } | Expr::Field { expr, .. } => expr.walk(f),
-            Expr::Between { expr, low, high, .. } => {
-                expr.walk(f);
-                low.walk(f);
-                high.walk(f);
-            }
+            Expr::Between { expr, low, high, .. } => out.extend([&**expr, &**low, &**high]),
             Expr::InList { expr, list, .. } => {
-                expr.walk(f);
-                list.iter().for_each(|e| e.walk(f));
-            }
-            Expr::Like { expr, pattern, .. } => {
-                expr.walk(f);
-                pattern.walk(f);
+                out.push(expr);
+                out.extend(list);
             }
             Expr::Case { operand, whens, otherwise } => {
-                if let Some(o) = operand {
-                    o.walk(f);
-                }
+                out.extend(operand.as_deref());
                 for (w, t) in whens {
-                    w.walk(f);
-                    t.walk(f);
+                    out.push(w);
+                    out.push(t);
                 }
-                if let Some(o) = otherwise {
-                    o.walk(f);
-                }
+                out.extend(otherwise.as_deref());
             }
-            Expr::Subscript { expr, index } => {
-                expr.walk(f);
-                index.walk(f);
-            }
-            Expr::Call { args, .. } | Expr::Array(args) => args.iter().for_each(|e| e.walk(f)),
+            Expr::Call { args, .. } | Expr::Array(args) => out.extend(args),
             Expr::Map(entries) => {
                 for (k, v) in entries {
-                    k.walk(f);
-                    v.walk(f);
+                    out.push(k);
+                    out.push(v);
                 }
             }
-            Expr::Struct(fields) => fields.iter().for_each(|(_, e)| e.walk(f)),
+            Expr::Struct(fields) => out.extend(fields.iter().map(|(_, e)| e)),
+        }
+    }
+
+    /// Appends the direct sub-expressions mutably, in the order they are written.
+    pub fn children_mut<'a>(&'a mut self, out: &mut Vec<&'a mut Expr>) {
+        match self {
+            Expr::Literal(_) | Expr::Column { .. } => {}
+            Expr::Negate(e) | Expr::Not(e) => out.push(e),
+            Expr::IsNull { expr, .. } | Expr::Cast { expr, .. } | Expr::Field { expr, .. } => out.push(expr),
+            Expr::Binary { left: a, right: b, .. }
+            | Expr::Like { expr: a, pattern: b, .. }
+            | Expr::Subscript { expr: a, index: b } => {
+                out.push(a);
+                out.push(b);
+            }
+            Expr::Between { expr, low, high, .. } => out.extend([&mut **expr, &mut **low, &mut **high]),
+            Expr::InList { expr, list, .. } => {
+                out.push(expr);
+                out.extend(list);
+            }
+            Expr::Case { operand, whens, otherwise } => {
+                out.extend(operand.as_deref_mut());
+                for (w, t) in whens {
+                    out.push(w);
+                    out.push(t);
+                }
+                out.extend(otherwise.as_deref_mut());
+            }
+            Expr::Call { args, .. } | Expr::Array(args) => out.extend(args),
+            Expr::Map(entries) => {
+                for (k, v) in entries {
+                    out.push(k);
+                    out.push(v);
+                }
+            }
+            Expr::Struct(fields) => out.extend(fields.iter_mut().map(|(_, e)| e)),
         }
     }
 }
@@ -480,98 +474,125 @@ fn quote_ident(name: &str) -> String {
     }
 }
 
-impl std::fmt::Display for Expr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Expr::Literal(l) => match l {
-                Literal::Null => f.write_str("null"),
-                Literal::Bool(b) => f.write_str(if *b { "true" } else { "false" }),
-                Literal::Integer(i) => write!(f, "{i}"),
-                Literal::Decimal(d) => f.write_str(d),
-                Literal::Double(d) => write!(f, "{d:E}"),
-                Literal::String(s) => write!(f, "'{}'", s.replace('\'', "''")),
-            },
-            Expr::Column { qualifier: Some(q), name, .. } => write!(f, "{}.{}", quote_ident(q), quote_ident(name)),
-            Expr::Column { name, .. } => f.write_str(&quote_ident(name)),
-            Expr::Negate(e) => write!(f, "-{e}"),
-            Expr::Not(e) => write!(f, "(NOT {e})"),
-            Expr::Binary { op, left, right } => write!(f, "({left} {} {right})", op.symbol()),
-            Expr::IsNull { expr, negated } => write!(f, "({expr} IS {}NULL)", if *negated { "NOT " } else { "" }),
-            Expr::Between { expr, low, high, negated } => {
-                write!(f, "({expr} {}BETWEEN {low} AND {high})", if *negated { "NOT " } else { "" })
-            }
-            Expr::InList { expr, list, negated } => {
-                write!(f, "({expr} {}IN (", if *negated { "NOT " } else { "" })?;
-                for (i, e) in list.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{e}")?;
+/// A piece of an expression's text: written as is, or an expression still to expand.
+enum Piece<'a> {
+    Text(&'static str),
+    Owned(String),
+    Expr(&'a Expr),
+}
+
+impl Expr {
+    /// Appends the pieces of this expression's text, in order, expanding no sub-expression.
+    fn pieces<'a>(&'a self, out: &mut Vec<Piece<'a>>) {
+        use Piece::{Expr as E, Owned, Text};
+        let not = |negated: bool| if negated { "NOT " } else { "" };
+        let list = |out: &mut Vec<Piece<'a>>, items: &mut dyn Iterator<Item = Vec<Piece<'a>>>| {
+            for (i, item) in items.enumerate() {
+                if i > 0 {
+                    out.push(Text(", "));
                 }
-                f.write_str("))")
+                out.extend(item);
+            }
+        };
+        match self {
+            Expr::Literal(l) => out.push(match l {
+                Literal::Null => Text("null"),
+                Literal::Bool(b) => Text(if *b { "true" } else { "false" }),
+                Literal::Integer(i) => Owned(i.to_string()),
+                Literal::Decimal(d) => Owned(d.clone()),
+                Literal::Double(d) => Owned(format!("{d:E}")),
+                Literal::String(s) => Owned(format!("'{}'", s.replace('\'', "''"))),
+            }),
+            Expr::Column { qualifier: Some(q), name, .. } => {
+                out.push(Owned(format!("{}.{}", quote_ident(q), quote_ident(name))))
+            }
+            Expr::Column { name, .. } => out.push(Owned(quote_ident(name))),
+            Expr::Negate(e) => out.extend([Text("-"), E(e)]),
+            Expr::Not(e) => out.extend([Text("(NOT "), E(e), Text(")")]),
+            Expr::Binary { op, left, right } => {
+                out.extend([Text("("), E(left), Text(" "), Text(op.symbol()), Text(" "), E(right), Text(")")])
+            }
+            Expr::IsNull { expr, negated } => {
+                out.extend([Text("("), E(expr), Text(" IS "), Text(not(*negated)), Text("NULL)")])
+            }
+            Expr::Between { expr, low, high, negated } => out.extend([
+                Text("("),
+                E(expr),
+                Text(" "),
+                Text(not(*negated)),
+                Text("BETWEEN "),
+                E(low),
+                Text(" AND "),
+                E(high),
+                Text(")"),
+            ]),
+            Expr::InList { expr, list: items, negated } => {
+                out.extend([Text("("), E(expr), Text(" "), Text(not(*negated)), Text("IN (")]);
+                list(out, &mut items.iter().map(|e| vec![E(e)]));
+                out.push(Text("))"));
             }
             Expr::Like { expr, pattern, negated, .. } => {
-                write!(f, "({expr} {}LIKE {pattern})", if *negated { "NOT " } else { "" })
+                out.extend([Text("("), E(expr), Text(" "), Text(not(*negated)), Text("LIKE "), E(pattern), Text(")")])
             }
             Expr::Case { operand, whens, otherwise } => {
-                f.write_str("(CASE")?;
+                out.push(Text("(CASE"));
                 if let Some(o) = operand {
-                    write!(f, " {o}")?;
+                    out.extend([Text(" "), E(o)]);
                 }
                 for (w, t) in whens {
-                    write!(f, " WHEN {w} THEN {t}")?;
+                    out.extend([Text(" WHEN "), E(w), Text(" THEN "), E(t)]);
                 }
                 if let Some(o) = otherwise {
-                    write!(f, " ELSE {o}")?;
+                    out.extend([Text(" ELSE "), E(o)]);
                 }
-                f.write_str(" END)")
+                out.push(Text(" END)"));
             }
-            Expr::Cast { expr, ty } => write!(f, "CAST({expr} AS {ty})"),
-            Expr::Field { expr, field } => write!(f, "{expr}->{}", quote_ident(field)),
-            Expr::Subscript { expr, index } => write!(f, "{expr}[{index}]"),
+            Expr::Cast { expr, ty } => out.extend([Text("CAST("), E(expr), Owned(format!(" AS {ty})"))]),
+            Expr::Field { expr, field } => out.extend([E(expr), Text("->"), Owned(quote_ident(field))]),
+            Expr::Subscript { expr, index } => out.extend([E(expr), Text("["), E(index), Text("]")]),
             Expr::Call { name, args, star, .. } => {
-                write!(f, "{name}(")?;
+                out.extend([Owned(name.clone()), Text("(")]);
                 if *star {
-                    f.write_str("*")?;
+                    out.push(Text("*"));
                 }
-                for (i, e) in args.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{e}")?;
-                }
-                f.write_str(")")
+                list(out, &mut args.iter().map(|e| vec![E(e)]));
+                out.push(Text(")"));
             }
             Expr::Array(items) => {
-                f.write_str("ARRAY[")?;
-                for (i, e) in items.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{e}")?;
-                }
-                f.write_str("]")
+                out.push(Text("ARRAY["));
+                list(out, &mut items.iter().map(|e| vec![E(e)]));
+                out.push(Text("]"));
             }
             Expr::Map(entries) => {
-                f.write_str("MAP(")?;
-                for (i, (k, v)) in entries.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{k}:={v}")?;
-                }
-                f.write_str(")")
+                out.push(Text("MAP("));
+                list(out, &mut entries.iter().map(|(k, v)| vec![E(k), Text(":="), E(v)]));
+                out.push(Text(")"));
             }
             Expr::Struct(fields) => {
-                f.write_str("STRUCT(")?;
-                for (i, (n, v)) in fields.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{}:={v}", quote_ident(n))?;
-                }
-                f.write_str(")")
+                out.push(Text("STRUCT("));
+                list(out, &mut fields.iter().map(|(n, v)| vec![Owned(quote_ident(n)), Text(":="), E(v)]));
+                out.push(Text(")"));
             }
         }
+    }
+}
+
+/// Written with an explicit stack of pieces rather than by recursion, so that printing a tree
+/// (`EXPLAIN`, error messages, GROUP BY matching) costs no stack whatever its height.
+impl std::fmt::Display for Expr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut stack = vec![Piece::Expr(self)];
+        while let Some(piece) = stack.pop() {
+            match piece {
+                Piece::Text(t) => f.write_str(t)?,
+                Piece::Owned(t) => f.write_str(&t)?,
+                Piece::Expr(e) => {
+                    let first = stack.len();
+                    e.pieces(&mut stack);
+                    stack[first..].reverse();
+                }
+            }
+        }
+        Ok(())
     }
 }

@@ -145,60 +145,52 @@ impl Compiled {
 }
 
 fn mark(node: &Node, mask: &mut [bool]) {
-    let mut m = |n: &Node| mark(n, mask);
-    match node {
-        Node::Const(_) => {}
-        Node::Column(i) => {
+    let mut stack = vec![node];
+    while let Some(node) = stack.pop() {
+        if let Node::Column(i) = node {
             if let Some(slot) = mask.get_mut(*i) {
                 *slot = true;
             }
         }
-        Node::Negate(e) | Node::Not(e) | Node::IsNull { expr: e, .. } | Node::Cast { expr: e, .. } => m(e),
-        Node::Field { expr, .. } => m(expr),
-        Node::Arith { left, right, .. }
-        | Node::Cmp { left, right, .. }
-        | Node::And(left, right)
-        | Node::Or(left, right) => {
-            m(left);
-            m(right);
-        }
-        Node::Between { expr, low, high, .. } => {
-            m(expr);
-            m(low);
-            m(high);
-        }
-        Node::In { expr, list, .. } => {
-            m(expr);
-            list.iter().for_each(&mut m);
-        }
-        Node::Like { expr, pattern, .. } => {
-            m(expr);
-            if let LikeSource::Dynamic { pattern, .. } = pattern {
-                m(pattern);
+        node.children(&mut stack);
+    }
+}
+
+impl Node {
+    /// Appends the direct sub-nodes (in no particular order).
+    fn children<'a>(&'a self, out: &mut Vec<&'a Node>) {
+        match self {
+            Node::Const(_) | Node::Column(_) => {}
+            Node::Negate(e) | Node::Not(e) | Node::IsNull { expr: e, .. } | Node::Cast { expr: e, .. } => out.push(e),
+            Node::Field { expr, .. } => out.push(expr),
+            Node::Arith { left: a, right: b, .. }
+            | Node::Cmp { left: a, right: b, .. }
+            | Node::And(a, b)
+            | Node::Or(a, b)
+            | Node::ArrayIndex { expr: a, index: b }
+            | Node::MapIndex { expr: a, key: b } => out.extend([&**a, &**b]),
+            Node::Between { expr, low, high, .. } => out.extend([&**expr, &**low, &**high]),
+            Node::In { expr, list, .. } => {
+                out.push(expr);
+                out.extend(list);
             }
-        }
-        Node::Case { whens, otherwise } => {
-            for (w, t) in whens {
-                m(w);
-                m(t);
+            Node::Like { expr, pattern, .. } => {
+                out.push(expr);
+                if let LikeSource::Dynamic { pattern, .. } = pattern {
+                    out.push(pattern);
+                }
             }
-            if let Some(o) = otherwise {
-                m(o);
+            Node::Case { whens, otherwise } => {
+                for (w, t) in whens {
+                    out.extend([w, t]);
+                }
+                out.extend(otherwise.as_deref());
             }
-        }
-        Node::ArrayIndex { expr, index } => {
-            m(expr);
-            m(index);
-        }
-        Node::MapIndex { expr, key } => {
-            m(expr);
-            m(key);
-        }
-        Node::Call { args, .. } | Node::MakeArray(args) | Node::MakeStruct(args) => args.iter().for_each(&mut m),
-        Node::MakeMap(entries) => {
-            for (k, v) in entries {
-                m(k);
-                m(v);
+            Node::Call { args, .. } | Node::MakeArray(args) | Node::MakeStruct(args) => out.extend(args),
+            Node::MakeMap(entries) => {
+                for (k, v) in entries {
+                    out.extend([k, v]);
+                }
             }
         }
     }
@@ -301,7 +293,61 @@ fn arith_type(op: BinaryOp, l: &SqlType, r: &SqlType) -> Result<(NumKind, SqlTyp
     })
 }
 
+/// Compiles children before parents with an explicit stack rather than by recursion, so that
+/// compiling costs no stack whatever the tree's height.
 fn compile_node(expr: &Expr, scope: &Scope) -> Result<(Node, SqlType)> {
+    enum Task<'a> {
+        Visit(&'a Expr),
+        /// Builds the expression from its last `n` compiled children.
+        Build(&'a Expr, usize),
+    }
+    let mut tasks = vec![Task::Visit(expr)];
+    let mut compiled: Vec<(Node, SqlType)> = Vec::new();
+    let mut children = Vec::new();
+    while let Some(task) = tasks.pop() {
+        match task {
+            Task::Visit(e) => {
+                children.clear();
+                compiled_children(e, &mut children);
+                tasks.push(Task::Build(e, children.len()));
+                tasks.extend(children.iter().rev().map(|c| Task::Visit(c)));
+            }
+            Task::Build(e, n) => {
+                let args = compiled.split_off(compiled.len() - n);
+                compiled.push(build(e, args, scope)?);
+            }
+        }
+    }
+    compiled.pop().ok_or_else(|| SqlError::analysis("internal error: an expression compiled to nothing"))
+}
+
+/// The sub-expressions `build` needs compiled, in order: all of them, except the time unit of
+/// `TIMESTAMPADD(SECONDS, ...)` (a keyword, not a column) and the arguments of calls that are
+/// refused before their arguments are looked at.
+fn compiled_children<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
+    match e {
+        Expr::Call { name, star, .. } if functions::is_aggregate(name) || *star => {}
+        Expr::Call { name, args, .. } if functions::takes_time_unit(name) => {
+            if time_unit_arg(args).is_some() {
+                out.extend(&args[1..]);
+            }
+        }
+        other => other.children(out),
+    }
+}
+
+/// The length in milliseconds of the time unit a `TIMESTAMPADD`-like call starts with.
+fn time_unit_arg(args: &[Expr]) -> Option<i64> {
+    match args.first() {
+        Some(Expr::Column { qualifier: None, name: unit, .. }) => functions::time_unit_millis(unit),
+        _ => None,
+    }
+}
+
+/// Builds one node from its children compiled in the order `compiled_children` gives them.
+fn build(expr: &Expr, args: Vec<(Node, SqlType)>, scope: &Scope) -> Result<(Node, SqlType)> {
+    let mut args = args.into_iter();
+    let mut next = || args.next().ok_or_else(|| SqlError::analysis("internal error: a sub-expression is missing"));
     Ok(match expr {
         Expr::Literal(l) => {
             let (v, t) = literal_value(l)?;
@@ -311,21 +357,21 @@ fn compile_node(expr: &Expr, scope: &Scope) -> Result<(Node, SqlType)> {
             let i = scope.resolve(qualifier.as_deref(), name)?;
             (Node::Column(i), scope.columns[i].ty.clone())
         }
-        Expr::Negate(e) => {
-            let (n, t) = compile_node(e, scope)?;
+        Expr::Negate(_) => {
+            let (n, t) = next()?;
             if !t.is_numeric() && t != SqlType::Null {
                 return Err(SqlError::analysis(format!("cannot negate a value of type {t}")));
             }
             (Node::Negate(boxed(n)), t)
         }
-        Expr::Not(e) => {
-            let (n, t) = compile_node(e, scope)?;
+        Expr::Not(_) => {
+            let (n, t) = next()?;
             expect_boolean(&t, "NOT")?;
             (Node::Not(boxed(n)), SqlType::Boolean)
         }
         Expr::Binary { op, left, right } => {
-            let (l, lt) = compile_node(left, scope)?;
-            let (r, rt) = compile_node(right, scope)?;
+            let (l, lt) = next()?;
+            let (r, rt) = next()?;
             match op {
                 BinaryOp::And | BinaryOp::Or => {
                     expect_boolean(&lt, op.symbol())?;
@@ -362,24 +408,24 @@ fn compile_node(expr: &Expr, scope: &Scope) -> Result<(Node, SqlType)> {
                 }
             }
         }
-        Expr::IsNull { expr, negated } => {
-            let (n, _) = compile_node(expr, scope)?;
+        Expr::IsNull { negated, .. } => {
+            let (n, _) = next()?;
             (Node::IsNull { expr: boxed(n), negated: *negated }, SqlType::Boolean)
         }
-        Expr::Between { expr, low, high, negated } => {
-            let (e, et) = compile_node(expr, scope)?;
-            let (lo, lot) = compile_node(low, scope)?;
-            let (hi, hit) = compile_node(high, scope)?;
+        Expr::Between { negated, .. } => {
+            let (e, et) = next()?;
+            let (lo, lot) = next()?;
+            let (hi, hit) = next()?;
             if !et.comparable_with(&lot) || !et.comparable_with(&hit) {
                 return Err(SqlError::analysis(format!("BETWEEN bounds of type {lot} and {hit} do not match {et}")));
             }
             (Node::Between { expr: boxed(e), low: boxed(lo), high: boxed(hi), negated: *negated }, SqlType::Boolean)
         }
-        Expr::InList { expr, list, negated } => {
-            let (e, et) = compile_node(expr, scope)?;
+        Expr::InList { list, negated, .. } => {
+            let (e, et) = next()?;
             let mut nodes = Vec::with_capacity(list.len());
             for item in list {
-                let (n, t) = compile_node(item, scope)?;
+                let (n, t) = next()?;
                 if !et.comparable_with(&t) {
                     return Err(SqlError::analysis(format!("IN list value {item} of type {t} does not match {et}")));
                 }
@@ -387,9 +433,9 @@ fn compile_node(expr: &Expr, scope: &Scope) -> Result<(Node, SqlType)> {
             }
             (Node::In { expr: boxed(e), list: nodes, negated: *negated }, SqlType::Boolean)
         }
-        Expr::Like { expr, pattern, escape, negated } => {
-            let (e, et) = compile_node(expr, scope)?;
-            let (p, pt) = compile_node(pattern, scope)?;
+        Expr::Like { escape, negated, .. } => {
+            let (e, et) = next()?;
+            let (p, pt) = next()?;
             for t in [&et, &pt] {
                 if !matches!(t, SqlType::String | SqlType::Null) {
                     return Err(SqlError::analysis(format!("LIKE needs STRING operands, found {t}")));
@@ -402,11 +448,11 @@ fn compile_node(expr: &Expr, scope: &Scope) -> Result<(Node, SqlType)> {
             (Node::Like { expr: boxed(e), pattern, negated: *negated }, SqlType::Boolean)
         }
         Expr::Case { operand, whens, otherwise } => {
-            let operand = operand.as_ref().map(|o| compile_node(o, scope)).transpose()?;
+            let operand = operand.as_ref().map(|_| next()).transpose()?;
             let mut compiled = Vec::with_capacity(whens.len());
             let mut types = Vec::new();
-            for (w, t) in whens {
-                let (wn, wt) = compile_node(w, scope)?;
+            for _ in whens {
+                let (wn, wt) = next()?;
                 let cond = match &operand {
                     Some((on, ot)) => {
                         if !ot.comparable_with(&wt) {
@@ -419,13 +465,13 @@ fn compile_node(expr: &Expr, scope: &Scope) -> Result<(Node, SqlType)> {
                         wn
                     }
                 };
-                let (tn, tt) = compile_node(t, scope)?;
+                let (tn, tt) = next()?;
                 types.push(tt.clone());
                 compiled.push((cond, tn, tt));
             }
             let otherwise = match otherwise {
-                Some(o) => {
-                    let (n, t) = compile_node(o, scope)?;
+                Some(_) => {
+                    let (n, t) = next()?;
                     types.push(t.clone());
                     Some((n, t))
                 }
@@ -441,8 +487,8 @@ fn compile_node(expr: &Expr, scope: &Scope) -> Result<(Node, SqlType)> {
             let otherwise = otherwise.map(|(n, t)| boxed(coerce(n, &t, &ty)));
             (Node::Case { whens: compiled, otherwise }, ty)
         }
-        Expr::Cast { expr, ty } => {
-            let (n, from) = compile_node(expr, scope)?;
+        Expr::Cast { ty, .. } => {
+            let (n, from) = next()?;
             functions::check_cast(&from, ty)?;
             if &from == ty {
                 (n, from)
@@ -452,7 +498,7 @@ fn compile_node(expr: &Expr, scope: &Scope) -> Result<(Node, SqlType)> {
             }
         }
         Expr::Field { expr, field } => {
-            let (n, t) = compile_node(expr, scope)?;
+            let (n, t) = next()?;
             let SqlType::Struct(fields) = &t else {
                 return Err(SqlError::analysis(format!("'->' needs a STRUCT but {expr} is {t}")));
             };
@@ -463,9 +509,9 @@ fn compile_node(expr: &Expr, scope: &Scope) -> Result<(Node, SqlType)> {
                 .ok_or_else(|| SqlError::analysis(format!("struct {expr} has no field '{field}'")))?;
             (Node::Field { expr: boxed(n), index }, fields[index].1.clone())
         }
-        Expr::Subscript { expr, index } => {
-            let (n, t) = compile_node(expr, scope)?;
-            let (i, it) = compile_node(index, scope)?;
+        Expr::Subscript { expr, .. } => {
+            let (n, t) = next()?;
+            let (i, it) = next()?;
             match t {
                 SqlType::Array(inner) => {
                     if !matches!(it, SqlType::Int | SqlType::Bigint | SqlType::Null) {
@@ -492,11 +538,7 @@ fn compile_node(expr: &Expr, scope: &Scope) -> Result<(Node, SqlType)> {
             // TIMESTAMPADD(SECONDS, 5, ts) and friends: the unit is a keyword, passed on as its length
             // in milliseconds.
             if functions::takes_time_unit(name) {
-                let unit = match args.first() {
-                    Some(Expr::Column { qualifier: None, name: unit, .. }) => functions::time_unit_millis(unit),
-                    _ => None,
-                };
-                let Some(millis) = unit else {
+                let Some(millis) = time_unit_arg(args) else {
                     return Err(SqlError::analysis(format!(
                         "{name} expects a time unit (MILLISECONDS, SECONDS, MINUTES, HOURS, DAYS) as its first argument"
                     )));
@@ -505,8 +547,8 @@ fn compile_node(expr: &Expr, scope: &Scope) -> Result<(Node, SqlType)> {
                 types.push(SqlType::Bigint);
                 args = &args[1..];
             }
-            for a in args {
-                let (n, t) = compile_node(a, scope)?;
+            for _ in args {
+                let (n, t) = next()?;
                 nodes.push(n);
                 types.push(t);
             }
@@ -517,8 +559,8 @@ fn compile_node(expr: &Expr, scope: &Scope) -> Result<(Node, SqlType)> {
         Expr::Array(items) => {
             let mut nodes = Vec::new();
             let mut types = Vec::new();
-            for i in items {
-                let (n, t) = compile_node(i, scope)?;
+            for _ in items {
+                let (n, t) = next()?;
                 nodes.push(n);
                 types.push(t);
             }
@@ -529,9 +571,9 @@ fn compile_node(expr: &Expr, scope: &Scope) -> Result<(Node, SqlType)> {
         Expr::Map(entries) => {
             let mut nodes = Vec::new();
             let mut vtypes = Vec::new();
-            for (k, v) in entries {
-                let (kn, kt) = compile_node(k, scope)?;
-                let (vn, vt) = compile_node(v, scope)?;
+            for _ in entries {
+                let (kn, kt) = next()?;
+                let (vn, vt) = next()?;
                 let kn = if kt == SqlType::String {
                     kn
                 } else {
@@ -547,8 +589,8 @@ fn compile_node(expr: &Expr, scope: &Scope) -> Result<(Node, SqlType)> {
         Expr::Struct(fields) => {
             let mut nodes = Vec::new();
             let mut types = Vec::new();
-            for (name, e) in fields {
-                let (n, t) = compile_node(e, scope)?;
+            for (name, _) in fields {
+                let (n, t) = next()?;
                 nodes.push(n);
                 types.push((name.clone(), t));
             }
@@ -588,180 +630,272 @@ fn expect_boolean(t: &SqlType, what: &str) -> Result<()> {
     }
 }
 
+// Evaluation recurses once per tree level (a per-record loop cannot afford an explicit stack's
+// allocation), so every frame on that path is kept small: `eval` only dispatches, and each
+// operator's work is in its own function, which holds just that operator's locals. In a debug
+// build, where frames are not shared between match arms and nothing is inlined, this is what
+// keeps a tree of `parser::MAX_EXPR_DEPTH` levels within a 2 MiB thread (`tests/depth.rs`); the
+// optimized build inlines the helpers back into `eval` (which it would not do by itself across
+// the recursion), so the per-record path costs what a single `match` did.
 fn eval<'a>(node: &'a Node, row: &'a [Value]) -> Cow<'a, Value> {
+    // Each arm is one call whose result is this function's result: the frame holds no temporaries.
     match node {
         Node::Const(v) => Cow::Borrowed(v),
-        Node::Column(i) => match row.get(*i) {
+        Node::Column(i) => column(row, *i),
+        Node::Negate(e) => negate(e, row),
+        Node::Not(e) => not(e, row),
+        Node::Arith { op, kind, left, right } => eval_arith(*op, *kind, left, right, row),
+        Node::Cmp { op, left, right } => eval_cmp(*op, left, right, row),
+        Node::And(l, r) => eval_and(l, r, row),
+        Node::Or(l, r) => eval_or(l, r, row),
+        Node::IsNull { expr, negated } => eval_is_null(expr, *negated, row),
+        Node::Between { expr, low, high, negated } => eval_between(expr, low, high, *negated, row),
+        Node::In { expr, list, negated } => eval_in(expr, list, *negated, row),
+        Node::Like { expr, pattern, negated } => eval_like(expr, pattern, *negated, row),
+        Node::Case { whens, otherwise } => eval_case(whens, otherwise.as_deref(), row),
+        Node::Cast { expr, from, to } => eval_cast(expr, from, to, row),
+        Node::Field { expr, index } => eval_field(expr, *index, row),
+        Node::ArrayIndex { expr, index } => eval_array_index(expr, index, row),
+        Node::MapIndex { expr, key } => eval_map_index(expr, key, row),
+        Node::Call { f, args } => eval_call(f, args, row),
+        Node::MakeArray(items) => eval_array(items, row),
+        Node::MakeMap(entries) => eval_map(entries, row),
+        Node::MakeStruct(fields) => eval_struct(fields, row),
+    }
+}
+
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn column(row: &[Value], i: usize) -> Cow<'_, Value> {
+    match row.get(i) {
+        Some(v) => Cow::Borrowed(v),
+        None => Cow::Owned(Value::Null),
+    }
+}
+
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_field<'a>(expr: &'a Node, index: usize, row: &'a [Value]) -> Cow<'a, Value> {
+    field(eval(expr, row), index)
+}
+
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_is_null<'a>(expr: &'a Node, negated: bool, row: &'a [Value]) -> Cow<'a, Value> {
+    Cow::Owned(Value::Bool(eval(expr, row).is_null() != negated))
+}
+
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_cast<'a>(expr: &'a Node, from: &SqlType, to: &SqlType, row: &'a [Value]) -> Cow<'a, Value> {
+    Cow::Owned(functions::cast_typed(&eval(expr, row), from, to))
+}
+
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_array<'a>(items: &'a [Node], row: &'a [Value]) -> Cow<'a, Value> {
+    Cow::Owned(Value::Array(eval_all(items, row)))
+}
+
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_struct<'a>(fields: &'a [Node], row: &'a [Value]) -> Cow<'a, Value> {
+    Cow::Owned(Value::Struct(eval_all(fields, row)))
+}
+
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn negate<'a>(e: &'a Node, row: &'a [Value]) -> Cow<'a, Value> {
+    Cow::Owned(match &*eval(e, row) {
+        Value::Int(v) => Value::Int(v.wrapping_neg()),
+        Value::Bigint(v) => Value::Bigint(v.wrapping_neg()),
+        Value::Double(v) => Value::Double(-v),
+        Value::Decimal(d) => Value::Decimal(Decimal { unscaled: -d.unscaled, scale: d.scale }),
+        _ => Value::Null,
+    })
+}
+
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn not<'a>(e: &'a Node, row: &'a [Value]) -> Cow<'a, Value> {
+    Cow::Owned(match &*eval(e, row) {
+        Value::Bool(b) => Value::Bool(!b),
+        _ => Value::Null,
+    })
+}
+
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_arith<'a>(op: BinaryOp, kind: NumKind, left: &'a Node, right: &'a Node, row: &'a [Value]) -> Cow<'a, Value> {
+    let l = eval(left, row);
+    let r = eval(right, row);
+    Cow::Owned(arith(op, kind, &l, &r))
+}
+
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_cmp<'a>(op: BinaryOp, left: &'a Node, right: &'a Node, row: &'a [Value]) -> Cow<'a, Value> {
+    let l = eval(left, row);
+    let r = eval(right, row);
+    Cow::Owned(Value::Bool(compare(op, &l, &r)))
+}
+
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_and<'a>(l: &'a Node, r: &'a Node, row: &'a [Value]) -> Cow<'a, Value> {
+    let a = eval(l, row);
+    if matches!(*a, Value::Bool(false)) {
+        return Cow::Owned(Value::Bool(false));
+    }
+    let b = eval(r, row);
+    Cow::Owned(match (&*a, &*b) {
+        (_, Value::Bool(false)) => Value::Bool(false),
+        (Value::Bool(true), Value::Bool(true)) => Value::Bool(true),
+        _ => Value::Null,
+    })
+}
+
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_or<'a>(l: &'a Node, r: &'a Node, row: &'a [Value]) -> Cow<'a, Value> {
+    let a = eval(l, row);
+    if matches!(*a, Value::Bool(true)) {
+        return Cow::Owned(Value::Bool(true));
+    }
+    let b = eval(r, row);
+    Cow::Owned(match (&*a, &*b) {
+        (_, Value::Bool(true)) => Value::Bool(true),
+        (Value::Bool(false), Value::Bool(false)) => Value::Bool(false),
+        _ => Value::Null,
+    })
+}
+
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_between<'a>(expr: &'a Node, low: &'a Node, high: &'a Node, negated: bool, row: &'a [Value]) -> Cow<'a, Value> {
+    let v = eval(expr, row);
+    let lo = eval(low, row);
+    let hi = eval(high, row);
+    let inside = match (v.sql_cmp(&lo), v.sql_cmp(&hi)) {
+        (Some(a), Some(b)) => Some(a != Ordering::Less && b != Ordering::Greater),
+        _ => None,
+    };
+    Cow::Owned(Value::Bool(match inside {
+        Some(inside) => inside != negated,
+        None => false,
+    }))
+}
+
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_in<'a>(expr: &'a Node, list: &'a [Node], negated: bool, row: &'a [Value]) -> Cow<'a, Value> {
+    let v = eval(expr, row);
+    if v.is_null() {
+        return Cow::Owned(Value::Bool(false));
+    }
+    let found = list.iter().any(|item| v.sql_cmp(&eval(item, row)) == Some(Ordering::Equal));
+    Cow::Owned(Value::Bool(found != negated))
+}
+
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_like<'a>(expr: &'a Node, pattern: &'a LikeSource, negated: bool, row: &'a [Value]) -> Cow<'a, Value> {
+    let v = eval(expr, row);
+    let Value::String(s) = &*v else {
+        return Cow::Owned(Value::Bool(false));
+    };
+    let matched = match pattern {
+        LikeSource::Fixed(p) => p.matches(s),
+        LikeSource::Dynamic { pattern, escape } => match &*eval(pattern, row) {
+            Value::String(p) => LikePattern::new(p, *escape).matches(s),
+            _ => return Cow::Owned(Value::Bool(false)),
+        },
+    };
+    Cow::Owned(Value::Bool(matched != negated))
+}
+
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_case<'a>(whens: &'a [(Node, Node)], otherwise: Option<&'a Node>, row: &'a [Value]) -> Cow<'a, Value> {
+    for (cond, then) in whens {
+        if matches!(*eval(cond, row), Value::Bool(true)) {
+            return eval(then, row);
+        }
+    }
+    match otherwise {
+        Some(o) => eval(o, row),
+        None => Cow::Owned(Value::Null),
+    }
+}
+
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn field(v: Cow<'_, Value>, index: usize) -> Cow<'_, Value> {
+    match v {
+        Cow::Borrowed(Value::Struct(fields)) => match fields.get(index) {
             Some(v) => Cow::Borrowed(v),
             None => Cow::Owned(Value::Null),
         },
-        Node::Negate(e) => Cow::Owned(match &*eval(e, row) {
-            Value::Int(v) => Value::Int(v.wrapping_neg()),
-            Value::Bigint(v) => Value::Bigint(v.wrapping_neg()),
-            Value::Double(v) => Value::Double(-v),
-            Value::Decimal(d) => Value::Decimal(Decimal { unscaled: -d.unscaled, scale: d.scale }),
-            _ => Value::Null,
-        }),
-        Node::Not(e) => Cow::Owned(match &*eval(e, row) {
-            Value::Bool(b) => Value::Bool(!b),
-            _ => Value::Null,
-        }),
-        Node::Arith { op, kind, left, right } => {
-            let l = eval(left, row);
-            let r = eval(right, row);
-            Cow::Owned(arith(*op, *kind, &l, &r))
-        }
-        Node::Cmp { op, left, right } => {
-            let l = eval(left, row);
-            let r = eval(right, row);
-            Cow::Owned(Value::Bool(compare(*op, &l, &r)))
-        }
-        Node::And(l, r) => {
-            let a = eval(l, row);
-            if matches!(*a, Value::Bool(false)) {
-                return Cow::Owned(Value::Bool(false));
-            }
-            let b = eval(r, row);
-            Cow::Owned(match (&*a, &*b) {
-                (_, Value::Bool(false)) => Value::Bool(false),
-                (Value::Bool(true), Value::Bool(true)) => Value::Bool(true),
-                _ => Value::Null,
-            })
-        }
-        Node::Or(l, r) => {
-            let a = eval(l, row);
-            if matches!(*a, Value::Bool(true)) {
-                return Cow::Owned(Value::Bool(true));
-            }
-            let b = eval(r, row);
-            Cow::Owned(match (&*a, &*b) {
-                (_, Value::Bool(true)) => Value::Bool(true),
-                (Value::Bool(false), Value::Bool(false)) => Value::Bool(false),
-                _ => Value::Null,
-            })
-        }
-        Node::IsNull { expr, negated } => Cow::Owned(Value::Bool(eval(expr, row).is_null() != *negated)),
-        Node::Between { expr, low, high, negated } => {
-            let v = eval(expr, row);
-            let lo = eval(low, row);
-            let hi = eval(high, row);
-            let inside = match (v.sql_cmp(&lo), v.sql_cmp(&hi)) {
-                (Some(a), Some(b)) => Some(a != Ordering::Less && b != Ordering::Greater),
-                _ => None,
-            };
-            Cow::Owned(Value::Bool(match inside {
-                Some(inside) => inside != *negated,
-                None => false,
-            }))
-        }
-        Node::In { expr, list, negated } => {
-            let v = eval(expr, row);
-            if v.is_null() {
-                return Cow::Owned(Value::Bool(false));
-            }
-            let found = list.iter().any(|item| v.sql_cmp(&eval(item, row)) == Some(Ordering::Equal));
-            Cow::Owned(Value::Bool(found != *negated))
-        }
-        Node::Like { expr, pattern, negated } => {
-            let v = eval(expr, row);
-            let Value::String(s) = &*v else {
-                return Cow::Owned(Value::Bool(false));
-            };
-            let matched = match pattern {
-                LikeSource::Fixed(p) => p.matches(s),
-                LikeSource::Dynamic { pattern, escape } => match &*eval(pattern, row) {
-                    Value::String(p) => LikePattern::new(p, *escape).matches(s),
-                    _ => return Cow::Owned(Value::Bool(false)),
-                },
-            };
-            Cow::Owned(Value::Bool(matched != *negated))
-        }
-        Node::Case { whens, otherwise } => {
-            for (cond, then) in whens {
-                if matches!(*eval(cond, row), Value::Bool(true)) {
-                    return eval(then, row);
-                }
-            }
-            match otherwise {
-                Some(o) => eval(o, row),
-                None => Cow::Owned(Value::Null),
-            }
-        }
-        Node::Cast { expr, from, to } => Cow::Owned(functions::cast_typed(&eval(expr, row), from, to)),
-        Node::Field { expr, index } => match eval(expr, row) {
-            Cow::Borrowed(Value::Struct(fields)) => match fields.get(*index) {
-                Some(v) => Cow::Borrowed(v),
-                None => Cow::Owned(Value::Null),
-            },
-            Cow::Owned(Value::Struct(mut fields)) if *index < fields.len() => Cow::Owned(fields.swap_remove(*index)),
-            _ => Cow::Owned(Value::Null),
+        Cow::Owned(Value::Struct(mut fields)) if index < fields.len() => Cow::Owned(fields.swap_remove(index)),
+        _ => Cow::Owned(Value::Null),
+    }
+}
+
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_array_index<'a>(expr: &'a Node, index: &'a Node, row: &'a [Value]) -> Cow<'a, Value> {
+    let idx = eval(index, row).as_i64();
+    let arr = eval(expr, row);
+    let pick = |items: &Vec<Value>| -> Option<usize> {
+        let len = items.len() as i64;
+        let i = idx?;
+        // ksqlDB arrays are 1-based; negative indexes count from the end.
+        let pos = if i > 0 {
+            i - 1
+        } else if i < 0 {
+            len + i
+        } else {
+            return None;
+        };
+        (0..len).contains(&pos).then_some(pos as usize)
+    };
+    match arr {
+        Cow::Borrowed(Value::Array(items)) => match pick(items) {
+            Some(p) => Cow::Borrowed(&items[p]),
+            None => Cow::Owned(Value::Null),
         },
-        Node::ArrayIndex { expr, index } => {
-            let idx = eval(index, row).as_i64();
-            let arr = eval(expr, row);
-            let pick = |items: &Vec<Value>| -> Option<usize> {
-                let len = items.len() as i64;
-                let i = idx?;
-                // ksqlDB arrays are 1-based; negative indexes count from the end.
-                let pos = if i > 0 {
-                    i - 1
-                } else if i < 0 {
-                    len + i
-                } else {
-                    return None;
-                };
-                (0..len).contains(&pos).then_some(pos as usize)
-            };
-            match arr {
-                Cow::Borrowed(Value::Array(items)) => match pick(items) {
-                    Some(p) => Cow::Borrowed(&items[p]),
-                    None => Cow::Owned(Value::Null),
-                },
-                Cow::Owned(Value::Array(mut items)) => match pick(&items) {
-                    Some(p) => Cow::Owned(items.swap_remove(p)),
-                    None => Cow::Owned(Value::Null),
-                },
-                _ => Cow::Owned(Value::Null),
-            }
+        Cow::Owned(Value::Array(mut items)) => match pick(&items) {
+            Some(p) => Cow::Owned(items.swap_remove(p)),
+            None => Cow::Owned(Value::Null),
+        },
+        _ => Cow::Owned(Value::Null),
+    }
+}
+
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_map_index<'a>(expr: &'a Node, key: &'a Node, row: &'a [Value]) -> Cow<'a, Value> {
+    let k = eval(key, row);
+    let key_string;
+    let k: &str = match &*k {
+        Value::String(s) => s,
+        Value::Null => return Cow::Owned(Value::Null),
+        other => {
+            key_string = functions::to_display_string(other);
+            &key_string
         }
-        Node::MapIndex { expr, key } => {
-            let k = eval(key, row);
-            let key_string;
-            let k: &str = match &*k {
-                Value::String(s) => s,
-                Value::Null => return Cow::Owned(Value::Null),
-                other => {
-                    key_string = functions::to_display_string(other);
-                    &key_string
-                }
-            };
-            match eval(expr, row) {
-                Cow::Borrowed(Value::Map(m)) => match m.get(k) {
-                    Some(v) => Cow::Borrowed(v),
-                    None => Cow::Owned(Value::Null),
-                },
-                Cow::Owned(Value::Map(mut m)) => Cow::Owned(m.remove(k).unwrap_or(Value::Null)),
-                _ => Cow::Owned(Value::Null),
-            }
-        }
-        Node::Call { f, args } => {
-            let values: Vec<Value> = args.iter().map(|a| eval(a, row).into_owned()).collect();
-            Cow::Owned((f.eval)(&values))
-        }
-        Node::MakeArray(items) => Cow::Owned(Value::Array(items.iter().map(|i| eval(i, row).into_owned()).collect())),
-        Node::MakeMap(entries) => {
-            let mut m = BTreeMap::new();
-            for (k, v) in entries {
-                if let Value::String(k) = eval(k, row).into_owned() {
-                    m.insert(k, eval(v, row).into_owned());
-                }
-            }
-            Cow::Owned(Value::Map(m))
-        }
-        Node::MakeStruct(fields) => {
-            Cow::Owned(Value::Struct(fields.iter().map(|f| eval(f, row).into_owned()).collect()))
+    };
+    match eval(expr, row) {
+        Cow::Borrowed(Value::Map(m)) => match m.get(k) {
+            Some(v) => Cow::Borrowed(v),
+            None => Cow::Owned(Value::Null),
+        },
+        Cow::Owned(Value::Map(mut m)) => Cow::Owned(m.remove(k).unwrap_or(Value::Null)),
+        _ => Cow::Owned(Value::Null),
+    }
+}
+
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_call<'a>(f: &ScalarFn, args: &'a [Node], row: &'a [Value]) -> Cow<'a, Value> {
+    let values = eval_all(args, row);
+    Cow::Owned((f.eval)(&values))
+}
+
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_all(nodes: &[Node], row: &[Value]) -> Vec<Value> {
+    nodes.iter().map(|n| eval(n, row).into_owned()).collect()
+}
+
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_map<'a>(entries: &'a [(Node, Node)], row: &'a [Value]) -> Cow<'a, Value> {
+    let mut m = BTreeMap::new();
+    for (k, v) in entries {
+        if let Value::String(k) = eval(k, row).into_owned() {
+            m.insert(k, eval(v, row).into_owned());
         }
     }
+    Cow::Owned(Value::Map(m))
 }
 
 fn compare(op: BinaryOp, l: &Value, r: &Value) -> bool {

@@ -92,9 +92,40 @@ const RESERVED: &[&str] = &[
     "ESCAPE",
 ];
 
-/// How deeply expressions and types may nest: deeper input is refused rather than overflowing the
-/// stack (here or in the recursive compiler and evaluator).
-const MAX_DEPTH: usize = 64;
+/// How deeply brackets may nest (parentheses, calls, CASE, CAST, constructors, subscripts and types):
+/// the parser recurses once per level, so deeper input is refused rather than overflowing its stack.
+pub const MAX_NESTING: usize = 64;
+
+/// How high an expression's tree may be (a column or literal is 1, `a + b` is 2). Every later walk
+/// (type checking, planning, evaluation per record, `EXPLAIN`, dropping the tree) is safe at this
+/// height on a 2 MiB thread in a debug build (`tests/depth.rs` checks each), so the parser refuses
+/// higher trees as they grow: a 100k-term `a OR a OR ...` is a located error, not a stack overflow.
+pub const MAX_EXPR_DEPTH: usize = 512;
+
+/// How tightly a binary operator binds (comparisons are not chained: `predicate` takes one).
+fn precedence(op: BinaryOp) -> u8 {
+    match op {
+        BinaryOp::Or => 1,
+        BinaryOp::And => 2,
+        BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq => 3,
+        BinaryOp::Add | BinaryOp::Sub => 4,
+        BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod => 5,
+    }
+}
+
+fn depth_exceeded() -> String {
+    format!(
+        "the expression nests deeper than {MAX_EXPR_DEPTH} levels: split it, or write a long chain of OR \
+         as IN (...)"
+    )
+}
+
+/// A parsed sub-expression with the height of its tree, so that the depth limit is checked as the
+/// tree grows rather than by walking it.
+struct Sub {
+    expr: Expr,
+    height: usize,
+}
 
 struct Parser {
     tokens: Vec<Token>,
@@ -113,12 +144,11 @@ impl Parser {
         &self.tokens[(self.i + n).min(last)].tok
     }
 
-    fn advance(&mut self) -> Token {
-        let t = self.peek().clone();
+    /// Moves past the current token (never past the end).
+    fn advance(&mut self) {
         if self.i < self.tokens.len() - 1 {
             self.i += 1;
         }
-        t
     }
 
     fn at_eof(&self) -> bool {
@@ -922,15 +952,33 @@ impl Parser {
     }
 
     // ---- expressions ----
+    //
+    // Precedence, loosest first: OR < AND < NOT < comparisons and predicates < + - < * / % < unary
+    // sign < postfix -> and [] < primary. `logical` and `arithmetic` climb precedence with explicit
+    // operator stacks and gather prefix operators in loops, so `a OR b OR ...` or `- - ... x` costs
+    // no stack per term. Only brackets recurse, at most `MAX_NESTING` deep, through few frames
+    // (sub, logical, predicate, arithmetic, postfix, primary) since a debug build's frames are large. Every node is built through `node`, which refuses a tree higher than
+    // `MAX_EXPR_DEPTH` while it grows, so no later walk ever meets a deeper one.
 
     pub fn expr(&mut self) -> Result<Expr> {
-        self.nested(Self::or_expr)
+        Ok(self.sub()?.expr)
     }
 
-    /// Runs `f` one nesting level deeper, refusing input nested beyond [`MAX_DEPTH`].
+    /// An expression one bracket level deeper, with its height.
+    fn sub(&mut self) -> Result<Sub> {
+        self.nested(Self::logical)
+    }
+
+    /// Runs `f` one nesting level deeper, refusing input nested beyond [`MAX_NESTING`].
     fn nested<T>(&mut self, f: fn(&mut Self) -> Result<T>) -> Result<T> {
-        if self.depth >= MAX_DEPTH {
-            return Err(self.error_at(self.pos(), format!("nested more than {MAX_DEPTH} levels deep")));
+        if self.depth >= MAX_NESTING {
+            return Err(self.error_at(
+                self.pos(),
+                format!(
+                    "nested more than {MAX_NESTING} levels deep (parentheses, function calls, CASE, CAST, \
+                     ARRAY, MAP, STRUCT and types count)"
+                ),
+            ));
         }
         self.depth += 1;
         let r = f(self);
@@ -938,33 +986,120 @@ impl Parser {
         r
     }
 
-    fn or_expr(&mut self) -> Result<Expr> {
-        let mut left = self.and_expr()?;
-        while self.eat_kw("OR") {
-            let right = self.and_expr()?;
-            left = Expr::Binary { op: BinaryOp::Or, left: Box::new(left), right: Box::new(right) };
+    /// Builds a node over children whose highest tree is `children` high, refusing a tree higher than
+    /// [`MAX_EXPR_DEPTH`]; `pos` is where the node's operator or keyword is written.
+    fn node(&self, pos: Pos, children: usize, expr: Expr) -> Result<Sub> {
+        let height = children + 1;
+        if height > MAX_EXPR_DEPTH {
+            return Err(self.error_at(pos, depth_exceeded()));
         }
-        Ok(left)
+        Ok(Sub { expr, height })
     }
 
-    fn and_expr(&mut self) -> Result<Expr> {
-        let mut left = self.not_expr()?;
-        while self.eat_kw("AND") {
-            let right = self.not_expr()?;
-            left = Expr::Binary { op: BinaryOp::And, left: Box::new(left), right: Box::new(right) };
-        }
-        Ok(left)
+    fn binary(&self, pos: Pos, op: BinaryOp, left: Sub, right: Sub) -> Result<Sub> {
+        let children = left.height.max(right.height);
+        self.node(pos, children, Expr::Binary { op, left: Box::new(left.expr), right: Box::new(right.expr) })
     }
 
-    fn not_expr(&mut self) -> Result<Expr> {
-        if self.eat_kw("NOT") {
-            return Ok(Expr::Not(Box::new(self.nested(Self::not_expr)?)));
+    /// `OR` and `AND` chains over `NOT* predicate` operands, by precedence climbing with explicit
+    /// stacks (one loop, no recursion per operator).
+    fn logical(&mut self) -> Result<Sub> {
+        let mut operands = Vec::new();
+        let mut ops = Vec::new();
+        loop {
+            let mut nots = Vec::new();
+            while self.is_kw("NOT") {
+                nots.push(self.pos());
+                self.advance();
+            }
+            let e = self.predicate()?;
+            operands.push(self.negated(nots, e)?);
+            let op = if self.is_kw("OR") {
+                BinaryOp::Or
+            } else if self.is_kw("AND") {
+                BinaryOp::And
+            } else {
+                break;
+            };
+            self.reduce(&mut operands, &mut ops, precedence(op))?;
+            ops.push((op, self.pos()));
+            self.advance();
         }
-        self.predicate()
+        self.reduce(&mut operands, &mut ops, 0)?;
+        self.last_operand(operands)
     }
 
-    fn predicate(&mut self) -> Result<Expr> {
-        let left = self.additive()?;
+    /// `e` under the signs written before it, innermost last.
+    fn signed(&self, signs: Vec<(Pos, bool)>, mut e: Sub) -> Result<Sub> {
+        for (pos, minus) in signs.into_iter().rev() {
+            // Every sign counts one level, folded or not, as when signs nested by recursion.
+            let height = e.height + 1;
+            if height > MAX_EXPR_DEPTH {
+                return Err(self.error_at(pos, depth_exceeded()));
+            }
+            let expr = match e.expr {
+                expr if !minus => expr,
+                Expr::Literal(Literal::Integer(i)) => Expr::Literal(Literal::Integer(-i)),
+                Expr::Literal(Literal::Decimal(d)) => Expr::Literal(Literal::Decimal(format!("-{d}"))),
+                Expr::Literal(Literal::Double(d)) => Expr::Literal(Literal::Double(-d)),
+                other => Expr::Negate(Box::new(other)),
+            };
+            e = Sub { expr, height };
+        }
+        Ok(e)
+    }
+
+    /// `e` under the NOTs written before it.
+    fn negated(&self, nots: Vec<Pos>, mut e: Sub) -> Result<Sub> {
+        for pos in nots.into_iter().rev() {
+            e = self.node(pos, e.height, Expr::Not(Box::new(e.expr)))?;
+        }
+        Ok(e)
+    }
+
+    fn arithmetic_op(&self) -> Option<BinaryOp> {
+        match &self.peek().tok {
+            Tok::Sym("+") => Some(BinaryOp::Add),
+            Tok::Sym("-") => Some(BinaryOp::Sub),
+            Tok::Sym("*") => Some(BinaryOp::Mul),
+            Tok::Sym("/") => Some(BinaryOp::Div),
+            Tok::Sym("%") => Some(BinaryOp::Mod),
+            _ => None,
+        }
+    }
+
+    /// Combines the pending operators that bind at least as tightly as `min` (all of them are
+    /// left-associative), each with the two operands before it.
+    fn reduce(&self, operands: &mut Vec<Sub>, ops: &mut Vec<(BinaryOp, Pos)>, min: u8) -> Result<()> {
+        while let Some(&(op, pos)) = ops.last() {
+            if precedence(op) < min {
+                break;
+            }
+            ops.pop();
+            let (Some(right), Some(left)) = (operands.pop(), operands.pop()) else {
+                return Err(self.error_at(pos, format!("internal error: '{}' lacks an operand", op.symbol())));
+            };
+            operands.push(self.binary(pos, op, left, right)?);
+        }
+        Ok(())
+    }
+
+    fn last_operand(&self, mut operands: Vec<Sub>) -> Result<Sub> {
+        match (operands.pop(), operands.is_empty()) {
+            (Some(e), true) => Ok(e),
+            _ => Err(self.expected("an expression")),
+        }
+    }
+
+    fn predicate(&mut self) -> Result<Sub> {
+        let left = self.arithmetic()?;
+        self.predicate_rest(left)
+    }
+
+    /// What may follow the left operand of a predicate: one comparison, IS [NOT] NULL, or
+    /// [NOT] BETWEEN / IN / LIKE (apart from `predicate`, whose frame every bracket level holds).
+    fn predicate_rest(&mut self, left: Sub) -> Result<Sub> {
+        let pos = self.pos();
         let op = match &self.peek().tok {
             Tok::Sym("=") => Some(BinaryOp::Eq),
             Tok::Sym("<>") | Tok::Sym("!=") => Some(BinaryOp::NotEq),
@@ -976,13 +1111,13 @@ impl Parser {
         };
         if let Some(op) = op {
             self.advance();
-            let right = self.additive()?;
-            return Ok(Expr::Binary { op, left: Box::new(left), right: Box::new(right) });
+            let right = self.arithmetic()?;
+            return self.binary(pos, op, left, right);
         }
         if self.eat_kw("IS") {
             let negated = self.eat_kw("NOT");
             self.expect_kw("NULL")?;
-            return Ok(Expr::IsNull { expr: Box::new(left), negated });
+            return self.node(pos, left.height, Expr::IsNull { expr: Box::new(left.expr), negated });
         }
         let negated = if self.is_kw("NOT")
             && (self.is_kw_at(1, "BETWEEN") || self.is_kw_at(1, "IN") || self.is_kw_at(1, "LIKE"))
@@ -993,39 +1128,13 @@ impl Parser {
             false
         };
         if self.eat_kw("BETWEEN") {
-            let low = self.additive()?;
-            self.expect_kw("AND")?;
-            let high = self.additive()?;
-            return Ok(Expr::Between { expr: Box::new(left), low: Box::new(low), high: Box::new(high), negated });
+            return self.between(pos, left, negated);
         }
         if self.eat_kw("IN") {
-            self.expect_sym("(")?;
-            let mut list = Vec::new();
-            loop {
-                list.push(self.expr()?);
-                if self.eat_sym(")") {
-                    break;
-                }
-                if !self.eat_sym(",") {
-                    return Err(self.expected("',' or ')'"));
-                }
-            }
-            return Ok(Expr::InList { expr: Box::new(left), list, negated });
+            return self.in_list(pos, left, negated);
         }
         if self.eat_kw("LIKE") {
-            let pattern = self.additive()?;
-            let escape = if self.eat_kw("ESCAPE") {
-                let pos = self.pos();
-                let s = self.string("an escape character in single quotes")?;
-                let mut chars = s.chars();
-                match (chars.next(), chars.next()) {
-                    (Some(c), None) => Some(c),
-                    _ => return Err(self.error_at(pos, "ESCAPE must be a single character".into())),
-                }
-            } else {
-                None
-            };
-            return Ok(Expr::Like { expr: Box::new(left), pattern: Box::new(pattern), escape, negated });
+            return self.like(pos, left, negated);
         }
         if negated {
             return Err(self.expected("BETWEEN, IN or LIKE"));
@@ -1033,193 +1142,148 @@ impl Parser {
         Ok(left)
     }
 
-    fn additive(&mut self) -> Result<Expr> {
-        let mut left = self.multiplicative()?;
-        loop {
-            let op = if self.is_sym("+") {
-                BinaryOp::Add
-            } else if self.is_sym("-") {
-                BinaryOp::Sub
-            } else {
-                break;
-            };
-            self.advance();
-            let right = self.multiplicative()?;
-            left = Expr::Binary { op, left: Box::new(left), right: Box::new(right) };
-        }
-        Ok(left)
+    fn between(&mut self, pos: Pos, left: Sub, negated: bool) -> Result<Sub> {
+        let low = self.arithmetic()?;
+        self.expect_kw("AND")?;
+        let high = self.arithmetic()?;
+        let children = left.height.max(low.height).max(high.height);
+        let expr =
+            Expr::Between { expr: Box::new(left.expr), low: Box::new(low.expr), high: Box::new(high.expr), negated };
+        self.node(pos, children, expr)
     }
 
-    fn multiplicative(&mut self) -> Result<Expr> {
-        let mut left = self.unary()?;
+    fn in_list(&mut self, pos: Pos, left: Sub, negated: bool) -> Result<Sub> {
+        self.expect_sym("(")?;
+        let mut children = left.height;
+        let mut list = Vec::new();
         loop {
-            let op = if self.is_sym("*") {
-                BinaryOp::Mul
-            } else if self.is_sym("/") {
-                BinaryOp::Div
-            } else if self.is_sym("%") {
-                BinaryOp::Mod
-            } else {
-                break;
-            };
-            self.advance();
-            let right = self.unary()?;
-            left = Expr::Binary { op, left: Box::new(left), right: Box::new(right) };
-        }
-        Ok(left)
-    }
-
-    fn unary(&mut self) -> Result<Expr> {
-        if self.eat_sym("-") {
-            let inner = self.nested(Self::unary)?;
-            return Ok(match inner {
-                Expr::Literal(Literal::Integer(i)) => Expr::Literal(Literal::Integer(-i)),
-                Expr::Literal(Literal::Decimal(d)) => Expr::Literal(Literal::Decimal(format!("-{d}"))),
-                Expr::Literal(Literal::Double(d)) => Expr::Literal(Literal::Double(-d)),
-                other => Expr::Negate(Box::new(other)),
-            });
-        }
-        if self.eat_sym("+") {
-            return self.nested(Self::unary);
-        }
-        self.postfix()
-    }
-
-    fn postfix(&mut self) -> Result<Expr> {
-        let mut e = self.primary()?;
-        loop {
-            if self.eat_sym("->") {
-                let field = match &self.peek().tok {
-                    Tok::Word(w) => {
-                        let w = w.to_ascii_uppercase();
-                        self.advance();
-                        w
-                    }
-                    Tok::Quoted(_) => self.ident("a field name")?,
-                    _ => return Err(self.expected("a struct field name after '->'")),
-                };
-                e = Expr::Field { expr: Box::new(e), field };
-            } else if self.eat_sym("[") {
-                let index = self.expr()?;
-                self.expect_sym("]")?;
-                e = Expr::Subscript { expr: Box::new(e), index: Box::new(index) };
-            } else {
+            let item = self.sub()?;
+            children = children.max(item.height);
+            list.push(item.expr);
+            if self.eat_sym(")") {
                 break;
             }
+            if !self.eat_sym(",") {
+                return Err(self.expected("',' or ')'"));
+            }
+        }
+        self.node(pos, children, Expr::InList { expr: Box::new(left.expr), list, negated })
+    }
+
+    fn like(&mut self, pos: Pos, left: Sub, negated: bool) -> Result<Sub> {
+        let pattern = self.arithmetic()?;
+        let escape = if self.eat_kw("ESCAPE") {
+            let pos = self.pos();
+            let s = self.string("an escape character in single quotes")?;
+            let mut chars = s.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => Some(c),
+                _ => return Err(self.error_at(pos, "ESCAPE must be a single character".into())),
+            }
+        } else {
+            None
+        };
+        let children = left.height.max(pattern.height);
+        self.node(
+            pos,
+            children,
+            Expr::Like { expr: Box::new(left.expr), pattern: Box::new(pattern.expr), escape, negated },
+        )
+    }
+
+    /// `+ - * / %` chains over signed operands (`- - x`), by precedence climbing with explicit
+    /// stacks (one loop, no recursion per operator or sign).
+    fn arithmetic(&mut self) -> Result<Sub> {
+        let mut operands = Vec::new();
+        let mut ops = Vec::new();
+        loop {
+            // `+` changes nothing, `-` negates (a literal in place).
+            let mut signs = Vec::new();
+            loop {
+                if self.is_sym("-") {
+                    signs.push((self.pos(), true));
+                } else if self.is_sym("+") {
+                    signs.push((self.pos(), false));
+                } else {
+                    break;
+                }
+                self.advance();
+            }
+            let e = self.postfix()?;
+            operands.push(self.signed(signs, e)?);
+            let Some(op) = self.arithmetic_op() else { break };
+            self.reduce(&mut operands, &mut ops, precedence(op))?;
+            ops.push((op, self.pos()));
+            self.advance();
+        }
+        self.reduce(&mut operands, &mut ops, 0)?;
+        self.last_operand(operands)
+    }
+
+    fn postfix(&mut self) -> Result<Sub> {
+        let mut e = self.primary()?;
+        while self.is_sym("->") || self.is_sym("[") {
+            e = self.postfix_op(e)?;
         }
         Ok(e)
     }
 
-    fn primary(&mut self) -> Result<Expr> {
-        let t = self.peek().clone();
-        match &t.tok {
-            Tok::Int(n) => {
-                self.advance();
-                match n.parse::<i64>() {
-                    Ok(i) => Ok(Expr::Literal(Literal::Integer(i))),
-                    Err(_) => Ok(Expr::Literal(Literal::Decimal(n.clone()))),
+    /// One `->field` or `[index]` after `e` (apart from `postfix`, whose frame every bracket level
+    /// holds).
+    fn postfix_op(&mut self, e: Sub) -> Result<Sub> {
+        let pos = self.pos();
+        if self.eat_sym("->") {
+            let field = match &self.peek().tok {
+                Tok::Word(w) => {
+                    let w = w.to_ascii_uppercase();
+                    self.advance();
+                    w
                 }
-            }
-            Tok::Decimal(n) => {
-                self.advance();
-                let n = if n.starts_with('.') { format!("0{n}") } else { n.clone() };
-                Ok(Expr::Literal(Literal::Decimal(n)))
-            }
-            Tok::Double(n) => {
-                self.advance();
-                n.parse::<f64>()
-                    .map(|d| Expr::Literal(Literal::Double(d)))
-                    .map_err(|_| self.error_at(t.pos, format!("invalid number {n}")))
-            }
+                Tok::Quoted(_) => self.ident("a field name")?,
+                _ => return Err(self.expected("a struct field name after '->'")),
+            };
+            return self.node(pos, e.height, Expr::Field { expr: Box::new(e.expr), field });
+        }
+        self.expect_sym("[")?;
+        let index = self.sub()?;
+        self.expect_sym("]")?;
+        let children = e.height.max(index.height);
+        self.node(pos, children, Expr::Subscript { expr: Box::new(e.expr), index: Box::new(index.expr) })
+    }
+
+    fn primary(&mut self) -> Result<Sub> {
+        let leaf = |expr| Ok(Sub { expr, height: 1 });
+        match &self.peek().tok {
+            Tok::Int(_) | Tok::Decimal(_) | Tok::Double(_) => self.number().and_then(leaf),
             Tok::Str(s) => {
+                let s = s.clone();
                 self.advance();
-                Ok(Expr::Literal(Literal::String(s.clone())))
+                leaf(Expr::Literal(Literal::String(s)))
             }
             Tok::Sym("(") => {
                 self.advance();
-                let e = self.expr()?;
+                let e = self.sub()?;
                 self.expect_sym(")")?;
                 Ok(e)
             }
             Tok::Quoted(_) => self.column_or_call(),
             Tok::Word(w) => {
                 let upper = w.to_ascii_uppercase();
+                let bracket = |p: &Self, sym| matches!(p.peek_at(1), Tok::Sym(s) if *s == sym);
                 match upper.as_str() {
                     "NULL" => {
                         self.advance();
-                        Ok(Expr::Literal(Literal::Null))
+                        leaf(Expr::Literal(Literal::Null))
                     }
                     "TRUE" | "FALSE" => {
                         self.advance();
-                        Ok(Expr::Literal(Literal::Bool(upper == "TRUE")))
+                        leaf(Expr::Literal(Literal::Bool(upper == "TRUE")))
                     }
                     "CASE" => self.case_expr(),
-                    "CAST" => {
-                        self.advance();
-                        self.expect_sym("(")?;
-                        let e = self.expr()?;
-                        self.expect_kw("AS")?;
-                        let ty = self.data_type()?;
-                        self.expect_sym(")")?;
-                        Ok(Expr::Cast { expr: Box::new(e), ty })
-                    }
-                    "ARRAY" if matches!(self.peek_at(1), Tok::Sym("[")) => {
-                        self.advance();
-                        self.advance();
-                        let mut items = Vec::new();
-                        if !self.eat_sym("]") {
-                            loop {
-                                items.push(self.expr()?);
-                                if self.eat_sym("]") {
-                                    break;
-                                }
-                                if !self.eat_sym(",") {
-                                    return Err(self.expected("',' or ']'"));
-                                }
-                            }
-                        }
-                        Ok(Expr::Array(items))
-                    }
-                    "MAP" if matches!(self.peek_at(1), Tok::Sym("(")) => {
-                        self.advance();
-                        self.advance();
-                        let mut entries = Vec::new();
-                        if !self.eat_sym(")") {
-                            loop {
-                                let k = self.expr()?;
-                                self.expect_sym(":=")?;
-                                let v = self.expr()?;
-                                entries.push((k, v));
-                                if self.eat_sym(")") {
-                                    break;
-                                }
-                                if !self.eat_sym(",") {
-                                    return Err(self.expected("',' or ')'"));
-                                }
-                            }
-                        }
-                        Ok(Expr::Map(entries))
-                    }
-                    "STRUCT" if matches!(self.peek_at(1), Tok::Sym("(")) => {
-                        self.advance();
-                        self.advance();
-                        let mut fields = Vec::new();
-                        if !self.eat_sym(")") {
-                            loop {
-                                let name = self.alias_name()?;
-                                self.expect_sym(":=")?;
-                                let v = self.expr()?;
-                                fields.push((name, v));
-                                if self.eat_sym(")") {
-                                    break;
-                                }
-                                if !self.eat_sym(",") {
-                                    return Err(self.expected("',' or ')'"));
-                                }
-                            }
-                        }
-                        Ok(Expr::Struct(fields))
-                    }
+                    "CAST" => self.cast_expr(),
+                    "ARRAY" if bracket(self, "[") => self.array_expr(),
+                    "MAP" if bracket(self, "(") => self.map_expr(),
+                    "STRUCT" if bracket(self, "(") => self.struct_expr(),
                     _ if RESERVED.contains(&upper.as_str()) => Err(self.expected("an expression")),
                     _ => self.column_or_call(),
                 }
@@ -1228,28 +1292,145 @@ impl Parser {
         }
     }
 
-    fn case_expr(&mut self) -> Result<Expr> {
+    fn number(&mut self) -> Result<Expr> {
+        let t = self.peek().clone();
+        self.advance();
+        match &t.tok {
+            Tok::Int(n) => Ok(match n.parse::<i64>() {
+                Ok(i) => Expr::Literal(Literal::Integer(i)),
+                Err(_) => Expr::Literal(Literal::Decimal(n.clone())),
+            }),
+            Tok::Decimal(n) => {
+                let n = if n.starts_with('.') { format!("0{n}") } else { n.clone() };
+                Ok(Expr::Literal(Literal::Decimal(n)))
+            }
+            Tok::Double(n) => n
+                .parse::<f64>()
+                .map(|d| Expr::Literal(Literal::Double(d)))
+                .map_err(|_| self.error_at(t.pos, format!("invalid number {n}"))),
+            _ => Err(self.error_at(t.pos, format!("expected a number but found {}", t.tok.describe()))),
+        }
+    }
+
+    fn cast_expr(&mut self) -> Result<Sub> {
+        let pos = self.pos();
+        self.advance();
+        self.expect_sym("(")?;
+        let e = self.sub()?;
+        self.expect_kw("AS")?;
+        let ty = self.data_type()?;
+        self.expect_sym(")")?;
+        self.node(pos, e.height, Expr::Cast { expr: Box::new(e.expr), ty })
+    }
+
+    fn array_expr(&mut self) -> Result<Sub> {
+        let pos = self.pos();
+        self.advance();
+        self.advance();
+        let mut children = 0;
+        let mut items = Vec::new();
+        if !self.eat_sym("]") {
+            loop {
+                let item = self.sub()?;
+                children = children.max(item.height);
+                items.push(item.expr);
+                if self.eat_sym("]") {
+                    break;
+                }
+                if !self.eat_sym(",") {
+                    return Err(self.expected("',' or ']'"));
+                }
+            }
+        }
+        self.node(pos, children, Expr::Array(items))
+    }
+
+    fn map_expr(&mut self) -> Result<Sub> {
+        let pos = self.pos();
+        self.advance();
+        self.advance();
+        let mut children = 0;
+        let mut entries = Vec::new();
+        if !self.eat_sym(")") {
+            loop {
+                let k = self.sub()?;
+                self.expect_sym(":=")?;
+                let v = self.sub()?;
+                children = children.max(k.height).max(v.height);
+                entries.push((k.expr, v.expr));
+                if self.eat_sym(")") {
+                    break;
+                }
+                if !self.eat_sym(",") {
+                    return Err(self.expected("',' or ')'"));
+                }
+            }
+        }
+        self.node(pos, children, Expr::Map(entries))
+    }
+
+    fn struct_expr(&mut self) -> Result<Sub> {
+        let pos = self.pos();
+        self.advance();
+        self.advance();
+        let mut children = 0;
+        let mut fields = Vec::new();
+        if !self.eat_sym(")") {
+            loop {
+                let name = self.alias_name()?;
+                self.expect_sym(":=")?;
+                let v = self.sub()?;
+                children = children.max(v.height);
+                fields.push((name, v.expr));
+                if self.eat_sym(")") {
+                    break;
+                }
+                if !self.eat_sym(",") {
+                    return Err(self.expected("',' or ')'"));
+                }
+            }
+        }
+        self.node(pos, children, Expr::Struct(fields))
+    }
+
+    fn case_expr(&mut self) -> Result<Sub> {
+        let pos = self.pos();
         self.expect_kw("CASE")?;
-        let operand = if self.is_kw("WHEN") { None } else { Some(Box::new(self.expr()?)) };
+        let mut children = 0;
+        let operand = if self.is_kw("WHEN") {
+            None
+        } else {
+            let o = self.sub()?;
+            children = o.height;
+            Some(Box::new(o.expr))
+        };
         let mut whens = Vec::new();
         while self.eat_kw("WHEN") {
-            let w = self.expr()?;
+            let w = self.sub()?;
             self.expect_kw("THEN")?;
-            let t = self.expr()?;
-            whens.push((w, t));
+            let t = self.sub()?;
+            children = children.max(w.height).max(t.height);
+            whens.push((w.expr, t.expr));
         }
         if whens.is_empty() {
             return Err(self.expected("WHEN"));
         }
-        let otherwise = if self.eat_kw("ELSE") { Some(Box::new(self.expr()?)) } else { None };
+        let otherwise = if self.eat_kw("ELSE") {
+            let o = self.sub()?;
+            children = children.max(o.height);
+            Some(Box::new(o.expr))
+        } else {
+            None
+        };
         self.expect_kw("END")?;
-        Ok(Expr::Case { operand, whens, otherwise })
+        self.node(pos, children, Expr::Case { operand, whens, otherwise })
     }
 
-    fn column_or_call(&mut self) -> Result<Expr> {
+    fn column_or_call(&mut self) -> Result<Sub> {
         let pos = self.pos();
         let first = self.ident("a column name")?;
         if self.eat_sym("(") {
+            let mut children = 0;
             let mut args = Vec::new();
             let mut star = false;
             if self.eat_sym("*") {
@@ -1258,7 +1439,9 @@ impl Parser {
             } else if !self.eat_sym(")") {
                 self.eat_kw("DISTINCT");
                 loop {
-                    args.push(self.expr()?);
+                    let arg = self.sub()?;
+                    children = children.max(arg.height);
+                    args.push(arg.expr);
                     if self.eat_sym(")") {
                         break;
                     }
@@ -1267,7 +1450,7 @@ impl Parser {
                     }
                 }
             }
-            return Ok(Expr::Call { name: first, args, star, pos });
+            return self.node(pos, children, Expr::Call { name: first, args, star, pos });
         }
         if self.is_sym(".") && !matches!(self.peek_at(1), Tok::Sym("*")) {
             self.advance();
@@ -1280,9 +1463,9 @@ impl Parser {
                 Tok::Quoted(_) => self.ident("a column name")?,
                 _ => return Err(self.expected("a column name after '.'")),
             };
-            return Ok(Expr::Column { qualifier: Some(first), name, pos });
+            return Ok(Sub { expr: Expr::Column { qualifier: Some(first), name, pos }, height: 1 });
         }
-        Ok(Expr::Column { qualifier: None, name: first, pos })
+        Ok(Sub { expr: Expr::Column { qualifier: None, name: first, pos }, height: 1 })
     }
 }
 
@@ -1406,14 +1589,31 @@ mod tests {
     fn deep_nesting_is_refused_not_overflowed() {
         let deep = format!("SELECT {}1{} FROM s", "(".repeat(100_000), ")".repeat(100_000));
         let (_, _, m) = err(&deep);
-        assert!(m.contains("nested more than"), "{m}");
-        let (_, _, m) = err(&format!("SELECT {}1 FROM s", "- ".repeat(100_000)));
-        assert!(m.contains("nested more than"), "{m}");
-        let (_, _, m) = err(&format!("SELECT {}TRUE FROM s", "NOT ".repeat(100_000)));
-        assert!(m.contains("nested more than"), "{m}");
+        assert!(m.contains("nested more than 64 levels"), "{m}");
         let (_, _, m) = err(&format!("CREATE STREAM s (a {}INT{})", "ARRAY<".repeat(100_000), ">".repeat(100_000)));
-        assert!(m.contains("nested more than"), "{m}");
+        assert!(m.contains("nested more than 64 levels"), "{m}");
         assert!(parse_expression(&format!("{}1{}", "(".repeat(60), ")".repeat(60))).is_ok());
+        // Prefix operators are gathered in a loop: they meet the tree's height limit, not the nesting one.
+        let limit = format!("deeper than {MAX_EXPR_DEPTH} levels");
+        let (_, _, m) = err(&format!("SELECT {}1 FROM s", "- ".repeat(100_000)));
+        assert!(m.contains(&limit), "{m}");
+        let (_, _, m) = err(&format!("SELECT {}TRUE FROM s", "NOT ".repeat(100_000)));
+        assert!(m.contains(&limit), "{m}");
+    }
+
+    #[test]
+    fn the_height_limit_points_at_the_operator_that_crosses_it() {
+        // A chain of k `+` is k + 1 levels high: the one that makes it MAX_EXPR_DEPTH + 1 is refused.
+        let text = format!("SELECT {} AS x FROM s", vec!["a"; MAX_EXPR_DEPTH + 1].join(" + "));
+        let (line, column, m) = err(&text);
+        let at = text.match_indices('+').nth(MAX_EXPR_DEPTH - 1).map(|(i, _)| i).unwrap_or_default();
+        assert_eq!((line, column as usize), (1, at + 1), "{m}");
+        assert_eq!(m, depth_exceeded());
+        let fits = format!("SELECT {} AS x FROM s", vec!["a"; MAX_EXPR_DEPTH].join(" + "));
+        assert!(parse_statements(&fits).is_ok());
+        // Parentheses add no level; operators inside them do.
+        let (_, _, m) = err(&format!("SELECT ({}) FROM s", vec!["a"; MAX_EXPR_DEPTH + 1].join(" OR ")));
+        assert_eq!(m, depth_exceeded());
     }
 
     #[test]

@@ -187,26 +187,24 @@ pub(crate) fn column_expr(qualifier: Option<&str>, name: &str) -> Expr {
 /// The expression with column qualifiers of `source` removed, for matching GROUP BY and PARTITION BY
 /// expressions against projection items written with or without qualifiers.
 pub(crate) fn unqualified(e: &Expr) -> String {
-    fn strip(e: &Expr) -> Expr {
-        match e {
-            Expr::Column { name, pos, .. } => Expr::Column { qualifier: None, name: name.clone(), pos: *pos },
-            Expr::Negate(x) => Expr::Negate(Box::new(strip(x))),
-            Expr::Not(x) => Expr::Not(Box::new(strip(x))),
-            Expr::Binary { op, left, right } => {
-                Expr::Binary { op: *op, left: Box::new(strip(left)), right: Box::new(strip(right)) }
-            }
-            Expr::Cast { expr, ty } => Expr::Cast { expr: Box::new(strip(expr)), ty: ty.clone() },
-            Expr::Field { expr, field } => Expr::Field { expr: Box::new(strip(expr)), field: field.clone() },
-            Expr::Subscript { expr, index } => {
-                Expr::Subscript { expr: Box::new(strip(expr)), index: Box::new(strip(index)) }
-            }
-            Expr::Call { name, args, star, pos } => {
-                Expr::Call { name: name.clone(), args: args.iter().map(strip).collect(), star: *star, pos: *pos }
-            }
-            other => other.clone(),
+    let mut e = e.clone();
+    // Qualifiers are dropped through operators, casts, fields, subscripts and calls only (predicates,
+    // CASE and constructors keep theirs), as ksqlDB's matching does. `rewrite` is iterative.
+    e.rewrite(&mut |x| match x {
+        Expr::Column { qualifier, .. } => {
+            *qualifier = None;
+            true
         }
-    }
-    strip(e).to_string()
+        Expr::Negate(_)
+        | Expr::Not(_)
+        | Expr::Binary { .. }
+        | Expr::Cast { .. }
+        | Expr::Field { .. }
+        | Expr::Subscript { .. }
+        | Expr::Call { .. } => false,
+        _ => true,
+    });
+    e.to_string()
 }
 
 /// Plans a query over the sources `lookup` resolves.

@@ -85,8 +85,8 @@ support:
     url: https://chat.example.com/orders
 "##;
 
-fn yaml_value(s: &str) -> serde_yaml::Value {
-    serde_yaml::from_str(s).expect("yaml")
+fn yaml_value(s: &str) -> serde_json::Value {
+    serde_saphyr::from_str(s).expect("yaml")
 }
 
 #[test]
@@ -111,7 +111,7 @@ fn document_round_trip_is_lossless() {
 
     // Field by field on the raw YAML: every key of the original is in the export with the same value.
     let (original, exported) = (yaml_value(FULL), yaml_value(&exported));
-    let (serde_yaml::Value::Mapping(original), serde_yaml::Value::Mapping(exported)) = (original, exported) else {
+    let (serde_json::Value::Object(original), serde_json::Value::Object(exported)) = (original, exported) else {
         panic!("not mappings")
     };
     for (key, value) in &original {
@@ -284,4 +284,103 @@ fn hostile_yaml_is_refused_without_panicking() {
             assert_eq!(kind(&err), "InvalidOdps", "{err}");
         }
     }
+}
+
+/// A "billion laughs" document: each level repeats the one before `width` times.
+fn laughs(levels: usize, width: usize) -> String {
+    let mut yaml = String::from("apiVersion: v1.0.0\nkind: DataProduct\nid: a.b\n");
+    yaml.push_str(&format!("l0: &l0 [{}]\n", vec!["\"lol\""; width].join(", ")));
+    for level in 1..levels {
+        let prev = format!("*l{}", level - 1);
+        yaml.push_str(&format!("l{level}: &l{level} [{}]\n", vec![prev.as_str(); width].join(", ")));
+    }
+    yaml
+}
+
+fn refusal(yaml: &str) -> String {
+    let start = std::time::Instant::now();
+    let err = odps::parse(yaml).expect_err("refused");
+    // Linear work on a few hundred kilobytes: far below this even in a debug build.
+    assert!(start.elapsed() < std::time::Duration::from_secs(2), "{:?}", start.elapsed());
+    assert_eq!(err.status_and_code(), (422, 42203), "{err}");
+    err.to_string()
+}
+
+#[test]
+fn alias_expansion_is_counted_across_the_whole_document() {
+    // 8 KB that expands to 10^8 nodes: refused where the total crosses the limit, on the line of
+    // the first level whose expansion does not fit.
+    let bomb = laughs(9, 10);
+    assert!(bomb.len() < 8 * 1024);
+    let message = refusal(&bomb);
+    let limit = format!("more than {} nodes", odps::MAX_EXPANDED_NODES);
+    assert!(message.contains(&limit), "{message}");
+    assert!(message.contains("line 9:"), "{message}");
+    // Wide anchors: many aliases each within any per-alias cap, too many in total.
+    let wide = format!(
+        "apiVersion: v1.0.0\nkind: DataProduct\nid: a.b\nx: &x [{}]\n{}",
+        vec!["1"; 1000].join(", "),
+        (0..300).map(|i| format!("y{i}: *x\n")).collect::<String>()
+    );
+    let message = refusal(&wide);
+    assert!(message.contains(&limit), "{message}");
+    // Few nodes, many bytes: a long scalar repeated.
+    let long = format!(
+        "apiVersion: v1.0.0\nkind: DataProduct\nid: a.b\ntext: &t \"{}\"\ncopies: [{}]\n",
+        "x".repeat(1 << 20),
+        vec!["*t"; 20].join(", ")
+    );
+    let message = refusal(&long);
+    assert!(message.contains(&format!("more than {} bytes", odps::MAX_EXPANDED_BYTES)), "{message}");
+    assert!(message.contains("line 5:"), "{message}");
+    // An alias of a deep collection placed deep inside another.
+    let deep_alias = format!(
+        "apiVersion: v1.0.0\nkind: DataProduct\nid: a.b\nd: &d {}1{}\ne: {}*d{}\n",
+        "[".repeat(20),
+        "]".repeat(20),
+        "[".repeat(20),
+        "]".repeat(20)
+    );
+    let message = refusal(&deep_alias);
+    assert!(message.contains(&format!("deeper than {} levels (aliases expanded)", odps::MAX_DEPTH)), "{message}");
+}
+
+#[test]
+fn deep_nesting_is_refused_in_linear_time() {
+    let head = "apiVersion: v1.0.0\nkind: DataProduct\nid: a.b\n";
+    let flow = format!("{head}x: {}1{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    let block_sequences = format!("{head}x:\n{}1\n", "- ".repeat(100_000));
+    let flow_maps = format!("{head}x: {}1{}\n", "{a: ".repeat(50_000), "}".repeat(50_000));
+    let indented: String = (0..650).map(|i| format!("{}k{i}:\n", " ".repeat(i))).collect();
+    let indented = format!("{head}{indented}{}v: 1\n", " ".repeat(650));
+    for yaml in [flow, block_sequences, flow_maps, indented] {
+        assert!(yaml.len() >= 200_000, "{}", yaml.len());
+        let message = refusal(&yaml);
+        assert!(message.contains(&format!("nest deeper than {} levels", odps::MAX_DEPTH)), "{message}");
+        assert!(message.starts_with("invalid ODPS document: line "), "{message}");
+    }
+}
+
+#[test]
+fn moderate_anchors_and_yaml_1_1_spellings_import_as_before() {
+    // Anchors that stay within the bounds are expanded; `yes`, `0755` and `1_000` stay strings and
+    // `<<` is an ordinary key, as serde_yaml read them, so documents imported before keep their values.
+    let yaml = format!(
+        "{}x-shared: &shared {{region: eu, tier: 2}}\nx-copies: [*shared, *shared]\n\
+         x-spellings: {{approved: yes, mode: 0755, count: 1_000, real: true, <<: *shared}}\n",
+        FULL.trim_start()
+    );
+    let doc = odps::parse(&yaml).unwrap();
+    assert_eq!(doc.extensions["x-copies"][1]["region"], "eu");
+    let spellings = &doc.extensions["x-spellings"];
+    assert_eq!(spellings["approved"], "yes");
+    assert_eq!(spellings["mode"], "0755");
+    assert_eq!(spellings["count"], "1_000");
+    assert_eq!(spellings["real"], true);
+    assert_eq!(spellings["<<"]["tier"], 2);
+    // Exported and read again, the values are the same.
+    let (spec, lifecycle) = doc.to_product().unwrap();
+    let product = weft_catalog::Product { spec, lifecycle, revision: 1, created_at: 0, updated_at: 0 };
+    let exported = odps::to_yaml(&OdpsDocument::from_product(&product)).unwrap();
+    assert_eq!(odps::parse(&exported).unwrap(), doc, "{exported}");
 }

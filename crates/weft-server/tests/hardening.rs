@@ -1,0 +1,248 @@
+//! Hostile inputs through the real HTTP server: each is answered with an error naming the limit it
+//! broke, memory stays bounded, and `/health` answers throughout.
+//!
+//! The server runs in this process (as in the other tests), so a stack overflow would abort the
+//! test and memory is this process's: peak RSS (`VmHWM`) is reset before each YAML case
+//! (`/proc/self/clear_refs`) and read after it.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Api, TestServer};
+use serde_json::{json, Value};
+use weft_sql::parser::MAX_EXPR_DEPTH;
+
+const KSQL: &str = "application/vnd.ksql.v1+json";
+
+/// Polls `/health` from its own connection until dropped, counting failures and the slowest answer.
+struct HealthWatch {
+    stop: Arc<AtomicBool>,
+    failures: Arc<AtomicU64>,
+    answers: Arc<AtomicU64>,
+    slowest_ms: Arc<AtomicU64>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl HealthWatch {
+    fn start(base: &str) -> HealthWatch {
+        let (stop, failures, answers, slowest_ms) = Default::default();
+        let (s, f, a, m): (Arc<AtomicBool>, Arc<AtomicU64>, Arc<AtomicU64>, Arc<AtomicU64>) =
+            (Arc::clone(&stop), Arc::clone(&failures), Arc::clone(&answers), Arc::clone(&slowest_ms));
+        let api = Api::new(base);
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                let start = Instant::now();
+                let reply = api.send("GET", "/health", &[], None);
+                if reply.status == 200 {
+                    a.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    f.fetch_add(1, Ordering::Relaxed);
+                }
+                m.fetch_max(start.elapsed().as_millis() as u64, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        HealthWatch { stop, failures, answers, slowest_ms, thread: Some(thread) }
+    }
+
+    /// Stops polling and checks that every poll was answered, within a second.
+    fn finish(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            thread.join().expect("the health poller ends");
+        }
+        assert_eq!(self.failures.load(Ordering::Relaxed), 0, "/health failed while bad input was handled");
+        assert!(self.answers.load(Ordering::Relaxed) > 0, "/health never answered");
+        let slowest = self.slowest_ms.load(Ordering::Relaxed);
+        assert!(slowest < 1000, "/health took {slowest} ms");
+        eprintln!("/health: {} answers, slowest {slowest} ms", self.answers.load(Ordering::Relaxed));
+    }
+}
+
+fn health_ok(api: &Api) {
+    let reply = api.send("GET", "/health", &[], None);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+}
+
+fn ksql(api: &Api, text: &str) -> (u16, Value) {
+    let body = json!({"ksql": text, "streamsProperties": {}}).to_string();
+    let reply = api.send("POST", "/ksql", &[("content-type", KSQL), ("accept", KSQL)], Some(body.as_bytes()));
+    let value = serde_json::from_slice(&reply.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", reply.text()));
+    (reply.status, value)
+}
+
+/// The SQL texts of the issue (about 2 KB each, and far longer), with what their error must say.
+fn deep_sql() -> Vec<(String, &'static str)> {
+    let chain = |term: &str, op: &str, n: usize| vec![term; n].join(op);
+    let too_deep = "nests deeper than 512 levels";
+    vec![
+        (format!("SELECT {} AS X FROM S;", chain("1", "+", 1030)), too_deep),
+        (format!("SELECT * FROM S WHERE {};", chain("A=1", " OR ", 1030)), too_deep),
+        (format!("SELECT B{} AS X FROM S;", "->F".repeat(1030)), too_deep),
+        (format!("SELECT {}A FROM S;", "NOT ".repeat(1030)), too_deep),
+        (format!("SELECT {}1{} FROM S;", "ABS(".repeat(1030), ")".repeat(1030)), "nested more than 64 levels"),
+        (format!("SELECT {} AS X FROM S;", chain("1", "+", 50_000)), too_deep),
+    ]
+}
+
+#[test]
+fn deep_sql_is_refused_on_ksql_and_validate() {
+    assert_eq!(MAX_EXPR_DEPTH, 512, "the messages below name the limit");
+    let server = TestServer::start();
+    let api = &server.api;
+    let (status, body) = ksql(
+        api,
+        "CREATE STREAM S (K STRING KEY, A INT, B STRUCT<F INT>) WITH (kafka_topic='s', value_format='JSON', partitions=1);",
+    );
+    assert_eq!(status, 200, "{body}");
+    let health = HealthWatch::start(&api.base);
+    for (text, expected) in deep_sql() {
+        let (status, body) = ksql(api, &text);
+        assert_eq!((status, body["error_code"].as_u64()), (400, Some(40001)), "{body}");
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(message.contains(expected) && message.starts_with("line 1:"), "{message}");
+
+        // The editor's validation answers 200 with the problem located (its contract for syntax
+        // errors), rather than an HTTP error.
+        let (status, body) = api.post("/api/v1/sql/validate", &json!({"sql": text}));
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["valid"], false, "{body}");
+        let problem = &body["errors"][0];
+        assert!(problem["message"].as_str().unwrap_or_default().contains(expected), "{problem}");
+        assert_eq!(problem["line"], 1, "{problem}");
+        assert!(problem["column"].as_u64().unwrap_or_default() > 1, "{problem}");
+        health_ok(api);
+    }
+    // At the limit the statement works, through both endpoints.
+    let fits = format!("SELECT {} AS X FROM S EMIT CHANGES;", vec!["A"; MAX_EXPR_DEPTH].join(" + "));
+    let (status, body) = api.post("/api/v1/sql/validate", &json!({"sql": fits}));
+    assert_eq!((status, &body["valid"]), (200, &json!(true)), "{body}");
+    let (status, body) =
+        ksql(api, &format!("CREATE STREAM T AS {}", fits.replace("SELECT", "SELECT K,").replace(" EMIT CHANGES", "")));
+    assert_eq!(status, 200, "{body}");
+    health.finish();
+    health_ok(api);
+}
+
+/// Peak RSS of this process since the last reset, in KiB.
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+fn current_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+/// Resets the peak RSS to the current RSS (Linux: "5" to clear_refs).
+fn reset_peak_rss() {
+    std::fs::write("/proc/self/clear_refs", "5").expect("reset VmHWM");
+}
+
+fn laughs(levels: usize, width: usize) -> String {
+    let mut yaml = String::from("apiVersion: v1.0.0\nkind: DataProduct\nid: orders.bomb\n");
+    yaml.push_str(&format!("l0: &l0 [{}]\n", vec!["\"lol\""; width].join(", ")));
+    for level in 1..levels {
+        let prev = format!("*l{}", level - 1);
+        yaml.push_str(&format!("l{level}: &l{level} [{}]\n", vec![prev.as_str(); width].join(", ")));
+    }
+    yaml
+}
+
+#[test]
+fn hostile_yaml_is_refused_with_bounded_memory() {
+    let server = TestServer::start();
+    let api = &server.api;
+    let head = "apiVersion: v1.0.0\nkind: DataProduct\nid: orders.deep\n";
+    let wide_anchors = format!(
+        "{head}x: &x [{}]\n{}",
+        vec!["\"lol\""; 500].join(", "),
+        (0..1000).map(|i| format!("y{i}: [*x, *x, *x, *x, *x, *x, *x, *x]\n")).collect::<String>()
+    );
+    let cases = [
+        ("billion laughs", laughs(4, 300), "more than 200000 nodes"),
+        ("wide anchors", wide_anchors, "more than 200000 nodes"),
+        (
+            "long scalar repeated",
+            format!("{head}t: &t \"{}\"\nc: [{}]\n", "x".repeat(200_000), vec!["*t"; 60].join(", ")),
+            "bytes of text",
+        ),
+        (
+            "200 KB of [",
+            format!("{head}x: {}1{}\n", "[".repeat(100_000), "]".repeat(100_000)),
+            "nest deeper than 32 levels",
+        ),
+        ("200 KB of - ", format!("{head}x:\n{}1\n", "- ".repeat(100_000)), "nest deeper than 32 levels"),
+    ];
+    let health = HealthWatch::start(&api.base);
+    let yaml = [("content-type", "application/yaml")];
+    let mut worst_kib = 0;
+    for (name, document, expected) in cases {
+        assert!(document.len() <= 256 * 1024, "{name} fits the body limit");
+        reset_peak_rss();
+        let before = current_rss_kib();
+        let start = Instant::now();
+        let reply = api.send("POST", "/api/v1/products:apply", &yaml, Some(document.as_bytes()));
+        let elapsed = start.elapsed();
+        let grew = peak_rss_kib().saturating_sub(before);
+        worst_kib = worst_kib.max(grew);
+        eprintln!("{name}: {} bytes, {} in {elapsed:?}, peak RSS +{grew} KiB", document.len(), reply.status);
+        assert_eq!(reply.code(), (422, Some(42203)), "{name}: {}", reply.text());
+        let message = reply.json()["message"].as_str().unwrap_or_default().to_string();
+        assert!(message.contains(expected) && message.contains("line "), "{name}: {message}");
+        assert!(elapsed < Duration::from_secs(5), "{name} took {elapsed:?}");
+        health_ok(api);
+    }
+    // The largest expansion the bounds let through is parsed in full, then refused for its kind:
+    // what any document can cost.
+    let largest = format!(
+        "apiVersion: v1.0.0\nkind: NotAProduct\nid: orders.big\nx: &x [{}]\ny: [{}]\n",
+        vec!["\"0123456789012345678901234567890123456789\""; 1000].join(", "),
+        vec!["*x"; 190].join(", ")
+    );
+    reset_peak_rss();
+    let before = current_rss_kib();
+    let reply = api.send("POST", "/api/v1/products:apply", &yaml, Some(largest.as_bytes()));
+    let grew = peak_rss_kib().saturating_sub(before);
+    eprintln!("largest accepted expansion: {} bytes, peak RSS +{grew} KiB", largest.len());
+    assert_eq!(reply.code(), (422, Some(42203)), "{}", reply.text());
+    assert!(reply.text().contains("kind is 'NotAProduct'"), "{}", reply.text());
+    worst_kib = worst_kib.max(grew);
+    // Before, one 8 KB document took the process past 3 GB.
+    assert!(worst_kib < 256 * 1024, "peak RSS grew by {worst_kib} KiB");
+    health.finish();
+    health_ok(api);
+    // Nothing was recorded.
+    assert_eq!(api.get("/api/v1/products/orders.bomb").0, 404);
+}
+
+#[test]
+fn deep_json_bodies_are_refused() {
+    let server = TestServer::start();
+    let api = &server.api;
+    let health = HealthWatch::start(&api.base);
+    let deep_array = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let deep_object = format!("{}1{}", "{\"a\":".repeat(40_000), "}".repeat(40_000));
+    for body in [deep_array, deep_object] {
+        for path in ["/api/v1/topics", "/api/v1/sql/validate", "/api/v1/domains"] {
+            let (status, error) = api.post_raw(path, body.as_bytes());
+            assert!((400..500).contains(&status), "{path}: {status} {error}");
+        }
+        let reply = api.send("POST", "/ksql", &[("content-type", KSQL)], Some(body.as_bytes()));
+        assert!((400..500).contains(&reply.status), "/ksql: {} {}", reply.status, reply.text());
+        health_ok(api);
+    }
+    health.finish();
+}
