@@ -16,6 +16,7 @@ use crate::access::{
     check_text, may_decide, request_number, AccessDecision, AccessFilter, AccessRequest, AccessStatus, MAX_ACCESS_TEXT,
 };
 use crate::derived::{schema_field, DerivedLineage};
+use crate::error::PublishGap;
 use crate::event::{CatalogEvent, EventEnvelope, HistoryEntry, CATALOG_TOPIC};
 use crate::lineage::{self, Direction, FieldEdge, FieldRef, ImpactReport, LineageGraph};
 use crate::model::{Domain, DomainSpec, InputPort, Lifecycle, OutputPort, PortStatus, Product, ProductSpec, Status};
@@ -24,7 +25,6 @@ use crate::schema::{FieldInfo, SchemaLookup};
 use crate::search::{SearchHit, SearchIndex, SearchRequest, SearchResults};
 use crate::state::{State, Touched};
 use crate::values::IsoDate;
-use crate::error::PublishGap;
 use crate::{CatalogError, DomainName, ProductId};
 
 type Result<T, E = CatalogError> = std::result::Result<T, E>;
@@ -1240,6 +1240,30 @@ impl Catalog {
     /// one place the publishing rules are written, asked by forms as they are filled in.
     pub fn publish_check(&self, spec: &ProductSpec) -> Vec<PublishGap> {
         self.publish_gaps(&self.read_state(), spec)
+    }
+
+    /// Metadata governance recommends beyond the publishing requirements (consumers look for it; its
+    /// absence is a violation to report, not a refusal): documentation, an SLA tier, a freshness
+    /// objective, tags.
+    pub fn recommendation_gaps(spec: &ProductSpec) -> Vec<PublishGap> {
+        let mut gaps = Vec::new();
+        if spec.documentation.trim().is_empty() {
+            gaps.push(PublishGap::new("documentation", "documentation-recommended", "no documentation for consumers"));
+        }
+        if spec.sla_tier.is_none() {
+            gaps.push(PublishGap::new("slaTier", "sla-tier-recommended", "no SLA tier"));
+        }
+        if spec.freshness_objective.is_none() {
+            gaps.push(PublishGap::new(
+                "freshnessObjective",
+                "freshness-objective-recommended",
+                "no freshness objective",
+            ));
+        }
+        if spec.tags.is_empty() {
+            gaps.push(PublishGap::new("tags", "tags-recommended", "no tags"));
+        }
+        gaps
     }
 }
 

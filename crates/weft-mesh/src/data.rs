@@ -86,9 +86,15 @@ impl DataPlane {
         for (index, record) in records.into_iter().enumerate() {
             let invalid = |field: &str, reason: String| MeshError::InvalidRecord { index, field: field.into(), reason };
             if let Some(partition) = record.partition.filter(|&p| p >= config.partitions) {
-                let missing =
-                    weft_log::LogError::PartitionNotFound { topic: topic.to_string(), partition, partitions: config.partitions };
-                return Err(MeshError::At { at: format!("invalid record at [{index}].partition"), source: Box::new(missing.into()) });
+                let missing = weft_log::LogError::PartitionNotFound {
+                    topic: topic.to_string(),
+                    partition,
+                    partitions: config.partitions,
+                };
+                return Err(MeshError::At {
+                    at: format!("invalid record at [{index}].partition"),
+                    source: Box::new(missing.into()),
+                });
             }
             if let Some(timestamp) = record.timestamp.filter(|&t| t < 0) {
                 return Err(invalid("timestamp", format!("{timestamp} is negative; use epoch milliseconds")));

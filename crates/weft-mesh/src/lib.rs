@@ -27,6 +27,7 @@ mod context;
 pub mod data;
 mod error;
 pub mod export;
+pub mod governance;
 pub mod metrics;
 pub mod profile;
 pub mod read;
@@ -237,7 +238,10 @@ impl Mesh {
         }
         let mut partitions: std::collections::BTreeMap<&str, u32> = std::collections::BTreeMap::new();
         for (index, commit) in commits.iter().enumerate() {
-            let at = |error: weft_log::LogError| MeshError::At { at: format!("offsets[{index}]"), source: Box::new(error.into()) };
+            let at = |error: weft_log::LogError| MeshError::At {
+                at: format!("offsets[{index}]"),
+                source: Box::new(error.into()),
+            };
             let count = match partitions.get(commit.topic.as_str()) {
                 Some(count) => *count,
                 None => {
@@ -256,7 +260,13 @@ impl Mesh {
         }
         let mut committed = Vec::with_capacity(commits.len());
         for commit in &commits {
-            committed.push(self.log.commit_offset(group, &commit.topic, commit.partition, commit.offset, &commit.metadata)?);
+            committed.push(self.log.commit_offset(
+                group,
+                &commit.topic,
+                commit.partition,
+                commit.offset,
+                &commit.metadata,
+            )?);
         }
         changed(ctx, "commit_offsets", group);
         Ok(committed)

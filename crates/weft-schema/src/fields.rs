@@ -1,17 +1,50 @@
-//! A flat list of a schema's fields (dotted paths, types, docs): what the catalog searches and what
-//! field-level lineage names. Read from the schema text, so it works for every format alike.
+//! A flat list of a schema's fields (dotted paths, types, docs, whether they may be missing, their
+//! classification): what the catalog searches, what field-level lineage names, and what the web
+//! application shows. Read from the schema text, so it works for every format alike.
 
 use serde_json::Value;
 
 use crate::SchemaType;
 
 /// One field of a schema; nested fields use dotted paths (`address.city`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct FieldSummary {
     pub path: String,
     /// The type as the schema language writes it (`string`, `long`, `record Address`, `array<string>`...).
+    #[serde(rename = "type")]
     pub type_name: String,
     pub doc: Option<String>,
+    /// How deep the field is nested (0 for top-level fields).
+    pub depth: usize,
+    /// The field may be null or absent: an Avro union with `null`; a JSON Schema property that is not
+    /// required or admits `null`.
+    pub optional: bool,
+    /// What the schema says about the field's sensitivity: the values of the annotations
+    /// `classification`, `classifications`, `sensitivity`, `confidentiality`, `tags` (and `x-` forms),
+    /// and `pii` when `pii: true` marks it.
+    pub classification: Vec<String>,
+}
+
+/// Annotations a field's sensitivity is read from (Avro field attributes, JSON Schema keywords).
+const CLASSIFICATION_KEYS: [&str; 8] =
+    ["classification", "classifications", "pii", "sensitivity", "x-classification", "x-pii", "confidentiality", "tags"];
+
+fn classification_of(node: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    for key in CLASSIFICATION_KEYS {
+        match node.get(key) {
+            None | Some(Value::Null) | Some(Value::Bool(false)) => {}
+            Some(Value::Bool(true)) => found.push(key.trim_start_matches("x-").to_string()),
+            Some(Value::Array(values)) => found.extend(values.iter().map(|v| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })),
+            Some(Value::String(s)) => found.push(s.clone()),
+            Some(other) => found.push(other.to_string()),
+        }
+    }
+    found
 }
 
 /// Nesting deeper than this is not listed (recursive types would never end).
@@ -88,10 +121,14 @@ fn avro_fields(schema: &Value, prefix: &str, depth: usize, out: &mut Vec<FieldSu
         let Some(name) = field.get("name").and_then(Value::as_str) else { continue };
         let ty = field.get("type").unwrap_or(&Value::Null);
         let path = join(prefix, name);
+        let optional = ty.as_array().is_some_and(|branches| branches.iter().any(|b| b.as_str() == Some("null")));
         out.push(FieldSummary {
             path: path.clone(),
             type_name: avro_type_name(ty),
             doc: field.get("doc").and_then(Value::as_str).map(str::to_string),
+            depth,
+            optional,
+            classification: classification_of(field),
         });
         avro_fields(ty, &path, depth + 1, out);
     }
@@ -120,12 +157,29 @@ fn json_fields(schema: &Value, prefix: &str, depth: usize, out: &mut Vec<FieldSu
         return;
     }
     let Some(properties) = schema.get("properties").and_then(Value::as_object) else { return };
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
     for (name, property) in properties {
         let path = join(prefix, name);
+        let nullable = match property.get("type") {
+            Some(Value::Array(types)) => types.iter().any(|t| t.as_str() == Some("null")),
+            Some(Value::String(t)) => t == "null",
+            _ => false,
+        };
         out.push(FieldSummary {
             path: path.clone(),
             type_name: json_type_name(property),
-            doc: property.get("description").and_then(Value::as_str).map(str::to_string),
+            doc: property
+                .get("description")
+                .or_else(|| property.get("title"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            depth,
+            optional: nullable || !required.contains(&name.as_str()),
+            classification: classification_of(property),
         });
         json_fields(property, &path, depth + 1, out);
     }
@@ -173,6 +227,43 @@ mod tests {
                 ("id", "string", Some("order id")),
             ]
         );
+    }
+
+    #[test]
+    fn optional_fields_and_classifications_are_read_from_both_formats() {
+        let avro = r#"{"type":"record","name":"Customer","fields":[
+            {"name":"id","type":"string"},
+            {"name":"email","type":["null","string"],"classification":"PII","tags":["contact"]},
+            {"name":"name","type":"string","pii":true}]}"#;
+        let fields = field_summaries(SchemaType::Avro, avro);
+        let summary: Vec<(&str, bool, Vec<String>, usize)> =
+            fields.iter().map(|f| (f.path.as_str(), f.optional, f.classification.clone(), f.depth)).collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("id", false, vec![], 0),
+                ("email", true, vec!["PII".to_string(), "contact".to_string()], 0),
+                ("name", false, vec!["pii".to_string()], 0),
+            ]
+        );
+        let json = r#"{"type":"object","required":["id"],"properties":{
+            "id":{"type":"string"},
+            "note":{"type":["string","null"]},
+            "address":{"type":"object","x-classification":"confidential","required":["city"],
+                       "properties":{"city":{"type":"string","title":"City"}}}}}"#;
+        let fields = field_summaries(SchemaType::Json, json);
+        let summary: Vec<(&str, bool, Vec<String>, usize)> =
+            fields.iter().map(|f| (f.path.as_str(), f.optional, f.classification.clone(), f.depth)).collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("address", true, vec!["confidential".to_string()], 0),
+                ("address.city", false, vec![], 1),
+                ("id", false, vec![], 0),
+                ("note", true, vec![], 0),
+            ]
+        );
+        assert_eq!(fields[1].doc.as_deref(), Some("City"), "a title stands in for a description");
     }
 
     #[test]

@@ -55,9 +55,9 @@ use tokio::sync::watch;
 use weft_mesh::{Mesh, MeshOptions};
 
 pub use config::{ConfigLayer, FsyncPolicy, LogFormat, ServerConfig};
-pub use weft_mesh;
 pub use error::{ApiError, ErrorCode, ServerError};
 pub use metrics::Metrics;
+pub use weft_mesh;
 
 /// The header carrying a request's id: taken from the client when it sends a usable one, else made
 /// up; always echoed in the response, and in the request's log line and the changes it makes.
@@ -267,7 +267,8 @@ pub async fn serve(
 /// the `WEFT_LOG` environment variable overrides `filter`. Call once, before serving.
 pub fn init_logging(format: LogFormat, filter: &str) {
     let filter = std::env::var("WEFT_LOG").ok().filter(|f| !f.trim().is_empty()).unwrap_or_else(|| filter.to_string());
-    let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     // A second call (tests starting several servers) keeps the first subscriber.
     let _ = match format {

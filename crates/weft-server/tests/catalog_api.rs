@@ -523,12 +523,15 @@ fn a_products_data_is_read_through_its_output_port() {
     // Without a partition: every partition, merged by timestamp.
     let (status, body) = api.get("/api/v1/products/orders.placed/records");
     assert_eq!(status, 200, "{body}");
-    let stamps: Vec<u64> = body["records"].as_array().unwrap().iter().map(|r| r["timestamp"].as_u64().unwrap()).collect();
+    let stamps: Vec<u64> =
+        body["records"].as_array().unwrap().iter().map(|r| r["timestamp"].as_u64().unwrap()).collect();
     assert_eq!(stamps, [1000, 1001, 1002, 1003, 1004, 1005]);
     assert_eq!(body["next"], "0:3,1:3");
     let (_, body) = api.get("/api/v1/products/orders.placed/records?limit=4");
-    let (_, rest) = api.get(&format!("/api/v1/products/orders.placed/records?cursor={}", body["next"].as_str().unwrap()));
-    let stamps: Vec<u64> = rest["records"].as_array().unwrap().iter().map(|r| r["timestamp"].as_u64().unwrap()).collect();
+    let (_, rest) =
+        api.get(&format!("/api/v1/products/orders.placed/records?cursor={}", body["next"].as_str().unwrap()));
+    let stamps: Vec<u64> =
+        rest["records"].as_array().unwrap().iter().map(|r| r["timestamp"].as_u64().unwrap()).collect();
     assert_eq!(stamps, [1004, 1005], "the cursor pages on where the first page stopped");
     let (status, body) = api.get("/api/v1/products/orders.placed/records?partition=0&limit=zero");
     assert_eq!((status, body["error_code"].as_u64()), (422, Some(42201)), "{body}");

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::{Api, TestServer};
 use serde_json::{json, Value};
-use weft_sql::parser::MAX_EXPR_DEPTH;
+use weft_mesh::weft_sql::parser::MAX_EXPR_DEPTH;
 
 const KSQL: &str = "application/vnd.ksql.v1+json";
 
@@ -199,7 +199,7 @@ fn hostile_yaml_is_refused_with_bounded_memory() {
         let grew = peak_rss_kib().saturating_sub(before);
         worst_kib = worst_kib.max(grew);
         eprintln!("{name}: {} bytes, {} in {elapsed:?}, peak RSS +{grew} KiB", document.len(), reply.status);
-        assert_eq!(reply.code(), (422, Some(42203)), "{name}: {}", reply.text());
+        assert_eq!(reply.code(), (422, Some(42206)), "{name}: {}", reply.text());
         let message = reply.json()["message"].as_str().unwrap_or_default().to_string();
         assert!(message.contains(expected) && message.contains("line "), "{name}: {message}");
         assert!(elapsed < Duration::from_secs(5), "{name} took {elapsed:?}");
@@ -217,7 +217,7 @@ fn hostile_yaml_is_refused_with_bounded_memory() {
     let reply = api.send("POST", "/api/v1/products:apply", &yaml, Some(largest.as_bytes()));
     let grew = peak_rss_kib().saturating_sub(before);
     eprintln!("largest accepted expansion: {} bytes, peak RSS +{grew} KiB", largest.len());
-    assert_eq!(reply.code(), (422, Some(42203)), "{}", reply.text());
+    assert_eq!(reply.code(), (422, Some(42206)), "{}", reply.text());
     assert!(reply.text().contains("kind is 'NotAProduct'"), "{}", reply.text());
     worst_kib = worst_kib.max(grew);
     // Before, one 8 KB document took the process past 3 GB.

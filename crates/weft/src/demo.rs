@@ -116,9 +116,10 @@ pub fn run(args: DemoArgs) -> Result<()> {
 /// streams and the published products derived from them cannot follow, and the drop guard rightly
 /// refuses to drop them. Such a directory is refused with the way out rather than left half-working.
 fn refuse_pre_mesh_demo(mesh: &Mesh, data_dir: &std::path::Path) -> Result<()> {
-    let stale = mesh.sql().source("ORDERS").is_some_and(|orders| {
-        orders.value_format != weft_mesh::weft_sql::format::Format::Avro
-    });
+    let stale = mesh
+        .sql()
+        .source("ORDERS")
+        .is_some_and(|orders| orders.value_format != weft_mesh::weft_sql::format::Format::Avro);
     if stale {
         bail!(
             "{} holds a demo mesh made by an earlier Weft, whose SQL streams read the Avro products as JSON; \

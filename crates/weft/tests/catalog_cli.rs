@@ -166,7 +166,7 @@ fn domains_and_products_through_the_cli() {
     assert_eq!(env.ok(&["product", "retire", "finance.report"]), "retired product 'finance.report'\n");
     assert!(env.fails(&["product", "delete", "finance.report"]).contains("--yes"));
     assert_eq!(env.ok(&["product", "delete", "finance.report", "--yes"]), "deleted product 'finance.report'\n");
-    assert!(env.fails(&["product", "get", "finance.report"]).contains("error 40402"));
+    assert!(env.fails(&["product", "get", "finance.report"]).contains("error 40404"));
     assert!(env.fails(&["domain", "delete", "finance"]).contains("finance.revenue"));
     env.post(
         "/registry/subjects/finance.revenue-value/versions",
@@ -175,7 +175,7 @@ fn domains_and_products_through_the_cli() {
     assert_eq!(env.ok(&["product", "publish", "finance.revenue"]), "published product 'finance.revenue'\n");
     env.ok(&["domain", "create", "scratch", "--team", "t", "--owner", "alice"]);
     assert_eq!(env.ok(&["domain", "delete", "scratch"]), "deleted domain 'scratch'\n");
-    assert!(env.fails(&["domain", "get", "scratch"]).contains("error 40401"));
+    assert!(env.fails(&["domain", "get", "scratch"]).contains("error 40403"));
 
     let history: Value = serde_json::from_str(&env.ok(&["domain", "get", "orders"])).expect("JSON");
     assert_eq!(history["revision"], 2);

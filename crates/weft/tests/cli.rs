@@ -128,7 +128,7 @@ fn full_records_from_stdin() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let records = json_lines(&env.ok(&["consume", "raw", "--partition", "1"]));
     assert_eq!(records.len(), 1);
-    assert_eq!(records[0]["key"], 1);
+    assert_eq!(records[0]["key"], "1", "a number key is stored as its text and reads back as text");
     assert_eq!(records[0]["value"], "one");
     assert_eq!(records[0]["headers"], json!({"h": "v"}));
     assert_eq!(records[0]["timestamp"], 77);

@@ -30,7 +30,7 @@ const KEYS: usize = 7;
 const BASE_TIMESTAMP: i64 = 1_700_000_000_000;
 
 const STATEMENTS: &str = "CREATE STREAM CLICKS (K STRING KEY, X INT) WITH (kafka_topic='clicks', partitions=2, \
-                          key_format='JSON', value_format='JSON');\n\
+                          key_format='KAFKA', value_format='JSON');\n\
                           CREATE TABLE TOTALS AS SELECT K, COUNT(*) AS N, SUM(X) AS S FROM CLICKS \
                           WINDOW TUMBLING (SIZE 10 SECONDS) GROUP BY K EMIT CHANGES;";
 

@@ -41,7 +41,10 @@ fn owners_decide_and_the_rules_hold_across_a_restart() {
     assert_eq!(codes(c.decide_access(ACTOR, "ar-1", AccessDecision::Deny, None).unwrap_err()), "AccessConflict");
     c.decide_access(ACTOR, "ar-2", AccessDecision::Deny, Some("no PII for models")).expect("deny");
     assert_eq!(codes(c.decide_access(ACTOR, "ar-9", AccessDecision::Deny, None).unwrap_err()), "AccessRequestNotFound");
-    assert_eq!(codes(c.decide_access(ACTOR, "bogus", AccessDecision::Deny, None).unwrap_err()), "AccessRequestNotFound");
+    assert_eq!(
+        codes(c.decide_access(ACTOR, "bogus", AccessDecision::Deny, None).unwrap_err()),
+        "AccessRequestNotFound"
+    );
 
     let grants = c.grants("orders.placed").expect("grants");
     assert_eq!(grants.iter().map(|g| g.requester.as_str()).collect::<Vec<_>>(), ["dave"]);

@@ -174,9 +174,7 @@ fn unknown_products_and_stale_revisions() {
     let fx = Fixture::new();
     fx.domain("orders");
     let err = fx.catalog.transition(ACTOR, "orders.nope", Transition::Publish, None).unwrap_err();
-    assert_eq!(
-        (kind(&err), err.to_string()), ("ProductNotFound", "data product 'orders.nope' does not exist".into())
-    );
+    assert_eq!((kind(&err), err.to_string()), ("ProductNotFound", "data product 'orders.nope' does not exist".into()));
     let err = fx.catalog.transition(ACTOR, "nope", Transition::Publish, None).unwrap_err();
     assert_eq!(kind(&err), "InvalidId");
 

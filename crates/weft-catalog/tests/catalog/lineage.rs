@@ -121,9 +121,7 @@ fn field_impact_follows_field_lineage() {
     // A field nothing derives from affects nobody; an unknown field is an error.
     assert!(fx.catalog.impact("mesh.a", Some("note")).unwrap().affected.is_empty());
     let err = fx.catalog.impact("mesh.a", Some("nope")).unwrap_err();
-    assert_eq!(
-        (kind(&err), err.to_string()), ("FieldNotFound", "data product 'mesh.a' has no field 'nope'".into())
-    );
+    assert_eq!((kind(&err), err.to_string()), ("FieldNotFound", "data product 'mesh.a' has no field 'nope'".into()));
 
     // The whole product: everyone downstream, owners once each.
     let impact = fx.catalog.impact("mesh.a", None).unwrap();
@@ -150,7 +148,11 @@ fn field_lineage_is_validated() {
     let cases = [
         (edge(("mesh.a", "order_id"), ("mesh.c", "total")), "InvalidInput", "invalid edges[0].to.product"),
         (edge(("mesh.d", "order_id"), ("mesh.b", "order_id")), "InvalidInput", "'mesh.d' is not an input of 'mesh.b'"),
-        (edge(("mesh.a", "missing"), ("mesh.b", "order_id")), "FieldNotFound", "data product 'mesh.a' has no field 'missing'"),
+        (
+            edge(("mesh.a", "missing"), ("mesh.b", "order_id")),
+            "FieldNotFound",
+            "data product 'mesh.a' has no field 'missing'",
+        ),
         (edge(("mesh.a", "order_id"), ("mesh.b", "")), "InvalidInput", "invalid edges[0].to.field"),
     ];
     for (e, code, message) in cases {

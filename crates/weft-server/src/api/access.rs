@@ -43,7 +43,8 @@ pub async fn request(
     Ctx(ctx): Ctx,
     JsonBody(body): JsonBody<NewAccessRequest>,
 ) -> Result<(StatusCode, Json<AccessRequest>), ApiError> {
-    let request = call(&state, move |mesh| mesh.request_access(&ctx, &id, &body.purpose, body.consumer.as_deref())).await?;
+    let request =
+        call(&state, move |mesh| mesh.request_access(&ctx, &id, &body.purpose, body.consumer.as_deref())).await?;
     Ok((StatusCode::CREATED, Json(request)))
 }
 

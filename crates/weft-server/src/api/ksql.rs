@@ -225,10 +225,9 @@ async fn ksql(State(state): State<AppState>, Ctx(ctx): Ctx, headers: HeaderMap, 
     };
     let mesh = state.mesh.clone();
     let text = request.ksql.clone();
-    let outcome = tokio::task::spawn_blocking(move || {
-        mesh.sql_execute(&ctx, &text, &request.properties).map_err(sql_error)
-    })
-    .await;
+    let outcome =
+        tokio::task::spawn_blocking(move || mesh.sql_execute(&ctx, &text, &request.properties).map_err(sql_error))
+            .await;
     match outcome {
         Ok(Ok(executed)) => {
             let entities: Vec<Json> = executed.results.iter().map(entity).collect();
@@ -409,11 +408,12 @@ async fn query(State(state): State<AppState>, Ctx(ctx): Ctx, headers: HeaderMap,
     let mesh = state.mesh.clone();
     let text = request.ksql.clone();
     let properties = request.properties.clone();
-    let handle = match tokio::task::spawn_blocking(move || mesh.sql_query(&ctx, &text, &properties).map_err(sql_error)).await {
-        Ok(Ok(handle)) => handle,
-        Ok(Err(e)) => return sql_error_response(&headers, &e, &request.ksql),
-        Err(e) => return error_response(&headers, 50000, &format!("the query failed: {e}"), &request.ksql),
-    };
+    let handle =
+        match tokio::task::spawn_blocking(move || mesh.sql_query(&ctx, &text, &properties).map_err(sql_error)).await {
+            Ok(Ok(handle)) => handle,
+            Ok(Err(e)) => return sql_error_response(&headers, &e, &request.ksql),
+            Err(e) => return error_response(&headers, 50000, &format!("the query failed: {e}"), &request.ksql),
+        };
     let content_type = response_content_type(&headers);
     match handle {
         QueryHandle::Pull { columns, rows } => {
@@ -599,15 +599,14 @@ async fn query_stream(
     };
     let mesh = state.mesh.clone();
     let text = request.sql.clone();
-    let handle = match tokio::task::spawn_blocking(move || {
-        mesh.sql_query(&ctx, &text, &request.properties).map_err(sql_error)
-    })
-    .await
-    {
-        Ok(Ok(handle)) => handle,
-        Ok(Err(e)) => return stream_error(e.error_code(), &e.to_string(), Some(&request.sql)),
-        Err(e) => return stream_error(50000, &format!("the query failed: {e}"), Some(&request.sql)),
-    };
+    let handle =
+        match tokio::task::spawn_blocking(move || mesh.sql_query(&ctx, &text, &request.properties).map_err(sql_error))
+            .await
+        {
+            Ok(Ok(handle)) => handle,
+            Ok(Err(e)) => return stream_error(e.error_code(), &e.to_string(), Some(&request.sql)),
+            Err(e) => return stream_error(50000, &format!("the query failed: {e}"), Some(&request.sql)),
+        };
     let mut framing = Framing { json_array: wants_json_array(&headers), first: true };
     let content_type = framing.content_type();
     match handle {

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod context;
 pub mod domains;
 pub mod from_sql;
+pub mod governance;
 pub mod groups;
 pub mod insights;
 pub mod ksql;
@@ -86,6 +87,8 @@ pub fn v1() -> ApiRoutes {
         .get("/api/v1/products/{id}/export", product_data::export)
         .get("/api/v1/products/{id}/profile", insights::profile)
         .get("/api/v1/products/{id}/stats", insights::stats)
+        .get("/api/v1/products/{id}/schema", governance::product_schema)
+        .get("/api/v1/governance/violations", governance::violations)
         .get("/api/v1/history", audit::history)
         .post("/api/v1/sql/validate", sql_check::validate)
 }

@@ -74,6 +74,8 @@ pub use crate::error::ErrorBody;
         super::access::grants,
         super::audit::history,
         super::sql_check::validate,
+        super::governance::violations,
+        super::governance::product_schema,
     ),
     components(schemas(ErrorBody))
 )]

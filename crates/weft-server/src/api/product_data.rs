@@ -266,8 +266,7 @@ pub async fn export(
     let mut headers = deprecation_headers(&resolved);
     let (extension, media_type) = format.file_type();
     if let Some(served) = &resolved.served {
-        let file =
-            format!("{}-{}-v{}.{extension}", served.product.id(), served.port.name, served.port.version.major);
+        let file = format!("{}-{}-v{}.{extension}", served.product.id(), served.port.name, served.port.version.major);
         if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")) {
             headers.insert(CONTENT_DISPOSITION, value);
         }

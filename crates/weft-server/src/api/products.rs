@@ -129,8 +129,7 @@ pub async fn delete(
     QueryParams(query): QueryParams<DeleteQuery>,
     Ctx(ctx): Ctx,
 ) -> Result<Json<Deleted>, ApiError> {
-    let deleted =
-        call(&state, move |mesh| mesh.delete_product(&ctx, &id, query.confirm, query.delete_topics)).await?;
+    let deleted = call(&state, move |mesh| mesh.delete_product(&ctx, &id, query.confirm, query.delete_topics)).await?;
     Ok(Json(Deleted { product: deleted.product, topics: deleted.topics, deleted_topics: deleted.deleted_topics }))
 }
 
@@ -229,23 +228,18 @@ pub async fn history(State(state): State<AppState>, PathParam(id): PathParam) ->
     Ok(Json(History { history }))
 }
 
-/// What publishing still needs.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PublishCheck {
-    /// Empty when the spec can be published: `[{"field", "rule", "message"}]`, in the order the rules run.
-    #[schema(value_type = Vec<Object>)]
-    pub gaps: Vec<weft_mesh::catalog::PublishGap>,
-}
-
-/// The publishing requirements `spec` does not meet yet, checked by the catalog's own rules without
-/// changing anything (forms ask it as they are filled in).
+/// The publishing requirements `spec` does not meet yet (`gaps`) and the recommended metadata it
+/// lacks (`recommendations`), each `{"field", "rule", "message"}`, checked by the catalog's own rules
+/// without changing anything (forms ask it as they are filled in).
 #[utoipa::path(post, path = "/api/v1/products:check", tag = "lifecycle",
     request_body(content = Object, description = "A ProductSpec"),
-    responses((status = 200, description = "The gaps, each naming its field and rule", body = PublishCheck),
+    responses((status = 200, description = "The gaps and recommendations, each naming its field and rule", body = weft_mesh::governance::PublishCheck),
         (status = 422, description = "A spec that does not parse (42201)", body = ErrorBody)))]
-pub async fn check(State(state): State<AppState>, JsonBody(spec): JsonBody<ProductSpec>) -> Result<Json<PublishCheck>, ApiError> {
-    let gaps = call(&state, move |mesh| Ok(mesh.catalog().publish_check(&spec))).await?;
-    Ok(Json(PublishCheck { gaps }))
+pub async fn check(
+    State(state): State<AppState>,
+    JsonBody(spec): JsonBody<ProductSpec>,
+) -> Result<Json<weft_mesh::governance::PublishCheck>, ApiError> {
+    Ok(Json(call(&state, move |mesh| Ok(mesh.publish_check(&spec))).await?))
 }
 
 // ----- search -----

@@ -278,7 +278,8 @@ pub async fn stream(
 /// latest records.
 fn tail_start(resolved: &Resolved, query: &TailQuery, headers: &HeaderMap) -> Result<Start, ApiError> {
     let last_event_id = headers.get("last-event-id").and_then(|value| value.to_str().ok()).map(str::trim);
-    let explicit = query.offset.is_some() || query.from.is_some() || query.timestamp.is_some() || query.cursor.is_some();
+    let explicit =
+        query.offset.is_some() || query.from.is_some() || query.timestamp.is_some() || query.cursor.is_some();
     match last_event_id.filter(|id| !id.is_empty() && !explicit) {
         // A one-partition tail's id used to be the record's offset: resume after it.
         Some(id) if id.parse::<u64>().is_ok() => {
@@ -318,7 +319,8 @@ pub(crate) async fn tail(
     })
     .await?;
     let (sender, receiver) = mpsc::channel::<Event>(256);
-    let tail = Tail { state: state.clone(), ctx, cursor, watermarks, shutdown: state.shutdown_receiver(), events: sender };
+    let tail =
+        Tail { state: state.clone(), ctx, cursor, watermarks, shutdown: state.shutdown_receiver(), events: sender };
     tokio::spawn(tail.run());
     let events = futures_util::stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|event| (Ok(event), receiver))

@@ -441,8 +441,7 @@ async fn check_compatibility(
     request: RegisterRequest,
 ) -> Answer {
     let verbose = params.flag("verbose");
-    let result =
-        call(&state, move |r| r.check_compatibility(&subject, version, &request.definition())).await?;
+    let result = call(&state, move |r| r.check_compatibility(&subject, version, &request.definition())).await?;
     if verbose {
         Reply::json(&json!({"is_compatible": result.is_compatible, "messages": result.messages}))
     } else {
@@ -486,7 +485,12 @@ async fn subject_config(State(state): State<AppState>, Segments(subject): Segmen
     Reply::json(&ConfigResponse { compatibility_level: level })
 }
 
-async fn put_config(state: AppState, ctx: weft_mesh::RequestContext, subject: Option<String>, update: ConfigUpdate) -> Answer {
+async fn put_config(
+    state: AppState,
+    ctx: weft_mesh::RequestContext,
+    subject: Option<String>,
+    update: ConfigUpdate,
+) -> Answer {
     let level = update.level()?;
     let level = change(&state, move |mesh| mesh.set_compatibility(&ctx, subject.as_deref(), level)).await?;
     Reply::json(&ConfigUpdate { compatibility: level.as_str().to_string() })
@@ -518,7 +522,11 @@ async fn delete_config(State(state): State<AppState>, Ctx(ctx): Ctx) -> Answer {
 }
 
 /// `DELETE /config/{subject}`: the level that was set.
-async fn delete_subject_config(State(state): State<AppState>, Segments(subject): Segments<String>, Ctx(ctx): Ctx) -> Answer {
+async fn delete_subject_config(
+    State(state): State<AppState>,
+    Segments(subject): Segments<String>,
+    Ctx(ctx): Ctx,
+) -> Answer {
     let level = change(&state, move |mesh| mesh.delete_compatibility(&ctx, Some(&subject))).await?;
     Reply::json(&ConfigResponse { compatibility_level: level })
 }
@@ -579,7 +587,11 @@ async fn delete_mode(State(state): State<AppState>, Ctx(ctx): Ctx) -> Answer {
 }
 
 /// `DELETE /mode/{subject}`: the mode that was set.
-async fn delete_subject_mode(State(state): State<AppState>, Segments(subject): Segments<String>, Ctx(ctx): Ctx) -> Answer {
+async fn delete_subject_mode(
+    State(state): State<AppState>,
+    Segments(subject): Segments<String>,
+    Ctx(ctx): Ctx,
+) -> Answer {
     let mode = change(&state, move |mesh| mesh.delete_mode(&ctx, Some(&subject))).await?;
     Reply::json(&ModeBody::from(mode))
 }
