@@ -180,7 +180,7 @@ impl EmbeddedLog {
         let topics = Arc::clone(&log.topics);
         threads.push(spawn_periodic("weft-log-maintain", &log.stop, options.maintenance_interval, move || {
             if let Err(e) = maintain(&topics) {
-                eprintln!("weft-log: maintenance failed: {e}");
+                tracing::warn!(error = %e, "log maintenance (retention, compaction) failed; it runs again later");
             }
         })?);
         *log.threads.lock().unwrap_or_else(|e| e.into_inner()) = threads;
@@ -256,7 +256,9 @@ impl EmbeddedLog {
                     None => {
                         offsets.remove(&key);
                     }
-                    Some(Err(e)) => eprintln!("weft-log: skipping unreadable committed offset {}: {e}", record.offset),
+                    Some(Err(e)) => {
+                        tracing::warn!(offset = record.offset, error = %e, "skipping an unreadable committed offset")
+                    }
                 }
             }
             if batch.records.is_empty() || batch.next_offset >= batch.high_watermark {
@@ -278,7 +280,7 @@ impl EmbeddedLog {
 impl Drop for EmbeddedLog {
     fn drop(&mut self) {
         if let Err(e) = self.shutdown() {
-            eprintln!("weft-log: shutdown failed: {e}");
+            tracing::error!(error = %e, "the log failed to shut down cleanly");
         }
     }
 }
@@ -309,7 +311,7 @@ fn partitions_where(topics: &Topics, keep: impl Fn(&Partition) -> bool) -> Vec<A
 fn flush_dirty(topics: &Topics) {
     for p in partitions_where(topics, |p| p.dirty.load(Ordering::Acquire)) {
         if let Err(e) = p.flush() {
-            eprintln!("weft-log: flush of {}/{} failed: {e}", p.topic, p.id);
+            tracing::error!(topic = %p.topic, partition = p.id, error = %e, "a group-commit flush failed");
         }
     }
 }

@@ -186,10 +186,12 @@ impl Segment {
             Ok(true)
         })?;
         if let ScanEnd::Invalid { position, reason } = end {
-            eprintln!(
-                "weft-log: {}: discarding {} bytes from position {position}: {reason}",
-                self.path().display(),
-                len - position
+            tracing::warn!(
+                file = %self.path().display(),
+                position,
+                bytes = len - position,
+                reason = %reason,
+                "discarding the torn or corrupt tail of the active segment"
             );
         }
         self.max_timestamp.store(indexes.max_timestamp, Ordering::Release);

@@ -74,8 +74,6 @@ impl MeshOptions {
 /// The platform, opened.
 pub struct Mesh {
     log: Arc<dyn EventLog>,
-    /// Kept to shut the embedded log down (flush and stop its threads).
-    embedded: Option<Arc<EmbeddedLog>>,
     registry: Arc<Registry>,
     catalog: Arc<Catalog>,
     sql: Arc<Engine>,
@@ -122,11 +120,8 @@ pub struct OffsetCommit {
 impl Mesh {
     /// Opens the embedded log in `options.log` and the platform on it.
     pub fn open(options: MeshOptions) -> Result<Mesh> {
-        let embedded = EmbeddedLog::open(options.log)?;
-        let shared: Arc<dyn EventLog> = embedded.clone();
-        let mut mesh = Mesh::open_on(shared, options.run_queries)?;
-        mesh.embedded = Some(embedded);
-        Ok(mesh)
+        let log: Arc<dyn EventLog> = EmbeddedLog::open(options.log)?;
+        Mesh::open_on(log, options.run_queries)
     }
 
     /// Opens the platform on any log backend: its state is rebuilt from the log's internal topics,
@@ -148,16 +143,19 @@ impl Mesh {
         let sql = Arc::new(Engine::open(log.clone(), engine_options)?);
         // Dropping a stream or table that published data products depend on is refused.
         sql.set_drop_guard(Arc::new(sql::CatalogDropGuard(catalog.clone())));
-        Ok(Mesh { log, embedded: None, registry, catalog, sql, data, metrics })
+        Ok(Mesh { log, registry, catalog, sql, data, metrics })
     }
 
     /// Stops the SQL engine's queries, then flushes and closes the log.
     pub fn shutdown(&self) -> Result<()> {
         self.sql.shutdown();
-        if let Some(embedded) = &self.embedded {
-            embedded.shutdown()?;
-        }
-        Ok(())
+        Ok(self.log.shutdown()?)
+    }
+
+    /// Retention and compaction now, on a backend that does them itself (the embedded log also runs
+    /// them on its own schedule).
+    pub fn run_maintenance(&self) -> Result<()> {
+        Ok(self.log.run_maintenance()?)
     }
 
     /// The catalog, for reading (changes go through the mesh's methods).

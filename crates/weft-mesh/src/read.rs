@@ -110,6 +110,18 @@ impl FromStr for Positions {
     }
 }
 
+/// What one page reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    /// One partition, or every partition merged by timestamp.
+    pub partition: Option<u32>,
+    pub start: Start,
+    /// 1 to [`MAX_PAGE`].
+    pub limit: usize,
+    /// The stored bytes as they are (base64), not decoded: what a Kafka consumer receives.
+    pub raw: bool,
+}
+
 /// One page of records.
 #[derive(Debug, Clone)]
 pub struct Page {
@@ -246,14 +258,9 @@ impl DataPlane {
 
     /// One page of up to `limit` records of `resolved`, from `start`, merged by timestamp when it
     /// covers several partitions.
-    pub fn read_page(
-        &self,
-        principal: &str,
-        resolved: &Resolved,
-        partition: Option<u32>,
-        start: &Start,
-        limit: usize,
-    ) -> Result<Page> {
+    pub fn read_page(&self, principal: &str, resolved: &Resolved, request: &PageRequest) -> Result<Page> {
+        let PageRequest { partition, start, limit, raw } = request;
+        let (partition, limit, raw) = (*partition, *limit, *raw);
         if !(1..=MAX_PAGE).contains(&limit) {
             return Err(MeshError::InvalidRequest(format!("limit must be between 1 and {MAX_PAGE}, not {limit}")));
         }
@@ -280,7 +287,7 @@ impl DataPlane {
         }
         let mut buffers: BTreeMap<u32, VecDeque<StoredRecord>> = BTreeMap::new();
         let mut exhausted: Vec<u32> = Vec::new();
-        let mut decoder = Decoder::new(&self.registry);
+        let mut decoder = if raw { Decoder::raw(&self.registry) } else { Decoder::new(&self.registry) };
         let mut records = Vec::new();
         while records.len() < limit {
             // Refill every partition whose buffer ran dry: the oldest next record can only be chosen

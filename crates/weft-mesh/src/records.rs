@@ -223,11 +223,19 @@ impl DataRecord {
 pub struct Decoder<'a> {
     registry: &'a Registry,
     schemas: HashMap<u32, Option<Arc<ParsedSchema>>>,
+    /// Keys and values as their stored bytes (base64), decoded no further.
+    raw: bool,
 }
 
 impl<'a> Decoder<'a> {
     pub fn new(registry: &'a Registry) -> Self {
-        Decoder { registry, schemas: HashMap::new() }
+        Decoder { registry, schemas: HashMap::new(), raw: false }
+    }
+
+    /// A decoder that gives keys and values as the stored bytes, base64: what a Kafka consumer
+    /// receives, for clients that decode the wire format themselves.
+    pub fn raw(registry: &'a Registry) -> Self {
+        Decoder { registry, schemas: HashMap::new(), raw: true }
     }
 
     pub fn record(&mut self, partition: u32, record: &StoredRecord) -> DataRecord {
@@ -243,6 +251,9 @@ impl<'a> Decoder<'a> {
 
     pub fn key(&mut self, bytes: Option<&[u8]>) -> Decoded {
         let Some(bytes) = bytes else { return Decoded::plain(Value::Null) };
+        if self.raw {
+            return Decoded { json: Value::String(base64_encode(bytes)), base64: true, schema_id: None };
+        }
         if let Some(decoded) = self.wire(bytes) {
             return decoded;
         }
@@ -256,6 +267,9 @@ impl<'a> Decoder<'a> {
 
     pub fn value(&mut self, bytes: Option<&[u8]>) -> Decoded {
         let Some(bytes) = bytes else { return Decoded::plain(Value::Null) };
+        if self.raw {
+            return Decoded { json: Value::String(base64_encode(bytes)), base64: true, schema_id: None };
+        }
         if let Some(decoded) = self.wire(bytes) {
             return decoded;
         }

@@ -58,7 +58,9 @@ impl SqlSchemas {
 }
 
 fn sql_error(e: weft_registry::RegistryError) -> weft_sql::SqlError {
-    weft_sql::SqlError::Serde(format!("schema registry: {e}"))
+    use weft_registry::RegistryError as E;
+    let missing = matches!(e, E::SubjectNotFound(_) | E::VersionNotFound { .. } | E::SchemaNotFound(_));
+    weft_sql::SqlError::SchemaRegistry { missing, message: e.to_string() }
 }
 
 impl weft_sql::registry::SchemaRegistry for SqlSchemas {

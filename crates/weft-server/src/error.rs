@@ -270,7 +270,9 @@ impl From<SqlError> for ApiError {
             SqlError::Parse { .. } | SqlError::Analysis(_) | SqlError::Unsupported(_) | SqlError::QueryEndpoint(_) => {
                 ApiError::invalid(error.to_string())
             }
-            SqlError::Serde(_) => ApiError::new(ErrorCode::Internal, error.to_string()),
+            SqlError::Serde(_) | SqlError::SchemaRegistry { .. } => {
+                ApiError::new(ErrorCode::Internal, error.to_string())
+            }
         }
     }
 }

@@ -21,6 +21,10 @@ pub enum SqlError {
     /// The platform refused a read or write of a topic (an internal topic written; later, no grant).
     #[error("{0}")]
     Forbidden(String),
+    /// The schema registry refused or failed a lookup or registration; `missing` when the schema or
+    /// subject asked for does not exist.
+    #[error("schema registry: {message}")]
+    SchemaRegistry { missing: bool, message: String },
     #[error(transparent)]
     Log(#[from] LogError),
 }
@@ -31,6 +35,8 @@ impl SqlError {
     pub fn error_code(&self) -> u32 {
         match self {
             SqlError::Parse { .. } | SqlError::Analysis(_) | SqlError::Unsupported(_) => 40001,
+            SqlError::SchemaRegistry { missing: true, .. } => 40001,
+            SqlError::SchemaRegistry { missing: false, .. } => 50000,
             SqlError::QueryEndpoint(_) => 40002,
             // ksqlDB's ERROR_CODE_FORBIDDEN_KAFKA_ACCESS.
             SqlError::Forbidden(_) => 40301,

@@ -150,16 +150,17 @@ fn error_response_with(
     json_response(headers, error_status(code), &body)
 }
 
+/// ksqlDB's statuses: 403 for its forbidden codes (403xx), 500 for server errors, else 400.
 fn error_status(code: u32) -> StatusCode {
-    if code >= 50000 {
-        StatusCode::INTERNAL_SERVER_ERROR
-    } else {
-        StatusCode::BAD_REQUEST
+    match code {
+        50000.. => StatusCode::INTERNAL_SERVER_ERROR,
+        40300..=40399 => StatusCode::FORBIDDEN,
+        _ => StatusCode::BAD_REQUEST,
     }
 }
 
 fn error_kind(code: u32) -> &'static str {
-    if code == 40000 || code >= 50000 {
+    if code == 40000 || code >= 50000 || (40300..=40399).contains(&code) {
         "generic_error"
     } else {
         "statement_error"

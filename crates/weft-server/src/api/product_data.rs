@@ -156,6 +156,9 @@ pub struct ProductReadQuery {
     pub cursor: Option<String>,
     /// 1 to 10000 (default 100).
     pub limit: Option<usize>,
+    /// `true`: keys and values as their stored bytes, base64 (what a Kafka consumer receives).
+    #[serde(default)]
+    pub raw: bool,
     /// The output port to read, NAME or NAME@MAJOR (default: the served port with the highest major version).
     pub port: Option<String>,
 }
@@ -174,10 +177,10 @@ pub async fn records(
     Ctx(ctx): Ctx,
     QueryParams(query): QueryParams<ProductReadQuery>,
 ) -> Result<Response, ApiError> {
-    let ProductReadQuery { partition, offset, from, timestamp, cursor, limit, port } = query;
+    let ProductReadQuery { partition, offset, from, timestamp, cursor, limit, raw, port } = query;
     let resolved = resolve(&state, product(id.clone(), port.clone())).await?;
     let headers = deprecation_headers(&resolved);
-    let read = ReadQuery { partition, offset, from, timestamp, cursor, limit };
+    let read = ReadQuery { partition, offset, from, timestamp, cursor, limit, raw };
     let answer = records::read(&state, ctx, product(id, port), read).await?;
     Ok(with_headers(headers, Json(answer)))
 }

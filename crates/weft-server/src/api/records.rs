@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use utoipa::{IntoParams, ToSchema};
-use weft_mesh::read::{Page, Positions, Resolved, Start, TailCursor, Target};
+use weft_mesh::read::{Page, PageRequest, Positions, Resolved, Start, TailCursor, Target};
 use weft_mesh::records::JsonRecord;
 use weft_mesh::RequestContext;
 
@@ -147,6 +147,10 @@ pub struct ReadQuery {
     pub cursor: Option<String>,
     /// 1 to 10000 (default 100).
     pub limit: Option<usize>,
+    /// `true`: keys and values as their stored bytes, base64 (what a Kafka consumer receives), not
+    /// decoded.
+    #[serde(default)]
+    pub raw: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -226,10 +230,15 @@ pub(crate) async fn read(
     query: ReadQuery,
 ) -> Result<ReadResponse, ApiError> {
     let start = start_of(query.offset, query.from, query.timestamp, query.cursor.as_deref(), Start::Earliest)?;
-    let limit = query.limit.unwrap_or(DEFAULT_READ_LIMIT);
+    let request = PageRequest {
+        partition: query.partition,
+        start,
+        limit: query.limit.unwrap_or(DEFAULT_READ_LIMIT),
+        raw: query.raw,
+    };
     let page = call(state, move |mesh| {
         let resolved = mesh.data().resolve(&target)?;
-        mesh.data().read_page(ctx.principal(), &resolved, query.partition, &start, limit)
+        mesh.data().read_page(ctx.principal(), &resolved, &request)
     })
     .await?;
     Ok(ReadResponse::from_page(page))
