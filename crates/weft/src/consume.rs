@@ -41,8 +41,8 @@ impl Start {
     }
 }
 
-/// Prints up to `limit` records of the partitions asked for (every partition when `partition` is `None`),
-/// up to the end each partition had when it was reached. Returns how many were printed.
+/// Prints up to `limit` records of one partition, or of every partition merged by timestamp when
+/// `partition` is `None`, up to the end the topic had when it was read. Returns how many were printed.
 pub fn history(
     client: &Client,
     topic: &str,
@@ -51,42 +51,29 @@ pub fn history(
     limit: Option<usize>,
     out: &mut impl Write,
 ) -> Result<usize> {
-    let partitions = match partition {
-        Some(partition) => vec![partition],
-        None => {
-            let description = client.get(&format!("/api/v1/topics/{}", encode(topic)))?;
-            let count = description["partition_count"].as_u64().unwrap_or(0) as u32;
-            if count > 1 && matches!(from, Start::Offset(_)) {
-                bail!("topic '{topic}' has {count} partitions: give --partition with an offset");
-            }
-            (0..count).collect()
-        }
-    };
     let path = format!("/api/v1/topics/{}/records", encode(topic));
+    let only = partition.map(|p| format!("partition={p}&")).unwrap_or_default();
+    let mut position = from.query();
     let mut printed = 0;
-    for partition in partitions {
-        let mut position = from.query();
-        loop {
-            let page = match limit {
-                Some(limit) if printed >= limit => return Ok(printed),
-                Some(limit) => PAGE.min(limit - printed),
-                None => PAGE,
-            };
-            let answer = client.get(&format!("{path}?partition={partition}&{position}&limit={page}"))?;
-            let records = array(&answer, "records")?;
-            for record in records {
-                writeln!(out, "{record}")?;
-            }
-            printed += records.len();
-            let next = answer["next_offset"].as_u64().context("the answer has no next_offset")?;
-            let end = answer["high_watermark"].as_u64().context("the answer has no high_watermark")?;
-            if records.is_empty() || next >= end {
-                break;
-            }
-            position = format!("offset={next}");
+    loop {
+        let page = match limit {
+            Some(limit) if printed >= limit => return Ok(printed),
+            Some(limit) => PAGE.min(limit - printed),
+            None => PAGE,
+        };
+        let answer = client.get(&format!("{path}?{only}{position}&limit={page}"))?;
+        let records = array(&answer, "records")?;
+        for record in records {
+            writeln!(out, "{record}")?;
         }
+        printed += records.len();
+        // A short page is the end of what the topic held when it was read.
+        if records.len() < page {
+            return Ok(printed);
+        }
+        let next = answer["next"].as_str().context("the answer has no next cursor")?;
+        position = format!("cursor={}", encode(next));
     }
-    Ok(printed)
 }
 
 /// Follows the live tail (server-sent events) and prints each record until `limit` records; the

@@ -56,8 +56,9 @@ pub fn run(args: DemoArgs) -> Result<()> {
     }
     let mut config = ServerConfig::new(&args.data_dir);
     config.listen = args.addr;
-    // The web app polls: one line per request would drown what the demo has to say (WEFT_LOG shows them).
-    weft_server::init_logging(config.log_format, "info,weft::http=warn");
+    // The demo speaks through its banner; the platform's own lines (one per request, one per change,
+    // and the web app polls) would drown it. WEFT_LOG=info shows them.
+    weft_server::init_logging(config.log_format, "warn,weft::demo=info");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async move {
         let server = Server::bind(&config).await?;
