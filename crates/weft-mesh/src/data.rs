@@ -123,6 +123,7 @@ impl DataPlane {
         if records.is_empty() {
             return Ok(Vec::new());
         }
+        self.check_port_format(topic, &records)?;
         let config = self.log.topic_config(topic)?;
         let sticky = self.sticky.next(config.partitions);
         let total = records.len();
@@ -194,6 +195,42 @@ impl DataPlane {
         self.metrics.produced_records.add(total as u64);
         self.metrics.produced_bytes.add(bytes);
         Ok(placed.into_iter().flatten().collect())
+    }
+
+    /// What a port declares is what lands on its topic: on a topic whose governing output port declares
+    /// Avro, every value must be in the Confluent wire format with a schema of the port's subject, whoever
+    /// encoded it (REST produce encodes so; a SQL sink declared with another format, or a schema the
+    /// port does not name, is refused here rather than stored under a port that says otherwise).
+    fn check_port_format(&self, topic: &str, records: &[Routed]) -> Result<()> {
+        let Some(governing) = self.catalog.port_on_topic(topic) else { return Ok(()) };
+        if governing.port.format != weft_catalog::Format::Avro {
+            return Ok(());
+        }
+        let subject = &governing.port.schema_subject;
+        let ids: std::collections::HashSet<u32> = self
+            .registry
+            .versions(subject, true)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|v| self.registry.version(subject, weft_registry::VersionSpec::Number(v), true).ok())
+            .map(|v| v.id)
+            .collect();
+        for (index, (_, record)) in records.iter().enumerate() {
+            let Some(value) = record.value.as_deref() else { continue };
+            let fits = weft_registry::wire::split(value).is_ok_and(|(id, _)| ids.contains(&id));
+            if !fits {
+                return Err(MeshError::InvalidRecord {
+                    index,
+                    field: "value".into(),
+                    reason: format!(
+                        "topic '{topic}' holds data product '{}', whose port declares Avro with a schema of subject \
+                         '{subject}': the value is not in the Confluent wire format with one of its schemas",
+                        governing.product
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The one read of user data: one partition of `topic` from `offset`, for `principal`.

@@ -33,6 +33,8 @@ fn sql_error(error: MeshError) -> SqlError {
         MeshError::Log(LogError::InternalTopic(topic)) => weft_sql::access::internal_topic(&topic),
         MeshError::Log(e) => SqlError::Log(e),
         MeshError::Sql(e) => e,
+        // What was written does not fit the product's port: the statement's fault, as ksqlDB reports it.
+        invalid @ MeshError::InvalidRecord { .. } => SqlError::Analysis(invalid.to_string()),
         other => SqlError::Forbidden(other.to_string()),
     }
 }

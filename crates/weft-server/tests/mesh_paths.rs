@@ -263,6 +263,14 @@ fn an_avro_ports_records_are_confluent_avro_that_confluents_deserializer_reads()
         assert_eq!(record["value_schema_id"], 1, "{record}");
         assert!(orders.contains(&record["value"]), "{record}");
     }
+    // A writer that does not encode as the port declares is refused by the write path, whoever it is:
+    // here SQL declaring the topic as JSON.
+    ksql_ok(api, "CREATE STREAM ORDERS_AS_JSON (K STRING KEY, ORDER_ID STRING) WITH (KAFKA_TOPIC='shop.orders', VALUE_FORMAT='JSON');");
+    let (status, body) = ksql(api, "INSERT INTO ORDERS_AS_JSON (K, ORDER_ID) VALUES ('o-9', 'o-9');");
+    assert_eq!((status, body["error_code"].as_u64()), (400, Some(40001)), "{body}");
+    assert!(body["message"].as_str().unwrap_or_default().contains("Confluent wire format"), "{body}");
+    assert_eq!(api.latest_offsets("shop.orders").iter().sum::<u64>(), 2, "nothing was written");
+
     // And the SQL engine reads the topic as AVRO (columns from the registry).
     ksql_ok(api, "CREATE STREAM ORDERS (K STRING KEY) WITH (KAFKA_TOPIC='shop.orders', VALUE_FORMAT='AVRO');");
     let mut rows = pull(api, "SELECT ORDER_ID, AMOUNT, CHANNEL FROM ORDERS;", 2);
