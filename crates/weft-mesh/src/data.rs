@@ -27,6 +27,9 @@ use crate::error::{MeshError, Result};
 use crate::metrics::DataMetrics;
 use crate::records::{encode_headers, encode_key, record_size, JsonRecord, ValueEncoder};
 
+/// Threads one write appends its partitions' batches on.
+const APPEND_THREADS: usize = 8;
+
 /// One partition's append and the timestamps its records were given.
 type Appended = weft_log::Result<(weft_log::AppendResult, Vec<i64>)>;
 
@@ -152,19 +155,33 @@ impl DataPlane {
             self.metrics.append_latency.observe(started.elapsed());
             appended.map(|appended| (appended, timestamps))
         };
+        let batches: Vec<(u32, (Vec<usize>, Vec<Record>))> = batches.into_iter().collect();
         let results: Vec<(Vec<usize>, Appended)> = if batches.len() == 1 {
             batches.into_iter().map(|(partition, (indices, records))| (indices, append(partition, records))).collect()
         } else {
+            // Partitions append concurrently (each append waits for its own durability, and a group
+            // commit makes concurrent appends durable together), on a bounded number of threads.
+            let workers = batches.len().min(APPEND_THREADS);
+            let mut shares: Vec<Vec<(u32, (Vec<usize>, Vec<Record>))>> = (0..workers).map(|_| Vec::new()).collect();
+            for (i, batch) in batches.into_iter().enumerate() {
+                shares[i % workers].push(batch);
+            }
             std::thread::scope(|scope| {
-                let handles: Vec<_> = batches
+                let handles: Vec<_> = shares
                     .into_iter()
-                    .map(|(partition, (indices, records))| (indices, scope.spawn(move || append(partition, records))))
+                    .map(|share| {
+                        scope.spawn(|| {
+                            share
+                                .into_iter()
+                                .map(|(partition, (indices, records))| (indices, append(partition, records)))
+                                .collect::<Vec<_>>()
+                        })
+                    })
                     .collect();
                 handles
                     .into_iter()
-                    .map(|(indices, handle)| {
-                        let result = handle.join().unwrap_or(Err(weft_log::LogError::Closed));
-                        (indices, result)
+                    .flat_map(|handle| {
+                        handle.join().unwrap_or_else(|_| vec![(Vec::new(), Err(weft_log::LogError::Closed))])
                     })
                     .collect()
             })

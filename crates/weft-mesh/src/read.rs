@@ -7,7 +7,8 @@
 //! offset order). Where a read stopped is a [`Positions`] cursor, one next offset per partition,
 //! written `0:12,1:40`; the next page or a reconnecting tail starts from it.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::fmt;
 use std::str::FromStr;
 
@@ -22,6 +23,9 @@ use crate::records::{DataRecord, Decoder};
 pub const READ_MAX_BYTES: usize = 16 * 1024 * 1024;
 /// The most records one page returns.
 pub const MAX_PAGE: usize = 10_000;
+/// Records fetched from one partition at a time by a merged read (see [`DataPlane::read_page`]).
+const MIN_CHUNK: usize = 16;
+const MAX_CHUNK: usize = 1000;
 
 /// What a read names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -285,41 +289,40 @@ impl DataPlane {
         for &p in &partitions {
             high_watermarks.insert(p, self.log.offsets(topic, p)?.1);
         }
+        // Each partition's records are fetched in chunks sized so that every partition's buffer together
+        // stays near one page, however many partitions there are.
+        let chunk = (limit / partitions.len().max(1)).clamp(MIN_CHUNK, MAX_CHUNK);
         let mut buffers: BTreeMap<u32, VecDeque<StoredRecord>> = BTreeMap::new();
-        let mut exhausted: Vec<u32> = Vec::new();
+        // The next record of every partition that has one, oldest first: the merge picks from the top
+        // and refills only the partition it took from.
+        let mut heads: BinaryHeap<Reverse<(i64, u32)>> = BinaryHeap::new();
         let mut decoder = if raw { Decoder::raw(&self.registry) } else { Decoder::new(&self.registry) };
         let mut records = Vec::new();
+        let mut refill = partitions.clone();
         while records.len() < limit {
-            // Refill every partition whose buffer ran dry: the oldest next record can only be chosen
-            // when every partition shows its next one.
-            for &p in &partitions {
-                let empty = buffers.get(&p).is_none_or(VecDeque::is_empty);
-                if !empty || exhausted.contains(&p) {
-                    continue;
-                }
+            // The oldest next record can only be chosen when every partition shows its next one.
+            for p in refill.drain(..) {
                 let position = next.get(p).unwrap_or(0);
                 let end = high_watermarks.get(&p).copied().unwrap_or(0);
                 if position >= end {
-                    exhausted.push(p);
                     continue;
                 }
-                let want = limit - records.len();
-                let read = self.read_from(principal, topic, p, position, want)?;
-                if read.is_empty() {
-                    exhausted.push(p);
-                } else {
-                    buffers.entry(p).or_default().extend(read);
+                let read = self.read_from(principal, topic, p, position, chunk)?;
+                let buffer = buffers.entry(p).or_default();
+                buffer.extend(read.into_iter().filter(|r| r.offset < end));
+                if let Some(front) = buffer.front() {
+                    heads.push(Reverse((front.timestamp, p)));
                 }
             }
-            let oldest = buffers
-                .iter()
-                .filter_map(|(p, buffer)| buffer.front().map(|r| (r.timestamp, *p)))
-                .min()
-                .map(|(_, p)| p);
-            let Some(p) = oldest else { break };
-            let Some(record) = buffers.get_mut(&p).and_then(VecDeque::pop_front) else { break };
+            let Some(Reverse((_, p))) = heads.pop() else { break };
+            let Some(buffer) = buffers.get_mut(&p) else { break };
+            let Some(record) = buffer.pop_front() else { break };
             next.0.insert(p, record.offset + 1);
             records.push(decoder.record(p, &record));
+            match buffer.front() {
+                Some(front) => heads.push(Reverse((front.timestamp, p))),
+                None => refill.push(p),
+            }
         }
         Ok(Page { records, next, high_watermarks: Positions(high_watermarks) })
     }

@@ -40,6 +40,11 @@ pub struct ServerConfig {
     pub max_records_per_request: usize,
     /// How log lines are written: human-readable text, or one JSON object per line.
     pub log_format: LogFormat,
+    /// Connections served at once; past it a new connection gets 503 and is closed.
+    pub max_connections: usize,
+    /// Milliseconds a client may take to send a request's headers, or sit idle between requests,
+    /// before its connection is closed.
+    pub header_timeout_ms: u64,
 }
 
 /// How the server writes its log lines (one per request, one per change, warnings and errors).
@@ -78,6 +83,8 @@ impl ServerConfig {
     pub const DEFAULT_DATA_DIR: &'static str = "weft-data";
     pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
     pub const DEFAULT_MAX_RECORDS_PER_REQUEST: usize = 10_000;
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+    pub const DEFAULT_HEADER_TIMEOUT_MS: u64 = 15_000;
 
     /// A configuration with defaults for everything but the data directory.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
@@ -88,6 +95,8 @@ impl ServerConfig {
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
             max_records_per_request: Self::DEFAULT_MAX_RECORDS_PER_REQUEST,
             log_format: LogFormat::default(),
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+            header_timeout_ms: Self::DEFAULT_HEADER_TIMEOUT_MS,
         }
     }
 
@@ -107,6 +116,8 @@ impl ServerConfig {
             max_body_bytes: merged.max_body_bytes.unwrap_or(defaults.max_body_bytes),
             max_records_per_request: merged.max_records_per_request.unwrap_or(defaults.max_records_per_request),
             log_format: merged.log_format.unwrap_or(defaults.log_format),
+            max_connections: merged.max_connections.unwrap_or(defaults.max_connections),
+            header_timeout_ms: merged.header_timeout_ms.unwrap_or(defaults.header_timeout_ms),
         };
         config.validate()?;
         Ok(config)
@@ -119,6 +130,12 @@ impl ServerConfig {
         }
         if self.max_records_per_request == 0 {
             return Err(invalid("max_records_per_request", "must be at least 1"));
+        }
+        if self.max_connections == 0 {
+            return Err(invalid("max_connections", "must be at least 1"));
+        }
+        if self.header_timeout_ms == 0 {
+            return Err(invalid("header_timeout_ms", "must be at least 1"));
         }
         Ok(())
     }
@@ -216,11 +233,14 @@ pub struct ConfigLayer {
     pub max_body_bytes: Option<usize>,
     pub max_records_per_request: Option<usize>,
     pub log_format: Option<LogFormat>,
+    pub max_connections: Option<usize>,
+    pub header_timeout_ms: Option<u64>,
 }
 
 impl ConfigLayer {
     /// Reads `WEFT_CONFIG`, `WEFT_DATA_DIR`, `WEFT_LISTEN`, `WEFT_FSYNC`, `WEFT_MAX_BODY_BYTES`,
-    /// `WEFT_MAX_RECORDS_PER_REQUEST` and `WEFT_LOG_FORMAT` from the process environment.
+    /// `WEFT_MAX_RECORDS_PER_REQUEST`, `WEFT_LOG_FORMAT`, `WEFT_MAX_CONNECTIONS` and
+    /// `WEFT_HEADER_TIMEOUT_MS` from the process environment.
     pub fn from_env() -> Result<Self, ServerError> {
         Self::from_vars(|name| std::env::var(name).ok())
     }
@@ -244,6 +264,8 @@ impl ConfigLayer {
             max_body_bytes: parse("WEFT_MAX_BODY_BYTES", var("WEFT_MAX_BODY_BYTES"))?,
             max_records_per_request: parse("WEFT_MAX_RECORDS_PER_REQUEST", var("WEFT_MAX_RECORDS_PER_REQUEST"))?,
             log_format: parse("WEFT_LOG_FORMAT", var("WEFT_LOG_FORMAT"))?,
+            max_connections: parse("WEFT_MAX_CONNECTIONS", var("WEFT_MAX_CONNECTIONS"))?,
+            header_timeout_ms: parse("WEFT_HEADER_TIMEOUT_MS", var("WEFT_HEADER_TIMEOUT_MS"))?,
         })
     }
 
@@ -269,6 +291,8 @@ impl ConfigLayer {
             max_body_bytes: self.max_body_bytes.or(lower.max_body_bytes),
             max_records_per_request: self.max_records_per_request.or(lower.max_records_per_request),
             log_format: self.log_format.or(lower.log_format),
+            max_connections: self.max_connections.or(lower.max_connections),
+            header_timeout_ms: self.header_timeout_ms.or(lower.header_timeout_ms),
         }
     }
 }
@@ -294,10 +318,11 @@ mod tests {
     fn file_layer_reads_every_key() {
         let layer = ConfigLayer::from_toml(
             "data_dir = \"/d\"\nlisten = \"0.0.0.0:9000\"\nfsync = 20\nmax_body_bytes = 1000\nmax_records_per_request = 7\n\
-             log_format = \"json\"\n",
+             log_format = \"json\"\nmax_connections = 50\nheader_timeout_ms = 2000\n",
         )
         .unwrap();
         assert_eq!(layer.log_format, Some(LogFormat::Json));
+        assert_eq!((layer.max_connections, layer.header_timeout_ms), (Some(50), Some(2000)));
         assert_eq!(layer.data_dir, Some(PathBuf::from("/d")));
         assert_eq!(layer.listen, Some("0.0.0.0:9000".parse().unwrap()));
         assert_eq!(layer.fsync, Some(FsyncPolicy::GroupCommit { interval_ms: 20 }));

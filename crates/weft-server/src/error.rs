@@ -136,6 +136,8 @@ error_codes! {
     StorageError = 50003,
     /// The server is shutting down.
     Unavailable = 50301,
+    /// The server is at its limit of connections (`max_connections`); retry later.
+    TooManyConnections = 50302,
 }
 
 impl ErrorCode {

@@ -35,6 +35,7 @@
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod listen;
 pub mod metrics;
 pub mod web;
 
@@ -201,6 +202,7 @@ async fn observe_http(State(state): State<AppState>, mut request: Request, next:
 pub struct Server {
     listener: TcpListener,
     state: AppState,
+    connections: listen::ConnectionLimits,
 }
 
 impl Server {
@@ -216,7 +218,11 @@ impl Server {
         let limits =
             Limits { max_body_bytes: config.max_body_bytes, max_records_per_request: config.max_records_per_request };
         let state = AppState::new(Arc::new(mesh), limits);
-        Ok(Server { listener, state })
+        let connections = listen::ConnectionLimits {
+            max_connections: config.max_connections,
+            header_timeout: std::time::Duration::from_millis(config.header_timeout_ms),
+        };
+        Ok(Server { listener, state, connections })
     }
 
     /// The address actually bound (useful with port 0).
@@ -232,16 +238,15 @@ impl Server {
     /// Answers requests until `shutdown` completes, then stops accepting connections, lets in-flight
     /// requests finish, ends live tails, and shuts the platform down.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
-        let Server { listener, state } = self;
+        let Server { listener, state, connections } = self;
         let app = router(state.clone());
         let signal_state = state.clone();
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                signal_state.begin_shutdown();
-            })
-            .await
-            .map_err(ServerError::Serve);
+        let served = listen::serve(listener, app, connections, async move {
+            shutdown.await;
+            signal_state.begin_shutdown();
+        })
+        .await
+        .map_err(ServerError::Serve);
         // Whatever happened to the listener, the SQL engine's query threads stop, then the log is
         // flushed and closed.
         let mesh = state.mesh.clone();

@@ -59,6 +59,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
     // The demo speaks through its banner; the platform's own lines (one per request, one per change,
     // and the web app polls) would drown it. WEFT_LOG=info shows them.
     weft_server::init_logging(config.log_format, "warn,weft::demo=info");
+    crate::raise_file_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async move {
         let server = Server::bind(&config).await?;

@@ -96,6 +96,13 @@ struct ServeArgs {
     /// come from WEFT_LOG (e.g. "info,weft::http=warn").
     #[arg(long)]
     log_format: Option<LogFormat>,
+    /// Connections served at once; more get 503 [env: WEFT_MAX_CONNECTIONS] [default: 10000].
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Milliseconds to send a request's headers, or to sit idle between requests, before the connection
+    /// is closed [env: WEFT_HEADER_TIMEOUT_MS] [default: 15000].
+    #[arg(long)]
+    header_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -266,9 +273,12 @@ fn serve(args: ServeArgs) -> Result<()> {
         max_body_bytes: args.max_body_bytes,
         max_records_per_request: args.max_records_per_request,
         log_format: args.log_format,
+        max_connections: args.max_connections,
+        header_timeout_ms: args.header_timeout_ms,
     };
     let config = ServerConfig::resolve(flags, ConfigLayer::from_env()?)?;
     weft_server::init_logging(config.log_format, "info");
+    raise_file_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async {
         let server = Server::bind(&config).await?;
@@ -279,6 +289,23 @@ fn serve(args: ServeArgs) -> Result<()> {
         Ok::<(), anyhow::Error>(())
     })?;
     Ok(())
+}
+
+/// Lifts the soft limit on open files to the hard limit: a server holds one descriptor per
+/// connection and per cached segment file, and distributions' default soft limit (1,024) is the
+/// first thing a busy server runs into (Kafka's docs ask for 100,000). The log bounds its own
+/// descriptors from the limit it finds, so this only gives connections room.
+pub fn raise_file_limit() {
+    // SAFETY: getrlimit and setrlimit read and write the plain struct they are given.
+    unsafe {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                tracing::warn!("could not raise the open-file limit to {}", limit.rlim_max);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
