@@ -27,6 +27,9 @@ use crate::error::{MeshError, Result};
 use crate::metrics::DataMetrics;
 use crate::records::{encode_headers, encode_key, record_size, JsonRecord, ValueEncoder};
 
+/// One partition's records of a write, with their places in the write.
+type PartitionBatch = (u32, (Vec<usize>, Vec<Record>));
+
 /// Threads one write appends its partitions' batches on.
 const APPEND_THREADS: usize = 8;
 
@@ -155,14 +158,14 @@ impl DataPlane {
             self.metrics.append_latency.observe(started.elapsed());
             appended.map(|appended| (appended, timestamps))
         };
-        let batches: Vec<(u32, (Vec<usize>, Vec<Record>))> = batches.into_iter().collect();
+        let batches: Vec<PartitionBatch> = batches.into_iter().collect();
         let results: Vec<(Vec<usize>, Appended)> = if batches.len() == 1 {
             batches.into_iter().map(|(partition, (indices, records))| (indices, append(partition, records))).collect()
         } else {
             // Partitions append concurrently (each append waits for its own durability, and a group
             // commit makes concurrent appends durable together), on a bounded number of threads.
             let workers = batches.len().min(APPEND_THREADS);
-            let mut shares: Vec<Vec<(u32, (Vec<usize>, Vec<Record>))>> = (0..workers).map(|_| Vec::new()).collect();
+            let mut shares: Vec<Vec<PartitionBatch>> = (0..workers).map(|_| Vec::new()).collect();
             for (i, batch) in batches.into_iter().enumerate() {
                 shares[i % workers].push(batch);
             }
