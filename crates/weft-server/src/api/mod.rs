@@ -204,6 +204,7 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
         let mut error = ApiError::from_json(&inner);
         if path != "." && inner.classify() == serde_json::error::Category::Data {
             error.message = format!("invalid request body at {path}: {inner}");
+            error.field = Some(path);
         }
         error
     })?;
