@@ -219,6 +219,8 @@ fn the_publish_form_learns_each_gap_and_refusal_by_its_field() {
         let mut bad = spec.clone();
         bad[path] = value;
         let (status, body) = api.post("/api/v1/products:check", &bad);
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(message.contains(field) && !message.contains(" at line "), "the path, not a position: {message}");
         assert_eq!(
             (status, body["error_code"].as_u64(), body["field"].as_str()),
             (422, Some(42201), Some(field)),
