@@ -143,6 +143,16 @@ async function create(h) {
     await page.getByTestId('publish-form').waitFor();
     await h.shot('create-done');
   });
+  await h.step('a refused product id is shown at its field', async () => {
+    const form = page.getByTestId('publish-form');
+    await form.getByLabel('Domain', { exact: true }).selectOption('orders');
+    const id = form.getByLabel('Product id (in the domain)', { exact: true });
+    await id.fill('Big Orders');
+    await page.getByTestId('publish-submit').click();
+    await eventually('the id is marked', async () => (await id.getAttribute('aria-invalid')) === 'true');
+    assert(/Big Orders/.test(await page.getByTestId('error-id').textContent()), 'the server\'s refusal is next to the id');
+    await h.shot('create-refused-id');
+  }, { refusals: [/^\/api\/v1\/products\/from-sql$/] });
   await h.step('describe it as a draft product', async () => {
     const form = page.getByTestId('publish-form');
     await form.getByLabel('Domain', { exact: true }).selectOption('orders');
