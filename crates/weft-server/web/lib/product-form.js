@@ -194,11 +194,21 @@ export class ProductForm {
  * The live checklist of what publishing needs: asks the server about `spec()` (debounced, each call
  * aborting the one before), shows the gaps next to their fields in `form` and as a list in the element
  * it returns. `check.schedule()` after every edit, `check.now()` for at once; `check.showRefusal(gaps)`
- * paints the gaps a refused publish listed. `onResult(answer | null)` follows every answer.
+ * paints the gaps a refused publish listed; `check.latest` is the last answer. `ready` is what the
+ * list says when nothing is missing.
  */
-export function publishChecklist({ form, spec, signal, onResult = () => {}, delay = 300 }) {
-  const element = h('div', { class: 'requirements', 'data-testid': 'requirements', 'data-state': 'checking', 'aria-live': 'polite' },
-    h('p', { class: 'muted' }, 'Checking what publishing needs…'));
+export function publishChecklist({ form, spec, signal, delay = 300, ready = 'Ready to publish: every requirement is met.' }) {
+  // Only the one-line summary is a live region: the lists are painted again on every answer, and a
+  // screen reader should hear what changed, not the whole checklist after each keystroke.
+  const summary = h('p', { class: 'req-summary', role: 'status' }, 'Checking what publishing needs…');
+  const details = h('div');
+  const element = h('div', { class: 'requirements', 'data-testid': 'requirements', 'data-state': 'checking' }, summary, details);
+  const say = (text, kind, testid) => {
+    if (summary.textContent !== text) summary.textContent = text;
+    summary.className = `req-summary${kind ? ` req-summary-${kind}` : ''}`;
+    if (testid) summary.dataset.testid = testid;
+    else delete summary.dataset.testid;
+  };
   let timer = null;
   let inflight = null;
   let latest = null;
@@ -212,17 +222,13 @@ export function publishChecklist({ form, spec, signal, onResult = () => {}, dela
     );
 
   function paint(answer) {
-    clear(element);
+    clear(details);
     const { gaps, recommendations } = answer;
     element.dataset.state = gaps.length ? 'gaps' : 'ready';
-    const summary = gaps.length
-      ? [
-          h('p', { class: 'req-summary req-summary-missing' }, `${gaps.length} to fix before publishing:`),
-          h('ul', { class: 'req-list' }, ...gaps.map((g) => item(g, 'gap', '✗'))),
-        ]
-      : [h('p', { class: 'req-summary req-summary-ready', 'data-testid': 'publish-ready' }, '✓ Ready to publish: every requirement is met.')];
-    element.append(
-      ...summary,
+    if (gaps.length) say(`${gaps.length} to fix before publishing:`, 'missing');
+    else say(`✓ ${ready}`, 'ready', 'publish-ready');
+    details.append(
+      gaps.length ? h('ul', { class: 'req-list' }, ...gaps.map((g) => item(g, 'gap', '✗'))) : '',
       h('h3', {}, 'Recommended'),
       recommendations.length
         ? h('ul', { class: 'req-list' }, ...recommendations.map((r) => item(r, 'recommendation', '○')))
@@ -246,11 +252,10 @@ export function publishChecklist({ form, spec, signal, onResult = () => {}, dela
       // A value the check could read is no longer refused (a save's refusals stay until the next save).
       for (const name of Object.keys(form.slots)) if (form.slots[name].error.dataset.from === 'check') clearCheckError(name);
       paint(answer);
-      onResult(answer);
     } catch (error) {
       if (isAbort(error) || controller.signal.aborted) return;
       latest = null;
-      clear(element);
+      clear(details);
       // The spec does not parse: the server names the field; publishing cannot be judged until it does.
       const field = error.body && error.body.field;
       if (field && form.setError(field, error.message)) {
@@ -260,12 +265,11 @@ export function publishChecklist({ form, spec, signal, onResult = () => {}, dela
         slot.gap.textContent = '';
         slot.recommendation.textContent = '';
         element.dataset.state = 'invalid';
-        element.append(h('p', { class: 'req-summary req-summary-missing' }, 'Fix the field marked in the form to see what publishing needs.'));
+        say('Fix the field marked in the form to see what publishing needs.', 'missing');
       } else {
         element.dataset.state = 'error';
-        element.append(h('p', { class: 'field-error' }, `Cannot check the publishing requirements: ${error.message}`));
+        say(`Cannot check the publishing requirements: ${error.message}`, 'missing');
       }
-      onResult(null);
     } finally {
       if (inflight === controller) inflight = null;
     }

@@ -325,7 +325,15 @@ class ProductEditor {
     );
     this.message = h('div', { class: 'form-message', 'data-testid': 'form-message', role: 'status', 'aria-live': 'polite' });
     this.actions = h('div', { class: 'lifecycle-actions' });
-    this.check = readOnly ? null : publishChecklist({ form, spec: () => this.formSpec(), signal: this.signal });
+    this.check = readOnly
+      ? null
+      : publishChecklist({
+          form,
+          spec: () => this.formSpec(),
+          signal: this.signal,
+          // A published product keeps meeting the requirements: the catalog refuses edits that break them.
+          ready: this.status === 'draft' ? 'Ready to publish: every requirement is met.' : 'Every publishing requirement is met.',
+        });
 
     // The buttons are painted again only when the form first changes: a field's `change` fires as a
     // button is pressed, and a button replaced under the pointer never receives the click.
