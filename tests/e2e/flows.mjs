@@ -50,6 +50,7 @@ async function pages(h) {
     ['domain', '/domains/payments'],
     ['governance', '/governance'],
     ['access', '/access'],
+    ['not-found', '/no/such/page'],
   ];
   for (const [name, path] of visits) {
     await h.step(`page ${path}`, async () => {
@@ -57,6 +58,9 @@ async function pages(h) {
       assert(response && response.ok(), `GET ${path} answered ${response && response.status()}`);
       const title = await oneH1(page);
       assert(title.length > 0, `${path} has an empty <h1>`);
+      // The server answers every page URL with the app; the app's router alone knows which exist.
+      const notFound = await page.getByTestId('not-found').count();
+      assert(notFound === (name === 'not-found' ? 1 : 0), `${path}: the not-found view shown ${notFound} times`);
       // Let the page fetch its data before the picture.
       await page.waitForLoadState('networkidle').catch(() => {});
       await h.shot(name);
@@ -139,6 +143,16 @@ async function create(h) {
     await page.getByTestId('publish-form').waitFor();
     await h.shot('create-done');
   });
+  await h.step('a refused product id is shown at its field', async () => {
+    const form = page.getByTestId('publish-form');
+    await form.getByLabel('Domain', { exact: true }).selectOption('orders');
+    const id = form.getByLabel('Product id (in the domain)', { exact: true });
+    await id.fill('Big Orders');
+    await page.getByTestId('publish-submit').click();
+    await eventually('the id is marked', async () => (await id.getAttribute('aria-invalid')) === 'true');
+    assert(/Big Orders/.test(await page.getByTestId('error-id').textContent()), 'the server\'s refusal is next to the id');
+    await h.shot('create-refused-id');
+  }, { refusals: [/^\/api\/v1\/products\/from-sql$/] });
   await h.step('describe it as a draft product', async () => {
     const form = page.getByTestId('publish-form');
     await form.getByLabel('Domain', { exact: true }).selectOption('orders');
@@ -260,7 +274,137 @@ async function deprecate(h) {
   });
 }
 
-const FLOWS = { pages, discover, create, lineage, access, deprecate };
+// ------------------------------------------------------------------------------------------------
+// The rules are the server's: a draft's publishing gaps next to their fields on Manage (from
+// POST /api/v1/products:check) going away as they are filled, a value the server cannot read marked at
+// its field, the Governance page's violations from its one endpoint, the schema table from the server.
+
+const DRAFT_ID = 'orders.e2e-signups';
+const DRAFT_TOPIC = 'orders.e2e-signups';
+const DRAFT_SCHEMA = {
+  type: 'record',
+  name: 'Signup',
+  fields: [
+    { name: 'signup_id', type: 'string', doc: 'The signup id.' },
+    {
+      name: 'contact',
+      type: { type: 'record', name: 'Contact', fields: [{ name: 'email', type: ['null', 'string'], default: null, classification: 'pii' }] },
+      doc: 'How to reach the customer.',
+    },
+  ],
+};
+
+/** The `(kind, product)` pairs the Governance page lists, sorted. */
+async function listedViolations(page) {
+  const items = page.getByTestId('violations').getByTestId('violation');
+  const pairs = [];
+  for (let i = 0; i < (await items.count()); i += 1) {
+    pairs.push(`${await items.nth(i).getAttribute('data-kind')} ${await items.nth(i).getAttribute('data-id')}`);
+  }
+  return pairs.sort();
+}
+
+async function rules(h) {
+  const page = h.page;
+  await h.step('a draft with gaps exists (through the API)', async () => {
+    await api(h.baseUrl, '/api/v1/topics', { method: 'POST', body: { name: DRAFT_TOPIC, partitions: 1 } });
+    await api(h.baseUrl, `/registry/subjects/${DRAFT_TOPIC}-value/versions`, {
+      method: 'POST',
+      body: { schema: JSON.stringify(DRAFT_SCHEMA) },
+    });
+    await api(h.baseUrl, '/api/v1/products', {
+      method: 'POST',
+      actor: OWNER,
+      body: {
+        id: DRAFT_ID,
+        name: 'Signups',
+        owner: OWNER,
+        outputPorts: [{ name: 'events', version: '1.0.0', topic: DRAFT_TOPIC, schemaSubject: `${DRAFT_TOPIC}-value`, format: 'avro' }],
+      },
+    });
+  });
+
+  const violationCalls = [];
+  const statsCalls = [];
+  page.on('request', (request) => {
+    const url = new URL(request.url());
+    if (url.pathname === '/api/v1/governance/violations') violationCalls.push(url.search);
+    if (/^\/api\/v1\/products\/[^/]+\/stats$/.test(url.pathname)) statsCalls.push(url.pathname);
+  });
+  await h.step('Governance lists the violations from its one endpoint', async () => {
+    await page.goto(h.url('/governance'));
+    await switchActor(h, page, OWNER);
+    const draft = page.locator(`[data-testid="violation"][data-kind="cannot-publish"][data-id="${DRAFT_ID}"]`);
+    await draft.waitFor();
+    const answer = await api(h.baseUrl, '/api/v1/governance/violations');
+    const expected = answer.violations.map((v) => `${v.kind} ${v.product}`).sort();
+    await eventually('the page lists exactly the server\'s violations', async () =>
+      JSON.stringify(await listedViolations(page)) === JSON.stringify(expected));
+    const count = (await page.getByTestId('summary-cannot-publish').textContent()).match(/\d+/)[0];
+    assert(Number(count) === answer.counts['cannot-publish'], `summary says ${count}, the server ${answer.counts['cannot-publish']}`);
+    assert(/description/.test(await draft.textContent()), `the server's details are shown: ${await draft.textContent()}`);
+    await h.shot('governance-violations');
+    await page.getByLabel('Domain', { exact: true }).selectOption('payments');
+    await eventually('the domain filter asks the server for that domain', async () => violationCalls.includes('?domain=payments'));
+    await eventually('the draft of orders is not listed for payments', async () => (await draft.count()) === 0);
+    assert(statsCalls.length === 0, `Governance asked for statistics: ${statsCalls.join(', ')}`);
+  });
+
+  const gap = (field) => page.getByTestId(`gap-${field}`);
+  await h.step('Manage shows the gaps next to their fields', async () => {
+    await page.goto(h.url(`/manage/${DRAFT_ID}`));
+    await eventually('the description gap is shown', async () => /description/i.test(await gap('description').textContent()));
+    await eventually('the quality tier gap is shown', async () => /qualityTier/i.test(await gap('qualityTier').textContent()));
+    assert(await gap('description').isVisible(), 'the gap is visible next to Description');
+    const listed = page.getByTestId('requirements').getByTestId('gap');
+    const fields = await listed.evaluateAll((items) => items.map((i) => i.dataset.field).sort());
+    assert(JSON.stringify(fields) === JSON.stringify(['description', 'qualityTier']), `the checklist lists ${fields}`);
+    assert((await page.getByTestId('publish-ready').count()) === 0, 'not ready to publish');
+    assert(/documentation/i.test(await page.getByTestId('recommendation-documentation').textContent()), 'recommendations are hints next to their fields');
+    await h.shot('manage-gaps');
+  });
+  await h.step('a value the server cannot read is marked at its field', async () => {
+    await page.getByLabel('Freshness objective', { exact: true }).fill('15x');
+    await eventually('the freshness objective is marked', async () =>
+      /duration/i.test(await page.getByTestId('error-freshnessObjective').textContent()));
+    assert((await page.getByTestId('requirements').getAttribute('data-state')) === 'invalid', 'the checklist waits for a readable spec');
+    await h.shot('manage-invalid-field');
+    await page.getByLabel('Freshness objective', { exact: true }).fill('15m');
+    await eventually('the mark goes away', async () => (await page.getByTestId('error-freshnessObjective').textContent()) === '');
+  }, { refusals: [/^\/api\/v1\/products:check$/] });
+  await h.step('the gaps go away as the fields are filled', async () => {
+    await page.getByLabel('Description', { exact: true }).fill('Every customer signup, with how to reach them.');
+    await eventually('the description gap is gone', async () => (await gap('description').textContent()) === '');
+    assert(/qualityTier/i.test(await gap('qualityTier').textContent()), 'the quality tier gap stays until it is set');
+    await page.getByLabel('Quality tier', { exact: true }).selectOption('curated');
+    await eventually('the quality tier gap is gone', async () => (await gap('qualityTier').textContent()) === '');
+    await page.getByTestId('publish-ready').waitFor();
+    await h.shot('manage-ready');
+    await page.getByTestId('action-save').click();
+    await eventually('saved', async () => (await page.getByTestId('form-message').getAttribute('data-kind')) === 'ok');
+  });
+  await h.step('Governance no longer counts the draft as blocked', async () => {
+    await page.goto(h.url('/governance'));
+    await page.getByTestId('summary-cannot-publish').waitFor();
+    await eventually('the draft is no longer listed', async () =>
+      (await page.locator(`[data-testid="violation"][data-kind="cannot-publish"][data-id="${DRAFT_ID}"]`).count()) === 0);
+  });
+  await h.step("the product page's schema table shows the server's fields", async () => {
+    await page.goto(h.url(`/products/${DRAFT_ID}?tab=schema`));
+    const rows = page.getByTestId('schema-table').getByTestId('schema-field');
+    await rows.first().waitFor();
+    const schema = await api(h.baseUrl, `/api/v1/products/${DRAFT_ID}/schema`);
+    const shown = await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.field));
+    const served = schema.fields.map((f) => f.path);
+    assert(JSON.stringify(shown) === JSON.stringify(served), `the table shows ${shown}, the server ${served}`);
+    assert(served.includes('contact.email'), `nested fields come flattened: ${served}`);
+    const email = page.locator('[data-testid="schema-field"][data-field="contact.email"]');
+    assert(/pii/.test(await email.textContent()) && /optional/.test(await email.textContent()), `${await email.textContent()}`);
+    await h.shot('product-schema-fields');
+  });
+}
+
+const FLOWS = { pages, discover, create, lineage, access, deprecate, rules };
 
 const selected = only.length ? only : Object.keys(FLOWS);
 const unknown = selected.filter((name) => !FLOWS[name]);

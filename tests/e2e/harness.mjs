@@ -82,6 +82,8 @@ export class Harness {
   async shot(name, page = this.page) {
     this.shots += 1;
     const file = join(this.screenshotDir, `${String(this.shots).padStart(2, '0')}-${name}.png`);
+    // From the top: a page scrolled to a field would draw the sticky header across the middle.
+    await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: file, fullPage: true });
     return file;
   }

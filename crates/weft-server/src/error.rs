@@ -154,11 +154,13 @@ pub struct ApiError {
     pub message: String,
     /// Structured detail some errors carry (the publishing gaps), sent beside the message.
     pub details: Option<serde_json::Value>,
+    /// The request field the error is about, as a path (`tags[1]`, `outputPorts[0].topic`), when known.
+    pub field: Option<String>,
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError { code, message: message.into(), details: None }
+        ApiError { code, message: message.into(), details: None, field: None }
     }
 
     /// The `error_code` the client receives.
@@ -260,7 +262,11 @@ impl From<CatalogError> for ApiError {
             CatalogError::PublishRequirements { gaps, .. } => Some(serde_json::json!({ "gaps": gaps })),
             _ => None,
         };
-        ApiError { code, message: error.to_string(), details }
+        let field = match &error {
+            CatalogError::InvalidInput { field, .. } => Some(field.clone()),
+            _ => None,
+        };
+        ApiError { code, message: error.to_string(), details, field }
     }
 }
 
@@ -319,13 +325,17 @@ pub struct ErrorBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub gaps: Option<serde_json::Value>,
+    /// The request field a 42201 is about, as a path (`tags[1]`, `outputPorts[0].topic`), when the
+    /// server knows it, so forms can show the error next to the field without reading the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let gaps = self.details.and_then(|mut d| d.get_mut("gaps").map(serde_json::Value::take));
-        let body = ErrorBody { error_code: self.code as u32, message: self.message, gaps };
+        let body = ErrorBody { error_code: self.code as u32, message: self.message, gaps, field: self.field };
         (status, Json(body)).into_response()
     }
 }
@@ -393,6 +403,8 @@ mod tests {
         assert_eq!(api.error_code(), 42207);
         let body = api.details.expect("details");
         assert_eq!(body["gaps"][0]["field"], "description");
+        let api = ApiError::from(CatalogError::InvalidInput { field: "tags[1]".into(), reason: "twice".into() });
+        assert_eq!((api.error_code(), api.field.as_deref()), (42201, Some("tags[1]")));
     }
 
     #[test]

@@ -25,7 +25,7 @@
 //! | `GET /api/v1/openapi.json` | the OpenAPI 3 document of every `/api/v1` route |
 //! | `GET /health` | `{"status":"ok"}` |
 //! | `GET /metrics` | Prometheus text format |
-//! | `GET /ui/...`, `GET /`, `/explore`, `/products/{id}`... | the web application ([`web`]): its files and, for its page URLs, `index.html` |
+//! | `GET /ui/...`, and any other `GET` a browser makes (`/`, `/explore`, `/products/{id}`...) | the web application ([`web`]): its files and, for a browser's page request no other route answers, `index.html` (its router knows the pages) |
 //! | `/registry/...` | the Confluent Schema Registry REST API ([`api::registry`]) |
 //! | `POST /ksql`, `/query`, `/query-stream`, `/close-query`, `/inserts-stream`, `GET /info`, `/healthcheck` | ksqlDB's REST API over the SQL engine ([`api::ksql`]) |
 //!
@@ -107,9 +107,9 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(render_metrics))
         .nest("/registry", api::registry::routes())
         .merge(api::ksql::routes())
-        // The web application: /ui/... files and index.html for its page URLs.
+        // The web application: /ui/... files, and the fallback of every other route: index.html for a
+        // browser's page request, else the JSON 404.
         .merge(web::routes(web::WebSource::from_env()))
-        .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), observe_http))
@@ -122,10 +122,6 @@ async fn health() -> Json<serde_json::Value> {
 
 async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
     ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
-}
-
-async fn route_not_found(request: Request) -> ApiError {
-    ApiError::new(ErrorCode::RouteNotFound, format!("no route for {} {}", request.method(), request.uri().path()))
 }
 
 async fn method_not_allowed(request: Request) -> ApiError {

@@ -1,8 +1,14 @@
-//! The web application: static files under `/ui/...` and `index.html` for every page URL.
+//! The web application: static files under `/ui/...`, and `index.html` for a browser asking for a page.
 //!
 //! The files in `crates/weft-server/web/` are embedded at compile time (`build.rs` generates the table),
 //! so the binary serves the UI offline with nothing beside it. For development, `WEFT_WEB_DIR` names a
 //! directory to serve from instead, read on every request, so JS and CSS edits need no rebuild.
+//!
+//! The list of pages lives in one place, the front end's router (`web/app.js`): the server does not
+//! know which page URLs exist. A `GET` no other route answers, outside the paths the server owns
+//! ([`SERVER_PATHS`]), from a client that accepts `text/html` (a browser navigating) gets `index.html`
+//! and the router renders the page, or its "page not found" view; every other unmatched request gets
+//! the API's JSON 404. So deep links and reloads work, and API clients never get HTML by mistake.
 //!
 //! URLs carry no version, so every answer has a strong `ETag` (a hash of the bytes) and
 //! `Cache-Control: no-cache`: browsers revalidate each time and get `304 Not Modified` while nothing
@@ -14,8 +20,8 @@ use std::sync::{Arc, OnceLock};
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH, X_CONTENT_TYPE_OPTIONS};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH, X_CONTENT_TYPE_OPTIONS};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -32,18 +38,21 @@ pub const WEB_DIR_ENV: &str = "WEFT_WEB_DIR";
 /// The URL prefix of the static files.
 pub const PREFIX: &str = "/ui/";
 
-/// Page URLs answered with `index.html`; the front end's router renders the page (deep links, reloads).
-pub const PAGES: &[&str] = &[
-    "/",
-    "/explore",
-    "/products/{id}",
-    "/create",
-    "/manage",
-    "/manage/{id}",
-    "/domains",
-    "/domains/{name}",
-    "/governance",
-    "/access",
+/// The first path segments the server's own routes live under (the REST API, the registry, ksqlDB's
+/// API, health, metrics and the UI's files): a miss below them is the JSON 404, never a page.
+pub const SERVER_PATHS: &[&str] = &[
+    "api",
+    "registry",
+    "ui",
+    "ksql",
+    "query",
+    "query-stream",
+    "close-query",
+    "inserts-stream",
+    "info",
+    "healthcheck",
+    "health",
+    "metrics",
 ];
 
 /// Where the files come from.
@@ -65,31 +74,51 @@ impl WebSource {
     }
 }
 
-/// The UI's routes: `/ui/{*path}` and every page URL in [`PAGES`].
+/// The UI's routes: `/ui/{*path}`, and as the fallback of every other route, `index.html` for a page
+/// request ([`is_page_request`]) or the JSON 404.
 pub fn routes<S: Clone + Send + Sync + 'static>(source: WebSource) -> Router<S> {
     let source = Arc::new(source);
-    let mut router = Router::new();
-    for page in PAGES {
-        let source = source.clone();
-        router = router.route(
-            page,
-            get(move |request: Request| {
-                let source = source.clone();
-                async move { serve(&source, "index.html", request).await }
-            }),
-        );
-    }
     let assets = source.clone();
-    router.route(
-        "/ui/{*path}",
-        get(move |request: Request| {
-            let assets = assets.clone();
+    Router::new()
+        .route(
+            "/ui/{*path}",
+            get(move |request: Request| {
+                let assets = assets.clone();
+                async move {
+                    let path = request.uri().path().strip_prefix(PREFIX).unwrap_or_default().to_string();
+                    serve(&assets, &path, request).await
+                }
+            }),
+        )
+        .fallback(move |request: Request| {
+            let source = source.clone();
             async move {
-                let path = request.uri().path().strip_prefix(PREFIX).unwrap_or_default().to_string();
-                serve(&assets, &path, request).await
+                if is_page_request(&request) {
+                    serve(&source, "index.html", request).await
+                } else {
+                    route_not_found(&request).into_response()
+                }
             }
-        }),
-    )
+        })
+}
+
+/// Whether `request` is a browser asking for a page: a `GET` (or `HEAD`) that accepts `text/html`,
+/// for a path outside [`SERVER_PATHS`].
+pub fn is_page_request(request: &Request) -> bool {
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        return false;
+    }
+    let first = request.uri().path().trim_start_matches('/').split('/').next().unwrap_or_default();
+    if SERVER_PATHS.contains(&first) {
+        return false;
+    }
+    request.headers().get_all(ACCEPT).iter().filter_map(|value| value.to_str().ok()).any(|value| {
+        value.split(',').any(|range| range.split(';').next().is_some_and(|media| media.trim() == "text/html"))
+    })
+}
+
+fn route_not_found(request: &Request) -> ApiError {
+    ApiError::new(ErrorCode::RouteNotFound, format!("no route for {} {}", request.method(), request.uri().path()))
 }
 
 /// The embedded files by path, with their ETags, computed once.

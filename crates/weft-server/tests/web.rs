@@ -1,4 +1,4 @@
-//! End-to-end tests of the web application's serving (embedded files, page URLs, caching, the
+//! End-to-end tests of the web application's serving (embedded files, page requests, caching, the
 //! `WEFT_WEB_DIR` override, traversal) and of the endpoints it needs (`/profile`, `/stats`), through real HTTP.
 
 mod common;
@@ -49,36 +49,61 @@ fn every_file_under_web_is_embedded_and_served_byte_for_byte_with_its_content_ty
     }
 }
 
+/// What a browser sends when it navigates to a page.
+const BROWSER: (&str, &str) = ("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8");
+
 #[test]
-fn every_page_url_answers_the_index_so_deep_links_and_reloads_work() {
+fn a_browser_asking_for_any_page_gets_the_index_and_the_router_decides() {
     let server = TestServer::start();
     let index = std::fs::read_to_string(web_dir().join("index.html")).expect("index.html");
+    // The server keeps no list of pages (app.js does): known pages, deep links with queries, and
+    // unknown pages alike get the index, whose router renders the page or its "page not found".
     for path in [
         "/",
         "/explore",
         "/explore?q=orders&tier=curated&tag=a&tag=b",
         "/products/sales.orders",
         "/products/sales.orders?tab=schema",
-        "/create",
-        "/manage",
         "/manage/sales.orders",
-        "/domains",
-        "/domains/sales",
         "/governance",
-        "/access",
+        "/products/a.b/extra",
+        "/nowhere",
     ] {
-        let reply = server.api.send("GET", path, &[], None);
-        assert_eq!(reply.status, 200, "{path}");
-        assert_eq!(reply.header("content-type"), Some("text/html; charset=utf-8"), "{path}");
-        assert_eq!(reply.text(), index, "{path}");
-        let csp = reply.header("content-security-policy").unwrap_or_default();
-        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+        for method in ["GET", "HEAD"] {
+            let reply = server.api.send(method, path, &[BROWSER], None);
+            assert_eq!(reply.status, 200, "{method} {path}");
+            assert_eq!(reply.header("content-type"), Some("text/html; charset=utf-8"), "{method} {path}");
+            if method == "GET" {
+                assert_eq!(reply.text(), index, "{path}");
+            }
+            let csp = reply.header("content-security-policy").unwrap_or_default();
+            assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+        }
     }
-    // Not a page: the API's JSON 404, not the index.
-    let reply = server.api.send("GET", "/products/a.b/extra", &[], None);
+    // Below the server's own paths a miss is the API's JSON 404, even for a browser.
+    for path in
+        ["/api/v1/nowhere", "/api", "/ui/no-such-file.js", "/ksql/x", "/query-stream/x", "/health/x", "/metrics/x"]
+    {
+        let reply = server.api.send("GET", path, &[BROWSER], None);
+        assert_eq!(reply.code(), (404, Some(40400)), "{path}");
+    }
+    // The registry answers its misses in Confluent's shape.
+    let reply = server.api.send("GET", "/registry/nowhere", &[BROWSER], None);
+    let body: Value = serde_json::from_slice(&reply.body).expect("JSON");
+    assert_eq!((reply.status, body["error_code"].as_u64()), (404, Some(404)), "{body}");
+    // Clients that do not ask for HTML (API clients, curl's */*) get the JSON 404, and so does any
+    // method but GET and HEAD.
+    for accept in [None, Some("application/json"), Some("*/*"), Some("text/htmlx")] {
+        let headers: Vec<(&str, &str)> = accept.map(|a| ("accept", a)).into_iter().collect();
+        for path in ["/nowhere", "/explore", "/"] {
+            let reply = server.api.send("GET", path, &headers, None);
+            assert_eq!(reply.code(), (404, Some(40400)), "{path} with Accept {accept:?}");
+        }
+    }
+    let reply = server.api.send("POST", "/explore", &[BROWSER, ("content-type", "application/json")], Some(b"{}"));
     assert_eq!(reply.code(), (404, Some(40400)));
-    let reply = server.api.send("GET", "/nowhere", &[], None);
-    assert_eq!(reply.code(), (404, Some(40400)));
+    // A route that exists keeps its own answer: /ksql takes POST only.
+    assert_eq!(server.api.send("GET", "/ksql", &[BROWSER], None).code(), (405, Some(40500)));
 }
 
 #[test]
@@ -100,9 +125,9 @@ fn unchanged_files_are_revalidated_with_etags() {
     // Different files have different tags; the index has one too.
     let css = server.api.send("GET", "/ui/app.css", &[], None);
     assert_ne!(css.header("etag"), Some(etag.as_str()));
-    let page = server.api.send("GET", "/explore", &[], None);
+    let page = server.api.send("GET", "/explore", &[BROWSER], None);
     let page_tag = page.header("etag").expect("index ETag").to_string();
-    assert_eq!(server.api.send("GET", "/domains/x", &[("if-none-match", &page_tag)], None).status, 304);
+    assert_eq!(server.api.send("GET", "/domains/x", &[BROWSER, ("if-none-match", &page_tag)], None).status, 304);
 }
 
 #[test]
@@ -161,8 +186,9 @@ fn a_web_dir_on_disk_is_read_on_every_request_and_confined() {
     let second = server.api.send("GET", "/ui/pages/new.js", &[("if-none-match", &old_tag)], None);
     assert_eq!((second.status, second.text().as_str()), (200, "export const v = 2;"));
     assert_ne!(second.header("etag"), Some(old_tag.as_str()));
-    let page = server.api.send("GET", "/products/a.b", &[], None);
+    let page = server.api.send("GET", "/products/a.b", &[BROWSER], None);
     assert_eq!((page.status, page.text().as_str()), (200, "<main id=main>v1</main>"));
+    assert_eq!(server.api.send("GET", "/api/v1/topics", &[BROWSER], None).code(), (404, Some(40400)));
 
     // A symlink out of the directory is not followed.
     #[cfg(unix)]

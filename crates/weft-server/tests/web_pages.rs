@@ -1,6 +1,8 @@
 //! The endpoints the web application's pages need beyond the resource APIs, over real HTTP:
-//! `POST /api/v1/sql/validate` (the SQL editor's check as you type) and `GET /api/v1/history` (the
-//! governance page's audit log across the mesh).
+//! `POST /api/v1/sql/validate` (the SQL editor's check as you type), `GET /api/v1/history` (the
+//! governance page's audit log across the mesh), `POST /api/v1/products:check` and the `field` of
+//! refusals (the publish form places each gap and error by its field, never by reading a message),
+//! `GET /api/v1/governance/violations` and `GET /api/v1/products/{id}/schema`.
 
 mod common;
 
@@ -166,4 +168,162 @@ fn the_mesh_history_pages_newest_first_and_filters() {
         let (status, body) = api.get(&format!("/api/v1/history?{bad}"));
         assert_eq!(status, 422, "{bad}: {body}");
     }
+}
+
+/// The `field` of every gap, in order.
+fn fields(gaps: &Value) -> Vec<&str> {
+    gaps.as_array().into_iter().flatten().filter_map(|g| g["field"].as_str()).collect()
+}
+
+fn check(api: &Api, spec: &Value) -> Value {
+    let (status, body) = api.post("/api/v1/products:check", spec);
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+const EVENT_SCHEMA: &str = r#"{"type": "record", "name": "Event", "fields": [
+    {"name": "id", "type": "string", "doc": "The event's id"},
+    {"name": "customer", "type": {"type": "record", "name": "Customer", "fields": [
+        {"name": "email", "type": ["null", "string"], "default": null, "classification": "pii"}]}}
+]}"#;
+
+#[test]
+fn the_publish_form_learns_each_gap_and_refusal_by_its_field() {
+    let server = TestServer::start();
+    let api = &server.api;
+    send_as(api, "alice", "POST", "/api/v1/domains", &domain("orders"));
+
+    // The gaps of a bare draft name their fields; filling the fields takes them away one by one.
+    let mut spec = json!({"id": "orders.events", "name": "Order events", "owner": "alice"});
+    let answer = check(api, &spec);
+    assert_eq!(fields(&answer["gaps"]), ["description", "qualityTier", "outputPorts"], "{answer}");
+    assert_eq!(fields(&answer["recommendations"]), ["documentation", "slaTier", "freshnessObjective", "tags"]);
+    spec["description"] = json!("Every order event");
+    spec["qualityTier"] = json!("curated");
+    spec["outputPorts"] = json!([{"name": "events", "version": "1.0.0", "topic": "orders.events", "schemaSubject": "orders.events-value", "format": "avro"}]);
+    let answer = check(api, &spec);
+    assert_eq!(fields(&answer["gaps"]), ["outputPorts[0].schemaSubject"], "{answer}");
+    assert_eq!(answer["gaps"][0]["rule"], "schema-registered");
+    let (status, body) = api.post("/registry/subjects/orders.events-value/versions", &json!({"schema": EVENT_SCHEMA}));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(fields(&check(api, &spec)["gaps"]), Vec::<&str>::new());
+    spec["id"] = json!("billing.events");
+    assert_eq!(fields(&check(api, &spec)["gaps"]), ["id"], "an unknown domain is the id's gap");
+
+    // A value that does not parse is a 422 whose `field` says where, for the form to show it there.
+    for (path, value, field) in [
+        ("freshnessObjective", json!("15x"), "freshnessObjective"),
+        ("version", json!("1.x"), "version"),
+        ("qualityTier", json!("gold"), "qualityTier"),
+    ] {
+        let mut bad = spec.clone();
+        bad[path] = value;
+        let (status, body) = api.post("/api/v1/products:check", &bad);
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(message.contains(field) && !message.contains(" at line "), "the path, not a position: {message}");
+        assert_eq!(
+            (status, body["error_code"].as_u64(), body["field"].as_str()),
+            (422, Some(42201), Some(field)),
+            "{body}"
+        );
+    }
+    let mut bad = spec.clone();
+    bad["outputPorts"][0]["topic"] = json!(7);
+    let (_, body) = api.post("/api/v1/products:check", &bad);
+    assert_eq!(body["field"], "outputPorts[0].topic", "{body}");
+
+    // The catalog's own refusals carry the field too; a refused publish lists its gaps.
+    let draft = json!({"id": "orders.events", "name": "Order events", "owner": "alice"});
+    send_as(api, "alice", "POST", "/api/v1/products", &draft);
+    let mut twice = draft.clone();
+    twice["tags"] = json!(["a", "a"]);
+    let (status, body) = api.put("/api/v1/products/orders.events", &twice);
+    assert_eq!((status, body["field"].as_str()), (422, Some("tags[1]")), "{body}");
+    let reply = api.send("POST", "/api/v1/products/orders.events/publish", &[], None);
+    assert_eq!(reply.code(), (422, Some(42207)), "{}", reply.text());
+    let refusal = reply.json();
+    assert_eq!(fields(&refusal["gaps"]), ["description", "qualityTier", "outputPorts"], "{refusal}");
+    assert!(refusal.get("field").is_none(), "{refusal}");
+}
+
+#[test]
+fn violations_come_in_one_call_and_the_schema_with_its_fields() {
+    let server = TestServer::start();
+    let api = &server.api;
+    send_as(api, "alice", "POST", "/api/v1/domains", &domain("orders"));
+    send_as(api, "alice", "POST", "/api/v1/domains", &domain("billing"));
+    send_as(
+        api,
+        "alice",
+        "POST",
+        "/api/v1/products",
+        &json!({"id": "orders.draft", "name": "Draft", "owner": "alice"}),
+    );
+    send_as(
+        api,
+        "alice",
+        "POST",
+        "/api/v1/products",
+        &json!({"id": "billing.draft", "name": "Draft", "owner": "alice"}),
+    );
+    let (status, body) = api.post("/registry/subjects/orders.events-value/versions", &json!({"schema": EVENT_SCHEMA}));
+    assert_eq!(status, 200, "{body}");
+    let published = json!({"id": "orders.events", "name": "Order events", "owner": "alice",
+        "description": "Every order event", "qualityTier": "curated",
+        "outputPorts": [{"name": "events", "version": "1.0.0", "topic": "orders.events", "schemaSubject": "orders.events-value", "format": "avro"}]});
+    send_as(api, "alice", "POST", "/api/v1/products", &published);
+    send_as(api, "alice", "POST", "/api/v1/products/orders.events/publish", &json!({}));
+
+    let (status, all) = api.get("/api/v1/governance/violations");
+    assert_eq!(status, 200, "{all}");
+    let found: Vec<(&str, &str)> = all["violations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|v| (v["kind"].as_str().unwrap_or(""), v["product"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("cannot-publish", "billing.draft"),
+            ("cannot-publish", "orders.draft"),
+            ("missing-recommended", "orders.events")
+        ]
+    );
+    assert_eq!(all["counts"]["cannot-publish"], 2);
+    assert_eq!(all["counts"]["stale"], 0, "every kind is counted, zeros included: {all}");
+    assert!(all["violations"][0]["details"][0].as_str().is_some_and(|d| d.contains("description")), "{all}");
+    let (_, orders) = api.get("/api/v1/governance/violations?domain=orders");
+    assert_eq!(orders["counts"]["cannot-publish"], 1, "{orders}");
+    let (status, body) = api.get("/api/v1/governance/violations?domain=nowhere");
+    assert_eq!((status, body["error_code"].as_u64()), (404, Some(40403)), "{body}");
+
+    let (status, schema) = api.get("/api/v1/products/orders.events/schema");
+    assert_eq!(status, 200, "{schema}");
+    assert_eq!(
+        (schema["subject"].as_str(), schema["schemaType"].as_str()),
+        (Some("orders.events-value"), Some("AVRO"))
+    );
+    let paths: Vec<(&str, u64)> = schema["fields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| (f["path"].as_str().unwrap_or(""), f["depth"].as_u64().unwrap_or(99)))
+        .collect();
+    assert_eq!(paths, [("id", 0), ("customer", 0), ("customer.email", 1)], "{schema}");
+    let email = &schema["fields"][2];
+    assert_eq!(
+        (email["optional"].as_bool(), email["classification"].clone()),
+        (Some(true), json!(["pii"])),
+        "{schema}"
+    );
+    let (status, body) = api.get("/api/v1/products/orders.draft/schema");
+    assert_eq!((status, body["error_code"].as_u64()), (404, Some(40408)), "a draft without a port: {body}");
+    let unregistered = json!({"id": "billing.events", "name": "Events", "owner": "alice",
+        "outputPorts": [{"name": "events", "version": "1.0.0", "topic": "billing.events", "schemaSubject": "billing.events-value", "format": "avro"}]});
+    send_as(api, "alice", "POST", "/api/v1/products", &unregistered);
+    let (status, body) = api.get("/api/v1/products/billing.events/schema");
+    assert_eq!((status, body["error_code"].as_u64()), (422, Some(42209)), "{body}");
+    let (status, body) = api.get("/api/v1/products/orders.nothing/schema");
+    assert_eq!((status, body["error_code"].as_u64()), (404, Some(40404)), "{body}");
 }

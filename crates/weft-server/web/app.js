@@ -8,6 +8,9 @@
 import { getActor, setActor } from './lib/api.js';
 import { h, clear, toast } from './lib/dom.js';
 
+// The one list of the app's pages. The server keeps none: it answers index.html to a browser asking
+// for any path outside its own (/api, /registry, /ui...), and this router renders the page, or the
+// "page not found" view.
 const ROUTES = [
   { pattern: /^\/$/, page: 'explore', nav: 'explore' },
   { pattern: /^\/explore\/?$/, page: 'explore', nav: 'explore' },
@@ -140,7 +143,8 @@ export function navigate(path, { replace = false } = {}) {
   render();
 }
 
-// Same-origin links to pages go through the router; files (/ui, /api, exports) and modified clicks do not.
+// Same-origin links to pages (ROUTES) go through the router; anything else (files, the API, exports)
+// and modified clicks are left to the browser.
 document.addEventListener('click', (event) => {
   if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
   const link = event.target.closest && event.target.closest('a[href]');
@@ -150,7 +154,6 @@ document.addEventListener('click', (event) => {
   if (target && target !== '_self') return;
   const url = new URL(link.getAttribute('href'), window.location.href);
   if (url.origin !== window.location.origin) return;
-  if (/^\/(ui|api|registry|ksql|query|metrics|health)(\/|$)/.test(url.pathname)) return;
   if (url.pathname === window.location.pathname && url.search === window.location.search && url.hash) return;
   if (!match(url.pathname)) return;
   event.preventDefault();

@@ -203,7 +203,13 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
         let inner = e.into_inner();
         let mut error = ApiError::from_json(&inner);
         if path != "." && inner.classify() == serde_json::error::Category::Data {
-            error.message = format!("invalid request body at {path}: {inner}");
+            // The path says where, for people and (as `field`) for forms; serde_json's "at line L
+            // column C" would say it again, less readably.
+            let text = inner.to_string();
+            let position = format!(" at line {} column {}", inner.line(), inner.column());
+            error.message =
+                format!("invalid request body at {path}: {}", text.strip_suffix(&position).unwrap_or(&text));
+            error.field = Some(path);
         }
         error
     })?;

@@ -22,13 +22,12 @@ import { badge, skeleton, emptyState } from '../lib/ui.js';
 const requestsOf = (answer) => answer.requests;
 const grantsOf = (answer) => answer.grants;
 
-/** The field of the request dialog an access error is about. */
+/** The field of the request dialog an access error is about: the answer's `field`, or an unknown product. */
 function accessFieldFor(e) {
-  const m = /invalid ([A-Za-z]+)/.exec(e.message || '');
-  const field = m ? m[1] : '';
-  if (field === 'purpose' || /purpose/i.test(e.message)) return 'access-purpose';
-  if (field === 'consumer' || /consumer/i.test(e.message)) return 'access-consumer';
-  if (/product/i.test(e.message) && e.status === 404) return 'access-product';
+  const field = e.body && e.body.field;
+  if (field === 'purpose') return 'access-purpose';
+  if (field === 'consumer') return 'access-consumer';
+  if (e.code === 40404) return 'access-product';
   return null;
 }
 
@@ -177,7 +176,7 @@ export async function render(root, params, ctx) {
         const done = { approve: 'Approved', deny: 'Denied', revoke: 'Revoked' }[action];
         toast(`${done}: ${r.requester}’s access to ${r.product}`, 'success');
       },
-      fieldFor: (e) => (/reason/i.test(e.message) ? 'decision-reason' : null),
+      fieldFor: (e) => (e.body && e.body.field === 'reason' ? 'decision-reason' : null),
     }).then((done) => {
       if (done) load();
     });

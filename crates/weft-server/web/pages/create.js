@@ -20,6 +20,7 @@ import { h, clear, debounce, toast, ensureStyle, fmtNumber } from '../lib/dom.js
 import { tokenize, ksql, validateSql, previewQuery, parseSchema, streamQuery } from '../lib/sql.js';
 import { confirmDialog, openDialog } from '../lib/dialog.js';
 import { badge, skeleton } from '../lib/ui.js';
+import { ProductForm } from '../lib/product-form.js';
 
 const DRAFT_KEY = 'weft.create.sql';
 const EXAMPLE = `-- Derive a stream from another one; Ctrl+Enter previews its output.
@@ -581,34 +582,16 @@ export async function render(root, params, ctx) {
   }
 
   // ----- publish -----
+  // The fields are the product form's (lib/product-form.js), as Manage shows them; the server fills in
+  // the ports and lineage from the query, and says which field a refusal is about.
   async function showPublishForm(source) {
     clear(publishBox);
     const slug = source.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
-    const field = (id, label, input, hint) =>
-      h(
-        'div',
-        { class: 'field' },
-        h('label', { for: id }, label),
-        input,
-        hint ? h('p', { class: 'hint', id: `${id}-hint` }, hint) : null,
-        h('p', { class: 'field-error', id: `${id}-error`, 'aria-live': 'polite' }),
-      );
-    const domainSelect = h('select', { id: 'pub-domain', class: 'input', required: true }, h('option', { value: '' }, 'Loading domains…'));
-    const nameInput = h('input', { id: 'pub-id', class: 'input', required: true, value: slug, 'aria-describedby': 'pub-id-hint pub-id-error' });
-    const titleInput = h('input', { id: 'pub-name', class: 'input', value: source.name.replace(/_/g, ' ').toLowerCase().replace(/^./, (c) => c.toUpperCase()) });
-    const ownerInput = h('input', { id: 'pub-owner', class: 'input', value: getActor() });
-    const descInput = h('textarea', { id: 'pub-description', class: 'input', rows: '3' });
-    const tierSelect = h(
-      'select',
-      { id: 'pub-tier', class: 'input' },
-      h('option', { value: '' }, 'Not set yet'),
-      h('option', { value: 'raw' }, 'raw'),
-      h('option', { value: 'curated' }, 'curated'),
-      h('option', { value: 'authoritative' }, 'authoritative'),
-    );
+    const form = new ProductForm('pub');
+    const domainSelect = h('select', { class: 'input', required: true }, h('option', { value: '' }, 'Loading domains…'));
     const submit = h('button', { type: 'submit', class: 'btn btn--primary', 'data-testid': 'publish-submit' }, 'Create the draft product');
     const formError = h('div', { class: 'field-error form-error', role: 'alert' });
-    const form = h(
+    const el = h(
       'form',
       { class: 'panel publish-form', 'data-testid': 'publish-form', novalidate: true },
       h('h2', {}, `Publish ${source.name} as a data product`),
@@ -617,22 +600,27 @@ export async function render(root, params, ctx) {
         { class: 'hint' },
         'This creates a draft product whose output port is the new ',
         (source.kind || 'stream').toLowerCase(),
-        "'s topic, with input ports and field lineage taken from the query. You can complete its metadata and publish it on the next page.",
+        "'s topic, with input ports and field lineage taken from the query. You can complete its metadata and publish it on the next page, which shows what publishing still needs.",
       ),
       h(
         'div',
         { class: 'form-grid' },
-        field('pub-domain', 'Domain', domainSelect),
-        field('pub-id', 'Product id (in the domain)', nameInput, 'Lowercase letters, digits and dashes: the id becomes DOMAIN.ID.'),
-        field('pub-name', 'Display name', titleInput),
-        field('pub-owner', 'Owner', ownerInput, 'The accountable person or team.'),
-        field('pub-tier', 'Quality tier', tierSelect),
+        form.field('domain', { label: 'Domain', hint: null, input: domainSelect }),
+        form.field('id', {
+          label: 'Product id (in the domain)',
+          hint: 'Lowercase letters, digits and dashes: the id becomes DOMAIN.ID.',
+          input: h('input', { class: 'input', required: true }),
+          value: slug,
+        }),
+        form.field('name', { label: 'Display name', hint: null, value: source.name.replace(/_/g, ' ').toLowerCase().replace(/^./, (c) => c.toUpperCase()) }),
+        form.field('owner', { value: getActor() }),
+        form.field('qualityTier', { value: '' }),
       ),
-      field('pub-description', 'Description', descInput, 'What is in it and what it is for; publishing needs one.'),
+      form.field('description'),
       formError,
       h('div', { class: 'form-actions' }, submit),
     );
-    publishBox.append(form);
+    publishBox.append(el);
     try {
       const { domains } = await api('/api/v1/domains');
       clear(domainSelect);
@@ -647,40 +635,40 @@ export async function render(root, params, ctx) {
     } catch (e) {
       formError.textContent = `Cannot list the domains: ${e.message}`;
     }
-    form.addEventListener('submit', async (event) => {
+    el.addEventListener('submit', async (event) => {
       event.preventDefault();
-      for (const el of form.querySelectorAll('.field-error')) el.textContent = '';
-      for (const el of form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+      form.clearErrors();
       formError.textContent = '';
-      const fail = (input, message) => {
-        input.setAttribute('aria-invalid', 'true');
-        const out = form.querySelector(`#${input.id}-error`);
-        if (out) out.textContent = message;
-        input.focus();
-      };
-      const domain = domainSelect.value;
-      const local = nameInput.value.trim();
-      if (!domain) return fail(domainSelect, 'Choose the domain that will own the product.');
-      if (!/^[a-z0-9][a-z0-9-]*$/.test(local)) return fail(nameInput, 'Use lowercase letters, digits and dashes, starting with a letter or digit.');
-      const id = `${domain}.${local}`;
-      const body = { source: source.name, id, domain, name: titleInput.value.trim() || undefined, owner: ownerInput.value.trim() || undefined };
-      if (descInput.value.trim()) body.description = descInput.value.trim();
-      if (tierSelect.value) body.qualityTier = tierSelect.value;
+      const values = form.values();
+      if (!values.domain) {
+        form.setError('domain', 'Choose the domain that will own the product.');
+        form.focus('domain');
+        return;
+      }
+      // `id` within `domain`: the server makes DOMAIN.ID and says what is wrong with it.
+      const body = { source: source.name, id: values.id, domain: values.domain, name: values.name || undefined, owner: values.owner || undefined };
+      if (values.description.trim()) body.description = values.description.trim();
+      if (values.qualityTier) body.qualityTier = values.qualityTier;
       submit.disabled = true;
       try {
         const made = await api('/api/v1/products/from-sql', { method: 'POST', body });
-        const productId = (made && made.product && made.product.spec && made.product.spec.id) || id;
+        const productId = made.product.spec.id;
         toast(`Draft product ${productId} created`, 'success');
         ctx.navigate(`/manage/${encodeURIComponent(productId)}`);
       } catch (e) {
-        const target = fieldFor(e.message, { domain: domainSelect, id: nameInput, name: titleInput, owner: ownerInput, description: descInput, qualityTier: tierSelect });
-        if (target) fail(target, e.message);
+        // The answer's `field` says where; an id that is taken or not valid, or a domain that does not
+        // exist, by their codes.
+        const byCode = { 40901: 'id', 42202: 'id', 40403: 'domain' }[e.code];
+        const placed = form.placeError(e);
+        if (!placed.length && byCode) form.setError(byCode, e.message);
+        const where = placed[0] || byCode;
+        if (where) form.focus(where);
         else formError.textContent = e.message;
       } finally {
         submit.disabled = false;
       }
     });
-    form.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+    el.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
   }
 
   // ----- streams and tables -----
@@ -792,13 +780,4 @@ export async function render(root, params, ctx) {
 /** A name as SQL: unquoted when the parser would read it back unchanged (upper case), else back-quoted. */
 function quoteName(name) {
   return /^[A-Z_][A-Z0-9_]*$/.test(name) ? name : `\`${name.replace(/`/g, '``')}\``;
-}
-
-/** The input a catalog error message is about ("invalid owner: ...", "... description is empty"). */
-function fieldFor(message, inputs) {
-  const m = /^invalid ([A-Za-z]+)/.exec(message);
-  if (m && inputs[m[1]]) return inputs[m[1]];
-  if (/domain/i.test(message)) return inputs.domain;
-  if (/already exists|invalid data product id|product id/i.test(message)) return inputs.id;
-  return null;
 }

@@ -1,5 +1,7 @@
 // Governance (/governance): policy violations across the mesh, contract failures and dead letters (an
-// honest empty state until governance lands), and the audit log of every catalog change.
+// honest empty state until governance lands), and the audit log of every catalog change. The
+// violations are the server's (GET /api/v1/governance/violations, one call, freshness included): this
+// page only shows them.
 //
 // Stable hooks for the end-to-end tests (besides roles and labels):
 //   data-testid="governance-summary"    the counts; each <div data-testid="summary-<kind>"> holds a number
@@ -14,7 +16,7 @@
 
 import { api } from '../lib/api.js';
 import { h, clear, fmtAgo, fmtTime, ensureStyle } from '../lib/dom.js';
-import { publishRequirements, recommendations, loadRuleEnv, describeEvent } from './manage.js';
+import { describeEvent } from './manage.js';
 import { statusBadge, skeleton, emptyState } from '../lib/ui.js';
 
 const KINDS = {
@@ -119,71 +121,31 @@ export async function render(root, params, ctx) {
   );
 
   // ----- violations -----
-  let env = null;
-  const freshness = new Map(); // product id -> why it is stale
-
-  /** Checks the freshness objective of served products that have one (their /stats), then repaints. */
-  async function checkFreshness() {
-    const candidates = env.productList.filter(
-      (p) => p.spec.freshnessObjective && (p.lifecycle.status === 'published' || p.lifecycle.status === 'deprecated'),
-    );
-    await Promise.all(
-      candidates.map(async (p) => {
-        try {
-          const s = await api(`/api/v1/products/${encodeURIComponent(p.spec.id)}/stats`, { signal });
-          if (!s.freshnessObjectiveSeconds) return;
-          if (!s.lastRecordAt) freshness.set(p.spec.id, `no record yet; objective ${p.spec.freshnessObjective}`);
-          else if (s.freshnessMs > s.freshnessObjectiveSeconds * 1000) {
-            freshness.set(p.spec.id, `newest record ${fmtAgo(s.lastRecordAt)}; objective ${p.spec.freshnessObjective}`);
-          }
-        } catch {
-          // No statistics (an older server, or no topic yet): nothing to say about freshness.
-        }
-      }),
-    );
-    if (!signal.aborted && freshness.size) paintViolations();
-  }
-  function paintViolations() {
+  let violationsAbort = null;
+  async function loadViolations() {
+    if (violationsAbort) violationsAbort.abort();
+    const mine = new AbortController();
+    violationsAbort = mine;
+    signal.addEventListener('abort', () => mine.abort());
     const domain = domainFilter.value;
-    const today = new Date().toISOString().slice(0, 10);
-    const found = [];
-    for (const p of env.productList) {
-      const spec = p.spec;
-      if (domain && spec.id.split('.')[0] !== domain) continue;
-      const status = p.lifecycle.status;
-      if (status === 'draft') {
-        const gaps = publishRequirements(spec, env).filter((r) => !r.met);
-        if (gaps.length) found.push({ kind: 'cannot-publish', product: p, details: gaps.map((g) => g.gap) });
-      }
-      if (status === 'deprecated' && p.lifecycle.sunset < today) {
-        found.push({ kind: 'past-sunset', product: p, details: [`sunset was ${p.lifecycle.sunset}`, p.lifecycle.reason] });
-      }
-      if (status === 'published' || status === 'draft') {
-        const old = (spec.inputPorts || [])
-          .map((i) => i.product && env.products.get(i.product))
-          .filter((u) => u && (u.lifecycle.status === 'deprecated' || u.lifecycle.status === 'retired'));
-        if (old.length) {
-          found.push({
-            kind: 'deprecated-input',
-            product: p,
-            details: old.map((u) =>
-              u.lifecycle.status === 'retired'
-                ? `reads ${u.spec.id}, which is retired`
-                : `reads ${u.spec.id}, deprecated until ${u.lifecycle.sunset}${u.lifecycle.successor ? `; successor ${u.lifecycle.successor}` : ''}`,
-            ),
-          });
-        }
-      }
-      const fresh = freshness.get(spec.id);
-      if (fresh) found.push({ kind: 'stale', product: p, details: [fresh] });
-      if (status === 'published') {
-        const soft = recommendations(spec).filter((r) => !r.met);
-        if (soft.length) found.push({ kind: 'missing-recommended', product: p, details: soft.map((r) => r.gap) });
-      }
+    violations.setAttribute('aria-busy', 'true');
+    try {
+      const answer = await api(`/api/v1/governance/violations${domain ? `?domain=${encodeURIComponent(domain)}` : ''}`, { signal: mine.signal });
+      paintViolations(answer, domain);
+    } catch (e) {
+      if (mine.signal.aborted) return;
+      clear(summary);
+      clear(violations);
+      violations.append(h('div', { class: 'alert alert--error', role: 'alert' }, `Cannot load the policy violations: ${e.message}`));
+    } finally {
+      violations.removeAttribute('aria-busy');
     }
+  }
+
+  function paintViolations({ violations: found, counts }, domain) {
     clear(summary);
     for (const [kind, meta] of Object.entries(KINDS)) {
-      const count = found.filter((f) => f.kind === kind).length;
+      const count = counts[kind] || 0;
       summary.append(
         h(
           'div',
@@ -201,31 +163,33 @@ export async function render(root, params, ctx) {
       return;
     }
     const list = h('div', { 'data-testid': 'violations' });
-    for (const [kind, meta] of Object.entries(KINDS)) {
+    // The server's kinds, in its order; a kind this page has no title for is still shown.
+    const kinds = [...new Set(found.map((f) => f.kind))];
+    for (const kind of kinds) {
+      const meta = KINDS[kind] || { title: kind, hint: '' };
       const items = found.filter((f) => f.kind === kind);
-      if (!items.length) continue;
       list.append(
         h(
           'section',
           { class: 'panel gov-group', 'aria-label': meta.title },
           h('h3', {}, `${meta.title} (${items.length})`),
-          h('p', { class: 'hint' }, meta.hint),
+          meta.hint ? h('p', { class: 'hint' }, meta.hint) : null,
           h(
             'ul',
             { class: 'gov-list' },
             ...items.map((f) =>
               h(
                 'li',
-                { 'data-testid': 'violation', 'data-kind': kind, 'data-id': f.product.spec.id },
+                { 'data-testid': 'violation', 'data-kind': kind, 'data-id': f.product },
                 h(
                   'div',
                   { class: 'gov-item-head' },
-                  h('a', { href: `/manage/${encodeURIComponent(f.product.spec.id)}` }, f.product.spec.name),
+                  h('a', { href: `/manage/${encodeURIComponent(f.product)}` }, f.name),
                   ' ',
-                  h('span', { class: 'mono muted' }, f.product.spec.id),
+                  h('span', { class: 'mono muted' }, f.product),
                   ' ',
-                  statusBadge(f.product.lifecycle.status),
-                  h('span', { class: 'muted' }, ` · owner ${f.product.spec.owner}`),
+                  statusBadge(f.status),
+                  h('span', { class: 'muted' }, ` · owner ${f.owner}`),
                 ),
                 h('ul', { class: 'gov-details' }, ...f.details.filter(Boolean).map((d) => h('li', {}, d))),
               ),
@@ -290,24 +254,20 @@ export async function render(root, params, ctx) {
     actorTimer = setTimeout(() => loadAudit(true), 300);
   });
   auditDomain.addEventListener('change', () => loadAudit(true));
-  domainFilter.addEventListener('change', () => env && paintViolations());
+  domainFilter.addEventListener('change', () => loadViolations());
 
   loadAudit(true);
-  try {
-    env = await loadRuleEnv(signal);
-  } catch (e) {
-    if (!signal.aborted) {
-      clear(violations);
-      violations.append(h('div', { class: 'alert alert--error', role: 'alert' }, `Cannot check the products: ${e.message}`));
-    }
-    return () => controller.abort();
-  }
-  for (const d of env.domainList) {
-    domainFilter.append(h('option', { value: d.spec.name }, d.spec.name));
-    auditDomain.append(h('option', { value: d.spec.name }, d.spec.name));
-  }
-  paintViolations();
-  checkFreshness();
+  loadViolations();
+  api('/api/v1/domains', { signal })
+    .then(({ domains }) => {
+      for (const d of domains) {
+        domainFilter.append(h('option', { value: d.spec.name }, d.spec.name));
+        auditDomain.append(h('option', { value: d.spec.name }, d.spec.name));
+      }
+    })
+    .catch(() => {
+      // Without the list the filters offer "All domains" only; the sections say what failed.
+    });
   // After the shell's scroll to the top of a new page: honour a link to one section (#audit).
   const section = location.hash && document.getElementById(location.hash.slice(1));
   if (section) setTimeout(() => section.scrollIntoView(), 0);

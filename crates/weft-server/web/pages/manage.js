@@ -1,21 +1,25 @@
 // Publish / Manage: /manage lists the products of the current actor's domains (or any domain) with their
 // health at a glance; /manage/{id} edits a product's metadata and moves it through its lifecycle
 // (save, publish, deprecate, retire), each with a confirmation and the catalog's refusals shown per field.
+// What publishing needs and what governance flags come from the server (POST /api/v1/products:check,
+// GET /api/v1/governance/violations); this page keeps no copy of those rules.
 //
 // Stable hooks for the end-to-end tests (besides roles and labels):
 //   /manage
 //     data-testid="manage-domain-filter"   the domain <select> ("mine", "all" or a domain name)
 //     data-testid="manage-table"           the products table; one <tr data-testid="manage-row" data-id=ID>
+//     data-testid="attention"              a row's attention cell, from the server's violations
 //   /manage/{id}
 //     data-testid="product-form"           the metadata form (inputs labelled Name, Description, ...)
 //     data-testid="product-status"         the status badge (data-status="draft" | "published" | ...)
-//     data-testid="requirements"           the publishing checklist; items data-testid="requirement"
-//                                          with data-met="true" | "false"
+//     data-testid="requirements"           the live publishing checklist (lib/product-form.js: gap,
+//                                          publish-ready, recommendation)
 //     data-testid="action-save" | "action-publish" | "action-deprecate" | "action-retire"
 //     data-testid="form-message"           the form-level outcome (data-kind="ok" | "error")
-//     data-testid="error-<field>"          the error next to a field: name, owner, description,
-//                                          documentation, qualityTier, slaTier, freshnessObjective,
-//                                          version, tags, domain, outputPorts, inputPorts
+//     data-testid="error-<field>" | "gap-<field>" | "recommendation-<field>"   next to a field: name,
+//                                          owner, description, documentation, qualityTier, slaTier,
+//                                          freshnessObjective, version, tags, id (the domain),
+//                                          outputPorts, inputPorts
 //   dialogs: data-testid="confirm-dialog" (publish, retire) and "deprecate-dialog" (fields
 //   deprecate-reason, deprecate-sunset, deprecate-successor); buttons dialog-confirm / dialog-cancel.
 
@@ -23,87 +27,15 @@ import { api, getActor } from '../lib/api.js';
 import { h, clear, fmtAgo, fmtTime, fmtNumber, toast, ensureStyle } from '../lib/dom.js';
 import { openDialog, confirmDialog } from '../lib/dialog.js';
 import { statusBadge, badge, skeleton, emptyState, errorState } from '../lib/ui.js';
+import { ProductForm, publishChecklist } from '../lib/product-form.js';
 
-const TIERS = ['raw', 'curated', 'authoritative'];
-const SLAS = ['bronze', 'silver', 'gold'];
-
-// ----- rules shared with the governance page -----
-
-/**
- * What the catalog will refuse publishing for (the client-side mirror of the catalog's publishing
- * requirements), as [{field, met, text, gap}] (`gap` says what is wrong when not met). `env` = {domains: Set of names, subjects: Set of registered
- * schema subjects, products: Map id -> product}.
- */
-export function publishRequirements(spec, env) {
-  const domain = spec.id.split('.')[0];
-  const active = (spec.outputPorts || []).filter((p) => p.status !== 'retired');
-  const retiredInputs = (spec.inputPorts || [])
-    .map((p) => p.product)
-    .filter((id) => id && env.products && env.products.get(id) && env.products.get(id).lifecycle.status === 'retired');
-  const subjects = active.map((p) => p.schemaSubject).join(', ');
-  return [
-    { field: 'domain', met: env.domains.has(domain), text: `its domain '${domain}' exists`, gap: `its domain '${domain}' does not exist` },
-    { field: 'description', met: Boolean((spec.description || '').trim()), text: 'it has a description', gap: 'no description' },
-    {
-      field: 'qualityTier',
-      met: Boolean(spec.qualityTier),
-      text: 'a quality tier is set (raw, curated or authoritative)',
-      gap: 'no quality tier',
-    },
-    { field: 'outputPorts', met: active.length > 0, text: 'it has an output port that is not retired', gap: 'no output port that is not retired' },
-    {
-      field: 'outputPorts',
-      met: active.some((p) => env.subjects.has(p.schemaSubject)),
-      text: active.length ? `an output port has a registered schema (${subjects})` : 'an output port has a registered schema',
-      gap: active.length ? `no registered schema for its output port (register ${subjects})` : 'no registered schema',
-    },
-    {
-      field: 'inputPorts',
-      met: retiredInputs.length === 0,
-      text: retiredInputs.length ? `no input is retired (retired: ${retiredInputs.join(', ')})` : 'no input is retired',
-      gap: `it reads a retired product: ${retiredInputs.join(', ')}`,
-    },
-  ];
+/** The server's policy violations, by product id. */
+async function violationsByProduct(signal) {
+  const { violations } = await api('/api/v1/governance/violations', { signal });
+  const byProduct = new Map();
+  for (const v of violations) byProduct.set(v.product, [...(byProduct.get(v.product) || []), v]);
+  return byProduct;
 }
-
-/** Metadata governance recommends beyond the requirements, as [{field, met, text, gap}]. */
-export function recommendations(spec) {
-  return [
-    { field: 'documentation', met: Boolean((spec.documentation || '').trim()), text: 'documentation for consumers', gap: 'no documentation' },
-    { field: 'slaTier', met: Boolean(spec.slaTier), text: 'an SLA tier', gap: 'no SLA tier' },
-    { field: 'freshnessObjective', met: Boolean(spec.freshnessObjective), text: 'a freshness objective', gap: 'no freshness objective' },
-    { field: 'tags', met: (spec.tags || []).length > 0, text: 'at least one tag', gap: 'no tags' },
-  ];
-}
-
-/** Loads what the rules need: domains, registered subjects, products. */
-export async function loadRuleEnv(signal) {
-  const [domains, subjects, products] = await Promise.all([
-    api('/api/v1/domains', { signal }),
-    api('/registry/subjects', { signal }).catch(() => []),
-    api('/api/v1/products', { signal }),
-  ]);
-  return {
-    domainList: domains.domains,
-    domains: new Set(domains.domains.map((d) => d.spec.name)),
-    subjects: new Set(Array.isArray(subjects) ? subjects : []),
-    productList: products.products,
-    products: new Map(products.products.map((p) => [p.spec.id, p])),
-  };
-}
-
-/** The form field a catalog message is about: "invalid tags[1]: ..." is tags; publishing gaps by their words. */
-export function fieldOfMessage(message) {
-  const m = /^invalid ([A-Za-z]+)/.exec(message);
-  if (m) return m[1];
-  if (/qualityTier/.test(message)) return 'qualityTier';
-  if (/description/.test(message)) return 'description';
-  if (/domain/.test(message)) return 'domain';
-  if (/output port|schema/.test(message)) return 'outputPorts';
-  if (/input/.test(message)) return 'inputPorts';
-  return null;
-}
-
 
 // ----- the page -----
 
@@ -145,20 +77,26 @@ async function renderList(root, params, ctx, signal) {
     body,
   );
 
-  let env;
+  let domainList;
+  let productList;
+  let violations;
   try {
-    env = await loadRuleEnv(signal);
+    [{ domains: domainList }, { products: productList }, violations] = await Promise.all([
+      api('/api/v1/domains', { signal }),
+      api('/api/v1/products', { signal }),
+      violationsByProduct(signal),
+    ]);
   } catch (e) {
     if (signal.aborted) return;
     clear(body);
     body.append(h('div', { class: 'alert alert--error', role: 'alert' }, `Cannot load the products: ${e.message}`));
     return;
   }
-  const mine = env.domainList.filter((d) => (d.spec.members || []).some((m) => m.user === actor)).map((d) => d.spec.name);
+  const mine = domainList.filter((d) => (d.spec.members || []).some((m) => m.user === actor)).map((d) => d.spec.name);
   domainFilter.append(
     h('option', { value: 'mine' }, mine.length ? `My domains (${mine.join(', ')})` : 'My domains (none)'),
     h('option', { value: 'all' }, 'All domains'),
-    ...env.domainList.map((d) => h('option', { value: d.spec.name }, d.spec.name)),
+    ...domainList.map((d) => h('option', { value: d.spec.name }, d.spec.name)),
   );
   const wanted = params.query && params.query.get('domain');
   domainFilter.value = wanted || (mine.length ? 'mine' : 'all');
@@ -168,7 +106,7 @@ async function renderList(root, params, ctx, signal) {
   function paint() {
     const scope = domainFilter.value;
     const status = statusFilter.value;
-    const shown = env.productList.filter((p) => {
+    const shown = productList.filter((p) => {
       const domain = p.spec.id.split('.')[0];
       if (scope === 'mine' && !mine.includes(domain)) return false;
       if (scope !== 'mine' && scope !== 'all' && domain !== scope) return false;
@@ -187,25 +125,14 @@ async function renderList(root, params, ctx, signal) {
     }
     const rows = shown.map((p) => {
       const spec = p.spec;
-      const gaps = publishRequirements(spec, env).filter((r) => !r.met);
-      const soft = recommendations(spec).filter((r) => !r.met);
+      const found = violations.get(spec.id) || [];
+      const kinds = new Map(found.map((v) => [v.kind, v]));
       const state = health.get(spec.id);
       let freshness = h('span', { class: 'muted' }, '…');
       if (state && state.lastAt) {
-        freshness = [
-          h('time', { datetime: new Date(state.lastAt).toISOString(), title: fmtTime(state.lastAt) }, fmtAgo(state.lastAt)),
-          state.stale ? [' ', badge('stale', 'warn')] : null,
-        ];
+        freshness = h('time', { datetime: new Date(state.lastAt).toISOString(), title: fmtTime(state.lastAt) }, fmtAgo(state.lastAt));
       } else if (state) freshness = h('span', { class: 'muted' }, state.note || 'no data');
       const volume = state && state.lastHour !== undefined ? `${fmtNumber(state.lastHour)} in the last hour` : null;
-      let attention;
-      if (p.lifecycle.status === 'draft') {
-        attention = gaps.length ? `${gaps.length} to fix before publishing` : 'ready to publish';
-      } else if (p.lifecycle.status === 'deprecated') {
-        attention = `sunset ${p.lifecycle.sunset}`;
-      } else if (p.lifecycle.status === 'published') {
-        attention = soft.length ? `${soft.length} recommended missing` : 'complete';
-      } else attention = 'read-only';
       return h(
         'tr',
         { 'data-testid': 'manage-row', 'data-id': spec.id },
@@ -215,11 +142,12 @@ async function renderList(root, params, ctx, signal) {
           'td',
           { 'data-label': 'Last record' },
           freshness,
+          kinds.has('stale') ? [' ', badge('stale', 'warn', { title: kinds.get('stale').details.join('; ') })] : null,
           volume ? h('div', { class: 'muted' }, volume) : null,
           spec.freshnessObjective ? h('div', { class: 'muted' }, `objective ${spec.freshnessObjective}`) : null,
         ),
         h('td', { 'data-label': 'Changed' }, h('time', { datetime: new Date(p.updatedAt).toISOString(), title: fmtTime(p.updatedAt) }, fmtAgo(p.updatedAt)), h('div', { class: 'muted' }, `revision ${p.revision}`)),
-        h('td', { 'data-label': 'Attention' }, attention),
+        h('td', { 'data-label': 'Attention', 'data-testid': 'attention' }, attention(p, kinds)),
         h('td', { 'data-label': 'Open' }, h('a', { href: `/products/${encodeURIComponent(spec.id)}` }, 'Catalog page')),
       );
     });
@@ -248,53 +176,26 @@ async function renderList(root, params, ctx, signal) {
   }
 
   // Health: the output port's statistics (newest record, last hour's volume), fetched after the first
-  // paint; servers without /stats answer the newest record through /sample.
+  // paint. Products whose topic does not exist yet have no statistics: say so without asking for them.
   async function loadHealth() {
-    for (const p of env.productList) if (p.lifecycle.status === 'retired') health.set(p.spec.id, { note: 'not served' });
-    // Products whose topic does not exist yet have no statistics: say so without asking for them.
     const topics = await api('/api/v1/topics', { signal })
       .then((t) => new Set(t.topics))
       .catch(() => null);
-    for (const p of env.productList) {
-      const ports = (p.spec.outputPorts || []).filter((o) => o.status !== 'retired');
-      if (topics && ports.length && !ports.some((o) => topics.has(o.topic)) && !health.has(p.spec.id)) {
-        health.set(p.spec.id, { note: 'no topic yet' });
-      }
-    }
-    const products = env.productList.filter((p) => !health.has(p.spec.id));
     await Promise.all(
-      products.map(async (p) => {
-        const base = `/api/v1/products/${encodeURIComponent(p.spec.id)}`;
-        if (!(p.spec.outputPorts || []).length) {
-          health.set(p.spec.id, { note: 'no output port' });
-          return;
-        }
+      productList.map(async (p) => {
+        const ports = p.spec.outputPorts || [];
+        if (p.lifecycle.status === 'retired') return health.set(p.spec.id, { note: 'not served' });
+        if (!ports.length) return health.set(p.spec.id, { note: 'no output port' });
+        if (topics && !ports.some((o) => topics.has(o.topic))) return health.set(p.spec.id, { note: 'no topic yet' });
         try {
-          const s = await api(`${base}/stats`, { signal });
-          health.set(p.spec.id, s.lastRecordAt ? { lastAt: s.lastRecordAt, lastHour: s.windowRecords, stale: stale(p, s) } : { note: 'no records yet', lastHour: 0 });
-          return;
+          const s = await api(`/api/v1/products/${encodeURIComponent(p.spec.id)}/stats`, { signal });
+          return health.set(p.spec.id, s.lastRecordAt ? { lastAt: s.lastRecordAt, lastHour: s.windowRecords } : { note: 'no records yet', lastHour: 0 });
         } catch (e) {
-          if (signal.aborted || !(e.status === 404 && e.code === 40400)) {
-            // 404 with another code: the port's topic does not exist yet.
-            health.set(p.spec.id, { note: e.status === 404 ? 'no topic yet' : 'unavailable' });
-            return;
-          }
-        }
-        try {
-          const sample = await api(`${base}/sample?limit=1`, { signal });
-          const last = sample.records && sample.records[sample.records.length - 1];
-          health.set(p.spec.id, last ? { lastAt: last.timestamp } : { note: 'no records yet' });
-        } catch {
-          health.set(p.spec.id, { note: 'unavailable' });
+          return health.set(p.spec.id, { note: e.status === 404 ? 'no topic yet' : 'unavailable' });
         }
       }),
     );
     if (!signal.aborted) paint();
-  }
-
-  /** Whether the newest record is older than the product's freshness objective. */
-  function stale(p, s) {
-    return Boolean(s.freshnessObjectiveSeconds && s.freshnessMs !== null && s.freshnessMs > s.freshnessObjectiveSeconds * 1000);
   }
 
   const sync = () => {
@@ -310,6 +211,24 @@ async function renderList(root, params, ctx, signal) {
   loadHealth();
 }
 
+/** What a product of the list needs, in the server's words (its violations), or its state when nothing. */
+function attention(p, kinds) {
+  const status = p.lifecycle.status;
+  const notes = [];
+  const blocked = kinds.get('cannot-publish');
+  if (blocked) notes.push(`${blocked.details.length} to fix before publishing`);
+  if (kinds.has('past-sunset')) notes.push(`past its sunset (${p.lifecycle.sunset}): retire it`);
+  if (kinds.has('deprecated-input')) notes.push('reads a deprecated or retired product');
+  if (kinds.has('stale')) notes.push('misses its freshness objective');
+  const soft = kinds.get('missing-recommended');
+  if (soft) notes.push(`${soft.details.length} recommended missing`);
+  if (notes.length) return h('span', { class: 'attention-needed', title: [...kinds.values()].flatMap((v) => v.details).join('; ') }, notes.join('; '));
+  if (status === 'draft') return 'ready to publish';
+  if (status === 'deprecated') return `sunset ${p.lifecycle.sunset}`;
+  if (status === 'retired') return 'read-only';
+  return 'complete';
+}
+
 // ----- one product -----
 
 async function renderProduct(root, id, ctx, signal) {
@@ -317,9 +236,12 @@ async function renderProduct(root, id, ctx, signal) {
   clear(root);
   root.append(h('div', { class: 'page-header' }, h('h1', {}, id)), skeleton('block'));
   let product;
-  let env;
+  let subjects;
   try {
-    [product, env] = await Promise.all([api(`/api/v1/products/${encodeURIComponent(id)}`, { signal }), loadRuleEnv(signal)]);
+    [product, subjects] = await Promise.all([
+      api(`/api/v1/products/${encodeURIComponent(id)}`, { signal }),
+      api('/registry/subjects', { signal }).then((list) => new Set(Array.isArray(list) ? list : []), () => null),
+    ]);
   } catch (e) {
     if (signal.aborted) return;
     clear(root);
@@ -331,19 +253,20 @@ async function renderProduct(root, id, ctx, signal) {
     );
     return;
   }
-  new ProductEditor(root, product, env, ctx, signal).render();
+  new ProductEditor(root, product, subjects, ctx, signal).render();
 }
 
 /** The editing view of one product; re-renders itself after every change. */
 class ProductEditor {
-  constructor(root, product, env, ctx, signal) {
+  /** `subjects`: the registered schema subjects (null when the registry did not answer). */
+  constructor(root, product, subjects, ctx, signal) {
     this.root = root;
     this.product = product;
-    this.env = env;
+    this.subjects = subjects;
     this.ctx = ctx;
     this.signal = signal;
-    this.inputs = {};
-    this.errors = {};
+    this.form = null;
+    this.check = null;
     this.dirty = false;
   }
 
@@ -351,122 +274,78 @@ class ProductEditor {
     return this.product.lifecycle.status;
   }
 
-  field(name, label, input, hint) {
-    input.id = `f-${name}`;
-    input.name = name;
-    input.setAttribute('aria-describedby', `f-${name}-hint f-${name}-error`);
-    this.inputs[name] = input;
-    this.errors[name] = h('p', { class: 'field-error', id: `f-${name}-error`, 'data-testid': `error-${name}`, 'aria-live': 'polite' });
-    return h(
-      'div',
-      { class: 'field', 'data-field': name },
-      h('label', { for: input.id }, label),
-      input,
-      hint ? h('p', { class: 'hint', id: `f-${name}-hint` }, hint) : null,
-      this.errors[name],
-    );
-  }
-
-  /** An error slot for what is not an input (domain, ports). */
-  slot(name) {
-    this.errors[name] = h('p', { class: 'field-error', id: `f-${name}-error`, 'data-testid': `error-${name}`, 'aria-live': 'polite' });
-    return this.errors[name];
-  }
-
-  select(options, value, emptyLabel) {
-    const el = h('select', { class: 'input' }, h('option', { value: '' }, emptyLabel), ...options.map((o) => h('option', { value: o }, o)));
-    el.value = value || '';
-    return el;
-  }
-
   render() {
     const { product } = this;
     const spec = product.spec;
     const domain = spec.id.split('.')[0];
-    this.inputs = {};
-    this.errors = {};
+    if (this.check) this.check.stop();
+    const form = new ProductForm('f');
+    this.form = form;
     this.dirty = false;
     this.ctx.setTitle(`Manage ${spec.name}`);
     const readOnly = this.status === 'retired';
 
-    const name = this.field('name', 'Name', h('input', { class: 'input', required: true, maxlength: '200' }), 'The display name.');
-    this.inputs.name.value = spec.name;
-    const description = this.field(
-      'description',
-      'Description',
-      h('textarea', { class: 'input', rows: '3' }),
-      'What the product holds and what it is for. Required to publish.',
-    );
-    this.inputs.description.value = spec.description || '';
-    const documentation = this.field(
-      'documentation',
-      'Documentation',
-      h('textarea', { class: 'input mono', rows: '8' }),
-      'Markdown for consumers: semantics of the fields, known limitations, how to join it.',
-    );
-    this.inputs.documentation.value = spec.documentation || '';
-    const owner = this.field('owner', 'Owner', h('input', { class: 'input', required: true }), 'The accountable person or team.');
-    this.inputs.owner.value = spec.owner;
-    const tier = this.field('qualityTier', 'Quality tier', this.select(TIERS, spec.qualityTier, 'Not set'), 'Required to publish.');
-    const sla = this.field('slaTier', 'SLA tier', this.select(SLAS, spec.slaTier, 'Not set'));
-    const freshness = this.field(
-      'freshnessObjective',
-      'Freshness objective',
-      h('input', { class: 'input', placeholder: '15m' }),
-      'How old the newest record may be: a number and s, m, h or d (e.g. 15m).',
-    );
-    this.inputs.freshnessObjective.value = spec.freshnessObjective || '';
-    const version = this.field('version', 'Version', h('input', { class: 'input' }), 'Semantic version; a breaking change is a new major version.');
-    this.inputs.version.value = spec.version || '1.0.0';
-    const tags = this.field('tags', 'Tags', h('input', { class: 'input' }), 'Separated by commas.');
-    this.inputs.tags.value = (spec.tags || []).join(', ');
-
+    // The domain is the id's first part: the id's gaps and refusals ("its domain does not exist") show here.
     const domainInfo = h(
       'div',
-      { class: 'field', 'data-field': 'domain' },
+      { class: 'field', 'data-field': 'id' },
       h('span', { class: 'label', id: 'f-domain-label' }, 'Domain'),
       h('p', { 'aria-labelledby': 'f-domain-label' }, h('a', { href: `/domains/${encodeURIComponent(domain)}` }, domain), h('span', { class: 'muted' }, ' (part of the id; it cannot change)')),
-      this.slot('domain'),
+      form.notes('id'),
     );
 
-    const form = h(
+    const formEl = h(
       'form',
       { class: 'product-form', 'data-testid': 'product-form', novalidate: true },
       h(
         'fieldset',
         { class: 'form-section', disabled: readOnly },
         h('legend', {}, 'About'),
-        name,
-        description,
-        documentation,
+        form.field('name', { value: spec.name }),
+        form.field('description', { value: spec.description || '' }),
+        form.field('documentation', { value: spec.documentation || '' }),
       ),
       h(
         'fieldset',
         { class: 'form-section', disabled: readOnly },
         h('legend', {}, 'Ownership and quality'),
-        h('div', { class: 'form-grid' }, domainInfo, owner, tier, sla, freshness, version),
-        tags,
+        h(
+          'div',
+          { class: 'form-grid' },
+          domainInfo,
+          form.field('owner', { value: spec.owner }),
+          form.field('qualityTier', { value: spec.qualityTier || '' }),
+          form.field('slaTier', { value: spec.slaTier || '' }),
+          form.field('freshnessObjective', { value: spec.freshnessObjective || '' }),
+          form.field('version', { value: spec.version || '1.0.0' }),
+        ),
+        form.field('tags', { value: (spec.tags || []).join(', ') }),
       ),
       this.portsSection(),
     );
-    this.form = form;
     this.message = h('div', { class: 'form-message', 'data-testid': 'form-message', role: 'status', 'aria-live': 'polite' });
-    this.checklist = h('div', { class: 'requirements', 'data-testid': 'requirements' });
     this.actions = h('div', { class: 'lifecycle-actions' });
+    this.check = readOnly
+      ? null
+      : publishChecklist({
+          form,
+          spec: () => this.formSpec(),
+          signal: this.signal,
+          // A published product keeps meeting the requirements: the catalog refuses edits that break them.
+          ready: this.status === 'draft' ? 'Ready to publish: every requirement is met.' : 'Every publishing requirement is met.',
+        });
 
-    form.addEventListener('input', (event) => {
+    // The buttons are painted again only when the form first changes: a field's `change` fires as a
+    // button is pressed, and a button replaced under the pointer never receives the click.
+    const edited = () => {
+      if (this.check) this.check.schedule();
+      if (this.dirty) return;
       this.dirty = true;
-      const field = event.target.name;
-      if (field) this.checkField(field);
-      this.paintChecklist();
       this.paintActions();
-    });
-    form.addEventListener('change', () => {
-      this.dirty = true;
-      this.paintChecklist();
-      this.paintActions();
-    });
-    form.addEventListener('submit', (event) => {
+    };
+    formEl.addEventListener('input', edited);
+    formEl.addEventListener('change', edited);
+    formEl.addEventListener('submit', (event) => {
       event.preventDefault();
       this.save();
     });
@@ -494,17 +373,24 @@ class ProductEditor {
       h(
         'div',
         { class: 'manage-layout' },
-        h('div', { class: 'manage-main' }, form),
+        h('div', { class: 'manage-main' }, formEl),
         h(
           'aside',
           { class: 'manage-side' },
           h('section', { class: 'panel', 'aria-labelledby': 'lifecycle-title' }, h('h2', { id: 'lifecycle-title' }, 'Lifecycle'), this.actions, this.message),
-          h('section', { class: 'panel', 'aria-labelledby': 'req-title' }, h('h2', { id: 'req-title' }, this.status === 'draft' ? 'Before publishing' : 'Requirements'), this.checklist),
+          this.check
+            ? h(
+                'section',
+                { class: 'panel', 'aria-labelledby': 'req-title' },
+                h('h2', { id: 'req-title' }, this.status === 'draft' ? 'Before publishing' : 'Publishing requirements'),
+                this.check.element,
+              )
+            : null,
           this.historySection(),
         ),
       ),
     );
-    this.paintChecklist();
+    if (this.check) this.check.now();
     this.paintActions();
   }
 
@@ -559,9 +445,7 @@ class ProductEditor {
                       { 'data-label': 'Schema subject', class: 'mono' },
                       p.schemaSubject,
                       ' ',
-                      this.env.subjects.has(p.schemaSubject)
-                        ? badge('registered', 'ok')
-                        : badge('no schema', 'error'),
+                      this.subjects ? (this.subjects.has(p.schemaSubject) ? badge('registered', 'ok') : badge('no schema', 'error')) : null,
                     ),
                     h('td', { 'data-label': 'Format' }, p.format),
                     h('td', { 'data-label': 'Status' }, p.status || 'active'),
@@ -571,7 +455,7 @@ class ProductEditor {
             ),
           )
         : h('p', { class: 'muted' }, 'No output port. Products created from SQL get one for their topic.'),
-      this.slot('outputPorts'),
+      this.form.notes('outputPorts'),
       h('h3', {}, 'Input ports'),
       inputs.length
         ? h(
@@ -589,7 +473,7 @@ class ProductEditor {
             ),
           )
         : h('p', { class: 'muted' }, 'None: the product reads no other product.'),
-      this.slot('inputPorts'),
+      this.form.notes('inputPorts'),
       h('p', { class: 'hint' }, 'Ports are edited with the CLI or an ODPS document (weft product apply).'),
     );
   }
@@ -626,58 +510,11 @@ class ProductEditor {
 
   /** The spec as the form describes it now. */
   formSpec() {
-    const v = (name) => this.inputs[name].value.trim();
-    const tags = v('tags')
-      .split(',')
-      .map((t) => t.trim())
-      .filter(Boolean);
-    return {
-      ...this.product.spec,
-      name: v('name'),
-      owner: v('owner'),
-      description: this.inputs.description.value,
-      documentation: this.inputs.documentation.value,
-      qualityTier: v('qualityTier') || null,
-      slaTier: v('slaTier') || null,
-      freshnessObjective: v('freshnessObjective') || null,
-      version: v('version'),
-      tags,
-    };
-  }
-
-  /** Client-side checks of one field, the same the catalog makes; returns the message or ''. */
-  checkField(name) {
-    const value = this.inputs[name] ? this.inputs[name].value.trim() : '';
-    let message = '';
-    if ((name === 'name' || name === 'owner') && !value) message = 'It is required and may not be blank.';
-    else if ((name === 'name' || name === 'owner') && value.length > 200) message = 'At most 200 characters.';
-    else if (name === 'freshnessObjective' && value && !/^[1-9][0-9]*[smhd]$/.test(value)) message = 'Use a positive number and a unit s, m, h or d, such as 15m.';
-    else if (name === 'version' && !/^v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?$/.test(value)) message = 'A semantic version MAJOR.MINOR.PATCH, such as 1.2.0.';
-    else if (name === 'tags') {
-      const tags = value.split(',').map((t) => t.trim()).filter(Boolean);
-      const long = tags.find((t) => t.length > 64);
-      const twice = tags.find((t, i) => tags.indexOf(t) !== i);
-      if (long) message = `A tag is at most 64 characters: '${long.slice(0, 20)}…'.`;
-      else if (twice) message = `Tag '${twice}' is listed twice.`;
-    }
-    this.setError(name, message);
-    return message;
-  }
-
-  setError(name, message) {
-    const slot = this.errors[name];
-    if (!slot) return false;
-    slot.textContent = message;
-    const input = this.inputs[name];
-    if (input) {
-      if (message) input.setAttribute('aria-invalid', 'true');
-      else input.removeAttribute('aria-invalid');
-    }
-    return true;
+    return { ...this.product.spec, ...this.form.values() };
   }
 
   clearErrors() {
-    for (const name of Object.keys(this.errors)) this.setError(name, '');
+    this.form.clearErrors();
     this.say('', '');
   }
 
@@ -685,34 +522,6 @@ class ProductEditor {
     clear(this.message);
     this.message.dataset.kind = kind;
     if (text) this.message.append(h('p', { class: kind === 'error' ? 'alert alert--error' : 'alert alert--info' }, text, extra || ''));
-  }
-
-  paintChecklist() {
-    clear(this.checklist);
-    const spec = this.formSpec();
-    const required = publishRequirements(spec, this.env);
-    const recommended = recommendations(spec);
-    const missing = required.filter((r) => !r.met);
-    const item = (r) =>
-      h(
-        'li',
-        { 'data-testid': 'requirement', 'data-met': String(r.met), class: r.met ? 'req-met' : 'req-missing' },
-        h('span', { class: 'req-mark', 'aria-hidden': 'true' }, r.met ? '✓' : '✗'),
-        h('span', { class: 'visually-hidden' }, r.met ? 'Met: ' : 'Missing: '),
-        this.inputs[r.field] && !r.met
-          ? h('button', { type: 'button', class: 'link-button', onclick: () => this.inputs[r.field].focus() }, r.text)
-          : r.text,
-      );
-    this.checklist.append(
-      h(
-        'p',
-        { class: missing.length ? 'req-summary req-summary-missing' : 'req-summary' },
-        missing.length ? `${missing.length} of ${required.length} requirements missing.` : 'Every publishing requirement is met.',
-      ),
-      h('ul', { class: 'req-list' }, ...required.map(item)),
-      h('h3', {}, 'Recommended'),
-      h('ul', { class: 'req-list' }, ...recommended.map(item)),
-    );
   }
 
   paintActions() {
@@ -741,31 +550,23 @@ class ProductEditor {
     this.actions.append(h('p', { class: 'hint' }, explain), h('div', { class: 'button-row' }, ...buttons));
   }
 
-  /** Shows an API error next to the field it is about; true when it found one. */
+  /** Shows an API error next to the field(s) it is about (the answer's `field` or `gaps`), else above. */
   showApiError(e) {
-    if (e.code === 42204 || /publishing requirements/.test(e.message)) {
-      const list = e.message.split(': ').slice(1).join(': ').split('; ').filter(Boolean);
-      let placed = 0;
-      for (const gap of list) {
-        const field = fieldOfMessage(gap);
-        if (field && this.setError(field, `Publishing needs this: ${gap}.`)) placed += 1;
-      }
-      this.say(`The catalog refused: ${list.length} publishing requirement${list.length === 1 ? '' : 's'} not met.`, 'error');
-      return placed > 0;
-    }
-    const field = fieldOfMessage(e.message);
-    if (field && this.errors[field]) {
-      this.setError(field, e.message.replace(/^invalid [^:]+: /, ''));
-      if (this.inputs[field]) this.inputs[field].focus();
-      this.say(`Not saved: ${e.message}`, 'error');
-      return true;
-    }
     if (e.code === 40902) {
       this.say(e.message, 'error', h('button', { type: 'button', class: 'link-button', onclick: () => this.reload() }, ' Reload'));
-      return true;
+      return;
     }
-    this.say(e.message, 'error');
-    return false;
+    const placed = this.form.placeError(e);
+    const gaps = (e.body && e.body.gaps) || [];
+    if (e.code === 42207) {
+      if (this.check) this.check.showRefusal(gaps);
+      this.say(`The catalog refused: ${gaps.length} publishing requirement${gaps.length === 1 ? '' : 's'} not met, shown next to ${gaps.length === 1 ? 'its field' : 'their fields'}.`, 'error');
+    } else if (placed.length) {
+      this.form.focus(placed[0]);
+      this.say(`Not saved: ${e.message}`, 'error');
+    } else {
+      this.say(e.message, 'error');
+    }
   }
 
   async reload() {
@@ -777,23 +578,9 @@ class ProductEditor {
     }
   }
 
-  validateAll() {
-    let first = null;
-    for (const name of ['name', 'owner', 'freshnessObjective', 'version', 'tags']) {
-      if (this.checkField(name) && !first) first = name;
-    }
-    if (first) {
-      this.inputs[first].focus();
-      this.say('Fix the fields marked above first.', 'error');
-      return false;
-    }
-    return true;
-  }
-
   /** PUT the form's spec; resolves true when saved. */
   async save({ quiet = false } = {}) {
     this.clearErrors();
-    if (!this.validateAll()) return false;
     const id = this.product.spec.id;
     try {
       this.product = await api(`/api/v1/products/${encodeURIComponent(id)}?ifRevision=${this.product.revision}`, {
@@ -804,7 +591,6 @@ class ProductEditor {
       this.showApiError(e);
       return false;
     }
-    this.env.products.set(id, this.product);
     if (!quiet) {
       toast(`Saved ${this.product.spec.name}`, 'success');
       this.render();
@@ -816,7 +602,8 @@ class ProductEditor {
   async publish() {
     this.clearErrors();
     const spec = this.formSpec();
-    const missing = publishRequirements(spec, this.env).filter((r) => !r.met);
+    // What the server's last check said is missing (the catalog decides again when publishing).
+    const missing = (this.check && this.check.latest && this.check.latest.gaps) || [];
     const ok = await confirmDialog({
       title: `Publish ${spec.name}?`,
       body: h(
@@ -825,7 +612,7 @@ class ProductEditor {
         h('p', {}, 'A published product is discoverable and consumable; from then on its changes must not break consumers.'),
         this.dirty ? h('p', {}, 'Your unsaved changes are saved first.') : null,
         missing.length
-          ? h('p', { class: 'alert alert--warning' }, `The catalog will likely refuse: ${missing.map((m) => m.text).join('; ')}.`)
+          ? h('p', { class: 'alert alert--warning' }, `The catalog will refuse while this is missing: ${missing.map((m) => m.message).join('; ')}.`)
           : null,
       ),
       confirmLabel: this.dirty ? 'Save and publish' : 'Publish',
@@ -852,7 +639,6 @@ class ProductEditor {
       this.showApiError(e);
       throw e;
     }
-    this.env.products.set(id, this.product);
     toast(`${done}: ${this.product.spec.name}`, 'success');
     this.render();
     this.say(`${done}.`, 'ok');
@@ -862,7 +648,9 @@ class ProductEditor {
     const today = new Date().toISOString().slice(0, 10);
     const inThreeMonths = new Date(Date.now() + 90 * 86400000).toISOString().slice(0, 10);
     const id = this.product.spec.id;
-    const successors = this.env.productList.filter((p) => p.spec.id !== id && (p.lifecycle.status === 'published' || p.lifecycle.status === 'draft'));
+    const { products } = await api('/api/v1/products', { signal: this.signal }).catch(() => ({ products: [] }));
+    const successors = products.filter((p) => p.spec.id !== id && (p.lifecycle.status === 'published' || p.lifecycle.status === 'draft'));
+    const dialogField = { reason: 'deprecate-reason', sunset: 'deprecate-sunset', successor: 'deprecate-successor' };
     await openDialog({
       title: `Deprecate ${this.product.spec.name}`,
       testid: 'deprecate-dialog',
@@ -885,13 +673,7 @@ class ProductEditor {
         if (v['deprecate-successor']) body.successor = v['deprecate-successor'];
         await this.transition('deprecate', body, 'Deprecated');
       },
-      fieldFor: (e) => {
-        const f = fieldOfMessage(e.message);
-        if (f === 'reason') return 'deprecate-reason';
-        if (f === 'sunset' || /date/.test(e.message)) return 'deprecate-sunset';
-        if (f === 'successor') return 'deprecate-successor';
-        return null;
-      },
+      fieldFor: (e) => dialogField[e.body && e.body.field] || null,
     });
   }
 

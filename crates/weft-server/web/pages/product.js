@@ -2,7 +2,7 @@
 //
 // Data: GET /api/v1/products/{id}, /stats (records, freshness, throughput per minute), /profile (per field),
 // /sample, /records/stream (live tail, SSE), /lineage/upstream + /lineage/downstream, /history,
-// /registry/subjects/{subject}/versions/latest (the output port's schema), the domain (members: who
+// /schema (the output port's schema and its fields), the domain (members: who
 // may manage), and the access API (/products/{id}/grants, /access-requests?product=) when it answers.
 // Contracts and dead letters arrive with governance: their panels say so instead of showing numbers.
 //
@@ -153,7 +153,7 @@ export async function render(root, params, ctx) {
       render: (panel) => {
         const renderers = {
           overview: () => renderOverview(panel, product, port, statsPromise, signal),
-          schema: () => renderSchema(panel, port, signal),
+          schema: () => renderSchema(panel, base, port, signal),
           data: () => cleanups.push(renderData(panel, base, port, status, signal)),
           profile: () => renderProfile(panel, base, port, status, signal),
           lineage: () => renderLineage(panel, base, id, signal),
@@ -289,101 +289,51 @@ function fmtDuration(seconds) {
 }
 
 // ----- schema -----
-const CLASSIFICATION_KEYS = ['classification', 'classifications', 'pii', 'sensitivity', 'x-classification', 'x-pii', 'confidentiality', 'tags'];
-
-function classificationOf(node) {
-  const found = [];
-  if (!node || typeof node !== 'object') return found;
-  for (const key of CLASSIFICATION_KEYS) {
-    const value = node[key];
-    if (value === undefined || value === null || value === false) continue;
-    if (value === true) found.push(key.replace(/^x-/, ''));
-    else if (Array.isArray(value)) found.push(...value.map(String));
-    else found.push(String(value));
-  }
-  return found;
-}
-
-function avroType(type) {
-  if (typeof type === 'string') return type;
-  if (Array.isArray(type)) {
-    const parts = type.map(avroType);
-    const nonNull = parts.filter((p) => p !== 'null');
-    return nonNull.length === 1 && parts.length === 2 ? `${nonNull[0]} (nullable)` : parts.join(' | ');
-  }
-  if (type && typeof type === 'object') {
-    if (type.logicalType) return `${type.type} (${type.logicalType})`;
-    if (type.type === 'array') return `array<${avroType(type.items)}>`;
-    if (type.type === 'map') return `map<${avroType(type.values)}>`;
-    if (type.type === 'enum') return `enum ${type.name}`;
-    if (type.type === 'record') return `record ${type.name}`;
-    return String(type.type);
-  }
-  return '?';
-}
-
-function avroFields(schema, prefix, out, depth = 0) {
-  for (const field of (schema && schema.fields) || []) {
-    const name = prefix ? `${prefix}.${field.name}` : field.name;
-    out.push({ name, type: avroType(field.type), doc: field.doc || '', classification: classificationOf(field), depth });
-    const inner = Array.isArray(field.type) ? field.type.find((t) => t && t.type === 'record') : field.type;
-    if (inner && inner.type === 'record' && depth < 5) avroFields(inner, name, out, depth + 1);
-  }
-}
-
-function jsonSchemaFields(schema, prefix, out, depth = 0) {
-  const required = new Set((schema && schema.required) || []);
-  for (const [key, prop] of Object.entries((schema && schema.properties) || {})) {
-    const name = prefix ? `${prefix}.${key}` : key;
-    let type = Array.isArray(prop.type) ? prop.type.join(' | ') : prop.type || (prop.$ref ? prop.$ref : prop.enum ? 'enum' : 'any');
-    if (prop.format) type += ` (${prop.format})`;
-    if (type === 'array' && prop.items) type = `array<${prop.items.type || 'any'}>`;
-    out.push({ name, type: required.has(key) ? type : `${type} (optional)`, doc: prop.description || prop.title || '', classification: classificationOf(prop), depth });
-    if (prop.type === 'object' && prop.properties && depth < 5) jsonSchemaFields(prop, name, out, depth + 1);
-  }
-}
-
-async function renderSchema(el, port, signal) {
-  if (!port || !port.schemaSubject) {
+// The server reads the schema (GET /api/v1/products/{id}/schema): its fields come flattened by the
+// registry's own parser, with type, doc, depth, whether they may be missing and their classification.
+async function renderSchema(el, base, port, signal) {
+  if (!port) {
     el.appendChild(emptyState('No schema', 'This product has no output port with a schema subject.'));
     return;
   }
   el.appendChild(skeleton('lines', 5));
   try {
-    const latest = await api(`/registry/subjects/${seg(port.schemaSubject)}/versions/latest`, { signal });
+    const schema = await api(`${base}/schema`, { signal });
     clear(el);
-    const type = latest.schemaType || 'AVRO';
-    let parsed = null;
-    try {
-      parsed = JSON.parse(latest.schema);
-    } catch {
-      parsed = null;
-    }
-    const fields = [];
-    if (parsed && type === 'AVRO') avroFields(parsed, '', fields);
-    else if (parsed && type === 'JSON') jsonSchemaFields(parsed, '', fields);
     el.appendChild(h('div', { class: 'row schema-meta' },
-      h('span', null, 'Subject ', h('code', null, latest.subject)),
-      badge(`version ${latest.version}`, 'info'), badge(`id ${latest.id}`, 'plain'), badge(type, 'plain'),
-      h('span', { class: 'hint' }, `Port ${port.name} v${port.version}, topic `, h('code', null, port.topic))));
-    if (fields.length) {
+      h('span', null, 'Subject ', h('code', null, schema.subject)),
+      badge(`version ${schema.version}`, 'info'), badge(`id ${schema.id}`, 'plain'), badge(schema.schemaType, 'plain'),
+      h('span', { class: 'hint' }, `Port ${schema.port} v${schema.portVersion}, topic `, h('code', null, schema.topic))));
+    if (schema.fields.length) {
       el.appendChild(h('div', { class: 'table-wrap' }, h('table', { class: 'table', 'data-testid': 'schema-table' },
-        h('caption', { class: 'visually-hidden' }, `Fields of ${latest.subject}`),
+        h('caption', { class: 'visually-hidden' }, `Fields of ${schema.subject}`),
         h('thead', null, h('tr', null, ['Field', 'Type', 'Description', 'Classification'].map((c) => h('th', { scope: 'col' }, c)))),
-        h('tbody', null, fields.map((f) => h('tr', { 'data-testid': 'schema-field', 'data-field': f.name },
-          h('td', { class: 'mono schema-name', style: { paddingLeft: `${12 + f.depth * 16}px` } }, f.name),
-          h('td', { class: 'mono' }, f.type),
+        h('tbody', null, schema.fields.map((f) => h('tr', { 'data-testid': 'schema-field', 'data-field': f.path },
+          h('td', { class: 'mono schema-name', style: { paddingLeft: `${12 + f.depth * 16}px` } }, f.path),
+          h('td', { class: 'mono' }, f.type, f.optional ? h('span', { class: 'muted' }, ' (optional)') : null),
           h('td', null, f.doc || h('span', { class: 'muted' }, '—')),
-          h('td', null, f.classification.length ? f.classification.map((c) => badge(c, /pii|personal|sensitive|confidential|secret/i.test(c) ? 'warn' : 'plain')) : h('span', { class: 'muted', 'aria-label': 'None' }, '—'))))))));
+          h('td', null, f.classification.length
+            ? f.classification.map((c) => badge(c, 'warn'))
+            : h('span', { class: 'muted', 'aria-label': 'None' }, '—'))))))));
+    } else {
+      el.appendChild(emptyState('No fields', 'The schema declares no fields the registry could list.'));
     }
-    el.appendChild(h('details', { class: 'schema-raw' }, h('summary', null, 'Schema text'),
-      h('pre', null, parsed ? JSON.stringify(parsed, null, 2) : latest.schema)));
+    el.appendChild(h('details', { class: 'schema-raw' }, h('summary', null, 'Schema text'), h('pre', null, prettyJson(schema.schema))));
   } catch (error) {
     if (isAbort(error)) return;
     clear(el);
-    el.appendChild(error.status === 404
+    el.appendChild(error.code === 42209
       ? emptyState('Schema not registered', `No schema is registered under ${port.schemaSubject} yet.`)
       : errorState(error));
+  }
+}
+
+/** Schema text indented for reading (JSON schemas; other text as it is). */
+function prettyJson(text) {
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
   }
 }
 
@@ -456,7 +406,9 @@ function renderData(el, base, port, status, signal) {
     sampleBox);
   el.append(h('div', { class: 'stack' }, live, sample));
 
-  source = new EventSource(`${base}/records/stream?from=latest`);
+  // The tail starts at the latest records by default; its event ids are cursors over every partition,
+  // so a reconnecting EventSource resumes where it stopped (a `from` here would restart it at the end).
+  source = new EventSource(`${base}/records/stream`);
   source.onmessage = (event) => {
     let record;
     try {
