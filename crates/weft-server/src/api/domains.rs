@@ -67,7 +67,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/domains/{name}", tag = "domains",
     params(("name" = String, Path, description = "The domain name")),
     responses((status = 200, description = "The domain", body = Object),
-        (status = 404, description = "No such domain (40401)", body = crate::api::openapi::ErrorBody)))]
+        (status = 404, description = "No such domain (40403)", body = crate::api::openapi::ErrorBody)))]
 pub async fn get(State(state): State<AppState>, PathParam(name): PathParam) -> Result<Json<Domain>, ApiError> {
     Ok(Json(call(&state, move |mesh| Ok(mesh.catalog().domain(&name)?)).await?))
 }
@@ -79,7 +79,7 @@ pub async fn get(State(state): State<AppState>, PathParam(name): PathParam) -> R
         ("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change (default anonymous)")),
     request_body(content = Object, description = "A DomainSpec"),
     responses((status = 200, description = "The domain", body = Object),
-        (status = 404, description = "No such domain (40401)", body = crate::api::openapi::ErrorBody),
+        (status = 404, description = "No such domain (40403)", body = crate::api::openapi::ErrorBody),
         (status = 409, description = "A stale revision (40902)", body = crate::api::openapi::ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
@@ -98,7 +98,7 @@ pub async fn update(
     params(("name" = String, Path, description = "The domain name"),
         ("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change (default anonymous)")),
     responses((status = 200, description = "The deleted domain", body = Object),
-        (status = 404, description = "No such domain (40401)", body = crate::api::openapi::ErrorBody),
+        (status = 404, description = "No such domain (40403)", body = crate::api::openapi::ErrorBody),
         (status = 409, description = "It still has products (40903)", body = crate::api::openapi::ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
@@ -111,7 +111,7 @@ pub async fn delete(
 #[utoipa::path(get, path = "/api/v1/domains/{name}/history", tag = "domains",
     params(("name" = String, Path, description = "The domain name")),
     responses((status = 200, description = "Every change, oldest first (also of a deleted domain)", body = History),
-        (status = 404, description = "No such domain, ever (40401)", body = crate::api::openapi::ErrorBody)))]
+        (status = 404, description = "No such domain, ever (40403)", body = crate::api::openapi::ErrorBody)))]
 pub async fn history(State(state): State<AppState>, PathParam(name): PathParam) -> Result<Json<History>, ApiError> {
     let history = call(&state, move |mesh| Ok(mesh.catalog().domain_history(&name)?)).await?;
     Ok(Json(History { history }))
@@ -120,7 +120,7 @@ pub async fn history(State(state): State<AppState>, PathParam(name): PathParam) 
 #[utoipa::path(get, path = "/api/v1/domains/{name}/products", tag = "domains",
     params(("name" = String, Path, description = "The domain name")),
     responses((status = 200, description = "The domain's products, by id", body = ProductList),
-        (status = 404, description = "No such domain (40401)", body = crate::api::openapi::ErrorBody)))]
+        (status = 404, description = "No such domain (40403)", body = crate::api::openapi::ErrorBody)))]
 pub async fn products(
     State(state): State<AppState>,
     PathParam(name): PathParam,

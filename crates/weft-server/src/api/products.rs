@@ -34,7 +34,7 @@ pub struct ListQuery {
 
 #[utoipa::path(get, path = "/api/v1/products", tag = "products", params(ListQuery),
     responses((status = 200, description = "Products, by id", body = ProductList),
-        (status = 404, description = "No such domain (40401)", body = ErrorBody)))]
+        (status = 404, description = "No such domain (40403)", body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<ListQuery>,
@@ -48,9 +48,9 @@ pub async fn list(
     params(("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change (default anonymous)")),
     request_body(content = Object, description = "A ProductSpec: id, name, owner, description, documentation, qualityTier, slaTier, freshnessObjective, tags, version, outputPorts, inputPorts, customProperties"),
     responses((status = 201, description = "The product, as a draft", body = Object),
-        (status = 404, description = "No such domain (40401)", body = ErrorBody),
+        (status = 404, description = "No such domain (40403)", body = ErrorBody),
         (status = 409, description = "The product exists (40901)", body = ErrorBody),
-        (status = 422, description = "An invalid field (42201), id (42202) or a lineage cycle (42205)", body = ErrorBody)))]
+        (status = 422, description = "An invalid field (42201), id (42202) or a lineage cycle (42208)", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
@@ -63,7 +63,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/products/{id}", tag = "products",
     params(("id" = String, Path, description = "The product id, DOMAIN.NAME")),
     responses((status = 200, description = "The product", body = Object),
-        (status = 404, description = "No such product (40402)", body = ErrorBody)))]
+        (status = 404, description = "No such product (40404)", body = ErrorBody)))]
 pub async fn get(State(state): State<AppState>, PathParam(id): PathParam) -> Result<Json<Product>, ApiError> {
     Ok(Json(call(&state, move |mesh| Ok(mesh.catalog().product(&id)?)).await?))
 }
@@ -77,9 +77,9 @@ pub async fn get(State(state): State<AppState>, PathParam(id): PathParam) -> Res
     request_body(content = Object, description = "A ProductSpec"),
     responses((status = 200, description = "The product", body = Object),
         (status = 403, description = "Retired, read-only (40302), or a breaking change (40303)", body = ErrorBody),
-        (status = 404, description = "No such product (40402)", body = ErrorBody),
+        (status = 404, description = "No such product (40404)", body = ErrorBody),
         (status = 409, description = "A stale revision (40902)", body = ErrorBody),
-        (status = 422, description = "An invalid field (42201) or missing publishing requirements (42204)", body = ErrorBody)))]
+        (status = 422, description = "An invalid field (42201) or missing publishing requirements (42207)", body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     PathParam(id): PathParam,
@@ -120,8 +120,8 @@ pub struct Deleted {
     params(("id" = String, Path, description = "The product id"), DeleteQuery,
         ("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change (default anonymous)")),
     responses((status = 200, description = "The deleted product and its topics", body = Deleted),
-        (status = 403, description = "Not retired, or no confirmation (40302)", body = ErrorBody),
-        (status = 404, description = "No such product (40402)", body = ErrorBody),
+        (status = 403, description = "Not retired (40302), or no confirmation (40306)", body = ErrorBody),
+        (status = 404, description = "No such product (40404)", body = ErrorBody),
         (status = 409, description = "Other products still consume it (40903)", body = ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
@@ -150,9 +150,9 @@ async fn transition(
         ("If-Match" = Option<String>, Header, description = "The revision the change is based on"),
         ("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change (default anonymous)")),
     responses((status = 200, description = "The published product", body = Object),
-        (status = 403, description = "Not a draft (40301)", body = ErrorBody),
-        (status = 404, description = "No such product (40402)", body = ErrorBody),
-        (status = 422, description = "Publishing requirements not met, listed (42204)", body = ErrorBody)))]
+        (status = 403, description = "Not a draft (40305)", body = ErrorBody),
+        (status = 404, description = "No such product (40404)", body = ErrorBody),
+        (status = 422, description = "Publishing requirements not met, listed in gaps (42207)", body = ErrorBody)))]
 pub async fn publish(
     State(state): State<AppState>,
     PathParam(id): PathParam,
@@ -186,7 +186,7 @@ pub struct DeprecateRequest {
         ("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change (default anonymous)")),
     request_body = DeprecateRequest,
     responses((status = 200, description = "The deprecated product", body = Object),
-        (status = 403, description = "Not published (40301)", body = ErrorBody),
+        (status = 403, description = "Not published (40305)", body = ErrorBody),
         (status = 422, description = "A bad reason, sunset or successor (42201)", body = ErrorBody)))]
 pub async fn deprecate(
     State(state): State<AppState>,
@@ -207,7 +207,7 @@ pub async fn deprecate(
         ("If-Match" = Option<String>, Header, description = "The revision the change is based on"),
         ("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change (default anonymous)")),
     responses((status = 200, description = "The retired product", body = Object),
-        (status = 403, description = "Published, before the sunset, or already retired (40301)", body = ErrorBody)))]
+        (status = 403, description = "Published, before the sunset, or already retired (40305)", body = ErrorBody)))]
 pub async fn retire(
     State(state): State<AppState>,
     PathParam(id): PathParam,
@@ -222,7 +222,7 @@ pub async fn retire(
 #[utoipa::path(get, path = "/api/v1/products/{id}/history", tag = "products",
     params(("id" = String, Path, description = "The product id")),
     responses((status = 200, description = "Every change, oldest first (also of a deleted product)", body = History),
-        (status = 404, description = "No such product, ever (40402)", body = ErrorBody)))]
+        (status = 404, description = "No such product, ever (40404)", body = ErrorBody)))]
 pub async fn history(State(state): State<AppState>, PathParam(id): PathParam) -> Result<Json<History>, ApiError> {
     let history = call(&state, move |mesh| Ok(mesh.catalog().product_history(&id)?)).await?;
     Ok(Json(History { history }))
@@ -346,7 +346,7 @@ pub struct DepthQuery {
 #[utoipa::path(get, path = "/api/v1/products/{id}/lineage/upstream", tag = "lineage",
     params(("id" = String, Path, description = "The product id"), DepthQuery),
     responses((status = 200, description = "The products it derives from: {root, direction, nodes, edges, fieldEdges}", body = Object),
-        (status = 404, description = "No such product (40402)", body = ErrorBody)))]
+        (status = 404, description = "No such product (40404)", body = ErrorBody)))]
 pub async fn upstream(
     State(state): State<AppState>,
     PathParam(id): PathParam,
@@ -358,7 +358,7 @@ pub async fn upstream(
 #[utoipa::path(get, path = "/api/v1/products/{id}/lineage/downstream", tag = "lineage",
     params(("id" = String, Path, description = "The product id"), DepthQuery),
     responses((status = 200, description = "The products derived from it: {root, direction, nodes, edges, fieldEdges}", body = Object),
-        (status = 404, description = "No such product (40402)", body = ErrorBody)))]
+        (status = 404, description = "No such product (40404)", body = ErrorBody)))]
 pub async fn downstream(
     State(state): State<AppState>,
     PathParam(id): PathParam,
@@ -378,7 +378,7 @@ pub struct ImpactQuery {
 #[utoipa::path(get, path = "/api/v1/products/{id}/impact", tag = "lineage",
     params(("id" = String, Path, description = "The product id"), ImpactQuery),
     responses((status = 200, description = "The affected products and owners: {product, field, affected, owners}", body = Object),
-        (status = 404, description = "No such product (40402) or field (40403)", body = ErrorBody)))]
+        (status = 404, description = "No such product (40404) or field (40405)", body = ErrorBody)))]
 pub async fn impact(
     State(state): State<AppState>,
     PathParam(id): PathParam,
@@ -398,7 +398,7 @@ pub struct FieldLineage {
 #[utoipa::path(get, path = "/api/v1/products/{id}/lineage/fields", tag = "lineage",
     params(("id" = String, Path, description = "The product id")),
     responses((status = 200, description = "The field lineage into the product", body = FieldLineage),
-        (status = 404, description = "No such product (40402)", body = ErrorBody)))]
+        (status = 404, description = "No such product (40404)", body = ErrorBody)))]
 pub async fn field_lineage(
     State(state): State<AppState>,
     PathParam(id): PathParam,
@@ -413,7 +413,7 @@ pub async fn field_lineage(
         ("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change (default anonymous)")),
     request_body = FieldLineage,
     responses((status = 200, description = "The field lineage as stored (sorted, deduplicated)", body = FieldLineage),
-        (status = 404, description = "No such product (40402) or field (40403)", body = ErrorBody),
+        (status = 404, description = "No such product (40404) or field (40405)", body = ErrorBody),
         (status = 422, description = "An edge from a product that is not an input (42201)", body = ErrorBody)))]
 pub async fn set_field_lineage(
     State(state): State<AppState>,
@@ -431,7 +431,7 @@ pub async fn set_field_lineage(
 #[utoipa::path(get, path = "/api/v1/products/{id}/odps", tag = "odps",
     params(("id" = String, Path, description = "The product id")),
     responses((status = 200, description = "The ODPS document", content_type = "application/yaml", body = String),
-        (status = 404, description = "No such product (40402)", body = ErrorBody)))]
+        (status = 404, description = "No such product (40404)", body = ErrorBody)))]
 pub async fn export_odps(State(state): State<AppState>, PathParam(id): PathParam) -> Result<Response, ApiError> {
     let yaml = call(&state, move |mesh| Ok(mesh.catalog().export_odps(&id)?)).await?;
     Ok(([(CONTENT_TYPE, YAML)], yaml).into_response())
@@ -475,7 +475,7 @@ fn yaml_body(body: &[u8]) -> Result<String, ApiError> {
     request_body(content = String, content_type = "application/yaml", description = "An ODPS document"),
     responses((status = 200, description = "Updated or unchanged", body = Applied),
         (status = 201, description = "Created", body = Applied),
-        (status = 422, description = "An unreadable document, with line and column (42203)", body = ErrorBody)))]
+        (status = 422, description = "An unreadable document, with line and column (42206)", body = ErrorBody)))]
 pub async fn import_odps(
     State(state): State<AppState>,
     PathParam(id): PathParam,
@@ -491,7 +491,7 @@ pub async fn import_odps(
     request_body(content = String, content_type = "application/yaml", description = "An ODPS document"),
     responses((status = 200, description = "Updated or unchanged", body = Applied),
         (status = 201, description = "Created", body = Applied),
-        (status = 422, description = "An unreadable document, with line and column (42203)", body = ErrorBody)))]
+        (status = 422, description = "An unreadable document, with line and column (42206)", body = ErrorBody)))]
 pub async fn apply(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
