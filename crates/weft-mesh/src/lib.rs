@@ -63,11 +63,13 @@ pub struct MeshOptions {
     pub log: LogOptions,
     /// Run persistent queries on their own threads (false: tests drive them).
     pub run_queries: bool,
+    /// The most rows a SQL pull query answers ([`EngineOptions::max_pull_rows`]).
+    pub max_pull_rows: usize,
 }
 
 impl MeshOptions {
     pub fn new(log: LogOptions) -> Self {
-        MeshOptions { log, run_queries: true }
+        MeshOptions { log, run_queries: true, max_pull_rows: weft_sql::engine::DEFAULT_MAX_PULL_ROWS }
     }
 }
 
@@ -120,14 +122,14 @@ pub struct OffsetCommit {
 impl Mesh {
     /// Opens the embedded log in `options.log` and the platform on it.
     pub fn open(options: MeshOptions) -> Result<Mesh> {
-        let log: Arc<dyn EventLog> = EmbeddedLog::open(options.log)?;
-        Mesh::open_on(log, options.run_queries)
+        let log: Arc<dyn EventLog> = EmbeddedLog::open(options.log.clone())?;
+        Mesh::open_on(log, &options)
     }
 
     /// Opens the platform on any log backend: its state is rebuilt from the log's internal topics,
     /// the registry first (the catalog reads schemas while it indexes), the SQL engine last (its
     /// persistent queries start running as soon as it opens).
-    pub fn open_on(log: Arc<dyn EventLog>, run_queries: bool) -> Result<Mesh> {
+    pub fn open_on(log: Arc<dyn EventLog>, options: &MeshOptions) -> Result<Mesh> {
         let registry = Arc::new(Registry::open(log.clone())?);
         let lookup = Arc::new(schemas::RegistrySchemas::new(registry.clone()));
         let catalog = Arc::new(Catalog::open(log.clone(), lookup)?);
@@ -135,7 +137,8 @@ impl Mesh {
         let data = Arc::new(DataPlane::new(log.clone(), registry.clone(), catalog.clone(), metrics.clone()));
         let sql_registry = Arc::new(schemas::SqlSchemas::new(registry.clone(), catalog.clone()));
         let engine_options = EngineOptions {
-            background: run_queries,
+            background: options.run_queries,
+            max_pull_rows: options.max_pull_rows,
             schema_registry: Some(weft_sql::registry::RegistryHandle(sql_registry)),
             data_access: Some(weft_sql::AccessHandle(Arc::new(sql::MeshAccess(data.clone())))),
             ..EngineOptions::default()

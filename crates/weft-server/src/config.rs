@@ -45,6 +45,8 @@ pub struct ServerConfig {
     /// Milliseconds a client may take to send a request's headers, or sit idle between requests,
     /// before its connection is closed.
     pub header_timeout_ms: u64,
+    /// The most rows a SQL pull query answers; past it the query fails, saying so.
+    pub max_pull_rows: usize,
 }
 
 /// How the server writes its log lines (one per request, one per change, warnings and errors).
@@ -97,6 +99,7 @@ impl ServerConfig {
             log_format: LogFormat::default(),
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
             header_timeout_ms: Self::DEFAULT_HEADER_TIMEOUT_MS,
+            max_pull_rows: weft_mesh::weft_sql::engine::DEFAULT_MAX_PULL_ROWS,
         }
     }
 
@@ -118,6 +121,7 @@ impl ServerConfig {
             log_format: merged.log_format.unwrap_or(defaults.log_format),
             max_connections: merged.max_connections.unwrap_or(defaults.max_connections),
             header_timeout_ms: merged.header_timeout_ms.unwrap_or(defaults.header_timeout_ms),
+            max_pull_rows: merged.max_pull_rows.unwrap_or(defaults.max_pull_rows),
         };
         config.validate()?;
         Ok(config)
@@ -136,6 +140,9 @@ impl ServerConfig {
         }
         if self.header_timeout_ms == 0 {
             return Err(invalid("header_timeout_ms", "must be at least 1"));
+        }
+        if self.max_pull_rows == 0 {
+            return Err(invalid("max_pull_rows", "must be at least 1"));
         }
         Ok(())
     }
@@ -235,12 +242,13 @@ pub struct ConfigLayer {
     pub log_format: Option<LogFormat>,
     pub max_connections: Option<usize>,
     pub header_timeout_ms: Option<u64>,
+    pub max_pull_rows: Option<usize>,
 }
 
 impl ConfigLayer {
     /// Reads `WEFT_CONFIG`, `WEFT_DATA_DIR`, `WEFT_LISTEN`, `WEFT_FSYNC`, `WEFT_MAX_BODY_BYTES`,
-    /// `WEFT_MAX_RECORDS_PER_REQUEST`, `WEFT_LOG_FORMAT`, `WEFT_MAX_CONNECTIONS` and
-    /// `WEFT_HEADER_TIMEOUT_MS` from the process environment.
+    /// `WEFT_MAX_RECORDS_PER_REQUEST`, `WEFT_LOG_FORMAT`, `WEFT_MAX_CONNECTIONS`,
+    /// `WEFT_HEADER_TIMEOUT_MS` and `WEFT_MAX_PULL_ROWS` from the process environment.
     pub fn from_env() -> Result<Self, ServerError> {
         Self::from_vars(|name| std::env::var(name).ok())
     }
@@ -266,6 +274,7 @@ impl ConfigLayer {
             log_format: parse("WEFT_LOG_FORMAT", var("WEFT_LOG_FORMAT"))?,
             max_connections: parse("WEFT_MAX_CONNECTIONS", var("WEFT_MAX_CONNECTIONS"))?,
             header_timeout_ms: parse("WEFT_HEADER_TIMEOUT_MS", var("WEFT_HEADER_TIMEOUT_MS"))?,
+            max_pull_rows: parse("WEFT_MAX_PULL_ROWS", var("WEFT_MAX_PULL_ROWS"))?,
         })
     }
 
@@ -293,6 +302,7 @@ impl ConfigLayer {
             log_format: self.log_format.or(lower.log_format),
             max_connections: self.max_connections.or(lower.max_connections),
             header_timeout_ms: self.header_timeout_ms.or(lower.header_timeout_ms),
+            max_pull_rows: self.max_pull_rows.or(lower.max_pull_rows),
         }
     }
 }

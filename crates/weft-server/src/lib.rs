@@ -207,7 +207,8 @@ impl Server {
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
-        let options = MeshOptions::new(config.log_options());
+        let mut options = MeshOptions::new(config.log_options());
+        options.max_pull_rows = config.max_pull_rows;
         let mesh = tokio::task::spawn_blocking(move || Mesh::open(options))
             .await
             .map_err(|e| ServerError::Thread(e.to_string()))??;

@@ -246,3 +246,35 @@ fn deep_json_bodies_are_refused() {
     }
     health.finish();
 }
+
+/// A pull query's answer is capped (`max_pull_rows`): past the cap it fails naming the setting, instead
+/// of the server building an answer of any size in memory; LIMIT and WHERE keep it under the cap.
+#[test]
+fn pull_query_answers_are_capped() {
+    let server = TestServer::start_with(|config| config.max_pull_rows = 50);
+    let api = &server.api;
+    api.create_topic("many", 2);
+    let records: Vec<Value> = (0..120).map(|i| json!({"key": format!("k{i}"), "value": {"N": i}})).collect();
+    api.produce("many", Value::Array(records));
+    let ksql = |text: &str| -> (u16, Value) {
+        let body = json!({"ksql": text, "streamsProperties": {"auto.offset.reset": "earliest"}}).to_string();
+        let reply = api.send("POST", "/ksql", &[("content-type", KSQL)], Some(body.as_bytes()));
+        (reply.status, serde_json::from_slice(&reply.body).expect("JSON"))
+    };
+    let (status, body) = ksql(
+        "CREATE STREAM MANY (K STRING KEY, N INT) WITH (KAFKA_TOPIC='many', VALUE_FORMAT='JSON');
+         CREATE TABLE LATEST (K STRING PRIMARY KEY, N INT) WITH (KAFKA_TOPIC='many', VALUE_FORMAT='JSON');",
+    );
+    assert_eq!(status, 200, "{body}");
+    for query in ["SELECT * FROM MANY;", "SELECT * FROM LATEST;"] {
+        let (status, body) = ksql(query);
+        assert_eq!((status, body["error_code"].as_u64()), (400, Some(40001)), "{query}: {body}");
+        assert!(body["message"].as_str().unwrap_or_default().contains("max_pull_rows"), "{query}: {body}");
+    }
+    let (status, body) = ksql("SELECT * FROM MANY LIMIT 10;");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body[0]["rows"].as_array().map(Vec::len), Some(10));
+    let (status, body) = ksql("SELECT * FROM LATEST WHERE N < 30;");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body[0]["rows"].as_array().map(Vec::len), Some(30));
+}

@@ -59,7 +59,13 @@ pub struct EngineOptions {
     pub schema_registry: Option<crate::registry::RegistryHandle>,
     /// The write and read paths of user data (the mesh's); `None`: the log as it is ([`LogAccess`]).
     pub data_access: Option<AccessHandle>,
+    /// The most rows a pull query answers; past it the query fails with an error that says so, instead
+    /// of the server building an answer of any size in memory.
+    pub max_pull_rows: usize,
 }
+
+/// The default of [`EngineOptions::max_pull_rows`].
+pub const DEFAULT_MAX_PULL_ROWS: usize = 100_000;
 
 /// A shareable [`DataAccess`] for [`EngineOptions`].
 #[derive(Clone)]
@@ -79,6 +85,7 @@ impl Default for EngineOptions {
             default_partitions: 1,
             schema_registry: None,
             data_access: None,
+            max_pull_rows: DEFAULT_MAX_PULL_ROWS,
         }
     }
 }
@@ -1359,6 +1366,15 @@ impl Engine {
         let source = planned.inputs.first().cloned().ok_or_else(|| SqlError::analysis("query has no source"))?;
         let data = DataPath::new(self.data.clone(), principal);
         data.check_read(&source.topic)?;
+        // The answer may hold up to `LIMIT` rows, and never more than the cap.
+        let cap = self.options.max_pull_rows;
+        let wanted = limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+        let too_many = || {
+            SqlError::analysis(format!(
+                "the pull query's answer has more than {cap} rows (max_pull_rows): narrow it with WHERE or LIMIT, \
+                 or follow it with a push query (EMIT CHANGES)"
+            ))
+        };
         let mut rows = Vec::new();
         match (&planned.operator, source.kind) {
             (Operator::Stateless(op), Kind::Table) => {
@@ -1369,18 +1385,29 @@ impl Engine {
                 let snapshot = runner.and_then(|r| r.lock().unwrap_or_else(|e| e.into_inner()).table_snapshot());
                 let table: Vec<Row> = match snapshot {
                     Some(rows) => rows,
-                    None => materialize(self.log.as_ref(), &data, &source)?.into_values().collect(),
+                    None => {
+                        materialize(self.log.as_ref(), &data, &source, cap.saturating_mul(10))?.into_values().collect()
+                    }
                 };
                 let mut sink = Collect(&mut rows);
                 for (i, row) in table.iter().enumerate() {
                     let origin = Origin { input: 0, partition: 0, offset: i as u64 };
                     op.process(row, Decoded::Row, origin, &mut sink)?;
+                    if sink.0.len() >= wanted {
+                        break;
+                    }
+                    if sink.0.len() > cap {
+                        return Err(too_many());
+                    }
                 }
             }
             (Operator::Stateless(_), Kind::Stream) => {
                 // A scan of the stream so far.
                 let mut push = PushQuery::open(self.log.clone(), data, planned, StartFrom::Earliest)?;
-                rows = push.drain_available()?;
+                rows = push.drain_available(cap)?;
+                if rows.len() > cap {
+                    return Err(too_many());
+                }
             }
             _ => {
                 return Err(SqlError::Unsupported(

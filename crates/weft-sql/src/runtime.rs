@@ -1019,7 +1019,8 @@ impl PushQuery {
 
     /// Every row the input available now produces (up to `LIMIT`): a scan, for pull queries over
     /// streams.
-    pub fn drain_available(&mut self) -> Result<Vec<Row>> {
+    /// Stops gathering past `max_rows` rows: an answer longer than `max_rows` says there were more.
+    pub fn drain_available(&mut self, max_rows: usize) -> Result<Vec<Row>> {
         let mut out = Vec::new();
         while !self.is_done() {
             let read = self.pump()?;
@@ -1029,6 +1030,9 @@ impl PushQuery {
             }
             self.emitted += rows.len() as u64;
             out.extend(rows);
+            if out.len() > max_rows {
+                break;
+            }
             if read == 0 {
                 break;
             }
@@ -1110,7 +1114,13 @@ pub fn wait_for_change(receivers: &mut [tokio::sync::watch::Receiver<u64>], time
 }
 
 /// Materializes a table's topic: the latest row per key (pull queries).
-pub fn materialize(log: &dyn EventLog, data: &DataPath, source: &SourceDef) -> Result<BTreeMap<Vec<u8>, Row>> {
+/// A table with more than `max_keys` keys is refused rather than held in memory whole.
+pub fn materialize(
+    log: &dyn EventLog,
+    data: &DataPath,
+    source: &SourceDef,
+    max_keys: usize,
+) -> Result<BTreeMap<Vec<u8>, Row>> {
     data.check_read(&source.topic)?;
     let reader = source.reader()?;
     let partitions = log.describe_topic(&source.topic)?.partitions.len() as u32;
@@ -1128,6 +1138,13 @@ pub fn materialize(log: &dyn EventLog, data: &DataPath, source: &SourceDef) -> R
                 match reader.decode(rec, p, &mut row) {
                     Ok(Decoded::Row) => {
                         out.insert(key, row.clone());
+                        if out.len() > max_keys {
+                            return Err(SqlError::analysis(format!(
+                                "table {} has more than {max_keys} keys: a pull query over a table no persistent \
+                                 query maintains reads its whole topic; derive it with CREATE TABLE ... AS SELECT",
+                                source.name
+                            )));
+                        }
                     }
                     Ok(Decoded::Tombstone) => {
                         out.remove(&key);

@@ -103,6 +103,9 @@ struct ServeArgs {
     /// is closed [env: WEFT_HEADER_TIMEOUT_MS] [default: 15000].
     #[arg(long)]
     header_timeout_ms: Option<u64>,
+    /// The most rows a SQL pull query answers [env: WEFT_MAX_PULL_ROWS] [default: 100000].
+    #[arg(long)]
+    max_pull_rows: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -275,6 +278,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         log_format: args.log_format,
         max_connections: args.max_connections,
         header_timeout_ms: args.header_timeout_ms,
+        max_pull_rows: args.max_pull_rows,
     };
     let config = ServerConfig::resolve(flags, ConfigLayer::from_env()?)?;
     weft_server::init_logging(config.log_format, "info");

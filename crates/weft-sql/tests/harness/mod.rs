@@ -193,6 +193,7 @@ fn open_engine(dir: &Path) -> (Arc<EmbeddedLog>, Engine) {
         default_partitions: 1,
         schema_registry: Some(RegistryHandle(registry)),
         data_access: None,
+        max_pull_rows: weft_sql::engine::DEFAULT_MAX_PULL_ROWS,
     };
     let dyn_log: Arc<dyn EventLog> = log.clone();
     let engine = Engine::open(dyn_log, options).expect("open engine");
