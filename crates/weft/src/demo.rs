@@ -883,7 +883,9 @@ fn items() -> Vec<Item> {
                     sku: format!("SKU-{code}-{n:03}"),
                     name: format!("{style} {name}"),
                     category,
-                    unit_price: (price * 100.0).round() / 100.0 - 0.01,
+                    // Whole cents ending in .x9, computed in cents so no float residue (34.010000000000005)
+                    // reaches the records.
+                    unit_price: ((price * 100.0).round() - 1.0) / 100.0,
                 });
             }
         }

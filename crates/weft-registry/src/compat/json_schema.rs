@@ -203,55 +203,7 @@ pub fn incompatibilities(reader: &JsonSchema, writer: &JsonSchema) -> Vec<JsonIn
     checker.found
 }
 
-// JSON types as bits, for comparing `type` keywords. The validator in weft-schema has its own
-// representation; these rules read schema documents only, so they keep theirs.
-const NULL: u8 = 1;
-const BOOLEAN: u8 = 2;
-const OBJECT: u8 = 4;
-const ARRAY: u8 = 8;
-const NUMBER: u8 = 16;
-const STRING: u8 = 32;
-const INTEGER: u8 = 64;
-
-fn type_bit(name: &str) -> Option<u8> {
-    Some(match name {
-        "null" => NULL,
-        "boolean" => BOOLEAN,
-        "object" => OBJECT,
-        "array" => ARRAY,
-        "number" => NUMBER,
-        "string" => STRING,
-        "integer" => INTEGER,
-        _ => return None,
-    })
-}
-
-fn type_names(bits: u8) -> String {
-    let names: Vec<&str> = ["null", "boolean", "object", "array", "number", "string", "integer"]
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| bits & (1 << i) != 0)
-        .map(|(_, n)| *n)
-        .collect();
-    names.join(" or ")
-}
-
-/// The type bits of a value (an integral number is both `number` and `integer`).
-fn value_bits(value: &Value) -> u8 {
-    match value {
-        Value::Null => NULL,
-        Value::Bool(_) => BOOLEAN,
-        Value::Object(_) => OBJECT,
-        Value::Array(_) => ARRAY,
-        Value::String(_) => STRING,
-        Value::Number(n)
-            if n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0 && f.is_finite()) =>
-        {
-            NUMBER | INTEGER
-        }
-        Value::Number(_) => NUMBER,
-    }
-}
+use weft_schema::json_schema::types::{type_bit, type_names, value_bits, ARRAY, INTEGER, NUMBER, OBJECT, STRING};
 
 #[derive(Clone, Copy)]
 struct Loc<'a> {

@@ -48,52 +48,64 @@ pub struct JsonSchemaError {
     pub message: String,
 }
 
-const NULL: u8 = 1;
-const BOOLEAN: u8 = 2;
-const OBJECT: u8 = 4;
-const ARRAY: u8 = 8;
-const NUMBER: u8 = 16;
-const STRING: u8 = 32;
-const INTEGER: u8 = 64;
+/// JSON's types as bits, so a `type` keyword's set of types is one byte: what the validator checks
+/// values against and what the registry's compatibility rules compare between schema versions.
+pub mod types {
+    use serde_json::Value;
 
-fn type_bit(name: &str) -> Option<u8> {
-    Some(match name {
-        "null" => NULL,
-        "boolean" => BOOLEAN,
-        "object" => OBJECT,
-        "array" => ARRAY,
-        "number" => NUMBER,
-        "string" => STRING,
-        "integer" => INTEGER,
-        _ => return None,
-    })
-}
+    pub const NULL: u8 = 1;
+    pub const BOOLEAN: u8 = 2;
+    pub const OBJECT: u8 = 4;
+    pub const ARRAY: u8 = 8;
+    pub const NUMBER: u8 = 16;
+    pub const STRING: u8 = 32;
+    pub const INTEGER: u8 = 64;
 
-fn type_names(bits: u8) -> String {
-    let names: Vec<&str> = ["null", "boolean", "object", "array", "number", "string", "integer"]
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| bits & (1 << i) != 0)
-        .map(|(_, n)| *n)
-        .collect();
-    names.join(" or ")
-}
+    /// The bit of a type name, `None` for a name JSON Schema does not define.
+    pub fn type_bit(name: &str) -> Option<u8> {
+        Some(match name {
+            "null" => NULL,
+            "boolean" => BOOLEAN,
+            "object" => OBJECT,
+            "array" => ARRAY,
+            "number" => NUMBER,
+            "string" => STRING,
+            "integer" => INTEGER,
+            _ => return None,
+        })
+    }
 
-fn is_integer(n: &serde_json::Number) -> bool {
-    n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0 && f.is_finite())
-}
+    /// `string or null`, for messages.
+    pub fn type_names(bits: u8) -> String {
+        let names: Vec<&str> = ["null", "boolean", "object", "array", "number", "string", "integer"]
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| bits & (1 << i) != 0)
+            .map(|(_, n)| *n)
+            .collect();
+        names.join(" or ")
+    }
 
-fn value_bits(value: &Value) -> u8 {
-    match value {
-        Value::Null => NULL,
-        Value::Bool(_) => BOOLEAN,
-        Value::Object(_) => OBJECT,
-        Value::Array(_) => ARRAY,
-        Value::String(_) => STRING,
-        Value::Number(n) if is_integer(n) => NUMBER | INTEGER,
-        Value::Number(_) => NUMBER,
+    /// A number with no fractional part is an integer (JSON Schema counts `1.0` as one).
+    pub fn is_integer(n: &serde_json::Number) -> bool {
+        n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0 && f.is_finite())
+    }
+
+    /// The type bits of a value (an integral number is both `number` and `integer`).
+    pub fn value_bits(value: &Value) -> u8 {
+        match value {
+            Value::Null => NULL,
+            Value::Bool(_) => BOOLEAN,
+            Value::Object(_) => OBJECT,
+            Value::Array(_) => ARRAY,
+            Value::String(_) => STRING,
+            Value::Number(n) if is_integer(n) => NUMBER | INTEGER,
+            Value::Number(_) => NUMBER,
+        }
     }
 }
+
+use types::{type_bit, type_names, value_bits, ARRAY, BOOLEAN, INTEGER, NULL, NUMBER, OBJECT, STRING};
 
 #[derive(Debug)]
 enum Check {
