@@ -28,13 +28,20 @@ use weft_registry::{wire, ParsedSchema, Registry, SchemaType, VersionSpec};
 
 use crate::error::{MeshError, Result};
 
-/// A record as JSON clients write it.
+/// A record as JSON clients write it (the element of a REST produce request).
 #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct JsonRecord {
+    /// Any JSON. A string is stored as its UTF-8 bytes (as Kafka's StringSerializer writes keys), any
+    /// other JSON as its JSON text.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub key: Option<Value>,
+    /// Any JSON: encoded as the topic's data product port declares (Avro in the Confluent wire format,
+    /// JSON checked against its JSON Schema), else stored as its JSON text.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub value: Option<Value>,
     /// Header names to string values (`null` for a header without a value).
     #[serde(default)]
@@ -42,7 +49,8 @@ pub struct JsonRecord {
     /// Epoch milliseconds; the server's clock when absent.
     #[serde(default)]
     pub timestamp: Option<i64>,
-    /// Target partition; otherwise Kafka's default partitioner decides.
+    /// Target partition; otherwise Kafka's default partitioner: the key's partition, or one partition
+    /// for all the request's records without a key.
     #[serde(default)]
     pub partition: Option<u32>,
 }

@@ -74,21 +74,27 @@ impl DropGuard for CatalogDropGuard {
     }
 }
 
-/// What a product made from SQL is to be: the source and the product's metadata.
-#[derive(Debug, Clone)]
+/// What a product made from SQL is to be: the source and the product's metadata (the body of
+/// `POST /api/v1/products/from-sql`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct FromSql {
-    /// The stream or table a persistent query writes, as SQL names it.
+    /// The stream or table a persistent query writes (`CREATE ... AS SELECT`), as SQL names it.
     pub source: String,
-    /// `DOMAIN.NAME`, or `NAME` within `domain`.
+    /// The product id: `DOMAIN.NAME`, or `NAME` within `domain`.
     pub id: String,
     pub domain: String,
-    /// Default: the source's name.
+    /// The display name (default: the source's name).
     pub name: Option<String>,
-    /// Default: the acting principal.
+    /// The accountable person or team (default: the acting user).
     pub owner: Option<String>,
     /// Default: which inputs the query derives it from.
     pub description: Option<String>,
+    #[serde(default, alias = "quality_tier")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub quality_tier: Option<QualityTier>,
+    #[serde(default)]
     pub tags: Vec<String>,
 }
 

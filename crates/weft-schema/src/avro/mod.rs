@@ -236,18 +236,8 @@ impl AvroSchema {
     /// The name of a type as a union branch is named in Avro's JSON encoding.
     pub fn type_name<'a>(&'a self, ty: &'a AvroType) -> &'a str {
         match ty {
-            AvroType::Null => "null",
-            AvroType::Boolean => "boolean",
-            AvroType::Int(_) => "int",
-            AvroType::Long(_) => "long",
-            AvroType::Float => "float",
-            AvroType::Double => "double",
-            AvroType::Bytes(_) => "bytes",
-            AvroType::String(_) => "string",
-            AvroType::Array(_) => "array",
-            AvroType::Map(_) => "map",
-            AvroType::Union(_) => "union",
             AvroType::Named(i) => &self.named[*i].name,
+            other => parse::primitive_kind_name(other),
         }
     }
 }

@@ -506,7 +506,7 @@ fn primitive(name: &str) -> Option<AvroType> {
     })
 }
 
-fn primitive_kind_name(ty: &AvroType) -> &'static str {
+pub(crate) fn primitive_kind_name(ty: &AvroType) -> &'static str {
     match ty {
         AvroType::Null => "null",
         AvroType::Boolean => "boolean",

@@ -4,37 +4,13 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
 use utoipa::ToSchema;
-use weft_mesh::catalog::QualityTier;
 use weft_mesh::sql::{DerivedProduct, FromSql};
 
 use super::openapi::ErrorBody;
 use super::{call, Ctx, JsonBody};
 use crate::error::ApiError;
 use crate::AppState;
-
-/// `POST /api/v1/products/from-sql` body.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct FromSqlRequest {
-    /// The stream or table a persistent query writes (`CREATE ... AS SELECT`), as SQL names it.
-    pub source: String,
-    /// The product id: `DOMAIN.NAME`, or `NAME` within `domain`.
-    pub id: String,
-    pub domain: String,
-    /// The display name (default: the source's name).
-    pub name: Option<String>,
-    /// The accountable person or team (default: the acting user).
-    pub owner: Option<String>,
-    /// Default: which inputs the query derives it from.
-    pub description: Option<String>,
-    #[serde(default, alias = "quality_tier")]
-    #[schema(value_type = Option<String>)]
-    pub quality_tier: Option<QualityTier>,
-    #[serde(default)]
-    pub tags: Vec<String>,
-}
 
 /// What `from-sql` made.
 #[derive(Debug, serde::Serialize, ToSchema)]
@@ -58,7 +34,7 @@ pub struct FromSqlResponse {
 /// topics (or the bare topics), and its field lineage the query's column lineage.
 #[utoipa::path(post, path = "/api/v1/products/from-sql", tag = "products",
     params(("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change (default anonymous)")),
-    request_body = FromSqlRequest,
+    request_body = FromSql,
     responses((status = 201, description = "The draft product, its field lineage and the query's lineage", body = FromSqlResponse),
         (status = 400, description = "The source is not written by a persistent query (40002), or its format has no schema (40003)", body = ErrorBody),
         (status = 404, description = "No such stream or table (40407) or domain (40403)", body = ErrorBody),
@@ -67,10 +43,8 @@ pub struct FromSqlResponse {
 pub async fn from_sql(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    JsonBody(request): JsonBody<FromSqlRequest>,
+    JsonBody(request): JsonBody<FromSql>,
 ) -> Result<(StatusCode, Json<FromSqlResponse>), ApiError> {
-    let FromSqlRequest { source, id, domain, name, owner, description, quality_tier, tags } = request;
-    let request = FromSql { source, id, domain, name, owner, description, quality_tier, tags };
     let DerivedProduct { product, field_edges, sql } =
         call(&state, move |mesh| mesh.product_from_sql(&ctx, request)).await?;
     Ok((StatusCode::CREATED, Json(FromSqlResponse { product, field_edges, sql })))

@@ -4,7 +4,6 @@
 //! Records have one JSON shape, [`weft_mesh::records::DataRecord::to_json`]; the mesh's write and read
 //! paths do the encoding and decoding.
 
-use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -32,38 +31,6 @@ const TAIL_BATCH: usize = 500;
 /// How often a live tail sends a comment so proxies keep the connection open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-/// One record of a produce request.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProduceRecord {
-    /// Any JSON. A string is stored as its UTF-8 bytes (as Kafka's StringSerializer writes keys), any
-    /// other JSON as its JSON text.
-    #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    pub key: Option<Value>,
-    /// Any JSON: encoded as the topic's data product port declares (Avro in the Confluent wire format,
-    /// JSON checked against its JSON Schema), else stored as its JSON text.
-    #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    pub value: Option<Value>,
-    /// Header names to string values (`null` for a header without a value).
-    #[serde(default)]
-    pub headers: BTreeMap<String, Option<String>>,
-    /// Epoch milliseconds; the server's clock when absent.
-    #[serde(default)]
-    pub timestamp: Option<i64>,
-    /// Target partition; otherwise Kafka's default partitioner: the key's partition, or one partition
-    /// for all the request's records without a key.
-    #[serde(default)]
-    pub partition: Option<u32>,
-}
-
-impl From<ProduceRecord> for JsonRecord {
-    fn from(r: ProduceRecord) -> JsonRecord {
-        JsonRecord { key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp, partition: r.partition }
-    }
-}
-
 #[derive(Debug, Serialize, PartialEq, Eq, ToSchema)]
 pub struct ProducedOffset {
     pub partition: u32,
@@ -82,7 +49,7 @@ pub struct ProduceResponse {
 #[utoipa::path(post, path = "/api/v1/topics/{topic}/records", tag = "records",
     params(("topic" = String, Path, description = "The topic name"),
         ("X-Weft-Actor" = Option<String>, Header, description = "Who writes (default anonymous)")),
-    request_body = Vec<ProduceRecord>,
+    request_body = Vec<JsonRecord>,
     responses((status = 200, description = "Each record's partition, offset and timestamp, in request order", body = ProduceResponse),
         (status = 403, description = "An internal topic (40301)", body = crate::api::openapi::ErrorBody),
         (status = 404, description = "No such topic (40401) or partition (40402)", body = crate::api::openapi::ErrorBody),
@@ -94,24 +61,23 @@ pub async fn produce(
     Ctx(ctx): Ctx,
     RawBody(body): RawBody,
 ) -> Result<Json<ProduceResponse>, ApiError> {
-    let request: Vec<ProduceRecord> = parse_json(&body)?;
-    if request.is_empty() {
+    let records: Vec<JsonRecord> = parse_json(&body)?;
+    if records.is_empty() {
         return Err(ApiError::new(
             ErrorCode::InvalidRecord,
             "the request holds no records: send a JSON array of records",
         ));
     }
     let max_records = state.limits.max_records_per_request;
-    if request.len() > max_records {
+    if records.len() > max_records {
         return Err(ApiError::new(
             ErrorCode::TooManyRecords,
             format!(
                 "the request holds {} records; the server takes at most {max_records} per request (max_records_per_request)",
-                request.len(),
+                records.len(),
             ),
         ));
     }
-    let records: Vec<JsonRecord> = request.into_iter().map(JsonRecord::from).collect();
     let placed = call(&state, move |mesh| mesh.produce(&ctx, &topic, records)).await?;
     let offsets = placed
         .into_iter()
