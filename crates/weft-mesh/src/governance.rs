@@ -151,14 +151,15 @@ impl Mesh {
         objective: &str,
     ) -> Result<Option<String>> {
         let Ok(port) = pick_port(product, None) else { return Ok(None) };
-        let Some(last) = self.last_record_at(ctx, &port.topic)? else {
-            return Ok(Some(format!("no record yet; objective {objective}")));
-        };
-        let age_ms = now_ms().saturating_sub(last);
-        if age_ms > i64::try_from(seconds.saturating_mul(1000)).unwrap_or(i64::MAX) {
-            return Ok(Some(format!("newest record {}s old; objective {objective}", age_ms / 1000)));
+        let last = self.last_record_at(ctx, &port.topic)?;
+        let now = now_ms();
+        if !crate::profile::is_stale(last, seconds, now) {
+            return Ok(None);
         }
-        Ok(None)
+        Ok(Some(match last {
+            None => format!("no record yet; objective {objective}"),
+            Some(at) => format!("newest record {}s old; objective {objective}", now.saturating_sub(at) / 1000),
+        }))
     }
 
     /// The newest timestamp among the partitions' last records of `topic` (`None`: no records, or no topic).

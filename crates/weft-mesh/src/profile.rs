@@ -74,6 +74,8 @@ pub struct Stats {
     pub freshness_ms: Option<i64>,
     /// The product's freshness objective in seconds, when it declares one.
     pub freshness_objective_seconds: Option<u64>,
+    /// Whether the newest record is older than the objective, or there is none (`None`: no objective).
+    pub stale: Option<bool>,
     /// The window: `[from, to)` in epoch milliseconds, minute-aligned.
     pub from: i64,
     pub to: i64,
@@ -84,6 +86,15 @@ pub struct Stats {
     pub window_records: u64,
     /// Whether counting stopped at the limit of records read (the counts are then lower bounds).
     pub truncated: bool,
+}
+
+/// The one freshness rule: a product is stale when it has no record, or its newest is older than its
+/// objective.
+pub fn is_stale(last_record_at: Option<i64>, objective_seconds: u64, now: i64) -> bool {
+    match last_record_at {
+        None => true,
+        Some(at) => now.saturating_sub(at) > i64::try_from(objective_seconds.saturating_mul(1000)).unwrap_or(i64::MAX),
+    }
 }
 
 impl Mesh {
@@ -142,6 +153,7 @@ impl Mesh {
             last_record_at,
             freshness_ms: last_record_at.map(|at| (now - at).max(0)),
             freshness_objective_seconds: objective,
+            stale: objective.map(|seconds| is_stale(last_record_at, seconds, now)),
             from,
             to,
             bucket_ms: MINUTE_MS,
@@ -531,6 +543,14 @@ mod tests {
         let city = &fields[3];
         assert_eq!((city.count, city.nulls, city.distinct), (2, 2, 1));
         assert_eq!((fields[5].count, fields[5].nulls), (1, 3));
+    }
+
+    #[test]
+    fn staleness_is_no_record_or_one_older_than_the_objective() {
+        assert!(is_stale(None, 60, 1_000_000));
+        assert!(!is_stale(Some(1_000_000 - 60_000), 60, 1_000_000), "exactly the objective is within it");
+        assert!(is_stale(Some(1_000_000 - 60_001), 60, 1_000_000));
+        assert!(!is_stale(Some(2_000_000), 60, 1_000_000), "a record from the future is fresh");
     }
 
     #[test]

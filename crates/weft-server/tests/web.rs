@@ -332,6 +332,7 @@ fn stats_count_records_per_minute_and_report_freshness() {
     assert_eq!(status, 200, "{empty}");
     assert_eq!((empty["records"].as_u64(), empty["windowRecords"].as_u64()), (Some(0), Some(0)));
     assert!(empty["lastRecordAt"].is_null() && empty["freshnessMs"].is_null(), "{empty}");
+    assert_eq!(empty["stale"], true, "no record yet misses any objective: {empty}");
     assert_eq!(empty["throughput"].as_array().map(Vec::len), Some(60));
 
     let now = now_ms();
@@ -357,6 +358,7 @@ fn stats_count_records_per_minute_and_report_freshness() {
     let freshness = stats["freshnessMs"].as_i64().unwrap();
     assert!((300_000..400_000).contains(&freshness), "{freshness}");
     assert_eq!(stats["freshnessObjectiveSeconds"], 900);
+    assert_eq!(stats["stale"], false, "5 minutes old against a 15-minute objective");
     assert_eq!(stats["truncated"], false);
     let (from, to, bucket) =
         (stats["from"].as_i64().unwrap(), stats["to"].as_i64().unwrap(), stats["bucketMs"].as_i64().unwrap());
