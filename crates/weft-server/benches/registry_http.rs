@@ -9,10 +9,12 @@
 //!
 //! `cargo bench -p weft-server --bench registry_http`
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use common::Connection;
+
 use weft_server::{BackgroundServer, FsyncPolicy, ServerConfig};
 
 /// Distinct schemas registered, and looked up round-robin.
@@ -93,66 +95,4 @@ async fn register_schemas(addr: std::net::SocketAddr) {
         let (status, answer) = connection.post(&format!("/registry/subjects/bench-{i}-value/versions"), &body).await;
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
     }
-}
-
-/// One keep-alive HTTP/1.1 connection: a request, then its whole response, then the next.
-struct Connection {
-    stream: TcpStream,
-    buffer: Vec<u8>,
-}
-
-impl Connection {
-    async fn open(addr: std::net::SocketAddr) -> Connection {
-        let stream = TcpStream::connect(addr).await.expect("connect");
-        stream.set_nodelay(true).expect("nodelay");
-        Connection { stream, buffer: Vec::with_capacity(16 * 1024) }
-    }
-
-    async fn get(&mut self, path: &str) -> (u16, Vec<u8>) {
-        let request =
-            format!("GET {path} HTTP/1.1\r\nHost: bench\r\nAccept: application/vnd.schemaregistry.v1+json\r\n\r\n");
-        self.exchange(request.as_bytes()).await
-    }
-
-    async fn post(&mut self, path: &str, body: &str) -> (u16, Vec<u8>) {
-        let request = format!(
-            "POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/vnd.schemaregistry.v1+json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        self.exchange(request.as_bytes()).await
-    }
-
-    async fn exchange(&mut self, request: &[u8]) -> (u16, Vec<u8>) {
-        self.stream.write_all(request).await.expect("send");
-        loop {
-            if let Some((status, head, length)) = parse_head(&self.buffer) {
-                if self.buffer.len() >= head + length {
-                    let body = self.buffer[head..head + length].to_vec();
-                    self.buffer.drain(..head + length);
-                    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-                    return (status, body);
-                }
-            }
-            let mut chunk = [0u8; 16 * 1024];
-            let n = self.stream.read(&mut chunk).await.expect("receive");
-            assert!(n > 0, "the server closed the connection");
-            self.buffer.extend_from_slice(&chunk[..n]);
-        }
-    }
-}
-
-/// The status, the length of the head (through the blank line) and the Content-Length, once the whole
-/// head has arrived.
-fn parse_head(buffer: &[u8]) -> Option<(u16, usize, usize)> {
-    let end = buffer.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
-    let head = std::str::from_utf8(&buffer[..end]).ok()?;
-    let status = head.get(9..12)?.parse().ok()?;
-    let length = head
-        .lines()
-        .find_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            name.eq_ignore_ascii_case("content-length").then(|| value.trim().parse().ok())?
-        })
-        .unwrap_or(0);
-    Some((status, end, length))
 }

@@ -1,0 +1,176 @@
+//! Producing over real HTTP: `POST /api/v1/topics/{topic}/records` with batches of JSON records, the way a
+//! service without a Kafka client writes to Weft. Three topics show what the one write path costs per
+//! record: a bare topic (records stored as sent), a topic behind a JSON Schema port (each value checked
+//! against the port's schema), and a topic behind an Avro port (each value checked and encoded as
+//! Confluent-framed Avro).
+//!
+//! The server runs in-process on 127.0.0.1:0 (its usual 2-worker runtime, group-commit fsync, a temporary
+//! data directory); a minimal HTTP/1.1 client on one thread sends `WEFT_BENCH_BATCH` (default 1000) records
+//! of about 200 bytes per request over `WEFT_BENCH_CONNECTIONS` (default 4) keep-alive connections for
+//! `WEFT_BENCH_SECONDS` (default 5) per topic, and reports records/s and request latency percentiles.
+//! Loopback only; bounded in time and in requests.
+//!
+//! `cargo bench -p weft-server --bench produce_http`
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use common::Connection;
+use serde_json::json;
+
+use weft_server::{BackgroundServer, FsyncPolicy, ServerConfig};
+
+/// A hard bound on requests per connection, whatever the duration.
+const MAX_REQUESTS_PER_CONNECTION: usize = 100_000;
+const PARTITIONS: u32 = 4;
+
+const ORDER_AVRO: &str = r#"{"type":"record","name":"Order","namespace":"bench","fields":[
+    {"name":"order_id","type":"string"},
+    {"name":"customer","type":"string"},
+    {"name":"amount","type":"double"},
+    {"name":"currency","type":{"type":"enum","name":"Currency","symbols":["EUR","USD","GBP"]}},
+    {"name":"channel","type":"string"},
+    {"name":"coupon","type":["null","string"],"default":null},
+    {"name":"lines","type":{"type":"array","items":"long"}}]}"#;
+
+const ORDER_JSON_SCHEMA: &str = r#"{"type":"object","required":["order_id","customer","amount","currency"],
+    "properties":{"order_id":{"type":"string","minLength":1},"customer":{"type":"string"},
+    "amount":{"type":"number","minimum":0},"currency":{"enum":["EUR","USD","GBP"]},
+    "channel":{"type":"string"},"coupon":{"type":["string","null"]},
+    "lines":{"type":"array","items":{"type":"integer"}}}}"#;
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn main() {
+    let connections = env_or("WEFT_BENCH_CONNECTIONS", 4).clamp(1, 256) as usize;
+    let seconds = env_or("WEFT_BENCH_SECONDS", 5).clamp(1, 120);
+    let batch = env_or("WEFT_BENCH_BATCH", 1000).clamp(1, 10_000) as usize;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = ServerConfig::new(dir.path());
+    config.listen = "127.0.0.1:0".parse().expect("address");
+    config.fsync = FsyncPolicy::GroupCommit { interval_ms: 1 };
+    let server = BackgroundServer::start(config).expect("server starts");
+    let addr = server.addr();
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("client runtime");
+    runtime.block_on(async move {
+        set_up(addr).await;
+        let body = batch_body(batch);
+        println!(
+            "POST /api/v1/topics/{{topic}}/records: {batch} records of ~{} bytes per request, {connections} connections, {PARTITIONS} partitions",
+            body.len() / batch
+        );
+        for (topic, what) in [
+            ("bench.bare", "bare topic"),
+            ("bench.json", "JSON Schema port"),
+            ("bench.avro", "Avro port"),
+        ] {
+            run(addr, topic, what, &body, batch, connections, Duration::from_secs(seconds)).await;
+        }
+    });
+    server.stop().expect("server stops");
+}
+
+async fn run(
+    addr: SocketAddr,
+    topic: &'static str,
+    what: &str,
+    body: &[u8],
+    batch: usize,
+    connections: usize,
+    duration: Duration,
+) {
+    let path = format!("/api/v1/topics/{topic}/records");
+    // Warm up: a few requests, so the first measured ones do not open segment files.
+    let mut warm = Connection::open(addr).await;
+    for _ in 0..3 {
+        warm.post_json(&path, body).await;
+    }
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..connections)
+        .map(|_| {
+            let path = path.clone();
+            let body = body.to_vec();
+            tokio::spawn(async move {
+                let mut connection = Connection::open(addr).await;
+                let mut latencies = Vec::with_capacity(4096);
+                while Instant::now() < deadline && latencies.len() < MAX_REQUESTS_PER_CONNECTION {
+                    let sent = Instant::now();
+                    connection.post_json(&path, &body).await;
+                    latencies.push(sent.elapsed().as_micros() as u32);
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.expect("client task"));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let percentile = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize] as f64 / 1000.0;
+    println!(
+        "  {what:<17} {:>9.0} records/s ({} requests in {elapsed:.2} s), request p50 {:.1} ms, p99 {:.1} ms",
+        (latencies.len() * batch) as f64 / elapsed,
+        latencies.len(),
+        percentile(0.50),
+        percentile(0.99),
+    );
+}
+
+/// One request body: `batch` orders, each keyed by its id, each a little over 200 bytes of JSON.
+fn batch_body(batch: usize) -> Vec<u8> {
+    let records: Vec<_> = (0..batch)
+        .map(|i| {
+            let order_id = format!("order-{i:08}");
+            let currency = ["EUR", "USD", "GBP"][i % 3];
+            json!({
+                "key": order_id,
+                "value": {
+                    "order_id": order_id,
+                    "customer": format!("customer-{:05}", i % 5000),
+                    "amount": (i % 997) as f64 * 1.25,
+                    "currency": currency,
+                    "channel": if i % 2 == 0 { "web" } else { "store" },
+                    "coupon": if i % 5 == 0 { json!("SPRING") } else { json!(null) },
+                    "lines": [i % 7, i % 11, i % 13, 4, 5, 6, 7, 8, 9, 10],
+                },
+            })
+        })
+        .collect();
+    serde_json::to_vec(&records).expect("JSON")
+}
+
+/// Three topics; a domain with a product whose ports declare the JSON Schema and the Avro topics.
+async fn set_up(addr: SocketAddr) {
+    let mut api = Connection::open(addr).await;
+    for topic in ["bench.bare", "bench.json", "bench.avro"] {
+        api.post_json("/api/v1/topics", json!({"name": topic, "partitions": PARTITIONS}).to_string().as_bytes()).await;
+    }
+    let register = |schema: &str, kind: &str| {
+        let mut body = json!({ "schema": schema });
+        if kind != "AVRO" {
+            body["schemaType"] = json!(kind);
+        }
+        body.to_string()
+    };
+    api.post("/registry/subjects/bench.json-value/versions", &register(ORDER_JSON_SCHEMA, "JSON")).await;
+    api.post("/registry/subjects/bench.avro-value/versions", &register(ORDER_AVRO, "AVRO")).await;
+    let domain = json!({"name": "bench", "description": "Benchmarks", "owningTeam": "team-bench",
+                        "members": [{"user": "alice", "role": "owner"}]});
+    api.post_json("/api/v1/domains", domain.to_string().as_bytes()).await;
+    let product = json!({
+        "id": "bench.orders", "name": "Orders", "owner": "alice", "description": "Orders.", "qualityTier": "curated",
+        "outputPorts": [
+            {"name": "json", "version": "1.0.0", "topic": "bench.json", "schemaSubject": "bench.json-value", "format": "json"},
+            {"name": "avro", "version": "1.0.0", "topic": "bench.avro", "schemaSubject": "bench.avro-value", "format": "avro"},
+        ],
+    });
+    api.post_json("/api/v1/products", product.to_string().as_bytes()).await;
+}
