@@ -269,9 +269,13 @@ pub async fn serve(
 /// the `WEFT_LOG` environment variable overrides `filter`. Call once, before serving.
 pub fn init_logging(format: LogFormat, filter: &str) {
     let filter = std::env::var("WEFT_LOG").ok().filter(|f| !f.trim().is_empty()).unwrap_or_else(|| filter.to_string());
-    let filter =
-        tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|error| {
+        eprintln!("weft: ignoring the log filter {filter:?} ({error}); logging at info");
+        tracing_subscriber::EnvFilter::new("info")
+    });
+    // Colour codes only for a person at a terminal, never in a file or a log collector.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr);
     // A second call (tests starting several servers) keeps the first subscriber.
     let _ = match format {
         LogFormat::Text => builder.try_init(),

@@ -40,9 +40,9 @@ pub struct DemoArgs {
     /// Where the demo keeps its data; start again on the same directory to carry on.
     #[arg(long, default_value = "weft-demo")]
     data_dir: PathBuf,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    addr: SocketAddr,
+    /// Address to listen on (`--addr` is the older spelling).
+    #[arg(long, alias = "addr", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
     /// Delete the data directory first and build the demo mesh afresh.
     #[arg(long)]
     reset: bool,
@@ -55,7 +55,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
             .with_context(|| format!("deleting {} for --reset", args.data_dir.display()))?;
     }
     let mut config = ServerConfig::new(&args.data_dir);
-    config.listen = args.addr;
+    config.listen = args.listen;
     // The demo speaks through its banner; the platform's own lines (one per request, one per change,
     // and the web app polls) would drown it. WEFT_LOG=info shows them.
     weft_server::init_logging(config.log_format, "warn,weft::demo=info");

@@ -32,7 +32,7 @@ impl Demo {
         let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
             .args(["demo", "--data-dir"])
             .arg(data_dir)
-            .args(["--addr", &format!("127.0.0.1:{port}")])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
