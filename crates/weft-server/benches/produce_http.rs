@@ -17,10 +17,8 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::Connection;
+use common::{env_or, start_server, Connection};
 use serde_json::json;
-
-use weft_server::{BackgroundServer, FsyncPolicy, ServerConfig};
 
 /// A hard bound on requests per connection, whatever the duration.
 const MAX_REQUESTS_PER_CONNECTION: usize = 100_000;
@@ -41,19 +39,11 @@ const ORDER_JSON_SCHEMA: &str = r#"{"type":"object","required":["order_id","cust
     "channel":{"type":"string"},"coupon":{"type":["string","null"]},
     "lines":{"type":"array","items":{"type":"integer"}}}}"#;
 
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
 fn main() {
     let connections = env_or("WEFT_BENCH_CONNECTIONS", 4).clamp(1, 256) as usize;
     let seconds = env_or("WEFT_BENCH_SECONDS", 5).clamp(1, 120);
     let batch = env_or("WEFT_BENCH_BATCH", 1000).clamp(1, 10_000) as usize;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = ServerConfig::new(dir.path());
-    config.listen = "127.0.0.1:0".parse().expect("address");
-    config.fsync = FsyncPolicy::GroupCommit { interval_ms: 1 };
-    let server = BackgroundServer::start(config).expect("server starts");
+    let (server, _dir) = start_server();
     let addr = server.addr();
 
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("client runtime");

@@ -13,27 +13,17 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::Connection;
-
-use weft_server::{BackgroundServer, FsyncPolicy, ServerConfig};
+use common::{env_or, start_server, Connection};
 
 /// Distinct schemas registered, and looked up round-robin.
 const SCHEMAS: u32 = 100;
 /// A hard bound on requests per connection, whatever the duration.
 const MAX_REQUESTS_PER_CONNECTION: usize = 2_000_000;
 
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
 fn main() {
     let connections = env_or("WEFT_BENCH_CONNECTIONS", 32).clamp(1, 1024) as usize;
     let seconds = env_or("WEFT_BENCH_SECONDS", 5).clamp(1, 120);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = ServerConfig::new(dir.path());
-    config.listen = "127.0.0.1:0".parse().expect("address");
-    config.fsync = FsyncPolicy::GroupCommit { interval_ms: 1 };
-    let server = BackgroundServer::start(config).expect("server starts");
+    let (server, _dir) = start_server();
     let addr = server.addr();
 
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("client runtime");

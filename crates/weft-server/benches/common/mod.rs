@@ -6,6 +6,22 @@
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use weft_server::{BackgroundServer, FsyncPolicy, ServerConfig};
+
+/// A bench knob from the environment, or its default.
+pub fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// The server in-process on 127.0.0.1:0, with its usual 2-worker runtime, 1 ms group commit and a temporary
+/// data directory (kept alive by the returned guard).
+pub fn start_server() -> (BackgroundServer, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = ServerConfig::new(dir.path());
+    config.listen = "127.0.0.1:0".parse().expect("address");
+    config.fsync = FsyncPolicy::GroupCommit { interval_ms: 1 };
+    (BackgroundServer::start(config).expect("server starts"), dir)
+}
 
 /// One keep-alive HTTP/1.1 connection: a request, then its whole response, then the next.
 pub struct Connection {
