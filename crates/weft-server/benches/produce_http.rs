@@ -15,9 +15,10 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use common::{env_or, start_server, Connection};
+use common::{drive, env_or, start_server, Connection, Request};
 use serde_json::json;
 
 /// A hard bound on requests per connection, whatever the duration.
@@ -80,37 +81,19 @@ async fn run(
     for _ in 0..3 {
         warm.post_json(&path, body).await;
     }
-    let deadline = Instant::now() + duration;
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..connections)
-        .map(|_| {
-            let path = path.clone();
-            let body = body.to_vec();
-            tokio::spawn(async move {
-                let mut connection = Connection::open(addr).await;
-                let mut latencies = Vec::with_capacity(4096);
-                while Instant::now() < deadline && latencies.len() < MAX_REQUESTS_PER_CONNECTION {
-                    let sent = Instant::now();
-                    connection.post_json(&path, &body).await;
-                    latencies.push(sent.elapsed().as_micros() as u32);
-                }
-                latencies
-            })
-        })
-        .collect();
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await.expect("client task"));
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    latencies.sort_unstable();
-    let percentile = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize] as f64 / 1000.0;
+    let body: Arc<[u8]> = body.into();
+    let load = drive(addr, connections, duration, MAX_REQUESTS_PER_CONNECTION, move |_, _| {
+        Request::PostJson(path.clone(), body.clone())
+    })
+    .await;
+    let ms = |p: f64| load.percentile_us(p) as f64 / 1000.0;
     println!(
-        "  {what:<17} {:>9.0} records/s ({} requests in {elapsed:.2} s), request p50 {:.1} ms, p99 {:.1} ms",
-        (latencies.len() * batch) as f64 / elapsed,
-        latencies.len(),
-        percentile(0.50),
-        percentile(0.99),
+        "  {what:<17} {:>9.0} records/s ({} requests in {:.2} s), request p50 {:.1} ms, p99 {:.1} ms",
+        load.per_second(batch),
+        load.requests(),
+        load.elapsed_s,
+        ms(0.50),
+        ms(0.99),
     );
 }
 

@@ -11,9 +11,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{env_or, start_server, Connection};
+use common::{drive, env_or, start_server, Connection, Request};
 
 /// Distinct schemas registered, and looked up round-robin.
 const SCHEMAS: u32 = 100;
@@ -35,41 +35,22 @@ fn main() {
             warm.get(&format!("/registry/schemas/ids/{id}")).await;
         }
 
-        let deadline = Instant::now() + Duration::from_secs(seconds);
-        let started = Instant::now();
-        let tasks: Vec<_> = (0..connections)
-            .map(|c| {
-                tokio::spawn(async move {
-                    let mut connection = Connection::open(addr).await;
-                    let mut latencies = Vec::with_capacity(64 * 1024);
-                    let mut id = (c as u32 % SCHEMAS) + 1;
-                    while Instant::now() < deadline && latencies.len() < MAX_REQUESTS_PER_CONNECTION {
-                        let sent = Instant::now();
-                        connection.get(&format!("/registry/schemas/ids/{id}")).await;
-                        latencies.push(sent.elapsed().as_micros() as u32);
-                        id = id % SCHEMAS + 1;
-                    }
-                    latencies
-                })
-            })
-            .collect();
-        let mut latencies = Vec::new();
-        for task in tasks {
-            latencies.extend(task.await.expect("client task"));
-        }
-        let elapsed = started.elapsed().as_secs_f64();
-        latencies.sort_unstable();
-        let percentile = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
+        let load = drive(addr, connections, Duration::from_secs(seconds), MAX_REQUESTS_PER_CONNECTION, |c, i| {
+            let id = (c + i) as u32 % SCHEMAS + 1;
+            Request::Get(format!("/registry/schemas/ids/{id}"))
+        })
+        .await;
         println!(
-            "GET /registry/schemas/ids/{{id}}: {} requests over {connections} keep-alive connections in {elapsed:.2} s",
-            latencies.len()
+            "GET /registry/schemas/ids/{{id}}: {} requests over {connections} keep-alive connections in {:.2} s",
+            load.requests(),
+            load.elapsed_s
         );
         println!(
             "  {:.0} requests/s, latency p50 {} µs, p99 {} µs, max {} µs",
-            latencies.len() as f64 / elapsed,
-            percentile(0.50),
-            percentile(0.99),
-            latencies.last().copied().unwrap_or(0)
+            load.per_second(1),
+            load.percentile_us(0.50),
+            load.percentile_us(0.99),
+            load.percentile_us(1.0)
         );
     });
     server.stop().expect("server stops");

@@ -4,6 +4,10 @@
 //! A minimal HTTP/1.1 client for the benchmarks: keep-alive connections, one request at a time, no
 //! allocation beyond the buffers, so the client costs little of the 2 cores it shares with the server.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use weft_server::{BackgroundServer, FsyncPolicy, ServerConfig};
@@ -30,7 +34,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub async fn open(addr: std::net::SocketAddr) -> Connection {
+    pub async fn open(addr: SocketAddr) -> Connection {
         let stream = TcpStream::connect(addr).await.expect("connect");
         stream.set_nodelay(true).expect("nodelay");
         Connection { stream, buffer: Vec::with_capacity(16 * 1024) }
@@ -94,4 +98,71 @@ pub fn parse_head(buffer: &[u8]) -> Option<(u16, usize, usize)> {
         })
         .unwrap_or(0);
     Some((status, end, length))
+}
+
+/// One request a load connection sends.
+pub enum Request {
+    Get(String),
+    PostJson(String, Arc<[u8]>),
+}
+
+/// Every request's latency from a load run, sorted, and how long the run took.
+pub struct Load {
+    pub latencies_us: Vec<u32>,
+    pub elapsed_s: f64,
+}
+
+impl Load {
+    pub fn requests(&self) -> usize {
+        self.latencies_us.len()
+    }
+
+    pub fn per_second(&self, items_per_request: usize) -> f64 {
+        (self.requests() * items_per_request) as f64 / self.elapsed_s
+    }
+
+    /// The latency at `p` (0 to 1) in µs.
+    pub fn percentile_us(&self, p: f64) -> u32 {
+        self.latencies_us.get(((self.requests().max(1) - 1) as f64 * p) as usize).copied().unwrap_or(0)
+    }
+}
+
+/// Drives `connections` keep-alive connections until `duration` has passed or each has sent
+/// `max_per_connection` requests; connection `c` sends `next(c, i)` as its `i`th request.
+pub async fn drive(
+    addr: SocketAddr,
+    connections: usize,
+    duration: Duration,
+    max_per_connection: usize,
+    next: impl Fn(usize, usize) -> Request + Send + Sync + 'static,
+) -> Load {
+    let next = Arc::new(next);
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..connections)
+        .map(|c| {
+            let next = next.clone();
+            tokio::spawn(async move {
+                let mut connection = Connection::open(addr).await;
+                let mut latencies = Vec::with_capacity(64 * 1024);
+                while Instant::now() < deadline && latencies.len() < max_per_connection {
+                    let request = next(c, latencies.len());
+                    let sent = Instant::now();
+                    match &request {
+                        Request::Get(path) => connection.get(path).await,
+                        Request::PostJson(path, body) => connection.post_json(path, body).await,
+                    };
+                    latencies.push(sent.elapsed().as_micros() as u32);
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies_us = Vec::new();
+    for task in tasks {
+        latencies_us.extend(task.await.expect("client task"));
+    }
+    let elapsed_s = started.elapsed().as_secs_f64();
+    latencies_us.sort_unstable();
+    Load { latencies_us, elapsed_s }
 }
