@@ -62,9 +62,20 @@ pub fn run(args: DemoArgs) -> Result<()> {
     crate::raise_file_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async move {
-        let server = Server::bind(&config).await?;
+        let mut server = Server::bind(&config).await?;
+        if is_pre_mesh_demo(&server.mesh()) {
+            server.run(std::future::ready(())).await?;
+            let kept = set_aside(&config.data_dir)?;
+            eprintln!(
+                "weft demo: {} held a demo made by an earlier Weft, whose SQL streams read the Avro products as \
+                 JSON; it is kept as {} (`weft serve --data-dir {}` serves it) and the demo starts afresh",
+                config.data_dir.display(),
+                kept.display(),
+                kept.display()
+            );
+            server = Server::bind(&config).await?;
+        }
         let mesh = server.mesh();
-        refuse_pre_mesh_demo(&mesh, &config.data_dir)?;
         let addr = server.local_addr()?;
         let url = format!("http://{addr}");
         eprintln!("weft demo: server listening on {url} (data dir {})", config.data_dir.display());
@@ -114,22 +125,27 @@ pub fn run(args: DemoArgs) -> Result<()> {
 }
 
 /// A demo directory from before the mesh's write path declared its SQL sources over the Avro products
-/// as JSON (their topics held JSON then); now that the topics hold what the ports declare, those
+/// as JSON (their topics held JSON then). Now that the topics hold what the ports declare, those
 /// streams and the published products derived from them cannot follow, and the drop guard rightly
-/// refuses to drop them. Such a directory is refused with the way out rather than left half-working.
-fn refuse_pre_mesh_demo(mesh: &Mesh, data_dir: &std::path::Path) -> Result<()> {
-    let stale = mesh
-        .sql()
-        .source("ORDERS")
-        .is_some_and(|orders| orders.value_format != weft_mesh::weft_sql::format::Format::Avro);
-    if stale {
-        bail!(
-            "{} holds a demo mesh made by an earlier Weft, whose SQL streams read the Avro products as JSON; \
-             start afresh with `weft demo --reset` (or choose another --data-dir)",
-            data_dir.display()
-        );
+/// refuses to drop them; the log is append-only, so the directory cannot be rewritten in place either.
+fn is_pre_mesh_demo(mesh: &Mesh) -> bool {
+    mesh.sql().source("ORDERS").is_some_and(|orders| orders.value_format != weft_mesh::weft_sql::format::Format::Avro)
+}
+
+/// Moves a directory aside to the first free `<dir>.pre-mesh[.N]` beside it, so nothing in it is lost.
+fn set_aside(data_dir: &std::path::Path) -> Result<PathBuf> {
+    let base = data_dir.as_os_str().to_os_string();
+    for n in 0..1000 {
+        let mut name = base.clone();
+        name.push(if n == 0 { ".pre-mesh".to_string() } else { format!(".pre-mesh.{n}") });
+        let kept = PathBuf::from(name);
+        if !kept.exists() {
+            std::fs::rename(data_dir, &kept)
+                .with_context(|| format!("moving {} aside to {}", data_dir.display(), kept.display()))?;
+            return Ok(kept);
+        }
     }
-    Ok(())
+    bail!("{} cannot be moved aside: {}.pre-mesh.0 to .999 all exist", data_dir.display(), data_dir.display())
 }
 
 /// What setup found or made, for the banner and the generators.

@@ -168,3 +168,54 @@ fn the_demo_builds_a_live_mesh_and_carries_on_after_a_restart() {
     assert_eq!(unique.len(), ids.len(), "order ids carry on after the restart instead of starting over");
     assert!(demo.stop().success());
 }
+
+/// A demo directory from before the mesh layer (its SQL source over the Avro orders declared as JSON) is
+/// moved aside, whole, and the demo starts afresh beside it.
+#[test]
+fn a_demo_directory_from_before_the_mesh_is_kept_aside_and_the_demo_starts_afresh() {
+    let (_dir, data) = temp_data_dir();
+    // What the earlier demo left: the ORDERS stream read as JSON, and an order on its topic.
+    let old = server_on(&data);
+    let statements = "CREATE STREAM ORDERS (ORDER_ID VARCHAR KEY, TOTAL_AMOUNT DOUBLE) \
+                      WITH (KAFKA_TOPIC='orders.placed', VALUE_FORMAT='JSON', PARTITIONS=1); \
+                      INSERT INTO ORDERS (ORDER_ID, TOTAL_AMOUNT) VALUES ('o-1', 12.5);";
+    let answer: Value = ureq::post(format!("{}/ksql", old.url()))
+        .send_json(serde_json::json!({ "ksql": statements }))
+        .expect("the statements run")
+        .body_mut()
+        .read_json()
+        .expect("JSON");
+    assert!(answer.is_array(), "every statement succeeds: {answer}");
+    old.stop().expect("server stops");
+
+    let demo = Demo::start(&data, free_port());
+    let kept = data.with_file_name("demo.pre-mesh");
+    assert!(
+        demo.log.iter().any(|line| line.contains("earlier Weft") && line.contains(&kept.display().to_string())),
+        "the demo says where the old directory went:\n{}",
+        demo.log.join("\n")
+    );
+    check_mesh(&demo);
+    assert!(demo.stop().success());
+
+    // The old directory is whole: its stream and its order are still there.
+    let old = server_on(&kept);
+    let streams: Value = ureq::post(format!("{}/ksql", old.url()))
+        .send_json(serde_json::json!({ "ksql": "DESCRIBE ORDERS;" }))
+        .expect("DESCRIBE runs")
+        .body_mut()
+        .read_json()
+        .expect("JSON");
+    assert_eq!(streams[0]["sourceDescription"]["valueFormat"], "JSON", "{streams}");
+    let records = demo_process::get(&old.url(), "/api/v1/topics/orders.placed/records?partition=0&offset=0");
+    assert_eq!(records["records"][0]["key"], "o-1", "{records}");
+    assert_eq!(records["records"][0]["value"]["TOTAL_AMOUNT"], 12.5, "{records}");
+    old.stop().expect("server stops");
+}
+
+/// `weft serve`'s server in-process on a free loopback port.
+fn server_on(data_dir: &std::path::Path) -> weft_server::BackgroundServer {
+    let mut config = weft_server::ServerConfig::new(data_dir);
+    config.listen = "127.0.0.1:0".parse().expect("address");
+    weft_server::BackgroundServer::start(config).expect("server starts")
+}
