@@ -276,9 +276,13 @@ impl NodeVisitor<'_> {
         &self.schema.nodes[self.node].checks
     }
 
+    /// Whether an array or object (`bits`) may pass this node's checks of the value as a whole. The
+    /// plan streams `enum` and `const` only when their values are scalars, which no array or object
+    /// equals.
     fn type_allows(&self, bits: u8) -> bool {
         self.checks().iter().all(|c| match c {
             Check::Type(allowed) => allowed & bits != 0,
+            Check::Enum(_) | Check::Const(_) => false,
             _ => true,
         })
     }
