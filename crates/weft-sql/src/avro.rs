@@ -612,8 +612,8 @@ impl Decoding<'_> {
         // Strings (and enum symbols) into STRING columns and bytes into BYTES columns are copied into
         // the slot's buffer: the common case allocates nothing.
         match (ty, target) {
-            (AvroType::String(_), SqlType::String) => {
-                set_string(slot, reader.string().map_err(schema_error)?);
+            (AvroType::String(logical), SqlType::String) => {
+                set_string(slot, reader.string_of(*logical).map_err(schema_error)?);
                 return Ok(());
             }
             (AvroType::Bytes(None), SqlType::Bytes) => {
@@ -665,7 +665,7 @@ impl Decoding<'_> {
                 scale: decimal_scale(*scale)?,
             }),
             AvroType::Bytes(_) => Value::Bytes(r.bytes().map_err(schema_error)?.to_vec()),
-            AvroType::String(_) => Value::String(r.string().map_err(schema_error)?.to_string()),
+            AvroType::String(logical) => Value::String(r.string_of(*logical).map_err(schema_error)?.to_string()),
             AvroType::Named(i) => {
                 let def = &self.schema.named[*i];
                 match &def.kind {

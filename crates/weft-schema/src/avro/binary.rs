@@ -12,7 +12,8 @@
 //! announced by all the blocks of a datum must fit a budget drawn from its size (so a few bytes cannot
 //! claim 2^40 items, even of a type that takes no bytes), and nesting stops at [`crate::MAX_DEPTH`].
 
-use super::{AvroSchema, AvroType, NamedKind};
+use super::{AvroSchema, AvroType, LogicalType, NamedKind};
+use crate::json_schema::format::is_uuid;
 use crate::MAX_DEPTH;
 
 /// Why bytes are not a datum of the schema, and at which byte.
@@ -188,6 +189,21 @@ impl<'a> Reader<'a> {
         std::str::from_utf8(bytes).map_err(|e| Self::error_at(start + e.valid_up_to(), "invalid UTF-8 in a string"))
     }
 
+    /// A `string` value annotated with `logical`: a `uuid` must be one (Avro spec: "UUID": the string
+    /// has to conform with RFC 4122), as the JSON mapping requires of the strings it writes, so that
+    /// whatever decodes can be written again.
+    #[inline]
+    pub fn string_of(&mut self, logical: Option<LogicalType>) -> Result<&'a str, DecodeError> {
+        let start = self.pos;
+        let s = self.string()?;
+        if logical == Some(LogicalType::Uuid) && !is_uuid(s) {
+            let shown: String = s.chars().take(40).collect();
+            let more = if shown.len() < s.len() { "..." } else { "" };
+            return Err(Self::error_at(start, format!("a uuid string must be a UUID, found {shown:?}{more}")));
+        }
+        Ok(s)
+    }
+
     /// The unscaled value of a `decimal`, stored in `bytes` (`fixed` is `None`) or in a `fixed` of that
     /// size. Values beyond 128 bits are refused.
     #[inline]
@@ -272,8 +288,8 @@ impl<'a> Reader<'a> {
             AvroType::Bytes(_) => {
                 self.bytes()?;
             }
-            AvroType::String(_) => {
-                self.string()?;
+            AvroType::String(logical) => {
+                self.string_of(*logical)?;
             }
             AvroType::Array(items) => loop {
                 let count = self.block()?;

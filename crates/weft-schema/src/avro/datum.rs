@@ -304,7 +304,7 @@ impl Decoder<'_> {
             }
             // Avro's JSON encoding of bytes: one code point 0-255 per byte.
             AvroType::Bytes(_) => Value::String(reader.bytes()?.iter().map(|&b| b as char).collect()),
-            AvroType::String(_) => Value::String(reader.string()?.to_string()),
+            AvroType::String(logical) => Value::String(reader.string_of(*logical)?.to_string()),
             AvroType::Named(index) => {
                 let def = self.schema.named_type(*index);
                 match &def.kind {
