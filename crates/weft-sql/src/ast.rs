@@ -482,6 +482,17 @@ enum Piece<'a> {
 }
 
 impl Expr {
+    /// Whether this expression's text starts with a minus sign: a negation or a negative literal.
+    fn is_signed(&self) -> bool {
+        match self {
+            Expr::Negate(_) => true,
+            Expr::Literal(Literal::Integer(i)) => *i < 0,
+            Expr::Literal(Literal::Double(d)) => d.is_sign_negative(),
+            Expr::Literal(Literal::Decimal(d)) => d.starts_with('-'),
+            _ => false,
+        }
+    }
+
     /// Appends the pieces of this expression's text, in order, expanding no sub-expression.
     fn pieces<'a>(&'a self, out: &mut Vec<Piece<'a>>) {
         use Piece::{Expr as E, Owned, Text};
@@ -507,6 +518,8 @@ impl Expr {
                 out.push(Owned(format!("{}.{}", quote_ident(q), quote_ident(name))))
             }
             Expr::Column { name, .. } => out.push(Owned(quote_ident(name))),
+            // `--` would start a comment: a minus before a signed operand takes parentheses.
+            Expr::Negate(e) if e.is_signed() => out.extend([Text("-("), E(e), Text(")")]),
             Expr::Negate(e) => out.extend([Text("-"), E(e)]),
             Expr::Not(e) => out.extend([Text("(NOT "), E(e), Text(")")]),
             Expr::Binary { op, left, right } => {
@@ -548,7 +561,14 @@ impl Expr {
                 out.push(Text(" END)"));
             }
             Expr::Cast { expr, ty } => out.extend([Text("CAST("), E(expr), Owned(format!(" AS {ty})"))]),
+            // A sign binds less tightly than `->` and `[]`: `(-a)->b` is not `-(a->b)`.
+            Expr::Field { expr, field } if expr.is_signed() => {
+                out.extend([Text("("), E(expr), Text(")->"), Owned(quote_ident(field))])
+            }
             Expr::Field { expr, field } => out.extend([E(expr), Text("->"), Owned(quote_ident(field))]),
+            Expr::Subscript { expr, index } if expr.is_signed() => {
+                out.extend([Text("("), E(expr), Text(")["), E(index), Text("]")])
+            }
             Expr::Subscript { expr, index } => out.extend([E(expr), Text("["), E(index), Text("]")]),
             Expr::Call { name, args, star, .. } => {
                 out.extend([Owned(name.clone()), Text("(")]);

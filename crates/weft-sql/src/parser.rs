@@ -1040,7 +1040,10 @@ impl Parser {
             let expr = match e.expr {
                 expr if !minus => expr,
                 Expr::Literal(Literal::Integer(i)) => Expr::Literal(Literal::Integer(-i)),
-                Expr::Literal(Literal::Decimal(d)) => Expr::Literal(Literal::Decimal(format!("-{d}"))),
+                Expr::Literal(Literal::Decimal(d)) => Expr::Literal(Literal::Decimal(match d.strip_prefix('-') {
+                    Some(positive) => positive.to_string(),
+                    None => format!("-{d}"),
+                })),
                 Expr::Literal(Literal::Double(d)) => Expr::Literal(Literal::Double(-d)),
                 other => Expr::Negate(Box::new(other)),
             };
