@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the seed corpora under fuzz/corpus/<target>/ from the project's own test inputs (SQL
 cases, schemas of the schema and registry tests, ODPS documents of the catalog tests) plus a few
-hand-written inputs per target. Run it again after the test inputs change; its output is committed.
+hand-written inputs per target. scripts/fuzz runs it before every run, so the seeds follow the tests;
+its output is not committed (it is derived from the tests).
 Deterministic: the same sources give the same files (named by a hash of their content)."""
 
 import glob
@@ -14,7 +15,7 @@ import struct
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORPUS = os.path.join(ROOT, "fuzz", "corpus")
-# Seeds per target at most: the corpora stay small enough to commit (a few hundred KB in all).
+# Seeds per target at most: enough variety to start from, few enough to load in a second.
 MAX_SEEDS = 300
 
 
