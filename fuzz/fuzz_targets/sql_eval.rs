@@ -89,7 +89,7 @@ fuzz_target!(|data: &[u8]| {
             let _ = engine.execute(&format!("EXPLAIN {}", parsed.text));
             if query.emit.is_some() {
                 if let Ok(mut push) = engine.push_query(text, &properties) {
-                    if let Ok(rows) = push.drain_available() {
+                    if let Ok(rows) = push.drain_available(10_000) {
                         for row in &rows {
                             let _ = weft_sql::row_to_json(row, &push.columns);
                         }
