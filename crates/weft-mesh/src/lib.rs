@@ -65,11 +65,18 @@ pub struct MeshOptions {
     pub run_queries: bool,
     /// The most rows a SQL pull query answers ([`EngineOptions::max_pull_rows`]).
     pub max_pull_rows: usize,
+    /// The most bytes a SQL pull query's answer takes ([`EngineOptions::max_pull_bytes`]).
+    pub max_pull_bytes: usize,
 }
 
 impl MeshOptions {
     pub fn new(log: LogOptions) -> Self {
-        MeshOptions { log, run_queries: true, max_pull_rows: weft_sql::engine::DEFAULT_MAX_PULL_ROWS }
+        MeshOptions {
+            log,
+            run_queries: true,
+            max_pull_rows: weft_sql::engine::DEFAULT_MAX_PULL_ROWS,
+            max_pull_bytes: weft_sql::engine::DEFAULT_MAX_PULL_BYTES,
+        }
     }
 }
 
@@ -139,6 +146,7 @@ impl Mesh {
         let engine_options = EngineOptions {
             background: options.run_queries,
             max_pull_rows: options.max_pull_rows,
+            max_pull_bytes: options.max_pull_bytes,
             schema_registry: Some(weft_sql::registry::RegistryHandle(sql_registry)),
             data_access: Some(weft_sql::AccessHandle(Arc::new(sql::MeshAccess(data.clone())))),
             ..EngineOptions::default()

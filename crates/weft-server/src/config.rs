@@ -13,6 +13,11 @@
 //! fsync = "batch"                   # WEFT_FSYNC: "batch" (fsync every append) or a group commit interval in ms
 //! max_body_bytes = 8388608          # WEFT_MAX_BODY_BYTES
 //! max_records_per_request = 10000   # WEFT_MAX_RECORDS_PER_REQUEST
+//! log_format = "text"               # WEFT_LOG_FORMAT: "text" or "json"
+//! max_connections = 1024            # WEFT_MAX_CONNECTIONS
+//! header_timeout_ms = 15000         # WEFT_HEADER_TIMEOUT_MS
+//! max_pull_rows = 100000            # WEFT_MAX_PULL_ROWS
+//! max_pull_bytes = 67108864         # WEFT_MAX_PULL_BYTES
 //! ```
 
 use std::fmt;
@@ -47,6 +52,8 @@ pub struct ServerConfig {
     pub header_timeout_ms: u64,
     /// The most rows a SQL pull query answers; past it the query fails, saying so.
     pub max_pull_rows: usize,
+    /// The most bytes (as JSON) a SQL pull query answers; past it the query fails, saying so.
+    pub max_pull_bytes: usize,
 }
 
 /// How the server writes its log lines (one per request, one per change, warnings and errors).
@@ -100,6 +107,7 @@ impl ServerConfig {
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
             header_timeout_ms: Self::DEFAULT_HEADER_TIMEOUT_MS,
             max_pull_rows: weft_mesh::weft_sql::engine::DEFAULT_MAX_PULL_ROWS,
+            max_pull_bytes: weft_mesh::weft_sql::engine::DEFAULT_MAX_PULL_BYTES,
         }
     }
 
@@ -122,6 +130,7 @@ impl ServerConfig {
             max_connections: merged.max_connections.unwrap_or(defaults.max_connections),
             header_timeout_ms: merged.header_timeout_ms.unwrap_or(defaults.header_timeout_ms),
             max_pull_rows: merged.max_pull_rows.unwrap_or(defaults.max_pull_rows),
+            max_pull_bytes: merged.max_pull_bytes.unwrap_or(defaults.max_pull_bytes),
         };
         config.validate()?;
         Ok(config)
@@ -143,6 +152,9 @@ impl ServerConfig {
         }
         if self.max_pull_rows == 0 {
             return Err(invalid("max_pull_rows", "must be at least 1"));
+        }
+        if self.max_pull_bytes == 0 {
+            return Err(invalid("max_pull_bytes", "must be at least 1"));
         }
         Ok(())
     }
@@ -243,12 +255,14 @@ pub struct ConfigLayer {
     pub max_connections: Option<usize>,
     pub header_timeout_ms: Option<u64>,
     pub max_pull_rows: Option<usize>,
+    pub max_pull_bytes: Option<usize>,
 }
 
 impl ConfigLayer {
     /// Reads `WEFT_CONFIG`, `WEFT_DATA_DIR`, `WEFT_LISTEN`, `WEFT_FSYNC`, `WEFT_MAX_BODY_BYTES`,
     /// `WEFT_MAX_RECORDS_PER_REQUEST`, `WEFT_LOG_FORMAT`, `WEFT_MAX_CONNECTIONS`,
-    /// `WEFT_HEADER_TIMEOUT_MS` and `WEFT_MAX_PULL_ROWS` from the process environment.
+    /// `WEFT_HEADER_TIMEOUT_MS`, `WEFT_MAX_PULL_ROWS` and `WEFT_MAX_PULL_BYTES` from the process
+    /// environment.
     pub fn from_env() -> Result<Self, ServerError> {
         Self::from_vars(|name| std::env::var(name).ok())
     }
@@ -275,6 +289,7 @@ impl ConfigLayer {
             max_connections: parse("WEFT_MAX_CONNECTIONS", var("WEFT_MAX_CONNECTIONS"))?,
             header_timeout_ms: parse("WEFT_HEADER_TIMEOUT_MS", var("WEFT_HEADER_TIMEOUT_MS"))?,
             max_pull_rows: parse("WEFT_MAX_PULL_ROWS", var("WEFT_MAX_PULL_ROWS"))?,
+            max_pull_bytes: parse("WEFT_MAX_PULL_BYTES", var("WEFT_MAX_PULL_BYTES"))?,
         })
     }
 
@@ -303,6 +318,7 @@ impl ConfigLayer {
             max_connections: self.max_connections.or(lower.max_connections),
             header_timeout_ms: self.header_timeout_ms.or(lower.header_timeout_ms),
             max_pull_rows: self.max_pull_rows.or(lower.max_pull_rows),
+            max_pull_bytes: self.max_pull_bytes.or(lower.max_pull_bytes),
         }
     }
 }

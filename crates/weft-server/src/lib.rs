@@ -209,6 +209,7 @@ impl Server {
             .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
         let mut options = MeshOptions::new(config.log_options());
         options.max_pull_rows = config.max_pull_rows;
+        options.max_pull_bytes = config.max_pull_bytes;
         let mesh = tokio::task::spawn_blocking(move || Mesh::open(options))
             .await
             .map_err(|e| ServerError::Thread(e.to_string()))??;

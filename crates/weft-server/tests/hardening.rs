@@ -279,6 +279,34 @@ fn pull_query_answers_are_capped() {
     assert_eq!(body[0]["rows"].as_array().map(Vec::len), Some(30));
 }
 
+/// A pull query's answer is capped in bytes too (`max_pull_bytes`): a few wide rows fail naming the
+/// setting, and the same rows with fewer columns answer.
+#[test]
+fn pull_query_answers_are_capped_in_bytes() {
+    let server = TestServer::start_with(|config| config.max_pull_bytes = 8_192);
+    let api = &server.api;
+    api.create_topic("wide", 1);
+    let text = "x".repeat(1_000);
+    let records: Vec<Value> =
+        (0..20).map(|i| json!({"key": format!("k{i}"), "value": {"N": i, "TEXT": text}})).collect();
+    api.produce("wide", Value::Array(records));
+    let ksql = |text: &str| -> (u16, Value) {
+        let body = json!({"ksql": text, "streamsProperties": {"auto.offset.reset": "earliest"}}).to_string();
+        let reply = api.send("POST", "/ksql", &[("content-type", KSQL)], Some(body.as_bytes()));
+        (reply.status, serde_json::from_slice(&reply.body).expect("JSON"))
+    };
+    let (status, body) =
+        ksql("CREATE STREAM WIDE (K STRING KEY, N INT, TEXT STRING) WITH (KAFKA_TOPIC='wide', VALUE_FORMAT='JSON');");
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = ksql("SELECT * FROM WIDE;");
+    assert_eq!((status, body["error_code"].as_u64()), (400, Some(40001)), "{body}");
+    assert!(body["message"].as_str().unwrap_or_default().contains("max_pull_bytes"), "{body}");
+    let (status, body) = ksql("SELECT K, N FROM WIDE;");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body[0]["rows"].as_array().map(Vec::len), Some(20));
+    health_ok(api);
+}
+
 /// Registers `schema` under `subject` through Confluent's API, returning status and body.
 fn register(api: &Api, subject: &str, schema: &Value) -> (u16, Value) {
     let body = json!({"schema": schema.to_string()}).to_string();

@@ -62,10 +62,15 @@ pub struct EngineOptions {
     /// The most rows a pull query answers; past it the query fails with an error that says so, instead
     /// of the server building an answer of any size in memory.
     pub max_pull_rows: usize,
+    /// The most bytes a pull query's rows take as JSON; past it the query fails, saying so, so that a
+    /// few wide rows cannot do what many narrow ones may not.
+    pub max_pull_bytes: usize,
 }
 
 /// The default of [`EngineOptions::max_pull_rows`].
 pub const DEFAULT_MAX_PULL_ROWS: usize = 100_000;
+/// The default of [`EngineOptions::max_pull_bytes`] (64 MiB).
+pub const DEFAULT_MAX_PULL_BYTES: usize = 64 << 20;
 
 /// A shareable [`DataAccess`] for [`EngineOptions`].
 #[derive(Clone)]
@@ -86,6 +91,7 @@ impl Default for EngineOptions {
             schema_registry: None,
             data_access: None,
             max_pull_rows: DEFAULT_MAX_PULL_ROWS,
+            max_pull_bytes: DEFAULT_MAX_PULL_BYTES,
         }
     }
 }
@@ -1353,11 +1359,21 @@ impl Engine {
         let planned = self.plan(q, Purpose::Transient, None)?;
         let columns = planned.columns.clone();
         let rows = self.run_pull(planned, principal)?;
-        Ok(StatementResult::Rows {
-            statement: text.to_string(),
-            columns: field_infos(&columns),
-            rows: rows.iter().map(|r| row_to_json(r, &columns)).collect(),
-        })
+        let cap = self.options.max_pull_bytes;
+        let mut bytes = 0usize;
+        let mut answer = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let row = row_to_json(row, &columns);
+            bytes = bytes.saturating_add(json_len(&row));
+            if bytes > cap {
+                return Err(SqlError::analysis(format!(
+                    "the pull query's answer is larger than {cap} bytes (max_pull_bytes): select fewer columns, \
+                     narrow it with WHERE or LIMIT, or follow it with a push query (EMIT CHANGES)"
+                )));
+            }
+            answer.push(row);
+        }
+        Ok(StatementResult::Rows { statement: text.to_string(), columns: field_infos(&columns), rows: answer })
     }
 
     /// Runs a pull query: over a table, its current rows; over a stream, the records so far.
@@ -1942,6 +1958,24 @@ pub fn field_infos(columns: &[OutputColumn]) -> Vec<FieldInfo> {
 }
 
 /// A result row as JSON values, in ksqlDB's JSON representation.
+/// The length of `row` written as JSON, counted without building the text.
+fn json_len(row: &[serde_json::Value]) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing to a counter cannot fail, and a JSON value always serializes.
+    let _ = serde_json::to_writer(&mut count, row);
+    count.0
+}
+
 pub fn row_to_json(row: &[Value], columns: &[OutputColumn]) -> Vec<serde_json::Value> {
     row.iter().zip(columns).map(|(v, c)| to_json_value(v, &c.ty)).collect()
 }

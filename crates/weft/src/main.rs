@@ -106,6 +106,9 @@ struct ServeArgs {
     /// The most rows a SQL pull query answers [env: WEFT_MAX_PULL_ROWS] [default: 100000].
     #[arg(long)]
     max_pull_rows: Option<usize>,
+    /// The most bytes (as JSON) a SQL pull query answers [env: WEFT_MAX_PULL_BYTES] [default: 67108864].
+    #[arg(long)]
+    max_pull_bytes: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -279,6 +282,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         max_connections: args.max_connections,
         header_timeout_ms: args.header_timeout_ms,
         max_pull_rows: args.max_pull_rows,
+        max_pull_bytes: args.max_pull_bytes,
     };
     let config = ServerConfig::resolve(flags, ConfigLayer::from_env()?)?;
     weft_server::init_logging(config.log_format, "info");

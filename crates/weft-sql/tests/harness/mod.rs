@@ -194,6 +194,7 @@ fn open_engine(dir: &Path) -> (Arc<EmbeddedLog>, Engine) {
         schema_registry: Some(RegistryHandle(registry)),
         data_access: None,
         max_pull_rows: weft_sql::engine::DEFAULT_MAX_PULL_ROWS,
+        max_pull_bytes: weft_sql::engine::DEFAULT_MAX_PULL_BYTES,
     };
     let dyn_log: Arc<dyn EventLog> = log.clone();
     let engine = Engine::open(dyn_log, options).expect("open engine");
