@@ -141,10 +141,11 @@ impl Sender<'_> {
         self.body.push(b']');
         let sent = self.client.post_raw(&self.path, &self.body);
         sent.with_context(|| {
-            format!(
-                "lines {}-{} were rejected ({} records before them were produced)",
-                self.first_line, self.last_line, self.produced
-            )
+            let lines = match (self.first_line, self.last_line) {
+                (first, last) if first == last => format!("line {first} was"),
+                (first, last) => format!("lines {first}-{last} were"),
+            };
+            format!("{lines} not written ({} records before them were produced)", self.produced)
         })?;
         self.produced += self.count;
         self.count = 0;
@@ -197,19 +198,18 @@ pub fn run(client: &Client, topic: &str, file: Option<&Path>, batch: usize, form
         }
         None => {
             let stdin = io::stdin();
-            let sent = for_each_line(stdin.lock(), |number, line, _| {
-                let record = line
-                    .and_then(|line| parse_line(line, format, partitions))
-                    .map_err(|why| anyhow::anyhow!("line {number}: {why}"))?;
+            // Standard input is read once, so records are sent as they come: a bad line stops the run
+            // after what came before it was produced, and the error says how much that was.
+            for_each_line(stdin.lock(), |number, line, _| {
+                let record = line.and_then(|line| parse_line(line, format, partitions)).map_err(|why| {
+                    anyhow::anyhow!("line {number}: {why} ({} records before it were produced)", sender.produced)
+                })?;
                 match record {
                     Some(record) => sender.push(number, &record),
                     None => Ok(()),
                 }
-            });
-            let flushed = sent.and_then(|()| sender.flush());
-            if let Err(error) = flushed {
-                return Err(error.context(format!("{} records were produced before the error", sender.produced)));
-            }
+            })?;
+            sender.flush()?;
         }
     }
     Ok(sender.produced)

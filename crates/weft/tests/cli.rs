@@ -121,7 +121,7 @@ fn full_records_from_stdin() {
     assert!(!output.status.success(), "a plain value is not a record");
     let error = String::from_utf8_lossy(&output.stderr);
     assert!(error.contains("line 2:") && error.contains("record object"), "{error}");
-    assert!(error.contains("0 records were produced"), "{error}");
+    assert!(error.contains("(0 records before it were produced)"), "{error}");
 
     let output =
         env.weft_with_stdin(&["produce", "raw", "--records", "--batch", "1"], input.lines().next().unwrap_or_default());
