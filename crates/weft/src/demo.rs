@@ -1214,9 +1214,16 @@ impl Generator {
         }
         for (topic, record) in std::mem::take(&mut self.defects) {
             match mesh.produce(ctx, topic, vec![record]) {
-                Ok(_) => {}
-                // The write path checks every record against its product's schema.
-                Err(refused @ MeshError::InvalidRecord { .. }) => {
+                Ok(produced) => {
+                    for outcome in produced.outcomes {
+                        if let weft_mesh::Outcome::DeadLettered { violations, .. } = outcome {
+                            let rules: Vec<&str> = violations.iter().map(|v| v.rule.as_str()).collect();
+                            tracing::info!(topic, ?rules, "a defective demo record went to the dead letters");
+                        }
+                    }
+                }
+                // Under the reject policy the write path refuses the record, saying why.
+                Err(refused @ (MeshError::InvalidRecord { .. } | MeshError::RecordsBreakRules { .. })) => {
                     tracing::info!(topic, reason = %refused, "the write path refused a defective demo record");
                 }
                 Err(error) => return Err(error).with_context(|| format!("writing a record to '{topic}'")),
