@@ -710,6 +710,11 @@ fn setup(client: &Client) -> Result<Summary> {
             created.push(format!("product {}", source.id));
         }
         publish_if_draft(&api, owner, source.id, existing.get(source.id).map(String::as_str))?;
+        // Event streams keep flowing past a bad record: it waits in the dead letters with why. Reference
+        // data (compacted: customers, SKUs) is all or nothing: a bad record refuses its request.
+        let policy = if source.compacted { "reject" } else { "dead-letter" };
+        api.put(owner, &format!("/api/v1/products/{}/governance", encode(source.id)), &json!({"policy": policy}))
+            .with_context(|| format!("setting the invalid-record policy of '{}'", source.id))?;
     }
 
     // Reference data, once, after the products: their ports decide how records are written. The
