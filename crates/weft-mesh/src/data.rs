@@ -22,6 +22,7 @@ use weft_catalog::Catalog;
 use weft_log::{partition_for, EventLog, ReadLimits, ReadResult, Record, StickyPartitions, TimestampType, TopicConfig};
 use weft_registry::Registry;
 use weft_sql::Routed;
+pub use weft_sql::Writer;
 
 use crate::contracts::dead_letters::Refused;
 use crate::contracts::{
@@ -220,7 +221,7 @@ impl DataPlane {
             (Some(enforcement), false) => self.dead_letter(principal, &enforcement.product, topic, refused)?,
             _ => Vec::new(),
         };
-        let placed = self.write(principal, topic, routed)?;
+        let placed = self.append(topic, routed)?;
         if let Some(counts) = &counts {
             counts.received.add((placed.len() + dead_lettered.len()) as u64);
             counts.accepted.add(placed.len() as u64);
@@ -276,17 +277,92 @@ impl DataPlane {
             .collect())
     }
 
-    /// The one write path: places each record (its own partition, or Kafka's default partitioner),
-    /// appends one batch per partition, and says where each record landed, in input order. Partitions
-    /// are appended concurrently, each waiting for its own durability; should one fail (an I/O error:
-    /// what a client can get wrong was refused before), others may have been written, as with any
-    /// multi-partition Kafka produce.
-    pub fn write(&self, principal: &str, topic: &str, records: Vec<Routed>) -> Result<Vec<Placed>> {
+    /// Records a SQL writer encoded (INSERT, `/inserts-stream`, a persistent query's output), checked
+    /// against what the topic's port enforces as [`DataPlane::produce`] checks JSON: each value is read
+    /// as readers will read it and checked against the port's format and contract. A broken record is
+    /// dead-lettered (stored as encoded) under the `dead-letter` policy, and always when a persistent
+    /// query wrote it (a query cannot be told; it keeps running); under `reject` a statement fails
+    /// with every broken record listed and nothing written. Returns where the written ones landed.
+    pub fn write(&self, principal: &str, topic: &str, records: Vec<Routed>, writer: Writer) -> Result<Vec<Placed>> {
         self.check_write(principal, topic)?;
         if records.is_empty() {
             return Ok(Vec::new());
         }
-        self.check_port_format(topic, &records)?;
+        let Some(port) = self.catalog.port_on_topic(topic) else { return self.append(topic, records) };
+        let enforcement = self.governance.enforcement(&port)?;
+        let avro_ids = self.avro_schema_ids(&port);
+        let mut decoder = crate::records::Decoder::new(&self.registry);
+        let total = records.len();
+        let mut good = Vec::with_capacity(total);
+        let mut broken = Vec::new();
+        let mut refused = Vec::new();
+        for (index, (partition, record)) in records.into_iter().enumerate() {
+            let mut violations = Vec::new();
+            if let (Some(ids), Some(value)) = (&avro_ids, record.value.as_deref()) {
+                if !weft_registry::wire::split(value).is_ok_and(|(id, _)| ids.contains(&id)) {
+                    violations.push(Violation {
+                        rule: "schema".into(),
+                        field: Some("value".into()),
+                        reason: format!(
+                            "the port declares Avro with a schema of subject '{}': the value is not in the Confluent \
+                             wire format with one of its schemas",
+                            port.port.schema_subject
+                        ),
+                    });
+                }
+            }
+            if let (true, Some(rules)) = (violations.is_empty(), &enforcement.rules) {
+                let value = decoder.value(record.value.as_deref()).json;
+                violations.extend(rules.check(&value, record.timestamp.unwrap_or_else(crate::context::now_ms)));
+            }
+            if violations.is_empty() {
+                good.push((partition, record));
+                continue;
+            }
+            if writer == Writer::Query || enforcement.policy == InvalidRecordPolicy::DeadLetter {
+                let partition = partition.or_else(|| {
+                    let partitions = self.log.topic_config(topic).map_or(1, |c| c.partitions);
+                    record.key.as_deref().map(|k| partition_for(Some(k), partitions, 0))
+                });
+                refused.push(Refused {
+                    key: record.key,
+                    value: record.value,
+                    encoding: DeadLetterEncoding::Stored,
+                    headers: record.headers,
+                    timestamp: record.timestamp.unwrap_or_else(crate::context::now_ms),
+                    partition,
+                    violations,
+                });
+            } else {
+                broken.push(RecordViolations { index, violations });
+            }
+        }
+        let counts = self.metrics.product(&enforcement.product);
+        if !broken.is_empty() {
+            counts.rejected.add(total as u64);
+            return Err(MeshError::RecordsBreakRules { topic: topic.to_string(), total, records: broken });
+        }
+        let dead_lettered = if refused.is_empty() {
+            0
+        } else {
+            self.dead_letter(principal, &enforcement.product, topic, refused)?.len()
+        };
+        let placed = self.append(topic, good)?;
+        counts.received.add((placed.len() + dead_lettered) as u64);
+        counts.accepted.add(placed.len() as u64);
+        counts.dead_lettered.add(dead_lettered as u64);
+        Ok(placed)
+    }
+
+    /// Places each record (its own partition, or Kafka's default partitioner), appends one batch per
+    /// partition, and says where each record landed, in input order. Callers have checked the records
+    /// ([`DataPlane::produce`], [`DataPlane::write`]). Partitions are appended concurrently, each
+    /// waiting for its own durability; should one fail (an I/O error: what a client can get wrong was
+    /// refused before), others may have been written, as with any multi-partition Kafka produce.
+    fn append(&self, topic: &str, records: Vec<Routed>) -> Result<Vec<Placed>> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
         let config = self.log.topic_config(topic)?;
         let sticky = self.sticky.next(config.partitions);
         let total = records.len();
@@ -377,37 +453,22 @@ impl DataPlane {
     /// What a port declares is what lands on its topic: on a topic whose governing output port declares
     /// Avro, every value must be in the Confluent wire format with a schema of the port's subject, whoever
     /// encoded it (REST produce encodes so; a SQL sink declared with another format, or a schema the
-    /// port does not name, is refused here rather than stored under a port that says otherwise).
-    fn check_port_format(&self, topic: &str, records: &[Routed]) -> Result<()> {
-        let Some(governing) = self.catalog.port_on_topic(topic) else { return Ok(()) };
-        if governing.port.format != weft_catalog::Format::Avro {
-            return Ok(());
+    /// port does not name, breaks the port's schema rule). The ids of those schemas; `None` for a port
+    /// of another format.
+    fn avro_schema_ids(&self, port: &weft_catalog::TopicPort) -> Option<std::collections::HashSet<u32>> {
+        if port.port.format != weft_catalog::Format::Avro {
+            return None;
         }
-        let subject = &governing.port.schema_subject;
-        let ids: std::collections::HashSet<u32> = self
-            .registry
-            .versions(subject, true)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|v| self.registry.version(subject, weft_registry::VersionSpec::Number(v), true).ok())
-            .map(|v| v.id)
-            .collect();
-        for (index, (_, record)) in records.iter().enumerate() {
-            let Some(value) = record.value.as_deref() else { continue };
-            let fits = weft_registry::wire::split(value).is_ok_and(|(id, _)| ids.contains(&id));
-            if !fits {
-                return Err(MeshError::InvalidRecord {
-                    index,
-                    field: "value".into(),
-                    reason: format!(
-                        "topic '{topic}' holds data product '{}', whose port declares Avro with a schema of subject \
-                         '{subject}': the value is not in the Confluent wire format with one of its schemas",
-                        governing.product
-                    ),
-                });
-            }
-        }
-        Ok(())
+        let subject = &port.port.schema_subject;
+        Some(
+            self.registry
+                .versions(subject, true)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|v| self.registry.version(subject, weft_registry::VersionSpec::Number(v), true).ok())
+                .map(|v| v.id)
+                .collect(),
+        )
     }
 
     /// The one read of user data: one partition of `topic` from `offset`, for `principal`.

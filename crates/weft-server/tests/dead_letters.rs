@@ -214,3 +214,64 @@ fn the_policy_survives_a_restart_and_bad_policies_are_refused() {
         server.api.post("/api/v1/topics/shop.orders/records", &json!([{"key": "x", "value": {"amount": 1.0}}]));
     assert_eq!((status, body["dead_lettered"].as_u64()), (200, Some(1)), "{body}");
 }
+
+fn ksql(api: &Api, text: &str) -> (u16, Value) {
+    let body = json!({"ksql": text, "streamsProperties": {"auto.offset.reset": "earliest"}}).to_string();
+    let reply = api.send("POST", "/ksql", &[("content-type", "application/json")], Some(body.as_bytes()));
+    (reply.status, serde_json::from_slice(&reply.body).expect("JSON"))
+}
+
+/// Waits up to 20 s for `probe` to hold.
+fn eventually(what: &str, mut probe: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !probe() {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// SQL writers meet the same rules: a persistent query whose rows break the port's schema sends them
+/// to the dead letters and keeps running even under `reject` (nobody waits to be told); an INSERT is
+/// refused under `reject` and dead-lettered under `dead-letter`, stored as the engine encoded it.
+#[test]
+fn sql_writers_meet_the_ports_rules_and_a_query_keeps_running() {
+    let server = TestServer::start();
+    let api = &server.api;
+    avro_product(api);
+    api.create_topic("raw-orders", 1);
+    let (status, body) = ksql(
+        api,
+        "CREATE STREAM RAW (K STRING KEY, ORDER_ID STRING, AMOUNT DOUBLE) WITH (KAFKA_TOPIC='raw-orders', VALUE_FORMAT='JSON');
+         CREATE STREAM AS_JSON WITH (KAFKA_TOPIC='shop.orders', VALUE_FORMAT='JSON') AS SELECT * FROM RAW;",
+    );
+    assert_eq!(status, 200, "{body}");
+    api.produce(
+        "raw-orders",
+        json!([{"key": "o-1", "value": {"ORDER_ID": "o-1", "AMOUNT": 2.0}},
+                                     {"key": "o-2", "value": {"ORDER_ID": "o-2", "AMOUNT": 3.0}}]),
+    );
+    eventually("the query's rows reach the dead letters", || {
+        let (_, page) = api.get("/api/v1/products/shop.orders/dead-letters");
+        page["total"] == 2
+    });
+    let (_, page) = api.get("/api/v1/products/shop.orders/dead-letters");
+    let entry = &page["entries"][0];
+    assert_eq!(entry["encoding"], "stored", "{entry}");
+    assert_eq!(entry["value"], json!({"ORDER_ID": "o-1", "AMOUNT": 2.0}), "read back as readers would: {entry}");
+    assert_eq!(entry["violations"][0]["rule"], "schema");
+    assert!(records_in(api, "shop.orders").is_empty(), "nothing the port contradicts landed");
+    let (_, queries) = ksql(api, "SHOW QUERIES;");
+    assert!(queries.to_string().contains("RUNNING"), "the query keeps running: {queries}");
+
+    // An INSERT someone waits for is refused under reject...
+    let (status, body) = ksql(api, "INSERT INTO AS_JSON (K, ORDER_ID, AMOUNT) VALUES ('o-9', 'o-9', 1.0);");
+    assert_eq!((status, body["error_code"].as_u64()), (400, Some(40001)), "{body}");
+    assert!(body["message"].as_str().unwrap_or_default().contains("Confluent wire format"), "{body}");
+    // ...and dead-lettered under dead-letter.
+    set_policy(api, "dead-letter");
+    let (status, body) = ksql(api, "INSERT INTO AS_JSON (K, ORDER_ID, AMOUNT) VALUES ('o-9', 'o-9', 1.0);");
+    assert_eq!(status, 200, "{body}");
+    let (_, page) = api.get("/api/v1/products/shop.orders/dead-letters");
+    assert_eq!(page["total"], 3, "{page}");
+    assert_eq!(page["entries"][2]["key"], "o-9");
+}
