@@ -145,6 +145,8 @@ impl DataPlane {
         let enforcement = port.as_ref().map(|port| self.governance.enforcement(port)).transpose()?;
         let now = crate::context::now_ms();
         let total = records.len();
+        // Uniqueness rules remember a request's values only once it is written.
+        let mut batch = enforcement.as_ref().and_then(|e| e.rules.as_deref()).map(weft_contract::Checker::batch);
         let mut routed = Vec::with_capacity(total);
         // Each record's fate, in request order.
         let mut fates = Vec::with_capacity(total);
@@ -177,8 +179,11 @@ impl DataPlane {
                     None
                 }
             };
-            if let (Some(rules), Some(json)) = (enforcement.as_ref().and_then(|e| e.rules.as_ref()), &record.value) {
-                violations.extend(rules.check(json, timestamp));
+            // The contract's rules, on a value that fits the schema (a tombstone has none to check).
+            if let (true, Some(batch), Some(json)) = (violations.is_empty(), batch.as_mut(), &record.value) {
+                if !json.is_null() {
+                    violations.extend(batch.check(json, timestamp).into_iter().map(Violation::from));
+                }
             }
             let key = encode_key(record.key);
             if violations.is_empty() {
@@ -222,6 +227,9 @@ impl DataPlane {
             _ => Vec::new(),
         };
         let placed = self.append(topic, routed)?;
+        if let Some(batch) = batch {
+            batch.commit();
+        }
         if let Some(counts) = &counts {
             counts.received.add((placed.len() + dead_lettered.len()) as u64);
             counts.accepted.add(placed.len() as u64);
@@ -290,6 +298,7 @@ impl DataPlane {
         }
         let Some(port) = self.catalog.port_on_topic(topic) else { return self.append(topic, records) };
         let enforcement = self.governance.enforcement(&port)?;
+        let mut batch = enforcement.rules.as_deref().map(weft_contract::Checker::batch);
         let avro_ids = self.avro_schema_ids(&port);
         let mut decoder = crate::records::Decoder::new(&self.registry);
         let total = records.len();
@@ -311,9 +320,10 @@ impl DataPlane {
                     });
                 }
             }
-            if let (true, Some(rules)) = (violations.is_empty(), &enforcement.rules) {
-                let value = decoder.value(record.value.as_deref()).json;
-                violations.extend(rules.check(&value, record.timestamp.unwrap_or_else(crate::context::now_ms)));
+            if let (true, Some(batch), Some(bytes)) = (violations.is_empty(), batch.as_mut(), record.value.as_deref()) {
+                let value = decoder.value(Some(bytes)).json;
+                let timestamp = record.timestamp.unwrap_or_else(crate::context::now_ms);
+                violations.extend(batch.check(&value, timestamp).into_iter().map(Violation::from));
             }
             if violations.is_empty() {
                 good.push((partition, record));
@@ -348,6 +358,9 @@ impl DataPlane {
             self.dead_letter(principal, &enforcement.product, topic, refused)?.len()
         };
         let placed = self.append(topic, good)?;
+        if let Some(batch) = batch {
+            batch.commit();
+        }
         counts.received.add((placed.len() + dead_lettered) as u64);
         counts.accepted.add(placed.len() as u64);
         counts.dead_lettered.add(dead_lettered as u64);

@@ -19,6 +19,9 @@ pub enum MeshError {
     Catalog(#[from] CatalogError),
     #[error(transparent)]
     Sql(#[from] SqlError),
+    /// A data contract that cannot be read or used (each problem located by path and line).
+    #[error(transparent)]
+    Contract(#[from] weft_contract::ContractError),
 
     /// One record of a write cannot be written as it is (`field` is `key`, `value`, `value.amount`,
     /// `partition`, ...); nothing of the request was written.
@@ -70,6 +73,15 @@ pub enum MeshError {
     /// A topic that products serve or read cannot be deleted.
     #[error("topic '{topic}' cannot be deleted: {} depend on it (retire them first)", products.join(", "))]
     TopicInUse { topic: String, products: Vec<String> },
+    /// No contract of that id (and version).
+    #[error("no data contract '{id}'{}", version.as_ref().map(|v| format!(" version {v}")).unwrap_or_default())]
+    ContractNotFound { id: String, version: Option<String> },
+    /// A contract version is immutable: the same id and version with another document.
+    #[error(
+        "data contract '{id}' version {version} exists with another document: a contract version never changes, \
+         give the new document a new version"
+    )]
+    ContractVersionExists { id: String, version: String },
     /// A failure inside the platform that is not the caller's doing.
     #[error("internal error: {0}")]
     Internal(String),

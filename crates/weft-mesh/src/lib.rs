@@ -143,7 +143,7 @@ impl Mesh {
         let lookup = Arc::new(schemas::RegistrySchemas::new(registry.clone()));
         let catalog = Arc::new(Catalog::open(log.clone(), lookup)?);
         let metrics = Arc::new(DataMetrics::default());
-        let governance = Arc::new(contracts::Governance::open(log.clone(), contracts::compile)?);
+        let governance = Arc::new(contracts::Governance::open(log.clone())?);
         let data = Arc::new(DataPlane::new(
             log.clone(),
             registry.clone(),

@@ -92,6 +92,8 @@ error_codes! {
     SqlSourceNotFound = 40407,
     /// The product has no served output port of that name or version.
     PortNotFound = 40408,
+    /// No data contract of that id (or version).
+    ContractNotFound = 40409,
     /// The route does not take this method.
     MethodNotAllowed = 40500,
     /// The topic, domain or product to create already exists.
@@ -128,6 +130,8 @@ error_codes! {
     PortSchemaMissing = 42209,
     /// The product's output port declares a format records cannot be encoded in yet.
     UnsupportedFormat = 42210,
+    /// A data contract that is not valid ODCS or that Weft cannot check (each problem with its path and line).
+    InvalidContract = 42211,
     /// A failure inside the server.
     Internal = 50001,
     /// Stored data failed its checksum.
@@ -314,6 +318,15 @@ impl From<MeshError> for ApiError {
             MeshError::NotDerived(_) => ErrorCode::NotDerived,
             MeshError::FormatWithoutSchema { .. } => ErrorCode::FormatWithoutSchema,
             MeshError::TopicInUse { .. } => ErrorCode::InUse,
+            MeshError::Contract(ref contract) => {
+                let mut api = ApiError::new(ErrorCode::InvalidContract, error.to_string());
+                if let weft_mesh::contracts::ContractError::Invalid { problems } = contract {
+                    api.details = Some(serde_json::json!({ "problems": problems }));
+                }
+                return api;
+            }
+            MeshError::ContractNotFound { .. } => ErrorCode::ContractNotFound,
+            MeshError::ContractVersionExists { .. } => ErrorCode::AlreadyExists,
             MeshError::Internal(_) => ErrorCode::Internal,
         };
         ApiError::new(code, error.to_string())
@@ -335,6 +348,10 @@ pub struct ErrorBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub records: Option<serde_json::Value>,
+    /// What is wrong with a refused data contract, every problem: `[{"path", "line", "message"}]` (42211).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub problems: Option<serde_json::Value>,
     /// The request field a 42201 is about, as a path (`tags[1]`, `outputPorts[0].topic`), when the
     /// server knows it, so forms can show the error next to the field without reading the message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -348,7 +365,15 @@ impl IntoResponse for ApiError {
         let mut take = |key: &str| details.as_mut().and_then(|d| d.get_mut(key).map(serde_json::Value::take));
         let gaps = take("gaps");
         let records = take("records");
-        let body = ErrorBody { error_code: self.code as u32, message: self.message, gaps, records, field: self.field };
+        let problems = take("problems");
+        let body = ErrorBody {
+            error_code: self.code as u32,
+            message: self.message,
+            gaps,
+            records,
+            problems,
+            field: self.field,
+        };
         (status, Json(body)).into_response()
     }
 }

@@ -11,6 +11,7 @@
 //! [`crate::metrics::DataMetrics::product_records`].
 
 pub mod dead_letters;
+pub mod documents;
 pub mod recovery;
 pub mod store;
 
@@ -18,8 +19,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use weft_catalog::TopicPort;
+use weft_contract::{Checker, Contract};
+pub use weft_contract::{ContractError, Problem, RuleInfo};
 use weft_log::EventLog;
 
 pub use dead_letters::{dead_letter_topic, DeadLetterEncoding, DeadLetterEntry, DEAD_LETTER_PREFIX};
@@ -41,10 +43,17 @@ pub struct Violation {
     pub reason: String,
 }
 
-/// The rules of a record beyond its schema (a compiled data contract).
-pub trait RecordRules: Send + Sync {
-    /// The rules `value` (the record's value as readers see it, JSON) breaks; empty when it passes.
-    fn check(&self, value: &Value, timestamp_ms: i64) -> Vec<Violation>;
+impl From<weft_contract::Violation> for Violation {
+    /// A contract's field paths are within the record's value; the write path names them from the
+    /// record (`value.amount`), as it names schema violations.
+    fn from(violation: weft_contract::Violation) -> Violation {
+        let field = match violation.field {
+            Some(field) if field.starts_with('[') => Some(format!("value{field}")),
+            Some(field) => Some(format!("value.{field}")),
+            None => None,
+        };
+        Violation { rule: violation.rule, field, reason: violation.reason }
+    }
 }
 
 /// The records of one write that broke their port's rules, by their place in the write.
@@ -59,34 +68,27 @@ pub struct RecordViolations {
 pub(crate) struct Enforcement {
     pub product: String,
     pub policy: InvalidRecordPolicy,
-    pub rules: Option<Arc<dyn RecordRules>>,
+    pub rules: Option<Arc<Checker>>,
 }
 
-/// Compiles a stored contract into the rules its ports check.
-pub(crate) fn compile(stored: &StoredContract) -> Result<Arc<dyn RecordRules>> {
-    Err(crate::MeshError::Internal(format!(
-        "contract {} version {} cannot be compiled: no contract compiler is linked in",
-        stored.id, stored.version
-    )))
+/// Compiles one schema object of a stored contract into the checks its port runs on every record.
+pub(crate) fn compile(stored: &StoredContract, object: Option<&str>) -> Result<Checker> {
+    let contract = Contract::from_json(stored.document.clone())?;
+    Ok(contract.compile(object)?)
 }
-
-/// What turns a stored contract into the rules its ports check.
-type Compiler = dyn Fn(&StoredContract) -> Result<Arc<dyn RecordRules>> + Send + Sync;
 
 /// The store, and the compiled rules of the contracts ports enforce.
 pub struct Governance {
     store: GovernanceStore,
-    compiled: RwLock<HashMap<(String, String), Arc<dyn RecordRules>>>,
-    compile: Box<Compiler>,
+    /// Checkers by contract id, version and object, compiled once (a checker holds the uniqueness
+    /// windows, so every port on one contract version and object shares them).
+    compiled: RwLock<HashMap<ContractRef, Arc<Checker>>>,
 }
 
 impl Governance {
-    /// Opens the store; `compile` turns a stored contract into the rules its ports check.
-    pub fn open(
-        log: Arc<dyn EventLog>,
-        compile: impl Fn(&StoredContract) -> Result<Arc<dyn RecordRules>> + Send + Sync + 'static,
-    ) -> Result<Governance> {
-        Ok(Governance { store: GovernanceStore::open(log)?, compiled: RwLock::default(), compile: Box::new(compile) })
+    /// Opens the store.
+    pub fn open(log: Arc<dyn EventLog>) -> Result<Governance> {
+        Ok(Governance { store: GovernanceStore::open(log)?, compiled: RwLock::default() })
     }
 
     pub fn store(&self) -> &GovernanceStore {
@@ -104,17 +106,16 @@ impl Governance {
         Ok(Enforcement { product, policy: governance.policy, rules })
     }
 
-    /// The compiled rules of a contract version, compiled once.
-    fn rules(&self, contract: &ContractRef) -> Result<Arc<dyn RecordRules>> {
-        let key = (contract.id.clone(), contract.version.clone());
-        if let Some(rules) = self.compiled.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
+    /// The checker of a contract version's object, compiled once.
+    pub(crate) fn rules(&self, contract: &ContractRef) -> Result<Arc<Checker>> {
+        if let Some(rules) = self.compiled.read().unwrap_or_else(|e| e.into_inner()).get(contract) {
             return Ok(rules.clone());
         }
         let stored = self.store.state().contract(&contract.id, Some(&contract.version)).cloned().ok_or_else(|| {
             crate::MeshError::Internal(format!("contract {} version {} is not stored", contract.id, contract.version))
         })?;
-        let rules = (self.compile)(&stored)?;
-        self.compiled.write().unwrap_or_else(|e| e.into_inner()).insert(key, rules.clone());
+        let rules = Arc::new(compile(&stored, contract.object.as_deref())?);
+        self.compiled.write().unwrap_or_else(|e| e.into_inner()).insert(contract.clone(), rules.clone());
         Ok(rules)
     }
 }

@@ -52,12 +52,15 @@ impl std::str::FromStr for InvalidRecordPolicy {
     }
 }
 
-/// A contract version a port enforces.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A contract version a port enforces, and which of its schema objects describes the port's records.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContractRef {
     pub id: String,
     pub version: String,
+    /// The schema object (`None`: the contract's only one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
 }
 
 /// What one output port enforces on the records written to its topic.

@@ -7,6 +7,7 @@
 pub mod access;
 pub mod audit;
 pub mod context;
+pub mod contracts;
 pub mod dead_letters;
 pub mod domains;
 pub mod from_sql;
@@ -88,6 +89,13 @@ pub fn v1() -> ApiRoutes {
         .get("/api/v1/products/{id}/export", product_data::export)
         .get("/api/v1/products/{id}/profile", insights::profile)
         .get("/api/v1/products/{id}/stats", insights::stats)
+        .get("/api/v1/contracts", contracts::list)
+        .post("/api/v1/contracts", contracts::apply)
+        .get("/api/v1/contracts/{id}", contracts::get)
+        .get("/api/v1/contracts/{id}/odcs", contracts::export)
+        .get("/api/v1/products/{id}/contract", contracts::product_contract)
+        .put("/api/v1/products/{id}/contract", contracts::attach)
+        .delete("/api/v1/products/{id}/contract", contracts::detach)
         .get("/api/v1/products/{id}/governance", dead_letters::get)
         .put("/api/v1/products/{id}/governance", dead_letters::set)
         .get("/api/v1/products/{id}/dead-letters", dead_letters::list)

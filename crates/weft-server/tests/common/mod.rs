@@ -136,6 +136,7 @@ impl Api {
                     "field" => code == 42201,
                     "gaps" => code == 42207,
                     "records" => code == 42204,
+                    "problems" => code == 42211,
                     _ => false,
                 };
                 assert!(allowed, "extra field {key} in error {body}");

@@ -1,0 +1,194 @@
+//! Data contracts as documents the mesh keeps (ODCS v3, read by `weft-contract`): applied, listed,
+//! read back and exported as they came, and attached to a product's output port, whose write path then
+//! checks every record against the contract's rules.
+//!
+//! A contract version is immutable: applying the same id and version again with the same document
+//! changes nothing, with another document is refused (bump the version). A port enforces one
+//! version; moving it to another is an attach.
+
+use serde::Serialize;
+use serde_json::Value;
+use weft_contract::{Contract, RuleInfo};
+
+use super::store::{ContractRef, GovernanceEvent, PortGovernance, StoredContract};
+use crate::context::{now_ms, RequestContext};
+use crate::error::{MeshError, Result};
+use crate::{changed, Applied, Mesh};
+
+/// A contract version as lists show it.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ContractSummary {
+    pub id: String,
+    pub version: String,
+    pub name: Option<String>,
+    pub status: String,
+    /// Every version stored, oldest first.
+    pub versions: Vec<String>,
+    /// The ports that enforce a version of it, as `product:port@version`.
+    pub ports: Vec<String>,
+    pub applied_by: String,
+    pub applied_at: i64,
+}
+
+/// One contract version in full: its document as it came, and its rules as the write path checks them.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ContractView {
+    #[serde(flatten)]
+    pub summary: ContractSummary,
+    /// The ODCS document, every field kept.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub document: Value,
+    /// The rules of each schema object, by object name.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub rules: std::collections::BTreeMap<String, Vec<RuleInfo>>,
+}
+
+impl Mesh {
+    /// Stores a contract version from ODCS YAML (validated against the standard and Weft's checks).
+    pub fn apply_contract(&self, ctx: &RequestContext, yaml: &str) -> Result<(ContractSummary, Applied)> {
+        let contract = Contract::from_yaml(yaml)?;
+        self.store_contract(ctx, contract)
+    }
+
+    /// Stores a contract version given as JSON (the document `GET` answers).
+    pub fn apply_contract_json(&self, ctx: &RequestContext, document: Value) -> Result<(ContractSummary, Applied)> {
+        let contract = Contract::from_json(document)?;
+        self.store_contract(ctx, contract)
+    }
+
+    fn store_contract(&self, ctx: &RequestContext, contract: Contract) -> Result<(ContractSummary, Applied)> {
+        let (id, version) = (contract.id().to_string(), contract.version().to_string());
+        let applied = self.governance.store().write(|state| match state.contract(&id, Some(&version)) {
+            Some(stored) if &stored.document == contract.to_json() => Ok((Applied::Unchanged, Vec::new())),
+            Some(_) => Err(MeshError::ContractVersionExists { id: id.clone(), version: version.clone() }),
+            None => {
+                let created = if state.versions(&id).is_empty() { Applied::Created } else { Applied::Updated };
+                let event = GovernanceEvent::ContractVersion {
+                    id: id.clone(),
+                    version: version.clone(),
+                    document: contract.to_json().clone(),
+                    principal: ctx.principal().to_string(),
+                    at: now_ms(),
+                };
+                Ok((created, vec![event]))
+            }
+        })?;
+        if applied != Applied::Unchanged {
+            changed(ctx, "apply_contract", &format!("{id}@{version}"));
+        }
+        Ok((self.contract_summary(&id, Some(&version))?, applied))
+    }
+
+    /// Every contract's newest version.
+    pub fn contracts(&self) -> Vec<ContractSummary> {
+        let ids: Vec<String> = self.governance.store().state().contract_ids().map(str::to_string).collect();
+        ids.iter().filter_map(|id| self.contract_summary(id, None).ok()).collect()
+    }
+
+    fn contract_summary(&self, id: &str, version: Option<&str>) -> Result<ContractSummary> {
+        let state = self.governance.store().state();
+        let stored = state.contract(id, version).ok_or_else(|| not_found(id, version))?;
+        let name = stored.document.get("name").and_then(Value::as_str).map(str::to_string);
+        let status = stored.document.get("status").and_then(Value::as_str).unwrap_or_default().to_string();
+        Ok(ContractSummary {
+            id: stored.id.clone(),
+            version: stored.version.clone(),
+            name,
+            status,
+            versions: state.versions(id).iter().map(|v| v.version.clone()).collect(),
+            ports: state
+                .ports_using(id)
+                .into_iter()
+                .map(|(product, port, v)| format!("{product}:{port}@{v}"))
+                .collect(),
+            applied_by: stored.principal.clone(),
+            applied_at: stored.at,
+        })
+    }
+
+    /// One contract version (`None`: the newest), with its rules.
+    pub fn contract(&self, id: &str, version: Option<&str>) -> Result<ContractView> {
+        let summary = self.contract_summary(id, version)?;
+        let stored = self.stored_contract(id, Some(&summary.version))?;
+        let contract = Contract::from_json(stored.document.clone())?;
+        let mut rules = std::collections::BTreeMap::new();
+        for object in contract.objects() {
+            if let Ok(checker) = contract.compile(Some(object)) {
+                rules.insert(object.to_string(), checker.rules().to_vec());
+            }
+        }
+        Ok(ContractView { summary, document: stored.document, rules })
+    }
+
+    /// A contract version as ODCS YAML, every field as it came.
+    pub fn contract_yaml(&self, id: &str, version: Option<&str>) -> Result<String> {
+        let stored = self.stored_contract(id, version)?;
+        Ok(Contract::from_json(stored.document)?.to_yaml())
+    }
+
+    fn stored_contract(&self, id: &str, version: Option<&str>) -> Result<StoredContract> {
+        self.governance.store().state().contract(id, version).cloned().ok_or_else(|| not_found(id, version))
+    }
+
+    /// Makes a product's output port enforce a contract version (`None`: its newest) on every record
+    /// written to it, with `object` the schema object describing the port's records (`None`: the
+    /// contract's only one). The contract must compile; its fields must agree with the port's schema.
+    pub fn attach_contract(
+        &self,
+        ctx: &RequestContext,
+        product: &str,
+        port: Option<&str>,
+        id: &str,
+        version: Option<&str>,
+        object: Option<&str>,
+    ) -> Result<(String, PortGovernance)> {
+        let port = self.governed_port(product, port)?;
+        let stored = self.stored_contract(id, version)?;
+        let reference =
+            ContractRef { id: stored.id.clone(), version: stored.version.clone(), object: object.map(str::to_string) };
+        // Refused here, not on the first record: the object must exist and every rule compile.
+        super::compile(&stored, object)?;
+        let governance = self.governance.store().write(|state| {
+            let governance = PortGovernance { contract: Some(reference.clone()), ..state.port(product, &port) };
+            let event = GovernanceEvent::PortGovernance {
+                product: product.to_string(),
+                port: port.clone(),
+                governance: governance.clone(),
+                principal: ctx.principal().to_string(),
+                at: now_ms(),
+            };
+            Ok((governance, vec![event]))
+        })?;
+        changed(ctx, "attach_contract", &format!("{product}:{port} {}@{}", reference.id, reference.version));
+        Ok((port, governance))
+    }
+
+    /// Stops a port enforcing its contract (its schema and policy stay).
+    pub fn detach_contract(
+        &self,
+        ctx: &RequestContext,
+        product: &str,
+        port: Option<&str>,
+    ) -> Result<(String, PortGovernance)> {
+        let port = self.governed_port(product, port)?;
+        let governance = self.governance.store().write(|state| {
+            let governance = PortGovernance { contract: None, ..state.port(product, &port) };
+            let event = GovernanceEvent::PortGovernance {
+                product: product.to_string(),
+                port: port.clone(),
+                governance: governance.clone(),
+                principal: ctx.principal().to_string(),
+                at: now_ms(),
+            };
+            Ok((governance, vec![event]))
+        })?;
+        changed(ctx, "detach_contract", &format!("{product}:{port}"));
+        Ok((port, governance))
+    }
+}
+
+fn not_found(id: &str, version: Option<&str>) -> MeshError {
+    MeshError::ContractNotFound { id: id.to_string(), version: version.map(str::to_string) }
+}
