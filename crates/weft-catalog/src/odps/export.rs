@@ -9,7 +9,7 @@ use super::{
     OdpsOutputPort, ODPS_API_VERSION,
 };
 use crate::model::ODPS_SPELLINGS;
-use crate::model::{CustomProperty, InputPort, Lifecycle, OutputPort, PortStatus, Product, ProductSpec};
+use crate::model::{CustomProperty, Extensions, InputPort, Lifecycle, OutputPort, PortStatus, Product, ProductSpec};
 use crate::values::SemVer;
 use crate::{CatalogError, ProductId};
 
@@ -59,9 +59,75 @@ pub(crate) fn unpin_upstream_contracts<'a>(spec: &mut ProductSpec, upstream: &Up
     }
 }
 
+/// The fields Weft writes itself at each level: an extension of one of these names would write the
+/// field twice.
+const PRODUCT_FIELDS: [&str; 11] = [
+    "kind",
+    "id",
+    "name",
+    "version",
+    "status",
+    "domain",
+    "description",
+    "tags",
+    "inputPorts",
+    "outputPorts",
+    "customProperties",
+];
+const DESCRIPTION_FIELDS: [&str; 1] = ["purpose"];
+const OUTPUT_PORT_FIELDS: [&str; 5] = ["name", "version", "description", "contractId", "customProperties"];
+const INPUT_PORT_FIELDS: [&str; 4] = ["name", "version", "contractId", "customProperties"];
+
+/// Moves the extensions that name a field Weft writes itself (kept by versions of Weft before it
+/// wrote them) into custom properties of their level, taking a `contractId` as the port's when it
+/// has none: ODPS imports of those versions kept the document's `contractId` as an extension.
+fn unshadow(
+    extensions: &mut Extensions,
+    fields: &[&str],
+    contract_id: Option<&mut Option<String>>,
+    props: &mut Vec<CustomProperty>,
+) {
+    if let Some(contract_id) = contract_id {
+        if contract_id.is_none() {
+            if let Some(serde_json::Value::String(id)) = extensions.get("contractId") {
+                *contract_id = Some(id.clone());
+                extensions.remove("contractId");
+            }
+        }
+    }
+    for field in fields {
+        if let Some(value) = extensions.remove(*field) {
+            push_unique(props, field, value);
+        }
+    }
+}
+
 /// Refuses a spec whose ODPS document the standard would refuse (its extensions are kept verbatim,
-/// so they must be the standard's), naming the field.
+/// so they must be the standard's, and not fields Weft writes itself), naming the field.
 pub(crate) fn check_exportable(spec: &ProductSpec) -> Result<(), CatalogError> {
+    let shadowing = |field: String, key: &str| CatalogError::InvalidInput {
+        field,
+        reason: format!("'{key}' is written by Weft from the product's own fields; set that field instead"),
+    };
+    let levels = [
+        ("extensions", &spec.extensions, &PRODUCT_FIELDS[..]),
+        ("descriptionExtensions", &spec.description_extensions, &DESCRIPTION_FIELDS[..]),
+    ];
+    for (at, extensions, fields) in levels {
+        if let Some(key) = fields.iter().find(|f| extensions.contains_key(**f)) {
+            return Err(shadowing(format!("{at}.{key}"), key));
+        }
+    }
+    for (i, port) in spec.output_ports.iter().enumerate() {
+        if let Some(key) = OUTPUT_PORT_FIELDS.iter().find(|f| port.extensions.contains_key(**f)) {
+            return Err(shadowing(format!("outputPorts[{i}].extensions.{key}"), key));
+        }
+    }
+    for (i, port) in spec.input_ports.iter().enumerate() {
+        if let Some(key) = INPUT_PORT_FIELDS.iter().find(|f| port.extensions.contains_key(**f)) {
+            return Err(shadowing(format!("inputPorts[{i}].extensions.{key}"), key));
+        }
+    }
     let product =
         Product { spec: spec.clone(), lifecycle: Lifecycle::Draft, revision: 1, created_at: 0, updated_at: 0 };
     let doc = build(&product, &|_| None);
@@ -167,6 +233,15 @@ fn build<'a>(product: &Product, upstream: &Upstream<'a>) -> OdpsDocument {
         Some(serde_json::Value::String(v)) => v,
         _ => ODPS_API_VERSION.to_string(),
     };
+    let mut description_extensions = spec.description_extensions.clone();
+    let mut shadowed = Vec::new();
+    unshadow(&mut extensions, &PRODUCT_FIELDS, None, &mut shadowed);
+    let mut description_shadowed = Vec::new();
+    unshadow(&mut description_extensions, &DESCRIPTION_FIELDS, None, &mut description_shadowed);
+    shadowed.extend(description_shadowed.into_iter().map(|mut p| {
+        p.property = format!("description.{}", p.property);
+        p
+    }));
     let mut own = spec.custom_properties.clone();
     let mut spelled = take_spellings(&mut own);
     // Each spelling is written back while it still stands for Weft's value.
@@ -201,11 +276,13 @@ fn build<'a>(product: &Product, upstream: &Upstream<'a>) -> OdpsDocument {
         }
     }
     props.extend(own);
-    let description =
-        (!spec.description.is_empty() || !spec.description_extensions.is_empty()).then(|| OdpsDescription {
-            purpose: (!spec.description.is_empty()).then(|| spec.description.clone()),
-            extensions: spec.description_extensions.clone(),
-        });
+    for p in shadowed {
+        push_unique(&mut props, &p.property, p.value);
+    }
+    let description = (!spec.description.is_empty() || !description_extensions.is_empty()).then(|| OdpsDescription {
+        purpose: (!spec.description.is_empty()).then(|| spec.description.clone()),
+        extensions: description_extensions,
+    });
     OdpsDocument {
         api_version,
         kind: "DataProduct".into(),
@@ -250,13 +327,15 @@ fn output_port(p: &OutputPort) -> OdpsOutputPort {
         PortStatus::Retired => props.push(prop("portStatus", "retired")),
     }
     props.extend(own);
+    let (mut extensions, mut contract_id) = (p.extensions.clone(), p.contract_id.clone());
+    unshadow(&mut extensions, &OUTPUT_PORT_FIELDS, Some(&mut contract_id), &mut props);
     OdpsOutputPort {
         name,
         version: version.unwrap_or_else(|| p.version.to_string()),
         description: (!p.description.is_empty()).then(|| p.description.clone()),
-        contract_id: p.contract_id.clone(),
+        contract_id,
         custom_properties: props,
-        extensions: p.extensions.clone(),
+        extensions,
     }
 }
 
@@ -274,9 +353,9 @@ fn input_port<'a>(product: &ProductId, p: &InputPort, upstream: &Upstream<'a>) -
         props.push(prop("topic", topic.as_str()));
     }
     props.extend(own);
-    let contract_id = p
-        .contract_id
-        .clone()
+    let (mut extensions, mut contract_id) = (p.extensions.clone(), p.contract_id.clone());
+    unshadow(&mut extensions, &INPUT_PORT_FIELDS, Some(&mut contract_id), &mut props);
+    let contract_id = contract_id
         .or_else(|| {
             let up = upstream(p.product.as_ref()?)?;
             upstream_port(p, up)?.contract_id.clone()
@@ -287,6 +366,6 @@ fn input_port<'a>(product: &ProductId, p: &InputPort, upstream: &Upstream<'a>) -
         version: version.unwrap_or_else(|| "latest".to_string()),
         contract_id,
         custom_properties: props,
-        extensions: p.extensions.clone(),
+        extensions,
     }
 }

@@ -371,6 +371,14 @@ fn fields_the_standard_has_no_place_for_are_refused_when_written() {
     let err = fx.catalog.create_product(ACTOR, spec.clone()).unwrap_err();
     assert!(matches!(&err, CatalogError::InvalidInput { field, .. } if field == "outputPorts[0].sbom[0].url"), "{err}");
     spec.output_ports[0].extensions.clear();
+    spec.input_ports.push(input_port("orders.x"));
+    spec.input_ports[0].extensions.insert("contractId".into(), "c-1".into());
+    let err = fx.catalog.create_product(ACTOR, spec.clone()).unwrap_err();
+    assert!(
+        matches!(&err, CatalogError::InvalidInput { field, .. } if field == "inputPorts[0].extensions.contractId"),
+        "{err}"
+    );
+    spec.input_ports.clear();
     spec.custom_properties.push(CustomProperty {
         property: "odpsId".into(),
         value: 7.into(),
@@ -393,6 +401,9 @@ fn products_recorded_before_the_check_still_export_valid_documents() {
     spec.extensions.insert("x-weft-test".into(), serde_json::json!({"nested": [1, 2]}));
     spec.description_extensions.insert("audience".into(), "analysts".into());
     spec.output_ports[0].extensions.insert("servers".into(), serde_json::json!(["kafka:9092"]));
+    // Imports before contracts were typed kept the document's contractId as an extension.
+    spec.output_ports[0].extensions.insert("contractId".into(), "orders-contract-1".into());
+    spec.extensions.insert("status".into(), "shadowed".into());
     let mut cost =
         CustomProperty { property: "cost".into(), value: 3.into(), description: None, extensions: Default::default() };
     cost.extensions.insert("id".into(), "cp-1".into());
@@ -426,6 +437,9 @@ fn products_recorded_before_the_check_still_export_valid_documents() {
         assert!(props.contains(&(name.to_string(), value.clone())), "{name} = {value} lost:\n{yaml}");
     }
     assert_eq!(doc["outputPorts"][0]["customProperties"][3]["property"], "servers", "{yaml}");
+    assert_eq!(doc["outputPorts"][0]["contractId"], "orders-contract-1", "{yaml}");
+    assert_eq!(doc["status"], "draft", "{yaml}");
+    assert!(props.contains(&("status".to_string(), serde_json::json!("shadowed"))), "{yaml}");
 }
 
 #[test]
