@@ -404,7 +404,74 @@ async function rules(h) {
   });
 }
 
-const FLOWS = { pages, discover, create, lineage, access, deprecate, rules };
+// ------------------------------------------------------------------------------------------------
+// Dead letters: a record that breaks its port's schema waits on the product page with the rule it
+// broke; after the schema is fixed, Replay moves it into the product; another is dropped with a reason.
+
+const DLQ_ID = 'orders.e2e-returns';
+const DLQ_SCHEMA = (amountType) => ({
+  type: 'record',
+  name: 'Return',
+  fields: [{ name: 'return_id', type: 'string' }, { name: 'amount', type: amountType }],
+});
+
+async function deadLetters(h) {
+  const page = h.page;
+  const base = `/api/v1/products/${DLQ_ID}`;
+  await h.step('a dead-letter product and two refused records (through the API)', async () => {
+    await api(h.baseUrl, '/api/v1/topics', { method: 'POST', body: { name: DLQ_ID, partitions: 1 } });
+    await api(h.baseUrl, `/registry/subjects/${DLQ_ID}-value/versions`, { method: 'POST', body: { schema: JSON.stringify(DLQ_SCHEMA('double')) } });
+    await api(h.baseUrl, '/api/v1/products', {
+      method: 'POST',
+      actor: OWNER,
+      body: { id: DLQ_ID, name: 'Returns', owner: OWNER, outputPorts: [{ name: 'events', version: '1.0.0', topic: DLQ_ID, schemaSubject: `${DLQ_ID}-value`, format: 'avro' }] },
+    });
+    await api(h.baseUrl, `${base}/governance`, { method: 'PUT', actor: OWNER, body: { policy: 'dead-letter' } });
+    const produced = await api(h.baseUrl, `/api/v1/topics/${DLQ_ID}/records`, {
+      method: 'POST',
+      body: [
+        { key: 'r-1', value: { return_id: 'r-1', amount: 12.5 } },
+        { key: 'r-2', value: { return_id: 'r-2', amount: '12,50' } },
+      ],
+    });
+    assert(produced.accepted === 1 && produced.dead_lettered === 1, JSON.stringify(produced));
+  });
+  await h.step('the product page shows the dead letter with its rule', async () => {
+    await page.goto(h.url(`/products/${DLQ_ID}`));
+    const panel = page.getByTestId('dead-letters-panel');
+    const row = panel.getByTestId('dead-letter-row');
+    await eventually('one dead letter is listed', async () => (await row.count()) === 1);
+    const text = await row.first().textContent();
+    assert(/"r-2"/.test(text) && /schema/.test(text) && /value\.amount/.test(text), text);
+    assert(/dead-letter/.test(await panel.getByTestId('dead-letter-policy').textContent()), 'the policy is shown');
+    assert((await page.getByTestId('stat-dead-letters').textContent()).includes('1'), 'the summary counts it');
+    await h.shot('product-dead-letters');
+  });
+  await h.step('after the schema takes the value, Replay moves it into the product', async () => {
+    await api(h.baseUrl, `/registry/subjects/${DLQ_ID}-value/versions`, { method: 'POST', body: { schema: JSON.stringify(DLQ_SCHEMA(['double', 'string'])) } });
+    await page.getByTestId('dead-letters-panel').getByTestId('dead-letters-replay').click();
+    await eventually('the dead letter is replayed', async () => (await page.getByTestId('dead-letters-panel').getByTestId('dead-letter-row').count()) === 0);
+    const read = await api(h.baseUrl, `/api/v1/topics/${DLQ_ID}/records`);
+    assert(read.records.some((r) => r.key === 'r-2'), JSON.stringify(read.records));
+    await h.shot('product-dead-letters-replayed');
+  });
+  await h.step('another is dropped with a reason', async () => {
+    await api(h.baseUrl, `/api/v1/topics/${DLQ_ID}/records`, { method: 'POST', body: [{ key: 'r-3', value: { amount: 1 } }] });
+    await page.reload();
+    const panel = page.getByTestId('dead-letters-panel');
+    await eventually('the new dead letter is listed', async () => (await panel.getByTestId('dead-letter-row').count()) === 1);
+    await panel.getByTestId('dead-letters-drop').click();
+    const dialog = page.getByTestId('drop-dead-letters-dialog');
+    await dialog.getByLabel(/reason/i).fill('A return without an id cannot be matched');
+    await dialog.getByTestId('dialog-confirm').click();
+    await eventually('nothing waits any more', async () => (await panel.getByTestId('dead-letter-row').count()) === 0);
+    const all = await api(h.baseUrl, `${base}/dead-letters?include_resolved=true`);
+    const dropped = all.entries.find((e) => e.key === 'r-3');
+    assert(dropped && dropped.resolution.action === 'dropped' && /cannot be matched/.test(dropped.resolution.reason), JSON.stringify(all));
+  });
+}
+
+const FLOWS = { pages, discover, create, lineage, access, deprecate, rules, deadLetters };
 
 const selected = only.length ? only : Object.keys(FLOWS);
 const unknown = selected.filter((name) => !FLOWS[name]);

@@ -59,19 +59,12 @@
 //! custom properties come first, unknown keys are sorted; empty lists and objects are not written).
 //!
 //! # Bounds
-//! A document is untrusted input (`POST /api/v1/products:apply`), and YAML's aliases let a few
-//! kilobytes stand for gigabytes ("billion laughs"). Before anything is built, one streaming pass
-//! over the parser's events ([`check_bounds`]) counts what the document *expands* to, each alias
-//! charged the nodes, bytes and depth of what it repeats: more than [`MAX_EXPANDED_NODES`] nodes,
-//! [`MAX_EXPANDED_BYTES`] bytes of scalars or [`MAX_DEPTH`] levels of nesting is refused at the line
-//! where the total crosses the limit. The pass keeps one counter per anchor and stops at the first
-//! breach, so it is linear in the document and bounded in memory. The deserializer (serde-saphyr)
-//! then runs with the same limits as its own budget, as a second line of defence.
-
-use std::collections::HashMap;
+//! A document is untrusted input (`POST /api/v1/products:apply`): it is read by `weft-yaml`, which
+//! refuses, at the line where the total crosses the limit, a document whose expansion (aliases
+//! replaced by what they repeat) exceeds [`MAX_EXPANDED_NODES`] nodes, [`MAX_EXPANDED_BYTES`] bytes
+//! of scalars or [`MAX_DEPTH`] levels of nesting, before anything is built.
 
 use serde::{Deserialize, Serialize};
-use serde_saphyr::granit_parser::{ErrorKind, Event, Parser};
 
 use crate::model::{CustomProperty, Extensions, Lifecycle, ProductSpec, Status};
 use crate::values::{IsoDate, SemVer};
@@ -95,6 +88,13 @@ pub const MAX_DEPTH: usize = 32;
 pub const MAX_EXPANDED_NODES: usize = 200_000;
 /// How many bytes of scalar text a document may expand to, aliases expanded.
 pub const MAX_EXPANDED_BYTES: usize = 2 * MAX_DOCUMENT_BYTES;
+
+const LIMITS: weft_yaml::Limits = weft_yaml::Limits {
+    max_document_bytes: MAX_DOCUMENT_BYTES,
+    max_depth: MAX_DEPTH,
+    max_expanded_nodes: MAX_EXPANDED_NODES,
+    max_expanded_bytes: MAX_EXPANDED_BYTES,
+};
 
 /// An ODPS document, with the fields Weft maps typed and the standard's other fields kept at their level.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -216,15 +216,8 @@ pub struct Imported {
 
 /// Reads an ODPS YAML document, refusing one the standard's JSON Schema refuses (with its line).
 pub fn parse(yaml: &str) -> Result<OdpsDocument, CatalogError> {
-    if yaml.len() > MAX_DOCUMENT_BYTES {
-        return Err(CatalogError::InvalidOdps(format!(
-            "the document is {} bytes; the limit is {MAX_DOCUMENT_BYTES}",
-            yaml.len()
-        )));
-    }
-    check_bounds(yaml)?;
-    let value: serde_json::Value = serde_saphyr::from_str_with_options(yaml, yaml_options())
-        .map_err(|e| CatalogError::InvalidOdps(e.to_string()))?;
+    let value: serde_json::Value =
+        weft_yaml::from_str(yaml, &LIMITS).map_err(|e| CatalogError::InvalidOdps(e.to_string()))?;
     standard::check_document(yaml, &value)?;
     // The schema has just accepted it, so every typed field has the shape it asks for.
     serde_json::from_value(value).map_err(|e| CatalogError::InvalidOdps(e.to_string()))
@@ -233,141 +226,6 @@ pub fn parse(yaml: &str) -> Result<OdpsDocument, CatalogError> {
 /// Writes an ODPS document as YAML.
 pub fn to_yaml(doc: &OdpsDocument) -> Result<String, CatalogError> {
     serde_saphyr::to_string(doc).map_err(|e| CatalogError::Internal(format!("cannot write ODPS YAML: {e}")))
-}
-
-/// The deserializer's options: YAML 1.2 scalars as serde_yaml read them (so that documents
-/// imported before keep their values: `yes` and `0755` stay strings, `<<` is an ordinary key), and
-/// the bounds of this module as its budget.
-fn yaml_options() -> serde_saphyr::Options {
-    let mut budget = serde_saphyr::Budget::default();
-    budget.max_depth = MAX_DEPTH;
-    budget.max_nodes = MAX_EXPANDED_NODES;
-    budget.max_total_scalar_bytes = MAX_EXPANDED_BYTES;
-    // Expansion is counted in total (above), which bounds it; a ratio of aliases to anchors
-    // would also refuse a plain document reusing one anchor in a hundred ports.
-    budget.enforce_alias_anchor_ratio = false;
-    let mut alias_limits = serde_saphyr::options::AliasLimits::default();
-    alias_limits.max_total_replayed_events = MAX_EXPANDED_NODES;
-    alias_limits.max_replay_stack_depth = MAX_DEPTH;
-    let mut options = serde_saphyr::Options::default();
-    options.budget = Some(budget);
-    options.alias_limits = alias_limits;
-    options.strict_booleans = true;
-    options.leading_zero_numbers_as_strings = true;
-    options.underscored_numbers_as_strings = true;
-    options.merge_keys = serde_saphyr::MergeKeyPolicy::AsOrdinary;
-    options.non_finite_float_policy = serde_saphyr::NonFiniteFloatPolicy::PassThrough;
-    options
-}
-
-/// What a node stands for once its aliases are expanded.
-#[derive(Clone, Copy, Default)]
-struct Expanded {
-    nodes: usize,
-    bytes: usize,
-    /// Levels of collections, the node's own included (a scalar is 0).
-    height: usize,
-}
-
-/// An open collection: its anchor, the totals when it started, and its highest child.
-struct Open {
-    anchor: usize,
-    nodes: usize,
-    bytes: usize,
-    child_height: usize,
-}
-
-/// Refuses a document whose expansion (aliases replaced by what they name) exceeds
-/// [`MAX_EXPANDED_NODES`], [`MAX_EXPANDED_BYTES`] or [`MAX_DEPTH`], in one pass over the parser's
-/// events. Syntax errors are left to the deserializer, which reports them.
-fn check_bounds(yaml: &str) -> Result<(), CatalogError> {
-    let mut anchors: HashMap<usize, Expanded> = HashMap::new();
-    let mut open: Vec<Open> = Vec::new();
-    let mut total = Expanded::default();
-    for event in Parser::new_from_str(yaml) {
-        let (event, span) = match event {
-            Ok(event) => event,
-            // The scanner caps flow nesting itself, ahead of the events this pass counts.
-            Err(e) if matches!(e.kind(), ErrorKind::RecursionLimitExceeded) => {
-                return Err(bound_exceeded(e.marker().line(), depth_exceeded()));
-            }
-            Err(_) => return Ok(()),
-        };
-        let line = span.start.line();
-        // Each node event adds `node` to the totals and, within its parent, is `node.height` high.
-        let (node, anchor) = match event {
-            Event::Scalar(value, _, anchor, _) => (Expanded { nodes: 1, bytes: value.len(), height: 0 }, anchor),
-            Event::Alias(id) => (anchors.get(&id).copied().unwrap_or_default(), 0),
-            Event::SequenceStart(_, anchor, _) | Event::MappingStart(_, anchor, _) => {
-                total.nodes += 1;
-                open.push(Open { anchor, nodes: total.nodes - 1, bytes: total.bytes, child_height: 0 });
-                if open.len() > MAX_DEPTH {
-                    return Err(bound_exceeded(line, depth_exceeded()));
-                }
-                if total.nodes > MAX_EXPANDED_NODES {
-                    return Err(too_many_nodes(line));
-                }
-                continue;
-            }
-            Event::SequenceEnd | Event::MappingEnd => {
-                let Some(done) = open.pop() else { return Ok(()) };
-                let node = Expanded {
-                    nodes: total.nodes - done.nodes,
-                    bytes: total.bytes - done.bytes,
-                    height: done.child_height + 1,
-                };
-                if done.anchor != 0 {
-                    anchors.insert(done.anchor, node);
-                }
-                if let Some(parent) = open.last_mut() {
-                    parent.child_height = parent.child_height.max(node.height);
-                }
-                continue;
-            }
-            _ => continue,
-        };
-        if anchor != 0 {
-            anchors.insert(anchor, node);
-        }
-        total.nodes = total.nodes.saturating_add(node.nodes);
-        total.bytes = total.bytes.saturating_add(node.bytes);
-        if open.len() + node.height > MAX_DEPTH {
-            return Err(bound_exceeded(
-                line,
-                format!("collections nest deeper than {MAX_DEPTH} levels (aliases expanded)"),
-            ));
-        }
-        if let Some(parent) = open.last_mut() {
-            parent.child_height = parent.child_height.max(node.height);
-        }
-        if total.nodes > MAX_EXPANDED_NODES {
-            return Err(too_many_nodes(line));
-        }
-        if total.bytes > MAX_EXPANDED_BYTES {
-            return Err(bound_exceeded(
-                line,
-                format!("the document expands to more than {MAX_EXPANDED_BYTES} bytes of text (an alias counts as the text it repeats)"),
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn depth_exceeded() -> String {
-    format!("collections nest deeper than {MAX_DEPTH} levels")
-}
-
-fn too_many_nodes(line: usize) -> CatalogError {
-    bound_exceeded(
-        line,
-        format!(
-            "the document expands to more than {MAX_EXPANDED_NODES} nodes (an alias counts as the nodes it repeats)"
-        ),
-    )
-}
-
-fn bound_exceeded(line: usize, what: String) -> CatalogError {
-    CatalogError::InvalidOdps(format!("line {line}: {what}"))
 }
 
 fn odps_err(what: impl std::fmt::Display) -> CatalogError {

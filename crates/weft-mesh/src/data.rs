@@ -19,10 +19,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use weft_catalog::Catalog;
-use weft_log::{partition_for, EventLog, ReadLimits, ReadResult, Record, StickyPartitions, TimestampType};
+use weft_log::{partition_for, EventLog, ReadLimits, ReadResult, Record, StickyPartitions, TimestampType, TopicConfig};
 use weft_registry::Registry;
 use weft_sql::Routed;
+pub use weft_sql::Writer;
 
+use crate::contracts::dead_letters::Refused;
+use crate::contracts::{
+    dead_letter_topic, DeadLetterEncoding, Governance, InvalidRecordPolicy, RecordViolations, Violation,
+};
 use crate::error::{MeshError, Result};
 use crate::metrics::DataMetrics;
 use crate::records::{encode_headers, encode_key, record_size, JsonRecord, ValueEncoder};
@@ -35,6 +40,40 @@ const APPEND_THREADS: usize = 8;
 
 /// One partition's append and the timestamps its records were given.
 type Appended = weft_log::Result<(weft_log::AppendResult, Vec<i64>)>;
+
+/// What became of each record of a produce request, in request order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Produced {
+    pub outcomes: Vec<Outcome>,
+}
+
+/// What became of one produced record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Written to the topic, here.
+    Written(Placed),
+    /// Broke its port's rules and went to the product's dead-letter topic (one partition), here.
+    DeadLettered { place: Placed, violations: Vec<Violation> },
+    /// Broke its port's rules and was neither written nor dead-lettered (a replay reports it so).
+    Refused { violations: Vec<Violation> },
+}
+
+/// What the write path does with records that break their port's rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnBroken {
+    /// What the port's policy says: refuse the request, or dead-letter them.
+    PortPolicy,
+    /// Write the others and report them ([`Outcome::Refused`]): a replay of dead letters, which stay
+    /// where they are when they still fail.
+    Report,
+}
+
+/// One record's fate while a write is checked.
+enum Fate {
+    Written,
+    DeadLettered,
+    Refused(Vec<Violation>),
+}
 
 /// Where one written record landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +90,7 @@ pub struct DataPlane {
     pub(crate) registry: Arc<Registry>,
     pub(crate) catalog: Arc<Catalog>,
     pub(crate) metrics: Arc<DataMetrics>,
+    pub(crate) governance: Arc<Governance>,
     sticky: StickyPartitions,
 }
 
@@ -60,8 +100,9 @@ impl DataPlane {
         registry: Arc<Registry>,
         catalog: Arc<Catalog>,
         metrics: Arc<DataMetrics>,
+        governance: Arc<Governance>,
     ) -> DataPlane {
-        DataPlane { log, registry, catalog, metrics, sticky: StickyPartitions::new() }
+        DataPlane { log, registry, catalog, metrics, governance, sticky: StickyPartitions::new() }
     }
 
     /// Whether `principal` may write `topic`. Internal topics hold platform state and are written only
@@ -79,16 +120,36 @@ impl DataPlane {
         Ok(())
     }
 
-    /// JSON records (REST produce, the CLI, the demo) encoded as the topic's output port declares (see
-    /// [`crate::records`]) and written. Every record is checked and encoded before anything is
-    /// appended, so a bad record refuses the whole request and nothing is written.
-    pub fn produce(&self, principal: &str, topic: &str, records: Vec<JsonRecord>) -> Result<Vec<Placed>> {
+    /// JSON records (REST produce, the CLI, the demo) checked against what the topic's output port
+    /// enforces (its schema, and its data contract's rules), encoded as the port declares (see
+    /// [`crate::records`]) and written. Every record is checked before anything is appended. A record
+    /// that breaks a rule refuses the whole request under the port's `reject` policy (nothing written,
+    /// every broken record listed); under `dead-letter` the others are written and it goes to the
+    /// product's dead-letter topic, first, so that nothing is lost if the write fails after it.
+    pub fn produce(&self, principal: &str, topic: &str, records: Vec<JsonRecord>) -> Result<Produced> {
+        self.produce_with(principal, topic, records, OnBroken::PortPolicy)
+    }
+
+    /// [`DataPlane::produce`], with broken records handled as `on_broken` says.
+    pub(crate) fn produce_with(
+        &self,
+        principal: &str,
+        topic: &str,
+        records: Vec<JsonRecord>,
+        on_broken: OnBroken,
+    ) -> Result<Produced> {
         self.check_write(principal, topic)?;
         let config = self.log.topic_config(topic)?;
         let port = self.catalog.port_on_topic(topic);
         let encoder = ValueEncoder::for_port(&self.registry, port.as_ref())?;
+        let enforcement = port.as_ref().map(|port| self.governance.enforcement(port)).transpose()?;
         let now = crate::context::now_ms();
-        let mut routed = Vec::with_capacity(records.len());
+        let total = records.len();
+        let mut routed = Vec::with_capacity(total);
+        // Each record's fate, in request order.
+        let mut fates = Vec::with_capacity(total);
+        let mut broken: Vec<RecordViolations> = Vec::new();
+        let mut refused: Vec<Refused> = Vec::new();
         for (index, record) in records.into_iter().enumerate() {
             let invalid = |field: &str, reason: String| MeshError::InvalidRecord { index, field: field.into(), reason };
             if let Some(partition) = record.partition.filter(|&p| p >= config.partitions) {
@@ -105,31 +166,203 @@ impl DataPlane {
             if let Some(timestamp) = record.timestamp.filter(|&t| t < 0) {
                 return Err(invalid("timestamp", format!("{timestamp} is negative; use epoch milliseconds")));
             }
-            let value = encoder.encode(record.value).map_err(|(field, reason)| invalid(&field, reason))?;
             // Kafka's producer stamps records on the client side: every record's timestamp is known
             // before the append, so the answer can report each one.
-            let stored = Record {
-                key: encode_key(record.key),
-                value,
-                headers: encode_headers(record.headers),
-                timestamp: Some(record.timestamp.unwrap_or(now)),
+            let timestamp = record.timestamp.unwrap_or(now);
+            let mut violations = Vec::new();
+            let value = match encoder.encode(record.value.as_ref()) {
+                Ok(value) => value,
+                Err((field, reason)) => {
+                    violations.push(Violation { rule: "schema".into(), field: Some(field), reason });
+                    None
+                }
             };
-            routed.push((record.partition, stored));
+            if let (Some(rules), Some(json)) = (enforcement.as_ref().and_then(|e| e.rules.as_ref()), &record.value) {
+                violations.extend(rules.check(json, timestamp));
+            }
+            let key = encode_key(record.key);
+            if violations.is_empty() {
+                let stored = Record { key, value, headers: encode_headers(record.headers), timestamp: Some(timestamp) };
+                routed.push((record.partition, stored));
+                fates.push(Fate::Written);
+                continue;
+            }
+            if on_broken == OnBroken::Report {
+                fates.push(Fate::Refused(violations));
+                continue;
+            }
+            match enforcement.as_ref().map(|e| e.policy) {
+                Some(InvalidRecordPolicy::DeadLetter) => {
+                    let partition = record
+                        .partition
+                        .or_else(|| key.as_deref().map(|k| partition_for(Some(k), config.partitions, 0)));
+                    refused.push(Refused {
+                        key,
+                        value: record.value.map(|v| v.to_string().into_bytes()),
+                        encoding: DeadLetterEncoding::Json,
+                        headers: encode_headers(record.headers),
+                        timestamp,
+                        partition,
+                        violations,
+                    });
+                    fates.push(Fate::DeadLettered);
+                }
+                _ => broken.push(RecordViolations { index, violations }),
+            }
         }
-        self.write(principal, topic, routed)
+        let counts = enforcement.as_ref().map(|e| self.metrics.product(&e.product));
+        if !broken.is_empty() {
+            if let Some(counts) = &counts {
+                counts.rejected.add(total as u64);
+            }
+            return Err(MeshError::RecordsBreakRules { topic: topic.to_string(), total, records: broken });
+        }
+        let dead_lettered = match (&enforcement, refused.is_empty()) {
+            (Some(enforcement), false) => self.dead_letter(principal, &enforcement.product, topic, refused)?,
+            _ => Vec::new(),
+        };
+        let placed = self.append(topic, routed)?;
+        if let Some(counts) = &counts {
+            counts.received.add((placed.len() + dead_lettered.len()) as u64);
+            counts.accepted.add(placed.len() as u64);
+            counts.dead_lettered.add(dead_lettered.len() as u64);
+        }
+        let mut placed = placed.into_iter();
+        let mut dead_lettered = dead_lettered.into_iter();
+        let outcomes = fates
+            .into_iter()
+            .filter_map(|fate| match fate {
+                Fate::Written => placed.next().map(Outcome::Written),
+                Fate::DeadLettered => {
+                    dead_lettered.next().map(|(place, violations)| Outcome::DeadLettered { place, violations })
+                }
+                Fate::Refused(violations) => Some(Outcome::Refused { violations }),
+            })
+            .collect();
+        Ok(Produced { outcomes })
     }
 
-    /// The one write path: places each record (its own partition, or Kafka's default partitioner),
-    /// appends one batch per partition, and says where each record landed, in input order. Partitions
-    /// are appended concurrently, each waiting for its own durability; should one fail (an I/O error:
-    /// what a client can get wrong was refused before), others may have been written, as with any
-    /// multi-partition Kafka produce.
-    pub fn write(&self, principal: &str, topic: &str, records: Vec<Routed>) -> Result<Vec<Placed>> {
+    /// Appends refused records to `product`'s dead-letter topic (made on first use), saying where each
+    /// landed and why it is there.
+    fn dead_letter(
+        &self,
+        principal: &str,
+        product: &str,
+        topic: &str,
+        refused: Vec<Refused>,
+    ) -> Result<Vec<(Placed, Vec<Violation>)>> {
+        let dead_letters = dead_letter_topic(product);
+        match self.log.create_topic(&dead_letters, TopicConfig { retention_ms: None, ..TopicConfig::default() }) {
+            Ok(_) | Err(weft_log::LogError::TopicExists(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let now = crate::context::now_ms();
+        let mut violations = Vec::with_capacity(refused.len());
+        let records: Vec<Record> = refused
+            .into_iter()
+            .map(|refused| {
+                violations.push(refused.violations.clone());
+                refused.into_record(topic, principal, now)
+            })
+            .collect();
+        let timestamps: Vec<i64> = records.iter().map(|r| r.timestamp.unwrap_or(now)).collect();
+        let appended = self.log.append(&dead_letters, 0, records)?;
+        Ok(violations
+            .into_iter()
+            .zip(timestamps)
+            .enumerate()
+            .map(|(n, (violations, timestamp))| {
+                (Placed { partition: 0, offset: appended.base_offset + n as u64, timestamp }, violations)
+            })
+            .collect())
+    }
+
+    /// Records a SQL writer encoded (INSERT, `/inserts-stream`, a persistent query's output), checked
+    /// against what the topic's port enforces as [`DataPlane::produce`] checks JSON: each value is read
+    /// as readers will read it and checked against the port's format and contract. A broken record is
+    /// dead-lettered (stored as encoded) under the `dead-letter` policy, and always when a persistent
+    /// query wrote it (a query cannot be told; it keeps running); under `reject` a statement fails
+    /// with every broken record listed and nothing written. Returns where the written ones landed.
+    pub fn write(&self, principal: &str, topic: &str, records: Vec<Routed>, writer: Writer) -> Result<Vec<Placed>> {
         self.check_write(principal, topic)?;
         if records.is_empty() {
             return Ok(Vec::new());
         }
-        self.check_port_format(topic, &records)?;
+        let Some(port) = self.catalog.port_on_topic(topic) else { return self.append(topic, records) };
+        let enforcement = self.governance.enforcement(&port)?;
+        let avro_ids = self.avro_schema_ids(&port);
+        let mut decoder = crate::records::Decoder::new(&self.registry);
+        let total = records.len();
+        let mut good = Vec::with_capacity(total);
+        let mut broken = Vec::new();
+        let mut refused = Vec::new();
+        for (index, (partition, record)) in records.into_iter().enumerate() {
+            let mut violations = Vec::new();
+            if let (Some(ids), Some(value)) = (&avro_ids, record.value.as_deref()) {
+                if !weft_registry::wire::split(value).is_ok_and(|(id, _)| ids.contains(&id)) {
+                    violations.push(Violation {
+                        rule: "schema".into(),
+                        field: Some("value".into()),
+                        reason: format!(
+                            "the port declares Avro with a schema of subject '{}': the value is not in the Confluent \
+                             wire format with one of its schemas",
+                            port.port.schema_subject
+                        ),
+                    });
+                }
+            }
+            if let (true, Some(rules)) = (violations.is_empty(), &enforcement.rules) {
+                let value = decoder.value(record.value.as_deref()).json;
+                violations.extend(rules.check(&value, record.timestamp.unwrap_or_else(crate::context::now_ms)));
+            }
+            if violations.is_empty() {
+                good.push((partition, record));
+                continue;
+            }
+            if writer == Writer::Query || enforcement.policy == InvalidRecordPolicy::DeadLetter {
+                let partition = partition.or_else(|| {
+                    let partitions = self.log.topic_config(topic).map_or(1, |c| c.partitions);
+                    record.key.as_deref().map(|k| partition_for(Some(k), partitions, 0))
+                });
+                refused.push(Refused {
+                    key: record.key,
+                    value: record.value,
+                    encoding: DeadLetterEncoding::Stored,
+                    headers: record.headers,
+                    timestamp: record.timestamp.unwrap_or_else(crate::context::now_ms),
+                    partition,
+                    violations,
+                });
+            } else {
+                broken.push(RecordViolations { index, violations });
+            }
+        }
+        let counts = self.metrics.product(&enforcement.product);
+        if !broken.is_empty() {
+            counts.rejected.add(total as u64);
+            return Err(MeshError::RecordsBreakRules { topic: topic.to_string(), total, records: broken });
+        }
+        let dead_lettered = if refused.is_empty() {
+            0
+        } else {
+            self.dead_letter(principal, &enforcement.product, topic, refused)?.len()
+        };
+        let placed = self.append(topic, good)?;
+        counts.received.add((placed.len() + dead_lettered) as u64);
+        counts.accepted.add(placed.len() as u64);
+        counts.dead_lettered.add(dead_lettered as u64);
+        Ok(placed)
+    }
+
+    /// Places each record (its own partition, or Kafka's default partitioner), appends one batch per
+    /// partition, and says where each record landed, in input order. Callers have checked the records
+    /// ([`DataPlane::produce`], [`DataPlane::write`]). Partitions are appended concurrently, each
+    /// waiting for its own durability; should one fail (an I/O error: what a client can get wrong was
+    /// refused before), others may have been written, as with any multi-partition Kafka produce.
+    fn append(&self, topic: &str, records: Vec<Routed>) -> Result<Vec<Placed>> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
         let config = self.log.topic_config(topic)?;
         let sticky = self.sticky.next(config.partitions);
         let total = records.len();
@@ -220,37 +453,22 @@ impl DataPlane {
     /// What a port declares is what lands on its topic: on a topic whose governing output port declares
     /// Avro, every value must be in the Confluent wire format with a schema of the port's subject, whoever
     /// encoded it (REST produce encodes so; a SQL sink declared with another format, or a schema the
-    /// port does not name, is refused here rather than stored under a port that says otherwise).
-    fn check_port_format(&self, topic: &str, records: &[Routed]) -> Result<()> {
-        let Some(governing) = self.catalog.port_on_topic(topic) else { return Ok(()) };
-        if governing.port.format != weft_catalog::Format::Avro {
-            return Ok(());
+    /// port does not name, breaks the port's schema rule). The ids of those schemas; `None` for a port
+    /// of another format.
+    fn avro_schema_ids(&self, port: &weft_catalog::TopicPort) -> Option<std::collections::HashSet<u32>> {
+        if port.port.format != weft_catalog::Format::Avro {
+            return None;
         }
-        let subject = &governing.port.schema_subject;
-        let ids: std::collections::HashSet<u32> = self
-            .registry
-            .versions(subject, true)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|v| self.registry.version(subject, weft_registry::VersionSpec::Number(v), true).ok())
-            .map(|v| v.id)
-            .collect();
-        for (index, (_, record)) in records.iter().enumerate() {
-            let Some(value) = record.value.as_deref() else { continue };
-            let fits = weft_registry::wire::split(value).is_ok_and(|(id, _)| ids.contains(&id));
-            if !fits {
-                return Err(MeshError::InvalidRecord {
-                    index,
-                    field: "value".into(),
-                    reason: format!(
-                        "topic '{topic}' holds data product '{}', whose port declares Avro with a schema of subject \
-                         '{subject}': the value is not in the Confluent wire format with one of its schemas",
-                        governing.product
-                    ),
-                });
-            }
-        }
-        Ok(())
+        let subject = &port.port.schema_subject;
+        Some(
+            self.registry
+                .versions(subject, true)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|v| self.registry.version(subject, weft_registry::VersionSpec::Number(v), true).ok())
+                .map(|v| v.id)
+                .collect(),
+        )
     }
 
     /// The one read of user data: one partition of `topic` from `offset`, for `principal`.

@@ -24,6 +24,10 @@ pub enum MeshError {
     /// `partition`, ...); nothing of the request was written.
     #[error("invalid record at [{index}].{field}: {reason}")]
     InvalidRecord { index: usize, field: String, reason: String },
+    /// Records of a write break the rules their port enforces (its schema, its contract), and the
+    /// port's policy is `reject`: nothing of the request was written. Each broken record is listed.
+    #[error("{}", records_break_rules(topic, *total, records))]
+    RecordsBreakRules { topic: String, total: usize, records: Vec<crate::contracts::RecordViolations> },
     /// An error about one part of a request (`offsets[2]`), kept as the error it is.
     #[error("{at}: {source}")]
     At { at: String, source: Box<MeshError> },
@@ -69,6 +73,25 @@ pub enum MeshError {
     /// A failure inside the platform that is not the caller's doing.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// The first broken record as [`MeshError::InvalidRecord`] words it, then how many more there are.
+fn records_break_rules(topic: &str, total: usize, records: &[crate::contracts::RecordViolations]) -> String {
+    let Some(first) = records.first() else { return format!("records of topic '{topic}' break its rules") };
+    let mut text = String::new();
+    for (n, violation) in first.violations.iter().enumerate() {
+        let field = violation.field.as_deref().unwrap_or("value");
+        let rule = if violation.rule == "schema" { String::new() } else { format!(" (rule {})", violation.rule) };
+        let sep = if n == 0 { "" } else { "; " };
+        text.push_str(&format!("{sep}invalid record at [{}].{field}: {}{rule}", first.index, violation.reason));
+    }
+    if records.len() > 1 {
+        text.push_str(&format!(
+            "; {} more of the {total} records break the rules of topic '{topic}' (each is listed under `records`); nothing was written",
+            records.len() - 1
+        ));
+    }
+    text
 }
 
 /// Result alias of this crate.

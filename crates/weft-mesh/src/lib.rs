@@ -24,6 +24,7 @@
 //! [`log`]) so callers name their types through this crate.
 
 mod context;
+pub mod contracts;
 pub mod data;
 mod error;
 pub mod export;
@@ -43,7 +44,7 @@ pub use weft_registry as registry;
 pub use weft_sql;
 
 pub use context::{next_request_id, RequestContext, ANONYMOUS, MAX_PRINCIPAL_CHARS};
-pub use data::{DataPlane, Placed};
+pub use data::{DataPlane, Outcome, Placed, Produced};
 pub use error::{MeshError, Result};
 
 use weft_catalog::{
@@ -88,6 +89,7 @@ pub struct Mesh {
     sql: Arc<Engine>,
     data: Arc<DataPlane>,
     metrics: Arc<DataMetrics>,
+    governance: Arc<contracts::Governance>,
 }
 
 /// What `apply` of an ODPS document did.
@@ -141,7 +143,14 @@ impl Mesh {
         let lookup = Arc::new(schemas::RegistrySchemas::new(registry.clone()));
         let catalog = Arc::new(Catalog::open(log.clone(), lookup)?);
         let metrics = Arc::new(DataMetrics::default());
-        let data = Arc::new(DataPlane::new(log.clone(), registry.clone(), catalog.clone(), metrics.clone()));
+        let governance = Arc::new(contracts::Governance::open(log.clone(), contracts::compile)?);
+        let data = Arc::new(DataPlane::new(
+            log.clone(),
+            registry.clone(),
+            catalog.clone(),
+            metrics.clone(),
+            governance.clone(),
+        ));
         let sql_registry = Arc::new(schemas::SqlSchemas::new(registry.clone(), catalog.clone()));
         let engine_options = EngineOptions {
             background: options.run_queries,
@@ -154,7 +163,7 @@ impl Mesh {
         let sql = Arc::new(Engine::open(log.clone(), engine_options)?);
         // Dropping a stream or table that published data products depend on is refused.
         sql.set_drop_guard(Arc::new(sql::CatalogDropGuard(catalog.clone())));
-        Ok(Mesh { log, registry, catalog, sql, data, metrics })
+        Ok(Mesh { log, registry, catalog, sql, data, metrics, governance })
     }
 
     /// Stops the SQL engine's queries, then flushes and closes the log.
@@ -288,7 +297,7 @@ impl Mesh {
     // ----- data -----
 
     /// JSON records into `topic` through the write path (see [`DataPlane::produce`]).
-    pub fn produce(&self, ctx: &RequestContext, topic: &str, records: Vec<JsonRecord>) -> Result<Vec<Placed>> {
+    pub fn produce(&self, ctx: &RequestContext, topic: &str, records: Vec<JsonRecord>) -> Result<Produced> {
         self.data.produce(ctx.principal(), topic, records)
     }
 

@@ -137,9 +137,27 @@ pub struct DataMetrics {
     pub append_latency: Histogram,
     /// Time of one read from the log.
     pub read_latency: Histogram,
+    /// Per data product, what became of the records written to its topic (see [`ProductCounts`]).
+    pub product_records: Family<ProductCounts>,
+}
+
+/// What became of the records written to one product's topic through the write path. Always
+/// `received = accepted + dead_lettered` (a write that fails on I/O counts nothing); `rejected` counts
+/// the records of requests refused whole under the `reject` policy.
+#[derive(Debug, Default)]
+pub struct ProductCounts {
+    pub received: Counter,
+    pub accepted: Counter,
+    pub dead_lettered: Counter,
+    pub rejected: Counter,
 }
 
 impl DataMetrics {
+    /// The counts of one product.
+    pub fn product(&self, product: &str) -> Arc<ProductCounts> {
+        self.product_records.get(vec![("product", product.to_string())])
+    }
+
     /// Appends every series in the Prometheus text format.
     pub fn render(&self, out: &mut String) {
         let counters = [
@@ -162,6 +180,22 @@ impl DataMetrics {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
             histogram.render(out, name, "");
         }
+        let name = "weft_product_records_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Records written to a data product's topic, by outcome: received = accepted + \
+             dead_lettered; rejected counts records of requests refused whole.\n# TYPE {name} counter"
+        );
+        self.product_records.each(|labels, counts| {
+            for (outcome, counter) in [
+                ("received", &counts.received),
+                ("accepted", &counts.accepted),
+                ("dead_lettered", &counts.dead_lettered),
+                ("rejected", &counts.rejected),
+            ] {
+                let _ = writeln!(out, "{name}{{{labels},outcome=\"{outcome}\"}} {}", counter.get());
+            }
+        });
     }
 }
 

@@ -124,7 +124,7 @@ impl ValueEncoder {
     }
 
     /// The stored bytes of one value; `Err` is the reason it does not fit, with the field's path.
-    pub fn encode(&self, value: Option<Value>) -> std::result::Result<Option<Vec<u8>>, (String, String)> {
+    pub fn encode(&self, value: Option<&Value>) -> std::result::Result<Option<Vec<u8>>, (String, String)> {
         let value = match value {
             None | Some(Value::Null) => return Ok(None),
             Some(value) => value,
@@ -135,11 +135,11 @@ impl ValueEncoder {
                 let avro = schema.as_avro().ok_or_else(|| ("value".to_string(), "not an Avro schema".to_string()))?;
                 let mut out = Vec::with_capacity(64);
                 wire::write_header(*id, &mut out);
-                avro.encode_json(&value, &mut out).map_err(|e| (field_path(&e.path), e.message.clone()))?;
+                avro.encode_json(value, &mut out).map_err(|e| (field_path(&e.path), e.message.clone()))?;
                 Ok(Some(out))
             }
             ValueEncoder::CheckedJson { schema } => {
-                schema.validate_json(&value).map_err(|e| (field_path(&e.path), e.message.clone()))?;
+                schema.validate_json(value).map_err(|e| (field_path(&e.path), e.message.clone()))?;
                 Ok(Some(value.to_string().into_bytes()))
             }
         }
@@ -424,11 +424,11 @@ mod tests {
         let id = registry.register("orders-value", &weft_registry::RegisterRequest::new(definition)).expect("register");
         let encoder = ValueEncoder::Avro { id, schema: registry.parsed_schema(id).expect("parsed") };
         let value = serde_json::json!({"id": "o-1", "amount": 12.5, "coupon": null});
-        let bytes = encoder.encode(Some(value.clone())).expect("encode").expect("bytes");
+        let bytes = encoder.encode(Some(&value)).expect("encode").expect("bytes");
         assert_eq!(&bytes[..5], &[0, 0, 0, 0, id as u8], "magic byte and schema id");
         let decoded = Decoder::new(&registry).value(Some(&bytes));
         assert_eq!((decoded.json, decoded.schema_id), (value, Some(id)));
-        let (field, reason) = encoder.encode(Some(serde_json::json!({"id": "o-2", "amount": "lots"}))).unwrap_err();
+        let (field, reason) = encoder.encode(Some(&serde_json::json!({"id": "o-2", "amount": "lots"}))).unwrap_err();
         assert_eq!(field, "value.amount", "{reason}");
     }
 }

@@ -17,7 +17,7 @@ use weft_registry::{RegisterRequest, Registry, SchemaDefinition, SchemaType, Ver
 use weft_sql::format::Column;
 use weft_sql::lineage::{DropGuard, QueryLineage};
 use weft_sql::registry::json_schema_for;
-use weft_sql::{DataAccess, Routed, SqlError};
+use weft_sql::{DataAccess, Routed, SqlError, Writer};
 
 use crate::context::RequestContext;
 use crate::data::DataPlane;
@@ -34,7 +34,9 @@ fn sql_error(error: MeshError) -> SqlError {
         MeshError::Log(e) => SqlError::Log(e),
         MeshError::Sql(e) => e,
         // What was written does not fit the product's port: the statement's fault, as ksqlDB reports it.
-        invalid @ MeshError::InvalidRecord { .. } => SqlError::Analysis(invalid.to_string()),
+        invalid @ (MeshError::InvalidRecord { .. } | MeshError::RecordsBreakRules { .. }) => {
+            SqlError::Analysis(invalid.to_string())
+        }
         other => SqlError::Forbidden(other.to_string()),
     }
 }
@@ -48,8 +50,8 @@ impl DataAccess for MeshAccess {
         self.0.check_read(principal, topic).map_err(sql_error)
     }
 
-    fn write(&self, principal: &str, topic: &str, records: Vec<Routed>) -> weft_sql::Result<()> {
-        self.0.write(principal, topic, records).map(|_| ()).map_err(sql_error)
+    fn write(&self, principal: &str, topic: &str, records: Vec<Routed>, writer: Writer) -> weft_sql::Result<()> {
+        self.0.write(principal, topic, records, writer).map(|_| ()).map_err(sql_error)
     }
 
     fn read(

@@ -114,7 +114,7 @@ error_codes! {
     InvalidName = 42202,
     /// An invalid topic configuration.
     InvalidTopicConfig = 42203,
-    /// A record that cannot be written as it is (its value does not fit the product's schema, a bad partition or timestamp).
+    /// A record that cannot be written as it is (its value breaks the product's schema or contract, a bad partition or timestamp).
     InvalidRecord = 42204,
     /// An invalid consumer group name.
     InvalidGroup = 42205,
@@ -301,6 +301,11 @@ impl From<MeshError> for ApiError {
                 return api;
             }
             MeshError::InvalidRecord { .. } => ErrorCode::InvalidRecord,
+            MeshError::RecordsBreakRules { ref records, .. } => {
+                let mut api = ApiError::new(ErrorCode::InvalidRecord, error.to_string());
+                api.details = Some(serde_json::json!({ "records": records }));
+                return api;
+            }
             MeshError::InvalidRequest(_) => ErrorCode::InvalidInput,
             MeshError::InternalGroup(_) => ErrorCode::InternalState,
             MeshError::PortSchemaMissing { .. } => ErrorCode::PortSchemaMissing,
@@ -327,6 +332,11 @@ pub struct ErrorBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub gaps: Option<serde_json::Value>,
+    /// Records of a write that break their port's rules, every one: `[{"index", "violations": [{"rule",
+    /// "field", "reason"}]}]` (42204 under the `reject` policy; nothing of the request was written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub records: Option<serde_json::Value>,
     /// The request field a 42201 is about, as a path (`tags[1]`, `outputPorts[0].topic`), when the
     /// server knows it, so forms can show the error next to the field without reading the message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -339,9 +349,13 @@ pub struct ErrorBody {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let line = self.details.as_ref().and_then(|d| d.get("line")).and_then(serde_json::Value::as_u64);
-        let gaps = self.details.and_then(|mut d| d.get_mut("gaps").map(serde_json::Value::take));
-        let body = ErrorBody { error_code: self.code as u32, message: self.message, gaps, field: self.field, line };
+        let mut details = self.details;
+        let mut take = |key: &str| details.as_mut().and_then(|d| d.get_mut(key).map(serde_json::Value::take));
+        let gaps = take("gaps");
+        let records = take("records");
+        let line = take("line").and_then(|l| l.as_u64());
+        let body =
+            ErrorBody { error_code: self.code as u32, message: self.message, gaps, records, field: self.field, line };
         (status, Json(body)).into_response()
     }
 }

@@ -22,6 +22,17 @@ use crate::error::{Result, SqlError};
 pub type Routed = (Option<u32>, Record);
 
 /// The write and read paths of user data, as the engine sees them.
+/// Who writes encoded records: what the write path does with a record that breaks its topic's rules
+/// depends on whether someone is waiting to be told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writer {
+    /// A statement someone waits for (INSERT, `/inserts-stream`): it can be refused.
+    Statement,
+    /// A persistent query's output: nobody waits, so a broken row is set aside (the mesh dead-letters
+    /// it) and the query keeps running.
+    Query,
+}
+
 pub trait DataAccess: Send + Sync {
     /// Refuses, before anything runs, what [`DataAccess::write`] would refuse: `principal` writing
     /// `topic` (INSERT, `CREATE ... AS SELECT`, a persistent query's sink).
@@ -30,7 +41,7 @@ pub trait DataAccess: Send + Sync {
     fn check_read(&self, principal: &str, topic: &str) -> Result<()>;
     /// Writes already-encoded records to `topic`, partition by partition, each append durable
     /// before the call returns.
-    fn write(&self, principal: &str, topic: &str, records: Vec<Routed>) -> Result<()>;
+    fn write(&self, principal: &str, topic: &str, records: Vec<Routed>, writer: Writer) -> Result<()>;
     /// Reads one partition of `topic` (the [`EventLog::read`] contract).
     fn read(&self, principal: &str, topic: &str, partition: u32, offset: u64, limits: ReadLimits)
         -> Result<ReadResult>;
@@ -67,8 +78,14 @@ impl DataPath {
         self.access.check_read(&self.principal, topic)
     }
 
+    /// Writes a statement's records (see [`Writer::Statement`]).
     pub fn write(&self, topic: &str, records: Vec<Routed>) -> Result<()> {
-        self.access.write(&self.principal, topic, records)
+        self.access.write(&self.principal, topic, records, Writer::Statement)
+    }
+
+    /// Writes a persistent query's output (see [`Writer::Query`]).
+    pub fn write_output(&self, topic: &str, records: Vec<Routed>) -> Result<()> {
+        self.access.write(&self.principal, topic, records, Writer::Query)
     }
 
     pub fn read(&self, topic: &str, partition: u32, offset: u64, limits: ReadLimits) -> Result<ReadResult> {
@@ -108,7 +125,7 @@ impl DataAccess for LogAccess {
         Ok(())
     }
 
-    fn write(&self, principal: &str, topic: &str, records: Vec<Routed>) -> Result<()> {
+    fn write(&self, principal: &str, topic: &str, records: Vec<Routed>, _writer: Writer) -> Result<()> {
         self.check_write(principal, topic)?;
         let partitions = self.log.topic_config(topic)?.partitions;
         let sticky = self.sticky.next(partitions);

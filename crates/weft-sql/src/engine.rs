@@ -1191,7 +1191,7 @@ impl Engine {
             None => None,
         };
         let record = Record { key, value: Some(value), headers: Vec::new(), timestamp };
-        self.data.write(principal, &source.topic, vec![(None, record)])
+        self.data.write(principal, &source.topic, vec![(None, record)], crate::access::Writer::Statement)
     }
 
     fn show(&self, kind: ShowKind, _extended: bool, text: &str) -> StatementResult {

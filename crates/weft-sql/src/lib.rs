@@ -62,7 +62,7 @@ pub mod registry;
 pub mod runtime;
 pub mod types;
 
-pub use access::{DataAccess, DataPath, LogAccess, Routed};
+pub use access::{DataAccess, DataPath, LogAccess, Routed, Writer};
 pub use engine::{
     row_to_json, schema_text_of, AccessHandle, Engine, EngineOptions, FieldInfo, PrintQuery, QueryHandle, QueryInfo,
     SourceInfo, StatementResult,

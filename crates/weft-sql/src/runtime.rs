@@ -348,7 +348,7 @@ impl TopicSink {
         if routed.is_empty() {
             return Ok(());
         }
-        self.data.write(&self.topic, routed)
+        self.data.write_output(&self.topic, routed)
     }
 
     /// The end offset of every output partition.

@@ -710,6 +710,11 @@ fn setup(client: &Client) -> Result<Summary> {
             created.push(format!("product {}", source.id));
         }
         publish_if_draft(&api, owner, source.id, existing.get(source.id).map(String::as_str))?;
+        // Event streams keep flowing past a bad record: it waits in the dead letters with why. Reference
+        // data (compacted: customers, SKUs) is all or nothing: a bad record refuses its request.
+        let policy = if source.compacted { "reject" } else { "dead-letter" };
+        api.put(owner, &format!("/api/v1/products/{}/governance", encode(source.id)), &json!({"policy": policy}))
+            .with_context(|| format!("setting the invalid-record policy of '{}'", source.id))?;
     }
 
     // Reference data, once, after the products: their ports decide how records are written. The
@@ -1214,9 +1219,16 @@ impl Generator {
         }
         for (topic, record) in std::mem::take(&mut self.defects) {
             match mesh.produce(ctx, topic, vec![record]) {
-                Ok(_) => {}
-                // The write path checks every record against its product's schema.
-                Err(refused @ MeshError::InvalidRecord { .. }) => {
+                Ok(produced) => {
+                    for outcome in produced.outcomes {
+                        if let weft_mesh::Outcome::DeadLettered { violations, .. } = outcome {
+                            let rules: Vec<&str> = violations.iter().map(|v| v.rule.as_str()).collect();
+                            tracing::info!(topic, ?rules, "a defective demo record went to the dead letters");
+                        }
+                    }
+                }
+                // Under the reject policy the write path refuses the record, saying why.
+                Err(refused @ (MeshError::InvalidRecord { .. } | MeshError::RecordsBreakRules { .. })) => {
                     tracing::info!(topic, reason = %refused, "the write path refused a defective demo record");
                 }
                 Err(error) => return Err(error).with_context(|| format!("writing a record to '{topic}'")),

@@ -3,6 +3,7 @@
 mod access;
 mod client;
 mod consume;
+mod dead_letters;
 mod demo;
 mod domain;
 mod produce;
@@ -64,6 +65,10 @@ enum Command {
     /// Access to data products: request, list, approve, deny, revoke.
     #[command(subcommand)]
     Access(access::AccessCommand),
+    /// What a product's port does with records that break its rules, and its dead letters: list,
+    /// replay after a fix, drop with a reason.
+    #[command(subcommand, name = "dead-letters")]
+    DeadLetters(dead_letters::DeadLetterCommand),
     /// Register, get, list and check schemas in the schema registry.
     #[command(subcommand)]
     Schema(schema::SchemaCommand),
@@ -265,6 +270,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Domain(command) => domain::run(&client, &cli.actor, command, &mut out),
         Command::Product(command) => product::run(&client, &cli.actor, command, &mut out),
         Command::Access(command) => access::run(&client, &cli.actor, command, &mut out),
+        Command::DeadLetters(command) => dead_letters::run(&client, &cli.actor, command, &mut out),
         Command::Schema(command) => schema::run(&client, command, &mut out),
         Command::Sql(args) => sql::run(&client, args, &mut out),
     }

@@ -7,6 +7,7 @@
 pub mod access;
 pub mod audit;
 pub mod context;
+pub mod dead_letters;
 pub mod domains;
 pub mod from_sql;
 pub mod governance;
@@ -87,6 +88,11 @@ pub fn v1() -> ApiRoutes {
         .get("/api/v1/products/{id}/export", product_data::export)
         .get("/api/v1/products/{id}/profile", insights::profile)
         .get("/api/v1/products/{id}/stats", insights::stats)
+        .get("/api/v1/products/{id}/governance", dead_letters::get)
+        .put("/api/v1/products/{id}/governance", dead_letters::set)
+        .get("/api/v1/products/{id}/dead-letters", dead_letters::list)
+        .post("/api/v1/products/{id}/dead-letters:replay", dead_letters::replay)
+        .post("/api/v1/products/{id}/dead-letters:drop", dead_letters::drop)
         .get("/api/v1/products/{id}/schema", governance::product_schema)
         .get("/api/v1/governance/violations", governance::violations)
         .get("/api/v1/history", audit::history)

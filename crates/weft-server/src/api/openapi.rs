@@ -76,6 +76,11 @@ pub use crate::error::ErrorBody;
         super::sql_check::validate,
         super::governance::violations,
         super::governance::product_schema,
+        super::dead_letters::get,
+        super::dead_letters::set,
+        super::dead_letters::list,
+        super::dead_letters::replay,
+        super::dead_letters::drop,
     ),
     components(schemas(ErrorBody))
 )]

@@ -16,9 +16,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use utoipa::{IntoParams, ToSchema};
+use weft_mesh::contracts::{dead_letter_topic, Violation};
 use weft_mesh::read::{Page, PageRequest, Positions, Resolved, Start, TailCursor, Target};
 use weft_mesh::records::JsonRecord;
 use weft_mesh::RequestContext;
+use weft_mesh::{MeshError, Outcome};
 
 use super::{call, parse_json, Ctx, PathParam, QueryParams, RawBody};
 use crate::error::{ApiError, ErrorCode};
@@ -31,17 +33,29 @@ const TAIL_BATCH: usize = 500;
 /// How often a live tail sends a comment so proxies keep the connection open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
+/// Where one record of a produce request went: its place in the topic, or, when it broke its port's
+/// rules under the `dead-letter` policy, its place in the product's dead-letter topic and why.
 #[derive(Debug, Serialize, PartialEq, Eq, ToSchema)]
 pub struct ProducedOffset {
     pub partition: u32,
     pub offset: u64,
     pub timestamp: i64,
+    /// The dead-letter topic the record went to instead of the topic (absent when it was written).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dead_letter_topic: Option<String>,
+    /// The rules it broke (absent when it was written).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub violations: Option<Vec<Violation>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProduceResponse {
     /// One entry per request record, in request order.
     pub offsets: Vec<ProducedOffset>,
+    /// Records written to the topic.
+    pub accepted: usize,
+    /// Records sent to the product's dead-letter topic (listed in `offsets` with their violations).
+    pub dead_lettered: usize,
 }
 
 /// `POST /api/v1/topics/{topic}/records`: the whole request is checked and encoded before anything is
@@ -78,12 +92,42 @@ pub async fn produce(
             ),
         ));
     }
-    let placed = call(&state, move |mesh| mesh.produce(&ctx, &topic, records)).await?;
-    let offsets = placed
-        .into_iter()
-        .map(|p| ProducedOffset { partition: p.partition, offset: p.offset, timestamp: p.timestamp })
-        .collect();
-    Ok(Json(ProduceResponse { offsets }))
+    let produced = call(&state, move |mesh| {
+        let produced = mesh.produce(&ctx, &topic, records)?;
+        Ok::<_, MeshError>((produced, mesh.catalog().port_on_topic(&topic).map(|p| p.product.to_string())))
+    })
+    .await?;
+    let (produced, product) = produced;
+    let dead_letters = product.as_deref().map(dead_letter_topic);
+    let mut response = ProduceResponse { offsets: Vec::new(), accepted: 0, dead_lettered: 0 };
+    for outcome in produced.outcomes {
+        let entry = match outcome {
+            Outcome::Written(p) => {
+                response.accepted += 1;
+                ProducedOffset {
+                    partition: p.partition,
+                    offset: p.offset,
+                    timestamp: p.timestamp,
+                    dead_letter_topic: None,
+                    violations: None,
+                }
+            }
+            Outcome::DeadLettered { place, violations } => {
+                response.dead_lettered += 1;
+                ProducedOffset {
+                    partition: place.partition,
+                    offset: place.offset,
+                    timestamp: place.timestamp,
+                    dead_letter_topic: dead_letters.clone(),
+                    violations: Some(violations),
+                }
+            }
+            // Only a replay of dead letters leaves records refused without an error.
+            Outcome::Refused { .. } => continue,
+        };
+        response.offsets.push(entry);
+    }
+    Ok(Json(response))
 }
 
 /// Where a read or tail starts.

@@ -129,12 +129,13 @@ impl Api {
             assert_eq!(code / 100, u64::from(status), "error_code {code} does not carry status {status}");
             assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "no message in {body}");
             // The one error shape: a code and a message, the offending field of a 42201 when the server
-            // knows it, the gaps of a refused publish (42207).
+            // knows it, the gaps of a refused publish (42207), the broken records of a refused write (42204).
             for key in body.as_object().into_iter().flat_map(|o| o.keys()) {
                 let allowed = match key.as_str() {
                     "error_code" | "message" => true,
                     "field" => code == 42201,
                     "gaps" => code == 42207,
+                    "records" => code == 42204,
                     _ => false,
                 };
                 assert!(allowed, "extra field {key} in error {body}");

@@ -4,14 +4,16 @@
 // /sample, /records/stream (live tail, SSE), /lineage/upstream + /lineage/downstream, /history,
 // /schema (the output port's schema and its fields), the domain (members: who
 // may manage), and the access API (/products/{id}/grants, /access-requests?product=) when it answers.
-// Contracts and dead letters arrive with governance: their panels say so instead of showing numbers.
+// /dead-letters (records that broke the port's rules, with replay and drop) and /governance (the port's
+// policy). Contracts arrive with governance: the contract panel says so instead of showing rules.
 //
 // data-testid hooks:
 //   product-header, product-name (the <h1>), product-id, manage-link, request-access, deprecation-notice
 //   stat-records, stat-freshness, stat-throughput, stat-dead-letters   (summary numbers)
 //   tab-<overview|schema|data|profile|lineage|consumers|history>, panel-<same>
 //   overview: product-description, product-documentation, product-props, output-ports, contract-panel,
-//             throughput-chart, dead-letters-panel
+//             throughput-chart, dead-letters-panel (dead-letter-policy, dead-letter-row (data-offset),
+//             dead-letters-replay, dead-letters-drop)
 //   schema:   schema-table, schema-field (row; data-field = dotted name)
 //   data:     live-tail, tail-toggle (Pause/Resume), tail-count, tail-records, tail-record (row), sample-table
 //   profile:  profile-fields, field-profile (card; data-field)
@@ -20,7 +22,8 @@
 //   history:  history-list, history-entry
 
 import { api, getActor, isAbort, seg } from '../lib/api.js';
-import { h, svg, clear, ensureStyle, fmtAgo, fmtNumber, fmtTime } from '../lib/dom.js';
+import { h, svg, clear, ensureStyle, fmtAgo, fmtNumber, fmtTime, toast } from '../lib/dom.js';
+import { openDialog } from '../lib/dialog.js';
 import { statusBadge, tierBadge, slaBadge, badge, skeleton, emptyState, errorState, props, tabs } from '../lib/ui.js';
 import { barChart, histogram, lineChart } from '../lib/charts.js';
 import { openAccessRequestDialog } from './access.js';
@@ -71,6 +74,8 @@ export async function render(root, params, ctx) {
   const domainPromise = api(`/api/v1/domains/${seg(domainName)}`, { signal }).catch(() => null);
   const statsPromise = port ? api(`${base}/stats`, { signal }) : Promise.resolve(null);
   statsPromise.catch(() => {});
+  const deadPromise = port ? api(`${base}/dead-letters?limit=20`, { signal }) : Promise.resolve(null);
+  deadPromise.catch(() => {});
 
   // ----- header -----
   clear(header);
@@ -108,7 +113,7 @@ export async function render(root, params, ctx) {
   }
 
   // ----- summary numbers -----
-  const fillStats = (s) => {
+  const fillStats = (s, dead) => {
     clear(stats);
     const freshnessNote = s && s.stale !== null && s.stale !== undefined && s.lastRecordAt
       ? (s.stale ? badge('stale', 'warn') : badge('within objective', 'ok'))
@@ -118,7 +123,8 @@ export async function render(root, params, ctx) {
       ['Last record', s && s.lastRecordAt ? fmtAgo(s.lastRecordAt) : 'never', 'stat-freshness',
         s && s.lastRecordAt ? fmtTime(s.lastRecordAt) : 'no records yet', freshnessNote],
       ['Last hour', s ? fmtNumber(s.windowRecords) : '—', 'stat-throughput', s ? `${fmtNumber(s.windowRecords / 60)} / min on average` : ''],
-      ['Dead letters', 'None tracked', 'stat-dead-letters', 'arrives with data contracts'],
+      ['Dead letters', dead ? fmtNumber(dead.unresolved) : '—', 'stat-dead-letters',
+        dead ? `${fmtNumber(dead.total)} in all; ${fmtNumber(dead.total - dead.unresolved)} replayed or dropped` : 'none'],
     ];
     for (const [label, value, testid, hint, extra] of items) {
       stats.appendChild(h('div', { class: 'panel stat', 'data-testid': testid },
@@ -127,11 +133,11 @@ export async function render(root, params, ctx) {
         h('span', { class: 'hint' }, hint, extra ? [' ', extra] : null)));
     }
   };
-  statsPromise.then((s) => {
-    if (!signal.aborted) fillStats(s);
+  Promise.all([statsPromise, deadPromise.catch(() => null)]).then(([s, dead]) => {
+    if (!signal.aborted) fillStats(s, dead);
   }, (error) => {
     if (isAbort(error)) return;
-    fillStats(null);
+    fillStats(null, null);
     stats.appendChild(h('p', { class: 'hint', style: { gridColumn: '1 / -1' } }, `Statistics unavailable: ${error.message}`));
   });
 
@@ -187,6 +193,72 @@ function choosePort(spec) {
   return served[0] || null;
 }
 
+// Records the port did not take: its policy, the unresolved ones with the rules they broke, and replay
+// (after a fix: each is checked again) and drop (with a reason).
+async function fillDeadLetters(box, id, signal) {
+  const base = `/api/v1/products/${seg(id)}`;
+  let page;
+  let governance;
+  try {
+    [page, governance] = await Promise.all([api(`${base}/dead-letters?limit=20`, { signal }), api(`${base}/governance`, { signal })]);
+  } catch (error) {
+    if (isAbort(error)) return;
+    box.replaceChildren(errorState(error, () => fillDeadLetters(box, id, signal)));
+    return;
+  }
+  const policy = h('p', { class: 'hint', 'data-testid': 'dead-letter-policy' },
+    governance.policy === 'dead-letter'
+      ? 'Policy: dead-letter. A record that breaks the port\'s schema or contract waits here; the rest of its request is written.'
+      : 'Policy: reject. A request with a record that breaks the port\'s schema or contract is refused whole; nothing waits here.');
+  if (!page.total) {
+    box.replaceChildren(policy, emptyState('No dead letters', 'Every record written to this product passed its rules.'));
+    return;
+  }
+  const byRule = Object.entries(page.by_rule || {});
+  // A list, not a table: the panel sits in the narrow side column.
+  const rows = page.entries.map((e) => h('li', { class: 'dead-letter', 'data-testid': 'dead-letter-row', 'data-offset': String(e.offset) },
+    h('div', { class: 'row dead-letter__head' },
+      h('span', { class: 'mono' }, `#${e.offset}`), h('span', { class: 'mono' }, e.key === null ? 'no key' : JSON.stringify(e.key)),
+      h('span', { class: 'spacer' }), h('span', { class: 'hint' }, fmtAgo(e.refused_at || e.timestamp))),
+    e.violations.map((v) => h('p', { class: 'dead-letter__rule' },
+      h('strong', { class: 'mono' }, v.rule), v.field ? [' ', h('span', { class: 'mono' }, v.field)] : null, ': ', v.reason))));
+  const replay = h('button', { type: 'button', class: 'btn', 'data-testid': 'dead-letters-replay' }, 'Replay all');
+  const drop = h('button', { type: 'button', class: 'btn btn--danger', 'data-testid': 'dead-letters-drop' }, 'Drop all…');
+  const outcome = h('p', { class: 'hint', 'aria-live': 'polite', 'data-testid': 'dead-letters-outcome' });
+  replay.addEventListener('click', async () => {
+    replay.disabled = true;
+    try {
+      const report = await api(`${base}/dead-letters:replay`, { method: 'POST', body: {} });
+      toast(`Replayed ${report.replayed.length}; ${report.failed.length} still break the rules and stay.`, report.failed.length ? 'warning' : 'success');
+      fillDeadLetters(box, id, signal);
+    } catch (error) {
+      outcome.textContent = error.message;
+      replay.disabled = false;
+    }
+  });
+  drop.addEventListener('click', async () => {
+    const done = await openDialog({
+      title: `Drop the dead letters of ${id}`,
+      body: h('p', null, 'They stay in the dead-letter topic, marked dropped with your reason; they are not written to the product.'),
+      fields: [{ id: 'reason', label: 'Reason', type: 'textarea', required: true }],
+      confirmLabel: 'Drop',
+      danger: true,
+      onConfirm: (values) => api(`${base}/dead-letters:drop`, { method: 'POST', body: { reason: values.reason } }),
+      testid: 'drop-dead-letters-dialog',
+    });
+    if (done) {
+      toast(`Dropped ${done.dropped.length} dead letters.`, 'success');
+      fillDeadLetters(box, id, signal);
+    }
+  });
+  box.replaceChildren(policy,
+    h('p', null, `${fmtNumber(page.unresolved)} waiting of ${fmtNumber(page.total)}`,
+      byRule.length ? [' (', byRule.map(([rule, n]) => `${rule}: ${fmtNumber(n)}`).join(', '), ')'] : null, '.'),
+    page.entries.length ? h('ul', { class: 'plain-list dead-letters' }, rows) : null,
+    page.unresolved ? h('div', { class: 'row' }, replay, drop) : null,
+    outcome);
+}
+
 function panel(title, testid, ...children) {
   return h('section', { class: 'panel', 'data-testid': testid, 'aria-label': title },
     h('div', { class: 'panel__header' }, h('h2', null, title)), children);
@@ -239,8 +311,10 @@ function renderOverview(el, product, port, statsPromise, signal) {
   const activity = panel('Throughput and freshness', 'activity-panel', chartBox);
   const contract = panel('Data contract', 'contract-panel',
     emptyState('No contract yet', 'Data contracts (rules records must satisfy, enforced on write) arrive with governance. Until then records are not checked beyond their schema.'));
-  const dead = panel('Dead letters', 'dead-letters-panel',
-    emptyState('No dead-letter queue yet', 'Records rejected by a contract will be counted and shown here once contracts exist.'));
+  const deadBox = h('div', null, skeleton('lines', 2));
+  const dead = panel('Dead letters', 'dead-letters-panel', deadBox);
+  if (port) fillDeadLetters(deadBox, spec.id, signal);
+  else deadBox.replaceChildren(emptyState('No output port', 'Dead letters are records an output port refused.'));
   el.appendChild(h('div', { class: 'product-overview' },
     h('div', { class: 'product-overview__main stack' }, about, activity, ports),
     h('div', { class: 'product-overview__side stack' }, details, contract, dead)));
