@@ -579,7 +579,16 @@ impl Catalog {
     /// says where one that does not name its Weft product goes), and moves it to the document's status
     /// through the lifecycle's transitions (each checked as if asked for one by one). Everything is
     /// validated before anything is recorded; all the changes are one atomic batch.
-    pub fn import_odps(&self, actor: &str, yaml: &str, placement: &odps::Placement) -> Result<odps::Applied> {
+    ///
+    /// `attached` names the contracts attached to output ports outside the catalog (see
+    /// [`odps::AttachedContracts`]), so that an export applied again changes nothing.
+    pub fn import_odps(
+        &self,
+        actor: &str,
+        yaml: &str,
+        placement: &odps::Placement,
+        attached: &odps::AttachedContracts,
+    ) -> Result<odps::Applied> {
         check_actor(actor)?;
         let document = odps::parse(yaml)?;
         let cx = odps::ImportContext {
@@ -594,7 +603,13 @@ impl Catalog {
         let _write = self.lock_writes();
         let (events, previous_revision) = {
             let state = self.read_state();
-            odps::unpin_upstream_contracts(&mut spec, &|id| state.products.get(id));
+            for port in &mut spec.output_ports {
+                if port.contract_id.is_some() && port.contract_id == attached(&id, &port.name) {
+                    port.contract_id = None;
+                }
+            }
+            let upstreams = upstreams_with(&state, &spec, attached);
+            odps::unpin_upstream_contracts(&mut spec, &|id| upstreams.get(id));
             let mut events = Vec::new();
             let previous_revision = state.products.get(&id).map(|p| p.revision);
             let mut product = match state.products.get(&id) {
@@ -645,12 +660,15 @@ impl Catalog {
         Ok(odps::Applied { product: self.product(id.as_str())?, notes, previous_revision })
     }
 
-    /// The product as an ODPS YAML document, valid against the standard's schema.
-    pub fn export_odps(&self, id: &str) -> Result<String> {
+    /// The product as an ODPS YAML document, valid against the standard's schema; `attached` names
+    /// the contracts attached to output ports outside the catalog ([`odps::AttachedContracts`]).
+    pub fn export_odps(&self, id: &str, attached: &odps::AttachedContracts) -> Result<String> {
         let id = ProductId::parse(id)?;
         let state = self.read_state();
         let product = state.products.get(&id).ok_or_else(|| CatalogError::ProductNotFound(id.to_string()))?;
-        odps::to_yaml(&OdpsDocument::from_product(product, &|upstream| state.products.get(upstream))?)
+        let product = odps::with_attached(product, attached);
+        let upstreams = upstreams_with(&state, &product.spec, attached);
+        odps::to_yaml(&OdpsDocument::from_product(&product, &|upstream| upstreams.get(upstream))?)
     }
 
     // ----- search -----
@@ -1298,6 +1316,19 @@ impl Catalog {
         }
         gaps
     }
+}
+
+/// The products `spec`'s input ports read, with the contracts attached to their ports.
+fn upstreams_with(
+    state: &State,
+    spec: &ProductSpec,
+    attached: &odps::AttachedContracts,
+) -> BTreeMap<ProductId, Product> {
+    spec.input_ports
+        .iter()
+        .filter_map(|input| input.product.as_ref())
+        .filter_map(|id| Some((id.clone(), odps::with_attached(state.products.get(id)?, attached))))
+        .collect()
 }
 
 /// The `id` of a product's ODPS document: the document's own, kept as `odpsId`, else the product's.

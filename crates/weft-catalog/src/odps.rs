@@ -21,7 +21,7 @@
 //! | `owner` | `customProperties` `owner`; on import, else the `team` member whose role is `owner`, else the team's name, else its first member, else whoever imports (noted) |
 //! | `documentation` (markdown), `qualityTier`, `slaTier`, `freshnessObjective` | `customProperties` of the same names |
 //! | output port `name`, `version`, `description` | the same fields of an `outputPorts` entry |
-//! | output port `contractId` (the ODCS contract its records keep) | its `contractId` |
+//! | output port `contractId` (the ODCS contract its records keep) | its `contractId`; a contract attached to the port in the mesh's governance store ([`AttachedContracts`]) is written over it, and not stored again on import |
 //! | output port `topic`, `schemaSubject`, `format`, `status` | its `customProperties` `topic`, `schemaSubject`, `format`, `portStatus`; a port without them is served from topic `ID.PORT.vMAJOR` (`PORT` a slug of its name), subject `TOPIC-value`, format `json` (noted) |
 //! | input port `name`, `version` | the same fields of an `inputPorts` entry; `version: latest` when the input follows whatever its upstream serves |
 //! | input port `contractId` | its `contractId` when it names one; else the upstream output port's `contractId`; else a reference to what is read: `weft:product/UPSTREAM/port/PORT[/vMAJOR]`, `weft:product/UPSTREAM`, `weft:topic/TOPIC`, or `weft:product/ID/input/NAME` for an external source (references are recomputed, not stored, on import) |
@@ -184,6 +184,23 @@ pub struct Applied {
     pub product: crate::Product,
     pub notes: Vec<MappingNote>,
     pub previous_revision: Option<u64>,
+}
+
+/// The data contract attached to a product's output port (by product and port name) outside the
+/// catalog: the mesh's governance store, which enforces it. On export it is the port's `contractId`
+/// (over one the port's spec names); on import a `contractId` equal to it is not stored again.
+pub type AttachedContracts<'a> = dyn Fn(&ProductId, &str) -> Option<String> + 'a;
+
+/// `product` with the contracts attached to its output ports as their contract ids.
+pub fn with_attached(product: &crate::Product, attached: &AttachedContracts) -> crate::Product {
+    let mut product = product.clone();
+    let id = product.spec.id.clone();
+    for port in &mut product.spec.output_ports {
+        if let Some(contract) = attached(&id, &port.name) {
+            port.contract_id = Some(contract);
+        }
+    }
+    product
 }
 
 /// What import needs beyond the document, for what the document leaves open.

@@ -467,7 +467,11 @@ impl Mesh {
         yaml: &str,
         placement: &weft_catalog::odps::Placement,
     ) -> Result<(Applied, Product, Vec<weft_catalog::odps::MappingNote>)> {
-        let done = self.catalog.import_odps(ctx.principal(), yaml, placement)?;
+        let governance = self.governance.store().state();
+        let attached = |product: &weft_catalog::ProductId, port: &str| {
+            governance.port(product.as_str(), port).contract.map(|contract| contract.id)
+        };
+        let done = self.catalog.import_odps(ctx.principal(), yaml, placement, &attached)?;
         let applied = match done.previous_revision {
             None => Applied::Created,
             Some(revision) if revision == done.product.revision => Applied::Unchanged,
@@ -477,6 +481,16 @@ impl Mesh {
             changed(ctx, "apply_odps", done.product.id().as_str());
         }
         Ok((applied, done.product, done.notes))
+    }
+
+    /// The product as an ODPS YAML document (valid against the standard's schema), its output ports
+    /// naming the data contracts attached to them.
+    pub fn export_odps(&self, id: &str) -> Result<String> {
+        let governance = self.governance.store().state();
+        let attached = |product: &weft_catalog::ProductId, port: &str| {
+            governance.port(product.as_str(), port).contract.map(|contract| contract.id)
+        };
+        Ok(self.catalog.export_odps(id, &attached)?)
     }
 
     pub fn set_field_lineage(

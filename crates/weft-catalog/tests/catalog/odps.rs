@@ -328,10 +328,10 @@ fn every_kind_of_product_exports_to_a_valid_document() {
     let products = fx.catalog.products(None).unwrap();
     assert_eq!(products.len(), 7);
     for p in &products {
-        let yaml = fx.catalog.export_odps(p.id().as_str()).unwrap();
+        let yaml = fx.catalog.export_odps(p.id().as_str(), &|_, _| None).unwrap();
         assert_standard(&yaml);
     }
-    let doc = yaml_value(&fx.catalog.export_odps("orders.enriched").unwrap());
+    let doc = yaml_value(&fx.catalog.export_odps("orders.enriched", &|_, _| None).unwrap());
     let inputs = doc["inputPorts"].as_array().unwrap();
     let contract = |i: usize| inputs[i]["contractId"].as_str().unwrap().to_string();
     let version = |i: usize| inputs[i]["version"].as_str().unwrap().to_string();
@@ -340,20 +340,45 @@ fn every_kind_of_product_exports_to_a_valid_document() {
     assert_eq!((contract(1), version(1)), ("weft:product/orders.placed/port/events/v1".into(), "1.0.0".into()));
     assert_eq!(contract(2), "weft:topic/web.clicks");
     assert_eq!(contract(3), "weft:product/orders.enriched/input/crm");
-    let joined = yaml_value(&fx.catalog.export_odps("orders.joined").unwrap());
+    let joined = yaml_value(&fx.catalog.export_odps("orders.joined", &|_, _| None).unwrap());
     assert_eq!(joined["inputPorts"][1]["contractId"], "weft:topic/raw.visits");
-    let legacy = yaml_value(&fx.catalog.export_odps("orders.legacy").unwrap());
+    let legacy = yaml_value(&fx.catalog.export_odps("orders.legacy", &|_, _| None).unwrap());
     assert_eq!(legacy["status"], "deprecated");
     assert!(legacy["customProperties"].as_array().unwrap().iter().any(|p| p["property"] == "successor"), "{legacy}");
-    assert_eq!(yaml_value(&fx.catalog.export_odps("orders.gone").unwrap())["status"], "retired");
+    assert_eq!(yaml_value(&fx.catalog.export_odps("orders.gone", &|_, _| None).unwrap())["status"], "retired");
 
     // Each export, applied again, changes nothing: the upstream's contract is not pinned on the way.
     for p in &products {
-        let yaml = fx.catalog.export_odps(p.id().as_str()).unwrap();
-        let applied = fx.catalog.import_odps(ACTOR, &yaml, &Placement::default()).unwrap();
+        let yaml = fx.catalog.export_odps(p.id().as_str(), &|_, _| None).unwrap();
+        let applied = fx.catalog.import_odps(ACTOR, &yaml, &Placement::default(), &|_, _| None).unwrap();
         assert_eq!(applied.previous_revision, Some(applied.product.revision), "{}: {yaml}", p.id());
         assert_eq!(applied.notes, [], "{}", p.id());
     }
+}
+
+#[test]
+fn contracts_attached_outside_the_catalog_are_the_ports_and_their_readers() {
+    let fx = derived_catalog();
+    let mut spec = fx.publishable("orders.enriched", &[("id", "")]);
+    spec.input_ports = vec![input_port("orders.placed")];
+    fx.catalog.create_product(ACTOR, spec).unwrap();
+    // The governance store (the mesh's) enforces a contract on orders.placed's port.
+    let attached = |product: &weft_catalog::ProductId, port: &str| {
+        (product.as_str() == "orders.placed" && port == "events").then(|| "orders-placed-contract".to_string())
+    };
+    let placed = yaml_value(&fx.catalog.export_odps("orders.placed", &attached).unwrap());
+    assert_eq!(placed["outputPorts"][0]["contractId"], "orders-placed-contract");
+    let enriched = yaml_value(&fx.catalog.export_odps("orders.enriched", &attached).unwrap());
+    assert_eq!(enriched["inputPorts"][0]["contractId"], "orders-placed-contract");
+    // Applied again, neither export stores the attached contract as its own.
+    for id in ["orders.placed", "orders.enriched"] {
+        let yaml = fx.catalog.export_odps(id, &attached).unwrap();
+        assert_standard(&yaml);
+        let applied = fx.catalog.import_odps(ACTOR, &yaml, &Placement::default(), &attached).unwrap();
+        assert_eq!(applied.previous_revision, Some(applied.product.revision), "{id}");
+    }
+    let placed = fx.catalog.product("orders.placed").unwrap();
+    assert_eq!(placed.spec.output_ports[0].contract_id, None);
 }
 
 #[test]
@@ -417,7 +442,7 @@ fn products_recorded_before_the_check_still_export_valid_documents() {
     use weft_log::EventLog;
     fx.log.append(weft_catalog::CATALOG_TOPIC, 0, vec![envelope.to_record().unwrap()]).unwrap();
     let fx = fx.restart();
-    let yaml = fx.catalog.export_odps("orders.old").unwrap();
+    let yaml = fx.catalog.export_odps("orders.old", &|_, _| None).unwrap();
     assert_standard(&yaml);
     let doc = yaml_value(&yaml);
     assert_eq!(doc["apiVersion"], odps::ODPS_API_VERSION);
@@ -452,45 +477,45 @@ fn catalog_import_export_and_restart_keep_every_field() {
     fx.catalog.create_product(ACTOR, upstream).unwrap();
     fx.schemas.register("orders.order-events.v2-value", vec![]);
 
-    let applied = fx.catalog.import_odps(ACTOR, FULL, &Placement::default()).unwrap();
+    let applied = fx.catalog.import_odps(ACTOR, FULL, &Placement::default(), &|_, _| None).unwrap();
     assert_eq!((applied.product.status(), applied.previous_revision), (Status::Published, None));
     // Created then published: two events, one batch.
     assert_eq!(fx.catalog.product_history("orders.order-events").unwrap().len(), 2);
-    let exported = fx.catalog.export_odps("orders.order-events").unwrap();
+    let exported = fx.catalog.export_odps("orders.order-events", &|_, _| None).unwrap();
     assert_standard(&exported);
     assert_kept(&yaml_value(FULL), &yaml_value(&exported), "");
 
     // Importing the same document, or its export, again changes nothing.
     for yaml in [FULL, exported.as_str()] {
-        let again = fx.catalog.import_odps(ACTOR, yaml, &Placement::default()).unwrap();
+        let again = fx.catalog.import_odps(ACTOR, yaml, &Placement::default(), &|_, _| None).unwrap();
         assert_eq!(again.previous_revision, Some(again.product.revision));
     }
     assert_eq!(fx.catalog.product_history("orders.order-events").unwrap().len(), 2);
 
     let fx = fx.restart();
-    assert_eq!(fx.catalog.export_odps("orders.order-events").unwrap(), exported);
+    assert_eq!(fx.catalog.export_odps("orders.order-events", &|_, _| None).unwrap(), exported);
 }
 
 #[test]
 fn foreign_documents_land_where_their_slugs_say_and_never_on_another() {
     let fx = Fixture::new();
     fx.domain("seller");
-    let applied = fx.catalog.import_odps(ACTOR, FOREIGN, &Placement::default()).unwrap();
+    let applied = fx.catalog.import_odps(ACTOR, FOREIGN, &Placement::default(), &|_, _| None).unwrap();
     assert_eq!(applied.product.id().as_str(), "seller.customer-data-product");
     assert!(!applied.notes.is_empty());
-    let exported = fx.catalog.export_odps("seller.customer-data-product").unwrap();
+    let exported = fx.catalog.export_odps("seller.customer-data-product", &|_, _| None).unwrap();
     assert_standard(&exported);
     assert_kept(&yaml_value(FOREIGN), &yaml_value(&exported), "");
     // The export applies as no change: its weftId names the product.
-    let again = fx.catalog.import_odps(ACTOR, &exported, &Placement::default()).unwrap();
+    let again = fx.catalog.import_odps(ACTOR, &exported, &Placement::default(), &|_, _| None).unwrap();
     assert_eq!(again.previous_revision, Some(again.product.revision));
     // Another document whose domain and name make the same slug is refused, not merged into it...
     let other = FOREIGN.replace("id: fbe8d147-28db-4f1d-bedf-a3fe9f458427", "id: another-uuid");
-    let err = fx.catalog.import_odps(ACTOR, &other, &Placement::default()).unwrap_err();
+    let err = fx.catalog.import_odps(ACTOR, &other, &Placement::default(), &|_, _| None).unwrap_err();
     assert!(err.to_string().contains("holds the document 'fbe8d147-28db-4f1d-bedf-a3fe9f458427'"), "{err}");
     // ...unless the caller names the product it is for.
     let placement = Placement { product: Some(id("seller.customers-2")), domain: None };
-    let applied = fx.catalog.import_odps(ACTOR, &other, &placement).unwrap();
+    let applied = fx.catalog.import_odps(ACTOR, &other, &placement, &|_, _| None).unwrap();
     assert_eq!(applied.product.id().as_str(), "seller.customers-2");
     // A deprecated document without details deprecates with defaults once, then keeps them.
     fx.schemas.register("seller.customers-2.rawtransactions.v1-value", vec![]);
@@ -498,11 +523,11 @@ fn foreign_documents_land_where_their_slugs_say_and_never_on_another() {
         "tenant: RetailCorp",
         "tenant: RetailCorp\ncustomProperties:\n  - property: qualityTier\n    value: curated",
     );
-    fx.catalog.import_odps(ACTOR, &ready, &placement).unwrap();
+    fx.catalog.import_odps(ACTOR, &ready, &placement, &|_, _| None).unwrap();
     let deprecated = ready.replace("status: active", "status: deprecated");
-    let first = fx.catalog.import_odps(ACTOR, &deprecated, &placement).unwrap();
+    let first = fx.catalog.import_odps(ACTOR, &deprecated, &placement, &|_, _| None).unwrap();
     assert!(matches!(first.product.lifecycle, Lifecycle::Deprecated { .. }));
-    let second = fx.catalog.import_odps(ACTOR, &deprecated, &placement).unwrap();
+    let second = fx.catalog.import_odps(ACTOR, &deprecated, &placement, &|_, _| None).unwrap();
     assert_eq!(second.previous_revision, Some(second.product.revision));
 }
 
@@ -554,7 +579,10 @@ fn documents_the_standard_refuses_are_refused_with_field_and_line() {
     let fx = Fixture::new();
     fx.domain("a");
     for (yaml, ..) in NOT_ODPS {
-        assert_eq!(kind(&fx.catalog.import_odps(ACTOR, yaml, &Placement::default()).unwrap_err()), "NotOdps");
+        assert_eq!(
+            kind(&fx.catalog.import_odps(ACTOR, yaml, &Placement::default(), &|_, _| None).unwrap_err()),
+            "NotOdps"
+        );
     }
     assert!(fx.catalog.products(None).unwrap().is_empty());
 }
@@ -591,21 +619,21 @@ fn import_validates_everything_before_recording_anything() {
     let yaml = FULL
         .replace("  - name: payments\n", "  - name: payments-x\n")
         .replace("payments.payment-events", "orders.nope");
-    let err = fx.catalog.import_odps(ACTOR, &yaml, &Placement::default()).unwrap_err();
+    let err = fx.catalog.import_odps(ACTOR, &yaml, &Placement::default(), &|_, _| None).unwrap_err();
     assert!(err.to_string().contains("data product 'orders.nope' does not exist"), "{err}");
     let no_inputs = FULL.split("inputPorts:").next().unwrap().to_string()
         + "outputPorts:"
         + FULL.split("outputPorts:").nth(1).unwrap();
-    let err = fx.catalog.import_odps(ACTOR, &no_inputs, &Placement::default()).unwrap_err();
+    let err = fx.catalog.import_odps(ACTOR, &no_inputs, &Placement::default(), &|_, _| None).unwrap_err();
     assert!(matches!(err, CatalogError::PublishRequirements { .. }), "{err}");
     assert_eq!(kind(&fx.catalog.product("orders.order-events").unwrap_err()), "ProductNotFound");
     assert!(fx.catalog.product_history("orders.order-events").is_err());
 
     // With the schema registered it goes through, and a later document cannot move it back to draft.
     fx.schemas.register("orders.order-events.v1-value", vec![]);
-    fx.catalog.import_odps(ACTOR, &no_inputs, &Placement::default()).unwrap();
+    fx.catalog.import_odps(ACTOR, &no_inputs, &Placement::default(), &|_, _| None).unwrap();
     let draft = no_inputs.replace("status: active", "status: draft");
-    let err = fx.catalog.import_odps(ACTOR, &draft, &Placement::default()).unwrap_err();
+    let err = fx.catalog.import_odps(ACTOR, &draft, &Placement::default(), &|_, _| None).unwrap_err();
     assert_eq!(kind(&err), "ForbiddenTransition");
     assert!(err.to_string().contains("cannot go from published to draft"), "{err}");
 
@@ -614,9 +642,9 @@ fn import_validates_everything_before_recording_anything() {
         "customProperties:\n  - property: owner",
         "customProperties:\n  - property: deprecationReason\n    value: v3 is out\n  - property: sunsetDate\n    value: 2999-01-31\n  - property: owner",
     );
-    let applied = fx.catalog.import_odps(ACTOR, &deprecated, &Placement::default()).unwrap();
+    let applied = fx.catalog.import_odps(ACTOR, &deprecated, &Placement::default(), &|_, _| None).unwrap();
     assert!(matches!(applied.product.lifecycle, Lifecycle::Deprecated { ref reason, .. } if reason == "v3 is out"));
-    let exported = fx.catalog.export_odps("orders.order-events").unwrap();
+    let exported = fx.catalog.export_odps("orders.order-events", &|_, _| None).unwrap();
     assert!(exported.contains("sunsetDate"), "{exported}");
 }
 

@@ -434,7 +434,7 @@ pub async fn set_field_lineage(
     responses((status = 200, description = "The ODPS document", content_type = "application/yaml", body = String),
         (status = 404, description = "No such product (40404)", body = ErrorBody)))]
 pub async fn export_odps(State(state): State<AppState>, PathParam(id): PathParam) -> Result<Response, ApiError> {
-    let yaml = call(&state, move |mesh| Ok(mesh.catalog().export_odps(&id)?)).await?;
+    let yaml = call(&state, move |mesh| mesh.export_odps(&id)).await?;
     Ok(([(CONTENT_TYPE, YAML)], yaml).into_response())
 }
 
