@@ -195,6 +195,7 @@ fn generate(products: usize, seed: u64) -> (tempfile::TempDir, Arc<InMemorySchem
             schema_subject: subject,
             format: Format::Avro,
             status: PortStatus::Active,
+            contract_id: None,
             custom_properties: vec![],
             extensions: Default::default(),
         }];

@@ -575,24 +575,67 @@ impl Catalog {
 
     // ----- ODPS -----
 
-    /// Creates or updates a product from an ODPS YAML document, and moves it to the document's status
+    /// Creates or updates a product from an ODPS YAML document (any the standard accepts; `placement`
+    /// says where one that does not name its Weft product goes), and moves it to the document's status
     /// through the lifecycle's transitions (each checked as if asked for one by one). Everything is
     /// validated before anything is recorded; all the changes are one atomic batch.
-    pub fn import_odps(&self, actor: &str, yaml: &str) -> Result<Product> {
+    ///
+    /// `attached` names the contracts attached to output ports outside the catalog (see
+    /// [`odps::AttachedContracts`]), so that an export applied again changes nothing.
+    pub fn import_odps(
+        &self,
+        actor: &str,
+        yaml: &str,
+        placement: &odps::Placement,
+        attached: &odps::AttachedContracts,
+    ) -> Result<odps::Applied> {
         check_actor(actor)?;
-        let (spec, target) = odps::parse(yaml)?.to_product()?;
+        let document = odps::parse(yaml)?;
+        let cx = odps::ImportContext {
+            product: placement.product.as_ref(),
+            domain: placement.domain.as_ref(),
+            actor,
+            today: IsoDate::from_epoch_ms(now_ms()),
+        };
+        let odps::Imported { mut spec, lifecycle: mut target, default_deprecation, slug_id, notes } =
+            document.to_product(&cx)?;
         let id = spec.id.clone();
         let _write = self.lock_writes();
-        let events = {
+        let (events, previous_revision) = {
             let state = self.read_state();
+            for port in &mut spec.output_ports {
+                if port.contract_id.is_some() && port.contract_id == attached(&id, &port.name) {
+                    port.contract_id = None;
+                }
+            }
+            let upstreams = upstreams_with(&state, &spec, attached);
+            odps::unpin_upstream_contracts(&mut spec, &|id| upstreams.get(id));
             let mut events = Vec::new();
+            let previous_revision = state.products.get(&id).map(|p| p.revision);
             let mut product = match state.products.get(&id) {
                 None => {
                     let p = plan_create(&state, spec)?;
                     events.push(CatalogEvent::ProductCreated { after: p.clone() });
                     p
                 }
-                Some(before) => self.plan_update(&state, before, spec, &mut events)?,
+                Some(before) => {
+                    let held = odps_id(&before.spec);
+                    if slug_id && held != document.id {
+                        return Err(CatalogError::InvalidOdps(format!(
+                            "the document's id '{}' is not a Weft product id and maps to product '{id}', which holds the document '{held}': name the product it is for, or give it a customProperties weftId",
+                            document.id
+                        )));
+                    }
+                    if default_deprecation && matches!(before.lifecycle, Lifecycle::Deprecated { .. }) {
+                        target = before.lifecycle.clone();
+                    }
+                    if before.spec == spec {
+                        // A document applied again, even to a read-only (retired) product: no change.
+                        before.clone()
+                    } else {
+                        self.plan_update(&state, before, spec, &mut events)?
+                    }
+                }
             };
             for transition in path(&product.lifecycle, &target) {
                 let transition = transition.map_err(|(from, to)| CatalogError::ForbiddenTransition {
@@ -611,15 +654,21 @@ impl Catalog {
                 });
                 product.lifecycle = lifecycle;
             }
-            events
+            (events, previous_revision)
         };
         self.commit(actor, events)?;
-        self.product(id.as_str())
+        Ok(odps::Applied { product: self.product(id.as_str())?, notes, previous_revision })
     }
 
-    /// The product as an ODPS YAML document.
-    pub fn export_odps(&self, id: &str) -> Result<String> {
-        odps::to_yaml(&OdpsDocument::from_product(&self.product(id)?))
+    /// The product as an ODPS YAML document, valid against the standard's schema; `attached` names
+    /// the contracts attached to output ports outside the catalog ([`odps::AttachedContracts`]).
+    pub fn export_odps(&self, id: &str, attached: &odps::AttachedContracts) -> Result<String> {
+        let id = ProductId::parse(id)?;
+        let state = self.read_state();
+        let product = state.products.get(&id).ok_or_else(|| CatalogError::ProductNotFound(id.to_string()))?;
+        let product = odps::with_attached(product, attached);
+        let upstreams = upstreams_with(&state, &product.spec, attached);
+        odps::to_yaml(&OdpsDocument::from_product(&product, &|upstream| upstreams.get(upstream))?)
     }
 
     // ----- search -----
@@ -804,6 +853,7 @@ impl Catalog {
                         port: Some(port.name.clone()),
                         version: Some(port.version.clone()),
                         topic: None,
+                        contract_id: None,
                         custom_properties: Vec::new(),
                         extensions: Default::default(),
                     });
@@ -816,6 +866,7 @@ impl Catalog {
                         port: None,
                         version: None,
                         topic: Some(topic.clone()),
+                        contract_id: None,
                         custom_properties: Vec::new(),
                         extensions: Default::default(),
                     });
@@ -1265,6 +1316,28 @@ impl Catalog {
         }
         gaps
     }
+}
+
+/// The products `spec`'s input ports read, with the contracts attached to their ports.
+fn upstreams_with(
+    state: &State,
+    spec: &ProductSpec,
+    attached: &odps::AttachedContracts,
+) -> BTreeMap<ProductId, Product> {
+    spec.input_ports
+        .iter()
+        .filter_map(|input| input.product.as_ref())
+        .filter_map(|id| Some((id.clone(), odps::with_attached(state.products.get(id)?, attached))))
+        .collect()
+}
+
+/// The `id` of a product's ODPS document: the document's own, kept as `odpsId`, else the product's.
+fn odps_id(spec: &ProductSpec) -> String {
+    spec.custom_properties
+        .iter()
+        .find(|p| p.property == "odpsId")
+        .and_then(|p| p.value.as_str())
+        .map_or_else(|| spec.id.to_string(), str::to_string)
 }
 
 /// The output ports still served (not retired).

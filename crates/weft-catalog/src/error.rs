@@ -15,6 +15,13 @@ pub enum CatalogError {
     /// An ODPS document that cannot be read (YAML syntax, wrong shape, or values Weft cannot map).
     #[error("invalid ODPS document: {0}")]
     InvalidOdps(String),
+    /// An ODPS document the standard's JSON Schema refuses: the field (`outputPorts[0].version`, empty
+    /// for the document itself), the line of the YAML text it is on, and why.
+    #[error("invalid ODPS document: {}{}: {reason} (ODPS {} JSON Schema)",
+        line.map(|l| format!("line {l}: ")).unwrap_or_default(),
+        if field.is_empty() { "the document" } else { field.as_str() },
+        crate::odps::standard::ODPS_SCHEMA_VERSION)]
+    NotOdps { field: String, line: Option<usize>, reason: String },
 
     #[error("domain '{0}' does not exist")]
     DomainNotFound(String),

@@ -185,6 +185,10 @@ pub struct OutputPort {
     pub format: Format,
     #[serde(default)]
     pub status: PortStatus,
+    /// The id of the data contract (ODCS) the port's records keep: ODPS's `contractId`. Contracts are
+    /// referenced by id only; what a contract holds lives with the contracts, not in the catalog.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract_id: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub custom_properties: Vec<CustomProperty>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -208,6 +212,10 @@ pub struct InputPort {
     /// The topic read, for an input that is not a Weft product.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,
+    /// The data contract this input expects, when it names one (ODPS's `contractId`); without it, the
+    /// ODPS export names the upstream port's contract or a reference to what is read (see `odps`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract_id: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub custom_properties: Vec<CustomProperty>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -293,7 +301,8 @@ impl Product {
 
 /// Custom-property names Weft writes itself in ODPS documents (see the `odps` module), which a spec may
 /// therefore not use for its own properties.
-pub const RESERVED_PRODUCT_PROPERTIES: [&str; 8] = [
+pub const RESERVED_PRODUCT_PROPERTIES: [&str; 9] = [
+    "weftId",
     "owner",
     "documentation",
     "qualityTier",
@@ -305,6 +314,10 @@ pub const RESERVED_PRODUCT_PROPERTIES: [&str; 8] = [
 ];
 pub const RESERVED_OUTPUT_PORT_PROPERTIES: [&str; 4] = ["topic", "schemaSubject", "format", "portStatus"];
 pub const RESERVED_INPUT_PORT_PROPERTIES: [&str; 3] = ["product", "port", "topic"];
+/// Custom-property names in which Weft keeps an ODPS document's own spelling of a field it holds
+/// differently (a UUID id, a `v1.0` version, a `proposed` status...); export writes them back into
+/// their fields (see the `odps` module). Their values are strings.
+pub const ODPS_SPELLINGS: [&str; 5] = ["odpsId", "odpsDomain", "odpsStatus", "odpsVersion", "odpsName"];
 
 fn short_text(field: &str, value: &str, required: bool) -> Result<(), CatalogError> {
     if required && value.trim().is_empty() {
@@ -347,6 +360,12 @@ fn custom_properties(field: &str, props: &[CustomProperty], reserved: &[&str]) -
         if !seen.insert(p.property.as_str()) {
             return Err(CatalogError::invalid(f, format!("'{}' is listed twice", p.property)));
         }
+        if ODPS_SPELLINGS.contains(&p.property.as_str()) && !p.value.is_string() {
+            return Err(CatalogError::invalid(
+                format!("{field}[{i}].value"),
+                format!("'{}' holds the ODPS document's own spelling of a field: a string", p.property),
+            ));
+        }
     }
     Ok(())
 }
@@ -373,7 +392,8 @@ impl ProductSpec {
         }
     }
 
-    /// Checks every field on its own (cross-entity rules, such as inputs existing, are the catalog's).
+    /// Checks every field on its own (cross-entity rules, such as inputs existing, are the catalog's),
+    /// and that the product's ODPS document would be one the standard accepts.
     pub fn validate(&self) -> Result<(), CatalogError> {
         short_text("name", &self.name, true)?;
         short_text("owner", &self.owner, true)?;
@@ -432,7 +452,8 @@ impl ProductSpec {
             custom_properties(&field("customProperties"), &port.custom_properties, &RESERVED_INPUT_PORT_PROPERTIES)?;
         }
         custom_properties("customProperties", &self.custom_properties, &RESERVED_PRODUCT_PROPERTIES)?;
-        Ok(())
+        // The standard's other fields are kept verbatim as extensions: they must be what it allows.
+        crate::odps::check_exportable(self)
     }
 }
 
@@ -453,6 +474,7 @@ mod tests {
             schema_subject: format!("orders.{name}-value"),
             format: Format::Avro,
             status: PortStatus::Active,
+            contract_id: None,
             custom_properties: vec![],
             extensions: Extensions::new(),
         }

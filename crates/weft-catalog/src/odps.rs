@@ -1,27 +1,62 @@
-//! Data products as Open Data Product Standard (ODPS, Bitol) YAML documents, imported and exported
-//! without losing fields.
+//! Data products as Open Data Product Standard (ODPS, Bitol) YAML documents: any document the
+//! standard accepts is imported, every product exports to a document the standard accepts, and
+//! nothing is lost on the way.
+//!
+//! # The standard
+//! The standard's own JSON Schema (ODPS v1.0.0, the newest v1.x release, vendored unchanged in
+//! `spec/odps-json-schema-v1.0.0.json`) is the judge both ways, through `weft-schema`'s validator
+//! ([`standard`]): [`parse`] refuses a document the schema refuses, with the line, the field and why;
+//! [`ProductSpec::validate`] refuses a spec whose document the schema would refuse (so the catalog
+//! holds no product it cannot export); [`OdpsDocument::from_product`] checks what it writes.
 //!
 //! # Mapping
 //! | Weft | ODPS |
 //! |---|---|
-//! | `id` (`domain.name`) | `id` |
-//! | `name`, `version`, `tags` | `name`, `version`, `tags` |
-//! | domain (the id's first part) | `domain` (must agree with the id on import) |
-//! | lifecycle | `status`: `draft`, `active` (Weft's *published*; `published` is accepted on import), `deprecated`, `retired` |
-//! | deprecation reason, sunset, successor | `customProperties` `deprecationReason`, `sunsetDate`, `successor` |
-//! | `description` | `description.purpose` (`usage`, `limitations`... are kept as extensions) |
-//! | `owner` | `customProperties` `owner`; on import, else the first `team` member whose role is `owner` |
+//! | `id` (`DOMAIN.NAME`) | `id` when it is a Weft id in its `domain`; otherwise see *Ids* below |
+//! | domain (the id's first part) | `domain` |
+//! | `name`, `version`, `tags` | `name` (absent: the id's name part), `version` (absent: `1.0.0`), `tags` (blank and repeated tags are dropped, noted) |
+//! | lifecycle | `status`: `draft`, `active` (Weft's *published*), `deprecated`, `retired`; on import, case aside, also `proposed` (a draft) and `published`; any other word is a draft (noted) |
+//! | deprecation reason, sunset, successor | `customProperties` `deprecationReason`, `sunsetDate`, `successor`; a `deprecated` document without them gets a reason saying so and today as sunset (noted), and a product already deprecated keeps its own |
+//! | `description` | `description.purpose` (`usage`, `limitations`... kept as extensions) |
+//! | `owner` | `customProperties` `owner`; on import, else the `team` member whose role is `owner`, else the team's name, else its first member, else whoever imports (noted) |
 //! | `documentation` (markdown), `qualityTier`, `slaTier`, `freshnessObjective` | `customProperties` of the same names |
 //! | output port `name`, `version`, `description` | the same fields of an `outputPorts` entry |
-//! | output port `topic`, `schemaSubject`, `format`, `status` | its `customProperties` `topic`, `schemaSubject`, `format`, `portStatus` |
-//! | input port `name`, `version` | the same fields of an `inputPorts` entry |
+//! | output port `contractId` (the ODCS contract its records keep) | its `contractId`; a contract attached to the port in the mesh's governance store ([`AttachedContracts`]) is written over it, and not stored again on import |
+//! | output port `topic`, `schemaSubject`, `format`, `status` | its `customProperties` `topic`, `schemaSubject`, `format`, `portStatus`; a port without them is served from topic `ID.PORT.vMAJOR` (`PORT` a slug of its name), subject `TOPIC-value`, format `json` (noted) |
+//! | input port `name`, `version` | the same fields of an `inputPorts` entry; `version: latest` when the input follows whatever its upstream serves |
+//! | input port `contractId` | its `contractId` when it names one; else the upstream output port's `contractId`; else a reference to what is read: `weft:product/UPSTREAM/port/PORT[/vMAJOR]`, `weft:product/UPSTREAM`, `weft:topic/TOPIC`, or `weft:product/ID/input/NAME` for an external source (references are recomputed, not stored, on import) |
 //! | input port `product`, `port` (the upstream Weft product), `topic` (a bare topic) | its `customProperties` `product`, `port`, `topic` |
 //! | other custom properties | `customProperties`, after Weft's own, in their order |
-//! | anything else (`apiVersion`, `tenant`, `team`, `support`, `contractId`, `sbom`, unknown fields...) | kept verbatim at its level |
+//! | the standard's other fields (`apiVersion`, `tenant`, `team`, `support`, `managementPorts`, `authoritativeDefinitions`, `productCreatedTs`; ports' `type`, `tags`, `sbom`, `inputContracts`, `authoritativeDefinitions`...) | kept verbatim at their level |
 //!
-//! A missing `version` imports as `1.0.0`, a port's as `1.0.0`; a leading `v` on versions is dropped.
+//! # What Weft holds differently
+//! Where Weft cannot hold a field's value as written, it holds its own and keeps the document's in a
+//! custom property, which export writes back into the field as long as it still stands for Weft's
+//! value (and never as a custom property): `odpsId`, `odpsDomain`, `odpsStatus`, `odpsVersion` on the
+//! product, `odpsName`, `odpsVersion` on ports ([`ODPS_SPELLINGS`]). Versions that are not
+//! `MAJOR.MINOR.PATCH` are read as Weft reads them (`v2.1.0` as 2.1.0, `2` as 2.0.0, `2.1` as 2.1.0,
+//! anything else as 1.0.0). Ports of one name and major version, and input ports of one name, are
+//! told apart as `NAME@VERSION` (input ports of one name with versions 1.0.0 and 2.0.0 are the
+//! standard's own example). Every such choice is returned as a [`MappingNote`].
+//!
+//! # Ids
+//! A document's `id` is the product's id when it is `DOMAIN.NAME` and agrees with `domain`. Otherwise
+//! (a UUID, say) the product is the one the caller names ([`ImportContext::product`]), else the one
+//! the document's `customProperties` `weftId` names (export writes it whenever the two ids differ),
+//! else `DOMAIN.NAME` from slugs of `domain` (or, for a document without one, the domain the caller
+//! names: [`ImportContext::domain`]) and of `name` (else of `id`). The document's `id` is kept as
+//! `odpsId`, so export gives it back; a slug that lands on a product holding another document's id is
+//! refused rather than overwriting it.
+//!
+//! # What is still refused
+//! A document the standard's schema refuses; Weft's own custom properties (the names above) with
+//! values Weft cannot read; duplicate custom property names at one level; Weft's size limits
+//! (names 200 characters, tags 64, description 10,000 bytes, the bounds below). Governance applies
+//! as to any change (the domain must exist, publishing needs its requirements, a lifecycle only
+//! moves forward): those are the catalog's refusals, not the document's.
+//!
 //! Everything else survives import -> export -> import unchanged (values may be re-ordered: Weft's
-//! custom properties come first, unknown keys are sorted).
+//! custom properties come first, unknown keys are sorted; empty lists and objects are not written).
 //!
 //! # Bounds
 //! A document is untrusted input (`POST /api/v1/products:apply`): it is read by `weft-yaml`, which
@@ -31,9 +66,17 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{CustomProperty, Extensions, InputPort, Lifecycle, OutputPort, PortStatus, Product, ProductSpec};
-use crate::values::{Format, Freshness, IsoDate, QualityTier, SemVer, SlaTier};
-use crate::{CatalogError, ProductId};
+use crate::model::{CustomProperty, Extensions, Lifecycle, ProductSpec, Status};
+use crate::values::{IsoDate, SemVer};
+use crate::{CatalogError, DomainName, ProductId};
+
+mod export;
+mod import;
+pub mod standard;
+
+pub use crate::model::ODPS_SPELLINGS;
+pub use export::Upstream;
+pub(crate) use export::{check_exportable, unpin_upstream_contracts};
 
 /// The ODPS version Weft writes when a product did not come with one.
 pub const ODPS_API_VERSION: &str = "v1.0.0";
@@ -53,7 +96,7 @@ const LIMITS: weft_yaml::Limits = weft_yaml::Limits {
     max_expanded_bytes: MAX_EXPANDED_BYTES,
 };
 
-/// An ODPS document, with the fields Weft maps typed and every other field kept at its level.
+/// An ODPS document, with the fields Weft maps typed and the standard's other fields kept at their level.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OdpsDocument {
@@ -64,8 +107,7 @@ pub struct OdpsDocument {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -94,10 +136,11 @@ pub struct OdpsDescription {
 #[serde(rename_all = "camelCase")]
 pub struct OdpsOutputPort {
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
+    pub version: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract_id: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub custom_properties: Vec<CustomProperty>,
     #[serde(flatten)]
@@ -108,17 +151,93 @@ pub struct OdpsOutputPort {
 #[serde(rename_all = "camelCase")]
 pub struct OdpsInputPort {
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
+    pub version: String,
+    pub contract_id: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub custom_properties: Vec<CustomProperty>,
     #[serde(flatten)]
     pub extensions: Extensions,
 }
 
-/// Reads an ODPS YAML document.
+/// Something import chose or kept because the document did not say it in Weft's terms: a value
+/// chosen, a spelling kept, a field dropped. Returned with the product, so callers can show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappingNote {
+    /// The document's field, as a path (`id`, `outputPorts[1]`, `inputPorts[0].version`).
+    pub field: String,
+    pub message: String,
+}
+
+/// Where a document goes when it does not say so in Weft's terms (see *Ids*).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Placement {
+    /// The product the document is for (`PUT /api/v1/products/{id}/odps`).
+    pub product: Option<ProductId>,
+    /// The domain of a document that names none.
+    pub domain: Option<DomainName>,
+}
+
+/// What applying a document did: the product as it now is, what the mapping noted, and the
+/// product's revision before (`None`: the document created it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    pub product: crate::Product,
+    pub notes: Vec<MappingNote>,
+    pub previous_revision: Option<u64>,
+}
+
+/// The data contract attached to a product's output port (by product and port name) outside the
+/// catalog: the mesh's governance store, which enforces it. On export it is the port's `contractId`
+/// (over one the port's spec names); on import a `contractId` equal to it is not stored again.
+pub type AttachedContracts<'a> = dyn Fn(&ProductId, &str) -> Option<String> + 'a;
+
+/// `product` with the contracts attached to its output ports as their contract ids.
+pub fn with_attached(product: &crate::Product, attached: &AttachedContracts) -> crate::Product {
+    let mut product = product.clone();
+    let id = product.spec.id.clone();
+    for port in &mut product.spec.output_ports {
+        if let Some(contract) = attached(&id, &port.name) {
+            port.contract_id = Some(contract);
+        }
+    }
+    product
+}
+
+/// What import needs beyond the document, for what the document leaves open.
+#[derive(Debug, Clone)]
+pub struct ImportContext<'a> {
+    /// The product the document is sent to (`PUT /api/v1/products/{id}/odps`): the document's own
+    /// Weft id, if it names one, must be this one.
+    pub product: Option<&'a ProductId>,
+    /// The domain of a document that names none and whose `id` is not a Weft id.
+    pub domain: Option<&'a DomainName>,
+    /// Who imports: the owner of a document that names none.
+    pub actor: &'a str,
+    /// The sunset date of a deprecated document that gives none.
+    pub today: IsoDate,
+}
+
+/// The product a document describes, in Weft's terms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Imported {
+    pub spec: ProductSpec,
+    /// The lifecycle the document's `status` asks for.
+    pub lifecycle: Lifecycle,
+    /// The document is deprecated without Weft's deprecation details: `lifecycle` holds defaults,
+    /// which a product already deprecated does not take (it keeps its own).
+    pub default_deprecation: bool,
+    /// The id was made from slugs (see *Ids*): it must not land on a product holding another document.
+    pub slug_id: bool,
+    pub notes: Vec<MappingNote>,
+}
+
+/// Reads an ODPS YAML document, refusing one the standard's JSON Schema refuses (with its line).
 pub fn parse(yaml: &str) -> Result<OdpsDocument, CatalogError> {
-    weft_yaml::from_str(yaml, &LIMITS).map_err(|e| CatalogError::InvalidOdps(e.to_string()))
+    let value: serde_json::Value =
+        weft_yaml::from_str(yaml, &LIMITS).map_err(|e| CatalogError::InvalidOdps(e.to_string()))?;
+    standard::check_document(yaml, &value)?;
+    // The schema has just accepted it, so every typed field has the shape it asks for.
+    serde_json::from_value(value).map_err(|e| CatalogError::InvalidOdps(e.to_string()))
 }
 
 /// Writes an ODPS document as YAML.
@@ -152,284 +271,65 @@ fn contextual<T>(at: &str, r: Result<T, CatalogError>) -> Result<T, CatalogError
     r.map_err(|e| odps_err(format!("{at}{e}")))
 }
 
-/// The owner from an ODPS `team`: a list of members (ODPS v1.0) or an object with `members` (v1.1).
-fn team_owner(team: Option<&serde_json::Value>) -> Option<String> {
-    let members = match team? {
-        serde_json::Value::Array(members) => members,
-        serde_json::Value::Object(o) => o.get("members")?.as_array()?,
-        _ => return None,
-    };
-    members.iter().find_map(|m| {
-        let role = m.get("role")?.as_str()?;
-        if role.eq_ignore_ascii_case("owner") {
-            m.get("username").or_else(|| m.get("name"))?.as_str().map(str::to_string)
-        } else {
-            None
-        }
-    })
-}
-
-impl OdpsDocument {
-    /// The Weft product this document describes: its spec and the lifecycle its `status` asks for.
-    pub fn to_product(&self) -> Result<(ProductSpec, Lifecycle), CatalogError> {
-        if self.kind != "DataProduct" {
-            return Err(odps_err(format!("kind is '{}'; an ODPS data product has kind DataProduct", self.kind)));
-        }
-        let id = ProductId::parse(&self.id).map_err(|e| {
-            odps_err(format!("id: {e} (Weft identifies products as DOMAIN.NAME; put that in the id field)"))
-        })?;
-        if let Some(domain) = &self.domain {
-            if domain != id.domain().as_str() {
-                return Err(odps_err(format!(
-                    "domain is '{domain}' but the id '{id}' places the product in domain '{}'",
-                    id.domain()
-                )));
-            }
-        }
-        let mut props = self.custom_properties.clone();
-        let mut extensions = self.extensions.clone();
-        if self.api_version != ODPS_API_VERSION {
-            extensions.insert("apiVersion".into(), self.api_version.clone().into());
-        }
-        let owner = match take_string(&mut props, "owner", "")? {
-            Some(owner) => owner,
-            None => team_owner(self.extensions.get("team")).ok_or_else(|| {
-                odps_err("the product has no owner: add a customProperties entry 'owner', or a team member with role 'owner'")
-            })?,
-        };
-        let parse_prop = |props: &mut Vec<CustomProperty>, name: &str| take_string(props, name, "");
-        let quality_tier = parse_prop(&mut props, "qualityTier")?
-            .map(|s| contextual("customProperties qualityTier: ", s.parse::<QualityTier>()))
-            .transpose()?;
-        let sla_tier = parse_prop(&mut props, "slaTier")?
-            .map(|s| contextual("customProperties slaTier: ", s.parse::<SlaTier>()))
-            .transpose()?;
-        let freshness_objective = parse_prop(&mut props, "freshnessObjective")?
-            .map(|s| contextual("customProperties freshnessObjective: ", Freshness::parse(&s)))
-            .transpose()?;
-        let documentation = parse_prop(&mut props, "documentation")?.unwrap_or_default();
-        let reason = parse_prop(&mut props, "deprecationReason")?;
-        let sunset = parse_prop(&mut props, "sunsetDate")?;
-        let successor = parse_prop(&mut props, "successor")?;
-        let status = self.status.as_deref().unwrap_or("draft");
-        let lifecycle = match status {
-            "draft" => Lifecycle::Draft,
-            "active" | "published" => Lifecycle::Published,
-            "retired" => Lifecycle::Retired,
-            "deprecated" => {
-                let reason = reason.clone().ok_or_else(|| {
-                    odps_err("status is deprecated: add customProperties 'deprecationReason' (why) and 'sunsetDate' (YYYY-MM-DD)")
-                })?;
-                let sunset = sunset.clone().ok_or_else(|| {
-                    odps_err("status is deprecated: add customProperties 'sunsetDate' (YYYY-MM-DD, when it stops being served)")
-                })?;
-                let sunset = contextual("customProperties sunsetDate: ", IsoDate::parse(&sunset))?;
-                let successor = successor
-                    .clone()
-                    .map(|s| contextual("customProperties successor: ", ProductId::parse(&s)))
-                    .transpose()?;
-                Lifecycle::Deprecated { reason, sunset, successor }
-            }
-            other => {
-                return Err(odps_err(format!(
-                    "status '{other}' is not one Weft knows: use draft, active (or published), deprecated or retired"
-                )))
-            }
-        };
-        if !matches!(lifecycle, Lifecycle::Deprecated { .. })
-            && (reason.is_some() || sunset.is_some() || successor.is_some())
-        {
-            return Err(odps_err(format!(
-                "customProperties deprecationReason, sunsetDate and successor only apply to status deprecated, and the status is {status}"
-            )));
-        }
-        let version = match &self.version {
-            Some(v) => contextual("version: ", SemVer::parse(v))?,
-            None => SemVer::default(),
-        };
-        let (description, description_extensions) = match &self.description {
-            Some(d) => (d.purpose.clone().unwrap_or_default(), d.extensions.clone()),
-            None => (String::new(), Extensions::new()),
-        };
-        let mut output_ports = Vec::with_capacity(self.output_ports.len());
-        for (i, port) in self.output_ports.iter().enumerate() {
-            let at = format!("outputPorts[{i}] ({}): ", port.name);
-            let mut props = port.custom_properties.clone();
-            let mut required = |name: &str| -> Result<String, CatalogError> {
-                take_string(&mut props, name, &at)?
-                    .ok_or_else(|| odps_err(format!("{at}add customProperties '{name}' (Weft serves an output port from a topic with a registered schema: topic, schemaSubject, format)")))
-            };
-            let topic = required("topic")?;
-            let schema_subject = required("schemaSubject")?;
-            let format = contextual(&at, required("format")?.parse::<Format>())?;
-            let status = match take_string(&mut props, "portStatus", &at)?.as_deref() {
-                None | Some("active") => PortStatus::Active,
-                Some("deprecated") => PortStatus::Deprecated,
-                Some("retired") => PortStatus::Retired,
-                Some(other) => {
-                    return Err(odps_err(format!("{at}portStatus '{other}' is not one of active, deprecated, retired")))
-                }
-            };
-            let version = match &port.version {
-                Some(v) => contextual(&at, SemVer::parse(v))?,
-                None => SemVer::default(),
-            };
-            output_ports.push(OutputPort {
-                name: port.name.clone(),
-                version,
-                description: port.description.clone().unwrap_or_default(),
-                topic,
-                schema_subject,
-                format,
-                status,
-                custom_properties: props,
-                extensions: port.extensions.clone(),
-            });
-        }
-        let mut input_ports = Vec::with_capacity(self.input_ports.len());
-        for (i, port) in self.input_ports.iter().enumerate() {
-            let at = format!("inputPorts[{i}] ({}): ", port.name);
-            let mut props = port.custom_properties.clone();
-            let product =
-                take_string(&mut props, "product", &at)?.map(|p| contextual(&at, ProductId::parse(&p))).transpose()?;
-            let upstream_port = take_string(&mut props, "port", &at)?;
-            let topic = take_string(&mut props, "topic", &at)?;
-            let version = port.version.as_deref().map(|v| contextual(&at, SemVer::parse(v))).transpose()?;
-            input_ports.push(InputPort {
-                name: port.name.clone(),
-                product,
-                port: upstream_port,
-                version,
-                topic,
-                custom_properties: props,
-                extensions: port.extensions.clone(),
-            });
-        }
-        let spec = ProductSpec {
-            name: self.name.clone().unwrap_or_else(|| id.local_name().to_string()),
-            id,
-            owner,
-            description,
-            documentation,
-            quality_tier,
-            sla_tier,
-            freshness_objective,
-            tags: self.tags.clone(),
-            version,
-            output_ports,
-            input_ports,
-            custom_properties: props,
-            extensions,
-            description_extensions,
-        };
-        spec.validate().map_err(|e| odps_err(e.to_string()))?;
-        Ok((spec, lifecycle))
-    }
-
-    /// The ODPS document of a product.
-    pub fn from_product(product: &Product) -> Self {
-        let spec = &product.spec;
-        let mut extensions = spec.extensions.clone();
-        let api_version = match extensions.remove("apiVersion") {
-            Some(serde_json::Value::String(v)) => v,
-            _ => ODPS_API_VERSION.to_string(),
-        };
-        let mut props = vec![prop("owner", spec.owner.as_str())];
-        if !spec.documentation.is_empty() {
-            props.push(prop("documentation", spec.documentation.as_str()));
-        }
-        if let Some(q) = spec.quality_tier {
-            props.push(prop("qualityTier", q.as_str()));
-        }
-        if let Some(s) = spec.sla_tier {
-            props.push(prop("slaTier", s.as_str()));
-        }
-        if let Some(f) = spec.freshness_objective {
-            props.push(prop("freshnessObjective", f.to_string()));
-        }
-        let status = match &product.lifecycle {
-            Lifecycle::Draft => "draft",
-            Lifecycle::Published => "active",
-            Lifecycle::Retired => "retired",
-            Lifecycle::Deprecated { reason, sunset, successor } => {
-                props.push(prop("deprecationReason", reason.as_str()));
-                props.push(prop("sunsetDate", sunset.to_string()));
-                if let Some(s) = successor {
-                    props.push(prop("successor", s.as_str()));
-                }
-                "deprecated"
-            }
-        };
-        props.extend(spec.custom_properties.iter().cloned());
-        let description =
-            (!spec.description.is_empty() || !spec.description_extensions.is_empty()).then(|| OdpsDescription {
-                purpose: (!spec.description.is_empty()).then(|| spec.description.clone()),
-                extensions: spec.description_extensions.clone(),
-            });
-        let output_ports = spec
-            .output_ports
-            .iter()
-            .map(|p| {
-                let mut props = vec![
-                    prop("topic", p.topic.as_str()),
-                    prop("schemaSubject", p.schema_subject.as_str()),
-                    prop("format", p.format.as_str()),
-                ];
-                let status = match p.status {
-                    PortStatus::Active => None,
-                    PortStatus::Deprecated => Some("deprecated"),
-                    PortStatus::Retired => Some("retired"),
-                };
-                if let Some(s) = status {
-                    props.push(prop("portStatus", s));
-                }
-                props.extend(p.custom_properties.iter().cloned());
-                OdpsOutputPort {
-                    name: p.name.clone(),
-                    version: Some(p.version.to_string()),
-                    description: (!p.description.is_empty()).then(|| p.description.clone()),
-                    custom_properties: props,
-                    extensions: p.extensions.clone(),
-                }
-            })
-            .collect();
-        let input_ports = spec
-            .input_ports
-            .iter()
-            .map(|p| {
-                let mut props = Vec::new();
-                if let Some(product) = &p.product {
-                    props.push(prop("product", product.as_str()));
-                }
-                if let Some(port) = &p.port {
-                    props.push(prop("port", port.as_str()));
-                }
-                if let Some(topic) = &p.topic {
-                    props.push(prop("topic", topic.as_str()));
-                }
-                props.extend(p.custom_properties.iter().cloned());
-                OdpsInputPort {
-                    name: p.name.clone(),
-                    version: p.version.as_ref().map(SemVer::to_string),
-                    custom_properties: props,
-                    extensions: p.extensions.clone(),
-                }
-            })
-            .collect();
-        OdpsDocument {
-            api_version,
-            kind: "DataProduct".into(),
-            id: spec.id.to_string(),
-            name: Some(spec.name.clone()),
-            version: Some(spec.version.to_string()),
-            status: Some(status.into()),
-            domain: Some(spec.id.domain().to_string()),
-            description,
-            tags: spec.tags.clone(),
-            input_ports,
-            output_ports,
-            custom_properties: props,
-            extensions,
+/// A slug (see `ids`) made of any text: lowercase ASCII letters and digits kept, `_` kept, anything
+/// else one `-`, trimmed to 63 characters, `prefix-` in front when it does not start with a letter.
+fn slugify(text: &str, prefix: &str) -> String {
+    let mut slug = String::new();
+    for c in text.trim().chars().flat_map(char::to_lowercase) {
+        match c {
+            'a'..='z' | '0'..='9' | '_' => slug.push(c),
+            _ if !slug.ends_with('-') => slug.push('-'),
+            _ => {}
         }
     }
+    let mut slug = slug.trim_matches(['-', '_']).to_string();
+    if !slug.starts_with(|c: char| c.is_ascii_lowercase()) {
+        slug = if slug.is_empty() { prefix.to_string() } else { format!("{prefix}-{slug}") };
+    }
+    slug.truncate(63);
+    slug.trim_end_matches(['-', '_']).to_string()
 }
+
+/// A version as Weft reads an ODPS one: a semantic version (a leading `v` or `V` dropped), or
+/// `MAJOR` or `MAJOR.MINOR` completed with zeros; anything else is not read.
+fn read_version(text: &str) -> Option<SemVer> {
+    let bare = text.trim().strip_prefix(['v', 'V']).unwrap_or(text.trim());
+    if let Ok(v) = SemVer::parse(bare) {
+        return Some(v);
+    }
+    let mut numbers = bare.split('.').map(|n| n.parse::<u64>().ok().filter(|_| n.bytes().all(|b| b.is_ascii_digit())));
+    match (numbers.next().flatten(), numbers.next(), numbers.next()) {
+        (Some(major), None, None) => Some(SemVer::new(major, 0, 0)),
+        (Some(major), Some(Some(minor)), None) => Some(SemVer::new(major, minor, 0)),
+        _ => None,
+    }
+}
+
+/// The version an ODPS version stands for in Weft: [`read_version`], else 1.0.0.
+fn version_of(text: &str) -> SemVer {
+    read_version(text).unwrap_or_default()
+}
+
+/// The status a document's `status` word stands for, and whether Weft knows the word.
+fn status_of(word: &str) -> (Status, bool) {
+    match word.trim().to_ascii_lowercase().as_str() {
+        "draft" | "proposed" => (Status::Draft, true),
+        "active" | "published" => (Status::Published, true),
+        "deprecated" => (Status::Deprecated, true),
+        "retired" => (Status::Retired, true),
+        _ => (Status::Draft, false),
+    }
+}
+
+/// The word export writes for a status.
+fn status_word(status: Status) -> &'static str {
+    match status {
+        Status::Draft => "draft",
+        Status::Published => "active",
+        Status::Deprecated => "deprecated",
+        Status::Retired => "retired",
+    }
+}
+
+/// The prefixes of the contract references export makes for inputs without a contract id.
+const CONTRACT_REFERENCES: [&str; 2] = ["weft:product/", "weft:topic/"];

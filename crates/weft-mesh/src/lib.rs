@@ -459,31 +459,38 @@ impl Mesh {
     }
 
     /// Creates or updates the product an ODPS document describes and moves it to the document's status;
-    /// idempotent. With `expected_id`, the document must describe that product.
+    /// idempotent. `placement` names the product (or the domain) for a document that does not name
+    /// its Weft product; what the mapping chose is in the notes.
     pub fn apply_odps(
         &self,
         ctx: &RequestContext,
         yaml: &str,
-        expected_id: Option<&str>,
-    ) -> Result<(Applied, Product)> {
-        let id = weft_catalog::odps::parse(yaml)?.id;
-        if let Some(expected) = expected_id.filter(|expected| *expected != id) {
-            return Err(weft_catalog::CatalogError::InvalidOdps(format!(
-                "the document describes product '{id}' but was sent to product '{expected}'"
-            ))
-            .into());
-        }
-        let before = self.catalog.product(&id).ok().map(|p| p.revision);
-        let product = self.catalog.import_odps(ctx.principal(), yaml)?;
-        let applied = match before {
+        placement: &weft_catalog::odps::Placement,
+    ) -> Result<(Applied, Product, Vec<weft_catalog::odps::MappingNote>)> {
+        let governance = self.governance.store().state();
+        let attached = |product: &weft_catalog::ProductId, port: &str| {
+            governance.port(product.as_str(), port).contract.map(|contract| contract.id)
+        };
+        let done = self.catalog.import_odps(ctx.principal(), yaml, placement, &attached)?;
+        let applied = match done.previous_revision {
             None => Applied::Created,
-            Some(revision) if revision == product.revision => Applied::Unchanged,
+            Some(revision) if revision == done.product.revision => Applied::Unchanged,
             Some(_) => Applied::Updated,
         };
         if applied != Applied::Unchanged {
-            changed(ctx, "apply_odps", &id);
+            changed(ctx, "apply_odps", done.product.id().as_str());
         }
-        Ok((applied, product))
+        Ok((applied, done.product, done.notes))
+    }
+
+    /// The product as an ODPS YAML document (valid against the standard's schema), its output ports
+    /// naming the data contracts attached to them.
+    pub fn export_odps(&self, id: &str) -> Result<String> {
+        let governance = self.governance.store().state();
+        let attached = |product: &weft_catalog::ProductId, port: &str| {
+            governance.port(product.as_str(), port).contract.map(|contract| contract.id)
+        };
+        Ok(self.catalog.export_odps(id, &attached)?)
     }
 
     pub fn set_field_lineage(

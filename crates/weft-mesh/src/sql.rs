@@ -157,6 +157,7 @@ impl Mesh {
             schema_subject: subject,
             format,
             status: Default::default(),
+            contract_id: None,
             custom_properties: Vec::new(),
             extensions: Default::default(),
         });

@@ -243,7 +243,7 @@ impl From<CatalogError> for ApiError {
         let code = match &error {
             CatalogError::InvalidId { .. } => ErrorCode::InvalidName,
             CatalogError::InvalidInput { .. } => ErrorCode::InvalidInput,
-            CatalogError::InvalidOdps(_) => ErrorCode::InvalidOdps,
+            CatalogError::InvalidOdps(_) | CatalogError::NotOdps { .. } => ErrorCode::InvalidOdps,
             CatalogError::DomainNotFound(_) => ErrorCode::DomainNotFound,
             CatalogError::ProductNotFound(_) => ErrorCode::ProductNotFound,
             CatalogError::AccessRequestNotFound(_) => ErrorCode::AccessRequestNotFound,
@@ -264,10 +264,12 @@ impl From<CatalogError> for ApiError {
         };
         let details = match &error {
             CatalogError::PublishRequirements { gaps, .. } => Some(serde_json::json!({ "gaps": gaps })),
+            CatalogError::NotOdps { line: Some(line), .. } => Some(serde_json::json!({ "line": line })),
             _ => None,
         };
         let field = match &error {
             CatalogError::InvalidInput { field, .. } => Some(field.clone()),
+            CatalogError::NotOdps { field, .. } => Some(field.clone()),
             _ => None,
         };
         ApiError { code, message: error.to_string(), details, field }
@@ -356,6 +358,9 @@ pub struct ErrorBody {
     /// server knows it, so forms can show the error next to the field without reading the message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// The line of the YAML document a 42206 is about (1-based), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
 }
 
 impl IntoResponse for ApiError {
@@ -366,6 +371,7 @@ impl IntoResponse for ApiError {
         let gaps = take("gaps");
         let records = take("records");
         let problems = take("problems");
+        let line = take("line").and_then(|l| l.as_u64());
         let body = ErrorBody {
             error_code: self.code as u32,
             message: self.message,
@@ -373,6 +379,7 @@ impl IntoResponse for ApiError {
             records,
             problems,
             field: self.field,
+            line,
         };
         (status, Json(body)).into_response()
     }

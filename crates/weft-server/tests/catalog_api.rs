@@ -464,6 +464,76 @@ fn odps_documents_apply_idempotently_and_export_as_yaml() {
     assert_eq!(reply.code(), (404, Some(40404)), "{}", reply.text());
 }
 
+/// Valid ODPS, foreign to Weft's conventions: no domain, a UUID id, an output port without Weft's topic.
+const FOREIGN_ODPS: &str = "apiVersion: v1.0.0
+kind: DataProduct
+id: 064c4630-8aad-4dc0-ba95-0f69940e6b18
+status: active
+name: Simple Data Product
+version: v1.0.0
+description:
+  purpose: Simple test data product
+inputPorts:
+  - name: source-data
+    version: 1.0.0
+    contractId: 12345678-1234-1234-1234-123456789abc
+outputPorts:
+  - name: processed-data
+    type: tables
+    version: 1.0.0
+    contractId: 87654321-4321-4321-4321-cba987654321
+customProperties:
+  - property: qualityTier
+    value: raw
+";
+
+#[test]
+fn foreign_odps_documents_apply_with_notes_and_refusals_name_field_and_line() {
+    let server = TestServer::start();
+    let api = &server.api;
+    create_domain(api, "orders");
+    register_schema(api, "orders.simple-data-product.processed-data.v1-value", ORDER_SCHEMA);
+    let yaml = [("content-type", "application/yaml"), ("x-weft-actor", "carol")];
+
+    // No domain and no Weft id: the caller says which domain.
+    let reply = api.send("POST", "/api/v1/products:apply", &yaml, Some(FOREIGN_ODPS.as_bytes()));
+    assert_eq!(reply.code(), (422, Some(42206)), "{}", reply.text());
+    assert!(reply.json()["message"].as_str().unwrap().contains("names no domain"), "{}", reply.text());
+    let reply = api.send("POST", "/api/v1/products:apply?domain=orders", &yaml, Some(FOREIGN_ODPS.as_bytes()));
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    let body = reply.json();
+    assert_eq!(body["product"]["spec"]["id"], "orders.simple-data-product");
+    assert_eq!(body["product"]["spec"]["owner"], "carol");
+    assert_eq!(body["product"]["lifecycle"]["status"], "published");
+    assert_eq!(body["product"]["spec"]["outputPorts"][0]["topic"], "orders.simple-data-product.processed-data.v1");
+    let notes = body["notes"].as_array().unwrap();
+    let fields: Vec<&str> = notes.iter().map(|n| n["field"].as_str().unwrap()).collect();
+    assert!(fields.contains(&"id") && fields.contains(&"outputPorts[0]"), "{notes:?}");
+
+    // The export is valid ODPS that gives the document back, and applies as no change.
+    let exported = api.send("GET", "/api/v1/products/orders.simple-data-product/odps", &[], None).text();
+    assert!(exported.contains("id: 064c4630-8aad-4dc0-ba95-0f69940e6b18"), "{exported}");
+    assert!(exported.contains("contractId: 12345678-1234-1234-1234-123456789abc"), "{exported}");
+    let reply = api.send("POST", "/api/v1/products:apply", &yaml, Some(exported.as_bytes()));
+    assert_eq!((reply.status, reply.json()["result"].as_str()), (200, Some("unchanged")), "{}", reply.text());
+
+    // PUT names the product a foreign document is for.
+    let draft = FOREIGN_ODPS.replace("status: active", "status: draft");
+    let reply = api.send("PUT", "/api/v1/products/orders.chosen/odps", &yaml, Some(draft.as_bytes()));
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    assert_eq!(reply.json()["product"]["spec"]["id"], "orders.chosen");
+
+    // A document the standard refuses: 42206 with the field and the line.
+    let broken = FOREIGN_ODPS.replace("    version: 1.0.0\n    contractId: 1234", "    contractId: 1234");
+    let reply = api.send("POST", "/api/v1/products:apply?domain=orders", &yaml, Some(broken.as_bytes()));
+    assert_eq!(reply.code(), (422, Some(42206)), "{}", reply.text());
+    let body = reply.json();
+    assert_eq!((body["field"].as_str(), body["line"].as_u64()), (Some("inputPorts[0]"), Some(10)), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("missing required property 'version'"), "{body}");
+    let reply = api.send("POST", "/api/v1/products:apply?domain=Not%20A%20Domain", &yaml, Some(draft.as_bytes()));
+    assert_eq!(reply.status, 422, "{}", reply.text());
+}
+
 #[test]
 fn malformed_bodies_and_unknown_products_answer_with_codes() {
     let server = TestServer::start();

@@ -70,8 +70,13 @@ pub enum ProductCommand {
         #[arg(long = "tag")]
         tags: Vec<String>,
     },
-    /// Show a product as JSON.
-    Get { id: String },
+    /// Show a product as JSON, or as its ODPS YAML document (valid against the ODPS schema).
+    Get {
+        id: String,
+        /// Print the product's ODPS document instead.
+        #[arg(long)]
+        odps: bool,
+    },
     /// List products: id, status, quality tier, name.
     List {
         #[arg(long)]
@@ -150,10 +155,18 @@ pub enum ProductCommand {
         #[arg(long)]
         port: Option<String>,
     },
-    /// Create or update a product from an ODPS YAML file; applying the same file again changes nothing.
+    /// Create or update a product from an ODPS YAML file (any the ODPS schema accepts); applying the
+    /// same file again changes nothing. Prints what the document did not say in Weft's terms.
     Apply {
         #[arg(short = 'f', long = "file")]
         file: PathBuf,
+        /// The product the document is for, DOMAIN.NAME [default: the document's id, or one made from
+        /// its domain and name].
+        #[arg(long, conflicts_with = "domain")]
+        id: Option<String>,
+        /// The domain of a document that names none and whose id is not DOMAIN.NAME.
+        #[arg(long)]
+        domain: Option<String>,
     },
 }
 
@@ -241,7 +254,10 @@ pub fn run(client: &Client, actor: &str, command: ProductCommand, out: &mut impl
             let edges = made["fieldEdges"].as_array().map_or(0, Vec::len);
             writeln!(out, "  {edges} field lineage edge(s)")?;
         }
-        ProductCommand::Get { id } => {
+        ProductCommand::Get { id, odps: true } => {
+            client.download(&format!("{}/odps", product_path(&id)), out)?;
+        }
+        ProductCommand::Get { id, odps: false } => {
             writeln!(out, "{}", serde_json::to_string_pretty(&client.get(&product_path(&id))?)?)?;
         }
         ProductCommand::List { domain } => {
@@ -370,15 +386,31 @@ pub fn run(client: &Client, actor: &str, command: ProductCommand, out: &mut impl
                 }
             }
         }
-        ProductCommand::Apply { file } => {
+        ProductCommand::Apply { file, id, domain } => {
             let text = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let applied = client.send("POST", "/api/v1/products:apply", actor, Some(("application/yaml", &text)))?;
+            let body = Some(("application/yaml", text.as_slice()));
+            let applied = match id {
+                Some(id) => client.send("PUT", &format!("{}/odps", product_path(&id)), actor, body)?,
+                None => {
+                    let path = format!("/api/v1/products:apply{}", query(&[("domain", domain)]));
+                    client.send("POST", &path, actor, body)?
+                }
+            };
             let id = applied["product"]["spec"]["id"].as_str().unwrap_or_default();
             let status = applied["product"]["lifecycle"]["status"].as_str().unwrap_or_default();
             match applied["result"].as_str() {
                 Some("unchanged") => writeln!(out, "product '{id}' unchanged")?,
                 Some(result) => writeln!(out, "{result} product '{id}' ({status})")?,
                 None => bail!("the server's answer has no result: {applied}"),
+            }
+            for note in applied["notes"].as_array().map(Vec::as_slice).unwrap_or_default() {
+                let field = note["field"].as_str().unwrap_or_default();
+                let message = note["message"].as_str().unwrap_or_default();
+                writeln!(
+                    out,
+                    "  note: {}{message}",
+                    if field.is_empty() { String::new() } else { format!("{field}: ") }
+                )?;
             }
         }
     }

@@ -102,6 +102,27 @@ fn domains_and_products_through_the_cli() {
     std::fs::write(&file, "kind: DataProduct\nid: [oops\n").expect("write ODPS");
     let error = env.fails(&["product", "apply", "-f", &file]);
     assert!(error.contains("invalid ODPS document") && error.contains("line"), "{error}");
+    // The export is the standard's YAML, and applies as no change.
+    let exported = env.ok(&["product", "get", "orders.placed", "--odps"]);
+    assert!(exported.starts_with("apiVersion: v1.0.0\nkind: DataProduct\nid: orders.placed\n"), "{exported}");
+    std::fs::write(&file, &exported).expect("write ODPS");
+    assert_eq!(env.ok(&["product", "apply", "-f", &file]), "product 'orders.placed' unchanged\n");
+    // A document foreign to Weft's conventions: the mapping is printed, note by note.
+    let foreign = "apiVersion: v1.0.0\nkind: DataProduct\nid: 9b2e0c4e-uuid\nname: Raw Clicks\nstatus: proposed\n\
+                   outputPorts:\n  - name: clicks\n    version: v1.0.0\n";
+    std::fs::write(&file, foreign).expect("write ODPS");
+    let error = env.fails(&["product", "apply", "-f", &file]);
+    assert!(error.contains("names no domain"), "{error}");
+    let out = env.ok(&["product", "apply", "-f", &file, "--domain", "orders"]);
+    assert!(
+        out.starts_with(
+            "created product 'orders.raw-clicks' (draft)\n  note: id: '9b2e0c4e-uuid' is not a Weft product id"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("  note: outputPorts[0]: ") && out.contains("topic 'orders.raw-clicks.clicks.v1'"), "{out}");
+    let out = env.ok(&["product", "apply", "-f", &file, "--id", "orders.clicks"]);
+    assert!(out.starts_with("created product 'orders.clicks' (draft)\n"), "{out}");
 
     let out = env.ok(&[
         "product",

@@ -106,6 +106,7 @@ pub fn output_port(id: &ProductId, name: &str, major: u64) -> OutputPort {
         schema_subject: format!("{id}.{name}.v{major}-value"),
         format: Format::Avro,
         status: PortStatus::Active,
+        contract_id: None,
         custom_properties: vec![],
         extensions: Default::default(),
     }
@@ -118,6 +119,7 @@ pub fn input_port(upstream: &str) -> InputPort {
         port: Some("events".into()),
         version: None,
         topic: None,
+        contract_id: None,
         custom_properties: vec![],
         extensions: Default::default(),
     }
@@ -149,6 +151,7 @@ pub fn kind(error: &weft_catalog::CatalogError) -> &'static str {
         E::InvalidId { .. } => "InvalidId",
         E::InvalidInput { .. } => "InvalidInput",
         E::InvalidOdps(_) => "InvalidOdps",
+        E::NotOdps { .. } => "NotOdps",
         E::DomainNotFound(_) => "DomainNotFound",
         E::ProductNotFound(_) => "ProductNotFound",
         E::AccessRequestNotFound(_) => "AccessRequestNotFound",

@@ -96,9 +96,10 @@ fn input_ports_on_bare_topics_survive_odps() {
     f.published("orders.placed", &[("id", "")]);
     let (spec, lineage) = derived(&f);
     f.catalog.create_derived_product(ACTOR, spec, &lineage).expect("create");
-    let yaml = f.catalog.export_odps("orders.enriched").expect("export");
+    let yaml = f.catalog.export_odps("orders.enriched", &|_, _| None).expect("export");
     assert!(yaml.contains("- property: topic\n    value: customers"), "{yaml}");
-    let parsed = weft_catalog::odps::parse(&yaml).expect("parse").to_product().expect("to product").0;
+    let cx = weft_catalog::odps::ImportContext { product: None, domain: None, actor: ACTOR, today: future() };
+    let parsed = weft_catalog::odps::parse(&yaml).expect("parse").to_product(&cx).expect("to product").spec;
     assert_eq!(parsed.input_ports, f.catalog.product("orders.enriched").expect("product").spec.input_ports);
     // A port naming both an upstream product and a topic is refused.
     let mut bad = parsed.clone();

@@ -206,8 +206,9 @@ fn a_crash_while_writing_a_multi_event_command_loses_all_of_it() {
         created_at: 0,
         updated_at: 0,
     };
-    let yaml = weft_catalog::odps::to_yaml(&weft_catalog::odps::OdpsDocument::from_product(&product)).unwrap();
-    fx.catalog.import_odps(ACTOR, &yaml).unwrap();
+    let document = weft_catalog::odps::OdpsDocument::from_product(&product, &|_| None).unwrap();
+    let yaml = weft_catalog::odps::to_yaml(&document).unwrap();
+    fx.catalog.import_odps(ACTOR, &yaml, &Default::default(), &|_, _| None).unwrap();
     assert_eq!(fx.catalog.product_history("orders.imported").unwrap().len(), 3);
     let Fixture { dir, log, schemas, catalog } = fx;
     drop(catalog);

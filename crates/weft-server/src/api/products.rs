@@ -9,10 +9,11 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use weft_mesh::catalog::odps::{MappingNote, Placement};
 use weft_mesh::catalog::search::FacetCounts;
 use weft_mesh::catalog::{
-    CatalogError, FieldEdge, ImpactReport, IsoDate, LineageGraph, Product, ProductId, ProductSpec, QualityTier,
-    SearchRequest, SearchResults, Status, Transition,
+    CatalogError, DomainName, FieldEdge, ImpactReport, IsoDate, LineageGraph, Product, ProductId, ProductSpec,
+    QualityTier, SearchRequest, SearchResults, Status, Transition,
 };
 
 use super::domains::{History, ProductList, RevisionQuery};
@@ -433,7 +434,7 @@ pub async fn set_field_lineage(
     responses((status = 200, description = "The ODPS document", content_type = "application/yaml", body = String),
         (status = 404, description = "No such product (40404)", body = ErrorBody)))]
 pub async fn export_odps(State(state): State<AppState>, PathParam(id): PathParam) -> Result<Response, ApiError> {
-    let yaml = call(&state, move |mesh| Ok(mesh.catalog().export_odps(&id)?)).await?;
+    let yaml = call(&state, move |mesh| mesh.export_odps(&id)).await?;
     Ok(([(CONTENT_TYPE, YAML)], yaml).into_response())
 }
 
@@ -445,17 +446,21 @@ pub struct Applied {
     pub result: String,
     #[schema(value_type = Object)]
     pub product: Product,
+    /// What the document did not say in Weft's terms and how it was mapped (a chosen topic, an id
+    /// made from the domain and name, a spelling kept as a custom property...): `{field, message}`.
+    #[schema(value_type = Vec<Object>)]
+    pub notes: Vec<MappingNote>,
 }
 
 async fn apply_document(
     state: &AppState,
     ctx: weft_mesh::RequestContext,
     yaml: String,
-    path_id: Option<String>,
+    placement: Placement,
 ) -> Result<(StatusCode, Json<Applied>), ApiError> {
-    let (applied, product) = call(state, move |mesh| mesh.apply_odps(&ctx, &yaml, path_id.as_deref())).await?;
+    let (applied, product, notes) = call(state, move |mesh| mesh.apply_odps(&ctx, &yaml, &placement)).await?;
     let status = if applied == weft_mesh::Applied::Created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(Applied { result: applied.as_str().to_string(), product })))
+    Ok((status, Json(Applied { result: applied.as_str().to_string(), product, notes })))
 }
 
 fn yaml_body(body: &[u8]) -> Result<String, ApiError> {
@@ -468,36 +473,51 @@ fn yaml_body(body: &[u8]) -> Result<String, ApiError> {
 }
 
 /// Creates or updates the product from an ODPS YAML document and moves it to the document's status;
-/// idempotent. The document's `id` must be the path's.
+/// idempotent. A document whose `id` is a Weft product id must name this one; any other `id` (a
+/// UUID...) is kept as the custom property `odpsId` of this product.
 #[utoipa::path(put, path = "/api/v1/products/{id}/odps", tag = "odps",
     params(("id" = String, Path, description = "The product id"),
         ("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change (default anonymous)")),
     request_body(content = String, content_type = "application/yaml", description = "An ODPS document"),
     responses((status = 200, description = "Updated or unchanged", body = Applied),
         (status = 201, description = "Created", body = Applied),
-        (status = 422, description = "An unreadable document, with line and column (42206)", body = ErrorBody)))]
+        (status = 422, description = "A document the ODPS schema refuses, with field and line (42206)", body = ErrorBody)))]
 pub async fn import_odps(
     State(state): State<AppState>,
     PathParam(id): PathParam,
     Ctx(ctx): Ctx,
     RawBody(body): RawBody,
 ) -> Result<(StatusCode, Json<Applied>), ApiError> {
-    apply_document(&state, ctx, yaml_body(&body)?, Some(id)).await
+    let product = ProductId::parse(&id)?;
+    let placement = Placement { product: Some(product), domain: None };
+    apply_document(&state, ctx, yaml_body(&body)?, placement).await
 }
 
-/// Like `PUT /api/v1/products/{id}/odps`, for the product the document names (`weft product apply`).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ApplyQuery {
+    /// The domain of a document that names none and whose `id` is not a Weft product id.
+    pub domain: Option<String>,
+}
+
+/// Like `PUT /api/v1/products/{id}/odps`, for the product the document names (`weft product apply`):
+/// its `id` when that is `DOMAIN.NAME`, else `DOMAIN.NAME` made from slugs of its `domain` (or
+/// `?domain=`) and `name`.
 #[utoipa::path(post, path = "/api/v1/products:apply", tag = "odps",
-    params(("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change (default anonymous)")),
+    params(ApplyQuery, ("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change (default anonymous)")),
     request_body(content = String, content_type = "application/yaml", description = "An ODPS document"),
     responses((status = 200, description = "Updated or unchanged", body = Applied),
         (status = 201, description = "Created", body = Applied),
-        (status = 422, description = "An unreadable document, with line and column (42206)", body = ErrorBody)))]
+        (status = 422, description = "A document the ODPS schema refuses, with field and line (42206)", body = ErrorBody)))]
 pub async fn apply(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
+    QueryParams(query): QueryParams<ApplyQuery>,
     RawBody(body): RawBody,
 ) -> Result<(StatusCode, Json<Applied>), ApiError> {
-    apply_document(&state, ctx, yaml_body(&body)?, None).await
+    let domain = query.domain.as_deref().map(DomainName::parse).transpose()?;
+    apply_document(&state, ctx, yaml_body(&body)?, Placement { product: None, domain }).await
 }
 
 #[cfg(test)]
