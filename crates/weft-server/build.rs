@@ -17,15 +17,20 @@ fn main() {
     files.sort();
     let mut table = String::from("/// Every file under `web/`: (path relative to `web/`, bytes), sorted by path.\n");
     table.push_str("pub static ASSETS: &[(&str, &[u8])] = &[\n");
-    for (relative, absolute) in &files {
-        let _ = writeln!(table, "    ({relative:?}, include_bytes!({absolute:?})),");
+    // Paths through CARGO_MANIFEST_DIR, not absolute: the generated table then names no checkout, so
+    // two worktrees building into one target directory never embed each other's files.
+    for relative in &files {
+        let _ = writeln!(
+            table,
+            "    ({relative:?}, include_bytes!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/web/{relative}\"))),"
+        );
     }
     table.push_str("];\n");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("web_assets.rs");
     std::fs::write(&out, table).expect("write web_assets.rs");
 }
 
-fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, String)>) {
+fn collect(root: &Path, dir: &Path, files: &mut Vec<String>) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         let path = entry.path();
@@ -35,10 +40,10 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, String)>) {
         }
         if path.is_dir() {
             collect(root, &path, files);
-        } else if let (Ok(relative), Some(absolute)) = (path.strip_prefix(root), path.to_str()) {
+        } else if let Ok(relative) = path.strip_prefix(root) {
             let relative: Vec<String> =
                 relative.components().map(|c| c.as_os_str().to_string_lossy().to_string()).collect();
-            files.push((relative.join("/"), absolute.to_string()));
+            files.push(relative.join("/"));
         }
     }
 }

@@ -3,6 +3,7 @@
 mod access;
 mod client;
 mod consume;
+mod contract;
 mod dead_letters;
 mod demo;
 mod domain;
@@ -65,6 +66,10 @@ enum Command {
     /// Access to data products: request, list, approve, deny, revoke.
     #[command(subcommand)]
     Access(access::AccessCommand),
+    /// Data contracts (ODCS v3): apply, list, get, export, attach to a product's port, test against a
+    /// product's data, diff two versions.
+    #[command(subcommand)]
+    Contract(contract::ContractCommand),
     /// What a product's port does with records that break its rules, and its dead letters: list,
     /// replay after a fix, drop with a reason.
     #[command(subcommand, name = "dead-letters")]
@@ -196,6 +201,8 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
+        // The failing checks were reported as the command's output.
+        Err(error) if error.downcast_ref::<contract::ChecksFailed>().is_some() => ExitCode::from(1),
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
@@ -270,6 +277,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Domain(command) => domain::run(&client, &cli.actor, command, &mut out),
         Command::Product(command) => product::run(&client, &cli.actor, command, &mut out),
         Command::Access(command) => access::run(&client, &cli.actor, command, &mut out),
+        Command::Contract(command) => contract::run(&client, &cli.actor, command, &mut out),
         Command::DeadLetters(command) => dead_letters::run(&client, &cli.actor, command, &mut out),
         Command::Schema(command) => schema::run(&client, command, &mut out),
         Command::Sql(args) => sql::run(&client, args, &mut out),

@@ -192,3 +192,88 @@ impl Mesh {
 fn not_found(id: &str, version: Option<&str>) -> MeshError {
     MeshError::ContractNotFound { id: id.to_string(), version: version.map(str::to_string) }
 }
+
+/// How one rule fared over a product's recent records (`weft contract test`).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RuleOutcome {
+    pub rule: RuleInfo,
+    /// Records that broke it.
+    pub failed: u64,
+    /// A few of them: `{offset, partition, reason}`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub examples: Vec<Value>,
+}
+
+/// A contract run against a product's recent records.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ContractTest {
+    pub contract: String,
+    pub version: String,
+    pub object: String,
+    pub product: String,
+    pub topic: String,
+    /// Records checked (the newest ones of the product's port).
+    pub records: u64,
+    /// Every rule, failed or not; rules not checked at write time are listed with `checked_at_write`
+    /// false and count nothing.
+    pub rules: Vec<RuleOutcome>,
+    /// No checked rule failed.
+    pub passed: bool,
+}
+
+/// Examples of failures kept per rule.
+const TEST_EXAMPLES: usize = 3;
+
+impl Mesh {
+    /// Checks a contract version (`None`: the newest) against the newest `limit` records of a
+    /// product's served port, rule by rule, without writing anything (uniqueness within the records
+    /// checked).
+    pub fn test_contract(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        version: Option<&str>,
+        object: Option<&str>,
+        product: &str,
+        limit: usize,
+    ) -> Result<ContractTest> {
+        let stored = self.stored_contract(id, version)?;
+        let checker = super::compile(&stored, object)?;
+        let resolved = self.data.resolve(&crate::read::Target::Product { id: product.to_string(), port: None })?;
+        let records = self.data.newest(ctx.principal(), &resolved.topic, limit.clamp(1, 100_000))?;
+        let mut outcomes: Vec<RuleOutcome> = checker
+            .rules()
+            .iter()
+            .map(|rule| RuleOutcome { rule: rule.clone(), failed: 0, examples: Vec::new() })
+            .collect();
+        let mut batch = checker.batch();
+        for record in &records {
+            if record.value.json.is_null() {
+                continue;
+            }
+            for violation in batch.check(&record.value.json, record.timestamp) {
+                if let Some(outcome) = outcomes.iter_mut().find(|o| o.rule.id == violation.rule) {
+                    outcome.failed += 1;
+                    if outcome.examples.len() < TEST_EXAMPLES {
+                        outcome.examples.push(serde_json::json!({
+                            "partition": record.partition, "offset": record.offset, "reason": violation.reason,
+                        }));
+                    }
+                }
+            }
+        }
+        let passed = outcomes.iter().all(|o| o.failed == 0);
+        Ok(ContractTest {
+            contract: stored.id,
+            version: stored.version,
+            object: checker.object().to_string(),
+            product: product.to_string(),
+            topic: resolved.topic,
+            records: records.len() as u64,
+            rules: outcomes,
+            passed,
+        })
+    }
+}

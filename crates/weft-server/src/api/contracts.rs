@@ -220,3 +220,41 @@ pub async fn detach(
     .await?;
     Ok(Json(answer))
 }
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TestQuery {
+    /// The product whose recent records are checked.
+    pub product: String,
+    /// The version (default: the newest).
+    pub version: Option<String>,
+    /// The schema object (default: the contract's only one).
+    pub object: Option<String>,
+    /// How many of the newest records (1 to 100000, default 1000).
+    pub limit: Option<usize>,
+}
+
+/// Runs a contract against a product's newest records, rule by rule, writing nothing: what would
+/// fail if the contract were enforced (`weft contract test`, for CI).
+#[utoipa::path(get, path = "/api/v1/contracts/{id}/test", tag = "contracts",
+    params(("id" = String, Path, description = "The contract id"), TestQuery),
+    responses((status = 200, description = "Each rule with the records that broke it", body = weft_mesh::contracts::documents::ContractTest),
+        (status = 404, description = "No such contract (40409) or product (40404)", body = ErrorBody),
+        (status = 422, description = "A bad parameter (42201) or object (42211)", body = ErrorBody)))]
+pub async fn test(
+    State(state): State<AppState>,
+    PathParam(id): PathParam,
+    Ctx(ctx): Ctx,
+    QueryParams(query): QueryParams<TestQuery>,
+) -> Result<Json<weft_mesh::contracts::documents::ContractTest>, ApiError> {
+    let limit = query.limit.unwrap_or(1000);
+    if !(1..=100_000).contains(&limit) {
+        return Err(ApiError::invalid(format!("limit must be 1 to 100000, not {limit}")));
+    }
+    let report = call(&state, move |mesh| {
+        mesh.test_contract(&ctx, &id, query.version.as_deref(), query.object.as_deref(), &query.product, limit)
+    })
+    .await?;
+    Ok(Json(report))
+}

@@ -93,6 +93,7 @@ pub fn v1() -> ApiRoutes {
         .post("/api/v1/contracts", contracts::apply)
         .get("/api/v1/contracts/{id}", contracts::get)
         .get("/api/v1/contracts/{id}/odcs", contracts::export)
+        .get("/api/v1/contracts/{id}/test", contracts::test)
         .get("/api/v1/products/{id}/contract", contracts::product_contract)
         .put("/api/v1/products/{id}/contract", contracts::attach)
         .delete("/api/v1/products/{id}/contract", contracts::detach)

@@ -80,6 +80,7 @@ pub use crate::error::ErrorBody;
         super::contracts::apply,
         super::contracts::get,
         super::contracts::export,
+        super::contracts::test,
         super::contracts::product_contract,
         super::contracts::attach,
         super::contracts::detach,
