@@ -493,6 +493,14 @@ fn stock_movement_schema() -> Value {
     )
 }
 
+/// The demo's data contracts, by the product whose port enforces each.
+const CONTRACTS: [(&str, &str); 4] = [
+    ("customers.profiles", include_str!("../demo/contracts/customers-profiles.odcs.yaml")),
+    ("orders.placed", include_str!("../demo/contracts/orders-placed.odcs.yaml")),
+    ("payments.transactions", include_str!("../demo/contracts/payments-transactions.odcs.yaml")),
+    ("shipping.shipments", include_str!("../demo/contracts/shipping-shipments.odcs.yaml")),
+];
+
 /// The SQL sources over the source topics, and the persistent queries behind the derived products.
 /// `IF NOT EXISTS` makes every statement a no-op the second time.
 const SQL_SOURCES: &str = "
@@ -620,6 +628,10 @@ impl Api<'_> {
         self.client.send("PUT", path, actor, Some(("application/json", &bytes)))
     }
 
+    fn post_yaml(&self, actor: &str, path: &str, yaml: &str) -> Result<Value> {
+        self.client.send("POST", path, actor, Some(("application/yaml", yaml.as_bytes())))
+    }
+
     fn ksql(&self, statements: &str) -> Result<Value> {
         // Derived products start from the beginning of their sources, so they hold history at once.
         self.post(ADMIN, "/ksql", &json!({"ksql": statements, "streamsProperties": {"auto.offset.reset": "earliest"}}))
@@ -715,6 +727,24 @@ fn setup(client: &Client) -> Result<Summary> {
         let policy = if source.compacted { "reject" } else { "dead-letter" };
         api.put(owner, &format!("/api/v1/products/{}/governance", encode(source.id)), &json!({"policy": policy}))
             .with_context(|| format!("setting the invalid-record policy of '{}'", source.id))?;
+    }
+
+    // Data contracts (crates/weft/demo/contracts, ODCS v3), attached to their products' ports: every
+    // record is checked against them as it is written, and the generators' defective events end in
+    // the dead letters with the rule they broke. Applying the same file again changes nothing.
+    for (product, yaml) in CONTRACTS {
+        let owner = owner_of(domain_of(product));
+        let applied = api
+            .post_yaml(owner, "/api/v1/contracts", yaml)
+            .with_context(|| format!("applying the contract of '{product}'"))?;
+        let contract = &applied["contract"];
+        let path = format!("/api/v1/products/{}/contract", encode(product));
+        let current = api.get(&path)?;
+        if current["contract"]["id"] != contract["id"] || current["contract"]["version"] != contract["version"] {
+            api.put(owner, &path, &json!({"id": contract["id"], "version": contract["version"]}))
+                .with_context(|| format!("attaching its contract to '{product}'"))?;
+            created.push(format!("contract {} on {product}", contract["id"].as_str().unwrap_or_default()));
+        }
     }
 
     // Reference data, once, after the products: their ports decide how records are written. The
