@@ -33,12 +33,13 @@
 //! [`Checker::remember`] fills it from records already written (after a restart, say).
 //!
 //! # Concurrency
-//! [`Checker`] is `Send + Sync` and checks with `&self`. A write of several records uses a
-//! [`Batch`]: its checks see the values of the batch's earlier passing records, and it remembers
-//! them only when [`Batch::commit`] is called after the write succeeded, so a refused or failed
-//! write leaves no trace. The windows are behind one mutex per checker, taken once per record that
-//! has unique values and once per commit; callers that write one product's records under one lock
-//! (as the write path does) see a consistent window.
+//! [`Checker`] is `Send + Sync` and checks with `&self`; the windows are behind one mutex per
+//! checker, taken once per record that has unique values. [`Checker::check`] checks and remembers
+//! a record atomically. A write of several records uses a [`Batch`]: its checks see the values of
+//! the batch's earlier passing records, and it remembers them only when [`Batch::commit`] is called
+//! after the write succeeded, so a refused or failed write leaves no trace. Two batches open at
+//! once on one checker do not see each other's values: the caller serializes batch, write and
+//! commit per checker (the write path holds one lock per product for that).
 
 mod build;
 mod sql;
@@ -243,13 +244,22 @@ impl At<'_> {
 }
 
 impl Checker {
-    /// Checks one record and, when it passes, remembers its unique values at once: a batch of one.
-    /// `timestamp_ms` is the record's timestamp (uniqueness windows are measured in it).
+    /// Checks one record and, when it passes, remembers its unique values at once, atomically: of
+    /// two threads checking records with the same unique value, one passes. `timestamp_ms` is the
+    /// record's timestamp (uniqueness windows are measured in it).
     pub fn check(&self, value: &Value, timestamp_ms: i64) -> Vec<Violation> {
-        let mut batch = self.batch();
-        let violations = batch.check(value, timestamp_ms);
-        batch.commit();
-        violations
+        let (mut out, found) = self.evaluate(value);
+        if found.is_empty() {
+            return out;
+        }
+        let mut windows = self.windows.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.judge(&found, timestamp_ms, &windows, None, &mut out);
+        if out.is_empty() {
+            for f in found {
+                windows[f.slot].remember(f.hash, timestamp_ms);
+            }
+        }
+        out
     }
 
     /// A batch of records checked together and remembered only on [`Batch::commit`].
@@ -344,6 +354,34 @@ impl Checker {
         (out, found)
     }
 
+    /// The violations of uniqueness among `found`: values remembered within their window, or
+    /// (`pending`) already in the batch.
+    fn judge(
+        &self,
+        found: &[Found],
+        timestamp_ms: i64,
+        windows: &[Window],
+        pending: Option<&HashSet<(usize, u64)>>,
+        out: &mut Vec<Violation>,
+    ) {
+        for f in found {
+            let window = &windows[f.slot];
+            let reason = if let Some(at) = window.seen_near(f.hash, timestamp_ms) {
+                format!(
+                    "{} was already written {} (unique within {})",
+                    f.shown,
+                    ago(timestamp_ms.saturating_sub(at)),
+                    duration(window.config.window_ms)
+                )
+            } else if pending.is_some_and(|p| p.contains(&(f.slot, f.hash))) {
+                format!("{} appears more than once in this write", f.shown)
+            } else {
+                continue;
+            };
+            out.push(self.violation(f.rule, f.field.clone(), reason));
+        }
+    }
+
     fn check_node(
         &self,
         node: &Node,
@@ -424,24 +462,12 @@ impl Batch<'_> {
     pub fn check(&mut self, value: &Value, timestamp_ms: i64) -> Vec<Violation> {
         let checker = self.checker;
         let (mut out, found) = checker.evaluate(value);
-        if !found.is_empty() {
+        if found.is_empty() {
+            return out;
+        }
+        {
             let windows = checker.windows.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            for f in &found {
-                let window = &windows[f.slot];
-                let reason = if let Some(at) = window.seen_near(f.hash, timestamp_ms) {
-                    format!(
-                        "{} was already written {} (unique within {})",
-                        f.shown,
-                        ago(timestamp_ms.saturating_sub(at)),
-                        duration(window.config.window_ms)
-                    )
-                } else if self.pending_set.contains(&(f.slot, f.hash)) {
-                    format!("{} appears more than once in this write", f.shown)
-                } else {
-                    continue;
-                };
-                out.push(checker.violation(f.rule, f.field.clone(), reason));
-            }
+            checker.judge(&found, timestamp_ms, &windows, Some(&self.pending_set), &mut out);
         }
         if out.is_empty() {
             for f in found {

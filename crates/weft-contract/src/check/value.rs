@@ -10,15 +10,37 @@ use crate::model::LogicalType;
 /// How long a value may be when quoted in a reason.
 const SHOWN_CHARS: usize = 64;
 
-/// A value as a reason quotes it: its JSON text, cut at [`SHOWN_CHARS`] characters.
+/// A value as a reason quotes it: its JSON text, cut at [`SHOWN_CHARS`] characters. Writing stops
+/// there, so a huge or deep value costs no more than a short one.
 pub(crate) fn shown(value: &Value) -> String {
-    let text = value.to_string();
-    if text.chars().count() <= SHOWN_CHARS {
-        text
-    } else {
-        let cut: String = text.chars().take(SHOWN_CHARS).collect();
-        format!("{cut}...")
+    /// Takes bytes until it has enough, then refuses the rest (which stops the serializer).
+    struct Prefix {
+        text: Vec<u8>,
+        cut: bool,
     }
+    impl std::io::Write for Prefix {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let room = (SHOWN_CHARS * 4 + 4).saturating_sub(self.text.len());
+            if buf.len() > room {
+                self.text.extend_from_slice(&buf[..room]);
+                self.cut = true;
+                return Err(std::io::Error::other("enough"));
+            }
+            self.text.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut out = Prefix { text: Vec::new(), cut: false };
+    let _ = serde_json::to_writer(&mut out, value);
+    let text = String::from_utf8_lossy(&out.text);
+    if !out.cut && text.chars().count() <= SHOWN_CHARS {
+        return text.into_owned();
+    }
+    let cut: String = text.chars().take(SHOWN_CHARS).collect();
+    format!("{cut}...")
 }
 
 /// How a temporal value is read: Weft's ISO-8601 forms, or the contract's `format` when Weft can

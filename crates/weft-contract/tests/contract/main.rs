@@ -3,4 +3,6 @@
 
 mod common;
 mod documents;
+mod hostile;
 mod rules;
+mod unique;
