@@ -8,6 +8,9 @@
 //! - [`Checker`] ([`Contract::compile`]): one schema object's rules, checked on each record as it
 //!   is written: required, logical types and their options, allowed and missing values, uniqueness
 //!   within a window, and SQL conditions evaluated by the SQL engine's expression evaluator;
+//! - [`Contract::fields`], [`compare_with_schema_fields`], [`Contract::to_json_schema`]: keeping a
+//!   contract and a port's registered schema in step;
+//! - [`diff`]: what changed between two versions, breaking or not.
 //!
 //! **Architecture Invariant:** this crate knows no storage, no HTTP and no product: it reads
 //! documents and values and answers. It reads YAML through `weft-yaml`, JSON Schema through
@@ -15,8 +18,11 @@
 //! it.
 
 mod check;
+mod diff;
 mod document;
 mod error;
+mod fields;
+mod json_schema;
 mod model;
 mod semantic;
 mod spec;
@@ -26,5 +32,7 @@ pub use check::{
     Batch, Checker, RuleInfo, RuleKind, UniqueWindowInfo, Violation, DEFAULT_UNIQUE_MAX_VALUES,
     DEFAULT_UNIQUE_WINDOW_MS, UNIQUE_MAX_VALUES_PROPERTY, UNIQUE_WINDOW_PROPERTY,
 };
+pub use diff::{diff, Change, ContractDiff};
 pub use document::{Contract, MAX_DEPTH, MAX_DOCUMENT_BYTES, MAX_EXPANDED_BYTES, MAX_EXPANDED_NODES};
 pub use error::{ContractError, Problem};
+pub use fields::{compare_with_schema_fields, ContractField, FieldMismatch, MismatchKind};

@@ -54,6 +54,7 @@ use serde_json::Value;
 
 pub(crate) use build::{build, Located};
 pub use unique::{DEFAULT_UNIQUE_MAX_VALUES, DEFAULT_UNIQUE_WINDOW_MS};
+pub(crate) use value::shown as shown_value;
 
 use sql::{Outcome, SqlRule};
 use unique::{hash_values, Window};

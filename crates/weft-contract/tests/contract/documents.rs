@@ -100,6 +100,7 @@ fn objects_are_named_when_there_is_not_exactly_one() {
     let err = c.compile(Some("returns")).unwrap_err();
     assert_eq!(err.to_string(), "the contract has no schema object 'returns' (it has: orders, refunds)");
     assert_eq!(c.compile(Some("refunds")).unwrap().object(), "refunds");
+    assert!(c.fields("returns").is_err());
 }
 
 /// Each invalid document: the path, line and part of the message of the problem expected first.

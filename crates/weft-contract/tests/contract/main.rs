@@ -2,7 +2,9 @@
 //! records are checked against, hostile input, schema agreement and diffs.
 
 mod common;
+mod diffs;
 mod documents;
 mod hostile;
 mod rules;
+mod schemas;
 mod unique;
