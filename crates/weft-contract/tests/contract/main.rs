@@ -5,6 +5,7 @@ mod common;
 mod diffs;
 mod documents;
 mod hostile;
+mod lint;
 mod rules;
 mod schemas;
 mod unique;
