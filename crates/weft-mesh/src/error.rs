@@ -82,6 +82,12 @@ pub enum MeshError {
          give the new document a new version"
     )]
     ContractVersionExists { id: String, version: String },
+    /// A contract and the schema of the port it would govern disagree on fields.
+    #[error(
+        "data contract '{contract}' does not fit the port's schema (subject '{subject}'): {}",
+        mismatches.iter().map(|m| m.message.as_str()).collect::<Vec<_>>().join("; ")
+    )]
+    ContractSchemaMismatch { contract: String, subject: String, mismatches: Vec<weft_contract::FieldMismatch> },
     /// A failure inside the platform that is not the caller's doing.
     #[error("internal error: {0}")]
     Internal(String),

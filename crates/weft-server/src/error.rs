@@ -132,6 +132,8 @@ error_codes! {
     UnsupportedFormat = 42210,
     /// A data contract that is not valid ODCS or that Weft cannot check (each problem with its path and line).
     InvalidContract = 42211,
+    /// A data contract and the schema of the port it would govern disagree on fields (each one listed).
+    ContractSchemaMismatch = 42212,
     /// A failure inside the server.
     Internal = 50001,
     /// Stored data failed its checksum.
@@ -327,6 +329,11 @@ impl From<MeshError> for ApiError {
                 }
                 return api;
             }
+            MeshError::ContractSchemaMismatch { ref mismatches, .. } => {
+                let mut api = ApiError::new(ErrorCode::ContractSchemaMismatch, error.to_string());
+                api.details = Some(serde_json::json!({ "mismatches": mismatches }));
+                return api;
+            }
             MeshError::ContractNotFound { .. } => ErrorCode::ContractNotFound,
             MeshError::ContractVersionExists { .. } => ErrorCode::AlreadyExists,
             MeshError::Internal(_) => ErrorCode::Internal,
@@ -354,6 +361,10 @@ pub struct ErrorBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub problems: Option<serde_json::Value>,
+    /// The fields on which a contract and a port's schema disagree: `[{"field", "kind", "message"}]` (42212).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub mismatches: Option<serde_json::Value>,
     /// The request field a 42201 is about, as a path (`tags[1]`, `outputPorts[0].topic`), when the
     /// server knows it, so forms can show the error next to the field without reading the message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -371,6 +382,7 @@ impl IntoResponse for ApiError {
         let gaps = take("gaps");
         let records = take("records");
         let problems = take("problems");
+        let mismatches = take("mismatches");
         let line = take("line").and_then(|l| l.as_u64());
         let body = ErrorBody {
             error_code: self.code as u32,
@@ -378,6 +390,7 @@ impl IntoResponse for ApiError {
             gaps,
             records,
             problems,
+            mismatches,
             field: self.field,
             line,
         };

@@ -212,3 +212,68 @@ fn an_attached_contract_is_checked_on_every_write_under_the_ports_policy() {
     let (_, body) = api.post("/api/v1/topics/shop.orders/records", &json!([order("o-9", -5.0, "CHF")]));
     assert_eq!(body["accepted"], 1, "{body}");
 }
+
+/// A contract and its port's schema are kept in step: a field the schema lacks, or a type it cannot
+/// hold, refuses the attachment naming each field; a JSON port without a schema gets one generated
+/// from the contract.
+#[test]
+fn a_contract_must_fit_its_ports_schema_or_gives_the_port_one() {
+    let server = TestServer::start();
+    let api = &server.api;
+    avro_product(api);
+    let misfit = r#"apiVersion: v3.1.0
+kind: DataContract
+id: misfit
+version: 1.0.0
+status: draft
+schema:
+  - name: orders
+    properties:
+      - name: coupon
+        logicalType: string
+      - name: order_id
+        logicalType: string
+      - name: currency
+        logicalType: integer
+"#;
+    let (status, body) = apply(api, misfit);
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = api.put("/api/v1/products/shop.orders/contract", &json!({"id": "misfit"}));
+    assert_eq!((status, body["error_code"].as_u64()), (422, Some(42212)), "{body}");
+    let mismatches: Vec<(String, String)> = body["mismatches"]
+        .as_array()
+        .expect("mismatches")
+        .iter()
+        .map(|m| (m["field"].as_str().unwrap_or("").to_string(), m["kind"].as_str().unwrap_or("").to_string()))
+        .collect();
+    assert_eq!(
+        mismatches,
+        vec![
+            ("coupon".to_string(), "missingInSchema".to_string()),
+            ("currency".to_string(), "typeDiffers".to_string())
+        ]
+    );
+    let (_, body) = api.get("/api/v1/products/shop.orders/contract");
+    assert!(body["contract"].is_null(), "nothing was attached: {body}");
+
+    // A JSON port with no schema yet: the contract describes it.
+    api.create_topic("shop.returns", 1);
+    let spec = json!({"id": "shop.returns", "name": "Returns", "owner": "alice",
+        "outputPorts": [{"name": "events", "version": "1.0.0", "topic": "shop.returns", "schemaSubject": "shop.returns-value", "format": "json"}]});
+    assert_eq!(api.post("/api/v1/products", &spec).0, 201);
+    assert_eq!(apply(api, CONTRACT).0, 201);
+    let (status, body) = api.put("/api/v1/products/shop.returns/contract", &json!({"id": "shop-orders"}));
+    assert_eq!(status, 200, "{body}");
+    let (status, schema) = api.get("/registry/subjects/shop.returns-value/versions/latest");
+    assert_eq!(status, 200, "a schema was registered: {schema}");
+    let text: Value = serde_json::from_str(schema["schema"].as_str().unwrap_or("{}")).expect("JSON Schema");
+    let mut required: Vec<&str> =
+        text["required"].as_array().expect("required").iter().filter_map(Value::as_str).collect();
+    required.sort_unstable();
+    assert_eq!(required, vec!["amount", "currency", "order_id"], "{text}");
+    let (_, body) = api.post(
+        "/api/v1/topics/shop.returns/records",
+        &json!([{"value": {"order_id": "o-1", "amount": "x", "currency": "EUR"}}]),
+    );
+    assert_eq!(body["error_code"], 42204, "the generated schema is checked: {body}");
+}

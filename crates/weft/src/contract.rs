@@ -75,9 +75,19 @@ pub enum ContractCommand {
         #[arg(long)]
         junit: Option<PathBuf>,
     },
+    /// Compare two contract files (no server needed): every change, breaking or not; exits 1 when a
+    /// change is breaking (data that met the old contract may fail the new one, or a field goes away).
+    Diff {
+        old: PathBuf,
+        new: PathBuf,
+        /// Print the changes as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
-/// `weft contract test` found rules that records broke: exit code 1, the report already printed.
+/// `weft contract test` found rules that records broke, or `diff` a breaking change: exit code 1, the
+/// report already printed.
 #[derive(Debug)]
 pub struct ChecksFailed;
 
@@ -158,6 +168,27 @@ pub fn run(client: &Client, actor: &str, command: ContractCommand, out: &mut imp
             let path = format!("/api/v1/products/{}/contract{query}", encode(&product));
             let answer = client.send("DELETE", &path, actor, None)?;
             writeln!(out, "{product} port {} checks no contract now", text_of(&answer["port"]))?;
+        }
+        ContractCommand::Diff { old, new, json } => {
+            let read = |path: &PathBuf| -> Result<weft_contract::Contract> {
+                let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+                weft_contract::Contract::from_yaml(&text)
+                    .with_context(|| format!("{} is not a valid contract", path.display()))
+            };
+            let diff = weft_contract::diff(&read(&old)?, &read(&new)?);
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&diff)?)?;
+            } else {
+                for change in &diff.changes {
+                    let kind = if change.breaking { "BREAKING" } else { "compatible" };
+                    writeln!(out, "{kind}\t{}\t{}", change.path, change.message)?;
+                }
+                let breaking = diff.breaking().count();
+                writeln!(out, "{} changes, {breaking} breaking", diff.changes.len())?;
+            }
+            if diff.is_breaking() {
+                return Err(ChecksFailed.into());
+            }
         }
         ContractCommand::Test { id, product, version, object, limit, junit } => {
             let mut query = vec![format!("product={}", encode(&product)), format!("limit={limit}")];

@@ -144,3 +144,34 @@ fn contracts_from_the_command_line_from_apply_to_a_junit_report() {
     }
     assert!(env.ok(&["contract", "detach", "pay.payments"]).contains("checks no contract now"));
 }
+
+#[test]
+fn contract_diff_tells_breaking_from_compatible_changes_without_a_server() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let old = dir.path().join("old.yaml");
+    let loose = dir.path().join("loose.yaml");
+    let tight = dir.path().join("tight.yaml");
+    std::fs::write(&old, CONTRACT).expect("write");
+    std::fs::write(
+        &loose,
+        CONTRACT.replace("version: 1.0.0", "version: 1.1.0").replace("name: Payments\n", "name: Payments made\n"),
+    )
+    .expect("write");
+    std::fs::write(&tight, CONTRACT.replace("version: 1.0.0", "version: 2.0.0").replace("minimum: 0", "minimum: 1"))
+        .expect("write");
+    let diff = |new: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(["contract", "diff", old.to_str().expect("path"), new.to_str().expect("path")])
+            .env("WEFT_URL", "http://127.0.0.1:9")
+            .output()
+            .expect("weft runs")
+    };
+    let output = diff(&loose);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(text.contains("0 breaking") && !text.contains("BREAKING"), "{text}");
+    let output = diff(&tight);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("BREAKING") && l.contains("amount") && l.contains("minimum")), "{text}");
+}

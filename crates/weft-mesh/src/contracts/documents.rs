@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 use serde_json::Value;
-use weft_contract::{Contract, RuleInfo};
+use weft_contract::{Contract, FieldMismatch, MismatchKind, RuleInfo};
 
 use super::store::{ContractRef, GovernanceEvent, PortGovernance, StoredContract};
 use crate::context::{now_ms, RequestContext};
@@ -149,7 +149,8 @@ impl Mesh {
         let reference =
             ContractRef { id: stored.id.clone(), version: stored.version.clone(), object: object.map(str::to_string) };
         // Refused here, not on the first record: the object must exist and every rule compile.
-        super::compile(&stored, object)?;
+        let checker = super::compile(&stored, object)?;
+        self.agree_with_schema(ctx, product, &port, &stored, checker.object())?;
         let governance = self.governance.store().write(|state| {
             let governance = PortGovernance { contract: Some(reference.clone()), ..state.port(product, &port) };
             let event = GovernanceEvent::PortGovernance {
@@ -163,6 +164,58 @@ impl Mesh {
         })?;
         changed(ctx, "attach_contract", &format!("{product}:{port} {}@{}", reference.id, reference.version));
         Ok((port, governance))
+    }
+
+    /// Keeps a contract and its port's schema in step, the contract describing what the schema lets
+    /// through, never more: a port without a schema yet gets one generated from the contract (JSON
+    /// ports; JSON Schema 2020-12); otherwise a field the contract names that the schema lacks, or
+    /// types that cannot hold the same values, refuse the attachment with each differing field. The
+    /// contract may describe fewer fields than the schema, and require what the schema leaves
+    /// optional (that is what rules are for).
+    fn agree_with_schema(
+        &self,
+        ctx: &RequestContext,
+        product: &str,
+        port: &str,
+        stored: &StoredContract,
+        object: &str,
+    ) -> Result<()> {
+        let contract = Contract::from_json(stored.document.clone())?;
+        let found = self.catalog.product(product)?;
+        let Some(spec) = found.spec.output_ports.iter().find(|p| p.name == port) else { return Ok(()) };
+        let subject = &spec.schema_subject;
+        let latest = match self.registry.version(subject, weft_registry::VersionSpec::Latest, false) {
+            Ok(latest) => latest,
+            Err(_) if spec.format == weft_catalog::Format::Json => {
+                let schema = contract.to_json_schema(object)?.to_string();
+                let definition = weft_registry::SchemaDefinition {
+                    schema_type: weft_registry::SchemaType::Json,
+                    schema,
+                    references: Vec::new(),
+                };
+                self.register_schema(ctx, subject, &weft_registry::RegisterRequest::new(definition))?;
+                return Ok(());
+            }
+            Err(_) => {
+                return Err(MeshError::PortSchemaMissing {
+                    product: product.to_string(),
+                    topic: spec.topic.clone(),
+                    subject: subject.clone(),
+                    format: spec.format.to_string(),
+                })
+            }
+        };
+        let schema_fields = weft_registry::field_summaries(latest.schema_type, &latest.schema);
+        let mismatches: Vec<FieldMismatch> =
+            weft_contract::compare_with_schema_fields(&contract.fields(object)?, &schema_fields)
+                .into_iter()
+                .filter(|m| matches!(m.kind, MismatchKind::MissingInSchema | MismatchKind::TypeDiffers))
+                .collect();
+        if mismatches.is_empty() {
+            Ok(())
+        } else {
+            Err(MeshError::ContractSchemaMismatch { contract: stored.id.clone(), subject: subject.clone(), mismatches })
+        }
     }
 
     /// Stops a port enforcing its contract (its schema and policy stay).

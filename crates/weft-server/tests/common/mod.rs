@@ -137,6 +137,7 @@ impl Api {
                     "gaps" => code == 42207,
                     "records" => code == 42204,
                     "problems" => code == 42211,
+                    "mismatches" => code == 42212,
                     _ => false,
                 };
                 assert!(allowed, "extra field {key} in error {body}");
