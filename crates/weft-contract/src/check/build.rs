@@ -147,7 +147,7 @@ impl<'a, 'c> Builder<'a, 'c> {
     }
 
     fn property(&mut self, p: &Property<'_>) -> Node {
-        let mut node = Node { member: p.name.to_string(), ..Node::default() };
+        let mut node = Node { member: p.name.to_string(), path: p.path.clone(), ..Node::default() };
         let field = p.path.as_str();
         if p.required() {
             let rule = self.schema_rule(p, "required", RuleKind::Required, format!("{field} is present and not null"));

@@ -176,6 +176,8 @@ enum NullRule {
 struct Node {
     /// The member of the enclosing object (unused for items).
     member: String,
+    /// The field's path (`customer.id`), for the violations of uniqueness rules (never in arrays).
+    path: String,
     null_rules: Vec<(usize, NullRule)>,
     ty: Option<(usize, TypeCheck)>,
     checks: Vec<(usize, ValueCheck)>,
@@ -217,13 +219,32 @@ pub struct Checker {
     window_rules: Vec<usize>,
 }
 
-/// A value of a uniqueness rule found in a record.
-struct Found {
+/// A value of a uniqueness rule found in a record. What a violation would say is kept by reference
+/// and written only if there is one.
+struct Found<'a> {
     rule: usize,
     slot: usize,
     hash: u64,
-    field: Option<String>,
-    shown: String,
+    field: Option<&'a str>,
+    value: FoundValue<'a>,
+}
+
+enum FoundValue<'a> {
+    One(&'a Value),
+    /// A combination: the property names and their values.
+    Tuple(&'a [String], Vec<&'a Value>),
+}
+
+impl Found<'_> {
+    fn shown(&self) -> String {
+        match &self.value {
+            FoundValue::One(value) => shown(value),
+            FoundValue::Tuple(names, values) => {
+                let parts: Vec<String> = names.iter().zip(values).map(|(n, v)| format!("{n}={}", shown(v))).collect();
+                format!("({})", parts.join(", "))
+            }
+        }
+    }
 }
 
 /// Where a value is in the record, as a list on the stack (rendered only for a violation).
@@ -254,6 +275,14 @@ impl Checker {
             return out;
         }
         let mut windows = self.windows.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let ([f], true) = (found.as_slice(), out.is_empty()) {
+            // The common case: one unique value in a record that passes the other rules, judged and
+            // remembered with one lookup.
+            if let Some(at) = windows[f.slot].check_and_remember(f.hash, timestamp_ms) {
+                out.push(self.repeated(f, timestamp_ms, at, &windows[f.slot]));
+            }
+            return out;
+        }
         self.judge(&found, timestamp_ms, &windows, None, &mut out);
         if out.is_empty() {
             for f in found {
@@ -312,7 +341,7 @@ impl Checker {
     }
 
     /// Every rule but the windows of uniqueness: the violations, and the unique values found.
-    fn evaluate(&self, value: &Value) -> (Vec<Violation>, Vec<Found>) {
+    fn evaluate<'a>(&'a self, value: &'a Value) -> (Vec<Violation>, Vec<Found<'a>>) {
         let mut out = Vec::new();
         let mut found = Vec::new();
         let Value::Object(map) = value else {
@@ -341,13 +370,13 @@ impl Checker {
                     if values.iter().any(|v| v.is_null()) {
                         continue;
                     }
-                    let shown = names.iter().zip(&values).map(|(n, v)| format!("{n}={}", shown(v))).collect::<Vec<_>>();
+                    let hash = hash_values(values.iter().copied());
                     found.push(Found {
                         rule: *rule,
                         slot: *slot,
-                        hash: hash_values(values.iter().copied()),
+                        hash,
                         field: None,
-                        shown: format!("({})", shown.join(", ")),
+                        value: FoundValue::Tuple(names, values),
                     });
                 }
             }
@@ -367,29 +396,33 @@ impl Checker {
     ) {
         for f in found {
             let window = &windows[f.slot];
-            let reason = if let Some(at) = window.seen_near(f.hash, timestamp_ms) {
-                format!(
-                    "{} was already written {} (unique within {})",
-                    f.shown,
-                    ago(timestamp_ms.saturating_sub(at)),
-                    duration(window.config.window_ms)
-                )
+            if let Some(at) = window.seen_near(f.hash, timestamp_ms) {
+                out.push(self.repeated(f, timestamp_ms, at, window));
             } else if pending.is_some_and(|p| p.contains(&(f.slot, f.hash))) {
-                format!("{} appears more than once in this write", f.shown)
-            } else {
-                continue;
-            };
-            out.push(self.violation(f.rule, f.field.clone(), reason));
+                let reason = format!("{} appears more than once in this write", f.shown());
+                out.push(self.violation(f.rule, f.field.map(str::to_string), reason));
+            }
         }
     }
 
-    fn check_node(
-        &self,
-        node: &Node,
-        value: Option<&Value>,
+    /// The violation of a value already written at `at`.
+    fn repeated(&self, f: &Found, timestamp_ms: i64, at: i64, window: &Window) -> Violation {
+        let reason = format!(
+            "{} was already written {} (unique within {})",
+            f.shown(),
+            ago(timestamp_ms.saturating_sub(at)),
+            duration(window.config.window_ms)
+        );
+        self.violation(f.rule, f.field.map(str::to_string), reason)
+    }
+
+    fn check_node<'a>(
+        &'a self,
+        node: &'a Node,
+        value: Option<&'a Value>,
         at: &At<'_>,
         out: &mut Vec<Violation>,
-        found: &mut Vec<Found>,
+        found: &mut Vec<Found<'a>>,
     ) {
         let value = match value {
             None | Some(Value::Null) => {
@@ -424,7 +457,8 @@ impl Checker {
             }
         }
         for &(rule, slot) in &node.unique {
-            found.push(Found { rule, slot, hash: hash_values([value]), field: Some(at.render()), shown: shown(value) });
+            let hash = hash_values([value]);
+            found.push(Found { rule, slot, hash, field: Some(&node.path), value: FoundValue::One(value) });
         }
         if !typed {
             return;

@@ -9,9 +9,9 @@
 //! distinct values collide with probability about n²/2⁶⁵ (one in 3.7·10⁷ for a million values),
 //! when a new value would be taken for a repeat.
 
-use std::collections::hash_map::DefaultHasher;
+use std::collections::hash_map::{DefaultHasher, Entry};
 use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use serde_json::Value;
 
@@ -31,8 +31,9 @@ pub(crate) struct WindowConfig {
 #[derive(Debug)]
 pub(crate) struct Window {
     pub config: WindowConfig,
-    /// Each remembered hash and the newest timestamp it was seen at.
-    seen: HashMap<u64, i64>,
+    /// Each remembered hash and the newest timestamp it was seen at. The keys are hashes already,
+    /// so the map uses them as they are.
+    seen: HashMap<u64, i64, BuildHasherDefault<Prehashed>>,
     /// Hashes in the order they were remembered, with the timestamp of that time (stale entries,
     /// superseded by a later sighting, are skipped when they come out).
     order: VecDeque<(u64, i64)>,
@@ -42,7 +43,27 @@ pub(crate) struct Window {
 
 impl Window {
     pub(crate) fn new(config: WindowConfig) -> Window {
-        Window { config, seen: HashMap::new(), order: VecDeque::new(), newest: i64::MIN, forgotten_early: 0 }
+        Window { config, seen: HashMap::default(), order: VecDeque::new(), newest: i64::MIN, forgotten_early: 0 }
+    }
+
+    /// [`Window::seen_near`] and, when the value is not a repeat, [`Window::remember`], with one
+    /// lookup: what a single record's check does.
+    pub(crate) fn check_and_remember(&mut self, hash: u64, timestamp_ms: i64) -> Option<i64> {
+        match self.seen.entry(hash) {
+            Entry::Occupied(entry) => {
+                let at = *entry.get();
+                if timestamp_ms.abs_diff(at) <= self.config.window_ms.unsigned_abs() {
+                    return Some(at);
+                }
+                let entry = entry.into_mut();
+                *entry = (*entry).max(timestamp_ms);
+            }
+            Entry::Vacant(entry) => {
+                entry.insert(timestamp_ms);
+            }
+        }
+        self.record(hash, timestamp_ms);
+        None
     }
 
     /// When the value of `hash` was last seen, if that is within the window of `timestamp_ms`.
@@ -54,6 +75,11 @@ impl Window {
     pub(crate) fn remember(&mut self, hash: u64, timestamp_ms: i64) {
         let entry = self.seen.entry(hash).or_insert(timestamp_ms);
         *entry = (*entry).max(timestamp_ms);
+        self.record(hash, timestamp_ms);
+    }
+
+    /// Appends a sighting to the order of remembering, then drops what the bounds exclude.
+    fn record(&mut self, hash: u64, timestamp_ms: i64) {
         self.order.push_back((hash, timestamp_ms));
         self.newest = self.newest.max(timestamp_ms);
         let horizon = self.newest.saturating_sub(self.config.window_ms);
@@ -79,6 +105,27 @@ impl Window {
     /// Values forgotten before their window ended, because `max_values` was reached.
     pub(crate) fn forgotten_early(&self) -> u64 {
         self.forgotten_early
+    }
+}
+
+/// A hasher for keys that are hashes already: it passes the `u64` through.
+#[derive(Default)]
+pub(crate) struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used (by `u64` keys); anything else is folded in, for completeness.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
 }
 

@@ -127,3 +127,14 @@ fn concurrent_writers_never_both_get_a_value() {
     let accepted: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
     assert_eq!(accepted, 2000);
 }
+
+#[test]
+fn a_record_refused_for_one_value_leaves_its_other_values_unremembered() {
+    let c = checker("- name: id\n  unique: true\n- name: email\n  unique: true", "");
+    assert!(c.check(&json!({"id": "a", "email": "x"}), 0).is_empty());
+    let found = c.check(&json!({"id": "b", "email": "x"}), 0);
+    assert_eq!((found.len(), found[0].rule.as_str()), (1, "properties.email.unique"));
+    // "b" came with a refused record: it was never written, so it is free.
+    assert!(c.check(&json!({"id": "b", "email": "y"}), 0).is_empty());
+    assert_eq!(c.check(&json!({"id": "b", "email": "z"}), 0)[0].field.as_deref(), Some("id"));
+}
