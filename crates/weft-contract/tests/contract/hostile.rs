@@ -150,3 +150,54 @@ fn huge_records_cost_no_more_than_their_checked_parts() {
         )
     );
 }
+
+/// Any JSON value, a few levels deep.
+fn any_json() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+    use proptest::prelude::*;
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(serde_json::Value::from),
+        "[a-zA-Z0-9:@. -]{0,12}".prop_map(serde_json::Value::from),
+        prop_oneof![Just("o-12"), Just("2024-02-30"), Just("12:00:00"), Just("EUR"), Just("N/A"), Just("")]
+            .prop_map(serde_json::Value::from),
+    ];
+    leaf.prop_recursive(4, 64, 8, |inner| {
+        let names = prop_oneof![
+            Just("order_id"),
+            Just("amount"),
+            Just("customer"),
+            Just("id"),
+            Just("lines"),
+            Just("sku"),
+            Just("qty"),
+            Just("placed_at"),
+            Just("email"),
+            Just("express"),
+            Just("address"),
+            Just("x"),
+        ];
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+            proptest::collection::btree_map(names.prop_map(str::to_string), inner, 0..8)
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+    /// Whatever the record, checking answers (never panics), and names only the checker's rules.
+    #[test]
+    fn any_record_is_checked_without_panicking(record in any_json(), timestamp in proptest::prelude::any::<i64>()) {
+        use std::sync::OnceLock;
+        static CHECKER: OnceLock<weft_contract::Checker> = OnceLock::new();
+        let checker = CHECKER.get_or_init(|| contract(FULL).compile(None).unwrap());
+        for violation in checker.check(&record, timestamp) {
+            proptest::prop_assert!(checker.rules().iter().any(|r| r.id == violation.rule && r.checked_at_write), "{violation:?}");
+            proptest::prop_assert!(!violation.reason.is_empty());
+        }
+    }
+}

@@ -138,3 +138,16 @@ fn a_record_refused_for_one_value_leaves_its_other_values_unremembered() {
     assert!(c.check(&json!({"id": "b", "email": "y"}), 0).is_empty());
     assert_eq!(c.check(&json!({"id": "b", "email": "z"}), 0)[0].field.as_deref(), Some("id"));
 }
+
+#[test]
+fn the_nearest_custom_property_sets_the_window() {
+    // Contract level: 1 hour; the property's own setting wins over it.
+    let yaml = with_properties(
+        "- name: a\n  unique: true\n- name: b\n  unique: true\n  customProperties:\n    - property: weftUniqueWindow\n      value: 90s",
+        "",
+    )
+    .replace("status: active\n", "status: active\ncustomProperties:\n  - property: weftUniqueWindow\n    value: 1h\n");
+    let c = contract(&yaml).compile(None).unwrap();
+    let windows: Vec<(String, i64)> = c.unique_windows().into_iter().map(|w| (w.rule, w.window_ms)).collect();
+    assert_eq!(windows, vec![("properties.a.unique".to_string(), HOUR), ("properties.b.unique".to_string(), 90_000)]);
+}
