@@ -455,9 +455,18 @@ async function deadLetters(h) {
     assert(read.records.some((r) => r.key === 'r-2'), JSON.stringify(read.records));
     await h.shot('product-dead-letters-replayed');
   });
+  await h.step("a demo product's contract and its rules are on its page", async () => {
+    await page.goto(h.url('/products/payments.transactions'));
+    const panel = page.getByTestId('contract-panel');
+    await eventually('the contract is shown', async () => /payments-transactions 1\.0\.0/.test(await panel.getByTestId('contract-id').textContent()));
+    const rule = panel.locator('[data-testid="contract-rule"][data-rule="captured_payments_charge_something"]');
+    assert((await rule.count()) === 1, 'the SQL rule is listed');
+    assert(!/not at write/.test(await rule.textContent()), 'it is checked on every write');
+    await h.shot('product-contract');
+  });
   await h.step('another is dropped with a reason', async () => {
     await api(h.baseUrl, `/api/v1/topics/${DLQ_ID}/records`, { method: 'POST', body: [{ key: 'r-3', value: { amount: 1 } }] });
-    await page.reload();
+    await page.goto(h.url(`/products/${DLQ_ID}`));
     const panel = page.getByTestId('dead-letters-panel');
     await eventually('the new dead letter is listed', async () => (await panel.getByTestId('dead-letter-row').count()) === 1);
     await panel.getByTestId('dead-letters-drop').click();

@@ -223,7 +223,7 @@ fn print_test(report: &Value, out: &mut impl Write) -> Result<()> {
     )?;
     for outcome in array(report, "rules")? {
         let rule = &outcome["rule"];
-        let state = if rule["checked_at_write"] == json!(false) {
+        let state = if rule["checkedAtWrite"] == json!(false) {
             "skip".to_string()
         } else if outcome["failed"] == json!(0) {
             "pass".to_string()
@@ -245,7 +245,7 @@ fn print_test(report: &Value, out: &mut impl Write) -> Result<()> {
 fn junit_xml(report: &Value) -> Result<String> {
     let rules = array(report, "rules")?;
     let failures = rules.iter().filter(|o| o["failed"] != json!(0)).count();
-    let skipped = rules.iter().filter(|o| o["rule"]["checked_at_write"] == json!(false)).count();
+    let skipped = rules.iter().filter(|o| o["rule"]["checkedAtWrite"] == json!(false)).count();
     let suite =
         format!("{}@{} on {}", text_of(&report["contract"]), text_of(&report["version"]), text_of(&report["product"]));
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -261,7 +261,7 @@ fn junit_xml(report: &Value) -> Result<String> {
             escape(&suite),
             escape(&text_of(&rule["id"]))
         ));
-        if rule["checked_at_write"] == json!(false) {
+        if rule["checkedAtWrite"] == json!(false) {
             xml.push_str(&format!("<skipped message=\"{}\"/>", escape(&text_of(&rule["description"]))));
         } else if outcome["failed"] != json!(0) {
             let examples: Vec<String> = outcome["examples"]

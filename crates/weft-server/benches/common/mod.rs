@@ -56,8 +56,13 @@ impl Connection {
 
     /// A POST of a JSON body.
     pub async fn post_json(&mut self, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
+        self.send("POST", path, "application/json", body).await
+    }
+
+    /// Any request with a body of `content_type`.
+    pub async fn send(&mut self, method: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, Vec<u8>) {
         let mut request = format!(
-            "POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
             body.len()
         )
         .into_bytes();

@@ -10,8 +10,8 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use weft_mesh::contracts::documents::{ContractSummary, ContractView};
-use weft_mesh::contracts::PortGovernance;
-use weft_mesh::Applied;
+use weft_mesh::contracts::{ContractRef, InvalidRecordPolicy, PortGovernance};
+use weft_mesh::{Applied, MeshError};
 
 use super::openapi::ErrorBody;
 use super::{call, Ctx, JsonBody, PathParam, QueryParams, RawBody};
@@ -114,11 +114,29 @@ pub async fn export(
 pub struct ProductContract {
     pub product: String,
     pub port: String,
-    #[serde(flatten)]
-    pub governance: PortGovernance,
-    /// The contract version, in full (absent when the port enforces none).
+    /// What the port does with a record that breaks its rules: `reject` or `dead-letter`.
+    pub policy: InvalidRecordPolicy,
+    /// The contract version and schema object the port checks (absent when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attached: Option<ContractRef>,
+    /// That contract version, in full.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contract: Option<ContractView>,
+}
+
+impl ProductContract {
+    fn new(
+        mesh: &weft_mesh::Mesh,
+        product: String,
+        port: String,
+        governance: PortGovernance,
+    ) -> Result<Self, MeshError> {
+        let contract = match &governance.contract {
+            Some(c) => Some(mesh.contract(&c.id, Some(&c.version))?),
+            None => None,
+        };
+        Ok(ProductContract { product, port, policy: governance.policy, attached: governance.contract, contract })
+    }
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -141,11 +159,7 @@ pub async fn product_contract(
 ) -> Result<Json<ProductContract>, ApiError> {
     let answer = call(&state, move |mesh| {
         let (port, governance) = mesh.port_governance(&id, query.port.as_deref())?;
-        let contract = match &governance.contract {
-            Some(c) => Some(mesh.contract(&c.id, Some(&c.version))?),
-            None => None,
-        };
-        Ok(ProductContract { product: id, port, governance, contract })
+        ProductContract::new(mesh, id, port, governance)
     })
     .await?;
     Ok(Json(answer))
@@ -191,11 +205,7 @@ pub async fn attach(
             body.version.as_deref(),
             body.object.as_deref(),
         )?;
-        let contract = match &governance.contract {
-            Some(c) => Some(mesh.contract(&c.id, Some(&c.version))?),
-            None => None,
-        };
-        Ok(ProductContract { product: id, port, governance, contract })
+        ProductContract::new(mesh, id, port, governance)
     })
     .await?;
     Ok(Json(answer))
@@ -215,7 +225,7 @@ pub async fn detach(
 ) -> Result<Json<ProductContract>, ApiError> {
     let answer = call(&state, move |mesh| {
         let (port, governance) = mesh.detach_contract(&ctx, &id, query.port.as_deref())?;
-        Ok(ProductContract { product: id, port, governance, contract: None })
+        ProductContract::new(mesh, id, port, governance)
     })
     .await?;
     Ok(Json(answer))

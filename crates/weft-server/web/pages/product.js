@@ -33,6 +33,8 @@ const TABS = [
   ['lineage', 'Lineage'], ['consumers', 'Consumers & access'], ['history', 'History'],
 ];
 const TAIL_KEEP = 100;
+// Dead letters listed in the side panel (the oldest; the CLI and API list them all).
+const DEAD_SHOWN = 5;
 
 export async function render(root, params, ctx) {
   ensureStyle('/ui/pages/product.css');
@@ -193,6 +195,34 @@ function choosePort(spec) {
   return served[0] || null;
 }
 
+// The contract the port checks every record against: id, version, status, and its rules.
+async function fillContract(box, id, signal) {
+  let answer;
+  try {
+    answer = await api(`/api/v1/products/${seg(id)}/contract`, { signal });
+  } catch (error) {
+    if (isAbort(error)) return;
+    box.replaceChildren(errorState(error, () => fillContract(box, id, signal)));
+    return;
+  }
+  const c = answer.contract;
+  if (!c) {
+    box.replaceChildren(emptyState('No contract', 'Records are checked against the port\'s schema only. Attach an ODCS contract with `weft contract attach` or PUT /api/v1/products/{id}/contract.'));
+    return;
+  }
+  const object = (answer.attached && answer.attached.object) || Object.keys(c.rules)[0];
+  const rules = c.rules[object] || [];
+  const checked = rules.filter((r) => r.checkedAtWrite);
+  box.replaceChildren(
+    h('p', null, h('strong', { class: 'mono', 'data-testid': 'contract-id' }, `${c.id} ${c.version}`), ' ', badge(c.status || 'unknown', c.status === 'active' ? 'ok' : 'plain'),
+      c.name ? h('span', { class: 'hint' }, ` ${c.name}`) : null),
+    h('p', { class: 'hint' }, `${checked.length} rules checked on every record written; ${rules.length - checked.length} not checked at write time.`),
+    h('ul', { class: 'plain-list contract-rules', 'data-testid': 'contract-rules' }, rules.map((r) => h('li', { 'data-testid': 'contract-rule', 'data-rule': r.id },
+      h('span', { class: 'mono' }, r.id), r.checkedAtWrite ? null : [' ', badge('not at write', 'plain')],
+      h('div', { class: 'hint' }, r.description)))),
+    h('a', { class: 'btn', href: `/api/v1/contracts/${seg(c.id)}/odcs?version=${encodeURIComponent(c.version)}`, download: `${c.id}-${c.version}.odcs.yaml` }, 'Download ODCS YAML'));
+}
+
 // Records the port did not take: its policy, the unresolved ones with the rules they broke, and replay
 // (after a fix: each is checked again) and drop (with a reason).
 async function fillDeadLetters(box, id, signal) {
@@ -200,7 +230,7 @@ async function fillDeadLetters(box, id, signal) {
   let page;
   let governance;
   try {
-    [page, governance] = await Promise.all([api(`${base}/dead-letters?limit=20`, { signal }), api(`${base}/governance`, { signal })]);
+    [page, governance] = await Promise.all([api(`${base}/dead-letters?limit=${DEAD_SHOWN}`, { signal }), api(`${base}/governance`, { signal })]);
   } catch (error) {
     if (isAbort(error)) return;
     box.replaceChildren(errorState(error, () => fillDeadLetters(box, id, signal)));
@@ -251,12 +281,15 @@ async function fillDeadLetters(box, id, signal) {
       fillDeadLetters(box, id, signal);
     }
   });
-  box.replaceChildren(policy,
+  box.replaceChildren(...[policy,
     h('p', null, `${fmtNumber(page.unresolved)} waiting of ${fmtNumber(page.total)}`,
       byRule.length ? [' (', byRule.map(([rule, n]) => `${rule}: ${fmtNumber(n)}`).join(', '), ')'] : null, '.'),
     page.entries.length ? h('ul', { class: 'plain-list dead-letters' }, rows) : null,
+    page.unresolved > page.entries.length
+      ? h('p', { class: 'hint' }, `The oldest ${page.entries.length} of ${fmtNumber(page.unresolved)}; all of them: weft dead-letters list ${id}`)
+      : null,
     page.unresolved ? h('div', { class: 'row' }, replay, drop) : null,
-    outcome);
+    outcome].filter(Boolean));
 }
 
 function panel(title, testid, ...children) {
@@ -309,8 +342,10 @@ function renderOverview(el, product, port, statsPromise, signal) {
       : null);
   const chartBox = h('div', { class: 'chart-box', 'data-testid': 'throughput-chart' }, skeleton('block'));
   const activity = panel('Throughput and freshness', 'activity-panel', chartBox);
-  const contract = panel('Data contract', 'contract-panel',
-    emptyState('No contract yet', 'Data contracts (rules records must satisfy, enforced on write) arrive with governance. Until then records are not checked beyond their schema.'));
+  const contractBox = h('div', null, skeleton('lines', 2));
+  const contract = panel('Data contract', 'contract-panel', contractBox);
+  if (port) fillContract(contractBox, spec.id, signal);
+  else contractBox.replaceChildren(emptyState('No output port', 'A contract governs the records of an output port.'));
   const deadBox = h('div', null, skeleton('lines', 2));
   const dead = panel('Dead letters', 'dead-letters-panel', deadBox);
   if (port) fillDeadLetters(deadBox, spec.id, signal);
