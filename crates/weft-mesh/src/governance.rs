@@ -13,8 +13,8 @@ use weft_registry::{field_summaries, FieldSummary, VersionSpec};
 
 use crate::context::{now_ms, RequestContext};
 use crate::error::{MeshError, Result};
-use crate::read::{pick_port, READ_MAX_BYTES};
 use crate::policies::Enforcement;
+use crate::read::{pick_port, READ_MAX_BYTES};
 use crate::Mesh;
 
 /// Adds `more` to `gaps`, leaving out those about a field already there (the catalog's

@@ -310,7 +310,12 @@ impl Mesh {
         let before = self.registry.version(subject, VersionSpec::Latest, false).ok().map(|v| v.id);
         let floor = self.compatibility_floor(subject);
         let id = match self.registry.register_with_floor(subject, request, floor.as_ref().map(|(level, _)| *level)) {
-            Err(weft_registry::RegistryError::BelowCompatibilityFloor { subject, floor: level, level: own, messages }) => {
+            Err(weft_registry::RegistryError::BelowCompatibilityFloor {
+                subject,
+                floor: level,
+                level: own,
+                messages,
+            }) => {
                 let products = floor.map(|(_, products)| products.join(", ")).unwrap_or_default();
                 let mut named = vec![format!(
                     "{{policy: 'minimumCompatibility {level}: the subjects of published products ({products}) \
@@ -466,8 +471,12 @@ impl Mesh {
             if let Some(refusal) = self.publication_refusal(&current)? {
                 return Err(refusal);
             }
-            match self.catalog.transition(ctx.principal(), id, Transition::Publish, if_revision.or(Some(current.revision)))
-            {
+            match self.catalog.transition(
+                ctx.principal(),
+                id,
+                Transition::Publish,
+                if_revision.or(Some(current.revision)),
+            ) {
                 Err(weft_catalog::CatalogError::RevisionConflict { .. }) if if_revision.is_none() && attempts < 3 => {
                     attempts += 1;
                 }

@@ -324,8 +324,9 @@ impl GlobalPolicies {
             let map = object(value, at, &["qualityTiers", "enforcement"])?;
             let mut quality_tiers = Vec::new();
             for (path, name) in strings(map, at, "qualityTiers")? {
-                let tier: QualityTier = serde_json::from_value(Value::String(name.clone()))
-                    .map_err(|_| bad(path, format!("'{name}' is no quality tier: use raw, curated or authoritative")))?;
+                let tier: QualityTier = serde_json::from_value(Value::String(name.clone())).map_err(|_| {
+                    bad(path, format!("'{name}' is no quality tier: use raw, curated or authoritative"))
+                })?;
                 if !quality_tiers.contains(&tier) {
                     quality_tiers.push(tier);
                 }
@@ -391,7 +392,12 @@ impl Mesh {
     /// Replaces the policies with `document` (checked whole first: nothing of a bad document is
     /// kept). Only platform admins may; `if_version` makes the change conditional on the version
     /// it was based on.
-    pub fn set_policies(&self, ctx: &RequestContext, document: &Value, if_version: Option<u64>) -> Result<PoliciesVersion> {
+    pub fn set_policies(
+        &self,
+        ctx: &RequestContext,
+        document: &Value,
+        if_version: Option<u64>,
+    ) -> Result<PoliciesVersion> {
         if !ctx.is_platform_admin() {
             return Err(MeshError::NotPlatformAdmin(ctx.principal().to_string()));
         }
@@ -402,8 +408,12 @@ impl Mesh {
             if let Some(expected) = if_version.filter(|expected| *expected != current) {
                 return Err(MeshError::PoliciesChanged { expected, current });
             }
-            let version =
-                PoliciesVersion { version: current + 1, principal: ctx.principal().to_string(), at: ctx.at(), policies };
+            let version = PoliciesVersion {
+                version: current + 1,
+                principal: ctx.principal().to_string(),
+                at: ctx.at(),
+                policies,
+            };
             let event = GovernanceEvent::Policies {
                 policies: version.policies.clone(),
                 principal: version.principal.clone(),
@@ -496,9 +506,10 @@ impl Mesh {
         }
         if let Some(policy) = &policies.classification {
             let classified = self.classified_fields(spec, &policy.restricted);
-            let restricted = spec.custom_properties.iter().any(|p| {
-                p.property == RESTRICTED_PROPERTY.0 && p.value.as_str() == Some(RESTRICTED_PROPERTY.1)
-            });
+            let restricted = spec
+                .custom_properties
+                .iter()
+                .any(|p| p.property == RESTRICTED_PROPERTY.0 && p.value.as_str() == Some(RESTRICTED_PROPERTY.1));
             if !classified.is_empty() && !restricted {
                 let fields: Vec<String> =
                     classified.iter().map(|(field, class)| format!("{field} ({class})")).collect();
@@ -562,7 +573,10 @@ impl Mesh {
                                 "port {} has no data contract attached; the policy contractRequired demands one on \
                                  every output port of {} products",
                                 port.name,
-                                serde_json::to_value(tier).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+                                serde_json::to_value(tier)
+                                    .ok()
+                                    .and_then(|v| v.as_str().map(str::to_string))
+                                    .unwrap_or_default()
                             ),
                             enforcement: policy.enforcement,
                         });
@@ -654,17 +668,49 @@ mod tests {
             (json!([]), "(document)", "object"),
             (json!({"requiredMetdata": {}}), "requiredMetdata", "unknown field"),
             (json!({"requiredMetadata": {"fields": ["description"]}}), "requiredMetadata.enforcement", "required"),
-            (json!({"requiredMetadata": {"fields": ["description", "colour"], "enforcement": "block"}}), "requiredMetadata.fields[1]", "no metadata field"),
-            (json!({"requiredMetadata": {"fields": ["tags", "tags"], "enforcement": "warn"}}), "requiredMetadata.fields[1]", "twice"),
+            (
+                json!({"requiredMetadata": {"fields": ["description", "colour"], "enforcement": "block"}}),
+                "requiredMetadata.fields[1]",
+                "no metadata field",
+            ),
+            (
+                json!({"requiredMetadata": {"fields": ["tags", "tags"], "enforcement": "warn"}}),
+                "requiredMetadata.fields[1]",
+                "twice",
+            ),
             (json!({"requiredMetadata": {"fields": "tags", "enforcement": "warn"}}), "requiredMetadata.fields", "list"),
-            (json!({"requiredMetadata": {"fields": ["tags"], "enforcement": "strict"}}), "requiredMetadata.enforcement", "block or warn"),
-            (json!({"minimumCompatibility": {"level": "SIDEWAYS", "enforcement": "block"}}), "minimumCompatibility.level", "no compatibility level"),
-            (json!({"minimumCompatibility": {"level": "NONE", "enforcement": "block"}}), "minimumCompatibility.level", "NONE"),
-            (json!({"classification": {"restricted": [], "enforcement": "warn"}}), "classification.restricted", "no classification"),
-            (json!({"naming": {"productId": "([a-z", "enforcement": "warn"}}), "naming.productId", "regular expression"),
+            (
+                json!({"requiredMetadata": {"fields": ["tags"], "enforcement": "strict"}}),
+                "requiredMetadata.enforcement",
+                "block or warn",
+            ),
+            (
+                json!({"minimumCompatibility": {"level": "SIDEWAYS", "enforcement": "block"}}),
+                "minimumCompatibility.level",
+                "no compatibility level",
+            ),
+            (
+                json!({"minimumCompatibility": {"level": "NONE", "enforcement": "block"}}),
+                "minimumCompatibility.level",
+                "NONE",
+            ),
+            (
+                json!({"classification": {"restricted": [], "enforcement": "warn"}}),
+                "classification.restricted",
+                "no classification",
+            ),
+            (
+                json!({"naming": {"productId": "([a-z", "enforcement": "warn"}}),
+                "naming.productId",
+                "regular expression",
+            ),
             (json!({"naming": {"enforcement": "warn"}}), "naming", "no pattern"),
             (json!({"naming": {"topic": 3, "enforcement": "warn"}}), "naming.topic", "string"),
-            (json!({"contractRequired": {"qualityTiers": ["gold"], "enforcement": "block"}}), "contractRequired.qualityTiers[0]", "no quality tier"),
+            (
+                json!({"contractRequired": {"qualityTiers": ["gold"], "enforcement": "block"}}),
+                "contractRequired.qualityTiers[0]",
+                "no quality tier",
+            ),
         ];
         for (document, field, reason) in cases {
             let error = refused(document.clone());

@@ -30,7 +30,12 @@ pub enum RegistryError {
     /// The schema passes the subject's own level but not the minimum level its registration was held
     /// to ([`crate::Registry::register_with_floor`]).
     #[error("Schema being registered is incompatible with an earlier schema for subject \"{subject}\" under the minimum compatibility {floor} (the subject's own level is {level}), details: [{}]", messages.join(", "))]
-    BelowCompatibilityFloor { subject: String, floor: CompatibilityLevel, level: CompatibilityLevel, messages: Vec<String> },
+    BelowCompatibilityFloor {
+        subject: String,
+        floor: CompatibilityLevel,
+        level: CompatibilityLevel,
+        messages: Vec<String>,
+    },
     #[error("Invalid schema: {0}")]
     InvalidSchema(String),
     #[error("The specified version '{0}' is not a valid version id. Allowed values are between [1, 2^31-1] and the string \"latest\"")]

@@ -172,7 +172,10 @@ impl Mesh {
         let mut contracts: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
         for (product, _, governance) in self.governance.store().state().ports() {
             if let Some(contract) = &governance.contract {
-                contracts.entry(product.to_string()).or_default().insert(format!("{}@{}", contract.id, contract.version));
+                contracts
+                    .entry(product.to_string())
+                    .or_default()
+                    .insert(format!("{}@{}", contract.id, contract.version));
             }
         }
         let topics: BTreeSet<String> = self.topics().into_iter().collect();

@@ -505,7 +505,10 @@ fn a_compatibility_floor_holds_when_the_subject_is_set_to_none() {
     let v1 = record_schema("Order", &[("id", r#""string""#), ("amount", r#""double""#)]);
     // Dropping `amount` and adding a field without a default: new readers cannot read old data.
     let breaking = record_schema("Order", &[("id", r#""string""#), ("currency", r#""string""#)]);
-    let compatible = record_schema("Order", &[("id", r#""string""#), ("amount", r#""double""#), ("note", r#"["null","string"],"default":null"#)]);
+    let compatible = record_schema(
+        "Order",
+        &[("id", r#""string""#), ("amount", r#""double""#), ("note", r#"["null","string"],"default":null"#)],
+    );
     register(&registry, "orders-value", &v1).unwrap();
     registry.set_config(Some("orders-value"), CompatibilityLevel::None).unwrap();
 

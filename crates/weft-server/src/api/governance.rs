@@ -51,7 +51,8 @@ pub async fn violations(
     Ctx(ctx): Ctx,
     QueryParams(query): QueryParams<ViolationsQuery>,
 ) -> Result<Json<Violations>, ApiError> {
-    let violations = call(&state, move |mesh| mesh.violations(&ctx, query.domain.as_deref(), query.product.as_deref())).await?;
+    let violations =
+        call(&state, move |mesh| mesh.violations(&ctx, query.domain.as_deref(), query.product.as_deref())).await?;
     let mut counts: BTreeMap<String, usize> = VIOLATION_KINDS.iter().map(|k| (k.to_string(), 0)).collect();
     for violation in &violations {
         *counts.entry(violation.kind.to_string()).or_default() += 1;
