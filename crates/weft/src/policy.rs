@@ -25,8 +25,12 @@ use serde_json::Value;
 use crate::client::Client;
 
 /// The largest policies file read, and how far it may expand (aliases) or nest.
-const LIMITS: weft_yaml::Limits =
-    weft_yaml::Limits { max_document_bytes: 1 << 20, max_depth: 32, max_expanded_nodes: 100_000, max_expanded_bytes: 1 << 20 };
+const LIMITS: weft_yaml::Limits = weft_yaml::Limits {
+    max_document_bytes: 1 << 20,
+    max_depth: 32,
+    max_expanded_nodes: 100_000,
+    max_expanded_bytes: 1 << 20,
+};
 
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
@@ -59,8 +63,8 @@ pub fn run(client: &Client, actor: &str, command: PolicyCommand, out: &mut impl 
         }
         PolicyCommand::Set { file, if_version } => {
             let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
-            let document: Value =
-                weft_yaml::from_str(&text, &LIMITS).with_context(|| format!("reading {} as YAML or JSON", file.display()))?;
+            let document: Value = weft_yaml::from_str(&text, &LIMITS)
+                .with_context(|| format!("reading {} as YAML or JSON", file.display()))?;
             let body = serde_json::to_vec(&document)?;
             let path = match if_version {
                 Some(version) => format!("/api/v1/governance/policies?ifVersion={version}"),
