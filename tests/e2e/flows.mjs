@@ -480,7 +480,104 @@ async function deadLetters(h) {
   });
 }
 
-const FLOWS = { pages, discover, create, lineage, access, deprecate, rules, deadLetters };
+// ------------------------------------------------------------------------------------------------
+// Global policies: the admin makes curated products need a contract on the Governance page; a
+// curated draft without one is listed as blocked and its publication refused with the policy's gap.
+// Everyone else sees the policies read-only. Contract failures come from the one mesh-wide endpoint.
+
+const POLICY_DRAFT_ID = 'orders.e2e-coupons';
+
+async function policies(h) {
+  const page = h.page;
+  await h.step('a curated draft without a contract (through the API)', async () => {
+    await api(h.baseUrl, '/api/v1/topics', { method: 'POST', body: { name: POLICY_DRAFT_ID, partitions: 1 } });
+    await api(h.baseUrl, `/registry/subjects/${POLICY_DRAFT_ID}-value/versions`, {
+      method: 'POST',
+      body: { schema: JSON.stringify({ type: 'record', name: 'Coupon', fields: [{ name: 'code', type: 'string' }] }) },
+    });
+    await api(h.baseUrl, '/api/v1/products', {
+      method: 'POST',
+      actor: OWNER,
+      body: {
+        id: POLICY_DRAFT_ID, name: 'Coupons', owner: OWNER, description: 'Coupons handed out.', qualityTier: 'curated',
+        outputPorts: [{ name: 'events', version: '1.0.0', topic: POLICY_DRAFT_ID, schemaSubject: `${POLICY_DRAFT_ID}-value`, format: 'avro' }],
+      },
+    });
+  });
+  const blocked = () => page.locator(`[data-testid="violation"][data-kind="contract-required"][data-id="${POLICY_DRAFT_ID}"]`);
+  await h.step('others see the policies read-only', async () => {
+    await page.goto(h.url('/governance'));
+    await switchActor(h, page, OWNER);
+    const form = page.getByTestId('policies-form');
+    await eventually('the policies are shown', async () => (await form.count()) === 1 && (await form.getAttribute('data-editable')) === 'false');
+    assert((await page.getByTestId('policies-save').count()) === 0, 'no save button for a non-admin');
+    assert(await page.getByLabel('Enforce Data contract required by quality tier').isDisabled(), 'the form is read-only');
+  });
+  await h.step('the admin requires contracts of curated products, and the draft is blocked', async () => {
+    await switchActor(h, page, 'admin');
+    const form = page.getByTestId('policies-form');
+    await eventually('the form is editable', async () => (await form.getAttribute('data-editable')) === 'true');
+    const before = Number(await form.getAttribute('data-version'));
+    assert((await blocked().count()) === 0, 'not blocked before the change');
+    const policy = page.getByTestId('policy-contractRequired');
+    await page.getByLabel('Enforce Data contract required by quality tier').check();
+    await policy.getByLabel('curated').check();
+    await policy.getByLabel('Enforcement').selectOption('block');
+    await page.getByTestId('policies-save').click();
+    await eventually('saved', async () => (await page.getByTestId('policies-message').getAttribute('data-kind')) === 'ok');
+    const saved = await api(h.baseUrl, '/api/v1/governance/policies');
+    assert(saved.version === before + 1, `a new version: ${saved.version}`);
+    assert(saved.policies.contractRequired.qualityTiers.includes('curated'), JSON.stringify(saved.policies));
+    await blocked().waitFor();
+    assert((await blocked().getAttribute('data-blocks')) === 'true', 'listed as blocking');
+    assert(/contract/.test(await blocked().textContent()), await blocked().textContent());
+    await h.shot('governance-policies');
+  });
+  await h.step('publishing the draft is refused with the policy as its gap', async () => {
+    let refusal = null;
+    try {
+      await api(h.baseUrl, `/api/v1/products/${POLICY_DRAFT_ID}/publish`, { method: 'POST', actor: OWNER, body: {} });
+    } catch (error) {
+      refusal = error.message;
+    }
+    assert(refusal && /HTTP 422/.test(refusal) && /42207/.test(refusal) && /contract-required/.test(refusal), `publish answered ${refusal}`);
+  });
+  await h.step('a bad pattern is refused at its policy', async () => {
+    await page.getByLabel('Enforce Naming conventions').check();
+    await page.getByLabel('Product ids match').fill('([');
+    await page.getByTestId('policies-save').click();
+    await eventually('the error is shown at the naming policy', async () =>
+      /naming\.productId/.test(await page.getByTestId('policy-error-naming').textContent()));
+  }, { refusals: [/^\/api\/v1\/governance\/policies$/] });
+  await h.step('the admin lifts the requirement again', async () => {
+    await page.reload();
+    const policy = page.getByTestId('policy-contractRequired');
+    await policy.getByLabel('curated').uncheck();
+    await page.getByTestId('policies-save').click();
+    await eventually('saved', async () => (await page.getByTestId('policies-message').getAttribute('data-kind')) === 'ok');
+    await eventually('the draft is no longer blocked', async () => (await blocked().count()) === 0);
+  });
+  await h.step('contract failures: per product, the unresolved dead letters by rule', async () => {
+    const answer = await api(h.baseUrl, '/api/v1/governance/dead-letters');
+    const items = page.getByTestId('contract-failures').getByTestId('contract-failure');
+    await eventually('every product of the answer is listed', async () => (await items.count()) === answer.products.length);
+    assert(answer.products.length > 0 && answer.unresolved > 0, `the demo has contract failures: ${JSON.stringify(answer)}`);
+    for (const product of answer.products) {
+      const item = page.locator(`[data-testid="contract-failure"][data-id="${product.product}"]`);
+      assert((await item.getAttribute('data-unresolved')) === String(product.unresolved), `${product.product}: ${await item.textContent()}`);
+      for (const rule of Object.keys(product.by_rule)) {
+        assert((await item.locator(`[data-rule="${rule}"]`).count()) === 1, `${product.product} lists rule ${rule}`);
+      }
+    }
+    const first = answer.products[0];
+    await page.locator(`[data-testid="contract-failure"][data-id="${first.product}"] a`).first().click();
+    await eventually('the link leads to the product page', async () => new URL(page.url()).pathname === `/products/${first.product}`);
+    await page.goBack();
+    await h.shot('governance-contract-failures');
+  });
+}
+
+const FLOWS = { pages, discover, create, lineage, access, deprecate, rules, deadLetters, policies };
 
 const selected = only.length ? only : Object.keys(FLOWS);
 const unknown = selected.filter((name) => !FLOWS[name]);

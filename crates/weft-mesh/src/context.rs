@@ -11,6 +11,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// The principal of requests that name none.
 pub const ANONYMOUS: &str = "anonymous";
 
+/// The principal that administers the platform (sets global policies).
+pub const PLATFORM_ADMIN: &str = "admin";
+
 /// The longest principal name accepted (the catalog's limit on actors).
 pub const MAX_PRINCIPAL_CHARS: usize = 200;
 
@@ -40,6 +43,12 @@ impl RequestContext {
     }
 
     /// Who asks: the name changes are recorded under.
+    /// Whether the principal is a platform admin (today the principal named [`PLATFORM_ADMIN`], as
+    /// the web app and the demo already treat it; authentication will say who is).
+    pub fn is_platform_admin(&self) -> bool {
+        self.principal == PLATFORM_ADMIN
+    }
+
     pub fn principal(&self) -> &str {
         &self.principal
     }

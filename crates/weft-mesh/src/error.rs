@@ -88,6 +88,15 @@ pub enum MeshError {
         mismatches.iter().map(|m| m.message.as_str()).collect::<Vec<_>>().join("; ")
     )]
     ContractSchemaMismatch { contract: String, subject: String, mismatches: Vec<weft_contract::FieldMismatch> },
+    /// Only platform admins set the global policies.
+    #[error("'{0}' is not a platform admin: only platform admins set the global policies")]
+    NotPlatformAdmin(String),
+    /// A global policies document that cannot be used: which field, and why.
+    #[error("invalid policies: {field}: {reason}")]
+    InvalidPolicy { field: String, reason: String },
+    /// The policies changed since the version a change was based on.
+    #[error("the policies are at version {current}, not {expected}: read them again and redo the change")]
+    PoliciesChanged { expected: u64, current: u64 },
     /// A failure inside the platform that is not the caller's doing.
     #[error("internal error: {0}")]
     Internal(String),

@@ -13,8 +13,19 @@ use weft_registry::{field_summaries, FieldSummary, VersionSpec};
 
 use crate::context::{now_ms, RequestContext};
 use crate::error::{MeshError, Result};
+use crate::policies::Enforcement;
 use crate::read::{pick_port, READ_MAX_BYTES};
 use crate::Mesh;
+
+/// Adds `more` to `gaps`, leaving out those about a field already there (the catalog's
+/// `description-required` says what a policy's `required-metadata` on `description` would).
+fn merge_gaps(gaps: &mut Vec<PublishGap>, more: Vec<PublishGap>) {
+    for gap in more {
+        if !gaps.iter().any(|g| g.field == gap.field) {
+            gaps.push(gap);
+        }
+    }
+}
 
 /// What publishing a spec still needs, and what governance recommends on top.
 #[derive(Debug, Clone, Serialize)]
@@ -28,9 +39,20 @@ pub struct PublishCheck {
     pub recommendations: Vec<PublishGap>,
 }
 
-/// The kinds of policy violation, in the order they are listed.
-pub const VIOLATION_KINDS: [&str; 5] =
-    ["cannot-publish", "past-sunset", "deprecated-input", "stale", "missing-recommended"];
+/// The kinds of policy violation, in the order they are listed: the catalog's own rules, then the
+/// global policies' ([`crate::policies::POLICY_KINDS`]).
+pub const VIOLATION_KINDS: [&str; 10] = [
+    "cannot-publish",
+    "past-sunset",
+    "deprecated-input",
+    "stale",
+    "missing-recommended",
+    "required-metadata",
+    "minimum-compatibility",
+    "classification",
+    "naming",
+    "contract-required",
+];
 
 /// One product breaking one policy.
 #[derive(Debug, Clone, Serialize)]
@@ -45,6 +67,12 @@ pub struct Violation {
     pub status: String,
     /// What is wrong, one line each.
     pub details: Vec<String>,
+    /// For a global policy's kind: `block` or `warn`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enforcement: Option<Enforcement>,
+    /// Whether it refuses something: publication (`cannot-publish`, a `block` policy's findings on
+    /// a draft), or for `minimum-compatibility` the registration of schemas below the minimum.
+    pub blocks: bool,
 }
 
 /// A product's schema, as its output port names it, with its fields flattened.
@@ -69,15 +97,52 @@ pub struct ProductSchema {
 
 impl Mesh {
     /// What `spec` lacks to be published, and the recommendations it does not follow.
-    pub fn publish_check(&self, spec: &ProductSpec) -> PublishCheck {
-        PublishCheck { gaps: self.catalog().publish_check(spec), recommendations: Catalog::recommendation_gaps(spec) }
+    /// The global policies' findings join them: a `block` policy's as gaps, a `warn` policy's as
+    /// recommendations.
+    pub fn publish_check(&self, spec: &ProductSpec) -> Result<PublishCheck> {
+        let mut gaps = self.catalog().publish_check(spec);
+        merge_gaps(&mut gaps, self.blocking_gaps(spec)?);
+        let mut recommendations = Catalog::recommendation_gaps(spec);
+        merge_gaps(&mut recommendations, self.warning_gaps(spec)?);
+        Ok(PublishCheck { gaps, recommendations })
+    }
+
+    /// Why publishing `product` is refused by the `block` policies, with the catalog's own gaps
+    /// (so one refusal lists everything), or `None` when the policies do not refuse it.
+    pub(crate) fn publication_refusal(&self, product: &Product) -> Result<Option<MeshError>> {
+        if product.status() != Status::Draft {
+            return Ok(None);
+        }
+        let blocking = self.blocking_gaps(&product.spec)?;
+        if blocking.is_empty() {
+            return Ok(None);
+        }
+        let mut gaps = self.catalog().publish_check(&product.spec);
+        merge_gaps(&mut gaps, blocking);
+        Ok(Some(weft_catalog::CatalogError::PublishRequirements { product: product.id().to_string(), gaps }.into()))
     }
 
     /// Every policy violation of the mesh's products (of one domain when `domain` is given), by kind
     /// then product id. A product's freshness is checked against its newest record's time.
-    pub fn violations(&self, ctx: &RequestContext, domain: Option<&str>) -> Result<Vec<Violation>> {
+    /// `product` narrows it to one product.
+    pub fn violations(
+        &self,
+        ctx: &RequestContext,
+        domain: Option<&str>,
+        product: Option<&str>,
+    ) -> Result<Vec<Violation>> {
         let catalog = self.catalog();
-        let products = catalog.products(domain)?;
+        let products = match product {
+            Some(id) => {
+                let found = catalog.product(id)?;
+                if domain.is_some_and(|d| d != found.id().domain().as_str()) {
+                    Vec::new()
+                } else {
+                    vec![found]
+                }
+            }
+            None => catalog.products(domain)?,
+        };
         let today = weft_catalog::IsoDate::from_epoch_ms(now_ms());
         let mut found: Vec<Violation> = Vec::new();
         let violation = |kind: &'static str, product: &Product, details: Vec<String>| Violation {
@@ -86,6 +151,8 @@ impl Mesh {
             name: product.spec.name.clone(),
             owner: product.spec.owner.clone(),
             status: product.status().as_str().to_string(),
+            blocks: kind == "cannot-publish",
+            enforcement: None,
             details,
         };
         for product in &products {
@@ -138,6 +205,19 @@ impl Mesh {
                 }
             }
         }
+        // A policy's findings on one product are one violation, their details one line each.
+        let mut by_policy: std::collections::BTreeMap<(&str, String), Violation> = Default::default();
+        for (product, finding) in self.findings_of_all(products.iter())? {
+            let entry = by_policy.entry((finding.kind, product.id().to_string())).or_insert_with(|| {
+                let mut v = violation(finding.kind, product, Vec::new());
+                v.enforcement = Some(finding.enforcement);
+                v.blocks = finding.enforcement == Enforcement::Block
+                    && (finding.kind == "minimum-compatibility" || product.status() == Status::Draft);
+                v
+            });
+            entry.details.push(finding.message);
+        }
+        found.extend(by_policy.into_values());
         found.sort_by_key(|v| (VIOLATION_KINDS.iter().position(|k| *k == v.kind), v.product.clone()));
         Ok(found)
     }

@@ -30,6 +30,7 @@ mod error;
 pub mod export;
 pub mod governance;
 pub mod metrics;
+pub mod policies;
 pub mod profile;
 pub mod read;
 pub mod records;
@@ -43,7 +44,7 @@ pub use weft_log as log;
 pub use weft_registry as registry;
 pub use weft_sql;
 
-pub use context::{next_request_id, RequestContext, ANONYMOUS, MAX_PRINCIPAL_CHARS};
+pub use context::{next_request_id, RequestContext, ANONYMOUS, MAX_PRINCIPAL_CHARS, PLATFORM_ADMIN};
 pub use data::{DataPlane, Outcome, Placed, Produced};
 pub use error::{MeshError, Result};
 
@@ -307,12 +308,49 @@ impl Mesh {
     /// using the subject are re-indexed when its latest schema changed.
     pub fn register_schema(&self, ctx: &RequestContext, subject: &str, request: &RegisterRequest) -> Result<SchemaId> {
         let before = self.registry.version(subject, VersionSpec::Latest, false).ok().map(|v| v.id);
-        let id = self.registry.register(subject, request)?;
+        let floor = self.compatibility_floor(subject);
+        let id = match self.registry.register_with_floor(subject, request, floor.as_ref().map(|(level, _)| *level)) {
+            Err(weft_registry::RegistryError::BelowCompatibilityFloor {
+                subject,
+                floor: level,
+                level: own,
+                messages,
+            }) => {
+                let products = floor.map(|(_, products)| products.join(", ")).unwrap_or_default();
+                let mut named = vec![format!(
+                    "{{policy: 'minimumCompatibility {level}: the subjects of published products ({products}) \
+                     stay at least {level} whatever their own level ({own}); a breaking schema needs a new major \
+                     version of the port, under a new subject'}}"
+                )];
+                named.extend(messages);
+                return Err(weft_registry::RegistryError::IncompatibleSchema { subject, messages: named }.into());
+            }
+            other => other?,
+        };
         if before != Some(id) {
             schemas::schema_changed(&self.catalog, subject);
             changed(ctx, "register_schema", subject);
         }
         Ok(id)
+    }
+
+    /// The minimum compatibility a `block` policy holds `subject` to, and the served products whose
+    /// ports use it (`None`: no such policy, or no published or deprecated product uses it).
+    pub fn compatibility_floor(&self, subject: &str) -> Option<(CompatibilityLevel, Vec<String>)> {
+        let policy = self.policies().policies.minimum_compatibility?;
+        if policy.enforcement != policies::Enforcement::Block {
+            return None;
+        }
+        let products: Vec<String> = self
+            .catalog
+            .products(None)
+            .ok()?
+            .into_iter()
+            .filter(|p| matches!(p.status(), weft_catalog::Status::Published | weft_catalog::Status::Deprecated))
+            .filter(|p| p.spec.output_ports.iter().any(|port| port.schema_subject == subject))
+            .map(|p| p.id().to_string())
+            .collect();
+        (!products.is_empty()).then_some((policy.level, products))
     }
 
     pub fn delete_subject(&self, ctx: &RequestContext, subject: &str, permanent: bool) -> Result<Vec<u32>> {
@@ -420,9 +458,35 @@ impl Mesh {
             Transition::Deprecate { .. } => "deprecate_product",
             Transition::Retire => "retire_product",
         };
-        let product = self.catalog.transition(ctx.principal(), id, transition, if_revision)?;
-        changed(ctx, action, id);
-        Ok(product)
+        if !matches!(transition, Transition::Publish) {
+            let product = self.catalog.transition(ctx.principal(), id, transition, if_revision)?;
+            changed(ctx, action, id);
+            return Ok(product);
+        }
+        // The policies judge the revision they read: the transition is pinned to it, and retried
+        // on a newer one when the caller did not pin a revision of their own.
+        let mut attempts = 0;
+        loop {
+            let current = self.catalog.product(id)?;
+            if let Some(refusal) = self.publication_refusal(&current)? {
+                return Err(refusal);
+            }
+            match self.catalog.transition(
+                ctx.principal(),
+                id,
+                Transition::Publish,
+                if_revision.or(Some(current.revision)),
+            ) {
+                Err(weft_catalog::CatalogError::RevisionConflict { .. }) if if_revision.is_none() && attempts < 3 => {
+                    attempts += 1;
+                }
+                Err(e) => return Err(e.into()),
+                Ok(product) => {
+                    changed(ctx, action, id);
+                    return Ok(product);
+                }
+            }
+        }
     }
 
     /// Deletes a retired product (`confirm` must be true); with `delete_topics`, also the topics of its

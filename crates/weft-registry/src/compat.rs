@@ -59,6 +59,14 @@ impl CompatibilityLevel {
         )
     }
 
+    /// Whether a schema accepted under this level is always accepted under `other`: this level checks
+    /// every direction `other` checks, against every version `other` checks against.
+    pub fn covers(&self, other: CompatibilityLevel) -> bool {
+        (self.checks_backward() || !other.checks_backward())
+            && (self.checks_forward() || !other.checks_forward())
+            && (self.is_transitive() || !other.is_transitive())
+    }
+
     fn checks_backward(&self) -> bool {
         matches!(
             self,

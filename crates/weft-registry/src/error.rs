@@ -1,4 +1,4 @@
-use crate::SchemaId;
+use crate::{CompatibilityLevel, SchemaId};
 
 /// Everything the registry refuses or fails at, one variant per Confluent error code.
 ///
@@ -27,6 +27,15 @@ pub enum RegistryError {
     /// The schema breaks the subject's compatibility level; `messages` say what and where.
     #[error("Schema being registered is incompatible with an earlier schema for subject \"{subject}\", details: [{}]", messages.join(", "))]
     IncompatibleSchema { subject: String, messages: Vec<String> },
+    /// The schema passes the subject's own level but not the minimum level its registration was held
+    /// to ([`crate::Registry::register_with_floor`]).
+    #[error("Schema being registered is incompatible with an earlier schema for subject \"{subject}\" under the minimum compatibility {floor} (the subject's own level is {level}), details: [{}]", messages.join(", "))]
+    BelowCompatibilityFloor {
+        subject: String,
+        floor: CompatibilityLevel,
+        level: CompatibilityLevel,
+        messages: Vec<String>,
+    },
     #[error("Invalid schema: {0}")]
     InvalidSchema(String),
     #[error("The specified version '{0}' is not a valid version id. Allowed values are between [1, 2^31-1] and the string \"latest\"")]
@@ -63,7 +72,7 @@ impl RegistryError {
             RegistryError::VersionNotSoftDeleted { .. } => (404, 40407),
             RegistryError::SubjectCompatibilityNotConfigured(_) => (404, 40408),
             RegistryError::SubjectModeNotConfigured(_) => (404, 40409),
-            RegistryError::IncompatibleSchema { .. } => (409, 409),
+            RegistryError::IncompatibleSchema { .. } | RegistryError::BelowCompatibilityFloor { .. } => (409, 409),
             RegistryError::InvalidSchema(_) => (422, 42201),
             RegistryError::InvalidVersion(_) => (422, 42202),
             RegistryError::InvalidCompatibilityLevel(_) => (422, 42203),

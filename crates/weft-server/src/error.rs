@@ -68,7 +68,7 @@ error_codes! {
     ProductStatusForbids = 40302,
     /// A change to a published product that needs a new major version.
     BreakingChange = 40303,
-    /// The acting user may not make this change (not an owner of the product or its domain).
+    /// The acting user may not make this change (not an owner of the product or its domain, not a platform admin).
     NotAllowed = 40304,
     /// A lifecycle transition the product's current status does not allow.
     ForbiddenTransition = 40305,
@@ -336,6 +336,13 @@ impl From<MeshError> for ApiError {
             }
             MeshError::ContractNotFound { .. } => ErrorCode::ContractNotFound,
             MeshError::ContractVersionExists { .. } => ErrorCode::AlreadyExists,
+            MeshError::NotPlatformAdmin(_) => ErrorCode::NotAllowed,
+            MeshError::InvalidPolicy { ref field, .. } => {
+                let mut api = ApiError::new(ErrorCode::InvalidInput, error.to_string());
+                api.field = Some(field.clone());
+                return api;
+            }
+            MeshError::PoliciesChanged { .. } => ErrorCode::RevisionConflict,
             MeshError::Internal(_) => ErrorCode::Internal,
         };
         ApiError::new(code, error.to_string())

@@ -747,6 +747,14 @@ fn setup(client: &Client) -> Result<Summary> {
         }
     }
 
+    // Global policies, once (an admin's later changes stay): set on a mesh whose sources already
+    // publish, as a platform team would introduce them, so the Governance page lists what they find
+    // (an authoritative product without a contract); the derived products below publish under them.
+    if api.get("/api/v1/governance/policies")?["version"] == 0 {
+        api.put(ADMIN, "/api/v1/governance/policies", &demo_policies()).context("setting the global policies")?;
+        created.push("global policies".to_string());
+    }
+
     // Reference data, once, after the products: their ports decide how records are written. The
     // generators only ever refer to these customers and SKUs.
     if api.record_count("customers.profiles")? == 0 {
@@ -791,6 +799,17 @@ fn setup(client: &Client) -> Result<Summary> {
     let products = products(&api)?.len();
     let next_order = api.record_count("orders.placed")? + 1;
     Ok(Summary { created, products, next_order })
+}
+
+/// The demo's global policies (see `weft_mesh::policies` for the document).
+fn demo_policies() -> Value {
+    json!({
+        "requiredMetadata": {"fields": ["description", "owner"], "enforcement": "block"},
+        "minimumCompatibility": {"level": "BACKWARD", "enforcement": "block"},
+        "classification": {"restricted": ["pii"], "enforcement": "warn"},
+        "naming": {"productId": "[a-z][a-z0-9-]*\\.[a-z][a-z0-9-]*", "topic": "[a-z][a-z0-9._-]*", "enforcement": "warn"},
+        "contractRequired": {"qualityTiers": ["authoritative"], "enforcement": "block"},
+    })
 }
 
 /// Product id -> status.

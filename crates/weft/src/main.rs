@@ -7,6 +7,7 @@ mod contract;
 mod dead_letters;
 mod demo;
 mod domain;
+mod policy;
 mod produce;
 mod product;
 mod schema;
@@ -70,6 +71,9 @@ enum Command {
     /// product's data, diff two versions.
     #[command(subcommand)]
     Contract(contract::ContractCommand),
+    /// The platform's global governance policies: get, set from a YAML or JSON file (admins only).
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
     /// What a product's port does with records that break its rules, and its dead letters: list,
     /// replay after a fix, drop with a reason.
     #[command(subcommand, name = "dead-letters")]
@@ -279,6 +283,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Access(command) => access::run(&client, &cli.actor, command, &mut out),
         Command::Contract(command) => contract::run(&client, &cli.actor, command, &mut out),
         Command::DeadLetters(command) => dead_letters::run(&client, &cli.actor, command, &mut out),
+        Command::Policy(command) => policy::run(&client, &cli.actor, command, &mut out),
         Command::Schema(command) => schema::run(&client, command, &mut out),
         Command::Sql(args) => sql::run(&client, args, &mut out),
     }

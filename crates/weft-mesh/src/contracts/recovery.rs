@@ -17,6 +17,23 @@ use crate::error::{MeshError, Result};
 use crate::records::{Decoder, JsonRecord};
 use crate::{changed, Mesh};
 
+/// One product's contract failures, as the Governance page lists them.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProductFailures {
+    pub product: String,
+    pub name: String,
+    pub owner: String,
+    /// The contracts attached to its ports, as `ID@VERSION`, sorted.
+    pub contracts: Vec<String>,
+    /// Dead letters its topic holds, resolved or not.
+    pub total: u64,
+    /// Those not yet replayed or dropped.
+    pub unresolved: u64,
+    /// How many unresolved ones broke each rule.
+    pub by_rule: std::collections::BTreeMap<String, u64>,
+}
+
 /// The most dead letters one list or one replay handles.
 pub const MAX_DEAD_LETTERS_PER_CALL: usize = 10_000;
 
@@ -146,6 +163,48 @@ impl Mesh {
                 ))),
             },
         }
+    }
+
+    /// Across the mesh (or one domain), every product with a contract attached or a dead-letter
+    /// topic: its contracts and its dead-letter counts; the products with unresolved dead letters
+    /// first (most first), then by id.
+    pub fn contract_failures(&self, ctx: &RequestContext, domain: Option<&str>) -> Result<Vec<ProductFailures>> {
+        let mut contracts: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
+        for (product, _, governance) in self.governance.store().state().ports() {
+            if let Some(contract) = &governance.contract {
+                contracts
+                    .entry(product.to_string())
+                    .or_default()
+                    .insert(format!("{}@{}", contract.id, contract.version));
+            }
+        }
+        let topics: BTreeSet<String> = self.topics().into_iter().collect();
+        let mut out = Vec::new();
+        for product in self.catalog.products(domain)? {
+            let id = product.id().to_string();
+            let has_topic = topics.contains(&dead_letter_topic(&id));
+            let attached = contracts.remove(&id).unwrap_or_default();
+            if attached.is_empty() && !has_topic {
+                continue;
+            }
+            let (total, unresolved, by_rule) = if has_topic {
+                let page = self.dead_letters(ctx, &id, &DeadLetterSelection::default(), 1)?;
+                (page.total, page.unresolved, page.by_rule)
+            } else {
+                (0, 0, Default::default())
+            };
+            out.push(ProductFailures {
+                product: id,
+                name: product.spec.name.clone(),
+                owner: product.spec.owner.clone(),
+                contracts: attached.into_iter().collect(),
+                total,
+                unresolved,
+                by_rule,
+            });
+        }
+        out.sort_by(|a, b| b.unresolved.cmp(&a.unresolved).then_with(|| a.product.cmp(&b.product)));
+        Ok(out)
     }
 
     /// Every dead letter of `product` the selection admits (at most [`MAX_DEAD_LETTERS_PER_CALL`]),

@@ -14,6 +14,7 @@ use serde_json::Value;
 use weft_log::{EventLog, LogError, ReadLimits, Record, TopicConfig};
 
 use crate::error::{MeshError, Result};
+use crate::policies::{GlobalPolicies, PoliciesVersion};
 
 /// The internal topic the governance store lives in.
 pub const CONTRACTS_TOPIC: &str = "_weft_contracts";
@@ -93,6 +94,9 @@ pub(crate) enum GovernanceEvent {
     PortGovernance { product: String, port: String, governance: PortGovernance, principal: String, at: i64 },
     /// Dead letters of a product resolved (by their offsets in its dead-letter topic).
     DeadLettersResolved { product: String, resolved: Vec<(u64, Resolution)> },
+    /// The platform's global policies from now on (the whole document; its version is its place
+    /// among these events, from 1).
+    Policies { policies: GlobalPolicies, principal: String, at: i64 },
 }
 
 impl GovernanceEvent {
@@ -101,6 +105,7 @@ impl GovernanceEvent {
             GovernanceEvent::ContractVersion { .. } => "contract_version",
             GovernanceEvent::PortGovernance { .. } => "port_governance",
             GovernanceEvent::DeadLettersResolved { .. } => "dead_letters_resolved",
+            GovernanceEvent::Policies { .. } => "policies",
         }
     }
 
@@ -132,6 +137,8 @@ pub struct GovernanceState {
     contracts: BTreeMap<String, Vec<StoredContract>>,
     ports: BTreeMap<(String, String), PortGovernance>,
     resolved: BTreeMap<String, BTreeMap<u64, Resolution>>,
+    /// Every version of the global policies, oldest first.
+    policies: Vec<PoliciesVersion>,
 }
 
 impl GovernanceState {
@@ -147,6 +154,10 @@ impl GovernanceState {
             }
             GovernanceEvent::DeadLettersResolved { product, resolved } => {
                 self.resolved.entry(product).or_default().extend(resolved);
+            }
+            GovernanceEvent::Policies { policies, principal, at } => {
+                let version = self.policies.len() as u64 + 1;
+                self.policies.push(PoliciesVersion { version, principal, at, policies });
             }
         }
     }
@@ -189,6 +200,16 @@ impl GovernanceState {
                 Some((product.clone(), port.clone(), contract.version.clone()))
             })
             .collect()
+    }
+
+    /// The global policies in force, if ever set.
+    pub fn policies(&self) -> Option<&PoliciesVersion> {
+        self.policies.last()
+    }
+
+    /// Every version of the global policies, oldest first.
+    pub fn policies_history(&self) -> &[PoliciesVersion] {
+        &self.policies
     }
 
     /// What was done with a product's dead letters, by offset.

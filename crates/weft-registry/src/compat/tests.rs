@@ -149,3 +149,20 @@ fn different_schema_types_are_incompatible() {
     assert!(!result.is_compatible);
     assert!(result.messages[0].contains("different schema type"), "{:?}", result.messages);
 }
+
+#[test]
+fn a_level_covers_the_levels_it_checks_at_least_as_strictly() {
+    use CompatibilityLevel as L;
+    let covers = |a: L, b: L| a.covers(b);
+    assert!(covers(L::Backward, L::Backward));
+    assert!(covers(L::Full, L::Backward));
+    assert!(covers(L::FullTransitive, L::BackwardTransitive));
+    assert!(covers(L::BackwardTransitive, L::Backward));
+    assert!(covers(L::None, L::None));
+    assert!(covers(L::Forward, L::None));
+    assert!(!covers(L::None, L::Backward));
+    assert!(!covers(L::Forward, L::Backward));
+    assert!(!covers(L::Backward, L::Full));
+    assert!(!covers(L::Backward, L::BackwardTransitive));
+    assert!(!covers(L::Full, L::ForwardTransitive));
+}

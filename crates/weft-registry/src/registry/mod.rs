@@ -359,6 +359,18 @@ impl Registry {
         self.write(|state| state.plan_register(subject, request))
     }
 
+    /// [`Registry::register`], the schema also checked under `floor` when given (a minimum level the
+    /// platform's policies set for the subject, which its own configuration cannot lower); checked under
+    /// the writer lock, so no registration slips between the check and the write.
+    pub fn register_with_floor(
+        &self,
+        subject: &str,
+        request: &RegisterRequest,
+        floor: Option<CompatibilityLevel>,
+    ) -> Result<SchemaId> {
+        self.write(|state| state.plan_register_with_floor(subject, request, floor))
+    }
+
     /// `POST /subjects/{subject}?deleted=`: which version of the subject holds this schema.
     pub fn lookup(&self, subject: &str, schema: &SchemaDefinition, include_deleted: bool) -> Result<RegisteredSchema> {
         self.state().lookup(subject, schema, include_deleted)

@@ -405,6 +405,17 @@ impl RegistryState {
 
     /// `POST /subjects/{subject}/versions`: the schema's id, and the events registering it.
     pub fn plan_register(&self, subject: &str, request: &RegisterRequest) -> Result<Planned<SchemaId>> {
+        self.plan_register_with_floor(subject, request, None)
+    }
+
+    /// [`RegistryState::plan_register`], the schema also checked under `floor` (besides the subject's
+    /// own level) when it is given: a minimum the subject's configuration cannot lower.
+    pub fn plan_register_with_floor(
+        &self,
+        subject: &str,
+        request: &RegisterRequest,
+        floor: Option<CompatibilityLevel>,
+    ) -> Result<Planned<SchemaId>> {
         check_subject(subject)?;
         let mode = self.effective_mode(subject);
         if mode.is_read_only() {
@@ -493,6 +504,17 @@ impl RegistryState {
                     subject: subject.to_string(),
                     messages: result.messages,
                 });
+            }
+            if let Some(floor) = floor.filter(|floor| !level.covers(*floor)) {
+                let result = self.check_against(floor, &parsed, &live_versions)?;
+                if !result.is_compatible {
+                    return Err(RegistryError::BelowCompatibilityFloor {
+                        subject: subject.to_string(),
+                        floor,
+                        level,
+                        messages: result.messages,
+                    });
+                }
             }
             let id = match existing_id {
                 Some(id) => id,

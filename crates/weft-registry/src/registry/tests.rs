@@ -498,3 +498,32 @@ fn framed_payloads_validate_against_their_schema() {
     json.validate_payload(br#"{"x": 1}"#).unwrap();
     assert!(json.validate_payload(b"{}").unwrap_err().message.contains("'x'"));
 }
+
+#[test]
+fn a_compatibility_floor_holds_when_the_subject_is_set_to_none() {
+    let registry = open(&MemoryLog::new());
+    let v1 = record_schema("Order", &[("id", r#""string""#), ("amount", r#""double""#)]);
+    // Dropping `amount` and adding a field without a default: new readers cannot read old data.
+    let breaking = record_schema("Order", &[("id", r#""string""#), ("currency", r#""string""#)]);
+    let compatible = record_schema(
+        "Order",
+        &[("id", r#""string""#), ("amount", r#""double""#), ("note", r#"["null","string"],"default":null"#)],
+    );
+    register(&registry, "orders-value", &v1).unwrap();
+    registry.set_config(Some("orders-value"), CompatibilityLevel::None).unwrap();
+
+    let floor = Some(CompatibilityLevel::Backward);
+    let refused = registry.register_with_floor("orders-value", &RegisterRequest::from(breaking.clone()), floor);
+    let Err(RegistryError::BelowCompatibilityFloor { floor: f, level, messages, .. }) = &refused else {
+        panic!("expected the floor to refuse, got {refused:?}")
+    };
+    assert_eq!((*f, *level), (CompatibilityLevel::Backward, CompatibilityLevel::None));
+    assert!(messages.iter().any(|m| m.contains("currency")), "{messages:?}");
+    assert_eq!(code(refused), 409);
+    assert_eq!(registry.versions("orders-value", false).unwrap(), vec![1], "nothing was registered");
+
+    registry.register_with_floor("orders-value", &RegisterRequest::from(compatible), floor).unwrap();
+    // Without a floor the subject's own level (NONE) decides.
+    registry.register_with_floor("orders-value", &RegisterRequest::from(breaking), None).unwrap();
+    assert_eq!(registry.versions("orders-value", false).unwrap(), vec![1, 2, 3]);
+}

@@ -104,6 +104,9 @@ pub fn v1() -> ApiRoutes {
         .post("/api/v1/products/{id}/dead-letters:drop", dead_letters::drop)
         .get("/api/v1/products/{id}/schema", governance::product_schema)
         .get("/api/v1/governance/violations", governance::violations)
+        .get("/api/v1/governance/policies", governance::policies)
+        .put("/api/v1/governance/policies", governance::set_policies)
+        .get("/api/v1/governance/dead-letters", governance::contract_failures)
         .get("/api/v1/history", audit::history)
         .post("/api/v1/sql/validate", sql_check::validate)
 }

@@ -231,6 +231,7 @@ pub async fn history(State(state): State<AppState>, PathParam(id): PathParam) ->
 
 /// The publishing requirements `spec` does not meet yet (`gaps`) and the recommended metadata it
 /// lacks (`recommendations`), each `{"field", "rule", "message"}`, checked by the catalog's own rules
+/// and the global policies (a `block` policy's findings are gaps, a `warn` policy's recommendations)
 /// without changing anything (forms ask it as they are filled in).
 #[utoipa::path(post, path = "/api/v1/products:check", tag = "lifecycle",
     request_body(content = Object, description = "A ProductSpec"),
@@ -240,7 +241,7 @@ pub async fn check(
     State(state): State<AppState>,
     JsonBody(spec): JsonBody<ProductSpec>,
 ) -> Result<Json<weft_mesh::governance::PublishCheck>, ApiError> {
-    Ok(Json(call(&state, move |mesh| Ok(mesh.publish_check(&spec))).await?))
+    Ok(Json(call(&state, move |mesh| mesh.publish_check(&spec)).await?))
 }
 
 // ----- search -----

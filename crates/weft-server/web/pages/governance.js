@@ -1,14 +1,23 @@
-// Governance (/governance): policy violations across the mesh, contract failures and dead letters (an
-// honest empty state until governance lands), and the audit log of every catalog change. The
-// violations are the server's (GET /api/v1/governance/violations, one call, freshness included): this
-// page only shows them.
+// Governance (/governance): the global policies (GET /api/v1/governance/policies; a form for platform
+// admins, read-only for everyone else, PUT to change), policy violations across the mesh, contract
+// failures per product (GET /api/v1/governance/dead-letters, one call), and the audit log of every
+// catalog change. The violations are the server's (GET /api/v1/governance/violations, one call,
+// freshness and global policies included): this page only shows them.
 //
 // Stable hooks for the end-to-end tests (besides roles and labels):
 //   data-testid="governance-summary"    the counts; each <div data-testid="summary-<kind>"> holds a number
 //   data-testid="violations"            the list; one <li data-testid="violation" data-kind=KIND data-id=PRODUCT>
 //                                       KIND: cannot-publish | past-sunset | deprecated-input | stale |
-//                                             missing-recommended
-//   data-testid="contracts-empty"       the contract failures / dead letters empty state
+//                                             missing-recommended | required-metadata |
+//                                             minimum-compatibility | classification | naming |
+//                                             contract-required; data-blocks="true|false"
+//   data-testid="policies-form"         the policies; data-editable="true|false"; data-version=N
+//     fieldset data-testid="policy-KEY"  KEY: requiredMetadata | minimumCompatibility | classification |
+//                                        naming | contractRequired; its checkbox labelled "Enforce ..."
+//     data-testid="policies-save"       saves (admins only); data-testid="policies-message" data-kind=ok|error
+//   data-testid="contract-failures"     one <li data-testid="contract-failure" data-id=PRODUCT
+//                                       data-unresolved=N> per product with a contract or dead letters
+//   data-testid="contracts-empty"       the contract failures empty state
 //   data-testid="audit-log"             the audit table; one <tr data-testid="audit-entry" data-offset=N>
 //   data-testid="audit-more"            loads older entries
 //   filters: <select> labelled "Domain" (violations); <input> labelled "Actor" and <select> labelled
@@ -17,7 +26,7 @@
 import { api } from '../lib/api.js';
 import { h, clear, fmtAgo, fmtTime, ensureStyle } from '../lib/dom.js';
 import { describeEvent } from './manage.js';
-import { statusBadge, skeleton, emptyState } from '../lib/ui.js';
+import { badge, statusBadge, skeleton, emptyState } from '../lib/ui.js';
 
 const KINDS = {
   'cannot-publish': { title: 'Drafts that cannot be published', hint: 'The catalog refuses to publish them until these are fixed.' },
@@ -25,6 +34,22 @@ const KINDS = {
   'deprecated-input': { title: 'Reading a deprecated or retired product', hint: 'Move them to the successor before the sunset.' },
   stale: { title: 'Missing their freshness objective', hint: 'The newest record is older than the product promises.' },
   'missing-recommended': { title: 'Published without recommended metadata', hint: 'Consumers need these to trust and use a product.' },
+  'required-metadata': { title: 'Missing metadata a policy requires', hint: 'The global policy requiredMetadata.' },
+  'minimum-compatibility': { title: 'Subjects below the minimum compatibility', hint: 'The global policy minimumCompatibility holds published subjects to it anyway.' },
+  classification: { title: 'Classified fields without restricted access', hint: 'The global policy classification: set the custom property access: restricted.' },
+  naming: { title: 'Names against the conventions', hint: 'The global policy naming.' },
+  'contract-required': { title: 'Ports without a required contract', hint: 'The global policy contractRequired.' },
+};
+
+const METADATA_FIELDS = ['description', 'documentation', 'qualityTier', 'slaTier', 'freshnessObjective', 'tags', 'owner'];
+const LEVELS = ['BACKWARD', 'BACKWARD_TRANSITIVE', 'FORWARD', 'FORWARD_TRANSITIVE', 'FULL', 'FULL_TRANSITIVE'];
+const TIERS = ['raw', 'curated', 'authoritative'];
+const POLICIES = {
+  requiredMetadata: 'Required metadata to publish',
+  minimumCompatibility: 'Minimum compatibility of published subjects',
+  classification: 'Classifications that need restricted access',
+  naming: 'Naming conventions',
+  contractRequired: 'Data contract required by quality tier',
 };
 
 export async function render(root, params, ctx) {
@@ -36,6 +61,8 @@ export async function render(root, params, ctx) {
   const domainFilter = h('select', { id: 'gov-domain', class: 'input' }, h('option', { value: '' }, 'All domains'));
   const summary = h('div', { class: 'gov-summary', 'data-testid': 'governance-summary' });
   const violations = h('div', { class: 'gov-violations' }, skeleton('lines', 4));
+  const policiesBox = h('div', { class: 'gov-policies' }, skeleton('lines', 3));
+  const failuresBox = h('div', { class: 'gov-failures' }, skeleton('lines', 2));
   const auditActor = h('input', { id: 'audit-actor', class: 'input', type: 'search', placeholder: 'anyone' });
   const auditDomain = h('select', { id: 'audit-domain', class: 'input' }, h('option', { value: '' }, 'All domains'));
   const auditBody = h('tbody', {});
@@ -55,11 +82,19 @@ export async function render(root, params, ctx) {
         h(
           'nav',
           { class: 'gov-jump', 'aria-label': 'Sections' },
+          h('a', { href: '#policies' }, 'Policies'),
           h('a', { href: '#violations' }, 'Policy violations'),
-          h('a', { href: '#contracts' }, 'Contracts and dead letters'),
+          h('a', { href: '#contracts' }, 'Contract failures'),
           h('a', { href: '#audit' }, 'Audit log'),
         ),
       ),
+    ),
+    h(
+      'section',
+      { id: 'policies', class: 'gov-section', 'aria-labelledby': 'policies-title' },
+      h('h2', { id: 'policies-title' }, 'Global policies'),
+      h('p', { class: 'hint' }, 'Set by platform admins, evaluated by the server: a blocking policy refuses publication (the minimum compatibility refuses breaking schemas), a warning only lists.'),
+      policiesBox,
     ),
     h(
       'section',
@@ -76,18 +111,9 @@ export async function render(root, params, ctx) {
     h(
       'section',
       { id: 'contracts', class: 'gov-section', 'aria-labelledby': 'contracts-title' },
-      h('h2', { id: 'contracts-title' }, 'Contract failures and dead letters'),
-      h(
-        'div',
-        { class: 'empty', 'data-testid': 'contracts-empty' },
-        h('p', { class: 'empty__title' }, 'Nothing to show yet: data contracts are not enforced in this version.'),
-        h(
-          'p',
-          {},
-          'Weft registers each output port’s schema and refuses to publish without one, but it does not yet check records against a data contract on the way in, so no record has failed one and nothing has gone to a dead-letter topic. ',
-          'When contract enforcement arrives (the governance component), records that fail their product’s contract will be listed here with the rule they broke, next to their dead-letter topic, so owners can replay or drop them.',
-        ),
-      ),
+      h('h2', { id: 'contracts-title' }, 'Contract failures'),
+      h('p', { class: 'hint' }, 'Per product with a data contract or dead letters: the records waiting in its dead letters, by the rule they broke. Replay or drop them on the product page.'),
+      failuresBox,
     ),
     h(
       'section',
@@ -180,7 +206,7 @@ export async function render(root, params, ctx) {
             ...items.map((f) =>
               h(
                 'li',
-                { 'data-testid': 'violation', 'data-kind': kind, 'data-id': f.product },
+                { 'data-testid': 'violation', 'data-kind': kind, 'data-id': f.product, 'data-blocks': String(Boolean(f.blocks)) },
                 h(
                   'div',
                   { class: 'gov-item-head' },
@@ -189,6 +215,7 @@ export async function render(root, params, ctx) {
                   h('span', { class: 'mono muted' }, f.product),
                   ' ',
                   statusBadge(f.status),
+                  f.enforcement ? badge(f.blocks ? 'blocks' : f.enforcement, f.blocks ? 'error' : 'warn') : null,
                   h('span', { class: 'muted' }, ` · owner ${f.owner}`),
                 ),
                 h('ul', { class: 'gov-details' }, ...f.details.filter(Boolean).map((d) => h('li', {}, d))),
@@ -199,6 +226,187 @@ export async function render(root, params, ctx) {
       );
     }
     violations.append(list);
+  }
+
+  // ----- policies -----
+  async function loadPolicies() {
+    try {
+      paintPolicies(await api('/api/v1/governance/policies', { signal }));
+    } catch (e) {
+      if (signal.aborted) return;
+      clear(policiesBox);
+      policiesBox.append(h('div', { class: 'alert alert--error', role: 'alert' }, `Cannot load the policies: ${e.message}`));
+    }
+  }
+
+  function enforcementSelect(key, value, editable) {
+    const select = h(
+      'select',
+      { id: `policy-${key}-enforcement`, class: 'input', disabled: !editable },
+      h('option', { value: 'block' }, 'Block'),
+      h('option', { value: 'warn' }, 'Warn only'),
+    );
+    select.value = value || 'block';
+    return h('div', { class: 'field field-inline' }, h('label', { for: `policy-${key}-enforcement` }, 'Enforcement'), select);
+  }
+
+  function checkboxes(name, options, chosen, editable) {
+    return h(
+      'div',
+      { class: 'gov-checks', role: 'group', 'aria-label': name },
+      ...options.map((option) =>
+        h(
+          'label',
+          { class: 'gov-check' },
+          h('input', { type: 'checkbox', name, value: option, checked: chosen.includes(option), disabled: !editable }),
+          ` ${option}`,
+        ),
+      ),
+    );
+  }
+
+  function textField(id, label, value, editable, placeholder = '') {
+    return h(
+      'div',
+      { class: 'field field-inline' },
+      h('label', { for: id }, label),
+      h('input', { id, class: 'input mono', type: 'text', value: value || '', placeholder, disabled: !editable }),
+    );
+  }
+
+  function paintPolicies(answer) {
+    const { policies, editable, version } = answer;
+    clear(policiesBox);
+    const body = {
+      requiredMetadata: () => checkboxes('requiredMetadata-fields', METADATA_FIELDS, policies.requiredMetadata?.fields || [], editable),
+      minimumCompatibility: () => {
+        const select = h('select', { id: 'policy-minimumCompatibility-level', class: 'input', disabled: !editable }, ...LEVELS.map((l) => h('option', { value: l }, l)));
+        select.value = policies.minimumCompatibility?.level || 'BACKWARD';
+        return h('div', { class: 'field field-inline' }, h('label', { for: 'policy-minimumCompatibility-level' }, 'Level'), select);
+      },
+      classification: () => textField('policy-classification-restricted', 'Classifications (comma-separated)', (policies.classification?.restricted || ['pii']).join(', '), editable),
+      naming: () =>
+        h(
+          'div',
+          {},
+          textField('policy-naming-productId', 'Product ids match', policies.naming?.productId, editable, '[a-z]+\\.[a-z0-9-]+'),
+          textField('policy-naming-topic', 'Topics match', policies.naming?.topic, editable, '[a-z0-9._-]+'),
+        ),
+      contractRequired: () => checkboxes('contractRequired-tiers', TIERS, policies.contractRequired?.qualityTiers || [], editable),
+    };
+    const form = h('form', { class: 'panel gov-policy-form', 'data-testid': 'policies-form', 'data-editable': String(editable), 'data-version': String(version), novalidate: true });
+    for (const [key, title] of Object.entries(POLICIES)) {
+      const on = Boolean(policies[key]);
+      form.append(
+        h(
+          'fieldset',
+          { class: on ? 'gov-policy gov-policy-on' : 'gov-policy', 'data-testid': `policy-${key}`, 'data-field': key },
+          h('legend', {}, h('label', {}, h('input', { type: 'checkbox', id: `policy-${key}-on`, checked: on, disabled: !editable, 'aria-label': `Enforce ${title}` }), ` ${title}`)),
+          body[key](),
+          enforcementSelect(key, policies[key]?.enforcement, editable),
+          h('p', { class: 'field-error', 'data-testid': `policy-error-${key}`, 'aria-live': 'polite' }),
+        ),
+      );
+    }
+    const message = h('p', { class: 'form-message', 'data-testid': 'policies-message', 'aria-live': 'polite' });
+    const by = version ? `Version ${version}, set by ${answer.principal} ${fmtAgo(answer.at)}.` : 'No policy set yet.';
+    form.append(h('p', { class: 'muted' }, by, editable ? '' : ' Only platform admins change them (act as admin).'));
+    if (editable) {
+      form.append(h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn--primary', 'data-testid': 'policies-save' }, 'Save policies')), message);
+      form.addEventListener('submit', async (event) => {
+        event.preventDefault();
+        for (const el of form.querySelectorAll('.field-error')) el.textContent = '';
+        message.textContent = 'Saving…';
+        message.dataset.kind = '';
+        try {
+          paintPolicies(await api(`/api/v1/governance/policies?ifVersion=${version}`, { method: 'PUT', body: readPolicies(form) }));
+          const saved = policiesBox.querySelector('[data-testid="policies-message"]');
+          saved.textContent = 'Saved: the violations below are evaluated against them.';
+          saved.dataset.kind = 'ok';
+          loadViolations();
+        } catch (e) {
+          const field = e.body && e.body.field;
+          const key = field && field.split(/[.[]/)[0];
+          const slot = key && form.querySelector(`[data-testid="policy-error-${key}"]`);
+          if (slot) slot.textContent = e.message;
+          message.textContent = e.message;
+          message.dataset.kind = 'error';
+        }
+      });
+    }
+    policiesBox.append(form);
+  }
+
+  function readPolicies(form) {
+    const value = (id) => form.querySelector(`#${id}`).value.trim();
+    const checked = (name) => [...form.querySelectorAll(`input[name="${name}"]:checked`)].map((i) => i.value);
+    const document = {};
+    for (const key of Object.keys(POLICIES)) {
+      if (!form.querySelector(`#policy-${key}-on`).checked) continue;
+      const enforcement = value(`policy-${key}-enforcement`);
+      if (key === 'requiredMetadata') document[key] = { fields: checked('requiredMetadata-fields'), enforcement };
+      if (key === 'minimumCompatibility') document[key] = { level: value('policy-minimumCompatibility-level'), enforcement };
+      if (key === 'classification') {
+        document[key] = { restricted: value('policy-classification-restricted').split(',').map((c) => c.trim()).filter(Boolean), enforcement };
+      }
+      if (key === 'naming') {
+        const naming = { enforcement };
+        if (value('policy-naming-productId')) naming.productId = value('policy-naming-productId');
+        if (value('policy-naming-topic')) naming.topic = value('policy-naming-topic');
+        document[key] = naming;
+      }
+      if (key === 'contractRequired') document[key] = { qualityTiers: checked('contractRequired-tiers'), enforcement };
+    }
+    return document;
+  }
+
+  // ----- contract failures -----
+  async function loadFailures() {
+    try {
+      paintFailures(await api('/api/v1/governance/dead-letters', { signal }));
+    } catch (e) {
+      if (signal.aborted) return;
+      clear(failuresBox);
+      failuresBox.append(h('div', { class: 'alert alert--error', role: 'alert' }, `Cannot load the contract failures: ${e.message}`));
+    }
+  }
+
+  function paintFailures({ products }) {
+    clear(failuresBox);
+    if (!products.length) {
+      failuresBox.append(
+        h('div', { 'data-testid': 'contracts-empty' }, emptyState('No contract failures', 'No product has a data contract attached or a record in its dead letters.')),
+      );
+      return;
+    }
+    failuresBox.append(
+      h(
+        'ul',
+        { class: 'gov-list', 'data-testid': 'contract-failures' },
+        ...products.map((p) =>
+          h(
+            'li',
+            { 'data-testid': 'contract-failure', 'data-id': p.product, 'data-unresolved': String(p.unresolved) },
+            h(
+              'div',
+              { class: 'gov-item-head' },
+              h('a', { href: `/products/${encodeURIComponent(p.product)}` }, p.name),
+              ' ',
+              h('span', { class: 'mono muted' }, p.product),
+              ' ',
+              p.unresolved ? badge(`${p.unresolved} unresolved`, 'error') : badge('no unresolved dead letter', 'ok'),
+              h('span', { class: 'muted' }, ` · ${p.total} dead letter${p.total === 1 ? '' : 's'} in all · owner ${p.owner}`),
+            ),
+            h(
+              'ul',
+              { class: 'gov-details' },
+              h('li', {}, p.contracts.length ? `Contract ${p.contracts.join(', ')}` : 'No contract: schema checks only'),
+              ...Object.entries(p.by_rule).map(([rule, n]) => h('li', { 'data-rule': rule }, h('span', { class: 'mono' }, rule), `: ${n} unresolved`)),
+            ),
+          ),
+        ),
+      ),
+    );
   }
 
   // ----- audit log -----
@@ -257,7 +465,9 @@ export async function render(root, params, ctx) {
   domainFilter.addEventListener('change', () => loadViolations());
 
   loadAudit(true);
+  loadPolicies();
   loadViolations();
+  loadFailures();
   api('/api/v1/domains', { signal })
     .then(({ domains }) => {
       for (const d of domains) {
