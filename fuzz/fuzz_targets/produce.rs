@@ -73,7 +73,7 @@ fuzz_target!(|data: &[u8]| {
     let mut decoder = Decoder::new(&fixture.registry);
     for (sticky, record) in records.into_iter().enumerate() {
         for encoder in &fixture.encoders {
-            let Ok(value) = encoder.encode(record.value.clone()) else { continue };
+            let Ok(value) = encoder.encode(record.value.as_ref()) else { continue };
             let stored = Record {
                 key: encode_key(record.key.clone()),
                 value,

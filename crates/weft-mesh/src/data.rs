@@ -12,20 +12,27 @@
 //!   Kafka client would put it;
 //! - the data contract check (per record, with a dead-letter outcome) belongs in `write` between
 //!   placement and append, and the grant check in [`DataPlane::check_read`], each for the principal
-//!   the caller names.
+//!   the caller names;
+//! - every record appended to a topic a product serves is taken into the product's live profile
+//!   ([`crate::profile::live`]) once the append succeeded.
+//!
+//! Checks that need the values as readers see them share one [`ValueViews`] per write: the JSON the
+//! caller handed over (REST produce on a JSON port), else the stored bytes decoded once, before the
+//! append consumes them, and only when a check needs them.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use weft_catalog::Catalog;
+use weft_catalog::{Catalog, TopicPort};
 use weft_log::{partition_for, EventLog, ReadLimits, ReadResult, Record, StickyPartitions, TimestampType};
 use weft_registry::Registry;
 use weft_sql::Routed;
 
 use crate::error::{MeshError, Result};
 use crate::metrics::DataMetrics;
-use crate::records::{encode_headers, encode_key, record_size, JsonRecord, ValueEncoder};
+use crate::profile::live::{LiveProfiles, Observed};
+use crate::records::{encode_headers, encode_key, record_size, JsonRecord, ValueEncoder, ValueViews};
 
 /// One partition's records of a write, with their places in the write.
 type PartitionBatch = (u32, (Vec<usize>, Vec<Record>));
@@ -33,8 +40,8 @@ type PartitionBatch = (u32, (Vec<usize>, Vec<Record>));
 /// Threads one write appends its partitions' batches on.
 const APPEND_THREADS: usize = 8;
 
-/// One partition's append and the timestamps its records were given.
-type Appended = weft_log::Result<(weft_log::AppendResult, Vec<i64>)>;
+/// One partition's append and the timestamps its records were given (`None`: the append time).
+type Appended = weft_log::Result<(weft_log::AppendResult, Vec<Option<i64>>)>;
 
 /// Where one written record landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +59,7 @@ pub struct DataPlane {
     pub(crate) catalog: Arc<Catalog>,
     pub(crate) metrics: Arc<DataMetrics>,
     sticky: StickyPartitions,
+    profiles: LiveProfiles,
 }
 
 impl DataPlane {
@@ -60,8 +68,16 @@ impl DataPlane {
         registry: Arc<Registry>,
         catalog: Arc<Catalog>,
         metrics: Arc<DataMetrics>,
+        snapshot_interval: Duration,
+        rebuild_records: u64,
     ) -> DataPlane {
-        DataPlane { log, registry, catalog, metrics, sticky: StickyPartitions::new() }
+        let profiles = LiveProfiles::new(log.clone(), catalog.clone(), snapshot_interval, rebuild_records);
+        DataPlane { log, registry, catalog, metrics, sticky: StickyPartitions::new(), profiles }
+    }
+
+    /// The live profiles of the topics products serve, maintained by [`DataPlane::write`].
+    pub fn profiles(&self) -> &LiveProfiles {
+        &self.profiles
     }
 
     /// Whether `principal` may write `topic`. Internal topics hold platform state and are written only
@@ -89,6 +105,10 @@ impl DataPlane {
         let encoder = ValueEncoder::for_port(&self.registry, port.as_ref())?;
         let now = crate::context::now_ms();
         let mut routed = Vec::with_capacity(records.len());
+        // Where the stored bytes are the JSON's text, the JSON is what readers will see: hand it to the
+        // write path's checks instead of having them decode it again.
+        let keep_views = encoder.stores_json_text();
+        let mut views = Vec::with_capacity(if keep_views { records.len() } else { 0 });
         for (index, record) in records.into_iter().enumerate() {
             let invalid = |field: &str, reason: String| MeshError::InvalidRecord { index, field: field.into(), reason };
             if let Some(partition) = record.partition.filter(|&p| p >= config.partitions) {
@@ -105,7 +125,10 @@ impl DataPlane {
             if let Some(timestamp) = record.timestamp.filter(|&t| t < 0) {
                 return Err(invalid("timestamp", format!("{timestamp} is negative; use epoch milliseconds")));
             }
-            let value = encoder.encode(record.value).map_err(|(field, reason)| invalid(&field, reason))?;
+            let value = encoder.encode(record.value.as_ref()).map_err(|(field, reason)| invalid(&field, reason))?;
+            if keep_views {
+                views.push(record.value.unwrap_or(serde_json::Value::Null));
+            }
             // Kafka's producer stamps records on the client side: every record's timestamp is known
             // before the append, so the answer can report each one.
             let stored = Record {
@@ -116,7 +139,8 @@ impl DataPlane {
             };
             routed.push((record.partition, stored));
         }
-        self.write(principal, topic, routed)
+        let views = if keep_views { ValueViews::given(views) } else { ValueViews::default() };
+        self.write_viewed(principal, topic, routed, views)
     }
 
     /// The one write path: places each record (its own partition, or Kafka's default partitioner),
@@ -125,16 +149,34 @@ impl DataPlane {
     /// what a client can get wrong was refused before), others may have been written, as with any
     /// multi-partition Kafka produce.
     pub fn write(&self, principal: &str, topic: &str, records: Vec<Routed>) -> Result<Vec<Placed>> {
+        self.write_viewed(principal, topic, records, ValueViews::default())
+    }
+
+    /// [`DataPlane::write`] with the records' JSON views when the caller has them.
+    fn write_viewed(
+        &self,
+        principal: &str,
+        topic: &str,
+        records: Vec<Routed>,
+        mut views: ValueViews,
+    ) -> Result<Vec<Placed>> {
         self.check_write(principal, topic)?;
         if records.is_empty() {
             return Ok(Vec::new());
         }
-        self.check_port_format(topic, &records)?;
+        let governing = self.catalog.port_on_topic(topic);
+        self.check_port_format(topic, governing.as_ref(), &records)?;
         let config = self.log.topic_config(topic)?;
+        // Tracked before the append: the profile takes this write's records from this writer.
+        let profile = self.profiles.tracked(topic, governing.is_some());
+        if profile.is_some() {
+            views.get(&self.registry, records.iter().map(|(_, record)| record.value.as_deref()));
+        }
         let sticky = self.sticky.next(config.partitions);
         let total = records.len();
         let mut batches: BTreeMap<u32, (Vec<usize>, Vec<Record>)> = BTreeMap::new();
         let mut bytes = 0u64;
+        let mut sizes = Vec::with_capacity(total);
         for (index, (partition, record)) in records.into_iter().enumerate() {
             let partition =
                 partition.unwrap_or_else(|| partition_for(record.key.as_deref(), config.partitions, sticky));
@@ -146,13 +188,15 @@ impl DataPlane {
                 }
                 .into());
             }
-            bytes += record_size(&record) as u64;
+            let size = record_size(&record) as u64;
+            bytes += size;
+            sizes.push(size);
             let batch = batches.entry(partition).or_default();
             batch.0.push(index);
             batch.1.push(record);
         }
         let append = |partition: u32, records: Vec<Record>| {
-            let timestamps: Vec<i64> = records.iter().map(|r| r.timestamp.unwrap_or_default()).collect();
+            let timestamps: Vec<Option<i64>> = records.iter().map(|r| r.timestamp).collect();
             let started = Instant::now();
             let appended = self.log.append(topic, partition, records);
             self.metrics.append_latency.observe(started.elapsed());
@@ -197,7 +241,8 @@ impl DataPlane {
                     for (n, (index, timestamp)) in indices.into_iter().zip(timestamps).enumerate() {
                         let timestamp = match config.timestamp_type {
                             TimestampType::LogAppendTime => appended.append_time,
-                            TimestampType::CreateTime => timestamp,
+                            // A record without a timestamp was given the append time (SQL writes so).
+                            TimestampType::CreateTime => timestamp.unwrap_or(appended.append_time),
                         };
                         placed[index] = Some(Placed {
                             partition: appended.partition,
@@ -208,6 +253,24 @@ impl DataPlane {
                 }
                 Err(error) => failure = failure.or(Some(error)),
             }
+        }
+        // What was appended is in the log, even when another partition failed: the profile takes it.
+        if let (Some(profile), Some(values)) = (&profile, views.known()) {
+            let observed: Vec<Observed<'_>> = placed
+                .iter()
+                .zip(values)
+                .zip(&sizes)
+                .filter_map(|((placed, value), &bytes)| {
+                    placed.map(|p| Observed {
+                        partition: p.partition,
+                        offset: p.offset,
+                        timestamp: p.timestamp,
+                        bytes,
+                        value,
+                    })
+                })
+                .collect();
+            profile.observe(&observed);
         }
         if let Some(error) = failure {
             return Err(error.into());
@@ -221,8 +284,8 @@ impl DataPlane {
     /// Avro, every value must be in the Confluent wire format with a schema of the port's subject, whoever
     /// encoded it (REST produce encodes so; a SQL sink declared with another format, or a schema the
     /// port does not name, is refused here rather than stored under a port that says otherwise).
-    fn check_port_format(&self, topic: &str, records: &[Routed]) -> Result<()> {
-        let Some(governing) = self.catalog.port_on_topic(topic) else { return Ok(()) };
+    fn check_port_format(&self, topic: &str, governing: Option<&TopicPort>, records: &[Routed]) -> Result<()> {
+        let Some(governing) = governing else { return Ok(()) };
         if governing.port.format != weft_catalog::Format::Avro {
             return Ok(());
         }

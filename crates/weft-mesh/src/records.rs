@@ -124,7 +124,7 @@ impl ValueEncoder {
     }
 
     /// The stored bytes of one value; `Err` is the reason it does not fit, with the field's path.
-    pub fn encode(&self, value: Option<Value>) -> std::result::Result<Option<Vec<u8>>, (String, String)> {
+    pub fn encode(&self, value: Option<&Value>) -> std::result::Result<Option<Vec<u8>>, (String, String)> {
         let value = match value {
             None | Some(Value::Null) => return Ok(None),
             Some(value) => value,
@@ -135,14 +135,50 @@ impl ValueEncoder {
                 let avro = schema.as_avro().ok_or_else(|| ("value".to_string(), "not an Avro schema".to_string()))?;
                 let mut out = Vec::with_capacity(64);
                 wire::write_header(*id, &mut out);
-                avro.encode_json(&value, &mut out).map_err(|e| (field_path(&e.path), e.message.clone()))?;
+                avro.encode_json(value, &mut out).map_err(|e| (field_path(&e.path), e.message.clone()))?;
                 Ok(Some(out))
             }
             ValueEncoder::CheckedJson { schema } => {
-                schema.validate_json(&value).map_err(|e| (field_path(&e.path), e.message.clone()))?;
+                schema.validate_json(value).map_err(|e| (field_path(&e.path), e.message.clone()))?;
                 Ok(Some(value.to_string().into_bytes()))
             }
         }
+    }
+
+    /// Whether the stored bytes are the JSON value's text, so that readers see exactly the JSON that
+    /// was encoded (Avro readers see the datum decoded: defaults filled, unions and numbers as Avro
+    /// maps them, which is not always the JSON that was written).
+    pub fn stores_json_text(&self) -> bool {
+        matches!(self, ValueEncoder::Plain | ValueEncoder::CheckedJson { .. })
+    }
+}
+
+/// The values of one write as every reader will see them (their JSON, `Null` for a tombstone), in the
+/// write's order: handed over by a caller that holds them already (REST produce on a port whose
+/// stored bytes are the JSON's text, see [`ValueEncoder::stores_json_text`]), or else decoded from the
+/// bytes once, by the first check of the write path that needs them.
+#[derive(Debug, Default)]
+pub struct ValueViews {
+    views: Option<Vec<Value>>,
+}
+
+impl ValueViews {
+    /// Views the caller already has, one per record of the write.
+    pub fn given(views: Vec<Value>) -> Self {
+        ValueViews { views: Some(views) }
+    }
+
+    /// The views, decoded from `values` (the records' stored values, in order) unless known.
+    pub fn get<'r>(&mut self, registry: &Registry, values: impl Iterator<Item = Option<&'r [u8]>>) -> &[Value] {
+        self.views.get_or_insert_with(|| {
+            let mut decoder = Decoder::new(registry);
+            values.map(|value| decoder.value(value).json).collect()
+        })
+    }
+
+    /// The views, when given or decoded already.
+    pub fn known(&self) -> Option<&[Value]> {
+        self.views.as_deref()
     }
 }
 
@@ -338,12 +374,51 @@ pub fn base64_encode(bytes: &[u8]) -> String {
     out
 }
 
+/// The bytes of standard padded base64 text, or `None` when it is not that.
+pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let text = text.as_bytes();
+    if !text.len().is_multiple_of(4) {
+        return None;
+    }
+    let sextet = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    for (i, chunk) in text.chunks(4).enumerate() {
+        let last = i + 1 == text.len() / 4;
+        let padding = chunk.iter().rev().take_while(|&&c| c == b'=').count();
+        if padding > 2 || (padding > 0 && !last) {
+            return None;
+        }
+        let mut n = 0u32;
+        for &c in &chunk[..4 - padding] {
+            n = (n << 6) | u32::from(sextet(c)?);
+        }
+        n <<= 6 * padding as u32;
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..3 - padding]);
+    }
+    Some(out)
+}
+
 /// Bytes of key, value and headers (what the produced-bytes metric counts).
 pub fn record_size(record: &weft_log::Record) -> usize {
+    stored_size(&record.key, &record.value, &record.headers)
+}
+
+/// [`record_size`] of a record as read back.
+pub fn stored_record_size(record: &StoredRecord) -> usize {
+    stored_size(&record.key, &record.value, &record.headers)
+}
+
+fn stored_size(key: &Option<Vec<u8>>, value: &Option<Vec<u8>>, headers: &[Header]) -> usize {
     let bytes = |field: &Option<Vec<u8>>| field.as_ref().map_or(0, Vec::len);
-    bytes(&record.key)
-        + bytes(&record.value)
-        + record.headers.iter().map(|header| header.key.len() + bytes(&header.value)).sum::<usize>()
+    bytes(key) + bytes(value) + headers.iter().map(|header| header.key.len() + bytes(&header.value)).sum::<usize>()
 }
 
 #[cfg(test)]
@@ -363,8 +438,13 @@ mod tests {
         ];
         for (input, expected) in cases {
             assert_eq!(base64_encode(input.as_bytes()), expected);
+            assert_eq!(base64_decode(expected).as_deref(), Some(input.as_bytes()));
         }
         assert_eq!(base64_encode(&[0xff, 0xfe, 0x00]), "//4A");
+        assert_eq!(base64_decode("//4A"), Some(vec![0xff, 0xfe, 0x00]));
+        for bad in ["Zg=", "Zg=a", "Z===", "Zg==Zg==", "Zm9v!A==", "é123"] {
+            assert_eq!(base64_decode(bad), None, "{bad}");
+        }
     }
 
     #[test]
@@ -424,11 +504,11 @@ mod tests {
         let id = registry.register("orders-value", &weft_registry::RegisterRequest::new(definition)).expect("register");
         let encoder = ValueEncoder::Avro { id, schema: registry.parsed_schema(id).expect("parsed") };
         let value = serde_json::json!({"id": "o-1", "amount": 12.5, "coupon": null});
-        let bytes = encoder.encode(Some(value.clone())).expect("encode").expect("bytes");
+        let bytes = encoder.encode(Some(&value)).expect("encode").expect("bytes");
         assert_eq!(&bytes[..5], &[0, 0, 0, 0, id as u8], "magic byte and schema id");
         let decoded = Decoder::new(&registry).value(Some(&bytes));
         assert_eq!((decoded.json, decoded.schema_id), (value, Some(id)));
-        let (field, reason) = encoder.encode(Some(serde_json::json!({"id": "o-2", "amount": "lots"}))).unwrap_err();
+        let (field, reason) = encoder.encode(Some(&serde_json::json!({"id": "o-2", "amount": "lots"}))).unwrap_err();
         assert_eq!(field, "value.amount", "{reason}");
     }
 }

@@ -17,7 +17,7 @@ fn a_produced_number_reads_back_as_the_same_number() {
     let records: Vec<JsonRecord> = serde_json::from_slice(body).expect("body");
     for record in records {
         let written = record.value.clone().expect("a value");
-        let stored = ValueEncoder::Plain.encode(record.value).expect("encode").expect("bytes");
+        let stored = ValueEncoder::Plain.encode(record.value.as_ref()).expect("encode").expect("bytes");
         let read = Decoder::new(&registry).value(Some(&stored));
         assert_eq!(read.json, written, "stored as {}", String::from_utf8_lossy(&stored));
     }
