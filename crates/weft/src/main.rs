@@ -274,6 +274,11 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// The time now, epoch milliseconds.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
 fn serve(args: ServeArgs) -> Result<()> {
     let flags = ConfigLayer {
         config: args.config,
