@@ -105,10 +105,9 @@ impl DataPlane {
         let encoder = ValueEncoder::for_port(&self.registry, port.as_ref())?;
         let now = crate::context::now_ms();
         let mut routed = Vec::with_capacity(records.len());
-        // Where the stored bytes are the JSON's text, the JSON is what readers will see: hand it to the
-        // write path's checks instead of having them decode it again.
-        let keep_views = encoder.stores_json_text();
-        let mut views = Vec::with_capacity(if keep_views { records.len() } else { 0 });
+        // A value readers will see as it was written is handed to the write path's checks as it is,
+        // instead of having them decode it again.
+        let mut views = Vec::with_capacity(records.len());
         for (index, record) in records.into_iter().enumerate() {
             let invalid = |field: &str, reason: String| MeshError::InvalidRecord { index, field: field.into(), reason };
             if let Some(partition) = record.partition.filter(|&p| p >= config.partitions) {
@@ -126,9 +125,11 @@ impl DataPlane {
                 return Err(invalid("timestamp", format!("{timestamp} is negative; use epoch milliseconds")));
             }
             let value = encoder.encode(record.value.as_ref()).map_err(|(field, reason)| invalid(&field, reason))?;
-            if keep_views {
-                views.push(record.value.unwrap_or(serde_json::Value::Null));
-            }
+            views.push(match record.value {
+                None => Some(serde_json::Value::Null),
+                Some(value) if encoder.reads_back_as_written(&value) => Some(value),
+                Some(_) => None,
+            });
             // Kafka's producer stamps records on the client side: every record's timestamp is known
             // before the append, so the answer can report each one.
             let stored = Record {
@@ -139,8 +140,7 @@ impl DataPlane {
             };
             routed.push((record.partition, stored));
         }
-        let views = if keep_views { ValueViews::given(views) } else { ValueViews::default() };
-        self.write_viewed(principal, topic, routed, views)
+        self.write_viewed(principal, topic, routed, ValueViews::given(views))
     }
 
     /// The one write path: places each record (its own partition, or Kafka's default partitioner),

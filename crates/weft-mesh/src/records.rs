@@ -145,40 +145,59 @@ impl ValueEncoder {
         }
     }
 
-    /// Whether the stored bytes are the JSON value's text, so that readers see exactly the JSON that
-    /// was encoded (Avro readers see the datum decoded: defaults filled, unions and numbers as Avro
-    /// maps them, which is not always the JSON that was written).
-    pub fn stores_json_text(&self) -> bool {
-        matches!(self, ValueEncoder::Plain | ValueEncoder::CheckedJson { .. })
+    /// Whether readers of the encoded `value` will see `value` itself: always for JSON, whose text is
+    /// stored; for Avro when decoding gives it back (every field present, unions plain, doubles as
+    /// floats: see `AvroSchema::round_trips`), which is what well-formed writers send.
+    pub fn reads_back_as_written(&self, value: &Value) -> bool {
+        match self {
+            ValueEncoder::Plain | ValueEncoder::CheckedJson { .. } => true,
+            ValueEncoder::Avro { schema, .. } => schema.as_avro().is_some_and(|avro| avro.round_trips(value)),
+        }
     }
 }
 
 /// The values of one write as every reader will see them (their JSON, `Null` for a tombstone), in the
-/// write's order: handed over by a caller that holds them already (REST produce on a port whose
-/// stored bytes are the JSON's text, see [`ValueEncoder::stores_json_text`]), or else decoded from the
-/// bytes once, by the first check of the write path that needs them.
+/// write's order: handed over by a caller that holds them already (REST produce, for each value that
+/// [`ValueEncoder::reads_back_as_written`]), the others decoded from the stored bytes, once, by the
+/// first check of the write path that needs them.
 #[derive(Debug, Default)]
 pub struct ValueViews {
     views: Option<Vec<Value>>,
+    /// Records whose view is still to be decoded, in order.
+    missing: Vec<usize>,
 }
 
 impl ValueViews {
-    /// Views the caller already has, one per record of the write.
-    pub fn given(views: Vec<Value>) -> Self {
-        ValueViews { views: Some(views) }
+    /// The views the caller has, one per record of the write (`None`: decode that one if needed).
+    pub fn given(views: Vec<Option<Value>>) -> Self {
+        let missing = views.iter().enumerate().filter(|(_, v)| v.is_none()).map(|(i, _)| i).collect();
+        ValueViews { views: Some(views.into_iter().map(Option::unwrap_or_default).collect()), missing }
     }
 
-    /// The views, decoded from `values` (the records' stored values, in order) unless known.
+    /// The views, decoding from `values` (the records' stored values, in order) those not known.
     pub fn get<'r>(&mut self, registry: &Registry, values: impl Iterator<Item = Option<&'r [u8]>>) -> &[Value] {
-        self.views.get_or_insert_with(|| {
-            let mut decoder = Decoder::new(registry);
-            values.map(|value| decoder.value(value).json).collect()
-        })
+        let mut decoder = Decoder::new(registry);
+        match &mut self.views {
+            None => self.views = Some(values.map(|value| decoder.value(value).json).collect()),
+            Some(views) => {
+                let mut missing = self.missing.iter().copied().peekable();
+                for (i, value) in values.enumerate() {
+                    if missing.peek() == Some(&i) {
+                        missing.next();
+                        if let Some(view) = views.get_mut(i) {
+                            *view = decoder.value(value).json;
+                        }
+                    }
+                }
+            }
+        }
+        self.missing.clear();
+        self.views.as_deref().unwrap_or_default()
     }
 
-    /// The views, when given or decoded already.
+    /// The views, when all are known (given, or decoded by [`ValueViews::get`]).
     pub fn known(&self) -> Option<&[Value]> {
-        self.views.as_deref()
+        self.views.as_deref().filter(|_| self.missing.is_empty())
     }
 }
 
@@ -492,6 +511,20 @@ mod tests {
         // A frame with an unknown id is not decoded: base64, since it is not UTF-8 text... or text.
         let unknown = decoder.value(Some(&[0, 0, 0, 0, 99, 2]));
         assert_eq!(unknown.schema_id, None);
+    }
+
+    #[test]
+    fn views_not_given_are_decoded_once_and_only_those() {
+        let (_dir, registry) = registry();
+        let stored: Vec<Option<Vec<u8>>> = vec![Some(br#"{"a":1}"#.to_vec()), None, Some(b"[2]".to_vec())];
+        let bytes = || stored.iter().map(|v| v.as_deref());
+        let mut views = ValueViews::given(vec![Some(serde_json::json!("as given")), None, None]);
+        assert!(views.known().is_none(), "two views are still to decode");
+        let got = views.get(&registry, bytes()).to_vec();
+        assert_eq!(got, [serde_json::json!("as given"), Value::Null, serde_json::json!([2])]);
+        assert_eq!(views.known().map(<[Value]>::len), Some(3));
+        let mut decoded = ValueViews::default();
+        assert_eq!(decoded.get(&registry, bytes())[0], serde_json::json!({"a": 1}));
     }
 
     #[test]

@@ -256,13 +256,17 @@ fn avro_ports_are_profiled_as_readers_see_the_decoded_records() {
     let request = weft_mesh::registry::RegisterRequest::new(weft_mesh::registry::SchemaDefinition::avro(schema));
     mesh.register_schema(&ctx(), "payments-value", &request).expect("schema");
     create_product(&mesh, "payments", "avro");
-    // Integers written to a double read back as doubles; a missing optional field reads as null.
+    // Integers written to a double read back as doubles; a missing optional field reads as null. Some
+    // values read back as written (handed to the profile as they are), the others are decoded.
     let values: Vec<(i64, Value)> = (0..2000)
         .map(|i| {
-            let mut value =
-                json!({"id": format!("p{i}"), "amount": i % 10, "currency": if i % 3 == 0 { "USD" } else { "EUR" }});
-            if i % 4 == 0 {
-                value["coupon"] = json!("C");
+            let amount = if i % 2 == 0 { json!(i % 10) } else { json!((i % 10) as f64 + 0.5) };
+            let currency = if i % 3 == 0 { "USD" } else { "EUR" };
+            let mut value = json!({"id": format!("p{i}"), "amount": amount, "currency": currency});
+            match i % 4 {
+                1 => value["coupon"] = json!("C"),
+                3 => value["coupon"] = Value::Null,
+                _ => {}
             }
             (1_000 + i, value)
         })
@@ -276,6 +280,8 @@ fn avro_ports_are_profiled_as_readers_see_the_decoded_records() {
     assert_eq!((amount.kind.as_str(), amount.schema_type.as_deref()), ("number", Some("double")));
     let coupon = profile.fields.iter().find(|f| f.name == "coupon").expect("coupon");
     assert_eq!((coupon.count, coupon.nulls), (500, 1500), "a missing optional field is read as null");
+    let amounts = profile.fields.iter().find(|f| f.name == "amount").expect("amount");
+    assert_eq!(amounts.types, ["number"], "integers written to a double are read as doubles");
     mesh.shutdown().expect("shutdown");
 }
 
