@@ -22,6 +22,7 @@
 //! comparable across restarts and releases.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -124,6 +125,30 @@ pub fn hash_value(value: &Value) -> u64 {
         }
     }
 }
+
+/// A hasher for keys that are [`hash_value`]s already: it keeps the key as it is.
+#[derive(Default)]
+pub struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are hashed with it; fold anything else in rather than lose it.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// A map keyed by value hashes.
+pub type HashedMap<V> = HashMap<u64, V, BuildHasherDefault<Prehashed>>;
 
 /// The hash of a JSON string value (as [`hash_value`] of `Value::String`).
 pub fn hash_str(text: &str) -> u64 {
@@ -414,6 +439,35 @@ impl LogHistogram {
         }
     }
 
+    /// The histogram of `values` (finite ones), bucketed in one pass over them sorted by bucket.
+    pub fn of(values: &[f64]) -> LogHistogram {
+        let mut keyed: Vec<(i8, i32, f64)> = values
+            .iter()
+            .filter(|v| v.is_finite())
+            .map(|&v| {
+                if v.abs() < MIN_MAGNITUDE {
+                    (0, 0, v)
+                } else if v > 0.0 {
+                    (1, bucket_index(v), v)
+                } else {
+                    (-1, bucket_index(-v), v)
+                }
+            })
+            .collect();
+        keyed.sort_unstable_by_key(|&(sign, index, _)| (sign, index));
+        let mut histogram = LogHistogram::default();
+        for run in keyed.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            let bucket = Bucket { count: run.len() as u64, sum: run.iter().map(|r| r.2).sum() };
+            let (sign, index) = (run[0].0, run[0].1);
+            match sign {
+                0 => histogram.zero.add(bucket),
+                1 => Self::add_to(&mut histogram.positive, index, bucket),
+                _ => Self::add_to(&mut histogram.negative, index, bucket),
+            }
+        }
+        histogram
+    }
+
     pub fn merge(&mut self, other: &LogHistogram) {
         self.zero.add(other.zero);
         for (&i, &b) in &other.positive {
@@ -572,7 +626,7 @@ pub struct TopBatch<'a> {
 
 impl<'a> TopBatch<'a> {
     /// Reduces exact counts (hash → count and value) of one batch to a summary.
-    pub fn reduce(counts: HashMap<u64, (u64, TopKey<'a>)>) -> TopBatch<'a> {
+    pub fn reduce(counts: HashedMap<(u64, TopKey<'a>)>) -> TopBatch<'a> {
         let mut entries: Vec<(u64, u64, TopKey<'a>)> =
             counts.into_iter().map(|(hash, (count, key))| (hash, count, key)).collect();
         let subtracted = reduce_counts(&mut entries, |e| &mut e.1);
@@ -604,7 +658,7 @@ impl TopValues {
         if batch.entries.is_empty() {
             return;
         }
-        let mut at: HashMap<u64, usize> = self.entries.iter().enumerate().map(|(i, e)| (e.hash, i)).collect();
+        let mut at: HashedMap<usize> = self.entries.iter().enumerate().map(|(i, e)| (e.hash, i)).collect();
         for &(hash, count, key) in &batch.entries {
             match at.get(&hash) {
                 Some(&i) => self.entries[i].count += count,
@@ -796,9 +850,7 @@ mod tests {
         values.iter().for_each(|&v| one.insert(v));
         let mut grouped = LogHistogram::default();
         for chunk in values.chunks(333).rev() {
-            let mut part = LogHistogram::default();
-            chunk.iter().for_each(|&v| part.insert(v));
-            grouped.merge(&part);
+            grouped.merge(&LogHistogram::of(chunk));
         }
         assert_eq!(one.positive.keys().collect::<Vec<_>>(), grouped.positive.keys().collect::<Vec<_>>());
         assert_eq!(one.count(), grouped.count());
@@ -859,7 +911,7 @@ mod tests {
         }
         let mut top = TopValues::default();
         for batch in stream.chunks(500) {
-            let mut counts: HashMap<u64, (u64, TopKey)> = HashMap::new();
+            let mut counts: HashedMap<(u64, TopKey)> = HashedMap::default();
             for &s in batch {
                 counts.entry(hash_str(s)).or_insert((0, TopKey::Str(s))).0 += 1;
             }
@@ -878,7 +930,7 @@ mod tests {
     #[test]
     fn few_values_are_counted_exactly_and_long_ones_cut() {
         let long = "é".repeat(200);
-        let mut counts: HashMap<u64, (u64, TopKey)> = HashMap::new();
+        let mut counts: HashedMap<(u64, TopKey)> = HashedMap::default();
         for s in ["paid", "paid", "placed", long.as_str()] {
             counts.entry(hash_str(s)).or_insert((0, TopKey::Str(s))).0 += 1;
         }

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::sketch::{hash_str, hash_value, Hll, LogHistogram, TopBatch, TopKey, TopValues};
+use super::sketch::{hash_str, hash_value, HashedMap, Hll, LogHistogram, TopBatch, TopKey, TopValues};
 
 /// Fields kept per product; leaves beyond are counted in [`ProfileState::untracked_values`].
 pub const MAX_FIELDS: usize = 256;
@@ -108,12 +108,12 @@ impl Numbers {
         }
     }
 
-    fn add(&mut self, x: f64) {
+    /// Counts `x` but leaves the histogram to [`Batch::seal`], which buckets a batch's numbers at once.
+    fn add_unbucketed(&mut self, x: f64) {
         self.count += 1;
         self.min = self.min.min(x);
         self.max = self.max.max(x);
         self.sum.add(x);
-        self.histogram.insert(x);
     }
 
     fn merge(&mut self, other: &Numbers) {
@@ -299,8 +299,10 @@ pub struct FieldBatch<'a> {
     present: u64,
     hashes: Vec<u64>,
     numbers: Option<Numbers>,
+    /// The numbers, bucketed into `numbers.histogram` by [`Batch::seal`].
+    raw: Vec<f64>,
     lengths: Option<(u64, u64)>,
-    top: HashMap<u64, (u64, TopKey<'a>)>,
+    top: HashedMap<(u64, TopKey<'a>)>,
     top_batch: Option<TopBatch<'a>>,
 }
 
@@ -316,6 +318,9 @@ pub struct Batch<'a> {
     minutes: Vec<(i64, u64)>,
     fields: Vec<FieldBatch<'a>>,
     index: HashMap<String, usize>,
+    /// The field expected next: records of a product mostly have the same fields in the same order,
+    /// so a leaf is first compared with it before the index is searched.
+    next: usize,
     /// The path being visited (reused, so a known field costs no allocation).
     path: String,
 }
@@ -336,6 +341,7 @@ impl<'a> Batch<'a> {
             Some(entry) => entry.1 += 1,
             None => self.minutes.push((minute, 1)),
         }
+        self.next = 0;
         match value {
             Value::Null => self.tombstones += 1,
             Value::Object(object) => {
@@ -371,8 +377,9 @@ impl<'a> Batch<'a> {
     }
 
     fn leaf(&mut self, value: &'a Value) {
-        let index = match self.index.get(self.path.as_str()) {
-            Some(&index) => index,
+        let expected = self.fields.get(self.next).filter(|f| f.name == self.path).map(|_| self.next);
+        let index = match expected.or_else(|| self.index.get(self.path.as_str()).copied()) {
+            Some(index) => index,
             None => {
                 self.index.insert(self.path.clone(), self.fields.len());
                 self.fields.push(FieldBatch {
@@ -381,13 +388,15 @@ impl<'a> Batch<'a> {
                     present: 0,
                     hashes: Vec::new(),
                     numbers: None,
+                    raw: Vec::new(),
                     lengths: None,
-                    top: HashMap::new(),
+                    top: HashedMap::default(),
                     top_batch: None,
                 });
                 self.fields.len() - 1
             }
         };
+        self.next = index + 1;
         let field = &mut self.fields[index];
         field.kinds |= kind_of(value);
         if value.is_null() {
@@ -410,7 +419,8 @@ impl<'a> Batch<'a> {
             }
             Value::Number(n) => {
                 if let Some(x) = n.as_f64().filter(|x| x.is_finite()) {
-                    field.numbers.get_or_insert_with(Numbers::new).add(x);
+                    field.numbers.get_or_insert_with(Numbers::new).add_unbucketed(x);
+                    field.raw.push(x);
                 }
                 hash_value(value)
             }
@@ -419,9 +429,14 @@ impl<'a> Batch<'a> {
         field.hashes.push(hash);
     }
 
-    /// Reduces each field's value counts to a top-values summary (outside any lock).
+    /// Buckets each field's numbers and reduces its value counts to a top-values summary (outside
+    /// any lock).
     pub fn seal(&mut self) {
         for field in &mut self.fields {
+            if let Some(numbers) = &mut field.numbers {
+                numbers.histogram.merge(&LogHistogram::of(&field.raw));
+                field.raw = Vec::new();
+            }
             if !field.top.is_empty() {
                 field.top_batch = Some(TopBatch::reduce(std::mem::take(&mut field.top)));
             }
