@@ -102,10 +102,13 @@ pub struct Sketches {
     /// standard error (1.04 / sqrt(4096) ≈ 0.016): 99.7% of estimates lie within three of it.
     pub distinct_standard_error: f64,
     pub distinct_registers: usize,
-    /// Histograms and quantiles come from logarithmic buckets of this relative width: a quantile is
-    /// within 1% of a value of that rank; a value within 1% of a bin's edge may be counted in the
-    /// neighbouring bin.
+    /// Quantiles are within this share of a value of that rank (logarithmic buckets), or within half
+    /// a histogram grid bin of it when that is tighter.
     pub histogram_relative_accuracy: f64,
+    /// Histograms are drawn from at most this many adaptive equal-width bins (a power-of-two width
+    /// spanning the values): a value within half a bin (at most 1/64 of the range) of a histogram bin's
+    /// edge may be counted in the neighbouring bin.
+    pub histogram_grid_bins: usize,
     /// Top values are a Misra-Gries summary of this many counters: every value more frequent than
     /// N / (counters + 1) is listed, and each count is at most the field's `topValuesMaxError` below
     /// the true count (never above).
@@ -118,6 +121,7 @@ impl Default for Sketches {
             distinct_standard_error: HLL_STANDARD_ERROR,
             distinct_registers: HLL_REGISTERS,
             histogram_relative_accuracy: HISTOGRAM_RELATIVE_ACCURACY,
+            histogram_grid_bins: sketch::GRID_BINS,
             top_values_counters: TOP_COUNTERS,
         }
     }
@@ -303,7 +307,7 @@ pub struct Bin {
     pub count: u64,
 }
 
-/// Estimated quantiles of a numeric field (within 1% of a value of that rank).
+/// Estimated quantiles of a numeric field (within 1% of a value of that rank, or half a grid bin).
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Quantiles {
@@ -371,13 +375,11 @@ fn field_profile(field: &FieldState, records: u64, schema: Option<&FieldInfo>) -
     };
     let numbers = field.numbers.as_ref().filter(|n| n.count > 0);
     let mean = numbers.map(|n| n.sum.value() / n.count as f64).filter(|m| m.is_finite());
-    let quantiles = numbers.and_then(|n| {
-        let q = |p| n.histogram.quantile(p, n.min, n.max);
-        Some(Quantiles { p50: q(0.5)?, p90: q(0.9)?, p99: q(0.99)? })
-    });
+    let quantiles =
+        numbers.and_then(|n| Some(Quantiles { p50: n.quantile(0.5)?, p90: n.quantile(0.9)?, p99: n.quantile(0.99)? }));
     let histogram = numbers
         .map(|n| {
-            n.histogram
+            n.grid
                 .display_bins(n.min, n.max, kind == "integer", BINS)
                 .into_iter()
                 .map(|(from, to, count)| Bin { from, to, count })

@@ -5,14 +5,21 @@
 //!   no bias tables and no switch to linear counting: the relative standard error is
 //!   1.04/sqrt(4096) ≈ 1.6% over the whole range. Up to [`HLL_EXACT_MAX`] distinct values the sketch
 //!   holds their hashes instead, and counts exactly; a field costs at most 4 KiB either way.
+//! - [`GridHistogram`]: numbers in at most [`GRID_BINS`] equal-width bins whose width is a power of two,
+//!   aligned to its multiples: adaptive bins, because a profile cannot know a field's range in advance.
+//!   When values no longer fit, the width doubles and pairs of bins merge exactly, so the bins are a
+//!   function of the values alone (the smallest such width that spans them), whatever their order and
+//!   grouping: a rebuild from the log equals the live state, and merging is exact. Display histograms
+//!   (10 equal-width bins between min and max) are drawn from it: a value within half a grid bin (at
+//!   most 1/64 of the range) of a display bin's edge may be counted in the neighbouring bin.
 //! - [`LogHistogram`]: numbers in logarithmic buckets (DDSketch's mapping, "DDSketch: a fast and
 //!   fully-mergeable quantile sketch with relative-error guarantees", Masson et al., 2019) with a
-//!   relative accuracy of 1%: any quantile is within 1% of a value of that rank. Buckets are fixed by
-//!   the value alone, so the sketch is the same whatever the order and grouping of the values (a
-//!   rebuild from the log equals the live one); each bucket keeps the sum of its values, so a bucket
-//!   of equal values knows them exactly. At most [`MAX_BUCKETS`] buckets per sign: beyond, the
-//!   smallest magnitudes are folded together (only data spanning more than 10^17 gets there). Display
-//!   histograms (equal-width bins between min and max) are drawn from it.
+//!   relative accuracy of 1%: any quantile is within 1% of a value of that rank, which the grid cannot
+//!   promise for skewed data (latencies from 1 ms to 10 s). Buckets are fixed by the value alone, so it
+//!   too is order-independent. At most [`MAX_BUCKETS`] buckets per sign: beyond, the smallest
+//!   magnitudes are folded together (only data spanning more than 10^17 gets there). A quantile is
+//!   answered by whichever of the two bounds its error tighter: 1% of the value, or half a grid bin
+//!   (timestamps, whose range is tiny next to their magnitude, need the grid).
 //! - [`TopValues`]: a Misra-Gries summary of [`TOP_COUNTERS`] counters, merged batch by batch as
 //!   Agarwal et al. merge them ("Mergeable summaries", 2012). Every value more frequent than
 //!   N/(k+1) of the N values seen is kept; a reported count is never above the true count and at
@@ -543,6 +550,153 @@ impl LogHistogram {
     }
 }
 
+/// Most bins of a [`GridHistogram`].
+pub const GRID_BINS: usize = 128;
+/// The finest grid: bins of 2^-64.
+const GRID_MIN_EXP: i32 = -64;
+
+/// Numbers in adaptive equal-width bins (see the module documentation).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GridHistogram {
+    /// Bins are `[k·2^exp, (k+1)·2^exp)`; `None` before the first value.
+    exp: Option<i32>,
+    bins: BTreeMap<i64, u64>,
+}
+
+/// The finest grid a value allows: a bin narrower than the value's last bit (2^-52 of it) tells
+/// nothing, and keeps bin numbers within an `i64`.
+fn precision_exp(x: f64) -> i32 {
+    if x == 0.0 {
+        return GRID_MIN_EXP;
+    }
+    let exponent = ((x.abs().to_bits() >> 52) & 0x7ff) as i32 - 1023;
+    (exponent - 52).max(GRID_MIN_EXP)
+}
+
+fn grid_key(x: f64, exp: i32) -> i64 {
+    (x / 2f64.powi(exp)).floor() as i64
+}
+
+impl GridHistogram {
+    /// The histogram of `values` (finite ones).
+    pub fn of(values: &[f64]) -> GridHistogram {
+        let mut grid = GridHistogram::default();
+        let finite = || values.iter().copied().filter(|v| v.is_finite());
+        let (Some(min), Some(max)) = (finite().reduce(f64::min), finite().reduce(f64::max)) else { return grid };
+        let mut exp = finite().map(precision_exp).max().unwrap_or(GRID_MIN_EXP);
+        while (grid_key(max, exp) - grid_key(min, exp)) as usize >= GRID_BINS {
+            exp += 1;
+        }
+        let mut keys: Vec<i64> = finite().map(|v| grid_key(v, exp)).collect();
+        keys.sort_unstable();
+        for run in keys.chunk_by(|a, b| a == b) {
+            *grid.bins.entry(run[0]).or_default() += run.len() as u64;
+        }
+        grid.exp = Some(exp);
+        grid
+    }
+
+    /// Makes bins `2^(exp - self.exp)` times wider: bin k becomes k >> shift (floor division).
+    fn coarsen(&mut self, exp: i32) {
+        let Some(current) = self.exp else {
+            self.exp = Some(exp);
+            return;
+        };
+        if exp <= current {
+            return;
+        }
+        let shift = (exp - current).min(63) as u32;
+        let mut wider = BTreeMap::new();
+        for (k, count) in std::mem::take(&mut self.bins) {
+            *wider.entry(k >> shift).or_default() += count;
+        }
+        self.bins = wider;
+        self.exp = Some(exp);
+    }
+
+    pub fn merge(&mut self, other: &GridHistogram) {
+        let Some(theirs) = other.exp else { return };
+        let mut other = other.clone();
+        let exp = self.exp.map_or(theirs, |mine| mine.max(theirs));
+        self.coarsen(exp);
+        other.coarsen(exp);
+        for (k, count) in other.bins {
+            *self.bins.entry(k).or_default() += count;
+        }
+        while let (Some((&first, _)), Some((&last, _))) = (self.bins.first_key_value(), self.bins.last_key_value()) {
+            if ((last - first) as usize) < GRID_BINS {
+                break;
+            }
+            self.coarsen(self.exp.unwrap_or(GRID_MIN_EXP) + 1);
+        }
+    }
+
+    /// The width of a bin (0 before the first value).
+    pub fn width(&self) -> f64 {
+        self.exp.map_or(0.0, |exp| 2f64.powi(exp))
+    }
+
+    pub fn count(&self) -> u64 {
+        self.bins.values().sum()
+    }
+
+    /// The middle of the bin holding rank `q` (0 to 1), clamped to `[min, max]`: within half a bin of
+    /// a value of that rank.
+    pub fn quantile(&self, q: f64, min: f64, max: f64) -> Option<f64> {
+        let total = self.count();
+        if total == 0 {
+            return None;
+        }
+        let rank = (q.clamp(0.0, 1.0) * (total - 1) as f64).floor() as u64;
+        let width = self.width();
+        let mut seen = 0;
+        for (&k, &count) in &self.bins {
+            seen += count;
+            if seen > rank {
+                return Some(((k as f64 + 0.5) * width).clamp(min, max));
+            }
+        }
+        Some(max)
+    }
+
+    /// `bins` equal-width bins over `[min, max]` (the last one includes `max`); integer data with a
+    /// span below `bins` gets one bin per integer. Each grid bin goes to the display bin of its middle.
+    pub fn display_bins(&self, min: f64, max: f64, integers: bool, bins: usize) -> Vec<(f64, f64, u64)> {
+        let total = self.count();
+        if total == 0 || bins == 0 {
+            return Vec::new();
+        }
+        if max <= min {
+            return vec![(min, max, total)];
+        }
+        let span = max - min;
+        let width = self.width();
+        // One display bin per integer needs grid bins no wider than 1, which a span this small gives.
+        let per_integer = integers && span < bins as f64 && width <= 1.0;
+        let (bins, display) = if per_integer { (span as usize + 1, 1.0) } else { (bins, span / bins as f64) };
+        let mut counts = vec![0u64; bins];
+        for (&k, &count) in &self.bins {
+            let at = if per_integer {
+                // The one integer in [k·w, (k+1)·w) when w ≤ 1.
+                (k as f64 * width).ceil() - min
+            } else {
+                ((k as f64 + 0.5) * width).clamp(min, max) - min
+            };
+            let index = ((at / display).max(0.0) as usize).min(bins - 1);
+            counts[index] += count;
+        }
+        counts
+            .into_iter()
+            .enumerate()
+            .map(|(i, count)| {
+                let from = min + display * i as f64;
+                let to = if i == bins - 1 && !per_integer { max } else { from + display };
+                (from, to, count)
+            })
+            .collect()
+    }
+}
+
 /// Sums survive a snapshot even when they overflowed: non-finite numbers are written as strings.
 mod lossy_f64 {
     use serde::{Deserialize, Deserializer, Serializer};
@@ -881,6 +1035,45 @@ mod tests {
         let per_value: Vec<(f64, u64)> =
             integers.display_bins(-2.0, 3.0, true, 10).iter().map(|b| (b.0, b.2)).collect();
         assert_eq!(per_value, [(-2.0, 1), (-1.0, 0), (0.0, 1), (1.0, 2), (2.0, 2), (3.0, 2)]);
+    }
+
+    #[test]
+    fn grid_histograms_do_not_depend_on_order_or_grouping_and_stay_bounded() {
+        let values: Vec<f64> = (0..5000).map(|i| ((i * 7919) % 1000) as f64 * 0.37 - 50.0).collect();
+        let whole = GridHistogram::of(&values);
+        let mut grouped = GridHistogram::default();
+        for chunk in values.chunks(97).rev() {
+            grouped.merge(&GridHistogram::of(chunk));
+        }
+        assert_eq!(grouped, whole);
+        assert!(whole.bins.len() <= GRID_BINS && whole.count() == 5000);
+        // 369.63 wide: the smallest power of two giving at most 128 bins is 4 (2 would need 185).
+        assert_eq!(whole.width(), 4.0);
+        let mut one_by_one = GridHistogram::default();
+        for &v in &values {
+            one_by_one.merge(&GridHistogram::of(&[v]));
+        }
+        assert_eq!(one_by_one, whole);
+    }
+
+    #[test]
+    fn grids_resolve_values_far_from_zero() {
+        // Timestamps: a range of 30 s next to a magnitude of 10^12, which 1%-wide buckets cannot see.
+        let values: Vec<f64> = (0..300).map(|i| 1_796_583_483_811.0 + f64::from(i) * 100.0).collect();
+        let grid = GridHistogram::of(&values);
+        let bins: Vec<u64> = grid.display_bins(values[0], values[299], true, 10).iter().map(|b| b.2).collect();
+        // 30 values in each tenth; a grid bin (256 wide, 2 or 3 values) straddling an edge goes whole
+        // to one side.
+        assert_eq!(grid.width(), 256.0);
+        assert!(bins.iter().all(|&c| c.abs_diff(30) <= 3) && bins.iter().sum::<u64>() == 300, "{bins:?}");
+        let median = grid.quantile(0.5, values[0], values[299]).expect("values");
+        assert!((median - values[149]).abs() <= grid.width() / 2.0, "{median} vs {}", values[149]);
+        let integers = GridHistogram::of(&[1.0, 2.0, 3.0, 1.0, 2.0, 3.0, 0.0, -2.0]);
+        let per_value: Vec<(f64, u64)> =
+            integers.display_bins(-2.0, 3.0, true, 10).iter().map(|b| (b.0, b.2)).collect();
+        assert_eq!(per_value, [(-2.0, 1), (-1.0, 0), (0.0, 1), (1.0, 2), (2.0, 2), (3.0, 2)]);
+        assert_eq!(GridHistogram::of(&[f64::NAN]).count(), 0);
+        assert_eq!(GridHistogram::of(&[5.0, 5.0]).display_bins(5.0, 5.0, false, 10), [(5.0, 5.0, 2)]);
     }
 
     #[test]

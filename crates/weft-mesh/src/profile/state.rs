@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::sketch::{hash_str, hash_value, HashedMap, Hll, LogHistogram, TopBatch, TopKey, TopValues};
+use super::sketch::{hash_str, hash_value, GridHistogram, HashedMap, Hll, LogHistogram, TopBatch, TopKey, TopValues};
 
 /// Fields kept per product; leaves beyond are counted in [`ProfileState::untracked_values`].
 pub const MAX_FIELDS: usize = 256;
@@ -94,7 +94,11 @@ pub struct Numbers {
     pub min: f64,
     pub max: f64,
     pub sum: Sum,
+    /// For quantiles within 1% of the value.
     pub histogram: LogHistogram,
+    /// For display histograms, and quantiles where its bins are finer than 1% of the value.
+    #[serde(default)]
+    pub grid: GridHistogram,
 }
 
 impl Numbers {
@@ -105,10 +109,11 @@ impl Numbers {
             max: f64::NEG_INFINITY,
             sum: Sum::default(),
             histogram: LogHistogram::default(),
+            grid: GridHistogram::default(),
         }
     }
 
-    /// Counts `x` but leaves the histogram to [`Batch::seal`], which buckets a batch's numbers at once.
+    /// Counts `x` but leaves the histograms to [`Batch::seal`], which buckets a batch's numbers at once.
     fn add_unbucketed(&mut self, x: f64) {
         self.count += 1;
         self.min = self.min.min(x);
@@ -122,6 +127,15 @@ impl Numbers {
         self.max = self.max.max(other.max);
         self.sum.merge(other.sum);
         self.histogram.merge(&other.histogram);
+        self.grid.merge(&other.grid);
+    }
+
+    /// The value of rank `q` (0 to 1), from whichever summary bounds the error tighter there.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        let relative = self.histogram.quantile(q, self.min, self.max)?;
+        let grid = self.grid.quantile(q, self.min, self.max)?;
+        let relative_error = relative.abs() * super::sketch::HISTOGRAM_RELATIVE_ACCURACY;
+        Some(if self.grid.width() / 2.0 < relative_error { grid } else { relative })
     }
 }
 
@@ -435,6 +449,7 @@ impl<'a> Batch<'a> {
         for field in &mut self.fields {
             if let Some(numbers) = &mut field.numbers {
                 numbers.histogram.merge(&LogHistogram::of(&field.raw));
+                numbers.grid.merge(&GridHistogram::of(&field.raw));
                 field.raw = Vec::new();
             }
             if !field.top.is_empty() {
@@ -514,6 +529,7 @@ mod tests {
                     (x.count, x.min, x.max, &x.histogram.count()),
                     (y.count, y.min, y.max, &y.histogram.count())
                 );
+                assert_eq!(x.grid, y.grid, "{name}: the grid is the same however batched");
                 assert!((x.sum.value() - y.sum.value()).abs() < 1e-9, "{name}");
             }
         }
