@@ -483,7 +483,7 @@ async function renderProfile(el, base, port, status, signal) {
         ? `Partial: rebuilt from the newest records; ${fmtNumber(p.notProfiled)} older records in the log are not included. `
         : 'Every record written is included, updated as records arrive. ',
       `Distinct counts marked ~ are estimates (standard error ${fmtNumber(100 * (sk.distinctStandardError || 0), { maximumFractionDigits: 2 })}%, exact up to 512); `,
-      `histograms and quantiles are within ${fmtNumber(100 * (sk.histogramRelativeAccuracy || 0))}% of the values.`));
+      `histograms use up to ${fmtNumber(sk.histogramGridBins || 0)} adaptive bins; quantiles (~) are within ${fmtNumber(100 * (sk.histogramRelativeAccuracy || 0))}% of the value or half a bin.`));
     el.appendChild(h('div', { class: 'grid profile-grid', 'data-testid': 'profile-fields' }, p.fields.map((f) => fieldCard(f, p.records))));
   } catch (error) {
     if (isAbort(error)) return;
