@@ -185,6 +185,7 @@ impl Mesh {
     /// flushes and closes the log.
     pub fn shutdown(&self) -> Result<()> {
         self.sql.shutdown();
+        self.data.profiles().stop_catching_up();
         if let Some(mut profiler) = self.profiler.lock().unwrap_or_else(|e| e.into_inner()).take() {
             profiler.stop();
         }

@@ -496,3 +496,23 @@ fn sql_writers_are_profiled_from_the_bytes_they_write() {
     assert_eq!((n.count, n.min, n.max), (5, Some(0.0), Some(4.0)));
     mesh.shutdown().expect("shutdown");
 }
+
+#[test]
+fn a_shutdown_during_a_rebuild_leaves_the_rest_to_the_next_start() {
+    let dir = tempfile::tempdir().expect("dir");
+    let values = generated(40_000, 7);
+    {
+        let mesh = open(dir.path(), |_| {});
+        create_topic(&mesh, TOPIC, 2);
+        for chunk in values.chunks(2000) {
+            produce(&mesh, TOPIC, chunk.iter().cloned());
+        }
+        // Tracked from here: the worker starts reading the 40,000 records back within a second.
+        create_product(&mesh, TOPIC, "json");
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        mesh.shutdown().expect("shutdown, whether or not the rebuild was done");
+    }
+    let mesh = open(dir.path(), |_| {});
+    assert_matches_exact(&profile(&mesh), &read_back(&mesh, TOPIC));
+    mesh.shutdown().expect("shutdown");
+}

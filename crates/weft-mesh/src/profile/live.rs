@@ -268,17 +268,25 @@ impl TopicProfile {
         let _reading = self.catching_up.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             let Some(&(partition, from, to)) = self.lock().plan.first() else { break };
-            self.read_range(data, partition, from, to)?;
+            if !self.read_range(data, partition, from, to)? {
+                // Shutting down: what was read is covered, the rest is read on the next start.
+                return Ok(());
+            }
             self.lock().plan.retain(|r| *r != (partition, from, to));
         }
         self.ready.store(true, Ordering::Release);
         Ok(())
     }
 
-    fn read_range(&self, data: &DataPlane, partition: u32, from: u64, to: u64) -> Result<()> {
+    /// Reads `[from, to)` of a partition into the profile; `false` when it stopped early because the
+    /// platform is shutting down.
+    fn read_range(&self, data: &DataPlane, partition: u32, from: u64, to: u64) -> Result<bool> {
         let mut decoder = Decoder::new(&data.registry);
         let mut position = from;
         while position < to {
+            if data.profiles().stopping.load(Ordering::Acquire) {
+                return Ok(false);
+            }
             let limits = ReadLimits { max_records: READ_CHUNK, max_bytes: READ_MAX_BYTES };
             let read = match data.read_partition(PROFILER, &self.topic, partition, position, limits) {
                 Ok(read) => read,
@@ -313,7 +321,7 @@ impl TopicProfile {
             self.merge(&refs, &[(partition, position, end)]);
             position = end;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// A copy of the profile for an answer.
@@ -391,6 +399,8 @@ pub struct LiveProfiles {
     dormant: Mutex<HashMap<String, Vec<u8>>>,
     snapshot_interval: Duration,
     rebuild_records: u64,
+    /// Set on shutdown: catch-ups stop between reads, so a long rebuild does not hold the shutdown up.
+    stopping: AtomicBool,
 }
 
 impl LiveProfiles {
@@ -407,7 +417,13 @@ impl LiveProfiles {
             dormant: Mutex::new(HashMap::new()),
             snapshot_interval,
             rebuild_records,
+            stopping: AtomicBool::new(false),
         }
+    }
+
+    /// Stops catch-ups between two reads (the platform is shutting down).
+    pub(crate) fn stop_catching_up(&self) {
+        self.stopping.store(true, Ordering::Release);
     }
 
     /// Creates [`PROFILES_TOPIC`] on first use and reads its snapshots; then tracks every topic a
