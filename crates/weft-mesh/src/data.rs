@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use weft_catalog::Catalog;
 use weft_log::{partition_for, EventLog, ReadLimits, ReadResult, Record, StickyPartitions, TimestampType, TopicConfig};
@@ -30,7 +30,8 @@ use crate::contracts::{
 };
 use crate::error::{MeshError, Result};
 use crate::metrics::DataMetrics;
-use crate::records::{encode_headers, encode_key, record_size, JsonRecord, ValueEncoder};
+use crate::profile::live::{LiveProfiles, Observed};
+use crate::records::{encode_headers, encode_key, record_size, JsonRecord, ValueEncoder, ValueViews};
 
 /// One partition's records of a write, with their places in the write.
 type PartitionBatch = (u32, (Vec<usize>, Vec<Record>));
@@ -38,8 +39,8 @@ type PartitionBatch = (u32, (Vec<usize>, Vec<Record>));
 /// Threads one write appends its partitions' batches on.
 const APPEND_THREADS: usize = 8;
 
-/// One partition's append and the timestamps its records were given.
-type Appended = weft_log::Result<(weft_log::AppendResult, Vec<i64>)>;
+/// One partition's append and the timestamps its records were given (`None`: the append time).
+type Appended = weft_log::Result<(weft_log::AppendResult, Vec<Option<i64>>)>;
 
 /// What became of each record of a produce request, in request order.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,6 +93,7 @@ pub struct DataPlane {
     pub(crate) metrics: Arc<DataMetrics>,
     pub(crate) governance: Arc<Governance>,
     sticky: StickyPartitions,
+    profiles: LiveProfiles,
 }
 
 impl DataPlane {
@@ -101,8 +103,16 @@ impl DataPlane {
         catalog: Arc<Catalog>,
         metrics: Arc<DataMetrics>,
         governance: Arc<Governance>,
+        snapshot_interval: Duration,
+        rebuild_records: u64,
     ) -> DataPlane {
-        DataPlane { log, registry, catalog, metrics, governance, sticky: StickyPartitions::new() }
+        let profiles = LiveProfiles::new(log.clone(), catalog.clone(), snapshot_interval, rebuild_records);
+        DataPlane { log, registry, catalog, metrics, governance, sticky: StickyPartitions::new(), profiles }
+    }
+
+    /// The live profiles of the topics products serve, maintained by the write path.
+    pub fn profiles(&self) -> &LiveProfiles {
+        &self.profiles
     }
 
     /// Whether `principal` may write `topic`. Internal topics hold platform state and are written only
@@ -148,6 +158,9 @@ impl DataPlane {
         // Uniqueness rules remember a request's values only once it is written.
         let mut batch = enforcement.as_ref().and_then(|e| e.rules.as_deref()).map(weft_contract::Checker::batch);
         let mut routed = Vec::with_capacity(total);
+        // A value readers will see as it was written is handed to the profile as it is, instead of
+        // being decoded again after the append.
+        let mut views = Vec::with_capacity(total);
         // Each record's fate, in request order.
         let mut fates = Vec::with_capacity(total);
         let mut broken: Vec<RecordViolations> = Vec::new();
@@ -189,6 +202,11 @@ impl DataPlane {
             if violations.is_empty() {
                 let stored = Record { key, value, headers: encode_headers(record.headers), timestamp: Some(timestamp) };
                 routed.push((record.partition, stored));
+                views.push(match record.value {
+                    None => Some(serde_json::Value::Null),
+                    Some(value) if encoder.reads_back_as_written(&value) => Some(value),
+                    Some(_) => None,
+                });
                 fates.push(Fate::Written);
                 continue;
             }
@@ -226,7 +244,7 @@ impl DataPlane {
             (Some(enforcement), false) => self.dead_letter(principal, &enforcement.product, topic, refused)?,
             _ => Vec::new(),
         };
-        let placed = self.append(topic, routed)?;
+        let placed = self.append(topic, routed, ValueViews::given(views), port.is_some())?;
         if let Some(batch) = batch {
             batch.commit();
         }
@@ -275,6 +293,7 @@ impl DataPlane {
             .collect();
         let timestamps: Vec<i64> = records.iter().map(|r| r.timestamp.unwrap_or(now)).collect();
         let appended = self.log.append(&dead_letters, 0, records)?;
+        self.profiles.note_dead_letters(topic, violations.len() as u64);
         Ok(violations
             .into_iter()
             .zip(timestamps)
@@ -296,7 +315,9 @@ impl DataPlane {
         if records.is_empty() {
             return Ok(Vec::new());
         }
-        let Some(port) = self.catalog.port_on_topic(topic) else { return self.append(topic, records) };
+        let Some(port) = self.catalog.port_on_topic(topic) else {
+            return self.append(topic, records, ValueViews::default(), false);
+        };
         let enforcement = self.governance.enforcement(&port)?;
         let mut batch = enforcement.rules.as_deref().map(weft_contract::Checker::batch);
         let avro_ids = self.avro_schema_ids(&port);
@@ -357,7 +378,7 @@ impl DataPlane {
         } else {
             self.dead_letter(principal, &enforcement.product, topic, refused)?.len()
         };
-        let placed = self.append(topic, good)?;
+        let placed = self.append(topic, good, ValueViews::default(), true)?;
         if let Some(batch) = batch {
             batch.commit();
         }
@@ -372,15 +393,21 @@ impl DataPlane {
     /// ([`DataPlane::produce`], [`DataPlane::write`]). Partitions are appended concurrently, each
     /// waiting for its own durability; should one fail (an I/O error: what a client can get wrong was
     /// refused before), others may have been written, as with any multi-partition Kafka produce.
-    fn append(&self, topic: &str, records: Vec<Routed>) -> Result<Vec<Placed>> {
+    fn append(&self, topic: &str, records: Vec<Routed>, mut views: ValueViews, governed: bool) -> Result<Vec<Placed>> {
         if records.is_empty() {
             return Ok(Vec::new());
         }
         let config = self.log.topic_config(topic)?;
+        // Tracked before the append: the profile takes this write's records from this writer.
+        let profile = self.profiles.tracked(topic, governed);
+        if profile.is_some() {
+            views.get(&self.registry, records.iter().map(|(_, record)| record.value.as_deref()));
+        }
         let sticky = self.sticky.next(config.partitions);
         let total = records.len();
         let mut batches: BTreeMap<u32, (Vec<usize>, Vec<Record>)> = BTreeMap::new();
         let mut bytes = 0u64;
+        let mut sizes = Vec::with_capacity(total);
         for (index, (partition, record)) in records.into_iter().enumerate() {
             let partition =
                 partition.unwrap_or_else(|| partition_for(record.key.as_deref(), config.partitions, sticky));
@@ -392,13 +419,15 @@ impl DataPlane {
                 }
                 .into());
             }
-            bytes += record_size(&record) as u64;
+            let size = record_size(&record) as u64;
+            bytes += size;
+            sizes.push(size);
             let batch = batches.entry(partition).or_default();
             batch.0.push(index);
             batch.1.push(record);
         }
         let append = |partition: u32, records: Vec<Record>| {
-            let timestamps: Vec<i64> = records.iter().map(|r| r.timestamp.unwrap_or_default()).collect();
+            let timestamps: Vec<Option<i64>> = records.iter().map(|r| r.timestamp).collect();
             let started = Instant::now();
             let appended = self.log.append(topic, partition, records);
             self.metrics.append_latency.observe(started.elapsed());
@@ -443,7 +472,8 @@ impl DataPlane {
                     for (n, (index, timestamp)) in indices.into_iter().zip(timestamps).enumerate() {
                         let timestamp = match config.timestamp_type {
                             TimestampType::LogAppendTime => appended.append_time,
-                            TimestampType::CreateTime => timestamp,
+                            // A record without a timestamp was given the append time (SQL writes so).
+                            TimestampType::CreateTime => timestamp.unwrap_or(appended.append_time),
                         };
                         placed[index] = Some(Placed {
                             partition: appended.partition,
@@ -454,6 +484,24 @@ impl DataPlane {
                 }
                 Err(error) => failure = failure.or(Some(error)),
             }
+        }
+        // What was appended is in the log, even when another partition failed: the profile takes it.
+        if let (Some(profile), Some(values)) = (&profile, views.known()) {
+            let observed: Vec<Observed<'_>> = placed
+                .iter()
+                .zip(values)
+                .zip(&sizes)
+                .filter_map(|((placed, value), &bytes)| {
+                    placed.map(|p| Observed {
+                        partition: p.partition,
+                        offset: p.offset,
+                        timestamp: p.timestamp,
+                        bytes,
+                        value,
+                    })
+                })
+                .collect();
+            profile.observe(&observed);
         }
         if let Some(error) = failure {
             return Err(error.into());

@@ -231,7 +231,11 @@ impl Mesh {
         objective: &str,
     ) -> Result<Option<String>> {
         let Ok(port) = pick_port(product, None) else { return Ok(None) };
-        let last = self.last_record_at(ctx, &port.topic)?;
+        // The live profile's newest record once it caught up with the log; until then, the log's.
+        let last = match self.data().profiles().last_record_at(&port.topic) {
+            Some(last) => last,
+            None => self.last_record_at(ctx, &port.topic)?,
+        };
         let now = now_ms();
         if !crate::profile::is_stale(last, seconds, now) {
             return Ok(None);

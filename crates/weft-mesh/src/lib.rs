@@ -15,7 +15,9 @@
 //! - [`sql`]: the SQL engine's access to data through the same paths, `from-sql`, the drop guard.
 //! - [`schemas`]: the registry as the catalog and the SQL engine see it, and re-indexing products
 //!   after their schemas change.
-//! - [`export`], [`profile`]: exports of a product's data, field profiles and throughput.
+//! - [`export`]: exports of a product's data.
+//! - [`profile`]: live profiles of every product's data, maintained by the write path, snapshotted
+//!   to the log, and answered with freshness and throughput.
 //! - [`metrics`]: what the data paths count.
 //!
 //! All methods block on log I/O: async callers run them on a blocking thread pool.
@@ -69,6 +71,12 @@ pub struct MeshOptions {
     pub max_pull_rows: usize,
     /// The most bytes a SQL pull query's answer takes ([`EngineOptions::max_pull_bytes`]).
     pub max_pull_bytes: usize,
+    /// How often a live profile that changed is snapshotted to the log (also after
+    /// [`profile::live::SNAPSHOT_RECORDS`] records, and on shutdown).
+    pub profile_snapshot_interval: std::time::Duration,
+    /// The most records a profile without a snapshot is rebuilt from on start (the newest; the
+    /// profile says it is partial when the log holds more).
+    pub profile_rebuild_records: u64,
 }
 
 impl MeshOptions {
@@ -78,6 +86,8 @@ impl MeshOptions {
             run_queries: true,
             max_pull_rows: weft_sql::engine::DEFAULT_MAX_PULL_ROWS,
             max_pull_bytes: weft_sql::engine::DEFAULT_MAX_PULL_BYTES,
+            profile_snapshot_interval: std::time::Duration::from_secs(30),
+            profile_rebuild_records: profile::live::MAX_REBUILD_RECORDS,
         }
     }
 }
@@ -91,6 +101,8 @@ pub struct Mesh {
     data: Arc<DataPlane>,
     metrics: Arc<DataMetrics>,
     governance: Arc<contracts::Governance>,
+    /// Keeps live profiles caught up and snapshotted; stopped on shutdown.
+    profiler: std::sync::Mutex<Option<profile::live::Worker>>,
 }
 
 /// What `apply` of an ODPS document did.
@@ -151,7 +163,14 @@ impl Mesh {
             catalog.clone(),
             metrics.clone(),
             governance.clone(),
+            options.profile_snapshot_interval,
+            options.profile_rebuild_records,
         ));
+        // Before the SQL engine starts its queries, which write: their records must find the
+        // profiles' snapshots loaded.
+        data.profiles().open()?;
+        let profiler = profile::live::Worker::start(Arc::downgrade(&data))
+            .map_err(|e| MeshError::Internal(format!("cannot start the profile worker: {e}")))?;
         let sql_registry = Arc::new(schemas::SqlSchemas::new(registry.clone(), catalog.clone()));
         let engine_options = EngineOptions {
             background: options.run_queries,
@@ -164,12 +183,28 @@ impl Mesh {
         let sql = Arc::new(Engine::open(log.clone(), engine_options)?);
         // Dropping a stream or table that published data products depend on is refused.
         sql.set_drop_guard(Arc::new(sql::CatalogDropGuard(catalog.clone())));
-        Ok(Mesh { log, registry, catalog, sql, data, metrics, governance })
+        Ok(Mesh {
+            log,
+            registry,
+            catalog,
+            sql,
+            data,
+            metrics,
+            governance,
+            profiler: std::sync::Mutex::new(Some(profiler)),
+        })
     }
 
-    /// Stops the SQL engine's queries, then flushes and closes the log.
+    /// Stops the SQL engine's queries and the profile worker, snapshots the live profiles, then
+    /// flushes and closes the log.
     pub fn shutdown(&self) -> Result<()> {
         self.sql.shutdown();
+        self.data.profiles().stop_catching_up();
+        if let Some(mut profiler) = self.profiler.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            profiler.stop();
+        }
+        // A failed snapshot loses nothing: the next start reads the records after the last one.
+        let _ = self.data.profiles().snapshot_all();
         Ok(self.log.shutdown()?)
     }
 
@@ -239,6 +274,7 @@ impl Mesh {
             });
         }
         self.log.delete_topic(name)?;
+        self.data.profiles().forget(name);
         changed(ctx, "delete_topic", name);
         Ok(())
     }
@@ -511,6 +547,7 @@ impl Mesh {
                 }
                 match self.log.delete_topic(topic) {
                     Ok(()) => {
+                        self.data.profiles().forget(topic);
                         changed(ctx, "delete_topic", topic);
                         deleted_topics.push(topic.clone());
                     }

@@ -144,6 +144,61 @@ impl ValueEncoder {
             }
         }
     }
+
+    /// Whether readers of the encoded `value` will see `value` itself: always for JSON, whose text is
+    /// stored; for Avro when decoding gives it back (every field present, unions plain, doubles as
+    /// floats: see `AvroSchema::round_trips`), which is what well-formed writers send.
+    pub fn reads_back_as_written(&self, value: &Value) -> bool {
+        match self {
+            ValueEncoder::Plain | ValueEncoder::CheckedJson { .. } => true,
+            ValueEncoder::Avro { schema, .. } => schema.as_avro().is_some_and(|avro| avro.round_trips(value)),
+        }
+    }
+}
+
+/// The values of one write as every reader will see them (their JSON, `Null` for a tombstone), in the
+/// write's order: handed over by a caller that holds them already (REST produce, for each value that
+/// [`ValueEncoder::reads_back_as_written`]), the others decoded from the stored bytes, once, by the
+/// first check of the write path that needs them.
+#[derive(Debug, Default)]
+pub struct ValueViews {
+    views: Option<Vec<Value>>,
+    /// Records whose view is still to be decoded, in order.
+    missing: Vec<usize>,
+}
+
+impl ValueViews {
+    /// The views the caller has, one per record of the write (`None`: decode that one if needed).
+    pub fn given(views: Vec<Option<Value>>) -> Self {
+        let missing = views.iter().enumerate().filter(|(_, v)| v.is_none()).map(|(i, _)| i).collect();
+        ValueViews { views: Some(views.into_iter().map(Option::unwrap_or_default).collect()), missing }
+    }
+
+    /// The views, decoding from `values` (the records' stored values, in order) those not known.
+    pub fn get<'r>(&mut self, registry: &Registry, values: impl Iterator<Item = Option<&'r [u8]>>) -> &[Value] {
+        let mut decoder = Decoder::new(registry);
+        match &mut self.views {
+            None => self.views = Some(values.map(|value| decoder.value(value).json).collect()),
+            Some(views) => {
+                let mut missing = self.missing.iter().copied().peekable();
+                for (i, value) in values.enumerate() {
+                    if missing.peek() == Some(&i) {
+                        missing.next();
+                        if let Some(view) = views.get_mut(i) {
+                            *view = decoder.value(value).json;
+                        }
+                    }
+                }
+            }
+        }
+        self.missing.clear();
+        self.views.as_deref().unwrap_or_default()
+    }
+
+    /// The views, when all are known (given, or decoded by [`ValueViews::get`]).
+    pub fn known(&self) -> Option<&[Value]> {
+        self.views.as_deref().filter(|_| self.missing.is_empty())
+    }
 }
 
 /// `value.amount` from a validation error's instance path (`/amount`, `$.amount` or empty).
@@ -338,12 +393,51 @@ pub fn base64_encode(bytes: &[u8]) -> String {
     out
 }
 
+/// The bytes of standard padded base64 text, or `None` when it is not that.
+pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let text = text.as_bytes();
+    if !text.len().is_multiple_of(4) {
+        return None;
+    }
+    let sextet = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    for (i, chunk) in text.chunks(4).enumerate() {
+        let last = i + 1 == text.len() / 4;
+        let padding = chunk.iter().rev().take_while(|&&c| c == b'=').count();
+        if padding > 2 || (padding > 0 && !last) {
+            return None;
+        }
+        let mut n = 0u32;
+        for &c in &chunk[..4 - padding] {
+            n = (n << 6) | u32::from(sextet(c)?);
+        }
+        n <<= 6 * padding as u32;
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..3 - padding]);
+    }
+    Some(out)
+}
+
 /// Bytes of key, value and headers (what the produced-bytes metric counts).
 pub fn record_size(record: &weft_log::Record) -> usize {
+    stored_size(&record.key, &record.value, &record.headers)
+}
+
+/// [`record_size`] of a record as read back.
+pub fn stored_record_size(record: &StoredRecord) -> usize {
+    stored_size(&record.key, &record.value, &record.headers)
+}
+
+fn stored_size(key: &Option<Vec<u8>>, value: &Option<Vec<u8>>, headers: &[Header]) -> usize {
     let bytes = |field: &Option<Vec<u8>>| field.as_ref().map_or(0, Vec::len);
-    bytes(&record.key)
-        + bytes(&record.value)
-        + record.headers.iter().map(|header| header.key.len() + bytes(&header.value)).sum::<usize>()
+    bytes(key) + bytes(value) + headers.iter().map(|header| header.key.len() + bytes(&header.value)).sum::<usize>()
 }
 
 #[cfg(test)]
@@ -363,8 +457,13 @@ mod tests {
         ];
         for (input, expected) in cases {
             assert_eq!(base64_encode(input.as_bytes()), expected);
+            assert_eq!(base64_decode(expected).as_deref(), Some(input.as_bytes()));
         }
         assert_eq!(base64_encode(&[0xff, 0xfe, 0x00]), "//4A");
+        assert_eq!(base64_decode("//4A"), Some(vec![0xff, 0xfe, 0x00]));
+        for bad in ["Zg=", "Zg=a", "Z===", "Zg==Zg==", "Zm9v!A==", "é123"] {
+            assert_eq!(base64_decode(bad), None, "{bad}");
+        }
     }
 
     #[test]
@@ -412,6 +511,20 @@ mod tests {
         // A frame with an unknown id is not decoded: base64, since it is not UTF-8 text... or text.
         let unknown = decoder.value(Some(&[0, 0, 0, 0, 99, 2]));
         assert_eq!(unknown.schema_id, None);
+    }
+
+    #[test]
+    fn views_not_given_are_decoded_once_and_only_those() {
+        let (_dir, registry) = registry();
+        let stored: Vec<Option<Vec<u8>>> = vec![Some(br#"{"a":1}"#.to_vec()), None, Some(b"[2]".to_vec())];
+        let bytes = || stored.iter().map(|v| v.as_deref());
+        let mut views = ValueViews::given(vec![Some(serde_json::json!("as given")), None, None]);
+        assert!(views.known().is_none(), "two views are still to decode");
+        let got = views.get(&registry, bytes()).to_vec();
+        assert_eq!(got, [serde_json::json!("as given"), Value::Null, serde_json::json!([2])]);
+        assert_eq!(views.known().map(<[Value]>::len), Some(3));
+        let mut decoded = ValueViews::default();
+        assert_eq!(decoded.get(&registry, bytes())[0], serde_json::json!({"a": 1}));
     }
 
     #[test]

@@ -1,14 +1,17 @@
 //! Producing over real HTTP: `POST /api/v1/topics/{topic}/records` with batches of JSON records, the way a
-//! service without a Kafka client writes to Weft. Four topics show what the one write path costs per
-//! record: a bare topic (records stored as sent), a topic behind a JSON Schema port (each value checked
-//! against the port's schema), a topic behind an Avro port (each value checked and encoded as
+//! service without a Kafka client writes to Weft. Five topics show what the one write path costs per
+//! record: a bare topic (records stored as sent, no product: nothing profiled), the same behind a JSON
+//! port without a schema (stored as sent, and taken into the product's live profile: the difference
+//! between the two is the profile's cost), a topic behind a JSON Schema port (each value checked against
+//! the port's schema, and profiled), a topic behind an Avro port (each value checked and encoded as
 //! Confluent-framed Avro), and the same Avro port with a data contract of ten rules attached (issue 12's
 //! goal: within 1.5x of the same ingestion without a contract, i.e. the Avro port).
 //!
 //! The server runs in-process on 127.0.0.1:0 (its usual 2-worker runtime, group-commit fsync, a temporary
 //! data directory); a minimal HTTP/1.1 client on one thread sends `WEFT_BENCH_BATCH` (default 1000) records
 //! of about 200 bytes per request over `WEFT_BENCH_CONNECTIONS` (default 4) keep-alive connections for
-//! `WEFT_BENCH_SECONDS` (default 5) per topic, and reports records/s and request latency percentiles.
+//! `WEFT_BENCH_SECONDS` (default 5) per topic, and reports records/s, request latency percentiles, and the
+//! CPU time of the process per record (server and client together; on a busy machine the one to compare).
 //! Loopback only; bounded in time and in requests.
 //!
 //! `cargo bench -p weft-server --bench produce_http`
@@ -58,6 +61,7 @@ fn main() {
         );
         for (topic, what) in [
             ("bench.bare", "bare topic"),
+            ("bench.profiled", "JSON port, profiled"),
             ("bench.json", "JSON Schema port"),
             ("bench.avro", "Avro port"),
             ("bench.checked", "Avro + contract"),
@@ -89,8 +93,9 @@ async fn run(
     })
     .await;
     let ms = |p: f64| load.percentile_us(p) as f64 / 1000.0;
+    let cpu = load.cpu_us_per(batch).map_or_else(String::new, |us| format!(", CPU {us:.1} µs/record"));
     println!(
-        "  {what:<17} {:>9.0} records/s ({} requests in {:.2} s), request p50 {:.1} ms, p99 {:.1} ms",
+        "  {what:<19} {:>9.0} records/s ({} requests in {:.2} s), request p50 {:.1} ms, p99 {:.1} ms{cpu}",
         load.per_second(batch),
         load.requests(),
         load.elapsed_s,
@@ -122,10 +127,11 @@ fn batch_body(batch: usize) -> Vec<u8> {
     serde_json::to_vec(&records).expect("JSON")
 }
 
-/// Three topics; a domain with a product whose ports declare the JSON Schema and the Avro topics.
+/// Four topics; a domain with a product whose ports declare the schemaless JSON, the JSON Schema and the
+/// Avro topics.
 async fn set_up(addr: SocketAddr) {
     let mut api = Connection::open(addr).await;
-    for topic in ["bench.bare", "bench.json", "bench.avro", "bench.checked"] {
+    for topic in ["bench.bare", "bench.profiled", "bench.json", "bench.avro", "bench.checked"] {
         api.post_json("/api/v1/topics", json!({"name": topic, "partitions": PARTITIONS}).to_string().as_bytes()).await;
     }
     let register = |schema: &str, kind: &str| {
@@ -146,6 +152,8 @@ async fn set_up(addr: SocketAddr) {
         "outputPorts": [
             {"name": "json", "version": "1.0.0", "topic": "bench.json", "schemaSubject": "bench.json-value", "format": "json"},
             {"name": "avro", "version": "1.0.0", "topic": "bench.avro", "schemaSubject": "bench.avro-value", "format": "avro"},
+            // No schema registered: records are stored as sent, as on the bare topic.
+            {"name": "plain", "version": "1.0.0", "topic": "bench.profiled", "schemaSubject": "bench.profiled-value", "format": "json"},
         ],
     });
     api.post_json("/api/v1/products", product.to_string().as_bytes()).await;

@@ -18,6 +18,7 @@
 //! header_timeout_ms = 15000         # WEFT_HEADER_TIMEOUT_MS
 //! max_pull_rows = 100000            # WEFT_MAX_PULL_ROWS
 //! max_pull_bytes = 67108864         # WEFT_MAX_PULL_BYTES
+//! profile_snapshot_ms = 30000       # WEFT_PROFILE_SNAPSHOT_MS
 //! ```
 
 use std::fmt;
@@ -54,6 +55,9 @@ pub struct ServerConfig {
     pub max_pull_rows: usize,
     /// The most bytes (as JSON) a SQL pull query answers; past it the query fails, saying so.
     pub max_pull_bytes: usize,
+    /// Milliseconds between snapshots of a live profile that changed (they are also taken after
+    /// 100,000 records and on shutdown; a start reads the records after the last one).
+    pub profile_snapshot_ms: u64,
 }
 
 /// How the server writes its log lines (one per request, one per change, warnings and errors).
@@ -94,6 +98,7 @@ impl ServerConfig {
     pub const DEFAULT_MAX_RECORDS_PER_REQUEST: usize = 10_000;
     pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
     pub const DEFAULT_HEADER_TIMEOUT_MS: u64 = 15_000;
+    pub const DEFAULT_PROFILE_SNAPSHOT_MS: u64 = 30_000;
 
     /// A configuration with defaults for everything but the data directory.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
@@ -108,6 +113,7 @@ impl ServerConfig {
             header_timeout_ms: Self::DEFAULT_HEADER_TIMEOUT_MS,
             max_pull_rows: weft_mesh::weft_sql::engine::DEFAULT_MAX_PULL_ROWS,
             max_pull_bytes: weft_mesh::weft_sql::engine::DEFAULT_MAX_PULL_BYTES,
+            profile_snapshot_ms: Self::DEFAULT_PROFILE_SNAPSHOT_MS,
         }
     }
 
@@ -131,6 +137,7 @@ impl ServerConfig {
             header_timeout_ms: merged.header_timeout_ms.unwrap_or(defaults.header_timeout_ms),
             max_pull_rows: merged.max_pull_rows.unwrap_or(defaults.max_pull_rows),
             max_pull_bytes: merged.max_pull_bytes.unwrap_or(defaults.max_pull_bytes),
+            profile_snapshot_ms: merged.profile_snapshot_ms.unwrap_or(defaults.profile_snapshot_ms),
         };
         config.validate()?;
         Ok(config)
@@ -155,6 +162,9 @@ impl ServerConfig {
         }
         if self.max_pull_bytes == 0 {
             return Err(invalid("max_pull_bytes", "must be at least 1"));
+        }
+        if self.profile_snapshot_ms == 0 {
+            return Err(invalid("profile_snapshot_ms", "must be at least 1"));
         }
         Ok(())
     }
@@ -256,13 +266,14 @@ pub struct ConfigLayer {
     pub header_timeout_ms: Option<u64>,
     pub max_pull_rows: Option<usize>,
     pub max_pull_bytes: Option<usize>,
+    pub profile_snapshot_ms: Option<u64>,
 }
 
 impl ConfigLayer {
     /// Reads `WEFT_CONFIG`, `WEFT_DATA_DIR`, `WEFT_LISTEN`, `WEFT_FSYNC`, `WEFT_MAX_BODY_BYTES`,
     /// `WEFT_MAX_RECORDS_PER_REQUEST`, `WEFT_LOG_FORMAT`, `WEFT_MAX_CONNECTIONS`,
-    /// `WEFT_HEADER_TIMEOUT_MS`, `WEFT_MAX_PULL_ROWS` and `WEFT_MAX_PULL_BYTES` from the process
-    /// environment.
+    /// `WEFT_HEADER_TIMEOUT_MS`, `WEFT_MAX_PULL_ROWS`, `WEFT_MAX_PULL_BYTES` and
+    /// `WEFT_PROFILE_SNAPSHOT_MS` from the process environment.
     pub fn from_env() -> Result<Self, ServerError> {
         Self::from_vars(|name| std::env::var(name).ok())
     }
@@ -290,6 +301,7 @@ impl ConfigLayer {
             header_timeout_ms: parse("WEFT_HEADER_TIMEOUT_MS", var("WEFT_HEADER_TIMEOUT_MS"))?,
             max_pull_rows: parse("WEFT_MAX_PULL_ROWS", var("WEFT_MAX_PULL_ROWS"))?,
             max_pull_bytes: parse("WEFT_MAX_PULL_BYTES", var("WEFT_MAX_PULL_BYTES"))?,
+            profile_snapshot_ms: parse("WEFT_PROFILE_SNAPSHOT_MS", var("WEFT_PROFILE_SNAPSHOT_MS"))?,
         })
     }
 
@@ -319,6 +331,7 @@ impl ConfigLayer {
             header_timeout_ms: self.header_timeout_ms.or(lower.header_timeout_ms),
             max_pull_rows: self.max_pull_rows.or(lower.max_pull_rows),
             max_pull_bytes: self.max_pull_bytes.or(lower.max_pull_bytes),
+            profile_snapshot_ms: self.profile_snapshot_ms.or(lower.profile_snapshot_ms),
         }
     }
 }
@@ -394,6 +407,17 @@ mod tests {
         let defaults = ServerConfig::resolve(ConfigLayer::default(), ConfigLayer::default()).unwrap();
         assert_eq!(defaults, ServerConfig::new(ServerConfig::DEFAULT_DATA_DIR));
         assert_eq!(defaults.listen.to_string(), ServerConfig::DEFAULT_LISTEN);
+    }
+
+    #[test]
+    fn the_profile_snapshot_interval_comes_from_each_source_and_is_positive() {
+        assert_eq!(ConfigLayer::from_toml("profile_snapshot_ms = 250").unwrap().profile_snapshot_ms, Some(250));
+        let env =
+            ConfigLayer::from_vars(|name| (name == "WEFT_PROFILE_SNAPSHOT_MS").then(|| "500".to_string())).unwrap();
+        assert_eq!(ServerConfig::resolve(ConfigLayer::default(), env).unwrap().profile_snapshot_ms, 500);
+        let zero = ConfigLayer { profile_snapshot_ms: Some(0), ..ConfigLayer::default() };
+        let err = ServerConfig::resolve(zero, ConfigLayer::default()).unwrap_err();
+        assert!(err.to_string().contains("profile_snapshot_ms"), "{err}");
     }
 
     #[test]

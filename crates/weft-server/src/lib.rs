@@ -210,6 +210,7 @@ impl Server {
         let mut options = MeshOptions::new(config.log_options());
         options.max_pull_rows = config.max_pull_rows;
         options.max_pull_bytes = config.max_pull_bytes;
+        options.profile_snapshot_interval = std::time::Duration::from_millis(config.profile_snapshot_ms);
         let mesh = tokio::task::spawn_blocking(move || Mesh::open(options))
             .await
             .map_err(|e| ServerError::Thread(e.to_string()))??;

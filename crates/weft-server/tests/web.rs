@@ -241,11 +241,10 @@ fn field<'a>(profile: &'a Value, name: &str) -> &'a Value {
 }
 
 #[test]
-fn the_profile_describes_each_field_of_the_newest_records() {
+fn the_live_profile_describes_each_field_of_every_record() {
     let server = TestServer::start();
     let api = &server.api;
     orders_product(api, 2);
-    // Ten older records that a limit of 6 must leave out, then six known ones.
     let old: Vec<Value> = (0..10)
         .map(|i| {
             json!({"key": format!("old{i}"), "timestamp": 1_000 + i,
@@ -264,10 +263,21 @@ fn the_profile_describes_each_field_of_the_newest_records() {
         .collect();
     api.produce("orders", Value::Array(recent));
 
-    let (status, profile) = api.get("/api/v1/products/shop.orders/profile?limit=6");
+    let (status, profile) = api.get("/api/v1/products/shop.orders/profile");
     assert_eq!(status, 200, "{profile}");
-    assert_eq!(profile["records"], 6);
-    assert_eq!((profile["from"].as_i64(), profile["to"].as_i64()), (Some(5_000), Some(5_005)));
+    assert_eq!((profile["records"].as_u64(), profile["tombstones"].as_u64()), (Some(16), Some(0)));
+    assert_eq!((profile["from"].as_i64(), profile["to"].as_i64()), (Some(1_000), Some(5_005)));
+    assert_eq!((profile["partial"].as_bool(), profile["deadLettered"].as_u64()), (Some(false), Some(0)));
+    assert_eq!(profile["deadLetteredShare"].as_f64(), Some(0.0));
+    assert_eq!(profile["sketches"]["distinctStandardError"].as_f64(), Some(1.04 / 64.0));
+    let covered: u64 = profile["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["ranges"].as_array().unwrap().iter())
+        .map(|r| r[1].as_u64().unwrap() - r[0].as_u64().unwrap())
+        .sum();
+    assert_eq!(covered, 16);
     let names: Vec<&str> = profile["fields"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["id", "amount", "quantity", "status", "note"], "schema order");
 
@@ -276,51 +286,70 @@ fn the_profile_describes_each_field_of_the_newest_records() {
         (id["type"].as_str(), id["schemaType"].as_str(), id["doc"].as_str()),
         (Some("string"), Some("string"), Some("The order number"))
     );
-    assert_eq!((id["count"].as_u64(), id["nulls"].as_u64(), id["distinct"].as_u64()), (Some(6), Some(0), Some(6)));
+    assert_eq!((id["count"].as_u64(), id["nulls"].as_u64(), id["distinct"].as_u64()), (Some(16), Some(0), Some(16)));
 
     let amount = field(&profile, "amount");
     assert_eq!(amount["type"], "number");
-    assert_eq!((amount["min"].as_f64(), amount["max"].as_f64()), (Some(1.0), Some(10.0)));
-    assert_eq!(amount["mean"].as_f64(), Some(24.5 / 6.0));
-    assert_eq!(amount["distinct"], 5);
-    let bins = amount["histogram"].as_array().unwrap();
-    assert_eq!(bins.len(), 10);
-    assert_eq!(bins.iter().map(|b| b["count"].as_u64().unwrap()).sum::<u64>(), 6);
-    assert_eq!(bins[0]["from"].as_f64(), Some(1.0));
-    assert_eq!(bins[9]["to"].as_f64(), Some(10.0));
-    assert_eq!(bins[9]["count"], 1, "the maximum falls in the last bin: {bins:?}");
+    assert_eq!((amount["min"].as_f64(), amount["max"].as_f64()), (Some(1.0), Some(1000.0)));
+    assert_eq!(amount["mean"].as_f64(), Some(10_024.5 / 16.0));
+    assert_eq!(amount["distinct"], 6);
+    let bins: Vec<u64> = amount["histogram"].as_array().unwrap().iter().map(|b| b["count"].as_u64().unwrap()).collect();
+    assert_eq!(bins, [6, 0, 0, 0, 0, 0, 0, 0, 0, 10], "width 99.9 from 1 to 1000");
+    let median = amount["quantiles"]["p50"].as_f64().unwrap();
+    assert!((median - 1000.0).abs() <= 10.0, "the median of ten 1000s and six small amounts, within 1%: {median}");
 
     let quantity = field(&profile, "quantity");
     assert_eq!(quantity["type"], "integer");
-    let per_value: Vec<(f64, u64)> = quantity["histogram"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| (b["from"].as_f64().unwrap(), b["count"].as_u64().unwrap()))
-        .collect();
-    assert_eq!(per_value, [(1.0, 2), (2.0, 2), (3.0, 2)]);
+    let (first, last) = (&quantity["histogram"][0], &quantity["histogram"][9]);
+    assert_eq!((first["from"].as_f64(), first["count"].as_u64()), (Some(1.0), Some(6)));
+    assert_eq!((last["to"].as_f64(), last["count"].as_u64()), (Some(99.0), Some(10)));
 
     let status_field = field(&profile, "status");
     assert_eq!(
         status_field["topValues"],
-        json!([{"value": "paid", "count": 3}, {"value": "placed", "count": 2}, {"value": "shipped", "count": 1}])
+        json!([{"value": "old", "count": 10}, {"value": "paid", "count": 3}, {"value": "placed", "count": 2},
+               {"value": "shipped", "count": 1}])
     );
-    assert_eq!((status_field["minLength"].as_u64(), status_field["maxLength"].as_u64()), (Some(4), Some(7)));
+    assert_eq!(status_field["topValuesMaxError"], 0);
+    assert_eq!((status_field["minLength"].as_u64(), status_field["maxLength"].as_u64()), (Some(3), Some(7)));
 
     let note = field(&profile, "note");
     assert_eq!(
         (note["count"].as_u64(), note["nulls"].as_u64(), note["distinct"].as_u64()),
-        (Some(3), Some(3), Some(3))
+        (Some(3), Some(13), Some(3))
     );
 
-    // The default reads all 16; bad limits and unknown products are refused with codes.
-    let (_, all) = api.get("/api/v1/products/shop.orders/profile");
-    assert_eq!(all["records"], 16);
-    assert_eq!(field(&all, "amount")["max"].as_f64(), Some(1000.0));
-    assert_eq!(api.get("/api/v1/products/shop.orders/profile?limit=0").0, 422);
-    assert_eq!(api.get("/api/v1/products/shop.orders/profile?limit=10001").0, 422);
+    // The sampling `limit` of earlier releases is gone: refused as unknown, as any unknown parameter.
+    assert_eq!(api.get("/api/v1/products/shop.orders/profile?limit=6").0, 422);
     assert_eq!(api.get("/api/v1/products/shop.orders/profile?bogus=1").0, 422);
+    assert_eq!(api.get("/api/v1/products/shop.orders/profile?port=nope").0, 404);
     assert_eq!(api.get("/api/v1/products/shop.nothing/profile").1["error_code"], 40404);
+}
+
+#[test]
+fn the_profile_survives_a_restart_and_counts_what_follows() {
+    const STATUSES: [&str; 3] = ["a", "b", "c"];
+    let mut server = TestServer::start();
+    orders_product(&server.api, 3);
+    let order = |i: usize| {
+        json!({"key": format!("k{i}"), "timestamp": 10_000 + i as i64,
+        "value": {"id": format!("o{i}"), "amount": i as f64 / 4.0, "quantity": i % 5, "status": STATUSES[i % 3]}})
+    };
+    server.api.produce("orders", Value::Array((0..300).map(order).collect()));
+    let (_, before) = server.api.get("/api/v1/products/shop.orders/profile");
+    server.restart();
+    let (status, after) = server.api.get("/api/v1/products/shop.orders/profile");
+    assert_eq!(status, 200, "{after}");
+    for key in ["records", "bytes", "from", "to", "fields", "coverage"] {
+        assert_eq!(after[key], before[key], "{key}");
+    }
+    server.api.produce("orders", Value::Array((300..400).map(order).collect()));
+    let (_, more) = server.api.get("/api/v1/products/shop.orders/profile");
+    assert_eq!(more["records"], 400);
+    let amount = field(&more, "amount");
+    assert_eq!((amount["count"].as_u64(), amount["max"].as_f64()), (Some(400), Some(99.75)));
+    assert_eq!(amount["mean"].as_f64(), Some(399.0 / 8.0));
+    assert_eq!(field(&more, "status")["topValues"][0], json!({"value": "a", "count": 134}));
 }
 
 #[test]

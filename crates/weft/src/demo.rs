@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -31,6 +31,7 @@ use weft_mesh::{Mesh, MeshError, RequestContext};
 use weft_server::{Server, ServerConfig};
 
 use crate::client::{encode, Client};
+use crate::now_ms;
 
 /// The actor the demo's platform-level changes are made as (and the web app's default actor).
 const ADMIN: &str = "admin";
@@ -878,10 +879,6 @@ fn domain_of(id: &str) -> &str {
 
 fn keyed(key: &str, value: Value) -> Value {
     json!({"key": key, "value": value, "headers": {"producer": "weft-demo"}})
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 // ---------------------------------------------------------------------------------------------------

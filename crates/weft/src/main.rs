@@ -123,6 +123,10 @@ struct ServeArgs {
     /// The most bytes (as JSON) a SQL pull query answers [env: WEFT_MAX_PULL_BYTES] [default: 67108864].
     #[arg(long)]
     max_pull_bytes: Option<usize>,
+    /// Milliseconds between snapshots of a live profile that changed, kept in the log so a restart
+    /// catches up from there [env: WEFT_PROFILE_SNAPSHOT_MS] [default: 30000].
+    #[arg(long)]
+    profile_snapshot_ms: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -289,6 +293,11 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// The time now, epoch milliseconds.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
 fn serve(args: ServeArgs) -> Result<()> {
     let flags = ConfigLayer {
         config: args.config,
@@ -302,6 +311,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         header_timeout_ms: args.header_timeout_ms,
         max_pull_rows: args.max_pull_rows,
         max_pull_bytes: args.max_pull_bytes,
+        profile_snapshot_ms: args.profile_snapshot_ms,
     };
     let config = ServerConfig::resolve(flags, ConfigLayer::from_env()?)?;
     weft_server::init_logging(config.log_format, "info");

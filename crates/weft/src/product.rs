@@ -155,6 +155,17 @@ pub enum ProductCommand {
         #[arg(long)]
         port: Option<String>,
     },
+    /// Show the live profile of a product's data: per field the count, nulls, distinct values (~: an
+    /// estimate), min, max, mean and most frequent values; records, throughput, freshness, dead letters.
+    Profile {
+        id: String,
+        /// The output port to read [default: the latest major version].
+        #[arg(long)]
+        port: Option<String>,
+        /// Print the server's answer as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Create or update a product from an ODPS YAML file (any the ODPS schema accepts); applying the
     /// same file again changes nothing. Prints what the document did not say in Weft's terms.
     Apply {
@@ -386,6 +397,14 @@ pub fn run(client: &Client, actor: &str, command: ProductCommand, out: &mut impl
                 }
             }
         }
+        ProductCommand::Profile { id, port, json } => {
+            let profile = client.get(&format!("{}/profile{}", product_path(&id), query(&[("port", port)])))?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&profile)?)?;
+            } else {
+                write_profile(out, &profile, crate::now_ms())?;
+            }
+        }
         ProductCommand::Apply { file, id, domain } => {
             let text = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let body = Some(("application/yaml", text.as_slice()));
@@ -417,9 +436,176 @@ pub fn run(client: &Client, actor: &str, command: ProductCommand, out: &mut impl
     Ok(())
 }
 
+/// A profile as text: a summary of the product's records, then one table row per field.
+fn write_profile(out: &mut impl Write, p: &Value, now: i64) -> Result<()> {
+    let n = |v: &Value| v.as_u64().unwrap_or_default();
+    writeln!(
+        out,
+        "product {} (port {}, topic {})",
+        p["product"].as_str().unwrap_or_default(),
+        p["port"].as_str().unwrap_or_default(),
+        p["topic"].as_str().unwrap_or_default()
+    )?;
+    writeln!(out, "records: {} ({} bytes, {} tombstones)", n(&p["records"]), n(&p["bytes"]), n(&p["tombstones"]))?;
+    let last = match p["lastRecordAt"].as_i64() {
+        Some(at) => format!("{at} ({} ago)", age(now.saturating_sub(at))),
+        None => "none yet".to_string(),
+    };
+    let objective = match (p["freshnessObjectiveSeconds"].as_u64(), p["stale"].as_bool()) {
+        (Some(seconds), Some(true)) => format!("; stale against its objective of {}", age(seconds as i64 * 1000)),
+        (Some(seconds), _) => format!("; within its objective of {}", age(seconds as i64 * 1000)),
+        (None, _) => String::new(),
+    };
+    writeln!(out, "last record: {last}{objective}")?;
+    let hour: u64 = p["throughput"].as_array().map_or(0, |b| b.iter().map(|b| n(&b["count"])).sum());
+    writeln!(out, "last hour: {hour} records ({} per minute)", number(hour as f64 / 60.0))?;
+    writeln!(
+        out,
+        "dead-lettered: {} ({}% of records received)",
+        n(&p["deadLettered"]),
+        number(p["deadLetteredShare"].as_f64().unwrap_or_default() * 100.0)
+    )?;
+    if p["partial"].as_bool() == Some(true) {
+        writeln!(
+            out,
+            "partial: {} records held in the log are not profiled (the profile was rebuilt from the newest)",
+            n(&p["notProfiled"])
+        )?;
+    }
+    let rows: Vec<Vec<String>> = p["fields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            let optional = |v: &Value| v.as_f64().map(number).unwrap_or_default();
+            let top: Vec<String> = f["topValues"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .take(3)
+                .map(|v| {
+                    let value = v["value"].as_str().map_or_else(|| v["value"].to_string(), str::to_string);
+                    format!("{} ({})", cut(&value, 24), n(&v["count"]))
+                })
+                .collect();
+            vec![
+                f["name"].as_str().unwrap_or_default().to_string(),
+                f["schemaType"].as_str().or(f["type"].as_str()).unwrap_or_default().to_string(),
+                n(&f["count"]).to_string(),
+                n(&f["nulls"]).to_string(),
+                format!("~{}", n(&f["distinct"])),
+                optional(&f["min"]),
+                optional(&f["max"]),
+                optional(&f["mean"]),
+                top.join(", "),
+            ]
+        })
+        .collect();
+    crate::sql::write_table(
+        out,
+        &["FIELD", "TYPE", "COUNT", "NULLS", "DISTINCT", "MIN", "MAX", "MEAN", "TOP VALUES"],
+        &rows,
+    )?;
+    let error = p["sketches"]["distinctStandardError"].as_f64().unwrap_or_default();
+    writeln!(
+        out,
+        "~ distinct values are estimates (HyperLogLog, standard error {}%); exact up to 512",
+        number(error * 100.0)
+    )?;
+    Ok(())
+}
+
+/// A duration in milliseconds as people say it: 42s, 5m, 3h, 2d.
+fn age(ms: i64) -> String {
+    let seconds = ms.max(0) / 1000;
+    match seconds {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
+/// A number without needless digits: integers as integers, others to at most four decimals.
+fn number(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{x:.0}")
+    } else {
+        let text = format!("{x:.4}");
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// At most `max` characters, with an ellipsis when cut.
+fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        format!("{}…", text.chars().take(max - 1).collect::<String>())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn profiles_print_as_a_summary_and_a_table_of_fields() {
+        let profile = json!({
+            "product": "shop.orders", "port": "events", "topic": "orders", "records": 3, "bytes": 120,
+            "tombstones": 0, "lastRecordAt": 1_000_000, "freshnessObjectiveSeconds": 900, "stale": false,
+            "throughput": [{"start": 0, "count": 2}, {"start": 60_000, "count": 1}],
+            "deadLettered": 1, "deadLetteredShare": 0.25, "partial": false, "notProfiled": 0,
+            "sketches": {"distinctStandardError": 0.01625},
+            "fields": [
+                {"name": "amount", "type": "number", "schemaType": "double", "count": 2, "nulls": 1, "distinct": 2,
+                 "min": 1.5, "max": 4.0, "mean": 2.75, "topValues": []},
+                {"name": "status", "type": "string", "count": 3, "nulls": 0, "distinct": 2,
+                 "topValues": [{"value": "paid", "count": 2}, {"value": "a very long status value indeed", "count": 1}]}
+            ]
+        });
+        let mut out = Vec::new();
+        write_profile(&mut out, &profile, 1_065_000).expect("write");
+        let text = String::from_utf8(out).expect("utf8");
+        assert!(
+            text.starts_with(
+                "product shop.orders (port events, topic orders)
+records: 3 (120 bytes, 0 tombstones)
+"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "last record: 1000000 (65s ago); within its objective of 15m
+"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "last hour: 3 records (0.05 per minute)
+"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "dead-lettered: 1 (25% of records received)
+"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("| amount | double | 2     | 1     | ~2       | 1.5 | 4   | 2.75 |"), "{text}");
+        assert!(text.contains("paid (2), a very long status valu… (1)"), "{text}");
+        assert!(
+            text.ends_with(
+                "(HyperLogLog, standard error 1.625%); exact up to 512
+"
+            ),
+            "{text}"
+        );
+    }
 
     #[test]
     fn queries_encode_values_and_skip_absent_ones() {

@@ -260,3 +260,29 @@ fn access_is_requested_and_decided_through_the_cli() {
         "ar-1\trevoked\tsales.orders\tdave\tRevenue report\n"
     );
 }
+
+#[test]
+fn a_products_live_profile_through_the_cli() {
+    let env = start();
+    env.ok(&["domain", "create", "shop", "--team", "team-shop", "--owner", "alice"]);
+    env.post("/api/v1/topics", &json!({"name": "orders", "partitions": 2}));
+    env.ok(&["product", "create", "shop.orders", "--owner", "alice", "--topic", "orders"]);
+    let records: Vec<Value> = (0..5)
+        .map(|i| json!({"value": {"status": if i < 3 { "paid" } else { "placed" }, "amount": i as f64 + 0.5}}))
+        .collect();
+    env.post("/api/v1/topics/orders/records", &Value::Array(records));
+
+    let table = env.ok(&["product", "profile", "shop.orders"]);
+    assert!(table.starts_with("product shop.orders (port events, topic orders)\nrecords: 5 ("), "{table}");
+    assert!(table.contains("dead-lettered: 0 (0% of records received)"), "{table}");
+    assert!(table.contains("| amount | number | 5     | 0     | ~5       | 0.5 | 4.5 | 2.5  |"), "{table}");
+    assert!(
+        table.contains("| status | string | 5     | 0     | ~2       |     |     |      | paid (3), placed (2) |"),
+        "{table}"
+    );
+
+    let answer: Value = serde_json::from_str(&env.ok(&["product", "profile", "shop.orders", "--json"])).expect("JSON");
+    assert_eq!((answer["records"].as_u64(), answer["partial"].as_bool()), (Some(5), Some(false)));
+    assert!(env.fails(&["product", "profile", "shop.nothing"]).contains("shop.nothing"));
+    assert!(env.fails(&["product", "profile", "shop.orders", "--port", "nope"]).contains("nope"));
+}

@@ -58,6 +58,39 @@ pub(super) fn fits(schema: &AvroSchema, ty: &AvroType, value: &Value, depth: usi
     }
 }
 
+/// Whether decoding the encoding of `value` gives `value` back (see [`AvroSchema::round_trips`]): the
+/// value fits, and nothing about it is one of the forms encoding accepts but decoding does not give.
+pub(super) fn round_trips(schema: &AvroSchema, ty: &AvroType, value: &Value, depth: usize) -> bool {
+    if depth >= MAX_DEPTH {
+        return false;
+    }
+    match (ty, value) {
+        // Decoding gives floats of floats and doubles (ints and longs only fit as integers).
+        (AvroType::Double, Value::Number(n)) => n.is_f64(),
+        (AvroType::Float, Value::Number(n)) => n.as_f64().is_some_and(|f| n.is_f64() && f64::from(f as f32) == f),
+        (AvroType::Array(items), Value::Array(values)) => {
+            values.iter().all(|v| round_trips(schema, items, v, depth + 1))
+        }
+        (AvroType::Map(items), Value::Object(entries)) => {
+            entries.values().all(|v| round_trips(schema, items, v, depth + 1))
+        }
+        // Encoding takes the first branch the plain value fits; a wrapped value decodes unwrapped.
+        (AvroType::Union(branches), _) => branches
+            .iter()
+            .find(|b| fits(schema, b, value, depth))
+            .is_some_and(|b| round_trips(schema, b, value, depth)),
+        (AvroType::Named(index), Value::Object(map)) => match &schema.named_type(*index).kind {
+            // Decoding gives every field, defaults and nulls included.
+            NamedKind::Record { fields, .. } => {
+                map.len() == fields.len()
+                    && fields.iter().all(|f| map.get(&f.name).is_some_and(|v| round_trips(schema, &f.ty, v, depth + 1)))
+            }
+            _ => false,
+        },
+        _ => fits(schema, ty, value, depth),
+    }
+}
+
 /// The branch of a union that a JSON value belongs to: the first branch the plain value fits, else the
 /// branch Avro's JSON encoding (`{"branch name": value}`) names.
 pub(super) fn union_branch<'v>(

@@ -223,6 +223,14 @@ impl AvroSchema {
         datum::validate(self, bytes)
     }
 
+    /// Whether `value` is exactly what decoding its encoding gives back: a record with every field, a
+    /// union's value plain (not Avro's `{"type": value}`), a double or float as a JSON float (a float
+    /// one that `f32` holds exactly). Readers of the encoded bytes then see `value` itself, so a writer
+    /// holding it need not decode what it wrote. Allocates nothing.
+    pub fn round_trips(&self, value: &Value) -> bool {
+        json::round_trips(self, &self.root, value, 0)
+    }
+
     /// Decodes one Avro binary datum into JSON (the mapping [`AvroSchema::validate_json`] accepts);
     /// the whole input must be consumed.
     pub fn decode_to_json(&self, bytes: &[u8]) -> Result<Value, DecodeError> {

@@ -492,6 +492,47 @@ fn round_trips_every_kind_of_type() {
 }
 
 #[test]
+fn round_trips_says_whether_decoding_gives_the_value_back() {
+    let schema = parse(ORDER);
+    let mut cases = vec![(order_value(), true)];
+    let mut change = |edit: &dyn Fn(&mut serde_json::Value), expected: bool| {
+        let mut value = order_value();
+        edit(&mut value);
+        cases.push((value, expected));
+    };
+    change(&|v| v["note"] = json!(null), true);
+    // Forms encoding accepts and decoding does not give back.
+    change(&|v| v["note"] = json!({"string": "leave at door"}), false);
+    change(
+        &|v| {
+            v.as_object_mut().unwrap().remove("tags");
+        },
+        false,
+    );
+    change(&|v| v["lines"][0]["price"] = json!(9), false);
+    change(&|v| v["lines"][0]["price"] = json!(9.0), true);
+    change(&|v| v["tags"] = json!({}), true);
+    // Values that do not fit at all.
+    change(&|v| v["id"] = json!(4.5), false);
+    change(&|v| v["extra"] = json!(1), false);
+    change(&|v| v["lines"][1]["qty"] = json!(1u64 << 40), false);
+    for (value, expected) in &cases {
+        assert_eq!(schema.round_trips(value), *expected, "{value}");
+        let mut bytes = Vec::new();
+        if schema.encode_json(value, &mut bytes).is_ok() {
+            let back = schema.decode_to_json(&bytes).unwrap();
+            assert_eq!(back == *value, *expected, "round_trips must say what decoding does: {value}");
+        }
+    }
+    let float = parse(r#"{"type":"record","name":"F","fields":[{"name":"f","type":"float"}]}"#);
+    for (f, expected) in [(json!({"f": 0.5}), true), (json!({"f": 0.1}), false), (json!({"f": 2}), false)] {
+        assert_eq!(float.round_trips(&f), expected, "{f}");
+        let back = float.decode_to_json(&encode(&float, &f)).unwrap();
+        assert_eq!(back == f, expected, "{f}");
+    }
+}
+
+#[test]
 fn encodes_known_bytes() {
     let schema = parse(
         r#"{"type":"record","name":"R","fields":[

@@ -115,6 +115,8 @@ pub enum Request {
 pub struct Load {
     pub latencies_us: Vec<u32>,
     pub elapsed_s: f64,
+    /// CPU time the whole process (server and client) used meanwhile, when the OS says (Linux).
+    pub cpu_s: Option<f64>,
 }
 
 impl Load {
@@ -124,6 +126,13 @@ impl Load {
 
     pub fn per_second(&self, items_per_request: usize) -> f64 {
         (self.requests() * items_per_request) as f64 / self.elapsed_s
+    }
+
+    /// CPU µs the process spent per item: unlike throughput, barely moved by other work on the machine,
+    /// so runs on a busy machine still compare.
+    pub fn cpu_us_per(&self, items_per_request: usize) -> Option<f64> {
+        let items = (self.requests() * items_per_request).max(1) as f64;
+        self.cpu_s.map(|cpu| cpu * 1e6 / items)
     }
 
     /// The latency at `p` (0 to 1) in µs.
@@ -144,6 +153,7 @@ pub async fn drive(
     let next = Arc::new(next);
     let deadline = Instant::now() + duration;
     let started = Instant::now();
+    let cpu_before = process_cpu_seconds();
     let tasks: Vec<_> = (0..connections)
         .map(|c| {
             let next = next.clone();
@@ -168,6 +178,19 @@ pub async fn drive(
         latencies_us.extend(task.await.expect("client task"));
     }
     let elapsed_s = started.elapsed().as_secs_f64();
+    let cpu_s = process_cpu_seconds().zip(cpu_before).map(|(after, before)| after - before);
     latencies_us.sort_unstable();
-    Load { latencies_us, elapsed_s }
+    Load { latencies_us, elapsed_s, cpu_s }
+}
+
+/// User and system CPU seconds of this process, all threads (`/proc/self/stat`, in clock ticks of
+/// 10 ms: `CLK_TCK` is 100 on Linux).
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start at the state, field 3.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
 }

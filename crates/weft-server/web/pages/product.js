@@ -1,6 +1,7 @@
 // Product page: everything about one data product, in tabs (?tab= keeps the tab in the URL).
 //
-// Data: GET /api/v1/products/{id}, /stats (records, freshness, throughput per minute), /profile (per field),
+// Data: GET /api/v1/products/{id}, /stats (records, freshness, throughput per minute, dead letters),
+// /profile (the live profile: per field counts, distinct estimates, histograms, top values),
 // /sample, /records/stream (live tail, SSE), /lineage/upstream + /lineage/downstream, /history,
 // /schema (the output port's schema and its fields), the domain (members: who
 // may manage), and the access API (/products/{id}/grants, /access-requests?product=) when it answers.
@@ -16,7 +17,7 @@
 //             dead-letters-replay, dead-letters-drop)
 //   schema:   schema-table, schema-field (row; data-field = dotted name)
 //   data:     live-tail, tail-toggle (Pause/Resume), tail-count, tail-records, tail-record (row), sample-table
-//   profile:  profile-fields, field-profile (card; data-field)
+//   profile:  profile-summary, profile-fields, field-profile (card; data-field), field-distinct
 //   lineage:  lineage-graph (svg), lineage-node (svg <a>, data-id)
 //   consumers: consumers-panel, grants-table, access-requests-table
 //   history:  history-list, history-entry
@@ -560,6 +561,8 @@ function renderData(el, base, port, status, signal) {
 }
 
 // ----- profile -----
+// The live profile (GET /profile): maintained by the server as records are written, so it covers every
+// record (or, when partial, the newest ones a rebuild read); distinct counts are estimates, marked "~".
 async function renderProfile(el, base, port, status, signal) {
   if (!port || status === 'retired') {
     el.appendChild(emptyState('Nothing to profile', status === 'retired' ? 'Retired products no longer serve data.' : 'This product has no output port.'));
@@ -567,13 +570,29 @@ async function renderProfile(el, base, port, status, signal) {
   }
   el.appendChild(skeleton('cards', 4));
   try {
-    const p = await api(`${base}/profile?limit=1000`, { signal });
+    const p = await api(`${base}/profile`, { signal });
     clear(el);
-    if (!p.records) {
+    if (!p.records && !p.deadLettered) {
       el.appendChild(emptyState('No records to profile', `Nothing has been written to ${p.topic} yet.`));
       return;
     }
-    el.appendChild(h('p', { class: 'hint' }, `Computed over the latest ${fmtNumber(p.records)} records (${fmtTime(p.from)} to ${fmtTime(p.to)}).`));
+    const received = p.records + p.deadLettered;
+    const hour = (p.throughput || []).reduce((sum, b) => sum + b.count, 0);
+    el.appendChild(h('div', { class: 'stats profile-summary', 'data-testid': 'profile-summary' },
+      [['Records profiled', fmtNumber(p.records), p.records ? `${fmtTime(p.from)} to ${fmtTime(p.to)}` : ''],
+        ['Size', fmtBytes(p.bytes), p.tombstones ? `${fmtNumber(p.tombstones)} tombstones` : 'keys, values and headers'],
+        ['Last hour', fmtNumber(hour), `${fmtNumber(hour / 60, { maximumFractionDigits: 1 })} / min`],
+        ['Dead-lettered', `${fmtNumber(100 * p.deadLetteredShare, { maximumFractionDigits: 2 })}%`,
+          `${fmtNumber(p.deadLettered)} of ${fmtNumber(received)} received failed the contract`],
+      ].map(([label, value, hint]) => h('div', { class: 'panel stat' },
+        h('span', { class: 'stat__label' }, label), h('span', { class: 'stat__value' }, value), h('span', { class: 'hint' }, hint)))));
+    const sk = p.sketches || {};
+    el.appendChild(h('p', { class: 'hint' },
+      p.partial
+        ? `Partial: rebuilt from the newest records; ${fmtNumber(p.notProfiled)} older records in the log are not included. `
+        : 'Every record written is included, updated as records arrive. ',
+      `Distinct counts marked ~ are estimates (standard error ${fmtNumber(100 * (sk.distinctStandardError || 0), { maximumFractionDigits: 2 })}%, exact up to 512); `,
+      `histograms use up to ${fmtNumber(sk.histogramGridBins || 0)} adaptive bins; quantiles (~) are within ${fmtNumber(100 * (sk.histogramRelativeAccuracy || 0))}% of the value or half a bin.`));
     el.appendChild(h('div', { class: 'grid profile-grid', 'data-testid': 'profile-fields' }, p.fields.map((f) => fieldCard(f, p.records))));
   } catch (error) {
     if (isAbort(error)) return;
@@ -582,14 +601,26 @@ async function renderProfile(el, base, port, status, signal) {
   }
 }
 
+function fmtBytes(n) {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = n || 0;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${fmtNumber(value, { maximumFractionDigits: unit ? 1 : 0 })} ${units[unit]}`;
+}
+
 function fieldCard(f, total) {
   const nullPct = total ? (100 * f.nulls) / total : 0;
   const facts = [
     ['Values', fmtNumber(f.count)],
     ['Nulls', `${fmtNumber(f.nulls)} (${fmtNumber(nullPct, { maximumFractionDigits: 1 })}%)`],
-    ['Distinct', fmtNumber(f.distinct)],
+    ['Distinct', h('span', { 'data-testid': 'field-distinct', title: 'HyperLogLog estimate' }, `~${fmtNumber(f.distinct)}`)],
   ];
   if (f.min !== undefined) facts.push(['Min', fmtNumber(f.min)], ['Max', fmtNumber(f.max)], ['Mean', fmtNumber(f.mean)]);
+  if (f.quantiles) facts.push(['Median', `~${fmtNumber(f.quantiles.p50)}`], ['p99', `~${fmtNumber(f.quantiles.p99)}`]);
   if (f.minLength !== undefined) facts.push(['Length', f.minLength === f.maxLength ? String(f.minLength) : `${f.minLength}–${f.maxLength}`]);
   let chart = null;
   if (f.histogram && f.histogram.length > 1) {
@@ -601,11 +632,12 @@ function fieldCard(f, total) {
     h('div', { class: 'row' }, h('h3', { class: 'card__title mono' }, f.name), h('span', { class: 'spacer' }),
       badge(f.schemaType || f.type, 'plain')),
     f.doc ? h('p', { class: 'hint', style: { margin: 0 } }, f.doc) : null,
-    f.count > 1 && f.distinct === f.count ? h('p', { class: 'hint', style: { margin: 0 } }, 'Every value is distinct.') : null,
+    f.count > 1 && f.distinct >= f.count ? h('p', { class: 'hint', style: { margin: 0 } }, 'Every value is distinct (as far as the estimate tells).') : null,
     h('div', { class: 'null-bar', role: 'img', 'aria-label': `${fmtNumber(100 - nullPct, { maximumFractionDigits: 1 })}% filled` },
       h('span', { style: { width: `${100 - nullPct}%` } })),
     h('dl', { class: 'field-facts' }, facts.map(([k, v]) => h('div', null, h('dt', null, k), h('dd', null, v)))),
-    chart);
+    chart,
+    chart && f.topValuesMaxError ? h('p', { class: 'hint', style: { margin: 0 } }, `Counts may be up to ${fmtNumber(f.topValuesMaxError)} below the true ones.`) : null);
 }
 
 // ----- lineage -----
