@@ -5,14 +5,15 @@
 //! what is stored beyond the acknowledged is no more than the requests that were in flight at a kill.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
+
+mod serve_process;
+
+use serve_process::ServeProcess;
 
 const PRODUCERS: usize = 4;
 const BATCH: usize = 40;
@@ -36,37 +37,7 @@ schema:
           minimum: 0
 "#;
 
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(data_dir: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--fsync", "1", "--data-dir"])
-            .arg(data_dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("weft serve starts");
-        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-        let url = loop {
-            let line = lines.next().expect("weft serve printed its address").expect("stderr is text");
-            if let Some(rest) = line.strip_prefix("weft listening on ") {
-                break rest.split_whitespace().next().expect("an address").to_string();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        Server { child, url }
-    }
-
-    fn kill(mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("the killed server is reaped");
-    }
-}
+type Server = ServeProcess;
 
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
@@ -123,7 +94,7 @@ struct Tally {
 #[test]
 fn accepted_plus_dead_lettered_equals_acknowledged_across_kills() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut server = Some(Server::start(dir.path()));
+    let mut server = Some(Server::start(dir.path(), &[]));
     let url = server.as_ref().expect("server").url.clone();
     call(
         &url,
@@ -217,7 +188,7 @@ fn accepted_plus_dead_lettered_equals_acknowledged_across_kills() {
             producer.join().expect("producer");
         }
         if round < KILLS {
-            let restarted = Server::start(dir.path());
+            let restarted = Server::start(dir.path(), &[]);
             *url_now.lock().expect("url") = restarted.url.clone();
             server = Some(restarted);
         }

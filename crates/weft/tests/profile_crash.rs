@@ -3,14 +3,16 @@
 //! with no snapshot at all (the data directory copied without `_weft_profiles`). Nothing counted twice,
 //! nothing lost, whatever landed between snapshots (taken every 200 ms of change here).
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod serve_process;
+
 use serde_json::{json, Value};
+use serve_process::ServeProcess;
 
 const WRITERS: usize = 4;
 const BATCH: usize = 100;
@@ -25,22 +27,7 @@ struct Server {
 
 impl Server {
     fn start(data_dir: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--fsync", "1", "--profile-snapshot-ms", "200", "--data-dir"])
-            .arg(data_dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("weft serve starts");
-        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-        let url = loop {
-            let line = lines.next().expect("weft serve printed its address").expect("stderr is text");
-            if let Some(rest) = line.strip_prefix("weft listening on ") {
-                break rest.split_whitespace().next().expect("an address").to_string();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
+        let ServeProcess { child, url } = ServeProcess::start(data_dir, &["--profile-snapshot-ms", "200"]);
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(30)))

@@ -17,12 +17,14 @@
 //! interleaving of partitions.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
+mod serve_process;
+
 use serde_json::{json, Value};
+use serve_process::ServeProcess;
 
 const RECORDS: usize = 4000;
 const BATCH: usize = 500;
@@ -46,23 +48,7 @@ struct Server {
 
 impl Server {
     fn start(data_dir: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--fsync", "1", "--data-dir"])
-            .arg(data_dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("weft serve starts");
-        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-        let url = loop {
-            let line = lines.next().expect("weft serve printed its address").expect("stderr is text");
-            if let Some(rest) = line.strip_prefix("weft listening on ") {
-                break rest.split_whitespace().next().expect("an address").to_string();
-            }
-        };
-        // Keep reading so that a chatty server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        let ServeProcess { child, url } = ServeProcess::start(data_dir, &[]);
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(30)))

@@ -151,17 +151,9 @@ impl Mesh {
         // Refused here, not on the first record: the object must exist and every rule compile.
         let checker = super::compile(&stored, object)?;
         self.agree_with_schema(ctx, product, &port, &stored, checker.object())?;
-        let governance = self.governance.store().write(|state| {
-            let governance = PortGovernance { contract: Some(reference.clone()), ..state.port(product, &port) };
-            let event = GovernanceEvent::PortGovernance {
-                product: product.to_string(),
-                port: port.clone(),
-                governance: governance.clone(),
-                principal: ctx.principal().to_string(),
-                at: now_ms(),
-            };
-            Ok((governance, vec![event]))
-        })?;
+        let contract = Some(reference.clone());
+        let governance =
+            self.update_port_governance(ctx, product, &port, |current| PortGovernance { contract, ..current })?;
         changed(ctx, "attach_contract", &format!("{product}:{port} {}@{}", reference.id, reference.version));
         Ok((port, governance))
     }
@@ -226,17 +218,8 @@ impl Mesh {
         port: Option<&str>,
     ) -> Result<(String, PortGovernance)> {
         let port = self.governed_port(product, port)?;
-        let governance = self.governance.store().write(|state| {
-            let governance = PortGovernance { contract: None, ..state.port(product, &port) };
-            let event = GovernanceEvent::PortGovernance {
-                product: product.to_string(),
-                port: port.clone(),
-                governance: governance.clone(),
-                principal: ctx.principal().to_string(),
-                at: now_ms(),
-            };
-            Ok((governance, vec![event]))
-        })?;
+        let governance =
+            self.update_port_governance(ctx, product, &port, |current| PortGovernance { contract: None, ..current })?;
         changed(ctx, "detach_contract", &format!("{product}:{port}"));
         Ok((port, governance))
     }

@@ -129,19 +129,31 @@ impl Mesh {
         policy: InvalidRecordPolicy,
     ) -> Result<(String, PortGovernance)> {
         let port = self.governed_port(product, port)?;
-        let governance = self.governance.store().write(|state| {
-            let governance = PortGovernance { policy, ..state.port(product, &port) };
+        let governance =
+            self.update_port_governance(ctx, product, &port, |current| PortGovernance { policy, ..current })?;
+        changed(ctx, "set_invalid_record_policy", &format!("{product}:{port} {}", policy.as_str()));
+        Ok((port, governance))
+    }
+
+    /// Changes what one port enforces, recording who changed it and when.
+    pub(crate) fn update_port_governance(
+        &self,
+        ctx: &RequestContext,
+        product: &str,
+        port: &str,
+        change: impl FnOnce(PortGovernance) -> PortGovernance,
+    ) -> Result<PortGovernance> {
+        self.governance.store().write(|state| {
+            let governance = change(state.port(product, port));
             let event = GovernanceEvent::PortGovernance {
                 product: product.to_string(),
-                port: port.clone(),
+                port: port.to_string(),
                 governance: governance.clone(),
                 principal: ctx.principal().to_string(),
                 at: now_ms(),
             };
             Ok((governance, vec![event]))
-        })?;
-        changed(ctx, "set_invalid_record_policy", &format!("{product}:{port} {}", policy.as_str()));
-        Ok((port, governance))
+        })
     }
 
     /// The name of `product`'s output port a governance call is about: `port` when it names one, else

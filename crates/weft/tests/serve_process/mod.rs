@@ -1,0 +1,46 @@
+//! A real `weft serve` process for the crash tests: started on a free loopback port over a data
+//! directory, its address read from its first log line, killed with SIGKILL when a test says so.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// A running `weft serve`.
+pub struct ServeProcess {
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl ServeProcess {
+    /// Starts `weft serve --listen 127.0.0.1:0 --fsync 1 ARGS --data-dir DIR` and waits for its address.
+    pub fn start(data_dir: &Path, args: &[&str]) -> ServeProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--fsync", "1"])
+            .args(args)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("weft serve starts");
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let url = loop {
+            let line = lines.next().expect("weft serve printed its address").expect("stderr is text");
+            if let Some(rest) = line.strip_prefix("weft listening on ") {
+                break rest.split_whitespace().next().expect("an address").to_string();
+            }
+        };
+        // Its log is drained so that it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        ServeProcess { child, url }
+    }
+
+    /// SIGKILL, and reap it.
+    #[allow(dead_code)] // Not every test that uses the module kills through it.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("the killed server is reaped");
+    }
+}
