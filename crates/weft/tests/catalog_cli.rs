@@ -1,7 +1,5 @@
 //! End-to-end tests of `weft domain ...` and `weft product ...` against a real server.
 
-use std::process::{Command, Output};
-
 use serde_json::{json, Value};
 
 mod common;
@@ -9,29 +7,12 @@ mod common;
 use common::{start, Env};
 
 impl Env {
-    fn weft(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_weft"))
-            .args(args)
-            .env("WEFT_URL", self.server.url())
-            .env("WEFT_ACTOR", "alice")
-            .output()
-            .expect("weft runs")
-    }
-
     fn ok(&self, args: &[&str]) -> String {
-        let output = self.weft(args);
-        assert!(output.status.success(), "weft {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8(output.stdout).expect("UTF-8 output")
+        self.ok_as("alice", args)
     }
 
     fn fails(&self, args: &[&str]) -> String {
-        let output = self.weft(args);
-        assert!(!output.status.success(), "weft {args:?} succeeded: {}", String::from_utf8_lossy(&output.stdout));
-        String::from_utf8(output.stderr).expect("UTF-8 output")
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.dir.path().join(name).to_string_lossy().into_owned()
+        self.fails_as("alice", args)
     }
 
     fn post(&self, path: &str, body: &Value) {
@@ -230,12 +211,7 @@ fn access_is_requested_and_decided_through_the_cli() {
     env.ok(&["domain", "create", "sales", "--team", "team-sales", "--owner", "alice"]);
     env.ok(&["product", "create", "sales.orders", "--owner", "alice"]);
     let as_dave = |args: &[&str]| {
-        let output = Command::new(env!("CARGO_BIN_EXE_weft"))
-            .args(args)
-            .env("WEFT_URL", env.server.url())
-            .env("WEFT_ACTOR", "dave")
-            .output()
-            .expect("weft runs");
+        let output = env.weft_as("dave", args);
         (
             output.status.success(),
             String::from_utf8_lossy(&output.stdout).into_owned(),

@@ -31,22 +31,11 @@ schema:
 
 impl Env {
     fn weft(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_weft"))
-            .args(args)
-            .env("WEFT_URL", self.server.url())
-            .env("WEFT_ACTOR", "alice")
-            .output()
-            .expect("weft runs")
+        self.weft_as("alice", args)
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let output = self.weft(args);
-        assert!(output.status.success(), "weft {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8(output.stdout).expect("UTF-8 output")
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.dir.path().join(name).to_string_lossy().into_owned()
+        self.ok_as("alice", args)
     }
 
     fn call(&self, method: &str, path: &str, body: &Value) -> Value {

@@ -1,7 +1,7 @@
 //! `weft policy get|set` against a real server: a YAML file set by the admin, read back as the JSON
 //! document `set` takes again, refused for anyone else, and a bad file refused naming its field.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::{json, Value};
 
@@ -20,12 +20,7 @@ contractRequired:
 "#;
 
 fn weft(env: &Env, actor: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_weft"))
-        .args(args)
-        .env("WEFT_URL", env.server.url())
-        .env("WEFT_ACTOR", actor)
-        .output()
-        .expect("weft runs")
+    env.weft_as(actor, args)
 }
 
 fn write(env: &Env, name: &str, text: &str) -> String {

@@ -17,3 +17,36 @@ pub fn start() -> Env {
     let server = BackgroundServer::start(config).expect("server starts");
     Env { server, dir }
 }
+
+/// Running the `weft` binary against the server as a named user (the tests of catalog and
+/// governance commands, whose changes record who made them).
+#[allow(dead_code)] // Each test crate compiles this module and uses some of it.
+impl Env {
+    pub fn weft_as(&self, actor: &str, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(args)
+            .env("WEFT_URL", self.server.url())
+            .env("WEFT_ACTOR", actor)
+            .output()
+            .expect("weft runs")
+    }
+
+    /// Runs `weft` as `actor`, asserting success, and returns its standard output.
+    pub fn ok_as(&self, actor: &str, args: &[&str]) -> String {
+        let output = self.weft_as(actor, args);
+        assert!(output.status.success(), "weft {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).expect("UTF-8 output")
+    }
+
+    /// Runs `weft` as `actor`, asserting failure, and returns its standard error.
+    pub fn fails_as(&self, actor: &str, args: &[&str]) -> String {
+        let output = self.weft_as(actor, args);
+        assert!(!output.status.success(), "weft {args:?} succeeded: {}", String::from_utf8_lossy(&output.stdout));
+        String::from_utf8(output.stderr).expect("UTF-8 output")
+    }
+
+    /// A path in the test's temporary directory.
+    pub fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_string_lossy().into_owned()
+    }
+}
