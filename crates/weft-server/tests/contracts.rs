@@ -60,18 +60,7 @@ fn apply(api: &Api, yaml: &str) -> (u16, Value) {
 }
 
 fn avro_product(api: &Api) {
-    let domain = json!({"name": "shop", "description": "The shop", "owningTeam": "team-shop",
-                        "members": [{"user": "alice", "role": "owner"}]});
-    assert_eq!(api.post("/api/v1/domains", &domain).0, 201);
-    api.create_topic("shop.orders", 1);
-    let (status, body) = api.post("/registry/subjects/shop.orders-value/versions", &json!({"schema": ORDER_SCHEMA}));
-    assert_eq!(status, 200, "{body}");
-    let spec = json!({
-        "id": "shop.orders", "name": "Orders", "owner": "alice", "description": "Orders.", "qualityTier": "curated",
-        "outputPorts": [{"name": "events", "version": "1.0.0", "topic": "shop.orders",
-                         "schemaSubject": "shop.orders-value", "format": "avro"}],
-    });
-    assert_eq!(api.post("/api/v1/products", &spec).0, 201);
+    common::shop_orders_avro_product(api, ORDER_SCHEMA, 1);
 }
 
 #[test]

@@ -208,20 +208,8 @@ const ORDER_SCHEMA: &str = r#"{"type":"record","name":"Order","namespace":"com.e
     {"name":"coupon","type":["null","string"],"default":null},
     {"name":"lines","type":{"type":"array","items":"int"}}]}"#;
 
-/// A published product `shop.orders` whose port declares Avro on topic `shop.orders`.
 fn avro_product(api: &Api) {
-    let (status, body) = api.post("/api/v1/domains", &domain("shop"));
-    assert_eq!(status, 201, "{body}");
-    api.create_topic("shop.orders", 2);
-    let (status, body) = api.post("/registry/subjects/shop.orders-value/versions", &json!({"schema": ORDER_SCHEMA}));
-    assert_eq!(status, 200, "{body}");
-    let spec = json!({
-        "id": "shop.orders", "name": "Orders", "owner": "alice", "description": "Orders.", "qualityTier": "curated",
-        "outputPorts": [{"name": "events", "version": "1.0.0", "topic": "shop.orders",
-                         "schemaSubject": "shop.orders-value", "format": "avro"}],
-    });
-    let (status, body) = api.post("/api/v1/products", &spec);
-    assert_eq!(status, 201, "{body}");
+    common::shop_orders_avro_product(api, ORDER_SCHEMA, 2);
 }
 
 #[test]

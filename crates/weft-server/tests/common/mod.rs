@@ -249,3 +249,25 @@ impl Reply {
         (self.status, self.json()["error_code"].as_u64())
     }
 }
+
+/// A draft product `shop.orders` (domain `shop`, owner alice) whose one output port declares Avro with
+/// `schema` on topic `shop.orders` (`partitions` partitions), the schema registered under
+/// `shop.orders-value`.
+#[allow(dead_code)] // Each test crate compiles this module and uses some of it.
+pub fn shop_orders_avro_product(api: &Api, schema: &str, partitions: u32) {
+    let domain = serde_json::json!({"name": "shop", "description": "The shop domain", "owningTeam": "team-shop",
+                                    "members": [{"user": "alice", "role": "owner"}]});
+    let (status, body) = api.post("/api/v1/domains", &domain);
+    assert_eq!(status, 201, "{body}");
+    api.create_topic("shop.orders", partitions);
+    let (status, body) =
+        api.post("/registry/subjects/shop.orders-value/versions", &serde_json::json!({"schema": schema}));
+    assert_eq!(status, 200, "{body}");
+    let spec = serde_json::json!({
+        "id": "shop.orders", "name": "Orders", "owner": "alice", "description": "Orders.", "qualityTier": "curated",
+        "outputPorts": [{"name": "events", "version": "1.0.0", "topic": "shop.orders",
+                         "schemaSubject": "shop.orders-value", "format": "avro"}],
+    });
+    let (status, body) = api.post("/api/v1/products", &spec);
+    assert_eq!(status, 201, "{body}");
+}
