@@ -326,6 +326,8 @@ impl DataPlane {
         let mut good = Vec::with_capacity(total);
         let mut broken = Vec::new();
         let mut refused = Vec::new();
+        // The topic's partition count, looked up once, when a refused record needs it.
+        let mut partitions: Option<u32> = None;
         for (index, (partition, record)) in records.into_iter().enumerate() {
             let mut violations = Vec::new();
             if let (Some(ids), Some(value)) = (&avro_ids, record.value.as_deref()) {
@@ -352,7 +354,8 @@ impl DataPlane {
             }
             if writer == Writer::Query || enforcement.policy == InvalidRecordPolicy::DeadLetter {
                 let partition = partition.or_else(|| {
-                    let partitions = self.log.topic_config(topic).map_or(1, |c| c.partitions);
+                    let partitions =
+                        *partitions.get_or_insert_with(|| self.log.topic_config(topic).map_or(1, |c| c.partitions));
                     record.key.as_deref().map(|k| partition_for(Some(k), partitions, 0))
                 });
                 refused.push(Refused {
