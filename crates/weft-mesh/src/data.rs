@@ -46,6 +46,8 @@ type Appended = weft_log::Result<(weft_log::AppendResult, Vec<Option<i64>>)>;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Produced {
     pub outcomes: Vec<Outcome>,
+    /// The dead-letter topic of the product the topic serves, when a record went there.
+    pub dead_letter_topic: Option<String>,
 }
 
 /// What became of one produced record.
@@ -255,7 +257,7 @@ impl DataPlane {
         }
         let mut placed = placed.into_iter();
         let mut dead_lettered = dead_lettered.into_iter();
-        let outcomes = fates
+        let outcomes: Vec<Outcome> = fates
             .into_iter()
             .filter_map(|fate| match fate {
                 Fate::Written => placed.next().map(Outcome::Written),
@@ -265,7 +267,13 @@ impl DataPlane {
                 Fate::Refused(violations) => Some(Outcome::Refused { violations }),
             })
             .collect();
-        Ok(Produced { outcomes })
+        let dead_letter_topic = match &enforcement {
+            Some(e) if outcomes.iter().any(|o| matches!(o, Outcome::DeadLettered { .. })) => {
+                Some(dead_letter_topic(&e.product))
+            }
+            _ => None,
+        };
+        Ok(Produced { outcomes, dead_letter_topic })
     }
 
     /// Appends refused records to `product`'s dead-letter topic (made on first use), saying where each

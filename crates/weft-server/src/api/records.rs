@@ -16,11 +16,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use utoipa::{IntoParams, ToSchema};
-use weft_mesh::contracts::{dead_letter_topic, Violation};
+use weft_mesh::contracts::Violation;
 use weft_mesh::read::{Page, PageRequest, Positions, Resolved, Start, TailCursor, Target};
 use weft_mesh::records::JsonRecord;
+use weft_mesh::Outcome;
 use weft_mesh::RequestContext;
-use weft_mesh::{MeshError, Outcome};
 
 use super::{call, parse_json, Ctx, PathParam, QueryParams, RawBody};
 use crate::error::{ApiError, ErrorCode};
@@ -92,13 +92,8 @@ pub async fn produce(
             ),
         ));
     }
-    let produced = call(&state, move |mesh| {
-        let produced = mesh.produce(&ctx, &topic, records)?;
-        Ok::<_, MeshError>((produced, mesh.catalog().port_on_topic(&topic).map(|p| p.product.to_string())))
-    })
-    .await?;
-    let (produced, product) = produced;
-    let dead_letters = product.as_deref().map(dead_letter_topic);
+    let produced = call(&state, move |mesh| mesh.produce(&ctx, &topic, records)).await?;
+    let dead_letters = produced.dead_letter_topic;
     let mut response = ProduceResponse { offsets: Vec::new(), accepted: 0, dead_lettered: 0 };
     for outcome in produced.outcomes {
         let entry = match outcome {
