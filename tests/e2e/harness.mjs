@@ -128,11 +128,16 @@ export async function eventually(what, probe, timeout = TIMEOUT) {
   }
 }
 
+/// The demo's people's API tokens by name (`weft demo` writes them; web_e2e.rs passes them), or
+/// none when the demo runs without authentication.
+export const TOKENS = JSON.parse(process.env.WEFT_DEMO_TOKENS || '{}');
+
 /// A JSON call to the API outside the page (to check what the UI did), as `actor`.
 export async function api(baseUrl, path, { method = 'GET', body, actor = 'admin' } = {}) {
+  const who = TOKENS[actor] ? { authorization: `Bearer ${TOKENS[actor]}` } : { 'x-weft-actor': actor };
   const response = await fetch(baseUrl + path, {
     method,
-    headers: { 'content-type': 'application/json', 'x-weft-actor': actor },
+    headers: { 'content-type': 'application/json', ...who },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await response.text();

@@ -101,6 +101,16 @@ pub struct AccessRequest {
     pub decided_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// When an approval stops granting access (epoch ms); none: until revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+}
+
+impl AccessRequest {
+    /// Whether the request grants access at `now`: approved, and not past its expiry.
+    pub fn grants_at(&self, now: i64) -> bool {
+        self.status == AccessStatus::Approved && self.expires_at.is_none_or(|at| now < at)
+    }
 }
 
 /// Which requests a listing returns; every given field must match.

@@ -1003,6 +1003,7 @@ impl Catalog {
                 decided_by: None,
                 decided_at: None,
                 reason: None,
+                expires_at: None,
             }
         };
         self.commit(actor, vec![CatalogEvent::AccessRequested { request: request.clone() }])?;
@@ -1019,7 +1020,28 @@ impl Catalog {
         decision: AccessDecision,
         reason: Option<&str>,
     ) -> Result<AccessRequest> {
+        self.decide_access_until(actor, request, decision, reason, None)
+    }
+
+    /// [`Catalog::decide_access`], an approval lasting until `expires_at` (epoch ms, in the future)
+    /// when given: the grant then stops covering reads by itself.
+    pub fn decide_access_until(
+        &self,
+        actor: &str,
+        request: &str,
+        decision: AccessDecision,
+        reason: Option<&str>,
+        expires_at: Option<i64>,
+    ) -> Result<AccessRequest> {
         check_actor(actor)?;
+        if let Some(at) = expires_at {
+            if decision != AccessDecision::Approve {
+                return Err(CatalogError::invalid("expiresAt", "only an approval has an expiry"));
+            }
+            if at <= now_ms() {
+                return Err(CatalogError::invalid("expiresAt", "the expiry must be in the future"));
+            }
+        }
         if let Some(reason) = reason {
             check_text("reason", reason, false, MAX_ACCESS_TEXT)?;
         }
@@ -1066,6 +1088,9 @@ impl Catalog {
             after.decided_by = Some(actor.to_string());
             after.decided_at = Some(now_ms());
             after.reason = reason.map(str::to_string).filter(|r| !r.trim().is_empty());
+            if decision == AccessDecision::Approve {
+                after.expires_at = expires_at;
+            }
             (before.clone(), after)
         };
         self.commit(actor, vec![CatalogEvent::AccessDecided { before, after: after.clone() }])?;

@@ -1,9 +1,10 @@
 //! Who is asking: the context every mesh call carries.
 //!
-//! Today the principal is the name a client gives (`X-Weft-Actor`, `anonymous` by default), trusted as
-//! given; authentication will fill the same field with a verified identity, and the checks that use it
-//! (grants on reads, ownership on writes) already sit where every request passes: the write and read
-//! paths of [`crate::data`] and the mesh's change methods.
+//! The principal is the name the server authenticated (an API token's identity, an OpenID Connect
+//! user), or on a development server without authentication the name a client gives (`X-Weft-Actor`).
+//! The checks that use it ([`crate::security::authz`]: grants on reads, domain membership on changes)
+//! sit where every request passes: the write and read paths of [`crate::data`] and the mesh's change
+//! methods.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -11,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// The principal of requests that name none.
 pub const ANONYMOUS: &str = "anonymous";
 
-/// The principal that administers the platform (sets global policies).
+/// The bootstrap platform admin's name (and, on a development server, the name that acts as admin).
 pub const PLATFORM_ADMIN: &str = "admin";
 
 /// The longest principal name accepted (the catalog's limit on actors).
@@ -43,12 +44,6 @@ impl RequestContext {
     }
 
     /// Who asks: the name changes are recorded under.
-    /// Whether the principal is a platform admin (today the principal named [`PLATFORM_ADMIN`], as
-    /// the web app and the demo already treat it; authentication will say who is).
-    pub fn is_platform_admin(&self) -> bool {
-        self.principal == PLATFORM_ADMIN
-    }
-
     pub fn principal(&self) -> &str {
         &self.principal
     }
@@ -69,7 +64,8 @@ pub fn next_request_id() -> String {
     format!("r-{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
-pub(crate) fn now_ms() -> i64 {
+/// The time now, epoch milliseconds.
+pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as i64)
 }
 

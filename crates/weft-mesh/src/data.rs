@@ -94,6 +94,8 @@ pub struct DataPlane {
     pub(crate) catalog: Arc<Catalog>,
     pub(crate) metrics: Arc<DataMetrics>,
     pub(crate) governance: Arc<Governance>,
+    pub(crate) authz: Arc<crate::security::authz::Authorizer>,
+    webhooks: Arc<crate::webhooks::Webhooks>,
     sticky: StickyPartitions,
     profiles: LiveProfiles,
 }
@@ -105,11 +107,21 @@ impl DataPlane {
         catalog: Arc<Catalog>,
         metrics: Arc<DataMetrics>,
         governance: Arc<Governance>,
-        snapshot_interval: Duration,
-        rebuild_records: u64,
+        (authz, webhooks): (Arc<crate::security::authz::Authorizer>, Arc<crate::webhooks::Webhooks>),
+        (snapshot_interval, rebuild_records): (Duration, u64),
     ) -> DataPlane {
         let profiles = LiveProfiles::new(log.clone(), catalog.clone(), snapshot_interval, rebuild_records);
-        DataPlane { log, registry, catalog, metrics, governance, sticky: StickyPartitions::new(), profiles }
+        DataPlane {
+            log,
+            registry,
+            catalog,
+            metrics,
+            governance,
+            authz,
+            webhooks,
+            sticky: StickyPartitions::new(),
+            profiles,
+        }
     }
 
     /// The live profiles of the topics products serve, maintained by the write path.
@@ -119,17 +131,19 @@ impl DataPlane {
 
     /// Whether `principal` may write `topic`. Internal topics hold platform state and are written only
     /// by the component that owns them, never through this path.
-    pub fn check_write(&self, _principal: &str, topic: &str) -> Result<()> {
+    pub fn check_write(&self, principal: &str, topic: &str) -> Result<()> {
         if weft_log::is_internal_topic(topic) {
             return Err(weft_log::LogError::InternalTopic(topic.to_string()).into());
         }
-        Ok(())
+        self.authz.check_write_topic(principal, topic, "write")
     }
 
-    /// Whether `principal` may read `topic`. Every reader may today (platform state included, read-only);
-    /// grants on products will be checked here.
-    pub fn check_read(&self, _principal: &str, _topic: &str) -> Result<()> {
-        Ok(())
+    /// Whether `principal` may read `topic`: the records of a topic a product serves need the
+    /// product's grant (or membership of its domain); internal topics are read by admins only
+    /// ([`crate::security::authz`]). Decisions are reused for a second, so a revocation reaches
+    /// running tails and queries within about that.
+    pub fn check_read(&self, principal: &str, topic: &str) -> Result<()> {
+        self.authz.check_read_topic(principal, topic)
     }
 
     /// JSON records (REST produce, the CLI, the demo) checked against what the topic's output port
@@ -240,6 +254,9 @@ impl DataPlane {
             if let Some(counts) = &counts {
                 counts.rejected.add(total as u64);
             }
+            if let Some(enforcement) = &enforcement {
+                self.contract_violated(&enforcement.product, topic, principal, "rejected", &broken[0].violations);
+            }
             return Err(MeshError::RecordsBreakRules { topic: topic.to_string(), total, records: broken });
         }
         let dead_lettered = match (&enforcement, refused.is_empty()) {
@@ -278,6 +295,14 @@ impl DataPlane {
 
     /// Appends refused records to `product`'s dead-letter topic (made on first use), saying where each
     /// landed and why it is there.
+    /// Tells webhook subscribers (`contract.violated`) that records of `product` broke its rules: at
+    /// most once a minute per product, so a broken producer does not flood them.
+    fn contract_violated(&self, product: &str, topic: &str, principal: &str, fate: &str, first: &[Violation]) {
+        let data = serde_json::json!({"product": product, "topic": topic, "producer": principal, "fate": fate,
+            "violations": first});
+        self.webhooks.emit_throttled(product, "contract.violated", data, Duration::from_secs(60));
+    }
+
     fn dead_letter(
         &self,
         principal: &str,
@@ -285,6 +310,9 @@ impl DataPlane {
         topic: &str,
         refused: Vec<Refused>,
     ) -> Result<Vec<(Placed, Vec<Violation>)>> {
+        if let Some(first) = refused.first() {
+            self.contract_violated(product, topic, principal, "dead-lettered", &first.violations);
+        }
         let dead_letters = dead_letter_topic(product);
         match self.log.create_topic(&dead_letters, TopicConfig { retention_ms: None, ..TopicConfig::default() }) {
             Ok(_) | Err(weft_log::LogError::TopicExists(_)) => {}
@@ -382,6 +410,7 @@ impl DataPlane {
         let counts = self.metrics.product(&enforcement.product);
         if !broken.is_empty() {
             counts.rejected.add(total as u64);
+            self.contract_violated(&enforcement.product, topic, principal, "rejected", &broken[0].violations);
             return Err(MeshError::RecordsBreakRules { topic: topic.to_string(), total, records: broken });
         }
         let dead_lettered = if refused.is_empty() {

@@ -97,6 +97,27 @@ pub enum MeshError {
     /// The policies changed since the version a change was based on.
     #[error("the policies are at version {current}, not {expected}: read them again and redo the change")]
     PoliciesChanged { expected: u64, current: u64 },
+    /// The request's credential is missing, malformed, expired, revoked or not trusted.
+    #[error("not signed in: {0}")]
+    Unauthenticated(String),
+    /// The principal may not do this (not in the domain, not an admin, a read-only token).
+    #[error("'{principal}' may not {action}: {reason}")]
+    Forbidden { principal: String, action: String, reason: String },
+    /// Reading a product's data needs a grant the principal does not hold.
+    #[error(
+        "'{principal}' has no grant on data product '{product}': request access (POST /api/v1/products/{product}/access-requests) \
+         and wait for its owners to approve"
+    )]
+    NotGranted { principal: String, product: String },
+    /// No user or service account of that name.
+    #[error("no user or service account '{0}'")]
+    UserNotFound(String),
+    /// No webhook subscription of that id (or not the caller's).
+    #[error("no webhook '{0}'")]
+    WebhookNotFound(String),
+    /// No API token of that id.
+    #[error("no API token '{0}'")]
+    TokenNotFound(String),
     /// A failure inside the platform that is not the caller's doing.
     #[error("internal error: {0}")]
     Internal(String),

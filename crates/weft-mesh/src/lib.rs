@@ -37,16 +37,19 @@ pub mod profile;
 pub mod read;
 pub mod records;
 pub mod schemas;
+pub mod security;
 pub mod sql;
+pub mod webhooks;
 
 use std::sync::Arc;
 
+pub use weft_auth as auth;
 pub use weft_catalog as catalog;
 pub use weft_log as log;
 pub use weft_registry as registry;
 pub use weft_sql;
 
-pub use context::{next_request_id, RequestContext, ANONYMOUS, MAX_PRINCIPAL_CHARS, PLATFORM_ADMIN};
+pub use context::{next_request_id, now_ms, RequestContext, ANONYMOUS, MAX_PRINCIPAL_CHARS, PLATFORM_ADMIN};
 pub use data::{DataPlane, Outcome, Placed, Produced};
 pub use error::{MeshError, Result};
 
@@ -77,6 +80,9 @@ pub struct MeshOptions {
     /// The most records a profile without a snapshot is rebuilt from on start (the newest; the
     /// profile says it is partial when the log holds more).
     pub profile_rebuild_records: u64,
+    /// Enforce the authorization rules ([`security::authz`]): on when the server authenticates its
+    /// callers; off, every principal is trusted as named (development, tests of other parts).
+    pub authorization: bool,
 }
 
 impl MeshOptions {
@@ -88,6 +94,7 @@ impl MeshOptions {
             max_pull_bytes: weft_sql::engine::DEFAULT_MAX_PULL_BYTES,
             profile_snapshot_interval: std::time::Duration::from_secs(30),
             profile_rebuild_records: profile::live::MAX_REBUILD_RECORDS,
+            authorization: false,
         }
     }
 }
@@ -101,6 +108,8 @@ pub struct Mesh {
     data: Arc<DataPlane>,
     metrics: Arc<DataMetrics>,
     governance: Arc<contracts::Governance>,
+    security: security::Security,
+    webhooks: Arc<webhooks::Webhooks>,
     /// Keeps live profiles caught up and snapshotted; stopped on shutdown.
     profiler: std::sync::Mutex<Option<profile::live::Worker>>,
 }
@@ -157,14 +166,24 @@ impl Mesh {
         let catalog = Arc::new(Catalog::open(log.clone(), lookup)?);
         let metrics = Arc::new(DataMetrics::default());
         let governance = Arc::new(contracts::Governance::open(log.clone())?);
+        let identities = Arc::new(security::identities::IdentityStore::open(log.clone())?);
+        let authz =
+            Arc::new(security::authz::Authorizer::new(options.authorization, identities.clone(), catalog.clone()));
+        let security = security::Security {
+            identities,
+            authz: authz.clone(),
+            audit: security::audit::AuditLog::open(log.clone())?,
+        };
+        let webhooks = Arc::new(webhooks::Webhooks::open(log.clone())?);
         let data = Arc::new(DataPlane::new(
             log.clone(),
             registry.clone(),
             catalog.clone(),
             metrics.clone(),
             governance.clone(),
-            options.profile_snapshot_interval,
-            options.profile_rebuild_records,
+            (authz, webhooks.clone()),
+            // When live profiles are snapshotted, and how much a profile without one is rebuilt from.
+            (options.profile_snapshot_interval, options.profile_rebuild_records),
         ));
         // Before the SQL engine starts its queries, which write: their records must find the
         // profiles' snapshots loaded.
@@ -191,6 +210,8 @@ impl Mesh {
             data,
             metrics,
             governance,
+            security,
+            webhooks,
             profiler: std::sync::Mutex::new(Some(profiler)),
         })
     }
@@ -266,6 +287,7 @@ impl Mesh {
     /// Deletes a topic and its data, unless a published or deprecated product serves or reads it (the
     /// same guard SQL's `DROP` has): such a topic goes once its products are retired.
     pub fn delete_topic(&self, ctx: &RequestContext, name: &str) -> Result<()> {
+        self.security.authz.check_write_topic(ctx.principal(), name, "delete")?;
         let dependents = self.catalog.products_depending_on_topic(name);
         if !dependents.is_empty() {
             return Err(MeshError::TopicInUse {
@@ -343,6 +365,11 @@ impl Mesh {
     /// Registers a schema under `subject` (Confluent's `POST /subjects/{s}/versions`); the products
     /// using the subject are re-indexed when its latest schema changed.
     pub fn register_schema(&self, ctx: &RequestContext, subject: &str, request: &RegisterRequest) -> Result<SchemaId> {
+        self.security.authz.check_subject_change(
+            ctx.principal(),
+            subject,
+            &format!("register a schema under '{subject}'"),
+        )?;
         let before = self.registry.version(subject, VersionSpec::Latest, false).ok().map(|v| v.id);
         let floor = self.compatibility_floor(subject);
         let id = match self.registry.register_with_floor(subject, request, floor.as_ref().map(|(level, _)| *level)) {
@@ -366,6 +393,8 @@ impl Mesh {
         if before != Some(id) {
             schemas::schema_changed(&self.catalog, subject);
             changed(ctx, "register_schema", subject);
+            let data = serde_json::json!({"subject": subject, "id": id, "by": ctx.principal()});
+            self.notify("schema.changed", None, None, data);
         }
         Ok(id)
     }
@@ -390,6 +419,7 @@ impl Mesh {
     }
 
     pub fn delete_subject(&self, ctx: &RequestContext, subject: &str, permanent: bool) -> Result<Vec<u32>> {
+        self.security.authz.check_subject_change(ctx.principal(), subject, &format!("delete subject '{subject}'"))?;
         let deleted = self.registry.delete_subject(subject, permanent)?;
         schemas::schema_changed(&self.catalog, subject);
         changed(ctx, "delete_subject", subject);
@@ -403,6 +433,11 @@ impl Mesh {
         version: VersionSpec,
         permanent: bool,
     ) -> Result<u32> {
+        self.security.authz.check_subject_change(
+            ctx.principal(),
+            subject,
+            &format!("delete a version of '{subject}'"),
+        )?;
         let deleted = self.registry.delete_version(subject, version, permanent)?;
         schemas::schema_changed(&self.catalog, subject);
         changed(ctx, "delete_schema_version", &format!("{subject}/{deleted}"));
@@ -415,32 +450,47 @@ impl Mesh {
         subject: Option<&str>,
         level: CompatibilityLevel,
     ) -> Result<CompatibilityLevel> {
+        self.registry_setting_allowed(ctx, subject, "set the compatibility")?;
         let set = self.registry.set_config(subject, level)?;
         changed(ctx, "set_compatibility", subject.unwrap_or("(global)"));
         Ok(set)
     }
 
     pub fn delete_compatibility(&self, ctx: &RequestContext, subject: Option<&str>) -> Result<CompatibilityLevel> {
+        self.registry_setting_allowed(ctx, subject, "delete the compatibility")?;
         let deleted = self.registry.delete_config(subject)?;
         changed(ctx, "delete_compatibility", subject.unwrap_or("(global)"));
         Ok(deleted)
     }
 
     pub fn set_mode(&self, ctx: &RequestContext, subject: Option<&str>, mode: Mode, force: bool) -> Result<Mode> {
+        self.registry_setting_allowed(ctx, subject, "set the mode")?;
         let set = self.registry.set_mode(subject, mode, force)?;
         changed(ctx, "set_mode", subject.unwrap_or("(global)"));
         Ok(set)
     }
 
     pub fn delete_mode(&self, ctx: &RequestContext, subject: Option<&str>) -> Result<Mode> {
+        self.registry_setting_allowed(ctx, subject, "delete the mode")?;
         let deleted = self.registry.delete_mode(subject)?;
         changed(ctx, "delete_mode", subject.unwrap_or("(global)"));
         Ok(deleted)
     }
 
+    /// Global registry settings are the platform admins'; a subject's are its domain's.
+    fn registry_setting_allowed(&self, ctx: &RequestContext, subject: Option<&str>, action: &str) -> Result<()> {
+        match subject {
+            None => self.security.authz.require_admin(ctx.principal(), &format!("{action} of the whole registry")),
+            Some(subject) => {
+                self.security.authz.check_subject_change(ctx.principal(), subject, &format!("{action} of '{subject}'"))
+            }
+        }
+    }
+
     // ----- the catalog -----
 
     pub fn create_domain(&self, ctx: &RequestContext, spec: DomainSpec) -> Result<Domain> {
+        self.security.authz.require_admin(ctx.principal(), "create a domain")?;
         let domain = self.catalog.create_domain(ctx.principal(), spec)?;
         changed(ctx, "create_domain", domain.name().as_str());
         Ok(domain)
@@ -453,18 +503,28 @@ impl Mesh {
         spec: DomainSpec,
         if_revision: Option<u64>,
     ) -> Result<Domain> {
+        self.security.authz.require_domain(ctx.principal(), name, &format!("change domain '{name}'"), true)?;
         let domain = self.catalog.update_domain(ctx.principal(), name, spec, if_revision)?;
+        self.security.authz.forget_decisions();
         changed(ctx, "update_domain", name);
         Ok(domain)
     }
 
     pub fn delete_domain(&self, ctx: &RequestContext, name: &str) -> Result<Domain> {
+        self.security.authz.require_domain(ctx.principal(), name, &format!("delete domain '{name}'"), true)?;
         let domain = self.catalog.delete_domain(ctx.principal(), name)?;
         changed(ctx, "delete_domain", name);
         Ok(domain)
     }
 
     pub fn create_product(&self, ctx: &RequestContext, spec: ProductSpec) -> Result<Product> {
+        let domain = spec.id.domain();
+        self.security.authz.require_domain(
+            ctx.principal(),
+            domain.as_str(),
+            &format!("create product '{}'", spec.id),
+            false,
+        )?;
         let product = self.catalog.create_product(ctx.principal(), spec)?;
         changed(ctx, "create_product", product.id().as_str());
         Ok(product)
@@ -477,6 +537,7 @@ impl Mesh {
         spec: ProductSpec,
         if_revision: Option<u64>,
     ) -> Result<Product> {
+        self.security.authz.require_product_change(ctx.principal(), id, &format!("change product '{id}'"))?;
         let product = self.catalog.update_product(ctx.principal(), id, spec, if_revision)?;
         changed(ctx, "update_product", id);
         Ok(product)
@@ -494,9 +555,15 @@ impl Mesh {
             Transition::Deprecate { .. } => "deprecate_product",
             Transition::Retire => "retire_product",
         };
+        self.security.authz.require_product_change(
+            ctx.principal(),
+            id,
+            &format!("{} '{id}'", action.replace('_', " ")),
+        )?;
         if !matches!(transition, Transition::Publish) {
             let product = self.catalog.transition(ctx.principal(), id, transition, if_revision)?;
             changed(ctx, action, id);
+            self.notify_lifecycle(ctx, &product);
             return Ok(product);
         }
         // The policies judge the revision they read: the transition is pinned to it, and retried
@@ -519,6 +586,7 @@ impl Mesh {
                 Err(e) => return Err(e.into()),
                 Ok(product) => {
                     changed(ctx, action, id);
+                    self.notify_lifecycle(ctx, &product);
                     return Ok(product);
                 }
             }
@@ -534,6 +602,7 @@ impl Mesh {
         confirm: bool,
         delete_topics: bool,
     ) -> Result<DeletedProduct> {
+        self.security.authz.require_product_change(ctx.principal(), id, &format!("delete product '{id}'"))?;
         let product = self.catalog.delete_product(ctx.principal(), id, confirm)?;
         changed(ctx, "delete_product", id);
         let mut topics: Vec<String> = product.spec.output_ports.iter().map(|p| p.topic.clone()).collect();
@@ -600,6 +669,11 @@ impl Mesh {
         product: &str,
         edges: Vec<FieldEdge>,
     ) -> Result<Vec<FieldEdge>> {
+        self.security.authz.require_product_change(
+            ctx.principal(),
+            product,
+            &format!("set the field lineage of '{product}'"),
+        )?;
         let set = self.catalog.set_field_lineage(ctx.principal(), product, edges)?;
         changed(ctx, "set_field_lineage", product);
         Ok(set)
@@ -614,6 +688,8 @@ impl Mesh {
     ) -> Result<AccessRequest> {
         let request = self.catalog.request_access(ctx.principal(), product, purpose, consumer)?;
         changed(ctx, "request_access", &request.id);
+        let data = serde_json::to_value(&request).unwrap_or_default();
+        self.notify("access.requested", Some(request.product.as_str()), Some(&request.requester), data);
         Ok(request)
     }
 
@@ -624,7 +700,39 @@ impl Mesh {
         decision: AccessDecision,
         reason: Option<&str>,
     ) -> Result<AccessRequest> {
-        let decided = self.catalog.decide_access(ctx.principal(), request, decision, reason)?;
+        self.decide_access_until(ctx, request, decision, reason, None)
+    }
+
+    /// [`Mesh::decide_access`], an approval lasting until `expires_at` (epoch ms) when given.
+    pub fn decide_access_until(
+        &self,
+        ctx: &RequestContext,
+        request: &str,
+        decision: AccessDecision,
+        reason: Option<&str>,
+        expires_at: Option<i64>,
+    ) -> Result<AccessRequest> {
+        if self.security.authz.enforcing() && decision == AccessDecision::Approve {
+            let asked = self.catalog.access_request(request)?;
+            if asked.requester == ctx.principal() {
+                return Err(MeshError::Forbidden {
+                    principal: ctx.principal().to_string(),
+                    action: format!("approve access request {request}"),
+                    reason: "nobody approves their own request: another owner of the product's domain decides".into(),
+                });
+            }
+        }
+        let decided = self.catalog.decide_access_until(ctx.principal(), request, decision, reason, expires_at)?;
+        let event = match decision {
+            AccessDecision::Approve => Some("access.granted"),
+            AccessDecision::Revoke => Some("access.revoked"),
+            AccessDecision::Deny => None,
+        };
+        if let Some(event) = event {
+            let data = serde_json::to_value(&decided).unwrap_or_default();
+            self.notify(event, Some(decided.product.as_str()), Some(&decided.requester), data);
+        }
+        self.security.authz.forget_decisions();
         changed(ctx, "decide_access", request);
         Ok(decided)
     }
@@ -671,6 +779,20 @@ impl Mesh {
         row: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<()> {
         Ok(self.sql.insert_json_as(ctx.principal(), target, row)?)
+    }
+}
+
+impl Mesh {
+    fn notify_lifecycle(&self, ctx: &RequestContext, product: &Product) {
+        let event = match product.status() {
+            weft_catalog::Status::Published => "product.published",
+            weft_catalog::Status::Deprecated => "product.deprecated",
+            weft_catalog::Status::Retired => "product.retired",
+            weft_catalog::Status::Draft => return,
+        };
+        let data = serde_json::json!({"product": product.id().as_str(), "revision": product.revision,
+            "lifecycle": product.lifecycle, "by": ctx.principal()});
+        self.notify(event, Some(product.id().as_str()), None, data);
     }
 }
 

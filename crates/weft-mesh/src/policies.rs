@@ -27,7 +27,7 @@
 //! - `contractRequired.qualityTiers`: products of these tiers need a data contract attached to every
 //!   output port.
 //!
-//! Only platform admins change the document ([`crate::RequestContext::is_platform_admin`]).
+//! Only platform admins change the document ([`crate::security::authz::Authorizer::is_admin`]).
 
 use std::collections::BTreeSet;
 
@@ -398,7 +398,7 @@ impl Mesh {
         document: &Value,
         if_version: Option<u64>,
     ) -> Result<PoliciesVersion> {
-        if !ctx.is_platform_admin() {
+        if !self.authorizer().is_admin(ctx.principal()) {
             return Err(MeshError::NotPlatformAdmin(ctx.principal().to_string()));
         }
         let policies = GlobalPolicies::from_json(document)

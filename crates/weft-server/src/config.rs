@@ -19,6 +19,14 @@
 //! max_pull_rows = 100000            # WEFT_MAX_PULL_ROWS
 //! max_pull_bytes = 67108864         # WEFT_MAX_PULL_BYTES
 //! profile_snapshot_ms = 30000       # WEFT_PROFILE_SNAPSHOT_MS
+//! auth = "tokens"                   # WEFT_AUTH: "tokens" (API tokens, and OIDC when an issuer is set) or "none"
+//! insecure_dev = false              # WEFT_INSECURE_DEV: allow auth = "none" on a non-loopback address
+//! allowed_hosts = ["weft.example.com"]  # WEFT_ALLOWED_HOSTS (comma-separated): Host names served
+//! oidc_issuer = "https://login.example.com/realms/acme"   # WEFT_OIDC_ISSUER
+//! oidc_audience = "weft"            # WEFT_OIDC_AUDIENCE
+//! oidc_jwks_url = "https://login.example.com/realms/acme/protocol/openid-connect/certs"  # WEFT_OIDC_JWKS_URL
+//! oidc_user_claim = "preferred_username"  # WEFT_OIDC_USER_CLAIM (default sub)
+//! oidc_groups_claim = "groups"      # WEFT_OIDC_GROUPS_CLAIM (default groups)
 //! ```
 
 use std::fmt;
@@ -58,6 +66,65 @@ pub struct ServerConfig {
     /// Milliseconds between snapshots of a live profile that changed (they are also taken after
     /// 100,000 records and on shutdown; a start reads the records after the last one).
     pub profile_snapshot_ms: u64,
+    /// How callers prove who they are.
+    pub auth: AuthMode,
+    /// With `auth = none`, serve on an address other than loopback anyway (a development machine
+    /// shared on purpose; everyone who reaches the port is whoever they claim to be).
+    pub insecure_dev: bool,
+    /// The `Host` names requests may carry (DNS rebinding protection). Empty: the loopback names, the
+    /// listen address, and with authentication on and a wildcard listen address, any name.
+    pub allowed_hosts: Vec<String>,
+    /// An OpenID Connect issuer whose JWTs are accepted as bearer tokens.
+    pub oidc: Option<OidcConfig>,
+    /// Milliseconds before a failed webhook delivery's first retry (doubled for each next one).
+    pub webhook_retry_ms: u64,
+}
+
+/// How the server authenticates its callers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// API tokens (and OpenID Connect JWTs when an issuer is configured); authorization enforced.
+    #[default]
+    Tokens,
+    /// No authentication: a client is whoever `X-Weft-Actor` names, with every right. Loopback only
+    /// unless `insecure_dev`.
+    None,
+}
+
+impl FromStr for AuthMode {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "tokens" | "token" => Ok(AuthMode::Tokens),
+            "none" => Ok(AuthMode::None),
+            other => Err(format!("'{other}' is not an auth mode: use tokens or none")),
+        }
+    }
+}
+
+impl fmt::Display for AuthMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AuthMode::Tokens => "tokens",
+            AuthMode::None => "none",
+        })
+    }
+}
+
+/// The OpenID Connect issuer the server trusts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcConfig {
+    pub issuer: String,
+    pub audience: String,
+    /// Where the issuer's keys are; default: the issuer's discovery document's `jwks_uri`.
+    pub jwks_url: Option<String>,
+    pub user_claim: String,
+    pub groups_claim: String,
+    /// The least time between two fetches of the issuer's keys (a token naming an unknown key fetches
+    /// them again: the issuer rotated its keys).
+    pub keys_refresh_ms: u64,
 }
 
 /// How the server writes its log lines (one per request, one per change, warnings and errors).
@@ -114,6 +181,11 @@ impl ServerConfig {
             max_pull_rows: weft_mesh::weft_sql::engine::DEFAULT_MAX_PULL_ROWS,
             max_pull_bytes: weft_mesh::weft_sql::engine::DEFAULT_MAX_PULL_BYTES,
             profile_snapshot_ms: Self::DEFAULT_PROFILE_SNAPSHOT_MS,
+            auth: AuthMode::default(),
+            insecure_dev: false,
+            allowed_hosts: Vec::new(),
+            oidc: None,
+            webhook_retry_ms: 1000,
         }
     }
 
@@ -138,6 +210,27 @@ impl ServerConfig {
             max_pull_rows: merged.max_pull_rows.unwrap_or(defaults.max_pull_rows),
             max_pull_bytes: merged.max_pull_bytes.unwrap_or(defaults.max_pull_bytes),
             profile_snapshot_ms: merged.profile_snapshot_ms.unwrap_or(defaults.profile_snapshot_ms),
+            auth: merged.auth.unwrap_or(defaults.auth),
+            insecure_dev: merged.insecure_dev.unwrap_or(false),
+            allowed_hosts: merged.allowed_hosts.unwrap_or_default(),
+            webhook_retry_ms: defaults.webhook_retry_ms,
+            oidc: match (merged.oidc_issuer, merged.oidc_audience) {
+                (None, None) => None,
+                (Some(issuer), Some(audience)) => Some(OidcConfig {
+                    issuer,
+                    audience,
+                    jwks_url: merged.oidc_jwks_url,
+                    user_claim: merged.oidc_user_claim.unwrap_or_else(|| "sub".to_string()),
+                    groups_claim: merged.oidc_groups_claim.unwrap_or_else(|| "groups".to_string()),
+                    keys_refresh_ms: 5000,
+                }),
+                _ => {
+                    return Err(ServerError::Config(
+                        "oidc_issuer and oidc_audience: give both (the issuer's JWTs must name Weft as audience)"
+                            .into(),
+                    ))
+                }
+            },
         };
         config.validate()?;
         Ok(config)
@@ -165,6 +258,25 @@ impl ServerConfig {
         }
         if self.profile_snapshot_ms == 0 {
             return Err(invalid("profile_snapshot_ms", "must be at least 1"));
+        }
+        if self.auth == AuthMode::None && !self.listen.ip().is_loopback() && !self.insecure_dev {
+            return Err(invalid(
+                "auth",
+                &format!(
+                    "without authentication (auth = none) weft serves loopback only, and {} is not loopback: \
+                     listen on 127.0.0.1, turn authentication on (auth = tokens), or pass --insecure-dev to \
+                     let everyone who reaches the port act as anyone",
+                    self.listen
+                ),
+            ));
+        }
+        if self.oidc.is_some() && self.auth == AuthMode::None {
+            return Err(invalid("oidc_issuer", "OpenID Connect needs auth = tokens"));
+        }
+        for host in &self.allowed_hosts {
+            if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '/') {
+                return Err(invalid("allowed_hosts", &format!("'{host}' is not a host name")));
+            }
         }
         Ok(())
     }
@@ -267,6 +379,14 @@ pub struct ConfigLayer {
     pub max_pull_rows: Option<usize>,
     pub max_pull_bytes: Option<usize>,
     pub profile_snapshot_ms: Option<u64>,
+    pub auth: Option<AuthMode>,
+    pub insecure_dev: Option<bool>,
+    pub allowed_hosts: Option<Vec<String>>,
+    pub oidc_issuer: Option<String>,
+    pub oidc_audience: Option<String>,
+    pub oidc_jwks_url: Option<String>,
+    pub oidc_user_claim: Option<String>,
+    pub oidc_groups_claim: Option<String>,
 }
 
 impl ConfigLayer {
@@ -302,6 +422,16 @@ impl ConfigLayer {
             max_pull_rows: parse("WEFT_MAX_PULL_ROWS", var("WEFT_MAX_PULL_ROWS"))?,
             max_pull_bytes: parse("WEFT_MAX_PULL_BYTES", var("WEFT_MAX_PULL_BYTES"))?,
             profile_snapshot_ms: parse("WEFT_PROFILE_SNAPSHOT_MS", var("WEFT_PROFILE_SNAPSHOT_MS"))?,
+            auth: parse("WEFT_AUTH", var("WEFT_AUTH"))?,
+            insecure_dev: parse("WEFT_INSECURE_DEV", var("WEFT_INSECURE_DEV"))?,
+            allowed_hosts: var("WEFT_ALLOWED_HOSTS")
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| v.split(',').map(|h| h.trim().to_string()).filter(|h| !h.is_empty()).collect()),
+            oidc_issuer: var("WEFT_OIDC_ISSUER").filter(|v| !v.is_empty()),
+            oidc_audience: var("WEFT_OIDC_AUDIENCE").filter(|v| !v.is_empty()),
+            oidc_jwks_url: var("WEFT_OIDC_JWKS_URL").filter(|v| !v.is_empty()),
+            oidc_user_claim: var("WEFT_OIDC_USER_CLAIM").filter(|v| !v.is_empty()),
+            oidc_groups_claim: var("WEFT_OIDC_GROUPS_CLAIM").filter(|v| !v.is_empty()),
         })
     }
 
@@ -332,6 +462,14 @@ impl ConfigLayer {
             max_pull_rows: self.max_pull_rows.or(lower.max_pull_rows),
             max_pull_bytes: self.max_pull_bytes.or(lower.max_pull_bytes),
             profile_snapshot_ms: self.profile_snapshot_ms.or(lower.profile_snapshot_ms),
+            auth: self.auth.or(lower.auth),
+            insecure_dev: self.insecure_dev.or(lower.insecure_dev),
+            allowed_hosts: self.allowed_hosts.or(lower.allowed_hosts),
+            oidc_issuer: self.oidc_issuer.or(lower.oidc_issuer),
+            oidc_audience: self.oidc_audience.or(lower.oidc_audience),
+            oidc_jwks_url: self.oidc_jwks_url.or(lower.oidc_jwks_url),
+            oidc_user_claim: self.oidc_user_claim.or(lower.oidc_user_claim),
+            oidc_groups_claim: self.oidc_groups_claim.or(lower.oidc_groups_claim),
         }
     }
 }

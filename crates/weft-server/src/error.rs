@@ -62,6 +62,8 @@ error_codes! {
     NotDerived = 40002,
     /// `from-sql`: the source's value format has no schema subject for a product's output port.
     FormatWithoutSchema = 40003,
+    /// No credential, or one that does not sign in (malformed, expired, revoked, wrong issuer or signature).
+    Unauthenticated = 40101,
     /// Internal `_weft*` topics and consumer groups hold platform state: clients may read them, not change them.
     InternalState = 40301,
     /// The product's lifecycle status does not allow this (a retired product is read-only and serves no data).
@@ -74,6 +76,8 @@ error_codes! {
     ForbiddenTransition = 40305,
     /// Deleting needs the explicit confirmation flag.
     ConfirmationRequired = 40306,
+    /// Reading a product's data needs a grant (an approved access request) the caller does not hold.
+    NotGranted = 40307,
     /// No route has this path.
     RouteNotFound = 40400,
     /// No such topic.
@@ -94,6 +98,12 @@ error_codes! {
     PortNotFound = 40408,
     /// No data contract of that id (or version).
     ContractNotFound = 40409,
+    /// No such user or service account.
+    UserNotFound = 40410,
+    /// No such API token.
+    TokenNotFound = 40411,
+    /// No such webhook subscription (or not the caller's).
+    WebhookNotFound = 40412,
     /// The route does not take this method.
     MethodNotAllowed = 40500,
     /// The topic, domain or product to create already exists.
@@ -108,8 +118,12 @@ error_codes! {
     TooLarge = 41301,
     /// A produce request has more than `max_records_per_request` records.
     TooManyRecords = 41302,
+    /// The request body's content type is not JSON (or YAML for documents).
+    UnsupportedMediaType = 41501,
     /// The requested offset is outside the offsets the partition holds.
     OffsetOutOfRange = 41601,
+    /// The request's Host is not a name this server answers to (`allowed_hosts`).
+    HostNotAllowed = 42101,
     /// Well-formed JSON or query parameters with a wrong field, type or value.
     InvalidInput = 42201,
     /// An invalid name or id (topic, domain, product).
@@ -343,6 +357,12 @@ impl From<MeshError> for ApiError {
                 return api;
             }
             MeshError::PoliciesChanged { .. } => ErrorCode::RevisionConflict,
+            MeshError::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            MeshError::Forbidden { .. } => ErrorCode::NotAllowed,
+            MeshError::NotGranted { .. } => ErrorCode::NotGranted,
+            MeshError::UserNotFound(_) => ErrorCode::UserNotFound,
+            MeshError::TokenNotFound(_) => ErrorCode::TokenNotFound,
+            MeshError::WebhookNotFound(_) => ErrorCode::WebhookNotFound,
             MeshError::Internal(_) => ErrorCode::Internal,
         };
         ApiError::new(code, error.to_string())

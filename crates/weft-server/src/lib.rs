@@ -33,11 +33,13 @@
 //! so callers can learn the bound port; [`BackgroundServer`] runs one on its own thread (tests, embedding).
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod listen;
 pub mod metrics;
 pub mod web;
+pub mod webhooks;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -55,7 +57,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use weft_mesh::{Mesh, MeshOptions};
 
-pub use config::{ConfigLayer, FsyncPolicy, LogFormat, ServerConfig};
+pub use config::{AuthMode, ConfigLayer, FsyncPolicy, LogFormat, OidcConfig, ServerConfig};
 pub use error::{ApiError, ErrorCode, ServerError};
 pub use metrics::Metrics;
 pub use weft_mesh;
@@ -71,6 +73,8 @@ pub struct AppState {
     pub mesh: Arc<Mesh>,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
+    /// Who is asking: authentication, sessions, allowed hosts.
+    pub auth: Arc<auth::Authenticator>,
     /// Set to `true` when the server begins to shut down, so endless responses (live tails) end.
     shutting_down: Arc<watch::Sender<bool>>,
 }
@@ -83,9 +87,9 @@ pub struct Limits {
 }
 
 impl AppState {
-    pub fn new(mesh: Arc<Mesh>, limits: Limits) -> Self {
+    pub fn new(mesh: Arc<Mesh>, limits: Limits, auth: Arc<auth::Authenticator>) -> Self {
         let metrics = Arc::new(Metrics::new(mesh.metrics().clone()));
-        AppState { mesh, metrics, limits, shutting_down: Arc::new(watch::channel(false).0) }
+        AppState { mesh, metrics, limits, auth, shutting_down: Arc::new(watch::channel(false).0) }
     }
 
     /// Ends live tails; called when graceful shutdown begins.
@@ -142,17 +146,116 @@ fn client_request_id(request: &Request) -> Option<String> {
     usable.then(|| value.to_string())
 }
 
-/// Gives every request an id, counts and times it, logs one line for it (method, route, status,
-/// duration, actor, request id), and turns any error response that is not yet in the API's JSON shape
-/// (an extractor's or the framework's own) into one, so clients only ever parse one error shape.
+/// The checks before any handler ([`auth`]): host, content type, credential, sign-in required,
+/// write scope, CSRF, and the route's own authorization. The caller (when the credential signed in)
+/// comes back either way, so that a refusal is audited under the principal it refused.
+fn guard(state: &AppState, request: &Request) -> (Option<auth::Caller>, Result<(), ApiError>) {
+    let headers = request.headers();
+    let method = request.method();
+    let path = request.uri().path();
+    if let Err(refused) = state.auth.check_host(headers) {
+        return (None, Err(refused));
+    }
+    let has_body = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .map_or(headers.contains_key(axum::http::header::TRANSFER_ENCODING), |len| len.trim() != "0");
+    if let Err(refused) = auth::check_content_type(method, headers, has_body) {
+        return (None, Err(refused));
+    }
+    let public = auth::is_public(method, path);
+    let caller = match state.auth.authenticate(&state.mesh, headers) {
+        Ok(caller) => caller,
+        // A public route answers whoever asks: a stale cookie or an expired token (a page's file
+        // loading while its user signs out, a sign-in replacing an expired session) is no caller.
+        Err(_) if public => None,
+        Err(refused) => return (None, Err(refused)),
+    };
+    if public {
+        return (caller, Ok(()));
+    }
+    let Some(caller) = caller else {
+        return (
+            None,
+            Err(auth::unauthenticated(
+                "this route needs a credential: an API token as 'Authorization: Bearer <token>' (or basic auth with \
+                 the token as password), or sign in to the web app",
+            )),
+        );
+    };
+    let checked = (|| {
+        if auth::is_change(method, path) {
+            if !caller.identity.may_write() {
+                return Err(ApiError::new(
+                    ErrorCode::NotAllowed,
+                    format!(
+                        "'{}' signed in with a read-only token: changes need the write scope",
+                        caller.identity.name
+                    ),
+                ));
+            }
+            auth::check_csrf(&state.auth, &caller, headers)?;
+        }
+        let route = request.extensions().get::<MatchedPath>().map_or("", |p| p.as_str());
+        auth::pre_authorize(&state.mesh, &caller.identity.name, method, route, path, request.uri().query())
+    })();
+    (Some(caller), checked)
+}
+
+/// A refusal in the shape the route's clients parse: Confluent's under `/registry` (the same fields,
+/// its content type), ksqlDB's on its routes (`@type`), the API's elsewhere.
+fn refusal_response(path: &str, error: ApiError) -> Response {
+    if path.starts_with("/registry") {
+        let mut response = error.into_response();
+        response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(api::registry::CONTENT_TYPE_V1));
+        return response;
+    }
+    if auth::is_ksql_path(path) {
+        let status = error.status();
+        let body =
+            serde_json::json!({"@type": "generic_error", "error_code": error.error_code(), "message": error.message});
+        return (status, [(CONTENT_TYPE, "application/json")], body.to_string()).into_response();
+    }
+    error.into_response()
+}
+
+/// Gives every request an id, authenticates it ([`guard`]), counts and times it, logs one line for it
+/// (method, route, status, duration, principal, request id), records every change and every refusal
+/// in the audit log, and turns any error response that is not yet in the API's JSON shape (an
+/// extractor's or the framework's own) into one, so clients only ever parse one error shape.
 async fn observe_http(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = client_request_id(&request).unwrap_or_else(weft_mesh::next_request_id);
     request.extensions_mut().insert(RequestId(request_id.clone()));
     let method = request.method().to_string();
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |path| path.as_str()).to_string();
-    let actor = api::context::actor_of(request.headers()).unwrap_or_else(|_| "(invalid)".to_string());
-    let mut response = next.run(request).await;
+    let path = request.uri().path().to_string();
+    let change = auth::is_change(request.method(), &path);
+    let (caller, checked) = guard(&state, &request);
+    let actor = caller.as_ref().map_or(weft_mesh::ANONYMOUS.to_string(), |c| c.identity.name.clone());
+    let (actor, mut response) = match checked {
+        Ok(()) => {
+            if let Some(caller) = caller {
+                request.extensions_mut().insert(caller);
+            }
+            (actor, next.run(request).await)
+        }
+        Err(refused) => {
+            let mut response = refusal_response(&path, refused);
+            if response.status() == axum::http::StatusCode::UNAUTHORIZED {
+                let challenge =
+                    if path.starts_with("/registry") || path.starts_with("/ksql") || path.starts_with("/query") {
+                        "Basic realm=\"weft\", Bearer realm=\"weft\""
+                    } else {
+                        "Bearer realm=\"weft\""
+                    };
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+            }
+            (actor, response)
+        }
+    };
     let status = response.status();
     let is_json = response.headers().get(CONTENT_TYPE).and_then(|value| value.to_str().ok()).is_some_and(|value| {
         value.starts_with("application/json")
@@ -181,6 +284,26 @@ async fn observe_http(State(state): State<AppState>, mut request: Request, next:
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     state.metrics.record_http(&method, &route, status, elapsed);
+    if change || status == 401 || status == 403 {
+        let outcome = match status {
+            200..=399 => weft_mesh::security::audit::AuditOutcome::Ok,
+            401 | 403 => weft_mesh::security::audit::AuditOutcome::Refused,
+            _ => weft_mesh::security::audit::AuditOutcome::Failed,
+        };
+        let entry = weft_mesh::security::audit::AuditEntry {
+            at: weft_mesh::now_ms(),
+            principal: actor.clone(),
+            action: format!("{method} {route}"),
+            object: path.clone(),
+            outcome,
+            status: Some(status),
+            request_id: request_id.clone(),
+            detail: None,
+            offset: 0,
+        };
+        let mesh = state.mesh.clone();
+        let _ = tokio::task::spawn_blocking(move || mesh.record_audit(entry)).await;
+    }
     tracing::info!(
         target: "weft::http",
         method = method.as_str(),
@@ -199,6 +322,8 @@ pub struct Server {
     listener: TcpListener,
     state: AppState,
     connections: listen::ConnectionLimits,
+    bootstrap_token: Option<String>,
+    webhook_retry: std::time::Duration,
 }
 
 impl Server {
@@ -208,20 +333,30 @@ impl Server {
             .await
             .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
         let mut options = MeshOptions::new(config.log_options());
+        options.authorization = config.auth == AuthMode::Tokens;
         options.max_pull_rows = config.max_pull_rows;
         options.max_pull_bytes = config.max_pull_bytes;
         options.profile_snapshot_interval = std::time::Duration::from_millis(config.profile_snapshot_ms);
         let mesh = tokio::task::spawn_blocking(move || Mesh::open(options))
             .await
             .map_err(|e| ServerError::Thread(e.to_string()))??;
+        let bootstrap_token = mesh.bootstrap_admin()?;
         let limits =
             Limits { max_body_bytes: config.max_body_bytes, max_records_per_request: config.max_records_per_request };
-        let state = AppState::new(Arc::new(mesh), limits);
+        let listen = listener.local_addr().map_err(ServerError::Serve)?;
+        let authenticator = Arc::new(auth::Authenticator::new(config, listen));
+        let state = AppState::new(Arc::new(mesh), limits, authenticator);
         let connections = listen::ConnectionLimits {
             max_connections: config.max_connections,
             header_timeout: std::time::Duration::from_millis(config.header_timeout_ms),
         };
-        Ok(Server { listener, state, connections })
+        let webhook_retry = std::time::Duration::from_millis(config.webhook_retry_ms);
+        Ok(Server { listener, state, connections, bootstrap_token, webhook_retry })
+    }
+
+    /// On the first start with authentication: the bootstrap admin's token, to print once.
+    pub fn bootstrap_token(&self) -> Option<&str> {
+        self.bootstrap_token.as_deref()
     }
 
     /// The address actually bound (useful with port 0).
@@ -237,7 +372,9 @@ impl Server {
     /// Answers requests until `shutdown` completes, then stops accepting connections, lets in-flight
     /// requests finish, ends live tails, and shuts the platform down.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
-        let Server { listener, state, connections } = self;
+        let Server { listener, state, connections, webhook_retry, .. } = self;
+        let stop_webhooks = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sender = webhooks::start(&state.mesh, webhook_retry, stop_webhooks.clone()).map_err(ServerError::Serve)?;
         let app = router(state.clone());
         let signal_state = state.clone();
         let served = listen::serve(listener, app, connections, async move {
@@ -246,6 +383,8 @@ impl Server {
         })
         .await
         .map_err(ServerError::Serve);
+        stop_webhooks.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = tokio::task::spawn_blocking(move || sender.join()).await;
         // Whatever happened to the listener, the SQL engine's query threads stop, then the log is
         // flushed and closed.
         let mesh = state.mesh.clone();
@@ -312,6 +451,7 @@ pub async fn shutdown_signal() {
 /// A server running on its own thread with its own runtime, stopped by [`BackgroundServer::stop`] or drop.
 pub struct BackgroundServer {
     addr: SocketAddr,
+    bootstrap_token: Option<String>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<Result<(), ServerError>>>,
 }
@@ -338,7 +478,7 @@ impl BackgroundServer {
                             return Err(ServerError::Thread(message));
                         }
                     };
-                    let _ = ready_tx.send(server.local_addr());
+                    let _ = ready_tx.send(server.local_addr().map(|addr| (addr, server.bootstrap_token.clone())));
                     server
                         .run(async move {
                             let _ = stop_rx.await;
@@ -348,7 +488,9 @@ impl BackgroundServer {
             })
             .map_err(|e| ServerError::Thread(e.to_string()))?;
         match ready_rx.recv() {
-            Ok(Ok(addr)) => Ok(BackgroundServer { addr, stop: Some(stop_tx), thread: Some(thread) }),
+            Ok(Ok((addr, bootstrap_token))) => {
+                Ok(BackgroundServer { addr, bootstrap_token, stop: Some(stop_tx), thread: Some(thread) })
+            }
             Ok(Err(e)) => {
                 let _ = thread.join();
                 Err(e)
@@ -362,6 +504,11 @@ impl BackgroundServer {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The bootstrap admin's token, when this start created it (see [`Server::bootstrap_token`]).
+    pub fn bootstrap_token(&self) -> Option<&str> {
+        self.bootstrap_token.as_deref()
     }
 
     /// `http://host:port`, without a trailing slash.

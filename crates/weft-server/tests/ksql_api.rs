@@ -165,6 +165,9 @@ fn persistent_queries_survive_a_restart_without_duplicates() {
 
 const DELIMITED: &str = "application/vnd.ksqlapi.delimited.v1";
 
+/// The content type ksqlDB's clients send with their JSON bodies.
+const JSON: (&str, &str) = ("content-type", "application/json");
+
 /// An open `/query-stream` answer: its status, content type, and its lines as they arrive.
 struct Stream {
     status: u16,
@@ -195,7 +198,9 @@ impl Stream {
 /// Posts `body` to `path` and reads the answer line by line on a thread (the body may never end).
 fn open_stream(api: &Api, path: &str, body: &Value, accept: Option<&str>) -> Stream {
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let mut request = agent.post(format!("{}{path}", api.base));
+    // ksqlDB's clients send a JSON content type; a body without one is refused (a cross-origin page
+    // could send it without a CORS preflight).
+    let mut request = agent.post(format!("{}{path}", api.base)).header("content-type", "application/json");
     if let Some(accept) = accept {
         request = request.header("accept", accept);
     }
@@ -246,7 +251,8 @@ fn query_stream_serves_push_and_pull_queries_in_both_framings() {
     // application/json: the same items as one array; `streamsProperties` is taken as well.
     let body =
         json!({"sql": "SELECT V FROM S EMIT CHANGES LIMIT 3;", "streamsProperties": {"auto.offset.reset": "earliest"}});
-    let reply = api.send("POST", "/query-stream", &[("accept", "application/json")], Some(body.to_string().as_bytes()));
+    let reply =
+        api.send("POST", "/query-stream", &[("accept", "application/json"), JSON], Some(body.to_string().as_bytes()));
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.header("content-type"), Some("application/json"));
     let items = reply.json();
@@ -263,7 +269,8 @@ fn query_stream_serves_push_and_pull_queries_in_both_framings() {
     assert!(metadata.get("queryId").is_none(), "{metadata}");
     assert_eq!(metadata["columnNames"], json!(["ID", "TOTAL"]));
     assert_eq!(lines[1..].iter().map(|l| parse(l)).collect::<Vec<_>>(), vec![json!(["a", 4])]);
-    let reply = api.send("POST", "/query-stream", &[("accept", "application/json")], Some(pull.to_string().as_bytes()));
+    let reply =
+        api.send("POST", "/query-stream", &[("accept", "application/json"), JSON], Some(pull.to_string().as_bytes()));
     assert_eq!(reply.json(), json!([{"columnNames": ["ID", "TOTAL"], "columnTypes": ["STRING", "INTEGER"]}, ["a", 4]]));
 }
 
@@ -272,7 +279,7 @@ fn query_stream_errors_have_ksqldb_shape() {
     let server = TestServer::start();
     let api = &server.api;
     ksql(api, DDL);
-    let send = |body: &[u8]| api.send("POST", "/query-stream", &[("accept", DELIMITED)], Some(body));
+    let send = |body: &[u8]| api.send("POST", "/query-stream", &[("accept", DELIMITED), JSON], Some(body));
 
     let reply = send(b"{not json");
     assert_eq!(reply.code(), (400, Some(40000)), "{}", reply.text());
@@ -323,7 +330,7 @@ fn close_query_ends_a_running_push_query() {
     let reply = close(&id);
     assert_eq!(reply.code(), (400, Some(40000)), "{}", reply.text());
     assert_eq!(reply.json()["message"], format!("No query with id {id}"));
-    let reply = api.send("POST", "/close-query", &[], Some(b"{\"queryId\": 7}"));
+    let reply = api.send("POST", "/close-query", &[JSON], Some(b"{\"queryId\": 7}"));
     assert_eq!(reply.code(), (400, Some(40000)), "{}", reply.text());
 
     // A query that ended by its LIMIT cannot be closed any more either.
@@ -400,10 +407,10 @@ fn inserts_stream_acknowledges_every_row_and_refuses_bad_ones_alone() {
     assert_eq!(records["records"][1]["timestamp"], 1_700_000_000_000i64);
 
     // The first line must name the target.
-    let reply = api.send("POST", "/inserts-stream", &[], Some(br#"{"nope": 1}"#));
+    let reply = api.send("POST", "/inserts-stream", &[JSON], Some(br#"{"nope": 1}"#));
     assert_eq!(reply.status, 400);
     assert_eq!(parse(&reply.text())["error_code"], 40000);
-    let reply = api.send("POST", "/inserts-stream", &[], Some(b"{\"target\": \"MISSING\"}\n{\"ID\": \"x\"}"));
+    let reply = api.send("POST", "/inserts-stream", &[JSON], Some(b"{\"target\": \"MISSING\"}\n{\"ID\": \"x\"}"));
     let ack = parse(reply.text().trim());
     assert_eq!((ack["status"].as_str(), ack["seq"].as_u64()), (Some("error"), Some(0)), "{ack}");
 }

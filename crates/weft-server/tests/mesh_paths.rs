@@ -146,7 +146,7 @@ fn every_writer_places_a_key_where_kafkas_default_partitioner_would() {
         ksql_ok(api, &format!("INSERT INTO PLACED (K, V) VALUES ('{key}', 2);"));
     }
     let stream = "{\"target\": \"PLACED\"}\n{\"K\": \"stream-1\", \"V\": 3}\n{\"K\": \"stream-2\", \"V\": 3}\n";
-    let reply = api.send("POST", "/inserts-stream", &[], Some(stream.as_bytes()));
+    let reply = api.send("POST", "/inserts-stream", &[("content-type", "application/json")], Some(stream.as_bytes()));
     assert_eq!(reply.status, 200, "{}", reply.text());
     // A persistent query's output, keyed by the same strings, into a topic with as many partitions.
     ksql_ok(

@@ -218,10 +218,16 @@ fn register_lookup_and_ids() {
     // JSON Schema, every accepted request content type, and `normalize`.
     let payment = json!({"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]});
     let body = json!({"schemaType": "JSON", "schema": payment.to_string()}).to_string();
-    for content_type in [Some(V1), Some("application/vnd.schemaregistry+json"), Some("application/json"), None] {
+    for content_type in [Some(V1), Some("application/vnd.schemaregistry+json"), Some("application/json")] {
         let answer =
             registry.post_raw("/subjects/payments-value/versions?normalize=true", content_type, body.as_bytes());
         assert_eq!(answer, (200, json!({"id": 3})), "content type {content_type:?}");
+    }
+    // A body without a JSON content type (none, text/plain, a form) could come from a cross-origin
+    // page without a CORS preflight: refused, in Confluent's error shape.
+    for content_type in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
+        let answer = registry.post_raw("/subjects/payments-value/versions", content_type, body.as_bytes());
+        assert_eq!(code(&answer), (415, 41501), "content type {content_type:?}: {}", answer.1);
     }
     let (_, payment_schema) = registry.get("/schemas/ids/3");
     assert_eq!(payment_schema["schemaType"], "JSON");
@@ -484,7 +490,7 @@ fn bad_inputs_answer_confluent_errors() {
     assert_eq!(code(&registry.post("/subjects/s/versions", &json!({"schema": {"type": "string"}}))), (400, 400));
     assert_eq!(code(&registry.post("/subjects/s/versions", &json!([]))), (400, 400));
     assert_eq!(code(&registry.put("/config", &json!({"level": "NONE"}))), (422, 422));
-    assert_eq!(code(&registry.post_raw("/compatibility/subjects/s/versions", None, b"nope")), (400, 400));
+    assert_eq!(code(&registry.post_raw("/compatibility/subjects/s/versions", Some(V1), b"nope")), (400, 400));
 
     // Schemas that do not parse: 42201 with the parser's message.
     let (status, invalid) = registry.post(

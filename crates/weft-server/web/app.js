@@ -5,7 +5,7 @@
 // the decoded path parameters plus `query` (URLSearchParams), ctx = {navigate(path, {replace}),
 // setTitle(text), signal (aborted when the page is left)}. render may return a cleanup function.
 
-import { getActor, setActor } from './lib/api.js';
+import { getActor, setActor, loadSession, signIn, signOut, authenticated, currentSession } from './lib/api.js';
 import { h, clear, toast } from './lib/dom.js';
 
 // The one list of the app's pages. The server keeps none: it answers index.html to a browser asking
@@ -99,6 +99,12 @@ async function render() {
   }
   const { route, params } = found;
   params.query = url.searchParams;
+  if (authenticated() && !currentSession().signedIn) {
+    highlightNav(null);
+    setTitle('Sign in');
+    renderSignIn();
+    return;
+  }
   highlightNav(route.nav);
   const controller = new AbortController();
   current = { controller, cleanup: null };
@@ -171,7 +177,57 @@ window.addEventListener('unhandledrejection', (event) => {
   toast(`Something went wrong: ${(reason && reason.message) || reason}`, 'error');
 });
 
-// The actor selector: who the UI acts as (sent as X-Weft-Actor). Changing it re-renders the page.
+// Signing in with an API token (the server keeps the session in an HttpOnly cookie).
+function renderSignIn() {
+  const input = h('input', { id: 'signin-token', type: 'password', autocomplete: 'current-password', spellcheck: 'false',
+    required: true, 'data-testid': 'signin-token', placeholder: 'weft_…' });
+  const error = h('p', { class: 'form-error', role: 'alert', 'data-testid': 'signin-error' });
+  const form = h('form', { class: 'card signin', 'data-testid': 'signin-form' },
+    h('label', { for: 'signin-token' }, 'API token'), input, error,
+    h('p', null, h('button', { type: 'submit', class: 'btn btn--primary', 'data-testid': 'signin-submit' }, 'Sign in')),
+    h('p', { class: 'muted' }, 'A token from `weft token create`, from your platform admin, or the ones `weft demo` prints.'));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    error.textContent = '';
+    try {
+      const answer = await signIn(input.value);
+      toast(`Signed in as ${answer.identity.name}`, 'info');
+      updateSessionBar();
+      render();
+    } catch (e) {
+      error.textContent = e.message;
+    }
+  });
+  main.appendChild(h('div', { class: 'page-header' }, h('h1', null, 'Sign in to Weft')));
+  main.appendChild(form);
+  input.focus();
+}
+
+// The header on a server with authentication: who is signed in, and a sign-out button.
+function updateSessionBar() {
+  const form = document.getElementById('actor-form');
+  if (!form) return;
+  clear(form);
+  const current = currentSession();
+  if (current.signedIn) {
+    const who = current.identity;
+    form.appendChild(h('span', { class: 'actor__who', 'data-testid': 'signed-in-as' },
+      `Signed in as ${who.name}${who.admin ? ' (admin)' : ''}`));
+    form.appendChild(h('button', { type: 'button', class: 'btn btn--small btn--ghost', 'data-testid': 'sign-out',
+      onclick: async () => {
+        // The page's requests end first: answered after the sign-out, they would be refused.
+        leave();
+        await signOut();
+        updateSessionBar();
+        render();
+      } }, 'Sign out'));
+  } else {
+    form.appendChild(h('span', { class: 'actor__who' }, 'Not signed in'));
+  }
+}
+
+// The actor selector of a development server without authentication: who the UI acts as (sent as
+// X-Weft-Actor). Changing it re-renders the page.
 function setupActor() {
   const form = document.getElementById('actor-form');
   const input = document.getElementById('actor-input');
@@ -209,5 +265,10 @@ function setupActor() {
     .catch(() => {});
 }
 
-setupActor();
-render();
+loadSession()
+  .catch(() => null)
+  .then(() => {
+    if (authenticated()) updateSessionBar();
+    else setupActor();
+    render();
+  });

@@ -41,6 +41,9 @@ pub enum AccessCommand {
         request: String,
         #[arg(long)]
         reason: Option<String>,
+        /// The grant ends by itself after this long (90m, 12h, 30d); default: until revoked.
+        #[arg(long, value_parser = crate::security::parse_duration)]
+        expires_in: Option<u64>,
     },
     /// Deny a pending request.
     Deny {
@@ -81,7 +84,7 @@ fn line(request: &Value) -> String {
 }
 
 pub fn run(client: &Client, actor: &str, command: AccessCommand, out: &mut impl Write) -> Result<()> {
-    let (request, decision, reason) = match command {
+    let (request, decision, reason, expires_in) = match command {
         AccessCommand::Request { product, purpose, consumer } => {
             let body = serde_json::to_vec(&json!({"purpose": purpose, "consumer": consumer}))?;
             let path = format!("/api/v1/products/{}/access-requests", encode(&product));
@@ -108,11 +111,12 @@ pub fn run(client: &Client, actor: &str, command: AccessCommand, out: &mut impl 
             }
             return Ok(());
         }
-        AccessCommand::Approve { request, reason } => (request, "approve", reason),
-        AccessCommand::Deny { request, reason } => (request, "deny", reason),
-        AccessCommand::Revoke { request, reason } => (request, "revoke", reason),
+        AccessCommand::Approve { request, reason, expires_in } => (request, "approve", reason, expires_in),
+        AccessCommand::Deny { request, reason } => (request, "deny", reason, None),
+        AccessCommand::Revoke { request, reason } => (request, "revoke", reason, None),
     };
-    let body = serde_json::to_vec(&json!({"reason": reason}))?;
+    let expires_at = expires_in.map(|seconds| crate::now_ms() + seconds as i64 * 1000);
+    let body = serde_json::to_vec(&json!({"reason": reason, "expiresAt": expires_at}))?;
     let path = format!("/api/v1/access-requests/{}/{decision}", encode(&request));
     let decided = client.send("POST", &path, actor, Some(("application/json", &body)))?;
     writeln!(

@@ -12,33 +12,51 @@ const MAX_RESPONSE_BYTES: u64 = 512 * 1024 * 1024;
 pub struct Client {
     base: String,
     agent: ureq::Agent,
+    /// `Bearer <token>`, sent with every request when a token is given (`--token`, `WEFT_TOKEN`).
+    authorization: Option<String>,
 }
 
 impl Client {
     pub fn new(url: &str) -> Client {
+        Client::with_token(url, None)
+    }
+
+    /// A client that signs in with an API token (or an OpenID Connect JWT).
+    pub fn with_token(url: &str, token: Option<&str>) -> Client {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(10)))
             .build()
             .into();
-        Client { base: url.trim_end_matches('/').to_string(), agent }
+        let authorization = token.map(str::trim).filter(|t| !t.is_empty()).map(|t| format!("Bearer {t}"));
+        Client { base: url.trim_end_matches('/').to_string(), agent, authorization }
+    }
+
+    fn auth<B>(&self, request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        match &self.authorization {
+            Some(value) => request.header("authorization", value),
+            None => request,
+        }
     }
 
     pub fn get(&self, path: &str) -> Result<Value> {
-        self.finish(path, self.agent.get(self.url(path)).call())
+        self.finish(path, self.auth(self.agent.get(self.url(path))).call())
     }
 
     pub fn post(&self, path: &str, body: &Value) -> Result<Value> {
-        self.finish(path, self.agent.post(self.url(path)).send_json(body))
+        self.finish(path, self.auth(self.agent.post(self.url(path))).send_json(body))
     }
 
     /// Posts a body that is already JSON text.
     pub fn post_raw(&self, path: &str, json: &[u8]) -> Result<Value> {
-        self.finish(path, self.agent.post(self.url(path)).header("content-type", "application/json").send(json))
+        self.finish(
+            path,
+            self.auth(self.agent.post(self.url(path))).header("content-type", "application/json").send(json),
+        )
     }
 
     pub fn delete(&self, path: &str) -> Result<Value> {
-        self.finish(path, self.agent.delete(self.url(path)).call())
+        self.finish(path, self.auth(self.agent.delete(self.url(path))).call())
     }
 
     /// Any request with a body of the given media type, made as `actor` (the `X-Weft-Actor` header the
@@ -46,6 +64,9 @@ impl Client {
     pub fn send(&self, method: &str, path: &str, actor: &str, body: Option<(&str, &[u8])>) -> Result<Value> {
         let mut request =
             ureq::http::Request::builder().method(method).uri(self.url(path)).header("x-weft-actor", actor);
+        if let Some(value) = &self.authorization {
+            request = request.header("authorization", value);
+        }
         let bytes = match body {
             Some((content_type, bytes)) => {
                 request = request.header("content-type", content_type);
@@ -59,7 +80,7 @@ impl Client {
 
     /// Copies a response body (an export) to `out` as it arrives; returns the bytes copied.
     pub fn download(&self, path: &str, out: &mut impl std::io::Write) -> Result<u64> {
-        let mut response = self.agent.get(self.url(path)).call().map_err(|e| self.unreachable(e))?;
+        let mut response = self.auth(self.agent.get(self.url(path))).call().map_err(|e| self.unreachable(e))?;
         if !response.status().is_success() {
             let status = response.status().as_u16();
             let text = response.body_mut().read_to_string().unwrap_or_default();
@@ -72,7 +93,7 @@ impl Client {
 
     /// Opens a long-lived response (server-sent events) and returns its body as a reader.
     pub fn stream(&self, path: &str) -> Result<impl Read> {
-        let response = self.agent.get(self.url(path)).header("accept", "text/event-stream").call();
+        let response = self.auth(self.agent.get(self.url(path))).header("accept", "text/event-stream").call();
         let mut response = response.map_err(|e| self.unreachable(e))?;
         if !response.status().is_success() {
             let status = response.status().as_u16();
@@ -84,7 +105,7 @@ impl Client {
 
     /// Posts JSON and returns the (long-lived, chunked) response body as a reader.
     pub fn post_stream(&self, path: &str, body: &Value) -> Result<impl Read> {
-        let response = self.agent.post(self.url(path)).send_json(body);
+        let response = self.auth(self.agent.post(self.url(path))).send_json(body);
         let mut response = response.map_err(|e| self.unreachable(e))?;
         if !response.status().is_success() {
             let status = response.status().as_u16();

@@ -16,7 +16,7 @@
 //! minute are deliberately defective (see [`Defect`]): those that break their product's schema are
 //! refused by the write path, the others (a negative amount) wait for data contracts.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -47,6 +47,9 @@ pub struct DemoArgs {
     /// Delete the data directory first and build the demo mesh afresh.
     #[arg(long)]
     reset: bool,
+    /// "tokens" (sign in with the printed tokens) or "none" (development: act as anyone by name).
+    #[arg(long, default_value = "tokens")]
+    auth: weft_server::AuthMode,
 }
 
 /// Runs the server with the demo mesh until Ctrl-C or SIGTERM.
@@ -57,6 +60,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
     }
     let mut config = ServerConfig::new(&args.data_dir);
     config.listen = args.listen;
+    config.auth = args.auth;
     // The demo speaks through its banner; the platform's own lines (one per request, one per change,
     // and the web app polls) would drown it. WEFT_LOG=info shows them.
     weft_server::init_logging(config.log_format, "warn,weft::demo=info");
@@ -77,6 +81,14 @@ pub fn run(args: DemoArgs) -> Result<()> {
             server = Server::bind(&config).await?;
         }
         let mesh = server.mesh();
+        let tokens = match config.auth {
+            weft_server::AuthMode::Tokens => {
+                let tokens = demo_tokens(&mesh).context("signing in the demo's people")?;
+                write_tokens(&config.data_dir, &tokens)?;
+                tokens
+            }
+            weft_server::AuthMode::None => BTreeMap::new(),
+        };
         let addr = server.local_addr()?;
         let url = format!("http://{addr}");
         eprintln!("weft demo: server listening on {url} (data dir {})", config.data_dir.display());
@@ -94,7 +106,8 @@ pub fn run(args: DemoArgs) -> Result<()> {
         }));
 
         let setup_url = url.clone();
-        let setup = tokio::task::spawn_blocking(move || setup(&Client::new(&setup_url))).await;
+        let setup_tokens = tokens.clone();
+        let setup = tokio::task::spawn_blocking(move || setup(&Api::new(&setup_url, &setup_tokens))).await;
         let summary = match setup {
             Ok(Ok(summary)) => summary,
             Ok(Err(error)) => {
@@ -108,7 +121,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
                 bail!("the demo setup thread failed: {join}");
             }
         };
-        print_banner(&url, &summary);
+        print_banner(&url, &summary, &tokens);
 
         let generator_stopping = stopping.clone();
         let generator = std::thread::Builder::new()
@@ -156,7 +169,77 @@ struct Summary {
     next_order: u64,
 }
 
-fn print_banner(url: &str, summary: &Summary) {
+/// The demo's people (the admin, each domain's owner and member, the consumers who asked for access,
+/// and one consumer with no grant) as users, in their domain's team, each with a fresh API token; the
+/// tokens of an earlier start are revoked. Made in-process: the demo is the platform's own work.
+fn demo_tokens(mesh: &Mesh) -> Result<BTreeMap<String, String>> {
+    use weft_mesh::security::identities::{PrincipalKind, UserSpec};
+    use weft_mesh::security::TokenRequest;
+    let ctx = weft_mesh::RequestContext::system("demo");
+    let mut people: Vec<(&str, Vec<String>, bool)> = vec![(ADMIN, Vec::new(), true)];
+    for domain in &DOMAINS {
+        people.push((domain.owner, vec![domain.team.to_string()], false));
+        people.push((domain.member, vec![domain.team.to_string()], false));
+    }
+    for (requester, _, consumer, _) in ACCESS_REQUESTS {
+        if !people.iter().any(|(name, _, _)| *name == requester) {
+            people.push((requester, vec![consumer.to_string()], false));
+        }
+    }
+    people.push((CONSUMER, vec!["analytics".to_string()], false));
+    for old in mesh.tokens(&ctx, None)?.into_iter().filter(|t| t.description == DEMO_TOKEN && t.revoked_at.is_none()) {
+        mesh.revoke_token(&ctx, &old.id)?;
+    }
+    let mut tokens = BTreeMap::new();
+    for (name, teams, admin) in people {
+        let known = mesh.user(name).ok();
+        let mut all_teams = known.as_ref().map(|u| u.teams.clone()).unwrap_or_default();
+        all_teams.extend(teams);
+        all_teams.sort();
+        all_teams.dedup();
+        let spec = UserSpec {
+            name: name.to_string(),
+            kind: PrincipalKind::User,
+            display_name: known.as_ref().map(|u| u.display_name.clone()).unwrap_or_default(),
+            teams: all_teams,
+            admin: admin || known.as_ref().is_some_and(|u| u.admin),
+            disabled: false,
+        };
+        mesh.set_user(&ctx, spec)?;
+        let request = TokenRequest {
+            principal: Some(name.to_string()),
+            description: DEMO_TOKEN.to_string(),
+            ..TokenRequest::default()
+        };
+        tokens.insert(name.to_string(), mesh.create_token(&ctx, request)?.token);
+    }
+    Ok(tokens)
+}
+
+/// The demo's tokens as `{"name": "token"}` in `<data dir>/demo-tokens.json` (readable by its owner
+/// only), for scripts: `export WEFT_TOKEN=$(jq -r .alice weft-demo/demo-tokens.json)`.
+fn write_tokens(data_dir: &std::path::Path, tokens: &BTreeMap<String, String>) -> Result<()> {
+    let path = data_dir.join(DEMO_TOKENS_FILE);
+    let text = serde_json::to_string_pretty(tokens)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path).with_context(|| format!("writing {}", path.display()))?;
+    std::io::Write::write_all(&mut file, text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Where the demo writes its people's tokens, in its data directory.
+pub const DEMO_TOKENS_FILE: &str = "demo-tokens.json";
+
+/// The description of the demo's tokens (revoked on the next start).
+const DEMO_TOKEN: &str = "weft demo";
+
+/// A consumer with no grant: what someone new to the mesh sees.
+const CONSUMER: &str = "casey";
+
+fn print_banner(url: &str, summary: &Summary, tokens: &BTreeMap<String, String>) {
     let made = if summary.created.is_empty() {
         "everything already existed; carrying on".to_string()
     } else {
@@ -165,22 +248,35 @@ fn print_banner(url: &str, summary: &Summary) {
     println!(
         "\nWeft demo mesh ready ({made}).\n\n  Web app:   {url}/\n  REST API:  {url}/api/v1  (OpenAPI: {url}/api/v1/openapi.json)\n  \
          Registry:  {url}/registry\n  ksqlDB:    {url}/ksql\n\n  {} data products in 5 domains; live events are being generated.\n\n  \
-         Actors (choose one in the web app's actor menu, or send the X-Weft-Actor header):\n    \
-         {ADMIN:<8} platform administrator",
+         People and their API tokens (sign in to the web app with one, or `export WEFT_TOKEN=...` for the CLI;\n  \
+         new tokens on every start):\n",
         summary.products
     );
+    let token = |name: &str| tokens.get(name).cloned().unwrap_or_default();
+    println!("    {ADMIN:<8} platform administrator\n             {}", token(ADMIN));
     for domain in DOMAINS {
-        println!("    {:<8} owner of the {} domain ({})", domain.owner, domain.name, domain.team);
+        println!(
+            "    {:<8} owner of the {} domain ({})\n             {}",
+            domain.owner,
+            domain.name,
+            domain.team,
+            token(domain.owner)
+        );
     }
+    println!("    {CONSUMER:<8} a consumer with no grants yet\n             {}", token(CONSUMER));
     println!();
     for (requester, product, _, _) in ACCESS_REQUESTS {
         let owner = owner_of(domain_of(product));
-        println!("  {requester} asked for access to {product}: act as {owner} and open {url}/access to decide.");
+        println!("  {requester} asked for access to {product}: sign in as {owner} and open {url}/access to decide.");
     }
-    println!(
-        "\n  Actors are not authenticated yet: tokens come with the security work.\n  Stop with Ctrl-C; start again \
-         with the same --data-dir to carry on.\n"
-    );
+    if tokens.is_empty() {
+        println!(
+            "\n  Authentication is OFF (--auth none): act as anyone with the web app's actor menu or X-Weft-Actor."
+        );
+    } else {
+        println!("\n  Every person's token is also in {DEMO_TOKENS_FILE} in the data directory.");
+    }
+    println!("\n  Stop with Ctrl-C; start again with the same --data-dir to carry on.\n");
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -609,28 +705,38 @@ const ACCESS_REQUESTS: [(&str, &str, &str, &str); 2] = [
 // ---------------------------------------------------------------------------------------------------
 // Setup: create what is missing, through the REST API.
 
-/// The demo's REST calls, each made as a named actor.
-struct Api<'a> {
-    client: &'a Client,
+/// The demo's REST calls, each made as a named person signed in with their token.
+struct Api {
+    clients: BTreeMap<String, Client>,
+    anonymous: Client,
 }
 
-impl Api<'_> {
+impl Api {
+    fn new(url: &str, tokens: &BTreeMap<String, String>) -> Api {
+        let clients = tokens.iter().map(|(name, token)| (name.clone(), Client::with_token(url, Some(token)))).collect();
+        Api { clients, anonymous: Client::new(url) }
+    }
+
+    fn client(&self, actor: &str) -> &Client {
+        self.clients.get(actor).unwrap_or(&self.anonymous)
+    }
+
     fn get(&self, path: &str) -> Result<Value> {
-        self.client.get(path)
+        self.client(ADMIN).get(path)
     }
 
     fn post(&self, actor: &str, path: &str, body: &Value) -> Result<Value> {
         let bytes = serde_json::to_vec(body)?;
-        self.client.send("POST", path, actor, Some(("application/json", &bytes)))
+        self.client(actor).send("POST", path, actor, Some(("application/json", &bytes)))
     }
 
     fn put(&self, actor: &str, path: &str, body: &Value) -> Result<Value> {
         let bytes = serde_json::to_vec(body)?;
-        self.client.send("PUT", path, actor, Some(("application/json", &bytes)))
+        self.client(actor).send("PUT", path, actor, Some(("application/json", &bytes)))
     }
 
     fn post_yaml(&self, actor: &str, path: &str, yaml: &str) -> Result<Value> {
-        self.client.send("POST", path, actor, Some(("application/yaml", yaml.as_bytes())))
+        self.client(actor).send("POST", path, actor, Some(("application/yaml", yaml.as_bytes())))
     }
 
     fn ksql(&self, statements: &str) -> Result<Value> {
@@ -657,8 +763,7 @@ fn names(list: &Value, field: &str, key: &dyn Fn(&Value) -> Option<String>) -> B
     list[field].as_array().map(|items| items.iter().filter_map(key).collect()).unwrap_or_default()
 }
 
-fn setup(client: &Client) -> Result<Summary> {
-    let api = Api { client };
+fn setup(api: &Api) -> Result<Summary> {
     let mut created = Vec::new();
 
     let domains = names(&api.get("/api/v1/domains")?, "domains", &|d| d["spec"]["name"].as_str().map(String::from));
@@ -699,7 +804,7 @@ fn setup(client: &Client) -> Result<Summary> {
             .with_context(|| format!("registering the schema of '{}'", source.id))?;
     }
 
-    let existing = products(&api)?;
+    let existing = products(api)?;
     for source in &SOURCES {
         let domain = domain_of(source.id);
         let owner = owner_of(domain);
@@ -722,7 +827,7 @@ fn setup(client: &Client) -> Result<Summary> {
                 .with_context(|| format!("creating the product '{}'", source.id))?;
             created.push(format!("product {}", source.id));
         }
-        publish_if_draft(&api, owner, source.id, existing.get(source.id).map(String::as_str))?;
+        publish_if_draft(api, owner, source.id, existing.get(source.id).map(String::as_str))?;
         // Event streams keep flowing past a bad record: it waits in the dead letters with why. Reference
         // data (compacted: customers, SKUs) is all or nothing: a bad record refuses its request.
         let policy = if source.compacted { "reject" } else { "dead-letter" };
@@ -775,10 +880,10 @@ fn setup(client: &Client) -> Result<Summary> {
         api.ksql(derived.sql).with_context(|| format!("creating the SQL query behind '{}'", derived.id))?;
         let owner = owner_of(domain_of(derived.id));
         if !existing.contains_key(derived.id) {
-            create_derived(&api, owner, derived)?;
+            create_derived(api, owner, derived)?;
             created.push(format!("derived product {}", derived.id));
         }
-        publish_if_draft(&api, owner, derived.id, existing.get(derived.id).map(String::as_str))?;
+        publish_if_draft(api, owner, derived.id, existing.get(derived.id).map(String::as_str))?;
     }
 
     // A couple of requests waiting for their owners' decision, each made once (any status counts, so a
@@ -797,7 +902,7 @@ fn setup(client: &Client) -> Result<Summary> {
         }
     }
 
-    let products = products(&api)?.len();
+    let products = products(api)?.len();
     let next_order = api.record_count("orders.placed")? + 1;
     Ok(Summary { created, products, next_order })
 }

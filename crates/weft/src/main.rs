@@ -11,7 +11,9 @@ mod policy;
 mod produce;
 mod product;
 mod schema;
+mod security;
 mod sql;
+mod time;
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -35,7 +37,11 @@ struct Cli {
     /// The server to talk to.
     #[arg(long, global = true, env = "WEFT_URL", default_value = "http://127.0.0.1:8080")]
     url: String,
-    /// Who makes catalog changes, recorded in their history (authentication comes later).
+    /// An API token to sign in with (from `weft token create`, or the one the server printed on its
+    /// first start); sent as `Authorization: Bearer`.
+    #[arg(long, global = true, env = "WEFT_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// On a development server without authentication (`weft serve --auth none`): whom to act as.
     #[arg(long, global = true, env = "WEFT_ACTOR", default_value = "anonymous")]
     actor: String,
     #[command(subcommand)]
@@ -81,6 +87,16 @@ enum Command {
     /// Register, get, list and check schemas in the schema registry.
     #[command(subcommand)]
     Schema(schema::SchemaCommand),
+    /// API tokens: create (shown once), list, revoke.
+    #[command(subcommand)]
+    Token(security::TokenCommand),
+    /// Users and service accounts, and their teams (platform admins change them).
+    #[command(subcommand)]
+    User(security::UserCommand),
+    /// The audit log: every change and refused request, newest last; --follow for live entries.
+    Audit(security::AuditArgs),
+    /// Who the token signs in as.
+    Whoami,
     /// Run ksqlDB statements (-f FILE or -e TEXT), stream one query (-e "SELECT ... EMIT CHANGES;"),
     /// or, with neither, an interactive prompt with history.
     Sql(sql::SqlArgs),
@@ -127,6 +143,32 @@ struct ServeArgs {
     /// catches up from there [env: WEFT_PROFILE_SNAPSHOT_MS] [default: 30000].
     #[arg(long)]
     profile_snapshot_ms: Option<u64>,
+    /// "tokens" (API tokens, and OIDC JWTs when an issuer is set) or "none" (development: callers are
+    /// whoever X-Weft-Actor names; loopback only) [env: WEFT_AUTH] [default: tokens].
+    #[arg(long)]
+    auth: Option<weft_server::AuthMode>,
+    /// With --auth none, serve a non-loopback address anyway: everyone who reaches it acts as anyone
+    /// [env: WEFT_INSECURE_DEV].
+    #[arg(long)]
+    insecure_dev: bool,
+    /// A Host name the server answers to besides the loopback names (repeatable) [env: WEFT_ALLOWED_HOSTS].
+    #[arg(long = "allowed-host")]
+    allowed_hosts: Vec<String>,
+    /// Accept JWTs of this OpenID Connect issuer [env: WEFT_OIDC_ISSUER]; needs --oidc-audience.
+    #[arg(long)]
+    oidc_issuer: Option<String>,
+    /// The audience the issuer's JWTs must name [env: WEFT_OIDC_AUDIENCE].
+    #[arg(long)]
+    oidc_audience: Option<String>,
+    /// The issuer's JWKS URL (default: from its discovery document) [env: WEFT_OIDC_JWKS_URL].
+    #[arg(long)]
+    oidc_jwks_url: Option<String>,
+    /// The claim naming the user [env: WEFT_OIDC_USER_CLAIM] [default: sub].
+    #[arg(long)]
+    oidc_user_claim: Option<String>,
+    /// The claim listing the user's groups (teams) [env: WEFT_OIDC_GROUPS_CLAIM] [default: groups].
+    #[arg(long)]
+    oidc_groups_claim: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -224,7 +266,7 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let client = Client::new(&cli.url);
+    let client = Client::with_token(&cli.url, cli.token.as_deref());
     let stdout = io::stdout();
     let mut out = stdout.lock();
     match cli.command {
@@ -290,6 +332,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Policy(command) => policy::run(&client, &cli.actor, command, &mut out),
         Command::Schema(command) => schema::run(&client, command, &mut out),
         Command::Sql(args) => sql::run(&client, args, &mut out),
+        Command::Token(command) => security::run_token(&client, command, &mut out),
+        Command::User(command) => security::run_user(&client, command, &mut out),
+        Command::Audit(args) => security::run_audit(&client, args, &mut out),
+        Command::Whoami => security::run_whoami(&client, &mut out),
     }
 }
 
@@ -312,6 +358,14 @@ fn serve(args: ServeArgs) -> Result<()> {
         max_pull_rows: args.max_pull_rows,
         max_pull_bytes: args.max_pull_bytes,
         profile_snapshot_ms: args.profile_snapshot_ms,
+        auth: args.auth,
+        insecure_dev: args.insecure_dev.then_some(true),
+        allowed_hosts: (!args.allowed_hosts.is_empty()).then_some(args.allowed_hosts),
+        oidc_issuer: args.oidc_issuer,
+        oidc_audience: args.oidc_audience,
+        oidc_jwks_url: args.oidc_jwks_url,
+        oidc_user_claim: args.oidc_user_claim,
+        oidc_groups_claim: args.oidc_groups_claim,
     };
     let config = ServerConfig::resolve(flags, ConfigLayer::from_env()?)?;
     weft_server::init_logging(config.log_format, "info");
@@ -321,6 +375,21 @@ fn serve(args: ServeArgs) -> Result<()> {
         let server = Server::bind(&config).await?;
         let addr = server.local_addr()?;
         eprintln!("weft listening on http://{addr} (data dir {}, fsync {})", config.data_dir.display(), config.fsync);
+        match config.auth {
+            weft_server::AuthMode::None => eprintln!(
+                "WARNING: authentication is OFF (--auth none): anyone who reaches http://{addr} acts as whoever \
+                 they name, with every right. Use it for development on this machine only."
+            ),
+            weft_server::AuthMode::Tokens => {
+                if let Some(token) = server.bootstrap_token() {
+                    eprintln!(
+                        "\nFirst start: created the platform admin 'admin'. Its API token, shown this once:\n\n    {token}\n\n\
+                         Sign in with it (WEFT_TOKEN=... weft whoami, or the web app), create people's and \
+                         services' tokens with `weft user set` and `weft token create --for NAME`, and keep it secret.\n"
+                    );
+                }
+            }
+        }
         server.run(weft_server::shutdown_signal()).await?;
         eprintln!("weft stopped");
         Ok::<(), anyhow::Error>(())

@@ -230,7 +230,7 @@ fn serve_runs_until_sigterm_and_reads_its_config() {
         listener.local_addr().expect("addr").port()
     };
     let config = dir.path().join("weft.toml");
-    std::fs::write(&config, "listen = \"127.0.0.1:1\"\nfsync = \"batch\"\n").expect("write");
+    std::fs::write(&config, "listen = \"127.0.0.1:1\"\nfsync = \"batch\"\nauth = \"none\"\n").expect("write");
     let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
         .args(["serve", "--config", &config.to_string_lossy(), "--listen", &format!("127.0.0.1:{port}")])
         .env("WEFT_DATA_DIR", dir.path().join("data"))

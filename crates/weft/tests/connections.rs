@@ -24,7 +24,7 @@ impl Server {
     fn start(data_dir: &Path, args: &[&str], nofile: Option<u64>) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_weft"));
         command
-            .args(["serve", "--listen", "127.0.0.1:0", "--fsync", "1", "--data-dir"])
+            .args(["serve", "--listen", "127.0.0.1:0", "--fsync", "1", "--auth", "none", "--data-dir"])
             .arg(data_dir)
             .args(args)
             .env("WEFT_LOG", "warn")

@@ -98,12 +98,7 @@ fn check_mesh(demo: &Demo) {
     assert!(fields_text.contains("loyalty_tier") && fields_text.contains("LOYALTY_TIER"), "{fields}");
 
     // The two persistent queries, once each.
-    let queries = ureq::post(format!("{}/ksql", demo.url))
-        .send_json(serde_json::json!({"ksql": "SHOW QUERIES;"}))
-        .expect("SHOW QUERIES")
-        .body_mut()
-        .read_json::<Value>()
-        .expect("JSON");
+    let queries = demo.post("/ksql", &serde_json::json!({"ksql": "SHOW QUERIES;"}));
     let sinks: Vec<String> =
         queries[0]["queries"].as_array().expect("queries").iter().flat_map(|q| strings(q, "/sinks")).collect();
     let mut sorted = sinks.clone();
@@ -217,5 +212,6 @@ fn a_demo_directory_from_before_the_mesh_is_kept_aside_and_the_demo_starts_afres
 fn server_on(data_dir: &std::path::Path) -> weft_server::BackgroundServer {
     let mut config = weft_server::ServerConfig::new(data_dir);
     config.listen = "127.0.0.1:0".parse().expect("address");
+    config.auth = weft_server::AuthMode::None;
     weft_server::BackgroundServer::start(config).expect("server starts")
 }

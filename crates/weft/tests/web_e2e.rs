@@ -51,7 +51,9 @@ fn browser_flows_on_the_demo_mesh() {
     let _ = std::fs::remove_dir_all(&screenshots);
 
     let (_dir, data) = temp_data_dir();
+    // The flows sign in as the demo's people with the tokens it wrote.
     let mut demo = Demo::start(&data, free_port());
+    let tokens = serde_json::to_string(&demo.tokens).expect("tokens as JSON");
 
     let mut flows = Command::new("node")
         .arg(root.join("tests/e2e/flows.mjs"))
@@ -59,6 +61,7 @@ fn browser_flows_on_the_demo_mesh() {
         .arg(&screenshots)
         .current_dir(&root)
         .env("WEFT_CHROMIUM", chromium())
+        .env("WEFT_DEMO_TOKENS", tokens)
         .stdout(Stdio::inherit())
         .stderr(Stdio::inherit())
         .spawn()

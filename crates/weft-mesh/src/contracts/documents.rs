@@ -60,6 +60,20 @@ impl Mesh {
 
     fn store_contract(&self, ctx: &RequestContext, contract: Contract) -> Result<(ContractSummary, Applied)> {
         let (id, version) = (contract.id().to_string(), contract.version().to_string());
+        // A contract naming its domain (ODCS `domain`) is that domain's to publish; one naming none is
+        // a platform-wide standard, the platform admins'.
+        match contract.to_json().get("domain").and_then(Value::as_str) {
+            Some(domain) if self.catalog.domain(domain).is_ok() => self.authorizer().require_domain(
+                ctx.principal(),
+                domain,
+                &format!("publish contract '{id}' of domain '{domain}'"),
+                false,
+            )?,
+            _ => self.authorizer().require_admin(
+                ctx.principal(),
+                &format!("publish contract '{id}' (it names no domain of the catalog, so it is platform-wide)"),
+            )?,
+        }
         let applied = self.governance.store().write(|state| match state.contract(&id, Some(&version)) {
             Some(stored) if &stored.document == contract.to_json() => Ok((Applied::Unchanged, Vec::new())),
             Some(_) => Err(MeshError::ContractVersionExists { id: id.clone(), version: version.clone() }),

@@ -83,6 +83,9 @@ pub struct DeadLetterPage {
     pub unresolved: u64,
     /// How many unresolved ones broke each rule.
     pub by_rule: std::collections::BTreeMap<String, u64>,
+    /// The reader is not in the product's domain: the counts are governance for everyone, the
+    /// records themselves the domain's to repair, so `entries` is left empty.
+    pub entries_hidden: bool,
 }
 
 /// What a replay did.
@@ -143,6 +146,11 @@ impl Mesh {
         port: &str,
         change: impl FnOnce(PortGovernance) -> PortGovernance,
     ) -> Result<PortGovernance> {
+        self.authorizer().require_product_change(
+            ctx.principal(),
+            product,
+            &format!("change what '{product}' enforces"),
+        )?;
         self.governance.store().write(|state| {
             let governance = change(state.port(product, port));
             let event = GovernanceEvent::PortGovernance {
@@ -230,7 +238,8 @@ impl Mesh {
     ) -> Result<DeadLetterPage> {
         self.catalog.product(product)?;
         let topic = dead_letter_topic(product);
-        self.data.check_read(ctx.principal(), &topic)?;
+        // Dead letters are the producing domain's to repair: its members read them; others the counts.
+        let entries_hidden = self.authorizer().require_product_change(ctx.principal(), product, "read").is_err();
         let limit = limit.clamp(1, MAX_DEAD_LETTERS_PER_CALL);
         let mut page = DeadLetterPage {
             product: product.to_string(),
@@ -239,6 +248,7 @@ impl Mesh {
             total: 0,
             unresolved: 0,
             by_rule: Default::default(),
+            entries_hidden,
         };
         self.each_dead_letter(product, |entry| {
             page.total += 1;
@@ -248,7 +258,7 @@ impl Mesh {
                     *page.by_rule.entry(rule.clone()).or_default() += 1;
                 }
             }
-            if page.entries.len() < limit && selection.admits(&entry) {
+            if !entries_hidden && page.entries.len() < limit && selection.admits(&entry) {
                 page.entries.push(entry);
             }
         })?;
@@ -263,6 +273,11 @@ impl Mesh {
         product: &str,
         selection: &DeadLetterSelection,
     ) -> Result<ReplayReport> {
+        self.authorizer().require_product_change(
+            ctx.principal(),
+            product,
+            &format!("replay the dead letters of '{product}'"),
+        )?;
         let found = self.catalog.product(product)?;
         if found.status() == Status::Retired {
             return Err(MeshError::ProductRetired(product.to_string()));
@@ -334,6 +349,11 @@ impl Mesh {
         selection: &DeadLetterSelection,
         reason: &str,
     ) -> Result<Vec<u64>> {
+        self.authorizer().require_product_change(
+            ctx.principal(),
+            product,
+            &format!("drop the dead letters of '{product}'"),
+        )?;
         let reason = reason.trim();
         if reason.is_empty() {
             return Err(MeshError::InvalidRequest("dropping dead letters needs a reason".into()));

@@ -82,6 +82,9 @@ pub struct Profile {
     pub untracked_values: u64,
     /// Schema fields first, in schema order, then the others as first seen.
     pub fields: Vec<FieldProfile>,
+    /// The reader holds no grant on the product: values seen in its data (top values, minimum and
+    /// maximum, quantiles, histograms) are left out; counts, nulls, types and distinct counts stay.
+    pub values_hidden: bool,
 }
 
 /// The offsets of one partition a profile took in.
@@ -204,7 +207,8 @@ fn buckets(view: &LiveView, from: i64, minutes: u32) -> Vec<Bucket> {
 
 impl Mesh {
     /// The live profile of a product's output port (caught up with the log first if need be).
-    pub fn profile(&self, _ctx: &RequestContext, resolved: &Resolved) -> Result<Profile, MeshError> {
+    pub fn profile(&self, ctx: &RequestContext, resolved: &Resolved) -> Result<Profile, MeshError> {
+        let values_hidden = self.data().check_read(ctx.principal(), &resolved.topic).is_err();
         let view = self.data().profiles().profile(self.data(), &resolved.topic)?.view();
         let (product, port, objective, subject) = served(resolved);
         let schema = if subject.is_empty() {
@@ -242,7 +246,11 @@ impl Mesh {
                 .collect(),
             sketches: Sketches::default(),
             untracked_values: state.untracked_values,
-            fields: field_profiles(&state.fields, state.records, &schema),
+            fields: field_profiles(&state.fields, state.records, &schema)
+                .into_iter()
+                .map(|field| if values_hidden { hide_values(field) } else { field })
+                .collect(),
+            values_hidden,
         })
     }
 
@@ -360,6 +368,20 @@ pub struct FieldProfile {
     /// Numeric fields only: equal-width bins between min and max (one per integer when an integer
     /// field spans fewer than 10).
     pub histogram: Vec<Bin>,
+}
+
+/// A field's profile without the values seen in the data.
+fn hide_values(field: FieldProfile) -> FieldProfile {
+    FieldProfile {
+        min: None,
+        max: None,
+        mean: None,
+        quantiles: None,
+        top_values: Vec::new(),
+        top_values_max_error: 0,
+        histogram: Vec::new(),
+        ..field
+    }
 }
 
 fn field_profile(field: &FieldState, records: u64, schema: Option<&FieldInfo>) -> FieldProfile {

@@ -24,6 +24,7 @@ pub fn start_server() -> (BackgroundServer, tempfile::TempDir) {
     let mut config = ServerConfig::new(dir.path());
     config.listen = "127.0.0.1:0".parse().expect("address");
     config.fsync = FsyncPolicy::GroupCommit { interval_ms: 1 };
+    config.auth = weft_server::AuthMode::None;
     (BackgroundServer::start(config).expect("server starts"), dir)
 }
 

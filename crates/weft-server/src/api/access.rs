@@ -94,6 +94,9 @@ pub struct DecisionBody {
     /// Why (shown to the requester).
     #[serde(default)]
     pub reason: Option<String>,
+    /// Approvals only: when the grant ends by itself (epoch milliseconds, in the future).
+    #[serde(default, rename = "expiresAt")]
+    pub expires_at: Option<i64>,
 }
 
 async fn decide(
@@ -105,7 +108,10 @@ async fn decide(
 ) -> Result<Json<AccessRequest>, ApiError> {
     let body: DecisionBody =
         if body.iter().all(u8::is_ascii_whitespace) { DecisionBody::default() } else { parse_json(body)? };
-    let decided = call(state, move |mesh| mesh.decide_access(&ctx, &request, decision, body.reason.as_deref())).await?;
+    let decided = call(state, move |mesh| {
+        mesh.decide_access_until(&ctx, &request, decision, body.reason.as_deref(), body.expires_at)
+    })
+    .await?;
     Ok(Json(decided))
 }
 

@@ -120,7 +120,7 @@ fn policies_answer(mesh: &weft_mesh::Mesh, ctx: &weft_mesh::RequestContext) -> P
         principal: current.principal,
         at: current.at,
         policies: current.policies,
-        editable: ctx.is_platform_admin(),
+        editable: mesh.authorizer().is_admin(ctx.principal()),
         history,
     }
 }

@@ -20,8 +20,10 @@ pub mod product_data;
 pub mod products;
 pub mod records;
 pub mod registry;
+pub mod security;
 pub mod sql_check;
 pub mod topics;
+pub mod webhooks;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::AppState;
@@ -109,6 +111,23 @@ pub fn v1() -> ApiRoutes {
         .get("/api/v1/governance/dead-letters", governance::contract_failures)
         .get("/api/v1/history", audit::history)
         .post("/api/v1/sql/validate", sql_check::validate)
+        .get("/api/v1/session", security::whoami)
+        .post("/api/v1/session", security::sign_in)
+        .delete("/api/v1/session", security::sign_out)
+        .get("/api/v1/users", security::list_users)
+        .get("/api/v1/users/{name}", security::get_user)
+        .put("/api/v1/users/{name}", security::put_user)
+        .delete("/api/v1/users/{name}", security::delete_user)
+        .get("/api/v1/tokens", security::list_tokens)
+        .post("/api/v1/tokens", security::create_token)
+        .delete("/api/v1/tokens/{id}", security::revoke_token)
+        .get("/api/v1/audit", security::audit)
+        .get("/api/v1/audit/stream", security::audit_stream)
+        .get("/api/v1/webhooks", webhooks::list)
+        .post("/api/v1/webhooks", webhooks::create)
+        .delete("/api/v1/webhooks/{id}", webhooks::delete)
+        .get("/api/v1/webhooks/{id}/deliveries", webhooks::deliveries)
+        .post("/api/v1/webhooks/{id}/test", webhooks::test)
 }
 
 /// A router that remembers the method and path of every route it was given, so the routes can be

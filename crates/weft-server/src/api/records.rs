@@ -313,6 +313,9 @@ fn tail_start(resolved: &Resolved, query: &TailQuery, headers: &HeaderMap) -> Re
     }
 }
 
+/// How often an idle tail reads anyway, so that a revoked grant ends it within about this.
+const GRANT_RECHECK: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The live tail of a resolved topic or product port (shared by the topic and product routes).
 pub(crate) async fn tail(
     state: &AppState,
@@ -323,6 +326,9 @@ pub(crate) async fn tail(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let start = tail_start(&resolved, &query, headers)?;
     let partition = query.partition;
+    // Refused before the stream starts, as a status, rather than as its first event.
+    let (principal, topic) = (ctx.principal().to_string(), resolved.topic.clone());
+    call(state, move |mesh| mesh.data().check_read(&principal, &topic)).await?;
     // Subscribe before resolving the start so that nothing appended in between is missed.
     let (cursor, watermarks) = call(state, move |mesh| {
         let data = mesh.data();
@@ -413,6 +419,9 @@ impl Tail {
             let changed = futures_util::future::select_all(self.watermarks.iter_mut().map(|r| Box::pin(r.changed())));
             tokio::select! {
                 (changed, _, _) = changed => if changed.is_err() { return Wait::WatermarkGone },
+                // Read again now and then even without new records: the read checks the reader's
+                // grant, so a revoked grant ends an idle tail too.
+                _ = tokio::time::sleep(GRANT_RECHECK) => return Wait::NewRecords,
                 _ = self.shutdown.changed() => return Wait::Stop,
                 _ = self.events.closed() => return Wait::Stop,
             }

@@ -5,9 +5,10 @@
 //! Each handler parses the request, calls the one [`Registry`] method its endpoint maps to (see the table
 //! in `weft_registry::registry`) on the blocking pool, and renders the answer; changes go through the
 //! mesh's methods of the same name, which record who made them and re-index the catalog's products
-//! whose schemas changed. Requests are read as JSON
-//! whatever their content type (Confluent accepts `application/vnd.schemaregistry.v1+json`,
-//! `application/vnd.schemaregistry+json`, `application/json`, and none); answers are
+//! whose schemas changed. Request bodies are read as JSON whatever their JSON content type
+//! (`application/vnd.schemaregistry.v1+json`, `application/vnd.schemaregistry+json`,
+//! `application/json`); a body without one, or as `text/plain` or a form, is refused before it gets
+//! here (see [`crate::auth`]: a cross-origin page could send those). Answers are
 //! `application/vnd.schemaregistry.v1+json`. Errors are Confluent's: `{"error_code", "message"}` with the
 //! codes of [`RegistryError::status_and_code`], and for what the registry library never sees (a body
 //! that is not JSON, an unknown route) the codes Confluent's REST layer uses: the HTTP status itself
@@ -154,6 +155,11 @@ where
     match tokio::task::spawn_blocking(move || f(&mesh)).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(MeshError::Registry(error))) => Err(SchemaRegistryError::from(error)),
+        // Confluent's codes for a principal denied an operation, and for a missing credential.
+        Ok(Err(denied @ MeshError::Forbidden { .. })) => Err(SchemaRegistryError::new(403, 40301, denied.to_string())),
+        Ok(Err(denied @ MeshError::Unauthenticated(_))) => {
+            Err(SchemaRegistryError::new(401, 40101, denied.to_string()))
+        }
         Ok(Err(other)) => Err(SchemaRegistryError::new(500, 50001, other.to_string())),
         Err(e) => Err(SchemaRegistryError::new(500, 50001, format!("a registry call failed: {e}"))),
     }

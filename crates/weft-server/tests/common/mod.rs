@@ -17,6 +17,9 @@ pub fn test_config(data_dir: &Path) -> ServerConfig {
     config.fsync = FsyncPolicy::GroupCommit { interval_ms: 1 };
     config.max_body_bytes = 256 * 1024;
     config.max_records_per_request = 1000;
+    // The tests of everything but security act as whoever they name; tests/security.rs turns
+    // authentication on.
+    config.auth = weft_server::AuthMode::None;
     config
 }
 

@@ -5,10 +5,50 @@
 //   {"error_code","message"} (REST API, registry) and ksqlDB's {"@type","error_code","message",...}.
 //   A network failure is ApiError with status 0; an aborted request rethrows the AbortError
 //   (check with isAbort(e) and ignore it).
-// Every request carries X-Weft-Actor = getActor() (localStorage "weft.actor", default "admin").
+// Signing in: on a server with authentication (the default), loadSession() asks who is signed in; the
+// session is an HttpOnly cookie the page never sees, and every change carries the session's CSRF token
+// (X-Weft-CSRF). getActor() is then the signed-in name. On a development server without
+// authentication, requests carry X-Weft-Actor = getActor() (localStorage "weft.actor", default
+// "admin") instead.
 
 const ACTOR_KEY = 'weft.actor';
 const DEFAULT_ACTOR = 'admin';
+
+// {signedIn, identity, csrfToken, auth} from GET /api/v1/session.
+let session = { auth: 'tokens', signedIn: false, identity: null, csrfToken: null };
+
+export function currentSession() {
+  return session;
+}
+
+export function authenticated() {
+  return session.auth !== 'none';
+}
+
+export async function loadSession() {
+  const response = await fetch('/api/v1/session', { headers: { Accept: 'application/json' }, credentials: 'same-origin' });
+  session = response.ok ? await response.json() : { auth: 'tokens', signedIn: false };
+  return session;
+}
+
+export async function signIn(token) {
+  const response = await fetch('/api/v1/session', {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+    body: JSON.stringify({ token: String(token || '').trim() }),
+  });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new ApiError(response.status, body.error_code || response.status, body.message || 'Sign-in failed', body);
+  session = body;
+  window.dispatchEvent(new CustomEvent('weft:actor', { detail: body.identity.name }));
+  return body;
+}
+
+export async function signOut() {
+  await fetch('/api/v1/session', { method: 'DELETE', credentials: 'same-origin', headers: { 'X-Weft-CSRF': session.csrfToken || '' } });
+  session = { auth: session.auth, signedIn: false, identity: null, csrfToken: null };
+}
 
 export class ApiError extends Error {
   constructor(status, code, message, body) {
@@ -21,6 +61,7 @@ export class ApiError extends Error {
 }
 
 export function getActor() {
+  if (authenticated()) return (session.identity && session.identity.name) || 'anonymous';
   try {
     return localStorage.getItem(ACTOR_KEY) || DEFAULT_ACTOR;
   } catch {
@@ -44,7 +85,10 @@ export function isAbort(error) {
 }
 
 export async function api(path, { method = 'GET', body, headers = {}, signal } = {}) {
-  const init = { method, signal, headers: { Accept: 'application/json', 'X-Weft-Actor': getActor(), ...headers } };
+  const base = { Accept: 'application/json' };
+  if (!authenticated()) base['X-Weft-Actor'] = getActor();
+  else if (method !== 'GET' && method !== 'HEAD' && session.csrfToken) base['X-Weft-CSRF'] = session.csrfToken;
+  const init = { method, signal, credentials: 'same-origin', headers: { ...base, ...headers } };
   if (body !== undefined) {
     if (typeof body === 'string' || body instanceof Blob || body instanceof FormData || body instanceof ArrayBuffer) {
       init.body = body;

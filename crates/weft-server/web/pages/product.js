@@ -286,10 +286,13 @@ async function fillDeadLetters(box, id, signal) {
     h('p', null, `${fmtNumber(page.unresolved)} waiting of ${fmtNumber(page.total)}`,
       byRule.length ? [' (', byRule.map(([rule, n]) => `${rule}: ${fmtNumber(n)}`).join(', '), ')'] : null, '.'),
     page.entries.length ? h('ul', { class: 'plain-list dead-letters' }, rows) : null,
-    page.unresolved > page.entries.length
+    page.entries_hidden
+      ? h('p', { class: 'hint', 'data-testid': 'dead-letters-hidden' }, 'The records themselves are for the product\'s domain to see and repair.')
+      : null,
+    !page.entries_hidden && page.unresolved > page.entries.length
       ? h('p', { class: 'hint' }, `The oldest ${page.entries.length} of ${fmtNumber(page.unresolved)}; all of them: weft dead-letters list ${id}`)
       : null,
-    page.unresolved ? h('div', { class: 'row' }, replay, drop) : null,
+    page.unresolved && !page.entries_hidden ? h('div', { class: 'row' }, replay, drop) : null,
     outcome].filter(Boolean));
 }
 
@@ -519,29 +522,33 @@ function renderData(el, base, port, status, signal) {
 
   // The tail starts at the latest records by default; its event ids are cursors over every partition,
   // so a reconnecting EventSource resumes where it stopped (a `from` here would restart it at the end).
-  source = new EventSource(`${base}/records/stream`);
-  source.onmessage = (event) => {
-    let record;
-    try {
-      record = JSON.parse(event.data);
-    } catch {
-      return;
-    }
-    received += 1;
-    if (paused) {
-      buffered.push(record);
-      if (buffered.length > TAIL_KEEP) buffered.shift();
-    } else {
-      show(record);
-    }
-    updateCount();
+  // It opens once the sample shows the reader may read the data at all.
+  const startTail = () => {
+    source = new EventSource(`${base}/records/stream`);
+    source.onmessage = (event) => {
+      let record;
+      try {
+        record = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      received += 1;
+      if (paused) {
+        buffered.push(record);
+        if (buffered.length > TAIL_KEEP) buffered.shift();
+      } else {
+        show(record);
+      }
+      updateCount();
+    };
+    source.onerror = () => {
+      statusDot.classList.add('is-off');
+    };
+    source.onopen = () => statusDot.classList.remove('is-off');
   };
-  source.onerror = () => {
-    statusDot.classList.add('is-off');
-  };
-  source.onopen = () => statusDot.classList.remove('is-off');
 
   api(`${base}/sample?limit=20`, { signal }).then((s) => {
+    startTail();
     clear(sampleBox);
     if (!s.records.length) {
       sampleBox.appendChild(emptyState('No records yet', `Nothing has been written to ${s.topic} yet.`));
@@ -552,6 +559,15 @@ function renderData(el, base, port, status, signal) {
   }, (error) => {
     if (isAbort(error)) return;
     clear(sampleBox);
+    if (error.code === 40307) {
+      // No grant: the data is the owners' to share. Say so, and how to ask.
+      live.remove();
+      sampleBox.appendChild(h('div', { class: 'empty', 'data-testid': 'no-grant' },
+        h('p', { class: 'empty__title' }, 'You have no access to this data yet'),
+        h('p', null, 'Its metadata, schema and lineage are open to everyone; its records need a grant from the product\'s owners. ',
+          'Use "Request access" on this page, and read it here once they approve.')));
+      return;
+    }
     sampleBox.appendChild(errorState(error));
   });
 

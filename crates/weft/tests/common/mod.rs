@@ -14,6 +14,8 @@ pub fn start() -> Env {
     let mut config = ServerConfig::new(dir.path().join("data"));
     config.listen = "127.0.0.1:0".parse().expect("address");
     config.fsync = FsyncPolicy::GroupCommit { interval_ms: 1 };
+    // Commands act as the user WEFT_ACTOR names; the security tests sign in with tokens.
+    config.auth = weft_server::AuthMode::None;
     let server = BackgroundServer::start(config).expect("server starts");
     Env { server, dir }
 }

@@ -19,6 +19,8 @@ pub struct Demo {
     /// Everything the process printed so far (both streams), for failure messages.
     output: mpsc::Receiver<String>,
     pub log: Vec<String>,
+    /// The people's API tokens the demo wrote (`demo-tokens.json`), by name; empty with `--auth none`.
+    pub tokens: std::collections::BTreeMap<String, String>,
 }
 
 /// A port nothing listens on right now.
@@ -29,8 +31,17 @@ pub fn free_port() -> u16 {
 impl Demo {
     /// Starts `weft demo` on `data_dir` and returns once it printed that the mesh is ready.
     pub fn start(data_dir: &Path, port: u16) -> Demo {
+        Self::start_with(data_dir, port, "tokens")
+    }
+
+    /// Starts `weft demo --auth none` (people act by name; the browser flows' actor menu).
+    pub fn start_without_auth(data_dir: &Path, port: u16) -> Demo {
+        Self::start_with(data_dir, port, "none")
+    }
+
+    fn start_with(data_dir: &Path, port: u16, auth: &str) -> Demo {
         let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
-            .args(["demo", "--data-dir"])
+            .args(["demo", "--auth", auth, "--data-dir"])
             .arg(data_dir)
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .stdout(Stdio::piped())
@@ -54,10 +65,19 @@ impl Demo {
                 }
             });
         }
-        let mut demo = Demo { child, url: format!("http://127.0.0.1:{port}"), output, log: Vec::new() };
+        let mut demo = Demo {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            output,
+            log: Vec::new(),
+            tokens: Default::default(),
+        };
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if demo.log.iter().any(|line| line.contains("demo mesh ready")) {
+                if let Ok(text) = std::fs::read_to_string(data_dir.join("demo-tokens.json")) {
+                    demo.tokens = serde_json::from_str(&text).expect("demo-tokens.json is a JSON object");
+                }
                 return demo;
             }
             if let Ok(Some(status)) = demo.child.try_wait() {
@@ -103,8 +123,19 @@ impl Demo {
         }
     }
 
+    /// GET as the demo's admin.
     pub fn get(&self, path: &str) -> Value {
-        get(&self.url, path)
+        get_with(&self.url, path, self.tokens.get("admin").map(String::as_str))
+    }
+
+    /// POST JSON as the demo's admin.
+    pub fn post(&self, path: &str, body: &Value) -> Value {
+        let mut request = ureq::post(format!("{}{path}", self.url));
+        if let Some(token) = self.tokens.get("admin") {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let mut response = request.send_json(body).unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        response.body_mut().read_json().unwrap_or_else(|e| panic!("POST {path}: not JSON: {e}"))
     }
 }
 
@@ -119,7 +150,16 @@ impl Drop for Demo {
 
 /// GET `base + path` as JSON; panics with the server's answer on failure.
 pub fn get(base: &str, path: &str) -> Value {
-    let mut response = ureq::get(format!("{base}{path}")).call().unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    get_with(base, path, None)
+}
+
+/// GET `base + path` as JSON with a bearer token.
+pub fn get_with(base: &str, path: &str, token: Option<&str>) -> Value {
+    let mut request = ureq::get(format!("{base}{path}"));
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let mut response = request.call().unwrap_or_else(|e| panic!("GET {path}: {e}"));
     response.body_mut().read_json().unwrap_or_else(|e| panic!("GET {path}: not JSON: {e}"))
 }
 

@@ -13,10 +13,11 @@ pub struct ServeProcess {
 }
 
 impl ServeProcess {
-    /// Starts `weft serve --listen 127.0.0.1:0 --fsync 1 ARGS --data-dir DIR` and waits for its address.
+    /// Starts `weft serve --listen 127.0.0.1:0 --fsync 1 --auth none ARGS --data-dir DIR` and waits for its address.
     pub fn start(data_dir: &Path, args: &[&str]) -> ServeProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--fsync", "1"])
+            // The crash tests are about durability: their clients act by name.
+            .args(["serve", "--listen", "127.0.0.1:0", "--fsync", "1", "--auth", "none"])
             .args(args)
             .arg("--data-dir")
             .arg(data_dir)

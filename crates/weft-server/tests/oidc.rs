@@ -1,0 +1,207 @@
+//! OpenID Connect bearer tokens against a local identity provider: a discovery document and a key
+//! set served over HTTP by the test, JWTs signed with its keys (ECDSA P-256), the provider rotating
+//! its keys while the server runs.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64_url::encode as b64;
+use common::TestServer;
+use ring::rand::SystemRandom;
+use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+use serde_json::{json, Value};
+
+/// Unpadded base64url, enough for JWT parts.
+mod base64_url {
+    pub fn encode(bytes: &[u8]) -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+            for i in 0..=chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            }
+        }
+        out
+    }
+}
+
+/// The identity provider: its keys by kid, served at `/.well-known/openid-configuration` and `/jwks`.
+struct Provider {
+    issuer: String,
+    keys: Arc<Mutex<Vec<(String, EcdsaKeyPair)>>>,
+}
+
+impl Provider {
+    fn start() -> Provider {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let issuer = format!("http://{}", listener.local_addr().expect("addr"));
+        let keys: Arc<Mutex<Vec<(String, EcdsaKeyPair)>>> = Arc::new(Mutex::new(Vec::new()));
+        let (served, base) = (keys.clone(), issuer.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut request_line = String::new();
+                let _ = reader.read_line(&mut request_line);
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap_or(0) > 0 && !line.trim().is_empty() {
+                    line.clear();
+                }
+                let body = if request_line.contains("/.well-known/openid-configuration") {
+                    json!({"issuer": base, "jwks_uri": format!("{base}/jwks")}).to_string()
+                } else {
+                    jwks(&served.lock().unwrap())
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        let provider = Provider { issuer, keys };
+        provider.add_key("k1");
+        provider
+    }
+
+    fn add_key(&self, kid: &str) {
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("key");
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).expect("key");
+        self.keys.lock().unwrap().push((kid.to_string(), pair));
+    }
+
+    fn remove_key(&self, kid: &str) {
+        self.keys.lock().unwrap().retain(|(k, _)| k != kid);
+    }
+
+    /// A JWT with `claims` over the standard ones, signed with key `kid`.
+    fn token(&self, kid: &str, claims: Value) -> String {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        let mut all = json!({"iss": self.issuer, "aud": "weft", "exp": now + 300, "iat": now});
+        for (key, value) in claims.as_object().expect("claims").iter() {
+            all[key] = value.clone();
+        }
+        let header = json!({"alg": "ES256", "typ": "JWT", "kid": kid});
+        let input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(all.to_string().as_bytes()));
+        let keys = self.keys.lock().unwrap();
+        let (_, pair) = keys.iter().find(|(k, _)| k == kid).expect("the key");
+        let signature = pair.sign(&SystemRandom::new(), input.as_bytes()).expect("sign");
+        format!("{input}.{}", b64(signature.as_ref()))
+    }
+}
+
+fn jwks(keys: &[(String, EcdsaKeyPair)]) -> String {
+    let keys: Vec<Value> = keys
+        .iter()
+        .map(|(kid, pair)| {
+            let point = pair.public_key().as_ref();
+            json!({"kty": "EC", "crv": "P-256", "kid": kid, "alg": "ES256", "use": "sig",
+                "x": b64(&point[1..33]), "y": b64(&point[33..65])})
+        })
+        .collect();
+    json!({ "keys": keys }).to_string()
+}
+
+fn call(base: &str, method: &str, path: &str, token: &str, body: Option<&Value>) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let request = ureq::http::Request::builder()
+        .method(method)
+        .uri(format!("{base}{path}"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(body.map(Value::to_string).unwrap_or_default().into_bytes())
+        .expect("request");
+    let mut response = agent.run(request).expect("HTTP exchange");
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+#[test]
+fn the_identity_providers_tokens_sign_in_with_their_groups_and_bad_ones_are_refused() {
+    let provider = Provider::start();
+    let issuer = provider.issuer.clone();
+    let server = TestServer::start_with(|config| {
+        config.auth = weft_server::AuthMode::Tokens;
+        config.oidc = Some(weft_server::OidcConfig {
+            issuer: issuer.clone(),
+            audience: "weft".into(),
+            jwks_url: None,
+            user_claim: "preferred_username".into(),
+            groups_claim: "groups".into(),
+            keys_refresh_ms: 0,
+        });
+    });
+    let base = server.api.base.clone();
+    let admin = server.server.as_ref().and_then(|s| s.bootstrap_token()).expect("admin token").to_string();
+    let domain =
+        json!({"name": "orders", "owningTeam": "orders-team", "members": [{"user": "admin", "role": "owner"}]});
+    assert_eq!(call(&base, "POST", "/api/v1/domains", &admin, Some(&domain)).0, 201);
+
+    // A user of the provider, in the domain's owning team: signed in, a member, recorded on first use.
+    let olga =
+        provider.token("k1", json!({"sub": "u-1", "preferred_username": "olga", "groups": ["orders-team", "staff"]}));
+    let (status, session) = call(&base, "GET", "/api/v1/session", &olga, None);
+    assert_eq!(status, 200, "{session}");
+    assert_eq!(session["identity"]["name"], "olga");
+    assert_eq!(session["identity"]["signIn"]["method"], "oidc");
+    assert_eq!(session["identity"]["teams"], json!(["orders-team", "staff"]));
+    let product = json!({"id": "orders.placed", "name": "Orders", "owner": "olga"});
+    let (status, answer) = call(&base, "POST", "/api/v1/products", &olga, Some(&product));
+    assert_eq!(status, 201, "a member through the owning team: {answer}");
+    let (_, user) = call(&base, "GET", "/api/v1/users/olga", &admin, None);
+    assert_eq!(user["source"], "oidc", "{user}");
+
+    // Another user, in no team of the domain: signed in, not a member.
+    let omar = provider.token("k1", json!({"preferred_username": "omar"}));
+    let (status, answer) = call(&base, "PUT", "/api/v1/products/orders.placed", &omar, Some(&product));
+    assert_eq!(status, 403, "{answer}");
+
+    // Refused: expired, another audience, another issuer, unsigned, signed by a key the provider does
+    // not publish, no user claim.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let stranger = Provider::start();
+    let unsigned = {
+        let header = b64(br#"{"alg":"none","typ":"JWT"}"#);
+        let claims = json!({"iss": provider.issuer, "aud": "weft", "exp": now + 300, "preferred_username": "admin"});
+        format!("{header}.{}.", b64(claims.to_string().as_bytes()))
+    };
+    for (what, token) in [
+        ("expired", provider.token("k1", json!({"preferred_username": "olga", "exp": now - 600}))),
+        ("another audience", provider.token("k1", json!({"preferred_username": "olga", "aud": "other-app"}))),
+        ("another issuer", provider.token("k1", json!({"preferred_username": "olga", "iss": "https://evil.example"}))),
+        ("unsigned", unsigned),
+        ("a stranger's key", stranger.token("k1", json!({"iss": provider.issuer, "preferred_username": "admin"}))),
+        ("no user claim", provider.token("k1", json!({"sub": "u-9"}))),
+    ] {
+        let (status, answer) = call(&base, "GET", "/api/v1/products", &token, None);
+        assert_eq!((status, answer["error_code"].as_u64()), (401, Some(40101)), "{what}: {answer}");
+    }
+
+    // The provider rotates: a token signed with its new key is accepted at once (the server fetches
+    // the keys again), and once the old key is withdrawn, tokens signed with it are refused.
+    provider.add_key("k2");
+    let rotated = provider.token("k2", json!({"preferred_username": "olga", "groups": ["orders-team"]}));
+    let (status, answer) = call(&base, "GET", "/api/v1/session", &rotated, None);
+    assert_eq!(status, 200, "{answer}");
+    let (status, session) = call(&base, "GET", "/api/v1/session", &rotated, None);
+    assert_eq!((status, &session["identity"]["teams"]), (200, &json!(["orders-team"])), "teams follow the token");
+    let old = provider.token("k1", json!({"preferred_username": "olga"}));
+    provider.remove_key("k1");
+    // A new kid makes the server look again; k1 is then gone from what it knows.
+    provider.add_key("k3");
+    let (status, _) =
+        call(&base, "GET", "/api/v1/session", &provider.token("k3", json!({"preferred_username": "olga"})), None);
+    assert_eq!(status, 200);
+    let (status, answer) = call(&base, "GET", "/api/v1/products", &old, None);
+    assert_eq!(status, 401, "a withdrawn key signs nothing: {answer}");
+}
