@@ -917,11 +917,14 @@ impl AggregateOp {
         Some(Entry { group, window, accs, max_ts: j["t"].as_i64()?, emitted: j["e"].as_bool().unwrap_or(false) })
     }
 
-    /// Writes changed entries to the changelog (after the output, see `runtime`); returns its end.
-    pub fn flush_changelog(&mut self, log: &dyn EventLog) -> Result<u64> {
-        let Some(topic) = self.changelog.clone() else { return Ok(0) };
+    /// The changelog records of what changed since the last call (the changed entries, then the
+    /// stream time marked with the last input applied), as they are now; `None` when nothing
+    /// changed or the query has no changelog. The runtime appends them once the output derived from
+    /// the same input is durable (see `runtime`).
+    pub fn take_changelog(&mut self) -> Option<(String, Vec<Record>)> {
+        let topic = self.changelog.clone()?;
         if self.dirty.is_empty() {
-            return Ok(log.offsets(&topic, 0)?.1);
+            return None;
         }
         let dirty = std::mem::take(&mut self.dirty);
         let mut records = Vec::with_capacity(dirty.len() + 1);
@@ -935,8 +938,7 @@ impl AggregateOp {
             headers: self.last_origin.map(|o| vec![origin_header(&self.query_id, o)]).unwrap_or_default(),
             timestamp: None,
         });
-        let r = log.append(&topic, 0, records)?;
-        Ok(r.last_offset + 1)
+        Some((topic, records))
     }
 
     /// Drops the windows that ended `max(retention, grace)` before stream time from memory (for
