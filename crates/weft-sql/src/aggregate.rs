@@ -17,8 +17,11 @@
 //! plus grace; a row that fails `HAVING` is emitted as a tombstone; merged session windows are
 //! deleted (tombstones) and the merged session emitted.
 
+mod timeline;
+
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use weft_log::{EventLog, ReadLimits, Record, TopicConfig};
 
@@ -33,6 +36,7 @@ use crate::plan::{
 };
 use crate::runtime::{origin_header, parse_origin, Change, Origin, RowSink};
 use crate::types::{SqlType, Value};
+use timeline::{StateKey, Timeline};
 
 /// Kafka Streams' default grace period (24 hours), which ksqlDB keeps when none is given.
 pub const DEFAULT_GRACE_MS: i64 = 24 * 3600 * 1000;
@@ -318,7 +322,9 @@ pub struct AggregateOp {
     window: Option<WindowSpec>,
     emit_final: bool,
     rowtime: usize,
-    state: HashMap<Vec<u8>, Entry>,
+    state: HashMap<StateKey, Entry>,
+    /// The windows of `state` by end: what closes and what expires next.
+    timeline: Timeline,
     /// Session windows per group key.
     sessions: HashMap<Vec<u8>, Vec<WindowBounds>>,
     stream_time: i64,
@@ -334,6 +340,9 @@ pub struct AggregateOp {
     /// for groups already in the state).
     group_buf: Vec<u8>,
     key_buf: Vec<u8>,
+    /// Scratch lists of the windows that closed or expired with the last record.
+    closed_buf: Vec<StateKey>,
+    expired_buf: Vec<(i64, StateKey)>,
 }
 
 const STREAM_TIME_KEY: &[u8] = b"\x00stream-time";
@@ -431,7 +440,7 @@ impl AggregateOp {
         let old_group = old.as_ref().and_then(|r| group_of(self, r));
         let new_group = new.as_ref().and_then(|r| group_of(self, r));
         if let (Some(o), Some((ob, _))) = (&old, &old_group) {
-            if let Some(entry) = self.state.get_mut(ob) {
+            if let Some(entry) = self.state.get_mut(ob.as_slice()) {
                 for (spec, acc) in self.aggs.iter().zip(entry.accs.iter_mut()) {
                     spec.undo(acc, o);
                 }
@@ -440,7 +449,7 @@ impl AggregateOp {
             self.mark(ob, true);
             let same = new_group.as_ref().is_some_and(|(nb, _)| nb == ob);
             if !same {
-                let out_ts = self.state.get(ob).map_or(ts, |e| e.max_ts);
+                let out_ts = self.state.get(ob.as_slice()).map_or(ts, |e| e.max_ts);
                 self.emit_entry(&ob.clone(), out_ts, origin, sink)?;
             }
         }
@@ -449,7 +458,7 @@ impl AggregateOp {
             // one subtracted from as well keeps the larger of the two.
             let subtracted = old_group.as_ref().is_some_and(|(ob, _)| ob == nb);
             if !subtracted {
-                if let Some(entry) = self.state.get_mut(nb) {
+                if let Some(entry) = self.state.get_mut(nb.as_slice()) {
                     entry.max_ts = ts;
                 }
             }
@@ -540,8 +549,11 @@ impl AggregateOp {
                 self.update_session(gbytes, group_owned, gap, row, ts, offset, origin, sink)?
             }
         }
-        if self.emit_final {
-            self.emit_closed(origin, sink)?;
+        if self.window.is_some() {
+            if self.emit_final {
+                self.emit_closed(origin, sink)?;
+            }
+            self.expire();
         }
         Ok(())
     }
@@ -581,13 +593,19 @@ impl AggregateOp {
         // Look up before inserting: the key and group values are only copied for a new entry.
         let entry = match self.state.get_mut(key) {
             Some(e) => e,
-            None => self.state.entry(key.to_vec()).or_insert_with(|| Entry {
-                group: group.iter().map(|g| g.clone().into_owned()).collect(),
-                window,
-                accs: aggs.iter().map(AggSpec::init).collect(),
-                max_ts: ts,
-                emitted: false,
-            }),
+            None => {
+                let key: StateKey = Arc::from(key);
+                if let Some(w) = window {
+                    self.timeline.insert(w.end, key.clone());
+                }
+                self.state.entry(key).or_insert_with(|| Entry {
+                    group: group.iter().map(|g| g.clone().into_owned()).collect(),
+                    window,
+                    accs: aggs.iter().map(AggSpec::init).collect(),
+                    max_ts: ts,
+                    emitted: false,
+                })
+            }
         };
         for (spec, acc) in aggs.iter().zip(entry.accs.iter_mut()) {
             spec.update(acc, row, offset);
@@ -635,7 +653,8 @@ impl AggregateOp {
         olds.sort_by_key(|s| s.start);
         for old in &olds {
             let key = Self::state_key(gbytes, Some(*old));
-            if let Some(e) = self.state.remove(&key) {
+            if let Some((shared, e)) = self.state.remove_entry(key.as_slice()) {
+                self.timeline.remove(old.end, &shared);
                 for ((spec, acc), other) in self.aggs.iter().zip(accs.iter_mut()).zip(e.accs) {
                     spec.merge(acc, other);
                 }
@@ -650,7 +669,8 @@ impl AggregateOp {
         for (spec, acc) in self.aggs.iter().zip(accs.iter_mut()) {
             spec.update(acc, row, offset);
         }
-        let key = Self::state_key(gbytes, Some(merged));
+        let key: StateKey = Arc::from(Self::state_key(gbytes, Some(merged)));
+        self.timeline.insert(merged.end, key.clone());
         self.state.insert(
             key.clone(),
             Entry {
@@ -701,7 +721,7 @@ impl AggregateOp {
     /// ROWPARTITION, ROWOFFSET, and window bounds when windowed), for pull queries. `key_idx` and
     /// `value_idx` pick the sink's columns out of the projection.
     pub fn snapshot(&self, key_idx: &[usize], value_idx: &[usize], windowed: bool) -> Vec<Vec<Value>> {
-        let mut keys: Vec<&Vec<u8>> = self.state.keys().collect();
+        let mut keys: Vec<&StateKey> = self.state.keys().collect();
         keys.sort();
         let mut out = Vec::new();
         for key in keys {
@@ -760,15 +780,23 @@ impl AggregateOp {
         sink.emit(Change { cols: &cols, tombstone: true, timestamp: ts, window: Some(window) }, origin)
     }
 
-    /// EMIT FINAL: emits windows that closed (end + grace <= stream time), oldest first.
+    /// EMIT FINAL: emits windows that closed (end + grace <= stream time), by start, end and key.
     fn emit_closed(&mut self, origin: Origin, sink: &mut dyn RowSink) -> Result<()> {
         let close = self.stream_time - self.grace();
-        let mut due: Vec<(i64, i64, Vec<u8>)> = self
-            .state
-            .iter()
-            .filter(|(_, e)| !e.emitted && e.window.is_some_and(|w| w.end <= close))
-            .map(|(k, e)| (e.window.map_or(0, |w| w.start), e.window.map_or(0, |w| w.end), k.clone()))
+        let mut closed = std::mem::take(&mut self.closed_buf);
+        self.timeline.closing(close, &mut closed);
+        if closed.is_empty() {
+            self.closed_buf = closed;
+            return Ok(());
+        }
+        let mut due: Vec<(i64, i64, StateKey)> = closed
+            .drain(..)
+            .filter_map(|k| {
+                let w = self.state.get(&k).filter(|e| !e.emitted)?.window?;
+                Some((w.start, w.end, k))
+            })
             .collect();
+        self.closed_buf = closed;
         due.sort();
         for (_, _, key) in due {
             let ts = self.state.get(&key).map_or(0, |e| e.max_ts);
@@ -831,26 +859,31 @@ impl AggregateOp {
                 }
                 match &rec.value {
                     None => {
-                        self.state.remove(&key);
+                        self.state.remove(key.as_slice());
                     }
                     Some(v) => {
                         if let Some(entry) = self.entry_from_json(v) {
-                            self.state.insert(key, entry);
+                            self.state.insert(Arc::from(key), entry);
                         }
                     }
                 }
             }
             offset = r.next_offset;
         }
-        // Rebuild the session index.
+        // Rebuild the session and time indexes.
         self.sessions.clear();
+        self.timeline.clear();
         for (key, e) in &self.state {
-            if let (Some(w), Some(WindowKind::Session { .. })) = (e.window, self.window.map(|w| w.kind)) {
+            let Some(w) = e.window else { continue };
+            self.timeline.insert(w.end, key.clone());
+            if let Some(WindowKind::Session { .. }) = self.window.map(|w| w.kind) {
                 if let Some(split) = key.len().checked_sub(16) {
                     self.sessions.entry(key[..split].to_vec()).or_default().push(w);
                 }
             }
         }
+        // The changelog keeps expired windows until it is compacted.
+        self.expire();
         Ok(applied)
     }
 
@@ -884,16 +917,19 @@ impl AggregateOp {
         Some(Entry { group, window, accs, max_ts: j["t"].as_i64()?, emitted: j["e"].as_bool().unwrap_or(false) })
     }
 
-    /// Writes changed entries to the changelog (after the output, see `runtime`); returns its end.
-    pub fn flush_changelog(&mut self, log: &dyn EventLog) -> Result<u64> {
-        let Some(topic) = self.changelog.clone() else { return Ok(0) };
+    /// The changelog records of what changed since the last call (the changed entries, then the
+    /// stream time marked with the last input applied), as they are now; `None` when nothing
+    /// changed or the query has no changelog. The runtime appends them once the output derived from
+    /// the same input is durable (see `runtime`).
+    pub fn take_changelog(&mut self) -> Option<(String, Vec<Record>)> {
+        let topic = self.changelog.clone()?;
         if self.dirty.is_empty() {
-            return Ok(log.offsets(&topic, 0)?.1);
+            return None;
         }
         let dirty = std::mem::take(&mut self.dirty);
         let mut records = Vec::with_capacity(dirty.len() + 1);
         for (key, live) in dirty {
-            let value = if live { self.state.get(&key).map(|e| self.entry_to_json(e)) } else { None };
+            let value = if live { self.state.get(key.as_slice()).map(|e| self.entry_to_json(e)) } else { None };
             records.push(Record { key: Some(key), value, headers: Vec::new(), timestamp: None });
         }
         records.push(Record {
@@ -902,23 +938,36 @@ impl AggregateOp {
             headers: self.last_origin.map(|o| vec![origin_header(&self.query_id, o)]).unwrap_or_default(),
             timestamp: None,
         });
-        let r = log.append(&topic, 0, records)?;
-        self.purge_expired();
-        Ok(r.last_offset + 1)
+        Some((topic, records))
     }
 
-    /// Drops windows far past their close from memory (their changelog entries stay until compacted).
-    fn purge_expired(&mut self) {
+    /// Drops the windows that ended `max(retention, grace)` before stream time from memory (for
+    /// sessions, `max(retention, grace + gap)`): no record can reach them any more (it would be
+    /// late, or too far from a session to merge with it, as Kafka Streams keeps sessions) and EMIT
+    /// FINAL emitted them when they closed. Their changelog entries stay until compacted; a restore
+    /// drops them again.
+    fn expire(&mut self) {
         let Some(spec) = self.window else { return };
-        let keep_for = spec.retention.unwrap_or(0).max(self.grace());
-        let horizon = self.stream_time - keep_for;
-        if self.state.len() < 100_000 {
-            return;
+        let reach = match spec.kind {
+            WindowKind::Session { gap } => self.grace().saturating_add(gap),
+            _ => self.grace(),
+        };
+        let keep_for = spec.retention.unwrap_or(0).max(reach);
+        let mut expired = std::mem::take(&mut self.expired_buf);
+        self.timeline.expire(self.stream_time.saturating_sub(keep_for), &mut expired);
+        for (_, key) in expired.drain(..) {
+            let Some(entry) = self.state.remove(&key) else { continue };
+            if let (Some(w), Some(WindowKind::Session { .. })) = (entry.window, self.window.map(|w| w.kind)) {
+                let group = &key[..key.len().saturating_sub(16)];
+                if let Some(sessions) = self.sessions.get_mut(group) {
+                    sessions.retain(|s| *s != w);
+                    if sessions.is_empty() {
+                        self.sessions.remove(group);
+                    }
+                }
+            }
         }
-        self.state.retain(|_, e| e.window.is_none_or(|w| w.end > horizon));
-        for sessions in self.sessions.values_mut() {
-            sessions.retain(|w| w.end > horizon);
-        }
+        self.expired_buf = expired;
     }
 }
 
@@ -1276,6 +1325,7 @@ pub fn plan_aggregate_input(
         emit_final: query.emit == Some(Emit::Final),
         rowtime,
         state: HashMap::new(),
+        timeline: Timeline::default(),
         sessions: HashMap::new(),
         stream_time: i64::MIN / 2,
         table_rows: HashMap::new(),
@@ -1287,6 +1337,8 @@ pub fn plan_aggregate_input(
         out_row: Vec::new(),
         group_buf: Vec::new(),
         key_buf: Vec::new(),
+        closed_buf: Vec::new(),
+        expired_buf: Vec::new(),
     };
     Ok(PlannedQuery {
         inputs: input.inputs,

@@ -1798,6 +1798,14 @@ fn run_in_background(log: Arc<dyn EventLog>, runner: Arc<Mutex<PersistentQuery>>
             Err(_) => std::thread::sleep(Duration::from_millis(500)),
         }
     }
+    // Commit what was written, so the next start does not replay it (it would only drop it again).
+    let mut r = runner.lock().unwrap_or_else(|e| e.into_inner());
+    if !r.stats.failing {
+        if let Err(e) = r.commit_pending() {
+            r.stats.errors += 1;
+            r.stats.last_error = Some(e.to_string());
+        }
+    }
 }
 
 /// ksqlDB maps have STRING keys.

@@ -8,6 +8,15 @@
 //! 3. input positions are committed last, as consumer-group offsets of the group `_weft_sql_<id>`,
 //!    with the output and changelog end offsets at that moment as commit metadata.
 //!
+//! Each step only has to become durable *after* the one before it for the same batch: a changelog
+//! durable before its output would make a restart skip input whose output was lost, a commit
+//! before its changelog would lose state, but a late or lost commit only means a restart replays
+//! from the one before. So a batch waits for one group commit, not three in a row: its output is
+//! appended together with the previous batch's changelog (whose output is durable) and the commits
+//! of the batch before that (whose changelog is durable); the changelog records are taken when the
+//! batch ends, so they describe the state after it and no later input. A query out of input
+//! finishes the pipeline ([`PersistentQuery::commit_pending`]).
+//!
 //! Input records are read and output records written through the query's [`DataPath`] (the
 //! platform's one read and write path, as the principal that started the query); the changelog,
 //! the commits and the scan of the query's own output on restart use the log directly.
@@ -610,6 +619,24 @@ pub struct PersistentQuery {
     /// Plans the query again, for [`PersistentQuery::recover`].
     rebuild: Option<Rebuild>,
     sink_def: Option<SourceDef>,
+    /// Batches written but not yet committed (see the module docs).
+    pipeline: Pipeline,
+}
+
+/// Input positions reached by a batch: (input, partition, next offset).
+type Positions = Vec<(usize, u32, u64)>;
+
+/// Changelog records to append: (topic, records).
+type ChangelogRecords = (String, Vec<Record>);
+
+/// The stages of batches on their way to a commit.
+#[derive(Default)]
+struct Pipeline {
+    /// The last batch whose output is durable and whose changelog is not written yet: its positions,
+    /// the output ends after it, and its changelog (topic, records), if it changed any state.
+    changelog_due: Option<(Positions, Vec<u64>, Option<ChangelogRecords>)>,
+    /// Positions whose output and changelog are durable, with their commit metadata.
+    commits_due: Vec<(usize, u32, u64, String)>,
 }
 
 /// Plans a persistent query again (its operator state is rebuilt from the log afterwards).
@@ -720,6 +747,7 @@ impl PersistentQuery {
             stats: QueryStats::default(),
             rebuild: None,
             sink_def: Some(sink_def.clone()),
+            pipeline: Pipeline::default(),
         })
     }
 
@@ -788,8 +816,97 @@ impl PersistentQuery {
             if n > 0 {
                 self.sink.flush()?;
             }
+            self.commit_pending()?;
         }
         Ok(total)
+    }
+
+    /// Writes what the pipeline holds (the last changelog, then every commit due), waiting for each:
+    /// a query out of input, or stopping, calls it.
+    pub fn commit_pending(&mut self) -> Result<()> {
+        if let Some((positions, outputs, changelog)) = self.pipeline.changelog_due.take() {
+            let changelog_end = match changelog {
+                Some((topic, records)) => Some(self.log.append(&topic, 0, records)?.last_offset + 1),
+                None => self.changelog_end()?,
+            };
+            self.queue_commits(&positions, outputs, changelog_end);
+        }
+        for (input, partition, offset, metadata) in std::mem::take(&mut self.pipeline.commits_due) {
+            self.log.commit_offset(&self.group, &self.inputs[input].topic, partition, offset, &metadata)?;
+        }
+        Ok(())
+    }
+
+    /// The changelog's end offset, for an aggregation that had nothing to add to it.
+    fn changelog_end(&mut self) -> Result<Option<u64>> {
+        let id = self.id.clone();
+        match self.operator.aggregate_mut() {
+            Some(op) => Ok(Some(op.init_changelog(self.log.as_ref(), &id)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn queue_commits(&mut self, positions: &[(usize, u32, u64)], outputs: Vec<u64>, changelog: Option<u64>) {
+        let metadata = serde_json::to_string(&CommitMeta { outputs, changelog }).unwrap_or_default();
+        for &(input, partition, offset) in positions {
+            self.pipeline.commits_due.push((input, partition, offset, metadata.clone()));
+        }
+    }
+
+    /// Writes a processed batch that reached `positions`, with the stages of earlier batches that
+    /// are due (see the module docs): this batch's output, the previous batch's changelog and the
+    /// commits whose changelog is durable, all waiting for the same group commit.
+    fn write_batch(&mut self, positions: Positions) -> Result<()> {
+        for &(input, partition, offset) in &positions {
+            self.inputs[input].positions[partition as usize] = offset;
+        }
+        let stateful = self.operator.aggregate_mut().is_some();
+        // Taken now: the state after this batch and no later input.
+        let changelog = self.operator.aggregate_mut().and_then(|op| op.take_changelog());
+        let commits = std::mem::take(&mut self.pipeline.commits_due);
+        let (previous, previous_changelog) = match self.pipeline.changelog_due.take() {
+            Some((positions, outputs, changelog)) => (Some((positions, outputs)), changelog),
+            None => (None, None),
+        };
+        let (log, group, inputs) = (&self.log, &self.group, &self.inputs);
+        let sink = &mut self.sink;
+        let (output, appended, committed) = std::thread::scope(|scope| {
+            let commit_threads: Vec<_> = commits
+                .iter()
+                .map(|(input, partition, offset, metadata)| {
+                    let topic = &inputs[*input].topic;
+                    scope.spawn(move || log.commit_offset(group, topic, *partition, *offset, metadata))
+                })
+                .collect();
+            let previous_changelog =
+                previous_changelog.map(|(topic, records)| scope.spawn(move || log.append(&topic, 0, records)));
+            let output = sink.flush();
+            let appended = previous_changelog.map(|t| t.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+            let committed: Result<()> = commit_threads.into_iter().try_for_each(|t| {
+                t.join().unwrap_or_else(|e| std::panic::resume_unwind(e))?;
+                Ok(())
+            });
+            (output, appended.transpose(), committed)
+        });
+        output?;
+        let appended = appended?;
+        committed?;
+        self.stats.records_written = self.sink.records_written;
+        // This batch's output is durable and nothing of ours was appended to it since.
+        let outputs = self.sink.end_offsets()?;
+        if let Some((previous_positions, previous_outputs)) = previous {
+            let changelog_end = match appended {
+                Some(r) => Some(r.last_offset + 1),
+                None => self.changelog_end()?,
+            };
+            self.queue_commits(&previous_positions, previous_outputs, changelog_end);
+        }
+        if stateful {
+            self.pipeline.changelog_due = Some((positions, outputs, changelog));
+        } else {
+            self.queue_commits(&positions, outputs, None);
+        }
+        Ok(())
     }
 
     /// Several inputs (joins): one batch from every partition, processed in timestamp order, as
@@ -828,18 +945,7 @@ impl PersistentQuery {
         if total == 0 {
             return Ok(0);
         }
-        self.sink.flush()?;
-        let changelog_end = match self.operator.aggregate_mut() {
-            Some(op) => Some(op.flush_changelog(self.log.as_ref())?),
-            None => None,
-        };
-        self.stats.records_written = self.sink.records_written;
-        let meta = CommitMeta { outputs: self.sink.end_offsets()?, changelog: changelog_end };
-        let meta = serde_json::to_string(&meta).unwrap_or_default();
-        for (idx, p, _, next) in batches {
-            self.inputs[idx].positions[p as usize] = next;
-            self.log.commit_offset(&self.group, &self.inputs[idx].topic, p, next, &meta)?;
-        }
+        self.write_batch(batches.iter().map(|(idx, p, _, next)| (*idx, *p, *next)).collect())?;
         Ok(total)
     }
 
@@ -890,16 +996,7 @@ impl PersistentQuery {
         for rec in &read.records {
             self.process_record(idx, p, rec)?;
         }
-        self.sink.flush()?;
-        let changelog_end = match self.operator.aggregate_mut() {
-            Some(op) => Some(op.flush_changelog(self.log.as_ref())?),
-            None => None,
-        };
-        self.stats.records_written = self.sink.records_written;
-        self.inputs[idx].positions[p as usize] = read.next_offset;
-        let meta = CommitMeta { outputs: self.sink.end_offsets()?, changelog: changelog_end };
-        let meta = serde_json::to_string(&meta).unwrap_or_default();
-        self.log.commit_offset(&self.group, &self.inputs[idx].topic, p, read.next_offset, &meta)?;
+        self.write_batch(vec![(idx, p, read.next_offset)])?;
         Ok(n)
     }
 

@@ -200,6 +200,57 @@ fn aggregation_crash_before_changelog_and_before_commit() {
 }
 
 #[test]
+fn a_crash_anywhere_in_the_batch_pipeline_neither_loses_nor_duplicates() {
+    // Three batches (5000, 5000, 2000 records): batch N's output is appended with batch N-1's
+    // changelog and batch N-2's commit, so each failure below hits a write that runs concurrently
+    // with others of other batches.
+    const RECORDS: usize = 2 * weft_sql::runtime::BATCH_RECORDS + 2000;
+    let cases = [
+        (usize::MAX, 0, "the first changelog append, beside the second batch's output"),
+        (usize::MAX, 1, "the second changelog append, beside the third batch's output"),
+        (1, usize::MAX, "the first batch's commit, beside the third batch's output"),
+        (2, usize::MAX, "the second batch's commit, when the query runs out of input"),
+    ];
+    for (commits, appends, what) in cases {
+        let dir = shm_dir();
+        {
+            let real = open_log(dir.path());
+            let records: Vec<Record> = (0..RECORDS)
+                .map(|i| Record {
+                    key: Some(b"a".to_vec()),
+                    value: Some(b"{\"V\": 1}".to_vec()),
+                    headers: Vec::new(),
+                    timestamp: Some(i as i64),
+                })
+                .collect();
+            let engine = Engine::open(
+                Arc::new(FlakyLog {
+                    inner: real.clone(),
+                    // The query's initial position takes one commit.
+                    commits_left: AtomicUsize::new(commits.saturating_add(1)),
+                    appends_left: AtomicUsize::new(appends),
+                    fail_topic: "_changelog".into(),
+                }),
+                options(false),
+            )
+            .expect("engine");
+            engine.execute(DDL).expect("ddl");
+            real.append("s", 0, records).expect("produce");
+            engine.execute("CREATE TABLE O AS SELECT ID, COUNT(*) AS C FROM S GROUP BY ID;").expect("ctas");
+            assert!(engine.run_until_idle().is_err(), "{what} must fail");
+        }
+        let log = open_log(dir.path());
+        let engine = Engine::open(log.clone(), options(false)).expect("reopen");
+        produce(log.as_ref(), "s", "a", "{\"V\": 1}", RECORDS as i64);
+        engine.run_until_idle().expect("run");
+        let counts: Vec<i64> = values(log.as_ref(), "O").iter().map(|(_, v)| v["C"].as_i64().unwrap_or(-1)).collect();
+        let expected: Vec<i64> = (1..=RECORDS as i64 + 1).collect();
+        assert_eq!(counts.len(), expected.len(), "failing {what}: one update per input");
+        assert!(counts == expected, "failing {what}: the updates count 1, 2, 3, ... without gap or repeat");
+    }
+}
+
+#[test]
 fn catalog_and_query_ids_survive_a_restart() {
     let dir = shm_dir();
     {
