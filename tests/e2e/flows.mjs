@@ -33,15 +33,25 @@ async function switchActor(h, page, name) {
 }
 
 /// Signs out whoever is signed in, then signs in as `name` with the sign-in form; stays on the page.
+/// The page in front settles first: its requests, answered after the sign-out, would be refused.
 async function signInAs(page, name) {
+  await page.waitForLoadState('networkidle').catch(() => {});
   const signOut = page.getByTestId('sign-out');
-  if (await signOut.count()) await signOut.click();
-  const token = page.getByTestId('signin-token');
-  await token.waitFor();
-  await token.fill(TOKENS[name]);
-  await page.getByTestId('signin-submit').click();
-  await eventually(`signed in as ${name}`, async () =>
-    ((await page.getByTestId('signed-in-as').textContent()) || '').includes(`Signed in as ${name}`));
+  if (await signOut.count()) {
+    await signOut.click();
+    await eventually('signed out', async () => ((await page.getByTestId('signed-in-as').count()) === 0));
+  }
+  await eventually(`signed in as ${name}`, async () => {
+    const who = page.getByTestId('signed-in-as');
+    if (await who.count()) return ((await who.textContent()) || '').includes(`Signed in as ${name}`);
+    const token = page.getByTestId('signin-token');
+    if (await token.count()) {
+      await token.fill(TOKENS[name]);
+      await page.getByTestId('signin-submit').click();
+    }
+    return false;
+  });
+  await page.waitForLoadState('networkidle').catch(() => {});
 }
 
 async function oneH1(page) {

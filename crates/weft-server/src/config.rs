@@ -27,6 +27,8 @@
 //! oidc_jwks_url = "https://login.example.com/realms/acme/protocol/openid-connect/certs"  # WEFT_OIDC_JWKS_URL
 //! oidc_user_claim = "preferred_username"  # WEFT_OIDC_USER_CLAIM (default sub)
 //! oidc_groups_claim = "groups"      # WEFT_OIDC_GROUPS_CLAIM (default groups)
+//! tls_cert = "/etc/weft/cert.pem"   # WEFT_TLS_CERT: serve HTTPS with this certificate chain (PEM)
+//! tls_key = "/etc/weft/key.pem"     # WEFT_TLS_KEY: and this private key (PEM: PKCS#8, PKCS#1 or SEC1)
 //! ```
 
 use std::fmt;
@@ -78,6 +80,15 @@ pub struct ServerConfig {
     pub oidc: Option<OidcConfig>,
     /// Milliseconds before a failed webhook delivery's first retry (doubled for each next one).
     pub webhook_retry_ms: u64,
+    /// Serve HTTPS with this certificate chain and private key (PEM files).
+    pub tls: Option<TlsFiles>,
+}
+
+/// Where the server's certificate chain and private key are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// How the server authenticates its callers.
@@ -186,6 +197,7 @@ impl ServerConfig {
             allowed_hosts: Vec::new(),
             oidc: None,
             webhook_retry_ms: 1000,
+            tls: None,
         }
     }
 
@@ -214,6 +226,11 @@ impl ServerConfig {
             insecure_dev: merged.insecure_dev.unwrap_or(false),
             allowed_hosts: merged.allowed_hosts.unwrap_or_default(),
             webhook_retry_ms: defaults.webhook_retry_ms,
+            tls: match (merged.tls_cert, merged.tls_key) {
+                (None, None) => None,
+                (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+                _ => return Err(ServerError::Config("tls_cert and tls_key: give both, or neither".into())),
+            },
             oidc: match (merged.oidc_issuer, merged.oidc_audience) {
                 (None, None) => None,
                 (Some(issuer), Some(audience)) => Some(OidcConfig {
@@ -387,6 +404,8 @@ pub struct ConfigLayer {
     pub oidc_jwks_url: Option<String>,
     pub oidc_user_claim: Option<String>,
     pub oidc_groups_claim: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl ConfigLayer {
@@ -432,6 +451,8 @@ impl ConfigLayer {
             oidc_jwks_url: var("WEFT_OIDC_JWKS_URL").filter(|v| !v.is_empty()),
             oidc_user_claim: var("WEFT_OIDC_USER_CLAIM").filter(|v| !v.is_empty()),
             oidc_groups_claim: var("WEFT_OIDC_GROUPS_CLAIM").filter(|v| !v.is_empty()),
+            tls_cert: var("WEFT_TLS_CERT").filter(|v| !v.is_empty()).map(PathBuf::from),
+            tls_key: var("WEFT_TLS_KEY").filter(|v| !v.is_empty()).map(PathBuf::from),
         })
     }
 
@@ -470,6 +491,8 @@ impl ConfigLayer {
             oidc_jwks_url: self.oidc_jwks_url.or(lower.oidc_jwks_url),
             oidc_user_claim: self.oidc_user_claim.or(lower.oidc_user_claim),
             oidc_groups_claim: self.oidc_groups_claim.or(lower.oidc_groups_claim),
+            tls_cert: self.tls_cert.or(lower.tls_cert),
+            tls_key: self.tls_key.or(lower.tls_key),
         }
     }
 }

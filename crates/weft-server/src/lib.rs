@@ -38,6 +38,7 @@ pub mod config;
 pub mod error;
 pub mod listen;
 pub mod metrics;
+pub mod tls;
 pub mod web;
 pub mod webhooks;
 
@@ -324,11 +325,14 @@ pub struct Server {
     connections: listen::ConnectionLimits,
     bootstrap_token: Option<String>,
     webhook_retry: std::time::Duration,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl Server {
     /// Binds `config.listen` and opens the platform on the embedded log in `config.data_dir`.
     pub async fn bind(config: &ServerConfig) -> Result<Server, ServerError> {
+        // Certificates first: a bad file is refused before the platform opens.
+        let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
@@ -344,14 +348,16 @@ impl Server {
         let limits =
             Limits { max_body_bytes: config.max_body_bytes, max_records_per_request: config.max_records_per_request };
         let listen = listener.local_addr().map_err(ServerError::Serve)?;
-        let authenticator = Arc::new(auth::Authenticator::new(config, listen));
+        let mut authenticator = auth::Authenticator::new(config, listen);
+        authenticator.secure_cookies = tls.is_some();
+        let authenticator = Arc::new(authenticator);
         let state = AppState::new(Arc::new(mesh), limits, authenticator);
         let connections = listen::ConnectionLimits {
             max_connections: config.max_connections,
             header_timeout: std::time::Duration::from_millis(config.header_timeout_ms),
         };
         let webhook_retry = std::time::Duration::from_millis(config.webhook_retry_ms);
-        Ok(Server { listener, state, connections, bootstrap_token, webhook_retry })
+        Ok(Server { listener, state, connections, bootstrap_token, webhook_retry, tls })
     }
 
     /// On the first start with authentication: the bootstrap admin's token, to print once.
@@ -372,12 +378,12 @@ impl Server {
     /// Answers requests until `shutdown` completes, then stops accepting connections, lets in-flight
     /// requests finish, ends live tails, and shuts the platform down.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
-        let Server { listener, state, connections, webhook_retry, .. } = self;
+        let Server { listener, state, connections, webhook_retry, tls, .. } = self;
         let stop_webhooks = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let sender = webhooks::start(&state.mesh, webhook_retry, stop_webhooks.clone()).map_err(ServerError::Serve)?;
         let app = router(state.clone());
         let signal_state = state.clone();
-        let served = listen::serve(listener, app, connections, async move {
+        let served = listen::serve(listener, app, connections, tls, async move {
             shutdown.await;
             signal_state.begin_shutdown();
         })

@@ -52,6 +52,7 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: ConnectionLimits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
@@ -84,15 +85,39 @@ pub async fn serve(
             });
             continue;
         };
-        let connection = builder.serve_connection(TokioIo::new(stream), service.clone());
-        let watched = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(error) = watched.await {
-                // Clients that go away or time out end here; nothing for the operator to act on.
-                tracing::debug!(peer = %peer, error = %error, "connection ended with an error");
+        match &tls {
+            None => {
+                let watched = graceful.watch(builder.serve_connection(TokioIo::new(stream), service.clone()));
+                tokio::spawn(async move {
+                    if let Err(error) = watched.await {
+                        // Clients that go away or time out end here; nothing for the operator to act on.
+                        tracing::debug!(peer = %peer, error = %error, "connection ended with an error");
+                    }
+                    drop(permit);
+                });
             }
-            drop(permit);
-        });
+            Some(acceptor) => {
+                // The handshake runs on the connection's own task, bounded like a request's headers.
+                let (acceptor, builder, service) = (acceptor.clone(), builder.clone(), service.clone());
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    let handshake = tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await;
+                    let stream = match handshake {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(error)) => {
+                            tracing::debug!(peer = %peer, error = %error, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => return,
+                    };
+                    let connection = builder.serve_connection(TokioIo::new(stream), service);
+                    if let Err(error) = watcher.watch(connection).await {
+                        tracing::debug!(peer = %peer, error = %error, "connection ended with an error");
+                    }
+                    drop(permit);
+                });
+            }
+        }
     }
     drop(listener);
     graceful.shutdown().await;

@@ -169,6 +169,12 @@ struct ServeArgs {
     /// The claim listing the user's groups (teams) [env: WEFT_OIDC_GROUPS_CLAIM] [default: groups].
     #[arg(long)]
     oidc_groups_claim: Option<String>,
+    /// Serve HTTPS with this certificate chain (PEM) [env: WEFT_TLS_CERT]; needs --tls-key.
+    #[arg(long)]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1) [env: WEFT_TLS_KEY].
+    #[arg(long)]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -366,6 +372,8 @@ fn serve(args: ServeArgs) -> Result<()> {
         oidc_jwks_url: args.oidc_jwks_url,
         oidc_user_claim: args.oidc_user_claim,
         oidc_groups_claim: args.oidc_groups_claim,
+        tls_cert: args.tls_cert,
+        tls_key: args.tls_key,
     };
     let config = ServerConfig::resolve(flags, ConfigLayer::from_env()?)?;
     weft_server::init_logging(config.log_format, "info");
@@ -374,7 +382,8 @@ fn serve(args: ServeArgs) -> Result<()> {
     runtime.block_on(async {
         let server = Server::bind(&config).await?;
         let addr = server.local_addr()?;
-        eprintln!("weft listening on http://{addr} (data dir {}, fsync {})", config.data_dir.display(), config.fsync);
+        let scheme = if config.tls.is_some() { "https" } else { "http" };
+        eprintln!("weft listening on {scheme}://{addr} (data dir {}, fsync {})", config.data_dir.display(), config.fsync);
         match config.auth {
             weft_server::AuthMode::None => eprintln!(
                 "WARNING: authentication is OFF (--auth none): anyone who reaches http://{addr} acts as whoever \
