@@ -1,6 +1,9 @@
 """Confluent's own Python client (confluent-kafka) against Weft's schema registry.
 
-Usage: test_registry_client.py REGISTRY_URL   (e.g. http://127.0.0.1:8080/registry)
+Usage: test_registry_client.py REGISTRY_URL [USER:TOKEN]   (e.g. http://127.0.0.1:8080/registry)
+
+With USER:TOKEN the client signs in with basic auth (`basic.auth.user.info`, an API token as the
+password), as Confluent's clients do against a secured registry, and a client without it is refused.
 
 Run by crates/weft-server/tests/registry_python_client.rs on a fresh server; exits non-zero on the first
 failed check. Every check prints one line, so a failure shows how far the client got.
@@ -83,9 +86,26 @@ def expect_error(call, status, code, what):
     check(False, f"{what} should have failed with {status}/{code}")
 
 
+USER_INFO = sys.argv[2] if len(sys.argv) > 2 else None
+
+
+def conf(url):
+    """The client's configuration: the URL, and the basic-auth credentials when given."""
+    config = {"url": url}
+    if USER_INFO:
+        config["basic.auth.user.info"] = USER_INFO
+    return config
+
+
 def main():
     url = sys.argv[1]
-    client = SchemaRegistryClient({"url": url})
+    if USER_INFO:
+        try:
+            SchemaRegistryClient({"url": url}).get_subjects()
+            raise SystemExit("FAIL: a client without credentials was served")
+        except SchemaRegistryError as error:
+            check(error.http_status_code == 401, f"a client without credentials is refused ({error.http_status_code})")
+    client = SchemaRegistryClient(conf(url))
 
     check(client.get_subjects() == [], "a fresh registry has no subjects")
     check(sorted(client.get_schema_types()) == ["AVRO", "JSON"], "schema types are AVRO and JSON")
@@ -99,7 +119,7 @@ def main():
     check(framed[0] == 0 and len(framed) > 5, "Avro record framed with magic byte 0")
     avro_id = int.from_bytes(framed[1:5], "big")
     check(avro_id == 1, f"first schema gets id 1 (got {avro_id})")
-    fresh_client = SchemaRegistryClient({"url": url})
+    fresh_client = SchemaRegistryClient(conf(url))
     deserializer = AvroDeserializer(fresh_client)
     check(deserializer(framed, value_ctx) == record, "Avro record round-trips through the registry")
 
@@ -158,9 +178,9 @@ def main():
     framed = json_serializer(payment, payments_ctx)
     json_id = int.from_bytes(framed[1:5], "big")
     check(framed[0] == 0 and json_id == 4, f"JSON record framed with the next id, 4 (got {json_id})")
-    json_deserializer = JSONDeserializer(None, schema_registry_client=SchemaRegistryClient({"url": url}))
+    json_deserializer = JSONDeserializer(None, schema_registry_client=SchemaRegistryClient(conf(url)))
     check(json_deserializer(framed, payments_ctx) == payment, "JSON record round-trips through the registry")
-    fetched = SchemaRegistryClient({"url": url}).get_schema(json_id)
+    fetched = SchemaRegistryClient(conf(url)).get_schema(json_id)
     check(fetched.schema_type == "JSON", "the JSON schema reads back with schemaType JSON")
 
     # Deletes: soft, then permanent; a permanent delete needs a soft delete first.
@@ -176,7 +196,7 @@ def main():
     expect_error(lambda: client.get_latest_version("orders-copy"), 404, 40401, "latest of a soft-deleted subject")
     check(client.delete_subject("orders-copy", permanent=True) == [1], "the permanent delete deletes version 1")
     check("orders-copy" not in client.get_subjects(deleted=True), "a hard-deleted subject is gone")
-    check(SchemaRegistryClient({"url": url}).get_schema(avro_id).schema_str, "id 1 still serves orders-value")
+    check(SchemaRegistryClient(conf(url)).get_schema(avro_id).schema_str, "id 1 still serves orders-value")
     expect_error(lambda: client.get_schema(999), 404, 40403, "an unknown schema id")
     expect_error(lambda: client.get_version("orders-value", 9), 404, 40402, "an unknown version")
     expect_error(lambda: client.get_latest_version("nope"), 404, 40401, "an unknown subject")

@@ -9,8 +9,8 @@ use std::process::Command;
 
 use common::TestServer;
 
-#[test]
-fn confluent_python_client_works_against_the_registry() {
+/// Runs the client script against `server`, with `user_info` (`user:token`) when given.
+fn run_client(server: &TestServer, user_info: Option<&str>) {
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let root = manifest_dir.ancestors().nth(2).expect("the repository root holds crates/weft-server");
     let python = root.join("target/pyenv/bin/python");
@@ -20,13 +20,29 @@ fn confluent_python_client_works_against_the_registry() {
         "{} is missing: run scripts/test (it creates the Python venv with confluent-kafka this test needs)",
         python.display()
     );
-    let server = TestServer::start();
     let url = format!("{}/registry", server.api.base);
-    let output = Command::new(&python).arg(&script).arg(&url).output().expect("the Python client runs");
+    let mut command = Command::new(&python);
+    command.arg(&script).arg(&url);
+    if let Some(user_info) = user_info {
+        command.arg(user_info);
+    }
+    let output = command.output().expect("the Python client runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     println!("{stdout}");
     eprintln!("{stderr}");
     assert!(output.status.success(), "the Python client test failed ({}); its output is above", output.status);
     assert!(stdout.contains("checks passed"), "{stdout}");
+}
+
+#[test]
+fn confluent_python_client_works_against_the_registry() {
+    run_client(&TestServer::start(), None);
+}
+
+#[test]
+fn confluent_python_client_signs_in_with_basic_auth_and_a_token() {
+    let server = TestServer::start_with(|config| config.auth = weft_server::AuthMode::Tokens);
+    let admin = server.server.as_ref().and_then(|s| s.bootstrap_token()).expect("the admin token").to_string();
+    run_client(&server, Some(&format!("admin:{admin}")));
 }

@@ -776,3 +776,59 @@ fn a_grant_with_an_expiry_ends_by_itself() {
     let (status, answer) = c.call("GET", "/api/v1/products/customers.profiles/sample", Some(casey), None);
     assert_eq!(status, 403, "{answer}");
 }
+
+#[test]
+fn a_push_query_ends_within_seconds_of_its_readers_revocation() {
+    let mesh = mesh();
+    let c = &mesh.client;
+    let (olivia, gina) = (mesh.token("olivia"), mesh.token("gina"));
+    let create = json!({"ksql": "CREATE STREAM profiles (id VARCHAR, email VARCHAR) WITH (kafka_topic='customers.profiles-v1', value_format='JSON');", "streamsProperties": {}});
+    assert_eq!(c.call("POST", "/ksql", Some(olivia), Some(&create)).0, 200);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let url = format!("{}/query-stream", c.base);
+    let token = gina.to_string();
+    std::thread::spawn(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let query = json!({"sql": "SELECT ID FROM PROFILES EMIT CHANGES;", "properties": {"auto.offset.reset": "earliest"}});
+        let response = agent
+            .post(&url)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .header("accept", "application/vnd.ksqlapi.delimited.v1")
+            .send(query.to_string());
+        let Ok(response) = response else { return };
+        let _ = tx.send(format!("status {}", response.status().as_u16()));
+        let mut reader = std::io::BufReader::new(response.into_body().into_reader());
+        let mut line = String::new();
+        while std::io::BufRead::read_line(&mut reader, &mut line).unwrap_or(0) > 0 {
+            let _ = tx.send(line.trim_end().to_string());
+            line.clear();
+        }
+        let _ = tx.send("<end>".to_string());
+    });
+    let mut seen = Vec::new();
+    let started = Instant::now();
+    while seen.iter().filter(|l: &&String| l.contains("\"c")).count() < 2 && started.elapsed() < Duration::from_secs(15) {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            seen.push(line);
+        }
+    }
+    assert_eq!(seen.first().map(String::as_str), Some("status 200"), "{seen:?}");
+    assert_eq!(seen.iter().filter(|l| l.contains("\"c")).count(), 2, "gina reads both rows: {seen:?}");
+    let requests = c.ok("GET", "/api/v1/access-requests?product=customers.profiles&status=approved", olivia, None);
+    let id = requests["requests"][0]["id"].as_str().expect("the grant").to_string();
+    c.ok("POST", &format!("/api/v1/access-requests/{id}/revoke"), olivia, Some(&json!({})));
+    let revoked = Instant::now();
+    let mut ended = None;
+    while revoked.elapsed() < Duration::from_secs(10) {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(line) if line == "<end>" || line.contains("no grant") || line.contains("error") => {
+                ended = Some(line);
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert!(ended.is_some(), "the push query still runs 10 s after the revocation");
+    assert!(revoked.elapsed() < Duration::from_secs(6), "it ended {:?} after the revocation", revoked.elapsed());
+}
