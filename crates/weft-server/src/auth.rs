@@ -58,6 +58,8 @@ pub struct Authenticator {
     oidc: Option<JwtVerifier>,
     sessions: Mutex<HashMap<String, Session>>,
     hosts: HostRule,
+    /// Requests per second per signed-in principal, when limited.
+    pub limiter: Option<RateLimiter>,
     /// Cookies are `Secure` when the server is reached over TLS.
     pub secure_cookies: bool,
 }
@@ -91,6 +93,7 @@ impl Authenticator {
             oidc: config.oidc.as_ref().map(verifier),
             sessions: Mutex::new(HashMap::new()),
             hosts,
+            limiter: RateLimiter::new(config.rate_limit),
             secure_cookies: false,
         }
     }
@@ -488,6 +491,40 @@ impl KeySource for HttpKeys {
     }
 }
 
+/// Requests per second per principal: a token bucket each, refilled continuously, holding at most
+/// two seconds' worth (so a burst of twice the rate passes).
+pub struct RateLimiter {
+    per_second: f64,
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    /// `None` for 0 (no limit).
+    pub fn new(per_second: u32) -> Option<RateLimiter> {
+        (per_second > 0).then(|| RateLimiter { per_second: f64::from(per_second), buckets: Mutex::new(HashMap::new()) })
+    }
+
+    /// Takes one request's token for `principal`; `Err(seconds)` to wait when the bucket is empty.
+    pub fn take(&self, principal: &str) -> Result<(), f64> {
+        let capacity = self.per_second * 2.0;
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if buckets.len() > 100_000 {
+            // Full buckets carry no information: forget them.
+            buckets.retain(|_, (tokens, at)| *tokens + at.elapsed().as_secs_f64() * self.per_second < capacity);
+        }
+        let (tokens, at) = buckets.entry(principal.to_string()).or_insert((capacity, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.per_second).min(capacity);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err((1.0 - *tokens) / self.per_second)
+        }
+    }
+}
+
 /// Keeps the [`Authenticator`] shared.
 pub type SharedAuth = Arc<Authenticator>;
 
@@ -503,6 +540,19 @@ mod tests {
         assert_eq!(params, vec![("id".to_string(), "a.b/c".to_string())]);
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
         assert_eq!(percent_decode("%C3%A9"), "é");
+    }
+
+    #[test]
+    fn the_rate_limit_passes_a_burst_then_the_rate() {
+        let limiter = RateLimiter::new(10).expect("a limit");
+        let passed = (0..50).filter(|_| limiter.take("alice").is_ok()).count();
+        assert_eq!(passed, 20, "a burst of twice the rate");
+        let wait = limiter.take("alice").expect_err("empty");
+        assert!(wait > 0.0 && wait <= 0.1, "{wait}");
+        assert!(limiter.take("bob").is_ok(), "each principal has their own bucket");
+        std::thread::sleep(Duration::from_millis(120));
+        assert!(limiter.take("alice").is_ok(), "refilled at the rate");
+        assert!(RateLimiter::new(0).is_none());
     }
 
     #[test]

@@ -27,6 +27,7 @@
 //! oidc_jwks_url = "https://login.example.com/realms/acme/protocol/openid-connect/certs"  # WEFT_OIDC_JWKS_URL
 //! oidc_user_claim = "preferred_username"  # WEFT_OIDC_USER_CLAIM (default sub)
 //! oidc_groups_claim = "groups"      # WEFT_OIDC_GROUPS_CLAIM (default groups)
+//! rate_limit = 1000                # WEFT_RATE_LIMIT: requests per second per signed-in principal (0: off)
 //! tls_cert = "/etc/weft/cert.pem"   # WEFT_TLS_CERT: serve HTTPS with this certificate chain (PEM)
 //! tls_key = "/etc/weft/key.pem"     # WEFT_TLS_KEY: and this private key (PEM: PKCS#8, PKCS#1 or SEC1)
 //! ```
@@ -82,6 +83,8 @@ pub struct ServerConfig {
     pub webhook_retry_ms: u64,
     /// Serve HTTPS with this certificate chain and private key (PEM files).
     pub tls: Option<TlsFiles>,
+    /// Requests per second one signed-in principal may make (bursts up to twice that); 0: no limit.
+    pub rate_limit: u32,
 }
 
 /// Where the server's certificate chain and private key are.
@@ -177,6 +180,7 @@ impl ServerConfig {
     pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
     pub const DEFAULT_HEADER_TIMEOUT_MS: u64 = 15_000;
     pub const DEFAULT_PROFILE_SNAPSHOT_MS: u64 = 30_000;
+    pub const DEFAULT_RATE_LIMIT: u32 = 1000;
 
     /// A configuration with defaults for everything but the data directory.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
@@ -198,6 +202,7 @@ impl ServerConfig {
             oidc: None,
             webhook_retry_ms: 1000,
             tls: None,
+            rate_limit: Self::DEFAULT_RATE_LIMIT,
         }
     }
 
@@ -226,6 +231,7 @@ impl ServerConfig {
             insecure_dev: merged.insecure_dev.unwrap_or(false),
             allowed_hosts: merged.allowed_hosts.unwrap_or_default(),
             webhook_retry_ms: defaults.webhook_retry_ms,
+            rate_limit: merged.rate_limit.unwrap_or(defaults.rate_limit),
             tls: match (merged.tls_cert, merged.tls_key) {
                 (None, None) => None,
                 (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
@@ -406,6 +412,7 @@ pub struct ConfigLayer {
     pub oidc_groups_claim: Option<String>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    pub rate_limit: Option<u32>,
 }
 
 impl ConfigLayer {
@@ -453,6 +460,7 @@ impl ConfigLayer {
             oidc_groups_claim: var("WEFT_OIDC_GROUPS_CLAIM").filter(|v| !v.is_empty()),
             tls_cert: var("WEFT_TLS_CERT").filter(|v| !v.is_empty()).map(PathBuf::from),
             tls_key: var("WEFT_TLS_KEY").filter(|v| !v.is_empty()).map(PathBuf::from),
+            rate_limit: parse("WEFT_RATE_LIMIT", var("WEFT_RATE_LIMIT"))?,
         })
     }
 
@@ -493,6 +501,7 @@ impl ConfigLayer {
             oidc_groups_claim: self.oidc_groups_claim.or(lower.oidc_groups_claim),
             tls_cert: self.tls_cert.or(lower.tls_cert),
             tls_key: self.tls_key.or(lower.tls_key),
+            rate_limit: self.rate_limit.or(lower.rate_limit),
         }
     }
 }

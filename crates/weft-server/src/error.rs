@@ -148,6 +148,8 @@ error_codes! {
     InvalidContract = 42211,
     /// A data contract and the schema of the port it would govern disagree on fields (each one listed).
     ContractSchemaMismatch = 42212,
+    /// The principal sent more requests than `rate_limit` allows; retry after the `Retry-After` seconds.
+    TooManyRequests = 42901,
     /// A failure inside the server.
     Internal = 50001,
     /// Stored data failed its checksum.

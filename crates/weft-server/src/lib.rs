@@ -185,6 +185,18 @@ fn guard(state: &AppState, request: &Request) -> (Option<auth::Caller>, Result<(
         );
     };
     let checked = (|| {
+        if let Some(limiter) = &state.auth.limiter {
+            if let Err(wait) = limiter.take(&caller.identity.name) {
+                return Err(ApiError::new(
+                    ErrorCode::TooManyRequests,
+                    format!(
+                        "'{}' sent more than rate_limit requests per second: retry in {:.0} ms",
+                        caller.identity.name,
+                        (wait * 1000.0).ceil()
+                    ),
+                ));
+            }
+        }
         if auth::is_change(method, path) {
             if !caller.identity.may_write() {
                 return Err(ApiError::new(
@@ -243,6 +255,9 @@ async fn observe_http(State(state): State<AppState>, mut request: Request, next:
         }
         Err(refused) => {
             let mut response = refusal_response(&path, refused);
+            if response.status() == axum::http::StatusCode::TOO_MANY_REQUESTS {
+                response.headers_mut().insert(axum::http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
             if response.status() == axum::http::StatusCode::UNAUTHORIZED {
                 let challenge =
                     if path.starts_with("/registry") || path.starts_with("/ksql") || path.starts_with("/query") {

@@ -789,7 +789,8 @@ fn a_push_query_ends_within_seconds_of_its_readers_revocation() {
     let token = gina.to_string();
     std::thread::spawn(move || {
         let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        let query = json!({"sql": "SELECT ID FROM PROFILES EMIT CHANGES;", "properties": {"auto.offset.reset": "earliest"}});
+        let query =
+            json!({"sql": "SELECT ID FROM PROFILES EMIT CHANGES;", "properties": {"auto.offset.reset": "earliest"}});
         let response = agent
             .post(&url)
             .header("authorization", format!("Bearer {token}"))
@@ -808,7 +809,8 @@ fn a_push_query_ends_within_seconds_of_its_readers_revocation() {
     });
     let mut seen = Vec::new();
     let started = Instant::now();
-    while seen.iter().filter(|l: &&String| l.contains("\"c")).count() < 2 && started.elapsed() < Duration::from_secs(15) {
+    while seen.iter().filter(|l: &&String| l.contains("\"c")).count() < 2 && started.elapsed() < Duration::from_secs(15)
+    {
         if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
             seen.push(line);
         }
@@ -831,4 +833,24 @@ fn a_push_query_ends_within_seconds_of_its_readers_revocation() {
     }
     assert!(ended.is_some(), "the push query still runs 10 s after the revocation");
     assert!(revoked.elapsed() < Duration::from_secs(6), "it ended {:?} after the revocation", revoked.elapsed());
+}
+
+#[test]
+fn each_principal_is_held_to_the_rate_limit() {
+    let server = TestServer::start_with(|config| {
+        config.auth = weft_server::AuthMode::Tokens;
+        config.rate_limit = 5;
+    });
+    let admin = server.server.as_ref().and_then(|s| s.bootstrap_token()).expect("admin token").to_string();
+    let c = Client::new(&server.api.base);
+    let created = c.ok("POST", "/api/v1/tokens", &admin, Some(&json!({"principal": "admin"})));
+    let statuses: Vec<u16> = (0..15).map(|_| c.call("GET", "/api/v1/topics", Some(&admin), None).0).collect();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert!((3..=6).contains(&refused), "a burst of 10 passes, then about 5 per second: {statuses:?}");
+    let (status, answer) = c.call("GET", "/api/v1/topics", Some(&admin), None);
+    assert_eq!((status, answer["error_code"].as_u64()), (429, Some(42901)), "{answer}");
+    // Health is nobody's: never limited.
+    assert!((0..20).all(|_| c.call("GET", "/health", None, None).0 == 200));
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(c.call("GET", "/api/v1/topics", Some(created["token"].as_str().unwrap()), None).0, 200, "refilled");
 }

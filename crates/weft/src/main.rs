@@ -175,6 +175,9 @@ struct ServeArgs {
     /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1) [env: WEFT_TLS_KEY].
     #[arg(long)]
     tls_key: Option<PathBuf>,
+    /// Requests per second per signed-in principal, 0 for no limit [env: WEFT_RATE_LIMIT] [default: 1000].
+    #[arg(long)]
+    rate_limit: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -374,6 +377,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         oidc_groups_claim: args.oidc_groups_claim,
         tls_cert: args.tls_cert,
         tls_key: args.tls_key,
+        rate_limit: args.rate_limit,
     };
     let config = ServerConfig::resolve(flags, ConfigLayer::from_env()?)?;
     weft_server::init_logging(config.log_format, "info");

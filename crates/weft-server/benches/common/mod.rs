@@ -25,6 +25,8 @@ pub fn start_server() -> (BackgroundServer, tempfile::TempDir) {
     config.listen = "127.0.0.1:0".parse().expect("address");
     config.fsync = FsyncPolicy::GroupCommit { interval_ms: 1 };
     config.auth = weft_server::AuthMode::None;
+    // Benchmarks measure throughput, not the per-principal limit.
+    config.rate_limit = 0;
     (BackgroundServer::start(config).expect("server starts"), dir)
 }
 

@@ -20,6 +20,8 @@ pub fn test_config(data_dir: &Path) -> ServerConfig {
     // The tests of everything but security act as whoever they name; tests/security.rs turns
     // authentication on.
     config.auth = weft_server::AuthMode::None;
+    // Tests that hammer the server measure other things; tests/security.rs checks the limit.
+    config.rate_limit = 0;
     config
 }
 

@@ -16,6 +16,7 @@ pub fn start() -> Env {
     config.fsync = FsyncPolicy::GroupCommit { interval_ms: 1 };
     // Commands act as the user WEFT_ACTOR names; the security tests sign in with tokens.
     config.auth = weft_server::AuthMode::None;
+    config.rate_limit = 0;
     let server = BackgroundServer::start(config).expect("server starts");
     Env { server, dir }
 }
