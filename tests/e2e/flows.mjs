@@ -293,6 +293,9 @@ async function access(h) {
       await page.getByTestId('live-tail').waitFor();
       assert((await page.getByTestId('no-grant').count()) === 0, 'the grant opens the data');
       await h.shot('access-consumer-reads');
+      // The grant is the last hop of the product's lineage.
+      await page.goto(h.url(`/products/${DERIVED_ID}?tab=lineage`));
+      await page.locator(`[data-testid="lineage-consumers"] [data-principal="${CONSUMER}"]`).waitFor();
     });
   }
 }
@@ -635,7 +638,25 @@ async function policies(h) {
   });
 }
 
-const FLOWS = { pages, discover, create, lineage, access, deprecate, rules, deadLetters, policies };
+// ------------------------------------------------------------------------------------------------
+// The platform admin follows the security audit live on the Governance page.
+
+async function audit(h) {
+  const page = h.page;
+  if (!Object.keys(TOKENS).length) return;
+  await h.step('the admin sees the security audit, and a new change arrives live', async () => {
+    await switchActor(h, page, 'admin');
+    await page.goto(h.url('/governance#security-audit'));
+    await eventually('audit entries are listed', async () => (await page.getByTestId('security-audit-entry').count()) > 0);
+    await api(h.baseUrl, '/api/v1/topics', { method: 'POST', body: { name: 'e2e-audit-live' } });
+    await api(h.baseUrl, '/api/v1/topics/e2e-audit-live', { method: 'DELETE' });
+    await eventually('the new change appears without a reload', async () =>
+      (await page.getByTestId('security-audit').textContent()).includes('/api/v1/topics/e2e-audit-live'));
+    await h.shot('governance-security-audit');
+  });
+}
+
+const FLOWS = { pages, discover, create, lineage, access, deprecate, rules, deadLetters, policies, audit };
 
 const selected = only.length ? only : Object.keys(FLOWS);
 const unknown = selected.filter((name) => !FLOWS[name]);

@@ -59,7 +59,9 @@ pub use derived::{DerivedField, DerivedLineage, TopicColumn};
 pub use error::{CatalogError, PublishGap};
 pub use event::{CatalogEvent, EventEnvelope, HistoryEntry, CATALOG_TOPIC};
 pub use ids::{DomainName, ProductId};
-pub use lineage::{AffectedProduct, Certainty, Direction, FieldEdge, FieldRef, ImpactReport, LineageGraph};
+pub use lineage::{
+    AffectedProduct, Certainty, Direction, FieldEdge, FieldRef, GrantConsumer, ImpactReport, LineageGraph,
+};
 pub use model::{
     CustomProperty, Domain, DomainSpec, InputPort, Lifecycle, Member, OutputPort, PortStatus, Product, ProductSpec,
     Role, Status,

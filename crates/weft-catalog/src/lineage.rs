@@ -65,6 +65,26 @@ pub struct LineageGraph {
     pub edges: Vec<LineageEdge>,
     /// The field-level edges between nodes of the answer, sorted.
     pub field_edges: Vec<FieldEdge>,
+    /// Downstream only: who consumes the products of the answer by grant (approved access requests,
+    /// not expired), the last hop of the lineage beyond the catalog's products.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consumers: Vec<GrantConsumer>,
+}
+
+/// A consumer of a product by grant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GrantConsumer {
+    pub product: ProductId,
+    /// Who asked (and reads).
+    pub principal: String,
+    /// The team it was granted for, when one was named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    /// The access request that grants it.
+    pub request: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
 }
 
 /// How sure the catalog is that a product is affected.
@@ -169,7 +189,7 @@ pub(crate) fn walk(state: &State, root: &ProductId, direction: Direction, max_de
             }
         }
     }
-    let nodes = order
+    let nodes: Vec<LineageNode> = order
         .iter()
         .filter_map(|id| {
             let p = state.products.get(*id)?;
@@ -197,12 +217,31 @@ pub(crate) fn walk(state: &State, root: &ProductId, direction: Direction, max_de
             }
         }
     }
+    let consumers = if direction == Direction::Downstream {
+        let now = crate::catalog::now_ms();
+        let in_graph: BTreeSet<&ProductId> = nodes.iter().map(|n: &LineageNode| &n.id).collect();
+        state
+            .access
+            .values()
+            .filter(|r| r.grants_at(now) && in_graph.contains(&r.product))
+            .map(|r| GrantConsumer {
+                product: r.product.clone(),
+                principal: r.requester.clone(),
+                team: r.consumer.clone(),
+                request: r.id.clone(),
+                expires_at: r.expires_at,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     LineageGraph {
         root: root.clone(),
         direction,
         nodes,
         edges: edges.into_iter().collect(),
         field_edges: field_edges.into_iter().collect(),
+        consumers,
     }
 }
 

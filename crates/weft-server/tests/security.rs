@@ -416,6 +416,10 @@ fn grants_decide_every_read_of_a_products_data_and_revocation_ends_them() {
         let (status, answer) = c.call("GET", path, Some(gina), None);
         assert_eq!(status, 200, "gina {path}: {answer}");
     }
+    // Grants are the last hop of the lineage.
+    let graph = c.ok("GET", "/api/v1/products/customers.profiles/lineage/downstream", casey, None);
+    let consumers = graph["consumers"].as_array().expect("consumers");
+    assert!(consumers.iter().any(|g| g["principal"] == "gina" && g["product"] == "customers.profiles"), "{graph}");
     // The profile's values are data: hidden without a grant, counts kept.
     let hidden = c.ok("GET", "/api/v1/products/customers.profiles/profile", casey, None);
     assert_eq!(hidden["values_hidden"].as_bool().or(hidden["valuesHidden"].as_bool()), Some(true), "{hidden}");

@@ -60,6 +60,22 @@ export class ApiError extends Error {
   }
 }
 
+/// Whether the signed-in user may change `domain`'s products, as the server decides it: a platform
+/// admin, a member listed in the domain, or a member of its owning team. (The server refuses anyway;
+/// this only keeps pages from offering what would be refused.) On a development server without
+/// authentication: the admin, the domain's owners, or `owner` when given (a product's owner).
+export function mayChangeDomain(domain, owner) {
+  const spec = (domain && (domain.spec || domain)) || {};
+  const members = spec.members || [];
+  if (!authenticated()) {
+    const actor = getActor();
+    return actor === 'admin' || actor === owner || members.some((m) => m.user === actor && m.role === 'owner');
+  }
+  const who = session.identity;
+  if (!who) return false;
+  return who.admin || members.some((m) => m.user === who.name) || (who.teams || []).includes(spec.owningTeam);
+}
+
 export function getActor() {
   if (authenticated()) return (session.identity && session.identity.name) || 'anonymous';
   try {

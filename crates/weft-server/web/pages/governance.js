@@ -23,7 +23,7 @@
 //   filters: <select> labelled "Domain" (violations); <input> labelled "Actor" and <select> labelled
 //            "Domain changed" (audit log)
 
-import { api } from '../lib/api.js';
+import { api, authenticated, currentSession } from '../lib/api.js';
 import { h, clear, fmtAgo, fmtTime, ensureStyle } from '../lib/dom.js';
 import { describeEvent } from './manage.js';
 import { badge, statusBadge, skeleton, emptyState } from '../lib/ui.js';
@@ -478,6 +478,37 @@ export async function render(root, params, ctx) {
     .catch(() => {
       // Without the list the filters offer "All domains" only; the sections say what failed.
     });
+  // ----- security audit, live (platform admins) -----
+  // Every change and every refused request, from GET /api/v1/audit, then as it happens from its
+  // server-sent events; shown to admins only (the server refuses the others anyway).
+  let feed = null;
+  const identity = currentSession().identity;
+  if (authenticated() && identity && identity.admin) {
+    const liveBody = h('tbody', {});
+    const liveRow = (e) => h('tr', { 'data-testid': 'security-audit-entry', 'data-outcome': e.outcome },
+      h('td', { title: fmtTime(e.at) }, fmtAgo(e.at)), h('td', { class: 'mono' }, e.principal),
+      h('td', { class: 'mono' }, e.action), h('td', { class: 'mono' }, e.object),
+      h('td', {}, badge(e.outcome, e.outcome === 'ok' ? 'success' : e.outcome === 'refused' ? 'danger' : 'warning')));
+    root.append(h('section', { id: 'security-audit', class: 'gov-section', 'aria-labelledby': 'security-audit-title' },
+      h('h2', { id: 'security-audit-title' }, 'Security audit (live)'),
+      h('p', { class: 'hint' }, 'Every change and every refused request across the API, newest first; new ones appear as they happen.'),
+      h('div', { class: 'table-wrap' }, h('table', { class: 'table table-responsive', 'data-testid': 'security-audit' },
+        h('thead', {}, h('tr', {}, ...['When', 'Who', 'What', 'On', 'Outcome'].map((t) => h('th', { scope: 'col' }, t)))),
+        liveBody))));
+    api('/api/v1/audit?limit=30', { signal }).then((page) => {
+      for (const e of page.entries) liveBody.append(liveRow(e));
+      feed = new EventSource('/api/v1/audit/stream');
+      feed.onmessage = (event) => {
+        try {
+          liveBody.insertBefore(liveRow(JSON.parse(event.data)), liveBody.firstChild);
+          while (liveBody.children.length > 200) liveBody.removeChild(liveBody.lastChild);
+        } catch {
+          // An entry that does not parse is skipped; the next one carries on.
+        }
+      };
+    }, () => {});
+  }
+
   // After the shell's scroll to the top of a new page: honour a link to one section (#audit).
   const section = location.hash && document.getElementById(location.hash.slice(1));
   if (section) setTimeout(() => section.scrollIntoView(), 0);
@@ -485,5 +516,6 @@ export async function render(root, params, ctx) {
   return () => {
     clearTimeout(actorTimer);
     controller.abort();
+    if (feed) feed.close();
   };
 }

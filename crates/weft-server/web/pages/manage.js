@@ -23,7 +23,7 @@
 //   dialogs: data-testid="confirm-dialog" (publish, retire) and "deprecate-dialog" (fields
 //   deprecate-reason, deprecate-sunset, deprecate-successor); buttons dialog-confirm / dialog-cancel.
 
-import { api, getActor } from '../lib/api.js';
+import { api, getActor, mayChangeDomain } from '../lib/api.js';
 import { h, clear, fmtAgo, fmtTime, fmtNumber, toast, ensureStyle } from '../lib/dom.js';
 import { openDialog, confirmDialog } from '../lib/dialog.js';
 import { statusBadge, badge, skeleton, emptyState, errorState } from '../lib/ui.js';
@@ -250,6 +250,19 @@ async function renderProduct(root, id, ctx, signal) {
       e.status === 404
         ? emptyState(`There is no data product '${id}'`, 'It may have been deleted, or the id is misspelt.', h('a', { href: '/manage', class: 'btn' }, 'Back to Manage'))
         : errorState(e, () => renderProduct(root, id, ctx, signal)),
+    );
+    return;
+  }
+  const domainName = product.spec.id.split('.')[0];
+  const domain = await api(`/api/v1/domains/${encodeURIComponent(domainName)}`, { signal }).catch(() => null);
+  if (signal.aborted) return;
+  if (!mayChangeDomain(domain, product.spec.owner)) {
+    // Nothing here would be accepted from this user: say whose it is instead of offering a form.
+    clear(root);
+    root.append(
+      h('div', { class: 'page-header' }, h('h1', {}, id)),
+      emptyState(`Only domain ${domainName} manages ${id}`, 'Its members (and platform admins) change it; you can read it and ask for access to its data.',
+        h('a', { href: `/products/${encodeURIComponent(id)}`, class: 'btn', 'data-testid': 'manage-not-yours' }, 'Open the product page')),
     );
     return;
   }

@@ -22,7 +22,7 @@
 //   consumers: consumers-panel, grants-table, access-requests-table
 //   history:  history-list, history-entry
 
-import { api, getActor, isAbort, seg } from '../lib/api.js';
+import { api, isAbort, mayChangeDomain, seg } from '../lib/api.js';
 import { h, svg, clear, ensureStyle, fmtAgo, fmtNumber, fmtTime, toast } from '../lib/dom.js';
 import { openDialog } from '../lib/dialog.js';
 import { statusBadge, tierBadge, slaBadge, badge, skeleton, emptyState, errorState, props, tabs } from '../lib/ui.js';
@@ -91,19 +91,17 @@ export async function render(root, params, ctx) {
       h('p', { class: 'lead product-header__id' }, h('span', { class: 'mono', 'data-testid': 'product-id' }, id), ' · owned by ',
         h('strong', null, spec.owner || '—'), ' in ', h('a', { href: `/domains/${seg(domainName)}` }, domainName))),
     actions);
-  if (status === 'published' || status === 'deprecated') {
-    const request = h('button', { type: 'button', class: 'btn', 'data-testid': 'request-access' }, 'Request access');
-    request.addEventListener('click', async () => {
-      if (await openAccessRequestDialog(id)) consumersRefresh();
-    });
-    actions.appendChild(request);
-  }
   domainPromise.then((domain) => {
-    const actor = getActor();
-    const members = (domain && domain.spec && domain.spec.members) || [];
-    const canManage = actor === spec.owner || actor === 'admin' || members.some((m) => m.user === actor && m.role === 'owner');
-    if (canManage && !signal.aborted) {
+    if (signal.aborted) return;
+    // Its domain manages it; everyone else may ask to read it.
+    if (mayChangeDomain(domain, spec.owner)) {
       actions.appendChild(h('a', { class: 'btn btn--primary', href: `/manage/${seg(id)}`, 'data-testid': 'manage-link' }, 'Manage'));
+    } else if (status === 'published' || status === 'deprecated') {
+      const request = h('button', { type: 'button', class: 'btn', 'data-testid': 'request-access' }, 'Request access');
+      request.addEventListener('click', async () => {
+        if (await openAccessRequestDialog(id)) consumersRefresh();
+      });
+      actions.appendChild(request);
     }
   });
   if (product.lifecycle.status === 'deprecated') {
@@ -667,12 +665,23 @@ async function renderLineage(el, base, id, signal) {
     for (const n of down.nodes) if (!nodes.has(n.id) || n.depth > 0) nodes.set(n.id, { ...n, column: n.id === id ? 0 : n.depth });
     const edges = new Map();
     for (const e of [...up.edges, ...down.edges]) edges.set(`${e.from}→${e.to}`, e);
+    // People and teams reading by grant: the last hop, beyond the catalog's products.
+    const consumers = down.consumers || [];
+    const consumerList = consumers.length
+      ? h('section', { class: 'lineage-consumers', 'data-testid': 'lineage-consumers' },
+        h('h3', null, `Consumers by grant (${consumers.length})`),
+        h('ul', { class: 'plain-list' }, consumers.map((c) => h('li', { 'data-principal': c.principal },
+          h('strong', null, c.principal), c.team ? ` for ${c.team}` : '', ' reads ', h('a', { href: `/products/${seg(c.product)}` }, c.product),
+          c.expiresAt ? ` until ${new Date(c.expiresAt).toISOString().slice(0, 10)}` : '', ` (${c.request})`))))
+      : null;
     if (nodes.size <= 1) {
-      el.appendChild(emptyState('No lineage yet', 'This product has no upstream inputs and no downstream consumers in the catalog.'));
+      el.appendChild(emptyState('No lineage yet', 'This product has no upstream inputs and no downstream products in the catalog.'));
+      if (consumerList) el.appendChild(consumerList);
       return;
     }
     el.appendChild(h('p', { class: 'hint' }, 'Upstream products on the left, consumers on the right. Select a product to open it.'));
     el.appendChild(h('div', { class: 'lineage-wrap' }, lineageGraph([...nodes.values()], [...edges.values()], id)));
+    if (consumerList) el.appendChild(consumerList);
     const fieldEdges = [...(up.fieldEdges || []), ...(down.fieldEdges || [])];
     if (fieldEdges.length) {
       el.appendChild(h('details', { class: 'lineage-fields' }, h('summary', null, `Field lineage (${fieldEdges.length})`),
