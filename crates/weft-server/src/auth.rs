@@ -60,6 +60,8 @@ pub struct Authenticator {
     hosts: HostRule,
     /// Requests per second per signed-in principal, when limited.
     pub limiter: Option<RateLimiter>,
+    /// The web app's sign-in with the identity provider, when one is configured.
+    pub login: Option<crate::oidc_login::OidcLogin>,
     /// Cookies are `Secure` when the server is reached over TLS.
     pub secure_cookies: bool,
 }
@@ -94,6 +96,7 @@ impl Authenticator {
             sessions: Mutex::new(HashMap::new()),
             hosts,
             limiter: RateLimiter::new(config.rate_limit),
+            login: config.oidc.as_ref().map(crate::oidc_login::OidcLogin::new),
             secure_cookies: false,
         }
     }

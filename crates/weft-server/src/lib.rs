@@ -38,6 +38,7 @@ pub mod config;
 pub mod error;
 pub mod listen;
 pub mod metrics;
+pub mod oidc_login;
 pub mod tls;
 pub mod web;
 pub mod webhooks;

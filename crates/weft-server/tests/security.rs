@@ -153,6 +153,7 @@ fn rule_of(method: &str, path: &str) -> Option<Rule> {
     Some(match (method, path) {
         ("GET", "/api/v1/openapi.json") => Public,
         ("GET" | "POST" | "DELETE", "/api/v1/session") => Public,
+        ("GET", "/api/v1/session/oidc" | "/api/v1/session/oidc/callback") => Public,
         ("GET", "/api/v1/topics" | "/api/v1/topics/{topic}") => SignedIn,
         ("POST", "/api/v1/topics") => SignedIn,
         ("DELETE", "/api/v1/topics/{topic}") => DomainChange,

@@ -199,6 +199,12 @@ function renderSignIn() {
     }
   });
   main.appendChild(h('div', { class: 'page-header' }, h('h1', null, 'Sign in to Weft')));
+  const issuer = currentSession().oidcIssuer;
+  if (issuer) {
+    // The organisation's identity provider (authorization code with PKCE; the server does the exchange).
+    main.appendChild(h('p', null, h('a', { class: 'btn btn--primary', href: '/api/v1/session/oidc', 'data-testid': 'signin-oidc' },
+      'Sign in with your organisation'), ' ', h('span', { class: 'muted' }, `(${issuer})`)));
+  }
   main.appendChild(form);
   input.focus();
 }

@@ -114,6 +114,8 @@ pub fn v1() -> ApiRoutes {
         .get("/api/v1/session", security::whoami)
         .post("/api/v1/session", security::sign_in)
         .delete("/api/v1/session", security::sign_out)
+        .get("/api/v1/session/oidc", security::oidc_start)
+        .get("/api/v1/session/oidc/callback", security::oidc_callback)
         .get("/api/v1/users", security::list_users)
         .get("/api/v1/users/{name}", security::get_user)
         .put("/api/v1/users/{name}", security::put_user)

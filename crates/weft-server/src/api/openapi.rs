@@ -77,6 +77,8 @@ pub use crate::error::ErrorBody;
         super::security::whoami,
         super::security::sign_in,
         super::security::sign_out,
+        super::security::oidc_start,
+        super::security::oidc_callback,
         super::security::list_users,
         super::security::get_user,
         super::security::put_user,

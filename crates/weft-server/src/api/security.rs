@@ -27,7 +27,7 @@ use super::openapi::ErrorBody;
 use super::{call, Ctx, JsonBody, PathParam, QueryParams};
 use crate::auth::Caller;
 use crate::config::AuthMode;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::AppState;
 
 // ----- session -----
@@ -119,6 +119,87 @@ pub async fn sign_out(State(state): State<AppState>, caller: Option<Extension<Ca
         response.headers_mut().insert(SET_COOKIE, cookie);
     }
     response
+}
+
+/// Where the identity provider sends the browser back: this server, as the browser reached it.
+fn callback_url(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .ok_or_else(|| ApiError::invalid("the request names no Host"))?;
+    let scheme = if state.auth.secure_cookies { "https" } else { "http" };
+    Ok(format!("{scheme}://{host}/api/v1/session/oidc/callback"))
+}
+
+/// Starts signing in with the identity provider (authorization code with PKCE): redirects there.
+#[utoipa::path(get, path = "/api/v1/session/oidc", tag = "security",
+    responses((status = 302, description = "To the identity provider's authorization endpoint"),
+        (status = 404, description = "No identity provider is configured (40400)", body = ErrorBody),
+        (status = 503, description = "The identity provider cannot be reached (50301)", body = ErrorBody)))]
+pub async fn oidc_start(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let Some(_) = &state.auth.login else {
+        return Err(ApiError::new(ErrorCode::RouteNotFound, "this server has no identity provider (oidc_issuer)"));
+    };
+    let redirect = callback_url(&state, &headers)?;
+    let auth = state.auth.clone();
+    let location = tokio::task::spawn_blocking(move || auth.login.as_ref().map(|login| login.start(&redirect)))
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
+        .unwrap_or_else(|| Err("no identity provider".into()))
+        .map_err(|e| ApiError::new(ErrorCode::Unavailable, format!("the identity provider: {e}")))?;
+    let mut response = StatusCode::FOUND.into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(axum::http::header::LOCATION, value);
+    }
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CallbackParams {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    /// The provider's refusal, when it refused.
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+/// Where the identity provider sends the browser back: the code is exchanged (with the PKCE
+/// verifier), the ID token verified, a session opened, and the browser sent home.
+#[utoipa::path(get, path = "/api/v1/session/oidc/callback", tag = "security", params(CallbackParams),
+    responses((status = 302, description = "Signed in; to the web app, with the session cookie"),
+        (status = 401, description = "The sign-in failed: unknown state, refused code, bad token (40101)", body = ErrorBody)))]
+pub async fn oidc_callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    QueryParams(params): QueryParams<CallbackParams>,
+) -> Result<Response, ApiError> {
+    if let Some(error) = params.error {
+        let detail = params.error_description.unwrap_or_default();
+        return Err(crate::auth::unauthenticated(&format!("the identity provider refused: {error} {detail}")));
+    }
+    let (Some(code), Some(flow)) = (params.code, params.state) else {
+        return Err(ApiError::invalid("the callback needs code and state"));
+    };
+    let redirect = callback_url(&state, &headers)?;
+    let auth = state.auth.clone();
+    let token = tokio::task::spawn_blocking(move || match &auth.login {
+        Some(login) => login.finish(&flow, &code, &redirect),
+        None => Err("no identity provider".into()),
+    })
+    .await
+    .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
+    .map_err(|e| crate::auth::unauthenticated(&e))?;
+    let auth = state.auth.clone();
+    let credential = Credential::Bearer(token.clone());
+    call(&state, move |mesh| Ok(auth.sign_in(mesh, &credential))).await??;
+    let (session, _) = state.auth.open_session(&token)?;
+    let mut response = StatusCode::FOUND.into_response();
+    response.headers_mut().insert(axum::http::header::LOCATION, HeaderValue::from_static("/"));
+    if let Ok(cookie) = HeaderValue::from_str(&state.auth.session_cookie(Some(&session))) {
+        response.headers_mut().insert(SET_COOKIE, cookie);
+    }
+    Ok(response)
 }
 
 // ----- users and service accounts -----
