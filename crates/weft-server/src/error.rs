@@ -104,6 +104,8 @@ error_codes! {
     TokenNotFound = 40411,
     /// No such webhook subscription (or not the caller's).
     WebhookNotFound = 40412,
+    /// Signing in with an identity provider, on a server that has none (`oidc_issuer`).
+    NoIdentityProvider = 40413,
     /// The route does not take this method.
     MethodNotAllowed = 40500,
     /// The topic, domain or product to create already exists.

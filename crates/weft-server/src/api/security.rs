@@ -134,11 +134,11 @@ fn callback_url(state: &AppState, headers: &HeaderMap) -> Result<String, ApiErro
 /// Starts signing in with the identity provider (authorization code with PKCE): redirects there.
 #[utoipa::path(get, path = "/api/v1/session/oidc", tag = "security",
     responses((status = 302, description = "To the identity provider's authorization endpoint"),
-        (status = 404, description = "No identity provider is configured (40400)", body = ErrorBody),
+        (status = 404, description = "No identity provider is configured (40413)", body = ErrorBody),
         (status = 503, description = "The identity provider cannot be reached (50301)", body = ErrorBody)))]
 pub async fn oidc_start(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let Some(_) = &state.auth.login else {
-        return Err(ApiError::new(ErrorCode::RouteNotFound, "this server has no identity provider (oidc_issuer)"));
+        return Err(ApiError::new(ErrorCode::NoIdentityProvider, "this server has no identity provider (oidc_issuer)"));
     };
     let redirect = callback_url(&state, &headers)?;
     let auth = state.auth.clone();
