@@ -277,6 +277,16 @@ pub fn is_read_only_post(path: &str) -> bool {
         || (path.starts_with("/registry/subjects/") && path.matches('/').count() == 3)
 }
 
+/// Writes of data rather than changes to the platform: records produced, rows inserted, consumer
+/// positions committed. They need the `write` scope like any change, but the audit log records them
+/// only when refused (a producer's every request would drown the changes people look for; the
+/// product's metrics count the records).
+pub fn is_data_write(path: &str) -> bool {
+    path == "/inserts-stream"
+        || (path.starts_with("/api/v1/topics/") && path.ends_with("/records"))
+        || (path.starts_with("/api/v1/groups/") && path.ends_with("/offsets"))
+}
+
 /// Whether a request changes state (and so needs the `write` scope and, with a cookie, CSRF).
 pub fn is_change(method: &Method, path: &str) -> bool {
     match *method {

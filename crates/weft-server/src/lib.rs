@@ -245,6 +245,25 @@ async fn observe_http(State(state): State<AppState>, mut request: Request, next:
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |path| path.as_str()).to_string();
     let path = request.uri().path().to_string();
     let change = auth::is_change(request.method(), &path);
+    // SQL statements are audited with their text: the body is read here, then handed on unchanged.
+    let mut detail = None;
+    if change && path == "/ksql" {
+        let (parts, body) = request.into_parts();
+        let bytes = match axum::body::to_bytes(body, state.limits.max_body_bytes).await {
+            Ok(bytes) => bytes,
+            Err(_) => {
+                let error = ApiError::new(
+                    ErrorCode::TooLarge,
+                    "the request body is larger than the server's limit (max_body_bytes)".to_string(),
+                );
+                return refusal_response(&path, error);
+            }
+        };
+        detail = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("ksql").and_then(|k| k.as_str()).map(str::to_string));
+        request = Request::from_parts(parts, axum::body::Body::from(bytes));
+    }
     let (caller, checked) = guard(&state, &request);
     let actor = caller.as_ref().map_or(weft_mesh::ANONYMOUS.to_string(), |c| c.identity.name.clone());
     let (actor, mut response) = match checked {
@@ -301,7 +320,7 @@ async fn observe_http(State(state): State<AppState>, mut request: Request, next:
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     state.metrics.record_http(&method, &route, status, elapsed);
-    if change || status == 401 || status == 403 {
+    if (change && !auth::is_data_write(&path)) || status == 401 || status == 403 {
         let outcome = match status {
             200..=399 => weft_mesh::security::audit::AuditOutcome::Ok,
             401 | 403 => weft_mesh::security::audit::AuditOutcome::Refused,
@@ -315,7 +334,7 @@ async fn observe_http(State(state): State<AppState>, mut request: Request, next:
             outcome,
             status: Some(status),
             request_id: request_id.clone(),
-            detail: None,
+            detail,
             offset: 0,
         };
         let mesh = state.mesh.clone();

@@ -20,6 +20,11 @@ pub fn env_or(name: &str, default: u64) -> u64 {
 /// The server in-process on 127.0.0.1:0, with its usual 2-worker runtime, 1 ms group commit and a temporary
 /// data directory (kept alive by the returned guard).
 pub fn start_server() -> (BackgroundServer, tempfile::TempDir) {
+    start_server_with(|_| {})
+}
+
+/// [`start_server`], its configuration adjusted by `adjust` (e.g. authentication on).
+pub fn start_server_with(adjust: impl FnOnce(&mut ServerConfig)) -> (BackgroundServer, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = ServerConfig::new(dir.path());
     config.listen = "127.0.0.1:0".parse().expect("address");
@@ -27,6 +32,7 @@ pub fn start_server() -> (BackgroundServer, tempfile::TempDir) {
     config.auth = weft_server::AuthMode::None;
     // Benchmarks measure throughput, not the per-principal limit.
     config.rate_limit = 0;
+    adjust(&mut config);
     (BackgroundServer::start(config).expect("server starts"), dir)
 }
 
@@ -34,24 +40,34 @@ pub fn start_server() -> (BackgroundServer, tempfile::TempDir) {
 pub struct Connection {
     stream: TcpStream,
     buffer: Vec<u8>,
+    /// Extra header lines sent with every request (`Authorization: Bearer ...\r\n`).
+    extra: String,
 }
 
 impl Connection {
     pub async fn open(addr: SocketAddr) -> Connection {
         let stream = TcpStream::connect(addr).await.expect("connect");
         stream.set_nodelay(true).expect("nodelay");
-        Connection { stream, buffer: Vec::with_capacity(16 * 1024) }
+        Connection { stream, buffer: Vec::with_capacity(16 * 1024), extra: String::new() }
+    }
+
+    /// Sends `Authorization: Bearer token` with every request from now on.
+    pub fn sign_in(&mut self, token: &str) {
+        self.extra = format!("Authorization: Bearer {token}\r\n");
     }
 
     pub async fn get(&mut self, path: &str) -> (u16, Vec<u8>) {
-        let request =
-            format!("GET {path} HTTP/1.1\r\nHost: bench\r\nAccept: application/vnd.schemaregistry.v1+json\r\n\r\n");
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\n{}Accept: application/vnd.schemaregistry.v1+json\r\n\r\n",
+            self.extra
+        );
         self.exchange(request.as_bytes()).await
     }
 
     pub async fn post(&mut self, path: &str, body: &str) -> (u16, Vec<u8>) {
         let request = format!(
-            "POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/vnd.schemaregistry.v1+json\r\nContent-Length: {}\r\n\r\n{body}",
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\n{}Content-Type: application/vnd.schemaregistry.v1+json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.extra,
             body.len()
         );
         self.exchange(request.as_bytes()).await
@@ -65,7 +81,8 @@ impl Connection {
     /// Any request with a body of `content_type`.
     pub async fn send(&mut self, method: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, Vec<u8>) {
         let mut request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{}Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+            self.extra,
             body.len()
         )
         .into_bytes();
@@ -153,15 +170,30 @@ pub async fn drive(
     max_per_connection: usize,
     next: impl Fn(usize, usize) -> Request + Send + Sync + 'static,
 ) -> Load {
+    drive_as(addr, None, connections, duration, max_per_connection, next).await
+}
+
+/// [`drive`], every connection signed in with `token` when given.
+pub async fn drive_as(
+    addr: SocketAddr,
+    token: Option<Arc<str>>,
+    connections: usize,
+    duration: Duration,
+    max_per_connection: usize,
+    next: impl Fn(usize, usize) -> Request + Send + Sync + 'static,
+) -> Load {
     let next = Arc::new(next);
     let deadline = Instant::now() + duration;
     let started = Instant::now();
     let cpu_before = process_cpu_seconds();
     let tasks: Vec<_> = (0..connections)
         .map(|c| {
-            let next = next.clone();
+            let (next, token) = (next.clone(), token.clone());
             tokio::spawn(async move {
                 let mut connection = Connection::open(addr).await;
+                if let Some(token) = &token {
+                    connection.sign_in(token);
+                }
                 let mut latencies = Vec::with_capacity(64 * 1024);
                 while Instant::now() < deadline && latencies.len() < max_per_connection {
                     let request = next(c, latencies.len());
