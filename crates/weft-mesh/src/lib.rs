@@ -77,6 +77,8 @@ pub struct MeshOptions {
     /// The most records a profile without a snapshot is rebuilt from on start (the newest; the
     /// profile says it is partial when the log holds more).
     pub profile_rebuild_records: u64,
+    /// How the registry compiles JSON Schemas (whether `format` asserts under every draft).
+    pub json_schema: weft_registry::json_schema::JsonSchemaOptions,
 }
 
 impl MeshOptions {
@@ -88,6 +90,7 @@ impl MeshOptions {
             max_pull_bytes: weft_sql::engine::DEFAULT_MAX_PULL_BYTES,
             profile_snapshot_interval: std::time::Duration::from_secs(30),
             profile_rebuild_records: profile::live::MAX_REBUILD_RECORDS,
+            json_schema: Default::default(),
         }
     }
 }
@@ -152,7 +155,10 @@ impl Mesh {
     /// the registry first (the catalog reads schemas while it indexes), the SQL engine last (its
     /// persistent queries start running as soon as it opens).
     pub fn open_on(log: Arc<dyn EventLog>, options: &MeshOptions) -> Result<Mesh> {
-        let registry = Arc::new(Registry::open(log.clone())?);
+        let registry = Arc::new(Registry::open_with(
+            log.clone(),
+            weft_registry::RegistryOptions { json_schema: options.json_schema },
+        )?);
         let lookup = Arc::new(schemas::RegistrySchemas::new(registry.clone()));
         let catalog = Arc::new(Catalog::open(log.clone(), lookup)?);
         let metrics = Arc::new(DataMetrics::default());
