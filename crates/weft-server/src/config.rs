@@ -19,6 +19,7 @@
 //! max_pull_rows = 100000            # WEFT_MAX_PULL_ROWS
 //! max_pull_bytes = 67108864         # WEFT_MAX_PULL_BYTES
 //! profile_snapshot_ms = 30000       # WEFT_PROFILE_SNAPSHOT_MS
+//! json_schema_format = "assert"     # WEFT_JSON_SCHEMA_FORMAT: "assert" (every draft, as Confluent) or "specification"
 //! ```
 
 use std::fmt;
@@ -29,6 +30,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use weft_mesh::log::{Durability, LogOptions};
+use weft_mesh::registry::json_schema::FormatMode;
 
 use crate::ServerError;
 
@@ -58,6 +60,9 @@ pub struct ServerConfig {
     /// Milliseconds between snapshots of a live profile that changed (they are also taken after
     /// 100,000 records and on shutdown; a start reads the records after the last one).
     pub profile_snapshot_ms: u64,
+    /// Whether JSON Schema `format` asserts under every draft (Confluent's behaviour, the default) or
+    /// as the specification says (an annotation from 2019-09 on).
+    pub json_schema_format: FormatMode,
 }
 
 /// How the server writes its log lines (one per request, one per change, warnings and errors).
@@ -114,6 +119,7 @@ impl ServerConfig {
             max_pull_rows: weft_mesh::weft_sql::engine::DEFAULT_MAX_PULL_ROWS,
             max_pull_bytes: weft_mesh::weft_sql::engine::DEFAULT_MAX_PULL_BYTES,
             profile_snapshot_ms: Self::DEFAULT_PROFILE_SNAPSHOT_MS,
+            json_schema_format: FormatMode::default(),
         }
     }
 
@@ -138,6 +144,7 @@ impl ServerConfig {
             max_pull_rows: merged.max_pull_rows.unwrap_or(defaults.max_pull_rows),
             max_pull_bytes: merged.max_pull_bytes.unwrap_or(defaults.max_pull_bytes),
             profile_snapshot_ms: merged.profile_snapshot_ms.unwrap_or(defaults.profile_snapshot_ms),
+            json_schema_format: merged.json_schema_format.unwrap_or(defaults.json_schema_format),
         };
         config.validate()?;
         Ok(config)
@@ -267,13 +274,14 @@ pub struct ConfigLayer {
     pub max_pull_rows: Option<usize>,
     pub max_pull_bytes: Option<usize>,
     pub profile_snapshot_ms: Option<u64>,
+    pub json_schema_format: Option<FormatMode>,
 }
 
 impl ConfigLayer {
     /// Reads `WEFT_CONFIG`, `WEFT_DATA_DIR`, `WEFT_LISTEN`, `WEFT_FSYNC`, `WEFT_MAX_BODY_BYTES`,
     /// `WEFT_MAX_RECORDS_PER_REQUEST`, `WEFT_LOG_FORMAT`, `WEFT_MAX_CONNECTIONS`,
-    /// `WEFT_HEADER_TIMEOUT_MS`, `WEFT_MAX_PULL_ROWS`, `WEFT_MAX_PULL_BYTES` and
-    /// `WEFT_PROFILE_SNAPSHOT_MS` from the process environment.
+    /// `WEFT_HEADER_TIMEOUT_MS`, `WEFT_MAX_PULL_ROWS`, `WEFT_MAX_PULL_BYTES`,
+    /// `WEFT_PROFILE_SNAPSHOT_MS` and `WEFT_JSON_SCHEMA_FORMAT` from the process environment.
     pub fn from_env() -> Result<Self, ServerError> {
         Self::from_vars(|name| std::env::var(name).ok())
     }
@@ -302,6 +310,7 @@ impl ConfigLayer {
             max_pull_rows: parse("WEFT_MAX_PULL_ROWS", var("WEFT_MAX_PULL_ROWS"))?,
             max_pull_bytes: parse("WEFT_MAX_PULL_BYTES", var("WEFT_MAX_PULL_BYTES"))?,
             profile_snapshot_ms: parse("WEFT_PROFILE_SNAPSHOT_MS", var("WEFT_PROFILE_SNAPSHOT_MS"))?,
+            json_schema_format: parse("WEFT_JSON_SCHEMA_FORMAT", var("WEFT_JSON_SCHEMA_FORMAT"))?,
         })
     }
 
@@ -332,6 +341,7 @@ impl ConfigLayer {
             max_pull_rows: self.max_pull_rows.or(lower.max_pull_rows),
             max_pull_bytes: self.max_pull_bytes.or(lower.max_pull_bytes),
             profile_snapshot_ms: self.profile_snapshot_ms.or(lower.profile_snapshot_ms),
+            json_schema_format: self.json_schema_format.or(lower.json_schema_format),
         }
     }
 }
@@ -418,6 +428,20 @@ mod tests {
         let zero = ConfigLayer { profile_snapshot_ms: Some(0), ..ConfigLayer::default() };
         let err = ServerConfig::resolve(zero, ConfigLayer::default()).unwrap_err();
         assert!(err.to_string().contains("profile_snapshot_ms"), "{err}");
+    }
+
+    #[test]
+    fn the_json_schema_format_mode_comes_from_each_source() {
+        assert_eq!(ServerConfig::new("d").json_schema_format, FormatMode::Assert);
+        let file = ConfigLayer::from_toml("json_schema_format = \"specification\"").unwrap();
+        assert_eq!(file.json_schema_format, Some(FormatMode::Specification));
+        let env = ConfigLayer::from_vars(|name| (name == "WEFT_JSON_SCHEMA_FORMAT").then(|| "Specification".into()));
+        let config = ServerConfig::resolve(ConfigLayer::default(), env.unwrap()).unwrap();
+        assert_eq!(config.json_schema_format, FormatMode::Specification);
+        let err = ConfigLayer::from_toml("json_schema_format = \"sometimes\"").unwrap_err();
+        assert!(err.contains("line 1") && err.contains("specification"), "{err}");
+        let err = ConfigLayer::from_vars(|name| (name == "WEFT_JSON_SCHEMA_FORMAT").then(|| "no".into())).unwrap_err();
+        assert!(err.to_string().contains("WEFT_JSON_SCHEMA_FORMAT") && err.to_string().contains("assert"), "{err}");
     }
 
     #[test]

@@ -22,6 +22,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
+use weft_mesh::registry::json_schema::FormatMode;
 use weft_server::{ConfigLayer, FsyncPolicy, LogFormat, Server, ServerConfig};
 
 use crate::client::{array, encode, Client};
@@ -127,6 +128,10 @@ struct ServeArgs {
     /// catches up from there [env: WEFT_PROFILE_SNAPSHOT_MS] [default: 30000].
     #[arg(long)]
     profile_snapshot_ms: Option<u64>,
+    /// JSON Schema `format`: "assert" under every draft, as Confluent does, or as the "specification"
+    /// says (an annotation from 2019-09 on) [env: WEFT_JSON_SCHEMA_FORMAT] [default: assert].
+    #[arg(long)]
+    json_schema_format: Option<FormatMode>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -312,6 +317,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         max_pull_rows: args.max_pull_rows,
         max_pull_bytes: args.max_pull_bytes,
         profile_snapshot_ms: args.profile_snapshot_ms,
+        json_schema_format: args.json_schema_format,
     };
     let config = ServerConfig::resolve(flags, ConfigLayer::from_env()?)?;
     weft_server::init_logging(config.log_format, "info");
