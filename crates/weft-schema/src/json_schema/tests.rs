@@ -277,6 +277,13 @@ fn format_asserts_under_every_draft_unless_the_specification_is_asked_for() {
         assert_eq!(spec.is_valid(&json!({"at": "yesterday"})), draft.contains("2020-12"), "{draft}");
         assert!(spec.is_valid(&json!({"id": "x"})), "{draft}");
     }
+    // Patterns stay linear-time whatever the mode: look-around is refused, not backtracked.
+    let look_ahead =
+        json!({"$schema": "https://json-schema.org/draft/2020-12/schema", "pattern": "(?=a)a"}).to_string();
+    for format in [FormatMode::Assert, FormatMode::Specification] {
+        let err = JsonSchema::parse_with(&look_ahead, &[], JsonSchemaOptions { format }).unwrap_err();
+        assert_eq!(err.path, "/pattern", "{format}: {err}");
+    }
 }
 
 #[test]
