@@ -1,7 +1,7 @@
 //! JSON Schema compiling and validating on arbitrary input: a schema text, then optionally a NUL
 //! byte and a payload. A schema that compiles must compile again from its stored canonical text
 //! (the registry replays stored texts on start); a payload is checked three ways (a detailed
-//! error, a yes/no answer, and the streaming check of the bytes) which must agree.
+//! error, a yes/no answer, and the check of the bytes) which must agree.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -12,8 +12,8 @@ use crate::{semantic, spec};
 /// The largest contract read, in bytes of YAML.
 pub const MAX_DOCUMENT_BYTES: usize = 4 << 20;
 /// How deeply a contract's YAML may nest, aliases expanded. Each level of nested properties costs two
-/// (`properties` and the property); the standard's JSON Schema, as weft-schema validates it (128
-/// levels of schema and document together), admits 24 levels of nested objects, within this bound.
+/// (`properties` and the property), so a contract holds at most 29 levels of nested objects: the
+/// bound on every recursion over a contract's properties.
 pub const MAX_DEPTH: usize = 64;
 /// How many nodes a contract may expand to, aliases expanded.
 pub const MAX_EXPANDED_NODES: usize = 200_000;

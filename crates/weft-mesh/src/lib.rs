@@ -83,6 +83,8 @@ pub struct MeshOptions {
     /// Enforce the authorization rules ([`security::authz`]): on when the server authenticates its
     /// callers; off, every principal is trusted as named (development, tests of other parts).
     pub authorization: bool,
+    /// How the registry compiles JSON Schemas (whether `format` asserts under every draft).
+    pub json_schema: weft_registry::json_schema::JsonSchemaOptions,
 }
 
 impl MeshOptions {
@@ -95,6 +97,7 @@ impl MeshOptions {
             profile_snapshot_interval: std::time::Duration::from_secs(30),
             profile_rebuild_records: profile::live::MAX_REBUILD_RECORDS,
             authorization: false,
+            json_schema: Default::default(),
         }
     }
 }
@@ -161,7 +164,10 @@ impl Mesh {
     /// the registry first (the catalog reads schemas while it indexes), the SQL engine last (its
     /// persistent queries start running as soon as it opens).
     pub fn open_on(log: Arc<dyn EventLog>, options: &MeshOptions) -> Result<Mesh> {
-        let registry = Arc::new(Registry::open(log.clone())?);
+        let registry = Arc::new(Registry::open_with(
+            log.clone(),
+            weft_registry::RegistryOptions { json_schema: options.json_schema },
+        )?);
         let lookup = Arc::new(schemas::RegistrySchemas::new(registry.clone()));
         let catalog = Arc::new(Catalog::open(log.clone(), lookup)?);
         let metrics = Arc::new(DataMetrics::default());

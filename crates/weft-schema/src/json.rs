@@ -80,52 +80,6 @@ pub fn json_equal(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// A hash consistent with [`json_equal`]: equal values hash alike (numbers by their value as a double,
-/// object entries in any order). Levels below `depth_left` are not hashed, which only makes collisions.
-pub(crate) fn json_hash(value: &Value, depth_left: usize) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    match value {
-        Value::Null => 0u8.hash(&mut hasher),
-        Value::Bool(b) => (1u8, b).hash(&mut hasher),
-        // json_equal compares numbers that are not both i64 or both u64 as doubles, and equal integers
-        // are equal doubles: the double (with -0 as 0) is what equal numbers share.
-        Value::Number(n) => (2u8, (n.as_f64().unwrap_or(0.0) + 0.0).to_bits()).hash(&mut hasher),
-        Value::String(s) => (3u8, s).hash(&mut hasher),
-        Value::Array(items) => {
-            (4u8, items.len()).hash(&mut hasher);
-            if depth_left > 0 {
-                items.iter().for_each(|item| json_hash(item, depth_left - 1).hash(&mut hasher));
-            }
-        }
-        Value::Object(map) => {
-            (5u8, map.len()).hash(&mut hasher);
-            if depth_left > 0 {
-                let entries = map.iter().fold(0u64, |sum, (k, v)| {
-                    let mut entry = std::collections::hash_map::DefaultHasher::new();
-                    (k, json_hash(v, depth_left - 1)).hash(&mut entry);
-                    sum.wrapping_add(entry.finish())
-                });
-                entries.hash(&mut hasher);
-            }
-        }
-    }
-    hasher.finish()
-}
-
-/// The first pair of equal items (by [`json_equal`]), found by hash rather than by comparing every pair.
-pub(crate) fn first_duplicate(items: &[Value]) -> Option<(usize, usize)> {
-    let mut seen: std::collections::HashMap<u64, Vec<usize>> = std::collections::HashMap::with_capacity(items.len());
-    for (j, item) in items.iter().enumerate() {
-        let bucket = seen.entry(json_hash(item, 8)).or_default();
-        if let Some(&i) = bucket.iter().find(|&&i| json_equal(&items[i], item)) {
-            return Some((i, j));
-        }
-        bucket.push(j);
-    }
-    None
-}
-
 /// The JSON kind of a value, for messages.
 pub fn kind(value: &Value) -> &'static str {
     match value {
@@ -171,18 +125,6 @@ mod tests {
         assert!(json_equal(&json!(1), &json!(1.0)));
         assert!(json_equal(&json!({"a": [1]}), &json!({"a": [1.0]})));
         assert!(!json_equal(&json!(1), &json!("1")));
-    }
-
-    #[test]
-    fn duplicates_are_found_by_hash_as_json_equal_finds_them() {
-        assert_eq!(first_duplicate(&[json!(1), json!("1"), json!(1.0)]), Some((0, 2)));
-        assert_eq!(first_duplicate(&[json!({"a": [1, 2]}), json!({"a": [1.0, 2]})]), Some((0, 1)));
-        assert_eq!(first_duplicate(&[json!({"a": 1, "b": 2}), json!({"b": 2, "a": 1})]), Some((0, 1)));
-        assert_eq!(first_duplicate(&[json!(0.0), json!(-0.0)]), Some((0, 1)));
-        assert_eq!(first_duplicate(&[json!([1]), json!([2]), json!(null), json!(false)]), None);
-        // 100,000 distinct items: one pass, not five billion comparisons.
-        let many: Vec<Value> = (0..100_000).map(|i| json!({"id": i})).collect();
-        assert_eq!(first_duplicate(&many), None);
     }
 
     #[test]

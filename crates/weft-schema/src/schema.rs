@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::avro::AvroSchema;
-use crate::json_schema::JsonSchema;
+use crate::json_schema::{JsonSchema, JsonSchemaOptions};
 use crate::{SchemaError, ValidationError};
 
 /// A schema format, named as the Confluent API names it (`schemaType`; absent means AVRO).
@@ -77,6 +77,16 @@ impl ParsedSchema {
         text: &str,
         references: &[ResolvedReference],
     ) -> Result<ParsedSchema, SchemaError> {
+        Self::parse_with(schema_type, text, references, JsonSchemaOptions::default())
+    }
+
+    /// [`ParsedSchema::parse`], JSON Schemas compiled with `options` (Avro has none).
+    pub fn parse_with(
+        schema_type: SchemaType,
+        text: &str,
+        references: &[ResolvedReference],
+        options: JsonSchemaOptions,
+    ) -> Result<ParsedSchema, SchemaError> {
         match schema_type {
             SchemaType::Avro => {
                 let texts: Vec<&str> = references.iter().map(|r| r.schema.as_str()).collect();
@@ -84,7 +94,7 @@ impl ParsedSchema {
             }
             SchemaType::Json => {
                 let refs: Vec<(&str, &str)> = references.iter().map(|r| (r.name.as_str(), r.schema.as_str())).collect();
-                Ok(ParsedSchema::Json(JsonSchema::parse_with_references(text, &refs)?))
+                Ok(ParsedSchema::Json(JsonSchema::parse_with(text, &refs, options)?))
             }
             SchemaType::Protobuf => Err(SchemaError::Unsupported(SchemaType::Protobuf)),
         }
@@ -113,8 +123,8 @@ impl ParsedSchema {
         }
     }
 
-    /// Parses and validates a JSON payload: the hot path of write-time validation. A valid payload is
-    /// checked while it is parsed, without building a value; a rejection says where and why.
+    /// Parses and validates a JSON payload: the hot path of write-time validation; a rejection says
+    /// where and why.
     pub fn validate_json_bytes(&self, bytes: &[u8]) -> Result<(), ValidationError> {
         match self {
             ParsedSchema::Avro(schema) => schema.validate_json_bytes(bytes),

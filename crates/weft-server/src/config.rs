@@ -30,6 +30,7 @@
 //! rate_limit = 1000                # WEFT_RATE_LIMIT: requests per second per signed-in principal (0: off)
 //! tls_cert = "/etc/weft/cert.pem"   # WEFT_TLS_CERT: serve HTTPS with this certificate chain (PEM)
 //! tls_key = "/etc/weft/key.pem"     # WEFT_TLS_KEY: and this private key (PEM: PKCS#8, PKCS#1 or SEC1)
+//! json_schema_format = "assert"     # WEFT_JSON_SCHEMA_FORMAT: "assert" (every draft, as Confluent) or "specification"
 //! ```
 
 use std::fmt;
@@ -40,6 +41,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use weft_mesh::log::{Durability, LogOptions};
+use weft_mesh::registry::json_schema::FormatMode;
 
 use crate::ServerError;
 
@@ -85,6 +87,9 @@ pub struct ServerConfig {
     pub tls: Option<TlsFiles>,
     /// Requests per second one signed-in principal may make (bursts up to twice that); 0: no limit.
     pub rate_limit: u32,
+    /// Whether JSON Schema `format` asserts under every draft (Confluent's behaviour, the default) or
+    /// as the specification says (an annotation from 2019-09 on).
+    pub json_schema_format: FormatMode,
 }
 
 /// Where the server's certificate chain and private key are.
@@ -203,6 +208,7 @@ impl ServerConfig {
             webhook_retry_ms: 1000,
             tls: None,
             rate_limit: Self::DEFAULT_RATE_LIMIT,
+            json_schema_format: FormatMode::default(),
         }
     }
 
@@ -254,6 +260,7 @@ impl ServerConfig {
                     ))
                 }
             },
+            json_schema_format: merged.json_schema_format.unwrap_or(defaults.json_schema_format),
         };
         config.validate()?;
         Ok(config)
@@ -413,13 +420,14 @@ pub struct ConfigLayer {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub rate_limit: Option<u32>,
+    pub json_schema_format: Option<FormatMode>,
 }
 
 impl ConfigLayer {
     /// Reads `WEFT_CONFIG`, `WEFT_DATA_DIR`, `WEFT_LISTEN`, `WEFT_FSYNC`, `WEFT_MAX_BODY_BYTES`,
     /// `WEFT_MAX_RECORDS_PER_REQUEST`, `WEFT_LOG_FORMAT`, `WEFT_MAX_CONNECTIONS`,
-    /// `WEFT_HEADER_TIMEOUT_MS`, `WEFT_MAX_PULL_ROWS`, `WEFT_MAX_PULL_BYTES` and
-    /// `WEFT_PROFILE_SNAPSHOT_MS` from the process environment.
+    /// `WEFT_HEADER_TIMEOUT_MS`, `WEFT_MAX_PULL_ROWS`, `WEFT_MAX_PULL_BYTES`,
+    /// `WEFT_PROFILE_SNAPSHOT_MS` and `WEFT_JSON_SCHEMA_FORMAT` from the process environment.
     pub fn from_env() -> Result<Self, ServerError> {
         Self::from_vars(|name| std::env::var(name).ok())
     }
@@ -461,6 +469,7 @@ impl ConfigLayer {
             tls_cert: var("WEFT_TLS_CERT").filter(|v| !v.is_empty()).map(PathBuf::from),
             tls_key: var("WEFT_TLS_KEY").filter(|v| !v.is_empty()).map(PathBuf::from),
             rate_limit: parse("WEFT_RATE_LIMIT", var("WEFT_RATE_LIMIT"))?,
+            json_schema_format: parse("WEFT_JSON_SCHEMA_FORMAT", var("WEFT_JSON_SCHEMA_FORMAT"))?,
         })
     }
 
@@ -502,6 +511,7 @@ impl ConfigLayer {
             tls_cert: self.tls_cert.or(lower.tls_cert),
             tls_key: self.tls_key.or(lower.tls_key),
             rate_limit: self.rate_limit.or(lower.rate_limit),
+            json_schema_format: self.json_schema_format.or(lower.json_schema_format),
         }
     }
 }
@@ -588,6 +598,20 @@ mod tests {
         let zero = ConfigLayer { profile_snapshot_ms: Some(0), ..ConfigLayer::default() };
         let err = ServerConfig::resolve(zero, ConfigLayer::default()).unwrap_err();
         assert!(err.to_string().contains("profile_snapshot_ms"), "{err}");
+    }
+
+    #[test]
+    fn the_json_schema_format_mode_comes_from_each_source() {
+        assert_eq!(ServerConfig::new("d").json_schema_format, FormatMode::Assert);
+        let file = ConfigLayer::from_toml("json_schema_format = \"specification\"").unwrap();
+        assert_eq!(file.json_schema_format, Some(FormatMode::Specification));
+        let env = ConfigLayer::from_vars(|name| (name == "WEFT_JSON_SCHEMA_FORMAT").then(|| "Specification".into()));
+        let config = ServerConfig::resolve(ConfigLayer::default(), env.unwrap()).unwrap();
+        assert_eq!(config.json_schema_format, FormatMode::Specification);
+        let err = ConfigLayer::from_toml("json_schema_format = \"sometimes\"").unwrap_err();
+        assert!(err.contains("line 1") && err.contains("specification"), "{err}");
+        let err = ConfigLayer::from_vars(|name| (name == "WEFT_JSON_SCHEMA_FORMAT").then(|| "no".into())).unwrap_err();
+        assert!(err.to_string().contains("WEFT_JSON_SCHEMA_FORMAT") && err.to_string().contains("assert"), "{err}");
     }
 
     #[test]

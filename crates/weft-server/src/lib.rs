@@ -376,6 +376,7 @@ impl Server {
         options.max_pull_rows = config.max_pull_rows;
         options.max_pull_bytes = config.max_pull_bytes;
         options.profile_snapshot_interval = std::time::Duration::from_millis(config.profile_snapshot_ms);
+        options.json_schema.format = config.json_schema_format;
         let mesh = tokio::task::spawn_blocking(move || Mesh::open(options))
             .await
             .map_err(|e| ServerError::Thread(e.to_string()))??;

@@ -840,7 +840,10 @@ fn a_push_query_ends_within_seconds_of_its_readers_revocation() {
     // The statement that made the stream is in the audit log, with its text.
     let audit = c.ok("GET", "/api/v1/audit?action=%2Fksql&principal=olivia", mesh.token("admin"), None);
     let entries = audit["entries"].as_array().expect("entries");
-    assert!(entries.iter().any(|e| e["detail"].as_str().is_some_and(|d| d.contains("CREATE STREAM profiles"))), "{audit}");
+    assert!(
+        entries.iter().any(|e| e["detail"].as_str().is_some_and(|d| d.contains("CREATE STREAM profiles"))),
+        "{audit}"
+    );
     assert!(revoked.elapsed() < Duration::from_secs(6), "it ended {:?} after the revocation", revoked.elapsed());
 }
 

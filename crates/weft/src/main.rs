@@ -24,6 +24,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
+use weft_mesh::registry::json_schema::FormatMode;
 use weft_server::{ConfigLayer, FsyncPolicy, LogFormat, Server, ServerConfig};
 
 use crate::client::{array, encode, Client};
@@ -178,6 +179,10 @@ struct ServeArgs {
     /// Requests per second per signed-in principal, 0 for no limit [env: WEFT_RATE_LIMIT] [default: 1000].
     #[arg(long)]
     rate_limit: Option<u32>,
+    /// JSON Schema `format`: "assert" under every draft, as Confluent does, or as the "specification"
+    /// says (an annotation from 2019-09 on) [env: WEFT_JSON_SCHEMA_FORMAT] [default: assert].
+    #[arg(long)]
+    json_schema_format: Option<FormatMode>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -378,6 +383,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         tls_cert: args.tls_cert,
         tls_key: args.tls_key,
         rate_limit: args.rate_limit,
+        json_schema_format: args.json_schema_format,
     };
     let config = ServerConfig::resolve(flags, ConfigLayer::from_env()?)?;
     weft_server::init_logging(config.log_format, "info");

@@ -46,6 +46,7 @@ pub use event::RegistryEvent;
 pub use state::{Planned, RegistryState, VersionEntry};
 
 use crate::compat::{CompatibilityLevel, CompatibilityResult};
+use crate::json_schema::JsonSchemaOptions;
 use crate::schema::{ParsedSchema, SchemaDefinition, SchemaReference, SchemaType};
 use crate::{RegistryError, Result, SchemaId};
 
@@ -231,14 +232,28 @@ pub struct Registry {
     writer: Mutex<u64>,
 }
 
+/// How a registry reads schemas: its settings, which no event changes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RegistryOptions {
+    /// How JSON Schemas compile, for registration and for validating payloads: by default `format` is
+    /// asserted under every draft, as Confluent does (see ARCHITECTURE.md, "The schema registry").
+    pub json_schema: JsonSchemaOptions,
+}
+
 impl Registry {
-    /// Opens the registry on `log`, creating `_weft_schemas` when missing and rebuilding the state from it.
+    /// Opens the registry on `log` with the default options.
     pub fn open(log: Arc<dyn EventLog>) -> Result<Registry> {
+        Self::open_with(log, RegistryOptions::default())
+    }
+
+    /// Opens the registry on `log`, creating `_weft_schemas` when missing and rebuilding the state from it.
+    pub fn open_with(log: Arc<dyn EventLog>, options: RegistryOptions) -> Result<Registry> {
         match log.create_topic(SCHEMAS_TOPIC, TopicConfig::compacted(1)) {
             Ok(_) | Err(LogError::TopicExists(_)) => {}
             Err(e) => return Err(e.into()),
         }
-        let registry = Registry { log, state: RwLock::new(RegistryState::new()), writer: Mutex::new(0) };
+        let state = RwLock::new(RegistryState::with_options(options.json_schema));
+        let registry = Registry { log, state, writer: Mutex::new(0) };
         {
             let mut next_offset = registry.writer.lock().unwrap_or_else(|e| e.into_inner());
             registry.catch_up(&mut next_offset)?;

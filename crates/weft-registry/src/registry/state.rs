@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use super::{Mode, RegisterRequest, RegisteredSchema, RegistryEvent, SchemaInfo, SubjectVersion, VersionSpec};
 use crate::compat::{self, CompatibilityLevel, CompatibilityResult, PreviousVersion};
+use crate::json_schema::JsonSchemaOptions;
 use crate::schema::{ParsedSchema, ResolvedReference, SchemaDefinition, SchemaReference};
 use crate::{RegistryError, Result, SchemaId};
 
@@ -39,6 +40,8 @@ pub struct RegistryState {
     global_mode: Option<Mode>,
     subject_mode: BTreeMap<String, Mode>,
     max_id: SchemaId,
+    /// How JSON Schemas are compiled (a setting, not state: no event changes it).
+    json_schema: JsonSchemaOptions,
 }
 
 /// A command's outcome: what the caller gets back and the events that make it so.
@@ -47,6 +50,11 @@ pub type Planned<T> = (T, Vec<RegistryEvent>);
 impl RegistryState {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty state whose JSON Schemas compile with `json_schema`.
+    pub fn with_options(json_schema: JsonSchemaOptions) -> Self {
+        RegistryState { json_schema, ..Self::default() }
     }
 
     /// The state transition. Total: every event applies, so a rebuild never stops half-way.
@@ -127,9 +135,14 @@ impl RegistryState {
         let entry = self.schemas.get(&id).ok_or_else(|| schema_not_found(id))?;
         let parsed = entry.parsed.get_or_init(|| {
             let references = self.resolve_references(&entry.definition.references).map_err(|e| e.to_string())?;
-            ParsedSchema::parse(entry.definition.schema_type, &entry.definition.schema, &references)
-                .map(Arc::new)
-                .map_err(|e| e.to_string())
+            ParsedSchema::parse_with(
+                entry.definition.schema_type,
+                &entry.definition.schema,
+                &references,
+                self.json_schema,
+            )
+            .map(Arc::new)
+            .map_err(|e| e.to_string())
         });
         parsed.clone().map_err(|e| RegistryError::Store(format!("stored schema {id} does not parse: {e}")))
     }
@@ -349,7 +362,7 @@ impl RegistryState {
     /// Parses a submitted schema and gives the definition it is stored and deduplicated as.
     pub fn canonicalize(&self, schema: &SchemaDefinition) -> Result<(SchemaDefinition, ParsedSchema)> {
         let references = self.resolve_references(&schema.references)?;
-        let parsed = ParsedSchema::parse(schema.schema_type, &schema.schema, &references)?;
+        let parsed = ParsedSchema::parse_with(schema.schema_type, &schema.schema, &references, self.json_schema)?;
         let canonical = SchemaDefinition {
             schema_type: schema.schema_type,
             schema: parsed.canonical_text(),

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
 use super::*;
+use crate::json_schema::FormatMode;
 use crate::test_support::{MemoryLog, APPEND_FAILS, APPEND_LANDS_BUT_FAILS};
 
 fn record_schema(name: &str, fields: &[(&str, &str)]) -> SchemaDefinition {
@@ -497,6 +498,61 @@ fn framed_payloads_validate_against_their_schema() {
     let json = registry.parsed_schema(json_id).unwrap();
     json.validate_payload(br#"{"x": 1}"#).unwrap();
     assert!(json.validate_payload(b"{}").unwrap_err().message.contains("'x'"));
+}
+
+#[test]
+fn json_schema_references_resolve_by_subject_and_version_for_validation() {
+    let registry = open(&MemoryLog::new());
+    let money = SchemaDefinition::json(
+        r#"{"$id":"https://acme.example/money.json","type":"object","properties":{"amount":{"type":"number"}},"required":["amount"]}"#,
+    );
+    register(&registry, "money", &money).unwrap();
+    // The address refers to money by its $id; the order refers to both, address by a relative name.
+    let address = SchemaDefinition::json(
+        r#"{"type":"object","properties":{"zip":{"type":"string","pattern":"^[0-9]{5}$"},"fee":{"$ref":"https://acme.example/money.json"}}}"#,
+    )
+    .with_references(vec![SchemaReference {
+        name: "https://acme.example/money.json".into(),
+        subject: "money".into(),
+        version: 1,
+    }]);
+    register(&registry, "address", &address).unwrap();
+    let order = SchemaDefinition::json(
+        r#"{"$id":"https://acme.example/orders/order.json","type":"object","properties":{"ship_to":{"$ref":"address.json"},"total":{"$ref":"https://acme.example/money.json"}}}"#,
+    )
+    .with_references(vec![SchemaReference { name: "address.json".into(), subject: "address".into(), version: 1 }]);
+    let id = register(&registry, "order", &order).unwrap();
+    let parsed = registry.parsed_schema(id).unwrap();
+    parsed
+        .validate_json(&serde_json::json!({"ship_to": {"zip": "12345", "fee": {"amount": 2}}, "total": {"amount": 9}}))
+        .unwrap();
+    let err = parsed.validate_json(&serde_json::json!({"ship_to": {"zip": "1", "fee": {"amount": 2}}})).unwrap_err();
+    assert_eq!(err.path, "/ship_to/zip");
+    let err = parsed.validate_json(&serde_json::json!({"ship_to": {"fee": {}}})).unwrap_err();
+    assert_eq!((err.path.as_str(), err.message.as_str()), ("/ship_to/fee", "missing required property 'amount'"));
+    // Without the reference, the name resolves to nothing, and the error says which $ref.
+    let alone = SchemaDefinition::json(r#"{"properties":{"ship_to":{"$ref":"address.json"}}}"#);
+    let err = registry.register("order2", &RegisterRequest::from(alone)).unwrap_err();
+    assert_eq!(err.status_and_code().1, 42201);
+    assert!(err.to_string().contains("/properties/ship_to/$ref") && err.to_string().contains("address.json"), "{err}");
+}
+
+#[test]
+fn json_schema_format_asserts_unless_the_registry_follows_the_specification() {
+    let schema = SchemaDefinition::json(
+        r#"{"$schema":"https://json-schema.org/draft/2020-12/schema","properties":{"at":{"type":"string","format":"date-time"}}}"#,
+    );
+    let payload = serde_json::json!({"at": "yesterday"});
+    let confluent = open(&MemoryLog::new());
+    let id = register(&confluent, "s", &schema).unwrap();
+    let err = confluent.parsed_schema(id).unwrap().validate_json(&payload).unwrap_err();
+    assert_eq!((err.path.as_str(), err.message.as_str()), ("/at", r#""yesterday" is not a valid date-time (format)"#));
+    let log = MemoryLog::new();
+    let options =
+        RegistryOptions { json_schema: crate::json_schema::JsonSchemaOptions { format: FormatMode::Specification } };
+    let spec = Registry::open_with(log.clone(), options).unwrap();
+    let id = register(&spec, "s", &schema).unwrap();
+    spec.parsed_schema(id).unwrap().validate_json(&payload).unwrap();
 }
 
 #[test]
