@@ -433,6 +433,14 @@ fn grants_decide_every_read_of_a_products_data_and_revocation_ends_them() {
     let create = json!({"ksql": "CREATE STREAM profiles (id VARCHAR, email VARCHAR) WITH (kafka_topic='customers.profiles-v1', value_format='JSON');", "streamsProperties": {}});
     let (status, answer) = c.call("POST", "/ksql", Some(olivia), Some(&create));
     assert_eq!(status, 200, "{answer}");
+    // A product derived by someone without a grant on its input is refused, and nothing runs.
+    let derive =
+        json!({"ksql": "CREATE STREAM casey_copy AS SELECT * FROM profiles EMIT CHANGES;", "streamsProperties": {}});
+    let (status, answer) = c.call("POST", "/ksql", Some(casey), Some(&derive));
+    assert!(status >= 400 && answer.to_string().contains("no grant"), "casey derives from profiles: {status} {answer}");
+    let (_, queries) =
+        c.call("POST", "/ksql", Some(olivia), Some(&json!({"ksql": "SHOW QUERIES;", "streamsProperties": {}})));
+    assert!(!queries.to_string().to_uppercase().contains("CASEY_COPY"), "{queries}");
     let query = json!({"sql": "SELECT * FROM profiles EMIT CHANGES;", "properties": {"auto.offset.reset": "earliest"}});
     let (status, answer) = c.call("POST", "/query-stream", Some(casey), Some(&query));
     assert!(status >= 400 || answer.to_string().contains("no grant"), "casey's push query: {status} {answer}");
