@@ -29,6 +29,7 @@ mod context;
 pub mod contracts;
 pub mod data;
 mod error;
+mod event_store;
 pub mod export;
 pub mod governance;
 pub mod metrics;

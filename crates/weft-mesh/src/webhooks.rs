@@ -12,14 +12,15 @@
 //! for the requester.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use weft_log::{EventLog, LogError, ReadLimits, Record, TopicConfig};
+use weft_log::{EventLog, TopicConfig};
 
 use crate::error::{MeshError, Result};
+use crate::event_store::{EventStore, Unreadable};
 use crate::{Mesh, RequestContext};
 
 /// The internal topic of subscriptions and deliveries.
@@ -127,20 +128,22 @@ pub struct WebhookEvent {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-enum StoreEvent {
+pub(crate) enum StoreEvent {
     Subscribed { webhook: Webhook, secret: String },
     Unsubscribed { id: String, principal: String, at: i64 },
     Delivered { delivery: Delivery },
 }
 
 #[derive(Default)]
-struct State {
+pub(crate) struct State {
     webhooks: BTreeMap<String, (Webhook, String)>,
     deliveries: BTreeMap<String, VecDeque<Delivery>>,
     next: u64,
 }
 
-impl State {
+impl crate::event_store::Replayed for State {
+    type Event = StoreEvent;
+
     fn apply(&mut self, event: StoreEvent) {
         match event {
             StoreEvent::Subscribed { webhook, secret } => {
@@ -165,9 +168,7 @@ impl State {
 
 /// The subscriptions, the queue of events, the delivery log.
 pub struct Webhooks {
-    log: Arc<dyn EventLog>,
-    state: RwLock<State>,
-    writer: Mutex<u64>,
+    store: EventStore<State>,
     queue: Mutex<VecDeque<WebhookEvent>>,
     ready: Condvar,
     dropped: std::sync::atomic::AtomicU64,
@@ -177,76 +178,29 @@ pub struct Webhooks {
 
 impl Webhooks {
     pub(crate) fn open(log: Arc<dyn EventLog>) -> Result<Webhooks> {
-        match log.create_topic(
-            WEBHOOKS_TOPIC,
-            TopicConfig { retention_ms: Some(90 * 24 * 3600 * 1000), ..TopicConfig::default() },
-        ) {
-            Ok(_) | Err(LogError::TopicExists(_)) => {}
-            Err(e) => return Err(e.into()),
-        }
-        let webhooks = Webhooks {
-            log,
-            state: RwLock::new(State::default()),
-            writer: Mutex::new(0),
+        let config = TopicConfig { retention_ms: Some(90 * 24 * 3600 * 1000), ..TopicConfig::default() };
+        Ok(Webhooks {
+            // Records past retention may have left a subscription's first events: skip what no longer reads.
+            store: EventStore::open(log, WEBHOOKS_TOPIC, config, Unreadable::Skip)?,
             queue: Mutex::new(VecDeque::new()),
             ready: Condvar::new(),
             dropped: std::sync::atomic::AtomicU64::new(0),
             throttle: Mutex::new(std::collections::HashMap::new()),
-        };
-        {
-            let mut next = webhooks.writer.lock().unwrap_or_else(|e| e.into_inner());
-            webhooks.catch_up(&mut next)?;
-        }
-        Ok(webhooks)
-    }
-
-    fn catch_up(&self, next: &mut u64) -> Result<()> {
-        loop {
-            let read = self.log.read(WEBHOOKS_TOPIC, 0, *next, ReadLimits::default())?;
-            if !read.records.is_empty() {
-                let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
-                for record in &read.records {
-                    // Subscriptions removed by retention come back never; unreadable records are skipped.
-                    if let Ok(event) = serde_json::from_slice::<StoreEvent>(record.value.as_deref().unwrap_or_default())
-                    {
-                        state.apply(event);
-                    }
-                }
-            }
-            let done = read.records.is_empty() || read.next_offset >= read.high_watermark;
-            *next = read.next_offset.max(*next);
-            if done {
-                return Ok(());
-            }
-        }
+        })
     }
 
     fn append(&self, events: Vec<StoreEvent>) -> Result<()> {
-        self.write(|_| Ok(((), events)))
+        self.store.write(|_| Ok(((), events)))
     }
 
-    /// Plans events against the state under the writer lock, appends them, applies them.
     fn write<T>(&self, plan: impl FnOnce(&State) -> Result<(T, Vec<StoreEvent>)>) -> Result<T> {
-        let mut next = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        self.catch_up(&mut next)?;
-        let (output, events) = plan(&self.state.read().unwrap_or_else(|e| e.into_inner()))?;
-        let records = events
-            .iter()
-            .map(|event| {
-                serde_json::to_vec(event)
-                    .map(|value| Record { key: None, value: Some(value), headers: Vec::new(), timestamp: None })
-                    .map_err(|e| MeshError::Internal(format!("webhook event: {e}")))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        self.log.append(WEBHOOKS_TOPIC, 0, records)?;
-        self.catch_up(&mut next)?;
-        Ok(output)
+        self.store.write(plan)
     }
 
     /// Queues an event for delivery (when anyone subscribes to its type).
     pub(crate) fn emit(&self, event: WebhookEvent) {
         let wanted = {
-            let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+            let state = self.store.state();
             state
                 .webhooks
                 .values()
@@ -299,7 +253,7 @@ impl Webhooks {
 
     /// The subscriptions an event goes to, with their secrets.
     pub fn recipients(&self, event: &WebhookEvent) -> Vec<(Webhook, String)> {
-        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        let state = self.store.state();
         state
             .webhooks
             .values()
@@ -375,12 +329,12 @@ impl Mesh {
     /// The caller's subscriptions (a platform admin's: everyone's).
     pub fn list_webhooks(&self, ctx: &RequestContext) -> Vec<Webhook> {
         let admin = self.authorizer().is_admin(ctx.principal());
-        let state = self.webhooks.state.read().unwrap_or_else(|e| e.into_inner());
+        let state = self.webhooks.store.state();
         state.webhooks.values().map(|(w, _)| w).filter(|w| admin || w.owner == ctx.principal()).cloned().collect()
     }
 
     fn own_webhook(&self, ctx: &RequestContext, id: &str) -> Result<Webhook> {
-        let state = self.webhooks.state.read().unwrap_or_else(|e| e.into_inner());
+        let state = self.webhooks.store.state();
         let (webhook, _) = state.webhooks.get(id).ok_or_else(|| MeshError::WebhookNotFound(id.to_string()))?;
         if webhook.owner != ctx.principal() && !self.authorizer().is_admin(ctx.principal()) {
             return Err(MeshError::WebhookNotFound(id.to_string()));
@@ -402,7 +356,7 @@ impl Mesh {
     /// A subscription's latest deliveries, newest last.
     pub fn webhook_deliveries(&self, ctx: &RequestContext, id: &str) -> Result<Vec<Delivery>> {
         self.own_webhook(ctx, id)?;
-        let state = self.webhooks.state.read().unwrap_or_else(|e| e.into_inner());
+        let state = self.webhooks.store.state();
         Ok(state.deliveries.get(id).map(|d| d.iter().cloned().collect()).unwrap_or_default())
     }
 

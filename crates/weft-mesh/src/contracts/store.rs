@@ -7,13 +7,14 @@
 //! crash leaves either all of a change or none of it.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use std::sync::{Arc, RwLockReadGuard};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use weft_log::{EventLog, LogError, ReadLimits, Record, TopicConfig};
+use weft_log::{EventLog, TopicConfig};
 
-use crate::error::{MeshError, Result};
+use crate::error::Result;
+use crate::event_store::{EventStore, Unreadable};
 use crate::policies::{GlobalPolicies, PoliciesVersion};
 
 /// The internal topic the governance store lives in.
@@ -107,16 +108,6 @@ impl GovernanceEvent {
             GovernanceEvent::DeadLettersResolved { .. } => "dead_letters_resolved",
             GovernanceEvent::Policies { .. } => "policies",
         }
-    }
-
-    fn to_record(&self) -> Result<Record> {
-        let value = serde_json::to_vec(self).map_err(|e| MeshError::Internal(format!("governance event: {e}")))?;
-        Ok(Record {
-            key: Some(self.kind().as_bytes().to_vec()),
-            value: Some(value),
-            headers: Vec::new(),
-            timestamp: None,
-        })
     }
 }
 
@@ -218,56 +209,33 @@ impl GovernanceState {
     }
 }
 
-/// The store: state in memory, events in [`CONTRACTS_TOPIC`].
+impl crate::event_store::Replayed for GovernanceState {
+    type Event = GovernanceEvent;
+
+    fn apply(&mut self, event: GovernanceEvent) {
+        GovernanceState::apply(self, event);
+    }
+
+    fn key(event: &GovernanceEvent) -> Option<Vec<u8>> {
+        Some(event.kind().as_bytes().to_vec())
+    }
+}
+
+/// The store: state in memory, events in [`CONTRACTS_TOPIC`] (see [`crate::event_store`]).
 pub struct GovernanceStore {
-    log: Arc<dyn EventLog>,
-    state: RwLock<GovernanceState>,
-    /// The next offset to apply; held while a change is planned and appended.
-    writer: Mutex<u64>,
+    store: EventStore<GovernanceState>,
 }
 
 impl GovernanceStore {
     /// Opens the store, creating its topic on first start, and applies every stored event.
     pub fn open(log: Arc<dyn EventLog>) -> Result<GovernanceStore> {
-        match log.create_topic(CONTRACTS_TOPIC, TopicConfig { retention_ms: None, ..TopicConfig::default() }) {
-            Ok(_) | Err(LogError::TopicExists(_)) => {}
-            Err(e) => return Err(e.into()),
-        }
-        let store = GovernanceStore { log, state: RwLock::new(GovernanceState::default()), writer: Mutex::new(0) };
-        {
-            let mut next = store.writer.lock().unwrap_or_else(|e| e.into_inner());
-            store.catch_up(&mut next)?;
-        }
-        Ok(store)
+        let config = TopicConfig { retention_ms: None, ..TopicConfig::default() };
+        Ok(GovernanceStore { store: EventStore::open(log, CONTRACTS_TOPIC, config, Unreadable::Fail)? })
     }
 
     /// Read access to the state; drop the guard before calling a method that writes.
     pub fn state(&self) -> RwLockReadGuard<'_, GovernanceState> {
-        self.state.read().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn catch_up(&self, next: &mut u64) -> Result<()> {
-        loop {
-            let read = self.log.read(CONTRACTS_TOPIC, 0, *next, ReadLimits::default())?;
-            if !read.records.is_empty() {
-                let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
-                for record in &read.records {
-                    let event: GovernanceEvent = serde_json::from_slice(record.value.as_deref().unwrap_or_default())
-                        .map_err(|e| {
-                            MeshError::Internal(format!(
-                                "{CONTRACTS_TOPIC} offset {} is unreadable: {e}",
-                                record.offset
-                            ))
-                        })?;
-                    state.apply(event);
-                }
-            }
-            let done = read.records.is_empty() || read.next_offset >= read.high_watermark;
-            *next = read.next_offset.max(*next);
-            if done {
-                return Ok(());
-            }
-        }
+        self.store.state()
     }
 
     /// Plans a change against the current state, appends its events, then applies them.
@@ -275,17 +243,7 @@ impl GovernanceStore {
         &self,
         plan: impl FnOnce(&GovernanceState) -> Result<(T, Vec<GovernanceEvent>)>,
     ) -> Result<T> {
-        let mut next = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        self.catch_up(&mut next)?;
-        let (output, events) = plan(&self.state())?;
-        if events.is_empty() {
-            return Ok(output);
-        }
-        let records = events.iter().map(GovernanceEvent::to_record).collect::<Result<Vec<_>>>()?;
-        self.log.append(CONTRACTS_TOPIC, 0, records)?;
-        // Applied by reading back what was appended, exactly as a restart will.
-        self.catch_up(&mut next)?;
-        Ok(output)
+        self.store.write(plan)
     }
 
     /// Offsets of `product`'s dead letters that were resolved, among `offsets`.

@@ -6,13 +6,14 @@
 //! returned once, by the call that creates it.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use std::sync::{Arc, RwLockReadGuard};
 
 use serde::{Deserialize, Serialize};
 use weft_auth::{ApiToken, TokenHash, TokenId};
-use weft_log::{EventLog, LogError, ReadLimits, Record, TopicConfig};
+use weft_log::{EventLog, TopicConfig};
 
 use crate::error::{MeshError, Result};
+use crate::event_store::{EventStore, Unreadable};
 
 /// The internal topic the identity store lives in.
 pub const IDENTITIES_TOPIC: &str = "_weft_identities";
@@ -131,7 +132,7 @@ impl TokenRecord {
 
 /// The stored form of a token (the hash included), as the event carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct StoredToken {
+pub(crate) struct StoredToken {
     #[serde(flatten)]
     record: TokenRecord,
     hash: String,
@@ -139,18 +140,11 @@ struct StoredToken {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
-enum IdentityEvent {
+pub(crate) enum IdentityEvent {
     UserSet { user: User, principal: String },
     UserDeleted { name: String, principal: String, at: i64 },
     TokenCreated { token: StoredToken, principal: String },
     TokenRevoked { id: String, principal: String, at: i64 },
-}
-
-impl IdentityEvent {
-    fn to_record(&self) -> Result<Record> {
-        let value = serde_json::to_vec(self).map_err(|e| MeshError::Internal(format!("identity event: {e}")))?;
-        Ok(Record { key: None, value: Some(value), headers: Vec::new(), timestamp: None })
-    }
 }
 
 /// Everything the store knows.
@@ -208,11 +202,17 @@ impl IdentityState {
     }
 }
 
-/// The store: state in memory, events in [`IDENTITIES_TOPIC`].
+impl crate::event_store::Replayed for IdentityState {
+    type Event = IdentityEvent;
+
+    fn apply(&mut self, event: IdentityEvent) {
+        IdentityState::apply(self, event);
+    }
+}
+
+/// The store: state in memory, events in [`IDENTITIES_TOPIC`] (see [`crate::event_store`]).
 pub struct IdentityStore {
-    log: Arc<dyn EventLog>,
-    state: RwLock<IdentityState>,
-    writer: Mutex<u64>,
+    store: EventStore<IdentityState>,
 }
 
 /// The longest name of a user, service account or team.
@@ -270,57 +270,16 @@ impl UserSpec {
 impl IdentityStore {
     /// Opens the store, creating its topic on first start, and applies every stored event.
     pub fn open(log: Arc<dyn EventLog>) -> Result<IdentityStore> {
-        match log.create_topic(IDENTITIES_TOPIC, TopicConfig { retention_ms: None, ..TopicConfig::default() }) {
-            Ok(_) | Err(LogError::TopicExists(_)) => {}
-            Err(e) => return Err(e.into()),
-        }
-        let store = IdentityStore { log, state: RwLock::new(IdentityState::default()), writer: Mutex::new(0) };
-        {
-            let mut next = store.writer.lock().unwrap_or_else(|e| e.into_inner());
-            store.catch_up(&mut next)?;
-        }
-        Ok(store)
+        let config = TopicConfig { retention_ms: None, ..TopicConfig::default() };
+        Ok(IdentityStore { store: EventStore::open(log, IDENTITIES_TOPIC, config, Unreadable::Fail)? })
     }
 
     pub fn state(&self) -> RwLockReadGuard<'_, IdentityState> {
-        self.state.read().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn catch_up(&self, next: &mut u64) -> Result<()> {
-        loop {
-            let read = self.log.read(IDENTITIES_TOPIC, 0, *next, ReadLimits::default())?;
-            if !read.records.is_empty() {
-                let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
-                for record in &read.records {
-                    let event: IdentityEvent = serde_json::from_slice(record.value.as_deref().unwrap_or_default())
-                        .map_err(|e| {
-                            MeshError::Internal(format!(
-                                "{IDENTITIES_TOPIC} offset {} is unreadable: {e}",
-                                record.offset
-                            ))
-                        })?;
-                    state.apply(event);
-                }
-            }
-            let done = read.records.is_empty() || read.next_offset >= read.high_watermark;
-            *next = read.next_offset.max(*next);
-            if done {
-                return Ok(());
-            }
-        }
+        self.store.state()
     }
 
     fn write<T>(&self, plan: impl FnOnce(&IdentityState) -> Result<(T, Vec<IdentityEvent>)>) -> Result<T> {
-        let mut next = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        self.catch_up(&mut next)?;
-        let (output, events) = plan(&self.state())?;
-        if events.is_empty() {
-            return Ok(output);
-        }
-        let records = events.iter().map(IdentityEvent::to_record).collect::<Result<Vec<_>>>()?;
-        self.log.append(IDENTITIES_TOPIC, 0, records)?;
-        self.catch_up(&mut next)?;
-        Ok(output)
+        self.store.write(plan)
     }
 
     /// Creates or replaces a user or service account (its kind and source never change).
