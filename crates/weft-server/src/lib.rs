@@ -264,7 +264,13 @@ async fn observe_http(State(state): State<AppState>, mut request: Request, next:
             .and_then(|v| v.get("ksql").and_then(|k| k.as_str()).map(str::to_string));
         request = Request::from_parts(parts, axum::body::Body::from(bytes));
     }
-    let (caller, checked) = guard(&state, &request);
+    // With an identity provider, signing in may fetch its keys or record a new user (blocking I/O):
+    // the worker thread hands its other tasks on meanwhile. Tokens are checked in memory.
+    let (caller, checked) = if state.auth.oidc().is_some() {
+        tokio::task::block_in_place(|| guard(&state, &request))
+    } else {
+        guard(&state, &request)
+    };
     let actor = caller.as_ref().map_or(weft_mesh::ANONYMOUS.to_string(), |c| c.identity.name.clone());
     let (actor, mut response) = match checked {
         Ok(()) => {
