@@ -308,23 +308,10 @@ pub fn path_params(template: &str, path: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A percent-encoded path or query value, decoded the way the web app's file routes decode theirs;
+/// a value that does not decode is kept as sent (its handler refuses it).
 fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(high), Some(low)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push(high * 16 + low);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    crate::web::percent_decode(text).unwrap_or_else(|| text.to_string())
 }
 
 /// The authorization a route needs before its body is read, so that a caller who may not make a

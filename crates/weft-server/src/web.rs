@@ -199,7 +199,8 @@ fn decode_path(raw: &str) -> Result<String, &'static str> {
     Ok(decoded)
 }
 
-fn percent_decode(raw: &str) -> Option<String> {
+/// Decodes `%XX` escapes; `None` for a malformed escape or bytes that are not UTF-8.
+pub(crate) fn percent_decode(raw: &str) -> Option<String> {
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -8,25 +8,15 @@ use std::io::{BufRead, BufReader, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64_url::encode as b64;
 use common::TestServer;
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use serde_json::{json, Value};
 
-/// Unpadded base64url, enough for JWT parts.
-mod base64_url {
-    pub fn encode(bytes: &[u8]) -> String {
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        let mut out = String::new();
-        for chunk in bytes.chunks(3) {
-            let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-            for i in 0..=chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            }
-        }
-        out
-    }
+/// Unpadded base64url, as JWT parts are.
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// The identity provider: its keys by kid, served at `/.well-known/openid-configuration` and `/jwks`,
@@ -155,6 +145,22 @@ impl Provider {
     }
 }
 
+/// A server with authentication on, trusting `provider` with the audience `audience`.
+fn server_trusting(provider: &Provider, audience: &str) -> TestServer {
+    let (issuer, audience) = (provider.issuer.clone(), audience.to_string());
+    TestServer::start_with(|config| {
+        config.auth = weft_server::AuthMode::Tokens;
+        config.oidc = Some(weft_server::OidcConfig {
+            issuer,
+            audience,
+            jwks_url: None,
+            user_claim: "preferred_username".into(),
+            groups_claim: "groups".into(),
+            keys_refresh_ms: 0,
+        });
+    })
+}
+
 fn jwks(keys: &[(String, EcdsaKeyPair)]) -> String {
     let keys: Vec<Value> = keys
         .iter()
@@ -189,18 +195,7 @@ fn call(base: &str, method: &str, path: &str, token: &str, body: Option<&Value>)
 #[test]
 fn the_identity_providers_tokens_sign_in_with_their_groups_and_bad_ones_are_refused() {
     let provider = Provider::start();
-    let issuer = provider.issuer.clone();
-    let server = TestServer::start_with(|config| {
-        config.auth = weft_server::AuthMode::Tokens;
-        config.oidc = Some(weft_server::OidcConfig {
-            issuer: issuer.clone(),
-            audience: "weft".into(),
-            jwks_url: None,
-            user_claim: "preferred_username".into(),
-            groups_claim: "groups".into(),
-            keys_refresh_ms: 0,
-        });
-    });
+    let server = server_trusting(&provider, "weft");
     let base = server.api.base.clone();
     let admin = server.server.as_ref().and_then(|s| s.bootstrap_token()).expect("admin token").to_string();
     let domain =
@@ -282,17 +277,7 @@ fn get_raw(url: &str, cookie: Option<&str>) -> (u16, Option<String>, Option<Stri
 fn the_web_app_signs_in_with_the_authorization_code_flow_and_pkce() {
     let provider = Provider::start();
     let issuer = provider.issuer.clone();
-    let server = TestServer::start_with(|config| {
-        config.auth = weft_server::AuthMode::Tokens;
-        config.oidc = Some(weft_server::OidcConfig {
-            issuer: issuer.clone(),
-            audience: "weft-web".into(),
-            jwks_url: None,
-            user_claim: "preferred_username".into(),
-            groups_claim: "groups".into(),
-            keys_refresh_ms: 0,
-        });
-    });
+    let server = server_trusting(&provider, "weft-web");
     let base = server.api.base.clone();
     // The browser asks to sign in, and is sent to the provider with a PKCE challenge.
     let (status, to_provider, _) = get_raw(&format!("{base}/api/v1/session/oidc"), None);
