@@ -28,6 +28,12 @@ use weft_mesh::registry::json_schema::FormatMode;
 use weft_server::{ConfigLayer, FsyncPolicy, LogFormat, Server, ServerConfig};
 
 use crate::client::{array, encode, Client};
+
+// Records, rows and requests are many small short-lived allocations, spread over the server's
+// worker threads; glibc's malloc spent about a third of a persistent query's CPU on them (perf,
+// the EMIT CHANGES workload of scripts/bench-vs-flink), mimalloc's thread-local pages far less.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use crate::consume::Start;
 use crate::produce::LineFormat;
 
