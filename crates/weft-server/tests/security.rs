@@ -232,6 +232,9 @@ fn rule_of(method: &str, path: &str) -> Option<Rule> {
         ("PUT", "/api/v1/governance/policies") => Admin,
         ("GET", "/api/v1/history") => SignedIn,
         ("POST", "/api/v1/sql/validate") => SignedIn,
+        ("GET", "/api/v1/sql/sources") => SignedIn,
+        // Declares the stream over the product's port, for those who may query it.
+        ("POST", "/api/v1/products/{id}/sql-source") => Data,
         ("GET", "/api/v1/users" | "/api/v1/users/{name}" | "/api/v1/tokens") => SignedIn,
         ("PUT" | "DELETE", "/api/v1/users/{name}") => Admin,
         ("POST", "/api/v1/tokens") => SignedIn,
