@@ -71,7 +71,8 @@ pub enum ProductCommand {
         #[arg(long = "tag")]
         tags: Vec<String>,
     },
-    /// Show a product as JSON, or as its ODPS YAML document (valid against the ODPS schema).
+    /// Show a product as JSON, with the SQL stream over its output port as `sqlSource` (declared on
+    /// first use), or as its ODPS YAML document (valid against the ODPS schema).
     Get {
         id: String,
         /// Print the product's ODPS document instead.
@@ -379,7 +380,22 @@ pub fn run(client: &Client, actor: &str, command: ProductCommand, out: &mut impl
             client.download(&format!("{}/odps", product_path(&id)), out)?;
         }
         ProductCommand::Get { id, odps: false } => {
-            writeln!(out, "{}", serde_json::to_string_pretty(&client.get(&product_path(&id))?)?)?;
+            let mut product = client.get(&product_path(&id))?;
+            let serves = product["spec"]["outputPorts"].as_array().is_some_and(|ports| !ports.is_empty())
+                && product["lifecycle"]["status"] != "retired";
+            if serves {
+                // The stream SQL names the product by (declared on first use, as ksqlDB users expect one
+                // per topic); a product it cannot be declared for yet is still shown.
+                let path = format!("{}/sql-source", product_path(&id));
+                product["sqlSource"] = match client.send("POST", &path, actor, None) {
+                    Ok(source) => source,
+                    Err(error) => {
+                        eprintln!("no SQL stream for '{id}' yet: {error:#}");
+                        Value::Null
+                    }
+                };
+            }
+            writeln!(out, "{}", serde_json::to_string_pretty(&product)?)?;
         }
         ProductCommand::Update {
             id,

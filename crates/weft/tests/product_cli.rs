@@ -167,6 +167,14 @@ fn sample_schema_and_tail_read_a_products_port() {
     assert_eq!((answer["subject"].as_str(), answer["version"].as_u64()), (Some("orders-value"), Some(1)));
     assert!(env.fails(&["product", "schema", "shop.orders", "--port", "nope"]).contains("nope"));
 
+    // `get` shows the SQL stream over the port, declared on first use and queryable.
+    let product = env.product("shop.orders");
+    assert_eq!(product["sqlSource"]["name"], "SHOP_ORDERS", "{product}");
+    assert_eq!(product["sqlSource"]["created"], true);
+    assert_eq!(env.product("shop.orders")["sqlSource"]["created"], false);
+    let described = env.ok(&["sql", "-e", "DESCRIBE SHOP_ORDERS;"]);
+    assert!(described.contains("STATUS") && described.contains("orders"), "{described}");
+
     // From the beginning, a cursor, a time.
     assert_eq!(ids(&env.ok(&["product", "tail", "shop.orders", "--from", "earliest", "--limit", "3"])).len(), 3);
     let first = env.ok(&["product", "tail", "shop.orders", "--from", "2000-01-01T00:00:00Z", "--limit", "3"]);
