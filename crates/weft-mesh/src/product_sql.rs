@@ -172,8 +172,8 @@ impl Mesh {
                 name: s.name,
                 kind: s.kind.name().to_string(),
                 topic: s.topic,
-                key_format: format!("{:?}", s.key_format).to_uppercase(),
-                value_format: format!("{:?}", s.value_format).to_uppercase(),
+                key_format: s.key_format.name().to_string(),
+                value_format: s.value_format.name().to_string(),
                 query_id: s.query_id,
             })
             .collect();

@@ -44,11 +44,12 @@ impl FromStr for Start {
         if let Ok(offset) = s.parse() {
             return Ok(Start::Offset(offset));
         }
-        if s.contains(':') && !s.contains('T') {
-            return parse_cursor(s).map(|_| Start::Cursor(s.replace(' ', "")));
-        }
-        if s.contains('T') {
+        // A date has dashes; a cursor never does.
+        if s.contains('-') && s.contains(':') {
             return crate::time::parse_iso(s).map(Start::Time);
+        }
+        if s.contains(':') {
+            return parse_cursor(s).map(|_| Start::Cursor(s.replace(' ', "")));
         }
         if let Some(ago) = parse_ago(s) {
             return Ok(Start::Time(crate::now_ms() - ago));
@@ -324,6 +325,8 @@ mod tests {
         assert_eq!("42".parse(), Ok(Start::Offset(42)));
         assert_eq!("0:12, 1:40".parse(), Ok(Start::Cursor("0:12,1:40".into())));
         assert_eq!("2026-12-06T23:04:05Z".parse(), Ok(Start::Time(1_796_598_245_000)));
+        assert_eq!("2026-12-06 23:04:05Z".parse(), Ok(Start::Time(1_796_598_245_000)));
+        assert!("2026-12-06T23:04Z".parse::<Start>().expect_err("no seconds").contains("hh:mm:ss"));
         let Ok(Start::Time(ago)) = "15m".parse::<Start>() else { panic!("15m is a time") };
         assert!((crate::now_ms() - ago - 900_000).abs() < 60_000);
         assert!("-1".parse::<Start>().is_err());
