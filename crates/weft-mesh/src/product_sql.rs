@@ -127,10 +127,23 @@ impl Mesh {
                 format: port.format.to_string(),
             }
         })?;
+        // A schema SQL cannot read as columns is refused with where it came from.
+        let at = |error: weft_sql::SqlError| MeshError::At {
+            at: format!(
+                "the columns of port {} of '{}' (subject {} version {})",
+                port.name,
+                product.id(),
+                latest.subject,
+                latest.version
+            ),
+            source: Box::new(error.into()),
+        };
         let (columns, value_format): (Vec<Column>, &str) = match port.format {
-            Format::Avro => (weft_sql::avro::AvroSchema::parse(&latest.schema)?.columns()?, "AVRO"),
+            Format::Avro => {
+                (weft_sql::avro::AvroSchema::parse(&latest.schema).and_then(|s| s.columns()).map_err(at)?, "AVRO")
+            }
             // The write path stores JSON records as JSON text, which is ksqlDB's JSON format.
-            Format::Json => (weft_sql::registry::columns_from_json_schema(&latest.schema)?, "JSON"),
+            Format::Json => (weft_sql::registry::columns_from_json_schema(&latest.schema).map_err(at)?, "JSON"),
             other => {
                 return Err(MeshError::UnsupportedFormat {
                     product: product.id().to_string(),

@@ -132,6 +132,23 @@ fn a_stream_over_the_topic_is_the_products_and_names_do_not_clash() {
     assert_eq!((status, error["error_code"].as_u64()), (422, Some(42209)), "{error}");
     let (status, error) = sql_source(api, "web.nothing");
     assert_eq!((status, error["error_code"].as_u64()), (404, Some(40404)), "{error}");
+    // A schema SQL has no columns for: refused, saying whose.
+    api.create_topic("mixed", 1);
+    let mixed = json!({"type": "object", "properties": {"v": {"oneOf": [{"type": "string"}, {"type": "integer"}]}}});
+    let (status, body) = api
+        .post("/registry/subjects/mixed-value/versions", &json!({"schemaType": "JSON", "schema": mixed.to_string()}));
+    assert_eq!(status, 200, "{body}");
+    let spec = json!({"id": "web.mixed", "name": "Mixed", "owner": "alice", "outputPorts": [{"name": "events",
+        "version": "1.0.0", "topic": "mixed", "schemaSubject": "mixed-value", "format": "json"}]});
+    assert_eq!(api.post("/api/v1/products", &spec).0, 201);
+    let (status, error) = sql_source(api, "web.mixed");
+    assert_eq!(status, 422, "{error}");
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("the columns of port events of 'web.mixed' (subject mixed-value version 1): ")
+            && message.contains("unions"),
+        "{error}"
+    );
     let (_, sources) = api.get("/api/v1/sql/sources");
     let names: Vec<&str> = sources["sources"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["MY_CLICKS", "WEB_VIEWS", "WEB_VIEWS_2"]);
