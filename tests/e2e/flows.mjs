@@ -656,7 +656,45 @@ async function audit(h) {
   });
 }
 
-const FLOWS = { pages, discover, create, lineage, access, deprecate, rules, deadLetters, policies, audit };
+// ------------------------------------------------------------------------------------------------
+// SQL names and products: a product page names the stream over its port (declaring it with one click
+// when there is none), and the SQL editor's source list says which product each stream serves.
+
+async function sqlNames(h) {
+  const page = h.page;
+  const product = 'shipping.shipments'; // the demo declares no stream over its topic
+  let name = '';
+  await h.step('act as erin (shipping owner)', async () => {
+    await page.goto(h.url(`/products/${product}`));
+    await switchActor(h, page, CONSUMER);
+  });
+  await h.step("a product page declares the product's stream with one click", async () => {
+    await page.goto(h.url(`/products/${product}`));
+    const panel = page.getByTestId('sql-source');
+    await panel.getByTestId('sql-source-declare').click();
+    await panel.getByTestId('sql-source-statement').waitFor();
+    name = (await panel.getByTestId('sql-source-name').textContent()).trim();
+    assert(name === 'SHIPPING_SHIPMENTS', `the stream is named for the product: ${name}`);
+    assert(/KAFKA_TOPIC='shipping.shipments'/.test(await panel.getByTestId('sql-source-statement').textContent()), 'the statement reads its topic');
+    await h.shot('product-sql-source');
+  });
+  await h.step('on the next visit the page names the same stream, and links to the editor', async () => {
+    await page.goto(h.url(`/products/${product}`));
+    const item = page.locator(`[data-testid="sql-source-item"][data-name="${name}"]`);
+    await item.waitFor();
+    assert((await page.getByTestId('sql-source-declare').count()) === 0, 'nothing more to declare');
+    await item.getByTestId('sql-source-query').click();
+    await eventually('the SQL editor opened on it', async () => new URL(page.url()).pathname === '/create');
+  });
+  await h.step('the source list names the product each stream serves', async () => {
+    const served = (source, id) => page.locator(`[data-testid="source"][data-name="${source}"] [data-testid="source-product"][data-product="${id}"]`);
+    await eventually(`${name} serves ${product}`, () => served(name, product).isVisible());
+    await eventually('ORDERS serves orders.placed', () => served('ORDERS', 'orders.placed').isVisible());
+    await h.shot('create-sources-products');
+  });
+}
+
+const FLOWS = { pages, discover, create, lineage, access, deprecate, rules, deadLetters, policies, audit, sqlNames };
 
 const selected = only.length ? only : Object.keys(FLOWS);
 const unknown = selected.filter((name) => !FLOWS[name]);

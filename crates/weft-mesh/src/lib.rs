@@ -34,6 +34,7 @@ pub mod export;
 pub mod governance;
 pub mod metrics;
 pub mod policies;
+pub mod product_sql;
 pub mod profile;
 pub mod read;
 pub mod records;
@@ -116,6 +117,8 @@ pub struct Mesh {
     webhooks: Arc<webhooks::Webhooks>,
     /// Keeps live profiles caught up and snapshotted; stopped on shutdown.
     profiler: std::sync::Mutex<Option<profile::live::Worker>>,
+    /// Held while a product's SQL stream is looked for and declared ([`product_sql`]).
+    sql_names: std::sync::Mutex<()>,
 }
 
 /// What `apply` of an ODPS document did.
@@ -220,6 +223,7 @@ impl Mesh {
             security,
             webhooks,
             profiler: std::sync::Mutex::new(Some(profiler)),
+            sql_names: std::sync::Mutex::new(()),
         })
     }
 

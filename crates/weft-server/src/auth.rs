@@ -372,6 +372,11 @@ pub fn pre_authorize(
         ("POST", "/api/v1/topics/{topic}/records") => authz.check_write_topic(principal, param("topic"), "write"),
         ("DELETE", "/api/v1/topics/{topic}") => authz.check_write_topic(principal, param("topic"), "delete"),
         ("POST", "/api/v1/products/{id}/access-requests") => Ok(()),
+        // Declaring a product's SQL stream is for querying it: its readers may, not only its domain.
+        ("POST", "/api/v1/products/{id}/sql-source") => match mesh.catalog().product(param("id")) {
+            Ok(product) => authz.check_read_product(principal, &product),
+            Err(_) => Ok(()),
+        },
         (_, route) if route.starts_with("/api/v1/products/{id}") => {
             authz.require_product_change(principal, param("id"), &action)
         }

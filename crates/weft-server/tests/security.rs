@@ -232,6 +232,9 @@ fn rule_of(method: &str, path: &str) -> Option<Rule> {
         ("PUT", "/api/v1/governance/policies") => Admin,
         ("GET", "/api/v1/history") => SignedIn,
         ("POST", "/api/v1/sql/validate") => SignedIn,
+        ("GET", "/api/v1/sql/sources") => SignedIn,
+        // Declares the stream over the product's port, for those who may query it.
+        ("POST", "/api/v1/products/{id}/sql-source") => Data,
         ("GET", "/api/v1/users" | "/api/v1/users/{name}" | "/api/v1/tokens") => SignedIn,
         ("PUT" | "DELETE", "/api/v1/users/{name}") => Admin,
         ("POST", "/api/v1/tokens") => SignedIn,
@@ -433,6 +436,12 @@ fn grants_decide_every_read_of_a_products_data_and_revocation_ends_them() {
     let create = json!({"ksql": "CREATE STREAM profiles (id VARCHAR, email VARCHAR) WITH (kafka_topic='customers.profiles-v1', value_format='JSON');", "streamsProperties": {}});
     let (status, answer) = c.call("POST", "/ksql", Some(olivia), Some(&create));
     assert_eq!(status, 200, "{answer}");
+    // The product's SQL name is for those who may query it: a grantee gets that stream, others a refusal.
+    let sql_source = "/api/v1/products/customers.profiles/sql-source";
+    let (status, answer) = c.call("POST", sql_source, Some(gina), None);
+    assert_eq!((status, answer["name"].as_str()), (200, Some("PROFILES")), "gina: {answer}");
+    let (status, answer) = c.call("POST", sql_source, Some(casey), None);
+    assert_eq!((status, answer["error_code"].as_u64()), (403, Some(40307)), "casey: {answer}");
     // A product derived by someone without a grant on its input is refused, and nothing runs.
     let derive =
         json!({"ksql": "CREATE STREAM casey_copy AS SELECT * FROM profiles EMIT CHANGES;", "streamsProperties": {}});

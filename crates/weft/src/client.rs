@@ -145,12 +145,38 @@ impl Client {
     }
 }
 
-/// The server's `{"error_code", "message"}` as an error, or the raw body when it is not that shape.
+/// A refusal of the server in its one JSON error shape, kept whole so that a command can say which
+/// of its flags a refused field came from.
+#[derive(Debug)]
+pub struct ServerError {
+    pub status: u16,
+    /// The whole error body (`error_code`, `message`, and `field`, `gaps`... when the code has them).
+    pub body: Value,
+}
+
+impl ServerError {
+    pub fn message(&self) -> &str {
+        self.body["message"].as_str().unwrap_or_default()
+    }
+
+    /// The request field the refusal is about (`freshnessObjective`, `tags[1]`), when the server names one.
+    pub fn field(&self) -> Option<&str> {
+        self.body["field"].as_str()
+    }
+}
+
+impl std::fmt::Display for ServerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (error {}, HTTP {})", self.message(), self.body["error_code"], self.status)
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+/// The server's `{"error_code", "message"}` as a [`ServerError`], or the raw body when it is not that shape.
 fn server_error(status: u16, body: &str) -> anyhow::Error {
     match serde_json::from_str::<Value>(body) {
-        Ok(error) if error["message"].is_string() => {
-            anyhow!("{} (error {}, HTTP {status})", error["message"].as_str().unwrap_or_default(), error["error_code"])
-        }
+        Ok(error) if error["message"].is_string() => anyhow::Error::new(ServerError { status, body: error }),
         _ => anyhow!("HTTP {status}: {}", body.trim()),
     }
 }

@@ -233,7 +233,9 @@ struct ConsumeArgs {
     /// Read one partition (all partitions when absent).
     #[arg(long)]
     partition: Option<u32>,
-    /// earliest, latest or an offset [default: earliest, or latest with --follow].
+    /// earliest, latest, an offset (42), a cursor (0:12,1:40), a time (2026-12-06T23:00:00Z) or how long
+    /// ago (15m, 2h, 1d) [default: earliest, or latest with --follow]; with --group, only where the group
+    /// has committed nothing.
     #[arg(long)]
     from: Option<Start>,
     /// Stop after this many records.
@@ -242,6 +244,9 @@ struct ConsumeArgs {
     /// Keep printing records as they arrive.
     #[arg(long)]
     follow: bool,
+    /// Read as this consumer group: resume where it committed, and commit as records are printed.
+    #[arg(long)]
+    group: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -323,12 +328,17 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Consume(args) => {
+            let source = consume::Source::topic(&args.topic);
+            let default = if args.follow { Start::Latest } else { Start::Earliest };
+            let mut group = args.group.as_deref().map(|name| consume::Group::new(name, &args.topic));
+            let from = match (&group, args.from) {
+                (Some(group), from) => group.resume_from(&client, args.partition, from.unwrap_or(default))?,
+                (None, from) => from.unwrap_or(default),
+            };
             if args.follow {
-                let from = args.from.unwrap_or(Start::Latest);
-                consume::follow(&client, &args.topic, args.partition, from, args.limit, &mut out)?;
+                consume::follow(&client, &source, args.partition, from, args.limit, group.as_mut(), &mut out)?;
             } else {
-                let from = args.from.unwrap_or(Start::Earliest);
-                consume::history(&client, &args.topic, args.partition, from, args.limit, &mut out)?;
+                consume::history(&client, &source, args.partition, from, args.limit, group.as_mut(), &mut out)?;
             }
             Ok(())
         }

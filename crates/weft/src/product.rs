@@ -8,7 +8,8 @@ use anyhow::{bail, Context, Result};
 use clap::{Subcommand, ValueEnum};
 use serde_json::{json, Value};
 
-use crate::client::{array, encode, Client};
+use crate::client::{array, encode, Client, ServerError};
+use crate::consume::{self, Source, Start};
 
 #[derive(Debug, Subcommand)]
 pub enum ProductCommand {
@@ -70,12 +71,94 @@ pub enum ProductCommand {
         #[arg(long = "tag")]
         tags: Vec<String>,
     },
-    /// Show a product as JSON, or as its ODPS YAML document (valid against the ODPS schema).
+    /// Show a product as JSON, with the SQL stream over its output port as `sqlSource` (declared on
+    /// first use), or as its ODPS YAML document (valid against the ODPS schema).
     Get {
         id: String,
         /// Print the product's ODPS document instead.
         #[arg(long)]
         odps: bool,
+    },
+    /// Change a product's metadata: only the fields given change (as the web app's Manage form does;
+    /// an ODPS file through `apply` changes everything at once).
+    Update {
+        id: String,
+        /// The display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// What the product holds and what it is for.
+        #[arg(long)]
+        description: Option<String>,
+        /// Markdown for consumers ("" for none).
+        #[arg(long, conflicts_with = "documentation_file")]
+        documentation: Option<String>,
+        /// The documentation, from a Markdown file.
+        #[arg(long)]
+        documentation_file: Option<PathBuf>,
+        /// The accountable person or team.
+        #[arg(long)]
+        owner: Option<String>,
+        /// raw, curated or authoritative; none to unset.
+        #[arg(long, value_enum)]
+        quality_tier: Option<QualityTierArg>,
+        /// bronze, silver or gold; none to unset.
+        #[arg(long, value_enum)]
+        sla_tier: Option<SlaTierArg>,
+        /// How old the newest record may be: a number and s, m, h or d (e.g. 15m); none to unset.
+        #[arg(long)]
+        freshness_objective: Option<String>,
+        /// The product's semantic version, MAJOR.MINOR.PATCH.
+        #[arg(long)]
+        version: Option<String>,
+        /// The tags, replacing the current ones (repeatable).
+        #[arg(long = "tag", conflicts_with = "clear_tags")]
+        tags: Vec<String>,
+        /// Add a tag (repeatable).
+        #[arg(long = "add-tag")]
+        add_tags: Vec<String>,
+        /// Remove a tag (repeatable).
+        #[arg(long = "remove-tag")]
+        remove_tags: Vec<String>,
+        /// Remove every tag.
+        #[arg(long)]
+        clear_tags: bool,
+    },
+    /// Print the latest records of a product's output port as JSON lines, oldest first.
+    Sample {
+        id: String,
+        /// How many records (1 to 1000).
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        /// The output port, NAME or NAME@MAJOR [default: the latest major version].
+        #[arg(long)]
+        port: Option<String>,
+    },
+    /// Print a product's records as they arrive (JSON lines), from the live tail of its output port.
+    Tail {
+        id: String,
+        /// earliest, latest, an offset (42), a cursor (0:12,1:40), a time (2026-12-06T23:00:00Z) or how
+        /// long ago (15m, 2h, 1d) [default: latest].
+        #[arg(long)]
+        from: Option<Start>,
+        /// Only this partition.
+        #[arg(long)]
+        partition: Option<u32>,
+        /// Stop after this many records.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// The output port, NAME or NAME@MAJOR [default: the latest major version].
+        #[arg(long)]
+        port: Option<String>,
+    },
+    /// Print the schema of a product's output port as registered (JSON schemas pretty-printed).
+    Schema {
+        id: String,
+        /// The output port, NAME or NAME@MAJOR [default: the latest major version].
+        #[arg(long)]
+        port: Option<String>,
+        /// Print the server's whole answer (subject, version, id, fields) as JSON instead.
+        #[arg(long)]
+        json: bool,
     },
     /// List products: id, status, quality tier, name.
     List {
@@ -181,6 +264,32 @@ pub enum ProductCommand {
     },
 }
 
+/// `--quality-tier` of `update`: a tier, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum QualityTierArg {
+    Raw,
+    Curated,
+    Authoritative,
+    None,
+}
+
+/// `--sla-tier` of `update`: a tier, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SlaTierArg {
+    Bronze,
+    Silver,
+    Gold,
+    None,
+}
+
+/// The JSON of a tier flag: its name, or null for `none`.
+fn tier(value: impl ValueEnum) -> Value {
+    match value.to_possible_value().map(|v| v.get_name().to_string()) {
+        Some(name) if name != "none" => Value::String(name),
+        _ => Value::Null,
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ExportFormat {
     Jsonl,
@@ -264,12 +373,140 @@ pub fn run(client: &Client, actor: &str, command: ProductCommand, out: &mut impl
             }
             let edges = made["fieldEdges"].as_array().map_or(0, Vec::len);
             writeln!(out, "  {edges} field lineage edge(s)")?;
+            let check = client.post("/api/v1/products:check", product)?;
+            write_publish_check(out, product, &check)?;
         }
         ProductCommand::Get { id, odps: true } => {
             client.download(&format!("{}/odps", product_path(&id)), out)?;
         }
         ProductCommand::Get { id, odps: false } => {
-            writeln!(out, "{}", serde_json::to_string_pretty(&client.get(&product_path(&id))?)?)?;
+            let mut product = client.get(&product_path(&id))?;
+            let serves = product["spec"]["outputPorts"].as_array().is_some_and(|ports| !ports.is_empty())
+                && product["lifecycle"]["status"] != "retired";
+            if serves {
+                // The stream SQL names the product by (declared on first use, as ksqlDB users expect one
+                // per topic); a product it cannot be declared for yet is still shown.
+                let path = format!("{}/sql-source", product_path(&id));
+                product["sqlSource"] = match client.send("POST", &path, actor, None) {
+                    Ok(source) => source,
+                    Err(error) => {
+                        eprintln!("no SQL stream for '{id}' yet: {error:#}");
+                        Value::Null
+                    }
+                };
+            }
+            writeln!(out, "{}", serde_json::to_string_pretty(&product)?)?;
+        }
+        ProductCommand::Update {
+            id,
+            name,
+            description,
+            documentation,
+            documentation_file,
+            owner,
+            quality_tier,
+            sla_tier,
+            freshness_objective,
+            version,
+            tags,
+            add_tags,
+            remove_tags,
+            clear_tags,
+        } => {
+            let documentation = match documentation_file {
+                Some(file) => {
+                    Some(std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?)
+                }
+                None => documentation,
+            };
+            let mut changes: Vec<(&str, Value)> = Vec::new();
+            let text = |field, value: Option<String>, changes: &mut Vec<(&str, Value)>| {
+                if let Some(value) = value {
+                    changes.push((field, Value::String(value)));
+                }
+            };
+            text("name", name, &mut changes);
+            text("description", description, &mut changes);
+            text("documentation", documentation, &mut changes);
+            text("owner", owner, &mut changes);
+            text("version", version, &mut changes);
+            if let Some(value) = quality_tier {
+                changes.push(("qualityTier", tier(value)));
+            }
+            if let Some(value) = sla_tier {
+                changes.push(("slaTier", tier(value)));
+            }
+            if let Some(value) = freshness_objective {
+                let value = if value.trim() == "none" { Value::Null } else { Value::String(value) };
+                changes.push(("freshnessObjective", value));
+            }
+            let retag = clear_tags || !tags.is_empty() || !add_tags.is_empty() || !remove_tags.is_empty();
+            if changes.is_empty() && !retag {
+                bail!(
+                    "nothing to change: give at least one of --name, --description, --documentation, --owner, \
+                     --quality-tier, --sla-tier, --freshness-objective, --version, --tag, --add-tag, --remove-tag, \
+                     --clear-tags"
+                );
+            }
+            let product = client.get(&product_path(&id))?;
+            let revision = product["revision"].as_u64().context("the product has no revision")?;
+            let mut spec = product["spec"].clone();
+            let Some(fields) = spec.as_object_mut() else { bail!("the server's product has no spec: {product}") };
+            for (field, value) in changes {
+                fields.insert(field.to_string(), value);
+            }
+            if retag {
+                let current: Vec<String> = fields
+                    .get("tags")
+                    .and_then(Value::as_array)
+                    .map(|t| t.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
+                    .unwrap_or_default();
+                let tags = retagged(current, clear_tags, tags, add_tags, &remove_tags)
+                    .map_err(|e| anyhow::anyhow!("product '{id}': {e}"))?;
+                fields.insert("tags".into(), json!(tags));
+            }
+            if spec == product["spec"] {
+                writeln!(out, "product '{id}' unchanged")?;
+                return Ok(());
+            }
+            let body = serde_json::to_vec(&spec)?;
+            let path = format!("{}?ifRevision={revision}", product_path(&id));
+            let updated = client
+                .send("PUT", &path, actor, Some(("application/json", &body)))
+                .map_err(|error| with_flag(error, UPDATE_FLAGS))?;
+            writeln!(out, "updated product '{id}' (revision {})", updated["revision"])?;
+        }
+        ProductCommand::Sample { id, limit, port } => {
+            let path =
+                format!("{}/sample{}", product_path(&id), query(&[("limit", Some(limit.to_string())), ("port", port)]));
+            for record in array(&client.get(&path)?, "records")? {
+                writeln!(out, "{record}")?;
+            }
+        }
+        ProductCommand::Tail { id, from, partition, limit, port } => {
+            let source = Source::product(&id, port.as_deref());
+            consume::follow(client, &source, partition, from.unwrap_or(Start::Latest), limit, None, out)?;
+        }
+        ProductCommand::Schema { id, port, json } => {
+            let answer = client.get(&format!("{}/schema{}", product_path(&id), query(&[("port", port)])))?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&answer)?)?;
+            } else {
+                let text = answer["schema"].as_str().context("the server's answer has no schema")?;
+                match serde_json::from_str::<Value>(text) {
+                    Ok(schema) => writeln!(out, "{}", serde_json::to_string_pretty(&schema)?)?,
+                    Err(_) => writeln!(out, "{text}")?,
+                }
+                eprintln!(
+                    "subject {} version {} (id {}, {}), port {} of {}",
+                    answer["subject"].as_str().unwrap_or_default(),
+                    answer["version"],
+                    answer["id"],
+                    answer["schemaType"].as_str().or(answer["schema_type"].as_str()).unwrap_or_default(),
+                    answer["port"].as_str().unwrap_or_default(),
+                    answer["product"].as_str().unwrap_or_default()
+                );
+            }
         }
         ProductCommand::List { domain } => {
             let answer = client.get(&format!("/api/v1/products{}", query(&[("domain", domain)])))?;
@@ -434,6 +671,116 @@ pub fn run(client: &Client, actor: &str, command: ProductCommand, out: &mut impl
         }
     }
     Ok(())
+}
+
+/// The flag of `update` that sets each spec field.
+const UPDATE_FLAGS: &[(&str, &str)] = &[
+    ("name", "--name"),
+    ("description", "--description"),
+    ("documentation", "--documentation"),
+    ("owner", "--owner"),
+    ("qualityTier", "--quality-tier"),
+    ("slaTier", "--sla-tier"),
+    ("freshnessObjective", "--freshness-objective"),
+    ("version", "--version"),
+    ("tags", "--tag"),
+];
+
+/// The spec field a field path is about: `outputPorts[0].schemaSubject` is `outputPorts`.
+fn top_field(path: &str) -> &str {
+    path.split(['.', '[']).next().unwrap_or(path)
+}
+
+/// A refusal of a field the user gave as a flag names the flag: `--freshness-objective: ...`.
+fn with_flag(error: anyhow::Error, flags: &[(&str, &str)]) -> anyhow::Error {
+    let Some(refusal) = error.downcast_ref::<ServerError>() else { return error };
+    let flag = refusal.field().and_then(|field| flags.iter().find(|(f, _)| *f == top_field(field)));
+    match flag {
+        Some((_, flag)) => anyhow::anyhow!("{flag}: {refusal}"),
+        None => error,
+    }
+}
+
+/// The tags after `update`'s tag flags: replaced (or cleared), then added to, then removed from; a
+/// tag to remove that the product does not have is refused, as a typo would otherwise pass unnoticed.
+fn retagged(
+    current: Vec<String>,
+    clear: bool,
+    replace: Vec<String>,
+    add: Vec<String>,
+    remove: &[String],
+) -> Result<Vec<String>, String> {
+    let mut tags = if clear || !replace.is_empty() { replace } else { current };
+    for tag in add {
+        if !tags.contains(&tag) {
+            tags.push(tag);
+        }
+    }
+    for tag in remove {
+        let Some(at) = tags.iter().position(|t| t == tag) else {
+            return Err(format!("--remove-tag {tag}: the product has no tag '{tag}' (its tags: {})", tags.join(", ")));
+        };
+        tags.remove(at);
+    }
+    Ok(tags)
+}
+
+/// What publishing `product` still needs (the server's `products:check`), each with the command that
+/// supplies it, then what governance recommends; or that it is ready.
+fn write_publish_check(out: &mut impl Write, product: &Value, check: &Value) -> Result<()> {
+    let id = product["id"].as_str().unwrap_or_default();
+    let gaps = array(check, "gaps")?;
+    if gaps.is_empty() {
+        writeln!(out, "ready to publish: run `weft product publish {id}`")?;
+    } else {
+        writeln!(out, "publishing still needs:")?;
+        for gap in gaps {
+            writeln!(out, "  {}: run `{}`", gap["message"].as_str().unwrap_or_default(), fix_for(product, gap))?;
+        }
+    }
+    let recommended = array(check, "recommendations")?;
+    if !recommended.is_empty() {
+        writeln!(out, "recommended:")?;
+        for gap in recommended {
+            writeln!(out, "  {}: run `{}`", gap["message"].as_str().unwrap_or_default(), fix_for(product, gap))?;
+        }
+    }
+    Ok(())
+}
+
+/// The command that fills a publishing gap or recommendation of `product` (a spec).
+fn fix_for(product: &Value, gap: &Value) -> String {
+    let id = product["id"].as_str().unwrap_or_default();
+    let field = gap["field"].as_str().unwrap_or_default();
+    let rule = gap["rule"].as_str().unwrap_or_default();
+    let update = |flags: &str| format!("weft product update {id} {flags}");
+    // The port a gap about `outputPorts[N]...` names.
+    let port = || {
+        let index: usize = field.split_once('[')?.1.split_once(']')?.0.parse().ok()?;
+        product["outputPorts"].get(index)
+    };
+    match (top_field(field), rule) {
+        ("id", _) => {
+            let domain = id.split('.').next().unwrap_or_default();
+            format!("weft domain create {domain} --team TEAM --owner OWNER")
+        }
+        ("name", _) => update("--name NAME"),
+        ("description", _) => update("--description TEXT"),
+        ("documentation", _) => update("--documentation-file FILE.md"),
+        ("owner", _) => update("--owner OWNER"),
+        ("qualityTier", _) => update("--quality-tier raw|curated|authoritative"),
+        ("slaTier", _) => update("--sla-tier bronze|silver|gold"),
+        ("freshnessObjective", _) => update("--freshness-objective 15m"),
+        ("version", _) => update("--version MAJOR.MINOR.PATCH"),
+        ("tags", _) => update("--add-tag TAG"),
+        (_, "contract-required") => format!("weft contract attach {id} CONTRACT"),
+        ("outputPorts", "schema-registered") => {
+            let subject = port().and_then(|p| p["schemaSubject"].as_str()).unwrap_or("SUBJECT");
+            format!("weft schema register {subject} --file SCHEMA")
+        }
+        // Ports, inputs and custom properties are set by a whole document.
+        _ => format!("weft product apply -f ODPS.yaml --id {id}"),
+    }
 }
 
 /// A profile as text: a summary of the product's records, then one table row per field.
@@ -604,6 +951,52 @@ records: 3 (120 bytes, 0 tombstones)
 "
             ),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn tag_flags_replace_add_and_remove() {
+        let now = || vec!["a".to_string(), "b".to_string()];
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(retagged(now(), false, vec![], strings(&["c", "a"]), &strings(&["b"])), Ok(strings(&["a", "c"])));
+        assert_eq!(retagged(now(), false, strings(&["x"]), vec![], &[]), Ok(strings(&["x"])));
+        assert_eq!(retagged(now(), true, vec![], strings(&["y"]), &[]), Ok(strings(&["y"])));
+        let error = retagged(now(), false, vec![], vec![], &strings(&["zz"])).expect_err("no such tag");
+        assert_eq!(error, "--remove-tag zz: the product has no tag 'zz' (its tags: a, b)");
+    }
+
+    #[test]
+    fn each_publishing_gap_names_the_command_that_fills_it() {
+        let spec = json!({"id": "sales.orders", "outputPorts": [{"name": "events", "schemaSubject": "orders-value"}]});
+        let check = json!({
+            "gaps": [
+                {"field": "qualityTier", "rule": "quality-tier-required", "message": "qualityTier is not set"},
+                {"field": "outputPorts[0].schemaSubject", "rule": "schema-registered", "message": "no schema"},
+                {"field": "id", "rule": "domain-exists", "message": "its domain 'sales' does not exist"},
+                {"field": "outputPorts[0]", "rule": "contract-required", "message": "no contract"},
+                {"field": "inputPorts[1].product", "rule": "input-not-retired", "message": "input retired"}
+            ],
+            "recommendations": [{"field": "slaTier", "rule": "sla-tier-recommended", "message": "no SLA tier"}]
+        });
+        let mut out = Vec::new();
+        write_publish_check(&mut out, &spec, &check).expect("write");
+        assert_eq!(
+            String::from_utf8(out).expect("utf8"),
+            "publishing still needs:
+  qualityTier is not set: run `weft product update sales.orders --quality-tier raw|curated|authoritative`
+  no schema: run `weft schema register orders-value --file SCHEMA`
+  its domain 'sales' does not exist: run `weft domain create sales --team TEAM --owner OWNER`
+  no contract: run `weft contract attach sales.orders CONTRACT`
+  input retired: run `weft product apply -f ODPS.yaml --id sales.orders`
+recommended:
+  no SLA tier: run `weft product update sales.orders --sla-tier bronze|silver|gold`
+"
+        );
+        let mut out = Vec::new();
+        write_publish_check(&mut out, &spec, &json!({"gaps": [], "recommendations": []})).expect("write");
+        assert_eq!(
+            String::from_utf8(out).expect("utf8"),
+            "ready to publish: run `weft product publish sales.orders`\n"
         );
     }
 

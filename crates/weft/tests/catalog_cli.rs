@@ -196,13 +196,37 @@ fn a_product_is_made_from_a_derived_stream() {
     let out = env.ok(&["product", "from-sql", "PAGES", "--id", "pages", "--domain", "sales", "--tag", "web"]);
     assert_eq!(
         out,
-        "created product 'sales.pages' (draft) from PAGES\n  input topic clicks\n  0 field lineage edge(s)\n"
+        "created product 'sales.pages' (draft) from PAGES\n  input topic clicks\n  0 field lineage edge(s)\n\
+         publishing still needs:\n  qualityTier is not set (raw, curated or authoritative): \
+         run `weft product update sales.pages --quality-tier raw|curated|authoritative`\n\
+         recommended:\n  no SLA tier: run `weft product update sales.pages --sla-tier bronze|silver|gold`\n  \
+         no freshness objective: run `weft product update sales.pages --freshness-objective 15m`\n"
     );
     let product: Value = serde_json::from_str(&env.ok(&["product", "get", "sales.pages"])).expect("JSON");
     assert_eq!(product["spec"]["outputPorts"][0]["topic"], "PAGES");
     assert_eq!(product["spec"]["owner"], "alice");
     let error = env.fails(&["product", "from-sql", "CLICKS", "--id", "clicks", "--domain", "sales"]);
     assert!(error.contains("not written by a persistent query"), "{error}");
+    // Doing what it said is enough to publish.
+    env.ok(&["product", "update", "sales.pages", "--quality-tier", "curated"]);
+    assert_eq!(env.ok(&["product", "publish", "sales.pages"]), "published product 'sales.pages'\n");
+    // With everything given, the product is ready at once.
+    env.ok(&["sql", "-e", "CREATE STREAM VISITS AS SELECT ID FROM CLICKS;"]);
+    let out = env.ok(&[
+        "product",
+        "from-sql",
+        "VISITS",
+        "--id",
+        "visits",
+        "--domain",
+        "sales",
+        "--quality-tier",
+        "raw",
+        "--tag",
+        "web",
+    ]);
+    assert!(!out.contains("publishing still needs:"), "{out}");
+    assert!(out.contains("\nready to publish: run `weft product publish sales.visits`\n"), "{out}");
 }
 
 #[test]

@@ -17,6 +17,7 @@ pub mod insights;
 pub mod ksql;
 pub mod openapi;
 pub mod product_data;
+pub mod product_sql;
 pub mod products;
 pub mod records;
 pub mod registry;
@@ -105,6 +106,8 @@ pub fn v1() -> ApiRoutes {
         .post("/api/v1/products/{id}/dead-letters:replay", dead_letters::replay)
         .post("/api/v1/products/{id}/dead-letters:drop", dead_letters::drop)
         .get("/api/v1/products/{id}/schema", governance::product_schema)
+        .post("/api/v1/products/{id}/sql-source", product_sql::ensure)
+        .get("/api/v1/sql/sources", product_sql::list)
         .get("/api/v1/governance/violations", governance::violations)
         .get("/api/v1/governance/policies", governance::policies)
         .put("/api/v1/governance/policies", governance::set_policies)

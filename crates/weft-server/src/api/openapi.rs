@@ -95,6 +95,8 @@ pub use crate::error::ErrorBody;
         super::webhooks::test,
         super::governance::violations,
         super::governance::product_schema,
+        super::product_sql::ensure,
+        super::product_sql::list,
         super::governance::policies,
         super::governance::set_policies,
         super::governance::contract_failures,

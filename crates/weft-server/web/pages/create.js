@@ -13,7 +13,8 @@
 //   data-testid="create-result"     what the statement did
 //   data-testid="publish-form"      the "publish as a data product" form (after a CREATE ... AS SELECT)
 //   data-testid="publish-submit"    creates the draft product and goes to /manage/{id}
-//   data-testid="sources"           the side panel; one <details data-testid="source" data-name=NAME> per stream/table
+//   data-testid="sources"           the side panel; one <details data-testid="source" data-name=NAME> per stream/table,
+//                                   with one <a data-testid="source-product" data-product=ID> per product it serves
 
 import { api, getActor } from '../lib/api.js';
 import { h, clear, debounce, toast, ensureStyle, fmtNumber } from '../lib/dom.js';
@@ -677,12 +678,8 @@ export async function render(root, params, ctx) {
     clear(sourceList);
     sourceList.append(skeleton('lines', 3));
     try {
-      const entities = await ksql('SHOW STREAMS; SHOW TABLES;');
-      sources = [];
-      for (const e of entities) {
-        for (const s of e.streams || []) sources.push({ ...s, kind: 'STREAM' });
-        for (const t of e.tables || []) sources.push({ ...t, kind: 'TABLE' });
-      }
+      // The streams and tables SHOW STREAMS and SHOW TABLES list, each with the products it serves.
+      ({ sources } = await api('/api/v1/sql/sources'));
       sources.sort((a, b) => a.name.localeCompare(b.name));
       paintSources();
     } catch (e) {
@@ -714,6 +711,12 @@ export async function render(root, params, ctx) {
           h('span', { class: 'source-name' }, s.name),
           ' ',
           badge(s.kind.toLowerCase(), s.kind === 'TABLE' ? 'info' : 'plain'),
+          (s.products || []).length
+            ? h('span', { class: 'source-products' }, 'serves ', ...s.products.flatMap((p, i) => [
+              i ? ', ' : null,
+              h('a', { href: `/products/${encodeURIComponent(p.product)}`, 'data-testid': 'source-product', 'data-product': p.product,
+                title: `${p.name} (${p.status}), port ${p.port} v${p.portVersion}` }, p.product)]))
+            : null,
         ),
         h(
           'div',

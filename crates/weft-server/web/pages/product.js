@@ -7,12 +7,16 @@
 // may manage), and the access API (/products/{id}/grants, /access-requests?product=) when it answers.
 // /dead-letters (records that broke the port's rules, with replay and drop) and /governance (the port's
 // policy). Contracts arrive with governance: the contract panel says so instead of showing rules.
+// GET /api/v1/sql/sources (the streams and tables over the output port's topic) and POST /sql-source
+// (declares the product's stream, on a click).
 //
 // data-testid hooks:
 //   product-header, product-name (the <h1>), product-id, manage-link, request-access, deprecation-notice
 //   stat-records, stat-freshness, stat-throughput, stat-dead-letters   (summary numbers)
 //   tab-<overview|schema|data|profile|lineage|consumers|history>, panel-<same>
 //   overview: product-description, product-documentation, product-props, output-ports, contract-panel,
+//             sql-source (sql-source-item (data-name): sql-source-name, sql-source-query, and
+//             sql-source-statement once declared here; sql-source-declare when there is none),
 //             throughput-chart, dead-letters-panel (dead-letter-policy, dead-letter-row (data-offset),
 //             dead-letters-replay, dead-letters-drop)
 //   schema:   schema-table, schema-field (row; data-field = dotted name)
@@ -222,6 +226,49 @@ async function fillContract(box, id, signal) {
     h('a', { class: 'btn', href: `/api/v1/contracts/${seg(c.id)}/odcs?version=${encodeURIComponent(c.version)}`, download: `${c.id}-${c.version}.odcs.yaml` }, 'Download ODCS YAML'));
 }
 
+// The streams and tables SQL reads the output port's topic through (GET /api/v1/sql/sources), each with
+// a link to query it in the SQL editor. When there is none, one click declares the product's stream
+// (POST /sql-source: the server names it and takes its columns from the port's schema), as ksqlDB users
+// expect a stream per topic. Looking declares nothing, so a visitor who may not read the data sees no refusal.
+async function fillSqlSource(box, id, port, signal) {
+  let sources;
+  try {
+    ({ sources } = await api('/api/v1/sql/sources', { signal }));
+  } catch (error) {
+    if (isAbort(error)) return;
+    box.replaceChildren(errorState(error, () => fillSqlSource(box, id, port, signal)));
+    return;
+  }
+  const item = (source, statement) => h('div', { class: 'sql-source', 'data-testid': 'sql-source-item', 'data-name': source.name },
+    h('p', null, h('strong', { class: 'mono', 'data-testid': 'sql-source-name' }, source.name), ' ',
+      badge(source.kind.toLowerCase(), source.kind === 'TABLE' ? 'info' : 'plain'),
+      statement ? h('span', { class: 'hint' }, ' declared now') : null),
+    statement ? h('pre', { class: 'mono', 'data-testid': 'sql-source-statement', style: { whiteSpace: 'pre-wrap' } }, statement) : null,
+    h('a', { class: 'btn btn--small', 'data-testid': 'sql-source-query', href: `/create?source=${encodeURIComponent(source.name)}` }, 'Query it in SQL'));
+  const over = sources.filter((s) => s.topic === port.topic);
+  if (over.length) {
+    box.replaceChildren(...over.map((s) => item(s, null)));
+    return;
+  }
+  const declare = h('button', { type: 'button', class: 'btn', 'data-testid': 'sql-source-declare' }, 'Declare its SQL stream');
+  const note = h('p', { class: 'field-error', 'aria-live': 'polite' });
+  declare.addEventListener('click', async () => {
+    declare.disabled = true;
+    note.textContent = '';
+    try {
+      const source = await api(`/api/v1/products/${seg(id)}/sql-source`, { method: 'POST', signal });
+      box.replaceChildren(item(source, source.statement));
+    } catch (error) {
+      if (isAbort(error)) return;
+      note.textContent = error.status === 403 ? 'Its domain and those granted access query it in SQL.' : error.message;
+      declare.disabled = false;
+    }
+  });
+  box.replaceChildren(
+    h('p', { class: 'hint' }, `No stream or table reads topic ${port.topic} yet. Its stream takes its columns from the port's schema.`),
+    declare, note);
+}
+
 // Records the port did not take: its policy, the unresolved ones with the rules they broke, and replay
 // (after a fix: each is checked again) and drop (with a reason).
 async function fillDeadLetters(box, id, signal) {
@@ -348,13 +395,17 @@ function renderOverview(el, product, port, statsPromise, signal) {
   const contract = panel('Data contract', 'contract-panel', contractBox);
   if (port) fillContract(contractBox, spec.id, signal);
   else contractBox.replaceChildren(emptyState('No output port', 'A contract governs the records of an output port.'));
+  const sqlBox = h('div', null, skeleton('lines', 2));
+  const sql = panel('In SQL', 'sql-source', sqlBox);
+  if (port && lc.status !== 'retired') fillSqlSource(sqlBox, spec.id, port, signal);
+  else sqlBox.replaceChildren(emptyState('No SQL stream', lc.status === 'retired' ? 'A retired product serves no data.' : 'SQL reads the records of an output port.'));
   const deadBox = h('div', null, skeleton('lines', 2));
   const dead = panel('Dead letters', 'dead-letters-panel', deadBox);
   if (port) fillDeadLetters(deadBox, spec.id, signal);
   else deadBox.replaceChildren(emptyState('No output port', 'Dead letters are records an output port refused.'));
   el.appendChild(h('div', { class: 'product-overview' },
     h('div', { class: 'product-overview__main stack' }, about, activity, ports),
-    h('div', { class: 'product-overview__side stack' }, details, contract, dead)));
+    h('div', { class: 'product-overview__side stack' }, details, sql, contract, dead)));
   statsPromise.then((s) => {
     if (signal.aborted) return;
     clear(chartBox);
