@@ -4,18 +4,19 @@
 //! - JSON lines: one record per line, in the one JSON shape of records ([`DataRecord::to_json`]).
 //! - CSV (RFC 4180): partition, offset, timestamp, key, then the value's top-level schema fields (or
 //!   one `value` column of JSON when the schema is unknown or has no fields).
-//! - Parquet: the same columns, typed from the schema's simple fields; other values as JSON text.
+//! - Parquet: the same columns, typed from the schema (nested records, lists, maps, decimals, dates,
+//!   timestamps; the mapping and what happens to values that do not fit are in [`parquet`]).
 
 use std::io::{self, Write};
 
 use serde_json::Value;
-use weft_catalog::{FieldInfo, SchemaLookup};
+use weft_registry::VersionSpec;
+use weft_schema::{FieldType, TypedField};
 
 use crate::context::RequestContext;
 use crate::error::MeshError;
 use crate::read::Resolved;
 use crate::records::DataRecord;
-use crate::schemas::RegistrySchemas;
 use crate::Mesh;
 
 /// Rows per Parquet row group.
@@ -68,12 +69,7 @@ impl Mesh {
             }
         }
         self.data().check_read(ctx.principal(), &resolved.topic)?;
-        let fields = match &resolved.served {
-            Some(served) => {
-                RegistrySchemas::new(self.registry_arc()).latest_fields(&served.port.schema_subject).unwrap_or_default()
-            }
-            None => Vec::new(),
-        };
+        let fields = resolved.served.as_ref().and_then(|served| self.latest_field_types(&served.port.schema_subject));
         Ok(Export {
             principal: ctx.principal().to_string(),
             topic: resolved.topic.clone(),
@@ -82,6 +78,13 @@ impl Mesh {
             columns: value_columns(fields),
             format,
         })
+    }
+
+    /// The top-level fields of a subject's latest schema; `None` when it has none or is not a record.
+    fn latest_field_types(&self, subject: &str) -> Option<Vec<TypedField>> {
+        let registry = self.registry_arc();
+        let latest = registry.version(subject, VersionSpec::Latest, false).ok()?;
+        registry.parsed_schema(latest.id).ok()?.field_types()
     }
 
     /// Writes the export to `out`, partition by partition in offset order, up to the end each
@@ -114,9 +117,13 @@ impl Mesh {
                 })
             }
             ExportFormat::Parquet => {
-                let mut writer = parquet_export::Writer::new(out, &export.columns)?;
+                let mut writer = parquet::Writer::new(out, &export.columns)?;
                 scan(&mut |record| writer.push(&record))?;
-                writer.finish()
+                let unfit = writer.finish()?;
+                if !unfit.is_empty() {
+                    tracing::info!(topic = %export.topic, ?unfit, "values that did not fit their type were exported as null");
+                }
+                Ok(())
             }
         }
     }
@@ -138,7 +145,8 @@ struct Column {
     name: String,
     /// The value's field; `None` for the whole value.
     field: Option<String>,
-    kind: ColumnKind,
+    /// The field's type in the schema ([`FieldType::Json`] for the whole value).
+    ty: FieldType,
 }
 
 impl Column {
@@ -152,56 +160,20 @@ impl Column {
 
 /// The value's columns: the schema's top-level fields (a field named like a record column becomes
 /// `value.NAME`), or one `value` column of JSON when the schema is unknown or has no fields.
-fn value_columns(fields: Vec<FieldInfo>) -> Vec<Column> {
+fn value_columns(fields: Option<Vec<TypedField>>) -> Vec<Column> {
     let columns: Vec<Column> = fields
+        .unwrap_or_default()
         .into_iter()
-        .filter(|f| !f.name.contains('.'))
         .map(|f| Column {
             name: if RECORD_COLUMNS.contains(&f.name.as_str()) { format!("value.{}", f.name) } else { f.name.clone() },
-            kind: ColumnKind::of(&f.field_type),
             field: Some(f.name),
+            ty: f.ty,
         })
         .collect();
     if columns.is_empty() {
-        vec![Column { name: "value".into(), field: None, kind: ColumnKind::Json }]
+        vec![Column { name: "value".into(), field: None, ty: FieldType::Json }]
     } else {
         columns
-    }
-}
-
-/// How a field is written to Parquet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ColumnKind {
-    Text,
-    Long,
-    Double,
-    Boolean,
-    /// Anything else (records, arrays, maps, unions of several types): its JSON text.
-    Json,
-}
-
-impl ColumnKind {
-    /// From the type name the registry gives (`long`, `union<null, string>`, JSON Schema's `integer`...).
-    fn of(type_name: &str) -> ColumnKind {
-        let inner = type_name
-            .strip_prefix("union<")
-            .and_then(|rest| rest.strip_suffix('>'))
-            .map(|branches| {
-                let named: Vec<&str> = branches.split(", ").filter(|b| *b != "null").collect();
-                if named.len() == 1 {
-                    named[0]
-                } else {
-                    "union"
-                }
-            })
-            .unwrap_or(type_name);
-        match inner {
-            "string" | "enum" => ColumnKind::Text,
-            "long" | "int" | "integer" => ColumnKind::Long,
-            "double" | "float" | "number" => ColumnKind::Double,
-            "boolean" => ColumnKind::Boolean,
-            _ => ColumnKind::Json,
-        }
     }
 }
 
@@ -235,192 +207,9 @@ fn write_csv_row<'a>(out: &mut impl Write, cells: impl Iterator<Item = std::borr
     out.write_all(b"\r\n")
 }
 
-/// Parquet without arrow: the low-level column writers, one row group per [`EXPORT_BATCH`] rows.
-mod parquet_export {
-    use std::io::{self, Write};
-    use std::sync::Arc;
+mod parquet;
 
-    use parquet::basic::{ConvertedType, LogicalType, Repetition, Type as Physical};
-    use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int32Type, Int64Type};
-    use parquet::file::properties::WriterProperties;
-    use parquet::file::writer::SerializedFileWriter;
-    use parquet::schema::types::Type;
-    use serde_json::Value;
-
-    use super::{cell_text, io_error, Column, ColumnKind, EXPORT_BATCH};
-    use crate::records::DataRecord;
-
-    /// The values of one column in the current row group; `defined` holds definition levels (1 = present).
-    enum Values {
-        Int32(Vec<i32>),
-        Int64(Vec<i64>),
-        Double(Vec<f64>),
-        Boolean(Vec<bool>),
-        Text(Vec<ByteArray>),
-    }
-
-    struct Buffer {
-        values: Values,
-        defined: Vec<i16>,
-        optional: bool,
-    }
-
-    pub(super) struct Writer<'a, W: Write + Send> {
-        file: SerializedFileWriter<&'a mut W>,
-        /// partition, offset, timestamp, key, then the value columns.
-        buffers: Vec<Buffer>,
-        columns: Vec<Column>,
-        rows: usize,
-    }
-
-    fn field(name: &str, physical: Physical, repetition: Repetition) -> parquet::errors::Result<Type> {
-        let builder = Type::primitive_type_builder(name, physical).with_repetition(repetition);
-        let builder = match physical {
-            Physical::BYTE_ARRAY => builder.with_logical_type(Some(LogicalType::String)),
-            _ => builder,
-        };
-        builder.build()
-    }
-
-    impl<'a, W: Write + Send> Writer<'a, W> {
-        pub fn new(out: &'a mut W, columns: &[Column]) -> io::Result<Self> {
-            let mut fields = vec![
-                field("partition", Physical::INT32, Repetition::REQUIRED),
-                field("offset", Physical::INT64, Repetition::REQUIRED),
-                Type::primitive_type_builder("timestamp", Physical::INT64)
-                    .with_repetition(Repetition::REQUIRED)
-                    .with_converted_type(ConvertedType::TIMESTAMP_MILLIS)
-                    .build(),
-                field("key", Physical::BYTE_ARRAY, Repetition::OPTIONAL),
-            ];
-            let mut buffers = vec![
-                Buffer { values: Values::Int32(Vec::new()), defined: Vec::new(), optional: false },
-                Buffer { values: Values::Int64(Vec::new()), defined: Vec::new(), optional: false },
-                Buffer { values: Values::Int64(Vec::new()), defined: Vec::new(), optional: false },
-                Buffer { values: Values::Text(Vec::new()), defined: Vec::new(), optional: true },
-            ];
-            for column in columns {
-                let (physical, values) = match column.kind {
-                    ColumnKind::Long => (Physical::INT64, Values::Int64(Vec::new())),
-                    ColumnKind::Double => (Physical::DOUBLE, Values::Double(Vec::new())),
-                    ColumnKind::Boolean => (Physical::BOOLEAN, Values::Boolean(Vec::new())),
-                    ColumnKind::Text | ColumnKind::Json => (Physical::BYTE_ARRAY, Values::Text(Vec::new())),
-                };
-                fields.push(field(&column.name, physical, Repetition::OPTIONAL));
-                buffers.push(Buffer { values, defined: Vec::new(), optional: true });
-            }
-            let fields =
-                fields.into_iter().map(|f| f.map(Arc::new)).collect::<Result<Vec<_>, _>>().map_err(io_error)?;
-            let schema = Type::group_type_builder("record").with_fields(fields).build().map_err(io_error)?;
-            let properties = Arc::new(WriterProperties::builder().build());
-            let file = SerializedFileWriter::new(out, Arc::new(schema), properties).map_err(io_error)?;
-            Ok(Writer { file, buffers, columns: columns.to_vec(), rows: 0 })
-        }
-
-        pub fn push(&mut self, record: &DataRecord) -> io::Result<()> {
-            let partition = i32::try_from(record.partition).unwrap_or(i32::MAX);
-            push_value(&mut self.buffers[0], Some(Scalar::Int32(partition)));
-            push_value(&mut self.buffers[1], Some(Scalar::Int64(i64::try_from(record.offset).unwrap_or(i64::MAX))));
-            push_value(&mut self.buffers[2], Some(Scalar::Int64(record.timestamp)));
-            let key = match &record.key.json {
-                Value::Null => None,
-                other => Some(Scalar::Text(cell_text(other))),
-            };
-            push_value(&mut self.buffers[3], key);
-            let value = &record.value.json;
-            for (i, column) in self.columns.iter().enumerate() {
-                let scalar = match (column.kind, column.pick(value)) {
-                    (_, Value::Null) => None,
-                    (ColumnKind::Long, v) => v.as_i64().map(Scalar::Int64),
-                    (ColumnKind::Double, v) => v.as_f64().map(Scalar::Double),
-                    (ColumnKind::Boolean, v) => v.as_bool().map(Scalar::Boolean),
-                    (ColumnKind::Text | ColumnKind::Json, v) => Some(Scalar::Text(cell_text(v))),
-                };
-                push_value(&mut self.buffers[4 + i], scalar);
-            }
-            self.rows += 1;
-            if self.rows >= EXPORT_BATCH {
-                self.write_row_group()?;
-            }
-            Ok(())
-        }
-
-        fn write_row_group(&mut self) -> io::Result<()> {
-            if self.rows == 0 {
-                return Ok(());
-            }
-            let mut group = self.file.next_row_group().map_err(io_error)?;
-            for buffer in &mut self.buffers {
-                let Some(mut column) = group.next_column().map_err(io_error)? else {
-                    return Err(io_error("the Parquet schema has fewer columns than the export"));
-                };
-                let levels = buffer.optional.then_some(buffer.defined.as_slice());
-                let written = match &buffer.values {
-                    Values::Int32(v) => column.typed::<Int32Type>().write_batch(v, levels, None),
-                    Values::Int64(v) => column.typed::<Int64Type>().write_batch(v, levels, None),
-                    Values::Double(v) => column.typed::<DoubleType>().write_batch(v, levels, None),
-                    Values::Boolean(v) => column.typed::<BoolType>().write_batch(v, levels, None),
-                    Values::Text(v) => column.typed::<ByteArrayType>().write_batch(v, levels, None),
-                };
-                written.map_err(io_error)?;
-                column.close().map_err(io_error)?;
-                buffer.defined.clear();
-                match &mut buffer.values {
-                    Values::Int32(v) => v.clear(),
-                    Values::Int64(v) => v.clear(),
-                    Values::Double(v) => v.clear(),
-                    Values::Boolean(v) => v.clear(),
-                    Values::Text(v) => v.clear(),
-                }
-            }
-            group.close().map_err(io_error)?;
-            self.rows = 0;
-            Ok(())
-        }
-
-        pub fn finish(mut self) -> io::Result<()> {
-            self.write_row_group()?;
-            self.file.close().map_err(io_error)?;
-            Ok(())
-        }
-    }
-
-    enum Scalar {
-        Int32(i32),
-        Int64(i64),
-        Double(f64),
-        Boolean(bool),
-        Text(String),
-    }
-
-    /// Appends a value (or a null) to a column; a value of the wrong type is a null.
-    fn push_value(buffer: &mut Buffer, scalar: Option<Scalar>) {
-        let present = match (&mut buffer.values, scalar) {
-            (Values::Int32(v), Some(Scalar::Int32(x))) => {
-                v.push(x);
-                true
-            }
-            (Values::Int64(v), Some(Scalar::Int64(x))) => {
-                v.push(x);
-                true
-            }
-            (Values::Double(v), Some(Scalar::Double(x))) => {
-                v.push(x);
-                true
-            }
-            (Values::Boolean(v), Some(Scalar::Boolean(x))) => {
-                v.push(x);
-                true
-            }
-            (Values::Text(v), Some(Scalar::Text(x))) => {
-                v.push(ByteArray::from(x.into_bytes()));
-                true
-            }
-            _ => false,
-        };
-        buffer.defined.push(i16::from(present));
-    }
-}
+pub use parquet::UNFIT_KEY;
 
 #[cfg(test)]
 mod tests {
@@ -436,28 +225,17 @@ mod tests {
 
     #[test]
     fn value_columns_never_clash_with_record_columns() {
+        let field = |name: &str, ty| TypedField { name: name.into(), ty, nullable: false };
         let fields = vec![
-            FieldInfo::new("timestamp", "long", None),
-            FieldInfo::new("value", "record Money", None),
-            FieldInfo::new("value.amount", "double", None),
+            field("timestamp", FieldType::Long),
+            field("value", FieldType::Record(vec![field("amount", FieldType::Double)])),
         ];
-        let columns = value_columns(fields);
+        let columns = value_columns(Some(fields));
         let names: Vec<(&str, Option<&str>)> = columns.iter().map(|c| (c.name.as_str(), c.field.as_deref())).collect();
         assert_eq!(names, [("value.timestamp", Some("timestamp")), ("value", Some("value"))]);
         let record = serde_json::json!({"value": {"amount": 1}, "timestamp": 5});
         assert_eq!(columns[1].pick(&record), &serde_json::json!({"amount": 1}));
-        let whole = value_columns(Vec::new());
-        assert_eq!((whole.len(), whole[0].pick(&record)), (1, &record));
-    }
-
-    #[test]
-    fn column_kinds_follow_schema_types() {
-        assert_eq!(ColumnKind::of("string"), ColumnKind::Text);
-        assert_eq!(ColumnKind::of("union<null, long>"), ColumnKind::Long);
-        assert_eq!(ColumnKind::of("integer"), ColumnKind::Long);
-        assert_eq!(ColumnKind::of("number"), ColumnKind::Double);
-        assert_eq!(ColumnKind::of("boolean"), ColumnKind::Boolean);
-        assert_eq!(ColumnKind::of("union<string, long>"), ColumnKind::Json);
-        assert_eq!(ColumnKind::of("record Address"), ColumnKind::Json);
+        let whole = value_columns(None);
+        assert_eq!((whole.len(), whole[0].pick(&record), &whole[0].ty), (1, &record, &FieldType::Json));
     }
 }

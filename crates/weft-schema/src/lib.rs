@@ -25,6 +25,7 @@
 
 pub mod avro;
 mod error;
+mod field_types;
 mod fields;
 pub mod json;
 pub mod json_schema;
@@ -35,6 +36,7 @@ mod validation;
 pub mod wire;
 
 pub use error::SchemaError;
+pub use field_types::{FieldType, TimeUnit, TypedField};
 pub use fields::{field_summaries, FieldSummary};
 pub use schema::{ParsedSchema, ResolvedReference, SchemaType};
 pub use validation::ValidationError;

@@ -164,6 +164,50 @@ fn the_demo_builds_a_live_mesh_and_carries_on_after_a_restart() {
     assert!(demo.stop().success());
 }
 
+/// The Create page's templates (`crates/weft-server/web/lib/templates.json`, one list the page and
+/// this test read) are ready queries against this mesh: each must validate and, previewed from the
+/// earliest record as the page previews it, yield rows. A change to the demo that breaks one fails here,
+/// without a browser.
+#[test]
+fn every_create_template_validates_and_previews_rows_on_the_demo() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../weft-server/web/lib/templates.json");
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("templates.json")).expect("JSON");
+    let templates = file["templates"].as_array().expect("a list of templates");
+    let ids: Vec<&str> = templates.iter().filter_map(|t| t["id"].as_str()).collect();
+    assert_eq!(ids, ["filter", "enrich", "windowed-having", "region-split", "top-n"], "the gallery's templates");
+
+    let (_dir, data) = temp_data_dir();
+    let demo = Demo::start(&data, free_port());
+    for template in templates {
+        let id = template["id"].as_str().unwrap_or_default();
+        for member in ["title", "description", "output", "sql"] {
+            assert!(template[member].as_str().is_some_and(|s| !s.trim().is_empty()), "template {id} lacks {member}");
+        }
+        let answer = demo.post("/api/v1/sql/validate", &serde_json::json!({"sql": template["sql"]}));
+        assert_eq!(answer["valid"], true, "template {id} does not validate on the demo: {answer}");
+        let statement = &answer["statements"][0];
+        assert_eq!(answer["statements"].as_array().map(Vec::len), Some(1), "template {id} is one statement");
+        let select = statement["select"].as_str().unwrap_or_else(|| panic!("template {id} has no query: {answer}"));
+        for input in template["inputs"].as_array().expect("inputs") {
+            let input = input.as_str().expect("an input name");
+            assert!(select.contains(input), "template {id} lists {input} as an input but does not read it");
+        }
+        let output = statement["name"].as_str().expect("the created source's name");
+        assert!(
+            template["output"].as_str().unwrap_or_default().contains(output),
+            "template {id} names its output {output}"
+        );
+
+        // New records keep arriving, so a template whose rows need a few of them still ends.
+        let query = format!("{select} LIMIT 1;");
+        let properties = serde_json::json!({"auto.offset.reset": "earliest"});
+        let rows = demo.post("/query", &serde_json::json!({"ksql": query, "streamsProperties": properties}));
+        let rows = rows.as_array().map(Vec::as_slice).unwrap_or_default();
+        assert!(rows.iter().any(|item| item.get("row").is_some()), "template {id} previews no row: {rows:?}");
+    }
+    assert!(demo.stop().success());
+}
+
 /// A demo directory from before the mesh layer (its SQL source over the Avro orders declared as JSON) is
 /// moved aside, whole, and the demo starts afresh beside it.
 #[test]

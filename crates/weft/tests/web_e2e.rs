@@ -59,6 +59,8 @@ fn browser_flows_on_the_demo_mesh() {
         .arg(root.join("tests/e2e/flows.mjs"))
         .arg(&demo.url)
         .arg(&screenshots)
+        // `WEFT_E2E_FLOWS="create templates"` runs only those flows (while working on them).
+        .args(std::env::var("WEFT_E2E_FLOWS").unwrap_or_default().split_whitespace())
         .current_dir(&root)
         .env("WEFT_CHROMIUM", chromium())
         .env("WEFT_DEMO_TOKENS", tokens)

@@ -15,6 +15,8 @@
 //   data-testid="publish-submit"    creates the draft product and goes to /manage/{id}
 //   data-testid="sources"           the side panel; one <details data-testid="source" data-name=NAME> per stream/table,
 //                                   with one <a data-testid="source-product" data-product=ID> per product it serves
+//   data-testid="templates"         the template gallery; one <article data-testid="template" data-id=ID> per
+//                                   template, its button data-testid="template-use" (loads it and previews)
 
 import { api, getActor } from '../lib/api.js';
 import { h, clear, debounce, toast, ensureStyle, fmtNumber } from '../lib/dom.js';
@@ -24,21 +26,34 @@ import { badge, skeleton } from '../lib/ui.js';
 import { ProductForm } from '../lib/product-form.js';
 
 const DRAFT_KEY = 'weft.create.sql';
-const EXAMPLE = `-- Derive a stream from another one; Ctrl+Enter previews its output.
-CREATE STREAM big_orders AS
-  SELECT id, customer, amount
-  FROM orders
-  WHERE amount > 100;
-`;
+
+/**
+ * The use-case templates: ready queries against the demo mesh, one list in `lib/templates.json`
+ * (which crates/weft/tests/demo.rs also checks against a started demo). The first is the starting
+ * example. Without them (the file unreadable) the page still works, from an empty editor.
+ */
+async function loadTemplates(signal) {
+  try {
+    const response = await fetch('/ui/lib/templates.json', { signal });
+    if (!response.ok) return [];
+    const file = await response.json();
+    return Array.isArray(file.templates) ? file.templates : [];
+  } catch {
+    return [];
+  }
+}
 
 export async function render(root, params, ctx) {
   ensureStyle('/ui/pages/create.css');
   ctx.setTitle('Create');
+  const templates = await loadTemplates(ctx.signal);
+  const EXAMPLE = templates.length ? templates[0].sql : '';
   const cleanups = [];
   let validation = null; // the last answer of /api/v1/sql/validate for the current text
   let validateAbort = null;
   let previewAbort = null;
   let lastCreated = null; // {name, kind} of the last source created here
+  let previewWhenChecked = false; // a template was just loaded: preview it once it validates
 
   // ----- the editor -----
   const initial =
@@ -129,6 +144,39 @@ export async function render(root, params, ctx) {
     sourceList,
   );
 
+  // ----- the template gallery -----
+  const gallery = h(
+    'section',
+    { class: 'templates panel', 'data-testid': 'templates', 'aria-labelledby': 'templates-title' },
+    h('h2', { id: 'templates-title' }, 'Start from a template'),
+    h('p', { class: 'hint' }, 'Ready queries against the demo mesh: use one to load it into the editor and preview its output live.'),
+    h(
+      'div',
+      { class: 'template-list' },
+      ...templates.map((t) =>
+        h(
+          'article',
+          { class: 'template', 'data-testid': 'template', 'data-id': t.id, 'aria-labelledby': `template-${t.id}` },
+          h('h3', { id: `template-${t.id}` }, t.title),
+          h('p', { class: 'template-description' }, t.description),
+          h(
+            'dl',
+            { class: 'template-io' },
+            h('dt', {}, 'Reads'),
+            h('dd', {}, ...(t.inputs || []).flatMap((name, i) => [i ? ', ' : '', h('code', {}, name)])),
+            h('dt', {}, 'Creates'),
+            h('dd', {}, t.output),
+          ),
+          h(
+            'button',
+            { type: 'button', class: 'btn btn--small', 'data-testid': 'template-use', onclick: () => useTemplate(t) },
+            'Use and preview',
+          ),
+        ),
+      ),
+    ),
+  );
+
   clear(root);
   root.append(
     h(
@@ -151,6 +199,7 @@ export async function render(root, params, ctx) {
       h(
         'section',
         { class: 'create-main', 'aria-label': 'SQL editor' },
+        templates.length ? gallery : null,
         h('label', { for: 'sql-input', class: 'label' }, 'SQL'),
         h(
           'p',
@@ -389,7 +438,34 @@ export async function render(root, params, ctx) {
     }
     paint();
     showStatus();
+    if (previewWhenChecked) {
+      previewWhenChecked = false;
+      if (selectToPreview()) runPreview();
+    }
   }, 300);
+
+  /** Loads a template into the editor (asking first when that replaces the user's own SQL), then previews it. */
+  async function useTemplate(template) {
+    const current = textarea.value.trim();
+    const own = current && !templates.some((t) => t.sql.trim() === current);
+    if (own) {
+      const ok = await confirmDialog({
+        title: `Replace your SQL with “${template.title}”?`,
+        body: h('p', {}, 'The editor holds SQL of your own; the template takes its place.'),
+        confirmLabel: 'Replace',
+      });
+      if (!ok) return;
+    }
+    stopPreview();
+    clear(previewBox);
+    previewStatus.dataset.state = 'idle';
+    previewStatus.textContent = `Checking “${template.title}”, then previewing it…`;
+    textarea.value = template.sql;
+    previewWhenChecked = true;
+    onEdit();
+    textarea.focus();
+    textarea.setSelectionRange(0, 0);
+  }
 
   function onEdit() {
     sessionStorage.setItem(DRAFT_KEY, textarea.value);

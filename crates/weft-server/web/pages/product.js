@@ -565,7 +565,8 @@ function renderData(el, base, port, status, signal) {
     h('div', { class: 'panel__header' }, h('h2', null, 'Latest records'),
       h('div', { class: 'btn-group' },
         h('a', { class: 'btn btn--small', href: `${base}/export?format=jsonl`, download: '', 'data-testid': 'export-jsonl' }, 'Export JSON lines'),
-        h('a', { class: 'btn btn--small', href: `${base}/export?format=csv`, download: '', 'data-testid': 'export-csv' }, 'Export CSV'))),
+        h('a', { class: 'btn btn--small', href: `${base}/export?format=csv`, download: '', 'data-testid': 'export-csv' }, 'Export CSV'),
+        h('a', { class: 'btn btn--small', href: `${base}/export?format=parquet`, download: '', 'data-testid': 'export-parquet', title: 'Columns typed from the product\'s schema' }, 'Export Parquet'))),
     sampleBox);
   el.append(h('div', { class: 'stack' }, live, sample));
 
