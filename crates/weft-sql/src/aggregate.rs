@@ -65,6 +65,10 @@ struct AggSpec {
     arg: Option<Compiled>,
     arg_type: SqlType,
     result_type: SqlType,
+    /// LATEST_BY_OFFSET / EARLIEST_BY_OFFSET: skip null values (ksqlDB's default) or keep them.
+    ignore_nulls: bool,
+    /// LATEST_BY_OFFSET / EARLIEST_BY_OFFSET with `n`: an array of up to `n` values, oldest first.
+    by_offset_n: Option<usize>,
 }
 
 /// One accumulator's state.
@@ -72,10 +76,18 @@ struct AggSpec {
 enum Acc {
     Count(i64),
     Sum(Value),
-    Avg { sum: f64, count: i64 },
+    Avg {
+        sum: f64,
+        count: i64,
+    },
     Extreme(Value),
     Distinct(BTreeSet<String>),
-    ByOffset { value: Value, offset: i64 },
+    ByOffset {
+        value: Value,
+        offset: i64,
+    },
+    /// Up to `n` values with their offsets, in offset order.
+    ByOffsetN(Vec<(i64, Value)>),
     List(Vec<Value>),
 }
 
@@ -92,6 +104,7 @@ impl AggSpec {
             AggKind::Avg => Acc::Avg { sum: 0.0, count: 0 },
             AggKind::Min | AggKind::Max => Acc::Extreme(Value::Null),
             AggKind::CountDistinct => Acc::Distinct(BTreeSet::new()),
+            AggKind::Latest | AggKind::Earliest if self.by_offset_n.is_some() => Acc::ByOffsetN(Vec::new()),
             AggKind::Latest | AggKind::Earliest => Acc::ByOffset { value: Value::Null, offset: -1 },
             AggKind::CollectList | AggKind::CollectSet | AggKind::TopK(_) => Acc::List(Vec::new()),
         }
@@ -103,12 +116,17 @@ impl AggSpec {
             None => Cow::Owned(Value::Null),
         };
         // COUNT(*), COLLECT_LIST and COLLECT_SET see nulls; every other aggregate skips them.
-        let keeps_nulls = matches!(self.kind, AggKind::CountStar | AggKind::CollectList | AggKind::CollectSet);
+        let keeps_nulls = matches!(self.kind, AggKind::CountStar | AggKind::CollectList | AggKind::CollectSet)
+            || (matches!(self.kind, AggKind::Latest | AggKind::Earliest) && !self.ignore_nulls);
         if v.is_null() && !keeps_nulls {
             return;
         }
         match (self.kind, acc) {
             (AggKind::CountStar | AggKind::Count, Acc::Count(n)) => *n += 1,
+            (AggKind::Latest | AggKind::Earliest, Acc::ByOffsetN(items)) => {
+                items.push((offset, v.into_owned()));
+                self.keep_n(items);
+            }
             (AggKind::Sum, Acc::Sum(s)) => *s = add(s, &v),
             (AggKind::Avg, Acc::Avg { sum, count }) => {
                 *sum += v.as_f64().unwrap_or(0.0);
@@ -192,6 +210,10 @@ impl AggSpec {
                 }
             }
             (Acc::Distinct(a), Acc::Distinct(b)) => a.extend(b),
+            (Acc::ByOffsetN(a), Acc::ByOffsetN(b)) => {
+                a.extend(b);
+                self.keep_n(a);
+            }
             (Acc::ByOffset { value, offset }, Acc::ByOffset { value: v2, offset: o2 }) => {
                 let take = o2 >= 0
                     && (*offset < 0
@@ -228,6 +250,7 @@ impl AggSpec {
             Acc::Extreme(v) => v.clone(),
             Acc::Distinct(s) => Value::Bigint(s.len() as i64),
             Acc::ByOffset { value, .. } => value.clone(),
+            Acc::ByOffsetN(items) => Value::Array(items.iter().map(|(_, v)| v.clone()).collect()),
             Acc::List(items) => Value::Array(items.clone()),
         }
     }
@@ -241,6 +264,9 @@ impl AggSpec {
             Acc::Extreme(v) => to_json_value(v, &self.arg_type),
             Acc::Distinct(s) => json!(s),
             Acc::ByOffset { value, offset } => json!([to_json_value(value, &self.arg_type), offset]),
+            Acc::ByOffsetN(items) => serde_json::Value::Array(
+                items.iter().map(|(o, v)| json!([to_json_value(v, &self.arg_type), o])).collect(),
+            ),
             Acc::List(items) => {
                 serde_json::Value::Array(items.iter().map(|v| to_json_value(v, &self.arg_type)).collect())
             }
@@ -264,11 +290,38 @@ impl AggSpec {
                 *value = from_json_value(j.get(0)?, &self.arg_type).ok()?;
                 *offset = j.get(1)?.as_i64()?;
             }
+            Acc::ByOffsetN(items) => {
+                for pair in j.as_array()? {
+                    items.push((pair.get(1)?.as_i64()?, from_json_value(pair.get(0)?, &self.arg_type).ok()?));
+                }
+            }
             Acc::List(items) => {
                 *items = j.as_array()?.iter().filter_map(|x| from_json_value(x, &self.arg_type).ok()).collect();
             }
         }
         Some(acc)
+    }
+}
+
+fn as_bool(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        _ => None,
+    }
+}
+
+impl AggSpec {
+    /// Keeps the `n` latest (or earliest) values by offset, in offset order.
+    fn keep_n(&self, items: &mut Vec<(i64, Value)>) {
+        let n = self.by_offset_n.unwrap_or(1);
+        items.sort_by_key(|(o, _)| *o);
+        if items.len() > n {
+            if self.kind == AggKind::Latest {
+                items.drain(..items.len() - n);
+            } else {
+                items.truncate(n);
+            }
+        }
     }
 }
 
@@ -1046,6 +1099,8 @@ fn agg_spec(call: &Expr, scope: &Scope) -> Result<AggSpec> {
         }
     };
     let arg_type = compiled.first().map(|c| c.ty.clone()).unwrap_or(SqlType::Null);
+    let mut ignore_nulls = true;
+    let mut by_offset_n = None;
     let (kind, result_type) = match name.as_str() {
         "COUNT" if *star || compiled.is_empty() => (AggKind::CountStar, SqlType::Bigint),
         "COUNT" => {
@@ -1075,13 +1130,30 @@ fn agg_spec(call: &Expr, scope: &Scope) -> Result<AggSpec> {
             (AggKind::CountDistinct, SqlType::Bigint)
         }
         "LATEST_BY_OFFSET" | "EARLIEST_BY_OFFSET" => {
-            if compiled.is_empty() || compiled.len() > 2 {
-                return Err(crate::functions::no_signature(
-                    name,
-                    &compiled.iter().map(|c| c.ty.clone()).collect::<Vec<_>>(),
-                ));
+            // ksqlDB's signatures: (col), (col, ignoreNulls), (col, n), (col, n, ignoreNulls), the
+            // extra arguments literals; with `n` the result is an array of up to n values.
+            let types: Vec<SqlType> = compiled.iter().map(|c| c.ty.clone()).collect();
+            let bad = || crate::functions::no_signature(name, &types);
+            let rest: Vec<&SqlType> = types.iter().skip(1).collect();
+            let constant = |i: usize| compiled.get(i).and_then(Compiled::as_const);
+            let (n, ignore) = match rest.as_slice() {
+                [] => (None, true),
+                [SqlType::Boolean] => (None, constant(1).and_then(as_bool).ok_or_else(bad)?),
+                [SqlType::Int] => (Some(constant(1).and_then(Value::as_i64).ok_or_else(bad)?), true),
+                [SqlType::Int, SqlType::Boolean] => (
+                    Some(constant(1).and_then(Value::as_i64).ok_or_else(bad)?),
+                    constant(2).and_then(as_bool).ok_or_else(bad)?,
+                ),
+                _ => return Err(bad()),
+            };
+            if n.is_some_and(|n| n < 1) {
+                return Err(SqlError::analysis(format!("{name} must be called with a positive number of values")));
             }
-            (if name == "LATEST_BY_OFFSET" { AggKind::Latest } else { AggKind::Earliest }, arg_type.clone())
+            ignore_nulls = ignore;
+            by_offset_n = n.map(|n| n as usize);
+            let kind = if name == "LATEST_BY_OFFSET" { AggKind::Latest } else { AggKind::Earliest };
+            let ty = if n.is_some() { SqlType::Array(Box::new(arg_type.clone())) } else { arg_type.clone() };
+            (kind, ty)
         }
         "COLLECT_LIST" | "COLLECT_SET" => {
             arity(1)?;
@@ -1100,7 +1172,7 @@ fn agg_spec(call: &Expr, scope: &Scope) -> Result<AggSpec> {
         }
         other => return Err(SqlError::Unsupported(format!("aggregate function {other}"))),
     };
-    Ok(AggSpec { kind, arg: compiled.into_iter().next(), arg_type, result_type })
+    Ok(AggSpec { kind, arg: compiled.into_iter().next(), arg_type, result_type, ignore_nulls, by_offset_n })
 }
 
 /// Plans a `GROUP BY` query over one stream.

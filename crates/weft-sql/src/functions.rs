@@ -81,6 +81,7 @@ pub const SCALAR_FUNCTIONS: &[&str] = &[
     "ARRAY_SORT",
     "ARRAY_UNION",
     "AS_MAP",
+    "AS_VALUE",
     "ASIN",
     "ATAN",
     "ATAN2",
@@ -93,6 +94,8 @@ pub const SCALAR_FUNCTIONS: &[&str] = &[
     "DATEADD",
     "DATESUB",
     "COS",
+    "COSH",
+    "COT",
     "DEGREES",
     "DATETOSTRING",
     "ELT",
@@ -137,6 +140,7 @@ pub const SCALAR_FUNCTIONS: &[&str] = &[
     "RTRIM",
     "SIGN",
     "SIN",
+    "SINH",
     "SLICE",
     "SPLIT",
     "SQRT",
@@ -144,12 +148,14 @@ pub const SCALAR_FUNCTIONS: &[&str] = &[
     "STRINGTOTIMESTAMP",
     "SUBSTRING",
     "TAN",
+    "TANH",
     "TIMEADD",
     "TIMESTAMPADD",
     "TIMESTAMPSUB",
     "TIMESTAMPTOSTRING",
     "TIMESUB",
     "TRIM",
+    "TRUNC",
     "UCASE",
     "UNIX_DATE",
     "UNIX_TIMESTAMP",
@@ -407,6 +413,33 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
             };
             (f(if ceil { "CEIL" } else { "FLOOR" }, eval), ty)
         }
+        "TRUNC" => {
+            arity(name, types, 1, 2)?;
+            want(name, &t0, t0.is_numeric(), "a number")?;
+            if types.len() == 2 {
+                want(name, &types[1], is_integer(&types[1]), "an integer number of decimal places")?;
+                let ty = match &t0 {
+                    SqlType::Decimal { .. } => t0.clone(),
+                    _ => SqlType::Double,
+                };
+                (f("TRUNC", trunc_places), ty)
+            } else {
+                // As ROUND: TRUNC(INT) is INT, TRUNC(BIGINT|DOUBLE) is BIGINT, DECIMAL(p, s) is DECIMAL(p - s, 0).
+                let ty = match &t0 {
+                    SqlType::Int => SqlType::Int,
+                    SqlType::Decimal { precision, scale } => {
+                        SqlType::Decimal { precision: (precision - scale).max(1), scale: 0 }
+                    }
+                    _ => SqlType::Bigint,
+                };
+                (f("TRUNC", trunc_whole), ty)
+            }
+        }
+        "AS_VALUE" => {
+            // Copies a key column into the value; as an expression it is the identity.
+            arity(name, types, 1, 1)?;
+            (f("AS_VALUE", |a| a[0].clone()), t0)
+        }
         "ROUND" => {
             arity(name, types, 1, 2)?;
             want(name, &t0, t0.is_numeric(), "a number")?;
@@ -429,7 +462,8 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
                 (f("ROUND", round_half_up), ty)
             }
         }
-        "CBRT" | "DEGREES" | "RADIANS" | "SIN" | "COS" | "TAN" | "ASIN" | "ACOS" | "ATAN" => {
+        "CBRT" | "DEGREES" | "RADIANS" | "SIN" | "COS" | "TAN" | "ASIN" | "ACOS" | "ATAN" | "COT" | "COSH" | "SINH"
+        | "TANH" => {
             numeric_one(name, types)?;
             let (n, op): (&'static str, fn(&[Value]) -> Value) = match name {
                 "CBRT" => ("CBRT", |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.cbrt()))),
@@ -440,6 +474,11 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
                 "TAN" => ("TAN", |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.tan()))),
                 "ASIN" => ("ASIN", |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.asin()))),
                 "ACOS" => ("ACOS", |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.acos()))),
+                // ksqlDB's COT is 1 / TAN: Infinity at 0, as Java's division gives.
+                "COT" => ("COT", |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(1.0 / v.tan()))),
+                "COSH" => ("COSH", |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.cosh()))),
+                "SINH" => ("SINH", |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.sinh()))),
+                "TANH" => ("TANH", |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.tanh()))),
                 _ => ("ATAN", |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.atan()))),
             };
             (f(n, op), SqlType::Double)
@@ -1030,8 +1069,55 @@ fn round_half_up(a: &[Value]) -> Value {
     }
 }
 
+/// Drops the digits of `d` below `10^-places` (`places` may be negative), keeping its scale.
+fn truncate_decimal(d: Decimal, places: i64) -> Decimal {
+    let scale = i64::from(d.scale);
+    if places >= scale {
+        return d;
+    }
+    match u32::try_from(scale - places).ok().and_then(|n| 10i128.checked_pow(n)) {
+        Some(div) => Decimal { unscaled: (d.unscaled / div).saturating_mul(div), scale: d.scale },
+        None => Decimal { unscaled: 0, scale: d.scale },
+    }
+}
+
+/// ksqlDB's TRUNC(x): toward zero.
+fn trunc_whole(a: &[Value]) -> Value {
+    match &a[0] {
+        Value::Int(_) | Value::Bigint(_) => a[0].clone(),
+        Value::Double(d) => Value::Bigint(d.trunc() as i64),
+        Value::Decimal(d) => truncate_decimal(*d, 0).rescale(0).map_or(Value::Null, Value::Decimal),
+        _ => Value::Null,
+    }
+}
+
+/// ksqlDB's TRUNC(x, places): toward zero at `places` decimal places (negative: tens, hundreds).
+fn trunc_places(a: &[Value]) -> Value {
+    let Some(places) = a[1].as_i64() else { return Value::Null };
+    match &a[0] {
+        Value::Decimal(d) => Value::Decimal(truncate_decimal(*d, places)),
+        v => match v.as_f64() {
+            // On the decimal text of x, as BigDecimal.setScale(places, DOWN) sees it.
+            Some(x) => match Decimal::parse(&format!("{x}")) {
+                Some(d) => Value::Double(truncate_decimal(d, places).to_f64()),
+                None => Value::Double(x),
+            },
+            None => Value::Null,
+        },
+    }
+}
+
 fn round_places(a: &[Value]) -> Value {
     let Some(places) = a[1].as_i64() else { return Value::Null };
+    if places < 0 {
+        // Tens, hundreds: Math.round on x scaled down, as ksqlDB computes it.
+        if let (Some(x), Ok(exp)) = (a[0].as_f64(), i32::try_from(-places)) {
+            if !matches!(a[0], Value::Decimal(_)) {
+                let factor = 10f64.powi(exp);
+                return Value::Double((x / factor + 0.5).floor() * factor);
+            }
+        }
+    }
     match &a[0] {
         Value::Decimal(d) => {
             let places = places.clamp(0, 38) as u8;
