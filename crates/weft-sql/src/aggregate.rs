@@ -360,6 +360,9 @@ struct Entry {
     max_ts: i64,
     /// EMIT FINAL: already emitted.
     emitted: bool,
+    /// HAVING: the last row emitted for this entry passed it. Kafka Streams' table filter, which
+    /// ksqlDB's HAVING is, sends a tombstone only when the old row passed and the new one fails.
+    having_passed: bool,
 }
 
 /// The running aggregation.
@@ -657,6 +660,7 @@ impl AggregateOp {
                     accs: aggs.iter().map(AggSpec::init).collect(),
                     max_ts: ts,
                     emitted: false,
+                    having_passed: false,
                 })
             }
         };
@@ -732,6 +736,7 @@ impl AggregateOp {
                 accs,
                 max_ts,
                 emitted: false,
+                having_passed: false,
             },
         );
         self.mark(&key, true);
@@ -809,6 +814,18 @@ impl AggregateOp {
         let window = self.state.get(key).and_then(|e| e.window);
         let row = std::mem::take(&mut self.out_row);
         let pass = self.having.as_ref().is_none_or(|h| h.test(&row));
+        if self.having.is_some() {
+            let Some(entry) = self.state.get_mut(key) else {
+                self.out_row = row;
+                return Ok(());
+            };
+            let was_out = std::mem::replace(&mut entry.having_passed, pass);
+            if !pass && !was_out {
+                // Neither the old nor the new row passed: nothing downstream to delete.
+                self.out_row = row;
+                return Ok(());
+            }
+        }
         let r = crate::runtime::with_evaluated(&self.items, &row, |cols| {
             sink.emit(Change { cols, tombstone: !pass, timestamp: ts, window }, origin)
         });
@@ -950,6 +967,7 @@ impl AggregateOp {
             "a": accs,
             "t": e.max_ts,
             "e": e.emitted,
+            "h": e.having_passed,
         });
         serde_json::to_vec(&j).unwrap_or_default()
     }
@@ -967,7 +985,15 @@ impl AggregateOp {
             .and_then(|w| Some(WindowBounds { start: w.first()?.as_i64()?, end: w.get(1)?.as_i64()? }));
         let accs =
             j["a"].as_array()?.iter().zip(&self.aggs).map(|(a, s)| s.acc_from_json(a)).collect::<Option<Vec<_>>>()?;
-        Some(Entry { group, window, accs, max_ts: j["t"].as_i64()?, emitted: j["e"].as_bool().unwrap_or(false) })
+        Some(Entry {
+            group,
+            window,
+            accs,
+            max_ts: j["t"].as_i64()?,
+            emitted: j["e"].as_bool().unwrap_or(false),
+            // State written before the flag existed: assume the row was out, so a tombstone follows.
+            having_passed: j["h"].as_bool().unwrap_or(true),
+        })
     }
 
     /// The changelog records of what changed since the last call (the changed entries, then the
