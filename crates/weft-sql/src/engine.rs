@@ -686,6 +686,9 @@ impl Engine {
                     col.name
                 )));
             }
+            if col.key != KeyConstraint::None {
+                check_key_type(&col.name, &col.ty)?;
+            }
             check_map_keys(&col.ty)?;
             let column = Column { name: col.name.clone(), ty: col.ty.clone() };
             match (col.key, kind) {
@@ -867,6 +870,9 @@ impl Engine {
         check_defaults(&c.properties)?;
         let (key_format, value_format) = formats(&c.properties, Some(input))?;
         let key_columns = planned.key_columns();
+        for col in &key_columns {
+            check_key_type(&col.name, &col.ty)?;
+        }
         check_key_format(key_format, &key_columns)?;
         let value_columns = planned.value_columns();
         let topic = prop_text(&c.properties, "KAFKA_TOPIC").unwrap_or_else(|| c.name.clone());
@@ -1806,6 +1812,27 @@ fn run_in_background(log: Arc<dyn EventLog>, runner: Arc<Mutex<PersistentQuery>>
             r.stats.last_error = Some(e.to_string());
         }
     }
+}
+
+/// ksqlDB refuses key columns that are or contain maps: a map's serialized order is not stable, so
+/// equal keys could land in different partitions (ksqlDB issue 6621). The message is ksqlDB's.
+fn check_key_type(name: &str, ty: &SqlType) -> Result<()> {
+    fn has_map(ty: &SqlType) -> bool {
+        match ty {
+            SqlType::Map(..) => true,
+            SqlType::Array(inner) => has_map(inner),
+            SqlType::Struct(fields) => fields.iter().any(|(_, t)| has_map(t)),
+            _ => false,
+        }
+    }
+    if has_map(ty) {
+        return Err(SqlError::analysis(format!(
+            "Map keys, including types that contain maps, are not supported as they may lead to unexpected \
+             behavior due to inconsistent serialization. Key column name: `{name}`. Column type: {ty}. See \
+             https://github.com/confluentinc/ksql/issues/6621 for more."
+        )));
+    }
+    Ok(())
 }
 
 /// ksqlDB maps have STRING keys.
