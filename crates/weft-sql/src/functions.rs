@@ -108,6 +108,7 @@ pub const SCALAR_FUNCTIONS: &[&str] = &[
     "FROM_DAYS",
     "FROM_UNIXTIME",
     "GENERATE_SERIES",
+    "GEO_DISTANCE",
     "GREATEST",
     "IFNULL",
     "INITCAP",
@@ -482,6 +483,16 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
                 _ => ("ATAN", |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.atan()))),
             };
             (f(n, op), SqlType::Double)
+        }
+        "GEO_DISTANCE" => {
+            arity(name, types, 4, 5)?;
+            for t in &types[..4] {
+                want(name, t, t.is_numeric(), "numeric latitudes and longitudes")?;
+            }
+            if let Some(t) = types.get(4) {
+                want(name, t, is_string(t), "a STRING unit")?;
+            }
+            (f("GEO_DISTANCE", geo_distance), SqlType::Double)
         }
         "ATAN2" => {
             arity(name, types, 2, 2)?;
@@ -1067,6 +1078,32 @@ fn round_half_up(a: &[Value]) -> Value {
         Value::Decimal(d) => d.rescale(0).map_or(Value::Null, Value::Decimal),
         _ => Value::Null,
     }
+}
+
+/// ksqlDB's GEO_DISTANCE: the haversine great-circle distance, in kilometres (radius 6371) or
+/// miles (3959); null for coordinates out of range or an unknown unit (ksqlDB fails the record).
+fn geo_distance(a: &[Value]) -> Value {
+    let [Some(lat1), Some(lon1), Some(lat2), Some(lon2)] = [0, 1, 2, 3].map(|i| a[i].as_f64()) else {
+        return Value::Null;
+    };
+    if [lat1, lat2].iter().any(|l| !(-90.0..=90.0).contains(l))
+        || [lon1, lon2].iter().any(|l| !(-180.0..=180.0).contains(l))
+    {
+        return Value::Null;
+    }
+    let radius = match a.get(4) {
+        None | Some(Value::Null) => 6371.0,
+        Some(Value::String(unit)) => match unit.trim().to_lowercase().as_str() {
+            "" | "km" | "kilometer" | "kilometers" | "kilometre" | "kilometres" => 6371.0,
+            "mi" | "mile" | "miles" => 3959.0,
+            _ => return Value::Null,
+        },
+        Some(_) => return Value::Null,
+    };
+    let haversin = |x: f64| (x / 2.0).sin().powi(2);
+    let h = haversin((lat2 - lat1).to_radians())
+        + haversin((lon2 - lon1).to_radians()) * lat1.to_radians().cos() * lat2.to_radians().cos();
+    Value::Double(2.0 * h.sqrt().asin() * radius)
 }
 
 /// Drops the digits of `d` below `10^-places` (`places` may be negative), keeping its scale.
