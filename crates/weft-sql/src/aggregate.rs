@@ -57,6 +57,12 @@ enum AggKind {
     CollectList,
     CollectSet,
     TopK(usize),
+    TopKDistinct(usize),
+    /// STDDEV_SAMPLE: the sample standard deviation (`true`); STDDEV_SAMP: the sample variance
+    /// (`false`), which is what ksqlDB's older name returns, and users' numbers depend on.
+    StddevSamp(bool),
+    /// SUM_LIST: the sum of every element of every array.
+    SumList,
 }
 
 #[derive(Debug)]
@@ -89,13 +95,20 @@ enum Acc {
     /// Up to `n` values with their offsets, in offset order.
     ByOffsetN(Vec<(i64, Value)>),
     List(Vec<Value>),
+    /// Count, mean and sum of squared deviations (Welford's), for STDDEV_SAMP.
+    Moments {
+        count: i64,
+        mean: f64,
+        m2: f64,
+    },
 }
 
 impl AggSpec {
     fn init(&self) -> Acc {
         match self.kind {
             AggKind::CountStar | AggKind::Count => Acc::Count(0),
-            AggKind::Sum => Acc::Sum(match self.result_type {
+            AggKind::StddevSamp(_) => Acc::Moments { count: 0, mean: 0.0, m2: 0.0 },
+            AggKind::Sum | AggKind::SumList => Acc::Sum(match self.result_type {
                 SqlType::Int => Value::Int(0),
                 SqlType::Bigint => Value::Bigint(0),
                 SqlType::Decimal { scale, .. } => Value::Decimal(crate::types::Decimal { unscaled: 0, scale }),
@@ -106,7 +119,9 @@ impl AggSpec {
             AggKind::CountDistinct => Acc::Distinct(BTreeSet::new()),
             AggKind::Latest | AggKind::Earliest if self.by_offset_n.is_some() => Acc::ByOffsetN(Vec::new()),
             AggKind::Latest | AggKind::Earliest => Acc::ByOffset { value: Value::Null, offset: -1 },
-            AggKind::CollectList | AggKind::CollectSet | AggKind::TopK(_) => Acc::List(Vec::new()),
+            AggKind::CollectList | AggKind::CollectSet | AggKind::TopK(_) | AggKind::TopKDistinct(_) => {
+                Acc::List(Vec::new())
+            }
         }
     }
 
@@ -154,6 +169,26 @@ impl AggSpec {
             (AggKind::CollectList, Acc::List(items)) if items.len() < COLLECT_LIMIT => items.push(v.into_owned()),
             (AggKind::CollectSet, Acc::List(items)) if items.len() < COLLECT_LIMIT && !items.contains(&v) => {
                 items.push(v.into_owned())
+            }
+            (AggKind::SumList, Acc::Sum(s)) => {
+                if let Value::Array(items) = &*v {
+                    for x in items.iter().filter(|x| !x.is_null()) {
+                        *s = add(s, x);
+                    }
+                }
+            }
+            (AggKind::StddevSamp(_), Acc::Moments { count, mean, m2 }) => {
+                if let Some(x) = v.as_f64() {
+                    *count += 1;
+                    let delta = x - *mean;
+                    *mean += delta / *count as f64;
+                    *m2 += delta * (x - *mean);
+                }
+            }
+            (AggKind::TopKDistinct(k), Acc::List(items)) if !items.contains(&v) => {
+                items.push(v.into_owned());
+                items.sort_by(|a, b| b.total_cmp(a));
+                items.truncate(k);
             }
             (AggKind::TopK(k), Acc::List(items)) => {
                 items.push(v.into_owned());
@@ -224,14 +259,24 @@ impl AggSpec {
                     *offset = o2;
                 }
             }
+            (Acc::Moments { count, mean, m2 }, Acc::Moments { count: c2, mean: mean2, m2: m2b }) => {
+                // Chan et al.'s parallel combination of two sets of moments.
+                let n = *count + c2;
+                if n > 0 {
+                    let delta = mean2 - *mean;
+                    *m2 += m2b + delta * delta * (*count as f64) * (c2 as f64) / n as f64;
+                    *mean += delta * c2 as f64 / n as f64;
+                    *count = n;
+                }
+            }
             (Acc::List(a), Acc::List(b)) => {
                 for v in b {
-                    if self.kind == AggKind::CollectSet && a.contains(&v) {
+                    if matches!(self.kind, AggKind::CollectSet | AggKind::TopKDistinct(_)) && a.contains(&v) {
                         continue;
                     }
                     a.push(v);
                 }
-                if let AggKind::TopK(k) = self.kind {
+                if let AggKind::TopK(k) | AggKind::TopKDistinct(k) = self.kind {
                     a.sort_by(|x, y| y.total_cmp(x));
                     a.truncate(k);
                 } else {
@@ -252,6 +297,11 @@ impl AggSpec {
             Acc::ByOffset { value, .. } => value.clone(),
             Acc::ByOffsetN(items) => Value::Array(items.iter().map(|(_, v)| v.clone()).collect()),
             Acc::List(items) => Value::Array(items.clone()),
+            // ksqlDB's STDDEV_SAMP and STDDEV_SAMPLE are 0 below two values.
+            Acc::Moments { count, m2, .. } => {
+                let variance = if *count < 2 { 0.0 } else { m2 / (*count - 1) as f64 };
+                Value::Double(if self.kind == AggKind::StddevSamp(true) { variance.sqrt() } else { variance })
+            }
         }
     }
 
@@ -270,6 +320,7 @@ impl AggSpec {
             Acc::List(items) => {
                 serde_json::Value::Array(items.iter().map(|v| to_json_value(v, &self.arg_type)).collect())
             }
+            Acc::Moments { count, mean, m2 } => json!([count, mean, m2]),
         }
     }
 
@@ -294,6 +345,11 @@ impl AggSpec {
                 for pair in j.as_array()? {
                     items.push((pair.get(1)?.as_i64()?, from_json_value(pair.get(0)?, &self.arg_type).ok()?));
                 }
+            }
+            Acc::Moments { count, mean, m2 } => {
+                *count = j.get(0)?.as_i64()?;
+                *mean = j.get(1)?.as_f64()?;
+                *m2 = j.get(2)?.as_f64()?;
             }
             Acc::List(items) => {
                 *items = j.as_array()?.iter().filter_map(|x| from_json_value(x, &self.arg_type).ok()).collect();
@@ -1187,6 +1243,30 @@ fn agg_spec(call: &Expr, scope: &Scope) -> Result<AggSpec> {
                 if name == "COLLECT_LIST" { AggKind::CollectList } else { AggKind::CollectSet },
                 SqlType::Array(Box::new(arg_type.clone())),
             )
+        }
+        "TOPKDISTINCT" => {
+            arity(2)?;
+            let k = compiled[1].as_const().and_then(Value::as_i64).filter(|k| *k > 0).ok_or_else(|| {
+                SqlError::analysis("TOPKDISTINCT needs a positive integer literal as its second argument")
+            })?;
+            (AggKind::TopKDistinct(k as usize), SqlType::Array(Box::new(arg_type.clone())))
+        }
+        "STDDEV_SAMP" | "STDDEV_SAMPLE" => {
+            arity(1)?;
+            if !matches!(arg_type, SqlType::Int | SqlType::Bigint | SqlType::Double) {
+                return Err(crate::functions::no_signature(name, std::slice::from_ref(&arg_type)));
+            }
+            (AggKind::StddevSamp(name == "STDDEV_SAMPLE"), SqlType::Double)
+        }
+        "SUM_LIST" => {
+            arity(1)?;
+            let SqlType::Array(inner) = &arg_type else {
+                return Err(crate::functions::no_signature(name, std::slice::from_ref(&arg_type)));
+            };
+            if !matches!(**inner, SqlType::Int | SqlType::Bigint | SqlType::Double) {
+                return Err(crate::functions::no_signature(name, std::slice::from_ref(&arg_type)));
+            }
+            (AggKind::SumList, (**inner).clone())
         }
         "TOPK" => {
             arity(2)?;

@@ -36,6 +36,10 @@ pub const AGGREGATES: &[&str] = &[
     "COLLECT_LIST",
     "COLLECT_SET",
     "TOPK",
+    "TOPKDISTINCT",
+    "STDDEV_SAMP",
+    "STDDEV_SAMPLE",
+    "SUM_LIST",
 ];
 
 pub fn is_aggregate(name: &str) -> bool {
