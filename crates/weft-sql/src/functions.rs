@@ -96,6 +96,7 @@ pub const SCALAR_FUNCTIONS: &[&str] = &[
     "CONCAT",
     "CONCAT_WS",
     "DATEADD",
+    "ENCODE",
     "DATESUB",
     "COS",
     "COSH",
@@ -109,6 +110,7 @@ pub const SCALAR_FUNCTIONS: &[&str] = &[
     "FLOOR",
     "FORMAT_DATE",
     "FORMAT_TIMESTAMP",
+    "FROM_BYTES",
     "FROM_DAYS",
     "FROM_UNIXTIME",
     "GENERATE_SERIES",
@@ -159,6 +161,7 @@ pub const SCALAR_FUNCTIONS: &[&str] = &[
     "TIMESTAMPSUB",
     "TIMESTAMPTOSTRING",
     "TIMESUB",
+    "TO_BYTES",
     "TRIM",
     "TRUNC",
     "UCASE",
@@ -487,6 +490,42 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
                 _ => ("ATAN", |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.atan()))),
             };
             (f(n, op), SqlType::Double)
+        }
+        "TO_BYTES" => {
+            arity(name, types, 2, 2)?;
+            want(name, &t0, is_string(&t0), "a STRING")?;
+            want(name, &types[1], is_string(&types[1]), "a STRING encoding")?;
+            (
+                f("TO_BYTES", |a| match (&a[0], &a[1]) {
+                    (Value::String(s), Value::String(enc)) => text_to_bytes(s, enc).map_or(Value::Null, Value::Bytes),
+                    _ => Value::Null,
+                }),
+                SqlType::Bytes,
+            )
+        }
+        "FROM_BYTES" => {
+            arity(name, types, 2, 2)?;
+            want(name, &t0, matches!(t0, SqlType::Bytes | SqlType::Null), "BYTES")?;
+            want(name, &types[1], is_string(&types[1]), "a STRING encoding")?;
+            (
+                f("FROM_BYTES", |a| match (&a[0], &a[1]) {
+                    (Value::Bytes(b), Value::String(enc)) => bytes_to_text(b, enc).map_or(Value::Null, Value::String),
+                    _ => Value::Null,
+                }),
+                SqlType::String,
+            )
+        }
+        "ENCODE" => {
+            strings(3, 3)?;
+            (
+                f("ENCODE", |a| match (&a[0], &a[1], &a[2]) {
+                    (Value::String(s), Value::String(from), Value::String(to)) => {
+                        text_to_bytes(s, from).and_then(|b| bytes_to_text(&b, to)).map_or(Value::Null, Value::String)
+                    }
+                    _ => Value::Null,
+                }),
+                SqlType::String,
+            )
         }
         "GEO_DISTANCE" => {
             arity(name, types, 4, 5)?;
@@ -1081,6 +1120,36 @@ fn round_half_up(a: &[Value]) -> Value {
         Value::Double(d) => Value::Bigint((d + 0.5).floor() as i64),
         Value::Decimal(d) => d.rescale(0).map_or(Value::Null, Value::Decimal),
         _ => Value::Null,
+    }
+}
+
+/// Text as bytes under one of ksqlDB's encodings (`hex`, `utf8`, `ascii`, `base64`, any case);
+/// `ascii` turns what is not ASCII into `?` as Java's US_ASCII charset does. None for an unknown
+/// encoding or text that is not in it.
+fn text_to_bytes(s: &str, encoding: &str) -> Option<Vec<u8>> {
+    match encoding.to_ascii_lowercase().as_str() {
+        "hex" => {
+            let digits: Vec<u8> = s.chars().map(|c| c.to_digit(16).map(|d| d as u8)).collect::<Option<_>>()?;
+            // An odd number of digits has an implied leading zero.
+            let pad = digits.len() % 2;
+            let padded: Vec<u8> = std::iter::repeat_n(0, pad).chain(digits).collect();
+            Some(padded.chunks(2).map(|p| p[0] << 4 | p[1]).collect())
+        }
+        "utf8" => Some(s.as_bytes().to_vec()),
+        "ascii" => Some(s.chars().map(|c| if c.is_ascii() { c as u8 } else { b'?' }).collect()),
+        "base64" => crate::format::unbase64(s),
+        _ => None,
+    }
+}
+
+/// Bytes as text under one of ksqlDB's encodings; bytes that do not decode become U+FFFD, as in Java.
+fn bytes_to_text(b: &[u8], encoding: &str) -> Option<String> {
+    match encoding.to_ascii_lowercase().as_str() {
+        "hex" => Some(b.iter().map(|x| format!("{x:02x}")).collect()),
+        "utf8" => Some(String::from_utf8_lossy(b).into_owned()),
+        "ascii" => Some(b.iter().map(|&x| if x.is_ascii() { x as char } else { '\u{FFFD}' }).collect()),
+        "base64" => Some(crate::format::base64(b)),
+        _ => None,
     }
 }
 
