@@ -688,6 +688,11 @@ impl Engine {
             }
             if col.key != KeyConstraint::None {
                 check_key_type(&col.name, &col.ty)?;
+            } else {
+                check_value_format(
+                    value_format,
+                    std::slice::from_ref(&Column { name: col.name.clone(), ty: col.ty.clone() }),
+                )?;
             }
             check_map_keys(&col.ty)?;
             let column = Column { name: col.name.clone(), ty: col.ty.clone() };
@@ -726,7 +731,7 @@ impl Engine {
             key_columns = crate::registry::key_columns_from_schema(key_format, &schema)?;
         }
         if key_columns.is_empty() && value_columns.is_empty() {
-            return Err(SqlError::analysis("the statement does not define any columns"));
+            return Err(SqlError::analysis("No columns supplied."));
         }
         if kind == Kind::Table && key_columns.is_empty() {
             return Err(SqlError::analysis("Tables require a PRIMARY KEY. Please define the PRIMARY KEY."));
@@ -734,7 +739,7 @@ impl Engine {
         check_key_format(key_format, &key_columns)?;
         if value_format == Format::Kafka && value_columns.len() > 1 {
             return Err(SqlError::analysis(format!(
-                "The 'KAFKA' format only supports a single field. Got: {}",
+                "The 'KAFKA' format only supports a single field. Got: [{}]",
                 value_columns.iter().map(|c| format!("`{}` {}", c.name, c.ty)).collect::<Vec<_>>().join(", ")
             )));
         }
@@ -875,6 +880,7 @@ impl Engine {
         }
         check_key_format(key_format, &key_columns)?;
         let value_columns = planned.value_columns();
+        check_value_format(value_format, &value_columns)?;
         let topic = prop_text(&c.properties, "KAFKA_TOPIC").unwrap_or_else(|| c.name.clone());
         // Refused before the topic is made or the query starts (the write path would refuse every record).
         self.data.check_write(principal, &topic)?;
@@ -1888,24 +1894,60 @@ fn formats(props: &Properties, inherit: Option<&SourceDef>) -> Result<(Format, F
 
 fn check_key_format(format: Format, keys: &[Column]) -> Result<()> {
     match format {
-        Format::Kafka if keys.len() > 1 => Err(SqlError::analysis(format!(
-            "The 'KAFKA' format only supports a single field. Got: {}: use KEY_FORMAT='JSON' for multiple key columns",
-            keys.iter().map(|c| format!("`{}` {}", c.name, c.ty)).collect::<Vec<_>>().join(", ")
-        ))),
-        Format::Kafka => {
-            if let Some(c) = keys.first() {
-                if !matches!(c.ty, SqlType::String | SqlType::Int | SqlType::Bigint | SqlType::Double | SqlType::Bytes)
-                {
-                    return Err(SqlError::analysis(format!("The 'KAFKA' format does not support type '{}'", c.ty)));
-                }
-            }
-            Ok(())
+        Format::Kafka if keys.len() > 1 => {
+            let columns = keys.iter().map(|c| format!("`{}` {} KEY", c.name, c.ty)).collect::<Vec<_>>().join(", ");
+            Err(SqlError::analysis(format!(
+                "Key format does not support schema.\nformat: KAFKA\nschema: Persistence{{columns=[{columns}], \
+                 features=[]}}\nreason: The 'KAFKA' format only supports a single field. Got: [{columns}]\n\
+                 Use KEY_FORMAT='JSON' for multiple key columns."
+            )))
         }
         Format::None if !keys.is_empty() => {
             Err(SqlError::analysis("The 'NONE' key format cannot be used with key columns"))
         }
-        _ => Ok(()),
+        _ => match keys.iter().find_map(|c| unsupported_type(format, &c.ty)) {
+            Some(reason) => Err(SqlError::analysis(format!(
+                "Key format does not support schema.\nformat: {}\nschema: Persistence{{columns=[{}], features=[]}}\n\
+                 reason: {reason}",
+                format.name(),
+                keys.iter().map(|c| format!("`{}` {} KEY", c.name, c.ty)).collect::<Vec<_>>().join(", ")
+            ))),
+            None => Ok(()),
+        },
     }
+}
+
+/// ksqlDB's refusal of value columns a format cannot hold (its message, for the reason's text).
+fn check_value_format(format: Format, values: &[Column]) -> Result<()> {
+    match values.iter().find_map(|c| unsupported_type(format, &c.ty)) {
+        Some(reason) => Err(SqlError::analysis(format!(
+            "Value format does not support schema.\nformat: {}\nschema: Persistence{{columns=[{}], features=[]}}\n\
+             reason: {reason}",
+            format.name(),
+            values.iter().map(|c| format!("`{}` {}", c.name, c.ty)).collect::<Vec<_>>().join(", ")
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Why `format` cannot hold a column of type `ty`, as ksqlDB words it: KAFKA holds only the Kafka
+/// serializers' primitives, DELIMITED nothing nested.
+fn unsupported_type(format: Format, ty: &SqlType) -> Option<String> {
+    let base = match ty {
+        SqlType::Array(_) => "ARRAY".to_string(),
+        SqlType::Map(..) => "MAP".to_string(),
+        SqlType::Struct(_) => "STRUCT".to_string(),
+        SqlType::Decimal { .. } => "DECIMAL".to_string(),
+        t => t.to_string(),
+    };
+    let refused = match format {
+        Format::Kafka => {
+            !matches!(ty, SqlType::String | SqlType::Int | SqlType::Bigint | SqlType::Double | SqlType::Bytes)
+        }
+        Format::Delimited => matches!(ty, SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_)),
+        _ => false,
+    };
+    refused.then(|| format!("The '{}' format does not support type '{base}'", format.name()))
 }
 
 fn timestamp_props(props: &Properties, keys: &[Column], values: &[Column]) -> Result<(Option<String>, Option<String>)> {
