@@ -47,7 +47,7 @@ impl Format {
                 text
             ))),
             other => Err(SqlError::analysis(format!(
-                "unknown format '{other}': expected JSON, AVRO, KAFKA, DELIMITED or NONE"
+                "Unknown format: {other} (expected JSON, JSON_SR, AVRO, KAFKA, DELIMITED or NONE)"
             ))),
         }
     }
