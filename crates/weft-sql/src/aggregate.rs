@@ -57,6 +57,12 @@ enum AggKind {
     CollectList,
     CollectSet,
     TopK(usize),
+    TopKDistinct(usize),
+    /// STDDEV_SAMPLE: the sample standard deviation (`true`); STDDEV_SAMP: the sample variance
+    /// (`false`), which is what ksqlDB's older name returns, and users' numbers depend on.
+    StddevSamp(bool),
+    /// SUM_LIST: the sum of every element of every array.
+    SumList,
 }
 
 #[derive(Debug)]
@@ -65,6 +71,10 @@ struct AggSpec {
     arg: Option<Compiled>,
     arg_type: SqlType,
     result_type: SqlType,
+    /// LATEST_BY_OFFSET / EARLIEST_BY_OFFSET: skip null values (ksqlDB's default) or keep them.
+    ignore_nulls: bool,
+    /// LATEST_BY_OFFSET / EARLIEST_BY_OFFSET with `n`: an array of up to `n` values, oldest first.
+    by_offset_n: Option<usize>,
 }
 
 /// One accumulator's state.
@@ -72,18 +82,33 @@ struct AggSpec {
 enum Acc {
     Count(i64),
     Sum(Value),
-    Avg { sum: f64, count: i64 },
+    Avg {
+        sum: f64,
+        count: i64,
+    },
     Extreme(Value),
     Distinct(BTreeSet<String>),
-    ByOffset { value: Value, offset: i64 },
+    ByOffset {
+        value: Value,
+        offset: i64,
+    },
+    /// Up to `n` values with their offsets, in offset order.
+    ByOffsetN(Vec<(i64, Value)>),
     List(Vec<Value>),
+    /// Count, mean and sum of squared deviations (Welford's), for STDDEV_SAMP.
+    Moments {
+        count: i64,
+        mean: f64,
+        m2: f64,
+    },
 }
 
 impl AggSpec {
     fn init(&self) -> Acc {
         match self.kind {
             AggKind::CountStar | AggKind::Count => Acc::Count(0),
-            AggKind::Sum => Acc::Sum(match self.result_type {
+            AggKind::StddevSamp(_) => Acc::Moments { count: 0, mean: 0.0, m2: 0.0 },
+            AggKind::Sum | AggKind::SumList => Acc::Sum(match self.result_type {
                 SqlType::Int => Value::Int(0),
                 SqlType::Bigint => Value::Bigint(0),
                 SqlType::Decimal { scale, .. } => Value::Decimal(crate::types::Decimal { unscaled: 0, scale }),
@@ -92,8 +117,11 @@ impl AggSpec {
             AggKind::Avg => Acc::Avg { sum: 0.0, count: 0 },
             AggKind::Min | AggKind::Max => Acc::Extreme(Value::Null),
             AggKind::CountDistinct => Acc::Distinct(BTreeSet::new()),
+            AggKind::Latest | AggKind::Earliest if self.by_offset_n.is_some() => Acc::ByOffsetN(Vec::new()),
             AggKind::Latest | AggKind::Earliest => Acc::ByOffset { value: Value::Null, offset: -1 },
-            AggKind::CollectList | AggKind::CollectSet | AggKind::TopK(_) => Acc::List(Vec::new()),
+            AggKind::CollectList | AggKind::CollectSet | AggKind::TopK(_) | AggKind::TopKDistinct(_) => {
+                Acc::List(Vec::new())
+            }
         }
     }
 
@@ -103,12 +131,17 @@ impl AggSpec {
             None => Cow::Owned(Value::Null),
         };
         // COUNT(*), COLLECT_LIST and COLLECT_SET see nulls; every other aggregate skips them.
-        let keeps_nulls = matches!(self.kind, AggKind::CountStar | AggKind::CollectList | AggKind::CollectSet);
+        let keeps_nulls = matches!(self.kind, AggKind::CountStar | AggKind::CollectList | AggKind::CollectSet)
+            || (matches!(self.kind, AggKind::Latest | AggKind::Earliest) && !self.ignore_nulls);
         if v.is_null() && !keeps_nulls {
             return;
         }
         match (self.kind, acc) {
             (AggKind::CountStar | AggKind::Count, Acc::Count(n)) => *n += 1,
+            (AggKind::Latest | AggKind::Earliest, Acc::ByOffsetN(items)) => {
+                items.push((offset, v.into_owned()));
+                self.keep_n(items);
+            }
             (AggKind::Sum, Acc::Sum(s)) => *s = add(s, &v),
             (AggKind::Avg, Acc::Avg { sum, count }) => {
                 *sum += v.as_f64().unwrap_or(0.0);
@@ -136,6 +169,26 @@ impl AggSpec {
             (AggKind::CollectList, Acc::List(items)) if items.len() < COLLECT_LIMIT => items.push(v.into_owned()),
             (AggKind::CollectSet, Acc::List(items)) if items.len() < COLLECT_LIMIT && !items.contains(&v) => {
                 items.push(v.into_owned())
+            }
+            (AggKind::SumList, Acc::Sum(s)) => {
+                if let Value::Array(items) = &*v {
+                    for x in items.iter().filter(|x| !x.is_null()) {
+                        *s = add(s, x);
+                    }
+                }
+            }
+            (AggKind::StddevSamp(_), Acc::Moments { count, mean, m2 }) => {
+                if let Some(x) = v.as_f64() {
+                    *count += 1;
+                    let delta = x - *mean;
+                    *mean += delta / *count as f64;
+                    *m2 += delta * (x - *mean);
+                }
+            }
+            (AggKind::TopKDistinct(k), Acc::List(items)) if !items.contains(&v) => {
+                items.push(v.into_owned());
+                items.sort_by(|a, b| b.total_cmp(a));
+                items.truncate(k);
             }
             (AggKind::TopK(k), Acc::List(items)) => {
                 items.push(v.into_owned());
@@ -192,6 +245,10 @@ impl AggSpec {
                 }
             }
             (Acc::Distinct(a), Acc::Distinct(b)) => a.extend(b),
+            (Acc::ByOffsetN(a), Acc::ByOffsetN(b)) => {
+                a.extend(b);
+                self.keep_n(a);
+            }
             (Acc::ByOffset { value, offset }, Acc::ByOffset { value: v2, offset: o2 }) => {
                 let take = o2 >= 0
                     && (*offset < 0
@@ -202,14 +259,24 @@ impl AggSpec {
                     *offset = o2;
                 }
             }
+            (Acc::Moments { count, mean, m2 }, Acc::Moments { count: c2, mean: mean2, m2: m2b }) => {
+                // Chan et al.'s parallel combination of two sets of moments.
+                let n = *count + c2;
+                if n > 0 {
+                    let delta = mean2 - *mean;
+                    *m2 += m2b + delta * delta * (*count as f64) * (c2 as f64) / n as f64;
+                    *mean += delta * c2 as f64 / n as f64;
+                    *count = n;
+                }
+            }
             (Acc::List(a), Acc::List(b)) => {
                 for v in b {
-                    if self.kind == AggKind::CollectSet && a.contains(&v) {
+                    if matches!(self.kind, AggKind::CollectSet | AggKind::TopKDistinct(_)) && a.contains(&v) {
                         continue;
                     }
                     a.push(v);
                 }
-                if let AggKind::TopK(k) = self.kind {
+                if let AggKind::TopK(k) | AggKind::TopKDistinct(k) = self.kind {
                     a.sort_by(|x, y| y.total_cmp(x));
                     a.truncate(k);
                 } else {
@@ -228,7 +295,13 @@ impl AggSpec {
             Acc::Extreme(v) => v.clone(),
             Acc::Distinct(s) => Value::Bigint(s.len() as i64),
             Acc::ByOffset { value, .. } => value.clone(),
+            Acc::ByOffsetN(items) => Value::Array(items.iter().map(|(_, v)| v.clone()).collect()),
             Acc::List(items) => Value::Array(items.clone()),
+            // ksqlDB's STDDEV_SAMP and STDDEV_SAMPLE are 0 below two values.
+            Acc::Moments { count, m2, .. } => {
+                let variance = if *count < 2 { 0.0 } else { m2 / (*count - 1) as f64 };
+                Value::Double(if self.kind == AggKind::StddevSamp(true) { variance.sqrt() } else { variance })
+            }
         }
     }
 
@@ -241,9 +314,13 @@ impl AggSpec {
             Acc::Extreme(v) => to_json_value(v, &self.arg_type),
             Acc::Distinct(s) => json!(s),
             Acc::ByOffset { value, offset } => json!([to_json_value(value, &self.arg_type), offset]),
+            Acc::ByOffsetN(items) => serde_json::Value::Array(
+                items.iter().map(|(o, v)| json!([to_json_value(v, &self.arg_type), o])).collect(),
+            ),
             Acc::List(items) => {
                 serde_json::Value::Array(items.iter().map(|v| to_json_value(v, &self.arg_type)).collect())
             }
+            Acc::Moments { count, mean, m2 } => json!([count, mean, m2]),
         }
     }
 
@@ -264,11 +341,43 @@ impl AggSpec {
                 *value = from_json_value(j.get(0)?, &self.arg_type).ok()?;
                 *offset = j.get(1)?.as_i64()?;
             }
+            Acc::ByOffsetN(items) => {
+                for pair in j.as_array()? {
+                    items.push((pair.get(1)?.as_i64()?, from_json_value(pair.get(0)?, &self.arg_type).ok()?));
+                }
+            }
+            Acc::Moments { count, mean, m2 } => {
+                *count = j.get(0)?.as_i64()?;
+                *mean = j.get(1)?.as_f64()?;
+                *m2 = j.get(2)?.as_f64()?;
+            }
             Acc::List(items) => {
                 *items = j.as_array()?.iter().filter_map(|x| from_json_value(x, &self.arg_type).ok()).collect();
             }
         }
         Some(acc)
+    }
+}
+
+fn as_bool(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        _ => None,
+    }
+}
+
+impl AggSpec {
+    /// Keeps the `n` latest (or earliest) values by offset, in offset order.
+    fn keep_n(&self, items: &mut Vec<(i64, Value)>) {
+        let n = self.by_offset_n.unwrap_or(1);
+        items.sort_by_key(|(o, _)| *o);
+        if items.len() > n {
+            if self.kind == AggKind::Latest {
+                items.drain(..items.len() - n);
+            } else {
+                items.truncate(n);
+            }
+        }
     }
 }
 
@@ -307,6 +416,9 @@ struct Entry {
     max_ts: i64,
     /// EMIT FINAL: already emitted.
     emitted: bool,
+    /// HAVING: the last row emitted for this entry passed it. Kafka Streams' table filter, which
+    /// ksqlDB's HAVING is, sends a tombstone only when the old row passed and the new one fails.
+    having_passed: bool,
 }
 
 /// The running aggregation.
@@ -604,6 +716,7 @@ impl AggregateOp {
                     accs: aggs.iter().map(AggSpec::init).collect(),
                     max_ts: ts,
                     emitted: false,
+                    having_passed: false,
                 })
             }
         };
@@ -679,6 +792,7 @@ impl AggregateOp {
                 accs,
                 max_ts,
                 emitted: false,
+                having_passed: false,
             },
         );
         self.mark(&key, true);
@@ -756,6 +870,18 @@ impl AggregateOp {
         let window = self.state.get(key).and_then(|e| e.window);
         let row = std::mem::take(&mut self.out_row);
         let pass = self.having.as_ref().is_none_or(|h| h.test(&row));
+        if self.having.is_some() {
+            let Some(entry) = self.state.get_mut(key) else {
+                self.out_row = row;
+                return Ok(());
+            };
+            let was_out = std::mem::replace(&mut entry.having_passed, pass);
+            if !pass && !was_out {
+                // Neither the old nor the new row passed: nothing downstream to delete.
+                self.out_row = row;
+                return Ok(());
+            }
+        }
         let r = crate::runtime::with_evaluated(&self.items, &row, |cols| {
             sink.emit(Change { cols, tombstone: !pass, timestamp: ts, window }, origin)
         });
@@ -897,6 +1023,7 @@ impl AggregateOp {
             "a": accs,
             "t": e.max_ts,
             "e": e.emitted,
+            "h": e.having_passed,
         });
         serde_json::to_vec(&j).unwrap_or_default()
     }
@@ -914,7 +1041,15 @@ impl AggregateOp {
             .and_then(|w| Some(WindowBounds { start: w.first()?.as_i64()?, end: w.get(1)?.as_i64()? }));
         let accs =
             j["a"].as_array()?.iter().zip(&self.aggs).map(|(a, s)| s.acc_from_json(a)).collect::<Option<Vec<_>>>()?;
-        Some(Entry { group, window, accs, max_ts: j["t"].as_i64()?, emitted: j["e"].as_bool().unwrap_or(false) })
+        Some(Entry {
+            group,
+            window,
+            accs,
+            max_ts: j["t"].as_i64()?,
+            emitted: j["e"].as_bool().unwrap_or(false),
+            // State written before the flag existed: assume the row was out, so a tombstone follows.
+            having_passed: j["h"].as_bool().unwrap_or(true),
+        })
     }
 
     /// The changelog records of what changed since the last call (the changed entries, then the
@@ -1046,6 +1181,8 @@ fn agg_spec(call: &Expr, scope: &Scope) -> Result<AggSpec> {
         }
     };
     let arg_type = compiled.first().map(|c| c.ty.clone()).unwrap_or(SqlType::Null);
+    let mut ignore_nulls = true;
+    let mut by_offset_n = None;
     let (kind, result_type) = match name.as_str() {
         "COUNT" if *star || compiled.is_empty() => (AggKind::CountStar, SqlType::Bigint),
         "COUNT" => {
@@ -1075,13 +1212,30 @@ fn agg_spec(call: &Expr, scope: &Scope) -> Result<AggSpec> {
             (AggKind::CountDistinct, SqlType::Bigint)
         }
         "LATEST_BY_OFFSET" | "EARLIEST_BY_OFFSET" => {
-            if compiled.is_empty() || compiled.len() > 2 {
-                return Err(crate::functions::no_signature(
-                    name,
-                    &compiled.iter().map(|c| c.ty.clone()).collect::<Vec<_>>(),
-                ));
+            // ksqlDB's signatures: (col), (col, ignoreNulls), (col, n), (col, n, ignoreNulls), the
+            // extra arguments literals; with `n` the result is an array of up to n values.
+            let types: Vec<SqlType> = compiled.iter().map(|c| c.ty.clone()).collect();
+            let bad = || crate::functions::no_signature(name, &types);
+            let rest: Vec<&SqlType> = types.iter().skip(1).collect();
+            let constant = |i: usize| compiled.get(i).and_then(Compiled::as_const);
+            let (n, ignore) = match rest.as_slice() {
+                [] => (None, true),
+                [SqlType::Boolean] => (None, constant(1).and_then(as_bool).ok_or_else(bad)?),
+                [SqlType::Int] => (Some(constant(1).and_then(Value::as_i64).ok_or_else(bad)?), true),
+                [SqlType::Int, SqlType::Boolean] => (
+                    Some(constant(1).and_then(Value::as_i64).ok_or_else(bad)?),
+                    constant(2).and_then(as_bool).ok_or_else(bad)?,
+                ),
+                _ => return Err(bad()),
+            };
+            if n.is_some_and(|n| n < 1) {
+                return Err(SqlError::analysis(format!("{name} must be called with a positive number of values")));
             }
-            (if name == "LATEST_BY_OFFSET" { AggKind::Latest } else { AggKind::Earliest }, arg_type.clone())
+            ignore_nulls = ignore;
+            by_offset_n = n.map(|n| n as usize);
+            let kind = if name == "LATEST_BY_OFFSET" { AggKind::Latest } else { AggKind::Earliest };
+            let ty = if n.is_some() { SqlType::Array(Box::new(arg_type.clone())) } else { arg_type.clone() };
+            (kind, ty)
         }
         "COLLECT_LIST" | "COLLECT_SET" => {
             arity(1)?;
@@ -1089,6 +1243,30 @@ fn agg_spec(call: &Expr, scope: &Scope) -> Result<AggSpec> {
                 if name == "COLLECT_LIST" { AggKind::CollectList } else { AggKind::CollectSet },
                 SqlType::Array(Box::new(arg_type.clone())),
             )
+        }
+        "TOPKDISTINCT" => {
+            arity(2)?;
+            let k = compiled[1].as_const().and_then(Value::as_i64).filter(|k| *k > 0).ok_or_else(|| {
+                SqlError::analysis("TOPKDISTINCT needs a positive integer literal as its second argument")
+            })?;
+            (AggKind::TopKDistinct(k as usize), SqlType::Array(Box::new(arg_type.clone())))
+        }
+        "STDDEV_SAMP" | "STDDEV_SAMPLE" => {
+            arity(1)?;
+            if !matches!(arg_type, SqlType::Int | SqlType::Bigint | SqlType::Double) {
+                return Err(crate::functions::no_signature(name, std::slice::from_ref(&arg_type)));
+            }
+            (AggKind::StddevSamp(name == "STDDEV_SAMPLE"), SqlType::Double)
+        }
+        "SUM_LIST" => {
+            arity(1)?;
+            let SqlType::Array(inner) = &arg_type else {
+                return Err(crate::functions::no_signature(name, std::slice::from_ref(&arg_type)));
+            };
+            if !matches!(**inner, SqlType::Int | SqlType::Bigint | SqlType::Double) {
+                return Err(crate::functions::no_signature(name, std::slice::from_ref(&arg_type)));
+            }
+            (AggKind::SumList, (**inner).clone())
         }
         "TOPK" => {
             arity(2)?;
@@ -1100,7 +1278,7 @@ fn agg_spec(call: &Expr, scope: &Scope) -> Result<AggSpec> {
         }
         other => return Err(SqlError::Unsupported(format!("aggregate function {other}"))),
     };
-    Ok(AggSpec { kind, arg: compiled.into_iter().next(), arg_type, result_type })
+    Ok(AggSpec { kind, arg: compiled.into_iter().next(), arg_type, result_type, ignore_nulls, by_offset_n })
 }
 
 /// Plans a `GROUP BY` query over one stream.

@@ -261,6 +261,10 @@ pub enum BinaryOp {
     LtEq,
     Gt,
     GtEq,
+    /// `IS DISTINCT FROM`: `<>` where NULL equals NULL and differs from every value.
+    IsDistinctFrom,
+    /// `IS NOT DISTINCT FROM`: `=` where NULL equals NULL.
+    IsNotDistinctFrom,
     And,
     Or,
 }
@@ -279,6 +283,8 @@ impl BinaryOp {
             BinaryOp::LtEq => "<=",
             BinaryOp::Gt => ">",
             BinaryOp::GtEq => ">=",
+            BinaryOp::IsDistinctFrom => "IS DISTINCT FROM",
+            BinaryOp::IsNotDistinctFrom => "IS NOT DISTINCT FROM",
             BinaryOp::And => "AND",
             BinaryOp::Or => "OR",
         }

@@ -686,6 +686,14 @@ impl Engine {
                     col.name
                 )));
             }
+            if col.key != KeyConstraint::None {
+                check_key_type(&col.name, &col.ty)?;
+            } else {
+                check_value_format(
+                    value_format,
+                    std::slice::from_ref(&Column { name: col.name.clone(), ty: col.ty.clone() }),
+                )?;
+            }
             check_map_keys(&col.ty)?;
             let column = Column { name: col.name.clone(), ty: col.ty.clone() };
             match (col.key, kind) {
@@ -723,7 +731,7 @@ impl Engine {
             key_columns = crate::registry::key_columns_from_schema(key_format, &schema)?;
         }
         if key_columns.is_empty() && value_columns.is_empty() {
-            return Err(SqlError::analysis("the statement does not define any columns"));
+            return Err(SqlError::analysis("No columns supplied."));
         }
         if kind == Kind::Table && key_columns.is_empty() {
             return Err(SqlError::analysis("Tables require a PRIMARY KEY. Please define the PRIMARY KEY."));
@@ -731,7 +739,7 @@ impl Engine {
         check_key_format(key_format, &key_columns)?;
         if value_format == Format::Kafka && value_columns.len() > 1 {
             return Err(SqlError::analysis(format!(
-                "The 'KAFKA' format only supports a single field. Got: {}",
+                "The 'KAFKA' format only supports a single field. Got: [{}]",
                 value_columns.iter().map(|c| format!("`{}` {}", c.name, c.ty)).collect::<Vec<_>>().join(", ")
             )));
         }
@@ -867,8 +875,12 @@ impl Engine {
         check_defaults(&c.properties)?;
         let (key_format, value_format) = formats(&c.properties, Some(input))?;
         let key_columns = planned.key_columns();
+        for col in &key_columns {
+            check_key_type(&col.name, &col.ty)?;
+        }
         check_key_format(key_format, &key_columns)?;
         let value_columns = planned.value_columns();
+        check_value_format(value_format, &value_columns)?;
         let topic = prop_text(&c.properties, "KAFKA_TOPIC").unwrap_or_else(|| c.name.clone());
         // Refused before the topic is made or the query starts (the write path would refuse every record).
         self.data.check_write(principal, &topic)?;
@@ -1808,6 +1820,27 @@ fn run_in_background(log: Arc<dyn EventLog>, runner: Arc<Mutex<PersistentQuery>>
     }
 }
 
+/// ksqlDB refuses key columns that are or contain maps: a map's serialized order is not stable, so
+/// equal keys could land in different partitions (ksqlDB issue 6621). The message is ksqlDB's.
+fn check_key_type(name: &str, ty: &SqlType) -> Result<()> {
+    fn has_map(ty: &SqlType) -> bool {
+        match ty {
+            SqlType::Map(..) => true,
+            SqlType::Array(inner) => has_map(inner),
+            SqlType::Struct(fields) => fields.iter().any(|(_, t)| has_map(t)),
+            _ => false,
+        }
+    }
+    if has_map(ty) {
+        return Err(SqlError::analysis(format!(
+            "Map keys, including types that contain maps, are not supported as they may lead to unexpected \
+             behavior due to inconsistent serialization. Key column name: `{name}`. Column type: {ty}. See \
+             https://github.com/confluentinc/ksql/issues/6621 for more."
+        )));
+    }
+    Ok(())
+}
+
 /// ksqlDB maps have STRING keys.
 fn check_map_keys(ty: &SqlType) -> Result<()> {
     match ty {
@@ -1861,24 +1894,60 @@ fn formats(props: &Properties, inherit: Option<&SourceDef>) -> Result<(Format, F
 
 fn check_key_format(format: Format, keys: &[Column]) -> Result<()> {
     match format {
-        Format::Kafka if keys.len() > 1 => Err(SqlError::analysis(format!(
-            "The 'KAFKA' format only supports a single field. Got: {}: use KEY_FORMAT='JSON' for multiple key columns",
-            keys.iter().map(|c| format!("`{}` {}", c.name, c.ty)).collect::<Vec<_>>().join(", ")
-        ))),
-        Format::Kafka => {
-            if let Some(c) = keys.first() {
-                if !matches!(c.ty, SqlType::String | SqlType::Int | SqlType::Bigint | SqlType::Double | SqlType::Bytes)
-                {
-                    return Err(SqlError::analysis(format!("The 'KAFKA' format does not support type '{}'", c.ty)));
-                }
-            }
-            Ok(())
+        Format::Kafka if keys.len() > 1 => {
+            let columns = keys.iter().map(|c| format!("`{}` {} KEY", c.name, c.ty)).collect::<Vec<_>>().join(", ");
+            Err(SqlError::analysis(format!(
+                "Key format does not support schema.\nformat: KAFKA\nschema: Persistence{{columns=[{columns}], \
+                 features=[]}}\nreason: The 'KAFKA' format only supports a single field. Got: [{columns}]\n\
+                 Use KEY_FORMAT='JSON' for multiple key columns."
+            )))
         }
         Format::None if !keys.is_empty() => {
             Err(SqlError::analysis("The 'NONE' key format cannot be used with key columns"))
         }
-        _ => Ok(()),
+        _ => match keys.iter().find_map(|c| unsupported_type(format, &c.ty)) {
+            Some(reason) => Err(SqlError::analysis(format!(
+                "Key format does not support schema.\nformat: {}\nschema: Persistence{{columns=[{}], features=[]}}\n\
+                 reason: {reason}",
+                format.name(),
+                keys.iter().map(|c| format!("`{}` {} KEY", c.name, c.ty)).collect::<Vec<_>>().join(", ")
+            ))),
+            None => Ok(()),
+        },
     }
+}
+
+/// ksqlDB's refusal of value columns a format cannot hold (its message, for the reason's text).
+fn check_value_format(format: Format, values: &[Column]) -> Result<()> {
+    match values.iter().find_map(|c| unsupported_type(format, &c.ty)) {
+        Some(reason) => Err(SqlError::analysis(format!(
+            "Value format does not support schema.\nformat: {}\nschema: Persistence{{columns=[{}], features=[]}}\n\
+             reason: {reason}",
+            format.name(),
+            values.iter().map(|c| format!("`{}` {}", c.name, c.ty)).collect::<Vec<_>>().join(", ")
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Why `format` cannot hold a column of type `ty`, as ksqlDB words it: KAFKA holds only the Kafka
+/// serializers' primitives, DELIMITED nothing nested.
+fn unsupported_type(format: Format, ty: &SqlType) -> Option<String> {
+    let base = match ty {
+        SqlType::Array(_) => "ARRAY".to_string(),
+        SqlType::Map(..) => "MAP".to_string(),
+        SqlType::Struct(_) => "STRUCT".to_string(),
+        SqlType::Decimal { .. } => "DECIMAL".to_string(),
+        t => t.to_string(),
+    };
+    let refused = match format {
+        Format::Kafka => {
+            !matches!(ty, SqlType::String | SqlType::Int | SqlType::Bigint | SqlType::Double | SqlType::Bytes)
+        }
+        Format::Delimited => matches!(ty, SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_)),
+        _ => false,
+    };
+    refused.then(|| format!("The '{}' format does not support type '{base}'", format.name()))
 }
 
 fn timestamp_props(props: &Properties, keys: &[Column], values: &[Column]) -> Result<(Option<String>, Option<String>)> {

@@ -380,6 +380,15 @@ fn build(expr: &Expr, args: Vec<(Node, SqlType)>, scope: &Scope) -> Result<(Node
                         if *op == BinaryOp::And { Node::And(boxed(l), boxed(r)) } else { Node::Or(boxed(l), boxed(r)) };
                     (n, SqlType::Boolean)
                 }
+                BinaryOp::IsDistinctFrom | BinaryOp::IsNotDistinctFrom => {
+                    if lt != SqlType::Null && rt != SqlType::Null && !lt.comparable_with(&rt) {
+                        return Err(SqlError::analysis(format!(
+                            "Cannot compare {left} ({lt}) to {right} ({rt}) with {}.",
+                            if *op == BinaryOp::IsDistinctFrom { "IS_DISTINCT_FROM" } else { "IS_NOT_DISTINCT_FROM" }
+                        )));
+                    }
+                    (Node::Cmp { op: *op, left: boxed(l), right: boxed(r) }, SqlType::Boolean)
+                }
                 BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq => {
                     if lt == SqlType::Null || rt == SqlType::Null {
                         return Err(SqlError::analysis(format!(
@@ -899,6 +908,14 @@ fn eval_map<'a>(entries: &'a [(Node, Node)], row: &'a [Value]) -> Cow<'a, Value>
 }
 
 fn compare(op: BinaryOp, l: &Value, r: &Value) -> bool {
+    if matches!(op, BinaryOp::IsDistinctFrom | BinaryOp::IsNotDistinctFrom) {
+        let same = match (l.is_null(), r.is_null()) {
+            (true, true) => true,
+            (false, false) => l.sql_cmp(r) == Some(Ordering::Equal),
+            _ => false,
+        };
+        return same == (op == BinaryOp::IsNotDistinctFrom);
+    }
     let Some(ord) = l.sql_cmp(r) else {
         return false;
     };

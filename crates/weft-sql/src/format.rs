@@ -47,7 +47,7 @@ impl Format {
                 text
             ))),
             other => Err(SqlError::analysis(format!(
-                "unknown format '{other}': expected JSON, AVRO, KAFKA, DELIMITED or NONE"
+                "Unknown format: {other} (expected JSON, JSON_SR, AVRO, KAFKA, DELIMITED or NONE)"
             ))),
         }
     }
@@ -519,7 +519,8 @@ pub fn write_json(buf: &mut Vec<u8>, v: &Value, ty: &SqlType) {
                     buf.extend_from_slice(s.as_bytes());
                 }
             } else {
-                buf.extend_from_slice(b"null");
+                // Jackson, which ksqlDB's JSON serde uses, writes the non-finite doubles as strings.
+                write_json_str(buf, java_double(*d).as_str());
             }
         }
         Value::Decimal(d) => {

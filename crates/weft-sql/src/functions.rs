@@ -36,6 +36,10 @@ pub const AGGREGATES: &[&str] = &[
     "COLLECT_LIST",
     "COLLECT_SET",
     "TOPK",
+    "TOPKDISTINCT",
+    "STDDEV_SAMP",
+    "STDDEV_SAMPLE",
+    "SUM_LIST",
 ];
 
 pub fn is_aggregate(name: &str) -> bool {
@@ -81,6 +85,7 @@ pub const SCALAR_FUNCTIONS: &[&str] = &[
     "ARRAY_SORT",
     "ARRAY_UNION",
     "AS_MAP",
+    "AS_VALUE",
     "ASIN",
     "ATAN",
     "ATAN2",
@@ -91,8 +96,11 @@ pub const SCALAR_FUNCTIONS: &[&str] = &[
     "CONCAT",
     "CONCAT_WS",
     "DATEADD",
+    "ENCODE",
     "DATESUB",
     "COS",
+    "COSH",
+    "COT",
     "DEGREES",
     "DATETOSTRING",
     "ELT",
@@ -102,9 +110,11 @@ pub const SCALAR_FUNCTIONS: &[&str] = &[
     "FLOOR",
     "FORMAT_DATE",
     "FORMAT_TIMESTAMP",
+    "FROM_BYTES",
     "FROM_DAYS",
     "FROM_UNIXTIME",
     "GENERATE_SERIES",
+    "GEO_DISTANCE",
     "GREATEST",
     "IFNULL",
     "INITCAP",
@@ -137,6 +147,7 @@ pub const SCALAR_FUNCTIONS: &[&str] = &[
     "RTRIM",
     "SIGN",
     "SIN",
+    "SINH",
     "SLICE",
     "SPLIT",
     "SQRT",
@@ -144,12 +155,15 @@ pub const SCALAR_FUNCTIONS: &[&str] = &[
     "STRINGTOTIMESTAMP",
     "SUBSTRING",
     "TAN",
+    "TANH",
     "TIMEADD",
     "TIMESTAMPADD",
     "TIMESTAMPSUB",
     "TIMESTAMPTOSTRING",
     "TIMESUB",
+    "TO_BYTES",
     "TRIM",
+    "TRUNC",
     "UCASE",
     "UNIX_DATE",
     "UNIX_TIMESTAMP",
@@ -407,6 +421,33 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
             };
             (f(if ceil { "CEIL" } else { "FLOOR" }, eval), ty)
         }
+        "TRUNC" => {
+            arity(name, types, 1, 2)?;
+            want(name, &t0, t0.is_numeric(), "a number")?;
+            if types.len() == 2 {
+                want(name, &types[1], is_integer(&types[1]), "an integer number of decimal places")?;
+                let ty = match &t0 {
+                    SqlType::Decimal { .. } => t0.clone(),
+                    _ => SqlType::Double,
+                };
+                (f("TRUNC", trunc_places), ty)
+            } else {
+                // As ROUND: TRUNC(INT) is INT, TRUNC(BIGINT|DOUBLE) is BIGINT, DECIMAL(p, s) is DECIMAL(p - s, 0).
+                let ty = match &t0 {
+                    SqlType::Int => SqlType::Int,
+                    SqlType::Decimal { precision, scale } => {
+                        SqlType::Decimal { precision: (precision - scale).max(1), scale: 0 }
+                    }
+                    _ => SqlType::Bigint,
+                };
+                (f("TRUNC", trunc_whole), ty)
+            }
+        }
+        "AS_VALUE" => {
+            // Copies a key column into the value; as an expression it is the identity.
+            arity(name, types, 1, 1)?;
+            (f("AS_VALUE", |a| a[0].clone()), t0)
+        }
         "ROUND" => {
             arity(name, types, 1, 2)?;
             want(name, &t0, t0.is_numeric(), "a number")?;
@@ -429,7 +470,8 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
                 (f("ROUND", round_half_up), ty)
             }
         }
-        "CBRT" | "DEGREES" | "RADIANS" | "SIN" | "COS" | "TAN" | "ASIN" | "ACOS" | "ATAN" => {
+        "CBRT" | "DEGREES" | "RADIANS" | "SIN" | "COS" | "TAN" | "ASIN" | "ACOS" | "ATAN" | "COT" | "COSH" | "SINH"
+        | "TANH" => {
             numeric_one(name, types)?;
             let (n, op): (&'static str, fn(&[Value]) -> Value) = match name {
                 "CBRT" => ("CBRT", |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.cbrt()))),
@@ -440,9 +482,60 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
                 "TAN" => ("TAN", |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.tan()))),
                 "ASIN" => ("ASIN", |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.asin()))),
                 "ACOS" => ("ACOS", |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.acos()))),
+                // ksqlDB's COT is 1 / TAN: Infinity at 0, as Java's division gives.
+                "COT" => ("COT", |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(1.0 / v.tan()))),
+                "COSH" => ("COSH", |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.cosh()))),
+                "SINH" => ("SINH", |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.sinh()))),
+                "TANH" => ("TANH", |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.tanh()))),
                 _ => ("ATAN", |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.atan()))),
             };
             (f(n, op), SqlType::Double)
+        }
+        "TO_BYTES" => {
+            arity(name, types, 2, 2)?;
+            want(name, &t0, is_string(&t0), "a STRING")?;
+            want(name, &types[1], is_string(&types[1]), "a STRING encoding")?;
+            (
+                f("TO_BYTES", |a| match (&a[0], &a[1]) {
+                    (Value::String(s), Value::String(enc)) => text_to_bytes(s, enc).map_or(Value::Null, Value::Bytes),
+                    _ => Value::Null,
+                }),
+                SqlType::Bytes,
+            )
+        }
+        "FROM_BYTES" => {
+            arity(name, types, 2, 2)?;
+            want(name, &t0, matches!(t0, SqlType::Bytes | SqlType::Null), "BYTES")?;
+            want(name, &types[1], is_string(&types[1]), "a STRING encoding")?;
+            (
+                f("FROM_BYTES", |a| match (&a[0], &a[1]) {
+                    (Value::Bytes(b), Value::String(enc)) => bytes_to_text(b, enc).map_or(Value::Null, Value::String),
+                    _ => Value::Null,
+                }),
+                SqlType::String,
+            )
+        }
+        "ENCODE" => {
+            strings(3, 3)?;
+            (
+                f("ENCODE", |a| match (&a[0], &a[1], &a[2]) {
+                    (Value::String(s), Value::String(from), Value::String(to)) => {
+                        text_to_bytes(s, from).and_then(|b| bytes_to_text(&b, to)).map_or(Value::Null, Value::String)
+                    }
+                    _ => Value::Null,
+                }),
+                SqlType::String,
+            )
+        }
+        "GEO_DISTANCE" => {
+            arity(name, types, 4, 5)?;
+            for t in &types[..4] {
+                want(name, t, t.is_numeric(), "numeric latitudes and longitudes")?;
+            }
+            if let Some(t) = types.get(4) {
+                want(name, t, is_string(t), "a STRING unit")?;
+            }
+            (f("GEO_DISTANCE", geo_distance), SqlType::Double)
         }
         "ATAN2" => {
             arity(name, types, 2, 2)?;
@@ -1030,8 +1123,111 @@ fn round_half_up(a: &[Value]) -> Value {
     }
 }
 
+/// Text as bytes under one of ksqlDB's encodings (`hex`, `utf8`, `ascii`, `base64`, any case);
+/// `ascii` turns what is not ASCII into `?` as Java's US_ASCII charset does. None for an unknown
+/// encoding or text that is not in it.
+fn text_to_bytes(s: &str, encoding: &str) -> Option<Vec<u8>> {
+    match encoding.to_ascii_lowercase().as_str() {
+        "hex" => {
+            let digits: Vec<u8> = s.chars().map(|c| c.to_digit(16).map(|d| d as u8)).collect::<Option<_>>()?;
+            // An odd number of digits has an implied leading zero.
+            let pad = digits.len() % 2;
+            let padded: Vec<u8> = std::iter::repeat_n(0, pad).chain(digits).collect();
+            Some(padded.chunks(2).map(|p| p[0] << 4 | p[1]).collect())
+        }
+        "utf8" => Some(s.as_bytes().to_vec()),
+        "ascii" => Some(s.chars().map(|c| if c.is_ascii() { c as u8 } else { b'?' }).collect()),
+        "base64" => crate::format::unbase64(s),
+        _ => None,
+    }
+}
+
+/// Bytes as text under one of ksqlDB's encodings; bytes that do not decode become U+FFFD, as in Java.
+fn bytes_to_text(b: &[u8], encoding: &str) -> Option<String> {
+    match encoding.to_ascii_lowercase().as_str() {
+        "hex" => Some(b.iter().map(|x| format!("{x:02x}")).collect()),
+        "utf8" => Some(String::from_utf8_lossy(b).into_owned()),
+        "ascii" => Some(b.iter().map(|&x| if x.is_ascii() { x as char } else { '\u{FFFD}' }).collect()),
+        "base64" => Some(crate::format::base64(b)),
+        _ => None,
+    }
+}
+
+/// ksqlDB's GEO_DISTANCE: the haversine great-circle distance, in kilometres (radius 6371) or
+/// miles (3959); null for coordinates out of range or an unknown unit (ksqlDB fails the record).
+fn geo_distance(a: &[Value]) -> Value {
+    let [Some(lat1), Some(lon1), Some(lat2), Some(lon2)] = [0, 1, 2, 3].map(|i| a[i].as_f64()) else {
+        return Value::Null;
+    };
+    if [lat1, lat2].iter().any(|l| !(-90.0..=90.0).contains(l))
+        || [lon1, lon2].iter().any(|l| !(-180.0..=180.0).contains(l))
+    {
+        return Value::Null;
+    }
+    let radius = match a.get(4) {
+        None | Some(Value::Null) => 6371.0,
+        Some(Value::String(unit)) => match unit.trim().to_lowercase().as_str() {
+            "" | "km" | "kilometer" | "kilometers" | "kilometre" | "kilometres" => 6371.0,
+            "mi" | "mile" | "miles" => 3959.0,
+            _ => return Value::Null,
+        },
+        Some(_) => return Value::Null,
+    };
+    let haversin = |x: f64| (x / 2.0).sin().powi(2);
+    let h = haversin((lat2 - lat1).to_radians())
+        + haversin((lon2 - lon1).to_radians()) * lat1.to_radians().cos() * lat2.to_radians().cos();
+    Value::Double(2.0 * h.sqrt().asin() * radius)
+}
+
+/// Drops the digits of `d` below `10^-places` (`places` may be negative), keeping its scale.
+fn truncate_decimal(d: Decimal, places: i64) -> Decimal {
+    let scale = i64::from(d.scale);
+    if places >= scale {
+        return d;
+    }
+    match u32::try_from(scale - places).ok().and_then(|n| 10i128.checked_pow(n)) {
+        Some(div) => Decimal { unscaled: (d.unscaled / div).saturating_mul(div), scale: d.scale },
+        None => Decimal { unscaled: 0, scale: d.scale },
+    }
+}
+
+/// ksqlDB's TRUNC(x): toward zero.
+fn trunc_whole(a: &[Value]) -> Value {
+    match &a[0] {
+        Value::Int(_) | Value::Bigint(_) => a[0].clone(),
+        Value::Double(d) => Value::Bigint(d.trunc() as i64),
+        Value::Decimal(d) => truncate_decimal(*d, 0).rescale(0).map_or(Value::Null, Value::Decimal),
+        _ => Value::Null,
+    }
+}
+
+/// ksqlDB's TRUNC(x, places): toward zero at `places` decimal places (negative: tens, hundreds).
+fn trunc_places(a: &[Value]) -> Value {
+    let Some(places) = a[1].as_i64() else { return Value::Null };
+    match &a[0] {
+        Value::Decimal(d) => Value::Decimal(truncate_decimal(*d, places)),
+        v => match v.as_f64() {
+            // On the decimal text of x, as BigDecimal.setScale(places, DOWN) sees it.
+            Some(x) => match Decimal::parse(&format!("{x}")) {
+                Some(d) => Value::Double(truncate_decimal(d, places).to_f64()),
+                None => Value::Double(x),
+            },
+            None => Value::Null,
+        },
+    }
+}
+
 fn round_places(a: &[Value]) -> Value {
     let Some(places) = a[1].as_i64() else { return Value::Null };
+    if places < 0 {
+        // Tens, hundreds: Math.round on x scaled down, as ksqlDB computes it.
+        if let (Some(x), Ok(exp)) = (a[0].as_f64(), i32::try_from(-places)) {
+            if !matches!(a[0], Value::Decimal(_)) {
+                let factor = 10f64.powi(exp);
+                return Value::Double((x / factor + 0.5).floor() * factor);
+            }
+        }
+    }
     match &a[0] {
         Value::Decimal(d) => {
             let places = places.clamp(0, 38) as u8;

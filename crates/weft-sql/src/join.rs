@@ -588,6 +588,12 @@ impl JoinOp {
         let Some(pk_expr) = self.left_pk.clone() else { return Ok(()) };
         let rowtime = if input == 0 { self.left_rowtime } else { self.right_rowtime };
         let ts = row.get(rowtime).and_then(Value::as_i64).unwrap_or(0);
+        // Kafka Streams sends a new left key's subscription as "propagate only if the foreign row
+        // is there": an inner join of a key seen for the first time with no match writes nothing.
+        let had_left = input == 0 && {
+            let pk = pk_expr.eval(row);
+            !pk.is_null() && self.left_table.contains_key(&key_bytes_of(&pk, &SqlType::Null))
+        };
         self.load_own(input, row, decoded);
         if input == 0 {
             let pk = pk_expr.eval(row).into_owned();
@@ -606,7 +612,8 @@ impl JoinOp {
                 }
                 (None, JoinKind::Left) => self.emit(Some(row), None, ts, &pk, false, origin, sink),
                 // The row may have joined before under another foreign key.
-                (None, _) => self.emit(None, None, ts, &pk, true, origin, sink),
+                (None, _) if had_left => self.emit(None, None, ts, &pk, true, origin, sink),
+                (None, _) => Ok(()),
             };
         }
         let rk = self.right_key.eval(row).into_owned();

@@ -178,6 +178,14 @@ pub fn tokenize(text: &str) -> Result<Vec<Token>> {
                     }
                 }
             }
+            if kind == 0 && i < bytes.len() && (bytes[i].is_ascii_alphabetic() || bytes[i] == b'_') {
+                // ksqlDB's DIGIT_IDENTIFIER: a digit followed by letters, digits or '_' names a column (`AS 1R`).
+                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                    i += 1;
+                }
+                tokens.push(Token { tok: Tok::Word(text[start..i].to_string()), pos, start });
+                continue;
+            }
             if i < bytes.len() && (bytes[i].is_ascii_alphabetic() || bytes[i] == b'_') {
                 return Err(err(pos.line, pos.column, format!("invalid number '{}'", &text[start..=i])));
             }

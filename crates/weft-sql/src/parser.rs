@@ -107,7 +107,14 @@ fn precedence(op: BinaryOp) -> u8 {
     match op {
         BinaryOp::Or => 1,
         BinaryOp::And => 2,
-        BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq => 3,
+        BinaryOp::Eq
+        | BinaryOp::NotEq
+        | BinaryOp::Lt
+        | BinaryOp::LtEq
+        | BinaryOp::Gt
+        | BinaryOp::GtEq
+        | BinaryOp::IsDistinctFrom
+        | BinaryOp::IsNotDistinctFrom => 3,
         BinaryOp::Add | BinaryOp::Sub => 4,
         BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod => 5,
     }
@@ -1119,6 +1126,12 @@ impl Parser {
         }
         if self.eat_kw("IS") {
             let negated = self.eat_kw("NOT");
+            if self.eat_kw("DISTINCT") {
+                self.expect_kw("FROM")?;
+                let op = if negated { BinaryOp::IsNotDistinctFrom } else { BinaryOp::IsDistinctFrom };
+                let right = self.arithmetic()?;
+                return self.binary(pos, op, left, right);
+            }
             self.expect_kw("NULL")?;
             return self.node(pos, left.height, Expr::IsNull { expr: Box::new(left.expr), negated });
         }

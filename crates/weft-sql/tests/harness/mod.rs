@@ -31,7 +31,8 @@
 //! With `restart_inputs`, the engine and the log are closed after the first inputs are processed,
 //! reopened from disk, `restart_statements` run, and the remaining inputs fed. Outputs are compared per topic, in order, for
 //! every topic named in `outputs` and every sink of a CREATE ... AS SELECT; numbers compare by value.
-//! `properties` defaults to `auto.offset.reset = earliest`.
+//! `properties` defaults to `auto.offset.reset = earliest`. `topics` are created (with their partition
+//! counts) before the statements run.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -81,6 +82,20 @@ pub struct Case {
     /// The latest schema each subject must have once the case ran.
     #[serde(default)]
     pub registered: Vec<SchemaSpec>,
+    /// Topics created before the statements run: `[{"name": ..., "partitions": n}]`.
+    #[serde(default)]
+    pub topics: Vec<TopicSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TopicSpec {
+    pub name: String,
+    #[serde(default = "one")]
+    pub partitions: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 #[derive(Debug, Deserialize)]
@@ -209,6 +224,10 @@ pub fn run_case(case: &Case) -> Result<(), String> {
     PRE_REGISTER
         .with(|p| *p.borrow_mut() = case.schemas.iter().map(|s| (s.subject.clone(), s.schema.to_string())).collect());
     let (log, engine) = open_engine(dir.path());
+    for t in &case.topics {
+        let config = weft_log::TopicConfig { partitions: t.partitions, ..weft_log::TopicConfig::default() };
+        log.create_topic(&t.name, config).map_err(|e| format!("create topic {}: {e}", t.name))?;
+    }
     let mut props = case.properties.clone();
     props.entry("auto.offset.reset".into()).or_insert_with(|| "earliest".into());
     let text = case.statements.join("\n");
