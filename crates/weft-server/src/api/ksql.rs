@@ -16,8 +16,9 @@
 //! holds the results of the statements of the request that ran before the failing one. Request
 //! bodies may be sent as `application/vnd.ksql.v1+json` or `application/json`.
 //!
-//! `/query-stream` and `/close-query` are ksqlDB's "HTTP/2 streaming API" (served here over
-//! HTTP/1.1 with a chunked body). As in ksqlDB (`QueryStreamHandler`), the answer is
+//! `/query-stream`, `/close-query` and `/inserts-stream` are ksqlDB's "HTTP/2 streaming API", served
+//! over HTTP/2 (as ksqlDB's clients require; see [`crate::listen`]) and over HTTP/1.1 with a chunked
+//! body. As in ksqlDB (`QueryStreamHandler`), the answer is
 //! `application/vnd.ksqlapi.delimited.v1` unless the client accepts only `application/json`:
 //! delimited, a metadata line `{"queryId", "columnNames", "columnTypes"}` (`queryId` for push
 //! queries only) and then one JSON array of column values per line; JSON, the same items as one
