@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, HOST, ORIGIN};
-use axum::http::{HeaderMap, Method};
+use axum::http::{HeaderMap, Method, Uri};
 use weft_mesh::auth::credentials::{cookie, parse_authorization, Credential};
 use weft_mesh::auth::jwt::looks_like_jwt;
 use weft_mesh::auth::{JwtVerifier, KeySource, OidcSettings};
@@ -109,21 +109,25 @@ impl Authenticator {
         self.oidc.as_ref()
     }
 
-    /// Refuses a `Host` the server does not answer to.
-    pub fn check_host(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+    /// Refuses a host the server does not answer to: the `Host` header and the request target's
+    /// authority (HTTP/2's `:authority`, which replaces `Host` there; HTTP/1.1's absolute form) must
+    /// both be served names when present.
+    pub fn check_host(&self, uri: &Uri, headers: &HeaderMap) -> Result<(), ApiError> {
         let HostRule::Names(names) = &self.hosts else { return Ok(()) };
-        let Some(host) = headers.get(HOST).and_then(|h| h.to_str().ok()) else {
-            // HTTP/1.0 without Host: nothing a browser sends.
-            return Ok(());
-        };
-        let name = strip_port(host).to_ascii_lowercase();
-        if names.contains(&name) {
-            return Ok(());
+        let header = headers.get(HOST).map(|h| h.to_str().unwrap_or("(not text)"));
+        // HTTP/1.0 without Host (nothing a browser sends) names no host to refuse.
+        for host in header.into_iter().chain(uri.authority().map(|a| a.as_str())) {
+            // An authority may carry `user@`: the host is what follows it.
+            let host = host.rsplit_once('@').map_or(host, |(_, host)| host);
+            let name = strip_port(host).to_ascii_lowercase();
+            if !names.contains(&name) {
+                return Err(ApiError::new(
+                    ErrorCode::HostNotAllowed,
+                    format!("this server does not answer to the host name '{name}' (add it to allowed_hosts)"),
+                ));
+            }
         }
-        Err(ApiError::new(
-            ErrorCode::HostNotAllowed,
-            format!("this server does not answer to the host name '{name}' (add it to allowed_hosts)"),
-        ))
+        Ok(())
     }
 
     /// The caller of a request, `None` when it presents no credential; an error when it presents a
@@ -236,6 +240,15 @@ impl Authenticator {
 
 fn loopback_names() -> Vec<String> {
     ["localhost", "127.0.0.1", "[::1]"].iter().map(|s| s.to_string()).collect()
+}
+
+/// The host a request was sent to, as `host[:port]`: the `Host` header, else (HTTP/2, whose clients
+/// send `:authority` instead) the request target's authority.
+pub fn host_of<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Option<&'a str> {
+    match headers.get(HOST) {
+        Some(host) => host.to_str().ok(),
+        None => uri.authority().map(|a| a.as_str()),
+    }
 }
 
 /// `host:port` → `host` (IPv6 literals keep their brackets).
@@ -427,7 +440,7 @@ pub fn check_content_type(method: &Method, headers: &HeaderMap, has_body: bool) 
 
 /// A cookie-authenticated change must come from the web app itself: the session's CSRF token in
 /// `X-Weft-CSRF`, and no foreign `Origin`.
-pub fn check_csrf(auth: &Authenticator, caller: &Caller, headers: &HeaderMap) -> Result<(), ApiError> {
+pub fn check_csrf(auth: &Authenticator, caller: &Caller, uri: &Uri, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(session) = &caller.session else { return Ok(()) };
     let expected = auth.csrf_of(session).unwrap_or_default();
     let given = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -437,9 +450,7 @@ pub fn check_csrf(auth: &Authenticator, caller: &Caller, headers: &HeaderMap) ->
             format!("a change made with the session cookie needs the session's CSRF token in {CSRF_HEADER}"),
         ));
     }
-    if let (Some(origin), Some(host)) =
-        (headers.get(ORIGIN).and_then(|v| v.to_str().ok()), headers.get(HOST).and_then(|v| v.to_str().ok()))
-    {
+    if let (Some(origin), Some(host)) = (headers.get(ORIGIN).and_then(|v| v.to_str().ok()), host_of(uri, headers)) {
         let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
         if !origin_host.eq_ignore_ascii_case(host) {
             return Err(ApiError::new(ErrorCode::NotAllowed, format!("a change from origin {origin} is refused")));

@@ -155,13 +155,15 @@ fn guard(state: &AppState, request: &Request) -> (Option<auth::Caller>, Result<(
     let headers = request.headers();
     let method = request.method();
     let path = request.uri().path();
-    if let Err(refused) = state.auth.check_host(headers) {
+    if let Err(refused) = state.auth.check_host(request.uri(), headers) {
         return (None, Err(refused));
     }
+    // HTTP/2 has no Transfer-Encoding and may send no Content-Length: a body still to come is one too.
     let has_body = headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .map_or(headers.contains_key(axum::http::header::TRANSFER_ENCODING), |len| len.trim() != "0");
+        .map_or(headers.contains_key(axum::http::header::TRANSFER_ENCODING), |len| len.trim() != "0")
+        || !axum::body::HttpBody::is_end_stream(request.body());
     if let Err(refused) = auth::check_content_type(method, headers, has_body) {
         return (None, Err(refused));
     }
@@ -208,7 +210,7 @@ fn guard(state: &AppState, request: &Request) -> (Option<auth::Caller>, Result<(
                     ),
                 ));
             }
-            auth::check_csrf(&state.auth, &caller, headers)?;
+            auth::check_csrf(&state.auth, &caller, request.uri(), headers)?;
         }
         let route = request.extensions().get::<MatchedPath>().map_or("", |p| p.as_str());
         auth::pre_authorize(&state.mesh, &caller.identity.name, method, route, path, request.uri().query())

@@ -13,9 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper::server::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
@@ -46,8 +46,90 @@ fn too_many_connections(max: usize) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The connection preface every HTTP/2 client sends first (RFC 9113 §3.4); an HTTP/2 client that
+/// speaks cleartext "with prior knowledge" (ksqlDB's clients, `curl --http2-prior-knowledge`) starts
+/// with it instead of an HTTP/1.1 request line.
+const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// The HTTP version a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Http1,
+    Http2,
+}
+
+/// Which protocol the first bytes of a cleartext connection announce: `None` while they could still
+/// be either (a prefix of the HTTP/2 preface).
+fn protocol_of(first_bytes: &[u8]) -> Option<Protocol> {
+    let shared = first_bytes.len().min(HTTP2_PREFACE.len());
+    if first_bytes[..shared] != HTTP2_PREFACE[..shared] {
+        Some(Protocol::Http1)
+    } else if shared == HTTP2_PREFACE.len() {
+        Some(Protocol::Http2)
+    } else {
+        None
+    }
+}
+
+/// Waits for a cleartext connection's first bytes without consuming them; `None` when the client sends
+/// nothing usable within `timeout` or goes away.
+async fn sniff(stream: &tokio::net::TcpStream, timeout: Duration) -> Option<Protocol> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut buffer = [0u8; HTTP2_PREFACE.len()];
+    loop {
+        let peeked = tokio::time::timeout_at(deadline, stream.peek(&mut buffer)).await.ok()?.ok()?;
+        if peeked == 0 {
+            return None;
+        }
+        if let Some(protocol) = protocol_of(&buffer[..peeked]) {
+            return Some(protocol);
+        }
+        // Part of the preface has arrived: `peek` would answer at once with the same bytes, so wait a
+        // little for the rest rather than spin.
+        tokio::time::sleep_until((tokio::time::Instant::now() + Duration::from_millis(5)).min(deadline)).await;
+    }
+}
+
+/// The HTTP/1.1 and HTTP/2 connection settings.
+#[derive(Clone)]
+struct Builders {
+    http1: http1::Builder,
+    http2: http2::Builder<TokioExecutor>,
+}
+
+impl Builders {
+    fn new(limits: ConnectionLimits) -> Self {
+        let mut http1 = http1::Builder::new();
+        http1.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).keep_alive(true);
+        let mut http2 = http2::Builder::new(TokioExecutor::new());
+        // HTTP/2 has no header read timeout in hyper: a peer that stops answering pings is dropped
+        // instead, so a vanished client does not keep its connection (and its permit).
+        http2
+            .timer(TokioTimer::new())
+            .keep_alive_interval(limits.header_timeout)
+            .keep_alive_timeout(limits.header_timeout);
+        Builders { http1, http2 }
+    }
+
+    /// Serves one connection in `protocol` until it ends, or until graceful shutdown has let its
+    /// requests in flight finish.
+    async fn serve<I>(&self, io: I, protocol: Protocol, service: Service, watcher: Watcher) -> Result<(), hyper::Error>
+    where
+        I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    {
+        match protocol {
+            Protocol::Http1 => watcher.watch(self.http1.serve_connection(io, service)).await,
+            Protocol::Http2 => watcher.watch(self.http2.serve_connection(io, service)).await,
+        }
+    }
+}
+
+type Service = TowerToHyperService<Router>;
+
 /// Serves `app` on `listener` until `shutdown` completes, then waits for the connections' requests in
-/// flight to finish.
+/// flight to finish. Each connection speaks HTTP/1.1 or HTTP/2: in cleartext HTTP/2 by prior
+/// knowledge (its preface), behind TLS as ALPN agreed (`h2`, else `http/1.1`). hyper has no server
+/// side of HTTP/1.1's `Upgrade: h2c`: such a request is answered in HTTP/1.1, as RFC 9113 allows.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
@@ -58,8 +140,7 @@ pub async fn serve(
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     let service = TowerToHyperService::new(app);
-    let mut builder = http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).keep_alive(true);
+    let builders = Builders::new(limits);
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -85,22 +166,17 @@ pub async fn serve(
             });
             continue;
         };
-        match &tls {
-            None => {
-                let watched = graceful.watch(builder.serve_connection(TokioIo::new(stream), service.clone()));
-                tokio::spawn(async move {
-                    if let Err(error) = watched.await {
-                        // Clients that go away or time out end here; nothing for the operator to act on.
-                        tracing::debug!(peer = %peer, error = %error, "connection ended with an error");
-                    }
-                    drop(permit);
-                });
-            }
-            Some(acceptor) => {
-                // The handshake runs on the connection's own task, bounded like a request's headers.
-                let (acceptor, builder, service) = (acceptor.clone(), builder.clone(), service.clone());
-                let watcher = graceful.watcher();
-                tokio::spawn(async move {
+        // The protocol is chosen (and the TLS handshake made) on the connection's own task, bounded
+        // like a request's headers.
+        let (tls, builders, service) = (tls.clone(), builders.clone(), service.clone());
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let served = match tls {
+                None => {
+                    let Some(protocol) = sniff(&stream, limits.header_timeout).await else { return };
+                    builders.serve(TokioIo::new(stream), protocol, service, watcher).await
+                }
+                Some(acceptor) => {
                     let handshake = tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await;
                     let stream = match handshake {
                         Ok(Ok(stream)) => stream,
@@ -110,14 +186,19 @@ pub async fn serve(
                         }
                         Err(_) => return,
                     };
-                    let connection = builder.serve_connection(TokioIo::new(stream), service);
-                    if let Err(error) = watcher.watch(connection).await {
-                        tracing::debug!(peer = %peer, error = %error, "connection ended with an error");
-                    }
-                    drop(permit);
-                });
+                    let protocol = match stream.get_ref().1.alpn_protocol() {
+                        Some(b"h2") => Protocol::Http2,
+                        _ => Protocol::Http1,
+                    };
+                    builders.serve(TokioIo::new(stream), protocol, service, watcher).await
+                }
+            };
+            if let Err(error) = served {
+                // Clients that go away or time out end here; nothing for the operator to act on.
+                tracing::debug!(peer = %peer, error = %error, "connection ended with an error");
             }
-        }
+            drop(permit);
+        });
     }
     drop(listener);
     graceful.shutdown().await;
@@ -127,6 +208,21 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_preface_chooses_http2_and_anything_else_http1() {
+        assert_eq!(protocol_of(HTTP2_PREFACE), Some(Protocol::Http2));
+        assert_eq!(protocol_of(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\x12\x04"), Some(Protocol::Http2));
+        assert_eq!(protocol_of(b"PRI * HTTP/2"), None, "a prefix of the preface waits for more");
+        assert_eq!(protocol_of(b"P"), None);
+        assert_eq!(protocol_of(b"POST /query-stream HTTP/1.1\r\n"), Some(Protocol::Http1));
+        assert_eq!(protocol_of(b"GET / HTTP/1.1\r\n"), Some(Protocol::Http1));
+        assert_eq!(
+            protocol_of(b"\x16\x03\x01"),
+            Some(Protocol::Http1),
+            "TLS to a cleartext port is HTTP/1's to refuse"
+        );
+    }
 
     #[test]
     fn the_refusal_is_a_complete_http_response_in_the_error_shape() {

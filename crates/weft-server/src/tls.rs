@@ -1,5 +1,5 @@
 //! HTTPS: the server's certificate chain and private key read from PEM files into a rustls
-//! configuration (ring as its cryptography, HTTP/1.1 by ALPN), and the errors that name the file and
+//! configuration (ring as its cryptography, HTTP/2 or HTTP/1.1 by ALPN), and the errors that name the file and
 //! what is wrong with it.
 
 use std::path::Path;
@@ -34,6 +34,7 @@ pub fn acceptor(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, ServerErr
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(|e| problem(&files.key, format!("does not fit the certificate: {e}")))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // HTTP/2 first, as ksqlDB's clients require it; listen.rs serves whichever ALPN agreed.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }

@@ -290,6 +290,18 @@ fn prop_retention(props: &Properties) -> Result<Option<i64>> {
     }
 }
 
+/// A request or `SET` property's name as the engine keeps it: ksqlDB resolves a Kafka Streams (or
+/// consumer) setting with or without its `ksql.streams.` prefix to one property
+/// (`ksql.streams.auto.offset.reset` is `auto.offset.reset`), so the prefix is dropped.
+pub fn property_name(name: &str) -> &str {
+    name.strip_prefix("ksql.streams.").filter(|rest| !rest.is_empty()).unwrap_or(name)
+}
+
+/// `properties` under the names [`property_name`] gives them.
+fn canonical_properties(properties: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    properties.iter().map(|(name, value)| (property_name(name).to_string(), value.clone())).collect()
+}
+
 const KNOWN_PROPERTIES: &[&str] = &[
     "KAFKA_TOPIC",
     "VALUE_FORMAT",
@@ -402,7 +414,7 @@ impl Engine {
                 {
                     let mut st = lock(&self.state);
                     st.next_seq = cmd.seq;
-                    st.properties = cmd.properties.clone();
+                    st.properties = canonical_properties(&cmd.properties);
                 }
                 // A command that worked once and fails now (e.g. its topic was deleted) is skipped,
                 // so one bad command never blocks the others.
@@ -463,6 +475,7 @@ impl Engine {
         properties: &BTreeMap<String, String>,
     ) -> Result<Executed> {
         let statements = parse_statements(text)?;
+        let properties = &canonical_properties(properties);
         let saved = {
             let mut st = lock(&self.state);
             let saved = st.properties.clone();
@@ -604,7 +617,7 @@ impl Engine {
                 Err(SqlError::QueryEndpoint("PRINT streams records: run it with Engine::query (POST /query)".into()))
             }
             Statement::Set { name, value } => {
-                lock(&self.state).properties.insert(name.clone(), value.clone());
+                lock(&self.state).properties.insert(property_name(name).to_string(), value.clone());
                 Ok(StatementResult::Status {
                     statement: text,
                     message: format!("Successfully changed local property '{name}' to '{value}'."),
@@ -612,7 +625,7 @@ impl Engine {
                 })
             }
             Statement::Unset(name) => {
-                lock(&self.state).properties.remove(name);
+                lock(&self.state).properties.remove(property_name(name));
                 Ok(StatementResult::Status {
                     statement: text,
                     message: format!("Successfully unset local property '{name}'."),
@@ -1543,7 +1556,7 @@ impl Engine {
             ));
         }
         let planned = self.plan(&q, Purpose::Transient, None)?;
-        let start = match properties.get("auto.offset.reset") {
+        let start = match canonical_properties(properties).get("auto.offset.reset") {
             Some(v) => StartFrom::from_property(Some(v), StartFrom::Latest),
             None => {
                 let st = lock(&self.state);

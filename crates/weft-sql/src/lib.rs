@@ -35,7 +35,8 @@
 //! - `Pull { columns, rows }`: header plus rows, then end;
 //! - `Print(print)`: loop on [`PrintQuery::next_lines`].
 //!
-//! `auto.offset.reset` in the request properties chooses `earliest` or `latest` (the default) for
+//! `auto.offset.reset` (or ksqlDB's full name, `ksql.streams.auto.offset.reset`: see
+//! [`engine::property_name`]) in the request properties chooses `earliest` or `latest` (the default) for
 //! push queries and for persistent queries created by the request. All calls block on log I/O: run
 //! them on a blocking thread pool.
 //!

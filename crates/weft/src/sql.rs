@@ -6,7 +6,12 @@
 //! the server on its own; an error is printed and the session goes on. Ctrl-C while a push query
 //! streams ends that query (`POST /close-query`), not the session; `exit`, `quit` or Ctrl-D leave.
 //! When standard input is not a terminal the same loop reads statements from it, without prompts.
+//!
+//! `SET 'name' = 'value';` and `UNSET 'name';` are the CLI's own, as in ksqlDB's CLI: they change the
+//! properties sent with the statements and queries after them (`streamsProperties`, `properties`),
+//! in the prompt and in `-e`/`-f` texts alike, and change nothing on the server.
 
+use std::cell::RefCell;
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -16,7 +21,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use rustyline::error::ReadlineError;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::client::Client;
 
@@ -44,31 +49,105 @@ const CONTINUATION_PROMPT: &str = "   > ";
 /// How often a streaming query looks for a Ctrl-C while no row arrives.
 const INTERRUPT_CHECK: Duration = Duration::from_millis(100);
 
+/// A statement without its leading blanks and comments.
+fn skip_comments(text: &str) -> &str {
+    let mut rest = text.trim_start();
+    loop {
+        if let Some(comment) = rest.strip_prefix("--") {
+            rest = comment.split_once('\n').map_or("", |(_, after)| after).trim_start();
+        } else if let Some(comment) = rest.strip_prefix("/*") {
+            rest = comment.split_once("*/").map_or("", |(_, after)| after).trim_start();
+        } else {
+            return rest;
+        }
+    }
+}
+
+/// The first word of a statement, upper-cased, after any leading comments.
+fn first_word(text: &str) -> String {
+    let rest = skip_comments(text);
+    let end = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
+    rest[..end].to_ascii_uppercase()
+}
+
 /// Whether `text` is a query for `/query` (`SELECT` or `PRINT`) rather than statements for `/ksql`.
 fn is_query(text: &str) -> bool {
-    let first = text.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
-    first == "SELECT" || first == "PRINT"
+    matches!(first_word(text).as_str(), "SELECT" | "PRINT")
+}
+
+/// A change to the session's properties: `SET 'name' = 'value'` or `UNSET 'name'`.
+#[derive(Debug, PartialEq, Eq)]
+enum PropertyChange {
+    Set(String, String),
+    Unset(String),
+}
+
+/// The property change `statement` makes; `None` when it is no `SET` or `UNSET`.
+fn property_change(statement: &str) -> Option<Result<PropertyChange>> {
+    let word = first_word(statement);
+    if word != "SET" && word != "UNSET" {
+        return None;
+    }
+    let rest = skip_comments(statement)[word.len()..].trim().trim_end_matches(';').trim();
+    let parsed = (|| {
+        let (name, rest) = quoted(rest)?;
+        if word == "UNSET" {
+            return rest.trim().is_empty().then_some(PropertyChange::Unset(name));
+        }
+        let (value, rest) = quoted(rest.trim_start().strip_prefix('=')?.trim_start())?;
+        rest.trim().is_empty().then_some(PropertyChange::Set(name, value))
+    })();
+    Some(parsed.ok_or_else(|| {
+        anyhow!(
+            "cannot read '{}': write SET 'name' = 'value'; or UNSET 'name'; (names and values in single quotes)",
+            statement.trim()
+        )
+    }))
+}
+
+/// A single-quoted SQL string at the start of `text` (`''` is a quote inside it), and what follows.
+fn quoted(text: &str) -> Option<(String, &str)> {
+    let mut chars = text.strip_prefix('\'')?.char_indices().peekable();
+    let mut value = String::new();
+    while let Some((at, c)) = chars.next() {
+        if c != '\'' {
+            value.push(c);
+        } else if chars.peek().is_some_and(|&(_, next)| next == '\'') {
+            chars.next();
+            value.push('\'');
+        } else {
+            return Some((value, &text[at + 2..]));
+        }
+    }
+    None
+}
+
+/// The statements of a text (`-e`, `-f`), the last one's `;` optional.
+fn split_statements(text: &str) -> Vec<String> {
+    let mut buffer = StatementBuffer::default();
+    let mut statements = buffer.push_line(text);
+    if !buffer.is_blank() {
+        statements.push(buffer.text.trim().to_string());
+    }
+    statements
 }
 
 pub fn run(client: &Client, args: SqlArgs, out: &mut impl Write) -> Result<()> {
-    let properties = if args.earliest { json!({"auto.offset.reset": "earliest"}) } else { json!({}) };
+    let mut properties = Map::new();
+    if args.earliest {
+        properties.insert("auto.offset.reset".to_string(), json!("earliest"));
+    }
     let text = match (&args.execute, &args.file) {
         (Some(text), _) => text.clone(),
-        (None, Some(path)) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            return run_statements(client, &text, &properties, out);
-        }
+        (None, Some(path)) => std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
         (None, None) => return prompt(client, args.history, properties, out),
     };
-    if is_query(&text) {
-        let session = Session { client, properties, interrupts: None };
-        return session.query(&text, out);
-    }
-    run_statements(client, &text, &properties, out)
+    let session = Session { client, properties: RefCell::new(properties), interrupts: None };
+    session.script(&text, out)
 }
 
 /// Runs statements through `/ksql` and prints each result.
-fn run_statements(client: &Client, text: &str, properties: &Value, out: &mut impl Write) -> Result<()> {
+fn run_statements(client: &Client, text: &str, properties: &Map<String, Value>, out: &mut impl Write) -> Result<()> {
     let entities = client.post("/ksql", &json!({"ksql": text, "streamsProperties": properties}))?;
     for entity in entities.as_array().map(Vec::as_slice).unwrap_or_default() {
         print_entity(entity, out)?;
@@ -79,7 +158,8 @@ fn run_statements(client: &Client, text: &str, properties: &Value, out: &mut imp
 /// What one statement runs with.
 struct Session<'a> {
     client: &'a Client,
-    properties: Value,
+    /// The properties sent with each statement and query: `--earliest`, then `SET` and `UNSET`.
+    properties: RefCell<Map<String, Value>>,
     /// Counts Ctrl-C presses (the prompt only); a change while a query streams ends the query.
     interrupts: Option<Arc<Interrupts>>,
 }
@@ -136,7 +216,12 @@ impl Drop for Streaming<'_> {
 }
 
 /// The interactive loop.
-fn prompt(client: &Client, history: Option<PathBuf>, properties: Value, out: &mut impl Write) -> Result<()> {
+fn prompt(
+    client: &Client,
+    history: Option<PathBuf>,
+    properties: Map<String, Value>,
+    out: &mut impl Write,
+) -> Result<()> {
     let terminal = std::io::stdin().is_terminal();
     let history = history.or_else(default_history);
     let mut editor = rustyline::DefaultEditor::new().context("opening the prompt")?;
@@ -147,7 +232,8 @@ fn prompt(client: &Client, history: Option<PathBuf>, properties: Value, out: &mu
             Err(e) => eprintln!("warning: cannot read the history file {}: {e}", path.display()),
         }
     }
-    let session = Session { client, properties, interrupts: Some(Interrupts::install(!terminal)?) };
+    let session =
+        Session { client, properties: RefCell::new(properties), interrupts: Some(Interrupts::install(!terminal)?) };
     if terminal {
         writeln!(out, "Weft SQL (end statements with ';'; Ctrl-C ends a running query; exit or Ctrl-D leaves)")?;
     }
@@ -206,25 +292,67 @@ fn is_exit(line: &str) -> bool {
 
 impl Session<'_> {
     fn statement(&self, text: &str, out: &mut impl Write) -> Result<()> {
-        if is_query(text) {
+        if let Some(change) = property_change(text) {
+            self.change_property(change?, out)
+        } else if is_query(text) {
             self.query(text, out)
         } else {
-            run_statements(self.client, text, &self.properties, out)
+            run_statements(self.client, text, &self.properties.borrow(), out)
         }
+    }
+
+    /// Runs a text of statements in order, stopping at the first that fails. Statements between
+    /// property changes and queries go to `/ksql` together, so that a text of plain statements is
+    /// one request, which runs nothing when any of it does not parse.
+    fn script(&self, text: &str, out: &mut impl Write) -> Result<()> {
+        let mut batch: Vec<String> = Vec::new();
+        for statement in split_statements(text) {
+            if property_change(&statement).is_none() && !is_query(&statement) {
+                batch.push(statement);
+                continue;
+            }
+            if !batch.is_empty() {
+                run_statements(self.client, &batch.join("\n"), &self.properties.borrow(), out)?;
+                batch.clear();
+            }
+            self.statement(&statement, out)?;
+        }
+        if !batch.is_empty() {
+            run_statements(self.client, &batch.join("\n"), &self.properties.borrow(), out)?;
+        }
+        Ok(())
+    }
+
+    fn change_property(&self, change: PropertyChange, out: &mut impl Write) -> Result<()> {
+        let mut properties = self.properties.borrow_mut();
+        match change {
+            PropertyChange::Set(name, value) => {
+                writeln!(out, "Successfully changed local property '{name}' to '{value}'.")?;
+                properties.insert(name, Value::String(value));
+            }
+            PropertyChange::Unset(name) => {
+                if properties.remove(&name).is_some() {
+                    writeln!(out, "Successfully unset local property '{name}'.")?;
+                } else {
+                    writeln!(out, "Local property '{name}' was not set.")?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Streams a query: `PRINT` from `/query`, push and pull queries from `/query-stream`.
     fn query(&self, text: &str, out: &mut impl Write) -> Result<()> {
         let first = text.split_whitespace().next().unwrap_or_default();
         if first.eq_ignore_ascii_case("PRINT") {
-            let body = json!({"ksql": text, "streamsProperties": self.properties});
+            let body = json!({"ksql": text, "streamsProperties": *self.properties.borrow()});
             let lines = read_lines(self.client.post_stream("/query", &body)?);
             if self.follow(lines, out, |line, _| Ok(Some(line.to_string())))? == Ended::Interrupted {
                 writeln!(out, "Query terminated")?;
             }
             return Ok(());
         }
-        let body = json!({"sql": text, "properties": self.properties});
+        let body = json!({"sql": text, "properties": *self.properties.borrow()});
         let lines = read_lines(self.client.post_stream("/query-stream", &body)?);
         let mut pull_rows: Option<Vec<Vec<String>>> = None;
         let mut header = Vec::new();
@@ -566,6 +694,32 @@ mod tests {
         assert!(buffer.push_line("-- only a comment").is_empty());
         assert!(buffer.is_blank());
         assert!(buffer.push_line(";;").is_empty());
+    }
+
+    #[test]
+    fn set_and_unset_are_read_as_ksqldb_writes_them() {
+        let set = |name: &str, value: &str| Some(PropertyChange::Set(name.into(), value.into()));
+        let read = |text: &str| property_change(text).map(|parsed| parsed.ok());
+        assert_eq!(read("SET 'auto.offset.reset'='earliest';"), Some(set("auto.offset.reset", "earliest")));
+        assert_eq!(read(" set 'a' = 'it''s' "), Some(set("a", "it's")));
+        assert_eq!(read("-- reset\nSET 'a' = ';'"), Some(set("a", ";")));
+        assert_eq!(read("UNSET 'a';"), Some(Some(PropertyChange::Unset("a".into()))));
+        for malformed in ["SET a = 'b';", "SET 'a' 'b';", "SET 'a' = 'b' 'c';", "SET 'a = 'b", "UNSET 'a' 'b';"] {
+            let error = property_change(malformed).expect("a SET").expect_err(malformed).to_string();
+            assert!(error.contains("SET 'name' = 'value'"), "{malformed}: {error}");
+        }
+        assert!(property_change("SELECT 'SET' FROM S;").is_none());
+        assert!(property_change("SETTINGS;").is_none());
+    }
+
+    #[test]
+    fn texts_split_into_statements_the_last_semicolon_optional() {
+        assert_eq!(
+            split_statements("SET 'a'='b;c'; SELECT * FROM S EMIT CHANGES"),
+            vec!["SET 'a'='b;c';", "SELECT * FROM S EMIT CHANGES"]
+        );
+        assert_eq!(split_statements("SHOW STREAMS;\n-- done\n"), vec!["SHOW STREAMS;"]);
+        assert!(is_query("/* why */ -- note\n select 1 from s;"));
     }
 
     #[test]

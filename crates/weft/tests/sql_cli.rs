@@ -162,3 +162,65 @@ fn ctrl_c_ends_the_running_query_not_the_session() {
     let status = prompt.child.wait().expect("weft finishes");
     assert!(status.success(), "{status}");
 }
+
+/// Runs `weft sql -e TEXT` and returns (success, stdout, stderr); a run that does not end in 60 s
+/// (a push query waiting for rows it should have read from the start) fails the test.
+fn execute(env: &Env, text: &str) -> (bool, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(["sql", "-e", text])
+        .env("WEFT_URL", env.server.url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("weft runs");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while child.try_wait().expect("wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("weft sql -e {text:?} did not end");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().expect("weft finishes");
+    let text = |bytes: Vec<u8>| String::from_utf8(bytes).expect("UTF-8 output");
+    (output.status.success(), text(output.stdout), text(output.stderr))
+}
+
+#[test]
+fn set_in_a_text_applies_to_the_statements_after_it_as_in_ksqldbs_cli() {
+    let env = start();
+    let (ok, _, err) =
+        execute(&env, &format!("{DDL} INSERT INTO S (ID, V) VALUES ('a', 1); INSERT INTO S (ID, V) VALUES ('b', 2);"));
+    assert!(ok, "{err}");
+    // The rows are older than the query: only `earliest` reaches them, and LIMIT 2 ends it.
+    let (ok, out, err) = execute(&env, "SET 'auto.offset.reset'='earliest'; SELECT ID, V FROM S EMIT CHANGES LIMIT 2;");
+    assert!(ok, "{err}");
+    assert!(out.starts_with("Successfully changed local property 'auto.offset.reset' to 'earliest'.\n"), "{out}");
+    let rows: Vec<&str> = out.lines().filter(|l| l.starts_with("| ")).collect();
+    assert_eq!(rows, vec!["| ID | V |", "| a | 1 |", "| b | 2 |"], "{out}");
+
+    // ksqlDB's full name, statements for /ksql between SET, UNSET and a query, and a persistent
+    // query started with the property as it stood then.
+    let text = "SET 'ksql.streams.auto.offset.reset' = 'earliest';\n\
+                CREATE STREAM T AS SELECT ID, V * 10 AS W FROM S;\n\
+                UNSET 'ksql.streams.auto.offset.reset';\n\
+                SET 'auto.offset.reset' = 'earliest';\n\
+                SELECT ID, W FROM T EMIT CHANGES LIMIT 2";
+    let (ok, out, err) = execute(&env, text);
+    assert!(ok, "{err}");
+    assert!(out.contains("Successfully unset local property 'ksql.streams.auto.offset.reset'."), "{out}");
+    let rows: Vec<&str> = out.lines().filter(|l| l.starts_with("| ")).collect();
+    assert_eq!(rows, vec!["| ID | W |", "| a | 10 |", "| b | 20 |"], "{out}");
+
+    // The property was the CLI's: the server's own properties did not change.
+    let (ok, out, err) = execute(&env, "SHOW PROPERTIES;");
+    assert!(ok, "{err}");
+    assert!(!out.contains("auto.offset.reset"), "{out}");
+
+    // A SET the CLI cannot read stops the text before anything after it runs.
+    let (ok, _, err) = execute(&env, "SET auto.offset.reset = 'earliest'; DROP STREAM T;");
+    assert!(!ok);
+    assert!(err.contains("SET 'name' = 'value'"), "{err}");
+    let (_, out, _) = execute(&env, "SHOW STREAMS;");
+    assert!(out.contains("| T "), "T was not dropped: {out}");
+}

@@ -16,8 +16,9 @@
 //! holds the results of the statements of the request that ran before the failing one. Request
 //! bodies may be sent as `application/vnd.ksql.v1+json` or `application/json`.
 //!
-//! `/query-stream` and `/close-query` are ksqlDB's "HTTP/2 streaming API" (served here over
-//! HTTP/1.1 with a chunked body). As in ksqlDB (`QueryStreamHandler`), the answer is
+//! `/query-stream`, `/close-query` and `/inserts-stream` are ksqlDB's "HTTP/2 streaming API", served
+//! over HTTP/2 (as ksqlDB's clients require; see [`crate::listen`]) and over HTTP/1.1 with a chunked
+//! body. As in ksqlDB (`QueryStreamHandler`), the answer is
 //! `application/vnd.ksqlapi.delimited.v1` unless the client accepts only `application/json`:
 //! delimited, a metadata line `{"queryId", "columnNames", "columnTypes"}` (`queryId` for push
 //! queries only) and then one JSON array of column values per line; JSON, the same items as one
@@ -690,30 +691,55 @@ async fn close_query(Extension(running): Extension<RunningQueries>, RawBody(byte
 /// `POST /inserts-stream`: newline-delimited JSON, first `{"target": "STREAM"}`, then one object
 /// per row (column name to value). Answers one acknowledgement per row, in order, newline-delimited:
 /// `{"status": "ok", "seq": N}` or `{"status": "error", "seq": N, "error_code": ..., "message": ...}`;
-/// a bad row does not stop the rows after it. The rows are read once the request body is complete
-/// (ksqlDB acknowledges while the body is still arriving, which needs HTTP/2's full duplex).
-async fn inserts_stream(State(state): State<AppState>, Ctx(ctx): Ctx, RawBody(bytes): RawBody) -> Response {
-    let text = match std::str::from_utf8(&bytes) {
-        Ok(text) => text,
-        Err(e) => return stream_error(40000, &format!("Invalid JSON in request: not UTF-8: {e}"), None),
-    };
-    let mut lines = text.lines().map(str::trim).filter(|line| !line.is_empty());
-    let header: Json = match lines.next().map(serde_json::from_str) {
-        Some(Ok(header)) => header,
-        Some(Err(e)) => return stream_error(40000, &format!("Invalid JSON in request: the first line: {e}"), None),
-        None => return stream_error(40000, "Invalid JSON in request: the body is empty", None),
+/// a bad row does not stop the rows after it.
+///
+/// Full duplex as ksqlDB's (`InsertsStreamEndpoint`): each row is inserted and acknowledged as soon
+/// as its line arrives, while the client is still sending, so a client may wait for a row's
+/// acknowledgement before sending the next. That needs HTTP/2 (over HTTP/1.1 clients send the
+/// whole body first; the answer is the same). Only the header line is awaited before the answer
+/// starts, so that a bad one is a 400; the answer ends when the request body does, when the client
+/// goes away or when the server shuts down.
+async fn inserts_stream(State(state): State<AppState>, Ctx(ctx): Ctx, body: Body) -> Response {
+    let mut lines = LineReader::new(body, state.limits.max_body_bytes);
+    let header: Json = match lines.next_line().await {
+        Ok(Some(line)) => match serde_json::from_slice(&line) {
+            Ok(header) => header,
+            Err(e) => return stream_error(40000, &format!("Invalid JSON in request: the first line: {e}"), None),
+        },
+        Ok(None) => return stream_error(40000, "Invalid JSON in request: the body is empty", None),
+        Err(message) => return stream_error(40000, &message, None),
     };
     let Some(target) = header.get("target").and_then(Json::as_str).map(str::to_string) else {
         return stream_error(40000, "Invalid JSON in request: the first line needs a string field 'target'", None);
     };
-    let rows: Vec<String> = lines.map(str::to_string).collect();
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Bytes>(16);
     let mesh = state.mesh.clone();
-    let acks = tokio::task::spawn_blocking(move || {
-        let mut out = Vec::new();
-        for (seq, line) in rows.iter().enumerate() {
-            let outcome = match serde_json::from_str::<Json>(line) {
+    let mut shutdown = state.shutdown_receiver();
+    tokio::spawn(async move {
+        let mut seq = 0u64;
+        loop {
+            let line = tokio::select! {
+                line = lines.next_line() => line,
+                _ = shutdown.wait_for(|shutting_down| *shutting_down) => break,
+                // The client stopped reading acknowledgements: nothing more is wanted.
+                () = sender.closed() => break,
+            };
+            let line = match line {
+                Ok(Some(line)) => line,
+                Ok(None) => break,
+                Err(message) => {
+                    let error = json!({"status": "error", "seq": seq, "error_code": 40000, "message": message});
+                    let _ = sender.send(Bytes::from(format!("{error}\n"))).await;
+                    break;
+                }
+            };
+            let outcome = match serde_json::from_slice::<Json>(&line) {
                 Ok(Json::Object(row)) => {
-                    mesh.sql_insert(&ctx, &target, &row).map_err(sql_error).map_err(|e| (e.error_code(), e.to_string()))
+                    let (mesh, ctx, target) = (mesh.clone(), ctx.clone(), target.clone());
+                    match tokio::task::spawn_blocking(move || mesh.sql_insert(&ctx, &target, &row)).await {
+                        Ok(inserted) => inserted.map_err(sql_error).map_err(|e| (e.error_code(), e.to_string())),
+                        Err(e) => Err((50000, format!("the insert failed: {e}"))),
+                    }
                 }
                 Ok(_) => Err((40000, "a row must be a JSON object of column names to values".to_string())),
                 Err(e) => Err((40000, format!("Invalid JSON in row: {e}"))),
@@ -722,15 +748,63 @@ async fn inserts_stream(State(state): State<AppState>, Ctx(ctx): Ctx, RawBody(by
                 Ok(()) => json!({"status": "ok", "seq": seq}),
                 Err((code, message)) => json!({"status": "error", "seq": seq, "error_code": code, "message": message}),
             };
-            out.extend_from_slice(ack.to_string().as_bytes());
-            out.push(b'\n');
+            if sender.send(Bytes::from(format!("{ack}\n"))).await.is_err() {
+                break;
+            }
+            seq += 1;
         }
-        out
-    })
-    .await;
-    match acks {
-        Ok(body) => (StatusCode::OK, [(CONTENT_TYPE, DELIMITED_CONTENT_TYPE)], body).into_response(),
-        Err(e) => stream_error(50000, &format!("the inserts failed: {e}"), None),
+    });
+    stream_response(DELIMITED_CONTENT_TYPE, receiver)
+}
+
+/// The non-blank lines of a request body as they arrive, each at most `max_line` bytes.
+struct LineReader {
+    body: axum::body::BodyDataStream,
+    buffer: Vec<u8>,
+    /// Where the search for the next newline resumes (the bytes before it hold none).
+    scanned: usize,
+    max_line: usize,
+    ended: bool,
+}
+
+impl LineReader {
+    fn new(body: Body, max_line: usize) -> Self {
+        LineReader { body: body.into_data_stream(), buffer: Vec::new(), scanned: 0, max_line, ended: false }
+    }
+
+    /// The next non-blank line, without its line ending; `None` at the end of the body; `Err` a
+    /// message saying why the body cannot be read on.
+    async fn next_line(&mut self) -> Result<Option<Vec<u8>>, String> {
+        use futures_util::StreamExt;
+        loop {
+            if let Some(at) = self.buffer[self.scanned..].iter().position(|&b| b == b'\n') {
+                let end = self.scanned + at;
+                let line: Vec<u8> = self.buffer.drain(..=end).take(end).collect();
+                self.scanned = 0;
+                if line.trim_ascii().is_empty() {
+                    continue;
+                }
+                return Ok(Some(line));
+            }
+            self.scanned = self.buffer.len();
+            if self.buffer.len() > self.max_line {
+                return Err(format!(
+                    "a line is longer than the server's limit of {} bytes (max_body_bytes)",
+                    self.max_line
+                ));
+            }
+            if self.ended {
+                // The last line may lack its newline.
+                let line = std::mem::take(&mut self.buffer);
+                self.scanned = 0;
+                return Ok((!line.trim_ascii().is_empty()).then_some(line));
+            }
+            match self.body.next().await {
+                Some(Ok(chunk)) => self.buffer.extend_from_slice(&chunk),
+                Some(Err(e)) => return Err(format!("cannot read the request body: {e}")),
+                None => self.ended = true,
+            }
+        }
     }
 }
 

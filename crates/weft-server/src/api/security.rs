@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::header::SET_COOKIE;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -122,11 +122,8 @@ pub async fn sign_out(State(state): State<AppState>, caller: Option<Extension<Ca
 }
 
 /// Where the identity provider sends the browser back: this server, as the browser reached it.
-fn callback_url(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .ok_or_else(|| ApiError::invalid("the request names no Host"))?;
+fn callback_url(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Result<String, ApiError> {
+    let host = crate::auth::host_of(uri, headers).ok_or_else(|| ApiError::invalid("the request names no Host"))?;
     let scheme = if state.auth.secure_cookies { "https" } else { "http" };
     Ok(format!("{scheme}://{host}/api/v1/session/oidc/callback"))
 }
@@ -136,11 +133,11 @@ fn callback_url(state: &AppState, headers: &HeaderMap) -> Result<String, ApiErro
     responses((status = 302, description = "To the identity provider's authorization endpoint"),
         (status = 404, description = "No identity provider is configured (40413)", body = ErrorBody),
         (status = 503, description = "The identity provider cannot be reached (50301)", body = ErrorBody)))]
-pub async fn oidc_start(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn oidc_start(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Result<Response, ApiError> {
     let Some(_) = &state.auth.login else {
         return Err(ApiError::new(ErrorCode::NoIdentityProvider, "this server has no identity provider (oidc_issuer)"));
     };
-    let redirect = callback_url(&state, &headers)?;
+    let redirect = callback_url(&state, &uri, &headers)?;
     let auth = state.auth.clone();
     let location = tokio::task::spawn_blocking(move || auth.login.as_ref().map(|login| login.start(&redirect)))
         .await
@@ -171,6 +168,7 @@ pub struct CallbackParams {
         (status = 401, description = "The sign-in failed: unknown state, refused code, bad token (40101)", body = ErrorBody)))]
 pub async fn oidc_callback(
     State(state): State<AppState>,
+    uri: Uri,
     headers: HeaderMap,
     QueryParams(params): QueryParams<CallbackParams>,
 ) -> Result<Response, ApiError> {
@@ -181,7 +179,7 @@ pub async fn oidc_callback(
     let (Some(code), Some(flow)) = (params.code, params.state) else {
         return Err(ApiError::invalid("the callback needs code and state"));
     };
-    let redirect = callback_url(&state, &headers)?;
+    let redirect = callback_url(&state, &uri, &headers)?;
     let auth = state.auth.clone();
     let token = tokio::task::spawn_blocking(move || match &auth.login {
         Some(login) => login.finish(&flow, &code, &redirect),
