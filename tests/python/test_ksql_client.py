@@ -45,6 +45,21 @@ def main(url):
     assert items[0]["queryId"], items
     assert items[1:] == [["a", 1], ["a", 4]], items
 
+    # A push query without a LIMIT ends when the client closes it (close_query sends its body with no
+    # content type, over HTTP/1.1).
+    stream = client.query(
+        "SELECT ID, QTY FROM PY_ORDERS EMIT CHANGES;",
+        use_http2=True,
+        stream_properties={"ksql.streams.auto.offset.reset": "earliest"},
+    )
+    text = ""
+    while "\n" not in text:
+        text += next(stream)
+    header = json.loads(text.split("\n", 1)[0])
+    assert client.close_query(header["queryId"]) is True, header
+    rest = lines_of([text.split("\n", 1)[1]] + list(stream))  # ends once the server closed it
+    assert all(row[0] == "a" for row in rest), rest
+
     # A pull query over HTTP/2, on a table a persistent query keeps.
     client.ksql(
         "CREATE TABLE PY_TOTALS AS SELECT ID, SUM(QTY) AS TOTAL FROM PY_ORDERS GROUP BY ID;",

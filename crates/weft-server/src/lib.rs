@@ -164,7 +164,7 @@ fn guard(state: &AppState, request: &Request) -> (Option<auth::Caller>, Result<(
         .and_then(|v| v.to_str().ok())
         .map_or(headers.contains_key(axum::http::header::TRANSFER_ENCODING), |len| len.trim() != "0")
         || !axum::body::HttpBody::is_end_stream(request.body());
-    if let Err(refused) = auth::check_content_type(method, headers, has_body) {
+    if let Err(refused) = auth::check_content_type(method, request.uri().path(), headers, has_body) {
         return (None, Err(refused));
     }
     let public = auth::is_public(method, path);
