@@ -584,3 +584,53 @@ fn a_compatibility_floor_holds_when_the_subject_is_set_to_none() {
     registry.register_with_floor("orders-value", &RegisterRequest::from(breaking), None).unwrap();
     assert_eq!(registry.versions("orders-value", false).unwrap(), vec![1, 2, 3]);
 }
+
+#[test]
+fn a_schema_reads_back_as_registered_or_normalized_on_request() {
+    let registry = open(&MemoryLog::new());
+    let authored = SchemaDefinition::avro(
+        r#"{"namespace": "shop", "name": "Order", "type": "record", "fields": [{"name": "id", "type": "long"}]}"#,
+    );
+    let id = register(&registry, "orders", &authored).unwrap();
+    let as_java = r#"{"type":"record","name":"Order","namespace":"shop","fields":[{"name":"id","type":"long"}]}"#;
+    assert_eq!(registry.schema_by_id(id).unwrap().schema, as_java);
+    assert_eq!(registry.version("orders", VersionSpec::Latest, false).unwrap().schema, as_java);
+
+    let mut normalized = RegisterRequest::from(SchemaDefinition::avro(
+        r#"{"namespace": "shop", "name": "Payment", "type": "record", "fields": [{"name": "id", "type": "long"}]}"#,
+    ));
+    normalized.normalize = true;
+    let id = registry.register("payments", &normalized).unwrap();
+    assert_eq!(
+        registry.schema_by_id(id).unwrap().schema,
+        r#"{"name":"shop.Payment","type":"record","fields":[{"name":"id","type":"long"}]}"#
+    );
+}
+
+#[test]
+fn deleted_filters_follow_confluents_flags() {
+    // (deleted, deletedOnly, deletedAsNegative) -> filter; deletedOnly wins over deleted, as in Confluent.
+    let table = [
+        ((false, false, false), DeletedFilter::Live),
+        ((true, false, false), DeletedFilter::Include),
+        ((false, true, false), DeletedFilter::Only),
+        ((true, true, false), DeletedFilter::Only),
+        ((false, false, true), DeletedFilter::AsNegative),
+        ((true, true, true), DeletedFilter::AsNegative),
+    ];
+    for ((deleted, only, negative), expected) in table {
+        assert_eq!(DeletedFilter::from_flags(deleted, only, negative), expected);
+    }
+    let registry = open(&MemoryLog::new());
+    registry.set_config(None, CompatibilityLevel::None).unwrap();
+    register(&registry, "s", &record_schema("A", &[("x", "\"int\"")])).unwrap();
+    register(&registry, "s", &record_schema("B", &[("x", "\"int\"")])).unwrap();
+    registry.delete_version("s", VersionSpec::Number(1), false).unwrap();
+    assert_eq!(registry.versions_filtered("s", DeletedFilter::Live).unwrap(), vec![2]);
+    assert_eq!(registry.versions_filtered("s", DeletedFilter::Only).unwrap(), vec![1]);
+    assert_eq!(registry.versions_filtered("s", DeletedFilter::AsNegative).unwrap(), vec![-1, 2]);
+    assert_eq!(code(registry.versions_filtered("nope", DeletedFilter::Include)), 40401);
+    assert_eq!(registry.subjects_filtered(None, DeletedFilter::Only), Vec::<String>::new());
+    assert_eq!(code(registry.latest_with_metadata("s", false)), 40403);
+    assert_eq!(code(registry.latest_with_metadata("nope", true)), 40401);
+}
