@@ -27,6 +27,12 @@ ORDER_V1 = {
         {"name": "amount", "type": "double"},
     ],
 }
+NORMALIZED = {
+    "type": "record",
+    "name": "Normalized",
+    "namespace": "weft.test",
+    "fields": [{"name": "id", "type": "long"}],
+}
 # BACKWARD compatible with v1: the new field has a default.
 ORDER_V2 = {
     "type": "record",
@@ -126,7 +132,17 @@ def main():
     latest = client.get_latest_version("orders-value")
     check(latest.schema_id == avro_id and latest.version == 1, "get_latest_version gives id 1, version 1")
     check(latest.subject == "orders-value", "the subject is orders-value (TopicNameStrategy)")
-    check(json.loads(latest.schema.schema_str)["name"] == "weft.test.Order", "the stored schema is the Order record")
+    read_back = json.loads(latest.schema.schema_str)
+    check(
+        (read_back["name"], read_back["namespace"]) == ("Order", "weft.test"),
+        "the schema reads back with name and namespace apart, as registered",
+    )
+    by_id = json.loads(client.get_schema(avro_id).schema_str)
+    check(by_id == ORDER_V1, "get_schema answers the registered record (name, namespace, fields)")
+    check(
+        client.get_schema_versions(avro_id)[0].subject == "orders-value",
+        "get_schema_versions lists the subject version using the id",
+    )
 
     again = client.register_schema("orders-value", Schema(json.dumps(ORDER_V1), "AVRO"))
     check(again == avro_id, "registering the same schema again gives the same id")
@@ -194,6 +210,15 @@ def main():
     check("orders-copy" not in client.get_subjects(), "a soft-deleted subject is not listed")
     check("orders-copy" in client.get_subjects(deleted=True), "it is listed with deleted=true")
     expect_error(lambda: client.get_latest_version("orders-copy"), 404, 40401, "latest of a soft-deleted subject")
+    check(client.get_subjects(deleted_only=True) == ["orders-copy"], "deleted_only lists only the deleted subject")
+    check(client.get_versions("orders-copy", deleted=True) == [1], "its versions are listed with deleted=true")
+    check(client.get_versions("orders-value", deleted_only=True) == [], "orders-value has no deleted version")
+    expect_error(
+        lambda: client.get_latest_with_metadata("orders-value", {"owner": "alice"}),
+        404,
+        40403,
+        "no version has metadata (Weft keeps none)",
+    )
     check(client.delete_subject("orders-copy", permanent=True) == [1], "the permanent delete deletes version 1")
     check("orders-copy" not in client.get_subjects(deleted=True), "a hard-deleted subject is gone")
     check(SchemaRegistryClient(conf(url)).get_schema(avro_id).schema_str, "id 1 still serves orders-value")
@@ -203,6 +228,13 @@ def main():
     expect_error(
         lambda: client.set_compatibility("orders-value", "SOMETIMES"), 422, 42203, "an invalid compatibility level"
     )
+
+    # normalize: registered and looked up in the canonical text, which names the record in full.
+    normalized_id = client.register_schema("normalized-value", Schema(json.dumps(NORMALIZED)), normalize_schemas=True)
+    normalized = json.loads(client.get_schema(normalized_id).schema_str)
+    check(normalized["name"] == "weft.test.Normalized", "a schema registered with normalize reads back normalized")
+    found = client.lookup_schema("normalized-value", Schema(json.dumps(NORMALIZED)), normalize_schemas=True)
+    check(found.schema_id == normalized_id, "lookup_schema with normalize finds it")
 
     # Subject names with characters that need URL encoding.
     odd = "team/a:orders value"

@@ -15,6 +15,7 @@ pub const MAX_ACCESS_TEXT: usize = 2000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AccessStatus {
     Pending,
     Approved,
@@ -81,6 +82,7 @@ impl AccessDecision {
 /// A request to consume a product.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccessRequest {
     /// `ar-N`, N counting from 1 in the order requests were made.
     pub id: String,

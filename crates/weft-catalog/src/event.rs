@@ -150,6 +150,7 @@ impl EventEnvelope {
 
 /// One entry of an entity's history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HistoryEntry {
     /// The event's offset in [`CATALOG_TOPIC`] (a stable, ordered id).
     pub offset: u64,
@@ -157,6 +158,8 @@ pub struct HistoryEntry {
     pub at: i64,
     /// What changed, as top-level field names (`description`, `outputPorts`, `lifecycle`...).
     pub changed: Vec<String>,
+    /// The catalog event itself: `{"type": ..., ...}` as the catalog topic holds it.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub event: CatalogEvent,
 }
 

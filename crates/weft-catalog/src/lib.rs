@@ -45,6 +45,8 @@ mod ids;
 pub mod lineage;
 pub mod model;
 pub mod odps;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod schema;
 pub mod search;
 mod state;

@@ -22,6 +22,7 @@ const MAX_TAG: usize = 64;
 /// A member's role in a domain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Role {
     /// Manages the domain and its products.
     Owner,
@@ -29,6 +30,7 @@ pub enum Role {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Member {
     pub user: String,
     pub role: Role,
@@ -37,6 +39,7 @@ pub struct Member {
 /// What a caller sends to create or replace a domain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DomainSpec {
     pub name: DomainName,
     #[serde(default)]
@@ -53,6 +56,7 @@ pub struct DomainSpec {
 /// A domain as the catalog holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Domain {
     pub spec: DomainSpec,
     /// Starts at 1 and grows by one with every change.
@@ -98,6 +102,7 @@ impl DomainSpec {
 /// Where a product is in its life. The data each state needs travels with it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Lifecycle {
     /// Being prepared; invisible to governance checks, freely editable.
     Draft,
@@ -128,6 +133,7 @@ impl Lifecycle {
 /// The status of a product without its data (for filters and facets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Status {
     Draft,
     Published,
@@ -162,6 +168,7 @@ impl Status {
 /// The state of one output port. It only moves forward: active, deprecated, retired.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum PortStatus {
     #[default]
     Active,
@@ -175,6 +182,7 @@ pub enum PortStatus {
 /// `(name, version.major)` identifies a port; a breaking schema change is a new port with a new major.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OutputPort {
     pub name: String,
     pub version: SemVer,
@@ -192,6 +200,7 @@ pub struct OutputPort {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub custom_properties: Vec<CustomProperty>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub extensions: Extensions,
 }
 
@@ -200,6 +209,7 @@ pub struct OutputPort {
 /// log no product publishes, e.g. the input of a streaming query).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InputPort {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -219,23 +229,28 @@ pub struct InputPort {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub custom_properties: Vec<CustomProperty>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub extensions: Extensions,
 }
 
 /// An ODPS custom property: a named value of any JSON shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CustomProperty {
     pub property: String,
     pub value: serde_json::Value,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Other members of the property, kept verbatim (an object's schema admits them already).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty", flatten)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
     pub extensions: Extensions,
 }
 
 /// Everything a product's owners edit. Create and update both take a whole spec (replace semantics).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProductSpec {
     pub id: ProductId,
     /// The display name.
@@ -265,15 +280,18 @@ pub struct ProductSpec {
     pub custom_properties: Vec<CustomProperty>,
     /// Unknown top-level ODPS fields, kept verbatim.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub extensions: Extensions,
     /// Unknown fields of the ODPS `description` object (`usage`, `limitations`...), kept verbatim.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub description_extensions: Extensions,
 }
 
 /// A data product as the catalog holds it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Product {
     pub spec: ProductSpec,
     pub lifecycle: Lifecycle,

@@ -176,6 +176,7 @@ impl Freshness {
 /// How much a product can be trusted (federated governance decides what each tier demands).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum QualityTier {
     /// As produced by the source; no guarantees.
     Raw,
@@ -188,6 +189,7 @@ pub enum QualityTier {
 /// The service level a product's owner commits to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum SlaTier {
     Bronze,
     Silver,
@@ -197,6 +199,7 @@ pub enum SlaTier {
 /// The serialization format of an output port's records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Format {
     Avro,
     Json,

@@ -57,6 +57,8 @@ pub const VIOLATION_KINDS: [&str; 10] = [
 /// One product breaking one policy.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+// Named apart in the OpenAPI document: a contract's `Violation` is another schema there.
+#[cfg_attr(feature = "openapi", schema(as = PolicyViolation))]
 #[serde(rename_all = "camelCase")]
 pub struct Violation {
     /// One of [`VIOLATION_KINDS`].

@@ -40,8 +40,8 @@ mod test_support;
 pub use compat::{CompatibilityLevel, CompatibilityResult};
 pub use error::RegistryError;
 pub use registry::{
-    Mode, RegisterRequest, RegisteredSchema, Registry, RegistryEvent, RegistryOptions, RegistryState, SchemaInfo,
-    SubjectVersion, VersionSpec, SCHEMAS_TOPIC,
+    DeletedFilter, Mode, RegisterRequest, RegisteredSchema, Registry, RegistryEvent, RegistryOptions, RegistryState,
+    SchemaInfo, SubjectVersion, VersionSpec, SCHEMAS_TOPIC,
 };
 pub use schema::{ParsedSchema, SchemaDefinition, SchemaReference, SchemaType};
 pub use weft_schema::{avro, json_schema, wire};

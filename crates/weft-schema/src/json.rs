@@ -56,6 +56,30 @@ pub(crate) fn canonical(value: &Value) -> String {
     out
 }
 
+/// A JSON text without the whitespace between its tokens, members in the order written (what
+/// Jackson's `writeValueAsString` gives for a parsed document). `text` must be valid JSON.
+pub(crate) fn compact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        if in_string {
+            out.push(c);
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            out.push(c);
+        }
+    }
+    out
+}
+
 pub(crate) fn write_string(s: &str, out: &mut String) {
     out.push_str(&Value::String(s.to_string()).to_string());
 }
@@ -113,6 +137,12 @@ pub fn pointer_escape(segment: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn compact_drops_whitespace_between_tokens_only() {
+        let text = "{ \"b\" : [1, 2],\n\t\"a\": \"x y \\\" z\" }";
+        assert_eq!(compact(text), r#"{"b":[1,2],"a":"x y \" z"}"#);
+    }
 
     #[test]
     fn canonical_sorts_keys_and_drops_whitespace() {

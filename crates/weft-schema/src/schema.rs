@@ -115,6 +115,16 @@ impl ParsedSchema {
         }
     }
 
+    /// The text Confluent's registry stores for `submitted` (the text this schema was parsed from)
+    /// when it is registered without `normalize`: Avro as Avro's Java library writes it (a record's
+    /// `name` and `namespace` apart), JSON Schema compact with its members in the order written.
+    pub fn confluent_text(&self, submitted: &str) -> String {
+        match self {
+            ParsedSchema::Avro(schema) => schema.java_text(),
+            ParsedSchema::Json(_) => crate::json::compact(submitted),
+        }
+    }
+
     /// Validates a JSON payload; the error says where in the payload and why.
     pub fn validate_json(&self, value: &Value) -> Result<(), ValidationError> {
         match self {

@@ -173,7 +173,8 @@ fn register_lookup_and_ids() {
     let (status, schema) = registry.get("/schemas/ids/1");
     assert_eq!(status, 200, "{schema}");
     let text = schema["schema"].as_str().expect("schema text");
-    assert_eq!(serde_json::from_str::<Value>(text).expect("JSON text")["name"], "weft.test.Order");
+    let read_back = serde_json::from_str::<Value>(text).expect("JSON text");
+    assert_eq!((&read_back["name"], &read_back["namespace"]), (&json!("Order"), &json!("weft.test")));
     assert!(schema.get("schemaType").is_none(), "AVRO is implied: {schema}");
     assert!(schema.get("maxId").is_none(), "{schema}");
     assert_eq!(registry.get("/schemas/ids/1?subject=orders-value&format=").1, schema);
@@ -232,6 +233,107 @@ fn register_lookup_and_ids() {
     let (_, payment_schema) = registry.get("/schemas/ids/3");
     assert_eq!(payment_schema["schemaType"], "JSON");
     assert_eq!(registry.get("/subjects/payments-value/versions"), (200, json!([1])));
+}
+
+#[test]
+fn schemas_read_back_as_confluent_answers_them() {
+    let server = TestServer::start();
+    let registry = Registry::new(&server);
+    // Confluent answers an Avro schema as Avro's Java library writes it (`Schema.toString()`): compact,
+    // `type` first, `name` and `namespace` apart however the author wrote the name.
+    let authored = r#"{"namespace": "weft.test", "name": "Order", "type": "record", "doc": "An order",
+        "fields": [{"name": "id", "type": "long"}, {"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+                   {"name": "line", "type": {"type": "record", "name": "Line", "fields": [{"name": "sku", "type": "string"}]}},
+                   {"name": "lines", "type": {"type": "array", "items": "Line"}, "default": []}]}"#;
+    let java = concat!(
+        r#"{"type":"record","name":"Order","namespace":"weft.test","doc":"An order","fields":["#,
+        r#"{"name":"id","type":"long"},{"name":"at","type":{"type":"long","logicalType":"timestamp-millis"}},"#,
+        r#"{"name":"line","type":{"type":"record","name":"Line","fields":[{"name":"sku","type":"string"}]}},"#,
+        r#"{"name":"lines","type":{"type":"array","items":"Line"},"default":[]}]}"#
+    );
+    let id = registry.register_body("orders-value", &json!({"schema": authored}));
+    assert_eq!(registry.get(&format!("/schemas/ids/{id}")), (200, json!({"schema": java})));
+    assert_eq!(registry.get_text(&format!("/schemas/ids/{id}/schema")), (200, java.to_string()));
+    let (_, version) = registry.get("/subjects/orders-value/versions/1");
+    assert_eq!(version["schema"], java);
+    assert_eq!(registry.get_text("/subjects/orders-value/versions/latest/schema"), (200, java.to_string()));
+    assert_eq!(registry.get("/schemas").1[0]["schema"], java);
+    // The same schema written with a full name and other spacing is the same schema, read back as first registered.
+    let full_name = r#"{"type":"record","name":"weft.test.Order","doc":"An order","fields":[{"name":"id","type":"long"},
+        {"name":"at","type":{"type":"long","logicalType":"timestamp-millis"}},
+        {"name":"line","type":{"type":"record","name":"Line","fields":[{"name":"sku","type":"string"}]}},
+        {"name":"lines","type":{"type":"array","items":"weft.test.Line"},"default":[]}]}"#;
+    assert_eq!(registry.register_body("orders-value", &json!({"schema": full_name})), id);
+    let (status, found) = registry.post("/subjects/orders-value?normalize=true", &json!({"schema": full_name}));
+    assert_eq!((status, &found["schema"]), (200, &json!(java)), "{found}");
+
+    // `normalize=true`: the canonical text (full names, as Confluent's normalized Avro) is kept instead.
+    let payment = r#"{"type": "record", "namespace": "weft.test", "name": "Payment", "fields": [{"name": "id", "type": "string"}]}"#;
+    let (status, answer) =
+        registry.post("/subjects/payments-value/versions?normalize=true", &json!({"schema": payment}));
+    assert_eq!(status, 200, "{answer}");
+    let (_, normalized) = registry.get(&format!("/schemas/ids/{}", answer["id"]));
+    let text: Value = serde_json::from_str(normalized["schema"].as_str().expect("text")).expect("JSON");
+    assert_eq!((&text["name"], text.get("namespace")), (&json!("weft.test.Payment"), None), "{text}");
+
+    // JSON Schema: compact, members in the order written (Jackson's `writeValueAsString`).
+    let event = "{ \"type\": \"object\",\n  \"required\": [\"id\"], \"properties\": {\"id\": {\"type\": \"string\"}} }";
+    let (_, answer) = registry.post("/subjects/events-value/versions", &json!({"schemaType": "JSON", "schema": event}));
+    let (_, info) = registry.get(&format!("/schemas/ids/{}", answer["id"]));
+    assert_eq!(info["schema"], r#"{"type":"object","required":["id"],"properties":{"id":{"type":"string"}}}"#);
+
+    // Read back the same after a restart: the text is in the log, not derived again.
+    let mut server = server;
+    server.restart();
+    let registry = Registry::new(&server);
+    assert_eq!(registry.get(&format!("/schemas/ids/{id}")), (200, json!({"schema": java})));
+}
+
+#[test]
+fn deleted_listings_pages_and_metadata() {
+    let server = TestServer::start();
+    let registry = Registry::new(&server);
+    registry.register("s", &order_v1());
+    registry.register("s", &order_v2());
+    registry.register("t", &order_v1());
+    assert_eq!(registry.delete("/subjects/s/versions/1"), (200, json!(1)));
+    assert_eq!(registry.delete("/subjects/t"), (200, json!([1])));
+
+    // Versions: live, with deleted ones, deleted only (which wins over `deleted`), deleted as negative.
+    assert_eq!(registry.get("/subjects/s/versions"), (200, json!([2])));
+    assert_eq!(registry.get("/subjects/s/versions?deleted=true"), (200, json!([1, 2])));
+    assert_eq!(registry.get("/subjects/s/versions?deletedOnly=true"), (200, json!([1])));
+    assert_eq!(registry.get("/subjects/s/versions?deleted=true&deletedOnly=true"), (200, json!([1])));
+    assert_eq!(registry.get("/subjects/s/versions?deletedAsNegative=true"), (200, json!([-1, 2])));
+    assert_eq!(registry.get("/subjects/s/versions?deleted=true&offset=1&limit=5"), (200, json!([2])));
+    assert_eq!(registry.get("/subjects/s/versions?deleted=true&limit=-1"), (200, json!([1, 2])));
+    // A subject whose versions are all soft-deleted is found only when deleted ones are asked for.
+    assert_eq!(code(&registry.get("/subjects/t/versions")), (404, 40401));
+    assert_eq!(registry.get("/subjects/t/versions?deletedOnly=true"), (200, json!([1])));
+    assert_eq!(code(&registry.get("/subjects/nope/versions?deleted=true")), (404, 40401));
+    assert_eq!(code(&registry.get("/subjects/s/versions?offset=x")), (400, 400));
+
+    // Subjects: the same flags, and pages.
+    assert_eq!(registry.get("/subjects"), (200, json!(["s"])));
+    assert_eq!(registry.get("/subjects?deleted=true"), (200, json!(["s", "t"])));
+    assert_eq!(registry.get("/subjects?deletedOnly=true"), (200, json!(["t"])));
+    assert_eq!(registry.get("/subjects?deleted=true&offset=1"), (200, json!(["t"])));
+    assert_eq!(registry.get("/subjects?deleted=true&limit=1"), (200, json!(["s"])));
+
+    // Schema ids: the versions and subjects using one, deleted ones on request.
+    assert_eq!(registry.get("/schemas/ids/1/versions"), (200, json!([])));
+    assert_eq!(
+        registry.get("/schemas/ids/1/versions?deleted=true"),
+        (200, json!([{"subject": "s", "version": 1}, {"subject": "t", "version": 1}]))
+    );
+    assert_eq!(registry.get("/schemas/ids/2/versions"), (200, json!([{"subject": "s", "version": 2}])));
+    assert_eq!(registry.get("/schemas/ids/1/subjects?deleted=true"), (200, json!(["s", "t"])));
+
+    // Metadata: Weft keeps none, so no version matches (Confluent's answer for schemas without any).
+    assert_eq!(code(&registry.get("/subjects/s/metadata?key=owner&value=alice")), (404, 40403));
+    assert_eq!(code(&registry.get("/subjects/nope/metadata?key=owner&value=alice")), (404, 40401));
+    assert_eq!(code(&registry.get("/subjects/t/metadata")), (404, 40401));
+    assert_eq!(code(&registry.get("/subjects/t/metadata?deleted=true")), (404, 40403));
 }
 
 #[test]

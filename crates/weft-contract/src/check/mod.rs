@@ -68,6 +68,8 @@ pub const UNIQUE_MAX_VALUES_PROPERTY: &str = "weftUniqueMaxValues";
 /// A rule a record broke.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+// Named apart in the OpenAPI document from the mesh's `Violation` (which adds the port's schema).
+#[cfg_attr(feature = "openapi", schema(as = ContractRuleViolation))]
 pub struct Violation {
     /// The rule's id ([`RuleInfo::id`]): the contract's own `id` or `name` for a quality rule that has
     /// one, else a path such as `properties.amount.minimum`.

@@ -25,10 +25,15 @@ use crate::SchemaId;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum RegistryEvent {
-    /// A new global id for a schema (type, canonical text and references).
+    /// A new global id for a schema (type, canonical text and references), and the text it is read
+    /// back as (Confluent's: as Avro's Java library writes the registered schema, or the canonical
+    /// text when registered with `normalize`). Events written before Weft kept that text have none:
+    /// the canonical text is read back.
     SchemaCreated {
         id: SchemaId,
         schema: SchemaDefinition,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
     },
     /// A version of a subject was registered (`deleted: false`) or soft-deleted (`deleted: true`).
     VersionWritten {
@@ -128,7 +133,12 @@ mod tests {
     #[test]
     fn events_round_trip_through_records() {
         let events = vec![
-            RegistryEvent::SchemaCreated { id: 3, schema: SchemaDefinition::new(SchemaType::Json, "{}") },
+            RegistryEvent::SchemaCreated { id: 3, schema: SchemaDefinition::new(SchemaType::Json, "{}"), text: None },
+            RegistryEvent::SchemaCreated {
+                id: 4,
+                schema: SchemaDefinition::new(SchemaType::Json, "{}"),
+                text: Some("{ }".into()),
+            },
             RegistryEvent::VersionWritten { subject: "orders-value".into(), version: 2, id: 3, deleted: true },
             RegistryEvent::VersionPurged { subject: "orders-value".into(), version: 2 },
             RegistryEvent::ConfigSet { subject: None, compatibility: CompatibilityLevel::FullTransitive },
@@ -151,6 +161,16 @@ mod tests {
         let other = RegistryEvent::VersionWritten { subject: "s".into(), version: 2, id: 1, deleted: false };
         assert_eq!(written.to_record().key, purged.to_record().key);
         assert_ne!(written.to_record().key, other.to_record().key);
+    }
+
+    #[test]
+    fn schema_events_written_before_the_read_back_text_still_read() {
+        let old = br#"{"event":"schema_created","id":1,"schema":{"schemaType":"AVRO","schema":"\"int\""}}"#;
+        let event = RegistryEvent::from_record(Some(br#"{"kind":"schema","id":1}"#), Some(old)).unwrap();
+        assert_eq!(
+            event,
+            RegistryEvent::SchemaCreated { id: 1, schema: SchemaDefinition::avro("\"int\""), text: None }
+        );
     }
 
     #[test]

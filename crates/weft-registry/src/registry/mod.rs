@@ -103,6 +103,42 @@ impl FromStr for Mode {
     }
 }
 
+/// Which versions (or subjects) a listing shows, from Confluent's `deleted`, `deletedOnly` and
+/// `deletedAsNegative` query flags (`deletedOnly` wins over `deleted`, as in Confluent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeletedFilter {
+    /// Live ones only (no flag).
+    #[default]
+    Live,
+    /// Live and soft-deleted ones (`deleted=true`).
+    Include,
+    /// Soft-deleted ones only (`deletedOnly=true`).
+    Only,
+    /// Live and soft-deleted versions, a deleted one as its negated number (`deletedAsNegative=true`).
+    AsNegative,
+}
+
+impl DeletedFilter {
+    /// The filter Confluent applies for these flags.
+    pub fn from_flags(deleted: bool, deleted_only: bool, deleted_as_negative: bool) -> Self {
+        match (deleted_as_negative, deleted_only, deleted) {
+            (true, _, _) => DeletedFilter::AsNegative,
+            (false, true, _) => DeletedFilter::Only,
+            (false, false, true) => DeletedFilter::Include,
+            (false, false, false) => DeletedFilter::Live,
+        }
+    }
+
+    /// Whether an entry that is (or is not) soft-deleted is listed.
+    pub fn admits(self, deleted: bool) -> bool {
+        match self {
+            DeletedFilter::Live => !deleted,
+            DeletedFilter::Only => deleted,
+            DeletedFilter::Include | DeletedFilter::AsNegative => true,
+        }
+    }
+}
+
 /// A version in a URL: a number, or `latest` (also `-1`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VersionSpec {
@@ -149,6 +185,10 @@ pub struct RegisterRequest {
     /// Only in IMPORT mode (or equal to the next version): the version to register.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u32>,
+    /// `?normalize=true`: the schema is read back in its canonical (normalized) text rather than as
+    /// registered. A query parameter in Confluent's API, so never part of the body.
+    #[serde(skip)]
+    pub normalize: bool,
 }
 
 impl RegisterRequest {
@@ -159,6 +199,7 @@ impl RegisterRequest {
             references: definition.references,
             id: None,
             version: None,
+            normalize: false,
         }
     }
 
@@ -352,6 +393,25 @@ impl Registry {
         self.state().subjects(prefix, include_deleted)
     }
 
+    /// `GET /subjects?subjectPrefix=&deleted=&deletedOnly=`.
+    pub fn subjects_filtered(&self, prefix: Option<&str>, filter: DeletedFilter) -> Vec<String> {
+        self.state().subjects_filtered(prefix, filter)
+    }
+
+    /// `GET /subjects/{subject}/versions?deleted=&deletedOnly=&deletedAsNegative=`: version numbers, a
+    /// soft-deleted one negated under [`DeletedFilter::AsNegative`].
+    pub fn versions_filtered(&self, subject: &str, filter: DeletedFilter) -> Result<Vec<i64>> {
+        self.state().versions_filtered(subject, filter)
+    }
+
+    /// `GET /subjects/{subject}/metadata?key=&value=&deleted=`: the latest version whose metadata holds
+    /// every pair. Weft keeps no schema metadata, so, as Confluent answers for versions registered
+    /// without any, no version matches: 40403 for a subject that exists, 40401 otherwise.
+    pub fn latest_with_metadata(&self, subject: &str, include_deleted: bool) -> Result<RegisteredSchema> {
+        self.state().versions(subject, include_deleted)?;
+        Err(RegistryError::SchemaNotFound("Schema not found".into()))
+    }
+
     /// `GET /schemas?subjectPrefix=&deleted=&latestOnly=`.
     pub fn schemas(&self, prefix: Option<&str>, include_deleted: bool, latest_only: bool) -> Vec<RegisteredSchema> {
         self.state().schemas(prefix, include_deleted, latest_only)
@@ -368,8 +428,9 @@ impl Registry {
     }
 
     /// `POST /subjects/{subject}/versions`: registers a schema and returns its global id. Registering a
-    /// schema the subject already has returns its id again; the text is always normalized, so
-    /// `normalize=true` needs nothing more.
+    /// schema the subject already has (the same canonical text) returns its id again. A new schema is
+    /// read back as Confluent would answer it: as registered (Avro as Avro's Java library writes it),
+    /// or in its canonical text with `request.normalize`.
     pub fn register(&self, subject: &str, request: &RegisterRequest) -> Result<SchemaId> {
         self.write(|state| state.plan_register(subject, request))
     }

@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, OnceLock};
 
-use super::{Mode, RegisterRequest, RegisteredSchema, RegistryEvent, SchemaInfo, SubjectVersion, VersionSpec};
+use super::{
+    DeletedFilter, Mode, RegisterRequest, RegisteredSchema, RegistryEvent, SchemaInfo, SubjectVersion, VersionSpec,
+};
 use crate::compat::{self, CompatibilityLevel, CompatibilityResult, PreviousVersion};
 use crate::json_schema::JsonSchemaOptions;
 use crate::schema::{ParsedSchema, ResolvedReference, SchemaDefinition, SchemaReference};
@@ -16,6 +18,8 @@ const MAX_VERSION: u32 = i32::MAX as u32;
 #[derive(Debug)]
 struct SchemaEntry {
     definition: SchemaDefinition,
+    /// The text clients read back (see `RegistryEvent::SchemaCreated`).
+    text: String,
     /// Parsed on first use (with its references resolved from the state at that time) and kept.
     parsed: OnceLock<std::result::Result<Arc<ParsedSchema>, String>>,
 }
@@ -60,14 +64,15 @@ impl RegistryState {
     /// The state transition. Total: every event applies, so a rebuild never stops half-way.
     pub fn apply(&mut self, event: &RegistryEvent) {
         match event {
-            RegistryEvent::SchemaCreated { id, schema } => {
+            RegistryEvent::SchemaCreated { id, schema, text } => {
                 if let Some(old) = self.schemas.get(id) {
                     if self.by_content.get(&old.definition) == Some(id) {
                         self.by_content.remove(&old.definition);
                     }
                 }
                 self.by_content.insert(schema.clone(), *id);
-                self.schemas.insert(*id, SchemaEntry { definition: schema.clone(), parsed: OnceLock::new() });
+                let text = text.clone().unwrap_or_else(|| schema.schema.clone());
+                self.schemas.insert(*id, SchemaEntry { definition: schema.clone(), text, parsed: OnceLock::new() });
                 self.max_id = self.max_id.max(*id);
             }
             RegistryEvent::VersionWritten { subject, version, id, deleted } => {
@@ -127,7 +132,7 @@ impl RegistryState {
     /// `GET /schemas/ids/{id}`: a schema still used by some version (soft-deleted ones included).
     pub fn schema_by_id(&self, id: SchemaId) -> Result<SchemaInfo> {
         let entry = self.schemas.get(&id).filter(|_| self.is_used(id)).ok_or_else(|| schema_not_found(id))?;
-        Ok(SchemaInfo::from(&entry.definition))
+        Ok(SchemaInfo { schema: entry.text.clone(), ..SchemaInfo::from(&entry.definition) })
     }
 
     /// The parsed (and compiled) schema of an id, e.g. to validate payloads framed with that id.
@@ -187,6 +192,30 @@ impl RegistryState {
             .collect()
     }
 
+    /// `GET /subjects?deletedOnly=`: [`RegistryState::subjects`] under any [`DeletedFilter`]; a subject
+    /// is deleted when all its versions are.
+    pub fn subjects_filtered(&self, prefix: Option<&str>, filter: DeletedFilter) -> Vec<String> {
+        self.subjects
+            .iter()
+            .filter(|(name, versions)| {
+                let deleted = versions.values().all(|v| v.deleted);
+                prefix.is_none_or(|p| name.starts_with(p)) && filter.admits(deleted)
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// `GET /subjects/{subject}/versions?deletedOnly=&deletedAsNegative=`: 40401 when the subject has
+    /// no version the filter could show (any version but under [`DeletedFilter::Live`]).
+    pub fn versions_filtered(&self, subject: &str, filter: DeletedFilter) -> Result<Vec<i64>> {
+        let versions = self.subject_versions(subject, filter != DeletedFilter::Live)?;
+        Ok(versions
+            .iter()
+            .filter(|(_, v)| filter.admits(v.deleted))
+            .map(|(n, v)| if filter == DeletedFilter::AsNegative && v.deleted { -i64::from(*n) } else { i64::from(*n) })
+            .collect())
+    }
+
     /// `GET /schemas?subjectPrefix=&deleted=&latestOnly=`: registered versions, by subject then version.
     pub fn schemas(&self, prefix: Option<&str>, include_deleted: bool, latest_only: bool) -> Vec<RegisteredSchema> {
         let mut out = Vec::new();
@@ -233,7 +262,7 @@ impl RegistryState {
             version,
             id,
             schema_type: entry.definition.schema_type,
-            schema: entry.definition.schema.clone(),
+            schema: entry.text.clone(),
             references: entry.definition.references.clone(),
         })
     }
@@ -538,7 +567,11 @@ impl RegistryState {
 
         let mut events = Vec::with_capacity(2);
         if !self.schemas.contains_key(&id) {
-            events.push(RegistryEvent::SchemaCreated { id, schema: canonical });
+            // Confluent keeps the registered schema as its format's library writes it back, and the
+            // normalized form only when asked to (`?normalize=true`); identity stays the canonical text.
+            let text =
+                if request.normalize { canonical.schema.clone() } else { parsed.confluent_text(&request.schema) };
+            events.push(RegistryEvent::SchemaCreated { id, schema: canonical, text: Some(text) });
         }
         events.push(RegistryEvent::VersionWritten { subject: subject.to_string(), version, id, deleted: false });
         Ok((id, events))

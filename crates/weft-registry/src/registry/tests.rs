@@ -74,9 +74,10 @@ fn ids_are_dense_and_shared_across_subjects() {
     assert_eq!(registry.subjects(Some("s2"), false), vec!["s2"]);
     let v = registry.version("s1", VersionSpec::Latest, false).unwrap();
     assert_eq!((v.version, v.id), (2, 2));
+    // Read back as Avro's Java library writes the first registration (what Confluent answers).
     assert_eq!(
         registry.schema_by_id(1).unwrap().schema,
-        r#"{"name":"A","type":"record","fields":[{"name":"x","type":"int"}]}"#
+        r#"{"type":"record","name":"A","fields":[{"name":"x","type":"int"}]}"#
     );
     assert_eq!(
         registry.versions_of_id(1, false).unwrap(),
@@ -438,7 +439,7 @@ fn concurrent_registrations_get_distinct_dense_ids() {
 fn apply_is_a_pure_transition() {
     let mut state = RegistryState::new();
     let events = [
-        RegistryEvent::SchemaCreated { id: 1, schema: SchemaDefinition::avro("\"int\"") },
+        RegistryEvent::SchemaCreated { id: 1, schema: SchemaDefinition::avro("\"int\""), text: None },
         RegistryEvent::VersionWritten { subject: "s".into(), version: 1, id: 1, deleted: false },
         RegistryEvent::VersionWritten { subject: "s".into(), version: 1, id: 1, deleted: true },
         RegistryEvent::ConfigSet { subject: Some("s".into()), compatibility: CompatibilityLevel::Full },
@@ -582,4 +583,54 @@ fn a_compatibility_floor_holds_when_the_subject_is_set_to_none() {
     // Without a floor the subject's own level (NONE) decides.
     registry.register_with_floor("orders-value", &RegisterRequest::from(breaking), None).unwrap();
     assert_eq!(registry.versions("orders-value", false).unwrap(), vec![1, 2, 3]);
+}
+
+#[test]
+fn a_schema_reads_back_as_registered_or_normalized_on_request() {
+    let registry = open(&MemoryLog::new());
+    let authored = SchemaDefinition::avro(
+        r#"{"namespace": "shop", "name": "Order", "type": "record", "fields": [{"name": "id", "type": "long"}]}"#,
+    );
+    let id = register(&registry, "orders", &authored).unwrap();
+    let as_java = r#"{"type":"record","name":"Order","namespace":"shop","fields":[{"name":"id","type":"long"}]}"#;
+    assert_eq!(registry.schema_by_id(id).unwrap().schema, as_java);
+    assert_eq!(registry.version("orders", VersionSpec::Latest, false).unwrap().schema, as_java);
+
+    let mut normalized = RegisterRequest::from(SchemaDefinition::avro(
+        r#"{"namespace": "shop", "name": "Payment", "type": "record", "fields": [{"name": "id", "type": "long"}]}"#,
+    ));
+    normalized.normalize = true;
+    let id = registry.register("payments", &normalized).unwrap();
+    assert_eq!(
+        registry.schema_by_id(id).unwrap().schema,
+        r#"{"name":"shop.Payment","type":"record","fields":[{"name":"id","type":"long"}]}"#
+    );
+}
+
+#[test]
+fn deleted_filters_follow_confluents_flags() {
+    // (deleted, deletedOnly, deletedAsNegative) -> filter; deletedOnly wins over deleted, as in Confluent.
+    let table = [
+        ((false, false, false), DeletedFilter::Live),
+        ((true, false, false), DeletedFilter::Include),
+        ((false, true, false), DeletedFilter::Only),
+        ((true, true, false), DeletedFilter::Only),
+        ((false, false, true), DeletedFilter::AsNegative),
+        ((true, true, true), DeletedFilter::AsNegative),
+    ];
+    for ((deleted, only, negative), expected) in table {
+        assert_eq!(DeletedFilter::from_flags(deleted, only, negative), expected);
+    }
+    let registry = open(&MemoryLog::new());
+    registry.set_config(None, CompatibilityLevel::None).unwrap();
+    register(&registry, "s", &record_schema("A", &[("x", "\"int\"")])).unwrap();
+    register(&registry, "s", &record_schema("B", &[("x", "\"int\"")])).unwrap();
+    registry.delete_version("s", VersionSpec::Number(1), false).unwrap();
+    assert_eq!(registry.versions_filtered("s", DeletedFilter::Live).unwrap(), vec![2]);
+    assert_eq!(registry.versions_filtered("s", DeletedFilter::Only).unwrap(), vec![1]);
+    assert_eq!(registry.versions_filtered("s", DeletedFilter::AsNegative).unwrap(), vec![-1, 2]);
+    assert_eq!(code(registry.versions_filtered("nope", DeletedFilter::Include)), 40401);
+    assert_eq!(registry.subjects_filtered(None, DeletedFilter::Only), Vec::<String>::new());
+    assert_eq!(code(registry.latest_with_metadata("s", false)), 40403);
+    assert_eq!(code(registry.latest_with_metadata("nope", true)), 40401);
 }

@@ -7,6 +7,7 @@
 pub mod binary;
 mod canonical;
 mod datum;
+mod java_form;
 mod json;
 mod parse;
 mod resolve;
@@ -183,6 +184,13 @@ impl AvroSchema {
     /// full names, but keeping docs, defaults, aliases, logical types and custom attributes.
     pub fn canonical_text(&self) -> String {
         canonical::stored_form(self)
+    }
+
+    /// The text Avro's Java library writes for this schema (`Schema.toString()`): what Confluent's
+    /// registry answers for a schema registered without `normalize`, a record's `name` and
+    /// `namespace` apart as an author writes them.
+    pub fn java_text(&self) -> String {
+        java_form::java_form(self)
     }
 
     /// Every way a reader using `self` fails to read data written with `writer` (Avro spec:

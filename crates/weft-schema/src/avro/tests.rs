@@ -718,3 +718,41 @@ fn mangled_schemas_never_panic() {
     }
     assert!(parsed > 300 && refused > 300, "parsed {parsed}, refused {refused}");
 }
+
+#[test]
+fn java_text_is_what_avros_java_library_writes() {
+    // Expected texts as Avro 1.11's `Schema.toString()` writes them (what Confluent's registry answers).
+    let cases = [
+        (
+            r#"{"namespace": "shop", "name": "Order", "type": "record", "fields": [{"name": "id", "type": "long"}]}"#,
+            r#"{"type":"record","name":"Order","namespace":"shop","fields":[{"name":"id","type":"long"}]}"#,
+        ),
+        // A full name is split into name and namespace; a nested type of the same namespace omits it,
+        // a later use of it is its short name, a type of another namespace keeps its own.
+        (
+            r#"{"type": "record", "name": "shop.Order", "doc": "An order", "fields": [
+                {"name": "item", "type": {"type": "record", "name": "Item", "fields": [{"name": "sku", "type": "string"}]}},
+                {"name": "gift", "type": ["null", "Item"], "default": null, "doc": "A second item"},
+                {"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+                {"name": "state", "type": {"type": "enum", "name": "other.State", "symbols": ["A", "B"], "default": "A"}},
+                {"name": "bare", "type": {"type": "fixed", "name": "Bare", "namespace": "", "size": 2}, "order": "descending"}
+            ]}"#,
+            concat!(
+                r#"{"type":"record","name":"Order","namespace":"shop","doc":"An order","fields":["#,
+                r#"{"name":"item","type":{"type":"record","name":"Item","fields":[{"name":"sku","type":"string"}]}},"#,
+                r#"{"name":"gift","type":["null","Item"],"doc":"A second item","default":null},"#,
+                r#"{"name":"at","type":{"type":"long","logicalType":"timestamp-millis"}},"#,
+                r#"{"name":"state","type":{"type":"enum","name":"State","namespace":"other","symbols":["A","B"],"default":"A"}},"#,
+                r#"{"name":"bare","type":{"type":"fixed","name":"Bare","namespace":"","size":2},"order":"descending"}]}"#
+            ),
+        ),
+        (r#"{"type": "array", "items": "string"}"#, r#"{"type":"array","items":"string"}"#),
+        (r#""int""#, r#""int""#),
+    ];
+    for (text, expected) in cases {
+        let schema = AvroSchema::parse(text).unwrap();
+        assert_eq!(schema.java_text(), expected, "{text}");
+        // The text is a schema again, and the same one.
+        assert_eq!(AvroSchema::parse(expected).unwrap().canonical_text(), schema.canonical_text());
+    }
+}

@@ -32,7 +32,7 @@ pub struct NewAccessRequest {
     params(("id" = String, Path, description = "The product id"),
         ("X-Weft-Actor" = Option<String>, Header, description = "The requester (default anonymous)")),
     request_body = NewAccessRequest,
-    responses((status = 201, description = "The pending request", body = Object),
+    responses((status = 201, description = "The pending request", body = weft_mesh::catalog::AccessRequest),
         (status = 403, description = "The product is retired (40302)", body = ErrorBody),
         (status = 404, description = "No such product (40404)", body = ErrorBody),
         (status = 409, description = "The requester already has a pending request for it (40904)", body = ErrorBody),
@@ -65,12 +65,11 @@ pub struct ListQuery {
 /// A list of access requests, oldest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AccessRequestList {
-    #[schema(value_type = Vec<Object>)]
     pub requests: Vec<AccessRequest>,
 }
 
 /// Access requests matching every given filter, oldest first.
-#[utoipa::path(get, path = "/api/v1/access-requests", tag = "access", params(ListQuery),
+#[utoipa::path(get, path = "/api/v1/access-requests", operation_id = "list_access_requests", tag = "access", params(ListQuery),
     responses((status = 200, description = "The matching requests", body = AccessRequestList),
         (status = 422, description = "A bad status or product id (42201, 42202)", body = ErrorBody)))]
 pub async fn list(
@@ -120,7 +119,7 @@ async fn decide(
     params(("req" = String, Path, description = "The request id, ar-N"),
         ("X-Weft-Actor" = Option<String>, Header, description = "The decider (default anonymous)")),
     request_body(content = DecisionBody, description = "Optional: {\"reason\"}"),
-    responses((status = 200, description = "The approved request", body = Object),
+    responses((status = 200, description = "The approved request", body = weft_mesh::catalog::AccessRequest),
         (status = 403, description = "Not an owner (40304), or a retired product (40302)", body = ErrorBody),
         (status = 404, description = "No such request (40406)", body = ErrorBody),
         (status = 409, description = "The request is not pending (40904)", body = ErrorBody)))]
@@ -138,7 +137,7 @@ pub async fn approve(
     params(("req" = String, Path, description = "The request id, ar-N"),
         ("X-Weft-Actor" = Option<String>, Header, description = "The decider (default anonymous)")),
     request_body(content = DecisionBody, description = "Optional: {\"reason\"}"),
-    responses((status = 200, description = "The denied request", body = Object),
+    responses((status = 200, description = "The denied request", body = weft_mesh::catalog::AccessRequest),
         (status = 403, description = "Not an owner (40304)", body = ErrorBody),
         (status = 404, description = "No such request (40406)", body = ErrorBody),
         (status = 409, description = "The request is not pending (40904)", body = ErrorBody)))]
@@ -156,7 +155,7 @@ pub async fn deny(
     params(("req" = String, Path, description = "The request id, ar-N"),
         ("X-Weft-Actor" = Option<String>, Header, description = "The decider (default anonymous)")),
     request_body(content = DecisionBody, description = "Optional: {\"reason\"}"),
-    responses((status = 200, description = "The revoked request", body = Object),
+    responses((status = 200, description = "The revoked request", body = weft_mesh::catalog::AccessRequest),
         (status = 403, description = "Not an owner (40304)", body = ErrorBody),
         (status = 404, description = "No such request (40406)", body = ErrorBody),
         (status = 409, description = "The request is not approved (40904)", body = ErrorBody)))]
@@ -173,7 +172,6 @@ pub async fn revoke(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct GrantList {
     /// The approved, not revoked, requests.
-    #[schema(value_type = Vec<Object>)]
     pub grants: Vec<AccessRequest>,
 }
 

@@ -43,7 +43,7 @@ pub struct AuditLog {
 }
 
 /// Every change to the catalog, newest first, optionally of one actor or domain.
-#[utoipa::path(get, path = "/api/v1/history", tag = "domains", params(AuditQuery),
+#[utoipa::path(get, path = "/api/v1/history", operation_id = "mesh_history", tag = "domains", params(AuditQuery),
     responses((status = 200, description = "A page of changes, newest first, and where the next page starts", body = AuditLog),
         (status = 422, description = "A bad parameter (42201)", body = ErrorBody)))]
 pub async fn history(

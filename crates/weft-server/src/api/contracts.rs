@@ -27,7 +27,7 @@ pub struct ContractList {
 }
 
 /// Every contract's newest version, with the versions stored and the ports that enforce one.
-#[utoipa::path(get, path = "/api/v1/contracts", tag = "contracts",
+#[utoipa::path(get, path = "/api/v1/contracts", operation_id = "list_contracts", tag = "contracts",
     responses((status = 200, description = "The contracts", body = ContractList)))]
 pub async fn list(State(state): State<AppState>) -> Result<Json<ContractList>, ApiError> {
     Ok(Json(ContractList { contracts: call(&state, |mesh| Ok(mesh.contracts())).await? }))
@@ -44,7 +44,7 @@ pub struct ContractApplied {
 /// Stores a contract version from an ODCS v3 YAML document (or its JSON form, with
 /// `content-type: application/json`), validated against the standard's JSON Schema and Weft's checks.
 /// A version never changes: the same id and version with another document is refused.
-#[utoipa::path(post, path = "/api/v1/contracts", tag = "contracts",
+#[utoipa::path(post, path = "/api/v1/contracts", operation_id = "apply_contract", tag = "contracts",
     params(("X-Weft-Actor" = Option<String>, Header, description = "Who applies it")),
     request_body(content = String, content_type = "application/yaml", description = "An ODCS v3 document"),
     responses((status = 201, description = "A new contract or version", body = ContractApplied),
@@ -83,7 +83,7 @@ pub struct VersionQuery {
 }
 
 /// A contract version: its document as it came and its rules as the write path checks them.
-#[utoipa::path(get, path = "/api/v1/contracts/{id}", tag = "contracts",
+#[utoipa::path(get, path = "/api/v1/contracts/{id}", operation_id = "get_contract", tag = "contracts",
     params(("id" = String, Path, description = "The contract id"), VersionQuery),
     responses((status = 200, description = "The contract", body = ContractView),
         (status = 404, description = "No such contract or version (40409)", body = ErrorBody)))]
@@ -96,9 +96,9 @@ pub async fn get(
 }
 
 /// A contract version as ODCS YAML, every field as it came (custom and unknown ones included).
-#[utoipa::path(get, path = "/api/v1/contracts/{id}/odcs", tag = "contracts",
+#[utoipa::path(get, path = "/api/v1/contracts/{id}/odcs", operation_id = "export_contract", tag = "contracts",
     params(("id" = String, Path, description = "The contract id"), VersionQuery),
-    responses((status = 200, description = "The ODCS document", content_type = "application/yaml", body = String),
+    responses((status = 200, description = "The ODCS document (YAML)", content_type = "application/yaml", body = Object),
         (status = 404, description = "No such contract or version (40409)", body = ErrorBody)))]
 pub async fn export(
     State(state): State<AppState>,
@@ -247,7 +247,7 @@ pub struct TestQuery {
 
 /// Runs a contract against a product's newest records, rule by rule, writing nothing: what would
 /// fail if the contract were enforced (`weft contract test`, for CI).
-#[utoipa::path(get, path = "/api/v1/contracts/{id}/test", tag = "contracts",
+#[utoipa::path(get, path = "/api/v1/contracts/{id}/test", operation_id = "test_contract", tag = "contracts",
     params(("id" = String, Path, description = "The contract id"), TestQuery),
     responses((status = 200, description = "Each rule with the records that broke it", body = weft_mesh::contracts::documents::ContractTest),
         (status = 404, description = "No such contract (40409) or product (40404)", body = ErrorBody),

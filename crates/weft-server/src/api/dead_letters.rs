@@ -35,7 +35,7 @@ pub struct PortQuery {
 }
 
 /// What an output port enforces: its contract and its policy for records that break its rules.
-#[utoipa::path(get, path = "/api/v1/products/{id}/governance", tag = "governance",
+#[utoipa::path(get, path = "/api/v1/products/{id}/governance", operation_id = "get_port_governance", tag = "governance",
     params(("id" = String, Path, description = "The product id"), PortQuery),
     responses((status = 200, description = "The port's contract and policy", body = PortGovernanceAnswer),
         (status = 404, description = "No such product (40404) or port (40408)", body = ErrorBody),
@@ -66,7 +66,7 @@ pub struct GovernanceChange {
 }
 
 /// Sets what an output port does with records that break its rules.
-#[utoipa::path(put, path = "/api/v1/products/{id}/governance", tag = "governance",
+#[utoipa::path(put, path = "/api/v1/products/{id}/governance", operation_id = "set_port_governance", tag = "governance",
     params(("id" = String, Path, description = "The product id"),
         ("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change")),
     request_body = GovernanceChange,
@@ -108,7 +108,7 @@ pub struct ListQuery {
 
 /// A product's dead letters, oldest first, each with the rules it broke and what was done with it,
 /// and counts over all of them (total, unresolved, unresolved by rule).
-#[utoipa::path(get, path = "/api/v1/products/{id}/dead-letters", tag = "governance",
+#[utoipa::path(get, path = "/api/v1/products/{id}/dead-letters", operation_id = "list_dead_letters", tag = "governance",
     params(("id" = String, Path, description = "The product id"), ListQuery),
     responses((status = 200, description = "The dead letters the query selects, and counts", body = DeadLetterPage),
         (status = 404, description = "No such product (40404)", body = ErrorBody),

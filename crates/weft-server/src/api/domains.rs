@@ -14,21 +14,18 @@ use crate::AppState;
 /// `{"domains": [...]}`, by name.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DomainList {
-    #[schema(value_type = Vec<Object>)]
     pub domains: Vec<Domain>,
 }
 
 /// `{"products": [...]}`, by id.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProductList {
-    #[schema(value_type = Vec<Object>)]
     pub products: Vec<Product>,
 }
 
 /// `{"history": [...]}`, oldest first: `{"offset", "actor", "at", "changed", "event"}`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct History {
-    #[schema(value_type = Vec<Object>)]
     pub history: Vec<HistoryEntry>,
 }
 
@@ -41,7 +38,7 @@ pub struct RevisionQuery {
     pub if_revision: Option<u64>,
 }
 
-#[utoipa::path(get, path = "/api/v1/domains", tag = "domains",
+#[utoipa::path(get, path = "/api/v1/domains", operation_id = "list_domains", tag = "domains",
     responses((status = 200, description = "Every domain, by name", body = DomainList)))]
 pub async fn list(State(state): State<AppState>) -> Result<Json<DomainList>, ApiError> {
     let domains = call(&state, |mesh| Ok(mesh.catalog().domains())).await?;
@@ -49,10 +46,10 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<DomainList>, Api
 }
 
 /// Creates a domain from a `DomainSpec`: `{"name", "description", "owningTeam", "contact", "members": [{"user", "role"}]}`.
-#[utoipa::path(post, path = "/api/v1/domains", tag = "domains",
+#[utoipa::path(post, path = "/api/v1/domains", operation_id = "create_domain", tag = "domains",
     params(("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change (default anonymous)")),
-    request_body(content = Object, description = "A DomainSpec"),
-    responses((status = 201, description = "The domain", body = Object),
+    request_body(content = DomainSpec, description = "A DomainSpec"),
+    responses((status = 201, description = "The domain", body = Domain),
         (status = 409, description = "The domain exists (40901)", body = crate::api::openapi::ErrorBody),
         (status = 422, description = "An invalid field (42201) or name (42202)", body = crate::api::openapi::ErrorBody)))]
 pub async fn create(
@@ -64,21 +61,21 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(domain)))
 }
 
-#[utoipa::path(get, path = "/api/v1/domains/{name}", tag = "domains",
+#[utoipa::path(get, path = "/api/v1/domains/{name}", operation_id = "get_domain", tag = "domains",
     params(("name" = String, Path, description = "The domain name")),
-    responses((status = 200, description = "The domain", body = Object),
+    responses((status = 200, description = "The domain", body = Domain),
         (status = 404, description = "No such domain (40403)", body = crate::api::openapi::ErrorBody)))]
 pub async fn get(State(state): State<AppState>, PathParam(name): PathParam) -> Result<Json<Domain>, ApiError> {
     Ok(Json(call(&state, move |mesh| Ok(mesh.catalog().domain(&name)?)).await?))
 }
 
 /// Replaces a domain's description, team, contact and members (the body's `name` must be the path's).
-#[utoipa::path(put, path = "/api/v1/domains/{name}", tag = "domains",
+#[utoipa::path(put, path = "/api/v1/domains/{name}", operation_id = "update_domain", tag = "domains",
     params(("name" = String, Path, description = "The domain name"), RevisionQuery,
         ("If-Match" = Option<String>, Header, description = "The revision the change is based on"),
         ("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change (default anonymous)")),
-    request_body(content = Object, description = "A DomainSpec"),
-    responses((status = 200, description = "The domain", body = Object),
+    request_body(content = DomainSpec, description = "A DomainSpec"),
+    responses((status = 200, description = "The domain", body = Domain),
         (status = 404, description = "No such domain (40403)", body = crate::api::openapi::ErrorBody),
         (status = 409, description = "A stale revision (40902)", body = crate::api::openapi::ErrorBody)))]
 pub async fn update(
@@ -94,10 +91,10 @@ pub async fn update(
 }
 
 /// Deletes a domain that has no products left.
-#[utoipa::path(delete, path = "/api/v1/domains/{name}", tag = "domains",
+#[utoipa::path(delete, path = "/api/v1/domains/{name}", operation_id = "delete_domain", tag = "domains",
     params(("name" = String, Path, description = "The domain name"),
         ("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change (default anonymous)")),
-    responses((status = 200, description = "The deleted domain", body = Object),
+    responses((status = 200, description = "The deleted domain", body = Domain),
         (status = 404, description = "No such domain (40403)", body = crate::api::openapi::ErrorBody),
         (status = 409, description = "It still has products (40903)", body = crate::api::openapi::ErrorBody)))]
 pub async fn delete(
@@ -108,7 +105,7 @@ pub async fn delete(
     Ok(Json(call(&state, move |mesh| mesh.delete_domain(&ctx, &name)).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/domains/{name}/history", tag = "domains",
+#[utoipa::path(get, path = "/api/v1/domains/{name}/history", operation_id = "domain_history", tag = "domains",
     params(("name" = String, Path, description = "The domain name")),
     responses((status = 200, description = "Every change, oldest first (also of a deleted domain)", body = History),
         (status = 404, description = "No such domain, ever (40403)", body = crate::api::openapi::ErrorBody)))]
@@ -117,7 +114,7 @@ pub async fn history(State(state): State<AppState>, PathParam(name): PathParam) 
     Ok(Json(History { history }))
 }
 
-#[utoipa::path(get, path = "/api/v1/domains/{name}/products", tag = "domains",
+#[utoipa::path(get, path = "/api/v1/domains/{name}/products", operation_id = "domain_products", tag = "domains",
     params(("name" = String, Path, description = "The domain name")),
     responses((status = 200, description = "The domain's products, by id", body = ProductList),
         (status = 404, description = "No such domain (40403)", body = crate::api::openapi::ErrorBody)))]

@@ -39,7 +39,7 @@ pub struct GroupOffsets {
 
 /// Commits every entry, after checking that each names an existing topic and partition, so a request
 /// with one bad entry commits nothing.
-#[utoipa::path(post, path = "/api/v1/groups/{group}/offsets", tag = "groups",
+#[utoipa::path(post, path = "/api/v1/groups/{group}/offsets", operation_id = "commit_group_offsets", tag = "groups",
     params(("group" = String, Path, description = "The consumer group")),
     request_body = CommitRequest,
     responses((status = 200, description = "The committed offsets", body = GroupOffsets),
@@ -65,7 +65,7 @@ pub async fn commit(
     Ok(Json(GroupOffsets { group, offsets }))
 }
 
-#[utoipa::path(get, path = "/api/v1/groups/{group}/offsets", tag = "groups",
+#[utoipa::path(get, path = "/api/v1/groups/{group}/offsets", operation_id = "list_group_offsets", tag = "groups",
     params(("group" = String, Path, description = "The consumer group")),
     responses((status = 200, description = "The group's committed offsets", body = GroupOffsets)))]
 pub async fn list(State(state): State<AppState>, PathParam(group): PathParam) -> Result<Json<GroupOffsets>, ApiError> {

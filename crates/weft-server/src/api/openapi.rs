@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
 use utoipa::OpenApi;
 
 use super::{domains, groups, insights, product_data, products, records, topics};
@@ -131,10 +132,72 @@ pub fn document() -> &'static str {
         let description = doc.info.description.take().unwrap_or_default();
         doc.info.description =
             Some(format!("{description}\n\n| error_code | meaning |\n|---|---|\n{}", table.join("\n")));
-        doc.to_pretty_json().unwrap_or_else(|e| {
-            serde_json::json!({"error_code": 50001, "message": format!("the OpenAPI document failed: {e}")}).to_string()
-        })
+        let mut document = match serde_json::to_value(&doc) {
+            Ok(document) => document,
+            Err(e) => {
+                return serde_json::json!({"error_code": 50001, "message": format!("the OpenAPI document failed: {e}")})
+                    .to_string()
+            }
+        };
+        add_shared_refusals(&mut document);
+        describe_event_streams(&mut document);
+        serde_json::to_string_pretty(&document).unwrap_or_default()
     })
+}
+
+/// The refusals every operation can meet, made by the layers in front of the handlers (or by the
+/// extractors every handler shares), added where a handler's annotation does not already say more.
+const SHARED_REFUSALS: [(&str, &str, bool); 7] = [
+    ("400", "A malformed request: unreadable JSON in the body (40001)", true),
+    ("401", "Not signed in (40101), when authentication is on", false),
+    ("403", "Not allowed (40304), or no grant to read the data (40307)", false),
+    ("413", "The body is larger than the server accepts (41301)", true),
+    ("415", "A body without a JSON (or YAML, where documented) content type (41501)", true),
+    ("422", "An invalid path or query parameter, or body field (42201), or name (42202)", false),
+    ("429", "Too many requests (42901), when a rate limit is set", false),
+];
+
+fn add_shared_refusals(document: &mut Value) {
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else { return };
+    for operation in paths.values_mut().filter_map(Value::as_object_mut).flat_map(|item| item.values_mut()) {
+        let has_body = operation.get("requestBody").is_some();
+        let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) else { continue };
+        for (status, description, needs_body) in SHARED_REFUSALS {
+            if (has_body || !needs_body) && !responses.contains_key(status) {
+                responses.insert(
+                    status.to_string(),
+                    json!({"description": description,
+                           "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}),
+                );
+            }
+        }
+    }
+}
+
+/// A `text/event-stream` response is a sequence of events; OpenAPI has no word for that, so the
+/// schema describes one event (the shape SSE clients and schemathesis parse each event into).
+fn describe_event_streams(document: &mut Value) {
+    let event = json!({
+        "type": "object",
+        "description": "One server-sent event: `data` is a JSON document, `id` its position when it has one",
+        "required": ["data"],
+        "properties": {
+            "data": {"type": "string"}, "event": {"type": "string"}, "id": {"type": "string"},
+            "retry": {"type": "integer"}
+        }
+    });
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else { return };
+    for operation in paths.values_mut().filter_map(Value::as_object_mut).flat_map(|item| item.values_mut()) {
+        let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) else { continue };
+        for response in responses.values_mut() {
+            if let Some(stream) = response.pointer_mut("/content/text~1event-stream") {
+                stream["schema"] = json!({"$ref": "#/components/schemas/ServerSentEvent"});
+            }
+        }
+    }
+    if let Some(schemas) = document.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
+        schemas.insert("ServerSentEvent".to_string(), event);
+    }
 }
 
 /// This document.
@@ -168,6 +231,19 @@ mod tests {
         let unrouted: Vec<_> = documented.difference(&registered).collect();
         assert!(undocumented.is_empty(), "routes without documentation: {undocumented:?}");
         assert!(unrouted.is_empty(), "documented routes that are not routed: {unrouted:?}");
+    }
+
+    #[test]
+    fn operation_ids_are_unique() {
+        // Generated clients name a method per operationId; two alike make one of them unreachable.
+        let document: Value = serde_json::from_str(super::document()).unwrap();
+        let mut seen = BTreeSet::new();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let id = operation["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path} has no id"));
+                assert!(seen.insert(id.to_string()), "operationId {id} is used twice (again by {method} {path})");
+            }
+        }
     }
 
     #[test]

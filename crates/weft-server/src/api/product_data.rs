@@ -206,7 +206,7 @@ pub struct ProductTailQuery {
 
 /// The live tail of the product's output port as server-sent events (one record per event, id = the
 /// cursor after it).
-#[utoipa::path(get, path = "/api/v1/products/{id}/records/stream", tag = "product data",
+#[utoipa::path(get, path = "/api/v1/products/{id}/records/stream", operation_id = "stream_product_records", tag = "product data",
     params(("id" = String, Path, description = "The product id"), ProductTailQuery,
         ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event")),
     responses((status = 200, description = "Server-sent events", content_type = "text/event-stream", body = String),
@@ -246,7 +246,7 @@ pub struct ExportQuery {
 
 /// The product's whole history (or the part between `from` and `to`) as a download, streamed:
 /// partition by partition, in offset order.
-#[utoipa::path(get, path = "/api/v1/products/{id}/export", tag = "product data",
+#[utoipa::path(get, path = "/api/v1/products/{id}/export", operation_id = "export_product_data", tag = "product data",
     params(("id" = String, Path, description = "The product id"), ExportQuery),
     responses((status = 200, description = "The file (Content-Disposition: attachment)", content_type = "application/octet-stream", body = String),
         (status = 403, description = "The product is retired (40302)", body = ErrorBody),

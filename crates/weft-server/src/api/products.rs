@@ -33,7 +33,7 @@ pub struct ListQuery {
     pub domain: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/products", tag = "products", params(ListQuery),
+#[utoipa::path(get, path = "/api/v1/products", operation_id = "list_products", tag = "products", params(ListQuery),
     responses((status = 200, description = "Products, by id", body = ProductList),
         (status = 404, description = "No such domain (40403)", body = ErrorBody)))]
 pub async fn list(
@@ -45,10 +45,10 @@ pub async fn list(
 }
 
 /// Creates a draft product from a `ProductSpec` (its domain is the first part of its `id`).
-#[utoipa::path(post, path = "/api/v1/products", tag = "products",
+#[utoipa::path(post, path = "/api/v1/products", operation_id = "create_product", tag = "products",
     params(("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change (default anonymous)")),
-    request_body(content = Object, description = "A ProductSpec: id, name, owner, description, documentation, qualityTier, slaTier, freshnessObjective, tags, version, outputPorts, inputPorts, customProperties"),
-    responses((status = 201, description = "The product, as a draft", body = Object),
+    request_body(content = ProductSpec, description = "A ProductSpec"),
+    responses((status = 201, description = "The product, as a draft", body = Product),
         (status = 404, description = "No such domain (40403)", body = ErrorBody),
         (status = 409, description = "The product exists (40901)", body = ErrorBody),
         (status = 422, description = "An invalid field (42201), id (42202) or a lineage cycle (42208)", body = ErrorBody)))]
@@ -61,9 +61,9 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(product)))
 }
 
-#[utoipa::path(get, path = "/api/v1/products/{id}", tag = "products",
+#[utoipa::path(get, path = "/api/v1/products/{id}", operation_id = "get_product", tag = "products",
     params(("id" = String, Path, description = "The product id, DOMAIN.NAME")),
-    responses((status = 200, description = "The product", body = Object),
+    responses((status = 200, description = "The product", body = Product),
         (status = 404, description = "No such product (40404)", body = ErrorBody)))]
 pub async fn get(State(state): State<AppState>, PathParam(id): PathParam) -> Result<Json<Product>, ApiError> {
     Ok(Json(call(&state, move |mesh| Ok(mesh.catalog().product(&id)?)).await?))
@@ -71,12 +71,12 @@ pub async fn get(State(state): State<AppState>, PathParam(id): PathParam) -> Res
 
 /// Replaces a product's spec. A published or deprecated product keeps its served output ports (a
 /// breaking change is a new major version) and the publishing requirements.
-#[utoipa::path(put, path = "/api/v1/products/{id}", tag = "products",
+#[utoipa::path(put, path = "/api/v1/products/{id}", operation_id = "update_product", tag = "products",
     params(("id" = String, Path, description = "The product id"), RevisionQuery,
         ("If-Match" = Option<String>, Header, description = "The revision the change is based on"),
         ("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change (default anonymous)")),
-    request_body(content = Object, description = "A ProductSpec"),
-    responses((status = 200, description = "The product", body = Object),
+    request_body(content = ProductSpec, description = "A ProductSpec"),
+    responses((status = 200, description = "The product", body = Product),
         (status = 403, description = "Retired, read-only (40302), or a breaking change (40303)", body = ErrorBody),
         (status = 404, description = "No such product (40404)", body = ErrorBody),
         (status = 409, description = "A stale revision (40902)", body = ErrorBody),
@@ -109,7 +109,6 @@ pub struct DeleteQuery {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Deleted {
-    #[schema(value_type = Object)]
     pub product: Product,
     /// The topics of its output ports; the catalog deletes no data, so they stay unless `deleteTopics`.
     pub topics: Vec<String>,
@@ -117,7 +116,7 @@ pub struct Deleted {
 }
 
 /// Deletes a retired product (`?confirm=true`); with `deleteTopics=true` also its output ports' topics.
-#[utoipa::path(delete, path = "/api/v1/products/{id}", tag = "products",
+#[utoipa::path(delete, path = "/api/v1/products/{id}", operation_id = "delete_product", tag = "products",
     params(("id" = String, Path, description = "The product id"), DeleteQuery,
         ("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change (default anonymous)")),
     responses((status = 200, description = "The deleted product and its topics", body = Deleted),
@@ -150,9 +149,10 @@ async fn transition(
     params(("id" = String, Path, description = "The product id"), RevisionQuery,
         ("If-Match" = Option<String>, Header, description = "The revision the change is based on"),
         ("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change (default anonymous)")),
-    responses((status = 200, description = "The published product", body = Object),
+    responses((status = 200, description = "The published product", body = Product),
         (status = 403, description = "Not a draft (40305)", body = ErrorBody),
         (status = 404, description = "No such product (40404)", body = ErrorBody),
+        (status = 409, description = "A stale revision (40902)", body = ErrorBody),
         (status = 422, description = "Publishing requirements not met, listed in gaps (42207)", body = ErrorBody)))]
 pub async fn publish(
     State(state): State<AppState>,
@@ -186,8 +186,10 @@ pub struct DeprecateRequest {
         ("If-Match" = Option<String>, Header, description = "The revision the change is based on"),
         ("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change (default anonymous)")),
     request_body = DeprecateRequest,
-    responses((status = 200, description = "The deprecated product", body = Object),
+    responses((status = 200, description = "The deprecated product", body = Product),
         (status = 403, description = "Not published (40305)", body = ErrorBody),
+        (status = 404, description = "No such product (40404)", body = ErrorBody),
+        (status = 409, description = "A stale revision (40902)", body = ErrorBody),
         (status = 422, description = "A bad reason, sunset or successor (42201)", body = ErrorBody)))]
 pub async fn deprecate(
     State(state): State<AppState>,
@@ -207,8 +209,10 @@ pub async fn deprecate(
     params(("id" = String, Path, description = "The product id"), RevisionQuery,
         ("If-Match" = Option<String>, Header, description = "The revision the change is based on"),
         ("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change (default anonymous)")),
-    responses((status = 200, description = "The retired product", body = Object),
-        (status = 403, description = "Published, before the sunset, or already retired (40305)", body = ErrorBody)))]
+    responses((status = 200, description = "The retired product", body = Product),
+        (status = 403, description = "Published, before the sunset, or already retired (40305)", body = ErrorBody),
+        (status = 404, description = "No such product (40404)", body = ErrorBody),
+        (status = 409, description = "A stale revision (40902)", body = ErrorBody)))]
 pub async fn retire(
     State(state): State<AppState>,
     PathParam(id): PathParam,
@@ -220,7 +224,7 @@ pub async fn retire(
     transition(&state, id, ctx, Transition::Retire, revision).await
 }
 
-#[utoipa::path(get, path = "/api/v1/products/{id}/history", tag = "products",
+#[utoipa::path(get, path = "/api/v1/products/{id}/history", operation_id = "product_history", tag = "products",
     params(("id" = String, Path, description = "The product id")),
     responses((status = 200, description = "Every change, oldest first (also of a deleted product)", body = History),
         (status = 404, description = "No such product, ever (40404)", body = ErrorBody)))]
@@ -234,7 +238,7 @@ pub async fn history(State(state): State<AppState>, PathParam(id): PathParam) ->
 /// and the global policies (a `block` policy's findings are gaps, a `warn` policy's recommendations)
 /// without changing anything (forms ask it as they are filled in).
 #[utoipa::path(post, path = "/api/v1/products:check", tag = "lifecycle",
-    request_body(content = Object, description = "A ProductSpec"),
+    request_body(content = ProductSpec, description = "A ProductSpec"),
     responses((status = 200, description = "The gaps and recommendations, each naming its field and rule", body = weft_mesh::governance::PublishCheck),
         (status = 422, description = "A spec that does not parse (42201)", body = ErrorBody)))]
 pub async fn check(
@@ -432,7 +436,7 @@ pub async fn set_field_lineage(
 /// The product as an Open Data Product Standard YAML document.
 #[utoipa::path(get, path = "/api/v1/products/{id}/odps", tag = "odps",
     params(("id" = String, Path, description = "The product id")),
-    responses((status = 200, description = "The ODPS document", content_type = "application/yaml", body = String),
+    responses((status = 200, description = "The ODPS document (YAML)", content_type = "application/yaml", body = Object),
         (status = 404, description = "No such product (40404)", body = ErrorBody)))]
 pub async fn export_odps(State(state): State<AppState>, PathParam(id): PathParam) -> Result<Response, ApiError> {
     let yaml = call(&state, move |mesh| mesh.export_odps(&id)).await?;
@@ -445,7 +449,6 @@ pub async fn export_odps(State(state): State<AppState>, PathParam(id): PathParam
 pub struct Applied {
     /// `created`, `updated` or `unchanged` (applying the same document twice changes nothing).
     pub result: String,
-    #[schema(value_type = Object)]
     pub product: Product,
     /// What the document did not say in Weft's terms and how it was mapped (a chosen topic, an id
     /// made from the domain and name, a spelling kept as a custom property...): `{field, message}`.
@@ -505,7 +508,7 @@ pub struct ApplyQuery {
 /// Like `PUT /api/v1/products/{id}/odps`, for the product the document names (`weft product apply`):
 /// its `id` when that is `DOMAIN.NAME`, else `DOMAIN.NAME` made from slugs of its `domain` (or
 /// `?domain=`) and `name`.
-#[utoipa::path(post, path = "/api/v1/products:apply", tag = "odps",
+#[utoipa::path(post, path = "/api/v1/products:apply", operation_id = "apply_products", tag = "odps",
     params(ApplyQuery, ("X-Weft-Actor" = Option<String>, Header, description = "Who makes the change (default anonymous)")),
     request_body(content = String, content_type = "application/yaml", description = "An ODPS document"),
     responses((status = 200, description = "Updated or unchanged", body = Applied),

@@ -272,7 +272,7 @@ pub struct TailQuery {
 /// tailed), so a reconnecting `EventSource`'s `Last-Event-ID` resumes every partition where it stopped
 /// (unless a start parameter is given). The response ends when the topic goes away or the server shuts
 /// down.
-#[utoipa::path(get, path = "/api/v1/topics/{topic}/records/stream", tag = "records",
+#[utoipa::path(get, path = "/api/v1/topics/{topic}/records/stream", operation_id = "stream_topic_records", tag = "records",
     params(("topic" = String, Path, description = "The topic name"), TailQuery,
         ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event (a cursor, or an offset of a one-partition tail)")),
     responses((status = 200, description = "Server-sent events, one record per event, id = the cursor after it", content_type = "text/event-stream", body = String),

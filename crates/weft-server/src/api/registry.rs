@@ -28,7 +28,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::json;
 use weft_mesh::registry::api::{ConfigResponse, ConfigUpdate, ErrorBody, IdResponse, ModeBody};
-use weft_mesh::registry::{RegisterRequest, Registry, RegistryError, SchemaId, VersionSpec};
+use weft_mesh::registry::{DeletedFilter, RegisterRequest, Registry, RegistryError, SchemaId, VersionSpec};
 use weft_mesh::{Mesh, MeshError};
 
 use super::Ctx;
@@ -51,6 +51,7 @@ pub fn routes() -> Router<AppState> {
         .route("/subjects", get(subjects))
         .route("/subjects/{subject}", post(lookup).delete(delete_subject))
         .route("/subjects/{subject}/versions", get(versions).post(register))
+        .route("/subjects/{subject}/metadata", get(latest_with_metadata))
         .route("/subjects/{subject}/versions/{version}", get(version).delete(delete_version))
         .route("/subjects/{subject}/versions/{version}/schema", get(version_schema_text))
         .route("/subjects/{subject}/versions/{version}/referencedby", get(referenced_by))
@@ -235,6 +236,31 @@ impl Params {
             }),
         }
     }
+
+    /// `deletedOnly`, or `deleted_only` as Confluent's Python client (2.x) spells it in its query,
+    /// which Confluent's server would ignore.
+    fn deleted_only(&self) -> bool {
+        self.flag("deletedOnly") || self.flag("deleted_only")
+    }
+
+    /// Confluent's `offset` and `limit` (a negative limit is none).
+    fn page(&self) -> Result<Page, SchemaRegistryError> {
+        let offset = self.number("offset")?.unwrap_or(0).max(0) as usize;
+        let limit = self.number("limit")?.filter(|limit| *limit >= 0).map(|limit| limit as usize);
+        Ok(Page { offset, limit })
+    }
+}
+
+/// One page of a listing.
+struct Page {
+    offset: usize,
+    limit: Option<usize>,
+}
+
+impl Page {
+    fn of<T>(&self, all: Vec<T>) -> Vec<T> {
+        all.into_iter().skip(self.offset).take(self.limit.unwrap_or(usize::MAX)).collect()
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Params {
@@ -294,11 +320,9 @@ async fn schema_types(State(state): State<AppState>) -> Answer {
 async fn schemas(State(state): State<AppState>, params: Params) -> Answer {
     let prefix = params.get("subjectPrefix").map(str::to_string);
     let (deleted, latest_only) = (params.flag("deleted"), params.flag("latestOnly"));
-    let offset = params.number("offset")?.unwrap_or(0).max(0) as usize;
-    let limit = params.number("limit")?.filter(|limit| *limit >= 0).map(|limit| limit as usize);
+    let page = params.page()?;
     let all = call(&state, move |r| Ok(r.schemas(prefix.as_deref(), deleted, latest_only))).await?;
-    let page: Vec<_> = all.into_iter().skip(offset).take(limit.unwrap_or(usize::MAX)).collect();
-    Reply::json(&page)
+    Reply::json(&page.of(all))
 }
 
 /// `GET /schemas/ids/{id}?subject=&fetchMaxId=`. `subject` is accepted (ids are global here: there are
@@ -328,33 +352,48 @@ async fn schema_text_by_id(State(state): State<AppState>, Segments(id): Segments
     Ok(Reply::text(info.schema))
 }
 
-/// `GET /schemas/ids/{id}/versions?deleted=`.
+/// `GET /schemas/ids/{id}/versions?deleted=&offset=&limit=`.
 async fn versions_of_id(State(state): State<AppState>, Segments(id): Segments<String>, params: Params) -> Answer {
     let id = schema_id(&id)?;
     let deleted = params.flag("deleted");
-    Reply::json(&call(&state, move |r| r.versions_of_id(id, deleted)).await?)
+    let page = params.page()?;
+    Reply::json(&page.of(call(&state, move |r| r.versions_of_id(id, deleted)).await?))
 }
 
-/// `GET /schemas/ids/{id}/subjects?deleted=`.
+/// `GET /schemas/ids/{id}/subjects?deleted=&offset=&limit=`.
 async fn subjects_of_id(State(state): State<AppState>, Segments(id): Segments<String>, params: Params) -> Answer {
     let id = schema_id(&id)?;
     let deleted = params.flag("deleted");
-    Reply::json(&call(&state, move |r| r.subjects_of_id(id, deleted)).await?)
+    let page = params.page()?;
+    Reply::json(&page.of(call(&state, move |r| r.subjects_of_id(id, deleted)).await?))
 }
 
 // ----- handlers: subjects -----
 
-/// `GET /subjects?subjectPrefix=&deleted=`.
+/// `GET /subjects?subjectPrefix=&deleted=&deletedOnly=&offset=&limit=`.
 async fn subjects(State(state): State<AppState>, params: Params) -> Answer {
     let prefix = params.get("subjectPrefix").map(str::to_string);
-    let deleted = params.flag("deleted");
-    Reply::json(&call(&state, move |r| Ok(r.subjects(prefix.as_deref(), deleted))).await?)
+    let filter = DeletedFilter::from_flags(params.flag("deleted"), params.deleted_only(), false);
+    let page = params.page()?;
+    Reply::json(&page.of(call(&state, move |r| Ok(r.subjects_filtered(prefix.as_deref(), filter))).await?))
 }
 
-/// `GET /subjects/{subject}/versions?deleted=`.
+/// `GET /subjects/{subject}/versions?deleted=&deletedOnly=&deletedAsNegative=&offset=&limit=`.
 async fn versions(State(state): State<AppState>, Segments(subject): Segments<String>, params: Params) -> Answer {
+    let filter =
+        DeletedFilter::from_flags(params.flag("deleted"), params.deleted_only(), params.flag("deletedAsNegative"));
+    let page = params.page()?;
+    Reply::json(&page.of(call(&state, move |r| r.versions_filtered(&subject, filter)).await?))
+}
+
+/// `GET /subjects/{subject}/metadata?key=&value=&deleted=`: see `Registry::latest_with_metadata`.
+async fn latest_with_metadata(
+    State(state): State<AppState>,
+    Segments(subject): Segments<String>,
+    params: Params,
+) -> Answer {
     let deleted = params.flag("deleted");
-    Reply::json(&call(&state, move |r| r.versions(&subject, deleted)).await?)
+    Reply::json(&call(&state, move |r| r.latest_with_metadata(&subject, deleted)).await?)
 }
 
 /// `GET /subjects/{subject}/versions/{version}?deleted=`.
@@ -389,19 +428,23 @@ async fn referenced_by(
     Reply::json(&call(&state, move |r| r.referenced_by(&subject, version)).await?)
 }
 
-/// `POST /subjects/{subject}/versions?normalize=`: `{"id": n}`. Schemas are always stored normalized,
-/// so `normalize` needs nothing more.
+/// `POST /subjects/{subject}/versions?normalize=`: `{"id": n}`. With `normalize` the schema is read
+/// back in its canonical text; without, as registered (see `Registry::register`).
 async fn register(
     State(state): State<AppState>,
     Segments(subject): Segments<String>,
     Ctx(ctx): Ctx,
-    RegistryJson(request): RegistryJson<RegisterRequest>,
+    params: Params,
+    RegistryJson(mut request): RegistryJson<RegisterRequest>,
 ) -> Answer {
+    request.normalize = params.flag("normalize");
     let id = change(&state, move |mesh| mesh.register_schema(&ctx, &subject, &request)).await?;
     Reply::json(&IdResponse { id })
 }
 
-/// `POST /subjects/{subject}?deleted=`: the version of the subject that holds the schema.
+/// `POST /subjects/{subject}?deleted=&normalize=`: the version of the subject that holds the schema.
+/// Schemas are matched on their canonical text, so `normalize` (which Confluent needs to match a
+/// schema registered normalized) changes nothing here.
 async fn lookup(
     State(state): State<AppState>,
     Segments(subject): Segments<String>,

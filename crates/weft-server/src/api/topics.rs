@@ -72,7 +72,7 @@ impl From<TopicDescription> for TopicView {
 }
 
 /// Creates a topic; internal `_weft*` names are refused.
-#[utoipa::path(post, path = "/api/v1/topics", tag = "topics", request_body = CreateTopic,
+#[utoipa::path(post, path = "/api/v1/topics", operation_id = "create_topic", tag = "topics", request_body = CreateTopic,
     responses((status = 201, description = "The topic", body = TopicView),
         (status = 403, description = "An internal topic name (40301)", body = crate::api::openapi::ErrorBody),
         (status = 409, description = "The topic exists (40901)", body = crate::api::openapi::ErrorBody),
@@ -103,7 +103,7 @@ pub struct TopicList {
     pub topics: Vec<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/topics", tag = "topics", params(ListQuery),
+#[utoipa::path(get, path = "/api/v1/topics", operation_id = "list_topics", tag = "topics", params(ListQuery),
     responses((status = 200, description = "Topic names", body = TopicList)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -125,7 +125,7 @@ pub async fn describe(State(state): State<AppState>, PathParam(topic): PathParam
     Ok(Json(description.into()))
 }
 
-#[utoipa::path(delete, path = "/api/v1/topics/{topic}", tag = "topics",
+#[utoipa::path(delete, path = "/api/v1/topics/{topic}", operation_id = "delete_topic", tag = "topics",
     params(("topic" = String, Path, description = "The topic name")),
     responses((status = 204, description = "Deleted"),
         (status = 403, description = "An internal topic (40301)", body = crate::api::openapi::ErrorBody),

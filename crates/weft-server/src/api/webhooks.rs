@@ -19,7 +19,7 @@ pub struct WebhookList {
 }
 
 /// The caller's subscriptions (a platform admin's: everyone's).
-#[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks",
+#[utoipa::path(get, path = "/api/v1/webhooks", operation_id = "list_webhooks", tag = "webhooks",
     responses((status = 200, description = "Subscriptions", body = WebhookList)))]
 pub async fn list(State(state): State<AppState>, Ctx(ctx): Ctx) -> Result<Json<WebhookList>, ApiError> {
     let webhooks = call(&state, move |mesh| Ok(mesh.list_webhooks(&ctx))).await?;
@@ -29,7 +29,7 @@ pub async fn list(State(state): State<AppState>, Ctx(ctx): Ctx) -> Result<Json<W
 /// Subscribes to event types: product.published, product.deprecated, product.retired, schema.changed,
 /// access.requested, access.granted, access.revoked, contract.violated. The answer holds the signing
 /// secret, shown once.
-#[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks", request_body = WebhookSpec,
+#[utoipa::path(post, path = "/api/v1/webhooks", operation_id = "create_webhook", tag = "webhooks", request_body = WebhookSpec,
     responses((status = 201, description = "The subscription and its secret", body = CreatedWebhook),
         (status = 422, description = "A bad URL or event type (42201)", body = ErrorBody)))]
 pub async fn create(
@@ -42,7 +42,7 @@ pub async fn create(
 }
 
 /// Ends a subscription (its owner, or a platform admin).
-#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks",
+#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", operation_id = "delete_webhook", tag = "webhooks",
     params(("id" = String, Path, description = "wh-N")),
     responses((status = 200, description = "The ended subscription", body = Webhook),
         (status = 404, description = "No such subscription of the caller's (40412)", body = ErrorBody)))]
@@ -81,7 +81,7 @@ pub struct TestDelivery {
 }
 
 /// Sends a `ping` event to the subscription (asynchronously; see its deliveries).
-#[utoipa::path(post, path = "/api/v1/webhooks/{id}/test", tag = "webhooks",
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/test", operation_id = "test_webhook", tag = "webhooks",
     params(("id" = String, Path, description = "wh-N")),
     responses((status = 202, description = "The ping is queued", body = TestDelivery),
         (status = 404, description = "No such subscription of the caller's (40412)", body = ErrorBody)))]
