@@ -28,6 +28,9 @@ impl Readers {
     pub fn new(options: &KafkaOptions) -> Result<Readers> {
         let mut config = options.client_config();
         config
+            // librdkafka assigns partitions only to a consumer with a group; this one never joins
+            // it nor commits (positions live in _weft_consumer_offsets).
+            .set("group.id", "_weft_reader")
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("allow.auto.create.topics", "false")

@@ -7,7 +7,7 @@ use std::time::Duration;
 use weft_kafka::testing::Broker;
 use weft_kafka::{KafkaLog, KafkaOptions, EARLIEST_TIMESTAMP};
 use weft_log::conformance::{self, Capabilities, LogHarness};
-use weft_log::EventLog;
+use weft_log::{EventLog, TopicConfig};
 
 struct Kafka;
 
@@ -36,9 +36,39 @@ impl LogHarness for Kafka {
     }
 }
 
+/// Properties the test broker cannot pass, whatever the backend does: tansu 0.6.0's SQLite store
+/// deletes every topic of the cluster when one topic is deleted (its `sql/topic_delete_by.sql`
+/// selects the topics by cluster, not by name), and `consumer_group_commits` deletes one topic and
+/// expects the others, the offsets topic among them, to stay.
+/// `the_test_broker_still_deletes_every_topic_with_one` fails once tansu is fixed, to bring the
+/// property back.
+const BROKEN_BY_THE_BROKER: &[&str] = &["consumer_group_commits"];
+
 #[test]
 fn kafka_log_passes_the_conformance_suite() {
-    conformance::run_all(&Kafka);
+    for (name, property) in conformance::properties::<Kafka>() {
+        if BROKEN_BY_THE_BROKER.contains(&name) {
+            eprintln!("conformance: {name} not run: the test broker deletes every topic with one");
+            continue;
+        }
+        eprintln!("conformance: {name}");
+        property(&Kafka);
+    }
+}
+
+#[test]
+fn the_test_broker_still_deletes_every_topic_with_one() {
+    let broker = Broker::start();
+    let log = Kafka.open(&broker);
+    log.create_topic("kept", TopicConfig::default()).expect("create 'kept'");
+    log.create_topic("deleted", TopicConfig::default()).expect("create 'deleted'");
+    // The log's own bookkeeping after the deletion may fail with the offsets topic gone.
+    let _ = log.delete_topic("deleted");
+    assert!(
+        !log.list_topics().contains(&"kept".to_string()),
+        "tansu now keeps the other topics when one is deleted: run consumer_group_commits again \
+         (remove it from BROKEN_BY_THE_BROKER)"
+    );
 }
 
 /// Without a broker, connecting fails within the timeout with an error naming the cluster, rather
