@@ -29,6 +29,10 @@ pub enum LogError {
     Corrupt { path: PathBuf, position: u64, reason: String },
     #[error("the log is shutting down")]
     Closed,
+    /// The service behind the log (a Kafka cluster) failed or did not answer in time; the call
+    /// may be retried.
+    #[error("the log's backend failed: {0}")]
+    Backend(String),
     #[error("I/O error on {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
 }

@@ -43,7 +43,7 @@ impl LogHarness for Embedded {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { compacts_on_maintenance: true }
+        Capabilities { compacts_on_maintenance: true, ..Capabilities::default() }
     }
 }
 

@@ -231,7 +231,7 @@ fn log_code(error: &LogError) -> ErrorCode {
         LogError::BatchTooLarge { .. } => ErrorCode::TooLarge,
         LogError::InvalidGroup(_) => ErrorCode::InvalidGroup,
         LogError::Corrupt { .. } => ErrorCode::CorruptData,
-        LogError::Closed => ErrorCode::Unavailable,
+        LogError::Closed | LogError::Backend(_) => ErrorCode::Unavailable,
         LogError::Io { .. } => ErrorCode::StorageError,
     }
 }

@@ -374,6 +374,19 @@ pub struct Server {
 impl Server {
     /// Binds `config.listen` and opens the platform on the embedded log in `config.data_dir`.
     pub async fn bind(config: &ServerConfig) -> Result<Server, ServerError> {
+        Server::bind_with(config, None).await
+    }
+
+    /// Binds `config.listen` and opens the platform on `log`, any backend of the log seam (a Kafka
+    /// cluster's); `config.data_dir` and `config.fsync` are then unused.
+    pub async fn bind_on(config: &ServerConfig, log: Arc<dyn weft_mesh::log::EventLog>) -> Result<Server, ServerError> {
+        Server::bind_with(config, Some(log)).await
+    }
+
+    async fn bind_with(
+        config: &ServerConfig,
+        log: Option<Arc<dyn weft_mesh::log::EventLog>>,
+    ) -> Result<Server, ServerError> {
         // Certificates first: a bad file is refused before the platform opens.
         let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
         let listener = TcpListener::bind(config.listen)
@@ -385,9 +398,12 @@ impl Server {
         options.max_pull_bytes = config.max_pull_bytes;
         options.profile_snapshot_interval = std::time::Duration::from_millis(config.profile_snapshot_ms);
         options.json_schema.format = config.json_schema_format;
-        let mesh = tokio::task::spawn_blocking(move || Mesh::open(options))
-            .await
-            .map_err(|e| ServerError::Thread(e.to_string()))??;
+        let mesh = tokio::task::spawn_blocking(move || match log {
+            Some(log) => Mesh::open_on(log, &options),
+            None => Mesh::open(options),
+        })
+        .await
+        .map_err(|e| ServerError::Thread(e.to_string()))??;
         let bootstrap_token = mesh.bootstrap_admin()?;
         let limits =
             Limits { max_body_bytes: config.max_body_bytes, max_records_per_request: config.max_records_per_request };

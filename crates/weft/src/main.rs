@@ -58,7 +58,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server (flags beat WEFT_* environment variables, which beat the --config file).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run the server with a live demo data mesh: five domains, products, SQL-derived products, generators.
     Demo(demo::DemoArgs),
     /// Create, list, describe and delete topics.
@@ -114,6 +114,15 @@ struct ServeArgs {
     /// Where the log keeps its data [env: WEFT_DATA_DIR] [default: weft-data].
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Run the mesh on this Kafka cluster (bootstrap servers, host:port[,host:port...]) instead of the
+    /// embedded log in the data directory.
+    #[cfg(feature = "kafka")]
+    #[arg(long, value_name = "BOOTSTRAP")]
+    kafka: Option<String>,
+    /// A librdkafka property of the Kafka clients, e.g. security.protocol=SASL_SSL (repeatable).
+    #[cfg(feature = "kafka")]
+    #[arg(long = "kafka-config", value_name = "KEY=VALUE", requires = "kafka")]
+    kafka_config: Vec<String>,
     /// Address to listen on [env: WEFT_LISTEN] [default: 127.0.0.1:8080].
     #[arg(long)]
     listen: Option<SocketAddr>,
@@ -295,7 +304,7 @@ fn run(cli: Cli) -> Result<()> {
     let stdout = io::stdout();
     let mut out = stdout.lock();
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Demo(args) => demo::run(args),
         Command::Topic(TopicCommand::Create { name, partitions, config }) => {
             let config: BTreeMap<String, String> = config.into_iter().collect();
@@ -375,6 +384,8 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 fn serve(args: ServeArgs) -> Result<()> {
+    #[cfg(feature = "kafka")]
+    let kafka = kafka_options(args.kafka.as_deref(), &args.kafka_config)?;
     let flags = ConfigLayer {
         config: args.config,
         data_dir: args.data_dir,
@@ -406,29 +417,65 @@ fn serve(args: ServeArgs) -> Result<()> {
     raise_file_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async {
+        #[cfg(feature = "kafka")]
+        if let Some(options) = kafka {
+            let bootstrap = options.bootstrap.clone();
+            let log = tokio::task::spawn_blocking(move || weft_kafka::KafkaLog::connect(options))
+                .await
+                .context("connecting to Kafka")?
+                .with_context(|| format!("connecting to the Kafka cluster at {bootstrap}"))?;
+            let server = Server::bind_on(&config, log).await?;
+            let scheme = if config.tls.is_some() { "https" } else { "http" };
+            eprintln!("weft listening on {scheme}://{} (Kafka cluster {bootstrap})", server.local_addr()?);
+            return serve_until_signal(server, &config).await;
+        }
         let server = Server::bind(&config).await?;
         let addr = server.local_addr()?;
         let scheme = if config.tls.is_some() { "https" } else { "http" };
-        eprintln!("weft listening on {scheme}://{addr} (data dir {}, fsync {})", config.data_dir.display(), config.fsync);
-        match config.auth {
-            weft_server::AuthMode::None => eprintln!(
-                "WARNING: authentication is OFF (--auth none): anyone who reaches http://{addr} acts as whoever \
-                 they name, with every right. Use it for development on this machine only."
-            ),
-            weft_server::AuthMode::Tokens => {
-                if let Some(token) = server.bootstrap_token() {
-                    eprintln!(
-                        "\nFirst start: created the platform admin 'admin'. Its API token, shown this once:\n\n    {token}\n\n\
-                         Sign in with it (WEFT_TOKEN=... weft whoami, or the web app), create people's and \
-                         services' tokens with `weft user set` and `weft token create --for NAME`, and keep it secret.\n"
-                    );
-                }
+        eprintln!(
+            "weft listening on {scheme}://{addr} (data dir {}, fsync {})",
+            config.data_dir.display(),
+            config.fsync
+        );
+        serve_until_signal(server, &config).await
+    })?;
+    Ok(())
+}
+
+/// The Kafka log's options from `--kafka` and `--kafka-config KEY=VALUE` flags.
+#[cfg(feature = "kafka")]
+fn kafka_options(bootstrap: Option<&str>, properties: &[String]) -> Result<Option<weft_kafka::KafkaOptions>> {
+    let Some(bootstrap) = bootstrap else { return Ok(None) };
+    let mut options = weft_kafka::KafkaOptions::new(bootstrap);
+    for property in properties {
+        let Some((key, value)) = property.split_once('=').filter(|(key, _)| !key.trim().is_empty()) else {
+            anyhow::bail!("--kafka-config {property:?}: expected KEY=VALUE (a librdkafka property)");
+        };
+        options.config.insert(key.trim().to_string(), value.to_string());
+    }
+    Ok(Some(options))
+}
+
+/// Serves until a shutdown signal, printing the bootstrap admin's token on a first start.
+async fn serve_until_signal(server: Server, config: &ServerConfig) -> Result<()> {
+    let addr = server.local_addr()?;
+    match config.auth {
+        weft_server::AuthMode::None => eprintln!(
+            "WARNING: authentication is OFF (--auth none): anyone who reaches http://{addr} acts as whoever \
+             they name, with every right. Use it for development on this machine only."
+        ),
+        weft_server::AuthMode::Tokens => {
+            if let Some(token) = server.bootstrap_token() {
+                eprintln!(
+                    "\nFirst start: created the platform admin 'admin'. Its API token, shown this once:\n\n    {token}\n\n\
+                     Sign in with it (WEFT_TOKEN=... weft whoami, or the web app), create people's and \
+                     services' tokens with `weft user set` and `weft token create --for NAME`, and keep it secret.\n"
+                );
             }
         }
-        server.run(weft_server::shutdown_signal()).await?;
-        eprintln!("weft stopped");
-        Ok::<(), anyhow::Error>(())
-    })?;
+    }
+    server.run(weft_server::shutdown_signal()).await?;
+    eprintln!("weft stopped");
     Ok(())
 }
 

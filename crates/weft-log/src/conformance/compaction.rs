@@ -21,7 +21,10 @@ const SEGMENT_BYTES: u64 = 2048;
 pub fn compaction_keeps_the_latest_record_per_key<H: LogHarness>(harness: &H) {
     let config = Config { cases: harness.property_cases(), failure_persistence: None, ..Config::default() };
     let mut runner = TestRunner::new(config);
-    let batches = proptest::collection::vec(proptest::collection::vec(gen_record(12), 1..30), 1..20);
+    let batches = proptest::collection::vec(
+        proptest::collection::vec(gen_record(12, harness.capabilities().earliest_timestamp), 1..30),
+        1..20,
+    );
     let outcome = runner.run(&batches, |batches| compact_and_check(harness, &batches));
     if let Err(failure) = outcome {
         panic!("compaction: {failure}");

@@ -81,6 +81,11 @@ pub trait LogHarness {
 /// Behaviours a backend may have beyond what every backend must do.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Capabilities {
+    /// The earliest producer timestamp the backend keeps as given; it refuses earlier ones with
+    /// `InvalidRecord` rather than change them. Kafka keeps every timestamp from 0 on (0 is the
+    /// default), but librdkafka reads a timestamp of 0 as "stamp this now", so a backend producing
+    /// through it keeps timestamps from 1 on. The suite's records carry timestamps from this one.
+    pub earliest_timestamp: i64,
     /// [`EventLog::run_maintenance`] compacts at once everything but the newest segment of a
     /// partition, and a partition starts a new segment when a batch would take its current one past
     /// `segment_bytes`. The suite then checks that a compacted topic holds exactly the latest record

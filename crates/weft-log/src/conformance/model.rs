@@ -35,7 +35,7 @@ impl GenRecord {
 
 /// Records with keys from `keys` distinct ones (10% without a key), values up to 300 bytes (15%
 /// null), up to two headers, and timestamps in no particular order.
-pub(crate) fn gen_record(keys: u8) -> impl Strategy<Value = GenRecord> {
+pub(crate) fn gen_record(keys: u8, earliest_timestamp: i64) -> impl Strategy<Value = GenRecord> {
     (
         proptest::option::weighted(0.9, (0..keys).prop_map(|k| format!("key-{k}").into_bytes())),
         proptest::option::weighted(0.85, proptest::collection::vec(any::<u8>(), 0..300)),
@@ -43,7 +43,7 @@ pub(crate) fn gen_record(keys: u8) -> impl Strategy<Value = GenRecord> {
             ("[a-z]{1,8}", proptest::option::of(proptest::collection::vec(any::<u8>(), 0..20))),
             0..3,
         ),
-        0i64..10_000,
+        earliest_timestamp..earliest_timestamp + 10_000,
     )
         .prop_map(|(key, value, headers, timestamp)| GenRecord {
             key,
@@ -77,14 +77,14 @@ enum Op {
     Reopen,
 }
 
-fn op() -> impl Strategy<Value = Op> {
+fn op(earliest_timestamp: i64) -> impl Strategy<Value = Op> {
     let partition = 0..PARTITIONS;
     prop_oneof![
-        8 => (partition.clone(), proptest::collection::vec(gen_record(20), 1..40))
+        8 => (partition.clone(), proptest::collection::vec(gen_record(20, earliest_timestamp), 1..40))
             .prop_map(|(partition, records)| Op::Append { partition, records }),
         4 => (partition.clone(), any::<Index>(), 1usize..60, proptest::option::weighted(0.3, 1usize..2000))
             .prop_map(|(partition, at, max_records, max_bytes)| Op::Read { partition, at, max_records, max_bytes }),
-        2 => (partition.clone(), -10i64..10_100)
+        2 => (partition.clone(), earliest_timestamp - 10..earliest_timestamp + 10_100)
             .prop_map(|(partition, timestamp)| Op::OffsetForTimestamp { partition, timestamp }),
         1 => (partition, any::<Index>()).prop_map(|(partition, at)| Op::Commit { partition, at }),
         1 => Just(Op::Reopen),
@@ -104,7 +104,8 @@ struct Model {
 pub fn model_appends_reads_and_reopens<H: LogHarness>(harness: &H) {
     let config = Config { cases: harness.property_cases(), failure_persistence: None, ..Config::default() };
     let mut runner = TestRunner::new(config);
-    let outcome = runner.run(&proptest::collection::vec(op(), 1..40), |ops| run_history(harness, &ops));
+    let ops = proptest::collection::vec(op(harness.capabilities().earliest_timestamp), 1..40);
+    let outcome = runner.run(&ops, |ops| run_history(harness, &ops));
     if let Err(failure) = outcome {
         panic!("model test: {failure}");
     }

@@ -78,9 +78,12 @@ pub fn concurrent_appends_are_dense<H: LogHarness>(harness: &H) {
 }
 
 /// Keys, values and headers come back byte for byte (null and empty kept apart, header order and
-/// duplicates kept), producer timestamps (from 0 on, as Kafka allows) are kept on `CreateTime`
-/// topics, records without one get the append time, and `LogAppendTime` topics stamp every record with the append time.
+/// duplicates kept), producer timestamps (from 0 on, as Kafka allows, or from the backend's
+/// [`Capabilities::earliest_timestamp`](super::Capabilities)) are kept on `CreateTime` topics,
+/// records without one get the append time, and `LogAppendTime` topics stamp every record with the
+/// append time.
 pub fn records_read_back_exactly<H: LogHarness>(harness: &H) {
+    let earliest = harness.capabilities().earliest_timestamp;
     let place = harness.new_place();
     let log = harness.open(&place);
     log.create_topic("t", kept_forever(1)).expect("create 't'");
@@ -95,8 +98,8 @@ pub fn records_read_back_exactly<H: LogHarness>(harness: &H) {
     ];
     let sent = vec![
         Record { key: Some(b"k".to_vec()), value: Some(b"v".to_vec()), headers: headers.clone(), timestamp: Some(42) },
-        Record { key: None, value: None, headers: Vec::new(), timestamp: Some(1) },
-        Record { key: Some(Vec::new()), value: Some(Vec::new()), headers: Vec::new(), timestamp: Some(0) },
+        Record { key: None, value: None, headers: Vec::new(), timestamp: Some(earliest + 1) },
+        Record { key: Some(Vec::new()), value: Some(Vec::new()), headers: Vec::new(), timestamp: Some(earliest) },
         Record { key: Some(binary.clone()), value: Some(vec![0xAB; 70_000]), headers: Vec::new(), timestamp: None },
         Record { key: None, value: Some(binary.clone()), headers, timestamp: Some(i64::MAX / 2) },
     ];
@@ -130,8 +133,10 @@ pub fn records_read_back_exactly<H: LogHarness>(harness: &H) {
 }
 
 /// Batches the log refuses leave the partition as it was: an empty batch, a record without a key
-/// on a compacted topic (naming its index), a batch larger than the backend accepts.
+/// on a compacted topic (naming its index), a batch larger than the backend accepts, and a record
+/// stamped before the backend's [`Capabilities::earliest_timestamp`](super::Capabilities).
 pub fn bad_appends_write_nothing<H: LogHarness>(harness: &H) {
+    let earliest = harness.capabilities().earliest_timestamp;
     let place = harness.new_place();
     let log = harness.open(&place);
     let compacted = TopicConfig { cleanup_policy: CleanupPolicy::Compact, ..kept_forever(1) };
@@ -143,6 +148,15 @@ pub fn bad_appends_write_nothing<H: LogHarness>(harness: &H) {
     // More than any backend takes in one batch (calloc'd: the pages are never touched).
     let huge = vec![Record { key: Some(b"a".to_vec()), value: Some(vec![0; 256 << 20]), ..Record::default() }];
     assert_err!(log.append("c", 0, huge), LogError::BatchTooLarge { .. }, "a 256 MiB batch");
+    if earliest > 0 {
+        let early =
+            vec![record(Some("a"), Some("4"), Some(earliest)), record(Some("a"), Some("5"), Some(earliest - 1))];
+        assert_err!(
+            log.append("c", 0, early),
+            LogError::InvalidRecord { index: 1, .. },
+            "a timestamp before the earliest"
+        );
+    }
     assert_eq!(log.offsets("c", 0).expect("offsets"), (0, 1), "a refused batch changed the partition");
     let next = log.append("c", 0, vec![record(Some("b"), Some("3"), None)]).expect("append after refusals");
     assert_eq!(next.base_offset, 1, "a refused batch used up offsets");

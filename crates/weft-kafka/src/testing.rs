@@ -1,0 +1,85 @@
+//! A Kafka-protocol broker for tests (cargo feature `testing`): a `tansu` process on a free
+//! loopback port, with its own SQLite store in a temporary directory, killed when dropped.
+//!
+//! `scripts/test` installs tansu into `target/tools/bin` of the workspace; `WEFT_TANSU` names
+//! another binary. Tests never skip without it: they fail saying how to install it.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The install command `scripts/test` runs; repeated in the failure when tansu is missing.
+pub const INSTALL: &str = "cargo install --locked tansu@0.6.0 --features dynostore,libsql --root target/tools";
+
+/// A running broker.
+pub struct Broker {
+    child: Child,
+    address: SocketAddr,
+    _store: tempfile::TempDir,
+}
+
+impl Broker {
+    /// Starts a broker with an empty store and waits until it listens; panics (a test failure)
+    /// naming what went wrong.
+    pub fn start() -> Broker {
+        let binary = tansu();
+        let store = tempfile::tempdir().expect("a temporary directory for the broker's store");
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free loopback port").port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        // SQLite storage rather than `memory://`: tansu's in-memory engine answers ListOffsets from
+        // its objects' modification times and batch base offsets, not from records (timestamp
+        // lookups and the high watermark come out wrong); its SQL engines keep Kafka's meaning.
+        let child = Command::new(&binary)
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", "sqlite://tansu.db"])
+            .current_dir(store.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        let address: SocketAddr = format!("127.0.0.1:{port}").parse().expect("a socket address");
+        let mut broker = Broker { child, address, _store: store };
+        broker.wait_until_listening();
+        broker
+    }
+
+    /// `127.0.0.1:PORT`, for `bootstrap.servers`.
+    pub fn bootstrap(&self) -> String {
+        self.address.to_string()
+    }
+
+    fn wait_until_listening(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect_timeout(&self.address, Duration::from_millis(200)).is_err() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("tansu exited before listening on {}: {status}", self.address);
+            }
+            assert!(Instant::now() < deadline, "tansu did not listen on {} within 30 s", self.address);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The tansu binary: `WEFT_TANSU`, else `target/tools/bin/tansu` under the workspace root.
+fn tansu() -> PathBuf {
+    let path = match std::env::var_os("WEFT_TANSU") {
+        Some(path) => PathBuf::from(path),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/tools/bin/tansu"),
+    };
+    assert!(
+        path.is_file(),
+        "the Kafka tests need the tansu broker at {}: run scripts/test, which installs it, or `{INSTALL}` \
+         from the repository root (or set WEFT_TANSU to a tansu binary)",
+        path.display()
+    );
+    path
+}
