@@ -1,23 +1,18 @@
-//! Consumer-group positions, kept as the embedded log keeps them: records of the compacted
-//! internal topic `_weft_consumer_offsets`, keyed `group NUL topic NUL partition`, valued with the
-//! JSON of a [`CommittedOffset`] (a tombstone forgets a position). Every call first reads what
+//! Consumer-group positions, kept as the embedded log keeps them ([`weft_log::group_offsets`]:
+//! records of the compacted internal topic `_weft_consumer_offsets`). Every call first reads what
 //! was appended since the last (by any server on the cluster), so positions are shared.
 //!
 //! Not Kafka's group coordinator: its `OffsetFetch` has no commit time, and Kafka tools do not
 //! see these positions. Consumer groups that Kafka clients join (persistent queries shared among
 //! servers) are a later step of the Kafka backend.
 
-use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use weft_log::{CommittedOffset, LogError, ReadLimits, Record, Result, StoredRecord, TopicConfig};
+use weft_log::group_offsets::{self, Positions};
+pub use weft_log::group_offsets::{validate_group, OFFSETS_TOPIC};
+use weft_log::{CommittedOffset, LogError, ReadLimits, Record, Result, TopicConfig};
 
 use crate::{now_ms, Shared};
-
-/// The internal topic holding consumer-group positions (the embedded log's name).
-pub const OFFSETS_TOPIC: &str = "_weft_consumer_offsets";
-
-type Key = (String, String, u32);
 
 #[derive(Default)]
 pub(crate) struct Groups {
@@ -28,7 +23,7 @@ pub(crate) struct Groups {
 struct State {
     /// The next offset of the offsets topic to read.
     next: u64,
-    positions: BTreeMap<Key, CommittedOffset>,
+    positions: Positions,
 }
 
 /// Creates the offsets topic when it is missing and reads it.
@@ -39,13 +34,6 @@ pub(crate) fn open(shared: &Shared) -> Result<()> {
     }
     let mut state = lock(shared);
     catch_up(shared, &mut state)
-}
-
-pub(crate) fn validate_group(group: &str) -> Result<()> {
-    if group.is_empty() || group.len() > 255 || group.chars().any(char::is_control) {
-        return Err(LogError::InvalidGroup(group.to_string()));
-    }
-    Ok(())
 }
 
 pub(crate) fn commit(
@@ -63,9 +51,7 @@ pub(crate) fn commit(
         metadata: metadata.to_string(),
         commit_timestamp: now_ms(),
     };
-    let value = serde_json::to_vec(&committed)
-        .map_err(|e| LogError::InvalidRecord { index: 0, reason: format!("unencodable offset: {e}") })?;
-    let record = Record { key: Some(key(group, topic, partition)), value: Some(value), ..Record::default() };
+    let record = group_offsets::commit_record(group, &committed)?;
     let mut state = lock(shared);
     append(shared, vec![record])?;
     catch_up(shared, &mut state)?;
@@ -87,7 +73,7 @@ pub(crate) fn forget_topic(shared: &Shared, topic: &str) -> Result<()> {
         .positions
         .keys()
         .filter(|(_, t, _)| t == topic)
-        .map(|(g, t, p)| Record { key: Some(key(g, t, *p)), ..Record::default() })
+        .map(|(g, t, p)| group_offsets::forget_record(g, t, *p))
         .collect();
     if tombstones.is_empty() {
         return Ok(());
@@ -111,7 +97,7 @@ fn catch_up(shared: &Shared, state: &mut State) -> Result<()> {
         let limits = ReadLimits { max_records: 10_000, max_bytes: 4 << 20 };
         let read = shared.readers.read(OFFSETS_TOPIC, 0, state.next, limits)?;
         for record in &read.records {
-            apply(state, record);
+            group_offsets::apply(&mut state.positions, record);
         }
         if read.next_offset <= state.next {
             break;
@@ -121,33 +107,6 @@ fn catch_up(shared: &Shared, state: &mut State) -> Result<()> {
     Ok(())
 }
 
-fn apply(state: &mut State, record: &StoredRecord) {
-    let Some(key) = record.key.as_deref().and_then(parse_key) else {
-        tracing::warn!(offset = record.offset, "unreadable key in {OFFSETS_TOPIC}");
-        return;
-    };
-    match record.value.as_deref().map(serde_json::from_slice::<CommittedOffset>) {
-        None => {
-            state.positions.remove(&key);
-        }
-        Some(Ok(committed)) => {
-            state.positions.insert(key, committed);
-        }
-        Some(Err(error)) => tracing::warn!(offset = record.offset, %error, "unreadable value in {OFFSETS_TOPIC}"),
-    }
-}
-
 fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, State> {
     shared.groups.state.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn key(group: &str, topic: &str, partition: u32) -> Vec<u8> {
-    format!("{group}\u{0}{topic}\u{0}{partition}").into_bytes()
-}
-
-fn parse_key(bytes: &[u8]) -> Option<Key> {
-    let text = std::str::from_utf8(bytes).ok()?;
-    let mut parts = text.split('\u{0}');
-    let (group, topic, partition) = (parts.next()?, parts.next()?, parts.next()?.parse().ok()?);
-    Some((group.to_string(), topic.to_string(), partition))
 }

@@ -19,6 +19,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::files::{default_max_open_files, FileCache};
+use crate::group_offsets::{self, validate_group, PositionKey, Positions};
 use crate::partition::Partition;
 use crate::segment::sync_dir;
 use crate::{
@@ -26,8 +27,7 @@ use crate::{
     ReadResult, Record, Result, TopicConfig, TopicDescription, INTERNAL_TOPIC_PREFIX,
 };
 
-/// The internal topic holding consumer group offsets.
-pub const OFFSETS_TOPIC: &str = "_weft_consumer_offsets";
+pub use crate::group_offsets::OFFSETS_TOPIC;
 
 /// When an append counts as durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,8 +72,6 @@ struct Topic {
     partitions: Vec<Arc<Partition>>,
 }
 
-type OffsetKey = (String, String, u32);
-
 /// The topic map, shared with the background threads (which hold nothing else of the log, so
 /// dropping the last handle closes the log at once).
 type Topics = Arc<RwLock<BTreeMap<String, Arc<Topic>>>>;
@@ -109,7 +107,7 @@ pub struct EmbeddedLog {
     files: Arc<FileCache>,
     /// Serializes topic creation and deletion.
     admin: Mutex<()>,
-    offsets: Mutex<BTreeMap<OffsetKey, CommittedOffset>>,
+    offsets: Mutex<Positions>,
     closed: AtomicBool,
     /// Background threads sleep on this (without holding the log) so shutdown wakes them at once.
     stop: Arc<StopSignal>,
@@ -248,18 +246,7 @@ impl EmbeddedLog {
         loop {
             let batch = p.read(position, ReadLimits { max_records: 10_000, max_bytes: 16 << 20 })?;
             for record in &batch.records {
-                let Some(key) = record.key.as_deref().and_then(parse_offset_key) else { continue };
-                match record.value.as_deref().map(serde_json::from_slice::<CommittedOffset>) {
-                    Some(Ok(committed)) => {
-                        offsets.insert(key, committed);
-                    }
-                    None => {
-                        offsets.remove(&key);
-                    }
-                    Some(Err(e)) => {
-                        tracing::warn!(offset = record.offset, error = %e, "skipping an unreadable committed offset")
-                    }
-                }
+                group_offsets::apply(&mut offsets, record);
             }
             if batch.records.is_empty() || batch.next_offset >= batch.high_watermark {
                 return Ok(());
@@ -283,24 +270,6 @@ impl Drop for EmbeddedLog {
             tracing::error!(error = %e, "the log failed to shut down cleanly");
         }
     }
-}
-
-fn offset_key(group: &str, topic: &str, partition: u32) -> Vec<u8> {
-    format!("{group}\u{0}{topic}\u{0}{partition}").into_bytes()
-}
-
-fn parse_offset_key(bytes: &[u8]) -> Option<OffsetKey> {
-    let text = std::str::from_utf8(bytes).ok()?;
-    let mut parts = text.split('\u{0}');
-    let (group, topic, partition) = (parts.next()?, parts.next()?, parts.next()?.parse().ok()?);
-    Some((group.to_string(), topic.to_string(), partition))
-}
-
-fn validate_group(group: &str) -> Result<()> {
-    if group.is_empty() || group.len() > 255 || group.chars().any(char::is_control) {
-        return Err(LogError::InvalidGroup(group.to_string()));
-    }
-    Ok(())
 }
 
 fn partitions_where(topics: &Topics, keep: impl Fn(&Partition) -> bool) -> Vec<Arc<Partition>> {
@@ -415,13 +384,13 @@ impl EventLog for EmbeddedLog {
         sync_dir(&self.options.data_dir.join("topics"))?;
         std::fs::remove_dir_all(&trash).map_err(LogError::io(&trash))?;
         // The group offsets of a deleted topic mean nothing any more.
-        let stale: Vec<OffsetKey> = {
+        let stale: Vec<PositionKey> = {
             let offsets = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
             offsets.keys().filter(|(_, t, _)| t == name).cloned().collect()
         };
         if !stale.is_empty() {
             let tombstones: Vec<Record> =
-                stale.iter().map(|(g, t, p)| Record { key: Some(offset_key(g, t, *p)), ..Record::default() }).collect();
+                stale.iter().map(|(g, t, p)| group_offsets::forget_record(g, t, *p)).collect();
             let mut offsets = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
             self.append_durable(OFFSETS_TOPIC, 0, &tombstones)?;
             for key in stale {
@@ -506,9 +475,7 @@ impl EventLog for EmbeddedLog {
             metadata: metadata.to_string(),
             commit_timestamp: now_ms(),
         };
-        let value = serde_json::to_vec(&committed)
-            .map_err(|e| LogError::InvalidRecord { index: 0, reason: format!("unencodable offset: {e}") })?;
-        let record = Record { key: Some(offset_key(group, topic, partition)), value: Some(value), ..Record::default() };
+        let record = group_offsets::commit_record(group, &committed)?;
         // Holding the map's lock across the append keeps the map in the log's order.
         let mut offsets = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
         self.append_durable(OFFSETS_TOPIC, 0, std::slice::from_ref(&record))?;

@@ -29,6 +29,7 @@ pub mod conformance;
 mod embedded;
 mod error;
 mod files;
+pub mod group_offsets;
 mod partition;
 mod partitioner;
 mod segment;
