@@ -236,6 +236,10 @@ async function templates(h) {
     await page.reload();
     await eventually('the editor holds the first template', async () => (await editor.inputValue()) === list[0].sql);
     await eventually('the example is valid', async () => (await status.getAttribute('data-state')) === 'valid');
+    // A preview still running (the Preview button is disabled meanwhile) is stopped first: on a loaded
+    // machine the previous flow's may not have ended yet.
+    await stopPreview();
+    await eventually('the Preview button is enabled', () => page.getByTestId('preview-run').isEnabled(), 45_000);
     await page.getByTestId('preview-run').click();
     await rowsArrive();
     await stopPreview();
