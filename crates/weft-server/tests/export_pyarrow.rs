@@ -4,10 +4,7 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
-use common::{Api, TestServer};
+use common::{python_script, Api, TestServer};
 use serde_json::{json, Value};
 
 /// Every type the export maps, as an Avro schema.
@@ -77,11 +74,7 @@ fn read_with_pyarrow(server: &TestServer, id: &str) -> Value {
     assert_eq!(reply.status, 200, "{}", reply.text());
     let file = server.dir.path().join(format!("{id}.parquet"));
     std::fs::write(&file, &reply.body).expect("write the export");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).expect("the repository root");
-    let python = root.join("target/pyenv/bin/python");
-    assert!(python.exists(), "{} is missing: run scripts/test (it creates the venv with pyarrow)", python.display());
-    let output =
-        Command::new(&python).arg(root.join("tests/python/read_parquet.py")).arg(&file).output().expect("python runs");
+    let output = python_script("read_parquet.py").arg(&file).output().expect("python runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "pyarrow could not read the export: {stderr}");
     serde_json::from_slice(&output.stdout).expect("the script prints JSON")

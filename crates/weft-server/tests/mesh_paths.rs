@@ -6,24 +6,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Api, TestServer};
+use common::{python_script, Api, TestServer};
 use serde_json::{json, Value};
 
-/// The venv's Python (built by `scripts/test`), and the directory of the test scripts.
-fn python() -> (PathBuf, PathBuf) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).expect("the repository root").to_path_buf();
-    let python = root.join("target/pyenv/bin/python");
-    assert!(python.exists(), "{} is missing: run scripts/test (it builds the Python venv)", python.display());
-    (python, root.join("tests/python"))
-}
-
 fn run_python(script: &str, args: &[&str]) -> String {
-    let (python, scripts) = python();
-    let output = Command::new(python).arg(scripts.join(script)).args(args).output().expect("python runs");
+    let output = python_script(script).args(args).output().expect("python runs");
     assert!(
         output.status.success(),
         "{script} failed: {}\n{}",

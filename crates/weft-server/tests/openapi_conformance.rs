@@ -6,10 +6,7 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
-use common::{shop_orders_avro_product, TestServer};
+use common::{python_script, shop_orders_avro_product, TestServer};
 use serde_json::json;
 
 const ORDER: &str = r#"{"type": "record", "name": "Order", "namespace": "shop", "fields": [
@@ -24,16 +21,7 @@ fn the_document_is_valid_and_the_server_keeps_to_it() {
     let (status, body) = api.post("/api/v1/products/shop.orders/publish", &json!({}));
     assert_eq!(status, 200, "{body}");
 
-    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let root = manifest_dir.ancestors().nth(2).expect("the repository root holds crates/weft-server");
-    let python = root.join("target/pyenv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/test (it creates the Python venv with schemathesis this test needs)",
-        python.display()
-    );
-    let output = Command::new(&python)
-        .arg(root.join("tests/python/test_openapi.py"))
+    let output = python_script("test_openapi.py")
         .arg(&server.api.base)
         .current_dir(server.dir.path())
         .output()

@@ -4,25 +4,13 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
-use common::TestServer;
+use common::{python_script, TestServer};
 
 /// Runs the client script against `server`, with `user_info` (`user:token`) when given.
 fn run_client(server: &TestServer, user_info: Option<&str>) {
-    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let root = manifest_dir.ancestors().nth(2).expect("the repository root holds crates/weft-server");
-    let python = root.join("target/pyenv/bin/python");
-    let script = root.join("tests/python/test_registry_client.py");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/test (it creates the Python venv with confluent-kafka this test needs)",
-        python.display()
-    );
     let url = format!("{}/registry", server.api.base);
-    let mut command = Command::new(&python);
-    command.arg(&script).arg(&url);
+    let mut command = python_script("test_registry_client.py");
+    command.arg(&url);
     if let Some(user_info) = user_info {
         command.arg(user_info);
     }

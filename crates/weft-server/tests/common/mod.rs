@@ -10,6 +10,22 @@ use std::time::Duration;
 use serde_json::Value;
 use weft_server::{BackgroundServer, FsyncPolicy, ServerConfig};
 
+/// `tests/python/SCRIPT` under the venv's Python, which `scripts/test` builds in `target/pyenv` from the
+/// pinned `tests/python/requirements.txt`; arguments and output are the caller's.
+pub fn python_script(script: &str) -> std::process::Command {
+    let root =
+        Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).expect("the repository root holds crates/weft-server");
+    let python = root.join("target/pyenv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/test (it builds the Python venv the tests need)",
+        python.display()
+    );
+    let mut command = std::process::Command::new(python);
+    command.arg(root.join("tests/python").join(script));
+    command
+}
+
 /// The configuration tests use: a free port, fast group commit, small limits that tests can exceed.
 pub fn test_config(data_dir: &Path) -> ServerConfig {
     let mut config = ServerConfig::new(data_dir);
