@@ -27,7 +27,7 @@ struct Server {
 
 impl Server {
     fn start(data_dir: &Path) -> Server {
-        let ServeProcess { child, url } = ServeProcess::start(data_dir, &["--profile-snapshot-ms", "200"]);
+        let ServeProcess { child, url, .. } = ServeProcess::start(data_dir, &["--profile-snapshot-ms", "200"]);
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(30)))

@@ -48,7 +48,7 @@ struct Server {
 
 impl Server {
     fn start(data_dir: &Path) -> Server {
-        let ServeProcess { child, url } = ServeProcess::start(data_dir, &[]);
+        let ServeProcess { child, url, .. } = ServeProcess::start(data_dir, &[]);
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(30)))

@@ -10,6 +10,9 @@ pub struct ServeProcess {
     pub child: Child,
     /// `http://127.0.0.1:PORT`.
     pub url: String,
+    /// The log line it announced its address with (it names the log it serves).
+    #[allow(dead_code)] // Only the Kafka test reads it.
+    pub banner: String,
 }
 
 impl ServeProcess {
@@ -27,15 +30,15 @@ impl ServeProcess {
             .spawn()
             .expect("weft serve starts");
         let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-        let url = loop {
+        let (url, banner) = loop {
             let line = lines.next().expect("weft serve printed its address").expect("stderr is text");
             if let Some(rest) = line.strip_prefix("weft listening on ") {
-                break rest.split_whitespace().next().expect("an address").to_string();
+                break (rest.split_whitespace().next().expect("an address").to_string(), line);
             }
         };
         // Its log is drained so that it never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        ServeProcess { child, url }
+        ServeProcess { child, url, banner }
     }
 
     /// SIGKILL, and reap it.
