@@ -44,14 +44,7 @@ pub(crate) fn commit(
     offset: u64,
     metadata: &str,
 ) -> Result<CommittedOffset> {
-    let committed = CommittedOffset {
-        topic: topic.to_string(),
-        partition,
-        offset,
-        metadata: metadata.to_string(),
-        commit_timestamp: now_ms(),
-    };
-    let record = group_offsets::commit_record(group, &committed)?;
+    let (committed, record) = group_offsets::commit_record(group, topic, partition, offset, metadata, now_ms())?;
     let mut state = lock(shared);
     append(shared, vec![record])?;
     catch_up(shared, &mut state)?;

@@ -468,14 +468,7 @@ impl EventLog for EmbeddedLog {
         self.check_open()?;
         validate_group(group)?;
         self.partition(topic, partition)?;
-        let committed = CommittedOffset {
-            topic: topic.to_string(),
-            partition,
-            offset,
-            metadata: metadata.to_string(),
-            commit_timestamp: now_ms(),
-        };
-        let record = group_offsets::commit_record(group, &committed)?;
+        let (committed, record) = group_offsets::commit_record(group, topic, partition, offset, metadata, now_ms())?;
         // Holding the map's lock across the append keeps the map in the log's order.
         let mut offsets = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
         self.append_durable(OFFSETS_TOPIC, 0, std::slice::from_ref(&record))?;

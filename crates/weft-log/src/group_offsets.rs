@@ -24,11 +24,26 @@ pub fn validate_group(group: &str) -> Result<()> {
     Ok(())
 }
 
-/// The record that commits `committed` for `group`.
-pub fn commit_record(group: &str, committed: &CommittedOffset) -> Result<Record> {
-    let value = serde_json::to_vec(committed)
+/// A position of `group` committed at `now` (epoch milliseconds), and the record that commits it.
+pub fn commit_record(
+    group: &str,
+    topic: &str,
+    partition: u32,
+    offset: u64,
+    metadata: &str,
+    now: i64,
+) -> Result<(CommittedOffset, Record)> {
+    let committed = CommittedOffset {
+        topic: topic.to_string(),
+        partition,
+        offset,
+        metadata: metadata.to_string(),
+        commit_timestamp: now,
+    };
+    let value = serde_json::to_vec(&committed)
         .map_err(|e| LogError::InvalidRecord { index: 0, reason: format!("unencodable offset: {e}") })?;
-    Ok(Record { key: Some(key(group, &committed.topic, committed.partition)), value: Some(value), ..Record::default() })
+    let record = Record { key: Some(key(group, topic, partition)), value: Some(value), ..Record::default() };
+    Ok((committed, record))
 }
 
 /// The tombstone that forgets a position.
@@ -80,16 +95,18 @@ mod tests {
 
     #[test]
     fn a_commit_is_applied_and_its_tombstone_forgets_it() {
-        let committed = CommittedOffset {
+        let (committed, record) = commit_record("g", "orders", 2, 42, "m", 7).expect("encodable");
+        let expected = CommittedOffset {
             topic: "orders".into(),
             partition: 2,
             offset: 42,
             metadata: "m".into(),
             commit_timestamp: 7,
         };
+        assert_eq!(committed, expected);
         let mut positions = Positions::new();
-        apply(&mut positions, &stored(commit_record("g", &committed).expect("encodable")));
-        assert_eq!(positions.get(&("g".into(), "orders".into(), 2)), Some(&committed));
+        apply(&mut positions, &stored(record));
+        assert_eq!(positions.get(&("g".into(), "orders".into(), 2)), Some(&expected));
         apply(&mut positions, &stored(forget_record("g", "orders", 2)));
         assert!(positions.is_empty());
     }
