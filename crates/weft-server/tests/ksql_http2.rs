@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use common::{test_config, TestServer};
+use common::{certificate, test_config, TestServer};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
@@ -248,23 +248,6 @@ fn http2_requests_are_held_to_the_allowed_host_names_by_their_authority() {
         let response = client.send_request(request).await.expect("answer");
         assert_eq!(response.status(), StatusCode::MISDIRECTED_REQUEST);
     });
-}
-
-/// A self-signed certificate for localhost, and its key, in `dir` (as tests/tls.rs makes one).
-fn certificate(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let made = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
-        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-        .args(["-addext", "basicConstraints=critical,CA:FALSE", "-addext", "extendedKeyUsage=serverAuth"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl runs (scripts/test installs it)");
-    assert!(made.status.success(), "openssl: {}", String::from_utf8_lossy(&made.stderr));
-    (cert, key)
 }
 
 /// A TLS connection to `addr` trusting only `cert`, offering `alpn`; the protocol ALPN agreed on.

@@ -26,6 +26,25 @@ pub fn python_script(script: &str) -> std::process::Command {
     command
 }
 
+/// A self-signed server certificate for localhost and 127.0.0.1, and its key, in `dir` (made with
+/// openssl, which `scripts/test` installs).
+pub fn certificate(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        // A server's certificate, not a CA's (the client's verifier refuses a CA as end entity).
+        .args(["-addext", "basicConstraints=critical,CA:FALSE", "-addext", "extendedKeyUsage=serverAuth"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs (scripts/test installs it)");
+    assert!(made.status.success(), "openssl: {}", String::from_utf8_lossy(&made.stderr));
+    (cert, key)
+}
+
 /// The configuration tests use: a free port, fast group commit, small limits that tests can exceed.
 pub fn test_config(data_dir: &Path) -> ServerConfig {
     let mut config = ServerConfig::new(data_dir);
