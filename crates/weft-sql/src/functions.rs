@@ -421,43 +421,26 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
             };
             (f(if ceil { "CEIL" } else { "FLOOR" }, eval), ty)
         }
-        "TRUNC" => {
-            arity(name, types, 1, 2)?;
-            want(name, &t0, t0.is_numeric(), "a number")?;
-            if types.len() == 2 {
-                want(name, &types[1], is_integer(&types[1]), "an integer number of decimal places")?;
-                let ty = match &t0 {
-                    SqlType::Decimal { .. } => t0.clone(),
-                    _ => SqlType::Double,
-                };
-                (f("TRUNC", trunc_places), ty)
-            } else {
-                // As ROUND: TRUNC(INT) is INT, TRUNC(BIGINT|DOUBLE) is BIGINT, DECIMAL(p, s) is DECIMAL(p - s, 0).
-                let ty = match &t0 {
-                    SqlType::Int => SqlType::Int,
-                    SqlType::Decimal { precision, scale } => {
-                        SqlType::Decimal { precision: (precision - scale).max(1), scale: 0 }
-                    }
-                    _ => SqlType::Bigint,
-                };
-                (f("TRUNC", trunc_whole), ty)
-            }
-        }
         "AS_VALUE" => {
             // Copies a key column into the value; as an expression it is the identity.
             arity(name, types, 1, 1)?;
             (f("AS_VALUE", |a| a[0].clone()), t0)
         }
-        "ROUND" => {
+        "ROUND" | "TRUNC" => {
             arity(name, types, 1, 2)?;
             want(name, &t0, t0.is_numeric(), "a number")?;
+            // TRUNC types as ROUND does; only the rounding differs.
+            let truncate = name == "TRUNC";
+            let fname = if truncate { "TRUNC" } else { "ROUND" };
+            let places: fn(&[Value]) -> Value = if truncate { trunc_places } else { round_places };
+            let whole: fn(&[Value]) -> Value = if truncate { trunc_whole } else { round_half_up };
             if types.len() == 2 {
                 want(name, &types[1], is_integer(&types[1]), "an integer number of decimal places")?;
                 let ty = match &t0 {
                     SqlType::Decimal { .. } => t0.clone(),
                     _ => SqlType::Double,
                 };
-                (f("ROUND", round_places), ty)
+                (f(fname, places), ty)
             } else {
                 // ROUND(INT) is INT, ROUND(BIGINT|DOUBLE) is BIGINT, ROUND(DECIMAL(p, s)) is DECIMAL(p - s, 0).
                 let ty = match &t0 {
@@ -467,7 +450,7 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
                     }
                     _ => SqlType::Bigint,
                 };
-                (f("ROUND", round_half_up), ty)
+                (f(fname, whole), ty)
             }
         }
         "CBRT" | "DEGREES" | "RADIANS" | "SIN" | "COS" | "TAN" | "ASIN" | "ACOS" | "ATAN" | "COT" | "COSH" | "SINH"
