@@ -3,7 +3,9 @@
 //! Every command runs under one write lock: it validates fully against the current state, appends all
 //! its events to [`CATALOG_TOPIC`] as one batch (durable and atomic), and only then applies them to the
 //! in-memory state and the search index. A command that fails leaves no trace; a crash after the append
-//! is repaired on the next start, which replays the log.
+//! is repaired on the next start, which replays the log. Before deciding, a command applies what other
+//! catalogs on the same log (other servers on one Kafka cluster) appended; [`Catalog::refresh`] does
+//! the same between commands.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
@@ -158,6 +160,28 @@ fn check_revision(entity: impl FnOnce() -> String, current: u64, expected: Optio
     }
 }
 
+/// Applies to `state` every event of the catalog topic after the last one it holds, up to the high
+/// watermark, and says what each touched.
+fn replay(log: &dyn EventLog, state: &mut State) -> Result<Vec<Touched>> {
+    let (start, end) = log.offsets(CATALOG_TOPIC, 0)?;
+    // The topic is never compacted nor trimmed, so nothing before `start` is missed.
+    let mut position = state.next_offset().unwrap_or(start).max(start);
+    let mut touched = Vec::new();
+    let limits = ReadLimits { max_records: 10_000, max_bytes: 64 << 20 };
+    while position < end {
+        let batch = log.read(CATALOG_TOPIC, 0, position, limits)?;
+        if batch.records.is_empty() {
+            break;
+        }
+        for record in &batch.records {
+            let envelope = EventEnvelope::from_record(record.offset, record.value.as_deref())?;
+            touched.push(state.apply(record.offset, envelope));
+        }
+        position = batch.next_offset;
+    }
+    Ok(touched)
+}
+
 impl Catalog {
     /// Opens the catalog over `log`: creates [`CATALOG_TOPIC`] on first use, replays it to rebuild the
     /// state, and builds the search index.
@@ -184,22 +208,7 @@ impl Catalog {
         }
         let started = Instant::now();
         let mut state = State::default();
-        let (start, end) = log.offsets(CATALOG_TOPIC, 0)?;
-        let mut position = start;
-        let mut events = 0u64;
-        let limits = ReadLimits { max_records: 10_000, max_bytes: 64 << 20 };
-        while position < end {
-            let batch = log.read(CATALOG_TOPIC, 0, position, limits)?;
-            if batch.records.is_empty() {
-                break;
-            }
-            for record in &batch.records {
-                let envelope = EventEnvelope::from_record(record.offset, record.value.as_deref())?;
-                state.apply(record.offset, envelope);
-                events += 1;
-            }
-            position = batch.next_offset;
-        }
+        let events = replay(log.as_ref(), &mut state)?.len() as u64;
         let replay = started.elapsed();
         let started = Instant::now();
         let index = SearchIndex::new()?;
@@ -227,8 +236,36 @@ impl Catalog {
         self.state.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn lock_writes(&self) -> MutexGuard<'_, ()> {
-        self.write.lock().unwrap_or_else(|e| e.into_inner())
+    /// Takes the write lock, having applied what other servers appended since (so a command decides
+    /// on the latest state the log holds).
+    fn lock_writes(&self) -> Result<MutexGuard<'_, ()>> {
+        let guard = self.write.lock().unwrap_or_else(|e| e.into_inner());
+        self.catch_up()?;
+        Ok(guard)
+    }
+
+    /// Applies the events other servers on the same log appended since this one last read it, and
+    /// updates the search index for them. Call with the write lock held.
+    fn catch_up(&self) -> Result<()> {
+        let (start, end) = self.log.offsets(CATALOG_TOPIC, 0)?;
+        if self.read_state().next_offset().unwrap_or(start) >= end {
+            return Ok(());
+        }
+        let touched = {
+            let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+            replay(self.log.as_ref(), &mut state)?
+        };
+        if let Err(e) = self.reindex(&touched) {
+            tracing::warn!(error = %e, "the search index update failed; it is rebuilt on restart");
+        }
+        Ok(())
+    }
+
+    /// Applies what other servers on the same log appended since this one last read it: a server
+    /// calls this when the catalog topic grows (see `weft-mesh`'s follower), and every command does it
+    /// before deciding.
+    pub fn refresh(&self) -> Result<()> {
+        self.lock_writes().map(drop)
     }
 
     /// Appends `events` as one batch, then applies them. Call with the write lock held.
@@ -240,14 +277,21 @@ impl Catalog {
         let envelopes: Vec<EventEnvelope> =
             events.into_iter().map(|event| EventEnvelope { actor: actor.to_string(), at, event }).collect();
         let records = envelopes.iter().map(EventEnvelope::to_record).collect::<Result<Vec<_>>>()?;
+        let expected = self.read_state().next_offset();
         let appended = self.log.append(CATALOG_TOPIC, 0, records)?;
-        let mut touched = Vec::new();
-        {
+        let touched = if expected == Some(appended.base_offset) {
             let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
-            for (i, envelope) in envelopes.into_iter().enumerate() {
-                touched.push(state.apply(appended.base_offset + i as u64, envelope));
-            }
-        }
+            envelopes
+                .into_iter()
+                .enumerate()
+                .map(|(i, envelope)| state.apply(appended.base_offset + i as u64, envelope))
+                .collect()
+        } else {
+            // Another server appended in between (or this is the first event): apply the log in its
+            // order, these events included, as a restart would.
+            let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+            replay(self.log.as_ref(), &mut state)?
+        };
         // The change is durable and applied; an index failure must not report it as failed. The index
         // is rebuilt from the log on the next start.
         if let Err(e) = self.reindex(&touched) {
@@ -286,7 +330,7 @@ impl Catalog {
     pub fn create_domain(&self, actor: &str, spec: DomainSpec) -> Result<Domain> {
         check_actor(actor)?;
         spec.validate()?;
-        let _write = self.lock_writes();
+        let _write = self.lock_writes()?;
         if self.read_state().domains.contains_key(&spec.name) {
             return Err(CatalogError::DomainExists(spec.name.to_string()));
         }
@@ -308,7 +352,7 @@ impl Catalog {
             ));
         }
         spec.validate()?;
-        let _write = self.lock_writes();
+        let _write = self.lock_writes()?;
         let before = self.domain(name.as_str())?;
         check_revision(|| format!("domain '{name}'"), before.revision, if_revision)?;
         if before.spec == spec {
@@ -323,7 +367,7 @@ impl Catalog {
     pub fn delete_domain(&self, actor: &str, name: &str) -> Result<Domain> {
         check_actor(actor)?;
         let name = DomainName::parse(name)?;
-        let _write = self.lock_writes();
+        let _write = self.lock_writes()?;
         let before = self.domain(name.as_str())?;
         {
             let state = self.read_state();
@@ -361,7 +405,7 @@ impl Catalog {
     pub fn create_product(&self, actor: &str, spec: ProductSpec) -> Result<Product> {
         check_actor(actor)?;
         spec.validate()?;
-        let _write = self.lock_writes();
+        let _write = self.lock_writes()?;
         let product = {
             let state = self.read_state();
             plan_create(&state, spec)?
@@ -389,7 +433,7 @@ impl Catalog {
             ));
         }
         spec.validate()?;
-        let _write = self.lock_writes();
+        let _write = self.lock_writes()?;
         let (events, after) = {
             let state = self.read_state();
             let before = state.products.get(&id).ok_or_else(|| CatalogError::ProductNotFound(id.to_string()))?;
@@ -412,7 +456,7 @@ impl Catalog {
     ) -> Result<Product> {
         check_actor(actor)?;
         let id = ProductId::parse(id)?;
-        let _write = self.lock_writes();
+        let _write = self.lock_writes()?;
         let (event, after) = {
             let state = self.read_state();
             let before = state.products.get(&id).ok_or_else(|| CatalogError::ProductNotFound(id.to_string()))?;
@@ -439,7 +483,7 @@ impl Catalog {
     pub fn delete_product(&self, actor: &str, id: &str, confirm: bool) -> Result<Product> {
         check_actor(actor)?;
         let id = ProductId::parse(id)?;
-        let _write = self.lock_writes();
+        let _write = self.lock_writes()?;
         let before = {
             let state = self.read_state();
             let product = state.products.get(&id).ok_or_else(|| CatalogError::ProductNotFound(id.to_string()))?;
@@ -600,7 +644,7 @@ impl Catalog {
         let odps::Imported { mut spec, lifecycle: mut target, default_deprecation, slug_id, notes } =
             document.to_product(&cx)?;
         let id = spec.id.clone();
-        let _write = self.lock_writes();
+        let _write = self.lock_writes()?;
         let (events, previous_revision) = {
             let state = self.read_state();
             for port in &mut spec.output_ports {
@@ -705,7 +749,7 @@ impl Catalog {
     /// Re-indexes the products whose output ports use `subject`, after a new schema version was
     /// registered (their searchable field names may have changed). Returns how many were re-indexed.
     pub fn schema_changed(&self, subject: &str) -> Result<usize> {
-        let _write = self.lock_writes();
+        let _write = self.lock_writes()?;
         let touched: Vec<Touched> = self
             .read_state()
             .products
@@ -725,7 +769,7 @@ impl Catalog {
     pub fn set_field_lineage(&self, actor: &str, product: &str, edges: Vec<FieldEdge>) -> Result<Vec<FieldEdge>> {
         check_actor(actor)?;
         let id = ProductId::parse(product)?;
-        let _write = self.lock_writes();
+        let _write = self.lock_writes()?;
         let (before, after) = {
             let state = self.read_state();
             let p = state.products.get(&id).ok_or_else(|| CatalogError::ProductNotFound(id.to_string()))?;
@@ -836,7 +880,7 @@ impl Catalog {
         lineage: &DerivedLineage,
     ) -> Result<(Product, Vec<FieldEdge>)> {
         check_actor(actor)?;
-        let _write = self.lock_writes();
+        let _write = self.lock_writes()?;
         let (product, edges) = {
             let state = self.read_state();
             let mut by_topic: BTreeMap<&str, Vec<ProductId>> = BTreeMap::new();
@@ -971,7 +1015,7 @@ impl Catalog {
         if let Some(consumer) = consumer {
             check_text("consumer", consumer, true, 200)?;
         }
-        let _write = self.lock_writes();
+        let _write = self.lock_writes()?;
         let request = {
             let state = self.read_state();
             let p = state.products.get(&id).ok_or_else(|| CatalogError::ProductNotFound(id.to_string()))?;
@@ -1046,7 +1090,7 @@ impl Catalog {
             check_text("reason", reason, false, MAX_ACCESS_TEXT)?;
         }
         let number = request_number(request).ok_or_else(|| CatalogError::AccessRequestNotFound(request.to_string()))?;
-        let _write = self.lock_writes();
+        let _write = self.lock_writes()?;
         let (before, after) = {
             let state = self.read_state();
             let before =

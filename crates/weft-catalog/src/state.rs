@@ -41,6 +41,11 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// The offset of the next event to apply (`None` before the first: the topic's start).
+    pub fn next_offset(&self) -> Option<u64> {
+        self.last_offset.map(|offset| offset + 1)
+    }
+
     pub fn apply(&mut self, offset: u64, envelope: EventEnvelope) -> Touched {
         self.last_offset = Some(offset);
         let at = envelope.at;

@@ -69,6 +69,12 @@ impl<S: Replayed> EventStore<S> {
         self.state.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Applies what other servers on the same log appended since this one last read it.
+    pub(crate) fn refresh(&self) -> Result<()> {
+        let mut next = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        self.catch_up(&mut next)
+    }
+
     fn catch_up(&self, next: &mut u64) -> Result<()> {
         loop {
             let read = self.log.read(self.topic, 0, *next, ReadLimits::default())?;

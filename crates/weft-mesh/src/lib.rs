@@ -31,6 +31,7 @@ pub mod data;
 mod error;
 mod event_store;
 pub mod export;
+mod follow;
 pub mod governance;
 pub mod metrics;
 pub mod policies;
@@ -117,6 +118,8 @@ pub struct Mesh {
     webhooks: Arc<webhooks::Webhooks>,
     /// Keeps live profiles caught up and snapshotted; stopped on shutdown.
     profiler: std::sync::Mutex<Option<profile::live::Worker>>,
+    /// Applies what other servers sharing the log write to the platform's stores; stopped on shutdown.
+    follower: std::sync::Mutex<Option<follow::Follower>>,
     /// Held while a product's SQL stream is looked for and declared ([`product_sql`]).
     sql_names: std::sync::Mutex<()>,
 }
@@ -200,6 +203,46 @@ impl Mesh {
         data.profiles().open()?;
         let profiler = profile::live::Worker::start(Arc::downgrade(&data))
             .map_err(|e| MeshError::Internal(format!("cannot start the profile worker: {e}")))?;
+        let follower = follow::Follower::start(
+            &log,
+            vec![
+                follow::Followed {
+                    topic: weft_registry::SCHEMAS_TOPIC,
+                    refresh: Box::new({
+                        let registry = registry.clone();
+                        move || Ok(registry.refresh()?)
+                    }),
+                },
+                follow::Followed {
+                    topic: weft_catalog::CATALOG_TOPIC,
+                    refresh: Box::new({
+                        let catalog = catalog.clone();
+                        move || Ok(catalog.refresh()?)
+                    }),
+                },
+                follow::Followed {
+                    topic: contracts::CONTRACTS_TOPIC,
+                    refresh: Box::new({
+                        let governance = governance.clone();
+                        move || governance.store().refresh()
+                    }),
+                },
+                follow::Followed {
+                    topic: security::identities::IDENTITIES_TOPIC,
+                    refresh: Box::new({
+                        let identities = security.identities.clone();
+                        move || identities.refresh()
+                    }),
+                },
+                follow::Followed {
+                    topic: webhooks::WEBHOOKS_TOPIC,
+                    refresh: Box::new({
+                        let webhooks = webhooks.clone();
+                        move || webhooks.refresh()
+                    }),
+                },
+            ],
+        )?;
         let sql_registry = Arc::new(schemas::SqlSchemas::new(registry.clone(), catalog.clone()));
         let engine_options = EngineOptions {
             background: options.run_queries,
@@ -223,6 +266,7 @@ impl Mesh {
             security,
             webhooks,
             profiler: std::sync::Mutex::new(Some(profiler)),
+            follower: std::sync::Mutex::new(Some(follower)),
             sql_names: std::sync::Mutex::new(()),
         })
     }
@@ -230,6 +274,9 @@ impl Mesh {
     /// Stops the SQL engine's queries and the profile worker, snapshots the live profiles, then
     /// flushes and closes the log.
     pub fn shutdown(&self) -> Result<()> {
+        if let Some(mut follower) = self.follower.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            follower.stop();
+        }
         self.sql.shutdown();
         self.data.profiles().stop_catching_up();
         if let Some(mut profiler) = self.profiler.lock().unwrap_or_else(|e| e.into_inner()).take() {

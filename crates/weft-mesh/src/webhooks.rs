@@ -177,6 +177,11 @@ pub struct Webhooks {
 }
 
 impl Webhooks {
+    /// Applies what other servers on the same log appended since this one last read it.
+    pub(crate) fn refresh(&self) -> Result<()> {
+        self.store.refresh()
+    }
+
     pub(crate) fn open(log: Arc<dyn EventLog>) -> Result<Webhooks> {
         let config = TopicConfig { retention_ms: Some(90 * 24 * 3600 * 1000), ..TopicConfig::default() };
         Ok(Webhooks {

@@ -43,6 +43,71 @@ fn serve_on_kafka_produces_and_reads_records() {
     server.kill();
 }
 
+/// Two servers on one cluster serve one mesh: a schema registered on one is served by the other
+/// under the same id, and a domain created on one is listed by the other, without a restart.
+#[test]
+fn two_servers_on_one_cluster_see_each_others_changes() {
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = serve(&broker, &dir.path().join("first"));
+    let second = serve(&broker, &dir.path().join("second"));
+
+    let schema = dir.path().join("order.avsc");
+    std::fs::write(&schema, r#"{"type": "record", "name": "Order", "fields": [{"name": "id", "type": "string"}]}"#)
+        .expect("write the schema");
+    let registered = ok(&first, &["schema", "register", "orders-value", "--file", &schema.to_string_lossy()]);
+    let id = registered
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|part| !part.is_empty())
+        .unwrap_or_else(|| panic!("no id in {registered:?}"))
+        .to_string();
+    let on_second = eventually(|| run(&second, &["schema", "get", "orders-value"]));
+    assert!(on_second.contains("Order"), "the second server serves the schema: {on_second}");
+    let by_id = ok(&second, &["schema", "get", "--id", &id]);
+    assert!(by_id.contains("Order"), "the second server serves id {id}: {by_id}");
+
+    // A second registration on the other server continues the same sequence of ids.
+    let schema = dir.path().join("customer.avsc");
+    std::fs::write(
+        &schema,
+        r#"{"type": "record", "name": "Customer", "fields": [{"name": "name", "type": "string"}]}"#,
+    )
+    .expect("write the schema");
+    let registered = ok(&second, &["schema", "register", "customers-value", "--file", &schema.to_string_lossy()]);
+    let next: u32 = id.parse::<u32>().expect("a numeric id") + 1;
+    assert!(registered.contains(&format!("id {next}")), "the next id is {next}: {registered}");
+
+    ok(&second, &["domain", "create", "sales", "--team", "Sales", "--owner", "tester"]);
+    let domains = eventually(|| run(&first, &["domain", "list"]).filter(|out| out.contains("sales")));
+    assert!(domains.contains("sales"), "{domains}");
+    first.kill();
+    second.kill();
+}
+
+/// Retries `attempt` for up to ten seconds (the servers follow each other through the broker's
+/// offsets, which they poll), returning its first answer.
+fn eventually(attempt: impl Fn() -> Option<String>) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(out) = attempt() {
+            return out;
+        }
+        assert!(std::time::Instant::now() < deadline, "the other server never saw the change");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// `weft ARGS` against `server`: its standard output when it succeeded.
+fn run(server: &ServeProcess, args: &[&str]) -> Option<String> {
+    let output = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(args)
+        .env("WEFT_URL", &server.url)
+        .env("WEFT_ACTOR", "tester")
+        .output()
+        .expect("weft runs");
+    output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
 /// `weft serve --kafka BOOTSTRAP` on a free loopback port (its data directory unused).
 fn serve(broker: &Broker, dir: &std::path::Path) -> ServeProcess {
     let bootstrap = broker.bootstrap();

@@ -8,3 +8,4 @@ mod lineage;
 mod odps;
 mod restart;
 mod search;
+mod shared_log;

@@ -238,6 +238,11 @@ impl GovernanceStore {
         self.store.state()
     }
 
+    /// Applies what other servers on the same log appended since this one last read it.
+    pub(crate) fn refresh(&self) -> Result<()> {
+        self.store.refresh()
+    }
+
     /// Plans a change against the current state, appends its events, then applies them.
     pub(crate) fn write<T>(
         &self,

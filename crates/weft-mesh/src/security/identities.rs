@@ -278,6 +278,11 @@ impl IdentityStore {
         self.store.state()
     }
 
+    /// Applies what other servers on the same log appended since this one last read it.
+    pub(crate) fn refresh(&self) -> Result<()> {
+        self.store.refresh()
+    }
+
     fn write<T>(&self, plan: impl FnOnce(&IdentityState) -> Result<(T, Vec<IdentityEvent>)>) -> Result<T> {
         self.store.write(plan)
     }

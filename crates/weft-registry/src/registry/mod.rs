@@ -6,8 +6,11 @@
 //! only then applies them. The state therefore never holds anything the log does not, and ids stay
 //! dense because planning and appending are serialized.
 //!
-//! One writer per log: two `Registry` instances appending to the same topic could both hand out the next
-//! id. (The embedded log locks its directory, so one server process is the writer.)
+//! Several instances may share one log (servers on one Kafka cluster): each applies what the others
+//! appended before every write and on [`Registry::refresh`]. Two writes planned at the same instant
+//! on two instances could still both hand out the next id; one writer per log is the rule until the
+//! ordered writes go through an elected leader (issue 14). The embedded log locks its directory, so
+//! there one server process is the writer.
 //!
 //! # The Confluent REST API on this type
 //!
@@ -306,6 +309,13 @@ impl Registry {
     /// drop it before calling a method that writes, or that thread deadlocks.
     pub fn state(&self) -> RwLockReadGuard<'_, RegistryState> {
         self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Applies what other servers on the same log appended since this one last read it (a server
+    /// calls this when the schemas topic grows; every write does it before deciding).
+    pub fn refresh(&self) -> Result<()> {
+        let mut next_offset = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        self.catch_up(&mut next_offset)
     }
 
     /// Applies every record from `next_offset` up to the log's high watermark.
