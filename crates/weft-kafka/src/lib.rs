@@ -24,6 +24,7 @@
 
 mod admin;
 mod groups;
+pub mod leader;
 mod produce;
 mod read;
 #[cfg(feature = "testing")]
