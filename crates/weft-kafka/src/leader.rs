@@ -123,6 +123,10 @@ impl LeaderElection {
             .set("partition.assignment.strategy", "cooperative-sticky")
             .set("session.timeout.ms", options.session_timeout.as_millis().to_string())
             .set("heartbeat.interval.ms", (options.session_timeout.as_millis() / 6).max(100).to_string())
+            // The coordinator waits this long for members to rejoin a rebalance; a dead member never
+            // does, and tansu waits the whole of it (Kafka's default is 5 minutes). The thread polls
+            // every 50 ms, so only a hung process comes near it.
+            .set("max.poll.interval.ms", (options.session_timeout.as_millis() * 2).to_string())
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false");
         let consumer: BaseConsumer<Member> =

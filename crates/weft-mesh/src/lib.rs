@@ -287,6 +287,17 @@ impl Mesh {
         Ok(self.log.shutdown()?)
     }
 
+    /// Applies what other servers sharing the log appended to the platform's stores, now rather
+    /// than on the follower's next tick: a server that forwarded a change to the leader calls this
+    /// before answering, so its caller reads the change back from it.
+    pub fn catch_up(&self) -> Result<()> {
+        self.registry.refresh()?;
+        self.catalog.refresh()?;
+        self.governance.store().refresh()?;
+        self.security.identities.refresh()?;
+        self.webhooks.refresh()
+    }
+
     /// Retention and compaction now, on a backend that does them itself (the embedded log also runs
     /// them on its own schedule).
     pub fn run_maintenance(&self) -> Result<()> {

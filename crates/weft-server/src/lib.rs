@@ -36,6 +36,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod forward;
 pub mod listen;
 pub mod metrics;
 pub mod oidc_login;
@@ -79,6 +80,8 @@ pub struct AppState {
     pub auth: Arc<auth::Authenticator>,
     /// Set to `true` when the server begins to shut down, so endless responses (live tails) end.
     shutting_down: Arc<watch::Sender<bool>>,
+    /// With several servers on one cluster: relays ordered writes to the leader ([`forward`]).
+    pub forwarder: Option<Arc<forward::Forwarder>>,
 }
 
 /// Request limits taken from the [`ServerConfig`].
@@ -91,7 +94,7 @@ pub struct Limits {
 impl AppState {
     pub fn new(mesh: Arc<Mesh>, limits: Limits, auth: Arc<auth::Authenticator>) -> Self {
         let metrics = Arc::new(Metrics::new(mesh.metrics().clone()));
-        AppState { mesh, metrics, limits, auth, shutting_down: Arc::new(watch::channel(false).0) }
+        AppState { mesh, metrics, limits, auth, shutting_down: Arc::new(watch::channel(false).0), forwarder: None }
     }
 
     /// Ends live tails; called when graceful shutdown begins.
@@ -246,6 +249,43 @@ async fn observe_http(State(state): State<AppState>, mut request: Request, next:
     let method = request.method().to_string();
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |path| path.as_str()).to_string();
     let path = request.uri().path().to_string();
+    let forwarding = state.forwarder.clone().map(|forwarder| (forwarder.route(&request), forwarder));
+    if let Some((destination, forwarder)) = forwarding.filter(|(destination, _)| !destination.is_here()) {
+        let mut response = match destination {
+            forward::Route::ToLeader => {
+                let response = forwarder.forward(request, state.limits.max_body_bytes).await;
+                // Read your writes: the change is in the log once the leader answered; apply it
+                // here before answering, so the caller's next read on this server finds it.
+                if response.status().is_success() {
+                    let mesh = state.mesh.clone();
+                    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || mesh.catch_up()).await {
+                        tracing::warn!(error = %e, "cannot apply the forwarded change here yet");
+                    }
+                }
+                response
+            }
+            _ => forward::unavailable(
+                "this server no longer leads the mesh's ordered writes: retry, and the server you ask forwards to \
+                 the new leader",
+            ),
+        };
+        // The leader checked, audited and logged the request itself.
+        if let Ok(value) = HeaderValue::from_str(&request_id) {
+            response.headers_mut().insert(REQUEST_ID_HEADER, value);
+        }
+        let status = response.status().as_u16();
+        state.metrics.record_http(&method, &route, status, started.elapsed());
+        tracing::info!(
+            target: "weft::http",
+            method = method.as_str(),
+            route = route.as_str(),
+            status,
+            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            request_id = request_id.as_str(),
+            "request forwarded to the leader"
+        );
+        return response;
+    }
     let change = auth::is_change(request.method(), &path);
     // SQL statements are audited with their text: the body is read here, then handed on unchanged.
     let mut detail = None;
@@ -428,6 +468,12 @@ impl Server {
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> Result<SocketAddr, ServerError> {
         self.listener.local_addr().map_err(ServerError::Serve)
+    }
+
+    /// Relays the platform's ordered writes to the server `leadership` names whenever this one does
+    /// not lead (several servers on one Kafka cluster; see [`forward`]).
+    pub fn forward_ordered_writes(&mut self, leadership: Arc<dyn forward::Leadership>) {
+        self.state.forwarder = Some(Arc::new(forward::Forwarder::new(leadership)));
     }
 
     /// The platform this server serves (the demo drives its generators through it).

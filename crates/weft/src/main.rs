@@ -2,6 +2,8 @@
 
 mod access;
 mod client;
+#[cfg(feature = "kafka")]
+mod cluster;
 mod consume;
 mod contract;
 mod dead_letters;
@@ -123,6 +125,11 @@ struct ServeArgs {
     #[cfg(feature = "kafka")]
     #[arg(long = "kafka-config", value_name = "KEY=VALUE", requires = "kafka")]
     kafka_config: Vec<String>,
+    /// With --kafka: the URL the other servers on the cluster reach this one at, to forward the
+    /// mesh's ordered writes when it leads [default: http(s)://the listen address].
+    #[cfg(feature = "kafka")]
+    #[arg(long, value_name = "URL", requires = "kafka")]
+    advertise_url: Option<String>,
     /// Address to listen on [env: WEFT_LISTEN] [default: 127.0.0.1:8080].
     #[arg(long)]
     listen: Option<SocketAddr>,
@@ -424,8 +431,10 @@ fn serve(args: ServeArgs) -> Result<()> {
                 .await
                 .context("connecting to Kafka")?
                 .with_context(|| format!("connecting to the Kafka cluster at {bootstrap}"))?;
-            let server = Server::bind_on(&config, log).await?;
+            let mut server = Server::bind_on(&config, log.clone()).await?;
             let scheme = if config.tls.is_some() { "https" } else { "http" };
+            let identity = cluster::identity(args.advertise_url.as_deref(), scheme, server.local_addr()?);
+            server.forward_ordered_writes(std::sync::Arc::new(cluster::join(log, identity).await?));
             eprintln!("weft listening on {scheme}://{} (Kafka cluster {bootstrap})", server.local_addr()?);
             return serve_until_signal(server, &config).await;
         }

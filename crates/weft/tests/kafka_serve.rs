@@ -84,6 +84,131 @@ fn two_servers_on_one_cluster_see_each_others_changes() {
     second.kill();
 }
 
+/// Schema ids stay unique when both servers register at once and when the leader stops among the
+/// registrations: the follower forwards them to the leader, and once the leader is gone the
+/// survivor is elected and takes them itself. A registration whose answer was lost with the leader
+/// is retried by its client, and registering the same schema again answers the same id.
+///
+/// The leader stops gracefully (SIGTERM): after a SIGKILL, tansu 0.6's group coordinator on its
+/// SQLite store panics when the survivor rejoins (`UpdateGroup` ... `SendError`, then "entered
+/// unreachable code" in tansu-storage's service.rs), and no member is ever assigned again.
+#[test]
+fn registrations_on_two_servers_get_distinct_ids_even_when_the_leader_stops() {
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = serve(&broker, &dir.path().join("first"));
+    within(30, "the first server leading", || leader_named_by(&first, &first.url));
+    let second = serve(&broker, &dir.path().join("second"));
+    // The second server forwards ordered writes to the first, and says so.
+    within(30, "the second server forwarding to the first", || leader_named_by(&second, &first.url));
+
+    let mut ids = std::collections::BTreeMap::new();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..10)
+            .map(|i| {
+                let server = if i % 2 == 0 { &first } else { &second };
+                scope.spawn(move || (i, register(&server.url, i, 30)))
+            })
+            .collect();
+        for handle in handles {
+            let (i, id) = handle.join().expect("a registration thread");
+            ids.insert(i, id);
+        }
+    });
+
+    // The leader stops while the second server takes more registrations.
+    let second_url = second.url.clone();
+    let registering =
+        std::thread::spawn(move || (10..20).map(|i| (i, register(&second_url, i, 60))).collect::<Vec<_>>());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    first.stop();
+    for (i, id) in registering.join().expect("the registrations through the survivor") {
+        ids.insert(i, id);
+    }
+    let distinct: std::collections::BTreeSet<u32> = ids.values().copied().collect();
+    assert_eq!(distinct.len(), 20, "two schemas share an id: {ids:?}");
+    // And the survivor serves each id with its own schema.
+    for (i, id) in &ids {
+        let body = http(&second.url, "GET", &format!("/registry/schemas/ids/{id}"), None).1;
+        assert!(body.contains(&format!("Schema{i}")), "id {id} is not schema {i}: {body}");
+    }
+    second.kill();
+}
+
+/// Registers the record schema `Schema{i}` under `s{i}-value` through `url`, retrying refusals
+/// (503: the leadership is moving) and lost answers for up to `seconds`; its id.
+fn register(url: &str, i: u32, seconds: u64) -> u32 {
+    let schema = format!(r#"{{"type":"record","name":"Schema{i}","fields":[{{"name":"f","type":"string"}}]}}"#);
+    let body = serde_json::json!({ "schema": schema }).to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        let (status, answer) = http(url, "POST", &format!("/registry/subjects/s{i}-value/versions"), Some(&body));
+        if status == 200 {
+            let answer: serde_json::Value = serde_json::from_str(&answer).expect("a JSON answer");
+            return answer["id"].as_u64().expect("an id") as u32;
+        }
+        assert!(std::time::Instant::now() < deadline, "registration {i} never succeeded: {status} {answer}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// Whether a change sent to `server` is answered by the leader at `leader` (a follower names it in
+/// `x-weft-leader`; the leader answers itself, without the header). The change is harmless: the
+/// global compatibility level set to its default.
+fn leader_named_by(server: &ServeProcess, leader: &str) -> bool {
+    let agent = ureq_agent();
+    let answer = agent
+        .put(format!("{}/registry/config", server.url))
+        .header("content-type", "application/vnd.schemaregistry.v1+json")
+        .header("host", "localhost")
+        .send(r#"{"compatibility":"BACKWARD"}"#);
+    let Ok(answer) = answer else { return false };
+    if answer.status() != 200 {
+        return false;
+    }
+    match answer.headers().get("x-weft-leader").and_then(|v| v.to_str().ok()) {
+        Some(named) => named == leader,
+        None => server.url == leader,
+    }
+}
+
+fn ureq_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(20)))
+        .build()
+        .into()
+}
+
+/// One request to the server; its status and body (status 0 when it did not answer).
+fn http(base: &str, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    let agent = ureq_agent();
+    let url = format!("{base}{path}");
+    let answer = match body {
+        Some(body) => agent
+            .post(&url)
+            .header("content-type", "application/vnd.schemaregistry.v1+json")
+            .header("host", "localhost")
+            .header("x-weft-actor", "tester")
+            .send(body),
+        None => agent.get(&url).header("host", "localhost").header("x-weft-actor", "tester").call(),
+    };
+    assert!(method == "POST" || body.is_none());
+    match answer {
+        Ok(mut answer) => (answer.status().as_u16(), answer.body_mut().read_to_string().unwrap_or_default()),
+        Err(e) => (0, e.to_string()),
+    }
+}
+
+/// Waits up to `seconds` for `condition`.
+fn within(seconds: u64, what: &str, condition: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while !condition() {
+        assert!(std::time::Instant::now() < deadline, "{what} did not happen within {seconds} s");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
 /// Retries `attempt` for up to ten seconds (the servers follow each other through the broker's
 /// offsets, which they poll), returning its first answer.
 fn eventually(attempt: impl Fn() -> Option<String>) -> String {

@@ -8,9 +8,9 @@
 //!
 //! Several instances may share one log (servers on one Kafka cluster): each applies what the others
 //! appended before every write and on [`Registry::refresh`]. Two writes planned at the same instant
-//! on two instances could still both hand out the next id; one writer per log is the rule until the
-//! ordered writes go through an elected leader (issue 14). The embedded log locks its directory, so
-//! there one server process is the writer.
+//! on two instances could still both hand out the next id, so one instance decides at a time: on
+//! Kafka the servers relay writes to an elected leader (`weft-server`'s `forward`), and the embedded
+//! log locks its directory, so there one server process is the writer.
 //!
 //! # The Confluent REST API on this type
 //!

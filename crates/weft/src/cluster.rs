@@ -1,0 +1,71 @@
+//! Several `weft serve --kafka` servers on one cluster: this server joins the leader election
+//! (`weft_kafka::leader`) and relays the platform's ordered writes to the leader
+//! (`weft_server::forward`).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use weft_kafka::leader::{ElectionOptions, LeaderElection};
+use weft_kafka::KafkaLog;
+use weft_server::forward::Leadership;
+
+/// How long the announced leader is taken as read (reading it is a fetch from the cluster).
+const LEADER_TTL: Duration = Duration::from_secs(1);
+
+/// This server's place in the election, as the HTTP layer asks about it.
+pub struct ElectedLeadership {
+    election: LeaderElection,
+    identity: String,
+    /// The announced leader and when it was read.
+    announced: Mutex<Option<(Instant, Option<String>)>>,
+}
+
+impl Leadership for ElectedLeadership {
+    fn is_leader(&self) -> bool {
+        self.election.is_leader()
+    }
+
+    fn leader(&self) -> Option<String> {
+        let mut announced = self.announced.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((read_at, leader)) = announced.as_ref() {
+            if read_at.elapsed() < LEADER_TTL {
+                return leader.clone();
+            }
+        }
+        let leader = match self.election.leader() {
+            Ok(leader) => leader,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read which server leads");
+                None
+            }
+        };
+        *announced = Some((Instant::now(), leader.clone()));
+        leader
+    }
+
+    fn identity(&self) -> String {
+        self.identity.clone()
+    }
+}
+
+/// The URL other servers reach this one at: `advertise`, else the bound address (a wildcard
+/// address is no use to others: loopback then, for servers on one machine).
+pub fn identity(advertise: Option<&str>, scheme: &str, bound: SocketAddr) -> String {
+    match advertise {
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None if bound.ip().is_unspecified() => format!("{scheme}://127.0.0.1:{}", bound.port()),
+        None => format!("{scheme}://{bound}"),
+    }
+}
+
+/// Joins the election of the mesh on `log`'s cluster.
+pub async fn join(log: Arc<KafkaLog>, identity: String) -> Result<ElectedLeadership> {
+    let options = ElectionOptions::new(identity.clone());
+    let election = tokio::task::spawn_blocking(move || LeaderElection::join(log, options))
+        .await
+        .context("joining the leader election")?
+        .context("joining the leader election of the servers on this cluster")?;
+    Ok(ElectedLeadership { election, identity, announced: Mutex::new(None) })
+}
