@@ -36,6 +36,7 @@ pub mod metrics;
 pub mod policies;
 pub mod product_sql;
 pub mod profile;
+pub mod raw_inputs;
 pub mod read;
 pub mod records;
 pub mod schemas;
@@ -117,6 +118,8 @@ pub struct Mesh {
     webhooks: Arc<webhooks::Webhooks>,
     /// Keeps live profiles caught up and snapshotted; stopped on shutdown.
     profiler: std::sync::Mutex<Option<profile::live::Worker>>,
+    /// Validates raw input topics into their products; stopped on shutdown.
+    raw_inputs: std::sync::Mutex<Option<raw_inputs::Worker>>,
     /// Held while a product's SQL stream is looked for and declared ([`product_sql`]).
     sql_names: std::sync::Mutex<()>,
 }
@@ -200,6 +203,8 @@ impl Mesh {
         data.profiles().open()?;
         let profiler = profile::live::Worker::start(Arc::downgrade(&data))
             .map_err(|e| MeshError::Internal(format!("cannot start the profile worker: {e}")))?;
+        let raw_inputs = raw_inputs::Worker::start(Arc::downgrade(&data))
+            .map_err(|e| MeshError::Internal(format!("cannot start the raw input worker: {e}")))?;
         let sql_registry = Arc::new(schemas::SqlSchemas::new(registry.clone(), catalog.clone()));
         let engine_options = EngineOptions {
             background: options.run_queries,
@@ -223,6 +228,7 @@ impl Mesh {
             security,
             webhooks,
             profiler: std::sync::Mutex::new(Some(profiler)),
+            raw_inputs: std::sync::Mutex::new(Some(raw_inputs)),
             sql_names: std::sync::Mutex::new(()),
         })
     }
@@ -231,6 +237,9 @@ impl Mesh {
     /// flushes and closes the log.
     pub fn shutdown(&self) -> Result<()> {
         self.sql.shutdown();
+        if let Some(mut worker) = self.raw_inputs.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            worker.stop();
+        }
         self.data.profiles().stop_catching_up();
         if let Some(mut profiler) = self.profiler.lock().unwrap_or_else(|e| e.into_inner()).take() {
             profiler.stop();
