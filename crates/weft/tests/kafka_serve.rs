@@ -2,6 +2,7 @@
 //! through the CLI and its REST API like the embedded one. Built with the `kafka` feature only.
 #![cfg(feature = "kafka")]
 
+mod demo_process;
 mod serve_process;
 
 use std::io::Write;
@@ -9,6 +10,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use demo_process::{free_port, temp_data_dir, Demo};
 use serde_json::{json, Value};
 use serve_process::ServeProcess;
 use weft_kafka::testing::Broker;
@@ -45,6 +47,68 @@ fn serve_on_kafka_produces_and_reads_records() {
     numbers.sort();
     assert_eq!(numbers, (0..10).collect::<Vec<_>>());
     server.kill();
+}
+
+/// `weft demo --kafka`: the demo mesh built on the cluster, live, and found there again by a second
+/// start (with a fresh data directory: the cluster holds the mesh), which carries on numbering orders.
+#[test]
+fn the_demo_runs_on_kafka_and_carries_on_after_a_restart() {
+    let broker = Broker::start();
+    let bootstrap = broker.bootstrap();
+    let args = ["--kafka", bootstrap.as_str(), "--kafka-config", "client.id=weft-demo-test"];
+    let (_dir, data) = temp_data_dir();
+    let port = free_port();
+    let demo = Demo::start_with_args(&data, port, "none", &args);
+    assert!(demo.log.iter().any(|l| l.contains(&format!("Kafka cluster {bootstrap}"))), "{}", demo.log.join("\n"));
+    let products = demo.get("/api/v1/products");
+    let ids: Vec<&str> =
+        products["products"].as_array().expect("products").iter().filter_map(|p| p["spec"]["id"].as_str()).collect();
+    assert_eq!(ids.len(), 8, "six source and two derived products: {ids:?}");
+    let orders = wait_for_orders(&demo, 0);
+    wait_for_orders(&demo, orders);
+    assert!(demo.stop().success(), "a clean stop on SIGINT");
+
+    let (_dir, data) = temp_data_dir();
+    let demo = Demo::start_with_args(&data, port, "none", &args);
+    assert!(
+        demo.log.iter().any(|line| line.contains("everything already existed")),
+        "the second start finds the mesh on the cluster:\n{}",
+        demo.log.join("\n")
+    );
+    let before = wait_for_orders(&demo, 0);
+    assert!(before >= orders, "nothing was lost");
+    wait_for_orders(&demo, before);
+    let page = demo.get("/api/v1/products/orders.placed/records?limit=10000");
+    let mut ids: Vec<String> = page["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .filter_map(|r| r["value"]["order_id"].as_str().map(str::to_string))
+        .collect();
+    let all = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), all, "order ids carry on after the restart instead of starting over");
+    assert!(demo.stop().success());
+}
+
+/// Waits (20 s at most) until `orders.placed` holds more than `than` records; how many it holds.
+fn wait_for_orders(demo: &Demo, than: u64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let topic = demo.get("/api/v1/topics/orders.placed");
+        let count: u64 = topic["partitions"]
+            .as_array()
+            .expect("partitions")
+            .iter()
+            .filter_map(|p| p["latest_offset"].as_u64())
+            .sum();
+        if count > than {
+            return count;
+        }
+        assert!(Instant::now() < deadline, "orders.placed did not grow past {than} records within 20 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// `weft serve --kafka BOOTSTRAP` on a free loopback port (its data directory unused).
