@@ -67,6 +67,7 @@ pub struct LeaderElection {
     log: Arc<KafkaLog>,
     topic: String,
     leading: watch::Receiver<bool>,
+    joined: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -75,12 +76,17 @@ pub struct LeaderElection {
 struct Member {
     topic: String,
     leading: watch::Sender<bool>,
+    /// Set by the first assignment, whatever it holds: the member is in the group.
+    joined: Arc<AtomicBool>,
 }
 
 impl ClientContext for Member {}
 
 impl ConsumerContext for Member {
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if matches!(rebalance, Rebalance::Assign(_)) {
+            self.joined.store(true, Ordering::Relaxed);
+        }
         let holds_partition =
             |list: &TopicPartitionList| list.elements_for_topic(&self.topic).iter().any(|p| p.partition() == 0);
         match rebalance {
@@ -116,7 +122,8 @@ impl LeaderElection {
             )));
         }
         let (sender, leading) = watch::channel(false);
-        let member = Member { topic: options.topic.clone(), leading: sender };
+        let joined = Arc::new(AtomicBool::new(false));
+        let member = Member { topic: options.topic.clone(), leading: sender, joined: joined.clone() };
         let mut config = log.shared.options.client_config();
         config
             .set("group.id", &options.group)
@@ -157,12 +164,19 @@ impl LeaderElection {
                 })
                 .map_err(|e| LogError::Backend(format!("cannot start the election thread: {e}")))?
         };
-        Ok(LeaderElection { log, topic: options.topic, leading, stop, thread: Some(thread) })
+        Ok(LeaderElection { log, topic: options.topic, leading, joined, stop, thread: Some(thread) })
     }
 
     /// Whether this server leads now.
     pub fn is_leader(&self) -> bool {
         *self.leading.borrow()
+    }
+
+    /// Whether the coordinator has taken this member into the group (it has had an assignment,
+    /// with or without partition 0): from then on, [`LeaderElection::is_leader`] is the group's
+    /// answer rather than the "not yet" of a member still joining.
+    pub fn has_joined(&self) -> bool {
+        self.joined.load(Ordering::Relaxed)
     }
 
     /// Changes of this server's leadership.

@@ -69,6 +69,9 @@ pub(crate) enum OnBroken {
     /// Write the others and report them ([`Outcome::Refused`]): a replay of dead letters, which stay
     /// where they are when they still fail.
     Report,
+    /// Dead-letter them whatever the port's policy: records validated from a raw input topic, whose
+    /// producer is not there to be told ([`crate::raw_inputs`]).
+    DeadLetter,
 }
 
 /// One record's fate while a write is checked.
@@ -230,7 +233,12 @@ impl DataPlane {
                 fates.push(Fate::Refused(violations));
                 continue;
             }
-            match enforcement.as_ref().map(|e| e.policy) {
+            // A raw input's records are dead-lettered whatever the port's policy says.
+            let policy = match on_broken {
+                OnBroken::DeadLetter => enforcement.as_ref().map(|_| InvalidRecordPolicy::DeadLetter),
+                _ => enforcement.as_ref().map(|e| e.policy),
+            };
+            match policy {
                 Some(InvalidRecordPolicy::DeadLetter) => {
                     let partition = record
                         .partition
@@ -303,7 +311,7 @@ impl DataPlane {
         self.webhooks.emit_throttled(product, "contract.violated", data, Duration::from_secs(60));
     }
 
-    fn dead_letter(
+    pub(crate) fn dead_letter(
         &self,
         principal: &str,
         product: &str,

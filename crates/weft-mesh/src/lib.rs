@@ -37,6 +37,7 @@ pub mod metrics;
 pub mod policies;
 pub mod product_sql;
 pub mod profile;
+pub mod raw_inputs;
 pub mod read;
 pub mod records;
 pub mod schemas;
@@ -120,6 +121,8 @@ pub struct Mesh {
     profiler: std::sync::Mutex<Option<profile::live::Worker>>,
     /// Applies what other servers sharing the log write to the platform's stores; stopped on shutdown.
     follower: std::sync::Mutex<Option<follow::Follower>>,
+    /// Validates raw input topics into their products; stopped on shutdown.
+    raw_inputs: std::sync::Mutex<Option<raw_inputs::Worker>>,
     /// Held while a product's SQL stream is looked for and declared ([`product_sql`]).
     sql_names: std::sync::Mutex<()>,
 }
@@ -243,6 +246,8 @@ impl Mesh {
                 },
             ],
         )?;
+        let raw_inputs = raw_inputs::Worker::start(Arc::downgrade(&data))
+            .map_err(|e| MeshError::Internal(format!("cannot start the raw input worker: {e}")))?;
         let sql_registry = Arc::new(schemas::SqlSchemas::new(registry.clone(), catalog.clone()));
         let engine_options = EngineOptions {
             background: options.run_queries,
@@ -267,6 +272,7 @@ impl Mesh {
             webhooks,
             profiler: std::sync::Mutex::new(Some(profiler)),
             follower: std::sync::Mutex::new(Some(follower)),
+            raw_inputs: std::sync::Mutex::new(Some(raw_inputs)),
             sql_names: std::sync::Mutex::new(()),
         })
     }
@@ -278,6 +284,9 @@ impl Mesh {
             follower.stop();
         }
         self.sql.shutdown();
+        if let Some(mut worker) = self.raw_inputs.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            worker.stop();
+        }
         self.data.profiles().stop_catching_up();
         if let Some(mut profiler) = self.profiler.lock().unwrap_or_else(|e| e.into_inner()).take() {
             profiler.stop();

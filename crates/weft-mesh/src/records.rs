@@ -342,6 +342,15 @@ impl<'a> Decoder<'a> {
         text_or_base64(bytes)
     }
 
+    /// A value as data: the datum of Confluent-framed bytes with a schema the registry holds, else
+    /// JSON text; `None` when the bytes are neither (the read path would serve them as text or base64).
+    pub fn data(&mut self, bytes: &[u8]) -> Option<Value> {
+        match self.wire(bytes) {
+            Some(decoded) => Some(decoded.json),
+            None => serde_json::from_slice::<Value>(bytes).ok(),
+        }
+    }
+
     /// The datum of Confluent-framed bytes, when the registry knows the id and the payload decodes.
     /// (JSON text never starts with a NUL byte, so a JSON value is never mistaken for a frame.)
     fn wire(&mut self, bytes: &[u8]) -> Option<Decoded> {

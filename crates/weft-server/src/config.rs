@@ -31,8 +31,16 @@
 //! tls_cert = "/etc/weft/cert.pem"   # WEFT_TLS_CERT: serve HTTPS with this certificate chain (PEM)
 //! tls_key = "/etc/weft/key.pem"     # WEFT_TLS_KEY: and this private key (PEM: PKCS#8, PKCS#1 or SEC1)
 //! json_schema_format = "assert"     # WEFT_JSON_SCHEMA_FORMAT: "assert" (every draft, as Confluent) or "specification"
+//!
+//! # The mesh on a Kafka cluster instead of the data directory (`weft serve --kafka BOOTSTRAP`, a binary
+//! # built with the `kafka` feature). `config` holds librdkafka properties, passed through as given
+//! # (`--kafka-config KEY=VALUE` adds to them and wins); librdkafka refuses a property it does not know.
+//! [kafka]
+//! bootstrap = "broker-1:9092,broker-2:9092"    # WEFT_KAFKA
+//! config = { "security.protocol" = "SASL_SSL", "sasl.mechanism" = "PLAIN" }
 //! ```
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -90,6 +98,60 @@ pub struct ServerConfig {
     /// Whether JSON Schema `format` asserts under every draft (Confluent's behaviour, the default) or
     /// as the specification says (an annotation from 2019-09 on).
     pub json_schema_format: FormatMode,
+    /// Run the mesh on this Kafka cluster rather than the embedded log in `data_dir` (opened by a
+    /// binary built with Kafka support; the server itself only carries the settings).
+    pub kafka: Option<KafkaSettings>,
+}
+
+/// Where the Kafka cluster is and how to talk to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaSettings {
+    /// `bootstrap.servers`: `host:port[,host:port...]`.
+    pub bootstrap: String,
+    /// librdkafka properties of every client (`security.protocol`, `sasl.*`, `ssl.*`, ...), as given.
+    pub config: BTreeMap<String, String>,
+}
+
+/// The `[kafka]` section of one source: the bootstrap servers and librdkafka properties.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaLayer {
+    pub bootstrap: Option<String>,
+    #[serde(default)]
+    pub config: BTreeMap<String, KafkaProperty>,
+}
+
+impl KafkaLayer {
+    /// Each property from `self` when it has one, else from `lower`.
+    fn or(self, lower: KafkaLayer) -> KafkaLayer {
+        let mut config = lower.config;
+        config.extend(self.config);
+        KafkaLayer { bootstrap: self.bootstrap.or(lower.bootstrap), config }
+    }
+}
+
+/// A librdkafka property's value: librdkafka takes text, and a TOML file may write `linger.ms = 5`
+/// or `enable.idempotence = true` without quotes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaProperty(pub String);
+
+impl<'de> Deserialize<'de> for KafkaProperty {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Integer(i64),
+            Boolean(bool),
+        }
+        match Raw::deserialize(deserializer)
+            .map_err(|_| serde::de::Error::custom("a librdkafka property is a string, an integer or a boolean"))?
+        {
+            Raw::Text(text) => Ok(KafkaProperty(text)),
+            Raw::Integer(n) => Ok(KafkaProperty(n.to_string())),
+            Raw::Boolean(b) => Ok(KafkaProperty(b.to_string())),
+        }
+    }
 }
 
 /// Where the server's certificate chain and private key are.
@@ -209,6 +271,7 @@ impl ServerConfig {
             tls: None,
             rate_limit: Self::DEFAULT_RATE_LIMIT,
             json_schema_format: FormatMode::default(),
+            kafka: None,
         }
     }
 
@@ -261,6 +324,26 @@ impl ServerConfig {
                 }
             },
             json_schema_format: merged.json_schema_format.unwrap_or(defaults.json_schema_format),
+            kafka: match merged.kafka {
+                None => None,
+                Some(KafkaLayer { bootstrap: Some(bootstrap), config }) if !bootstrap.trim().is_empty() => {
+                    Some(KafkaSettings {
+                        bootstrap: bootstrap.trim().to_string(),
+                        config: config.into_iter().map(|(key, value)| (key, value.0)).collect(),
+                    })
+                }
+                Some(KafkaLayer { bootstrap: Some(_), .. }) => {
+                    return Err(ServerError::Config("kafka.bootstrap: must name at least one host:port".into()))
+                }
+                Some(KafkaLayer { bootstrap: None, config }) => {
+                    let keys: Vec<&str> = config.keys().map(String::as_str).collect();
+                    return Err(ServerError::Config(format!(
+                        "kafka.config ({}) is set but kafka.bootstrap is not: name the cluster \
+                         (--kafka BOOTSTRAP, WEFT_KAFKA or kafka.bootstrap in the file)",
+                        keys.join(", ")
+                    )));
+                }
+            },
         };
         config.validate()?;
         Ok(config)
@@ -421,13 +504,15 @@ pub struct ConfigLayer {
     pub tls_key: Option<PathBuf>,
     pub rate_limit: Option<u32>,
     pub json_schema_format: Option<FormatMode>,
+    pub kafka: Option<KafkaLayer>,
 }
 
 impl ConfigLayer {
     /// Reads `WEFT_CONFIG`, `WEFT_DATA_DIR`, `WEFT_LISTEN`, `WEFT_FSYNC`, `WEFT_MAX_BODY_BYTES`,
     /// `WEFT_MAX_RECORDS_PER_REQUEST`, `WEFT_LOG_FORMAT`, `WEFT_MAX_CONNECTIONS`,
     /// `WEFT_HEADER_TIMEOUT_MS`, `WEFT_MAX_PULL_ROWS`, `WEFT_MAX_PULL_BYTES`,
-    /// `WEFT_PROFILE_SNAPSHOT_MS` and `WEFT_JSON_SCHEMA_FORMAT` from the process environment.
+    /// `WEFT_PROFILE_SNAPSHOT_MS`, `WEFT_JSON_SCHEMA_FORMAT` and `WEFT_KAFKA` (the bootstrap servers) from
+    /// the process environment.
     pub fn from_env() -> Result<Self, ServerError> {
         Self::from_vars(|name| std::env::var(name).ok())
     }
@@ -470,6 +555,9 @@ impl ConfigLayer {
             tls_key: var("WEFT_TLS_KEY").filter(|v| !v.is_empty()).map(PathBuf::from),
             rate_limit: parse("WEFT_RATE_LIMIT", var("WEFT_RATE_LIMIT"))?,
             json_schema_format: parse("WEFT_JSON_SCHEMA_FORMAT", var("WEFT_JSON_SCHEMA_FORMAT"))?,
+            kafka: var("WEFT_KAFKA")
+                .filter(|v| !v.trim().is_empty())
+                .map(|bootstrap| KafkaLayer { bootstrap: Some(bootstrap), config: BTreeMap::new() }),
         })
     }
 
@@ -512,6 +600,10 @@ impl ConfigLayer {
             tls_key: self.tls_key.or(lower.tls_key),
             rate_limit: self.rate_limit.or(lower.rate_limit),
             json_schema_format: self.json_schema_format.or(lower.json_schema_format),
+            kafka: match (self.kafka, lower.kafka) {
+                (Some(upper), Some(lower)) => Some(upper.or(lower)),
+                (upper, lower) => upper.or(lower),
+            },
         }
     }
 }
@@ -557,6 +649,69 @@ mod tests {
         assert!(err.contains("line 3"), "{err}");
         let err = ConfigLayer::from_toml("fsync = \"often\"\n").unwrap_err();
         assert!(err.contains("line 1") && err.contains("batch"), "{err}");
+    }
+
+    #[test]
+    fn the_kafka_section_names_the_cluster_and_passes_properties_through() {
+        let text = "listen = \"127.0.0.1:1\"\n\n[kafka]\nbootstrap = \" b1:9092,b2:9092 \"\n\
+                    config = { \"security.protocol\" = \"SASL_SSL\", \"linger.ms\" = 5, \"enable.idempotence\" = true }\n";
+        let config = ServerConfig::resolve(ConfigLayer::from_toml(text).unwrap(), ConfigLayer::default()).unwrap();
+        let kafka = config.kafka.expect("a Kafka cluster");
+        assert_eq!(kafka.bootstrap, "b1:9092,b2:9092");
+        let properties: Vec<(&str, &str)> = kafka.config.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(properties, [("enable.idempotence", "true"), ("linger.ms", "5"), ("security.protocol", "SASL_SSL")]);
+        // Without the section, the embedded log.
+        let config = ServerConfig::resolve(ConfigLayer::default(), ConfigLayer::default()).unwrap();
+        assert_eq!(config.kafka, None);
+    }
+
+    #[test]
+    fn the_kafka_section_refuses_unknown_keys_and_values_naming_the_line() {
+        let err = ConfigLayer::from_toml("[kafka]\nbootstrap = \"b:9092\"\nbrokers = \"b:9092\"\n").unwrap_err();
+        assert!(err.contains("line 3") && err.contains("brokers"), "{err}");
+        assert!(err.contains("bootstrap") && err.contains("config"), "the keys it knows: {err}");
+        let err =
+            ConfigLayer::from_toml("[kafka]\nbootstrap = \"b:9092\"\n[kafka.config]\n\"acks\" = [1]\n").unwrap_err();
+        assert!(err.contains("line 4") && err.contains("a string, an integer or a boolean"), "{err}");
+        let err = ConfigLayer::from_toml("[kafka]\nbootstrap = 9092\n").unwrap_err();
+        assert!(err.contains("line 2"), "{err}");
+        // Properties without a cluster, and an empty cluster, are refused by name.
+        let file = ConfigLayer::from_toml("[kafka.config]\n\"security.protocol\" = \"SSL\"\n").unwrap();
+        let err = ServerConfig::resolve(file, ConfigLayer::default()).unwrap_err().to_string();
+        assert!(err.contains("kafka.config (security.protocol)") && err.contains("kafka.bootstrap"), "{err}");
+        let file = ConfigLayer::from_toml("[kafka]\nbootstrap = \" \"\n").unwrap();
+        let err = ServerConfig::resolve(file, ConfigLayer::default()).unwrap_err().to_string();
+        assert!(err.contains("kafka.bootstrap"), "{err}");
+    }
+
+    #[test]
+    fn kafka_flags_beat_env_beat_file_property_by_property() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("weft.toml");
+        std::fs::write(
+            &file,
+            "[kafka]\nbootstrap = \"file:9092\"\nconfig = { \"client.id\" = \"from-file\", \"linger.ms\" = \"7\" }\n",
+        )
+        .unwrap();
+        let file_name = file.to_string_lossy().into_owned();
+        let layer = |bootstrap: Option<&str>, config: &[(&str, &str)]| KafkaLayer {
+            bootstrap: bootstrap.map(str::to_string),
+            config: config.iter().map(|(k, v)| (k.to_string(), KafkaProperty(v.to_string()))).collect(),
+        };
+        let env = ConfigLayer::from_vars(|name| match name {
+            "WEFT_CONFIG" => Some(file_name.clone()),
+            "WEFT_KAFKA" => Some("env:9092".to_string()),
+            _ => None,
+        })
+        .unwrap();
+        let flags = ConfigLayer { kafka: Some(layer(None, &[("client.id", "from-flag")])), ..ConfigLayer::default() };
+        let kafka = ServerConfig::resolve(flags, env.clone()).unwrap().kafka.unwrap();
+        assert_eq!(kafka.bootstrap, "env:9092");
+        assert_eq!(kafka.config["client.id"], "from-flag");
+        assert_eq!(kafka.config["linger.ms"], "7", "the file's other property stays");
+        let flags = ConfigLayer { kafka: Some(layer(Some("flag:9092"), &[])), ..ConfigLayer::default() };
+        let kafka = ServerConfig::resolve(flags, env).unwrap().kafka.unwrap();
+        assert_eq!((kafka.bootstrap.as_str(), kafka.config["client.id"].as_str()), ("flag:9092", "from-file"));
     }
 
     #[test]

@@ -60,7 +60,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use weft_mesh::{Mesh, MeshOptions};
 
-pub use config::{AuthMode, ConfigLayer, FsyncPolicy, LogFormat, OidcConfig, ServerConfig};
+pub use config::{
+    AuthMode, ConfigLayer, FsyncPolicy, KafkaLayer, KafkaProperty, KafkaSettings, LogFormat, OidcConfig, ServerConfig,
+};
 pub use error::{ApiError, ErrorCode, ServerError};
 pub use metrics::Metrics;
 pub use weft_mesh;

@@ -261,3 +261,68 @@ fn sql_writers_meet_the_ports_rules_and_a_query_keeps_running() {
     assert_eq!(page["total"], 3, "{page}");
     assert_eq!(page["entries"][2]["key"], "o-9");
 }
+
+/// A raw input topic: what producers write there (here through REST produce to the bare topic, stored
+/// as sent, as a Kafka producer's JSON would be) is validated into the product's topic, and broken
+/// records into its dead letters with their reasons even under `reject` (no producer waits to be
+/// told); settings that cannot work are refused, and a restart validates nothing twice.
+#[test]
+fn a_raw_input_topic_is_validated_into_the_product_and_its_dead_letters() {
+    let mut server = TestServer::start();
+    avro_product(&server.api);
+    server.api.create_topic("shop.orders.raw", 2);
+    let governance = |api: &Api, body: Value| api.put("/api/v1/products/shop.orders/governance", &body);
+    for (body, status, code, says) in [
+        (json!({"raw_input_topic": "nope"}), 404, 40401, "nope"),
+        (json!({"raw_input_topic": "shop.orders"}), 400, 40001, "product 'shop.orders' serves it"),
+        (json!({"raw_input_topic": "_weft_catalog"}), 400, 40001, "internal topic"),
+        (json!({"port": "events"}), 422, 42201, "changes nothing"),
+    ] {
+        let (got, answer) = governance(&server.api, body.clone());
+        assert_eq!((got, answer["error_code"].as_u64()), (status, Some(code)), "{body}: {answer}");
+        assert!(answer["message"].as_str().unwrap_or_default().contains(says), "{body}: {answer}");
+    }
+    let (status, body) = governance(&server.api, json!({"raw_input_topic": "shop.orders.raw"}));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((body["raw_input_topic"].as_str(), body["policy"].as_str()), (Some("shop.orders.raw"), Some("reject")));
+
+    server.api.produce(
+        "shop.orders.raw",
+        json!([good("o-1"), {"key": "o-2", "value": {"order_id": "o-2", "amount": "lots"}}, good("o-3")]),
+    );
+    eventually("two records validated into shop.orders", || records_in(&server.api, "shop.orders").len() == 2);
+    let written = records_in(&server.api, "shop.orders");
+    let mut ids: Vec<&str> = written.iter().filter_map(|r| r["value"]["order_id"].as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["o-1", "o-3"]);
+    assert!(written.iter().all(|r| r["value_schema_id"] == 1), "encoded as the Avro port declares: {written:?}");
+    assert!(
+        written
+            .iter()
+            .all(|r| r["headers"]["weft.raw.offset"].as_str().is_some_and(|o| o.starts_with("shop.orders.raw/"))),
+        "each names its raw origin: {written:?}"
+    );
+    eventually("the broken one dead-lettered", || {
+        server.api.get("/api/v1/products/shop.orders/dead-letters").1["total"].as_u64() == Some(1)
+    });
+    let (_, page) = server.api.get("/api/v1/products/shop.orders/dead-letters");
+    let entry = &page["entries"][0];
+    assert_eq!((entry["key"].as_str(), entry["producer"].as_str()), (Some("o-2"), Some("system:raw-input")), "{entry}");
+    assert_eq!(entry["violations"][0]["field"], "value.amount", "{entry}");
+
+    // Positions are kept: after a restart only what is new is validated.
+    server.restart();
+    server.api.produce("shop.orders.raw", json!([good("o-4")]));
+    eventually("o-4 validated", || records_in(&server.api, "shop.orders").len() == 3);
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    assert_eq!(records_in(&server.api, "shop.orders").len(), 3, "nothing validated twice");
+    let (_, page) = server.api.get("/api/v1/products/shop.orders/dead-letters");
+    assert_eq!(page["total"].as_u64(), Some(1), "{page}");
+
+    // No raw input any more: new raw records stay where they are.
+    let (status, body) = governance(&server.api, json!({"raw_input_topic": ""}));
+    assert_eq!((status, body.get("raw_input_topic")), (200, None), "{body}");
+    server.api.produce("shop.orders.raw", json!([good("o-5")]));
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    assert_eq!(records_in(&server.api, "shop.orders").len(), 3);
+}

@@ -11,6 +11,9 @@ use weft_kafka::leader::{ElectionOptions, LeaderElection};
 use weft_kafka::KafkaLog;
 use weft_server::forward::Leadership;
 
+/// How long a starting server waits for the election to settle before it serves anyway.
+const SETTLE: Duration = Duration::from_secs(30);
+
 /// How long the announced leader is taken as read (reading it is a fetch from the cluster).
 const LEADER_TTL: Duration = Duration::from_secs(1);
 
@@ -67,5 +70,22 @@ pub async fn join(log: Arc<KafkaLog>, identity: String) -> Result<ElectedLeaders
         .await
         .context("joining the leader election")?
         .context("joining the leader election of the servers on this cluster")?;
-    Ok(ElectedLeadership { election, identity, announced: Mutex::new(None) })
+    let leadership = ElectedLeadership { election, identity, announced: Mutex::new(None) };
+    // Serve once the group has answered, so the first writes find a leader rather than a 503: this
+    // server leads, or it is in the group and another has announced itself.
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let settled = leadership.election.is_leader()
+            || (leadership.election.has_joined()
+                && leadership.election.leader().ok().flatten().is_some_and(|leader| leader != leadership.identity));
+        if settled {
+            break;
+        }
+        if Instant::now() >= deadline {
+            tracing::warn!("no leader among the servers yet; ordered writes answer 503 until one is elected");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(leadership)
 }

@@ -47,9 +47,30 @@ pub struct DemoArgs {
     /// Delete the data directory first and build the demo mesh afresh.
     #[arg(long)]
     reset: bool,
+    /// Run the demo mesh on this Kafka cluster (bootstrap servers, host:port[,host:port...]); the data
+    /// directory then keeps only the people's tokens. Start again on the same cluster to carry on.
+    #[cfg(feature = "kafka")]
+    #[arg(long, value_name = "BOOTSTRAP", conflicts_with = "reset")]
+    kafka: Option<String>,
+    /// A librdkafka property of the Kafka clients, e.g. security.protocol=SASL_SSL (repeatable).
+    #[cfg(feature = "kafka")]
+    #[arg(long = "kafka-config", value_name = "KEY=VALUE", requires = "kafka")]
+    kafka_config: Vec<String>,
     /// "tokens" (sign in with the printed tokens) or "none" (development: act as anyone by name).
     #[arg(long, default_value = "tokens")]
     auth: weft_server::AuthMode,
+}
+
+/// The server on the configuration's log: the Kafka cluster it names, else the data directory.
+async fn bind(config: &ServerConfig) -> Result<Server> {
+    #[cfg(feature = "kafka")]
+    if let Some(kafka) = &config.kafka {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating {} for the demo's tokens", config.data_dir.display()))?;
+        let log = crate::kafka::connect(kafka).await?;
+        return Ok(Server::bind_on(config, log).await?);
+    }
+    Ok(Server::bind(config).await?)
 }
 
 /// Runs the server with the demo mesh until Ctrl-C or SIGTERM.
@@ -61,14 +82,20 @@ pub fn run(args: DemoArgs) -> Result<()> {
     let mut config = ServerConfig::new(&args.data_dir);
     config.listen = args.listen;
     config.auth = args.auth;
+    #[cfg(feature = "kafka")]
+    if let Some(layer) = crate::kafka::flags(args.kafka, &args.kafka_config)? {
+        let layered = weft_server::ConfigLayer { kafka: Some(layer), ..weft_server::ConfigLayer::default() };
+        config.kafka = ServerConfig::resolve(layered, weft_server::ConfigLayer::default())?.kafka;
+    }
     // The demo speaks through its banner; the platform's own lines (one per request, one per change,
     // and the web app polls) would drown it. WEFT_LOG=info shows them.
     weft_server::init_logging(config.log_format, "warn,weft::demo=info");
     crate::raise_file_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async move {
-        let mut server = Server::bind(&config).await?;
-        if is_pre_mesh_demo(&server.mesh()) {
+        let mut server = bind(&config).await?;
+        // A cluster never held a demo from before the mesh (the Kafka backend came after it).
+        if config.kafka.is_none() && is_pre_mesh_demo(&server.mesh()) {
             server.run(std::future::ready(())).await?;
             let kept = set_aside(&config.data_dir)?;
             eprintln!(
@@ -91,7 +118,10 @@ pub fn run(args: DemoArgs) -> Result<()> {
         };
         let addr = server.local_addr()?;
         let url = format!("http://{addr}");
-        eprintln!("weft demo: server listening on {url} (data dir {})", config.data_dir.display());
+        match &config.kafka {
+            Some(kafka) => eprintln!("weft demo: server listening on {url} (Kafka cluster {})", kafka.bootstrap),
+            None => eprintln!("weft demo: server listening on {url} (data dir {})", config.data_dir.display()),
+        }
 
         // Generators stop as soon as shutdown begins, so they do not hold connections the server drains.
         let stopping = Arc::new(AtomicBool::new(false));

@@ -9,6 +9,8 @@ mod contract;
 mod dead_letters;
 mod demo;
 mod domain;
+#[cfg(feature = "kafka")]
+mod kafka;
 mod policy;
 mod produce;
 mod product;
@@ -117,18 +119,19 @@ struct ServeArgs {
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// Run the mesh on this Kafka cluster (bootstrap servers, host:port[,host:port...]) instead of the
-    /// embedded log in the data directory.
+    /// embedded log in the data directory [env: WEFT_KAFKA] [config file: kafka.bootstrap].
     #[cfg(feature = "kafka")]
     #[arg(long, value_name = "BOOTSTRAP")]
     kafka: Option<String>,
-    /// A librdkafka property of the Kafka clients, e.g. security.protocol=SASL_SSL (repeatable).
+    /// A librdkafka property of the Kafka clients, e.g. security.protocol=SASL_SSL (repeatable; added to
+    /// the config file's kafka.config, winning over it).
     #[cfg(feature = "kafka")]
-    #[arg(long = "kafka-config", value_name = "KEY=VALUE", requires = "kafka")]
+    #[arg(long = "kafka-config", value_name = "KEY=VALUE")]
     kafka_config: Vec<String>,
-    /// With --kafka: the URL the other servers on the cluster reach this one at, to forward the
+    /// On Kafka: the URL the other servers on the cluster reach this one at, to forward the
     /// mesh's ordered writes when it leads [default: http(s)://the listen address].
     #[cfg(feature = "kafka")]
-    #[arg(long, value_name = "URL", requires = "kafka")]
+    #[arg(long, value_name = "URL")]
     advertise_url: Option<String>,
     /// Address to listen on [env: WEFT_LISTEN] [default: 127.0.0.1:8080].
     #[arg(long)]
@@ -392,7 +395,9 @@ pub(crate) fn now_ms() -> i64 {
 
 fn serve(args: ServeArgs) -> Result<()> {
     #[cfg(feature = "kafka")]
-    let kafka = kafka_options(args.kafka.as_deref(), &args.kafka_config)?;
+    let kafka = kafka::flags(args.kafka, &args.kafka_config)?;
+    #[cfg(not(feature = "kafka"))]
+    let kafka = None;
     let flags = ConfigLayer {
         config: args.config,
         data_dir: args.data_dir,
@@ -418,19 +423,25 @@ fn serve(args: ServeArgs) -> Result<()> {
         tls_key: args.tls_key,
         rate_limit: args.rate_limit,
         json_schema_format: args.json_schema_format,
+        kafka,
     };
     let config = ServerConfig::resolve(flags, ConfigLayer::from_env()?)?;
+    #[cfg(not(feature = "kafka"))]
+    if let Some(kafka) = &config.kafka {
+        anyhow::bail!(
+            "the configuration names a Kafka cluster ({}: WEFT_KAFKA or [kafka] in the config file), but this weft \
+             was built without Kafka support: build it with `cargo build --release -p weft --features kafka`",
+            kafka.bootstrap
+        );
+    }
     weft_server::init_logging(config.log_format, "info");
     raise_file_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async {
         #[cfg(feature = "kafka")]
-        if let Some(options) = kafka {
-            let bootstrap = options.bootstrap.clone();
-            let log = tokio::task::spawn_blocking(move || weft_kafka::KafkaLog::connect(options))
-                .await
-                .context("connecting to Kafka")?
-                .with_context(|| format!("connecting to the Kafka cluster at {bootstrap}"))?;
+        if let Some(settings) = &config.kafka {
+            let bootstrap = settings.bootstrap.clone();
+            let log = kafka::connect(settings).await?;
             let mut server = Server::bind_on(&config, log.clone()).await?;
             let scheme = if config.tls.is_some() { "https" } else { "http" };
             let identity = cluster::identity(args.advertise_url.as_deref(), scheme, server.local_addr()?);
@@ -449,20 +460,6 @@ fn serve(args: ServeArgs) -> Result<()> {
         serve_until_signal(server, &config).await
     })?;
     Ok(())
-}
-
-/// The Kafka log's options from `--kafka` and `--kafka-config KEY=VALUE` flags.
-#[cfg(feature = "kafka")]
-fn kafka_options(bootstrap: Option<&str>, properties: &[String]) -> Result<Option<weft_kafka::KafkaOptions>> {
-    let Some(bootstrap) = bootstrap else { return Ok(None) };
-    let mut options = weft_kafka::KafkaOptions::new(bootstrap);
-    for property in properties {
-        let Some((key, value)) = property.split_once('=').filter(|(key, _)| !key.trim().is_empty()) else {
-            anyhow::bail!("--kafka-config {property:?}: expected KEY=VALUE (a librdkafka property)");
-        };
-        options.config.insert(key.trim().to_string(), value.to_string());
-    }
-    Ok(Some(options))
 }
 
 /// Serves until a shutdown signal, printing the bootstrap admin's token on a first start.

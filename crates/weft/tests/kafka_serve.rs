@@ -2,10 +2,16 @@
 //! through the CLI and its REST API like the embedded one. Built with the `kafka` feature only.
 #![cfg(feature = "kafka")]
 
+mod demo_process;
 mod serve_process;
 
-use std::process::Command;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
+use demo_process::{free_port, temp_data_dir, Demo};
+use serde_json::{json, Value};
 use serve_process::ServeProcess;
 use weft_kafka::testing::Broker;
 
@@ -233,6 +239,68 @@ fn run(server: &ServeProcess, args: &[&str]) -> Option<String> {
     output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
+/// `weft demo --kafka`: the demo mesh built on the cluster, live, and found there again by a second
+/// start (with a fresh data directory: the cluster holds the mesh), which carries on numbering orders.
+#[test]
+fn the_demo_runs_on_kafka_and_carries_on_after_a_restart() {
+    let broker = Broker::start();
+    let bootstrap = broker.bootstrap();
+    let args = ["--kafka", bootstrap.as_str(), "--kafka-config", "client.id=weft-demo-test"];
+    let (_dir, data) = temp_data_dir();
+    let port = free_port();
+    let demo = Demo::start_with_args(&data, port, "none", &args);
+    assert!(demo.log.iter().any(|l| l.contains(&format!("Kafka cluster {bootstrap}"))), "{}", demo.log.join("\n"));
+    let products = demo.get("/api/v1/products");
+    let ids: Vec<&str> =
+        products["products"].as_array().expect("products").iter().filter_map(|p| p["spec"]["id"].as_str()).collect();
+    assert_eq!(ids.len(), 8, "six source and two derived products: {ids:?}");
+    let orders = wait_for_orders(&demo, 0);
+    wait_for_orders(&demo, orders);
+    assert!(demo.stop().success(), "a clean stop on SIGINT");
+
+    let (_dir, data) = temp_data_dir();
+    let demo = Demo::start_with_args(&data, port, "none", &args);
+    assert!(
+        demo.log.iter().any(|line| line.contains("everything already existed")),
+        "the second start finds the mesh on the cluster:\n{}",
+        demo.log.join("\n")
+    );
+    let before = wait_for_orders(&demo, 0);
+    assert!(before >= orders, "nothing was lost");
+    wait_for_orders(&demo, before);
+    let page = demo.get("/api/v1/products/orders.placed/records?limit=10000");
+    let mut ids: Vec<String> = page["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .filter_map(|r| r["value"]["order_id"].as_str().map(str::to_string))
+        .collect();
+    let all = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), all, "order ids carry on after the restart instead of starting over");
+    assert!(demo.stop().success());
+}
+
+/// Waits (20 s at most) until `orders.placed` holds more than `than` records; how many it holds.
+fn wait_for_orders(demo: &Demo, than: u64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let topic = demo.get("/api/v1/topics/orders.placed");
+        let count: u64 = topic["partitions"]
+            .as_array()
+            .expect("partitions")
+            .iter()
+            .filter_map(|p| p["latest_offset"].as_u64())
+            .sum();
+        if count > than {
+            return count;
+        }
+        assert!(Instant::now() < deadline, "orders.placed did not grow past {than} records within 20 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// `weft serve --kafka BOOTSTRAP` on a free loopback port (its data directory unused).
 fn serve(broker: &Broker, dir: &std::path::Path) -> ServeProcess {
     let bootstrap = broker.bootstrap();
@@ -252,4 +320,237 @@ fn ok(server: &ServeProcess, args: &[&str]) -> String {
         .expect("weft runs");
     assert!(output.status.success(), "weft {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout).expect("UTF-8 output")
+}
+
+const ORDER_SCHEMA: &str = r#"{"type":"record","name":"Order","namespace":"com.example","fields":[
+    {"name":"order_id","type":"string"},
+    {"name":"amount","type":"double"},
+    {"name":"channel","type":{"type":"enum","name":"Channel","symbols":["web","store"]}},
+    {"name":"coupon","type":["null","string"],"default":null}]}"#;
+
+/// Issue 14's "Kafka clients work on the mesh", both ways, through the broker alone: what Weft writes
+/// to an Avro port's topic is read by a plain confluent-kafka Consumer with `AvroDeserializer` given
+/// Weft's registry, and what a plain Producer writes with `AvroSerializer` straight to the broker is
+/// read by Weft: its live tail (started before), its pages, the catalog's sample and SQL.
+#[test]
+fn confluent_clients_read_and_write_an_avro_products_topic_through_the_broker() {
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = serve(&broker, dir.path());
+    let api = Api::new(&server.url);
+    avro_product(&api);
+    let order = |i: usize| {
+        let channel = ["web", "store"][i % 2];
+        let coupon = if i % 3 == 0 { json!("SPRING") } else { Value::Null };
+        json!({"order_id": format!("o-{i}"), "amount": i as f64 * 1.5, "channel": channel, "coupon": coupon})
+    };
+    let by_weft: Vec<Value> = (0..5).map(order).collect();
+    let by_python: Vec<Value> = (5..10).map(order).collect();
+
+    // A live tail of the product from the start, following what anyone appends to the broker.
+    let tail = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(["product", "tail", "shop.orders", "--from", "earliest", "--limit", "10"])
+        .env("WEFT_URL", &server.url)
+        .env("WEFT_ACTOR", "tester")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("weft product tail starts");
+
+    let records: Vec<Value> = by_weft.iter().map(|o| json!({"key": o["order_id"], "value": o})).collect();
+    let (status, body) = api.post("/api/v1/topics/shop.orders/records", &Value::Array(records));
+    assert_eq!(status, 200, "{body}");
+
+    // Weft -> Kafka: a consumer group of confluent-kafka's, Confluent's deserializer, Weft's registry.
+    let registry = format!("{}/registry", server.url);
+    let bootstrap = broker.bootstrap();
+    let out = python(&["consume", &bootstrap, &registry, "shop.orders", "5"], "");
+    let consumed: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    assert_eq!(sorted_values(&consumed), by_weft, "{out}");
+    for record in &consumed {
+        assert_eq!(record["schema_id"], 1, "{record}");
+        assert_eq!(record["key"], record["value"]["order_id"], "{record}");
+    }
+
+    // Kafka -> Weft: a producer of confluent-kafka's with Confluent's serializer, straight to the broker.
+    let input: String = by_python.iter().map(|o| format!("{}\n", json!({"key": o["order_id"], "value": o}))).collect();
+    let produced = python(&["produce", &bootstrap, &registry, "shop.orders"], &input);
+    assert_eq!(produced.trim(), r#"{"schema_id": 1}"#, "it used the port's schema");
+    let everything: Vec<Value> = by_weft.iter().chain(&by_python).cloned().collect();
+
+    // Pages through the read path decode the producer's records with the registry's schema.
+    let (status, page) = api.get("/api/v1/topics/shop.orders/records?limit=100");
+    assert_eq!(status, 200, "{page}");
+    let read = page["records"].as_array().expect("records").clone();
+    assert_eq!(sorted_values(&read), everything, "{page}");
+    assert!(read.iter().all(|r| r["value_schema_id"] == 1), "{page}");
+
+    // The catalog's sample of the product.
+    let (status, sample) = api.get("/api/v1/products/shop.orders/sample?limit=20");
+    assert_eq!(status, 200, "{sample}");
+    let sampled = sample["records"].as_array().expect("records").clone();
+    assert_eq!(sorted_values(&sampled), everything, "{sample}");
+
+    // The live tail saw the producer's records arrive (appended by another client, not by this server).
+    let tailed = finish_within(tail, Duration::from_secs(30));
+    let tailed: Vec<Value> = tailed.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    assert_eq!(sorted_values(&tailed), everything);
+
+    // SQL reads the topic as AVRO, columns from the registry, the producer's rows included.
+    let statement = "CREATE STREAM ORDERS (K STRING KEY) WITH (KAFKA_TOPIC='shop.orders', VALUE_FORMAT='AVRO');";
+    let (status, body) = api.post("/ksql", &json!({"ksql": statement}));
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = api.post("/query", &json!({"ksql": "SELECT ORDER_ID, CHANNEL FROM ORDERS;"}));
+    assert_eq!(status, 200, "{body}");
+    let mut rows: Vec<Value> =
+        body.as_array().expect("rows").iter().filter_map(|r| r.get("row")).map(|r| r["columns"].clone()).collect();
+    rows.sort_by_key(|r| r[0].as_str().map(str::to_string));
+    let mut expected: Vec<Value> = everything.iter().map(|o| json!([o["order_id"], o["channel"]])).collect();
+    expected.sort_by_key(|r| r[0].as_str().map(str::to_string));
+    assert_eq!(rows, expected, "{body}");
+
+    // The raw input topic: producers write there straight to the broker; Weft validates into the
+    // product (Avro checked and kept, anything else dead-lettered with its reason).
+    let (status, body) = api.post("/api/v1/topics", &json!({"name": "shop.orders.raw", "partitions": 1}));
+    assert_eq!(status, 201, "{body}");
+    let (status, body) =
+        api.put("/api/v1/products/shop.orders/governance", &json!({"raw_input_topic": "shop.orders.raw"}));
+    assert_eq!(status, 200, "{body}");
+    let raw_good: Vec<Value> = (20..22).map(order).collect();
+    let mut input: String =
+        raw_good.iter().map(|o| format!("{}\n", json!({"key": o["order_id"], "value": o}))).collect();
+    input.push_str(&format!("{}\n", json!({"key": "o-bad-1", "raw": "neither Avro nor JSON"})));
+    input.push_str(&format!("{}\n", json!({"key": "o-bad-2", "raw": "{\"order_id\": \"o-bad-2\"}"})));
+    python(&["produce", &bootstrap, &registry, "shop.orders.raw", "shop.orders-value"], &input);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (validated, dead_letters) = loop {
+        let (_, page) = api.get("/api/v1/topics/shop.orders/records?limit=100");
+        let (_, dead_letters) = api.get("/api/v1/products/shop.orders/dead-letters");
+        let records = page["records"].as_array().cloned().unwrap_or_default();
+        if (records.len() == 12 && dead_letters["total"] == 2) || Instant::now() > deadline {
+            break (records, dead_letters);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let expected: Vec<Value> = everything.iter().chain(&raw_good).cloned().collect();
+    assert_eq!(
+        sorted_values(&validated),
+        sorted_values(&expected.iter().map(|v| json!({"value": v})).collect::<Vec<_>>())
+    );
+    let mut reasons: Vec<(String, String)> = dead_letters["entries"]
+        .as_array()
+        .expect("dead letters")
+        .iter()
+        .map(|e| {
+            (
+                e["key"].as_str().unwrap_or("").to_string(),
+                e["violations"][0]["field"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        [("o-bad-1".to_string(), "value".to_string()), ("o-bad-2".to_string(), "value".to_string())],
+        "{dead_letters}"
+    );
+    server.kill();
+}
+
+/// The domain `shop`, the topic `shop.orders` (2 partitions), its Avro schema (id 1) and a product
+/// serving it through an Avro port.
+fn avro_product(api: &Api) {
+    let domain = json!({"name": "shop", "description": "The shop domain", "owningTeam": "team-shop",
+                        "members": [{"user": "alice", "role": "owner"}]});
+    let (status, body) = api.post("/api/v1/domains", &domain);
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = api.post("/api/v1/topics", &json!({"name": "shop.orders", "partitions": 2}));
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = api.post("/registry/subjects/shop.orders-value/versions", &json!({"schema": ORDER_SCHEMA}));
+    assert_eq!((status, body["id"].as_u64()), (200, Some(1)), "{body}");
+    let spec = json!({
+        "id": "shop.orders", "name": "Orders", "owner": "alice", "description": "Orders.", "qualityTier": "curated",
+        "outputPorts": [{"name": "events", "version": "1.0.0", "topic": "shop.orders",
+                         "schemaSubject": "shop.orders-value", "format": "avro"}],
+    });
+    let (status, body) = api.post("/api/v1/products", &spec);
+    assert_eq!(status, 201, "{body}");
+}
+
+/// The records' values, ordered by order id.
+fn sorted_values(records: &[Value]) -> Vec<Value> {
+    let mut values: Vec<Value> = records.iter().map(|r| r["value"].clone()).collect();
+    values.sort_by_key(|v| v["order_id"].as_str().map(str::to_string));
+    values
+}
+
+/// `tests/python/kafka_avro_clients.py ARGS` in the tests' venv, `stdin` on its standard input; its
+/// standard output, which it must end successfully.
+fn python(args: &[&str], stdin: &str) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).expect("the repository root holds crates/weft");
+    let interpreter = root.join("target/pyenv/bin/python");
+    assert!(interpreter.exists(), "{} is missing: run scripts/test (it builds the tests' venv)", interpreter.display());
+    let mut child = Command::new(interpreter)
+        .arg(root.join("tests/python/kafka_avro_clients.py"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python starts");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write to python");
+    let output = child.wait_with_output().expect("python ends");
+    assert!(output.status.success(), "python {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).expect("UTF-8 output")
+}
+
+/// Waits for `child` to end successfully within `limit` (killing it otherwise); its standard output.
+fn finish_within(mut child: Child, limit: Duration) -> String {
+    let deadline = Instant::now() + limit;
+    while child.try_wait().expect("the child's status").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("the killed child is reaped");
+            panic!("still running after {limit:?}; it printed: {}", String::from_utf8_lossy(&output.stdout));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().expect("the child's output");
+    assert!(output.status.success(), "failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).expect("UTF-8 output")
+}
+
+/// JSON over HTTP to a Weft server, any status accepted.
+struct Api {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl Api {
+    fn new(base: &str) -> Api {
+        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        Api { base: base.to_string(), agent }
+    }
+
+    fn get(&self, path: &str) -> (u16, Value) {
+        let answer = self.agent.get(format!("{}{path}", self.base)).header("x-weft-actor", "alice").call();
+        Self::answer(answer)
+    }
+
+    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let answer = self.agent.post(format!("{}{path}", self.base)).header("x-weft-actor", "alice").send_json(body);
+        Self::answer(answer)
+    }
+
+    fn put(&self, path: &str, body: &Value) -> (u16, Value) {
+        let answer = self.agent.put(format!("{}{path}", self.base)).header("x-weft-actor", "alice").send_json(body);
+        Self::answer(answer)
+    }
+
+    fn answer(answer: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, Value) {
+        let mut answer = answer.expect("the server answers");
+        let status = answer.status().as_u16();
+        let text = answer.body_mut().read_to_string().expect("a body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
 }

@@ -138,6 +138,46 @@ impl Mesh {
         Ok((port, governance))
     }
 
+    /// Names the topic Kafka producers write `product`'s port records to directly (`None`: none any
+    /// more); from then on they are validated into the port's topic and the product's dead letters
+    /// ([`crate::raw_inputs`]). The topic must exist, be no internal topic, no topic a product serves,
+    /// and no other port's raw input.
+    pub fn set_raw_input_topic(
+        &self,
+        ctx: &RequestContext,
+        product: &str,
+        port: Option<&str>,
+        raw: Option<&str>,
+    ) -> Result<(String, PortGovernance)> {
+        let port = self.governed_port(product, port)?;
+        let raw = raw.map(str::trim).filter(|t| !t.is_empty());
+        if let Some(raw) = raw {
+            let invalid = |reason: String| MeshError::InvalidRequest(format!("raw_input_topic '{raw}': {reason}"));
+            if weft_log::is_internal_topic(raw) {
+                return Err(invalid("an internal topic cannot be a raw input".into()));
+            }
+            self.log.topic_config(raw)?;
+            if let Some(served) = self.catalog.port_on_topic(raw) {
+                return Err(invalid(format!(
+                    "product '{}' serves it (port '{}'): a raw input holds unvalidated records, no product's",
+                    served.product, served.port.name
+                )));
+            }
+            let state = self.governance.store().state();
+            let taken = state
+                .ports()
+                .find(|(p, o, g)| g.raw_input_topic.as_deref() == Some(raw) && !(*p == product && *o == port.as_str()));
+            if let Some((other, other_port, _)) = taken {
+                return Err(invalid(format!("it is already the raw input of '{other}' (port '{other_port}')")));
+            }
+        }
+        let raw_input_topic = raw.map(str::to_string);
+        let governance =
+            self.update_port_governance(ctx, product, &port, |current| PortGovernance { raw_input_topic, ..current })?;
+        changed(ctx, "set_raw_input_topic", &format!("{product}:{port} {}", raw.unwrap_or("(none)")));
+        Ok((port, governance))
+    }
+
     /// Changes what one port enforces, recording who changed it and when.
     pub(crate) fn update_port_governance(
         &self,

@@ -72,6 +72,10 @@ pub struct PortGovernance {
     /// The contract checked on every record, besides the port's schema.
     pub contract: Option<ContractRef>,
     pub policy: InvalidRecordPolicy,
+    /// A topic Kafka producers write to directly, validated into the port's topic and the product's
+    /// dead letters ([`crate::raw_inputs`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_input_topic: Option<String>,
 }
 
 /// What was done with a dead letter after it landed.

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use weft_mesh::contracts::recovery::{DeadLetterPage, DeadLetterSelection, ReplayReport};
 use weft_mesh::contracts::{InvalidRecordPolicy, PortGovernance};
+use weft_mesh::MeshError;
 
 use super::openapi::ErrorBody;
 use super::{call, Ctx, JsonBody, PathParam, QueryParams};
@@ -62,7 +63,12 @@ pub struct GovernanceChange {
     pub port: Option<String>,
     /// `reject` (refuse a request with a broken record, nothing written) or `dead-letter` (write the
     /// others, send it to the product's dead-letter topic).
-    pub policy: InvalidRecordPolicy,
+    #[serde(default)]
+    pub policy: Option<InvalidRecordPolicy>,
+    /// A topic Kafka producers write to directly, validated into the port's topic (broken records to
+    /// the dead letters, whatever the policy); `""` for none any more.
+    #[serde(default)]
+    pub raw_input_topic: Option<String>,
 }
 
 /// Sets what an output port does with records that break its rules.
@@ -79,8 +85,20 @@ pub async fn set(
     Ctx(ctx): Ctx,
     JsonBody(change): JsonBody<GovernanceChange>,
 ) -> Result<Json<PortGovernanceAnswer>, ApiError> {
+    if change.policy.is_none() && change.raw_input_topic.is_none() {
+        return Err(ApiError::invalid("give policy, raw_input_topic or both: the body changes nothing".to_string()));
+    }
     let answer = call(&state, move |mesh| {
-        let (port, governance) = mesh.set_invalid_record_policy(&ctx, &id, change.port.as_deref(), change.policy)?;
+        let port = change.port.as_deref();
+        let mut answer = None;
+        // The raw input first: it is the change that can be refused (an unknown or served topic).
+        if let Some(raw) = &change.raw_input_topic {
+            answer = Some(mesh.set_raw_input_topic(&ctx, &id, port, Some(raw.as_str()))?);
+        }
+        if let Some(policy) = change.policy {
+            answer = Some(mesh.set_invalid_record_policy(&ctx, &id, port, policy)?);
+        }
+        let (port, governance) = answer.ok_or_else(|| MeshError::InvalidRequest("nothing to change".into()))?;
         Ok(PortGovernanceAnswer { product: id, port, governance })
     })
     .await?;

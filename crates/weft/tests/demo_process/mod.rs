@@ -40,10 +40,16 @@ impl Demo {
     }
 
     fn start_with(data_dir: &Path, port: u16, auth: &str) -> Demo {
+        Self::start_with_args(data_dir, port, auth, &[])
+    }
+
+    /// Starts `weft demo --auth AUTH ARGS` (e.g. `--kafka BOOTSTRAP`).
+    pub fn start_with_args(data_dir: &Path, port: u16, auth: &str, args: &[&str]) -> Demo {
         let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
             .args(["demo", "--auth", auth, "--data-dir"])
             .arg(data_dir)
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
