@@ -110,9 +110,9 @@ fn registrations_on_two_servers_get_distinct_ids_even_when_the_leader_stops() {
 
     let mut ids = std::collections::BTreeMap::new();
     std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..10)
+        let handles: Vec<_> = (0..10u32)
             .map(|i| {
-                let server = if i % 2 == 0 { &first } else { &second };
+                let server = if i.is_multiple_of(2) { &first } else { &second };
                 scope.spawn(move || (i, register(&server.url, i, 30)))
             })
             .collect();
@@ -341,7 +341,7 @@ fn confluent_clients_read_and_write_an_avro_products_topic_through_the_broker() 
     avro_product(&api);
     let order = |i: usize| {
         let channel = ["web", "store"][i % 2];
-        let coupon = if i % 3 == 0 { json!("SPRING") } else { Value::Null };
+        let coupon = if i.is_multiple_of(3) { json!("SPRING") } else { Value::Null };
         json!({"order_id": format!("o-{i}"), "amount": i as f64 * 1.5, "channel": channel, "coupon": coupon})
     };
     let by_weft: Vec<Value> = (0..5).map(order).collect();
