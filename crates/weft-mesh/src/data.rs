@@ -101,9 +101,20 @@ pub struct DataPlane {
     webhooks: Arc<crate::webhooks::Webhooks>,
     sticky: StickyPartitions,
     profiles: LiveProfiles,
+    /// Whether this server runs the work one server of a cluster must do alone (raw input
+    /// validation); none: always (one server on its log).
+    pub(crate) background_gate: std::sync::RwLock<Option<BackgroundGate>>,
 }
 
+/// Says whether this server should run the cluster's one-server background work now.
+pub type BackgroundGate = Arc<dyn Fn() -> bool + Send + Sync>;
+
 impl DataPlane {
+    /// Whether the one-server background work runs here now (see [`crate::Mesh::gate_background_work`]).
+    pub fn runs_background_work(&self) -> bool {
+        self.background_gate.read().unwrap_or_else(|e| e.into_inner()).as_ref().is_none_or(|gate| gate())
+    }
+
     pub(crate) fn new(
         log: Arc<dyn EventLog>,
         registry: Arc<Registry>,
@@ -124,6 +135,7 @@ impl DataPlane {
             webhooks,
             sticky: StickyPartitions::new(),
             profiles,
+            background_gate: std::sync::RwLock::new(None),
         }
     }
 

@@ -296,6 +296,13 @@ impl Mesh {
         Ok(self.log.shutdown()?)
     }
 
+    /// Runs the work one server of a cluster must do alone (validating raw input topics) only while
+    /// `gate` says so: with several servers on one Kafka cluster, while this one is the elected
+    /// leader. Without a gate it always runs.
+    pub fn gate_background_work(&self, gate: data::BackgroundGate) {
+        *self.data.background_gate.write().unwrap_or_else(|e| e.into_inner()) = Some(gate);
+    }
+
     /// Applies what other servers sharing the log appended to the platform's stores, now rather
     /// than on the follower's next tick: a server that forwarded a change to the leader calls this
     /// before answering, so its caller reads the change back from it.

@@ -14,9 +14,9 @@
 //! in the log's consumer offsets), committed after each batch is written: at least once. A crash
 //! between a write and its commit validates that batch again after the restart, so its records (or
 //! dead letters) are written twice; the product topic carries each record's raw origin in the
-//! `weft.raw.offset` header (`topic/partition/offset`) to recognise them. One server should run it:
-//! several servers on one cluster each validate every raw topic (the leader election of issue 14
-//! item 3 is what will pick one).
+//! `weft.raw.offset` header (`topic/partition/offset`) to recognise them. One server runs it: with
+//! several servers on one cluster, the elected leader ([`crate::Mesh::gate_background_work`]); a new
+//! leader carries on from the committed positions.
 
 use std::collections::BTreeMap;
 use std::sync::{mpsc, Weak};
@@ -192,7 +192,9 @@ impl Worker {
         let thread = std::thread::Builder::new().name("weft-raw-inputs".into()).spawn(move || {
             while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(TICK) {
                 let Some(data) = data.upgrade() else { return };
-                data.validate_raw_inputs();
+                if data.runs_background_work() {
+                    data.validate_raw_inputs();
+                }
             }
         })?;
         Ok(Worker { stop: Some(stop), thread: Some(thread) })

@@ -445,7 +445,13 @@ fn serve(args: ServeArgs) -> Result<()> {
             let mut server = Server::bind_on(&config, log.clone()).await?;
             let scheme = if config.tls.is_some() { "https" } else { "http" };
             let identity = cluster::identity(args.advertise_url.as_deref(), scheme, server.local_addr()?);
-            server.forward_ordered_writes(std::sync::Arc::new(cluster::join(log, identity).await?));
+            let leadership = std::sync::Arc::new(cluster::join(log, identity).await?);
+            server.forward_ordered_writes(leadership.clone());
+            // Raw input topics are validated by the leader alone, or every server would write each
+            // record into its product again.
+            server.mesh().gate_background_work(std::sync::Arc::new(move || {
+                weft_server::forward::Leadership::is_leader(leadership.as_ref())
+            }));
             eprintln!("weft listening on {scheme}://{} (Kafka cluster {bootstrap})", server.local_addr()?);
             return serve_until_signal(server, &config).await;
         }
