@@ -330,9 +330,16 @@ pub(crate) fn joined_star(sources: &[(&str, &SourceDef)], only: Option<&str>) ->
 
 /// A `WHERE` clause, which must be a boolean (or NULL) expression.
 pub(crate) fn compile_where(filter: &Expr, scope: &Scope) -> Result<Compiled> {
-    let c = compile(filter, scope)?;
+    // ksqlDB's wording, which names the clause an expression error is in.
+    let c = compile(filter, scope).map_err(|e| match e {
+        SqlError::Analysis(m) => SqlError::Analysis(format!("Error in WHERE expression: {m}")),
+        other => other,
+    })?;
     if !matches!(c.ty, SqlType::Boolean | SqlType::Null) {
-        return Err(SqlError::analysis(format!("WHERE clause must be a BOOLEAN expression, found {}", c.ty)));
+        return Err(SqlError::analysis(format!(
+            "Type error in WHERE expression: Should evaluate to boolean but is {filter} ({}) instead.",
+            c.ty
+        )));
     }
     Ok(c)
 }
