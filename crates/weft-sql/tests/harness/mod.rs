@@ -566,8 +566,14 @@ pub fn json_eq(a: &Json, b: &Json) -> bool {
         },
         (Json::Array(x), Json::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b)),
         (Json::Object(x), Json::Object(y)) => {
+            // As ksqlDB's driver: an expected field the actual lacks compares with null.
             x.len() == y.len()
-                && x.iter().all(|(k, v)| y.get(k).or_else(|| y.get(&k.to_uppercase())).is_some_and(|w| json_eq(v, w)))
+                && x.iter()
+                    .all(|(k, v)| json_eq(v, y.get(k).or_else(|| y.get(&k.to_uppercase())).unwrap_or(&Json::Null)))
+        }
+        // ksqlDB's driver reads a decimal expected as text ("1.0") as a number.
+        (Json::String(x), Json::Number(y)) if x.contains('.') => {
+            x.parse::<f64>().ok().zip(y.as_f64()).is_some_and(|(x, y)| x == y)
         }
         _ => a == b,
     }
