@@ -27,6 +27,14 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// The error a constructor reports (ksqlDB gives its message as it is).
+    pub fn into_plain(self) -> SqlError {
+        match self {
+            Failure::Syntax(m) | Failure::Mismatch(m) => SqlError::analysis(m),
+            Failure::Sql(e) => e,
+        }
+    }
+
     /// The error a statement reports, with ksqlDB's prefix for the construct (`Invalid Predicate`).
     pub fn into_error(self, context: &str) -> SqlError {
         match self {
@@ -41,12 +49,22 @@ impl Failure {
 pub fn common_type(items: &[(&Expr, &SqlType)], scope: &Scope) -> Result<Option<SqlType>, Failure> {
     let mut common = None;
     for (e, t) in items {
-        common = resolve(e, t, common, scope)?;
+        common = resolve(e, t, common, scope, 0)?;
     }
     Ok(common)
 }
 
-fn resolve(e: &Expr, ty: &SqlType, common: Option<SqlType>, scope: &Scope) -> Result<Option<SqlType>, Failure> {
+/// How deep constructors inside constructors are resolved element by element; deeper ones are
+/// taken by their type alone, so that resolving costs bounded time and stack.
+const MAX_NESTING: usize = 16;
+
+fn resolve(
+    e: &Expr,
+    ty: &SqlType,
+    common: Option<SqlType>,
+    scope: &Scope,
+    depth: usize,
+) -> Result<Option<SqlType>, Failure> {
     let Some(target) = common else {
         return Ok((*ty != SqlType::Null).then(|| ty.clone()));
     };
@@ -54,54 +72,67 @@ fn resolve(e: &Expr, ty: &SqlType, common: Option<SqlType>, scope: &Scope) -> Re
         return Ok(Some(target));
     }
     match e {
+        Expr::Array(_) | Expr::Map(_) | Expr::Struct(_) if depth >= MAX_NESTING => simple(e, ty, &target),
         Expr::Array(items) => {
             let SqlType::Array(inner) = &target else {
                 return Err(mismatch(e, ty, &target));
             };
-            let item = structured(inner, items.iter(), scope).map_err(|f| rewrap(f, e, ty, &target))?;
+            let item = structured(inner, items.iter(), scope, depth).map_err(|f| rewrap(f, e, ty, &target))?;
             Ok(Some(SqlType::Array(Box::new(item))))
         }
         Expr::Map(entries) => {
             let SqlType::Map(key, value) = &target else {
                 return Err(mismatch(e, ty, &target));
             };
-            let k = structured(key, entries.iter().map(|(k, _)| k), scope).map_err(|f| rewrap(f, e, ty, &target))?;
-            let v = structured(value, entries.iter().map(|(_, v)| v), scope).map_err(|f| rewrap(f, e, ty, &target))?;
+            let k =
+                structured(key, entries.iter().map(|(k, _)| k), scope, depth).map_err(|f| rewrap(f, e, ty, &target))?;
+            let v = structured(value, entries.iter().map(|(_, v)| v), scope, depth)
+                .map_err(|f| rewrap(f, e, ty, &target))?;
             Ok(Some(SqlType::Map(Box::new(k), Box::new(v))))
         }
         Expr::Struct(fields) => {
             let SqlType::Struct(target_fields) = &target else {
                 return Err(mismatch(e, ty, &target));
             };
-            struct_type(fields, target_fields, scope).map(Some).map_err(|f| rewrap(f, e, ty, &target))
+            struct_type(fields, target_fields, scope, depth).map(Some).map_err(|f| rewrap(f, e, ty, &target))
         }
         Expr::Literal(Literal::String(s)) if target.is_numeric() => numeric_from_string(s, &target).map(Some),
         Expr::Literal(Literal::String(s)) if target == SqlType::Boolean => match parse_boolean(s) {
             Some(_) => Ok(Some(target)),
             None => Err(syntax(s, &target)),
         },
-        _ => {
-            let lax = matches!(e, Expr::Literal(_));
-            can_coerce(ty, &target, lax)
-                .or_else(|| can_coerce(&target, ty, lax))
-                .map(Some)
-                .ok_or_else(|| mismatch(e, ty, &target))
-        }
+        _ => simple(e, ty, &target),
     }
 }
 
+/// An element taken by its type: literals coerce laxly, other expressions strictly.
+fn simple(e: &Expr, ty: &SqlType, target: &SqlType) -> Result<Option<SqlType>, Failure> {
+    let lax = matches!(e, Expr::Literal(_));
+    can_coerce(ty, target, lax).or_else(|| can_coerce(target, ty, lax)).map(Some).ok_or_else(|| mismatch(e, ty, target))
+}
+
 /// The common type of a constructor's elements, starting from the type the list needs of them.
-fn structured<'a>(target: &SqlType, items: impl Iterator<Item = &'a Expr>, scope: &Scope) -> Result<SqlType, Failure> {
+fn structured<'a>(
+    target: &SqlType,
+    items: impl Iterator<Item = &'a Expr>,
+    scope: &Scope,
+    depth: usize,
+) -> Result<SqlType, Failure> {
     let mut common = Some(target.clone());
     for item in items {
         let ty = expr::compile(item, scope).map_err(Failure::Sql)?.ty;
-        common = resolve(item, &ty, common, scope)?;
+        common = resolve(item, &ty, common, scope, depth + 1)?;
     }
     Ok(common.unwrap_or_else(|| target.clone()))
 }
 
 /// A struct constructor against a struct type: the union of their fields, the constructor's first.
-fn struct_type(fields: &[(String, Expr)], target: &[(String, SqlType)], scope: &Scope) -> Result<SqlType, Failure> {
+fn struct_type(
+    fields: &[(String, Expr)],
+    target: &[(String, SqlType)],
+    scope: &Scope,
+    depth: usize,
+) -> Result<SqlType, Failure> {
     let mut out: Vec<(String, SqlType)> = Vec::new();
     for (name, value) in fields {
         if out.iter().any(|(n, _)| n == name) {
@@ -109,7 +140,7 @@ fn struct_type(fields: &[(String, Expr)], target: &[(String, SqlType)], scope: &
         }
         let ty = expr::compile(value, scope).map_err(Failure::Sql)?.ty;
         let resolved = match target.iter().find(|(n, _)| n == name) {
-            Some((_, t)) => resolve(value, &ty, Some(t.clone()), scope)?.unwrap_or_else(|| t.clone()),
+            Some((_, t)) => resolve(value, &ty, Some(t.clone()), scope, depth + 1)?.unwrap_or_else(|| t.clone()),
             None => ty,
         };
         out.push((name.clone(), resolved));

@@ -462,6 +462,8 @@ fn build(expr: &Expr, args: Vec<(Node, SqlType)>, scope: &Scope) -> Result<(Node
                     (Node::Cmp { op: *op, left: boxed(l), right: boxed(r) }, SqlType::Boolean)
                 }
                 BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq => {
+                    let (l, lt) = magic_timestamp(l, lt, left, right);
+                    let (r, rt) = magic_timestamp(r, rt, right, left);
                     if lt == SqlType::Null || rt == SqlType::Null {
                         return Err(SqlError::analysis(format!(
                             "Comparison with NULL not supported: {left} {} {right}",
@@ -497,10 +499,12 @@ fn build(expr: &Expr, args: Vec<(Node, SqlType)>, scope: &Scope) -> Result<(Node
             let (n, _) = next()?;
             (Node::IsNull { expr: boxed(n), negated: *negated }, SqlType::Boolean)
         }
-        Expr::Between { negated, .. } => {
+        Expr::Between { expr: value, low, high, negated } => {
             let (e, et) = next()?;
             let (lo, lot) = next()?;
             let (hi, hit) = next()?;
+            let (lo, lot) = magic_timestamp(lo, lot, low, value);
+            let (hi, hit) = magic_timestamp(hi, hit, high, value);
             if !et.comparable_with(&lot) || !et.comparable_with(&hit) {
                 return Err(SqlError::analysis(format!("BETWEEN bounds of type {lot} and {hit} do not match {et}")));
             }
@@ -661,33 +665,45 @@ fn build(expr: &Expr, args: Vec<(Node, SqlType)>, scope: &Scope) -> Result<(Node
             (if f.deterministic { fold(node) } else { node }, ty)
         }
         Expr::Array(items) => {
-            let mut nodes = Vec::new();
-            let mut types = Vec::new();
-            for _ in items {
-                let (n, t) = next()?;
-                nodes.push(n);
-                types.push(t);
-            }
-            let inner = common_type(&types)?;
-            let nodes = nodes.into_iter().zip(&types).map(|(n, t)| coerce(n, t, &inner)).collect();
+            // ksqlDB types constructors as it types IN lists (CoercionUtil): ARRAY[1, '2'] is ARRAY<INT>.
+            let compiled = (0..items.len()).map(|_| next()).collect::<Result<Vec<_>>>()?;
+            let typed: Vec<(&Expr, &SqlType)> = items.iter().zip(&compiled).map(|(e, (_, t))| (e, t)).collect();
+            let inner =
+                coerce::common_type(&typed, scope).map_err(coerce::Failure::into_plain)?.unwrap_or(SqlType::Null);
+            let nodes = compiled.into_iter().zip(items).map(|((n, t), e)| to_common_type(n, &t, &inner, e)).collect();
             (Node::MakeArray(nodes), SqlType::Array(Box::new(inner)))
         }
         Expr::Map(entries) => {
-            let mut nodes = Vec::new();
-            let mut vtypes = Vec::new();
-            for _ in entries {
-                let (kn, kt) = next()?;
-                let (vn, vt) = next()?;
-                let kn = if kt == SqlType::String {
-                    kn
-                } else {
-                    Node::Cast { expr: boxed(kn), from: kt, to: SqlType::String }
-                };
-                nodes.push((kn, vn));
-                vtypes.push(vt);
+            if entries.is_empty() {
+                return Err(SqlError::analysis(
+                    "Map constructor cannot be empty. Please supply at least one key value pair (see \
+                     https://github.com/confluentinc/ksql/issues/4239).",
+                ));
             }
-            let vt = common_type(&vtypes)?;
-            let nodes = nodes.into_iter().zip(&vtypes).map(|((k, v), t)| (k, coerce(v, t, &vt))).collect();
+            let mut keys = Vec::with_capacity(entries.len());
+            let mut values = Vec::with_capacity(entries.len());
+            for _ in entries {
+                keys.push(next()?);
+                values.push(next()?);
+            }
+            let common = |compiled: &[(Node, SqlType)], exprs: Vec<&Expr>, what: &str| -> Result<SqlType> {
+                let typed: Vec<(&Expr, &SqlType)> = exprs.into_iter().zip(compiled).map(|(e, (_, t))| (e, t)).collect();
+                coerce::common_type(&typed, scope)
+                    .map_err(coerce::Failure::into_plain)?
+                    .ok_or_else(|| SqlError::analysis(format!("Cannot construct a map with all NULL {what}")))
+            };
+            let kt = common(&keys, entries.iter().map(|(k, _)| k).collect(), "keys")?;
+            let vt = common(&values, entries.iter().map(|(_, v)| v).collect(), "values")?;
+            let nodes = keys
+                .into_iter()
+                .zip(values)
+                .zip(entries)
+                .map(|(((kn, kt0), (vn, vt0)), (ke, ve))| {
+                    // Keys are held as strings (a null key as "null", as ksqlDB's serde writes it).
+                    let kn = cast_to(to_common_type(kn, &kt0, &kt, ke), &kt, &SqlType::String);
+                    (kn, to_common_type(vn, &vt0, &vt, ve))
+                })
+                .collect();
             (Node::MakeMap(nodes), SqlType::Map(Box::new(SqlType::String), Box::new(vt)))
         }
         Expr::Struct(fields) => {
@@ -701,6 +717,21 @@ fn build(expr: &Expr, args: Vec<(Node, SqlType)>, scope: &Scope) -> Result<(Node
             (Node::MakeStruct(nodes), SqlType::Struct(types))
         }
     })
+}
+
+/// ksqlDB's "magic" timestamps: a string literal compared with `ROWTIME`, `WINDOWSTART` or
+/// `WINDOWEND` is read as a (possibly partial) ISO timestamp in epoch milliseconds, UTC unless it
+/// names an offset (`'2018'`, `'2019-01-01T00:00:00+0445'`).
+fn magic_timestamp(n: Node, ty: SqlType, this: &Expr, other: &Expr) -> (Node, SqlType) {
+    let magic = matches!(other, Expr::Column { name, .. }
+        if matches!(name.as_str(), "ROWTIME" | "WINDOWSTART" | "WINDOWEND"));
+    match (magic, this) {
+        (true, Expr::Literal(Literal::String(s))) => match functions::parse_partial_timestamp(s) {
+            Some(ms) => (Node::Const(Value::Bigint(ms)), SqlType::Bigint),
+            None => (n, ty),
+        },
+        _ => (n, ty),
+    }
 }
 
 /// Wraps `n` in a cast from `from` to `to` unless it already has that type (or is a bare null).
@@ -1022,9 +1053,12 @@ fn eval_all(nodes: &[Node], row: &[Value]) -> Vec<Value> {
 fn eval_map<'a>(entries: &'a [(Node, Node)], row: &'a [Value]) -> Cow<'a, Value> {
     let mut m = BTreeMap::new();
     for (k, v) in entries {
-        if let Value::String(k) = eval(k, row).into_owned() {
-            m.insert(k, eval(v, row).into_owned());
-        }
+        let key = match eval(k, row).into_owned() {
+            Value::String(k) => k,
+            Value::Null => "null".to_string(),
+            _ => continue,
+        };
+        m.insert(key, eval(v, row).into_owned());
     }
     Cow::Owned(Value::Map(m))
 }

@@ -1908,6 +1908,25 @@ fn parse_with_zone_arg(a: &[Value]) -> Option<i64> {
 
 /// ISO-8601 timestamps as ksqlDB accepts them: `2020-01-02`, `2020-01-02T03:04`, `...:05.678`, with an
 /// optional `Z` or offset.
+/// ksqlDB's `PartialStringToTimestampParser`: `yyyy[-MM[-dd[THH[:mm[:ss[.SSS]]]]]]` with an optional
+/// offset (`Z`, `+hhmm`, `+hh:mm`), the missing parts the start of their range, UTC by default.
+pub fn parse_partial_timestamp(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (date, rest) = text.split_once('T').unwrap_or((text, ""));
+    let (time, zone) = match rest.find(['+', '-', 'Z']) {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    const DATE: &str = "0000-01-01";
+    const TIME: &str = "00:00:00.000";
+    if date.len() < 4 || date.len() > DATE.len() || time.len() > TIME.len() {
+        return None;
+    }
+    let full = format!("{date}{}T{time}{}{}", &DATE[date.len()..], &TIME[time.len()..], zone.replace(':', ""));
+    let fmt = if zone.is_empty() { "yyyy-MM-dd'T'HH:mm:ss.SSS" } else { "yyyy-MM-dd'T'HH:mm:ss.SSSX" };
+    parse_millis(&full, fmt, 0)
+}
+
 pub fn parse_iso_timestamp(s: &str) -> Option<i64> {
     let s = s.trim();
     for fmt in [
