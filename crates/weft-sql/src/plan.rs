@@ -349,10 +349,12 @@ pub(crate) fn check_output_names(items: &[NamedItem], purpose: Purpose) -> Resul
     if purpose == Purpose::Persistent {
         for item in items {
             if RESERVED_COLUMNS.contains(&item.name.as_str()) {
-                return Err(SqlError::analysis(format!(
-                    "'{}' is a reserved column name: give the expression an alias with AS",
-                    item.name
-                )));
+                // ksqlDB's two wordings: an alias that is reserved, or a column selected as it is.
+                return Err(SqlError::analysis(if item.aliased {
+                    format!("`{}` is a reserved column name. You cannot use it as an alias for a column.", item.name)
+                } else {
+                    format!("Reserved column name in select: `{}`. Please remove or alias the column.", item.name)
+                }));
             }
         }
     }
