@@ -3,7 +3,7 @@
 //! Functions return null for null inputs unless documented otherwise (COALESCE, IFNULL, CONCAT),
 //! and null instead of failing on bad input, as ksqlDB does after logging the error.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::{Result, SqlError};
 use crate::types::{Decimal, SqlType, Value};
@@ -761,8 +761,23 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
             if types.is_empty() {
                 return Err(no_signature(&declared, types));
             }
-            if types.iter().all(|t| *t == SqlType::Null) {
-                let list: Vec<&str> = types.iter().map(|_| "null").collect();
+            // ksqlDB has one variant per type: nulls only, or numbers of several types none of
+            // them DOUBLE (which BIGINT, DECIMAL and DOUBLE variants all accept), match no one
+            // variant best.
+            let numeric_kinds: BTreeSet<u8> = types
+                .iter()
+                .filter_map(|t| match t {
+                    SqlType::Int => Some(0),
+                    SqlType::Bigint => Some(1),
+                    SqlType::Decimal { .. } => Some(2),
+                    SqlType::Double => Some(3),
+                    _ => None,
+                })
+                .collect();
+            let mixed_without_double = numeric_kinds.len() > 1 && !numeric_kinds.contains(&3);
+            if types.iter().all(|t| *t == SqlType::Null) || mixed_without_double {
+                let list: Vec<String> =
+                    types.iter().map(|t| if *t == SqlType::Null { "null".into() } else { t.to_string() }).collect();
                 return Err(SqlError::analysis(format!(
                     "Function '{declared}' cannot be resolved due to ambiguous method parameters ({}).",
                     list.join(", ")
