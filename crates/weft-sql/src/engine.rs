@@ -684,8 +684,8 @@ impl Engine {
         let topic = prop_text(&c.properties, "KAFKA_TOPIC").ok_or_else(|| {
             SqlError::analysis("Missing required property \"KAFKA_TOPIC\" which has no default value.")
         })?;
-        check_defaults(&c.properties)?;
         let (key_format, value_format) = formats(&c.properties, None)?;
+        let value_delimiter = value_delimiter(&c.properties, value_format, None)?;
         let mut key_columns = Vec::new();
         let mut value_columns = Vec::new();
         let mut seen = BTreeSet::new();
@@ -769,6 +769,7 @@ impl Engine {
             key_format,
             value_format,
             unwrap_single_value: matches!(c.properties.get("WRAP_SINGLE_VALUE"), Some(PropValue::Bool(false))),
+            value_delimiter,
             window: window_props(&c.properties)?,
             timestamp_column,
             timestamp_format,
@@ -885,8 +886,8 @@ impl Engine {
             )));
         }
         let input = &planned.inputs[0];
-        check_defaults(&c.properties)?;
         let (key_format, value_format) = formats(&c.properties, Some(input))?;
+        let value_delimiter = value_delimiter(&c.properties, value_format, Some(input))?;
         let key_columns = planned.key_columns();
         for col in &key_columns {
             check_key_type(&col.name, &col.ty)?;
@@ -926,6 +927,7 @@ impl Engine {
             key_format,
             value_format,
             unwrap_single_value: matches!(c.properties.get("WRAP_SINGLE_VALUE"), Some(PropValue::Bool(false))),
+            value_delimiter,
             window: planned.window,
             timestamp_column,
             timestamp_format,
@@ -1873,14 +1875,45 @@ fn unknown_source(name: &str) -> SqlError {
     SqlError::analysis(format!("{name} does not exist."))
 }
 
-/// Properties accepted for compatibility whose only supported value is the default.
-fn check_defaults(props: &Properties) -> Result<()> {
-    if let Some(d) = prop_text(props, "VALUE_DELIMITER") {
-        if d != "," {
-            return Err(SqlError::Unsupported(format!("VALUE_DELIMITER '{d}' (DELIMITED values use ',')")));
+/// The character between a DELIMITED value's fields: `VALUE_DELIMITER` (one character, or `TAB` or
+/// `SPACE`), else the source's a CSAS reads, else a comma; refused, in ksqlDB's words, for other
+/// formats and with `WRAP_SINGLE_VALUE=true` (DELIMITED values are never wrapped).
+fn value_delimiter(props: &Properties, format: Format, inherit: Option<&SourceDef>) -> Result<char> {
+    let given = prop_text(props, "VALUE_DELIMITER");
+    if format != Format::Delimited {
+        if given.is_some() {
+            return Err(SqlError::analysis(format!(
+                "{} does not support the following configs: [delimiter]",
+                format.name()
+            )));
         }
+        return Ok(',');
     }
-    Ok(())
+    if matches!(props.get("WRAP_SINGLE_VALUE"), Some(PropValue::Bool(true))) {
+        return Err(SqlError::analysis("Format 'DELIMITED' does not support 'WRAP_SINGLE_VALUE' set to 'true'."));
+    }
+    let Some(text) = given else {
+        return Ok(inherit.filter(|s| s.value_format == Format::Delimited).map_or(',', |s| s.value_delimiter));
+    };
+    let invalid = |why: String| {
+        SqlError::analysis(format!(
+            "Failed to prepare statement: Configuration VALUE_DELIMITER is invalid: {why}\nExample valid value: ';'"
+        ))
+    };
+    let mut chars = text.chars();
+    match (text.as_str(), chars.next(), chars.next()) {
+        ("TAB", ..) => Ok('\t'),
+        ("SPACE", ..) => Ok(' '),
+        (_, None | Some(' ' | '\t'), None) => Err(invalid(
+            "Delimiter cannot be empty, if you meant to have a tab or space for delimiter, please use the special \
+             values 'TAB' or 'SPACE'"
+                .into(),
+        )),
+        (_, Some(c), None) => Ok(c),
+        _ => Err(invalid(format!(
+            "Invalid delimiter value: '{text}'. Delimiter must be a single character or TAB,SPACE"
+        ))),
+    }
 }
 
 fn formats(props: &Properties, inherit: Option<&SourceDef>) -> Result<(Format, Format)> {

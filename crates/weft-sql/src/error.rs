@@ -3,8 +3,9 @@ use weft_log::LogError;
 /// Everything the SQL engine refuses or fails at.
 #[derive(Debug, thiserror::Error)]
 pub enum SqlError {
-    /// The statement text is not valid ksqlDB syntax.
-    #[error("line {line}:{column}: {message}")]
+    /// The statement text is not valid ksqlDB syntax (worded as ksqlDB words it: `line 2:59: Syntax
+    /// Error` and then what was expected).
+    #[error("line {line}:{column}: Syntax Error\n{message}")]
     Parse { line: u32, column: u32, message: String },
     /// The statement is well formed but refers to something unknown or mixes types wrongly.
     #[error("{0}")]

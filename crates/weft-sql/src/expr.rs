@@ -13,6 +13,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use crate::ast::{BinaryOp, Expr, Literal};
+use crate::coerce;
 use crate::error::{Result, SqlError};
 use crate::functions::{self, ScalarFn};
 use crate::types::{Decimal, SqlType, Value};
@@ -74,20 +75,69 @@ enum Node {
     Column(usize),
     Negate(Box<Node>),
     Not(Box<Node>),
-    Arith { op: BinaryOp, kind: NumKind, left: Box<Node>, right: Box<Node> },
-    Cmp { op: BinaryOp, left: Box<Node>, right: Box<Node> },
+    Arith {
+        op: BinaryOp,
+        kind: NumKind,
+        left: Box<Node>,
+        right: Box<Node>,
+    },
+    Cmp {
+        op: BinaryOp,
+        left: Box<Node>,
+        right: Box<Node>,
+    },
     And(Box<Node>, Box<Node>),
     Or(Box<Node>, Box<Node>),
-    IsNull { expr: Box<Node>, negated: bool },
-    Between { expr: Box<Node>, low: Box<Node>, high: Box<Node>, negated: bool },
-    In { expr: Box<Node>, list: Vec<Node>, negated: bool },
-    Like { expr: Box<Node>, pattern: LikeSource, negated: bool },
-    Case { whens: Vec<(Node, Node)>, otherwise: Option<Box<Node>> },
-    Cast { expr: Box<Node>, from: SqlType, to: SqlType },
-    Field { expr: Box<Node>, index: usize },
-    ArrayIndex { expr: Box<Node>, index: Box<Node> },
-    MapIndex { expr: Box<Node>, key: Box<Node> },
-    Call { f: ScalarFn, args: Vec<Node> },
+    IsNull {
+        expr: Box<Node>,
+        negated: bool,
+    },
+    Between {
+        expr: Box<Node>,
+        low: Box<Node>,
+        high: Box<Node>,
+        negated: bool,
+    },
+    In {
+        expr: Box<Node>,
+        list: Vec<Node>,
+        negated: bool,
+    },
+    Like {
+        expr: Box<Node>,
+        pattern: LikeSource,
+        negated: bool,
+    },
+    Case {
+        whens: Vec<(Node, Node)>,
+        otherwise: Option<Box<Node>>,
+    },
+    Cast {
+        expr: Box<Node>,
+        from: SqlType,
+        to: SqlType,
+    },
+    /// `TO_JSON_STRING`, which needs the value's type (struct field names).
+    ToJson {
+        expr: Box<Node>,
+        ty: SqlType,
+    },
+    Field {
+        expr: Box<Node>,
+        index: usize,
+    },
+    ArrayIndex {
+        expr: Box<Node>,
+        index: Box<Node>,
+    },
+    MapIndex {
+        expr: Box<Node>,
+        key: Box<Node>,
+    },
+    Call {
+        f: ScalarFn,
+        args: Vec<Node>,
+    },
     MakeArray(Vec<Node>),
     MakeMap(Vec<(Node, Node)>),
     MakeStruct(Vec<Node>),
@@ -162,6 +212,7 @@ impl Node {
         match self {
             Node::Const(_) | Node::Column(_) => {}
             Node::Negate(e) | Node::Not(e) | Node::IsNull { expr: e, .. } | Node::Cast { expr: e, .. } => out.push(e),
+            Node::ToJson { expr, .. } => out.push(expr),
             Node::Field { expr, .. } => out.push(expr),
             Node::Arith { left: a, right: b, .. }
             | Node::Cmp { left: a, right: b, .. }
@@ -248,7 +299,27 @@ pub fn common_type(types: &[SqlType]) -> Result<SqlType> {
     Ok(out)
 }
 
-fn arith_type(op: BinaryOp, l: &SqlType, r: &SqlType) -> Result<(NumKind, SqlType)> {
+/// A type's name without its parameters (`DECIMAL`, `ARRAY`), as ksqlDB's base types print.
+fn base_type_name(t: &SqlType) -> &'static str {
+    match t {
+        SqlType::Boolean => "BOOLEAN",
+        SqlType::Int => "INTEGER",
+        SqlType::Bigint => "BIGINT",
+        SqlType::Double => "DOUBLE",
+        SqlType::Decimal { .. } => "DECIMAL",
+        SqlType::String => "STRING",
+        SqlType::Bytes => "BYTES",
+        SqlType::Timestamp => "TIMESTAMP",
+        SqlType::Date => "DATE",
+        SqlType::Time => "TIME",
+        SqlType::Array(_) => "ARRAY",
+        SqlType::Map(..) => "MAP",
+        SqlType::Struct(_) => "STRUCT",
+        SqlType::Null => "NULL",
+    }
+}
+
+fn arith_type(op: BinaryOp, l: &SqlType, r: &SqlType, expr: &Expr) -> Result<(NumKind, SqlType)> {
     if op == BinaryOp::Add && l == &SqlType::String && r == &SqlType::String {
         return Ok((NumKind::Str, SqlType::String));
     }
@@ -259,8 +330,9 @@ fn arith_type(op: BinaryOp, l: &SqlType, r: &SqlType) -> Result<(NumKind, SqlTyp
     }
     if !l.is_numeric() || !r.is_numeric() {
         return Err(SqlError::analysis(format!(
-            "unsupported arithmetic types: {l} {} {r}: arithmetic needs numbers",
-            op.symbol()
+            "Error processing expression: {expr}. Unsupported arithmetic types. {} {}",
+            base_type_name(l),
+            base_type_name(r)
         )));
     }
     let result = SqlType::widen_numeric(l, r).unwrap_or(SqlType::Double);
@@ -390,13 +462,19 @@ fn build(expr: &Expr, args: Vec<(Node, SqlType)>, scope: &Scope) -> Result<(Node
                     (Node::Cmp { op: *op, left: boxed(l), right: boxed(r) }, SqlType::Boolean)
                 }
                 BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq => {
+                    let (l, lt) = magic_timestamp(l, lt, left, right);
+                    let (r, rt) = magic_timestamp(r, rt, right, left);
                     if lt == SqlType::Null || rt == SqlType::Null {
                         return Err(SqlError::analysis(format!(
                             "Comparison with NULL not supported: {left} {} {right}",
                             op.symbol()
                         )));
                     }
-                    if !lt.comparable_with(&rt) {
+                    let ordered = matches!(op, BinaryOp::Eq | BinaryOp::NotEq)
+                        || ![&lt, &rt]
+                            .iter()
+                            .any(|t| matches!(t, SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_)));
+                    if !lt.comparable_with(&rt) || !ordered {
                         return Err(SqlError::analysis(format!(
                             "Cannot compare {left} ({lt}) to {right} ({rt}) with {}.",
                             match op {
@@ -412,7 +490,7 @@ fn build(expr: &Expr, args: Vec<(Node, SqlType)>, scope: &Scope) -> Result<(Node
                     (Node::Cmp { op: *op, left: boxed(l), right: boxed(r) }, SqlType::Boolean)
                 }
                 _ => {
-                    let (kind, ty) = arith_type(*op, &lt, &rt)?;
+                    let (kind, ty) = arith_type(*op, &lt, &rt, expr)?;
                     (Node::Arith { op: *op, kind, left: boxed(l), right: boxed(r) }, ty)
                 }
             }
@@ -421,26 +499,33 @@ fn build(expr: &Expr, args: Vec<(Node, SqlType)>, scope: &Scope) -> Result<(Node
             let (n, _) = next()?;
             (Node::IsNull { expr: boxed(n), negated: *negated }, SqlType::Boolean)
         }
-        Expr::Between { negated, .. } => {
+        Expr::Between { expr: value, low, high, negated } => {
             let (e, et) = next()?;
             let (lo, lot) = next()?;
             let (hi, hit) = next()?;
+            let (lo, lot) = magic_timestamp(lo, lot, low, value);
+            let (hi, hit) = magic_timestamp(hi, hit, high, value);
             if !et.comparable_with(&lot) || !et.comparable_with(&hit) {
                 return Err(SqlError::analysis(format!("BETWEEN bounds of type {lot} and {hit} do not match {et}")));
             }
             (Node::Between { expr: boxed(e), low: boxed(lo), high: boxed(hi), negated: *negated }, SqlType::Boolean)
         }
-        Expr::InList { list, negated, .. } => {
-            let (e, et) = next()?;
-            let mut nodes = Vec::with_capacity(list.len());
-            for item in list {
-                let (n, t) = next()?;
-                if !et.comparable_with(&t) {
-                    return Err(SqlError::analysis(format!("IN list value {item} of type {t} does not match {et}")));
-                }
-                nodes.push(n);
+        Expr::InList { expr: value, list, negated } => {
+            // ksqlDB coerces the value and the list to one type together (CoercionUtil), then
+            // compares with equality.
+            let mut compiled = Vec::with_capacity(list.len() + 1);
+            for _ in 0..=list.len() {
+                compiled.push(next()?);
             }
-            (Node::In { expr: boxed(e), list: nodes, negated: *negated }, SqlType::Boolean)
+            let exprs: Vec<&Expr> = std::iter::once(&**value).chain(list).collect();
+            let typed: Vec<(&Expr, &SqlType)> = exprs.iter().zip(&compiled).map(|(e, (_, t))| (*e, t)).collect();
+            let common = coerce::common_type(&typed, scope).map_err(|f| f.into_error("Invalid Predicate"))?;
+            let mut nodes = compiled.into_iter().zip(&exprs).map(|((n, t), e)| match &common {
+                Some(common) => to_common_type(n, &t, common, e),
+                None => n,
+            });
+            let e = nodes.next().unwrap_or(Node::Const(Value::Null));
+            (Node::In { expr: boxed(e), list: nodes.collect(), negated: *negated }, SqlType::Boolean)
         }
         Expr::Like { escape, negated, .. } => {
             let (e, et) = next()?;
@@ -539,6 +624,8 @@ fn build(expr: &Expr, args: Vec<(Node, SqlType)>, scope: &Scope) -> Result<(Node
                 )));
             }
             if *star {
+                // A scalar function called with `*` is called with no arguments, as in ksqlDB.
+                functions::resolve(name, &[])?;
                 return Err(SqlError::analysis(format!("{name}(*) is only allowed as an aggregate")));
             }
             let mut nodes = Vec::with_capacity(args.len());
@@ -561,38 +648,62 @@ fn build(expr: &Expr, args: Vec<(Node, SqlType)>, scope: &Scope) -> Result<(Node
                 nodes.push(n);
                 types.push(t);
             }
+            if name == "TO_JSON_STRING" {
+                let (Some(expr), 1) = (nodes.pop(), types.len()) else {
+                    return Err(functions::no_signature(name, &types));
+                };
+                let ty = types.swap_remove(0);
+                return Ok((fold(Node::ToJson { expr: boxed(expr), ty }), SqlType::String));
+            }
             let (f, ty) = functions::resolve(name, &types)?;
+            let nodes = if functions::casts_arguments_to_result(f.name) {
+                nodes.into_iter().zip(&types).map(|(n, t)| cast_to(n, t, &ty)).collect()
+            } else {
+                nodes
+            };
             let node = Node::Call { f, args: nodes };
             (if f.deterministic { fold(node) } else { node }, ty)
         }
         Expr::Array(items) => {
-            let mut nodes = Vec::new();
-            let mut types = Vec::new();
-            for _ in items {
-                let (n, t) = next()?;
-                nodes.push(n);
-                types.push(t);
-            }
-            let inner = common_type(&types)?;
-            let nodes = nodes.into_iter().zip(&types).map(|(n, t)| coerce(n, t, &inner)).collect();
+            // ksqlDB types constructors as it types IN lists (CoercionUtil): ARRAY[1, '2'] is ARRAY<INT>.
+            let compiled = (0..items.len()).map(|_| next()).collect::<Result<Vec<_>>>()?;
+            let typed: Vec<(&Expr, &SqlType)> = items.iter().zip(&compiled).map(|(e, (_, t))| (e, t)).collect();
+            let inner =
+                coerce::common_type(&typed, scope).map_err(coerce::Failure::into_plain)?.unwrap_or(SqlType::Null);
+            let nodes = compiled.into_iter().zip(items).map(|((n, t), e)| to_common_type(n, &t, &inner, e)).collect();
             (Node::MakeArray(nodes), SqlType::Array(Box::new(inner)))
         }
         Expr::Map(entries) => {
-            let mut nodes = Vec::new();
-            let mut vtypes = Vec::new();
-            for _ in entries {
-                let (kn, kt) = next()?;
-                let (vn, vt) = next()?;
-                let kn = if kt == SqlType::String {
-                    kn
-                } else {
-                    Node::Cast { expr: boxed(kn), from: kt, to: SqlType::String }
-                };
-                nodes.push((kn, vn));
-                vtypes.push(vt);
+            if entries.is_empty() {
+                return Err(SqlError::analysis(
+                    "Map constructor cannot be empty. Please supply at least one key value pair (see \
+                     https://github.com/confluentinc/ksql/issues/4239).",
+                ));
             }
-            let vt = common_type(&vtypes)?;
-            let nodes = nodes.into_iter().zip(&vtypes).map(|((k, v), t)| (k, coerce(v, t, &vt))).collect();
+            let mut keys = Vec::with_capacity(entries.len());
+            let mut values = Vec::with_capacity(entries.len());
+            for _ in entries {
+                keys.push(next()?);
+                values.push(next()?);
+            }
+            let common = |compiled: &[(Node, SqlType)], exprs: Vec<&Expr>, what: &str| -> Result<SqlType> {
+                let typed: Vec<(&Expr, &SqlType)> = exprs.into_iter().zip(compiled).map(|(e, (_, t))| (e, t)).collect();
+                coerce::common_type(&typed, scope)
+                    .map_err(coerce::Failure::into_plain)?
+                    .ok_or_else(|| SqlError::analysis(format!("Cannot construct a map with all NULL {what}")))
+            };
+            let kt = common(&keys, entries.iter().map(|(k, _)| k).collect(), "keys")?;
+            let vt = common(&values, entries.iter().map(|(_, v)| v).collect(), "values")?;
+            let nodes = keys
+                .into_iter()
+                .zip(values)
+                .zip(entries)
+                .map(|(((kn, kt0), (vn, vt0)), (ke, ve))| {
+                    // Keys are held as strings (a null key as "null", as ksqlDB's serde writes it).
+                    let kn = cast_to(to_common_type(kn, &kt0, &kt, ke), &kt, &SqlType::String);
+                    (kn, to_common_type(vn, &vt0, &vt, ve))
+                })
+                .collect();
             (Node::MakeMap(nodes), SqlType::Map(Box::new(SqlType::String), Box::new(vt)))
         }
         Expr::Struct(fields) => {
@@ -608,6 +719,42 @@ fn build(expr: &Expr, args: Vec<(Node, SqlType)>, scope: &Scope) -> Result<(Node
     })
 }
 
+/// ksqlDB's "magic" timestamps: a string literal compared with `ROWTIME`, `WINDOWSTART` or
+/// `WINDOWEND` is read as a (possibly partial) ISO timestamp in epoch milliseconds, UTC unless it
+/// names an offset (`'2018'`, `'2019-01-01T00:00:00+0445'`).
+fn magic_timestamp(n: Node, ty: SqlType, this: &Expr, other: &Expr) -> (Node, SqlType) {
+    let magic = matches!(other, Expr::Column { name, .. }
+        if matches!(name.as_str(), "ROWTIME" | "WINDOWSTART" | "WINDOWEND"));
+    match (magic, this) {
+        (true, Expr::Literal(Literal::String(s))) => match functions::parse_partial_timestamp(s) {
+            Some(ms) => (Node::Const(Value::Bigint(ms)), SqlType::Bigint),
+            None => (n, ty),
+        },
+        _ => (n, ty),
+    }
+}
+
+/// Wraps `n` in a cast from `from` to `to` unless it already has that type (or is a bare null).
+fn cast_to(n: Node, from: &SqlType, to: &SqlType) -> Node {
+    if from == to || from == &SqlType::Null {
+        n
+    } else {
+        fold(Node::Cast { expr: boxed(n), from: from.clone(), to: to.clone() })
+    }
+}
+
+/// Converts one element of a coerced list to the list's type: a literal becomes a constant of
+/// that type, anything else is cast.
+fn to_common_type(n: Node, from: &SqlType, to: &SqlType, e: &Expr) -> Node {
+    if from == to || from == &SqlType::Null {
+        return n;
+    }
+    match (&n, e) {
+        (Node::Const(v), Expr::Literal(_)) => Node::Const(coerce::convert_literal(v, from, to)),
+        _ => fold(Node::Cast { expr: boxed(n), from: from.clone(), to: to.clone() }),
+    }
+}
+
 /// Wraps `n` in a cast when its value must widen from `from` to `to` (INT branches of a DOUBLE CASE).
 fn coerce(n: Node, from: &SqlType, to: &SqlType) -> Node {
     if from != to && from != &SqlType::Null && to.is_numeric() {
@@ -620,7 +767,7 @@ fn coerce(n: Node, from: &SqlType, to: &SqlType) -> Node {
 /// Evaluates a node whose inputs are all constant.
 fn fold(node: Node) -> Node {
     let constant = match &node {
-        Node::Cast { expr, .. } => is_const(expr),
+        Node::Cast { expr, .. } | Node::ToJson { expr, .. } => is_const(expr),
         Node::Call { args, .. } => args.iter().all(is_const),
         _ => false,
     };
@@ -663,6 +810,7 @@ fn eval<'a>(node: &'a Node, row: &'a [Value]) -> Cow<'a, Value> {
         Node::Like { expr, pattern, negated } => eval_like(expr, pattern, *negated, row),
         Node::Case { whens, otherwise } => eval_case(whens, otherwise.as_deref(), row),
         Node::Cast { expr, from, to } => eval_cast(expr, from, to, row),
+        Node::ToJson { expr, ty } => eval_to_json(expr, ty, row),
         Node::Field { expr, index } => eval_field(expr, *index, row),
         Node::ArrayIndex { expr, index } => eval_array_index(expr, index, row),
         Node::MapIndex { expr, key } => eval_map_index(expr, key, row),
@@ -694,6 +842,11 @@ fn eval_is_null<'a>(expr: &'a Node, negated: bool, row: &'a [Value]) -> Cow<'a, 
 #[cfg_attr(not(debug_assertions), inline(always))]
 fn eval_cast<'a>(expr: &'a Node, from: &SqlType, to: &SqlType, row: &'a [Value]) -> Cow<'a, Value> {
     Cow::Owned(functions::cast_typed(&eval(expr, row), from, to))
+}
+
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_to_json<'a>(expr: &'a Node, ty: &SqlType, row: &'a [Value]) -> Cow<'a, Value> {
+    Cow::Owned(Value::String(functions::to_json_string(&eval(expr, row), ty)))
 }
 
 #[cfg_attr(not(debug_assertions), inline(always))]
@@ -788,7 +941,7 @@ fn eval_in<'a>(expr: &'a Node, list: &'a [Node], negated: bool, row: &'a [Value]
     if v.is_null() {
         return Cow::Owned(Value::Bool(false));
     }
-    let found = list.iter().any(|item| v.sql_cmp(&eval(item, row)) == Some(Ordering::Equal));
+    let found = list.iter().any(|item| v.sql_eq(&eval(item, row)) == Some(true));
     Cow::Owned(Value::Bool(found != negated))
 }
 
@@ -900,9 +1053,12 @@ fn eval_all(nodes: &[Node], row: &[Value]) -> Vec<Value> {
 fn eval_map<'a>(entries: &'a [(Node, Node)], row: &'a [Value]) -> Cow<'a, Value> {
     let mut m = BTreeMap::new();
     for (k, v) in entries {
-        if let Value::String(k) = eval(k, row).into_owned() {
-            m.insert(k, eval(v, row).into_owned());
-        }
+        let key = match eval(k, row).into_owned() {
+            Value::String(k) => k,
+            Value::Null => "null".to_string(),
+            _ => continue,
+        };
+        m.insert(key, eval(v, row).into_owned());
     }
     Cow::Owned(Value::Map(m))
 }
@@ -911,10 +1067,15 @@ fn compare(op: BinaryOp, l: &Value, r: &Value) -> bool {
     if matches!(op, BinaryOp::IsDistinctFrom | BinaryOp::IsNotDistinctFrom) {
         let same = match (l.is_null(), r.is_null()) {
             (true, true) => true,
-            (false, false) => l.sql_cmp(r) == Some(Ordering::Equal),
+            (false, false) => l.sql_eq(r) == Some(true),
             _ => false,
         };
         return same == (op == BinaryOp::IsNotDistinctFrom);
+    }
+    match op {
+        BinaryOp::Eq => return l.sql_eq(r) == Some(true),
+        BinaryOp::NotEq => return l.sql_eq(r) == Some(false),
+        _ => {}
     }
     let Some(ord) = l.sql_cmp(r) else {
         return false;

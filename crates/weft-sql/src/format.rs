@@ -99,6 +99,8 @@ pub struct ValueCodec {
     pub columns: Vec<Column>,
     /// `WRAP_SINGLE_VALUE=false`: a single column written as a bare value.
     pub unwrapped: bool,
+    /// The character between DELIMITED fields.
+    pub delimiter: char,
     /// Columns a reader needs; the others are skipped while decoding JSON. Empty means all.
     pub needed: Vec<bool>,
     /// Schema-registry access of AVRO and JSON_SR values.
@@ -122,7 +124,7 @@ impl ValueCodec {
                 out[0] = decode_kafka(&col.ty, bytes)?;
                 Ok(())
             }
-            Format::Delimited => decode_delimited(&self.columns, bytes, out),
+            Format::Delimited => decode_delimited(&self.columns, self.delimiter, bytes, out),
             Format::Avro => match self.schema.as_deref() {
                 Some(crate::registry::SchemaCodec::Avro(codec)) => {
                     codec.decode_into(&self.columns, &self.needed, bytes, out)
@@ -160,7 +162,7 @@ impl ValueCodec {
                 Ok(())
             }
             Format::Delimited => {
-                encode_delimited(values, buf);
+                encode_delimited(values, self.delimiter, buf);
                 Ok(())
             }
             Format::Avro => match self.schema.as_deref() {
@@ -287,7 +289,7 @@ impl KeyCodec {
                 Some(crate::registry::SchemaCodec::Avro(codec)) => codec.decode_into(&self.columns, &[], inner, out)?,
                 _ => return Err(no_registry()),
             },
-            Format::Delimited => decode_delimited(&self.columns, inner, out)?,
+            Format::Delimited => decode_delimited(&self.columns, ',', inner, out)?,
         }
         Ok(bounds)
     }
@@ -322,7 +324,7 @@ impl KeyCodec {
                 Some(crate::registry::SchemaCodec::Avro(codec)) => codec.encode(&self.columns, values, &mut buf)?,
                 _ => return Err(no_registry()),
             },
-            Format::Delimited => encode_delimited(values, &mut buf),
+            Format::Delimited => encode_delimited(values, ',', &mut buf),
         }
         match (self.window, window) {
             (Some(WindowType::Time), Some(w)) => buf.extend_from_slice(&w.start.to_be_bytes()),
@@ -376,16 +378,18 @@ fn encode_json(columns: &[Column], unwrapped: bool, values: &[&Value], buf: &mut
     buf.push(b'}');
 }
 
-fn encode_delimited(values: &[&Value], buf: &mut Vec<u8>) {
+fn encode_delimited(values: &[&Value], delimiter: char, buf: &mut Vec<u8>) {
+    let mut sep = [0u8; 4];
+    let sep = delimiter.encode_utf8(&mut sep).as_bytes();
     for (i, v) in values.iter().enumerate() {
         if i > 0 {
-            buf.push(b',');
+            buf.extend_from_slice(sep);
         }
         let text = match v {
             Value::Null => std::borrow::Cow::Borrowed(""),
             other => std::borrow::Cow::Owned(crate::functions::to_display_string(other)),
         };
-        if text.contains([',', '"', '\n']) {
+        if text.contains([delimiter, '"', '\n']) {
             buf.push(b'"');
             buf.extend_from_slice(text.replace('"', "\"\"").as_bytes());
             buf.push(b'"');
@@ -428,7 +432,7 @@ fn encode_kafka(v: &Value, buf: &mut Vec<u8>) -> Result<()> {
     Ok(())
 }
 
-fn decode_delimited(columns: &[Column], bytes: &[u8], out: &mut [Value]) -> Result<()> {
+fn decode_delimited(columns: &[Column], delimiter: char, bytes: &[u8], out: &mut [Value]) -> Result<()> {
     let text = std::str::from_utf8(bytes).map_err(|_| SqlError::Serde("DELIMITED value is not UTF-8".into()))?;
     let mut fields = Vec::new();
     let mut cur = String::new();
@@ -441,7 +445,7 @@ fn decode_delimited(columns: &[Column], bytes: &[u8], out: &mut [Value]) -> Resu
                 chars.next();
             }
             '"' => quoted = !quoted,
-            ',' if !quoted => fields.push(std::mem::take(&mut cur)),
+            c if c == delimiter && !quoted => fields.push(std::mem::take(&mut cur)),
             c => cur.push(c),
         }
     }
@@ -1012,8 +1016,14 @@ mod tests {
 
     #[test]
     fn json_round_trip_with_coercion() {
-        let codec =
-            ValueCodec { format: Format::Json, columns: cols(), unwrapped: false, needed: Vec::new(), schema: None };
+        let codec = ValueCodec {
+            format: Format::Json,
+            columns: cols(),
+            unwrapped: false,
+            delimiter: ',',
+            needed: Vec::new(),
+            schema: None,
+        };
         let mut row = vec![Value::Null; 5];
         codec
             .decode_into(
@@ -1175,6 +1185,7 @@ mod tests {
                 Column { name: "B".into(), ty: SqlType::String },
             ],
             unwrapped: false,
+            delimiter: ',',
             needed: Vec::new(),
             schema: None,
         };

@@ -3,10 +3,11 @@
 //! Functions return null for null inputs unless documented otherwise (COALESCE, IFNULL, CONCAT),
 //! and null instead of failing on bad input, as ksqlDB does after logging the error.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::{Result, SqlError};
 use crate::types::{Decimal, SqlType, Value};
+use crate::url;
 
 /// A resolved scalar function.
 #[derive(Clone, Copy)]
@@ -162,11 +163,21 @@ pub const SCALAR_FUNCTIONS: &[&str] = &[
     "TIMESTAMPTOSTRING",
     "TIMESUB",
     "TO_BYTES",
+    "TO_JSON_STRING",
     "TRIM",
     "TRUNC",
     "UCASE",
     "UNIX_DATE",
     "UNIX_TIMESTAMP",
+    "URL_DECODE_PARAM",
+    "URL_ENCODE_PARAM",
+    "URL_EXTRACT_FRAGMENT",
+    "URL_EXTRACT_HOST",
+    "URL_EXTRACT_PARAMETER",
+    "URL_EXTRACT_PATH",
+    "URL_EXTRACT_PORT",
+    "URL_EXTRACT_PROTOCOL",
+    "URL_EXTRACT_QUERY",
 ];
 
 type EvalFn = fn(&[Value]) -> Value;
@@ -178,7 +189,7 @@ fn f(name: &'static str, eval: EvalFn) -> ScalarFn {
 /// ksqlDB's error for a call no signature of the function accepts.
 pub fn no_signature(name: &str, types: &[SqlType]) -> SqlError {
     let list: Vec<String> = types.iter().map(|t| t.to_string()).collect();
-    SqlError::analysis(format!("Function '{name}' does not accept parameters ({})", list.join(", ")))
+    SqlError::analysis(format!("Function '{name}' does not accept parameters ({}).", list.join(", ")))
 }
 
 fn arity(name: &str, types: &[SqlType], min: usize, max: usize) -> Result<()> {
@@ -337,6 +348,49 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
                 }),
                 SqlType::Array(Box::new(SqlType::String)),
             )
+        }
+        "URL_ENCODE_PARAM" => {
+            strings(1, 1)?;
+            (f("URL_ENCODE_PARAM", |a| map_str(&a[0], |s| Value::String(url::encode_param(s)))), SqlType::String)
+        }
+        "URL_DECODE_PARAM" => {
+            strings(1, 1)?;
+            let decode = |a: &[Value]| map_str(&a[0], |s| url::decode_param(s).map_or(Value::Null, Value::String));
+            (f("URL_DECODE_PARAM", decode), SqlType::String)
+        }
+        "URL_EXTRACT_FRAGMENT"
+        | "URL_EXTRACT_HOST"
+        | "URL_EXTRACT_PATH"
+        | "URL_EXTRACT_PROTOCOL"
+        | "URL_EXTRACT_QUERY" => {
+            strings(1, 1)?;
+            fn part(a: &[Value], pick: fn(&url::Url<'_>) -> Option<String>) -> Value {
+                map_str(&a[0], |s| url::parse(s).and_then(|u| pick(&u)).map_or(Value::Null, Value::String))
+            }
+            let eval: EvalFn = match name {
+                "URL_EXTRACT_FRAGMENT" => |a| part(a, |u| u.fragment.map(str::to_string)),
+                "URL_EXTRACT_HOST" => |a| part(a, |u| u.host.map(str::to_string)),
+                "URL_EXTRACT_PATH" => |a| part(a, |u| Some(u.path.to_string())),
+                "URL_EXTRACT_PROTOCOL" => |a| part(a, |u| u.scheme.map(str::to_string)),
+                _ => |a| part(a, |u| u.query.map(str::to_string)),
+            };
+            (f("URL_EXTRACT", eval), SqlType::String)
+        }
+        "URL_EXTRACT_PARAMETER" => {
+            strings(2, 2)?;
+            let eval = |a: &[Value]| match (&a[0], &a[1]) {
+                (Value::String(s), Value::String(name)) => url::parse(s)
+                    .and_then(|u| url::parameter(&u, name).map(str::to_string))
+                    .map_or(Value::Null, Value::String),
+                _ => Value::Null,
+            };
+            (f("URL_EXTRACT_PARAMETER", eval), SqlType::String)
+        }
+        "URL_EXTRACT_PORT" => {
+            strings(1, 1)?;
+            let eval =
+                |a: &[Value]| map_str(&a[0], |s| url::parse(s).and_then(|u| u.port).map_or(Value::Null, Value::Int));
+            (f("URL_EXTRACT_PORT", eval), SqlType::Int)
         }
         "CHR" => {
             arity(name, types, 1, 1)?;
@@ -702,10 +756,34 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
             (ScalarFn { name: "RANDOM", eval: |_| Value::Double(random_f64()), deterministic: false }, SqlType::Double)
         }
         "GREATEST" | "LEAST" => {
+            // ksqlDB declares these in lower case, and names them so in its errors.
+            let declared = name.to_ascii_lowercase();
             if types.is_empty() {
-                return Err(no_signature(name, types));
+                return Err(no_signature(&declared, types));
             }
-            let ty = crate::expr::common_type(types)?;
+            // ksqlDB has one variant per type: nulls only, or numbers of several types none of
+            // them DOUBLE (which BIGINT, DECIMAL and DOUBLE variants all accept), match no one
+            // variant best.
+            let numeric_kinds: BTreeSet<u8> = types
+                .iter()
+                .filter_map(|t| match t {
+                    SqlType::Int => Some(0),
+                    SqlType::Bigint => Some(1),
+                    SqlType::Decimal { .. } => Some(2),
+                    SqlType::Double => Some(3),
+                    _ => None,
+                })
+                .collect();
+            let mixed_without_double = numeric_kinds.len() > 1 && !numeric_kinds.contains(&3);
+            if types.iter().all(|t| *t == SqlType::Null) || mixed_without_double {
+                let list: Vec<String> =
+                    types.iter().map(|t| if *t == SqlType::Null { "null".into() } else { t.to_string() }).collect();
+                return Err(SqlError::analysis(format!(
+                    "Function '{declared}' cannot be resolved due to ambiguous method parameters ({}).",
+                    list.join(", ")
+                )));
+            }
+            let ty = extreme_type(types).ok_or_else(|| no_signature(&declared, types))?;
             let greatest = name == "GREATEST";
             let eval: fn(&[Value]) -> Value = if greatest { |a| extreme(a, true) } else { |a| extreme(a, false) };
             (f(if greatest { "GREATEST" } else { "LEAST" }, eval), ty)
@@ -1233,6 +1311,25 @@ fn round_places(a: &[Value]) -> Value {
     }
 }
 
+/// The type GREATEST and LEAST compare and return: the widest number, or one temporal type
+/// whose string arguments are read as it, or STRING or BYTES alone.
+fn extreme_type(types: &[SqlType]) -> Option<SqlType> {
+    let known: Vec<&SqlType> = types.iter().filter(|t| **t != SqlType::Null).collect();
+    let first = (*known.first()?).clone();
+    if first.is_numeric() {
+        return known.iter().try_fold(first, |acc, t| SqlType::widen_numeric(&acc, t));
+    }
+    let temporal = known.iter().find(|t| matches!(t, SqlType::Date | SqlType::Time | SqlType::Timestamp));
+    let target = temporal.map_or(first, |t| (*t).clone());
+    known.iter().all(|t| **t == target || (temporal.is_some() && **t == SqlType::String)).then_some(target)
+}
+
+/// Whether a function's arguments are cast to its result type before the call (its result is
+/// one of them, so it must be of the declared type).
+pub fn casts_arguments_to_result(name: &str) -> bool {
+    matches!(name, "GREATEST" | "LEAST")
+}
+
 fn extreme(a: &[Value], greatest: bool) -> Value {
     let mut best: Option<&Value> = None;
     for v in a.iter().filter(|v| !v.is_null()) {
@@ -1347,7 +1444,15 @@ pub fn cast_typed(v: &Value, from: &SqlType, to: &SqlType) -> Value {
             to_fields
                 .iter()
                 .map(|(name, t)| {
-                    match from_fields.iter().position(|(n, _)| n == name || n.eq_ignore_ascii_case(name)) {
+                    // Field names are case-sensitive; a field differing only in case is taken when
+                    // neither struct has the name exactly (`f0` never fills `F0` beside an `f0`).
+                    let exact = from_fields.iter().position(|(n, _)| n == name);
+                    let folded = || {
+                        from_fields
+                            .iter()
+                            .position(|(n, _)| n.eq_ignore_ascii_case(name) && !to_fields.iter().any(|(m, _)| m == n))
+                    };
+                    match exact.or_else(folded) {
                         Some(i) => fields.get(i).map_or(Value::Null, |f| cast_typed(f, &from_fields[i].1, t)),
                         None => Value::Null,
                     }
@@ -1494,6 +1599,49 @@ pub fn java_double(d: f64) -> String {
 }
 
 /// The string form ksqlDB gives a value (CAST to STRING, string concatenation of keys).
+/// ksqlDB's `TO_JSON_STRING`: the value as compact JSON, dates and times as their ISO strings
+/// (`"1972-09-27"`, `"16:43:40"`, `"1971-11-28T23:46:40.000"`), a null as `null`.
+pub fn to_json_string(v: &Value, ty: &SqlType) -> String {
+    fn temporal_as_text(v: &Value, ty: &SqlType) -> (Value, SqlType) {
+        match (v, ty) {
+            (Value::Timestamp(_) | Value::Date(_) | Value::Time(_), _) => {
+                (Value::String(to_display_string(v)), SqlType::String)
+            }
+            (Value::Array(items), SqlType::Array(t)) => {
+                let converted: Vec<(Value, SqlType)> = items.iter().map(|i| temporal_as_text(i, t)).collect();
+                let inner = converted.first().map_or_else(|| (**t).clone(), |(_, t)| t.clone());
+                (Value::Array(converted.into_iter().map(|(v, _)| v).collect()), SqlType::Array(Box::new(inner)))
+            }
+            (Value::Map(m), SqlType::Map(k, t)) => {
+                let mut inner = (**t).clone();
+                let mut out = BTreeMap::new();
+                for (key, item) in m {
+                    let (v, t) = temporal_as_text(item, t);
+                    inner = t;
+                    out.insert(key.clone(), v);
+                }
+                (Value::Map(out), SqlType::Map(k.clone(), Box::new(inner)))
+            }
+            (Value::Struct(fields), SqlType::Struct(defs)) => {
+                let (values, defs) = fields
+                    .iter()
+                    .zip(defs)
+                    .map(|(f, (n, t))| {
+                        let (v, t) = temporal_as_text(f, t);
+                        (v, (n.clone(), t))
+                    })
+                    .unzip();
+                (Value::Struct(values), SqlType::Struct(defs))
+            }
+            _ => (v.clone(), ty.clone()),
+        }
+    }
+    let (v, ty) = temporal_as_text(v, ty);
+    let mut buf = Vec::new();
+    crate::format::write_json(&mut buf, &v, &ty);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
 pub fn to_display_string(v: &Value) -> String {
     match v {
         Value::Null => "null".into(),
@@ -1775,6 +1923,25 @@ fn parse_with_zone_arg(a: &[Value]) -> Option<i64> {
 
 /// ISO-8601 timestamps as ksqlDB accepts them: `2020-01-02`, `2020-01-02T03:04`, `...:05.678`, with an
 /// optional `Z` or offset.
+/// ksqlDB's `PartialStringToTimestampParser`: `yyyy[-MM[-dd[THH[:mm[:ss[.SSS]]]]]]` with an optional
+/// offset (`Z`, `+hhmm`, `+hh:mm`), the missing parts the start of their range, UTC by default.
+pub fn parse_partial_timestamp(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (date, rest) = text.split_once('T').unwrap_or((text, ""));
+    let (time, zone) = match rest.find(['+', '-', 'Z']) {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    const DATE: &str = "0000-01-01";
+    const TIME: &str = "00:00:00.000";
+    if date.len() < 4 || date.len() > DATE.len() || time.len() > TIME.len() {
+        return None;
+    }
+    let full = format!("{date}{}T{time}{}{}", &DATE[date.len()..], &TIME[time.len()..], zone.replace(':', ""));
+    let fmt = if zone.is_empty() { "yyyy-MM-dd'T'HH:mm:ss.SSS" } else { "yyyy-MM-dd'T'HH:mm:ss.SSSX" };
+    parse_millis(&full, fmt, 0)
+}
+
 pub fn parse_iso_timestamp(s: &str) -> Option<i64> {
     let s = s.trim();
     for fmt in [

@@ -48,6 +48,7 @@ pub mod access;
 pub mod aggregate;
 pub mod ast;
 pub mod avro;
+mod coerce;
 pub mod engine;
 mod error;
 pub mod expr;
@@ -62,6 +63,7 @@ pub mod plan;
 pub mod registry;
 pub mod runtime;
 pub mod types;
+mod url;
 
 pub use access::{DataAccess, DataPath, LogAccess, Routed, Writer};
 pub use engine::{

@@ -65,6 +65,9 @@ pub struct SourceDef {
     pub value_format: Format,
     #[serde(default)]
     pub unwrap_single_value: bool,
+    /// The character between a DELIMITED value's fields (`VALUE_DELIMITER`).
+    #[serde(default = "comma")]
+    pub value_delimiter: char,
     pub window: Option<WindowInfo>,
     /// The value column that gives the record time instead of the record timestamp.
     pub timestamp_column: Option<String>,
@@ -78,6 +81,10 @@ pub struct SourceDef {
     /// Where AVRO schemas live (set by the engine; not persisted).
     #[serde(skip)]
     pub registry: Option<crate::registry::RegistryHandle>,
+}
+
+fn comma() -> char {
+    ','
 }
 
 impl SourceDef {
@@ -134,6 +141,7 @@ impl SourceDef {
             format: self.value_format,
             columns: self.value_columns.clone(),
             unwrapped: self.unwrap_single_value && self.value_columns.len() == 1,
+            delimiter: self.value_delimiter,
             needed: Vec::new(),
             schema: match (self.value_format, &self.registry) {
                 (Format::Avro, Some(r)) => Some(std::sync::Arc::new(crate::registry::SchemaCodec::Avro(

@@ -330,9 +330,16 @@ pub(crate) fn joined_star(sources: &[(&str, &SourceDef)], only: Option<&str>) ->
 
 /// A `WHERE` clause, which must be a boolean (or NULL) expression.
 pub(crate) fn compile_where(filter: &Expr, scope: &Scope) -> Result<Compiled> {
-    let c = compile(filter, scope)?;
+    // ksqlDB's wording, which names the clause an expression error is in.
+    let c = compile(filter, scope).map_err(|e| match e {
+        SqlError::Analysis(m) => SqlError::Analysis(format!("Error in WHERE expression: {m}")),
+        other => other,
+    })?;
     if !matches!(c.ty, SqlType::Boolean | SqlType::Null) {
-        return Err(SqlError::analysis(format!("WHERE clause must be a BOOLEAN expression, found {}", c.ty)));
+        return Err(SqlError::analysis(format!(
+            "Type error in WHERE expression: Should evaluate to boolean but is {filter} ({}) instead.",
+            c.ty
+        )));
     }
     Ok(c)
 }
@@ -342,10 +349,12 @@ pub(crate) fn check_output_names(items: &[NamedItem], purpose: Purpose) -> Resul
     if purpose == Purpose::Persistent {
         for item in items {
             if RESERVED_COLUMNS.contains(&item.name.as_str()) {
-                return Err(SqlError::analysis(format!(
-                    "'{}' is a reserved column name: give the expression an alias with AS",
-                    item.name
-                )));
+                // ksqlDB's two wordings: an alias that is reserved, or a column selected as it is.
+                return Err(SqlError::analysis(if item.aliased {
+                    format!("`{}` is a reserved column name. You cannot use it as an alias for a column.", item.name)
+                } else {
+                    format!("Reserved column name in select: `{}`. Please remove or alias the column.", item.name)
+                }));
             }
         }
     }

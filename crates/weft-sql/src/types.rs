@@ -340,6 +340,18 @@ impl Value {
         }
     }
 
+    /// SQL equality: `None` when either side is null; collections and structs are equal element by
+    /// element, where a null element equals only a null (Java's `equals`, as ksqlDB compares them).
+    pub fn sql_eq(&self, other: &Value) -> Option<bool> {
+        if self.is_null() || other.is_null() {
+            return None;
+        }
+        match (self, other) {
+            (Value::Array(_), _) | (Value::Map(_), _) | (Value::Struct(_), _) => Some(nested_eq(self, other)),
+            _ => self.sql_cmp(other).map(|o| o == Ordering::Equal),
+        }
+    }
+
     /// A total order used for sorting and grouping (nulls first, numbers numerically).
     pub fn total_cmp(&self, other: &Value) -> Ordering {
         match (self, other) {
@@ -348,6 +360,20 @@ impl Value {
             (_, Value::Null) => Ordering::Greater,
             _ => self.sql_cmp(other).unwrap_or_else(|| format!("{self:?}").cmp(&format!("{other:?}"))),
         }
+    }
+}
+
+fn nested_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Null, Value::Null) => true,
+        (Value::Null, _) | (_, Value::Null) => false,
+        (Value::Array(x), Value::Array(y)) | (Value::Struct(x), Value::Struct(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| nested_eq(p, q))
+        }
+        (Value::Map(x), Value::Map(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, p)| y.get(k).is_some_and(|q| nested_eq(p, q)))
+        }
+        _ => a.sql_cmp(b) == Some(Ordering::Equal),
     }
 }
 
