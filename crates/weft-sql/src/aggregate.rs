@@ -12,10 +12,12 @@
 //!
 //! Semantics follow ksqlDB (Kafka Streams): windows are by event time (ROWTIME or the TIMESTAMP
 //! column); stream time is the largest timestamp seen; a record whose window ended at or before
-//! `stream time - grace` is late and dropped (grace defaults to 24 hours); `EMIT CHANGES` emits the
-//! updated row for every input, `EMIT FINAL` emits each window once, when stream time passes its end
-//! plus grace; a row that fails `HAVING` is emitted as a tombstone; merged session windows are
-//! deleted (tombstones) and the merged session emitted.
+//! `stream time - grace` is late and dropped (grace defaults to 24 hours, to none with `EMIT
+//! FINAL`); `EMIT CHANGES` emits the updated row for every input, `EMIT FINAL` emits each window
+//! once, when stream time passes its end plus grace, unless stream time jumped past the window's
+//! retention (`max(RETENTION, size + grace)` after its start: Kafka Streams' store no longer returns
+//! it); a row that fails `HAVING` is emitted as a tombstone; merged session windows are deleted
+//! (tombstones) and the merged session emitted.
 
 mod timeline;
 
@@ -40,6 +42,16 @@ use timeline::{StateKey, Timeline};
 
 /// Kafka Streams' default grace period (24 hours), which ksqlDB keeps when none is given.
 pub const DEFAULT_GRACE_MS: i64 = 24 * 3600 * 1000;
+/// The grace period of a window: the given one, else none for `EMIT FINAL` (ksqlDB emits a final
+/// window at its end when no grace is given, suppress.json) and Kafka Streams' default otherwise.
+fn effective_grace(window: Option<&WindowSpec>, emit_final: bool) -> i64 {
+    match window.and_then(|w| w.grace) {
+        Some(g) => g,
+        None if emit_final => 0,
+        None => DEFAULT_GRACE_MS,
+    }
+}
+
 /// COLLECT_LIST / COLLECT_SET keep at most this many values (ksqlDB's default limit).
 const COLLECT_LIMIT: usize = 1000;
 
@@ -470,7 +482,7 @@ impl AggregateOp {
     }
 
     fn grace(&self) -> i64 {
-        self.window.and_then(|w| w.grace).unwrap_or(DEFAULT_GRACE_MS)
+        effective_grace(self.window.as_ref(), self.emit_final)
     }
 
     fn group_bytes(group: &[Cow<Value>], types: &[SqlType]) -> Vec<u8> {
@@ -907,8 +919,16 @@ impl AggregateOp {
     }
 
     /// EMIT FINAL: emits windows that closed (end + grace <= stream time), by start, end and key.
+    ///
+    /// Time windows that stream time jumped past are dropped, not emitted: Kafka Streams emits final
+    /// results from the aggregation's window store, which no longer returns a window starting more
+    /// than its retention (`max(RETENTION, size + grace)`) before stream time. Without a RETENTION,
+    /// only the windows whose close time the new stream time reaches exactly come out (ksqlDB's
+    /// suppress.json: with size 2 and grace 1, records at 0, 1, 2, 1, 0, 5 emit `[2,4)` only;
+    /// `[0,2)` expired at 5).
     fn emit_closed(&mut self, origin: Origin, sink: &mut dyn RowSink) -> Result<()> {
         let close = self.stream_time - self.grace();
+        let time_windows = !matches!(self.window.map(|w| w.kind), Some(WindowKind::Session { .. }));
         let mut closed = std::mem::take(&mut self.closed_buf);
         self.timeline.closing(close, &mut closed);
         if closed.is_empty() {
@@ -923,6 +943,21 @@ impl AggregateOp {
             })
             .collect();
         self.closed_buf = closed;
+        if time_windows {
+            let retention = self.window.and_then(|w| w.retention).unwrap_or(0);
+            let grace = self.grace();
+            let now = self.stream_time;
+            let expired = |start: i64, end: i64| start < now - retention.max(end - start + grace);
+            let gone: Vec<StateKey> =
+                due.iter().filter(|(start, end, _)| expired(*start, *end)).map(|(_, _, k)| k.clone()).collect();
+            for key in &gone {
+                if let Some(e) = self.state.get_mut(key) {
+                    e.emitted = true;
+                }
+                self.mark(key, true);
+            }
+            due.retain(|(start, end, _)| !expired(*start, *end));
+        }
         due.sort();
         for (_, _, key) in due {
             let ts = self.state.get(&key).map_or(0, |e| e.max_ts);
@@ -1475,7 +1510,8 @@ pub fn plan_aggregate_input(
             WindowKind::Hopping { size, advance } => format!("HOPPING SIZE {size} ms ADVANCE BY {advance} ms"),
             WindowKind::Session { gap } => format!("SESSION {gap} ms"),
         };
-        agg_line.push_str(&format!(" WINDOW {kind} GRACE {} ms", w.grace.unwrap_or(DEFAULT_GRACE_MS)));
+        let grace = effective_grace(Some(w), query.emit == Some(Emit::Final));
+        agg_line.push_str(&format!(" WINDOW {kind} GRACE {grace} ms"));
     }
     steps.push(agg_line);
     if let Some(h) = &query.having {
