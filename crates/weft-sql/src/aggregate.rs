@@ -33,8 +33,8 @@ use crate::expr::{compile, Compiled, Scope, ScopeColumn};
 use crate::format::{from_json_value, to_json_value, write_json, WindowBounds, WindowType};
 use crate::metastore::{Decoded, Kind, SourceDef, WindowInfo, ROWTIME, WINDOWEND, WINDOWSTART};
 use crate::plan::{
-    check_output_names, column_expr, expand_select, unqualified, NamedItem, Operator, OutputColumn, Plan, PlannedQuery,
-    Purpose,
+    check_output_names, column_expr, expand_select, key_missing, keys_first, permute, unqualified, NamedItem, Operator,
+    OutputColumn, Plan, PlannedQuery, Purpose,
 };
 use crate::runtime::{origin_header, parse_origin, Change, Origin, RowSink};
 use crate::types::{SqlType, Value};
@@ -1144,6 +1144,8 @@ impl AggregateOp {
 struct Rewriter<'a> {
     groups: &'a [String],
     aggs: Vec<(String, Expr)>,
+    /// Columns met outside the GROUP BY expressions and aggregate calls since the last reset.
+    loose: Vec<String>,
 }
 
 impl Rewriter<'_> {
@@ -1182,7 +1184,10 @@ impl Rewriter<'_> {
             return Ok(Some(column_expr(None, &format!("KSQL_GRP_{i}"))));
         }
         match e {
-            Expr::Call { name, .. } if crate::functions::is_aggregate(name) => {
+            Expr::Call { name, args, .. } if crate::functions::is_aggregate(name) => {
+                if args.iter().any(contains_aggregate) {
+                    return Err(SqlError::analysis(format!("Aggregate functions can not be nested: {e}")));
+                }
                 let j = match self.aggs.iter().position(|(t, _)| *t == text) {
                     Some(j) => j,
                     None => {
@@ -1195,12 +1200,94 @@ impl Rewriter<'_> {
             Expr::Column { name, .. } if name == WINDOWSTART || name == WINDOWEND || name == ROWTIME => {
                 Ok(Some(column_expr(None, name)))
             }
-            Expr::Column { .. } => {
-                Err(SqlError::analysis(format!("Non-aggregate SELECT expression(s) not part of GROUP BY: {e}")))
+            Expr::Column { name, .. } => {
+                if !self.loose.contains(name) {
+                    self.loose.push(name.clone());
+                }
+                Ok(Some(e.clone()))
             }
             _ => Ok(None),
         }
     }
+}
+
+fn contains_aggregate(e: &Expr) -> bool {
+    first_aggregate(e).is_some()
+}
+
+/// The name of the first aggregate function called in `e`.
+fn first_aggregate(e: &Expr) -> Option<String> {
+    let mut found = None;
+    e.walk(&mut |x| {
+        if let Expr::Call { name, .. } = x {
+            if found.is_none() && crate::functions::is_aggregate(name) {
+                found = Some(name.clone());
+            }
+        }
+    });
+    found
+}
+
+/// The first window bound (`WINDOWSTART`, `WINDOWEND`) `e` refers to.
+fn window_bound(e: &Expr) -> Option<String> {
+    let mut found = None;
+    e.walk(&mut |x| {
+        if let Expr::Column { name, .. } = x {
+            if found.is_none() && (name == WINDOWSTART || name == WINDOWEND) {
+                found = Some(name.clone());
+            }
+        }
+    });
+    found
+}
+
+/// ksqlDB's checks of an aggregation's clauses, made before anything is compiled so that its
+/// messages win over type errors: window bounds only in the SELECT of a windowed aggregation, no
+/// aggregate in GROUP BY, no GROUP BY expression twice, and an aggregate somewhere.
+fn check_aggregation_clauses(query: &Query, items: &[NamedItem], scope: &Scope) -> Result<()> {
+    // A windowed source has its window bounds as columns; otherwise they exist only in the result.
+    let unknown = |b: &String| scope.resolve(None, b).is_err();
+    if let Some(b) = query.filter.as_ref().and_then(window_bound).filter(unknown) {
+        return Err(SqlError::analysis(format!("Error in WHERE expression: Unknown column {b}.")));
+    }
+    let bound_outside_select = query.group_by.iter().chain(query.having.iter()).find_map(window_bound).or_else(|| {
+        let mut found = None;
+        for item in items {
+            item.expr.walk(&mut |x| {
+                if let Expr::Call { name, args, .. } = x {
+                    if found.is_none() && crate::functions::is_aggregate(name) {
+                        found = args.iter().find_map(window_bound);
+                    }
+                }
+            });
+        }
+        found
+    });
+    if let Some(b) = bound_outside_select.filter(unknown) {
+        return Err(SqlError::analysis(format!(
+            "Window bounds column {b} can only be used in the SELECT clause of windowed aggregations"
+        )));
+    }
+    if let Some(name) = query.group_by.iter().find_map(first_aggregate) {
+        return Err(SqlError::analysis(format!(
+            "GROUP BY does not support aggregate functions: {name} is an aggregate function."
+        )));
+    }
+    for (i, g) in query.group_by.iter().enumerate() {
+        let text = unqualified(g);
+        if query.group_by[..i].iter().any(|h| unqualified(h) == text) {
+            return Err(SqlError::analysis(format!(
+                "Duplicate GROUP BY expression: {}",
+                crate::plan::qualified_text(g, scope)
+            )));
+        }
+    }
+    let has_aggregate =
+        items.iter().any(|i| contains_aggregate(&i.expr)) || query.having.as_ref().is_some_and(contains_aggregate);
+    if !query.group_by.is_empty() && !has_aggregate {
+        return Err(SqlError::analysis("GROUP BY requires aggregate functions in either the SELECT or HAVING clause."));
+    }
+    Ok(())
 }
 
 fn agg_spec(call: &Expr, scope: &Scope) -> Result<AggSpec> {
@@ -1364,11 +1451,61 @@ pub fn plan_aggregate_input(
     sink_name: Option<&str>,
 ) -> Result<PlannedQuery> {
     let source_kind = input.kind;
-    if query.group_by.is_empty() {
-        return Err(SqlError::analysis(
-            "aggregate functions need a GROUP BY clause (ksqlDB has no global aggregation)",
-        ));
+    let mut items = expand_select(&query.select, &*input.star)?;
+    check_aggregation_clauses(query, &items, &scope)?;
+    let groups: Vec<String> = query.group_by.iter().map(unqualified).collect();
+    let mut rewriter = Rewriter { groups: &groups, aggs: Vec::new(), loose: Vec::new() };
+    // Every SELECT expression must be computable from the GROUP BY expressions and aggregates:
+    // ksqlDB names each one that is not, as written.
+    let mut rewritten = Vec::new();
+    let mut loose_items = Vec::new();
+    for item in &items {
+        rewriter.loose.clear();
+        rewritten.push(rewriter.rewrite(&item.expr)?);
+        if !rewriter.loose.is_empty() {
+            loose_items.push(unqualified(&item.expr));
+        }
     }
+    if !loose_items.is_empty() {
+        return Err(SqlError::analysis(format!(
+            "Non-aggregate SELECT expression(s) not part of GROUP BY: {}\nEither add the column(s) to the GROUP BY or \
+             remove them from the SELECT.",
+            loose_items.join(", ")
+        )));
+    }
+    if query.group_by.is_empty() {
+        return Err(SqlError::analysis(if purpose == Purpose::Persistent {
+            let aggs: Vec<String> = rewriter
+                .aggs
+                .iter()
+                .map(|(_, e)| match e {
+                    // ksqlDB counts ROWTIME for COUNT(*).
+                    Expr::Call { name, star: true, .. } => format!("{name}(ROWTIME)"),
+                    other => other.to_string(),
+                })
+                .collect();
+            format!(
+                "CREATE TABLE AS SELECT statement does not support aggregate function [{}] without a GROUP BY clause.",
+                aggs.join(", ")
+            )
+        } else {
+            "aggregate functions need a GROUP BY clause (ksqlDB has no global aggregation)".to_string()
+        }));
+    }
+    let having = match &query.having {
+        Some(h) => {
+            rewriter.loose.clear();
+            let rewritten = rewriter.rewrite(h)?;
+            if !rewriter.loose.is_empty() {
+                return Err(SqlError::analysis(format!(
+                    "Non-aggregate HAVING expression not part of GROUP BY: {}",
+                    rewriter.loose.join(", ")
+                )));
+            }
+            Some(rewritten)
+        }
+        None => None,
+    };
     if source_kind == Kind::Table && query.window.is_some() {
         return Err(SqlError::analysis("Windowed aggregations are only supported on streams, not tables"));
     }
@@ -1379,7 +1516,6 @@ pub fn plan_aggregate_input(
         Some(f) => Some(compile(f, &scope)?),
         None => None,
     };
-    let groups: Vec<String> = query.group_by.iter().map(unqualified).collect();
     let mut group_by = Vec::new();
     let mut group_types = Vec::new();
     for g in &query.group_by {
@@ -1387,17 +1523,7 @@ pub fn plan_aggregate_input(
         group_types.push(c.ty.clone());
         group_by.push(c);
     }
-    let items = expand_select(&query.select, &*input.star)?;
     check_output_names(&items, purpose)?;
-    let mut rewriter = Rewriter { groups: &groups, aggs: Vec::new() };
-    let mut rewritten = Vec::new();
-    for item in &items {
-        rewritten.push(rewriter.rewrite(&item.expr)?);
-    }
-    let having = match &query.having {
-        Some(h) => Some(rewriter.rewrite(h)?),
-        None => None,
-    };
     let aggs: Vec<AggSpec> = rewriter.aggs.iter().map(|(_, e)| agg_spec(e, &scope)).collect::<Result<_>>()?;
     if source_kind == Kind::Table {
         // Only aggregations that can be undone can follow table updates (ksqlDB's TableUdaf).
@@ -1453,14 +1579,22 @@ pub fn plan_aggregate_input(
     }
     let mut compiled_items = Vec::new();
     let mut columns = Vec::new();
-    let mut found = vec![false; groups.len()];
+    // Per GROUP BY expression, the output column that carries it.
+    let mut found: Vec<Option<usize>> = vec![None; groups.len()];
     for (item, e) in items.iter().zip(&rewritten) {
         let c = compile(e, &agg_scope)?;
         let is_key = match e {
             Expr::Column { name, .. } => match name.strip_prefix("KSQL_GRP_").and_then(|i| i.parse::<usize>().ok()) {
-                Some(i) if !found[i] => {
-                    found[i] = true;
+                Some(i) if found[i].is_none() => {
+                    found[i] = Some(columns.len());
                     true
+                }
+                Some(i) if purpose == Purpose::Persistent => {
+                    let first: &OutputColumn = &columns[found[i].unwrap_or_default()];
+                    return Err(SqlError::analysis(format!(
+                        "The projection contains a key column more than once: `{}` and `{}`.",
+                        first.name, item.name
+                    )));
                 }
                 _ => false,
             },
@@ -1470,14 +1604,15 @@ pub fn plan_aggregate_input(
         compiled_items.push(c);
     }
     if purpose == Purpose::Persistent {
-        if let Some(i) = found.iter().position(|f| !f) {
-            return Err(SqlError::analysis(format!(
-                "The query used to build `{}` must include the grouping expression {} in its projection (eg, SELECT {}...).",
-                sink_name.unwrap_or("the sink"),
-                query.group_by[i],
-                query.group_by[i]
-            )));
+        if found.iter().any(Option::is_none) {
+            let keys: Vec<String> =
+                query.group_by.iter().zip(&found).filter(|(_, f)| f.is_none()).map(|(g, _)| g.to_string()).collect();
+            return Err(key_missing(sink_name.unwrap_or("the sink"), "grouping expression", &keys, true, false));
         }
+        let order = keys_first(columns.len(), &found.iter().flatten().copied().collect::<Vec<_>>());
+        permute(&mut columns, &order);
+        permute(&mut compiled_items, &order);
+        permute(&mut items, &order);
     }
     let having = match having {
         Some(h) => {
