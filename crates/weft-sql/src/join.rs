@@ -26,11 +26,11 @@ use std::collections::{BTreeMap, HashMap};
 use crate::ast::{BinaryOp, Expr, Join, JoinKind, Query, SelectItem, Within};
 use crate::error::{Result, SqlError};
 use crate::expr::{compile, Compiled, Scope};
-use crate::format::write_json;
+use crate::format::{write_json, Format, WindowType};
 use crate::metastore::{Decoded, Kind, SourceDef, RESERVED_COLUMNS};
 use crate::plan::{
-    check_output_names, column_expr, compile_where, expand_select, joined_star, NamedItem, Operator, OutputColumn,
-    Plan, PlannedQuery, Purpose,
+    check_output_names, column_expr, compile_where, expand_select, joined_star, qualified_text, NamedItem, Operator,
+    OutputColumn, Plan, PlannedQuery, Purpose,
 };
 use crate::runtime::{Change, Origin, RowSink};
 use crate::types::{SqlType, Value};
@@ -222,6 +222,27 @@ impl JoinOp {
         let mut buf = Vec::with_capacity(16);
         write_json(&mut buf, v, &self.key_type);
         buf
+    }
+
+    /// Whether the joined row of `left` and `right` (either missing in outer joins) passes WHERE.
+    fn result_passes(&mut self, left: Option<&[Value]>, right: Option<&[Value]>, key: &Value) -> bool {
+        let Some(filter) = &self.filter else { return true };
+        let mut joined = std::mem::take(&mut self.joined);
+        joined.clear();
+        match left {
+            Some(l) => joined.extend_from_slice(l),
+            None => joined.resize(self.left_width, Value::Null),
+        }
+        match right {
+            Some(r) => joined.extend_from_slice(r),
+            None => joined.resize(self.left_width + self.right_width, Value::Null),
+        }
+        if self.synthetic_key {
+            joined.push(key.clone());
+        }
+        let pass = filter.test(&joined);
+        self.joined = joined;
+        pass
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -440,6 +461,22 @@ impl JoinOp {
                 let kb = self.key_bytes(&key);
                 let other_present =
                     if input == 0 { self.right_table.contains_key(&kb) } else { self.left_table.contains_key(&kb) };
+                // WHERE filters the join's result table: a key's result that fails it becomes a
+                // tombstone only when the key's previous result passed (ksqlDB's joins.json).
+                let old_passed = match self.filter {
+                    None => true,
+                    Some(_) => {
+                        let l = self.left_table.get(&kb).cloned();
+                        let r = self.right_table.get(&kb).cloned();
+                        let existed = match self.kind {
+                            JoinKind::Inner => l.is_some() && r.is_some(),
+                            JoinKind::Left => l.is_some(),
+                            JoinKind::Right => r.is_some(),
+                            JoinKind::FullOuter => l.is_some() || r.is_some(),
+                        };
+                        existed && self.result_passes(l.as_deref(), r.as_deref(), &key)
+                    }
+                };
                 self.load_own(input, row, decoded);
                 let l = self.left_table.get(&kb).cloned();
                 let r = self.right_table.get(&kb).cloned();
@@ -471,7 +508,9 @@ impl JoinOp {
                     ts.max(ts_of(&l, self.left_rowtime).unwrap_or(ts)).max(ts_of(&r, self.right_rowtime).unwrap_or(ts));
                 match outcome {
                     None => Ok(()),
+                    Some(true) if !old_passed && !self.result_passes(l.as_deref(), r.as_deref(), &key) => Ok(()),
                     Some(true) => self.emit(l.as_deref(), r.as_deref(), out_ts, &key, false, origin, sink),
+                    Some(false) if !old_passed => Ok(()),
                     Some(false) => self.emit(None, None, ts, &key, true, origin, sink),
                 }
             }
@@ -507,12 +546,17 @@ impl JoinOp {
         let key = key_expr.eval(row).into_owned();
         if !key.is_null() {
             let kb = self.key_bytes(&key);
+            // Kafka Streams' window stores return no record older than their retention before the
+            // store's stream time, whatever segments still hold (strict retention): a record after
+            // the grace period finds nothing to join.
+            let oldest = self.side_time[1 - input].saturating_sub(Self::retention(within)) + 1;
             let others: Vec<(u64, i64, Vec<Value>)> = {
                 let other = if input == 0 { &self.right_buf } else { &self.left_buf };
                 other
                     .get(&kb)
                     .map(|list| {
                         list.iter()
+                            .filter(|b| b.ts >= oldest)
                             // left.ts - before <= right.ts <= left.ts + after
                             .filter(|b| {
                                 if input == 0 {
@@ -544,8 +588,11 @@ impl JoinOp {
             };
             self.next_id += 1;
             let id = self.next_id;
+            // A row whose window already ended (by stream time) cannot be joined any more: with
+            // or without a grace period it goes out with nulls at once.
+            let reach = if input == 0 { within.after } else { within.before };
             if others.is_empty() && outer_side {
-                if within.grace.is_none() {
+                if within.grace.is_none() || ts.saturating_add(reach) < self.stream_time {
                     // Eager emission: the row with nulls now, the joined rows when matches come.
                     if input == 0 {
                         self.emit(Some(row), None, ts, &key, false, origin, sink)?;
@@ -694,9 +741,167 @@ fn check_join_sides(on: &Expr) -> Result<()> {
     Ok(())
 }
 
+/// A join type as ksqlDB writes it in its refusals, optional words in brackets.
+fn written(kind: JoinKind) -> &'static str {
+    match kind {
+        JoinKind::Inner => "[INNER] JOIN",
+        JoinKind::Left => "LEFT [OUTER] JOIN",
+        JoinKind::Right => "RIGHT [OUTER] JOIN",
+        JoinKind::FullOuter => "[FULL] OUTER JOIN",
+    }
+}
+
+/// `ON a = b` as ksqlDB prints it in its refusals: as written, each column qualified by its source.
+fn on_text(on: &Expr, left: &Scope, right: &Scope) -> String {
+    let mut scope = left.clone();
+    scope.columns.extend(right.columns.iter().cloned());
+    match on {
+        Expr::Binary { op: BinaryOp::Eq, left: a, right: b } => {
+            format!("{} = {}", qualified_text(a, &scope), qualified_text(b, &scope))
+        }
+        other => qualified_text(other, &scope),
+    }
+}
+
+/// How ksqlDB names a source's windowing in its join refusals (hopping and tumbling windows are
+/// both `TIME` here: a source keeps only whether its windows are sessions).
+fn window_name(source: &SourceDef) -> &'static str {
+    match source.window.map(|w| w.kind) {
+        Some(WindowType::Session) => "SESSION",
+        Some(_) => "TIME",
+        None => "NONE",
+    }
+}
+
+/// ksqlDB's refusals of joined sources, made before the join's shape is looked at: a source joined
+/// to itself, sources in the `KAFKA` value format, ON columns that do not resolve, and windowed
+/// sources that cannot meet (windowed with non-windowed, sessions with time windows, or a windowed
+/// source joined on anything but its key, which would need a repartition).
+fn check_join_sources(query: &Query, first: &SourceDef, joined: &[SourceDef]) -> Result<()> {
+    let all: Vec<&SourceDef> = std::iter::once(first).chain(joined).collect();
+    // A source twice in an n-way join is refused later, with ksqlDB's n-way wording.
+    if let [right] = joined {
+        if first.name == right.name {
+            let left = first;
+            return Err(SqlError::analysis(format!(
+                "Can not join '{}' to '{}': self joins are not yet supported.",
+                left.name, right.name
+            )));
+        }
+    }
+    let kafka: Vec<&str> = all.iter().filter(|s| s.value_format == Format::Kafka).map(|s| s.name.as_str()).collect();
+    if !kafka.is_empty() {
+        return Err(SqlError::analysis(format!(
+            "Source(s) {} are using the 'KAFKA' value format. This format does not yet support JOIN.",
+            kafka.join(", ")
+        )));
+    }
+    let mut qualifiers = vec![query.from.qualifier().to_string()];
+    let mut scope = first.scope(&qualifiers[0]);
+    for (join, right) in query.joins.iter().zip(joined) {
+        let rq = join.source.qualifier().to_string();
+        if qualifiers.contains(&rq) {
+            // Refused by the join planning, with its wording.
+            return Ok(());
+        }
+        scope.columns.extend(right.scope(&rq).columns);
+        qualifiers.push(rq);
+        let mut failure = None;
+        join.on.walk(&mut |e| {
+            let Expr::Column { qualifier, name, .. } = e else { return };
+            if failure.is_some() {
+                return;
+            }
+            if let Some(q) = qualifier {
+                if !qualifiers.contains(q) {
+                    failure = Some(format!("'{q}' is not a valid stream/table name or alias."));
+                    return;
+                }
+            }
+            let owners: Vec<&str> = scope
+                .columns
+                .iter()
+                .filter(|c| c.name == *name && (qualifier.is_none() || c.qualifier == *qualifier))
+                .filter_map(|c| c.qualifier.as_deref())
+                .collect();
+            let shown = match qualifier {
+                Some(q) => format!("{q}.{name}"),
+                None => name.clone(),
+            };
+            match owners.as_slice() {
+                [] => failure = Some(format!("JOIN ON column '{shown}' cannot be resolved.")),
+                [_] => {}
+                [a, b, ..] => {
+                    failure = Some(format!("Column '{name}' is ambiguous. Could be {a}.{name} or {b}.{name}."))
+                }
+            }
+        });
+        if let Some(f) = failure {
+            return Err(SqlError::analysis(f));
+        }
+    }
+    if let ([join], [right]) = (query.joins.as_slice(), joined) {
+        match (first.window.is_some(), right.window.is_some()) {
+            (true, false) | (false, true) => {
+                let (w, n) = if first.window.is_some() { (first, right) } else { (right, first) };
+                return Err(SqlError::analysis(format!(
+                    "Can not join windowed source to non-windowed source.\n`{}` is {} windowed\n`{}` is not windowed",
+                    w.name,
+                    window_name(w),
+                    n.name
+                )));
+            }
+            (true, true) => {
+                let sessions = |s: &SourceDef| s.window.is_some_and(|w| w.kind == WindowType::Session);
+                if sessions(first) != sessions(right) {
+                    return Err(SqlError::analysis(format!(
+                        "Incompatible windowed sources.\nLeft source: {}\nRight source: {}\nSession windowed sources \
+                         can only be joined to other session windowed sources, and may still not result in expected \
+                         behaviour as session bounds must be an exact match for the join to work\nHopping and \
+                         tumbling windowed sources can only be joined to other hopping and tumbling windowed sources",
+                        window_name(first),
+                        window_name(right)
+                    )));
+                }
+                let lq = query.from.qualifier().to_string();
+                let rq = join.source.qualifier().to_string();
+                let on_key = |e: &Expr| match e {
+                    Expr::Column { qualifier, name, .. } => {
+                        let key_of = |s: &SourceDef| s.key_columns.len() == 1 && s.key_columns[0].name == *name;
+                        match qualifier.as_deref() {
+                            Some(q) if q == lq => key_of(first),
+                            Some(q) if q == rq => key_of(right),
+                            Some(_) => false,
+                            None => key_of(first) || key_of(right),
+                        }
+                    }
+                    _ => false,
+                };
+                let keyed = match &join.on {
+                    Expr::Binary { op: BinaryOp::Eq, left, right } => on_key(left) && on_key(right),
+                    _ => false,
+                };
+                if !keyed {
+                    return Err(SqlError::analysis(
+                        "Implicit repartitioning of windowed sources is not supported. See \
+                         https://github.com/confluentinc/ksql/issues/4385.",
+                    ));
+                }
+            }
+            (false, false) => {}
+        }
+    }
+    Ok(())
+}
+
 /// `ON a = b`: the left and right join expressions.
 fn split_on(on: &Expr, left: &Scope, right: &Scope) -> Result<(Compiled, Compiled, Expr, Expr)> {
     let Expr::Binary { op: BinaryOp::Eq, left: a, right: b } = on else {
+        if matches!(on, Expr::Binary { op: BinaryOp::And, .. }) {
+            return Err(SqlError::analysis(format!(
+                "Invalid join condition: joins on multiple conditions are not yet supported. Got {on}."
+            )));
+        }
         return Err(SqlError::analysis(format!(
             "Unsupported join expression: {on}: joins need an equality of the two sides"
         )));
@@ -740,9 +945,9 @@ fn plan_stream_tables(
         if matches!(join.kind, JoinKind::FullOuter | JoinKind::Right) {
             let kind = if join.kind == JoinKind::FullOuter { "full-outer" } else { "right" };
             return Err(SqlError::analysis(format!(
-                "Invalid join type: {kind} join not supported for stream-table join. Got {} {} JOIN {}.",
+                "Invalid join type: {kind} join not supported for stream-table join. Got {} {} {}.",
                 stream.name,
-                join.kind.name(),
+                written(join.kind),
                 table.name
             )));
         }
@@ -751,13 +956,16 @@ fn plan_stream_tables(
         if probe.ty != own_key.ty {
             return Err(SqlError::analysis(format!(
                 "Invalid join condition: types don't match. Got {}{{{}}} = {}{{{}}}.",
-                probe_expr, probe.ty, own_expr, own_key.ty
+                qualified_text(&probe_expr, &scope),
+                probe.ty,
+                qualified_text(&own_expr, &table_scope),
+                own_key.ty
             )));
         }
         if !is_primary_key(&own_expr, table) {
             return Err(SqlError::analysis(format!(
-                "Invalid join condition: stream-table joins require to join on the table's primary key. Got {} = {}.",
-                probe_expr, own_expr
+                "Invalid join condition: stream-table joins require to join on the table's primary key. Got {}.",
+                on_text(&join.on, &scope, &table_scope)
             )));
         }
         steps.push(format!("SOURCE {} {} AS {q} (topic: {})", table.kind.name(), table.name, table.topic));
@@ -814,13 +1022,8 @@ fn plan_stream_tables(
         compiled.push(c);
     }
     if purpose == Purpose::Persistent && !key_found {
-        return Err(SqlError::analysis(format!(
-            "The query used to build `{}` must include the join expressions {} or {} in its projection (eg, SELECT {}...).",
-            sink_name.unwrap_or("the sink"),
-            join_exprs[0],
-            join_exprs[1],
-            join_exprs[0]
-        )));
+        let keys = [join_exprs[0].to_string(), join_exprs[1].to_string()];
+        return Err(crate::plan::key_missing(sink_name.unwrap_or("the sink"), "join expression", &keys, false, false));
     }
     let proj: Vec<String> = items
         .iter()
@@ -1091,8 +1294,8 @@ fn plan_stage(left: &LeftSide, join: &Join, rq: &str, right: &SourceDef) -> Resu
         (Kind::Table, Kind::Stream, None) => {
             return Err(SqlError::analysis(format!(
                 "Invalid join order: table-stream joins are not supported; only stream-table joins. Got {left_name} {} \
-                 JOIN {}.",
-                join.kind.name(),
+                 {}.",
+                written(join.kind),
                 right.name
             )))
         }
@@ -1100,8 +1303,8 @@ fn plan_stage(left: &LeftSide, join: &Join, rq: &str, right: &SourceDef) -> Resu
     if shape == Shape::StreamTable && matches!(join.kind, JoinKind::FullOuter | JoinKind::Right) {
         let kind = if join.kind == JoinKind::FullOuter { "full-outer" } else { "right" };
         return Err(SqlError::analysis(format!(
-            "Invalid join type: {kind} join not supported for stream-table join. Got {left_name} {} JOIN {}.",
-            join.kind.name(),
+            "Invalid join type: {kind} join not supported for stream-table join. Got {left_name} {} {}.",
+            written(join.kind),
             right.name
         )));
     }
@@ -1109,19 +1312,20 @@ fn plan_stage(left: &LeftSide, join: &Join, rq: &str, right: &SourceDef) -> Resu
     if left_key.ty != right_key.ty {
         return Err(SqlError::analysis(format!(
             "Invalid join condition: types don't match. Got {}{{{}}} = {}{{{}}}.",
-            left_expr, left_key.ty, right_expr, right_key.ty
+            qualified_text(&left_expr, &left.scope),
+            left_key.ty,
+            qualified_text(&right_expr, &right_scope),
+            right_key.ty
         )));
     }
     if right.kind == Kind::Table && !is_primary_key(&right_expr, right) {
+        let on = on_text(&join.on, &left.scope, &right_scope);
         return Err(SqlError::analysis(if shape == Shape::StreamTable {
-            format!(
-                "Invalid join condition: stream-table joins require to join on the table's primary key. Got {left_expr} \
-                 = {right_expr}."
-            )
+            format!("Invalid join condition: stream-table joins require to join on the table's primary key. Got {on}.")
         } else {
             format!(
                 "Invalid join condition: table-table joins require to join on the primary key of the right input \
-                 table. Got {left_expr} = {right_expr}. The table {} must be joined on its PRIMARY KEY.",
+                 table. Got {on}. The table {} must be joined on its PRIMARY KEY.",
                 right.name
             )
         }));
@@ -1132,9 +1336,10 @@ fn plan_stage(left: &LeftSide, join: &Join, rq: &str, right: &SourceDef) -> Resu
     let foreign_key = shape == Shape::TableTable && !left_is_key;
     if foreign_key && !matches!(join.kind, JoinKind::Inner | JoinKind::Left) {
         return Err(SqlError::analysis(format!(
-            "Invalid join type: foreign-key table-table joins support only INNER and LEFT joins. Got {left_name} {} \
-             JOIN {}.",
+            "{} JOIN on a foreign key is not supported: foreign-key table-table joins support only INNER and LEFT \
+             joins. Got {left_name} {} {}.",
             join.kind.name(),
+            written(join.kind),
             right.name
         )));
     }
@@ -1317,6 +1522,7 @@ pub fn plan_join(
 ) -> Result<PlannedQuery> {
     let first = lookup(&query.from.name)?;
     let joined: Vec<SourceDef> = query.joins.iter().map(|j| lookup(&j.source.name)).collect::<Result<_>>()?;
+    check_join_sources(query, &first, &joined)?;
     for join in &query.joins {
         check_join_sides(&join.on)?;
     }
@@ -1472,32 +1678,30 @@ fn finish_join(
     if purpose == Purpose::Persistent && key_found.is_none() {
         let sink = sink_name.unwrap_or("the sink");
         let names: Vec<String> = key_columns.iter().map(|e| e.to_string()).collect();
-        return Err(SqlError::analysis(match names.as_slice() {
-            [pk, ..] if foreign_key => format!(
-                "The query used to build `{sink}` must include the primary key {pk} of the left table in its \
-                 projection (eg, SELECT {pk}...)."
-            ),
-            [] => format!(
-                "The query used to build `{sink}` must include the join expression ROWKEY in its projection (eg, SELECT \
-                 ROWKEY...).\nROWKEY was added as a synthetic key column because the join criteria did not match any \
-                 source column."
-            ),
-            _ if full_outer => format!(
-                "The query used to build `{sink}` must include the join expression ROWKEY in its projection (eg, SELECT \
-                 ROWKEY...).\nROWKEY was added as a synthetic key column because the join criteria did not match any \
-                 source column."
-            ),
-            [one] => format!(
-                "The query used to build `{sink}` must include the join expression {one} in its projection (eg, SELECT \
-                 {one}...)."
-            ),
-            [init @ .., last] => format!(
-                "The query used to build `{sink}` must include the join expressions {} or {last} in its projection (eg, \
-                 SELECT {}...).",
-                init.join(", "),
-                init[0]
-            ),
-        }));
+        return Err(match names.as_slice() {
+            [_, ..] if foreign_key => {
+                let (_, left_source) = &sources[0];
+                let missing: Vec<String> = key_columns
+                    .iter()
+                    .filter_map(|e| match e {
+                        Expr::Column { name, .. } => Some(format!("`{name}`")),
+                        _ => None,
+                    })
+                    .collect();
+                let s = if missing.len() == 1 { "" } else { "s" };
+                SqlError::analysis(format!(
+                    "Primary key column{s} missing in projection. For foreign-key table-table joins, the projection \
+                     must include all primary key columns from the left input table (`{}`). Missing column{s}: {}.",
+                    left_source.name,
+                    missing.join(", ")
+                ))
+            }
+            [] => crate::plan::key_missing(sink, "join expression", &[SYNTHETIC_KEY.to_string()], false, true),
+            _ if full_outer => {
+                crate::plan::key_missing(sink, "join expression", &[SYNTHETIC_KEY.to_string()], false, true)
+            }
+            _ => crate::plan::key_missing(sink, "join expression", &names, false, false),
+        });
     }
     let kind_out = stage.result_kind();
     let proj: Vec<String> = items
