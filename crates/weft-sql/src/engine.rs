@@ -656,7 +656,16 @@ impl Engine {
         }
         {
             let st = lock(&self.state);
-            if let Some(existing) = st.sources.get(&c.name) {
+            let existing = st.sources.get(&c.name);
+            // A source (read-only) stream or table is never replaced, nor replaces one.
+            if c.or_replace && (c.read_only || existing.is_some_and(|e| e.read_only)) {
+                let kind = kind.name().to_lowercase();
+                return Err(SqlError::analysis(format!(
+                    "Cannot add {kind} '{}': CREATE OR REPLACE is not supported on source {kind}s.",
+                    c.name
+                )));
+            }
+            if let Some(existing) = existing {
                 if c.if_not_exists {
                     return Ok(StatementResult::Status {
                         statement: text.to_string(),
@@ -745,6 +754,9 @@ impl Engine {
         }
         if key_columns.is_empty() && value_columns.is_empty() {
             return Err(SqlError::analysis("No columns supplied."));
+        }
+        if value_format == Format::None {
+            check_value_format(value_format, &value_columns)?;
         }
         if kind == Kind::Table && key_columns.is_empty() {
             return Err(SqlError::analysis("Tables require a PRIMARY KEY. Please define the PRIMARY KEY."));
@@ -873,7 +885,7 @@ impl Engine {
             )));
         }
         if c.query.emit == Some(crate::ast::Emit::Final) && c.query.window.is_none() {
-            return Err(SqlError::analysis("EMIT FINAL is only supported for windowed aggregations"));
+            return Err(SqlError::analysis("EMIT FINAL is only supported for windowed aggregations."));
         }
         let planned = self.plan(&c.query, Purpose::Persistent, Some(&c.name))?;
         let kind: Kind = c.kind.into();
@@ -886,8 +898,20 @@ impl Engine {
         }
         let input = &planned.inputs[0];
         check_defaults(&c.properties)?;
-        let (key_format, value_format) = formats(&c.properties, Some(input))?;
+        let (mut key_format, value_format) = formats(&c.properties, Some(input))?;
         let key_columns = planned.key_columns();
+        // A key format inherited from a keyless source (`NONE`) gives way to the default once the
+        // result has a key (PARTITION BY, GROUP BY, a join), as in ksqlDB.
+        let explicit_key_format = ["KEY_FORMAT", "FORMAT"].iter().any(|p| prop_text(&c.properties, p).is_some());
+        if key_format == Format::None && !key_columns.is_empty() && !explicit_key_format {
+            key_format = Format::Kafka;
+        }
+        if key_columns.is_empty() && key_format != Format::None && prop_text(&c.properties, "KEY_FORMAT").is_some() {
+            return Err(SqlError::analysis(format!(
+                "Key format specified for {} without key columns.",
+                kind.name().to_lowercase()
+            )));
+        }
         for col in &key_columns {
             check_key_type(&col.name, &col.ty)?;
         }
@@ -1074,8 +1098,13 @@ impl Engine {
         principal: &str,
     ) -> Result<StatementResult> {
         let sink = self.lookup()(target)?;
+        if sink.kind == Kind::Table {
+            return Err(SqlError::analysis(format!(
+                "INSERT INTO can only be used to insert into a stream. {target} is a table."
+            )));
+        }
         if sink.read_only {
-            return Err(SqlError::analysis(format!("cannot insert into read-only source {target}")));
+            return Err(SqlError::analysis(format!("Cannot insert into read-only stream: {target}")));
         }
         self.data.check_write(principal, &sink.topic)?;
         if query.limit.is_some() {
@@ -1122,7 +1151,7 @@ impl Engine {
     ) -> Result<StatementResult> {
         let source = self.lookup()(target)?;
         if source.read_only {
-            return Err(SqlError::analysis(format!("cannot insert into read-only source {target}")));
+            return Err(read_only_values(&source));
         }
         self.data.check_write(principal, &source.topic)?;
         let all: Vec<String> = source.key_columns.iter().chain(&source.value_columns).map(|c| c.name.clone()).collect();
@@ -1176,7 +1205,7 @@ impl Engine {
     ) -> Result<()> {
         let source = self.lookup()(&target.to_uppercase()).or_else(|_| self.lookup()(target))?;
         if source.read_only {
-            return Err(SqlError::analysis(format!("cannot insert into read-only source {}", source.name)));
+            return Err(read_only_values(&source));
         }
         self.data.check_write(principal, &source.topic)?;
         let mut values: BTreeMap<String, Value> = BTreeMap::new();
@@ -1304,6 +1333,9 @@ impl Engine {
                 Some(s) => s.clone(),
             }
         };
+        if delete_topic && source.read_only {
+            return Err(SqlError::analysis(format!("Cannot delete topic for read-only source: {name}")));
+        }
         let guard = self.drop_guard.read().unwrap_or_else(|e| e.into_inner()).clone();
         if let Some(guard) = guard.filter(|_| !self.replaying.load(Ordering::SeqCst)) {
             let dependents = guard.dependents(name, &source.topic);
@@ -1869,6 +1901,15 @@ fn check_map_keys(ty: &SqlType) -> Result<()> {
     }
 }
 
+/// ksqlDB's refusal of rows inserted into a source (read-only) stream or table.
+fn read_only_values(source: &SourceDef) -> SqlError {
+    SqlError::analysis(format!(
+        "Cannot insert values into read-only {}: {}",
+        source.kind.name().to_lowercase(),
+        source.name
+    ))
+}
+
 fn unknown_source(name: &str) -> SqlError {
     SqlError::analysis(format!("{name} does not exist."))
 }
@@ -1899,9 +1940,6 @@ fn formats(props: &Properties, inherit: Option<&SourceDef>) -> Result<(Format, F
         (None, None, Some(s)) => s.key_format,
         (None, None, None) => Format::Kafka,
     };
-    if value == Format::None {
-        return Err(SqlError::analysis("the NONE format is only valid as a KEY_FORMAT"));
-    }
     Ok((key, value))
 }
 
@@ -1915,9 +1953,7 @@ fn check_key_format(format: Format, keys: &[Column]) -> Result<()> {
                  Use KEY_FORMAT='JSON' for multiple key columns."
             )))
         }
-        Format::None if !keys.is_empty() => {
-            Err(SqlError::analysis("The 'NONE' key format cannot be used with key columns"))
-        }
+        Format::None if !keys.is_empty() => Err(none_with_columns(keys, " KEY")),
         _ => match keys.iter().find_map(|c| unsupported_type(format, &c.ty)) {
             Some(reason) => Err(SqlError::analysis(format!(
                 "Key format does not support schema.\nformat: {}\nschema: Persistence{{columns=[{}], features=[]}}\n\
@@ -1930,8 +1966,22 @@ fn check_key_format(format: Format, keys: &[Column]) -> Result<()> {
     }
 }
 
+/// ksqlDB's refusal of columns in the `NONE` format (`suffix` marks key columns).
+fn none_with_columns(columns: &[Column], suffix: &str) -> SqlError {
+    let listed = columns.iter().map(|c| format!("`{}` {}{suffix}", c.name, c.ty)).collect::<Vec<_>>().join(", ");
+    SqlError::analysis(format!("The 'NONE' format can only be used when no columns are defined. Got: [{listed}]"))
+}
+
 /// ksqlDB's refusal of value columns a format cannot hold (its message, for the reason's text).
 fn check_value_format(format: Format, values: &[Column]) -> Result<()> {
+    if format == Format::None {
+        // A value without columns is ksqlDB's, not Weft's yet.
+        return Err(if values.is_empty() {
+            SqlError::analysis("the NONE format is only valid as a KEY_FORMAT")
+        } else {
+            none_with_columns(values, "")
+        });
+    }
     match values.iter().find_map(|c| unsupported_type(format, &c.ty)) {
         Some(reason) => Err(SqlError::analysis(format!(
             "Value format does not support schema.\nformat: {}\nschema: Persistence{{columns=[{}], features=[]}}\n\
