@@ -138,6 +138,16 @@ impl RowSink for Discard {
 /// The name of ksqlDB's synthetic join key column.
 pub const SYNTHETIC_KEY: &str = "ROWKEY";
 
+/// The name of a join's synthetic key column: `ROWKEY`, or as ksqlDB generates it when a joined
+/// source has a column of that name, the first of `ROWKEY_1`, `ROWKEY_2`, ... no column has.
+fn synthetic_key_name(scope: &Scope) -> String {
+    let taken = |n: &str| scope.columns.iter().any(|c| c.name == n);
+    if !taken(SYNTHETIC_KEY) {
+        return SYNTHETIC_KEY.to_string();
+    }
+    (1..).map(|i| format!("{SYNTHETIC_KEY}_{i}")).find(|n| !taken(n)).unwrap_or_default()
+}
+
 /// One table of a stream-table join chain.
 #[derive(Debug)]
 struct TableSide {
@@ -796,6 +806,25 @@ fn check_join_sources(query: &Query, first: &SourceDef, joined: &[SourceDef]) ->
             kafka.join(", ")
         )));
     }
+    // Qualifiers are checked for the whole statement before any column is resolved.
+    let known: Vec<String> = std::iter::once(query.from.qualifier().to_string())
+        .chain(query.joins.iter().map(|j| j.source.qualifier().to_string()))
+        .collect();
+    for join in &query.joins {
+        let mut unknown = None;
+        join.on.walk(&mut |e| {
+            if let Expr::Column { qualifier: Some(q), .. } = e {
+                if unknown.is_none() && !known.contains(q) {
+                    unknown = Some(q.clone());
+                }
+            }
+        });
+        if let Some(q) = unknown {
+            return Err(SqlError::analysis(format!(
+                "Failed to prepare statement: '{q}' is not a valid stream/table name or alias."
+            )));
+        }
+    }
     let mut qualifiers = vec![query.from.qualifier().to_string()];
     let mut scope = first.scope(&qualifiers[0]);
     for (join, right) in query.joins.iter().zip(joined) {
@@ -808,13 +837,14 @@ fn check_join_sources(query: &Query, first: &SourceDef, joined: &[SourceDef]) ->
         qualifiers.push(rq);
         let mut failure = None;
         join.on.walk(&mut |e| {
-            let Expr::Column { qualifier, name, .. } = e else { return };
+            let Expr::Column { qualifier, name, pos } = e else { return };
             if failure.is_some() {
                 return;
             }
+            let at = format!("Line: {}, Col: {}: ", pos.line, pos.column);
             if let Some(q) = qualifier {
                 if !qualifiers.contains(q) {
-                    failure = Some(format!("'{q}' is not a valid stream/table name or alias."));
+                    failure = Some(format!("{at}'{q}' is not a valid stream/table name or alias."));
                     return;
                 }
             }
@@ -829,10 +859,13 @@ fn check_join_sources(query: &Query, first: &SourceDef, joined: &[SourceDef]) ->
                 None => name.clone(),
             };
             match owners.as_slice() {
-                [] => failure = Some(format!("JOIN ON column '{shown}' cannot be resolved.")),
+                [] => failure = Some(format!("{at}JOIN ON column '{shown}' cannot be resolved.")),
                 [_] => {}
                 [a, b, ..] => {
-                    failure = Some(format!("Column '{name}' is ambiguous. Could be {a}.{name} or {b}.{name}."))
+                    failure = Some(format!(
+                        "Exception while preparing statement: {at}Column '{name}' is ambiguous. Could be {a}.{name} \
+                         or {b}.{name}."
+                    ))
                 }
             }
         });
@@ -983,11 +1016,9 @@ fn plan_stream_tables(
         scope.columns.extend(table_scope.columns);
         qualifiers.push(q);
     }
-    let synthetic_key = !scope.columns.iter().any(|c| c.name == SYNTHETIC_KEY);
-    if synthetic_key {
-        let ty = sides[0].key_type.clone();
-        scope.columns.push(crate::expr::ScopeColumn { qualifier: None, name: SYNTHETIC_KEY.into(), ty });
-    }
+    let synthetic_key = true;
+    let ty = sides[0].key_type.clone();
+    scope.columns.push(crate::expr::ScopeColumn { qualifier: None, name: synthetic_key_name(&scope), ty });
     let filter = match &query.filter {
         Some(f) => {
             let c = compile_where(f, &scope)?;
@@ -1381,15 +1412,10 @@ fn plan_stage(left: &LeftSide, join: &Join, rq: &str, right: &SourceDef) -> Resu
     let mut scope = left.scope.clone();
     scope.columns.extend(right_scope.columns);
     // ksqlDB's synthetic key column `ROWKEY`: the join key, whichever side has it.
-    let synthetic_key = !scope.columns.iter().any(|c| c.name == SYNTHETIC_KEY);
-    if synthetic_key {
-        scope.columns.push(crate::expr::ScopeColumn {
-            qualifier: None,
-            name: SYNTHETIC_KEY.into(),
-            ty: left_key.ty.clone(),
-        });
-    }
-    let full_outer = join.kind == JoinKind::FullOuter && synthetic_key;
+    let synthetic_key = true;
+    let synthetic_name = synthetic_key_name(&scope);
+    scope.columns.push(crate::expr::ScopeColumn { qualifier: None, name: synthetic_name, ty: left_key.ty.clone() });
+    let full_outer = join.kind == JoinKind::FullOuter;
     let key_set = if left_pk.is_some() {
         left.key_set.clone()
     } else if full_outer {
@@ -1610,14 +1636,16 @@ fn finish_join(
     let mut sources = left.sources.clone();
     sources.push((rq.clone(), right.clone()));
     let full_outer = stage.full_outer;
+    let synthetic = scope.columns.last().filter(|_| stage.synthetic_key).map(|c| c.name.clone());
+    let synthetic = synthetic.unwrap_or_else(|| SYNTHETIC_KEY.to_string());
     let named: Vec<(&str, &SourceDef)> = sources.iter().map(|(q, s)| (q.as_str(), s)).collect();
     let star = |q: Option<&str>| -> Result<Vec<NamedItem>> {
         let mut out = Vec::new();
         // A full outer join is keyed by the synthetic ROWKEY, which `*` includes (ksqlDB).
         if full_outer && q.is_none() {
             out.push(NamedItem {
-                name: SYNTHETIC_KEY.to_string(),
-                expr: column_expr(None, SYNTHETIC_KEY),
+                name: synthetic.clone(),
+                expr: column_expr(None, &synthetic),
                 from_star: false,
                 aliased: false,
             });
@@ -1696,9 +1724,9 @@ fn finish_join(
                     missing.join(", ")
                 ))
             }
-            [] => crate::plan::key_missing(sink, "join expression", &[SYNTHETIC_KEY.to_string()], false, true),
+            [] => crate::plan::key_missing(sink, "join expression", std::slice::from_ref(&synthetic), false, true),
             _ if full_outer => {
-                crate::plan::key_missing(sink, "join expression", &[SYNTHETIC_KEY.to_string()], false, true)
+                crate::plan::key_missing(sink, "join expression", std::slice::from_ref(&synthetic), false, true)
             }
             _ => crate::plan::key_missing(sink, "join expression", &names, false, false),
         });

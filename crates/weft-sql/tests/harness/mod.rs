@@ -537,7 +537,10 @@ fn compare_topic(topic: &str, expected: &[&OutputRecord], actual: &[Actual]) -> 
     for (i, (e, a)) in expected.iter().zip(actual).enumerate() {
         // A DELIMITED key is read as its text; a number or boolean expected there is its text.
         let key_ok = match (&e.key, &a.key) {
-            (Json::Number(_) | Json::Bool(_), Json::String(text)) => e.key.to_string() == *text,
+            (Json::Number(_) | Json::Bool(_), Json::String(text)) => {
+                let written = e.key.to_string();
+                written == *text
+            }
             _ => json_eq(&e.key, &a.key),
         };
         let mut ok = key_ok && json_eq(&e.value, &a.value);
