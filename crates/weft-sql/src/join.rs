@@ -1033,15 +1033,23 @@ fn plan_stream_tables(
     let mut items = expand_select(&query.select, &|q: Option<&str>| joined_star(&named, q))?;
     crate::plan::disambiguate_join_names(&mut items, &named);
     check_output_names(&items, purpose)?;
-    // The key is the first join's expression, named by any projected column it refers to.
-    let key_targets: Vec<Option<usize>> = join_exprs[..2]
-        .iter()
-        .map(|e| match e {
-            Expr::Column { qualifier, name, .. } => scope.resolve(qualifier.as_deref(), name).ok(),
-            _ => None,
-        })
-        .chain(std::iter::once(synthetic_key.then(|| scope.columns.len() - 1)))
-        .collect();
+    // The key is the first join's expression, named by any projected column it refers to, or the
+    // column PARTITION BY names.
+    let key_targets: Vec<Option<usize>> = match query.partition_by.as_slice() {
+        [] => join_exprs[..2]
+            .iter()
+            .map(|e| match e {
+                Expr::Column { qualifier, name, .. } => scope.resolve(qualifier.as_deref(), name).ok(),
+                _ => None,
+            })
+            .chain(std::iter::once(synthetic_key.then(|| scope.columns.len() - 1)))
+            .collect(),
+        [p] => match compile(p, &scope)?.as_column() {
+            Some(i) => vec![Some(i)],
+            None => return Err(SqlError::Unsupported("PARTITION BY an expression of a join's columns".into())),
+        },
+        _ => return Err(SqlError::Unsupported("PARTITION BY several expressions of a join".into())),
+    };
     let mut compiled = Vec::new();
     let mut columns = Vec::new();
     let mut key_found = false;
@@ -1053,6 +1061,11 @@ fn plan_stream_tables(
         compiled.push(c);
     }
     if purpose == Purpose::Persistent && !key_found {
+        if let [p] = query.partition_by.as_slice() {
+            let keys = [qualified_text(p, &scope)];
+            let sink = sink_name.unwrap_or("the sink");
+            return Err(crate::plan::key_missing(sink, "partitioning expression", &keys, true, false));
+        }
         let keys = [join_exprs[0].to_string(), join_exprs[1].to_string()];
         return Err(crate::plan::key_missing(sink_name.unwrap_or("the sink"), "join expression", &keys, false, false));
     }
@@ -1668,7 +1681,23 @@ fn finish_join(
         .collect();
     let synthetic_index = stage.synthetic_key.then(|| scope.columns.len() - 1);
     let foreign_key = stage.left_pk.is_some();
-    let key_targets: Vec<usize> = if foreign_key {
+    // PARTITION BY re-keys the joined stream by a column of the joined row.
+    let partition_target = match query.partition_by.as_slice() {
+        [] => None,
+        [p] if stage.result_kind() == Kind::Stream => match compile(p, &scope)?.as_column() {
+            Some(i) => Some(i),
+            None => return Err(SqlError::Unsupported("PARTITION BY an expression of a join's columns".into())),
+        },
+        [_] => {
+            return Err(SqlError::analysis(
+                "PARTITION BY is only supported on streams: tables are keyed by their PRIMARY KEY",
+            ))
+        }
+        _ => return Err(SqlError::Unsupported("PARTITION BY several expressions of a join".into())),
+    };
+    let key_targets: Vec<usize> = if let Some(p) = partition_target {
+        vec![p]
+    } else if foreign_key {
         column_targets.clone()
     } else if full_outer {
         synthetic_index.into_iter().collect()
@@ -1705,6 +1734,10 @@ fn finish_join(
     }
     if purpose == Purpose::Persistent && key_found.is_none() {
         let sink = sink_name.unwrap_or("the sink");
+        if let [p] = query.partition_by.as_slice() {
+            let keys = [qualified_text(p, &scope)];
+            return Err(crate::plan::key_missing(sink, "partitioning expression", &keys, true, false));
+        }
         let names: Vec<String> = key_columns.iter().map(|e| e.to_string()).collect();
         return Err(match names.as_slice() {
             [_, ..] if foreign_key => {
