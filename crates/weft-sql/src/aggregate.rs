@@ -1538,13 +1538,21 @@ pub fn plan_aggregate_input(
                     | AggKind::CollectSet
             )
         };
-        if let Some((_, e)) = rewriter.aggs.iter().zip(&aggs).map(|(e, a)| (a, e)).find(|(a, _)| !undoable(a.kind)) {
-            let name = match &e.1 {
+        let mut refused: Vec<String> = Vec::new();
+        for ((_, e), a) in rewriter.aggs.iter().zip(&aggs) {
+            let name = match e {
                 Expr::Call { name, .. } => name.clone(),
                 other => other.to_string(),
             };
+            if !undoable(a.kind) && !refused.contains(&name) {
+                refused.push(name);
+            }
+        }
+        if !refused.is_empty() {
+            let s = if refused.len() == 1 { "" } else { "s" };
             return Err(SqlError::analysis(format!(
-                "The aggregation function(s) ({name}) cannot be applied to a table source, only to a stream source."
+                "The aggregation function{s} {} cannot be applied to a table source, only to a stream source.",
+                crate::plan::grammatical(&refused, "and")
             )));
         }
     }

@@ -1123,7 +1123,7 @@ impl Engine {
         };
         if !same(&planned.key_columns(), &sink.key_columns) || !same(&planned.value_columns(), &sink.value_columns) {
             return Err(SqlError::analysis(format!(
-                "Incompatible schema between results and sink. Result schema is {}, sink schema is {}.",
+                "Incompatible schema between results and sink.\nResult schema is {}\nSink schema is {}",
                 schema_text(&planned.key_columns(), &planned.value_columns()),
                 schema_text(&sink.key_columns, &sink.value_columns)
             )));
