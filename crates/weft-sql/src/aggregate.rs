@@ -767,7 +767,9 @@ impl AggregateOp {
             merged.start = merged.start.min(s.start);
             merged.end = merged.end.max(s.end);
         }
-        if merged.end <= self.stream_time - grace {
+        // Kafka Streams closes a session its gap plus the grace after its end: a record is late
+        // when the session it would make ends before that (session-windows.json).
+        if merged.end < self.stream_time - grace - gap {
             return Ok(());
         }
         *sessions = keep;
@@ -927,8 +929,12 @@ impl AggregateOp {
     /// suppress.json: with size 2 and grace 1, records at 0, 1, 2, 1, 0, 5 emit `[2,4)` only;
     /// `[0,2)` expired at 5).
     fn emit_closed(&mut self, origin: Origin, sink: &mut dyn RowSink) -> Result<()> {
-        let close = self.stream_time - self.grace();
-        let time_windows = !matches!(self.window.map(|w| w.kind), Some(WindowKind::Session { .. }));
+        let (close, time_windows) = match self.window.map(|w| w.kind) {
+            // A session is final once no record can reach it: its end is before stream time less
+            // the grace and the gap (the records it still takes, `update_session`).
+            Some(WindowKind::Session { gap }) => (self.stream_time - self.grace() - gap - 1, false),
+            _ => (self.stream_time - self.grace(), true),
+        };
         let mut closed = std::mem::take(&mut self.closed_buf);
         self.timeline.closing(close, &mut closed);
         if closed.is_empty() {

@@ -178,7 +178,8 @@ fn model(spec: Spec, events: &[(String, i64, i32)]) -> Vec<Out> {
                     .collect();
                 let start = merging.iter().map(|m| m.0).chain([ts]).min().unwrap_or(ts);
                 let end = merging.iter().map(|m| m.1).chain([ts]).max().unwrap_or(ts);
-                if end > close {
+                // A session takes records until stream time passes its end plus gap and grace.
+                if end >= close - gap {
                     let mut merged = Agg { count: 1, sum: v, max_ts: ts, emitted: false };
                     for (s, e) in merging {
                         let Some(old) = state.remove(&(key.clone(), s, e)) else { continue };
@@ -203,9 +204,14 @@ fn model(spec: Spec, events: &[(String, i64, i32)]) -> Vec<Out> {
             let session = matches!(spec.kind, Kind::Session { .. });
             let gone =
                 |s: i64, e: i64| !session && s < stream_time - spec.retention.unwrap_or(0).max(e - s + spec.grace);
+            // A session is final once it can take no record.
+            let final_at = match spec.kind {
+                Kind::Session { gap } => close - gap - 1,
+                _ => close,
+            };
             let mut due: Vec<(i64, i64, String)> = state
                 .iter()
-                .filter(|((_, _, e), a)| *e <= close && !a.emitted)
+                .filter(|((_, _, e), a)| *e <= final_at && !a.emitted)
                 .map(|((k, s, e), _)| (*s, *e, k.clone()))
                 .collect();
             due.sort();
