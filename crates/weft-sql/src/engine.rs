@@ -359,7 +359,14 @@ fn window_props(props: &Properties) -> Result<Option<crate::metastore::WindowInf
                 SqlError::analysis(format!("'WINDOW_SIZE' is required for {} windows.", kind.to_ascii_uppercase()))
             })?;
             let ms = parse_duration_text(&size).ok_or_else(|| {
-                SqlError::analysis(format!("Configuration WINDOW_SIZE is invalid: Invalid duration: '{size}'"))
+                // ksqlDB names the unit it does not know when the rest is a number.
+                let why = match size.split_whitespace().collect::<Vec<_>>().as_slice() {
+                    [n, unit] if n.parse::<i64>().is_ok() => {
+                        format!(". Unknown time unit: '{}'", unit.to_ascii_uppercase())
+                    }
+                    _ => String::new(),
+                };
+                SqlError::analysis(format!("Configuration WINDOW_SIZE is invalid: Invalid duration: '{size}'{why}"))
             })?;
             Ok(Some(crate::metastore::WindowInfo { kind: WindowType::Time, size_ms: Some(ms) }))
         }
