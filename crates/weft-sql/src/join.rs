@@ -26,8 +26,8 @@ use std::collections::{BTreeMap, HashMap};
 use crate::ast::{BinaryOp, Expr, Join, JoinKind, Query, SelectItem, Within};
 use crate::error::{Result, SqlError};
 use crate::expr::{compile, Compiled, Scope};
-use crate::format::{write_json, Format, WindowType};
-use crate::metastore::{Decoded, Kind, SourceDef, RESERVED_COLUMNS};
+use crate::format::{write_json, Format, WindowBounds, WindowType};
+use crate::metastore::{Decoded, Kind, SourceDef, RESERVED_COLUMNS, WINDOWEND, WINDOWSTART};
 use crate::plan::{
     check_output_names, column_expr, compile_where, expand_select, joined_star, qualified_text, NamedItem, Operator,
     OutputColumn, Plan, PlannedQuery, Purpose,
@@ -93,6 +93,13 @@ pub struct JoinOp {
     /// The join feeds another: each output row ends with the join key (set in tombstones too), then
     /// the output timestamp is appended by [`ChainSink`].
     append_key: bool,
+    /// Stream-stream joins of windowed sources: per side, the row indexes of the window bounds that
+    /// are part of the key (the start of time windows, start and end of sessions), as a windowed
+    /// key's bytes hold them in Kafka.
+    window_key: Option<[Vec<usize>; 2]>,
+    /// Joins of windowed sources: per side, the row indexes of WINDOWSTART and WINDOWEND; the result
+    /// is in the window of its left row (of the right one when an outer join lacks the left).
+    window_bounds: Option<[(usize, usize); 2]>,
 }
 
 /// Where a global input index of a join chain goes.
@@ -283,7 +290,15 @@ impl JoinOp {
         let result = if pass || matches!(self.shape, Shape::TableTable | Shape::ForeignKey) {
             // The key column takes the join key even when its side is missing (outer joins).
             let cols = self.project(&joined, key);
-            sink.emit(Change { cols: &cols, tombstone: !pass, timestamp: ts, window: None }, origin)
+            let window = self.window_bounds.and_then(|[(ls, le), (rs, re)]| {
+                let (row, s, e) = match (left, right) {
+                    (Some(l), _) => (l, ls, le),
+                    (None, Some(r)) => (r, rs, re),
+                    (None, None) => return None,
+                };
+                Some(WindowBounds { start: row.get(s)?.as_i64()?, end: row.get(e)?.as_i64()? })
+            });
+            sink.emit(Change { cols: &cols, tombstone: !pass, timestamp: ts, window }, origin)
         } else {
             Ok(())
         };
@@ -555,7 +570,12 @@ impl JoinOp {
         let key_expr = if input == 0 { &self.left_key } else { &self.right_key };
         let key = key_expr.eval(row).into_owned();
         if !key.is_null() {
-            let kb = self.key_bytes(&key);
+            let mut kb = self.key_bytes(&key);
+            if let Some(sides) = &self.window_key {
+                for i in &sides[input] {
+                    kb.extend_from_slice(&row.get(*i).and_then(Value::as_i64).unwrap_or(0).to_be_bytes());
+                }
+            }
             // Kafka Streams' window stores return no record older than their retention before the
             // store's stream time, whatever segments still hold (strict retention): a record after
             // the grace period finds nothing to join.
@@ -1104,6 +1124,8 @@ fn plan_stream_tables(
         fk_index: HashMap::new(),
         inner: None,
         append_key: false,
+        window_key: None,
+        window_bounds: None,
     };
     Ok(PlannedQuery {
         inputs: all,
@@ -1267,6 +1289,8 @@ struct Stage {
     key_type: SqlType,
     right_width: usize,
     right_rowtime: usize,
+    window_key: Option<[Vec<usize>; 2]>,
+    window_bounds: Option<[(usize, usize); 2]>,
 }
 
 /// The sources each side of `ON a = b` refers to (`left` are the sources joined before `rq`).
@@ -1445,6 +1469,28 @@ fn plan_stage(left: &LeftSide, join: &Join, rq: &str, right: &SourceDef) -> Resu
     };
     let shape = if foreign_key { Shape::ForeignKey } else { shape };
     let key_type = left_pk.as_ref().map_or_else(|| left_key.ty.clone(), |pk| pk.ty.clone());
+    // Windowed streams meet on their windowed keys: the same key in the same window.
+    let window_key = match (shape, left.sources.as_slice(), right.window) {
+        (Shape::StreamStream(_), [(lq, l)], Some(w)) if l.window.is_some() => {
+            let names: &[&str] = if w.kind == WindowType::Session { &[WINDOWSTART, WINDOWEND] } else { &[WINDOWSTART] };
+            let bounds = |scope: &Scope, q: &str| -> Result<Vec<usize>> {
+                names.iter().map(|n| scope.resolve(Some(q), n)).collect()
+            };
+            // The right row's columns follow the left row's in the joined scope, but each side's
+            // key is read from its own row.
+            Some([bounds(&left.scope, lq)?, bounds(&right.scope(rq), rq)?])
+        }
+        _ => None,
+    };
+    let window_bounds = match (&window_key, left.sources.as_slice()) {
+        (Some(_), [(lq, _)]) => {
+            let both = |scope: &Scope, q: &str| -> Result<(usize, usize)> {
+                Ok((scope.resolve(Some(q), WINDOWSTART)?, scope.resolve(Some(q), WINDOWEND)?))
+            };
+            Some([both(&left.scope, lq)?, both(&right.scope(rq), rq)?])
+        }
+        _ => None,
+    };
     Ok(Stage {
         shape,
         kind: join.kind,
@@ -1460,6 +1506,8 @@ fn plan_stage(left: &LeftSide, join: &Join, rq: &str, right: &SourceDef) -> Resu
         key_type,
         right_width: right.row_width(),
         right_rowtime: right.rowtime_index(),
+        window_key,
+        window_bounds,
     })
 }
 
@@ -1539,6 +1587,8 @@ impl Stage {
             fk_index: HashMap::new(),
             inner: left.inner.take(),
             append_key,
+            window_bounds: self.window_key.as_ref().and(self.window_bounds),
+            window_key: self.window_key,
         }
     }
 }
@@ -1772,13 +1822,15 @@ fn finish_join(
         .collect();
     left.steps.push(format!("PROJECT {}", proj.join(", ")));
     let key_items = columns.iter().map(|c| c.is_key).collect();
+    // A join of windowed streams is windowed as its left source is.
+    let window = if stage.window_key.is_some() { sources[0].1.window } else { None };
     let op = stage.into_op(&mut left, compiled, key_items, filter, false);
     Ok(PlannedQuery {
         inputs: sources.into_iter().map(|(_, s)| s).collect(),
         operator: Operator::Join(Box::new(op)),
         columns,
         kind: kind_out,
-        window: None,
+        window,
         limit: query.limit,
         plan: Plan { steps: left.steps },
     })

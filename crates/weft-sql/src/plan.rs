@@ -405,9 +405,21 @@ pub(crate) fn joined_star(sources: &[(&str, &SourceDef)], only: Option<&str>) ->
     let wanted = sources.iter().filter(|(qualifier, _)| only.is_none_or(|q| q == *qualifier));
     Ok(wanted
         .flat_map(|(qualifier, source)| {
-            source.key_columns.iter().chain(&source.value_columns).map(move |c| NamedItem {
-                name: format!("{qualifier}_{}", c.name),
-                expr: column_expr(Some(qualifier), &c.name),
+            // A windowed source's window bounds are columns of its rows, after the key.
+            let bounds: &[&str] = if source.window.is_some() {
+                &[crate::metastore::WINDOWSTART, crate::metastore::WINDOWEND]
+            } else {
+                &[]
+            };
+            let names = source
+                .key_columns
+                .iter()
+                .map(|c| c.name.as_str())
+                .chain(bounds.iter().copied())
+                .chain(source.value_columns.iter().map(|c| c.name.as_str()));
+            names.map(move |name| NamedItem {
+                name: format!("{qualifier}_{name}"),
+                expr: column_expr(Some(qualifier), name),
                 from_star: false,
                 aliased: false,
             })
