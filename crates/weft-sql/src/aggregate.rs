@@ -1711,5 +1711,6 @@ pub fn plan_aggregate_input(
         window: window_info,
         limit: query.limit,
         plan: Plan { steps },
+        key_from_source: false,
     })
 }

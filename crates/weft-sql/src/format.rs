@@ -297,8 +297,7 @@ impl KeyCodec {
         if self.columns.is_empty() && window.is_none() {
             return Ok(None);
         }
-        // A key whose columns are all null is no key (ksqlDB writes a null key, as it read one).
-        if !values.is_empty() && values.iter().all(|v| v.is_null()) && window.is_none() {
+        if values.len() == 1 && values[0].is_null() && window.is_none() {
             return Ok(None);
         }
         let mut buf = Vec::new();

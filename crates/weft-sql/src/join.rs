@@ -1135,6 +1135,7 @@ fn plan_stream_tables(
         window: None,
         limit: query.limit,
         plan: Plan { steps },
+        key_from_source: false,
     })
 }
 
@@ -1833,5 +1834,6 @@ fn finish_join(
         window,
         limit: query.limit,
         plan: Plan { steps: left.steps },
+        key_from_source: false,
     })
 }

@@ -78,6 +78,9 @@ pub struct PlannedQuery {
     pub window: Option<WindowInfo>,
     pub limit: Option<u64>,
     pub plan: Plan,
+    /// The result's key columns are its input's key, passed through: where the input had no key
+    /// (all its key columns null), neither has the output (ksqlDB writes the null key it read).
+    pub key_from_source: bool,
 }
 
 impl PlannedQuery {
@@ -680,5 +683,6 @@ fn plan_stateless(
         kind,
         limit: query.limit,
         plan: Plan { steps },
+        key_from_source: query.partition_by.is_empty(),
     })
 }
