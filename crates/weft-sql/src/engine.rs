@@ -1874,7 +1874,7 @@ fn run_in_background(log: Arc<dyn EventLog>, runner: Arc<Mutex<PersistentQuery>>
 
 /// ksqlDB refuses key columns that are or contain maps: a map's serialized order is not stable, so
 /// equal keys could land in different partitions (ksqlDB issue 6621). The message is ksqlDB's.
-fn check_key_type(name: &str, ty: &SqlType) -> Result<()> {
+pub(crate) fn check_key_type(name: &str, ty: &SqlType) -> Result<()> {
     fn has_map(ty: &SqlType) -> bool {
         match ty {
             SqlType::Map(..) => true,

@@ -1378,6 +1378,12 @@ fn plan_stage(left: &LeftSide, join: &Join, rq: &str, right: &SourceDef) -> Resu
         )));
     }
     let (left_key, right_key, left_expr, right_expr) = split_on(&join.on, &left.scope, &right_scope)?;
+    // The join key becomes a key column (named `SOURCE_COLUMN` when it is a column): ksqlDB refuses
+    // maps there before anything else.
+    if let Expr::Column { .. } = &left_expr {
+        let name = qualified_text(&left_expr, &left.scope).replace('.', "_");
+        crate::engine::check_key_type(&name, &left_key.ty)?;
+    }
     if left_key.ty != right_key.ty {
         return Err(SqlError::analysis(format!(
             "Invalid join condition: types don't match. Got {}{{{}}} = {}{{{}}}.",
@@ -1773,8 +1779,16 @@ fn finish_join(
             {
                 let mut names = [first.clone(), item.name.clone()];
                 names.sort();
+                // ksqlDB names the key column by its source: `SOURCE_COLUMN`.
+                let key = c.as_column().and_then(|i| scope.columns.get(i)).map_or_else(
+                    || first.clone(),
+                    |col| match &col.qualifier {
+                        Some(q) => format!("{q}_{}", col.name),
+                        None => col.name.clone(),
+                    },
+                );
                 return Err(SqlError::analysis(format!(
-                    "The projection contains a key column (`{first}`) more than once, aliased as: {} and {}.",
+                    "The projection contains a key column (`{key}`) more than once, aliased as: {} and {}.",
                     names[0], names[1]
                 )));
             }
