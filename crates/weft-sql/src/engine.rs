@@ -1117,7 +1117,16 @@ impl Engine {
         if query.limit.is_some() {
             return Err(SqlError::analysis("INSERT INTO statements don't support LIMIT clause."));
         }
-        let planned = self.plan(query, Purpose::Persistent, Some(target))?;
+        let mut planned = self.plan(query, Purpose::Persistent, Some(target))?;
+        // ksqlDB casts a result column to the sink's type where the cast only widens a number.
+        let widened = implicit_casts(query, &planned, &sink);
+        let query = match &widened {
+            Some(q) => {
+                planned = self.plan(q, Purpose::Persistent, Some(target))?;
+                q
+            }
+            None => query,
+        };
         if planned.kind != sink.kind {
             return Err(SqlError::analysis(format!(
                 "Incompatible data sink and query result. Data sink ({target}) type is {} but select query result is {}.",
@@ -1906,6 +1915,46 @@ fn check_map_keys(ty: &SqlType) -> Result<()> {
         SqlType::Struct(fields) => fields.iter().try_for_each(|(_, t)| check_map_keys(t)),
         _ => Ok(()),
     }
+}
+
+/// Whether ksqlDB's INSERT INTO casts a result of type `from` to the sink's `to` on its own: a
+/// number widened (INT to BIGINT, DECIMAL or DOUBLE; BIGINT to DECIMAL or DOUBLE; DECIMAL to DOUBLE or
+/// to a DECIMAL with room for its digits).
+fn widens(from: &SqlType, to: &SqlType) -> bool {
+    match (from, to) {
+        (SqlType::Int, SqlType::Bigint | SqlType::Double | SqlType::Decimal { .. }) => true,
+        (SqlType::Bigint, SqlType::Double | SqlType::Decimal { .. }) => true,
+        (SqlType::Decimal { .. }, SqlType::Double) => true,
+        (SqlType::Decimal { precision: p, scale: s }, SqlType::Decimal { precision: p2, scale: s2 }) => {
+            p2.saturating_sub(*s2) >= p.saturating_sub(*s) && s2 >= s
+        }
+        _ => false,
+    }
+}
+
+/// The query with `CAST(item AS sink type)` around each explicitly selected item whose type the
+/// sink widens, or `None` when there is none (or `*` leaves the items unnamed).
+fn implicit_casts(query: &Query, planned: &PlannedQuery, sink: &SourceDef) -> Option<Query> {
+    let mut changed = false;
+    let mut select = Vec::with_capacity(query.select.len());
+    for item in &query.select {
+        let SelectItem::Expr { expr, alias } = item else { return None };
+        let name = alias.clone().or_else(|| expr.implicit_name());
+        let planned_ty = name.as_ref().and_then(|n| planned.columns.iter().find(|c| c.name == *n)).map(|c| &c.ty);
+        let sink_ty =
+            name.as_ref().and_then(|n| sink.key_columns.iter().chain(&sink.value_columns).find(|c| c.name == *n));
+        match (planned_ty, sink_ty, name) {
+            (Some(from), Some(to), Some(name)) if from != &to.ty && widens(from, &to.ty) => {
+                changed = true;
+                select.push(SelectItem::Expr {
+                    expr: Expr::Cast { expr: Box::new(expr.clone()), ty: to.ty.clone() },
+                    alias: Some(name),
+                });
+            }
+            _ => select.push(item.clone()),
+        }
+    }
+    changed.then(|| Query { select, ..query.clone() })
 }
 
 /// ksqlDB's refusal of rows inserted into a source (read-only) stream or table.
