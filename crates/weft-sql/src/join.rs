@@ -1151,6 +1151,23 @@ pub fn plan_join_aggregate(
     for j in &query.joins {
         sources.push((j.source.qualifier().to_string(), lookup(&j.source.name)?));
     }
+    // ksqlDB does not resolve window bounds in the projection of an aggregated join.
+    if sources.iter().all(|(_, s)| s.window.is_none()) {
+        for item in &query.select {
+            let SelectItem::Expr { expr, .. } = item else { continue };
+            let mut bound = None;
+            expr.walk(&mut |e| {
+                if let Expr::Column { name, .. } = e {
+                    if bound.is_none() && (name == WINDOWSTART || name == WINDOWEND) {
+                        bound = Some(name.clone());
+                    }
+                }
+            });
+            if let Some(b) = bound {
+                return Err(SqlError::analysis(format!("SELECT column '{b}' cannot be resolved.")));
+            }
+        }
+    }
     let mut select = Vec::new();
     let mut scope = Scope::default();
     for (q, source) in &sources {
