@@ -1165,7 +1165,24 @@ impl Engine {
         text: &str,
         principal: &str,
     ) -> Result<StatementResult> {
-        let source = self.lookup()(target)?;
+        let source = self.lookup()(target).map_err(|e| {
+            // ksqlDB names the source and, when only the case differs, the one meant.
+            let names: Vec<String> = lock(&self.state).sources.keys().cloned().collect();
+            match names.iter().find(|n| n.eq_ignore_ascii_case(target) && *n != target) {
+                Some(n) if n.to_ascii_uppercase() == *n => SqlError::analysis(format!(
+                    "Cannot insert values into an unknown stream/table: `{target}`\nDid you mean {n}? Hint: try \
+                     removing double quotes from the source name."
+                )),
+                Some(n) => SqlError::analysis(format!(
+                    "Cannot insert values into an unknown stream/table: `{target}`\nDid you mean \"{n}\"? Hint: \
+                     wrap the source name in double quotes to make it case-sensitive."
+                )),
+                None if matches!(e, SqlError::Analysis(_)) => {
+                    SqlError::analysis(format!("Cannot insert values into an unknown stream/table: `{target}`"))
+                }
+                None => e,
+            }
+        })?;
         if source.read_only {
             return Err(read_only_values(&source));
         }
