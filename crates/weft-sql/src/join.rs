@@ -893,6 +893,38 @@ fn check_join_sources(query: &Query, first: &SourceDef, joined: &[SourceDef]) ->
             return Err(SqlError::analysis(f));
         }
     }
+    // A stream joined to a table on both keys meets it partition by partition: ksqlDB wants equal
+    // counts (a join off a key repartitions; table-table joins are not checked, as in ksqlDB's
+    // joins.json table join pipeline).
+    let named: Vec<(String, &SourceDef)> = std::iter::once((query.from.qualifier().to_string(), first))
+        .chain(query.joins.iter().zip(joined).map(|(j, s)| (j.source.qualifier().to_string(), s)))
+        .collect();
+    let key_source = |e: &Expr| -> Option<&SourceDef> {
+        let Expr::Column { qualifier, name, .. } = e else { return None };
+        let is_key = |s: &SourceDef| s.key_columns.len() == 1 && s.key_columns[0].name == *name;
+        let mut owners = named.iter().filter(|(q, s)| qualifier.as_ref().is_none_or(|x| x == q) && is_key(s));
+        match (owners.next(), owners.next()) {
+            (Some((_, s)), None) => Some(*s),
+            _ => None,
+        }
+    };
+    for join in &query.joins {
+        let Expr::Binary { op: BinaryOp::Eq, left: a, right: b } = &join.on else { continue };
+        if let (Some(x), Some(y)) = (key_source(a), key_source(b)) {
+            if x.name != y.name && x.kind != y.kind && x.partitions != y.partitions {
+                let (l, r) = if joined.iter().any(|s| s.name == x.name) && !joined.iter().any(|s| s.name == y.name) {
+                    (y, x)
+                } else {
+                    (x, y)
+                };
+                return Err(SqlError::analysis(format!(
+                    "Can't join `{}` with `{}` since the number of partitions don't match. `{}` partitions = {}; `{}` \
+                     partitions = {}. Please repartition either one so that the number of partitions match.",
+                    l.name, r.name, l.name, l.partitions, r.name, r.partitions
+                )));
+            }
+        }
+    }
     if let ([join], [right]) = (query.joins.as_slice(), joined) {
         match (first.window.is_some(), right.window.is_some()) {
             (true, false) | (false, true) => {
