@@ -911,7 +911,12 @@ impl Engine {
         // result has a key (PARTITION BY, GROUP BY, a join), as in ksqlDB.
         let explicit_key_format = ["KEY_FORMAT", "FORMAT"].iter().any(|p| prop_text(&c.properties, p).is_some());
         if key_format == Format::None && !key_columns.is_empty() && !explicit_key_format {
-            key_format = Format::Kafka;
+            // ksqlDB's default key format, which the request's properties may set.
+            let default = lock(&self.state).properties.get("ksql.persistence.default.format.key").cloned();
+            key_format = match default {
+                Some(f) => Format::parse(&f)?,
+                None => Format::Kafka,
+            };
         }
         if key_columns.is_empty() && key_format != Format::None && prop_text(&c.properties, "KEY_FORMAT").is_some() {
             return Err(SqlError::analysis(format!(
