@@ -8,7 +8,8 @@
 //! (not kept in this repository). Each case is translated into a declarative case of
 //! `tests/harness` and run on a fresh engine and log: `format` lists expand `{FORMAT}`,
 //! `expectedException.message` must be contained in the error, `topics` pre-create topics (with
-//! their partition counts) and pre-register their `valueSchema`/`keySchema`. Not checked:
+//! their partition counts) and pre-register their `valueSchema`/`keySchema`; as in ksqlDB's
+//! driver, only the topics that expected records name are compared. Not checked:
 //! `post` conditions (source schemas, topic lists), record headers, schema ids. Left out and
 //! counted as skipped, never as passed: Protobuf cases, cases with `"enabled": false`, cases that
 //! need schema ids or references. Prints one line per failing case (all cases with `--verbose`), a
@@ -205,6 +206,8 @@ fn translate(qtt: &Json) -> Result<Json, &'static str> {
     };
     out.insert("inputs".into(), records("inputs"));
     out.insert("outputs".into(), records("outputs"));
+    // ksqlDB's TestExecutor reads and compares only the topics its expected records name.
+    out.insert("only_named_outputs".into(), Json::Bool(true));
     if let Some(e) = qtt.get("expectedException") {
         let message = e.get("message").and_then(Json::as_str).unwrap_or("");
         out.insert("expected_error".into(), json!({ "message": message }));

@@ -12,10 +12,12 @@
 //!
 //! Semantics follow ksqlDB (Kafka Streams): windows are by event time (ROWTIME or the TIMESTAMP
 //! column); stream time is the largest timestamp seen; a record whose window ended at or before
-//! `stream time - grace` is late and dropped (grace defaults to 24 hours); `EMIT CHANGES` emits the
-//! updated row for every input, `EMIT FINAL` emits each window once, when stream time passes its end
-//! plus grace; a row that fails `HAVING` is emitted as a tombstone; merged session windows are
-//! deleted (tombstones) and the merged session emitted.
+//! `stream time - grace` is late and dropped (grace defaults to 24 hours, to none with `EMIT
+//! FINAL`); `EMIT CHANGES` emits the updated row for every input, `EMIT FINAL` emits each window
+//! once, when stream time passes its end plus grace, unless stream time jumped past the window's
+//! retention (`max(RETENTION, size + grace)` after its start: Kafka Streams' store no longer returns
+//! it); a row that fails `HAVING` is emitted as a tombstone; merged session windows are deleted
+//! (tombstones) and the merged session emitted.
 
 mod timeline;
 
@@ -31,8 +33,8 @@ use crate::expr::{compile, Compiled, Scope, ScopeColumn};
 use crate::format::{from_json_value, to_json_value, write_json, WindowBounds, WindowType};
 use crate::metastore::{Decoded, Kind, SourceDef, WindowInfo, ROWTIME, WINDOWEND, WINDOWSTART};
 use crate::plan::{
-    check_output_names, column_expr, expand_select, unqualified, NamedItem, Operator, OutputColumn, Plan, PlannedQuery,
-    Purpose,
+    check_output_names, column_expr, expand_select, key_missing, keys_first, permute, unqualified, NamedItem, Operator,
+    OutputColumn, Plan, PlannedQuery, Purpose,
 };
 use crate::runtime::{origin_header, parse_origin, Change, Origin, RowSink};
 use crate::types::{SqlType, Value};
@@ -40,6 +42,16 @@ use timeline::{StateKey, Timeline};
 
 /// Kafka Streams' default grace period (24 hours), which ksqlDB keeps when none is given.
 pub const DEFAULT_GRACE_MS: i64 = 24 * 3600 * 1000;
+/// The grace period of a window: the given one, else none for `EMIT FINAL` (ksqlDB emits a final
+/// window at its end when no grace is given, suppress.json) and Kafka Streams' default otherwise.
+fn effective_grace(window: Option<&WindowSpec>, emit_final: bool) -> i64 {
+    match window.and_then(|w| w.grace) {
+        Some(g) => g,
+        None if emit_final => 0,
+        None => DEFAULT_GRACE_MS,
+    }
+}
+
 /// COLLECT_LIST / COLLECT_SET keep at most this many values (ksqlDB's default limit).
 const COLLECT_LIMIT: usize = 1000;
 
@@ -470,7 +482,7 @@ impl AggregateOp {
     }
 
     fn grace(&self) -> i64 {
-        self.window.and_then(|w| w.grace).unwrap_or(DEFAULT_GRACE_MS)
+        effective_grace(self.window.as_ref(), self.emit_final)
     }
 
     fn group_bytes(group: &[Cow<Value>], types: &[SqlType]) -> Vec<u8> {
@@ -755,7 +767,9 @@ impl AggregateOp {
             merged.start = merged.start.min(s.start);
             merged.end = merged.end.max(s.end);
         }
-        if merged.end <= self.stream_time - grace {
+        // Kafka Streams closes a session its gap plus the grace after its end: a record is late
+        // when the session it would make ends before that (session-windows.json).
+        if merged.end < self.stream_time - grace - gap {
             return Ok(());
         }
         *sessions = keep;
@@ -907,8 +921,20 @@ impl AggregateOp {
     }
 
     /// EMIT FINAL: emits windows that closed (end + grace <= stream time), by start, end and key.
+    ///
+    /// Time windows that stream time jumped past are dropped, not emitted: Kafka Streams emits final
+    /// results from the aggregation's window store, which no longer returns a window starting more
+    /// than its retention (`max(RETENTION, size + grace)`) before stream time. Without a RETENTION,
+    /// only the windows whose close time the new stream time reaches exactly come out (ksqlDB's
+    /// suppress.json: with size 2 and grace 1, records at 0, 1, 2, 1, 0, 5 emit `[2,4)` only;
+    /// `[0,2)` expired at 5).
     fn emit_closed(&mut self, origin: Origin, sink: &mut dyn RowSink) -> Result<()> {
-        let close = self.stream_time - self.grace();
+        let (close, time_windows) = match self.window.map(|w| w.kind) {
+            // A session is final once no record can reach it: its end is before stream time less
+            // the grace and the gap (the records it still takes, `update_session`).
+            Some(WindowKind::Session { gap }) => (self.stream_time - self.grace() - gap - 1, false),
+            _ => (self.stream_time - self.grace(), true),
+        };
         let mut closed = std::mem::take(&mut self.closed_buf);
         self.timeline.closing(close, &mut closed);
         if closed.is_empty() {
@@ -923,6 +949,21 @@ impl AggregateOp {
             })
             .collect();
         self.closed_buf = closed;
+        if time_windows {
+            let retention = self.window.and_then(|w| w.retention).unwrap_or(0);
+            let grace = self.grace();
+            let now = self.stream_time;
+            let expired = |start: i64, end: i64| start < now - retention.max(end - start + grace);
+            let gone: Vec<StateKey> =
+                due.iter().filter(|(start, end, _)| expired(*start, *end)).map(|(_, _, k)| k.clone()).collect();
+            for key in &gone {
+                if let Some(e) = self.state.get_mut(key) {
+                    e.emitted = true;
+                }
+                self.mark(key, true);
+            }
+            due.retain(|(start, end, _)| !expired(*start, *end));
+        }
         due.sort();
         for (_, _, key) in due {
             let ts = self.state.get(&key).map_or(0, |e| e.max_ts);
@@ -1109,6 +1150,8 @@ impl AggregateOp {
 struct Rewriter<'a> {
     groups: &'a [String],
     aggs: Vec<(String, Expr)>,
+    /// Columns met outside the GROUP BY expressions and aggregate calls since the last reset.
+    loose: Vec<String>,
 }
 
 impl Rewriter<'_> {
@@ -1147,7 +1190,10 @@ impl Rewriter<'_> {
             return Ok(Some(column_expr(None, &format!("KSQL_GRP_{i}"))));
         }
         match e {
-            Expr::Call { name, .. } if crate::functions::is_aggregate(name) => {
+            Expr::Call { name, args, .. } if crate::functions::is_aggregate(name) => {
+                if args.iter().any(contains_aggregate) {
+                    return Err(SqlError::analysis(format!("Aggregate functions can not be nested: {e}")));
+                }
                 let j = match self.aggs.iter().position(|(t, _)| *t == text) {
                     Some(j) => j,
                     None => {
@@ -1160,12 +1206,94 @@ impl Rewriter<'_> {
             Expr::Column { name, .. } if name == WINDOWSTART || name == WINDOWEND || name == ROWTIME => {
                 Ok(Some(column_expr(None, name)))
             }
-            Expr::Column { .. } => {
-                Err(SqlError::analysis(format!("Non-aggregate SELECT expression(s) not part of GROUP BY: {e}")))
+            Expr::Column { name, .. } => {
+                if !self.loose.contains(name) {
+                    self.loose.push(name.clone());
+                }
+                Ok(Some(e.clone()))
             }
             _ => Ok(None),
         }
     }
+}
+
+fn contains_aggregate(e: &Expr) -> bool {
+    first_aggregate(e).is_some()
+}
+
+/// The name of the first aggregate function called in `e`.
+fn first_aggregate(e: &Expr) -> Option<String> {
+    let mut found = None;
+    e.walk(&mut |x| {
+        if let Expr::Call { name, .. } = x {
+            if found.is_none() && crate::functions::is_aggregate(name) {
+                found = Some(name.clone());
+            }
+        }
+    });
+    found
+}
+
+/// The first window bound (`WINDOWSTART`, `WINDOWEND`) `e` refers to.
+fn window_bound(e: &Expr) -> Option<String> {
+    let mut found = None;
+    e.walk(&mut |x| {
+        if let Expr::Column { name, .. } = x {
+            if found.is_none() && (name == WINDOWSTART || name == WINDOWEND) {
+                found = Some(name.clone());
+            }
+        }
+    });
+    found
+}
+
+/// ksqlDB's checks of an aggregation's clauses, made before anything is compiled so that its
+/// messages win over type errors: window bounds only in the SELECT of a windowed aggregation, no
+/// aggregate in GROUP BY, no GROUP BY expression twice, and an aggregate somewhere.
+fn check_aggregation_clauses(query: &Query, items: &[NamedItem], scope: &Scope) -> Result<()> {
+    // A windowed source has its window bounds as columns; otherwise they exist only in the result.
+    let unknown = |b: &String| scope.resolve(None, b).is_err();
+    if let Some(b) = query.filter.as_ref().and_then(window_bound).filter(unknown) {
+        return Err(SqlError::analysis(format!("Error in WHERE expression: Unknown column {b}.")));
+    }
+    let bound_outside_select = query.group_by.iter().chain(query.having.iter()).find_map(window_bound).or_else(|| {
+        let mut found = None;
+        for item in items {
+            item.expr.walk(&mut |x| {
+                if let Expr::Call { name, args, .. } = x {
+                    if found.is_none() && crate::functions::is_aggregate(name) {
+                        found = args.iter().find_map(window_bound);
+                    }
+                }
+            });
+        }
+        found
+    });
+    if let Some(b) = bound_outside_select.filter(unknown) {
+        return Err(SqlError::analysis(format!(
+            "Window bounds column {b} can only be used in the SELECT clause of windowed aggregations"
+        )));
+    }
+    if let Some(name) = query.group_by.iter().find_map(first_aggregate) {
+        return Err(SqlError::analysis(format!(
+            "GROUP BY does not support aggregate functions: {name} is an aggregate function."
+        )));
+    }
+    for (i, g) in query.group_by.iter().enumerate() {
+        let text = unqualified(g);
+        if query.group_by[..i].iter().any(|h| unqualified(h) == text) {
+            return Err(SqlError::analysis(format!(
+                "Duplicate GROUP BY expression: {}",
+                crate::plan::qualified_text(g, scope)
+            )));
+        }
+    }
+    let has_aggregate =
+        items.iter().any(|i| contains_aggregate(&i.expr)) || query.having.as_ref().is_some_and(contains_aggregate);
+    if !query.group_by.is_empty() && !has_aggregate {
+        return Err(SqlError::analysis("GROUP BY requires aggregate functions in either the SELECT or HAVING clause."));
+    }
+    Ok(())
 }
 
 fn agg_spec(call: &Expr, scope: &Scope) -> Result<AggSpec> {
@@ -1329,11 +1457,61 @@ pub fn plan_aggregate_input(
     sink_name: Option<&str>,
 ) -> Result<PlannedQuery> {
     let source_kind = input.kind;
-    if query.group_by.is_empty() {
-        return Err(SqlError::analysis(
-            "aggregate functions need a GROUP BY clause (ksqlDB has no global aggregation)",
-        ));
+    let mut items = expand_select(&query.select, &*input.star)?;
+    check_aggregation_clauses(query, &items, &scope)?;
+    let groups: Vec<String> = query.group_by.iter().map(unqualified).collect();
+    let mut rewriter = Rewriter { groups: &groups, aggs: Vec::new(), loose: Vec::new() };
+    // Every SELECT expression must be computable from the GROUP BY expressions and aggregates:
+    // ksqlDB names each one that is not, as written.
+    let mut rewritten = Vec::new();
+    let mut loose_items = Vec::new();
+    for item in &items {
+        rewriter.loose.clear();
+        rewritten.push(rewriter.rewrite(&item.expr)?);
+        if !rewriter.loose.is_empty() {
+            loose_items.push(unqualified(&item.expr));
+        }
     }
+    if !loose_items.is_empty() {
+        return Err(SqlError::analysis(format!(
+            "Non-aggregate SELECT expression(s) not part of GROUP BY: {}\nEither add the column(s) to the GROUP BY or \
+             remove them from the SELECT.",
+            loose_items.join(", ")
+        )));
+    }
+    if query.group_by.is_empty() {
+        return Err(SqlError::analysis(if purpose == Purpose::Persistent {
+            let aggs: Vec<String> = rewriter
+                .aggs
+                .iter()
+                .map(|(_, e)| match e {
+                    // ksqlDB counts ROWTIME for COUNT(*).
+                    Expr::Call { name, star: true, .. } => format!("{name}(ROWTIME)"),
+                    other => other.to_string(),
+                })
+                .collect();
+            format!(
+                "CREATE TABLE AS SELECT statement does not support aggregate function [{}] without a GROUP BY clause.",
+                aggs.join(", ")
+            )
+        } else {
+            "aggregate functions need a GROUP BY clause (ksqlDB has no global aggregation)".to_string()
+        }));
+    }
+    let having = match &query.having {
+        Some(h) => {
+            rewriter.loose.clear();
+            let rewritten = rewriter.rewrite(h)?;
+            if !rewriter.loose.is_empty() {
+                return Err(SqlError::analysis(format!(
+                    "Non-aggregate HAVING expression not part of GROUP BY: {}",
+                    rewriter.loose.join(", ")
+                )));
+            }
+            Some(rewritten)
+        }
+        None => None,
+    };
     if source_kind == Kind::Table && query.window.is_some() {
         return Err(SqlError::analysis("Windowed aggregations are only supported on streams, not tables"));
     }
@@ -1344,7 +1522,6 @@ pub fn plan_aggregate_input(
         Some(f) => Some(compile(f, &scope)?),
         None => None,
     };
-    let groups: Vec<String> = query.group_by.iter().map(unqualified).collect();
     let mut group_by = Vec::new();
     let mut group_types = Vec::new();
     for g in &query.group_by {
@@ -1352,17 +1529,7 @@ pub fn plan_aggregate_input(
         group_types.push(c.ty.clone());
         group_by.push(c);
     }
-    let items = expand_select(&query.select, &*input.star)?;
     check_output_names(&items, purpose)?;
-    let mut rewriter = Rewriter { groups: &groups, aggs: Vec::new() };
-    let mut rewritten = Vec::new();
-    for item in &items {
-        rewritten.push(rewriter.rewrite(&item.expr)?);
-    }
-    let having = match &query.having {
-        Some(h) => Some(rewriter.rewrite(h)?),
-        None => None,
-    };
     let aggs: Vec<AggSpec> = rewriter.aggs.iter().map(|(_, e)| agg_spec(e, &scope)).collect::<Result<_>>()?;
     if source_kind == Kind::Table {
         // Only aggregations that can be undone can follow table updates (ksqlDB's TableUdaf).
@@ -1377,13 +1544,21 @@ pub fn plan_aggregate_input(
                     | AggKind::CollectSet
             )
         };
-        if let Some((_, e)) = rewriter.aggs.iter().zip(&aggs).map(|(e, a)| (a, e)).find(|(a, _)| !undoable(a.kind)) {
-            let name = match &e.1 {
+        let mut refused: Vec<String> = Vec::new();
+        for ((_, e), a) in rewriter.aggs.iter().zip(&aggs) {
+            let name = match e {
                 Expr::Call { name, .. } => name.clone(),
                 other => other.to_string(),
             };
+            if !undoable(a.kind) && !refused.contains(&name) {
+                refused.push(name);
+            }
+        }
+        if !refused.is_empty() {
+            let s = if refused.len() == 1 { "" } else { "s" };
             return Err(SqlError::analysis(format!(
-                "The aggregation function(s) ({name}) cannot be applied to a table source, only to a stream source."
+                "The aggregation function{s} {} cannot be applied to a table source, only to a stream source.",
+                crate::plan::grammatical(&refused, "and")
             )));
         }
     }
@@ -1418,14 +1593,22 @@ pub fn plan_aggregate_input(
     }
     let mut compiled_items = Vec::new();
     let mut columns = Vec::new();
-    let mut found = vec![false; groups.len()];
+    // Per GROUP BY expression, the output column that carries it.
+    let mut found: Vec<Option<usize>> = vec![None; groups.len()];
     for (item, e) in items.iter().zip(&rewritten) {
         let c = compile(e, &agg_scope)?;
         let is_key = match e {
             Expr::Column { name, .. } => match name.strip_prefix("KSQL_GRP_").and_then(|i| i.parse::<usize>().ok()) {
-                Some(i) if !found[i] => {
-                    found[i] = true;
+                Some(i) if found[i].is_none() => {
+                    found[i] = Some(columns.len());
                     true
+                }
+                Some(i) if purpose == Purpose::Persistent => {
+                    let first: &OutputColumn = &columns[found[i].unwrap_or_default()];
+                    return Err(SqlError::analysis(format!(
+                        "The projection contains a key column more than once: `{}` and `{}`.",
+                        first.name, item.name
+                    )));
                 }
                 _ => false,
             },
@@ -1435,14 +1618,15 @@ pub fn plan_aggregate_input(
         compiled_items.push(c);
     }
     if purpose == Purpose::Persistent {
-        if let Some(i) = found.iter().position(|f| !f) {
-            return Err(SqlError::analysis(format!(
-                "The query used to build `{}` must include the grouping expression {} in its projection (eg, SELECT {}...).",
-                sink_name.unwrap_or("the sink"),
-                query.group_by[i],
-                query.group_by[i]
-            )));
+        if found.iter().any(Option::is_none) {
+            let keys: Vec<String> =
+                query.group_by.iter().zip(&found).filter(|(_, f)| f.is_none()).map(|(g, _)| g.to_string()).collect();
+            return Err(key_missing(sink_name.unwrap_or("the sink"), "grouping expression", &keys, true, false));
         }
+        let order = keys_first(columns.len(), &found.iter().flatten().copied().collect::<Vec<_>>());
+        permute(&mut columns, &order);
+        permute(&mut compiled_items, &order);
+        permute(&mut items, &order);
     }
     let having = match having {
         Some(h) => {
@@ -1475,7 +1659,8 @@ pub fn plan_aggregate_input(
             WindowKind::Hopping { size, advance } => format!("HOPPING SIZE {size} ms ADVANCE BY {advance} ms"),
             WindowKind::Session { gap } => format!("SESSION {gap} ms"),
         };
-        agg_line.push_str(&format!(" WINDOW {kind} GRACE {} ms", w.grace.unwrap_or(DEFAULT_GRACE_MS)));
+        let grace = effective_grace(Some(w), query.emit == Some(Emit::Final));
+        agg_line.push_str(&format!(" WINDOW {kind} GRACE {grace} ms"));
     }
     steps.push(agg_line);
     if let Some(h) = &query.having {
@@ -1526,5 +1711,6 @@ pub fn plan_aggregate_input(
         window: window_info,
         limit: query.limit,
         plan: Plan { steps },
+        key_from_source: false,
     })
 }

@@ -359,7 +359,14 @@ fn window_props(props: &Properties) -> Result<Option<crate::metastore::WindowInf
                 SqlError::analysis(format!("'WINDOW_SIZE' is required for {} windows.", kind.to_ascii_uppercase()))
             })?;
             let ms = parse_duration_text(&size).ok_or_else(|| {
-                SqlError::analysis(format!("Configuration WINDOW_SIZE is invalid: Invalid duration: '{size}'"))
+                // ksqlDB names the unit it does not know when the rest is a number.
+                let why = match size.split_whitespace().collect::<Vec<_>>().as_slice() {
+                    [n, unit] if n.parse::<i64>().is_ok() => {
+                        format!(". Unknown time unit: '{}'", unit.to_ascii_uppercase())
+                    }
+                    _ => String::new(),
+                };
+                SqlError::analysis(format!("Configuration WINDOW_SIZE is invalid: Invalid duration: '{size}'{why}"))
             })?;
             Ok(Some(crate::metastore::WindowInfo { kind: WindowType::Time, size_ms: Some(ms) }))
         }
@@ -656,7 +663,16 @@ impl Engine {
         }
         {
             let st = lock(&self.state);
-            if let Some(existing) = st.sources.get(&c.name) {
+            let existing = st.sources.get(&c.name);
+            // A source (read-only) stream or table is never replaced, nor replaces one.
+            if c.or_replace && (c.read_only || existing.is_some_and(|e| e.read_only)) {
+                let kind = kind.name().to_lowercase();
+                return Err(SqlError::analysis(format!(
+                    "Cannot add {kind} '{}': CREATE OR REPLACE is not supported on source {kind}s.",
+                    c.name
+                )));
+            }
+            if let Some(existing) = existing {
                 if c.if_not_exists {
                     return Ok(StatementResult::Status {
                         statement: text.to_string(),
@@ -745,6 +761,9 @@ impl Engine {
         }
         if key_columns.is_empty() && value_columns.is_empty() {
             return Err(SqlError::analysis("No columns supplied."));
+        }
+        if value_format == Format::None {
+            check_value_format(value_format, &value_columns)?;
         }
         if kind == Kind::Table && key_columns.is_empty() {
             return Err(SqlError::analysis("Tables require a PRIMARY KEY. Please define the PRIMARY KEY."));
@@ -874,7 +893,7 @@ impl Engine {
             )));
         }
         if c.query.emit == Some(crate::ast::Emit::Final) && c.query.window.is_none() {
-            return Err(SqlError::analysis("EMIT FINAL is only supported for windowed aggregations"));
+            return Err(SqlError::analysis("EMIT FINAL is only supported for windowed aggregations."));
         }
         let planned = self.plan(&c.query, Purpose::Persistent, Some(&c.name))?;
         let kind: Kind = c.kind.into();
@@ -886,9 +905,26 @@ impl Engine {
             )));
         }
         let input = &planned.inputs[0];
-        let (key_format, value_format) = formats(&c.properties, Some(input))?;
+        let (mut key_format, value_format) = formats(&c.properties, Some(input))?;
         let value_delimiter = value_delimiter(&c.properties, value_format, Some(input))?;
         let key_columns = planned.key_columns();
+        // A key format inherited from a keyless source (`NONE`) gives way to the default once the
+        // result has a key (PARTITION BY, GROUP BY, a join), as in ksqlDB.
+        let explicit_key_format = ["KEY_FORMAT", "FORMAT"].iter().any(|p| prop_text(&c.properties, p).is_some());
+        if key_format == Format::None && !key_columns.is_empty() && !explicit_key_format {
+            // ksqlDB's default key format, which the request's properties may set.
+            let default = lock(&self.state).properties.get("ksql.persistence.default.format.key").cloned();
+            key_format = match default {
+                Some(f) => Format::parse(&f)?,
+                None => Format::Kafka,
+            };
+        }
+        if key_columns.is_empty() && key_format != Format::None && prop_text(&c.properties, "KEY_FORMAT").is_some() {
+            return Err(SqlError::analysis(format!(
+                "Key format specified for {} without key columns.",
+                kind.name().to_lowercase()
+            )));
+        }
         for col in &key_columns {
             check_key_type(&col.name, &col.ty)?;
         }
@@ -1076,14 +1112,28 @@ impl Engine {
         principal: &str,
     ) -> Result<StatementResult> {
         let sink = self.lookup()(target)?;
+        if sink.kind == Kind::Table {
+            return Err(SqlError::analysis(format!(
+                "INSERT INTO can only be used to insert into a stream. {target} is a table."
+            )));
+        }
         if sink.read_only {
-            return Err(SqlError::analysis(format!("cannot insert into read-only source {target}")));
+            return Err(SqlError::analysis(format!("Cannot insert into read-only stream: {target}")));
         }
         self.data.check_write(principal, &sink.topic)?;
         if query.limit.is_some() {
             return Err(SqlError::analysis("INSERT INTO statements don't support LIMIT clause."));
         }
-        let planned = self.plan(query, Purpose::Persistent, Some(target))?;
+        let mut planned = self.plan(query, Purpose::Persistent, Some(target))?;
+        // ksqlDB casts a result column to the sink's type where the cast only widens a number.
+        let widened = implicit_casts(query, &planned, &sink);
+        let query = match &widened {
+            Some(q) => {
+                planned = self.plan(q, Purpose::Persistent, Some(target))?;
+                q
+            }
+            None => query,
+        };
         if planned.kind != sink.kind {
             return Err(SqlError::analysis(format!(
                 "Incompatible data sink and query result. Data sink ({target}) type is {} but select query result is {}.",
@@ -1096,7 +1146,7 @@ impl Engine {
         };
         if !same(&planned.key_columns(), &sink.key_columns) || !same(&planned.value_columns(), &sink.value_columns) {
             return Err(SqlError::analysis(format!(
-                "Incompatible schema between results and sink. Result schema is {}, sink schema is {}.",
+                "Incompatible schema between results and sink.\nResult schema is {}\nSink schema is {}",
                 schema_text(&planned.key_columns(), &planned.value_columns()),
                 schema_text(&sink.key_columns, &sink.value_columns)
             )));
@@ -1122,9 +1172,26 @@ impl Engine {
         text: &str,
         principal: &str,
     ) -> Result<StatementResult> {
-        let source = self.lookup()(target)?;
+        let source = self.lookup()(target).map_err(|e| {
+            // ksqlDB names the source and, when only the case differs, the one meant.
+            let names: Vec<String> = lock(&self.state).sources.keys().cloned().collect();
+            match names.iter().find(|n| n.eq_ignore_ascii_case(target) && *n != target) {
+                Some(n) if n.to_ascii_uppercase() == *n => SqlError::analysis(format!(
+                    "Cannot insert values into an unknown stream/table: `{target}`\nDid you mean {n}? Hint: try \
+                     removing double quotes from the source name."
+                )),
+                Some(n) => SqlError::analysis(format!(
+                    "Cannot insert values into an unknown stream/table: `{target}`\nDid you mean \"{n}\"? Hint: \
+                     wrap the source name in double quotes to make it case-sensitive."
+                )),
+                None if matches!(e, SqlError::Analysis(_)) => {
+                    SqlError::analysis(format!("Cannot insert values into an unknown stream/table: `{target}`"))
+                }
+                None => e,
+            }
+        })?;
         if source.read_only {
-            return Err(SqlError::analysis(format!("cannot insert into read-only source {target}")));
+            return Err(read_only_values(&source));
         }
         self.data.check_write(principal, &source.topic)?;
         let all: Vec<String> = source.key_columns.iter().chain(&source.value_columns).map(|c| c.name.clone()).collect();
@@ -1178,7 +1245,7 @@ impl Engine {
     ) -> Result<()> {
         let source = self.lookup()(&target.to_uppercase()).or_else(|_| self.lookup()(target))?;
         if source.read_only {
-            return Err(SqlError::analysis(format!("cannot insert into read-only source {}", source.name)));
+            return Err(read_only_values(&source));
         }
         self.data.check_write(principal, &source.topic)?;
         let mut values: BTreeMap<String, Value> = BTreeMap::new();
@@ -1306,6 +1373,9 @@ impl Engine {
                 Some(s) => s.clone(),
             }
         };
+        if delete_topic && source.read_only {
+            return Err(SqlError::analysis(format!("Cannot delete topic for read-only source: {name}")));
+        }
         let guard = self.drop_guard.read().unwrap_or_else(|e| e.into_inner()).clone();
         if let Some(guard) = guard.filter(|_| !self.replaying.load(Ordering::SeqCst)) {
             let dependents = guard.dependents(name, &source.topic);
@@ -1837,7 +1907,7 @@ fn run_in_background(log: Arc<dyn EventLog>, runner: Arc<Mutex<PersistentQuery>>
 
 /// ksqlDB refuses key columns that are or contain maps: a map's serialized order is not stable, so
 /// equal keys could land in different partitions (ksqlDB issue 6621). The message is ksqlDB's.
-fn check_key_type(name: &str, ty: &SqlType) -> Result<()> {
+pub(crate) fn check_key_type(name: &str, ty: &SqlType) -> Result<()> {
     fn has_map(ty: &SqlType) -> bool {
         match ty {
             SqlType::Map(..) => true,
@@ -1869,6 +1939,55 @@ fn check_map_keys(ty: &SqlType) -> Result<()> {
         SqlType::Struct(fields) => fields.iter().try_for_each(|(_, t)| check_map_keys(t)),
         _ => Ok(()),
     }
+}
+
+/// Whether ksqlDB's INSERT INTO casts a result of type `from` to the sink's `to` on its own: a
+/// number widened (INT to BIGINT, DECIMAL or DOUBLE; BIGINT to DECIMAL or DOUBLE; DECIMAL to DOUBLE or
+/// to a DECIMAL with room for its digits).
+fn widens(from: &SqlType, to: &SqlType) -> bool {
+    match (from, to) {
+        (SqlType::Int, SqlType::Bigint | SqlType::Double | SqlType::Decimal { .. }) => true,
+        (SqlType::Bigint, SqlType::Double | SqlType::Decimal { .. }) => true,
+        (SqlType::Decimal { .. }, SqlType::Double) => true,
+        (SqlType::Decimal { precision: p, scale: s }, SqlType::Decimal { precision: p2, scale: s2 }) => {
+            p2.saturating_sub(*s2) >= p.saturating_sub(*s) && s2 >= s
+        }
+        _ => false,
+    }
+}
+
+/// The query with `CAST(item AS sink type)` around each explicitly selected item whose type the
+/// sink widens, or `None` when there is none (or `*` leaves the items unnamed).
+fn implicit_casts(query: &Query, planned: &PlannedQuery, sink: &SourceDef) -> Option<Query> {
+    let mut changed = false;
+    let mut select = Vec::with_capacity(query.select.len());
+    for item in &query.select {
+        let SelectItem::Expr { expr, alias } = item else { return None };
+        let name = alias.clone().or_else(|| expr.implicit_name());
+        let planned_ty = name.as_ref().and_then(|n| planned.columns.iter().find(|c| c.name == *n)).map(|c| &c.ty);
+        let sink_ty =
+            name.as_ref().and_then(|n| sink.key_columns.iter().chain(&sink.value_columns).find(|c| c.name == *n));
+        match (planned_ty, sink_ty, name) {
+            (Some(from), Some(to), Some(name)) if from != &to.ty && widens(from, &to.ty) => {
+                changed = true;
+                select.push(SelectItem::Expr {
+                    expr: Expr::Cast { expr: Box::new(expr.clone()), ty: to.ty.clone() },
+                    alias: Some(name),
+                });
+            }
+            _ => select.push(item.clone()),
+        }
+    }
+    changed.then(|| Query { select, ..query.clone() })
+}
+
+/// ksqlDB's refusal of rows inserted into a source (read-only) stream or table.
+fn read_only_values(source: &SourceDef) -> SqlError {
+    SqlError::analysis(format!(
+        "Cannot insert values into read-only {}: {}",
+        source.kind.name().to_lowercase(),
+        source.name
+    ))
 }
 
 fn unknown_source(name: &str) -> SqlError {
@@ -1932,9 +2051,6 @@ fn formats(props: &Properties, inherit: Option<&SourceDef>) -> Result<(Format, F
         (None, None, Some(s)) => s.key_format,
         (None, None, None) => Format::Kafka,
     };
-    if value == Format::None {
-        return Err(SqlError::analysis("the NONE format is only valid as a KEY_FORMAT"));
-    }
     Ok((key, value))
 }
 
@@ -1948,9 +2064,7 @@ fn check_key_format(format: Format, keys: &[Column]) -> Result<()> {
                  Use KEY_FORMAT='JSON' for multiple key columns."
             )))
         }
-        Format::None if !keys.is_empty() => {
-            Err(SqlError::analysis("The 'NONE' key format cannot be used with key columns"))
-        }
+        Format::None if !keys.is_empty() => Err(none_with_columns(keys, " KEY")),
         _ => match keys.iter().find_map(|c| unsupported_type(format, &c.ty)) {
             Some(reason) => Err(SqlError::analysis(format!(
                 "Key format does not support schema.\nformat: {}\nschema: Persistence{{columns=[{}], features=[]}}\n\
@@ -1963,8 +2077,22 @@ fn check_key_format(format: Format, keys: &[Column]) -> Result<()> {
     }
 }
 
+/// ksqlDB's refusal of columns in the `NONE` format (`suffix` marks key columns).
+fn none_with_columns(columns: &[Column], suffix: &str) -> SqlError {
+    let listed = columns.iter().map(|c| format!("`{}` {}{suffix}", c.name, c.ty)).collect::<Vec<_>>().join(", ");
+    SqlError::analysis(format!("The 'NONE' format can only be used when no columns are defined. Got: [{listed}]"))
+}
+
 /// ksqlDB's refusal of value columns a format cannot hold (its message, for the reason's text).
 fn check_value_format(format: Format, values: &[Column]) -> Result<()> {
+    if format == Format::None {
+        // A value without columns is ksqlDB's, not Weft's yet.
+        return Err(if values.is_empty() {
+            SqlError::analysis("the NONE format is only valid as a KEY_FORMAT")
+        } else {
+            none_with_columns(values, "")
+        });
+    }
     match values.iter().find_map(|c| unsupported_type(format, &c.ty)) {
         Some(reason) => Err(SqlError::analysis(format!(
             "Value format does not support schema.\nformat: {}\nschema: Persistence{{columns=[{}], features=[]}}\n\

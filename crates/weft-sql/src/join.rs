@@ -26,11 +26,11 @@ use std::collections::{BTreeMap, HashMap};
 use crate::ast::{BinaryOp, Expr, Join, JoinKind, Query, SelectItem, Within};
 use crate::error::{Result, SqlError};
 use crate::expr::{compile, Compiled, Scope};
-use crate::format::write_json;
-use crate::metastore::{Decoded, Kind, SourceDef, RESERVED_COLUMNS};
+use crate::format::{write_json, Format, WindowBounds, WindowType};
+use crate::metastore::{Decoded, Kind, SourceDef, RESERVED_COLUMNS, WINDOWEND, WINDOWSTART};
 use crate::plan::{
-    check_output_names, column_expr, compile_where, expand_select, joined_star, NamedItem, Operator, OutputColumn,
-    Plan, PlannedQuery, Purpose,
+    check_output_names, column_expr, compile_where, expand_select, joined_star, qualified_text, NamedItem, Operator,
+    OutputColumn, Plan, PlannedQuery, Purpose,
 };
 use crate::runtime::{Change, Origin, RowSink};
 use crate::types::{SqlType, Value};
@@ -93,6 +93,13 @@ pub struct JoinOp {
     /// The join feeds another: each output row ends with the join key (set in tombstones too), then
     /// the output timestamp is appended by [`ChainSink`].
     append_key: bool,
+    /// Stream-stream joins of windowed sources: per side, the row indexes of the window bounds that
+    /// are part of the key (the start of time windows, start and end of sessions), as a windowed
+    /// key's bytes hold them in Kafka.
+    window_key: Option<[Vec<usize>; 2]>,
+    /// Joins of windowed sources: per side, the row indexes of WINDOWSTART and WINDOWEND; the result
+    /// is in the window of its left row (of the right one when an outer join lacks the left).
+    window_bounds: Option<[(usize, usize); 2]>,
 }
 
 /// Where a global input index of a join chain goes.
@@ -137,6 +144,16 @@ impl RowSink for Discard {
 
 /// The name of ksqlDB's synthetic join key column.
 pub const SYNTHETIC_KEY: &str = "ROWKEY";
+
+/// The name of a join's synthetic key column: `ROWKEY`, or as ksqlDB generates it when a joined
+/// source has a column of that name, the first of `ROWKEY_1`, `ROWKEY_2`, ... no column has.
+fn synthetic_key_name(scope: &Scope) -> String {
+    let taken = |n: &str| scope.columns.iter().any(|c| c.name == n);
+    if !taken(SYNTHETIC_KEY) {
+        return SYNTHETIC_KEY.to_string();
+    }
+    (1..).map(|i| format!("{SYNTHETIC_KEY}_{i}")).find(|n| !taken(n)).unwrap_or_default()
+}
 
 /// One table of a stream-table join chain.
 #[derive(Debug)]
@@ -224,6 +241,27 @@ impl JoinOp {
         buf
     }
 
+    /// Whether the joined row of `left` and `right` (either missing in outer joins) passes WHERE.
+    fn result_passes(&mut self, left: Option<&[Value]>, right: Option<&[Value]>, key: &Value) -> bool {
+        let Some(filter) = &self.filter else { return true };
+        let mut joined = std::mem::take(&mut self.joined);
+        joined.clear();
+        match left {
+            Some(l) => joined.extend_from_slice(l),
+            None => joined.resize(self.left_width, Value::Null),
+        }
+        match right {
+            Some(r) => joined.extend_from_slice(r),
+            None => joined.resize(self.left_width + self.right_width, Value::Null),
+        }
+        if self.synthetic_key {
+            joined.push(key.clone());
+        }
+        let pass = filter.test(&joined);
+        self.joined = joined;
+        pass
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn emit(
         &mut self,
@@ -252,7 +290,15 @@ impl JoinOp {
         let result = if pass || matches!(self.shape, Shape::TableTable | Shape::ForeignKey) {
             // The key column takes the join key even when its side is missing (outer joins).
             let cols = self.project(&joined, key);
-            sink.emit(Change { cols: &cols, tombstone: !pass, timestamp: ts, window: None }, origin)
+            let window = self.window_bounds.and_then(|[(ls, le), (rs, re)]| {
+                let (row, s, e) = match (left, right) {
+                    (Some(l), _) => (l, ls, le),
+                    (None, Some(r)) => (r, rs, re),
+                    (None, None) => return None,
+                };
+                Some(WindowBounds { start: row.get(s)?.as_i64()?, end: row.get(e)?.as_i64()? })
+            });
+            sink.emit(Change { cols: &cols, tombstone: !pass, timestamp: ts, window }, origin)
         } else {
             Ok(())
         };
@@ -440,6 +486,22 @@ impl JoinOp {
                 let kb = self.key_bytes(&key);
                 let other_present =
                     if input == 0 { self.right_table.contains_key(&kb) } else { self.left_table.contains_key(&kb) };
+                // WHERE filters the join's result table: a key's result that fails it becomes a
+                // tombstone only when the key's previous result passed (ksqlDB's joins.json).
+                let old_passed = match self.filter {
+                    None => true,
+                    Some(_) => {
+                        let l = self.left_table.get(&kb).cloned();
+                        let r = self.right_table.get(&kb).cloned();
+                        let existed = match self.kind {
+                            JoinKind::Inner => l.is_some() && r.is_some(),
+                            JoinKind::Left => l.is_some(),
+                            JoinKind::Right => r.is_some(),
+                            JoinKind::FullOuter => l.is_some() || r.is_some(),
+                        };
+                        existed && self.result_passes(l.as_deref(), r.as_deref(), &key)
+                    }
+                };
                 self.load_own(input, row, decoded);
                 let l = self.left_table.get(&kb).cloned();
                 let r = self.right_table.get(&kb).cloned();
@@ -471,7 +533,9 @@ impl JoinOp {
                     ts.max(ts_of(&l, self.left_rowtime).unwrap_or(ts)).max(ts_of(&r, self.right_rowtime).unwrap_or(ts));
                 match outcome {
                     None => Ok(()),
+                    Some(true) if !old_passed && !self.result_passes(l.as_deref(), r.as_deref(), &key) => Ok(()),
                     Some(true) => self.emit(l.as_deref(), r.as_deref(), out_ts, &key, false, origin, sink),
+                    Some(false) if !old_passed => Ok(()),
                     Some(false) => self.emit(None, None, ts, &key, true, origin, sink),
                 }
             }
@@ -506,13 +570,23 @@ impl JoinOp {
         let key_expr = if input == 0 { &self.left_key } else { &self.right_key };
         let key = key_expr.eval(row).into_owned();
         if !key.is_null() {
-            let kb = self.key_bytes(&key);
+            let mut kb = self.key_bytes(&key);
+            if let Some(sides) = &self.window_key {
+                for i in &sides[input] {
+                    kb.extend_from_slice(&row.get(*i).and_then(Value::as_i64).unwrap_or(0).to_be_bytes());
+                }
+            }
+            // Kafka Streams' window stores return no record older than their retention before the
+            // store's stream time, whatever segments still hold (strict retention): a record after
+            // the grace period finds nothing to join.
+            let oldest = self.side_time[1 - input].saturating_sub(Self::retention(within)) + 1;
             let others: Vec<(u64, i64, Vec<Value>)> = {
                 let other = if input == 0 { &self.right_buf } else { &self.left_buf };
                 other
                     .get(&kb)
                     .map(|list| {
                         list.iter()
+                            .filter(|b| b.ts >= oldest)
                             // left.ts - before <= right.ts <= left.ts + after
                             .filter(|b| {
                                 if input == 0 {
@@ -544,8 +618,11 @@ impl JoinOp {
             };
             self.next_id += 1;
             let id = self.next_id;
+            // A row whose window already ended (by stream time) cannot be joined any more: with
+            // or without a grace period it goes out with nulls at once.
+            let reach = if input == 0 { within.after } else { within.before };
             if others.is_empty() && outer_side {
-                if within.grace.is_none() {
+                if within.grace.is_none() || ts.saturating_add(reach) < self.stream_time {
                     // Eager emission: the row with nulls now, the joined rows when matches come.
                     if input == 0 {
                         self.emit(Some(row), None, ts, &key, false, origin, sink)?;
@@ -694,9 +771,222 @@ fn check_join_sides(on: &Expr) -> Result<()> {
     Ok(())
 }
 
+/// A join type as ksqlDB writes it in its refusals, optional words in brackets.
+fn written(kind: JoinKind) -> &'static str {
+    match kind {
+        JoinKind::Inner => "[INNER] JOIN",
+        JoinKind::Left => "LEFT [OUTER] JOIN",
+        JoinKind::Right => "RIGHT [OUTER] JOIN",
+        JoinKind::FullOuter => "[FULL] OUTER JOIN",
+    }
+}
+
+/// `ON a = b` as ksqlDB prints it in its refusals: as written, each column qualified by its source.
+fn on_text(on: &Expr, left: &Scope, right: &Scope) -> String {
+    let mut scope = left.clone();
+    scope.columns.extend(right.columns.iter().cloned());
+    match on {
+        Expr::Binary { op: BinaryOp::Eq, left: a, right: b } => {
+            format!("{} = {}", qualified_text(a, &scope), qualified_text(b, &scope))
+        }
+        other => qualified_text(other, &scope),
+    }
+}
+
+/// How ksqlDB names a source's windowing in its join refusals (hopping and tumbling windows are
+/// both `TIME` here: a source keeps only whether its windows are sessions).
+fn window_name(source: &SourceDef) -> &'static str {
+    match source.window.map(|w| w.kind) {
+        Some(WindowType::Session) => "SESSION",
+        Some(_) => "TIME",
+        None => "NONE",
+    }
+}
+
+/// ksqlDB's refusals of joined sources, made before the join's shape is looked at: a source joined
+/// to itself, sources in the `KAFKA` value format, ON columns that do not resolve, and windowed
+/// sources that cannot meet (windowed with non-windowed, sessions with time windows, or a windowed
+/// source joined on anything but its key, which would need a repartition).
+fn check_join_sources(query: &Query, first: &SourceDef, joined: &[SourceDef]) -> Result<()> {
+    let all: Vec<&SourceDef> = std::iter::once(first).chain(joined).collect();
+    // A source twice in an n-way join is refused later, with ksqlDB's n-way wording.
+    if let [right] = joined {
+        if first.name == right.name {
+            let left = first;
+            return Err(SqlError::analysis(format!(
+                "Can not join '{}' to '{}': self joins are not yet supported.",
+                left.name, right.name
+            )));
+        }
+    }
+    let kafka: Vec<&str> = all.iter().filter(|s| s.value_format == Format::Kafka).map(|s| s.name.as_str()).collect();
+    if !kafka.is_empty() {
+        return Err(SqlError::analysis(format!(
+            "Source(s) {} are using the 'KAFKA' value format. This format does not yet support JOIN.",
+            kafka.join(", ")
+        )));
+    }
+    // Qualifiers are checked for the whole statement before any column is resolved.
+    let known: Vec<String> = std::iter::once(query.from.qualifier().to_string())
+        .chain(query.joins.iter().map(|j| j.source.qualifier().to_string()))
+        .collect();
+    for join in &query.joins {
+        let mut unknown = None;
+        join.on.walk(&mut |e| {
+            if let Expr::Column { qualifier: Some(q), .. } = e {
+                if unknown.is_none() && !known.contains(q) {
+                    unknown = Some(q.clone());
+                }
+            }
+        });
+        if let Some(q) = unknown {
+            return Err(SqlError::analysis(format!(
+                "Failed to prepare statement: '{q}' is not a valid stream/table name or alias."
+            )));
+        }
+    }
+    let mut qualifiers = vec![query.from.qualifier().to_string()];
+    let mut scope = first.scope(&qualifiers[0]);
+    for (join, right) in query.joins.iter().zip(joined) {
+        let rq = join.source.qualifier().to_string();
+        if qualifiers.contains(&rq) {
+            // Refused by the join planning, with its wording.
+            return Ok(());
+        }
+        scope.columns.extend(right.scope(&rq).columns);
+        qualifiers.push(rq);
+        let mut failure = None;
+        join.on.walk(&mut |e| {
+            let Expr::Column { qualifier, name, pos } = e else { return };
+            if failure.is_some() {
+                return;
+            }
+            let at = format!("Line: {}, Col: {}: ", pos.line, pos.column);
+            if let Some(q) = qualifier {
+                if !qualifiers.contains(q) {
+                    failure = Some(format!("{at}'{q}' is not a valid stream/table name or alias."));
+                    return;
+                }
+            }
+            let owners: Vec<&str> = scope
+                .columns
+                .iter()
+                .filter(|c| c.name == *name && (qualifier.is_none() || c.qualifier == *qualifier))
+                .filter_map(|c| c.qualifier.as_deref())
+                .collect();
+            let shown = match qualifier {
+                Some(q) => format!("{q}.{name}"),
+                None => name.clone(),
+            };
+            match owners.as_slice() {
+                [] => failure = Some(format!("{at}JOIN ON column '{shown}' cannot be resolved.")),
+                [_] => {}
+                [a, b, ..] => {
+                    failure = Some(format!(
+                        "Exception while preparing statement: {at}Column '{name}' is ambiguous. Could be {a}.{name} \
+                         or {b}.{name}."
+                    ))
+                }
+            }
+        });
+        if let Some(f) = failure {
+            return Err(SqlError::analysis(f));
+        }
+    }
+    // A stream joined to a table on both keys meets it partition by partition: ksqlDB wants equal
+    // counts (a join off a key repartitions; table-table joins are not checked, as in ksqlDB's
+    // joins.json table join pipeline).
+    let named: Vec<(String, &SourceDef)> = std::iter::once((query.from.qualifier().to_string(), first))
+        .chain(query.joins.iter().zip(joined).map(|(j, s)| (j.source.qualifier().to_string(), s)))
+        .collect();
+    let key_source = |e: &Expr| -> Option<&SourceDef> {
+        let Expr::Column { qualifier, name, .. } = e else { return None };
+        let is_key = |s: &SourceDef| s.key_columns.len() == 1 && s.key_columns[0].name == *name;
+        let mut owners = named.iter().filter(|(q, s)| qualifier.as_ref().is_none_or(|x| x == q) && is_key(s));
+        match (owners.next(), owners.next()) {
+            (Some((_, s)), None) => Some(*s),
+            _ => None,
+        }
+    };
+    for join in &query.joins {
+        let Expr::Binary { op: BinaryOp::Eq, left: a, right: b } = &join.on else { continue };
+        if let (Some(x), Some(y)) = (key_source(a), key_source(b)) {
+            if x.name != y.name && x.kind != y.kind && x.partitions != y.partitions {
+                let (l, r) = if joined.iter().any(|s| s.name == x.name) && !joined.iter().any(|s| s.name == y.name) {
+                    (y, x)
+                } else {
+                    (x, y)
+                };
+                return Err(SqlError::analysis(format!(
+                    "Can't join `{}` with `{}` since the number of partitions don't match. `{}` partitions = {}; `{}` \
+                     partitions = {}. Please repartition either one so that the number of partitions match.",
+                    l.name, r.name, l.name, l.partitions, r.name, r.partitions
+                )));
+            }
+        }
+    }
+    if let ([join], [right]) = (query.joins.as_slice(), joined) {
+        match (first.window.is_some(), right.window.is_some()) {
+            (true, false) | (false, true) => {
+                let (w, n) = if first.window.is_some() { (first, right) } else { (right, first) };
+                return Err(SqlError::analysis(format!(
+                    "Can not join windowed source to non-windowed source.\n`{}` is {} windowed\n`{}` is not windowed",
+                    w.name,
+                    window_name(w),
+                    n.name
+                )));
+            }
+            (true, true) => {
+                let sessions = |s: &SourceDef| s.window.is_some_and(|w| w.kind == WindowType::Session);
+                if sessions(first) != sessions(right) {
+                    return Err(SqlError::analysis(format!(
+                        "Incompatible windowed sources.\nLeft source: {}\nRight source: {}\nSession windowed sources \
+                         can only be joined to other session windowed sources, and may still not result in expected \
+                         behaviour as session bounds must be an exact match for the join to work\nHopping and \
+                         tumbling windowed sources can only be joined to other hopping and tumbling windowed sources",
+                        window_name(first),
+                        window_name(right)
+                    )));
+                }
+                let lq = query.from.qualifier().to_string();
+                let rq = join.source.qualifier().to_string();
+                let on_key = |e: &Expr| match e {
+                    Expr::Column { qualifier, name, .. } => {
+                        let key_of = |s: &SourceDef| s.key_columns.len() == 1 && s.key_columns[0].name == *name;
+                        match qualifier.as_deref() {
+                            Some(q) if q == lq => key_of(first),
+                            Some(q) if q == rq => key_of(right),
+                            Some(_) => false,
+                            None => key_of(first) || key_of(right),
+                        }
+                    }
+                    _ => false,
+                };
+                let keyed = match &join.on {
+                    Expr::Binary { op: BinaryOp::Eq, left, right } => on_key(left) && on_key(right),
+                    _ => false,
+                };
+                if !keyed {
+                    return Err(SqlError::analysis(
+                        "Implicit repartitioning of windowed sources is not supported. See \
+                         https://github.com/confluentinc/ksql/issues/4385.",
+                    ));
+                }
+            }
+            (false, false) => {}
+        }
+    }
+    Ok(())
+}
+
 /// `ON a = b`: the left and right join expressions.
 fn split_on(on: &Expr, left: &Scope, right: &Scope) -> Result<(Compiled, Compiled, Expr, Expr)> {
     let Expr::Binary { op: BinaryOp::Eq, left: a, right: b } = on else {
+        if matches!(on, Expr::Binary { op: BinaryOp::And, .. }) {
+            return Err(SqlError::analysis(format!(
+                "Invalid join condition: joins on multiple conditions are not yet supported. Got {on}."
+            )));
+        }
         return Err(SqlError::analysis(format!(
             "Unsupported join expression: {on}: joins need an equality of the two sides"
         )));
@@ -740,9 +1030,9 @@ fn plan_stream_tables(
         if matches!(join.kind, JoinKind::FullOuter | JoinKind::Right) {
             let kind = if join.kind == JoinKind::FullOuter { "full-outer" } else { "right" };
             return Err(SqlError::analysis(format!(
-                "Invalid join type: {kind} join not supported for stream-table join. Got {} {} JOIN {}.",
+                "Invalid join type: {kind} join not supported for stream-table join. Got {} {} {}.",
                 stream.name,
-                join.kind.name(),
+                written(join.kind),
                 table.name
             )));
         }
@@ -751,13 +1041,16 @@ fn plan_stream_tables(
         if probe.ty != own_key.ty {
             return Err(SqlError::analysis(format!(
                 "Invalid join condition: types don't match. Got {}{{{}}} = {}{{{}}}.",
-                probe_expr, probe.ty, own_expr, own_key.ty
+                qualified_text(&probe_expr, &scope),
+                probe.ty,
+                qualified_text(&own_expr, &table_scope),
+                own_key.ty
             )));
         }
         if !is_primary_key(&own_expr, table) {
             return Err(SqlError::analysis(format!(
-                "Invalid join condition: stream-table joins require to join on the table's primary key. Got {} = {}.",
-                probe_expr, own_expr
+                "Invalid join condition: stream-table joins require to join on the table's primary key. Got {}.",
+                on_text(&join.on, &scope, &table_scope)
             )));
         }
         steps.push(format!("SOURCE {} {} AS {q} (topic: {})", table.kind.name(), table.name, table.topic));
@@ -775,11 +1068,9 @@ fn plan_stream_tables(
         scope.columns.extend(table_scope.columns);
         qualifiers.push(q);
     }
-    let synthetic_key = !scope.columns.iter().any(|c| c.name == SYNTHETIC_KEY);
-    if synthetic_key {
-        let ty = sides[0].key_type.clone();
-        scope.columns.push(crate::expr::ScopeColumn { qualifier: None, name: SYNTHETIC_KEY.into(), ty });
-    }
+    let synthetic_key = true;
+    let ty = sides[0].key_type.clone();
+    scope.columns.push(crate::expr::ScopeColumn { qualifier: None, name: synthetic_key_name(&scope), ty });
     let filter = match &query.filter {
         Some(f) => {
             let c = compile_where(f, &scope)?;
@@ -794,15 +1085,23 @@ fn plan_stream_tables(
     let mut items = expand_select(&query.select, &|q: Option<&str>| joined_star(&named, q))?;
     crate::plan::disambiguate_join_names(&mut items, &named);
     check_output_names(&items, purpose)?;
-    // The key is the first join's expression, named by any projected column it refers to.
-    let key_targets: Vec<Option<usize>> = join_exprs[..2]
-        .iter()
-        .map(|e| match e {
-            Expr::Column { qualifier, name, .. } => scope.resolve(qualifier.as_deref(), name).ok(),
-            _ => None,
-        })
-        .chain(std::iter::once(synthetic_key.then(|| scope.columns.len() - 1)))
-        .collect();
+    // The key is the first join's expression, named by any projected column it refers to, or the
+    // column PARTITION BY names.
+    let key_targets: Vec<Option<usize>> = match query.partition_by.as_slice() {
+        [] => join_exprs[..2]
+            .iter()
+            .map(|e| match e {
+                Expr::Column { qualifier, name, .. } => scope.resolve(qualifier.as_deref(), name).ok(),
+                _ => None,
+            })
+            .chain(std::iter::once(synthetic_key.then(|| scope.columns.len() - 1)))
+            .collect(),
+        [p] => match compile(p, &scope)?.as_column() {
+            Some(i) => vec![Some(i)],
+            None => return Err(SqlError::Unsupported("PARTITION BY an expression of a join's columns".into())),
+        },
+        _ => return Err(SqlError::Unsupported("PARTITION BY several expressions of a join".into())),
+    };
     let mut compiled = Vec::new();
     let mut columns = Vec::new();
     let mut key_found = false;
@@ -814,13 +1113,13 @@ fn plan_stream_tables(
         compiled.push(c);
     }
     if purpose == Purpose::Persistent && !key_found {
-        return Err(SqlError::analysis(format!(
-            "The query used to build `{}` must include the join expressions {} or {} in its projection (eg, SELECT {}...).",
-            sink_name.unwrap_or("the sink"),
-            join_exprs[0],
-            join_exprs[1],
-            join_exprs[0]
-        )));
+        if let [p] = query.partition_by.as_slice() {
+            let keys = [qualified_text(p, &scope)];
+            let sink = sink_name.unwrap_or("the sink");
+            return Err(crate::plan::key_missing(sink, "partitioning expression", &keys, true, false));
+        }
+        let keys = [join_exprs[0].to_string(), join_exprs[1].to_string()];
+        return Err(crate::plan::key_missing(sink_name.unwrap_or("the sink"), "join expression", &keys, false, false));
     }
     let proj: Vec<String> = items
         .iter()
@@ -857,6 +1156,8 @@ fn plan_stream_tables(
         fk_index: HashMap::new(),
         inner: None,
         append_key: false,
+        window_key: None,
+        window_bounds: None,
     };
     Ok(PlannedQuery {
         inputs: all,
@@ -866,6 +1167,7 @@ fn plan_stream_tables(
         window: None,
         limit: query.limit,
         plan: Plan { steps },
+        key_from_source: false,
     })
 }
 
@@ -880,6 +1182,23 @@ pub fn plan_join_aggregate(
     let mut sources = vec![(query.from.qualifier().to_string(), lookup(&query.from.name)?)];
     for j in &query.joins {
         sources.push((j.source.qualifier().to_string(), lookup(&j.source.name)?));
+    }
+    // ksqlDB does not resolve window bounds in the projection of an aggregated join.
+    if sources.iter().all(|(_, s)| s.window.is_none()) {
+        for item in &query.select {
+            let SelectItem::Expr { expr, .. } = item else { continue };
+            let mut bound = None;
+            expr.walk(&mut |e| {
+                if let Expr::Column { name, .. } = e {
+                    if bound.is_none() && (name == WINDOWSTART || name == WINDOWEND) {
+                        bound = Some(name.clone());
+                    }
+                }
+            });
+            if let Some(b) = bound {
+                return Err(SqlError::analysis(format!("SELECT column '{b}' cannot be resolved.")));
+            }
+        }
     }
     let mut select = Vec::new();
     let mut scope = Scope::default();
@@ -1020,6 +1339,8 @@ struct Stage {
     key_type: SqlType,
     right_width: usize,
     right_rowtime: usize,
+    window_key: Option<[Vec<usize>; 2]>,
+    window_bounds: Option<[(usize, usize); 2]>,
 }
 
 /// The sources each side of `ON a = b` refers to (`left` are the sources joined before `rq`).
@@ -1091,8 +1412,8 @@ fn plan_stage(left: &LeftSide, join: &Join, rq: &str, right: &SourceDef) -> Resu
         (Kind::Table, Kind::Stream, None) => {
             return Err(SqlError::analysis(format!(
                 "Invalid join order: table-stream joins are not supported; only stream-table joins. Got {left_name} {} \
-                 JOIN {}.",
-                join.kind.name(),
+                 {}.",
+                written(join.kind),
                 right.name
             )))
         }
@@ -1100,28 +1421,35 @@ fn plan_stage(left: &LeftSide, join: &Join, rq: &str, right: &SourceDef) -> Resu
     if shape == Shape::StreamTable && matches!(join.kind, JoinKind::FullOuter | JoinKind::Right) {
         let kind = if join.kind == JoinKind::FullOuter { "full-outer" } else { "right" };
         return Err(SqlError::analysis(format!(
-            "Invalid join type: {kind} join not supported for stream-table join. Got {left_name} {} JOIN {}.",
-            join.kind.name(),
+            "Invalid join type: {kind} join not supported for stream-table join. Got {left_name} {} {}.",
+            written(join.kind),
             right.name
         )));
     }
     let (left_key, right_key, left_expr, right_expr) = split_on(&join.on, &left.scope, &right_scope)?;
+    // The join key becomes a key column (named `SOURCE_COLUMN` when it is a column): ksqlDB refuses
+    // maps there before anything else.
+    if let Expr::Column { .. } = &left_expr {
+        let name = qualified_text(&left_expr, &left.scope).replace('.', "_");
+        crate::engine::check_key_type(&name, &left_key.ty)?;
+    }
     if left_key.ty != right_key.ty {
         return Err(SqlError::analysis(format!(
             "Invalid join condition: types don't match. Got {}{{{}}} = {}{{{}}}.",
-            left_expr, left_key.ty, right_expr, right_key.ty
+            qualified_text(&left_expr, &left.scope),
+            left_key.ty,
+            qualified_text(&right_expr, &right_scope),
+            right_key.ty
         )));
     }
     if right.kind == Kind::Table && !is_primary_key(&right_expr, right) {
+        let on = on_text(&join.on, &left.scope, &right_scope);
         return Err(SqlError::analysis(if shape == Shape::StreamTable {
-            format!(
-                "Invalid join condition: stream-table joins require to join on the table's primary key. Got {left_expr} \
-                 = {right_expr}."
-            )
+            format!("Invalid join condition: stream-table joins require to join on the table's primary key. Got {on}.")
         } else {
             format!(
                 "Invalid join condition: table-table joins require to join on the primary key of the right input \
-                 table. Got {left_expr} = {right_expr}. The table {} must be joined on its PRIMARY KEY.",
+                 table. Got {on}. The table {} must be joined on its PRIMARY KEY.",
                 right.name
             )
         }));
@@ -1132,9 +1460,10 @@ fn plan_stage(left: &LeftSide, join: &Join, rq: &str, right: &SourceDef) -> Resu
     let foreign_key = shape == Shape::TableTable && !left_is_key;
     if foreign_key && !matches!(join.kind, JoinKind::Inner | JoinKind::Left) {
         return Err(SqlError::analysis(format!(
-            "Invalid join type: foreign-key table-table joins support only INNER and LEFT joins. Got {left_name} {} \
-             JOIN {}.",
+            "{} JOIN on a foreign key is not supported: foreign-key table-table joins support only INNER and LEFT \
+             joins. Got {left_name} {} {}.",
             join.kind.name(),
+            written(join.kind),
             right.name
         )));
     }
@@ -1176,15 +1505,10 @@ fn plan_stage(left: &LeftSide, join: &Join, rq: &str, right: &SourceDef) -> Resu
     let mut scope = left.scope.clone();
     scope.columns.extend(right_scope.columns);
     // ksqlDB's synthetic key column `ROWKEY`: the join key, whichever side has it.
-    let synthetic_key = !scope.columns.iter().any(|c| c.name == SYNTHETIC_KEY);
-    if synthetic_key {
-        scope.columns.push(crate::expr::ScopeColumn {
-            qualifier: None,
-            name: SYNTHETIC_KEY.into(),
-            ty: left_key.ty.clone(),
-        });
-    }
-    let full_outer = join.kind == JoinKind::FullOuter && synthetic_key;
+    let synthetic_key = true;
+    let synthetic_name = synthetic_key_name(&scope);
+    scope.columns.push(crate::expr::ScopeColumn { qualifier: None, name: synthetic_name, ty: left_key.ty.clone() });
+    let full_outer = join.kind == JoinKind::FullOuter;
     let key_set = if left_pk.is_some() {
         left.key_set.clone()
     } else if full_outer {
@@ -1201,6 +1525,28 @@ fn plan_stage(left: &LeftSide, join: &Join, rq: &str, right: &SourceDef) -> Resu
     };
     let shape = if foreign_key { Shape::ForeignKey } else { shape };
     let key_type = left_pk.as_ref().map_or_else(|| left_key.ty.clone(), |pk| pk.ty.clone());
+    // Windowed streams meet on their windowed keys: the same key in the same window.
+    let window_key = match (shape, left.sources.as_slice(), right.window) {
+        (Shape::StreamStream(_), [(lq, l)], Some(w)) if l.window.is_some() => {
+            let names: &[&str] = if w.kind == WindowType::Session { &[WINDOWSTART, WINDOWEND] } else { &[WINDOWSTART] };
+            let bounds = |scope: &Scope, q: &str| -> Result<Vec<usize>> {
+                names.iter().map(|n| scope.resolve(Some(q), n)).collect()
+            };
+            // The right row's columns follow the left row's in the joined scope, but each side's
+            // key is read from its own row.
+            Some([bounds(&left.scope, lq)?, bounds(&right.scope(rq), rq)?])
+        }
+        _ => None,
+    };
+    let window_bounds = match (&window_key, left.sources.as_slice()) {
+        (Some(_), [(lq, _)]) => {
+            let both = |scope: &Scope, q: &str| -> Result<(usize, usize)> {
+                Ok((scope.resolve(Some(q), WINDOWSTART)?, scope.resolve(Some(q), WINDOWEND)?))
+            };
+            Some([both(&left.scope, lq)?, both(&right.scope(rq), rq)?])
+        }
+        _ => None,
+    };
     Ok(Stage {
         shape,
         kind: join.kind,
@@ -1216,6 +1562,8 @@ fn plan_stage(left: &LeftSide, join: &Join, rq: &str, right: &SourceDef) -> Resu
         key_type,
         right_width: right.row_width(),
         right_rowtime: right.rowtime_index(),
+        window_key,
+        window_bounds,
     })
 }
 
@@ -1295,6 +1643,8 @@ impl Stage {
             fk_index: HashMap::new(),
             inner: left.inner.take(),
             append_key,
+            window_bounds: self.window_key.as_ref().and(self.window_bounds),
+            window_key: self.window_key,
         }
     }
 }
@@ -1317,6 +1667,7 @@ pub fn plan_join(
 ) -> Result<PlannedQuery> {
     let first = lookup(&query.from.name)?;
     let joined: Vec<SourceDef> = query.joins.iter().map(|j| lookup(&j.source.name)).collect::<Result<_>>()?;
+    check_join_sources(query, &first, &joined)?;
     for join in &query.joins {
         check_join_sides(&join.on)?;
     }
@@ -1404,14 +1755,16 @@ fn finish_join(
     let mut sources = left.sources.clone();
     sources.push((rq.clone(), right.clone()));
     let full_outer = stage.full_outer;
+    let synthetic = scope.columns.last().filter(|_| stage.synthetic_key).map(|c| c.name.clone());
+    let synthetic = synthetic.unwrap_or_else(|| SYNTHETIC_KEY.to_string());
     let named: Vec<(&str, &SourceDef)> = sources.iter().map(|(q, s)| (q.as_str(), s)).collect();
     let star = |q: Option<&str>| -> Result<Vec<NamedItem>> {
         let mut out = Vec::new();
         // A full outer join is keyed by the synthetic ROWKEY, which `*` includes (ksqlDB).
         if full_outer && q.is_none() {
             out.push(NamedItem {
-                name: SYNTHETIC_KEY.to_string(),
-                expr: column_expr(None, SYNTHETIC_KEY),
+                name: synthetic.clone(),
+                expr: column_expr(None, &synthetic),
                 from_star: false,
                 aliased: false,
             });
@@ -1434,7 +1787,23 @@ fn finish_join(
         .collect();
     let synthetic_index = stage.synthetic_key.then(|| scope.columns.len() - 1);
     let foreign_key = stage.left_pk.is_some();
-    let key_targets: Vec<usize> = if foreign_key {
+    // PARTITION BY re-keys the joined stream by a column of the joined row.
+    let partition_target = match query.partition_by.as_slice() {
+        [] => None,
+        [p] if stage.result_kind() == Kind::Stream => match compile(p, &scope)?.as_column() {
+            Some(i) => Some(i),
+            None => return Err(SqlError::Unsupported("PARTITION BY an expression of a join's columns".into())),
+        },
+        [_] => {
+            return Err(SqlError::analysis(
+                "PARTITION BY is only supported on streams: tables are keyed by their PRIMARY KEY",
+            ))
+        }
+        _ => return Err(SqlError::Unsupported("PARTITION BY several expressions of a join".into())),
+    };
+    let key_targets: Vec<usize> = if let Some(p) = partition_target {
+        vec![p]
+    } else if foreign_key {
         column_targets.clone()
     } else if full_outer {
         synthetic_index.into_iter().collect()
@@ -1459,8 +1828,16 @@ fn finish_join(
             {
                 let mut names = [first.clone(), item.name.clone()];
                 names.sort();
+                // ksqlDB names the key column by its source: `SOURCE_COLUMN`.
+                let key = c.as_column().and_then(|i| scope.columns.get(i)).map_or_else(
+                    || first.clone(),
+                    |col| match &col.qualifier {
+                        Some(q) => format!("{q}_{}", col.name),
+                        None => col.name.clone(),
+                    },
+                );
                 return Err(SqlError::analysis(format!(
-                    "The projection contains a key column (`{first}`) more than once, aliased as: {} and {}.",
+                    "The projection contains a key column (`{key}`) more than once, aliased as: {} and {}.",
                     names[0], names[1]
                 )));
             }
@@ -1471,33 +1848,35 @@ fn finish_join(
     }
     if purpose == Purpose::Persistent && key_found.is_none() {
         let sink = sink_name.unwrap_or("the sink");
+        if let [p] = query.partition_by.as_slice() {
+            let keys = [qualified_text(p, &scope)];
+            return Err(crate::plan::key_missing(sink, "partitioning expression", &keys, true, false));
+        }
         let names: Vec<String> = key_columns.iter().map(|e| e.to_string()).collect();
-        return Err(SqlError::analysis(match names.as_slice() {
-            [pk, ..] if foreign_key => format!(
-                "The query used to build `{sink}` must include the primary key {pk} of the left table in its \
-                 projection (eg, SELECT {pk}...)."
-            ),
-            [] => format!(
-                "The query used to build `{sink}` must include the join expression ROWKEY in its projection (eg, SELECT \
-                 ROWKEY...).\nROWKEY was added as a synthetic key column because the join criteria did not match any \
-                 source column."
-            ),
-            _ if full_outer => format!(
-                "The query used to build `{sink}` must include the join expression ROWKEY in its projection (eg, SELECT \
-                 ROWKEY...).\nROWKEY was added as a synthetic key column because the join criteria did not match any \
-                 source column."
-            ),
-            [one] => format!(
-                "The query used to build `{sink}` must include the join expression {one} in its projection (eg, SELECT \
-                 {one}...)."
-            ),
-            [init @ .., last] => format!(
-                "The query used to build `{sink}` must include the join expressions {} or {last} in its projection (eg, \
-                 SELECT {}...).",
-                init.join(", "),
-                init[0]
-            ),
-        }));
+        return Err(match names.as_slice() {
+            [_, ..] if foreign_key => {
+                let (_, left_source) = &sources[0];
+                let missing: Vec<String> = key_columns
+                    .iter()
+                    .filter_map(|e| match e {
+                        Expr::Column { name, .. } => Some(format!("`{name}`")),
+                        _ => None,
+                    })
+                    .collect();
+                let s = if missing.len() == 1 { "" } else { "s" };
+                SqlError::analysis(format!(
+                    "Primary key column{s} missing in projection. For foreign-key table-table joins, the projection \
+                     must include all primary key columns from the left input table (`{}`). Missing column{s}: {}.",
+                    left_source.name,
+                    missing.join(", ")
+                ))
+            }
+            [] => crate::plan::key_missing(sink, "join expression", std::slice::from_ref(&synthetic), false, true),
+            _ if full_outer => {
+                crate::plan::key_missing(sink, "join expression", std::slice::from_ref(&synthetic), false, true)
+            }
+            _ => crate::plan::key_missing(sink, "join expression", &names, false, false),
+        });
     }
     let kind_out = stage.result_kind();
     let proj: Vec<String> = items
@@ -1507,14 +1886,17 @@ fn finish_join(
         .collect();
     left.steps.push(format!("PROJECT {}", proj.join(", ")));
     let key_items = columns.iter().map(|c| c.is_key).collect();
+    // A join of windowed streams is windowed as its left source is.
+    let window = if stage.window_key.is_some() { sources[0].1.window } else { None };
     let op = stage.into_op(&mut left, compiled, key_items, filter, false);
     Ok(PlannedQuery {
         inputs: sources.into_iter().map(|(_, s)| s).collect(),
         operator: Operator::Join(Box::new(op)),
         columns,
         kind: kind_out,
-        window: None,
+        window,
         limit: query.limit,
         plan: Plan { steps: left.steps },
+        key_from_source: false,
     })
 }

@@ -440,7 +440,31 @@ impl Parser {
             return Err(self.expected("a type"));
         };
         self.advance();
-        Ok(match w.to_ascii_uppercase().as_str() {
+        let upper = w.to_ascii_uppercase();
+        let primitive = [
+            "BOOLEAN",
+            "INT",
+            "INTEGER",
+            "BIGINT",
+            "DOUBLE",
+            "STRING",
+            "VARCHAR",
+            "BYTES",
+            "TIMESTAMP",
+            "DATE",
+            "TIME",
+        ];
+        // ksqlDB's grammar lets a type name carry parameters (`VARCHAR(STRING)`, `STRING(10)`),
+        // which its primitive types ignore.
+        if primitive.contains(&upper.as_str()) && self.eat_sym("(") {
+            match &self.peek().tok {
+                Tok::Int(_) => self.advance(),
+                Tok::Word(p) if p.eq_ignore_ascii_case("STRING") => self.advance(),
+                _ => return Err(self.expected("STRING or an integer as a type parameter")),
+            }
+            self.expect_sym(")")?;
+        }
+        Ok(match upper.as_str() {
             "BOOLEAN" => SqlType::Boolean,
             "INT" | "INTEGER" => SqlType::Int,
             "BIGINT" => SqlType::Bigint,
@@ -747,6 +771,10 @@ impl Parser {
         let mut partition_by = Vec::new();
         if self.eat_kw("PARTITION") {
             self.expect_kw("BY")?;
+            if self.is_sym("(") && matches!(self.peek_at(1), Tok::Sym(")")) {
+                let pos = self.pos();
+                return Err(self.error_at(pos, "PARTITION BY requires at least one expression".into()));
+            }
             partition_by = self.expr_list()?;
         }
         let having = if self.eat_kw("HAVING") { Some(self.expr()?) } else { None };

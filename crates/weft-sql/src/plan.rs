@@ -78,6 +78,9 @@ pub struct PlannedQuery {
     pub window: Option<WindowInfo>,
     pub limit: Option<u64>,
     pub plan: Plan,
+    /// The result's key columns are its input's key, passed through: where the input had no key
+    /// (all its key columns null), neither has the output (ksqlDB writes the null key it read).
+    pub key_from_source: bool,
 }
 
 impl PlannedQuery {
@@ -88,6 +91,70 @@ impl PlannedQuery {
     pub fn value_columns(&self) -> Vec<Column> {
         self.columns.iter().filter(|c| !c.is_key).map(|c| Column { name: c.name.clone(), ty: c.ty.clone() }).collect()
     }
+}
+
+/// The order that moves the key columns of a persistent query's result to the front, in the order
+/// of `key_positions` (indexes into the result), the value columns keeping theirs: ksqlDB's sink
+/// schema lists the key columns first, in the order of the GROUP BY or PARTITION BY expressions
+/// (`GROUP BY f2, f1` keys by `f2, f1` whatever the projection's order). Apply it with [`permute`].
+pub(crate) fn keys_first(len: usize, key_positions: &[usize]) -> Vec<usize> {
+    let mut order: Vec<usize> = key_positions.to_vec();
+    order.extend((0..len).filter(|i| !key_positions.contains(i)));
+    order
+}
+
+/// Reorders `v` so that its `i`-th element is the old `order[i]`-th.
+pub(crate) fn permute<T>(v: &mut Vec<T>, order: &[usize]) {
+    let mut old: Vec<Option<T>> = v.drain(..).map(Some).collect();
+    v.extend(order.iter().filter_map(|p| old.get_mut(*p).and_then(Option::take)));
+}
+
+/// `e` as ksqlDB prints it in messages: every column qualified by the source (or alias) it
+/// resolves to in `scope` (`ABS(INPUT.ID)`); a column that does not resolve is left as written.
+pub(crate) fn qualified_text(e: &Expr, scope: &Scope) -> String {
+    let mut e = e.clone();
+    e.rewrite(&mut |x| {
+        if let Expr::Column { qualifier: qualifier @ None, name, .. } = x {
+            if let Ok(i) = scope.resolve(None, name) {
+                qualifier.clone_from(&scope.columns[i].qualifier);
+            }
+            return true;
+        }
+        false
+    });
+    e.to_string()
+}
+
+/// Joins names as ksqlDB's `GrammaticalJoiner` does: `A`, `A and B`, `A, B and C` (or `or`).
+pub(crate) fn grammatical(items: &[String], last: &str) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., tail] => format!("{} {last} {tail}", init.join(", ")),
+    }
+}
+
+/// ksqlDB's refusal of a persistent query whose projection lacks its key: `kind` names what the key
+/// is made of (`key column`, `grouping expression`, `partitioning expression`, `join expression`);
+/// with `require_all` every one of `keys` must be projected, else any one (joins). A synthetic join
+/// key (`ROWKEY`) gets ksqlDB's explanation of where it comes from.
+pub(crate) fn key_missing(sink: &str, kind: &str, keys: &[String], require_all: bool, synthetic: bool) -> SqlError {
+    let plural = if keys.len() == 1 { "" } else { "s" };
+    let joined = grammatical(keys, if require_all { "and" } else { "or" });
+    let example = if require_all { keys.join(", ") } else { keys.first().cloned().unwrap_or_default() };
+    let see = if synthetic { "See https://cnfl.io/2LV7ouS." } else { "" };
+    let why = if synthetic {
+        format!(
+            "\n{joined} was added as a synthetic key column because the join criteria did not match any source \
+             column. This expression must be included in the projection and may be aliased. "
+        )
+    } else {
+        String::new()
+    };
+    SqlError::analysis(format!(
+        "Key{plural} missing from projection (ie, SELECT). {see}\nThe query used to build `{sink}` must include the \
+         {kind}{plural} {joined} in its projection (eg, SELECT {example}...).{why}"
+    ))
 }
 
 /// Where a query's result goes, which decides the key checks.
@@ -214,6 +281,20 @@ pub fn plan_query(
     purpose: Purpose,
     sink_name: Option<&str>,
 ) -> Result<PlannedQuery> {
+    let planned = plan_any(query, lookup, purpose, sink_name)?;
+    // A sink record must have a value: ksqlDB refuses a persistent query that projects only keys.
+    if purpose == Purpose::Persistent && planned.columns.iter().all(|c| c.is_key) {
+        return Err(SqlError::analysis("The projection contains no value columns."));
+    }
+    Ok(planned)
+}
+
+fn plan_any(
+    query: &Query,
+    lookup: &dyn Fn(&str) -> Result<SourceDef>,
+    purpose: Purpose,
+    sink_name: Option<&str>,
+) -> Result<PlannedQuery> {
     if select_has_table_functions(query) {
         if !query.group_by.is_empty() || select_has_aggregates(query) {
             return Err(SqlError::analysis("Table functions cannot be used with aggregations."));
@@ -232,10 +313,19 @@ pub fn plan_query(
     let qualifier = query.from.qualifier().to_string();
     let scope = source.scope(&qualifier);
     if !query.group_by.is_empty() || select_has_aggregates(query) {
+        if source.value_format == crate::format::Format::Kafka {
+            return Err(SqlError::analysis(format!(
+                "Source(s) {} are using the 'KAFKA' value format. This format does not yet support GROUP BY.",
+                source.name
+            )));
+        }
         return plan_aggregate(query, source, scope, purpose, sink_name);
     }
     if query.window.is_some() {
-        return Err(SqlError::analysis("WINDOW clause requires a GROUP BY clause"));
+        return Err(SqlError::analysis("WINDOW clause requires a GROUP BY clause."));
+    }
+    if purpose == Purpose::Persistent && source.kind == Kind::Table && source.window.is_some() {
+        return Err(SqlError::analysis("KSQL does not support persistent queries on windowed tables."));
     }
     if query.having.is_some() {
         return Err(SqlError::analysis("HAVING clause requires a GROUP BY clause"));
@@ -318,9 +408,21 @@ pub(crate) fn joined_star(sources: &[(&str, &SourceDef)], only: Option<&str>) ->
     let wanted = sources.iter().filter(|(qualifier, _)| only.is_none_or(|q| q == *qualifier));
     Ok(wanted
         .flat_map(|(qualifier, source)| {
-            source.key_columns.iter().chain(&source.value_columns).map(move |c| NamedItem {
-                name: format!("{qualifier}_{}", c.name),
-                expr: column_expr(Some(qualifier), &c.name),
+            // A windowed source's window bounds are columns of its rows, after the key.
+            let bounds: &[&str] = if source.window.is_some() {
+                &[crate::metastore::WINDOWSTART, crate::metastore::WINDOWEND]
+            } else {
+                &[]
+            };
+            let names = source
+                .key_columns
+                .iter()
+                .map(|c| c.name.as_str())
+                .chain(bounds.iter().copied())
+                .chain(source.value_columns.iter().map(|c| c.name.as_str()));
+            names.map(move |name| NamedItem {
+                name: format!("{qualifier}_{name}"),
+                expr: column_expr(Some(qualifier), name),
                 from_star: false,
                 aliased: false,
             })
@@ -328,11 +430,27 @@ pub(crate) fn joined_star(sources: &[(&str, &SourceDef)], only: Option<&str>) ->
         .collect())
 }
 
+/// An unknown column in a clause, named as ksqlDB names it (`WHERE column 'X' cannot be
+/// resolved.`); other errors pass unchanged.
+pub(crate) fn in_clause(err: SqlError, clause: &str) -> SqlError {
+    match &err {
+        SqlError::Analysis(m) => {
+            match m.strip_prefix("column '").and_then(|r| r.strip_suffix("' cannot be resolved")) {
+                Some(column) => SqlError::analysis(format!("{clause} column '{column}' cannot be resolved.")),
+                None => err,
+            }
+        }
+        _ => err,
+    }
+}
+
 /// A `WHERE` clause, which must be a boolean (or NULL) expression.
 pub(crate) fn compile_where(filter: &Expr, scope: &Scope) -> Result<Compiled> {
     // ksqlDB's wording, which names the clause an expression error is in.
-    let c = compile(filter, scope).map_err(|e| match e {
-        SqlError::Analysis(m) => SqlError::Analysis(format!("Error in WHERE expression: {m}")),
+    let c = compile(filter, scope).map_err(|e| match in_clause(e, "WHERE") {
+        SqlError::Analysis(m) if !m.starts_with("WHERE column ") => {
+            SqlError::Analysis(format!("Error in WHERE expression: {m}"))
+        }
         other => other,
     })?;
     if !matches!(c.ty, SqlType::Boolean | SqlType::Null) {
@@ -371,13 +489,19 @@ fn plan_stateless(
     let qualifier = query.from.qualifier().to_string();
     let src = source.clone();
     let q2 = qualifier.clone();
+    let rekeyed = !query.partition_by.is_empty();
     let star = move |q: Option<&str>| -> Result<Vec<NamedItem>> {
         if let Some(q) = q {
             if q != q2 {
                 return Err(SqlError::analysis(format!("unknown source '{q}' in '{q}.*'")));
             }
         }
-        Ok(star_of(&src, &q2))
+        let mut items = star_of(&src, &q2);
+        if rekeyed {
+            // ksqlDB moves the old key into the value, after the other columns.
+            items.rotate_left(src.key_columns.len());
+        }
+        Ok(items)
     };
     let mut items = expand_select(&query.select, &star)?;
     // Window bounds of a windowed source are part of its key in ksqlDB; keep them as values here.
@@ -397,7 +521,28 @@ fn plan_stateless(
         ));
     }
     // PARTITION BY NULL leaves the output without key columns (ksqlDB's KEY_FORMAT NONE).
-    let partition_null = matches!(query.partition_by.as_slice(), [Expr::Literal(crate::ast::Literal::Null)]);
+    let is_null = |e: &Expr| matches!(e, Expr::Literal(crate::ast::Literal::Null));
+    let partition_null = matches!(query.partition_by.as_slice(), [p] if is_null(p));
+    if query.partition_by.len() > 1 && query.partition_by.iter().any(is_null) {
+        return Err(SqlError::analysis("Cannot PARTITION BY multiple columns including NULL"));
+    }
+    // PARTITION BY applies to the input: its columns are the source's, not the projection's.
+    for p in &query.partition_by {
+        compile(p, scope).map_err(|e| {
+            let e = in_clause(e, "PARTITION BY");
+            match (&e, p) {
+                (SqlError::Analysis(m), Expr::Column { qualifier: None, name, .. })
+                    if m.starts_with("PARTITION BY column") && items.iter().any(|i| i.name == *name) =>
+                {
+                    SqlError::analysis(format!(
+                        "{m} '{name}' must be a column in the source schema since PARTITION BY is applied on the \
+                         input."
+                    ))
+                }
+                _ => e,
+            }
+        })?;
+    }
     let key_exprs: Vec<String> = if partition_null {
         Vec::new()
     } else if query.partition_by.is_empty() {
@@ -497,23 +642,25 @@ fn plan_stateless(
         compiled.push(c);
     }
     if purpose == Purpose::Persistent {
-        if let Some(missing) = key_exprs.iter().zip(&key_found).find(|(_, found)| found.is_none()).map(|(k, _)| k) {
+        if key_found.iter().any(Option::is_none) {
             let sink = sink_name.unwrap_or("the sink");
-            return Err(SqlError::analysis(if query.partition_by.is_empty() {
-                format!(
-                    "Key missing from projection (ie, SELECT). The query used to build `{sink}` must include the key \
-                     column {missing} in its projection (eg, SELECT {missing}...)."
-                )
+            return Err(if query.partition_by.is_empty() {
+                key_missing(sink, "key column", &key_exprs, true, false)
             } else {
-                format!(
-                    "The query used to build `{sink}` must include the partitioning expression {missing} in its \
-                     projection (eg, SELECT {missing}...)."
-                )
-            }));
+                let keys: Vec<String> = query.partition_by.iter().map(|p| qualified_text(p, scope)).collect();
+                key_missing(sink, "partitioning expression", &keys, true, false)
+            });
         }
-    }
-    for p in &query.partition_by {
-        compile(p, scope)?;
+        // The key positions: each key expression's column, in the key's order.
+        let positions: Vec<usize> = key_found
+            .iter()
+            .filter_map(|f| f.as_ref())
+            .filter_map(|(name, _)| columns.iter().position(|c| c.is_key && c.name == *name))
+            .collect();
+        let order = keys_first(columns.len(), &positions);
+        permute(&mut columns, &order);
+        permute(&mut compiled, &order);
+        permute(&mut items, &order);
     }
     let mut steps = vec![format!("SOURCE {} {} (topic: {})", kind.name(), source.name, source.topic)];
     if let Some(f) = &query.filter {
@@ -547,5 +694,6 @@ fn plan_stateless(
         kind,
         limit: query.limit,
         plan: Plan { steps },
+        key_from_source: query.partition_by.is_empty(),
     })
 }

@@ -238,6 +238,8 @@ pub struct TopicSink {
     query_id: String,
     /// Tables live in compacted topics, where a record without a key cannot be written.
     requires_key: bool,
+    /// See [`PlannedQuery::key_from_source`].
+    key_from_source: bool,
     /// Changes dropped because a table row had a null key.
     pub dropped: u64,
     pending: Vec<Vec<Record>>,
@@ -290,6 +292,7 @@ impl TopicSink {
             timestamp_idx,
             query_id: query_id.to_string(),
             requires_key: sink.kind == Kind::Table,
+            key_from_source: planned.key_from_source && sink.key_columns.len() > 1,
             dropped: 0,
             pending: vec![Vec::new(); partitions as usize],
             last_origin: vec![Vec::new(); partitions as usize],
@@ -404,7 +407,11 @@ pub(crate) fn parse_origin(headers: &[Header], query_id: &str) -> Option<Origin>
 impl RowSink for TopicSink {
     fn emit(&mut self, change: Change<'_>, origin: Origin) -> Result<()> {
         let key_vals: Vec<&Value> = self.key_idx.iter().map(|i| &*change.cols[*i]).collect();
-        let key = self.key_codec.encode(&key_vals, change.window)?;
+        let key = if self.key_from_source && change.window.is_none() && key_vals.iter().all(|v| v.is_null()) {
+            None
+        } else {
+            self.key_codec.encode(&key_vals, change.window)?
+        };
         if key.is_none() && self.requires_key {
             self.dropped += 1;
             return Ok(());

@@ -567,7 +567,7 @@ fn background_queries_resume_after_a_restart() {
         let engine = Engine::open(log.clone(), options(true)).expect("engine");
         engine.execute(DDL).expect("ddl");
         engine
-            .execute("CREATE STREAM O AS SELECT ID, V FROM S; CREATE STREAM GONE AS SELECT ID FROM S;")
+            .execute("CREATE STREAM O AS SELECT ID, V FROM S; CREATE STREAM GONE AS SELECT ID, V FROM S;")
             .expect("csas");
         engine.execute("DROP STREAM GONE DELETE TOPIC;").expect("drop");
         produce(log.as_ref(), "s", "a", "{\"V\": 1}", 0);

@@ -211,7 +211,7 @@ fn a_product_is_made_from_a_derived_stream() {
     env.ok(&["product", "update", "sales.pages", "--quality-tier", "curated"]);
     assert_eq!(env.ok(&["product", "publish", "sales.pages"]), "published product 'sales.pages'\n");
     // With everything given, the product is ready at once.
-    env.ok(&["sql", "-e", "CREATE STREAM VISITS AS SELECT ID FROM CLICKS;"]);
+    env.ok(&["sql", "-e", "CREATE STREAM VISITS AS SELECT ID, URL FROM CLICKS;"]);
     let out = env.ok(&[
         "product",
         "from-sql",
