@@ -4,9 +4,10 @@
 //! `_weft_sql_<query id>_changelog` (one partition); a restarted query rebuilds its state by reading
 //! it (see `runtime` for how this keeps output exactly-once). Changelog records:
 //! - key: the group values as JSON, each followed by a 0 byte, then for windows the start and end as
-//!   8-byte big-endian integers; value: `{"g": [group values], "w": [start, end] | null,
-//!   "a": [accumulator states], "t": max timestamp, "e": emitted (EMIT FINAL)}`, or null when the
-//!   entry went away (a merged session);
+//!   8-byte big-endian integers; value: the entry in the binary encoding of `changelog` (version 1),
+//!   or null when the entry went away (a merged session). Changelogs written before that encoding
+//!   hold `{"g": [group values], "w": [start, end] | null, "a": [accumulator states], "t": max
+//!   timestamp, "e": emitted (EMIT FINAL), "h": HAVING passed}`, which restore still reads;
 //! - key `\0stream-time`: the stream time as decimal text; this record closes every flush and
 //!   carries the `weft.sql` origin header of the last input applied.
 //!
@@ -19,6 +20,7 @@
 //! it); a row that fails `HAVING` is emitted as a tombstone; merged session windows are deleted
 //! (tombstones) and the merged session emitted.
 
+mod changelog;
 mod timeline;
 
 use std::borrow::Cow;
@@ -818,7 +820,13 @@ impl AggregateOp {
 
     fn mark(&mut self, key: &[u8], live: bool) {
         if self.changelog.is_some() {
-            self.dirty.insert(key.to_vec(), live);
+            // Most records update an entry already dirty in this batch: no copy of its key then.
+            match self.dirty.get_mut(key) {
+                Some(slot) => *slot = live,
+                None => {
+                    self.dirty.insert(key.to_vec(), live);
+                }
+            }
         }
     }
 
@@ -984,6 +992,11 @@ impl AggregateOp {
         format!("_weft_sql_{id}_changelog")
     }
 
+    /// The changelog topic, once [`AggregateOp::init_changelog`] made it.
+    pub fn changelog_topic_name(&self) -> Option<&str> {
+        self.changelog.as_deref()
+    }
+
     /// Creates the changelog topic of a new query; returns its end offset.
     pub fn init_changelog(&mut self, log: &dyn EventLog, id: &str) -> Result<u64> {
         let topic = Self::changelog_topic(id);
@@ -1029,7 +1042,11 @@ impl AggregateOp {
                         self.state.remove(key.as_slice());
                     }
                     Some(v) => {
-                        if let Some(entry) = self.entry_from_json(v) {
+                        let entry = match v.first() {
+                            Some(&changelog::VERSION_1) => changelog::decode(&key, v, &self.aggs, &self.group_types),
+                            _ => self.entry_from_json(v),
+                        };
+                        if let Some(entry) = entry {
                             self.state.insert(Arc::from(key), entry);
                         }
                     }
@@ -1054,21 +1071,7 @@ impl AggregateOp {
         Ok(applied)
     }
 
-    fn entry_to_json(&self, e: &Entry) -> Vec<u8> {
-        let group: Vec<serde_json::Value> =
-            e.group.iter().zip(&self.group_types).map(|(v, t)| to_json_value(v, t)).collect();
-        let accs: Vec<serde_json::Value> = self.aggs.iter().zip(&e.accs).map(|(s, a)| s.to_json(a)).collect();
-        let j = serde_json::json!({
-            "g": group,
-            "w": e.window.map(|w| [w.start, w.end]),
-            "a": accs,
-            "t": e.max_ts,
-            "e": e.emitted,
-            "h": e.having_passed,
-        });
-        serde_json::to_vec(&j).unwrap_or_default()
-    }
-
+    /// An entry in the JSON encoding of changelogs written before version 1 (see the module docs).
     fn entry_from_json(&self, bytes: &[u8]) -> Option<Entry> {
         let j: serde_json::Value = serde_json::from_slice(bytes).ok()?;
         let group = j["g"]
@@ -1105,7 +1108,15 @@ impl AggregateOp {
         let dirty = std::mem::take(&mut self.dirty);
         let mut records = Vec::with_capacity(dirty.len() + 1);
         for (key, live) in dirty {
-            let value = if live { self.state.get(key.as_slice()).map(|e| self.entry_to_json(e)) } else { None };
+            let value = if live {
+                self.state.get(key.as_slice()).map(|e| {
+                    let mut buf = Vec::with_capacity(64);
+                    changelog::encode(&mut buf, e, &self.aggs);
+                    buf
+                })
+            } else {
+                None
+            };
             records.push(Record { key: Some(key), value, headers: Vec::new(), timestamp: None });
         }
         records.push(Record {

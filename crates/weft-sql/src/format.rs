@@ -593,6 +593,15 @@ pub fn from_json_value(v: &serde_json::Value, ty: &SqlType) -> Result<Value> {
     TypedSeed(ty).deserialize(&mut de).map_err(|e| SqlError::Serde(e.to_string()))
 }
 
+/// JSON text as a SQL value of `ty`, read as [`from_json_value`] reads it, without a
+/// `serde_json::Value` in between.
+pub fn from_json_slice(text: &[u8], ty: &SqlType) -> Result<Value> {
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let value = TypedSeed(ty).deserialize(&mut de).map_err(|e| SqlError::Serde(e.to_string()))?;
+    de.end().map_err(|e| SqlError::Serde(e.to_string()))?;
+    Ok(value)
+}
+
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 pub fn base64(bytes: &[u8]) -> String {

@@ -14,8 +14,11 @@
 //! from the one before. So a batch waits for one group commit, not three in a row: its output is
 //! appended together with the previous batch's changelog (whose output is durable) and the commits
 //! of the batch before that (whose changelog is durable); the changelog records are taken when the
-//! batch ends, so they describe the state after it and no later input. A query out of input
-//! finishes the pipeline ([`PersistentQuery::commit_pending`]).
+//! batch ends, so they describe the state after it and no later input. These writes run on a thread
+//! of their own while the query reads and processes the next batch; one batch is written at a time,
+//! in order, and a batch's failure is the next batch's (or [`PersistentQuery::commit_pending`]'s),
+//! after which the query is reopened from the log. A query out of input finishes the pipeline
+//! ([`PersistentQuery::commit_pending`]).
 //!
 //! Input records are read and output records written through the query's [`DataPath`] (the
 //! platform's one read and write path, as the principal that started the query); the changelog,
@@ -42,7 +45,7 @@ use std::time::{Duration, Instant};
 
 use weft_log::{partition_for, EventLog, Header, ReadLimits, Record};
 
-use crate::access::DataPath;
+use crate::access::{DataPath, Routed};
 use crate::error::{Result, SqlError};
 use crate::format::{KeyCodec, ValueCodec, WindowBounds};
 use crate::metastore::{Decoded, Kind, SourceDef, SourceReader};
@@ -248,6 +251,24 @@ pub struct TopicSink {
     /// Per (input, partition): per output partition, the last input offset already written.
     written: HashMap<(u8, u32), Vec<Option<u64>>>,
     pub records_written: u64,
+    /// The buffer size for the next encoded value (the last one's size, rounded up).
+    value_capacity: usize,
+}
+
+/// Hands `f` the columns `idx` picks out of `cols`, on the stack for the usual few.
+fn with_picked<'a, R>(idx: &[usize], cols: &'a [Cow<'a, Value>], f: impl FnOnce(&[&'a Value]) -> R) -> R {
+    const STACK: usize = 8;
+    static NULL: Value = Value::Null;
+    if idx.len() <= STACK {
+        let mut picked: [&Value; STACK] = [&NULL; STACK];
+        for (slot, i) in picked.iter_mut().zip(idx) {
+            *slot = cols.get(*i).map_or(&NULL, |c| &**c);
+        }
+        f(&picked[..idx.len()])
+    } else {
+        let picked: Vec<&Value> = idx.iter().map(|i| cols.get(*i).map_or(&NULL, |c| &**c)).collect();
+        f(&picked)
+    }
 }
 
 impl TopicSink {
@@ -298,6 +319,7 @@ impl TopicSink {
             last_origin: vec![Vec::new(); partitions as usize],
             written: HashMap::new(),
             records_written: 0,
+            value_capacity: 128,
         })
     }
 
@@ -339,11 +361,20 @@ impl TopicSink {
         Ok(())
     }
 
-    /// Writes pending records through the write path, marking each partition's last record of an
-    /// input partition with its origin. The partitions were chosen in [`RowSink::emit`] (the
-    /// deduplication on restart depends on them), so every record goes where it was planned.
+    /// Writes pending records through the write path (see [`TopicSink::take_routed`]).
     pub fn flush(&mut self) -> Result<()> {
-        let mut routed = Vec::new();
+        let routed = self.take_routed();
+        if routed.is_empty() {
+            return Ok(());
+        }
+        self.data.write_output(&self.topic, routed)
+    }
+
+    /// The pending records, each routed to its partition, with each partition's last record of an
+    /// input partition marked with its origin. The partitions were chosen in [`RowSink::emit`] (the
+    /// deduplication on restart depends on them), so every record goes where it was planned.
+    fn take_routed(&mut self) -> Vec<Routed> {
+        let mut routed = Vec::with_capacity(self.pending.iter().map(Vec::len).sum());
         for p in 0..self.partitions as usize {
             if self.pending[p].is_empty() {
                 continue;
@@ -357,10 +388,7 @@ impl TopicSink {
             self.records_written += records.len() as u64;
             routed.extend(records.into_iter().map(|r| (Some(p as u32), r)));
         }
-        if routed.is_empty() {
-            return Ok(());
-        }
-        self.data.write_output(&self.topic, routed)
+        routed
     }
 
     /// The end offset of every output partition.
@@ -406,12 +434,14 @@ pub(crate) fn parse_origin(headers: &[Header], query_id: &str) -> Option<Origin>
 
 impl RowSink for TopicSink {
     fn emit(&mut self, change: Change<'_>, origin: Origin) -> Result<()> {
-        let key_vals: Vec<&Value> = self.key_idx.iter().map(|i| &*change.cols[*i]).collect();
-        let key = if self.key_from_source && change.window.is_none() && key_vals.iter().all(|v| v.is_null()) {
-            None
-        } else {
-            self.key_codec.encode(&key_vals, change.window)?
-        };
+        let key = with_picked(&self.key_idx, change.cols, |vals| {
+            // A key passed through from the input stays null when all its columns are (ksqlDB).
+            if self.key_from_source && change.window.is_none() && vals.iter().all(|v| v.is_null()) {
+                Ok(None)
+            } else {
+                self.key_codec.encode(vals, change.window)
+            }
+        })?;
         if key.is_none() && self.requires_key {
             self.dropped += 1;
             return Ok(());
@@ -427,9 +457,10 @@ impl RowSink for TopicSink {
         let value = if change.tombstone {
             None
         } else {
-            let vals: Vec<&Value> = self.value_idx.iter().map(|i| &*change.cols[*i]).collect();
-            let mut buf = Vec::with_capacity(128);
-            self.value_codec.encode(&vals, &mut buf)?;
+            // Sized as the last value was: one allocation per record, no growth.
+            let mut buf = Vec::with_capacity(self.value_capacity);
+            with_picked(&self.value_idx, change.cols, |vals| self.value_codec.encode(vals, &mut buf))?;
+            self.value_capacity = buf.len().next_power_of_two().max(16);
             Some(buf)
         };
         let timestamp = match self.timestamp_idx {
@@ -618,7 +649,6 @@ pub struct PersistentQuery {
     inputs: Vec<InputCursor>,
     operator: Operator,
     sink: TopicSink,
-    group: String,
     row: Vec<Value>,
     /// Per (input, partition): the last input offset whose state change is already in the changelog.
     applied: HashMap<(u8, u32), u64>,
@@ -626,8 +656,64 @@ pub struct PersistentQuery {
     /// Plans the query again, for [`PersistentQuery::recover`].
     rebuild: Option<Rebuild>,
     sink_def: Option<SourceDef>,
-    /// Batches written but not yet committed (see the module docs).
-    pipeline: Pipeline,
+    /// Writes batches and keeps those written but not yet committed (see the module docs); `None`
+    /// while a batch is being written on `in_flight`.
+    writer: Option<BatchWriter>,
+    /// The thread writing the last batch, while the next one is processed.
+    in_flight: Option<std::thread::JoinHandle<(BatchWriter, Result<()>)>>,
+    /// The next batch of input, being read and decoded while this one is processed.
+    prefetched: Option<ReadAhead>,
+    /// The buffers of the last batch processed, for the next read.
+    spare_batch: DecodedBatch,
+}
+
+/// Input records of one partition, decoded: each record's offset and how it decoded, its row at
+/// the same index of `rows`. Kept from batch to batch, so the rows' slots (and their strings) are
+/// reused.
+#[derive(Default)]
+struct DecodedBatch {
+    records: Vec<(u64, std::result::Result<Decoded, String>)>,
+    rows: Vec<Vec<Value>>,
+    next_offset: u64,
+    /// The partition held more durable records than this batch took.
+    more: bool,
+}
+
+impl DecodedBatch {
+    /// Reads up to `max` records of `topic`, partition `p`, from `offset` and decodes them.
+    fn fill(
+        mut self,
+        data: &DataPath,
+        topic: &str,
+        reader: &SourceReader,
+        p: u32,
+        offset: u64,
+        max: usize,
+    ) -> Result<DecodedBatch> {
+        let read = data.read(topic, p, offset, ReadLimits { max_records: max, ..ReadLimits::default() })?;
+        self.records.clear();
+        if self.rows.len() < read.records.len() {
+            self.rows.resize_with(read.records.len(), Vec::new);
+        }
+        for (rec, row) in read.records.iter().zip(self.rows.iter_mut()) {
+            self.records.push((rec.offset, reader.decode(rec, p, row).map_err(|e| e.to_string())));
+        }
+        self.next_offset = read.next_offset;
+        self.more = read.next_offset < read.high_watermark;
+        Ok(self)
+    }
+}
+
+/// A batch being read ahead: where it starts (input, partition, offset) and its thread.
+struct ReadAhead {
+    at: (usize, u32, u64),
+    handle: std::thread::JoinHandle<Result<DecodedBatch>>,
+}
+
+impl ReadAhead {
+    fn join(self) -> Result<DecodedBatch> {
+        self.handle.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+    }
 }
 
 /// Input positions reached by a batch: (input, partition, next offset).
@@ -644,6 +730,122 @@ struct Pipeline {
     changelog_due: Option<(Positions, Vec<u64>, Option<ChangelogRecords>)>,
     /// Positions whose output and changelog are durable, with their commit metadata.
     commits_due: Vec<(usize, u32, u64, String)>,
+}
+
+/// A processed batch on its way to the log.
+struct WrittenBatch {
+    output: Vec<Routed>,
+    /// Input positions the batch reached.
+    positions: Positions,
+    changelog: Option<ChangelogRecords>,
+    stateful: bool,
+}
+
+/// Writes a query's batches in order and keeps its [`Pipeline`]; owns what it needs, so it runs on
+/// its own thread while the query processes the next batch.
+struct BatchWriter {
+    log: Arc<dyn EventLog>,
+    data: DataPath,
+    group: String,
+    input_topics: Vec<String>,
+    output_topic: String,
+    output_partitions: u32,
+    /// The aggregation's changelog topic (stateful queries).
+    changelog_topic: Option<String>,
+    pipeline: Pipeline,
+}
+
+impl BatchWriter {
+    /// Writes `batch`'s output with the stages of earlier batches that are due (see the module
+    /// docs): the previous batch's changelog and the commits whose changelog is durable, all
+    /// waiting for the same group commit.
+    fn write(&mut self, batch: WrittenBatch) -> Result<()> {
+        let commits = std::mem::take(&mut self.pipeline.commits_due);
+        let (previous, previous_changelog) = match self.pipeline.changelog_due.take() {
+            Some((positions, outputs, changelog)) => (Some((positions, outputs)), changelog),
+            None => (None, None),
+        };
+        let (log, group, inputs) = (&self.log, &self.group, &self.input_topics);
+        let (data, topic) = (&self.data, &self.output_topic);
+        let (output, appended, committed) = std::thread::scope(|scope| {
+            let commit_threads: Vec<_> = commits
+                .iter()
+                .map(|(input, partition, offset, metadata)| {
+                    let topic = &inputs[*input];
+                    scope.spawn(move || log.commit_offset(group, topic, *partition, *offset, metadata))
+                })
+                .collect();
+            let previous_changelog =
+                previous_changelog.map(|(topic, records)| scope.spawn(move || log.append(&topic, 0, records)));
+            let output = if batch.output.is_empty() { Ok(()) } else { data.write_output(topic, batch.output) };
+            let appended = previous_changelog.map(|t| t.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+            let committed: Result<()> = commit_threads.into_iter().try_for_each(|t| {
+                t.join().unwrap_or_else(|e| std::panic::resume_unwind(e))?;
+                Ok(())
+            });
+            (output, appended.transpose(), committed)
+        });
+        output?;
+        let appended = appended?;
+        committed?;
+        // This batch's output is durable and nothing of ours was appended to it since.
+        let outputs = self.output_ends()?;
+        if let Some((previous_positions, previous_outputs)) = previous {
+            let changelog_end = match appended {
+                Some(r) => Some(r.last_offset + 1),
+                None => self.changelog_end()?,
+            };
+            self.queue_commits(&previous_positions, previous_outputs, changelog_end);
+        }
+        if batch.stateful {
+            self.pipeline.changelog_due = Some((batch.positions, outputs, batch.changelog));
+        } else {
+            self.queue_commits(&batch.positions, outputs, None);
+        }
+        Ok(())
+    }
+
+    /// Writes the last changelog, then every commit due, waiting for each.
+    fn commit_pending(&mut self) -> Result<()> {
+        if let Some((positions, outputs, changelog)) = self.pipeline.changelog_due.take() {
+            let changelog_end = match changelog {
+                Some((topic, records)) => Some(self.log.append(&topic, 0, records)?.last_offset + 1),
+                None => self.changelog_end()?,
+            };
+            self.queue_commits(&positions, outputs, changelog_end);
+        }
+        for (input, partition, offset, metadata) in std::mem::take(&mut self.pipeline.commits_due) {
+            self.log.commit_offset(&self.group, &self.input_topics[input], partition, offset, &metadata)?;
+        }
+        Ok(())
+    }
+
+    /// The end offset of every output partition.
+    fn output_ends(&self) -> Result<Vec<u64>> {
+        (0..self.output_partitions).map(|p| Ok(self.log.offsets(&self.output_topic, p)?.1)).collect()
+    }
+
+    /// The changelog's end offset, for an aggregation that had nothing to add to it.
+    fn changelog_end(&self) -> Result<Option<u64>> {
+        match &self.changelog_topic {
+            Some(topic) => Ok(Some(self.log.offsets(topic, 0)?.1)),
+            None => Ok(None),
+        }
+    }
+
+    fn queue_commits(&mut self, positions: &[(usize, u32, u64)], outputs: Vec<u64>, changelog: Option<u64>) {
+        let metadata = serde_json::to_string(&CommitMeta { outputs, changelog }).unwrap_or_default();
+        for &(input, partition, offset) in positions {
+            self.pipeline.commits_due.push((input, partition, offset, metadata.clone()));
+        }
+    }
+}
+
+impl Drop for PersistentQuery {
+    /// A batch being written finishes before the query goes (a restart must not race it).
+    fn drop(&mut self) {
+        let _ = self.settle();
+    }
 }
 
 /// Plans a persistent query again (its operator state is rebuilt from the log afterwards).
@@ -741,6 +943,16 @@ impl PersistentQuery {
             }
             _ => {}
         }
+        let writer = BatchWriter {
+            log: log.clone(),
+            data: data.clone(),
+            group,
+            input_topics: inputs.iter().map(|i| i.topic.clone()).collect(),
+            output_topic: sink.topic.clone(),
+            output_partitions: sink.partitions,
+            changelog_topic: operator.aggregate_mut().and_then(|op| op.changelog_topic_name().map(str::to_string)),
+            pipeline: Pipeline::default(),
+        };
         Ok(PersistentQuery {
             id: id.to_string(),
             log,
@@ -748,13 +960,15 @@ impl PersistentQuery {
             inputs,
             operator,
             sink,
-            group,
             row: Vec::new(),
             applied,
             stats: QueryStats::default(),
             rebuild: None,
             sink_def: Some(sink_def.clone()),
-            pipeline: Pipeline::default(),
+            writer: Some(writer),
+            in_flight: None,
+            prefetched: None,
+            spare_batch: DecodedBatch::default(),
         })
     }
 
@@ -766,6 +980,8 @@ impl PersistentQuery {
     /// After a failed poll (a batch may be half written), throws the in-memory state away and
     /// reopens the query from the log, exactly as a restart would; polling may then resume.
     pub fn recover(&mut self) -> Result<()> {
+        // No write of the old state may land after the reopened query has read the log.
+        let _ = self.settle();
         let (Some(rebuild), Some(sink)) = (self.rebuild.take(), self.sink_def.clone()) else {
             return Err(SqlError::analysis(format!("query {} cannot be rebuilt", self.id)));
         };
@@ -821,6 +1037,7 @@ impl PersistentQuery {
                 None => 0,
             };
             if n > 0 {
+                self.settle()?;
                 self.sink.flush()?;
             }
             self.commit_pending()?;
@@ -828,41 +1045,28 @@ impl PersistentQuery {
         Ok(total)
     }
 
-    /// Writes what the pipeline holds (the last changelog, then every commit due), waiting for each:
-    /// a query out of input, or stopping, calls it.
+    /// Writes what the pipeline holds (the batch being written, the last changelog, then every
+    /// commit due), waiting for each: a query out of input, or stopping, calls it.
     pub fn commit_pending(&mut self) -> Result<()> {
-        if let Some((positions, outputs, changelog)) = self.pipeline.changelog_due.take() {
-            let changelog_end = match changelog {
-                Some((topic, records)) => Some(self.log.append(&topic, 0, records)?.last_offset + 1),
-                None => self.changelog_end()?,
-            };
-            self.queue_commits(&positions, outputs, changelog_end);
-        }
-        for (input, partition, offset, metadata) in std::mem::take(&mut self.pipeline.commits_due) {
-            self.log.commit_offset(&self.group, &self.inputs[input].topic, partition, offset, &metadata)?;
-        }
-        Ok(())
-    }
-
-    /// The changelog's end offset, for an aggregation that had nothing to add to it.
-    fn changelog_end(&mut self) -> Result<Option<u64>> {
-        let id = self.id.clone();
-        match self.operator.aggregate_mut() {
-            Some(op) => Ok(Some(op.init_changelog(self.log.as_ref(), &id)?)),
-            None => Ok(None),
+        self.settle()?;
+        match self.writer.as_mut() {
+            Some(writer) => writer.commit_pending(),
+            None => Ok(()),
         }
     }
 
-    fn queue_commits(&mut self, positions: &[(usize, u32, u64)], outputs: Vec<u64>, changelog: Option<u64>) {
-        let metadata = serde_json::to_string(&CommitMeta { outputs, changelog }).unwrap_or_default();
-        for &(input, partition, offset) in positions {
-            self.pipeline.commits_due.push((input, partition, offset, metadata.clone()));
-        }
+    /// Waits for the batch being written, if any; its failure is this call's.
+    fn settle(&mut self) -> Result<()> {
+        let Some(handle) = self.in_flight.take() else { return Ok(()) };
+        let (writer, result) = handle.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+        self.writer = Some(writer);
+        result
     }
 
-    /// Writes a processed batch that reached `positions`, with the stages of earlier batches that
-    /// are due (see the module docs): this batch's output, the previous batch's changelog and the
-    /// commits whose changelog is durable, all waiting for the same group commit.
+    /// Hands a processed batch that reached `positions` to the writer (see the module docs): its
+    /// output, the previous batch's changelog and the commits whose changelog is durable are written
+    /// on another thread while the next batch is read and processed. One batch is written at a
+    /// time, in order, so each step still follows the one it depends on.
     fn write_batch(&mut self, positions: Positions) -> Result<()> {
         for &(input, partition, offset) in &positions {
             self.inputs[input].positions[partition as usize] = offset;
@@ -870,49 +1074,17 @@ impl PersistentQuery {
         let stateful = self.operator.aggregate_mut().is_some();
         // Taken now: the state after this batch and no later input.
         let changelog = self.operator.aggregate_mut().and_then(|op| op.take_changelog());
-        let commits = std::mem::take(&mut self.pipeline.commits_due);
-        let (previous, previous_changelog) = match self.pipeline.changelog_due.take() {
-            Some((positions, outputs, changelog)) => (Some((positions, outputs)), changelog),
-            None => (None, None),
-        };
-        let (log, group, inputs) = (&self.log, &self.group, &self.inputs);
-        let sink = &mut self.sink;
-        let (output, appended, committed) = std::thread::scope(|scope| {
-            let commit_threads: Vec<_> = commits
-                .iter()
-                .map(|(input, partition, offset, metadata)| {
-                    let topic = &inputs[*input].topic;
-                    scope.spawn(move || log.commit_offset(group, topic, *partition, *offset, metadata))
-                })
-                .collect();
-            let previous_changelog =
-                previous_changelog.map(|(topic, records)| scope.spawn(move || log.append(&topic, 0, records)));
-            let output = sink.flush();
-            let appended = previous_changelog.map(|t| t.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
-            let committed: Result<()> = commit_threads.into_iter().try_for_each(|t| {
-                t.join().unwrap_or_else(|e| std::panic::resume_unwind(e))?;
-                Ok(())
-            });
-            (output, appended.transpose(), committed)
-        });
-        output?;
-        let appended = appended?;
-        committed?;
+        let output = self.sink.take_routed();
+        self.settle()?;
         self.stats.records_written = self.sink.records_written;
-        // This batch's output is durable and nothing of ours was appended to it since.
-        let outputs = self.sink.end_offsets()?;
-        if let Some((previous_positions, previous_outputs)) = previous {
-            let changelog_end = match appended {
-                Some(r) => Some(r.last_offset + 1),
-                None => self.changelog_end()?,
-            };
-            self.queue_commits(&previous_positions, previous_outputs, changelog_end);
-        }
-        if stateful {
-            self.pipeline.changelog_due = Some((positions, outputs, changelog));
-        } else {
-            self.queue_commits(&positions, outputs, None);
-        }
+        let Some(mut writer) = self.writer.take() else {
+            return Err(SqlError::analysis(format!("query {} lost its writer", self.id)));
+        };
+        let batch = WrittenBatch { output, positions, changelog, stateful };
+        self.in_flight = Some(std::thread::spawn(move || {
+            let result = writer.write(batch);
+            (writer, result)
+        }));
         Ok(())
     }
 
@@ -957,20 +1129,36 @@ impl PersistentQuery {
     }
 
     fn process_record(&mut self, idx: usize, p: u32, rec: &weft_log::StoredRecord) -> Result<()> {
+        let mut row = std::mem::take(&mut self.row);
+        let decoded = self.inputs[idx].reader.decode(rec, p, &mut row).map_err(|e| e.to_string());
+        let result = self.process_decoded(idx, p, rec.offset, decoded, &row);
+        self.row = row;
+        result
+    }
+
+    /// Feeds one decoded input record (or counts its decoding error, as ksqlDB's processing log).
+    fn process_decoded(
+        &mut self,
+        idx: usize,
+        p: u32,
+        offset: u64,
+        decoded: std::result::Result<Decoded, String>,
+        row: &[Value],
+    ) -> Result<()> {
         self.stats.records_read += 1;
-        if self.applied.get(&(idx as u8, p)).is_some_and(|a| rec.offset <= *a) {
+        if self.applied.get(&(idx as u8, p)).is_some_and(|a| offset <= *a) {
             return Ok(());
         }
-        let origin = Origin { input: idx as u8, partition: p, offset: rec.offset };
-        let decoded = match self.inputs[idx].reader.decode(rec, p, &mut self.row) {
+        let origin = Origin { input: idx as u8, partition: p, offset };
+        let decoded = match decoded {
             Ok(d) => d,
             Err(e) => {
                 self.stats.errors += 1;
-                self.stats.last_error = Some(e.to_string());
+                self.stats.last_error = Some(e);
                 return Ok(());
             }
         };
-        if let Err(e) = self.operator.process(idx, &self.row, decoded, origin, &mut self.sink) {
+        if let Err(e) = self.operator.process(idx, row, decoded, origin, &mut self.sink) {
             match e {
                 SqlError::Log(_) => return Err(e),
                 other => {
@@ -983,28 +1171,66 @@ impl PersistentQuery {
     }
 
     fn poll_partition(&mut self, idx: usize, p: u32, max_records: usize) -> Result<usize> {
-        let input = &self.inputs[idx];
-        let pos = input.positions[p as usize];
-        let read = match self.data.read(&input.topic, p, pos, ReadLimits { max_records, ..ReadLimits::default() }) {
-            Ok(r) => r,
+        let pos = self.inputs[idx].positions[p as usize];
+        let read = match self.prefetched.take() {
+            // A prefetched batch that found nothing may be stale: read again.
+            Some(ahead) if ahead.at == (idx, p, pos) => match ahead.join() {
+                Ok(batch) if batch.records.is_empty() => self.read_decoded(idx, p, pos, max_records, batch),
+                other => other,
+            },
+            _ => {
+                let spare = std::mem::take(&mut self.spare_batch);
+                self.read_decoded(idx, p, pos, max_records, spare)
+            }
+        };
+        let batch = match read {
+            Ok(b) => b,
             Err(SqlError::Log(weft_log::LogError::OffsetOutOfRange { earliest, .. })) if earliest > pos => {
                 self.inputs[idx].positions[p as usize] = earliest;
                 return Ok(0);
             }
             Err(e) => return Err(e),
         };
-        if read.records.is_empty() {
-            if read.next_offset > pos {
-                self.inputs[idx].positions[p as usize] = read.next_offset;
+        if batch.records.is_empty() {
+            if batch.next_offset > pos {
+                self.inputs[idx].positions[p as usize] = batch.next_offset;
             }
+            self.spare_batch = batch;
             return Ok(0);
         }
-        let n = read.records.len();
-        for rec in &read.records {
-            self.process_record(idx, p, rec)?;
+        // The next partition in polling order is read and decoded while this batch is processed,
+        // into the buffers of the batch before (no allocation per record once warmed up).
+        let partitions = self.inputs[idx].positions.len() as u32;
+        let next = (p + 1) % partitions;
+        if batch.more || next != p {
+            // This partition's position moves past the batch only when the batch is written.
+            let from = if next == p { batch.next_offset } else { self.inputs[idx].positions[next as usize] };
+            let spare = std::mem::take(&mut self.spare_batch);
+            self.prefetched = Some(self.read_ahead(idx, next, from, max_records, spare));
         }
-        self.write_batch(vec![(idx, p, read.next_offset)])?;
+        let n = batch.records.len();
+        for (i, (offset, decoded)) in batch.records.iter().enumerate() {
+            self.process_decoded(idx, p, *offset, decoded.clone(), &batch.rows[i])?;
+        }
+        let next_offset = batch.next_offset;
+        self.spare_batch = batch;
+        self.write_batch(vec![(idx, p, next_offset)])?;
         Ok(n)
+    }
+
+    /// Reads and decodes a batch of input `idx`, partition `p`, from `offset` on this thread.
+    fn read_decoded(&self, idx: usize, p: u32, offset: u64, max: usize, buffers: DecodedBatch) -> Result<DecodedBatch> {
+        let input = &self.inputs[idx];
+        buffers.fill(&self.data, &input.topic, &input.reader, p, offset, max)
+    }
+
+    /// Starts reading and decoding the batch of input `idx`, partition `p`, from `offset` on
+    /// another thread.
+    fn read_ahead(&self, idx: usize, p: u32, offset: u64, max: usize, buffers: DecodedBatch) -> ReadAhead {
+        let input = &self.inputs[idx];
+        let (data, topic, reader) = (self.data.clone(), input.topic.clone(), input.reader.clone());
+        let handle = std::thread::spawn(move || buffers.fill(&data, &topic, &reader, p, offset, max));
+        ReadAhead { at: (idx, p, offset), handle }
     }
 
     /// Drains all available input.

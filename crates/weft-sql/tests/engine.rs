@@ -664,3 +664,78 @@ fn no_statement_writes_an_internal_topic() {
     let (_, rows) = engine.pull("SELECT V FROM STATE;").expect("pull");
     assert_eq!(rows, vec![vec![serde_json::json!(1)]]);
 }
+
+/// Changelogs written before the binary encoding of state hold JSON values: a restarted query
+/// still restores its state from them.
+#[test]
+fn state_restores_from_a_changelog_in_the_json_encoding() {
+    let dir = shm_dir();
+    {
+        let log = open_log(dir.path());
+        let engine = Engine::open(log.clone(), options(false)).expect("engine");
+        engine.execute(DDL).expect("ddl");
+        engine.execute("CREATE TABLE O AS SELECT ID, COUNT(*) AS C, SUM(V) AS T FROM S GROUP BY ID;").expect("ctas");
+        produce(log.as_ref(), "s", "a", "{\"V\": 1}", 0);
+        engine.run_until_idle().expect("run");
+        // Group "a" with COUNT 10 and SUM 100, as the JSON encoding wrote an entry.
+        let changelog = log.list_topics().into_iter().find(|t| t.ends_with("_changelog")).expect("changelog topic");
+        let legacy = r#"{"g":["a"],"w":null,"a":[10,100],"t":0,"e":false,"h":true}"#;
+        let record = Record {
+            key: Some(b"\"a\"\0".to_vec()),
+            value: Some(legacy.as_bytes().to_vec()),
+            headers: Vec::new(),
+            timestamp: None,
+        };
+        log.append(&changelog, 0, vec![record]).expect("append");
+    }
+    let log = open_log(dir.path());
+    let engine = Engine::open(log.clone(), options(false)).expect("reopen");
+    produce(log.as_ref(), "s", "a", "{\"V\": 5}", 1);
+    engine.run_until_idle().expect("run");
+    let (_, last) = values(log.as_ref(), "O").pop().expect("output");
+    assert_eq!((last["C"].as_i64(), last["T"].as_i64()), (Some(11), Some(105)), "{last}");
+}
+
+/// Every kind of accumulator goes through the changelog's encoding and back: a query restarted
+/// between two inputs writes what one that ran through writes.
+#[test]
+fn every_accumulator_survives_a_restart() {
+    const DDL2: &str = "CREATE STREAM S2 (ID STRING KEY, V INT, W STRING, D DOUBLE, B BIGINT) \
+                        WITH (kafka_topic='s2', value_format='JSON', partitions=1);";
+    const QUERY: &str = "CREATE TABLE O AS SELECT ID, COUNT(*) AS N, COUNT(V) AS CV, SUM(V) AS SV, SUM(D) AS SD, \
+        SUM(B) AS SB, AVG(D) AS A, MIN(V) AS MI, MAX(W) AS MA, COUNT_DISTINCT(W) AS CD, LATEST_BY_OFFSET(W) AS L, \
+        EARLIEST_BY_OFFSET(V, 2) AS E2, COLLECT_LIST(W) AS CL, COLLECT_SET(V) AS CS, STDDEV_SAMP(D) AS SS, \
+        TOPK(B, 2) AS TK FROM S2 WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY ID HAVING COUNT(*) > 1;";
+    let input: Vec<(String, String, i64)> = (0..24i64)
+        .map(|i| {
+            let v = if i % 5 == 0 { "null".to_string() } else { (i * 7 % 11).to_string() };
+            let w = if i % 4 == 0 { "null".to_string() } else { format!("\"w{}\"", i % 3) };
+            let value = format!(r#"{{"V": {v}, "W": {w}, "D": {}, "B": {}}}"#, i as f64 / 4.0, 1_000_000_000_000 + i);
+            (format!("k{}", i % 3), value, i * 9_000)
+        })
+        .collect();
+    let run = |restart_at: Option<usize>| {
+        let dir = shm_dir();
+        let mut from = 0;
+        for stop in restart_at.into_iter().chain([input.len()]) {
+            let log = open_log(dir.path());
+            let engine = Engine::open(log.clone(), options(false)).expect("engine");
+            if from == 0 {
+                engine.execute(DDL2).expect("ddl");
+                engine.execute(QUERY).expect("ctas");
+            }
+            for (key, value, ts) in &input[from..stop] {
+                produce(log.as_ref(), "s2", key, value, *ts);
+            }
+            engine.run_until_idle().expect("run");
+            from = stop;
+        }
+        let log = open_log(dir.path());
+        values(log.as_ref(), "O")
+    };
+    let through = run(None);
+    assert!(through.len() > 10, "{through:?}");
+    for restart_at in [5, 13] {
+        assert_eq!(run(Some(restart_at)), through, "restarted after {restart_at} inputs");
+    }
+}
