@@ -151,7 +151,7 @@ fn confluent_clients_read_and_write_an_avro_products_topic_through_the_broker() 
     avro_product(&api);
     let order = |i: usize| {
         let channel = ["web", "store"][i % 2];
-        let coupon = if i % 3 == 0 { json!("SPRING") } else { Value::Null };
+        let coupon = if i.is_multiple_of(3) { json!("SPRING") } else { Value::Null };
         json!({"order_id": format!("o-{i}"), "amount": i as f64 * 1.5, "channel": channel, "coupon": coupon})
     };
     let by_weft: Vec<Value> = (0..5).map(order).collect();
