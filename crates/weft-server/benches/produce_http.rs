@@ -15,8 +15,14 @@
 //! Loopback only; bounded in time and in requests.
 //!
 //! `cargo bench -p weft-server --bench produce_http`
+//!
+//! `-- ingest` runs issue 14's ingestion comparison instead (see `produce_http/ingest.rs`): the same 1M
+//! events into Weft's embedded log and into Weft on a Kafka broker through this API, and into the
+//! broker from librdkafka alone (`--features kafka` for the broker rows).
 
 mod common;
+#[path = "produce_http/ingest.rs"]
+mod ingest;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -48,6 +54,10 @@ fn main() {
     let connections = env_or("WEFT_BENCH_CONNECTIONS", 4).clamp(1, 256) as usize;
     let seconds = env_or("WEFT_BENCH_SECONDS", 5).clamp(1, 120);
     let batch = env_or("WEFT_BENCH_BATCH", 1000).clamp(1, 10_000) as usize;
+    if std::env::args().skip(1).any(|arg| arg == "ingest") {
+        ingest::run(connections, batch);
+        return;
+    }
     let (server, _dir) = start_server();
     let addr = server.addr();
 

@@ -573,6 +573,21 @@ pub struct BackgroundServer {
 impl BackgroundServer {
     /// Starts a server and returns once it accepts connections (use port 0 to get a free port).
     pub fn start(config: ServerConfig) -> Result<BackgroundServer, ServerError> {
+        BackgroundServer::start_with(config, None)
+    }
+
+    /// [`BackgroundServer::start`] on `log`, any backend of the log seam (see [`Server::bind_on`]).
+    pub fn start_on(
+        config: ServerConfig,
+        log: Arc<dyn weft_mesh::log::EventLog>,
+    ) -> Result<BackgroundServer, ServerError> {
+        BackgroundServer::start_with(config, Some(log))
+    }
+
+    fn start_with(
+        config: ServerConfig,
+        log: Option<Arc<dyn weft_mesh::log::EventLog>>,
+    ) -> Result<BackgroundServer, ServerError> {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -584,7 +599,7 @@ impl BackgroundServer {
                     .build()
                     .map_err(ServerError::Serve)?;
                 runtime.block_on(async move {
-                    let server = match Server::bind(&config).await {
+                    let server = match Server::bind_with(&config, log).await {
                         Ok(server) => server,
                         Err(e) => {
                             let message = e.to_string();

@@ -274,8 +274,8 @@ fn a_raw_input_topic_is_validated_into_the_product_and_its_dead_letters() {
     let governance = |api: &Api, body: Value| api.put("/api/v1/products/shop.orders/governance", &body);
     for (body, status, code, says) in [
         (json!({"raw_input_topic": "nope"}), 404, 40401, "nope"),
-        (json!({"raw_input_topic": "shop.orders"}), 400, 40001, "product 'shop.orders' serves it"),
-        (json!({"raw_input_topic": "_weft_catalog"}), 400, 40001, "internal topic"),
+        (json!({"raw_input_topic": "shop.orders"}), 422, 42201, "product 'shop.orders' serves it"),
+        (json!({"raw_input_topic": "_weft_catalog"}), 422, 42201, "internal topic"),
         (json!({"port": "events"}), 422, 42201, "changes nothing"),
     ] {
         let (got, answer) = governance(&server.api, body.clone());

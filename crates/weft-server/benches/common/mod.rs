@@ -220,7 +220,7 @@ pub async fn drive_as(
 
 /// User and system CPU seconds of this process, all threads (`/proc/self/stat`, in clock ticks of
 /// 10 ms: `CLK_TCK` is 100 on Linux).
-fn process_cpu_seconds() -> Option<f64> {
+pub fn process_cpu_seconds() -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     // Fields after the command name (which may hold spaces) start at the state, field 3.
     let rest = stat.rsplit_once(')')?.1;
