@@ -8,7 +8,6 @@
 //! decides a change, so the follower only bounds how stale reads are (the log's watch interval, 200 ms
 //! on Kafka by default, plus one tick here).
 
-use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,56 +25,32 @@ pub(crate) struct Followed {
     pub refresh: Box<dyn Fn() -> Result<()> + Send>,
 }
 
-/// The follower thread; stopped by [`Follower::stop`] or when dropped.
-pub(crate) struct Follower {
-    stop: Option<mpsc::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
+/// The follower thread; stopped by `stop` or when dropped.
+pub(crate) type Follower = crate::background::Ticking;
 
-impl Follower {
-    /// Starts following `stores`, in the order given (the registry before the catalog, whose index
-    /// reads schemas).
-    pub(crate) fn start(log: &Arc<dyn EventLog>, stores: Vec<Followed>) -> Result<Follower> {
-        let mut watched = Vec::with_capacity(stores.len());
-        for store in stores {
-            let watch = log.subscribe(store.topic, 0)?;
-            watched.push((watch, store));
+/// Starts following `stores`, in the order given (the registry before the catalog, whose index
+/// reads schemas).
+pub(crate) fn start(log: &Arc<dyn EventLog>, stores: Vec<Followed>) -> Result<Follower> {
+    let mut watched = Vec::with_capacity(stores.len());
+    for store in stores {
+        let watch = log.subscribe(store.topic, 0)?;
+        watched.push((watch, store));
+    }
+    crate::background::Ticking::start("weft-follow", TICK, move || {
+        for (watch, store) in &mut watched {
+            match watch.has_changed() {
+                Ok(false) => continue,
+                Ok(true) => {}
+                // The log shut down.
+                Err(_) => return false,
+            }
+            watch.mark_unchanged();
+            if let Err(e) = (store.refresh)() {
+                // The next growth (or the next write, which catches up first) retries.
+                tracing::warn!(topic = store.topic, error = %e, "cannot apply what other servers wrote");
+            }
         }
-        let (stop, stopped) = mpsc::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("weft-follow".into())
-            .spawn(move || {
-                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(TICK) {
-                    for (watch, store) in &mut watched {
-                        match watch.has_changed() {
-                            Ok(false) => continue,
-                            Ok(true) => {}
-                            // The log shut down.
-                            Err(_) => return,
-                        }
-                        watch.mark_unchanged();
-                        if let Err(e) = (store.refresh)() {
-                            // The next growth (or the next write, which catches up first) retries.
-                            tracing::warn!(topic = store.topic, error = %e, "cannot apply what other servers wrote");
-                        }
-                    }
-                }
-            })
-            .map_err(|e| crate::MeshError::Internal(format!("cannot start the follower thread: {e}")))?;
-        Ok(Follower { stop: Some(stop), thread: Some(thread) })
-    }
-
-    /// Stops the thread and waits for its current round to end.
-    pub(crate) fn stop(&mut self) {
-        self.stop.take();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for Follower {
-    fn drop(&mut self) {
-        self.stop();
-    }
+        true
+    })
+    .map_err(|e| crate::MeshError::Internal(format!("cannot start the follower thread: {e}")))
 }

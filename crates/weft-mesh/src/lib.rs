@@ -25,6 +25,7 @@
 //! The domain crates are re-exported ([`catalog`], [`registry`], [`sql`](crate::weft_sql),
 //! [`log`]) so callers name their types through this crate.
 
+mod background;
 mod context;
 pub mod contracts;
 pub mod data;
@@ -204,9 +205,9 @@ impl Mesh {
         // Before the SQL engine starts its queries, which write: their records must find the
         // profiles' snapshots loaded.
         data.profiles().open()?;
-        let profiler = profile::live::Worker::start(Arc::downgrade(&data))
+        let profiler = profile::live::start_worker(Arc::downgrade(&data))
             .map_err(|e| MeshError::Internal(format!("cannot start the profile worker: {e}")))?;
-        let follower = follow::Follower::start(
+        let follower = follow::start(
             &log,
             vec![
                 follow::Followed {
@@ -246,7 +247,7 @@ impl Mesh {
                 },
             ],
         )?;
-        let raw_inputs = raw_inputs::Worker::start(Arc::downgrade(&data))
+        let raw_inputs = raw_inputs::start_worker(Arc::downgrade(&data))
             .map_err(|e| MeshError::Internal(format!("cannot start the raw input worker: {e}")))?;
         let sql_registry = Arc::new(schemas::SqlSchemas::new(registry.clone(), catalog.clone()));
         let engine_options = EngineOptions {

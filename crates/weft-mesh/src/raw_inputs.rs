@@ -19,7 +19,7 @@
 //! leader carries on from the committed positions.
 
 use std::collections::BTreeMap;
-use std::sync::{mpsc, Weak};
+use std::sync::Weak;
 use std::time::Duration;
 
 use weft_log::{ReadLimits, StoredRecord};
@@ -180,37 +180,15 @@ impl DataPlane {
 }
 
 /// The background thread validating raw input topics; stops when dropped.
-pub(crate) struct Worker {
-    stop: Option<mpsc::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
+pub(crate) type Worker = crate::background::Ticking;
 
-impl Worker {
-    /// Starts the worker over the data plane (held weakly: the worker ends with the mesh).
-    pub(crate) fn start(data: Weak<DataPlane>) -> std::io::Result<Worker> {
-        let (stop, stopped) = mpsc::channel::<()>();
-        let thread = std::thread::Builder::new().name("weft-raw-inputs".into()).spawn(move || {
-            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(TICK) {
-                let Some(data) = data.upgrade() else { return };
-                if data.runs_background_work() {
-                    data.validate_raw_inputs();
-                }
-            }
-        })?;
-        Ok(Worker { stop: Some(stop), thread: Some(thread) })
-    }
-
-    /// Stops the worker and waits for its current pass to end.
-    pub(crate) fn stop(&mut self) {
-        self.stop.take();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+/// Starts the worker over the data plane (held weakly: the worker ends with the mesh).
+pub(crate) fn start_worker(data: Weak<DataPlane>) -> std::io::Result<Worker> {
+    crate::background::Ticking::start("weft-raw-inputs", TICK, move || {
+        let Some(data) = data.upgrade() else { return false };
+        if data.runs_background_work() {
+            data.validate_raw_inputs();
         }
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        self.stop();
-    }
+        true
+    })
 }

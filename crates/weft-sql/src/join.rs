@@ -241,9 +241,9 @@ impl JoinOp {
         buf
     }
 
-    /// Whether the joined row of `left` and `right` (either missing in outer joins) passes WHERE.
-    fn result_passes(&mut self, left: Option<&[Value]>, right: Option<&[Value]>, key: &Value) -> bool {
-        let Some(filter) = &self.filter else { return true };
+    /// The joined row of `left` and `right` (either missing in outer joins: nulls), with the
+    /// synthetic key last when the join has one; built in the reused buffer, to be put back.
+    fn joined_row(&mut self, left: Option<&[Value]>, right: Option<&[Value]>, key: &Value) -> Vec<Value> {
         let mut joined = std::mem::take(&mut self.joined);
         joined.clear();
         match left {
@@ -257,7 +257,16 @@ impl JoinOp {
         if self.synthetic_key {
             joined.push(key.clone());
         }
-        let pass = filter.test(&joined);
+        joined
+    }
+
+    /// Whether the joined row of `left` and `right` (either missing in outer joins) passes WHERE.
+    fn result_passes(&mut self, left: Option<&[Value]>, right: Option<&[Value]>, key: &Value) -> bool {
+        if self.filter.is_none() {
+            return true;
+        }
+        let joined = self.joined_row(left, right, key);
+        let pass = self.filter.as_ref().is_none_or(|filter| filter.test(&joined));
         self.joined = joined;
         pass
     }
@@ -273,19 +282,7 @@ impl JoinOp {
         origin: Origin,
         sink: &mut dyn RowSink,
     ) -> Result<()> {
-        let mut joined = std::mem::take(&mut self.joined);
-        joined.clear();
-        match left {
-            Some(l) => joined.extend_from_slice(l),
-            None => joined.resize(self.left_width, Value::Null),
-        }
-        match right {
-            Some(r) => joined.extend_from_slice(r),
-            None => joined.resize(self.left_width + self.right_width, Value::Null),
-        }
-        if self.synthetic_key {
-            joined.push(key.clone());
-        }
+        let joined = self.joined_row(left, right, key);
         let pass = !tombstone && self.filter.as_ref().is_none_or(|f| f.test(&joined));
         let result = if pass || matches!(self.shape, Shape::TableTable | Shape::ForeignKey) {
             // The key column takes the join key even when its side is missing (outer joins).

@@ -34,7 +34,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex, MutexGuard, RwLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -682,39 +682,17 @@ impl LiveProfiles {
 }
 
 /// The background thread that keeps profiles caught up and snapshotted; stops when dropped.
-pub(crate) struct Worker {
-    stop: Option<mpsc::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
+pub(crate) type Worker = crate::background::Ticking;
 
-impl Worker {
-    /// Starts the worker over the data plane (held weakly: the worker ends with the mesh).
-    pub(crate) fn start(data: Weak<DataPlane>) -> std::io::Result<Worker> {
-        let (stop, stopped) = mpsc::channel::<()>();
-        let thread = std::thread::Builder::new().name("weft-profiles".into()).spawn(move || {
-            let mut round = 1u32;
-            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(TICK) {
-                let Some(data) = data.upgrade() else { return };
-                data.profiles().tick(&data, round);
-                round = round.wrapping_add(1);
-            }
-        })?;
-        Ok(Worker { stop: Some(stop), thread: Some(thread) })
-    }
-
-    /// Stops the worker and waits for its current round to end.
-    pub(crate) fn stop(&mut self) {
-        self.stop.take();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        self.stop();
-    }
+/// Starts the worker over the data plane (held weakly: the worker ends with the mesh).
+pub(crate) fn start_worker(data: Weak<DataPlane>) -> std::io::Result<Worker> {
+    let mut round = 1u32;
+    crate::background::Ticking::start("weft-profiles", TICK, move || {
+        let Some(data) = data.upgrade() else { return false };
+        data.profiles().tick(&data, round);
+        round = round.wrapping_add(1);
+        true
+    })
 }
 
 #[cfg(test)]
