@@ -207,25 +207,23 @@ fn http(base: &str, method: &str, path: &str, body: Option<&str>) -> (u16, Strin
 }
 
 /// Waits up to `seconds` for `condition`.
-fn within(seconds: u64, what: &str, condition: impl Fn() -> bool) {
+fn within(seconds: u64, what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
     while !condition() {
         assert!(std::time::Instant::now() < deadline, "{what} did not happen within {seconds} s");
-        std::thread::sleep(std::time::Duration::from_millis(200));
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
 
 /// Retries `attempt` for up to ten seconds (the servers follow each other through the broker's
 /// offsets, which they poll), returning its first answer.
 fn eventually(attempt: impl Fn() -> Option<String>) -> String {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        if let Some(out) = attempt() {
-            return out;
-        }
-        assert!(std::time::Instant::now() < deadline, "the other server never saw the change");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let mut answer = None;
+    within(10, "the other server seeing the change", || {
+        answer = attempt();
+        answer.is_some()
+    });
+    answer.unwrap_or_default()
 }
 
 /// `weft ARGS` against `server`: its standard output when it succeeded.
