@@ -198,12 +198,13 @@ fn model(spec: Spec, events: &[(String, i64, i32)]) -> Vec<Out> {
             }
         }
         if spec.emit_final {
-            // Kafka Streams reads final results from the window store, which returns no time
-            // window that started more than its retention (max(RETENTION, size + grace)) before
+            // With a RETENTION, Kafka Streams reads final results from the window store, which
+            // returns no time window that started more than max(RETENTION, size + grace) before
             // stream time: a window that stream time jumped past closes without a result.
             let session = matches!(spec.kind, Kind::Session { .. });
-            let gone =
-                |s: i64, e: i64| !session && s < stream_time - spec.retention.unwrap_or(0).max(e - s + spec.grace);
+            let gone = |s: i64, e: i64| {
+                !session && spec.retention.is_some_and(|r| s < stream_time - r.max(e - s + spec.grace))
+            };
             // A session is final once it can take no record.
             let final_at = match spec.kind {
                 Kind::Session { gap } => close - gap - 1,
