@@ -315,6 +315,10 @@ impl Registry {
     /// calls this when the schemas topic grows; every write does it before deciding).
     pub fn refresh(&self) -> Result<()> {
         let mut next_offset = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        // Usually nothing is new: the watermark says so without a fetch (which on Kafka waits).
+        if *next_offset >= self.log.offsets(SCHEMAS_TOPIC, 0)?.1 {
+            return Ok(());
+        }
         self.catch_up(&mut next_offset)
     }
 
