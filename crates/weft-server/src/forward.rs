@@ -166,7 +166,8 @@ pub(crate) fn unavailable(message: &str) -> Response {
 }
 
 /// Headers of one connection, not of the request (RFC 9110 section 7.6.1), and the length,
-/// which the client recomputes.
+/// which the client recomputes. `Host` is kept: the leader checks the name the caller used against
+/// its allowed hosts, as it would had the caller asked it directly.
 fn is_hop_by_hop(name: &HeaderName) -> bool {
     matches!(
         name.as_str(),
@@ -178,7 +179,6 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
             | "trailer"
             | "upgrade"
             | "content-length"
-            | "host"
     )
 }
 
