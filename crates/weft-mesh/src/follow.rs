@@ -19,25 +19,55 @@ use crate::error::Result;
 /// longer tick batches several appends into one catch-up.
 const TICK: Duration = Duration::from_millis(50);
 
-/// A store that keeps its events in `topic` and applies new ones on `refresh`.
-pub(crate) struct Followed {
-    pub topic: &'static str,
-    pub refresh: Box<dyn Fn() -> Result<()> + Send>,
+/// The stores kept in memory whose events other servers may append, refreshed by topic.
+pub(crate) struct Stores {
+    pub registry: Arc<weft_registry::Registry>,
+    pub catalog: Arc<weft_catalog::Catalog>,
+    pub governance: Arc<crate::contracts::Governance>,
+    pub identities: Arc<crate::security::identities::IdentityStore>,
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
+}
+
+impl Stores {
+    /// Their topics, in the order they are refreshed: the registry before the catalog, whose index
+    /// reads schemas.
+    const TOPICS: [&'static str; 5] = [
+        weft_registry::SCHEMAS_TOPIC,
+        weft_catalog::CATALOG_TOPIC,
+        crate::contracts::CONTRACTS_TOPIC,
+        crate::security::identities::IDENTITIES_TOPIC,
+        crate::webhooks::WEBHOOKS_TOPIC,
+    ];
+
+    /// Has the store of `topic` apply what other servers appended to it.
+    fn refresh(&self, topic: &str) -> Result<()> {
+        match topic {
+            weft_registry::SCHEMAS_TOPIC => Ok(self.registry.refresh()?),
+            weft_catalog::CATALOG_TOPIC => Ok(self.catalog.refresh()?),
+            crate::contracts::CONTRACTS_TOPIC => self.governance.store().refresh(),
+            crate::security::identities::IDENTITIES_TOPIC => self.identities.refresh(),
+            crate::webhooks::WEBHOOKS_TOPIC => self.webhooks.refresh(),
+            _ => Ok(()),
+        }
+    }
+
+    /// Has every store apply what other servers appended, now.
+    pub(crate) fn refresh_all(&self) -> Result<()> {
+        Self::TOPICS.iter().try_for_each(|topic| self.refresh(topic))
+    }
 }
 
 /// The follower thread; stopped by `stop` or when dropped.
 pub(crate) type Follower = crate::background::Ticking;
 
-/// Starts following `stores`, in the order given (the registry before the catalog, whose index
-/// reads schemas).
-pub(crate) fn start(log: &Arc<dyn EventLog>, stores: Vec<Followed>) -> Result<Follower> {
-    let mut watched = Vec::with_capacity(stores.len());
-    for store in stores {
-        let watch = log.subscribe(store.topic, 0)?;
-        watched.push((watch, store));
+/// Starts following the stores' topics.
+pub(crate) fn start(log: &Arc<dyn EventLog>, stores: Arc<Stores>) -> Result<Follower> {
+    let mut watched = Vec::with_capacity(Stores::TOPICS.len());
+    for topic in Stores::TOPICS {
+        watched.push((log.subscribe(topic, 0)?, topic));
     }
     crate::background::Ticking::start("weft-follow", TICK, move || {
-        for (watch, store) in &mut watched {
+        for (watch, topic) in &mut watched {
             match watch.has_changed() {
                 Ok(false) => continue,
                 Ok(true) => {}
@@ -45,9 +75,9 @@ pub(crate) fn start(log: &Arc<dyn EventLog>, stores: Vec<Followed>) -> Result<Fo
                 Err(_) => return false,
             }
             watch.mark_unchanged();
-            if let Err(e) = (store.refresh)() {
+            if let Err(e) = stores.refresh(topic) {
                 // The next growth (or the next write, which catches up first) retries.
-                tracing::warn!(topic = store.topic, error = %e, "cannot apply what other servers wrote");
+                tracing::warn!(topic = *topic, error = %e, "cannot apply what other servers wrote");
             }
         }
         true

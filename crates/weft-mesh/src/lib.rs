@@ -122,6 +122,8 @@ pub struct Mesh {
     profiler: std::sync::Mutex<Option<profile::live::Worker>>,
     /// Applies what other servers sharing the log write to the platform's stores; stopped on shutdown.
     follower: std::sync::Mutex<Option<follow::Follower>>,
+    /// The stores the follower refreshes, for [`Mesh::catch_up`].
+    stores: Arc<follow::Stores>,
     /// Validates raw input topics into their products; stopped on shutdown.
     raw_inputs: std::sync::Mutex<Option<raw_inputs::Worker>>,
     /// Held while a product's SQL stream is looked for and declared ([`product_sql`]).
@@ -207,46 +209,14 @@ impl Mesh {
         data.profiles().open()?;
         let profiler = profile::live::start_worker(Arc::downgrade(&data))
             .map_err(|e| MeshError::Internal(format!("cannot start the profile worker: {e}")))?;
-        let follower = follow::start(
-            &log,
-            vec![
-                follow::Followed {
-                    topic: weft_registry::SCHEMAS_TOPIC,
-                    refresh: Box::new({
-                        let registry = registry.clone();
-                        move || Ok(registry.refresh()?)
-                    }),
-                },
-                follow::Followed {
-                    topic: weft_catalog::CATALOG_TOPIC,
-                    refresh: Box::new({
-                        let catalog = catalog.clone();
-                        move || Ok(catalog.refresh()?)
-                    }),
-                },
-                follow::Followed {
-                    topic: contracts::CONTRACTS_TOPIC,
-                    refresh: Box::new({
-                        let governance = governance.clone();
-                        move || governance.store().refresh()
-                    }),
-                },
-                follow::Followed {
-                    topic: security::identities::IDENTITIES_TOPIC,
-                    refresh: Box::new({
-                        let identities = security.identities.clone();
-                        move || identities.refresh()
-                    }),
-                },
-                follow::Followed {
-                    topic: webhooks::WEBHOOKS_TOPIC,
-                    refresh: Box::new({
-                        let webhooks = webhooks.clone();
-                        move || webhooks.refresh()
-                    }),
-                },
-            ],
-        )?;
+        let stores = Arc::new(follow::Stores {
+            registry: registry.clone(),
+            catalog: catalog.clone(),
+            governance: governance.clone(),
+            identities: security.identities.clone(),
+            webhooks: webhooks.clone(),
+        });
+        let follower = follow::start(&log, stores.clone())?;
         let raw_inputs = raw_inputs::start_worker(Arc::downgrade(&data))
             .map_err(|e| MeshError::Internal(format!("cannot start the raw input worker: {e}")))?;
         let sql_registry = Arc::new(schemas::SqlSchemas::new(registry.clone(), catalog.clone()));
@@ -273,6 +243,7 @@ impl Mesh {
             webhooks,
             profiler: std::sync::Mutex::new(Some(profiler)),
             follower: std::sync::Mutex::new(Some(follower)),
+            stores,
             raw_inputs: std::sync::Mutex::new(Some(raw_inputs)),
             sql_names: std::sync::Mutex::new(()),
         })
@@ -308,11 +279,7 @@ impl Mesh {
     /// than on the follower's next tick: a server that forwarded a change to the leader calls this
     /// before answering, so its caller reads the change back from it.
     pub fn catch_up(&self) -> Result<()> {
-        self.registry.refresh()?;
-        self.catalog.refresh()?;
-        self.governance.store().refresh()?;
-        self.security.identities.refresh()?;
-        self.webhooks.refresh()
+        self.stores.refresh_all()
     }
 
     /// Retention and compaction now, on a backend that does them itself (the embedded log also runs
