@@ -1,6 +1,7 @@
 //! Keeps a server's copy of the platform's state current when other servers share its log (several
 //! Weft servers on one Kafka cluster): a thread watches the internal topics of the stores that live
-//! in memory (registry, catalog, governance, identities, webhooks) and has each store apply what
+//! in memory (registry, catalog, governance, identities, webhooks, the SQL engine's commands) and has
+//! each store apply what
 //! others appended as soon as the log reports the topic grew.
 //!
 //! On the embedded log this server is the only writer, so a wake-up finds nothing new and costs one
@@ -26,17 +27,20 @@ pub(crate) struct Stores {
     pub governance: Arc<crate::contracts::Governance>,
     pub identities: Arc<crate::security::identities::IdentityStore>,
     pub webhooks: Arc<crate::webhooks::Webhooks>,
+    pub sql: Arc<weft_sql::Engine>,
 }
 
 impl Stores {
     /// Their topics, in the order they are refreshed: the registry before the catalog, whose index
     /// reads schemas.
-    const TOPICS: [&'static str; 5] = [
+    /// The SQL engine comes last: its statements name the products and schemas before it.
+    const TOPICS: [&'static str; 6] = [
         weft_registry::SCHEMAS_TOPIC,
         weft_catalog::CATALOG_TOPIC,
         crate::contracts::CONTRACTS_TOPIC,
         crate::security::identities::IDENTITIES_TOPIC,
         crate::webhooks::WEBHOOKS_TOPIC,
+        weft_sql::engine::COMMAND_TOPIC,
     ];
 
     /// Has the store of `topic` apply what other servers appended to it.
@@ -47,6 +51,7 @@ impl Stores {
             crate::contracts::CONTRACTS_TOPIC => self.governance.store().refresh(),
             crate::security::identities::IDENTITIES_TOPIC => self.identities.refresh(),
             crate::webhooks::WEBHOOKS_TOPIC => self.webhooks.refresh(),
+            weft_sql::engine::COMMAND_TOPIC => self.sql.refresh().map(|_| ()).map_err(Into::into),
             _ => Ok(()),
         }
     }

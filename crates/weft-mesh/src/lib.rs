@@ -90,6 +90,10 @@ pub struct MeshOptions {
     pub authorization: bool,
     /// How the registry compiles JSON Schemas (whether `format` asserts under every draft).
     pub json_schema: weft_registry::json_schema::JsonSchemaOptions,
+    /// Other servers share the log (several servers on one Kafka cluster): the work one server does
+    /// alone (persistent queries, raw input validation) waits until [`Mesh::gate_background_work`]
+    /// says this server is the one.
+    pub await_leadership: bool,
 }
 
 impl MeshOptions {
@@ -103,6 +107,7 @@ impl MeshOptions {
             profile_rebuild_records: profile::live::MAX_REBUILD_RECORDS,
             authorization: false,
             json_schema: Default::default(),
+            await_leadership: false,
         }
     }
 }
@@ -207,16 +212,11 @@ impl Mesh {
         // Before the SQL engine starts its queries, which write: their records must find the
         // profiles' snapshots loaded.
         data.profiles().open()?;
+        if options.await_leadership {
+            *data.background_gate.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(|| false));
+        }
         let profiler = profile::live::start_worker(Arc::downgrade(&data))
             .map_err(|e| MeshError::Internal(format!("cannot start the profile worker: {e}")))?;
-        let stores = Arc::new(follow::Stores {
-            registry: registry.clone(),
-            catalog: catalog.clone(),
-            governance: governance.clone(),
-            identities: security.identities.clone(),
-            webhooks: webhooks.clone(),
-        });
-        let follower = follow::start(&log, stores.clone())?;
         let raw_inputs = raw_inputs::start_worker(Arc::downgrade(&data))
             .map_err(|e| MeshError::Internal(format!("cannot start the raw input worker: {e}")))?;
         let sql_registry = Arc::new(schemas::SqlSchemas::new(registry.clone(), catalog.clone()));
@@ -226,9 +226,25 @@ impl Mesh {
             max_pull_bytes: options.max_pull_bytes,
             schema_registry: Some(weft_sql::registry::RegistryHandle(sql_registry)),
             data_access: Some(weft_sql::AccessHandle(Arc::new(sql::MeshAccess(data.clone())))),
+            // Persistent queries are one server's work too: with several servers on the log, each
+            // runs on the one the gate names, and moves with it.
+            query_gate: options.await_leadership.then(|| {
+                let data = data.clone();
+                weft_sql::QueryGate(Arc::new(move || data.runs_background_work()))
+            }),
             ..EngineOptions::default()
         };
         let sql = Arc::new(Engine::open(log.clone(), engine_options)?);
+        // Followed from here: the SQL engine is one of the stores, and it has replayed its commands.
+        let stores = Arc::new(follow::Stores {
+            registry: registry.clone(),
+            catalog: catalog.clone(),
+            governance: governance.clone(),
+            identities: security.identities.clone(),
+            webhooks: webhooks.clone(),
+            sql: sql.clone(),
+        });
+        let follower = follow::start(&log, stores.clone())?;
         // Dropping a stream or table that published data products depend on is refused.
         sql.set_drop_guard(Arc::new(sql::CatalogDropGuard(catalog.clone())));
         Ok(Mesh {
@@ -268,9 +284,10 @@ impl Mesh {
         Ok(self.log.shutdown()?)
     }
 
-    /// Runs the work one server of a cluster must do alone (validating raw input topics) only while
-    /// `gate` says so: with several servers on one Kafka cluster, while this one is the elected
-    /// leader. Without a gate it always runs.
+    /// Runs the work one server of a cluster must do alone (persistent queries, validating raw
+    /// input topics) only while `gate` says so: with several servers on one Kafka cluster, while
+    /// this one is the elected leader. Without a gate it always runs. A query that starts running
+    /// here is reopened from the log first, so it resumes exactly where the server before left off.
     pub fn gate_background_work(&self, gate: data::BackgroundGate) {
         *self.data.background_gate.write().unwrap_or_else(|e| e.into_inner()) = Some(gate);
     }

@@ -1,8 +1,9 @@
 //! Writes that need one order go to one server: when several servers share a Kafka cluster, a
 //! server that does not lead forwards every change of the platform's state (schemas, catalog,
-//! contracts, grants, identities) to the server that does, and answers with the
-//! leader's answer. Data writes (records, `/inserts-stream`, consumer positions), reads, sign-in
-//! and checks stay on the server that received them.
+//! contracts, grants, identities, SQL statements that change the SQL catalog) to the server that
+//! does, and answers with the leader's answer. Data writes (records, `/inserts-stream`, consumer
+//! positions), reads (pull and push queries too), sign-in and checks stay on the server that
+//! received them.
 //!
 //! Who leads is decided elsewhere (the Kafka backend's election); this module sees only
 //! [`Leadership`]. The leader checks a forwarded request exactly as one sent to it directly
@@ -53,6 +54,8 @@ pub(crate) enum Route {
     ToLeader,
     /// Refuse it: it was forwarded here, and this server no longer leads.
     Moved,
+    /// Refuse it: its body is larger than the server takes.
+    TooLarge,
 }
 
 impl Route {
@@ -72,18 +75,32 @@ impl Forwarder {
         Forwarder { leadership, agent }
     }
 
-    pub(crate) fn route(&self, request: &Request) -> Route {
-        if !is_ordered_write(request.method(), request.uri().path())
-            || signed_in_by_session(request.headers())
-            || self.leadership.is_leader()
-        {
-            return Route::Here;
+    /// Where `request` goes. A `POST /ksql` is relayed only when its statements change the SQL
+    /// catalog, which takes reading its body (up to `max_body_bytes`): the request comes back
+    /// whole, to be handled here or relayed.
+    pub(crate) async fn route(&self, request: Request, max_body_bytes: usize) -> (Route, Request) {
+        if signed_in_by_session(request.headers()) || self.leadership.is_leader() {
+            return (Route::Here, request);
         }
-        if request.headers().contains_key(FORWARDED_HEADER) {
-            Route::Moved
+        let (ordered, request) = if request.method() == Method::POST && request.uri().path() == "/ksql" {
+            let (parts, body) = request.into_parts();
+            let Ok(body) = axum::body::to_bytes(body, max_body_bytes).await else {
+                return (Route::TooLarge, Request::from_parts(parts, Body::empty()));
+            };
+            let ordered = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("ksql").and_then(|k| k.as_str()).map(weft_mesh::weft_sql::text_changes_catalog))
+                .unwrap_or(false);
+            (ordered, Request::from_parts(parts, Body::from(body)))
         } else {
-            Route::ToLeader
-        }
+            (is_ordered_write(request.method(), request.uri().path()), request)
+        };
+        let route = match (ordered, request.headers().contains_key(FORWARDED_HEADER)) {
+            (false, _) => Route::Here,
+            (true, true) => Route::Moved,
+            (true, false) => Route::ToLeader,
+        };
+        (route, request)
     }
 
     /// Sends `request` (its body up to `max_body_bytes`) to the leader and returns its answer.
@@ -184,16 +201,13 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
 
 /// Whether a request changes state that must be decided in one order: every change but data
 /// writes (ordered by their partitions), sign-in and sign-out (sessions live in the server that
-/// made them), topics, and webhook tests.
+/// made them), topics, and webhook tests. `POST /ksql` is decided by its statements
+/// ([`Forwarder::route`]).
 pub fn is_ordered_write(method: &Method, path: &str) -> bool {
     auth::is_change(method, path)
         && !auth::is_data_write(path)
         && path != "/api/v1/session"
-        // SQL statements stay where they are sent until the engine follows its command topic on
-        // every server (issue 14): forwarded, a stream declared through one server would be unknown
-        // to that server until its restart.
         && path != "/ksql"
-        && !path.ends_with("/sql-source")
         // Topics are the cluster's: Kafka orders their creation and deletion itself.
         && !path.starts_with("/api/v1/topics")
         && !(path.starts_with("/api/v1/webhooks/") && path.ends_with("/test"))
@@ -212,6 +226,7 @@ mod tests {
             "/api/v1/products/sales.orders/publish",
             "/api/v1/contracts",
             "/api/v1/tokens",
+            "/api/v1/products/sales.orders/sql-source",
         ] {
             assert!(is_ordered_write(&post, path), "{path}");
         }
@@ -230,7 +245,6 @@ mod tests {
             "/api/v1/sql/validate",
             "/api/v1/products:check",
             "/ksql",
-            "/api/v1/products/sales.orders/sql-source",
             "/registry/subjects/orders-value",
             "/registry/compatibility/subjects/orders-value/versions",
         ] {

@@ -251,7 +251,12 @@ async fn observe_http(State(state): State<AppState>, mut request: Request, next:
     let method = request.method().to_string();
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |path| path.as_str()).to_string();
     let path = request.uri().path().to_string();
-    let forwarding = state.forwarder.clone().map(|forwarder| (forwarder.route(&request), forwarder));
+    let mut forwarding = None;
+    if let Some(forwarder) = state.forwarder.clone() {
+        let (destination, whole) = forwarder.route(request, state.limits.max_body_bytes).await;
+        request = whole;
+        forwarding = Some((destination, forwarder));
+    }
     if let Some((destination, forwarder)) = forwarding.filter(|(destination, _)| !destination.is_here()) {
         let mut response = match destination {
             forward::Route::ToLeader => {
@@ -266,6 +271,11 @@ async fn observe_http(State(state): State<AppState>, mut request: Request, next:
                 }
                 response
             }
+            forward::Route::TooLarge => ApiError::new(
+                ErrorCode::TooLarge,
+                "the request body is larger than the server's limit (max_body_bytes)".to_string(),
+            )
+            .into_response(),
             _ => forward::unavailable(
                 "this server no longer leads the mesh's ordered writes: retry, and the server you ask forwards to \
                  the new leader",
@@ -416,18 +426,29 @@ pub struct Server {
 impl Server {
     /// Binds `config.listen` and opens the platform on the embedded log in `config.data_dir`.
     pub async fn bind(config: &ServerConfig) -> Result<Server, ServerError> {
-        Server::bind_with(config, None).await
+        Server::bind_with(config, None, false).await
     }
 
     /// Binds `config.listen` and opens the platform on `log`, any backend of the log seam (a Kafka
     /// cluster's); `config.data_dir` and `config.fsync` are then unused.
     pub async fn bind_on(config: &ServerConfig, log: Arc<dyn weft_mesh::log::EventLog>) -> Result<Server, ServerError> {
-        Server::bind_with(config, Some(log)).await
+        Server::bind_with(config, Some(log), false).await
+    }
+
+    /// [`Server::bind_on`] for one of several servers sharing `log`: the work one server does alone
+    /// (persistent queries, raw input validation) waits for
+    /// [`weft_mesh::Mesh::gate_background_work`] to say this server leads.
+    pub async fn bind_shared(
+        config: &ServerConfig,
+        log: Arc<dyn weft_mesh::log::EventLog>,
+    ) -> Result<Server, ServerError> {
+        Server::bind_with(config, Some(log), true).await
     }
 
     async fn bind_with(
         config: &ServerConfig,
         log: Option<Arc<dyn weft_mesh::log::EventLog>>,
+        shared: bool,
     ) -> Result<Server, ServerError> {
         // Certificates first: a bad file is refused before the platform opens.
         let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
@@ -440,6 +461,7 @@ impl Server {
         options.max_pull_bytes = config.max_pull_bytes;
         options.profile_snapshot_interval = std::time::Duration::from_millis(config.profile_snapshot_ms);
         options.json_schema.format = config.json_schema_format;
+        options.await_leadership = shared;
         let mesh = tokio::task::spawn_blocking(move || match log {
             Some(log) => Mesh::open_on(log, &options),
             None => Mesh::open(options),
@@ -599,7 +621,7 @@ impl BackgroundServer {
                     .build()
                     .map_err(ServerError::Serve)?;
                 runtime.block_on(async move {
-                    let server = match Server::bind_with(&config, log).await {
+                    let server = match Server::bind_with(&config, log, false).await {
                         Ok(server) => server,
                         Err(e) => {
                             let message = e.to_string();

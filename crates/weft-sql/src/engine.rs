@@ -12,6 +12,12 @@
 //! (commands written before principals were recorded run as [`ANONYMOUS`]). Query ids
 //! derive from `seq` (`CSAS_<NAME>_<seq>`, `CTAS_<NAME>_<seq>`, `INSERTQUERY_<seq>`), so replay
 //! gives every query its id back.
+//!
+//! Several engines may share one log (several servers on one Kafka cluster): [`Engine::refresh`]
+//! applies the commands the others appended (the engine calls it before each statement that changes
+//! the catalog, the mesh whenever the command topic grows), and [`EngineOptions::query_gate`] says
+//! on which of them the persistent queries run; a query that starts running on an engine is first
+//! reopened from the log, since another engine ran it meanwhile.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -65,6 +71,21 @@ pub struct EngineOptions {
     /// The most bytes a pull query's rows take as JSON; past it the query fails, saying so, so that a
     /// few wide rows cannot do what many narrow ones may not.
     pub max_pull_bytes: usize,
+    /// Whether this server runs the persistent queries now (several servers on one log: the one the
+    /// cluster elected); `None`: always. Where it says no, queries are known (their statements,
+    /// their sinks) but not run, and a query that starts running here again is first reopened from
+    /// the log, as after a restart.
+    pub query_gate: Option<QueryGate>,
+}
+
+/// Says whether this server runs the persistent queries now (see [`EngineOptions::query_gate`]).
+#[derive(Clone)]
+pub struct QueryGate(pub Arc<dyn Fn() -> bool + Send + Sync>);
+
+impl std::fmt::Debug for QueryGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("QueryGate")
+    }
 }
 
 /// The default of [`EngineOptions::max_pull_rows`].
@@ -92,6 +113,7 @@ impl Default for EngineOptions {
             data_access: None,
             max_pull_rows: DEFAULT_MAX_PULL_ROWS,
             max_pull_bytes: DEFAULT_MAX_PULL_BYTES,
+            query_gate: None,
         }
     }
 }
@@ -220,6 +242,9 @@ struct QueryEntry {
     runner: Arc<Mutex<PersistentQuery>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    /// The query runs on this server, so its in-memory state is current (see
+    /// [`EngineOptions::query_gate`]).
+    hosted: Arc<AtomicBool>,
 }
 
 #[derive(Default)]
@@ -252,8 +277,28 @@ pub struct Engine {
     transient: std::sync::atomic::AtomicU64,
     /// The command topic is being replayed.
     replaying: AtomicBool,
+    /// The offset of the next command to apply from the command topic.
+    next_command: Mutex<u64>,
     /// Asked before a DROP (the catalog's veto); see [`Engine::set_drop_guard`].
     drop_guard: std::sync::RwLock<Option<Arc<dyn crate::lineage::DropGuard>>>,
+}
+
+/// Whether a statement changes the catalog (and is recorded in the command topic).
+fn changes_catalog(statement: &Statement) -> bool {
+    matches!(
+        statement,
+        Statement::CreateSource(_)
+            | Statement::CreateAsSelect(_)
+            | Statement::InsertInto { .. }
+            | Statement::Drop { .. }
+            | Statement::Terminate(_)
+    )
+}
+
+/// Whether `text` holds a statement that changes the catalog: several servers on one log let one
+/// of them decide those, in one order. Text that does not parse changes nothing.
+pub fn text_changes_catalog(text: &str) -> bool {
+    parse_statements(text).is_ok_and(|statements| statements.iter().any(|s| changes_catalog(&s.statement)))
 }
 
 fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -398,18 +443,52 @@ impl Engine {
             ddl: Mutex::new(()),
             transient: std::sync::atomic::AtomicU64::new(0),
             replaying: AtomicBool::new(false),
+            next_command: Mutex::new(0),
             drop_guard: std::sync::RwLock::new(None),
         };
-        engine.replaying.store(true, Ordering::SeqCst);
-        let replayed = engine.replay();
-        engine.replaying.store(false, Ordering::SeqCst);
-        replayed?;
-        engine.start_replayed()?;
+        let (start, _) = engine.log.offsets(COMMAND_TOPIC, 0)?;
+        engine.apply_commands(start, false)?;
         Ok(engine)
     }
 
-    fn replay(&self) -> Result<()> {
-        let (mut offset, end) = self.log.offsets(COMMAND_TOPIC, 0)?;
+    /// Applies the commands other servers sharing the log appended since the last look (several
+    /// servers on one Kafka cluster): their streams, tables and queries appear here as they did
+    /// there, and queries this server is to run start. Commands this server appended itself are
+    /// skipped (their `seq` is below the next one it would give). Returns how many were applied.
+    pub fn refresh(&self) -> Result<usize> {
+        let from = *self.next_command.lock().unwrap_or_else(|e| e.into_inner());
+        let (_, end) = self.log.offsets(COMMAND_TOPIC, 0)?;
+        if end <= from {
+            return Ok(0);
+        }
+        self.apply_commands(from, true)
+    }
+
+    /// Replays the command topic from `from` as [`Engine::open`] does, then starts the threads of
+    /// the queries it opened; `only_new`: skips commands whose `seq` this engine has already taken.
+    /// The properties set on this server are kept across it.
+    fn apply_commands(&self, from: u64, only_new: bool) -> Result<usize> {
+        // One replay at a time, and no statement of this server in the middle of it.
+        let _ddl = self.ddl.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = self.next_command.lock().unwrap_or_else(|e| e.into_inner());
+        let from = from.max(*next);
+        let saved = lock(&self.state).properties.clone();
+        self.replaying.store(true, Ordering::SeqCst);
+        let replayed = self.replay(from, only_new);
+        self.replaying.store(false, Ordering::SeqCst);
+        lock(&self.state).properties = saved;
+        let (next_offset, applied) = replayed?;
+        *next = next_offset;
+        drop(next);
+        self.start_replayed()?;
+        Ok(applied)
+    }
+
+    /// Applies the commands from `offset` to the end of the command topic; the next offset and how
+    /// many were applied. The caller holds the `ddl` lock.
+    fn replay(&self, mut offset: u64, only_new: bool) -> Result<(u64, usize)> {
+        let (_, end) = self.log.offsets(COMMAND_TOPIC, 0)?;
+        let mut applied = 0;
         while offset < end {
             let r = self.log.read(COMMAND_TOPIC, 0, offset, ReadLimits::default())?;
             if r.records.is_empty() {
@@ -420,6 +499,9 @@ impl Engine {
                 let Ok(cmd) = serde_json::from_slice::<Command>(value) else { continue };
                 {
                     let mut st = lock(&self.state);
+                    if only_new && cmd.seq < st.next_seq {
+                        continue;
+                    }
                     st.next_seq = cmd.seq;
                     st.properties = canonical_properties(&cmd.properties);
                 }
@@ -428,16 +510,17 @@ impl Engine {
                 let principal = cmd.principal.as_deref().unwrap_or(ANONYMOUS);
                 if let Ok(stmts) = parse_statements(&cmd.statement) {
                     for s in stmts {
-                        let _ = self.execute_one(&s, true, principal);
+                        let _ = self.execute_locked(&s, true, principal);
                     }
                 }
+                applied += 1;
                 let mut st = lock(&self.state);
                 st.next_seq = cmd.seq + 1;
                 st.properties.clear();
             }
             offset = r.next_offset;
         }
-        Ok(())
+        Ok((offset, applied))
     }
 
     /// The log the engine runs on.
@@ -492,7 +575,7 @@ impl Engine {
         let mut results = Vec::new();
         let mut failed = None;
         for s in &statements {
-            match self.execute_one(s, false, principal) {
+            match self.execute_one(s, principal) {
                 Ok(r) => results.push(r),
                 Err(e) => {
                     failed = Some((s.text.clone(), e));
@@ -528,16 +611,20 @@ impl Engine {
         Ok(())
     }
 
-    fn execute_one(&self, parsed: &ParsedStatement, replaying: bool, principal: &str) -> Result<StatementResult> {
+    fn execute_one(&self, parsed: &ParsedStatement, principal: &str) -> Result<StatementResult> {
+        if !changes_catalog(&parsed.statement) {
+            return self.execute_locked(parsed, false, principal);
+        }
+        // Decided on the latest catalog: what other servers on the log recorded comes first.
+        self.refresh()?;
+        let _ddl = self.ddl.lock().unwrap_or_else(|e| e.into_inner());
+        self.execute_locked(parsed, false, principal)
+    }
+
+    /// Runs one statement; for a statement that changes the catalog, the caller holds the `ddl`
+    /// lock.
+    fn execute_locked(&self, parsed: &ParsedStatement, replaying: bool, principal: &str) -> Result<StatementResult> {
         let text = parsed.text.clone();
-        let _ddl = match &parsed.statement {
-            Statement::CreateSource(_)
-            | Statement::CreateAsSelect(_)
-            | Statement::InsertInto { .. }
-            | Statement::Drop { .. }
-            | Statement::Terminate(_) => Some(self.ddl.lock().unwrap_or_else(|e| e.into_inner())),
-            _ => None,
-        };
         match &parsed.statement {
             Statement::CreateSource(c) => {
                 let r = self.create_source(c, &text, replaying)?;
@@ -1017,25 +1104,42 @@ impl Engine {
         runner.set_rebuild(rebuild);
         let runner = Arc::new(Mutex::new(runner));
         let stop = Arc::new(AtomicBool::new(false));
+        // Hosted until a gate says otherwise; the query's thread keeps this current.
+        let hosted = Arc::new(AtomicBool::new(self.options.query_gate.is_none()));
         // While the command topic replays, queries only open: a later DROP or TERMINATE in the log
         // must stop them before they process anything. Threads start once the replay is done.
         let thread = if self.options.background && !self.replaying.load(Ordering::SeqCst) {
-            Some(self.spawn(id, runner.clone(), stop.clone())?)
+            Some(self.spawn(id, runner.clone(), stop.clone(), hosted.clone())?)
         } else {
             None
         };
-        let entry =
-            QueryEntry { statement: text.to_string(), sink: sink.name.clone(), sources, plan, runner, stop, thread };
+        let entry = QueryEntry {
+            statement: text.to_string(),
+            sink: sink.name.clone(),
+            sources,
+            plan,
+            runner,
+            stop,
+            thread,
+            hosted,
+        };
         lock(&self.state).queries.insert(id.to_string(), entry);
         Ok(())
     }
 
     /// Stops a query; with `cleanup` (TERMINATE, DROP) its internal changelog topic goes too.
-    fn spawn(&self, id: &str, runner: Arc<Mutex<PersistentQuery>>, stop: Arc<AtomicBool>) -> Result<JoinHandle<()>> {
+    fn spawn(
+        &self,
+        id: &str,
+        runner: Arc<Mutex<PersistentQuery>>,
+        stop: Arc<AtomicBool>,
+        hosted: Arc<AtomicBool>,
+    ) -> Result<JoinHandle<()>> {
         let log = self.log.clone();
+        let gate = self.options.query_gate.clone();
         std::thread::Builder::new()
             .name(format!("weft-sql-{id}"))
-            .spawn(move || run_in_background(log, runner, stop))
+            .spawn(move || run_in_background(log, runner, stop, Hosting { gate, hosted }))
             .map_err(|e| SqlError::analysis(format!("cannot start a query thread: {e}")))
     }
 
@@ -1044,14 +1148,15 @@ impl Engine {
         if !self.options.background {
             return Ok(());
         }
-        let pending: Vec<(String, Arc<Mutex<PersistentQuery>>, Arc<AtomicBool>)> = lock(&self.state)
+        type Pending = (String, Arc<Mutex<PersistentQuery>>, Arc<AtomicBool>, Arc<AtomicBool>);
+        let pending: Vec<Pending> = lock(&self.state)
             .queries
             .iter()
             .filter(|(_, q)| q.thread.is_none())
-            .map(|(id, q)| (id.clone(), q.runner.clone(), q.stop.clone()))
+            .map(|(id, q)| (id.clone(), q.runner.clone(), q.stop.clone(), q.hosted.clone()))
             .collect();
-        for (id, runner, stop) in pending {
-            let handle = self.spawn(&id, runner, stop)?;
+        for (id, runner, stop, hosted) in pending {
+            let handle = self.spawn(&id, runner, stop, hosted)?;
             if let Some(q) = lock(&self.state).queries.get_mut(&id) {
                 q.thread = Some(handle);
             }
@@ -1493,8 +1598,14 @@ impl Engine {
             (Operator::Stateless(op), Kind::Table) => {
                 // A table an aggregation maintains is read from the query's state; other tables
                 // from their topic.
-                let runner =
-                    source.query_id.as_ref().and_then(|id| lock(&self.state).queries.get(id).map(|q| q.runner.clone()));
+                // Only a query running here has current state; elsewhere its topic is the answer.
+                let runner = source.query_id.as_ref().and_then(|id| {
+                    lock(&self.state)
+                        .queries
+                        .get(id)
+                        .filter(|q| q.hosted.load(Ordering::SeqCst))
+                        .map(|q| q.runner.clone())
+                });
                 let snapshot = runner.and_then(|r| r.lock().unwrap_or_else(|e| e.into_inner()).table_snapshot());
                 let table: Vec<Row> = match snapshot {
                     Some(rows) => rows,
@@ -1864,7 +1975,24 @@ impl RowSink for Collect<'_> {
     }
 }
 
-fn run_in_background(log: Arc<dyn EventLog>, runner: Arc<Mutex<PersistentQuery>>, stop: Arc<AtomicBool>) {
+/// Where a query runs: [`EngineOptions::query_gate`], and whether it runs here now.
+struct Hosting {
+    gate: Option<QueryGate>,
+    hosted: Arc<AtomicBool>,
+}
+
+/// How often a query that does not run here asks the gate again.
+const GATE_CHECK: Duration = Duration::from_millis(200);
+
+fn run_in_background(
+    log: Arc<dyn EventLog>,
+    runner: Arc<Mutex<PersistentQuery>>,
+    stop: Arc<AtomicBool>,
+    hosting: Hosting,
+) {
+    // The state in memory is the log's as of the last batch run here; once another server may
+    // have run the query, it is reopened from the log before the next batch.
+    let mut stale = false;
     let mut receivers = Vec::new();
     {
         let r = runner.lock().unwrap_or_else(|e| e.into_inner());
@@ -1875,10 +2003,34 @@ fn run_in_background(log: Arc<dyn EventLog>, runner: Arc<Mutex<PersistentQuery>>
         }
     }
     while !stop.load(Ordering::SeqCst) {
+        if hosting.gate.as_ref().is_some_and(|gate| !(gate.0)()) {
+            if !stale {
+                // Handing over: what was written is committed before another server starts.
+                let mut r = runner.lock().unwrap_or_else(|e| e.into_inner());
+                hosting.hosted.store(false, Ordering::SeqCst);
+                if !r.stats.failing {
+                    if let Err(e) = r.commit_pending() {
+                        r.stats.errors += 1;
+                        r.stats.last_error = Some(e.to_string());
+                    }
+                }
+                stale = true;
+            }
+            std::thread::sleep(GATE_CHECK);
+            continue;
+        }
         let result = {
             let mut r = runner.lock().unwrap_or_else(|e| e.into_inner());
-            // After a failure the in-memory state may be ahead of the log: reopen from the log first.
-            let result = if r.stats.failing { r.recover().map(|_| 1) } else { r.poll(crate::runtime::BATCH_RECORDS) };
+            // After a failure the in-memory state may be ahead of the log, and after another server
+            // ran the query behind it: reopen from the log first.
+            let result = if r.stats.failing || stale {
+                let reopened = r.recover().map(|_| 1);
+                stale = false;
+                reopened
+            } else {
+                hosting.hosted.store(true, Ordering::SeqCst);
+                r.poll(crate::runtime::BATCH_RECORDS)
+            };
             if let Err(e) = &result {
                 r.stats.failing = true;
                 r.stats.errors += 1;

@@ -67,8 +67,8 @@ mod url;
 
 pub use access::{DataAccess, DataPath, LogAccess, Routed, Writer};
 pub use engine::{
-    row_to_json, schema_text_of, AccessHandle, Engine, EngineOptions, FieldInfo, PrintQuery, QueryHandle, QueryInfo,
-    SourceInfo, StatementResult,
+    row_to_json, schema_text_of, text_changes_catalog, AccessHandle, Engine, EngineOptions, FieldInfo, PrintQuery,
+    QueryGate, QueryHandle, QueryInfo, SourceInfo, StatementResult,
 };
 pub use error::{Result, SqlError};
 pub use runtime::{PushQuery, Row, StartFrom};

@@ -442,13 +442,13 @@ fn serve(args: ServeArgs) -> Result<()> {
         if let Some(settings) = &config.kafka {
             let bootstrap = settings.bootstrap.clone();
             let log = kafka::connect(settings).await?;
-            let mut server = Server::bind_on(&config, log.clone()).await?;
+            let mut server = Server::bind_shared(&config, log.clone()).await?;
             let scheme = if config.tls.is_some() { "https" } else { "http" };
             let identity = cluster::identity(args.advertise_url.as_deref(), scheme, server.local_addr()?);
             let leadership = std::sync::Arc::new(cluster::join(log, identity).await?);
             server.forward_ordered_writes(leadership.clone());
-            // Raw input topics are validated by the leader alone, or every server would write each
-            // record into its product again.
+            // Persistent queries run and raw input topics are validated on the leader alone, or
+            // every server would write each output record again.
             server.mesh().gate_background_work(std::sync::Arc::new(move || {
                 weft_server::forward::Leadership::is_leader(leadership.as_ref())
             }));

@@ -141,6 +141,123 @@ fn registrations_on_two_servers_get_distinct_ids_even_when_the_leader_stops() {
     second.kill();
 }
 
+/// Persistent queries run on the leader alone and move with the leadership. SQL statements sent to
+/// the follower are relayed to the leader and known on both servers at once; the leader stops in the
+/// middle of the input, and the survivor takes its queries over from their committed positions:
+/// every input record is in the derived stream exactly once, and the per-key aggregation ends with
+/// the exact counts and sums (nothing lost, nothing counted twice).
+///
+/// The leader stops with SIGTERM, for the reason given on the registrations test above.
+#[test]
+fn persistent_queries_run_on_the_leader_and_move_to_the_survivor() {
+    const RECORDS: usize = 3000;
+    const USERS: usize = 7;
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = serve(&broker, &dir.path().join("first"));
+    within(30, "the first server leading", || leader_named_by(&first, &first.url));
+    let second = serve(&broker, &dir.path().join("second"));
+    within(30, "the second server forwarding to the first", || leader_named_by(&second, &first.url));
+    ok(&second, &["topic", "create", "clicks", "--partitions", "2"]);
+
+    let statements =
+        "CREATE STREAM CLICKS (USERID STRING KEY, N INT) WITH (KAFKA_TOPIC='clicks', VALUE_FORMAT='JSON'); \
+        CREATE STREAM CLICKS_COPY AS SELECT USERID, N FROM CLICKS EMIT CHANGES; \
+        CREATE TABLE PER_USER AS SELECT USERID, COUNT(*) AS C, SUM(N) AS TOTAL FROM CLICKS GROUP BY USERID \
+        EMIT CHANGES;";
+    let (status, leader, body) = ksql(&second.url, statements);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(leader.as_deref(), Some(first.url.as_str()), "the follower relays the statements: {body}");
+    // Both servers know the new sources at once (the follower caught up before answering); a SHOW is
+    // answered where it is asked.
+    for server in [&first, &second] {
+        let (status, leader, body) = ksql(&server.url, "SHOW STREAMS;");
+        assert_eq!((status, leader), (200, None), "{body}");
+        assert!(body.contains("CLICKS_COPY"), "{} lists the derived stream: {body}", server.url);
+    }
+
+    let api = Api::new(&second.url);
+    let produce = |range: std::ops::Range<usize>| {
+        for chunk in range.collect::<Vec<_>>().chunks(250) {
+            let records: Vec<Value> =
+                chunk.iter().map(|i| json!({"key": format!("user{}", i % USERS), "value": {"N": i}})).collect();
+            let (status, body) = api.post("/api/v1/topics/clicks/records", &Value::Array(records));
+            assert_eq!(status, 200, "{body}");
+        }
+    };
+    produce(0..RECORDS / 2);
+    // The leader is running the queries: output appears.
+    within(60, "the leader writing the derived stream", || !topic_records(&api, "CLICKS_COPY").is_empty());
+    std::thread::scope(|scope| {
+        scope.spawn(|| produce(RECORDS / 2..RECORDS));
+        first.stop();
+    });
+
+    within(90, "the survivor finishing the derived stream", || topic_records(&api, "CLICKS_COPY").len() >= RECORDS);
+    let mut copied: Vec<i64> =
+        topic_records(&api, "CLICKS_COPY").iter().map(|r| r["value"]["N"].as_i64().expect("N")).collect();
+    copied.sort_unstable();
+    let distinct: std::collections::BTreeSet<i64> = copied.iter().copied().collect();
+    let missing = (0..RECORDS as i64).filter(|n| !distinct.contains(n)).count();
+    assert_eq!(
+        (copied.len(), missing),
+        (RECORDS, 0),
+        "each input record exactly once in the derived stream: {} records, {} distinct, {missing} missing",
+        copied.len(),
+        distinct.len()
+    );
+
+    let expected: std::collections::BTreeMap<String, (i64, i64)> = (0..USERS)
+        .map(|u| {
+            let ns: Vec<i64> = (0..RECORDS).filter(|i| i % USERS == u).map(|i| i as i64).collect();
+            (format!("user{u}"), (ns.len() as i64, ns.iter().sum()))
+        })
+        .collect();
+    let table = || {
+        let mut latest = std::collections::BTreeMap::new();
+        for r in topic_records(&api, "PER_USER") {
+            let key = r["key"].as_str().unwrap_or_default().to_string();
+            latest.insert(key, (r["value"]["C"].as_i64().unwrap_or(-1), r["value"]["TOTAL"].as_i64().unwrap_or(-1)));
+        }
+        latest
+    };
+    let mut last = std::collections::BTreeMap::new();
+    let settled = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < settled {
+        last = table();
+        if last.values().map(|(c, _)| c).sum::<i64>() >= RECORDS as i64 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(last, expected, "the per-key counts and sums after the handover");
+    second.kill();
+}
+
+/// `POST /ksql` with `text` (offsets from the earliest): the status, the leader that answered when
+/// the server relayed it (`x-weft-leader`), and the body.
+fn ksql(url: &str, text: &str) -> (u16, Option<String>, String) {
+    let body = json!({"ksql": text, "streamsProperties": {"auto.offset.reset": "earliest"}}).to_string();
+    let answer = ureq_agent()
+        .post(format!("{url}/ksql"))
+        .header("content-type", "application/vnd.ksql.v1+json")
+        .header("host", "localhost")
+        .header("x-weft-actor", "tester")
+        .send(&body);
+    let mut answer = answer.expect("the server answers");
+    let leader = answer.headers().get("x-weft-leader").and_then(|v| v.to_str().ok()).map(str::to_string);
+    (answer.status().as_u16(), leader, answer.body_mut().read_to_string().unwrap_or_default())
+}
+
+/// Every record of `topic` (up to a page of 10,000), through the read path of the server `api` asks.
+fn topic_records(api: &Api, topic: &str) -> Vec<Value> {
+    let (status, page) = api.get(&format!("/api/v1/topics/{topic}/records?limit=10000"));
+    if status != 200 {
+        return Vec::new();
+    }
+    page["records"].as_array().cloned().unwrap_or_default()
+}
+
 /// Registers the record schema `Schema{i}` under `s{i}-value` through `url`, retrying refusals
 /// (503: the leadership is moving) and lost answers for up to `seconds`; its id.
 fn register(url: &str, i: u32, seconds: u64) -> u32 {

@@ -216,6 +216,7 @@ fn open_engine(dir: &Path) -> (Arc<EmbeddedLog>, Engine) {
         data_access: None,
         max_pull_rows: weft_sql::engine::DEFAULT_MAX_PULL_ROWS,
         max_pull_bytes: weft_sql::engine::DEFAULT_MAX_PULL_BYTES,
+        query_gate: None,
     };
     let dyn_log: Arc<dyn EventLog> = log.clone();
     let engine = Engine::open(dyn_log, options).expect("open engine");
