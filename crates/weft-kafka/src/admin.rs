@@ -9,8 +9,11 @@ use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::ClientContext;
 use weft_log::{LogError, Result, TopicConfig};
 
 use crate::{block_on, log_error, KafkaOptions};
@@ -22,7 +25,7 @@ const BROKER_INTERNAL_PREFIX: &str = "__";
 pub(crate) struct Admin {
     client: AdminClient<DefaultClientContext>,
     /// A consumer-type client for metadata: it never asks brokers to create a topic it names.
-    metadata: BaseConsumer,
+    metadata: BaseConsumer<Reporting>,
     timeout: Duration,
     replication_factor: i32,
     topics: Mutex<HashMap<String, TopicConfig>>,
@@ -33,7 +36,8 @@ impl Admin {
         let client = options.client_config().create().map_err(|e| client_error("the admin client", &e))?;
         let mut config = options.client_config();
         config.set("allow.auto.create.topics", "false");
-        let metadata = config.create().map_err(|e| client_error("the metadata client", &e))?;
+        let metadata =
+            config.create_with_context(Reporting::default()).map_err(|e| client_error("the metadata client", &e))?;
         Ok(Admin {
             client,
             metadata,
@@ -41,6 +45,26 @@ impl Admin {
             replication_factor: options.replication_factor.unwrap_or(-1),
             topics: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Asks the cluster for its brokers, so that a bad address, a refused credential or a protocol
+    /// mismatch fails the connection with what the brokers said rather than the first call later.
+    pub fn check_reachable(&self, bootstrap: &str) -> Result<()> {
+        match self.metadata.fetch_metadata(None, self.timeout) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                // librdkafka hands its errors and log lines to the client's context as events, which
+                // a poll delivers.
+                for _ in 0..5 {
+                    let _ = self.metadata.poll(Duration::from_millis(20));
+                }
+                let said = self.metadata.context().last_error();
+                Err(LogError::Backend(match said {
+                    Some(said) => format!("cannot reach the Kafka cluster at {bootstrap}: {said} ({e})"),
+                    None => format!("cannot reach the Kafka cluster at {bootstrap}: {e}"),
+                }))
+            }
+        }
     }
 
     fn admin_options(&self) -> AdminOptions {
@@ -184,6 +208,42 @@ impl Admin {
         self.topics.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+/// Keeps the last error librdkafka reported for the connection (a refused SASL handshake, an
+/// unreachable broker): a call that times out says only that it timed out.
+#[derive(Default)]
+pub(crate) struct Reporting {
+    last: Mutex<Option<String>>,
+}
+
+impl Reporting {
+    fn last_error(&self) -> Option<String> {
+        self.last.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl Reporting {
+    fn keep(&self, what: &str) {
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(what.to_string());
+    }
+}
+
+impl ClientContext for Reporting {
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::warn!(%error, reason, "Kafka client error");
+        self.keep(reason);
+    }
+
+    /// A refused SASL handshake reaches the application only as an error-level log line.
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        if (level as i32) <= (RDKafkaLogLevel::Error as i32) {
+            tracing::warn!(facility = fac, "Kafka client: {log_message}");
+            self.keep(log_message);
+        }
+    }
+}
+
+impl ConsumerContext for Reporting {}
 
 pub(crate) fn client_error(what: &str, error: &rdkafka::error::KafkaError) -> LogError {
     LogError::Backend(format!("cannot create {what}: {error}"))

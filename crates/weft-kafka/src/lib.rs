@@ -120,6 +120,7 @@ impl KafkaLog {
     /// is missing and reads the consumer-group positions it holds.
     pub fn connect(options: KafkaOptions) -> Result<Arc<KafkaLog>> {
         let admin = admin::Admin::new(&options)?;
+        admin.check_reachable(&options.bootstrap)?;
         let producer = produce::Producer::new(&options)?;
         let readers = read::Readers::new(&options)?;
         let shared = Arc::new(Shared {

@@ -23,24 +23,31 @@ impl Broker {
     /// Starts a broker with an empty store and waits until it listens; panics (a test failure)
     /// naming what went wrong.
     pub fn start() -> Broker {
-        let binary = tansu();
         let store = tempfile::tempdir().expect("a temporary directory for the broker's store");
         let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free loopback port").port();
-        let url = format!("tcp://127.0.0.1:{port}");
-        // SQLite storage rather than `memory://`: tansu's in-memory engine answers ListOffsets from
-        // its objects' modification times and batch base offsets, not from records (timestamp
-        // lookups and the high watermark come out wrong); its SQL engines keep Kafka's meaning.
-        let child = Command::new(&binary)
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
-            .args(["--storage-engine", "sqlite://tansu.db"])
-            .current_dir(store.path())
+        let address: SocketAddr = format!("127.0.0.1:{port}").parse().expect("a socket address");
+        let child = spawn(store.path(), address, false);
+        let mut broker = Broker { child, address, _store: store };
+        broker.wait_until_listening();
+        broker
+    }
+
+    /// Starts a broker that requires SASL authentication and knows one user, `user`, with SCRAM-SHA-256
+    /// credentials for `password` (created through the broker before it requires them, then kept in
+    /// its store across the restart).
+    pub fn start_with_scram_user(user: &str, password: &str) -> Broker {
+        let mut broker = Broker::start();
+        let broker_url = format!("tcp://{}", broker.address);
+        let status = Command::new(tansu())
+            .args(["user", "create", "--broker", &broker_url, "--mechanism", "scram256", user, password])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-        let address: SocketAddr = format!("127.0.0.1:{port}").parse().expect("a socket address");
-        let mut broker = Broker { child, address, _store: store };
+            .status()
+            .expect("tansu user create runs");
+        assert!(status.success(), "tansu user create failed: {status}");
+        let _ = broker.child.kill();
+        let _ = broker.child.wait();
+        broker.child = spawn(broker._store.path(), broker.address, true);
         broker.wait_until_listening();
         broker
     }
@@ -67,6 +74,28 @@ impl Drop for Broker {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Runs tansu on `address` with its SQLite store in `store`; `authentication`: clients must sign in
+/// with SASL.
+fn spawn(store: &std::path::Path, address: SocketAddr, authentication: bool) -> Child {
+    let binary = tansu();
+    let url = format!("tcp://{address}");
+    // SQLite storage rather than `memory://`: tansu's in-memory engine answers ListOffsets from
+    // its objects' modification times and batch base offsets, not from records (timestamp
+    // lookups and the high watermark come out wrong); its SQL engines keep Kafka's meaning.
+    let mut command = Command::new(&binary);
+    command
+        .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+        .args(["--storage-engine", "sqlite://tansu.db"])
+        .current_dir(store)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if authentication {
+        command.arg("--authentication");
+    }
+    command.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()))
 }
 
 /// The tansu binary: `WEFT_TANSU`, else `target/tools/bin/tansu` under the workspace root.

@@ -49,6 +49,49 @@ fn serve_on_kafka_produces_and_reads_records() {
     server.kill();
 }
 
+/// A cluster that requires SASL sign-in, as managed clusters do: `weft serve` passes the librdkafka
+/// properties of `--kafka-config` to every client it opens (the log's, the election's), and a wrong
+/// password stops it at start with the broker's reason.
+#[test]
+fn serve_signs_in_to_a_cluster_that_requires_sasl() {
+    let broker = Broker::start_with_scram_user("weft", "s3cret-pass");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sasl = |password: &str| {
+        [
+            "security.protocol=SASL_PLAINTEXT",
+            "sasl.mechanism=SCRAM-SHA-256",
+            "sasl.username=weft",
+            &format!("sasl.password={password}"),
+        ]
+        .iter()
+        .flat_map(|property| ["--kafka-config".to_string(), property.to_string()])
+        .collect::<Vec<String>>()
+    };
+    let bootstrap = broker.bootstrap();
+    let mut args = vec!["--kafka".to_string(), bootstrap.clone()];
+    args.extend(sasl("s3cret-pass"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = ServeProcess::start(&dir.path().join("unused"), &args);
+    ok(&server, &["topic", "create", "signed-in"]);
+    assert!(ok(&server, &["topic", "list"]).lines().any(|l| l == "signed-in"));
+    server.stop();
+
+    let mut refused = Command::new(env!("CARGO_BIN_EXE_weft"));
+    refused.args(["serve", "--listen", "127.0.0.1:0", "--auth", "none", "--kafka", &bootstrap]).args(sasl("wrong"));
+    let refused = refused
+        .arg("--data-dir")
+        .arg(dir.path().join("refused"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("weft serve starts");
+    let output = refused.wait_with_output().expect("weft serve ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "a wrong password does not serve");
+    assert!(stderr.contains("SASL authentication error"), "the broker's reason: {stderr}");
+}
+
 /// Two servers on one cluster serve one mesh: a schema registered on one is served by the other
 /// under the same id, and a domain created on one is listed by the other, without a restart.
 #[test]
