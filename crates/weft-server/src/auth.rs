@@ -216,6 +216,22 @@ impl Authenticator {
         Ok((id, csrf))
     }
 
+    /// For a change signed with a web session that this server relays to the leader: the checks
+    /// the session needs here (it is known and current, its credential still signs in, the CSRF
+    /// token and origin match), then the credential it was opened with, which the leader checks
+    /// again as if the caller had sent it. `None` when the request carries no session cookie.
+    pub fn session_credential(&self, mesh: &Mesh, uri: &Uri, headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+        if headers.contains_key(AUTHORIZATION) {
+            return Ok(None);
+        }
+        let Some(caller) = self.authenticate(mesh, headers)? else { return Ok(None) };
+        let Some(session) = &caller.session else { return Ok(None) };
+        check_csrf(self, &caller, uri, headers)?;
+        let credential =
+            self.sessions.lock().unwrap_or_else(|e| e.into_inner()).get(session).map(|s| s.credential.clone());
+        credential.map(Some).ok_or_else(|| unauthenticated("the session ended: sign in again"))
+    }
+
     /// The CSRF token of a session.
     pub fn csrf_of(&self, session: &str) -> Option<String> {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner()).get(session).map(|s| s.csrf.clone())

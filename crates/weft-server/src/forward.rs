@@ -79,7 +79,7 @@ impl Forwarder {
     /// catalog, which takes reading its body (up to `max_body_bytes`): the request comes back
     /// whole, to be handled here or relayed.
     pub(crate) async fn route(&self, request: Request, max_body_bytes: usize) -> (Route, Request) {
-        if signed_in_by_session(request.headers()) || self.leadership.is_leader() {
+        if self.leadership.is_leader() {
             return (Route::Here, request);
         }
         let (ordered, request) = if request.method() == Method::POST && request.uri().path() == "/ksql" {
@@ -104,7 +104,15 @@ impl Forwarder {
     }
 
     /// Sends `request` (its body up to `max_body_bytes`) to the leader and returns its answer.
-    pub(crate) async fn forward(self: &Arc<Self>, request: Request, max_body_bytes: usize) -> Response {
+    /// `session_credential`: the request was signed with a web session, which lives in this server
+    /// alone; it was checked here (session, CSRF token, origin), and the leader receives the
+    /// credential the session was opened with instead of the cookie.
+    pub(crate) async fn forward(
+        self: &Arc<Self>,
+        request: Request,
+        max_body_bytes: usize,
+        session_credential: Option<String>,
+    ) -> Response {
         let Some(leader) = self.leadership.leader().filter(|leader| *leader != self.leadership.identity()) else {
             return unavailable("no leader is known yet among the servers of this mesh: retry in a moment");
         };
@@ -119,10 +127,17 @@ impl Forwarder {
         let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let url = format!("{}{path_and_query}", leader.trim_end_matches('/'));
         let mut outgoing = axum::http::Request::builder().method(parts.method.clone()).uri(&url);
+        let replaced = |name: &HeaderName| {
+            session_credential.is_some()
+                && (name == axum::http::header::COOKIE || name.as_str() == auth::CSRF_HEADER || name == "authorization")
+        };
         for (name, value) in &parts.headers {
-            if !is_hop_by_hop(name) {
+            if !is_hop_by_hop(name) && !replaced(name) {
                 outgoing = outgoing.header(name, value);
             }
+        }
+        if let Some(credential) = &session_credential {
+            outgoing = outgoing.header(axum::http::header::AUTHORIZATION, format!("Bearer {credential}"));
         }
         outgoing = outgoing.header(FORWARDED_HEADER, self.leadership.identity());
         // One request id on both servers, so their log lines and the audit entry meet.
@@ -163,9 +178,9 @@ impl Forwarder {
 }
 
 /// Whether the request signs in with a web session rather than a token: sessions live in the server
-/// that made them, so the leader would not know it. Such a change is decided here, on the state
-/// this server caught up with first (the web app's writes are not yet ordered through the leader).
-fn signed_in_by_session(headers: &axum::http::HeaderMap) -> bool {
+/// that made them, so the leader would not know it, and the session is checked here before the
+/// request is relayed with its credential ([`Forwarder::forward`]).
+pub(crate) fn signed_in_by_session(headers: &axum::http::HeaderMap) -> bool {
     !headers.contains_key(axum::http::header::AUTHORIZATION)
         && headers
             .get_all(axum::http::header::COOKIE)
@@ -254,7 +269,7 @@ mod tests {
     }
 
     #[test]
-    fn a_web_session_is_not_relayed_but_a_token_is() {
+    fn a_session_cookie_is_told_from_a_token() {
         let mut headers = axum::http::HeaderMap::new();
         headers.insert(axum::http::header::COOKIE, HeaderValue::from_static("theme=dark; weft_session=abc"));
         assert!(signed_in_by_session(&headers));

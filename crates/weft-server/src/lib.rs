@@ -260,7 +260,17 @@ async fn observe_http(State(state): State<AppState>, mut request: Request, next:
     if let Some((destination, forwarder)) = forwarding.filter(|(destination, _)| !destination.is_here()) {
         let mut response = match destination {
             forward::Route::ToLeader => {
-                let response = forwarder.forward(request, state.limits.max_body_bytes).await;
+                // A web session lives here: it is checked here, and the leader gets its credential.
+                let session = if forward::signed_in_by_session(request.headers()) {
+                    state.auth.session_credential(&state.mesh, request.uri(), request.headers())
+                } else {
+                    Ok(None)
+                };
+                let session = match session {
+                    Ok(session) => session,
+                    Err(refused) => return refusal_response(&path, refused),
+                };
+                let response = forwarder.forward(request, state.limits.max_body_bytes, session).await;
                 // Read your writes: the change is in the log once the leader answered; apply it
                 // here before answering, so the caller's next read on this server finds it.
                 if response.status().is_success() {
@@ -595,7 +605,7 @@ pub struct BackgroundServer {
 impl BackgroundServer {
     /// Starts a server and returns once it accepts connections (use port 0 to get a free port).
     pub fn start(config: ServerConfig) -> Result<BackgroundServer, ServerError> {
-        BackgroundServer::start_with(config, None)
+        BackgroundServer::start_with(config, None, None)
     }
 
     /// [`BackgroundServer::start`] on `log`, any backend of the log seam (see [`Server::bind_on`]).
@@ -603,12 +613,23 @@ impl BackgroundServer {
         config: ServerConfig,
         log: Arc<dyn weft_mesh::log::EventLog>,
     ) -> Result<BackgroundServer, ServerError> {
-        BackgroundServer::start_with(config, Some(log))
+        BackgroundServer::start_with(config, Some(log), None)
+    }
+
+    /// [`BackgroundServer::start_on`] for one of several servers on `log`, relaying ordered writes
+    /// to the server `leadership` names (see [`Server::forward_ordered_writes`]).
+    pub fn start_relaying(
+        config: ServerConfig,
+        log: Arc<dyn weft_mesh::log::EventLog>,
+        leadership: Arc<dyn forward::Leadership>,
+    ) -> Result<BackgroundServer, ServerError> {
+        BackgroundServer::start_with(config, Some(log), Some(leadership))
     }
 
     fn start_with(
         config: ServerConfig,
         log: Option<Arc<dyn weft_mesh::log::EventLog>>,
+        leadership: Option<Arc<dyn forward::Leadership>>,
     ) -> Result<BackgroundServer, ServerError> {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -622,7 +643,12 @@ impl BackgroundServer {
                     .map_err(ServerError::Serve)?;
                 runtime.block_on(async move {
                     let server = match Server::bind_with(&config, log, false).await {
-                        Ok(server) => server,
+                        Ok(mut server) => {
+                            if let Some(leadership) = leadership {
+                                server.forward_ordered_writes(leadership);
+                            }
+                            server
+                        }
                         Err(e) => {
                             let message = e.to_string();
                             let _ = ready_tx.send(Err(e));
