@@ -14,6 +14,9 @@ pub struct Client {
     agent: ureq::Agent,
     /// `Bearer <token>`, sent with every request when a token is given (`--token`, `WEFT_TOKEN`).
     authorization: Option<String>,
+    /// Whom to act as on a server without authentication (`--actor`, `WEFT_ACTOR`), sent as
+    /// `X-Weft-Actor` with every request; a server that authenticates ignores it.
+    actor: Option<String>,
 }
 
 impl Client {
@@ -29,10 +32,19 @@ impl Client {
             .build()
             .into();
         let authorization = token.map(str::trim).filter(|t| !t.is_empty()).map(|t| format!("Bearer {t}"));
-        Client { base: url.trim_end_matches('/').to_string(), agent, authorization }
+        Client { base: url.trim_end_matches('/').to_string(), agent, authorization, actor: None }
     }
 
-    fn auth<B>(&self, request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+    /// This client acting as `actor` on a server without authentication.
+    pub fn acting_as(mut self, actor: &str) -> Client {
+        self.actor = Some(actor.to_string());
+        self
+    }
+
+    fn auth<B>(&self, mut request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        if let Some(actor) = &self.actor {
+            request = request.header("x-weft-actor", actor);
+        }
         match &self.authorization {
             Some(value) => request.header("authorization", value),
             None => request,

@@ -79,6 +79,26 @@ fn topic_create_list_describe_delete() {
     assert!(error.contains("topic 'orders' does not exist"), "{error}");
 }
 
+/// On a server without authentication, every command acts as `--actor` / `WEFT_ACTOR`: the audit
+/// log names whoever the command said, not `anonymous`.
+#[test]
+fn every_command_acts_as_the_named_actor() {
+    let env = start();
+    env.ok(&["--actor", "bob", "topic", "create", "bobs"]);
+    env.ok_as("carol", &["topic", "delete", "bobs"]);
+    let audit = env.ok(&["audit", "--limit", "50"]);
+    let lines: Vec<&str> = audit.lines().collect();
+    let made_by = |action: &str| {
+        lines
+            .iter()
+            .find(|l| l.contains(action))
+            .unwrap_or_else(|| panic!("no entry for {action}: {audit}"))
+            .to_string()
+    };
+    assert!(made_by("POST /api/v1/topics").contains("bob"), "{audit}");
+    assert!(made_by("DELETE /api/v1/topics").contains("carol"), "{audit}");
+}
+
 #[test]
 fn produce_a_file_and_consume_it() {
     let env = start();
