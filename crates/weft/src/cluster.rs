@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use weft_kafka::leader::{ElectionOptions, LeaderElection};
 use weft_kafka::KafkaLog;
 use weft_server::forward::Leadership;
+use weft_server::{Server, ServerConfig};
 
 /// How long a starting server waits for the election to settle before it serves anyway.
 const SETTLE: Duration = Duration::from_secs(30);
@@ -88,4 +89,17 @@ pub async fn join(log: Arc<KafkaLog>, identity: String) -> Result<ElectedLeaders
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Ok(leadership)
+}
+
+/// A server on `log`'s cluster as one of several: bound with the one-server work (persistent queries,
+/// raw input validation) waiting for the election, which it then joins, relaying ordered writes to
+/// whoever leads and running that work while it leads itself. `weft serve --kafka` and
+/// `weft demo --kafka` both start this way, so any number of either can share a cluster.
+pub async fn bind(config: &ServerConfig, log: Arc<KafkaLog>, advertise: Option<&str>) -> Result<Server> {
+    let mut server = Server::bind_shared(config, log.clone()).await?;
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
+    let leadership = Arc::new(join(log, identity(advertise, scheme, server.local_addr()?)).await?);
+    server.forward_ordered_writes(leadership.clone());
+    server.mesh().gate_background_work(Arc::new(move || Leadership::is_leader(leadership.as_ref())));
+    Ok(server)
 }

@@ -68,7 +68,9 @@ async fn bind(config: &ServerConfig) -> Result<Server> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating {} for the demo's tokens", config.data_dir.display()))?;
         let log = crate::kafka::connect(kafka).await?;
-        return Ok(Server::bind_on(config, log).await?);
+        // As `weft serve --kafka` does, so that servers joining the demo's cluster share its work
+        // rather than repeat it.
+        return crate::cluster::bind(config, log, None).await;
     }
     Ok(Server::bind(config).await?)
 }

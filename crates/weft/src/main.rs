@@ -310,7 +310,7 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let client = Client::with_token(&cli.url, cli.token.as_deref());
+    let client = Client::with_token(&cli.url, cli.token.as_deref()).acting_as(&cli.actor);
     let stdout = io::stdout();
     let mut out = stdout.lock();
     match cli.command {
@@ -442,16 +442,8 @@ fn serve(args: ServeArgs) -> Result<()> {
         if let Some(settings) = &config.kafka {
             let bootstrap = settings.bootstrap.clone();
             let log = kafka::connect(settings).await?;
-            let mut server = Server::bind_shared(&config, log.clone()).await?;
+            let server = cluster::bind(&config, log, args.advertise_url.as_deref()).await?;
             let scheme = if config.tls.is_some() { "https" } else { "http" };
-            let identity = cluster::identity(args.advertise_url.as_deref(), scheme, server.local_addr()?);
-            let leadership = std::sync::Arc::new(cluster::join(log, identity).await?);
-            server.forward_ordered_writes(leadership.clone());
-            // Persistent queries run and raw input topics are validated on the leader alone, or
-            // every server would write each output record again.
-            server.mesh().gate_background_work(std::sync::Arc::new(move || {
-                weft_server::forward::Leadership::is_leader(leadership.as_ref())
-            }));
             eprintln!("weft listening on {scheme}://{} (Kafka cluster {bootstrap})", server.local_addr()?);
             return serve_until_signal(server, &config).await;
         }
