@@ -11,7 +11,9 @@ about 230 bytes each, 1000 keys, 10 ms apart in event time):
   join          a stream-table join with a 1000-row table
 
 Flink (PyFlink, local mini-cluster, parallelism 1 unless --parallelism) reads a JSON-lines file into its
-`blackhole` sink. Weft runs as `weft serve` (a release build, default durability): the events are produced
+`blackhole` sink. Weft's topics get --parallelism partitions, so a stateless query runs on as many threads
+(one per partition, up to the machine's cores; aggregations and joins on one).
+Weft runs as `weft serve` (a release build, default durability): the events are produced
 over REST first (that rate is reported too), then each workload is a persistent query (CREATE ... AS
 SELECT, from the earliest offset) timed until its committed input offsets reach the end of its input, which
 is when all its output is durable.
@@ -220,9 +222,10 @@ class Weft:
         body = json.dumps({"ksql": statement, "streamsProperties": {"auto.offset.reset": "earliest"}})
         return self.request("POST", "/ksql", body.encode())
 
-    def produce(self, topic: str, rows, batch: int = 1000) -> float:
-        """Produces rows in requests of `batch` records; returns the seconds it took."""
-        self.request("POST", "/api/v1/topics", json.dumps({"name": topic, "partitions": 1}).encode())
+    def produce(self, topic: str, rows, partitions: int, batch: int = 1000) -> float:
+        """Produces rows into a new topic of `partitions` partitions in requests of `batch` records;
+        returns the seconds it took."""
+        self.request("POST", "/api/v1/topics", json.dumps({"name": topic, "partitions": partitions}).encode())
         start = time.perf_counter()
         chunk = []
         for key, value in rows:
@@ -322,12 +325,12 @@ def main() -> None:
             try:
                 ends = {}
                 for size in sizes:
-                    seconds = weft.produce(f"pv_{size}", (event(i) for i in range(size)))
+                    seconds = weft.produce(f"pv_{size}", (event(i) for i in range(size)), args.parallelism)
                     weft.ksql(WEFT_DDL.format(size=size))
                     ends[size] = size
                     print(f"  produced {size} events over REST in {seconds:.2f} s = {size / seconds:,.0f} records/s"
                           " (one connection, 1000 records per request, including the client's own JSON work)")
-                weft.produce("users", (user(i) for i in range(KEYS)))
+                weft.produce("users", (user(i) for i in range(KEYS)), args.parallelism)
                 weft.ksql(WEFT_USERS)
                 weft_times = run_weft(weft, workloads, sizes, ends)
             finally:

@@ -94,6 +94,10 @@ pub struct MeshOptions {
     /// alone (persistent queries, raw input validation) waits until [`Mesh::gate_background_work`]
     /// says this server is the one.
     pub await_leadership: bool,
+    /// Threads a stateless persistent query of one input runs on, each with its share of the
+    /// input's partitions ([`EngineOptions::query_tasks`]); the machine's cores by default, at
+    /// most four.
+    pub query_tasks: usize,
 }
 
 impl MeshOptions {
@@ -108,6 +112,7 @@ impl MeshOptions {
             authorization: false,
             json_schema: Default::default(),
             await_leadership: false,
+            query_tasks: std::thread::available_parallelism().map_or(1, |n| n.get()).min(4),
         }
     }
 }
@@ -232,6 +237,7 @@ impl Mesh {
                 let data = data.clone();
                 weft_sql::QueryGate(Arc::new(move || data.runs_background_work()))
             }),
+            query_tasks: options.query_tasks,
             ..EngineOptions::default()
         };
         let sql = Arc::new(Engine::open(log.clone(), engine_options)?);

@@ -76,6 +76,9 @@ pub struct EngineOptions {
     /// their sinks) but not run, and a query that starts running here again is first reopened from
     /// the log, as after a restart.
     pub query_gate: Option<QueryGate>,
+    /// How many instances (threads) a stateless query of one input runs as, each with its share of
+    /// the input's partitions (at most one per partition); aggregations and joins run as one.
+    pub query_tasks: usize,
 }
 
 /// Says whether this server runs the persistent queries now (see [`EngineOptions::query_gate`]).
@@ -114,6 +117,7 @@ impl Default for EngineOptions {
             max_pull_rows: DEFAULT_MAX_PULL_ROWS,
             max_pull_bytes: DEFAULT_MAX_PULL_BYTES,
             query_gate: None,
+            query_tasks: 1,
         }
     }
 }
@@ -239,9 +243,11 @@ struct QueryEntry {
     sink: String,
     sources: Vec<String>,
     plan: Plan,
-    runner: Arc<Mutex<PersistentQuery>>,
+    /// One instance, or several sharing the input's partitions ([`EngineOptions::query_tasks`]).
+    runners: Vec<Arc<Mutex<PersistentQuery>>>,
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    /// One per runner once started.
+    threads: Vec<JoinHandle<()>>,
     /// The query runs on this server, so its in-memory state is current (see
     /// [`EngineOptions::query_gate`]).
     hosted: Arc<AtomicBool>,
@@ -1094,33 +1100,57 @@ impl Engine {
         // The query can be planned again from its statement and input definitions, to reopen it
         // from the log after a failure.
         let (query, inputs, sink_name) = (query.clone(), planned.inputs.clone(), sink.name.clone());
-        let rebuild: crate::runtime::Rebuild = Box::new(move || {
-            let lookup =
-                |name: &str| inputs.iter().find(|s| s.name == name).cloned().ok_or_else(|| unknown_source(name));
-            plan_query(&query, &lookup, Purpose::Persistent, Some(&sink_name))
-        });
+        let rebuild = move || -> crate::runtime::Rebuild {
+            let (query, inputs, sink_name) = (query.clone(), inputs.clone(), sink_name.clone());
+            Box::new(move || {
+                let lookup =
+                    |name: &str| inputs.iter().find(|s| s.name == name).cloned().ok_or_else(|| unknown_source(name));
+                plan_query(&query, &lookup, Purpose::Persistent, Some(&sink_name))
+            })
+        };
+        // A stateless query of one input runs as several instances, each with its share of the
+        // input's partitions, so that it uses several cores.
+        let partitions = planned.inputs.first().map_or(1, |s| s.partitions.max(1)) as usize;
+        let tasks = match &planned.operator {
+            Operator::Stateless(_) if planned.inputs.len() == 1 => self.options.query_tasks.clamp(1, partitions),
+            _ => 1,
+        };
         let data = DataPath::new(self.data.clone(), principal);
-        let mut runner = PersistentQuery::open(id, self.log.clone(), data, planned, &sink, self.start_from())?;
-        runner.set_rebuild(rebuild);
-        let runner = Arc::new(Mutex::new(runner));
+        let start = self.start_from();
+        // The first instance pins a new query's start for every partition; the others find it.
+        let mut first = PersistentQuery::open(id, self.log.clone(), data.clone(), planned, &sink, start)?;
+        first.set_rebuild(rebuild());
+        let mut runners = vec![first];
+        for _ in 1..tasks {
+            let mut runner = PersistentQuery::open(id, self.log.clone(), data.clone(), rebuild()()?, &sink, start)?;
+            runner.set_rebuild(rebuild());
+            runners.push(runner);
+        }
+        if tasks > 1 {
+            for (task, runner) in runners.iter_mut().enumerate() {
+                runner.share_partitions((0..partitions as u32).filter(|p| *p as usize % tasks == task).collect())?;
+            }
+        }
+        let runners: Vec<Arc<Mutex<PersistentQuery>>> = runners.into_iter().map(|r| Arc::new(Mutex::new(r))).collect();
         let stop = Arc::new(AtomicBool::new(false));
-        // Hosted until a gate says otherwise; the query's thread keeps this current.
+        // Hosted until a gate says otherwise; the query's threads keep this current.
         let hosted = Arc::new(AtomicBool::new(self.options.query_gate.is_none()));
         // While the command topic replays, queries only open: a later DROP or TERMINATE in the log
         // must stop them before they process anything. Threads start once the replay is done.
-        let thread = if self.options.background && !self.replaying.load(Ordering::SeqCst) {
-            Some(self.spawn(id, runner.clone(), stop.clone(), hosted.clone())?)
-        } else {
-            None
-        };
+        let mut threads = Vec::new();
+        if self.options.background && !self.replaying.load(Ordering::SeqCst) {
+            for runner in &runners {
+                threads.push(self.spawn(id, runner.clone(), stop.clone(), hosted.clone())?);
+            }
+        }
         let entry = QueryEntry {
             statement: text.to_string(),
             sink: sink.name.clone(),
             sources,
             plan,
-            runner,
+            runners,
             stop,
-            thread,
+            threads,
             hosted,
         };
         lock(&self.state).queries.insert(id.to_string(), entry);
@@ -1148,17 +1178,20 @@ impl Engine {
         if !self.options.background {
             return Ok(());
         }
-        type Pending = (String, Arc<Mutex<PersistentQuery>>, Arc<AtomicBool>, Arc<AtomicBool>);
+        type Pending = (String, Vec<Arc<Mutex<PersistentQuery>>>, Arc<AtomicBool>, Arc<AtomicBool>);
         let pending: Vec<Pending> = lock(&self.state)
             .queries
             .iter()
-            .filter(|(_, q)| q.thread.is_none())
-            .map(|(id, q)| (id.clone(), q.runner.clone(), q.stop.clone(), q.hosted.clone()))
+            .filter(|(_, q)| q.threads.is_empty())
+            .map(|(id, q)| (id.clone(), q.runners.clone(), q.stop.clone(), q.hosted.clone()))
             .collect();
-        for (id, runner, stop, hosted) in pending {
-            let handle = self.spawn(&id, runner, stop, hosted)?;
+        for (id, runners, stop, hosted) in pending {
+            let mut threads = Vec::new();
+            for runner in runners {
+                threads.push(self.spawn(&id, runner, stop.clone(), hosted.clone())?);
+            }
             if let Some(q) = lock(&self.state).queries.get_mut(&id) {
-                q.thread = Some(handle);
+                q.threads = threads;
             }
         }
         Ok(())
@@ -1169,7 +1202,7 @@ impl Engine {
         match entry {
             Some(mut e) => {
                 e.stop.store(true, Ordering::SeqCst);
-                if let Some(t) = e.thread.take() {
+                for t in std::mem::take(&mut e.threads) {
                     t.thread().unpark();
                     let _ = t.join();
                 }
@@ -1604,7 +1637,7 @@ impl Engine {
                         .queries
                         .get(id)
                         .filter(|q| q.hosted.load(Ordering::SeqCst))
-                        .map(|q| q.runner.clone())
+                        .and_then(|q| q.runners.first().cloned())
                 });
                 let snapshot = runner.and_then(|r| r.lock().unwrap_or_else(|e| e.into_inner()).table_snapshot());
                 let table: Vec<Row> = match snapshot {
@@ -1768,7 +1801,7 @@ impl Engine {
         let mut total = 0;
         loop {
             let runners: Vec<Arc<Mutex<PersistentQuery>>> =
-                lock(&self.state).queries.values().map(|q| q.runner.clone()).collect();
+                lock(&self.state).queries.values().flat_map(|q| q.runners.iter().cloned()).collect();
             let mut progress = 0;
             for r in runners {
                 let mut r = r.lock().unwrap_or_else(|e| e.into_inner());
@@ -2335,18 +2368,29 @@ fn query_infos(st: &State) -> Vec<QueryInfo> {
     st.queries
         .iter()
         .map(|(id, q)| {
-            let r = q.runner.lock().unwrap_or_else(|e| e.into_inner());
+            // The instances sharing the query's partitions add up to the query.
+            let mut stats = crate::runtime::QueryStats::default();
+            for runner in &q.runners {
+                let r = runner.lock().unwrap_or_else(|e| e.into_inner());
+                stats.records_read += r.stats.records_read;
+                stats.records_written += r.stats.records_written;
+                stats.errors += r.stats.errors;
+                stats.failing |= r.stats.failing;
+                if r.stats.last_error.is_some() {
+                    stats.last_error = r.stats.last_error.clone();
+                }
+            }
             QueryInfo {
                 id: id.clone(),
                 statement: q.statement.clone(),
                 sink: q.sink.clone(),
                 sink_topic: st.sources.get(&q.sink).map(|s| s.topic.clone()).unwrap_or_default(),
                 sources: q.sources.clone(),
-                state: if r.stats.failing { "ERROR".into() } else { "RUNNING".into() },
-                records_read: r.stats.records_read,
-                records_written: r.stats.records_written,
-                errors: r.stats.errors,
-                last_error: r.stats.last_error.clone(),
+                state: if stats.failing { "ERROR".into() } else { "RUNNING".into() },
+                records_read: stats.records_read,
+                records_written: stats.records_written,
+                errors: stats.errors,
+                last_error: stats.last_error,
             }
         })
         .collect()

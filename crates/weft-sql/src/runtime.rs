@@ -665,6 +665,9 @@ pub struct PersistentQuery {
     prefetched: Option<ReadAhead>,
     /// The buffers of the last batch processed, for the next read.
     spare_batch: DecodedBatch,
+    /// The partitions of its one input this instance processes when several share the query (see
+    /// [`PersistentQuery::share_partitions`]); `None`: every partition.
+    owned: Option<Vec<u32>>,
 }
 
 /// Input records of one partition, decoded: each record's offset and how it decoded, its row at
@@ -969,7 +972,33 @@ impl PersistentQuery {
             in_flight: None,
             prefetched: None,
             spare_batch: DecodedBatch::default(),
+            owned: None,
         })
+    }
+
+    /// Makes this instance one of several that share a stateless query of one input, each with its
+    /// own partitions of it (`owned`), so that the query runs on several threads (Kafka Streams'
+    /// tasks). Every input partition is still read by exactly one instance; the output keeps its
+    /// exactly-once effect because each output record names the input partition it came from and
+    /// each partition's position is committed on its own (see the module docs).
+    pub fn share_partitions(&mut self, owned: Vec<u32>) -> Result<()> {
+        let stateless = matches!(self.operator, Operator::Stateless(_)) && self.inputs.len() == 1;
+        if !stateless {
+            return Err(SqlError::analysis(format!(
+                "query {}: only a stateless query of one input shares its partitions",
+                self.id
+            )));
+        }
+        self.owned = Some(owned);
+        Ok(())
+    }
+
+    /// The partitions of input 0 this instance processes, in polling order.
+    fn polled_partitions(&self) -> Vec<u32> {
+        match &self.owned {
+            Some(owned) => owned.clone(),
+            None => (0..self.inputs.first().map_or(0, |i| i.positions.len() as u32)).collect(),
+        }
     }
 
     /// Makes [`PersistentQuery::recover`] possible.
@@ -991,6 +1020,10 @@ impl PersistentQuery {
         match reopened {
             Ok(mut fresh) => {
                 fresh.rebuild = Some(rebuild);
+                fresh.owned = self.owned.take();
+                // The counters go on from where they were (what the log already held is not
+                // written again, so it is not counted again).
+                fresh.sink.records_written = self.sink.records_written;
                 fresh.stats = std::mem::take(&mut self.stats);
                 fresh.stats.failing = false;
                 *self = fresh;
@@ -1016,6 +1049,10 @@ impl PersistentQuery {
 
     /// The topics and partitions this query reads, for waiting on new input.
     pub fn input_partitions(&self) -> Vec<(String, u32)> {
+        if self.owned.is_some() {
+            let topic = self.inputs.first().map(|i| i.topic.clone()).unwrap_or_default();
+            return self.polled_partitions().into_iter().map(|p| (topic.clone(), p)).collect();
+        }
         self.inputs.iter().flat_map(|i| (0..i.positions.len() as u32).map(move |p| (i.topic.clone(), p))).collect()
     }
 
@@ -1026,8 +1063,8 @@ impl PersistentQuery {
         if self.inputs.len() > 1 {
             total = self.poll_merged(max_records)?;
         } else {
-            for p in 0..self.inputs.first().map_or(0, |i| i.positions.len()) {
-                total += self.poll_partition(0, p as u32, max_records)?;
+            for p in self.polled_partitions() {
+                total += self.poll_partition(0, p, max_records)?;
             }
         }
         if total == 0 {
@@ -1200,8 +1237,8 @@ impl PersistentQuery {
         }
         // The next partition in polling order is read and decoded while this batch is processed,
         // into the buffers of the batch before (no allocation per record once warmed up).
-        let partitions = self.inputs[idx].positions.len() as u32;
-        let next = (p + 1) % partitions;
+        let polled = self.polled_partitions();
+        let next = polled.iter().position(|q| *q == p).map_or(p, |i| polled[(i + 1) % polled.len()]);
         if batch.more || next != p {
             // This partition's position moves past the batch only when the batch is written.
             let from = if next == p { batch.next_offset } else { self.inputs[idx].positions[next as usize] };

@@ -552,6 +552,101 @@ fn aggregation_over_several_partitions() {
     assert_eq!(engine.queries()[0].records_read, 60);
 }
 
+/// Every record of every partition of `topic`, as (key, value).
+fn all_values(log: &dyn EventLog, topic: &str) -> Vec<(String, serde_json::Value)> {
+    let partitions = log.describe_topic(topic).expect("topic").partitions.len() as u32;
+    let mut out = Vec::new();
+    for p in 0..partitions {
+        let mut offset = 0;
+        loop {
+            let r = log.read(topic, p, offset, ReadLimits::default()).expect("read");
+            if r.records.is_empty() {
+                break;
+            }
+            for rec in r.records {
+                let key = rec.key.map(|k| String::from_utf8_lossy(&k).to_string()).unwrap_or_default();
+                let value = rec.value.map_or(serde_json::Value::Null, |v| serde_json::from_slice(&v).expect("json"));
+                out.push((key, value));
+            }
+            offset = r.next_offset;
+        }
+    }
+    out
+}
+
+/// A stateless query of a four-partition stream runs as two instances, each with two partitions
+/// (`EngineOptions::query_tasks`): every record is written once, also when a commit fails in the
+/// middle and the instances are reopened from the log, in process and after a restart.
+#[test]
+fn a_stateless_query_shares_its_partitions_among_instances_and_keeps_exactly_once() {
+    let dir = shm_dir();
+    let produce_range = |log: &dyn EventLog, range: std::ops::Range<usize>| {
+        for i in range {
+            let key = format!("k{i}");
+            let partition = weft_log::partition_for_key(key.as_bytes(), 4);
+            let record = Record {
+                key: Some(key.into_bytes()),
+                value: Some(format!("{{\"V\": {i}}}").into_bytes()),
+                headers: Vec::new(),
+                timestamp: Some(i as i64),
+            };
+            log.append("p", partition, vec![record]).expect("produce");
+        }
+    };
+    let tasks = |background| EngineOptions { query_tasks: 2, ..options(background) };
+    let sorted = |log: &dyn EventLog| {
+        let mut v: Vec<i64> = all_values(log, "O").iter().map(|(_, v)| v["V"].as_i64().expect("V")).collect();
+        v.sort_unstable();
+        v
+    };
+    {
+        let real = open_log(dir.path());
+        // The initial positions (four partitions) take four commits, then two more succeed.
+        let flaky = Arc::new(FlakyLog {
+            inner: real.clone(),
+            commits_left: AtomicUsize::new(6),
+            appends_left: AtomicUsize::new(0),
+            fail_topic: String::new(),
+        });
+        let engine = Engine::open(flaky.clone(), tasks(false)).expect("engine");
+        engine
+            .execute(
+                "CREATE STREAM P (ID STRING KEY, V INT) WITH (kafka_topic='p', value_format='JSON', partitions=4);",
+            )
+            .expect("ddl");
+        engine.execute("CREATE STREAM O AS SELECT ID, V FROM P;").expect("csas");
+        produce_range(real.as_ref(), 0..400);
+        assert!(engine.run_until_idle().is_err(), "a commit fails");
+        flaky.commits_left.store(usize::MAX, Ordering::SeqCst);
+        engine.run_until_idle().expect("reopened in process");
+        assert_eq!(sorted(real.as_ref()), (0..400).collect::<Vec<_>>(), "once each after the in-process reopening");
+        assert_eq!(engine.queries()[0].records_written, 400, "the instances' counters add up");
+        produce_range(real.as_ref(), 400..500);
+        flaky.commits_left.store(1, Ordering::SeqCst);
+        assert!(engine.run_until_idle().is_err(), "a commit fails again");
+    }
+    // A restart: both instances resume from their own partitions' positions.
+    let log = open_log(dir.path());
+    let engine = Engine::open(log.clone(), tasks(true)).expect("reopen");
+    produce_range(log.as_ref(), 500..600);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while all_values(log.as_ref(), "O").len() < 600 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(sorted(log.as_ref()), (0..600).collect::<Vec<_>>(), "once each after the restart");
+    // Two threads run the query (Linux names threads by their first 15 bytes).
+    let id = engine.queries()[0].id.clone();
+    let name: String = format!("weft-sql-{id}").chars().take(15).collect();
+    let threads = std::fs::read_dir("/proc/self/task")
+        .expect("the process's threads")
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|comm| comm.trim() == name)
+        .count();
+    assert_eq!(threads, 2, "threads named {name}");
+    engine.shutdown();
+}
+
 #[test]
 fn background_queries_resume_after_a_restart() {
     let dir = shm_dir();

@@ -217,6 +217,7 @@ fn open_engine(dir: &Path) -> (Arc<EmbeddedLog>, Engine) {
         max_pull_rows: weft_sql::engine::DEFAULT_MAX_PULL_ROWS,
         max_pull_bytes: weft_sql::engine::DEFAULT_MAX_PULL_BYTES,
         query_gate: None,
+        query_tasks: 1,
     };
     let dyn_log: Arc<dyn EventLog> = log.clone();
     let engine = Engine::open(dyn_log, options).expect("open engine");
