@@ -199,6 +199,33 @@ pub fn unwrapped_schema_for(column: &Column) -> Json {
     }
 }
 
+/// Refuses columns whose names (or nested STRUCT field names) Avro cannot hold, in ksqlDB's words
+/// (Avro's own name rule: a letter or `_`, then letters, digits or `_`).
+pub fn check_names(columns: &[Column]) -> Result<()> {
+    fn name(n: &str) -> Result<()> {
+        let mut chars = n.chars();
+        let why = match chars.next() {
+            None => Some("Empty name".to_string()),
+            Some(c) if !(c.is_alphabetic() || c == '_') => Some(format!("Illegal initial character: {n}")),
+            Some(_) if chars.any(|c| !(c.is_alphanumeric() || c == '_')) => Some(format!("Illegal character in: {n}")),
+            Some(_) => None,
+        };
+        match why {
+            Some(why) => Err(SqlError::analysis(format!("Schema is not compatible with Avro: {why}"))),
+            None => Ok(()),
+        }
+    }
+    fn ty(t: &SqlType) -> Result<()> {
+        match t {
+            SqlType::Array(i) => ty(i),
+            SqlType::Map(_, v) => ty(v),
+            SqlType::Struct(fields) => fields.iter().try_for_each(|(n, t)| name(n).and_then(|_| ty(t))),
+            _ => Ok(()),
+        }
+    }
+    columns.iter().try_for_each(|c| name(&c.name).and_then(|_| ty(&c.ty)))
+}
+
 /// Encodes and decodes one source's Avro values.
 pub struct AvroCodec {
     registry: RegistryHandle,

@@ -192,6 +192,8 @@ impl ValueCodec {
 pub struct KeyCodec {
     pub format: Format,
     pub columns: Vec<Column>,
+    /// The character between DELIMITED key fields (`KEY_DELIMITER`).
+    pub delimiter: char,
     pub window: Option<WindowType>,
     /// Schema-registry access of AVRO and JSON_SR keys.
     pub schema: Option<std::sync::Arc<crate::registry::SchemaCodec>>,
@@ -233,7 +235,13 @@ impl KeyCodec {
             )),
             _ => None,
         };
-        KeyCodec { format, columns, window, schema: schema.map(std::sync::Arc::new) }
+        KeyCodec { format, columns, delimiter: ',', window, schema: schema.map(std::sync::Arc::new) }
+    }
+
+    /// The codec with `delimiter` between DELIMITED key fields.
+    pub fn delimited_by(mut self, delimiter: char) -> KeyCodec {
+        self.delimiter = delimiter;
+        self
     }
 
     /// Registers the key schema of AVRO and JSON_SR keys now (sinks do so when they are created).
@@ -289,7 +297,7 @@ impl KeyCodec {
                 Some(crate::registry::SchemaCodec::Avro(codec)) => codec.decode_into(&self.columns, &[], inner, out)?,
                 _ => return Err(no_registry()),
             },
-            Format::Delimited => decode_delimited(&self.columns, ',', inner, out)?,
+            Format::Delimited => decode_delimited(&self.columns, self.delimiter, inner, out)?,
         }
         Ok(bounds)
     }
@@ -324,7 +332,7 @@ impl KeyCodec {
                 Some(crate::registry::SchemaCodec::Avro(codec)) => codec.encode(&self.columns, values, &mut buf)?,
                 _ => return Err(no_registry()),
             },
-            Format::Delimited => encode_delimited(values, ',', &mut buf),
+            Format::Delimited => encode_delimited(values, self.delimiter, &mut buf),
         }
         match (self.window, window) {
             (Some(WindowType::Time), Some(w)) => buf.extend_from_slice(&w.start.to_be_bytes()),
@@ -378,6 +386,11 @@ fn encode_json(columns: &[Column], unwrapped: bool, values: &[&Value], buf: &mut
     buf.push(b'}');
 }
 
+/// DELIMITED as ksqlDB writes it (Apache Commons CSV's minimal quoting): a null is an empty field,
+/// never quoted; a field is quoted when it is empty or starts with anything but a letter or digit
+/// and is the first of the record, starts with a character up to `#`, holds the delimiter, a quote
+/// or a line break, or ends in a space or control character. DATE is written as days since the
+/// epoch, TIME as milliseconds of the day, TIMESTAMP as epoch milliseconds, BYTES as Base64.
 fn encode_delimited(values: &[&Value], delimiter: char, buf: &mut Vec<u8>) {
     let mut sep = [0u8; 4];
     let sep = delimiter.encode_utf8(&mut sep).as_bytes();
@@ -386,10 +399,21 @@ fn encode_delimited(values: &[&Value], delimiter: char, buf: &mut Vec<u8>) {
             buf.extend_from_slice(sep);
         }
         let text = match v {
-            Value::Null => std::borrow::Cow::Borrowed(""),
-            other => std::borrow::Cow::Owned(crate::functions::to_display_string(other)),
+            Value::Null => continue,
+            Value::Date(days) => days.to_string(),
+            Value::Time(ms) | Value::Timestamp(ms) => ms.to_string(),
+            Value::Bytes(b) => base64(b),
+            other => crate::functions::to_display_string(other),
         };
-        if text.contains([delimiter, '"', '\n']) {
+        let first = text.chars().next();
+        let last = text.chars().next_back();
+        let quote = match first {
+            None => i == 0,
+            Some(c) if i == 0 && !c.is_ascii_alphanumeric() => true,
+            Some(c) if c <= '#' => true,
+            Some(_) => text.contains([delimiter, '"', '\n', '\r']) || last.is_some_and(|c| c <= ' '),
+        };
+        if quote {
             buf.push(b'"');
             buf.extend_from_slice(text.replace('"', "\"\"").as_bytes());
             buf.push(b'"');
@@ -458,8 +482,11 @@ fn decode_delimited(columns: &[Column], delimiter: char, bytes: &[u8], out: &mut
         )));
     }
     for (i, (field, col)) in fields.iter().zip(columns).enumerate() {
-        out[i] = if field.is_empty() && col.ty != SqlType::String {
+        // ksqlDB reads an empty field as null, whatever the column's type.
+        out[i] = if field.is_empty() {
             Value::Null
+        } else if let Some(v) = delimited_number_time(field, &col.ty) {
+            v?
         } else {
             let v = crate::functions::cast_value(&Value::String(field.clone()), &col.ty);
             if v.is_null() && !field.is_empty() {
@@ -469,6 +496,20 @@ fn decode_delimited(columns: &[Column], delimiter: char, bytes: &[u8], out: &mut
         };
     }
     Ok(())
+}
+
+/// A DELIMITED field of a DATE (days since the epoch), TIME (milliseconds of the day), TIMESTAMP
+/// (epoch milliseconds) or BYTES (Base64) column; `None` for other types.
+fn delimited_number_time(field: &str, ty: &SqlType) -> Option<Result<Value>> {
+    let invalid = || SqlError::Serde(format!("'{field}' is not a valid {ty}"));
+    let number = || field.trim().parse::<i64>().map_err(|_| invalid());
+    Some(match ty {
+        SqlType::Date => number().and_then(|d| i32::try_from(d).map_err(|_| invalid())).map(Value::Date),
+        SqlType::Time => number().map(Value::Time),
+        SqlType::Timestamp => number().map(Value::Timestamp),
+        SqlType::Bytes => unbase64(field).map(Value::Bytes).ok_or_else(invalid),
+        _ => return None,
+    })
 }
 
 // ---- JSON writing ----

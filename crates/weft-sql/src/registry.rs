@@ -129,17 +129,24 @@ pub fn columns_from_json_schema(text: &str) -> Result<Vec<Column>> {
 }
 
 /// Key columns from the schema registered under `<topic>-key` (CREATE STREAM/TABLE without key
-/// columns and an AVRO or JSON_SR key): a record (object) gives one key column per field, any
-/// other schema the single column `ROWKEY` (ksqlDB's unwrapped single key).
+/// columns and an AVRO or JSON_SR key): ksqlDB's unwrapped single key, the one column `ROWKEY` of
+/// the schema's type (a record, or object, being a STRUCT).
 pub fn key_columns_from_schema(format: crate::format::Format, text: &str) -> Result<Vec<Column>> {
     let columns = match format {
         crate::format::Format::Avro => crate::avro::AvroSchema::parse(text)?.columns()?,
         _ => columns_from_json_schema(text)?,
     };
-    Ok(match columns.as_slice() {
-        [single] if single.name == "ROWVAL" => vec![Column { name: "ROWKEY".into(), ty: single.ty.clone() }],
-        _ => columns,
-    })
+    Ok(vec![Column { name: "ROWKEY".into(), ty: whole_schema_type(&columns) }])
+}
+
+/// The type of a whole registered schema read as one column, from the columns it gives: the
+/// schema's own type when it is not a record (the single column `ROWVAL`), else a STRUCT of the
+/// record's fields.
+pub fn whole_schema_type(columns: &[Column]) -> SqlType {
+    match columns {
+        [single] if single.name == "ROWVAL" => single.ty.clone(),
+        _ => SqlType::Struct(columns.iter().map(|c| (c.name.clone(), c.ty.clone())).collect()),
+    }
 }
 
 /// The registered id a JSON_SR writer stamps on its records (registered on first use).
