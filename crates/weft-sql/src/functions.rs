@@ -546,6 +546,10 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
             want(name, &types[1], is_string(&types[1]), "a STRING encoding")?;
             (
                 f("FROM_BYTES", |a| match (&a[0], &a[1]) {
+                    // FROM_BYTES writes hex in upper case (ksqlDB's BytesUtils), ENCODE in lower.
+                    (Value::Bytes(b), Value::String(enc)) if enc.eq_ignore_ascii_case("hex") => {
+                        bytes_to_text(b, enc).map_or(Value::Null, |t| Value::String(t.to_ascii_uppercase()))
+                    }
                     (Value::Bytes(b), Value::String(enc)) => bytes_to_text(b, enc).map_or(Value::Null, Value::String),
                     _ => Value::Null,
                 }),

@@ -352,7 +352,7 @@ fn produce(engine: &Engine, log: &dyn EventLog, inputs: &[InputRecord]) -> Resul
                 let vals: Vec<weft_sql::types::Value> = if codec.unwrapped {
                     // `WRAP_SINGLE_VALUE=false`: the record is the single column's value itself.
                     let col = &s.value_columns[0];
-                    vec![weft_sql::engine::json_to_value(v, &col.ty).map_err(|e| e.to_string())?]
+                    vec![weft_sql::engine::json_to_value(&avro_spec(v, &col.ty), &col.ty).map_err(|e| e.to_string())?]
                 } else {
                     codec
                         .columns
@@ -362,7 +362,7 @@ fn produce(engine: &Engine, log: &dyn EventLog, inputs: &[InputRecord]) -> Resul
                                 v.as_object()
                                     .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(&c.name)).map(|x| x.1))
                             });
-                            weft_sql::engine::json_to_value(field.unwrap_or(&Json::Null), &c.ty)
+                            weft_sql::engine::json_to_value(&avro_spec(field.unwrap_or(&Json::Null), &c.ty), &c.ty)
                                 .map_err(|e| e.to_string())
                         })
                         .collect::<Result<_, _>>()?
@@ -410,6 +410,30 @@ fn produce(engine: &Engine, log: &dyn EventLog, inputs: &[InputRecord]) -> Resul
         engine.run_until_idle().map_err(|e| format!("query failed: {e}"))?;
     }
     Ok(())
+}
+
+/// An input value of an AVRO or JSON_SR record as ksqlDB's test driver reads it: a number may be
+/// given as its text (`"1"` for a DATE's days), as in its `date.json` and `time.json`.
+fn avro_spec(v: &Json, ty: &weft_sql::types::SqlType) -> Json {
+    use weft_sql::types::SqlType;
+    match (v, ty) {
+        (Json::String(text), SqlType::Int | SqlType::Bigint | SqlType::Date | SqlType::Time | SqlType::Timestamp) => {
+            text.parse::<i64>().map_or_else(|_| v.clone(), Json::from)
+        }
+        (Json::Array(items), SqlType::Array(inner)) => Json::Array(items.iter().map(|i| avro_spec(i, inner)).collect()),
+        (Json::Object(m), SqlType::Map(_, inner)) => {
+            Json::Object(m.iter().map(|(k, x)| (k.clone(), avro_spec(x, inner))).collect())
+        }
+        (Json::Object(m), SqlType::Struct(fields)) => Json::Object(
+            m.iter()
+                .map(|(k, x)| {
+                    let field = fields.iter().find(|(n, _)| n.eq_ignore_ascii_case(k));
+                    (k.clone(), field.map_or_else(|| x.clone(), |(_, t)| avro_spec(x, t)))
+                })
+                .collect(),
+        ),
+        _ => v.clone(),
+    }
 }
 
 fn encode_key(
