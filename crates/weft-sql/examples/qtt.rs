@@ -223,7 +223,8 @@ fn translate(qtt: &Json) -> Result<Json, &'static str> {
         {
             return Err("schema ids or references");
         }
-        for (field, suffix) in [("valueSchema", "value"), ("keySchema", "key")] {
+        // Key schema first, as ksqlDB's driver registers them (cases name the ids it gets).
+        for (field, suffix) in [("keySchema", "key"), ("valueSchema", "value")] {
             if let Some(s) = t.get(field) {
                 let schema = match s {
                     Json::String(text) => serde_json::from_str(text).unwrap_or_else(|_| s.clone()),

@@ -764,14 +764,14 @@ impl Engine {
                 }
                 (KeyConstraint::Key, Kind::Table) => {
                     return Err(SqlError::analysis(format!(
-                        "Column `{}` is a 'KEY' column: please use 'PRIMARY KEY' for tables.",
-                        col.name
+                        "Line: {}, Col: {}: Column `{}` is a 'KEY' column: please use 'PRIMARY KEY' for tables.",
+                        col.pos.line, col.pos.column, col.name
                     )))
                 }
                 (KeyConstraint::PrimaryKey, Kind::Stream) => {
                     return Err(SqlError::analysis(format!(
-                        "Column `{}` is a 'PRIMARY KEY' column: please use 'KEY' for streams.",
-                        col.name
+                        "Line: {}, Col: {}: Column `{}` is a 'PRIMARY KEY' column: please use 'KEY' for streams.",
+                        col.pos.line, col.pos.column, col.name
                     )))
                 }
                 (KeyConstraint::Headers, _) => {
@@ -808,11 +808,9 @@ impl Engine {
             return Err(SqlError::analysis("Tables require a PRIMARY KEY. Please define the PRIMARY KEY."));
         }
         check_key_format(key_format, &key_columns)?;
-        if value_format == Format::Kafka && value_columns.len() > 1 {
-            return Err(SqlError::analysis(format!(
-                "The 'KAFKA' format only supports a single field. Got: [{}]",
-                value_columns.iter().map(|c| format!("`{}` {}", c.name, c.ty)).collect::<Vec<_>>().join(", ")
-            )));
+        check_kafka_value(value_format, &value_columns)?;
+        if key_columns.is_empty() && window_props(&c.properties)?.is_some() {
+            return Err(SqlError::analysis("Windowed sources require a key column."));
         }
         value_columns.extend(header_columns);
         let (timestamp_column, timestamp_format) = timestamp_props(&c.properties, &key_columns, &value_columns)?;
@@ -977,6 +975,7 @@ impl Engine {
         let value_columns = planned.value_columns();
         check_value_format(value_format, &value_columns)?;
         check_wrap_single_value(&c.properties, &value_columns)?;
+        check_kafka_value(value_format, &value_columns)?;
         for col in &value_columns {
             check_map_keys(value_format, &col.ty)?;
         }
@@ -2082,8 +2081,14 @@ fn unknown_source(name: &str) -> SqlError {
 /// `SPACE`), else the source's a CSAS reads, else a comma; refused, in ksqlDB's words, for other
 /// formats and with `WRAP_SINGLE_VALUE=true` (DELIMITED values are never wrapped).
 fn value_delimiter(props: &Properties, format: Format, inherit: Option<&SourceDef>) -> Result<char> {
-    if format == Format::Delimited && matches!(props.get("WRAP_SINGLE_VALUE"), Some(PropValue::Bool(true))) {
-        return Err(SqlError::analysis("Format 'DELIMITED' does not support 'WRAP_SINGLE_VALUE' set to 'true'."));
+    // DELIMITED and KAFKA values are never wrapped.
+    if matches!(format, Format::Delimited | Format::Kafka)
+        && matches!(props.get("WRAP_SINGLE_VALUE"), Some(PropValue::Bool(true)))
+    {
+        return Err(SqlError::analysis(format!(
+            "Format '{}' does not support 'WRAP_SINGLE_VALUE' set to 'true'.",
+            format.name()
+        )));
     }
     let inherited = inherit.filter(|s| s.value_format == Format::Delimited).map(|s| s.value_delimiter);
     delimiter(props, "VALUE_DELIMITER", format, inherited)
@@ -2138,6 +2143,17 @@ fn unwrap_single_value(props: &Properties, engine: &BTreeMap<String, String>) ->
         Some(PropValue::Bool(wrap)) => Some(!wrap),
         _ => engine.get("ksql.persistence.wrap.single.values").and_then(|v| v.trim().parse::<bool>().ok()).map(|w| !w),
     }
+}
+
+/// The KAFKA value format holds one column.
+fn check_kafka_value(format: Format, values: &[Column]) -> Result<()> {
+    if format == Format::Kafka && values.len() > 1 {
+        return Err(SqlError::analysis(format!(
+            "The 'KAFKA' format only supports a single field. Got: [{}]",
+            values.iter().map(|c| format!("`{}` {}", c.name, c.ty)).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    Ok(())
 }
 
 /// ksqlDB refuses an explicit `WRAP_SINGLE_VALUE` unless the value has exactly one column.
