@@ -112,6 +112,9 @@ pub const SCALAR_FUNCTIONS: &[&str] = &[
     "FORMAT_DATE",
     "FORMAT_TIMESTAMP",
     "FROM_BYTES",
+    "INT_FROM_BYTES",
+    "BIGINT_FROM_BYTES",
+    "DOUBLE_FROM_BYTES",
     "FROM_DAYS",
     "FROM_UNIXTIME",
     "GENERATE_SERIES",
@@ -555,6 +558,31 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
                 }),
                 SqlType::String,
             )
+        }
+        "INT_FROM_BYTES" | "BIGINT_FROM_BYTES" | "DOUBLE_FROM_BYTES" => {
+            arity(name, types, 1, 2)?;
+            want(name, &t0, matches!(t0, SqlType::Bytes | SqlType::Null), "BYTES")?;
+            if let Some(order) = types.get(1) {
+                want(name, order, is_string(order), "a STRING byte order")?;
+            }
+            let (fname, eval, ty): (&'static str, EvalFn, SqlType) = match name {
+                "INT_FROM_BYTES" => (
+                    "INT_FROM_BYTES",
+                    |a| number_bytes::<4>(a).map_or(Value::Null, |b| Value::Int(i32::from_be_bytes(b))),
+                    SqlType::Int,
+                ),
+                "BIGINT_FROM_BYTES" => (
+                    "BIGINT_FROM_BYTES",
+                    |a| number_bytes::<8>(a).map_or(Value::Null, |b| Value::Bigint(i64::from_be_bytes(b))),
+                    SqlType::Bigint,
+                ),
+                _ => (
+                    "DOUBLE_FROM_BYTES",
+                    |a| number_bytes::<8>(a).map_or(Value::Null, |b| Value::Double(f64::from_be_bytes(b))),
+                    SqlType::Double,
+                ),
+            };
+            (f(fname, eval), ty)
         }
         "ENCODE" => {
             strings(3, 3)?;
@@ -1205,6 +1233,21 @@ fn text_to_bytes(s: &str, encoding: &str) -> Option<Vec<u8>> {
         "base64" => crate::format::unbase64(s),
         _ => None,
     }
+}
+
+/// The `N` bytes of an `INT_FROM_BYTES`-style call (`[bytes, byte order]`) in big-endian order:
+/// the byte order is `BIG_ENDIAN` (the default) or `LITTLE_ENDIAN`, any case. None for null input,
+/// another length or an unknown order (ksqlDB fails the record).
+fn number_bytes<const N: usize>(a: &[Value]) -> Option<[u8; N]> {
+    let Value::Bytes(b) = &a[0] else { return None };
+    let mut out: [u8; N] = b.as_slice().try_into().ok()?;
+    match a.get(1) {
+        None => {}
+        Some(Value::String(order)) if order.eq_ignore_ascii_case("BIG_ENDIAN") => {}
+        Some(Value::String(order)) if order.eq_ignore_ascii_case("LITTLE_ENDIAN") => out.reverse(),
+        Some(_) => return None,
+    }
+    Some(out)
 }
 
 /// Bytes as text under one of ksqlDB's encodings; bytes that do not decode become U+FFFD, as in Java.
