@@ -90,6 +90,14 @@ fn decimal_scale(scale: u32) -> Result<u8> {
     u8::try_from(scale).map_err(|_| SqlError::Unsupported(format!("Avro decimals of scale {scale}")))
 }
 
+/// The DECIMAL of an Avro decimal: its own precision and scale, as ksqlDB reads them (precisions
+/// beyond SQL's 38 digits are held as 38).
+fn decimal_type(precision: u32, scale: u32) -> Result<SqlType> {
+    let scale = decimal_scale(scale)?;
+    let precision = u8::try_from(precision.min(38)).unwrap_or(38).max(scale).max(1);
+    Ok(SqlType::Decimal { precision, scale })
+}
+
 /// The SQL type of an Avro type, as ksqlDB maps it. SQL types are finite, so a recursive Avro type
 /// (which would be one nested without end) is refused once it nests deeper than [`MAX_DEPTH`].
 fn sql_type(schema: &weft_schema::avro::AvroSchema, ty: &AvroType, depth: usize) -> Result<SqlType> {
@@ -106,9 +114,7 @@ fn sql_type(schema: &weft_schema::avro::AvroSchema, ty: &AvroType, depth: usize)
         AvroType::Long(Some(LogicalType::TimestampMillis | LogicalType::TimestampMicros)) => SqlType::Timestamp,
         AvroType::Long(_) => SqlType::Bigint,
         AvroType::Float | AvroType::Double => SqlType::Double,
-        AvroType::Bytes(Some(LogicalType::Decimal { scale, .. })) => {
-            SqlType::Decimal { precision: 38, scale: decimal_scale(*scale)? }
-        }
+        AvroType::Bytes(Some(LogicalType::Decimal { precision, scale })) => decimal_type(*precision, *scale)?,
         AvroType::Bytes(_) => SqlType::Bytes,
         AvroType::String(_) => SqlType::String,
         AvroType::Array(items) => SqlType::Array(Box::new(sql_type(schema, items, depth + 1)?)),
@@ -130,8 +136,8 @@ fn sql_type(schema: &weft_schema::avro::AvroSchema, ty: &AvroType, depth: usize)
                     .collect::<Result<_>>()?,
             ),
             NamedKind::Enum { .. } => SqlType::String,
-            NamedKind::Fixed { logical: Some(LogicalType::Decimal { scale, .. }), .. } => {
-                SqlType::Decimal { precision: 38, scale: decimal_scale(*scale)? }
+            NamedKind::Fixed { logical: Some(LogicalType::Decimal { precision, scale }), .. } => {
+                decimal_type(*precision, *scale)?
             }
             NamedKind::Fixed { .. } => SqlType::Bytes,
         },

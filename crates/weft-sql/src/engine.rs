@@ -2279,7 +2279,9 @@ fn unsupported_type(format: Format, column: &Column) -> Option<String> {
         Format::Delimited => matches!(ty, SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_)),
         _ => false,
     };
-    refused.then(|| format!("The '{}' format does not support type '{base}', column: `{}`", format.name(), column.name))
+    // ksqlDB's DELIMITED check names the column, its KAFKA one does not.
+    let column = if format == Format::Delimited { format!(", column: `{}`", column.name) } else { String::new() };
+    refused.then(|| format!("The '{}' format does not support type '{base}'{column}", format.name()))
 }
 
 fn timestamp_props(props: &Properties, keys: &[Column], values: &[Column]) -> Result<(Option<String>, Option<String>)> {
