@@ -883,14 +883,110 @@ impl<'de> Visitor<'de> for StringInto<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> std::result::Result<(), A::Error> {
-        let v: serde_json::Value = serde::Deserialize::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
-        self.set(&v.to_string());
+        let mut text = String::new();
+        CompactJson(&mut text).visit_seq(seq)?;
+        self.set(&text);
         Ok(())
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> std::result::Result<(), A::Error> {
-        let v: serde_json::Value = serde::Deserialize::deserialize(de::value::MapAccessDeserializer::new(map))?;
-        self.set(&v.to_string());
+        let mut text = String::new();
+        CompactJson(&mut text).visit_map(map)?;
+        self.set(&text);
+        Ok(())
+    }
+}
+
+/// Writes a JSON value back as compact JSON text with its object fields in their original order, as
+/// ksqlDB's Jackson does when a STRING column reads an object or array.
+struct CompactJson<'a>(&'a mut String);
+
+impl<'de> DeserializeSeed<'de> for CompactJson<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl CompactJson<'_> {
+    fn leaf(self, v: serde_json::Value) {
+        self.0.push_str(&v.to_string());
+    }
+}
+
+impl<'de> Visitor<'de> for CompactJson<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> std::result::Result<(), E> {
+        self.0.push_str("null");
+        Ok(())
+    }
+
+    fn visit_none<E: de::Error>(self) -> std::result::Result<(), E> {
+        self.visit_unit()
+    }
+
+    fn visit_bool<E: de::Error>(self, b: bool) -> std::result::Result<(), E> {
+        self.leaf(b.into());
+        Ok(())
+    }
+
+    fn visit_i64<E: de::Error>(self, i: i64) -> std::result::Result<(), E> {
+        self.leaf(i.into());
+        Ok(())
+    }
+
+    fn visit_u64<E: de::Error>(self, u: u64) -> std::result::Result<(), E> {
+        self.leaf(u.into());
+        Ok(())
+    }
+
+    fn visit_f64<E: de::Error>(self, x: f64) -> std::result::Result<(), E> {
+        self.leaf(x.into());
+        Ok(())
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<(), E> {
+        self.leaf(s.into());
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
+        self.0.push('[');
+        let mut first = true;
+        loop {
+            let mark = self.0.len();
+            if !first {
+                self.0.push(',');
+            }
+            if seq.next_element_seed(CompactJson(&mut *self.0))?.is_none() {
+                self.0.truncate(mark);
+                break;
+            }
+            first = false;
+        }
+        self.0.push(']');
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+        self.0.push('{');
+        let mut first = true;
+        while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if !first {
+                self.0.push(',');
+            }
+            first = false;
+            self.0.push_str(&serde_json::Value::from(k.as_ref()).to_string());
+            self.0.push(':');
+            map.next_value_seed(CompactJson(&mut *self.0))?;
+        }
+        self.0.push('}');
         Ok(())
     }
 }
@@ -904,26 +1000,13 @@ impl<'de> DeserializeSeed<'de> for TypedSeed<'_> {
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Value, D::Error> {
         match self.0 {
             SqlType::String => {
-                // Non-string JSON in a STRING column keeps its JSON text.
-                let v = serde_json::Value::deserialize_any_value(d)?;
-                Ok(match v {
-                    serde_json::Value::Null => Value::Null,
-                    serde_json::Value::String(s) => Value::String(s),
-                    other => Value::String(other.to_string()),
-                })
+                // Non-string JSON in a STRING column keeps its JSON text, fields in their order.
+                let mut slot = Value::Null;
+                StringInto(&mut slot).deserialize(d)?;
+                Ok(slot)
             }
             _ => d.deserialize_any(self),
         }
-    }
-}
-
-trait AnyValue<'de>: Sized {
-    fn deserialize_any_value<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error>;
-}
-
-impl<'de> AnyValue<'de> for serde_json::Value {
-    fn deserialize_any_value<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        serde::Deserialize::deserialize(d)
     }
 }
 
@@ -1062,6 +1145,18 @@ mod tests {
             },
             Column { name: "PRICE".into(), ty: SqlType::Decimal { precision: 4, scale: 2 } },
         ]
+    }
+
+    #[test]
+    fn a_string_column_keeps_an_object_as_compact_json_in_its_field_order() {
+        // ksqlDB (simple-struct.json "read struct as json string"): Jackson's text of the node.
+        let columns = vec![Column { name: "S".into(), ty: SqlType::String }];
+        let mut out = vec![Value::Null];
+        decode_json(&columns, &[], false, br#"{"S": {"z": 1, "a": [1, 2.5, "x", null], "m": {}}}"#, &mut out).unwrap();
+        assert_eq!(out[0], Value::String(r#"{"z":1,"a":[1,2.5,"x",null],"m":{}}"#.into()));
+        let mut out = vec![Value::Null];
+        decode_json(&columns, &[], true, br#"[{"b": true, "a": false}]"#, &mut out).unwrap();
+        assert_eq!(out[0], Value::String(r#"[{"b":true,"a":false}]"#.into()));
     }
 
     #[test]

@@ -1638,9 +1638,12 @@ pub fn java_double(d: f64) -> String {
             format!("{s}.0")
         }
     } else {
-        let s = format!("{d:e}");
+        // Java writes at least two digits, the two closest to the value when one would do
+        // (4.9E-324, not 5.0E-324, for the smallest subnormal).
+        let shortest = format!("{d:e}");
+        let s =
+            if shortest.split_once('e').is_some_and(|(m, _)| m.contains('.')) { shortest } else { format!("{d:.1e}") };
         let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
-        let mantissa = if mantissa.contains('.') { mantissa.to_string() } else { format!("{mantissa}.0") };
         format!("{mantissa}E{exp}")
     }
 }
