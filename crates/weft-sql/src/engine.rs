@@ -979,7 +979,11 @@ impl Engine {
         for col in &value_columns {
             check_map_keys(value_format, &col.ty)?;
         }
-        let topic = prop_text(&c.properties, "KAFKA_TOPIC").unwrap_or_else(|| c.name.clone());
+        // Without KAFKA_TOPIC the sink's topic is its name, after `ksql.output.topic.name.prefix`.
+        let topic = prop_text(&c.properties, "KAFKA_TOPIC").unwrap_or_else(|| {
+            let prefix = engine_properties.get("ksql.output.topic.name.prefix").map_or("", String::as_str);
+            format!("{prefix}{}", c.name)
+        });
         // Refused before the topic is made or the query starts (the write path would refuse every record).
         self.data.check_write(principal, &topic)?;
         let (timestamp_column, timestamp_format) = timestamp_props(&c.properties, &key_columns, &value_columns)?;
