@@ -238,11 +238,18 @@ pub struct AvroCodec {
     subject: String,
     /// A single column written as a bare datum instead of a one-field record.
     unwrapped: bool,
+    /// Writes with the subject's latest schema when it holds the very columns written (a source
+    /// whose schema came from the registry), instead of registering one derived from the columns.
+    prefer_registered: bool,
     /// The id and schema used to write (registered on first use).
-    writer: Mutex<Option<(u32, Arc<weft_schema::avro::AvroSchema>)>>,
+    writer: Mutex<Option<WriterSchema>>,
     /// How records written with each schema id are read, as met in records.
     readers: Mutex<HashMap<u32, Vec<CachedPlan>>>,
 }
+
+/// The id and schema a codec writes with, and for a record the column each field takes its value
+/// from (`None`: field `i` is column `i`).
+type WriterSchema = (u32, Arc<weft_schema::avro::AvroSchema>, Option<Arc<[usize]>>);
 
 /// A plan, with the address and length of the columns it was last asked for.
 type CachedPlan = (usize, usize, Arc<ReadPlan>);
@@ -258,7 +265,49 @@ impl fmt::Debug for AvroCodec {
 
 impl AvroCodec {
     pub fn new(registry: RegistryHandle, subject: String) -> AvroCodec {
-        AvroCodec { registry, subject, unwrapped: false, writer: Mutex::new(None), readers: Mutex::new(HashMap::new()) }
+        AvroCodec {
+            registry,
+            subject,
+            unwrapped: false,
+            prefer_registered: false,
+            writer: Mutex::new(None),
+            readers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A codec that writes with the subject's latest schema when that schema holds exactly the
+    /// columns written (the same names, ignoring case, and SQL types), as ksqlDB writes to a source
+    /// whose columns came from the registry (INSERT VALUES, `/inserts-stream`): registering a
+    /// schema of its own there would be refused as incompatible (another record name).
+    pub fn prefer_registered(mut self, prefer: bool) -> AvroCodec {
+        self.prefer_registered = prefer;
+        self
+    }
+
+    /// The subject's latest schema, when it holds exactly `columns` (see [`Self::prefer_registered`]).
+    fn registered_fit(&self, columns: &[Column]) -> Option<WriterSchema> {
+        let (id, text) = self.registry.0.latest(&self.subject).ok()?;
+        let parsed = AvroSchema::parse(&text).ok()?;
+        let theirs = parsed.columns().ok()?;
+        if let (true, [single]) = (self.unwrapped, columns) {
+            let whole = crate::registry::whole_schema_type(&theirs);
+            return (whole == single.ty).then(|| (id, Arc::new(parsed.0), None));
+        }
+        record_fields(&parsed.0, &parsed.0.root)?;
+        if theirs.len() != columns.len() {
+            return None;
+        }
+        let order: Vec<usize> = theirs
+            .iter()
+            .map(|t| columns.iter().position(|c| c.name.eq_ignore_ascii_case(&t.name) && c.ty == t.ty))
+            .collect::<Option<_>>()?;
+        let mut seen = vec![false; columns.len()];
+        for &i in &order {
+            if std::mem::replace(&mut seen[i], true) {
+                return None;
+            }
+        }
+        Some((id, Arc::new(parsed.0), Some(order.into())))
     }
 
     /// A codec writing a single column as a bare datum (ksqlDB's `UNWRAP_SINGLES`), as keys of one
@@ -269,10 +318,14 @@ impl AvroCodec {
     }
 
     /// The id and parsed schema this codec writes with, registering the schema the first time.
-    fn writer(&self, columns: &[Column]) -> Result<(u32, Arc<weft_schema::avro::AvroSchema>)> {
+    fn writer(&self, columns: &[Column]) -> Result<WriterSchema> {
         let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(x) = &*w {
             return Ok(x.clone());
+        }
+        if let Some(x) = self.prefer_registered.then(|| self.registered_fit(columns)).flatten() {
+            *w = Some(x.clone());
+            return Ok(x);
         }
         let text = match (self.unwrapped, columns) {
             (true, [single]) => unwrapped_schema_for(single),
@@ -280,7 +333,7 @@ impl AvroCodec {
         }
         .to_string();
         let id = self.registry.0.register(&self.subject, SchemaType::Avro, &text)?;
-        let x = (id, Arc::new(AvroSchema::parse(&text)?.0));
+        let x = (id, Arc::new(AvroSchema::parse(&text)?.0), None);
         *w = Some(x.clone());
         Ok(x)
     }
@@ -333,12 +386,14 @@ impl AvroCodec {
 
     /// Encodes values (one per column) in the wire format, registering the schema on first use.
     pub fn encode(&self, columns: &[Column], values: &[&Value], buf: &mut Vec<u8>) -> Result<()> {
-        let (id, schema) = self.writer(columns)?;
+        let (id, schema, order) = self.writer(columns)?;
         wire::write_header(id, buf);
         let writer = Writer { schema: &schema };
         match record_fields(&schema, &schema.root) {
             Some(fields) if !(self.unwrapped && columns.len() == 1) => {
-                for (field, v) in fields.iter().zip(values) {
+                for (i, field) in fields.iter().enumerate() {
+                    let column = order.as_ref().map_or(Some(i), |o| o.get(i).copied());
+                    let v = column.and_then(|c| values.get(c).copied()).unwrap_or(&Value::Null);
                     writer.write(&field.ty, v, buf, 1)?;
                 }
                 Ok(())

@@ -224,14 +224,32 @@ impl KeyCodec {
         registry: Option<&crate::registry::RegistryHandle>,
         topic: &str,
     ) -> KeyCodec {
+        KeyCodec::writing(format, columns, window, registry, topic, false)
+    }
+
+    /// [`KeyCodec::new`], writing AVRO and JSON_SR keys with the subject's latest schema when it
+    /// holds the key columns and `prefer_registered` (a source, not a sink: see
+    /// [`crate::avro::AvroCodec::prefer_registered`]).
+    pub fn writing(
+        format: Format,
+        columns: Vec<Column>,
+        window: Option<WindowType>,
+        registry: Option<&crate::registry::RegistryHandle>,
+        topic: &str,
+        prefer_registered: bool,
+    ) -> KeyCodec {
         let unwrapped = columns.len() == 1;
         let subject = format!("{topic}-key");
         let schema = match (format, registry) {
             (Format::Avro, Some(r)) => Some(crate::registry::SchemaCodec::Avro(
-                crate::avro::AvroCodec::new(r.clone(), subject).unwrapped(unwrapped),
+                crate::avro::AvroCodec::new(r.clone(), subject)
+                    .unwrapped(unwrapped)
+                    .prefer_registered(prefer_registered),
             )),
             (Format::JsonSr, Some(r)) => Some(crate::registry::SchemaCodec::JsonSr(
-                crate::registry::JsonSrWriter::new(r.clone(), subject).unwrapped(unwrapped),
+                crate::registry::JsonSrWriter::new(r.clone(), subject)
+                    .unwrapped(unwrapped)
+                    .prefer_registered(prefer_registered),
             )),
             _ => None,
         };

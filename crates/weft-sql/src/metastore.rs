@@ -134,13 +134,15 @@ impl SourceDef {
         self.key_columns.iter().any(|c| c.name == name)
     }
 
+    /// The key codec; a source's (not a sink's) writes with a registered schema that fits.
     pub fn key_codec(&self) -> KeyCodec {
-        KeyCodec::new(
+        KeyCodec::writing(
             self.key_format,
             self.key_columns.clone(),
             self.window.map(|w| w.kind),
             self.registry.as_ref(),
             &self.topic,
+            self.query_id.is_none(),
         )
         .delimited_by(self.key_delimiter)
     }
@@ -155,6 +157,7 @@ impl SourceDef {
         self.value_columns[self.encoded_value_columns().len()..].iter().zip(self.headers.iter().map(Option::as_deref))
     }
 
+    /// The value codec; a source's (not a sink's) writes with a registered schema that fits.
     pub fn value_codec(&self) -> ValueCodec {
         let columns = self.encoded_value_columns();
         let unwrapped = self.unwrap_single_value && columns.len() == 1;
@@ -166,10 +169,14 @@ impl SourceDef {
             needed: Vec::new(),
             schema: match (self.value_format, &self.registry) {
                 (Format::Avro, Some(r)) => Some(std::sync::Arc::new(crate::registry::SchemaCodec::Avro(
-                    crate::avro::AvroCodec::new(r.clone(), format!("{}-value", self.topic)).unwrapped(unwrapped),
+                    crate::avro::AvroCodec::new(r.clone(), format!("{}-value", self.topic))
+                        .unwrapped(unwrapped)
+                        .prefer_registered(self.query_id.is_none()),
                 ))),
                 (Format::JsonSr, Some(r)) => Some(std::sync::Arc::new(crate::registry::SchemaCodec::JsonSr(
-                    crate::registry::JsonSrWriter::new(r.clone(), format!("{}-value", self.topic)).unwrapped(unwrapped),
+                    crate::registry::JsonSrWriter::new(r.clone(), format!("{}-value", self.topic))
+                        .unwrapped(unwrapped)
+                        .prefer_registered(self.query_id.is_none()),
                 ))),
                 _ => None,
             },
