@@ -176,29 +176,53 @@ fn optional(t: Json) -> Json {
     json!(["null", t])
 }
 
+/// The full name ksqlDB gives the record it derives, unless `*_SCHEMA_FULL_NAME` names another.
+pub const DEFAULT_FULL_NAME: &str = "io.confluent.ksql.avro_schemas.KsqlDataSourceSchema";
+
+/// A full name's namespace (empty without one) and simple name.
+fn split_full_name(full: &str) -> (&str, &str) {
+    full.rsplit_once('.').unwrap_or(("", full))
+}
+
 /// The Avro schema ksqlDB derives for columns.
 pub fn schema_for(columns: &[Column]) -> Json {
-    json!({
+    schema_named(columns, DEFAULT_FULL_NAME)
+}
+
+/// The Avro schema ksqlDB derives for columns, its record named `full_name` (nested records are
+/// named after it and the field path).
+pub fn schema_named(columns: &[Column], full_name: &str) -> Json {
+    let (namespace, name) = split_full_name(full_name);
+    let mut schema = json!({
         "type": "record",
-        "name": "KsqlDataSourceSchema",
-        "namespace": "io.confluent.ksql.avro_schemas",
+        "name": name,
         "fields": columns.iter().map(|c| {
             json!({
                 "name": c.name,
-                "type": optional(avro_type(&c.ty, &format!("KsqlDataSourceSchema_{}", c.name))),
+                "type": optional(avro_type(&c.ty, &format!("{name}_{}", c.name))),
                 "default": null,
             })
         }).collect::<Vec<_>>(),
-    })
+    });
+    if !namespace.is_empty() {
+        schema["namespace"] = json!(namespace);
+    }
+    schema
 }
 
 /// The schema of a single column written unwrapped (ksqlDB's single key column, or a value with
 /// `WRAP_SINGLE_VALUE=false`): the column's type itself, a struct being a record in ksqlDB's
 /// namespace. A null key is a record without key bytes, so the type is not a union with null.
 pub fn unwrapped_schema_for(column: &Column) -> Json {
-    match avro_type(&column.ty, "KsqlDataSourceSchema") {
-        Json::Object(mut o) if column.ty.is_struct() => {
-            o.insert("namespace".into(), json!("io.confluent.ksql.avro_schemas"));
+    unwrapped_schema_named(column, DEFAULT_FULL_NAME)
+}
+
+/// [`unwrapped_schema_for`], a struct's record named `full_name`.
+pub fn unwrapped_schema_named(column: &Column, full_name: &str) -> Json {
+    let (namespace, name) = split_full_name(full_name);
+    match avro_type(&column.ty, name) {
+        Json::Object(mut o) if column.ty.is_struct() && !namespace.is_empty() => {
+            o.insert("namespace".into(), json!(namespace));
             Json::Object(o)
         }
         other => other,
@@ -241,6 +265,8 @@ pub struct AvroCodec {
     /// Writes with the subject's latest schema when it holds the very columns written (a source
     /// whose schema came from the registry), instead of registering one derived from the columns.
     prefer_registered: bool,
+    /// The full name of the record derived from the columns (`*_SCHEMA_FULL_NAME`).
+    full_name: String,
     /// The id and schema used to write (registered on first use).
     writer: Mutex<Option<WriterSchema>>,
     /// How records written with each schema id are read, as met in records.
@@ -270,9 +296,19 @@ impl AvroCodec {
             subject,
             unwrapped: false,
             prefer_registered: false,
+            full_name: DEFAULT_FULL_NAME.to_string(),
             writer: Mutex::new(None),
             readers: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// A codec naming the record it derives `full_name` (ksqlDB's `VALUE_AVRO_SCHEMA_FULL_NAME`,
+    /// `KEY_SCHEMA_FULL_NAME`) instead of [`DEFAULT_FULL_NAME`].
+    pub fn named(mut self, full_name: Option<&str>) -> AvroCodec {
+        if let Some(name) = full_name {
+            self.full_name = name.to_string();
+        }
+        self
     }
 
     /// A codec that writes with the subject's latest schema when that schema holds exactly the
@@ -328,8 +364,8 @@ impl AvroCodec {
             return Ok(x);
         }
         let text = match (self.unwrapped, columns) {
-            (true, [single]) => unwrapped_schema_for(single),
-            _ => schema_for(columns),
+            (true, [single]) => unwrapped_schema_named(single, &self.full_name),
+            _ => schema_named(columns, &self.full_name),
         }
         .to_string();
         let id = self.registry.0.register(&self.subject, SchemaType::Avro, &text)?;

@@ -324,6 +324,11 @@ const KNOWN_PROPERTIES: &[&str] = &[
     "KEY_SCHEMA_FULL_NAME",
 ];
 
+/// The value record's full name: `VALUE_AVRO_SCHEMA_FULL_NAME`, or its newer spelling.
+fn value_schema_full_name(props: &Properties) -> Option<String> {
+    prop_text(props, "VALUE_AVRO_SCHEMA_FULL_NAME").or_else(|| prop_text(props, "VALUE_SCHEMA_FULL_NAME"))
+}
+
 /// ksqlDB's checks of the schema full-name properties: only AVRO (of Weft's formats) names its
 /// schemas, and a name is never blank.
 fn check_schema_full_names(props: &Properties, key: Format, value: Format) -> Result<()> {
@@ -829,6 +834,8 @@ impl Engine {
             headers,
             value_delimiter,
             key_delimiter,
+            key_schema_full_name: prop_text(&c.properties, "KEY_SCHEMA_FULL_NAME"),
+            value_schema_full_name: value_schema_full_name(&c.properties),
             window: window_props(&c.properties)?,
             timestamp_column,
             timestamp_format,
@@ -1018,6 +1025,8 @@ impl Engine {
             headers: Vec::new(),
             value_delimiter,
             key_delimiter,
+            key_schema_full_name: prop_text(&c.properties, "KEY_SCHEMA_FULL_NAME"),
+            value_schema_full_name: value_schema_full_name(&c.properties),
             window: planned.window,
             timestamp_column,
             timestamp_format,

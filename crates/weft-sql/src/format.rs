@@ -224,12 +224,12 @@ impl KeyCodec {
         registry: Option<&crate::registry::RegistryHandle>,
         topic: &str,
     ) -> KeyCodec {
-        KeyCodec::writing(format, columns, window, registry, topic, false)
+        KeyCodec::writing(format, columns, window, registry, topic, false, None)
     }
 
     /// [`KeyCodec::new`], writing AVRO and JSON_SR keys with the subject's latest schema when it
     /// holds the key columns and `prefer_registered` (a source, not a sink: see
-    /// [`crate::avro::AvroCodec::prefer_registered`]).
+    /// [`crate::avro::AvroCodec::prefer_registered`]), an AVRO record named `full_name` if given.
     pub fn writing(
         format: Format,
         columns: Vec<Column>,
@@ -237,6 +237,7 @@ impl KeyCodec {
         registry: Option<&crate::registry::RegistryHandle>,
         topic: &str,
         prefer_registered: bool,
+        full_name: Option<&str>,
     ) -> KeyCodec {
         let unwrapped = columns.len() == 1;
         let subject = format!("{topic}-key");
@@ -244,7 +245,8 @@ impl KeyCodec {
             (Format::Avro, Some(r)) => Some(crate::registry::SchemaCodec::Avro(
                 crate::avro::AvroCodec::new(r.clone(), subject)
                     .unwrapped(unwrapped)
-                    .prefer_registered(prefer_registered),
+                    .prefer_registered(prefer_registered)
+                    .named(full_name),
             )),
             (Format::JsonSr, Some(r)) => Some(crate::registry::SchemaCodec::JsonSr(
                 crate::registry::JsonSrWriter::new(r.clone(), subject)

@@ -76,6 +76,12 @@ pub struct SourceDef {
     /// The character between a DELIMITED key's fields (`KEY_DELIMITER`).
     #[serde(default = "comma")]
     pub key_delimiter: char,
+    /// The full names of the AVRO records derived for the key and the value
+    /// (`KEY_SCHEMA_FULL_NAME`, `VALUE_AVRO_SCHEMA_FULL_NAME`); ksqlDB's default without.
+    #[serde(default)]
+    pub key_schema_full_name: Option<String>,
+    #[serde(default)]
+    pub value_schema_full_name: Option<String>,
     pub window: Option<WindowInfo>,
     /// The value column that gives the record time instead of the record timestamp.
     pub timestamp_column: Option<String>,
@@ -143,6 +149,7 @@ impl SourceDef {
             self.registry.as_ref(),
             &self.topic,
             self.query_id.is_none(),
+            self.key_schema_full_name.as_deref(),
         )
         .delimited_by(self.key_delimiter)
     }
@@ -171,7 +178,8 @@ impl SourceDef {
                 (Format::Avro, Some(r)) => Some(std::sync::Arc::new(crate::registry::SchemaCodec::Avro(
                     crate::avro::AvroCodec::new(r.clone(), format!("{}-value", self.topic))
                         .unwrapped(unwrapped)
-                        .prefer_registered(self.query_id.is_none()),
+                        .prefer_registered(self.query_id.is_none())
+                        .named(self.value_schema_full_name.as_deref()),
                 ))),
                 (Format::JsonSr, Some(r)) => Some(std::sync::Arc::new(crate::registry::SchemaCodec::JsonSr(
                     crate::registry::JsonSrWriter::new(r.clone(), format!("{}-value", self.topic))
