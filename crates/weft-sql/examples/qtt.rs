@@ -9,8 +9,9 @@
 //! `tests/harness` and run on a fresh engine and log: `format` lists expand `{FORMAT}`,
 //! `expectedException.message` must be contained in the error, `topics` pre-create topics (with
 //! their partition counts) and pre-register their `valueSchema`/`keySchema`; as in ksqlDB's
-//! driver, only the topics that expected records name are compared. Not checked:
-//! `post` conditions (source schemas, topic lists), record headers, schema ids. Left out and
+//! driver, only the topics that expected records name are compared. Input records carry their
+//! `headers`. Not checked: `post` conditions (source schemas, topic lists), output record headers,
+//! schema ids. Left out and
 //! counted as skipped, never as passed: Protobuf cases, cases with `"enabled": false`, cases that
 //! need schema ids or references. Prints one line per failing case (all cases with `--verbose`), a
 //! total per file and an overall total.
@@ -194,7 +195,7 @@ fn translate(qtt: &Json) -> Result<Json, &'static str> {
             list.into_iter()
                 .map(|r| {
                     let mut m = Map::new();
-                    for k in ["topic", "key", "value", "timestamp", "window"] {
+                    for k in ["topic", "key", "value", "timestamp", "window", "headers"] {
                         if let Some(v) = r.get(k) {
                             m.insert(k.into(), v.clone());
                         }
@@ -222,7 +223,8 @@ fn translate(qtt: &Json) -> Result<Json, &'static str> {
         {
             return Err("schema ids or references");
         }
-        for (field, suffix) in [("valueSchema", "value"), ("keySchema", "key")] {
+        // Key schema first, as ksqlDB's driver registers them (cases name the ids it gets).
+        for (field, suffix) in [("keySchema", "key"), ("valueSchema", "value")] {
             if let Some(s) = t.get(field) {
                 let schema = match s {
                     Json::String(text) => serde_json::from_str(text).unwrap_or_else(|_| s.clone()),

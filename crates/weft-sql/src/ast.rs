@@ -49,7 +49,8 @@ pub enum KeyConstraint {
     Key,
     /// `PRIMARY KEY` (tables).
     PrimaryKey,
-    /// `HEADERS` / `HEADER('k')` columns are parsed and refused by the planner.
+    /// `HEADERS` (all of a record's headers) or `HEADER('k')` (the last header `k`, with
+    /// [`ColumnDef::header`] naming it).
     Headers,
 }
 
@@ -58,6 +59,8 @@ pub struct ColumnDef {
     pub name: String,
     pub ty: SqlType,
     pub key: KeyConstraint,
+    /// The header key of a `HEADER('k')` column.
+    pub header: Option<String>,
     pub pos: Pos,
 }
 

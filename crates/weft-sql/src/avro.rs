@@ -90,6 +90,14 @@ fn decimal_scale(scale: u32) -> Result<u8> {
     u8::try_from(scale).map_err(|_| SqlError::Unsupported(format!("Avro decimals of scale {scale}")))
 }
 
+/// The DECIMAL of an Avro decimal: its own precision and scale, as ksqlDB reads them (precisions
+/// beyond SQL's 38 digits are held as 38).
+fn decimal_type(precision: u32, scale: u32) -> Result<SqlType> {
+    let scale = decimal_scale(scale)?;
+    let precision = u8::try_from(precision.min(38)).unwrap_or(38).max(scale).max(1);
+    Ok(SqlType::Decimal { precision, scale })
+}
+
 /// The SQL type of an Avro type, as ksqlDB maps it. SQL types are finite, so a recursive Avro type
 /// (which would be one nested without end) is refused once it nests deeper than [`MAX_DEPTH`].
 fn sql_type(schema: &weft_schema::avro::AvroSchema, ty: &AvroType, depth: usize) -> Result<SqlType> {
@@ -106,9 +114,7 @@ fn sql_type(schema: &weft_schema::avro::AvroSchema, ty: &AvroType, depth: usize)
         AvroType::Long(Some(LogicalType::TimestampMillis | LogicalType::TimestampMicros)) => SqlType::Timestamp,
         AvroType::Long(_) => SqlType::Bigint,
         AvroType::Float | AvroType::Double => SqlType::Double,
-        AvroType::Bytes(Some(LogicalType::Decimal { scale, .. })) => {
-            SqlType::Decimal { precision: 38, scale: decimal_scale(*scale)? }
-        }
+        AvroType::Bytes(Some(LogicalType::Decimal { precision, scale })) => decimal_type(*precision, *scale)?,
         AvroType::Bytes(_) => SqlType::Bytes,
         AvroType::String(_) => SqlType::String,
         AvroType::Array(items) => SqlType::Array(Box::new(sql_type(schema, items, depth + 1)?)),
@@ -130,8 +136,8 @@ fn sql_type(schema: &weft_schema::avro::AvroSchema, ty: &AvroType, depth: usize)
                     .collect::<Result<_>>()?,
             ),
             NamedKind::Enum { .. } => SqlType::String,
-            NamedKind::Fixed { logical: Some(LogicalType::Decimal { scale, .. }), .. } => {
-                SqlType::Decimal { precision: 38, scale: decimal_scale(*scale)? }
+            NamedKind::Fixed { logical: Some(LogicalType::Decimal { precision, scale }), .. } => {
+                decimal_type(*precision, *scale)?
             }
             NamedKind::Fixed { .. } => SqlType::Bytes,
         },
@@ -170,33 +176,84 @@ fn optional(t: Json) -> Json {
     json!(["null", t])
 }
 
+/// The full name ksqlDB gives the record it derives, unless `*_SCHEMA_FULL_NAME` names another.
+pub const DEFAULT_FULL_NAME: &str = "io.confluent.ksql.avro_schemas.KsqlDataSourceSchema";
+
+/// A full name's namespace (empty without one) and simple name.
+fn split_full_name(full: &str) -> (&str, &str) {
+    full.rsplit_once('.').unwrap_or(("", full))
+}
+
 /// The Avro schema ksqlDB derives for columns.
 pub fn schema_for(columns: &[Column]) -> Json {
-    json!({
+    schema_named(columns, DEFAULT_FULL_NAME)
+}
+
+/// The Avro schema ksqlDB derives for columns, its record named `full_name` (nested records are
+/// named after it and the field path).
+pub fn schema_named(columns: &[Column], full_name: &str) -> Json {
+    let (namespace, name) = split_full_name(full_name);
+    let mut schema = json!({
         "type": "record",
-        "name": "KsqlDataSourceSchema",
-        "namespace": "io.confluent.ksql.avro_schemas",
+        "name": name,
         "fields": columns.iter().map(|c| {
             json!({
                 "name": c.name,
-                "type": optional(avro_type(&c.ty, &format!("KsqlDataSourceSchema_{}", c.name))),
+                "type": optional(avro_type(&c.ty, &format!("{name}_{}", c.name))),
                 "default": null,
             })
         }).collect::<Vec<_>>(),
-    })
+    });
+    if !namespace.is_empty() {
+        schema["namespace"] = json!(namespace);
+    }
+    schema
 }
 
 /// The schema of a single column written unwrapped (ksqlDB's single key column, or a value with
 /// `WRAP_SINGLE_VALUE=false`): the column's type itself, a struct being a record in ksqlDB's
 /// namespace. A null key is a record without key bytes, so the type is not a union with null.
 pub fn unwrapped_schema_for(column: &Column) -> Json {
-    match avro_type(&column.ty, "KsqlDataSourceSchema") {
-        Json::Object(mut o) if column.ty.is_struct() => {
-            o.insert("namespace".into(), json!("io.confluent.ksql.avro_schemas"));
+    unwrapped_schema_named(column, DEFAULT_FULL_NAME)
+}
+
+/// [`unwrapped_schema_for`], a struct's record named `full_name`.
+pub fn unwrapped_schema_named(column: &Column, full_name: &str) -> Json {
+    let (namespace, name) = split_full_name(full_name);
+    match avro_type(&column.ty, name) {
+        Json::Object(mut o) if column.ty.is_struct() && !namespace.is_empty() => {
+            o.insert("namespace".into(), json!(namespace));
             Json::Object(o)
         }
         other => other,
     }
+}
+
+/// Refuses columns whose names (or nested STRUCT field names) Avro cannot hold, in ksqlDB's words
+/// (Avro's own name rule: a letter or `_`, then letters, digits or `_`).
+pub fn check_names(columns: &[Column]) -> Result<()> {
+    fn name(n: &str) -> Result<()> {
+        let mut chars = n.chars();
+        let why = match chars.next() {
+            None => Some("Empty name".to_string()),
+            Some(c) if !(c.is_alphabetic() || c == '_') => Some(format!("Illegal initial character: {n}")),
+            Some(_) if chars.any(|c| !(c.is_alphanumeric() || c == '_')) => Some(format!("Illegal character in: {n}")),
+            Some(_) => None,
+        };
+        match why {
+            Some(why) => Err(SqlError::analysis(format!("Schema is not compatible with Avro: {why}"))),
+            None => Ok(()),
+        }
+    }
+    fn ty(t: &SqlType) -> Result<()> {
+        match t {
+            SqlType::Array(i) => ty(i),
+            SqlType::Map(_, v) => ty(v),
+            SqlType::Struct(fields) => fields.iter().try_for_each(|(n, t)| name(n).and_then(|_| ty(t))),
+            _ => Ok(()),
+        }
+    }
+    columns.iter().try_for_each(|c| name(&c.name).and_then(|_| ty(&c.ty)))
 }
 
 /// Encodes and decodes one source's Avro values.
@@ -205,11 +262,20 @@ pub struct AvroCodec {
     subject: String,
     /// A single column written as a bare datum instead of a one-field record.
     unwrapped: bool,
+    /// Writes with the subject's latest schema when it holds the very columns written (a source
+    /// whose schema came from the registry), instead of registering one derived from the columns.
+    prefer_registered: bool,
+    /// The full name of the record derived from the columns (`*_SCHEMA_FULL_NAME`).
+    full_name: String,
     /// The id and schema used to write (registered on first use).
-    writer: Mutex<Option<(u32, Arc<weft_schema::avro::AvroSchema>)>>,
+    writer: Mutex<Option<WriterSchema>>,
     /// How records written with each schema id are read, as met in records.
     readers: Mutex<HashMap<u32, Vec<CachedPlan>>>,
 }
+
+/// The id and schema a codec writes with, and for a record the column each field takes its value
+/// from (`None`: field `i` is column `i`).
+type WriterSchema = (u32, Arc<weft_schema::avro::AvroSchema>, Option<Arc<[usize]>>);
 
 /// A plan, with the address and length of the columns it was last asked for.
 type CachedPlan = (usize, usize, Arc<ReadPlan>);
@@ -225,7 +291,59 @@ impl fmt::Debug for AvroCodec {
 
 impl AvroCodec {
     pub fn new(registry: RegistryHandle, subject: String) -> AvroCodec {
-        AvroCodec { registry, subject, unwrapped: false, writer: Mutex::new(None), readers: Mutex::new(HashMap::new()) }
+        AvroCodec {
+            registry,
+            subject,
+            unwrapped: false,
+            prefer_registered: false,
+            full_name: DEFAULT_FULL_NAME.to_string(),
+            writer: Mutex::new(None),
+            readers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A codec naming the record it derives `full_name` (ksqlDB's `VALUE_AVRO_SCHEMA_FULL_NAME`,
+    /// `KEY_SCHEMA_FULL_NAME`) instead of [`DEFAULT_FULL_NAME`].
+    pub fn named(mut self, full_name: Option<&str>) -> AvroCodec {
+        if let Some(name) = full_name {
+            self.full_name = name.to_string();
+        }
+        self
+    }
+
+    /// A codec that writes with the subject's latest schema when that schema holds exactly the
+    /// columns written (the same names, ignoring case, and SQL types), as ksqlDB writes to a source
+    /// whose columns came from the registry (INSERT VALUES, `/inserts-stream`): registering a
+    /// schema of its own there would be refused as incompatible (another record name).
+    pub fn prefer_registered(mut self, prefer: bool) -> AvroCodec {
+        self.prefer_registered = prefer;
+        self
+    }
+
+    /// The subject's latest schema, when it holds exactly `columns` (see [`Self::prefer_registered`]).
+    fn registered_fit(&self, columns: &[Column]) -> Option<WriterSchema> {
+        let (id, text) = self.registry.0.latest(&self.subject).ok()?;
+        let parsed = AvroSchema::parse(&text).ok()?;
+        let theirs = parsed.columns().ok()?;
+        if let (true, [single]) = (self.unwrapped, columns) {
+            let whole = crate::registry::whole_schema_type(&theirs);
+            return (whole == single.ty).then(|| (id, Arc::new(parsed.0), None));
+        }
+        record_fields(&parsed.0, &parsed.0.root)?;
+        if theirs.len() != columns.len() {
+            return None;
+        }
+        let order: Vec<usize> = theirs
+            .iter()
+            .map(|t| columns.iter().position(|c| c.name.eq_ignore_ascii_case(&t.name) && c.ty == t.ty))
+            .collect::<Option<_>>()?;
+        let mut seen = vec![false; columns.len()];
+        for &i in &order {
+            if std::mem::replace(&mut seen[i], true) {
+                return None;
+            }
+        }
+        Some((id, Arc::new(parsed.0), Some(order.into())))
     }
 
     /// A codec writing a single column as a bare datum (ksqlDB's `UNWRAP_SINGLES`), as keys of one
@@ -236,18 +354,22 @@ impl AvroCodec {
     }
 
     /// The id and parsed schema this codec writes with, registering the schema the first time.
-    fn writer(&self, columns: &[Column]) -> Result<(u32, Arc<weft_schema::avro::AvroSchema>)> {
+    fn writer(&self, columns: &[Column]) -> Result<WriterSchema> {
         let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(x) = &*w {
             return Ok(x.clone());
         }
+        if let Some(x) = self.prefer_registered.then(|| self.registered_fit(columns)).flatten() {
+            *w = Some(x.clone());
+            return Ok(x);
+        }
         let text = match (self.unwrapped, columns) {
-            (true, [single]) => unwrapped_schema_for(single),
-            _ => schema_for(columns),
+            (true, [single]) => unwrapped_schema_named(single, &self.full_name),
+            _ => schema_named(columns, &self.full_name),
         }
         .to_string();
         let id = self.registry.0.register(&self.subject, SchemaType::Avro, &text)?;
-        let x = (id, Arc::new(AvroSchema::parse(&text)?.0));
+        let x = (id, Arc::new(AvroSchema::parse(&text)?.0), None);
         *w = Some(x.clone());
         Ok(x)
     }
@@ -300,12 +422,14 @@ impl AvroCodec {
 
     /// Encodes values (one per column) in the wire format, registering the schema on first use.
     pub fn encode(&self, columns: &[Column], values: &[&Value], buf: &mut Vec<u8>) -> Result<()> {
-        let (id, schema) = self.writer(columns)?;
+        let (id, schema, order) = self.writer(columns)?;
         wire::write_header(id, buf);
         let writer = Writer { schema: &schema };
         match record_fields(&schema, &schema.root) {
             Some(fields) if !(self.unwrapped && columns.len() == 1) => {
-                for (field, v) in fields.iter().zip(values) {
+                for (i, field) in fields.iter().enumerate() {
+                    let column = order.as_ref().map_or(Some(i), |o| o.get(i).copied());
+                    let v = column.and_then(|c| values.get(c).copied()).unwrap_or(&Value::Null);
                     writer.write(&field.ty, v, buf, 1)?;
                 }
                 Ok(())

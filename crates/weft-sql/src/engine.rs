@@ -364,12 +364,41 @@ const KNOWN_PROPERTIES: &[&str] = &[
     "TIMESTAMP_FORMAT",
     "WRAP_SINGLE_VALUE",
     "VALUE_DELIMITER",
+    "KEY_DELIMITER",
     "KEY_SCHEMA_ID",
     "VALUE_SCHEMA_ID",
     "RETENTION_MS",
     "WINDOW_TYPE",
     "WINDOW_SIZE",
+    "VALUE_AVRO_SCHEMA_FULL_NAME",
+    "VALUE_SCHEMA_FULL_NAME",
+    "KEY_SCHEMA_FULL_NAME",
 ];
+
+/// The value record's full name: `VALUE_AVRO_SCHEMA_FULL_NAME`, or its newer spelling.
+fn value_schema_full_name(props: &Properties) -> Option<String> {
+    prop_text(props, "VALUE_AVRO_SCHEMA_FULL_NAME").or_else(|| prop_text(props, "VALUE_SCHEMA_FULL_NAME"))
+}
+
+/// ksqlDB's checks of the schema full-name properties: only AVRO (of Weft's formats) names its
+/// schemas, and a name is never blank.
+fn check_schema_full_names(props: &Properties, key: Format, value: Format) -> Result<()> {
+    let named =
+        [("VALUE_AVRO_SCHEMA_FULL_NAME", value), ("VALUE_SCHEMA_FULL_NAME", value), ("KEY_SCHEMA_FULL_NAME", key)];
+    for (property, format) in named {
+        let Some(name) = prop_text(props, property) else { continue };
+        if format != Format::Avro {
+            return Err(SqlError::analysis(format!(
+                "{} does not support the following configs: [fullSchemaName]",
+                format.name()
+            )));
+        }
+        if name.trim().is_empty() {
+            return Err(SqlError::analysis("fullSchemaName cannot be empty. Format configuration: {fullSchemaName=}"));
+        }
+    }
+    Ok(())
+}
 
 /// `'30 seconds'` as milliseconds.
 fn parse_duration_text(text: &str) -> Option<i64> {
@@ -793,10 +822,16 @@ impl Engine {
         let topic = prop_text(&c.properties, "KAFKA_TOPIC").ok_or_else(|| {
             SqlError::analysis("Missing required property \"KAFKA_TOPIC\" which has no default value.")
         })?;
-        let (key_format, value_format) = formats(&c.properties, None)?;
+        let engine_properties = lock(&self.state).properties.clone();
+        let (key_format, value_format) = formats(&c.properties, None, &engine_properties)?;
+        check_schema_full_names(&c.properties, key_format, value_format)?;
         let value_delimiter = value_delimiter(&c.properties, value_format, None)?;
+        let key_delimiter = key_delimiter(&c.properties, key_format, None)?;
         let mut key_columns = Vec::new();
         let mut value_columns = Vec::new();
+        // Header columns come last among the value columns (`SourceDef::headers`).
+        let mut header_columns = Vec::new();
+        let mut headers = Vec::new();
         let mut seen = BTreeSet::new();
         for col in &c.columns {
             if !seen.insert(col.name.clone()) {
@@ -808,7 +843,9 @@ impl Engine {
                     col.name
                 )));
             }
-            if col.key != KeyConstraint::None {
+            if col.key == KeyConstraint::Headers {
+                check_header_column(col, headers.contains(&None))?;
+            } else if col.key != KeyConstraint::None {
                 check_key_type(&col.name, &col.ty)?;
             } else {
                 check_value_format(
@@ -816,7 +853,7 @@ impl Engine {
                     std::slice::from_ref(&Column { name: col.name.clone(), ty: col.ty.clone() }),
                 )?;
             }
-            check_map_keys(&col.ty)?;
+            check_map_keys(value_format, &col.ty)?;
             let column = Column { name: col.name.clone(), ty: col.ty.clone() };
             match (col.key, kind) {
                 (KeyConstraint::None, _) => value_columns.push(column),
@@ -825,18 +862,19 @@ impl Engine {
                 }
                 (KeyConstraint::Key, Kind::Table) => {
                     return Err(SqlError::analysis(format!(
-                        "Column `{}` is a 'KEY' column: please use 'PRIMARY KEY' for tables.",
-                        col.name
+                        "Line: {}, Col: {}: Column `{}` is a 'KEY' column: please use 'PRIMARY KEY' for tables.",
+                        col.pos.line, col.pos.column, col.name
                     )))
                 }
                 (KeyConstraint::PrimaryKey, Kind::Stream) => {
                     return Err(SqlError::analysis(format!(
-                        "Column `{}` is a 'PRIMARY KEY' column: please use 'KEY' for streams.",
-                        col.name
+                        "Line: {}, Col: {}: Column `{}` is a 'PRIMARY KEY' column: please use 'KEY' for streams.",
+                        col.pos.line, col.pos.column, col.name
                     )))
                 }
                 (KeyConstraint::Headers, _) => {
-                    return Err(SqlError::Unsupported(format!("HEADERS column `{}`", col.name)));
+                    header_columns.push(column);
+                    headers.push(col.header.clone());
                 }
             }
         }
@@ -847,14 +885,20 @@ impl Engine {
                 Format::Avro => crate::avro::AvroSchema::parse(&schema)?.columns()?,
                 _ => crate::registry::columns_from_json_schema(&schema)?,
             };
+            // Unwrapped, the whole value is the one column `ROWVAL`, a record being a STRUCT.
+            if unwrap_single_value(&c.properties, &engine_properties) == Some(true) {
+                value_columns =
+                    vec![Column { name: "ROWVAL".into(), ty: crate::registry::whole_schema_type(&value_columns) }];
+            }
         }
         if key_columns.is_empty() && matches!(key_format, Format::Avro | Format::JsonSr) {
             let schema = self.registered_schema(&c.properties, &topic, key_format, "key")?;
             key_columns = crate::registry::key_columns_from_schema(key_format, &schema)?;
         }
-        if key_columns.is_empty() && value_columns.is_empty() {
+        if key_columns.is_empty() && value_columns.is_empty() && header_columns.is_empty() {
             return Err(SqlError::analysis("No columns supplied."));
         }
+        check_wrap_single_value(&c.properties, &value_columns)?;
         if value_format == Format::None {
             check_value_format(value_format, &value_columns)?;
         }
@@ -862,12 +906,11 @@ impl Engine {
             return Err(SqlError::analysis("Tables require a PRIMARY KEY. Please define the PRIMARY KEY."));
         }
         check_key_format(key_format, &key_columns)?;
-        if value_format == Format::Kafka && value_columns.len() > 1 {
-            return Err(SqlError::analysis(format!(
-                "The 'KAFKA' format only supports a single field. Got: [{}]",
-                value_columns.iter().map(|c| format!("`{}` {}", c.name, c.ty)).collect::<Vec<_>>().join(", ")
-            )));
+        check_kafka_value(value_format, &value_columns)?;
+        if key_columns.is_empty() && window_props(&c.properties)?.is_some() {
+            return Err(SqlError::analysis("Windowed sources require a key column."));
         }
+        value_columns.extend(header_columns);
         let (timestamp_column, timestamp_format) = timestamp_props(&c.properties, &key_columns, &value_columns)?;
         let retention = prop_retention(&c.properties)?;
         let partitions =
@@ -880,8 +923,12 @@ impl Engine {
             value_columns,
             key_format,
             value_format,
-            unwrap_single_value: matches!(c.properties.get("WRAP_SINGLE_VALUE"), Some(PropValue::Bool(false))),
+            unwrap_single_value: unwrap_single_value(&c.properties, &engine_properties) == Some(true),
+            headers,
             value_delimiter,
+            key_delimiter,
+            key_schema_full_name: prop_text(&c.properties, "KEY_SCHEMA_FULL_NAME"),
+            value_schema_full_name: value_schema_full_name(&c.properties),
             window: window_props(&c.properties)?,
             timestamp_column,
             timestamp_format,
@@ -998,7 +1045,9 @@ impl Engine {
             )));
         }
         let input = &planned.inputs[0];
-        let (mut key_format, value_format) = formats(&c.properties, Some(input))?;
+        let engine_properties = lock(&self.state).properties.clone();
+        let (mut key_format, value_format) = formats(&c.properties, Some(input), &engine_properties)?;
+        check_schema_full_names(&c.properties, key_format, value_format)?;
         let value_delimiter = value_delimiter(&c.properties, value_format, Some(input))?;
         let key_columns = planned.key_columns();
         // A key format inherited from a keyless source (`NONE`) gives way to the default once the
@@ -1022,9 +1071,19 @@ impl Engine {
             check_key_type(&col.name, &col.ty)?;
         }
         check_key_format(key_format, &key_columns)?;
+        let key_delimiter = key_delimiter(&c.properties, key_format, Some(input))?;
         let value_columns = planned.value_columns();
         check_value_format(value_format, &value_columns)?;
-        let topic = prop_text(&c.properties, "KAFKA_TOPIC").unwrap_or_else(|| c.name.clone());
+        check_wrap_single_value(&c.properties, &value_columns)?;
+        check_kafka_value(value_format, &value_columns)?;
+        for col in &value_columns {
+            check_map_keys(value_format, &col.ty)?;
+        }
+        // Without KAFKA_TOPIC the sink's topic is its name, after `ksql.output.topic.name.prefix`.
+        let topic = prop_text(&c.properties, "KAFKA_TOPIC").unwrap_or_else(|| {
+            let prefix = engine_properties.get("ksql.output.topic.name.prefix").map_or("", String::as_str);
+            format!("{prefix}{}", c.name)
+        });
         // Refused before the topic is made or the query starts (the write path would refuse every record).
         self.data.check_write(principal, &topic)?;
         let (timestamp_column, timestamp_format) = timestamp_props(&c.properties, &key_columns, &value_columns)?;
@@ -1055,8 +1114,12 @@ impl Engine {
             value_columns,
             key_format,
             value_format,
-            unwrap_single_value: matches!(c.properties.get("WRAP_SINGLE_VALUE"), Some(PropValue::Bool(false))),
+            unwrap_single_value: unwrap_single_value(&c.properties, &engine_properties) == Some(true),
+            headers: Vec::new(),
             value_delimiter,
+            key_delimiter,
+            key_schema_full_name: prop_text(&c.properties, "KEY_SCHEMA_FULL_NAME"),
+            value_schema_full_name: value_schema_full_name(&c.properties),
             window: planned.window,
             timestamp_column,
             timestamp_format,
@@ -1258,6 +1321,9 @@ impl Engine {
         if sink.read_only {
             return Err(SqlError::analysis(format!("Cannot insert into read-only stream: {target}")));
         }
+        if !sink.headers.is_empty() {
+            return Err(SqlError::analysis(format!("Cannot insert into {target} because it has header columns")));
+        }
         self.data.check_write(principal, &sink.topic)?;
         if query.limit.is_some() {
             return Err(SqlError::analysis("INSERT INTO statements don't support LIMIT clause."));
@@ -1334,6 +1400,11 @@ impl Engine {
         self.data.check_write(principal, &source.topic)?;
         let all: Vec<String> = source.key_columns.iter().chain(&source.value_columns).map(|c| c.name.clone()).collect();
         let names: Vec<String> = columns.map(<[String]>::to_vec).unwrap_or_else(|| all.clone());
+        let headers: Vec<&str> =
+            source.header_columns().map(|(c, _)| c.name.as_str()).filter(|h| names.iter().any(|n| n == h)).collect();
+        if !headers.is_empty() {
+            return Err(SqlError::analysis(format!("Cannot insert into HEADER columns: {}", headers.join(", "))));
+        }
         if names.len() != values.len() {
             return Err(SqlError::analysis(format!(
                 "expected {} values but got {}: every listed column needs a value",
@@ -1400,6 +1471,9 @@ impl Engine {
                     .ok_or_else(|| {
                         SqlError::analysis(format!("column name {field} does not exist in {}", source.name))
                     })?;
+                if source.header_columns().any(|(h, _)| h.name == column.name) {
+                    return Err(SqlError::analysis(format!("Cannot insert into HEADER columns: {}", column.name)));
+                }
                 (column.name.clone(), column.ty.clone())
             };
             let value = from_json_value(json, &ty)
@@ -1414,7 +1488,8 @@ impl Engine {
     fn append_row(&self, source: &SourceDef, row: &BTreeMap<String, Value>, principal: &str) -> Result<()> {
         let null = Value::Null;
         let keys: Vec<&Value> = source.key_columns.iter().map(|c| row.get(&c.name).unwrap_or(&null)).collect();
-        let vals: Vec<&Value> = source.value_columns.iter().map(|c| row.get(&c.name).unwrap_or(&null)).collect();
+        let vals: Vec<&Value> =
+            source.encoded_value_columns().iter().map(|c| row.get(&c.name).unwrap_or(&null)).collect();
         let key = source.key_codec().encode(&keys, None)?;
         let mut value = Vec::new();
         source.value_codec().encode(&vals, &mut value)?;
@@ -2112,16 +2187,37 @@ pub(crate) fn check_key_type(name: &str, ty: &SqlType) -> Result<()> {
 }
 
 /// ksqlDB maps have STRING keys.
-fn check_map_keys(ty: &SqlType) -> Result<()> {
+/// ksqlDB's checks of a `HEADERS` or `HEADER('k')` column: its type, and one `HEADERS` column at
+/// most (`has_all`: one was declared before).
+fn check_header_column(col: &crate::ast::ColumnDef, has_all: bool) -> Result<()> {
+    match &col.header {
+        None if has_all => Err(SqlError::analysis("Schema already contains a HEADERS column.")),
+        None if col.ty != crate::metastore::headers_type() => Err(SqlError::analysis(format!(
+            "Invalid type for HEADERS column: expected ARRAY<STRUCT<`KEY` STRING, `VALUE` BYTES>>, got {}",
+            col.ty
+        ))),
+        Some(key) if col.ty != SqlType::Bytes => {
+            Err(SqlError::analysis(format!("Invalid type for HEADER('{key}') column: expected BYTES, got {}", col.ty)))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Map keys are STRING in every value format, refused in the format's words as ksqlDB does.
+fn check_map_keys(format: Format, ty: &SqlType) -> Result<()> {
     match ty {
         SqlType::Map(k, v) => {
             if **k != SqlType::String {
-                return Err(SqlError::analysis(format!("MAP keys must be STRING, found {ty}")));
+                return Err(SqlError::analysis(match format {
+                    Format::Avro => "Avro only supports MAPs with STRING keys".to_string(),
+                    Format::Json | Format::JsonSr => "JSON only supports MAP types with STRING keys".to_string(),
+                    _ => format!("MAP keys must be STRING, found {ty}"),
+                }));
             }
-            check_map_keys(v)
+            check_map_keys(format, v)
         }
-        SqlType::Array(inner) => check_map_keys(inner),
-        SqlType::Struct(fields) => fields.iter().try_for_each(|(_, t)| check_map_keys(t)),
+        SqlType::Array(inner) => check_map_keys(format, inner),
+        SqlType::Struct(fields) => fields.iter().try_for_each(|(_, t)| check_map_keys(format, t)),
         _ => Ok(()),
     }
 }
@@ -2183,7 +2279,28 @@ fn unknown_source(name: &str) -> SqlError {
 /// `SPACE`), else the source's a CSAS reads, else a comma; refused, in ksqlDB's words, for other
 /// formats and with `WRAP_SINGLE_VALUE=true` (DELIMITED values are never wrapped).
 fn value_delimiter(props: &Properties, format: Format, inherit: Option<&SourceDef>) -> Result<char> {
-    let given = prop_text(props, "VALUE_DELIMITER");
+    // DELIMITED and KAFKA values are never wrapped.
+    if matches!(format, Format::Delimited | Format::Kafka)
+        && matches!(props.get("WRAP_SINGLE_VALUE"), Some(PropValue::Bool(true)))
+    {
+        return Err(SqlError::analysis(format!(
+            "Format '{}' does not support 'WRAP_SINGLE_VALUE' set to 'true'.",
+            format.name()
+        )));
+    }
+    let inherited = inherit.filter(|s| s.value_format == Format::Delimited).map(|s| s.value_delimiter);
+    delimiter(props, "VALUE_DELIMITER", format, inherited)
+}
+
+/// The character between a DELIMITED key's fields: `KEY_DELIMITER`, else the one of the source a
+/// CSAS reads, else a comma (checked as `VALUE_DELIMITER` is).
+fn key_delimiter(props: &Properties, format: Format, inherit: Option<&SourceDef>) -> Result<char> {
+    let inherited = inherit.filter(|s| s.key_format == Format::Delimited).map(|s| s.key_delimiter);
+    delimiter(props, "KEY_DELIMITER", format, inherited)
+}
+
+fn delimiter(props: &Properties, property: &str, format: Format, inherited: Option<char>) -> Result<char> {
+    let given = prop_text(props, property);
     if format != Format::Delimited {
         if given.is_some() {
             return Err(SqlError::analysis(format!(
@@ -2193,15 +2310,12 @@ fn value_delimiter(props: &Properties, format: Format, inherit: Option<&SourceDe
         }
         return Ok(',');
     }
-    if matches!(props.get("WRAP_SINGLE_VALUE"), Some(PropValue::Bool(true))) {
-        return Err(SqlError::analysis("Format 'DELIMITED' does not support 'WRAP_SINGLE_VALUE' set to 'true'."));
-    }
     let Some(text) = given else {
-        return Ok(inherit.filter(|s| s.value_format == Format::Delimited).map_or(',', |s| s.value_delimiter));
+        return Ok(inherited.unwrap_or(','));
     };
     let invalid = |why: String| {
         SqlError::analysis(format!(
-            "Failed to prepare statement: Configuration VALUE_DELIMITER is invalid: {why}\nExample valid value: ';'"
+            "Failed to prepare statement: Configuration {property} is invalid: {why}\nExample valid value: ';'"
         ))
     };
     let mut chars = text.chars();
@@ -2220,21 +2334,74 @@ fn value_delimiter(props: &Properties, format: Format, inherit: Option<&SourceDe
     }
 }
 
-fn formats(props: &Properties, inherit: Option<&SourceDef>) -> Result<(Format, Format)> {
+/// Whether a source's single value column is written unwrapped: `WRAP_SINGLE_VALUE`, else the
+/// `ksql.persistence.wrap.single.values` property (ksqlDB's default for single-field values).
+fn unwrap_single_value(props: &Properties, engine: &BTreeMap<String, String>) -> Option<bool> {
+    match props.get("WRAP_SINGLE_VALUE") {
+        Some(PropValue::Bool(wrap)) => Some(!wrap),
+        _ => engine.get("ksql.persistence.wrap.single.values").and_then(|v| v.trim().parse::<bool>().ok()).map(|w| !w),
+    }
+}
+
+/// The KAFKA value format holds one column.
+fn check_kafka_value(format: Format, values: &[Column]) -> Result<()> {
+    if format == Format::Kafka && values.len() > 1 {
+        return Err(SqlError::analysis(format!(
+            "The 'KAFKA' format only supports a single field. Got: [{}]",
+            values.iter().map(|c| format!("`{}` {}", c.name, c.ty)).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// ksqlDB refuses an explicit `WRAP_SINGLE_VALUE` unless the value has exactly one column.
+fn check_wrap_single_value(props: &Properties, values: &[Column]) -> Result<()> {
+    if props.contains_key("WRAP_SINGLE_VALUE") && values.len() != 1 {
+        return Err(SqlError::analysis("'WRAP_SINGLE_VALUE' is only valid for single-field value schemas"));
+    }
+    Ok(())
+}
+
+/// The key and value formats of a statement: `KEY_FORMAT`/`VALUE_FORMAT`, else `FORMAT` (both),
+/// else the source a CREATE ... AS SELECT reads, else the defaults the request's properties set
+/// (`ksql.persistence.default.format.key`/`.value`; the key's is KAFKA without one).
+fn formats(
+    props: &Properties,
+    inherit: Option<&SourceDef>,
+    engine: &BTreeMap<String, String>,
+) -> Result<(Format, Format)> {
     let both = prop_text(props, "FORMAT");
+    for single in ["KEY_FORMAT", "VALUE_FORMAT"] {
+        if both.is_some() && prop_text(props, single).is_some() {
+            return Err(SqlError::analysis(format!(
+                "Cannot supply both '{single}' and 'FORMAT' properties, as 'FORMAT' sets both key and value \
+                 formats. Either use just 'FORMAT', or use 'KEY_FORMAT' and 'VALUE_FORMAT'."
+            )));
+        }
+    }
+    let default = |which: &str| engine.get(&format!("ksql.persistence.default.format.{which}")).cloned();
     let value = match (prop_text(props, "VALUE_FORMAT"), &both, inherit) {
         (Some(v), _, _) => Format::parse(&v)?,
         (None, Some(b), _) => Format::parse(b)?,
         (None, None, Some(s)) => s.value_format,
-        (None, None, None) => {
-            return Err(SqlError::analysis("Statement is missing the 'VALUE_FORMAT' property from the WITH clause."))
-        }
+        (None, None, None) => match default("value") {
+            Some(f) => Format::parse(&f)?,
+            None => {
+                return Err(SqlError::analysis(
+                    "Statement is missing the 'VALUE_FORMAT' property from the WITH clause. Either provide one or \
+                     set a default via the 'ksql.persistence.default.format.value' config.",
+                ))
+            }
+        },
     };
     let key = match (prop_text(props, "KEY_FORMAT"), &both, inherit) {
         (Some(k), _, _) => Format::parse(&k)?,
         (None, Some(b), _) => Format::parse(b)?,
         (None, None, Some(s)) => s.key_format,
-        (None, None, None) => Format::Kafka,
+        (None, None, None) => match default("key") {
+            Some(f) => Format::parse(&f)?,
+            None => Format::Kafka,
+        },
     };
     Ok((key, value))
 }
@@ -2250,7 +2417,7 @@ fn check_key_format(format: Format, keys: &[Column]) -> Result<()> {
             )))
         }
         Format::None if !keys.is_empty() => Err(none_with_columns(keys, " KEY")),
-        _ => match keys.iter().find_map(|c| unsupported_type(format, &c.ty)) {
+        _ => match keys.iter().find_map(|c| unsupported_type(format, c)) {
             Some(reason) => Err(SqlError::analysis(format!(
                 "Key format does not support schema.\nformat: {}\nschema: Persistence{{columns=[{}], features=[]}}\n\
                  reason: {reason}",
@@ -2278,7 +2445,10 @@ fn check_value_format(format: Format, values: &[Column]) -> Result<()> {
             none_with_columns(values, "")
         });
     }
-    match values.iter().find_map(|c| unsupported_type(format, &c.ty)) {
+    if format == Format::Avro {
+        crate::avro::check_names(values)?;
+    }
+    match values.iter().find_map(|c| unsupported_type(format, c)) {
         Some(reason) => Err(SqlError::analysis(format!(
             "Value format does not support schema.\nformat: {}\nschema: Persistence{{columns=[{}], features=[]}}\n\
              reason: {reason}",
@@ -2289,9 +2459,10 @@ fn check_value_format(format: Format, values: &[Column]) -> Result<()> {
     }
 }
 
-/// Why `format` cannot hold a column of type `ty`, as ksqlDB words it: KAFKA holds only the Kafka
-/// serializers' primitives, DELIMITED nothing nested.
-fn unsupported_type(format: Format, ty: &SqlType) -> Option<String> {
+/// Why `format` cannot hold `column`, as ksqlDB words it: KAFKA holds only the Kafka serializers'
+/// primitives, DELIMITED nothing nested.
+fn unsupported_type(format: Format, column: &Column) -> Option<String> {
+    let ty = &column.ty;
     let base = match ty {
         SqlType::Array(_) => "ARRAY".to_string(),
         SqlType::Map(..) => "MAP".to_string(),
@@ -2306,7 +2477,9 @@ fn unsupported_type(format: Format, ty: &SqlType) -> Option<String> {
         Format::Delimited => matches!(ty, SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_)),
         _ => false,
     };
-    refused.then(|| format!("The '{}' format does not support type '{base}'", format.name()))
+    // ksqlDB's DELIMITED check names the column, its KAFKA one does not.
+    let column = if format == Format::Delimited { format!(", column: `{}`", column.name) } else { String::new() };
+    refused.then(|| format!("The '{}' format does not support type '{base}'{column}", format.name()))
 }
 
 fn timestamp_props(props: &Properties, keys: &[Column], values: &[Column]) -> Result<(Option<String>, Option<String>)> {

@@ -192,6 +192,8 @@ impl ValueCodec {
 pub struct KeyCodec {
     pub format: Format,
     pub columns: Vec<Column>,
+    /// The character between DELIMITED key fields (`KEY_DELIMITER`).
+    pub delimiter: char,
     pub window: Option<WindowType>,
     /// Schema-registry access of AVRO and JSON_SR keys.
     pub schema: Option<std::sync::Arc<crate::registry::SchemaCodec>>,
@@ -222,18 +224,44 @@ impl KeyCodec {
         registry: Option<&crate::registry::RegistryHandle>,
         topic: &str,
     ) -> KeyCodec {
+        KeyCodec::writing(format, columns, window, registry, topic, false, None)
+    }
+
+    /// [`KeyCodec::new`], writing AVRO and JSON_SR keys with the subject's latest schema when it
+    /// holds the key columns and `prefer_registered` (a source, not a sink: see
+    /// [`crate::avro::AvroCodec::prefer_registered`]), an AVRO record named `full_name` if given.
+    pub fn writing(
+        format: Format,
+        columns: Vec<Column>,
+        window: Option<WindowType>,
+        registry: Option<&crate::registry::RegistryHandle>,
+        topic: &str,
+        prefer_registered: bool,
+        full_name: Option<&str>,
+    ) -> KeyCodec {
         let unwrapped = columns.len() == 1;
         let subject = format!("{topic}-key");
         let schema = match (format, registry) {
             (Format::Avro, Some(r)) => Some(crate::registry::SchemaCodec::Avro(
-                crate::avro::AvroCodec::new(r.clone(), subject).unwrapped(unwrapped),
+                crate::avro::AvroCodec::new(r.clone(), subject)
+                    .unwrapped(unwrapped)
+                    .prefer_registered(prefer_registered)
+                    .named(full_name),
             )),
             (Format::JsonSr, Some(r)) => Some(crate::registry::SchemaCodec::JsonSr(
-                crate::registry::JsonSrWriter::new(r.clone(), subject).unwrapped(unwrapped),
+                crate::registry::JsonSrWriter::new(r.clone(), subject)
+                    .unwrapped(unwrapped)
+                    .prefer_registered(prefer_registered),
             )),
             _ => None,
         };
-        KeyCodec { format, columns, window, schema: schema.map(std::sync::Arc::new) }
+        KeyCodec { format, columns, delimiter: ',', window, schema: schema.map(std::sync::Arc::new) }
+    }
+
+    /// The codec with `delimiter` between DELIMITED key fields.
+    pub fn delimited_by(mut self, delimiter: char) -> KeyCodec {
+        self.delimiter = delimiter;
+        self
     }
 
     /// Registers the key schema of AVRO and JSON_SR keys now (sinks do so when they are created).
@@ -289,7 +317,7 @@ impl KeyCodec {
                 Some(crate::registry::SchemaCodec::Avro(codec)) => codec.decode_into(&self.columns, &[], inner, out)?,
                 _ => return Err(no_registry()),
             },
-            Format::Delimited => decode_delimited(&self.columns, ',', inner, out)?,
+            Format::Delimited => decode_delimited(&self.columns, self.delimiter, inner, out)?,
         }
         Ok(bounds)
     }
@@ -324,7 +352,7 @@ impl KeyCodec {
                 Some(crate::registry::SchemaCodec::Avro(codec)) => codec.encode(&self.columns, values, &mut buf)?,
                 _ => return Err(no_registry()),
             },
-            Format::Delimited => encode_delimited(values, ',', &mut buf),
+            Format::Delimited => encode_delimited(values, self.delimiter, &mut buf),
         }
         match (self.window, window) {
             (Some(WindowType::Time), Some(w)) => buf.extend_from_slice(&w.start.to_be_bytes()),
@@ -378,6 +406,11 @@ fn encode_json(columns: &[Column], unwrapped: bool, values: &[&Value], buf: &mut
     buf.push(b'}');
 }
 
+/// DELIMITED as ksqlDB writes it (Apache Commons CSV's minimal quoting): a null is an empty field,
+/// never quoted; a field is quoted when it is empty or starts with anything but a letter or digit
+/// and is the first of the record, starts with a character up to `#`, holds the delimiter, a quote
+/// or a line break, or ends in a space or control character. DATE is written as days since the
+/// epoch, TIME as milliseconds of the day, TIMESTAMP as epoch milliseconds, BYTES as Base64.
 fn encode_delimited(values: &[&Value], delimiter: char, buf: &mut Vec<u8>) {
     let mut sep = [0u8; 4];
     let sep = delimiter.encode_utf8(&mut sep).as_bytes();
@@ -386,10 +419,21 @@ fn encode_delimited(values: &[&Value], delimiter: char, buf: &mut Vec<u8>) {
             buf.extend_from_slice(sep);
         }
         let text = match v {
-            Value::Null => std::borrow::Cow::Borrowed(""),
-            other => std::borrow::Cow::Owned(crate::functions::to_display_string(other)),
+            Value::Null => continue,
+            Value::Date(days) => days.to_string(),
+            Value::Time(ms) | Value::Timestamp(ms) => ms.to_string(),
+            Value::Bytes(b) => base64(b),
+            other => crate::functions::to_display_string(other),
         };
-        if text.contains([delimiter, '"', '\n']) {
+        let first = text.chars().next();
+        let last = text.chars().next_back();
+        let quote = match first {
+            None => i == 0,
+            Some(c) if i == 0 && !c.is_ascii_alphanumeric() => true,
+            Some(c) if c <= '#' => true,
+            Some(_) => text.contains([delimiter, '"', '\n', '\r']) || last.is_some_and(|c| c <= ' '),
+        };
+        if quote {
             buf.push(b'"');
             buf.extend_from_slice(text.replace('"', "\"\"").as_bytes());
             buf.push(b'"');
@@ -458,8 +502,11 @@ fn decode_delimited(columns: &[Column], delimiter: char, bytes: &[u8], out: &mut
         )));
     }
     for (i, (field, col)) in fields.iter().zip(columns).enumerate() {
-        out[i] = if field.is_empty() && col.ty != SqlType::String {
+        // ksqlDB reads an empty field as null, whatever the column's type.
+        out[i] = if field.is_empty() {
             Value::Null
+        } else if let Some(v) = delimited_number_time(field, &col.ty) {
+            v?
         } else {
             let v = crate::functions::cast_value(&Value::String(field.clone()), &col.ty);
             if v.is_null() && !field.is_empty() {
@@ -469,6 +516,20 @@ fn decode_delimited(columns: &[Column], delimiter: char, bytes: &[u8], out: &mut
         };
     }
     Ok(())
+}
+
+/// A DELIMITED field of a DATE (days since the epoch), TIME (milliseconds of the day), TIMESTAMP
+/// (epoch milliseconds) or BYTES (Base64) column; `None` for other types.
+fn delimited_number_time(field: &str, ty: &SqlType) -> Option<Result<Value>> {
+    let invalid = || SqlError::Serde(format!("'{field}' is not a valid {ty}"));
+    let number = || field.trim().parse::<i64>().map_err(|_| invalid());
+    Some(match ty {
+        SqlType::Date => number().and_then(|d| i32::try_from(d).map_err(|_| invalid())).map(Value::Date),
+        SqlType::Time => number().map(Value::Time),
+        SqlType::Timestamp => number().map(Value::Timestamp),
+        SqlType::Bytes => unbase64(field).map(Value::Bytes).ok_or_else(invalid),
+        _ => return None,
+    })
 }
 
 // ---- JSON writing ----
@@ -842,14 +903,110 @@ impl<'de> Visitor<'de> for StringInto<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> std::result::Result<(), A::Error> {
-        let v: serde_json::Value = serde::Deserialize::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
-        self.set(&v.to_string());
+        let mut text = String::new();
+        CompactJson(&mut text).visit_seq(seq)?;
+        self.set(&text);
         Ok(())
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> std::result::Result<(), A::Error> {
-        let v: serde_json::Value = serde::Deserialize::deserialize(de::value::MapAccessDeserializer::new(map))?;
-        self.set(&v.to_string());
+        let mut text = String::new();
+        CompactJson(&mut text).visit_map(map)?;
+        self.set(&text);
+        Ok(())
+    }
+}
+
+/// Writes a JSON value back as compact JSON text with its object fields in their original order, as
+/// ksqlDB's Jackson does when a STRING column reads an object or array.
+struct CompactJson<'a>(&'a mut String);
+
+impl<'de> DeserializeSeed<'de> for CompactJson<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl CompactJson<'_> {
+    fn leaf(self, v: serde_json::Value) {
+        self.0.push_str(&v.to_string());
+    }
+}
+
+impl<'de> Visitor<'de> for CompactJson<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> std::result::Result<(), E> {
+        self.0.push_str("null");
+        Ok(())
+    }
+
+    fn visit_none<E: de::Error>(self) -> std::result::Result<(), E> {
+        self.visit_unit()
+    }
+
+    fn visit_bool<E: de::Error>(self, b: bool) -> std::result::Result<(), E> {
+        self.leaf(b.into());
+        Ok(())
+    }
+
+    fn visit_i64<E: de::Error>(self, i: i64) -> std::result::Result<(), E> {
+        self.leaf(i.into());
+        Ok(())
+    }
+
+    fn visit_u64<E: de::Error>(self, u: u64) -> std::result::Result<(), E> {
+        self.leaf(u.into());
+        Ok(())
+    }
+
+    fn visit_f64<E: de::Error>(self, x: f64) -> std::result::Result<(), E> {
+        self.leaf(x.into());
+        Ok(())
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<(), E> {
+        self.leaf(s.into());
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
+        self.0.push('[');
+        let mut first = true;
+        loop {
+            let mark = self.0.len();
+            if !first {
+                self.0.push(',');
+            }
+            if seq.next_element_seed(CompactJson(&mut *self.0))?.is_none() {
+                self.0.truncate(mark);
+                break;
+            }
+            first = false;
+        }
+        self.0.push(']');
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+        self.0.push('{');
+        let mut first = true;
+        while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if !first {
+                self.0.push(',');
+            }
+            first = false;
+            self.0.push_str(&serde_json::Value::from(k.as_ref()).to_string());
+            self.0.push(':');
+            map.next_value_seed(CompactJson(&mut *self.0))?;
+        }
+        self.0.push('}');
         Ok(())
     }
 }
@@ -863,26 +1020,13 @@ impl<'de> DeserializeSeed<'de> for TypedSeed<'_> {
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Value, D::Error> {
         match self.0 {
             SqlType::String => {
-                // Non-string JSON in a STRING column keeps its JSON text.
-                let v = serde_json::Value::deserialize_any_value(d)?;
-                Ok(match v {
-                    serde_json::Value::Null => Value::Null,
-                    serde_json::Value::String(s) => Value::String(s),
-                    other => Value::String(other.to_string()),
-                })
+                // Non-string JSON in a STRING column keeps its JSON text, fields in their order.
+                let mut slot = Value::Null;
+                StringInto(&mut slot).deserialize(d)?;
+                Ok(slot)
             }
             _ => d.deserialize_any(self),
         }
-    }
-}
-
-trait AnyValue<'de>: Sized {
-    fn deserialize_any_value<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error>;
-}
-
-impl<'de> AnyValue<'de> for serde_json::Value {
-    fn deserialize_any_value<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        serde::Deserialize::deserialize(d)
     }
 }
 
@@ -1021,6 +1165,18 @@ mod tests {
             },
             Column { name: "PRICE".into(), ty: SqlType::Decimal { precision: 4, scale: 2 } },
         ]
+    }
+
+    #[test]
+    fn a_string_column_keeps_an_object_as_compact_json_in_its_field_order() {
+        // ksqlDB (simple-struct.json "read struct as json string"): Jackson's text of the node.
+        let columns = vec![Column { name: "S".into(), ty: SqlType::String }];
+        let mut out = vec![Value::Null];
+        decode_json(&columns, &[], false, br#"{"S": {"z": 1, "a": [1, 2.5, "x", null], "m": {}}}"#, &mut out).unwrap();
+        assert_eq!(out[0], Value::String(r#"{"z":1,"a":[1,2.5,"x",null],"m":{}}"#.into()));
+        let mut out = vec![Value::Null];
+        decode_json(&columns, &[], true, br#"[{"b": true, "a": false}]"#, &mut out).unwrap();
+        assert_eq!(out[0], Value::String(r#"[{"b":true,"a":false}]"#.into()));
     }
 
     #[test]

@@ -112,6 +112,9 @@ pub const SCALAR_FUNCTIONS: &[&str] = &[
     "FORMAT_DATE",
     "FORMAT_TIMESTAMP",
     "FROM_BYTES",
+    "INT_FROM_BYTES",
+    "BIGINT_FROM_BYTES",
+    "DOUBLE_FROM_BYTES",
     "FROM_DAYS",
     "FROM_UNIXTIME",
     "GENERATE_SERIES",
@@ -546,11 +549,40 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
             want(name, &types[1], is_string(&types[1]), "a STRING encoding")?;
             (
                 f("FROM_BYTES", |a| match (&a[0], &a[1]) {
+                    // FROM_BYTES writes hex in upper case (ksqlDB's BytesUtils), ENCODE in lower.
+                    (Value::Bytes(b), Value::String(enc)) if enc.eq_ignore_ascii_case("hex") => {
+                        bytes_to_text(b, enc).map_or(Value::Null, |t| Value::String(t.to_ascii_uppercase()))
+                    }
                     (Value::Bytes(b), Value::String(enc)) => bytes_to_text(b, enc).map_or(Value::Null, Value::String),
                     _ => Value::Null,
                 }),
                 SqlType::String,
             )
+        }
+        "INT_FROM_BYTES" | "BIGINT_FROM_BYTES" | "DOUBLE_FROM_BYTES" => {
+            arity(name, types, 1, 2)?;
+            want(name, &t0, matches!(t0, SqlType::Bytes | SqlType::Null), "BYTES")?;
+            if let Some(order) = types.get(1) {
+                want(name, order, is_string(order), "a STRING byte order")?;
+            }
+            let (fname, eval, ty): (&'static str, EvalFn, SqlType) = match name {
+                "INT_FROM_BYTES" => (
+                    "INT_FROM_BYTES",
+                    |a| number_bytes::<4>(a).map_or(Value::Null, |b| Value::Int(i32::from_be_bytes(b))),
+                    SqlType::Int,
+                ),
+                "BIGINT_FROM_BYTES" => (
+                    "BIGINT_FROM_BYTES",
+                    |a| number_bytes::<8>(a).map_or(Value::Null, |b| Value::Bigint(i64::from_be_bytes(b))),
+                    SqlType::Bigint,
+                ),
+                _ => (
+                    "DOUBLE_FROM_BYTES",
+                    |a| number_bytes::<8>(a).map_or(Value::Null, |b| Value::Double(f64::from_be_bytes(b))),
+                    SqlType::Double,
+                ),
+            };
+            (f(fname, eval), ty)
         }
         "ENCODE" => {
             strings(3, 3)?;
@@ -1203,6 +1235,21 @@ fn text_to_bytes(s: &str, encoding: &str) -> Option<Vec<u8>> {
     }
 }
 
+/// The `N` bytes of an `INT_FROM_BYTES`-style call (`[bytes, byte order]`) in big-endian order:
+/// the byte order is `BIG_ENDIAN` (the default) or `LITTLE_ENDIAN`, any case. None for null input,
+/// another length or an unknown order (ksqlDB fails the record).
+fn number_bytes<const N: usize>(a: &[Value]) -> Option<[u8; N]> {
+    let Value::Bytes(b) = &a[0] else { return None };
+    let mut out: [u8; N] = b.as_slice().try_into().ok()?;
+    match a.get(1) {
+        None => {}
+        Some(Value::String(order)) if order.eq_ignore_ascii_case("BIG_ENDIAN") => {}
+        Some(Value::String(order)) if order.eq_ignore_ascii_case("LITTLE_ENDIAN") => out.reverse(),
+        Some(_) => return None,
+    }
+    Some(out)
+}
+
 /// Bytes as text under one of ksqlDB's encodings; bytes that do not decode become U+FFFD, as in Java.
 fn bytes_to_text(b: &[u8], encoding: &str) -> Option<String> {
     match encoding.to_ascii_lowercase().as_str() {
@@ -1591,9 +1638,12 @@ pub fn java_double(d: f64) -> String {
             format!("{s}.0")
         }
     } else {
-        let s = format!("{d:e}");
+        // Java writes at least two digits, the two closest to the value when one would do
+        // (4.9E-324, not 5.0E-324, for the smallest subnormal).
+        let shortest = format!("{d:e}");
+        let s =
+            if shortest.split_once('e').is_some_and(|(m, _)| m.contains('.')) { shortest } else { format!("{d:.1e}") };
         let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
-        let mantissa = if mantissa.contains('.') { mantissa.to_string() } else { format!("{mantissa}.0") };
         format!("{mantissa}E{exp}")
     }
 }

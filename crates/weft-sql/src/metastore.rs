@@ -65,9 +65,23 @@ pub struct SourceDef {
     pub value_format: Format,
     #[serde(default)]
     pub unwrap_single_value: bool,
+    /// The last `headers.len()` value columns are filled from the record's headers, not its value:
+    /// `None` for a `HEADERS` column (every header, as `ARRAY<STRUCT<KEY STRING, VALUE BYTES>>`),
+    /// `Some(k)` for a `HEADER('k')` column (the last header `k`'s bytes).
+    #[serde(default)]
+    pub headers: Vec<Option<String>>,
     /// The character between a DELIMITED value's fields (`VALUE_DELIMITER`).
     #[serde(default = "comma")]
     pub value_delimiter: char,
+    /// The character between a DELIMITED key's fields (`KEY_DELIMITER`).
+    #[serde(default = "comma")]
+    pub key_delimiter: char,
+    /// The full names of the AVRO records derived for the key and the value
+    /// (`KEY_SCHEMA_FULL_NAME`, `VALUE_AVRO_SCHEMA_FULL_NAME`); ksqlDB's default without.
+    #[serde(default)]
+    pub key_schema_full_name: Option<String>,
+    #[serde(default)]
+    pub value_schema_full_name: Option<String>,
     pub window: Option<WindowInfo>,
     /// The value column that gives the record time instead of the record timestamp.
     pub timestamp_column: Option<String>,
@@ -126,29 +140,51 @@ impl SourceDef {
         self.key_columns.iter().any(|c| c.name == name)
     }
 
+    /// The key codec; a source's (not a sink's) writes with a registered schema that fits.
     pub fn key_codec(&self) -> KeyCodec {
-        KeyCodec::new(
+        KeyCodec::writing(
             self.key_format,
             self.key_columns.clone(),
             self.window.map(|w| w.kind),
             self.registry.as_ref(),
             &self.topic,
+            self.query_id.is_none(),
+            self.key_schema_full_name.as_deref(),
         )
+        .delimited_by(self.key_delimiter)
     }
 
+    /// The value columns the record's value holds (all but the header columns).
+    pub fn encoded_value_columns(&self) -> &[Column] {
+        &self.value_columns[..self.value_columns.len().saturating_sub(self.headers.len())]
+    }
+
+    /// The value columns filled from record headers, with the header key of each.
+    pub fn header_columns(&self) -> impl Iterator<Item = (&Column, Option<&str>)> {
+        self.value_columns[self.encoded_value_columns().len()..].iter().zip(self.headers.iter().map(Option::as_deref))
+    }
+
+    /// The value codec; a source's (not a sink's) writes with a registered schema that fits.
     pub fn value_codec(&self) -> ValueCodec {
+        let columns = self.encoded_value_columns();
+        let unwrapped = self.unwrap_single_value && columns.len() == 1;
         ValueCodec {
             format: self.value_format,
-            columns: self.value_columns.clone(),
-            unwrapped: self.unwrap_single_value && self.value_columns.len() == 1,
+            columns: columns.to_vec(),
+            unwrapped,
             delimiter: self.value_delimiter,
             needed: Vec::new(),
             schema: match (self.value_format, &self.registry) {
                 (Format::Avro, Some(r)) => Some(std::sync::Arc::new(crate::registry::SchemaCodec::Avro(
-                    crate::avro::AvroCodec::new(r.clone(), format!("{}-value", self.topic)),
+                    crate::avro::AvroCodec::new(r.clone(), format!("{}-value", self.topic))
+                        .unwrapped(unwrapped)
+                        .prefer_registered(self.query_id.is_none())
+                        .named(self.value_schema_full_name.as_deref()),
                 ))),
                 (Format::JsonSr, Some(r)) => Some(std::sync::Arc::new(crate::registry::SchemaCodec::JsonSr(
-                    crate::registry::JsonSrWriter::new(r.clone(), format!("{}-value", self.topic)),
+                    crate::registry::JsonSrWriter::new(r.clone(), format!("{}-value", self.topic))
+                        .unwrapped(unwrapped)
+                        .prefer_registered(self.query_id.is_none()),
                 ))),
                 _ => None,
             },
@@ -172,6 +208,7 @@ impl SourceDef {
         Ok(SourceReader {
             key: self.key_codec(),
             value: self.value_codec(),
+            headers: self.headers.clone(),
             key_width: self.key_columns.len(),
             width: self.row_width(),
             data_width: self.data_width(),
@@ -179,6 +216,47 @@ impl SourceDef {
             timestamp,
         })
     }
+}
+
+/// The record time a TIMESTAMP column gives (a number of milliseconds, a TIMESTAMP, or text in
+/// `format`). A null, unparsable or negative time is an error: Kafka Streams skips such records
+/// (ksqlDB's extractor, with `ksql.timestamp.throw.on.invalid` off, logs and skips them), on the
+/// way in and, for a sink's TIMESTAMP column, on the way out.
+pub fn column_timestamp(v: &Value, format: Option<&str>) -> Result<i64> {
+    let ms = match (v, format) {
+        (Value::Bigint(ms) | Value::Timestamp(ms), _) => *ms,
+        (Value::Int(ms), _) => i64::from(*ms),
+        (Value::String(s), Some(fmt)) => crate::functions::parse_millis(s, fmt, 0)
+            .ok_or_else(|| SqlError::Serde(format!("cannot parse timestamp '{s}' with format '{fmt}'")))?,
+        (Value::String(s), None) => s
+            .parse::<i64>()
+            .ok()
+            .or_else(|| crate::functions::parse_iso_timestamp(s))
+            .ok_or_else(|| SqlError::Serde(format!("cannot parse timestamp '{s}'")))?,
+        (Value::Null, _) => return Err(SqlError::Serde("the TIMESTAMP column is null".into())),
+        (other, _) => return Err(SqlError::Serde(format!("invalid TIMESTAMP column value {other:?}"))),
+    };
+    if ms < 0 {
+        return Err(SqlError::Serde(format!("the TIMESTAMP column gives a negative time ({ms})")));
+    }
+    Ok(ms)
+}
+
+/// A header column's value: every header of the record as `{KEY, VALUE}` structs (`key` `None`), or
+/// the bytes of the last header named `key` (null without one). The engine's own bookkeeping header
+/// is no user data and never shown.
+fn header_value(headers: &[weft_log::Header], key: Option<&str>) -> Value {
+    let mut user = headers.iter().filter(|h| h.key != crate::runtime::ORIGIN_HEADER);
+    let bytes = |h: &weft_log::Header| h.value.clone().map_or(Value::Null, Value::Bytes);
+    match key {
+        None => Value::Array(user.map(|h| Value::Struct(vec![Value::String(h.key.clone()), bytes(h)])).collect()),
+        Some(k) => user.rfind(|h| h.key == k).map_or(Value::Null, bytes),
+    }
+}
+
+/// The type of a `HEADERS` column.
+pub fn headers_type() -> SqlType {
+    SqlType::Array(Box::new(SqlType::Struct(vec![("KEY".into(), SqlType::String), ("VALUE".into(), SqlType::Bytes)])))
 }
 
 /// What decoding one record gave.
@@ -195,6 +273,8 @@ pub enum Decoded {
 pub struct SourceReader {
     key: KeyCodec,
     value: ValueCodec,
+    /// The header columns, last among the value columns (see [`SourceDef::headers`]).
+    headers: Vec<Option<String>>,
     key_width: usize,
     data_width: usize,
     width: usize,
@@ -210,7 +290,7 @@ impl SourceReader {
     /// Restricts JSON decoding to the columns `mask` (over the source row) marks; the others are
     /// skipped without being materialized. The TIMESTAMP column is always decoded.
     pub fn set_needed(&mut self, mask: &[bool]) {
-        let mut needed: Vec<bool> = (0..self.data_width - self.key_width)
+        let mut needed: Vec<bool> = (0..self.data_width - self.key_width - self.headers.len())
             .map(|i| mask.get(self.key_width + i).copied().unwrap_or(true))
             .collect();
         if let Some((ts, _)) = &self.timestamp {
@@ -230,6 +310,7 @@ impl SourceReader {
         }
         let bounds = self.key.decode_into(record.key.as_deref(), &mut row[..self.key_width])?;
         let values = &mut row[self.key_width..self.data_width];
+        let (values, header_slots) = values.split_at_mut(values.len() - self.headers.len());
         let outcome = match &record.value {
             Some(v) => {
                 if let Err(e) = self.value.decode_into(v, values) {
@@ -243,21 +324,12 @@ impl SourceReader {
                 Decoded::Tombstone
             }
         };
+        for (slot, key) in header_slots.iter_mut().zip(&self.headers) {
+            *slot = header_value(&record.headers, key.as_deref());
+        }
         let mut rowtime = record.timestamp;
         if let (Some((index, format)), Decoded::Row) = (&self.timestamp, outcome) {
-            rowtime = match (&row[*index], format) {
-                (Value::Bigint(ms) | Value::Timestamp(ms), _) => *ms,
-                (Value::Int(ms), _) => i64::from(*ms),
-                (Value::String(s), Some(fmt)) => crate::functions::parse_millis(s, fmt, 0)
-                    .ok_or_else(|| SqlError::Serde(format!("cannot parse timestamp '{s}' with format '{fmt}'")))?,
-                (Value::String(s), None) => s
-                    .parse::<i64>()
-                    .ok()
-                    .or_else(|| crate::functions::parse_iso_timestamp(s))
-                    .ok_or_else(|| SqlError::Serde(format!("cannot parse timestamp '{s}'")))?,
-                (Value::Null, _) => return Err(SqlError::Serde("the TIMESTAMP column is null".into())),
-                (other, _) => return Err(SqlError::Serde(format!("invalid TIMESTAMP column value {other:?}"))),
-            };
+            rowtime = column_timestamp(&row[*index], format.as_deref())?;
         }
         let d = self.data_width;
         row[d] = Value::Bigint(rowtime);

@@ -17,7 +17,7 @@ pub fn parse_statements(text: &str) -> Result<Vec<ParsedStatement>> {
             break;
         }
         let start = p.peek().start;
-        let statement = p.statement()?;
+        let statement = p.statement().map_err(|e| with_statement(e, text, start, &p))?;
         let end = p.peek().start;
         if !p.at_eof() && !p.is_sym(";") {
             return Err(p.expected("';' or end of input"));
@@ -25,6 +25,30 @@ pub fn parse_statements(text: &str) -> Result<Vec<ParsedStatement>> {
         out.push(ParsedStatement { statement, text: text[start..end].trim().to_string() });
     }
     Ok(out)
+}
+
+/// Statements longer than this are not repeated in their syntax errors.
+const MAX_QUOTED_STATEMENT: usize = 1000;
+
+/// A syntax error followed by the statement it is in (from `start` to its `;`), as ksqlDB adds it;
+/// a very long statement (a generated one, hostile input) is left out rather than echoed.
+fn with_statement(e: SqlError, text: &str, start: usize, p: &Parser) -> SqlError {
+    match e {
+        SqlError::Parse { line, column, message } => {
+            let end = p.tokens[p.i.min(p.tokens.len())..]
+                .iter()
+                .find(|t| matches!(&t.tok, Tok::Sym(";")))
+                .map_or(text.len(), |t| t.start + 1);
+            let statement = text.get(start..end).unwrap_or_default().trim();
+            let message = if statement.len() <= MAX_QUOTED_STATEMENT {
+                format!("{message}\nStatement: {statement}")
+            } else {
+                message
+            };
+            SqlError::Parse { line, column, message }
+        }
+        other => other,
+    }
 }
 
 /// Parses a single expression (used by tests and tools).
@@ -370,7 +394,7 @@ impl Parser {
                     break;
                 }
                 if !self.eat_sym(",") {
-                    return Err(self.expected("',' or ')'"));
+                    return Err(self.error_at(self.pos(), "Expecting {',', ')'}".into()));
                 }
             }
         }
@@ -416,6 +440,7 @@ impl Parser {
             _ => return Err(self.expected("a column name")),
         };
         let ty = self.data_type()?;
+        let mut header = None;
         let key = if self.eat_kw("PRIMARY") {
             self.expect_kw("KEY")?;
             KeyConstraint::PrimaryKey
@@ -425,13 +450,13 @@ impl Parser {
             KeyConstraint::Headers
         } else if self.eat_kw("HEADER") {
             self.expect_sym("(")?;
-            self.string("a header name")?;
+            header = Some(self.string("a header name")?);
             self.expect_sym(")")?;
             KeyConstraint::Headers
         } else {
             KeyConstraint::None
         };
-        Ok(ColumnDef { name, ty, key, pos })
+        Ok(ColumnDef { name, ty, key, header, pos })
     }
 
     fn data_type(&mut self) -> Result<SqlType> {
@@ -460,7 +485,8 @@ impl Parser {
             match &self.peek().tok {
                 Tok::Int(_) => self.advance(),
                 Tok::Word(p) if p.eq_ignore_ascii_case("STRING") => self.advance(),
-                _ => return Err(self.expected("STRING or an integer as a type parameter")),
+                // ksqlDB's grammar's own words for what may stand there.
+                _ => return Err(self.error_at(self.pos(), "Expecting {'STRING', INTEGER_VALUE}".into())),
             }
             self.expect_sym(")")?;
         }

@@ -129,17 +129,43 @@ pub fn columns_from_json_schema(text: &str) -> Result<Vec<Column>> {
 }
 
 /// Key columns from the schema registered under `<topic>-key` (CREATE STREAM/TABLE without key
-/// columns and an AVRO or JSON_SR key): a record (object) gives one key column per field, any
-/// other schema the single column `ROWKEY` (ksqlDB's unwrapped single key).
+/// columns and an AVRO or JSON_SR key): ksqlDB's unwrapped single key, the one column `ROWKEY` of
+/// the schema's type (a record, or object, being a STRUCT).
 pub fn key_columns_from_schema(format: crate::format::Format, text: &str) -> Result<Vec<Column>> {
     let columns = match format {
         crate::format::Format::Avro => crate::avro::AvroSchema::parse(text)?.columns()?,
         _ => columns_from_json_schema(text)?,
     };
-    Ok(match columns.as_slice() {
-        [single] if single.name == "ROWVAL" => vec![Column { name: "ROWKEY".into(), ty: single.ty.clone() }],
-        _ => columns,
-    })
+    Ok(vec![Column { name: "ROWKEY".into(), ty: whole_schema_type(&columns) }])
+}
+
+/// The type of a whole registered schema read as one column, from the columns it gives: the
+/// schema's own type when it is not a record (the single column `ROWVAL`), else a STRUCT of the
+/// record's fields.
+pub fn whole_schema_type(columns: &[Column]) -> SqlType {
+    match columns {
+        [single] if single.name == "ROWVAL" => single.ty.clone(),
+        _ => SqlType::Struct(columns.iter().map(|c| (c.name.clone(), c.ty.clone())).collect()),
+    }
+}
+
+/// Whether a type read from a JSON Schema describes values of a SQL type: JSON has one kind of
+/// number (and text for strings, bytes and times), structs match by field name ignoring case.
+fn alike(schema: &SqlType, column: &SqlType) -> bool {
+    use SqlType as T;
+    let number = |t: &SqlType| {
+        matches!(t, T::Int | T::Bigint | T::Double | T::Decimal { .. } | T::Date | T::Time | T::Timestamp)
+    };
+    match (schema, column) {
+        (T::Array(a), T::Array(b)) => alike(a, b),
+        (T::Map(_, a), T::Map(_, b)) => alike(a, b),
+        (T::Struct(a), T::Struct(b)) => {
+            a.len() == b.len() && a.iter().all(|(n, t)| b.iter().any(|(m, u)| n.eq_ignore_ascii_case(m) && alike(t, u)))
+        }
+        (a, b) if number(a) && number(b) => true,
+        (T::String, T::String | T::Bytes) => true,
+        (a, b) => a == b,
+    }
 }
 
 /// The registered id a JSON_SR writer stamps on its records (registered on first use).
@@ -148,6 +174,9 @@ pub struct JsonSrWriter {
     subject: String,
     /// A single column written as a bare JSON value, its schema being the column's type.
     unwrapped: bool,
+    /// Stamps the subject's latest schema when it describes the columns written (see
+    /// [`JsonSrWriter::prefer_registered`]).
+    prefer_registered: bool,
     id: Mutex<Option<u32>>,
 }
 
@@ -159,7 +188,31 @@ impl fmt::Debug for JsonSrWriter {
 
 impl JsonSrWriter {
     pub fn new(registry: RegistryHandle, subject: String) -> JsonSrWriter {
-        JsonSrWriter { registry, subject, unwrapped: false, id: Mutex::new(None) }
+        JsonSrWriter { registry, subject, unwrapped: false, prefer_registered: false, id: Mutex::new(None) }
+    }
+
+    /// A writer that stamps the subject's latest schema when it describes the columns written (the
+    /// same names ignoring case, types alike: JSON's numbers are one kind), as ksqlDB writes to a
+    /// source whose columns came from the registry, instead of registering a schema of its own.
+    pub fn prefer_registered(mut self, prefer: bool) -> JsonSrWriter {
+        self.prefer_registered = prefer;
+        self
+    }
+
+    /// The subject's latest schema id, when that schema describes `columns`.
+    fn registered_fit(&self, columns: &[Column]) -> Option<u32> {
+        let (id, text) = self.registry.0.latest(&self.subject).ok()?;
+        let theirs = columns_from_json_schema(&text).ok()?;
+        let fits = match (self.unwrapped, columns) {
+            (true, [single]) => alike(&whole_schema_type(&theirs), &single.ty),
+            _ => {
+                theirs.len() == columns.len()
+                    && theirs
+                        .iter()
+                        .all(|t| columns.iter().any(|c| c.name.eq_ignore_ascii_case(&t.name) && alike(&t.ty, &c.ty)))
+            }
+        };
+        fits.then_some(id)
     }
 
     /// A writer of a single column as a bare value (ksqlDB's `UNWRAP_SINGLES`).
@@ -173,6 +226,10 @@ impl JsonSrWriter {
         let mut id = self.id.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(id) = *id {
             return Ok(id);
+        }
+        if let Some(registered) = self.prefer_registered.then(|| self.registered_fit(columns)).flatten() {
+            *id = Some(registered);
+            return Ok(registered);
         }
         let schema = match (self.unwrapped, columns) {
             (true, [single]) => unwrapped_json_schema_for(single),

@@ -236,14 +236,14 @@ pub struct TopicSink {
     value_codec: ValueCodec,
     key_idx: Vec<usize>,
     value_idx: Vec<usize>,
-    /// Projection index of the column giving output timestamps.
-    timestamp_idx: Option<usize>,
+    /// The TIMESTAMP column giving each record's time, and the format of a text one.
+    timestamp_idx: Option<(usize, Option<String>)>,
     query_id: String,
     /// Tables live in compacted topics, where a record without a key cannot be written.
     requires_key: bool,
     /// See [`PlannedQuery::key_from_source`].
     key_from_source: bool,
-    /// Changes dropped because a table row had a null key.
+    /// Changes dropped because a table row had a null key, or its TIMESTAMP column no valid time.
     pub dropped: u64,
     pending: Vec<Vec<Record>>,
     /// Per output partition: the index in `pending` of the last record of each input partition.
@@ -292,8 +292,11 @@ impl TopicSink {
         // INSERT INTO: map the query's columns onto the target's by name.
         let key_idx = map_by_name(&sink.key_columns, &planned.columns, &key_idx)?;
         let value_idx = map_by_name(&sink.value_columns, &planned.columns, &value_idx)?;
-        let timestamp_idx =
-            sink.timestamp_column.as_ref().and_then(|t| planned.columns.iter().position(|c| &c.name == t));
+        let timestamp_idx = sink
+            .timestamp_column
+            .as_ref()
+            .and_then(|t| planned.columns.iter().position(|c| &c.name == t))
+            .map(|i| (i, sink.timestamp_format.clone()));
         let partitions = log.describe_topic(&sink.topic)?.partitions.len().max(1) as u32;
         // ksqlDB registers a sink's key and value schemas (`<topic>-key`, `<topic>-value`) when the
         // query starts, so consumers find them before the first record.
@@ -434,6 +437,19 @@ pub(crate) fn parse_origin(headers: &[Header], query_id: &str) -> Option<Origin>
 
 impl RowSink for TopicSink {
     fn emit(&mut self, change: Change<'_>, origin: Origin) -> Result<()> {
+        let timestamp = match &self.timestamp_idx {
+            Some((i, format)) => match crate::metastore::column_timestamp(&change.cols[*i], format.as_deref()) {
+                Ok(ms) => ms,
+                // A deletion carries no columns to take a time from.
+                Err(_) if change.tombstone => change.timestamp,
+                // As Kafka Streams does, a row without a valid time is not written.
+                Err(_) => {
+                    self.dropped += 1;
+                    return Ok(());
+                }
+            },
+            None => change.timestamp,
+        };
         let key = with_picked(&self.key_idx, change.cols, |vals| {
             // A key passed through from the input stays null when all its columns are (ksqlDB).
             if self.key_from_source && change.window.is_none() && vals.iter().all(|v| v.is_null()) {
@@ -454,7 +470,11 @@ impl RowSink for TopicSink {
                 return Ok(());
             }
         }
-        let value = if change.tombstone {
+        // An unwrapped single value that is null is a record without a value, as Kafka's
+        // serializers write null (ksqlDB's `WRAP_SINGLE_VALUE=false`).
+        let null_single =
+            self.value_codec.unwrapped && self.value_idx.first().is_some_and(|i| change.cols[*i].is_null());
+        let value = if change.tombstone || null_single {
             None
         } else {
             // Sized as the last value was: one allocation per record, no growth.
@@ -462,10 +482,6 @@ impl RowSink for TopicSink {
             with_picked(&self.value_idx, change.cols, |vals| self.value_codec.encode(vals, &mut buf))?;
             self.value_capacity = buf.len().next_power_of_two().max(16);
             Some(buf)
-        };
-        let timestamp = match self.timestamp_idx {
-            Some(i) => change.cols[i].as_i64().unwrap_or(change.timestamp),
-            None => change.timestamp,
         };
         let pending = &mut self.pending[p as usize];
         pending.push(Record { key, value, headers: Vec::new(), timestamp: Some(timestamp) });

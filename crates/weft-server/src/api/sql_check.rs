@@ -96,7 +96,11 @@ fn check(engine: &Engine, text: &str) -> Validation {
         Ok(parsed) => parsed,
         Err(e) => {
             let (line, column, message) = match e {
-                SqlError::Parse { line, column, message } => (line, column, message),
+                // The editor places the error itself: the statement ksqlDB repeats is left out.
+                SqlError::Parse { line, column, message } => {
+                    let message = message.split("\nStatement: ").next().unwrap_or_default().to_string();
+                    (line, column, message)
+                }
                 other => (1, 1, other.to_string()),
             };
             return Validation {

@@ -25,6 +25,9 @@
 //! `<topic>-value`). Inputs and outputs of AVRO and JSON_SR keys and values are encoded and decoded
 //! in the Confluent wire format by the source's own codec, so `key` and `value` stay plain JSON.
 //!
+//! An input may carry record `headers` (`[{"KEY": "k", "VALUE": "<base64>"}]`, a null VALUE being a
+//! header without a value), which `HEADERS` and `HEADER('k')` columns read.
+//!
 //! A DELIMITED key is read as its text (`"a,1"`, `"10"`), as in ksqlDB's tests (an expected number
 //! matches its text); one of several columns is also given as its text. Inputs are processed one at a time, in order (as ksqlDB's test driver does), and are encoded
 //! with the formats of a source declared on their topic (a JSON value is
@@ -122,6 +125,9 @@ pub struct InputRecord {
     pub value: Json,
     #[serde(default)]
     pub timestamp: Option<i64>,
+    /// Record headers: `[{"KEY": "k", "VALUE": "<base64>" or null}]`, as ksqlDB's tests give them.
+    #[serde(default)]
+    pub headers: Vec<Json>,
 }
 
 #[derive(Debug, Deserialize, Clone)]
@@ -344,19 +350,27 @@ fn produce(engine: &Engine, log: &dyn EventLog, inputs: &[InputRecord]) -> Resul
             (Json::String(s), Some(Format::Delimited)) => Some(s.as_bytes().to_vec()),
             (v, Some(Format::Avro | Format::JsonSr)) => {
                 let s = source.as_ref().ok_or("no source")?;
-                let vals: Vec<weft_sql::types::Value> = s
-                    .value_columns
-                    .iter()
-                    .map(|c| {
-                        let field = v.get(&c.name).or_else(|| {
-                            v.as_object()
-                                .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(&c.name)).map(|x| x.1))
-                        });
-                        weft_sql::engine::json_to_value(field.unwrap_or(&Json::Null), &c.ty).map_err(|e| e.to_string())
-                    })
-                    .collect::<Result<_, _>>()?;
+                let codec = s.value_codec();
+                let vals: Vec<weft_sql::types::Value> = if codec.unwrapped {
+                    // `WRAP_SINGLE_VALUE=false`: the record is the single column's value itself.
+                    let col = &s.value_columns[0];
+                    vec![weft_sql::engine::json_to_value(&avro_spec(v, &col.ty), &col.ty).map_err(|e| e.to_string())?]
+                } else {
+                    codec
+                        .columns
+                        .iter()
+                        .map(|c| {
+                            let field = v.get(&c.name).or_else(|| {
+                                v.as_object()
+                                    .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(&c.name)).map(|x| x.1))
+                            });
+                            weft_sql::engine::json_to_value(&avro_spec(field.unwrap_or(&Json::Null), &c.ty), &c.ty)
+                                .map_err(|e| e.to_string())
+                        })
+                        .collect::<Result<_, _>>()?
+                };
                 let mut buf = Vec::new();
-                s.value_codec().encode(&vals.iter().collect::<Vec<_>>(), &mut buf).map_err(|e| e.to_string())?;
+                codec.encode(&vals.iter().collect::<Vec<_>>(), &mut buf).map_err(|e| e.to_string())?;
                 Some(buf)
             }
             (v, Some(Format::Kafka)) => {
@@ -373,10 +387,24 @@ fn produce(engine: &Engine, log: &dyn EventLog, inputs: &[InputRecord]) -> Resul
         };
         let partitions = log.describe_topic(&input.topic).map_err(|e| e.to_string())?.partitions.len() as u32;
         let partition = key.as_deref().map_or(0, |k| partition_for_key(k, partitions));
+        let headers = input
+            .headers
+            .iter()
+            .map(|h| {
+                let key = h.get("KEY").and_then(Json::as_str).ok_or("a header without a KEY")?.to_string();
+                let value = match h.get("VALUE") {
+                    Some(Json::String(b64)) => {
+                        Some(weft_sql::format::unbase64(b64).ok_or("a header VALUE not base64")?)
+                    }
+                    _ => None,
+                };
+                Ok(weft_log::Header { key, value })
+            })
+            .collect::<Result<Vec<_>, &str>>()?;
         log.append(
             &input.topic,
             partition,
-            vec![Record { key, value, headers: Vec::new(), timestamp: Some(input.timestamp.unwrap_or(0)) }],
+            vec![Record { key, value, headers, timestamp: Some(input.timestamp.unwrap_or(0)) }],
         )
         .map_err(|e| format!("produce to {}: {e}", input.topic))?;
         // Like ksqlDB's test driver, each input is processed before the next one is produced, so the
@@ -384,6 +412,30 @@ fn produce(engine: &Engine, log: &dyn EventLog, inputs: &[InputRecord]) -> Resul
         engine.run_until_idle().map_err(|e| format!("query failed: {e}"))?;
     }
     Ok(())
+}
+
+/// An input value of an AVRO or JSON_SR record as ksqlDB's test driver reads it: a number may be
+/// given as its text (`"1"` for a DATE's days), as in its `date.json` and `time.json`.
+fn avro_spec(v: &Json, ty: &weft_sql::types::SqlType) -> Json {
+    use weft_sql::types::SqlType;
+    match (v, ty) {
+        (Json::String(text), SqlType::Int | SqlType::Bigint | SqlType::Date | SqlType::Time | SqlType::Timestamp) => {
+            text.parse::<i64>().map_or_else(|_| v.clone(), Json::from)
+        }
+        (Json::Array(items), SqlType::Array(inner)) => Json::Array(items.iter().map(|i| avro_spec(i, inner)).collect()),
+        (Json::Object(m), SqlType::Map(_, inner)) => {
+            Json::Object(m.iter().map(|(k, x)| (k.clone(), avro_spec(x, inner))).collect())
+        }
+        (Json::Object(m), SqlType::Struct(fields)) => Json::Object(
+            m.iter()
+                .map(|(k, x)| {
+                    let field = fields.iter().find(|(n, _)| n.eq_ignore_ascii_case(k));
+                    (k.clone(), field.map_or_else(|| x.clone(), |(_, t)| avro_spec(x, t)))
+                })
+                .collect(),
+        ),
+        _ => v.clone(),
+    }
 }
 
 fn encode_key(
@@ -460,16 +512,26 @@ fn read_topic(engine: &Engine, log: &dyn EventLog, topic: &str) -> Result<Vec<Ac
         };
         let value = match (&rec.value, source.as_ref().map(|s| s.value_format)) {
             (None, _) => Json::Null,
+            (Some(v), Some(Format::Json | Format::Avro | Format::JsonSr))
+                if source.as_ref().is_some_and(|s| s.value_codec().unwrapped) =>
+            {
+                // `WRAP_SINGLE_VALUE=false`: the record is the single column's value itself.
+                let s = source.as_ref().ok_or("no source")?;
+                let mut row = vec![weft_sql::types::Value::Null; 1];
+                s.value_codec().decode_into(v, &mut row).map_err(|e| e.to_string())?;
+                weft_sql::format::to_json_value(&row[0], &s.value_columns[0].ty)
+            }
             (Some(v), Some(Format::Json) | None) => {
                 serde_json::from_slice(v).map_err(|e| format!("output is not JSON: {e}"))?
             }
             (Some(v), Some(Format::Delimited)) => Json::String(String::from_utf8_lossy(v).into()),
             (Some(v), Some(Format::Avro | Format::JsonSr)) => {
                 let s = source.as_ref().ok_or("no source")?;
-                let mut row = vec![weft_sql::types::Value::Null; s.value_columns.len()];
-                s.value_codec().decode_into(v, &mut row).map_err(|e| e.to_string())?;
+                let codec = s.value_codec();
+                let mut row = vec![weft_sql::types::Value::Null; codec.columns.len()];
+                codec.decode_into(v, &mut row).map_err(|e| e.to_string())?;
                 let mut m = serde_json::Map::new();
-                for (c, x) in s.value_columns.iter().zip(&row) {
+                for (c, x) in codec.columns.iter().zip(&row) {
                     m.insert(c.name.clone(), weft_sql::format::to_json_value(x, &c.ty));
                 }
                 Json::Object(m)
