@@ -150,6 +150,12 @@ impl AggSpec {
         if v.is_null() && !keeps_nulls {
             return;
         }
+        // TOPK with other columns skips a row whose sort column is null.
+        if let (AggKind::TopK(_), Value::Struct(fields)) = (self.kind, &*v) {
+            if fields.first().is_some_and(Value::is_null) {
+                return;
+            }
+        }
         match (self.kind, acc) {
             (AggKind::CountStar | AggKind::Count, Acc::Count(n)) => *n += 1,
             (AggKind::Latest | AggKind::Earliest, Acc::ByOffsetN(items)) => {
@@ -206,7 +212,7 @@ impl AggSpec {
             }
             (AggKind::TopK(k), Acc::List(items)) => {
                 items.push(v.into_owned());
-                items.sort_by(|a, b| b.total_cmp(a));
+                items.sort_by(|a, b| topk_order(b, a));
                 items.truncate(k);
             }
             _ => {}
@@ -291,7 +297,7 @@ impl AggSpec {
                     a.push(v);
                 }
                 if let AggKind::TopK(k) | AggKind::TopKDistinct(k) = self.kind {
-                    a.sort_by(|x, y| y.total_cmp(x));
+                    a.sort_by(|x, y| topk_order(y, x));
                     a.truncate(k);
                 } else {
                     a.truncate(COLLECT_LIMIT);
@@ -1232,6 +1238,18 @@ impl Rewriter<'_> {
     }
 }
 
+/// TOPK's order: by value, or for TOPK with other columns (a struct per row) by the sort column
+/// alone; a stable sort keeps equal rows in arrival order.
+fn topk_order(a: &Value, b: &Value) -> std::cmp::Ordering {
+    match (a, b) {
+        (Value::Struct(x), Value::Struct(y)) => match (x.first(), y.first()) {
+            (Some(p), Some(q)) => p.total_cmp(q),
+            _ => std::cmp::Ordering::Equal,
+        },
+        _ => a.total_cmp(b),
+    }
+}
+
 fn contains_aggregate(e: &Expr) -> bool {
     first_aggregate(e).is_some()
 }
@@ -1266,6 +1284,20 @@ fn window_bound(e: &Expr) -> Option<String> {
 /// messages win over type errors: window bounds only in the SELECT of a windowed aggregation, no
 /// aggregate in GROUP BY, no GROUP BY expression twice, and an aggregate somewhere.
 fn check_aggregation_clauses(query: &Query, items: &[NamedItem], scope: &Scope) -> Result<()> {
+    let mut unknown_fn = None;
+    let exprs = items.iter().map(|i| &i.expr).chain(&query.group_by).chain(&query.having);
+    for e in exprs {
+        e.walk(&mut |x| {
+            if let Expr::Call { name, .. } = x {
+                if unknown_fn.is_none() && !crate::functions::exists(name) {
+                    unknown_fn = Some(name.clone());
+                }
+            }
+        });
+    }
+    if let Some(name) = unknown_fn {
+        return Err(SqlError::analysis(format!("Can't find any functions with the name '{name}'")));
+    }
     // A windowed source has its window bounds as columns; otherwise they exist only in the result.
     let unknown = |b: &String| scope.resolve(None, b).is_err();
     if let Some(b) = query.filter.as_ref().and_then(window_bound).filter(unknown) {
@@ -1326,101 +1358,125 @@ fn agg_spec(call: &Expr, scope: &Scope) -> Result<AggSpec> {
     let arg_type = compiled.first().map(|c| c.ty.clone()).unwrap_or(SqlType::Null);
     let mut ignore_nulls = true;
     let mut by_offset_n = None;
-    let (kind, result_type) = match name.as_str() {
-        "COUNT" if *star || compiled.is_empty() => (AggKind::CountStar, SqlType::Bigint),
-        "COUNT" => {
-            arity(1)?;
-            (AggKind::Count, SqlType::Bigint)
-        }
-        "SUM" | "AVG" => {
-            arity(1)?;
-            if !arg_type.is_numeric() {
-                return Err(crate::functions::no_signature(name, std::slice::from_ref(&arg_type)));
+    let (kind, result_type) =
+        match name.as_str() {
+            "COUNT" if *star || compiled.is_empty() => (AggKind::CountStar, SqlType::Bigint),
+            "COUNT" => {
+                arity(1)?;
+                (AggKind::Count, SqlType::Bigint)
             }
-            if name == "SUM" {
-                (AggKind::Sum, arg_type.clone())
-            } else {
-                (AggKind::Avg, SqlType::Double)
+            "SUM" | "AVG" => {
+                arity(1)?;
+                if !arg_type.is_numeric() {
+                    return Err(crate::functions::no_signature(name, std::slice::from_ref(&arg_type)));
+                }
+                if name == "SUM" {
+                    (AggKind::Sum, arg_type.clone())
+                } else {
+                    (AggKind::Avg, SqlType::Double)
+                }
             }
-        }
-        "MIN" | "MAX" => {
-            arity(1)?;
-            if matches!(arg_type, SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_) | SqlType::Boolean) {
-                return Err(crate::functions::no_signature(name, std::slice::from_ref(&arg_type)));
+            "MIN" | "MAX" => {
+                arity(1)?;
+                if matches!(arg_type, SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_) | SqlType::Boolean) {
+                    return Err(crate::functions::no_signature(name, std::slice::from_ref(&arg_type)));
+                }
+                (if name == "MIN" { AggKind::Min } else { AggKind::Max }, arg_type.clone())
             }
-            (if name == "MIN" { AggKind::Min } else { AggKind::Max }, arg_type.clone())
-        }
-        "COUNT_DISTINCT" => {
-            arity(1)?;
-            (AggKind::CountDistinct, SqlType::Bigint)
-        }
-        "LATEST_BY_OFFSET" | "EARLIEST_BY_OFFSET" => {
-            // ksqlDB's signatures: (col), (col, ignoreNulls), (col, n), (col, n, ignoreNulls), the
-            // extra arguments literals; with `n` the result is an array of up to n values.
-            let types: Vec<SqlType> = compiled.iter().map(|c| c.ty.clone()).collect();
-            let bad = || crate::functions::no_signature(name, &types);
-            let rest: Vec<&SqlType> = types.iter().skip(1).collect();
-            let constant = |i: usize| compiled.get(i).and_then(Compiled::as_const);
-            let (n, ignore) = match rest.as_slice() {
-                [] => (None, true),
-                [SqlType::Boolean] => (None, constant(1).and_then(as_bool).ok_or_else(bad)?),
-                [SqlType::Int] => (Some(constant(1).and_then(Value::as_i64).ok_or_else(bad)?), true),
-                [SqlType::Int, SqlType::Boolean] => (
-                    Some(constant(1).and_then(Value::as_i64).ok_or_else(bad)?),
-                    constant(2).and_then(as_bool).ok_or_else(bad)?,
-                ),
-                _ => return Err(bad()),
-            };
-            if n.is_some_and(|n| n < 1) {
-                return Err(SqlError::analysis(format!("{name} must be called with a positive number of values")));
+            "COUNT_DISTINCT" => {
+                arity(1)?;
+                (AggKind::CountDistinct, SqlType::Bigint)
             }
-            ignore_nulls = ignore;
-            by_offset_n = n.map(|n| n as usize);
-            let kind = if name == "LATEST_BY_OFFSET" { AggKind::Latest } else { AggKind::Earliest };
-            let ty = if n.is_some() { SqlType::Array(Box::new(arg_type.clone())) } else { arg_type.clone() };
-            (kind, ty)
-        }
-        "COLLECT_LIST" | "COLLECT_SET" => {
-            arity(1)?;
-            (
-                if name == "COLLECT_LIST" { AggKind::CollectList } else { AggKind::CollectSet },
-                SqlType::Array(Box::new(arg_type.clone())),
-            )
-        }
-        "TOPKDISTINCT" => {
-            arity(2)?;
-            let k = compiled[1].as_const().and_then(Value::as_i64).filter(|k| *k > 0).ok_or_else(|| {
-                SqlError::analysis("TOPKDISTINCT needs a positive integer literal as its second argument")
-            })?;
-            (AggKind::TopKDistinct(k as usize), SqlType::Array(Box::new(arg_type.clone())))
-        }
-        "STDDEV_SAMP" | "STDDEV_SAMPLE" => {
-            arity(1)?;
-            if !matches!(arg_type, SqlType::Int | SqlType::Bigint | SqlType::Double) {
-                return Err(crate::functions::no_signature(name, std::slice::from_ref(&arg_type)));
+            "LATEST_BY_OFFSET" | "EARLIEST_BY_OFFSET" => {
+                // ksqlDB's signatures: (col), (col, ignoreNulls), (col, n), (col, n, ignoreNulls), the
+                // extra arguments literals; with `n` the result is an array of up to n values.
+                let types: Vec<SqlType> = compiled.iter().map(|c| c.ty.clone()).collect();
+                let bad = || crate::functions::no_signature(name, &types);
+                let rest: Vec<&SqlType> = types.iter().skip(1).collect();
+                let constant = |i: usize| compiled.get(i).and_then(Compiled::as_const);
+                let (n, ignore) = match rest.as_slice() {
+                    [] => (None, true),
+                    [SqlType::Boolean] => (None, constant(1).and_then(as_bool).ok_or_else(bad)?),
+                    [SqlType::Int] => (Some(constant(1).and_then(Value::as_i64).ok_or_else(bad)?), true),
+                    [SqlType::Int, SqlType::Boolean] => (
+                        Some(constant(1).and_then(Value::as_i64).ok_or_else(bad)?),
+                        constant(2).and_then(as_bool).ok_or_else(bad)?,
+                    ),
+                    _ => return Err(bad()),
+                };
+                if n.is_some_and(|n| n < 1) {
+                    return Err(SqlError::analysis(format!("{name} must be called with a positive number of values")));
+                }
+                ignore_nulls = ignore;
+                by_offset_n = n.map(|n| n as usize);
+                let kind = if name == "LATEST_BY_OFFSET" { AggKind::Latest } else { AggKind::Earliest };
+                let ty = if n.is_some() { SqlType::Array(Box::new(arg_type.clone())) } else { arg_type.clone() };
+                (kind, ty)
             }
-            (AggKind::StddevSamp(name == "STDDEV_SAMPLE"), SqlType::Double)
-        }
-        "SUM_LIST" => {
-            arity(1)?;
-            let SqlType::Array(inner) = &arg_type else {
-                return Err(crate::functions::no_signature(name, std::slice::from_ref(&arg_type)));
-            };
-            if !matches!(**inner, SqlType::Int | SqlType::Bigint | SqlType::Double) {
-                return Err(crate::functions::no_signature(name, std::slice::from_ref(&arg_type)));
+            "COLLECT_LIST" | "COLLECT_SET" => {
+                arity(1)?;
+                (
+                    if name == "COLLECT_LIST" { AggKind::CollectList } else { AggKind::CollectSet },
+                    SqlType::Array(Box::new(arg_type.clone())),
+                )
             }
-            (AggKind::SumList, (**inner).clone())
-        }
-        "TOPK" => {
-            arity(2)?;
-            let k =
-                compiled[1].as_const().and_then(Value::as_i64).filter(|k| *k > 0).ok_or_else(|| {
+            "TOPKDISTINCT" => {
+                arity(2)?;
+                let k = compiled[1].as_const().and_then(Value::as_i64).filter(|k| *k > 0).ok_or_else(|| {
+                    SqlError::analysis("TOPKDISTINCT needs a positive integer literal as its second argument")
+                })?;
+                (AggKind::TopKDistinct(k as usize), SqlType::Array(Box::new(arg_type.clone())))
+            }
+            "STDDEV_SAMP" | "STDDEV_SAMPLE" => {
+                arity(1)?;
+                if !matches!(arg_type, SqlType::Int | SqlType::Bigint | SqlType::Double) {
+                    return Err(crate::functions::no_signature(name, std::slice::from_ref(&arg_type)));
+                }
+                (AggKind::StddevSamp(name == "STDDEV_SAMPLE"), SqlType::Double)
+            }
+            "SUM_LIST" => {
+                arity(1)?;
+                let SqlType::Array(inner) = &arg_type else {
+                    return Err(crate::functions::no_signature(name, std::slice::from_ref(&arg_type)));
+                };
+                if !matches!(**inner, SqlType::Int | SqlType::Bigint | SqlType::Double) {
+                    return Err(crate::functions::no_signature(name, std::slice::from_ref(&arg_type)));
+                }
+                (AggKind::SumList, (**inner).clone())
+            }
+            "TOPK" if compiled.len() > 2 => {
+                // TOPK(sort, c0, c1, ..., k): the k rows with the largest `sort`, as structs
+                // `sort_col, col0, col1, ...` (ksqlDB's TopkKudaf with other columns).
+                let k =
+                    compiled[compiled.len() - 1].as_const().and_then(Value::as_i64).filter(|k| *k > 0).ok_or_else(
+                        || SqlError::analysis("TOPK needs a positive integer literal as its last argument"),
+                    )?;
+                let fields = args[..args.len() - 1]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| (if i == 0 { "sort_col".to_string() } else { format!("col{}", i - 1) }, a.clone()))
+                    .collect();
+                let row = compile(&Expr::Struct(fields), scope)?;
+                let result = SqlType::Array(Box::new(row.ty.clone()));
+                let arg_type = row.ty.clone();
+                return Ok(AggSpec {
+                    kind: AggKind::TopK(k as usize),
+                    arg: Some(row),
+                    arg_type,
+                    result_type: result,
+                    ignore_nulls,
+                    by_offset_n,
+                });
+            }
+            "TOPK" => {
+                arity(2)?;
+                let k = compiled[1].as_const().and_then(Value::as_i64).filter(|k| *k > 0).ok_or_else(|| {
                     SqlError::analysis("TOPK needs a positive integer literal as its second argument")
                 })?;
-            (AggKind::TopK(k as usize), SqlType::Array(Box::new(arg_type.clone())))
-        }
-        other => return Err(SqlError::Unsupported(format!("aggregate function {other}"))),
-    };
+                (AggKind::TopK(k as usize), SqlType::Array(Box::new(arg_type.clone())))
+            }
+            other => return Err(SqlError::Unsupported(format!("aggregate function {other}"))),
+        };
     Ok(AggSpec { kind, arg: compiled.into_iter().next(), arg_type, result_type, ignore_nulls, by_offset_n })
 }
 
@@ -1645,7 +1701,26 @@ pub fn plan_aggregate_input(
     }
     let having = match having {
         Some(h) => {
-            let c = compile(&h, &agg_scope)?;
+            let c = compile(&h, &agg_scope).map_err(|e| match e {
+                // ksqlDB names the aggregate calls, as written, where the rewrite has columns.
+                SqlError::Analysis(m) if m.starts_with("Cannot compare ") => {
+                    let mut m = m;
+                    for (j, (_, agg)) in rewriter.aggs.iter().enumerate().rev() {
+                        let mut shown = agg.clone();
+                        shown.rewrite(&mut |x| {
+                            if let Expr::Column { qualifier: Some(q), name, .. } = x {
+                                *name = format!("{q}_{name}");
+                                *x = column_expr(None, name);
+                                return true;
+                            }
+                            false
+                        });
+                        m = m.replace(&format!("KSQL_AGG_{j}"), &shown.to_string());
+                    }
+                    SqlError::Analysis(format!("Error in HAVING expression: {m}"))
+                }
+                other => other,
+            })?;
             if !matches!(c.ty, SqlType::Boolean | SqlType::Null) {
                 return Err(SqlError::analysis("HAVING clause must be a BOOLEAN expression"));
             }

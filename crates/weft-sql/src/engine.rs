@@ -732,14 +732,14 @@ impl Engine {
                 }
                 (KeyConstraint::Key, Kind::Table) => {
                     return Err(SqlError::analysis(format!(
-                        "Column `{}` is a 'KEY' column: please use 'PRIMARY KEY' for tables.",
-                        col.name
+                        "Line: {}, Col: {}: Column `{}` is a 'KEY' column: please use 'PRIMARY KEY' for tables.",
+                        col.pos.line, col.pos.column, col.name
                     )))
                 }
                 (KeyConstraint::PrimaryKey, Kind::Stream) => {
                     return Err(SqlError::analysis(format!(
-                        "Column `{}` is a 'PRIMARY KEY' column: please use 'KEY' for streams.",
-                        col.name
+                        "Line: {}, Col: {}: Column `{}` is a 'PRIMARY KEY' column: please use 'KEY' for streams.",
+                        col.pos.line, col.pos.column, col.name
                     )))
                 }
                 (KeyConstraint::Headers, _) => {
@@ -769,6 +769,10 @@ impl Engine {
             return Err(SqlError::analysis("Tables require a PRIMARY KEY. Please define the PRIMARY KEY."));
         }
         check_key_format(key_format, &key_columns)?;
+        let window = window_props(&c.properties)?;
+        if window.is_some() && key_columns.is_empty() {
+            return Err(SqlError::analysis("Windowed sources require a key column."));
+        }
         if value_format == Format::Kafka && value_columns.len() > 1 {
             return Err(SqlError::analysis(format!(
                 "The 'KAFKA' format only supports a single field. Got: [{}]",
@@ -789,7 +793,7 @@ impl Engine {
             value_format,
             unwrap_single_value: matches!(c.properties.get("WRAP_SINGLE_VALUE"), Some(PropValue::Bool(false))),
             value_delimiter,
-            window: window_props(&c.properties)?,
+            window,
             timestamp_column,
             timestamp_format,
             partitions,

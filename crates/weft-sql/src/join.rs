@@ -1103,7 +1103,7 @@ fn plan_stream_tables(
     let mut columns = Vec::new();
     let mut key_found = false;
     for item in &items {
-        let c = compile(&item.expr, &scope)?;
+        let c = crate::plan::compile_select(&item.expr, &scope)?;
         let is_key = !key_found && c.as_column().is_some() && key_targets.contains(&c.as_column());
         key_found |= is_key;
         columns.push(OutputColumn { name: item.name.clone(), ty: c.ty.clone(), is_key });
@@ -1813,7 +1813,7 @@ fn finish_join(
     // `a.x` after `ON a.x = b.x`) is a value column, but the same column twice is refused.
     let mut key_found: Option<(String, bool, Option<usize>)> = None;
     for item in &items {
-        let c = compile(&item.expr, &scope)?;
+        let c = crate::plan::compile_select(&item.expr, &scope)?;
         let is_join_column = c.as_column().is_some_and(|i| key_targets.contains(&i));
         let is_key = match (&key_found, is_join_column) {
             (None, true) => {

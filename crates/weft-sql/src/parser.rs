@@ -798,9 +798,12 @@ impl Parser {
         if parens {
             self.advance();
         }
-        let mut list = vec![self.expr()?];
+        // ksqlDB's grammar takes value expressions here (arithmetic, calls, a parenthesised
+        // predicate or list), so `GROUP BY a AND b` is a syntax error.
+        let item = |p: &mut Self| if parens { p.expr() } else { p.nested(Self::arithmetic).map(|s| s.expr) };
+        let mut list = vec![item(self)?];
         while self.eat_sym(",") {
-            list.push(self.expr()?);
+            list.push(item(self)?);
         }
         if parens {
             self.expect_sym(")")?;
@@ -847,6 +850,11 @@ impl Parser {
             return Ok(SelectItem::QualifiedWildcard(q));
         }
         let expr = self.expr()?;
+        if self.is_sym("->") && matches!(self.peek_at(1), Tok::Sym("*")) {
+            self.advance();
+            self.advance();
+            return Ok(SelectItem::StructAll(expr));
+        }
         let alias = if self.eat_kw("AS") {
             Some(self.alias_name()?)
         } else if matches!(&self.peek().tok, Tok::Word(w) if !RESERVED.iter().any(|r| w.eq_ignore_ascii_case(r)))
@@ -1266,7 +1274,8 @@ impl Parser {
 
     fn postfix(&mut self) -> Result<Sub> {
         let mut e = self.primary()?;
-        while self.is_sym("->") || self.is_sym("[") {
+        // `->*` ends the expression: it is a select item's (`SelectItem::StructAll`).
+        while (self.is_sym("->") && !matches!(self.peek_at(1), Tok::Sym("*"))) || self.is_sym("[") {
             e = self.postfix_op(e)?;
         }
         Ok(e)
@@ -1470,6 +1479,52 @@ impl Parser {
         self.node(pos, children, Expr::Case { operand, whens, otherwise })
     }
 
+    /// Whether a lambda (`x => ...`, `(x, y) => ...`) starts at the cursor.
+    fn at_lambda(&self) -> bool {
+        let is_name = |t: &Tok| matches!(t, Tok::Word(_) | Tok::Quoted(_));
+        if is_name(self.peek_at(0)) {
+            return matches!(self.peek_at(1), Tok::Sym("=>"));
+        }
+        if !matches!(self.peek_at(0), Tok::Sym("(")) {
+            return false;
+        }
+        let mut i = 1;
+        loop {
+            if !is_name(self.peek_at(i)) {
+                return false;
+            }
+            match self.peek_at(i + 1) {
+                Tok::Sym(",") => i += 2,
+                Tok::Sym(")") => break,
+                _ => return false,
+            }
+        }
+        matches!(self.peek_at(i + 2), Tok::Sym("=>"))
+    }
+
+    /// A lambda function argument: `x => body` or `(x, y) => body`.
+    fn lambda(&mut self) -> Result<Sub> {
+        let pos = self.pos();
+        let parenthesised = self.eat_sym("(");
+        let mut params = Vec::new();
+        loop {
+            let name = self.ident("a lambda parameter")?;
+            if params.contains(&name) {
+                return Err(self.error_at(pos, format!("Lambda parameter {name} is declared more than once")));
+            }
+            params.push(name);
+            if !parenthesised || !self.eat_sym(",") {
+                break;
+            }
+        }
+        if parenthesised {
+            self.expect_sym(")")?;
+        }
+        self.expect_sym("=>")?;
+        let body = self.sub()?;
+        self.node(pos, body.height, Expr::Lambda { params, body: Box::new(body.expr) })
+    }
+
     fn column_or_call(&mut self) -> Result<Sub> {
         let pos = self.pos();
         let first = self.ident("a column name")?;
@@ -1483,7 +1538,7 @@ impl Parser {
             } else if !self.eat_sym(")") {
                 self.eat_kw("DISTINCT");
                 loop {
-                    let arg = self.sub()?;
+                    let arg = if self.at_lambda() { self.lambda()? } else { self.sub()? };
                     children = children.max(arg.height);
                     args.push(arg.expr);
                     if self.eat_sym(")") {
