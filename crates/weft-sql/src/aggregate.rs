@@ -1303,6 +1303,21 @@ fn check_aggregation_clauses(query: &Query, items: &[NamedItem], scope: &Scope) 
     if let Some(b) = query.filter.as_ref().and_then(window_bound).filter(unknown) {
         return Err(SqlError::analysis(format!("Error in WHERE expression: Unknown column {b}.")));
     }
+    // Without a window, a window bound selected as it is names a reserved column.
+    if query.window.is_none() {
+        let bound = items.iter().find(|i| {
+            !i.aliased
+                && (i.name == WINDOWSTART || i.name == WINDOWEND)
+                && unknown(&i.name)
+                && matches!(&i.expr, Expr::Column { .. })
+        });
+        if let Some(b) = bound {
+            return Err(SqlError::analysis(format!(
+                "Reserved column name in select: `{}`. Please remove or alias the column.",
+                b.name
+            )));
+        }
+    }
     let bound_outside_select = query.group_by.iter().chain(query.having.iter()).find_map(window_bound).or_else(|| {
         let mut found = None;
         for item in items {

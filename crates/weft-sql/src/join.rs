@@ -35,6 +35,23 @@ use crate::plan::{
 use crate::runtime::{Change, Origin, RowSink};
 use crate::types::{SqlType, Value};
 
+/// A WHERE type error over a join names columns as the joined schema does (`I1_BAR` for
+/// `I1.BAR`), as ksqlDB's messages do.
+fn joined_names_in(err: SqlError, scope: &Scope) -> SqlError {
+    match err {
+        SqlError::Analysis(m) if m.contains("Cannot compare ") => {
+            let mut m = m;
+            for c in &scope.columns {
+                if let Some(q) = &c.qualifier {
+                    m = m.replace(&format!("{q}.{} ", c.name), &format!("{q}_{} ", c.name));
+                }
+            }
+            SqlError::Analysis(m)
+        }
+        other => other,
+    }
+}
+
 /// ksqlDB's default grace for stream-stream joins given without one is "eager" (see module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Shape {
@@ -1070,7 +1087,7 @@ fn plan_stream_tables(
     scope.columns.push(crate::expr::ScopeColumn { qualifier: None, name: synthetic_key_name(&scope), ty });
     let filter = match &query.filter {
         Some(f) => {
-            let c = compile_where(f, &scope)?;
+            let c = compile_where(f, &scope).map_err(|e| joined_names_in(e, &scope))?;
             steps.push(format!("FILTER {f}"));
             Some(c)
         }
@@ -1743,7 +1760,7 @@ fn finish_join(
     let scope = stage.scope.clone();
     let filter = match &query.filter {
         Some(f) => {
-            let c = compile_where(f, &scope)?;
+            let c = compile_where(f, &scope).map_err(|e| joined_names_in(e, &scope))?;
             left.steps.push(format!("FILTER {f}"));
             Some(c)
         }

@@ -1073,6 +1073,30 @@ impl Parser {
     }
 
     /// `e` under the signs written before it, innermost last.
+    /// Refuses a number literal at the cursor that its type cannot hold once `signs` apply, in
+    /// ksqlDB's words (an integer beyond BIGINT is not read as a DECIMAL).
+    fn check_literal_range(&self, signs: &[(Pos, bool)]) -> Result<()> {
+        let negative = signs.iter().filter(|(_, minus)| *minus).count() % 2 == 1;
+        let sign = if negative { "-" } else { "" };
+        let t = self.peek();
+        let pos = signs.first().map_or(t.pos, |(p, _)| *p);
+        let message = match &t.tok {
+            Tok::Int(n) => {
+                let fits = n.parse::<i128>().is_ok_and(|v| i64::try_from(if negative { -v } else { v }).is_ok());
+                if fits {
+                    return Ok(());
+                }
+                format!("Invalid numeric literal: {sign}{n}")
+            }
+            Tok::Double(n) if n.parse::<f64>().is_ok_and(f64::is_infinite) => {
+                format!("Number overflows DOUBLE: {sign}{n}")
+            }
+            _ => return Ok(()),
+        };
+        // ksqlDB places this error one column after the literal's first character.
+        Err(SqlError::Analysis(format!("Failed to prepare statement: line {}:{}: {message}", pos.line, pos.column + 1)))
+    }
+
     fn signed(&self, signs: Vec<(Pos, bool)>, mut e: Sub) -> Result<Sub> {
         for (pos, minus) in signs.into_iter().rev() {
             // Every sign counts one level, folded or not, as when signs nested by recursion.
@@ -1082,11 +1106,22 @@ impl Parser {
             }
             let expr = match e.expr {
                 expr if !minus => expr,
-                Expr::Literal(Literal::Integer(i)) => Expr::Literal(Literal::Integer(-i)),
-                Expr::Literal(Literal::Decimal(d)) => Expr::Literal(Literal::Decimal(match d.strip_prefix('-') {
-                    Some(positive) => positive.to_string(),
-                    None => format!("-{d}"),
-                })),
+                // -(-9223372036854775808) stays a negation: its value is no BIGINT literal.
+                Expr::Literal(Literal::Integer(i)) => match i.checked_neg() {
+                    Some(n) => Expr::Literal(Literal::Integer(n)),
+                    None => Expr::Negate(Box::new(Expr::Literal(Literal::Integer(i)))),
+                },
+                Expr::Literal(Literal::Decimal(d)) => {
+                    let negated = match d.strip_prefix('-') {
+                        Some(positive) => positive.to_string(),
+                        None => format!("-{d}"),
+                    };
+                    // -9223372036854775808 is read as a DECIMAL digit string, but is a BIGINT.
+                    match negated.parse::<i64>() {
+                        Ok(i) => Expr::Literal(Literal::Integer(i)),
+                        Err(_) => Expr::Literal(Literal::Decimal(negated)),
+                    }
+                }
                 Expr::Literal(Literal::Double(d)) => Expr::Literal(Literal::Double(-d)),
                 other => Expr::Negate(Box::new(other)),
             };
@@ -1261,6 +1296,7 @@ impl Parser {
                 }
                 self.advance();
             }
+            self.check_literal_range(&signs)?;
             let e = self.postfix()?;
             operands.push(self.signed(signs, e)?);
             let Some(op) = self.arithmetic_op() else { break };
