@@ -1409,6 +1409,13 @@ fn agg_spec(call: &Expr, scope: &Scope) -> Result<AggSpec> {
                 let bad = || crate::functions::no_signature(name, &types);
                 let rest: Vec<&SqlType> = types.iter().skip(1).collect();
                 let constant = |i: usize| compiled.get(i).and_then(Compiled::as_const);
+                if let Some(i) = (1..compiled.len()).find(|i| constant(*i).is_none()) {
+                    return Err(SqlError::analysis(format!(
+                        "Parameter {} passed to function {name} must be a literal constant, but was expression: '{}'",
+                        i + 1,
+                        args[i]
+                    )));
+                }
                 let (n, ignore) = match rest.as_slice() {
                     [] => (None, true),
                     [SqlType::Boolean] => (None, constant(1).and_then(as_bool).ok_or_else(bad)?),
@@ -1617,6 +1624,29 @@ pub fn plan_aggregate_input(
     }
     check_output_names(&items, purpose)?;
     let aggs: Vec<AggSpec> = rewriter.aggs.iter().map(|(_, e)| agg_spec(e, &scope)).collect::<Result<_>>()?;
+    // ksqlDB keeps aggregation state in the source's value format: DELIMITED holds no struct or
+    // array, which the state of these aggregates is (average-udaf.json, topk-group-by.json).
+    let delimited = input.inputs.iter().any(|i| i.value_format == crate::format::Format::Delimited);
+    let structured_state = |k: AggKind| {
+        matches!(
+            k,
+            AggKind::Avg
+                | AggKind::StddevSamp(_)
+                | AggKind::TopK(_)
+                | AggKind::TopKDistinct(_)
+                | AggKind::CollectList
+                | AggKind::CollectSet
+                | AggKind::Latest
+                | AggKind::Earliest
+                | AggKind::CountDistinct
+        )
+    };
+    if delimited && aggs.iter().any(|a| structured_state(a.kind)) {
+        return Err(SqlError::analysis(
+            "One of the functions used in the statement has an intermediate type that the value format can not \
+             handle. Please remove the function or change the format.",
+        ));
+    }
     if source_kind == Kind::Table {
         // Only aggregations that can be undone can follow table updates (ksqlDB's TableUdaf).
         let undoable = |k: AggKind| {

@@ -2089,6 +2089,12 @@ fn none_with_columns(columns: &[Column], suffix: &str) -> SqlError {
 
 /// ksqlDB's refusal of value columns a format cannot hold (its message, for the reason's text).
 fn check_value_format(format: Format, values: &[Column]) -> Result<()> {
+    if format == Format::Kafka && values.len() > 1 {
+        return Err(SqlError::analysis(format!(
+            "The 'KAFKA' format only supports a single field. Got: [{}]",
+            values.iter().map(|c| format!("`{}` {}", c.name, c.ty)).collect::<Vec<_>>().join(", ")
+        )));
+    }
     if format == Format::None {
         // A value without columns is ksqlDB's, not Weft's yet.
         return Err(if values.is_empty() {

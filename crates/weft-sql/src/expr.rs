@@ -759,10 +759,21 @@ fn build(expr: &Expr, args: Vec<(Node, SqlType)>, scope: &Scope) -> Result<(Node
         }
         Expr::Array(items) => {
             // ksqlDB types constructors as it types IN lists (CoercionUtil): ARRAY[1, '2'] is ARRAY<INT>.
+            if items.is_empty() {
+                return Err(SqlError::analysis(
+                    "Array constructor cannot be empty. Please supply at least one element (see \
+                     https://github.com/confluentinc/ksql/issues/4239).",
+                ));
+            }
             let compiled = (0..items.len()).map(|_| next()).collect::<Result<Vec<_>>>()?;
             let typed: Vec<(&Expr, &SqlType)> = items.iter().zip(&compiled).map(|(e, (_, t))| (e, t)).collect();
-            let inner =
-                coerce::common_type(&typed, scope).map_err(coerce::Failure::into_plain)?.unwrap_or(SqlType::Null);
+            let inner = coerce::common_type(&typed, scope).map_err(coerce::Failure::into_plain)?.ok_or_else(|| {
+                SqlError::analysis(
+                    "Cannot construct an array with all NULL elements (see \
+                     https://github.com/confluentinc/ksql/issues/4239). As a workaround, you may cast a NULL value \
+                     to the desired type.",
+                )
+            })?;
             let nodes = compiled.into_iter().zip(items).map(|((n, t), e)| to_common_type(n, &t, &inner, e)).collect();
             (Node::MakeArray(nodes), SqlType::Array(Box::new(inner)))
         }
@@ -802,7 +813,10 @@ fn build(expr: &Expr, args: Vec<(Node, SqlType)>, scope: &Scope) -> Result<(Node
         Expr::Struct(fields) => {
             let mut nodes = Vec::new();
             let mut types = Vec::new();
-            for (name, _) in fields {
+            for (i, (name, _)) in fields.iter().enumerate() {
+                if fields[..i].iter().any(|(other, _)| other == name) {
+                    return Err(SqlError::analysis("Duplicate field names found in STRUCT"));
+                }
                 let (n, t) = next()?;
                 nodes.push(n);
                 types.push((name.clone(), t));

@@ -292,6 +292,41 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
             strings(1, 1)?;
             (f("INITCAP", |a| map_str(&a[0], |s| Value::String(initcap(s)))), SqlType::String)
         }
+        // The BYTES forms run the string forms over one character per byte.
+        "CONCAT" | "CONCAT_WS" | "LPAD" | "RPAD" if matches!(t0, SqlType::Bytes) => {
+            let string_types: Vec<SqlType> =
+                types.iter().map(|t| if *t == SqlType::Bytes { SqlType::String } else { t.clone() }).collect();
+            let expect_bytes = |i: usize| name != "LPAD" && name != "RPAD" || i != 1;
+            for (i, t) in types.iter().enumerate() {
+                if expect_bytes(i) && !matches!(t, SqlType::Bytes | SqlType::Null) {
+                    return Err(no_signature(name, types));
+                }
+            }
+            let (string_fn, _) = resolve(name, &string_types)?;
+            let (fname, eval): (&'static str, EvalFn) = match string_fn.name {
+                "CONCAT" => ("CONCAT", |a| {
+                    over_bytes(a, |t| match t[0] {
+                        Value::Null => Value::Null,
+                        _ => concat_strings(t),
+                    })
+                }),
+                "CONCAT_WS" => ("CONCAT_WS", |a| {
+                    over_bytes(a, |t| {
+                        let Value::String(sep) = &t[0] else { return Value::Null };
+                        let parts: Vec<&str> = t[1..].iter().filter_map(Value::as_str).collect();
+                        Value::String(parts.join(sep))
+                    })
+                }),
+                // BYTES padding must not be empty, even when none is needed (bytes-lpad-rpad.json).
+                "LPAD" => {
+                    ("LPAD", |a| over_bytes(a, |t| if t[2].as_str() == Some("") { Value::Null } else { pad(t, true) }))
+                }
+                _ => {
+                    ("RPAD", |a| over_bytes(a, |t| if t[2].as_str() == Some("") { Value::Null } else { pad(t, false) }))
+                }
+            };
+            (f(fname, eval), SqlType::Bytes)
+        }
         "CONCAT" => {
             if types.is_empty() {
                 return Err(no_signature(name, types));
@@ -299,19 +334,7 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
             for t in types {
                 want(name, t, matches!(t, SqlType::String | SqlType::Bytes), "STRING arguments")?;
             }
-            (
-                f("CONCAT", |a| {
-                    // CONCAT skips null arguments (ksqlDB: null inputs are ignored).
-                    let mut out = String::new();
-                    for v in a {
-                        if let Value::String(s) = v {
-                            out.push_str(s);
-                        }
-                    }
-                    Value::String(out)
-                }),
-                SqlType::String,
-            )
+            (f("CONCAT", concat_strings), SqlType::String)
         }
         "CONCAT_WS" => {
             if types.len() < 2 {
@@ -593,13 +616,9 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
                         .ok()
                         .and_then(char::from_u32)
                         .map_or(Value::Null, |c| Value::String(c.to_string())),
-                    Value::String(s) => {
-                        let hex = s.strip_prefix("\\u").or_else(|| s.strip_prefix("U+")).unwrap_or(s);
-                        u32::from_str_radix(hex, 16)
-                            .ok()
-                            .and_then(char::from_u32)
-                            .map_or(Value::Null, |c| Value::String(c.to_string()))
-                    }
+                    // ksqlDB reads `\uXXXX` escapes (a surrogate pair gives one character) and
+                    // nothing else.
+                    Value::String(s) => chr_escapes(s).map_or(Value::Null, Value::String),
                     _ => Value::Null,
                 }),
                 SqlType::String,
@@ -1082,9 +1101,10 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
         "JSON_KEYS" => {
             strings(1, 1)?;
             (
-                f("JSON_KEYS", |a| match json_of(&a[0]) {
-                    Some(serde_json::Value::Object(m)) => {
-                        Value::Array(m.keys().map(|k| Value::String(k.clone())).collect())
+                f("JSON_KEYS", |a| match (json_of(&a[0]), &a[0]) {
+                    // In the order written (serde_json's map sorts).
+                    (Some(serde_json::Value::Object(_)), Value::String(text)) => {
+                        Value::Array(json_object_keys(text).into_iter().map(Value::String).collect())
                     }
                     _ => Value::Null,
                 }),
@@ -1096,7 +1116,12 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
             (
                 f("JSON_RECORDS", |a| match json_of(&a[0]) {
                     Some(serde_json::Value::Object(m)) => {
-                        Value::Map(m.iter().map(|(k, v)| (k.clone(), Value::String(v.to_string()))).collect())
+                        // A string value is its text, anything else its JSON.
+                        let text = |v: &serde_json::Value| match v {
+                            serde_json::Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        Value::Map(m.iter().map(|(k, v)| (k.clone(), Value::String(text(v)))).collect())
                     }
                     _ => Value::Null,
                 }),
@@ -1381,15 +1406,50 @@ fn cube(a: &[Value]) -> Value {
     Value::Array(rows.collect())
 }
 
+/// CONCAT skips null arguments (ksqlDB: null inputs are ignored).
+fn chr_escapes(s: &str) -> Option<String> {
+    let mut units = Vec::new();
+    let mut rest = s;
+    while !rest.is_empty() {
+        let hex = rest.strip_prefix("\\u")?.get(..4)?;
+        units.push(u16::from_str_radix(hex, 16).ok()?);
+        rest = &rest[6..];
+    }
+    if units.is_empty() {
+        return None;
+    }
+    String::from_utf16(&units).ok()
+}
+
+fn concat_strings(a: &[Value]) -> Value {
+    let mut out = String::new();
+    for v in a {
+        if let Value::String(s) = v {
+            out.push_str(s);
+        }
+    }
+    Value::String(out)
+}
+
 /// SUBSTRING over BYTES: positions count bytes, as SUBSTRING counts characters.
 fn substring_bytes(a: &[Value]) -> Value {
-    let Value::Bytes(b) = &a[0] else { return Value::Null };
-    // The byte string as one character per byte, cut by the string rules.
-    let text: String = b.iter().map(|x| char::from_u32(u32::from(*x) + 0x100).unwrap_or('?')).collect();
-    let mut args = a.to_vec();
-    args[0] = Value::String(text);
-    match substring(&args) {
-        Value::String(s) => Value::Bytes(s.chars().map(|c| (u32::from(c) - 0x100) as u8).collect()),
+    over_bytes(a, substring)
+}
+
+/// Runs a string function over BYTES arguments: each byte becomes one character (U+0100 plus the
+/// byte, so that every byte is one `char`), and a string result becomes bytes again.
+fn over_bytes(a: &[Value], f: fn(&[Value]) -> Value) -> Value {
+    let args: Vec<Value> = a
+        .iter()
+        .map(|v| match v {
+            Value::Bytes(b) => {
+                Value::String(b.iter().map(|x| char::from_u32(u32::from(*x) + 0x100).unwrap_or('?')).collect())
+            }
+            other => other.clone(),
+        })
+        .collect();
+    match f(&args) {
+        Value::String(s) => Value::Bytes(s.chars().map(|c| u32::from(c).wrapping_sub(0x100) as u8).collect()),
         other => other,
     }
 }
@@ -1429,6 +1489,47 @@ fn json_array_items(text: &str) -> Option<Vec<String>> {
         items.push(inner[start..].to_string());
     }
     Some(items)
+}
+
+/// The keys of a valid JSON object's text, in the order written.
+fn json_object_keys(text: &str) -> Vec<String> {
+    let compact = json_compact(text);
+    let mut keys = Vec::new();
+    let (mut depth, mut in_string, mut escaped, mut start) = (0i32, false, false, 0usize);
+    let mut expect_key = false;
+    for (i, c) in compact.char_indices() {
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => {
+                    in_string = false;
+                    if expect_key {
+                        if let Ok(k) = serde_json::from_str::<String>(&compact[start..=i]) {
+                            keys.push(k);
+                        }
+                        expect_key = false;
+                    }
+                }
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                start = i;
+            }
+            '{' | '[' => {
+                depth += 1;
+                expect_key = c == '{' && depth == 1;
+            }
+            '}' | ']' => depth -= 1,
+            ',' if depth == 1 => expect_key = compact.starts_with('{'),
+            _ => {}
+        }
+    }
+    keys
 }
 
 /// Valid JSON text without the whitespace between tokens.

@@ -236,6 +236,20 @@ pub fn expand_select(
                         n
                     }
                 };
+                // A struct field named like an earlier column takes the first free `_n` suffix
+                // (ksqlDB's simple-struct.json: `B, A->B, C->B` are B, B_1, B_2).
+                let name = if alias.is_none() && matches!(expr, Expr::Field { .. }) {
+                    let taken = |n: &str| out.iter().any(|o| o.name == n);
+                    let mut unique = name.clone();
+                    let mut n = 0;
+                    while taken(&unique) {
+                        n += 1;
+                        unique = format!("{name}_{n}");
+                    }
+                    unique
+                } else {
+                    name
+                };
                 out.push(NamedItem { name, expr: expr.clone(), from_star: false, aliased: alias.is_some() });
             }
         }
@@ -601,7 +615,8 @@ fn plan_stateless(
     let key_exprs: Vec<String> = if partition_null {
         Vec::new()
     } else if query.partition_by.is_empty() {
-        source.key_columns.iter().map(|c| c.name.clone()).collect()
+        // As projection items print them: a lower-case key column is `id`, quoted.
+        source.key_columns.iter().map(|c| unqualified(&column_expr(None, &c.name))).collect()
     } else {
         query.partition_by.iter().map(unqualified).collect()
     };
