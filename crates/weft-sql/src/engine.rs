@@ -723,7 +723,11 @@ impl Engine {
                     std::slice::from_ref(&Column { name: col.name.clone(), ty: col.ty.clone() }),
                 )?;
             }
-            check_map_keys(&col.ty)?;
+            check_map_keys(&col.ty).map_err(|e| match value_format {
+                // ksqlDB's JSON serde words it so (json.json).
+                Format::Json | Format::JsonSr => SqlError::analysis("JSON only supports MAP types with STRING keys"),
+                _ => e,
+            })?;
             let column = Column { name: col.name.clone(), ty: col.ty.clone() };
             match (col.key, kind) {
                 (KeyConstraint::None, _) => value_columns.push(column),

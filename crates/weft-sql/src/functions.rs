@@ -247,6 +247,21 @@ pub fn exists(name: &str) -> bool {
 
 /// Resolves a scalar function call by name and argument types.
 pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
+    // ksqlDB names a UDF by its registered, lower-case name when no signature fits
+    // (`Function 'geo_distance' does not accept parameters`); COALESCE is built in and upper-case.
+    resolve_signature(name, types).map_err(|e| match e {
+        SqlError::Analysis(m) if name != "COALESCE" => {
+            let upper = format!("Function '{name}'");
+            match m.strip_prefix(&upper) {
+                Some(rest) => SqlError::Analysis(format!("Function '{}'{rest}", name.to_ascii_lowercase())),
+                None => SqlError::Analysis(m),
+            }
+        }
+        other => other,
+    })
+}
+
+fn resolve_signature(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
     let t0 = types.first().cloned().unwrap_or(SqlType::Null);
     let strings = |min, max| -> Result<()> {
         arity(name, types, min, max)?;
@@ -1244,9 +1259,8 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
             strings(2, 2)?;
             (
                 f("PARSE_DATE", |a| match (&a[0], &a[1]) {
-                    (Value::String(s), Value::String(fmt)) => {
-                        parse_millis(s, fmt, 0).map_or(Value::Null, |ms| Value::Date(ms.div_euclid(86_400_000) as i32))
-                    }
+                    (Value::String(s), Value::String(fmt)) => parse_millis_at(s, fmt, 0, true)
+                        .map_or(Value::Null, |ms| Value::Date(ms.div_euclid(86_400_000) as i32)),
                     _ => Value::Null,
                 }),
                 SqlType::Date,
@@ -2054,7 +2068,9 @@ pub(crate) fn now_ms() -> i64 {
 /// EXTRACTJSONFIELD(json, '$.a.b[0]'): the value as a string (strings unquoted), or null.
 fn extract_json_field(a: &[Value]) -> Value {
     let (Value::String(json), Value::String(path)) = (&a[0], &a[1]) else { return Value::Null };
-    let Ok(mut v) = serde_json::from_str::<serde_json::Value>(json) else { return Value::Null };
+    // Jackson reads the first value and ignores what follows it (extract-json-field.json).
+    let first = serde_json::Deserializer::from_str(json).into_iter::<serde_json::Value>().next();
+    let Some(Ok(mut v)) = first else { return Value::Null };
     let Some(rest) = path.trim().strip_prefix('$') else { return Value::Null };
     let mut rest = rest;
     while !rest.is_empty() {
@@ -2190,9 +2206,11 @@ pub fn cast_value(v: &Value, to: &SqlType) -> Value {
             Decimal::parse(s).map_or(Value::Null, |d| fit_decimal(d, *precision, *scale))
         }
         (Value::String(s), SqlType::Timestamp) => parse_iso_timestamp(s).map_or(Value::Null, Value::Timestamp),
-        (Value::String(s), SqlType::Date) => {
-            parse_millis(s, "yyyy-MM-dd", 0).map_or(Value::Null, |ms| Value::Date(ms.div_euclid(86_400_000) as i32))
-        }
+        // A partial date is its first day (date.json: '1970-01' is day 0).
+        (Value::String(s), SqlType::Date) => ["yyyy-MM-dd", "yyyy-MM", "yyyy"]
+            .iter()
+            .find_map(|f| parse_millis(s, f, 0))
+            .map_or(Value::Null, |ms| Value::Date(ms.div_euclid(86_400_000) as i32)),
         (Value::String(s), SqlType::Time) => parse_time_of_day(s).map_or(Value::Null, Value::Time),
         (Value::String(s), SqlType::Bytes) => Value::Bytes(s.as_bytes().to_vec()),
         (Value::Int(_) | Value::Bigint(_) | Value::Double(_) | Value::Decimal(_), SqlType::Int) => match v {
@@ -2497,6 +2515,13 @@ pub fn format_millis(ms: i64, fmt: &str, offset_minutes: i64) -> Option<String> 
 
 /// Parses text with a Java date pattern; fields absent from the pattern default to 1970-01-01 00:00.
 pub fn parse_millis(text: &str, fmt: &str, default_offset_minutes: i64) -> Option<i64> {
+    parse_millis_at(text, fmt, default_offset_minutes, false)
+}
+
+/// `parse_millis` that may stop before the end of `text` (`trailing`): PARSE_DATE reads a date
+/// from the start of longer text, as ksqlDB's does (null.json: `'2003-12-24-01-01'` with
+/// `yyyy-MM-dd` is 2003-12-24).
+fn parse_millis_at(text: &str, fmt: &str, default_offset_minutes: i64, trailing: bool) -> Option<i64> {
     let (mut y, mut mo, mut d, mut h, mut mi, mut s, mut ms) = (1970i64, 1u32, 1u32, 0i64, 0i64, 0i64, 0i64);
     let mut pm: Option<bool> = None;
     let mut offset = default_offset_minutes;
@@ -2558,13 +2583,21 @@ pub fn parse_millis(text: &str, fmt: &str, default_offset_minutes: i64) -> Optio
             Some('X') | Some('x') | Some('Z') | Some('z') | Some('V') | Some('O') => {
                 let rest = &text[i..];
                 let end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
-                offset = parse_zone(&rest[..end])?;
+                // ksqlDB parses case-insensitively: `z` is `Z`.
+                offset = parse_zone(&rest[..end].to_ascii_uppercase())?;
                 i += end;
             }
             Some(_) => return None,
         }
     }
-    if i != bytes.len() || !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 59 {
+    if (i != bytes.len() && !trailing)
+        || !(1..=12).contains(&mo)
+        || d < 1
+        || d > days_in_month(y, mo)
+        || h > 23
+        || mi > 59
+        || s > 59
+    {
         return None;
     }
     if let Some(pm) = pm {
