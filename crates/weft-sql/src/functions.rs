@@ -121,6 +121,11 @@ pub const SCALAR_FUNCTIONS: &[&str] = &[
     "INITCAP",
     "INSTR",
     "JSON_CONCAT",
+    "MASK_LEFT",
+    "MASK_RIGHT",
+    "MASK_KEEP_LEFT",
+    "MASK_KEEP_RIGHT",
+    "UUID",
     "MD5",
     "JSON_ARRAY_CONTAINS",
     "JSON_ITEMS",
@@ -835,35 +840,9 @@ fn resolve_signature(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType
         "MASK" => {
             strings(1, 5)?;
             (
-                f("MASK", |a| {
-                    let Value::String(s) = &a[0] else { return Value::Null };
-                    // Upper, lower, digit, other; a NULL mask keeps those characters.
-                    let defaults = ['X', 'x', 'n', '-'];
-                    let mut masks: [Option<char>; 4] = defaults.map(Some);
-                    for (i, m) in masks.iter_mut().enumerate() {
-                        if let Some(v) = a.get(i + 1) {
-                            *m = match v {
-                                Value::String(t) => t.chars().next(),
-                                _ => None,
-                            };
-                        }
-                    }
-                    let out: String = s
-                        .chars()
-                        .map(|c| {
-                            let class = if c.is_uppercase() {
-                                0
-                            } else if c.is_lowercase() {
-                                1
-                            } else if c.is_ascii_digit() {
-                                2
-                            } else {
-                                3
-                            };
-                            masks[class].unwrap_or(c)
-                        })
-                        .collect();
-                    Value::String(out)
+                f("MASK", |a| match &a[0] {
+                    Value::String(s) => Value::String(mask_chars(s, &a[1..], |_| true)),
+                    _ => Value::Null,
                 }),
                 SqlType::String,
             )
@@ -978,6 +957,31 @@ fn resolve_signature(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType
                 }),
                 SqlType::Double,
             )
+        }
+        "UUID" => {
+            arity(name, types, 0, 0)?;
+            (ScalarFn { name: "UUID", eval: |_| Value::String(uuid_v4()), deterministic: false }, SqlType::String)
+        }
+        "MASK_LEFT" | "MASK_RIGHT" | "MASK_KEEP_LEFT" | "MASK_KEEP_RIGHT" => {
+            arity(name, types, 2, 6)?;
+            want(name, &t0, is_string(&t0), "a STRING")?;
+            want(name, &types[1], is_integer(&types[1]), "an integer number of characters")?;
+            for t in &types[2..] {
+                want(name, t, is_string(t), "STRING masks")?;
+            }
+            let eval: EvalFn = match name {
+                "MASK_LEFT" => |a| mask_part(a, |i, len, n| i < n.min(len)),
+                "MASK_RIGHT" => |a| mask_part(a, |i, len, n| i >= len.saturating_sub(n)),
+                "MASK_KEEP_LEFT" => |a| mask_part(a, |i, _, n| i >= n),
+                _ => |a| mask_part(a, |i, len, n| i < len.saturating_sub(n)),
+            };
+            let fname = match name {
+                "MASK_LEFT" => "MASK_LEFT",
+                "MASK_RIGHT" => "MASK_RIGHT",
+                "MASK_KEEP_LEFT" => "MASK_KEEP_LEFT",
+                _ => "MASK_KEEP_RIGHT",
+            };
+            (f(fname, eval), SqlType::String)
         }
         "RANDOM" => {
             arity(name, types, 0, 0)?;
@@ -1420,6 +1424,48 @@ fn cube(a: &[Value]) -> Value {
     Value::Array(rows.collect())
 }
 
+/// `s` with the characters at the positions `masked` selects replaced: upper case, lower case,
+/// digits and others by the masks given (default `X`, `x`, `n`, `-`; a NULL mask keeps them).
+fn mask_chars(s: &str, masks: &[Value], masked: impl Fn(usize) -> bool) -> String {
+    let defaults = ['X', 'x', 'n', '-'];
+    let mut chosen: [Option<char>; 4] = defaults.map(Some);
+    for (i, m) in chosen.iter_mut().enumerate() {
+        if let Some(v) = masks.get(i) {
+            *m = match v {
+                Value::String(t) => t.chars().next(),
+                _ => None,
+            };
+        }
+    }
+    s.chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if !masked(i) {
+                return c;
+            }
+            let class = if c.is_uppercase() {
+                0
+            } else if c.is_lowercase() {
+                1
+            } else if c.is_ascii_digit() {
+                2
+            } else {
+                3
+            };
+            chosen[class].unwrap_or(c)
+        })
+        .collect()
+}
+
+/// MASK_LEFT, MASK_RIGHT, MASK_KEEP_LEFT, MASK_KEEP_RIGHT(s, n, masks...): `select(index,
+/// length, n)` tells which characters are masked; a negative `n` is null (ksqlDB refuses it).
+fn mask_part(a: &[Value], select: fn(usize, usize, usize) -> bool) -> Value {
+    let (Value::String(s), Some(n)) = (&a[0], a[1].as_i64()) else { return Value::Null };
+    let Ok(n) = usize::try_from(n) else { return Value::Null };
+    let len = s.chars().count();
+    Value::String(mask_chars(s, &a[2..], |i| select(i, len, n)))
+}
+
 /// CONCAT skips null arguments (ksqlDB: null inputs are ignored).
 fn chr_escapes(s: &str) -> Option<String> {
     let mut units = Vec::new();
@@ -1742,6 +1788,22 @@ mod more_tests {
     }
 
     #[test]
+    fn partial_masks_follow_the_documented_examples() {
+        let s = |t: &str| Value::String(t.into());
+        let call = |name: &str| {
+            let (f, _) = resolve(name, &[SqlType::String, SqlType::Int]).unwrap();
+            (f.eval)(&[s("AbCd12#$"), Value::Int(4)])
+        };
+        // ksqlDB's default masks: upper X, lower x, digit n, other -.
+        assert_eq!(call("MASK_LEFT"), s("XxXx12#$"));
+        assert_eq!(call("MASK_KEEP_RIGHT"), s("XxXx12#$"));
+        assert_eq!(call("MASK_RIGHT"), s("AbCdnn--"));
+        assert_eq!(call("MASK_KEEP_LEFT"), s("AbCdnn--"));
+        let uuid = uuid_v4();
+        assert_eq!((uuid.len(), &uuid[14..15]), (36, "4"));
+    }
+
+    #[test]
     fn md5_matches_the_rfc_1321_test_suite() {
         assert_eq!(hex(&md5(b"")), "d41d8cd98f00b204e9800998ecf8427e");
         assert_eq!(hex(&md5(b"abc")), "900150983cd24fb0d6963f7d28e17f72");
@@ -2047,6 +2109,11 @@ fn extreme(a: &[Value], greatest: bool) -> Value {
 }
 
 fn random_f64() -> f64 {
+    (random_u64() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Xorshift over a per-thread state seeded from the clock: RANDOM and UUID need no more.
+fn random_u64() -> u64 {
     use std::cell::Cell;
     thread_local! {
         static STATE: Cell<u64> = Cell::new(now_ms() as u64 ^ 0x9E37_79B9_7F4A_7C15);
@@ -2057,8 +2124,17 @@ fn random_f64() -> f64 {
         x ^= x >> 7;
         x ^= x << 17;
         s.set(x);
-        (x >> 11) as f64 / (1u64 << 53) as f64
+        x
     })
+}
+
+/// A random (version 4, RFC 4122 variant) UUID in its 36-character text form.
+fn uuid_v4() -> String {
+    let (hi, lo) = (random_u64(), random_u64());
+    let hi = (hi & !0xF000) | 0x4000;
+    let lo = (lo & !(0b11 << 62)) | (0b10 << 62);
+    let hex = format!("{hi:016x}{lo:016x}");
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
 }
 
 pub(crate) fn now_ms() -> i64 {

@@ -216,6 +216,10 @@ impl Parser {
     fn expect_sym(&mut self, s: &str) -> Result<()> {
         if self.eat_sym(s) {
             Ok(())
+        } else if s == ")" && !self.at_eof() {
+            // ANTLR's wording, which ksqlDB passes on (group-by.json: `GROUP BY f3, (f2, f1)`).
+            let t = self.peek();
+            Err(self.error_at(t.pos, format!("missing ')' at {}", t.tok.describe())))
         } else {
             Err(self.expected(&format!("'{s}'")))
         }
