@@ -77,6 +77,8 @@ enum AggKind {
     StddevSamp(bool),
     /// SUM_LIST: the sum of every element of every array.
     SumList,
+    /// CORRELATION(x, y): Pearson's correlation of the pairs with neither value null.
+    Correlation,
 }
 
 #[derive(Debug)]
@@ -115,6 +117,12 @@ enum Acc {
         mean: f64,
         m2: f64,
     },
+    /// Pair count and the sums x, y, xy, xx, yy, for CORRELATION (plain sums, as ksqlDB keeps
+    /// them, so results agree to the last bit; a table row's pair is subtracted back out).
+    Sums {
+        count: i64,
+        sums: [f64; 5],
+    },
 }
 
 impl AggSpec {
@@ -122,6 +130,7 @@ impl AggSpec {
         match self.kind {
             AggKind::CountStar | AggKind::Count => Acc::Count(0),
             AggKind::StddevSamp(_) => Acc::Moments { count: 0, mean: 0.0, m2: 0.0 },
+            AggKind::Correlation => Acc::Sums { count: 0, sums: [0.0; 5] },
             AggKind::Sum | AggKind::SumList => Acc::Sum(match self.result_type {
                 SqlType::Int => Value::Int(0),
                 SqlType::Bigint => Value::Bigint(0),
@@ -205,6 +214,14 @@ impl AggSpec {
                     *m2 += delta * (x - *mean);
                 }
             }
+            (AggKind::Correlation, Acc::Sums { count, sums }) => {
+                if let Some([x, y]) = pair(&v) {
+                    *count += 1;
+                    for (s, d) in sums.iter_mut().zip([x, y, x * y, x * x, y * y]) {
+                        *s += d;
+                    }
+                }
+            }
             (AggKind::TopKDistinct(k), Acc::List(items)) if !items.contains(&v) => {
                 items.push(v.into_owned());
                 items.sort_by(|a, b| b.total_cmp(a));
@@ -239,6 +256,14 @@ impl AggSpec {
             (AggKind::CollectList | AggKind::CollectSet, Acc::List(items)) => {
                 if let Some(i) = items.iter().position(|x| *x == *v) {
                     items.remove(i);
+                }
+            }
+            (AggKind::Correlation, Acc::Sums { count, sums }) => {
+                if let Some([x, y]) = pair(&v) {
+                    *count -= 1;
+                    for (s, d) in sums.iter_mut().zip([x, y, x * y, x * x, y * y]) {
+                        *s -= d;
+                    }
                 }
             }
             _ => {}
@@ -289,6 +314,12 @@ impl AggSpec {
                     *count = n;
                 }
             }
+            (Acc::Sums { count, sums }, Acc::Sums { count: c2, sums: s2 }) => {
+                *count += c2;
+                for (s, d) in sums.iter_mut().zip(s2) {
+                    *s += d;
+                }
+            }
             (Acc::List(a), Acc::List(b)) => {
                 for v in b {
                     if matches!(self.kind, AggKind::CollectSet | AggKind::TopKDistinct(_)) && a.contains(&v) {
@@ -322,6 +353,11 @@ impl AggSpec {
                 let variance = if *count < 2 { 0.0 } else { m2 / (*count - 1) as f64 };
                 Value::Double(if self.kind == AggKind::StddevSamp(true) { variance.sqrt() } else { variance })
             }
+            // NaN below two pairs or for a constant side (0 / 0), as in ksqlDB.
+            Acc::Sums { count, sums: [x, y, xy, xx, yy] } => {
+                let n = *count as f64;
+                Value::Double((n * xy - x * y) / ((n * xx - x * x) * (n * yy - y * y)).sqrt())
+            }
         }
     }
 
@@ -341,6 +377,7 @@ impl AggSpec {
                 serde_json::Value::Array(items.iter().map(|v| to_json_value(v, &self.arg_type)).collect())
             }
             Acc::Moments { count, mean, m2 } => json!([count, mean, m2]),
+            Acc::Sums { count, sums } => json!([count, sums[0], sums[1], sums[2], sums[3], sums[4]]),
         }
     }
 
@@ -374,8 +411,22 @@ impl AggSpec {
             Acc::List(items) => {
                 *items = j.as_array()?.iter().filter_map(|x| from_json_value(x, &self.arg_type).ok()).collect();
             }
+            Acc::Sums { count, sums } => {
+                *count = j.get(0)?.as_i64()?;
+                for (i, s) in sums.iter_mut().enumerate() {
+                    *s = j.get(i + 1)?.as_f64()?;
+                }
+            }
         }
         Some(acc)
+    }
+}
+
+/// CORRELATION's argument, a struct of x and y: both as doubles, unless either is null.
+fn pair(v: &Value) -> Option<[f64; 2]> {
+    match v {
+        Value::Struct(xy) => Some([xy.first()?.as_f64()?, xy.get(1)?.as_f64()?]),
+        _ => None,
     }
 }
 
@@ -1442,6 +1493,24 @@ fn agg_spec(call: &Expr, scope: &Scope) -> Result<AggSpec> {
                     SqlType::Array(Box::new(arg_type.clone())),
                 )
             }
+            "CORRELATION" => {
+                arity(2)?;
+                let types: Vec<SqlType> = compiled.iter().map(|c| c.ty.clone()).collect();
+                if !types.iter().all(|t| matches!(t, SqlType::Int | SqlType::Bigint | SqlType::Double)) {
+                    return Err(crate::functions::no_signature(name, &types));
+                }
+                let xy = Expr::Struct(vec![("X".into(), args[0].clone()), ("Y".into(), args[1].clone())]);
+                let row = compile(&xy, scope)?;
+                let arg_type = row.ty.clone();
+                return Ok(AggSpec {
+                    kind: AggKind::Correlation,
+                    arg: Some(row),
+                    arg_type,
+                    result_type: SqlType::Double,
+                    ignore_nulls,
+                    by_offset_n,
+                });
+            }
             "TOPKDISTINCT" => {
                 arity(2)?;
                 let k = compiled[1].as_const().and_then(Value::as_i64).filter(|k| *k > 0).ok_or_else(|| {
@@ -1639,6 +1708,7 @@ pub fn plan_aggregate_input(
                 | AggKind::Latest
                 | AggKind::Earliest
                 | AggKind::CountDistinct
+                | AggKind::Correlation
         )
     };
     if delimited && aggs.iter().any(|a| structured_state(a.kind)) {
@@ -1658,6 +1728,7 @@ pub fn plan_aggregate_input(
                     | AggKind::Avg
                     | AggKind::CollectList
                     | AggKind::CollectSet
+                    | AggKind::Correlation
             )
         };
         let mut refused: Vec<String> = Vec::new();

@@ -41,6 +41,7 @@ pub const AGGREGATES: &[&str] = &[
     "STDDEV_SAMP",
     "STDDEV_SAMPLE",
     "SUM_LIST",
+    "CORRELATION",
 ];
 
 pub fn is_aggregate(name: &str) -> bool {

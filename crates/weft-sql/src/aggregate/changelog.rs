@@ -11,6 +11,7 @@
 //!   COUNT            i64
 //!   AVG              sum: f64, count: i64
 //!   STDDEV_*         count: i64, mean: f64, m2: f64
+//!   CORRELATION      count: i64, then the sums x, y, xy, xx, yy: f64 each
 //!   SUM, MIN, MAX    value
 //!   *_BY_OFFSET      value, offset: i64
 //!   the others       u32 length, then the accumulator's JSON (as the JSON encoding wrote it)
@@ -62,6 +63,12 @@ pub(super) fn encode(buf: &mut Vec<u8>, entry: &Entry, aggs: &[AggSpec]) {
                 buf.extend_from_slice(&mean.to_bits().to_le_bytes());
                 buf.extend_from_slice(&m2.to_bits().to_le_bytes());
             }
+            Acc::Sums { count, sums } => {
+                buf.extend_from_slice(&count.to_le_bytes());
+                for x in sums {
+                    buf.extend_from_slice(&x.to_bits().to_le_bytes());
+                }
+            }
             Acc::Sum(v) => write_value(buf, v, &spec.result_type),
             Acc::Extreme(v) => write_value(buf, v, &spec.arg_type),
             Acc::ByOffset { value, offset } => {
@@ -100,6 +107,12 @@ pub(super) fn decode(key: &[u8], bytes: &[u8], aggs: &[AggSpec], group_types: &[
                 *count = r.i64()?;
                 *mean = r.f64()?;
                 *m2 = r.f64()?;
+            }
+            Acc::Sums { count, sums } => {
+                *count = r.i64()?;
+                for x in sums.iter_mut() {
+                    *x = r.f64()?;
+                }
             }
             Acc::Sum(v) => *v = r.value(&spec.result_type)?,
             Acc::Extreme(v) => *v = r.value(&spec.arg_type)?,
