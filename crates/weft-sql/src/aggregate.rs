@@ -79,6 +79,8 @@ enum AggKind {
     SumList,
     /// CORRELATION(x, y): Pearson's correlation of the pairs with neither value null.
     Correlation,
+    /// HISTOGRAM(s): how often each distinct string occurs.
+    Histogram,
 }
 
 #[derive(Debug)]
@@ -123,6 +125,8 @@ enum Acc {
         count: i64,
         sums: [f64; 5],
     },
+    /// HISTOGRAM's count per distinct value.
+    Counts(BTreeMap<String, i64>),
 }
 
 impl AggSpec {
@@ -131,6 +135,7 @@ impl AggSpec {
             AggKind::CountStar | AggKind::Count => Acc::Count(0),
             AggKind::StddevSamp(_) => Acc::Moments { count: 0, mean: 0.0, m2: 0.0 },
             AggKind::Correlation => Acc::Sums { count: 0, sums: [0.0; 5] },
+            AggKind::Histogram => Acc::Counts(BTreeMap::new()),
             AggKind::Sum | AggKind::SumList => Acc::Sum(match self.result_type {
                 SqlType::Int => Value::Int(0),
                 SqlType::Bigint => Value::Bigint(0),
@@ -214,6 +219,14 @@ impl AggSpec {
                     *m2 += delta * (x - *mean);
                 }
             }
+            // ksqlDB keeps at most 1000 distinct values; later new ones are not counted.
+            (AggKind::Histogram, Acc::Counts(counts)) => {
+                if let Value::String(s) = &*v {
+                    if counts.len() < COLLECT_LIMIT || counts.contains_key(s) {
+                        *counts.entry(s.clone()).or_insert(0) += 1;
+                    }
+                }
+            }
             (AggKind::Correlation, Acc::Sums { count, sums }) => {
                 if let Some([x, y]) = pair(&v) {
                     *count += 1;
@@ -256,6 +269,16 @@ impl AggSpec {
             (AggKind::CollectList | AggKind::CollectSet, Acc::List(items)) => {
                 if let Some(i) = items.iter().position(|x| *x == *v) {
                     items.remove(i);
+                }
+            }
+            (AggKind::Histogram, Acc::Counts(counts)) => {
+                if let Value::String(s) = &*v {
+                    if let Some(n) = counts.get_mut(s) {
+                        *n -= 1;
+                        if *n <= 0 {
+                            counts.remove(s);
+                        }
+                    }
                 }
             }
             (AggKind::Correlation, Acc::Sums { count, sums }) => {
@@ -314,6 +337,11 @@ impl AggSpec {
                     *count = n;
                 }
             }
+            (Acc::Counts(a), Acc::Counts(b)) => {
+                for (k, n) in b {
+                    *a.entry(k).or_insert(0) += n;
+                }
+            }
             (Acc::Sums { count, sums }, Acc::Sums { count: c2, sums: s2 }) => {
                 *count += c2;
                 for (s, d) in sums.iter_mut().zip(s2) {
@@ -353,6 +381,7 @@ impl AggSpec {
                 let variance = if *count < 2 { 0.0 } else { m2 / (*count - 1) as f64 };
                 Value::Double(if self.kind == AggKind::StddevSamp(true) { variance.sqrt() } else { variance })
             }
+            Acc::Counts(counts) => Value::Map(counts.iter().map(|(k, n)| (k.clone(), Value::Bigint(*n))).collect()),
             // NaN below two pairs or for a constant side (0 / 0), as in ksqlDB.
             Acc::Sums { count, sums: [x, y, xy, xx, yy] } => {
                 let n = *count as f64;
@@ -378,6 +407,7 @@ impl AggSpec {
             }
             Acc::Moments { count, mean, m2 } => json!([count, mean, m2]),
             Acc::Sums { count, sums } => json!([count, sums[0], sums[1], sums[2], sums[3], sums[4]]),
+            Acc::Counts(counts) => json!(counts),
         }
     }
 
@@ -410,6 +440,11 @@ impl AggSpec {
             }
             Acc::List(items) => {
                 *items = j.as_array()?.iter().filter_map(|x| from_json_value(x, &self.arg_type).ok()).collect();
+            }
+            Acc::Counts(counts) => {
+                for (k, n) in j.as_object()? {
+                    counts.insert(k.clone(), n.as_i64()?);
+                }
             }
             Acc::Sums { count, sums } => {
                 *count = j.get(0)?.as_i64()?;
@@ -1493,6 +1528,13 @@ fn agg_spec(call: &Expr, scope: &Scope) -> Result<AggSpec> {
                     SqlType::Array(Box::new(arg_type.clone())),
                 )
             }
+            "HISTOGRAM" => {
+                arity(1)?;
+                if !matches!(arg_type, SqlType::String | SqlType::Null) {
+                    return Err(crate::functions::no_signature(name, std::slice::from_ref(&arg_type)));
+                }
+                (AggKind::Histogram, SqlType::Map(Box::new(SqlType::String), Box::new(SqlType::Bigint)))
+            }
             "CORRELATION" => {
                 arity(2)?;
                 let types: Vec<SqlType> = compiled.iter().map(|c| c.ty.clone()).collect();
@@ -1709,6 +1751,7 @@ pub fn plan_aggregate_input(
                 | AggKind::Earliest
                 | AggKind::CountDistinct
                 | AggKind::Correlation
+                | AggKind::Histogram
         )
     };
     if delimited && aggs.iter().any(|a| structured_state(a.kind)) {
@@ -1729,6 +1772,7 @@ pub fn plan_aggregate_input(
                     | AggKind::CollectList
                     | AggKind::CollectSet
                     | AggKind::Correlation
+                    | AggKind::Histogram
             )
         };
         let mut refused: Vec<String> = Vec::new();

@@ -42,6 +42,7 @@ pub const AGGREGATES: &[&str] = &[
     "STDDEV_SAMPLE",
     "SUM_LIST",
     "CORRELATION",
+    "HISTOGRAM",
 ];
 
 pub fn is_aggregate(name: &str) -> bool {

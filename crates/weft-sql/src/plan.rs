@@ -236,10 +236,11 @@ pub fn expand_select(
                         n
                     }
                 };
-                // A struct field named like an earlier column takes the first free `_n` suffix
-                // (ksqlDB's simple-struct.json: `B, A->B, C->B` are B, B_1, B_2).
+                // A struct field named like an earlier column or a source column takes the first
+                // free `_n` suffix (ksqlDB's simple-struct.json: `B, A->B, C->B` are B, B_1, B_2,
+                // and `ITEMID->ITEMID` is ITEMID_1).
                 let name = if alias.is_none() && matches!(expr, Expr::Field { .. }) {
-                    let taken = |n: &str| out.iter().any(|o| o.name == n);
+                    let taken = |n: &str| out.iter().any(|o| o.name == n) || source_names.iter().any(|s| s == n);
                     let mut unique = name.clone();
                     let mut n = 0;
                     while taken(&unique) {

@@ -75,7 +75,7 @@ pub(super) fn encode(buf: &mut Vec<u8>, entry: &Entry, aggs: &[AggSpec]) {
                 write_value(buf, value, &spec.arg_type);
                 buf.extend_from_slice(&offset.to_le_bytes());
             }
-            Acc::Distinct(_) | Acc::ByOffsetN(_) | Acc::List(_) => {
+            Acc::Distinct(_) | Acc::ByOffsetN(_) | Acc::List(_) | Acc::Counts(_) => {
                 let json = serde_json::to_vec(&spec.to_json(acc)).unwrap_or_default();
                 write_len(buf, json.len());
                 buf.extend_from_slice(&json);
@@ -120,7 +120,7 @@ pub(super) fn decode(key: &[u8], bytes: &[u8], aggs: &[AggSpec], group_types: &[
                 *value = r.value(&spec.arg_type)?;
                 *offset = r.i64()?;
             }
-            Acc::Distinct(_) | Acc::ByOffsetN(_) | Acc::List(_) => {
+            Acc::Distinct(_) | Acc::ByOffsetN(_) | Acc::List(_) | Acc::Counts(_) => {
                 let json: serde_json::Value = serde_json::from_slice(r.sized()?).ok()?;
                 acc = spec.acc_from_json(&json)?;
             }
