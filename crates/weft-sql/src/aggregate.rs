@@ -1733,8 +1733,25 @@ pub fn plan_aggregate_input(
         group_types.push(c.ty.clone());
         group_by.push(c);
     }
-    check_output_names(&items, purpose)?;
     let aggs: Vec<AggSpec> = rewriter.aggs.iter().map(|(_, e)| agg_spec(e, &scope)).collect::<Result<_>>()?;
+    if let Err(e) = check_output_names(&items, purpose) {
+        // An aggregate named like another column: ksqlDB names the value column and its type
+        // (group-by.json: `DATA AS COUNT, COUNT(*) AS COUNT`).
+        for (j, item) in items.iter().enumerate() {
+            let clash = items.iter().enumerate().any(|(i, o)| i != j && o.name == item.name);
+            let agg = match rewritten.get(j) {
+                Some(Expr::Column { name, .. }) => name.strip_prefix("KSQL_AGG_").and_then(|n| n.parse::<usize>().ok()),
+                _ => None,
+            };
+            if let (true, Some(spec)) = (clash, agg.and_then(|n| aggs.get(n))) {
+                return Err(SqlError::analysis(format!(
+                    "Duplicate value columns found in schema: `{}` {}",
+                    item.name, spec.result_type
+                )));
+            }
+        }
+        return Err(e);
+    }
     // ksqlDB keeps aggregation state in the source's value format: DELIMITED holds no struct or
     // array, which the state of these aggregates is (average-udaf.json, topk-group-by.json).
     let delimited = input.inputs.iter().any(|i| i.value_format == crate::format::Format::Delimited);
