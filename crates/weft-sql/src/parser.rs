@@ -394,7 +394,9 @@ impl Parser {
                     break;
                 }
                 if !self.eat_sym(",") {
-                    return Err(self.expected("',' or ')'"));
+                    // ANTLR's wording through ksqlDB (key-schemas.json: `K VARCHAR(STRING) (KEY)`).
+                    let t = self.peek();
+                    return Err(self.error_at(t.pos, "Expecting {',', ')'}".into()));
                 }
             }
         }
@@ -463,8 +465,15 @@ impl Parser {
         let Tok::Word(w) = &t.tok else {
             return Err(self.expected("a type"));
         };
-        self.advance();
         let upper = w.to_ascii_uppercase();
+        // A reserved word is no type name: ksqlDB's wording (cast.json: `CAST(x AS NULL)`).
+        if RESERVED.contains(&upper.as_str()) {
+            return Err(SqlError::Analysis(format!(
+                "Syntax error at or near '{upper}' at line {}:{}",
+                t.pos.line, t.pos.column
+            )));
+        }
+        self.advance();
         let primitive = [
             "BOOLEAN",
             "INT",
