@@ -466,13 +466,6 @@ impl Parser {
             return Err(self.expected("a type"));
         };
         let upper = w.to_ascii_uppercase();
-        // A reserved word is no type name: ksqlDB's wording (cast.json: `CAST(x AS NULL)`).
-        if RESERVED.contains(&upper.as_str()) {
-            return Err(SqlError::Analysis(format!(
-                "Syntax error at or near '{upper}' at line {}:{}",
-                t.pos.line, t.pos.column
-            )));
-        }
         self.advance();
         let primitive = [
             "BOOLEAN",
@@ -1444,6 +1437,19 @@ impl Parser {
         self.expect_sym("(")?;
         let e = self.sub()?;
         self.expect_kw("AS")?;
+        // A reserved word is no target type: ksqlDB's wording here (cast.json: `CAST(x AS NULL)`),
+        // while in a column list it is a plain syntax error (null.json).
+        if let Tok::Word(w) = &self.peek().tok {
+            if RESERVED.iter().any(|r| w.eq_ignore_ascii_case(r)) {
+                let pos = self.pos();
+                return Err(SqlError::Analysis(format!(
+                    "Syntax error at or near '{}' at line {}:{}",
+                    w.to_ascii_uppercase(),
+                    pos.line,
+                    pos.column
+                )));
+            }
+        }
         let ty = self.data_type()?;
         self.expect_sym(")")?;
         self.node(pos, e.height, Expr::Cast { expr: Box::new(e.expr), ty })
