@@ -320,6 +320,53 @@ impl JoinOp {
         result
     }
 
+    /// Whether [`JoinOp::table_results`] can give the result table: a two-table join on keys.
+    pub fn rebuilds_result_table(&self) -> bool {
+        self.shape == Shape::TableTable && self.inner.is_none()
+    }
+
+    /// The rows of a table-table join's result table as its state holds them (what `emit` gives
+    /// for each key with a result): an aggregation over the result restores its table from them.
+    /// None for other joins, whose results are not rebuilt from state.
+    pub fn table_results(&mut self) -> Option<Vec<Vec<Value>>> {
+        struct Collect(Vec<Vec<Value>>);
+        impl RowSink for Collect {
+            fn emit(&mut self, change: Change<'_>, _origin: Origin) -> Result<()> {
+                if !change.tombstone {
+                    self.0.push(change.cols.iter().map(|c| c.clone().into_owned()).collect());
+                }
+                Ok(())
+            }
+        }
+        if !self.rebuilds_result_table() {
+            return None;
+        }
+        let mut keys: Vec<Vec<u8>> = self.left_table.keys().chain(self.right_table.keys()).cloned().collect();
+        keys.sort();
+        keys.dedup();
+        let mut out = Collect(Vec::new());
+        let origin = Origin { input: 0, partition: 0, offset: 0 };
+        for kb in keys {
+            let l = self.left_table.get(&kb).cloned();
+            let r = self.right_table.get(&kb).cloned();
+            let present = match self.kind {
+                JoinKind::Inner => l.is_some() && r.is_some(),
+                JoinKind::Left => l.is_some(),
+                JoinKind::Right => r.is_some(),
+                JoinKind::FullOuter => l.is_some() || r.is_some(),
+            };
+            let key = match (&l, &r) {
+                (Some(row), _) => self.left_key.eval(row).into_owned(),
+                (None, Some(row)) => self.right_key.eval(row).into_owned(),
+                (None, None) => continue,
+            };
+            if present {
+                self.emit(l.as_deref(), r.as_deref(), 0, &key, false, origin, &mut out).ok()?;
+            }
+        }
+        Some(out.0)
+    }
+
     /// Folds a table record of input `input` into the join state without emitting (restoring after
     /// a restart). In a chain, a table feeding an inner join also updates the state the inner
     /// join's result is held in by the joins after it.
@@ -1236,19 +1283,24 @@ pub fn plan_join_aggregate(
         limit: None,
     };
     let joined = plan_join(&inner, lookup, Purpose::Transient, None)?;
-    if joined.kind != Kind::Stream {
-        return Err(SqlError::Unsupported("aggregating a table-table join".into()));
-    }
+    // A table-table join's result is a table keyed as its left table: the aggregation replaces a
+    // key's previous row (the joined row starts with the left table's key columns).
+    let key_width = if joined.kind == Kind::Table { sources[0].1.key_columns.len() } else { 0 };
+
     let Operator::Join(join_op) = joined.operator else {
         return Err(SqlError::analysis("expected a join"));
     };
+    if joined.kind == Kind::Table && !join_op.rebuilds_result_table() {
+        // Only a two-table join on keys rebuilds its result table for the aggregation on restart.
+        return Err(SqlError::Unsupported("aggregating a foreign-key or multi-way table join".into()));
+    }
     let rowtime = scope
         .resolve(Some(&sources[0].0), crate::metastore::ROWTIME)
         .map_err(|_| SqlError::analysis("the joined rows have no ROWTIME"))?;
     let input = crate::aggregate::AggInput {
-        kind: Kind::Stream,
+        kind: joined.kind,
         rowtime,
-        key_width: 0,
+        key_width,
         star: Box::new(|_| Err(SqlError::analysis("SELECT * cannot be used with GROUP BY"))),
         steps: joined.plan.steps,
         inputs: joined.inputs,
