@@ -581,10 +581,9 @@ impl Engine {
                 })
             }
             Statement::DescribeFunction(name) => {
-                let known =
-                    crate::functions::SCALAR_FUNCTIONS.contains(&name.as_str()) || crate::functions::is_aggregate(name);
-                if !known {
-                    return Err(SqlError::analysis(format!("can't find any functions with the name '{name}'")));
+                // Table functions and those taking lambdas are functions too (EXPLODE, TRANSFORM).
+                if !crate::functions::exists(name) {
+                    return Err(SqlError::analysis(format!("Can't find any functions with the name '{name}'")));
                 }
                 Ok(StatementResult::Functions {
                     statement: text,

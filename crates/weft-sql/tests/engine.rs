@@ -743,3 +743,14 @@ fn every_accumulator_survives_a_restart() {
         assert_eq!(run(Some(restart_at)), through, "restarted after {restart_at} inputs");
     }
 }
+
+#[test]
+fn describe_function_knows_table_and_lambda_functions() {
+    let dir = shm_dir();
+    let engine = Engine::open(open_log(dir.path()), options(false)).expect("engine");
+    for name in ["EXPLODE", "CUBE_EXPLODE", "TRANSFORM", "CORRELATION", "HISTOGRAM", "REGEXP_EXTRACT"] {
+        engine.execute(&format!("DESCRIBE FUNCTION {name};")).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    let err = engine.execute("DESCRIBE FUNCTION NOPE;").expect_err("unknown");
+    assert_eq!(err.to_string(), "Can't find any functions with the name 'NOPE'");
+}
