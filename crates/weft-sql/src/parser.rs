@@ -981,6 +981,14 @@ impl Parser {
     }
 
     fn window(&mut self) -> Result<WindowSpec> {
+        // ksqlDB's grammar lets a window carry a name, which nothing uses (`WINDOW w SESSION (...)`,
+        // earliest-offset-udaf.json).
+        let kinds = ["TUMBLING", "HOPPING", "SESSION"];
+        if matches!(&self.peek().tok, Tok::Word(w) if !kinds.iter().any(|k| w.eq_ignore_ascii_case(k)))
+            && matches!(self.peek_at(1), Tok::Word(w) if kinds.iter().any(|k| w.eq_ignore_ascii_case(k)))
+        {
+            self.advance();
+        }
         let t = self.peek().clone();
         let kind_word = match &t.tok {
             Tok::Word(w) => w.to_ascii_uppercase(),
