@@ -1881,9 +1881,14 @@ fn finish_join(
     // The first projected key column is the key; another column equal to the key (`b.x` next to
     // `a.x` after `ON a.x = b.x`) is a value column, but the same column twice is refused.
     let mut key_found: Option<(String, bool, Option<usize>)> = None;
-    for item in &items {
-        let c = crate::plan::compile_select(&item.expr, &scope)?;
-        let is_join_column = c.as_column().is_some_and(|i| key_targets.contains(&i));
+    let compiled_items =
+        items.iter().map(|i| crate::plan::compile_select(&i.expr, &scope)).collect::<Result<Vec<_>>>()?;
+    // Of several projected key-equivalent columns, the key is the one of the earliest key
+    // expression (the FROM source's before the joined one's), as ksqlDB picks it (joins.json
+    // "inner join with stars and duplicates"); the others stay value columns.
+    let preferred = key_targets.iter().copied().find(|t| compiled_items.iter().any(|c| c.as_column() == Some(*t)));
+    for (item, c) in items.iter().zip(compiled_items) {
+        let is_join_column = c.as_column().is_some() && c.as_column() == preferred;
         let is_key = match (&key_found, is_join_column) {
             (None, true) => {
                 key_found = Some((item.name.clone(), item.from_star, c.as_column()));
