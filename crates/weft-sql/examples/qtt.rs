@@ -133,7 +133,13 @@ fn expand_formats(case: &Json) -> Vec<(String, Json)> {
         .iter()
         .filter_map(Json::as_str)
         .filter_map(|f| {
-            let text = case.to_string().replace("{FORMAT}", f);
+            // The expansion runs in one format: the list goes, so that only the Protobuf
+            // expansions (which keep it) are left out as Protobuf.
+            let mut one = case.clone();
+            if let Some(m) = one.as_object_mut().filter(|_| !f.to_uppercase().contains("PROTOBUF")) {
+                m.remove("format");
+            }
+            let text = one.to_string().replace("{FORMAT}", f);
             serde_json::from_str(&text).ok().map(|c| (format!("{name} - {f}"), c))
         })
         .collect()

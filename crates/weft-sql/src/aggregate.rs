@@ -77,6 +77,10 @@ enum AggKind {
     StddevSamp(bool),
     /// SUM_LIST: the sum of every element of every array.
     SumList,
+    /// CORRELATION(x, y): Pearson's correlation of the pairs with neither value null.
+    Correlation,
+    /// HISTOGRAM(s): how often each distinct string occurs.
+    Histogram,
 }
 
 #[derive(Debug)]
@@ -115,6 +119,14 @@ enum Acc {
         mean: f64,
         m2: f64,
     },
+    /// Pair count and the sums x, y, xy, xx, yy, for CORRELATION (plain sums, as ksqlDB keeps
+    /// them, so results agree to the last bit; a table row's pair is subtracted back out).
+    Sums {
+        count: i64,
+        sums: [f64; 5],
+    },
+    /// HISTOGRAM's count per distinct value.
+    Counts(BTreeMap<String, i64>),
 }
 
 impl AggSpec {
@@ -122,6 +134,8 @@ impl AggSpec {
         match self.kind {
             AggKind::CountStar | AggKind::Count => Acc::Count(0),
             AggKind::StddevSamp(_) => Acc::Moments { count: 0, mean: 0.0, m2: 0.0 },
+            AggKind::Correlation => Acc::Sums { count: 0, sums: [0.0; 5] },
+            AggKind::Histogram => Acc::Counts(BTreeMap::new()),
             AggKind::Sum | AggKind::SumList => Acc::Sum(match self.result_type {
                 SqlType::Int => Value::Int(0),
                 SqlType::Bigint => Value::Bigint(0),
@@ -149,6 +163,12 @@ impl AggSpec {
             || (matches!(self.kind, AggKind::Latest | AggKind::Earliest) && !self.ignore_nulls);
         if v.is_null() && !keeps_nulls {
             return;
+        }
+        // TOPK with other columns skips a row whose sort column is null.
+        if let (AggKind::TopK(_), Value::Struct(fields)) = (self.kind, &*v) {
+            if fields.first().is_some_and(Value::is_null) {
+                return;
+            }
         }
         match (self.kind, acc) {
             (AggKind::CountStar | AggKind::Count, Acc::Count(n)) => *n += 1,
@@ -199,6 +219,22 @@ impl AggSpec {
                     *m2 += delta * (x - *mean);
                 }
             }
+            // ksqlDB keeps at most 1000 distinct values; later new ones are not counted.
+            (AggKind::Histogram, Acc::Counts(counts)) => {
+                if let Value::String(s) = &*v {
+                    if counts.len() < COLLECT_LIMIT || counts.contains_key(s) {
+                        *counts.entry(s.clone()).or_insert(0) += 1;
+                    }
+                }
+            }
+            (AggKind::Correlation, Acc::Sums { count, sums }) => {
+                if let Some([x, y]) = pair(&v) {
+                    *count += 1;
+                    for (s, d) in sums.iter_mut().zip([x, y, x * y, x * x, y * y]) {
+                        *s += d;
+                    }
+                }
+            }
             (AggKind::TopKDistinct(k), Acc::List(items)) if !items.contains(&v) => {
                 items.push(v.into_owned());
                 items.sort_by(|a, b| b.total_cmp(a));
@@ -206,7 +242,7 @@ impl AggSpec {
             }
             (AggKind::TopK(k), Acc::List(items)) => {
                 items.push(v.into_owned());
-                items.sort_by(|a, b| b.total_cmp(a));
+                items.sort_by(|a, b| topk_order(b, a));
                 items.truncate(k);
             }
             _ => {}
@@ -233,6 +269,24 @@ impl AggSpec {
             (AggKind::CollectList | AggKind::CollectSet, Acc::List(items)) => {
                 if let Some(i) = items.iter().position(|x| *x == *v) {
                     items.remove(i);
+                }
+            }
+            (AggKind::Histogram, Acc::Counts(counts)) => {
+                if let Value::String(s) = &*v {
+                    if let Some(n) = counts.get_mut(s) {
+                        *n -= 1;
+                        if *n <= 0 {
+                            counts.remove(s);
+                        }
+                    }
+                }
+            }
+            (AggKind::Correlation, Acc::Sums { count, sums }) => {
+                if let Some([x, y]) = pair(&v) {
+                    *count -= 1;
+                    for (s, d) in sums.iter_mut().zip([x, y, x * y, x * x, y * y]) {
+                        *s -= d;
+                    }
                 }
             }
             _ => {}
@@ -283,6 +337,17 @@ impl AggSpec {
                     *count = n;
                 }
             }
+            (Acc::Counts(a), Acc::Counts(b)) => {
+                for (k, n) in b {
+                    *a.entry(k).or_insert(0) += n;
+                }
+            }
+            (Acc::Sums { count, sums }, Acc::Sums { count: c2, sums: s2 }) => {
+                *count += c2;
+                for (s, d) in sums.iter_mut().zip(s2) {
+                    *s += d;
+                }
+            }
             (Acc::List(a), Acc::List(b)) => {
                 for v in b {
                     if matches!(self.kind, AggKind::CollectSet | AggKind::TopKDistinct(_)) && a.contains(&v) {
@@ -291,7 +356,7 @@ impl AggSpec {
                     a.push(v);
                 }
                 if let AggKind::TopK(k) | AggKind::TopKDistinct(k) = self.kind {
-                    a.sort_by(|x, y| y.total_cmp(x));
+                    a.sort_by(|x, y| topk_order(y, x));
                     a.truncate(k);
                 } else {
                     a.truncate(COLLECT_LIMIT);
@@ -316,6 +381,12 @@ impl AggSpec {
                 let variance = if *count < 2 { 0.0 } else { m2 / (*count - 1) as f64 };
                 Value::Double(if self.kind == AggKind::StddevSamp(true) { variance.sqrt() } else { variance })
             }
+            Acc::Counts(counts) => Value::Map(counts.iter().map(|(k, n)| (k.clone(), Value::Bigint(*n))).collect()),
+            // NaN below two pairs or for a constant side (0 / 0), as in ksqlDB.
+            Acc::Sums { count, sums: [x, y, xy, xx, yy] } => {
+                let n = *count as f64;
+                Value::Double((n * xy - x * y) / ((n * xx - x * x) * (n * yy - y * y)).sqrt())
+            }
         }
     }
 
@@ -335,6 +406,8 @@ impl AggSpec {
                 serde_json::Value::Array(items.iter().map(|v| to_json_value(v, &self.arg_type)).collect())
             }
             Acc::Moments { count, mean, m2 } => json!([count, mean, m2]),
+            Acc::Sums { count, sums } => json!([count, sums[0], sums[1], sums[2], sums[3], sums[4]]),
+            Acc::Counts(counts) => json!(counts),
         }
     }
 
@@ -368,8 +441,27 @@ impl AggSpec {
             Acc::List(items) => {
                 *items = j.as_array()?.iter().filter_map(|x| from_json_value(x, &self.arg_type).ok()).collect();
             }
+            Acc::Counts(counts) => {
+                for (k, n) in j.as_object()? {
+                    counts.insert(k.clone(), n.as_i64()?);
+                }
+            }
+            Acc::Sums { count, sums } => {
+                *count = j.get(0)?.as_i64()?;
+                for (i, s) in sums.iter_mut().enumerate() {
+                    *s = j.get(i + 1)?.as_f64()?;
+                }
+            }
         }
         Some(acc)
+    }
+}
+
+/// CORRELATION's argument, a struct of x and y: both as doubles, unless either is null.
+fn pair(v: &Value) -> Option<[f64; 2]> {
+    match v {
+        Value::Struct(xy) => Some([xy.first()?.as_f64()?, xy.get(1)?.as_f64()?]),
+        _ => None,
     }
 }
 
@@ -1232,6 +1324,18 @@ impl Rewriter<'_> {
     }
 }
 
+/// TOPK's order: by value, or for TOPK with other columns (a struct per row) by the sort column
+/// alone; a stable sort keeps equal rows in arrival order.
+fn topk_order(a: &Value, b: &Value) -> std::cmp::Ordering {
+    match (a, b) {
+        (Value::Struct(x), Value::Struct(y)) => match (x.first(), y.first()) {
+            (Some(p), Some(q)) => p.total_cmp(q),
+            _ => std::cmp::Ordering::Equal,
+        },
+        _ => a.total_cmp(b),
+    }
+}
+
 fn contains_aggregate(e: &Expr) -> bool {
     first_aggregate(e).is_some()
 }
@@ -1266,10 +1370,39 @@ fn window_bound(e: &Expr) -> Option<String> {
 /// messages win over type errors: window bounds only in the SELECT of a windowed aggregation, no
 /// aggregate in GROUP BY, no GROUP BY expression twice, and an aggregate somewhere.
 fn check_aggregation_clauses(query: &Query, items: &[NamedItem], scope: &Scope) -> Result<()> {
+    let mut unknown_fn = None;
+    let exprs = items.iter().map(|i| &i.expr).chain(&query.group_by).chain(&query.having);
+    for e in exprs {
+        e.walk(&mut |x| {
+            if let Expr::Call { name, .. } = x {
+                if unknown_fn.is_none() && !crate::functions::exists(name) {
+                    unknown_fn = Some(name.clone());
+                }
+            }
+        });
+    }
+    if let Some(name) = unknown_fn {
+        return Err(SqlError::analysis(format!("Can't find any functions with the name '{name}'")));
+    }
     // A windowed source has its window bounds as columns; otherwise they exist only in the result.
     let unknown = |b: &String| scope.resolve(None, b).is_err();
     if let Some(b) = query.filter.as_ref().and_then(window_bound).filter(unknown) {
         return Err(SqlError::analysis(format!("Error in WHERE expression: Unknown column {b}.")));
+    }
+    // Without a window, a window bound selected as it is names a reserved column.
+    if query.window.is_none() {
+        let bound = items.iter().find(|i| {
+            !i.aliased
+                && (i.name == WINDOWSTART || i.name == WINDOWEND)
+                && unknown(&i.name)
+                && matches!(&i.expr, Expr::Column { .. })
+        });
+        if let Some(b) = bound {
+            return Err(SqlError::analysis(format!(
+                "Reserved column name in select: `{}`. Please remove or alias the column.",
+                b.name
+            )));
+        }
     }
     let bound_outside_select = query.group_by.iter().chain(query.having.iter()).find_map(window_bound).or_else(|| {
         let mut found = None;
@@ -1326,101 +1459,157 @@ fn agg_spec(call: &Expr, scope: &Scope) -> Result<AggSpec> {
     let arg_type = compiled.first().map(|c| c.ty.clone()).unwrap_or(SqlType::Null);
     let mut ignore_nulls = true;
     let mut by_offset_n = None;
-    let (kind, result_type) = match name.as_str() {
-        "COUNT" if *star || compiled.is_empty() => (AggKind::CountStar, SqlType::Bigint),
-        "COUNT" => {
-            arity(1)?;
-            (AggKind::Count, SqlType::Bigint)
-        }
-        "SUM" | "AVG" => {
-            arity(1)?;
-            if !arg_type.is_numeric() {
-                return Err(crate::functions::no_signature(name, std::slice::from_ref(&arg_type)));
+    let (kind, result_type) =
+        match name.as_str() {
+            "COUNT" if *star || compiled.is_empty() => (AggKind::CountStar, SqlType::Bigint),
+            "COUNT" => {
+                arity(1)?;
+                (AggKind::Count, SqlType::Bigint)
             }
-            if name == "SUM" {
-                (AggKind::Sum, arg_type.clone())
-            } else {
-                (AggKind::Avg, SqlType::Double)
+            "SUM" | "AVG" => {
+                arity(1)?;
+                if !arg_type.is_numeric() {
+                    return Err(crate::functions::no_signature(name, std::slice::from_ref(&arg_type)));
+                }
+                if name == "SUM" {
+                    (AggKind::Sum, arg_type.clone())
+                } else {
+                    (AggKind::Avg, SqlType::Double)
+                }
             }
-        }
-        "MIN" | "MAX" => {
-            arity(1)?;
-            if matches!(arg_type, SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_) | SqlType::Boolean) {
-                return Err(crate::functions::no_signature(name, std::slice::from_ref(&arg_type)));
+            "MIN" | "MAX" => {
+                arity(1)?;
+                if matches!(arg_type, SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_) | SqlType::Boolean) {
+                    return Err(crate::functions::no_signature(name, std::slice::from_ref(&arg_type)));
+                }
+                (if name == "MIN" { AggKind::Min } else { AggKind::Max }, arg_type.clone())
             }
-            (if name == "MIN" { AggKind::Min } else { AggKind::Max }, arg_type.clone())
-        }
-        "COUNT_DISTINCT" => {
-            arity(1)?;
-            (AggKind::CountDistinct, SqlType::Bigint)
-        }
-        "LATEST_BY_OFFSET" | "EARLIEST_BY_OFFSET" => {
-            // ksqlDB's signatures: (col), (col, ignoreNulls), (col, n), (col, n, ignoreNulls), the
-            // extra arguments literals; with `n` the result is an array of up to n values.
-            let types: Vec<SqlType> = compiled.iter().map(|c| c.ty.clone()).collect();
-            let bad = || crate::functions::no_signature(name, &types);
-            let rest: Vec<&SqlType> = types.iter().skip(1).collect();
-            let constant = |i: usize| compiled.get(i).and_then(Compiled::as_const);
-            let (n, ignore) = match rest.as_slice() {
-                [] => (None, true),
-                [SqlType::Boolean] => (None, constant(1).and_then(as_bool).ok_or_else(bad)?),
-                [SqlType::Int] => (Some(constant(1).and_then(Value::as_i64).ok_or_else(bad)?), true),
-                [SqlType::Int, SqlType::Boolean] => (
-                    Some(constant(1).and_then(Value::as_i64).ok_or_else(bad)?),
-                    constant(2).and_then(as_bool).ok_or_else(bad)?,
-                ),
-                _ => return Err(bad()),
-            };
-            if n.is_some_and(|n| n < 1) {
-                return Err(SqlError::analysis(format!("{name} must be called with a positive number of values")));
+            "COUNT_DISTINCT" => {
+                arity(1)?;
+                (AggKind::CountDistinct, SqlType::Bigint)
             }
-            ignore_nulls = ignore;
-            by_offset_n = n.map(|n| n as usize);
-            let kind = if name == "LATEST_BY_OFFSET" { AggKind::Latest } else { AggKind::Earliest };
-            let ty = if n.is_some() { SqlType::Array(Box::new(arg_type.clone())) } else { arg_type.clone() };
-            (kind, ty)
-        }
-        "COLLECT_LIST" | "COLLECT_SET" => {
-            arity(1)?;
-            (
-                if name == "COLLECT_LIST" { AggKind::CollectList } else { AggKind::CollectSet },
-                SqlType::Array(Box::new(arg_type.clone())),
-            )
-        }
-        "TOPKDISTINCT" => {
-            arity(2)?;
-            let k = compiled[1].as_const().and_then(Value::as_i64).filter(|k| *k > 0).ok_or_else(|| {
-                SqlError::analysis("TOPKDISTINCT needs a positive integer literal as its second argument")
-            })?;
-            (AggKind::TopKDistinct(k as usize), SqlType::Array(Box::new(arg_type.clone())))
-        }
-        "STDDEV_SAMP" | "STDDEV_SAMPLE" => {
-            arity(1)?;
-            if !matches!(arg_type, SqlType::Int | SqlType::Bigint | SqlType::Double) {
-                return Err(crate::functions::no_signature(name, std::slice::from_ref(&arg_type)));
+            "LATEST_BY_OFFSET" | "EARLIEST_BY_OFFSET" => {
+                // ksqlDB's signatures: (col), (col, ignoreNulls), (col, n), (col, n, ignoreNulls), the
+                // extra arguments literals; with `n` the result is an array of up to n values.
+                let types: Vec<SqlType> = compiled.iter().map(|c| c.ty.clone()).collect();
+                let bad = || crate::functions::no_signature(name, &types);
+                let rest: Vec<&SqlType> = types.iter().skip(1).collect();
+                let constant = |i: usize| compiled.get(i).and_then(Compiled::as_const);
+                if let Some(i) = (1..compiled.len()).find(|i| constant(*i).is_none()) {
+                    return Err(SqlError::analysis(format!(
+                        "Parameter {} passed to function {name} must be a literal constant, but was expression: '{}'",
+                        i + 1,
+                        args[i]
+                    )));
+                }
+                let (n, ignore) = match rest.as_slice() {
+                    [] => (None, true),
+                    [SqlType::Boolean] => (None, constant(1).and_then(as_bool).ok_or_else(bad)?),
+                    [SqlType::Int] => (Some(constant(1).and_then(Value::as_i64).ok_or_else(bad)?), true),
+                    [SqlType::Int, SqlType::Boolean] => (
+                        Some(constant(1).and_then(Value::as_i64).ok_or_else(bad)?),
+                        constant(2).and_then(as_bool).ok_or_else(bad)?,
+                    ),
+                    _ => return Err(bad()),
+                };
+                if n.is_some_and(|n| n < 1) {
+                    return Err(SqlError::analysis(format!("{name} must be called with a positive number of values")));
+                }
+                ignore_nulls = ignore;
+                by_offset_n = n.map(|n| n as usize);
+                let kind = if name == "LATEST_BY_OFFSET" { AggKind::Latest } else { AggKind::Earliest };
+                let ty = if n.is_some() { SqlType::Array(Box::new(arg_type.clone())) } else { arg_type.clone() };
+                (kind, ty)
             }
-            (AggKind::StddevSamp(name == "STDDEV_SAMPLE"), SqlType::Double)
-        }
-        "SUM_LIST" => {
-            arity(1)?;
-            let SqlType::Array(inner) = &arg_type else {
-                return Err(crate::functions::no_signature(name, std::slice::from_ref(&arg_type)));
-            };
-            if !matches!(**inner, SqlType::Int | SqlType::Bigint | SqlType::Double) {
-                return Err(crate::functions::no_signature(name, std::slice::from_ref(&arg_type)));
+            "COLLECT_LIST" | "COLLECT_SET" => {
+                arity(1)?;
+                (
+                    if name == "COLLECT_LIST" { AggKind::CollectList } else { AggKind::CollectSet },
+                    SqlType::Array(Box::new(arg_type.clone())),
+                )
             }
-            (AggKind::SumList, (**inner).clone())
-        }
-        "TOPK" => {
-            arity(2)?;
-            let k =
-                compiled[1].as_const().and_then(Value::as_i64).filter(|k| *k > 0).ok_or_else(|| {
+            "HISTOGRAM" => {
+                arity(1)?;
+                if !matches!(arg_type, SqlType::String | SqlType::Null) {
+                    return Err(crate::functions::no_signature(name, std::slice::from_ref(&arg_type)));
+                }
+                (AggKind::Histogram, SqlType::Map(Box::new(SqlType::String), Box::new(SqlType::Bigint)))
+            }
+            "CORRELATION" => {
+                arity(2)?;
+                let types: Vec<SqlType> = compiled.iter().map(|c| c.ty.clone()).collect();
+                if !types.iter().all(|t| matches!(t, SqlType::Int | SqlType::Bigint | SqlType::Double)) {
+                    return Err(crate::functions::no_signature(name, &types));
+                }
+                let xy = Expr::Struct(vec![("X".into(), args[0].clone()), ("Y".into(), args[1].clone())]);
+                let row = compile(&xy, scope)?;
+                let arg_type = row.ty.clone();
+                return Ok(AggSpec {
+                    kind: AggKind::Correlation,
+                    arg: Some(row),
+                    arg_type,
+                    result_type: SqlType::Double,
+                    ignore_nulls,
+                    by_offset_n,
+                });
+            }
+            "TOPKDISTINCT" => {
+                arity(2)?;
+                let k = compiled[1].as_const().and_then(Value::as_i64).filter(|k| *k > 0).ok_or_else(|| {
+                    SqlError::analysis("TOPKDISTINCT needs a positive integer literal as its second argument")
+                })?;
+                (AggKind::TopKDistinct(k as usize), SqlType::Array(Box::new(arg_type.clone())))
+            }
+            "STDDEV_SAMP" | "STDDEV_SAMPLE" => {
+                arity(1)?;
+                if !matches!(arg_type, SqlType::Int | SqlType::Bigint | SqlType::Double) {
+                    return Err(crate::functions::no_signature(name, std::slice::from_ref(&arg_type)));
+                }
+                (AggKind::StddevSamp(name == "STDDEV_SAMPLE"), SqlType::Double)
+            }
+            "SUM_LIST" => {
+                arity(1)?;
+                let SqlType::Array(inner) = &arg_type else {
+                    return Err(crate::functions::no_signature(name, std::slice::from_ref(&arg_type)));
+                };
+                if !matches!(**inner, SqlType::Int | SqlType::Bigint | SqlType::Double) {
+                    return Err(crate::functions::no_signature(name, std::slice::from_ref(&arg_type)));
+                }
+                (AggKind::SumList, (**inner).clone())
+            }
+            "TOPK" if compiled.len() > 2 => {
+                // TOPK(sort, c0, c1, ..., k): the k rows with the largest `sort`, as structs
+                // `sort_col, col0, col1, ...` (ksqlDB's TopkKudaf with other columns).
+                let k =
+                    compiled[compiled.len() - 1].as_const().and_then(Value::as_i64).filter(|k| *k > 0).ok_or_else(
+                        || SqlError::analysis("TOPK needs a positive integer literal as its last argument"),
+                    )?;
+                let fields = args[..args.len() - 1]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| (if i == 0 { "sort_col".to_string() } else { format!("col{}", i - 1) }, a.clone()))
+                    .collect();
+                let row = compile(&Expr::Struct(fields), scope)?;
+                let result = SqlType::Array(Box::new(row.ty.clone()));
+                let arg_type = row.ty.clone();
+                return Ok(AggSpec {
+                    kind: AggKind::TopK(k as usize),
+                    arg: Some(row),
+                    arg_type,
+                    result_type: result,
+                    ignore_nulls,
+                    by_offset_n,
+                });
+            }
+            "TOPK" => {
+                arity(2)?;
+                let k = compiled[1].as_const().and_then(Value::as_i64).filter(|k| *k > 0).ok_or_else(|| {
                     SqlError::analysis("TOPK needs a positive integer literal as its second argument")
                 })?;
-            (AggKind::TopK(k as usize), SqlType::Array(Box::new(arg_type.clone())))
-        }
-        other => return Err(SqlError::Unsupported(format!("aggregate function {other}"))),
-    };
+                (AggKind::TopK(k as usize), SqlType::Array(Box::new(arg_type.clone())))
+            }
+            other => return Err(SqlError::Unsupported(format!("aggregate function {other}"))),
+        };
     Ok(AggSpec { kind, arg: compiled.into_iter().next(), arg_type, result_type, ignore_nulls, by_offset_n })
 }
 
@@ -1544,8 +1733,50 @@ pub fn plan_aggregate_input(
         group_types.push(c.ty.clone());
         group_by.push(c);
     }
-    check_output_names(&items, purpose)?;
     let aggs: Vec<AggSpec> = rewriter.aggs.iter().map(|(_, e)| agg_spec(e, &scope)).collect::<Result<_>>()?;
+    if let Err(e) = check_output_names(&items, purpose) {
+        // An aggregate named like another column: ksqlDB names the value column and its type
+        // (group-by.json: `DATA AS COUNT, COUNT(*) AS COUNT`).
+        for (j, item) in items.iter().enumerate() {
+            let clash = items.iter().enumerate().any(|(i, o)| i != j && o.name == item.name);
+            let agg = match rewritten.get(j) {
+                Some(Expr::Column { name, .. }) => name.strip_prefix("KSQL_AGG_").and_then(|n| n.parse::<usize>().ok()),
+                _ => None,
+            };
+            if let (true, Some(spec)) = (clash, agg.and_then(|n| aggs.get(n))) {
+                return Err(SqlError::analysis(format!(
+                    "Duplicate value columns found in schema: `{}` {}",
+                    item.name, spec.result_type
+                )));
+            }
+        }
+        return Err(e);
+    }
+    // ksqlDB keeps aggregation state in the source's value format: DELIMITED holds no struct or
+    // array, which the state of these aggregates is (average-udaf.json, topk-group-by.json).
+    let delimited = input.inputs.iter().any(|i| i.value_format == crate::format::Format::Delimited);
+    let structured_state = |k: AggKind| {
+        matches!(
+            k,
+            AggKind::Avg
+                | AggKind::StddevSamp(_)
+                | AggKind::TopK(_)
+                | AggKind::TopKDistinct(_)
+                | AggKind::CollectList
+                | AggKind::CollectSet
+                | AggKind::Latest
+                | AggKind::Earliest
+                | AggKind::CountDistinct
+                | AggKind::Correlation
+                | AggKind::Histogram
+        )
+    };
+    if delimited && aggs.iter().any(|a| structured_state(a.kind)) {
+        return Err(SqlError::analysis(
+            "One of the functions used in the statement has an intermediate type that the value format can not \
+             handle. Please remove the function or change the format.",
+        ));
+    }
     if source_kind == Kind::Table {
         // Only aggregations that can be undone can follow table updates (ksqlDB's TableUdaf).
         let undoable = |k: AggKind| {
@@ -1557,6 +1788,8 @@ pub fn plan_aggregate_input(
                     | AggKind::Avg
                     | AggKind::CollectList
                     | AggKind::CollectSet
+                    | AggKind::Correlation
+                    | AggKind::Histogram
             )
         };
         let mut refused: Vec<String> = Vec::new();
@@ -1645,7 +1878,26 @@ pub fn plan_aggregate_input(
     }
     let having = match having {
         Some(h) => {
-            let c = compile(&h, &agg_scope)?;
+            let c = compile(&h, &agg_scope).map_err(|e| match e {
+                // ksqlDB names the aggregate calls, as written, where the rewrite has columns.
+                SqlError::Analysis(m) if m.starts_with("Cannot compare ") => {
+                    let mut m = m;
+                    for (j, (_, agg)) in rewriter.aggs.iter().enumerate().rev() {
+                        let mut shown = agg.clone();
+                        shown.rewrite(&mut |x| {
+                            if let Expr::Column { qualifier: Some(q), name, .. } = x {
+                                *name = format!("{q}_{name}");
+                                *x = column_expr(None, name);
+                                return true;
+                            }
+                            false
+                        });
+                        m = m.replace(&format!("KSQL_AGG_{j}"), &shown.to_string());
+                    }
+                    SqlError::Analysis(format!("Error in HAVING expression: {m}"))
+                }
+                other => other,
+            })?;
             if !matches!(c.ty, SqlType::Boolean | SqlType::Null) {
                 return Err(SqlError::analysis("HAVING clause must be a BOOLEAN expression"));
             }

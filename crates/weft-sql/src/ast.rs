@@ -153,7 +153,12 @@ pub struct ParsedStatement {
 pub enum SelectItem {
     Wildcard,
     QualifiedWildcard(String),
-    Expr { expr: Expr, alias: Option<String> },
+    /// `expr->*`: every field of a struct, each a column named after its field.
+    StructAll(Expr),
+    Expr {
+        expr: Expr,
+        alias: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -360,6 +365,11 @@ pub enum Expr {
     Array(Vec<Expr>),
     Map(Vec<(Expr, Expr)>),
     Struct(Vec<(String, Expr)>),
+    /// A lambda argument of `TRANSFORM`, `FILTER` or `REDUCE`: `x => body`, `(k, v) => body`.
+    Lambda {
+        params: Vec<String>,
+        body: Box<Expr>,
+    },
 }
 
 impl Expr {
@@ -405,6 +415,7 @@ impl Expr {
             Expr::Literal(_) | Expr::Column { .. } => {}
             Expr::Negate(e) | Expr::Not(e) => out.push(e),
             Expr::IsNull { expr, .. } | Expr::Cast { expr, .. } | Expr::Field { expr, .. } => out.push(expr),
+            Expr::Lambda { body, .. } => out.push(body),
             Expr::Binary { left: a, right: b, .. }
             | Expr::Like { expr: a, pattern: b, .. }
             | Expr::Subscript { expr: a, index: b } => {
@@ -441,6 +452,7 @@ impl Expr {
             Expr::Literal(_) | Expr::Column { .. } => {}
             Expr::Negate(e) | Expr::Not(e) => out.push(e),
             Expr::IsNull { expr, .. } | Expr::Cast { expr, .. } | Expr::Field { expr, .. } => out.push(expr),
+            Expr::Lambda { body, .. } => out.push(body),
             Expr::Binary { left: a, right: b, .. }
             | Expr::Like { expr: a, pattern: b, .. }
             | Expr::Subscript { expr: a, index: b } => {
@@ -596,6 +608,11 @@ impl Expr {
                 out.push(Text("MAP("));
                 list(out, &mut entries.iter().map(|(k, v)| vec![E(k), Text(":="), E(v)]));
                 out.push(Text(")"));
+            }
+            Expr::Lambda { params, body } => {
+                out.push(Text("("));
+                list(out, &mut params.iter().map(|p| vec![Owned(quote_ident(p))]));
+                out.extend([Text(") => "), E(body)]);
             }
             Expr::Struct(fields) => {
                 out.push(Text("STRUCT("));

@@ -703,10 +703,9 @@ impl Engine {
                 })
             }
             Statement::DescribeFunction(name) => {
-                let known =
-                    crate::functions::SCALAR_FUNCTIONS.contains(&name.as_str()) || crate::functions::is_aggregate(name);
-                if !known {
-                    return Err(SqlError::analysis(format!("can't find any functions with the name '{name}'")));
+                // Table functions and those taking lambdas are functions too (EXPLODE, TRANSFORM).
+                if !crate::functions::exists(name) {
+                    return Err(SqlError::analysis(format!("Can't find any functions with the name '{name}'")));
                 }
                 Ok(StatementResult::Functions {
                     statement: text,
@@ -2437,6 +2436,12 @@ fn none_with_columns(columns: &[Column], suffix: &str) -> SqlError {
 
 /// ksqlDB's refusal of value columns a format cannot hold (its message, for the reason's text).
 fn check_value_format(format: Format, values: &[Column]) -> Result<()> {
+    if format == Format::Kafka && values.len() > 1 {
+        return Err(SqlError::analysis(format!(
+            "The 'KAFKA' format only supports a single field. Got: [{}]",
+            values.iter().map(|c| format!("`{}` {}", c.name, c.ty)).collect::<Vec<_>>().join(", ")
+        )));
+    }
     if format == Format::None {
         // A value without columns is ksqlDB's, not Weft's yet.
         return Err(if values.is_empty() {

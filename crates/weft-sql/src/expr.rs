@@ -33,18 +33,35 @@ pub struct Scope {
     pub columns: Vec<ScopeColumn>,
 }
 
+/// The qualifier of the scope columns a lambda's parameters become: no source can be named so, and
+/// an unqualified name finds a lambda parameter (the innermost first) before any source column.
+const LAMBDA_QUALIFIER: &str = "\0lambda";
+
 impl Scope {
     pub fn resolve(&self, qualifier: Option<&str>, name: &str) -> Result<usize> {
+        if qualifier.is_none() {
+            let param =
+                self.columns.iter().rposition(|c| c.qualifier.as_deref() == Some(LAMBDA_QUALIFIER) && c.name == name);
+            if let Some(i) = param {
+                return Ok(i);
+            }
+        }
         let mut found = None;
         for (i, c) in self.columns.iter().enumerate() {
+            if c.qualifier.as_deref() == Some(LAMBDA_QUALIFIER) {
+                continue;
+            }
             let qualifier_ok = match qualifier {
                 Some(q) => c.qualifier.as_deref() == Some(q),
                 None => true,
             };
             if qualifier_ok && c.name == name {
-                if found.is_some() {
+                if let Some(first) = found {
+                    let owner = |c: &ScopeColumn| c.qualifier.clone().unwrap_or_default();
                     return Err(SqlError::analysis(format!(
-                        "column '{name}' is ambiguous: qualify it with a source name or alias"
+                        "Column '{name}' is ambiguous. Could be {}.{name} or {}.{name}.",
+                        owner(&self.columns[first]),
+                        owner(c)
                     )));
                 }
                 found = Some(i);
@@ -80,6 +97,8 @@ enum Node {
         kind: NumKind,
         left: Box<Node>,
         right: Box<Node>,
+        /// Inside a lambda: a null operand fails the lambda's call (see [`LambdaFn`]).
+        strict: bool,
     },
     Cmp {
         op: BinaryOp,
@@ -141,6 +160,36 @@ enum Node {
     MakeArray(Vec<Node>),
     MakeMap(Vec<(Node, Node)>),
     MakeStruct(Vec<Node>),
+    /// `TRANSFORM`, `FILTER` or `REDUCE`: `args` are the non-lambda arguments, `bodies` the
+    /// lambdas' bodies, which read the row extended (past `width` columns) by their parameters.
+    Lambda {
+        f: LambdaFn,
+        args: Vec<Node>,
+        bodies: Vec<Node>,
+        width: usize,
+        /// Inside another lambda: a failure is left for the outermost call to report.
+        nested: bool,
+    },
+}
+
+/// The functions that take lambdas, by the collection they walk.
+///
+/// ksqlDB compiles a lambda to Java, where arithmetic on a null operand throws; the exception
+/// fails the whole call (its result is null: `TRANSFORM([5, null], x => x + 5)` is null, while
+/// `TRANSFORM(['a', null], x => UCASE(x))` is `['A', null]`). A strict `Arith` node records such
+/// a failure in `LAMBDA_FAILED`, which the outermost lambda call reads and clears.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LambdaFn {
+    TransformArray,
+    TransformMap,
+    FilterArray,
+    FilterMap,
+    ReduceArray,
+    ReduceMap,
+}
+
+thread_local! {
+    static LAMBDA_FAILED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 #[derive(Debug, Clone)]
@@ -238,6 +287,10 @@ impl Node {
                 out.extend(otherwise.as_deref());
             }
             Node::Call { args, .. } | Node::MakeArray(args) | Node::MakeStruct(args) => out.extend(args),
+            Node::Lambda { args, bodies, .. } => {
+                out.extend(args);
+                out.extend(bodies);
+            }
             Node::MakeMap(entries) => {
                 for (k, v) in entries {
                     out.extend([k, v]);
@@ -400,10 +453,11 @@ fn compiled_children<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
     match e {
         Expr::Call { name, star, .. } if functions::is_aggregate(name) || *star => {}
         Expr::Call { name, args, .. } if functions::takes_time_unit(name) => {
-            if time_unit_arg(args).is_some() {
-                out.extend(&args[1..]);
-            }
+            out.extend(args.get(1..).unwrap_or_default());
         }
+        // Lambda bodies are compiled by `build`, against the scope their parameters extend.
+        Expr::Call { args, .. } => out.extend(args.iter().filter(|a| !matches!(a, Expr::Lambda { .. }))),
+        Expr::Lambda { .. } => {}
         other => other.children(out),
     }
 }
@@ -425,8 +479,14 @@ fn build(expr: &Expr, args: Vec<(Node, SqlType)>, scope: &Scope) -> Result<(Node
             let (v, t) = literal_value(l)?;
             (Node::Const(v), t)
         }
-        Expr::Column { qualifier, name, .. } => {
-            let i = scope.resolve(qualifier.as_deref(), name)?;
+        Expr::Column { qualifier, name, pos } => {
+            let i = scope.resolve(qualifier.as_deref(), name).map_err(|e| match e {
+                // ksqlDB says where an ambiguous column is.
+                SqlError::Analysis(m) if m.contains("is ambiguous") && pos.line > 0 => {
+                    SqlError::Analysis(format!("Line: {}, Col: {}: {m}", pos.line, pos.column))
+                }
+                other => other,
+            })?;
             (Node::Column(i), scope.columns[i].ty.clone())
         }
         Expr::Negate(_) => {
@@ -465,9 +525,16 @@ fn build(expr: &Expr, args: Vec<(Node, SqlType)>, scope: &Scope) -> Result<(Node
                     let (l, lt) = magic_timestamp(l, lt, left, right);
                     let (r, rt) = magic_timestamp(r, rt, right, left);
                     if lt == SqlType::Null || rt == SqlType::Null {
+                        // ksqlDB writes the null literal in capitals here.
+                        let text = |e: &Expr| match e {
+                            Expr::Literal(Literal::Null) => "NULL".to_string(),
+                            other => other.to_string(),
+                        };
                         return Err(SqlError::analysis(format!(
-                            "Comparison with NULL not supported: {left} {} {right}",
-                            op.symbol()
+                            "Comparison with NULL not supported: {} {} {}",
+                            text(left),
+                            op.symbol(),
+                            text(right)
                         )));
                     }
                     let ordered = matches!(op, BinaryOp::Eq | BinaryOp::NotEq)
@@ -491,7 +558,8 @@ fn build(expr: &Expr, args: Vec<(Node, SqlType)>, scope: &Scope) -> Result<(Node
                 }
                 _ => {
                     let (kind, ty) = arith_type(*op, &lt, &rt, expr)?;
-                    (Node::Arith { op: *op, kind, left: boxed(l), right: boxed(r) }, ty)
+                    let strict = in_lambda(scope);
+                    (Node::Arith { op: *op, kind, left: boxed(l), right: boxed(r), strict }, ty)
                 }
             }
         }
@@ -617,6 +685,19 @@ fn build(expr: &Expr, args: Vec<(Node, SqlType)>, scope: &Scope) -> Result<(Node
                 other => return Err(SqlError::analysis(format!("'[]' needs an ARRAY or a MAP but {expr} is {other}"))),
             }
         }
+        Expr::Lambda { .. } => {
+            return Err(SqlError::analysis(format!(
+                "a lambda ({expr}) is only allowed as an argument of TRANSFORM, FILTER or REDUCE"
+            )));
+        }
+        Expr::Call { name, args, .. } if args.iter().any(|a| matches!(a, Expr::Lambda { .. })) => {
+            let compiled = args
+                .iter()
+                .filter(|a| !matches!(a, Expr::Lambda { .. }))
+                .map(|_| next())
+                .collect::<Result<Vec<_>>>()?;
+            lambda_call(name, args, compiled, scope)?
+        }
         Expr::Call { name, args, star, .. } => {
             if functions::is_aggregate(name) {
                 return Err(SqlError::analysis(format!(
@@ -635,6 +716,18 @@ fn build(expr: &Expr, args: Vec<(Node, SqlType)>, scope: &Scope) -> Result<(Node
             // in milliseconds.
             if functions::takes_time_unit(name) {
                 let Some(millis) = time_unit_arg(args) else {
+                    // A column where the unit belongs: ksqlDB finds no signature for the types.
+                    if let Some(Ok((_, first))) = args.first().map(|a| compile_node(a, scope)) {
+                        let mut types = vec![first.to_string()];
+                        for _ in &args[1..] {
+                            types.push(next()?.1.to_string());
+                        }
+                        return Err(SqlError::analysis(format!(
+                            "Function '{}' does not accept parameters ({}).",
+                            name.to_ascii_lowercase(),
+                            types.join(", ")
+                        )));
+                    }
                     return Err(SqlError::analysis(format!(
                         "{name} expects a time unit (MILLISECONDS, SECONDS, MINUTES, HOURS, DAYS) as its first argument"
                     )));
@@ -666,10 +759,21 @@ fn build(expr: &Expr, args: Vec<(Node, SqlType)>, scope: &Scope) -> Result<(Node
         }
         Expr::Array(items) => {
             // ksqlDB types constructors as it types IN lists (CoercionUtil): ARRAY[1, '2'] is ARRAY<INT>.
+            if items.is_empty() {
+                return Err(SqlError::analysis(
+                    "Array constructor cannot be empty. Please supply at least one element (see \
+                     https://github.com/confluentinc/ksql/issues/4239).",
+                ));
+            }
             let compiled = (0..items.len()).map(|_| next()).collect::<Result<Vec<_>>>()?;
             let typed: Vec<(&Expr, &SqlType)> = items.iter().zip(&compiled).map(|(e, (_, t))| (e, t)).collect();
-            let inner =
-                coerce::common_type(&typed, scope).map_err(coerce::Failure::into_plain)?.unwrap_or(SqlType::Null);
+            let inner = coerce::common_type(&typed, scope).map_err(coerce::Failure::into_plain)?.ok_or_else(|| {
+                SqlError::analysis(
+                    "Cannot construct an array with all NULL elements (see \
+                     https://github.com/confluentinc/ksql/issues/4239). As a workaround, you may cast a NULL value \
+                     to the desired type.",
+                )
+            })?;
             let nodes = compiled.into_iter().zip(items).map(|((n, t), e)| to_common_type(n, &t, &inner, e)).collect();
             (Node::MakeArray(nodes), SqlType::Array(Box::new(inner)))
         }
@@ -709,7 +813,10 @@ fn build(expr: &Expr, args: Vec<(Node, SqlType)>, scope: &Scope) -> Result<(Node
         Expr::Struct(fields) => {
             let mut nodes = Vec::new();
             let mut types = Vec::new();
-            for (name, _) in fields {
+            for (i, (name, _)) in fields.iter().enumerate() {
+                if fields[..i].iter().any(|(other, _)| other == name) {
+                    return Err(SqlError::analysis("Duplicate field names found in STRUCT"));
+                }
                 let (n, t) = next()?;
                 nodes.push(n);
                 types.push((name.clone(), t));
@@ -717,6 +824,90 @@ fn build(expr: &Expr, args: Vec<(Node, SqlType)>, scope: &Scope) -> Result<(Node
             (Node::MakeStruct(nodes), SqlType::Struct(types))
         }
     })
+}
+
+fn in_lambda(scope: &Scope) -> bool {
+    scope.columns.iter().any(|c| c.qualifier.as_deref() == Some(LAMBDA_QUALIFIER))
+}
+
+/// Compiles a call of `TRANSFORM`, `FILTER` or `REDUCE`: `args` as written, `compiled` its
+/// non-lambda arguments.
+fn lambda_call(name: &str, args: &[Expr], compiled: Vec<(Node, SqlType)>, scope: &Scope) -> Result<(Node, SqlType)> {
+    let lambdas: Vec<(&[String], &Expr)> = args
+        .iter()
+        .filter_map(|a| match a {
+            Expr::Lambda { params, body } => Some((params.as_slice(), &**body)),
+            _ => None,
+        })
+        .collect();
+    let lambda_last = args.last().is_some_and(|a| matches!(a, Expr::Lambda { .. }));
+    let types: Vec<SqlType> = compiled.iter().map(|(_, t)| t.clone()).collect();
+    let shape_error = || {
+        SqlError::analysis(format!(
+            "Function '{name}' does not accept parameters ({}, {}).",
+            types.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+            lambdas.iter().map(|(p, _)| format!("LAMBDA<{}>", p.len())).collect::<Vec<_>>().join(", ")
+        ))
+    };
+    let collection = types.first().cloned().unwrap_or(SqlType::Null);
+    let (f, params): (LambdaFn, Vec<Vec<SqlType>>) = match (name, &collection, compiled.len(), lambdas.len()) {
+        ("TRANSFORM", SqlType::Array(t), 1, 1) => (LambdaFn::TransformArray, vec![vec![(**t).clone()]]),
+        ("TRANSFORM", SqlType::Map(k, v), 1, 2) => {
+            let kv = vec![(**k).clone(), (**v).clone()];
+            (LambdaFn::TransformMap, vec![kv.clone(), kv])
+        }
+        ("FILTER", SqlType::Array(t), 1, 1) => (LambdaFn::FilterArray, vec![vec![(**t).clone()]]),
+        ("FILTER", SqlType::Map(k, v), 1, 1) => (LambdaFn::FilterMap, vec![vec![(**k).clone(), (**v).clone()]]),
+        ("REDUCE", SqlType::Array(t), 2, 1) => (LambdaFn::ReduceArray, vec![vec![types[1].clone(), (**t).clone()]]),
+        ("REDUCE", SqlType::Map(k, v), 2, 1) => {
+            (LambdaFn::ReduceMap, vec![vec![types[1].clone(), (**k).clone(), (**v).clone()]])
+        }
+        _ => return Err(shape_error()),
+    };
+    if !lambda_last || lambdas.iter().zip(&params).any(|((p, _), want)| p.len() != want.len()) {
+        return Err(shape_error());
+    }
+    let width = scope.columns.len();
+    let nested = in_lambda(scope);
+    let mut bodies = Vec::with_capacity(lambdas.len());
+    let mut body_types = Vec::with_capacity(lambdas.len());
+    for ((names, body), types) in lambdas.iter().zip(params) {
+        let mut inner = Scope { columns: scope.columns.clone() };
+        inner.columns.extend(names.iter().zip(types).map(|(n, ty)| ScopeColumn {
+            qualifier: Some(LAMBDA_QUALIFIER.to_string()),
+            name: n.clone(),
+            ty,
+        }));
+        let (node, ty) = compile_node(body, &inner)?;
+        bodies.push(node);
+        body_types.push(ty);
+    }
+    let ty = match f {
+        LambdaFn::TransformArray => SqlType::Array(Box::new(body_types[0].clone())),
+        LambdaFn::TransformMap => {
+            if !matches!(body_types[0], SqlType::String | SqlType::Null) {
+                let key = bodies.remove(0);
+                bodies.insert(0, cast_to(key, &body_types[0], &SqlType::String));
+            }
+            SqlType::Map(Box::new(SqlType::String), Box::new(body_types[1].clone()))
+        }
+        LambdaFn::FilterArray | LambdaFn::FilterMap => {
+            expect_boolean(&body_types[0], "a FILTER lambda")?;
+            collection
+        }
+        LambdaFn::ReduceArray | LambdaFn::ReduceMap => {
+            let state = types[1].clone();
+            if state == SqlType::Null {
+                body_types[0].clone()
+            } else {
+                let body = bodies.remove(0);
+                bodies.insert(0, cast_to(body, &body_types[0], &state));
+                state
+            }
+        }
+    };
+    let args = compiled.into_iter().map(|(n, _)| n).collect();
+    Ok((Node::Lambda { f, args, bodies, width, nested }, ty))
 }
 
 /// ksqlDB's "magic" timestamps: a string literal compared with `ROWTIME`, `WINDOWSTART` or
@@ -800,7 +991,7 @@ fn eval<'a>(node: &'a Node, row: &'a [Value]) -> Cow<'a, Value> {
         Node::Column(i) => column(row, *i),
         Node::Negate(e) => negate(e, row),
         Node::Not(e) => not(e, row),
-        Node::Arith { op, kind, left, right } => eval_arith(*op, *kind, left, right, row),
+        Node::Arith { op, kind, left, right, strict } => eval_arith(*op, *kind, left, right, *strict, row),
         Node::Cmp { op, left, right } => eval_cmp(*op, left, right, row),
         Node::And(l, r) => eval_and(l, r, row),
         Node::Or(l, r) => eval_or(l, r, row),
@@ -818,6 +1009,88 @@ fn eval<'a>(node: &'a Node, row: &'a [Value]) -> Cow<'a, Value> {
         Node::MakeArray(items) => eval_array(items, row),
         Node::MakeMap(entries) => eval_map(entries, row),
         Node::MakeStruct(fields) => eval_struct(fields, row),
+        Node::Lambda { f, args, bodies, width, nested } => eval_lambda(*f, args, bodies, *width, *nested, row),
+    }
+}
+
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn eval_lambda<'a>(
+    f: LambdaFn,
+    args: &'a [Node],
+    bodies: &'a [Node],
+    width: usize,
+    nested: bool,
+    row: &'a [Value],
+) -> Cow<'a, Value> {
+    let v = lambda_value(f, args, bodies, width, row);
+    let failed = LAMBDA_FAILED.with(|c| if nested { c.get() } else { c.replace(false) });
+    Cow::Owned(if failed { Value::Null } else { v })
+}
+
+/// Runs one lambda call; a failure is recorded in `LAMBDA_FAILED`.
+fn lambda_value(f: LambdaFn, args: &[Node], bodies: &[Node], width: usize, row: &[Value]) -> Value {
+    let fail = || {
+        LAMBDA_FAILED.with(|c| c.set(true));
+        Value::Null
+    };
+    let collection = eval(&args[0], row);
+    // The row the bodies read: the outer columns, then the parameters (at most three).
+    let mut ext: Vec<Value> = row.iter().take(width).cloned().collect();
+    ext.resize(width, Value::Null);
+    let mut call = |body: &Node, params: &[&Value]| -> Value {
+        ext.truncate(width);
+        ext.extend(params.iter().map(|v| (*v).clone()));
+        eval(body, &ext).into_owned()
+    };
+    match (f, &*collection) {
+        (LambdaFn::TransformArray, Value::Array(items)) => {
+            Value::Array(items.iter().map(|x| call(&bodies[0], &[x])).collect())
+        }
+        (LambdaFn::FilterArray, Value::Array(items)) => Value::Array(
+            items.iter().filter(|x| matches!(call(&bodies[0], &[x]), Value::Bool(true))).cloned().collect(),
+        ),
+        (LambdaFn::TransformMap, Value::Map(m)) => {
+            let mut out = BTreeMap::new();
+            for (k, v) in m {
+                let key = Value::String(k.clone());
+                let new_key = match call(&bodies[0], &[&key, v]) {
+                    Value::String(s) => s,
+                    Value::Null => "null".to_string(),
+                    other => functions::to_display_string(&other),
+                };
+                let new_value = call(&bodies[1], &[&key, v]);
+                // ksqlDB fails the call when two entries map to one key.
+                if out.insert(new_key, new_value).is_some() {
+                    return fail();
+                }
+            }
+            Value::Map(out)
+        }
+        (LambdaFn::FilterMap, Value::Map(m)) => Value::Map(
+            m.iter()
+                .filter(|(k, v)| matches!(call(&bodies[0], &[&Value::String((*k).clone()), v]), Value::Bool(true)))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        (LambdaFn::ReduceArray, items) => {
+            let mut state = eval(&args[1], row).into_owned();
+            if let Value::Array(items) = items {
+                for x in items {
+                    state = call(&bodies[0], &[&state, x]);
+                }
+            }
+            state
+        }
+        (LambdaFn::ReduceMap, m) => {
+            let mut state = eval(&args[1], row).into_owned();
+            if let Value::Map(m) = m {
+                for (k, v) in m {
+                    state = call(&bodies[0], &[&state, &Value::String(k.clone()), v]);
+                }
+            }
+            state
+        }
+        _ => Value::Null,
     }
 }
 
@@ -879,9 +1152,19 @@ fn not<'a>(e: &'a Node, row: &'a [Value]) -> Cow<'a, Value> {
 }
 
 #[cfg_attr(not(debug_assertions), inline(always))]
-fn eval_arith<'a>(op: BinaryOp, kind: NumKind, left: &'a Node, right: &'a Node, row: &'a [Value]) -> Cow<'a, Value> {
+fn eval_arith<'a>(
+    op: BinaryOp,
+    kind: NumKind,
+    left: &'a Node,
+    right: &'a Node,
+    strict: bool,
+    row: &'a [Value],
+) -> Cow<'a, Value> {
     let l = eval(left, row);
     let r = eval(right, row);
+    if strict && (l.is_null() || r.is_null()) {
+        LAMBDA_FAILED.with(|c| c.set(true));
+    }
     Cow::Owned(arith(op, kind, &l, &r))
 }
 

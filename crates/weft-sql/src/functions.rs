@@ -41,6 +41,8 @@ pub const AGGREGATES: &[&str] = &[
     "STDDEV_SAMP",
     "STDDEV_SAMPLE",
     "SUM_LIST",
+    "CORRELATION",
+    "HISTOGRAM",
 ];
 
 pub fn is_aggregate(name: &str) -> bool {
@@ -112,9 +114,6 @@ pub const SCALAR_FUNCTIONS: &[&str] = &[
     "FORMAT_DATE",
     "FORMAT_TIMESTAMP",
     "FROM_BYTES",
-    "INT_FROM_BYTES",
-    "BIGINT_FROM_BYTES",
-    "DOUBLE_FROM_BYTES",
     "FROM_DAYS",
     "FROM_UNIXTIME",
     "GENERATE_SERIES",
@@ -123,6 +122,30 @@ pub const SCALAR_FUNCTIONS: &[&str] = &[
     "IFNULL",
     "INITCAP",
     "INSTR",
+    "JSON_CONCAT",
+    "MASK_LEFT",
+    "MASK_RIGHT",
+    "MASK_KEEP_LEFT",
+    "MASK_KEEP_RIGHT",
+    "UUID",
+    "MD5",
+    "JSON_ARRAY_CONTAINS",
+    "JSON_ITEMS",
+    "INT_FROM_BYTES",
+    "BIGINT_FROM_BYTES",
+    "DOUBLE_FROM_BYTES",
+    "FORMAT_TIME",
+    "PARSE_TIME",
+    "CONVERT_TZ",
+    "ENTRIES",
+    "REGEXP_EXTRACT",
+    "REGEXP_EXTRACT_ALL",
+    "REGEXP_REPLACE",
+    "REGEXP_SPLIT_TO_ARRAY",
+    "SPLIT_TO_MAP",
+    "TRANSFORM",
+    "FILTER",
+    "REDUCE",
     "IS_JSON_STRING",
     "JSON_ARRAY_LENGTH",
     "JSON_KEYS",
@@ -218,8 +241,34 @@ fn is_integer(t: &SqlType) -> bool {
     matches!(t, SqlType::Int | SqlType::Bigint | SqlType::Null)
 }
 
+fn unknown_function(name: &str) -> SqlError {
+    SqlError::analysis(format!("Can't find any functions with the name '{name}'"))
+}
+
+/// Whether `name` is a function of any kind (scalar, aggregate, table, or taking lambdas).
+pub fn exists(name: &str) -> bool {
+    is_aggregate(name)
+        || matches!(name, "TRANSFORM" | "FILTER" | "REDUCE" | "EXPLODE" | "CUBE_EXPLODE")
+        || !matches!(resolve(name, &[]), Err(SqlError::Analysis(m)) if m == unknown_function(name).to_string())
+}
+
 /// Resolves a scalar function call by name and argument types.
 pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
+    // ksqlDB names a UDF by its registered, lower-case name when no signature fits
+    // (`Function 'geo_distance' does not accept parameters`); COALESCE is built in and upper-case.
+    resolve_signature(name, types).map_err(|e| match e {
+        SqlError::Analysis(m) if name != "COALESCE" => {
+            let upper = format!("Function '{name}'");
+            match m.strip_prefix(&upper) {
+                Some(rest) => SqlError::Analysis(format!("Function '{}'{rest}", name.to_ascii_lowercase())),
+                None => SqlError::Analysis(m),
+            }
+        }
+        other => other,
+    })
+}
+
+fn resolve_signature(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
     let t0 = types.first().cloned().unwrap_or(SqlType::Null);
     let strings = |min, max| -> Result<()> {
         arity(name, types, min, max)?;
@@ -265,6 +314,41 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
             strings(1, 1)?;
             (f("INITCAP", |a| map_str(&a[0], |s| Value::String(initcap(s)))), SqlType::String)
         }
+        // The BYTES forms run the string forms over one character per byte.
+        "CONCAT" | "CONCAT_WS" | "LPAD" | "RPAD" if matches!(t0, SqlType::Bytes) => {
+            let string_types: Vec<SqlType> =
+                types.iter().map(|t| if *t == SqlType::Bytes { SqlType::String } else { t.clone() }).collect();
+            let expect_bytes = |i: usize| name != "LPAD" && name != "RPAD" || i != 1;
+            for (i, t) in types.iter().enumerate() {
+                if expect_bytes(i) && !matches!(t, SqlType::Bytes | SqlType::Null) {
+                    return Err(no_signature(name, types));
+                }
+            }
+            let (string_fn, _) = resolve(name, &string_types)?;
+            let (fname, eval): (&'static str, EvalFn) = match string_fn.name {
+                "CONCAT" => ("CONCAT", |a| {
+                    over_bytes(a, |t| match t[0] {
+                        Value::Null => Value::Null,
+                        _ => concat_strings(t),
+                    })
+                }),
+                "CONCAT_WS" => ("CONCAT_WS", |a| {
+                    over_bytes(a, |t| {
+                        let Value::String(sep) = &t[0] else { return Value::Null };
+                        let parts: Vec<&str> = t[1..].iter().filter_map(Value::as_str).collect();
+                        Value::String(parts.join(sep))
+                    })
+                }),
+                // BYTES padding must not be empty, even when none is needed (bytes-lpad-rpad.json).
+                "LPAD" => {
+                    ("LPAD", |a| over_bytes(a, |t| if t[2].as_str() == Some("") { Value::Null } else { pad(t, true) }))
+                }
+                _ => {
+                    ("RPAD", |a| over_bytes(a, |t| if t[2].as_str() == Some("") { Value::Null } else { pad(t, false) }))
+                }
+            };
+            (f(fname, eval), SqlType::Bytes)
+        }
         "CONCAT" => {
             if types.is_empty() {
                 return Err(no_signature(name, types));
@@ -272,19 +356,7 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
             for t in types {
                 want(name, t, matches!(t, SqlType::String | SqlType::Bytes), "STRING arguments")?;
             }
-            (
-                f("CONCAT", |a| {
-                    // CONCAT skips null arguments (ksqlDB: null inputs are ignored).
-                    let mut out = String::new();
-                    for v in a {
-                        if let Value::String(s) = v {
-                            out.push_str(s);
-                        }
-                    }
-                    Value::String(out)
-                }),
-                SqlType::String,
-            )
+            (f("CONCAT", concat_strings), SqlType::String)
         }
         "CONCAT_WS" => {
             if types.len() < 2 {
@@ -299,6 +371,13 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
                 }),
                 SqlType::String,
             )
+        }
+        "SUBSTRING" if matches!(t0, SqlType::Bytes) => {
+            arity(name, types, 2, 3)?;
+            for t in &types[1..] {
+                want(name, t, is_integer(t), "integer positions")?;
+            }
+            (f("SUBSTRING", substring_bytes), SqlType::Bytes)
         }
         "SUBSTRING" => {
             arity(name, types, 2, 3)?;
@@ -321,15 +400,165 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
             )
         }
         "INSTR" => {
-            arity(name, types, 2, 2)?;
+            arity(name, types, 2, 4)?;
+            want(name, &t0, is_string(&t0), "a STRING")?;
+            want(name, &types[1], is_string(&types[1]), "a STRING substring")?;
+            for t in &types[2..] {
+                want(name, t, is_integer(t), "integer position and occurrence")?;
+            }
+            (f("INSTR", instr), SqlType::Int)
+        }
+        "REGEXP_EXTRACT" | "REGEXP_EXTRACT_ALL" => {
+            arity(name, types, 2, 3)?;
+            want(name, &t0, is_string(&t0), "a STRING pattern")?;
+            want(name, &types[1], is_string(&types[1]), "a STRING input")?;
+            if let Some(t) = types.get(2) {
+                want(name, t, is_integer(t), "an integer group")?;
+            }
+            if name == "REGEXP_EXTRACT" {
+                (f("REGEXP_EXTRACT", |a| regexp_extract(a, false)), SqlType::String)
+            } else {
+                (f("REGEXP_EXTRACT_ALL", |a| regexp_extract(a, true)), SqlType::Array(Box::new(SqlType::String)))
+            }
+        }
+        "REGEXP_REPLACE" => {
+            strings(3, 3)?;
             (
-                f("INSTR", |a| match (&a[0], &a[1]) {
-                    (Value::String(s), Value::String(sub)) => {
-                        Value::Int(s.find(sub.as_str()).map_or(0, |b| s[..b].chars().count() as i32 + 1))
+                f("REGEXP_REPLACE", |a| match (&a[0], &a[1], &a[2]) {
+                    (Value::String(s), Value::String(p), Value::String(to)) => {
+                        with_regex(p, |re| Value::String(re.replace_all(s, to.as_str()).into_owned()))
                     }
                     _ => Value::Null,
                 }),
-                SqlType::Int,
+                SqlType::String,
+            )
+        }
+        "REGEXP_SPLIT_TO_ARRAY" => {
+            strings(2, 2)?;
+            (
+                f("REGEXP_SPLIT_TO_ARRAY", |a| match (&a[0], &a[1]) {
+                    (Value::String(s), Value::String(p)) => {
+                        with_regex(p, |re| Value::Array(re.split(s).map(|x| Value::String(x.to_string())).collect()))
+                    }
+                    _ => Value::Null,
+                }),
+                SqlType::Array(Box::new(SqlType::String)),
+            )
+        }
+        "SPLIT_TO_MAP" => {
+            strings(3, 3)?;
+            (f("SPLIT_TO_MAP", split_to_map), SqlType::Map(Box::new(SqlType::String), Box::new(SqlType::String)))
+        }
+        // Called by the planner for the table function of that name: the rows it emits.
+        "CUBE_EXPLODE" => {
+            arity(name, types, 1, 1)?;
+            let SqlType::Array(_) = &t0 else {
+                return Err(no_signature(name, types));
+            };
+            (f("CUBE_EXPLODE", cube), SqlType::Array(Box::new(t0.clone())))
+        }
+        "MD5" => {
+            strings(1, 1)?;
+            (
+                f("MD5", |a| {
+                    map_str(&a[0], |s| Value::String(md5(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()))
+                }),
+                SqlType::String,
+            )
+        }
+        "JSON_CONCAT" => {
+            arity(name, types, 2, usize::MAX)?;
+            for t in types {
+                want(name, t, is_string(t), "STRING arguments")?;
+            }
+            (f("JSON_CONCAT", json_concat), SqlType::String)
+        }
+        "JSON_ARRAY_CONTAINS" => {
+            arity(name, types, 2, 2)?;
+            want(name, &t0, is_string(&t0), "a STRING")?;
+            (f("JSON_ARRAY_CONTAINS", json_array_contains), SqlType::Boolean)
+        }
+        "JSON_ITEMS" => {
+            strings(1, 1)?;
+            (
+                f("JSON_ITEMS", |a| match &a[0] {
+                    Value::String(s) => json_array_items(s)
+                        .map_or(Value::Null, |items| Value::Array(items.into_iter().map(Value::String).collect())),
+                    _ => Value::Null,
+                }),
+                SqlType::Array(Box::new(SqlType::String)),
+            )
+        }
+        "INT_FROM_BYTES" | "BIGINT_FROM_BYTES" | "DOUBLE_FROM_BYTES" => {
+            arity(name, types, 1, 2)?;
+            want(name, &t0, matches!(t0, SqlType::Bytes | SqlType::Null), "BYTES")?;
+            if let Some(t) = types.get(1) {
+                want(name, t, is_string(t), "a STRING byte order")?;
+            }
+            match name {
+                "INT_FROM_BYTES" => (f("INT_FROM_BYTES", |a| number_from_bytes(a, 4)), SqlType::Int),
+                "BIGINT_FROM_BYTES" => (f("BIGINT_FROM_BYTES", |a| number_from_bytes(a, 8)), SqlType::Bigint),
+                _ => (f("DOUBLE_FROM_BYTES", |a| number_from_bytes(a, 0)), SqlType::Double),
+            }
+        }
+        "FORMAT_TIME" => {
+            arity(name, types, 2, 2)?;
+            want(name, &t0, matches!(t0, SqlType::Time | SqlType::Null), "a TIME")?;
+            (
+                f("FORMAT_TIME", |a| match (&a[0], &a[1]) {
+                    (Value::Time(ms), Value::String(fmt)) => {
+                        format_millis(*ms, fmt, 0).map_or(Value::Null, Value::String)
+                    }
+                    _ => Value::Null,
+                }),
+                SqlType::String,
+            )
+        }
+        "PARSE_TIME" => {
+            strings(2, 2)?;
+            (
+                f("PARSE_TIME", |a| match (&a[0], &a[1]) {
+                    (Value::String(s), Value::String(fmt)) => {
+                        parse_millis(s, fmt, 0).map_or(Value::Null, |ms| Value::Time(ms.rem_euclid(86_400_000)))
+                    }
+                    _ => Value::Null,
+                }),
+                SqlType::Time,
+            )
+        }
+        "CONVERT_TZ" => {
+            arity(name, types, 3, 3)?;
+            want(name, &t0, matches!(t0, SqlType::Timestamp | SqlType::Null), "a TIMESTAMP")?;
+            (
+                // Zones are offsets (`+0200`) or UTC/GMT: region names need a zone database.
+                f("CONVERT_TZ", |a| match (&a[0], &a[1], &a[2]) {
+                    (Value::Timestamp(ms), Value::String(from), Value::String(to)) => {
+                        match (parse_zone(from), parse_zone(to)) {
+                            (Some(f), Some(t)) => Value::Timestamp(ms + (t - f) * 60_000),
+                            _ => Value::Null,
+                        }
+                    }
+                    _ => Value::Null,
+                }),
+                SqlType::Timestamp,
+            )
+        }
+        "ENTRIES" => {
+            arity(name, types, 2, 2)?;
+            let SqlType::Map(_, v) = &t0 else {
+                return Err(no_signature(name, types));
+            };
+            want(name, &types[1], matches!(types[1], SqlType::Boolean | SqlType::Null), "a BOOLEAN")?;
+            let entry = SqlType::Struct(vec![("K".into(), SqlType::String), ("V".into(), (**v).clone())]);
+            (
+                // Map values are held sorted by key, so both orders are the sorted one.
+                f("ENTRIES", |a| match &a[0] {
+                    Value::Map(m) => Value::Array(
+                        m.iter().map(|(k, v)| Value::Struct(vec![Value::String(k.clone()), v.clone()])).collect(),
+                    ),
+                    _ => Value::Null,
+                }),
+                SqlType::Array(Box::new(entry)),
             )
         }
         "LPAD" | "RPAD" => {
@@ -338,10 +567,16 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
             let eval: fn(&[Value]) -> Value = if left { |a| pad(a, true) } else { |a| pad(a, false) };
             (f(if left { "LPAD" } else { "RPAD" }, eval), SqlType::String)
         }
+        "SPLIT" if matches!(t0, SqlType::Bytes) => {
+            arity(name, types, 2, 2)?;
+            want(name, &types[1], matches!(types[1], SqlType::Bytes | SqlType::Null), "BYTES delimiter")?;
+            (f("SPLIT", split_bytes), SqlType::Array(Box::new(SqlType::Bytes)))
+        }
         "SPLIT" => {
             strings(2, 2)?;
             (
                 f("SPLIT", |a| match (&a[0], &a[1]) {
+                    (Value::String(s), _) if s.is_empty() => Value::Array(vec![Value::String(String::new())]),
                     (Value::String(s), Value::String(d)) => Value::Array(if d.is_empty() {
                         s.chars().map(|c| Value::String(c.to_string())).collect()
                     } else {
@@ -403,13 +638,9 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
                         .ok()
                         .and_then(char::from_u32)
                         .map_or(Value::Null, |c| Value::String(c.to_string())),
-                    Value::String(s) => {
-                        let hex = s.strip_prefix("\\u").or_else(|| s.strip_prefix("U+")).unwrap_or(s);
-                        u32::from_str_radix(hex, 16)
-                            .ok()
-                            .and_then(char::from_u32)
-                            .map_or(Value::Null, |c| Value::String(c.to_string()))
-                    }
+                    // ksqlDB reads `\uXXXX` escapes (a surrogate pair gives one character) and
+                    // nothing else.
+                    Value::String(s) => chr_escapes(s).map_or(Value::Null, Value::String),
                     _ => Value::Null,
                 }),
                 SqlType::String,
@@ -559,31 +790,6 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
                 SqlType::String,
             )
         }
-        "INT_FROM_BYTES" | "BIGINT_FROM_BYTES" | "DOUBLE_FROM_BYTES" => {
-            arity(name, types, 1, 2)?;
-            want(name, &t0, matches!(t0, SqlType::Bytes | SqlType::Null), "BYTES")?;
-            if let Some(order) = types.get(1) {
-                want(name, order, is_string(order), "a STRING byte order")?;
-            }
-            let (fname, eval, ty): (&'static str, EvalFn, SqlType) = match name {
-                "INT_FROM_BYTES" => (
-                    "INT_FROM_BYTES",
-                    |a| number_bytes::<4>(a).map_or(Value::Null, |b| Value::Int(i32::from_be_bytes(b))),
-                    SqlType::Int,
-                ),
-                "BIGINT_FROM_BYTES" => (
-                    "BIGINT_FROM_BYTES",
-                    |a| number_bytes::<8>(a).map_or(Value::Null, |b| Value::Bigint(i64::from_be_bytes(b))),
-                    SqlType::Bigint,
-                ),
-                _ => (
-                    "DOUBLE_FROM_BYTES",
-                    |a| number_bytes::<8>(a).map_or(Value::Null, |b| Value::Double(f64::from_be_bytes(b))),
-                    SqlType::Double,
-                ),
-            };
-            (f(fname, eval), ty)
-        }
         "ENCODE" => {
             strings(3, 3)?;
             (
@@ -625,7 +831,8 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
                 want(name, t, t.is_numeric() || *t == SqlType::Null, "numeric arguments")?;
             }
             let op: fn(&[Value]) -> Value = if types.len() == 1 {
-                |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.log10()))
+                // One argument: the natural logarithm (Math.log), NaN below zero, -Infinity at 0.
+                |a| a[0].as_f64().map_or(Value::Null, |v| Value::Double(v.ln()))
             } else {
                 // ksqlDB: NaN for a base of 0 or 1 or a negative base or value; -Infinity at 0.
                 |a| match (a[0].as_f64(), a[1].as_f64()) {
@@ -639,35 +846,9 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
         "MASK" => {
             strings(1, 5)?;
             (
-                f("MASK", |a| {
-                    let Value::String(s) = &a[0] else { return Value::Null };
-                    // Upper, lower, digit, other; a NULL mask keeps those characters.
-                    let defaults = ['X', 'x', 'n', '-'];
-                    let mut masks: [Option<char>; 4] = defaults.map(Some);
-                    for (i, m) in masks.iter_mut().enumerate() {
-                        if let Some(v) = a.get(i + 1) {
-                            *m = match v {
-                                Value::String(t) => t.chars().next(),
-                                _ => None,
-                            };
-                        }
-                    }
-                    let out: String = s
-                        .chars()
-                        .map(|c| {
-                            let class = if c.is_uppercase() {
-                                0
-                            } else if c.is_lowercase() {
-                                1
-                            } else if c.is_ascii_digit() {
-                                2
-                            } else {
-                                3
-                            };
-                            masks[class].unwrap_or(c)
-                        })
-                        .collect();
-                    Value::String(out)
+                f("MASK", |a| match &a[0] {
+                    Value::String(s) => Value::String(mask_chars(s, &a[1..], |_| true)),
+                    _ => Value::Null,
                 }),
                 SqlType::String,
             )
@@ -782,6 +963,31 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
                 }),
                 SqlType::Double,
             )
+        }
+        "UUID" => {
+            arity(name, types, 0, 0)?;
+            (ScalarFn { name: "UUID", eval: |_| Value::String(uuid_v4()), deterministic: false }, SqlType::String)
+        }
+        "MASK_LEFT" | "MASK_RIGHT" | "MASK_KEEP_LEFT" | "MASK_KEEP_RIGHT" => {
+            arity(name, types, 2, 6)?;
+            want(name, &t0, is_string(&t0), "a STRING")?;
+            want(name, &types[1], is_integer(&types[1]), "an integer number of characters")?;
+            for t in &types[2..] {
+                want(name, t, is_string(t), "STRING masks")?;
+            }
+            let eval: EvalFn = match name {
+                "MASK_LEFT" => |a| mask_part(a, |i, len, n| i < n.min(len)),
+                "MASK_RIGHT" => |a| mask_part(a, |i, len, n| i >= len.saturating_sub(n)),
+                "MASK_KEEP_LEFT" => |a| mask_part(a, |i, _, n| i >= n),
+                _ => |a| mask_part(a, |i, len, n| i < len.saturating_sub(n)),
+            };
+            let fname = match name {
+                "MASK_LEFT" => "MASK_LEFT",
+                "MASK_RIGHT" => "MASK_RIGHT",
+                "MASK_KEEP_LEFT" => "MASK_KEEP_LEFT",
+                _ => "MASK_KEEP_RIGHT",
+            };
+            (f(fname, eval), SqlType::String)
         }
         "RANDOM" => {
             arity(name, types, 0, 0)?;
@@ -920,9 +1126,10 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
         "JSON_KEYS" => {
             strings(1, 1)?;
             (
-                f("JSON_KEYS", |a| match json_of(&a[0]) {
-                    Some(serde_json::Value::Object(m)) => {
-                        Value::Array(m.keys().map(|k| Value::String(k.clone())).collect())
+                f("JSON_KEYS", |a| match (json_of(&a[0]), &a[0]) {
+                    // In the order written (serde_json's map sorts).
+                    (Some(serde_json::Value::Object(_)), Value::String(text)) => {
+                        Value::Array(json_object_keys(text).into_iter().map(Value::String).collect())
                     }
                     _ => Value::Null,
                 }),
@@ -934,7 +1141,12 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
             (
                 f("JSON_RECORDS", |a| match json_of(&a[0]) {
                     Some(serde_json::Value::Object(m)) => {
-                        Value::Map(m.iter().map(|(k, v)| (k.clone(), Value::String(v.to_string()))).collect())
+                        // A string value is its text, anything else its JSON.
+                        let text = |v: &serde_json::Value| match v {
+                            serde_json::Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        Value::Map(m.iter().map(|(k, v)| (k.clone(), Value::String(text(v)))).collect())
                     }
                     _ => Value::Null,
                 }),
@@ -1057,9 +1269,8 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
             strings(2, 2)?;
             (
                 f("PARSE_DATE", |a| match (&a[0], &a[1]) {
-                    (Value::String(s), Value::String(fmt)) => {
-                        parse_millis(s, fmt, 0).map_or(Value::Null, |ms| Value::Date(ms.div_euclid(86_400_000) as i32))
-                    }
+                    (Value::String(s), Value::String(fmt)) => parse_millis_at(s, fmt, 0, true)
+                        .map_or(Value::Null, |ms| Value::Date(ms.div_euclid(86_400_000) as i32)),
                     _ => Value::Null,
                 }),
                 SqlType::Date,
@@ -1111,8 +1322,526 @@ pub fn resolve(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType)> {
             arity(name, types, 1, 1)?;
             (f("FROM_DAYS", |a| a[0].as_i64().map_or(Value::Null, |d| Value::Date(d as i32))), SqlType::Date)
         }
-        _ => return Err(SqlError::analysis(format!("unknown function '{name}'"))),
+        _ => return Err(unknown_function(name)),
     })
+}
+
+/// ksqlDB's INSTR: the 1-based position of the `occurrence`-th match at or after `position`, or,
+/// for a negative position, of the `occurrence`-th match counted back from that position from the
+/// end; 0 when there is none (or an argument is null).
+fn instr(a: &[Value]) -> Value {
+    let (Value::String(s), Value::String(sub)) = (&a[0], &a[1]) else { return Value::Int(0) };
+    let position = a.get(2).map_or(Some(1), Value::as_i64);
+    let occurrence = a.get(3).map_or(Some(1), Value::as_i64);
+    let (Some(position), Some(occurrence)) = (position, occurrence) else { return Value::Null };
+    let mut hay: Vec<char> = s.chars().collect();
+    let mut needle: Vec<char> = sub.chars().collect();
+    let len = hay.len() as i64;
+    if position.abs() > len || occurrence < 1 {
+        return Value::Int(0);
+    }
+    let reversed = position < 0;
+    if reversed {
+        hay.reverse();
+        needle.reverse();
+    }
+    let from = (position.abs() - 1).max(0) as usize;
+    let mut seen = 0;
+    let mut found = None;
+    for i in from..=hay.len().saturating_sub(needle.len()) {
+        if hay[i..].starts_with(&needle) {
+            seen += 1;
+            if seen == occurrence {
+                found = Some((i - from) as i64);
+                break;
+            }
+        }
+    }
+    let Some(i) = found else { return Value::Int(0) };
+    let p = position.abs();
+    Value::Int(if reversed { len - p - i } else { i + p } as i32)
+}
+
+/// Runs `f` with `pattern` compiled; null for a pattern that does not compile (ksqlDB fails the
+/// call: "Invalid regular expression pattern"). Compiled patterns are kept per thread, since a
+/// query calls these functions with one constant pattern for every record.
+fn with_regex(pattern: &str, f: impl FnOnce(&regex::Regex) -> Value) -> Value {
+    const CACHED: usize = 64;
+    thread_local! {
+        static PATTERNS: std::cell::RefCell<std::collections::HashMap<String, Option<regex::Regex>>> =
+            std::cell::RefCell::new(std::collections::HashMap::new());
+    }
+    PATTERNS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if !cache.contains_key(pattern) {
+            if cache.len() >= CACHED {
+                cache.clear();
+            }
+            cache.insert(pattern.to_string(), regex::Regex::new(pattern).ok());
+        }
+        match cache.get(pattern) {
+            Some(Some(re)) => f(re),
+            _ => Value::Null,
+        }
+    })
+}
+
+/// REGEXP_EXTRACT(pattern, input[, group]) and REGEXP_EXTRACT_ALL: the group (0, the whole
+/// match, by default) of the first match or of every match; null for a group the pattern lacks.
+fn regexp_extract(a: &[Value], all: bool) -> Value {
+    let (Value::String(p), Value::String(s)) = (&a[0], &a[1]) else { return Value::Null };
+    let group = match a.get(2) {
+        None => 0,
+        Some(v) => match v.as_i64() {
+            Some(g) if g >= 0 => g as usize,
+            _ => return Value::Null,
+        },
+    };
+    with_regex(p, |re| {
+        if group >= re.captures_len() {
+            return Value::Null;
+        }
+        let text = |c: regex::Captures<'_>| c.get(group).map_or(Value::Null, |m| Value::String(m.as_str().to_string()));
+        if all {
+            Value::Array(re.captures_iter(s).map(text).collect())
+        } else {
+            re.captures(s).map_or(Value::Null, text)
+        }
+    })
+}
+
+/// ksqlDB's CUBE_EXPLODE rows: every combination of the elements kept or replaced by null, in
+/// binary counting order from all nulls (the first element is the most significant), each
+/// combination once.
+fn cube(a: &[Value]) -> Value {
+    let Value::Array(items) = &a[0] else { return Value::Null };
+    // 2^n rows: beyond 20 elements that is a million rows per record; ksqlDB has no limit, but a
+    // record must not exhaust memory.
+    if items.len() > 20 {
+        return Value::Null;
+    }
+    let n = items.len();
+    let bit = |i: usize| 1u32 << (n - 1 - i);
+    // Keeping a null element gives the row that replacing it gave, earlier: skip those masks.
+    let null_bits: u32 = (0..n).filter(|&i| items[i].is_null()).map(bit).sum();
+    let rows = (0u32..(1 << n)).filter(|mask| mask & null_bits == 0).map(|mask| {
+        Value::Array((0..n).map(|i| if mask & bit(i) != 0 { items[i].clone() } else { Value::Null }).collect())
+    });
+    Value::Array(rows.collect())
+}
+
+/// `s` with the characters at the positions `masked` selects replaced: upper case, lower case,
+/// digits and others by the masks given (default `X`, `x`, `n`, `-`; a NULL mask keeps them).
+fn mask_chars(s: &str, masks: &[Value], masked: impl Fn(usize) -> bool) -> String {
+    let defaults = ['X', 'x', 'n', '-'];
+    let mut chosen: [Option<char>; 4] = defaults.map(Some);
+    for (i, m) in chosen.iter_mut().enumerate() {
+        if let Some(v) = masks.get(i) {
+            *m = match v {
+                Value::String(t) => t.chars().next(),
+                _ => None,
+            };
+        }
+    }
+    s.chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if !masked(i) {
+                return c;
+            }
+            let class = if c.is_uppercase() {
+                0
+            } else if c.is_lowercase() {
+                1
+            } else if c.is_ascii_digit() {
+                2
+            } else {
+                3
+            };
+            chosen[class].unwrap_or(c)
+        })
+        .collect()
+}
+
+/// MASK_LEFT, MASK_RIGHT, MASK_KEEP_LEFT, MASK_KEEP_RIGHT(s, n, masks...): `select(index,
+/// length, n)` tells which characters are masked; a negative `n` is null (ksqlDB refuses it).
+fn mask_part(a: &[Value], select: fn(usize, usize, usize) -> bool) -> Value {
+    let (Value::String(s), Some(n)) = (&a[0], a[1].as_i64()) else { return Value::Null };
+    let Ok(n) = usize::try_from(n) else { return Value::Null };
+    let len = s.chars().count();
+    Value::String(mask_chars(s, &a[2..], |i| select(i, len, n)))
+}
+
+/// CONCAT skips null arguments (ksqlDB: null inputs are ignored).
+fn chr_escapes(s: &str) -> Option<String> {
+    let mut units = Vec::new();
+    let mut rest = s;
+    while !rest.is_empty() {
+        let hex = rest.strip_prefix("\\u")?.get(..4)?;
+        units.push(u16::from_str_radix(hex, 16).ok()?);
+        rest = &rest[6..];
+    }
+    if units.is_empty() {
+        return None;
+    }
+    String::from_utf16(&units).ok()
+}
+
+fn concat_strings(a: &[Value]) -> Value {
+    let mut out = String::new();
+    for v in a {
+        if let Value::String(s) = v {
+            out.push_str(s);
+        }
+    }
+    Value::String(out)
+}
+
+/// SUBSTRING over BYTES: positions count bytes, as SUBSTRING counts characters.
+fn substring_bytes(a: &[Value]) -> Value {
+    over_bytes(a, substring)
+}
+
+/// Runs a string function over BYTES arguments: each byte becomes one character (U+0100 plus the
+/// byte, so that every byte is one `char`), and a string result becomes bytes again.
+fn over_bytes(a: &[Value], f: fn(&[Value]) -> Value) -> Value {
+    let args: Vec<Value> = a
+        .iter()
+        .map(|v| match v {
+            Value::Bytes(b) => {
+                Value::String(b.iter().map(|x| char::from_u32(u32::from(*x) + 0x100).unwrap_or('?')).collect())
+            }
+            other => other.clone(),
+        })
+        .collect();
+    match f(&args) {
+        Value::String(s) => Value::Bytes(s.chars().map(|c| u32::from(c).wrapping_sub(0x100) as u8).collect()),
+        other => other,
+    }
+}
+
+/// The elements of a JSON array, each as compact JSON text with its object keys in the order
+/// written (as ksqlDB's Jackson keeps them); None for text that is not a JSON array.
+fn json_array_items(text: &str) -> Option<Vec<String>> {
+    if !matches!(serde_json::from_str::<serde_json::Value>(text).ok()?, serde_json::Value::Array(_)) {
+        return None;
+    }
+    let compact = json_compact(text);
+    let inner = compact.strip_prefix('[')?.strip_suffix(']')?;
+    let mut items = Vec::new();
+    let (mut depth, mut in_string, mut escaped, mut start) = (0i32, false, false, 0usize);
+    for (i, c) in inner.char_indices() {
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '[' | '{' => depth += 1,
+            ']' | '}' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(inner[start..i].to_string());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if !inner.is_empty() {
+        items.push(inner[start..].to_string());
+    }
+    Some(items)
+}
+
+/// The keys of a valid JSON object's text, in the order written.
+fn json_object_keys(text: &str) -> Vec<String> {
+    let compact = json_compact(text);
+    let mut keys = Vec::new();
+    let (mut depth, mut in_string, mut escaped, mut start) = (0i32, false, false, 0usize);
+    let mut expect_key = false;
+    for (i, c) in compact.char_indices() {
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => {
+                    in_string = false;
+                    if expect_key {
+                        if let Ok(k) = serde_json::from_str::<String>(&compact[start..=i]) {
+                            keys.push(k);
+                        }
+                        expect_key = false;
+                    }
+                }
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                start = i;
+            }
+            '{' | '[' => {
+                depth += 1;
+                expect_key = c == '{' && depth == 1;
+            }
+            '}' | ']' => depth -= 1,
+            ',' if depth == 1 => expect_key = compact.starts_with('{'),
+            _ => {}
+        }
+    }
+    keys
+}
+
+/// Valid JSON text without the whitespace between tokens.
+fn json_compact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        if in_string {
+            out.push(c);
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !c.is_whitespace() {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// JSON_CONCAT: objects merge (a later key wins); otherwise the arguments concatenate as arrays,
+/// a non-array argument as one element. Null when an argument is null or not JSON.
+fn json_concat(a: &[Value]) -> Value {
+    let mut parsed = Vec::with_capacity(a.len());
+    for v in a {
+        let Value::String(s) = v else { return Value::Null };
+        match serde_json::from_str::<serde_json::Value>(s) {
+            Ok(j) => parsed.push(j),
+            Err(_) => return Value::Null,
+        }
+    }
+    let out = if parsed.iter().all(serde_json::Value::is_object) {
+        let mut merged = serde_json::Map::new();
+        for j in parsed {
+            if let serde_json::Value::Object(m) = j {
+                merged.extend(m);
+            }
+        }
+        serde_json::Value::Object(merged)
+    } else {
+        let mut items = Vec::new();
+        for j in parsed {
+            match j {
+                serde_json::Value::Array(v) => items.extend(v),
+                other => items.push(other),
+            }
+        }
+        serde_json::Value::Array(items)
+    };
+    Value::String(out.to_string())
+}
+
+/// JSON_ARRAY_CONTAINS(json, value): whether the JSON array holds an element equal to `value`
+/// (false for text that is not a JSON array).
+fn json_array_contains(a: &[Value]) -> Value {
+    let Value::String(s) = &a[0] else { return Value::Bool(false) };
+    let Ok(serde_json::Value::Array(items)) = serde_json::from_str::<serde_json::Value>(s) else {
+        return Value::Bool(false);
+    };
+    let found = items.iter().any(|j| match (j, &a[1]) {
+        (serde_json::Value::Null, Value::Null) => true,
+        (serde_json::Value::String(x), Value::String(y)) => x == y,
+        (serde_json::Value::Bool(x), Value::Bool(y)) => x == y,
+        (serde_json::Value::Number(n), Value::Int(_) | Value::Bigint(_)) => n.as_i64() == a[1].as_i64(),
+        (serde_json::Value::Number(n), Value::Double(d)) => n.as_f64() == Some(*d),
+        _ => false,
+    });
+    Value::Bool(found)
+}
+
+/// INT_FROM_BYTES (`width` 4), BIGINT_FROM_BYTES (8), DOUBLE_FROM_BYTES (`width` 0: 8 bytes, an
+/// IEEE double): big-endian unless the second argument is `LITTLE_ENDIAN`; null for another length.
+fn number_from_bytes(a: &[Value], width: usize) -> Value {
+    let Value::Bytes(b) = &a[0] else { return Value::Null };
+    let little = match a.get(1) {
+        None => false,
+        Some(Value::String(o)) if o.eq_ignore_ascii_case("BIG_ENDIAN") => false,
+        Some(Value::String(o)) if o.eq_ignore_ascii_case("LITTLE_ENDIAN") => true,
+        Some(_) => return Value::Null,
+    };
+    let len = if width == 0 { 8 } else { width };
+    let mut bytes = b.clone();
+    if bytes.len() != len {
+        return Value::Null;
+    }
+    if little {
+        bytes.reverse();
+    }
+    let mut eight = [0u8; 8];
+    eight[8 - len..].copy_from_slice(&bytes);
+    match width {
+        4 => Value::Int(i32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])),
+        8 => Value::Bigint(i64::from_be_bytes(eight)),
+        _ => Value::Double(f64::from_be_bytes(eight)),
+    }
+}
+
+/// The MD5 digest (RFC 1321) of `data`: MD5 is one function's worth of code, not a dependency.
+fn md5(data: &[u8]) -> [u8; 16] {
+    const S: [u32; 64] = [
+        7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14,
+        20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6,
+        10, 15, 21,
+    ];
+    // K[i] = floor(|sin(i + 1)| * 2^32).
+    let k: Vec<u32> = (0..64).map(|i| ((i as f64 + 1.0).sin().abs() * 4_294_967_296.0) as u32).collect();
+    let mut msg = data.to_vec();
+    let bits = (data.len() as u64).wrapping_mul(8);
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&bits.to_le_bytes());
+    let mut h: [u32; 4] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476];
+    for chunk in msg.chunks(64) {
+        let m: Vec<u32> = chunk.chunks(4).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]])).collect();
+        let [mut a, mut b, mut c, mut d] = h;
+        for i in 0..64 {
+            let (f, g) = match i / 16 {
+                0 => ((b & c) | (!b & d), i),
+                1 => ((d & b) | (!d & c), (5 * i + 1) % 16),
+                2 => (b ^ c ^ d, (3 * i + 5) % 16),
+                _ => (c ^ (b | !d), (7 * i) % 16),
+            };
+            let rotated = a.wrapping_add(f).wrapping_add(k[i]).wrapping_add(m[g]).rotate_left(S[i]);
+            (a, d, c) = (d, c, b);
+            b = b.wrapping_add(rotated);
+        }
+        for (x, y) in h.iter_mut().zip([a, b, c, d]) {
+            *x = x.wrapping_add(y);
+        }
+    }
+    let mut out = [0u8; 16];
+    for (i, word) in h.iter().enumerate() {
+        out[i * 4..i * 4 + 4].copy_from_slice(&word.to_le_bytes());
+    }
+    out
+}
+
+/// SPLIT over BYTES: an empty delimiter splits into single bytes.
+fn split_bytes(a: &[Value]) -> Value {
+    let (Value::Bytes(b), Value::Bytes(d)) = (&a[0], &a[1]) else { return Value::Null };
+    if d.is_empty() {
+        if b.is_empty() {
+            return Value::Array(vec![Value::Bytes(Vec::new())]);
+        }
+        return Value::Array(b.iter().map(|x| Value::Bytes(vec![*x])).collect());
+    }
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i + d.len() <= b.len() {
+        if b[i..].starts_with(d) {
+            parts.push(Value::Bytes(b[start..i].to_vec()));
+            i += d.len();
+            start = i;
+        } else {
+            i += 1;
+        }
+    }
+    parts.push(Value::Bytes(b[start..].to_vec()));
+    Value::Array(parts)
+}
+
+/// SPLIT_TO_MAP(input, entryDelimiter, kvDelimiter): empty entries and entries without the
+/// key-value delimiter are skipped, text after a second key-value delimiter is dropped, the last
+/// of two equal keys wins; null when a delimiter is empty or both are equal.
+fn split_to_map(a: &[Value]) -> Value {
+    let (Value::String(s), Value::String(entry), Value::String(kv)) = (&a[0], &a[1], &a[2]) else {
+        return Value::Null;
+    };
+    if entry.is_empty() || kv.is_empty() || entry == kv {
+        return Value::Null;
+    }
+    let mut out = BTreeMap::new();
+    for e in s.split(entry.as_str()).filter(|e| !e.is_empty() && e.contains(kv.as_str())) {
+        let mut parts = e.split(kv.as_str());
+        if let (Some(k), Some(v)) = (parts.next(), parts.next()) {
+            out.insert(k.to_string(), Value::String(v.to_string()));
+        }
+    }
+    Value::Map(out)
+}
+
+#[cfg(test)]
+mod more_tests {
+    use super::*;
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    #[test]
+    fn partial_masks_follow_the_documented_examples() {
+        let s = |t: &str| Value::String(t.into());
+        let call = |name: &str| {
+            let (f, _) = resolve(name, &[SqlType::String, SqlType::Int]).unwrap();
+            (f.eval)(&[s("AbCd12#$"), Value::Int(4)])
+        };
+        // ksqlDB's default masks: upper X, lower x, digit n, other -.
+        assert_eq!(call("MASK_LEFT"), s("XxXx12#$"));
+        assert_eq!(call("MASK_KEEP_RIGHT"), s("XxXx12#$"));
+        assert_eq!(call("MASK_RIGHT"), s("AbCdnn--"));
+        assert_eq!(call("MASK_KEEP_LEFT"), s("AbCdnn--"));
+        let uuid = uuid_v4();
+        assert_eq!((uuid.len(), &uuid[14..15]), (36, "4"));
+    }
+
+    #[test]
+    fn md5_matches_the_rfc_1321_test_suite() {
+        assert_eq!(hex(&md5(b"")), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(hex(&md5(b"abc")), "900150983cd24fb0d6963f7d28e17f72");
+        let long = b"12345678901234567890123456789012345678901234567890123456789012345678901234567890";
+        assert_eq!(hex(&md5(long)), "57edf4a22be3c955ac49da2e2107b67a");
+    }
+
+    #[test]
+    fn instr_counts_from_either_end() {
+        let call = |p: i64, o: i64| {
+            instr(&[
+                Value::String("corporate floor".into()),
+                Value::String("or".into()),
+                Value::Int(p as i32),
+                Value::Int(o as i32),
+            ])
+        };
+        // ksqlDB's docs: INSTR('CORPORATE FLOOR', 'OR', 3, 2) is 14; from the end, -3 and 2 give 2.
+        assert_eq!(call(3, 2), Value::Int(14));
+        assert_eq!(call(-3, 2), Value::Int(2));
+        assert_eq!(call(1, 3), Value::Int(14));
+        assert_eq!(call(1, 4), Value::Int(0));
+    }
+
+    #[test]
+    fn round_ties_go_toward_positive_infinity() {
+        let d = |s: &str| Decimal::parse(s).unwrap();
+        assert_eq!(round_decimal(d("-1.5"), 0), Some(d("-1")));
+        assert_eq!(round_decimal(d("1.5"), 0), Some(d("2")));
+        assert_eq!(round_decimal(d("125.5"), -1), Some(d("130")));
+        assert_eq!(round_decimal(d("-125"), -1), Some(d("-120")));
+    }
 }
 
 fn numeric_one(name: &str, types: &[SqlType]) -> Result<()> {
@@ -1211,7 +1940,7 @@ fn round_half_up(a: &[Value]) -> Value {
         Value::Int(_) => a[0].clone(),
         Value::Bigint(v) => Value::Bigint(*v),
         Value::Double(d) => Value::Bigint((d + 0.5).floor() as i64),
-        Value::Decimal(d) => d.rescale(0).map_or(Value::Null, Value::Decimal),
+        Value::Decimal(d) => round_decimal(*d, 0).map_or(Value::Null, Value::Decimal),
         _ => Value::Null,
     }
 }
@@ -1233,21 +1962,6 @@ fn text_to_bytes(s: &str, encoding: &str) -> Option<Vec<u8>> {
         "base64" => crate::format::unbase64(s),
         _ => None,
     }
-}
-
-/// The `N` bytes of an `INT_FROM_BYTES`-style call (`[bytes, byte order]`) in big-endian order:
-/// the byte order is `BIG_ENDIAN` (the default) or `LITTLE_ENDIAN`, any case. None for null input,
-/// another length or an unknown order (ksqlDB fails the record).
-fn number_bytes<const N: usize>(a: &[Value]) -> Option<[u8; N]> {
-    let Value::Bytes(b) = &a[0] else { return None };
-    let mut out: [u8; N] = b.as_slice().try_into().ok()?;
-    match a.get(1) {
-        None => {}
-        Some(Value::String(order)) if order.eq_ignore_ascii_case("BIG_ENDIAN") => {}
-        Some(Value::String(order)) if order.eq_ignore_ascii_case("LITTLE_ENDIAN") => out.reverse(),
-        Some(_) => return None,
-    }
-    Some(out)
 }
 
 /// Bytes as text under one of ksqlDB's encodings; bytes that do not decode become U+FFFD, as in Java.
@@ -1327,34 +2041,39 @@ fn trunc_places(a: &[Value]) -> Value {
 
 fn round_places(a: &[Value]) -> Value {
     let Some(places) = a[1].as_i64() else { return Value::Null };
-    if places < 0 {
-        // Tens, hundreds: Math.round on x scaled down, as ksqlDB computes it.
-        if let (Some(x), Ok(exp)) = (a[0].as_f64(), i32::try_from(-places)) {
-            if !matches!(a[0], Value::Decimal(_)) {
-                let factor = 10f64.powi(exp);
-                return Value::Double((x / factor + 0.5).floor() * factor);
-            }
-        }
-    }
     match &a[0] {
+        // ROUND(DECIMAL(p, s), n) keeps the type DECIMAL(p, s).
         Value::Decimal(d) => {
-            let places = places.clamp(0, 38) as u8;
-            match d.rescale(places).and_then(|r| r.rescale(d.scale)) {
-                Some(r) => Value::Decimal(r),
-                None => Value::Null,
-            }
+            round_decimal(*d, places).and_then(|r| r.rescale(d.scale)).map_or(Value::Null, Value::Decimal)
         }
         v => match v.as_f64() {
-            Some(x) => {
-                // BigDecimal.setScale(places, HALF_UP) on the decimal text of x.
-                let text = format!("{x}");
-                match Decimal::parse(&text).and_then(|d| d.rescale(places.clamp(0, 30) as u8)) {
-                    Some(d) => Value::Double(d.to_f64()),
-                    None => Value::Double(x),
-                }
-            }
+            // BigDecimal.valueOf(x), the decimal text of x, rounded.
+            Some(x) if x.is_finite() => match Decimal::parse(&format!("{x}")).and_then(|d| round_decimal(d, places)) {
+                Some(d) => Value::Double(d.to_f64()),
+                None => Value::Double(x),
+            },
+            Some(x) => Value::Double(x),
             None => Value::Null,
         },
+    }
+}
+
+/// `d` rounded to `places` decimal places (negative: tens, hundreds, at scale 0), ties toward
+/// positive infinity: ksqlDB's ROUND uses HALF_UP above zero and HALF_DOWN below, so that it
+/// agrees with `Math.round` (`ROUND(-1.5)` is -1).
+fn round_decimal(d: Decimal, places: i64) -> Option<Decimal> {
+    let dropped = i64::from(d.scale) - places;
+    if dropped <= 0 {
+        return d.rescale(u8::try_from(places).ok()?);
+    }
+    let factor = 10i128.checked_pow(u32::try_from(dropped).ok()?)?;
+    let (q, r) = (d.unscaled.div_euclid(factor), d.unscaled.rem_euclid(factor));
+    let q = if r >= factor - r { q + 1 } else { q };
+    if places >= 0 {
+        Some(Decimal { unscaled: q, scale: u8::try_from(places).ok()? })
+    } else {
+        let up = 10i128.checked_pow(u32::try_from(-places).ok()?)?;
+        Some(Decimal { unscaled: q.checked_mul(up)?, scale: 0 })
     }
 }
 
@@ -1396,6 +2115,11 @@ fn extreme(a: &[Value], greatest: bool) -> Value {
 }
 
 fn random_f64() -> f64 {
+    (random_u64() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Xorshift over a per-thread state seeded from the clock: RANDOM and UUID need no more.
+fn random_u64() -> u64 {
     use std::cell::Cell;
     thread_local! {
         static STATE: Cell<u64> = Cell::new(now_ms() as u64 ^ 0x9E37_79B9_7F4A_7C15);
@@ -1406,8 +2130,17 @@ fn random_f64() -> f64 {
         x ^= x >> 7;
         x ^= x << 17;
         s.set(x);
-        (x >> 11) as f64 / (1u64 << 53) as f64
+        x
     })
+}
+
+/// A random (version 4, RFC 4122 variant) UUID in its 36-character text form.
+fn uuid_v4() -> String {
+    let (hi, lo) = (random_u64(), random_u64());
+    let hi = (hi & !0xF000) | 0x4000;
+    let lo = (lo & !(0b11 << 62)) | (0b10 << 62);
+    let hex = format!("{hi:016x}{lo:016x}");
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -1417,7 +2150,9 @@ pub(crate) fn now_ms() -> i64 {
 /// EXTRACTJSONFIELD(json, '$.a.b[0]'): the value as a string (strings unquoted), or null.
 fn extract_json_field(a: &[Value]) -> Value {
     let (Value::String(json), Value::String(path)) = (&a[0], &a[1]) else { return Value::Null };
-    let Ok(mut v) = serde_json::from_str::<serde_json::Value>(json) else { return Value::Null };
+    // Jackson reads the first value and ignores what follows it (extract-json-field.json).
+    let first = serde_json::Deserializer::from_str(json).into_iter::<serde_json::Value>().next();
+    let Some(Ok(mut v)) = first else { return Value::Null };
     let Some(rest) = path.trim().strip_prefix('$') else { return Value::Null };
     let mut rest = rest;
     while !rest.is_empty() {
@@ -1553,9 +2288,11 @@ pub fn cast_value(v: &Value, to: &SqlType) -> Value {
             Decimal::parse(s).map_or(Value::Null, |d| fit_decimal(d, *precision, *scale))
         }
         (Value::String(s), SqlType::Timestamp) => parse_iso_timestamp(s).map_or(Value::Null, Value::Timestamp),
-        (Value::String(s), SqlType::Date) => {
-            parse_millis(s, "yyyy-MM-dd", 0).map_or(Value::Null, |ms| Value::Date(ms.div_euclid(86_400_000) as i32))
-        }
+        // A partial date is its first day (date.json: '1970-01' is day 0).
+        (Value::String(s), SqlType::Date) => ["yyyy-MM-dd", "yyyy-MM", "yyyy"]
+            .iter()
+            .find_map(|f| parse_millis(s, f, 0))
+            .map_or(Value::Null, |ms| Value::Date(ms.div_euclid(86_400_000) as i32)),
         (Value::String(s), SqlType::Time) => parse_time_of_day(s).map_or(Value::Null, Value::Time),
         (Value::String(s), SqlType::Bytes) => Value::Bytes(s.as_bytes().to_vec()),
         (Value::Int(_) | Value::Bigint(_) | Value::Double(_) | Value::Decimal(_), SqlType::Int) => match v {
@@ -1863,6 +2600,13 @@ pub fn format_millis(ms: i64, fmt: &str, offset_minutes: i64) -> Option<String> 
 
 /// Parses text with a Java date pattern; fields absent from the pattern default to 1970-01-01 00:00.
 pub fn parse_millis(text: &str, fmt: &str, default_offset_minutes: i64) -> Option<i64> {
+    parse_millis_at(text, fmt, default_offset_minutes, false)
+}
+
+/// `parse_millis` that may stop before the end of `text` (`trailing`): PARSE_DATE reads a date
+/// from the start of longer text, as ksqlDB's does (null.json: `'2003-12-24-01-01'` with
+/// `yyyy-MM-dd` is 2003-12-24).
+fn parse_millis_at(text: &str, fmt: &str, default_offset_minutes: i64, trailing: bool) -> Option<i64> {
     let (mut y, mut mo, mut d, mut h, mut mi, mut s, mut ms) = (1970i64, 1u32, 1u32, 0i64, 0i64, 0i64, 0i64);
     let mut pm: Option<bool> = None;
     let mut offset = default_offset_minutes;
@@ -1924,13 +2668,21 @@ pub fn parse_millis(text: &str, fmt: &str, default_offset_minutes: i64) -> Optio
             Some('X') | Some('x') | Some('Z') | Some('z') | Some('V') | Some('O') => {
                 let rest = &text[i..];
                 let end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
-                offset = parse_zone(&rest[..end])?;
+                // ksqlDB parses case-insensitively: `z` is `Z`.
+                offset = parse_zone(&rest[..end].to_ascii_uppercase())?;
                 i += end;
             }
             Some(_) => return None,
         }
     }
-    if i != bytes.len() || !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 59 {
+    if (i != bytes.len() && !trailing)
+        || !(1..=12).contains(&mo)
+        || d < 1
+        || d > days_in_month(y, mo)
+        || h > 23
+        || mi > 59
+        || s > 59
+    {
         return None;
     }
     if let Some(pm) = pm {

@@ -35,6 +35,23 @@ use crate::plan::{
 use crate::runtime::{Change, Origin, RowSink};
 use crate::types::{SqlType, Value};
 
+/// A WHERE type error over a join names columns as the joined schema does (`I1_BAR` for
+/// `I1.BAR`), as ksqlDB's messages do.
+fn joined_names_in(err: SqlError, scope: &Scope) -> SqlError {
+    match err {
+        SqlError::Analysis(m) if m.contains("Cannot compare ") => {
+            let mut m = m;
+            for c in &scope.columns {
+                if let Some(q) = &c.qualifier {
+                    m = m.replace(&format!("{q}.{} ", c.name), &format!("{q}_{} ", c.name));
+                }
+            }
+            SqlError::Analysis(m)
+        }
+        other => other,
+    }
+}
+
 /// ksqlDB's default grace for stream-stream joins given without one is "eager" (see module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Shape {
@@ -301,6 +318,53 @@ impl JoinOp {
         };
         self.joined = joined;
         result
+    }
+
+    /// Whether [`JoinOp::table_results`] can give the result table: a two-table join on keys.
+    pub fn rebuilds_result_table(&self) -> bool {
+        self.shape == Shape::TableTable && self.inner.is_none()
+    }
+
+    /// The rows of a table-table join's result table as its state holds them (what `emit` gives
+    /// for each key with a result): an aggregation over the result restores its table from them.
+    /// None for other joins, whose results are not rebuilt from state.
+    pub fn table_results(&mut self) -> Option<Vec<Vec<Value>>> {
+        struct Collect(Vec<Vec<Value>>);
+        impl RowSink for Collect {
+            fn emit(&mut self, change: Change<'_>, _origin: Origin) -> Result<()> {
+                if !change.tombstone {
+                    self.0.push(change.cols.iter().map(|c| c.clone().into_owned()).collect());
+                }
+                Ok(())
+            }
+        }
+        if !self.rebuilds_result_table() {
+            return None;
+        }
+        let mut keys: Vec<Vec<u8>> = self.left_table.keys().chain(self.right_table.keys()).cloned().collect();
+        keys.sort();
+        keys.dedup();
+        let mut out = Collect(Vec::new());
+        let origin = Origin { input: 0, partition: 0, offset: 0 };
+        for kb in keys {
+            let l = self.left_table.get(&kb).cloned();
+            let r = self.right_table.get(&kb).cloned();
+            let present = match self.kind {
+                JoinKind::Inner => l.is_some() && r.is_some(),
+                JoinKind::Left => l.is_some(),
+                JoinKind::Right => r.is_some(),
+                JoinKind::FullOuter => l.is_some() || r.is_some(),
+            };
+            let key = match (&l, &r) {
+                (Some(row), _) => self.left_key.eval(row).into_owned(),
+                (None, Some(row)) => self.right_key.eval(row).into_owned(),
+                (None, None) => continue,
+            };
+            if present {
+                self.emit(l.as_deref(), r.as_deref(), 0, &key, false, origin, &mut out).ok()?;
+            }
+        }
+        Some(out.0)
     }
 
     /// Folds a table record of input `input` into the join state without emitting (restoring after
@@ -1070,7 +1134,7 @@ fn plan_stream_tables(
     scope.columns.push(crate::expr::ScopeColumn { qualifier: None, name: synthetic_key_name(&scope), ty });
     let filter = match &query.filter {
         Some(f) => {
-            let c = compile_where(f, &scope)?;
+            let c = compile_where(f, &scope).map_err(|e| joined_names_in(e, &scope))?;
             steps.push(format!("FILTER {f}"));
             Some(c)
         }
@@ -1103,7 +1167,7 @@ fn plan_stream_tables(
     let mut columns = Vec::new();
     let mut key_found = false;
     for item in &items {
-        let c = compile(&item.expr, &scope)?;
+        let c = crate::plan::compile_select(&item.expr, &scope)?;
         let is_key = !key_found && c.as_column().is_some() && key_targets.contains(&c.as_column());
         key_found |= is_key;
         columns.push(OutputColumn { name: item.name.clone(), ty: c.ty.clone(), is_key });
@@ -1219,19 +1283,24 @@ pub fn plan_join_aggregate(
         limit: None,
     };
     let joined = plan_join(&inner, lookup, Purpose::Transient, None)?;
-    if joined.kind != Kind::Stream {
-        return Err(SqlError::Unsupported("aggregating a table-table join".into()));
-    }
+    // A table-table join's result is a table keyed as its left table: the aggregation replaces a
+    // key's previous row (the joined row starts with the left table's key columns).
+    let key_width = if joined.kind == Kind::Table { sources[0].1.key_columns.len() } else { 0 };
+
     let Operator::Join(join_op) = joined.operator else {
         return Err(SqlError::analysis("expected a join"));
     };
+    if joined.kind == Kind::Table && !join_op.rebuilds_result_table() {
+        // Only a two-table join on keys rebuilds its result table for the aggregation on restart.
+        return Err(SqlError::Unsupported("aggregating a foreign-key or multi-way table join".into()));
+    }
     let rowtime = scope
         .resolve(Some(&sources[0].0), crate::metastore::ROWTIME)
         .map_err(|_| SqlError::analysis("the joined rows have no ROWTIME"))?;
     let input = crate::aggregate::AggInput {
-        kind: Kind::Stream,
+        kind: joined.kind,
         rowtime,
-        key_width: 0,
+        key_width,
         star: Box::new(|_| Err(SqlError::analysis("SELECT * cannot be used with GROUP BY"))),
         steps: joined.plan.steps,
         inputs: joined.inputs,
@@ -1743,7 +1812,7 @@ fn finish_join(
     let scope = stage.scope.clone();
     let filter = match &query.filter {
         Some(f) => {
-            let c = compile_where(f, &scope)?;
+            let c = compile_where(f, &scope).map_err(|e| joined_names_in(e, &scope))?;
             left.steps.push(format!("FILTER {f}"));
             Some(c)
         }
@@ -1812,9 +1881,14 @@ fn finish_join(
     // The first projected key column is the key; another column equal to the key (`b.x` next to
     // `a.x` after `ON a.x = b.x`) is a value column, but the same column twice is refused.
     let mut key_found: Option<(String, bool, Option<usize>)> = None;
-    for item in &items {
-        let c = compile(&item.expr, &scope)?;
-        let is_join_column = c.as_column().is_some_and(|i| key_targets.contains(&i));
+    let compiled_items =
+        items.iter().map(|i| crate::plan::compile_select(&i.expr, &scope)).collect::<Result<Vec<_>>>()?;
+    // Of several projected key-equivalent columns, the key is the one of the earliest key
+    // expression (the FROM source's before the joined one's), as ksqlDB picks it (joins.json
+    // "inner join with stars and duplicates"); the others stay value columns.
+    let preferred = key_targets.iter().copied().find(|t| compiled_items.iter().any(|c| c.as_column() == Some(*t)));
+    for (item, c) in items.iter().zip(compiled_items) {
+        let is_join_column = c.as_column().is_some() && c.as_column() == preferred;
         let is_key = match (&key_found, is_join_column) {
             (None, true) => {
                 key_found = Some((item.name.clone(), item.from_star, c.as_column()));

@@ -48,8 +48,9 @@ pub struct Token {
     pub start: usize,
 }
 
-const SYMBOLS: [&str; 22] = [
-    ":=", "->", "<=", ">=", "<>", "!=", "=", "<", ">", "+", "-", "*", "/", "%", "(", ")", "[", "]", ",", ".", ";", ":",
+const SYMBOLS: [&str; 23] = [
+    ":=", "=>", "->", "<=", ">=", "<>", "!=", "=", "<", ">", "+", "-", "*", "/", "%", "(", ")", "[", "]", ",", ".",
+    ";", ":",
 ];
 
 /// Columns (in characters) of increasing byte positions, counted incrementally so that long lines

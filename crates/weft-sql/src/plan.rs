@@ -204,11 +204,18 @@ pub fn expand_select(
 ) -> Result<Vec<NamedItem>> {
     let mut out: Vec<NamedItem> = Vec::new();
     let mut generated = 0;
+    // A generated name skips the source's column names as well as the aliases (ksqlDB's
+    // ColumnNames: `KSQL_COL_n` of a source column is taken).
+    let source_names: Vec<String> =
+        star(None).map(|items| items.into_iter().map(|i| i.name).collect()).unwrap_or_default();
     for item in select {
         match item {
             SelectItem::Wildcard => out.extend(star(None)?.into_iter().map(|i| NamedItem { from_star: true, ..i })),
             SelectItem::QualifiedWildcard(q) => {
                 out.extend(star(Some(q))?.into_iter().map(|i| NamedItem { from_star: true, ..i }))
+            }
+            SelectItem::StructAll(e) => {
+                return Err(SqlError::analysis(format!("internal error: {e}->* was not expanded before planning")));
             }
             SelectItem::Expr { expr, alias } => {
                 let name = match alias.clone().or_else(|| expr.implicit_name()) {
@@ -218,14 +225,31 @@ pub fn expand_select(
                         loop {
                             n = format!("KSQL_COL_{generated}");
                             generated += 1;
-                            let taken =
-                                select.iter().any(|s| matches!(s, SelectItem::Expr { alias: Some(a), .. } if *a == n));
+                            let taken = source_names.contains(&n)
+                                || select
+                                    .iter()
+                                    .any(|s| matches!(s, SelectItem::Expr { alias: Some(a), .. } if *a == n));
                             if !taken {
                                 break;
                             }
                         }
                         n
                     }
+                };
+                // A struct field named like an earlier column or a source column takes the first
+                // free `_n` suffix (ksqlDB's simple-struct.json: `B, A->B, C->B` are B, B_1, B_2,
+                // and `ITEMID->ITEMID` is ITEMID_1).
+                let name = if alias.is_none() && matches!(expr, Expr::Field { .. }) {
+                    let taken = |n: &str| out.iter().any(|o| o.name == n) || source_names.iter().any(|s| s == n);
+                    let mut unique = name.clone();
+                    let mut n = 0;
+                    while taken(&unique) {
+                        n += 1;
+                        unique = format!("{name}_{n}");
+                    }
+                    unique
+                } else {
+                    name
                 };
                 out.push(NamedItem { name, expr: expr.clone(), from_star: false, aliased: alias.is_some() });
             }
@@ -281,12 +305,42 @@ pub fn plan_query(
     purpose: Purpose,
     sink_name: Option<&str>,
 ) -> Result<PlannedQuery> {
+    let expanded;
+    let query = if query.select.iter().any(|s| matches!(s, SelectItem::StructAll(_))) {
+        expanded = expand_struct_all(query, lookup)?;
+        &expanded
+    } else {
+        query
+    };
     let planned = plan_any(query, lookup, purpose, sink_name)?;
     // A sink record must have a value: ksqlDB refuses a persistent query that projects only keys.
     if purpose == Purpose::Persistent && planned.columns.iter().all(|c| c.is_key) {
         return Err(SqlError::analysis("The projection contains no value columns."));
     }
     Ok(planned)
+}
+
+/// The query with each `s->*` replaced by one `s->field` item per field of the struct `s`.
+fn expand_struct_all(query: &Query, lookup: &dyn Fn(&str) -> Result<SourceDef>) -> Result<Query> {
+    let mut scope = Scope::default();
+    for from in std::iter::once(&query.from).chain(query.joins.iter().map(|j| &j.source)) {
+        scope.columns.extend(lookup(&from.name)?.scope(from.qualifier()).columns);
+    }
+    let mut select = Vec::with_capacity(query.select.len());
+    for item in &query.select {
+        let SelectItem::StructAll(e) = item else {
+            select.push(item.clone());
+            continue;
+        };
+        let SqlType::Struct(fields) = compile(e, &scope)?.ty else {
+            return Err(SqlError::analysis(format!("'->*' needs a STRUCT but {e} is not one")));
+        };
+        select.extend(fields.into_iter().map(|(field, _)| SelectItem::Expr {
+            expr: Expr::Field { expr: Box::new(e.clone()), field },
+            alias: None,
+        }));
+    }
+    Ok(Query { select, ..query.clone() })
 }
 
 fn plan_any(
@@ -337,7 +391,7 @@ fn plan_any(
 const TABLE_FN_QUALIFIER: &str = "__TABLE_FN";
 
 pub(crate) fn is_table_function(name: &str) -> bool {
-    name.eq_ignore_ascii_case("EXPLODE")
+    name.eq_ignore_ascii_case("EXPLODE") || name.eq_ignore_ascii_case("CUBE_EXPLODE")
 }
 
 fn select_has_table_functions(query: &Query) -> bool {
@@ -402,7 +456,7 @@ pub(crate) fn star_of(source: &SourceDef, qualifier: &str) -> Vec<NamedItem> {
 pub(crate) fn joined_star(sources: &[(&str, &SourceDef)], only: Option<&str>) -> Result<Vec<NamedItem>> {
     if let Some(q) = only {
         if !sources.iter().any(|(qualifier, _)| *qualifier == q) {
-            return Err(SqlError::analysis(format!("unknown source '{q}' in '{q}.*'")));
+            return Err(SqlError::analysis(format!("'{q}' is not a valid stream/table name or alias.")));
         }
     }
     let wanted = sources.iter().filter(|(qualifier, _)| only.is_none_or(|q| q == *qualifier));
@@ -444,6 +498,20 @@ pub(crate) fn in_clause(err: SqlError, clause: &str) -> SqlError {
     }
 }
 
+/// A projection item, with ksqlDB's wording for what is wrong with it.
+pub(crate) fn compile_select(e: &Expr, scope: &Scope) -> Result<Compiled> {
+    let c = compile(e, scope).map_err(|err| match in_clause(err, "SELECT") {
+        SqlError::Analysis(m) if m.starts_with("Cast of ") => SqlError::Analysis(format!("Invalid Select: {m}")),
+        other => other,
+    })?;
+    if c.ty == SqlType::Null {
+        return Err(SqlError::analysis(
+            "Can't infer a type of null. Please explicitly cast it to a required type, e.g. CAST(null AS VARCHAR).",
+        ));
+    }
+    Ok(c)
+}
+
 /// A `WHERE` clause, which must be a boolean (or NULL) expression.
 pub(crate) fn compile_where(filter: &Expr, scope: &Scope) -> Result<Compiled> {
     // ksqlDB's wording, which names the clause an expression error is in.
@@ -468,7 +536,9 @@ pub(crate) fn check_output_names(items: &[NamedItem], purpose: Purpose) -> Resul
         for item in items {
             if RESERVED_COLUMNS.contains(&item.name.as_str()) {
                 // ksqlDB's two wordings: an alias that is reserved, or a column selected as it is.
-                return Err(SqlError::analysis(if item.aliased {
+                // `l.ROWTIME AS ROWTIME` selects the column as it is.
+                let renamed = item.aliased && !matches!(&item.expr, Expr::Column { name, .. } if *name == item.name);
+                return Err(SqlError::analysis(if renamed {
                     format!("`{}` is a reserved column name. You cannot use it as an alias for a column.", item.name)
                 } else {
                     format!("Reserved column name in select: `{}`. Please remove or alias the column.", item.name)
@@ -493,7 +563,7 @@ fn plan_stateless(
     let star = move |q: Option<&str>| -> Result<Vec<NamedItem>> {
         if let Some(q) = q {
             if q != q2 {
-                return Err(SqlError::analysis(format!("unknown source '{q}' in '{q}.*'")));
+                return Err(SqlError::analysis(format!("'{q}' is not a valid stream/table name or alias.")));
             }
         }
         let mut items = star_of(&src, &q2);
@@ -546,7 +616,8 @@ fn plan_stateless(
     let key_exprs: Vec<String> = if partition_null {
         Vec::new()
     } else if query.partition_by.is_empty() {
-        source.key_columns.iter().map(|c| c.name.clone()).collect()
+        // As projection items print them: a lower-case key column is `id`, quoted.
+        source.key_columns.iter().map(|c| unqualified(&column_expr(None, &c.name))).collect()
     } else {
         query.partition_by.iter().map(unqualified).collect()
     };
@@ -579,6 +650,12 @@ fn plan_stateless(
                 return false;
             }
             let arg = match args.as_slice() {
+                // CUBE_EXPLODE is EXPLODE over the array of its argument's combinations.
+                [a] if name.eq_ignore_ascii_case("CUBE_EXPLODE") => {
+                    let cube =
+                        Expr::Call { name: "CUBE_EXPLODE".into(), args: vec![a.clone()], star: false, pos: *pos };
+                    compile(&cube, scope)
+                }
                 [a] => compile(a, scope),
                 _ => Err(SqlError::analysis(format!("Function 'explode' takes 1 argument, got {}", args.len()))),
             };
@@ -613,13 +690,13 @@ fn plan_stateless(
         rewritten.push(e);
     }
     if !table_fns.is_empty() && kind == Kind::Table {
-        return Err(SqlError::analysis("Table functions (EXPLODE) are only supported on streams."));
+        return Err(SqlError::analysis("Table source is not supported with table functions"));
     }
     let mut compiled = Vec::with_capacity(items.len());
     let mut columns = Vec::with_capacity(items.len());
     let mut key_found: Vec<Option<(String, bool)>> = vec![None; key_exprs.len()];
     for (item, expr) in items.iter().zip(&rewritten) {
-        let c = compile(expr, &ext_scope)?;
+        let c = compile_select(expr, &ext_scope)?;
         let text = unqualified(&item.expr);
         let is_key = match key_exprs.iter().position(|k| *k == text) {
             Some(p) => match &key_found[p] {

@@ -216,11 +216,11 @@ struct FeedAggregate<'a> {
 
 impl RowSink for FeedAggregate<'_> {
     fn emit(&mut self, change: Change<'_>, origin: Origin) -> Result<()> {
-        if change.tombstone {
-            return Ok(());
-        }
+        // A tombstone (a table-table join's result going away) retracts the key's row; a stream
+        // aggregation ignores it.
+        let decoded = if change.tombstone { Decoded::Tombstone } else { Decoded::Row };
         let row: Vec<Value> = change.cols.iter().map(|c| c.clone().into_owned()).collect();
-        self.aggregate.process(&row, Decoded::Row, origin, self.sink)
+        self.aggregate.process(&row, decoded, origin, self.sink)
     }
 }
 
@@ -959,6 +959,13 @@ impl PersistentQuery {
                     }
                 }
                 load_table_state(log.as_ref(), &data, &input, &mut |row, d| op.load_table_row(row, d))?;
+            }
+            // An aggregation of a table-table join replaces each key's previous joined row: that
+            // table is the join's result, rebuilt from the join state loaded above.
+            Operator::JoinAggregate(join, op) if op.aggregates_table() => {
+                for row in join.table_results().unwrap_or_default() {
+                    op.load_table_row(&row, Decoded::Row);
+                }
             }
             _ => {}
         }

@@ -350,6 +350,7 @@ fn errors_carry_positions_and_nothing_runs_after_a_syntax_error() {
     let log = open_log(dir.path());
     let engine = Engine::open(log, options(false)).expect("engine");
     let err = engine.execute(&format!("{DDL}\nCREATE STREAM X AS SELEC * FROM S;")).expect_err("syntax");
+    // ksqlDB ends a syntax error with the statement it is in.
     assert_eq!(
         err.to_string(),
         "line 2:20: Syntax Error\nexpected 'SELECT' but found 'SELEC'\nStatement: CREATE STREAM X AS SELEC * FROM S;"
@@ -836,4 +837,15 @@ fn every_accumulator_survives_a_restart() {
     for restart_at in [5, 13] {
         assert_eq!(run(Some(restart_at)), through, "restarted after {restart_at} inputs");
     }
+}
+
+#[test]
+fn describe_function_knows_table_and_lambda_functions() {
+    let dir = shm_dir();
+    let engine = Engine::open(open_log(dir.path()), options(false)).expect("engine");
+    for name in ["EXPLODE", "CUBE_EXPLODE", "TRANSFORM", "CORRELATION", "HISTOGRAM", "REGEXP_EXTRACT"] {
+        engine.execute(&format!("DESCRIBE FUNCTION {name};")).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    let err = engine.execute("DESCRIBE FUNCTION NOPE;").expect_err("unknown");
+    assert_eq!(err.to_string(), "Can't find any functions with the name 'NOPE'");
 }

@@ -11,6 +11,7 @@
 //!   COUNT            i64
 //!   AVG              sum: f64, count: i64
 //!   STDDEV_*         count: i64, mean: f64, m2: f64
+//!   CORRELATION      count: i64, then the sums x, y, xy, xx, yy: f64 each
 //!   SUM, MIN, MAX    value
 //!   *_BY_OFFSET      value, offset: i64
 //!   the others       u32 length, then the accumulator's JSON (as the JSON encoding wrote it)
@@ -62,13 +63,19 @@ pub(super) fn encode(buf: &mut Vec<u8>, entry: &Entry, aggs: &[AggSpec]) {
                 buf.extend_from_slice(&mean.to_bits().to_le_bytes());
                 buf.extend_from_slice(&m2.to_bits().to_le_bytes());
             }
+            Acc::Sums { count, sums } => {
+                buf.extend_from_slice(&count.to_le_bytes());
+                for x in sums {
+                    buf.extend_from_slice(&x.to_bits().to_le_bytes());
+                }
+            }
             Acc::Sum(v) => write_value(buf, v, &spec.result_type),
             Acc::Extreme(v) => write_value(buf, v, &spec.arg_type),
             Acc::ByOffset { value, offset } => {
                 write_value(buf, value, &spec.arg_type);
                 buf.extend_from_slice(&offset.to_le_bytes());
             }
-            Acc::Distinct(_) | Acc::ByOffsetN(_) | Acc::List(_) => {
+            Acc::Distinct(_) | Acc::ByOffsetN(_) | Acc::List(_) | Acc::Counts(_) => {
                 let json = serde_json::to_vec(&spec.to_json(acc)).unwrap_or_default();
                 write_len(buf, json.len());
                 buf.extend_from_slice(&json);
@@ -101,13 +108,19 @@ pub(super) fn decode(key: &[u8], bytes: &[u8], aggs: &[AggSpec], group_types: &[
                 *mean = r.f64()?;
                 *m2 = r.f64()?;
             }
+            Acc::Sums { count, sums } => {
+                *count = r.i64()?;
+                for x in sums.iter_mut() {
+                    *x = r.f64()?;
+                }
+            }
             Acc::Sum(v) => *v = r.value(&spec.result_type)?,
             Acc::Extreme(v) => *v = r.value(&spec.arg_type)?,
             Acc::ByOffset { value, offset } => {
                 *value = r.value(&spec.arg_type)?;
                 *offset = r.i64()?;
             }
-            Acc::Distinct(_) | Acc::ByOffsetN(_) | Acc::List(_) => {
+            Acc::Distinct(_) | Acc::ByOffsetN(_) | Acc::List(_) | Acc::Counts(_) => {
                 let json: serde_json::Value = serde_json::from_slice(r.sized()?).ok()?;
                 acc = spec.acc_from_json(&json)?;
             }
