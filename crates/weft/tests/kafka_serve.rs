@@ -90,16 +90,13 @@ fn two_servers_on_one_cluster_see_each_others_changes() {
     second.kill();
 }
 
-/// Schema ids stay unique when both servers register at once and when the leader stops among the
-/// registrations: the follower forwards them to the leader, and once the leader is gone the
-/// survivor is elected and takes them itself. A registration whose answer was lost with the leader
-/// is retried by its client, and registering the same schema again answers the same id.
-///
-/// The leader stops gracefully (SIGTERM): after a SIGKILL, tansu 0.6's group coordinator on its
-/// SQLite store panics when the survivor rejoins (`UpdateGroup` ... `SendError`, then "entered
-/// unreachable code" in tansu-storage's service.rs), and no member is ever assigned again.
+/// Schema ids stay unique when both servers register at once and when the leader is killed
+/// (SIGKILL) among the registrations: the follower forwards them to the leader, and once the
+/// leader's session times out the survivor is elected and takes them itself. A registration whose
+/// answer was lost with the leader is retried by its client, and registering the same schema again
+/// answers the same id.
 #[test]
-fn registrations_on_two_servers_get_distinct_ids_even_when_the_leader_stops() {
+fn registrations_on_two_servers_get_distinct_ids_even_when_the_leader_is_killed() {
     let broker = Broker::start();
     let dir = tempfile::tempdir().expect("temp dir");
     let first = serve(&broker, &dir.path().join("first"));
@@ -122,12 +119,13 @@ fn registrations_on_two_servers_get_distinct_ids_even_when_the_leader_stops() {
         }
     });
 
-    // The leader stops while the second server takes more registrations.
+    // The leader is killed while the second server takes more registrations: no LeaveGroup, so
+    // the coordinator moves the leadership only when the leader's session (6 s) times out.
     let second_url = second.url.clone();
     let registering =
         std::thread::spawn(move || (10..20).map(|i| (i, register(&second_url, i, 60))).collect::<Vec<_>>());
     std::thread::sleep(std::time::Duration::from_millis(300));
-    first.stop();
+    first.kill();
     for (i, id) in registering.join().expect("the registrations through the survivor") {
         ids.insert(i, id);
     }
