@@ -20,8 +20,15 @@
 //!   makes the coordinator forget a leader that is no longer a member, and the next member to join
 //!   leads and assigns. With `cooperative-sticky` this repair is impossible: the survivors' rejoin
 //!   carries new metadata, which moves the group into a rebalance that only the dead leader could
-//!   finish, for good. On Kafka itself a dead group leader is replaced at once, the wait never
-//!   expires (the leader announces first) and nothing rejoins.
+//!   finish, for good. On tansu a follower's death can also set it off: the survivor whose
+//!   heartbeat notices the death rebalances alone (the leader is not told) and rejoins once more,
+//!   which makes the leader re-run the rebalance and announce again. On Kafka, where a rebalance
+//!   involves every member and the leader is assigned first, the wait does not expire.
+//! - Left on tansu 0.6: when the dead member was the group leader but not the Weft leader, and the
+//!   Weft leader's heartbeat noticed first, the group keeps naming the dead member; a server that
+//!   joins later then starts a rebalance nobody can finish. tansu's repository changed this after
+//!   0.6 (the 0.7 pre-releases, since published as `nisshi`; not tried here): its coordinator drops
+//!   silent members before answering a heartbeat and keeps a leader only while it is a member.
 //! - A leader that is cut off from the coordinator gives up leadership when librdkafka sees its
 //!   session lost (the rebalance callback revokes partition 0); until then, for at most the session
 //!   timeout, two servers may both believe they lead. Writes that must have one order are therefore

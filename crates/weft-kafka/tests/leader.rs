@@ -161,3 +161,23 @@ fn leader_killed_by_sigkill_is_replaced_within_20_s() {
     assert!(second.is_leader() && !third.is_leader());
     eprintln!("leadership moved {takeover:?} after the SIGKILL");
 }
+
+#[test]
+fn a_follower_killed_by_sigkill_leaves_the_leadership_where_it_is() {
+    let broker = Broker::start();
+    let log = connect(&broker);
+    let first = join(&broker, "http://first:8080");
+    within(20, "the first member leading", || first.is_leader());
+    let mut killed = MemberProcess::start(&broker, "http://killed:8080");
+    let third = join(&broker, "http://third:8080");
+    within(30, "the rebalances after two joins", || third.has_joined() && first.is_leader());
+
+    // The follower's session times out and the group rebalances (on tansu, the repair may make a
+    // survivor rejoin once): the first member leads throughout the end state, alone.
+    killed.kill();
+    std::thread::sleep(Duration::from_secs(20));
+    within(10, "the first member leading after the rebalances", || first.is_leader());
+    assert!(!third.is_leader());
+    let announced = announcements(&log).expect("read the announcements");
+    assert!(announced.iter().all(|a| a == "http://first:8080"), "announcements: {announced:?}");
+}
