@@ -18,7 +18,8 @@
 //!   leader (the member that computes the assignment); the survivors rejoin, are told a dead member
 //!   leads, and keep their old assignments, so partition 0 belongs to nobody. A member leaving
 //!   makes the coordinator forget a leader that is no longer a member, and the next member to join
-//!   leads and assigns. With `cooperative-sticky` this repair is impossible: the survivors' rejoin
+//!   leads and assigns (with three or more servers, a junior one may lead for a second or two
+//!   while the repairing senior one is out of the group). With `cooperative-sticky` this repair is impossible: the survivors' rejoin
 //!   carries new metadata, which moves the group into a rebalance that only the dead leader could
 //!   finish, for good. On tansu a follower's death can also set it off: the survivor whose
 //!   heartbeat notices the death rebalances alone (the leader is not told) and rejoins once more,

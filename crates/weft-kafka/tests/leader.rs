@@ -147,12 +147,13 @@ fn leader_killed_by_sigkill_is_replaced_within_20_s() {
     assert_eq!(leaders(&[&second, &third]), 0, "a joining member took the leadership");
     assert_eq!(second.leader().expect("read the announcement").as_deref(), Some("http://killed:8080"));
 
-    // SIGKILL the leader: the longest-serving survivor takes over, once, and announces itself.
+    // SIGKILL the leader: the longest-serving survivor takes over and announces itself. On tansu
+    // the repair may hand the leadership to the newest survivor for a moment first (the survivor
+    // that repairs leaves the group, and the other is alone in it until it rejoins).
     let killed_at = Instant::now();
     killed.kill();
-    within(20, "a new leader after the SIGKILL", || leaders(&[&second, &third]) == 1);
+    within(20, "the longest-serving survivor leading after the SIGKILL", || second.is_leader() && !third.is_leader());
     let takeover = killed_at.elapsed();
-    assert!(second.is_leader(), "the longest-serving survivor should lead, not the newest");
     within(10, "the new leader's announcement", || {
         third.leader().ok().flatten().as_deref() == Some("http://second:8080")
     });
