@@ -33,11 +33,17 @@ fn leaders(members: &[&LeaderElection]) -> usize {
     members.iter().filter(|m| m.is_leader()).count()
 }
 
-/// Every identity announced on the election topic, oldest first.
+/// Every identity announced on the election topic, oldest first; an error when the broker does
+/// not answer, or answers with fewer records than its offsets promise (a topic just created).
 fn announcements(log: &KafkaLog) -> weft_log::Result<Vec<String>> {
     let (start, end) = log.offsets("_weft_leader", 0)?;
     let read = log.read("_weft_leader", 0, start, ReadLimits { max_records: 1000, ..ReadLimits::default() })?;
-    assert_eq!(read.records.len() as u64, end - start, "every announcement in one read");
+    if read.records.len() as u64 != end - start {
+        return Err(weft_log::LogError::Backend(format!(
+            "read {} announcements of offsets {start}..{end}",
+            read.records.len()
+        )));
+    }
     Ok(read
         .records
         .iter()
