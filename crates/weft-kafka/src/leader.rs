@@ -2,32 +2,52 @@
 //! Confluent's Schema Registry elects its primary): every server joins one consumer group over a
 //! one-partition topic, and the member the coordinator assigns partition 0 to is the leader.
 //!
-//! - The assignment strategy is `cooperative-sticky`, so a server joining leaves the leadership
-//!   where it is; only the leader leaving (or dying) moves it.
+//! - The assignment strategy is the eager `range`, which gives partition 0 to the first member id
+//!   in byte order. Coordinators make member ids from the client id and a UUID, and each member's
+//!   client id ends in the time it joined, so the longest-serving member keeps the leadership when
+//!   others join. It does not keep it through the rebalance: an eager rebalance revokes every
+//!   partition first, so the leader stops leading for the length of the rebalance (about 3 s on
+//!   tansu 0.6, whose coordinator pauses each follower's join) and leads again after it.
 //! - A leader that closes leaves the group at once and another member is assigned partition 0 by
-//!   the rebalance that follows: 3 to 7 s on tansu 0.6, whose coordinator waits about 3 s in each
-//!   join round, and a cooperative rebalance takes two rounds (the same with confluent-kafka's
-//!   Python client; the eager `range` strategy hands over in under a second there, but moves the
-//!   leadership whenever a server joins). A leader that dies is noticed when its session times out
-//!   ([`ElectionOptions::session_timeout`], 6 s by default, the least brokers accept), then the
-//!   same rebalance follows.
+//!   the rebalance that follows. A leader that dies is noticed when its session times out
+//!   ([`ElectionOptions::session_timeout`], 6 s by default, the least brokers accept).
+//! - A member that a rebalance leaves without partition 0 waits for the new leader's announcement;
+//!   when none comes within 3 s, it leaves the group and joins again. This repairs tansu 0.6
+//!   (`tansu-broker` `coordinator/group/administrator.rs`): when a member's session times out, the
+//!   coordinator drops it in the next heartbeat of another member but keeps naming it the group's
+//!   leader (the member that computes the assignment); the survivors rejoin, are told a dead member
+//!   leads, and keep their old assignments, so partition 0 belongs to nobody. A member leaving
+//!   makes the coordinator forget a leader that is no longer a member, and the next member to join
+//!   leads and assigns (with three or more servers, a junior one may lead for a second or two
+//!   while the repairing senior one is out of the group). With `cooperative-sticky` this repair is impossible: the survivors' rejoin
+//!   carries new metadata, which moves the group into a rebalance that only the dead leader could
+//!   finish, for good. On tansu a follower's death can also set it off: the survivor whose
+//!   heartbeat notices the death rebalances alone (the leader is not told) and rejoins once more,
+//!   which makes the leader re-run the rebalance and announce again. On Kafka, where a rebalance
+//!   involves every member and the leader is assigned first, the wait does not expire.
+//! - Left on tansu 0.6: when the dead member was the group leader but not the Weft leader, and the
+//!   Weft leader's heartbeat noticed first, the group keeps naming the dead member; a server that
+//!   joins later then starts a rebalance nobody can finish. tansu's repository changed this after
+//!   0.6 (the 0.7 pre-releases, since published as `nisshi`; not tried here): its coordinator drops
+//!   silent members before answering a heartbeat and keeps a leader only while it is a member.
 //! - A leader that is cut off from the coordinator gives up leadership when librdkafka sees its
 //!   session lost (the rebalance callback revokes partition 0); until then, for at most the session
 //!   timeout, two servers may both believe they lead. Writes that must have one order are therefore
 //!   fenced where they land as well (not done yet: issue 14).
 //! - The leader announces itself by appending its identity (an address other servers can forward
-//!   writes to) to the election topic; [`LeaderElection::leader`] reads the latest announcement.
+//!   writes to) to the election topic after every rebalance that assigns it partition 0;
+//!   [`LeaderElection::leader`] reads the latest announcement.
 //!
 //! The member polls its consumer on a thread of its own: the rebalance callbacks run there, and the
 //! polls keep it within `max.poll.interval.ms`. Nothing is ever consumed from the topic.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
-use rdkafka::{ClientContext, TopicPartitionList};
+use rdkafka::{ClientConfig, ClientContext, TopicPartitionList};
 use tokio::sync::watch;
 use weft_log::{EventLog, LogError, ReadLimits, Record, Result, TopicConfig};
 
@@ -62,6 +82,11 @@ impl ElectionOptions {
 /// How often the member's consumer is polled (rebalance callbacks run within these polls).
 const POLL: Duration = Duration::from_millis(50);
 
+/// How long a member that a rebalance left without partition 0 waits for that rebalance's leader
+/// to announce itself before it concludes that the partition went to a dead member (see the
+/// module doc). On Kafka the leader is assigned, and announces, no later than the others.
+const ANNOUNCE_WAIT: Duration = Duration::from_secs(3);
+
 /// This server's membership in the election; it leaves the group when dropped.
 pub struct LeaderElection {
     log: Arc<KafkaLog>,
@@ -72,36 +97,73 @@ pub struct LeaderElection {
     thread: Option<JoinHandle<()>>,
 }
 
-/// Tells the member's thread what the coordinator assigned.
-struct Member {
+/// What the member's consumers (one at a time: see [`orphaned`]) and its thread share.
+struct Shared {
     topic: String,
+    log: Arc<KafkaLog>,
     leading: watch::Sender<bool>,
     /// Set by the first assignment, whatever it holds: the member is in the group.
     joined: Arc<AtomicBool>,
+    progress: Mutex<Progress>,
 }
+
+/// Where the latest rebalance stands, for telling an orphaned partition 0 from a leader elsewhere.
+#[derive(Default)]
+struct Progress {
+    /// The end of the election topic when the latest rebalance began: announcements at or past it
+    /// come from that rebalance's leader.
+    announcements_from: Option<u64>,
+    /// When the latest rebalance ended without partition 0 for this member.
+    assigned_without_partition: Option<Instant>,
+}
+
+impl Shared {
+    fn progress(&self) -> std::sync::MutexGuard<'_, Progress> {
+        // The guarded data stays consistent whatever a panicking holder did: each field is one store.
+        self.progress.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn announcements_end(&self) -> Option<u64> {
+        self.log.offsets(&self.topic, 0).ok().map(|(_, end)| end)
+    }
+}
+
+/// Tells the member's thread what the coordinator assigned.
+struct Member(Arc<Shared>);
 
 impl ClientContext for Member {}
 
 impl ConsumerContext for Member {
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if matches!(rebalance, Rebalance::Assign(_)) {
-            self.joined.store(true, Ordering::Relaxed);
+    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        // An eager rebalance begins by revoking everything, before this member rejoins: any
+        // announcement from here on comes from the member this rebalance assigns partition 0 to.
+        if matches!(rebalance, Rebalance::Revoke(_)) {
+            let end = self.0.announcements_end();
+            let mut progress = self.0.progress();
+            progress.announcements_from = end;
+            progress.assigned_without_partition = None;
         }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let shared = &self.0;
         let holds_partition =
-            |list: &TopicPartitionList| list.elements_for_topic(&self.topic).iter().any(|p| p.partition() == 0);
+            |list: &TopicPartitionList| list.elements_for_topic(&shared.topic).iter().any(|p| p.partition() == 0);
         match rebalance {
-            Rebalance::Assign(list) if holds_partition(list) => {
-                self.leading.send_replace(true);
+            Rebalance::Assign(list) => {
+                shared.joined.store(true, Ordering::Relaxed);
+                let leads = holds_partition(list);
+                shared.progress().assigned_without_partition = (!leads).then(Instant::now);
+                shared.leading.send_replace(leads);
             }
             Rebalance::Revoke(list) if holds_partition(list) => {
-                self.leading.send_replace(false);
+                shared.leading.send_replace(false);
             }
-            // Another member's partitions, or an error the next rebalance repairs: nothing changes
-            // here, except that a failed rebalance may have lost the assignment.
+            // A failed rebalance may have lost the assignment; the next one repairs it.
             Rebalance::Error(_) => {
-                self.leading.send_replace(false);
+                shared.leading.send_replace(false);
             }
-            _ => {}
+            Rebalance::Revoke(_) => {}
         }
     }
 }
@@ -123,41 +185,46 @@ impl LeaderElection {
         }
         let (sender, leading) = watch::channel(false);
         let joined = Arc::new(AtomicBool::new(false));
-        let member = Member { topic: options.topic.clone(), leading: sender, joined: joined.clone() };
-        let mut config = log.shared.options.client_config();
-        config
-            .set("group.id", &options.group)
-            .set("partition.assignment.strategy", "cooperative-sticky")
-            .set("session.timeout.ms", options.session_timeout.as_millis().to_string())
-            .set("heartbeat.interval.ms", (options.session_timeout.as_millis() / 6).max(100).to_string())
-            // The coordinator waits this long for members to rejoin a rebalance; a dead member never
-            // does, and tansu waits the whole of it (Kafka's default is 5 minutes). The thread polls
-            // every 50 ms, so only a hung process comes near it.
-            .set("max.poll.interval.ms", (options.session_timeout.as_millis() * 2).to_string())
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false");
-        let consumer: BaseConsumer<Member> =
-            config.create_with_context(member).map_err(|e| client_error("the election member", &e))?;
-        consumer.subscribe(&[&options.topic]).map_err(|e| client_error("the election member", &e))?;
+        let shared = Arc::new(Shared {
+            topic: options.topic.clone(),
+            log: log.clone(),
+            leading: sender,
+            joined: joined.clone(),
+            progress: Mutex::new(Progress::default()),
+        });
+        let config = member_config(&log, &options);
+        let mut consumer = Some(subscribe(&config, &shared)?);
 
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let stop = stop.clone();
-            let log = log.clone();
             let mut announced = leading.clone();
-            let (topic, identity) = (options.topic.clone(), options.identity.clone());
+            let identity = options.identity.clone();
             std::thread::Builder::new()
                 .name("weft-kafka-leader".into())
                 .spawn(move || {
                     while !stop.load(Ordering::Relaxed) {
+                        let Some(member) = &consumer else {
+                            // Rejoining failed (the client could not be created): try again.
+                            std::thread::sleep(ANNOUNCE_WAIT);
+                            consumer = rejoin(&config, &shared);
+                            continue;
+                        };
                         // Records are never consumed: polling runs the rebalance callbacks and
                         // keeps the member within `max.poll.interval.ms`.
-                        let _ = consumer.poll(POLL);
+                        let _ = member.poll(POLL);
                         if announced.has_changed().unwrap_or(false) && *announced.borrow_and_update() {
-                            announce(log.as_ref(), &topic, &identity);
+                            announce(&shared.log, &shared.topic, &identity);
+                        }
+                        if orphaned(&shared) {
+                            tracing::info!("nobody took the leadership after a rebalance; rejoining the election");
+                            // Leave first (dropping the consumer closes it), then join anew: on
+                            // tansu, only a leave clears the dead leader the group still names.
+                            drop(consumer.take());
+                            consumer = rejoin(&config, &shared);
                         }
                     }
-                    consumer.context().leading.send_replace(false);
+                    shared.leading.send_replace(false);
                     // Dropping the consumer closes it, which leaves the group now, so another
                     // member is assigned without waiting for the session to time out.
                     drop(consumer);
@@ -211,6 +278,82 @@ impl LeaderElection {
 impl Drop for LeaderElection {
     fn drop(&mut self) {
         self.stop_thread();
+    }
+}
+
+/// The member's consumer configuration, the same for every consumer it rejoins with.
+fn member_config(log: &KafkaLog, options: &ElectionOptions) -> ClientConfig {
+    let mut config = log.shared.options.client_config();
+    // Seniority: the range assignor gives partition 0 to the first member id in byte order, and
+    // coordinators make member ids `client.id` + "-" + a UUID, so a client id ending in the join
+    // time (zero-padded) keeps the leadership with the longest-serving member when others join.
+    let joined_at = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    let client_id = format!("{}.leader.{joined_at:016}", config.get("client.id").unwrap_or("weft"));
+    let session = options.session_timeout.as_millis();
+    config
+        .set("client.id", client_id)
+        .set("group.id", &options.group)
+        // Eager, not `cooperative-sticky`: see the module doc for why tansu needs it.
+        .set("partition.assignment.strategy", "range")
+        .set("session.timeout.ms", session.to_string())
+        .set("heartbeat.interval.ms", (session / 6).max(100).to_string())
+        // The coordinator waits this long for members to rejoin a rebalance; a dead member never
+        // does, and tansu waits the whole of it (Kafka's default is 5 minutes). The thread polls
+        // every 50 ms, so only a hung process comes near it.
+        .set("max.poll.interval.ms", (session * 2).to_string())
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false");
+    config
+}
+
+/// A consumer in the election group, reporting to `shared`.
+fn subscribe(config: &ClientConfig, shared: &Arc<Shared>) -> Result<BaseConsumer<Member>> {
+    // A member that joins before any rebalance revoked anything waits for announcements from now on.
+    let end = shared.announcements_end();
+    *shared.progress() = Progress { announcements_from: end, assigned_without_partition: None };
+    let consumer: BaseConsumer<Member> =
+        config.create_with_context(Member(shared.clone())).map_err(|e| client_error("the election member", &e))?;
+    consumer.subscribe(&[&shared.topic]).map_err(|e| client_error("the election member", &e))?;
+    Ok(consumer)
+}
+
+/// A new consumer for the member, or `None` (logged) when the client cannot be created.
+fn rejoin(config: &ClientConfig, shared: &Arc<Shared>) -> Option<BaseConsumer<Member>> {
+    subscribe(config, shared).inspect_err(|e| tracing::warn!(error = %e, "cannot rejoin the election")).ok()
+}
+
+/// Whether the latest rebalance left this member without partition 0 and, [`ANNOUNCE_WAIT`]
+/// later, nobody has announced leading since it began: the partition went to a member that is
+/// gone (the module doc says how), and this member must rejoin to have it assigned again.
+fn orphaned(shared: &Shared) -> bool {
+    let (since, from) = {
+        let progress = shared.progress();
+        match progress.assigned_without_partition {
+            Some(since) if since.elapsed() >= ANNOUNCE_WAIT => (since, progress.announcements_from),
+            _ => return false,
+        }
+    };
+    let end = shared.announcements_end();
+    let mut progress = shared.progress();
+    if progress.assigned_without_partition != Some(since) {
+        return false; // another rebalance came meanwhile
+    }
+    match (from, end) {
+        (Some(from), Some(end)) if end > from => {
+            progress.assigned_without_partition = None;
+            false
+        }
+        (Some(_), Some(_)) => true,
+        // Where the rebalance began is unknown: count announcements from now, after another wait.
+        (None, Some(end)) => {
+            *progress = Progress { announcements_from: Some(end), assigned_without_partition: Some(Instant::now()) };
+            false
+        }
+        // The cluster did not answer: ask again after another wait rather than rejoin blindly.
+        (_, None) => {
+            progress.assigned_without_partition = Some(Instant::now());
+            false
+        }
     }
 }
 

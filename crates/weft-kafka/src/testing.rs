@@ -3,6 +3,8 @@
 //!
 //! `scripts/test` installs tansu into `target/tools/bin` of the workspace; `WEFT_TANSU` names
 //! another binary. Tests never skip without it: they fail saying how to install it.
+//! `WEFT_TANSU_LOG=DIR` keeps each broker's output in DIR (with `RUST_LOG=tansu_broker=debug`,
+//! what its group coordinator decided).
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -84,14 +86,29 @@ fn spawn(store: &std::path::Path, address: SocketAddr, authentication: bool) -> 
     // SQLite storage rather than `memory://`: tansu's in-memory engine answers ListOffsets from
     // its objects' modification times and batch base offsets, not from records (timestamp
     // lookups and the high watermark come out wrong); its SQL engines keep Kafka's meaning.
+    // `WEFT_TANSU_LOG=DIR` keeps the broker's output (its log at `RUST_LOG`'s level) in
+    // DIR/tansu-PORT.log, to see what its group coordinator did.
+    let (stdout, stderr) = match std::env::var_os("WEFT_TANSU_LOG") {
+        Some(dir) => {
+            let path = PathBuf::from(dir).join(format!("tansu-{}.log", address.port()));
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .and_then(|file| Ok((file.try_clone()?, file)))
+                .unwrap_or_else(|e| panic!("cannot create the broker's log {}: {e}", path.display()));
+            (Stdio::from(file.0), Stdio::from(file.1))
+        }
+        None => (Stdio::null(), Stdio::null()),
+    };
     let mut command = Command::new(&binary);
     command
         .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
         .args(["--storage-engine", "sqlite://tansu.db"])
         .current_dir(store)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stdout(stdout)
+        .stderr(stderr);
     if authentication {
         command.arg("--authentication");
     }

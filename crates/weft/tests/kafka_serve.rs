@@ -74,7 +74,7 @@ fn serve_signs_in_to_a_cluster_that_requires_sasl() {
     let server = ServeProcess::start(&dir.path().join("unused"), &args);
     ok(&server, &["topic", "create", "signed-in"]);
     assert!(ok(&server, &["topic", "list"]).lines().any(|l| l == "signed-in"));
-    server.stop();
+    server.kill();
 
     let mut refused = Command::new(env!("CARGO_BIN_EXE_weft"));
     refused.args(["serve", "--listen", "127.0.0.1:0", "--auth", "none", "--kafka", &bootstrap]).args(sasl("wrong"));
@@ -133,23 +133,16 @@ fn two_servers_on_one_cluster_see_each_others_changes() {
     second.kill();
 }
 
-/// Schema ids stay unique when both servers register at once and when the leader stops among the
-/// registrations: the follower forwards them to the leader, and once the leader is gone the
-/// survivor is elected and takes them itself. A registration whose answer was lost with the leader
-/// is retried by its client, and registering the same schema again answers the same id.
-///
-/// The leader stops gracefully (SIGTERM): after a SIGKILL, tansu 0.6's group coordinator on its
-/// SQLite store panics when the survivor rejoins (`UpdateGroup` ... `SendError`, then "entered
-/// unreachable code" in tansu-storage's service.rs), and no member is ever assigned again.
+/// Schema ids stay unique when both servers register at once and when the leader is killed
+/// (SIGKILL) among the registrations: the follower forwards them to the leader, and once the
+/// leader's session times out the survivor is elected and takes them itself. A registration whose
+/// answer was lost with the leader is retried by its client, and registering the same schema again
+/// answers the same id.
 #[test]
-fn registrations_on_two_servers_get_distinct_ids_even_when_the_leader_stops() {
+fn registrations_on_two_servers_get_distinct_ids_even_when_the_leader_is_killed() {
     let broker = Broker::start();
     let dir = tempfile::tempdir().expect("temp dir");
-    let first = serve(&broker, &dir.path().join("first"));
-    within(30, "the first server leading", || leader_named_by(&first, &first.url));
-    let second = serve(&broker, &dir.path().join("second"));
-    // The second server forwards ordered writes to the first, and says so.
-    within(30, "the second server forwarding to the first", || leader_named_by(&second, &first.url));
+    let (first, second) = leader_and_follower(&broker, dir.path());
 
     let mut ids = std::collections::BTreeMap::new();
     std::thread::scope(|scope| {
@@ -165,12 +158,13 @@ fn registrations_on_two_servers_get_distinct_ids_even_when_the_leader_stops() {
         }
     });
 
-    // The leader stops while the second server takes more registrations.
+    // The leader is killed while the second server takes more registrations: no LeaveGroup, so
+    // the coordinator moves the leadership only when the leader's session (6 s) times out.
     let second_url = second.url.clone();
     let registering =
         std::thread::spawn(move || (10..20).map(|i| (i, register(&second_url, i, 60))).collect::<Vec<_>>());
     std::thread::sleep(std::time::Duration::from_millis(300));
-    first.stop();
+    first.kill();
     for (i, id) in registering.join().expect("the registrations through the survivor") {
         ids.insert(i, id);
     }
@@ -185,22 +179,17 @@ fn registrations_on_two_servers_get_distinct_ids_even_when_the_leader_stops() {
 }
 
 /// Persistent queries run on the leader alone and move with the leadership. SQL statements sent to
-/// the follower are relayed to the leader and known on both servers at once; the leader stops in the
-/// middle of the input, and the survivor takes its queries over from their committed positions:
-/// every input record is in the derived stream exactly once, and the per-key aggregation ends with
-/// the exact counts and sums (nothing lost, nothing counted twice).
-///
-/// The leader stops with SIGTERM, for the reason given on the registrations test above.
+/// the follower are relayed to the leader and known on both servers at once; the leader is
+/// SIGKILLed in the middle of the input, and the survivor takes its queries over from their
+/// committed positions: every input record is in the derived stream exactly once, and the per-key
+/// aggregation ends with the exact counts and sums (nothing lost, nothing counted twice).
 #[test]
-fn persistent_queries_run_on_the_leader_and_move_to_the_survivor() {
+fn persistent_queries_run_on_the_leader_and_move_to_the_survivor_when_it_is_killed() {
     const RECORDS: usize = 3000;
     const USERS: usize = 7;
     let broker = Broker::start();
     let dir = tempfile::tempdir().expect("temp dir");
-    let first = serve(&broker, &dir.path().join("first"));
-    within(30, "the first server leading", || leader_named_by(&first, &first.url));
-    let second = serve(&broker, &dir.path().join("second"));
-    within(30, "the second server forwarding to the first", || leader_named_by(&second, &first.url));
+    let (first, second) = leader_and_follower(&broker, dir.path());
     ok(&second, &["topic", "create", "clicks", "--partitions", "2"]);
 
     let statements =
@@ -233,7 +222,7 @@ fn persistent_queries_run_on_the_leader_and_move_to_the_survivor() {
     within(60, "the leader writing the derived stream", || !topic_records(&api, "CLICKS_COPY").is_empty());
     std::thread::scope(|scope| {
         scope.spawn(|| produce(RECORDS / 2..RECORDS));
-        first.stop();
+        first.kill();
     });
 
     within(90, "the survivor finishing the derived stream", || topic_records(&api, "CLICKS_COPY").len() >= RECORDS);
@@ -299,6 +288,16 @@ fn topic_records(api: &Api, topic: &str) -> Vec<Value> {
         return Vec::new();
     }
     page["records"].as_array().cloned().unwrap_or_default()
+}
+
+/// Two servers on `broker`: the first started leads, and the second forwards ordered writes to it
+/// (and says so).
+fn leader_and_follower(broker: &Broker, dir: &Path) -> (ServeProcess, ServeProcess) {
+    let first = serve(broker, &dir.join("first"));
+    within(30, "the first server leading", || leader_named_by(&first, &first.url));
+    let second = serve(broker, &dir.join("second"));
+    within(30, "the second server forwarding to the first", || leader_named_by(&second, &first.url));
+    (first, second)
 }
 
 /// Registers the record schema `Schema{i}` under `s{i}-value` through `url`, retrying refusals

@@ -41,15 +41,6 @@ impl ServeProcess {
         ServeProcess { child, url, banner }
     }
 
-    /// SIGTERM (a graceful stop), and wait for it to exit.
-    #[allow(dead_code)] // Only the Kafka test stops servers this way.
-    pub fn stop(mut self) {
-        let pid = libc::pid_t::try_from(self.child.id()).expect("a pid");
-        // SAFETY: signals our own child process, which has not been reaped.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0, "SIGTERM");
-        self.child.wait().expect("the stopped server is reaped");
-    }
-
     /// SIGKILL, and reap it.
     #[allow(dead_code)] // Not every test that uses the module kills through it.
     pub fn kill(mut self) {
