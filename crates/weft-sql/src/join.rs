@@ -324,7 +324,7 @@ impl JoinOp {
             if pk.is_null() {
                 return;
             }
-            let pkb = key_bytes_of(&pk, &SqlType::Null);
+            let pkb = key_bytes_of(&pk, &pk_expr.ty);
             if let Some(old) = self.left_table.remove(&pkb) {
                 let old_fk = self.left_key.eval(&old).into_owned();
                 let fkb = key_bytes_of(&old_fk, &self.key_type);
@@ -666,7 +666,7 @@ impl JoinOp {
         // is there": an inner join of a key seen for the first time with no match writes nothing.
         let had_left = input == 0 && {
             let pk = pk_expr.eval(row);
-            !pk.is_null() && self.left_table.contains_key(&key_bytes_of(&pk, &SqlType::Null))
+            !pk.is_null() && self.left_table.contains_key(&key_bytes_of(&pk, &pk_expr.ty))
         };
         self.load_own(input, row, decoded);
         if input == 0 {
@@ -674,8 +674,9 @@ impl JoinOp {
             if pk.is_null() {
                 return Ok(());
             }
+            // Tombstones carry the left row: its key columns give the result's key, however many.
             if decoded == Decoded::Tombstone {
-                return self.emit(None, None, ts, &pk, true, origin, sink);
+                return self.emit(Some(row), None, ts, &pk, true, origin, sink);
             }
             let fk = self.left_key.eval(row).into_owned();
             let right = if fk.is_null() { None } else { self.right_table.get(&self.key_bytes(&fk)).cloned() };
@@ -686,7 +687,7 @@ impl JoinOp {
                 }
                 (None, JoinKind::Left) => self.emit(Some(row), None, ts, &pk, false, origin, sink),
                 // The row may have joined before under another foreign key.
-                (None, _) if had_left => self.emit(None, None, ts, &pk, true, origin, sink),
+                (None, _) if had_left => self.emit(Some(row), None, ts, &pk, true, origin, sink),
                 (None, _) => Ok(()),
             };
         }
@@ -705,7 +706,7 @@ impl JoinOp {
                 (Decoded::Tombstone, JoinKind::Left) => {
                     self.emit(Some(&left), None, out_ts, &pk, false, origin, sink)?
                 }
-                (Decoded::Tombstone, _) => self.emit(None, None, out_ts, &pk, true, origin, sink)?,
+                (Decoded::Tombstone, _) => self.emit(Some(&left), None, out_ts, &pk, true, origin, sink)?,
             }
         }
         Ok(())
@@ -1455,6 +1456,13 @@ fn plan_stage(left: &LeftSide, join: &Join, rq: &str, right: &SourceDef) -> Resu
     // A table joined on a non-key column of the left table: a foreign-key join (INNER or LEFT),
     // keyed by the left table's primary key.
     let foreign_key = shape == Shape::TableTable && !left_is_key;
+    // ksqlDB plans a foreign-key join only as the first join of a chain.
+    if foreign_key && left.sources.len() > 1 {
+        return Err(SqlError::analysis(format!(
+            "Invalid join condition: foreign-key table-table joins are not supported as part of n-way joins. Got {}.",
+            on_text(&join.on, &left.scope, &right_scope)
+        )));
+    }
     if foreign_key && !matches!(join.kind, JoinKind::Inner | JoinKind::Left) {
         return Err(SqlError::analysis(format!(
             "{} JOIN on a foreign key is not supported: foreign-key table-table joins support only INNER and LEFT \
@@ -1473,23 +1481,16 @@ fn plan_stage(left: &LeftSide, join: &Join, rq: &str, right: &SourceDef) -> Resu
             None => Ok(None),
         }
     };
+    // The left side is a single table here (a foreign-key join later in a chain was refused).
     let left_pk = if foreign_key {
-        match hidden_key(&left.scope)? {
-            Some(k) if left.key_set.iter().any(|e| matches!(e, Expr::Column { .. })) => Some(k),
-            Some(_) => {
-                return Err(SqlError::Unsupported(
-                    "a foreign-key join on the result of a join keyed by a synthetic ROWKEY".into(),
-                ))
-            }
-            None => {
-                let (lq, source) = &left.sources[0];
-                let pk = source
-                    .key_columns
-                    .first()
-                    .ok_or_else(|| SqlError::analysis("the left table has no PRIMARY KEY"))?;
-                Some(compile(&column_expr(Some(lq), &pk.name), &left.scope)?)
-            }
-        }
+        let (lq, source) = &left.sources[0];
+        // A compound primary key identifies a left row by all its columns together.
+        let pk = match source.key_columns.as_slice() {
+            [] => return Err(SqlError::analysis("the left table has no PRIMARY KEY")),
+            [one] => column_expr(Some(lq), &one.name),
+            several => Expr::Struct(several.iter().map(|c| (c.name.clone(), column_expr(Some(lq), &c.name))).collect()),
+        };
+        Some(compile(&pk, &left.scope)?)
     } else {
         None
     };
@@ -1507,7 +1508,13 @@ fn plan_stage(left: &LeftSide, join: &Join, rq: &str, right: &SourceDef) -> Resu
     scope.columns.push(crate::expr::ScopeColumn { qualifier: None, name: synthetic_name, ty: left_key.ty.clone() });
     let full_outer = join.kind == JoinKind::FullOuter;
     let key_set = if left_pk.is_some() {
-        left.key_set.clone()
+        match left.sources.as_slice() {
+            // A foreign-key join is keyed by the left table's primary key, every column of it.
+            [(lq, source)] if left.key_set.is_empty() => {
+                source.key_columns.iter().map(|c| column_expr(Some(lq), &c.name)).collect()
+            }
+            _ => left.key_set.clone(),
+        }
     } else if full_outer {
         Vec::new()
     } else {
@@ -1688,6 +1695,11 @@ pub fn plan_join(
         if k == last {
             return finish_join(query, left, stage, rq, right, purpose, sink_name);
         }
+        if stage.left_pk.as_ref().is_some_and(|pk| matches!(pk.ty, SqlType::Struct(_))) {
+            return Err(SqlError::Unsupported(
+                "a foreign-key join on a compound primary key followed by further joins".into(),
+            ));
+        }
         left = intermediate(left, stage, rq, right, k);
     }
     Err(SqlError::analysis("a join needs at least one JOIN clause"))
@@ -1755,10 +1767,13 @@ fn finish_join(
     let synthetic = scope.columns.last().filter(|_| stage.synthetic_key).map(|c| c.name.clone());
     let synthetic = synthetic.unwrap_or_else(|| SYNTHETIC_KEY.to_string());
     let named: Vec<(&str, &SourceDef)> = sources.iter().map(|(q, s)| (q.as_str(), s)).collect();
+    // A full outer join, or one whose join expressions are no columns (`ON A.S->F = B.T->G`), is
+    // keyed by the synthetic ROWKEY, which `*` includes (ksqlDB).
+    let synthetic_keyed =
+        full_outer || (stage.left_pk.is_none() && !stage.key_set.iter().any(|e| matches!(e, Expr::Column { .. })));
     let star = |q: Option<&str>| -> Result<Vec<NamedItem>> {
         let mut out = Vec::new();
-        // A full outer join is keyed by the synthetic ROWKEY, which `*` includes (ksqlDB).
-        if full_outer && q.is_none() {
+        if synthetic_keyed && q.is_none() {
             out.push(NamedItem {
                 name: synthetic.clone(),
                 expr: column_expr(None, &synthetic),
@@ -1812,10 +1827,20 @@ fn finish_join(
     // The first projected key column is the key; another column equal to the key (`b.x` next to
     // `a.x` after `ON a.x = b.x`) is a value column, but the same column twice is refused.
     let mut key_found: Option<(String, bool, Option<usize>)> = None;
+    // A foreign-key join on a compound primary key is keyed by every one of its columns.
+    let compound = foreign_key && key_targets.len() > 1;
+    let mut compound_seen: Vec<usize> = Vec::new();
     for item in &items {
         let c = compile(&item.expr, &scope)?;
         let is_join_column = c.as_column().is_some_and(|i| key_targets.contains(&i));
         let is_key = match (&key_found, is_join_column) {
+            _ if compound => match c.as_column() {
+                Some(i) if is_join_column && !compound_seen.contains(&i) => {
+                    compound_seen.push(i);
+                    true
+                }
+                _ => false,
+            },
             (None, true) => {
                 key_found = Some((item.name.clone(), item.from_star, c.as_column()));
                 true
@@ -1843,19 +1868,22 @@ fn finish_join(
         columns.push(OutputColumn { name: item.name.clone(), ty: c.ty.clone(), is_key });
         compiled.push(c);
     }
-    if purpose == Purpose::Persistent && key_found.is_none() {
+    let missing_key = if compound { compound_seen.len() < key_targets.len() } else { key_found.is_none() };
+    if purpose == Purpose::Persistent && missing_key {
         let sink = sink_name.unwrap_or("the sink");
         if let [p] = query.partition_by.as_slice() {
             let keys = [qualified_text(p, &scope)];
             return Err(crate::plan::key_missing(sink, "partitioning expression", &keys, true, false));
         }
-        let names: Vec<String> = key_columns.iter().map(|e| e.to_string()).collect();
+        let names: Vec<String> = key_columns.iter().map(|e| qualified_text(e, &scope)).collect();
         return Err(match names.as_slice() {
             [_, ..] if foreign_key => {
                 let (_, left_source) = &sources[0];
                 let missing: Vec<String> = key_columns
                     .iter()
-                    .filter_map(|e| match e {
+                    .zip(&column_targets)
+                    .filter(|(_, i)| !compound_seen.contains(i))
+                    .filter_map(|(e, _)| match e {
                         Expr::Column { name, .. } => Some(format!("`{name}`")),
                         _ => None,
                     })
