@@ -1668,10 +1668,9 @@ pub fn plan_aggregate_input(
         None => None,
     };
     let window_info = query.window.map(|w| match w.kind {
-        WindowKind::Tumbling { size } | WindowKind::Hopping { size, .. } => {
-            WindowInfo { kind: WindowType::Time, size_ms: Some(size) }
-        }
-        WindowKind::Session { .. } => WindowInfo { kind: WindowType::Session, size_ms: None },
+        WindowKind::Tumbling { size } => WindowInfo { kind: WindowType::Time, size_ms: Some(size), hopping: false },
+        WindowKind::Hopping { size, .. } => WindowInfo { kind: WindowType::Time, size_ms: Some(size), hopping: true },
+        WindowKind::Session { .. } => WindowInfo { kind: WindowType::Session, size_ms: None, hopping: false },
     });
     let mut steps = input.steps;
     if let Some(f) = &query.filter {

@@ -791,6 +791,16 @@ fn on_text(on: &Expr, left: &Scope, right: &Scope) -> String {
     }
 }
 
+/// A source's window type as ksqlDB names it when refusing to join incompatible windows.
+fn window_type_name(source: &SourceDef) -> &'static str {
+    match source.window {
+        Some(w) if w.kind == WindowType::Session => "SESSION",
+        Some(w) if w.hopping => "HOPPING",
+        Some(_) => "TUMBLING",
+        None => "NONE",
+    }
+}
+
 /// How ksqlDB names a source's windowing in its join refusals (hopping and tumbling windows are
 /// both `TIME` here: a source keeps only whether its windows are sessions).
 fn window_name(source: &SourceDef) -> &'static str {
@@ -942,9 +952,20 @@ fn check_join_sources(query: &Query, first: &SourceDef, joined: &[SourceDef]) ->
                          can only be joined to other session windowed sources, and may still not result in expected \
                          behaviour as session bounds must be an exact match for the join to work\nHopping and \
                          tumbling windowed sources can only be joined to other hopping and tumbling windowed sources",
-                        window_name(first),
-                        window_name(right)
+                        window_type_name(first),
+                        window_type_name(right)
                     )));
+                }
+                // KAFKA-format keys of time windows of different sizes are different key formats:
+                // one side would have to be repartitioned, which ksqlDB does not do for windowed
+                // sources. (ksqlDB's joins.json joins the same windows with JSON_SR keys.)
+                let size = |s: &SourceDef| s.window.and_then(|w| w.size_ms);
+                let kafka_keys = first.key_format == Format::Kafka && right.key_format == Format::Kafka;
+                if kafka_keys && size(first) != size(right) {
+                    return Err(SqlError::analysis(
+                        "Implicit repartitioning of windowed sources is not supported. See \
+                         https://github.com/confluentinc/ksql/issues/4385.",
+                    ));
                 }
                 let lq = query.from.qualifier().to_string();
                 let rq = join.source.qualifier().to_string();
@@ -1830,9 +1851,32 @@ fn finish_join(
     // A foreign-key join on a compound primary key is keyed by every one of its columns.
     let compound = foreign_key && key_targets.len() > 1;
     let mut compound_seen: Vec<usize> = Vec::new();
+    // When only `*` projects join columns, ksqlDB keys the result by the left join column
+    // (`SELECT t.*, tt.* FROM tt JOIN t ON t.id = tt.id` is keyed by `TT_ID`).
+    let star_key: Option<usize> = {
+        let projected: Vec<(bool, usize)> = items
+            .iter()
+            .filter_map(|item| {
+                let i = compile(&item.expr, &scope).ok()?.as_column()?;
+                key_targets.contains(&i).then_some((item.from_star, i))
+            })
+            .collect();
+        match key_targets.first() {
+            Some(&left)
+                if !foreign_key
+                    && !full_outer
+                    && partition_target.is_none()
+                    && projected.iter().all(|(star, _)| *star)
+                    && projected.iter().any(|(_, i)| *i == left) =>
+            {
+                Some(left)
+            }
+            _ => None,
+        }
+    };
     for item in &items {
         let c = compile(&item.expr, &scope)?;
-        let is_join_column = c.as_column().is_some_and(|i| key_targets.contains(&i));
+        let is_join_column = c.as_column().is_some_and(|i| key_targets.contains(&i) && star_key.is_none_or(|k| k == i));
         let is_key = match (&key_found, is_join_column) {
             _ if compound => match c.as_column() {
                 Some(i) if is_join_column && !compound_seen.contains(&i) => {
