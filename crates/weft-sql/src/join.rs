@@ -27,7 +27,9 @@ use crate::ast::{BinaryOp, Expr, Join, JoinKind, Query, SelectItem, Within};
 use crate::error::{Result, SqlError};
 use crate::expr::{compile, Compiled, Scope};
 use crate::format::{write_json, Format, WindowBounds, WindowType};
-use crate::metastore::{Decoded, Kind, SourceDef, RESERVED_COLUMNS, WINDOWEND, WINDOWSTART};
+use crate::metastore::{
+    Decoded, Kind, SourceDef, RESERVED_COLUMNS, ROWOFFSET, ROWPARTITION, ROWTIME, WINDOWEND, WINDOWSTART,
+};
 use crate::plan::{
     check_output_names, column_expr, compile_where, expand_select, joined_star, qualified_text, NamedItem, Operator,
     OutputColumn, Plan, PlannedQuery, Purpose,
@@ -1802,7 +1804,25 @@ fn finish_join(
                 aliased: false,
             });
         }
-        out.extend(joined_star(&named, q)?);
+        if query.partition_by.is_empty() {
+            out.extend(joined_star(&named, q)?);
+            return Ok(out);
+        }
+        // Re-partitioned, ksqlDB's `*` over a join also has each source's pseudo-columns
+        // (`L_ROWTIME`, `L_ROWPARTITION`, `L_ROWOFFSET`), as partition-by.json expects.
+        if let Some(q) = q {
+            // Refuses an unknown qualifier as the plain expansion does.
+            joined_star(&named, Some(q))?;
+        }
+        for (sq, _) in named.iter().filter(|(sq, _)| q.is_none_or(|q| q == *sq)) {
+            out.extend(joined_star(&named, Some(sq))?);
+            out.extend([ROWTIME, ROWPARTITION, ROWOFFSET].into_iter().map(|name| NamedItem {
+                name: format!("{sq}_{name}"),
+                expr: column_expr(Some(sq), name),
+                from_star: false,
+                aliased: false,
+            }));
+        }
         Ok(out)
     };
     let mut items = expand_select(&query.select, &star)?;
