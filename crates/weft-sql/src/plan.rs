@@ -467,8 +467,13 @@ pub(crate) fn check_output_names(items: &[NamedItem], purpose: Purpose) -> Resul
     if purpose == Purpose::Persistent {
         for item in items {
             if RESERVED_COLUMNS.contains(&item.name.as_str()) {
-                // ksqlDB's two wordings: an alias that is reserved, or a column selected as it is.
-                return Err(SqlError::analysis(if item.aliased {
+                // ksqlDB's two wordings: an alias that is reserved, or a column selected as it is
+                // (`L.ROWTIME AS ROWTIME` too: the alias renames nothing).
+                let renames = match &item.expr {
+                    Expr::Column { name, .. } => *name != item.name,
+                    _ => true,
+                };
+                return Err(SqlError::analysis(if item.aliased && renames {
                     format!("`{}` is a reserved column name. You cannot use it as an alias for a column.", item.name)
                 } else {
                     format!("Reserved column name in select: `{}`. Please remove or alias the column.", item.name)
