@@ -16,8 +16,8 @@
 //! `stream time - grace` is late and dropped (grace defaults to 24 hours, to none with `EMIT
 //! FINAL`); `EMIT CHANGES` emits the updated row for every input, `EMIT FINAL` emits each window
 //! once, when stream time passes its end plus grace, unless stream time jumped past the window's
-//! retention (`max(RETENTION, size + grace)` after its start: Kafka Streams' store no longer returns
-//! it); a row that fails `HAVING` is emitted as a tombstone; merged session windows are deleted
+//! retention (`max(RETENTION, size + grace)` after its start, counted from the start of the newest
+//! window: Kafka Streams' store no longer returns it); a row that fails `HAVING` is emitted as a tombstone; merged session windows are deleted
 //! (tombstones) and the merged session emitted.
 
 mod changelog;
@@ -51,6 +51,21 @@ fn effective_grace(window: Option<&WindowSpec>, emit_final: bool) -> i64 {
         Some(g) => g,
         None if emit_final => 0,
         None => DEFAULT_GRACE_MS,
+    }
+}
+
+/// The start of the newest time window a record at `stream_time` falls in: the time of Kafka
+/// Streams' window store, from which its retention is counted.
+fn newest_window_start(kind: WindowKind, stream_time: i64) -> i64 {
+    let advance = match kind {
+        WindowKind::Tumbling { size } => size,
+        WindowKind::Hopping { advance, .. } => advance,
+        WindowKind::Session { .. } => return stream_time,
+    };
+    if advance > 0 {
+        stream_time - stream_time.rem_euclid(advance)
+    } else {
+        stream_time
     }
 }
 
@@ -1022,14 +1037,15 @@ impl AggregateOp {
 
     /// EMIT FINAL: emits windows that closed (end + grace <= stream time), by start, end and key.
     ///
-    /// With a RETENTION, time windows that stream time jumped past are dropped, not emitted: Kafka
-    /// Streams emits final results from the aggregation's window store, which no longer returns a
-    /// window starting more than its retention (`max(RETENTION, size + grace)`) before stream time.
-    /// Without one every closed window is emitted. ksqlDB's suppress.json expects the store's
-    /// default retention to drop windows too (size 2, grace 1, records at 0, 1, 2, 1, 0, 5 emit
-    /// `[2,4)` only), but taken as `size + grace` that rule drops every window whose close the next
-    /// record passes by a millisecond, which is nearly every window on real data; ksqlDB's real
-    /// default is not modelled yet.
+    /// Time windows that stream time jumped past are dropped, not emitted: Kafka Streams emits
+    /// final results from the aggregation's window store, whose time is the start of the newest
+    /// window written (that of the stream-time record), and which no longer returns a window
+    /// starting more than its retention (`max(RETENTION, size + grace)`, the default being
+    /// `size + grace`) before that. So a window is emitted when the record closing it falls in
+    /// the windows right after it (the steady case), and dropped when stream time jumps further:
+    /// ksqlDB's suppress.json (size 2, grace 1, records at 0, 1, 2, 1, 0, 5 emit `[2,4)` only;
+    /// size 2, no grace, records at 0, 1, 2 emit `[0,2)`). Measured from stream time itself the
+    /// same retention would drop nearly every window on real data.
     fn emit_closed(&mut self, origin: Origin, sink: &mut dyn RowSink) -> Result<()> {
         let (close, time_windows) = match self.window.map(|w| w.kind) {
             // A session is final once no record can reach it: its end is before stream time less
@@ -1051,13 +1067,11 @@ impl AggregateOp {
             })
             .collect();
         self.closed_buf = closed;
-        // Only with an explicit RETENTION: with the default (size + grace) a window whose close the
-        // next record passes by even a millisecond would be dropped, so on real data nearly nothing
-        // came out.
-        if let (true, Some(retention)) = (time_windows, self.window.and_then(|w| w.retention)) {
+        if let (true, Some(spec)) = (time_windows, self.window) {
             let grace = self.grace();
-            let now = self.stream_time;
-            let expired = |start: i64, end: i64| start < now - retention.max(end - start + grace);
+            let store_time = newest_window_start(spec.kind, self.stream_time);
+            let retention = spec.retention.unwrap_or(0);
+            let expired = |start: i64, end: i64| start < store_time - retention.max(end - start + grace);
             let gone: Vec<StateKey> =
                 due.iter().filter(|(start, end, _)| expired(*start, *end)).map(|(_, _, k)| k.clone()).collect();
             for key in &gone {
@@ -1906,10 +1920,9 @@ pub fn plan_aggregate_input(
         None => None,
     };
     let window_info = query.window.map(|w| match w.kind {
-        WindowKind::Tumbling { size } | WindowKind::Hopping { size, .. } => {
-            WindowInfo { kind: WindowType::Time, size_ms: Some(size) }
-        }
-        WindowKind::Session { .. } => WindowInfo { kind: WindowType::Session, size_ms: None },
+        WindowKind::Tumbling { size } => WindowInfo { kind: WindowType::Time, size_ms: Some(size), hopping: false },
+        WindowKind::Hopping { size, .. } => WindowInfo { kind: WindowType::Time, size_ms: Some(size), hopping: true },
+        WindowKind::Session { .. } => WindowInfo { kind: WindowType::Session, size_ms: None, hopping: false },
     });
     let mut steps = input.steps;
     if let Some(f) = &query.filter {

@@ -432,7 +432,7 @@ fn window_props(props: &Properties) -> Result<Option<crate::metastore::WindowInf
     match kind.to_ascii_uppercase().as_str() {
         "SESSION" => match size {
             Some(_) => Err(SqlError::analysis("'WINDOW_SIZE' should not be set for SESSION windows.")),
-            None => Ok(Some(crate::metastore::WindowInfo { kind: WindowType::Session, size_ms: None })),
+            None => Ok(Some(crate::metastore::WindowInfo { kind: WindowType::Session, size_ms: None, hopping: false })),
         },
         "TUMBLING" | "HOPPING" => {
             let size = size.ok_or_else(|| {
@@ -448,7 +448,8 @@ fn window_props(props: &Properties) -> Result<Option<crate::metastore::WindowInf
                 };
                 SqlError::analysis(format!("Configuration WINDOW_SIZE is invalid: Invalid duration: '{size}'{why}"))
             })?;
-            Ok(Some(crate::metastore::WindowInfo { kind: WindowType::Time, size_ms: Some(ms) }))
+            let hopping = kind.eq_ignore_ascii_case("HOPPING");
+            Ok(Some(crate::metastore::WindowInfo { kind: WindowType::Time, size_ms: Some(ms), hopping }))
         }
         other => {
             Err(SqlError::analysis(format!("Invalid WINDOW_TYPE '{other}': expected TUMBLING, HOPPING or SESSION")))

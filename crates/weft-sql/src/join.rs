@@ -27,7 +27,9 @@ use crate::ast::{BinaryOp, Expr, Join, JoinKind, Query, SelectItem, Within};
 use crate::error::{Result, SqlError};
 use crate::expr::{compile, Compiled, Scope};
 use crate::format::{write_json, Format, WindowBounds, WindowType};
-use crate::metastore::{Decoded, Kind, SourceDef, RESERVED_COLUMNS, WINDOWEND, WINDOWSTART};
+use crate::metastore::{
+    Decoded, Kind, SourceDef, RESERVED_COLUMNS, ROWOFFSET, ROWPARTITION, ROWTIME, WINDOWEND, WINDOWSTART,
+};
 use crate::plan::{
     check_output_names, column_expr, compile_where, expand_select, joined_star, qualified_text, NamedItem, Operator,
     OutputColumn, Plan, PlannedQuery, Purpose,
@@ -388,7 +390,7 @@ impl JoinOp {
             if pk.is_null() {
                 return;
             }
-            let pkb = key_bytes_of(&pk, &SqlType::Null);
+            let pkb = key_bytes_of(&pk, &pk_expr.ty);
             if let Some(old) = self.left_table.remove(&pkb) {
                 let old_fk = self.left_key.eval(&old).into_owned();
                 let fkb = key_bytes_of(&old_fk, &self.key_type);
@@ -730,7 +732,7 @@ impl JoinOp {
         // is there": an inner join of a key seen for the first time with no match writes nothing.
         let had_left = input == 0 && {
             let pk = pk_expr.eval(row);
-            !pk.is_null() && self.left_table.contains_key(&key_bytes_of(&pk, &SqlType::Null))
+            !pk.is_null() && self.left_table.contains_key(&key_bytes_of(&pk, &pk_expr.ty))
         };
         self.load_own(input, row, decoded);
         if input == 0 {
@@ -738,8 +740,9 @@ impl JoinOp {
             if pk.is_null() {
                 return Ok(());
             }
+            // Tombstones carry the left row: its key columns give the result's key, however many.
             if decoded == Decoded::Tombstone {
-                return self.emit(None, None, ts, &pk, true, origin, sink);
+                return self.emit(Some(row), None, ts, &pk, true, origin, sink);
             }
             let fk = self.left_key.eval(row).into_owned();
             let right = if fk.is_null() { None } else { self.right_table.get(&self.key_bytes(&fk)).cloned() };
@@ -750,7 +753,7 @@ impl JoinOp {
                 }
                 (None, JoinKind::Left) => self.emit(Some(row), None, ts, &pk, false, origin, sink),
                 // The row may have joined before under another foreign key.
-                (None, _) if had_left => self.emit(None, None, ts, &pk, true, origin, sink),
+                (None, _) if had_left => self.emit(Some(row), None, ts, &pk, true, origin, sink),
                 (None, _) => Ok(()),
             };
         }
@@ -769,7 +772,7 @@ impl JoinOp {
                 (Decoded::Tombstone, JoinKind::Left) => {
                     self.emit(Some(&left), None, out_ts, &pk, false, origin, sink)?
                 }
-                (Decoded::Tombstone, _) => self.emit(None, None, out_ts, &pk, true, origin, sink)?,
+                (Decoded::Tombstone, _) => self.emit(Some(&left), None, out_ts, &pk, true, origin, sink)?,
             }
         }
         Ok(())
@@ -851,6 +854,16 @@ fn on_text(on: &Expr, left: &Scope, right: &Scope) -> String {
             format!("{} = {}", qualified_text(a, &scope), qualified_text(b, &scope))
         }
         other => qualified_text(other, &scope),
+    }
+}
+
+/// A source's window type as ksqlDB names it when refusing to join incompatible windows.
+fn window_type_name(source: &SourceDef) -> &'static str {
+    match source.window {
+        Some(w) if w.kind == WindowType::Session => "SESSION",
+        Some(w) if w.hopping => "HOPPING",
+        Some(_) => "TUMBLING",
+        None => "NONE",
     }
 }
 
@@ -1005,9 +1018,20 @@ fn check_join_sources(query: &Query, first: &SourceDef, joined: &[SourceDef]) ->
                          can only be joined to other session windowed sources, and may still not result in expected \
                          behaviour as session bounds must be an exact match for the join to work\nHopping and \
                          tumbling windowed sources can only be joined to other hopping and tumbling windowed sources",
-                        window_name(first),
-                        window_name(right)
+                        window_type_name(first),
+                        window_type_name(right)
                     )));
+                }
+                // KAFKA-format keys of time windows of different sizes are different key formats:
+                // one side would have to be repartitioned, which ksqlDB does not do for windowed
+                // sources. (ksqlDB's joins.json joins the same windows with JSON_SR keys.)
+                let size = |s: &SourceDef| s.window.and_then(|w| w.size_ms);
+                let kafka_keys = first.key_format == Format::Kafka && right.key_format == Format::Kafka;
+                if kafka_keys && size(first) != size(right) {
+                    return Err(SqlError::analysis(
+                        "Implicit repartitioning of windowed sources is not supported. See \
+                         https://github.com/confluentinc/ksql/issues/4385.",
+                    ));
                 }
                 let lq = query.from.qualifier().to_string();
                 let rq = join.source.qualifier().to_string();
@@ -1524,6 +1548,13 @@ fn plan_stage(left: &LeftSide, join: &Join, rq: &str, right: &SourceDef) -> Resu
     // A table joined on a non-key column of the left table: a foreign-key join (INNER or LEFT),
     // keyed by the left table's primary key.
     let foreign_key = shape == Shape::TableTable && !left_is_key;
+    // ksqlDB plans a foreign-key join only as the first join of a chain.
+    if foreign_key && left.sources.len() > 1 {
+        return Err(SqlError::analysis(format!(
+            "Invalid join condition: foreign-key table-table joins are not supported as part of n-way joins. Got {}.",
+            on_text(&join.on, &left.scope, &right_scope)
+        )));
+    }
     if foreign_key && !matches!(join.kind, JoinKind::Inner | JoinKind::Left) {
         return Err(SqlError::analysis(format!(
             "{} JOIN on a foreign key is not supported: foreign-key table-table joins support only INNER and LEFT \
@@ -1542,23 +1573,16 @@ fn plan_stage(left: &LeftSide, join: &Join, rq: &str, right: &SourceDef) -> Resu
             None => Ok(None),
         }
     };
+    // The left side is a single table here (a foreign-key join later in a chain was refused).
     let left_pk = if foreign_key {
-        match hidden_key(&left.scope)? {
-            Some(k) if left.key_set.iter().any(|e| matches!(e, Expr::Column { .. })) => Some(k),
-            Some(_) => {
-                return Err(SqlError::Unsupported(
-                    "a foreign-key join on the result of a join keyed by a synthetic ROWKEY".into(),
-                ))
-            }
-            None => {
-                let (lq, source) = &left.sources[0];
-                let pk = source
-                    .key_columns
-                    .first()
-                    .ok_or_else(|| SqlError::analysis("the left table has no PRIMARY KEY"))?;
-                Some(compile(&column_expr(Some(lq), &pk.name), &left.scope)?)
-            }
-        }
+        let (lq, source) = &left.sources[0];
+        // A compound primary key identifies a left row by all its columns together.
+        let pk = match source.key_columns.as_slice() {
+            [] => return Err(SqlError::analysis("the left table has no PRIMARY KEY")),
+            [one] => column_expr(Some(lq), &one.name),
+            several => Expr::Struct(several.iter().map(|c| (c.name.clone(), column_expr(Some(lq), &c.name))).collect()),
+        };
+        Some(compile(&pk, &left.scope)?)
     } else {
         None
     };
@@ -1576,7 +1600,13 @@ fn plan_stage(left: &LeftSide, join: &Join, rq: &str, right: &SourceDef) -> Resu
     scope.columns.push(crate::expr::ScopeColumn { qualifier: None, name: synthetic_name, ty: left_key.ty.clone() });
     let full_outer = join.kind == JoinKind::FullOuter;
     let key_set = if left_pk.is_some() {
-        left.key_set.clone()
+        match left.sources.as_slice() {
+            // A foreign-key join is keyed by the left table's primary key, every column of it.
+            [(lq, source)] if left.key_set.is_empty() => {
+                source.key_columns.iter().map(|c| column_expr(Some(lq), &c.name)).collect()
+            }
+            _ => left.key_set.clone(),
+        }
     } else if full_outer {
         Vec::new()
     } else {
@@ -1757,6 +1787,11 @@ pub fn plan_join(
         if k == last {
             return finish_join(query, left, stage, rq, right, purpose, sink_name);
         }
+        if stage.left_pk.as_ref().is_some_and(|pk| matches!(pk.ty, SqlType::Struct(_))) {
+            return Err(SqlError::Unsupported(
+                "a foreign-key join on a compound primary key followed by further joins".into(),
+            ));
+        }
         left = intermediate(left, stage, rq, right, k);
     }
     Err(SqlError::analysis("a join needs at least one JOIN clause"))
@@ -1824,10 +1859,13 @@ fn finish_join(
     let synthetic = scope.columns.last().filter(|_| stage.synthetic_key).map(|c| c.name.clone());
     let synthetic = synthetic.unwrap_or_else(|| SYNTHETIC_KEY.to_string());
     let named: Vec<(&str, &SourceDef)> = sources.iter().map(|(q, s)| (q.as_str(), s)).collect();
+    // A full outer join, or one whose join expressions are no columns (`ON A.S->F = B.T->G`), is
+    // keyed by the synthetic ROWKEY, which `*` includes (ksqlDB).
+    let synthetic_keyed =
+        full_outer || (stage.left_pk.is_none() && !stage.key_set.iter().any(|e| matches!(e, Expr::Column { .. })));
     let star = |q: Option<&str>| -> Result<Vec<NamedItem>> {
         let mut out = Vec::new();
-        // A full outer join is keyed by the synthetic ROWKEY, which `*` includes (ksqlDB).
-        if full_outer && q.is_none() {
+        if synthetic_keyed && q.is_none() {
             out.push(NamedItem {
                 name: synthetic.clone(),
                 expr: column_expr(None, &synthetic),
@@ -1835,7 +1873,25 @@ fn finish_join(
                 aliased: false,
             });
         }
-        out.extend(joined_star(&named, q)?);
+        if query.partition_by.is_empty() {
+            out.extend(joined_star(&named, q)?);
+            return Ok(out);
+        }
+        // Re-partitioned, ksqlDB's `*` over a join also has each source's pseudo-columns
+        // (`L_ROWTIME`, `L_ROWPARTITION`, `L_ROWOFFSET`), as partition-by.json expects.
+        if let Some(q) = q {
+            // Refuses an unknown qualifier as the plain expansion does.
+            joined_star(&named, Some(q))?;
+        }
+        for (sq, _) in named.iter().filter(|(sq, _)| q.is_none_or(|q| q == *sq)) {
+            out.extend(joined_star(&named, Some(sq))?);
+            out.extend([ROWTIME, ROWPARTITION, ROWOFFSET].into_iter().map(|name| NamedItem {
+                name: format!("{sq}_{name}"),
+                expr: column_expr(Some(sq), name),
+                from_star: false,
+                aliased: false,
+            }));
+        }
         Ok(out)
     };
     let mut items = expand_select(&query.select, &star)?;
@@ -1883,13 +1939,28 @@ fn finish_join(
     let mut key_found: Option<(String, bool, Option<usize>)> = None;
     let compiled_items =
         items.iter().map(|i| crate::plan::compile_select(&i.expr, &scope)).collect::<Result<Vec<_>>>()?;
+    // A foreign-key join on a compound primary key is keyed by every one of its columns.
+    let compound = foreign_key && key_targets.len() > 1;
+    let mut compound_seen: Vec<usize> = Vec::new();
     // Of several projected key-equivalent columns, the key is the one of the earliest key
     // expression (the FROM source's before the joined one's), as ksqlDB picks it (joins.json
-    // "inner join with stars and duplicates"); the others stay value columns.
+    // "inner join with stars and duplicates"; `SELECT t.*, tt.* FROM tt JOIN t ON t.id = tt.id` is
+    // keyed by `TT_ID`); the others stay value columns.
     let preferred = key_targets.iter().copied().find(|t| compiled_items.iter().any(|c| c.as_column() == Some(*t)));
     for (item, c) in items.iter().zip(compiled_items) {
-        let is_join_column = c.as_column().is_some() && c.as_column() == preferred;
+        let is_join_column = match c.as_column() {
+            Some(i) if compound => key_targets.contains(&i),
+            Some(i) => Some(i) == preferred,
+            None => false,
+        };
         let is_key = match (&key_found, is_join_column) {
+            _ if compound => match c.as_column() {
+                Some(i) if is_join_column && !compound_seen.contains(&i) => {
+                    compound_seen.push(i);
+                    true
+                }
+                _ => false,
+            },
             (None, true) => {
                 key_found = Some((item.name.clone(), item.from_star, c.as_column()));
                 true
@@ -1917,19 +1988,22 @@ fn finish_join(
         columns.push(OutputColumn { name: item.name.clone(), ty: c.ty.clone(), is_key });
         compiled.push(c);
     }
-    if purpose == Purpose::Persistent && key_found.is_none() {
+    let missing_key = if compound { compound_seen.len() < key_targets.len() } else { key_found.is_none() };
+    if purpose == Purpose::Persistent && missing_key {
         let sink = sink_name.unwrap_or("the sink");
         if let [p] = query.partition_by.as_slice() {
             let keys = [qualified_text(p, &scope)];
             return Err(crate::plan::key_missing(sink, "partitioning expression", &keys, true, false));
         }
-        let names: Vec<String> = key_columns.iter().map(|e| e.to_string()).collect();
+        let names: Vec<String> = key_columns.iter().map(|e| qualified_text(e, &scope)).collect();
         return Err(match names.as_slice() {
             [_, ..] if foreign_key => {
                 let (_, left_source) = &sources[0];
                 let missing: Vec<String> = key_columns
                     .iter()
-                    .filter_map(|e| match e {
+                    .zip(&column_targets)
+                    .filter(|(_, i)| !compound_seen.contains(i))
+                    .filter_map(|(e, _)| match e {
                         Expr::Column { name, .. } => Some(format!("`{name}`")),
                         _ => None,
                     })

@@ -27,6 +27,9 @@ pub struct WindowInfo {
     pub kind: WindowType,
     /// Size of time windows (their end is start + size); `None` for sessions.
     pub size_ms: Option<i64>,
+    /// Time windows that hop (`HOPPING`) rather than tumble: only how messages name them.
+    #[serde(default)]
+    pub hopping: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -198,12 +198,21 @@ fn model(spec: Spec, events: &[(String, i64, i32)]) -> Vec<Out> {
             }
         }
         if spec.emit_final {
-            // With a RETENTION, Kafka Streams reads final results from the window store, which
-            // returns no time window that started more than max(RETENTION, size + grace) before
-            // stream time: a window that stream time jumped past closes without a result.
-            let session = matches!(spec.kind, Kind::Session { .. });
-            let gone = |s: i64, e: i64| {
-                !session && spec.retention.is_some_and(|r| s < stream_time - r.max(e - s + spec.grace))
+            // Kafka Streams reads final results from the window store, whose time is the start of
+            // the newest window written and which returns no time window that started more than
+            // max(RETENTION, size + grace) before it: a window that stream time jumped past closes
+            // without a result.
+            let step = match spec.kind {
+                Kind::Tumbling { size } => Some(size),
+                Kind::Hopping { advance, .. } => Some(advance),
+                Kind::Session { .. } => None,
+            };
+            let gone = |s: i64, e: i64| match step {
+                Some(step) => {
+                    let newest_start = stream_time - stream_time.rem_euclid(step);
+                    s < newest_start - spec.retention.unwrap_or(0).max(e - s + spec.grace)
+                }
+                None => false,
             };
             // A session is final once it can take no record.
             let final_at = match spec.kind {
@@ -369,4 +378,34 @@ fn expired_windows_leave_the_state() {
     // One event per key every 400 ms, gap 10 ms: one session per event; stream time 39980 keeps
     // the sessions ending after 39880, the last five events'.
     assert_eq!(snapshot(&mut op), 5);
+}
+
+#[test]
+fn emit_final_without_retention_emits_every_window_of_a_steady_stream() {
+    let source = source();
+    // One record every 30 ms over 20 keys, in order: no gap reaches a window's default retention
+    // (size + grace), so every window but the still open last one gets its final result.
+    let input: Vec<(String, i64, i32)> = (0..3_000).map(|i| (format!("k{}", i % 20), i64::from(i) * 30, 1)).collect();
+    for (window, size, advance) in [
+        ("TUMBLING (SIZE 100 MILLISECONDS)", 100, 100),
+        ("HOPPING (SIZE 300 MILLISECONDS, ADVANCE BY 100 MILLISECONDS)", 300, 100),
+    ] {
+        let mut op = operator(&source, window, true);
+        let got = run(&mut op, &source, &input);
+        let last = 2_999 * 30;
+        // Every window [s, s + size) with a record that closed by the last record's time.
+        let mut want = BTreeSet::new();
+        for (k, ts, _) in &input {
+            let mut s = ts - ts.rem_euclid(advance);
+            while s > ts - size && s >= 0 {
+                if s + size <= last {
+                    want.insert((k.clone(), s, s + size));
+                }
+                s -= advance;
+            }
+        }
+        let seen: BTreeSet<(String, i64, i64)> = got.iter().map(|(k, s, e, _, _)| (k.clone(), *s, *e)).collect();
+        assert_eq!(got.len(), seen.len(), "{window}: each window once");
+        assert_eq!(seen, want, "{window}: every closed window");
+    }
 }
