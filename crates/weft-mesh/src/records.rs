@@ -114,7 +114,7 @@ impl ValueInput<'_> {
     /// Builds the tree of a text value (once).
     pub fn parse(&mut self) -> std::result::Result<(), serde_json::Error> {
         if let ValueInput::Text { text, tree: tree @ None } = self {
-            *tree = Some(serde_json::from_str(*text)?);
+            *tree = Some(serde_json::from_str(text)?);
         }
         Ok(())
     }
