@@ -299,17 +299,16 @@ mod tests {
     use crate::records::JsonRecord;
     use serde_json::Value;
 
+    /// A record's fields as `JsonRecord` holds them.
+    type Fields = (Option<Value>, Option<Value>, BTreeMap<String, Option<String>>, Option<i64>, Option<u32>);
+
     /// What `serde_json` reads from the body, as the fast reading's records would be stored and read.
-    fn slow(
-        body: &[u8],
-    ) -> Option<Vec<(Option<Value>, Option<Value>, BTreeMap<String, Option<String>>, Option<i64>, Option<u32>)>> {
+    fn slow(body: &[u8]) -> Option<Vec<Fields>> {
         let records: Vec<JsonRecord> = serde_json::from_slice(body).ok()?;
         Some(records.into_iter().map(|r| (r.key, r.value, r.headers, r.timestamp, r.partition)).collect())
     }
 
-    fn fast(
-        body: &[u8],
-    ) -> Option<Vec<(Option<Value>, Option<Value>, BTreeMap<String, Option<String>>, Option<i64>, Option<u32>)>> {
+    fn fast(body: &[u8]) -> Option<Vec<Fields>> {
         let records = RawJsonRecord::parse_request(body)?;
         let tree = |text: Option<&str>| {
             text.map(|text| serde_json::from_str::<Value>(text).expect("fast text reads as a tree"))
