@@ -31,7 +31,8 @@ use crate::contracts::{
 use crate::error::{MeshError, Result};
 use crate::metrics::DataMetrics;
 use crate::profile::live::{LiveProfiles, Observed};
-use crate::records::{encode_headers, encode_key, record_size, JsonRecord, ValueEncoder, ValueViews};
+use crate::raw_json::RawJsonRecord;
+use crate::records::{encode_headers, record_size, Incoming, JsonRecord, ValueEncoder, ValueViews};
 
 /// One partition's records of a write, with their places in the write.
 type PartitionBatch = (u32, (Vec<usize>, Vec<Record>));
@@ -171,12 +172,41 @@ impl DataPlane {
         self.produce_with(principal, topic, records, OnBroken::PortPolicy)
     }
 
+    /// [`DataPlane::produce`] of records borrowed from a request's body (see [`RawJsonRecord`]): the
+    /// same checks and outcomes, with a JSON value stored as its text as sent, and parsed only when
+    /// the port's schema or contract needs it.
+    pub fn produce_raw(&self, principal: &str, topic: &str, records: Vec<RawJsonRecord<'_>>) -> Result<Produced> {
+        let records = records
+            .into_iter()
+            .enumerate()
+            .map(|(index, record)| {
+                Incoming::from_raw(record).map_err(|e| MeshError::InvalidRecord {
+                    index,
+                    field: "key".into(),
+                    reason: e.to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.produce_incoming(principal, topic, records, OnBroken::PortPolicy)
+    }
+
     /// [`DataPlane::produce`], with broken records handled as `on_broken` says.
     pub(crate) fn produce_with(
         &self,
         principal: &str,
         topic: &str,
         records: Vec<JsonRecord>,
+        on_broken: OnBroken,
+    ) -> Result<Produced> {
+        let records = records.into_iter().map(Incoming::from_json).collect();
+        self.produce_incoming(principal, topic, records, on_broken)
+    }
+
+    fn produce_incoming(
+        &self,
+        principal: &str,
+        topic: &str,
+        records: Vec<Incoming<'_>>,
         on_broken: OnBroken,
     ) -> Result<Produced> {
         self.check_write(principal, topic)?;
@@ -196,7 +226,9 @@ impl DataPlane {
         let mut fates = Vec::with_capacity(total);
         let mut broken: Vec<RecordViolations> = Vec::new();
         let mut refused: Vec<Refused> = Vec::new();
-        for (index, record) in records.into_iter().enumerate() {
+        // A text value is parsed only for a check that needs its tree.
+        let needs_tree = encoder.needs_tree() || batch.is_some();
+        for (index, mut record) in records.into_iter().enumerate() {
             let invalid = |field: &str, reason: String| MeshError::InvalidRecord { index, field: field.into(), reason };
             if let Some(partition) = record.partition.filter(|&p| p >= config.partitions) {
                 let missing = weft_log::LogError::PartitionNotFound {
@@ -215,8 +247,11 @@ impl DataPlane {
             // Kafka's producer stamps records on the client side: every record's timestamp is known
             // before the append, so the answer can report each one.
             let timestamp = record.timestamp.unwrap_or(now);
+            if needs_tree {
+                record.value.parse().map_err(|e| invalid("value", e.to_string()))?;
+            }
             let mut violations = Vec::new();
-            let value = match encoder.encode(record.value.as_ref()) {
+            let value = match encoder.encode_input(&record.value) {
                 Ok(value) => value,
                 Err((field, reason)) => {
                     violations.push(Violation { rule: "schema".into(), field: Some(field), reason });
@@ -224,20 +259,14 @@ impl DataPlane {
                 }
             };
             // The contract's rules, on a value that fits the schema (a tombstone has none to check).
-            if let (true, Some(batch), Some(json)) = (violations.is_empty(), batch.as_mut(), &record.value) {
-                if !json.is_null() {
-                    violations.extend(batch.check(json, timestamp).into_iter().map(Violation::from));
-                }
+            if let (true, Some(batch), Some(json)) = (violations.is_empty(), batch.as_mut(), record.value.tree()) {
+                violations.extend(batch.check(json, timestamp).into_iter().map(Violation::from));
             }
-            let key = encode_key(record.key);
+            let key = record.key;
             if violations.is_empty() {
                 let stored = Record { key, value, headers: encode_headers(record.headers), timestamp: Some(timestamp) };
                 routed.push((record.partition, stored));
-                views.push(match record.value {
-                    None => Some(serde_json::Value::Null),
-                    Some(value) if encoder.reads_back_as_written(&value) => Some(value),
-                    Some(_) => None,
-                });
+                views.push(record.value.into_view(&encoder));
                 fates.push(Fate::Written);
                 continue;
             }
@@ -257,7 +286,7 @@ impl DataPlane {
                         .or_else(|| key.as_deref().map(|k| partition_for(Some(k), config.partitions, 0)));
                     refused.push(Refused {
                         key,
-                        value: record.value.map(|v| v.to_string().into_bytes()),
+                        value: record.value.json_bytes(),
                         encoding: DeadLetterEncoding::Json,
                         headers: encode_headers(record.headers),
                         timestamp,

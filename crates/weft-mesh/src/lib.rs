@@ -39,6 +39,7 @@ pub mod policies;
 pub mod product_sql;
 pub mod profile;
 pub mod raw_inputs;
+pub mod raw_json;
 pub mod read;
 pub mod records;
 pub mod schemas;
@@ -66,6 +67,7 @@ use weft_registry::{CompatibilityLevel, Mode, RegisterRequest, Registry, SchemaI
 use weft_sql::{Engine, EngineOptions};
 
 use crate::metrics::DataMetrics;
+use crate::raw_json::RawJsonRecord;
 use crate::records::JsonRecord;
 
 /// How a mesh opens.
@@ -434,6 +436,11 @@ impl Mesh {
     /// JSON records into `topic` through the write path (see [`DataPlane::produce`]).
     pub fn produce(&self, ctx: &RequestContext, topic: &str, records: Vec<JsonRecord>) -> Result<Produced> {
         self.data.produce(ctx.principal(), topic, records)
+    }
+
+    /// JSON records borrowed from a request's body into `topic` (see [`DataPlane::produce_raw`]).
+    pub fn produce_raw(&self, ctx: &RequestContext, topic: &str, records: Vec<RawJsonRecord<'_>>) -> Result<Produced> {
+        self.data.produce_raw(ctx.principal(), topic, records)
     }
 
     // ----- schemas -----

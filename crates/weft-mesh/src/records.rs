@@ -27,6 +27,7 @@ use weft_log::{Header, StoredRecord};
 use weft_registry::{wire, ParsedSchema, Registry, SchemaType, VersionSpec};
 
 use crate::error::{MeshError, Result};
+use crate::raw_json::RawJsonRecord;
 
 /// A record as JSON clients write it (the element of a REST produce request).
 #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
@@ -53,6 +54,97 @@ pub struct JsonRecord {
     /// for all the request's records without a key.
     #[serde(default)]
     pub partition: Option<u32>,
+}
+
+/// A raw key as stored, as [`encode_key`] stores the same key parsed.
+fn encode_raw_key(key: Option<&str>) -> std::result::Result<Option<Vec<u8>>, serde_json::Error> {
+    let Some(text) = key else { return Ok(None) };
+    if let Some(inner) = text.strip_prefix('"').and_then(|text| text.strip_suffix('"')) {
+        if !inner.contains('\\') {
+            return Ok(Some(inner.as_bytes().to_vec()));
+        }
+    }
+    Ok(encode_key(Some(serde_json::from_str::<Value>(text)?)))
+}
+
+/// A record of a produce call as the write path checks it: its key encoded, its value as the caller
+/// gave it.
+pub(crate) struct Incoming<'a> {
+    pub key: Option<Vec<u8>>,
+    pub value: ValueInput<'a>,
+    pub headers: BTreeMap<String, Option<String>>,
+    pub timestamp: Option<i64>,
+    pub partition: Option<u32>,
+}
+
+impl Incoming<'_> {
+    pub fn from_json(record: JsonRecord) -> Incoming<'static> {
+        Incoming {
+            key: encode_key(record.key),
+            value: ValueInput::Tree(record.value),
+            headers: record.headers,
+            timestamp: record.timestamp,
+            partition: record.partition,
+        }
+    }
+
+    /// `Err` is why the key is not JSON a tree holds (which [`RawJsonRecord::parse_request`] rules out).
+    pub fn from_raw(record: RawJsonRecord<'_>) -> std::result::Result<Incoming<'_>, serde_json::Error> {
+        Ok(Incoming {
+            key: encode_raw_key(record.key)?,
+            value: match record.value {
+                None | Some("null") => ValueInput::Tree(None),
+                Some(text) => ValueInput::Text { text, tree: None },
+            },
+            headers: record.headers,
+            timestamp: record.timestamp,
+            partition: record.partition,
+        })
+    }
+}
+
+/// A value of a produce call: a JSON tree (`None`: no value), or JSON text as a request sent it, parsed
+/// only when a check needs the tree.
+pub(crate) enum ValueInput<'a> {
+    Tree(Option<Value>),
+    Text { text: &'a str, tree: Option<Value> },
+}
+
+impl ValueInput<'_> {
+    /// Builds the tree of a text value (once).
+    pub fn parse(&mut self) -> std::result::Result<(), serde_json::Error> {
+        if let ValueInput::Text { text, tree: tree @ None } = self {
+            *tree = Some(serde_json::from_str(text)?);
+        }
+        Ok(())
+    }
+
+    /// The value's tree, when it has one and is not `null` (a tombstone); a text value only once parsed.
+    pub fn tree(&self) -> Option<&Value> {
+        match self {
+            ValueInput::Tree(tree) | ValueInput::Text { tree, .. } => tree.as_ref().filter(|tree| !tree.is_null()),
+        }
+    }
+
+    /// The value's JSON text: as sent, or written out from the tree (`None`: no value).
+    pub fn json_bytes(&self) -> Option<Vec<u8>> {
+        match self {
+            ValueInput::Tree(tree) => tree.as_ref().map(|tree| tree.to_string().into_bytes()),
+            ValueInput::Text { text, .. } => Some(text.as_bytes().to_vec()),
+        }
+    }
+
+    /// What readers of the stored value will see, when known without decoding it (`Some(Null)` for a
+    /// tombstone); a text value not parsed is decoded from the stored bytes if it is needed.
+    pub fn into_view(self, encoder: &ValueEncoder) -> Option<Value> {
+        match self {
+            ValueInput::Tree(None) => Some(Value::Null),
+            ValueInput::Tree(Some(tree)) | ValueInput::Text { tree: Some(tree), .. } => {
+                encoder.reads_back_as_written(&tree).then_some(tree)
+            }
+            ValueInput::Text { tree: None, .. } => None,
+        }
+    }
 }
 
 /// A key as stored: see the module documentation.
@@ -120,6 +212,31 @@ impl ValueEncoder {
                 topic: port.topic.clone(),
                 format: port.format.to_string(),
             }),
+        }
+    }
+
+    /// Whether encoding a value needs its tree (a JSON value is otherwise stored as its text).
+    pub(crate) fn needs_tree(&self) -> bool {
+        !matches!(self, ValueEncoder::Plain)
+    }
+
+    /// [`ValueEncoder::encode`] of a produce call's value; a text value is stored as sent where the
+    /// encoding is JSON. A text value must have been parsed when [`ValueEncoder::needs_tree`].
+    pub(crate) fn encode_input(&self, value: &ValueInput) -> std::result::Result<Option<Vec<u8>>, (String, String)> {
+        let tree = match (self, value) {
+            (_, ValueInput::Tree(tree)) => return self.encode(tree.as_ref()),
+            (ValueEncoder::Plain, ValueInput::Text { .. }) => return Ok(value.json_bytes()),
+            (_, ValueInput::Text { tree: Some(tree), .. }) => tree,
+            (_, ValueInput::Text { tree: None, .. }) => {
+                return Err(("value".to_string(), "the value was not read as JSON".to_string()))
+            }
+        };
+        match self {
+            ValueEncoder::CheckedJson { schema } if !tree.is_null() => {
+                schema.validate_json(tree).map_err(|e| (field_path(&e.path), e.message.clone()))?;
+                Ok(value.json_bytes())
+            }
+            _ => self.encode(Some(tree)),
         }
     }
 

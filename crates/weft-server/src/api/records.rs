@@ -17,10 +17,11 @@ use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use utoipa::{IntoParams, ToSchema};
 use weft_mesh::contracts::Violation;
+use weft_mesh::raw_json::RawJsonRecord;
 use weft_mesh::read::{Page, PageRequest, Positions, Resolved, Start, TailCursor, Target};
 use weft_mesh::records::JsonRecord;
-use weft_mesh::Outcome;
 use weft_mesh::RequestContext;
+use weft_mesh::{Outcome, Produced};
 
 use super::{call, parse_json, Ctx, PathParam, QueryParams, RawBody};
 use crate::error::{ApiError, ErrorCode};
@@ -75,24 +76,22 @@ pub async fn produce(
     Ctx(ctx): Ctx,
     RawBody(body): RawBody,
 ) -> Result<Json<ProduceResponse>, ApiError> {
-    let records: Vec<JsonRecord> = parse_json(&body)?;
-    if records.is_empty() {
-        return Err(ApiError::new(
-            ErrorCode::InvalidRecord,
-            "the request holds no records: send a JSON array of records",
-        ));
-    }
     let max_records = state.limits.max_records_per_request;
-    if records.len() > max_records {
-        return Err(ApiError::new(
-            ErrorCode::TooManyRecords,
-            format!(
-                "the request holds {} records; the server takes at most {max_records} per request (max_records_per_request)",
-                records.len(),
-            ),
-        ));
-    }
-    let produced = call(&state, move |mesh| mesh.produce(&ctx, &topic, records)).await?;
+    let mesh = state.mesh.clone();
+    // Reading the body is work for the blocking pool too: a request carries thousands of records.
+    let produced = tokio::task::spawn_blocking(move || -> Result<Produced, ApiError> {
+        // Records whose values can be stored as sent are read without building JSON trees; any
+        // other body (and a bad one, whose error must say which record and field) the usual way.
+        if let Some(records) = RawJsonRecord::parse_request(&body) {
+            check_record_count(records.len(), max_records)?;
+            return Ok(mesh.produce_raw(&ctx, &topic, records)?);
+        }
+        let records: Vec<JsonRecord> = parse_json(&body)?;
+        check_record_count(records.len(), max_records)?;
+        Ok(mesh.produce(&ctx, &topic, records)?)
+    })
+    .await
+    .unwrap_or_else(|e| Err(ApiError::new(ErrorCode::Internal, format!("a platform call failed: {e}"))))?;
     let dead_letters = produced.dead_letter_topic;
     let mut response = ProduceResponse { offsets: Vec::new(), accepted: 0, dead_lettered: 0 };
     for outcome in produced.outcomes {
@@ -123,6 +122,25 @@ pub async fn produce(
         response.offsets.push(entry);
     }
     Ok(Json(response))
+}
+
+/// Refuses a produce request with no records or more than the server takes.
+fn check_record_count(count: usize, max_records: usize) -> Result<(), ApiError> {
+    if count == 0 {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRecord,
+            "the request holds no records: send a JSON array of records",
+        ));
+    }
+    if count > max_records {
+        return Err(ApiError::new(
+            ErrorCode::TooManyRecords,
+            format!(
+                "the request holds {count} records; the server takes at most {max_records} per request (max_records_per_request)"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Where a read or tail starts.
