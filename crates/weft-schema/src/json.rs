@@ -58,7 +58,7 @@ pub(crate) fn canonical(value: &Value) -> String {
 
 /// A JSON text without the whitespace between its tokens, members in the order written (what
 /// Jackson's `writeValueAsString` gives for a parsed document). `text` must be valid JSON.
-pub(crate) fn compact(text: &str) -> String {
+pub fn compact(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let (mut in_string, mut escaped) = (false, false);
     for c in text.chars() {

@@ -1526,7 +1526,7 @@ fn json_array_items(text: &str) -> Option<Vec<String>> {
     if !matches!(serde_json::from_str::<serde_json::Value>(text).ok()?, serde_json::Value::Array(_)) {
         return None;
     }
-    let compact = json_compact(text);
+    let compact = weft_schema::json::compact(text);
     let inner = compact.strip_prefix('[')?.strip_suffix(']')?;
     let mut items = Vec::new();
     let (mut depth, mut in_string, mut escaped, mut start) = (0i32, false, false, 0usize);
@@ -1559,7 +1559,7 @@ fn json_array_items(text: &str) -> Option<Vec<String>> {
 
 /// The keys of a valid JSON object's text, in the order written.
 fn json_object_keys(text: &str) -> Vec<String> {
-    let compact = json_compact(text);
+    let compact = weft_schema::json::compact(text);
     let mut keys = Vec::new();
     let (mut depth, mut in_string, mut escaped, mut start) = (0i32, false, false, 0usize);
     let mut expect_key = false;
@@ -1596,29 +1596,6 @@ fn json_object_keys(text: &str) -> Vec<String> {
         }
     }
     keys
-}
-
-/// Valid JSON text without the whitespace between tokens.
-fn json_compact(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let (mut in_string, mut escaped) = (false, false);
-    for c in text.chars() {
-        if in_string {
-            out.push(c);
-            match c {
-                _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                '"' => in_string = false,
-                _ => {}
-            }
-        } else if c == '"' {
-            in_string = true;
-            out.push(c);
-        } else if !c.is_whitespace() {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// JSON_CONCAT: objects merge (a later key wins); otherwise the arguments concatenate as arrays,
