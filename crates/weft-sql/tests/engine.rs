@@ -114,21 +114,26 @@ fn produce(log: &dyn EventLog, topic: &str, key: &str, value: &str, ts: i64) {
     log.append(topic, 0, vec![record]).expect("produce");
 }
 
+/// Every record of `topic`, partition by partition, as (key, value).
 fn values(log: &dyn EventLog, topic: &str) -> Vec<(String, serde_json::Value)> {
+    let partitions = log.describe_topic(topic).expect("topic").partitions.len() as u32;
     let mut out = Vec::new();
-    let mut offset = 0;
-    loop {
-        let r = log.read(topic, 0, offset, ReadLimits::default()).expect("read");
-        if r.records.is_empty() {
-            return out;
+    for p in 0..partitions {
+        let mut offset = 0;
+        loop {
+            let r = log.read(topic, p, offset, ReadLimits::default()).expect("read");
+            if r.records.is_empty() {
+                break;
+            }
+            for rec in r.records {
+                let key = rec.key.map(|k| String::from_utf8_lossy(&k).to_string()).unwrap_or_default();
+                let value = rec.value.map_or(serde_json::Value::Null, |v| serde_json::from_slice(&v).expect("json"));
+                out.push((key, value));
+            }
+            offset = r.next_offset;
         }
-        for rec in r.records {
-            let key = rec.key.map(|k| String::from_utf8_lossy(&k).to_string()).unwrap_or_default();
-            let value = rec.value.map(|v| serde_json::from_slice(&v).expect("json")).unwrap_or(serde_json::Value::Null);
-            out.push((key, value));
-        }
-        offset = r.next_offset;
     }
+    out
 }
 
 const DDL: &str = "CREATE STREAM S (ID STRING KEY, V INT) WITH (kafka_topic='s', value_format='JSON', partitions=1);";
@@ -556,28 +561,6 @@ fn aggregation_over_several_partitions() {
     assert_eq!(engine.queries()[0].records_read, 60);
 }
 
-/// Every record of every partition of `topic`, as (key, value).
-fn all_values(log: &dyn EventLog, topic: &str) -> Vec<(String, serde_json::Value)> {
-    let partitions = log.describe_topic(topic).expect("topic").partitions.len() as u32;
-    let mut out = Vec::new();
-    for p in 0..partitions {
-        let mut offset = 0;
-        loop {
-            let r = log.read(topic, p, offset, ReadLimits::default()).expect("read");
-            if r.records.is_empty() {
-                break;
-            }
-            for rec in r.records {
-                let key = rec.key.map(|k| String::from_utf8_lossy(&k).to_string()).unwrap_or_default();
-                let value = rec.value.map_or(serde_json::Value::Null, |v| serde_json::from_slice(&v).expect("json"));
-                out.push((key, value));
-            }
-            offset = r.next_offset;
-        }
-    }
-    out
-}
-
 /// A stateless query of a four-partition stream runs as two instances, each with two partitions
 /// (`EngineOptions::query_tasks`): every record is written once, also when a commit fails in the
 /// middle and the instances are reopened from the log, in process and after a restart.
@@ -599,7 +582,7 @@ fn a_stateless_query_shares_its_partitions_among_instances_and_keeps_exactly_onc
     };
     let tasks = |background| EngineOptions { query_tasks: 2, ..options(background) };
     let sorted = |log: &dyn EventLog| {
-        let mut v: Vec<i64> = all_values(log, "O").iter().map(|(_, v)| v["V"].as_i64().expect("V")).collect();
+        let mut v: Vec<i64> = values(log, "O").iter().map(|(_, v)| v["V"].as_i64().expect("V")).collect();
         v.sort_unstable();
         v
     };
@@ -634,7 +617,7 @@ fn a_stateless_query_shares_its_partitions_among_instances_and_keeps_exactly_onc
     let engine = Engine::open(log.clone(), tasks(true)).expect("reopen");
     produce_range(log.as_ref(), 500..600);
     let deadline = Instant::now() + Duration::from_secs(20);
-    while all_values(log.as_ref(), "O").len() < 600 && Instant::now() < deadline {
+    while values(log.as_ref(), "O").len() < 600 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(200));
