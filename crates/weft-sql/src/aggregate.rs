@@ -565,6 +565,8 @@ pub struct AggregateOp {
     table_rows: HashMap<Vec<u8>, Vec<Value>>,
     key_width: usize,
     changelog: Option<String>,
+    /// The partition of `changelog` this instance writes and restores.
+    changelog_partition: u32,
     dirty: BTreeMap<Vec<u8>, bool>,
     last_origin: Option<Origin>,
     query_id: String,
@@ -628,6 +630,15 @@ impl AggregateOp {
     /// Whether the aggregated source is a table (its rows are rebuilt from the topic on restart).
     pub fn aggregates_table(&self) -> bool {
         self.source_kind == Kind::Table
+    }
+
+    /// Whether every group lies within one key of the input: the grouping columns include all of
+    /// the input's key columns (as plain columns), so that records of a group share a key and,
+    /// with the input partitioned by key (as Kafka's producers and ksqlDB assume), a partition.
+    pub fn groups_within_input_keys(&self) -> bool {
+        self.source_kind == Kind::Stream
+            && self.key_width > 0
+            && (0..self.key_width).all(|k| self.group_by.iter().any(|g| g.as_column() == Some(k)))
     }
 
     fn table_key(&self, row: &[Value]) -> Vec<u8> {
@@ -1107,34 +1118,55 @@ impl AggregateOp {
         self.changelog.as_deref()
     }
 
-    /// Creates the changelog topic of a new query; returns its end offset.
-    pub fn init_changelog(&mut self, log: &dyn EventLog, id: &str) -> Result<u64> {
+    /// Opens the changelog of query `id` (creating its topic, with `partitions` partitions, for a
+    /// new query): this instance writes and restores partition `partition` of it. A topic of
+    /// another partition count belongs to another layout of the query and is refused.
+    pub fn init_changelog(&mut self, log: &dyn EventLog, id: &str, partition: u32, partitions: u32) -> Result<()> {
         let topic = Self::changelog_topic(id);
         self.query_id = id.to_string();
-        if log.describe_topic(&topic).is_err() {
-            match log.create_topic(&topic, TopicConfig::compacted(1)) {
-                Ok(_) | Err(weft_log::LogError::TopicExists(_)) => {}
+        let existing = match log.describe_topic(&topic) {
+            Ok(info) => Some(info.partitions.len() as u32),
+            Err(_) => match log.create_topic(&topic, TopicConfig::compacted(partitions)) {
+                Ok(_) => None,
+                Err(weft_log::LogError::TopicExists(_)) => Some(log.describe_topic(&topic)?.partitions.len() as u32),
                 Err(e) => return Err(e.into()),
-            }
+            },
+        };
+        if let Some(found) = existing.filter(|found| *found != partitions) {
+            return Err(SqlError::analysis(format!(
+                "query {id}: its changelog topic {topic} has {found} partitions where this instance needs {partitions}"
+            )));
         }
-        self.changelog = Some(topic.clone());
-        Ok(log.offsets(&topic, 0)?.1)
+        self.changelog = Some(topic);
+        self.changelog_partition = partition;
+        Ok(())
     }
 
-    /// Rebuilds state from the changelog; returns, per input partition, the last input offset the
+    /// The number of partitions of query `id`'s changelog topic, if it has one.
+    pub fn changelog_partitions(log: &dyn EventLog, id: &str) -> Option<u32> {
+        log.describe_topic(&Self::changelog_topic(id)).ok().map(|info| info.partitions.len() as u32)
+    }
+
+    /// Rebuilds state from this instance's changelog partition (see
+    /// [`AggregateOp::init_changelog`]); returns, per input partition, the last input offset the
     /// changelog already reflects.
-    pub fn restore(&mut self, log: &dyn EventLog, id: &str, _from: u64) -> Result<HashMap<(u8, u32), u64>> {
-        self.init_changelog(log, id)?;
-        let topic = Self::changelog_topic(id);
+    pub fn restore(&mut self, log: &dyn EventLog) -> Result<HashMap<(u8, u32), u64>> {
+        let Some(topic) = self.changelog.clone() else {
+            return Err(SqlError::analysis(format!(
+                "query {}: restored before its changelog was opened",
+                self.query_id
+            )));
+        };
+        let (id, partition) = (self.query_id.clone(), self.changelog_partition);
         let mut applied: HashMap<(u8, u32), u64> = HashMap::new();
-        let (mut offset, end) = log.offsets(&topic, 0)?;
+        let (mut offset, end) = log.offsets(&topic, partition)?;
         while offset < end {
-            let r = log.read(&topic, 0, offset, ReadLimits { max_records: 5000, ..ReadLimits::default() })?;
+            let r = log.read(&topic, partition, offset, ReadLimits { max_records: 5000, ..ReadLimits::default() })?;
             if r.records.is_empty() {
                 break;
             }
             for rec in &r.records {
-                if let Some(o) = parse_origin(&rec.headers, id) {
+                if let Some(o) = parse_origin(&rec.headers, &id) {
                     let slot = applied.entry((o.input, o.partition)).or_insert(o.offset);
                     *slot = (*slot).max(o.offset);
                 }
@@ -1974,6 +2006,7 @@ pub fn plan_aggregate_input(
         table_rows: HashMap::new(),
         key_width: input.key_width,
         changelog: None,
+        changelog_partition: 0,
         dirty: BTreeMap::new(),
         last_origin: None,
         query_id: String::new(),

@@ -29,6 +29,7 @@ use serde::Serialize;
 use weft_log::{CleanupPolicy, EventLog, ReadLimits, Record, TopicConfig};
 
 use crate::access::{DataAccess, DataPath, LogAccess};
+use crate::aggregate::AggregateOp;
 use crate::ast::{
     CreateAsSelect, CreateSource, Expr, KeyConstraint, ParsedStatement, PropValue, Properties, Query, SelectItem,
     ShowKind, SourceKind, Statement,
@@ -40,7 +41,7 @@ use crate::metastore::{Decoded, Kind, SourceDef, RESERVED_COLUMNS, ROWTIME};
 use crate::parser::parse_statements;
 use crate::plan::{plan_query, Operator, OutputColumn, Plan, PlannedQuery, Purpose};
 use crate::runtime::{
-    materialize, wait_for_change, Change, Origin, PersistentQuery, PushQuery, Row, RowSink, StartFrom,
+    materialize, wait_for_change, Change, Origin, Part, PersistentQuery, PushQuery, Row, RowSink, StartFrom,
 };
 use crate::types::{SqlType, Value};
 
@@ -1171,28 +1172,20 @@ impl Engine {
                 plan_query(&query, &lookup, Purpose::Persistent, Some(&sink_name))
             })
         };
-        // A stateless query of one input runs as several instances, each with its share of the
-        // input's partitions, so that it uses several cores.
-        let partitions = planned.inputs.first().map_or(1, |s| s.partitions.max(1)) as usize;
-        let tasks = match &planned.operator {
-            Operator::Stateless(_) if planned.inputs.len() == 1 => self.options.query_tasks.clamp(1, partitions),
-            _ => 1,
-        };
+        let parts = self.query_parts(id, &planned);
         let data = DataPath::new(self.data.clone(), principal);
         let start = self.start_from();
-        // The first instance pins a new query's start for every partition; the others find it.
-        let mut first = PersistentQuery::open(id, self.log.clone(), data.clone(), planned, &sink, start)?;
-        first.set_rebuild(rebuild());
-        let mut runners = vec![first];
-        for _ in 1..tasks {
-            let mut runner = PersistentQuery::open(id, self.log.clone(), data.clone(), rebuild()()?, &sink, start)?;
+        let mut runners = Vec::with_capacity(parts.len());
+        let mut planned = Some(planned);
+        for part in parts {
+            // The first instance pins a new query's start for every partition; the others find it.
+            let plan = match planned.take() {
+                Some(p) => p,
+                None => rebuild()()?,
+            };
+            let mut runner = PersistentQuery::open_part(id, self.log.clone(), data.clone(), plan, &sink, start, part)?;
             runner.set_rebuild(rebuild());
             runners.push(runner);
-        }
-        if tasks > 1 {
-            for (task, runner) in runners.iter_mut().enumerate() {
-                runner.share_partitions((0..partitions as u32).filter(|p| *p as usize % tasks == task).collect())?;
-            }
         }
         let runners: Vec<Arc<Mutex<PersistentQuery>>> = runners.into_iter().map(|r| Arc::new(Mutex::new(r))).collect();
         let stop = Arc::new(AtomicBool::new(false));
@@ -1218,6 +1211,43 @@ impl Engine {
         };
         lock(&self.state).queries.insert(id.to_string(), entry);
         Ok(())
+    }
+
+    /// How a query's input is shared among its instances (Kafka Streams' tasks):
+    /// - a stateless query of one input: [`EngineOptions::query_tasks`] instances, each with every
+    ///   so-many-th partition;
+    /// - an aggregation of one stream whose groups lie within its keys: one instance per partition,
+    ///   each with its partition's groups (unless the query's changelog was made whole by an
+    ///   earlier version, which keeps it whole);
+    /// - anything else: one instance.
+    fn query_parts(&self, id: &str, planned: &PlannedQuery) -> Vec<Part> {
+        let Some(input) = planned.inputs.first().filter(|_| planned.inputs.len() == 1) else {
+            return vec![Part::Whole];
+        };
+        let partitions = match self.log.describe_topic(&input.topic) {
+            Ok(info) => (info.partitions.len() as u32).max(1),
+            Err(_) => return vec![Part::Whole],
+        };
+        match &planned.operator {
+            Operator::Stateless(_) => {
+                let tasks = self.options.query_tasks.clamp(1, partitions as usize) as u32;
+                if tasks == 1 {
+                    return vec![Part::Whole];
+                }
+                (0..tasks)
+                    .map(|task| Part::Partitions((0..partitions).filter(|p| p % tasks == task).collect()))
+                    .collect()
+            }
+            Operator::Aggregate(op)
+                if partitions > 1
+                    && input.window.is_none()
+                    && op.groups_within_input_keys()
+                    && AggregateOp::changelog_partitions(self.log.as_ref(), id).is_none_or(|n| n == partitions) =>
+            {
+                (0..partitions).map(Part::Keyed).collect()
+            }
+            _ => vec![Part::Whole],
+        }
     }
 
     /// Stops a query; with `cleanup` (TERMINATE, DROP) its internal changelog topic goes too.
@@ -1707,14 +1737,21 @@ impl Engine {
                 // A table an aggregation maintains is read from the query's state; other tables
                 // from their topic.
                 // Only a query running here has current state; elsewhere its topic is the answer.
-                let runner = source.query_id.as_ref().and_then(|id| {
+                let runners = source.query_id.as_ref().and_then(|id| {
                     lock(&self.state)
                         .queries
                         .get(id)
                         .filter(|q| q.hosted.load(Ordering::SeqCst))
-                        .and_then(|q| q.runners.first().cloned())
+                        .map(|q| q.runners.clone())
                 });
-                let snapshot = runner.and_then(|r| r.lock().unwrap_or_else(|e| e.into_inner()).table_snapshot());
+                // The instances of a query split by key hold its groups between them.
+                let snapshot = runners.and_then(|runners| {
+                    let mut rows = Vec::new();
+                    for r in runners {
+                        rows.extend(r.lock().unwrap_or_else(|e| e.into_inner()).table_snapshot()?);
+                    }
+                    Some(rows)
+                });
                 let table: Vec<Row> = match snapshot {
                     Some(rows) => rows,
                     None => {

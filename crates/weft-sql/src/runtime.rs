@@ -512,6 +512,42 @@ impl StartFrom {
     }
 }
 
+/// Which part of a query's input one instance processes: Kafka Streams' tasks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    /// Every partition of every input: one instance runs the whole query.
+    Whole,
+    /// Some partitions of a stateless query's one input; the output keeps its exactly-once effect
+    /// because each output record names the input partition it came from and each partition's
+    /// position is committed on its own.
+    Partitions(Vec<u32>),
+    /// One partition of an aggregation's one input whose records are partitioned by the grouping
+    /// key, so the groups of different partitions never meet: the instance holds the state of its
+    /// partition's groups, in partition `p` of the changelog topic (which has one partition per
+    /// input partition), and its own stream time, as a Kafka Streams task does.
+    Keyed(u32),
+}
+
+impl Part {
+    /// The input partitions this part processes, of `partitions` in all.
+    fn partitions(&self, partitions: u32) -> Vec<u32> {
+        match self {
+            Part::Whole => (0..partitions).collect(),
+            Part::Partitions(owned) => owned.clone(),
+            Part::Keyed(p) => vec![*p],
+        }
+    }
+
+    /// Whether input partition `p` belongs to this part.
+    fn owns(&self, p: u32) -> bool {
+        match self {
+            Part::Whole => true,
+            Part::Partitions(owned) => owned.contains(&p),
+            Part::Keyed(own) => *own == p,
+        }
+    }
+}
+
 /// Read positions over one input source.
 struct InputCursor {
     topic: String,
@@ -681,9 +717,8 @@ pub struct PersistentQuery {
     prefetched: Option<ReadAhead>,
     /// The buffers of the last batch processed, for the next read.
     spare_batch: DecodedBatch,
-    /// The partitions of its one input this instance processes when several share the query (see
-    /// [`PersistentQuery::share_partitions`]); `None`: every partition.
-    owned: Option<Vec<u32>>,
+    /// The part of the input this instance processes.
+    part: Part,
 }
 
 /// Input records of one partition, decoded: each record's offset and how it decoded, its row at
@@ -769,8 +804,10 @@ struct BatchWriter {
     input_topics: Vec<String>,
     output_topic: String,
     output_partitions: u32,
-    /// The aggregation's changelog topic (stateful queries).
+    /// The aggregation's changelog topic (stateful queries), and the partition of it this
+    /// instance writes.
     changelog_topic: Option<String>,
+    changelog_partition: u32,
     pipeline: Pipeline,
 }
 
@@ -794,8 +831,9 @@ impl BatchWriter {
                     scope.spawn(move || log.commit_offset(group, topic, *partition, *offset, metadata))
                 })
                 .collect();
-            let previous_changelog =
-                previous_changelog.map(|(topic, records)| scope.spawn(move || log.append(&topic, 0, records)));
+            let changelog_partition = self.changelog_partition;
+            let previous_changelog = previous_changelog
+                .map(|(topic, records)| scope.spawn(move || log.append(&topic, changelog_partition, records)));
             let output = if batch.output.is_empty() { Ok(()) } else { data.write_output(topic, batch.output) };
             let appended = previous_changelog.map(|t| t.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
             let committed: Result<()> = commit_threads.into_iter().try_for_each(|t| {
@@ -828,7 +866,9 @@ impl BatchWriter {
     fn commit_pending(&mut self) -> Result<()> {
         if let Some((positions, outputs, changelog)) = self.pipeline.changelog_due.take() {
             let changelog_end = match changelog {
-                Some((topic, records)) => Some(self.log.append(&topic, 0, records)?.last_offset + 1),
+                Some((topic, records)) => {
+                    Some(self.log.append(&topic, self.changelog_partition, records)?.last_offset + 1)
+                }
                 None => self.changelog_end()?,
             };
             self.queue_commits(&positions, outputs, changelog_end);
@@ -847,7 +887,7 @@ impl BatchWriter {
     /// The changelog's end offset, for an aggregation that had nothing to add to it.
     fn changelog_end(&self) -> Result<Option<u64>> {
         match &self.changelog_topic {
-            Some(topic) => Ok(Some(self.log.offsets(topic, 0)?.1)),
+            Some(topic) => Ok(Some(self.log.offsets(topic, self.changelog_partition)?.1)),
             None => Ok(None),
         }
     }
@@ -880,33 +920,80 @@ impl PersistentQuery {
         sink_def: &SourceDef,
         start: StartFrom,
     ) -> Result<PersistentQuery> {
+        PersistentQuery::open_part(id, log, data, planned, sink_def, start, Part::Whole)
+    }
+
+    /// Opens the instance of the query that processes `part` of its input, resuming from its
+    /// committed positions when it has any. The instances of a new query pin its start for every
+    /// partition when the first of them opens.
+    pub fn open_part(
+        id: &str,
+        log: Arc<dyn EventLog>,
+        data: DataPath,
+        planned: PlannedQuery,
+        sink_def: &SourceDef,
+        start: StartFrom,
+        part: Part,
+    ) -> Result<PersistentQuery> {
         let group = format!("_weft_sql_{id}");
         let mut inputs = Vec::new();
         for (i, source) in planned.inputs.iter().enumerate() {
             let needed = planned.operator.needed_columns(i, source.row_width());
             inputs.push(InputCursor::open(log.as_ref(), &data, source, start, needed)?);
         }
+        let shared = part != Part::Whole;
+        if shared && inputs.len() != 1 {
+            return Err(SqlError::analysis(format!("query {id}: only a query of one input shares its partitions")));
+        }
+        let input_partitions = inputs.first().map_or(1, |i| i.positions.len() as u32);
+        match (&part, &planned.operator) {
+            (Part::Partitions(_), Operator::Stateless(_)) | (Part::Whole, _) => {}
+            (Part::Keyed(p), Operator::Aggregate(op)) if !op.aggregates_table() && *p < input_partitions => {}
+            _ => {
+                return Err(SqlError::analysis(format!(
+                    "query {id}: its operator cannot process {part:?} of its input on its own"
+                )))
+            }
+        }
+        let changelog_partition = match part {
+            Part::Keyed(p) => p,
+            _ => 0,
+        };
+        let changelog_partitions = if matches!(part, Part::Keyed(_)) { input_partitions } else { 1 };
         let mut sink = TopicSink::new(log.clone(), data.clone(), id, &planned, sink_def)?;
         let mut operator = planned.operator;
-        let committed = log.committed_offsets(&group)?;
+        if let Some(op) = operator.aggregate_mut() {
+            op.init_changelog(log.as_ref(), id, changelog_partition, changelog_partitions)?;
+        }
+        let all_committed = log.committed_offsets(&group)?;
+        let new_query = all_committed.is_empty();
+        // Another part's commits are its own: its output and changelog positions say nothing of
+        // this part's.
+        let committed: Vec<_> = all_committed
+            .into_iter()
+            .filter(|c| !shared || (inputs[0].topic == c.topic && part.owns(c.partition)))
+            .collect();
         let mut applied = HashMap::new();
-        if committed.is_empty() {
+        if new_query {
             // A new query: pin its start so a restart before the first batch does not move it.
             let ends = sink.end_offsets()?;
-            let changelog_end = match operator.aggregate_mut() {
-                Some(op) => Some(op.init_changelog(log.as_ref(), id)?),
-                None => None,
-            };
-            let meta =
-                serde_json::to_string(&CommitMeta { outputs: ends, changelog: changelog_end }).unwrap_or_default();
+            let changelog_topic = operator.aggregate_mut().and_then(|op| op.changelog_topic_name().map(str::to_string));
             for input in &inputs {
                 for (p, pos) in input.positions.iter().enumerate() {
+                    let changelog_end = match &changelog_topic {
+                        Some(topic) => {
+                            let cp = if changelog_partitions > 1 { p as u32 } else { 0 };
+                            Some(log.offsets(topic, cp)?.1)
+                        }
+                        None => None,
+                    };
+                    let meta = serde_json::to_string(&CommitMeta { outputs: ends.clone(), changelog: changelog_end })
+                        .unwrap_or_default();
                     log.commit_offset(&group, &input.topic, p as u32, *pos, &meta)?;
                 }
             }
         } else {
             let mut output_from: Option<Vec<u64>> = None;
-            let mut changelog_from: Option<u64> = None;
             for c in &committed {
                 for input in inputs.iter_mut() {
                     if input.topic == c.topic {
@@ -924,13 +1011,10 @@ impl PersistentQuery {
                         .map(|(a, b)| *a.min(b))
                         .collect(),
                 });
-                if let Some(cl) = meta.changelog {
-                    changelog_from = Some(changelog_from.map_or(cl, |c: u64| c.min(cl)));
-                }
             }
             sink.recover(&output_from.unwrap_or_default())?;
             if let Some(op) = operator.aggregate_mut() {
-                applied = op.restore(log.as_ref(), id, changelog_from.unwrap_or(0))?;
+                applied = op.restore(log.as_ref())?;
             }
         }
         if let Some(op) = operator.join_mut() {
@@ -977,6 +1061,7 @@ impl PersistentQuery {
             output_topic: sink.topic.clone(),
             output_partitions: sink.partitions,
             changelog_topic: operator.aggregate_mut().and_then(|op| op.changelog_topic_name().map(str::to_string)),
+            changelog_partition,
             pipeline: Pipeline::default(),
         };
         Ok(PersistentQuery {
@@ -995,33 +1080,18 @@ impl PersistentQuery {
             in_flight: None,
             prefetched: None,
             spare_batch: DecodedBatch::default(),
-            owned: None,
+            part,
         })
-    }
-
-    /// Makes this instance one of several that share a stateless query of one input, each with its
-    /// own partitions of it (`owned`), so that the query runs on several threads (Kafka Streams'
-    /// tasks). Every input partition is still read by exactly one instance; the output keeps its
-    /// exactly-once effect because each output record names the input partition it came from and
-    /// each partition's position is committed on its own (see the module docs).
-    pub fn share_partitions(&mut self, owned: Vec<u32>) -> Result<()> {
-        let stateless = matches!(self.operator, Operator::Stateless(_)) && self.inputs.len() == 1;
-        if !stateless {
-            return Err(SqlError::analysis(format!(
-                "query {}: only a stateless query of one input shares its partitions",
-                self.id
-            )));
-        }
-        self.owned = Some(owned);
-        Ok(())
     }
 
     /// The partitions of input 0 this instance processes, in polling order.
     fn polled_partitions(&self) -> Vec<u32> {
-        match &self.owned {
-            Some(owned) => owned.clone(),
-            None => (0..self.inputs.first().map_or(0, |i| i.positions.len() as u32)).collect(),
-        }
+        self.part.partitions(self.inputs.first().map_or(0, |i| i.positions.len() as u32))
+    }
+
+    /// The part of the input this instance processes.
+    pub fn part(&self) -> &Part {
+        &self.part
     }
 
     /// Makes [`PersistentQuery::recover`] possible.
@@ -1038,12 +1108,12 @@ impl PersistentQuery {
             return Err(SqlError::analysis(format!("query {} cannot be rebuilt", self.id)));
         };
         let reopened = rebuild().and_then(|planned| {
-            PersistentQuery::open(&self.id, self.log.clone(), self.data.clone(), planned, &sink, StartFrom::Earliest)
+            let (log, data, part) = (self.log.clone(), self.data.clone(), self.part.clone());
+            PersistentQuery::open_part(&self.id, log, data, planned, &sink, StartFrom::Earliest, part)
         });
         match reopened {
             Ok(mut fresh) => {
                 fresh.rebuild = Some(rebuild);
-                fresh.owned = self.owned.take();
                 // The counters go on from where they were (what the log already held is not
                 // written again, so it is not counted again).
                 fresh.sink.records_written = self.sink.records_written;
@@ -1072,7 +1142,7 @@ impl PersistentQuery {
 
     /// The topics and partitions this query reads, for waiting on new input.
     pub fn input_partitions(&self) -> Vec<(String, u32)> {
-        if self.owned.is_some() {
+        if self.part != Part::Whole {
             let topic = self.inputs.first().map(|i| i.topic.clone()).unwrap_or_default();
             return self.polled_partitions().into_iter().map(|p| (topic.clone(), p)).collect();
         }

@@ -634,6 +634,146 @@ fn a_stateless_query_shares_its_partitions_among_instances_and_keeps_exactly_onc
     engine.shutdown();
 }
 
+/// For each key of the output, the counts (`C`) and sums (`S`) of its updates, in the order written.
+fn updates_by_key(log: &dyn EventLog, topic: &str) -> BTreeMap<String, Vec<(i64, i64)>> {
+    let mut by_key: BTreeMap<String, Vec<(i64, i64)>> = BTreeMap::new();
+    for (key, v) in values(log, topic) {
+        by_key.entry(key).or_default().push((v["C"].as_i64().unwrap_or(-1), v["S"].as_i64().unwrap_or(-1)));
+    }
+    by_key
+}
+
+/// An aggregation of a four-partition stream grouped by its key runs as one instance per
+/// partition, each with its groups' state in its own changelog partition (Kafka Streams' tasks):
+/// every key's updates are written once each and in order, when changelog appends and commits fail
+/// in the middle and the instances are reopened from the log, and after a restart in background
+/// mode, where four threads run it.
+#[test]
+fn an_aggregation_grouped_by_key_runs_one_instance_per_partition_exactly_once() {
+    const KEYS: usize = 13;
+    let dir = shm_dir();
+    let produce_range = |log: &dyn EventLog, range: std::ops::Range<usize>| {
+        for i in range {
+            let key = format!("k{}", i % KEYS);
+            let partition = weft_log::partition_for_key(key.as_bytes(), 4);
+            let record = Record {
+                key: Some(key.into_bytes()),
+                value: Some(format!("{{\"V\": {i}}}").into_bytes()),
+                headers: Vec::new(),
+                timestamp: Some(i as i64),
+            };
+            log.append("p", partition, vec![record]).expect("produce");
+        }
+    };
+    // Every update of every key, computed from the input alone.
+    let expected = |n: usize| {
+        let mut by_key: BTreeMap<String, Vec<(i64, i64)>> = BTreeMap::new();
+        for i in 0..n {
+            let updates = by_key.entry(format!("k{}", i % KEYS)).or_default();
+            let (c, s) = updates.last().copied().unwrap_or((0, 0));
+            updates.push((c + 1, s + i as i64));
+        }
+        by_key
+    };
+    {
+        let real = open_log(dir.path());
+        let flaky = Arc::new(FlakyLog {
+            inner: real.clone(),
+            commits_left: AtomicUsize::new(usize::MAX),
+            appends_left: AtomicUsize::new(usize::MAX),
+            fail_topic: "_changelog".into(),
+        });
+        let engine = Engine::open(flaky.clone(), options(false)).expect("engine");
+        engine
+            .execute(
+                "CREATE STREAM P (ID STRING KEY, V INT) WITH (kafka_topic='p', value_format='JSON', partitions=4);",
+            )
+            .expect("ddl");
+        engine.execute("CREATE TABLE T AS SELECT ID, COUNT(*) AS C, SUM(V) AS S FROM P GROUP BY ID;").expect("ctas");
+        let id = engine.queries()[0].id.clone();
+        let changelog = format!("_weft_sql_{id}_changelog");
+        assert_eq!(
+            real.describe_topic(&changelog).expect("changelog").partitions.len(),
+            4,
+            "a changelog partition each"
+        );
+        produce_range(real.as_ref(), 0..400);
+        flaky.appends_left.store(2, Ordering::SeqCst);
+        assert!(engine.run_until_idle().is_err(), "a changelog append fails");
+        flaky.appends_left.store(usize::MAX, Ordering::SeqCst);
+        flaky.commits_left.store(0, Ordering::SeqCst);
+        produce_range(real.as_ref(), 400..450);
+        assert!(engine.run_until_idle().is_err(), "a commit fails");
+        flaky.commits_left.store(usize::MAX, Ordering::SeqCst);
+        engine.run_until_idle().expect("reopened in process");
+        assert_eq!(updates_by_key(real.as_ref(), "T"), expected(450), "once each after the in-process reopenings");
+        let (_, rows) = engine.pull("SELECT ID, C FROM T;").expect("pull");
+        assert_eq!(rows.len(), KEYS, "a pull query sees the groups of every instance: {rows:?}");
+        produce_range(real.as_ref(), 450..500);
+        flaky.commits_left.store(1, Ordering::SeqCst);
+        assert!(engine.run_until_idle().is_err(), "a commit fails again");
+    }
+    let log = open_log(dir.path());
+    let engine = Engine::open(log.clone(), options(true)).expect("reopen");
+    produce_range(log.as_ref(), 500..600);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while values(log.as_ref(), "T").len() < 600 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(updates_by_key(log.as_ref(), "T"), expected(600), "once each after the restart");
+    let id = engine.queries()[0].id.clone();
+    let name: String = format!("weft-sql-{id}").chars().take(15).collect();
+    let threads = std::fs::read_dir("/proc/self/task")
+        .expect("the process's threads")
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|comm| comm.trim() == name)
+        .count();
+    assert_eq!(threads, 4, "threads named {name}");
+    engine.shutdown();
+}
+
+/// A query whose changelog an earlier version made with one partition keeps running as one
+/// instance over a multi-partition input: its state is where that changelog says.
+#[test]
+fn an_aggregation_with_a_one_partition_changelog_stays_whole() {
+    let dir = shm_dir();
+    let log = open_log(dir.path());
+    let engine = Engine::open(log.clone(), options(false)).expect("engine");
+    engine
+        .execute("CREATE STREAM P (ID STRING KEY, V INT) WITH (kafka_topic='p', value_format='JSON', partitions=3);")
+        .expect("ddl");
+    // The id the next query gets (ksqlDB's scheme: CTAS_<sink>_<sequence>).
+    let probe_dir = shm_dir();
+    let probe = Engine::open(open_log(probe_dir.path()), options(false)).expect("probe");
+    probe
+        .execute("CREATE STREAM P (ID STRING KEY, V INT) WITH (kafka_topic='p', value_format='JSON', partitions=1);")
+        .expect("ddl");
+    probe.execute("CREATE TABLE T AS SELECT ID, COUNT(*) AS C, SUM(V) AS S FROM P GROUP BY ID;").expect("ctas");
+    let id = probe.queries()[0].id.clone();
+    log.create_topic(&format!("_weft_sql_{id}_changelog"), TopicConfig::compacted(1)).expect("old changelog");
+    engine.execute("CREATE TABLE T AS SELECT ID, COUNT(*) AS C, SUM(V) AS S FROM P GROUP BY ID;").expect("ctas");
+    assert_eq!(engine.queries()[0].id, id);
+    for i in 0..30 {
+        let key = format!("k{}", i % 5);
+        let partition = weft_log::partition_for_key(key.as_bytes(), 3);
+        let record = Record {
+            key: Some(key.into_bytes()),
+            value: Some(format!("{{\"V\": {i}}}").into_bytes()),
+            headers: Vec::new(),
+            timestamp: Some(i),
+        };
+        log.append("p", partition, vec![record]).expect("produce");
+    }
+    engine.run_until_idle().expect("run");
+    let last: BTreeMap<String, (i64, i64)> =
+        updates_by_key(log.as_ref(), "T").into_iter().map(|(k, u)| (k, u[u.len() - 1])).collect();
+    let expected: BTreeMap<String, (i64, i64)> =
+        (0..5).map(|k| (format!("k{k}"), (6, (0..30).filter(|i| i % 5 == k).sum::<i64>()))).collect();
+    assert_eq!(last, expected);
+    assert_eq!(log.describe_topic(&format!("_weft_sql_{id}_changelog")).expect("changelog").partitions.len(), 1);
+}
+
 #[test]
 fn background_queries_resume_after_a_restart() {
     let dir = shm_dir();
