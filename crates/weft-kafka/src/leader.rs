@@ -1,6 +1,13 @@
 //! Which of the servers on one cluster leads, decided by Kafka's own group coordinator (as
-//! Confluent's Schema Registry elects its primary): every server joins one consumer group over a
-//! one-partition topic, and the member the coordinator assigns partition 0 to is the leader.
+//! Confluent's Schema Registry elects its primary): every server joins one consumer group over the
+//! election topic, and the member the coordinator assigns partition 0 to is the leader.
+//!
+//! The topic's partitions are also the servers' shares of the persistent queries' work (task
+//! slots, [`ElectionOptions::slots`] of them): a server runs task `i` of a query's `n` tasks while
+//! it is assigned slot `i * slots / n` ([`LeaderElection::runs_task`]), as a Kafka Streams instance
+//! runs the tasks of the partitions its consumer group assigns it. So a query's tasks spread over
+//! the servers and, when one leaves or dies, its slots move to the others with the next rebalance.
+//! A topic an earlier version made with one partition has one slot: every task runs on the leader.
 //!
 //! - The assignment strategy is the eager `range`, which gives partition 0 to the first member id
 //!   in byte order. Coordinators make member ids from the client id and a UUID, and each member's
@@ -59,8 +66,10 @@ use crate::KafkaLog;
 pub struct ElectionOptions {
     /// The consumer group the servers of one mesh share.
     pub group: String,
-    /// The one-partition topic the group is over; the leader's announcements are its records.
+    /// The topic the group is over; the leader's announcements are the records of its partition 0.
     pub topic: String,
+    /// How many partitions (task slots) a new election topic gets.
+    pub slots: u32,
     /// What this server announces when it leads (for example the URL followers forward to).
     pub identity: String,
     /// How long the coordinator waits for a silent member before moving its partition.
@@ -68,11 +77,13 @@ pub struct ElectionOptions {
 }
 
 impl ElectionOptions {
-    /// The defaults for `identity`: group `_weft_leader` over topic `_weft_leader`, 6 s sessions.
+    /// The defaults for `identity`: group `_weft_leader` over topic `_weft_leader`, 12 slots (a
+    /// query of 1, 2, 3, 4, 6 or 12 tasks spreads them evenly), 6 s sessions.
     pub fn new(identity: impl Into<String>) -> Self {
         ElectionOptions {
             group: "_weft_leader".into(),
             topic: "_weft_leader".into(),
+            slots: 12,
             identity: identity.into(),
             session_timeout: Duration::from_secs(6),
         }
@@ -92,6 +103,9 @@ pub struct LeaderElection {
     log: Arc<KafkaLog>,
     topic: String,
     leading: watch::Receiver<bool>,
+    /// The election topic's partitions assigned to this member, and how many it has.
+    slots: watch::Receiver<Vec<u32>>,
+    slot_count: u32,
     joined: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -102,6 +116,7 @@ struct Shared {
     topic: String,
     log: Arc<KafkaLog>,
     leading: watch::Sender<bool>,
+    slots: watch::Sender<Vec<u32>>,
     /// Set by the first assignment, whatever it holds: the member is in the group.
     joined: Arc<AtomicBool>,
     progress: Mutex<Progress>,
@@ -154,16 +169,27 @@ impl ConsumerContext for Member {
                 shared.joined.store(true, Ordering::Relaxed);
                 let leads = holds_partition(list);
                 shared.progress().assigned_without_partition = (!leads).then(Instant::now);
+                let mut slots: Vec<u32> = list
+                    .elements_for_topic(&shared.topic)
+                    .iter()
+                    .filter_map(|p| u32::try_from(p.partition()).ok())
+                    .collect();
+                slots.sort_unstable();
+                shared.slots.send_replace(slots);
                 shared.leading.send_replace(leads);
             }
-            Rebalance::Revoke(list) if holds_partition(list) => {
-                shared.leading.send_replace(false);
+            Rebalance::Revoke(list) => {
+                let revoked: Vec<i32> = list.elements_for_topic(&shared.topic).iter().map(|p| p.partition()).collect();
+                shared.slots.send_modify(|slots| slots.retain(|s| !revoked.contains(&(*s as i32))));
+                if holds_partition(list) {
+                    shared.leading.send_replace(false);
+                }
             }
             // A failed rebalance may have lost the assignment; the next one repairs it.
             Rebalance::Error(_) => {
+                shared.slots.send_replace(Vec::new());
                 shared.leading.send_replace(false);
             }
-            Rebalance::Revoke(_) => {}
         }
     }
 }
@@ -172,23 +198,21 @@ impl LeaderElection {
     /// Joins the election on `log`'s cluster, creating the election topic when it is missing.
     /// Leadership is decided asynchronously: watch [`LeaderElection::watch`].
     pub fn join(log: Arc<KafkaLog>, options: ElectionOptions) -> Result<LeaderElection> {
-        match log.create_topic(&options.topic, TopicConfig { partitions: 1, ..TopicConfig::default() }) {
+        let partitions = options.slots.max(1);
+        match log.create_topic(&options.topic, TopicConfig { partitions, ..TopicConfig::default() }) {
             Ok(_) | Err(LogError::TopicExists(_)) => {}
             Err(e) => return Err(e),
         }
-        let partitions = log.topic_config(&options.topic)?.partitions;
-        if partitions != 1 {
-            return Err(LogError::Backend(format!(
-                "the election topic {} must have one partition, it has {partitions}",
-                options.topic
-            )));
-        }
+        // The servers already on the cluster decided the number of slots.
+        let slot_count = log.topic_config(&options.topic)?.partitions.max(1);
         let (sender, leading) = watch::channel(false);
+        let (slots_sender, slots) = watch::channel(Vec::new());
         let joined = Arc::new(AtomicBool::new(false));
         let shared = Arc::new(Shared {
             topic: options.topic.clone(),
             log: log.clone(),
             leading: sender,
+            slots: slots_sender,
             joined: joined.clone(),
             progress: Mutex::new(Progress::default()),
         });
@@ -225,13 +249,31 @@ impl LeaderElection {
                         }
                     }
                     shared.leading.send_replace(false);
+                    shared.slots.send_replace(Vec::new());
                     // Dropping the consumer closes it, which leaves the group now, so another
                     // member is assigned without waiting for the session to time out.
                     drop(consumer);
                 })
                 .map_err(|e| LogError::Backend(format!("cannot start the election thread: {e}")))?
         };
-        Ok(LeaderElection { log, topic: options.topic, leading, joined, stop, thread: Some(thread) })
+        Ok(LeaderElection { log, topic: options.topic, leading, slots, slot_count, joined, stop, thread: Some(thread) })
+    }
+
+    /// The task slots (election topic partitions) assigned to this member now.
+    pub fn slots(&self) -> Vec<u32> {
+        self.slots.borrow().clone()
+    }
+
+    /// How many task slots the election has.
+    pub fn slot_count(&self) -> u32 {
+        self.slot_count
+    }
+
+    /// Whether this server runs task `index` of a query's `count` tasks now: it holds slot
+    /// `index * slots / count`, so the tasks of one query spread evenly over the slots.
+    pub fn runs_task(&self, index: u32, count: u32) -> bool {
+        let slot = task_slot(index, count, self.slot_count);
+        self.slots.borrow().contains(&slot)
     }
 
     /// Whether this server leads now.
@@ -279,6 +321,12 @@ impl Drop for LeaderElection {
     fn drop(&mut self) {
         self.stop_thread();
     }
+}
+
+/// The slot of task `index` of `count` among `slots`.
+pub fn task_slot(index: u32, count: u32, slots: u32) -> u32 {
+    let slot = u64::from(index) * u64::from(slots) / u64::from(count.max(1));
+    u32::try_from(slot).unwrap_or(0).min(slots.saturating_sub(1))
 }
 
 /// The member's consumer configuration, the same for every consumer it rejoins with.

@@ -33,6 +33,15 @@ fn leaders(members: &[&LeaderElection]) -> usize {
     members.iter().filter(|m| m.is_leader()).count()
 }
 
+/// Whether `members` hold every task slot between them, each slot once, with the leader holding
+/// slot 0 (the leadership) and every member some slots.
+fn share_the_slots(members: &[&LeaderElection]) -> bool {
+    let mut held: Vec<u32> = members.iter().flat_map(|m| m.slots()).collect();
+    held.sort_unstable();
+    let all: Vec<u32> = (0..members[0].slot_count()).collect();
+    held == all && members.iter().all(|m| !m.slots().is_empty() && m.is_leader() == m.slots().contains(&0))
+}
+
 /// Every identity announced on the election topic, oldest first; an error when the broker does
 /// not answer, or answers with fewer records than its offsets promise (a topic just created).
 fn announcements(log: &KafkaLog) -> weft_log::Result<Vec<String>> {
@@ -119,6 +128,14 @@ fn one_member_leads_keeps_leading_when_others_join_and_hands_over_when_it_leaves
     // A few heartbeats later nothing has moved.
     std::thread::sleep(Duration::from_secs(2));
     assert!(first.is_leader() && !second.is_leader() && !third.is_leader());
+    // The task slots are shared: a query of three tasks runs one on each member.
+    assert_eq!(first.slot_count(), 12);
+    assert!(share_the_slots(&[&first, &second, &third]), "{:?}", [first.slots(), second.slots(), third.slots()]);
+    for task in 0..3 {
+        let runners = [&first, &second, &third].iter().filter(|m| m.runs_task(task, 3)).count();
+        assert_eq!(runners, 1, "task {task} of 3 runs on exactly one member");
+    }
+    assert!(first.runs_task(0, 1), "a query of one task runs on the leader");
     let announced = announcements(&connect(&broker)).expect("read the announcements");
     assert!(announced.iter().all(|a| a == "http://first:8080"), "announcements: {announced:?}");
 
@@ -131,6 +148,7 @@ fn one_member_leads_keeps_leading_when_others_join_and_hands_over_when_it_leaves
     let expected = if second.is_leader() { "http://second:8080" } else { "http://third:8080" };
     within(10, "the new leader's announcement", || other.leader().ok().flatten().as_deref() == Some(expected));
     assert!(leader.is_leader() && !other.is_leader());
+    within(10, "the leaver's slots moving to the others", || share_the_slots(&[&second, &third]));
     // Seconds, not the minutes of a rebalance timeout (about 7 s on tansu 0.6).
     assert!(handover < Duration::from_secs(15), "the handover took {handover:?}");
 }
@@ -166,6 +184,11 @@ fn leader_killed_by_sigkill_is_replaced_within_20_s() {
     // It stays that way: no second handover, no second leader.
     std::thread::sleep(Duration::from_secs(3));
     assert!(second.is_leader() && !third.is_leader());
+    assert!(
+        share_the_slots(&[&second, &third]),
+        "the killed member's slots moved: {:?}",
+        [second.slots(), third.slots()]
+    );
     eprintln!("leadership moved {takeover:?} after the SIGKILL");
 }
 
@@ -185,6 +208,7 @@ fn a_follower_killed_by_sigkill_leaves_the_leadership_where_it_is() {
     std::thread::sleep(Duration::from_secs(20));
     within(10, "the first member leading after the rebalances", || first.is_leader());
     assert!(!third.is_leader());
+    within(10, "the killed follower's slots moving to the others", || share_the_slots(&[&first, &third]));
     let announced = announcements(&log).expect("read the announcements");
     assert!(announced.iter().all(|a| a == "http://first:8080"), "announcements: {announced:?}");
 }

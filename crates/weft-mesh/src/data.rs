@@ -105,15 +105,29 @@ pub struct DataPlane {
     /// Whether this server runs the work one server of a cluster must do alone (raw input
     /// validation); none: always (one server on its log).
     pub(crate) background_gate: std::sync::RwLock<Option<BackgroundGate>>,
+    /// Which of the persistent queries' tasks run here (see [`crate::Mesh::gate_query_tasks`]).
+    pub(crate) task_gate: std::sync::RwLock<Option<TaskGate>>,
 }
 
 /// Says whether this server should run the cluster's one-server background work now.
 pub type BackgroundGate = Arc<dyn Fn() -> bool + Send + Sync>;
 
+/// Says whether this server should run task `index` of a persistent query's `count` tasks now.
+pub type TaskGate = Arc<dyn Fn(u32, u32) -> bool + Send + Sync>;
+
 impl DataPlane {
     /// Whether the one-server background work runs here now (see [`crate::Mesh::gate_background_work`]).
     pub fn runs_background_work(&self) -> bool {
         self.background_gate.read().unwrap_or_else(|e| e.into_inner()).as_ref().is_none_or(|gate| gate())
+    }
+
+    /// Whether task `index` of a persistent query's `count` tasks runs here now (see
+    /// [`crate::Mesh::gate_query_tasks`]).
+    pub fn runs_query_task(&self, index: u32, count: u32) -> bool {
+        match self.task_gate.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            Some(gate) => gate(index, count),
+            None => self.runs_background_work(),
+        }
     }
 
     pub(crate) fn new(
@@ -137,6 +151,7 @@ impl DataPlane {
             sticky: StickyPartitions::new(),
             profiles,
             background_gate: std::sync::RwLock::new(None),
+            task_gate: std::sync::RwLock::new(None),
         }
     }
 

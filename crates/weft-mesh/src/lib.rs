@@ -233,11 +233,11 @@ impl Mesh {
             max_pull_bytes: options.max_pull_bytes,
             schema_registry: Some(weft_sql::registry::RegistryHandle(sql_registry)),
             data_access: Some(weft_sql::AccessHandle(Arc::new(sql::MeshAccess(data.clone())))),
-            // Persistent queries are one server's work too: with several servers on the log, each
-            // runs on the one the gate names, and moves with it.
+            // With several servers on the log, each of a query's tasks runs on the one the gate
+            // names, and moves with it.
             query_gate: options.await_leadership.then(|| {
                 let data = data.clone();
-                weft_sql::QueryGate(Arc::new(move || data.runs_background_work()))
+                weft_sql::QueryGate(Arc::new(move |task, tasks| data.runs_query_task(task, tasks)))
             }),
             query_tasks: options.query_tasks,
             ..EngineOptions::default()
@@ -298,6 +298,13 @@ impl Mesh {
     /// here is reopened from the log first, so it resumes exactly where the server before left off.
     pub fn gate_background_work(&self, gate: data::BackgroundGate) {
         *self.data.background_gate.write().unwrap_or_else(|e| e.into_inner()) = Some(gate);
+    }
+
+    /// Shares the persistent queries' tasks among the servers on one cluster: this server runs
+    /// task `index` of a query's `count` tasks while `gate(index, count)` says so. Without this
+    /// gate, the queries' tasks follow [`Mesh::gate_background_work`]'s gate, all of them together.
+    pub fn gate_query_tasks(&self, gate: data::TaskGate) {
+        *self.data.task_gate.write().unwrap_or_else(|e| e.into_inner()) = Some(gate);
     }
 
     /// Applies what other servers sharing the log appended to the platform's stores, now rather

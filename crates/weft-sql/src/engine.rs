@@ -72,19 +72,21 @@ pub struct EngineOptions {
     /// The most bytes a pull query's rows take as JSON; past it the query fails, saying so, so that a
     /// few wide rows cannot do what many narrow ones may not.
     pub max_pull_bytes: usize,
-    /// Whether this server runs the persistent queries now (several servers on one log: the one the
-    /// cluster elected); `None`: always. Where it says no, queries are known (their statements,
-    /// their sinks) but not run, and a query that starts running here again is first reopened from
-    /// the log, as after a restart.
+    /// Which of the queries' tasks this server runs now (several servers on one log share them);
+    /// `None`: all of them. Where it says no, a task is known (its query's statement, its sink) but
+    /// not run, and a task that starts running here again is first reopened from the log, as after
+    /// a restart. With a gate, every task is the same on every server: a stateless query of one
+    /// input has one per partition (not [`EngineOptions::query_tasks`]).
     pub query_gate: Option<QueryGate>,
     /// How many instances (threads) a stateless query of one input runs as, each with its share of
     /// the input's partitions (at most one per partition); aggregations and joins run as one.
     pub query_tasks: usize,
 }
 
-/// Says whether this server runs the persistent queries now (see [`EngineOptions::query_gate`]).
+/// Says whether this server runs task `index` of a query's `count` tasks now (see
+/// [`EngineOptions::query_gate`]). A query of one task asks for task 0 of 1.
 #[derive(Clone)]
-pub struct QueryGate(pub Arc<dyn Fn() -> bool + Send + Sync>);
+pub struct QueryGate(pub Arc<dyn Fn(u32, u32) -> bool + Send + Sync>);
 
 impl std::fmt::Debug for QueryGate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -249,9 +251,9 @@ struct QueryEntry {
     stop: Arc<AtomicBool>,
     /// One per runner once started.
     threads: Vec<JoinHandle<()>>,
-    /// The query runs on this server, so its in-memory state is current (see
+    /// Per runner: it runs on this server, so its in-memory state is current (see
     /// [`EngineOptions::query_gate`]).
-    hosted: Arc<AtomicBool>,
+    hosted: Vec<Arc<AtomicBool>>,
 }
 
 #[derive(Default)]
@@ -1190,13 +1192,15 @@ impl Engine {
         let runners: Vec<Arc<Mutex<PersistentQuery>>> = runners.into_iter().map(|r| Arc::new(Mutex::new(r))).collect();
         let stop = Arc::new(AtomicBool::new(false));
         // Hosted until a gate says otherwise; the query's threads keep this current.
-        let hosted = Arc::new(AtomicBool::new(self.options.query_gate.is_none()));
+        let hosted: Vec<Arc<AtomicBool>> =
+            runners.iter().map(|_| Arc::new(AtomicBool::new(self.options.query_gate.is_none()))).collect();
         // While the command topic replays, queries only open: a later DROP or TERMINATE in the log
         // must stop them before they process anything. Threads start once the replay is done.
         let mut threads = Vec::new();
         if self.options.background && !self.replaying.load(Ordering::SeqCst) {
-            for runner in &runners {
-                threads.push(self.spawn(id, runner.clone(), stop.clone(), hosted.clone())?);
+            for (task, runner) in runners.iter().enumerate() {
+                let at = (task as u32, runners.len() as u32);
+                threads.push(self.spawn(id, runner.clone(), stop.clone(), hosted[task].clone(), at)?);
             }
         }
         let entry = QueryEntry {
@@ -1229,6 +1233,10 @@ impl Engine {
             Err(_) => return vec![Part::Whole],
         };
         match &planned.operator {
+            // Under a gate, every server must cut the query into the same tasks.
+            Operator::Stateless(_) if self.options.query_gate.is_some() && partitions > 1 => {
+                (0..partitions).map(|p| Part::Partitions(vec![p])).collect()
+            }
             Operator::Stateless(_) => {
                 let tasks = self.options.query_tasks.clamp(1, partitions as usize) as u32;
                 if tasks == 1 {
@@ -1257,9 +1265,11 @@ impl Engine {
         runner: Arc<Mutex<PersistentQuery>>,
         stop: Arc<AtomicBool>,
         hosted: Arc<AtomicBool>,
+        (task, tasks): (u32, u32),
     ) -> Result<JoinHandle<()>> {
         let log = self.log.clone();
-        let gate = self.options.query_gate.clone();
+        let gate =
+            self.options.query_gate.clone().map(|QueryGate(gate)| -> RunsHere { Box::new(move || gate(task, tasks)) });
         std::thread::Builder::new()
             .name(format!("weft-sql-{id}"))
             .spawn(move || run_in_background(log, runner, stop, Hosting { gate, hosted }))
@@ -1271,7 +1281,7 @@ impl Engine {
         if !self.options.background {
             return Ok(());
         }
-        type Pending = (String, Vec<Arc<Mutex<PersistentQuery>>>, Arc<AtomicBool>, Arc<AtomicBool>);
+        type Pending = (String, Vec<Arc<Mutex<PersistentQuery>>>, Arc<AtomicBool>, Vec<Arc<AtomicBool>>);
         let pending: Vec<Pending> = lock(&self.state)
             .queries
             .iter()
@@ -1280,8 +1290,9 @@ impl Engine {
             .collect();
         for (id, runners, stop, hosted) in pending {
             let mut threads = Vec::new();
-            for runner in runners {
-                threads.push(self.spawn(&id, runner, stop.clone(), hosted.clone())?);
+            let tasks = runners.len() as u32;
+            for (task, (runner, hosted)) in runners.into_iter().zip(hosted).enumerate() {
+                threads.push(self.spawn(&id, runner, stop.clone(), hosted, (task as u32, tasks))?);
             }
             if let Some(q) = lock(&self.state).queries.get_mut(&id) {
                 q.threads = threads;
@@ -1741,7 +1752,7 @@ impl Engine {
                     lock(&self.state)
                         .queries
                         .get(id)
-                        .filter(|q| q.hosted.load(Ordering::SeqCst))
+                        .filter(|q| q.hosted.iter().all(|h| h.load(Ordering::SeqCst)))
                         .map(|q| q.runners.clone())
                 });
                 // The instances of a query split by key hold its groups between them.
@@ -2120,9 +2131,12 @@ impl RowSink for Collect<'_> {
     }
 }
 
-/// Where a query runs: [`EngineOptions::query_gate`], and whether it runs here now.
+/// Whether a task runs on this server now: its [`EngineOptions::query_gate`] answer.
+type RunsHere = Box<dyn Fn() -> bool + Send>;
+
+/// Where a task runs, and whether it runs here now.
 struct Hosting {
-    gate: Option<QueryGate>,
+    gate: Option<RunsHere>,
     hosted: Arc<AtomicBool>,
 }
 
@@ -2148,7 +2162,7 @@ fn run_in_background(
         }
     }
     while !stop.load(Ordering::SeqCst) {
-        if hosting.gate.as_ref().is_some_and(|gate| !(gate.0)()) {
+        if hosting.gate.as_ref().is_some_and(|runs_here| !runs_here()) {
             if !stale {
                 // Handing over: what was written is committed before another server starts.
                 let mut r = runner.lock().unwrap_or_else(|e| e.into_inner());

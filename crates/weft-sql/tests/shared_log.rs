@@ -23,7 +23,7 @@ fn engine(log: &Arc<EmbeddedLog>, gate: &Arc<AtomicBool>) -> Engine {
     let options = EngineOptions {
         default_offset_reset: StartFrom::Earliest,
         background: true,
-        query_gate: Some(QueryGate(Arc::new(move || gate.load(Ordering::SeqCst)))),
+        query_gate: Some(QueryGate(Arc::new(move |_, _| gate.load(Ordering::SeqCst)))),
         ..EngineOptions::default()
     };
     let log: Arc<dyn EventLog> = log.clone();

@@ -1,6 +1,7 @@
 //! Several `weft serve --kafka` servers on one cluster: this server joins the leader election
-//! (`weft_kafka::leader`) and relays the platform's ordered writes to the leader
-//! (`weft_server::forward`).
+//! (`weft_kafka::leader`), relays the platform's ordered writes to the leader
+//! (`weft_server::forward`), and runs the persistent queries' tasks of the election's task slots
+//! it holds.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -100,6 +101,9 @@ pub async fn bind(config: &ServerConfig, log: Arc<KafkaLog>, advertise: Option<&
     let scheme = if config.tls.is_some() { "https" } else { "http" };
     let leadership = Arc::new(join(log, identity(advertise, scheme, server.local_addr()?)).await?);
     server.forward_ordered_writes(leadership.clone());
-    server.mesh().gate_background_work(Arc::new(move || Leadership::is_leader(leadership.as_ref())));
+    let leader = leadership.clone();
+    server.mesh().gate_background_work(Arc::new(move || Leadership::is_leader(leader.as_ref())));
+    // The queries' tasks spread over the servers by the election's task slots.
+    server.mesh().gate_query_tasks(Arc::new(move |task, tasks| leadership.election.runs_task(task, tasks)));
     Ok(server)
 }

@@ -184,7 +184,7 @@ fn registrations_on_two_servers_get_distinct_ids_even_when_the_leader_is_killed(
 /// committed positions: every input record is in the derived stream exactly once, and the per-key
 /// aggregation ends with the exact counts and sums (nothing lost, nothing counted twice).
 #[test]
-fn persistent_queries_run_on_the_leader_and_move_to_the_survivor_when_it_is_killed() {
+fn persistent_queries_are_split_between_the_servers_and_move_to_the_survivor_when_one_is_killed() {
     const RECORDS: usize = 3000;
     const USERS: usize = 7;
     let broker = Broker::start();
@@ -218,8 +218,14 @@ fn persistent_queries_run_on_the_leader_and_move_to_the_survivor_when_it_is_kill
         }
     };
     produce(0..RECORDS / 2);
-    // The leader is running the queries: output appears.
-    within(60, "the leader writing the derived stream", || !topic_records(&api, "CLICKS_COPY").is_empty());
+    // Each server runs one partition's task of each query (the election's task slots): both read
+    // input, and output appears.
+    for server in [&first, &second] {
+        within(60, "both servers running a task of each query", || {
+            ["CLICKS_COPY", "PER_USER"].iter().all(|sink| records_read_by(server, sink) > 0)
+        });
+    }
+    within(60, "the derived stream", || !topic_records(&api, "CLICKS_COPY").is_empty());
     std::thread::scope(|scope| {
         scope.spawn(|| produce(RECORDS / 2..RECORDS));
         first.kill();
@@ -264,6 +270,20 @@ fn persistent_queries_run_on_the_leader_and_move_to_the_survivor_when_it_is_kill
     }
     assert_eq!(last, expected, "the per-key counts and sums after the handover");
     second.kill();
+}
+
+/// The input records the query writing `sink` has read on `server` (its tasks there).
+fn records_read_by(server: &ServeProcess, sink: &str) -> u64 {
+    let (status, _, body) = ksql(&server.url, &format!("DESCRIBE {sink} EXTENDED;"));
+    assert_eq!(status, 200, "{body}");
+    let described: Value = serde_json::from_str(&body).expect("a JSON answer");
+    let statistics = described[0]["sourceDescription"]["statistics"].as_str().unwrap_or_default().to_string();
+    statistics
+        .split("records-read=")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 /// `POST /ksql` with `text` (offsets from the earliest): the status, the leader that answered when
