@@ -116,6 +116,14 @@ struct Shared {
 }
 
 impl KafkaLog {
+    /// Deletes a topic, internal or not, with its groups' offsets.
+    fn delete_internal_topic_unchecked(&self, name: &str) -> Result<()> {
+        let _open = self.open()?;
+        self.shared.admin.delete(name)?;
+        self.shared.watches.end_topic(name);
+        groups::forget_topic(&self.shared, name)
+    }
+
     /// Connects to the cluster at `options.bootstrap`, creates the internal offsets topic when it
     /// is missing and reads the consumer-group positions it holds.
     pub fn connect(options: KafkaOptions) -> Result<Arc<KafkaLog>> {
@@ -188,13 +196,17 @@ impl EventLog for KafkaLog {
     }
 
     fn delete_topic(&self, name: &str) -> Result<()> {
-        let _open = self.open()?;
         if is_internal_topic(name) {
             return Err(LogError::InternalTopic(name.to_string()));
         }
-        self.shared.admin.delete(name)?;
-        self.shared.watches.end_topic(name);
-        groups::forget_topic(&self.shared, name)
+        self.delete_internal_topic_unchecked(name)
+    }
+
+    fn delete_internal_topic(&self, name: &str) -> Result<()> {
+        if !is_internal_topic(name) {
+            return Err(LogError::InvalidTopicName { name: name.to_string(), reason: "it is not internal".into() });
+        }
+        self.delete_internal_topic_unchecked(name)
     }
 
     fn list_topics(&self) -> Vec<String> {

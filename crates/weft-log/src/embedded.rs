@@ -334,6 +334,41 @@ fn clear_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+impl EmbeddedLog {
+    /// Deletes a topic, internal or not, with its data and its groups' offsets.
+    fn remove_topic(&self, name: &str) -> Result<()> {
+        self.check_open()?;
+        let _admin = self.admin.lock().unwrap_or_else(|e| e.into_inner());
+        let removed = self.topics.write().unwrap_or_else(|e| e.into_inner()).remove(name);
+        let Some(topic) = removed else { return Err(LogError::TopicNotFound(name.to_string())) };
+        for p in &topic.partitions {
+            p.close_subscriptions();
+            p.wake_all();
+        }
+        let unique = self.unique.fetch_add(1, Ordering::Relaxed);
+        let dir = self.options.data_dir.join("topics").join(name);
+        let trash = self.options.data_dir.join("trash").join(format!("{name}.{unique}"));
+        std::fs::rename(&dir, &trash).map_err(LogError::io(&dir))?;
+        sync_dir(&self.options.data_dir.join("topics"))?;
+        std::fs::remove_dir_all(&trash).map_err(LogError::io(&trash))?;
+        // The group offsets of a deleted topic mean nothing any more.
+        let stale: Vec<PositionKey> = {
+            let offsets = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
+            offsets.keys().filter(|(_, t, _)| t == name).cloned().collect()
+        };
+        if !stale.is_empty() {
+            let tombstones: Vec<Record> =
+                stale.iter().map(|(g, t, p)| group_offsets::forget_record(g, t, *p)).collect();
+            let mut offsets = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
+            self.append_durable(OFFSETS_TOPIC, 0, &tombstones)?;
+            for key in stale {
+                offsets.remove(&key);
+            }
+        }
+        Ok(())
+    }
+}
+
 impl EventLog for EmbeddedLog {
     fn create_topic(&self, name: &str, config: TopicConfig) -> Result<TopicDescription> {
         self.check_open()?;
@@ -366,38 +401,17 @@ impl EventLog for EmbeddedLog {
     }
 
     fn delete_topic(&self, name: &str) -> Result<()> {
-        self.check_open()?;
         if name.starts_with(INTERNAL_TOPIC_PREFIX) {
             return Err(LogError::InternalTopic(name.to_string()));
         }
-        let _admin = self.admin.lock().unwrap_or_else(|e| e.into_inner());
-        let removed = self.topics.write().unwrap_or_else(|e| e.into_inner()).remove(name);
-        let Some(topic) = removed else { return Err(LogError::TopicNotFound(name.to_string())) };
-        for p in &topic.partitions {
-            p.close_subscriptions();
-            p.wake_all();
+        self.remove_topic(name)
+    }
+
+    fn delete_internal_topic(&self, name: &str) -> Result<()> {
+        if !name.starts_with(INTERNAL_TOPIC_PREFIX) {
+            return Err(LogError::InvalidTopicName { name: name.to_string(), reason: "it is not internal".into() });
         }
-        let unique = self.unique.fetch_add(1, Ordering::Relaxed);
-        let dir = self.options.data_dir.join("topics").join(name);
-        let trash = self.options.data_dir.join("trash").join(format!("{name}.{unique}"));
-        std::fs::rename(&dir, &trash).map_err(LogError::io(&dir))?;
-        sync_dir(&self.options.data_dir.join("topics"))?;
-        std::fs::remove_dir_all(&trash).map_err(LogError::io(&trash))?;
-        // The group offsets of a deleted topic mean nothing any more.
-        let stale: Vec<PositionKey> = {
-            let offsets = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
-            offsets.keys().filter(|(_, t, _)| t == name).cloned().collect()
-        };
-        if !stale.is_empty() {
-            let tombstones: Vec<Record> =
-                stale.iter().map(|(g, t, p)| group_offsets::forget_record(g, t, *p)).collect();
-            let mut offsets = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
-            self.append_durable(OFFSETS_TOPIC, 0, &tombstones)?;
-            for key in stale {
-                offsets.remove(&key);
-            }
-        }
-        Ok(())
+        self.remove_topic(name)
     }
 
     fn list_topics(&self) -> Vec<String> {

@@ -166,8 +166,13 @@ pub struct CommittedOffset {
 /// What an implementation must do is executable: `weft_log::conformance` (feature `conformance`).
 pub trait EventLog: Send + Sync + 'static {
     fn create_topic(&self, name: &str, config: TopicConfig) -> Result<TopicDescription>;
-    /// Deletes the topic and all its data.
+    /// Deletes the topic and all its data. Internal topics are refused.
     fn delete_topic(&self, name: &str) -> Result<()>;
+    /// Deletes an internal topic the platform made for something that is gone (a terminated
+    /// query's changelog); other topics are refused. A backend that cannot refuses every topic.
+    fn delete_internal_topic(&self, name: &str) -> Result<()> {
+        Err(LogError::InternalTopic(name.to_string()))
+    }
     /// Topic names, sorted.
     fn list_topics(&self) -> Vec<String>;
     fn describe_topic(&self, name: &str) -> Result<TopicDescription>;

@@ -632,6 +632,22 @@ impl AggregateOp {
         self.source_kind == Kind::Table
     }
 
+    /// Writes the group of `row` to `buf` (as the state's keys hold it), for the repartition stage
+    /// of a query whose groups span its input's partitions; `false` when the aggregation would
+    /// drop the row (its WHERE fails, or a grouping value is null).
+    pub fn write_group_of(&self, row: &[Value], buf: &mut Vec<u8>) -> bool {
+        if self.filter.as_ref().is_some_and(|f| !f.test(row)) {
+            return false;
+        }
+        let group: Vec<Cow<Value>> = self.group_by.iter().map(|g| g.eval(row)).collect();
+        if group.iter().any(|g| g.is_null()) {
+            return false;
+        }
+        buf.clear();
+        Self::write_group_bytes(buf, &group, &self.group_types);
+        true
+    }
+
     /// Whether every group lies within one key of the input: the grouping columns include all of
     /// the input's key columns (as plain columns), so that records of a group share a key and,
     /// with the input partitioned by key (as Kafka's producers and ksqlDB assume), a partition.

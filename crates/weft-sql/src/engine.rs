@@ -41,7 +41,8 @@ use crate::metastore::{Decoded, Kind, SourceDef, RESERVED_COLUMNS, ROWTIME};
 use crate::parser::parse_statements;
 use crate::plan::{plan_query, Operator, OutputColumn, Plan, PlannedQuery, Purpose};
 use crate::runtime::{
-    materialize, wait_for_change, Change, Origin, Part, PersistentQuery, PushQuery, Row, RowSink, StartFrom,
+    materialize, repartition_topic, wait_for_change, Change, Origin, Part, PersistentQuery, PushQuery, QueryTask,
+    Repartitioner, Row, RowSink, StartFrom,
 };
 use crate::types::{SqlType, Value};
 
@@ -241,13 +242,25 @@ struct Command {
     principal: Option<String>,
 }
 
+/// A running task of a persistent query, shared with the thread that drives it.
+type TaskHandle = Arc<Mutex<Box<dyn QueryTask>>>;
+
+/// How a query is cut into tasks (see [`Engine::query_layout`]).
+enum Layout {
+    /// Instances of the query, each processing its part of the input.
+    Parts(Vec<Part>),
+    /// An aggregation through its repartition topic: repartitioners for the input partitions
+    /// `copiers`, then one instance per partition of that topic (`partitions`, as many as the input).
+    Repartitioned { copiers: Vec<Vec<u32>>, partitions: u32 },
+}
+
 struct QueryEntry {
     statement: String,
     sink: String,
     sources: Vec<String>,
     plan: Plan,
     /// One instance, or several sharing the input's partitions ([`EngineOptions::query_tasks`]).
-    runners: Vec<Arc<Mutex<PersistentQuery>>>,
+    runners: Vec<TaskHandle>,
     stop: Arc<AtomicBool>,
     /// One per runner once started.
     threads: Vec<JoinHandle<()>>,
@@ -1164,32 +1177,73 @@ impl Engine {
             plan
         };
         // The query can be planned again from its statement and input definitions, to reopen it
-        // from the log after a failure.
-        let (query, inputs, sink_name) = (query.clone(), planned.inputs.clone(), sink.name.clone());
-        let rebuild = move || -> crate::runtime::Rebuild {
-            let (query, inputs, sink_name) = (query.clone(), inputs.clone(), sink_name.clone());
-            Box::new(move || {
+        // from the log after a failure; `internal_input` replaces its input's topic (the second
+        // stage of a repartitioned aggregation reads the repartition topic).
+        let replan = |internal_input: Option<String>| -> crate::runtime::SharedRebuild {
+            let (query, mut inputs, sink_name) = (query.clone(), planned.inputs.clone(), sink.name.clone());
+            if let (Some(topic), Some(input)) = (internal_input, inputs.first_mut()) {
+                input.topic = topic;
+            }
+            Arc::new(move || {
                 let lookup =
                     |name: &str| inputs.iter().find(|s| s.name == name).cloned().ok_or_else(|| unknown_source(name));
                 plan_query(&query, &lookup, Purpose::Persistent, Some(&sink_name))
             })
         };
-        let parts = self.query_parts(id, &planned);
+        let boxed = |shared: &crate::runtime::SharedRebuild| -> crate::runtime::Rebuild {
+            let shared = shared.clone();
+            Box::new(move || shared())
+        };
         let data = DataPath::new(self.data.clone(), principal);
         let start = self.start_from();
-        let mut runners = Vec::with_capacity(parts.len());
-        let mut planned = Some(planned);
-        for part in parts {
-            // The first instance pins a new query's start for every partition; the others find it.
-            let plan = match planned.take() {
-                Some(p) => p,
-                None => rebuild()()?,
-            };
-            let mut runner = PersistentQuery::open_part(id, self.log.clone(), data.clone(), plan, &sink, start, part)?;
-            runner.set_rebuild(rebuild());
-            runners.push(runner);
+        let mut runners: Vec<TaskHandle> = Vec::new();
+        match self.query_layout(id, &planned) {
+            Layout::Parts(parts) => {
+                let rebuild = replan(None);
+                let mut planned = Some(planned);
+                for part in parts {
+                    // The first instance pins a new query's start for every partition; the others
+                    // find it.
+                    let plan = match planned.take() {
+                        Some(p) => p,
+                        None => rebuild()?,
+                    };
+                    let mut runner =
+                        PersistentQuery::open_part(id, self.log.clone(), data.clone(), plan, &sink, start, part)?;
+                    runner.set_rebuild(boxed(&rebuild));
+                    runners.push(Arc::new(Mutex::new(Box::new(runner))));
+                }
+            }
+            Layout::Repartitioned { copiers, partitions } => {
+                let topic = repartition_topic(id);
+                match self.log.create_topic(&topic, TopicConfig { partitions, ..TopicConfig::default() }) {
+                    Ok(_) | Err(weft_log::LogError::TopicExists(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                let first_stage = replan(None);
+                for owned in copiers {
+                    let copier =
+                        Repartitioner::open(id, self.log.clone(), data.clone(), first_stage.clone(), owned, start)?;
+                    runners.push(Arc::new(Mutex::new(Box::new(copier))));
+                }
+                let second_stage = replan(Some(topic.clone()));
+                let internal = data.reading_internal(self.log.clone(), &topic);
+                for q in 0..partitions {
+                    let mut runner = PersistentQuery::open_part(
+                        id,
+                        self.log.clone(),
+                        internal.clone(),
+                        second_stage()?,
+                        &sink,
+                        StartFrom::Earliest,
+                        Part::Keyed(q),
+                    )?;
+                    runner.set_rebuild(boxed(&second_stage));
+                    runner.reads_internal_input();
+                    runners.push(Arc::new(Mutex::new(Box::new(runner))));
+                }
+            }
         }
-        let runners: Vec<Arc<Mutex<PersistentQuery>>> = runners.into_iter().map(|r| Arc::new(Mutex::new(r))).collect();
         let stop = Arc::new(AtomicBool::new(false));
         // Hosted until a gate says otherwise; the query's threads keep this current.
         let hosted: Vec<Arc<AtomicBool>> =
@@ -1217,52 +1271,63 @@ impl Engine {
         Ok(())
     }
 
-    /// How a query's input is shared among its instances (Kafka Streams' tasks):
+    /// How a query's input is shared among its tasks (Kafka Streams' tasks):
     /// - a stateless query of one input: [`EngineOptions::query_tasks`] instances, each with every
-    ///   so-many-th partition;
-    /// - an aggregation of one stream whose groups lie within its keys: one instance per partition,
-    ///   each with its partition's groups (unless the query's changelog was made whole by an
-    ///   earlier version, which keeps it whole);
-    /// - anything else: one instance.
-    fn query_parts(&self, id: &str, planned: &PlannedQuery) -> Vec<Part> {
+    ///   so-many-th partition (one per partition under a gate, so every server cuts it alike);
+    /// - an aggregation of one stream of several partitions: one instance per partition, each with
+    ///   its partition's groups, over the input itself when the groups lie within its keys, else
+    ///   over the query's repartition topic, which repartitioners copy the input to by group
+    ///   (one per partition under a gate, else [`EngineOptions::query_tasks`] of them);
+    /// - anything else, and an aggregation whose changelog an earlier version made with one
+    ///   partition: one instance.
+    fn query_layout(&self, id: &str, planned: &PlannedQuery) -> Layout {
+        let whole = Layout::Parts(vec![Part::Whole]);
         let Some(input) = planned.inputs.first().filter(|_| planned.inputs.len() == 1) else {
-            return vec![Part::Whole];
+            return whole;
         };
         let partitions = match self.log.describe_topic(&input.topic) {
             Ok(info) => (info.partitions.len() as u32).max(1),
-            Err(_) => return vec![Part::Whole],
+            Err(_) => return whole,
+        };
+        // Under a gate, every server must cut the query into the same tasks.
+        let shares = |partitions: u32| -> Vec<Vec<u32>> {
+            let tasks = match self.options.query_gate {
+                Some(_) => partitions,
+                None => self.options.query_tasks.clamp(1, partitions as usize) as u32,
+            };
+            (0..tasks).map(|task| (0..partitions).filter(|p| p % tasks == task).collect()).collect()
         };
         match &planned.operator {
-            // Under a gate, every server must cut the query into the same tasks.
-            Operator::Stateless(_) if self.options.query_gate.is_some() && partitions > 1 => {
-                (0..partitions).map(|p| Part::Partitions(vec![p])).collect()
-            }
-            Operator::Stateless(_) => {
-                let tasks = self.options.query_tasks.clamp(1, partitions as usize) as u32;
-                if tasks == 1 {
-                    return vec![Part::Whole];
+            Operator::Stateless(_) if partitions > 1 => {
+                let shares = shares(partitions);
+                if shares.len() == 1 {
+                    return whole;
                 }
-                (0..tasks)
-                    .map(|task| Part::Partitions((0..partitions).filter(|p| p % tasks == task).collect()))
-                    .collect()
+                Layout::Parts(shares.into_iter().map(Part::Partitions).collect())
             }
             Operator::Aggregate(op)
                 if partitions > 1
                     && input.window.is_none()
-                    && op.groups_within_input_keys()
+                    && !op.aggregates_table()
                     && AggregateOp::changelog_partitions(self.log.as_ref(), id).is_none_or(|n| n == partitions) =>
             {
-                (0..partitions).map(Part::Keyed).collect()
+                if op.groups_within_input_keys() {
+                    Layout::Parts((0..partitions).map(Part::Keyed).collect())
+                } else if input.headers.is_empty() {
+                    Layout::Repartitioned { copiers: shares(partitions), partitions }
+                } else {
+                    whole
+                }
             }
-            _ => vec![Part::Whole],
+            _ => whole,
         }
     }
 
-    /// Stops a query; with `cleanup` (TERMINATE, DROP) its internal changelog topic goes too.
+    /// Starts the thread that runs task `task` of a query's `tasks`.
     fn spawn(
         &self,
         id: &str,
-        runner: Arc<Mutex<PersistentQuery>>,
+        runner: TaskHandle,
         stop: Arc<AtomicBool>,
         hosted: Arc<AtomicBool>,
         (task, tasks): (u32, u32),
@@ -1281,7 +1346,7 @@ impl Engine {
         if !self.options.background {
             return Ok(());
         }
-        type Pending = (String, Vec<Arc<Mutex<PersistentQuery>>>, Arc<AtomicBool>, Vec<Arc<AtomicBool>>);
+        type Pending = (String, Vec<TaskHandle>, Arc<AtomicBool>, Vec<Arc<AtomicBool>>);
         let pending: Vec<Pending> = lock(&self.state)
             .queries
             .iter()
@@ -1301,6 +1366,8 @@ impl Engine {
         Ok(())
     }
 
+    /// Stops a query; with `cleanup` (TERMINATE, DROP) its internal changelog and repartition
+    /// topics go too.
     fn stop_query(&self, id: &str, cleanup: bool) -> bool {
         let entry = lock(&self.state).queries.remove(id);
         match entry {
@@ -1311,9 +1378,11 @@ impl Engine {
                     let _ = t.join();
                 }
                 if cleanup {
-                    let changelog = format!("_weft_sql_{id}_changelog");
-                    if self.log.list_topics().contains(&changelog) {
-                        let _ = self.log.delete_topic(&changelog);
+                    let topics = self.log.list_topics();
+                    for internal in [format!("_weft_sql_{id}_changelog"), repartition_topic(id)] {
+                        if topics.contains(&internal) {
+                            let _ = self.log.delete_internal_topic(&internal);
+                        }
                     }
                 }
                 true
@@ -1923,21 +1992,21 @@ impl Engine {
     pub fn run_until_idle(&self) -> Result<usize> {
         let mut total = 0;
         loop {
-            let runners: Vec<Arc<Mutex<PersistentQuery>>> =
+            let runners: Vec<TaskHandle> =
                 lock(&self.state).queries.values().flat_map(|q| q.runners.iter().cloned()).collect();
             let mut progress = 0;
             for r in runners {
                 let mut r = r.lock().unwrap_or_else(|e| e.into_inner());
-                if r.stats.failing {
+                if r.stats_mut().failing {
                     r.recover()?;
                 }
                 match r.run_until_idle() {
                     Ok(n) => progress += n,
                     Err(e) => {
                         // The next call reopens the query from the log before polling again.
-                        r.stats.failing = true;
-                        r.stats.errors += 1;
-                        r.stats.last_error = Some(e.to_string());
+                        r.stats_mut().failing = true;
+                        r.stats_mut().errors += 1;
+                        r.stats_mut().last_error = Some(e.to_string());
                         return Err(e);
                     }
                 }
@@ -2143,12 +2212,7 @@ struct Hosting {
 /// How often a query that does not run here asks the gate again.
 const GATE_CHECK: Duration = Duration::from_millis(200);
 
-fn run_in_background(
-    log: Arc<dyn EventLog>,
-    runner: Arc<Mutex<PersistentQuery>>,
-    stop: Arc<AtomicBool>,
-    hosting: Hosting,
-) {
+fn run_in_background(log: Arc<dyn EventLog>, runner: TaskHandle, stop: Arc<AtomicBool>, hosting: Hosting) {
     // The state in memory is the log's as of the last batch run here; once another server may
     // have run the query, it is reopened from the log before the next batch.
     let mut stale = false;
@@ -2167,10 +2231,10 @@ fn run_in_background(
                 // Handing over: what was written is committed before another server starts.
                 let mut r = runner.lock().unwrap_or_else(|e| e.into_inner());
                 hosting.hosted.store(false, Ordering::SeqCst);
-                if !r.stats.failing {
+                if !r.stats_mut().failing {
                     if let Err(e) = r.commit_pending() {
-                        r.stats.errors += 1;
-                        r.stats.last_error = Some(e.to_string());
+                        r.stats_mut().errors += 1;
+                        r.stats_mut().last_error = Some(e.to_string());
                     }
                 }
                 stale = true;
@@ -2182,7 +2246,7 @@ fn run_in_background(
             let mut r = runner.lock().unwrap_or_else(|e| e.into_inner());
             // After a failure the in-memory state may be ahead of the log, and after another server
             // ran the query behind it: reopen from the log first.
-            let result = if r.stats.failing || stale {
+            let result = if r.stats_mut().failing || stale {
                 let reopened = r.recover().map(|_| 1);
                 stale = false;
                 reopened
@@ -2191,9 +2255,9 @@ fn run_in_background(
                 r.poll(crate::runtime::BATCH_RECORDS)
             };
             if let Err(e) = &result {
-                r.stats.failing = true;
-                r.stats.errors += 1;
-                r.stats.last_error = Some(e.to_string());
+                r.stats_mut().failing = true;
+                r.stats_mut().errors += 1;
+                r.stats_mut().last_error = Some(e.to_string());
             }
             result
         };
@@ -2208,10 +2272,10 @@ fn run_in_background(
     }
     // Commit what was written, so the next start does not replay it (it would only drop it again).
     let mut r = runner.lock().unwrap_or_else(|e| e.into_inner());
-    if !r.stats.failing {
+    if !r.stats_mut().failing {
         if let Err(e) = r.commit_pending() {
-            r.stats.errors += 1;
-            r.stats.last_error = Some(e.to_string());
+            r.stats_mut().errors += 1;
+            r.stats_mut().last_error = Some(e.to_string());
         }
     }
 }
@@ -2601,13 +2665,13 @@ fn query_infos(st: &State) -> Vec<QueryInfo> {
             // The instances sharing the query's partitions add up to the query.
             let mut stats = crate::runtime::QueryStats::default();
             for runner in &q.runners {
-                let r = runner.lock().unwrap_or_else(|e| e.into_inner());
-                stats.records_read += r.stats.records_read;
-                stats.records_written += r.stats.records_written;
-                stats.errors += r.stats.errors;
-                stats.failing |= r.stats.failing;
-                if r.stats.last_error.is_some() {
-                    stats.last_error = r.stats.last_error.clone();
+                let r = runner.lock().unwrap_or_else(|e| e.into_inner()).query_stats();
+                stats.records_read += r.records_read;
+                stats.records_written += r.records_written;
+                stats.errors += r.errors;
+                stats.failing |= r.failing;
+                if r.last_error.is_some() {
+                    stats.last_error = r.last_error.clone();
                 }
             }
             QueryInfo {

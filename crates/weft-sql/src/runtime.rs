@@ -52,6 +52,43 @@ use crate::metastore::{Decoded, Kind, SourceDef, SourceReader};
 use crate::plan::{Operator, PlannedQuery, StatelessOp};
 use crate::types::Value;
 
+mod repartition;
+
+pub use repartition::{repartition_topic, Repartitioner, SharedRebuild};
+
+/// One running part of a persistent query, as the engine drives it: an instance of the query
+/// ([`PersistentQuery`]) or the repartition stage of an aggregation ([`Repartitioner`]).
+pub trait QueryTask: Send {
+    /// Processes what input is available (up to `max_records` per partition); returns how many
+    /// input records were consumed.
+    fn poll(&mut self, max_records: usize) -> Result<usize>;
+    /// Drains all available input.
+    fn run_until_idle(&mut self) -> Result<usize> {
+        let mut total = 0;
+        loop {
+            let n = self.poll(BATCH_RECORDS)?;
+            if n == 0 {
+                return Ok(total);
+            }
+            total += n;
+        }
+    }
+    /// Makes what was processed durable and committed.
+    fn commit_pending(&mut self) -> Result<()>;
+    /// Throws the in-memory state away and reopens the task from the log, as a restart would.
+    fn recover(&mut self) -> Result<()>;
+    /// The topics and partitions it reads, for waiting on new input.
+    fn input_partitions(&self) -> Vec<(String, u32)>;
+    fn stats(&self) -> &QueryStats;
+    fn stats_mut(&mut self) -> &mut QueryStats;
+    /// What it adds to its query's counters (records of the query's input read, records of its
+    /// output written).
+    fn query_stats(&self) -> QueryStats;
+    /// The rows of the table an aggregation maintains that this task holds; `None` when the task
+    /// cannot say (the table's topic is the answer then).
+    fn table_snapshot(&self) -> Option<Vec<Row>>;
+}
+
 /// Input records read per partition and batch: one output append and one commit per batch.
 pub const BATCH_RECORDS: usize = 5000;
 
@@ -719,6 +756,9 @@ pub struct PersistentQuery {
     spare_batch: DecodedBatch,
     /// The part of the input this instance processes.
     part: Part,
+    /// Its input is the query's input (not an internal repartition topic), so the records it
+    /// reads count as the query's.
+    reads_query_input: bool,
 }
 
 /// Input records of one partition, decoded: each record's offset and how it decoded, its row at
@@ -1081,7 +1121,14 @@ impl PersistentQuery {
             prefetched: None,
             spare_batch: DecodedBatch::default(),
             part,
+            reads_query_input: true,
         })
+    }
+
+    /// Marks an instance whose input is the query's repartition topic: the records it reads are
+    /// counted where the query's input is read.
+    pub fn reads_internal_input(&mut self) {
+        self.reads_query_input = false;
     }
 
     /// The partitions of input 0 this instance processes, in polling order.
@@ -1114,6 +1161,7 @@ impl PersistentQuery {
         match reopened {
             Ok(mut fresh) => {
                 fresh.rebuild = Some(rebuild);
+                fresh.reads_query_input = self.reads_query_input;
                 // The counters go on from where they were (what the log already held is not
                 // written again, so it is not counted again).
                 fresh.sink.records_written = self.sink.records_written;
@@ -1373,6 +1421,44 @@ impl PersistentQuery {
             }
             total += n;
         }
+    }
+}
+
+impl QueryTask for PersistentQuery {
+    fn poll(&mut self, max_records: usize) -> Result<usize> {
+        PersistentQuery::poll(self, max_records)
+    }
+
+    fn commit_pending(&mut self) -> Result<()> {
+        PersistentQuery::commit_pending(self)
+    }
+
+    fn recover(&mut self) -> Result<()> {
+        PersistentQuery::recover(self)
+    }
+
+    fn input_partitions(&self) -> Vec<(String, u32)> {
+        PersistentQuery::input_partitions(self)
+    }
+
+    fn stats(&self) -> &QueryStats {
+        &self.stats
+    }
+
+    fn stats_mut(&mut self) -> &mut QueryStats {
+        &mut self.stats
+    }
+
+    fn query_stats(&self) -> QueryStats {
+        let mut stats = self.stats.clone();
+        if !self.reads_query_input {
+            stats.records_read = 0;
+        }
+        stats
+    }
+
+    fn table_snapshot(&self) -> Option<Vec<Row>> {
+        PersistentQuery::table_snapshot(self)
     }
 }
 

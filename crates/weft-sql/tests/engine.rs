@@ -733,6 +733,97 @@ fn an_aggregation_grouped_by_key_runs_one_instance_per_partition_exactly_once() 
     engine.shutdown();
 }
 
+/// An aggregation of a four-partition stream grouped by a value column goes through its
+/// repartition topic: the input is copied there by group, and one instance per partition of it
+/// aggregates whole groups. Each group's counts are written once each, in order, and its sum is
+/// exact, through failed copies, failed commits, in-process reopenings and a restart; TERMINATE
+/// removes the internal topics.
+#[test]
+fn an_aggregation_grouped_by_a_value_is_repartitioned_and_keeps_exactly_once() {
+    const GROUPS: usize = 7;
+    let dir = shm_dir();
+    let produce_range = |log: &dyn EventLog, range: std::ops::Range<usize>| {
+        for i in range {
+            let key = format!("k{i}");
+            let partition = weft_log::partition_for_key(key.as_bytes(), 4);
+            let record = Record {
+                key: Some(key.into_bytes()),
+                value: Some(format!("{{\"G\": \"g{}\", \"V\": {i}}}", i % GROUPS).into_bytes()),
+                headers: Vec::new(),
+                timestamp: Some(i as i64),
+            };
+            log.append("p", partition, vec![record]).expect("produce");
+        }
+    };
+    // Per group: the counts 1..=n, each once and in order, and the sum of its values.
+    let check = |log: &dyn EventLog, n: usize, when: &str| {
+        let mut by_group: BTreeMap<String, Vec<(i64, i64)>> = BTreeMap::new();
+        for (key, v) in values(log, "T") {
+            by_group.entry(key).or_default().push((v["C"].as_i64().unwrap_or(-1), v["S"].as_i64().unwrap_or(-1)));
+        }
+        assert_eq!(by_group.len(), GROUPS, "{when}: every group");
+        for g in 0..GROUPS {
+            let updates = &by_group[&format!("g{g}")];
+            let members: Vec<i64> = (0..n).filter(|i| i % GROUPS == g).map(|i| i as i64).collect();
+            let counts: Vec<i64> = updates.iter().map(|u| u.0).collect();
+            assert_eq!(counts, (1..=members.len() as i64).collect::<Vec<_>>(), "{when}: group g{g}'s counts");
+            assert_eq!(updates.last().map(|u| u.1), Some(members.iter().sum()), "{when}: group g{g}'s sum");
+        }
+    };
+    let id;
+    {
+        let real = open_log(dir.path());
+        let flaky = Arc::new(FlakyLog {
+            inner: real.clone(),
+            commits_left: AtomicUsize::new(usize::MAX),
+            appends_left: AtomicUsize::new(usize::MAX),
+            fail_topic: "_repartition".into(),
+        });
+        let engine = Engine::open(flaky.clone(), options(false)).expect("engine");
+        engine
+            .execute(
+                "CREATE STREAM P (ID STRING KEY, G STRING, V INT) \
+                 WITH (kafka_topic='p', value_format='JSON', partitions=4);",
+            )
+            .expect("ddl");
+        engine.execute("CREATE TABLE T AS SELECT G, COUNT(*) AS C, SUM(V) AS S FROM P GROUP BY G;").expect("ctas");
+        id = engine.queries()[0].id.clone();
+        for internal in [format!("_weft_sql_{id}_repartition"), format!("_weft_sql_{id}_changelog")] {
+            assert_eq!(real.describe_topic(&internal).expect("internal topic").partitions.len(), 4, "{internal}");
+        }
+        produce_range(real.as_ref(), 0..400);
+        flaky.appends_left.store(2, Ordering::SeqCst);
+        assert!(engine.run_until_idle().is_err(), "a copy to the repartition topic fails");
+        flaky.appends_left.store(usize::MAX, Ordering::SeqCst);
+        engine.run_until_idle().expect("reopened in process");
+        check(real.as_ref(), 400, "after a failed copy");
+        flaky.commits_left.store(0, Ordering::SeqCst);
+        produce_range(real.as_ref(), 400..450);
+        assert!(engine.run_until_idle().is_err(), "a commit fails");
+        flaky.commits_left.store(usize::MAX, Ordering::SeqCst);
+        engine.run_until_idle().expect("reopened in process");
+        check(real.as_ref(), 450, "after a failed commit");
+        let (_, rows) = engine.pull("SELECT G, C FROM T;").expect("pull");
+        assert_eq!(rows.len(), GROUPS, "a pull query sees the groups of every instance: {rows:?}");
+        produce_range(real.as_ref(), 450..500);
+        flaky.commits_left.store(1, Ordering::SeqCst);
+        assert!(engine.run_until_idle().is_err(), "a commit fails again");
+    }
+    let log = open_log(dir.path());
+    let engine = Engine::open(log.clone(), options(true)).expect("reopen");
+    produce_range(log.as_ref(), 500..600);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while values(log.as_ref(), "T").len() < 600 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    check(log.as_ref(), 600, "after the restart");
+    engine.execute(&format!("TERMINATE {id};")).expect("terminate");
+    let topics = log.list_topics();
+    assert!(!topics.iter().any(|t| t.starts_with(&format!("_weft_sql_{id}_"))), "internal topics left: {topics:?}");
+    engine.shutdown();
+}
+
 /// A query whose changelog an earlier version made with one partition keeps running as one
 /// instance over a multi-partition input: its state is where that changelog says.
 #[test]

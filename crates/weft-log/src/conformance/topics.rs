@@ -54,7 +54,12 @@ pub fn topics_lifecycle<H: LogHarness>(harness: &H) {
     log.append("orders", 1, vec![record(None, Some("x"), None)]).expect("append to 'orders'/1");
     assert_err!(log.delete_topic(&internal), LogError::InternalTopic(_), "deleting an internal topic");
     assert!(log.describe_topic(&internal).is_ok(), "a refused delete removed the internal topic");
-
+    assert_err!(
+        log.delete_internal_topic("audit"),
+        LogError::InvalidTopicName { .. },
+        "deleting a user topic as an internal one"
+    );
+    assert!(log.describe_topic("audit").is_ok(), "a refused internal delete removed a user topic");
     log.delete_topic("orders").expect("delete 'orders'");
     assert_err!(log.describe_topic("orders"), LogError::TopicNotFound(_), "describing a deleted topic");
     assert_err!(log.topic_config("orders"), LogError::TopicNotFound(_), "config of a deleted topic");
@@ -69,6 +74,13 @@ pub fn topics_lifecycle<H: LogHarness>(harness: &H) {
         assert!(read.records.is_empty(), "a recreated topic serves old records: {:?}", read.records);
     }
     assert_eq!(log.describe_topic("orders").expect("describe").partitions.len(), 2);
+
+    // Last, as nothing is checked after it: on tansu 0.6 (memory storage), deleting a topic makes
+    // the broker forget the others.
+    let leftover = format!("{INTERNAL_TOPIC_PREFIX}_conformance_leftover");
+    log.create_topic(&leftover, kept_forever(2)).expect("create an internal topic");
+    log.delete_internal_topic(&leftover).expect("the platform deletes an internal topic it no longer needs");
+    assert_err!(log.describe_topic(&leftover), LogError::TopicNotFound(_), "describing a deleted internal topic");
 }
 
 /// Every call on a missing topic fails with `TopicNotFound`, and on a missing partition with
