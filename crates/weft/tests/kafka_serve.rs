@@ -187,16 +187,18 @@ fn registrations_on_two_servers_get_distinct_ids_even_when_the_leader_is_killed(
 fn persistent_queries_are_split_between_the_servers_and_move_to_the_survivor_when_one_is_killed() {
     const RECORDS: usize = 3000;
     const USERS: usize = 7;
+    const GROUPS: usize = 5;
     let broker = Broker::start();
     let dir = tempfile::tempdir().expect("temp dir");
     let (first, second) = leader_and_follower(&broker, dir.path());
     ok(&second, &["topic", "create", "clicks", "--partitions", "2"]);
 
     let statements =
-        "CREATE STREAM CLICKS (USERID STRING KEY, N INT) WITH (KAFKA_TOPIC='clicks', VALUE_FORMAT='JSON'); \
+        "CREATE STREAM CLICKS (USERID STRING KEY, N INT, G STRING) WITH (KAFKA_TOPIC='clicks', VALUE_FORMAT='JSON'); \
         CREATE STREAM CLICKS_COPY AS SELECT USERID, N FROM CLICKS EMIT CHANGES; \
         CREATE TABLE PER_USER AS SELECT USERID, COUNT(*) AS C, SUM(N) AS TOTAL FROM CLICKS GROUP BY USERID \
-        EMIT CHANGES;";
+        EMIT CHANGES; \
+        CREATE TABLE PER_G AS SELECT G, COUNT(*) AS C, SUM(N) AS TOTAL FROM CLICKS GROUP BY G EMIT CHANGES;";
     let (status, leader, body) = ksql(&second.url, statements);
     assert_eq!(status, 200, "{body}");
     assert_eq!(leader.as_deref(), Some(first.url.as_str()), "the follower relays the statements: {body}");
@@ -211,8 +213,10 @@ fn persistent_queries_are_split_between_the_servers_and_move_to_the_survivor_whe
     let api = Api::new(&second.url);
     let produce = |range: std::ops::Range<usize>| {
         for chunk in range.collect::<Vec<_>>().chunks(250) {
-            let records: Vec<Value> =
-                chunk.iter().map(|i| json!({"key": format!("user{}", i % USERS), "value": {"N": i}})).collect();
+            let records: Vec<Value> = chunk
+                .iter()
+                .map(|i| json!({"key": format!("user{}", i % USERS), "value": {"N": i, "G": format!("g{}", i % GROUPS)}}))
+                .collect();
             let (status, body) = api.post("/api/v1/topics/clicks/records", &Value::Array(records));
             assert_eq!(status, 200, "{body}");
         }
@@ -222,7 +226,7 @@ fn persistent_queries_are_split_between_the_servers_and_move_to_the_survivor_whe
     // input, and output appears.
     for server in [&first, &second] {
         within(60, "both servers running a task of each query", || {
-            ["CLICKS_COPY", "PER_USER"].iter().all(|sink| records_read_by(server, sink) > 0)
+            ["CLICKS_COPY", "PER_USER", "PER_G"].iter().all(|sink| records_handled_by(server, sink) > 0)
         });
     }
     within(60, "the derived stream", || !topic_records(&api, "CLICKS_COPY").is_empty());
@@ -251,9 +255,9 @@ fn persistent_queries_are_split_between_the_servers_and_move_to_the_survivor_whe
             (format!("user{u}"), (ns.len() as i64, ns.iter().sum()))
         })
         .collect();
-    let table = || {
+    let table = |name: &str| {
         let mut latest = std::collections::BTreeMap::new();
-        for r in topic_records(&api, "PER_USER") {
+        for r in topic_records(&api, name) {
             let key = r["key"].as_str().unwrap_or_default().to_string();
             latest.insert(key, (r["value"]["C"].as_i64().unwrap_or(-1), r["value"]["TOTAL"].as_i64().unwrap_or(-1)));
         }
@@ -262,28 +266,43 @@ fn persistent_queries_are_split_between_the_servers_and_move_to_the_survivor_whe
     let mut last = std::collections::BTreeMap::new();
     let settled = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while std::time::Instant::now() < settled {
-        last = table();
+        last = table("PER_USER");
         if last.values().map(|(c, _)| c).sum::<i64>() >= RECORDS as i64 {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     assert_eq!(last, expected, "the per-key counts and sums after the handover");
+    // The aggregation grouped by a value column goes through its repartition topic.
+    let expected: std::collections::BTreeMap<String, (i64, i64)> = (0..GROUPS)
+        .map(|g| {
+            let ns: Vec<i64> = (0..RECORDS).filter(|i| i % GROUPS == g).map(|i| i as i64).collect();
+            (format!("g{g}"), (ns.len() as i64, ns.iter().sum()))
+        })
+        .collect();
+    within(60, "the per-group table complete", || {
+        table("PER_G").values().map(|(c, _)| c).sum::<i64>() >= RECORDS as i64
+    });
+    assert_eq!(table("PER_G"), expected, "the per-group counts and sums after the handover");
     second.kill();
 }
 
-/// The input records the query writing `sink` has read on `server` (its tasks there).
-fn records_read_by(server: &ServeProcess, sink: &str) -> u64 {
+/// The records the query writing `sink` has read from its input and written to its sink on
+/// `server` (its tasks there: a repartitioned aggregation's copiers read, its aggregators write).
+fn records_handled_by(server: &ServeProcess, sink: &str) -> u64 {
     let (status, _, body) = ksql(&server.url, &format!("DESCRIBE {sink} EXTENDED;"));
     assert_eq!(status, 200, "{body}");
     let described: Value = serde_json::from_str(&body).expect("a JSON answer");
     let statistics = described[0]["sourceDescription"]["statistics"].as_str().unwrap_or_default().to_string();
-    statistics
-        .split("records-read=")
-        .nth(1)
-        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
+    let counter = |name: &str| -> u64 {
+        statistics
+            .split(name)
+            .nth(1)
+            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    counter("records-read=") + counter("records-written=")
 }
 
 /// `POST /ksql` with `text` (offsets from the earliest): the status, the leader that answered when
