@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::error::{Result, SqlError};
 use crate::types::{Decimal, SqlType, Value};
 use crate::url;
+use crate::zone::Zone;
 
 /// A resolved scalar function.
 #[derive(Clone, Copy)]
@@ -530,11 +531,11 @@ fn resolve_signature(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType
             arity(name, types, 3, 3)?;
             want(name, &t0, matches!(t0, SqlType::Timestamp | SqlType::Null), "a TIMESTAMP")?;
             (
-                // Zones are offsets (`+0200`) or UTC/GMT: region names need a zone database.
+                // Both offsets at the instant itself, as ksqlDB's ConvertTz takes them.
                 f("CONVERT_TZ", |a| match (&a[0], &a[1], &a[2]) {
                     (Value::Timestamp(ms), Value::String(from), Value::String(to)) => {
-                        match (parse_zone(from), parse_zone(to)) {
-                            (Some(f), Some(t)) => Value::Timestamp(ms + (t - f) * 60_000),
+                        match (Zone::parse(from), Zone::parse(to)) {
+                            (Some(f), Some(t)) => Value::Timestamp(ms + (t.offset_at(*ms) - f.offset_at(*ms)) * 60_000),
                             _ => Value::Null,
                         }
                     }
@@ -1186,15 +1187,15 @@ fn resolve_signature(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType
             (
                 f("TIMESTAMPTOSTRING", |a| match (a[0].as_i64(), &a[1]) {
                     (Some(ms), Value::String(fmt)) => {
-                        let offset = match a.get(2) {
-                            Some(Value::String(tz)) => match parse_zone(tz) {
-                                Some(o) => o,
+                        let zone = match a.get(2) {
+                            Some(Value::String(tz)) => match Zone::parse(tz) {
+                                Some(z) => z,
                                 None => return Value::Null,
                             },
                             Some(_) => return Value::Null,
-                            None => 0,
+                            None => Zone::UTC,
                         };
-                        format_millis(ms, fmt, offset).map_or(Value::Null, Value::String)
+                        format_millis_in(ms, fmt, zone).map_or(Value::Null, Value::String)
                     }
                     _ => Value::Null,
                 }),
@@ -1216,14 +1217,14 @@ fn resolve_signature(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType
             (
                 f("FORMAT_TIMESTAMP", |a| match (&a[0], &a[1]) {
                     (Value::Timestamp(ms), Value::String(fmt)) => {
-                        let offset = match a.get(2) {
-                            Some(Value::String(tz)) => match parse_zone(tz) {
-                                Some(o) => o,
+                        let zone = match a.get(2) {
+                            Some(Value::String(tz)) => match Zone::parse(tz) {
+                                Some(z) => z,
                                 None => return Value::Null,
                             },
-                            _ => 0,
+                            _ => Zone::UTC,
                         };
-                        format_millis(*ms, fmt, offset).map_or(Value::Null, Value::String)
+                        format_millis_in(*ms, fmt, zone).map_or(Value::Null, Value::String)
                     }
                     _ => Value::Null,
                 }),
@@ -1269,7 +1270,7 @@ fn resolve_signature(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType
             strings(2, 2)?;
             (
                 f("PARSE_DATE", |a| match (&a[0], &a[1]) {
-                    (Value::String(s), Value::String(fmt)) => parse_millis_at(s, fmt, 0, true)
+                    (Value::String(s), Value::String(fmt)) => parse_millis_at(s, fmt, Zone::UTC, true)
                         .map_or(Value::Null, |ms| Value::Date(ms.div_euclid(86_400_000) as i32)),
                     _ => Value::Null,
                 }),
@@ -2461,31 +2462,6 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-/// A zone id or offset as minutes east of UTC: `UTC`, `GMT`, `Z`, `+02:00`, `-0530`, `UTC+1`.
-pub fn parse_zone(tz: &str) -> Option<i64> {
-    let tz = tz.trim();
-    let rest = match tz {
-        "UTC" | "GMT" | "Z" | "Etc/UTC" | "Etc/GMT" => return Some(0),
-        _ => tz.strip_prefix("UTC").or_else(|| tz.strip_prefix("GMT")).unwrap_or(tz),
-    };
-    let (sign, digits) = match rest.as_bytes().first()? {
-        b'+' => (1, &rest[1..]),
-        b'-' => (-1, &rest[1..]),
-        _ => return None,
-    };
-    let digits: String = digits.chars().filter(|c| *c != ':').collect();
-    if !digits.bytes().all(|b| b.is_ascii_digit()) || digits.is_empty() || digits.len() > 4 {
-        return None;
-    }
-    let (h, m) = if digits.len() <= 2 {
-        (digits.parse::<i64>().ok()?, 0)
-    } else {
-        let split = digits.len() - 2;
-        (digits[..split].parse::<i64>().ok()?, digits[split..].parse::<i64>().ok()?)
-    };
-    Some(sign * (h * 60 + m))
-}
-
 const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
 
@@ -2524,6 +2500,12 @@ fn pattern_parts(fmt: &str) -> Vec<(Option<char>, String)> {
 
 /// Formats epoch milliseconds with a Java date pattern at a fixed UTC offset in minutes.
 pub fn format_millis(ms: i64, fmt: &str, offset_minutes: i64) -> Option<String> {
+    format_millis_in(ms, fmt, Zone::Fixed(offset_minutes))
+}
+
+/// Formats epoch milliseconds with a Java date pattern in `zone` (its offset at that instant).
+pub fn format_millis_in(ms: i64, fmt: &str, zone: Zone) -> Option<String> {
+    let offset_minutes = zone.offset_at(ms);
     let local = ms.checked_add(offset_minutes * 60_000)?;
     let days = local.div_euclid(86_400_000);
     let in_day = local.rem_euclid(86_400_000);
@@ -2553,6 +2535,8 @@ pub fn format_millis(ms: i64, fmt: &str, offset_minutes: i64) -> Option<String> 
                 out.push_str(&if n <= 3 { digits[..n].to_string() } else { format!("{digits}{}", "0".repeat(n - 3)) });
             }
             Some('E') => out.push_str(WEEKDAYS[days.rem_euclid(7) as usize]),
+            Some('z') if n <= 3 => out.push_str(&zone.short_name_at(ms)),
+            Some('V') if n == 2 => out.push_str(&zone.id()),
             Some('X') | Some('x') | Some('Z') => {
                 if offset_minutes == 0 && letter == Some('X') {
                     out.push('Z');
@@ -2577,16 +2561,16 @@ pub fn format_millis(ms: i64, fmt: &str, offset_minutes: i64) -> Option<String> 
 
 /// Parses text with a Java date pattern; fields absent from the pattern default to 1970-01-01 00:00.
 pub fn parse_millis(text: &str, fmt: &str, default_offset_minutes: i64) -> Option<i64> {
-    parse_millis_at(text, fmt, default_offset_minutes, false)
+    parse_millis_at(text, fmt, Zone::Fixed(default_offset_minutes), false)
 }
 
 /// `parse_millis` that may stop before the end of `text` (`trailing`): PARSE_DATE reads a date
 /// from the start of longer text, as ksqlDB's does (null.json: `'2003-12-24-01-01'` with
 /// `yyyy-MM-dd` is 2003-12-24).
-fn parse_millis_at(text: &str, fmt: &str, default_offset_minutes: i64, trailing: bool) -> Option<i64> {
+fn parse_millis_at(text: &str, fmt: &str, default_zone: Zone, trailing: bool) -> Option<i64> {
     let (mut y, mut mo, mut d, mut h, mut mi, mut s, mut ms) = (1970i64, 1u32, 1u32, 0i64, 0i64, 0i64, 0i64);
     let mut pm: Option<bool> = None;
-    let mut offset = default_offset_minutes;
+    let mut zone = default_zone;
     let bytes = text.as_bytes();
     let mut i = 0usize;
     let parts = pattern_parts(fmt);
@@ -2646,7 +2630,7 @@ fn parse_millis_at(text: &str, fmt: &str, default_offset_minutes: i64, trailing:
                 let rest = &text[i..];
                 let end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
                 // ksqlDB parses case-insensitively: `z` is `Z`.
-                offset = parse_zone(&rest[..end].to_ascii_uppercase())?;
+                zone = Zone::parse_text(&rest[..end])?;
                 i += end;
             }
             Some(_) => return None,
@@ -2666,7 +2650,8 @@ fn parse_millis_at(text: &str, fmt: &str, default_offset_minutes: i64, trailing:
         h = h % 12 + if pm { 12 } else { 0 };
     }
     let days = days_from_civil(y, mo, d);
-    Some(days * 86_400_000 + h * 3_600_000 + mi * 60_000 + s * 1000 + ms - offset * 60_000)
+    let local = days * 86_400_000 + h * 3_600_000 + mi * 60_000 + s * 1000 + ms;
+    Some(local - zone.offset_of_local(local) * 60_000)
 }
 
 fn read_digits(text: &str, i: &mut usize, limit: usize) -> Option<i64> {
@@ -2692,12 +2677,12 @@ fn days_in_month(y: i64, m: u32) -> u32 {
 
 fn parse_with_zone_arg(a: &[Value]) -> Option<i64> {
     let (Value::String(s), Value::String(fmt)) = (&a[0], &a[1]) else { return None };
-    let offset = match a.get(2) {
-        Some(Value::String(tz)) => parse_zone(tz)?,
+    let zone = match a.get(2) {
+        Some(Value::String(tz)) => Zone::parse(tz)?,
         Some(_) => return None,
-        None => 0,
+        None => Zone::UTC,
     };
-    parse_millis(s, fmt, offset)
+    parse_millis_at(s, fmt, zone, false)
 }
 
 /// ISO-8601 timestamps as ksqlDB accepts them: `2020-01-02`, `2020-01-02T03:04`, `...:05.678`, with an

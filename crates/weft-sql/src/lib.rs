@@ -64,6 +64,7 @@ pub mod registry;
 pub mod runtime;
 pub mod types;
 mod url;
+pub mod zone;
 
 pub use access::{DataAccess, DataPath, LogAccess, Routed, Writer};
 pub use engine::{
