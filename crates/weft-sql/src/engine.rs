@@ -37,7 +37,6 @@ use crate::error::{Result, SqlError};
 use crate::expr::{compile, Scope};
 use crate::format::{from_json_value, to_json_value, Column, Format};
 use crate::metastore::{Decoded, Kind, SourceDef, RESERVED_COLUMNS, ROWTIME};
-use crate::parser::parse_statements;
 use crate::plan::{plan_query, Operator, OutputColumn, Plan, PlannedQuery, Purpose};
 use crate::runtime::{
     materialize, wait_for_change, Change, Origin, PersistentQuery, PushQuery, Row, RowSink, StartFrom,
@@ -259,6 +258,8 @@ struct State {
     queries: BTreeMap<String, QueryEntry>,
     properties: BTreeMap<String, String>,
     next_seq: u64,
+    /// Custom types (`CREATE TYPE`) by name.
+    types: BTreeMap<String, SqlType>,
 }
 
 /// What [`Engine::execute_each`] ran: the results of the statements that succeeded, in order, and
@@ -298,13 +299,17 @@ fn changes_catalog(statement: &Statement) -> bool {
             | Statement::InsertInto { .. }
             | Statement::Drop { .. }
             | Statement::Terminate(_)
+            | Statement::CreateType { .. }
+            | Statement::DropType { .. }
+            | Statement::Alter { .. }
     )
 }
 
 /// Whether `text` holds a statement that changes the catalog: several servers on one log let one
 /// of them decide those, in one order. Text that does not parse changes nothing.
 pub fn text_changes_catalog(text: &str) -> bool {
-    parse_statements(text).is_ok_and(|statements| statements.iter().any(|s| changes_catalog(&s.statement)))
+    crate::parser::parse_statements_any_type(text)
+        .is_ok_and(|statements| statements.iter().any(|s| changes_catalog(&s.statement)))
 }
 
 fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -544,7 +549,7 @@ impl Engine {
                 // A command that worked once and fails now (e.g. its topic was deleted) is skipped,
                 // so one bad command never blocks the others.
                 let principal = cmd.principal.as_deref().unwrap_or(ANONYMOUS);
-                if let Ok(stmts) = parse_statements(&cmd.statement) {
+                if let Ok(stmts) = self.parse(&cmd.statement) {
                     for s in stmts {
                         let _ = self.execute_locked(&s, true, principal);
                     }
@@ -600,7 +605,7 @@ impl Engine {
         text: &str,
         properties: &BTreeMap<String, String>,
     ) -> Result<Executed> {
-        let statements = parse_statements(text)?;
+        let statements = self.parse(text)?;
         let properties = &canonical_properties(properties);
         let saved = {
             let mut st = lock(&self.state);
@@ -670,7 +675,17 @@ impl Engine {
                 Ok(r)
             }
             Statement::CreateAsSelect(c) => self.create_as_select(c, &text, replaying, principal),
-            Statement::InsertInto { target, query } => self.insert_into(target, query, &text, replaying, principal),
+            Statement::InsertInto { target, query } => {
+                if !lock(&self.state).sources.contains_key(target) {
+                    // ksqlDB places the error after `INSERT INTO` (its AstSanitizer's location).
+                    return Err(SqlError::analysis(format!(
+                        "Line: {}, Col: {}: Source `{target}` does not exist.",
+                        parsed.line,
+                        parsed.column + "INSERT INTO".len() as u32 + 1
+                    )));
+                }
+                self.insert_into(target, query, &text, replaying, principal)
+            }
             Statement::InsertValues { target, columns, values } => {
                 self.insert_values(target, columns.as_deref(), values, &text, principal)
             }
@@ -761,7 +776,112 @@ impl Engine {
                     query_id: None,
                 })
             }
+            Statement::CreateType { name, ty, if_not_exists } => {
+                let message = {
+                    let mut st = lock(&self.state);
+                    match st.types.get(name) {
+                        // ksqlDB's RegisterTypeFactory and DdlCommandExec wording.
+                        Some(existing) if !if_not_exists => {
+                            return Err(SqlError::analysis(format!(
+                                "Cannot register custom type '{name}' since it is already registered with type: \
+                                 {existing}"
+                            )))
+                        }
+                        Some(existing) => format!("{name} is already registered with type {existing}"),
+                        None => {
+                            st.types.insert(name.clone(), ty.clone());
+                            format!("Registered custom type with name '{name}' and SQL type {ty}")
+                        }
+                    }
+                };
+                if !replaying {
+                    self.record_command(&text, principal)?;
+                }
+                Ok(StatementResult::Status { statement: text, message, query_id: None })
+            }
+            Statement::DropType { name, if_exists } => {
+                let removed = lock(&self.state).types.remove(name).is_some();
+                if !removed && !if_exists {
+                    return Err(SqlError::analysis(format!("Type {name} does not exist.")));
+                }
+                if removed && !replaying {
+                    self.record_command(&text, principal)?;
+                }
+                let message =
+                    if removed { format!("Dropped type '{name}'") } else { format!("Type '{name}' does not exist") };
+                Ok(StatementResult::Status { statement: text, message, query_id: None })
+            }
+            Statement::Alter { kind, name, columns } => {
+                let r = self.alter_source((*kind).into(), name, columns, &text)?;
+                if !replaying {
+                    self.record_command(&text, principal)?;
+                }
+                Ok(r)
+            }
         }
+    }
+
+    /// `ALTER STREAM|TABLE ... ADD COLUMN`: value columns appended to a stream or table that a
+    /// `CREATE STREAM|TABLE` declared; the queries already reading it keep the columns they had.
+    fn alter_source(
+        &self,
+        kind: Kind,
+        name: &str,
+        columns: &[(String, SqlType)],
+        text: &str,
+    ) -> Result<StatementResult> {
+        let mut st = lock(&self.state);
+        let kind_word = kind.name().to_lowercase();
+        // ksqlDB's AlterSourceFactory, then its DdlCommandExec, in their order and words.
+        let Some(source) = st.sources.get_mut(name) else {
+            return Err(SqlError::analysis(format!("Source {name} does not exist.")));
+        };
+        if source.read_only {
+            return Err(SqlError::analysis(format!(
+                "Cannot alter {kind_word} '{name}': ALTER operations are not supported on source {kind_word}s."
+            )));
+        }
+        if source.kind != kind {
+            return Err(SqlError::analysis(format!(
+                "Incompatible data source type is {}, but statement was ALTER {}",
+                source.kind.name(),
+                kind.name()
+            )));
+        }
+        if source.query_id.is_some() {
+            return Err(SqlError::analysis("ALTER command is not supported for CREATE ... AS statements."));
+        }
+        // Header columns stay last (they are the last `headers.len()` value columns).
+        let mut values = source.value_columns.clone();
+        let headers = values.split_off(values.len().saturating_sub(source.headers.len()));
+        for (column, ty) in columns {
+            let taken = source.key_columns.iter().chain(&values).chain(&headers).any(|c| &c.name == column);
+            if taken {
+                return Err(SqlError::analysis(format!(
+                    "Cannot add column `{column}` to schema. A column with the same name already exists."
+                )));
+            }
+            values.push(Column { name: column.clone(), ty: ty.clone() });
+        }
+        values.extend(headers);
+        source.value_columns = values;
+        let word = if kind == Kind::Stream { "Stream" } else { "Table" };
+        Ok(StatementResult::Status {
+            statement: text.to_string(),
+            message: format!("{word} {name} altered."),
+            query_id: None,
+        })
+    }
+
+    /// The custom types (`CREATE TYPE`) by name.
+    pub fn types(&self) -> BTreeMap<String, SqlType> {
+        lock(&self.state).types.clone()
+    }
+
+    /// Parses `text` with the custom types registered so far.
+    fn parse(&self, text: &str) -> Result<Vec<ParsedStatement>> {
+        let types = lock(&self.state).types.clone();
+        crate::parser::parse_statements_with_types(text, &types)
     }
 
     fn lookup(&self) -> impl Fn(&str) -> Result<SourceDef> + '_ {
@@ -1035,7 +1155,19 @@ impl Engine {
         if c.query.emit == Some(crate::ast::Emit::Final) && c.query.window.is_none() {
             return Err(SqlError::analysis("EMIT FINAL is only supported for windowed aggregations."));
         }
-        let planned = self.plan(&c.query, Purpose::Persistent, Some(&c.name))?;
+        let planned = match self.plan(&c.query, Purpose::Persistent, Some(&c.name)) {
+            Ok(planned) => planned,
+            Err(e) => {
+                // ksqlDB's analyzer refuses an unknown TIMESTAMP column before its planner checks
+                // the projection's key.
+                if prop_text(&c.properties, "TIMESTAMP").is_some() {
+                    if let Ok(t) = self.plan(&c.query, Purpose::Transient, Some(&c.name)) {
+                        timestamp_props(&c.properties, &t.key_columns(), &t.value_columns())?;
+                    }
+                }
+                return Err(e);
+            }
+        };
         let kind: Kind = c.kind.into();
         if kind != planned.kind {
             let (want, got) = (kind.name(), planned.kind.name());
@@ -1160,6 +1292,11 @@ impl Engine {
             plan.steps.push(format!("SINK {} {} (topic: {})", sink.kind.name(), sink.name, sink.topic));
             plan
         };
+        let limits = collect_limits(&lock(&self.state).properties);
+        let mut planned = planned;
+        if let Some(op) = planned.operator.aggregate_mut() {
+            op.set_collect_limits(limits.0, limits.1);
+        }
         // The query can be planned again from its statement and input definitions, to reopen it
         // from the log after a failure.
         let (query, inputs, sink_name) = (query.clone(), planned.inputs.clone(), sink.name.clone());
@@ -1168,7 +1305,11 @@ impl Engine {
             Box::new(move || {
                 let lookup =
                     |name: &str| inputs.iter().find(|s| s.name == name).cloned().ok_or_else(|| unknown_source(name));
-                plan_query(&query, &lookup, Purpose::Persistent, Some(&sink_name))
+                let mut planned = plan_query(&query, &lookup, Purpose::Persistent, Some(&sink_name))?;
+                if let Some(op) = planned.operator.aggregate_mut() {
+                    op.set_collect_limits(limits.0, limits.1);
+                }
+                Ok(planned)
             })
         };
         // A stateless query of one input runs as several instances, each with its share of the
@@ -1378,16 +1519,11 @@ impl Engine {
     ) -> Result<StatementResult> {
         let source = self.lookup()(target).map_err(|e| {
             // ksqlDB names the source and, when only the case differs, the one meant.
-            let names: Vec<String> = lock(&self.state).sources.keys().cloned().collect();
-            match names.iter().find(|n| n.eq_ignore_ascii_case(target) && *n != target) {
-                Some(n) if n.to_ascii_uppercase() == *n => SqlError::analysis(format!(
-                    "Cannot insert values into an unknown stream/table: `{target}`\nDid you mean {n}? Hint: try \
-                     removing double quotes from the source name."
-                )),
-                Some(n) => SqlError::analysis(format!(
-                    "Cannot insert values into an unknown stream/table: `{target}`\nDid you mean \"{n}\"? Hint: \
-                     wrap the source name in double quotes to make it case-sensitive."
-                )),
+            let hint = alternatives_hint(&lock(&self.state), target, None);
+            match hint {
+                Some(hint) => {
+                    SqlError::analysis(format!("Cannot insert values into an unknown stream/table: `{target}`{hint}"))
+                }
                 None if matches!(e, SqlError::Analysis(_)) => {
                     SqlError::analysis(format!("Cannot insert values into an unknown stream/table: `{target}`"))
                 }
@@ -1575,7 +1711,13 @@ impl Engine {
                         query_id: None,
                     })
                 }
-                None => return Err(unknown_source(name)),
+                None => {
+                    // ksqlDB's DropSourceFactory: "Stream X does not exist.", with a hint at a
+                    // source of the other kind by that name.
+                    let hint = alternatives_hint(&st, name, Some(kind)).unwrap_or_default();
+                    let word = if kind == Kind::Stream { "Stream" } else { "Table" };
+                    return Err(SqlError::analysis(format!("{word} {name} does not exist.{hint}")));
+                }
                 Some(s) if s.kind != kind => {
                     return Err(SqlError::analysis(format!(
                         "Incompatible data source type is {}, but statement was DROP {}",
@@ -1760,7 +1902,7 @@ impl Engine {
 
     /// [`Engine::query`] for `principal` (whose reads the query's are).
     pub fn query_as(&self, principal: &str, sql: &str, properties: &BTreeMap<String, String>) -> Result<QueryHandle> {
-        let stmts = parse_statements(sql)?;
+        let stmts = self.parse(sql)?;
         if stmts.len() != 1 {
             return Err(SqlError::analysis("expected exactly one query"));
         }
@@ -1787,7 +1929,7 @@ impl Engine {
 
     /// [`Engine::print_topic`] for `principal`.
     pub fn print_topic_as(&self, principal: &str, sql: &str) -> Result<PrintQuery> {
-        let mut stmts = parse_statements(sql)?;
+        let mut stmts = self.parse(sql)?;
         let Some(Statement::Print { topic, from_beginning, interval, limit }) = stmts.pop().map(|s| s.statement) else {
             return Err(SqlError::analysis("expected a PRINT statement"));
         };
@@ -1834,7 +1976,7 @@ impl Engine {
         sql: &str,
         properties: &BTreeMap<String, String>,
     ) -> Result<PushQuery> {
-        let mut stmts = parse_statements(sql)?;
+        let mut stmts = self.parse(sql)?;
         if stmts.len() != 1 {
             return Err(SqlError::analysis("expected exactly one SELECT statement"));
         }
@@ -1940,7 +2082,7 @@ impl Engine {
         };
         let mut found = false;
         for (id, text) in written_by {
-            let Ok(statements) = parse_statements(&text) else { continue };
+            let Ok(statements) = self.parse(&text) else { continue };
             for parsed in statements {
                 let query = match &parsed.statement {
                     Statement::CreateAsSelect(c) => &c.query,
@@ -2269,6 +2411,46 @@ fn read_only_values(source: &SourceDef) -> SqlError {
         source.kind.name().to_lowercase(),
         source.name
     ))
+}
+
+/// The most values COLLECT_LIST and COLLECT_SET keep: ksqlDB's `ksql.functions.collect_list.limit`
+/// and `ksql.functions.collect_set.limit`, 1000 by default.
+fn collect_limits(properties: &BTreeMap<String, String>) -> (usize, usize) {
+    let limit = |name: &str| properties.get(name).and_then(|v| v.trim().parse::<usize>().ok()).unwrap_or(1000);
+    (limit("ksql.functions.collect_list.limit"), limit("ksql.functions.collect_set.limit"))
+}
+
+/// ksqlDB's hint (MetaStoreImpl.checkAlternatives) at the sources whose names differ from `name`
+/// only in case, of `kind` when given.
+fn alternatives_hint(st: &State, name: &str, kind: Option<Kind>) -> Option<String> {
+    let found: Vec<&SourceDef> = st
+        .sources
+        .values()
+        .filter(|s| s.name.eq_ignore_ascii_case(name) && s.name != name && kind.is_none_or(|k| s.kind == k))
+        .collect();
+    match found.as_slice() {
+        [] => None,
+        [one] if one.name.chars().any(|c| c.is_lowercase()) => Some(format!(
+            "\nDid you mean \"{}\"? Hint: wrap the source name in double quotes to make it case-sensitive.",
+            one.name
+        )),
+        [one] => Some(format!("\nDid you mean {}? Hint: try removing double quotes from the source name.", one.name)),
+        many => {
+            let n = many.len();
+            let mut hint = String::from("\nDid you mean ");
+            for (i, s) in many.iter().enumerate() {
+                let punctuation = match i {
+                    _ if i + 2 < n => ", ",
+                    0 if n == 2 => " or ",
+                    _ if i + 2 == n => ", or ",
+                    _ => "? ",
+                };
+                hint.push_str(&format!("\"{}\" ({}){punctuation}", s.name, s.kind.name()));
+            }
+            hint.push_str("Hint: wrap the source name in double quotes to make it case-sensitive.");
+            Some(hint)
+        }
+    }
 }
 
 fn unknown_source(name: &str) -> SqlError {
