@@ -147,6 +147,24 @@ enum Acc {
 }
 
 impl AggSpec {
+    /// A DECIMAL SUM whose total no longer fits its precision fails the query, as ksqlDB's
+    /// DecimalSumKudaf does ("Numeric field overflow").
+    fn check_overflow(&self, acc: &Acc) -> Result<()> {
+        let (AggKind::Sum, SqlType::Decimal { precision, .. }, Acc::Sum(Value::Decimal(d))) =
+            (self.kind, &self.result_type, acc)
+        else {
+            return Ok(());
+        };
+        let digits = d.unscaled.unsigned_abs().checked_ilog10().map_or(1, |l| l + 1);
+        if digits > u32::from(*precision) {
+            return Err(SqlError::Processing(format!(
+                "Numeric field overflow: SUM of {} is {d}, more digits than its precision",
+                self.result_type
+            )));
+        }
+        Ok(())
+    }
+
     fn init(&self) -> Acc {
         match self.kind {
             AggKind::CountStar | AggKind::Count => Acc::Count(0),
@@ -857,6 +875,7 @@ impl AggregateOp {
         };
         for (spec, acc) in aggs.iter().zip(entry.accs.iter_mut()) {
             spec.update(acc, row, offset);
+            spec.check_overflow(acc)?;
         }
         entry.max_ts = entry.max_ts.max(ts);
         // Kafka Streams stamps an aggregate with the largest timestamp folded into it.
@@ -918,6 +937,7 @@ impl AggregateOp {
         }
         for (spec, acc) in self.aggs.iter().zip(accs.iter_mut()) {
             spec.update(acc, row, offset);
+            spec.check_overflow(acc)?;
         }
         let key: StateKey = Arc::from(Self::state_key(gbytes, Some(merged)));
         self.timeline.insert(merged.end, key.clone());

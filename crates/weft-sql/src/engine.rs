@@ -1202,7 +1202,14 @@ impl Engine {
         for col in &key_columns {
             check_key_type(&col.name, &col.ty)?;
         }
-        check_key_format(key_format, &key_columns)?;
+        // ksqlDB quotes the analysed statement after this refusal (a KsqlStatementException).
+        check_key_format(key_format, &key_columns).map_err(|e| match e {
+            SqlError::Analysis(m) => match crate::sqlformat::create_as_select(c, input) {
+                Some(statement) => SqlError::Analysis(format!("{m}\nStatement: {statement}")),
+                None => SqlError::Analysis(m),
+            },
+            other => other,
+        })?;
         let key_delimiter = key_delimiter(&c.properties, key_format, Some(input))?;
         let value_columns = planned.value_columns();
         check_value_format(value_format, &value_columns)?;
@@ -2594,8 +2601,7 @@ fn check_key_format(format: Format, keys: &[Column]) -> Result<()> {
             let columns = keys.iter().map(|c| format!("`{}` {} KEY", c.name, c.ty)).collect::<Vec<_>>().join(", ");
             Err(SqlError::analysis(format!(
                 "Key format does not support schema.\nformat: KAFKA\nschema: Persistence{{columns=[{columns}], \
-                 features=[]}}\nreason: The 'KAFKA' format only supports a single field. Got: [{columns}]\n\
-                 Use KEY_FORMAT='JSON' for multiple key columns."
+                 features=[]}}\nreason: The 'KAFKA' format only supports a single field. Got: [{columns}]"
             )))
         }
         Format::None if !keys.is_empty() => Err(none_with_columns(keys, " KEY")),

@@ -796,7 +796,8 @@ fn resolve_signature(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType
             (
                 f("ENCODE", |a| match (&a[0], &a[1], &a[2]) {
                     (Value::String(s), Value::String(from), Value::String(to)) => {
-                        text_to_bytes(s, from).and_then(|b| bytes_to_text(&b, to)).map_or(Value::Null, Value::String)
+                        let s = if from.eq_ignore_ascii_case("hex") { hex_strip(s) } else { s.into() };
+                        text_to_bytes(&s, from).and_then(|b| bytes_to_text(&b, to)).map_or(Value::Null, Value::String)
                     }
                     _ => Value::Null,
                 }),
@@ -1929,16 +1930,29 @@ fn round_half_up(a: &[Value]) -> Value {
 fn text_to_bytes(s: &str, encoding: &str) -> Option<Vec<u8>> {
     match encoding.to_ascii_lowercase().as_str() {
         "hex" => {
+            // Pairs of digits, as Java's hex decoders read them: an odd count is refused.
             let digits: Vec<u8> = s.chars().map(|c| c.to_digit(16).map(|d| d as u8)).collect::<Option<_>>()?;
-            // An odd number of digits has an implied leading zero.
-            let pad = digits.len() % 2;
-            let padded: Vec<u8> = std::iter::repeat_n(0, pad).chain(digits).collect();
-            Some(padded.chunks(2).map(|p| p[0] << 4 | p[1]).collect())
+            if digits.len() % 2 != 0 {
+                return None;
+            }
+            Some(digits.chunks(2).map(|p| p[0] << 4 | p[1]).collect())
         }
         "utf8" => Some(s.as_bytes().to_vec()),
         "ascii" => Some(s.chars().map(|c| if c.is_ascii() { c as u8 } else { b'?' }).collect()),
         "base64" => crate::format::unbase64(s),
         _ => None,
+    }
+}
+
+/// ENCODE's hex input without its `0x` prefix (an odd count of digits after it gets a leading
+/// zero) or its `X'...'` quotes, as ksqlDB's `Encode.hexStrip`; other text as it is.
+fn hex_strip(s: &str) -> std::borrow::Cow<'_, str> {
+    if let Some(digits) = s.strip_prefix("0x") {
+        return if s.len() % 2 != 0 { format!("0{digits}").into() } else { digits.into() };
+    }
+    match s.strip_prefix("x'").or_else(|| s.strip_prefix("X'")).and_then(|r| r.strip_suffix('\'')) {
+        Some(inner) => inner.into(),
+        None => s.into(),
     }
 }
 
@@ -2129,44 +2143,89 @@ pub(crate) fn now_ms() -> i64 {
 fn extract_json_field(a: &[Value]) -> Value {
     let (Value::String(json), Value::String(path)) = (&a[0], &a[1]) else { return Value::Null };
     // Jackson reads the first value and ignores what follows it (extract-json-field.json).
-    let first = serde_json::Deserializer::from_str(json).into_iter::<serde_json::Value>().next();
-    let Some(Ok(mut v)) = first else { return Value::Null };
+    let mut values = serde_json::Deserializer::from_str(json).into_iter::<serde::de::IgnoredAny>();
+    let Some(Ok(_)) = values.next() else { return Value::Null };
+    // Navigated as text, so that what is found is written as it was: numbers keep their digits
+    // (`1.23450`, as ksqlDB's Jackson reads them with BigDecimal) and objects their key order.
+    let mut v = weft_schema::json::compact(&json[..values.byte_offset()]);
     let Some(rest) = path.trim().strip_prefix('$') else { return Value::Null };
     let mut rest = rest;
     while !rest.is_empty() {
-        if let Some(r) = rest.strip_prefix('.') {
+        let found = if let Some(r) = rest.strip_prefix('.') {
             let end = r.find(['.', '[']).unwrap_or(r.len());
             let key = &r[..end];
-            v = match v {
-                serde_json::Value::Object(mut m) => m.remove(key).unwrap_or(serde_json::Value::Null),
-                _ => return Value::Null,
-            };
             rest = &r[end..];
+            json_member(&v, key)
         } else if let Some(r) = rest.strip_prefix('[') {
             let Some(end) = r.find(']') else { return Value::Null };
             let inner = r[..end].trim();
-            v = if let Some(key) = inner.strip_prefix(['\'', '"']).and_then(|k| k.strip_suffix(['\'', '"'])) {
-                match v {
-                    serde_json::Value::Object(mut m) => m.remove(key).unwrap_or(serde_json::Value::Null),
-                    _ => return Value::Null,
-                }
+            rest = &r[end + 1..];
+            if let Some(key) = inner.strip_prefix(['\'', '"']).and_then(|k| k.strip_suffix(['\'', '"'])) {
+                json_member(&v, key)
             } else {
                 let Ok(i) = inner.parse::<usize>() else { return Value::Null };
-                match v {
-                    serde_json::Value::Array(mut arr) if i < arr.len() => arr.swap_remove(i),
-                    _ => return Value::Null,
-                }
-            };
-            rest = &r[end + 1..];
+                json_array_items(&v).and_then(|mut items| (i < items.len()).then(|| items.swap_remove(i)))
+            }
         } else {
             return Value::Null;
+        };
+        match found {
+            Some(text) => v = text,
+            None => return Value::Null,
         }
     }
-    match v {
-        serde_json::Value::Null => Value::Null,
-        serde_json::Value::String(s) => Value::String(s),
-        other => Value::String(other.to_string()),
+    match v.as_str() {
+        "null" => Value::Null,
+        s if s.starts_with('"') => serde_json::from_str::<String>(s).map_or(Value::Null, Value::String),
+        _ => Value::String(v),
     }
+}
+
+/// The compact text of member `key` of a JSON object's compact text (the last one of that name,
+/// as Jackson keeps it); None when the text is not an object or has no such member.
+fn json_member(text: &str, key: &str) -> Option<String> {
+    let inner = text.strip_prefix('{')?.strip_suffix('}')?;
+    let (mut depth, mut in_string, mut escaped, mut start) = (0i32, false, false, 0usize);
+    let mut found = None;
+    let mut member = |m: &str| {
+        let Some((k, v)) = split_member(m) else { return };
+        if k == key {
+            found = Some(v.to_string());
+        }
+    };
+    for (i, c) in inner.char_indices() {
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '[' | '{' => depth += 1,
+            ']' | '}' => depth -= 1,
+            ',' if depth == 0 => {
+                member(&inner[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if !inner.is_empty() {
+        member(&inner[start..]);
+    }
+    found
+}
+
+/// A compact object member `"key":value` as its decoded key and its value's text.
+fn split_member(m: &str) -> Option<(String, &str)> {
+    let mut keys = serde_json::Deserializer::from_str(m).into_iter::<String>();
+    let key = keys.next()?.ok()?;
+    let rest = m[keys.byte_offset()..].strip_prefix(':')?;
+    Some((key, rest))
 }
 
 // ---- casts ----

@@ -62,6 +62,7 @@ pub mod parser;
 pub mod plan;
 pub mod registry;
 pub mod runtime;
+mod sqlformat;
 pub mod types;
 mod url;
 pub mod zone;
