@@ -219,6 +219,8 @@ fn translate(qtt: &Json) -> Result<Json, &'static str> {
         let message = e.get("message").and_then(Json::as_str).unwrap_or("");
         out.insert("expected_error".into(), json!({ "message": message }));
     }
+    let statements: Vec<&str> =
+        qtt.get("statements").and_then(Json::as_array).into_iter().flatten().filter_map(Json::as_str).collect();
     let mut schemas = Vec::new();
     let mut topics = Vec::new();
     for t in qtt.get("topics").and_then(Json::as_array).into_iter().flatten() {
@@ -239,7 +241,17 @@ fn translate(qtt: &Json) -> Result<Json, &'static str> {
                 schemas.push(json!({"subject": format!("{name}-{suffix}"), "schema": schema}));
             }
         }
-        let partitions = t.get("partitions").and_then(Json::as_u64).unwrap_or(1);
+        // Without a count of its own, a topic has the one its statement asks for (ksqlDB's driver
+        // creates it from the statement).
+        let from_statement = || {
+            statements.iter().find_map(|stmt| {
+                property(stmt, "kafka_topic")
+                    .filter(|topic| topic == name)
+                    .and_then(|_| property(stmt, "partitions"))
+                    .and_then(|p| p.parse::<u64>().ok())
+            })
+        };
+        let partitions = t.get("partitions").and_then(Json::as_u64).or_else(from_statement).unwrap_or(1);
         topics.push(json!({"name": name, "partitions": partitions}));
     }
     // ksqlDB's driver creates the topics that statements name and that records use before the
