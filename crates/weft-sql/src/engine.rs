@@ -1218,6 +1218,7 @@ impl Engine {
         for col in &value_columns {
             check_map_keys(value_format, &col.ty)?;
         }
+        check_constructed_map_keys(&c.query, input, value_format)?;
         // Without KAFKA_TOPIC the sink's topic is its name, after `ksql.output.topic.name.prefix`.
         let topic = prop_text(&c.properties, "KAFKA_TOPIC").unwrap_or_else(|| {
             let prefix = engine_properties.get("ksql.output.topic.name.prefix").map_or("", String::as_str);
@@ -2368,6 +2369,36 @@ fn check_map_keys(format: Format, ty: &SqlType) -> Result<()> {
         SqlType::Array(inner) => check_map_keys(format, inner),
         SqlType::Struct(fields) => fields.iter().try_for_each(|(_, t)| check_map_keys(format, t)),
         _ => Ok(()),
+    }
+}
+
+/// ksqlDB types `MAP(k := v)` by its keys: a C*AS over one source that builds a map with keys of
+/// another type than STRING is refused for the formats whose maps have STRING keys (Weft holds
+/// every map's keys as text, so the map's column type alone does not show it).
+fn check_constructed_map_keys(query: &Query, input: &SourceDef, format: Format) -> Result<()> {
+    if !query.joins.is_empty() || !matches!(format, Format::Avro | Format::Json | Format::JsonSr) {
+        return Ok(());
+    }
+    let scope = input.scope(query.from.qualifier());
+    let mut key_type = None;
+    for item in &query.select {
+        let SelectItem::Expr { expr, .. } = item else { continue };
+        expr.walk(&mut |e| {
+            let Expr::Map(entries) = e else { return };
+            // The keys' common type: STRING when one key is (a literal such as 10 joins it).
+            // Keys that do not compile here (lambda parameters, aggregates) are left to the planner.
+            let types: Vec<SqlType> =
+                entries.iter().filter_map(|(k, _)| crate::expr::compile(k, &scope).ok()).map(|c| c.ty).collect();
+            if !types.contains(&SqlType::String) {
+                if let Some(t) = types.into_iter().find(|t| *t != SqlType::Null) {
+                    key_type.get_or_insert(t);
+                }
+            }
+        });
+    }
+    match key_type {
+        Some(k) => check_map_keys(format, &SqlType::Map(Box::new(k), Box::new(SqlType::String))),
+        None => Ok(()),
     }
 }
 

@@ -564,11 +564,14 @@ impl Parser {
                 self.expect_sym(",")?;
                 let scale = self.integer("a decimal scale")?;
                 self.expect_sym(")")?;
-                if !(1..=38).contains(&precision) || scale > precision {
+                // ksqlDB sets no upper bound (DECIMAL(50, 30) is valid); 64 is Connect's default
+                // precision, and a scale past 38 would not fit the 128-bit unscaled value.
+                if !(1..=64).contains(&precision) || scale > precision || scale > 38 {
                     return Err(self.error_at(
                         ppos,
                         format!(
-                            "DECIMAL precision must be 1 to 38 and scale at most the precision, got ({precision}, {scale})"
+                            "DECIMAL precision must be 1 to 64 and scale at most the precision and 38, got \
+                             ({precision}, {scale})"
                         ),
                     ));
                 }
