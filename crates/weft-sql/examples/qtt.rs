@@ -221,7 +221,7 @@ fn translate(qtt: &Json) -> Result<Json, &'static str> {
     }
     let statements: Vec<&str> =
         qtt.get("statements").and_then(Json::as_array).into_iter().flatten().filter_map(Json::as_str).collect();
-    let mut schemas = Vec::new();
+    let mut schemas = reserved_schema_ids(qtt, &statements);
     let mut topics = Vec::new();
     for t in qtt.get("topics").and_then(Json::as_array).into_iter().flatten() {
         let Some(name) = t.get("name").and_then(Json::as_str) else { continue };
@@ -281,6 +281,44 @@ fn translate(qtt: &Json) -> Result<Json, &'static str> {
     out.insert("schemas".into(), Json::Array(schemas));
     out.insert("topics".into(), Json::Array(topics));
     Ok(Json::Object(out))
+}
+
+/// Placeholders for the schemas ksqlDB's driver registers, before the listed topics' schemas, for
+/// the sources the statements declare with columns: a case whose statements pin schema ids
+/// (`VALUE_SCHEMA_ID=2`) counts on those ids, which come after them. The engine registers its own
+/// schemas for those sources when it runs the statements; nothing reads the placeholders.
+fn reserved_schema_ids(qtt: &Json, statements: &[&str]) -> Vec<Json> {
+    if !statements.iter().any(|s| s.to_ascii_uppercase().contains("_SCHEMA_ID")) {
+        return Vec::new();
+    }
+    let listed: Vec<&str> =
+        qtt.get("topics").and_then(Json::as_array).into_iter().flatten().filter_map(|t| t["name"].as_str()).collect();
+    let mut out = Vec::new();
+    for stmt in statements {
+        let upper = stmt.to_ascii_uppercase();
+        let declares_columns = upper.trim_start().starts_with("CREATE")
+            && !upper.contains(" AS SELECT")
+            && upper.split(" WITH").next().is_some_and(|head| head.contains('('));
+        let Some(topic) = property(stmt, "kafka_topic").filter(|t| declares_columns && !listed.contains(&t.as_str()))
+        else {
+            continue;
+        };
+        let format = property(stmt, "format");
+        let key_format = property(stmt, "key_format").or_else(|| format.clone()).unwrap_or_default();
+        let value_format = property(stmt, "value_format").or(format).unwrap_or_default();
+        let has_key = upper.contains(" KEY,") || upper.contains(" KEY)") || upper.contains("PRIMARY KEY");
+        for (part, format, present) in [("key", key_format, has_key), ("value", value_format, true)] {
+            let placeholder = match format.to_ascii_uppercase().as_str() {
+                "AVRO" => json!("null"),
+                "JSON_SR" => json!({}),
+                _ => continue,
+            };
+            if present {
+                out.push(json!({"subject": format!("{topic}-{part}"), "schema": placeholder}));
+            }
+        }
+    }
+    out
 }
 
 /// The value of `name = 'value'` (or `name = value`) in a statement's WITH clause, case-insensitive.

@@ -1219,6 +1219,8 @@ impl Engine {
             check_map_keys(value_format, &col.ty)?;
         }
         check_constructed_map_keys(&c.query, input, value_format)?;
+        self.check_schema_id_columns(&c.properties, value_format, "value", &value_columns)?;
+        self.check_schema_id_columns(&c.properties, key_format, "key", &key_columns)?;
         // Without KAFKA_TOPIC the sink's topic is its name, after `ksql.output.topic.name.prefix`.
         let topic = prop_text(&c.properties, "KAFKA_TOPIC").unwrap_or_else(|| {
             let prefix = engine_properties.get("ksql.output.topic.name.prefix").map_or("", String::as_str);
@@ -1428,6 +1430,60 @@ impl Engine {
             }
             None => false,
         }
+    }
+
+    /// A C*AS with `KEY_SCHEMA_ID` / `VALUE_SCHEMA_ID` writes with that schema: its columns must
+    /// be the query's, by name, type and position, as ksqlDB's DefaultSchemaInjector checks.
+    fn check_schema_id_columns(
+        &self,
+        properties: &Properties,
+        format: Format,
+        part: &str,
+        columns: &[Column],
+    ) -> Result<()> {
+        let id_property = format!("{}_SCHEMA_ID", part.to_uppercase());
+        if prop_text(properties, &id_property).is_none() || columns.is_empty() {
+            return Ok(());
+        }
+        let schema = self.registered_schema(properties, "", format, part)?;
+        let mut theirs = match (format, part) {
+            (Format::Avro, "value") => crate::avro::AvroSchema::parse(&schema)?.columns()?,
+            (Format::JsonSr, "value") => crate::registry::columns_from_json_schema(&schema)?,
+            (Format::Avro | Format::JsonSr, _) => crate::registry::key_columns_from_schema(format, &schema)?,
+            _ => return Ok(()),
+        };
+        // ksqlDB takes a record's field names as written (`c1`); Weft's inference upper-cases them.
+        let written: Vec<String> = serde_json::from_str::<serde_json::Value>(&schema)
+            .ok()
+            .and_then(|s| s.get("fields").and_then(|f| f.as_array()).cloned())
+            .map(|fields| fields.iter().filter_map(|f| f.get("name")?.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        if written.len() == theirs.len() {
+            theirs.iter_mut().zip(written).for_each(|(c, name)| c.name = name);
+        }
+        let suffix = if part == "key" { " KEY" } else { "" };
+        let listed = |cols: &[&Column]| {
+            cols.iter().map(|c| format!("`{}` {}{suffix}", c.name, c.ty)).collect::<Vec<_>>().join(", ")
+        };
+        let changed: Vec<&Column> = columns
+            .iter()
+            .enumerate()
+            // Names compare ignoring case, struct fields' too (see above); types otherwise exactly.
+            .filter(|(i, c)| {
+                theirs.get(*i).is_none_or(|t| {
+                    !t.name.eq_ignore_ascii_case(&c.name) || !t.ty.to_string().eq_ignore_ascii_case(&c.ty.to_string())
+                })
+            })
+            .map(|(_, c)| c)
+            .collect();
+        if changed.is_empty() {
+            return Ok(());
+        }
+        Err(SqlError::analysis(format!(
+            "The following {part} columns are changed, missing or reordered: [{}]. Schema from schema registry is [{}]",
+            listed(&changed),
+            listed(&theirs.iter().collect::<Vec<_>>())
+        )))
     }
 
     /// The schema text of a source's `part` ("key" or "value") in the registry: the one
