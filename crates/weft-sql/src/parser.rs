@@ -347,7 +347,8 @@ impl Parser {
             return Err(self.expected("a statement (CREATE, INSERT, SELECT, SHOW, DESCRIBE, EXPLAIN, DROP, ...)"));
         };
         match w.to_ascii_uppercase().as_str() {
-            "CREATE" if !self.peek_word_at(1, "TYPE") => self.create(),
+            "CREATE" if self.peek_word_at(1, "TYPE") => self.create_type(),
+            "CREATE" => self.create(),
             "INSERT" => self.insert(),
             "SELECT" => Ok(Statement::Query(self.query()?)),
             "SHOW" | "LIST" => self.show(),
@@ -365,7 +366,6 @@ impl Parser {
                     _ => Err(self.expected("a statement or a query id")),
                 }
             }
-            "CREATE" if self.peek_word_at(1, "TYPE") => self.create_type(),
             "DROP" if self.peek_word_at(1, "TYPE") => self.drop_type(),
             "DROP" => self.drop(),
             "ALTER" => self.alter(),
