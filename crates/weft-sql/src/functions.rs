@@ -1932,7 +1932,7 @@ fn text_to_bytes(s: &str, encoding: &str) -> Option<Vec<u8>> {
         "hex" => {
             // Pairs of digits, as Java's hex decoders read them: an odd count is refused.
             let digits: Vec<u8> = s.chars().map(|c| c.to_digit(16).map(|d| d as u8)).collect::<Option<_>>()?;
-            if digits.len() % 2 != 0 {
+            if !digits.len().is_multiple_of(2) {
                 return None;
             }
             Some(digits.chunks(2).map(|p| p[0] << 4 | p[1]).collect())
@@ -1948,7 +1948,7 @@ fn text_to_bytes(s: &str, encoding: &str) -> Option<Vec<u8>> {
 /// zero) or its `X'...'` quotes, as ksqlDB's `Encode.hexStrip`; other text as it is.
 fn hex_strip(s: &str) -> std::borrow::Cow<'_, str> {
     if let Some(digits) = s.strip_prefix("0x") {
-        return if s.len() % 2 != 0 { format!("0{digits}").into() } else { digits.into() };
+        return if !s.len().is_multiple_of(2) { format!("0{digits}").into() } else { digits.into() };
     }
     match s.strip_prefix("x'").or_else(|| s.strip_prefix("X'")).and_then(|r| r.strip_suffix('\'')) {
         Some(inner) => inner.into(),

@@ -43,7 +43,7 @@ pub struct OutputColumn {
 /// What runs the query.
 #[derive(Debug)]
 pub enum Operator {
-    Stateless(StatelessOp),
+    Stateless(Box<StatelessOp>),
     Aggregate(Box<AggregateOp>),
     Join(Box<JoinOp>),
     /// A join whose rows feed an aggregation (`... JOIN ... GROUP BY`).
@@ -776,7 +776,7 @@ fn plan_stateless(
     Ok(PlannedQuery {
         window: if query.partition_by.is_empty() { source.window } else { None },
         inputs: vec![source],
-        operator: Operator::Stateless(StatelessOp {
+        operator: Operator::Stateless(Box::new(StatelessOp {
             source_kind: kind,
             filter,
             items: compiled,
@@ -785,7 +785,7 @@ fn plan_stateless(
             table_fns,
             table_fn_base,
             tombstone_nulls,
-        }),
+        })),
         columns,
         kind,
         limit: query.limit,
