@@ -8,7 +8,9 @@
 //! (not kept in this repository). Each case is translated into a declarative case of
 //! `tests/harness` and run on a fresh engine and log: `format` lists expand `{FORMAT}`,
 //! `expectedException.message` must be contained in the error, `topics` pre-create topics (with
-//! their partition counts) and pre-register their `valueSchema`/`keySchema`; as in ksqlDB's
+//! their partition counts, else their statement's) and pre-register their `valueSchema`/`keySchema`
+//! (after placeholders for the schemas ksqlDB's driver registers first, when statements pin schema
+//! ids); as in ksqlDB's
 //! driver, only the topics that expected records name are compared. Input records carry their
 //! `headers`. Not checked: `post` conditions (source schemas, topic lists), output record headers,
 //! schema ids. Left out and
