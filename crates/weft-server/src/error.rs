@@ -304,7 +304,7 @@ impl From<SqlError> for ApiError {
             SqlError::Parse { .. } | SqlError::Analysis(_) | SqlError::Unsupported(_) | SqlError::QueryEndpoint(_) => {
                 ApiError::invalid(error.to_string())
             }
-            SqlError::Serde(_) | SqlError::SchemaRegistry { .. } => {
+            SqlError::Serde(_) | SqlError::SchemaRegistry { .. } | SqlError::Processing(_) => {
                 ApiError::new(ErrorCode::Internal, error.to_string())
             }
         }

@@ -8,7 +8,9 @@
 //! (not kept in this repository). Each case is translated into a declarative case of
 //! `tests/harness` and run on a fresh engine and log: `format` lists expand `{FORMAT}`,
 //! `expectedException.message` must be contained in the error, `topics` pre-create topics (with
-//! their partition counts) and pre-register their `valueSchema`/`keySchema`; as in ksqlDB's
+//! their partition counts, else their statement's) and pre-register their `valueSchema`/`keySchema`
+//! (after placeholders for the schemas ksqlDB's driver registers first, when statements pin schema
+//! ids); as in ksqlDB's
 //! driver, only the topics that expected records name are compared. Input records carry their
 //! `headers`. Not checked: `post` conditions (source schemas, topic lists), output record headers,
 //! schema ids. Left out and
@@ -219,7 +221,9 @@ fn translate(qtt: &Json) -> Result<Json, &'static str> {
         let message = e.get("message").and_then(Json::as_str).unwrap_or("");
         out.insert("expected_error".into(), json!({ "message": message }));
     }
-    let mut schemas = Vec::new();
+    let statements: Vec<&str> =
+        qtt.get("statements").and_then(Json::as_array).into_iter().flatten().filter_map(Json::as_str).collect();
+    let mut schemas = reserved_schema_ids(qtt, &statements);
     let mut topics = Vec::new();
     for t in qtt.get("topics").and_then(Json::as_array).into_iter().flatten() {
         let Some(name) = t.get("name").and_then(Json::as_str) else { continue };
@@ -239,7 +243,17 @@ fn translate(qtt: &Json) -> Result<Json, &'static str> {
                 schemas.push(json!({"subject": format!("{name}-{suffix}"), "schema": schema}));
             }
         }
-        let partitions = t.get("partitions").and_then(Json::as_u64).unwrap_or(1);
+        // Without a count of its own, a topic has the one its statement asks for (ksqlDB's driver
+        // creates it from the statement).
+        let from_statement = || {
+            statements.iter().find_map(|stmt| {
+                property(stmt, "kafka_topic")
+                    .filter(|topic| topic == name)
+                    .and_then(|_| property(stmt, "partitions"))
+                    .and_then(|p| p.parse::<u64>().ok())
+            })
+        };
+        let partitions = t.get("partitions").and_then(Json::as_u64).or_else(from_statement).unwrap_or(1);
         topics.push(json!({"name": name, "partitions": partitions}));
     }
     // ksqlDB's driver creates the topics that statements name and that records use before the
@@ -269,6 +283,44 @@ fn translate(qtt: &Json) -> Result<Json, &'static str> {
     out.insert("schemas".into(), Json::Array(schemas));
     out.insert("topics".into(), Json::Array(topics));
     Ok(Json::Object(out))
+}
+
+/// Placeholders for the schemas ksqlDB's driver registers, before the listed topics' schemas, for
+/// the sources the statements declare with columns: a case whose statements pin schema ids
+/// (`VALUE_SCHEMA_ID=2`) counts on those ids, which come after them. The engine registers its own
+/// schemas for those sources when it runs the statements; nothing reads the placeholders.
+fn reserved_schema_ids(qtt: &Json, statements: &[&str]) -> Vec<Json> {
+    if !statements.iter().any(|s| s.to_ascii_uppercase().contains("_SCHEMA_ID")) {
+        return Vec::new();
+    }
+    let listed: Vec<&str> =
+        qtt.get("topics").and_then(Json::as_array).into_iter().flatten().filter_map(|t| t["name"].as_str()).collect();
+    let mut out = Vec::new();
+    for stmt in statements {
+        let upper = stmt.to_ascii_uppercase();
+        let declares_columns = upper.trim_start().starts_with("CREATE")
+            && !upper.contains(" AS SELECT")
+            && upper.split(" WITH").next().is_some_and(|head| head.contains('('));
+        let Some(topic) = property(stmt, "kafka_topic").filter(|t| declares_columns && !listed.contains(&t.as_str()))
+        else {
+            continue;
+        };
+        let format = property(stmt, "format");
+        let key_format = property(stmt, "key_format").or_else(|| format.clone()).unwrap_or_default();
+        let value_format = property(stmt, "value_format").or(format).unwrap_or_default();
+        let has_key = upper.contains(" KEY,") || upper.contains(" KEY)") || upper.contains("PRIMARY KEY");
+        for (part, format, present) in [("key", key_format, has_key), ("value", value_format, true)] {
+            let placeholder = match format.to_ascii_uppercase().as_str() {
+                "AVRO" => json!("null"),
+                "JSON_SR" => json!({}),
+                _ => continue,
+            };
+            if present {
+                out.push(json!({"subject": format!("{topic}-{part}"), "schema": placeholder}));
+            }
+        }
+    }
+    out
 }
 
 /// The value of `name = 'value'` (or `name = value`) in a statement's WITH clause, case-insensitive.

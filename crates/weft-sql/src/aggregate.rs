@@ -108,6 +108,8 @@ struct AggSpec {
     ignore_nulls: bool,
     /// LATEST_BY_OFFSET / EARLIEST_BY_OFFSET with `n`: an array of up to `n` values, oldest first.
     by_offset_n: Option<usize>,
+    /// COLLECT_LIST / COLLECT_SET: the most values kept (`ksql.functions.collect_list.limit`).
+    collect_limit: usize,
 }
 
 /// One accumulator's state.
@@ -145,6 +147,24 @@ enum Acc {
 }
 
 impl AggSpec {
+    /// A DECIMAL SUM whose total no longer fits its precision fails the query, as ksqlDB's
+    /// DecimalSumKudaf does ("Numeric field overflow").
+    fn check_overflow(&self, acc: &Acc) -> Result<()> {
+        let (AggKind::Sum, SqlType::Decimal { precision, .. }, Acc::Sum(Value::Decimal(d))) =
+            (self.kind, &self.result_type, acc)
+        else {
+            return Ok(());
+        };
+        let digits = d.unscaled.unsigned_abs().checked_ilog10().map_or(1, |l| l + 1);
+        if digits > u32::from(*precision) {
+            return Err(SqlError::Processing(format!(
+                "Numeric field overflow: SUM of {} is {d}, more digits than its precision",
+                self.result_type
+            )));
+        }
+        Ok(())
+    }
+
     fn init(&self) -> Acc {
         match self.kind {
             AggKind::CountStar | AggKind::Count => Acc::Count(0),
@@ -215,8 +235,8 @@ impl AggSpec {
                 *value = v.into_owned();
                 *o = offset;
             }
-            (AggKind::CollectList, Acc::List(items)) if items.len() < COLLECT_LIMIT => items.push(v.into_owned()),
-            (AggKind::CollectSet, Acc::List(items)) if items.len() < COLLECT_LIMIT && !items.contains(&v) => {
+            (AggKind::CollectList, Acc::List(items)) if items.len() < self.collect_limit => items.push(v.into_owned()),
+            (AggKind::CollectSet, Acc::List(items)) if items.len() < self.collect_limit && !items.contains(&v) => {
                 items.push(v.into_owned())
             }
             (AggKind::SumList, Acc::Sum(s)) => {
@@ -374,7 +394,7 @@ impl AggSpec {
                     a.sort_by(|x, y| topk_order(y, x));
                     a.truncate(k);
                 } else {
-                    a.truncate(COLLECT_LIMIT);
+                    a.truncate(self.collect_limit);
                 }
             }
             _ => {}
@@ -583,6 +603,18 @@ pub struct AggregateOp {
 const STREAM_TIME_KEY: &[u8] = b"\x00stream-time";
 
 impl AggregateOp {
+    /// Caps COLLECT_LIST and COLLECT_SET at `list` and `set` values, as ksqlDB's
+    /// `ksql.functions.collect_list.limit` and `ksql.functions.collect_set.limit` do.
+    pub fn set_collect_limits(&mut self, list: usize, set: usize) {
+        for agg in &mut self.aggs {
+            match agg.kind {
+                AggKind::CollectList => agg.collect_limit = list,
+                AggKind::CollectSet => agg.collect_limit = set,
+                _ => {}
+            }
+        }
+    }
+
     /// Marks the source-row columns the aggregation reads.
     pub fn mark_columns(&self, mask: &mut [bool]) {
         if let Some(f) = &self.filter {
@@ -870,6 +902,7 @@ impl AggregateOp {
         };
         for (spec, acc) in aggs.iter().zip(entry.accs.iter_mut()) {
             spec.update(acc, row, offset);
+            spec.check_overflow(acc)?;
         }
         entry.max_ts = entry.max_ts.max(ts);
         // Kafka Streams stamps an aggregate with the largest timestamp folded into it.
@@ -931,6 +964,7 @@ impl AggregateOp {
         }
         for (spec, acc) in self.aggs.iter().zip(accs.iter_mut()) {
             spec.update(acc, row, offset);
+            spec.check_overflow(acc)?;
         }
         let key: StateKey = Arc::from(Self::state_key(gbytes, Some(merged)));
         self.timeline.insert(merged.end, key.clone());
@@ -1613,6 +1647,7 @@ fn agg_spec(call: &Expr, scope: &Scope) -> Result<AggSpec> {
                     result_type: SqlType::Double,
                     ignore_nulls,
                     by_offset_n,
+                    collect_limit: COLLECT_LIMIT,
                 });
             }
             "TOPKDISTINCT" => {
@@ -1661,6 +1696,7 @@ fn agg_spec(call: &Expr, scope: &Scope) -> Result<AggSpec> {
                     result_type: result,
                     ignore_nulls,
                     by_offset_n,
+                    collect_limit: COLLECT_LIMIT,
                 });
             }
             "TOPK" => {
@@ -1672,7 +1708,15 @@ fn agg_spec(call: &Expr, scope: &Scope) -> Result<AggSpec> {
             }
             other => return Err(SqlError::Unsupported(format!("aggregate function {other}"))),
         };
-    Ok(AggSpec { kind, arg: compiled.into_iter().next(), arg_type, result_type, ignore_nulls, by_offset_n })
+    Ok(AggSpec {
+        kind,
+        arg: compiled.into_iter().next(),
+        arg_type,
+        result_type,
+        ignore_nulls,
+        by_offset_n,
+        collect_limit: COLLECT_LIMIT,
+    })
 }
 
 /// Plans a `GROUP BY` query over one stream.

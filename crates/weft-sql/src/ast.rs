@@ -140,6 +140,23 @@ pub enum Statement {
         value: String,
     },
     Unset(String),
+    /// `CREATE TYPE [IF NOT EXISTS] name AS type`: a name that stands for `ty` in later statements.
+    CreateType {
+        name: String,
+        ty: SqlType,
+        if_not_exists: bool,
+    },
+    /// `DROP TYPE [IF EXISTS] name`.
+    DropType {
+        name: String,
+        if_exists: bool,
+    },
+    /// `ALTER STREAM|TABLE name ADD COLUMN ...`: value columns added to a stream or table.
+    Alter {
+        kind: SourceKind,
+        name: String,
+        columns: Vec<(String, SqlType)>,
+    },
 }
 
 /// A parsed statement with the text it was parsed from.
@@ -147,6 +164,10 @@ pub enum Statement {
 pub struct ParsedStatement {
     pub statement: Statement,
     pub text: String,
+    /// Line (from 1) of the statement's first token in the request's text.
+    pub line: u32,
+    /// Column (from 1) of the statement's first token, for ksqlDB's `Line: l, Col: c:` prefixes.
+    pub column: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]

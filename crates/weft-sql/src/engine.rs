@@ -38,7 +38,6 @@ use crate::error::{Result, SqlError};
 use crate::expr::{compile, Scope};
 use crate::format::{from_json_value, to_json_value, Column, Format};
 use crate::metastore::{Decoded, Kind, SourceDef, RESERVED_COLUMNS, ROWTIME};
-use crate::parser::parse_statements;
 use crate::plan::{plan_query, Operator, OutputColumn, Plan, PlannedQuery, Purpose};
 use crate::runtime::{
     materialize, repartition_topic, wait_for_change, Change, Origin, Part, PersistentQuery, PushQuery, QueryTask,
@@ -275,6 +274,8 @@ struct State {
     queries: BTreeMap<String, QueryEntry>,
     properties: BTreeMap<String, String>,
     next_seq: u64,
+    /// Custom types (`CREATE TYPE`) by name.
+    types: BTreeMap<String, SqlType>,
 }
 
 /// What [`Engine::execute_each`] ran: the results of the statements that succeeded, in order, and
@@ -314,13 +315,17 @@ fn changes_catalog(statement: &Statement) -> bool {
             | Statement::InsertInto { .. }
             | Statement::Drop { .. }
             | Statement::Terminate(_)
+            | Statement::CreateType { .. }
+            | Statement::DropType { .. }
+            | Statement::Alter { .. }
     )
 }
 
 /// Whether `text` holds a statement that changes the catalog: several servers on one log let one
 /// of them decide those, in one order. Text that does not parse changes nothing.
 pub fn text_changes_catalog(text: &str) -> bool {
-    parse_statements(text).is_ok_and(|statements| statements.iter().any(|s| changes_catalog(&s.statement)))
+    crate::parser::parse_statements_any_type(text)
+        .is_ok_and(|statements| statements.iter().any(|s| changes_catalog(&s.statement)))
 }
 
 fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -560,7 +565,7 @@ impl Engine {
                 // A command that worked once and fails now (e.g. its topic was deleted) is skipped,
                 // so one bad command never blocks the others.
                 let principal = cmd.principal.as_deref().unwrap_or(ANONYMOUS);
-                if let Ok(stmts) = parse_statements(&cmd.statement) {
+                if let Ok(stmts) = self.parse(&cmd.statement) {
                     for s in stmts {
                         let _ = self.execute_locked(&s, true, principal);
                     }
@@ -616,7 +621,7 @@ impl Engine {
         text: &str,
         properties: &BTreeMap<String, String>,
     ) -> Result<Executed> {
-        let statements = parse_statements(text)?;
+        let statements = self.parse(text)?;
         let properties = &canonical_properties(properties);
         let saved = {
             let mut st = lock(&self.state);
@@ -686,7 +691,17 @@ impl Engine {
                 Ok(r)
             }
             Statement::CreateAsSelect(c) => self.create_as_select(c, &text, replaying, principal),
-            Statement::InsertInto { target, query } => self.insert_into(target, query, &text, replaying, principal),
+            Statement::InsertInto { target, query } => {
+                if !lock(&self.state).sources.contains_key(target) {
+                    // ksqlDB places the error after `INSERT INTO` (its AstSanitizer's location).
+                    return Err(SqlError::analysis(format!(
+                        "Line: {}, Col: {}: Source `{target}` does not exist.",
+                        parsed.line,
+                        parsed.column + "INSERT INTO".len() as u32 + 1
+                    )));
+                }
+                self.insert_into(target, query, &text, replaying, principal)
+            }
             Statement::InsertValues { target, columns, values } => {
                 self.insert_values(target, columns.as_deref(), values, &text, principal)
             }
@@ -777,7 +792,112 @@ impl Engine {
                     query_id: None,
                 })
             }
+            Statement::CreateType { name, ty, if_not_exists } => {
+                let message = {
+                    let mut st = lock(&self.state);
+                    match st.types.get(name) {
+                        // ksqlDB's RegisterTypeFactory and DdlCommandExec wording.
+                        Some(existing) if !if_not_exists => {
+                            return Err(SqlError::analysis(format!(
+                                "Cannot register custom type '{name}' since it is already registered with type: \
+                                 {existing}"
+                            )))
+                        }
+                        Some(existing) => format!("{name} is already registered with type {existing}"),
+                        None => {
+                            st.types.insert(name.clone(), ty.clone());
+                            format!("Registered custom type with name '{name}' and SQL type {ty}")
+                        }
+                    }
+                };
+                if !replaying {
+                    self.record_command(&text, principal)?;
+                }
+                Ok(StatementResult::Status { statement: text, message, query_id: None })
+            }
+            Statement::DropType { name, if_exists } => {
+                let removed = lock(&self.state).types.remove(name).is_some();
+                if !removed && !if_exists {
+                    return Err(SqlError::analysis(format!("Type {name} does not exist.")));
+                }
+                if removed && !replaying {
+                    self.record_command(&text, principal)?;
+                }
+                let message =
+                    if removed { format!("Dropped type '{name}'") } else { format!("Type '{name}' does not exist") };
+                Ok(StatementResult::Status { statement: text, message, query_id: None })
+            }
+            Statement::Alter { kind, name, columns } => {
+                let r = self.alter_source((*kind).into(), name, columns, &text)?;
+                if !replaying {
+                    self.record_command(&text, principal)?;
+                }
+                Ok(r)
+            }
         }
+    }
+
+    /// `ALTER STREAM|TABLE ... ADD COLUMN`: value columns appended to a stream or table that a
+    /// `CREATE STREAM|TABLE` declared; the queries already reading it keep the columns they had.
+    fn alter_source(
+        &self,
+        kind: Kind,
+        name: &str,
+        columns: &[(String, SqlType)],
+        text: &str,
+    ) -> Result<StatementResult> {
+        let mut st = lock(&self.state);
+        let kind_word = kind.name().to_lowercase();
+        // ksqlDB's AlterSourceFactory, then its DdlCommandExec, in their order and words.
+        let Some(source) = st.sources.get_mut(name) else {
+            return Err(SqlError::analysis(format!("Source {name} does not exist.")));
+        };
+        if source.read_only {
+            return Err(SqlError::analysis(format!(
+                "Cannot alter {kind_word} '{name}': ALTER operations are not supported on source {kind_word}s."
+            )));
+        }
+        if source.kind != kind {
+            return Err(SqlError::analysis(format!(
+                "Incompatible data source type is {}, but statement was ALTER {}",
+                source.kind.name(),
+                kind.name()
+            )));
+        }
+        if source.query_id.is_some() {
+            return Err(SqlError::analysis("ALTER command is not supported for CREATE ... AS statements."));
+        }
+        // Header columns stay last (they are the last `headers.len()` value columns).
+        let mut values = source.value_columns.clone();
+        let headers = values.split_off(values.len().saturating_sub(source.headers.len()));
+        for (column, ty) in columns {
+            let taken = source.key_columns.iter().chain(&values).chain(&headers).any(|c| &c.name == column);
+            if taken {
+                return Err(SqlError::analysis(format!(
+                    "Cannot add column `{column}` to schema. A column with the same name already exists."
+                )));
+            }
+            values.push(Column { name: column.clone(), ty: ty.clone() });
+        }
+        values.extend(headers);
+        source.value_columns = values;
+        let word = if kind == Kind::Stream { "Stream" } else { "Table" };
+        Ok(StatementResult::Status {
+            statement: text.to_string(),
+            message: format!("{word} {name} altered."),
+            query_id: None,
+        })
+    }
+
+    /// The custom types (`CREATE TYPE`) by name.
+    pub fn types(&self) -> BTreeMap<String, SqlType> {
+        lock(&self.state).types.clone()
+    }
+
+    /// Parses `text` with the custom types registered so far.
+    fn parse(&self, text: &str) -> Result<Vec<ParsedStatement>> {
+        let types = lock(&self.state).types.clone();
+        crate::parser::parse_statements_with_types(text, &types)
     }
 
     fn lookup(&self) -> impl Fn(&str) -> Result<SourceDef> + '_ {
@@ -1051,7 +1171,19 @@ impl Engine {
         if c.query.emit == Some(crate::ast::Emit::Final) && c.query.window.is_none() {
             return Err(SqlError::analysis("EMIT FINAL is only supported for windowed aggregations."));
         }
-        let planned = self.plan(&c.query, Purpose::Persistent, Some(&c.name))?;
+        let planned = match self.plan(&c.query, Purpose::Persistent, Some(&c.name)) {
+            Ok(planned) => planned,
+            Err(e) => {
+                // ksqlDB's analyzer refuses an unknown TIMESTAMP column before its planner checks
+                // the projection's key.
+                if prop_text(&c.properties, "TIMESTAMP").is_some() {
+                    if let Ok(t) = self.plan(&c.query, Purpose::Transient, Some(&c.name)) {
+                        timestamp_props(&c.properties, &t.key_columns(), &t.value_columns())?;
+                    }
+                }
+                return Err(e);
+            }
+        };
         let kind: Kind = c.kind.into();
         if kind != planned.kind {
             let (want, got) = (kind.name(), planned.kind.name());
@@ -1086,7 +1218,14 @@ impl Engine {
         for col in &key_columns {
             check_key_type(&col.name, &col.ty)?;
         }
-        check_key_format(key_format, &key_columns)?;
+        // ksqlDB quotes the analysed statement after this refusal (a KsqlStatementException).
+        check_key_format(key_format, &key_columns).map_err(|e| match e {
+            SqlError::Analysis(m) => match crate::sqlformat::create_as_select(c, input) {
+                Some(statement) => SqlError::Analysis(format!("{m}\nStatement: {statement}")),
+                None => SqlError::Analysis(m),
+            },
+            other => other,
+        })?;
         let key_delimiter = key_delimiter(&c.properties, key_format, Some(input))?;
         let value_columns = planned.value_columns();
         check_value_format(value_format, &value_columns)?;
@@ -1095,6 +1234,9 @@ impl Engine {
         for col in &value_columns {
             check_map_keys(value_format, &col.ty)?;
         }
+        check_constructed_map_keys(&c.query, input, value_format)?;
+        self.check_schema_id_columns(&c.properties, value_format, "value", &value_columns)?;
+        self.check_schema_id_columns(&c.properties, key_format, "key", &key_columns)?;
         // Without KAFKA_TOPIC the sink's topic is its name, after `ksql.output.topic.name.prefix`.
         let topic = prop_text(&c.properties, "KAFKA_TOPIC").unwrap_or_else(|| {
             let prefix = engine_properties.get("ksql.output.topic.name.prefix").map_or("", String::as_str);
@@ -1176,6 +1318,11 @@ impl Engine {
             plan.steps.push(format!("SINK {} {} (topic: {})", sink.kind.name(), sink.name, sink.topic));
             plan
         };
+        let limits = collect_limits(&lock(&self.state).properties);
+        let mut planned = planned;
+        if let Some(op) = planned.operator.aggregate_mut() {
+            op.set_collect_limits(limits.0, limits.1);
+        }
         // The query can be planned again from its statement and input definitions, to reopen it
         // from the log after a failure; `internal_input` replaces its input's topic (the second
         // stage of a repartitioned aggregation reads the repartition topic).
@@ -1187,7 +1334,11 @@ impl Engine {
             Arc::new(move || {
                 let lookup =
                     |name: &str| inputs.iter().find(|s| s.name == name).cloned().ok_or_else(|| unknown_source(name));
-                plan_query(&query, &lookup, Purpose::Persistent, Some(&sink_name))
+                let mut planned = plan_query(&query, &lookup, Purpose::Persistent, Some(&sink_name))?;
+                if let Some(op) = planned.operator.aggregate_mut() {
+                    op.set_collect_limits(limits.0, limits.1);
+                }
+                Ok(planned)
             })
         };
         let boxed = |shared: &crate::runtime::SharedRebuild| -> crate::runtime::Rebuild {
@@ -1391,6 +1542,60 @@ impl Engine {
         }
     }
 
+    /// A C*AS with `KEY_SCHEMA_ID` / `VALUE_SCHEMA_ID` writes with that schema: its columns must
+    /// be the query's, by name, type and position, as ksqlDB's DefaultSchemaInjector checks.
+    fn check_schema_id_columns(
+        &self,
+        properties: &Properties,
+        format: Format,
+        part: &str,
+        columns: &[Column],
+    ) -> Result<()> {
+        let id_property = format!("{}_SCHEMA_ID", part.to_uppercase());
+        if prop_text(properties, &id_property).is_none() || columns.is_empty() {
+            return Ok(());
+        }
+        let schema = self.registered_schema(properties, "", format, part)?;
+        let mut theirs = match (format, part) {
+            (Format::Avro, "value") => crate::avro::AvroSchema::parse(&schema)?.columns()?,
+            (Format::JsonSr, "value") => crate::registry::columns_from_json_schema(&schema)?,
+            (Format::Avro | Format::JsonSr, _) => crate::registry::key_columns_from_schema(format, &schema)?,
+            _ => return Ok(()),
+        };
+        // ksqlDB takes a record's field names as written (`c1`); Weft's inference upper-cases them.
+        let written: Vec<String> = serde_json::from_str::<serde_json::Value>(&schema)
+            .ok()
+            .and_then(|s| s.get("fields").and_then(|f| f.as_array()).cloned())
+            .map(|fields| fields.iter().filter_map(|f| f.get("name")?.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        if written.len() == theirs.len() {
+            theirs.iter_mut().zip(written).for_each(|(c, name)| c.name = name);
+        }
+        let suffix = if part == "key" { " KEY" } else { "" };
+        let listed = |cols: &[&Column]| {
+            cols.iter().map(|c| format!("`{}` {}{suffix}", c.name, c.ty)).collect::<Vec<_>>().join(", ")
+        };
+        let changed: Vec<&Column> = columns
+            .iter()
+            .enumerate()
+            // Names compare ignoring case, struct fields' too (see above); types otherwise exactly.
+            .filter(|(i, c)| {
+                theirs.get(*i).is_none_or(|t| {
+                    !t.name.eq_ignore_ascii_case(&c.name) || !t.ty.to_string().eq_ignore_ascii_case(&c.ty.to_string())
+                })
+            })
+            .map(|(_, c)| c)
+            .collect();
+        if changed.is_empty() {
+            return Ok(());
+        }
+        Err(SqlError::analysis(format!(
+            "The following {part} columns are changed, missing or reordered: [{}]. Schema from schema registry is [{}]",
+            listed(&changed),
+            listed(&theirs.iter().collect::<Vec<_>>())
+        )))
+    }
+
     /// The schema text of a source's `part` ("key" or "value") in the registry: the one
     /// `KEY_SCHEMA_ID` / `VALUE_SCHEMA_ID` pins, else the latest of subject `<topic>-<part>`.
     fn registered_schema(&self, properties: &Properties, topic: &str, format: Format, part: &str) -> Result<String> {
@@ -1488,16 +1693,11 @@ impl Engine {
     ) -> Result<StatementResult> {
         let source = self.lookup()(target).map_err(|e| {
             // ksqlDB names the source and, when only the case differs, the one meant.
-            let names: Vec<String> = lock(&self.state).sources.keys().cloned().collect();
-            match names.iter().find(|n| n.eq_ignore_ascii_case(target) && *n != target) {
-                Some(n) if n.to_ascii_uppercase() == *n => SqlError::analysis(format!(
-                    "Cannot insert values into an unknown stream/table: `{target}`\nDid you mean {n}? Hint: try \
-                     removing double quotes from the source name."
-                )),
-                Some(n) => SqlError::analysis(format!(
-                    "Cannot insert values into an unknown stream/table: `{target}`\nDid you mean \"{n}\"? Hint: \
-                     wrap the source name in double quotes to make it case-sensitive."
-                )),
+            let hint = alternatives_hint(&lock(&self.state), target, None);
+            match hint {
+                Some(hint) => {
+                    SqlError::analysis(format!("Cannot insert values into an unknown stream/table: `{target}`{hint}"))
+                }
                 None if matches!(e, SqlError::Analysis(_)) => {
                     SqlError::analysis(format!("Cannot insert values into an unknown stream/table: `{target}`"))
                 }
@@ -1685,7 +1885,13 @@ impl Engine {
                         query_id: None,
                     })
                 }
-                None => return Err(unknown_source(name)),
+                None => {
+                    // ksqlDB's DropSourceFactory: "Stream X does not exist.", with a hint at a
+                    // source of the other kind by that name.
+                    let hint = alternatives_hint(&st, name, Some(kind)).unwrap_or_default();
+                    let word = if kind == Kind::Stream { "Stream" } else { "Table" };
+                    return Err(SqlError::analysis(format!("{word} {name} does not exist.{hint}")));
+                }
                 Some(s) if s.kind != kind => {
                     return Err(SqlError::analysis(format!(
                         "Incompatible data source type is {}, but statement was DROP {}",
@@ -1877,7 +2083,7 @@ impl Engine {
 
     /// [`Engine::query`] for `principal` (whose reads the query's are).
     pub fn query_as(&self, principal: &str, sql: &str, properties: &BTreeMap<String, String>) -> Result<QueryHandle> {
-        let stmts = parse_statements(sql)?;
+        let stmts = self.parse(sql)?;
         if stmts.len() != 1 {
             return Err(SqlError::analysis("expected exactly one query"));
         }
@@ -1904,7 +2110,7 @@ impl Engine {
 
     /// [`Engine::print_topic`] for `principal`.
     pub fn print_topic_as(&self, principal: &str, sql: &str) -> Result<PrintQuery> {
-        let mut stmts = parse_statements(sql)?;
+        let mut stmts = self.parse(sql)?;
         let Some(Statement::Print { topic, from_beginning, interval, limit }) = stmts.pop().map(|s| s.statement) else {
             return Err(SqlError::analysis("expected a PRINT statement"));
         };
@@ -1951,7 +2157,7 @@ impl Engine {
         sql: &str,
         properties: &BTreeMap<String, String>,
     ) -> Result<PushQuery> {
-        let mut stmts = parse_statements(sql)?;
+        let mut stmts = self.parse(sql)?;
         if stmts.len() != 1 {
             return Err(SqlError::analysis("expected exactly one SELECT statement"));
         }
@@ -2057,7 +2263,7 @@ impl Engine {
         };
         let mut found = false;
         for (id, text) in written_by {
-            let Ok(statements) = parse_statements(&text) else { continue };
+            let Ok(statements) = self.parse(&text) else { continue };
             for parsed in statements {
                 let query = match &parsed.statement {
                     Statement::CreateAsSelect(c) => &c.query,
@@ -2337,6 +2543,36 @@ fn check_map_keys(format: Format, ty: &SqlType) -> Result<()> {
     }
 }
 
+/// ksqlDB types `MAP(k := v)` by its keys: a C*AS over one source that builds a map with keys of
+/// another type than STRING is refused for the formats whose maps have STRING keys (Weft holds
+/// every map's keys as text, so the map's column type alone does not show it).
+fn check_constructed_map_keys(query: &Query, input: &SourceDef, format: Format) -> Result<()> {
+    if !query.joins.is_empty() || !matches!(format, Format::Avro | Format::Json | Format::JsonSr) {
+        return Ok(());
+    }
+    let scope = input.scope(query.from.qualifier());
+    let mut key_type = None;
+    for item in &query.select {
+        let SelectItem::Expr { expr, .. } = item else { continue };
+        expr.walk(&mut |e| {
+            let Expr::Map(entries) = e else { return };
+            // The keys' common type: STRING when one key is (a literal such as 10 joins it).
+            // Keys that do not compile here (lambda parameters, aggregates) are left to the planner.
+            let types: Vec<SqlType> =
+                entries.iter().filter_map(|(k, _)| crate::expr::compile(k, &scope).ok()).map(|c| c.ty).collect();
+            if !types.contains(&SqlType::String) {
+                if let Some(t) = types.into_iter().find(|t| *t != SqlType::Null) {
+                    key_type.get_or_insert(t);
+                }
+            }
+        });
+    }
+    match key_type {
+        Some(k) => check_map_keys(format, &SqlType::Map(Box::new(k), Box::new(SqlType::String))),
+        None => Ok(()),
+    }
+}
+
 /// Whether ksqlDB's INSERT INTO casts a result of type `from` to the sink's `to` on its own: a
 /// number widened (INT to BIGINT, DECIMAL or DOUBLE; BIGINT to DECIMAL or DOUBLE; DECIMAL to DOUBLE or
 /// to a DECIMAL with room for its digits).
@@ -2384,6 +2620,46 @@ fn read_only_values(source: &SourceDef) -> SqlError {
         source.kind.name().to_lowercase(),
         source.name
     ))
+}
+
+/// The most values COLLECT_LIST and COLLECT_SET keep: ksqlDB's `ksql.functions.collect_list.limit`
+/// and `ksql.functions.collect_set.limit`, 1000 by default.
+fn collect_limits(properties: &BTreeMap<String, String>) -> (usize, usize) {
+    let limit = |name: &str| properties.get(name).and_then(|v| v.trim().parse::<usize>().ok()).unwrap_or(1000);
+    (limit("ksql.functions.collect_list.limit"), limit("ksql.functions.collect_set.limit"))
+}
+
+/// ksqlDB's hint (MetaStoreImpl.checkAlternatives) at the sources whose names differ from `name`
+/// only in case, of `kind` when given.
+fn alternatives_hint(st: &State, name: &str, kind: Option<Kind>) -> Option<String> {
+    let found: Vec<&SourceDef> = st
+        .sources
+        .values()
+        .filter(|s| s.name.eq_ignore_ascii_case(name) && s.name != name && kind.is_none_or(|k| s.kind == k))
+        .collect();
+    match found.as_slice() {
+        [] => None,
+        [one] if one.name.chars().any(|c| c.is_lowercase()) => Some(format!(
+            "\nDid you mean \"{}\"? Hint: wrap the source name in double quotes to make it case-sensitive.",
+            one.name
+        )),
+        [one] => Some(format!("\nDid you mean {}? Hint: try removing double quotes from the source name.", one.name)),
+        many => {
+            let n = many.len();
+            let mut hint = String::from("\nDid you mean ");
+            for (i, s) in many.iter().enumerate() {
+                let punctuation = match i {
+                    _ if i + 2 < n => ", ",
+                    0 if n == 2 => " or ",
+                    _ if i + 2 == n => ", or ",
+                    _ => "? ",
+                };
+                hint.push_str(&format!("\"{}\" ({}){punctuation}", s.name, s.kind.name()));
+            }
+            hint.push_str("Hint: wrap the source name in double quotes to make it case-sensitive.");
+            Some(hint)
+        }
+    }
 }
 
 fn unknown_source(name: &str) -> SqlError {
@@ -2527,8 +2803,7 @@ fn check_key_format(format: Format, keys: &[Column]) -> Result<()> {
             let columns = keys.iter().map(|c| format!("`{}` {} KEY", c.name, c.ty)).collect::<Vec<_>>().join(", ");
             Err(SqlError::analysis(format!(
                 "Key format does not support schema.\nformat: KAFKA\nschema: Persistence{{columns=[{columns}], \
-                 features=[]}}\nreason: The 'KAFKA' format only supports a single field. Got: [{columns}]\n\
-                 Use KEY_FORMAT='JSON' for multiple key columns."
+                 features=[]}}\nreason: The 'KAFKA' format only supports a single field. Got: [{columns}]"
             )))
         }
         Format::None if !keys.is_empty() => Err(none_with_columns(keys, " KEY")),

@@ -26,6 +26,10 @@ pub enum SqlError {
     /// subject asked for does not exist.
     #[error("schema registry: {message}")]
     SchemaRegistry { missing: bool, message: String },
+    /// A persistent query failed on a record and stops there (ksqlDB's StreamsException: a
+    /// function's error that fails the query, such as a DECIMAL SUM overflow).
+    #[error("Exception caught in process: {0}")]
+    Processing(String),
     #[error(transparent)]
     Log(#[from] LogError),
 }
@@ -41,7 +45,7 @@ impl SqlError {
             SqlError::QueryEndpoint(_) => 40002,
             // ksqlDB's ERROR_CODE_FORBIDDEN_KAFKA_ACCESS.
             SqlError::Forbidden(_) => 40301,
-            SqlError::Serde(_) | SqlError::Log(_) => 50000,
+            SqlError::Serde(_) | SqlError::Log(_) | SqlError::Processing(_) => 50000,
         }
     }
 

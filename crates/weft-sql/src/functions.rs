@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::error::{Result, SqlError};
 use crate::types::{Decimal, SqlType, Value};
 use crate::url;
+use crate::zone::Zone;
 
 /// A resolved scalar function.
 #[derive(Clone, Copy)]
@@ -530,11 +531,11 @@ fn resolve_signature(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType
             arity(name, types, 3, 3)?;
             want(name, &t0, matches!(t0, SqlType::Timestamp | SqlType::Null), "a TIMESTAMP")?;
             (
-                // Zones are offsets (`+0200`) or UTC/GMT: region names need a zone database.
+                // Both offsets at the instant itself, as ksqlDB's ConvertTz takes them.
                 f("CONVERT_TZ", |a| match (&a[0], &a[1], &a[2]) {
                     (Value::Timestamp(ms), Value::String(from), Value::String(to)) => {
-                        match (parse_zone(from), parse_zone(to)) {
-                            (Some(f), Some(t)) => Value::Timestamp(ms + (t - f) * 60_000),
+                        match (Zone::parse(from), Zone::parse(to)) {
+                            (Some(f), Some(t)) => Value::Timestamp(ms + (t.offset_at(*ms) - f.offset_at(*ms)) * 60_000),
                             _ => Value::Null,
                         }
                     }
@@ -795,7 +796,8 @@ fn resolve_signature(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType
             (
                 f("ENCODE", |a| match (&a[0], &a[1], &a[2]) {
                     (Value::String(s), Value::String(from), Value::String(to)) => {
-                        text_to_bytes(s, from).and_then(|b| bytes_to_text(&b, to)).map_or(Value::Null, Value::String)
+                        let s = if from.eq_ignore_ascii_case("hex") { hex_strip(s) } else { s.into() };
+                        text_to_bytes(&s, from).and_then(|b| bytes_to_text(&b, to)).map_or(Value::Null, Value::String)
                     }
                     _ => Value::Null,
                 }),
@@ -1186,15 +1188,15 @@ fn resolve_signature(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType
             (
                 f("TIMESTAMPTOSTRING", |a| match (a[0].as_i64(), &a[1]) {
                     (Some(ms), Value::String(fmt)) => {
-                        let offset = match a.get(2) {
-                            Some(Value::String(tz)) => match parse_zone(tz) {
-                                Some(o) => o,
+                        let zone = match a.get(2) {
+                            Some(Value::String(tz)) => match Zone::parse(tz) {
+                                Some(z) => z,
                                 None => return Value::Null,
                             },
                             Some(_) => return Value::Null,
-                            None => 0,
+                            None => Zone::UTC,
                         };
-                        format_millis(ms, fmt, offset).map_or(Value::Null, Value::String)
+                        format_millis_in(ms, fmt, zone).map_or(Value::Null, Value::String)
                     }
                     _ => Value::Null,
                 }),
@@ -1216,14 +1218,14 @@ fn resolve_signature(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType
             (
                 f("FORMAT_TIMESTAMP", |a| match (&a[0], &a[1]) {
                     (Value::Timestamp(ms), Value::String(fmt)) => {
-                        let offset = match a.get(2) {
-                            Some(Value::String(tz)) => match parse_zone(tz) {
-                                Some(o) => o,
+                        let zone = match a.get(2) {
+                            Some(Value::String(tz)) => match Zone::parse(tz) {
+                                Some(z) => z,
                                 None => return Value::Null,
                             },
-                            _ => 0,
+                            _ => Zone::UTC,
                         };
-                        format_millis(*ms, fmt, offset).map_or(Value::Null, Value::String)
+                        format_millis_in(*ms, fmt, zone).map_or(Value::Null, Value::String)
                     }
                     _ => Value::Null,
                 }),
@@ -1269,7 +1271,7 @@ fn resolve_signature(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType
             strings(2, 2)?;
             (
                 f("PARSE_DATE", |a| match (&a[0], &a[1]) {
-                    (Value::String(s), Value::String(fmt)) => parse_millis_at(s, fmt, 0, true)
+                    (Value::String(s), Value::String(fmt)) => parse_millis_at(s, fmt, Zone::UTC, true)
                         .map_or(Value::Null, |ms| Value::Date(ms.div_euclid(86_400_000) as i32)),
                     _ => Value::Null,
                 }),
@@ -1928,16 +1930,29 @@ fn round_half_up(a: &[Value]) -> Value {
 fn text_to_bytes(s: &str, encoding: &str) -> Option<Vec<u8>> {
     match encoding.to_ascii_lowercase().as_str() {
         "hex" => {
+            // Pairs of digits, as Java's hex decoders read them: an odd count is refused.
             let digits: Vec<u8> = s.chars().map(|c| c.to_digit(16).map(|d| d as u8)).collect::<Option<_>>()?;
-            // An odd number of digits has an implied leading zero.
-            let pad = digits.len() % 2;
-            let padded: Vec<u8> = std::iter::repeat_n(0, pad).chain(digits).collect();
-            Some(padded.chunks(2).map(|p| p[0] << 4 | p[1]).collect())
+            if !digits.len().is_multiple_of(2) {
+                return None;
+            }
+            Some(digits.chunks(2).map(|p| p[0] << 4 | p[1]).collect())
         }
         "utf8" => Some(s.as_bytes().to_vec()),
         "ascii" => Some(s.chars().map(|c| if c.is_ascii() { c as u8 } else { b'?' }).collect()),
         "base64" => crate::format::unbase64(s),
         _ => None,
+    }
+}
+
+/// ENCODE's hex input without its `0x` prefix (an odd count of digits after it gets a leading
+/// zero) or its `X'...'` quotes, as ksqlDB's `Encode.hexStrip`; other text as it is.
+fn hex_strip(s: &str) -> std::borrow::Cow<'_, str> {
+    if let Some(digits) = s.strip_prefix("0x") {
+        return if !s.len().is_multiple_of(2) { format!("0{digits}").into() } else { digits.into() };
+    }
+    match s.strip_prefix("x'").or_else(|| s.strip_prefix("X'")).and_then(|r| r.strip_suffix('\'')) {
+        Some(inner) => inner.into(),
+        None => s.into(),
     }
 }
 
@@ -2128,44 +2143,89 @@ pub(crate) fn now_ms() -> i64 {
 fn extract_json_field(a: &[Value]) -> Value {
     let (Value::String(json), Value::String(path)) = (&a[0], &a[1]) else { return Value::Null };
     // Jackson reads the first value and ignores what follows it (extract-json-field.json).
-    let first = serde_json::Deserializer::from_str(json).into_iter::<serde_json::Value>().next();
-    let Some(Ok(mut v)) = first else { return Value::Null };
+    let mut values = serde_json::Deserializer::from_str(json).into_iter::<serde::de::IgnoredAny>();
+    let Some(Ok(_)) = values.next() else { return Value::Null };
+    // Navigated as text, so that what is found is written as it was: numbers keep their digits
+    // (`1.23450`, as ksqlDB's Jackson reads them with BigDecimal) and objects their key order.
+    let mut v = weft_schema::json::compact(&json[..values.byte_offset()]);
     let Some(rest) = path.trim().strip_prefix('$') else { return Value::Null };
     let mut rest = rest;
     while !rest.is_empty() {
-        if let Some(r) = rest.strip_prefix('.') {
+        let found = if let Some(r) = rest.strip_prefix('.') {
             let end = r.find(['.', '[']).unwrap_or(r.len());
             let key = &r[..end];
-            v = match v {
-                serde_json::Value::Object(mut m) => m.remove(key).unwrap_or(serde_json::Value::Null),
-                _ => return Value::Null,
-            };
             rest = &r[end..];
+            json_member(&v, key)
         } else if let Some(r) = rest.strip_prefix('[') {
             let Some(end) = r.find(']') else { return Value::Null };
             let inner = r[..end].trim();
-            v = if let Some(key) = inner.strip_prefix(['\'', '"']).and_then(|k| k.strip_suffix(['\'', '"'])) {
-                match v {
-                    serde_json::Value::Object(mut m) => m.remove(key).unwrap_or(serde_json::Value::Null),
-                    _ => return Value::Null,
-                }
+            rest = &r[end + 1..];
+            if let Some(key) = inner.strip_prefix(['\'', '"']).and_then(|k| k.strip_suffix(['\'', '"'])) {
+                json_member(&v, key)
             } else {
                 let Ok(i) = inner.parse::<usize>() else { return Value::Null };
-                match v {
-                    serde_json::Value::Array(mut arr) if i < arr.len() => arr.swap_remove(i),
-                    _ => return Value::Null,
-                }
-            };
-            rest = &r[end + 1..];
+                json_array_items(&v).and_then(|mut items| (i < items.len()).then(|| items.swap_remove(i)))
+            }
         } else {
             return Value::Null;
+        };
+        match found {
+            Some(text) => v = text,
+            None => return Value::Null,
         }
     }
-    match v {
-        serde_json::Value::Null => Value::Null,
-        serde_json::Value::String(s) => Value::String(s),
-        other => Value::String(other.to_string()),
+    match v.as_str() {
+        "null" => Value::Null,
+        s if s.starts_with('"') => serde_json::from_str::<String>(s).map_or(Value::Null, Value::String),
+        _ => Value::String(v),
     }
+}
+
+/// The compact text of member `key` of a JSON object's compact text (the last one of that name,
+/// as Jackson keeps it); None when the text is not an object or has no such member.
+fn json_member(text: &str, key: &str) -> Option<String> {
+    let inner = text.strip_prefix('{')?.strip_suffix('}')?;
+    let (mut depth, mut in_string, mut escaped, mut start) = (0i32, false, false, 0usize);
+    let mut found = None;
+    let mut member = |m: &str| {
+        let Some((k, v)) = split_member(m) else { return };
+        if k == key {
+            found = Some(v.to_string());
+        }
+    };
+    for (i, c) in inner.char_indices() {
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '[' | '{' => depth += 1,
+            ']' | '}' => depth -= 1,
+            ',' if depth == 0 => {
+                member(&inner[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if !inner.is_empty() {
+        member(&inner[start..]);
+    }
+    found
+}
+
+/// A compact object member `"key":value` as its decoded key and its value's text.
+fn split_member(m: &str) -> Option<(String, &str)> {
+    let mut keys = serde_json::Deserializer::from_str(m).into_iter::<String>();
+    let key = keys.next()?.ok()?;
+    let rest = m[keys.byte_offset()..].strip_prefix(':')?;
+    Some((key, rest))
 }
 
 // ---- casts ----
@@ -2461,31 +2521,6 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-/// A zone id or offset as minutes east of UTC: `UTC`, `GMT`, `Z`, `+02:00`, `-0530`, `UTC+1`.
-pub fn parse_zone(tz: &str) -> Option<i64> {
-    let tz = tz.trim();
-    let rest = match tz {
-        "UTC" | "GMT" | "Z" | "Etc/UTC" | "Etc/GMT" => return Some(0),
-        _ => tz.strip_prefix("UTC").or_else(|| tz.strip_prefix("GMT")).unwrap_or(tz),
-    };
-    let (sign, digits) = match rest.as_bytes().first()? {
-        b'+' => (1, &rest[1..]),
-        b'-' => (-1, &rest[1..]),
-        _ => return None,
-    };
-    let digits: String = digits.chars().filter(|c| *c != ':').collect();
-    if !digits.bytes().all(|b| b.is_ascii_digit()) || digits.is_empty() || digits.len() > 4 {
-        return None;
-    }
-    let (h, m) = if digits.len() <= 2 {
-        (digits.parse::<i64>().ok()?, 0)
-    } else {
-        let split = digits.len() - 2;
-        (digits[..split].parse::<i64>().ok()?, digits[split..].parse::<i64>().ok()?)
-    };
-    Some(sign * (h * 60 + m))
-}
-
 const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
 
@@ -2524,6 +2559,12 @@ fn pattern_parts(fmt: &str) -> Vec<(Option<char>, String)> {
 
 /// Formats epoch milliseconds with a Java date pattern at a fixed UTC offset in minutes.
 pub fn format_millis(ms: i64, fmt: &str, offset_minutes: i64) -> Option<String> {
+    format_millis_in(ms, fmt, Zone::Fixed(offset_minutes))
+}
+
+/// Formats epoch milliseconds with a Java date pattern in `zone` (its offset at that instant).
+pub fn format_millis_in(ms: i64, fmt: &str, zone: Zone) -> Option<String> {
+    let offset_minutes = zone.offset_at(ms);
     let local = ms.checked_add(offset_minutes * 60_000)?;
     let days = local.div_euclid(86_400_000);
     let in_day = local.rem_euclid(86_400_000);
@@ -2553,6 +2594,8 @@ pub fn format_millis(ms: i64, fmt: &str, offset_minutes: i64) -> Option<String> 
                 out.push_str(&if n <= 3 { digits[..n].to_string() } else { format!("{digits}{}", "0".repeat(n - 3)) });
             }
             Some('E') => out.push_str(WEEKDAYS[days.rem_euclid(7) as usize]),
+            Some('z') if n <= 3 => out.push_str(&zone.short_name_at(ms)),
+            Some('V') if n == 2 => out.push_str(&zone.id()),
             Some('X') | Some('x') | Some('Z') => {
                 if offset_minutes == 0 && letter == Some('X') {
                     out.push('Z');
@@ -2577,16 +2620,16 @@ pub fn format_millis(ms: i64, fmt: &str, offset_minutes: i64) -> Option<String> 
 
 /// Parses text with a Java date pattern; fields absent from the pattern default to 1970-01-01 00:00.
 pub fn parse_millis(text: &str, fmt: &str, default_offset_minutes: i64) -> Option<i64> {
-    parse_millis_at(text, fmt, default_offset_minutes, false)
+    parse_millis_at(text, fmt, Zone::Fixed(default_offset_minutes), false)
 }
 
 /// `parse_millis` that may stop before the end of `text` (`trailing`): PARSE_DATE reads a date
 /// from the start of longer text, as ksqlDB's does (null.json: `'2003-12-24-01-01'` with
 /// `yyyy-MM-dd` is 2003-12-24).
-fn parse_millis_at(text: &str, fmt: &str, default_offset_minutes: i64, trailing: bool) -> Option<i64> {
+fn parse_millis_at(text: &str, fmt: &str, default_zone: Zone, trailing: bool) -> Option<i64> {
     let (mut y, mut mo, mut d, mut h, mut mi, mut s, mut ms) = (1970i64, 1u32, 1u32, 0i64, 0i64, 0i64, 0i64);
     let mut pm: Option<bool> = None;
-    let mut offset = default_offset_minutes;
+    let mut zone = default_zone;
     let bytes = text.as_bytes();
     let mut i = 0usize;
     let parts = pattern_parts(fmt);
@@ -2646,7 +2689,7 @@ fn parse_millis_at(text: &str, fmt: &str, default_offset_minutes: i64, trailing:
                 let rest = &text[i..];
                 let end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
                 // ksqlDB parses case-insensitively: `z` is `Z`.
-                offset = parse_zone(&rest[..end].to_ascii_uppercase())?;
+                zone = Zone::parse_text(&rest[..end])?;
                 i += end;
             }
             Some(_) => return None,
@@ -2666,7 +2709,8 @@ fn parse_millis_at(text: &str, fmt: &str, default_offset_minutes: i64, trailing:
         h = h % 12 + if pm { 12 } else { 0 };
     }
     let days = days_from_civil(y, mo, d);
-    Some(days * 86_400_000 + h * 3_600_000 + mi * 60_000 + s * 1000 + ms - offset * 60_000)
+    let local = days * 86_400_000 + h * 3_600_000 + mi * 60_000 + s * 1000 + ms;
+    Some(local - zone.offset_of_local(local) * 60_000)
 }
 
 fn read_digits(text: &str, i: &mut usize, limit: usize) -> Option<i64> {
@@ -2692,12 +2736,12 @@ fn days_in_month(y: i64, m: u32) -> u32 {
 
 fn parse_with_zone_arg(a: &[Value]) -> Option<i64> {
     let (Value::String(s), Value::String(fmt)) = (&a[0], &a[1]) else { return None };
-    let offset = match a.get(2) {
-        Some(Value::String(tz)) => parse_zone(tz)?,
+    let zone = match a.get(2) {
+        Some(Value::String(tz)) => Zone::parse(tz)?,
         Some(_) => return None,
-        None => 0,
+        None => Zone::UTC,
     };
-    parse_millis(s, fmt, offset)
+    parse_millis_at(s, fmt, zone, false)
 }
 
 /// ISO-8601 timestamps as ksqlDB accepts them: `2020-01-02`, `2020-01-02T03:04`, `...:05.678`, with an

@@ -62,8 +62,10 @@ pub mod parser;
 pub mod plan;
 pub mod registry;
 pub mod runtime;
+mod sqlformat;
 pub mod types;
 mod url;
+pub mod zone;
 
 pub use access::{DataAccess, DataPath, LogAccess, Routed, Writer};
 pub use engine::{

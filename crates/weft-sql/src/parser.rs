@@ -1,6 +1,8 @@
 //! A recursive-descent parser for ksqlDB statements. Errors name the line, the column and what
 //! was expected.
 
+use std::collections::BTreeMap;
+
 use crate::ast::*;
 use crate::error::{Result, SqlError};
 use crate::lexer::{tokenize, Pos, Tok, Token};
@@ -8,21 +10,51 @@ use crate::types::SqlType;
 
 /// Parses every statement of `text` (statements separated by `;`).
 pub fn parse_statements(text: &str) -> Result<Vec<ParsedStatement>> {
+    parse_statements_with_types(text, &BTreeMap::new())
+}
+
+/// [`parse_statements`] where a type may also be one of `types` (registered with `CREATE TYPE`)
+/// or one a `CREATE TYPE` earlier in `text` registers (and no later `DROP TYPE` drops).
+pub fn parse_statements_with_types(text: &str, types: &BTreeMap<String, SqlType>) -> Result<Vec<ParsedStatement>> {
+    parse_all(text, types, false)
+}
+
+/// [`parse_statements`] that takes any unknown type name for a custom type: what the statements
+/// are, when the custom types are not at hand.
+pub fn parse_statements_any_type(text: &str) -> Result<Vec<ParsedStatement>> {
+    parse_all(text, &BTreeMap::new(), true)
+}
+
+fn parse_all(text: &str, types: &BTreeMap<String, SqlType>, any_type: bool) -> Result<Vec<ParsedStatement>> {
     let tokens = tokenize(text)?;
-    let mut p = Parser { tokens, i: 0, depth: 0 };
+    let mut p = Parser { tokens, i: 0, depth: 0, types: types.clone(), any_type };
     let mut out = Vec::new();
     loop {
         while p.eat_sym(";") {}
         if p.at_eof() {
             break;
         }
-        let start = p.peek().start;
+        let (start, at) = (p.peek().start, p.peek().pos);
         let statement = p.statement().map_err(|e| with_statement(e, text, start, &p))?;
+        match &statement {
+            Statement::CreateType { name, ty, .. } => {
+                p.types.entry(name.clone()).or_insert_with(|| ty.clone());
+            }
+            Statement::DropType { name, .. } => {
+                p.types.remove(name);
+            }
+            _ => {}
+        }
         let end = p.peek().start;
         if !p.at_eof() && !p.is_sym(";") {
             return Err(p.expected("';' or end of input"));
         }
-        out.push(ParsedStatement { statement, text: text[start..end].trim().to_string() });
+        out.push(ParsedStatement {
+            statement,
+            text: text[start..end].trim().to_string(),
+            line: at.line,
+            column: at.column,
+        });
     }
     Ok(out)
 }
@@ -54,7 +86,7 @@ fn with_statement(e: SqlError, text: &str, start: usize, p: &Parser) -> SqlError
 /// Parses a single expression (used by tests and tools).
 pub fn parse_expression(text: &str) -> Result<Expr> {
     let tokens = tokenize(text)?;
-    let mut p = Parser { tokens, i: 0, depth: 0 };
+    let mut p = Parser { tokens, i: 0, depth: 0, types: BTreeMap::new(), any_type: false };
     let e = p.expr()?;
     if !p.at_eof() {
         return Err(p.expected("end of expression"));
@@ -65,7 +97,7 @@ pub fn parse_expression(text: &str) -> Result<Expr> {
 /// Parses a type such as `ARRAY<STRUCT<A INT>>`.
 pub fn parse_type(text: &str) -> Result<SqlType> {
     let tokens = tokenize(text)?;
-    let mut p = Parser { tokens, i: 0, depth: 0 };
+    let mut p = Parser { tokens, i: 0, depth: 0, types: BTreeMap::new(), any_type: false };
     let t = p.data_type()?;
     if !p.at_eof() {
         return Err(p.expected("end of type"));
@@ -162,6 +194,11 @@ struct Parser {
     tokens: Vec<Token>,
     i: usize,
     depth: usize,
+    /// Custom types (`CREATE TYPE`) by name: the engine's, then those the text creates.
+    types: BTreeMap<String, SqlType>,
+    /// Any unknown type name is taken as a custom type (as `STRING`): for what a statement is,
+    /// without the engine's types.
+    any_type: bool,
 }
 
 impl Parser {
@@ -310,6 +347,7 @@ impl Parser {
             return Err(self.expected("a statement (CREATE, INSERT, SELECT, SHOW, DESCRIBE, EXPLAIN, DROP, ...)"));
         };
         match w.to_ascii_uppercase().as_str() {
+            "CREATE" if self.peek_word_at(1, "TYPE") => self.create_type(),
             "CREATE" => self.create(),
             "INSERT" => self.insert(),
             "SELECT" => Ok(Statement::Query(self.query()?)),
@@ -328,7 +366,9 @@ impl Parser {
                     _ => Err(self.expected("a statement or a query id")),
                 }
             }
+            "DROP" if self.peek_word_at(1, "TYPE") => self.drop_type(),
             "DROP" => self.drop(),
+            "ALTER" => self.alter(),
             "TERMINATE" => {
                 self.advance();
                 if self.eat_kw("ALL") {
@@ -524,11 +564,14 @@ impl Parser {
                 self.expect_sym(",")?;
                 let scale = self.integer("a decimal scale")?;
                 self.expect_sym(")")?;
-                if !(1..=38).contains(&precision) || scale > precision {
+                // ksqlDB sets no upper bound (DECIMAL(50, 30) is valid); 64 is Connect's default
+                // precision, and a scale past 38 would not fit the 128-bit unscaled value.
+                if !(1..=64).contains(&precision) || scale > precision || scale > 38 {
                     return Err(self.error_at(
                         ppos,
                         format!(
-                            "DECIMAL precision must be 1 to 38 and scale at most the precision, got ({precision}, {scale})"
+                            "DECIMAL precision must be 1 to 64 and scale at most the precision and 38, got \
+                             ({precision}, {scale})"
                         ),
                     ));
                 }
@@ -574,6 +617,8 @@ impl Parser {
                 }
                 SqlType::Struct(fields)
             }
+            other if self.types.contains_key(other) => self.types[other].clone(),
+            _ if self.any_type => SqlType::String,
             other => {
                 return Err(self.error_at(
                     t.pos,
@@ -715,6 +760,63 @@ impl Parser {
         let name = self.source_name()?;
         let extended = extended || self.eat_kw("EXTENDED");
         Ok(Statement::Describe { name, extended })
+    }
+
+    /// Whether the token `ahead` places on is the word `word` (any case).
+    fn peek_word_at(&self, ahead: usize, word: &str) -> bool {
+        matches!(self.peek_at(ahead), Tok::Word(w) if w.eq_ignore_ascii_case(word))
+    }
+
+    /// `CREATE TYPE [IF NOT EXISTS] name AS type`.
+    fn create_type(&mut self) -> Result<Statement> {
+        self.expect_kw("CREATE")?;
+        self.expect_kw("TYPE")?;
+        let if_not_exists = if self.eat_kw("IF") {
+            self.expect_kw("NOT")?;
+            self.expect_kw("EXISTS")?;
+            true
+        } else {
+            false
+        };
+        let name = self.ident("a type name")?;
+        self.expect_kw("AS")?;
+        let ty = self.data_type()?;
+        Ok(Statement::CreateType { name, ty, if_not_exists })
+    }
+
+    /// `DROP TYPE [IF EXISTS] name`.
+    fn drop_type(&mut self) -> Result<Statement> {
+        self.expect_kw("DROP")?;
+        self.expect_kw("TYPE")?;
+        let if_exists = if self.eat_kw("IF") {
+            self.expect_kw("EXISTS")?;
+            true
+        } else {
+            false
+        };
+        let name = self.ident("a type name")?;
+        Ok(Statement::DropType { name, if_exists })
+    }
+
+    /// `ALTER STREAM|TABLE name ADD [COLUMN] name type [, ADD [COLUMN] name type ...]`.
+    fn alter(&mut self) -> Result<Statement> {
+        self.expect_kw("ALTER")?;
+        let kind = self.source_kind()?;
+        let name = self.source_name()?;
+        let mut columns = Vec::new();
+        loop {
+            self.expect_kw("ADD")?;
+            self.eat_kw("COLUMN");
+            let column = self.column_def()?;
+            if column.key != KeyConstraint::None {
+                return Err(self.expected("a value column (ALTER adds no key or header columns)"));
+            }
+            columns.push((column.name, column.ty));
+            if !self.eat_sym(",") {
+                break;
+            }
+        }
+        Ok(Statement::Alter { kind, name, columns })
     }
 
     fn drop(&mut self) -> Result<Statement> {

@@ -43,7 +43,7 @@ pub struct OutputColumn {
 /// What runs the query.
 #[derive(Debug)]
 pub enum Operator {
-    Stateless(StatelessOp),
+    Stateless(Box<StatelessOp>),
     Aggregate(Box<AggregateOp>),
     Join(Box<JoinOp>),
     /// A join whose rows feed an aggregation (`... JOIN ... GROUP BY`).
@@ -66,6 +66,10 @@ pub struct StatelessOp {
     /// (NULL past its end) as the extra row column `table_fn_base + k`.
     pub table_fns: Vec<Compiled>,
     pub table_fn_base: usize,
+    /// Per item: NULL in the record a stream's null value passes on as. A PARTITION BY key
+    /// computed from value columns or pseudo-columns is, as ksqlDB evaluates it over the missing
+    /// value; one computed from key columns only is evaluated.
+    pub tombstone_nulls: Vec<bool>,
 }
 
 /// A planned query, ready to run.
@@ -755,10 +759,24 @@ fn plan_stateless(
     steps.push(format!("PROJECT {}", proj.join(", ")));
     let rowtime = source.rowtime_index();
     let window_bounds = source.window.map(|_| (rowtime + 3, rowtime + 4));
+    let key_only = |e: &Expr| {
+        let mut only = true;
+        e.walk(&mut |x| {
+            if let Expr::Column { name, .. } = x {
+                only &= source.key_columns.iter().any(|k| &k.name == name);
+            }
+        });
+        only
+    };
+    let tombstone_nulls = items
+        .iter()
+        .zip(&columns)
+        .map(|(i, c)| kind == Kind::Stream && !query.partition_by.is_empty() && c.is_key && !key_only(&i.expr))
+        .collect();
     Ok(PlannedQuery {
         window: if query.partition_by.is_empty() { source.window } else { None },
         inputs: vec![source],
-        operator: Operator::Stateless(StatelessOp {
+        operator: Operator::Stateless(Box::new(StatelessOp {
             source_kind: kind,
             filter,
             items: compiled,
@@ -766,7 +784,8 @@ fn plan_stateless(
             window_bounds,
             table_fns,
             table_fn_base,
-        }),
+            tombstone_nulls,
+        })),
         columns,
         kind,
         limit: query.limit,

@@ -151,7 +151,10 @@ impl StatelessOp {
             // with a null value passes through as one unless a WHERE clause drops it (ksqlDB).
             let forward = self.source_kind == Kind::Table || (decoded == Decoded::Tombstone && self.filter.is_none());
             if forward {
-                let cols: Vec<Cow<Value>> = self.items.iter().map(|c| c.eval(row)).collect();
+                let tombstone = decoded == Decoded::Tombstone;
+                let cols: Vec<Cow<Value>> = (self.items.iter().zip(&self.tombstone_nulls))
+                    .map(|(c, null)| if tombstone && *null { Cow::Owned(Value::Null) } else { c.eval(row) })
+                    .collect();
                 return sink.emit(Change { cols: &cols, tombstone: true, timestamp, window }, origin);
             }
             return Ok(());
@@ -1338,7 +1341,8 @@ impl PersistentQuery {
         };
         if let Err(e) = self.operator.process(idx, row, decoded, origin, &mut self.sink) {
             match e {
-                SqlError::Log(_) => return Err(e),
+                // A function that fails the query (ksqlDB's StreamsException) stops it here.
+                SqlError::Log(_) | SqlError::Processing(_) => return Err(e),
                 other => {
                     self.stats.errors += 1;
                     self.stats.last_error = Some(other.to_string());

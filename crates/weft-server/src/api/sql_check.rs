@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use weft_mesh::weft_sql::ast::{SourceKind, Statement};
 use weft_mesh::weft_sql::lexer::{tokenize, Tok};
-use weft_mesh::weft_sql::parser::parse_statements;
+use weft_mesh::weft_sql::parser::parse_statements_with_types;
 use weft_mesh::weft_sql::{Engine, SqlError};
 
 use super::openapi::ErrorBody;
@@ -35,7 +35,7 @@ pub struct ValidateRequest {
 #[serde(rename_all = "camelCase")]
 pub struct CheckedStatement {
     /// `createSource`, `createAsSelect`, `insertInto`, `insertValues`, `query`, `show`, `describe`,
-    /// `explain`, `drop`, `terminate`, `print`, `set` or `unset`.
+    /// `explain`, `drop`, `terminate`, `print`, `set`, `unset`, `createType`, `dropType` or `alter`.
     pub kind: String,
     pub text: String,
     /// Where the statement starts (1-based; columns count characters).
@@ -92,7 +92,7 @@ pub async fn validate(
 }
 
 fn check(engine: &Engine, text: &str) -> Validation {
-    let parsed = match parse_statements(text) {
+    let parsed = match parse_statements_with_types(text, &engine.types()) {
         Ok(parsed) => parsed,
         Err(e) => {
             let (line, column, message) = match e {
@@ -165,6 +165,9 @@ fn describe(statement: &Statement, text: &str, line: u32, column: u32) -> Checke
         Statement::Print { topic, .. } => ("print", Some(topic.clone()), None, None, false),
         Statement::Set { .. } => ("set", None, None, None, false),
         Statement::Unset(_) => ("unset", None, None, None, false),
+        Statement::CreateType { name, .. } => ("createType", Some(name.clone()), None, None, false),
+        Statement::DropType { name, .. } => ("dropType", Some(name.clone()), None, None, false),
+        Statement::Alter { kind, name, .. } => ("alter", Some(name.clone()), kind_name(*kind), None, false),
     };
     CheckedStatement {
         kind: kind.into(),
