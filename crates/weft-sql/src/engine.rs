@@ -167,6 +167,11 @@ pub struct QueryInfo {
     pub records_written: u64,
     pub errors: u64,
     pub last_error: Option<String>,
+    /// The query's tasks (see [`EngineOptions::query_gate`]), how many of them run on this server
+    /// now, and how many have their state open here (a server opens a task when it first runs it).
+    pub tasks: u32,
+    pub tasks_here: u32,
+    pub tasks_open: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -243,6 +248,82 @@ struct Command {
 
 /// A running task of a persistent query, shared with the thread that drives it.
 type TaskHandle = Arc<Mutex<Box<dyn QueryTask>>>;
+
+/// Opens a task of a persistent query from the log (and reopens it: each call starts afresh).
+type TaskOpener = Box<dyn Fn() -> Result<Box<dyn QueryTask>> + Send>;
+
+/// A task opened when it first runs on this server (see [`Engine::start_query`]).
+struct Deferred {
+    open: TaskOpener,
+    task: Option<Box<dyn QueryTask>>,
+    reads: Vec<(String, u32)>,
+    /// The counters until the task opens.
+    stats: crate::runtime::QueryStats,
+}
+
+impl Deferred {
+    fn new(open: TaskOpener, reads: Vec<(String, u32)>) -> Deferred {
+        Deferred { open, task: None, reads, stats: crate::runtime::QueryStats::default() }
+    }
+
+    fn opened(&mut self) -> Result<&mut Box<dyn QueryTask>> {
+        if self.task.is_none() {
+            let mut task = (self.open)()?;
+            *task.stats_mut() = std::mem::take(&mut self.stats);
+            task.stats_mut().failing = false;
+            self.task = Some(task);
+        }
+        self.task.as_mut().ok_or_else(|| SqlError::analysis("a task failed to open"))
+    }
+}
+
+impl QueryTask for Deferred {
+    fn poll(&mut self, max_records: usize) -> Result<usize> {
+        self.opened()?.poll(max_records)
+    }
+
+    fn commit_pending(&mut self) -> Result<()> {
+        match self.task.as_mut() {
+            Some(task) => task.commit_pending(),
+            None => Ok(()),
+        }
+    }
+
+    /// Opens the task afresh from the log, keeping its counters.
+    fn recover(&mut self) -> Result<()> {
+        if let Some(old) = self.task.take() {
+            self.stats = old.stats().clone();
+        }
+        self.opened().map(|_| ())
+    }
+
+    fn input_partitions(&self) -> Vec<(String, u32)> {
+        self.reads.clone()
+    }
+
+    fn stats(&self) -> &crate::runtime::QueryStats {
+        self.task.as_ref().map_or(&self.stats, |t| t.stats())
+    }
+
+    fn stats_mut(&mut self) -> &mut crate::runtime::QueryStats {
+        match self.task.as_mut() {
+            Some(task) => task.stats_mut(),
+            None => &mut self.stats,
+        }
+    }
+
+    fn query_stats(&self) -> crate::runtime::QueryStats {
+        self.task.as_ref().map_or_else(|| self.stats.clone(), |t| t.query_stats())
+    }
+
+    fn table_snapshot(&self) -> Option<Vec<Row>> {
+        self.task.as_ref().and_then(|t| t.table_snapshot())
+    }
+
+    fn is_open(&self) -> bool {
+        self.task.is_some()
+    }
+}
 
 /// How a query is cut into tasks (see [`Engine::query_layout`]).
 enum Layout {
@@ -1341,28 +1422,42 @@ impl Engine {
                 Ok(planned)
             })
         };
-        let boxed = |shared: &crate::runtime::SharedRebuild| -> crate::runtime::Rebuild {
-            let shared = shared.clone();
-            Box::new(move || shared())
-        };
         let data = DataPath::new(self.data.clone(), principal);
         let start = self.start_from();
-        let mut runners: Vec<TaskHandle> = Vec::new();
-        match self.query_layout(id, &planned) {
+        // Each task's opener, and the input partitions it reads.
+        let mut openers: Vec<(TaskOpener, Vec<(String, u32)>)> = Vec::new();
+        let input_topic = planned.inputs.first().map(|i| i.topic.clone()).unwrap_or_default();
+        let layout = self.query_layout(id, &planned);
+        match layout {
             Layout::Parts(parts) => {
                 let rebuild = replan(None);
-                let mut planned = Some(planned);
                 for part in parts {
-                    // The first instance pins a new query's start for every partition; the others
-                    // find it.
-                    let plan = match planned.take() {
-                        Some(p) => p,
-                        None => rebuild()?,
+                    let reads = match &part {
+                        Part::Whole => planned
+                            .inputs
+                            .iter()
+                            .flat_map(|i| (0..self.partitions_of(&i.topic)).map(|p| (i.topic.clone(), p)))
+                            .collect(),
+                        Part::Partitions(owned) => owned.iter().map(|p| (input_topic.clone(), *p)).collect(),
+                        Part::Keyed(p) => vec![(input_topic.clone(), *p)],
                     };
-                    let mut runner =
-                        PersistentQuery::open_part(id, self.log.clone(), data.clone(), plan, &sink, start, part)?;
-                    runner.set_rebuild(boxed(&rebuild));
-                    runners.push(Arc::new(Mutex::new(Box::new(runner))));
+                    let (id, log, data, sink, rebuild) =
+                        (id.to_string(), self.log.clone(), data.clone(), sink.clone(), rebuild.clone());
+                    let open: TaskOpener = Box::new(move || {
+                        let mut runner = PersistentQuery::open_part(
+                            &id,
+                            log.clone(),
+                            data.clone(),
+                            rebuild()?,
+                            &sink,
+                            start,
+                            part.clone(),
+                        )?;
+                        let again = rebuild.clone();
+                        runner.set_rebuild(Box::new(move || again()));
+                        Ok(Box::new(runner))
+                    });
+                    openers.push((open, reads));
                 }
             }
             Layout::Repartitioned { copiers, partitions } => {
@@ -1373,27 +1468,44 @@ impl Engine {
                 }
                 let first_stage = replan(None);
                 for owned in copiers {
-                    let copier =
-                        Repartitioner::open(id, self.log.clone(), data.clone(), first_stage.clone(), owned, start)?;
-                    runners.push(Arc::new(Mutex::new(Box::new(copier))));
+                    let reads = owned.iter().map(|p| (input_topic.clone(), *p)).collect();
+                    let (id, log, data, rebuild) =
+                        (id.to_string(), self.log.clone(), data.clone(), first_stage.clone());
+                    let open: TaskOpener = Box::new(move || {
+                        let copier =
+                            Repartitioner::open(&id, log.clone(), data.clone(), rebuild.clone(), owned.clone(), start)?;
+                        Ok(Box::new(copier))
+                    });
+                    openers.push((open, reads));
                 }
                 let second_stage = replan(Some(topic.clone()));
                 let internal = data.reading_internal(self.log.clone(), &topic);
                 for q in 0..partitions {
-                    let mut runner = PersistentQuery::open_part(
-                        id,
-                        self.log.clone(),
-                        internal.clone(),
-                        second_stage()?,
-                        &sink,
-                        StartFrom::Earliest,
-                        Part::Keyed(q),
-                    )?;
-                    runner.set_rebuild(boxed(&second_stage));
-                    runner.reads_internal_input();
-                    runners.push(Arc::new(Mutex::new(Box::new(runner))));
+                    let (id, log, data, sink, rebuild) =
+                        (id.to_string(), self.log.clone(), internal.clone(), sink.clone(), second_stage.clone());
+                    let open: TaskOpener = Box::new(move || {
+                        let part = Part::Keyed(q);
+                        let from = StartFrom::Earliest;
+                        let mut runner =
+                            PersistentQuery::open_part(&id, log.clone(), data.clone(), rebuild()?, &sink, from, part)?;
+                        let again = rebuild.clone();
+                        runner.set_rebuild(Box::new(move || again()));
+                        runner.reads_internal_input();
+                        Ok(Box::new(runner))
+                    });
+                    openers.push((open, vec![(topic.clone(), q)]));
                 }
             }
+        }
+        // With several servers, a task is opened (its state restored) only where it runs: on the
+        // others it would only be thrown away when it moves there, reopened from the log. A new
+        // query opens at once, so that its first task pins its start where it was created.
+        let new_query = self.log.committed_offsets(&format!("_weft_sql_{id}"))?.is_empty();
+        let defer = self.options.query_gate.is_some() && !new_query;
+        let mut runners: Vec<TaskHandle> = Vec::with_capacity(openers.len());
+        for (open, reads) in openers {
+            let task: Box<dyn QueryTask> = if defer { Box::new(Deferred::new(open, reads)) } else { open()? };
+            runners.push(Arc::new(Mutex::new(task)));
         }
         let stop = Arc::new(AtomicBool::new(false));
         // Hosted until a gate says otherwise; the query's threads keep this current.
@@ -1420,6 +1532,11 @@ impl Engine {
         };
         lock(&self.state).queries.insert(id.to_string(), entry);
         Ok(())
+    }
+
+    /// The partition count of `topic` (1 when it cannot be read: the task's opening reports that).
+    fn partitions_of(&self, topic: &str) -> u32 {
+        self.log.describe_topic(topic).map_or(1, |t| (t.partitions.len() as u32).max(1))
     }
 
     /// How a query's input is shared among its tasks (Kafka Streams' tasks):
@@ -2960,6 +3077,10 @@ fn query_infos(st: &State) -> Vec<QueryInfo> {
                 records_written: stats.records_written,
                 errors: stats.errors,
                 last_error: stats.last_error,
+                tasks: q.runners.len() as u32,
+                tasks_here: q.hosted.iter().filter(|h| h.load(Ordering::SeqCst)).count() as u32,
+                tasks_open: q.runners.iter().filter(|r| r.lock().unwrap_or_else(|e| e.into_inner()).is_open()).count()
+                    as u32,
             }
         })
         .collect()

@@ -87,6 +87,10 @@ pub trait QueryTask: Send {
     /// The rows of the table an aggregation maintains that this task holds; `None` when the task
     /// cannot say (the table's topic is the answer then).
     fn table_snapshot(&self) -> Option<Vec<Row>>;
+    /// Whether its state is open (restored) on this server.
+    fn is_open(&self) -> bool {
+        true
+    }
 }
 
 /// Input records read per partition and batch: one output append and one commit per batch.
