@@ -1550,6 +1550,18 @@ impl Engine {
     ///   partition: one instance.
     fn query_layout(&self, id: &str, planned: &PlannedQuery) -> Layout {
         let whole = Layout::Parts(vec![Part::Whole]);
+        if let Operator::Join(op) = &planned.operator {
+            // Inputs partitioned alike by a key serialized alike: each partition pair joins apart.
+            let counts: Vec<u32> = planned.inputs.iter().map(|i| self.partitions_of(&i.topic)).collect();
+            let first = &planned.inputs[0];
+            let alike = planned.inputs.iter().zip(&counts).all(|(i, n)| {
+                *n == counts[0] && i.key_columns.len() == 1 && i.key_format == first.key_format && i.window.is_none()
+            });
+            if planned.inputs.len() == 2 && counts[0] > 1 && alike && op.joins_on_keys() {
+                return Layout::Parts((0..counts[0]).map(Part::Keyed).collect());
+            }
+            return whole;
+        }
         let Some(input) = planned.inputs.first().filter(|_| planned.inputs.len() == 1) else {
             return whole;
         };

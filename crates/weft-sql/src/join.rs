@@ -459,6 +459,26 @@ impl JoinOp {
     }
 
     /// Whether input `input` is a table side (state rebuilt from its topic).
+    /// Whether the join matches rows on the whole key of each input (a single key column on both
+    /// sides, no foreign key, no chain, no windowed keys): then equal keys, serialized alike, lie in
+    /// the same partition of co-partitioned inputs, and each partition pair joins on its own.
+    pub fn joins_on_keys(&self) -> bool {
+        if self.inner.is_some() || self.left_pk.is_some() || self.window_key.is_some() {
+            return false;
+        }
+        match self.shape {
+            Shape::StreamTable => {
+                self.sides.len() == 1
+                    && self.sides[0].probe.as_column() == Some(0)
+                    && self.sides[0].own_key.as_column() == Some(0)
+            }
+            Shape::TableTable | Shape::StreamStream(_) => {
+                self.left_key.as_column() == Some(0) && self.right_key.as_column() == Some(0)
+            }
+            Shape::ForeignKey => false,
+        }
+    }
+
     pub fn is_table_input(&self, input: usize) -> bool {
         match self.route(input) {
             Route::Inner(i) => self.inner.as_ref().is_some_and(|inner| inner.is_table_input(i)),
