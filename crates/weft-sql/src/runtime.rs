@@ -156,7 +156,7 @@ impl StatelessOp {
 
 impl Operator {
     /// The source-row columns of input `input` the operator reads (`None`: all of them).
-    pub fn needed_columns(&self, _input: usize, width: usize) -> Option<Vec<bool>> {
+    pub fn needed_columns(&self, input: usize, width: usize) -> Option<Vec<bool>> {
         let mut mask = vec![false; width];
         match self {
             Operator::Stateless(op) => {
