@@ -330,7 +330,8 @@ impl KeyCodec {
         if values.len() == 1 && values[0].is_null() && window.is_none() {
             return Ok(None);
         }
-        let mut buf = Vec::new();
+        // Room for the usual short key and its window without growing (this runs per output record).
+        let mut buf = Vec::with_capacity(32);
         let unwrapped = self.columns.len() == 1;
         match self.format {
             Format::None => {}

@@ -200,7 +200,7 @@ impl StatelessOp {
 
 impl Operator {
     /// The source-row columns of input `input` the operator reads (`None`: all of them).
-    pub fn needed_columns(&self, _input: usize, width: usize) -> Option<Vec<bool>> {
+    pub fn needed_columns(&self, input: usize, width: usize) -> Option<Vec<bool>> {
         let mut mask = vec![false; width];
         match self {
             Operator::Stateless(op) => {
@@ -211,6 +211,7 @@ impl Operator {
                 op.table_fns.iter().for_each(|c| c.mark_columns(&mut mask));
             }
             Operator::Aggregate(op) => op.mark_columns(&mut mask),
+            Operator::Join(op) | Operator::JoinAggregate(op, _) if input == 0 => return op.needed_left_columns(width),
             Operator::Join(_) | Operator::JoinAggregate(..) => return None,
         }
         Some(mask)
@@ -426,14 +427,16 @@ impl TopicSink {
             if self.pending[p].is_empty() {
                 continue;
             }
-            let mut records = std::mem::take(&mut self.pending[p]);
-            for (origin, index) in std::mem::take(&mut self.last_origin[p]) {
+            // Drained, not taken: the pending list keeps its capacity for the next batch (regrowing
+            // it batch after batch faulted fresh pages in on every one).
+            let records = &mut self.pending[p];
+            for (origin, index) in self.last_origin[p].drain(..) {
                 if let Some(r) = records.get_mut(index) {
                     r.headers.push(origin_header(&self.query_id, origin));
                 }
             }
             self.records_written += records.len() as u64;
-            routed.extend(records.into_iter().map(|r| (Some(p as u32), r)));
+            routed.extend(records.drain(..).map(|r| (Some(p as u32), r)));
         }
         routed
     }
