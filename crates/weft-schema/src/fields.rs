@@ -57,7 +57,7 @@ pub fn field_summaries(schema_type: SchemaType, schema: &str) -> Vec<FieldSummar
     match schema_type {
         SchemaType::Avro => avro_fields(&value, "", 0, &mut out),
         SchemaType::Json => json_fields(&value, "", 0, &mut out),
-        // Protobuf schemas are not JSON; they are refused at registration until supported.
+        // Protobuf schemas are not JSON: their fields are not listed yet.
         SchemaType::Protobuf => {}
     }
     out
