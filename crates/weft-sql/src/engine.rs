@@ -387,7 +387,7 @@ fn check_schema_full_names(props: &Properties, key: Format, value: Format) -> Re
         [("VALUE_AVRO_SCHEMA_FULL_NAME", value), ("VALUE_SCHEMA_FULL_NAME", value), ("KEY_SCHEMA_FULL_NAME", key)];
     for (property, format) in named {
         let Some(name) = prop_text(props, property) else { continue };
-        if format != Format::Avro {
+        if !matches!(format, Format::Avro | Format::Protobuf | Format::ProtobufNoSr) {
             return Err(SqlError::analysis(format!(
                 "{} does not support the following configs: [fullSchemaName]",
                 format.name()
@@ -878,11 +878,14 @@ impl Engine {
                 }
             }
         }
-        // ksqlDB: the columns of AVRO and JSON_SR values and keys may come from the registry.
-        if value_columns.is_empty() && matches!(value_format, Format::Avro | Format::JsonSr) {
+        // ksqlDB: the columns of AVRO, JSON_SR and PROTOBUF values and keys may come from the registry.
+        if value_columns.is_empty() && matches!(value_format, Format::Avro | Format::JsonSr | Format::Protobuf) {
             let schema = self.registered_schema(&c.properties, &topic, value_format, "value")?;
             value_columns = match value_format {
                 Format::Avro => crate::avro::AvroSchema::parse(&schema)?.columns()?,
+                Format::Protobuf => {
+                    crate::protobuf::columns_from_schema(&schema, value_schema_full_name(&c.properties).as_deref())?
+                }
                 _ => crate::registry::columns_from_json_schema(&schema)?,
             };
             // Unwrapped, the whole value is the one column `ROWVAL`, a record being a STRUCT.
@@ -891,9 +894,15 @@ impl Engine {
                     vec![Column { name: "ROWVAL".into(), ty: crate::registry::whole_schema_type(&value_columns) }];
             }
         }
-        if key_columns.is_empty() && matches!(key_format, Format::Avro | Format::JsonSr) {
+        if key_columns.is_empty() && matches!(key_format, Format::Avro | Format::JsonSr | Format::Protobuf) {
             let schema = self.registered_schema(&c.properties, &topic, key_format, "key")?;
-            key_columns = crate::registry::key_columns_from_schema(key_format, &schema)?;
+            key_columns = match key_format {
+                Format::Protobuf => crate::protobuf::columns_from_schema(
+                    &schema,
+                    prop_text(&c.properties, "KEY_SCHEMA_FULL_NAME").as_deref(),
+                )?,
+                _ => crate::registry::key_columns_from_schema(key_format, &schema)?,
+            };
         }
         if key_columns.is_empty() && value_columns.is_empty() && header_columns.is_empty() {
             return Err(SqlError::analysis("No columns supplied."));
@@ -2356,6 +2365,13 @@ fn check_kafka_value(format: Format, values: &[Column]) -> Result<()> {
 
 /// ksqlDB refuses an explicit `WRAP_SINGLE_VALUE` unless the value has exactly one column.
 fn check_wrap_single_value(props: &Properties, values: &[Column]) -> Result<()> {
+    if let Some(format) = prop_text(props, "VALUE_FORMAT").or_else(|| prop_text(props, "FORMAT")) {
+        let format = format.to_ascii_uppercase();
+        let unwrapped = prop_text(props, "WRAP_SINGLE_VALUE").is_some_and(|w| w.eq_ignore_ascii_case("false"));
+        if unwrapped && format.starts_with("PROTOBUF") {
+            return Err(SqlError::analysis(format!("Format '{format}' does not support 'WRAP_SINGLE_VALUE' set to 'false'.")));
+        }
+    }
     if props.contains_key("WRAP_SINGLE_VALUE") && values.len() != 1 {
         return Err(SqlError::analysis("'WRAP_SINGLE_VALUE' is only valid for single-field value schemas"));
     }

@@ -90,7 +90,14 @@ impl ProtobufSchema {
         for (name, t) in references {
             files.insert((*name).to_string(), (*t).to_string());
         }
-        files.insert(MAIN_FILE.to_string(), text.to_string());
+        // Confluent's parser reads its own `(confluent.field_meta)` options (ksqlDB writes them for
+        // decimals) without their import; the import is added at the end, where it moves no line.
+        let source = if text.contains("(confluent.") && !text.contains("confluent/meta.proto") {
+            format!("{text}\nimport \"confluent/meta.proto\";\n")
+        } else {
+            text.to_string()
+        };
+        files.insert(MAIN_FILE.to_string(), source);
         let mut resolver = protox::file::ChainFileResolver::new();
         resolver.add(Sources(files));
         resolver.add(protox::file::GoogleFileResolver::new());

@@ -39,6 +39,13 @@ fn parses_proto2_and_confluent_builtins() {
 }
 
 #[test]
+fn confluent_meta_options_need_no_import() {
+    let text = "syntax = \"proto3\"; import \"confluent/type/decimal.proto\"; message M { confluent.type.Decimal d = 1 \
+                [(confluent.field_meta) = { params: [{ value: \"4\", key: \"precision\" }]}]; }";
+    ProtobufSchema::parse(text).unwrap();
+}
+
+#[test]
 fn resolves_imports_from_references_only() {
     let main = "syntax = \"proto3\";\nimport \"event.proto\";\nmessage Logistics { Event event = 1; }";
     let event = "syntax = \"proto3\";\nmessage Event { int64 timestamp = 1; }";

@@ -61,6 +61,19 @@ impl Nullable {
     }
 }
 
+/// The nullable representation a source's statement sets for its key or value (`which` is `KEY`
+/// or `VALUE`): read from the statement's WITH clause, which the source keeps, so that the
+/// setting needs no field of its own in the source's definition.
+pub fn nullable_of(statement: &str, which: &str) -> Nullable {
+    let upper = statement.to_ascii_uppercase();
+    let property = format!("{which}_PROTOBUF_NULLABLE_REPRESENTATION");
+    let Some(at) = upper.find(&property) else { return Nullable::Default };
+    let rest = upper[at + property.len()..].trim_start();
+    let Some(rest) = rest.strip_prefix('=') else { return Nullable::Default };
+    let value: String = rest.trim_start().trim_start_matches('\'').chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+    Nullable::parse(&value).unwrap_or_default()
+}
+
 fn serde(message: impl fmt::Display) -> SqlError {
     SqlError::Serde(message.to_string())
 }
@@ -523,7 +536,7 @@ fn to_sql(value: &PValue, kind: &Kind, ty: &SqlType, depth: usize) -> Result<Val
         (PValue::String(s), SqlType::Bytes) => Value::Bytes(s.as_bytes().to_vec()),
         (PValue::I32(i), SqlType::Date) => Value::Date(*i),
         (PValue::I64(i), SqlType::Timestamp) => Value::Timestamp(*i),
-        (PValue::I64(i), SqlType::Time) | (PValue::I32(&i64::MIN), SqlType::Time) => Value::Time(*i),
+        (PValue::I64(i), SqlType::Time) => Value::Time(*i),
         _ => return Err(mismatch()),
     })
 }
