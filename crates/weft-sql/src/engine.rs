@@ -373,6 +373,8 @@ const KNOWN_PROPERTIES: &[&str] = &[
     "VALUE_AVRO_SCHEMA_FULL_NAME",
     "VALUE_SCHEMA_FULL_NAME",
     "KEY_SCHEMA_FULL_NAME",
+    "KEY_PROTOBUF_NULLABLE_REPRESENTATION",
+    "VALUE_PROTOBUF_NULLABLE_REPRESENTATION",
 ];
 
 /// The value record's full name: `VALUE_AVRO_SCHEMA_FULL_NAME`, or its newer spelling.
@@ -1306,7 +1308,11 @@ impl Engine {
             None => {
                 let subject = format!("{topic}-{part}");
                 let (_, schema) = registry.0.latest(&subject).map_err(|e| {
-                    SqlError::analysis(format!("no {part} schema for subject '{subject}' in the schema registry: {e}"))
+                    // ksqlDB's sentence first, then which subject and why.
+                    SqlError::analysis(format!(
+                        "Schema for message {part}s on topic '{topic}' does not exist in the Schema Registry. \
+                         (no {part} schema for subject '{subject}' in the schema registry: {e})"
+                    ))
                 })?;
                 Ok(schema)
             }
@@ -2220,6 +2226,9 @@ fn check_map_keys(format: Format, ty: &SqlType) -> Result<()> {
                 return Err(SqlError::analysis(match format {
                     Format::Avro => "Avro only supports MAPs with STRING keys".to_string(),
                     Format::Json | Format::JsonSr => "JSON only supports MAP types with STRING keys".to_string(),
+                    Format::Protobuf | Format::ProtobufNoSr => {
+                        format!("{} format only supports MAP types with STRING keys", format.name())
+                    }
                     _ => format!("MAP keys must be STRING, found {ty}"),
                 }));
             }

@@ -478,12 +478,17 @@ fn field_named(message: &MessageDescriptor, name: &str) -> Option<FieldDescripto
 /// A field of a decoded message as a SQL value: absent message-typed fields (STRUCTs, wrappers,
 /// `optional` scalars) are null, absent plain scalars their default.
 fn read_field(message: &DynamicMessage, field: &FieldDescriptor, ty: &SqlType) -> Result<Value> {
-    let nullable_when_absent = field.supports_presence() && !field.is_list() && !field.is_map();
-    if nullable_when_absent && !message.has_field(field) {
+    if absent_is_null(field) && !message.has_field(field) {
         return Ok(Value::Null);
     }
     let value = message.get_field(field);
     to_sql(&value, &field.kind(), ty, 0)
+}
+
+/// Whether an absent field reads as null: fields with presence (messages, `optional` scalars) and,
+/// as ksqlDB reads them, `bytes`; other proto3 scalars read as their default.
+fn absent_is_null(field: &FieldDescriptor) -> bool {
+    !field.is_list() && !field.is_map() && (field.supports_presence() || field.kind() == Kind::Bytes)
 }
 
 fn to_sql(value: &PValue, kind: &Kind, ty: &SqlType, depth: usize) -> Result<Value> {
@@ -568,8 +573,7 @@ fn message_to_sql(m: &DynamicMessage, ty: &SqlType, depth: usize) -> Result<Valu
             for (name, field_ty) in fields {
                 out.push(match field_named(&d, name) {
                     Some(f) => {
-                        let nullable_when_absent = f.supports_presence() && !f.is_list() && !f.is_map();
-                        if nullable_when_absent && !m.has_field(&f) {
+                        if absent_is_null(&f) && !m.has_field(&f) {
                             Value::Null
                         } else {
                             to_sql(&m.get_field(&f), &f.kind(), field_ty, depth + 1)?
