@@ -880,6 +880,7 @@ impl Engine {
                 }
             }
         }
+        check_schema_ids(&c.properties, (key_format, &key_columns), (value_format, &value_columns))?;
         // ksqlDB: the columns of AVRO, JSON_SR and PROTOBUF values and keys may come from the registry.
         if value_columns.is_empty() && matches!(value_format, Format::Avro | Format::JsonSr | Format::Protobuf) {
             let schema = self.registered_schema(&c.properties, &topic, value_format, "value")?;
@@ -2373,6 +2374,28 @@ fn check_kafka_value(format: Format, values: &[Column]) -> Result<()> {
 }
 
 /// ksqlDB refuses an explicit `WRAP_SINGLE_VALUE` unless the value has exactly one column.
+/// ksqlDB's rules for `KEY_SCHEMA_ID`/`VALUE_SCHEMA_ID` on CREATE STREAM/TABLE: the schema gives
+/// the columns, so the format must infer them from a schema and no columns may be declared.
+fn check_schema_ids(props: &Properties, key: (Format, &[Column]), value: (Format, &[Column])) -> Result<()> {
+    for (part, (format, declared)) in [("KEY", key), ("VALUE", value)] {
+        if !props.contains_key(&format!("{part}_SCHEMA_ID")) {
+            continue;
+        }
+        if !matches!(format, Format::Avro | Format::JsonSr | Format::Protobuf) {
+            return Err(SqlError::analysis(format!(
+                "{part}_FORMAT should support schema inference when {part}_SCHEMA_ID is provided. Current format is {}.",
+                format.name()
+            )));
+        }
+        if !declared.is_empty() {
+            return Err(SqlError::analysis(format!(
+                "Table elements and {part}_SCHEMA_ID cannot both exist for create statement."
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn check_wrap_single_value(props: &Properties, values: &[Column]) -> Result<()> {
     if let Some(format) = prop_text(props, "VALUE_FORMAT").or_else(|| prop_text(props, "FORMAT")) {
         let format = format.to_ascii_uppercase();
