@@ -74,7 +74,9 @@ fn main() {
             }
         }
     }
-    let line = |[pass, fail, skip]: [usize; 3]| format!("{pass} passed, {fail} failed, {skip} skipped of {} attempted", pass + fail);
+    let line = |[pass, fail, skip]: [usize; 3]| {
+        format!("{pass} passed, {fail} failed, {skip} skipped of {} attempted", pass + fail)
+    };
     let [other, protobuf] = totals;
     println!("TOTAL: {}", line([other[0] + protobuf[0], other[1] + protobuf[1], other[2] + protobuf[2]]));
     // Protobuf runs (a case whose text names PROTOBUF) apart, to compare with runs before the
@@ -246,7 +248,8 @@ fn translate(qtt: &Json) -> Result<Json, &'static str> {
                     other => other.clone(),
                 };
                 let schema_type = if protobuf { json!("PROTOBUF") } else { Json::Null };
-                schemas.push(json!({"subject": format!("{name}-{suffix}"), "schema": schema, "schema_type": schema_type}));
+                schemas
+                    .push(json!({"subject": format!("{name}-{suffix}"), "schema": schema, "schema_type": schema_type}));
             }
         }
         let partitions = t.get("partitions").and_then(Json::as_u64).unwrap_or(1);

@@ -2401,7 +2401,9 @@ fn check_wrap_single_value(props: &Properties, values: &[Column]) -> Result<()> 
         let format = format.to_ascii_uppercase();
         let unwrapped = prop_text(props, "WRAP_SINGLE_VALUE").is_some_and(|w| w.eq_ignore_ascii_case("false"));
         if unwrapped && format.starts_with("PROTOBUF") {
-            return Err(SqlError::analysis(format!("Format '{format}' does not support 'WRAP_SINGLE_VALUE' set to 'false'.")));
+            return Err(SqlError::analysis(format!(
+                "Format '{format}' does not support 'WRAP_SINGLE_VALUE' set to 'false'."
+            )));
         }
     }
     if props.contains_key("WRAP_SINGLE_VALUE") && values.len() != 1 {

@@ -208,12 +208,13 @@ fn compare_fields(ctx: &mut Context, original: &MessageDescriptor, update: &Mess
         });
     }
     // Fields whose oneof changed (moved in, out, or between oneofs) are compared by number too.
-    let oneof_of = |top: &BTreeMap<u32, FieldDescriptor>, oneofs: &BTreeMap<String, BTreeMap<u32, FieldDescriptor>>, n: u32| {
-        if top.contains_key(&n) {
-            return Some((None, top[&n].clone()));
-        }
-        oneofs.iter().find_map(|(name, fields)| fields.get(&n).map(|f| (Some(name.clone()), f.clone())))
-    };
+    let oneof_of =
+        |top: &BTreeMap<u32, FieldDescriptor>, oneofs: &BTreeMap<String, BTreeMap<u32, FieldDescriptor>>, n: u32| {
+            if top.contains_key(&n) {
+                return Some((None, top[&n].clone()));
+            }
+            oneofs.iter().find_map(|(name, fields)| fields.get(&n).map(|f| (Some(name.clone()), f.clone())))
+        };
     for number in update_all {
         let Some((o_oneof, o)) = oneof_of(&unmoved_original_top, &original_oneofs, number) else { continue };
         let Some((u_oneof, u)) = oneof_of(&update_top, &update_oneofs, number) else { continue };

@@ -191,8 +191,13 @@ fn protobuf_compatible_changes_follow_confluent() {
         ("int64 read as uint64 (one wire group)", P_BASE.replace("int64 amount", "uint64 amount")),
         ("string read as bytes", P_BASE.replace("string id = 1", "bytes id = 1")),
         ("message added", format!("{P_BASE} message Extra {{ int32 x = 1; }}")),
-        ("messages reordered", P_BASE.replace("message Line { string sku = 1; int32 quantity = 2; }", "")
-            .replace("syntax = \"proto3\"; package shop;", "syntax = \"proto3\"; package shop; message Line { string sku = 1; int32 quantity = 2; }")),
+        (
+            "messages reordered",
+            P_BASE.replace("message Line { string sku = 1; int32 quantity = 2; }", "").replace(
+                "syntax = \"proto3\"; package shop;",
+                "syntax = \"proto3\"; package shop; message Line { string sku = 1; int32 quantity = 2; }",
+            ),
+        ),
         ("field added to a oneof", P_BASE.replace("string iban = 6;", "string iban = 6; string voucher = 7;")),
         ("one field moved into a new oneof", P_BASE.replace("int64 amount = 2;", "oneof total { int64 amount = 2; }")),
         ("enum added", format!("{P_BASE} enum Kind {{ A = 0; }}")),
@@ -201,9 +206,12 @@ fn protobuf_compatible_changes_follow_confluent() {
     }
 }
 
+/// Why, the changed schema, and the (kind, path) of each expected incompatibility.
+type ProtoCase = (&'static str, String, Vec<(&'static str, &'static str)>);
+
 #[test]
 fn protobuf_incompatible_changes_follow_confluent() {
-    let cases: Vec<(&str, String, Vec<(&str, &str)>)> = vec![
+    let cases: Vec<ProtoCase> = vec![
         ("package changed", P_BASE.replace("package shop;", "package store;"), vec![("PACKAGE_CHANGED", "#/")]),
         (
             "message removed",
@@ -215,14 +223,34 @@ fn protobuf_incompatible_changes_follow_confluent() {
             P_BASE.replace("int64 amount = 2", "string amount = 2"),
             vec![("FIELD_SCALAR_KIND_CHANGED", "#/Order/2")],
         ),
-        ("sint64 is not int64 on the wire", P_BASE.replace("int64 amount", "sint64 amount"), vec![("FIELD_SCALAR_KIND_CHANGED", "#/Order/2")]),
-        ("scalar became a message", P_BASE.replace("int64 amount = 2", "Line amount = 2"), vec![("FIELD_KIND_CHANGED", "#/Order/2")]),
-        ("map became a scalar", P_BASE.replace("map<string, int32> tags = 4", "string tags = 4"), vec![("FIELD_KIND_CHANGED", "#/Order/4")]),
-        ("map values changed", P_BASE.replace("map<string, int32>", "map<string, double>"), vec![("FIELD_SCALAR_KIND_CHANGED", "#/Order/4")]),
+        (
+            "sint64 is not int64 on the wire",
+            P_BASE.replace("int64 amount", "sint64 amount"),
+            vec![("FIELD_SCALAR_KIND_CHANGED", "#/Order/2")],
+        ),
+        (
+            "scalar became a message",
+            P_BASE.replace("int64 amount = 2", "Line amount = 2"),
+            vec![("FIELD_KIND_CHANGED", "#/Order/2")],
+        ),
+        (
+            "map became a scalar",
+            P_BASE.replace("map<string, int32> tags = 4", "string tags = 4"),
+            vec![("FIELD_KIND_CHANGED", "#/Order/4")],
+        ),
+        (
+            "map values changed",
+            P_BASE.replace("map<string, int32>", "map<string, double>"),
+            vec![("FIELD_SCALAR_KIND_CHANGED", "#/Order/4")],
+        ),
         (
             "a field of a referenced message changed",
             P_BASE.replace("int32 quantity = 2", "double quantity = 2"),
-            vec![("FIELD_SCALAR_KIND_CHANGED", "#/Line/2"), ("FIELD_SCALAR_KIND_CHANGED", "#/Line/2"), ("FIELD_NAMED_TYPE_CHANGED", "#/Order/3")],
+            vec![
+                ("FIELD_SCALAR_KIND_CHANGED", "#/Line/2"),
+                ("FIELD_SCALAR_KIND_CHANGED", "#/Line/2"),
+                ("FIELD_NAMED_TYPE_CHANGED", "#/Order/3"),
+            ],
         ),
         (
             "field removed from a oneof",

@@ -638,16 +638,14 @@ fn deleted_filters_follow_confluents_flags() {
 #[test]
 fn protobuf_schemas_register_with_references_and_are_checked() {
     let registry = open(&MemoryLog::new());
-    let event = SchemaDefinition::new(SchemaType::Protobuf, "syntax = \"proto3\";\nmessage Event { int64 timestamp = 1; }");
+    let event =
+        SchemaDefinition::new(SchemaType::Protobuf, "syntax = \"proto3\";\nmessage Event { int64 timestamp = 1; }");
     let event_id = register(&registry, "event", &event).unwrap();
     // As Confluent's serializer registers an importing schema: the import names the reference.
     let logistics_text = "syntax = \"proto3\";\nimport \"event.proto\";\nimport \"google/protobuf/timestamp.proto\";\n\
                           message Logistics {\n  Event event = 1;\n  google.protobuf.Timestamp at = 2;\n}\n";
-    let logistics = SchemaDefinition::new(SchemaType::Protobuf, logistics_text).with_references(vec![SchemaReference {
-        name: "event.proto".into(),
-        subject: "event".into(),
-        version: 1,
-    }]);
+    let logistics = SchemaDefinition::new(SchemaType::Protobuf, logistics_text)
+        .with_references(vec![SchemaReference { name: "event.proto".into(), subject: "event".into(), version: 1 }]);
     let id = register(&registry, "logistics-value", &logistics).unwrap();
     assert_eq!(id, event_id + 1);
     // Read back as submitted; the same schema laid out differently is the same id.
@@ -677,7 +675,10 @@ fn protobuf_schemas_register_with_references_and_are_checked() {
     // Adding a field is compatible.
     let added = SchemaDefinition::new(
         SchemaType::Protobuf,
-        logistics_text.replace("  google.protobuf.Timestamp at = 2;\n", "  google.protobuf.Timestamp at = 2;\n  string note = 3;\n"),
+        logistics_text.replace(
+            "  google.protobuf.Timestamp at = 2;\n",
+            "  google.protobuf.Timestamp at = 2;\n  string note = 3;\n",
+        ),
     )
     .with_references(logistics.references.clone());
     assert_eq!(register(&registry, "logistics-value", &added).unwrap(), id + 1);

@@ -202,7 +202,8 @@ pub fn read_message_indexes(payload: &[u8]) -> Result<(Vec<i32>, &[u8]), Payload
         return Ok((vec![0], rest));
     }
     // Each index takes at least a byte: a count beyond what is left cannot be honest.
-    let count = usize::try_from(count).ok().filter(|c| *c <= rest.len() && *c <= MAX_DEPTH).ok_or(PayloadError::BadIndexes)?;
+    let count =
+        usize::try_from(count).ok().filter(|c| *c <= rest.len() && *c <= MAX_DEPTH).ok_or(PayloadError::BadIndexes)?;
     let mut indexes = Vec::with_capacity(count);
     for _ in 0..count {
         let (i, next) = read_zigzag(rest).ok_or(PayloadError::BadIndexes)?;

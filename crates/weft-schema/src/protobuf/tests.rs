@@ -40,7 +40,8 @@ fn parses_proto2_and_confluent_builtins() {
 
 #[test]
 fn confluent_meta_options_need_no_import() {
-    let text = "syntax = \"proto3\"; import \"confluent/type/decimal.proto\"; message M { confluent.type.Decimal d = 1 \
+    let text =
+        "syntax = \"proto3\"; import \"confluent/type/decimal.proto\"; message M { confluent.type.Decimal d = 1 \
                 [(confluent.field_meta) = { params: [{ value: \"4\", key: \"precision\" }]}]; }";
     ProtobufSchema::parse(text).unwrap();
 }
@@ -78,7 +79,11 @@ fn refuses_deep_nesting_before_parsing() {
     let err = ProtobufSchema::parse(&text).unwrap_err();
     assert_eq!(err, ProtobufError::TooDeep { line: 2 });
     // Braces inside strings and comments do not count.
-    let text = format!("syntax = \"proto3\"; // {}\nmessage A {{ string s = 1 [json_name = \"{}\"]; }}", "{".repeat(500), "{".repeat(500));
+    let text = format!(
+        "syntax = \"proto3\"; // {}\nmessage A {{ string s = 1 [json_name = \"{}\"]; }}",
+        "{".repeat(500),
+        "{".repeat(500)
+    );
     ProtobufSchema::parse(&text).unwrap();
 }
 

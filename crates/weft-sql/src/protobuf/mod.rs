@@ -70,7 +70,8 @@ pub fn nullable_of(statement: &str, which: &str) -> Nullable {
     let Some(at) = upper.find(&property) else { return Nullable::Default };
     let rest = upper[at + property.len()..].trim_start();
     let Some(rest) = rest.strip_prefix('=') else { return Nullable::Default };
-    let value: String = rest.trim_start().trim_start_matches('\'').chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+    let value: String =
+        rest.trim_start().trim_start_matches('\'').chars().take_while(|c| c.is_ascii_alphabetic()).collect();
     Nullable::parse(&value).unwrap_or_default()
 }
 
@@ -88,7 +89,9 @@ pub fn parse(text: &str) -> Result<ProtobufSchema> {
 pub fn message_of(schema: &ProtobufSchema, full_name: Option<&str>) -> Result<MessageDescriptor> {
     match full_name {
         Some(name) => schema.message_named(name).ok_or_else(|| {
-            SqlError::analysis(format!("Schema for message values is not found: {name} (it names no message of the schema)"))
+            SqlError::analysis(format!(
+                "Schema for message values is not found: {name} (it names no message of the schema)"
+            ))
         }),
         None => schema.messages().next().ok_or_else(|| serde("the Protobuf schema declares no message")),
     }
@@ -96,10 +99,7 @@ pub fn message_of(schema: &ProtobufSchema, full_name: Option<&str>) -> Result<Me
 
 /// The columns of a message: one per field, named as written in upper case (as ksqlDB names them).
 pub fn columns_of(message: &MessageDescriptor) -> Result<Vec<Column>> {
-    message
-        .fields()
-        .map(|f| Ok(Column { name: f.name().to_ascii_uppercase(), ty: field_type(&f, 0)? }))
-        .collect()
+    message.fields().map(|f| Ok(Column { name: f.name().to_ascii_uppercase(), ty: field_type(&f, 0)? })).collect()
 }
 
 fn field_type(field: &FieldDescriptor, depth: usize) -> Result<SqlType> {
@@ -133,7 +133,9 @@ fn kind_type(kind: &Kind, depth: usize) -> Result<SqlType> {
                 kind_type(&m.get_field(1).map(|f| f.kind()).unwrap_or(Kind::Bytes), depth + 1)?
             }
             _ => SqlType::Struct(
-                m.fields().map(|f| Ok((f.name().to_ascii_uppercase(), field_type(&f, depth + 1)?))).collect::<Result<_>>()?,
+                m.fields()
+                    .map(|f| Ok((f.name().to_ascii_uppercase(), field_type(&f, depth + 1)?)))
+                    .collect::<Result<_>>()?,
             ),
         },
     })
@@ -424,11 +426,12 @@ impl ProtobufCodec {
                 let (indexes, body) = read_message_indexes(payload).map_err(serde)?;
                 let descriptor = {
                     let mut readers = self.readers.lock().unwrap_or_else(|e| e.into_inner());
-                    if !readers.contains_key(&id) {
-                        let text = registry.0.schema_by_id(id)?;
-                        readers.insert(id, parse(&text)?);
-                    }
-                    let schema = &readers[&id];
+                    let schema = match readers.entry(id) {
+                        std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+                        std::collections::hash_map::Entry::Vacant(slot) => {
+                            slot.insert(parse(&registry.0.schema_by_id(id)?)?)
+                        }
+                    };
                     schema.message_at(&indexes).ok_or_else(|| {
                         serde(format!("the message indexes {indexes:?} name no message of schema {id}"))
                     })?
@@ -521,7 +524,9 @@ fn to_sql(value: &PValue, kind: &Kind, ty: &SqlType, depth: usize) -> Result<Val
         }
         (PValue::Message(m), _) => message_to_sql(m, ty, depth)?,
         (PValue::EnumNumber(n), SqlType::String) => match kind {
-            Kind::Enum(e) => e.get_value(*n).map_or_else(|| Value::String(n.to_string()), |v| Value::String(v.name().to_string())),
+            Kind::Enum(e) => {
+                e.get_value(*n).map_or_else(|| Value::String(n.to_string()), |v| Value::String(v.name().to_string()))
+            }
             _ => Value::String(n.to_string()),
         },
         (PValue::EnumNumber(n), SqlType::Int) => Value::Int(*n),

@@ -14,7 +14,8 @@ fn derived_schema_is_ksqldb_shaped() {
     let wrapped = schema_for(&columns, DEFAULT_NAME, Nullable::Wrapper);
     assert!(wrapped.contains("import \"google/protobuf/wrappers.proto\";"), "{wrapped}");
     assert!(wrapped.contains("google.protobuf.Int32Value I = 1;"), "{wrapped}");
-    assert!(schema_for(&columns, "a.b.Name", Nullable::Optional).contains("package a.b;\n\nmessage Name {\n  optional int32 I = 1;"));
+    assert!(schema_for(&columns, "a.b.Name", Nullable::Optional)
+        .contains("package a.b;\n\nmessage Name {\n  optional int32 I = 1;"));
 }
 
 fn round_trip(codec: &ProtobufCodec, columns: &[Column], values: Vec<Value>) -> Vec<Value> {
@@ -72,7 +73,12 @@ fn nulls_follow_the_nullable_representation() {
     let plain = round_trip(&ProtobufCodec::without_registry(), &columns, nulls.clone());
     assert_eq!(
         plain,
-        vec![Value::Int(0), Value::String(String::new()), Value::Null, Value::Array(vec![Value::Int(0), Value::Int(3)])]
+        vec![
+            Value::Int(0),
+            Value::String(String::new()),
+            Value::Null,
+            Value::Array(vec![Value::Int(0), Value::Int(3)])
+        ]
     );
     for nullable in [Nullable::Optional, Nullable::Wrapper] {
         let codec = ProtobufCodec::without_registry().nullable(nullable);
@@ -91,6 +97,9 @@ fn registered_schemas_give_columns() {
     assert_eq!(described, ["C1 DOUBLE", "C2 BIGINT", "C3 STRING", "C6 DECIMAL(4, 2)"]);
     let err = columns_from_schema(text, Some("Missing")).unwrap_err();
     assert!(err.to_string().contains("Missing"), "{err}");
-    assert_eq!(nullable_of("CREATE STREAM X WITH (value_protobuf_nullable_representation='WRAPPER')", "VALUE"), Nullable::Wrapper);
+    assert_eq!(
+        nullable_of("CREATE STREAM X WITH (value_protobuf_nullable_representation='WRAPPER')", "VALUE"),
+        Nullable::Wrapper
+    );
     assert_eq!(nullable_of("CREATE STREAM X WITH (kafka_topic='x')", "VALUE"), Nullable::Default);
 }

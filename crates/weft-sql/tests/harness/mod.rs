@@ -248,8 +248,7 @@ pub fn run_case(case: &Case) -> Result<(), String> {
     // tmpfs when there is one: fsync is what the cases would otherwise wait on.
     let shm = Path::new("/dev/shm");
     let dir = if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() }.map_err(|e| e.to_string())?;
-    PRE_REGISTER
-        .with(|p| *p.borrow_mut() = case.schemas.iter().map(|s| (s.subject.clone(), s.text())).collect());
+    PRE_REGISTER.with(|p| *p.borrow_mut() = case.schemas.iter().map(|s| (s.subject.clone(), s.text())).collect());
     let (log, engine) = open_engine(dir.path());
     for t in &case.topics {
         let config = weft_log::TopicConfig { partitions: t.partitions, ..weft_log::TopicConfig::default() };
@@ -308,7 +307,11 @@ pub fn run_case(case: &Case) -> Result<(), String> {
             .map_err(|e| format!("subject {} was not registered: {e}", expected.subject))?;
         if expected.schema_type.as_deref() == Some("PROTOBUF") {
             if text != expected.text() {
-                return Err(format!("subject {}: expected schema {:?}, registered {text:?}", expected.subject, expected.text()));
+                return Err(format!(
+                    "subject {}: expected schema {:?}, registered {text:?}",
+                    expected.subject,
+                    expected.text()
+                ));
             }
             continue;
         }
@@ -486,7 +489,10 @@ fn encode_key(
             .map(|c| {
                 let v = key
                     .get(&c.name)
-                    .or_else(|| key.as_object().and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(&c.name)).map(|x| x.1)))
+                    .or_else(|| {
+                        key.as_object()
+                            .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(&c.name)).map(|x| x.1))
+                    })
                     .cloned()
                     .unwrap_or(Json::Null);
                 weft_sql::engine::json_to_value(&v, &c.ty).map_err(|e| e.to_string())
