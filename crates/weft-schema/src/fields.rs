@@ -89,7 +89,12 @@ fn protobuf_type_name(field: &prost_reflect::FieldDescriptor) -> String {
     }
 }
 
-fn protobuf_fields(message: &prost_reflect::MessageDescriptor, prefix: &str, depth: usize, out: &mut Vec<FieldSummary>) {
+fn protobuf_fields(
+    message: &prost_reflect::MessageDescriptor,
+    prefix: &str,
+    depth: usize,
+    out: &mut Vec<FieldSummary>,
+) {
     if depth > MAX_DEPTH {
         return;
     }
