@@ -475,6 +475,8 @@ const KNOWN_PROPERTIES: &[&str] = &[
     "VALUE_AVRO_SCHEMA_FULL_NAME",
     "VALUE_SCHEMA_FULL_NAME",
     "KEY_SCHEMA_FULL_NAME",
+    "KEY_PROTOBUF_NULLABLE_REPRESENTATION",
+    "VALUE_PROTOBUF_NULLABLE_REPRESENTATION",
 ];
 
 /// The value record's full name: `VALUE_AVRO_SCHEMA_FULL_NAME`, or its newer spelling.
@@ -489,7 +491,7 @@ fn check_schema_full_names(props: &Properties, key: Format, value: Format) -> Re
         [("VALUE_AVRO_SCHEMA_FULL_NAME", value), ("VALUE_SCHEMA_FULL_NAME", value), ("KEY_SCHEMA_FULL_NAME", key)];
     for (property, format) in named {
         let Some(name) = prop_text(props, property) else { continue };
-        if format != Format::Avro {
+        if !matches!(format, Format::Avro | Format::Protobuf | Format::ProtobufNoSr) {
             return Err(SqlError::analysis(format!(
                 "{} does not support the following configs: [fullSchemaName]",
                 format.name()
@@ -1095,11 +1097,15 @@ impl Engine {
                 }
             }
         }
-        // ksqlDB: the columns of AVRO and JSON_SR values and keys may come from the registry.
-        if value_columns.is_empty() && matches!(value_format, Format::Avro | Format::JsonSr) {
+        check_schema_ids(&c.properties, (key_format, &key_columns), (value_format, &value_columns))?;
+        // ksqlDB: the columns of AVRO, JSON_SR and PROTOBUF values and keys may come from the registry.
+        if value_columns.is_empty() && matches!(value_format, Format::Avro | Format::JsonSr | Format::Protobuf) {
             let schema = self.registered_schema(&c.properties, &topic, value_format, "value")?;
             value_columns = match value_format {
                 Format::Avro => crate::avro::AvroSchema::parse(&schema)?.columns()?,
+                Format::Protobuf => {
+                    crate::protobuf::columns_from_schema(&schema, value_schema_full_name(&c.properties).as_deref())?
+                }
                 _ => crate::registry::columns_from_json_schema(&schema)?,
             };
             // Unwrapped, the whole value is the one column `ROWVAL`, a record being a STRUCT.
@@ -1108,9 +1114,15 @@ impl Engine {
                     vec![Column { name: "ROWVAL".into(), ty: crate::registry::whole_schema_type(&value_columns) }];
             }
         }
-        if key_columns.is_empty() && matches!(key_format, Format::Avro | Format::JsonSr) {
+        if key_columns.is_empty() && matches!(key_format, Format::Avro | Format::JsonSr | Format::Protobuf) {
             let schema = self.registered_schema(&c.properties, &topic, key_format, "key")?;
-            key_columns = crate::registry::key_columns_from_schema(key_format, &schema)?;
+            key_columns = match key_format {
+                Format::Protobuf => crate::protobuf::columns_from_schema(
+                    &schema,
+                    prop_text(&c.properties, "KEY_SCHEMA_FULL_NAME").as_deref(),
+                )?,
+                _ => crate::registry::key_columns_from_schema(key_format, &schema)?,
+            };
         }
         if key_columns.is_empty() && value_columns.is_empty() && header_columns.is_empty() {
             return Err(SqlError::analysis("No columns supplied."));
@@ -1741,7 +1753,11 @@ impl Engine {
             None => {
                 let subject = format!("{topic}-{part}");
                 let (_, schema) = registry.0.latest(&subject).map_err(|e| {
-                    SqlError::analysis(format!("no {part} schema for subject '{subject}' in the schema registry: {e}"))
+                    // ksqlDB's sentence first, then which subject and why.
+                    SqlError::analysis(format!(
+                        "Schema for message {part}s on topic '{topic}' does not exist in the Schema Registry. \
+                         (no {part} schema for subject '{subject}' in the schema registry: {e})"
+                    ))
                 })?;
                 Ok(schema)
             }
@@ -2661,6 +2677,9 @@ fn check_map_keys(format: Format, ty: &SqlType) -> Result<()> {
                 return Err(SqlError::analysis(match format {
                     Format::Avro => "Avro only supports MAPs with STRING keys".to_string(),
                     Format::Json | Format::JsonSr => "JSON only supports MAP types with STRING keys".to_string(),
+                    Format::Protobuf | Format::ProtobufNoSr => {
+                        format!("{} format only supports MAP types with STRING keys", format.name())
+                    }
                     _ => format!("MAP keys must be STRING, found {ty}"),
                 }));
             }
@@ -2875,7 +2894,38 @@ fn check_kafka_value(format: Format, values: &[Column]) -> Result<()> {
 }
 
 /// ksqlDB refuses an explicit `WRAP_SINGLE_VALUE` unless the value has exactly one column.
+/// ksqlDB's rules for `KEY_SCHEMA_ID`/`VALUE_SCHEMA_ID` on CREATE STREAM/TABLE: the schema gives
+/// the columns, so the format must infer them from a schema and no columns may be declared.
+fn check_schema_ids(props: &Properties, key: (Format, &[Column]), value: (Format, &[Column])) -> Result<()> {
+    for (part, (format, declared)) in [("KEY", key), ("VALUE", value)] {
+        if !props.contains_key(&format!("{part}_SCHEMA_ID")) {
+            continue;
+        }
+        if !matches!(format, Format::Avro | Format::JsonSr | Format::Protobuf) {
+            return Err(SqlError::analysis(format!(
+                "{part}_FORMAT should support schema inference when {part}_SCHEMA_ID is provided. Current format is {}.",
+                format.name()
+            )));
+        }
+        if !declared.is_empty() {
+            return Err(SqlError::analysis(format!(
+                "Table elements and {part}_SCHEMA_ID cannot both exist for create statement."
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn check_wrap_single_value(props: &Properties, values: &[Column]) -> Result<()> {
+    if let Some(format) = prop_text(props, "VALUE_FORMAT").or_else(|| prop_text(props, "FORMAT")) {
+        let format = format.to_ascii_uppercase();
+        let unwrapped = prop_text(props, "WRAP_SINGLE_VALUE").is_some_and(|w| w.eq_ignore_ascii_case("false"));
+        if unwrapped && format.starts_with("PROTOBUF") {
+            return Err(SqlError::analysis(format!(
+                "Format '{format}' does not support 'WRAP_SINGLE_VALUE' set to 'false'."
+            )));
+        }
+    }
     if props.contains_key("WRAP_SINGLE_VALUE") && values.len() != 1 {
         return Err(SqlError::analysis("'WRAP_SINGLE_VALUE' is only valid for single-field value schemas"));
     }
