@@ -114,7 +114,7 @@ def main():
     client = SchemaRegistryClient(conf(url))
 
     check(client.get_subjects() == [], "a fresh registry has no subjects")
-    check(sorted(client.get_schema_types()) == ["AVRO", "JSON"], "schema types are AVRO and JSON")
+    check(sorted(client.get_schema_types()) == ["AVRO", "JSON", "PROTOBUF"], "schema types are AVRO, JSON and PROTOBUF")
 
     # Avro: serialize with auto-registration, deserialize by the id in the frame.
     topic = "orders"
