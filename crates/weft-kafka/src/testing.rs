@@ -258,7 +258,7 @@ impl Postgres {
         }
         let data = dir.path().join("data");
         run(
-            &mut postgres_program("initdb").arg("-D").arg(&data).args([
+            postgres_program("initdb").arg("-D").arg(&data).args([
                 "-U",
                 "postgres",
                 "-A",
@@ -279,7 +279,7 @@ impl Postgres {
         );
         let postgres = Postgres { dir, address };
         run(
-            &mut postgres_program("pg_ctl")
+            postgres_program("pg_ctl")
                 .arg("-D")
                 .arg(&data)
                 .args(["-w", "-t", "60", "-o", &options, "-l"])
