@@ -64,16 +64,17 @@ impl Broker {
     }
 
     fn wait_until_listening(&mut self) {
-        wait_until_listening(&mut self.child, self.address);
+        wait_until_listening(&mut self.child, self.address, "");
     }
 }
 
-/// Waits until the broker `child` listens on `address`; panics when it exits first or takes over 30 s.
-fn wait_until_listening(child: &mut Child, address: SocketAddr) {
+/// Waits until the broker `child` listens on `address`; panics when it exits first (adding `hint`)
+/// or takes over 30 s.
+fn wait_until_listening(child: &mut Child, address: SocketAddr, hint: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("tansu exited before listening on {address}: {status}");
+            panic!("tansu exited before listening on {address}: {status}{hint}");
         }
         assert!(Instant::now() < deadline, "tansu did not listen on {address} within 30 s");
         std::thread::sleep(Duration::from_millis(20));
@@ -181,7 +182,7 @@ impl Cluster {
                 let dir = tempfile::tempdir().expect("a temporary directory for the broker");
                 let address = free_address();
                 let mut child = spawn(dir.path(), address, &store.url(), false);
-                wait_until_listening(&mut child, address);
+                wait_until_listening(&mut child, address, POSTGRES_HINT);
                 ClusterBroker { child, address, dir }
             })
             .collect();
@@ -224,7 +225,7 @@ impl Cluster {
             panic!("broker {index} at {} is still running", broker.address);
         }
         broker.child = spawn(broker.dir.path(), broker.address, &url, false);
-        wait_until_listening(&mut broker.child, broker.address);
+        wait_until_listening(&mut broker.child, broker.address, POSTGRES_HINT);
     }
 }
 
@@ -236,6 +237,10 @@ impl Drop for Cluster {
         }
     }
 }
+
+/// Why a cluster's broker may exit at once: a tansu built without PostgreSQL storage.
+const POSTGRES_HINT: &str = " (a Cluster needs tansu built with its `postgres` feature, which scripts/test installs: \
+     `WEFT_TANSU_LOG=DIR` keeps the broker's output)";
 
 /// tansu 0.6.0's PostgreSQL schema (its `etc/initdb.d/010-schema.sql`, not in the crate: tansu's
 /// PostgreSQL engine expects the tables to exist).
