@@ -158,8 +158,9 @@ fn free_address() -> SocketAddr {
 /// address: metadata lists one broker, at the address of whichever broker answered. A client
 /// bootstrapped with several brokers therefore follows node 111 to a surviving broker when one
 /// dies; a client bootstrapped with one broker talks to that broker only. (Two brokers on one
-/// SQLite file are no cluster: the second one to start fails on `database is locked`, and writes
-/// racing between them fail the same way, closing the client's connection.)
+/// SQLite file are no cluster: started together, one exits on `database is locked`; started one
+/// after the other, writes racing between them fail the same way now and then, closing the
+/// client's connection.)
 pub struct Cluster {
     brokers: Vec<ClusterBroker>,
     store: Postgres,
