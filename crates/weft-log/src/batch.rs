@@ -25,7 +25,7 @@
 //! A batch is valid only when its length fits the file, its CRC matches and its records decode to
 //! exactly `length` bytes; anything else at the tail of the active segment is a torn write.
 
-use crate::{Header, Record, StoredRecord};
+use crate::{Header, StoredRecord};
 
 pub(crate) const HEADER_LEN: usize = 44;
 pub(crate) const FORMAT_MAGIC: u8 = 1;
@@ -165,7 +165,8 @@ impl BatchBuilder {
         self.last_offset_delta = offset_delta;
     }
 
-    pub fn push_record(&mut self, offset_delta: u32, timestamp: i64, record: &Record) {
+    #[cfg(test)]
+    pub fn push_record(&mut self, offset_delta: u32, timestamp: i64, record: &crate::Record) {
         self.push(offset_delta, timestamp, record.key.as_deref(), record.value.as_deref(), &record.headers);
     }
 
@@ -338,6 +339,7 @@ pub(crate) fn push_view(builder: &mut BatchBuilder, base_offset: u64, record: &R
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Record;
 
     fn sample() -> Vec<Record> {
         vec![

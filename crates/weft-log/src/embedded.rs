@@ -23,8 +23,8 @@ use crate::group_offsets::{self, validate_group, PositionKey, Positions};
 use crate::partition::Partition;
 use crate::segment::sync_dir;
 use crate::{
-    validate_topic_name, AppendResult, CommittedOffset, EventLog, LogError, PartitionDescription, ReadLimits,
-    ReadResult, Record, Result, TopicConfig, TopicDescription, INTERNAL_TOPIC_PREFIX,
+    validate_topic_name, AppendResult, CommittedOffset, EventLog, LogError, PartitionBatch, PartitionDescription,
+    ReadLimits, ReadResult, Record, Result, TopicConfig, TopicDescription, INTERNAL_TOPIC_PREFIX,
 };
 
 pub use crate::group_offsets::OFFSETS_TOPIC;
@@ -448,6 +448,35 @@ impl EventLog for EmbeddedLog {
 
     fn append(&self, topic: &str, partition: u32, records: Vec<Record>) -> Result<AppendResult> {
         self.append_durable(topic, partition, &records)
+    }
+
+    /// Under group commit every batch is written first and then waited for, on the caller's thread:
+    /// the next flush makes them durable together. Fsyncing each batch, the batches are appended on
+    /// threads as the trait's default does, so their fsyncs overlap.
+    fn append_partitions(&self, topic: &str, batches: &[PartitionBatch<'_>]) -> Vec<Result<AppendResult>> {
+        if self.options.durability == Durability::EveryBatch && batches.len() > 1 {
+            return crate::append_partitions_on_threads(self, topic, batches);
+        }
+        let written: Vec<Result<(Arc<Partition>, AppendResult)>> = batches
+            .iter()
+            .map(|batch| {
+                self.check_open()?;
+                let p = self.partition(topic, batch.partition)?;
+                let sync = self.options.durability == Durability::EveryBatch;
+                let result = p.append(batch.records, now_ms(), sync, self.options.max_batch_bytes)?;
+                Ok((p, result))
+            })
+            .collect();
+        written
+            .into_iter()
+            .map(|written| {
+                let (p, result) = written?;
+                if self.options.durability != Durability::EveryBatch {
+                    p.wait_durable(result.last_offset, &self.closed)?;
+                }
+                Ok(result)
+            })
+            .collect()
     }
 
     fn read(&self, topic: &str, partition: u32, offset: u64, limits: ReadLimits) -> Result<ReadResult> {

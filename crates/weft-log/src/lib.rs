@@ -70,6 +70,51 @@ pub struct Record {
     pub timestamp: Option<i64>,
 }
 
+/// A record borrowed from its producer's buffers: what [`EventLog::append_partitions`] takes, so a
+/// caller that holds the bytes already (a request's body) hands them over without copying each
+/// record's key and value into a [`Record`] of its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecordRef<'a> {
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+    pub headers: &'a [Header],
+    /// As [`Record::timestamp`].
+    pub timestamp: Option<i64>,
+}
+
+impl<'a> From<&'a Record> for RecordRef<'a> {
+    fn from(record: &'a Record) -> Self {
+        RecordRef {
+            key: record.key.as_deref(),
+            value: record.value.as_deref(),
+            headers: &record.headers,
+            timestamp: record.timestamp,
+        }
+    }
+}
+
+impl RecordRef<'_> {
+    /// The record with its bytes copied.
+    pub fn to_record(&self) -> Record {
+        Record {
+            key: self.key.map(<[u8]>::to_vec),
+            value: self.value.map(<[u8]>::to_vec),
+            headers: self.headers.to_vec(),
+            timestamp: self.timestamp,
+        }
+    }
+}
+
+/// One partition's batch of a multi-partition append ([`EventLog::append_partitions`]).
+#[derive(Debug, Clone, Copy)]
+pub struct PartitionBatch<'a> {
+    pub partition: u32,
+    pub records: &'a [RecordRef<'a>],
+}
+
+/// Batches a default [`EventLog::append_partitions`] appends at once, each on a thread of its own.
+const APPEND_THREADS: usize = 8;
+
 /// A record as the log stores and serves it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRecord {
@@ -181,6 +226,19 @@ pub trait EventLog: Send + Sync + 'static {
     /// Appends `records` to one partition as one checksummed batch and returns once it is durable.
     fn append(&self, topic: &str, partition: u32, records: Vec<Record>) -> Result<AppendResult>;
 
+    /// Appends one batch to each of several partitions of `topic`, each batch exactly as
+    /// [`EventLog::append`] appends it (checksummed, atomic on its own), and returns once every batch
+    /// is durable or has failed: each batch's result, in the order given. Batches of one partition
+    /// given twice are appended in order. Should one fail, others may have been written, as with any
+    /// multi-partition Kafka produce.
+    ///
+    /// The default copies each batch and calls [`EventLog::append`] for up to eight batches at once,
+    /// each on a thread of its own, so their waits for durability overlap; a backend that can write
+    /// several batches before waiting for their durability (the embedded log) does so instead.
+    fn append_partitions(&self, topic: &str, batches: &[PartitionBatch<'_>]) -> Vec<Result<AppendResult>> {
+        append_partitions_on_threads(self, topic, batches)
+    }
+
     /// Reads durable records starting at `offset` (the first record at or after it, since compaction
     /// may have removed `offset` itself). Reading at the high watermark returns no records.
     fn read(&self, topic: &str, partition: u32, offset: u64, limits: ReadLimits) -> Result<ReadResult>;
@@ -228,4 +286,41 @@ pub trait EventLog: Send + Sync + 'static {
     /// when the same log is opened anew. Dropping the last handle of an open log should shut it
     /// down too, but callers that want to see flush errors call this.
     fn shutdown(&self) -> Result<()>;
+}
+
+/// [`EventLog::append_partitions`] by [`EventLog::append`] on copies of the batches, up to
+/// [`APPEND_THREADS`] at once, each on a thread of its own (the trait's default).
+pub(crate) fn append_partitions_on_threads<L: EventLog + ?Sized>(
+    log: &L,
+    topic: &str,
+    batches: &[PartitionBatch<'_>],
+) -> Vec<Result<AppendResult>> {
+    let append = |batch: &PartitionBatch<'_>| {
+        log.append(topic, batch.partition, batch.records.iter().map(RecordRef::to_record).collect())
+    };
+    let append = &append;
+    if batches.len() <= 1 {
+        return batches.iter().map(append).collect();
+    }
+    // Batches of one partition stay on one thread, in order.
+    let workers = batches.len().min(APPEND_THREADS);
+    let mut shares: Vec<Vec<usize>> = vec![Vec::new(); workers];
+    for (i, batch) in batches.iter().enumerate() {
+        shares[batch.partition as usize % workers].push(i);
+    }
+    let mut results: Vec<Option<Result<AppendResult>>> = (0..batches.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = shares
+            .into_iter()
+            .filter(|share| !share.is_empty())
+            .map(|share| scope.spawn(move || share.into_iter().map(|i| (i, append(&batches[i]))).collect::<Vec<_>>()))
+            .collect();
+        for handle in handles {
+            // A panicking backend's batches report the log closed rather than vanish.
+            for (i, result) in handle.join().unwrap_or_default() {
+                results[i] = Some(result);
+            }
+        }
+    });
+    results.into_iter().map(|result| result.unwrap_or(Err(LogError::Closed))).collect()
 }

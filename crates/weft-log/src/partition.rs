@@ -12,9 +12,26 @@ use crate::batch::{decode_records, encoded_record_len, push_view, BatchBuilder, 
 use crate::files::FileCache;
 use crate::segment::{segment_file_name, sync_dir, ScanEnd, Segment};
 use crate::{
-    AppendResult, CleanupPolicy, LogError, ReadLimits, ReadResult, Record, Result, StoredRecord, TimestampType,
-    TopicConfig,
+    AppendResult, CleanupPolicy, LogError, ReadLimits, ReadResult, Record, RecordRef, Result, StoredRecord,
+    TimestampType, TopicConfig,
 };
+
+/// What an append takes a record from: an owned [`Record`], or one borrowed from the caller's buffers.
+pub(crate) trait AsRecordRef {
+    fn record_ref(&self) -> RecordRef<'_>;
+}
+
+impl AsRecordRef for Record {
+    fn record_ref(&self) -> RecordRef<'_> {
+        RecordRef::from(self)
+    }
+}
+
+impl AsRecordRef for RecordRef<'_> {
+    fn record_ref(&self) -> RecordRef<'_> {
+        *self
+    }
+}
 
 struct Writer {
     active: Arc<Segment>,
@@ -130,12 +147,13 @@ impl Partition {
         lock(&self.durable).watermark_tx = None;
     }
 
-    fn validate(&self, records: &[Record], max_batch_bytes: usize) -> Result<usize> {
+    fn validate<R: AsRecordRef>(&self, records: &[R], max_batch_bytes: usize) -> Result<usize> {
         if records.is_empty() {
             return Err(LogError::EmptyBatch);
         }
         let mut size = HEADER_LEN;
         for (index, record) in records.iter().enumerate() {
+            let record = record.record_ref();
             if self.config.cleanup_policy == CleanupPolicy::Compact && record.key.is_none() {
                 return Err(LogError::InvalidRecord {
                     index,
@@ -145,7 +163,7 @@ impl Partition {
             if let Some(h) = record.headers.iter().find(|h| h.key.len() > u16::MAX as usize) {
                 return Err(LogError::InvalidRecord { index, reason: format!("header name of {} bytes", h.key.len()) });
             }
-            size += encoded_record_len(record.key.as_deref(), record.value.as_deref(), &record.headers);
+            size += encoded_record_len(record.key, record.value, record.headers);
         }
         if size > max_batch_bytes || records.len() > u32::MAX as usize {
             return Err(LogError::BatchTooLarge { size, max: max_batch_bytes });
@@ -155,7 +173,13 @@ impl Partition {
 
     /// Writes one batch. With `sync` the batch is fsynced and published before returning;
     /// otherwise it awaits the next group commit (see [`Partition::wait_durable`]).
-    pub fn append(&self, records: &[Record], now_ms: i64, sync: bool, max_batch_bytes: usize) -> Result<AppendResult> {
+    pub fn append<R: AsRecordRef>(
+        &self,
+        records: &[R],
+        now_ms: i64,
+        sync: bool,
+        max_batch_bytes: usize,
+    ) -> Result<AppendResult> {
         let size = self.validate(records, max_batch_bytes)?;
         if let Some(failure) = &lock(&self.durable).failure {
             return Err(self.failed(failure));
@@ -170,6 +194,7 @@ impl Partition {
         builder.start(base_offset, size);
         let mut first_timestamp = now_ms;
         for (i, record) in records.iter().enumerate() {
+            let record = record.record_ref();
             let timestamp = match (self.config.timestamp_type, record.timestamp) {
                 (TimestampType::CreateTime, Some(ts)) => ts,
                 _ => now_ms,
@@ -177,7 +202,7 @@ impl Partition {
             if i == 0 {
                 first_timestamp = timestamp;
             }
-            builder.push_record(i as u32, timestamp, record);
+            builder.push(i as u32, timestamp, record.key, record.value, record.headers);
         }
         let count = u64::from(builder.record_count());
         let bytes = builder.finish();

@@ -14,12 +14,16 @@
 //!   placement and append, and the grant check in [`DataPlane::check_read`], each for the principal
 //!   the caller names.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use weft_catalog::Catalog;
-use weft_log::{partition_for, EventLog, ReadLimits, ReadResult, Record, StickyPartitions, TimestampType, TopicConfig};
+use weft_log::{
+    partition_for, EventLog, Header, PartitionBatch, ReadLimits, ReadResult, Record, RecordRef, StickyPartitions,
+    TimestampType, TopicConfig,
+};
 use weft_registry::Registry;
 use weft_sql::Routed;
 pub use weft_sql::Writer;
@@ -32,16 +36,34 @@ use crate::error::{MeshError, Result};
 use crate::metrics::DataMetrics;
 use crate::profile::live::{LiveProfiles, Observed};
 use crate::raw_json::RawJsonRecord;
-use crate::records::{encode_headers, record_size, Incoming, JsonRecord, ValueEncoder, ValueViews};
+use crate::records::{encode_headers, record_ref_size, Incoming, JsonRecord, ValueEncoder, ValueViews};
 
-/// One partition's records of a write, with their places in the write.
-type PartitionBatch = (u32, (Vec<usize>, Vec<Record>));
+/// A checked record of a produce call on its way to the log, its key and value borrowed from the
+/// request where they are stored as sent.
+struct Outgoing<'a> {
+    partition: Option<u32>,
+    key: Option<Cow<'a, [u8]>>,
+    value: Option<Cow<'a, [u8]>>,
+    headers: Vec<Header>,
+    timestamp: i64,
+}
 
-/// Threads one write appends its partitions' batches on.
-const APPEND_THREADS: usize = 8;
+impl Outgoing<'_> {
+    fn record_ref(&self) -> (Option<u32>, RecordRef<'_>) {
+        let record = RecordRef {
+            key: self.key.as_deref(),
+            value: self.value.as_deref(),
+            headers: &self.headers,
+            timestamp: Some(self.timestamp),
+        };
+        (self.partition, record)
+    }
+}
 
-/// One partition's append and the timestamps its records were given (`None`: the append time).
-type Appended = weft_log::Result<(weft_log::AppendResult, Vec<Option<i64>>)>;
+/// Records a SQL writer routed, borrowed for [`DataPlane::append`].
+fn routed_refs(records: &[Routed]) -> Vec<(Option<u32>, RecordRef<'_>)> {
+    records.iter().map(|(partition, record)| (*partition, RecordRef::from(record))).collect()
+}
 
 /// What became of each record of a produce request, in request order.
 #[derive(Debug, Clone, PartialEq)]
@@ -279,8 +301,13 @@ impl DataPlane {
             }
             let key = record.key;
             if violations.is_empty() {
-                let stored = Record { key, value, headers: encode_headers(record.headers), timestamp: Some(timestamp) };
-                routed.push((record.partition, stored));
+                routed.push(Outgoing {
+                    partition: record.partition,
+                    key,
+                    value,
+                    headers: encode_headers(record.headers),
+                    timestamp,
+                });
                 views.push(record.value.into_view(&encoder));
                 fates.push(Fate::Written);
                 continue;
@@ -300,7 +327,7 @@ impl DataPlane {
                         .partition
                         .or_else(|| key.as_deref().map(|k| partition_for(Some(k), config.partitions, 0)));
                     refused.push(Refused {
-                        key,
+                        key: key.map(Cow::into_owned),
                         value: record.value.json_bytes(),
                         encoding: DeadLetterEncoding::Json,
                         headers: encode_headers(record.headers),
@@ -327,7 +354,8 @@ impl DataPlane {
             (Some(enforcement), false) => self.dead_letter(principal, &enforcement.product, topic, refused)?,
             _ => Vec::new(),
         };
-        let placed = self.append(topic, routed, ValueViews::given(views), port.is_some())?;
+        let routed: Vec<(Option<u32>, RecordRef<'_>)> = routed.iter().map(Outgoing::record_ref).collect();
+        let placed = self.append(topic, &routed, ValueViews::given(views), port.is_some())?;
         if let Some(batch) = batch {
             batch.commit();
         }
@@ -416,7 +444,7 @@ impl DataPlane {
             return Ok(Vec::new());
         }
         let Some(port) = self.catalog.port_on_topic(topic) else {
-            return self.append(topic, records, ValueViews::default(), false);
+            return self.append(topic, &routed_refs(&records), ValueViews::default(), false);
         };
         let enforcement = self.governance.enforcement(&port)?;
         let mut batch = enforcement.rules.as_deref().map(weft_contract::Checker::batch);
@@ -482,7 +510,7 @@ impl DataPlane {
         } else {
             self.dead_letter(principal, &enforcement.product, topic, refused)?.len()
         };
-        let placed = self.append(topic, good, ValueViews::default(), true)?;
+        let placed = self.append(topic, &routed_refs(&good), ValueViews::default(), true)?;
         if let Some(batch) = batch {
             batch.commit();
         }
@@ -494,10 +522,17 @@ impl DataPlane {
 
     /// Places each record (its own partition, or Kafka's default partitioner), appends one batch per
     /// partition, and says where each record landed, in input order. Callers have checked the records
-    /// ([`DataPlane::produce`], [`DataPlane::write`]). Partitions are appended concurrently, each
-    /// waiting for its own durability; should one fail (an I/O error: what a client can get wrong was
-    /// refused before), others may have been written, as with any multi-partition Kafka produce.
-    fn append(&self, topic: &str, records: Vec<Routed>, mut views: ValueViews, governed: bool) -> Result<Vec<Placed>> {
+    /// ([`DataPlane::produce`], [`DataPlane::write`]). The batches are appended together, waiting once
+    /// for their durability ([`EventLog::append_partitions`]); should one fail (an I/O error: what a
+    /// client can get wrong was refused before), others may have been written, as with any
+    /// multi-partition Kafka produce.
+    fn append(
+        &self,
+        topic: &str,
+        records: &[(Option<u32>, RecordRef<'_>)],
+        mut views: ValueViews,
+        governed: bool,
+    ) -> Result<Vec<Placed>> {
         if records.is_empty() {
             return Ok(Vec::new());
         }
@@ -505,16 +540,16 @@ impl DataPlane {
         // Tracked before the append: the profile takes this write's records from this writer.
         let profile = self.profiles.tracked(topic, governed);
         if profile.is_some() {
-            views.get(&self.registry, records.iter().map(|(_, record)| record.value.as_deref()));
+            views.get(&self.registry, records.iter().map(|(_, record)| record.value));
         }
         let sticky = self.sticky.next(config.partitions);
         let total = records.len();
-        let mut batches: BTreeMap<u32, (Vec<usize>, Vec<Record>)> = BTreeMap::new();
+        // Per partition (in partition order): the records' places in the write, and the records.
+        let mut batches: BTreeMap<u32, (Vec<usize>, Vec<RecordRef<'_>>)> = BTreeMap::new();
         let mut bytes = 0u64;
         let mut sizes = Vec::with_capacity(total);
-        for (index, (partition, record)) in records.into_iter().enumerate() {
-            let partition =
-                partition.unwrap_or_else(|| partition_for(record.key.as_deref(), config.partitions, sticky));
+        for (index, &(partition, record)) in records.iter().enumerate() {
+            let partition = partition.unwrap_or_else(|| partition_for(record.key, config.partitions, sticky));
             if partition >= config.partitions {
                 return Err(weft_log::LogError::PartitionNotFound {
                     topic: topic.to_string(),
@@ -523,61 +558,38 @@ impl DataPlane {
                 }
                 .into());
             }
-            let size = record_size(&record) as u64;
+            let size = record_ref_size(&record) as u64;
             bytes += size;
             sizes.push(size);
             let batch = batches.entry(partition).or_default();
             batch.0.push(index);
             batch.1.push(record);
         }
-        let append = |partition: u32, records: Vec<Record>| {
-            let timestamps: Vec<Option<i64>> = records.iter().map(|r| r.timestamp).collect();
-            let started = Instant::now();
-            let appended = self.log.append(topic, partition, records);
-            self.metrics.append_latency.observe(started.elapsed());
-            appended.map(|appended| (appended, timestamps))
-        };
-        let batches: Vec<PartitionBatch> = batches.into_iter().collect();
-        let results: Vec<(Vec<usize>, Appended)> = if batches.len() == 1 {
-            batches.into_iter().map(|(partition, (indices, records))| (indices, append(partition, records))).collect()
-        } else {
-            // Partitions append concurrently (each append waits for its own durability, and a group
-            // commit makes concurrent appends durable together), on a bounded number of threads.
-            let workers = batches.len().min(APPEND_THREADS);
-            let mut shares: Vec<Vec<PartitionBatch>> = (0..workers).map(|_| Vec::new()).collect();
-            for (i, batch) in batches.into_iter().enumerate() {
-                shares[i % workers].push(batch);
-            }
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = shares
-                    .into_iter()
-                    .map(|share| {
-                        scope.spawn(|| {
-                            share
-                                .into_iter()
-                                .map(|(partition, (indices, records))| (indices, append(partition, records)))
-                                .collect::<Vec<_>>()
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|handle| {
-                        handle.join().unwrap_or_else(|_| vec![(Vec::new(), Err(weft_log::LogError::Closed))])
-                    })
-                    .collect()
+        let appends: Vec<PartitionBatch<'_>> = batches
+            .iter()
+            .map(|(&partition, (_, records))| PartitionBatch { partition, records: records.as_slice() })
+            .collect();
+        let started = Instant::now();
+        let appended = self.log.append_partitions(topic, &appends);
+        let elapsed = started.elapsed();
+        let results: Vec<(&[usize], &[RecordRef<'_>], weft_log::Result<weft_log::AppendResult>)> = batches
+            .values()
+            .zip(appended)
+            .map(|((indices, records), result)| {
+                self.metrics.append_latency.observe(elapsed);
+                (indices.as_slice(), records.as_slice(), result)
             })
-        };
+            .collect();
         let mut placed: Vec<Option<Placed>> = vec![None; total];
         let mut failure = None;
-        for (indices, result) in results {
+        for (indices, records, result) in results {
             match result {
-                Ok((appended, timestamps)) => {
-                    for (n, (index, timestamp)) in indices.into_iter().zip(timestamps).enumerate() {
+                Ok(appended) => {
+                    for (n, (&index, record)) in indices.iter().zip(records).enumerate() {
                         let timestamp = match config.timestamp_type {
                             TimestampType::LogAppendTime => appended.append_time,
                             // A record without a timestamp was given the append time (SQL writes so).
-                            TimestampType::CreateTime => timestamp.unwrap_or(appended.append_time),
+                            TimestampType::CreateTime => record.timestamp.unwrap_or(appended.append_time),
                         };
                         placed[index] = Some(Placed {
                             partition: appended.partition,

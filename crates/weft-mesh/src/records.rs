@@ -18,6 +18,7 @@
 //! not UTF-8 comes back as base64, flagged with `"key_encoding"` / `"value_encoding": "base64"`.
 //! Headers are UTF-8 strings, or base64 flagged in `"header_encodings"`.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -56,21 +57,22 @@ pub struct JsonRecord {
     pub partition: Option<u32>,
 }
 
-/// A raw key as stored, as [`encode_key`] stores the same key parsed.
-fn encode_raw_key(key: Option<&str>) -> std::result::Result<Option<Vec<u8>>, serde_json::Error> {
+/// A raw key as stored, as [`encode_key`] stores the same key parsed: a string without escapes is
+/// its text between the quotes, borrowed.
+fn encode_raw_key(key: Option<&str>) -> std::result::Result<Option<Cow<'_, [u8]>>, serde_json::Error> {
     let Some(text) = key else { return Ok(None) };
     if let Some(inner) = text.strip_prefix('"').and_then(|text| text.strip_suffix('"')) {
         if !inner.contains('\\') {
-            return Ok(Some(inner.as_bytes().to_vec()));
+            return Ok(Some(Cow::Borrowed(inner.as_bytes())));
         }
     }
-    Ok(encode_key(Some(serde_json::from_str::<Value>(text)?)))
+    Ok(encode_key(Some(serde_json::from_str::<Value>(text)?)).map(Cow::Owned))
 }
 
-/// A record of a produce call as the write path checks it: its key encoded, its value as the caller
-/// gave it.
+/// A record of a produce call as the write path checks it: its key encoded (borrowed from the
+/// request where it is stored as sent), its value as the caller gave it.
 pub(crate) struct Incoming<'a> {
-    pub key: Option<Vec<u8>>,
+    pub key: Option<Cow<'a, [u8]>>,
     pub value: ValueInput<'a>,
     pub headers: BTreeMap<String, Option<String>>,
     pub timestamp: Option<i64>,
@@ -80,7 +82,7 @@ pub(crate) struct Incoming<'a> {
 impl Incoming<'_> {
     pub fn from_json(record: JsonRecord) -> Incoming<'static> {
         Incoming {
-            key: encode_key(record.key),
+            key: encode_key(record.key).map(Cow::Owned),
             value: ValueInput::Tree(record.value),
             headers: record.headers,
             timestamp: record.timestamp,
@@ -110,7 +112,7 @@ pub(crate) enum ValueInput<'a> {
     Text { text: &'a str, tree: Option<Value> },
 }
 
-impl ValueInput<'_> {
+impl<'a> ValueInput<'a> {
     /// Builds the tree of a text value (once).
     pub fn parse(&mut self) -> std::result::Result<(), serde_json::Error> {
         if let ValueInput::Text { text, tree: tree @ None } = self {
@@ -128,9 +130,14 @@ impl ValueInput<'_> {
 
     /// The value's JSON text: as sent, or written out from the tree (`None`: no value).
     pub fn json_bytes(&self) -> Option<Vec<u8>> {
+        self.json_text().map(Cow::into_owned)
+    }
+
+    /// [`ValueInput::json_bytes`], borrowing the text as sent.
+    pub fn json_text(&self) -> Option<Cow<'a, [u8]>> {
         match self {
-            ValueInput::Tree(tree) => tree.as_ref().map(|tree| tree.to_string().into_bytes()),
-            ValueInput::Text { text, .. } => Some(text.as_bytes().to_vec()),
+            ValueInput::Tree(tree) => tree.as_ref().map(|tree| Cow::Owned(tree.to_string().into_bytes())),
+            ValueInput::Text { text, .. } => Some(Cow::Borrowed(text.as_bytes())),
         }
     }
 
@@ -220,12 +227,15 @@ impl ValueEncoder {
         !matches!(self, ValueEncoder::Plain)
     }
 
-    /// [`ValueEncoder::encode`] of a produce call's value; a text value is stored as sent where the
-    /// encoding is JSON. A text value must have been parsed when [`ValueEncoder::needs_tree`].
-    pub(crate) fn encode_input(&self, value: &ValueInput) -> std::result::Result<Option<Vec<u8>>, (String, String)> {
+    /// [`ValueEncoder::encode`] of a produce call's value; a text value is stored as sent (borrowed)
+    /// where the encoding is JSON. A text value must have been parsed when [`ValueEncoder::needs_tree`].
+    pub(crate) fn encode_input<'a>(
+        &self,
+        value: &ValueInput<'a>,
+    ) -> std::result::Result<Option<Cow<'a, [u8]>>, (String, String)> {
         let tree = match (self, value) {
-            (_, ValueInput::Tree(tree)) => return self.encode(tree.as_ref()),
-            (ValueEncoder::Plain, ValueInput::Text { .. }) => return Ok(value.json_bytes()),
+            (_, ValueInput::Tree(tree)) => return self.encode(tree.as_ref()).map(|bytes| bytes.map(Cow::Owned)),
+            (ValueEncoder::Plain, ValueInput::Text { .. }) => return Ok(value.json_text()),
             (_, ValueInput::Text { tree: Some(tree), .. }) => tree,
             (_, ValueInput::Text { tree: None, .. }) => {
                 return Err(("value".to_string(), "the value was not read as JSON".to_string()))
@@ -234,9 +244,9 @@ impl ValueEncoder {
         match self {
             ValueEncoder::CheckedJson { schema } if !tree.is_null() => {
                 schema.validate_json(tree).map_err(|e| (field_path(&e.path), e.message.clone()))?;
-                Ok(value.json_bytes())
+                Ok(value.json_text())
             }
-            _ => self.encode(Some(tree)),
+            _ => self.encode(Some(tree)).map(|bytes| bytes.map(Cow::Owned)),
         }
     }
 
@@ -553,7 +563,19 @@ pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
 
 /// Bytes of key, value and headers (what the produced-bytes metric counts).
 pub fn record_size(record: &weft_log::Record) -> usize {
-    stored_size(&record.key, &record.value, &record.headers)
+    record_ref_size(&record.into())
+}
+
+/// [`record_size`] of a record borrowed for an append.
+pub fn record_ref_size(record: &weft_log::RecordRef<'_>) -> usize {
+    let bytes = |field: Option<&[u8]>| field.map_or(0, <[u8]>::len);
+    bytes(record.key)
+        + bytes(record.value)
+        + record
+            .headers
+            .iter()
+            .map(|header| header.key.len() + header.value.as_ref().map_or(0, Vec::len))
+            .sum::<usize>()
 }
 
 /// [`record_size`] of a record as read back.

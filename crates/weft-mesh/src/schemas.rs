@@ -73,6 +73,7 @@ impl weft_sql::registry::SchemaRegistry for SqlSchemas {
         let schema_type = match schema_type {
             weft_sql::registry::SchemaType::Avro => SchemaType::Avro,
             weft_sql::registry::SchemaType::Json => SchemaType::Json,
+            weft_sql::registry::SchemaType::Protobuf => SchemaType::Protobuf,
         };
         let definition = SchemaDefinition { schema_type, schema: schema.to_string(), references: Vec::new() };
         let before = self.registry.version(subject, VersionSpec::Latest, false).ok().map(|v| v.id);

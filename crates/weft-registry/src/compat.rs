@@ -3,11 +3,13 @@
 //! `{oldSchemaVersion: n}`, `{oldSchema: '...'}`, `{compatibility: 'LEVEL'}` for each failing version).
 //!
 //! Whether an Avro reader reads a writer's data is the Avro specification's schema resolution
-//! (`weft-schema`); whether a JSON Schema accepts what another accepts is Confluent's rule set
-//! ([`json_schema`]). Both are worded here.
+//! (`weft-schema`); whether a JSON Schema accepts what another accepts, and whether a Protobuf
+//! message reads another's bytes, are Confluent's rule sets ([`json_schema`], [`protobuf`]). All
+//! are worded here.
 
 pub mod avro;
 pub mod json_schema;
+pub mod protobuf;
 
 use std::fmt;
 use std::str::FromStr;
@@ -176,6 +178,12 @@ pub fn incompatibilities(
             })
             .collect(),
         (ParsedSchema::Json(r), ParsedSchema::Json(w)) => json_schema::incompatibilities(r, w)
+            .iter()
+            .map(|i| {
+                format!("{{errorType:'{}', description:'{}'}}", i.change.as_str(), i.describe(reader_label, writer_label))
+            })
+            .collect(),
+        (ParsedSchema::Protobuf(r), ParsedSchema::Protobuf(w)) => protobuf::incompatibilities(r, w)
             .iter()
             .map(|i| {
                 format!("{{errorType:'{}', description:'{}'}}", i.change.as_str(), i.describe(reader_label, writer_label))

@@ -24,7 +24,7 @@
 //! - the same schema (same type, canonical text and references) always gets the same id, whatever the subject;
 //! - a subject's versions start at 1 and a new one is one past the highest it holds, soft-deleted included.
 //!
-//! Not done here: Protobuf, schema `metadata`/`ruleSet`, contexts, and `$ref`s relative to nested `$id`s.
+//! Not done here: schema `metadata`/`ruleSet`, contexts, and `$ref`s relative to nested `$id`s.
 //! JSON Schema compatibility does not analyse `if`/`then`/`else`, `dependentSchemas`, `unevaluated*`,
 //! `propertyNames`, `contains` and `patternProperties`: adding or changing them is reported as
 //! incompatible (`KEYWORD_CHANGED`) rather than assumed harmless. Validation enforces all of them.

@@ -1,5 +1,6 @@
 use crate::avro::{AvroParseError, DecodeError};
 use crate::json_schema::JsonSchemaError;
+use crate::protobuf::ProtobufError;
 use crate::wire::WireError;
 use crate::{SchemaType, ValidationError};
 
@@ -12,9 +13,11 @@ pub enum SchemaError {
     Avro(#[from] AvroParseError),
     #[error("invalid JSON Schema: {0}")]
     JsonSchema(#[from] JsonSchemaError),
-    #[error("{0} schemas are not supported yet; use AVRO or JSON")]
+    #[error("invalid Protobuf schema: {0}")]
+    Protobuf(#[from] ProtobufError),
+    #[error("{0} schemas are not supported yet; use AVRO, JSON or PROTOBUF")]
     Unsupported(SchemaType),
-    #[error("unknown schema type '{0}'; expected AVRO or JSON")]
+    #[error("unknown schema type '{0}'; expected AVRO, JSON or PROTOBUF")]
     UnknownType(String),
     /// A JSON payload (or JSON value) that does not conform to its schema.
     #[error(transparent)]

@@ -84,6 +84,8 @@ impl ParsedSchema {
                 (FieldType::Record(fields), _) => Some(fields),
                 _ => None,
             },
+            // Typed exports of Protobuf products are not built yet.
+            ParsedSchema::Protobuf(_) => None,
         }
     }
 }

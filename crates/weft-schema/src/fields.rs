@@ -52,15 +52,69 @@ const MAX_DEPTH: usize = 8;
 
 /// The fields of a schema text of the given type; empty when the text is not an object schema.
 pub fn field_summaries(schema_type: SchemaType, schema: &str) -> Vec<FieldSummary> {
+    if schema_type == SchemaType::Protobuf {
+        // The first message is what Confluent's serializers write by default. A schema whose imports
+        // need references lists nothing (the text alone does not resolve them).
+        let mut out = Vec::new();
+        if let Some(message) = crate::protobuf::ProtobufSchema::parse(schema).ok().and_then(|s| s.messages().next()) {
+            protobuf_fields(&message, "", 0, &mut out);
+        }
+        return out;
+    }
     let Ok(value) = serde_json::from_str::<Value>(schema) else { return Vec::new() };
     let mut out = Vec::new();
     match schema_type {
         SchemaType::Avro => avro_fields(&value, "", 0, &mut out),
         SchemaType::Json => json_fields(&value, "", 0, &mut out),
-        // Protobuf schemas are not JSON; they are refused at registration until supported.
         SchemaType::Protobuf => {}
     }
     out
+}
+
+fn protobuf_type_name(field: &prost_reflect::FieldDescriptor) -> String {
+    use prost_reflect::Kind;
+    let kind_name = |kind: &Kind| match kind {
+        Kind::Message(m) => format!("message {}", m.full_name()),
+        Kind::Enum(e) => format!("enum {}", e.full_name()),
+        other => format!("{other:?}").to_ascii_lowercase(),
+    };
+    match field.kind() {
+        Kind::Message(entry) if field.is_map() => format!(
+            "map<{}, {}>",
+            kind_name(&entry.map_entry_key_field().kind()),
+            kind_name(&entry.map_entry_value_field().kind())
+        ),
+        kind if field.is_list() => format!("repeated {}", kind_name(&kind)),
+        kind => kind_name(&kind),
+    }
+}
+
+fn protobuf_fields(
+    message: &prost_reflect::MessageDescriptor,
+    prefix: &str,
+    depth: usize,
+    out: &mut Vec<FieldSummary>,
+) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    for field in message.fields() {
+        let path = join(prefix, field.name());
+        out.push(FieldSummary {
+            path: path.clone(),
+            type_name: protobuf_type_name(&field),
+            doc: None,
+            depth,
+            // Every field but a proto2 `required` one may be absent on the wire.
+            optional: field.cardinality() != prost_reflect::Cardinality::Required,
+            classification: Vec::new(),
+        });
+        if let prost_reflect::Kind::Message(inner) = field.kind() {
+            if !field.is_map() {
+                protobuf_fields(&inner, &path, depth + 1, out);
+            }
+        }
+    }
 }
 
 fn join(prefix: &str, name: &str) -> String {
@@ -270,5 +324,30 @@ mod tests {
     fn non_object_schemas_have_no_fields() {
         assert!(field_summaries(SchemaType::Avro, r#""string""#).is_empty());
         assert!(field_summaries(SchemaType::Json, "not json").is_empty());
+    }
+
+    #[test]
+    fn lists_protobuf_fields_of_the_first_message() {
+        let schema = "syntax = \"proto2\"; message Order { required string id = 1; optional Line line = 2; \
+                      repeated int64 amounts = 3; map<string, Line> lines = 4; } \
+                      message Line { optional string sku = 1; } message Other { optional int32 x = 1; }";
+        let listed: Vec<(String, String, usize, bool)> = field_summaries(SchemaType::Protobuf, schema)
+            .into_iter()
+            .map(|f| (f.path, f.type_name, f.depth, f.optional))
+            .collect();
+        let expected = [
+            ("id", "string", 0, false),
+            ("line", "message Line", 0, true),
+            ("line.sku", "string", 1, true),
+            ("amounts", "repeated int64", 0, true),
+            ("lines", "map<string, message Line>", 0, true),
+        ];
+        let expected: Vec<(String, String, usize, bool)> =
+            expected.iter().map(|(p, t, d, o)| (p.to_string(), t.to_string(), *d, *o)).collect();
+        assert_eq!(listed, expected);
+        // A recursive message stops at the listing depth; text that does not parse lists nothing.
+        let tree = field_summaries(SchemaType::Protobuf, "syntax = \"proto3\"; message N { N next = 1; }");
+        assert_eq!(tree.len(), MAX_DEPTH + 1);
+        assert!(field_summaries(SchemaType::Protobuf, "message {").is_empty());
     }
 }

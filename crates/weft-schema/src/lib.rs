@@ -8,8 +8,11 @@
 //! - [`json_schema`]: JSON Schema (draft-04 to 2020-12), validated by the `jsonschema` crate (the
 //!   official test suite passed), with located errors, references resolved from the caller only, and
 //!   `format` asserted under every draft unless the specification is asked for.
+//! - [`protobuf`]: Protobuf schemas (`.proto` text, proto2 and proto3) compiled by protox into
+//!   prost-reflect descriptors, their imports resolved from references and the well-known files, and
+//!   payloads framed with Confluent's message indexes.
 //! - [`wire`]: the Confluent wire format (magic byte 0, a big-endian schema id, the payload).
-//! - [`ParsedSchema`] puts both formats behind one type; [`field_summaries`] lists a schema's fields as
+//! - [`ParsedSchema`] puts the three formats behind one type; [`field_summaries`] lists a schema's fields as
 //!   dotted paths with their types and docs.
 //!
 //! **Architecture Invariant:** weft-schema depends on nothing of ours, and knows nothing of subjects,
@@ -29,6 +32,7 @@ mod field_types;
 mod fields;
 pub mod json;
 pub mod json_schema;
+pub mod protobuf;
 mod schema;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::avro::AvroSchema;
 use crate::json_schema::{JsonSchema, JsonSchemaOptions};
+use crate::protobuf::ProtobufSchema;
 use crate::{SchemaError, ValidationError};
 
 /// A schema format, named as the Confluent API names it (`schemaType`; absent means AVRO).
@@ -32,7 +33,7 @@ impl SchemaType {
 
     /// The types that can be parsed (`GET /schemas/types`).
     pub fn supported() -> &'static [SchemaType] {
-        &[SchemaType::Avro, SchemaType::Json]
+        &[SchemaType::Avro, SchemaType::Json, SchemaType::Protobuf]
     }
 }
 
@@ -56,18 +57,20 @@ impl FromStr for SchemaType {
 }
 
 /// The text of a schema another schema refers to (Confluent schema references): `name` is how the
-/// referring schema names it (an Avro type's full name, or a JSON Schema `$ref` URI).
+/// referring schema names it (an Avro type's full name, a JSON Schema `$ref` URI, or the file name
+/// a Protobuf `import` uses).
 #[derive(Debug, Clone)]
 pub struct ResolvedReference {
     pub name: String,
     pub schema: String,
 }
 
-/// A parsed schema of either format.
+/// A parsed schema of any format.
 #[derive(Debug)]
 pub enum ParsedSchema {
     Avro(AvroSchema),
     Json(JsonSchema),
+    Protobuf(ProtobufSchema),
 }
 
 impl ParsedSchema {
@@ -96,7 +99,10 @@ impl ParsedSchema {
                 let refs: Vec<(&str, &str)> = references.iter().map(|r| (r.name.as_str(), r.schema.as_str())).collect();
                 Ok(ParsedSchema::Json(JsonSchema::parse_with(text, &refs, options)?))
             }
-            SchemaType::Protobuf => Err(SchemaError::Unsupported(SchemaType::Protobuf)),
+            SchemaType::Protobuf => {
+                let refs: Vec<(&str, &str)> = references.iter().map(|r| (r.name.as_str(), r.schema.as_str())).collect();
+                Ok(ParsedSchema::Protobuf(ProtobufSchema::parse_with_references(text, &refs)?))
+            }
         }
     }
 
@@ -104,6 +110,7 @@ impl ParsedSchema {
         match self {
             ParsedSchema::Avro(_) => SchemaType::Avro,
             ParsedSchema::Json(_) => SchemaType::Json,
+            ParsedSchema::Protobuf(_) => SchemaType::Protobuf,
         }
     }
 
@@ -112,24 +119,29 @@ impl ParsedSchema {
         match self {
             ParsedSchema::Avro(schema) => schema.canonical_text(),
             ParsedSchema::Json(schema) => schema.canonical_text(),
+            ParsedSchema::Protobuf(schema) => schema.canonical_text(),
         }
     }
 
     /// The text Confluent's registry stores for `submitted` (the text this schema was parsed from)
     /// when it is registered without `normalize`: Avro as Avro's Java library writes it (a record's
-    /// `name` and `namespace` apart), JSON Schema compact with its members in the order written.
+    /// `name` and `namespace` apart), JSON Schema compact with its members in the order written,
+    /// Protobuf as submitted.
     pub fn confluent_text(&self, submitted: &str) -> String {
         match self {
             ParsedSchema::Avro(schema) => schema.java_text(),
             ParsedSchema::Json(_) => crate::json::compact(submitted),
+            ParsedSchema::Protobuf(_) => submitted.to_string(),
         }
     }
 
-    /// Validates a JSON payload; the error says where in the payload and why.
+    /// Validates a JSON payload; the error says where in the payload and why. Protobuf payloads
+    /// are binary only (Confluent's serializers write no JSON for them).
     pub fn validate_json(&self, value: &Value) -> Result<(), ValidationError> {
         match self {
             ParsedSchema::Avro(schema) => schema.validate_json(value),
             ParsedSchema::Json(schema) => schema.validate(value),
+            ParsedSchema::Protobuf(_) => Err(protobuf_is_binary()),
         }
     }
 
@@ -139,31 +151,48 @@ impl ParsedSchema {
         match self {
             ParsedSchema::Avro(schema) => schema.validate_json_bytes(bytes),
             ParsedSchema::Json(schema) => schema.validate_bytes(bytes),
+            ParsedSchema::Protobuf(_) => Err(protobuf_is_binary()),
         }
     }
 
     /// Validates the payload of a Confluent-framed message (what follows the header [`crate::wire::split`]
-    /// removes): Avro binary for an Avro schema, JSON text for a JSON Schema.
+    /// removes): Avro binary for an Avro schema, JSON text for a JSON Schema, Confluent's message
+    /// indexes and then the message for a Protobuf schema.
     pub fn validate_payload(&self, payload: &[u8]) -> Result<(), ValidationError> {
         match self {
             ParsedSchema::Avro(schema) => schema
                 .validate_binary(payload)
                 .map_err(|e| ValidationError { path: String::new(), message: e.to_string() }),
             ParsedSchema::Json(schema) => schema.validate_bytes(payload),
+            ParsedSchema::Protobuf(schema) => schema.validate_payload(payload),
         }
     }
 
     pub fn as_avro(&self) -> Option<&AvroSchema> {
         match self {
             ParsedSchema::Avro(schema) => Some(schema),
-            ParsedSchema::Json(_) => None,
+            _ => None,
         }
     }
 
     pub fn as_json(&self) -> Option<&JsonSchema> {
         match self {
             ParsedSchema::Json(schema) => Some(schema),
-            ParsedSchema::Avro(_) => None,
+            _ => None,
         }
+    }
+
+    pub fn as_protobuf(&self) -> Option<&ProtobufSchema> {
+        match self {
+            ParsedSchema::Protobuf(schema) => Some(schema),
+            _ => None,
+        }
+    }
+}
+
+fn protobuf_is_binary() -> ValidationError {
+    ValidationError {
+        path: String::new(),
+        message: "a Protobuf schema validates binary messages only (Confluent's wire format), not JSON".into(),
     }
 }

@@ -138,7 +138,7 @@ fn root_types_unknown_routes_and_methods() {
     let server = TestServer::start();
     let registry = Registry::new(&server);
     assert_eq!(registry.get(""), (200, json!({})));
-    assert_eq!(registry.get("/schemas/types"), (200, json!(["AVRO", "JSON"])));
+    assert_eq!(registry.get("/schemas/types"), (200, json!(["AVRO", "JSON", "PROTOBUF"])));
     assert_eq!(registry.get("/subjects"), (200, json!([])));
     assert_eq!(registry.get("/schemas"), (200, json!([])));
 

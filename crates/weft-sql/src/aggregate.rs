@@ -42,6 +42,11 @@ use crate::runtime::{origin_header, parse_origin, Change, Origin, RowSink};
 use crate::types::{SqlType, Value};
 use timeline::{StateKey, Timeline};
 
+/// The hasher of the per-record maps (state, dirty keys): several lookups per input record made
+/// SipHash a visible share of an aggregation's time; foldhash is seeded per map, so keys built from
+/// input values still cannot be chosen to collide.
+type FastHash = foldhash::fast::RandomState;
+
 /// Kafka Streams' default grace period (24 hours), which ksqlDB keeps when none is given.
 pub const DEFAULT_GRACE_MS: i64 = 24 * 3600 * 1000;
 /// The grace period of a window: the given one, else none for `EMIT FINAL` (ksqlDB emits a final
@@ -575,7 +580,7 @@ pub struct AggregateOp {
     window: Option<WindowSpec>,
     emit_final: bool,
     rowtime: usize,
-    state: HashMap<StateKey, Entry>,
+    state: HashMap<StateKey, Entry, FastHash>,
     /// The windows of `state` by end: what closes and what expires next.
     timeline: Timeline,
     /// Session windows per group key.
@@ -587,7 +592,9 @@ pub struct AggregateOp {
     changelog: Option<String>,
     /// The partition of `changelog` this instance writes and restores.
     changelog_partition: u32,
-    dirty: BTreeMap<Vec<u8>, bool>,
+    /// The keys changed since the last changelog flush, and whether each is still in the state;
+    /// sorted when taken (the changelog is written in key order).
+    dirty: HashMap<StateKey, bool, FastHash>,
     last_origin: Option<Origin>,
     query_id: String,
     out_row: Vec<Value>,
@@ -992,13 +999,14 @@ impl AggregateOp {
             match self.dirty.get_mut(key) {
                 Some(slot) => *slot = live,
                 None => {
-                    self.dirty.insert(key.to_vec(), live);
+                    self.dirty.insert(Arc::from(key), live);
                 }
             }
         }
     }
 
-    fn fill_row(&mut self, key: &[u8]) -> Option<()> {
+    /// Fills `out_row` with the entry of `key`; returns its window.
+    fn fill_row(&mut self, key: &[u8]) -> Option<Option<WindowBounds>> {
         let entry = self.state.get(key)?;
         // Group values are copied into the previous row's slots, reusing their string buffers.
         let n = entry.group.len();
@@ -1018,7 +1026,7 @@ impl AggregateOp {
         self.out_row.push(ws);
         self.out_row.push(we);
         self.out_row.push(Value::Bigint(entry.max_ts));
-        Some(())
+        Some(entry.window)
     }
 
     /// The current table as rows of the sink's source layout (key columns, value columns, ROWTIME,
@@ -1054,10 +1062,9 @@ impl AggregateOp {
     }
 
     fn emit_entry(&mut self, key: &[u8], ts: i64, origin: Origin, sink: &mut dyn RowSink) -> Result<()> {
-        if self.fill_row(key).is_none() {
+        let Some(window) = self.fill_row(key) else {
             return Ok(());
-        }
-        let window = self.state.get(key).and_then(|e| e.window);
+        };
         let row = std::mem::take(&mut self.out_row);
         let pass = self.having.as_ref().is_none_or(|h| h.test(&row));
         if self.having.is_some() {
@@ -1297,11 +1304,12 @@ impl AggregateOp {
         if self.dirty.is_empty() {
             return None;
         }
-        let dirty = std::mem::take(&mut self.dirty);
+        let mut dirty: Vec<(StateKey, bool)> = self.dirty.drain().collect();
+        dirty.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut records = Vec::with_capacity(dirty.len() + 1);
         for (key, live) in dirty {
             let value = if live {
-                self.state.get(key.as_slice()).map(|e| {
+                self.state.get(&key).map(|e| {
                     let mut buf = Vec::with_capacity(64);
                     changelog::encode(&mut buf, e, &self.aggs);
                     buf
@@ -1309,7 +1317,7 @@ impl AggregateOp {
             } else {
                 None
             };
-            records.push(Record { key: Some(key), value, headers: Vec::new(), timestamp: None });
+            records.push(Record { key: Some(key.to_vec()), value, headers: Vec::new(), timestamp: None });
         }
         records.push(Record {
             key: Some(STREAM_TIME_KEY.to_vec()),
@@ -2059,7 +2067,7 @@ pub fn plan_aggregate_input(
         window: query.window,
         emit_final: query.emit == Some(Emit::Final),
         rowtime,
-        state: HashMap::new(),
+        state: HashMap::default(),
         timeline: Timeline::default(),
         sessions: HashMap::new(),
         stream_time: i64::MIN / 2,
@@ -2067,7 +2075,7 @@ pub fn plan_aggregate_input(
         key_width: input.key_width,
         changelog: None,
         changelog_partition: 0,
-        dirty: BTreeMap::new(),
+        dirty: HashMap::default(),
         last_origin: None,
         query_id: String::new(),
         out_row: Vec::new(),

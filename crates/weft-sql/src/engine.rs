@@ -167,6 +167,11 @@ pub struct QueryInfo {
     pub records_written: u64,
     pub errors: u64,
     pub last_error: Option<String>,
+    /// The query's tasks (see [`EngineOptions::query_gate`]), how many of them run on this server
+    /// now, and how many have their state open here (a server opens a task when it first runs it).
+    pub tasks: u32,
+    pub tasks_here: u32,
+    pub tasks_open: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -243,6 +248,82 @@ struct Command {
 
 /// A running task of a persistent query, shared with the thread that drives it.
 type TaskHandle = Arc<Mutex<Box<dyn QueryTask>>>;
+
+/// Opens a task of a persistent query from the log (and reopens it: each call starts afresh).
+type TaskOpener = Box<dyn Fn() -> Result<Box<dyn QueryTask>> + Send>;
+
+/// A task opened when it first runs on this server (see [`Engine::start_query`]).
+struct Deferred {
+    open: TaskOpener,
+    task: Option<Box<dyn QueryTask>>,
+    reads: Vec<(String, u32)>,
+    /// The counters until the task opens.
+    stats: crate::runtime::QueryStats,
+}
+
+impl Deferred {
+    fn new(open: TaskOpener, reads: Vec<(String, u32)>) -> Deferred {
+        Deferred { open, task: None, reads, stats: crate::runtime::QueryStats::default() }
+    }
+
+    fn opened(&mut self) -> Result<&mut Box<dyn QueryTask>> {
+        if self.task.is_none() {
+            let mut task = (self.open)()?;
+            *task.stats_mut() = std::mem::take(&mut self.stats);
+            task.stats_mut().failing = false;
+            self.task = Some(task);
+        }
+        self.task.as_mut().ok_or_else(|| SqlError::analysis("a task failed to open"))
+    }
+}
+
+impl QueryTask for Deferred {
+    fn poll(&mut self, max_records: usize) -> Result<usize> {
+        self.opened()?.poll(max_records)
+    }
+
+    fn commit_pending(&mut self) -> Result<()> {
+        match self.task.as_mut() {
+            Some(task) => task.commit_pending(),
+            None => Ok(()),
+        }
+    }
+
+    /// Opens the task afresh from the log, keeping its counters.
+    fn recover(&mut self) -> Result<()> {
+        if let Some(old) = self.task.take() {
+            self.stats = old.stats().clone();
+        }
+        self.opened().map(|_| ())
+    }
+
+    fn input_partitions(&self) -> Vec<(String, u32)> {
+        self.reads.clone()
+    }
+
+    fn stats(&self) -> &crate::runtime::QueryStats {
+        self.task.as_ref().map_or(&self.stats, |t| t.stats())
+    }
+
+    fn stats_mut(&mut self) -> &mut crate::runtime::QueryStats {
+        match self.task.as_mut() {
+            Some(task) => task.stats_mut(),
+            None => &mut self.stats,
+        }
+    }
+
+    fn query_stats(&self) -> crate::runtime::QueryStats {
+        self.task.as_ref().map_or_else(|| self.stats.clone(), |t| t.query_stats())
+    }
+
+    fn table_snapshot(&self) -> Option<Vec<Row>> {
+        self.task.as_ref().and_then(|t| t.table_snapshot())
+    }
+
+    fn is_open(&self) -> bool {
+        self.task.is_some()
+    }
+}
 
 /// How a query is cut into tasks (see [`Engine::query_layout`]).
 enum Layout {
@@ -394,6 +475,8 @@ const KNOWN_PROPERTIES: &[&str] = &[
     "VALUE_AVRO_SCHEMA_FULL_NAME",
     "VALUE_SCHEMA_FULL_NAME",
     "KEY_SCHEMA_FULL_NAME",
+    "KEY_PROTOBUF_NULLABLE_REPRESENTATION",
+    "VALUE_PROTOBUF_NULLABLE_REPRESENTATION",
 ];
 
 /// The value record's full name: `VALUE_AVRO_SCHEMA_FULL_NAME`, or its newer spelling.
@@ -408,7 +491,7 @@ fn check_schema_full_names(props: &Properties, key: Format, value: Format) -> Re
         [("VALUE_AVRO_SCHEMA_FULL_NAME", value), ("VALUE_SCHEMA_FULL_NAME", value), ("KEY_SCHEMA_FULL_NAME", key)];
     for (property, format) in named {
         let Some(name) = prop_text(props, property) else { continue };
-        if format != Format::Avro {
+        if !matches!(format, Format::Avro | Format::Protobuf | Format::ProtobufNoSr) {
             return Err(SqlError::analysis(format!(
                 "{} does not support the following configs: [fullSchemaName]",
                 format.name()
@@ -1014,11 +1097,15 @@ impl Engine {
                 }
             }
         }
-        // ksqlDB: the columns of AVRO and JSON_SR values and keys may come from the registry.
-        if value_columns.is_empty() && matches!(value_format, Format::Avro | Format::JsonSr) {
+        check_schema_ids(&c.properties, (key_format, &key_columns), (value_format, &value_columns))?;
+        // ksqlDB: the columns of AVRO, JSON_SR and PROTOBUF values and keys may come from the registry.
+        if value_columns.is_empty() && matches!(value_format, Format::Avro | Format::JsonSr | Format::Protobuf) {
             let schema = self.registered_schema(&c.properties, &topic, value_format, "value")?;
             value_columns = match value_format {
                 Format::Avro => crate::avro::AvroSchema::parse(&schema)?.columns()?,
+                Format::Protobuf => {
+                    crate::protobuf::columns_from_schema(&schema, value_schema_full_name(&c.properties).as_deref())?
+                }
                 _ => crate::registry::columns_from_json_schema(&schema)?,
             };
             // Unwrapped, the whole value is the one column `ROWVAL`, a record being a STRUCT.
@@ -1027,9 +1114,15 @@ impl Engine {
                     vec![Column { name: "ROWVAL".into(), ty: crate::registry::whole_schema_type(&value_columns) }];
             }
         }
-        if key_columns.is_empty() && matches!(key_format, Format::Avro | Format::JsonSr) {
+        if key_columns.is_empty() && matches!(key_format, Format::Avro | Format::JsonSr | Format::Protobuf) {
             let schema = self.registered_schema(&c.properties, &topic, key_format, "key")?;
-            key_columns = crate::registry::key_columns_from_schema(key_format, &schema)?;
+            key_columns = match key_format {
+                Format::Protobuf => crate::protobuf::columns_from_schema(
+                    &schema,
+                    prop_text(&c.properties, "KEY_SCHEMA_FULL_NAME").as_deref(),
+                )?,
+                _ => crate::registry::key_columns_from_schema(key_format, &schema)?,
+            };
         }
         if key_columns.is_empty() && value_columns.is_empty() && header_columns.is_empty() {
             return Err(SqlError::analysis("No columns supplied."));
@@ -1341,28 +1434,42 @@ impl Engine {
                 Ok(planned)
             })
         };
-        let boxed = |shared: &crate::runtime::SharedRebuild| -> crate::runtime::Rebuild {
-            let shared = shared.clone();
-            Box::new(move || shared())
-        };
         let data = DataPath::new(self.data.clone(), principal);
         let start = self.start_from();
-        let mut runners: Vec<TaskHandle> = Vec::new();
-        match self.query_layout(id, &planned) {
+        // Each task's opener, and the input partitions it reads.
+        let mut openers: Vec<(TaskOpener, Vec<(String, u32)>)> = Vec::new();
+        let input_topic = planned.inputs.first().map(|i| i.topic.clone()).unwrap_or_default();
+        let layout = self.query_layout(id, &planned);
+        match layout {
             Layout::Parts(parts) => {
                 let rebuild = replan(None);
-                let mut planned = Some(planned);
                 for part in parts {
-                    // The first instance pins a new query's start for every partition; the others
-                    // find it.
-                    let plan = match planned.take() {
-                        Some(p) => p,
-                        None => rebuild()?,
+                    let reads = match &part {
+                        Part::Whole => planned
+                            .inputs
+                            .iter()
+                            .flat_map(|i| (0..self.partitions_of(&i.topic)).map(|p| (i.topic.clone(), p)))
+                            .collect(),
+                        Part::Partitions(owned) => owned.iter().map(|p| (input_topic.clone(), *p)).collect(),
+                        Part::Keyed(p) => vec![(input_topic.clone(), *p)],
                     };
-                    let mut runner =
-                        PersistentQuery::open_part(id, self.log.clone(), data.clone(), plan, &sink, start, part)?;
-                    runner.set_rebuild(boxed(&rebuild));
-                    runners.push(Arc::new(Mutex::new(Box::new(runner))));
+                    let (id, log, data, sink, rebuild) =
+                        (id.to_string(), self.log.clone(), data.clone(), sink.clone(), rebuild.clone());
+                    let open: TaskOpener = Box::new(move || {
+                        let mut runner = PersistentQuery::open_part(
+                            &id,
+                            log.clone(),
+                            data.clone(),
+                            rebuild()?,
+                            &sink,
+                            start,
+                            part.clone(),
+                        )?;
+                        let again = rebuild.clone();
+                        runner.set_rebuild(Box::new(move || again()));
+                        Ok(Box::new(runner))
+                    });
+                    openers.push((open, reads));
                 }
             }
             Layout::Repartitioned { copiers, partitions } => {
@@ -1373,27 +1480,44 @@ impl Engine {
                 }
                 let first_stage = replan(None);
                 for owned in copiers {
-                    let copier =
-                        Repartitioner::open(id, self.log.clone(), data.clone(), first_stage.clone(), owned, start)?;
-                    runners.push(Arc::new(Mutex::new(Box::new(copier))));
+                    let reads = owned.iter().map(|p| (input_topic.clone(), *p)).collect();
+                    let (id, log, data, rebuild) =
+                        (id.to_string(), self.log.clone(), data.clone(), first_stage.clone());
+                    let open: TaskOpener = Box::new(move || {
+                        let copier =
+                            Repartitioner::open(&id, log.clone(), data.clone(), rebuild.clone(), owned.clone(), start)?;
+                        Ok(Box::new(copier))
+                    });
+                    openers.push((open, reads));
                 }
                 let second_stage = replan(Some(topic.clone()));
                 let internal = data.reading_internal(self.log.clone(), &topic);
                 for q in 0..partitions {
-                    let mut runner = PersistentQuery::open_part(
-                        id,
-                        self.log.clone(),
-                        internal.clone(),
-                        second_stage()?,
-                        &sink,
-                        StartFrom::Earliest,
-                        Part::Keyed(q),
-                    )?;
-                    runner.set_rebuild(boxed(&second_stage));
-                    runner.reads_internal_input();
-                    runners.push(Arc::new(Mutex::new(Box::new(runner))));
+                    let (id, log, data, sink, rebuild) =
+                        (id.to_string(), self.log.clone(), internal.clone(), sink.clone(), second_stage.clone());
+                    let open: TaskOpener = Box::new(move || {
+                        let part = Part::Keyed(q);
+                        let from = StartFrom::Earliest;
+                        let mut runner =
+                            PersistentQuery::open_part(&id, log.clone(), data.clone(), rebuild()?, &sink, from, part)?;
+                        let again = rebuild.clone();
+                        runner.set_rebuild(Box::new(move || again()));
+                        runner.reads_internal_input();
+                        Ok(Box::new(runner))
+                    });
+                    openers.push((open, vec![(topic.clone(), q)]));
                 }
             }
+        }
+        // With several servers, a task is opened (its state restored) only where it runs: on the
+        // others it would only be thrown away when it moves there, reopened from the log. A new
+        // query opens at once, so that its first task pins its start where it was created.
+        let new_query = self.log.committed_offsets(&format!("_weft_sql_{id}"))?.is_empty();
+        let defer = self.options.query_gate.is_some() && !new_query;
+        let mut runners: Vec<TaskHandle> = Vec::with_capacity(openers.len());
+        for (open, reads) in openers {
+            let task: Box<dyn QueryTask> = if defer { Box::new(Deferred::new(open, reads)) } else { open()? };
+            runners.push(Arc::new(Mutex::new(task)));
         }
         let stop = Arc::new(AtomicBool::new(false));
         // Hosted until a gate says otherwise; the query's threads keep this current.
@@ -1422,6 +1546,11 @@ impl Engine {
         Ok(())
     }
 
+    /// The partition count of `topic` (1 when it cannot be read: the task's opening reports that).
+    fn partitions_of(&self, topic: &str) -> u32 {
+        self.log.describe_topic(topic).map_or(1, |t| (t.partitions.len() as u32).max(1))
+    }
+
     /// How a query's input is shared among its tasks (Kafka Streams' tasks):
     /// - a stateless query of one input: [`EngineOptions::query_tasks`] instances, each with every
     ///   so-many-th partition (one per partition under a gate, so every server cuts it alike);
@@ -1433,6 +1562,18 @@ impl Engine {
     ///   partition: one instance.
     fn query_layout(&self, id: &str, planned: &PlannedQuery) -> Layout {
         let whole = Layout::Parts(vec![Part::Whole]);
+        if let Operator::Join(op) = &planned.operator {
+            // Inputs partitioned alike by a key serialized alike: each partition pair joins apart.
+            let counts: Vec<u32> = planned.inputs.iter().map(|i| self.partitions_of(&i.topic)).collect();
+            let first = &planned.inputs[0];
+            let alike = planned.inputs.iter().zip(&counts).all(|(i, n)| {
+                *n == counts[0] && i.key_columns.len() == 1 && i.key_format == first.key_format && i.window.is_none()
+            });
+            if planned.inputs.len() == 2 && counts[0] > 1 && alike && op.joins_on_keys() {
+                return Layout::Parts((0..counts[0]).map(Part::Keyed).collect());
+            }
+            return whole;
+        }
         let Some(input) = planned.inputs.first().filter(|_| planned.inputs.len() == 1) else {
             return whole;
         };
@@ -1612,7 +1753,11 @@ impl Engine {
             None => {
                 let subject = format!("{topic}-{part}");
                 let (_, schema) = registry.0.latest(&subject).map_err(|e| {
-                    SqlError::analysis(format!("no {part} schema for subject '{subject}' in the schema registry: {e}"))
+                    // ksqlDB's sentence first, then which subject and why.
+                    SqlError::analysis(format!(
+                        "Schema for message {part}s on topic '{topic}' does not exist in the Schema Registry. \
+                         (no {part} schema for subject '{subject}' in the schema registry: {e})"
+                    ))
                 })?;
                 Ok(schema)
             }
@@ -2532,6 +2677,9 @@ fn check_map_keys(format: Format, ty: &SqlType) -> Result<()> {
                 return Err(SqlError::analysis(match format {
                     Format::Avro => "Avro only supports MAPs with STRING keys".to_string(),
                     Format::Json | Format::JsonSr => "JSON only supports MAP types with STRING keys".to_string(),
+                    Format::Protobuf | Format::ProtobufNoSr => {
+                        format!("{} format only supports MAP types with STRING keys", format.name())
+                    }
                     _ => format!("MAP keys must be STRING, found {ty}"),
                 }));
             }
@@ -2746,7 +2894,38 @@ fn check_kafka_value(format: Format, values: &[Column]) -> Result<()> {
 }
 
 /// ksqlDB refuses an explicit `WRAP_SINGLE_VALUE` unless the value has exactly one column.
+/// ksqlDB's rules for `KEY_SCHEMA_ID`/`VALUE_SCHEMA_ID` on CREATE STREAM/TABLE: the schema gives
+/// the columns, so the format must infer them from a schema and no columns may be declared.
+fn check_schema_ids(props: &Properties, key: (Format, &[Column]), value: (Format, &[Column])) -> Result<()> {
+    for (part, (format, declared)) in [("KEY", key), ("VALUE", value)] {
+        if !props.contains_key(&format!("{part}_SCHEMA_ID")) {
+            continue;
+        }
+        if !matches!(format, Format::Avro | Format::JsonSr | Format::Protobuf) {
+            return Err(SqlError::analysis(format!(
+                "{part}_FORMAT should support schema inference when {part}_SCHEMA_ID is provided. Current format is {}.",
+                format.name()
+            )));
+        }
+        if !declared.is_empty() {
+            return Err(SqlError::analysis(format!(
+                "Table elements and {part}_SCHEMA_ID cannot both exist for create statement."
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn check_wrap_single_value(props: &Properties, values: &[Column]) -> Result<()> {
+    if let Some(format) = prop_text(props, "VALUE_FORMAT").or_else(|| prop_text(props, "FORMAT")) {
+        let format = format.to_ascii_uppercase();
+        let unwrapped = prop_text(props, "WRAP_SINGLE_VALUE").is_some_and(|w| w.eq_ignore_ascii_case("false"));
+        if unwrapped && format.starts_with("PROTOBUF") {
+            return Err(SqlError::analysis(format!(
+                "Format '{format}' does not support 'WRAP_SINGLE_VALUE' set to 'false'."
+            )));
+        }
+    }
     if props.contains_key("WRAP_SINGLE_VALUE") && values.len() != 1 {
         return Err(SqlError::analysis("'WRAP_SINGLE_VALUE' is only valid for single-field value schemas"));
     }
@@ -2960,6 +3139,10 @@ fn query_infos(st: &State) -> Vec<QueryInfo> {
                 records_written: stats.records_written,
                 errors: stats.errors,
                 last_error: stats.last_error,
+                tasks: q.runners.len() as u32,
+                tasks_here: q.hosted.iter().filter(|h| h.load(Ordering::SeqCst)).count() as u32,
+                tasks_open: q.runners.iter().filter(|r| r.lock().unwrap_or_else(|e| e.into_inner()).is_open()).count()
+                    as u32,
             }
         })
         .collect()

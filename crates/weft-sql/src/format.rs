@@ -6,6 +6,8 @@
 //!   big-endian, BIGINT as 8, DOUBLE as an 8-byte IEEE 754 double.
 //! - `DELIMITED`: comma-separated values in column order, CSV quoting.
 //! - `NONE` (keys only): no key columns.
+//! - `PROTOBUF` and `PROTOBUF_NOSR`: Protobuf messages, with or without the registry
+//!   ([`crate::protobuf`]).
 //!
 //! Windowed keys (the keys of windowed aggregations) are the inner key followed by the window start
 //! (8 bytes big-endian) for time windows, or by the window end and then start for session windows,
@@ -31,6 +33,10 @@ pub enum Format {
     Kafka,
     Delimited,
     None,
+    /// Protobuf in the Confluent wire format, the schema in the registry.
+    Protobuf,
+    /// Protobuf message bytes alone, the schema derived from the columns.
+    ProtobufNoSr,
 }
 
 impl Format {
@@ -42,12 +48,10 @@ impl Format {
             "NONE" => Ok(Format::None),
             "AVRO" => Ok(Format::Avro),
             "JSON_SR" => Ok(Format::JsonSr),
-            "PROTOBUF" | "PROTOBUF_NOSR" => Err(SqlError::Unsupported(format!(
-                "the {} format (JSON, JSON_SR, AVRO, KAFKA and DELIMITED work today)",
-                text
-            ))),
+            "PROTOBUF" => Ok(Format::Protobuf),
+            "PROTOBUF_NOSR" => Ok(Format::ProtobufNoSr),
             other => Err(SqlError::analysis(format!(
-                "Unknown format: {other} (expected JSON, JSON_SR, AVRO, KAFKA, DELIMITED or NONE)"
+                "Unknown format: {other} (expected JSON, JSON_SR, AVRO, PROTOBUF, PROTOBUF_NOSR, KAFKA, DELIMITED or NONE)"
             ))),
         }
     }
@@ -60,6 +64,8 @@ impl Format {
             Format::Kafka => "KAFKA",
             Format::Delimited => "DELIMITED",
             Format::None => "NONE",
+            Format::Protobuf => "PROTOBUF",
+            Format::ProtobufNoSr => "PROTOBUF_NOSR",
         }
     }
 }
@@ -132,6 +138,10 @@ impl ValueCodec {
                 _ => Err(no_registry()),
             },
             Format::JsonSr => self.decode_json(split_wire(bytes)?, out),
+            Format::Protobuf | Format::ProtobufNoSr => match self.schema.as_deref() {
+                Some(crate::registry::SchemaCodec::Protobuf(codec)) => codec.decode_into(&self.columns, bytes, out),
+                _ => Err(no_registry()),
+            },
             Format::None => Ok(()),
         }
     }
@@ -178,6 +188,10 @@ impl ValueCodec {
                 self.encode_json(values, buf);
                 Ok(())
             }
+            Format::Protobuf | Format::ProtobufNoSr => match self.schema.as_deref() {
+                Some(crate::registry::SchemaCodec::Protobuf(codec)) => codec.encode(&self.columns, values, buf),
+                _ => Err(no_registry()),
+            },
             Format::None => Ok(()),
         }
     }
@@ -210,7 +224,8 @@ fn register_schema(format: Format, schema: Option<&crate::registry::SchemaCodec>
     match (format, schema) {
         (Format::Avro, Some(crate::registry::SchemaCodec::Avro(codec))) => codec.register(columns).map(|_| ()),
         (Format::JsonSr, Some(crate::registry::SchemaCodec::JsonSr(writer))) => writer.id(columns).map(|_| ()),
-        (Format::Avro | Format::JsonSr, _) => Err(no_registry()),
+        (Format::Protobuf, Some(crate::registry::SchemaCodec::Protobuf(codec))) => codec.register(columns),
+        (Format::Avro | Format::JsonSr | Format::Protobuf, _) => Err(no_registry()),
         _ => Ok(()),
     }
 }
@@ -252,6 +267,15 @@ impl KeyCodec {
                 crate::registry::JsonSrWriter::new(r.clone(), subject)
                     .unwrapped(unwrapped)
                     .prefer_registered(prefer_registered),
+            )),
+            // ksqlDB's Protobuf keys are always a message of the key columns, never unwrapped.
+            (Format::Protobuf, Some(r)) => Some(crate::registry::SchemaCodec::Protobuf(
+                crate::protobuf::ProtobufCodec::registered(r.clone(), subject)
+                    .prefer_registered(prefer_registered)
+                    .named(full_name),
+            )),
+            (Format::ProtobufNoSr, _) => Some(crate::registry::SchemaCodec::Protobuf(
+                crate::protobuf::ProtobufCodec::without_registry().named(full_name),
             )),
             _ => None,
         };
@@ -317,6 +341,10 @@ impl KeyCodec {
                 Some(crate::registry::SchemaCodec::Avro(codec)) => codec.decode_into(&self.columns, &[], inner, out)?,
                 _ => return Err(no_registry()),
             },
+            Format::Protobuf | Format::ProtobufNoSr => match self.schema.as_deref() {
+                Some(crate::registry::SchemaCodec::Protobuf(codec)) => codec.decode_into(&self.columns, inner, out)?,
+                _ => return Err(no_registry()),
+            },
             Format::Delimited => decode_delimited(&self.columns, self.delimiter, inner, out)?,
         }
         Ok(bounds)
@@ -330,7 +358,8 @@ impl KeyCodec {
         if values.len() == 1 && values[0].is_null() && window.is_none() {
             return Ok(None);
         }
-        let mut buf = Vec::new();
+        // Room for the usual short key and its window without growing (this runs per output record).
+        let mut buf = Vec::with_capacity(32);
         let unwrapped = self.columns.len() == 1;
         match self.format {
             Format::None => {}
@@ -350,6 +379,10 @@ impl KeyCodec {
             }
             Format::Avro => match self.schema.as_deref() {
                 Some(crate::registry::SchemaCodec::Avro(codec)) => codec.encode(&self.columns, values, &mut buf)?,
+                _ => return Err(no_registry()),
+            },
+            Format::Protobuf | Format::ProtobufNoSr => match self.schema.as_deref() {
+                Some(crate::registry::SchemaCodec::Protobuf(codec)) => codec.encode(&self.columns, values, &mut buf)?,
                 _ => return Err(no_registry()),
             },
             Format::Delimited => encode_delimited(values, self.delimiter, &mut buf),

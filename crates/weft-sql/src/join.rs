@@ -99,6 +99,8 @@ pub struct JoinOp {
     next_id: u64,
     stream_time: i64,
     joined: Vec<Value>,
+    /// The bytes of the key a stream-table join probes a table with (reused from record to record).
+    probe_key: Vec<u8>,
     /// Stream-table joins: the tables, in join order (input `i + 1` is `sides[i]`).
     sides: Vec<TableSide>,
     /// The joined row ends with the synthetic `ROWKEY` column.
@@ -184,7 +186,8 @@ struct TableSide {
     own_key: Compiled,
     key_type: SqlType,
     width: usize,
-    rows: HashMap<Vec<u8>, Vec<Value>>,
+    /// Hashed with foldhash: one probe per stream record (SipHash showed in profiles).
+    rows: HashMap<Vec<u8>, Vec<Value>, foldhash::fast::RandomState>,
 }
 
 fn key_bytes_of(v: &Value, ty: &SqlType) -> Vec<u8> {
@@ -458,7 +461,52 @@ impl JoinOp {
         }
     }
 
+    /// The columns of the stream row (input 0) a stream-table join reads, out of `width`; `None`
+    /// when it may read them all (other shapes, and chains, whose inner joins see whole rows). The
+    /// stream row is copied into every joined row, so columns nobody reads are better never decoded.
+    pub fn needed_left_columns(&self, width: usize) -> Option<Vec<bool>> {
+        if !matches!(self.shape, Shape::StreamTable) || self.inner.is_some() {
+            return None;
+        }
+        let mut mask = vec![false; width];
+        if let Some(f) = &self.filter {
+            f.mark_columns(&mut mask);
+        }
+        self.items.iter().for_each(|c| c.mark_columns(&mut mask));
+        self.sides.iter().for_each(|s| s.probe.mark_columns(&mut mask));
+        let mut bounds = [self.left_rowtime].to_vec();
+        if let Some([(start, end), _]) = self.window_bounds {
+            bounds.extend([start, end]);
+        }
+        for i in bounds {
+            if let Some(slot) = mask.get_mut(i) {
+                *slot = true;
+            }
+        }
+        Some(mask)
+    }
+
     /// Whether input `input` is a table side (state rebuilt from its topic).
+    /// Whether the join matches rows on the whole key of each input (a single key column on both
+    /// sides, no foreign key, no chain, no windowed keys): then equal keys, serialized alike, lie in
+    /// the same partition of co-partitioned inputs, and each partition pair joins on its own.
+    pub fn joins_on_keys(&self) -> bool {
+        if self.inner.is_some() || self.left_pk.is_some() || self.window_key.is_some() {
+            return false;
+        }
+        match self.shape {
+            Shape::StreamTable => {
+                self.sides.len() == 1
+                    && self.sides[0].probe.as_column() == Some(0)
+                    && self.sides[0].own_key.as_column() == Some(0)
+            }
+            Shape::TableTable | Shape::StreamStream(_) => {
+                self.left_key.as_column() == Some(0) && self.right_key.as_column() == Some(0)
+            }
+            Shape::ForeignKey => false,
+        }
+    }
+
     pub fn is_table_input(&self, input: usize) -> bool {
         match self.route(input) {
             Route::Inner(i) => self.inner.as_ref().is_some_and(|inner| inner.is_table_input(i)),
@@ -509,11 +557,18 @@ impl JoinOp {
                 joined.clear();
                 joined.extend_from_slice(row);
                 let mut first_key = Value::Null;
+                let probe = &mut self.probe_key;
                 for (i, side) in self.sides.iter().enumerate() {
-                    let key = side.probe.eval(&joined).into_owned();
-                    let found = if key.is_null() { None } else { side.rows.get(&key_bytes_of(&key, &side.key_type)) };
+                    let key = side.probe.eval(&joined);
+                    let found = if key.is_null() {
+                        None
+                    } else {
+                        probe.clear();
+                        write_json(probe, &key, &side.key_type);
+                        side.rows.get(probe.as_slice())
+                    };
                     if i == 0 {
-                        first_key = key;
+                        first_key = key.into_owned();
                     }
                     match (found, side.kind) {
                         (Some(r), _) => joined.extend_from_slice(r),
@@ -1148,7 +1203,7 @@ fn plan_stream_tables(
             probe,
             own_key,
             width: table.row_width(),
-            rows: HashMap::new(),
+            rows: HashMap::default(),
         });
         scope.columns.extend(table_scope.columns);
         qualifiers.push(q);
@@ -1235,6 +1290,7 @@ fn plan_stream_tables(
         next_id: 0,
         stream_time: i64::MIN / 2,
         joined: Vec::new(),
+        probe_key: Vec::new(),
         sides,
         synthetic_key,
         left_pk: None,
@@ -1706,7 +1762,7 @@ impl Stage {
                 own_key: self.right_key.clone(),
                 key_type: self.left_key.ty.clone(),
                 width: self.right_width,
-                rows: HashMap::new(),
+                rows: HashMap::default(),
             }]
         } else {
             Vec::new()
@@ -1733,6 +1789,7 @@ impl Stage {
             next_id: 0,
             stream_time: i64::MIN / 2,
             joined: Vec::new(),
+            probe_key: Vec::new(),
             sides,
             synthetic_key: self.synthetic_key,
             left_pk: self.left_pk,

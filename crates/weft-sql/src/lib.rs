@@ -60,6 +60,7 @@ pub mod lineage;
 pub mod metastore;
 pub mod parser;
 pub mod plan;
+pub mod protobuf;
 pub mod registry;
 pub mod runtime;
 mod sqlformat;

@@ -189,6 +189,17 @@ impl SourceDef {
                         .unwrapped(unwrapped)
                         .prefer_registered(self.query_id.is_none()),
                 ))),
+                (Format::Protobuf, Some(r)) => Some(std::sync::Arc::new(crate::registry::SchemaCodec::Protobuf(
+                    crate::protobuf::ProtobufCodec::registered(r.clone(), format!("{}-value", self.topic))
+                        .prefer_registered(self.query_id.is_none())
+                        .named(self.value_schema_full_name.as_deref())
+                        .nullable(crate::protobuf::nullable_of(&self.statement, "VALUE")),
+                ))),
+                (Format::ProtobufNoSr, _) => Some(std::sync::Arc::new(crate::registry::SchemaCodec::Protobuf(
+                    crate::protobuf::ProtobufCodec::without_registry()
+                        .named(self.value_schema_full_name.as_deref())
+                        .nullable(crate::protobuf::nullable_of(&self.statement, "VALUE")),
+                ))),
                 _ => None,
             },
         }

@@ -16,6 +16,7 @@ use crate::types::SqlType;
 pub enum SchemaType {
     Avro,
     Json,
+    Protobuf,
 }
 
 impl SchemaType {
@@ -24,6 +25,7 @@ impl SchemaType {
         match self {
             SchemaType::Avro => "AVRO",
             SchemaType::Json => "JSON",
+            SchemaType::Protobuf => "PROTOBUF",
         }
     }
 }
@@ -134,6 +136,8 @@ pub fn columns_from_json_schema(text: &str) -> Result<Vec<Column>> {
 pub fn key_columns_from_schema(format: crate::format::Format, text: &str) -> Result<Vec<Column>> {
     let columns = match format {
         crate::format::Format::Avro => crate::avro::AvroSchema::parse(text)?.columns()?,
+        // ksqlDB's Protobuf keys are a message whose fields are the key columns.
+        crate::format::Format::Protobuf => return crate::protobuf::columns_from_schema(text, None),
         _ => columns_from_json_schema(text)?,
     };
     Ok(vec![Column { name: "ROWKEY".into(), ty: whole_schema_type(&columns) }])
@@ -265,4 +269,5 @@ mod tests {
 pub enum SchemaCodec {
     Avro(crate::avro::AvroCodec),
     JsonSr(JsonSrWriter),
+    Protobuf(crate::protobuf::ProtobufCodec),
 }

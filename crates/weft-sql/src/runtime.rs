@@ -87,6 +87,10 @@ pub trait QueryTask: Send {
     /// The rows of the table an aggregation maintains that this task holds; `None` when the task
     /// cannot say (the table's topic is the answer then).
     fn table_snapshot(&self) -> Option<Vec<Row>>;
+    /// Whether its state is open (restored) on this server.
+    fn is_open(&self) -> bool {
+        true
+    }
 }
 
 /// Input records read per partition and batch: one output append and one commit per batch.
@@ -196,7 +200,7 @@ impl StatelessOp {
 
 impl Operator {
     /// The source-row columns of input `input` the operator reads (`None`: all of them).
-    pub fn needed_columns(&self, _input: usize, width: usize) -> Option<Vec<bool>> {
+    pub fn needed_columns(&self, input: usize, width: usize) -> Option<Vec<bool>> {
         let mut mask = vec![false; width];
         match self {
             Operator::Stateless(op) => {
@@ -207,6 +211,7 @@ impl Operator {
                 op.table_fns.iter().for_each(|c| c.mark_columns(&mut mask));
             }
             Operator::Aggregate(op) => op.mark_columns(&mut mask),
+            Operator::Join(op) | Operator::JoinAggregate(op, _) if input == 0 => return op.needed_left_columns(width),
             Operator::Join(_) | Operator::JoinAggregate(..) => return None,
         }
         Some(mask)
@@ -422,14 +427,16 @@ impl TopicSink {
             if self.pending[p].is_empty() {
                 continue;
             }
-            let mut records = std::mem::take(&mut self.pending[p]);
-            for (origin, index) in std::mem::take(&mut self.last_origin[p]) {
+            // Drained, not taken: the pending list keeps its capacity for the next batch (regrowing
+            // it batch after batch faulted fresh pages in on every one).
+            let records = &mut self.pending[p];
+            for (origin, index) in self.last_origin[p].drain(..) {
                 if let Some(r) = records.get_mut(index) {
                     r.headers.push(origin_header(&self.query_id, origin));
                 }
             }
             self.records_written += records.len() as u64;
-            routed.extend(records.into_iter().map(|r| (Some(p as u32), r)));
+            routed.extend(records.drain(..).map(|r| (Some(p as u32), r)));
         }
         routed
     }
@@ -623,10 +630,11 @@ fn load_table_state(
     log: &dyn EventLog,
     data: &DataPath,
     input: &InputCursor,
+    part: &Part,
     load: &mut dyn FnMut(&[Value], Decoded),
 ) -> Result<()> {
     let mut row = Vec::new();
-    for (p, end) in input.positions.iter().enumerate() {
+    for (p, end) in input.positions.iter().enumerate().filter(|(p, _)| part.owns(*p as u32)) {
         let (mut offset, _) = log.offsets(&input.topic, p as u32)?;
         while offset < *end {
             let r =
@@ -660,12 +668,13 @@ fn replay_join_buffers(
     log: &dyn EventLog,
     data: &DataPath,
     inputs: &[InputCursor],
+    part: &Part,
     span: i64,
     op: &mut crate::join::JoinOp,
 ) -> Result<()> {
     let mut latest = i64::MIN;
     for (_, input) in inputs.iter().enumerate().filter(|(idx, _)| !op.is_table_input(*idx)) {
-        for (p, pos) in input.positions.iter().enumerate() {
+        for (p, pos) in input.positions.iter().enumerate().filter(|(p, _)| part.owns(*p as u32)) {
             if *pos == 0 {
                 continue;
             }
@@ -683,7 +692,7 @@ fn replay_join_buffers(
     let mut records: Vec<(i64, usize, u32, weft_log::StoredRecord)> = Vec::new();
     // Table inputs of a join chain are already loaded up to the committed positions.
     for (idx, input) in inputs.iter().enumerate().filter(|(idx, _)| !op.is_table_input(*idx)) {
-        for (p, end) in input.positions.iter().enumerate() {
+        for (p, end) in input.positions.iter().enumerate().filter(|(p, _)| part.owns(*p as u32)) {
             let (earliest, _) = log.offsets(&input.topic, p as u32)?;
             let mut offset = log.offset_for_timestamp(&input.topic, p as u32, horizon)?.unwrap_or(*end).max(earliest);
             while offset < *end {
@@ -985,13 +994,14 @@ impl PersistentQuery {
             inputs.push(InputCursor::open(log.as_ref(), &data, source, start, needed)?);
         }
         let shared = part != Part::Whole;
-        if shared && inputs.len() != 1 {
-            return Err(SqlError::analysis(format!("query {id}: only a query of one input shares its partitions")));
-        }
         let input_partitions = inputs.first().map_or(1, |i| i.positions.len() as u32);
+        let co_partitioned = inputs.iter().all(|i| i.positions.len() as u32 == input_partitions);
         match (&part, &planned.operator) {
-            (Part::Partitions(_), Operator::Stateless(_)) | (Part::Whole, _) => {}
-            (Part::Keyed(p), Operator::Aggregate(op)) if !op.aggregates_table() && *p < input_partitions => {}
+            (Part::Partitions(_), Operator::Stateless(_)) if inputs.len() == 1 => {}
+            (Part::Whole, _) => {}
+            (Part::Keyed(p), Operator::Aggregate(op))
+                if inputs.len() == 1 && !op.aggregates_table() && *p < input_partitions => {}
+            (Part::Keyed(p), Operator::Join(op)) if co_partitioned && op.joins_on_keys() && *p < input_partitions => {}
             _ => {
                 return Err(SqlError::analysis(format!(
                     "query {id}: its operator cannot process {part:?} of its input on its own"
@@ -1014,7 +1024,7 @@ impl PersistentQuery {
         // this part's.
         let committed: Vec<_> = all_committed
             .into_iter()
-            .filter(|c| !shared || (inputs[0].topic == c.topic && part.owns(c.partition)))
+            .filter(|c| !shared || (inputs.iter().any(|i| i.topic == c.topic) && part.owns(c.partition)))
             .collect();
         let mut applied = HashMap::new();
         if new_query {
@@ -1063,13 +1073,13 @@ impl PersistentQuery {
         if let Some(op) = operator.join_mut() {
             for (idx, input) in inputs.iter().enumerate() {
                 if op.is_table_input(idx) {
-                    load_table_state(log.as_ref(), &data, input, &mut |row, d| op.load_table(idx, row, d))?;
+                    load_table_state(log.as_ref(), &data, input, &part, &mut |row, d| op.load_table(idx, row, d))?;
                 }
             }
         }
         if let (Some(op), false) = (operator.join_mut(), committed.is_empty()) {
             if let Some(span) = op.replay_span() {
-                replay_join_buffers(log.as_ref(), &data, &inputs, span, op)?;
+                replay_join_buffers(log.as_ref(), &data, &inputs, &part, span, op)?;
             }
         }
         match &mut operator {
@@ -1085,7 +1095,7 @@ impl PersistentQuery {
                         *pos = (*pos).max(a + 1);
                     }
                 }
-                load_table_state(log.as_ref(), &data, &input, &mut |row, d| op.load_table_row(row, d))?;
+                load_table_state(log.as_ref(), &data, &input, &Part::Whole, &mut |row, d| op.load_table_row(row, d))?;
             }
             // An aggregation of a table-table join replaces each key's previous joined row: that
             // table is the join's result, rebuilt from the join state loaded above.
@@ -1194,8 +1204,8 @@ impl PersistentQuery {
     /// The topics and partitions this query reads, for waiting on new input.
     pub fn input_partitions(&self) -> Vec<(String, u32)> {
         if self.part != Part::Whole {
-            let topic = self.inputs.first().map(|i| i.topic.clone()).unwrap_or_default();
-            return self.polled_partitions().into_iter().map(|p| (topic.clone(), p)).collect();
+            let polled = self.polled_partitions();
+            return self.inputs.iter().flat_map(|i| polled.iter().map(move |p| (i.topic.clone(), *p))).collect();
         }
         self.inputs.iter().flat_map(|i| (0..i.positions.len() as u32).map(move |p| (i.topic.clone(), p))).collect()
     }
@@ -1274,7 +1284,7 @@ impl PersistentQuery {
     fn poll_merged(&mut self, max_records: usize) -> Result<usize> {
         let mut batches: Vec<(usize, u32, std::collections::VecDeque<weft_log::StoredRecord>, u64)> = Vec::new();
         for idx in 0..self.inputs.len() {
-            for p in 0..self.inputs[idx].positions.len() {
+            for p in (0..self.inputs[idx].positions.len()).filter(|p| self.part.owns(*p as u32)) {
                 let input = &self.inputs[idx];
                 let pos = input.positions[p];
                 let limits = ReadLimits { max_records, ..ReadLimits::default() };
@@ -1518,7 +1528,9 @@ impl PushQuery {
         if let Some(op) = operator.join_mut() {
             for (idx, input) in inputs.iter().enumerate() {
                 if op.is_table_input(idx) {
-                    load_table_state(log.as_ref(), &data, input, &mut |row, d| op.load_table(idx, row, d))?;
+                    load_table_state(log.as_ref(), &data, input, &Part::Whole, &mut |row, d| {
+                        op.load_table(idx, row, d)
+                    })?;
                 }
             }
         }

@@ -114,6 +114,11 @@ fn a_query_runs_where_the_gate_says_and_moves_with_its_output_exactly_once() {
     // Neither runs the queries while its gate is closed.
     std::thread::sleep(Duration::from_millis(500));
     assert!(records(log.as_ref(), "COPY").is_empty(), "no server runs them yet");
+    // The first made the queries (a new query opens at once, to pin its start); the second
+    // opens a task only when it runs it.
+    let open = |e: &Engine| e.queries().iter().map(|q| (q.tasks, q.tasks_here, q.tasks_open)).collect::<Vec<_>>();
+    assert_eq!(open(&first), [(1, 0, 1), (1, 0, 1)]);
+    assert_eq!(open(&second), [(1, 0, 0), (1, 0, 0)]);
 
     first_leads.store(true, Ordering::SeqCst);
     wait_for("the first engine copying", || records(log.as_ref(), "COPY").len() == 300);
@@ -122,6 +127,7 @@ fn a_query_runs_where_the_gate_says_and_moves_with_its_output_exactly_once() {
     second_leads.store(true, Ordering::SeqCst);
     produce(log.as_ref(), 300..600);
     wait_for("the second engine copying", || records(log.as_ref(), "COPY").len() >= 600);
+    wait_for("the second engine's tasks running", || open(&second) == [(1, 1, 1), (1, 1, 1)]);
     // And back, while records keep coming.
     produce(log.as_ref(), 600..700);
     second_leads.store(false, Ordering::SeqCst);

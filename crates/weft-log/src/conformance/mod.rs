@@ -42,7 +42,8 @@ pub use lifecycle::{persistence_across_reopen, shutdown_closes_the_log};
 pub use model::model_appends_reads_and_reopens;
 pub use reads::{offset_for_timestamp, read_limits, reads_at_and_past_the_end};
 pub use records::{
-    bad_appends_write_nothing, concurrent_appends_are_dense, offsets_are_dense, records_read_back_exactly,
+    bad_appends_write_nothing, concurrent_appends_are_dense, multi_partition_appends, offsets_are_dense,
+    records_read_back_exactly,
 };
 pub use subscriptions::subscriptions_follow_the_high_watermark;
 pub use topics::{missing_topics_and_partitions, topics_lifecycle};
@@ -104,6 +105,7 @@ pub fn properties<H: LogHarness>() -> Vec<(&'static str, Property<H>)> {
         ("missing_topics_and_partitions", missing_topics_and_partitions::<H>),
         ("offsets_are_dense", offsets_are_dense::<H>),
         ("concurrent_appends_are_dense", concurrent_appends_are_dense::<H>),
+        ("multi_partition_appends", multi_partition_appends::<H>),
         ("records_read_back_exactly", records_read_back_exactly::<H>),
         ("bad_appends_write_nothing", bad_appends_write_nothing::<H>),
         ("read_limits", read_limits::<H>),

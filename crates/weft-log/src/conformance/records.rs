@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::{assert_err, kept_forever, now_ms, read_all, record, LogHarness};
-use crate::{CleanupPolicy, Header, LogError, Record, TimestampType, TopicConfig};
+use crate::{CleanupPolicy, Header, LogError, PartitionBatch, Record, RecordRef, TimestampType, TopicConfig};
 
 /// Offsets are assigned densely from 0 in each partition, independently of the other
 /// partitions; `append` reports where its batch landed, and `offsets` and `describe_topic` report
@@ -32,6 +32,43 @@ pub fn offsets_are_dense<H: LogHarness>(harness: &H) {
         let offsets: Vec<u64> = records.iter().map(|r| r.offset).collect();
         assert_eq!(offsets, (0..next[p.partition as usize]).collect::<Vec<_>>(), "partition {}", p.partition);
     }
+}
+
+/// `append_partitions` lands each batch as `append` would, in the order given (two batches of one
+/// partition one after the other), reads back exactly what was borrowed, and a batch that cannot be
+/// appended (a missing partition) fails alone.
+pub fn multi_partition_appends<H: LogHarness>(harness: &H) {
+    let place = harness.new_place();
+    let log = harness.open(&place);
+    log.create_topic("t", kept_forever(3)).expect("create 't'");
+    log.append("t", 2, vec![record(None, Some("before"), None)]).expect("append to partition 2");
+    let owned: Vec<Vec<Record>> = (0..4)
+        .map(|b| (0..b + 1).map(|i| record(Some(&format!("k{b}")), Some(&format!("v{b}-{i}")), None)).collect())
+        .collect();
+    let borrowed: Vec<Vec<RecordRef<'_>>> =
+        owned.iter().map(|batch| batch.iter().map(RecordRef::from).collect()).collect();
+    let batches: Vec<PartitionBatch<'_>> = [0u32, 2, 0, 7]
+        .iter()
+        .zip(&borrowed)
+        .map(|(&partition, records)| PartitionBatch { partition, records })
+        .collect();
+    let results = log.append_partitions("t", &batches);
+    assert_eq!(results.len(), 4, "one result per batch");
+    let offsets: Vec<(u32, u64, u64)> = results[..3]
+        .iter()
+        .map(|r| r.as_ref().map(|r| (r.partition, r.base_offset, r.last_offset)).expect("batch appended"))
+        .collect();
+    assert_eq!(offsets, [(0, 0, 0), (2, 1, 2), (0, 1, 3)], "where the batches landed");
+    assert!(matches!(results[3], Err(LogError::PartitionNotFound { partition: 7, .. })), "{:?}", results[3]);
+    let values = |partition| -> Vec<Option<Vec<u8>>> {
+        read_all(&*log, "t", partition, 10).into_iter().map(|r| r.value).collect()
+    };
+    let expected =
+        |values: &[&str]| -> Vec<Option<Vec<u8>>> { values.iter().map(|v| Some(v.as_bytes().to_vec())).collect() };
+    assert_eq!(values(0), expected(&["v0-0", "v2-0", "v2-1", "v2-2"]), "partition 0");
+    assert_eq!(values(1), expected(&[]), "partition 1");
+    assert_eq!(values(2), expected(&["before", "v1-0", "v1-1"]), "partition 2");
+    assert_eq!(log.offsets("t", 0).expect("offsets"), (0, 4), "partition 0's high watermark");
 }
 
 /// Appends racing on one partition from several threads each land as one contiguous run of

@@ -166,3 +166,134 @@ fn a_level_covers_the_levels_it_checks_at_least_as_strictly() {
     assert!(!covers(L::Backward, L::BackwardTransitive));
     assert!(!covers(L::Full, L::ForwardTransitive));
 }
+
+fn proto(text: &str) -> ParsedSchema {
+    ParsedSchema::parse(SchemaType::Protobuf, text, &[]).unwrap()
+}
+
+/// The incompatibility kinds and paths of `new` read against `old` under BACKWARD.
+fn proto_changes(old: &str, new: &str) -> Vec<(String, String)> {
+    let (ParsedSchema::Protobuf(r), ParsedSchema::Protobuf(w)) = (proto(new), proto(old)) else { unreachable!() };
+    protobuf::incompatibilities(&r, &w).into_iter().map(|i| (i.change.as_str().to_string(), i.path)).collect()
+}
+
+const P_BASE: &str = r#"syntax = "proto3"; package shop;
+message Order { string id = 1; int64 amount = 2; Line line = 3; map<string, int32> tags = 4;
+  oneof payment { string card = 5; string iban = 6; } }
+message Line { string sku = 1; int32 quantity = 2; }"#;
+
+#[test]
+fn protobuf_compatible_changes_follow_confluent() {
+    for (why, new) in [
+        ("field renamed", P_BASE.replace("string id = 1", "string order_id = 1")),
+        ("field added", P_BASE.replace("int64 amount = 2;", "int64 amount = 2; bool gift = 9;")),
+        ("field removed", P_BASE.replace("int64 amount = 2;", "")),
+        ("int64 read as uint64 (one wire group)", P_BASE.replace("int64 amount", "uint64 amount")),
+        ("string read as bytes", P_BASE.replace("string id = 1", "bytes id = 1")),
+        ("message added", format!("{P_BASE} message Extra {{ int32 x = 1; }}")),
+        (
+            "messages reordered",
+            P_BASE.replace("message Line { string sku = 1; int32 quantity = 2; }", "").replace(
+                "syntax = \"proto3\"; package shop;",
+                "syntax = \"proto3\"; package shop; message Line { string sku = 1; int32 quantity = 2; }",
+            ),
+        ),
+        ("field added to a oneof", P_BASE.replace("string iban = 6;", "string iban = 6; string voucher = 7;")),
+        ("one field moved into a new oneof", P_BASE.replace("int64 amount = 2;", "oneof total { int64 amount = 2; }")),
+        ("enum added", format!("{P_BASE} enum Kind {{ A = 0; }}")),
+    ] {
+        assert_eq!(proto_changes(P_BASE, &new), Vec::<(String, String)>::new(), "{why}");
+    }
+}
+
+/// Why, the changed schema, and the (kind, path) of each expected incompatibility.
+type ProtoCase = (&'static str, String, Vec<(&'static str, &'static str)>);
+
+#[test]
+fn protobuf_incompatible_changes_follow_confluent() {
+    let cases: Vec<ProtoCase> = vec![
+        ("package changed", P_BASE.replace("package shop;", "package store;"), vec![("PACKAGE_CHANGED", "#/")]),
+        (
+            "message removed",
+            P_BASE.replace("message Line { string sku = 1; int32 quantity = 2; }", "").replace("Line line = 3;", ""),
+            vec![("MESSAGE_REMOVED", "#/Line")],
+        ),
+        (
+            "number reused with another scalar group",
+            P_BASE.replace("int64 amount = 2", "string amount = 2"),
+            vec![("FIELD_SCALAR_KIND_CHANGED", "#/Order/2")],
+        ),
+        (
+            "sint64 is not int64 on the wire",
+            P_BASE.replace("int64 amount", "sint64 amount"),
+            vec![("FIELD_SCALAR_KIND_CHANGED", "#/Order/2")],
+        ),
+        (
+            "scalar became a message",
+            P_BASE.replace("int64 amount = 2", "Line amount = 2"),
+            vec![("FIELD_KIND_CHANGED", "#/Order/2")],
+        ),
+        (
+            "map became a scalar",
+            P_BASE.replace("map<string, int32> tags = 4", "string tags = 4"),
+            vec![("FIELD_KIND_CHANGED", "#/Order/4")],
+        ),
+        (
+            "map values changed",
+            P_BASE.replace("map<string, int32>", "map<string, double>"),
+            vec![("FIELD_SCALAR_KIND_CHANGED", "#/Order/4")],
+        ),
+        (
+            "a field of a referenced message changed",
+            P_BASE.replace("int32 quantity = 2", "double quantity = 2"),
+            vec![
+                ("FIELD_SCALAR_KIND_CHANGED", "#/Line/2"),
+                ("FIELD_SCALAR_KIND_CHANGED", "#/Line/2"),
+                ("FIELD_NAMED_TYPE_CHANGED", "#/Order/3"),
+            ],
+        ),
+        (
+            "field removed from a oneof",
+            P_BASE.replace("string iban = 6;", ""),
+            vec![("ONEOF_FIELD_REMOVED", "#/Order/payment/6")],
+        ),
+        (
+            "several fields moved into one oneof",
+            P_BASE.replace("string id = 1; int64 amount = 2;", "oneof key { string id = 1; int64 amount = 2; }"),
+            vec![("MULTIPLE_FIELDS_MOVED_TO_ONEOF", "#/Order/key")],
+        ),
+    ];
+    for (why, new, expected) in cases {
+        let expected: Vec<(String, String)> = expected.iter().map(|(k, p)| (k.to_string(), p.to_string())).collect();
+        assert_eq!(proto_changes(P_BASE, &new), expected, "{why}");
+    }
+}
+
+#[test]
+fn protobuf_required_fields_and_messages() {
+    let v1 = "syntax = \"proto2\"; message R { required int32 a = 1; optional string b = 2; }";
+    let added = "syntax = \"proto2\"; message R { required int32 a = 1; optional string b = 2; required int64 c = 3; }";
+    let removed = "syntax = \"proto2\"; message R { optional string b = 2; }";
+    assert_eq!(proto_changes(v1, added), [("REQUIRED_FIELD_ADDED".to_string(), "#/R/3".to_string())]);
+    assert_eq!(proto_changes(v1, removed), [("REQUIRED_FIELD_REMOVED".to_string(), "#/R/1".to_string())]);
+    // Under FULL both directions count, and the messages say which schema has what.
+    let result = check_all(CompatibilityLevel::Full, &proto(added), &[&proto(v1)]);
+    assert_eq!(
+        result.messages,
+        vec![
+            "{errorType:'REQUIRED_FIELD_ADDED', description:'The required field 'c' at '#/R/3' in the new schema is missing in the old schema'}".to_string(),
+            "{errorType:'REQUIRED_FIELD_REMOVED', description:'The required field 'c' at '#/R/3' in the new schema is missing in the old schema'}".to_string(),
+            "{oldSchemaVersion: 1}".to_string(),
+            "{oldSchema: '<old>'}".to_string(),
+            "{compatibility: 'FULL'}".to_string(),
+        ]
+    );
+    // A recursive message is compared once, not forever.
+    let tree = "syntax = \"proto3\"; message Node { string v = 1; repeated Node children = 2; }";
+    assert!(proto_changes(tree, tree).is_empty());
+    let changed = tree.replace("string v = 1", "int32 v = 1");
+    assert_eq!(proto_changes(tree, &changed)[0], ("FIELD_SCALAR_KIND_CHANGED".to_string(), "#/Node/1".to_string()));
+    // Avro and Protobuf never read each other.
+    let result = check_all(CompatibilityLevel::Backward, &proto(v1), &[&avro(V_A)]);
+    assert!(result.messages[0].contains("SCHEMA_TYPE_CHANGED"), "{:?}", result.messages);
+}

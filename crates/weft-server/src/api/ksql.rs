@@ -281,6 +281,8 @@ fn query_json(query: &QueryInfo) -> Json {
         "statusCount": {query.state.clone(): 1},
         "queryType": "PERSISTENT",
         "state": query.state,
+        // Weft's own: the query's tasks, and those this server runs and holds open now.
+        "tasks": {"count": query.tasks, "runningHere": query.tasks_here, "openHere": query.tasks_open},
     })
 }
 

@@ -114,6 +114,19 @@ fn one() -> u32 {
 pub struct SchemaSpec {
     pub subject: String,
     pub schema: Json,
+    /// `PROTOBUF` for a `.proto` text given as a JSON string (registered, and compared, as the text).
+    #[serde(default)]
+    pub schema_type: Option<String>,
+}
+
+impl SchemaSpec {
+    /// The schema text as registered.
+    fn text(&self) -> String {
+        match (&self.schema, self.schema_type.as_deref()) {
+            (Json::String(text), Some("PROTOBUF")) => text.clone(),
+            (schema, _) => schema.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -238,8 +251,7 @@ pub fn run_case(case: &Case) -> Result<(), String> {
     // tmpfs when there is one: fsync is what the cases would otherwise wait on.
     let shm = Path::new("/dev/shm");
     let dir = if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() }.map_err(|e| e.to_string())?;
-    PRE_REGISTER
-        .with(|p| *p.borrow_mut() = case.schemas.iter().map(|s| (s.subject.clone(), s.schema.to_string())).collect());
+    PRE_REGISTER.with(|p| *p.borrow_mut() = case.schemas.iter().map(|s| (s.subject.clone(), s.text())).collect());
     let (log, engine) = open_engine(dir.path());
     for t in &case.topics {
         let config = weft_log::TopicConfig { partitions: t.partitions, ..weft_log::TopicConfig::default() };
@@ -305,6 +317,16 @@ pub fn run_case(case: &Case) -> Result<(), String> {
         let (_, text) = registry
             .latest(&expected.subject)
             .map_err(|e| format!("subject {} was not registered: {e}", expected.subject))?;
+        if expected.schema_type.as_deref() == Some("PROTOBUF") {
+            if text != expected.text() {
+                return Err(format!(
+                    "subject {}: expected schema {:?}, registered {text:?}",
+                    expected.subject,
+                    expected.text()
+                ));
+            }
+            continue;
+        }
         let actual: Json = serde_json::from_str(&text).map_err(|e| format!("registered schema is not JSON: {e}"))?;
         if actual != expected.schema {
             return Err(format!(
@@ -360,7 +382,7 @@ fn produce(engine: &Engine, log: &dyn EventLog, inputs: &[InputRecord]) -> Resul
         let value = match (&input.value, source.as_ref().map(|s| s.value_format)) {
             (Json::Null, _) => None,
             (Json::String(s), Some(Format::Delimited)) => Some(s.as_bytes().to_vec()),
-            (v, Some(Format::Avro | Format::JsonSr)) => {
+            (v, Some(Format::Avro | Format::JsonSr | Format::Protobuf | Format::ProtobufNoSr)) => {
                 let s = source.as_ref().ok_or("no source")?;
                 let codec = s.value_codec();
                 let vals: Vec<weft_sql::types::Value> = if codec.unwrapped {
@@ -469,7 +491,8 @@ fn encode_key(
         // A DELIMITED key is given as the text written (`"foo,bar"`, `"\"22\""`).
         return Ok(Some(text.as_bytes().to_vec()));
     }
-    let values: Vec<weft_sql::types::Value> = if codec.columns.len() == 1 {
+    let protobuf = matches!(codec.format, Format::Protobuf | Format::ProtobufNoSr);
+    let values: Vec<weft_sql::types::Value> = if codec.columns.len() == 1 && !protobuf {
         vec![weft_sql::engine::json_to_value(key, &codec.columns[0].ty).map_err(|e| e.to_string())?]
     } else {
         codec
@@ -488,6 +511,12 @@ fn encode_key(
             .collect::<Result<_, _>>()?
     };
     let refs: Vec<&weft_sql::types::Value> = values.iter().collect();
+    if let (Some(weft_sql::registry::SchemaCodec::Protobuf(message)), None) = (codec.schema.as_deref(), window) {
+        // A Protobuf key is a message even when its one column is null (ksqlDB's driver writes it so).
+        let mut buf = Vec::new();
+        message.encode(&codec.columns, &refs, &mut buf).map_err(|e| e.to_string())?;
+        return Ok(Some(buf));
+    }
     codec.encode(&refs, window).map_err(|e| e.to_string())
 }
 
@@ -543,7 +572,7 @@ fn read_topic(engine: &Engine, log: &dyn EventLog, topic: &str) -> Result<Vec<Ac
                 serde_json::from_slice(v).map_err(|e| format!("output is not JSON: {e}"))?
             }
             (Some(v), Some(Format::Delimited)) => Json::String(String::from_utf8_lossy(v).into()),
-            (Some(v), Some(Format::Avro | Format::JsonSr)) => {
+            (Some(v), Some(Format::Avro | Format::JsonSr | Format::Protobuf | Format::ProtobufNoSr)) => {
                 let s = source.as_ref().ok_or("no source")?;
                 let codec = s.value_codec();
                 let mut row = vec![weft_sql::types::Value::Null; codec.columns.len()];
@@ -582,7 +611,7 @@ fn decode_key(source: &SourceDef, key: Option<&[u8]>) -> Result<(Json, WindowOut
         Json::Null
     } else if source.key_format == Format::Delimited && source.window.is_none() {
         Json::String(String::from_utf8_lossy(key.unwrap_or_default()).into())
-    } else if codec.columns.len() == 1 {
+    } else if codec.columns.len() == 1 && !matches!(codec.format, Format::Protobuf | Format::ProtobufNoSr) {
         weft_sql::format::to_json_value(&row[0], &codec.columns[0].ty)
     } else if codec.columns.is_empty() {
         Json::Null
