@@ -9,9 +9,15 @@
 //! fails after part of it was acknowledged leaves that part in the log (Kafka makes several
 //! requests atomic only with transactions, whose commit markers take offsets of their own and
 //! would break the log's dense offsets).
+//!
+//! A producer that a failure leaves unable to produce is replaced. librdkafka's idempotent producer
+//! that loses track of a request in flight (its broker died) bumps its epoch before producing again;
+//! a cluster that refuses the bump (tansu 0.6 does) leaves it timing out every message or failed for
+//! good, which a fresh producer id escapes. The records of the failed append may or may not be in
+//! the log, as after any failed append.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -35,7 +41,9 @@ const RECORD_OVERHEAD: usize = 20;
 type PartitionLocks = Mutex<HashMap<(String, u32), Arc<Mutex<()>>>>;
 
 pub(crate) struct Producer {
-    producer: ThreadedProducer<Deliveries>,
+    /// The producer appends use; replaced when a failure leaves it unable to produce.
+    current: RwLock<Arc<ThreadedProducer<Deliveries>>>,
+    options: KafkaOptions,
     /// One append at a time per partition, so a batch's records are produced back to back.
     partitions: PartitionLocks,
     max_batch_bytes: usize,
@@ -43,6 +51,15 @@ pub(crate) struct Producer {
 
 impl Producer {
     pub fn new(options: &KafkaOptions) -> Result<Producer> {
+        Ok(Producer {
+            current: RwLock::new(Arc::new(Self::create(options)?)),
+            options: options.clone(),
+            partitions: Mutex::new(HashMap::new()),
+            max_batch_bytes: options.max_batch_bytes,
+        })
+    }
+
+    fn create(options: &KafkaOptions) -> Result<ThreadedProducer<Deliveries>> {
         let mut config = options.client_config();
         let message_max = (options.max_batch_bytes + 64 * 1024).max(1_000_000);
         // Set after the caller's properties: an append's guarantees rest on these.
@@ -56,8 +73,54 @@ impl Producer {
             // An append waits for its acknowledgement; waiting to fill batches only adds latency.
             config.set("linger.ms", "1");
         }
-        let producer = config.create_with_context(Deliveries).map_err(|e| client_error("the producer", &e))?;
-        Ok(Producer { producer, partitions: Mutex::new(HashMap::new()), max_batch_bytes: options.max_batch_bytes })
+        config.create_with_context(Deliveries).map_err(|e| client_error("the producer", &e))
+    }
+
+    fn current(&self) -> Arc<ThreadedProducer<Deliveries>> {
+        Arc::clone(&self.current.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Replaces `failed` with a fresh producer when `error` says it can no longer produce, unless
+    /// another append has replaced it already.
+    fn renew_after(&self, failed: &Arc<ThreadedProducer<Deliveries>>, error: &KafkaError) {
+        let fatal = failed.client().fatal_error();
+        let stuck = fatal.is_some()
+            || matches!(
+                error.rdkafka_error_code(),
+                Some(
+                    RDKafkaErrorCode::MessageTimedOut
+                        | RDKafkaErrorCode::Fatal
+                        | RDKafkaErrorCode::OutOfOrderSequenceNumber
+                        | RDKafkaErrorCode::UnknownProducerId
+                        | RDKafkaErrorCode::InvalidProducerEpoch
+                        | RDKafkaErrorCode::InvalidProducerIdMapping
+                        | RDKafkaErrorCode::ProducerFenced
+                        | RDKafkaErrorCode::InconsistentState
+                )
+            );
+        if stuck {
+            self.renew(failed, &error.to_string(), fatal);
+        }
+    }
+
+    fn renew(
+        &self,
+        failed: &Arc<ThreadedProducer<Deliveries>>,
+        reason: &str,
+        fatal: Option<(RDKafkaErrorCode, String)>,
+    ) {
+        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+        if !Arc::ptr_eq(&current, failed) {
+            return;
+        }
+        match Self::create(&self.options) {
+            Ok(fresh) => {
+                tracing::warn!(reason, ?fatal, "replacing the Kafka producer after a failure it cannot recover from");
+                // The old producer is dropped (its queue purged) once the appends using it return.
+                *current = Arc::new(fresh);
+            }
+            Err(e) => tracing::warn!(%e, "cannot replace the Kafka producer"),
+        }
     }
 
     pub fn append(
@@ -75,6 +138,7 @@ impl Producer {
             Arc::clone(partitions.entry((topic.to_string(), partition)).or_default())
         };
         let _one_at_a_time = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let producer = self.current();
 
         let append_time = now_ms();
         let count = records.len();
@@ -104,7 +168,7 @@ impl Producer {
                 .headers(headers);
             message.key = record.key.as_deref();
             message.payload = record.value.as_deref();
-            if let Err(error) = self.send(message) {
+            if let Err(error) = send(&producer, message) {
                 // The records before this one are queued: wait for them before answering.
                 let mut state = pending.lock();
                 state.remaining -= count - index;
@@ -118,11 +182,14 @@ impl Producer {
         while state.remaining > 0 {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
+                drop(state);
+                self.renew(&producer, "no acknowledgement within the message timeout", None);
                 return Err(LogError::Backend(format!("no acknowledgement from the cluster for {topic}/{partition}")));
             }
             state = pending.done.wait_timeout(state, left).unwrap_or_else(|e| e.into_inner()).0;
         }
         if let Some(error) = &state.error {
+            self.renew_after(&producer, error);
             return Err(match error.rdkafka_error_code() {
                 Some(RDKafkaErrorCode::MessageSizeTooLarge) => {
                     LogError::BatchTooLarge { size: batch_size(&records), max: self.max_batch_bytes }
@@ -145,20 +212,6 @@ impl Producer {
             _ => (first_timestamp, append_time),
         };
         Ok(AppendResult { partition, base_offset: base as u64, last_offset: last as u64, first_timestamp, append_time })
-    }
-
-    /// Queues one record, waiting while librdkafka's queue is full.
-    fn send(&self, mut message: BaseRecord<'_, [u8], [u8], Box<Delivery>>) -> Result<(), KafkaError> {
-        loop {
-            match self.producer.send(message) {
-                Ok(()) => return Ok(()),
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
-                    message = returned;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Err((error, _)) => return Err(error),
-            }
-        }
     }
 
     fn validate(&self, config: &TopicConfig, records: &[Record]) -> Result<()> {
@@ -190,7 +243,24 @@ impl Producer {
     }
 
     pub fn flush(&self, timeout: Duration) -> Result<()> {
-        self.producer.flush(timeout).map_err(|e| LogError::Backend(format!("flushing the producer: {e}")))
+        self.current().flush(timeout).map_err(|e| LogError::Backend(format!("flushing the producer: {e}")))
+    }
+}
+
+/// Queues one record, waiting while librdkafka's queue is full.
+fn send(
+    producer: &ThreadedProducer<Deliveries>,
+    mut message: BaseRecord<'_, [u8], [u8], Box<Delivery>>,
+) -> Result<(), KafkaError> {
+    loop {
+        match producer.send(message) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                message = returned;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err((error, _)) => return Err(error),
+        }
     }
 }
 

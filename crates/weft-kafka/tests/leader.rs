@@ -6,12 +6,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use weft_kafka::leader::{ElectionOptions, LeaderElection};
-use weft_kafka::testing::Broker;
+use weft_kafka::testing::{Broker, Cluster};
 use weft_kafka::{KafkaLog, KafkaOptions};
 use weft_log::{EventLog, ReadLimits};
 
 fn connect(broker: &Broker) -> Arc<KafkaLog> {
-    let mut options = KafkaOptions::new(broker.bootstrap());
+    connect_to(&broker.bootstrap())
+}
+
+fn connect_to(bootstrap: &str) -> Arc<KafkaLog> {
+    let mut options = KafkaOptions::new(bootstrap);
     options.timeout = Duration::from_secs(20);
     KafkaLog::connect(options).expect("connect to the test broker")
 }
@@ -211,4 +215,35 @@ fn a_follower_killed_by_sigkill_leaves_the_leadership_where_it_is() {
     within(10, "the killed follower's slots moving to the others", || share_the_slots(&[&first, &third]));
     let announced = announcements(&log).expect("read the announcements");
     assert!(announced.iter().all(|a| a == "http://first:8080"), "announcements: {announced:?}");
+}
+
+/// Members talking to different brokers of one cluster (tansu brokers sharing a PostgreSQL store,
+/// so the group's state is the store's) elect one leader between them, share the task slots, and
+/// the leadership moves to the other member when the leader leaves.
+#[test]
+fn members_on_different_brokers_of_one_cluster_elect_one_leader() {
+    let cluster = Cluster::start(2);
+    let join_through = |broker: usize, identity: &str| {
+        LeaderElection::join(connect_to(&cluster.broker(broker)), ElectionOptions::new(identity))
+            .expect("join the election")
+    };
+    let first = join_through(0, "http://first:8080");
+    within(20, "the first member leading", || first.is_leader());
+    let second = join_through(1, "http://second:8080");
+    within(20, "the rebalance after the second joined", || {
+        second.has_joined()
+            && first.is_leader()
+            && leaders(&[&first, &second]) == 1
+            && share_the_slots(&[&first, &second])
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(first.is_leader() && !second.is_leader(), "the leadership moved without cause");
+    let through_second = connect_to(&cluster.broker(1));
+    within(10, "the announcement, read through the other broker", || {
+        announcements(&through_second).ok().and_then(|a| a.last().cloned()).as_deref() == Some("http://first:8080")
+    });
+
+    first.leave();
+    within(20, "the member on the other broker leading", || second.is_leader());
+    within(10, "its announcement", || second.leader().ok().flatten().as_deref() == Some("http://second:8080"));
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use demo_process::{free_port, temp_data_dir, Demo};
 use serde_json::{json, Value};
 use serve_process::ServeProcess;
-use weft_kafka::testing::Broker;
+use weft_kafka::testing::{Broker, Cluster};
 
 /// Records produced through the REST API land in the broker and read back through it, and the
 /// mesh's own state (the topic, consumer positions) survives a restart of the server.
@@ -140,9 +140,9 @@ fn two_servers_on_one_cluster_see_each_others_changes() {
 /// answers the same id.
 #[test]
 fn registrations_on_two_servers_get_distinct_ids_even_when_the_leader_is_killed() {
-    let broker = Broker::start();
+    let cluster = Cluster::start(2);
     let dir = tempfile::tempdir().expect("temp dir");
-    let (first, second) = leader_and_follower(&broker, dir.path());
+    let (first, second) = leader_and_follower(&cluster, dir.path());
 
     let mut ids = std::collections::BTreeMap::new();
     std::thread::scope(|scope| {
@@ -188,9 +188,9 @@ fn persistent_queries_are_split_between_the_servers_and_move_to_the_survivor_whe
     const RECORDS: usize = 3000;
     const USERS: usize = 7;
     const GROUPS: usize = 5;
-    let broker = Broker::start();
+    let cluster = Cluster::start(2);
     let dir = tempfile::tempdir().expect("temp dir");
-    let (first, second) = leader_and_follower(&broker, dir.path());
+    let (first, second) = leader_and_follower(&cluster, dir.path());
     ok(&second, &["topic", "create", "clicks", "--partitions", "2"]);
 
     let statements =
@@ -287,6 +287,90 @@ fn persistent_queries_are_split_between_the_servers_and_move_to_the_survivor_whe
     second.kill();
 }
 
+/// A server bootstrapped with both brokers of a cluster keeps taking writes, serving reads and
+/// running a persistent query while the brokers are SIGKILLed one after the other (each restarted
+/// before the other is killed): tansu's brokers are stateless over one store, so the surviving
+/// broker serves every partition. Every acknowledged record is stored, and the derived stream holds
+/// each stored input record exactly once. A write refused while the cluster moves (503) is retried,
+/// as a client would; it may then be stored twice, and the derived stream follows the input.
+#[test]
+#[ignore = "tansu 0.6 refuses the producer epoch librdkafka bumps after a kill (ARCHITECTURE.md, The Kafka backend)"]
+fn a_server_on_both_brokers_survives_each_broker_being_killed() {
+    let mut cluster = Cluster::start(2);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = serve_on(&cluster.bootstrap(), &dir.path().join("server"));
+    ok(&server, &["topic", "create", "clicks", "--partitions", "2"]);
+    let statements =
+        "CREATE STREAM CLICKS (USERID STRING KEY, N INT) WITH (KAFKA_TOPIC='clicks', VALUE_FORMAT='JSON'); \
+        CREATE STREAM CLICKS_COPY AS SELECT USERID, N FROM CLICKS EMIT CHANGES;";
+    let (status, _, body) = ksql(&server.url, statements);
+    assert_eq!(status, 200, "{body}");
+
+    let api = Api::new(&server.url);
+    // Chunks of 20 records, numbered from `from` for `seconds`; a refused chunk is posted again.
+    // The numbers acknowledged on the first attempt, and those that needed more.
+    let produce = |from: usize, seconds: u64| {
+        let mut first_time = Vec::new();
+        let mut retried = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        let mut next = from;
+        while Instant::now() < deadline {
+            let numbers: Vec<usize> = (next..next + 20).collect();
+            next += 20;
+            let records: Vec<Value> =
+                numbers.iter().map(|i| json!({"key": format!("user{}", i % 7), "value": {"N": i}})).collect();
+            let mut attempts = 0;
+            loop {
+                attempts += 1;
+                let (status, body) = api.post("/api/v1/topics/clicks/records", &Value::Array(records.clone()));
+                if status == 200 {
+                    break;
+                }
+                assert!(attempts < 60, "chunk from {} refused {attempts} times: {status} {body}", numbers[0]);
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            (if attempts == 1 { &mut first_time } else { &mut retried }).extend(numbers);
+        }
+        (first_time, retried, next)
+    };
+    let mut first_time = Vec::new();
+    let mut retried = Vec::new();
+    let mut next = 0;
+    for broker in 0..2 {
+        let (once, again, after) = std::thread::scope(|scope| {
+            let producing = scope.spawn(|| produce(next, 8));
+            std::thread::sleep(Duration::from_secs(3));
+            cluster.kill(broker);
+            producing.join().expect("the producing thread")
+        });
+        assert!(!once.is_empty(), "no chunk acknowledged at once around the kill of broker {broker}");
+        first_time.extend(once);
+        retried.extend(again);
+        next = after;
+        cluster.restart(broker);
+    }
+    eprintln!("{} records acknowledged at once, {} after a retry", first_time.len(), retried.len());
+
+    let numbers = |topic: &str| -> Vec<i64> {
+        let mut all: Vec<i64> =
+            topic_records(&api, topic).iter().map(|r| r["value"]["N"].as_i64().expect("N")).collect();
+        all.sort_unstable();
+        all
+    };
+    let stored = numbers("clicks");
+    let count = |n: usize| stored.iter().filter(|&&s| s == n as i64).count();
+    for &n in &first_time {
+        assert_eq!(count(n), 1, "record {n}, acknowledged at the first attempt, stored once");
+    }
+    for &n in &retried {
+        assert!((1..=2).contains(&count(n)), "record {n}, posted again after a refusal, stored {} times", count(n));
+    }
+    assert_eq!(stored.len(), first_time.len() + retried.iter().map(|&n| count(n)).sum::<usize>(), "nothing else");
+    within(90, "the derived stream catching up", || numbers("CLICKS_COPY").len() >= stored.len());
+    assert_eq!(numbers("CLICKS_COPY"), stored, "each stored input record exactly once in the derived stream");
+    server.kill();
+}
+
 /// The records the query writing `sink` has read from its input and written to its sink on
 /// `server` (its tasks there: a repartitioned aggregation's copiers read, its aggregators write).
 fn records_handled_by(server: &ServeProcess, sink: &str) -> u64 {
@@ -329,12 +413,13 @@ fn topic_records(api: &Api, topic: &str) -> Vec<Value> {
     page["records"].as_array().cloned().unwrap_or_default()
 }
 
-/// Two servers on `broker`: the first started leads, and the second forwards ordered writes to it
-/// (and says so).
-fn leader_and_follower(broker: &Broker, dir: &Path) -> (ServeProcess, ServeProcess) {
-    let first = serve(broker, &dir.join("first"));
+/// Two servers on `cluster`, each talking to a broker of its own (so their election, offsets and
+/// records cross from one broker to the other through the shared store): the first started leads,
+/// and the second forwards ordered writes to it (and says so).
+fn leader_and_follower(cluster: &Cluster, dir: &Path) -> (ServeProcess, ServeProcess) {
+    let first = serve_on(&cluster.broker(0), &dir.join("first"));
     within(30, "the first server leading", || leader_named_by(&first, &first.url));
-    let second = serve(broker, &dir.join("second"));
+    let second = serve_on(&cluster.broker(1), &dir.join("second"));
     within(30, "the second server forwarding to the first", || leader_named_by(&second, &first.url));
     (first, second)
 }
@@ -497,11 +582,16 @@ fn wait_for_orders(demo: &Demo, than: u64) -> u64 {
     }
 }
 
-/// `weft serve --kafka BOOTSTRAP` on a free loopback port (its data directory unused).
+/// `weft serve --kafka BOOTSTRAP` with `broker`'s address, on a free loopback port (its data
+/// directory unused).
 fn serve(broker: &Broker, dir: &std::path::Path) -> ServeProcess {
-    let bootstrap = broker.bootstrap();
+    serve_on(&broker.bootstrap(), dir)
+}
+
+/// `weft serve --kafka BOOTSTRAP` on a free loopback port (its data directory unused).
+fn serve_on(bootstrap: &str, dir: &std::path::Path) -> ServeProcess {
     let unused = dir.join("unused");
-    let server = ServeProcess::start(&unused, &["--kafka", &bootstrap, "--kafka-config", "client.id=weft-test"]);
+    let server = ServeProcess::start(&unused, &["--kafka", bootstrap, "--kafka-config", "client.id=weft-test"]);
     assert!(server.banner.contains("Kafka cluster"), "not serving on Kafka: {}", server.banner);
     server
 }
