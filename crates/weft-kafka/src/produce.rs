@@ -95,7 +95,7 @@ impl Producer {
                         | RDKafkaErrorCode::InvalidProducerEpoch
                         | RDKafkaErrorCode::InvalidProducerIdMapping
                         | RDKafkaErrorCode::ProducerFenced
-                        | RDKafkaErrorCode::InconsistentState
+                        | RDKafkaErrorCode::Inconsistent
                 )
             );
         if stuck {
