@@ -66,6 +66,7 @@ properties!(
     offsets_are_dense,
     concurrent_appends_are_dense,
     records_read_back_exactly,
+    multi_partition_appends,
     bad_appends_write_nothing,
     read_limits,
     reads_at_and_past_the_end,
