@@ -81,7 +81,6 @@ fn what_one_broker_takes_the_other_serves() {
 }
 
 #[test]
-#[ignore = "tansu 0.6 refuses the producer epoch librdkafka bumps after a kill (ARCHITECTURE.md, The Kafka backend)"]
 fn a_log_on_both_brokers_goes_on_while_each_is_sigkilled_in_turn() {
     let mut cluster = Cluster::start(2);
     let log = connect(&cluster.bootstrap());

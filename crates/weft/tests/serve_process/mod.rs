@@ -36,8 +36,16 @@ impl ServeProcess {
                 break (rest.split_whitespace().next().expect("an address").to_string(), line);
             }
         };
-        // Its log is drained so that it never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        // Its log is drained so that it never blocks on a full pipe; WEFT_SERVE_LOG=1 shows it
+        // (with `--no-capture`) when a test needs explaining.
+        let show = std::env::var_os("WEFT_SERVE_LOG").is_some();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                if show {
+                    eprintln!("[serve] {line}");
+                }
+            }
+        });
         ServeProcess { child, url, banner }
     }
 
