@@ -9,6 +9,7 @@ Run by crates/weft-server/tests/registry_python_client.rs on a fresh server; exi
 failed check. Every check prints one line, so a failure shows how far the client got.
 """
 
+import base64
 import json
 import sys
 
@@ -16,7 +17,10 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
+from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer, ProtobufSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
+from google.protobuf import descriptor_pb2, descriptor_pool, timestamp_pb2
+from google.protobuf.message_factory import GetMessageClass
 
 ORDER_V1 = {
     "type": "record",
@@ -69,6 +73,122 @@ PAYMENT_JSON = {
 }
 
 checks = 0
+
+FIELD = descriptor_pb2.FieldDescriptorProto
+
+
+def protobuf_order_class():
+    """An Order message class built at runtime, as protoc would have generated it: proto3, importing
+    an own second file (registered as a schema reference) and google/protobuf/timestamp.proto (which
+    Confluent's serializers never send as a reference), with a map, a proto3 optional, a oneof and a
+    nested enum."""
+    pool = descriptor_pool.DescriptorPool()
+    pool.AddSerializedFile(timestamp_pb2.DESCRIPTOR.serialized_pb)
+
+    common = descriptor_pb2.FileDescriptorProto(name="weft/common.proto", package="weft.common", syntax="proto3")
+    money = common.message_type.add(name="Money")
+    money.field.add(name="currency", number=1, type=FIELD.TYPE_STRING, label=FIELD.LABEL_OPTIONAL)
+    money.field.add(name="cents", number=2, type=FIELD.TYPE_INT64, label=FIELD.LABEL_OPTIONAL)
+    pool.Add(common)
+
+    shop = descriptor_pb2.FileDescriptorProto(name="weft/order.proto", package="weft.shop", syntax="proto3")
+    shop.dependency.extend(["weft/common.proto", "google/protobuf/timestamp.proto"])
+    shop.options.java_package = "com.example.shop"
+    order = shop.message_type.add(name="Order")
+    status = order.enum_type.add(name="Status")
+    status.value.add(name="STATUS_UNSPECIFIED", number=0)
+    status.value.add(name="PAID", number=1)
+    entry = order.nested_type.add(name="QuantitiesEntry")
+    entry.options.map_entry = True
+    entry.field.add(name="key", number=1, type=FIELD.TYPE_STRING, label=FIELD.LABEL_OPTIONAL)
+    entry.field.add(name="value", number=2, type=FIELD.TYPE_INT32, label=FIELD.LABEL_OPTIONAL)
+    order.oneof_decl.add(name="payment")
+    order.oneof_decl.add(name="_note")
+    order.field.add(name="id", number=1, type=FIELD.TYPE_STRING, label=FIELD.LABEL_OPTIONAL)
+    order.field.add(
+        name="total", number=2, type=FIELD.TYPE_MESSAGE, type_name=".weft.common.Money", label=FIELD.LABEL_OPTIONAL
+    )
+    order.field.add(
+        name="at", number=3, type=FIELD.TYPE_MESSAGE, type_name=".google.protobuf.Timestamp", label=FIELD.LABEL_OPTIONAL
+    )
+    order.field.add(
+        name="quantities",
+        number=4,
+        type=FIELD.TYPE_MESSAGE,
+        type_name=".weft.shop.Order.QuantitiesEntry",
+        label=FIELD.LABEL_REPEATED,
+    )
+    order.field.add(name="card", number=5, type=FIELD.TYPE_STRING, label=FIELD.LABEL_OPTIONAL, oneof_index=0)
+    order.field.add(name="voucher", number=6, type=FIELD.TYPE_STRING, label=FIELD.LABEL_OPTIONAL, oneof_index=0)
+    order.field.add(
+        name="note", number=7, type=FIELD.TYPE_STRING, label=FIELD.LABEL_OPTIONAL, oneof_index=1, proto3_optional=True
+    )
+    order.field.add(
+        name="status", number=8, type=FIELD.TYPE_ENUM, type_name=".weft.shop.Order.Status", label=FIELD.LABEL_OPTIONAL
+    )
+    order.field.add(name="tags", number=9, type=FIELD.TYPE_STRING, label=FIELD.LABEL_REPEATED)
+    pool.Add(shop)
+    return GetMessageClass(pool.FindMessageTypeByName("weft.shop.Order"))
+
+
+def protobuf_round_trip(client, url):
+    """ProtobufSerializer registers the schema (and its import, as a reference) as base64 descriptors;
+    ProtobufDeserializer reads them back with format=serialized."""
+    Order = protobuf_order_class()
+    ctx = SerializationContext("shop-orders", MessageField.VALUE)
+    order = Order(id="o-1", card="4242", note="leave at the door", status=1, tags=["gift", "fragile"])
+    order.total.currency = "EUR"
+    order.total.cents = 1999
+    order.at.seconds = 1_700_000_000
+    order.at.nanos = 5
+    order.quantities["sku-1"] = 2
+    order.quantities["sku-2"] = 1
+    serializer = ProtobufSerializer(Order, client, {"use.deprecated.format": False})
+    framed = serializer(order, ctx)
+    schema_id = int.from_bytes(framed[1:5], "big")
+    check(framed[0] == 0 and framed[5] == 0, f"Protobuf message framed with id {schema_id} and message index [0]")
+    check(client.get_subjects().count("weft/common.proto") == 1, "the imported file is registered under its own name")
+    registered = client.get_latest_version("shop-orders-value")
+    check(registered.schema_id == schema_id, "shop-orders-value holds the serializer's schema")
+    references = [(r.name, r.subject, r.version) for r in registered.schema.references]
+    check(
+        references == [("weft/common.proto", "weft/common.proto", 1)],
+        f"the schema refers to weft/common.proto, and not to the well-known timestamp.proto ({references})",
+    )
+
+    reader = SchemaRegistryClient(conf(url))
+    deserializer = ProtobufDeserializer(Order, {"use.deprecated.format": False}, schema_registry_client=reader)
+    read = deserializer(framed, ctx)
+    check(read == order, "the Protobuf message round-trips through the registry")
+    check(read.HasField("note") and read.WhichOneof("payment") == "card", "presence and the oneof survive")
+
+    text = SchemaRegistryClient(conf(url)).get_schema(schema_id)
+    check(text.schema_type == "PROTOBUF", "the Protobuf schema reads back with schemaType PROTOBUF")
+    proto = text.schema_str
+    check(
+        proto.startswith('syntax = "proto3";') and "message Order {" in proto,
+        f"GET /schemas/ids/{schema_id} answers .proto text naming the message:\n{proto}",
+    )
+    check(
+        'import "weft/common.proto";' in proto
+        and "map<string, int32> quantities = 4;" in proto
+        and "optional string note = 7;" in proto,
+        "with its import, the map and the proto3 optional",
+    )
+    serialized = SchemaRegistryClient(conf(url)).get_schema(schema_id, fmt="serialized").schema_str
+    served = descriptor_pb2.FileDescriptorProto.FromString(base64.standard_b64decode(serialized))
+    sent = descriptor_pb2.FileDescriptorProto()
+    Order.DESCRIPTOR.file.CopyToProto(sent)
+    check(
+        [m.name for m in served.message_type] == ["Order"]
+        and [(f.name, f.number, f.label, f.type) for f in served.message_type[0].field]
+        == [(f.name, f.number, f.label, f.type) for f in sent.message_type[0].field]
+        and [n.name for n in served.message_type[0].nested_type] == ["QuantitiesEntry"]
+        and list(served.dependency) == list(sent.dependency),
+        "format=serialized answers the descriptor the serializer sent (messages, fields, numbers, labels, types)",
+    )
+    again = ProtobufSerializer(Order, SchemaRegistryClient(conf(url)), {"use.deprecated.format": False})
+    check(again(order, ctx) == framed, "a second serializer finds the same schema id")
 
 
 def check(condition, what):
@@ -241,6 +361,8 @@ def main():
     odd_id = client.register_schema(odd, Schema(json.dumps(ORDER_V1), "AVRO"))
     check(odd_id == avro_id, "a subject named with '/', ':' and a space registers")
     check(client.get_latest_version(odd).subject == odd, "and reads back under its exact name")
+
+    protobuf_round_trip(client, url)
 
     print(f"all {checks} checks passed", flush=True)
 

@@ -41,7 +41,7 @@ pub use compat::{CompatibilityLevel, CompatibilityResult};
 pub use error::RegistryError;
 pub use registry::{
     DeletedFilter, Mode, RegisterRequest, RegisteredSchema, Registry, RegistryEvent, RegistryOptions, RegistryState,
-    SchemaInfo, SubjectVersion, VersionSpec, SCHEMAS_TOPIC,
+    SchemaFormat, SchemaInfo, SubjectVersion, VersionSpec, SCHEMAS_TOPIC,
 };
 pub use schema::{ParsedSchema, SchemaDefinition, SchemaReference, SchemaType};
 pub use weft_schema::{avro, json_schema, wire};

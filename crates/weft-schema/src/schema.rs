@@ -126,12 +126,13 @@ impl ParsedSchema {
     /// The text Confluent's registry stores for `submitted` (the text this schema was parsed from)
     /// when it is registered without `normalize`: Avro as Avro's Java library writes it (a record's
     /// `name` and `namespace` apart), JSON Schema compact with its members in the order written,
-    /// Protobuf as submitted.
+    /// Protobuf as submitted (a base64 descriptor as the `.proto` text printed from it, as Confluent
+    /// keeps it).
     pub fn confluent_text(&self, submitted: &str) -> String {
         match self {
             ParsedSchema::Avro(schema) => schema.java_text(),
             ParsedSchema::Json(_) => crate::json::compact(submitted),
-            ParsedSchema::Protobuf(_) => submitted.to_string(),
+            ParsedSchema::Protobuf(schema) => schema.text().to_string(),
         }
     }
 

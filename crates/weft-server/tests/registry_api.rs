@@ -5,6 +5,8 @@ mod common;
 
 use std::time::Duration;
 
+use base64::Engine;
+
 use common::TestServer;
 use serde_json::{json, Value};
 
@@ -677,4 +679,68 @@ fn state_survives_a_restart() {
         code(&registry.post("/subjects/users/versions", &json!({"schema": order_v2().to_string()}))),
         (422, 42205)
     );
+}
+
+#[test]
+fn protobuf_schemas_are_served_and_accepted_as_serialized_descriptors() {
+    let server = TestServer::start();
+    let registry = Registry::new(&server);
+    let event = "syntax = \"proto3\";\npackage events;\nmessage Event { int64 timestamp = 1; }\n";
+    let logistics = "syntax = \"proto3\";\npackage logistics;\nimport \"event.proto\";\n\
+                     message Logistics { events.Event event = 1; string carrier = 2; }\n";
+    let event_id = registry.register_body("event.proto", &json!({"schemaType": "PROTOBUF", "schema": event}));
+    let reference = json!([{"name": "event.proto", "subject": "event.proto", "version": 1}]);
+    let logistics_body = json!({"schemaType": "PROTOBUF", "schema": logistics, "references": reference});
+    let id = registry.register_body("logistics", &logistics_body);
+
+    // What Confluent's Python and .NET deserializers ask for: the base64 FileDescriptorProto, the
+    // file named `default` (field 1, length 7, first in prost's field order), by id and by version.
+    let (status, served) = registry.get(&format!("/schemas/ids/{id}?format=serialized"));
+    assert_eq!(status, 200, "{served}");
+    assert_eq!(served["references"], reference);
+    let serialized = served["schema"].as_str().expect("a schema string").to_string();
+    let bytes = base64::engine::general_purpose::STANDARD.decode(&serialized).expect("base64");
+    assert_eq!(bytes[..9], [&[0x0a, 7][..], b"default"].concat());
+    let by_version = registry.get("/subjects/logistics/versions/latest?format=serialized");
+    assert_eq!(by_version.1["schema"], served["schema"]);
+    assert_eq!(registry.get_text(&format!("/schemas/ids/{id}/schema?format=serialized")), (200, serialized.clone()));
+    assert_eq!(registry.get_text("/subjects/logistics/versions/1/schema?format=serialized"), (200, serialized.clone()));
+    let (_, event_served) = registry.get("/subjects/event.proto/versions/1?format=serialized");
+    assert!(!event_served["schema"].as_str().unwrap().contains("message"), "{event_served}");
+
+    // Without a format (and for one Confluent does not serve for Protobuf) the stored .proto text.
+    for query in ["", "?format=resolved"] {
+        let (_, text) = registry.get(&format!("/schemas/ids/{id}{query}"));
+        assert_eq!(text["schema"], logistics, "{query}");
+    }
+
+    // The descriptor is a schema in its own right, kept as the .proto text printed from it: the same
+    // schema (same id) where the text names no types; type names print fully qualified, so a text
+    // that writes them relative is another text (another id), as the same descriptor sent again is not.
+    let (_, event_serialized) = registry.get(&format!("/schemas/ids/{event_id}?format=serialized"));
+    let copy = json!({"schemaType": "PROTOBUF", "schema": event_serialized["schema"]});
+    assert_eq!(registry.register_body("event-copy", &copy), event_id);
+    let body = json!({"schemaType": "PROTOBUF", "schema": serialized, "references": reference});
+    let copy_id = registry.register_body("logistics-copy", &body);
+    assert_eq!(registry.register_body("logistics-copy", &body), copy_id);
+    let (_, found) = registry.post("/subjects/logistics-copy", &body);
+    assert_eq!(found["id"], json!(copy_id), "{found}");
+    let (_, printed) = registry.get(&format!("/schemas/ids/{copy_id}"));
+    let printed = printed["schema"].as_str().unwrap();
+    assert!(printed.contains("message Logistics {") && printed.contains(".events.Event event = 1;"), "{printed}");
+    assert_eq!(printed.lines().next(), Some("syntax = \"proto3\";"));
+    // A client reading it back as a descriptor gets the same file.
+    let (_, again) = registry.get(&format!("/schemas/ids/{copy_id}?format=serialized"));
+    assert_eq!(again["schema"], json!(serialized));
+
+    // A descriptor that is not one: Confluent's invalid-schema code, saying why.
+    let garbage = json!({"schemaType": "PROTOBUF", "schema": "QUJD"});
+    let refused = registry.post("/subjects/garbage/versions", &garbage);
+    assert_eq!(code(&refused), (422, 42201));
+    assert!(refused.1["message"].as_str().unwrap().contains("not a FileDescriptorProto"), "{}", refused.1);
+
+    // Other schema types ignore the format.
+    let avro_id = registry.register("orders", &order_v1());
+    let (_, avro) = registry.get(&format!("/schemas/ids/{avro_id}?format=serialized"));
+    assert_eq!(avro["schema"], registry.get(&format!("/schemas/ids/{avro_id}")).1["schema"]);
 }

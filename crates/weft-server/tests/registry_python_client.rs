@@ -1,4 +1,4 @@
-//! Confluent's Python client (`confluent-kafka`: `SchemaRegistryClient`, Avro and JSON Schema
+//! Confluent's Python client (`confluent-kafka`: `SchemaRegistryClient`, Avro, JSON Schema and Protobuf
 //! serializers) against a real Weft server: `tests/python/test_registry_client.py`, run with the venv
 //! that `scripts/test` builds in `target/pyenv` from the pinned `tests/python/requirements.txt`.
 

@@ -18,12 +18,12 @@
 //! |---|---|---|
 //! | `GET /schemas/types` | [`Registry::schema_types`] | `["AVRO","JSON"]` |
 //! | `GET /schemas?subjectPrefix&deleted&latestOnly` | [`Registry::schemas`] | `[RegisteredSchema]` |
-//! | `GET /schemas/ids/{id}` (and `/schema`) | [`Registry::schema_by_id`] | [`SchemaInfo`] (`maxId`: `state().max_id()`) |
+//! | `GET /schemas/ids/{id}?format` (and `/schema`) | [`Registry::schema_by_id_in`] | [`SchemaInfo`] (`maxId`: `state().max_id()`) |
 //! | `GET /schemas/ids/{id}/versions?deleted` | [`Registry::versions_of_id`] | `[SubjectVersion]` |
 //! | `GET /schemas/ids/{id}/subjects?deleted` | [`Registry::subjects_of_id`] | `[subject]` |
 //! | `GET /subjects?subjectPrefix&deleted` | [`Registry::subjects`] | `[subject]` |
 //! | `GET /subjects/{s}/versions?deleted` | [`Registry::versions`] | `[version]` |
-//! | `GET /subjects/{s}/versions/{v}?deleted` (and `/schema`) | [`Registry::version`] | [`RegisteredSchema`] |
+//! | `GET /subjects/{s}/versions/{v}?deleted&format` (and `/schema`) | [`Registry::version_in`] | [`RegisteredSchema`] |
 //! | `POST /subjects/{s}/versions?normalize` | [`Registry::register`] | [`crate::api::IdResponse`] |
 //! | `POST /subjects/{s}?deleted` | [`Registry::lookup`] | [`RegisteredSchema`] |
 //! | `DELETE /subjects/{s}?permanent` | [`Registry::delete_subject`] | `[version]` |
@@ -239,6 +239,28 @@ pub struct RegisteredSchema {
     pub references: Vec<SchemaReference>,
 }
 
+/// `?format=` on the endpoints that answer a schema, read as Confluent's `formattedString` reads it:
+/// `serialized` gives a Protobuf schema as the base64 of its `FileDescriptorProto` (what Confluent's
+/// Python and .NET deserializers ask for), and leaves other types' schemas as stored. Any other value
+/// is the stored text, as Confluent answers a format it does not know: its `resolved` (an Avro schema
+/// with its references inlined) and `ignore_extensions` (Protobuf) are not served.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SchemaFormat {
+    #[default]
+    Stored,
+    Serialized,
+}
+
+impl SchemaFormat {
+    /// The format a `format` query parameter names (absent or unknown: the stored text).
+    pub fn from_param(value: Option<&str>) -> SchemaFormat {
+        match value {
+            Some(value) if value.trim().eq_ignore_ascii_case("serialized") => SchemaFormat::Serialized,
+            _ => SchemaFormat::Stored,
+        }
+    }
+}
+
 /// A schema by id, as `GET /schemas/ids/{id}` answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -439,6 +461,35 @@ impl Registry {
     /// `GET /subjects/{subject}/versions/{version}?deleted=` (and `/schema` is its `schema` field).
     pub fn version(&self, subject: &str, version: VersionSpec, include_deleted: bool) -> Result<RegisteredSchema> {
         self.state().version(subject, version, include_deleted)
+    }
+
+    /// [`Registry::version`] with its schema in `format` (`?format=`).
+    pub fn version_in(
+        &self,
+        subject: &str,
+        version: VersionSpec,
+        include_deleted: bool,
+        format: SchemaFormat,
+    ) -> Result<RegisteredSchema> {
+        let mut registered = self.version(subject, version, include_deleted)?;
+        registered.schema = self.formatted(registered.id, registered.schema_type, registered.schema, format)?;
+        Ok(registered)
+    }
+
+    /// [`Registry::schema_by_id`] with its schema in `format` (`?format=`).
+    pub fn schema_by_id_in(&self, id: SchemaId, format: SchemaFormat) -> Result<SchemaInfo> {
+        let mut info = self.schema_by_id(id)?;
+        info.schema = self.formatted(id, info.schema_type, info.schema, format)?;
+        Ok(info)
+    }
+
+    fn formatted(&self, id: SchemaId, schema_type: SchemaType, stored: String, format: SchemaFormat) -> Result<String> {
+        match (format, schema_type) {
+            (SchemaFormat::Serialized, SchemaType::Protobuf) => {
+                Ok(self.parsed_schema(id)?.as_protobuf().map_or(stored, |schema| schema.serialized()))
+            }
+            _ => Ok(stored),
+        }
     }
 
     /// `POST /subjects/{subject}/versions`: registers a schema and returns its global id. Registering a

@@ -1,7 +1,8 @@
 //! Protobuf schemas as Confluent's serializers register them: the text of one `.proto` file (proto2
-//! or proto3), its imports resolved from the schema's references (by the name the `import` uses),
-//! from the well-known `google/protobuf/*.proto` files and from the few files Confluent resolves
-//! without references ([`imports`]).
+//! or proto3), or the base64 of its `FileDescriptorProto` as the Python and .NET serializers send it
+//! (printed as `.proto` text first: [`descriptor`]), its imports resolved from the schema's references
+//! (by the name the `import` uses), from the well-known `google/protobuf/*.proto` files and from the
+//! few files Confluent resolves without references ([`imports`]).
 //!
 //! Parsing and checking are protox's (a pure-Rust protobuf compiler); the descriptors and dynamic
 //! messages are prost-reflect's. What is Weft's stays here: errors located by file, line and column,
@@ -10,10 +11,13 @@
 //! the payload is: a zigzag varint count, then one zigzag varint index per level of nesting; the
 //! first top-level message is the single byte `0`).
 
+mod descriptor;
 mod imports;
 
 use std::collections::HashMap;
 
+use base64::Engine;
+use prost_reflect::prost::Message;
 use prost_reflect::{DescriptorPool, DynamicMessage, FileDescriptor, MessageDescriptor};
 
 use crate::{ValidationError, MAX_DEPTH};
@@ -22,6 +26,10 @@ pub use prost_reflect;
 
 /// The name the registered file has among its imports (a reference may not use it).
 const MAIN_FILE: &str = "__weft_registered__.proto";
+
+/// The file name of a schema served as a descriptor (`?format=serialized`): Confluent's
+/// (`ProtobufSchema.DEFAULT_NAME`); its clients rename the file anyway.
+const SERIALIZED_FILE: &str = "default";
 
 /// Why a `.proto` text is not a schema.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,6 +43,17 @@ pub enum ProtobufError {
     /// The file declares no message (Confluent's serializers always name one).
     #[error("the schema declares no message")]
     NoMessage,
+    /// A schema (or the reference `file`) sent as base64 that is not a `FileDescriptorProto`, or holds
+    /// what cannot be printed as `.proto` text.
+    #[error(
+        "{}the schema is neither .proto text nor a usable base64 FileDescriptorProto: {reason}",
+        reference_prefix(file)
+    )]
+    Descriptor { file: Option<String>, reason: String },
+}
+
+fn reference_prefix(file: &Option<String>) -> String {
+    file.as_ref().map(|f| format!("reference '{f}': ")).unwrap_or_default()
 }
 
 fn location_suffix(file: &Option<String>, line: Option<usize>, column: Option<usize>) -> String {
@@ -82,6 +101,20 @@ impl ProtobufSchema {
     /// Parses a `.proto` text; `references` are `(import name, text)` of the files it imports
     /// (Confluent schema references, transitively).
     pub fn parse_with_references(text: &str, references: &[(&str, &str)]) -> Result<ProtobufSchema, ProtobufError> {
+        // Confluent's registry reads base64 descriptors too, and keeps them as `.proto` text: so
+        // does this, printing them before anything else looks at them.
+        let printed = descriptor::is_base64(text).then(|| descriptor::to_proto_text(text, None)).transpose()?;
+        let text = printed.as_deref().unwrap_or(text);
+        let mut reference_texts: Vec<(&str, String, bool)> = Vec::with_capacity(references.len());
+        for (name, t) in references {
+            if descriptor::is_base64(t) {
+                reference_texts.push((*name, descriptor::to_proto_text(t, Some(name))?, true));
+            } else {
+                reference_texts.push((*name, (*t).to_string(), false));
+            }
+        }
+        let references: Vec<(&str, &str)> = reference_texts.iter().map(|(n, t, _)| (*n, t.as_str())).collect();
+        let references = references.as_slice();
         check_depth(text)?;
         for (_, t) in references {
             check_depth(t)?;
@@ -103,13 +136,38 @@ impl ProtobufSchema {
         resolver.add(protox::file::GoogleFileResolver::new());
         let mut compiler = protox::Compiler::with_file_resolver(resolver);
         compiler.include_imports(true);
-        compiler.open_file(MAIN_FILE).map_err(|e| located(&e, text, references))?;
+        compiler.open_file(MAIN_FILE).map_err(|e| {
+            let error = located(&e, text, references);
+            let printed_file = match &error {
+                ProtobufError::Invalid { file: None, .. } => printed.is_some(),
+                ProtobufError::Invalid { file: Some(f), .. } if f == MAIN_FILE => printed.is_some(),
+                ProtobufError::Invalid { file: Some(f), .. } => {
+                    reference_texts.iter().any(|(n, _, p)| *p && *n == f.as_str())
+                }
+                _ => false,
+            };
+            if printed_file {
+                printed_line_context(error, text, references)
+            } else {
+                error
+            }
+        })?;
         let pool = compiler.descriptor_pool();
         let file = pool.get_file_by_name(MAIN_FILE).ok_or(ProtobufError::NoMessage)?;
         if file.messages().len() == 0 {
             return Err(ProtobufError::NoMessage);
         }
         Ok(ProtobufSchema { pool, file, text: text.to_string() })
+    }
+
+    /// The registered file as Confluent's `?format=serialized` serves it: the base64 of its
+    /// `FileDescriptorProto` (named `default`, its imports by the names the references give).
+    pub fn serialized(&self) -> String {
+        let mut proto = self.file.file_descriptor_proto().clone();
+        proto.name = Some(SERIALIZED_FILE.to_string());
+        // Spans of the stored text: of no use to a client, and Confluent sends none.
+        proto.source_code_info = None;
+        base64::engine::general_purpose::STANDARD.encode(proto.encode_to_vec())
     }
 
     /// The registered file's descriptor.
@@ -170,7 +228,7 @@ impl ProtobufSchema {
         self.pool.get_message_by_name(&full).filter(|m| m.parent_file() == self.file)
     }
 
-    /// The text this schema was parsed from.
+    /// The text this schema was parsed from (a descriptor's, as printed).
     pub fn text(&self) -> &str {
         &self.text
     }
@@ -275,6 +333,28 @@ fn located(e: &protox::Error, text: &str, references: &[(&str, &str)]) -> Protob
         _ => (None, None),
     };
     ProtobufError::Invalid { message: e.to_string(), file, line, column }
+}
+
+/// A compiler error in text printed from a descriptor: the line and column are the printed text's,
+/// which the client never saw, so the line itself goes into the message.
+fn printed_line_context(error: ProtobufError, text: &str, references: &[(&str, &str)]) -> ProtobufError {
+    match error {
+        ProtobufError::Invalid { message, file, line, column } => {
+            let source = match file.as_deref() {
+                None | Some(MAIN_FILE) => Some(text),
+                Some(name) => references.iter().find(|(n, _)| *n == name).map(|(_, t)| *t),
+            };
+            let printed = line.and_then(|l| source?.lines().nth(l.checked_sub(1)?)).map(str::trim);
+            let message = match printed {
+                Some(printed) => {
+                    format!("the descriptor, printed as .proto text, does not compile: {message} (at `{printed}`)")
+                }
+                None => format!("the descriptor, printed as .proto text, does not compile: {message}"),
+            };
+            ProtobufError::Invalid { message, file, line, column }
+        }
+        other => other,
+    }
 }
 
 /// 1-based line and column (in characters) of a byte offset.
@@ -393,5 +473,7 @@ fn canonical_text(text: &str) -> String {
     out
 }
 
+#[cfg(test)]
+mod descriptor_tests;
 #[cfg(test)]
 mod tests;

@@ -28,7 +28,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::json;
 use weft_mesh::registry::api::{ConfigResponse, ConfigUpdate, ErrorBody, IdResponse, ModeBody};
-use weft_mesh::registry::{DeletedFilter, RegisterRequest, Registry, RegistryError, SchemaId, VersionSpec};
+use weft_mesh::registry::{
+    DeletedFilter, RegisterRequest, Registry, RegistryError, SchemaFormat, SchemaId, VersionSpec,
+};
 use weft_mesh::{Mesh, MeshError};
 
 use super::Ctx;
@@ -239,6 +241,11 @@ impl Params {
 
     /// `deletedOnly`, or `deleted_only` as Confluent's Python client (2.x) spells it in its query,
     /// which Confluent's server would ignore.
+    /// `format`: the form the schema is answered in (see [`SchemaFormat`]).
+    fn format(&self) -> SchemaFormat {
+        SchemaFormat::from_param(self.get("format"))
+    }
+
     fn deleted_only(&self) -> bool {
         self.flag("deletedOnly") || self.flag("deleted_only")
     }
@@ -325,15 +332,20 @@ async fn schemas(State(state): State<AppState>, params: Params) -> Answer {
     Reply::json(&page.of(all))
 }
 
-/// `GET /schemas/ids/{id}?subject=&fetchMaxId=`. `subject` is accepted (ids are global here: there are
-/// no contexts); `maxId` is in the answer only with `fetchMaxId=true`, as in Confluent.
+/// `GET /schemas/ids/{id}?subject=&fetchMaxId=&format=`. `subject` is accepted (ids are global here:
+/// there are no contexts); `maxId` is in the answer only with `fetchMaxId=true`, as in Confluent;
+/// `format=serialized` answers a Protobuf schema as a base64 `FileDescriptorProto`.
 async fn schema_by_id(State(state): State<AppState>, Segments(id): Segments<String>, params: Params) -> Answer {
     let id = schema_id(&id)?;
     let fetch_max_id = params.flag("fetchMaxId");
-    // The hot path of every deserializer: an in-memory read under the state's read lock, which writers
-    // hold only while applying already-durable events (never across log I/O), so it runs inline rather
-    // than paying a hop to the blocking pool.
-    let info = state.mesh.registry().schema_by_id(id)?;
+    let info = match params.format() {
+        // The hot path of every deserializer: an in-memory read under the state's read lock, which
+        // writers hold only while applying already-durable events (never across log I/O), so it runs
+        // inline rather than paying a hop to the blocking pool.
+        SchemaFormat::Stored => state.mesh.registry().schema_by_id(id)?,
+        // The first request for an id compiles its schema: that belongs on the blocking pool.
+        format => call(&state, move |r| r.schema_by_id_in(id, format)).await?,
+    };
     let max_id = fetch_max_id.then(|| state.mesh.registry().state().max_id());
     match max_id {
         None => Reply::json(&info),
@@ -345,10 +357,11 @@ async fn schema_by_id(State(state): State<AppState>, Segments(id): Segments<Stri
     }
 }
 
-/// `GET /schemas/ids/{id}/schema`: the schema text alone.
-async fn schema_text_by_id(State(state): State<AppState>, Segments(id): Segments<String>) -> Answer {
+/// `GET /schemas/ids/{id}/schema?format=`: the schema text alone.
+async fn schema_text_by_id(State(state): State<AppState>, Segments(id): Segments<String>, params: Params) -> Answer {
     let id = schema_id(&id)?;
-    let info = call(&state, move |r| r.schema_by_id(id)).await?;
+    let format = params.format();
+    let info = call(&state, move |r| r.schema_by_id_in(id, format)).await?;
     Ok(Reply::text(info.schema))
 }
 
@@ -396,26 +409,26 @@ async fn latest_with_metadata(
     Reply::json(&call(&state, move |r| r.latest_with_metadata(&subject, deleted)).await?)
 }
 
-/// `GET /subjects/{subject}/versions/{version}?deleted=`.
+/// `GET /subjects/{subject}/versions/{version}?deleted=&format=`.
 async fn version(
     State(state): State<AppState>,
     Segments((subject, version)): Segments<(String, String)>,
     params: Params,
 ) -> Answer {
     let version = version_spec(&version)?;
-    let deleted = params.flag("deleted");
-    Reply::json(&call(&state, move |r| r.version(&subject, version, deleted)).await?)
+    let (deleted, format) = (params.flag("deleted"), params.format());
+    Reply::json(&call(&state, move |r| r.version_in(&subject, version, deleted, format)).await?)
 }
 
-/// `GET /subjects/{subject}/versions/{version}/schema?deleted=`: the schema text alone.
+/// `GET /subjects/{subject}/versions/{version}/schema?deleted=&format=`: the schema text alone.
 async fn version_schema_text(
     State(state): State<AppState>,
     Segments((subject, version)): Segments<(String, String)>,
     params: Params,
 ) -> Answer {
     let version = version_spec(&version)?;
-    let deleted = params.flag("deleted");
-    let registered = call(&state, move |r| r.version(&subject, version, deleted)).await?;
+    let (deleted, format) = (params.flag("deleted"), params.format());
+    let registered = call(&state, move |r| r.version_in(&subject, version, deleted, format)).await?;
     Ok(Reply::text(registered.schema))
 }
 
