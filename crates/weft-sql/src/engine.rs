@@ -2652,7 +2652,6 @@ pub(crate) fn check_key_type(name: &str, ty: &SqlType) -> Result<()> {
     Ok(())
 }
 
-/// ksqlDB maps have STRING keys.
 /// ksqlDB's checks of a `HEADERS` or `HEADER('k')` column: its type, and one `HEADERS` column at
 /// most (`has_all`: one was declared before).
 fn check_header_column(col: &crate::ast::ColumnDef, has_all: bool) -> Result<()> {
@@ -2695,7 +2694,9 @@ fn check_map_keys(format: Format, ty: &SqlType) -> Result<()> {
 /// another type than STRING is refused for the formats whose maps have STRING keys (Weft holds
 /// every map's keys as text, so the map's column type alone does not show it).
 fn check_constructed_map_keys(query: &Query, input: &SourceDef, format: Format) -> Result<()> {
-    if !query.joins.is_empty() || !matches!(format, Format::Avro | Format::Json | Format::JsonSr) {
+    if !query.joins.is_empty()
+        || !matches!(format, Format::Avro | Format::Json | Format::JsonSr | Format::Protobuf | Format::ProtobufNoSr)
+    {
         return Ok(());
     }
     let scope = input.scope(query.from.qualifier());
