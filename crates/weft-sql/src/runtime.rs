@@ -53,6 +53,7 @@ use crate::plan::{Operator, PlannedQuery, StatelessOp};
 use crate::types::Value;
 
 mod repartition;
+mod worker;
 
 pub use repartition::{repartition_topic, Repartitioner, SharedRebuild};
 
@@ -761,7 +762,10 @@ pub struct PersistentQuery {
     /// while a batch is being written on `in_flight`.
     writer: Option<BatchWriter>,
     /// The thread writing the last batch, while the next one is processed.
-    in_flight: Option<std::thread::JoinHandle<(BatchWriter, Result<()>)>>,
+    in_flight: Option<worker::Pending<(BatchWriter, Result<()>)>>,
+    /// The threads that write batches and read ahead, kept for the query's life.
+    write_worker: worker::Worker,
+    read_worker: worker::Worker,
     /// The next batch of input, being read and decoded while this one is processed.
     prefetched: Option<ReadAhead>,
     /// The buffers of the last batch processed, for the next read.
@@ -813,7 +817,7 @@ impl DecodedBatch {
 /// A batch being read ahead: where it starts (input, partition, offset) and its thread.
 struct ReadAhead {
     at: (usize, u32, u64),
-    handle: std::thread::JoinHandle<Result<DecodedBatch>>,
+    handle: worker::Pending<Result<DecodedBatch>>,
 }
 
 impl ReadAhead {
@@ -1131,6 +1135,8 @@ impl PersistentQuery {
             sink_def: Some(sink_def.clone()),
             writer: Some(writer),
             in_flight: None,
+            write_worker: worker::Worker::new(format!("sql-write-{id}")),
+            read_worker: worker::Worker::new(format!("sql-read-{id}")),
             prefetched: None,
             spare_batch: DecodedBatch::default(),
             part,
@@ -1272,7 +1278,7 @@ impl PersistentQuery {
             return Err(SqlError::analysis(format!("query {} lost its writer", self.id)));
         };
         let batch = WrittenBatch { output, positions, changelog, stateful };
-        self.in_flight = Some(std::thread::spawn(move || {
+        self.in_flight = Some(self.write_worker.run(move || {
             let result = writer.write(batch);
             (writer, result)
         }));
@@ -1418,10 +1424,10 @@ impl PersistentQuery {
 
     /// Starts reading and decoding the batch of input `idx`, partition `p`, from `offset` on
     /// another thread.
-    fn read_ahead(&self, idx: usize, p: u32, offset: u64, max: usize, buffers: DecodedBatch) -> ReadAhead {
+    fn read_ahead(&mut self, idx: usize, p: u32, offset: u64, max: usize, buffers: DecodedBatch) -> ReadAhead {
         let input = &self.inputs[idx];
         let (data, topic, reader) = (self.data.clone(), input.topic.clone(), input.reader.clone());
-        let handle = std::thread::spawn(move || buffers.fill(&data, &topic, &reader, p, offset, max));
+        let handle = self.read_worker.run(move || buffers.fill(&data, &topic, &reader, p, offset, max));
         ReadAhead { at: (idx, p, offset), handle }
     }
 
