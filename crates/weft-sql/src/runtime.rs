@@ -761,7 +761,7 @@ pub struct PersistentQuery {
     /// Writes batches and keeps those written but not yet committed (see the module docs); `None`
     /// while a batch is being written on `in_flight`.
     writer: Option<BatchWriter>,
-    /// The thread writing the last batch, while the next one is processed.
+    /// The last batch being written on `write_worker`, while the next one is processed.
     in_flight: Option<worker::Pending<(BatchWriter, Result<()>)>>,
     /// The threads that write batches and read ahead, kept for the query's life.
     write_worker: worker::Worker,
@@ -1262,7 +1262,7 @@ impl PersistentQuery {
 
     /// Hands a processed batch that reached `positions` to the writer (see the module docs): its
     /// output, the previous batch's changelog and the commits whose changelog is durable are written
-    /// on another thread while the next batch is read and processed. One batch is written at a
+    /// on the query's writer thread while the next batch is read and processed. One batch is written at a
     /// time, in order, so each step still follows the one it depends on.
     fn write_batch(&mut self, positions: Positions) -> Result<()> {
         for &(input, partition, offset) in &positions {
