@@ -239,13 +239,13 @@ impl Params {
         }
     }
 
-    /// `deletedOnly`, or `deleted_only` as Confluent's Python client (2.x) spells it in its query,
-    /// which Confluent's server would ignore.
     /// `format`: the form the schema is answered in (see [`SchemaFormat`]).
     fn format(&self) -> SchemaFormat {
         SchemaFormat::from_param(self.get("format"))
     }
 
+    /// `deletedOnly`, or `deleted_only` as Confluent's Python client (2.x) spells it in its query,
+    /// which Confluent's server would ignore.
     fn deleted_only(&self) -> bool {
         self.flag("deletedOnly") || self.flag("deleted_only")
     }
