@@ -1530,6 +1530,12 @@ fn json_array_items(text: &str) -> Option<Vec<String>> {
     }
     let compact = weft_schema::json::compact(text);
     let inner = compact.strip_prefix('[')?.strip_suffix(']')?;
+    Some(top_level_items(inner).into_iter().map(str::to_string).collect())
+}
+
+/// What stands between the brackets of a compact JSON array or object, split into its elements or
+/// members at the commas outside strings and nested values.
+fn top_level_items(inner: &str) -> Vec<&str> {
     let mut items = Vec::new();
     let (mut depth, mut in_string, mut escaped, mut start) = (0i32, false, false, 0usize);
     for (i, c) in inner.char_indices() {
@@ -1547,57 +1553,23 @@ fn json_array_items(text: &str) -> Option<Vec<String>> {
             '[' | '{' => depth += 1,
             ']' | '}' => depth -= 1,
             ',' if depth == 0 => {
-                items.push(inner[start..i].to_string());
+                items.push(&inner[start..i]);
                 start = i + 1;
             }
             _ => {}
         }
     }
     if !inner.is_empty() {
-        items.push(inner[start..].to_string());
+        items.push(&inner[start..]);
     }
-    Some(items)
+    items
 }
 
 /// The keys of a valid JSON object's text, in the order written.
 fn json_object_keys(text: &str) -> Vec<String> {
     let compact = weft_schema::json::compact(text);
-    let mut keys = Vec::new();
-    let (mut depth, mut in_string, mut escaped, mut start) = (0i32, false, false, 0usize);
-    let mut expect_key = false;
-    for (i, c) in compact.char_indices() {
-        if in_string {
-            match c {
-                _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                '"' => {
-                    in_string = false;
-                    if expect_key {
-                        if let Ok(k) = serde_json::from_str::<String>(&compact[start..=i]) {
-                            keys.push(k);
-                        }
-                        expect_key = false;
-                    }
-                }
-                _ => {}
-            }
-            continue;
-        }
-        match c {
-            '"' => {
-                in_string = true;
-                start = i;
-            }
-            '{' | '[' => {
-                depth += 1;
-                expect_key = c == '{' && depth == 1;
-            }
-            '}' | ']' => depth -= 1,
-            ',' if depth == 1 => expect_key = compact.starts_with('{'),
-            _ => {}
-        }
-    }
-    keys
+    let Some(inner) = compact.strip_prefix('{').and_then(|t| t.strip_suffix('}')) else { return Vec::new() };
+    top_level_items(inner).into_iter().filter_map(|m| Some(split_member(m)?.0)).collect()
 }
 
 /// JSON_CONCAT: objects merge (a later key wins); otherwise the arguments concatenate as arrays,
@@ -2185,39 +2157,13 @@ fn extract_json_field(a: &[Value]) -> Value {
 /// as Jackson keeps it); None when the text is not an object or has no such member.
 fn json_member(text: &str, key: &str) -> Option<String> {
     let inner = text.strip_prefix('{')?.strip_suffix('}')?;
-    let (mut depth, mut in_string, mut escaped, mut start) = (0i32, false, false, 0usize);
-    let mut found = None;
-    let mut member = |m: &str| {
-        let Some((k, v)) = split_member(m) else { return };
-        if k == key {
-            found = Some(v.to_string());
-        }
-    };
-    for (i, c) in inner.char_indices() {
-        if in_string {
-            match c {
-                _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                '"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match c {
-            '"' => in_string = true,
-            '[' | '{' => depth += 1,
-            ']' | '}' => depth -= 1,
-            ',' if depth == 0 => {
-                member(&inner[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    if !inner.is_empty() {
-        member(&inner[start..]);
-    }
-    found
+    // The last member of that name, as Jackson keeps it.
+    top_level_items(inner)
+        .into_iter()
+        .rev()
+        .filter_map(split_member)
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.to_string())
 }
 
 /// A compact object member `"key":value` as its decoded key and its value's text.
