@@ -295,7 +295,7 @@ pub struct TopicSink {
     /// Per output partition: the index in `pending` of the last record of each input partition.
     last_origin: Vec<Vec<(Origin, usize)>>,
     /// Per (input, partition): per output partition, the last input offset already written.
-    written: HashMap<(u8, u32), Vec<Option<u64>>>,
+    written: WrittenOrigins,
     pub records_written: u64,
     /// The buffer size for the next encoded value (the last one's size, rounded up).
     value_capacity: usize,
@@ -378,35 +378,7 @@ impl TopicSink {
 
     /// Learns what a previous run already wrote, scanning each output partition from `from[p]`.
     pub fn recover(&mut self, from: &[u64]) -> Result<()> {
-        for p in 0..self.partitions {
-            let mut offset = from.get(p as usize).copied().unwrap_or(0);
-            loop {
-                let r =
-                    self.log.read(&self.topic, p, offset, ReadLimits { max_records: 2000, ..ReadLimits::default() });
-                let r = match r {
-                    Ok(r) => r,
-                    Err(weft_log::LogError::OffsetOutOfRange { earliest, .. }) if earliest > offset => {
-                        offset = earliest;
-                        continue;
-                    }
-                    Err(e) => return Err(e.into()),
-                };
-                if r.records.is_empty() {
-                    break;
-                }
-                for rec in &r.records {
-                    if let Some(origin) = parse_origin(&rec.headers, &self.query_id) {
-                        let slot = self
-                            .written
-                            .entry((origin.input, origin.partition))
-                            .or_insert_with(|| vec![None; self.partitions as usize]);
-                        let cur = &mut slot[p as usize];
-                        *cur = Some(cur.map_or(origin.offset, |c| c.max(origin.offset)));
-                    }
-                }
-                offset = r.next_offset;
-            }
-        }
+        self.written = written_origins(self.log.as_ref(), &self.topic, self.partitions, from, &self.query_id)?;
         Ok(())
     }
 
@@ -464,6 +436,50 @@ fn map_by_name(
             })
         })
         .collect()
+}
+
+/// Per input (input, partition), per output partition, the highest input offset whose output the
+/// output partition holds.
+type WrittenOrigins = HashMap<(u8, u32), Vec<Option<u64>>>;
+
+/// What a previous run of `tag` already wrote to `topic`: per input (input, partition), per
+/// partition of `topic`, the highest input offset whose output it holds, by the origin headers of
+/// the records from `from[p]` on in each partition `p`.
+pub(crate) fn written_origins(
+    log: &dyn EventLog,
+    topic: &str,
+    partitions: u32,
+    from: &[u64],
+    tag: &str,
+) -> Result<WrittenOrigins> {
+    let mut written = WrittenOrigins::new();
+    for p in 0..partitions {
+        let mut offset = from.get(p as usize).copied().unwrap_or(0);
+        loop {
+            let r = match log.read(topic, p, offset, ReadLimits { max_records: 2000, ..ReadLimits::default() }) {
+                Ok(r) => r,
+                Err(weft_log::LogError::OffsetOutOfRange { earliest, .. }) if earliest > offset => {
+                    offset = earliest;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if r.records.is_empty() {
+                break;
+            }
+            for rec in &r.records {
+                if let Some(origin) = parse_origin(&rec.headers, tag) {
+                    let slot = written
+                        .entry((origin.input, origin.partition))
+                        .or_insert_with(|| vec![None; partitions as usize]);
+                    let cur = &mut slot[p as usize];
+                    *cur = Some(cur.map_or(origin.offset, |c| c.max(origin.offset)));
+                }
+            }
+            offset = r.next_offset;
+        }
+    }
+    Ok(written)
 }
 
 pub(crate) fn origin_header(query_id: &str, o: Origin) -> Header {

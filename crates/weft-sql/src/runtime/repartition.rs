@@ -22,7 +22,7 @@ use std::sync::Arc;
 use weft_log::{partition_for, EventLog, ReadLimits, Record};
 
 use super::ORIGIN_HEADER;
-use super::{origin_header, parse_origin, CommitMeta, InputCursor, Origin, QueryStats, QueryTask, Row, StartFrom};
+use super::{origin_header, CommitMeta, InputCursor, Origin, QueryStats, QueryTask, Row, StartFrom};
 use crate::access::DataPath;
 use crate::aggregate::AggregateOp;
 use crate::error::{Result, SqlError};
@@ -107,32 +107,11 @@ impl Repartitioner {
                 });
             }
             let scan_from = scan_from.unwrap_or_default();
-            for q in 0..partitions {
-                let mut offset = scan_from.get(q as usize).copied().unwrap_or(0);
-                loop {
-                    let r = log.read(&topic, q, offset, ReadLimits { max_records: 2000, ..ReadLimits::default() });
-                    let r = match r {
-                        Ok(r) => r,
-                        Err(weft_log::LogError::OffsetOutOfRange { earliest, .. }) if earliest > offset => {
-                            offset = earliest;
-                            continue;
-                        }
-                        Err(e) => return Err(e.into()),
-                    };
-                    if r.records.is_empty() {
-                        break;
-                    }
-                    for rec in &r.records {
-                        if let Some(o) = parse_origin(&rec.headers, &tag) {
-                            let slot: &mut Vec<Option<u64>> =
-                                copied.entry(o.partition).or_insert_with(|| vec![None; partitions as usize]);
-                            let cur = &mut slot[q as usize];
-                            *cur = Some(cur.map_or(o.offset, |c| c.max(o.offset)));
-                        }
-                    }
-                    offset = r.next_offset;
-                }
-            }
+            // One input: the origins differ by partition alone.
+            copied = super::written_origins(log.as_ref(), &topic, partitions, &scan_from, &tag)?
+                .into_iter()
+                .map(|((_, partition), offsets)| (partition, offsets))
+                .collect();
         }
         Ok(Repartitioner {
             id: id.to_string(),
