@@ -815,9 +815,15 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
         // Values are written in place (string buffers are reused); columns the object lacks are null.
         let mut seen = SeenSet::new(self.columns.len());
-        let mut field = 0;
+        // The column after the last one matched: objects usually list their fields in the
+        // columns' order, but may hold fields that are no column (the key's, say) between them.
+        let mut hint = 0;
         while let Some(key) = map.next_key_seed(FieldName)? {
-            match find_column(self.columns, &key, field) {
+            let column = find_column(self.columns, &key, hint);
+            if let Some(i) = column {
+                hint = i + 1;
+            }
+            match column {
                 Some(i) if self.needed.get(i).copied().unwrap_or(true) => {
                     seen.insert(i);
                     if self.columns[i].ty == SqlType::String {
@@ -830,7 +836,6 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
-            field += 1;
         }
         for (i, slot) in self.out.iter_mut().enumerate() {
             if !seen.contains(i) {

@@ -15,9 +15,12 @@
 //! appended together with the previous batch's changelog (whose output is durable) and the commits
 //! of the batch before that (whose changelog is durable); the changelog records are taken when the
 //! batch ends, so they describe the state after it and no later input. These writes run on a thread
-//! of their own while the query reads and processes the next batch; one batch is written at a time,
-//! in order, and a batch's failure is the next batch's (or [`PersistentQuery::commit_pending`]'s),
-//! after which the query is reopened from the log. A query out of input finishes the pipeline
+//! of their own while the query reads and processes the next batch; one write is in flight at a
+//! time, in order, and the batches processed meanwhile queue behind it and go as one write (their
+//! outputs and changelogs concatenated in order, the later positions), so the query waits for a
+//! write only when several batches are queued. A write's failure is a later batch's (or
+//! [`PersistentQuery::commit_pending`]'s); what was queued behind it is dropped, and the query is
+//! reopened from the log. A query out of input finishes the pipeline
 //! ([`PersistentQuery::commit_pending`]).
 //!
 //! Input records are read and output records written through the query's [`DataPath`] (the
@@ -779,6 +782,9 @@ pub struct PersistentQuery {
     writer: Option<BatchWriter>,
     /// The last batch being written on `write_worker`, while the next one is processed.
     in_flight: Option<worker::Pending<(BatchWriter, Result<()>)>>,
+    /// Batches processed while `in_flight` was still being written, merged into the next write
+    /// (with how many they are), so a query never waits for a write while it has input to process.
+    queued: Option<(WrittenBatch, usize)>,
     /// The threads that write batches and read ahead, kept for the query's life.
     write_worker: worker::Worker,
     read_worker: worker::Worker,
@@ -865,6 +871,30 @@ struct WrittenBatch {
     positions: Positions,
     changelog: Option<ChangelogRecords>,
     stateful: bool,
+}
+
+/// How many processed batches may queue behind the write in flight before the query waits for it.
+const MAX_QUEUED_BATCHES: usize = 4;
+
+impl WrittenBatch {
+    /// Appends the batch processed after this one, so both are written as one: the output in
+    /// order, the positions the later one reached, and the changelog records in order (the later
+    /// records of a key replace the earlier ones when applied, so the state is the later batch's).
+    fn absorb(&mut self, later: WrittenBatch) {
+        self.output.extend(later.output);
+        for (input, partition, offset) in later.positions {
+            match self.positions.iter_mut().find(|(i, p, _)| (*i, *p) == (input, partition)) {
+                Some(position) => position.2 = offset,
+                None => self.positions.push((input, partition, offset)),
+            }
+        }
+        match (&mut self.changelog, later.changelog) {
+            (Some((_, records)), Some((_, more))) => records.extend(more),
+            (slot @ None, later) => *slot = later,
+            (Some(_), None) => {}
+        }
+        self.stateful |= later.stateful;
+    }
 }
 
 /// Writes a query's batches in order and keeps its [`Pipeline`]; owns what it needs, so it runs on
@@ -1151,6 +1181,7 @@ impl PersistentQuery {
             sink_def: Some(sink_def.clone()),
             writer: Some(writer),
             in_flight: None,
+            queued: None,
             write_worker: worker::Worker::new(format!("sql-write-{id}")),
             read_worker: worker::Worker::new(format!("sql-read-{id}")),
             prefetched: None,
@@ -1268,18 +1299,49 @@ impl PersistentQuery {
         }
     }
 
-    /// Waits for the batch being written, if any; its failure is this call's.
+    /// Waits until every processed batch is written (the one in flight, then those queued behind
+    /// it); the first failure is this call's, and nothing queued behind a failed batch is written.
     fn settle(&mut self) -> Result<()> {
+        self.finish_in_flight()?;
+        if self.queued.is_some() {
+            self.write_queued()?;
+            self.finish_in_flight()?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the batch being written, if any; its failure is this call's, and then the batches
+    /// queued behind it are dropped: written after a lost batch, they would leave a hole in the
+    /// output that the commits after them would hide. The query is reopened from the log instead.
+    fn finish_in_flight(&mut self) -> Result<()> {
         let Some(handle) = self.in_flight.take() else { return Ok(()) };
         let (writer, result) = handle.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
         self.writer = Some(writer);
+        if result.is_err() {
+            self.queued = None;
+        }
         result
+    }
+
+    /// Starts writing the queued batches on the writer thread, as one batch.
+    fn write_queued(&mut self) -> Result<()> {
+        let Some((batch, _)) = self.queued.take() else { return Ok(()) };
+        let Some(mut writer) = self.writer.take() else {
+            return Err(SqlError::analysis(format!("query {} lost its writer", self.id)));
+        };
+        self.in_flight = Some(self.write_worker.run(move || {
+            let result = writer.write(batch);
+            (writer, result)
+        }));
+        Ok(())
     }
 
     /// Hands a processed batch that reached `positions` to the writer (see the module docs): its
     /// output, the previous batch's changelog and the commits whose changelog is durable are written
-    /// on the query's writer thread while the next batch is read and processed. One batch is written at a
-    /// time, in order, so each step still follows the one it depends on.
+    /// on the query's writer thread while the next batch is read and processed. One write is in
+    /// flight at a time, in order, so each step still follows the one it depends on; batches
+    /// processed meanwhile queue up and go as one write, up to [`MAX_QUEUED_BATCHES`] of them, so a
+    /// query waits for its writes only when they fall that far behind.
     fn write_batch(&mut self, positions: Positions) -> Result<()> {
         for &(input, partition, offset) in &positions {
             self.inputs[input].positions[partition as usize] = offset;
@@ -1288,17 +1350,24 @@ impl PersistentQuery {
         // Taken now: the state after this batch and no later input.
         let changelog = self.operator.aggregate_mut().and_then(|op| op.take_changelog());
         let output = self.sink.take_routed();
-        self.settle()?;
         self.stats.records_written = self.sink.records_written;
-        let Some(mut writer) = self.writer.take() else {
-            return Err(SqlError::analysis(format!("query {} lost its writer", self.id)));
-        };
         let batch = WrittenBatch { output, positions, changelog, stateful };
-        self.in_flight = Some(self.write_worker.run(move || {
-            let result = writer.write(batch);
-            (writer, result)
-        }));
-        Ok(())
+        let queued = match self.queued.take() {
+            Some((mut earlier, n)) => {
+                earlier.absorb(batch);
+                (earlier, n + 1)
+            }
+            None => (batch, 1),
+        };
+        let behind = queued.1 >= MAX_QUEUED_BATCHES;
+        self.queued = Some(queued);
+        if let Some(in_flight) = self.in_flight.as_mut() {
+            if !behind && !in_flight.is_finished() {
+                return Ok(());
+            }
+        }
+        self.finish_in_flight()?;
+        self.write_queued()
     }
 
     /// Several inputs (joins): one batch from every partition, processed in timestamp order, as

@@ -20,6 +20,14 @@ struct FlakyLog {
     /// Successful appends to topics containing `fail_topic` left before they fail.
     appends_left: AtomicUsize,
     fail_topic: String,
+    /// Appends to one topic that take a while, to hold writes in flight.
+    slow: Option<SlowTopic>,
+}
+
+struct SlowTopic {
+    topic: String,
+    delay: std::time::Duration,
+    appends: AtomicUsize,
 }
 
 impl FlakyLog {
@@ -51,6 +59,10 @@ impl EventLog for FlakyLog {
                 return Err(self.fail());
             }
             self.appends_left.store(left - 1, Ordering::SeqCst);
+        }
+        if let Some(slow) = self.slow.as_ref().filter(|slow| slow.topic == topic) {
+            slow.appends.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(slow.delay);
         }
         self.inner.append(topic, partition, records)
     }
@@ -154,6 +166,7 @@ fn crash_after_output_before_commit_neither_loses_nor_duplicates() {
             commits_left: AtomicUsize::new(1),
             appends_left: AtomicUsize::new(0),
             fail_topic: String::new(),
+            slow: None,
         });
         let engine = Engine::open(flaky, options(false)).expect("engine");
         engine.execute(DDL).expect("ddl");
@@ -186,6 +199,7 @@ fn aggregation_crash_before_changelog_and_before_commit() {
                 commits_left: AtomicUsize::new(commits),
                 appends_left: AtomicUsize::new(appends),
                 fail_topic: "_changelog".into(),
+                slow: None,
             });
             let engine = Engine::open(flaky, options(false)).expect("engine");
             engine.execute(DDL).expect("ddl");
@@ -235,6 +249,7 @@ fn a_crash_anywhere_in_the_batch_pipeline_neither_loses_nor_duplicates() {
                     commits_left: AtomicUsize::new(commits.saturating_add(1)),
                     appends_left: AtomicUsize::new(appends),
                     fail_topic: "_changelog".into(),
+                    slow: None,
                 }),
                 options(false),
             )
@@ -252,6 +267,59 @@ fn a_crash_anywhere_in_the_batch_pipeline_neither_loses_nor_duplicates() {
         let expected: Vec<i64> = (1..=RECORDS as i64 + 1).collect();
         assert_eq!(counts.len(), expected.len(), "failing {what}: one update per input");
         assert!(counts == expected, "failing {what}: the updates count 1, 2, 3, ... without gap or repeat");
+    }
+}
+
+/// Batches processed while the write before them is in flight queue up and go as one write, so a
+/// query does not wait for each of its writes: with every output append held for 30 ms, six
+/// batches take fewer output appends than batches, and the updates still count 1, 2, 3, ... When
+/// the changelog append of merged batches fails, nothing queued behind it is written, and the
+/// query reopened from the log carries on without a gap or a repeat.
+#[test]
+fn batches_queued_behind_a_slow_write_are_merged_and_keep_exactly_once() {
+    const BATCHES: usize = 6;
+    const RECORDS: usize = BATCHES * weft_sql::runtime::BATCH_RECORDS;
+    for changelog_appends in [usize::MAX, 1] {
+        let dir = shm_dir();
+        let real = open_log(dir.path());
+        let flaky = Arc::new(FlakyLog {
+            inner: real.clone(),
+            commits_left: AtomicUsize::new(usize::MAX),
+            appends_left: AtomicUsize::new(changelog_appends),
+            fail_topic: "_changelog".into(),
+            slow: Some(SlowTopic { topic: "O".into(), delay: Duration::from_millis(30), appends: AtomicUsize::new(0) }),
+        });
+        let engine = Engine::open(flaky.clone(), options(false)).expect("engine");
+        engine.execute(DDL).expect("ddl");
+        let records: Vec<Record> = (0..RECORDS)
+            .map(|i| Record {
+                key: Some(b"a".to_vec()),
+                value: Some(b"{\"V\": 1}".to_vec()),
+                headers: Vec::new(),
+                timestamp: Some(i as i64),
+            })
+            .collect();
+        real.append("s", 0, records).expect("produce");
+        engine.execute("CREATE TABLE O AS SELECT ID, COUNT(*) AS C FROM S GROUP BY ID;").expect("ctas");
+        if changelog_appends != usize::MAX {
+            assert!(engine.run_until_idle().is_err(), "the second changelog append must fail the query");
+            flaky.appends_left.store(usize::MAX, Ordering::SeqCst);
+        }
+        engine.run_until_idle().expect("run");
+        let counts: Vec<i64> = values(real.as_ref(), "O").iter().map(|(_, v)| v["C"].as_i64().unwrap_or(-1)).collect();
+        let expected: Vec<i64> = (1..=RECORDS as i64).collect();
+        assert_eq!(counts.len(), expected.len(), "changelog appends {changelog_appends}: one update per input");
+        assert!(
+            counts == expected,
+            "changelog appends {changelog_appends}: updates count 1, 2, 3, ... without gap or repeat"
+        );
+        if changelog_appends == usize::MAX {
+            let output_appends = flaky.slow.as_ref().map_or(0, |slow| slow.appends.load(Ordering::SeqCst));
+            assert!(
+                (1..BATCHES).contains(&output_appends),
+                "{BATCHES} batches took {output_appends} output appends: those processed during a write go as one"
+            );
+        }
     }
 }
 
@@ -510,6 +578,7 @@ fn a_failed_batch_is_recovered_in_process_without_duplicates() {
             commits_left: AtomicUsize::new(1),
             appends_left: AtomicUsize::new(appends),
             fail_topic: fail_topic.to_string(),
+            slow: None,
         });
         let engine = Engine::open(flaky.clone(), options(false)).expect("engine");
         engine.execute(DDL).expect("ddl");
@@ -594,6 +663,7 @@ fn a_stateless_query_shares_its_partitions_among_instances_and_keeps_exactly_onc
             commits_left: AtomicUsize::new(6),
             appends_left: AtomicUsize::new(0),
             fail_topic: String::new(),
+            slow: None,
         });
         let engine = Engine::open(flaky.clone(), tasks(false)).expect("engine");
         engine
@@ -682,6 +752,7 @@ fn an_aggregation_grouped_by_key_runs_one_instance_per_partition_exactly_once() 
             commits_left: AtomicUsize::new(usize::MAX),
             appends_left: AtomicUsize::new(usize::MAX),
             fail_topic: "_changelog".into(),
+            slow: None,
         });
         let engine = Engine::open(flaky.clone(), options(false)).expect("engine");
         engine
@@ -778,6 +849,7 @@ fn an_aggregation_grouped_by_a_value_is_repartitioned_and_keeps_exactly_once() {
             commits_left: AtomicUsize::new(usize::MAX),
             appends_left: AtomicUsize::new(usize::MAX),
             fail_topic: "_repartition".into(),
+            slow: None,
         });
         let engine = Engine::open(flaky.clone(), options(false)).expect("engine");
         engine
@@ -863,6 +935,7 @@ fn a_join_of_co_partitioned_inputs_runs_one_task_per_partition_exactly_once() {
             commits_left: AtomicUsize::new(usize::MAX),
             appends_left: AtomicUsize::new(usize::MAX),
             fail_topic: String::new(),
+            slow: None,
         });
         let engine = Engine::open(flaky.clone(), options(false)).expect("engine");
         engine

@@ -19,11 +19,30 @@ pub(crate) struct Worker {
 /// thread's (a panic in the job is returned as the error).
 pub(crate) struct Pending<T> {
     result: mpsc::Receiver<std::thread::Result<T>>,
+    /// The result, once [`Pending::is_finished`] has seen it.
+    finished: Option<std::thread::Result<T>>,
 }
 
 impl<T> Pending<T> {
     pub fn join(self) -> std::thread::Result<T> {
-        self.result.recv().unwrap_or_else(|_| Err(Box::new("the query's worker thread is gone")))
+        match self.finished {
+            Some(result) => result,
+            None => self.result.recv().unwrap_or_else(|_| Err(Box::new("the query's worker thread is gone"))),
+        }
+    }
+
+    /// Whether the job is over (its result is then kept for [`Pending::join`]); never waits.
+    pub fn is_finished(&mut self) -> bool {
+        if self.finished.is_none() {
+            match self.result.try_recv() {
+                Ok(result) => self.finished = Some(result),
+                Err(mpsc::TryRecvError::Empty) => return false,
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    self.finished = Some(Err(Box::new("the query's worker thread is gone")))
+                }
+            }
+        }
+        true
     }
 }
 
@@ -48,7 +67,7 @@ impl Worker {
             }
             None => job(),
         }
-        Pending { result }
+        Pending { result, finished: None }
     }
 
     fn sender(&mut self) -> Option<&mpsc::Sender<Job>> {
@@ -100,6 +119,15 @@ mod tests {
             .collect();
         pending.into_iter().for_each(|p| p.join().expect("job"));
         assert_eq!(*order.lock().expect("lock"), vec![0, 1, 2, 3, 4]);
+
+        let (release, wait) = mpsc::channel::<()>();
+        let mut blocked = worker.run(move || wait.recv().map(|_| 11));
+        assert!(!blocked.is_finished(), "the job waits for its release");
+        release.send(()).expect("release");
+        while !blocked.is_finished() {
+            std::thread::yield_now();
+        }
+        assert_eq!(blocked.join().expect("job").expect("released"), 11, "a finished job's result is kept");
 
         let failed = worker.run(|| -> u32 { panic!("job failed") });
         assert!(failed.join().is_err(), "the panic is the caller's to see");
