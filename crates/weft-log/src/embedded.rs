@@ -10,7 +10,7 @@
 //! ```
 //! Consumer group offsets live in the compacted internal topic `_weft_consumer_offsets`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -67,6 +67,16 @@ impl LogOptions {
     }
 }
 
+/// The committed positions of every group, as the offsets topic holds them.
+#[derive(Default)]
+struct GroupPositions {
+    positions: Positions,
+    /// The offsets-topic offset of the record that last set (or removed) each position. Commits
+    /// wait for durability outside the lock, so two commits of one position may become durable in
+    /// either order: the one appended later wins, as it does when the topic is replayed.
+    set_at: HashMap<PositionKey, u64>,
+}
+
 struct Topic {
     config: TopicConfig,
     partitions: Vec<Arc<Partition>>,
@@ -107,7 +117,7 @@ pub struct EmbeddedLog {
     files: Arc<FileCache>,
     /// Serializes topic creation and deletion.
     admin: Mutex<()>,
-    offsets: Mutex<Positions>,
+    offsets: Mutex<GroupPositions>,
     closed: AtomicBool,
     /// Background threads sleep on this (without holding the log) so shutdown wakes them at once.
     stop: Arc<StopSignal>,
@@ -159,7 +169,7 @@ impl EmbeddedLog {
             topics: Arc::new(RwLock::new(topics)),
             files,
             admin: Mutex::new(()),
-            offsets: Mutex::new(BTreeMap::new()),
+            offsets: Mutex::new(GroupPositions::default()),
             closed: AtomicBool::new(false),
             stop: Arc::new(StopSignal::default()),
             threads: Mutex::new(Vec::new()),
@@ -246,7 +256,7 @@ impl EmbeddedLog {
         loop {
             let batch = p.read(position, ReadLimits { max_records: 10_000, max_bytes: 16 << 20 })?;
             for record in &batch.records {
-                group_offsets::apply(&mut offsets, record);
+                group_offsets::apply(&mut offsets.positions, record);
             }
             if batch.records.is_empty() || batch.next_offset >= batch.high_watermark {
                 return Ok(());
@@ -354,15 +364,16 @@ impl EmbeddedLog {
         // The group offsets of a deleted topic mean nothing any more.
         let stale: Vec<PositionKey> = {
             let offsets = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
-            offsets.keys().filter(|(_, t, _)| t == name).cloned().collect()
+            offsets.positions.keys().filter(|(_, t, _)| t == name).cloned().collect()
         };
         if !stale.is_empty() {
             let tombstones: Vec<Record> =
                 stale.iter().map(|(g, t, p)| group_offsets::forget_record(g, t, *p)).collect();
             let mut offsets = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
-            self.append_durable(OFFSETS_TOPIC, 0, &tombstones)?;
+            let appended = self.append_durable(OFFSETS_TOPIC, 0, &tombstones)?;
             for key in stale {
-                offsets.remove(&key);
+                offsets.positions.remove(&key);
+                offsets.set_at.insert(key, appended.last_offset);
             }
         }
         Ok(())
@@ -512,10 +523,19 @@ impl EventLog for EmbeddedLog {
         validate_group(group)?;
         self.partition(topic, partition)?;
         let (committed, record) = group_offsets::commit_record(group, topic, partition, offset, metadata, now_ms())?;
-        // Holding the map's lock across the append keeps the map in the log's order.
+        // The wait for durability is shared with every other commit and append in flight (one
+        // group commit); holding the map's lock across it would make commits wait in line, one
+        // flush each. Positions are applied once durable, in the offsets topic's order.
+        let appended = self.append_pipelined(OFFSETS_TOPIC, 0, std::slice::from_ref(&record))?;
+        if self.options.durability != Durability::EveryBatch {
+            self.wait_durable(OFFSETS_TOPIC, 0, appended.last_offset)?;
+        }
         let mut offsets = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
-        self.append_durable(OFFSETS_TOPIC, 0, std::slice::from_ref(&record))?;
-        offsets.insert((group.to_string(), topic.to_string(), partition), committed.clone());
+        let key = (group.to_string(), topic.to_string(), partition);
+        if offsets.set_at.get(&key).is_none_or(|at| *at < appended.last_offset) {
+            offsets.set_at.insert(key.clone(), appended.last_offset);
+            offsets.positions.insert(key, committed.clone());
+        }
         Ok(committed)
     }
 
@@ -523,7 +543,7 @@ impl EventLog for EmbeddedLog {
         self.check_open()?;
         validate_group(group)?;
         let offsets = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(offsets.iter().filter(|((g, _, _), _)| g == group).map(|(_, c)| c.clone()).collect())
+        Ok(offsets.positions.iter().filter(|((g, _, _), _)| g == group).map(|(_, c)| c.clone()).collect())
     }
 
     fn run_maintenance(&self) -> Result<()> {

@@ -221,3 +221,56 @@ fn a_pipelined_append_is_invisible_until_durable() {
     log.shutdown().unwrap();
     assert!(matches!(log.append("t", 0, vec![Record::default()]), Err(LogError::Closed)));
 }
+
+/// Group commits wait for the flush together, not in line: twelve commits started at once under a
+/// 300 ms group commit finish within six flush intervals (in line, each would wait for a flush of
+/// its own: eleven intervals at least). Commits of one position racing each other leave the position the offsets
+/// topic ends with, live and after reopening alike.
+#[test]
+fn concurrent_commits_share_a_group_commit_and_the_last_appended_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let interval = Duration::from_millis(300);
+    let open = || {
+        let mut options = LogOptions::new(dir.path());
+        options.durability = Durability::GroupCommit { interval };
+        EmbeddedLog::open(options).unwrap()
+    };
+    let log = open();
+    log.create_topic("t", TopicConfig { partitions: 12, ..TopicConfig::default() }).unwrap();
+    let started = std::time::Instant::now();
+    std::thread::scope(|scope| {
+        for p in 0..12u32 {
+            let log = &log;
+            scope.spawn(move || log.commit_offset(&format!("g{p}"), "t", p, 10 + u64::from(p), "").unwrap());
+        }
+    });
+    let elapsed = started.elapsed();
+    assert!(elapsed < interval * 6, "twelve concurrent commits took {elapsed:?}: they waited in line");
+    for p in 0..12u32 {
+        let committed = log.committed_offsets(&format!("g{p}")).unwrap();
+        assert_eq!(committed.iter().map(|c| c.offset).collect::<Vec<_>>(), vec![10 + u64::from(p)]);
+    }
+
+    // Eight threads commit one position many times each; the map must agree with the log.
+    std::thread::scope(|scope| {
+        for t in 0..8u64 {
+            let log = &log;
+            scope.spawn(move || {
+                for i in 0..5u64 {
+                    log.commit_offset("same", "t", 0, t * 100 + i, "").unwrap();
+                }
+            });
+        }
+    });
+    let live = log.committed_offsets("same").unwrap();
+    assert_eq!(live.len(), 1);
+    log.shutdown().unwrap();
+    drop(log);
+    let reopened = open();
+    let replayed = reopened.committed_offsets("same").unwrap();
+    assert_eq!(
+        live.iter().map(|c| c.offset).collect::<Vec<_>>(),
+        replayed.iter().map(|c| c.offset).collect::<Vec<_>>(),
+        "the live position is the one the offsets topic ends with"
+    );
+}
