@@ -787,11 +787,14 @@ pub struct PersistentQuery {
     queued: Option<(WrittenBatch, usize)>,
     /// The threads that write batches and read ahead, kept for the query's life.
     write_worker: worker::Worker,
-    read_worker: worker::Worker,
+    /// Two, so that two batches of one partition are decoded at once (see [`READ_AHEAD`]).
+    read_workers: [worker::Worker; READ_AHEAD],
+    /// Read-aheads started, in the order they were started.
+    read_aheads_started: usize,
     /// The next batch of input, being read and decoded while this one is processed.
-    prefetched: Option<ReadAhead>,
+    prefetched: VecDeque<ReadAhead>,
     /// The buffers of the last batch processed, for the next read.
-    spare_batch: DecodedBatch,
+    spare_batches: Vec<DecodedBatch>,
     /// The part of the input this instance processes.
     part: Part,
     /// Its input is the query's input (not an internal repartition topic), so the records it
@@ -809,10 +812,15 @@ struct DecodedBatch {
     next_offset: u64,
     /// The partition held more durable records than this batch took.
     more: bool,
+    /// The partition's high watermark when it was read.
+    high_watermark: u64,
 }
 
 impl DecodedBatch {
-    /// Reads up to `max` records of `topic`, partition `p`, from `offset` and decodes them.
+    /// Reads up to `max` records of `topic`, partition `p`, from `offset` and decodes them; with
+    /// `until`, only records before it (the batch then ends at `until` at the latest, where the
+    /// read-ahead of the range after it starts).
+    #[allow(clippy::too_many_arguments)]
     fn fill(
         mut self,
         data: &DataPath,
@@ -821,26 +829,39 @@ impl DecodedBatch {
         p: u32,
         offset: u64,
         max: usize,
+        until: Option<u64>,
     ) -> Result<DecodedBatch> {
         let read = data.read(topic, p, offset, ReadLimits { max_records: max, ..ReadLimits::default() })?;
+        let records = match until {
+            Some(until) => &read.records[..read.records.partition_point(|r| r.offset < until)],
+            None => &read.records[..],
+        };
         self.records.clear();
-        if self.rows.len() < read.records.len() {
-            self.rows.resize_with(read.records.len(), Vec::new);
+        if self.rows.len() < records.len() {
+            self.rows.resize_with(records.len(), Vec::new);
         }
-        for (rec, row) in read.records.iter().zip(self.rows.iter_mut()) {
+        for (rec, row) in records.iter().zip(self.rows.iter_mut()) {
             self.records.push((rec.offset, reader.decode(rec, p, row).map_err(|e| e.to_string())));
         }
-        self.next_offset = read.next_offset;
-        self.more = read.next_offset < read.high_watermark;
+        self.next_offset = until.map_or(read.next_offset, |until| read.next_offset.min(until));
+        self.high_watermark = read.high_watermark;
+        self.more = self.next_offset < read.high_watermark;
         Ok(self)
     }
 }
 
-/// A batch being read ahead: where it starts (input, partition, offset) and its thread.
+/// A batch being read ahead: where it starts (input, partition, offset), where it ends at the
+/// latest, and its thread.
 struct ReadAhead {
     at: (usize, u32, u64),
+    until: Option<u64>,
     handle: worker::Pending<Result<DecodedBatch>>,
 }
+
+/// How many batches of a query's input are read and decoded ahead at most, each on a thread of
+/// its own: decoding is most of a stateless query's work, so a query of one partition decodes two
+/// batches at once (the ranges `[a, a + max)` and `[a + max, a + 2 max)` of the partition).
+const READ_AHEAD: usize = 2;
 
 impl ReadAhead {
     fn join(self) -> Result<DecodedBatch> {
@@ -1183,9 +1204,13 @@ impl PersistentQuery {
             in_flight: None,
             queued: None,
             write_worker: worker::Worker::new(format!("sql-write-{id}")),
-            read_worker: worker::Worker::new(format!("sql-read-{id}")),
-            prefetched: None,
-            spare_batch: DecodedBatch::default(),
+            read_workers: [
+                worker::Worker::new(format!("sql-read-{id}")),
+                worker::Worker::new(format!("sql-read-{id}")),
+            ],
+            read_aheads_started: 0,
+            prefetched: VecDeque::new(),
+            spare_batches: Vec::new(),
             part,
             reads_query_input: true,
         })
@@ -1455,14 +1480,17 @@ impl PersistentQuery {
 
     fn poll_partition(&mut self, idx: usize, p: u32, max_records: usize) -> Result<usize> {
         let pos = self.inputs[idx].positions[p as usize];
-        let read = match self.prefetched.take() {
+        let read = match self.prefetched.pop_front() {
             // A prefetched batch that found nothing may be stale: read again.
             Some(ahead) if ahead.at == (idx, p, pos) => match ahead.join() {
                 Ok(batch) if batch.records.is_empty() => self.read_decoded(idx, p, pos, max_records, batch),
                 other => other,
             },
+            // Read-aheads that do not start here any more (the batch before ended early) are
+            // dropped; their threads finish into buffers nobody takes.
             _ => {
-                let spare = std::mem::take(&mut self.spare_batch);
+                self.prefetched.clear();
+                let spare = self.spare_batches.pop().unwrap_or_default();
                 self.read_decoded(idx, p, pos, max_records, spare)
             }
         };
@@ -1470,33 +1498,51 @@ impl PersistentQuery {
             Ok(b) => b,
             Err(SqlError::Log(weft_log::LogError::OffsetOutOfRange { earliest, .. })) if earliest > pos => {
                 self.inputs[idx].positions[p as usize] = earliest;
+                self.prefetched.clear();
                 return Ok(0);
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                self.prefetched.clear();
+                return Err(e);
+            }
         };
         if batch.records.is_empty() {
             if batch.next_offset > pos {
                 self.inputs[idx].positions[p as usize] = batch.next_offset;
             }
-            self.spare_batch = batch;
+            self.spare_batches.push(batch);
             return Ok(0);
         }
-        // The next partition in polling order is read and decoded while this batch is processed,
-        // into the buffers of the batch before (no allocation per record once warmed up).
+        // What comes next is read and decoded while this batch is processed, into the buffers of
+        // batches before (no allocation per record once warmed up): the next partition in polling
+        // order, or, with one partition, the next ranges of it that the partition already holds.
         let polled = self.polled_partitions();
         let next = polled.iter().position(|q| *q == p).map_or(p, |i| polled[(i + 1) % polled.len()]);
-        if batch.more || next != p {
+        if next == p {
+            // Ranges that the partition held when this batch was read, after those already started.
+            let mut from = self.prefetched.back().map_or(Some(batch.next_offset), |ahead| ahead.until);
+            while let Some(start) =
+                from.filter(|f| batch.more && *f < batch.high_watermark && self.prefetched.len() < READ_AHEAD)
+            {
+                let until = start + max_records as u64;
+                let spare = self.spare_batches.pop().unwrap_or_default();
+                let ahead = self.read_ahead(idx, p, start, max_records, Some(until), spare);
+                self.prefetched.push_back(ahead);
+                from = Some(until);
+            }
+        } else if self.prefetched.is_empty() {
             // This partition's position moves past the batch only when the batch is written.
-            let from = if next == p { batch.next_offset } else { self.inputs[idx].positions[next as usize] };
-            let spare = std::mem::take(&mut self.spare_batch);
-            self.prefetched = Some(self.read_ahead(idx, next, from, max_records, spare));
+            let from = self.inputs[idx].positions[next as usize];
+            let spare = self.spare_batches.pop().unwrap_or_default();
+            let ahead = self.read_ahead(idx, next, from, max_records, None, spare);
+            self.prefetched.push_back(ahead);
         }
         let n = batch.records.len();
         for (i, (offset, decoded)) in batch.records.iter().enumerate() {
             self.process_decoded(idx, p, *offset, decoded.clone(), &batch.rows[i])?;
         }
         let next_offset = batch.next_offset;
-        self.spare_batch = batch;
+        self.spare_batches.push(batch);
         self.write_batch(vec![(idx, p, next_offset)])?;
         Ok(n)
     }
@@ -1504,16 +1550,26 @@ impl PersistentQuery {
     /// Reads and decodes a batch of input `idx`, partition `p`, from `offset` on this thread.
     fn read_decoded(&self, idx: usize, p: u32, offset: u64, max: usize, buffers: DecodedBatch) -> Result<DecodedBatch> {
         let input = &self.inputs[idx];
-        buffers.fill(&self.data, &input.topic, &input.reader, p, offset, max)
+        buffers.fill(&self.data, &input.topic, &input.reader, p, offset, max, None)
     }
 
-    /// Starts reading and decoding the batch of input `idx`, partition `p`, from `offset` on
-    /// another thread.
-    fn read_ahead(&mut self, idx: usize, p: u32, offset: u64, max: usize, buffers: DecodedBatch) -> ReadAhead {
+    /// Starts reading and decoding the batch of input `idx`, partition `p`, from `offset` (and
+    /// before `until`) on a read thread, the threads taking turns.
+    fn read_ahead(
+        &mut self,
+        idx: usize,
+        p: u32,
+        offset: u64,
+        max: usize,
+        until: Option<u64>,
+        buffers: DecodedBatch,
+    ) -> ReadAhead {
         let input = &self.inputs[idx];
         let (data, topic, reader) = (self.data.clone(), input.topic.clone(), input.reader.clone());
-        let handle = self.read_worker.run(move || buffers.fill(&data, &topic, &reader, p, offset, max));
-        ReadAhead { at: (idx, p, offset), handle }
+        let worker = &mut self.read_workers[self.read_aheads_started % READ_AHEAD];
+        self.read_aheads_started += 1;
+        let handle = worker.run(move || buffers.fill(&data, &topic, &reader, p, offset, max, until));
+        ReadAhead { at: (idx, p, offset), until, handle }
     }
 
     /// Drains all available input.
