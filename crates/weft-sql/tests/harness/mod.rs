@@ -139,6 +139,10 @@ pub struct InputRecord {
     pub window: Option<Json>,
     #[serde(default)]
     pub value: Json,
+    /// A JSON value's text as written, object fields in their order (`value` sorts them): what a
+    /// JSON or NONE-format record holds when given (the QTT runner gives it).
+    #[serde(default)]
+    pub value_text: Option<String>,
     #[serde(default)]
     pub timestamp: Option<i64>,
     /// Record headers: `[{"KEY": "k", "VALUE": "<base64>" or null}]`, as ksqlDB's tests give them.
@@ -417,7 +421,10 @@ fn produce(engine: &Engine, log: &dyn EventLog, inputs: &[InputRecord]) -> Resul
                 Some(buf)
             }
             (Json::String(s), _) if s.starts_with("RAW:") => Some(s.as_bytes()[4..].to_vec()),
-            (v, _) => Some(serde_json::to_vec(v).map_err(|e| e.to_string())?),
+            (v, _) => match &input.value_text {
+                Some(text) => Some(text.clone().into_bytes()),
+                None => Some(serde_json::to_vec(v).map_err(|e| e.to_string())?),
+            },
         };
         let partitions = log.describe_topic(&input.topic).map_err(|e| e.to_string())?.partitions.len() as u32;
         let partition = key.as_deref().map_or(0, |k| partition_for_key(k, partitions));
