@@ -1223,6 +1223,34 @@ impl Engine {
         plan_query(query, &self.lookup(), purpose, sink)
     }
 
+    /// How a CREATE ... AS SELECT is planned: as ksqlDB's new planner plans it when
+    /// `ksql.new.query.planner.enabled` is on (and refused with its words where it has no plan: it
+    /// plans only projections of one source), else as ksqlDB has always planned it.
+    fn create_as_select_purpose(&self, query: &Query) -> Result<Purpose> {
+        let new_planner = lock(&self.state)
+            .properties
+            .get("ksql.new.query.planner.enabled")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        if !new_planner {
+            return Ok(Purpose::Persistent);
+        }
+        let unsupported = [
+            (query.filter.is_some(), "WHERE"),
+            (!query.group_by.is_empty(), "GROUP BY"),
+            (query.having.is_some(), "HAVING"),
+            (query.window.is_some(), "WINDOWS"),
+            (!query.partition_by.is_empty(), "PARTITION BY"),
+            (query.limit.is_some(), "LIMIT"),
+            (!query.joins.is_empty(), "joins"),
+        ];
+        if let Some((_, what)) = unsupported.iter().find(|(used, _)| *used) {
+            return Err(SqlError::analysis(format!(
+                "New query planner does not support {what}. Set ksql.new.query.planner.enabled=false."
+            )));
+        }
+        Ok(Purpose::PersistentSelectedKeys)
+    }
+
     fn create_as_select(
         &self,
         c: &CreateAsSelect,
@@ -1264,7 +1292,8 @@ impl Engine {
         if c.query.emit == Some(crate::ast::Emit::Final) && c.query.window.is_none() {
             return Err(SqlError::analysis("EMIT FINAL is only supported for windowed aggregations."));
         }
-        let planned = match self.plan(&c.query, Purpose::Persistent, Some(&c.name)) {
+        let purpose = self.create_as_select_purpose(&c.query)?;
+        let planned = match self.plan(&c.query, purpose, Some(&c.name)) {
             Ok(planned) => planned,
             Err(e) => {
                 // ksqlDB's analyzer refuses an unknown TIMESTAMP column before its planner checks
@@ -1384,7 +1413,7 @@ impl Engine {
             // Stop the old query; the topic, the id and the committed positions stay.
             self.stop_query(old, false);
         }
-        self.start_query(&query_id, &c.query, planned, sink.clone(), text, principal)?;
+        self.start_query(&query_id, &c.query, purpose, planned, sink.clone(), text, principal)?;
         lock(&self.state).sources.insert(c.name.clone(), sink);
         if !replaying {
             self.record_command(text, principal)?;
@@ -1396,10 +1425,12 @@ impl Engine {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn start_query(
         &self,
         id: &str,
         query: &Query,
+        purpose: Purpose,
         planned: PlannedQuery,
         sink: SourceDef,
         text: &str,
@@ -1427,7 +1458,7 @@ impl Engine {
             Arc::new(move || {
                 let lookup =
                     |name: &str| inputs.iter().find(|s| s.name == name).cloned().ok_or_else(|| unknown_source(name));
-                let mut planned = plan_query(&query, &lookup, Purpose::Persistent, Some(&sink_name))?;
+                let mut planned = plan_query(&query, &lookup, purpose, Some(&sink_name))?;
                 if let Some(op) = planned.operator.aggregate_mut() {
                     op.set_collect_limits(limits.0, limits.1);
                 }
@@ -1817,7 +1848,7 @@ impl Engine {
         }
         let seq = lock(&self.state).next_seq;
         let query_id = format!("INSERTQUERY_{seq}");
-        self.start_query(&query_id, query, planned, sink, text, principal)?;
+        self.start_query(&query_id, query, Purpose::Persistent, planned, sink, text, principal)?;
         if !replaying {
             self.record_command(text, principal)?;
         }
