@@ -1443,6 +1443,10 @@ impl Engine {
             plan
         };
         let limits = collect_limits(&lock(&self.state).properties);
+        let throw_on_invalid_timestamp = lock(&self.state)
+            .properties
+            .get("ksql.timestamp.throw.on.invalid")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
         let mut planned = planned;
         if let Some(op) = planned.operator.aggregate_mut() {
             op.set_collect_limits(limits.0, limits.1);
@@ -1498,6 +1502,9 @@ impl Engine {
                         )?;
                         let again = rebuild.clone();
                         runner.set_rebuild(Box::new(move || again()));
+                        if throw_on_invalid_timestamp {
+                            runner.throw_on_invalid_timestamp();
+                        }
                         Ok(Box::new(runner))
                     });
                     openers.push((open, reads));
@@ -1515,8 +1522,11 @@ impl Engine {
                     let (id, log, data, rebuild) =
                         (id.to_string(), self.log.clone(), data.clone(), first_stage.clone());
                     let open: TaskOpener = Box::new(move || {
-                        let copier =
+                        let mut copier =
                             Repartitioner::open(&id, log.clone(), data.clone(), rebuild.clone(), owned.clone(), start)?;
+                        if throw_on_invalid_timestamp {
+                            copier.throw_on_invalid_timestamp();
+                        }
                         Ok(Box::new(copier))
                     });
                     openers.push((open, reads));
