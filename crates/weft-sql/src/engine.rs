@@ -1158,6 +1158,8 @@ impl Engine {
             key_delimiter,
             key_schema_full_name: prop_text(&c.properties, "KEY_SCHEMA_FULL_NAME"),
             value_schema_full_name: value_schema_full_name(&c.properties),
+            // A source's schema id names the schema its columns came from; it writes as before.
+            value_schema_id: None,
             window: window_props(&c.properties)?,
             timestamp_column,
             timestamp_format,
@@ -1400,6 +1402,7 @@ impl Engine {
             key_delimiter,
             key_schema_full_name: prop_text(&c.properties, "KEY_SCHEMA_FULL_NAME"),
             value_schema_full_name: value_schema_full_name(&c.properties),
+            value_schema_id: prop_u32(&c.properties, "VALUE_SCHEMA_ID")?,
             window: planned.window,
             timestamp_column,
             timestamp_format,

@@ -180,12 +180,21 @@ impl ValueCodec {
                 _ => Err(no_registry()),
             },
             Format::JsonSr => {
-                let id = match self.schema.as_deref() {
-                    Some(crate::registry::SchemaCodec::JsonSr(writer)) => writer.id(&self.columns)?,
+                let (id, extra) = match self.schema.as_deref() {
+                    Some(crate::registry::SchemaCodec::JsonSr(writer)) => writer.writing(&self.columns)?,
                     _ => return Err(no_registry()),
                 };
+                // A record the query cannot write stops it, as ksqlDB's serializer does.
+                let extra = extra.map_err(SqlError::Processing)?;
                 weft_schema::wire::write_header(id, buf);
                 self.encode_json(values, buf);
+                // A pinned schema's properties that no column gives go before the object's end.
+                if !extra.is_empty() && buf.last() == Some(&b'}') {
+                    buf.pop();
+                    let empty = buf.last() == Some(&b'{');
+                    buf.extend_from_slice(if empty { &extra[1..] } else { &extra });
+                    buf.push(b'}');
+                }
                 Ok(())
             }
             Format::Protobuf | Format::ProtobufNoSr => match self.schema.as_deref() {

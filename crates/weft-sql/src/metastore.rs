@@ -85,6 +85,11 @@ pub struct SourceDef {
     pub key_schema_full_name: Option<String>,
     #[serde(default)]
     pub value_schema_full_name: Option<String>,
+    /// The registered value schema a C*AS pins (`VALUE_SCHEMA_ID`): its records are written with
+    /// it, not with a schema derived from its columns. (Its keys are still written with their
+    /// own: `KEY_SCHEMA_ID` is only checked against the key columns.)
+    #[serde(default)]
+    pub value_schema_id: Option<u32>,
     pub window: Option<WindowInfo>,
     /// The value column that gives the record time instead of the record timestamp.
     pub timestamp_column: Option<String>,
@@ -182,16 +187,19 @@ impl SourceDef {
                     crate::avro::AvroCodec::new(r.clone(), format!("{}-value", self.topic))
                         .unwrapped(unwrapped)
                         .prefer_registered(self.query_id.is_none())
+                        .pinned(self.value_schema_id)
                         .named(self.value_schema_full_name.as_deref()),
                 ))),
                 (Format::JsonSr, Some(r)) => Some(std::sync::Arc::new(crate::registry::SchemaCodec::JsonSr(
                     crate::registry::JsonSrWriter::new(r.clone(), format!("{}-value", self.topic))
                         .unwrapped(unwrapped)
-                        .prefer_registered(self.query_id.is_none()),
+                        .prefer_registered(self.query_id.is_none())
+                        .pinned(self.value_schema_id),
                 ))),
                 (Format::Protobuf, Some(r)) => Some(std::sync::Arc::new(crate::registry::SchemaCodec::Protobuf(
                     crate::protobuf::ProtobufCodec::registered(r.clone(), format!("{}-value", self.topic))
                         .prefer_registered(self.query_id.is_none())
+                        .pinned(self.value_schema_id)
                         .named(self.value_schema_full_name.as_deref())
                         .nullable(crate::protobuf::nullable_of(&self.statement, "VALUE")),
                 ))),
