@@ -23,7 +23,7 @@
 //! are written as their default, else null (a required field without a default fails the record,
 //! as ksqlDB's serializer does).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
@@ -764,7 +764,7 @@ impl Decoding<'_> {
     }
 
     fn map(&self, reader: &mut Reader<'_>, values: &Plan, slot: &mut Value) -> Result<()> {
-        let mut out = BTreeMap::new();
+        let mut out = crate::types::SqlMap::new();
         loop {
             let count = reader.block().map_err(schema_error)?;
             if count == 0 {
@@ -907,7 +907,7 @@ impl Decoding<'_> {
                 }
             }
             AvroType::Map(values) => {
-                let mut out = BTreeMap::new();
+                let mut out = crate::types::SqlMap::new();
                 loop {
                     let count = reader.block().map_err(schema_error)?;
                     if count == 0 {
@@ -1115,7 +1115,7 @@ pub(crate) mod tests {
             Value::Decimal(Decimal { unscaled: -12345, scale: 2 }),
             Value::Array(vec![Value::Bigint(1), Value::Bigint(300)]),
             Value::Struct(vec![Value::Double(1.5)]),
-            Value::Map(BTreeMap::from([("k".to_string(), Value::Bool(true))])),
+            Value::Map(crate::types::SqlMap::from([("k".to_string(), Value::Bool(true))])),
         ];
         let codec = AvroCodec::new(registry.clone(), "t-value".into());
         let mut buf = Vec::new();

@@ -15,7 +15,6 @@
 //!
 //! Decoding JSON goes straight from bytes into the row's slots (no intermediate JSON tree).
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -1164,7 +1163,7 @@ impl<'de> Visitor<'de> for TypedSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Value, A::Error> {
         match self.0 {
             SqlType::Map(_, inner) => {
-                let mut m = BTreeMap::new();
+                let mut m = crate::types::SqlMap::new();
                 while let Some(k) = map.next_key::<String>()? {
                     let v = map.next_value_seed(TypedSeed(inner))?;
                     m.insert(k, v);

@@ -524,7 +524,7 @@ fn to_sql(value: &PValue, kind: &Kind, ty: &SqlType, depth: usize) -> Result<Val
                 Kind::Message(entry) => entry.map_entry_value_field().kind(),
                 _ => return Err(mismatch()),
             };
-            let mut out = std::collections::BTreeMap::new();
+            let mut out = crate::types::SqlMap::new();
             for (k, v) in entries {
                 let key = match k {
                     MapKey::Bool(b) => b.to_string(),
