@@ -304,9 +304,10 @@ impl From<SqlError> for ApiError {
             SqlError::Parse { .. } | SqlError::Analysis(_) | SqlError::Unsupported(_) | SqlError::QueryEndpoint(_) => {
                 ApiError::invalid(error.to_string())
             }
-            SqlError::Serde(_) | SqlError::SchemaRegistry { .. } | SqlError::Processing(_) => {
-                ApiError::new(ErrorCode::Internal, error.to_string())
-            }
+            SqlError::Serde(_)
+            | SqlError::SchemaRegistry { .. }
+            | SqlError::Processing(_)
+            | SqlError::TimestampExtractor { .. } => ApiError::new(ErrorCode::Internal, error.to_string()),
         }
     }
 }

@@ -97,13 +97,14 @@ fn run_file(file: &Path, filter: Option<&str>, verbose: bool) -> [[usize; 3]; 2]
             return [[0; 3]; 2];
         }
     };
-    let doc: Json = match serde_json::from_str(&text) {
+    let mut doc: Json = match serde_json::from_str(&text) {
         Ok(d) => d,
         Err(e) => {
             println!("FILE {fname}: not JSON, skipped: {e}");
             return [[0; 3]; 2];
         }
     };
+    attach_value_texts(&mut doc, &text);
     let mut counts = [[0usize; 3]; 2];
     for case in doc.get("tests").and_then(Json::as_array).into_iter().flatten() {
         for (name, case) in expand_formats(case) {
@@ -136,6 +137,142 @@ fn run_file(file: &Path, filter: Option<&str>, verbose: bool) -> [[usize; 3]; 2]
     let [pass, fail, skip] = [0, 1, 2].map(|i| counts[0][i] + counts[1][i]);
     println!("FILE {fname}: {pass} passed, {fail} failed, {skip} skipped");
     counts
+}
+
+/// Gives each input record of `doc` (the file `text` parsed) its value's JSON text with the object
+/// fields in the file's order, as `value_text`: `serde_json::Value` sorts them, and ksqlDB reads
+/// the record as written (a STRUCT read into a STRING column keeps its fields' order, a map's
+/// iteration order follows its insertion order).
+fn attach_value_texts(doc: &mut Json, text: &str) {
+    let Ok(ordered) = serde_json::from_str::<OrderedFile>(text) else { return };
+    let cases = doc.get_mut("tests").and_then(Json::as_array_mut).into_iter().flatten();
+    for (case, ordered) in cases.zip(ordered.tests) {
+        let inputs = case.get_mut("inputs").and_then(Json::as_array_mut).into_iter().flatten();
+        for (input, ordered) in inputs.zip(ordered.inputs) {
+            if let (Some(record), Some(JsonText(value))) = (input.as_object_mut(), ordered.value) {
+                record.insert("value_text".into(), Json::String(value));
+            }
+        }
+    }
+}
+
+/// Only what [`attach_value_texts`] needs of a QTT file.
+#[derive(serde::Deserialize)]
+struct OrderedFile {
+    #[serde(default)]
+    tests: Vec<OrderedCase>,
+}
+
+#[derive(serde::Deserialize)]
+struct OrderedCase {
+    #[serde(default)]
+    inputs: Vec<OrderedInput>,
+}
+
+#[derive(serde::Deserialize)]
+struct OrderedInput {
+    #[serde(default)]
+    value: Option<JsonText>,
+}
+
+/// A JSON value as compact JSON text, object fields in their order.
+struct JsonText(String);
+
+impl<'de> serde::Deserialize<'de> for JsonText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<JsonText, D::Error> {
+        let mut text = String::new();
+        serde::de::DeserializeSeed::deserialize(WriteJson(&mut text), d)?;
+        Ok(JsonText(text))
+    }
+}
+
+/// Appends the JSON value it reads to its string, compact, object fields in their order.
+struct WriteJson<'a>(&'a mut String);
+
+impl<'de> serde::de::DeserializeSeed<'de> for WriteJson<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl WriteJson<'_> {
+    fn leaf(self, v: Json) {
+        self.0.push_str(&v.to_string());
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for WriteJson<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        self.0.push_str("null");
+        Ok(())
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<(), E> {
+        self.leaf(b.into());
+        Ok(())
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, i: i64) -> Result<(), E> {
+        self.leaf(i.into());
+        Ok(())
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, u: u64) -> Result<(), E> {
+        self.leaf(u.into());
+        Ok(())
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, x: f64) -> Result<(), E> {
+        self.leaf(x.into());
+        Ok(())
+    }
+
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<(), E> {
+        self.leaf(s.into());
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.0.push('[');
+        let mut first = true;
+        loop {
+            let mark = self.0.len();
+            if !first {
+                self.0.push(',');
+            }
+            if seq.next_element_seed(WriteJson(&mut *self.0))?.is_none() {
+                self.0.truncate(mark);
+                break;
+            }
+            first = false;
+        }
+        self.0.push(']');
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.0.push('{');
+        let mut first = true;
+        while let Some(k) = map.next_key::<String>()? {
+            if !first {
+                self.0.push(',');
+            }
+            first = false;
+            self.0.push_str(&Json::from(k).to_string());
+            self.0.push(':');
+            map.next_value_seed(WriteJson(&mut *self.0))?;
+        }
+        self.0.push('}');
+        Ok(())
+    }
 }
 
 /// ksqlDB runs a case with a `format` list once per format, `{FORMAT}` replaced.
@@ -211,7 +348,7 @@ fn translate(qtt: &Json) -> Result<Json, &'static str> {
             list.into_iter()
                 .map(|r| {
                     let mut m = Map::new();
-                    for k in ["topic", "key", "value", "timestamp", "window", "headers"] {
+                    for k in ["topic", "key", "value", "value_text", "timestamp", "window", "headers"] {
                         if let Some(v) = r.get(k) {
                             m.insert(k.into(), v.clone());
                         }

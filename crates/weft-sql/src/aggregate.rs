@@ -1798,7 +1798,7 @@ pub fn plan_aggregate_input(
         )));
     }
     if query.group_by.is_empty() {
-        return Err(SqlError::analysis(if purpose == Purpose::Persistent {
+        return Err(SqlError::analysis(if purpose.persistent() {
             let aggs: Vec<String> = rewriter
                 .aggs
                 .iter()
@@ -1965,7 +1965,7 @@ pub fn plan_aggregate_input(
                     found[i] = Some(columns.len());
                     true
                 }
-                Some(i) if purpose == Purpose::Persistent => {
+                Some(i) if purpose.persistent() => {
                     let first: &OutputColumn = &columns[found[i].unwrap_or_default()];
                     return Err(SqlError::analysis(format!(
                         "The projection contains a key column more than once: `{}` and `{}`.",
@@ -1979,7 +1979,7 @@ pub fn plan_aggregate_input(
         columns.push(OutputColumn { name: item.name.clone(), ty: c.ty.clone(), is_key });
         compiled_items.push(c);
     }
-    if purpose == Purpose::Persistent {
+    if purpose.persistent() {
         if found.iter().any(Option::is_none) {
             let keys: Vec<String> =
                 query.group_by.iter().zip(&found).filter(|(_, f)| f.is_none()).map(|(g, _)| g.to_string()).collect();

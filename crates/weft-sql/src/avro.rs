@@ -18,9 +18,12 @@
 //! which SQL type, is worked out once per writer schema (a read plan); decoding a record then
 //! follows the plan over weft-schema's [`Reader`], writing straight into the caller's row slots and
 //! reusing their string, bytes, array and struct buffers, so a record allocates nothing it does not
-//! have to. Writing uses the schema derived from the columns, registered under `<topic>-value`.
+//! have to. Writing uses the schema derived from the columns, registered under `<topic>-value`, or
+//! the schema a C*AS pins with `VALUE_SCHEMA_ID` / `KEY_SCHEMA_ID`, whose fields no column gives
+//! are written as their default, else null (a required field without a default fails the record,
+//! as ksqlDB's serializer does).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
@@ -267,15 +270,28 @@ pub struct AvroCodec {
     prefer_registered: bool,
     /// The full name of the record derived from the columns (`*_SCHEMA_FULL_NAME`).
     full_name: String,
+    /// The registered schema written with (`*_SCHEMA_ID`), instead of one derived from the columns.
+    pinned: Option<u32>,
     /// The id and schema used to write (registered on first use).
     writer: Mutex<Option<WriterSchema>>,
     /// How records written with each schema id are read, as met in records.
     readers: Mutex<HashMap<u32, Vec<CachedPlan>>>,
 }
 
-/// The id and schema a codec writes with, and for a record the column each field takes its value
-/// from (`None`: field `i` is column `i`).
-type WriterSchema = (u32, Arc<weft_schema::avro::AvroSchema>, Option<Arc<[usize]>>);
+/// The id and schema a codec writes with, and for a record where each field takes its value from
+/// (`None`: field `i` is column `i`).
+type WriterSchema = (u32, Arc<weft_schema::avro::AvroSchema>, Option<Arc<[FieldSource]>>);
+
+/// Where a field of the schema written takes its value from.
+#[derive(Debug, Clone)]
+enum FieldSource {
+    /// Column `i`.
+    Column(usize),
+    /// No column: the same datum in every record (the field's default, or null), encoded once.
+    Fixed(Arc<[u8]>),
+    /// No column, no default, not nullable: no record can be written (what this says).
+    Missing(String),
+}
 
 /// A plan, with the address and length of the columns it was last asked for.
 type CachedPlan = (usize, usize, Arc<ReadPlan>);
@@ -297,6 +313,7 @@ impl AvroCodec {
             unwrapped: false,
             prefer_registered: false,
             full_name: DEFAULT_FULL_NAME.to_string(),
+            pinned: None,
             writer: Mutex::new(None),
             readers: Mutex::new(HashMap::new()),
         }
@@ -318,6 +335,47 @@ impl AvroCodec {
     pub fn prefer_registered(mut self, prefer: bool) -> AvroCodec {
         self.prefer_registered = prefer;
         self
+    }
+
+    /// A codec writing with the registered schema `id` (a C*AS's `VALUE_SCHEMA_ID` /
+    /// `KEY_SCHEMA_ID`) rather than registering one of its own; the schema's fields are matched to
+    /// the columns by name, ignoring case (the statement checked that its first fields are the
+    /// columns).
+    pub fn pinned(mut self, id: Option<u32>) -> AvroCodec {
+        self.pinned = id;
+        self
+    }
+
+    /// The schema `id` pins, each field fed by its column or, without one, by its default, else
+    /// null (ksqlDB's serializer fills a missing optional field so; a required one fails).
+    fn pinned_writer(&self, id: u32, columns: &[Column]) -> Result<WriterSchema> {
+        let parsed = AvroSchema::parse(&self.registry.0.schema_by_id(id)?)?.0;
+        let Some(fields) = record_fields(&parsed, &parsed.root).filter(|_| !(self.unwrapped && columns.len() == 1))
+        else {
+            return Ok((id, Arc::new(parsed), None));
+        };
+        let mut sources = Vec::with_capacity(fields.len());
+        for field in fields {
+            if let Some(i) = columns.iter().position(|c| c.name.eq_ignore_ascii_case(&field.name)) {
+                sources.push(FieldSource::Column(i));
+                continue;
+            }
+            let mut datum = Vec::new();
+            let filled = match &field.default {
+                Some(default) => parsed.encode_json_as(&field.ty, default, &mut datum).is_ok(),
+                None => Writer { schema: &parsed }.write(&field.ty, &Value::Null, &mut datum, 1).is_ok(),
+            };
+            sources.push(if filled {
+                FieldSource::Fixed(datum.into())
+            } else {
+                FieldSource::Missing(format!(
+                    "Unable to serialize record: field '{}' of value schema {id} is required, has no default and no \
+                     column gives it",
+                    field.name
+                ))
+            });
+        }
+        Ok((id, Arc::new(parsed), Some(sources.into())))
     }
 
     /// The subject's latest schema, when it holds exactly `columns` (see [`Self::prefer_registered`]).
@@ -343,6 +401,7 @@ impl AvroCodec {
                 return None;
             }
         }
+        let order: Vec<FieldSource> = order.into_iter().map(FieldSource::Column).collect();
         Some((id, Arc::new(parsed.0), Some(order.into())))
     }
 
@@ -358,6 +417,11 @@ impl AvroCodec {
         let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(x) = &*w {
             return Ok(x.clone());
+        }
+        if let Some(id) = self.pinned {
+            let x = self.pinned_writer(id, columns)?;
+            *w = Some(x.clone());
+            return Ok(x);
         }
         if let Some(x) = self.prefer_registered.then(|| self.registered_fit(columns)).flatten() {
             *w = Some(x.clone());
@@ -428,7 +492,17 @@ impl AvroCodec {
         match record_fields(&schema, &schema.root) {
             Some(fields) if !(self.unwrapped && columns.len() == 1) => {
                 for (i, field) in fields.iter().enumerate() {
-                    let column = order.as_ref().map_or(Some(i), |o| o.get(i).copied());
+                    let column = match order.as_ref().map(|o| o.get(i)) {
+                        None => Some(i),
+                        Some(Some(FieldSource::Column(c))) => Some(*c),
+                        Some(Some(FieldSource::Fixed(datum))) => {
+                            buf.extend_from_slice(datum);
+                            continue;
+                        }
+                        // A record the query cannot write stops it, as ksqlDB's serializer does.
+                        Some(Some(FieldSource::Missing(why))) => return Err(SqlError::Processing(why.clone())),
+                        Some(None) => None,
+                    };
                     let v = column.and_then(|c| values.get(c).copied()).unwrap_or(&Value::Null);
                     writer.write(&field.ty, v, buf, 1)?;
                 }
@@ -690,7 +764,7 @@ impl Decoding<'_> {
     }
 
     fn map(&self, reader: &mut Reader<'_>, values: &Plan, slot: &mut Value) -> Result<()> {
-        let mut out = BTreeMap::new();
+        let mut out = crate::types::SqlMap::new();
         loop {
             let count = reader.block().map_err(schema_error)?;
             if count == 0 {
@@ -833,7 +907,7 @@ impl Decoding<'_> {
                 }
             }
             AvroType::Map(values) => {
-                let mut out = BTreeMap::new();
+                let mut out = crate::types::SqlMap::new();
                 loop {
                     let count = reader.block().map_err(schema_error)?;
                     if count == 0 {
@@ -1041,7 +1115,7 @@ pub(crate) mod tests {
             Value::Decimal(Decimal { unscaled: -12345, scale: 2 }),
             Value::Array(vec![Value::Bigint(1), Value::Bigint(300)]),
             Value::Struct(vec![Value::Double(1.5)]),
-            Value::Map(BTreeMap::from([("k".to_string(), Value::Bool(true))])),
+            Value::Map(crate::types::SqlMap::from([("k".to_string(), Value::Bool(true))])),
         ];
         let codec = AvroCodec::new(registry.clone(), "t-value".into());
         let mut buf = Vec::new();

@@ -1158,6 +1158,8 @@ impl Engine {
             key_delimiter,
             key_schema_full_name: prop_text(&c.properties, "KEY_SCHEMA_FULL_NAME"),
             value_schema_full_name: value_schema_full_name(&c.properties),
+            // A source's schema id names the schema its columns came from; it writes as before.
+            value_schema_id: None,
             window: window_props(&c.properties)?,
             timestamp_column,
             timestamp_format,
@@ -1223,6 +1225,34 @@ impl Engine {
         plan_query(query, &self.lookup(), purpose, sink)
     }
 
+    /// How a CREATE ... AS SELECT is planned: as ksqlDB's new planner plans it when
+    /// `ksql.new.query.planner.enabled` is on (and refused with its words where it has no plan: it
+    /// plans only projections of one source), else as ksqlDB has always planned it.
+    fn create_as_select_purpose(&self, query: &Query) -> Result<Purpose> {
+        let new_planner = lock(&self.state)
+            .properties
+            .get("ksql.new.query.planner.enabled")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        if !new_planner {
+            return Ok(Purpose::Persistent);
+        }
+        let unsupported = [
+            (query.filter.is_some(), "WHERE"),
+            (!query.group_by.is_empty(), "GROUP BY"),
+            (query.having.is_some(), "HAVING"),
+            (query.window.is_some(), "WINDOWS"),
+            (!query.partition_by.is_empty(), "PARTITION BY"),
+            (query.limit.is_some(), "LIMIT"),
+            (!query.joins.is_empty(), "joins"),
+        ];
+        if let Some((_, what)) = unsupported.iter().find(|(used, _)| *used) {
+            return Err(SqlError::analysis(format!(
+                "New query planner does not support {what}. Set ksql.new.query.planner.enabled=false."
+            )));
+        }
+        Ok(Purpose::PersistentSelectedKeys)
+    }
+
     fn create_as_select(
         &self,
         c: &CreateAsSelect,
@@ -1264,7 +1294,8 @@ impl Engine {
         if c.query.emit == Some(crate::ast::Emit::Final) && c.query.window.is_none() {
             return Err(SqlError::analysis("EMIT FINAL is only supported for windowed aggregations."));
         }
-        let planned = match self.plan(&c.query, Purpose::Persistent, Some(&c.name)) {
+        let purpose = self.create_as_select_purpose(&c.query)?;
+        let planned = match self.plan(&c.query, purpose, Some(&c.name)) {
             Ok(planned) => planned,
             Err(e) => {
                 // ksqlDB's analyzer refuses an unknown TIMESTAMP column before its planner checks
@@ -1371,6 +1402,7 @@ impl Engine {
             key_delimiter,
             key_schema_full_name: prop_text(&c.properties, "KEY_SCHEMA_FULL_NAME"),
             value_schema_full_name: value_schema_full_name(&c.properties),
+            value_schema_id: prop_u32(&c.properties, "VALUE_SCHEMA_ID")?,
             window: planned.window,
             timestamp_column,
             timestamp_format,
@@ -1384,7 +1416,7 @@ impl Engine {
             // Stop the old query; the topic, the id and the committed positions stay.
             self.stop_query(old, false);
         }
-        self.start_query(&query_id, &c.query, planned, sink.clone(), text, principal)?;
+        self.start_query(&query_id, &c.query, purpose, planned, sink.clone(), text, principal)?;
         lock(&self.state).sources.insert(c.name.clone(), sink);
         if !replaying {
             self.record_command(text, principal)?;
@@ -1396,10 +1428,12 @@ impl Engine {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn start_query(
         &self,
         id: &str,
         query: &Query,
+        purpose: Purpose,
         planned: PlannedQuery,
         sink: SourceDef,
         text: &str,
@@ -1412,6 +1446,10 @@ impl Engine {
             plan
         };
         let limits = collect_limits(&lock(&self.state).properties);
+        let throw_on_invalid_timestamp = lock(&self.state)
+            .properties
+            .get("ksql.timestamp.throw.on.invalid")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
         let mut planned = planned;
         if let Some(op) = planned.operator.aggregate_mut() {
             op.set_collect_limits(limits.0, limits.1);
@@ -1427,7 +1465,7 @@ impl Engine {
             Arc::new(move || {
                 let lookup =
                     |name: &str| inputs.iter().find(|s| s.name == name).cloned().ok_or_else(|| unknown_source(name));
-                let mut planned = plan_query(&query, &lookup, Purpose::Persistent, Some(&sink_name))?;
+                let mut planned = plan_query(&query, &lookup, purpose, Some(&sink_name))?;
                 if let Some(op) = planned.operator.aggregate_mut() {
                     op.set_collect_limits(limits.0, limits.1);
                 }
@@ -1467,6 +1505,9 @@ impl Engine {
                         )?;
                         let again = rebuild.clone();
                         runner.set_rebuild(Box::new(move || again()));
+                        if throw_on_invalid_timestamp {
+                            runner.throw_on_invalid_timestamp();
+                        }
                         Ok(Box::new(runner))
                     });
                     openers.push((open, reads));
@@ -1484,8 +1525,11 @@ impl Engine {
                     let (id, log, data, rebuild) =
                         (id.to_string(), self.log.clone(), data.clone(), first_stage.clone());
                     let open: TaskOpener = Box::new(move || {
-                        let copier =
+                        let mut copier =
                             Repartitioner::open(&id, log.clone(), data.clone(), rebuild.clone(), owned.clone(), start)?;
+                        if throw_on_invalid_timestamp {
+                            copier.throw_on_invalid_timestamp();
+                        }
                         Ok(Box::new(copier))
                     });
                     openers.push((open, reads));
@@ -1817,7 +1861,7 @@ impl Engine {
         }
         let seq = lock(&self.state).next_seq;
         let query_id = format!("INSERTQUERY_{seq}");
-        self.start_query(&query_id, query, planned, sink, text, principal)?;
+        self.start_query(&query_id, query, Purpose::Persistent, planned, sink, text, principal)?;
         if !replaying {
             self.record_command(text, principal)?;
         }

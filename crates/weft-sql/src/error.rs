@@ -30,6 +30,10 @@ pub enum SqlError {
     /// function's error that fails the query, such as a DECIMAL SUM overflow).
     #[error("Exception caught in process: {0}")]
     Processing(String),
+    /// A record's TIMESTAMP column gave no time under `ksql.timestamp.throw.on.invalid`: the query
+    /// stops there (Kafka Streams' words for an exception of ksqlDB's timestamp extractor).
+    #[error("Fatal user code error in TimestampExtractor callback for record {record}: {reason}")]
+    TimestampExtractor { record: String, reason: String },
     #[error(transparent)]
     Log(#[from] LogError),
 }
@@ -45,7 +49,9 @@ impl SqlError {
             SqlError::QueryEndpoint(_) => 40002,
             // ksqlDB's ERROR_CODE_FORBIDDEN_KAFKA_ACCESS.
             SqlError::Forbidden(_) => 40301,
-            SqlError::Serde(_) | SqlError::Log(_) | SqlError::Processing(_) => 50000,
+            SqlError::Serde(_) | SqlError::Log(_) | SqlError::Processing(_) | SqlError::TimestampExtractor { .. } => {
+                50000
+            }
         }
     }
 

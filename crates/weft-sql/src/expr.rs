@@ -10,7 +10,6 @@
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
 
 use crate::ast::{BinaryOp, Expr, Literal};
 use crate::coerce;
@@ -1050,7 +1049,7 @@ fn lambda_value(f: LambdaFn, args: &[Node], bodies: &[Node], width: usize, row: 
             items.iter().filter(|x| matches!(call(&bodies[0], &[x]), Value::Bool(true))).cloned().collect(),
         ),
         (LambdaFn::TransformMap, Value::Map(m)) => {
-            let mut out = BTreeMap::new();
+            let mut out = crate::types::SqlMap::new();
             for (k, v) in m {
                 let key = Value::String(k.clone());
                 let new_key = match call(&bodies[0], &[&key, v]) {
@@ -1084,7 +1083,8 @@ fn lambda_value(f: LambdaFn, args: &[Node], bodies: &[Node], width: usize, row: 
         (LambdaFn::ReduceMap, m) => {
             let mut state = eval(&args[1], row).into_owned();
             if let Value::Map(m) = m {
-                for (k, v) in m {
+                // ksqlDB folds in its HashMap's order, which an order-sensitive body shows.
+                for (k, v) in crate::types::java_hash_order(m) {
                     state = call(&bodies[0], &[&state, &Value::String(k.clone()), v]);
                 }
             }
@@ -1316,7 +1316,7 @@ fn eval_map_index<'a>(expr: &'a Node, key: &'a Node, row: &'a [Value]) -> Cow<'a
             Some(v) => Cow::Borrowed(v),
             None => Cow::Owned(Value::Null),
         },
-        Cow::Owned(Value::Map(mut m)) => Cow::Owned(m.remove(k).unwrap_or(Value::Null)),
+        Cow::Owned(Value::Map(mut m)) => Cow::Owned(m.swap_remove(k).unwrap_or(Value::Null)),
         _ => Cow::Owned(Value::Null),
     }
 }
@@ -1334,7 +1334,7 @@ fn eval_all(nodes: &[Node], row: &[Value]) -> Vec<Value> {
 
 #[cfg_attr(not(debug_assertions), inline(always))]
 fn eval_map<'a>(entries: &'a [(Node, Node)], row: &'a [Value]) -> Cow<'a, Value> {
-    let mut m = BTreeMap::new();
+    let mut m = crate::types::SqlMap::new();
     for (k, v) in entries {
         let key = match eval(k, row).into_owned() {
             Value::String(k) => k,
@@ -1563,7 +1563,7 @@ mod tests {
             Value::String("hello".into()),
             Value::Null,
             Value::Array(vec![Value::Int(1), Value::Int(2), Value::Int(3)]),
-            Value::Map(BTreeMap::from([("k".to_string(), Value::Int(9))])),
+            Value::Map(crate::types::SqlMap::from([("k".to_string(), Value::Int(9))])),
             Value::Struct(vec![Value::String("x".into()), Value::Int(4)]),
             Value::Decimal(Decimal::parse("12.34").unwrap()),
         ]

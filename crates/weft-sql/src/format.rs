@@ -15,7 +15,6 @@
 //!
 //! Decoding JSON goes straight from bytes into the row's slots (no intermediate JSON tree).
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -180,12 +179,21 @@ impl ValueCodec {
                 _ => Err(no_registry()),
             },
             Format::JsonSr => {
-                let id = match self.schema.as_deref() {
-                    Some(crate::registry::SchemaCodec::JsonSr(writer)) => writer.id(&self.columns)?,
+                let (id, extra) = match self.schema.as_deref() {
+                    Some(crate::registry::SchemaCodec::JsonSr(writer)) => writer.writing(&self.columns)?,
                     _ => return Err(no_registry()),
                 };
+                // A record the query cannot write stops it, as ksqlDB's serializer does.
+                let extra = extra.map_err(SqlError::Processing)?;
                 weft_schema::wire::write_header(id, buf);
                 self.encode_json(values, buf);
+                // A pinned schema's properties that no column gives go before the object's end.
+                if !extra.is_empty() && buf.last() == Some(&b'}') {
+                    buf.pop();
+                    let empty = buf.last() == Some(&b'{');
+                    buf.extend_from_slice(if empty { &extra[1..] } else { &extra });
+                    buf.push(b'}');
+                }
                 Ok(())
             }
             Format::Protobuf | Format::ProtobufNoSr => match self.schema.as_deref() {
@@ -1160,7 +1168,7 @@ impl<'de> Visitor<'de> for TypedSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Value, A::Error> {
         match self.0 {
             SqlType::Map(_, inner) => {
-                let mut m = BTreeMap::new();
+                let mut m = crate::types::SqlMap::new();
                 while let Some(k) = map.next_key::<String>()? {
                     let v = map.next_value_seed(TypedSeed(inner))?;
                     m.insert(k, v);

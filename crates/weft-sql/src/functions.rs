@@ -3,7 +3,7 @@
 //! Functions return null for null inputs unless documented otherwise (COALESCE, IFNULL, CONCAT),
 //! and null instead of failing on bad input, as ksqlDB does after logging the error.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use crate::error::{Result, SqlError};
 use crate::types::{Decimal, SqlType, Value};
@@ -552,11 +552,17 @@ fn resolve_signature(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType
             want(name, &types[1], matches!(types[1], SqlType::Boolean | SqlType::Null), "a BOOLEAN")?;
             let entry = SqlType::Struct(vec![("K".into(), SqlType::String), ("V".into(), (**v).clone())]);
             (
-                // Map values are held sorted by key, so both orders are the sorted one.
+                // Unsorted, ksqlDB lists its HashMap's entries in that map's order.
                 f("ENTRIES", |a| match &a[0] {
-                    Value::Map(m) => Value::Array(
-                        m.iter().map(|(k, v)| Value::Struct(vec![Value::String(k.clone()), v.clone()])).collect(),
-                    ),
+                    Value::Map(m) => {
+                        let mut entries = crate::types::java_hash_order(m);
+                        if matches!(a[1], Value::Bool(true)) {
+                            entries.sort_by(|x, y| x.0.cmp(y.0));
+                        }
+                        let entry =
+                            |(k, v): (&String, &Value)| Value::Struct(vec![Value::String(k.clone()), v.clone()]);
+                        Value::Array(entries.into_iter().map(entry).collect())
+                    }
                     _ => Value::Null,
                 }),
                 SqlType::Array(Box::new(entry)),
@@ -928,7 +934,7 @@ fn resolve_signature(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType
             (
                 f("AS_MAP", |a| match (&a[0], &a[1]) {
                     (Value::Array(keys), Value::Array(vals)) => {
-                        let mut m = BTreeMap::new();
+                        let mut m = crate::types::SqlMap::new();
                         for (i, k) in keys.iter().enumerate() {
                             if let Value::String(k) = k {
                                 m.insert(k.clone(), vals.get(i).cloned().unwrap_or(Value::Null));
@@ -1081,7 +1087,10 @@ fn resolve_signature(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType
             arity(name, types, 1, 1)?;
             (
                 f("MAP_KEYS", |a| match &a[0] {
-                    Value::Map(m) => Value::Array(m.keys().map(|k| Value::String(k.clone())).collect()),
+                    // In ksqlDB's HashMap order.
+                    Value::Map(m) => Value::Array(
+                        crate::types::java_hash_order(m).into_iter().map(|(k, _)| Value::String(k.clone())).collect(),
+                    ),
                     _ => Value::Null,
                 }),
                 SqlType::Array(Box::new(SqlType::String)),
@@ -1095,7 +1104,9 @@ fn resolve_signature(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType
             };
             (
                 f("MAP_VALUES", |a| match &a[0] {
-                    Value::Map(m) => Value::Array(m.values().cloned().collect()),
+                    Value::Map(m) => {
+                        Value::Array(crate::types::java_hash_order(m).into_iter().map(|(_, v)| v.clone()).collect())
+                    }
                     _ => Value::Null,
                 }),
                 SqlType::Array(Box::new(vt)),
@@ -1726,7 +1737,7 @@ fn split_to_map(a: &[Value]) -> Value {
     if entry.is_empty() || kv.is_empty() || entry == kv {
         return Value::Null;
     }
-    let mut out = BTreeMap::new();
+    let mut out = crate::types::SqlMap::new();
     for e in s.split(entry.as_str()).filter(|e| !e.is_empty() && e.contains(kv.as_str())) {
         let mut parts = e.split(kv.as_str());
         if let (Some(k), Some(v)) = (parts.next(), parts.next()) {
@@ -2308,7 +2319,7 @@ pub fn cast_value(v: &Value, to: &SqlType) -> Value {
             Value::Array(items.iter().map(|i| cast_value(i, inner)).collect())
         }
         (Value::Map(m), SqlType::Map(_, inner)) => {
-            Value::Map(m.iter().map(|(k, v)| (k.clone(), cast_value(v, inner))).collect::<BTreeMap<_, _>>())
+            Value::Map(m.iter().map(|(k, v)| (k.clone(), cast_value(v, inner))).collect::<crate::types::SqlMap>())
         }
         (v, t) if value_has_type(v, t) => v.clone(),
         _ => Value::Null,
@@ -2384,7 +2395,7 @@ pub fn to_json_string(v: &Value, ty: &SqlType) -> String {
             }
             (Value::Map(m), SqlType::Map(k, t)) => {
                 let mut inner = (**t).clone();
-                let mut out = BTreeMap::new();
+                let mut out = crate::types::SqlMap::new();
                 for (key, item) in m {
                     let (v, t) = temporal_as_text(item, t);
                     inner = t;

@@ -1252,7 +1252,7 @@ fn plan_stream_tables(
         columns.push(OutputColumn { name: item.name.clone(), ty: c.ty.clone(), is_key });
         compiled.push(c);
     }
-    if purpose == Purpose::Persistent && !key_found {
+    if purpose.persistent() && !key_found {
         if let [p] = query.partition_by.as_slice() {
             let keys = [qualified_text(p, &scope)];
             let sink = sink_name.unwrap_or("the sink");
@@ -2023,7 +2023,7 @@ fn finish_join(
                 true
             }
             (Some((first, false, index)), true)
-                if purpose == Purpose::Persistent && !item.from_star && *index == c.as_column() =>
+                if purpose.persistent() && !item.from_star && *index == c.as_column() =>
             {
                 let mut names = [first.clone(), item.name.clone()];
                 names.sort();
@@ -2046,7 +2046,7 @@ fn finish_join(
         compiled.push(c);
     }
     let missing_key = if compound { compound_seen.len() < key_targets.len() } else { key_found.is_none() };
-    if purpose == Purpose::Persistent && missing_key {
+    if purpose.persistent() && missing_key {
         let sink = sink_name.unwrap_or("the sink");
         if let [p] = query.partition_by.as_slice() {
             let keys = [qualified_text(p, &scope)];

@@ -85,6 +85,11 @@ pub struct SourceDef {
     pub key_schema_full_name: Option<String>,
     #[serde(default)]
     pub value_schema_full_name: Option<String>,
+    /// The registered value schema a C*AS pins (`VALUE_SCHEMA_ID`): its records are written with
+    /// it, not with a schema derived from its columns. (Its keys are still written with their
+    /// own: `KEY_SCHEMA_ID` is only checked against the key columns.)
+    #[serde(default)]
+    pub value_schema_id: Option<u32>,
     pub window: Option<WindowInfo>,
     /// The value column that gives the record time instead of the record timestamp.
     pub timestamp_column: Option<String>,
@@ -182,16 +187,19 @@ impl SourceDef {
                     crate::avro::AvroCodec::new(r.clone(), format!("{}-value", self.topic))
                         .unwrapped(unwrapped)
                         .prefer_registered(self.query_id.is_none())
+                        .pinned(self.value_schema_id)
                         .named(self.value_schema_full_name.as_deref()),
                 ))),
                 (Format::JsonSr, Some(r)) => Some(std::sync::Arc::new(crate::registry::SchemaCodec::JsonSr(
                     crate::registry::JsonSrWriter::new(r.clone(), format!("{}-value", self.topic))
                         .unwrapped(unwrapped)
-                        .prefer_registered(self.query_id.is_none()),
+                        .prefer_registered(self.query_id.is_none())
+                        .pinned(self.value_schema_id),
                 ))),
                 (Format::Protobuf, Some(r)) => Some(std::sync::Arc::new(crate::registry::SchemaCodec::Protobuf(
                     crate::protobuf::ProtobufCodec::registered(r.clone(), format!("{}-value", self.topic))
                         .prefer_registered(self.query_id.is_none())
+                        .pinned(self.value_schema_id)
                         .named(self.value_schema_full_name.as_deref())
                         .nullable(crate::protobuf::nullable_of(&self.statement, "VALUE")),
                 ))),
@@ -236,24 +244,62 @@ impl SourceDef {
 /// `format`). A null, unparsable or negative time is an error: Kafka Streams skips such records
 /// (ksqlDB's extractor, with `ksql.timestamp.throw.on.invalid` off, logs and skips them), on the
 /// way in and, for a sink's TIMESTAMP column, on the way out.
-pub fn column_timestamp(v: &Value, format: Option<&str>) -> Result<i64> {
+pub fn column_timestamp(v: &Value, format: Option<&str>) -> std::result::Result<i64, DecodeError> {
     let ms = match (v, format) {
         (Value::Bigint(ms) | Value::Timestamp(ms), _) => *ms,
         (Value::Int(ms), _) => i64::from(*ms),
-        (Value::String(s), Some(fmt)) => crate::functions::parse_millis(s, fmt, 0)
-            .ok_or_else(|| SqlError::Serde(format!("cannot parse timestamp '{s}' with format '{fmt}'")))?,
+        (Value::String(s), Some(fmt)) => crate::functions::parse_millis(s, fmt, 0).ok_or_else(|| {
+            DecodeError::InvalidTimestamp(format!("cannot parse timestamp '{s}' with format '{fmt}'"))
+        })?,
         (Value::String(s), None) => s
             .parse::<i64>()
             .ok()
             .or_else(|| crate::functions::parse_iso_timestamp(s))
-            .ok_or_else(|| SqlError::Serde(format!("cannot parse timestamp '{s}'")))?,
-        (Value::Null, _) => return Err(SqlError::Serde("the TIMESTAMP column is null".into())),
-        (other, _) => return Err(SqlError::Serde(format!("invalid TIMESTAMP column value {other:?}"))),
+            .ok_or_else(|| DecodeError::InvalidTimestamp(format!("cannot parse timestamp '{s}'")))?,
+        (Value::Null, _) => return Err(DecodeError::InvalidTimestamp("the TIMESTAMP column is null".into())),
+        (other, _) => return Err(DecodeError::InvalidTimestamp(format!("invalid TIMESTAMP column value {other:?}"))),
     };
     if ms < 0 {
-        return Err(SqlError::Serde(format!("the TIMESTAMP column gives a negative time ({ms})")));
+        return Err(DecodeError::NegativeTimestamp(ms));
     }
     Ok(ms)
+}
+
+/// Why a record gave no row. Each is counted and the record skipped, as ksqlDB's processing log
+/// does, except an invalid timestamp under `ksql.timestamp.throw.on.invalid`, which stops the query
+/// (the runtime decides, see [`DecodeError::fails_query`]).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DecodeError {
+    /// The key or value does not read in the source's format (ksqlDB's deserialization handler
+    /// logs and continues).
+    #[error("{0}")]
+    Format(String),
+    /// The TIMESTAMP column is null or not a time: ksqlDB's timestamp extractor threw.
+    #[error("{0}")]
+    InvalidTimestamp(String),
+    /// The TIMESTAMP column gives a time before the epoch, which Kafka Streams skips (its extractor
+    /// did not fail, so this never stops a query).
+    #[error("the TIMESTAMP column gives a negative time ({0})")]
+    NegativeTimestamp(i64),
+}
+
+impl DecodeError {
+    /// Whether this stops the query when `ksql.timestamp.throw.on.invalid` is on.
+    pub fn fails_query(&self, throw_on_invalid_timestamp: bool) -> bool {
+        throw_on_invalid_timestamp && matches!(self, DecodeError::InvalidTimestamp(_))
+    }
+
+    /// The error that stops the query over `record`: Kafka Streams' words for a timestamp
+    /// extractor that threw, which ksqlDB's tests expect.
+    pub fn into_query_error(self, topic: &str, partition: u32, offset: u64) -> SqlError {
+        SqlError::TimestampExtractor { record: format!("{topic}-{partition}@{offset}"), reason: self.to_string() }
+    }
+}
+
+impl From<SqlError> for DecodeError {
+    fn from(e: SqlError) -> DecodeError {
+        DecodeError::Format(e.to_string())
+    }
 }
 
 /// A header column's value: every header of the record as `{KEY, VALUE}` structs (`key` `None`), or
@@ -316,7 +362,12 @@ impl SourceReader {
     }
 
     /// Decodes `record` of `partition` into `row` (resized to the source's row width).
-    pub fn decode(&self, record: &StoredRecord, partition: u32, row: &mut Vec<Value>) -> Result<Decoded> {
+    pub fn decode(
+        &self,
+        record: &StoredRecord,
+        partition: u32,
+        row: &mut Vec<Value>,
+    ) -> std::result::Result<Decoded, DecodeError> {
         // Slots are overwritten in place so string buffers are reused from record to record.
         if row.len() != self.width {
             row.clear();
@@ -329,7 +380,7 @@ impl SourceReader {
             Some(v) => {
                 if let Err(e) = self.value.decode_into(v, values) {
                     values.iter_mut().for_each(|v| *v = Value::Null);
-                    return Err(e);
+                    return Err(e.into());
                 }
                 Decoded::Row
             }

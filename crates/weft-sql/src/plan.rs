@@ -166,8 +166,19 @@ pub(crate) fn key_missing(sink: &str, kind: &str, keys: &[String], require_all: 
 pub enum Purpose {
     /// CREATE ... AS SELECT / INSERT INTO: the projection must include the key columns.
     Persistent,
+    /// CREATE ... AS SELECT under ksqlDB's new planner (`ksql.new.query.planner.enabled`), which
+    /// keys the result by the source's key columns it selects, none if it selects none, instead of
+    /// refusing a projection without them.
+    PersistentSelectedKeys,
     /// A push or pull query: rows go to a client.
     Transient,
+}
+
+impl Purpose {
+    /// Whether the result goes to a sink (a persistent query).
+    pub fn persistent(self) -> bool {
+        self != Purpose::Transient
+    }
 }
 
 /// One select item after `*` expansion, with its output name.
@@ -318,7 +329,7 @@ pub fn plan_query(
     };
     let planned = plan_any(query, lookup, purpose, sink_name)?;
     // A sink record must have a value: ksqlDB refuses a persistent query that projects only keys.
-    if purpose == Purpose::Persistent && planned.columns.iter().all(|c| c.is_key) {
+    if purpose.persistent() && planned.columns.iter().all(|c| c.is_key) {
         return Err(SqlError::analysis("The projection contains no value columns."));
     }
     Ok(planned)
@@ -382,7 +393,7 @@ fn plan_any(
     if query.window.is_some() {
         return Err(SqlError::analysis("WINDOW clause requires a GROUP BY clause."));
     }
-    if purpose == Purpose::Persistent && source.kind == Kind::Table && source.window.is_some() {
+    if purpose.persistent() && source.kind == Kind::Table && source.window.is_some() {
         return Err(SqlError::analysis("KSQL does not support persistent queries on windowed tables."));
     }
     if query.having.is_some() {
@@ -536,7 +547,7 @@ pub(crate) fn compile_where(filter: &Expr, scope: &Scope) -> Result<Compiled> {
 
 pub(crate) fn check_output_names(items: &[NamedItem], purpose: Purpose) -> Result<()> {
     check_unique_names(items)?;
-    if purpose == Purpose::Persistent {
+    if purpose.persistent() {
         for item in items {
             if RESERVED_COLUMNS.contains(&item.name.as_str()) {
                 // ksqlDB's two wordings: an alias that is reserved, or a column selected as it is.
@@ -580,10 +591,7 @@ fn plan_stateless(
     let mut items = expand_select(&query.select, &star)?;
     // Window bounds of a windowed source are part of its key in ksqlDB; keep them as values here.
     let windowed_source = source.window.is_some();
-    if windowed_source
-        && query.select.iter().any(|s| matches!(s, SelectItem::Wildcard))
-        && purpose == Purpose::Persistent
-    {
+    if windowed_source && query.select.iter().any(|s| matches!(s, SelectItem::Wildcard)) && purpose.persistent() {
         items.retain(|i| i.name != crate::metastore::WINDOWSTART && i.name != crate::metastore::WINDOWEND);
     }
     check_output_names(&items, purpose)?;
@@ -705,7 +713,7 @@ fn plan_stateless(
         let is_key = match key_exprs.iter().position(|k| *k == text) {
             Some(p) => match &key_found[p] {
                 // Naming a key twice explicitly is an error; a copy next to `*` is a value column.
-                Some((first, false)) if purpose == Purpose::Persistent && !item.from_star => {
+                Some((first, false)) if purpose.persistent() && !item.from_star => {
                     return Err(SqlError::analysis(format!(
                         "The projection contains a key column (`{text}`) more than once, aliased as: {first} and {}.",
                         item.name
@@ -722,7 +730,11 @@ fn plan_stateless(
         columns.push(OutputColumn { name: item.name.clone(), ty: c.ty.clone(), is_key });
         compiled.push(c);
     }
-    if purpose == Purpose::Persistent {
+    if purpose.persistent() {
+        if purpose == Purpose::PersistentSelectedKeys && query.partition_by.is_empty() {
+            // The keys not selected are not the result's (the new planner's SelectNode).
+            key_found.retain(Option::is_some);
+        }
         if key_found.iter().any(Option::is_none) {
             let sink = sink_name.unwrap_or("the sink");
             return Err(if query.partition_by.is_empty() {

@@ -181,8 +181,15 @@ pub struct JsonSrWriter {
     /// Stamps the subject's latest schema when it describes the columns written (see
     /// [`JsonSrWriter::prefer_registered`]).
     prefer_registered: bool,
-    id: Mutex<Option<u32>>,
+    /// The registered schema written with (`*_SCHEMA_ID`), instead of one derived from the columns.
+    pinned: Option<u32>,
+    written: Mutex<Option<Written>>,
 }
+
+/// The id a JSON_SR writer stamps, and what it adds to each object for the properties of a pinned
+/// schema that no column gives: `,"NAME":<default or null>...`, or why no record can be written
+/// (a required property without a default).
+type Written = (u32, std::result::Result<Arc<[u8]>, String>);
 
 impl fmt::Debug for JsonSrWriter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -192,7 +199,14 @@ impl fmt::Debug for JsonSrWriter {
 
 impl JsonSrWriter {
     pub fn new(registry: RegistryHandle, subject: String) -> JsonSrWriter {
-        JsonSrWriter { registry, subject, unwrapped: false, prefer_registered: false, id: Mutex::new(None) }
+        JsonSrWriter {
+            registry,
+            subject,
+            unwrapped: false,
+            prefer_registered: false,
+            pinned: None,
+            written: Mutex::new(None),
+        }
     }
 
     /// A writer that stamps the subject's latest schema when it describes the columns written (the
@@ -200,6 +214,13 @@ impl JsonSrWriter {
     /// source whose columns came from the registry, instead of registering a schema of its own.
     pub fn prefer_registered(mut self, prefer: bool) -> JsonSrWriter {
         self.prefer_registered = prefer;
+        self
+    }
+
+    /// A writer stamping the registered schema `id` (a C*AS's `VALUE_SCHEMA_ID` /
+    /// `KEY_SCHEMA_ID`) rather than registering one of its own.
+    pub fn pinned(mut self, id: Option<u32>) -> JsonSrWriter {
+        self.pinned = id;
         self
     }
 
@@ -227,22 +248,69 @@ impl JsonSrWriter {
 
     /// The schema id for `columns`, registering their JSON Schema the first time.
     pub fn id(&self, columns: &[Column]) -> Result<u32> {
-        let mut id = self.id.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(id) = *id {
-            return Ok(id);
+        self.writing(columns).map(|(id, _)| id)
+    }
+
+    /// The schema id for `columns` and what each object written gets appended (see [`Written`]).
+    pub fn writing(&self, columns: &[Column]) -> Result<Written> {
+        let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(w) = &*written {
+            return Ok(w.clone());
+        }
+        let w = self.resolve(columns)?;
+        *written = Some(w.clone());
+        Ok(w)
+    }
+
+    fn resolve(&self, columns: &[Column]) -> Result<Written> {
+        let nothing: Arc<[u8]> = Arc::from(Vec::new());
+        if let Some(id) = self.pinned {
+            let text = self.registry.0.schema_by_id(id)?;
+            let extra = if self.unwrapped { Ok(nothing) } else { pinned_extra(id, &text, columns)? };
+            return Ok((id, extra));
         }
         if let Some(registered) = self.prefer_registered.then(|| self.registered_fit(columns)).flatten() {
-            *id = Some(registered);
-            return Ok(registered);
+            return Ok((registered, Ok(nothing)));
         }
         let schema = match (self.unwrapped, columns) {
             (true, [single]) => unwrapped_json_schema_for(single),
             _ => json_schema_for(columns),
         };
         let new = self.registry.0.register(&self.subject, SchemaType::Json, &schema.to_string())?;
-        *id = Some(new);
-        Ok(new)
+        Ok((new, Ok(nothing)))
     }
+}
+
+/// The members a record of `columns` written with the pinned JSON Schema `text` (id `id`) adds
+/// for the schema's properties that no column gives: each property's `default`, else null, as
+/// ksqlDB's serializer fills an optional field; a `required` property without a default makes
+/// every record unwritable.
+fn pinned_extra(id: u32, text: &str, columns: &[Column]) -> Result<std::result::Result<Arc<[u8]>, String>> {
+    let schema: Json =
+        serde_json::from_str(text).map_err(|e| SqlError::Serde(format!("JSON Schema {id} is not JSON: {e}")))?;
+    let required: Vec<&str> =
+        schema.get("required").and_then(Json::as_array).into_iter().flatten().filter_map(Json::as_str).collect();
+    let mut extra = Vec::new();
+    for (name, property) in schema.get("properties").and_then(Json::as_object).into_iter().flatten() {
+        if columns.iter().any(|c| c.name.eq_ignore_ascii_case(name)) {
+            continue;
+        }
+        let value = match property.get("default") {
+            Some(default) => default.clone(),
+            None if required.contains(&name.as_str()) => {
+                return Ok(Err(format!(
+                    "Unable to serialize record: property '{name}' of value schema {id} is required, has no default \
+                     and no column gives it"
+                )))
+            }
+            None => Json::Null,
+        };
+        extra.push(b',');
+        crate::format::write_json_str(&mut extra, name);
+        extra.push(b':');
+        extra.extend_from_slice(value.to_string().as_bytes());
+    }
+    Ok(Ok(extra.into()))
 }
 
 #[cfg(test)]

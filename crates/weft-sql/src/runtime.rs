@@ -51,7 +51,7 @@ use weft_log::{partition_for, EventLog, Header, ReadLimits, Record};
 use crate::access::{DataPath, Routed};
 use crate::error::{Result, SqlError};
 use crate::format::{KeyCodec, ValueCodec, WindowBounds};
-use crate::metastore::{Decoded, Kind, SourceDef, SourceReader};
+use crate::metastore::{DecodeError, Decoded, Kind, SourceDef, SourceReader};
 use crate::plan::{Operator, PlannedQuery, StatelessOp};
 use crate::types::Value;
 
@@ -800,6 +800,9 @@ pub struct PersistentQuery {
     /// Its input is the query's input (not an internal repartition topic), so the records it
     /// reads count as the query's.
     reads_query_input: bool,
+    /// `ksql.timestamp.throw.on.invalid`: a record whose TIMESTAMP column gives no time stops the
+    /// query instead of being skipped.
+    throw_on_invalid_timestamp: bool,
 }
 
 /// Input records of one partition, decoded: each record's offset and how it decoded, its row at
@@ -807,7 +810,7 @@ pub struct PersistentQuery {
 /// reused.
 #[derive(Default)]
 struct DecodedBatch {
-    records: Vec<(u64, std::result::Result<Decoded, String>)>,
+    records: Vec<(u64, std::result::Result<Decoded, DecodeError>)>,
     rows: Vec<Vec<Value>>,
     next_offset: u64,
     /// The partition held more durable records than this batch took.
@@ -841,7 +844,7 @@ impl DecodedBatch {
             self.rows.resize_with(records.len(), Vec::new);
         }
         for (rec, row) in records.iter().zip(self.rows.iter_mut()) {
-            self.records.push((rec.offset, reader.decode(rec, p, row).map_err(|e| e.to_string())));
+            self.records.push((rec.offset, reader.decode(rec, p, row)));
         }
         self.next_offset = until.map_or(read.next_offset, |until| read.next_offset.min(until));
         self.high_watermark = read.high_watermark;
@@ -1213,7 +1216,14 @@ impl PersistentQuery {
             spare_batches: Vec::new(),
             part,
             reads_query_input: true,
+            throw_on_invalid_timestamp: false,
         })
+    }
+
+    /// `ksql.timestamp.throw.on.invalid`: a record whose TIMESTAMP column is null or not a time
+    /// stops the query (ksqlDB's StreamsException) instead of being counted and skipped.
+    pub fn throw_on_invalid_timestamp(&mut self) {
+        self.throw_on_invalid_timestamp = true;
     }
 
     /// Marks an instance whose input is the query's repartition topic: the records it reads are
@@ -1253,6 +1263,7 @@ impl PersistentQuery {
             Ok(mut fresh) => {
                 fresh.rebuild = Some(rebuild);
                 fresh.reads_query_input = self.reads_query_input;
+                fresh.throw_on_invalid_timestamp = self.throw_on_invalid_timestamp;
                 // The counters go on from where they were (what the log already held is not
                 // written again, so it is not counted again).
                 fresh.sink.records_written = self.sink.records_written;
@@ -1437,7 +1448,7 @@ impl PersistentQuery {
 
     fn process_record(&mut self, idx: usize, p: u32, rec: &weft_log::StoredRecord) -> Result<()> {
         let mut row = std::mem::take(&mut self.row);
-        let decoded = self.inputs[idx].reader.decode(rec, p, &mut row).map_err(|e| e.to_string());
+        let decoded = self.inputs[idx].reader.decode(rec, p, &mut row);
         let result = self.process_decoded(idx, p, rec.offset, decoded, &row);
         self.row = row;
         result
@@ -1449,7 +1460,7 @@ impl PersistentQuery {
         idx: usize,
         p: u32,
         offset: u64,
-        decoded: std::result::Result<Decoded, String>,
+        decoded: std::result::Result<Decoded, DecodeError>,
         row: &[Value],
     ) -> Result<()> {
         self.stats.records_read += 1;
@@ -1459,9 +1470,12 @@ impl PersistentQuery {
         let origin = Origin { input: idx as u8, partition: p, offset };
         let decoded = match decoded {
             Ok(d) => d,
+            Err(e) if e.fails_query(self.throw_on_invalid_timestamp) => {
+                return Err(e.into_query_error(&self.inputs[idx].topic, p, offset));
+            }
             Err(e) => {
                 self.stats.errors += 1;
-                self.stats.last_error = Some(e);
+                self.stats.last_error = Some(e.to_string());
                 return Ok(());
             }
         };

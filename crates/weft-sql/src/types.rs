@@ -1,7 +1,6 @@
 //! SQL types and values (ksqlDB's type system).
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
 use std::fmt;
 
 /// A ksqlDB column type.
@@ -231,6 +230,31 @@ impl fmt::Display for Decimal {
     }
 }
 
+/// A MAP value's entries.
+pub type SqlMap = indexmap::IndexMap<String, Value>;
+
+/// The entries of `m` in the order in which Java's `HashMap` iterates them when ksqlDB builds it with
+/// room for them and puts them in `m`'s order, as its JSON deserializer does (`new
+/// HashMap<>(size)`): by bucket (the key's `String.hashCode`, spread as `HashMap.hash` spreads it,
+/// masked by the table size) and, within a bucket, in insertion order. What follows that order in
+/// ksqlDB (`REDUCE` over a map, `MAP_KEYS`, unsorted `ENTRIES`) then sees the same sequence.
+/// Buckets of eight or more keys, which Java turns into trees, are not modelled.
+pub fn java_hash_order(m: &SqlMap) -> Vec<(&String, &Value)> {
+    // `HashMap(n)` starts with the next power of two and doubles while `n` exceeds three quarters.
+    let mut table = m.len().max(1).next_power_of_two();
+    while m.len() > table * 3 / 4 {
+        table *= 2;
+    }
+    let bucket = |key: &str| {
+        let h = key.encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c))) as u32;
+        (h ^ (h >> 16)) as usize & (table - 1)
+    };
+    let mut entries: Vec<(usize, (&String, &Value))> = m.iter().map(|e| (bucket(e.0), e)).collect();
+    // Stable: within a bucket, insertion order.
+    entries.sort_by_key(|(b, _)| *b);
+    entries.into_iter().map(|(_, e)| e).collect()
+}
+
 /// A SQL value. Struct fields are positional: their names live in the [`SqlType::Struct`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum Value {
@@ -247,7 +271,9 @@ pub enum Value {
     Date(i32),
     Time(i64),
     Array(Vec<Value>),
-    Map(BTreeMap<String, Value>),
+    /// Entries in insertion order (a record's order for a decoded map), which what follows Java's
+    /// `HashMap` iteration in ksqlDB needs (`REDUCE`); equality ignores the order.
+    Map(SqlMap),
     Struct(Vec<Value>),
 }
 
@@ -380,6 +406,24 @@ fn nested_eq(a: &Value, b: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn java_hash_order_follows_javas_hashmap_iteration() {
+        let map = |keys: &[&str]| -> SqlMap { keys.iter().map(|k| (k.to_string(), Value::Null)).collect() };
+        let order = |m: &SqlMap| -> Vec<String> { java_hash_order(m).into_iter().map(|(k, _)| k.clone()).collect() };
+        // What `new HashMap<>(3)` filled in this order iterates in Java 8+ (table of 4: the hashes
+        // 2669973796, 3387254 and 4000357372 spread to buckets 0, 1 and 0).
+        let m = map(&["yes, thanks", "nope", "sure, yeah"]);
+        assert_eq!(order(&m), ["yes, thanks", "sure, yeah", "nope"]);
+        // Four keys need a table of 8 (four exceed three quarters of 4): "a".."d" hash to 97..100.
+        assert_eq!(order(&map(&["d", "c", "b", "a"])), ["a", "b", "c", "d"]);
+        // Thirteen keys exceed three quarters of 16: a table of 32, where "p" (112) is in bucket 16,
+        // after "a" to "l" (97 to 108); in 16 it would come first (bucket 0).
+        let mut keys = vec!["p"];
+        keys.extend(["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"]);
+        assert_eq!(order(&map(&keys)), ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "p"]);
+        assert!(order(&SqlMap::new()).is_empty());
+    }
 
     #[test]
     fn decimal_parse_display_rescale() {

@@ -3,7 +3,6 @@
 //! weft-schema encodes from JSON with a producer's schema, the SQL engine reads into columns. And no
 //! bytes, however hostile, crash the SQL engine's decoder.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use proptest::prelude::*;
@@ -104,7 +103,10 @@ fn row() -> Vec<Value> {
         Value::Timestamp(1_700_000_000_123),
         Value::Bytes(vec![0, 1, 0xff]),
         Value::Array(vec![Value::Int(1), Value::Null, Value::Int(-3)]),
-        Value::Map(BTreeMap::from([("a".to_string(), Value::Bigint(1)), ("b".to_string(), Value::Null)])),
+        Value::Map(weft_sql::types::SqlMap::from([
+            ("a".to_string(), Value::Bigint(1)),
+            ("b".to_string(), Value::Null),
+        ])),
         Value::Struct(vec![Value::String("Paris".into()), Value::Int(75001)]),
         Value::Array(vec![Value::Struct(vec![Value::Null, Value::Int(1)]), Value::Null]),
     ]
@@ -234,7 +236,7 @@ fn what_weft_schema_encodes_sql_reads() {
             Value::Struct(vec![Value::String("A-1".into()), Value::Int(2)]),
             Value::Struct(vec![Value::String("B-2".into()), Value::Int(1)]),
         ]),
-        Value::Map(BTreeMap::from([
+        Value::Map(weft_sql::types::SqlMap::from([
             ("A-1".to_string(), Value::Array(vec![Value::Bigint(1), Value::Bigint(2)])),
             ("B-2".to_string(), Value::Array(Vec::new())),
         ])),

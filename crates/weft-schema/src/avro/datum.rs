@@ -11,7 +11,16 @@ use crate::validation::{InstancePath, ValidationError};
 use crate::MAX_DEPTH;
 
 pub(super) fn encode(schema: &AvroSchema, value: &Value, out: &mut Vec<u8>) -> Result<(), ValidationError> {
-    Encoder { schema }.encode(&schema.root, value, &InstancePath::Root, out, 0)
+    encode_as(schema, &schema.root, value, out)
+}
+
+pub(super) fn encode_as(
+    schema: &AvroSchema,
+    ty: &AvroType,
+    value: &Value,
+    out: &mut Vec<u8>,
+) -> Result<(), ValidationError> {
+    Encoder { schema }.encode(ty, value, &InstancePath::Root, out, 0)
 }
 
 struct Encoder<'a> {

@@ -225,6 +225,22 @@ impl AvroSchema {
         result
     }
 
+    /// Encodes a JSON value as a datum of `ty`, one of this schema's types (a field's `default`,
+    /// which the Avro spec gives as JSON), appending to `out` (nothing is appended on error).
+    pub fn encode_json_as(
+        &self,
+        ty: &AvroType,
+        value: &Value,
+        out: &mut Vec<u8>,
+    ) -> Result<(), crate::ValidationError> {
+        let start = out.len();
+        let result = datum::encode_as(self, ty, value, out);
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
+
     /// Checks that `bytes` are exactly one Avro binary datum of the schema, without decoding it into
     /// anything: what validating a Confluent-framed Avro payload takes.
     pub fn validate_binary(&self, bytes: &[u8]) -> Result<(), DecodeError> {

@@ -756,3 +756,25 @@ fn java_text_is_what_avros_java_library_writes() {
         assert_eq!(AvroSchema::parse(expected).unwrap().canonical_text(), schema.canonical_text());
     }
 }
+
+#[test]
+fn encode_json_as_writes_a_field_default_as_a_datum_of_the_field_type() {
+    let schema = parse(
+        r#"{"type": "record", "name": "r", "fields": [
+            {"name": "c1", "type": "int"},
+            {"name": "c2", "type": "int", "default": 100},
+            {"name": "c3", "type": ["null", "int"], "default": null}]}"#,
+    );
+    let NamedKind::Record { fields, .. } = &schema.named[0].kind else { panic!("not a record") };
+    let mut out = vec![7];
+    // Zig-zag 100 is 200, a varint of two bytes.
+    schema.encode_json_as(&fields[1].ty, fields[1].default.as_ref().unwrap(), &mut out).unwrap();
+    assert_eq!(out, [7, 0xc8, 0x01]);
+    // A union's null is the index of its null branch.
+    schema.encode_json_as(&fields[2].ty, &serde_json::Value::Null, &mut out).unwrap();
+    assert_eq!(out, [7, 0xc8, 0x01, 0]);
+    // A value of another type is refused and appends nothing.
+    let err = schema.encode_json_as(&fields[0].ty, &json!("x"), &mut out).unwrap_err();
+    assert!(err.to_string().contains("expected int"), "{err}");
+    assert_eq!(out, [7, 0xc8, 0x01, 0]);
+}

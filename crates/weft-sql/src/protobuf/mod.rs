@@ -320,6 +320,9 @@ pub struct ProtobufCodec {
     nullable: Nullable,
     /// Writes with the subject's latest schema when it holds the columns (a source, not a sink).
     prefer_registered: bool,
+    /// The registered schema written with (`*_SCHEMA_ID`): its message's fields that no column
+    /// gives are left unset (proto3 reads them as their default).
+    pinned: Option<u32>,
     writer: Mutex<Option<Writer>>,
     readers: Mutex<HashMap<u32, ProtobufSchema>>,
 }
@@ -355,6 +358,7 @@ impl ProtobufCodec {
             full_name: None,
             nullable: Nullable::Default,
             prefer_registered: false,
+            pinned: None,
             writer: Mutex::new(None),
             readers: Mutex::new(HashMap::new()),
         }
@@ -376,6 +380,13 @@ impl ProtobufCodec {
         self
     }
 
+    /// A codec writing with the registered schema `id` (a C*AS's `VALUE_SCHEMA_ID` /
+    /// `KEY_SCHEMA_ID`) rather than registering one of its own.
+    pub fn pinned(mut self, id: Option<u32>) -> ProtobufCodec {
+        self.pinned = id;
+        self
+    }
+
     /// The schema this codec derives from `columns`.
     pub fn derived_schema(&self, columns: &[Column]) -> String {
         schema_for(columns, self.full_name.as_deref().unwrap_or(DEFAULT_NAME), self.nullable)
@@ -387,8 +398,13 @@ impl ProtobufCodec {
         if let Some(w) = slot.as_ref() {
             return Ok(w.clone());
         }
-        let registered = match &self.registry {
-            Some(r) if self.prefer_registered => r.0.latest(&self.subject).ok().and_then(|(id, text)| {
+        let registered = match (&self.registry, self.pinned) {
+            (Some(r), Some(id)) => {
+                let schema = parse(&r.0.schema_by_id(id)?)?;
+                let message = message_of(&schema, self.full_name.as_deref())?;
+                Some(Writer { id, indexes: schema.indexes_of(&message), message })
+            }
+            (Some(r), None) if self.prefer_registered => r.0.latest(&self.subject).ok().and_then(|(id, text)| {
                 let schema = parse(&text).ok()?;
                 let message = message_of(&schema, self.full_name.as_deref()).ok()?;
                 let fits = columns.iter().all(|c| field_named(&message, &c.name).is_some());
@@ -508,7 +524,7 @@ fn to_sql(value: &PValue, kind: &Kind, ty: &SqlType, depth: usize) -> Result<Val
                 Kind::Message(entry) => entry.map_entry_value_field().kind(),
                 _ => return Err(mismatch()),
             };
-            let mut out = std::collections::BTreeMap::new();
+            let mut out = crate::types::SqlMap::new();
             for (k, v) in entries {
                 let key = match k {
                     MapKey::Bool(b) => b.to_string(),

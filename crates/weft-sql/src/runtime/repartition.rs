@@ -55,6 +55,8 @@ pub struct Repartitioner {
     group_buf: Vec<u8>,
     stats: QueryStats,
     rebuild: SharedRebuild,
+    /// See [`super::PersistentQuery::throw_on_invalid_timestamp`].
+    throw_on_invalid_timestamp: bool,
 }
 
 /// Plans the aggregation again, for each opening of its stages.
@@ -129,7 +131,13 @@ impl Repartitioner {
             group_buf: Vec::new(),
             stats: QueryStats::default(),
             rebuild,
+            throw_on_invalid_timestamp: false,
         })
+    }
+
+    /// See [`super::PersistentQuery::throw_on_invalid_timestamp`].
+    pub fn throw_on_invalid_timestamp(&mut self) {
+        self.throw_on_invalid_timestamp = true;
     }
 
     /// Copies one batch of input partition `p`; returns how many input records it read.
@@ -158,6 +166,9 @@ impl Repartitioner {
                 Ok(Decoded::Row) => {}
                 // The aggregation of a stream ignores records without a value.
                 Ok(_) => continue,
+                Err(e) if e.fails_query(self.throw_on_invalid_timestamp) => {
+                    return Err(e.into_query_error(&self.input.topic, p, rec.offset));
+                }
                 Err(e) => {
                     self.stats.errors += 1;
                     self.stats.last_error = Some(e.to_string());
@@ -229,6 +240,7 @@ impl QueryTask for Repartitioner {
         let mut fresh = Repartitioner::open(&self.id, log, data, self.rebuild.clone(), owned, StartFrom::Earliest)?;
         fresh.stats = std::mem::take(&mut self.stats);
         fresh.stats.failing = false;
+        fresh.throw_on_invalid_timestamp = self.throw_on_invalid_timestamp;
         *self = fresh;
         Ok(())
     }

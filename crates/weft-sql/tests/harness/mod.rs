@@ -139,6 +139,10 @@ pub struct InputRecord {
     pub window: Option<Json>,
     #[serde(default)]
     pub value: Json,
+    /// A JSON value's text as written, object fields in their order (`value` sorts them): what a
+    /// JSON or NONE-format record holds when given (the QTT runner gives it).
+    #[serde(default)]
+    pub value_text: Option<String>,
     #[serde(default)]
     pub timestamp: Option<i64>,
     /// Record headers: `[{"KEY": "k", "VALUE": "<base64>" or null}]`, as ksqlDB's tests give them.
@@ -417,7 +421,10 @@ fn produce(engine: &Engine, log: &dyn EventLog, inputs: &[InputRecord]) -> Resul
                 Some(buf)
             }
             (Json::String(s), _) if s.starts_with("RAW:") => Some(s.as_bytes()[4..].to_vec()),
-            (v, _) => Some(serde_json::to_vec(v).map_err(|e| e.to_string())?),
+            (v, _) => match &input.value_text {
+                Some(text) => Some(text.clone().into_bytes()),
+                None => Some(serde_json::to_vec(v).map_err(|e| e.to_string())?),
+            },
         };
         let partitions = log.describe_topic(&input.topic).map_err(|e| e.to_string())?.partitions.len() as u32;
         let partition = key.as_deref().map_or(0, |k| partition_for_key(k, partitions));
@@ -574,7 +581,10 @@ fn read_topic(engine: &Engine, log: &dyn EventLog, topic: &str) -> Result<Vec<Ac
             (Some(v), Some(Format::Delimited)) => Json::String(String::from_utf8_lossy(v).into()),
             (Some(v), Some(Format::Avro | Format::JsonSr | Format::Protobuf | Format::ProtobufNoSr)) => {
                 let s = source.as_ref().ok_or("no source")?;
-                let codec = s.value_codec();
+                let mut codec = s.value_codec();
+                if let Some(columns) = pinned_value_columns(s)? {
+                    codec.columns = columns;
+                }
                 let mut row = vec![weft_sql::types::Value::Null; codec.columns.len()];
                 codec.decode_into(v, &mut row).map_err(|e| e.to_string())?;
                 let mut m = serde_json::Map::new();
@@ -599,6 +609,21 @@ fn read_topic(engine: &Engine, log: &dyn EventLog, topic: &str) -> Result<Vec<Ac
         out.push(Actual { key, key_text, value, timestamp: rec.timestamp, window });
     }
     Ok(out)
+}
+
+/// The columns of the schema a sink pins with `VALUE_SCHEMA_ID`, which its records are written
+/// with: read with them, as ksqlDB's test driver reads a record with its writer's schema, they show
+/// the schema's fields that no column of the sink gives.
+fn pinned_value_columns(sink: &SourceDef) -> Result<Option<Vec<weft_sql::format::Column>>, String> {
+    let (Some(id), Some(registry)) = (sink.value_schema_id, sink.registry.as_ref()) else { return Ok(None) };
+    let text = registry.0.schema_by_id(id).map_err(|e| e.to_string())?;
+    let columns = match sink.value_format {
+        Format::Avro => weft_sql::avro::AvroSchema::parse(&text).and_then(|s| s.columns()),
+        Format::JsonSr => weft_sql::registry::columns_from_json_schema(&text),
+        Format::Protobuf => weft_sql::protobuf::columns_from_schema(&text, sink.value_schema_full_name.as_deref()),
+        _ => return Ok(None),
+    };
+    columns.map(Some).map_err(|e| format!("pinned value schema {id}: {e}"))
 }
 
 type WindowOut = Option<(i64, i64, &'static str)>;
