@@ -414,3 +414,38 @@ fn inserts_stream_acknowledges_every_row_and_refuses_bad_ones_alone() {
     let ack = parse(reply.text().trim());
     assert_eq!((ack["status"].as_str(), ack["seq"].as_u64()), (Some("error"), Some(0)), "{ack}");
 }
+
+/// Why a query is in ERROR is there to read: `SHOW QUERIES` gives each query's last error
+/// (`lastError`, Weft's own field) and `DESCRIBE ... EXTENDED` puts it beside the error count.
+#[test]
+fn a_failed_query_says_why() {
+    let server = TestServer::start();
+    let api = &server.api;
+    ksql(
+        api,
+        "CREATE STREAM T (ID STRING KEY, AT STRING) WITH (kafka_topic='t', value_format='JSON', partitions=1, \
+         timestamp='AT', timestamp_format='yyyy-MM-dd');",
+    );
+    api.produce("t", json!([{"key": "a", "value": {"AT": "not a date"}}]));
+    let properties = json!({"auto.offset.reset": "earliest", "ksql.timestamp.throw.on.invalid": "true"});
+    let (status, created) = ksql_at(api, "/ksql", "CREATE STREAM T2 AS SELECT ID, AT FROM T;", properties);
+    assert_eq!(status, 200, "{created}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let query = loop {
+        let shown = ksql(api, "SHOW QUERIES;");
+        let query = shown[0]["queries"]
+            .as_array()
+            .and_then(|queries| queries.iter().find(|q| q["sinks"][0] == "T2").cloned())
+            .unwrap_or(Value::Null);
+        if query["state"] == "ERROR" && query["lastError"].is_string() {
+            break query;
+        }
+        assert!(Instant::now() < deadline, "the query never failed: {shown}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let last = query["lastError"].as_str().unwrap_or_default();
+    assert!(last.contains("Fatal user code error in TimestampExtractor callback for record"), "{query}");
+    let described = ksql(api, "DESCRIBE T2 EXTENDED;");
+    let stats = described[0]["sourceDescription"]["errorStats"].as_str().unwrap_or_default();
+    assert!(stats.contains("errors=") && stats.contains("TimestampExtractor"), "{described}");
+}

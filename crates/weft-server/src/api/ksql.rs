@@ -283,6 +283,8 @@ fn query_json(query: &QueryInfo) -> Json {
         "state": query.state,
         // Weft's own: the query's tasks, and those this server runs and holds open now.
         "tasks": {"count": query.tasks, "runningHere": query.tasks_here, "openHere": query.tasks_open},
+        // Weft's own: why the query last failed or skipped a record (an ERROR query retries).
+        "lastError": query.last_error,
     })
 }
 
@@ -327,8 +329,14 @@ fn entity(result: &StatementResult) -> Json {
                 .iter()
                 .map(|q| format!("{}: records-read={} records-written={}", q.id, q.records_read, q.records_written))
                 .collect();
-            let errors: Vec<String> =
-                queries.iter().filter(|q| q.errors > 0).map(|q| format!("{}: errors={}", q.id, q.errors)).collect();
+            let errors: Vec<String> = queries
+                .iter()
+                .filter(|q| q.errors > 0)
+                .map(|q| match &q.last_error {
+                    Some(last) => format!("{}: errors={} (last: {last})", q.id, q.errors),
+                    None => format!("{}: errors={}", q.id, q.errors),
+                })
+                .collect();
             json!({
                 "@type": "sourceDescription",
                 "statementText": statement,
