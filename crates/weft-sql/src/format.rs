@@ -964,8 +964,9 @@ impl<'de> Visitor<'de> for StringInto<'_> {
 }
 
 /// Writes a JSON value back as compact JSON text with its object fields in their original order, as
-/// ksqlDB's Jackson does when a STRING column reads an object or array.
-struct CompactJson<'a>(&'a mut String);
+/// ksqlDB's Jackson does when a STRING column reads an object or array (a seed: deserialize a value
+/// with it to append that value's text to the string).
+pub struct CompactJson<'a>(pub &'a mut String);
 
 impl<'de> DeserializeSeed<'de> for CompactJson<'_> {
     type Value = ();

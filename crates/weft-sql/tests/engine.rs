@@ -150,6 +150,18 @@ fn values(log: &dyn EventLog, topic: &str) -> Vec<(String, serde_json::Value)> {
 
 const DDL: &str = "CREATE STREAM S (ID STRING KEY, V INT) WITH (kafka_topic='s', value_format='JSON', partitions=1);";
 
+/// `n` records of key `a` and value `{"V": 1}`, at times 0, 1, 2, ...
+fn ones_of_key_a(n: usize) -> Vec<Record> {
+    (0..n)
+        .map(|i| Record {
+            key: Some(b"a".to_vec()),
+            value: Some(b"{\"V\": 1}".to_vec()),
+            headers: Vec::new(),
+            timestamp: Some(i as i64),
+        })
+        .collect()
+}
+
 fn shm_dir() -> tempfile::TempDir {
     let shm = std::path::Path::new("/dev/shm");
     if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() }.expect("tempdir")
@@ -234,14 +246,7 @@ fn a_crash_anywhere_in_the_batch_pipeline_neither_loses_nor_duplicates() {
         let dir = shm_dir();
         {
             let real = open_log(dir.path());
-            let records: Vec<Record> = (0..RECORDS)
-                .map(|i| Record {
-                    key: Some(b"a".to_vec()),
-                    value: Some(b"{\"V\": 1}".to_vec()),
-                    headers: Vec::new(),
-                    timestamp: Some(i as i64),
-                })
-                .collect();
+            let records = ones_of_key_a(RECORDS);
             let engine = Engine::open(
                 Arc::new(FlakyLog {
                     inner: real.clone(),
@@ -291,14 +296,7 @@ fn batches_queued_behind_a_slow_write_are_merged_and_keep_exactly_once() {
         });
         let engine = Engine::open(flaky.clone(), options(false)).expect("engine");
         engine.execute(DDL).expect("ddl");
-        let records: Vec<Record> = (0..RECORDS)
-            .map(|i| Record {
-                key: Some(b"a".to_vec()),
-                value: Some(b"{\"V\": 1}".to_vec()),
-                headers: Vec::new(),
-                timestamp: Some(i as i64),
-            })
-            .collect();
+        let records = ones_of_key_a(RECORDS);
         real.append("s", 0, records).expect("produce");
         engine.execute("CREATE TABLE O AS SELECT ID, COUNT(*) AS C FROM S GROUP BY ID;").expect("ctas");
         if changelog_appends != usize::MAX {
