@@ -21,10 +21,6 @@
 //! broker from librdkafka alone (`--features kafka` for the broker rows).
 
 mod common;
-
-// The allocator `weft serve` runs on (crates/weft/src/main.rs): the server is measured as it runs.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[path = "produce_http/ingest.rs"]
 mod ingest;
 
