@@ -274,3 +274,38 @@ fn concurrent_commits_share_a_group_commit_and_the_last_appended_wins() {
         "the live position is the one the offsets topic ends with"
     );
 }
+
+/// Group commit over more dirty partitions than the flusher has threads (its fsyncs are spread over
+/// four): one write to every partition comes back, each partition durable, and every batch of a
+/// second write is durable (and readable) the moment it returns.
+#[test]
+fn a_group_commit_over_many_partitions_makes_every_one_durable() {
+    const PARTITIONS: u32 = 11;
+    let dir = tempfile::tempdir().unwrap();
+    let log = common::open(dir.path());
+    log.create_topic("wide", small(PARTITIONS)).unwrap();
+    let records: Vec<Record> = (0..PARTITIONS).map(|p| common::record(None, Some(&format!("v{p}")), None)).collect();
+    for round in 0..2u64 {
+        let refs: Vec<Vec<weft_log::RecordRef<'_>>> =
+            records.iter().map(|r| vec![weft_log::RecordRef::from(r)]).collect();
+        let batches: Vec<weft_log::PartitionBatch<'_>> = refs
+            .iter()
+            .enumerate()
+            .map(|(p, records)| weft_log::PartitionBatch { partition: p as u32, records })
+            .collect();
+        // An append that never became durable would wait forever: it is given ten seconds.
+        let (sent, appended) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            scope.spawn(|| sent.send(log.append_partitions("wide", &batches)).unwrap());
+            let results = appended.recv_timeout(Duration::from_secs(10)).expect("every partition made durable");
+            for (p, result) in results.into_iter().enumerate() {
+                assert_eq!(result.expect("appended").base_offset, round, "partition {p}");
+                assert_eq!(log.offsets("wide", p as u32).unwrap().1, round + 1, "partition {p} durable and visible");
+            }
+        });
+    }
+    for p in 0..PARTITIONS {
+        let values: Vec<Vec<u8>> = common::read_all(&*log, "wide", p).into_iter().filter_map(|r| r.value).collect();
+        assert_eq!(values, vec![format!("v{p}").into_bytes(); 2], "partition {p}");
+    }
+}

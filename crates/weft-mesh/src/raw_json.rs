@@ -372,6 +372,29 @@ mod tests {
         );
     }
 
+    /// A quote, an escape, a control character or a non-ASCII character at any place of a string of
+    /// any length is read as `serde_json` reads it.
+    #[test]
+    fn long_strings_agree_with_serde_json_whatever_sits_where() {
+        let inserts: [&str; 8] = ["\"", "\\\"", "\\n", "\\u00e9", "\u{1}", "\u{1f}", "é", "\u{7f}"];
+        for length in [7, 8, 9, 15, 16, 17, 31] {
+            for at in 0..=length {
+                for insert in inserts {
+                    let text = format!("{}{insert}{}", "x".repeat(at), "y".repeat(length - at));
+                    let body = format!("[{{\"key\":\"{text}\",\"value\":{{\"{text}\":\"{text}\"}}}}]");
+                    let taken = fast(body.as_bytes());
+                    if let Some(records) = &taken {
+                        assert_eq!(Some(records.clone()), slow(body.as_bytes()), "{body}");
+                    }
+                    // Only the lone quote (which ends the string early) and control characters refuse.
+                    let refused = matches!(insert, "\"" | "\u{1}" | "\u{1f}");
+                    assert_eq!(taken.is_none(), refused, "{body}");
+                    assert_eq!(slow(body.as_bytes()).is_none(), refused, "{body}");
+                }
+            }
+        }
+    }
+
     /// Mutated bodies: whatever the fast reading takes, `serde_json` takes too, with the same records.
     #[test]
     fn the_fast_reading_agrees_with_serde_json_on_mutated_bodies() {

@@ -42,13 +42,15 @@ pub struct Connection {
     buffer: Vec<u8>,
     /// Extra header lines sent with every request (`Authorization: Bearer ...\r\n`).
     extra: String,
+    /// The length of the body of the response [`Connection::response`] read last.
+    last_body_len: usize,
 }
 
 impl Connection {
     pub async fn open(addr: SocketAddr) -> Connection {
         let stream = TcpStream::connect(addr).await.expect("connect");
         stream.set_nodelay(true).expect("nodelay");
-        Connection { stream, buffer: Vec::with_capacity(16 * 1024), extra: String::new() }
+        Connection { stream, buffer: Vec::with_capacity(64 * 1024), extra: String::new(), last_body_len: 0 }
     }
 
     /// Sends `Authorization: Bearer token` with every request from now on.
@@ -78,6 +80,22 @@ impl Connection {
         self.send("POST", path, "application/json", body).await
     }
 
+    /// [`Connection::post_json`] for load: the body is sent from where it is and the response's body
+    /// is checked for success and dropped, not copied out (a produce request's body is hundreds of
+    /// kilobytes, its response tens).
+    pub async fn post_json_for_load(&mut self, path: &str, body: &[u8]) -> u16 {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\n{}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            self.extra,
+            body.len()
+        );
+        self.stream.write_all(head.as_bytes()).await.expect("send");
+        self.stream.write_all(body).await.expect("send");
+        let (status, end) = self.response().await;
+        self.buffer.drain(..end);
+        status
+    }
+
     /// Any request with a body of `content_type`.
     pub async fn send(&mut self, method: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, Vec<u8>) {
         let mut request = format!(
@@ -92,19 +110,28 @@ impl Connection {
 
     async fn exchange(&mut self, request: &[u8]) -> (u16, Vec<u8>) {
         self.stream.write_all(request).await.expect("send");
+        let (status, end) = self.response().await;
+        let body = self.buffer[end - self.last_body_len..end].to_vec();
+        self.buffer.drain(..end);
+        (status, body)
+    }
+
+    /// Reads one whole response into the buffer, checks it is a success, and says its status and
+    /// where it ends (its body is the `last_body_len` bytes before).
+    async fn response(&mut self) -> (u16, usize) {
         loop {
             if let Some((status, head, length)) = parse_head(&self.buffer) {
                 if self.buffer.len() >= head + length {
-                    let body = self.buffer[head..head + length].to_vec();
-                    self.buffer.drain(..head + length);
-                    assert!((200..300).contains(&status), "HTTP {status}: {}", String::from_utf8_lossy(&body));
-                    return (status, body);
+                    let body = &self.buffer[head..head + length];
+                    assert!((200..300).contains(&status), "HTTP {status}: {}", String::from_utf8_lossy(body));
+                    self.last_body_len = length;
+                    return (status, head + length);
                 }
             }
-            let mut chunk = [0u8; 16 * 1024];
-            let n = self.stream.read(&mut chunk).await.expect("receive");
+            // Straight into the buffer, without a chunk copied in between.
+            self.buffer.reserve(64 * 1024);
+            let n = self.stream.read_buf(&mut self.buffer).await.expect("receive");
             assert!(n > 0, "the server closed the connection");
-            self.buffer.extend_from_slice(&chunk[..n]);
         }
     }
 }
@@ -199,9 +226,13 @@ pub async fn drive_as(
                     let request = next(c, latencies.len());
                     let sent = Instant::now();
                     match &request {
-                        Request::Get(path) => connection.get(path).await,
-                        Request::PostJson(path, body) => connection.post_json(path, body).await,
-                    };
+                        Request::Get(path) => {
+                            connection.get(path).await;
+                        }
+                        Request::PostJson(path, body) => {
+                            connection.post_json_for_load(path, body).await;
+                        }
+                    }
                     latencies.push(sent.elapsed().as_micros() as u32);
                 }
                 latencies

@@ -8,8 +8,10 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::stream::Stream;
 use serde::{Deserialize, Serialize};
@@ -75,7 +77,7 @@ pub async fn produce(
     PathParam(topic): PathParam,
     Ctx(ctx): Ctx,
     RawBody(body): RawBody,
-) -> Result<Json<ProduceResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let max_records = state.limits.max_records_per_request;
     let mesh = state.mesh.clone();
     // Reading the body is work for the blocking pool too: a request carries thousands of records.
@@ -92,36 +94,79 @@ pub async fn produce(
     })
     .await
     .unwrap_or_else(|e| Err(ApiError::new(ErrorCode::Internal, format!("a platform call failed: {e}"))))?;
-    let dead_letters = produced.dead_letter_topic;
-    let mut response = ProduceResponse { offsets: Vec::new(), accepted: 0, dead_lettered: 0 };
-    for outcome in produced.outcomes {
-        let entry = match outcome {
-            Outcome::Written(p) => {
-                response.accepted += 1;
-                ProducedOffset {
-                    partition: p.partition,
-                    offset: p.offset,
-                    timestamp: p.timestamp,
-                    dead_letter_topic: None,
-                    violations: None,
+    let body = ProduceResponse::from(produced).to_json();
+    Ok(([(CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response())
+}
+
+impl From<Produced> for ProduceResponse {
+    fn from(produced: Produced) -> ProduceResponse {
+        let dead_letters = produced.dead_letter_topic;
+        let mut response =
+            ProduceResponse { offsets: Vec::with_capacity(produced.outcomes.len()), accepted: 0, dead_lettered: 0 };
+        for outcome in produced.outcomes {
+            let entry = match outcome {
+                Outcome::Written(p) => {
+                    response.accepted += 1;
+                    ProducedOffset {
+                        partition: p.partition,
+                        offset: p.offset,
+                        timestamp: p.timestamp,
+                        dead_letter_topic: None,
+                        violations: None,
+                    }
                 }
-            }
-            Outcome::DeadLettered { place, violations } => {
-                response.dead_lettered += 1;
-                ProducedOffset {
-                    partition: place.partition,
-                    offset: place.offset,
-                    timestamp: place.timestamp,
-                    dead_letter_topic: dead_letters.clone(),
-                    violations: Some(violations),
+                Outcome::DeadLettered { place, violations } => {
+                    response.dead_lettered += 1;
+                    ProducedOffset {
+                        partition: place.partition,
+                        offset: place.offset,
+                        timestamp: place.timestamp,
+                        dead_letter_topic: dead_letters.clone(),
+                        violations: Some(violations),
+                    }
                 }
-            }
-            // Only a replay of dead letters leaves records refused without an error.
-            Outcome::Refused { .. } => continue,
-        };
-        response.offsets.push(entry);
+                // Only a replay of dead letters leaves records refused without an error.
+                Outcome::Refused { .. } => continue,
+            };
+            response.offsets.push(entry);
+        }
+        response
     }
-    Ok(Json(response))
+}
+
+impl ProduceResponse {
+    /// The response as `serde_json` writes it (compact), written by hand: a produce request answers
+    /// with one small object per record, and serializing them through serde cost a sixth of the
+    /// server's CPU per record. An entry with a dead-letter topic or violations goes through serde.
+    fn to_json(&self) -> Vec<u8> {
+        const WRITTEN_ENTRY_BYTES: usize = 64;
+        let mut out = Vec::with_capacity(64 + self.offsets.len() * WRITTEN_ENTRY_BYTES);
+        let mut numbers = itoa::Buffer::new();
+        out.extend_from_slice(b"{\"offsets\":[");
+        for (n, entry) in self.offsets.iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            if entry.dead_letter_topic.is_some() || entry.violations.is_some() {
+                // Writing to a Vec cannot fail, nor can serializing these plain fields.
+                let _ = serde_json::to_writer(&mut out, entry);
+                continue;
+            }
+            out.extend_from_slice(b"{\"partition\":");
+            out.extend_from_slice(numbers.format(entry.partition).as_bytes());
+            out.extend_from_slice(b",\"offset\":");
+            out.extend_from_slice(numbers.format(entry.offset).as_bytes());
+            out.extend_from_slice(b",\"timestamp\":");
+            out.extend_from_slice(numbers.format(entry.timestamp).as_bytes());
+            out.push(b'}');
+        }
+        out.extend_from_slice(b"],\"accepted\":");
+        out.extend_from_slice(numbers.format(self.accepted).as_bytes());
+        out.extend_from_slice(b",\"dead_lettered\":");
+        out.extend_from_slice(numbers.format(self.dead_lettered).as_bytes());
+        out.push(b'}');
+        out
+    }
 }
 
 /// Refuses a produce request with no records or more than the server takes.
@@ -469,5 +514,29 @@ mod tests {
         let cursor = start_of(None, None, None, Some("0:4,1:9"), Start::Earliest).expect("cursor");
         assert_eq!(cursor, Start::Positions("0:4,1:9".parse().expect("positions")));
         assert!(start_of(None, None, None, Some("0:x"), Start::Earliest).is_err());
+    }
+
+    /// The hand-written response is exactly serde's, for written and dead-lettered records alike
+    /// (numbers at their extremes included).
+    #[test]
+    fn the_produce_response_is_written_as_serde_writes_it() {
+        let placed = |partition, offset, timestamp| weft_mesh::Placed { partition, offset, timestamp };
+        let violation = Violation { rule: "schema".into(), field: Some("value.\"a\"".into()), reason: "no\n".into() };
+        let produced = Produced {
+            outcomes: vec![
+                Outcome::Written(placed(0, 0, 0)),
+                Outcome::DeadLettered { place: placed(0, 7, -1), violations: vec![violation.clone()] },
+                Outcome::Refused { violations: vec![violation] },
+                Outcome::Written(placed(u32::MAX, u64::MAX, i64::MIN)),
+                Outcome::Written(placed(3, 1_234_567, 1_765_000_000_123)),
+            ],
+            dead_letter_topic: Some("_weft_dead_letters.p".into()),
+        };
+        let response = ProduceResponse::from(produced);
+        assert_eq!((response.accepted, response.dead_lettered, response.offsets.len()), (3, 1, 4));
+        let expected = serde_json::to_string(&response).expect("serializes");
+        assert_eq!(String::from_utf8(response.to_json()).expect("UTF-8"), expected);
+        let empty = ProduceResponse { offsets: Vec::new(), accepted: 0, dead_lettered: 0 };
+        assert_eq!(empty.to_json(), br#"{"offsets":[],"accepted":0,"dead_lettered":0}"#);
     }
 }
