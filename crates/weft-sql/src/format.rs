@@ -110,6 +110,10 @@ pub struct ValueCodec {
     pub needed: Vec<bool>,
     /// Schema-registry access of AVRO and JSON_SR values.
     pub schema: Option<std::sync::Arc<crate::registry::SchemaCodec>>,
+    /// No two columns are named alike but for case (worked out at the first JSON decode): then a
+    /// field that matches a column but for case is that column's, without looking for an exact
+    /// match among the others.
+    pub(crate) names_unique_but_for_case: std::sync::OnceLock<bool>,
 }
 
 fn no_registry() -> SqlError {
@@ -146,7 +150,14 @@ impl ValueCodec {
     }
 
     fn decode_json(&self, bytes: &[u8], out: &mut [Value]) -> Result<()> {
-        decode_json(&self.columns, &self.needed, self.unwrapped, bytes, out)
+        let unique = *self.names_unique_but_for_case.get_or_init(|| {
+            let columns = &self.columns;
+            columns
+                .iter()
+                .enumerate()
+                .all(|(i, a)| columns[i + 1..].iter().all(|b| !a.name.eq_ignore_ascii_case(&b.name)))
+        });
+        decode_json_fields(&self.columns, &self.needed, self.unwrapped, unique, bytes, out)
     }
 
     fn encode_json(&self, values: &[&Value], buf: &mut Vec<u8>) {
@@ -415,13 +426,25 @@ fn split_wire(bytes: &[u8]) -> Result<&[u8]> {
 /// JSON (also the payload of JSON_SR) into `out`: an object whose fields are the columns, or the
 /// bare value of a single unwrapped column.
 fn decode_json(columns: &[Column], needed: &[bool], unwrapped: bool, bytes: &[u8], out: &mut [Value]) -> Result<()> {
+    decode_json_fields(columns, needed, unwrapped, false, bytes, out)
+}
+
+/// [`decode_json`], told whether the columns' names are unique but for case.
+fn decode_json_fields(
+    columns: &[Column],
+    needed: &[bool],
+    unwrapped: bool,
+    unique_but_for_case: bool,
+    bytes: &[u8],
+    out: &mut [Value],
+) -> Result<()> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     if unwrapped {
         let Some(col) = columns.first() else { return Ok(()) };
         out[0] =
             TypedSeed(&col.ty).deserialize(&mut de).map_err(|e| SqlError::Serde(format!("invalid JSON value: {e}")))?;
     } else {
-        RowSeed { columns, needed, out }
+        RowSeed { columns, needed, unique_but_for_case, out }
             .deserialize(&mut de)
             .map_err(|e| SqlError::Serde(format!("invalid JSON value: {e}")))?;
     }
@@ -743,6 +766,7 @@ pub fn unbase64(text: &str) -> Option<Vec<u8>> {
 struct RowSeed<'a> {
     columns: &'a [Column],
     needed: &'a [bool],
+    unique_but_for_case: bool,
     out: &'a mut [Value],
 }
 
@@ -756,7 +780,7 @@ impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
 
 /// The column a JSON field feeds: an exact name match wins, else a case-insensitive one. `hint` is
 /// tried first (fields usually come in schema order, often in another case than the columns).
-fn find_column(columns: &[Column], key: &str, hint: usize) -> Option<usize> {
+fn find_column(columns: &[Column], key: &str, hint: usize, unique_but_for_case: bool) -> Option<usize> {
     // Length and first byte settle most comparisons without a call to memcmp.
     let exact =
         |name: &str| name.len() == key.len() && name.as_bytes().first() == key.as_bytes().first() && name == key;
@@ -766,6 +790,9 @@ fn find_column(columns: &[Column], key: &str, hint: usize) -> Option<usize> {
         }
         // The hinted column matches but for case: it wins unless another column matches exactly.
         if c.name.eq_ignore_ascii_case(key) {
+            if unique_but_for_case {
+                return Some(hint);
+            }
             return Some(columns.iter().position(|c| exact(&c.name)).unwrap_or(hint));
         }
     }
@@ -775,6 +802,9 @@ fn find_column(columns: &[Column], key: &str, hint: usize) -> Option<usize> {
             return Some(i);
         }
         if insensitive.is_none() && c.name.eq_ignore_ascii_case(key) {
+            if unique_but_for_case {
+                return Some(i);
+            }
             insensitive = Some(i);
         }
     }
@@ -827,7 +857,7 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
         // columns' order, but may hold fields that are no column (the key's, say) between them.
         let mut hint = 0;
         while let Some(key) = map.next_key_seed(FieldName)? {
-            let column = find_column(self.columns, &key, hint);
+            let column = find_column(self.columns, &key, hint, self.unique_but_for_case);
             if let Some(i) = column {
                 hint = i + 1;
             }
@@ -1226,6 +1256,37 @@ mod tests {
         assert_eq!(out[0], Value::String(r#"[{"b":true,"a":false}]"#.into()));
     }
 
+    /// A JSON field feeds the column of its name exactly, else the one named alike but for case;
+    /// the codec's shortcut for names unique but for case gives what the full search gives.
+    #[test]
+    fn json_fields_find_their_columns_exactly_first_then_by_case() {
+        let column = |name: &str| Column { name: name.into(), ty: SqlType::String };
+        let decode = |columns: Vec<Column>, json: &[u8]| {
+            let codec = ValueCodec {
+                format: Format::Json,
+                columns,
+                unwrapped: false,
+                delimiter: ',',
+                needed: Vec::new(),
+                names_unique_but_for_case: Default::default(),
+                schema: None,
+            };
+            let mut row = vec![Value::Null; codec.columns.len()];
+            codec.decode_into(json, &mut row).unwrap();
+            row
+        };
+        let s = |v: &str| Value::String(v.into());
+        // Names unique but for case: fields in another case, a field that is no column in between.
+        let unique =
+            decode(vec![column("USER"), column("TS"), column("URL")], br#"{"id":"k","user":"u","ts":"t","url":"/"}"#);
+        assert_eq!(unique, vec![s("u"), s("t"), s("/")]);
+        // Two columns alike but for case: each field feeds the one it names exactly, whatever the order.
+        let clash = decode(vec![column("a"), column("A")], br#"{"A":"upper","a":"lower"}"#);
+        assert_eq!(clash, vec![s("lower"), s("upper")]);
+        let clash = decode(vec![column("A"), column("a")], br#"{"A":"upper","a":"lower"}"#);
+        assert_eq!(clash, vec![s("upper"), s("lower")]);
+    }
+
     #[test]
     fn json_round_trip_with_coercion() {
         let codec = ValueCodec {
@@ -1234,6 +1295,7 @@ mod tests {
             unwrapped: false,
             delimiter: ',',
             needed: Vec::new(),
+            names_unique_but_for_case: Default::default(),
             schema: None,
         };
         let mut row = vec![Value::Null; 5];
@@ -1399,6 +1461,7 @@ mod tests {
             unwrapped: false,
             delimiter: ',',
             needed: Vec::new(),
+            names_unique_but_for_case: Default::default(),
             schema: None,
         };
         let mut row = vec![Value::Null; 2];

@@ -182,6 +182,7 @@ impl SourceDef {
             unwrapped,
             delimiter: self.value_delimiter,
             needed: Vec::new(),
+            names_unique_but_for_case: Default::default(),
             schema: match (self.value_format, &self.registry) {
                 (Format::Avro, Some(r)) => Some(std::sync::Arc::new(crate::registry::SchemaCodec::Avro(
                     crate::avro::AvroCodec::new(r.clone(), format!("{}-value", self.topic))
