@@ -634,10 +634,7 @@ impl EventLog for EmbeddedLog {
         // The wait for durability is shared with every other commit and append in flight (one
         // group commit); holding the map's lock across it would make commits wait in line, one
         // flush each. Positions are applied once durable, in the offsets topic's order.
-        let appended = self.append_pipelined(OFFSETS_TOPIC, 0, std::slice::from_ref(&record))?;
-        if self.options.durability != Durability::EveryBatch {
-            self.wait_durable(OFFSETS_TOPIC, 0, appended.last_offset)?;
-        }
+        let appended = self.append_durable(OFFSETS_TOPIC, 0, std::slice::from_ref(&record))?;
         let mut offsets = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
         let key = (group.to_string(), topic.to_string(), partition);
         if offsets.set_at.get(&key).is_none_or(|at| *at < appended.last_offset) {
