@@ -789,7 +789,7 @@ pub struct PersistentQuery {
     write_worker: worker::Worker,
     /// Two, so that two batches of one partition are decoded at once (see [`READ_AHEAD`]).
     read_workers: [worker::Worker; READ_AHEAD],
-    /// Read-aheads started, in the order they were started.
+    /// How many read-aheads were started: the next runs on `read_workers[n % READ_AHEAD]`.
     read_aheads_started: usize,
     /// The next batch of input, being read and decoded while this one is processed.
     prefetched: VecDeque<ReadAhead>,
