@@ -15,6 +15,8 @@
 //!
 //! Decoding JSON goes straight from bytes into the row's slots (no intermediate JSON tree).
 
+mod flat_json;
+
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -431,6 +433,21 @@ fn decode_json(columns: &[Column], needed: &[bool], unwrapped: bool, bytes: &[u8
 
 /// [`decode_json`], told whether the columns' names are unique but for case.
 fn decode_json_fields(
+    columns: &[Column],
+    needed: &[bool],
+    unwrapped: bool,
+    unique_but_for_case: bool,
+    bytes: &[u8],
+    out: &mut [Value],
+) -> Result<()> {
+    if !unwrapped && flat_json::decode(columns, needed, unique_but_for_case, bytes, out) {
+        return Ok(());
+    }
+    decode_json_with_serde(columns, needed, unwrapped, unique_but_for_case, bytes, out)
+}
+
+/// Any JSON value, with the conversions and error messages of ksqlDB's JSON serde.
+fn decode_json_with_serde(
     columns: &[Column],
     needed: &[bool],
     unwrapped: bool,
