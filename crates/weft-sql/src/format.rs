@@ -1239,7 +1239,7 @@ impl<'de> Visitor<'de> for TypedSeed<'_> {
                     let v = map.next_value_seed(TypedSeed(inner))?;
                     m.insert(k, v);
                 }
-                Ok(Value::Map(m))
+                Ok(Value::map(m))
             }
             SqlType::Struct(fields) => {
                 let mut out = vec![Value::Null; fields.len()];
