@@ -552,10 +552,11 @@ fn subtract(a: &Value, b: &Value) -> Value {
     }
 }
 
-/// One group (and window) of state.
+/// One group (and window) of state. Its group values are not held: the key holds them (as
+/// JSON), and the records that update an entry carry them; only a closing window and a pull query
+/// read them back from the key (one decode per window instead of a copy kept per window).
 #[derive(Debug, Clone)]
 struct Entry {
-    group: Vec<Value>,
     window: Option<WindowBounds>,
     accs: Vec<Acc>,
     /// Largest input timestamp folded in.
@@ -738,7 +739,7 @@ impl AggregateOp {
         };
         let old_group = old.as_ref().and_then(|r| group_of(self, r));
         let new_group = new.as_ref().and_then(|r| group_of(self, r));
-        if let (Some(o), Some((ob, _))) = (&old, &old_group) {
+        if let (Some(o), Some((ob, og))) = (&old, &old_group) {
             if let Some(entry) = self.state.get_mut(ob.as_slice()) {
                 for (spec, acc) in self.aggs.iter().zip(entry.accs.iter_mut()) {
                     spec.undo(acc, o);
@@ -749,7 +750,8 @@ impl AggregateOp {
             let same = new_group.as_ref().is_some_and(|(nb, _)| nb == ob);
             if !same {
                 let out_ts = self.state.get(ob.as_slice()).map_or(ts, |e| e.max_ts);
-                self.emit_entry(&ob.clone(), out_ts, origin, sink)?;
+                let og: Vec<Cow<Value>> = og.iter().map(Cow::Borrowed).collect();
+                self.emit_entry(ob, Some(&og), out_ts, origin, sink)?;
             }
         }
         if let (Some(n), Some((nb, ng))) = (&new, &new_group) {
@@ -894,7 +896,6 @@ impl AggregateOp {
             Some(e) => e,
             None => {
                 let entry = Entry {
-                    group: group.iter().map(|g| g.clone().into_owned()).collect(),
                     window,
                     accs: aggs.iter().map(AggSpec::init).collect(),
                     max_ts: ts,
@@ -917,7 +918,7 @@ impl AggregateOp {
         let out_ts = entry.max_ts;
         self.mark(key, true);
         if !self.emit_final {
-            self.emit_entry(key, out_ts, origin, sink)?;
+            self.emit_entry(key, Some(group), out_ts, origin, sink)?;
         }
         Ok(())
     }
@@ -965,7 +966,7 @@ impl AggregateOp {
                 self.mark(&key, false);
                 if *old != merged && !self.emit_final {
                     // The merged-away session is deleted downstream.
-                    self.emit_tombstone(&e.group, *old, e.max_ts, origin, sink)?;
+                    self.emit_tombstone(group, *old, e.max_ts, origin, sink)?;
                 }
             }
         }
@@ -974,20 +975,10 @@ impl AggregateOp {
             spec.check_overflow(acc)?;
         }
         let key = Self::state_key(gbytes, Some(merged));
-        self.state.insert(
-            &key,
-            Entry {
-                group: group.iter().map(|g| g.clone().into_owned()).collect(),
-                window: Some(merged),
-                accs,
-                max_ts,
-                emitted: false,
-                having_passed: false,
-            },
-        );
+        self.state.insert(&key, Entry { window: Some(merged), accs, max_ts, emitted: false, having_passed: false });
         self.mark(&key, true);
         if !self.emit_final {
-            self.emit_entry(&key, max_ts, origin, sink)?;
+            self.emit_entry(&key, Some(group), max_ts, origin, sink)?;
         }
         Ok(())
     }
@@ -1004,19 +995,34 @@ impl AggregateOp {
         }
     }
 
-    /// Fills `out_row` with the entry of `key`; returns its window.
-    fn fill_row(&mut self, key: &[u8]) -> Option<Option<WindowBounds>> {
-        let entry = self.state.get(key)?;
-        // Group values are copied into the previous row's slots, reusing their string buffers.
-        let n = entry.group.len();
-        self.out_row.truncate(n);
-        for (i, v) in entry.group.iter().enumerate() {
-            match (self.out_row.get_mut(i), v) {
-                (Some(Value::String(dst)), Value::String(src)) => dst.clone_from(src),
-                (Some(slot), v) => *slot = v.clone(),
-                (None, v) => self.out_row.push(v.clone()),
+    /// The group values of a state key (`None` if its bytes are not this query's group).
+    fn group_of_key(&self, key: &[u8]) -> Option<Vec<Value>> {
+        let bounds = if self.window.is_some() { 16 } else { 0 };
+        changelog::group_values(key.get(..key.len().checked_sub(bounds)?)?, &self.group_types)
+    }
+
+    /// Fills `out_row` with the entry of `key`, whose group values are `group` (read from the key
+    /// when not given); returns its window.
+    fn fill_row(&mut self, key: &[u8], group: Option<&[Cow<Value>]>) -> Option<Option<WindowBounds>> {
+        match group {
+            Some(group) => {
+                // Group values are copied into the previous row's slots, reusing their string buffers.
+                self.out_row.truncate(group.len());
+                for (i, v) in group.iter().enumerate() {
+                    match (self.out_row.get_mut(i), &**v) {
+                        (Some(Value::String(dst)), Value::String(src)) => dst.clone_from(src),
+                        (Some(slot), v) => *slot = v.clone(),
+                        (None, v) => self.out_row.push(v.clone()),
+                    }
+                }
+            }
+            None => {
+                let values = self.group_of_key(key)?;
+                self.out_row.clear();
+                self.out_row.extend(values);
             }
         }
+        let entry = self.state.get(key)?;
         for (spec, acc) in self.aggs.iter().zip(&entry.accs) {
             self.out_row.push(spec.result(acc));
         }
@@ -1036,11 +1042,11 @@ impl AggregateOp {
         self.state.for_each(&mut Vec::new(), |key, entry| entries.push((key.to_vec(), entry)));
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut out = Vec::new();
-        for (_, entry) in entries {
+        for (key, entry) in &entries {
             if self.emit_final && !entry.emitted {
                 continue;
             }
-            let mut row: Vec<Value> = entry.group.clone();
+            let Some(mut row) = self.group_of_key(key) else { continue };
             row.extend(self.aggs.iter().zip(&entry.accs).map(|(spec, acc)| spec.result(acc)));
             let (ws, we) =
                 entry.window.map_or((Value::Null, Value::Null), |w| (Value::Bigint(w.start), Value::Bigint(w.end)));
@@ -1060,8 +1066,15 @@ impl AggregateOp {
         out
     }
 
-    fn emit_entry(&mut self, key: &[u8], ts: i64, origin: Origin, sink: &mut dyn RowSink) -> Result<()> {
-        let Some(window) = self.fill_row(key) else {
+    fn emit_entry(
+        &mut self,
+        key: &[u8],
+        group: Option<&[Cow<Value>]>,
+        ts: i64,
+        origin: Origin,
+        sink: &mut dyn RowSink,
+    ) -> Result<()> {
+        let Some(window) = self.fill_row(key, group) else {
             return Ok(());
         };
         let row = std::mem::take(&mut self.out_row);
@@ -1087,13 +1100,13 @@ impl AggregateOp {
 
     fn emit_tombstone(
         &mut self,
-        group: &[Value],
+        group: &[Cow<Value>],
         window: WindowBounds,
         ts: i64,
         origin: Origin,
         sink: &mut dyn RowSink,
     ) -> Result<()> {
-        let mut row: Vec<Value> = group.to_vec();
+        let mut row: Vec<Value> = group.iter().map(|g| g.clone().into_owned()).collect();
         row.extend(self.aggs.iter().map(|_| Value::Null));
         row.push(Value::Bigint(window.start));
         row.push(Value::Bigint(window.end));
@@ -1170,7 +1183,7 @@ impl AggregateOp {
         for (_, _, k) in due.iter() {
             let key = &keys[k.clone()];
             let ts = self.state.get(key).map_or(0, |e| e.max_ts);
-            self.emit_entry(key, ts, origin, sink)?;
+            self.emit_entry(key, None, ts, origin, sink)?;
             if let Some(e) = self.state.get_mut(key) {
                 e.emitted = true;
             }
@@ -1260,7 +1273,7 @@ impl AggregateOp {
                     Some(v) => {
                         let entry = match v.first() {
                             Some(&changelog::VERSION_1) => changelog::decode(&key, v, &self.aggs, &self.group_types),
-                            _ => self.entry_from_json(v),
+                            _ => self.entry_from_json(&key, v),
                         };
                         if let Some(entry) = entry {
                             // A windowed query's key without window bounds is no entry of it: skipped.
@@ -1288,21 +1301,22 @@ impl AggregateOp {
     }
 
     /// An entry in the JSON encoding of changelogs written before version 1 (see the module docs).
-    fn entry_from_json(&self, bytes: &[u8]) -> Option<Entry> {
+    fn entry_from_json(&self, key: &[u8], bytes: &[u8]) -> Option<Entry> {
         let j: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-        let group = j["g"]
+        // The group values are read back from the key (as for version 1): both must be this query's.
+        j["g"]
             .as_array()?
             .iter()
             .zip(&self.group_types)
             .map(|(v, t)| from_json_value(v, t).ok())
             .collect::<Option<Vec<_>>>()?;
+        self.group_of_key(key)?;
         let window = j["w"]
             .as_array()
             .and_then(|w| Some(WindowBounds { start: w.first()?.as_i64()?, end: w.get(1)?.as_i64()? }));
         let accs =
             j["a"].as_array()?.iter().zip(&self.aggs).map(|(a, s)| s.acc_from_json(a)).collect::<Option<Vec<_>>>()?;
         Some(Entry {
-            group,
             window,
             accs,
             max_ts: j["t"].as_i64()?,

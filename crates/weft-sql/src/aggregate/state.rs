@@ -237,7 +237,6 @@ mod tests {
 
     fn entry(start: i64, end: i64, max_ts: i64) -> Entry {
         Entry {
-            group: Vec::new(),
             window: Some(WindowBounds { start, end }),
             accs: Vec::new(),
             max_ts,
