@@ -11,13 +11,101 @@
 //! 8-byte big-endian integers); a bucket keys its windows by the group bytes and the start, the end
 //! being the bucket's.
 
+use std::collections::hash_map::Entry as Slot;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 
 use super::{Entry, FastHash};
 
-/// The windows ending at one time, by group bytes and start.
-type Bucket = HashMap<Box<[u8]>, Entry, FastHash>;
+type Map = HashMap<Box<[u8]>, Entry, FastHash>;
+
+/// The most windows a bucket keeps in a list rather than a hash map.
+const FEW: usize = 8;
+
+/// The windows ending at one time, by group bytes and start. Time windows fill a bucket per end
+/// with a window per group, but sessions end anywhere, mostly one to a bucket: those stay a short
+/// list (a hash map's smallest table holds four entries, and per session that would be most of the
+/// state).
+#[derive(Debug)]
+enum Bucket {
+    Few(Vec<(Box<[u8]>, Entry)>),
+    Many(Map),
+}
+
+impl Bucket {
+    fn get(&self, key: &[u8]) -> Option<&Entry> {
+        match self {
+            Bucket::Few(list) => list.iter().find(|(k, _)| **k == *key).map(|(_, e)| e),
+            Bucket::Many(map) => map.get(key),
+        }
+    }
+
+    fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        match self {
+            Bucket::Few(list) => list.iter_mut().find(|(k, _)| **k == *key).map(|(_, e)| e),
+            Bucket::Many(map) => map.get_mut(key),
+        }
+    }
+
+    /// Adds or replaces the entry of `key`; returns it and whether it is new.
+    fn insert(&mut self, key: &[u8], entry: Entry) -> (&mut Entry, bool) {
+        if let Bucket::Few(list) = self {
+            if list.len() >= FEW && !list.iter().any(|(k, _)| **k == *key) {
+                let mut map = Map::with_capacity_and_hasher(2 * FEW, FastHash::default());
+                map.extend(list.drain(..));
+                *self = Bucket::Many(map);
+            }
+        }
+        match self {
+            Bucket::Few(list) => match list.iter().position(|(k, _)| **k == *key) {
+                Some(i) => {
+                    list[i].1 = entry;
+                    (&mut list[i].1, false)
+                }
+                None => {
+                    list.push((key.into(), entry));
+                    let last = list.len() - 1;
+                    (&mut list[last].1, true)
+                }
+            },
+            Bucket::Many(map) => match map.entry(key.into()) {
+                Slot::Occupied(mut o) => {
+                    o.insert(entry);
+                    (o.into_mut(), false)
+                }
+                Slot::Vacant(v) => (v.insert(entry), true),
+            },
+        }
+    }
+
+    fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        match self {
+            Bucket::Few(list) => {
+                let i = list.iter().position(|(k, _)| **k == *key)?;
+                Some(list.swap_remove(i).1)
+            }
+            Bucket::Many(map) => map.remove(key),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Bucket::Few(list) => list.len(),
+            Bucket::Many(map) => map.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn for_each<'a>(&'a self, f: &mut impl FnMut(&[u8], &'a Entry)) {
+        match self {
+            Bucket::Few(list) => list.iter().for_each(|(k, e)| f(k, e)),
+            Bucket::Many(map) => map.iter().for_each(|(k, e)| f(k, e)),
+        }
+    }
+}
 
 /// The bytes of a window's end at the tail of a state key.
 const END_LEN: usize = 8;
@@ -28,7 +116,7 @@ const BOUNDS_LEN: usize = 16;
 pub(super) struct State {
     windowed: bool,
     /// An unwindowed state's entries, by group bytes.
-    flat: Bucket,
+    flat: Map,
     /// A windowed state's entries, by window end.
     by_end: BTreeMap<i64, Bucket>,
     /// Windows held in `by_end`.
@@ -37,17 +125,17 @@ pub(super) struct State {
     closed_through: i64,
     /// No window ending in `(closed_through, next_close)` is held: `closing` up to there is free.
     next_close: i64,
-    /// An expired bucket, emptied, for the next new end: a bucket grown from empty rehashes as it
-    /// fills, and a freshly allocated table is paged in and zeroed by the kernel, which together
-    /// cost more than the windows' own updates.
-    spare: Option<Bucket>,
+    /// An expired bucket's hash map, emptied, for the next new end: a map grown from empty
+    /// rehashes as it fills, and a freshly allocated table is paged in and zeroed by the kernel,
+    /// which together cost more than the windows' own updates.
+    spare: Option<Map>,
 }
 
 impl State {
     pub(super) fn new(windowed: bool) -> State {
         State {
             windowed,
-            flat: Bucket::default(),
+            flat: Map::default(),
             by_end: BTreeMap::new(),
             windows: 0,
             closed_through: i64::MIN,
@@ -87,11 +175,11 @@ impl State {
     pub(super) fn insert(&mut self, key: &[u8], entry: Entry) -> Option<&mut Entry> {
         if !self.windowed {
             return Some(match self.flat.entry(key.into()) {
-                std::collections::hash_map::Entry::Occupied(mut o) => {
+                Slot::Occupied(mut o) => {
                     o.insert(entry);
                     o.into_mut()
                 }
-                std::collections::hash_map::Entry::Vacant(v) => v.insert(entry),
+                Slot::Vacant(v) => v.insert(entry),
             });
         }
         let (end, inner) = Self::split(key)?;
@@ -99,36 +187,32 @@ impl State {
             let bucket = self.new_bucket();
             self.by_end.insert(end, bucket);
         }
-        let bucket = self.by_end.get_mut(&end)?;
-        match bucket.entry(inner.into()) {
-            std::collections::hash_map::Entry::Occupied(mut o) => {
-                o.insert(entry);
-                Some(o.into_mut())
+        let (entry, new) = self.by_end.get_mut(&end)?.insert(inner, entry);
+        if new {
+            self.windows += 1;
+            if end <= self.closed_through {
+                // Not expected (a late record's window is dropped before it is added), but such a
+                // window must still be handed out by the next `closing`, with the ones after it
+                // again.
+                self.closed_through = end.saturating_sub(1);
             }
-            std::collections::hash_map::Entry::Vacant(v) => {
-                self.windows += 1;
-                if end <= self.closed_through {
-                    // Not expected (a late record's window is dropped before it is added), but such
-                    // a window must still be handed out by the next `closing`, with the ones after
-                    // it again.
-                    self.closed_through = end.saturating_sub(1);
-                }
-                self.next_close = self.next_close.min(end);
-                Some(v.insert(entry))
-            }
+            self.next_close = self.next_close.min(end);
         }
+        Some(entry)
     }
 
     /// An empty bucket for a new end, sized as the newest bucket is: windows of one size over the
     /// same groups fill their buckets alike.
     fn new_bucket(&mut self) -> Bucket {
         let like = self.by_end.last_key_value().map_or(0, |(_, b)| b.len());
-        // A spare far larger than needed (sessions keep a bucket per end, most of them small)
-        // would hold its memory for as long as the window it is given.
-        match self.spare.take() {
-            Some(spare) if spare.capacity() <= 2 * like.max(16) => spare,
-            _ => Bucket::with_capacity_and_hasher(like, FastHash::default()),
+        if like <= FEW {
+            return Bucket::Few(Vec::new());
         }
+        // A spare far larger than needed would hold its memory for as long as the window it is given.
+        Bucket::Many(match self.spare.take() {
+            Some(spare) if spare.capacity() <= 2 * like => spare,
+            _ => Map::with_capacity_and_hasher(like, FastHash::default()),
+        })
     }
 
     pub(super) fn remove(&mut self, key: &[u8]) -> Option<Entry> {
@@ -161,12 +245,12 @@ impl State {
             return;
         }
         for (end, bucket) in &self.by_end {
-            for (inner, e) in bucket {
+            bucket.for_each(&mut |inner, e| {
                 key.clear();
                 key.extend_from_slice(inner);
                 key.extend_from_slice(&end.to_be_bytes());
                 f(key, e);
-            }
+            });
         }
     }
 
@@ -181,12 +265,12 @@ impl State {
         }
         // `closed_through < close`, so `+ 1` cannot overflow.
         for (end, bucket) in self.by_end.range((Bound::Included(self.closed_through + 1), Bound::Included(close))) {
-            for (inner, e) in bucket {
+            bucket.for_each(&mut |inner, e| {
                 key.clear();
                 key.extend_from_slice(inner);
                 key.extend_from_slice(&end.to_be_bytes());
                 f(key, e);
-            }
+            });
         }
         self.closed_through = close;
         self.next_close = match close.checked_add(1) {
@@ -202,13 +286,13 @@ impl State {
             if *entry.key() > horizon {
                 break;
             }
-            let mut bucket = entry.remove();
+            let bucket = entry.remove();
             self.windows -= bucket.len();
-            for (inner, e) in &bucket {
-                f(&inner[..inner.len().saturating_sub(END_LEN)], e);
+            bucket.for_each(&mut |inner, e| f(&inner[..inner.len().saturating_sub(END_LEN)], e));
+            if let Bucket::Many(mut map) = bucket {
+                map.clear();
+                self.spare = Some(map);
             }
-            bucket.clear();
-            self.spare = Some(bucket);
         }
     }
 
@@ -410,5 +494,60 @@ mod tests {
         }
         let ends: Vec<i64> = expired.iter().map(|(_, e)| *e).collect();
         assert!(ends.windows(2).all(|w| w[0] <= w[1]), "in order of end: {ends:?}");
+    }
+
+    #[test]
+    fn a_bucket_of_many_windows_finds_replaces_and_removes_each() {
+        let mut s = State::new(true);
+        let groups: Vec<String> = (0..3 * FEW).map(|i| format!("g{i}")).collect();
+        for (i, g) in groups.iter().enumerate() {
+            add(&mut s, g, 0, 10);
+            assert_eq!(s.len(), i + 1);
+            for earlier in &groups[..=i] {
+                assert!(s.get(&key(earlier, 0, 10)).is_some(), "{earlier} after adding {g}");
+            }
+        }
+        assert!(s.insert(&key("g3", 0, 10), entry(0, 10, 99)).is_some());
+        assert_eq!(s.len(), groups.len(), "replacing adds nothing");
+        assert_eq!(s.get(&key("g3", 0, 10)).map(|e| e.max_ts), Some(99));
+        for g in groups.iter().step_by(2) {
+            assert!(s.remove(&key(g, 0, 10)).is_some());
+        }
+        assert_eq!(s.len(), groups.len() / 2);
+        for (i, g) in groups.iter().enumerate() {
+            assert_eq!(s.get(&key(g, 0, 10)).is_some(), i % 2 == 1, "{g}");
+        }
+        let mut closed = closing(&mut s, 10);
+        closed.sort();
+        let mut want: Vec<(String, i64)> = groups.iter().skip(1).step_by(2).map(|g| (g.clone(), 10)).collect();
+        want.sort();
+        assert_eq!(closed, want);
+        assert_eq!(expire(&mut s, 10).len(), groups.len() / 2);
+        assert_eq!(s.len(), 0);
+    }
+
+    #[test]
+    fn buckets_of_one_end_after_another_keep_every_window() {
+        // Full buckets (reusing an expired bucket's table), then one window per end (as sessions
+        // are), then full ones again.
+        let mut s = State::new(true);
+        let mut held = Vec::new();
+        for end in 1..=60 {
+            let groups = if (20..40).contains(&end) { 1 } else { 30 };
+            for g in 0..groups {
+                let k = format!("g{g}");
+                add(&mut s, &k, end - 1, end);
+                held.push((k, end));
+            }
+            if end % 10 == 0 {
+                let gone = expire(&mut s, end - 5);
+                held.retain(|(_, e)| *e > end - 5);
+                assert!(gone.iter().all(|(_, e)| *e <= end - 5));
+            }
+            assert_eq!(s.len(), held.len());
+            for (g, e) in &held {
+                assert!(s.get(&key(g, e - 1, *e)).is_some(), "{g} ending {e}");
+            }
+        }
     }
 }
