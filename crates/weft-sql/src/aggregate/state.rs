@@ -206,7 +206,8 @@ impl State {
     fn new_bucket(&mut self) -> Bucket {
         let like = self.by_end.last_key_value().map_or(0, |(_, b)| b.len());
         if like <= FEW {
-            return Bucket::Few(Vec::new());
+            // Room for one: a first push would make room for four, mostly unused by sessions.
+            return Bucket::Few(Vec::with_capacity(1));
         }
         // A spare far larger than needed would hold its memory for as long as the window it is given.
         Bucket::Many(match self.spare.take() {
