@@ -421,7 +421,7 @@ impl AggSpec {
                 let variance = if *count < 2 { 0.0 } else { m2 / (*count - 1) as f64 };
                 Value::Double(if self.kind == AggKind::StddevSamp(true) { variance.sqrt() } else { variance })
             }
-            Acc::Counts(counts) => Value::Map(counts.iter().map(|(k, n)| (k.clone(), Value::Bigint(*n))).collect()),
+            Acc::Counts(counts) => Value::map(counts.iter().map(|(k, n)| (k.clone(), Value::Bigint(*n))).collect()),
             // NaN below two pairs or for a constant side (0 / 0), as in ksqlDB.
             Acc::Sums { count, sums: [x, y, xy, xx, yy] } => {
                 let n = *count as f64;

@@ -777,7 +777,7 @@ impl Decoding<'_> {
                 out.insert(key, item);
             }
         }
-        *slot = Value::Map(out);
+        *slot = Value::map(out);
         Ok(())
     }
 
@@ -911,7 +911,7 @@ impl Decoding<'_> {
                 loop {
                     let count = reader.block().map_err(schema_error)?;
                     if count == 0 {
-                        return Ok(Value::Map(out));
+                        return Ok(Value::map(out));
                     }
                     for _ in 0..count {
                         let key = reader.string().map_err(schema_error)?.to_string();
@@ -1028,7 +1028,7 @@ impl Writer<'_> {
             (AvroType::Map(values), Value::Map(m)) => {
                 if !m.is_empty() {
                     binary::write_long(m.len() as i64, buf);
-                    for (k, x) in m {
+                    for (k, x) in m.iter() {
                         binary::write_string(k, buf);
                         self.write(values, x, buf, depth + 1)?;
                     }
@@ -1115,7 +1115,7 @@ pub(crate) mod tests {
             Value::Decimal(Decimal { unscaled: -12345, scale: 2 }),
             Value::Array(vec![Value::Bigint(1), Value::Bigint(300)]),
             Value::Struct(vec![Value::Double(1.5)]),
-            Value::Map(crate::types::SqlMap::from([("k".to_string(), Value::Bool(true))])),
+            Value::map(crate::types::SqlMap::from([("k".to_string(), Value::Bool(true))])),
         ];
         let codec = AvroCodec::new(registry.clone(), "t-value".into());
         let mut buf = Vec::new();

@@ -2607,10 +2607,59 @@ struct Hosting {
 /// How often a query that does not run here asks the gate again.
 const GATE_CHECK: Duration = Duration::from_millis(200);
 
+/// The pauses between the attempts of a failing query: doubling from the first to the last, as
+/// ksqlDB backs off a query in ERROR. A failure that will not go away (a record the query cannot
+/// process, a sink it may not write) is then tried a few times a minute instead of twice a second
+/// forever, and a passing one (a log briefly full) is still retried within a second.
+///
+/// The schedule starts again after a minute without failures rather than after the first batch
+/// that goes through: a batch's write fails after the batch has been handed over (the next poll
+/// finds it), so a query failing on every attempt still has polls that succeed in between.
+#[derive(Debug)]
+struct RetryBackoff {
+    next: Duration,
+    last_failure: Option<std::time::Instant>,
+}
+
+impl RetryBackoff {
+    const FIRST: Duration = Duration::from_millis(500);
+    const LAST: Duration = Duration::from_secs(30);
+    const QUIET: Duration = Duration::from_secs(60);
+
+    fn new() -> RetryBackoff {
+        RetryBackoff { next: Self::FIRST, last_failure: None }
+    }
+
+    /// The pause after an attempt that failed at `now`.
+    fn failed(&mut self, now: std::time::Instant) -> Duration {
+        if self.last_failure.is_some_and(|last| now.saturating_duration_since(last) > Self::QUIET) {
+            self.next = Self::FIRST;
+        }
+        self.last_failure = Some(now);
+        let pause = self.next;
+        self.next = (self.next * 2).min(Self::LAST);
+        pause
+    }
+}
+
+/// Sleeps for `pause`, or less if the query is stopped meanwhile ([`Engine::stop_query`] unparks
+/// the thread): a TERMINATE does not wait out a failing query's backoff.
+fn pause_unless_stopped(pause: Duration, stop: &AtomicBool) {
+    let until = std::time::Instant::now() + pause;
+    while !stop.load(Ordering::SeqCst) {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::park_timeout(left);
+    }
+}
+
 fn run_in_background(log: Arc<dyn EventLog>, runner: TaskHandle, stop: Arc<AtomicBool>, hosting: Hosting) {
     // The state in memory is the log's as of the last batch run here; once another server may
     // have run the query, it is reopened from the log before the next batch.
     let mut stale = false;
+    let mut backoff = RetryBackoff::new();
     let mut receivers = Vec::new();
     {
         let r = runner.lock().unwrap_or_else(|e| e.into_inner());
@@ -2661,8 +2710,7 @@ fn run_in_background(log: Arc<dyn EventLog>, runner: TaskHandle, stop: Arc<Atomi
                 wait_for_change(&mut receivers, Duration::from_millis(200));
             }
             Ok(_) => {}
-            // A failing log is retried after a pause rather than spun on.
-            Err(_) => std::thread::sleep(Duration::from_millis(500)),
+            Err(_) => pause_unless_stopped(backoff.failed(std::time::Instant::now()), &stop),
         }
     }
     // Commit what was written, so the next start does not replay it (it would only drop it again).
@@ -3276,4 +3324,24 @@ fn check_pull(q: &Query) -> Result<()> {
         "Pull queries don't support {clause} clauses. See https://cnfl.io/queries for more info.\nAdd EMIT CHANGES if \
          you intended to issue a push query."
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn failing_attempts_pause_longer_each_time_up_to_the_last_and_start_again_after_a_quiet_minute() {
+        let mut backoff = RetryBackoff::new();
+        let start = Instant::now();
+        let pauses: Vec<u64> =
+            (0..9u64).map(|i| backoff.failed(start + Duration::from_secs(i)).as_millis() as u64).collect();
+        assert_eq!(pauses, vec![500, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000]);
+        // A failure within a minute of the last one continues the schedule ...
+        assert_eq!(backoff.failed(start + Duration::from_secs(60)), Duration::from_secs(30));
+        // ... one after a minute without failures starts it again.
+        assert_eq!(backoff.failed(start + Duration::from_secs(125)), Duration::from_millis(500));
+        assert_eq!(backoff.failed(start + Duration::from_secs(126)), Duration::from_secs(1));
+    }
 }

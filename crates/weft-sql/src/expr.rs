@@ -1050,7 +1050,7 @@ fn lambda_value(f: LambdaFn, args: &[Node], bodies: &[Node], width: usize, row: 
         ),
         (LambdaFn::TransformMap, Value::Map(m)) => {
             let mut out = crate::types::SqlMap::new();
-            for (k, v) in m {
+            for (k, v) in m.iter() {
                 let key = Value::String(k.clone());
                 let new_key = match call(&bodies[0], &[&key, v]) {
                     Value::String(s) => s,
@@ -1063,9 +1063,9 @@ fn lambda_value(f: LambdaFn, args: &[Node], bodies: &[Node], width: usize, row: 
                     return fail();
                 }
             }
-            Value::Map(out)
+            Value::map(out)
         }
-        (LambdaFn::FilterMap, Value::Map(m)) => Value::Map(
+        (LambdaFn::FilterMap, Value::Map(m)) => Value::map(
             m.iter()
                 .filter(|(k, v)| matches!(call(&bodies[0], &[&Value::String((*k).clone()), v]), Value::Bool(true)))
                 .map(|(k, v)| (k.clone(), v.clone()))
@@ -1343,7 +1343,7 @@ fn eval_map<'a>(entries: &'a [(Node, Node)], row: &'a [Value]) -> Cow<'a, Value>
         };
         m.insert(key, eval(v, row).into_owned());
     }
-    Cow::Owned(Value::Map(m))
+    Cow::Owned(Value::map(m))
 }
 
 fn compare(op: BinaryOp, l: &Value, r: &Value) -> bool {
@@ -1563,7 +1563,7 @@ mod tests {
             Value::String("hello".into()),
             Value::Null,
             Value::Array(vec![Value::Int(1), Value::Int(2), Value::Int(3)]),
-            Value::Map(crate::types::SqlMap::from([("k".to_string(), Value::Int(9))])),
+            Value::map(crate::types::SqlMap::from([("k".to_string(), Value::Int(9))])),
             Value::Struct(vec![Value::String("x".into()), Value::Int(4)]),
             Value::Decimal(Decimal::parse("12.34").unwrap()),
         ]

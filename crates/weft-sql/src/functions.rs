@@ -940,7 +940,7 @@ fn resolve_signature(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType
                                 m.insert(k.clone(), vals.get(i).cloned().unwrap_or(Value::Null));
                             }
                         }
-                        Value::Map(m)
+                        Value::map(m)
                     }
                     _ => Value::Null,
                 }),
@@ -1159,7 +1159,7 @@ fn resolve_signature(name: &str, types: &[SqlType]) -> Result<(ScalarFn, SqlType
                             serde_json::Value::String(s) => s.clone(),
                             other => other.to_string(),
                         };
-                        Value::Map(m.iter().map(|(k, v)| (k.clone(), Value::String(text(v)))).collect())
+                        Value::map(m.iter().map(|(k, v)| (k.clone(), Value::String(text(v)))).collect())
                     }
                     _ => Value::Null,
                 }),
@@ -1744,7 +1744,7 @@ fn split_to_map(a: &[Value]) -> Value {
             out.insert(k.to_string(), Value::String(v.to_string()));
         }
     }
-    Value::Map(out)
+    Value::map(out)
 }
 
 #[cfg(test)]
@@ -2239,7 +2239,7 @@ pub fn cast_typed(v: &Value, from: &SqlType, to: &SqlType) -> Value {
             Value::Array(items.iter().map(|i| cast_typed(i, fi, ti)).collect())
         }
         (Value::Map(m), SqlType::Map(_, fv), SqlType::Map(_, tv)) => {
-            Value::Map(m.iter().map(|(k, x)| (k.clone(), cast_typed(x, fv, tv))).collect())
+            Value::map(m.iter().map(|(k, x)| (k.clone(), cast_typed(x, fv, tv))).collect())
         }
         _ => cast_value(v, to),
     }
@@ -2319,7 +2319,7 @@ pub fn cast_value(v: &Value, to: &SqlType) -> Value {
             Value::Array(items.iter().map(|i| cast_value(i, inner)).collect())
         }
         (Value::Map(m), SqlType::Map(_, inner)) => {
-            Value::Map(m.iter().map(|(k, v)| (k.clone(), cast_value(v, inner))).collect::<crate::types::SqlMap>())
+            Value::map(m.iter().map(|(k, v)| (k.clone(), cast_value(v, inner))).collect::<crate::types::SqlMap>())
         }
         (v, t) if value_has_type(v, t) => v.clone(),
         _ => Value::Null,
@@ -2396,12 +2396,12 @@ pub fn to_json_string(v: &Value, ty: &SqlType) -> String {
             (Value::Map(m), SqlType::Map(k, t)) => {
                 let mut inner = (**t).clone();
                 let mut out = crate::types::SqlMap::new();
-                for (key, item) in m {
+                for (key, item) in m.iter() {
                     let (v, t) = temporal_as_text(item, t);
                     inner = t;
                     out.insert(key.clone(), v);
                 }
-                (Value::Map(out), SqlType::Map(k.clone(), Box::new(inner)))
+                (Value::map(out), SqlType::Map(k.clone(), Box::new(inner)))
             }
             (Value::Struct(fields), SqlType::Struct(defs)) => {
                 let (values, defs) = fields

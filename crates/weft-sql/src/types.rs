@@ -272,12 +272,19 @@ pub enum Value {
     Time(i64),
     Array(Vec<Value>),
     /// Entries in insertion order (a record's order for a decoded map), which what follows Java's
-    /// `HashMap` iteration in ksqlDB needs (`REDUCE`); equality ignores the order.
-    Map(SqlMap),
+    /// `HashMap` iteration in ksqlDB needs (`REDUCE`); equality ignores the order. Boxed: an
+    /// `IndexMap` inline made every value 80 bytes, and rows and aggregation state are arrays of
+    /// values, so every column of every row paid for maps in cache misses.
+    Map(Box<SqlMap>),
     Struct(Vec<Value>),
 }
 
 impl Value {
+    /// A MAP value of `entries`.
+    pub fn map(entries: SqlMap) -> Value {
+        Value::Map(Box::new(entries))
+    }
+
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }
@@ -405,6 +412,14 @@ fn nested_eq(a: &Value, b: &Value) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_value_is_at_most_48_bytes() {
+        // Rows and aggregation state are arrays of values: every byte a value takes is taken by
+        // every column of every row (a map held inline once made them 80 bytes).
+        let size = std::mem::size_of::<Value>();
+        assert!(size <= 48, "a Value takes {size} bytes");
+    }
+
     use super::*;
 
     #[test]

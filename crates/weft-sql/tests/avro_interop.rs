@@ -103,7 +103,7 @@ fn row() -> Vec<Value> {
         Value::Timestamp(1_700_000_000_123),
         Value::Bytes(vec![0, 1, 0xff]),
         Value::Array(vec![Value::Int(1), Value::Null, Value::Int(-3)]),
-        Value::Map(weft_sql::types::SqlMap::from([
+        Value::map(weft_sql::types::SqlMap::from([
             ("a".to_string(), Value::Bigint(1)),
             ("b".to_string(), Value::Null),
         ])),
@@ -236,7 +236,7 @@ fn what_weft_schema_encodes_sql_reads() {
             Value::Struct(vec![Value::String("A-1".into()), Value::Int(2)]),
             Value::Struct(vec![Value::String("B-2".into()), Value::Int(1)]),
         ]),
-        Value::Map(weft_sql::types::SqlMap::from([
+        Value::map(weft_sql::types::SqlMap::from([
             ("A-1".to_string(), Value::Array(vec![Value::Bigint(1), Value::Bigint(2)])),
             ("B-2".to_string(), Value::Array(Vec::new())),
         ])),

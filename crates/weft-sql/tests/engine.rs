@@ -1315,3 +1315,40 @@ fn a_stream_table_join_decodes_only_the_stream_columns_it_reads() {
     );
     engine.execute("TERMINATE ALL;").expect("terminate");
 }
+
+#[test]
+fn a_query_failing_on_every_attempt_backs_off_and_still_stops_at_once() {
+    let dir = shm_dir();
+    let real = open_log(dir.path());
+    // The query's initial position is committed; every commit after it fails, so each attempt
+    // (reopen, re-read, commit) fails the same way.
+    let flaky = Arc::new(FlakyLog {
+        inner: real.clone(),
+        commits_left: AtomicUsize::new(1),
+        appends_left: AtomicUsize::new(0),
+        fail_topic: String::new(),
+        slow: None,
+    });
+    let engine = Engine::open(flaky, options(true)).expect("engine");
+    engine.execute(DDL).expect("ddl");
+    produce(real.as_ref(), "s", "a", "{\"V\": 1}", 0);
+    engine.execute("CREATE STREAM O AS SELECT ID, V FROM S;").expect("csas");
+    let errors = || engine.queries().first().map_or(0, |q| q.errors);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while errors() == 0 {
+        assert!(Instant::now() < deadline, "the commit never failed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(4_500));
+    // Attempts half a second apart would have failed about ten times by now; pauses doubling from
+    // half a second (0.5, 1, 2, 4 s) leave four failures.
+    let failed = errors();
+    assert!((2..=5).contains(&failed), "{failed} failed attempts in 4.5 s");
+    let query = engine.queries().remove(0);
+    assert_eq!(query.state, "ERROR", "{query:?}");
+    // The query is in its 4-second pause: TERMINATE wakes it rather than waiting.
+    let terminating = Instant::now();
+    engine.execute(&format!("TERMINATE {};", query.id)).expect("terminate");
+    assert!(terminating.elapsed() < Duration::from_secs(2), "TERMINATE took {:?}", terminating.elapsed());
+    assert!(engine.queries().is_empty());
+}

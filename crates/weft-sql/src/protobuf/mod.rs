@@ -536,7 +536,7 @@ fn to_sql(value: &PValue, kind: &Kind, ty: &SqlType, depth: usize) -> Result<Val
                 };
                 out.insert(key, to_sql(v, &value_kind, value_ty, depth + 1)?);
             }
-            Value::Map(out)
+            Value::map(out)
         }
         (PValue::Message(m), _) => message_to_sql(m, ty, depth)?,
         (PValue::EnumNumber(n), SqlType::String) => match kind {
@@ -696,7 +696,7 @@ fn to_proto(value: &Value, kind: &Kind, list: bool, map: bool, ty: &SqlType, dep
         };
         let (key_field, value_field) = (entry.map_entry_key_field(), entry.map_entry_value_field());
         let mut out = HashMap::new();
-        for (k, v) in entries {
+        for (k, v) in entries.iter() {
             let key = match key_field.kind() {
                 Kind::String => MapKey::String(k.clone()),
                 Kind::Bool => MapKey::Bool(k.parse().map_err(|_| mismatch())?),

@@ -52,7 +52,7 @@ fn every_type_round_trips_without_the_registry() {
         Value::Time(3_723_004),
         Value::Bytes(vec![0, 255]),
         Value::Array(vec![Value::Int(1), Value::Int(2)]),
-        Value::Map([("a".to_string(), Value::Double(1.1))].into_iter().collect()),
+        Value::map([("a".to_string(), Value::Double(1.1))].into_iter().collect()),
         Value::Struct(vec![Value::Int(7), Value::String("x".into())]),
     ];
     let codec = ProtobufCodec::without_registry();
