@@ -21,11 +21,11 @@
 //! (tombstones) and the merged session emitted.
 
 mod changelog;
-mod timeline;
+mod state;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+use std::ops::Range;
 
 use weft_log::{EventLog, ReadLimits, Record, TopicConfig};
 
@@ -40,7 +40,7 @@ use crate::plan::{
 };
 use crate::runtime::{origin_header, parse_origin, Change, Origin, RowSink};
 use crate::types::{SqlType, Value};
-use timeline::{StateKey, Timeline};
+use state::State;
 
 /// The hasher of the per-record maps (state, dirty keys): several lookups per input record made
 /// SipHash a visible share of an aggregation's time; foldhash is seeded per map, so keys built from
@@ -552,10 +552,11 @@ fn subtract(a: &Value, b: &Value) -> Value {
     }
 }
 
-/// One group (and window) of state.
+/// One group (and window) of state. Its group values are not held: the key holds them (as
+/// JSON), and the records that update an entry carry them; only a closing window and a pull query
+/// read them back from the key (one decode per window instead of a copy kept per window).
 #[derive(Debug, Clone)]
 struct Entry {
-    group: Vec<Value>,
     window: Option<WindowBounds>,
     accs: Vec<Acc>,
     /// Largest input timestamp folded in.
@@ -580,9 +581,8 @@ pub struct AggregateOp {
     window: Option<WindowSpec>,
     emit_final: bool,
     rowtime: usize,
-    state: HashMap<StateKey, Entry, FastHash>,
-    /// The windows of `state` by end: what closes and what expires next.
-    timeline: Timeline,
+    /// Every group (and window): the windows by end, to close and expire them in order.
+    state: State,
     /// Session windows per group key.
     sessions: HashMap<Vec<u8>, Vec<WindowBounds>>,
     stream_time: i64,
@@ -594,7 +594,7 @@ pub struct AggregateOp {
     changelog_partition: u32,
     /// The keys changed since the last changelog flush, and whether each is still in the state;
     /// sorted when taken (the changelog is written in key order).
-    dirty: HashMap<StateKey, bool, FastHash>,
+    dirty: HashMap<Box<[u8]>, bool, FastHash>,
     last_origin: Option<Origin>,
     query_id: String,
     out_row: Vec<Value>,
@@ -602,9 +602,10 @@ pub struct AggregateOp {
     /// for groups already in the state).
     group_buf: Vec<u8>,
     key_buf: Vec<u8>,
-    /// Scratch lists of the windows that closed or expired with the last record.
-    closed_buf: Vec<StateKey>,
-    expired_buf: Vec<(i64, StateKey)>,
+    /// Scratch lists of the windows that closed with the last record: their start, end and key
+    /// (a range of `closed_keys`).
+    closed_buf: Vec<(i64, i64, Range<usize>)>,
+    closed_keys: Vec<u8>,
 }
 
 const STREAM_TIME_KEY: &[u8] = b"\x00stream-time";
@@ -738,7 +739,7 @@ impl AggregateOp {
         };
         let old_group = old.as_ref().and_then(|r| group_of(self, r));
         let new_group = new.as_ref().and_then(|r| group_of(self, r));
-        if let (Some(o), Some((ob, _))) = (&old, &old_group) {
+        if let (Some(o), Some((ob, og))) = (&old, &old_group) {
             if let Some(entry) = self.state.get_mut(ob.as_slice()) {
                 for (spec, acc) in self.aggs.iter().zip(entry.accs.iter_mut()) {
                     spec.undo(acc, o);
@@ -749,7 +750,8 @@ impl AggregateOp {
             let same = new_group.as_ref().is_some_and(|(nb, _)| nb == ob);
             if !same {
                 let out_ts = self.state.get(ob.as_slice()).map_or(ts, |e| e.max_ts);
-                self.emit_entry(&ob.clone(), out_ts, origin, sink)?;
+                let og: Vec<Cow<Value>> = og.iter().map(Cow::Borrowed).collect();
+                self.emit_entry(ob, Some(&og), out_ts, origin, sink)?;
             }
         }
         if let (Some(n), Some((nb, ng))) = (&new, &new_group) {
@@ -893,18 +895,18 @@ impl AggregateOp {
         let entry = match self.state.get_mut(key) {
             Some(e) => e,
             None => {
-                let key: StateKey = Arc::from(key);
-                if let Some(w) = window {
-                    self.timeline.insert(w.end, key.clone());
-                }
-                self.state.entry(key).or_insert_with(|| Entry {
-                    group: group.iter().map(|g| g.clone().into_owned()).collect(),
+                let entry = Entry {
                     window,
                     accs: aggs.iter().map(AggSpec::init).collect(),
                     max_ts: ts,
                     emitted: false,
                     having_passed: false,
-                })
+                };
+                match self.state.insert(key, entry) {
+                    Some(e) => e,
+                    // Not reached: `update_entry` writes the bounds of every window into its key.
+                    None => return Ok(()),
+                }
             }
         };
         for (spec, acc) in aggs.iter().zip(entry.accs.iter_mut()) {
@@ -916,7 +918,7 @@ impl AggregateOp {
         let out_ts = entry.max_ts;
         self.mark(key, true);
         if !self.emit_final {
-            self.emit_entry(key, out_ts, origin, sink)?;
+            self.emit_entry(key, Some(group), out_ts, origin, sink)?;
         }
         Ok(())
     }
@@ -956,8 +958,7 @@ impl AggregateOp {
         olds.sort_by_key(|s| s.start);
         for old in &olds {
             let key = Self::state_key(gbytes, Some(*old));
-            if let Some((shared, e)) = self.state.remove_entry(key.as_slice()) {
-                self.timeline.remove(old.end, &shared);
+            if let Some(e) = self.state.remove(&key) {
                 for ((spec, acc), other) in self.aggs.iter().zip(accs.iter_mut()).zip(e.accs) {
                     spec.merge(acc, other);
                 }
@@ -965,7 +966,7 @@ impl AggregateOp {
                 self.mark(&key, false);
                 if *old != merged && !self.emit_final {
                     // The merged-away session is deleted downstream.
-                    self.emit_tombstone(&e.group, *old, e.max_ts, origin, sink)?;
+                    self.emit_tombstone(group, *old, e.max_ts, origin, sink)?;
                 }
             }
         }
@@ -973,22 +974,11 @@ impl AggregateOp {
             spec.update(acc, row, offset);
             spec.check_overflow(acc)?;
         }
-        let key: StateKey = Arc::from(Self::state_key(gbytes, Some(merged)));
-        self.timeline.insert(merged.end, key.clone());
-        self.state.insert(
-            key.clone(),
-            Entry {
-                group: group.iter().map(|g| g.clone().into_owned()).collect(),
-                window: Some(merged),
-                accs,
-                max_ts,
-                emitted: false,
-                having_passed: false,
-            },
-        );
+        let key = Self::state_key(gbytes, Some(merged));
+        self.state.insert(&key, Entry { window: Some(merged), accs, max_ts, emitted: false, having_passed: false });
         self.mark(&key, true);
         if !self.emit_final {
-            self.emit_entry(&key, max_ts, origin, sink)?;
+            self.emit_entry(&key, Some(group), max_ts, origin, sink)?;
         }
         Ok(())
     }
@@ -999,25 +989,40 @@ impl AggregateOp {
             match self.dirty.get_mut(key) {
                 Some(slot) => *slot = live,
                 None => {
-                    self.dirty.insert(Arc::from(key), live);
+                    self.dirty.insert(key.into(), live);
                 }
             }
         }
     }
 
-    /// Fills `out_row` with the entry of `key`; returns its window.
-    fn fill_row(&mut self, key: &[u8]) -> Option<Option<WindowBounds>> {
-        let entry = self.state.get(key)?;
-        // Group values are copied into the previous row's slots, reusing their string buffers.
-        let n = entry.group.len();
-        self.out_row.truncate(n);
-        for (i, v) in entry.group.iter().enumerate() {
-            match (self.out_row.get_mut(i), v) {
-                (Some(Value::String(dst)), Value::String(src)) => dst.clone_from(src),
-                (Some(slot), v) => *slot = v.clone(),
-                (None, v) => self.out_row.push(v.clone()),
+    /// The group values of a state key (`None` if its bytes are not this query's group).
+    fn group_of_key(&self, key: &[u8]) -> Option<Vec<Value>> {
+        let bounds = if self.window.is_some() { 16 } else { 0 };
+        changelog::group_values(key.get(..key.len().checked_sub(bounds)?)?, &self.group_types)
+    }
+
+    /// Fills `out_row` with the entry of `key`, whose group values are `group` (read from the key
+    /// when not given); returns its window.
+    fn fill_row(&mut self, key: &[u8], group: Option<&[Cow<Value>]>) -> Option<Option<WindowBounds>> {
+        match group {
+            Some(group) => {
+                // Group values are copied into the previous row's slots, reusing their string buffers.
+                self.out_row.truncate(group.len());
+                for (i, v) in group.iter().enumerate() {
+                    match (self.out_row.get_mut(i), &**v) {
+                        (Some(Value::String(dst)), Value::String(src)) => dst.clone_from(src),
+                        (Some(slot), v) => *slot = v.clone(),
+                        (None, v) => self.out_row.push(v.clone()),
+                    }
+                }
+            }
+            None => {
+                let values = self.group_of_key(key)?;
+                self.out_row.clear();
+                self.out_row.extend(values);
             }
         }
+        let entry = self.state.get(key)?;
         for (spec, acc) in self.aggs.iter().zip(&entry.accs) {
             self.out_row.push(spec.result(acc));
         }
@@ -1033,15 +1038,15 @@ impl AggregateOp {
     /// ROWPARTITION, ROWOFFSET, and window bounds when windowed), for pull queries. `key_idx` and
     /// `value_idx` pick the sink's columns out of the projection.
     pub fn snapshot(&self, key_idx: &[usize], value_idx: &[usize], windowed: bool) -> Vec<Vec<Value>> {
-        let mut keys: Vec<&StateKey> = self.state.keys().collect();
-        keys.sort();
+        let mut entries: Vec<(Vec<u8>, &Entry)> = Vec::with_capacity(self.state.len());
+        self.state.for_each(&mut Vec::new(), |key, entry| entries.push((key.to_vec(), entry)));
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut out = Vec::new();
-        for key in keys {
-            let Some(entry) = self.state.get(key) else { continue };
+        for (key, entry) in &entries {
             if self.emit_final && !entry.emitted {
                 continue;
             }
-            let mut row: Vec<Value> = entry.group.clone();
+            let Some(mut row) = self.group_of_key(key) else { continue };
             row.extend(self.aggs.iter().zip(&entry.accs).map(|(spec, acc)| spec.result(acc)));
             let (ws, we) =
                 entry.window.map_or((Value::Null, Value::Null), |w| (Value::Bigint(w.start), Value::Bigint(w.end)));
@@ -1061,8 +1066,15 @@ impl AggregateOp {
         out
     }
 
-    fn emit_entry(&mut self, key: &[u8], ts: i64, origin: Origin, sink: &mut dyn RowSink) -> Result<()> {
-        let Some(window) = self.fill_row(key) else {
+    fn emit_entry(
+        &mut self,
+        key: &[u8],
+        group: Option<&[Cow<Value>]>,
+        ts: i64,
+        origin: Origin,
+        sink: &mut dyn RowSink,
+    ) -> Result<()> {
+        let Some(window) = self.fill_row(key, group) else {
             return Ok(());
         };
         let row = std::mem::take(&mut self.out_row);
@@ -1088,13 +1100,13 @@ impl AggregateOp {
 
     fn emit_tombstone(
         &mut self,
-        group: &[Value],
+        group: &[Cow<Value>],
         window: WindowBounds,
         ts: i64,
         origin: Origin,
         sink: &mut dyn RowSink,
     ) -> Result<()> {
-        let mut row: Vec<Value> = group.to_vec();
+        let mut row: Vec<Value> = group.iter().map(|g| g.clone().into_owned()).collect();
         row.extend(self.aggs.iter().map(|_| Value::Null));
         row.push(Value::Bigint(window.start));
         row.push(Value::Bigint(window.end));
@@ -1121,28 +1133,45 @@ impl AggregateOp {
             Some(WindowKind::Session { gap }) => (self.stream_time - self.grace() - gap - 1, false),
             _ => (self.stream_time - self.grace(), true),
         };
-        let mut closed = std::mem::take(&mut self.closed_buf);
-        self.timeline.closing(close, &mut closed);
-        if closed.is_empty() {
-            self.closed_buf = closed;
+        let mut due = std::mem::take(&mut self.closed_buf);
+        let mut keys = std::mem::take(&mut self.closed_keys);
+        due.clear();
+        keys.clear();
+        let mut key_buf = std::mem::take(&mut self.key_buf);
+        self.state.closing(close, &mut key_buf, |key, e| {
+            if let (false, Some(w)) = (e.emitted, e.window) {
+                let at = keys.len();
+                keys.extend_from_slice(key);
+                due.push((w.start, w.end, at..keys.len()));
+            }
+        });
+        self.key_buf = key_buf;
+        let result = self.emit_due(&mut due, &keys, time_windows, origin, sink);
+        self.closed_buf = due;
+        self.closed_keys = keys;
+        result
+    }
+
+    /// Emits the closed windows `due` (start, end and key, a range of `keys`) in order of start, end
+    /// and key, but for those stream time jumped past (see [`AggregateOp::emit_closed`]).
+    fn emit_due(
+        &mut self,
+        due: &mut Vec<(i64, i64, Range<usize>)>,
+        keys: &[u8],
+        time_windows: bool,
+        origin: Origin,
+        sink: &mut dyn RowSink,
+    ) -> Result<()> {
+        if due.is_empty() {
             return Ok(());
         }
-        let mut due: Vec<(i64, i64, StateKey)> = closed
-            .drain(..)
-            .filter_map(|k| {
-                let w = self.state.get(&k).filter(|e| !e.emitted)?.window?;
-                Some((w.start, w.end, k))
-            })
-            .collect();
-        self.closed_buf = closed;
         if let (true, Some(spec)) = (time_windows, self.window) {
             let grace = self.grace();
             let store_time = newest_window_start(spec.kind, self.stream_time);
             let retention = spec.retention.unwrap_or(0);
             let expired = |start: i64, end: i64| start < store_time - retention.max(end - start + grace);
-            let gone: Vec<StateKey> =
-                due.iter().filter(|(start, end, _)| expired(*start, *end)).map(|(_, _, k)| k.clone()).collect();
-            for key in &gone {
+            for (_, _, k) in due.iter().filter(|(start, end, _)| expired(*start, *end)) {
+                let key = &keys[k.clone()];
                 if let Some(e) = self.state.get_mut(key) {
                     e.emitted = true;
                 }
@@ -1150,14 +1179,15 @@ impl AggregateOp {
             }
             due.retain(|(start, end, _)| !expired(*start, *end));
         }
-        due.sort();
-        for (_, _, key) in due {
-            let ts = self.state.get(&key).map_or(0, |e| e.max_ts);
-            self.emit_entry(&key, ts, origin, sink)?;
-            if let Some(e) = self.state.get_mut(&key) {
+        due.sort_unstable_by(|a, b| (a.0, a.1, &keys[a.2.clone()]).cmp(&(b.0, b.1, &keys[b.2.clone()])));
+        for (_, _, k) in due.iter() {
+            let key = &keys[k.clone()];
+            let ts = self.state.get(key).map_or(0, |e| e.max_ts);
+            self.emit_entry(key, None, ts, origin, sink)?;
+            if let Some(e) = self.state.get_mut(key) {
                 e.emitted = true;
             }
-            self.mark(&key, true);
+            self.mark(key, true);
         }
         Ok(())
     }
@@ -1238,32 +1268,32 @@ impl AggregateOp {
                 }
                 match &rec.value {
                     None => {
-                        self.state.remove(key.as_slice());
+                        self.state.remove(&key);
                     }
                     Some(v) => {
                         let entry = match v.first() {
                             Some(&changelog::VERSION_1) => changelog::decode(&key, v, &self.aggs, &self.group_types),
-                            _ => self.entry_from_json(v),
+                            _ => self.entry_from_json(&key, v),
                         };
                         if let Some(entry) = entry {
-                            self.state.insert(Arc::from(key), entry);
+                            // A windowed query's key without window bounds is no entry of it: skipped.
+                            self.state.insert(&key, entry);
                         }
                     }
                 }
             }
             offset = r.next_offset;
         }
-        // Rebuild the session and time indexes.
+        // Rebuild the session index; every window not yet emitted closes again.
         self.sessions.clear();
-        self.timeline.clear();
-        for (key, e) in &self.state {
-            let Some(w) = e.window else { continue };
-            self.timeline.insert(w.end, key.clone());
-            if let Some(WindowKind::Session { .. }) = self.window.map(|w| w.kind) {
-                if let Some(split) = key.len().checked_sub(16) {
-                    self.sessions.entry(key[..split].to_vec()).or_default().push(w);
+        self.state.reopen();
+        if let Some(WindowKind::Session { .. }) = self.window.map(|w| w.kind) {
+            let sessions = &mut self.sessions;
+            self.state.for_each(&mut Vec::new(), |key, e| {
+                if let (Some(w), Some(split)) = (e.window, key.len().checked_sub(16)) {
+                    sessions.entry(key[..split].to_vec()).or_default().push(w);
                 }
-            }
+            });
         }
         // The changelog keeps expired windows until it is compacted.
         self.expire();
@@ -1271,21 +1301,22 @@ impl AggregateOp {
     }
 
     /// An entry in the JSON encoding of changelogs written before version 1 (see the module docs).
-    fn entry_from_json(&self, bytes: &[u8]) -> Option<Entry> {
+    fn entry_from_json(&self, key: &[u8], bytes: &[u8]) -> Option<Entry> {
         let j: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-        let group = j["g"]
+        // The group values are read back from the key (as for version 1): both must be this query's.
+        j["g"]
             .as_array()?
             .iter()
             .zip(&self.group_types)
             .map(|(v, t)| from_json_value(v, t).ok())
             .collect::<Option<Vec<_>>>()?;
+        self.group_of_key(key)?;
         let window = j["w"]
             .as_array()
             .and_then(|w| Some(WindowBounds { start: w.first()?.as_i64()?, end: w.get(1)?.as_i64()? }));
         let accs =
             j["a"].as_array()?.iter().zip(&self.aggs).map(|(a, s)| s.acc_from_json(a)).collect::<Option<Vec<_>>>()?;
         Some(Entry {
-            group,
             window,
             accs,
             max_ts: j["t"].as_i64()?,
@@ -1304,7 +1335,7 @@ impl AggregateOp {
         if self.dirty.is_empty() {
             return None;
         }
-        let mut dirty: Vec<(StateKey, bool)> = self.dirty.drain().collect();
+        let mut dirty: Vec<(Box<[u8]>, bool)> = self.dirty.drain().collect();
         dirty.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut records = Vec::with_capacity(dirty.len() + 1);
         for (key, live) in dirty {
@@ -1340,21 +1371,21 @@ impl AggregateOp {
             _ => self.grace(),
         };
         let keep_for = spec.retention.unwrap_or(0).max(reach);
-        let mut expired = std::mem::take(&mut self.expired_buf);
-        self.timeline.expire(self.stream_time.saturating_sub(keep_for), &mut expired);
-        for (_, key) in expired.drain(..) {
-            let Some(entry) = self.state.remove(&key) else { continue };
-            if let (Some(w), Some(WindowKind::Session { .. })) = (entry.window, self.window.map(|w| w.kind)) {
-                let group = &key[..key.len().saturating_sub(16)];
-                if let Some(sessions) = self.sessions.get_mut(group) {
-                    sessions.retain(|s| *s != w);
-                    if sessions.is_empty() {
-                        self.sessions.remove(group);
-                    }
+        let horizon = self.stream_time.saturating_sub(keep_for);
+        if !matches!(spec.kind, WindowKind::Session { .. }) {
+            self.state.expire(horizon, |_, _| {});
+            return;
+        }
+        let sessions = &mut self.sessions;
+        self.state.expire(horizon, |group, entry| {
+            let Some(w) = entry.window else { return };
+            if let Some(held) = sessions.get_mut(group) {
+                held.retain(|s| *s != w);
+                if held.is_empty() {
+                    sessions.remove(group);
                 }
             }
-        }
-        self.expired_buf = expired;
+        });
     }
 }
 
@@ -2067,8 +2098,7 @@ pub fn plan_aggregate_input(
         window: query.window,
         emit_final: query.emit == Some(Emit::Final),
         rowtime,
-        state: HashMap::default(),
-        timeline: Timeline::default(),
+        state: State::new(query.window.is_some()),
         sessions: HashMap::new(),
         stream_time: i64::MIN / 2,
         table_rows: HashMap::new(),
@@ -2082,7 +2112,7 @@ pub fn plan_aggregate_input(
         group_buf: Vec::new(),
         key_buf: Vec::new(),
         closed_buf: Vec::new(),
-        expired_buf: Vec::new(),
+        closed_keys: Vec::new(),
     };
     Ok(PlannedQuery {
         inputs: input.inputs,

@@ -1,11 +1,12 @@
 //! Windowed aggregation against a reference model written here from the semantics (ksqlDB's, as
 //! `aggregate.rs` documents them), on random inputs: out-of-order and late records, several keys,
 //! TUMBLING, HOPPING and SESSION windows, EMIT CHANGES and EMIT FINAL, grace and retention. Also
-//! that EMIT FINAL emits each window once and that expired windows leave the state.
+//! that EMIT FINAL emits each window once, that expired windows leave the state, and that a state
+//! restored from its changelog goes on as the live one does.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use weft_log::{EmbeddedLog, LogOptions, StoredRecord};
+use weft_log::{EmbeddedLog, EventLog, LogOptions, StoredRecord};
 use weft_sql::ast::Statement;
 use weft_sql::metastore::{Decoded, SourceDef};
 use weft_sql::parser::parse_statements;
@@ -407,5 +408,35 @@ fn emit_final_without_retention_emits_every_window_of_a_steady_stream() {
         let seen: BTreeSet<(String, i64, i64)> = got.iter().map(|(k, s, e, _, _)| (k.clone(), *s, *e)).collect();
         assert_eq!(got.len(), seen.len(), "{window}: each window once");
         assert_eq!(seen, want, "{window}: every closed window");
+    }
+}
+
+#[test]
+fn a_state_restored_from_its_changelog_goes_on_as_the_live_one() {
+    let source = source();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = EmbeddedLog::open(LogOptions::new(dir.path())).expect("log");
+    let table = |op: &mut Operator| op.aggregate_mut().expect("aggregation").snapshot(&[0], &[1, 2], true);
+    for (i, spec) in specs().into_iter().enumerate() {
+        let id = format!("q{i}");
+        let input = events(100 + i as u64, 3_000);
+        let (before, after) = input.split_at(1_700);
+        let mut live = operator(&source, &spec.sql(), spec.emit_final);
+        live.aggregate_mut().expect("aggregation").init_changelog(&*log, &id, 0, 1).expect("changelog");
+        // The runtime writes the changelog once per batch of input.
+        for batch in before.chunks(97) {
+            run(&mut live, &source, batch);
+            if let Some((topic, records)) = live.aggregate_mut().expect("aggregation").take_changelog() {
+                log.append(&topic, 0, records).expect("append");
+            }
+        }
+        let mut restored = operator(&source, &spec.sql(), spec.emit_final);
+        let agg = restored.aggregate_mut().expect("aggregation");
+        agg.init_changelog(&*log, &id, 0, 1).expect("changelog");
+        agg.restore(&*log).expect("restore");
+        assert_eq!(table(&mut restored), table(&mut live), "{spec:?}: the restored table");
+        let want = run(&mut live, &source, after);
+        assert_eq!(run(&mut restored, &source, after), want, "{spec:?}: the output after the restore");
+        assert_eq!(table(&mut restored), table(&mut live), "{spec:?}: the table at the end");
     }
 }

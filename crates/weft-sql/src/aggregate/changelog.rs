@@ -131,19 +131,14 @@ pub(super) fn decode(key: &[u8], bytes: &[u8], aggs: &[AggSpec], group_types: &[
         return None;
     }
     let group_bytes = if window.is_some() { key.get(..key.len().checked_sub(16)?)? } else { key };
-    let group = group_values(group_bytes, group_types)?;
-    Some(Entry {
-        group,
-        window,
-        accs,
-        max_ts,
-        emitted: flags & EMITTED != 0,
-        having_passed: flags & HAVING_PASSED != 0,
-    })
+    // The group values are read back from the key when needed; a key that holds none of this
+    // query's groups is no entry of it.
+    group_values(group_bytes, group_types)?;
+    Some(Entry { window, accs, max_ts, emitted: flags & EMITTED != 0, having_passed: flags & HAVING_PASSED != 0 })
 }
 
 /// The group values of a state key's group bytes: each value's JSON, then a 0 byte.
-fn group_values(mut bytes: &[u8], types: &[SqlType]) -> Option<Vec<Value>> {
+pub(super) fn group_values(mut bytes: &[u8], types: &[SqlType]) -> Option<Vec<Value>> {
     let mut values = Vec::with_capacity(types.len());
     for ty in types {
         let end = bytes.iter().position(|b| *b == 0)?;
