@@ -18,7 +18,11 @@
 //!
 //! `-- ingest` runs issue 14's ingestion comparison instead (see `produce_http/ingest.rs`): the same 1M
 //! events into Weft's embedded log and into Weft on a Kafka broker through this API, and into the
-//! broker from librdkafka alone (`--features kafka` for the broker rows).
+//! broker from librdkafka alone (`--features kafka` for the broker rows); its first row can also
+//! target the `weft` binary (`WEFT_BENCH_SERVE`, `WEFT_BENCH_URL`).
+//!
+//! This bench runs on glibc's malloc; `produce_http_mimalloc` is the same on mimalloc, the `weft`
+//! binary's allocator, so the two compare in one sitting.
 
 mod common;
 #[path = "produce_http/ingest.rs"]
@@ -50,7 +54,7 @@ const ORDER_JSON_SCHEMA: &str = r#"{"type":"object","required":["order_id","cust
     "channel":{"type":"string"},"coupon":{"type":["string","null"]},
     "lines":{"type":"array","items":{"type":"integer"}}}}"#;
 
-fn main() {
+pub fn main() {
     let connections = env_or("WEFT_BENCH_CONNECTIONS", 4).clamp(1, 256) as usize;
     let seconds = env_or("WEFT_BENCH_SECONDS", 5).clamp(1, 120);
     let batch = env_or("WEFT_BENCH_BATCH", 1000).clamp(1, 10_000) as usize;

@@ -252,11 +252,34 @@ pub async fn drive_as(
 /// User and system CPU seconds of this process, all threads (`/proc/self/stat`, in clock ticks of
 /// 10 ms: `CLK_TCK` is 100 on Linux).
 pub fn process_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    usage_of("/proc/self/stat").map(|usage| usage.cpu_s)
+}
+
+/// What a process has used so far, all threads.
+#[derive(Debug, Clone, Copy)]
+pub struct Usage {
+    /// User and system CPU seconds.
+    pub cpu_s: f64,
+    /// Page faults served without I/O: each fresh page of memory the process touched (the kernel
+    /// zeroes it first), e.g. after an allocator returned memory to the OS and took it back.
+    pub minor_faults: u64,
+}
+
+impl Usage {
+    /// What was used between `before` and `self`.
+    pub fn since(self, before: Usage) -> Usage {
+        Usage { cpu_s: self.cpu_s - before.cpu_s, minor_faults: self.minor_faults.saturating_sub(before.minor_faults) }
+    }
+}
+
+/// [`Usage`] of the process whose `/proc/PID/stat` is at `path` (Linux; `None` elsewhere).
+pub fn usage_of(path: &str) -> Option<Usage> {
+    let stat = std::fs::read_to_string(path).ok()?;
     // Fields after the command name (which may hold spaces) start at the state, field 3.
     let rest = stat.rsplit_once(')')?.1;
     let fields: Vec<&str> = rest.split_whitespace().collect();
+    let minor_faults: u64 = fields.get(7)?.parse().ok()?;
     let utime: f64 = fields.get(11)?.parse().ok()?;
     let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / 100.0)
+    Some(Usage { cpu_s: (utime + stime) / 100.0, minor_faults })
 }
